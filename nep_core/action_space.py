@@ -1,0 +1,226 @@
+"""Action spaces: actions to tokens and back, with a grammar for constrained decoding.
+
+Every generated token sequence that the grammar allows decodes to a valid action or NO_EDIT.
+``SymbolicActionSpace`` builds all of that from a declarative list of ``KindSpec``.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Collection, Hashable, Sequence
+
+from nep_core.actions import NO_EDIT, Action
+from nep_core.errors import InvalidAction
+
+PAD, UNK, BOS, SEP, EOS = "<pad>", "<unk>", "<bos>", "<sep>", "<eos>"
+NO_EDIT_TOKEN = "<no_edit>"
+SPECIAL_TOKENS = (PAD, UNK, BOS, SEP, EOS, NO_EDIT_TOKEN)
+
+
+class ActionSpace(ABC):
+    """Maps actions to token strings and back, and says which tokens may come next."""
+
+    name: str = "actions"
+    version: str = "1"
+
+    @abstractmethod
+    def vocabulary(self) -> list[str]:
+        """Every token an action can be written with (special tokens excluded)."""
+
+    @abstractmethod
+    def encode(self, action: Action) -> list[str]:
+        """The tokens of ``action`` without the closing EOS; NO_EDIT is ``[NO_EDIT_TOKEN]``. Raises InvalidAction."""
+
+    @abstractmethod
+    def decode(self, tokens: Sequence[str]) -> Action:
+        """The action written by ``tokens`` (no EOS); raises InvalidAction."""
+
+    @abstractmethod
+    def allowed_next(self, prefix: Sequence[str]) -> Collection[str]:
+        """Tokens that may follow ``prefix``; contains EOS exactly when ``prefix`` is a whole action."""
+
+    def location(self, action: Action) -> Hashable:
+        """The action's place in the location sub-space (used for jump / no-jump and location accuracy)."""
+        return json.dumps(action.target, sort_keys=True)
+
+    def validate(self, action: Action) -> Action:
+        """The action as this space represents it (quantized); raises InvalidAction when it has no place here."""
+        if action.is_no_edit:
+            return NO_EDIT
+        return self.decode(self.encode(action))
+
+    def describe(self, action: Action) -> str:
+        """A short human label, e.g. ``extrude (offset=0.2)``."""
+        if action.is_no_edit:
+            return "no edit"
+        parts = [f"{key}={value}" for key, value in action.args.items()]
+        where = "" if action.target is None else f" @ {action.target}"
+        return f"{action.kind}{where}" + (f" ({', '.join(parts)})" if parts else "")
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One field of an action written as one token: ``target``, or an argument name.
+
+    ``values`` is the finite set of JSON values the field can take. Numbers snap to the nearest value
+    (the quantization), other values must match exactly. ``default`` fills a missing argument.
+    """
+
+    name: str
+    values: tuple[Any, ...]
+    default: Any = None
+
+    @classmethod
+    def choice(cls, name: str, values: Sequence[Any], default: Any = None) -> Slot:
+        return cls(name, tuple(values), default)
+
+    @classmethod
+    def number(cls, name: str, low: float, high: float, step: float, default: Any = None) -> Slot:
+        """A number quantized to a uniform grid from ``low`` to ``high``; round-trip error at most step/2."""
+        count = int(round((high - low) / step)) + 1
+        grid = tuple(round(low + index * step, 10) for index in range(count))
+        if all(float(value).is_integer() and float(step).is_integer() for value in grid):
+            grid = tuple(int(value) for value in grid)
+        return cls(name, grid, default)
+
+    @property
+    def is_numeric(self) -> bool:
+        return all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in self.values)
+
+    def token(self, value: Any) -> str:
+        return f"{self.name}={json.dumps(value, sort_keys=True, separators=(',', ':'))}"
+
+    def tokens(self) -> list[str]:
+        return [self.token(value) for value in self.values]
+
+    def snap(self, value: Any) -> Any:
+        """The slot value that represents ``value``; raises InvalidAction when there is none."""
+        if self.is_numeric and isinstance(value, (int, float)) and not isinstance(value, bool):
+            low, high = min(self.values), max(self.values)
+            if value < low - 1e-9 or value > high + 1e-9:
+                raise InvalidAction(f"{self.name}={value} is outside [{low}, {high}]")
+            return min(self.values, key=lambda candidate: abs(candidate - value))
+        for candidate in self.values:
+            if candidate == value and type(candidate) is type(value):
+                return candidate
+        raise InvalidAction(f"{self.name}={json.dumps(value)} is not one of this action's values")
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """One kind of action: its name, its slots in writing order, and whether it is an edit."""
+
+    kind: str
+    slots: tuple[Slot, ...] = ()
+    edit: bool = True
+    description: str = ""
+
+    def __init__(self, kind: str, slots: Sequence[Slot] = (), edit: bool = True, description: str = ""):
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "slots", tuple(slots))
+        object.__setattr__(self, "edit", edit)
+        object.__setattr__(self, "description", description)
+
+    @property
+    def token(self) -> str:
+        return f"@{self.kind}"
+
+
+@dataclass
+class SymbolicActionSpace(ActionSpace):
+    """An action space declared as kinds with finite slots: ``@kind slot=value ... <eos>``."""
+
+    kinds: Sequence[KindSpec]
+    name: str = "actions"
+    version: str = "1"
+    _by_kind: dict[str, KindSpec] = field(init=False, repr=False)
+    _by_token: dict[str, KindSpec] = field(init=False, repr=False)
+    _slot_values: dict[tuple[str, int], dict[str, Any]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_kind = {}
+        for spec in self.kinds:
+            if spec.kind in self._by_kind:
+                raise ValueError(f"kind '{spec.kind}' is declared twice in action space '{self.name}'")
+            self._by_kind[spec.kind] = spec
+        self._by_token = {spec.token: spec for spec in self.kinds}
+        self._slot_values = {
+            (spec.kind, index): {slot.token(value): value for value in slot.values}
+            for spec in self.kinds
+            for index, slot in enumerate(spec.slots)
+        }
+
+    def spec(self, kind: str) -> KindSpec:
+        try:
+            return self._by_kind[kind]
+        except KeyError:
+            raise InvalidAction(f"unknown action kind '{kind}'") from None
+
+    def vocabulary(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for spec in self.kinds:
+            seen[spec.token] = None
+            for slot in spec.slots:
+                for token in slot.tokens():
+                    seen[token] = None
+        return list(seen)
+
+    def encode(self, action: Action) -> list[str]:
+        if action.is_no_edit:
+            return [NO_EDIT_TOKEN]
+        spec = self.spec(action.kind)
+        tokens = [spec.token]
+        for slot in spec.slots:
+            if slot.name == "target":
+                value = action.target
+            elif slot.name in action.args:
+                value = action.args[slot.name]
+            elif slot.default is not None:
+                value = slot.default
+            else:
+                raise InvalidAction(f"{action.kind}: missing argument '{slot.name}'")
+            tokens.append(slot.token(slot.snap(value)))
+        known = {slot.name for slot in spec.slots}
+        unknown = sorted(set(action.args) - known)
+        if unknown:
+            raise InvalidAction(f"{action.kind}: unknown argument '{unknown[0]}'")
+        return tokens
+
+    def decode(self, tokens: Sequence[str]) -> Action:
+        if list(tokens) == [NO_EDIT_TOKEN]:
+            return NO_EDIT
+        if not tokens or tokens[0] not in self._by_token:
+            raise InvalidAction(f"not an action: {' '.join(tokens) or '(empty)'}")
+        spec = self._by_token[tokens[0]]
+        if len(tokens) != len(spec.slots) + 1:
+            raise InvalidAction(f"{spec.kind}: expected {len(spec.slots)} slot tokens, got {len(tokens) - 1}")
+        target, args = None, {}
+        for index, (slot, token) in enumerate(zip(spec.slots, tokens[1:])):
+            values = self._slot_values[(spec.kind, index)]
+            if token not in values:
+                raise InvalidAction(f"{spec.kind}: '{token}' is not a value of slot '{slot.name}'")
+            if slot.name == "target":
+                target = values[token]
+            else:
+                args[slot.name] = values[token]
+        return Action(kind=spec.kind, target=target, args=args, edit=spec.edit)
+
+    def allowed_next(self, prefix: Sequence[str]) -> Collection[str]:
+        if not prefix:
+            return [NO_EDIT_TOKEN, *self._by_token]
+        if prefix[0] == NO_EDIT_TOKEN:
+            return [EOS] if len(prefix) == 1 else []
+        spec = self._by_token.get(prefix[0])
+        if spec is None:
+            return []
+        position = len(prefix) - 1
+        if position == len(spec.slots):
+            return [EOS]
+        if position > len(spec.slots):
+            return []
+        return list(self._slot_values[(spec.kind, position)])
+
+    def is_edit_kind(self, kind: str) -> bool:
+        return self.spec(kind).edit

@@ -1,0 +1,1 @@
+"""The ``nep`` command line."""

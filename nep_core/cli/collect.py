@@ -1,0 +1,52 @@
+"""``nep collect``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from nep_core.cli.common import console, warn
+
+
+def command(
+    domain: str = typer.Option(..., "--domain", "-d", help="Domain name (see `nep domains`)."),
+    source: str = typer.Option(
+        ..., "--source", "-s", help="COLLECTOR:ARGUMENT, e.g. synthetic:500, logs:~/nep-logs, git:~/src/repo."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder to write session logs (.jsonl) into."),
+    seed: int = typer.Option(0, "--seed", help="Seed for collectors that randomize (synthetic)."),
+    limit: int = typer.Option(0, "--limit", help="Stop after this many sessions (0: no limit)."),
+) -> None:
+    """Collect sessions from a source into a folder of session logs, ready for `nep train --data`.
+
+    Each domain lists its collectors in `nep domains`; every domain has `logs` (a folder of session logs).
+
+    Example: nep collect --domain blender --source synthetic:200 --out data/blender
+    """
+    import itertools
+    import time
+
+    from nep_core.collector import CollectReport
+    from nep_core.dataset import collect
+    from nep_core.plugins import get_domain
+    from nep_core.sessionlog import write_sessions
+
+    bundle = get_domain(domain)
+    report = CollectReport()
+    started = time.perf_counter()
+    sessions = collect(bundle, source, report, seed=seed)
+    if limit > 0:
+        sessions = itertools.islice(sessions, limit)
+    count = write_sessions(out, sessions)
+    seconds = time.perf_counter() - started
+    for message in report.warnings[:20]:
+        warn(message)
+    if len(report.warnings) > 20:
+        warn(f"... and {len(report.warnings) - 20} more")
+    counts = ", ".join(f"{name}: {value}" for name, value in sorted(report.counts.items()))
+    console.print(f"wrote {count} sessions to {out} in {seconds:.1f}s ({count / max(seconds, 1e-9):.1f} sessions/s)")
+    if counts:
+        console.print(counts)
+    if count == 0:
+        raise typer.Exit(1)

@@ -1,0 +1,72 @@
+"""``nep``: train, evaluate and serve next-edit prediction models for any installed domain."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+import typer
+
+from nep_core import __version__
+from nep_core.cli import collect, domains, evaluate, plugins, predict, serve, train
+from nep_core.cli.common import err_console
+from nep_core.errors import NepError
+
+app = typer.Typer(
+    name="nep",
+    help=(
+        "NEP: next edit prediction. Suggests a user's next action (or nothing) from their recent actions.\n\n"
+        "Typical flow: `nep domains` to see what is installed, `nep train --domain D` to train on the "
+        "domain's embedded default data, `nep eval --domain D --model runs/D --baselines` to compare "
+        "against baselines, `nep serve --domain D --model runs/D` for the apps."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+app.command("domains")(domains.command)
+app.command("plugins")(plugins.command)
+app.command("collect")(collect.command)
+app.command("train")(train.command)
+app.command("eval")(evaluate.command)
+app.command("predict")(predict.command)
+app.command("serve")(serve.command)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"nep {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """NEP command line."""
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    err_console.print(f"[yellow]warning:[/yellow] {message}", markup=True, soft_wrap=True)
+
+
+def main() -> None:
+    warnings.showwarning = _show_warning
+    warnings.filterwarnings("ignore", module="lightning")
+    from nep_core.plugins import add_plugin_commands
+
+    try:
+        add_plugin_commands(app)
+        app()
+    except NepError as error:
+        err_console.print(f"[red]error:[/red] {error}", markup=True, soft_wrap=True, highlight=False)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Where a domain's sessions come from: a collector source, a folder of logs, or the embedded default."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+from nep_core.collector import CollectReport
+from nep_core.errors import NepError
+from nep_core.session import Session
+from nep_core.sessionlog import ReadReport, log_files, read_sessions, write_sessions
+
+if TYPE_CHECKING:
+    from nep_core.domain import Domain
+
+
+def nep_home() -> Path:
+    """NEP's data folder: ``$NEP_HOME``, else ``~/.cache/nep``."""
+    return Path(os.environ.get("NEP_HOME") or Path.home() / ".cache" / "nep")
+
+
+def parse_source(domain: Domain, source: str) -> tuple[str, str]:
+    """``COLLECTOR:ARGUMENT`` (or a bare folder of logs) to (collector name, argument)."""
+    name, sep, argument = source.partition(":")
+    if sep and name in domain.collectors:
+        return name, argument
+    if not sep and name in domain.collectors:
+        return name, ""
+    if Path(source).exists():
+        return "logs", source
+    known = ", ".join(sorted(domain.collectors))
+    raise NepError(
+        f"unknown source '{source}' for domain '{domain.name}': use COLLECTOR:ARGUMENT with a collector of "
+        f"{known}, or a folder of session logs"
+    )
+
+
+def collect(domain: Domain, source: str, report: CollectReport, seed: int = 0) -> Iterator[Session]:
+    """Sessions from ``source`` through the domain's collector, each checked to be of this domain."""
+    name, argument = parse_source(domain, source)
+    for session in domain.collectors[name].collect(argument, report, seed=seed):
+        if session.domain != domain.name:
+            raise NepError(f"collector '{name}' yielded a session of domain '{session.domain}', not '{domain.name}'")
+        yield session
+
+
+def default_data_dir(domain: Domain, progress=None) -> Path:
+    """The domain's embedded default dataset, generated once and cached under ``nep_home()``."""
+    if not domain.default_source:
+        raise NepError(f"domain '{domain.name}' ships no default dataset; pass --data DIR (see `nep collect --help`)")
+    digest = hashlib.sha256(f"{domain.plugin}|{domain.action_space.version}|{domain.default_source}".encode()).hexdigest()[:12]
+    folder = nep_home() / "data" / domain.name / f"default-{digest}"
+    if (folder / "DONE").exists():
+        return folder
+    tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    started = time.perf_counter()
+    report = CollectReport()
+    if progress:
+        progress(f"generating the default {domain.name} dataset ({domain.default_source}), once")
+    count = write_sessions(tmp, collect(domain, domain.default_source, report))
+    seconds = time.perf_counter() - started
+    (tmp / "DONE").write_text(f"sessions={count} seconds={seconds:.2f} source={domain.default_source}\n")
+    try:
+        os.replace(tmp, folder)
+    except OSError:  # another process finished first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def load_sessions(domain: Domain, data: str | os.PathLike | None = None, *, strict: bool = True, progress=None) -> tuple[list[Session], ReadReport]:
+    """Sessions of ``domain`` from ``data`` (a folder of logs, or COLLECTOR:ARGUMENT), else the default dataset."""
+    report = ReadReport()
+    if data is None:
+        folder = default_data_dir(domain, progress)
+    else:
+        path = Path(data)
+        if not path.exists() and ":" in str(data):
+            collect_report = CollectReport()
+            sessions = list(collect(domain, str(data), collect_report))
+            report.warnings.extend(collect_report.warnings)
+            return sessions, report
+        folder = path
+    if not folder.exists():
+        raise NepError(f"{folder}: no such data folder; make one with `nep collect --domain {domain.name} --out {folder}`")
+    if not log_files(folder):
+        raise NepError(f"{folder}: no session logs (*.jsonl) found; make some with `nep collect --domain {domain.name}`")
+    sessions = list(read_sessions(folder, domain=domain.name, strict=strict, report=report))
+    return sessions, report

@@ -1,0 +1,64 @@
+"""The Domain bundle a plugin registers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Sequence
+
+from nep_core.action_space import ActionSpace
+from nep_core.collector import Collector
+from nep_core.encoder import HistoryEncoder
+from nep_core.examples import ExampleConfig
+from nep_core.session import Session
+from nep_core.verifier import Verifier
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
+
+
+@dataclass
+class Domain:
+    """Everything NEP needs to train, evaluate and serve one app's actions.
+
+    ``default_source`` (``COLLECTOR:ARGUMENT``) makes the embedded default dataset that
+    ``nep train --domain NAME`` uses with no ``--data``. ``tokenizer_factory`` defaults to a WordLevel
+    tokenizer over the action space's and encoder's vocabularies.
+    """
+
+    name: str
+    action_space: ActionSpace
+    encoder: HistoryEncoder
+    description: str = ""
+    collectors: dict[str, Collector] = field(default_factory=dict)
+    verifiers: dict[str, Verifier] = field(default_factory=dict)
+    default_source: str | None = None
+    default_preset: str = "small"
+    examples: ExampleConfig = field(default_factory=ExampleConfig)
+    tokenizer_factory: Callable[[Domain, Sequence[Session]], PreTrainedTokenizerFast] | None = None
+    plugin: str = ""
+
+    def build_tokenizer(self, sessions: Sequence[Session] = ()) -> PreTrainedTokenizerFast:
+        if self.tokenizer_factory is not None:
+            return self.tokenizer_factory(self, sessions)
+        from nep_core.tokenizer import build_wordlevel_tokenizer
+
+        return build_wordlevel_tokenizer([*self.action_space.vocabulary(), *self.encoder.vocabulary()])
+
+    def add_collector(self, collector: Collector, plugin: str = "") -> None:
+        _add_named(self.collectors, collector, "collector", self.name, plugin)
+
+    def add_verifier(self, verifier: Verifier, plugin: str = "") -> None:
+        _add_named(self.verifiers, verifier, "verifier", self.name, plugin)
+
+
+def _add_named(table: dict, item, what: str, domain: str, plugin: str) -> None:
+    from nep_core.errors import PluginError
+
+    if not item.name:
+        raise PluginError(f"a {what} for domain '{domain}' from plugin '{plugin}' has no name")
+    if item.name in table:
+        raise PluginError(
+            f"{what} '{item.name}' for domain '{domain}' is registered twice (again by plugin '{plugin}'); "
+            f"rename one or uninstall one of the plugins"
+        )
+    table[item.name] = item

@@ -1,0 +1,23 @@
+"""Errors that are the user's to fix: the CLI prints them as one line, without a traceback."""
+
+
+class NepError(Exception):
+    """A user-facing error. ``str(error)`` is the whole message: what is wrong and how to fix it."""
+
+    exit_code = 2
+
+
+class LogFormatError(NepError):
+    """A session log line that cannot be read; the message starts with ``file:line:``."""
+
+
+class InvalidAction(NepError):
+    """Tokens or a payload that do not decode to an action of the domain's action space."""
+
+
+class PluginError(NepError):
+    """A plugin conflict, such as two plugins registering the same domain name."""
+
+
+class UnknownDomain(NepError):
+    """A domain name that no installed plugin registers."""

@@ -1,0 +1,211 @@
+"""Examples: a (context, target) pair at every trigger point of a session; balancing; leak-free splits."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+from nep_core.actions import NO_EDIT, Action
+from nep_core.session import Context, Session, latest_state
+
+if TYPE_CHECKING:
+    from nep_core.domain import Domain
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class ExampleConfig:
+    """When an example is made and what its target is.
+
+    After each action (each trigger point) the target is the next edit among the next
+    ``horizon_events`` actions within ``horizon_seconds``; it is NO_EDIT when there is none, or when
+    the user paused longer than ``pause_seconds`` before the next action. ``max_no_edit_share`` and
+    ``max_no_jump_share`` cap those shares by deterministic down-sampling (None keeps all).
+    """
+
+    horizon_events: int = 3
+    horizon_seconds: float = 30.0
+    pause_seconds: float = 20.0
+    trigger_on_non_edits: bool = True
+    max_no_edit_share: float | None = None
+    max_no_jump_share: float | None = None
+    split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.horizon_events < 1:
+            raise ValueError("horizon_events must be at least 1")
+        for name in ("max_no_edit_share", "max_no_jump_share"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 < value <= 1.0:
+                raise ValueError(f"{name} must be in (0, 1]")
+        if abs(sum(self.split_fractions) - 1.0) > 1e-6 or min(self.split_fractions) < 0:
+            raise ValueError("split_fractions must be three non-negative numbers that add up to 1")
+
+
+@dataclass(frozen=True)
+class Example:
+    """One training or evaluation pair."""
+
+    context: Context
+    target: Action
+    session_id: str
+    source: str
+    trigger: int
+    jump: bool = False
+
+
+@dataclass
+class ExampleReport:
+    """Counts before and after balancing, for reports and ``nep.json``."""
+
+    made: int = 0
+    kept: int = 0
+    no_edit_made: int = 0
+    no_edit_kept: int = 0
+    jump_made: int = 0
+    jump_kept: int = 0
+    per_split: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        kept = max(self.kept, 1)
+        return {
+            "examples_made": self.made,
+            "examples_kept": self.kept,
+            "no_edit_made": self.no_edit_made,
+            "no_edit_kept": self.no_edit_kept,
+            "no_edit_share": round(self.no_edit_kept / kept, 4),
+            "jump_made": self.jump_made,
+            "jump_kept": self.jump_kept,
+            "jump_share_of_edits": round(self.jump_kept / max(self.kept - self.no_edit_kept, 1), 4),
+            "per_split": dict(self.per_split),
+        }
+
+
+def make_examples(session: Session, domain: Domain, config: ExampleConfig | None = None) -> list[Example]:
+    """Every trigger point of ``session`` as an example."""
+    config = config or domain.examples
+    events = session.events
+    action_positions = [index for index, event in enumerate(events) if event.action is not None]
+    examples = []
+    last_edit_location = None
+    for order, position in enumerate(action_positions):
+        action = events[position].action
+        if action.edit:
+            last_edit_location = domain.action_space.location(action)
+        if not action.edit and not config.trigger_on_non_edits:
+            continue
+        target = _target_after(events, action_positions[order + 1 :], events[position].t, config)
+        history = events[: position + 1]
+        jump = (
+            not target.is_no_edit
+            and last_edit_location is not None
+            and domain.action_space.location(target) != last_edit_location
+        )
+        context = Context(history=history, state=latest_state(history), session_id=session.id, meta=session.meta)
+        examples.append(Example(context, target, session.id, session.source, position, jump))
+    return examples
+
+
+def _target_after(events, upcoming: Sequence[int], now: float, config: ExampleConfig) -> Action:
+    if not upcoming or events[upcoming[0]].t - now > config.pause_seconds:
+        return NO_EDIT
+    for position in upcoming[: config.horizon_events]:
+        event = events[position]
+        if event.t - now > config.horizon_seconds:
+            break
+        if event.action.edit:
+            return event.action
+    return NO_EDIT
+
+
+def _unit_hash(*parts: object) -> float:
+    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def balance(examples: list[Example], config: ExampleConfig, report: ExampleReport) -> list[Example]:
+    """Down-sample NO_EDIT and no-jump examples to the configured caps, deterministically."""
+    report.made += len(examples)
+    report.no_edit_made += sum(example.target.is_no_edit for example in examples)
+    report.jump_made += sum(example.jump for example in examples)
+    kept = _cap(examples, lambda example: example.target.is_no_edit, config.max_no_edit_share, config.seed, "no_edit")
+    kept = _cap(
+        kept,
+        lambda example: not example.target.is_no_edit and not example.jump,
+        None if config.max_no_jump_share is None else config.max_no_jump_share,
+        config.seed,
+        "no_jump",
+        among=lambda example: not example.target.is_no_edit,
+    )
+    report.kept += len(kept)
+    report.no_edit_kept += sum(example.target.is_no_edit for example in kept)
+    report.jump_kept += sum(example.jump for example in kept)
+    return kept
+
+
+def _cap(examples, is_majority, share, seed, salt, among=lambda example: True):
+    if share is None:
+        return examples
+    pool = [example for example in examples if among(example)]
+    majority = [example for example in pool if is_majority(example)]
+    minority = len(pool) - len(majority)
+    if not majority or share >= 1.0:
+        return examples
+    allowed = int(share / (1.0 - share) * minority) if share < 1.0 else len(majority)
+    if allowed >= len(majority):
+        return examples
+    ranked = sorted(majority, key=lambda example: _unit_hash(seed, salt, example.session_id, example.trigger))
+    dropped = {id(example) for example in ranked[allowed:]}
+    return [example for example in examples if id(example) not in dropped]
+
+
+def split_of(source: str, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0) -> str:
+    """The split of a source group (a session, or a repository/project): a stable hash, so it never moves."""
+    point = _unit_hash("split", seed, source)
+    if point < fractions[0]:
+        return "train"
+    if point < fractions[0] + fractions[1]:
+        return "val"
+    return "test"
+
+
+def split_sessions(sessions: Iterable[Session], config: ExampleConfig) -> dict[str, list[Session]]:
+    """Sessions by split; every session of one source lands in the same split.
+
+    With few sources a hash can leave a split empty; then sources are dealt by hash order instead,
+    so val and test each get at least one source when there are three or more.
+    """
+    sessions = list(sessions)
+    sources = sorted({session.source for session in sessions}, key=lambda source: _unit_hash("split", config.seed, source))
+    assignment = {source: split_of(source, config.split_fractions, config.seed) for source in sources}
+    counts = Counter(assignment.values())
+    if len(sources) >= 3 and (counts["val"] == 0 or counts["test"] == 0):
+        n = len(sources)
+        n_test = max(1, round(n * config.split_fractions[2]))
+        n_val = max(1, round(n * config.split_fractions[1]))
+        for index, source in enumerate(sources):
+            assignment[source] = "test" if index < n_test else "val" if index < n_test + n_val else "train"
+    result: dict[str, list[Session]] = {split: [] for split in SPLITS}
+    for session in sessions:
+        result[assignment[session.source]].append(session)
+    return result
+
+
+def build_examples(
+    sessions_by_split: dict[str, list[Session]], domain: Domain, config: ExampleConfig | None = None
+) -> tuple[dict[str, list[Example]], ExampleReport]:
+    """Examples per split; only the train split is balanced, so evaluation sees the true rates."""
+    config = config or domain.examples
+    report = ExampleReport()
+    out: dict[str, list[Example]] = {}
+    for split, sessions in sessions_by_split.items():
+        examples = [example for session in sessions for example in make_examples(session, domain, config)]
+        if split == "train":
+            examples = balance(examples, config, report)
+        out[split] = examples
+        report.per_split[split] = len(examples)
+    return out, report

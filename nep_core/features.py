@@ -1,0 +1,47 @@
+"""Examples to token ids: ``<bos> context <sep>`` as the prompt and ``action <eos>`` as the target."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Sequence
+
+from nep_core.action_space import BOS, EOS, SEP
+from nep_core.actions import Action
+from nep_core.session import Context
+
+if TYPE_CHECKING:
+    from nep_core.domain import Domain
+
+
+@dataclass
+class Featurizer:
+    """Turns contexts and actions into token ids with one domain's encoder, action space and tokenizer."""
+
+    domain: Domain
+    tokenizer: object
+    max_context_tokens: int | None = None
+
+    def __post_init__(self) -> None:
+        self._vocab: dict[str, int] = self.tokenizer.get_vocab()
+        self._unk = self.tokenizer.unk_token_id
+        self.id_to_token = {index: token for token, index in self._vocab.items()}
+        self.bos_id = self._vocab[BOS]
+        self.sep_id = self._vocab[SEP]
+        self.eos_id = self._vocab[EOS]
+
+    def ids(self, tokens: Sequence[str]) -> list[int]:
+        vocab, unk = self._vocab, self._unk
+        return [vocab.get(token, unk) for token in tokens]
+
+    def prompt_ids(self, context: Context) -> list[int]:
+        tokens = self.domain.encoder.encode(context)
+        limit = self.max_context_tokens
+        if limit is not None and len(tokens) > limit:
+            tokens = tokens[len(tokens) - limit :]
+        return [self.bos_id, *self.ids(tokens), self.sep_id]
+
+    def target_ids(self, action: Action) -> list[int]:
+        return [*self.ids(self.domain.action_space.encode(action)), self.eos_id]
+
+    def tokens(self, ids: Sequence[int]) -> list[str]:
+        return [self.id_to_token[index] for index in ids]

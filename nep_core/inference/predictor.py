@@ -1,0 +1,69 @@
+"""The predictor interface shared by the model and the baselines."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+from nep_core.actions import Action
+from nep_core.session import Context
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One candidate next action and the predictor's probability for it."""
+
+    action: Action
+    probability: float
+    label: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"action": self.action.to_json(), "probability": round(self.probability, 6), "label": self.label}
+
+
+@dataclass
+class Prediction:
+    """Top-k edit suggestions, best first, and the probability that the right answer is NO_EDIT.
+
+    ``suggestions`` never contains NO_EDIT; ``best`` is NO_EDIT when ``p_no_edit`` beats every suggestion.
+    """
+
+    suggestions: list[Suggestion]
+    p_no_edit: float
+    latency_ms: float = 0.0
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def best(self) -> Action:
+        from nep_core.actions import NO_EDIT
+
+        if not self.suggestions or self.p_no_edit >= self.suggestions[0].probability:
+            return NO_EDIT
+        return self.suggestions[0].action
+
+    def ranked(self) -> list[Action]:
+        """All candidates including NO_EDIT, by probability."""
+        from nep_core.actions import NO_EDIT
+
+        items = [(suggestion.probability, suggestion.action) for suggestion in self.suggestions]
+        items.append((self.p_no_edit, NO_EDIT))
+        return [action for _, action in sorted(items, key=lambda item: -item[0])]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "suggestions": [suggestion.to_json() for suggestion in self.suggestions],
+            "p_no_edit": round(self.p_no_edit, 6),
+            "best_is_no_edit": self.best.is_no_edit,
+            "latency_ms": round(self.latency_ms, 3),
+        }
+
+
+class Predictor(ABC):
+    """``predict(context, k)`` for a trained model or a baseline."""
+
+    name: str = ""
+
+    @abstractmethod
+    def predict(self, context: Context, k: int = 3) -> Prediction:
+        """The top-``k`` edit suggestions for what follows ``context``, plus P(NO_EDIT)."""

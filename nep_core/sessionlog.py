@@ -1,0 +1,251 @@
+"""The JSONL session log: a crash-safe append-only writer and a reader that names bad lines.
+
+Format (one JSON object per line, UTF-8): a header ``{"nep": 1, "domain", "session", "created", "meta"}``,
+then events ``{"t": seconds, "action"|"state"|"feedback": ...}``. A writer that reopens a file whose
+last line was torn by a crash appends a ``{"recovered": true}`` marker, so the reader knows the line
+before it was torn rather than corrupt.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from nep_core.actions import Action
+from nep_core.errors import LogFormatError, NepError
+from nep_core.session import Event, Session
+
+FORMAT_VERSION = 1
+LOG_SUFFIX = ".jsonl"
+
+
+def utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_session_id() -> str:
+    return uuid.uuid4().hex
+
+
+class SessionLogWriter:
+    """Appends records to one session log; each record is flushed and fsynced before ``append`` returns."""
+
+    def __init__(self, path: str | os.PathLike, header: dict[str, Any]):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        size = os.fstat(self._fd).st_size
+        if size == 0:
+            self._write(header)
+        elif _last_byte(self.path) != b"\n":
+            self._write_raw(b"\n")
+            self._write({"recovered": True, "at": utc_now()})
+
+    @classmethod
+    def for_session(cls, path: str | os.PathLike, session: Session) -> SessionLogWriter:
+        return cls(path, session.header())
+
+    def append(self, record: dict[str, Any] | Event) -> None:
+        self._write(record.to_json() if isinstance(record, Event) else record)
+
+    def _write(self, record: dict[str, Any]) -> None:
+        self._write_raw((json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8"))
+
+    def _write_raw(self, data: bytes) -> None:
+        with self._lock:
+            view = memoryview(data)
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+            os.fsync(self._fd)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+
+    def __enter__(self) -> SessionLogWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _last_byte(path: Path) -> bytes:
+    with open(path, "rb") as handle:
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1)
+
+
+def write_session(path: str | os.PathLike, session: Session) -> Path:
+    """Write a whole session as a new log, atomically (temporary file, fsync, rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        for record in [session.header(), *(event.to_json() for event in session.events)]:
+            handle.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+@dataclass
+class ReadReport:
+    """What a read skipped or tolerated, as ``file:line: reason`` strings."""
+
+    warnings: list[str] = field(default_factory=list)
+    skipped_lines: int = 0
+
+
+def read_session(path: str | os.PathLike, *, strict: bool = True, report: ReadReport | None = None) -> Session:
+    """Read one session log.
+
+    A torn last line (a crash mid-write) is reported in ``report.warnings`` and skipped. Any other
+    bad line raises ``LogFormatError("file:line: reason")``, or with ``strict=False`` is reported and skipped.
+    """
+    path = Path(path)
+    report = report if report is not None else ReadReport()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise NepError(f"{path}: no such session log") from None
+    except IsADirectoryError:
+        raise NepError(f"{path}: is a folder; pass a session log file (.jsonl)") from None
+    lines = raw.split(b"\n")
+    ends_with_newline = raw.endswith(b"\n")
+    if ends_with_newline:
+        lines.pop()
+    session: Session | None = None
+    for number, line_bytes in enumerate(lines, start=1):
+        is_last = number == len(lines)
+        where = f"{path}:{number}"
+        if not line_bytes.strip():
+            continue
+        try:
+            record = json.loads(line_bytes.decode("utf-8"))
+            if not isinstance(record, dict):
+                raise ValueError("a line must be a JSON object")
+        except (UnicodeDecodeError, ValueError) as error:
+            next_is_marker = not is_last and _is_recovery_marker(lines[number])
+            if (is_last and not ends_with_newline) or next_is_marker:
+                report.warnings.append(f"{where}: torn line (an interrupted write) skipped")
+                report.skipped_lines += 1
+                continue
+            _bad(where, _json_reason(error), strict, report)
+            continue
+        if session is None:
+            try:
+                session = _parse_header(record)
+            except ValueError as error:
+                raise LogFormatError(f"{where}: bad header: {error}") from None
+            continue
+        if record.get("recovered") is True:
+            continue
+        try:
+            session.events.append(parse_event(record))
+        except ValueError as error:
+            _bad(where, str(error), strict, report)
+    if session is None:
+        raise LogFormatError(f"{path}:1: empty log; a session log starts with a header line {{\"nep\": 1, ...}}")
+    return session
+
+
+def _is_recovery_marker(line: bytes) -> bool:
+    try:
+        return json.loads(line.decode("utf-8")).get("recovered") is True
+    except (UnicodeDecodeError, ValueError, AttributeError):
+        return False
+
+
+def _json_reason(error: Exception) -> str:
+    if isinstance(error, UnicodeDecodeError):
+        return "not UTF-8 text"
+    if isinstance(error, json.JSONDecodeError):
+        return f"not valid JSON ({error.msg} at column {error.colno})"
+    return str(error)
+
+
+def _bad(where: str, reason: str, strict: bool, report: ReadReport) -> None:
+    if strict:
+        raise LogFormatError(f"{where}: {reason}")
+    report.warnings.append(f"{where}: {reason}; line skipped")
+    report.skipped_lines += 1
+
+
+def _parse_header(record: dict[str, Any]) -> Session:
+    if record.get("nep") != FORMAT_VERSION:
+        raise ValueError(f'field "nep" must be {FORMAT_VERSION} (got {record.get("nep")!r})')
+    domain = record.get("domain")
+    if not isinstance(domain, str) or not domain:
+        raise ValueError('field "domain" must be a non-empty string')
+    session_id = record.get("session")
+    if not isinstance(session_id, str) or not session_id:
+        raise ValueError('field "session" must be a non-empty string')
+    meta = record.get("meta", {})
+    if not isinstance(meta, dict):
+        raise ValueError('field "meta" must be an object')
+    return Session(id=session_id, domain=domain, created=str(record.get("created", "")), meta=meta)
+
+
+def parse_event(record: dict[str, Any]) -> Event:
+    """One event from its JSON object; ``ValueError`` names the bad field."""
+    t = record.get("t")
+    if isinstance(t, bool) or not isinstance(t, (int, float)):
+        raise ValueError('field "t" must be a number of seconds')
+    kinds = [key for key in ("action", "state", "feedback") if key in record]
+    if len(kinds) != 1:
+        raise ValueError('an event has exactly one of "action", "state" or "feedback"')
+    if "action" in record:
+        try:
+            return Event(t=float(t), action=Action.from_json(record["action"]))
+        except ValueError as error:
+            raise ValueError(f'field "action": {error}') from None
+    key = kinds[0]
+    if not isinstance(record[key], dict):
+        raise ValueError(f'field "{key}" must be an object')
+    return Event(t=float(t), **{key: record[key]})
+
+
+def log_files(folder: str | os.PathLike) -> list[Path]:
+    """The session logs in a folder (recursively), sorted for determinism."""
+    folder = Path(folder)
+    if folder.is_file():
+        return [folder]
+    if not folder.is_dir():
+        raise NepError(f"{folder}: no such folder of session logs")
+    return sorted(path for path in folder.rglob(f"*{LOG_SUFFIX}") if not path.name.startswith("."))
+
+
+def read_sessions(
+    folder: str | os.PathLike, *, domain: str | None = None, strict: bool = True, report: ReadReport | None = None
+) -> Iterator[Session]:
+    """Every session log under ``folder``; sessions of another domain raise (or are reported)."""
+    report = report if report is not None else ReadReport()
+    for path in log_files(folder):
+        session = read_session(path, strict=strict, report=report)
+        if domain is not None and session.domain != domain:
+            message = f"{path}:1: session of domain '{session.domain}', expected '{domain}'"
+            if strict:
+                raise LogFormatError(message + "; pass --domain " + session.domain + " or remove the file")
+            report.warnings.append(message + "; file skipped")
+            continue
+        yield session
+
+
+def write_sessions(folder: str | os.PathLike, sessions: Iterable[Session]) -> int:
+    """Write sessions as ``<folder>/<session id>.jsonl``; returns how many."""
+    count = 0
+    for session in sessions:
+        write_session(Path(folder) / f"{session.id}{LOG_SUFFIX}", session)
+        count += 1
+    return count

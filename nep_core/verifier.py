@@ -1,0 +1,58 @@
+"""Verifiers: can a predicted action really be applied here, and how good is it."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+from nep_core.action_space import ActionSpace
+from nep_core.actions import Action
+from nep_core.errors import InvalidAction
+from nep_core.session import Context
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """``valid``: the action can be executed in the domain; ``reward``: how well it matches the reference (0..1).
+
+    Numeric ``details`` are averaged by ``nep eval`` and logged by ``nep rl``.
+    """
+
+    valid: bool
+    reward: float = 0.0
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Verifier(ABC):
+    """``verify(context, predicted, reference=None) -> Verdict``."""
+
+    name: str = ""
+    description: str = ""
+
+    @abstractmethod
+    def verify(self, context: Context, predicted: Action, reference: Action | None = None) -> Verdict:
+        """Judge ``predicted`` in ``context``; ``reference`` is what the user really did next, when known."""
+
+
+class ActionSpaceVerifier(Verifier):
+    """Valid when the action space can write the action; reward 1 for an exact match with the reference."""
+
+    name = "action-space"
+    description = "the action is well-formed in the domain's action space; reward = exact match"
+
+    def __init__(self, action_space: ActionSpace):
+        self.action_space = action_space
+
+    def verify(self, context: Context, predicted: Action, reference: Action | None = None) -> Verdict:
+        try:
+            predicted = self.action_space.validate(predicted)
+        except InvalidAction as error:
+            return Verdict(False, 0.0, {"error": str(error)})
+        if reference is None:
+            return Verdict(True, 0.0)
+        try:
+            reference = self.action_space.validate(reference)
+        except InvalidAction:
+            return Verdict(True, 0.0)
+        return Verdict(True, float(predicted == reference))
