@@ -1,0 +1,92 @@
+"""Checkpoints: a Hugging Face model folder plus ``nep.json``.
+
+``config.json``, ``model.safetensors``, ``tokenizer.json`` (+ config) load with
+``AutoModelForCausalLM.from_pretrained``; ``nep.json`` records the domain, the action-space version,
+the encoder settings, the training data summary and the metrics at save time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nep_core.errors import NepError
+
+META_FILE = "nep.json"
+META_VERSION = 1
+
+
+@dataclass
+class LoadedModel:
+    model: Any
+    tokenizer: Any
+    meta: dict[str, Any]
+    path: Path
+
+    @property
+    def max_context_tokens(self) -> int:
+        return int(self.meta.get("max_context_tokens", 256))
+
+
+def write_json_atomic(path: str | os.PathLike, payload: Any) -> None:
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(payload, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def save_checkpoint(path: str | os.PathLike, model, tokenizer, meta: dict[str, Any]) -> Path:
+    """Write the model (safetensors), tokenizer and ``nep.json`` into ``path``."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(path, safe_serialization=True)
+    tokenizer.save_pretrained(path)
+    write_json_atomic(path / META_FILE, {"nep": META_VERSION, **meta})
+    return path
+
+
+def read_meta(path: str | os.PathLike) -> dict[str, Any]:
+    path = Path(path)
+    meta_path = path / META_FILE
+    if not path.is_dir():
+        raise NepError(f"{path}: no such model folder; train one with `nep train --out {path}`")
+    if not meta_path.exists():
+        raise NepError(f"{path}: not a NEP checkpoint (no {META_FILE}); train one with `nep train`")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise NepError(f"{meta_path}: unreadable ({error})") from None
+    if not isinstance(meta, dict) or meta.get("nep") != META_VERSION:
+        raise NepError(f'{meta_path}: field "nep" must be {META_VERSION}')
+    return meta
+
+
+def load_checkpoint(path: str | os.PathLike, expected_domain: str | None = None, device: str = "cpu") -> LoadedModel:
+    """Load model, tokenizer and meta; a checkpoint of another domain is a clear error."""
+    meta = read_meta(path)
+    if expected_domain is not None and meta.get("domain") != expected_domain:
+        raise NepError(
+            f"{path}: checkpoint is for domain '{meta.get('domain')}', not '{expected_domain}'; "
+            f"pass --domain {meta.get('domain')} or a {expected_domain} model"
+        )
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, use_safetensors=True)
+    model.to(device)
+    model.eval()
+    return LoadedModel(model=model, tokenizer=tokenizer, meta=meta, path=Path(path))
+
+
+def update_metrics(path: str | os.PathLike, metrics: dict[str, Any]) -> None:
+    """Merge ``metrics`` into ``nep.json`` (atomic rewrite)."""
+    meta = read_meta(path)
+    meta.setdefault("metrics", {}).update(metrics)
+    write_json_atomic(Path(path) / META_FILE, meta)

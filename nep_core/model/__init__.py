@@ -1,0 +1,1 @@
+"""The model: a Hugging Face causal LM built from a preset, or a local pretrained one."""

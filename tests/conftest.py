@@ -1,0 +1,34 @@
+"""Test set-up: the `tags` test domain loads like a third-party plugin, through NEP_PLUGINS_DIR.
+
+Environment variables are set at import time so that `nep` subprocesses inherit them.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+os.environ["NEP_PLUGINS_DIR"] = str(TESTS / "plugins")
+os.environ.setdefault("NEP_HOME", tempfile.mkdtemp(prefix="nep-home-"))
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def tags_domain():
+    from nep_core.plugins import get_domain
+
+    return get_domain("tags")
+
+
+@pytest.fixture(scope="session")
+def tags_sessions(tags_domain):
+    from nep_core.dataset import load_sessions
+
+    sessions, _ = load_sessions(tags_domain, None)
+    return sessions
