@@ -1,0 +1,58 @@
+"""`nep collect`, `nep domains` and user errors at the command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from nep_core.sessionlog import read_sessions
+
+
+def nep(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "nep_core.cli.main", *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_collect_writes_readable_session_logs(tmp_path):
+    result = nep("collect", "--domain", "tags", "--source", "synthetic:12", "--out", str(tmp_path / "data"), "--seed", "3")
+    assert result.returncode == 0, result.stderr
+    assert "wrote 12 sessions" in result.stdout
+    sessions = list(read_sessions(tmp_path / "data", domain="tags"))
+    assert len(sessions) == 12 and all(session.events for session in sessions)
+    again = nep("collect", "--domain", "tags", "--source", "synthetic:12", "--out", str(tmp_path / "again"), "--seed", "3")
+    assert again.returncode == 0
+    assert sorted(p.read_text() for p in (tmp_path / "data").iterdir()) == sorted(p.read_text() for p in (tmp_path / "again").iterdir())
+
+
+def test_collect_from_a_folder_of_logs_reports_bad_lines(tmp_path):
+    assert nep("collect", "--domain", "tags", "--source", "synthetic:3", "--out", str(tmp_path / "raw")).returncode == 0
+    victim = sorted((tmp_path / "raw").iterdir())[0]
+    lines = victim.read_text().splitlines()
+    lines.insert(2, "{broken")
+    victim.write_text("\n".join(lines) + "\n")
+    result = nep("collect", "--domain", "tags", "--source", f"logs:{tmp_path / 'raw'}", "--out", str(tmp_path / "clean"))
+    assert result.returncode == 0, result.stderr
+    assert f"{victim}:3: not valid JSON" in result.stderr.replace("\n", "")
+    assert "wrote 3 sessions" in result.stdout
+
+
+def test_user_errors_are_one_line_without_traceback(tmp_path):
+    cases = [
+        (("collect", "--domain", "nope", "--source", "x", "--out", str(tmp_path)), "unknown domain 'nope'"),
+        (("collect", "--domain", "tags", "--source", "git:/nowhere", "--out", str(tmp_path)), "unknown source 'git:/nowhere'"),
+        (("collect", "--domain", "tags", "--source", "logs:/nowhere", "--out", str(tmp_path)), "no such folder"),
+    ]
+    for args, message in cases:
+        result = nep(*args)
+        assert result.returncode != 0
+        assert "Traceback" not in result.stderr
+        assert message in result.stderr
+        assert result.stderr.strip().startswith("error:")
+
+
+def test_domains_json_lists_the_test_domain():
+    result = nep("domains", "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["tags"]["collectors"] == ["logs", "synthetic"]
+    assert payload["tags"]["verifiers"] == ["nesting"]

@@ -1,0 +1,92 @@
+"""Examples at trigger points, NO_EDIT rules, balancing, and leak-free deterministic splits."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from nep_core.actions import Action
+from nep_core.examples import ExampleConfig, ExampleReport, balance, build_examples, make_examples, split_sessions
+from nep_core.session import Event, Session
+
+
+def _session(times_and_actions, session_id="s", source=None):
+    events = [Event(t=t, action=action) for t, action in times_and_actions]
+    return Session(id=session_id, domain="tags", events=events, meta={"source_id": source} if source else {})
+
+
+OPEN_A = Action("open", target="a")
+OPEN_B = Action("open", target="b")
+CLOSE_B = Action("close", target="b")
+SCROLL = Action("scroll", args={"dir": "up"}, edit=False)
+
+
+def test_targets_follow_horizon_pause_and_non_edit_rules(tags_domain):
+    config = ExampleConfig(horizon_events=2, horizon_seconds=30, pause_seconds=20)
+    session = _session(
+        [
+            (0.0, OPEN_A),  # next edit open(b) comes after one scroll: within 2 events
+            (1.0, SCROLL),  # next edit is open(b)
+            (2.0, OPEN_B),  # then a 40 s pause: NO_EDIT
+            (42.0, SCROLL),  # two non-edits follow, horizon 2: NO_EDIT
+            (43.0, SCROLL),
+            (44.0, SCROLL),  # next is close(b)
+            (45.0, CLOSE_B),  # end of session: NO_EDIT
+        ]
+    )
+    targets = [example.target for example in make_examples(session, tags_domain, config)]
+    assert targets[0] == OPEN_B
+    assert targets[1] == OPEN_B
+    assert targets[2].is_no_edit
+    assert targets[3].is_no_edit
+    assert targets[5] == CLOSE_B
+    assert targets[6].is_no_edit
+    assert len(targets) == 7
+    no_trigger_on_views = make_examples(session, tags_domain, replace(config, trigger_on_non_edits=False))
+    assert len(no_trigger_on_views) == 3
+
+
+def test_jump_is_a_change_of_location(tags_domain):
+    session = _session([(0.0, OPEN_A), (1.0, OPEN_B), (2.0, CLOSE_B)])
+    examples = make_examples(session, tags_domain, ExampleConfig())
+    assert [example.jump for example in examples] == [True, False, False]
+
+
+def test_balance_caps_the_no_edit_share_deterministically(tags_domain, tags_sessions):
+    config = replace(tags_domain.examples, max_no_edit_share=0.1)
+    examples = [example for session in tags_sessions[:80] for example in make_examples(session, tags_domain, config)]
+    report = ExampleReport()
+    kept = balance(examples, config, report)
+    share = sum(example.target.is_no_edit for example in kept) / len(kept)
+    assert report.no_edit_made > report.no_edit_kept
+    assert 0.09 <= share <= 0.101
+    again = balance(examples, config, ExampleReport())
+    assert [(e.session_id, e.trigger) for e in again] == [(e.session_id, e.trigger) for e in kept]
+
+
+def test_splits_are_deterministic_and_keep_sources_together(tags_domain):
+    sessions = [_session([(0.0, OPEN_A)], session_id=f"s{index}", source=f"repo{index % 40}") for index in range(120)]
+    splits = split_sessions(sessions, tags_domain.examples)
+    assert all(splits[name] for name in ("train", "val", "test"))
+    sources = {name: {session.source for session in part} for name, part in splits.items()}
+    assert not sources["train"] & sources["val"] and not sources["train"] & sources["test"] and not sources["val"] & sources["test"]
+    assert split_sessions(list(reversed(sessions)), tags_domain.examples)["test"][0].source in sources["test"]
+    # Adding more data never moves an existing source to another split (the split is a hash of the source).
+    more = sessions + [_session([(0.0, OPEN_A)], session_id=f"n{index}", source=f"new{index}") for index in range(30)]
+    grown = {name: {session.source for session in part} for name, part in split_sessions(more, tags_domain.examples).items()}
+    for name in ("train", "val", "test"):
+        assert sources[name] <= grown[name]
+
+
+def test_build_examples_reports_shares(tags_domain, tags_sessions):
+    splits = split_sessions(tags_sessions, tags_domain.examples)
+    examples, report = build_examples(splits, tags_domain)
+    summary = report.as_dict()
+    assert summary["per_split"]["train"] == len(examples["train"]) > 0
+    assert 0.0 < summary["no_edit_share"] < 1.0
+    assert summary["examples_made"] == summary["examples_kept"]  # no caps configured for tags
+
+
+def test_few_sources_still_fill_every_split(tags_domain):
+    sessions = [_session([(0.0, OPEN_A)], session_id=f"s{index}") for index in range(3)]
+    splits = split_sessions(sessions, tags_domain.examples)
+    assert [len(splits[name]) for name in ("train", "val", "test")] == [1, 1, 1]

@@ -1,0 +1,130 @@
+"""The session log: crash-safe appends, torn lines, bad lines named by file:line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from nep_core.actions import Action
+from nep_core.errors import LogFormatError
+from nep_core.session import Event, Session
+from nep_core.sessionlog import ReadReport, SessionLogWriter, read_session, read_sessions, write_session
+
+HEADER = {"nep": 1, "domain": "tags", "session": "s1", "created": "2026-11-23T00:00:00Z", "meta": {}}
+
+
+def test_writer_appends_and_reader_reads_back(tmp_path):
+    path = tmp_path / "s1.jsonl"
+    with SessionLogWriter(path, HEADER) as writer:
+        writer.append(Event(t=0.5, action=Action("open", target="a")))
+        writer.append({"t": 1.0, "state": {"depth": 1}})
+        writer.append(Event(t=2.0, feedback={"suggestion": {"kind": "close"}, "accepted": True}))
+    with SessionLogWriter(path, HEADER) as writer:  # reopening appends; it never rewrites the header
+        writer.append(Event(t=3.0, action=Action("scroll", args={"dir": "up"}, edit=False)))
+    lines = path.read_text().splitlines()
+    assert json.loads(lines[0]) == HEADER
+    assert len(lines) == 5
+    session = read_session(path)
+    assert session.id == "s1" and session.domain == "tags"
+    assert [event.t for event in session.events] == [0.5, 1.0, 2.0, 3.0]
+    assert session.events[0].action == Action("open", target="a")
+    assert session.events[3].action.edit is False
+    assert session.events[1].state == {"depth": 1}
+
+
+def test_torn_last_line_is_reported_and_skipped(tmp_path):
+    path = tmp_path / "torn.jsonl"
+    path.write_text(json.dumps(HEADER) + "\n" + '{"t": 1, "action": {"kind": "open", "target": "a"}}\n{"t": 2, "act')
+    report = ReadReport()
+    session = read_session(path, report=report)
+    assert len(session.events) == 1
+    assert report.warnings == [f"{path}:3: torn line (an interrupted write) skipped"]
+
+
+def test_writer_recovers_after_a_torn_line_and_reader_tolerates_it(tmp_path):
+    path = tmp_path / "torn.jsonl"
+    path.write_text(json.dumps(HEADER) + "\n" + '{"t": 2, "act')
+    with SessionLogWriter(path, HEADER) as writer:
+        writer.append(Event(t=3.0, action=Action("open", target="b")))
+    assert path.read_bytes().startswith(json.dumps(HEADER).encode())  # nothing rewritten
+    report = ReadReport()
+    session = read_session(path, report=report)
+    assert [event.action.target for event in session.events] == ["b"]
+    assert "torn line" in report.warnings[0]
+
+
+@pytest.mark.parametrize(
+    "line, reason",
+    [
+        ("not json", "not valid JSON"),
+        ('{"t": "soon", "action": {"kind": "open"}}', 'field "t" must be a number'),
+        ('{"t": 1, "action": {"kind": ""}}', "action.kind must be a non-empty string"),
+        ('{"t": 1}', 'exactly one of "action", "state" or "feedback"'),
+        ('{"t": 1, "action": {"kind": "x", "args": {"v": NaN}}}', "non-finite"),
+    ],
+)
+def test_bad_line_names_file_line_and_reason(tmp_path, line, reason):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps(HEADER) + "\n" + '{"t": 0, "action": {"kind": "open"}}\n' + line + "\n" + '{"t": 5, "action": {"kind": "open"}}\n')
+    with pytest.raises(LogFormatError) as caught:
+        read_session(path)
+    assert str(caught.value).startswith(f"{path}:3: ")
+    assert reason in str(caught.value)
+    report = ReadReport()
+    session = read_session(path, strict=False, report=report)
+    assert len(session.events) == 2 and report.skipped_lines == 1
+
+
+def test_bad_header_and_empty_file(tmp_path):
+    path = tmp_path / "h.jsonl"
+    path.write_text('{"nep": 2, "domain": "tags", "session": "x"}\n')
+    with pytest.raises(LogFormatError, match=r"h.jsonl:1: bad header: field \"nep\" must be 1"):
+        read_session(path)
+    path.write_text("")
+    with pytest.raises(LogFormatError, match="empty log"):
+        read_session(path)
+
+
+def test_sessions_of_another_domain_are_refused(tmp_path):
+    write_session(tmp_path / "a.jsonl", Session(id="a", domain="blender"))
+    with pytest.raises(LogFormatError, match="domain 'blender', expected 'tags'"):
+        list(read_sessions(tmp_path, domain="tags"))
+
+
+def test_write_session_round_trips_atomically(tmp_path):
+    session = Session(id="r", domain="tags", events=[Event(t=1.0, action=Action("write", args={"word": "é"}))], meta={"source_id": "repo1"})
+    path = write_session(tmp_path / "r.jsonl", session)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    back = read_session(path)
+    assert back.events == session.events and back.source == "repo1"
+
+
+def test_a_killed_writer_loses_at_most_the_record_being_written(tmp_path):
+    """kill -9 a process that appends in a loop: every record it reported done is on disk."""
+    path = tmp_path / "crash.jsonl"
+    script = f"""
+import sys
+from nep_core.sessionlog import SessionLogWriter
+writer = SessionLogWriter({str(path)!r}, {HEADER!r})
+i = 0
+while True:
+    writer.append({{"t": float(i), "action": {{"kind": "write", "args": {{"word": "x" * 500}}}}}})
+    print(i, flush=True)
+    i += 1
+"""
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    acknowledged = -1
+    for line in process.stdout:
+        acknowledged = int(line)
+        if acknowledged >= 200:
+            break
+    os.kill(process.pid, 9)
+    process.wait()
+    report = ReadReport()
+    session = read_session(path, report=report)
+    assert len(session.events) >= acknowledged + 1
+    assert [event.t for event in session.events] == [float(i) for i in range(len(session.events))]
