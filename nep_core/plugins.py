@@ -13,7 +13,7 @@ import importlib.util
 import os
 import sys
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -89,12 +89,15 @@ def _load_plugins_dir(manager: pluggy.PluginManager) -> None:
     for path in sorted(Path(folder).glob("*.py")):
         name = path.stem
         if manager.get_plugin(name) is not None:
+            warnings.warn(f"plugin file {path} skipped: a plugin named '{name}' is already loaded", PluginLoadWarning)
             continue
         try:
             spec = importlib.util.spec_from_file_location(f"nep_plugins_dir.{name}", path)
             module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module  # dataclasses and pickle look their module up here
             spec.loader.exec_module(module)
         except Exception as error:
+            sys.modules.pop(f"nep_plugins_dir.{name}", None)
             warnings.warn(f"plugin '{name}' ({path}) failed to load: {type(error).__name__}: {error}", PluginLoadWarning)
             continue
         _register(manager, module, name, "", str(path))
@@ -160,10 +163,12 @@ def domains() -> dict[str, Any]:
                     f"domain '{domain.name}' is registered by both '{table[domain.name].plugin}' and '{_plugin}'; "
                     f"uninstall one, or limit loading with NEP_LOAD_PLUGINS"
                 )
-            domain.plugin = _plugin
-            table[domain.name] = domain
+            # A copy, so a plugin may register a module-level Domain and the table can be rebuilt.
+            table[domain.name] = replace(
+                domain, collectors=dict(domain.collectors), verifiers=dict(domain.verifiers), plugin=_plugin
+            )
 
-        manager.subset_hook_caller("register_domains", remove_plugins=[p for n, p in manager.list_name_plugin() if n != plugin_name])(register=register)
+        _call_plugin_hook(manager, "register_domains", plugin_name, register=register)
 
     for domain in table.values():
         if "logs" not in domain.collectors:
@@ -181,11 +186,21 @@ def domains() -> dict[str, Any]:
                     raise PluginError(f"plugin '{_plugin}' adds to domain '{domain_name}', which no plugin registers")
                 getattr(table[domain_name], _adder)(item, _plugin)
 
-            others = [p for n, p in manager.list_name_plugin() if n != plugin_name]
-            manager.subset_hook_caller(hook_name, remove_plugins=others)(register=register)
+            _call_plugin_hook(manager, hook_name, plugin_name, register=register)
 
     _domains = table
     return table
+
+
+def _call_plugin_hook(manager: pluggy.PluginManager, hook_name: str, plugin_name: str, **kwargs: Any) -> None:
+    """Call one plugin's implementation of a hook; a plugin that raises (other than a NepError) is a warning."""
+    others = [plugin for name, plugin in manager.list_name_plugin() if name != plugin_name]
+    try:
+        manager.subset_hook_caller(hook_name, remove_plugins=others)(**kwargs)
+    except NepError:
+        raise
+    except Exception as error:  # one broken plugin must not take the CLI down
+        warnings.warn(f"plugin '{plugin_name}' failed in {hook_name}: {type(error).__name__}: {error}", PluginLoadWarning)
 
 
 def get_domain(name: str):
@@ -198,10 +213,8 @@ def get_domain(name: str):
 
 
 def add_plugin_commands(cli) -> None:
-    """Let plugins add sub-commands to the typer app ``cli``."""
-    try:
-        plugin_manager().hook.register_commands(cli=cli)
-    except NepError:
-        raise
-    except Exception as error:
-        warnings.warn(f"a plugin failed to add its commands: {type(error).__name__}: {error}", PluginLoadWarning)
+    """Let plugins add sub-commands to the typer app ``cli``; each plugin on its own, so one failing is a warning."""
+    manager = plugin_manager()
+    for plugin_name, plugin in manager.list_name_plugin():
+        if getattr(plugin, "register_commands", None) is not None:
+            _call_plugin_hook(manager, "register_commands", plugin_name, cli=cli)

@@ -1,6 +1,194 @@
-"""nep evaluate (being written)."""
+"""``nep eval``."""
 
-def command() -> None:
-    """Not yet available."""
-    raise SystemExit("nep evaluate: not built yet")
+from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
+
+import typer
+
+from nep_core.cli.common import console, err_console, info
+from nep_core.errors import NepError
+
+if TYPE_CHECKING:
+    from nep_core.evaluation import Metrics
+
+MAX_TOP_K = 100
+
+LABELS = {
+    "examples": "examples",
+    "exact_match_top1": "exact match top-1",
+    "exact_match_topk": "exact match top-{k}",
+    "top_k": "k",
+    "edit_examples": "edit references",
+    "location_accuracy": "location accuracy",
+    "content_accuracy": "content acc. | location",
+    "no_edit_precision": "NO_EDIT precision",
+    "no_edit_recall": "NO_EDIT recall",
+    "no_edit_f1": "NO_EDIT F1",
+    "edit_predictions": "edit predictions (top-1)",
+    "validity_rate": "verifier validity rate",
+    "reference_edits": "distinct reference edits",
+    "actions_saved": "actions saved",
+    "latency_p50_ms": "latency p50",
+    "latency_p95_ms": "latency p95",
+}
+HIGHER_IS_BETTER = {
+    "exact_match_top1",
+    "exact_match_topk",
+    "location_accuracy",
+    "content_accuracy",
+    "no_edit_f1",
+    "validity_rate",
+    "actions_saved",
+}
+
+
+def check_top_k(top_k: int) -> None:
+    if not 1 <= top_k <= MAX_TOP_K:
+        raise NepError(f"--top-k must be between 1 and {MAX_TOP_K}, got {top_k}")
+
+
+def format_value(name: str, value) -> str:
+    if value is None:
+        return "-"
+    if name.endswith("_ms"):
+        return f"{value:.2f} ms"
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.3f}"
+
+
+def load_quietly(spec: str, domain):
+    """``load_predictor`` without transformers' "Loading weights" progress bar on the terminal."""
+    from nep_core.inference import is_baseline, load_predictor
+
+    if not is_baseline(spec):
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+    return load_predictor(spec, domain)
+
+
+def label(name: str, top_k: int) -> str:
+    """The table label of a metric: ``verifier.nesting.valid_rate`` reads ``nesting: valid rate``."""
+    if name.startswith("verifier."):
+        _, verifier, detail = name.split(".", 2)
+        return f"{verifier}: {detail.replace('_', ' ')}"
+    return LABELS.get(name, name).format(k=top_k)
+
+
+def metrics_table(results: dict[str, Metrics], title: str, top_k: int):
+    """Metrics as rows, predictors as columns; the best value of each accuracy row in bold."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("metric", no_wrap=True)
+    for name in results:
+        table.add_column(name, justify="right")
+    names: list[str] = []
+    for metrics in results.values():
+        names.extend(name for name in metrics if name not in names and name != "top_k")
+    for name in names:
+        values = [metrics.get(name) for metrics in results.values()]
+        present = [value for value in values if value is not None]
+        best = max(present) if name in HIGHER_IS_BETTER and len(present) > 1 else None
+        cells = []
+        for value in values:
+            text = format_value(name, value)
+            cells.append(f"[bold]{text}[/bold]" if best is not None and value == best else text)
+        table.add_row(label(name, top_k), *cells)
+    return table
+
+
+def command(
+    domain: str = typer.Option(..., "--domain", "-d", help="Domain name (see `nep domains`)."),
+    model: str = typer.Option(
+        ...,
+        "--model",
+        "-m",
+        help="A checkpoint folder from `nep train`, or a baseline: repeat-last, most-frequent, ngram (ngram:N sets the order, default 3).",
+    ),
+    data: Optional[str] = typer.Option(
+        None,
+        "--data",
+        help="Folder of session logs, or COLLECTOR:ARGUMENT. Default: the domain's embedded default dataset, as `nep train` uses.",
+    ),
+    split: str = typer.Option("test", "--split", help="Split to evaluate on: train, val or test. Baselines are always fitted on train."),
+    baselines: bool = typer.Option(
+        False, "--baselines", help="Also run repeat-last, most-frequent and ngram on the same examples, side by side."
+    ),
+    top_k: int = typer.Option(3, "--top-k", "-k", help=f"k of exact match top-k, 1 to {MAX_TOP_K}."),
+    json_file: Optional[Path] = typer.Option(None, "--json", help="Also write every metric to this JSON file."),
+    limit: int = typer.Option(0, "--limit", help="Evaluate on N examples spread evenly over the split (0: all)."),
+) -> None:
+    """Evaluate a model or a baseline on held-out sessions and print the metrics.
+
+    Sessions are split by session (and source) exactly as for training, so the test split holds
+    sessions the model never saw. Metrics: exact match top-1 and top-k, location accuracy, content
+    accuracy given the right location, NO_EDIT precision/recall/F1, verifier validity rate and mean
+    reward, actions saved (a simulated user accepts an exactly right top-1 suggestion) and latency
+    p50/p95. For a checkpoint, the metrics are also merged into its nep.json under "eval_<split>".
+
+    Example: nep eval --domain tags --model runs/tags --baselines --json eval.json
+    """
+    import json
+
+    from nep_core.checkpoint import update_metrics
+    from nep_core.evaluation import load_eval_data
+    from nep_core.inference import BASELINES, is_baseline, make_baseline
+    from nep_core.plugins import get_domain
+
+    bundle = get_domain(domain)
+    check_top_k(top_k)
+    if limit < 0:
+        raise NepError(f"--limit must be 0 (all) or a positive number, got {limit}")
+    # checkpoint and baseline name are checked before any data is read
+    primary = make_baseline(model, bundle) if is_baseline(model) else load_quietly(model, bundle)
+    evaluation = load_eval_data(bundle, data, split, limit, progress=info)
+    if is_baseline(model):
+        primary.fit(evaluation.train)
+    predictors = [primary]
+    if baselines:
+        predictors += [make_baseline(name, bundle).fit(evaluation.train) for name in BASELINES if name != primary.name]
+
+    results = _run_with_progress(predictors, bundle, evaluation.examples, top_k)
+
+    where = "default data" if data is None else str(data)
+    title = (
+        f"nep eval · {bundle.name} · {split} split · {len(evaluation.examples)} examples "
+        f"({evaluation.sessions} sessions in {where})"
+    )
+    console.print(metrics_table(results, title, top_k))
+    payload = {
+        "domain": bundle.name,
+        "model": model,
+        "data": data,
+        "split": split,
+        "top_k": top_k,
+        "limit": limit,
+        "examples": len(evaluation.examples),
+        "split_examples": evaluation.split_examples,
+        "sessions": evaluation.sessions,
+        "results": results,
+    }
+    if json_file is not None:
+        json_file.parent.mkdir(parents=True, exist_ok=True)
+        json_file.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        info(f"wrote {json_file}")
+    if not is_baseline(model):
+        record = {**results["model"], "data": data, "examples": len(evaluation.examples)}
+        record["baselines"] = {name: metrics for name, metrics in results.items() if name != "model"}
+        update_metrics(model, {f"eval_{split}": record})
+        info(f"metrics merged into {Path(model) / 'nep.json'} under \"eval_{split}\"")
+
+
+def _run_with_progress(predictors, domain, examples, top_k) -> dict:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from nep_core.evaluation import evaluate_all
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        tasks = {predictor.name: progress.add_task(predictor.name, total=len(examples)) for predictor in predictors}
+        return evaluate_all(predictors, domain, examples, top_k, on_example=lambda name: progress.advance(tasks[name]))

@@ -1,6 +1,120 @@
-"""nep serve (being written)."""
+"""``nep serve``."""
 
-def command() -> None:
-    """Not yet available."""
-    raise SystemExit("nep serve: not built yet")
+from __future__ import annotations
 
+from pathlib import Path
+
+import typer
+
+from nep_core.server.app import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HISTORY_EVENTS
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
+def command(
+    domain: str = typer.Option(..., "--domain", "-d", help="Domain name (see `nep domains`)."),
+    model: str = typer.Option(
+        ..., "--model", "-m", help="A checkpoint folder from `nep train`, or a baseline: ngram, repeat-last, most-frequent."
+    ),
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="Address to listen on. A non-loopback address needs --allow-remote."
+    ),
+    port: int = typer.Option(8765, "--port", "-p", min=0, max=65535, help="TCP port; 0 picks a free one."),
+    data_dir: Path | None = typer.Option(
+        None,
+        "--data-dir",
+        help="Folder for feedback session logs, written as DIR/<domain>/<session>.jsonl (default: $NEP_HOME/feedback).",
+    ),
+    data: str | None = typer.Option(
+        None,
+        "--data",
+        help="Sessions a baseline is fitted on (a folder of logs or COLLECTOR:ARGUMENT; default: the domain's default data).",
+    ),
+    token: str | None = typer.Option(
+        None,
+        "--token",
+        envvar="NEP_SERVER_TOKEN",
+        show_default=False,
+        help="Require 'Authorization: Bearer TOKEN' on /v1/ endpoints. Prefer the environment variable, "
+        "which other users cannot see in the process list.",
+    ),
+    max_body_bytes: int = typer.Option(
+        DEFAULT_MAX_BODY_BYTES, "--max-body-bytes", min=1, help="Largest request body accepted (413 above it)."
+    ),
+    max_history: int = typer.Option(
+        DEFAULT_MAX_HISTORY_EVENTS, "--max-history", min=1, help="Most events accepted in one request's history."
+    ),
+    allow_remote: bool = typer.Option(
+        False, "--allow-remote", help="Allow a --host that other machines can reach (use --token too)."
+    ),
+    log_level: str = typer.Option(
+        "warning", "--log-level", help=f"Server log level: {', '.join(LOG_LEVELS)}; info also logs each request."
+    ),
+) -> None:
+    """Serve suggestions over HTTP for the apps: POST /v1/suggest, POST /v1/feedback, GET /v1/health.
+
+    Listens on 127.0.0.1 only, unless --allow-remote. Protocol and examples: docs/serving.md.
+    The OpenAPI schema is at /openapi.json.
+
+    Example: nep serve --domain tags --model ngram --port 8765
+
+    Then ask for suggestions:
+
+    curl -s localhost:8765/v1/suggest -H 'Content-Type: application/json' -d '{"session": "demo", "history": [{"t": 0, "action": {"kind": "open", "target": "a"}}]}'
+    """
+    from nep_core.cli.common import console, info, warn
+    from nep_core.dataset import nep_home
+    from nep_core.errors import NepError
+    from nep_core.inference.factory import is_baseline, load_predictor, train_examples_for
+    from nep_core.plugins import get_domain
+    from nep_core.server.app import create_app
+    from nep_core.server.binding import bind_socket, check_bind_host, socket_url
+    from nep_core.server.guard import LOOPBACK_HOSTS
+    from nep_core.server.runner import serve_forever
+
+    if log_level not in LOG_LEVELS:
+        raise NepError(f"--log-level {log_level}: choose one of {', '.join(LOG_LEVELS)}")
+    remote_warning = check_bind_host(host, allow_remote)
+    bundle = get_domain(domain)
+    if data is not None and not is_baseline(model):
+        warn(f"--data is only used to fit a baseline; ignored for the model in {model}")
+    sock = bind_socket(host, port)
+    try:
+        train_examples = None
+        if is_baseline(model):
+            info(f"fitting the {model} baseline on {data or f'the default {domain} data'}")
+            train_examples = train_examples_for(bundle, data)
+        else:
+            info(f"loading the model in {model}")
+        predictor = load_predictor(model, bundle, train_examples)
+        feedback_dir = data_dir if data_dir is not None else nep_home() / "feedback"
+        app = create_app(
+            bundle,
+            predictor,
+            data_dir=feedback_dir,
+            token=token,
+            max_body_bytes=max_body_bytes,
+            max_history_events=max_history,
+            model_name=model,
+            allowed_hosts=None if remote_warning else (*LOOPBACK_HOSTS, host),
+        )
+        if remote_warning:
+            warn(remote_warning)
+            if not token:
+                warn("no --token is set: every client on the network is trusted")
+        sock.listen(2048)  # from here connections queue (uvicorn's backlog) instead of being refused
+        url = socket_url(sock)
+        auth = ' -H "Authorization: Bearer $NEP_SERVER_TOKEN"' if token else ""
+        for line in (
+            f"nep serve: listening on {url} (domain {domain}, model {model}); feedback logs in {feedback_dir}",
+            f"try: curl -s {url}/v1/health{auth}",
+        ):
+            console.print(line, markup=False, soft_wrap=True)
+        console.file.flush()
+        try:
+            serve_forever(app, sock, log_level=log_level)
+        except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
+            pass
+        info("nep serve: stopped")
+    finally:
+        sock.close()

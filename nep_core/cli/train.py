@@ -1,6 +1,113 @@
-"""nep train (being written)."""
+"""``nep train``."""
 
-def command() -> None:
-    """Not yet available."""
-    raise SystemExit("nep train: not built yet")
+from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from nep_core.cli.common import console, err_console
+
+
+def command(
+    domain: str = typer.Option(..., "--domain", "-d", help="Domain to train (see `nep domains`)."),
+    data: Optional[str] = typer.Option(
+        None,
+        "--data",
+        help="A folder of session logs, or COLLECTOR:ARGUMENT (e.g. synthetic:500). Default: the domain's embedded dataset.",
+    ),
+    preset: Optional[str] = typer.Option(
+        None, "--preset", "-p", help="Model size: tiny, small, base or large. Default: the domain's preset (see `nep domains --json`)."
+    ),
+    max_steps: int = typer.Option(1000, "--max-steps", help="Optimizer steps to train for (in total, across resumes)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder; the checkpoint is written there. Default: runs/<domain>."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last saved step."),
+    base_model: Optional[Path] = typer.Option(
+        None, "--base-model", help="Fine-tune this local Hugging Face model folder instead of a fresh --preset model."
+    ),
+    batch_size: int = typer.Option(32, "--batch-size", "-b", help="Examples per step and per process."),
+    lr: Optional[float] = typer.Option(
+        None, "--lr", help="Peak learning rate (warmup, then cosine decay). Default: 3e-3 tiny, 1e-3 small, 5e-4 base, 3e-4 large, 1e-4 base model."
+    ),
+    val_every: int = typer.Option(100, "--val-every", help="Validate (and log val loss/accuracy) every N steps."),
+    save_every: Optional[int] = typer.Option(None, "--save-every", help="Save a resumable checkpoint every N steps. Default: --val-every."),
+    seed: int = typer.Option(0, "--seed", help="Seed for model initialization and batch order."),
+    accelerator: str = typer.Option("auto", "--accelerator", help="auto, cpu, gpu or mps. auto picks a GPU when there is one."),
+    devices: str = typer.Option("auto", "--devices", help="Devices (processes) per node: auto, a count like 2, -1 for all, or a list like 0,1."),
+    num_nodes: int = typer.Option(1, "--num-nodes", help="Machines taking part in distributed training."),
+    strategy: str = typer.Option("auto", "--strategy", help="Lightning strategy: auto, ddp, fsdp, deepspeed..."),
+    precision: Optional[str] = typer.Option(
+        None, "--precision", help="32-true, bf16-mixed, 16-mixed or bf16-true. Default: bf16-mixed on a GPU, 32-true on a CPU."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output; print only the summary."),
+) -> None:
+    """Train a next-edit model on a domain's sessions and write a Hugging Face checkpoint.
+
+    The run folder (--out) gets the checkpoint itself (config.json, model.safetensors,
+    tokenizer.json, nep.json), resumable Lightning checkpoints in lightning/, CSV logs in logs/ and
+    loss.png. Ctrl-C finishes the current step, saves, and stops; add --resume to the same command
+    to continue. The loss covers the target action only.
+
+    Examples:
+
+      nep train --domain tags --max-steps 500
+
+      nep train --domain blender --data data/blender --preset small --out runs/blender
+
+      nep train --domain tags --accelerator cpu --devices 2 --strategy ddp
+    """
+    from nep_core.training.config import TrainConfig
+    from nep_core.training.run import TrainingInterrupted, launched_rank, train
+
+    config = TrainConfig(
+        domain=domain,
+        data=data,
+        out=out,
+        preset=preset,
+        base_model=base_model,
+        max_steps=max_steps,
+        batch_size=batch_size,
+        learning_rate=lr,
+        val_every=val_every,
+        save_every=save_every,
+        resume=resume,
+        seed=seed,
+        accelerator=accelerator,
+        devices=devices,
+        num_nodes=num_nodes,
+        strategy=strategy,
+        precision=precision,
+        progress=not quiet,
+    )
+    try:
+        folder = train(config)
+    except TrainingInterrupted as stopped:
+        if launched_rank() == 0:
+            err_console.print(f"[yellow]interrupted:[/yellow] {stopped}", markup=True, soft_wrap=True, highlight=False)
+        raise typer.Exit(stopped.exit_code) from None
+    if launched_rank() == 0:
+        print_summary(folder)
+
+
+def print_summary(folder: Path) -> None:
+    """Where the checkpoint is, how long training took, and the validation metrics."""
+    from nep_core.checkpoint import read_meta
+
+    meta = read_meta(folder)
+    run = meta.get("training", {})
+    metrics = meta.get("metrics", {})
+    model = f"preset {meta['preset']['name']}" if meta.get("preset") else f"base model {meta.get('base_model')}"
+    rate = run.get("tokens_per_s")
+    console.print(
+        f"trained {meta['domain']} ({model}, {meta.get('parameters', 0) / 1e6:.2f}M parameters): "
+        f"{run.get('steps')} steps, {run.get('tokens', 0):,} tokens in {run.get('seconds', 0):.0f}s"
+        + (f" ({rate:,.0f} tokens/s)" if rate else "")
+    )
+    if metrics.get("val_loss") is not None:
+        console.print(
+            f"validation: loss {metrics['val_loss']:.4f} · token accuracy {metrics.get('val_token_accuracy', 0):.3f} "
+            f"· exact match {metrics.get('val_exact_match', 0):.3f}"
+        )
+    console.print(f"checkpoint: {folder} (loss curve {folder / 'loss.png'}, logs {folder / 'logs'})")
+    console.print(f"next: nep eval --domain {meta['domain']} --model {folder} --baselines")

@@ -1,0 +1,118 @@
+"""Run predictors over the same examples and compute their metrics.
+
+The examples come from the same pipeline as training (``split_sessions`` then ``build_examples`` with
+the domain's example config), so the test split holds sessions training never saw, and only the
+train split is balanced: evaluation sees the true NO_EDIT rate.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Sequence
+
+from nep_core.errors import NepError
+from nep_core.evaluation.metrics import MetricFunction, Metrics, Outcome, compute_metrics
+from nep_core.examples import SPLITS
+from nep_core.inference.baselines import canonical_action
+from nep_core.inference.predictor import Predictor
+
+if TYPE_CHECKING:
+    from nep_core.domain import Domain
+    from nep_core.examples import Example
+
+
+@dataclass
+class EvalData:
+    """The train split (to fit baselines) and the examples to evaluate on."""
+
+    train: list[Example]
+    examples: list[Example]
+    split: str
+    sessions: int
+    split_examples: int
+
+
+def sample_evenly(examples: Sequence[Example], limit: int) -> list[Example]:
+    """``limit`` examples spread evenly over ``examples`` (all of them when ``limit`` is 0 or larger)."""
+    if limit <= 0 or limit >= len(examples):
+        return list(examples)
+    step = len(examples) / limit
+    return [examples[int(index * step)] for index in range(limit)]
+
+
+def load_eval_data(
+    domain: Domain, data: str | os.PathLike | None = None, split: str = "test", limit: int = 0, progress=None
+) -> EvalData:
+    """Sessions from ``data`` (default: the domain's default dataset), split and turned into examples."""
+    from nep_core.dataset import load_sessions
+    from nep_core.examples import build_examples, split_sessions
+
+    if split not in SPLITS:
+        raise NepError(f"unknown split '{split}' (choose from: {', '.join(SPLITS)})")
+    sessions, _ = load_sessions(domain, data, progress=progress)
+    examples, _ = build_examples(split_sessions(sessions, domain.examples), domain)
+    chosen = examples[split]
+    if not chosen:
+        raise NepError(
+            f"the {split} split has no examples ({len(sessions)} sessions in all); "
+            f"pass more sessions with --data, or another split with --split"
+        )
+    return EvalData(examples["train"], sample_evenly(chosen, limit), split, len(sessions), len(chosen))
+
+
+def run_predictor(
+    predictor: Predictor,
+    domain: Domain,
+    examples: Sequence[Example],
+    top_k: int = 3,
+    on_example: Callable[[], None] | None = None,
+) -> list[Outcome]:
+    """Predict every example; time each call; judge edit top-1 predictions with every domain verifier."""
+    space = domain.action_space
+    outcomes = []
+    for example in examples:
+        reference = canonical_action(example.target, space)
+        started = time.perf_counter()
+        prediction = predictor.predict(example.context, top_k)
+        elapsed_ms = (time.perf_counter() - started) * 1000.0
+        best = prediction.best
+        verdicts = {}
+        if not best.is_no_edit:
+            verdicts = {name: verifier.verify(example.context, best, reference) for name, verifier in domain.verifiers.items()}
+        outcomes.append(Outcome(example, reference, prediction, elapsed_ms, verdicts))
+        if on_example is not None:
+            on_example()
+    return outcomes
+
+
+def evaluate(
+    predictor: Predictor,
+    domain: Domain,
+    examples: Sequence[Example],
+    top_k: int = 3,
+    extra_metrics: Sequence[MetricFunction] = (),
+    on_example: Callable[[], None] | None = None,
+) -> Metrics:
+    """The metrics of ``predictor`` on ``examples``."""
+    outcomes = run_predictor(predictor, domain, examples, top_k, on_example)
+    return compute_metrics(outcomes, domain, top_k, extra_metrics)
+
+
+def evaluate_all(
+    predictors: Sequence[Predictor],
+    domain: Domain,
+    examples: Sequence[Example],
+    top_k: int = 3,
+    extra_metrics: Sequence[MetricFunction] = (),
+    on_example: Callable[[str], None] | None = None,
+) -> dict[str, Metrics]:
+    """Each predictor's metrics on the same examples, by predictor name (in the given order)."""
+    results: dict[str, Metrics] = {}
+    for predictor in predictors:
+        if predictor.name in results:
+            raise ValueError(f"two predictors are named '{predictor.name}'")
+        callback = None if on_example is None else (lambda name=predictor.name: on_example(name))
+        results[predictor.name] = evaluate(predictor, domain, examples, top_k, extra_metrics, callback)
+    return results

@@ -1,0 +1,98 @@
+"""The action space's grammar as token-id masks, computed once per token prefix.
+
+``ActionSpace.allowed_next(prefix)`` speaks token strings; decoding needs, for each prefix, the
+allowed token ids and an additive logit bias (0 where allowed, -inf elsewhere). ``GrammarMasks``
+converts once and keeps the result in a bounded LRU table keyed by the prefix.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Collection, Sequence
+
+import torch
+
+from nep_core.action_space import EOS, ActionSpace, SymbolicActionSpace
+
+
+@dataclass(frozen=True)
+class GrammarStep:
+    """What the grammar allows after one prefix, in token ids."""
+
+    ids: tuple[int, ...]
+    bias: torch.Tensor
+    only_eos: bool
+
+    @property
+    def is_dead_end(self) -> bool:
+        return not self.ids
+
+
+def non_edit_start_tokens(action_space: ActionSpace) -> frozenset[str]:
+    """First tokens of kinds that are not edits (view, selection): never suggested.
+
+    Known for ``SymbolicActionSpace``; other spaces drop decoded non-edits after decoding instead.
+    """
+    if isinstance(action_space, SymbolicActionSpace):
+        return frozenset(spec.token for spec in action_space.kinds if not spec.edit)
+    return frozenset()
+
+
+class GrammarMasks:
+    """Allowed next token ids and logit biases per prefix, for one action space and one vocabulary.
+
+    Tokens the grammar allows but the tokenizer does not know are left out (they cannot be generated).
+    Kinds that are not edits are left out at the first position, so only edits and NO_EDIT come out.
+    """
+
+    def __init__(
+        self,
+        action_space: ActionSpace,
+        vocab: dict[str, int],
+        vocab_size: int,
+        device: torch.device | str = "cpu",
+        max_entries: int = 8192,
+    ):
+        self.action_space = action_space
+        self.vocab = vocab
+        self.vocab_size = vocab_size
+        self.device = torch.device(device)
+        self.max_entries = max_entries
+        self.eos_id = vocab[EOS]
+        self.excluded_first = non_edit_start_tokens(action_space)
+        self.unknown_tokens: set[str] = set()
+        self._table: OrderedDict[tuple[str, ...], GrammarStep] = OrderedDict()
+
+    def step(self, prefix: Sequence[str]) -> GrammarStep:
+        """The grammar step after ``prefix`` (cached)."""
+        key = tuple(prefix)
+        entry = self._table.get(key)
+        if entry is not None:
+            self._table.move_to_end(key)
+            return entry
+        entry = self._build(key, self.action_space.allowed_next(key))
+        self._table[key] = entry
+        if len(self._table) > self.max_entries:
+            self._table.popitem(last=False)
+        return entry
+
+    def _build(self, prefix: tuple[str, ...], allowed: Collection[str]) -> GrammarStep:
+        ids: list[int] = []
+        for token in allowed:
+            if not prefix and token in self.excluded_first:
+                continue
+            index = self.vocab.get(token)
+            if index is None or index >= self.vocab_size:
+                self.unknown_tokens.add(token)
+                continue
+            ids.append(index)
+        ids = sorted(set(ids))
+        bias = torch.full((self.vocab_size,), float("-inf"), device=self.device)
+        if ids:
+            bias[torch.tensor(ids, device=self.device)] = 0.0
+        return GrammarStep(ids=tuple(ids), bias=bias, only_eos=ids == [self.eos_id])
+
+    def biases(self, prefixes: Sequence[Sequence[str]]) -> torch.Tensor:
+        """A (len(prefixes), vocab_size) additive bias, one row per prefix."""
+        return torch.stack([self.step(prefix).bias for prefix in prefixes])

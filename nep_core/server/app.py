@@ -1,0 +1,181 @@
+"""The local suggestion server: ``create_app(domain, predictor, data_dir=...)`` builds the FastAPI app.
+
+``POST /v1/suggest`` answers checked suggestions for a session's history, ``POST /v1/feedback``
+appends what the user did with them to the session's log, ``GET /v1/health`` says what is served.
+Suggest and feedback are plain functions, so FastAPI runs them in its thread pool and a slow
+prediction or an fsync never blocks the event loop. docs/serving.md describes the protocol.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Collection
+
+from fastapi import FastAPI
+
+from nep_core import __version__
+from nep_core.domain import Domain
+from nep_core.inference.predictor import Predictor
+from nep_core.server.errors import ApiError, install_error_handlers
+from nep_core.server.events import parse_action, parse_history, parse_state
+from nep_core.server.feedback import FeedbackStore, feedback_records
+from nep_core.server.guard import LOOPBACK_HOSTS, PROTECTED_PREFIX, RequestGuard
+from nep_core.server.limits import BodyLimits
+from nep_core.server.schemas import (
+    ErrorResponse,
+    FeedbackRequest,
+    FeedbackResponse,
+    HealthResponse,
+    SuggestionOut,
+    SuggestRequest,
+    SuggestResponse,
+)
+from nep_core.server.suggest import SuggestionService
+from nep_core.session import Context, latest_state
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_MAX_HISTORY_EVENTS = 4096
+DEFAULT_MAX_JSON_DEPTH = 32
+SUGGEST_PATH, FEEDBACK_PATH, HEALTH_PATH = "/v1/suggest", "/v1/feedback", "/v1/health"
+
+log = logging.getLogger("nep.server")
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    reasons = {
+        400: "Bad Host or Content-Length header",
+        401: "Missing or wrong bearer token (only when the server has one)",
+        413: "Body over the size limit",
+        415: "Body is not application/json",
+        422: "Body is not valid: `detail` says what and where",
+        500: "The predictor failed, or the feedback log could not be written",
+    }
+    return {status: {"model": ErrorResponse, "description": reasons[status]} for status in statuses}
+
+
+def create_app(
+    domain: Domain,
+    predictor: Predictor,
+    *,
+    data_dir: str | Path,
+    token: str | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_history_events: int = DEFAULT_MAX_HISTORY_EVENTS,
+    max_json_depth: int = DEFAULT_MAX_JSON_DEPTH,
+    model_name: str | None = None,
+    allowed_hosts: Collection[str] | None = LOOPBACK_HOSTS,
+) -> FastAPI:
+    """The server app for one domain and one predictor; feedback logs go under ``data_dir/<domain>/``.
+
+    ``allowed_hosts`` are the Host header values served (None: any, for ``--allow-remote``).
+    """
+    model_name = model_name or getattr(predictor, "name", "") or type(predictor).__name__
+    service = SuggestionService(domain, predictor)
+    store = FeedbackStore(data_dir, domain.name)
+    space = domain.action_space
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        store.close()
+
+    app = FastAPI(
+        title="NEP suggestion server",
+        version=__version__,
+        description=f"Next-edit suggestions for the `{domain.name}` domain from `{model_name}`. See docs/serving.md.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(BodyLimits, max_body_bytes=max_body_bytes, json_paths=(SUGGEST_PATH, FEEDBACK_PATH))
+    app.add_middleware(RequestGuard, token=token, allowed_hosts=allowed_hosts)
+    if token:
+        _declare_bearer_auth(app)
+
+    @app.post(SUGGEST_PATH, response_model=SuggestResponse, responses=_errors(400, 401, 413, 415, 422, 500))
+    def suggest(request: SuggestRequest) -> SuggestResponse:
+        """The top-k checked suggestions for what follows the session's history, and P(no edit)."""
+        started = time.perf_counter()
+        events = parse_history(request.history, space, max_events=max_history_events, max_depth=max_json_depth)
+        state = parse_state(request.state, max_depth=max_json_depth)
+        context = Context(
+            history=events, state=state if state is not None else latest_state(events), session_id=request.session
+        )
+        try:
+            prediction, dropped = service.suggest(context, request.top_k)
+        except Exception as error:  # answered here, so the connection stays open for the next request
+            log.exception("the predictor failed")
+            raise ApiError(500, f"the predictor failed ({type(error).__name__}); see the server log") from None
+        return SuggestResponse(
+            suggestions=[
+                SuggestionOut(action=item.action.to_json(), probability=round(item.probability, 6), label=item.label)
+                for item in prediction.suggestions
+            ],
+            p_no_edit=round(prediction.p_no_edit, 6),
+            best_is_no_edit=prediction.best.is_no_edit,
+            dropped=dropped,
+            latency_ms=round((time.perf_counter() - started) * 1000.0, 3),
+            model=model_name,
+            domain=domain.name,
+            request_id=uuid.uuid4().hex,
+        )
+
+    @app.post(FEEDBACK_PATH, response_model=FeedbackResponse, responses=_errors(400, 401, 413, 415, 422, 500))
+    def feedback(request: FeedbackRequest) -> FeedbackResponse:
+        """Append optional events, the feedback record and the actual next action to the session's log (fsynced)."""
+        events = parse_history(request.history, space, max_events=max_history_events, max_depth=max_json_depth)
+        suggestion = actual = None
+        if request.suggestion is not None:
+            suggestion = parse_action(request.suggestion, space, "suggestion", max_depth=max_json_depth).to_json()
+        if request.actual is not None:
+            actual = parse_action(request.actual, space, "actual", max_depth=max_json_depth).to_json()
+        t = request.t if request.t is not None else request.shown_at
+        if t is None:
+            if not events:
+                raise ApiError(422, "required when neither shown_at nor history is given", "t")
+            t = events[-1].t
+        records = [event.to_json() for event in events]
+        records += feedback_records(
+            t=t,
+            accepted=request.accepted,
+            suggestion=suggestion,
+            shown_at=request.shown_at,
+            request_id=request.request_id,
+            actual=actual,
+        )
+        try:
+            path = store.append(request.session, records)
+        except OSError as error:
+            log.exception("writing the feedback log of session %s failed", request.session)
+            raise ApiError(500, f"could not write the feedback log ({error.strerror or error})") from None
+        return FeedbackResponse(
+            session=request.session, records=len(records), log=path.relative_to(store.data_dir).as_posix()
+        )
+
+    @app.get(HEALTH_PATH, response_model=HealthResponse, responses=_errors(400, 401))
+    async def health() -> HealthResponse:
+        """What this server serves (answered on the event loop: it never blocks)."""
+        return HealthResponse(status="ok", domain=domain.name, model=model_name, version=__version__)
+
+    return app
+
+
+def _declare_bearer_auth(app: FastAPI) -> None:
+    """Add the bearer scheme to the OpenAPI schema of the ``/v1/`` endpoints (RequestGuard enforces it)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = build()
+        schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+        if "bearer" not in schemes:
+            schemes["bearer"] = {"type": "http", "scheme": "bearer"}
+            for path, operations in schema.get("paths", {}).items():
+                if path.startswith(PROTECTED_PREFIX):
+                    for operation in operations.values():
+                        operation["security"] = [{"bearer": []}]
+        return schema
+
+    app.openapi = openapi

@@ -1,0 +1,97 @@
+"""Error answers: every 4xx and 5xx is ``{"detail": "<one readable line>", "errors": [{"loc", "msg"}]}``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterable, Sequence
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("nep.server")
+
+
+class ApiError(Exception):
+    """A request the server refuses: an HTTP status and what is wrong where."""
+
+    def __init__(self, status: int, msg: str, loc: str = "", headers: dict[str, str] | None = None):
+        super().__init__(f"{loc}: {msg}" if loc else msg)
+        self.status = status
+        self.loc = loc
+        self.msg = msg
+        self.headers = headers
+
+
+def error_body(errors: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    detail = "; ".join(f"{loc}: {msg}" if loc else msg for loc, msg in errors)
+    return {"detail": detail, "errors": [{"loc": loc, "msg": msg} for loc, msg in errors]}
+
+
+def error_response(status: int, msg: str, loc: str = "", headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error_body([(loc, msg)]), status_code=status, headers=headers)
+
+
+def json_path(parts: Iterable[Any]) -> str:
+    """``("history", 3, "action", "kind")`` as ``history[3].action.kind``."""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _validation_item(error: dict[str, Any]) -> tuple[str, str]:
+    loc = list(error.get("loc", ()))
+    if loc and loc[0] == "body":
+        loc = loc[1:]
+    kind = error.get("type", "")
+    if kind == "json_invalid":
+        reason = (error.get("ctx") or {}).get("error", "JSON decode error")
+        where = f" at character {loc[0]}" if loc else ""
+        return "body", f"not valid JSON ({reason}{where})"
+    if not loc and kind in ("missing", "model_type", "model_attributes_type", "dict_type"):
+        return "body", "must be a JSON object"
+    if kind == "extra_forbidden":
+        return json_path(loc), "unexpected field"
+    msg = str(error.get("msg", "invalid value"))
+    msg = msg.removeprefix("Value error, ")
+    if kind == "missing":
+        msg = "field required"
+    return json_path(loc), msg[:1].lower() + msg[1:]
+
+
+async def _on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    items = [_validation_item(error) for error in exc.errors()][:20]
+    return JSONResponse(error_body(items), status_code=422)
+
+
+async def _on_api_error(request: Request, exc: ApiError) -> JSONResponse:
+    return error_response(exc.status, exc.msg, exc.loc, exc.headers)
+
+
+async def _on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    if exc.status_code == 404:
+        msg = f"no such endpoint: {request.url.path} (the API is listed at /openapi.json)"
+    elif exc.status_code == 405:
+        msg = f"method {request.method} is not allowed on {request.url.path}"
+    elif isinstance(exc.__cause__, RecursionError):
+        return error_response(422, "JSON nested too deeply", "body")
+    else:
+        msg = str(exc.detail)
+    return error_response(exc.status_code, msg, headers=getattr(exc, "headers", None))
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("error while handling %s %s", request.method, request.url.path)
+    return error_response(500, f"internal error ({type(exc).__name__}); see the server log")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(ApiError, _on_api_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected)

@@ -1,0 +1,133 @@
+"""Request payloads to core objects: events and actions, checked with the session-log parser.
+
+A bad value is answered with 422 naming where it is, e.g. ``history[3].action.kind: must be a
+non-empty string``. Besides what the log format requires, the server refuses JSON nested deeper
+than a limit and, for domains with a closed set of kinds, actions of a kind the domain lacks.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Mapping, Sequence
+
+from nep_core.action_space import SymbolicActionSpace
+from nep_core.actions import Action
+from nep_core.errors import InvalidAction
+from nep_core.server.errors import ApiError, json_path
+from nep_core.session import Event
+from nep_core.sessionlog import parse_event
+
+_FIELD_MESSAGE = re.compile(r'^field "(\w+)"(?:: (.*)| (.*))$', re.DOTALL)
+_ACTION_MESSAGE = re.compile(r"^action((?:\.\S+)?) (.*)$", re.DOTALL)
+
+
+def _locate(message: str) -> tuple[str, str]:
+    """A core parser's ``ValueError`` message as (relative path, reason)."""
+    match = _FIELD_MESSAGE.match(message)
+    if match is None:
+        return _locate_action("", message)
+    field, nested, reason = match.groups()
+    if nested is not None:
+        if field == "action":
+            return _locate_action("action", nested)
+        return field, nested
+    return field, reason
+
+
+def _locate_action(prefix: str, message: str) -> tuple[str, str]:
+    match = _ACTION_MESSAGE.match(message)
+    if match is None:
+        return prefix, message
+    return _join(prefix, match.group(1).lstrip(".")), match.group(2)
+
+
+def _join(base: str, relative: str) -> str:
+    if not relative:
+        return base
+    if not base or relative.startswith("["):
+        return base + relative
+    return f"{base}.{relative}"
+
+
+def check_json_value(value: Any, where: str, max_depth: int, named_levels: int = 0) -> None:
+    """Refuse values nested deeper than ``max_depth`` or holding non-finite numbers (iteratively).
+
+    A quick pass finds whether there is a problem; only then a second pass tracks paths to name it.
+    Too deep a value is named by ``where`` and its first ``named_levels`` keys (``history[3]``).
+    """
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = item.values()
+        elif not isinstance(item, list):
+            if isinstance(item, float) and not math.isfinite(item):
+                break
+            continue
+        if depth >= max_depth:
+            break
+        stack.extend((child, depth + 1) for child in item)
+    else:
+        return
+    _locate_json_problem(value, where, max_depth, named_levels)
+
+
+def _locate_json_problem(value: Any, where: str, max_depth: int, named_levels: int) -> None:
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(value, ())]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ApiError(422, "must be a finite number", _join(where, json_path(path)))
+        if isinstance(item, (dict, list)):
+            if len(path) >= max_depth:
+                limit = max_depth - named_levels
+                raise ApiError(422, f"nested deeper than {limit} levels", _join(where, json_path(path[:named_levels])))
+            children = item.items() if isinstance(item, dict) else enumerate(item)
+            stack.extend((child, (*path, key)) for key, child in children)
+
+
+def check_kind(action: Action, action_space, where: str) -> None:
+    """Refuse an action of a kind a closed action space does not have (open spaces take any kind)."""
+    if isinstance(action_space, SymbolicActionSpace) and not action.is_no_edit:
+        try:
+            action_space.spec(action.kind)
+        except InvalidAction as error:
+            raise ApiError(422, str(error), _join(where, "kind")) from None
+
+
+def parse_history(records: Sequence[Mapping[str, Any]], action_space, *, max_events: int, max_depth: int) -> list[Event]:
+    """Events from ``history`` objects; ``ApiError`` (422) names the first bad one."""
+    if len(records) > max_events:
+        raise ApiError(422, f"at most {max_events} events are accepted (got {len(records)})", "history")
+    check_json_value(records, "history", max_depth + 1, named_levels=1)
+    events = []
+    for index, record in enumerate(records):
+        where = f"history[{index}]"
+        try:
+            event = parse_event(dict(record))
+        except ValueError as error:
+            path, reason = _locate(str(error))
+            raise ApiError(422, reason, _join(where, path)) from None
+        if event.action is not None:
+            check_kind(event.action, action_space, f"{where}.action")
+        events.append(event)
+    return events
+
+
+def parse_action(data: Mapping[str, Any], action_space, where: str, *, max_depth: int) -> Action:
+    """An action from its JSON object; ``ApiError`` (422) names the bad field under ``where``."""
+    check_json_value(data, where, max_depth)
+    try:
+        action = Action.from_json(dict(data))
+    except ValueError as error:
+        path, reason = _locate_action("", str(error))
+        raise ApiError(422, reason, _join(where, path)) from None
+    check_kind(action, action_space, where)
+    return action
+
+
+def parse_state(state: Mapping[str, Any] | None, *, max_depth: int) -> Mapping[str, Any] | None:
+    if state is not None:
+        check_json_value(state, "state", max_depth)
+    return state

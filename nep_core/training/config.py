@@ -1,0 +1,127 @@
+"""The typed settings of one training run. Import-light: no torch here."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from nep_core.errors import NepError
+
+DEFAULT_LEARNING_RATES: dict[str, float] = {"tiny": 3e-3, "small": 1e-3, "base": 5e-4, "large": 3e-4}
+"""Peak AdamW learning rate per preset; smaller models take larger steps."""
+
+BASE_MODEL_LEARNING_RATE = 1e-4
+"""Peak learning rate when fine-tuning a pretrained ``--base-model``."""
+
+PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "64-true")
+
+
+@dataclass
+class TrainConfig:
+    """Everything ``nep train`` needs; the CLI options map one to one onto these fields.
+
+    ``None`` means "choose for me": ``out`` is ``runs/<domain>``, ``preset`` the domain's default,
+    ``learning_rate`` a per-preset default, ``warmup_steps`` 5% of ``max_steps`` (at most 200),
+    ``save_every`` the same as ``val_every``, ``precision`` bf16-mixed on a GPU and 32-true on a CPU,
+    ``threads`` (CPU threads per process) the CPU cores divided among the processes on this machine.
+    """
+
+    domain: str
+    data: str | None = None
+    out: Path | None = None
+    preset: str | None = None
+    base_model: Path | None = None
+    max_steps: int = 1000
+    batch_size: int = 32
+    learning_rate: float | None = None
+    weight_decay: float = 0.01
+    warmup_steps: int | None = None
+    min_lr_ratio: float = 0.1
+    grad_clip: float = 1.0
+    val_every: int = 100
+    save_every: int | None = None
+    resume: bool = False
+    seed: int = 0
+    accelerator: str = "auto"
+    devices: str = "auto"
+    num_nodes: int = 1
+    strategy: str = "auto"
+    precision: str | None = None
+    threads: int | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.out is not None:
+            self.out = Path(self.out)
+        if self.base_model is not None:
+            self.base_model = Path(self.base_model)
+        self.devices = str(self.devices)
+
+    def validate(self) -> None:
+        """Raise NepError naming the first bad value and what to pass instead."""
+        checks = [
+            (self.max_steps >= 1, f"--max-steps must be at least 1 (got {self.max_steps})"),
+            (self.batch_size >= 1, f"--batch-size must be at least 1 (got {self.batch_size})"),
+            (self.val_every >= 1, f"--val-every must be at least 1 (got {self.val_every})"),
+            (self.save_every is None or self.save_every >= 1, f"--save-every must be at least 1 (got {self.save_every})"),
+            (self.learning_rate is None or self.learning_rate > 0, f"--lr must be positive (got {self.learning_rate})"),
+            (self.warmup_steps is None or self.warmup_steps >= 0, f"warmup_steps must be >= 0 (got {self.warmup_steps})"),
+            (0.0 <= self.min_lr_ratio <= 1.0, f"min_lr_ratio must be in [0, 1] (got {self.min_lr_ratio})"),
+            (self.weight_decay >= 0, f"weight_decay must be >= 0 (got {self.weight_decay})"),
+            (self.threads is None or self.threads >= 1, f"--threads must be at least 1 (got {self.threads})"),
+            (self.num_nodes >= 1, f"--num-nodes must be at least 1 (got {self.num_nodes})"),
+            (
+                self.precision is None or self.precision in PRECISIONS,
+                f"--precision must be one of {', '.join(PRECISIONS)} (got {self.precision!r})",
+            ),
+            (self.accelerator in ("auto", "cpu", "gpu", "cuda", "mps", "tpu"), f"unknown --accelerator '{self.accelerator}' (use auto, cpu, gpu, mps or tpu)"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise NepError(message)
+        if self.devices != "auto" and not _is_device_spec(self.devices):
+            raise NepError(f"--devices must be auto, a count (2), -1 for all, or a list like 0,1 (got '{self.devices}')")
+        if self.preset is not None and self.base_model is not None:
+            raise NepError("pass either --preset or --base-model, not both (a base model brings its own size)")
+
+    @property
+    def run_dir(self) -> Path:
+        return self.out if self.out is not None else Path("runs") / self.domain
+
+    def resolved_learning_rate(self, preset: str | None) -> float:
+        if self.learning_rate is not None:
+            return self.learning_rate
+        if self.base_model is not None:
+            return BASE_MODEL_LEARNING_RATE
+        return DEFAULT_LEARNING_RATES.get(preset or "", 1e-3)
+
+    def resolved_warmup_steps(self) -> int:
+        if self.warmup_steps is not None:
+            return self.warmup_steps
+        return min(200, max(1, self.max_steps // 20))
+
+    def lightning_devices(self) -> int | str | list[int]:
+        """``--devices`` as Lightning takes it: "auto", an int, or a list of indices."""
+        if self.devices == "auto":
+            return "auto"
+        if "," in self.devices:
+            return [int(part) for part in self.devices.split(",") if part.strip()]
+        return int(self.devices)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        for key in ("out", "base_model"):
+            out[key] = None if out[key] is None else str(out[key])
+        return out
+
+
+def _is_device_spec(value: str) -> bool:
+    parts = [part.strip() for part in value.split(",")]
+    try:
+        numbers = [int(part) for part in parts if part]
+    except ValueError:
+        return False
+    if len(numbers) == 1 and "," not in value:
+        return numbers[0] >= 1 or numbers[0] == -1
+    return bool(numbers) and all(number >= 0 for number in numbers)

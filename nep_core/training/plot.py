@@ -1,0 +1,53 @@
+"""The loss-curve PNG of a run, drawn from its CSV logs (every start and resume, in order)."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+
+def read_curves(logs: Path) -> dict[str, dict[int, float]]:
+    """``{metric: {step: value}}`` for train/loss and val/loss; a later log wins on a repeated step."""
+    curves: dict[str, dict[int, float]] = {"train/loss": {}, "val/loss": {}}
+
+    def version(path: Path) -> int:
+        match = re.search(r"version_(\d+)", str(path))
+        return int(match.group(1)) if match else -1
+
+    for path in sorted(logs.glob("**/metrics.csv"), key=version):
+        with open(path, newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                for name, points in curves.items():
+                    value = row.get(name)
+                    if value not in (None, "") and row.get("step") not in (None, ""):
+                        points[int(float(row["step"]))] = float(value)
+    return curves
+
+
+def plot_losses(logs: Path, out: Path, title: str = "") -> Path | None:
+    """Draw train and validation loss against the step into ``out``; None when nothing was logged."""
+    curves = read_curves(logs)
+    if not any(curves.values()):
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 4), dpi=110)
+    for (name, points), style in zip(curves.items(), ("-", "o-")):
+        if points:
+            steps = sorted(points)
+            axes.plot(steps, [points[step] for step in steps], style, label=name, markersize=3)
+    axes.set_xlabel("step")
+    axes.set_ylabel("loss per target token")
+    axes.set_yscale("log")
+    axes.grid(True, alpha=0.3)
+    axes.legend()
+    if title:
+        axes.set_title(title)
+    figure.tight_layout()
+    figure.savefig(out)
+    plt.close(figure)
+    return out

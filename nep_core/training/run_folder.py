@@ -1,0 +1,105 @@
+"""The run folder: the HF checkpoint at its root, Lightning state in ``lightning/``, CSV logs in ``logs/``.
+
+```
+DIR/config.json, model.safetensors, tokenizer.json, nep.json   the exported model (at the end)
+DIR/lightning/run.json                                          the settings the run started with
+DIR/lightning/last.ckpt, on_exception.ckpt                      what --resume continues from
+DIR/logs/version_N/metrics.csv                                  one CSV per start or resume
+DIR/loss.png                                                    the loss curves (at the end)
+```
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nep_core.checkpoint import META_FILE, write_json_atomic
+from nep_core.errors import NepError
+
+RESUME_KEYS = ("domain", "preset", "base_model", "data", "batch_size", "seed")
+"""Settings a resumed run must share with the run it continues."""
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    root: Path
+
+    @property
+    def lightning(self) -> Path:
+        return self.root / "lightning"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def run_file(self) -> Path:
+        return self.lightning / "run.json"
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.lightning / "last.ckpt"
+
+    @property
+    def interrupt_checkpoint(self) -> Path:
+        return self.lightning / "on_exception.ckpt"
+
+    @property
+    def loss_plot(self) -> Path:
+        return self.root / "loss.png"
+
+    def lightning_checkpoints(self) -> list[Path]:
+        if not self.lightning.is_dir():
+            return []
+        return sorted(self.lightning.glob("*.ckpt"))
+
+    def resume_checkpoint(self) -> Path:
+        """The newest Lightning checkpoint (``last.ckpt`` or the one saved on an interruption)."""
+        checkpoints = self.lightning_checkpoints()
+        if not checkpoints:
+            raise NepError(
+                f"nothing to resume in {self.root}: no Lightning checkpoint in {self.lightning}; "
+                f"run without --resume to start a new run"
+            )
+        return max(checkpoints, key=lambda path: (path.stat().st_mtime_ns, path.name == "last.ckpt"))
+
+    def check_fresh(self) -> None:
+        """A new run must not silently overwrite one that can be resumed."""
+        if self.root.exists() and not self.root.is_dir():
+            raise NepError(f"--out {self.root} is a file; pass a folder")
+        if self.lightning_checkpoints():
+            raise NepError(
+                f"{self.root} already holds a training run ({self.lightning}); pass --resume to continue it, "
+                f"or another --out for a new run"
+            )
+
+    def start_fresh(self, settings: dict[str, Any]) -> None:
+        """Clear what an earlier, unresumable run left (its logs, its nep.json) and record ``settings``."""
+        self.lightning.mkdir(parents=True, exist_ok=True)
+        if self.logs.is_dir():
+            shutil.rmtree(self.logs)
+        (self.root / META_FILE).unlink(missing_ok=True)
+        write_json_atomic(self.run_file, settings)
+
+    def read_settings(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.run_file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise NepError(f"{self.run_file}: missing, so this run cannot be resumed; start a new one with another --out") from None
+        except ValueError as error:
+            raise NepError(f"{self.run_file}: unreadable ({error}); start a new run with another --out") from None
+
+    def check_resumable(self, settings: dict[str, Any]) -> None:
+        """``settings`` must match the run's on every key of RESUME_KEYS."""
+        saved = self.read_settings()
+        for key in RESUME_KEYS:
+            if saved.get(key) != settings.get(key):
+                option = "--" + key.replace("_", "-")
+                raise NepError(
+                    f"{self.root} was started with {key}={saved.get(key)!r}, not {settings.get(key)!r}; "
+                    f"resume with the same {option}, or start a new run with another --out"
+                )

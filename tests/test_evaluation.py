@@ -1,0 +1,166 @@
+"""Evaluation metrics on hand-made outcomes, `nep eval` end to end, and the key learning test."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from inference_helpers import nep, save_random_checkpoint
+from nep_core.actions import NO_EDIT, Action
+from nep_core.evaluation import compute_metrics, evaluate, percentile, run_predictor, sample_evenly
+from nep_core.examples import ExampleConfig, make_examples
+from nep_core.inference import Prediction, Predictor, Suggestion
+from nep_core.session import Context, Event, Session
+
+OPEN_A, OPEN_B = Action("open", target="a"), Action("open", target="b")
+CLOSE_A, CLOSE_B = Action("close", target="a"), Action("close", target="b")
+WRITE_X = Action("write", args={"word": "x"})
+SCROLL = Action("scroll", args={"dir": "up"}, edit=False)
+
+
+class Scripted(Predictor):
+    """Answers from a table keyed by the length of the history: a real predictor with known outputs."""
+
+    name = "scripted"
+
+    def __init__(self, answers: dict[int, Prediction]):
+        self.answers = answers
+
+    def predict(self, context: Context, k: int = 3) -> Prediction:
+        return self.answers[len(context.history)]
+
+
+@pytest.fixture
+def examples(tags_domain):
+    """References: write x, close a, close a (the same edit, seen from two trigger points), NO_EDIT
+    (a pause follows), close b, NO_EDIT (the session ends)."""
+    timeline = [(0, OPEN_A), (1, WRITE_X), (2, SCROLL), (3, CLOSE_A), (30, OPEN_B), (31, CLOSE_B)]
+    session = Session(id="s", domain="tags", events=[Event(t=float(t), action=a) for t, a in timeline])
+    made = make_examples(session, tags_domain, ExampleConfig(horizon_events=2, pause_seconds=20))
+    assert [example.target for example in made] == [WRITE_X, CLOSE_A, CLOSE_A, NO_EDIT, CLOSE_B, NO_EDIT]
+    return made
+
+
+def scripted() -> Scripted:
+    def answer(suggestions, p_no_edit):
+        return Prediction([Suggestion(action, p) for action, p in suggestions], p_no_edit)
+
+    return Scripted(
+        {
+            1: answer([(WRITE_X, 0.6)], 0.3),  # right
+            2: answer([(CLOSE_B, 0.5), (CLOSE_A, 0.3)], 0.1),  # wrong place (b is not open); right in top 3
+            3: answer([(CLOSE_A, 0.7)], 0.2),  # right: the close(a) edit is saved
+            4: answer([(WRITE_X, 0.2)], 0.7),  # NO_EDIT, right
+            5: answer([], 1.0),  # NO_EDIT, but close(b) came next
+            6: answer([(OPEN_A, 0.6)], 0.4),  # suggests an edit where nothing came
+        }
+    )
+
+
+def test_metrics_on_hand_made_outcomes(tags_domain, examples):
+    metrics = evaluate(scripted(), tags_domain, examples, top_k=3)
+    expected = {
+        "examples": 6,
+        "exact_match_top1": 3 / 6,
+        "exact_match_topk": 5 / 6,
+        "top_k": 3,
+        "edit_examples": 4,
+        "location_accuracy": 2 / 4,
+        "content_accuracy": 1.0,
+        "no_edit_precision": 0.5,
+        "no_edit_recall": 0.5,
+        "no_edit_f1": 0.5,
+        "edit_predictions": 4,
+        "validity_rate": 3 / 4,
+        "verifier.nesting.valid_rate": 3 / 4,
+        "verifier.nesting.mean_reward": 2 / 4,
+        "verifier.nesting.depth": 3 / 4,
+        "reference_edits": 3,
+        "actions_saved": 2 / 3,
+    }
+    assert {name: metrics[name] for name in expected} == pytest.approx(expected)
+    assert metrics["latency_p50_ms"] >= 0 and metrics["latency_p95_ms"] >= metrics["latency_p50_ms"]
+
+
+def test_empty_denominators_are_none_and_metrics_are_extensible(tags_domain, examples):
+    only_no_edit = [example for example in examples if example.target.is_no_edit]
+    never = Scripted({length: Prediction([], 1.0) for length in range(1, 7)})
+    outcomes = run_predictor(never, tags_domain, only_no_edit)
+    metrics = compute_metrics(outcomes, tags_domain, 3, extra=[lambda outcomes, context: {"mean_p_no_edit": 1.0}])
+    assert metrics["exact_match_top1"] == 1.0 and metrics["no_edit_f1"] == 1.0
+    assert metrics["location_accuracy"] is None and metrics["validity_rate"] is None and metrics["actions_saved"] is None
+    assert metrics["mean_p_no_edit"] == 1.0
+
+
+def test_percentile_and_even_sampling():
+    assert percentile([6, 1, 5, 2, 4, 3], 50) == pytest.approx(3.5)
+    assert percentile([1, 2, 3, 4, 5, 6], 95) == pytest.approx(5.75)
+    assert percentile([], 50) is None
+    assert sample_evenly(list(range(10)), 4) == [0, 2, 5, 7]
+    assert sample_evenly(list(range(3)), 0) == [0, 1, 2]
+
+
+@pytest.fixture(scope="module")
+def random_checkpoint(tmp_path_factory, tags_domain):
+    return save_random_checkpoint(tmp_path_factory.mktemp("eval") / "model", tags_domain, seed=2)
+
+
+def test_nep_eval_puts_the_baselines_beside_the_model_and_records_metrics(random_checkpoint, tmp_path):
+    out = tmp_path / "eval.json"
+    result = nep("eval", "--domain", "tags", "--model", str(random_checkpoint), "--baselines", "--limit", "40", "--top-k", "2", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "exact match top-1" in result.stdout and "exact match top-2" in result.stdout and "ngram" in result.stdout
+    payload = json.loads(out.read_text())
+    assert payload["examples"] == 40 and payload["split"] == "test" and payload["top_k"] == 2
+    assert list(payload["results"]) == ["model", "repeat-last", "most-frequent", "ngram"]
+    for metrics in payload["results"].values():
+        assert metrics["examples"] == 40
+        assert {"exact_match_top1", "location_accuracy", "no_edit_f1", "actions_saved", "latency_p95_ms"} <= set(metrics)
+    assert payload["results"]["model"]["verifier.nesting.valid_rate"] in (None, pytest.approx(payload["results"]["model"]["validity_rate"]))
+    recorded = json.loads((random_checkpoint / "nep.json").read_text())["metrics"]["eval_test"]
+    assert recorded["exact_match_top1"] == payload["results"]["model"]["exact_match_top1"]
+    assert set(recorded["baselines"]) == {"repeat-last", "most-frequent", "ngram"}
+
+
+def test_nep_eval_of_a_baseline_alone(tmp_path):
+    out = tmp_path / "ngram.json"
+    result = nep("eval", "--domain", "tags", "--model", "ngram", "--split", "val", "--limit", "30", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(out.read_text())
+    assert list(payload["results"]) == ["ngram"] and payload["split"] == "val"
+    assert 0.0 <= payload["results"]["ngram"]["exact_match_top1"] <= payload["results"]["ngram"]["exact_match_topk"] <= 1.0
+
+
+def test_nep_eval_user_errors_are_one_line(random_checkpoint, tmp_path, tags_domain):
+    other = save_random_checkpoint(tmp_path / "other", tags_domain, meta_domain="blender")
+    cases = [
+        (("--domain", "nope", "--model", "ngram"), "unknown domain 'nope'"),
+        (("--domain", "tags", "--model", str(tmp_path / "missing")), "no such model folder, and not a baseline"),
+        (("--domain", "tags", "--model", str(other)), "checkpoint is for domain 'blender', not 'tags'"),
+        (("--domain", "tags", "--model", "ngram", "--top-k", "0"), "--top-k must be between 1 and 100"),
+        (("--domain", "tags", "--model", "ngram", "--split", "dev"), "unknown split 'dev'"),
+        (("--domain", "tags", "--model", "ngram", "--data", str(tmp_path / "nodata")), "no such data folder"),
+        (("--domain", "tags", "--model", "ngram:0"), "order must be a positive whole number"),
+    ]
+    for args, message in cases:
+        result = nep("eval", *args)
+        assert result.returncode != 0, args
+        assert "Traceback" not in result.stderr
+        assert result.stderr.strip().startswith("error:") and message in result.stderr.replace("\n", ""), result.stderr
+
+
+def test_nep_eval_help_explains_options_and_gives_an_example():
+    result = nep("eval", "--help")
+    assert result.returncode == 0
+    for text in ("--baselines", "--top-k", "--split", "--limit", "--json", "Example: nep eval", "default"):
+        assert text in result.stdout
+
+
+def test_trained_model_beats_ngram_on_held_out_tags_sessions(trained_tags_model, tmp_path):
+    """The key learning test: which tag to close depends on what was opened many steps back."""
+    out = tmp_path / "eval.json"
+    result = nep("eval", "--domain", "tags", "--model", str(trained_tags_model), "--baselines", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    results = json.loads(out.read_text())["results"]
+    assert results["model"]["exact_match_top1"] > results["ngram"]["exact_match_top1"], results

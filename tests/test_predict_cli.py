@@ -1,0 +1,76 @@
+"""`nep predict`: suggestions for what follows a recorded session, as a table or JSON; user errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from inference_helpers import nep, save_random_checkpoint
+from nep_core.actions import Action
+from nep_core.plugins import get_domain
+from nep_core.session import Event, Session
+from nep_core.sessionlog import write_session
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory, tags_domain):
+    return save_random_checkpoint(tmp_path_factory.mktemp("predict") / "model", tags_domain, seed=3)
+
+
+@pytest.fixture(scope="module")
+def session_log(tmp_path_factory, tags_sessions):
+    return write_session(tmp_path_factory.mktemp("logs") / "session.jsonl", tags_sessions[0])
+
+
+def test_predict_json_gives_valid_suggestions_and_p_no_edit(checkpoint, session_log, tags_sessions):
+    result = nep("predict", "--domain", "tags", "--model", str(checkpoint), "--session", str(session_log), "--top-k", "4", "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["session"] == tags_sessions[0].id and payload["events"] == len(tags_sessions[0].events)
+    assert len(payload["suggestions"]) == 4
+    space = get_domain("tags").action_space
+    probabilities = []
+    for suggestion in payload["suggestions"]:
+        action = Action.from_json(suggestion["action"])
+        assert space.validate(action) == action and suggestion["label"] == space.describe(action)
+        probabilities.append(suggestion["probability"])
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert sum(probabilities) + payload["p_no_edit"] <= 1.0 + 1e-5
+    assert payload["best_is_no_edit"] == (payload["best"]["kind"] == "no_edit")
+    assert payload["latency_ms"] > 0
+
+
+def test_predict_table_with_a_baseline(session_log, tmp_path):
+    """A session that ends inside <a><b>, written into: the n-gram's table names a close or a write."""
+    events = [Event(t=float(i), action=a) for i, a in enumerate([Action("open", target="a"), Action("open", target="b"), Action("write", args={"word": "x"})])]
+    log = write_session(tmp_path / "open.jsonl", Session(id="open-ab", domain="tags", events=events))
+    result = nep("predict", "--domain", "tags", "--model", "ngram", "--session", str(log))
+    assert result.returncode == 0, result.stderr
+    assert "open-ab" in result.stdout and "P(no edit) =" in result.stdout and "best:" in result.stdout
+    assert "close @ " in result.stdout or "write (word=" in result.stdout
+
+
+def test_predict_user_errors_are_one_line(checkpoint, session_log, tmp_path, tags_domain):
+    other_session = write_session(tmp_path / "other.jsonl", Session(id="o", domain="krita", events=[]))
+    other_model = save_random_checkpoint(tmp_path / "other-model", tags_domain, meta_domain="krita")
+    cases = [
+        (("--domain", "nope", "--model", "ngram", "--session", str(session_log)), "unknown domain 'nope'"),
+        (("--domain", "tags", "--model", str(checkpoint), "--session", str(tmp_path / "none.jsonl")), "no such session log"),
+        (("--domain", "tags", "--model", str(checkpoint), "--session", str(other_session)), "is of domain 'krita', not 'tags'"),
+        (("--domain", "tags", "--model", str(other_model), "--session", str(session_log)), "checkpoint is for domain 'krita'"),
+        (("--domain", "tags", "--model", str(checkpoint), "--session", str(session_log), "--top-k", "-1"), "--top-k must be between"),
+        (("--domain", "tags", "--model", str(tmp_path / "nothing"), "--session", str(session_log)), "no such model folder"),
+    ]
+    for args, message in cases:
+        result = nep("predict", *args)
+        assert result.returncode != 0, args
+        assert "Traceback" not in result.stderr
+        assert result.stderr.strip().startswith("error:") and message in result.stderr.replace("\n", ""), result.stderr
+
+
+def test_predict_help_explains_options_and_gives_an_example():
+    result = nep("predict", "--help")
+    assert result.returncode == 0
+    for text in ("--session", "--top-k", "--json", "--data", "Example: nep predict", "default"):
+        assert text in result.stdout

@@ -1,0 +1,322 @@
+"""The suggestion server over real HTTP on loopback: suggestions, validation, limits, token, schema."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import httpx
+import pytest
+from openapi_schema_validator import OAS31Validator
+from openapi_spec_validator import validate as validate_openapi_spec
+from server_helpers import InnermostClose, action_event
+
+from nep_core.actions import Action
+from nep_core.inference.factory import load_predictor
+from nep_core.inference.predictor import Prediction, Predictor
+from nep_core.server import create_app
+from nep_core.server.runner import BackgroundServer
+from nep_core.session import Context
+
+MAX_BODY = 64 * 1024
+MAX_HISTORY = 100
+TOKEN = "s3cret-token"
+HISTORY = [action_event(0.0, "open", "a"), action_event(1.0, "open", "b"), action_event(2.0, "write", word="x")]
+
+
+@pytest.fixture(scope="module")
+def server(tags_domain, tmp_path_factory):
+    app = create_app(
+        tags_domain,
+        InnermostClose(),
+        data_dir=tmp_path_factory.mktemp("feedback"),
+        max_body_bytes=MAX_BODY,
+        max_history_events=MAX_HISTORY,
+    )
+    with BackgroundServer(app) as running:
+        yield running
+
+
+@pytest.fixture()
+def client(server):
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        yield http
+
+
+def assert_up(client: httpx.Client) -> None:
+    assert client.get("/v1/health").json()["status"] == "ok"
+
+
+def test_health_names_domain_model_and_version(client):
+    from nep_core import __version__
+
+    assert client.get("/v1/health").json() == {
+        "status": "ok",
+        "domain": "tags",
+        "model": "innermost-close",
+        "version": __version__,
+    }
+
+
+def test_suggest_returns_only_checked_suggestions(client, tags_domain):
+    response = client.post("/v1/suggest", json={"session": "s-1", "history": HISTORY})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["suggestions"] == [{"action": {"kind": "close", "target": "b"}, "probability": 0.6, "label": "close @ b"}]
+    assert body["dropped"] == 2
+    assert body["p_no_edit"] == 0.1
+    assert body["best_is_no_edit"] is False
+    assert (body["domain"], body["model"]) == ("tags", "innermost-close")
+    assert re.fullmatch(r"[0-9a-f]{32}", body["request_id"])
+    assert body["latency_ms"] >= 0
+    from nep_core.sessionlog import parse_event
+
+    context = Context(history=[parse_event(event) for event in HISTORY])
+    for suggestion in body["suggestions"]:
+        action = tags_domain.action_space.validate(Action.from_json(suggestion["action"]))
+        assert all(verifier.verify(context, action).valid for verifier in tags_domain.verifiers.values())
+
+
+def test_suggest_with_nothing_to_do_says_no_edit(client):
+    body = client.post("/v1/suggest", json={"session": "s-2", "history": [], "top_k": 2}).json()
+    assert body["suggestions"] == []
+    assert body["best_is_no_edit"] is True
+    assert body["dropped"] == 2
+
+
+def test_top_k_and_state_are_honoured(client):
+    body = client.post(
+        "/v1/suggest", json={"session": "s-3", "history": HISTORY, "top_k": 1, "state": {"cursor": 3}}
+    ).json()
+    assert len(body["suggestions"]) == 1 and body["dropped"] == 0
+
+
+def test_a_baseline_from_the_factory_serves_valid_suggestions(tags_domain, tags_sessions, tmp_path):
+    from nep_core.sessionlog import parse_event
+
+    app = create_app(tags_domain, load_predictor("ngram", tags_domain), data_dir=tmp_path, model_name="ngram")
+    history = [event.to_json() for event in tags_sessions[0].events[:8]]
+    context = Context(history=[parse_event(event) for event in history])
+    with BackgroundServer(app) as running:
+        body = httpx.post(f"{running.url}/v1/suggest", json={"session": "n-1", "history": history, "top_k": 5}).json()
+    assert body["model"] == "ngram"
+    assert body["suggestions"], body
+    for suggestion in body["suggestions"]:
+        action = tags_domain.action_space.validate(Action.from_json(suggestion["action"]))
+        assert all(verifier.verify(context, action).valid for verifier in tags_domain.verifiers.values())
+
+
+def _json(text: str) -> tuple[str, dict[str, str]]:
+    return text, {"Content-Type": "application/json"}
+
+
+BAD_REQUESTS = [
+    pytest.param(*_json("{"), 422, "body: not valid JSON", id="malformed-json"),
+    pytest.param(*_json("[]"), 422, "body: must be a JSON object", id="not-an-object"),
+    pytest.param(*_json('{"history": []}'), 422, "session: field required", id="missing-session"),
+    pytest.param(*_json('{"session": "s"}'), 422, "history: field required", id="missing-history"),
+    pytest.param(*_json('{"session": "s", "history": "x"}'), 422, "history: input should be a valid list", id="history-type"),
+    pytest.param(*_json('{"session": 7, "history": []}'), 422, "session: input should be a valid string", id="session-type"),
+    pytest.param(*_json('{"session": "s", "history": [], "top_k": "3"}'), 422, "top_k: input should be a valid integer", id="top-k-type"),
+    pytest.param(*_json('{"session": "s", "history": [], "top_k": 21}'), 422, "top_k: input should be less than or equal to 20", id="top-k-range"),
+    pytest.param(*_json('{"session": "s", "history": [], "topk": 2}'), 422, "topk: unexpected field", id="unknown-field"),
+    pytest.param(*_json('{"session": "../etc", "history": []}'), 422, "session: must be 1 to 128 letters", id="bad-session"),
+    pytest.param(*_json('{"session": "s", "history": [{"t": 1, "action": {"kind": ""}}]}'), 422, "history[0].action.kind: must be a non-empty string", id="empty-kind"),
+    pytest.param(
+        *_json('{"session": "s", "history": [{"t": 0, "action": {"kind": "open", "target": "a"}}, {"t": 1, "action": {"kind": "explode"}}]}'),
+        422, "history[1].action.kind: unknown action kind 'explode'", id="unknown-kind",
+    ),
+    pytest.param(*_json('{"session": "s", "history": [{"t": "soon", "action": {"kind": "open"}}]}'), 422, "history[0].t: must be a number of seconds", id="bad-t"),
+    pytest.param(*_json('{"session": "s", "history": [{"t": 1, "action": {"kind": "open", "args": [1]}}]}'), 422, "history[0].action.args: must be an object", id="bad-args"),
+    pytest.param(*_json('{"session": "s", "history": [{"t": 1}]}'), 422, 'history[0]: an event has exactly one of "action", "state" or "feedback"', id="empty-event"),
+    pytest.param(*_json('{"session": "s", "history": [], "state": {"x": NaN}}'), 422, "state.x: must be a finite number", id="nan"),
+    pytest.param(*_json('{"session": "s", "history": [], "state": ' + "[" * 40 + "]" * 40 + "}"), 422, "state: input should be a valid dictionary", id="state-type"),
+    pytest.param(*_json('{"session": "s", "history": [], "state": {"a": ' + "[" * 40 + "]" * 40 + "}}"), 422, "state: nested deeper than 32 levels", id="too-deep"),
+    pytest.param(*_json('{"session": "s", "history": [{"t": 0, "state": {"a": ' + "[" * 40 + "]" * 40 + "}}]}"), 422, "history[0]: nested deeper than 32 levels", id="event-too-deep"),
+    pytest.param(*_json('{"session": "s", "history": [{"t": 0, "action": {"kind": "write", "args": {"word": Infinity}}}]}'), 422, "history[0].action.args.word: must be a finite number", id="infinity"),
+    pytest.param(*_json('{"session": "s", "history": [], "state": ' + "[" * 5000 + "]" * 5000 + "}"), 422, "body: JSON nested too deeply", id="recursion"),
+    pytest.param('{"session": "s", "history": []}', {"Content-Type": "text/plain"}, 415, "send the body as application/json", id="text-plain"),
+    pytest.param('{"session": "s", "history": []}', {}, 415, "got none", id="no-content-type"),
+    pytest.param("session=s", {"Content-Type": "application/x-www-form-urlencoded"}, 415, "application/json", id="form"),
+]
+
+
+@pytest.mark.parametrize("body, headers, status, message", BAD_REQUESTS)
+def test_bad_requests_get_a_4xx_that_says_what_is_wrong(client, body, headers, status, message):
+    response = client.post("/v1/suggest", content=body, headers=headers)
+    assert response.status_code == status, response.text
+    detail = response.json()["detail"]
+    assert message in detail
+    assert response.json()["errors"] and "Traceback" not in response.text
+    assert_up(client)
+
+
+def test_history_length_is_limited(client):
+    history = [action_event(float(index), "scroll", dir="up") for index in range(MAX_HISTORY + 1)]
+    response = client.post("/v1/suggest", json={"session": "s", "history": history})
+    assert response.status_code == 422
+    assert response.json()["detail"] == f"history: at most {MAX_HISTORY} events are accepted (got {MAX_HISTORY + 1})"
+
+
+def test_oversized_body_is_refused_with_413_before_parsing(client):
+    big = {"session": "s", "history": [], "state": {"blob": "x" * MAX_BODY}}
+    response = client.post("/v1/suggest", json=big)
+    assert response.status_code == 413
+    assert f"at most {MAX_BODY} bytes" in response.json()["detail"]
+    assert_up(client)
+
+
+def test_oversized_chunked_body_is_refused_with_413(client):
+    def chunks():
+        for _ in range(4 * MAX_BODY // 4096):
+            yield b" " * 4096
+
+    response = client.post("/v1/suggest", content=chunks(), headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert "runs over the limit" in response.json()["detail"]
+    assert_up(client)
+
+
+def test_a_body_just_under_the_limit_is_read(client):
+    body = '{"session": "s", "history": []}'
+    padded = body + " " * (MAX_BODY - len(body))
+    response = client.post("/v1/suggest", content=padded, headers={"Content-Type": "application/json"})
+    assert response.status_code == 200, response.text
+
+
+def test_unknown_paths_and_methods(client):
+    assert client.get("/v1/nothing").status_code == 404
+    response = client.get("/v1/suggest")
+    assert response.status_code == 405 and response.headers["allow"] == "POST"
+    assert "not allowed" in response.json()["detail"]
+
+
+def test_a_foreign_host_header_is_refused(client):
+    response = client.get("/v1/health", headers={"Host": "attacker.example:8765"})
+    assert response.status_code == 400
+    assert "attacker.example" in response.json()["detail"]
+
+
+def test_openapi_schema_is_valid_and_complete(client):
+    schema = client.get("/openapi.json").json()
+    validate_openapi_spec(schema)
+    assert set(schema["paths"]) == {"/v1/suggest", "/v1/feedback", "/v1/health"}
+    names = set(schema["components"]["schemas"])
+    for name in ("SuggestRequest", "SuggestResponse", "FeedbackRequest", "FeedbackResponse", "HealthResponse", "ErrorResponse"):
+        assert name in names
+    for path in ("/v1/suggest", "/v1/feedback"):
+        responses = schema["paths"][path]["post"]["responses"]
+        assert {"200", "413", "415", "422"} <= set(responses)
+        assert responses["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
+    event = schema["components"]["schemas"]["SuggestRequest"]["properties"]["history"]["items"]
+    assert event["required"] == ["t"] and "action" in event["properties"]
+
+
+def test_answers_match_the_openapi_schema(client):
+    schema = client.get("/openapi.json").json()
+
+    def check(instance, name):
+        OAS31Validator({"$ref": f"#/components/schemas/{name}", "components": schema["components"]}).validate(instance)
+
+    check(client.post("/v1/suggest", json={"session": "s", "history": HISTORY}).json(), "SuggestResponse")
+    check(client.get("/v1/health").json(), "HealthResponse")
+    check(client.post("/v1/suggest", content="{", headers={"Content-Type": "application/json"}).json(), "ErrorResponse")
+    check({"session": "s", "history": HISTORY, "top_k": 2}, "SuggestRequest")
+
+
+class Broken(Predictor):
+    """A predictor with a bug."""
+
+    name = "broken"
+
+    def predict(self, context: Context, k: int = 3) -> Prediction:
+        raise ZeroDivisionError("bug")
+
+
+def test_a_failing_predictor_gives_a_500_and_the_server_stays_up(tags_domain, tmp_path):
+    with BackgroundServer(create_app(tags_domain, Broken(), data_dir=tmp_path)) as running:
+        with httpx.Client(base_url=running.url) as http:
+            response = http.post("/v1/suggest", json={"session": "s", "history": HISTORY})
+            assert response.status_code == 500
+            assert response.json()["detail"] == "the predictor failed (ZeroDivisionError); see the server log"
+            assert http.get("/v1/health").status_code == 200
+
+
+class ConcurrencyProbe(Predictor):
+    """Counts how many predictions run at once (it should be one: the server holds a lock)."""
+
+    name = "probe"
+
+    def __init__(self):
+        self.active = 0
+        self.most = 0
+
+    def predict(self, context: Context, k: int = 3) -> Prediction:
+        self.active += 1
+        self.most = max(self.most, self.active)
+        time.sleep(0.005)
+        self.active -= 1
+        return Prediction([], 1.0)
+
+
+def test_a_predictor_that_is_not_thread_safe_runs_one_request_at_a_time(tags_domain, tmp_path):
+    probe = ConcurrencyProbe()
+    failures = []
+    with BackgroundServer(create_app(tags_domain, probe, data_dir=tmp_path)) as running:
+
+        def worker():
+            with httpx.Client(base_url=running.url) as http:
+                for _ in range(5):
+                    response = http.post("/v1/suggest", json={"session": "c", "history": HISTORY})
+                    if response.status_code != 200:
+                        failures.append(response.text)
+
+        threads = [threading.Thread(target=worker) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert failures == []
+    assert probe.most == 1
+
+
+@pytest.fixture(scope="module")
+def token_server(tags_domain, tmp_path_factory):
+    app = create_app(tags_domain, InnermostClose(), data_dir=tmp_path_factory.mktemp("feedback"), token=TOKEN)
+    with BackgroundServer(app) as running:
+        yield running
+
+
+@pytest.mark.parametrize(
+    "authorization, problem",
+    [
+        (None, "a bearer token is required"),
+        ("Bearer wrong", "the bearer token is wrong"),
+        (f"Bearer {TOKEN}x", "the bearer token is wrong"),
+        (f"Basic {TOKEN}", "expected 'Authorization: Bearer <token>'"),
+        ("Bearer", "expected 'Authorization: Bearer <token>'"),
+    ],
+)
+def test_token_is_required_when_set(token_server, authorization, problem):
+    headers = {"Authorization": authorization} if authorization else {}
+    with httpx.Client(base_url=token_server.url, headers=headers) as http:
+        for response in (
+            http.post("/v1/suggest", json={"session": "s", "history": HISTORY}),
+            http.post("/v1/feedback", json={"session": "s", "accepted": True, "t": 1.0}),
+            http.get("/v1/health"),
+            http.post("/v1/suggest", content="{not json", headers={"Content-Type": "application/json"}),
+        ):
+            assert response.status_code == 401
+            assert response.headers["www-authenticate"] == "Bearer"
+            assert problem in response.json()["detail"]
+
+
+def test_the_right_token_is_let_in(token_server):
+    with httpx.Client(base_url=token_server.url, headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+        assert http.post("/v1/suggest", json={"session": "s", "history": HISTORY}).status_code == 200
+        assert http.get("/v1/health").status_code == 200
+    schema = httpx.get(f"{token_server.url}/openapi.json").json()
+    validate_openapi_spec(schema)
+    assert schema["components"]["securitySchemes"]["bearer"] == {"type": "http", "scheme": "bearer"}
+    assert schema["paths"]["/v1/suggest"]["post"]["security"] == [{"bearer": []}]

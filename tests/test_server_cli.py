@@ -1,0 +1,107 @@
+"""`nep serve` as users run it: a subprocess with a baseline on the tags domain, and where it may listen."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+
+import httpx
+import pytest
+from server_helpers import ServeProcess, action_event, nep_command
+
+from nep_core.errors import NepError
+from nep_core.server.binding import check_bind_host, is_loopback
+from nep_core.sessionlog import read_session
+
+HISTORY = [action_event(0.0, "open", "a"), action_event(1.0, "open", "c"), action_event(2.0, "write", word="y")]
+
+
+def test_nep_serve_answers_suggestions_and_feedback_with_a_baseline(tmp_path, tags_domain):
+    data_dir = tmp_path / "feedback"
+    server = ServeProcess("--domain", "tags", "--model", "ngram", "--port", "0", "--data-dir", str(data_dir))
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            assert http.get("/v1/health").json()["model"] == "ngram"
+            body = http.post("/v1/suggest", json={"session": "cli-1", "history": HISTORY, "top_k": 5}).json()
+            assert body["suggestions"] and body["domain"] == "tags"
+            bad = http.post("/v1/suggest", json={"session": "cli-1", "history": [{"t": 0, "action": {"kind": "nope"}}]})
+            assert bad.status_code == 422
+            shown = body["suggestions"][0]["action"]
+            feedback = http.post(
+                "/v1/feedback", json={"session": "cli-1", "suggestion": shown, "shown_at": 2.5, "accepted": True, "actual": shown}
+            )
+            assert feedback.status_code == 200, feedback.text
+    finally:
+        status, stderr = server.interrupt()
+    assert status == 0, stderr
+    assert "Traceback" not in stderr
+    events = read_session(data_dir / "tags" / "cli-1.jsonl").events
+    assert events[0].feedback["accepted"] is True and events[1].action is not None
+
+
+def test_acknowledged_feedback_survives_kill_9(tmp_path):
+    data_dir = tmp_path / "feedback"
+    server = ServeProcess("--domain", "tags", "--model", "repeat-last", "--port", "0", "--data-dir", str(data_dir))
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            for index in range(40):
+                response = http.post("/v1/feedback", json={"session": "crash", "accepted": index % 3 == 0, "t": float(index)})
+                assert response.status_code == 200
+    finally:
+        server.kill()
+    events = read_session(data_dir / "tags" / "crash.jsonl").events
+    assert [event.t for event in events] == [float(index) for index in range(40)]
+
+
+def test_nep_serve_refuses_a_non_loopback_host():
+    result = subprocess.run(
+        [*nep_command(), "serve", "--domain", "tags", "--model", "ngram", "--host", "0.0.0.0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "0.0.0.0" in lines[0] and "--allow-remote" in lines[0]
+    assert "listening" not in result.stdout
+
+
+def test_nep_serve_says_so_when_the_port_is_taken():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [*nep_command(), "serve", "--domain", "tags", "--model", "ngram", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode != 0
+    assert result.stderr.strip().count("\n") == 0 and f"127.0.0.1:{port}" in result.stderr, result.stderr
+    assert "--port" in result.stderr
+
+
+def test_nep_serve_help_explains_options_with_an_example():
+    result = subprocess.run(
+        [*nep_command(), "serve", "--help"], capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"}
+    )
+    assert result.returncode == 0
+    for text in ("--allow-remote", "--token", "NEP_SERVER_TOKEN", "--max-body-bytes", "--data-dir", "Example:", "curl"):
+        assert text in result.stdout
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.10", "::1", "[::1]", "localhost", "LOCALHOST"])
+def test_loopback_hosts(host):
+    assert is_loopback(host)
+    assert check_bind_host(host, allow_remote=False) is None
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "10.0.0.1", "2001:db8::1"])
+def test_other_hosts_need_allow_remote_and_then_warn(host):
+    assert not is_loopback(host)
+    with pytest.raises(NepError, match="--allow-remote"):
+        check_bind_host(host, allow_remote=False)
+    assert "other machines" in check_bind_host(host, allow_remote=True)
