@@ -32,3 +32,6 @@ def tags_sessions(tags_domain):
 
     sessions, _ = load_sessions(tags_domain, None)
     return sessions
+
+
+from fixtures_training import trained_tags_model  # noqa: E402,F401  (a session-scoped trained checkpoint)

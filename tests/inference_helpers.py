@@ -14,7 +14,7 @@ TAGS = ("a", "b", "c", "d", "e")
 
 
 def save_random_checkpoint(folder: Path, domain, seed: int = 0, meta_domain: str | None = None, max_context_tokens: int = 160) -> Path:
-    """An untrained `tiny` Qwen2 checkpoint for ``domain`` (nep.json says ``meta_domain`` when given)."""
+    """An untrained `tiny` checkpoint for ``domain`` (nep.json says ``meta_domain`` when given)."""
     import torch
 
     from nep_core.checkpoint import save_checkpoint

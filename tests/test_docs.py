@@ -127,6 +127,11 @@ def test_every_command_and_option_is_in_the_cli_reference(name):
         for option in parameter.opts:
             if option.startswith("--") and option != "--help":
                 assert re.search(rf"{re.escape(option)}\b", text), f"docs/cli.md: `nep {name}` does not document {option}"
+        longest = max(parameter.opts, key=len)
+        rows = [line for line in text.splitlines() if line.startswith(f"| `{longest}`")]
+        default = parameter.default
+        if rows and isinstance(default, (int, float, str)) and not isinstance(default, bool):
+            assert f"| `{default}` |" in rows[0], f"docs/cli.md: `nep {name} {longest}` defaults to {default!r}"
 
 
 def test_the_session_log_doc_names_every_record_field():

@@ -123,7 +123,7 @@ def test_train_writes_a_turtle_checkpoint(trained):
 
 def test_eval_with_baselines(venv, trained, tmp_path):
     report = tmp_path / "eval.json"
-    venv.nep("eval", "--domain", "turtle", "--model", str(trained), "--baselines", "--limit", "200", "--json", str(report))
+    venv.nep("eval", "--domain", "turtle", "--model", str(trained), "--baselines", "--limit", "100", "--json", str(report))
     results = json.loads(report.read_text())["results"]
     assert set(results) == {"model", "repeat-last", "most-frequent", "ngram"}
     for name, metrics in results.items():

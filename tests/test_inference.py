@@ -151,11 +151,15 @@ def test_prefix_reuse_gives_the_same_answers_as_a_fresh_prefill(loaded, tags_dom
     assert again.details["reused_tokens"] == again.details["prompt_tokens"]  # the same prompt: nothing to prefill
 
 
-def test_empty_history_and_bad_k(predictor):
+def test_empty_history_bad_k_warmup_and_threads(predictor):
+    threads = torch.get_num_threads()
     prediction = predictor.predict(Context(history=[]), k=2)
     assert len(prediction.suggestions) == 2
+    assert torch.get_num_threads() == threads  # the one-thread setting is restored after predicting
     with pytest.raises(ValueError):
         predictor.predict(Context(history=[]), k=0)
+    assert predictor.warmup() > 0
+    assert predictor.predict(Context(history=[]), k=1).details["reused_tokens"] == 0  # warmup left no cached prompt
 
 
 def test_load_predictor_refuses_other_domains_and_missing_folders(tmp_path, tags_domain):

@@ -177,10 +177,10 @@ def command(
         json_file.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
         info(f"wrote {json_file}")
     if not is_baseline(model):
-        record = {**results["model"], "data": data, "examples": len(evaluation.examples)}
+        record = {**results["model"], "data": data, "limit": limit}
         record["baselines"] = {name: metrics for name, metrics in results.items() if name != "model"}
-        update_metrics(model, {f"eval_{split}": record})
-        info(f"metrics merged into {Path(model) / 'nep.json'} under \"eval_{split}\"")
+        update_metrics(primary.loaded.path, {f"eval_{split}": record})
+        info(f"metrics merged into {primary.loaded.path / 'nep.json'} under \"eval_{split}\"")
 
 
 def _run_with_progress(predictors, domain, examples, top_k) -> dict:

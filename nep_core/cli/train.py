@@ -28,7 +28,7 @@ def command(
     ),
     batch_size: int = typer.Option(32, "--batch-size", "-b", help="Examples per step and per process."),
     lr: Optional[float] = typer.Option(
-        None, "--lr", help="Peak learning rate (warmup, then cosine decay). Default: 3e-3 tiny, 1e-3 small, 5e-4 base, 3e-4 large, 1e-4 base model."
+        None, "--lr", help="Peak learning rate (warmup, then cosine decay). Default: 2e-3 tiny, 1e-3 small, 5e-4 base, 3e-4 large, 1e-4 base model."
     ),
     val_every: int = typer.Option(100, "--val-every", help="Validate (and log val loss/accuracy) every N steps."),
     save_every: Optional[int] = typer.Option(None, "--save-every", help="Save a resumable checkpoint every N steps. Default: --val-every."),
@@ -39,6 +39,9 @@ def command(
     strategy: str = typer.Option("auto", "--strategy", help="Lightning strategy: auto, ddp, fsdp, deepspeed..."),
     precision: Optional[str] = typer.Option(
         None, "--precision", help="32-true, bf16-mixed, 16-mixed or bf16-true. Default: bf16-mixed on a GPU, 32-true on a CPU."
+    ),
+    threads: Optional[int] = typer.Option(
+        None, "--threads", help="CPU threads per process. Default: the CPU cores divided among the processes."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output; print only the summary."),
 ) -> None:
@@ -78,6 +81,7 @@ def command(
         num_nodes=num_nodes,
         strategy=strategy,
         precision=precision,
+        threads=threads,
         progress=not quiet,
     )
     try:
@@ -102,12 +106,14 @@ def print_summary(folder: Path) -> None:
     console.print(
         f"trained {meta['domain']} ({model}, {meta.get('parameters', 0) / 1e6:.2f}M parameters): "
         f"{run.get('steps')} steps, {run.get('tokens', 0):,} tokens in {run.get('seconds', 0):.0f}s"
-        + (f" ({rate:,.0f} tokens/s)" if rate else "")
+        + (f" ({rate:,.0f} tokens/s)" if rate else ""),
+        soft_wrap=True,
     )
     if metrics.get("val_loss") is not None:
         console.print(
             f"validation: loss {metrics['val_loss']:.4f} · token accuracy {metrics.get('val_token_accuracy', 0):.3f} "
-            f"· exact match {metrics.get('val_exact_match', 0):.3f}"
+            f"· exact match {metrics.get('val_exact_match', 0):.3f}",
+            soft_wrap=True,
         )
-    console.print(f"checkpoint: {folder} (loss curve {folder / 'loss.png'}, logs {folder / 'logs'})")
-    console.print(f"next: nep eval --domain {meta['domain']} --model {folder} --baselines")
+    console.print(f"checkpoint: {folder} (loss curve {folder / 'loss.png'}, logs {folder / 'logs'})", soft_wrap=True)
+    console.print(f"next: nep eval --domain {meta['domain']} --model {folder} --baselines", soft_wrap=True)

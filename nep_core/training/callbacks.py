@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +61,8 @@ class CtrlCFinishesStep(Callback):
         self._installed = False
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not _in_main_thread():
-            return
+        if threading.current_thread() is not threading.main_thread():
+            return  # signal handlers can only be set from the main thread
         self._previous = signal.getsignal(signal.SIGINT)
         signal.signal(signal.SIGINT, self._first_interrupt)
         self._installed = True
@@ -81,8 +82,3 @@ class CtrlCFinishesStep(Callback):
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         self._restore()
 
-
-def _in_main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()

@@ -8,7 +8,7 @@ from typing import Any
 
 from nep_core.errors import NepError
 
-DEFAULT_LEARNING_RATES: dict[str, float] = {"tiny": 3e-3, "small": 1e-3, "base": 5e-4, "large": 3e-4}
+DEFAULT_LEARNING_RATES: dict[str, float] = {"tiny": 2e-3, "small": 1e-3, "base": 5e-4, "large": 3e-4}
 """Peak AdamW learning rate per preset; smaller models take larger steps."""
 
 BASE_MODEL_LEARNING_RATE = 1e-4

@@ -16,6 +16,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from nep_core.errors import NepError
 from nep_core.examples import Example
 from nep_core.features import Featurizer
 
@@ -196,8 +197,6 @@ class NextEditDataModule(L.LightningDataModule):
             world_size=world_size,
         )
         if len(sampler) == 0:
-            from nep_core.errors import NepError
-
             raise NepError(
                 f"{len(self.train_examples)} training examples make no full batch for each of {world_size} "
                 f"processes; use a smaller --batch-size or fewer --devices"

@@ -25,6 +25,17 @@ def read_curves(logs: Path) -> dict[str, dict[int, float]]:
     return curves
 
 
+def moving_average(values: list[float], window: int) -> list[float]:
+    """The mean of each value and up to ``window - 1`` before it."""
+    out, total = [], 0.0
+    for index, value in enumerate(values):
+        total += value
+        if index >= window:
+            total -= values[index - window]
+        out.append(total / min(index + 1, window))
+    return out
+
+
 def plot_losses(logs: Path, out: Path, title: str = "") -> Path | None:
     """Draw train and validation loss against the step into ``out``; None when nothing was logged."""
     curves = read_curves(logs)
@@ -36,10 +47,16 @@ def plot_losses(logs: Path, out: Path, title: str = "") -> Path | None:
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(7, 4), dpi=110)
-    for (name, points), style in zip(curves.items(), ("-", "o-")):
-        if points:
-            steps = sorted(points)
-            axes.plot(steps, [points[step] for step in steps], style, label=name, markersize=3)
+    train = curves["train/loss"]
+    if train:
+        steps = sorted(train)
+        values = [train[step] for step in steps]
+        axes.plot(steps, values, color="tab:blue", alpha=0.25, linewidth=1)
+        axes.plot(steps, moving_average(values, window=9), color="tab:blue", label="train loss (moving average)")
+    val = curves["val/loss"]
+    if val:
+        steps = sorted(val)
+        axes.plot(steps, [val[step] for step in steps], "o-", color="tab:orange", markersize=3, label="validation loss")
     axes.set_xlabel("step")
     axes.set_ylabel("loss per target token")
     axes.set_yscale("log")

@@ -18,7 +18,7 @@ def _metric(trainer: L.Trainer, name: str) -> float | None:
 def describe_metrics(trainer: L.Trainer) -> str:
     """``loss 0.512 · val 0.431 (acc 0.912) · 11.2k tok/s`` from the latest logged values."""
     parts = []
-    loss = _metric(trainer, "train/loss")
+    loss = _metric(trainer, "train/loss_smooth")
     if loss is not None:
         parts.append(f"loss {loss:.3f}")
     val = _metric(trainer, "val/loss")
@@ -37,15 +37,16 @@ class StepProgress(Callback):
     On a terminal it is a ``rich`` progress bar; elsewhere (CI logs, pipes) a line every ``every`` steps.
     """
 
-    def __init__(self, every: int = 100, live: bool | None = None):
+    def __init__(self, every: int = 100, live: bool | None = None, enabled: bool = True):
         self.every = every
+        self.enabled = enabled
         self.live = sys.stderr.isatty() if live is None else live
         self._progress: Any = None
         self._task: Any = None
         self._started = 0.0
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not trainer.is_global_zero:
+        if not trainer.is_global_zero or not self.enabled:
             return
         self._started = time.perf_counter()
         if self.live:
@@ -67,7 +68,7 @@ class StepProgress(Callback):
             self._task = self._progress.add_task("train", total=trainer.max_steps, completed=trainer.global_step, metrics="")
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
-        if not trainer.is_global_zero:
+        if not trainer.is_global_zero or not self.enabled:
             return
         step = trainer.global_step
         if self._progress is not None:
@@ -76,7 +77,7 @@ class StepProgress(Callback):
             self._print_line(trainer)
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not trainer.is_global_zero or trainer.sanity_checking:
+        if not trainer.is_global_zero or not self.enabled or trainer.sanity_checking:
             return
         if self._progress is not None:
             self._progress.update(self._task, metrics=describe_metrics(trainer))

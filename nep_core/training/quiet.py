@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import warnings
@@ -16,7 +17,7 @@ def silence_libraries() -> None:
 
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
-    import lightning.pytorch  # noqa: F401  (it sets its own logger to INFO on import; override after)
+    importlib.import_module("lightning.pytorch")  # it sets its loggers to INFO on import: import, then override
 
     for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning", "lightning_fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)

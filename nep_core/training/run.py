@@ -1,8 +1,9 @@
 """``train(config)``: sessions to examples to a trained checkpoint, the entry point of ``nep train``.
 
-The flow: load sessions, split them by source, make examples, build (or reload) the tokenizer, build
-the model, fit with Lightning, then on rank 0 export the Hugging Face checkpoint with ``nep.json``
-and draw the loss curves. Under DDP every process runs this function; only rank 0 writes files.
+The steps: check the settings (cheap, before torch loads, so mistakes fail fast), load and split the
+sessions, build or reload the tokenizer, build the model, fit with Lightning, then on rank 0 export
+the Hugging Face checkpoint with ``nep.json`` and draw the loss curves. Under DDP every process runs
+this function (Lightning starts the others with the same command line); only rank 0 writes the export.
 """
 
 from __future__ import annotations
@@ -11,18 +12,46 @@ import dataclasses
 import os
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from nep_core.errors import NepError
+from nep_core.model.config import ModelConfig
 from nep_core.training.config import TrainConfig
+from nep_core.training.run_folder import RunFolder
 
 
 class TrainingInterrupted(NepError):
     """Training stopped early (Ctrl-C, SIGTERM); the message says how to resume."""
 
     exit_code = 130
+
+
+@dataclass
+class RunPlan:
+    """What the settings resolve to: the domain, the model source, the folder, where to resume from."""
+
+    config: TrainConfig
+    domain: Any
+    preset: ModelConfig | None
+    base_model: Path | None
+    base_config: dict | None
+    folder: RunFolder
+    settings: dict[str, Any]
+    resume_from: Path | None
+    rank: int
+
+    @property
+    def model_label(self) -> str:
+        return f"preset {self.preset.name}" if self.preset else f"base model {self.base_model}"
+
+    @property
+    def max_positions(self) -> int:
+        from nep_core.model.base import max_positions
+
+        return max_positions(self.base_config) if self.base_config is not None else self.preset.max_positions
 
 
 @dataclass
@@ -49,25 +78,78 @@ def launched_rank() -> int:
     return 0
 
 
-def prepare_data(domain, config: TrainConfig, say: Callable[[str], None]) -> PreparedData:
-    """Sessions from ``config.data`` (or the domain's default dataset), split by source, as examples."""
+def plan_run(config: TrainConfig) -> RunPlan:
+    """Check every setting that can be checked without torch; raises NepError with the fix."""
+    from nep_core.model.base import check_base_model
+    from nep_core.model.config import get_preset
+    from nep_core.plugins import get_domain
+
+    config.validate()
+    domain = get_domain(config.domain)
+    base_model = config.base_model.resolve() if config.base_model is not None else None
+    base_config = check_base_model(base_model) if base_model is not None else None
+    preset = None if base_model is not None else get_preset(config.preset or domain.default_preset)
+    if config.data is not None and ":" not in config.data and not Path(config.data).exists():
+        raise NepError(f"--data {config.data}: no such folder; make one with `nep collect --domain {domain.name} --out {config.data}`")
+    folder = RunFolder(config.run_dir)
+    settings = {
+        "domain": domain.name,
+        "preset": preset.name if preset else None,
+        "base_model": str(base_model) if base_model else None,
+        "data": config.data,
+        "batch_size": config.batch_size,
+        "seed": config.seed,
+        "config": config.as_dict(),
+    }
+    rank = launched_rank()
+    resume_from = None
+    if config.resume:
+        resume_from = folder.resume_checkpoint()
+        folder.check_resumable(settings)
+    elif rank == 0:
+        folder.check_fresh()
+    return RunPlan(config, domain, preset, base_model, base_config, folder, settings, resume_from, rank)
+
+
+def prepare_data(domain, data: str | None, say: Callable[[str], None]) -> PreparedData:
+    """Sessions from ``data`` (or the domain's default dataset), split by source, as examples."""
     from nep_core.dataset import load_sessions
     from nep_core.examples import build_examples, split_sessions
 
-    if config.data is not None and ":" not in config.data and not Path(config.data).exists():
-        raise NepError(f"--data {config.data}: no such folder; make one with `nep collect --domain {domain.name} --out {config.data}`")
-    sessions, read_report = load_sessions(domain, config.data, strict=False, progress=say)
+    sessions, read_report = load_sessions(domain, data, strict=False, progress=say)
     if not sessions:
-        raise NepError(f"no {domain.name} sessions in {config.data or 'the default dataset'}; collect some with `nep collect`")
+        raise NepError(f"no {domain.name} sessions in {data or 'the default dataset'}; collect some with `nep collect`")
     by_split = split_sessions(sessions, domain.examples)
     examples, report = build_examples(by_split, domain)
     if not examples["train"]:
         raise NepError(
             f"the train split is empty ({len(by_split['train'])} of {len(sessions)} sessions, no examples); "
-            f"add more sessions to {config.data or 'the data'}"
+            f"add more sessions to {data or 'the data'}"
         )
-    source = config.data if config.data is not None else f"default ({domain.default_source})"
+    source = data if data is not None else f"default ({domain.default_source})"
     return PreparedData(by_split, examples, report, source, list(read_report.warnings))
+
+
+def prepare_tokenizer(plan: RunPlan, data: PreparedData):
+    """A new run builds the tokenizer and saves it in the run folder; a resumed run (or a DDP peer) reloads it."""
+    if plan.config.resume or plan.rank != 0:
+        from transformers import AutoTokenizer
+
+        try:
+            return AutoTokenizer.from_pretrained(str(plan.folder.root))
+        except Exception as error:
+            raise NepError(
+                f"{plan.folder.root}: cannot reload the run's tokenizer ({type(error).__name__}); start a new run with another --out"
+            ) from None
+    from nep_core.model.base import load_base_tokenizer
+
+    if plan.base_model is not None:
+        tokenizer = load_base_tokenizer(plan.base_model, plan.domain)
+    else:
+        tokenizer = plan.domain.build_tokenizer(data.sessions["train"])
+    plan.folder.start_fresh(plan.settings)
+    tokenizer.save_pretrained(str(plan.folder.root))
+    return tokenizer
 
 
 def max_target_tokens(domain, featurizer, examples: dict[str, list]) -> int:
@@ -87,19 +169,18 @@ def resolve_precision(config: TrainConfig) -> str:
         return config.precision
     import torch
 
-    wants_gpu = config.accelerator in ("gpu", "cuda") or (config.accelerator == "auto" and torch.cuda.is_available())
-    if wants_gpu and torch.cuda.is_available():
+    if not uses_cpu(config) and torch.cuda.is_available():
         return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
     return "32-true"
 
 
-def _uses_cpu(config: TrainConfig) -> bool:
+def uses_cpu(config: TrainConfig) -> bool:
     import torch
 
     return config.accelerator == "cpu" or (config.accelerator == "auto" and not torch.cuda.is_available())
 
 
-def _processes_per_node(config: TrainConfig) -> int:
+def processes_per_node(config: TrainConfig) -> int:
     devices = config.lightning_devices()
     if isinstance(devices, list):
         return len(devices)
@@ -108,103 +189,16 @@ def _processes_per_node(config: TrainConfig) -> int:
     return 1
 
 
-def _say(enabled: bool) -> Callable[[str], None]:
-    def say(message: str) -> None:
-        if enabled:
-            print(message, file=sys.stderr, flush=True)
-
-    return say
-
-
-def train(config: TrainConfig) -> Path:
-    """Train a next-edit model as ``config`` says; returns the run folder, which holds the HF checkpoint."""
-    config.validate()
-    from nep_core.training.quiet import silence_libraries
-
-    silence_libraries()
+def make_trainer(config: TrainConfig, folder: RunFolder, precision: str, validate: bool):
+    """The Lightning Trainer: step-based validation and checkpoints, CSV logs, clean interruption."""
     import lightning as L
-    import torch
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger
-    from transformers import AutoTokenizer
 
-    from nep_core.features import Featurizer
-    from nep_core.model.base import check_base_model, load_base_model, load_base_tokenizer, max_positions
-    from nep_core.model.config import build_model, get_preset
-    from nep_core.plugins import get_domain
     from nep_core.training.callbacks import CtrlCFinishesStep, InterruptCheckpoint, SaveLastAtEnd, ValidateAtLastStep
-    from nep_core.training.datamodule import NextEditDataModule, tokenize
     from nep_core.training.progress import StepProgress
-    from nep_core.training.run_folder import RunFolder
-    from nep_core.training.system import NextEditSystem
 
-    rank = launched_rank()
-    say = _say(rank == 0 and config.progress)
-    domain = get_domain(config.domain)
-    base_model = config.base_model.resolve() if config.base_model is not None else None
-    preset = None if base_model is not None else get_preset(config.preset or domain.default_preset)
-    base_config = check_base_model(base_model) if base_model is not None else None
-    folder = RunFolder(config.run_dir)
-    settings = {
-        "domain": domain.name,
-        "preset": preset.name if preset else None,
-        "base_model": str(base_model) if base_model else None,
-        "data": config.data,
-        "batch_size": config.batch_size,
-        "seed": config.seed,
-        "config": config.as_dict(),
-    }
-    resume_from: Path | None = None
-    if config.resume:
-        resume_from = folder.resume_checkpoint()
-        folder.check_resumable(settings)
-    elif rank == 0:
-        folder.check_fresh()
-
-    data = prepare_data(domain, config, say)
-    for message in data.warnings[:5]:
-        say(f"warning: {message}")
-
-    if config.resume or rank != 0:
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(str(folder.root))
-        except Exception as error:
-            raise NepError(f"{folder.root}: cannot reload the run's tokenizer ({type(error).__name__}); start a new run with another --out") from None
-    else:
-        tokenizer = load_base_tokenizer(base_model, domain) if base_model else domain.build_tokenizer(data.sessions["train"])
-        folder.start_fresh(settings)
-        tokenizer.save_pretrained(str(folder.root))
-
-    positions = max_positions(base_config) if base_config is not None else preset.max_positions
-    target_tokens = max_target_tokens(domain, Featurizer(domain, tokenizer, None), data.examples)
-    context_tokens = positions - 2 - target_tokens
-    if context_tokens < 1:
-        raise NepError(f"targets of up to {target_tokens} tokens leave no room for context in {positions} positions; use a larger --preset")
-    featurizer = Featurizer(domain, tokenizer, context_tokens)
-    train_set = tokenize(data.examples["train"], featurizer)
-    val_set = tokenize(data.examples["val"], featurizer)
-
-    L.seed_everything(config.seed, verbose=False)
-    model = load_base_model(base_model, tokenizer) if base_model else build_model(preset, tokenizer)
-    parameters = sum(parameter.numel() for parameter in model.parameters())
-    learning_rate = config.resolved_learning_rate(preset.name if preset else None)
-    system = NextEditSystem(
-        model,
-        learning_rate=learning_rate,
-        max_steps=config.max_steps,
-        warmup_steps=config.resolved_warmup_steps(),
-        weight_decay=config.weight_decay,
-        min_lr_ratio=config.min_lr_ratio,
-    )
-    datamodule = NextEditDataModule(train_set, val_set, tokenizer.pad_token_id, config.batch_size, config.seed)
-
-    precision = resolve_precision(config)
-    if _uses_cpu(config):
-        torch.set_num_threads(config.threads or max(1, (os.cpu_count() or 1) // _processes_per_node(config)))
-    elif torch.cuda.is_available():
-        torch.set_float32_matmul_precision("high")
-    save_every = config.save_every or config.val_every
-    trainer = L.Trainer(
+    return L.Trainer(
         accelerator=config.accelerator,
         devices=config.lightning_devices(),
         num_nodes=config.num_nodes,
@@ -214,7 +208,7 @@ def train(config: TrainConfig) -> Path:
         max_epochs=-1,
         val_check_interval=config.val_every,
         check_val_every_n_epoch=None,
-        limit_val_batches=None if val_set else 0,
+        limit_val_batches=None if validate else 0,
         num_sanity_val_steps=0,
         gradient_clip_val=config.grad_clip,
         log_every_n_steps=min(10, config.val_every),
@@ -222,12 +216,12 @@ def train(config: TrainConfig) -> Path:
         callbacks=[
             ValidateAtLastStep(),
             CtrlCFinishesStep(),
-            StepProgress(every=config.val_every, live=None if config.progress else False),
+            StepProgress(every=config.val_every, live=None if config.progress else False, enabled=config.progress),
             InterruptCheckpoint(folder.interrupt_checkpoint),
             SaveLastAtEnd(folder.last_checkpoint),
             ModelCheckpoint(
                 dirpath=str(folder.lightning),
-                every_n_train_steps=save_every,
+                every_n_train_steps=config.save_every or config.val_every,
                 save_top_k=0,
                 save_last=True,
                 enable_version_counter=False,
@@ -238,48 +232,153 @@ def train(config: TrainConfig) -> Path:
         use_distributed_sampler=False,
         default_root_dir=str(folder.root),
     )
-    if (len(train_set) + config.batch_size - 1) // config.batch_size < trainer.world_size:
-        raise NepError(f"{len(train_set)} training examples make fewer batches of {config.batch_size} than {trainer.world_size} processes; lower --batch-size")
-    if not val_set:
-        say("warning: the validation split has no examples; no validation metrics will be reported")
 
-    what = f"preset {preset.name}" if preset else f"base model {base_model}"
-    counts = "/".join(str(len(data.sessions[split])) for split in ("train", "val", "test"))
-    say(
-        f"training {domain.name}: {what} ({parameters / 1e6:.2f}M parameters), sessions train/val/test {counts}, "
-        f"examples {len(train_set)}/{len(val_set)}, {trainer.world_size} process(es) on {trainer.accelerator.__class__.__name__.replace('Accelerator', '').lower()}, "
-        f"{precision}" + (f", resuming from {resume_from}" if resume_from else "")
+
+def _say(enabled: bool) -> Callable[[str], None]:
+    def say(message: str) -> None:
+        if enabled:
+            print(message, file=sys.stderr, flush=True)
+
+    return say
+
+
+@dataclass
+class TrainingSetup:
+    """The tokenizer, the token sequences and the model, ready for the Trainer."""
+
+    tokenizer: Any
+    train_set: list
+    val_set: list
+    context_tokens: int
+    target_tokens: int
+    system: Any
+    datamodule: Any
+
+
+def build_setup(plan: RunPlan, data: PreparedData) -> TrainingSetup:
+    """Tokenizer, featurized examples (context cut to fit the model), model, LightningModule and DataModule."""
+    import lightning as L
+
+    from nep_core.features import Featurizer
+    from nep_core.model.base import load_base_model
+    from nep_core.model.config import build_model
+    from nep_core.training.datamodule import NextEditDataModule, tokenize
+    from nep_core.training.system import NextEditSystem
+
+    config = plan.config
+    tokenizer = prepare_tokenizer(plan, data)
+    target_tokens = max_target_tokens(plan.domain, Featurizer(plan.domain, tokenizer, None), data.examples)
+    context_tokens = plan.max_positions - 2 - target_tokens
+    if context_tokens < 1:
+        raise NepError(
+            f"targets of up to {target_tokens} tokens leave no room for context in {plan.max_positions} positions; use a larger --preset"
+        )
+    featurizer = Featurizer(plan.domain, tokenizer, context_tokens)
+    train_set = tokenize(data.examples["train"], featurizer)
+    val_set = tokenize(data.examples["val"], featurizer)
+    L.seed_everything(config.seed, verbose=False)
+    model = load_base_model(plan.base_model, tokenizer) if plan.base_model else build_model(plan.preset, tokenizer)
+    system = NextEditSystem(
+        model,
+        learning_rate=config.resolved_learning_rate(plan.preset.name if plan.preset else None),
+        max_steps=config.max_steps,
+        warmup_steps=config.resolved_warmup_steps(),
+        weight_decay=config.weight_decay,
+        min_lr_ratio=config.min_lr_ratio,
     )
-    started = time.perf_counter()
-    try:
-        trainer.fit(system, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None)
-    except (SystemExit, KeyboardInterrupt):
-        if trainer.interrupted:
-            where = folder.interrupt_checkpoint if folder.interrupt_checkpoint.exists() else folder.last_checkpoint
-            raise TrainingInterrupted(
-                f"training stopped at step {trainer.global_step} of {config.max_steps}; state saved in {where}; "
-                f"continue with the same command plus --resume"
-            ) from None
-        raise
-    if not trainer.is_global_zero:
-        return folder.root
+    datamodule = NextEditDataModule(train_set, val_set, tokenizer.pad_token_id, config.batch_size, config.seed)
+    return TrainingSetup(tokenizer, train_set, val_set, context_tokens, target_tokens, system, datamodule)
 
+
+@contextmanager
+def cpu_threads(config: TrainConfig) -> Iterator[None]:
+    """On a CPU, give each process its share of the cores (or ``config.threads``); restore after."""
+    import torch
+
+    before = torch.get_num_threads()
+    if uses_cpu(config):
+        torch.set_num_threads(config.threads or max(1, (os.cpu_count() or 1) // processes_per_node(config)))
+    elif torch.cuda.is_available():
+        torch.set_float32_matmul_precision("high")
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def train(config: TrainConfig) -> Path:
+    """Train a next-edit model as ``config`` says; returns the run folder, which holds the HF checkpoint."""
+    plan = plan_run(config)
+    from nep_core.training.quiet import silence_libraries
+
+    silence_libraries()
+    say = _say(plan.rank == 0 and config.progress)
+    data = prepare_data(plan.domain, config.data, say)
+    for message in data.warnings[:5]:
+        say(f"warning: {message}")
+    setup = build_setup(plan, data)
+    precision = resolve_precision(config)
+    with cpu_threads(config):
+        trainer = make_trainer(config, plan.folder, precision, validate=bool(setup.val_set))
+        batches = (len(setup.train_set) + config.batch_size - 1) // config.batch_size
+        if batches < trainer.world_size:
+            raise NepError(
+                f"{len(setup.train_set)} training examples make {batches} batches of {config.batch_size}, fewer than the "
+                f"{trainer.world_size} processes; lower --batch-size or --devices"
+            )
+        if not setup.val_set:
+            say("warning: the validation split has no examples; no validation metrics will be reported")
+        parameters = sum(parameter.numel() for parameter in setup.system.model.parameters())
+        counts = "/".join(str(len(data.sessions[split])) for split in ("train", "val", "test"))
+        device = type(trainer.accelerator).__name__.replace("Accelerator", "").lower()
+        say(
+            f"training {plan.domain.name}: {plan.model_label} ({parameters / 1e6:.2f}M parameters), sessions "
+            f"train/val/test {counts}, examples {len(setup.train_set)}/{len(setup.val_set)}, "
+            f"{trainer.world_size} process(es) on {device}, {precision}"
+            + (f", resuming from {plan.resume_from}" if plan.resume_from else "")
+        )
+        started = time.perf_counter()
+        fit(plan, trainer, setup)
+        if trainer.is_global_zero:
+            export(plan, data, setup, trainer, precision, time.perf_counter() - started)
+    return plan.folder.root
+
+
+def fit(plan: RunPlan, trainer, setup: TrainingSetup) -> None:
+    """``trainer.fit``; an interruption (Ctrl-C, SIGTERM) becomes TrainingInterrupted, saying how to resume."""
+    resume_from = str(plan.resume_from) if plan.resume_from else None
+    try:
+        trainer.fit(setup.system, datamodule=setup.datamodule, ckpt_path=resume_from)
+    except (SystemExit, KeyboardInterrupt):
+        if not trainer.interrupted:
+            raise
+        folder = plan.folder
+        saved = folder.interrupt_checkpoint if folder.interrupt_checkpoint.exists() else folder.last_checkpoint
+        raise TrainingInterrupted(
+            f"training stopped at step {trainer.global_step} of {plan.config.max_steps}; state saved in {saved}; "
+            f"continue with the same command plus --resume"
+        ) from None
+
+
+def export(plan: RunPlan, data: PreparedData, setup: TrainingSetup, trainer, precision: str, wall_seconds: float) -> None:
+    """Write the HF checkpoint with ``nep.json`` into the run folder, and the loss-curve PNG."""
+    from nep_core import __version__
     from nep_core.checkpoint import save_checkpoint
     from nep_core.sessionlog import utc_now
     from nep_core.training.plot import plot_losses
-    from nep_core import __version__
 
+    config, domain, system = plan.config, plan.domain, setup.system
     seconds = system.train_seconds
     meta = {
         "domain": domain.name,
         "plugin": domain.plugin,
         "action_space": {"name": domain.action_space.name, "version": domain.action_space.version},
         "encoder": domain.encoder.settings(),
-        "preset": preset.as_dict() if preset else None,
-        "base_model": str(base_model) if base_model else None,
-        "parameters": parameters,
-        "max_context_tokens": context_tokens,
-        "max_target_tokens": target_tokens,
+        "preset": plan.preset.as_dict() if plan.preset else None,
+        "base_model": str(plan.base_model) if plan.base_model else None,
+        "parameters": sum(parameter.numel() for parameter in system.model.parameters()),
+        "max_context_tokens": setup.context_tokens,
+        "max_target_tokens": setup.target_tokens,
         "data": {
             "source": data.source,
             "sessions": {split: len(sessions) for split, sessions in data.sessions.items()},
@@ -291,12 +390,12 @@ def train(config: TrainConfig) -> Path:
             "max_steps": config.max_steps,
             "tokens": system.tokens_seen,
             "seconds": round(seconds, 3),
-            "wall_seconds_this_start": round(time.perf_counter() - started, 3),
+            "wall_seconds_this_start": round(wall_seconds, 3),
             "tokens_per_s": round(system.tokens_seen / seconds, 1) if seconds > 0 else None,
-            "train_loss": None if system.train_loss is None else round(system.train_loss, 5),
+            "train_loss": _rounded(system.train_loss),
             "val_loss": _rounded(system.val_metrics.get("val_loss")),
             "batch_size": config.batch_size,
-            "learning_rate": learning_rate,
+            "learning_rate": system.learning_rate,
             "precision": precision,
             "world_size": trainer.world_size,
             "seed": config.seed,
@@ -305,9 +404,8 @@ def train(config: TrainConfig) -> Path:
         },
         "metrics": {key: _rounded(value) for key, value in system.val_metrics.items()},
     }
-    save_checkpoint(folder.root, model, tokenizer, meta)
-    plot_losses(folder.logs, folder.loss_plot, title=f"{domain.name} · {what}")
-    return folder.root
+    save_checkpoint(plan.folder.root, system.model, setup.tokenizer, meta)
+    plot_losses(plan.folder.logs, plan.folder.loss_plot, title=f"{domain.name} · {plan.model_label}")
 
 
 def _rounded(value: float | None) -> float | None:

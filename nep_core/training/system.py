@@ -22,7 +22,8 @@ from nep_core.training.datamodule import IGNORE_INDEX
 class NextEditSystem(L.LightningModule):
     """Trains ``model`` to write the target action after the prompt.
 
-    Logs ``train/loss``, ``train/lr``, ``train/tokens_per_s`` (all processes together), ``val/loss``
+    Logs ``train/loss`` (and ``train/loss_smooth``, its moving average: length-grouped batches make the
+    raw one jumpy), ``train/lr``, ``train/tokens_per_s`` (all processes together), ``val/loss``
     (per target token), ``val/token_acc`` (teacher-forced next-token accuracy on targets) and
     ``val/exact`` (share of examples whose whole target is predicted right).
     """
@@ -49,6 +50,8 @@ class NextEditSystem(L.LightningModule):
         self.tokens_seen = 0
         self.train_seconds = 0.0
         self.train_loss: float | None = None
+        self._loss_average = 0.0
+        self._loss_steps = 0
         self.val_metrics: dict[str, float] = {}
         self._step_started = 0.0
         self._tokens_per_s: float | None = None
@@ -70,9 +73,11 @@ class NextEditSystem(L.LightningModule):
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         logits, targets, _ = self.target_logits(batch)
         loss = F.cross_entropy(logits, targets)
-        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=False)
-        value = loss.item()
-        self.train_loss = value if self.train_loss is None else 0.9 * self.train_loss + 0.1 * value
+        self._loss_average = 0.95 * self._loss_average + 0.05 * loss.item()
+        self._loss_steps += 1
+        self.train_loss = self._loss_average / (1.0 - 0.95**self._loss_steps)  # bias-corrected, like Adam's moments
+        self.log("train/loss", loss, on_step=True, on_epoch=False)
+        self.log("train/loss_smooth", self.train_loss, prog_bar=True, on_step=True, on_epoch=False)
         return loss
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
@@ -154,6 +159,7 @@ class NextEditSystem(L.LightningModule):
             "tokens_seen": self.tokens_seen,
             "train_seconds": self.train_seconds,
             "train_loss": self.train_loss,
+            "loss_average": [self._loss_average, self._loss_steps],
             "val_metrics": self.val_metrics,
         }
 
@@ -162,4 +168,5 @@ class NextEditSystem(L.LightningModule):
         self.tokens_seen = int(progress.get("tokens_seen", 0))
         self.train_seconds = float(progress.get("train_seconds", 0.0))
         self.train_loss = progress.get("train_loss")
+        self._loss_average, self._loss_steps = progress.get("loss_average", [0.0, 0])
         self.val_metrics = dict(progress.get("val_metrics", {}))

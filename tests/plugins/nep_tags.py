@@ -21,7 +21,8 @@ from nep_core.verifier import Verdict, Verifier
 
 TAGS = ("a", "b", "c", "d", "e")
 WORDS = ("x", "y")
-MAX_DEPTH = 3
+MAX_DEPTH = 2
+BODY = ("x", "y", "x")
 
 ACTION_SPACE = SymbolicActionSpace(
     name="tags",
@@ -74,19 +75,18 @@ def generate_session(rng: random.Random, session_id: str) -> Session:
         events.append(Event(t=round(t, 3), action=Action(kind=kind, edit=edit, **fields)))
 
     def maybe_scroll() -> None:
-        for _ in range(rng.choice((0, 0, 1, 2))):
+        for _ in range(rng.choice((0, 0, 0, 0, 1))):
             emit("scroll", args={"dir": rng.choice(("up", "down"))})
 
-    for _block in range(rng.randint(2, 4)):
-        depth = rng.randint(1, MAX_DEPTH)
-        stack = rng.sample(TAGS, depth)
+    for _block in range(rng.randint(2, 5)):
+        stack = rng.sample(TAGS, rng.randint(1, MAX_DEPTH))
         for tag in stack:
             emit("open", target=tag)
             maybe_scroll()
-        for _ in range(rng.randint(1, 4)):
-            emit("write", args={"word": rng.choice(WORDS)})
+        for word in BODY:  # every innermost tag gets the same body, so *when* to close is plain
+            emit("write", args={"word": word})
             maybe_scroll()
-        for tag in reversed(stack):
+        for tag in reversed(stack):  # *which* tag to close was decided several steps back
             emit("close", target=tag)
             maybe_scroll()
         if rng.random() < 0.5:
@@ -113,7 +113,7 @@ def register_domains(register):
             name="tags",
             description="test domain: nested tags (long-range dependencies)",
             action_space=ACTION_SPACE,
-            encoder=ActionHistoryEncoder(ACTION_SPACE, max_tokens=160, max_events=64),
+            encoder=ActionHistoryEncoder(ACTION_SPACE, max_tokens=64, max_events=24),
             collectors={"synthetic": SyntheticTags()},
             verifiers={"nesting": NestingVerifier()},
             default_source="synthetic:300",

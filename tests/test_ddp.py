@@ -1,0 +1,38 @@
+"""Two-process DDP on the CPU (gloo) through `nep train`: one checkpoint, written once, that loads."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import torch
+
+
+def test_two_process_ddp_on_cpu_writes_one_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "nep_core.cli.main", "train", "--domain", "tags", "--data", "synthetic:40",
+               "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--max-steps", "20", "--val-every", "10",
+               "--batch-size", "8", "--out", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "2 process(es) on cpu" in result.stderr
+    assert result.stdout.count("trained tags") == 1  # the summary comes from rank 0 only
+
+    meta = json.loads((out / "nep.json").read_text())
+    assert meta["training"]["world_size"] == 2 and meta["training"]["steps"] == 20
+    assert meta["metrics"]["val_loss"] > 0
+    exported = sorted(path.name for path in out.iterdir() if path.is_file())
+    assert exported == sorted(["config.json", "generation_config.json", "model.safetensors", "nep.json",
+                               "tokenizer.json", "tokenizer_config.json", "loss.png"]), exported
+    assert sorted(path.name for path in (out / "lightning").iterdir()) == ["last.ckpt", "run.json"]
+    assert len(list((out / "logs").glob("version_*"))) == 1
+
+    from nep_core.checkpoint import load_checkpoint
+
+    loaded = load_checkpoint(out, expected_domain="tags")
+    state = torch.load(out / "lightning" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert state["global_step"] == 20
+    for name, tensor in loaded.model.state_dict().items():  # the export is the trained model in the checkpoint
+        assert torch.equal(tensor, state["state_dict"][f"model.{name}"]), name

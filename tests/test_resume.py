@@ -1,0 +1,59 @@
+"""An interrupted `nep train` resumes and loses no finished step."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import signal
+import subprocess
+import sys
+
+import torch
+
+
+def nep_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "nep_core.cli.main", *args]
+
+
+def test_ctrl_c_saves_and_resume_continues_from_the_same_step(tmp_path):
+    out = tmp_path / "run"
+    args = ["train", "--domain", "tags", "--data", "synthetic:60", "--max-steps", "200", "--val-every", "10",
+            "--batch-size", "16", "--threads", "1", "--out", str(out)]
+    process = subprocess.Popen(nep_command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    logged = 0
+    for line in process.stderr:  # one progress line per validation when stderr is not a terminal
+        match = re.match(r"step (\d+)/200", line)
+        if match and int(match.group(1)) >= 30:
+            logged = int(match.group(1))
+            break
+    assert logged >= 30, "training never reported progress"
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    stopped = int(re.search(r"training stopped at step (\d+) of 200", stderr).group(1))
+    assert logged <= stopped < 200 and "--resume" in stderr
+
+    saved = out / "lightning" / "on_exception.ckpt"
+    state = torch.load(saved, map_location="cpu", weights_only=False)
+    assert state["global_step"] == stopped  # the first Ctrl-C lets the step finish, so whole steps only
+    (sampler_state,) = state["loops"]["fit_loop"]["state_dict"]["combined_loader"]
+    assert sampler_state["position"] == state["loops"]["fit_loop"]["epoch_loop.batch_progress"]["current"]["completed"]
+    assert not (out / "nep.json").exists()  # an interrupted run is not a finished checkpoint
+
+    again = subprocess.run(nep_command(*args), capture_output=True, text=True, timeout=120)
+    assert again.returncode == 2 and "pass --resume" in again.stderr and "Traceback" not in again.stderr
+
+    resumed = subprocess.run(nep_command(*args, "--resume", "--val-every", "100"), capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming from {saved}" in resumed.stderr and "200 steps" in resumed.stdout
+    meta = json.loads((out / "nep.json").read_text())
+    assert meta["training"]["steps"] == 200
+    final = torch.load(out / "lightning" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert final["global_step"] == 200
+    assert not saved.exists()  # a clean finish removes the interruption checkpoint
+
+    first_run = [int(row["step"]) for row in csv.DictReader(open(out / "logs" / "version_0" / "metrics.csv"))]
+    second_run = [int(row["step"]) for row in csv.DictReader(open(out / "logs" / "version_1" / "metrics.csv"))]
+    assert max(first_run) <= stopped <= min(second_run) + 1 and max(second_run) >= 199  # Lightning logs at step - 1

@@ -1,0 +1,113 @@
+"""`nep train` on the command line: help, and bad input as one clear line without a traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from nep_core.errors import NepError
+from nep_core.training import TrainConfig, train
+
+
+def nep(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "nep_core.cli.main", *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_help_explains_options_defaults_and_gives_examples():
+    result = nep("train", "--help")
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    for option in ("--domain", "--data", "--preset", "--max-steps", "--out", "--resume", "--base-model", "--batch-size",
+                   "--lr", "--devices", "--num-nodes", "--strategy", "--accelerator", "--precision", "--seed", "--val-every"):
+        assert option in text, option
+    assert "runs/<domain>" in text and "bf16-mixed" in text and "1000" in text
+    assert "nep train --domain tags --max-steps 500" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--domain", "nope"), "unknown domain 'nope'"),
+        (("--domain", "tags", "--max-steps", "0"), "--max-steps must be at least 1"),
+        (("--domain", "tags", "--preset", "huge"), "unknown preset 'huge'"),
+        (("--domain", "tags", "--data", "no/such/folder"), "no such folder"),
+    ],
+)
+def test_bad_input_is_one_line_on_stderr(args, message, tmp_path):
+    result = nep("train", *args, "--out", str(tmp_path / "run"))
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def _fails(config: TrainConfig, message: str) -> None:
+    with pytest.raises(NepError) as raised:
+        train(config)
+    text = str(raised.value)
+    assert message in text and "\n" not in text, text
+
+
+def test_bad_settings_fail_before_any_training(tmp_path):
+    out = tmp_path / "run"
+    _fails(TrainConfig(domain="tags", out=out, batch_size=0), "--batch-size must be at least 1")
+    _fails(TrainConfig(domain="tags", out=out, devices="two"), "--devices must be auto")
+    _fails(TrainConfig(domain="tags", out=out, precision="fp8"), "--precision must be one of")
+    _fails(TrainConfig(domain="tags", out=out, preset="tiny", base_model=tmp_path), "either --preset or --base-model")
+    _fails(TrainConfig(domain="tags", out=out, base_model=tmp_path / "missing"), "no such folder")
+    _fails(TrainConfig(domain="tags", out=out, base_model=tmp_path), "no config.json there")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.json").write_text("{not json")
+    _fails(TrainConfig(domain="tags", out=out, base_model=tmp_path / "broken"), "unreadable")
+    _fails(TrainConfig(domain="tags", out=out, data="synthetic:0"), "no tags sessions")
+    _fails(TrainConfig(domain="tags", out=out, resume=True), "nothing to resume")
+    assert not out.exists()
+
+
+def test_a_run_folder_with_a_checkpoint_needs_resume_or_another_out(tmp_path):
+    out = tmp_path / "run"
+    (out / "lightning").mkdir(parents=True)
+    (out / "lightning" / "last.ckpt").write_bytes(b"")
+    _fails(TrainConfig(domain="tags", out=out), "pass --resume to continue it, or another --out")
+    (out / "lightning" / "run.json").write_text(json.dumps({"domain": "tags", "preset": "small", "base_model": None,
+                                                             "data": None, "batch_size": 32, "seed": 0}))
+    _fails(TrainConfig(domain="tags", out=out, resume=True), "was started with preset='small', not 'tiny'")
+
+
+def test_an_empty_train_split_is_a_clear_error(tmp_path):
+    from nep_core.collector import CollectReport
+    from nep_core.examples import split_of
+    from nep_core.plugins import get_domain
+    from nep_core.sessionlog import write_sessions
+
+    domain = get_domain("tags")
+    config = domain.examples
+    held_out = [
+        session
+        for session in domain.collectors["synthetic"].collect("40", CollectReport())
+        if split_of(session.source, config.split_fractions, config.seed) != "train"
+    ]
+    write_sessions(tmp_path / "data", held_out[:2])
+    _fails(TrainConfig(domain="tags", out=tmp_path / "run", data=str(tmp_path / "data")), "the train split is empty")
+
+
+def test_train_from_a_folder_of_logs_with_the_cli(tmp_path):
+    """A short real run from `nep collect` output: the summary says where the checkpoint is."""
+    data, out = tmp_path / "data", tmp_path / "run"
+    collected = nep("collect", "--domain", "tags", "--source", "synthetic:40", "--out", str(data))
+    assert collected.returncode == 0, collected.stderr
+    result = nep("train", "--domain", "tags", "--data", str(data), "--max-steps", "12", "--val-every", "6",
+                 "--batch-size", "16", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert f"checkpoint: {out}" in result.stdout and "12 steps" in result.stdout
+    assert "step 12/12" in result.stderr  # progress lines when stderr is not a terminal
+    for noise in ("GPU available", "Tip:", "litlogger", "LOCAL_RANK", "Loading weights", "Traceback"):
+        assert noise not in result.stdout + result.stderr, noise
+    meta = json.loads((out / "nep.json").read_text())
+    assert meta["data"]["source"] == str(data) and meta["training"]["steps"] == 12
