@@ -313,12 +313,13 @@ def test_a_plugin_file_that_fails_to_import_is_a_warning_and_the_cli_still_works
     folder = tmp_path / "plugins"
     write_plugin(folder, "broken_plugin", "import nep_core\nraise RuntimeError('boom while importing')\n")
     write_plugin(folder, "good_plugin", DOMAIN_PLUGIN.format(name="good"))
-    result = nep("domains", "--json", plugins_dir=folder)
+    # NEP_LOAD_PLUGINS="" keeps installed entry points (built-in domains, a user's plugins) out of the picture.
+    result = nep("domains", "--json", plugins_dir=folder, NEP_LOAD_PLUGINS="")
     assert result.returncode == 0, result.stderr
     assert set(json.loads(result.stdout)) == {"good"}
     assert "plugin 'broken_plugin'" in result.stderr and "boom while importing" in result.stderr
     assert "Traceback" not in result.stderr
-    listed = nep("plugins", "--json", plugins_dir=folder)
+    listed = nep("plugins", "--json", plugins_dir=folder, NEP_LOAD_PLUGINS="")
     assert [record["name"] for record in json.loads(listed.stdout)] == ["good_plugin"]
     assert json.loads(listed.stdout)[0]["source"] == str(folder / "good_plugin.py")
 
