@@ -125,7 +125,12 @@ def test_trained_run_folder_is_an_hf_checkpoint_with_nep_json(trained_tags_model
     assert (folder / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     model = AutoModelForCausalLM.from_pretrained(folder)
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    assert model.config.vocab_size == len(tokenizer) == len(tags_domain.build_tokenizer())
+    domain_tokenizer = tags_domain.build_tokenizer()
+    assert model.config.vocab_size == len(tokenizer) == len(domain_tokenizer)
+    # Plain Hugging Face loading gives the same token ids as the domain's own tokenizer.
+    words = sorted(domain_tokenizer.get_vocab(), key=domain_tokenizer.get_vocab().get)
+    assert tokenizer(" ".join(words), add_special_tokens=False).input_ids == list(range(len(words)))
+    assert tokenizer("@open never-seen", add_special_tokens=False).input_ids[1] == tokenizer.unk_token_id
     loaded = load_checkpoint(folder, expected_domain="tags")
     with pytest.raises(NepError, match="not 'blender'"):
         load_checkpoint(folder, expected_domain="blender")
