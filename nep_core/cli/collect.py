@@ -6,11 +6,11 @@ from pathlib import Path
 
 import typer
 
-from nep_core.cli.common import console, warn
+from nep_core.cli.common import console, domain_option, warn
 
 
 def command(
-    domain: str = typer.Option(..., "--domain", "-d", help="Domain name (see `nep domains`)."),
+    domain: str = domain_option(),
     source: str = typer.Option(
         ..., "--source", "-s", help="COLLECTOR:ARGUMENT, e.g. synthetic:500, logs:~/nep-logs, git:~/src/repo."
     ),

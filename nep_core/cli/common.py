@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typer
 from rich.console import Console
 
 console = Console(highlight=False)
@@ -14,3 +15,18 @@ def warn(message: str) -> None:
 
 def info(message: str) -> None:
     err_console.print(message, markup=False, soft_wrap=True)
+
+
+def domain_option(help: str = "Domain name (see `nep domains`).") -> typer.models.OptionInfo:
+    """The required ``--domain/-d`` option every domain command takes."""
+    return typer.Option(..., "--domain", "-d", help=help)
+
+
+def model_option() -> typer.models.OptionInfo:
+    """The required ``--model/-m`` option: a checkpoint folder or a baseline's name."""
+    return typer.Option(
+        ...,
+        "--model",
+        "-m",
+        help="A checkpoint folder from `nep train`, or a baseline: repeat-last, most-frequent, ngram (ngram:N sets the order, default 3).",
+    )

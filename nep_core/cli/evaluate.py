@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from nep_core.cli.common import console, err_console, info
+from nep_core.cli.common import console, domain_option, err_console, info, model_option
 from nep_core.errors import NepError
 
 if TYPE_CHECKING:
@@ -102,13 +102,8 @@ def metrics_table(results: dict[str, Metrics], title: str, top_k: int):
 
 
 def command(
-    domain: str = typer.Option(..., "--domain", "-d", help="Domain name (see `nep domains`)."),
-    model: str = typer.Option(
-        ...,
-        "--model",
-        "-m",
-        help="A checkpoint folder from `nep train`, or a baseline: repeat-last, most-frequent, ngram (ngram:N sets the order, default 3).",
-    ),
+    domain: str = domain_option(),
+    model: str = model_option(),
     data: Optional[str] = typer.Option(
         None,
         "--data",

@@ -7,19 +7,14 @@ from typing import Optional
 
 import typer
 
-from nep_core.cli.common import console, warn
+from nep_core.cli.common import console, domain_option, model_option, warn
 from nep_core.cli.evaluate import MAX_TOP_K, check_top_k, load_quietly
 from nep_core.errors import NepError
 
 
 def command(
-    domain: str = typer.Option(..., "--domain", "-d", help="Domain name (see `nep domains`)."),
-    model: str = typer.Option(
-        ...,
-        "--model",
-        "-m",
-        help="A checkpoint folder from `nep train`, or a baseline: repeat-last, most-frequent, ngram (ngram:N sets the order).",
-    ),
+    domain: str = domain_option(),
+    model: str = model_option(),
     session: Path = typer.Option(
         ..., "--session", "-s", help="A session log (.jsonl); the suggestions are for what follows its last event."
     ),

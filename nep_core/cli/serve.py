@@ -6,16 +6,15 @@ from pathlib import Path
 
 import typer
 
+from nep_core.cli.common import domain_option, model_option
 from nep_core.server.app import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HISTORY_EVENTS
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
 def command(
-    domain: str = typer.Option(..., "--domain", "-d", help="Domain name (see `nep domains`)."),
-    model: str = typer.Option(
-        ..., "--model", "-m", help="A checkpoint folder from `nep train`, or a baseline: ngram, repeat-last, most-frequent."
-    ),
+    domain: str = domain_option(),
+    model: str = model_option(),
     host: str = typer.Option(
         "127.0.0.1", "--host", help="Address to listen on. A non-loopback address needs --allow-remote."
     ),

@@ -7,11 +7,11 @@ from typing import Optional
 
 import typer
 
-from nep_core.cli.common import console, err_console
+from nep_core.cli.common import console, domain_option, err_console
 
 
 def command(
-    domain: str = typer.Option(..., "--domain", "-d", help="Domain to train (see `nep domains`)."),
+    domain: str = domain_option("Domain to train (see `nep domains`)."),
     data: Optional[str] = typer.Option(
         None,
         "--data",
