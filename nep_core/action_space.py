@@ -41,6 +41,10 @@ class ActionSpace(ABC):
     def allowed_next(self, prefix: Sequence[str]) -> Collection[str]:
         """Tokens that may follow ``prefix``; contains EOS exactly when ``prefix`` is a whole action."""
 
+    def non_edit_start_tokens(self) -> frozenset[str]:
+        """First tokens of kinds that are not edits (view, selection): decoding never suggests them."""
+        return frozenset()
+
     def location(self, action: Action) -> Hashable:
         """The action's place in the location sub-space (used for jump / no-jump and location accuracy)."""
         return json.dumps(action.target, sort_keys=True)
@@ -224,3 +228,6 @@ class SymbolicActionSpace(ActionSpace):
 
     def is_edit_kind(self, kind: str) -> bool:
         return self.spec(kind).edit
+
+    def non_edit_start_tokens(self) -> frozenset[str]:
+        return frozenset(spec.token for spec in self.kinds if not spec.edit)

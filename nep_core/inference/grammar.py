@@ -13,7 +13,7 @@ from typing import Collection, Sequence
 
 import torch
 
-from nep_core.action_space import EOS, ActionSpace, SymbolicActionSpace
+from nep_core.action_space import EOS, ActionSpace
 
 
 @dataclass(frozen=True)
@@ -27,16 +27,6 @@ class GrammarStep:
     @property
     def is_dead_end(self) -> bool:
         return not self.ids
-
-
-def non_edit_start_tokens(action_space: ActionSpace) -> frozenset[str]:
-    """First tokens of kinds that are not edits (view, selection): never suggested.
-
-    Known for ``SymbolicActionSpace``; other spaces drop decoded non-edits after decoding instead.
-    """
-    if isinstance(action_space, SymbolicActionSpace):
-        return frozenset(spec.token for spec in action_space.kinds if not spec.edit)
-    return frozenset()
 
 
 class GrammarMasks:
@@ -60,7 +50,7 @@ class GrammarMasks:
         self.device = torch.device(device)
         self.max_entries = max_entries
         self.eos_id = vocab[EOS]
-        self.excluded_first = non_edit_start_tokens(action_space)
+        self.excluded_first = action_space.non_edit_start_tokens()
         self.unknown_tokens: set[str] = set()
         self._table: OrderedDict[tuple[str, ...], GrammarStep] = OrderedDict()
 

@@ -1,0 +1,169 @@
+"""Checking and running an operator call inside Blender: used by the add-on, the verifier and the generator.
+
+Pure Python that takes the ``bpy`` module as an argument and imports nothing from NEP, so the add-on
+ships this very file. ``check_call`` looks the operator and every property up in the live RNA of
+this Blender before anything runs: a call that names an unknown operator, an unknown property, or a
+value of the wrong type, length, range or enum item is refused with a one-line reason. Model output
+is never evaluated as code: the call is ``getattr(getattr(bpy.ops, module), name)(**kwargs)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import struct
+
+
+class CallRefused(ValueError):
+    """The call is not a valid operator call for this Blender; the message says why."""
+
+
+def operator(bpy, kind):
+    """The ``bpy.ops`` function for ``kind`` ("mesh.primitive_cube_add"), or None."""
+    if not isinstance(kind, str) or kind.count(".") != 1:
+        return None
+    module_name, name = kind.split(".")
+    if not module_name.isidentifier() or not name.isidentifier() or name.startswith("_"):
+        return None
+    module = getattr(bpy.ops, module_name, None)
+    function = getattr(module, name, None) if module is not None else None
+    if function is None:
+        return None
+    try:
+        function.get_rna_type()
+    except (KeyError, AttributeError, RuntimeError):
+        return None
+    return function
+
+
+def _check_value(prop, value, where):
+    length = getattr(prop, "array_length", 0) or 0
+    if length:
+        if not isinstance(value, (list, tuple)) or len(value) != length:
+            raise CallRefused(f"{where} takes {length} values")
+        items = list(value)
+    else:
+        items = [value]
+    for item in items:
+        if prop.type == "BOOLEAN":
+            if not isinstance(item, bool):
+                raise CallRefused(f"{where} must be true or false")
+        elif prop.type in ("INT", "FLOAT"):
+            if isinstance(item, bool) or not isinstance(item, (int, float)) or not math.isfinite(item):
+                raise CallRefused(f"{where} must be a number")
+            if prop.type == "INT" and isinstance(item, float) and not item.is_integer():
+                raise CallRefused(f"{where} must be a whole number")
+            if item < prop.hard_min or item > prop.hard_max:
+                raise CallRefused(f"{where} must be within [{prop.hard_min:g}, {prop.hard_max:g}]")
+        elif prop.type == "ENUM":
+            identifiers = {enum_item.identifier for enum_item in prop.enum_items}
+            if prop.is_enum_flag:
+                if not isinstance(item, (list, tuple, set)) or not set(item) <= identifiers:
+                    raise CallRefused(f"{where} must be a set of its items")
+            elif not isinstance(item, str) or (identifiers and item not in identifiers):
+                raise CallRefused(f"{where} has no item {item!r}")
+        elif prop.type == "STRING":
+            if not isinstance(item, str):
+                raise CallRefused(f"{where} must be a string")
+        else:
+            raise CallRefused(f"{where} cannot be set from a suggestion")
+
+
+def _check_properties(rna, args, where):
+    if not isinstance(args, dict):
+        raise CallRefused(f"{where}: arguments must be an object")
+    properties = {prop.identifier: prop for prop in rna.properties if prop.identifier != "rna_type"}
+    for name, value in args.items():
+        prop = properties.get(name)
+        if prop is None:
+            raise CallRefused(f"{where} has no property '{name}'")
+        if prop.type == "POINTER" and "_OT_" in getattr(prop.fixed_type, "identifier", ""):
+            _check_properties(prop.fixed_type, value, f"{where}.{name}")
+        else:
+            _check_value(prop, value, f"{where}.{name}")
+
+
+def check_call(bpy, kind, args):
+    """Raise CallRefused unless ``kind(**args)`` is a known operator with well-typed properties."""
+    function = operator(bpy, kind)
+    if function is None:
+        raise CallRefused(f"this Blender has no operator '{kind}'")
+    _check_properties(function.get_rna_type(), args or {}, kind)
+    return function
+
+
+def run_call(bpy, kind, args, undo=False):
+    """Check, then run the operator; returns Blender's result set ({'FINISHED'}, {'CANCELLED'}).
+
+    ``undo=True`` runs it as one undo step, as the add-on's Accept does. Raises CallRefused for an
+    invalid call and RuntimeError when the operator's poll fails or it reports an error.
+    """
+    function = check_call(bpy, kind, args)
+    kwargs = {name: (tuple(value) if isinstance(value, list) else value) for name, value in (args or {}).items()}
+    if undo:
+        return function("EXEC_DEFAULT", True, **kwargs)
+    return function(**kwargs)
+
+
+def current_context(bpy):
+    """``{"mode", "active", "selected"}``: what the session log records with each operator call."""
+    context = bpy.context
+    active = getattr(context, "active_object", None)
+    selected = getattr(context, "selected_objects", None) or []
+    return {"mode": context.mode, "active": active.type if active else "NONE", "selected": len(selected)}
+
+
+def _pack_floats(digest, values):
+    for value in values:
+        digest.update(struct.pack("<d", round(float(value), 5)))
+
+
+def scene_fingerprint(bpy):
+    """A hash of what an edit changes: objects, transforms, data, modifiers, materials, mode, cursor.
+
+    In edit mode the mesh is read from the edit-mode BMesh data after ``update_from_editmode``.
+    Selection and the view are left out, so selecting or orbiting does not change it.
+    """
+    digest = hashlib.sha256()
+    context = bpy.context
+    digest.update(str(context.mode).encode())
+    scene = context.scene
+    _pack_floats(digest, scene.cursor.location)
+    for obj in sorted(bpy.data.objects, key=lambda item: item.name):
+        if obj.mode == "EDIT":
+            obj.update_from_editmode()
+        digest.update(f"{obj.name}|{obj.type}|{obj.parent.name if obj.parent else ''}|{obj.hide_get() if obj.name in context.view_layer.objects else ''}".encode())
+        _pack_floats(digest, [*obj.location, *obj.rotation_euler, *obj.scale])
+        data = obj.data
+        if obj.type == "MESH" and data is not None:
+            digest.update(f"{len(data.vertices)}|{len(data.edges)}|{len(data.polygons)}|{len(data.uv_layers)}".encode())
+            coordinates = [0.0] * (len(data.vertices) * 3)
+            data.vertices.foreach_get("co", coordinates)
+            _pack_floats(digest, coordinates[:3000])
+            digest.update(struct.pack("<d", round(sum(coordinates), 4)))
+            smooth = [False] * len(data.polygons)
+            data.polygons.foreach_get("use_smooth", smooth)
+            digest.update(bytes(smooth[:3000]))
+        elif data is not None:
+            for attribute in ("energy", "lens", "size", "extrude", "bevel_depth", "body"):
+                if hasattr(data, attribute):
+                    digest.update(repr(getattr(data, attribute)).encode())
+        for modifier in obj.modifiers:
+            digest.update(f"{modifier.name}|{modifier.type}".encode())
+            for prop in modifier.bl_rna.properties:
+                if prop.type in ("INT", "FLOAT", "BOOLEAN", "ENUM") and not getattr(prop, "is_array", False):
+                    digest.update(repr(getattr(modifier, prop.identifier, None)).encode())
+        for slot in getattr(obj, "material_slots", []):
+            digest.update(f"m|{slot.material.name if slot.material else ''}".encode())
+        for constraint in obj.constraints:
+            digest.update(f"c|{constraint.type}".encode())
+    for material in sorted(bpy.data.materials, key=lambda item: item.name):
+        digest.update(f"mat|{material.name}|{material.users}".encode())
+        _pack_floats(digest, material.diffuse_color)
+    for collection in sorted(bpy.data.collections, key=lambda item: item.name):
+        digest.update(f"col|{collection.name}|{len(collection.objects)}".encode())
+    world = scene.world
+    if world is not None:
+        digest.update(f"world|{world.name}".encode())
+    digest.update(f"frame|{scene.frame_current}|{scene.render.engine}".encode())
+    return digest.hexdigest()

@@ -1,0 +1,31 @@
+"""The blender domain: operator calls of the installed Blender, with its collectors and verifiers."""
+
+from __future__ import annotations
+
+from nep_core.domain import Domain
+from nep_core.examples import ExampleConfig
+from nep_blender.action_space import BlenderActionSpace
+from nep_blender.encoder import BlenderEncoder
+from nep_blender.registry import load_registry
+
+DEFAULT_SESSIONS = 600
+"""Sessions in the embedded default dataset (``synthetic:600``)."""
+
+
+def build_domain() -> Domain:
+    action_space = BlenderActionSpace(load_registry())
+    collectors = {}
+    verifiers = {}
+    # collectors and verifiers (one line each) ------------------------------------------------
+    # ------------------------------------------------------------------------------------------
+    return Domain(
+        name="blender",
+        description="Blender operator calls (bpy): the next operator and its settings",
+        action_space=action_space,
+        encoder=BlenderEncoder(action_space),
+        collectors=collectors,
+        verifiers=verifiers,
+        default_source=f"synthetic:{DEFAULT_SESSIONS}",
+        default_preset="small",
+        examples=ExampleConfig(horizon_events=3, horizon_seconds=30.0, pause_seconds=20.0),
+    )

@@ -1,0 +1,12 @@
+"""The blender plugin's hooks: registered through the `nep` entry-point group like any third-party plugin."""
+
+from __future__ import annotations
+
+import nep_core
+
+
+@nep_core.hookimpl
+def register_domains(register):
+    from nep_blender.domain import build_domain
+
+    register(build_domain())
