@@ -213,7 +213,9 @@ class BlenderActionSpace(ActionSpace):
                 continue
             values.append(self._value_of(pending, token))
             if len(values) == max(1, pending.length):
-                flat[pending.name] = values if pending.length else values[0]
+                value = values if pending.length else values[0]
+                if pending.default is None or not self._same(pending, value, pending.default):
+                    flat[pending.name] = value  # a default spelled out is the same call without it
                 pending = None
         return spec, flat, last, pending, values
 

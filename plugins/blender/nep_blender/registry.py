@@ -14,6 +14,7 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -26,6 +27,11 @@ SNAPSHOT = Path(__file__).parent / "data" / "operators-5.0.1.json.gz"
 
 VIEW_MODULES = frozenset({"view3d", "view2d", "screen", "ui", "wm", "file", "preferences", "console", "info", "buttons", "workspace"})
 """Operator modules that change what the user sees, not the scene (``view3d.snap_*`` excepted)."""
+
+EDITS_WITHOUT_UNDO_FLAG = frozenset({"object.mode_set", "object.editmode_toggle", "object.posemode_toggle", "view3d.snap_cursor_to_selected"})
+"""Scene changes whose operators do not carry the UNDO option (Blender records mode changes itself)."""
+
+NOT_EDITS = frozenset({"ed.undo", "ed.redo", "ed.undo_history", "ed.undo_push"})
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,9 +77,11 @@ class OperatorSpec:
 
     @property
     def is_edit(self) -> bool:
-        """Changes the scene (undoable, not a selection or a view change)."""
+        """Changes the scene: undoable (or a mode change), not a selection, a view change or undo itself."""
         name = self.idname.partition(".")[2]
-        if "UNDO" not in self.options or "select" in name:
+        if self.idname in EDITS_WITHOUT_UNDO_FLAG:
+            return True
+        if "UNDO" not in self.options or self.idname in NOT_EDITS or re.search(r"select(?!ed)", name):
             return False
         return self.module not in VIEW_MODULES or name.startswith("snap")
 
