@@ -7,6 +7,7 @@ from nep_core.examples import ExampleConfig
 from nep_blender.action_space import BlenderActionSpace
 from nep_blender.encoder import BlenderEncoder
 from nep_blender.registry import load_registry
+from nep_blender.synthetic.collector import SyntheticCollector
 
 DEFAULT_SESSIONS = 600
 """Sessions in the embedded default dataset (``synthetic:600``)."""
@@ -17,6 +18,7 @@ def build_domain() -> Domain:
     collectors = {}
     verifiers = {}
     # collectors and verifiers (one line each) ------------------------------------------------
+    collectors["synthetic"] = SyntheticCollector()
     # ------------------------------------------------------------------------------------------
     return Domain(
         name="blender",

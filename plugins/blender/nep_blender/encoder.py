@@ -45,8 +45,8 @@ class BlenderEncoder(ActionHistoryEncoder):
     otherwise the ``context`` the newest operator call was recorded with.
     """
 
-    max_tokens: int = 384
-    max_events: int = 32
+    max_tokens: int = 256
+    max_events: int = 24
 
     def encode(self, context: Context) -> list[str]:
         current = dict(context.state or {})

@@ -24,7 +24,8 @@ def _number(value):
 
 
 def _property(prop, prefix: str = "") -> dict | None:
-    if prop.identifier == "rna_type" or prop.is_hidden or prop.type in ("POINTER", "COLLECTION"):
+    # Hidden and skip-save properties stay: some are the point of the call (``select_all(action=...)``).
+    if prop.identifier == "rna_type" or prop.type in ("POINTER", "COLLECTION"):
         return None
     length = getattr(prop, "array_length", 0) or 0
     if length > MAX_ARRAY:
@@ -65,7 +66,7 @@ def introspect(bpy) -> dict:
                 continue
             properties = []
             for prop in rna.properties:
-                if prop.type == "POINTER" and not prop.is_hidden and "_OT_" in getattr(prop.fixed_type, "identifier", ""):
+                if prop.type == "POINTER" and "_OT_" in getattr(prop.fixed_type, "identifier", ""):
                     for sub in prop.fixed_type.properties:
                         record = _property(sub, prefix=f"{prop.fixed_type.identifier}.")
                         if record:
