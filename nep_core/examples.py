@@ -99,6 +99,8 @@ def make_examples(session: Session, domain: Domain, config: ExampleConfig | None
         if not action.edit and not config.trigger_on_non_edits:
             continue
         target = _target_after(events, action_positions[order + 1 :], events[position].t, config)
+        if not target.is_no_edit and not _writable(domain, target):
+            continue  # a target the action space cannot write (an operator this app lacks) teaches nothing
         history = events[: position + 1]
         jump = (
             not target.is_no_edit
@@ -108,6 +110,16 @@ def make_examples(session: Session, domain: Domain, config: ExampleConfig | None
         context = Context(history=history, state=latest_state(history), session_id=session.id, meta=session.meta)
         examples.append(Example(context, target, session.id, session.source, position, jump))
     return examples
+
+
+def _writable(domain: Domain, action: Action) -> bool:
+    from nep_core.errors import InvalidAction
+
+    try:
+        domain.action_space.encode(action)
+    except InvalidAction:
+        return False
+    return True
 
 
 def _target_after(events, upcoming: Sequence[int], now: float, config: ExampleConfig) -> Action:

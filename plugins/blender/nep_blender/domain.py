@@ -5,6 +5,8 @@ from __future__ import annotations
 from nep_core.domain import Domain
 from nep_core.examples import ExampleConfig
 from nep_blender.action_space import BlenderActionSpace
+from nep_blender.collectors.addon import AddonLogCollector
+from nep_blender.collectors.scripts import ScriptsCollector
 from nep_blender.encoder import BlenderEncoder
 from nep_blender.registry import load_registry
 from nep_blender.synthetic.collector import SyntheticCollector
@@ -19,6 +21,8 @@ def build_domain() -> Domain:
     verifiers = {}
     # collectors and verifiers (one line each) ------------------------------------------------
     collectors["synthetic"] = SyntheticCollector()
+    collectors["addon"] = AddonLogCollector(action_space)
+    collectors["scripts"] = ScriptsCollector(action_space)
     # ------------------------------------------------------------------------------------------
     return Domain(
         name="blender",

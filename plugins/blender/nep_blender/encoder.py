@@ -52,7 +52,7 @@ class BlenderEncoder(ActionHistoryEncoder):
         current = dict(context.state or {})
         if "mode" not in current:
             for event in reversed(context.history):
-                if event.action is not None and event.action.context:
+                if event.action is not None and "mode" in event.action.context:
                     current = dict(event.action.context)
                     break
         return super().encode(Context(history=context.history, state=current, session_id=context.session_id, meta=context.meta))

@@ -1,0 +1,1 @@
+"""Where blender sessions come from besides the synthetic generator: the add-on's logs and scripts."""

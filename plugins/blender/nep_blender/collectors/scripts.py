@@ -1,0 +1,181 @@
+"""``scripts:PATH``: sessions from Blender Python scripts, read with ``ast`` (never run).
+
+Each function body, and the module body, with at least two ``bpy.ops`` calls becomes a session: its
+calls in source order (a call inside a loop or an ``if`` counts once, where it stands). Keyword
+arguments with literal values are kept (tuples become lists); any other value (a variable, an
+expression) is dropped and its name listed in the action's ``context["unknown_args"]``. Operators
+this Blender does not have, and properties it does not know, are counted, reported and skipped; a
+file that does not parse is reported as ``file:line: reason`` and skipped. ``import bpy``,
+``from bpy import ops`` and ``import bpy.ops as O`` spellings are all understood.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Iterable
+
+from nep_core.actions import Action
+from nep_core.collector import Collector, CollectReport
+from nep_core.errors import InvalidAction, NepError
+from nep_core.session import Event, Session
+from nep_blender.action_space import BlenderActionSpace, flatten_args
+
+SECONDS_BETWEEN_CALLS = 2.0
+"""Scripts carry no timing; calls are spaced evenly, well under the domain's pause threshold."""
+
+MIN_CALLS = 2
+
+
+def _ops_aliases(tree: ast.Module) -> set[str]:
+    """Dotted names that mean ``bpy.ops`` in this file."""
+    aliases = {"bpy.ops"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name == "bpy" and alias.asname:
+                    aliases.add(f"{alias.asname}.ops")
+                if alias.name == "bpy.ops" and alias.asname:
+                    aliases.add(alias.asname)
+        elif isinstance(node, ast.ImportFrom) and node.module == "bpy":
+            for alias in node.names:
+                if alias.name == "ops":
+                    aliases.add(alias.asname or "ops")
+    return aliases
+
+
+def _dotted(node: ast.AST) -> str | None:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def _literal(node: ast.AST):
+    value = ast.literal_eval(node)
+
+    def plain(item):
+        if isinstance(item, (tuple, list)):
+            return [plain(part) for part in item]
+        if isinstance(item, (set, frozenset)):
+            return sorted(plain(part) for part in item)
+        if isinstance(item, dict):
+            return {str(key): plain(part) for key, part in item.items()}
+        return item
+
+    return plain(value)
+
+
+class _CallFinder(ast.NodeVisitor):
+    """``bpy.ops`` calls of one body, in source order, not descending into nested functions or classes."""
+
+    def __init__(self, aliases: set[str]):
+        self.aliases = aliases
+        self.calls: list[tuple[int, str, dict, list[str]]] = []
+
+    def visit_FunctionDef(self, node):  # nested functions are sessions of their own
+        return
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+    visit_ClassDef = visit_FunctionDef
+
+    def visit_Call(self, node: ast.Call) -> None:
+        name = _dotted(node.func)
+        if name:
+            for alias in self.aliases:
+                if name.startswith(alias + ".") and name.count(".") == alias.count(".") + 2:
+                    kind = name[len(alias) + 1 :]
+                    args, unknown = {}, []
+                    for keyword in node.keywords:
+                        if keyword.arg is None:
+                            unknown.append("**")
+                            continue
+                        try:
+                            args[keyword.arg] = _literal(keyword.value)
+                        except (ValueError, TypeError, SyntaxError, RecursionError):
+                            unknown.append(keyword.arg)
+                    self.calls.append((node.lineno, kind, args, unknown))
+                    break
+        self.generic_visit(node)
+
+
+def _bodies(tree: ast.Module) -> Iterable[tuple[str, list[ast.stmt]]]:
+    yield "<module>", tree.body
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield node.name, node.body
+
+
+class ScriptsCollector(Collector):
+    name = "scripts"
+    description = "the bpy.ops calls of Blender Python scripts (a .py file or a folder of them), read with ast"
+
+    def __init__(self, action_space: BlenderActionSpace):
+        self.action_space = action_space
+        self.registry = action_space.registry
+
+    def collect(self, argument: str, report: CollectReport, seed: int = 0) -> Iterable[Session]:
+        root = Path(argument).expanduser()
+        if not argument or not root.exists():
+            raise NepError(f"scripts: '{argument}' is not a Python file or a folder of them")
+        files = [root] if root.is_file() else sorted(path for path in root.rglob("*.py") if path.is_file())
+        for path in files:
+            relative = path.name if root.is_file() else path.relative_to(root).as_posix()
+            yield from self._sessions_of(path, relative, report)
+
+    def _sessions_of(self, path: Path, relative: str, report: CollectReport) -> Iterable[Session]:
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"), filename=str(path))
+        except SyntaxError as error:
+            report.count("files that do not parse")
+            report.warn(f"{path}:{error.lineno or 0}: does not parse: {error.msg}")
+            return
+        except (OSError, ValueError) as error:
+            report.count("files that do not parse")
+            report.warn(f"{path}:0: cannot be read: {error}")
+            return
+        report.count("files")
+        aliases = _ops_aliases(tree)
+        for function, body in _bodies(tree):
+            finder = _CallFinder(aliases)
+            for statement in body:
+                finder.visit(statement)
+            actions = [action for action in (self._action(path, call, report) for call in finder.calls) if action]
+            if len(actions) < MIN_CALLS:
+                continue
+            report.count("sessions")
+            report.count("actions", len(actions))
+            yield Session(
+                id=f"script-{relative}-{function}".replace("/", "_"),
+                domain="blender",
+                events=[Event(t=round(index * SECONDS_BETWEEN_CALLS, 2), action=action) for index, action in enumerate(actions)],
+                meta={"source": "scripts", "source_id": relative, "function": function},
+            )
+
+    def _action(self, path: Path, call: tuple[int, str, dict, list[str]], report: CollectReport) -> Action | None:
+        line, kind, args, unknown = call
+        spec = self.registry.get(kind)
+        if spec is None:
+            report.count("calls of operators this Blender does not have")
+            report.warn(f"{path}:{line}: skipped bpy.ops.{kind}: this Blender ({self.registry.blender}) has no such operator")
+            return None
+        missing = [name for name in flatten_args(args) if spec.property(name) is None]
+        if missing:
+            report.count("calls with unknown properties")
+            report.warn(f"{path}:{line}: skipped bpy.ops.{kind}: no property '{missing[0]}'")
+            return None
+        context = {"unknown_args": unknown} if unknown else {}
+        action = Action(kind=kind, args=args, context=context, edit=spec.is_edit)
+        try:
+            self.action_space.encode(action)
+        except InvalidAction as error:
+            report.count("calls with ill-typed literal arguments")
+            report.warn(f"{path}:{line}: skipped bpy.ops.{kind}: {error}")
+            return None
+        if unknown:
+            report.count("arguments that are not literals (dropped)", len(unknown))
+        return action

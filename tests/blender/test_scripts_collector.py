@@ -1,0 +1,126 @@
+"""The `scripts` and `addon` collectors: Blender scripts read with ast, add-on logs read and checked."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from nep_core.actions import Action
+from nep_core.collector import CollectReport
+from nep_core.errors import NepError
+from nep_core.session import Event, Session
+from nep_core.sessionlog import read_sessions, write_session
+
+SCRIPT = '''
+import bpy
+from bpy import ops as O
+
+SIZE = 2.0
+
+def make_table(width):
+    bpy.ops.mesh.primitive_cube_add(size=1.0, location=(0, 0, 0.75))
+    bpy.ops.transform.resize(value=(width, 1.0, 0.05))
+    for corner in range(4):
+        O.object.duplicate_move(TRANSFORM_OT_translate={"value": (1.0, 0.0, 0.0)})
+    if width > 1:
+        bpy.ops.object.modifier_add(type='BEVEL')
+    bpy.ops.mesh.no_such_operator(amount=3)
+    bpy.ops.mesh.primitive_cube_add(sise=1.0)
+    bpy.ops.mesh.primitive_cube_add(size="huge")
+
+def only_one_call():
+    bpy.ops.object.shade_smooth()
+
+bpy.ops.object.select_all(action='DESELECT')
+bpy.ops.mesh.primitive_cube_add(size=SIZE, location=(0, 0, 1))
+'''
+
+
+@pytest.fixture(scope="module")
+def domain():
+    from nep_core.plugins import get_domain
+
+    return get_domain("blender")
+
+
+@pytest.fixture
+def scripts(tmp_path):
+    folder = tmp_path / "scripts"
+    (folder / "furniture").mkdir(parents=True)
+    (folder / "furniture" / "table.py").write_text(textwrap.dedent(SCRIPT))
+    (folder / "broken.py").write_text("import bpy\n\ndef f(:\n    bpy.ops.mesh.primitive_cube_add()\n")
+    return folder
+
+
+def test_scripts_become_sessions_of_their_ops_calls_in_source_order(domain, scripts):
+    report = CollectReport()
+    sessions = {session.meta["function"]: session for session in domain.collectors["scripts"].collect(str(scripts), report)}
+    assert set(sessions) == {"make_table", "<module>"}  # only_one_call has a single call
+    table = sessions["make_table"]
+    assert [event.action.kind for event in table.events] == [
+        "mesh.primitive_cube_add", "transform.resize", "object.duplicate_move", "object.modifier_add",
+    ]
+    assert table.events[0].action.args == {"size": 1.0, "location": [0, 0, 0.75]}
+    assert table.events[2].action.args == {"TRANSFORM_OT_translate": {"value": [1.0, 0.0, 0.0]}}  # the `ops` alias
+    assert table.meta["source_id"] == "furniture/table.py"
+    assert [event.t for event in table.events] == sorted(event.t for event in table.events)
+    module = sessions["<module>"]
+    assert not module.events[0].action.edit  # a selection
+    assert module.events[1].action.args == {"location": [0, 0, 1]}  # SIZE is a variable: dropped...
+    assert module.events[1].action.context == {"unknown_args": ["size"]}  # ...and named
+    assert report.counts["calls of operators this Blender does not have"] == 1
+    assert report.counts["calls with unknown properties"] == 1
+    assert report.counts["calls with ill-typed literal arguments"] == 1
+    assert report.counts["files that do not parse"] == 1
+    warnings = "\n".join(report.warnings)
+    assert f"{scripts / 'broken.py'}:3: does not parse" in warnings
+    assert f"{scripts / 'furniture' / 'table.py'}:14: skipped bpy.ops.mesh.no_such_operator" in warnings
+    for session in sessions.values():
+        for event in session.events:
+            domain.action_space.encode(event.action)
+
+
+def test_nep_collect_reads_scripts_and_reports_what_it_skipped(scripts, tmp_path):
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "nep_core.cli.main", "collect", "--domain", "blender", "--source", f"scripts:{scripts}", "--out", str(out)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "300"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "wrote 2 sessions" in result.stdout
+    assert "broken.py:3: does not parse" in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(list(read_sessions(out, domain="blender"))) == 2
+    missing = subprocess.run(
+        [sys.executable, "-m", "nep_core.cli.main", "collect", "--domain", "blender", "--source", f"scripts:{tmp_path / 'nope'}", "--out", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert missing.returncode == 2 and "is not a Python file or a folder of them" in missing.stderr
+
+
+def test_addon_logs_keep_runnable_calls_and_report_the_rest(domain, tmp_path):
+    session = Session(
+        id="artist-1", domain="blender",
+        events=[
+            Event(0.0, Action(kind="mesh.primitive_cube_add", args={"size": 1.0}, context={"mode": "OBJECT", "active": "NONE", "selected": 0})),
+            Event(1.0, Action(kind="mesh.future_operator", args={}, context={"mode": "OBJECT", "active": "MESH", "selected": 1})),
+            Event(2.0, Action(kind="object.modifier_add", args={"type": "NOT_A_TYPE"})),
+            Event(3.0, Action(kind="object.modifier_add", args={"type": "BEVEL"})),
+        ],
+        meta={"app": "Blender 5.0.1", "source": "addon"},
+    )
+    write_session(tmp_path / "artist-1.jsonl", session)
+    with open(tmp_path / "artist-1.jsonl", "a") as log:
+        log.write('{"t": 4.0, "action": {"kind": 7}}\n{"t": 5.0, "action": {"kind": "object.shade_smooth"}}\n')
+    report = CollectReport()
+    (kept,) = domain.collectors["addon"].collect(str(tmp_path), report)
+    assert [event.action.kind for event in kept.events] == ["mesh.primitive_cube_add", "object.modifier_add", "object.shade_smooth"]
+    assert report.counts["actions this Blender cannot run (skipped)"] == 2
+    assert report.counts["bad lines skipped"] == 1
+    assert any("artist-1.jsonl:6:" in warning for warning in report.warnings)
+    with pytest.raises(NepError, match="no session logs at"):
+        list(domain.collectors["addon"].collect(str(tmp_path / "none"), CollectReport()))
