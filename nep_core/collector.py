@@ -28,6 +28,8 @@ class Collector(ABC):
 
     name: str = ""
     description: str = ""
+    version: str = ""
+    """Bump it when the sessions a generator makes change: cached default datasets are keyed by it."""
 
     @abstractmethod
     def collect(self, argument: str, report: CollectReport, seed: int = 0) -> Iterable[Session]:

@@ -52,7 +52,9 @@ def default_data_dir(domain: Domain, progress=None) -> Path:
     """The domain's embedded default dataset, generated once and cached under ``nep_home()``."""
     if not domain.default_source:
         raise NepError(f"domain '{domain.name}' ships no default dataset; pass --data DIR (see `nep collect --help`)")
-    digest = hashlib.sha256(f"{domain.plugin}|{domain.action_space.version}|{domain.default_source}".encode()).hexdigest()[:12]
+    collector = domain.collectors.get(parse_source(domain, domain.default_source)[0])
+    key = f"{domain.plugin}|{domain.action_space.version}|{domain.default_source}|{getattr(collector, 'version', '')}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     folder = nep_home() / "data" / domain.name / f"default-{digest}"
     if (folder / "DONE").exists():
         return folder

@@ -118,6 +118,18 @@ def _pack_floats(digest, values):
         digest.update(struct.pack("<d", round(float(value), 5)))
 
 
+def _hash_edit_mesh(digest, mesh):
+    """Edit-mode meshes live in a BMesh until edit mode ends: hash its vertices and UVs."""
+    import bmesh
+
+    data = bmesh.from_edit_mesh(mesh)
+    digest.update(f"bm|{len(data.verts)}|{len(data.edges)}|{len(data.faces)}".encode())
+    _pack_floats(digest, [component for vertex in list(data.verts)[:1000] for component in vertex.co])
+    layer = data.loops.layers.uv.active
+    if layer is not None:
+        _pack_floats(digest, [value for face in list(data.faces)[:500] for loop in face.loops for value in loop[layer].uv])
+
+
 def scene_fingerprint(bpy):
     """A hash of what an edit changes: objects, transforms, data, modifiers, materials, mode, cursor.
 
@@ -130,7 +142,9 @@ def scene_fingerprint(bpy):
     scene = context.scene
     _pack_floats(digest, scene.cursor.location)
     for obj in sorted(bpy.data.objects, key=lambda item: item.name):
-        if obj.mode == "EDIT":
+        if obj.mode == "EDIT" and obj.type == "MESH":
+            _hash_edit_mesh(digest, obj.data)
+        elif obj.mode == "EDIT":
             obj.update_from_editmode()
         digest.update(f"{obj.name}|{obj.type}|{obj.parent.name if obj.parent else ''}|{obj.hide_get() if obj.name in context.view_layer.objects else ''}".encode())
         _pack_floats(digest, [*obj.location, *obj.rotation_euler, *obj.scale])
@@ -141,6 +155,12 @@ def scene_fingerprint(bpy):
             data.vertices.foreach_get("co", coordinates)
             _pack_floats(digest, coordinates[:3000])
             digest.update(struct.pack("<d", round(sum(coordinates), 4)))
+            uv_layer = data.uv_layers.active
+            if uv_layer is not None:
+                uvs = [0.0] * (len(uv_layer.data) * 2)
+                uv_layer.data.foreach_get("uv", uvs)
+                _pack_floats(digest, uvs[:2000])
+                digest.update(struct.pack("<d", round(sum(uvs), 4)))
             smooth = [False] * len(data.polygons)
             data.polygons.foreach_get("use_smooth", smooth)
             digest.update(bytes(smooth[:3000]))

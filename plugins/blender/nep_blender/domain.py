@@ -10,6 +10,7 @@ from nep_blender.collectors.scripts import ScriptsCollector
 from nep_blender.encoder import BlenderEncoder
 from nep_blender.registry import load_registry
 from nep_blender.synthetic.collector import SyntheticCollector
+from nep_blender.verifier import ReplayVerifier
 
 DEFAULT_SESSIONS = 600
 """Sessions in the embedded default dataset (``synthetic:600``)."""
@@ -23,6 +24,7 @@ def build_domain() -> Domain:
     collectors["synthetic"] = SyntheticCollector()
     collectors["addon"] = AddonLogCollector(action_space)
     collectors["scripts"] = ScriptsCollector(action_space)
+    verifiers["replay"] = ReplayVerifier(action_space)
     # ------------------------------------------------------------------------------------------
     return Domain(
         name="blender",

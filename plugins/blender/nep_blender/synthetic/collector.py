@@ -24,6 +24,7 @@ SECONDS_PER_SESSION_LIMIT = 5.0
 
 class SyntheticCollector(Collector):
     name = "synthetic"
+    version = "2"
     description = "procedural modeling sessions run in real bpy (19 recipe families); ARGUMENT is the number of sessions"
 
     def __init__(self, workers: int | None = None):

@@ -25,7 +25,9 @@ def _finish(s: SessionBuilder) -> None:
     for move in moves[: s.rng.randint(1, 3)]:
         s.look()
         if move == "smooth":
-            s.op("object.shade_smooth")
+            mesh = s.bpy.context.object.data if s.bpy.context.object and s.bpy.context.object.type == "MESH" else None
+            if mesh is not None and not all(polygon.use_smooth for polygon in mesh.polygons):
+                s.op("object.shade_smooth")
         elif move == "bevel":
             s.op("object.modifier_add", type="BEVEL")
         elif move == "material":
@@ -127,7 +129,7 @@ def barrel(s: SessionBuilder) -> None:
     s.edit_mode()
     s.op("mesh.subdivide", number_cuts=s.rng.randint(2, 4))
     s.look()
-    s.op("mesh.inset", thickness=s.number((0.03, 0.05)))
+    s.op("mesh.inset", thickness=s.number((0.03, 0.05)), use_individual=True)
     s.op("mesh.extrude_region_move", TRANSFORM_OT_translate={"value": [0.0, 0.0, -s.number((0.05, 0.08))]})
     s.object_mode()
     s.op("object.shade_smooth")
