@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 from nep_core.action_space import ActionSpace
 from nep_core.actions import Action
@@ -33,6 +33,10 @@ class Verifier(ABC):
     @abstractmethod
     def verify(self, context: Context, predicted: Action, reference: Action | None = None) -> Verdict:
         """Judge ``predicted`` in ``context``; ``reference`` is what the user really did next, when known."""
+
+    def verify_many(self, items: Sequence[tuple[Context, Action, Action | None]]) -> list[Verdict]:
+        """Verdicts for ``(context, predicted, reference)`` items, in order; override to batch or parallelize."""
+        return [self.verify(context, predicted, reference) for context, predicted, reference in items]
 
 
 class ActionSpaceVerifier(Verifier):

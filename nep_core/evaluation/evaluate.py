@@ -62,6 +62,10 @@ def load_eval_data(
     return EvalData(examples["train"], sample_evenly(chosen, limit), split, len(sessions), len(chosen))
 
 
+VERIFY_CHUNK = 32
+"""Examples predicted before their verdicts are asked for in one ``verify_many`` batch."""
+
+
 def run_predictor(
     predictor: Predictor,
     domain: Domain,
@@ -69,21 +73,28 @@ def run_predictor(
     top_k: int = 3,
     on_example: Callable[[], None] | None = None,
 ) -> list[Outcome]:
-    """Predict every example; time each call; judge edit top-1 predictions with every domain verifier."""
+    """Predict every example; time each call; judge edit top-1 predictions with every domain verifier.
+
+    Verdicts are asked for in batches (``Verifier.verify_many``), so a verifier can run them in parallel.
+    """
     space = domain.action_space
-    outcomes = []
-    for example in examples:
-        reference = canonical_action(example.target, space)
-        started = time.perf_counter()
-        prediction = predictor.predict(example.context, top_k)
-        elapsed_ms = (time.perf_counter() - started) * 1000.0
-        best = prediction.best
-        verdicts = {}
-        if not best.is_no_edit:
-            verdicts = {name: verifier.verify(example.context, best, reference) for name, verifier in domain.verifiers.items()}
-        outcomes.append(Outcome(example, reference, prediction, elapsed_ms, verdicts))
+    outcomes: list[Outcome] = []
+    for start in range(0, len(examples), VERIFY_CHUNK):
+        chunk = []
+        for example in examples[start : start + VERIFY_CHUNK]:
+            reference = canonical_action(example.target, space)
+            started = time.perf_counter()
+            prediction = predictor.predict(example.context, top_k)
+            chunk.append(Outcome(example, reference, prediction, (time.perf_counter() - started) * 1000.0, {}))
+        edits = [outcome for outcome in chunk if not outcome.prediction.best.is_no_edit]
+        items = [(outcome.example.context, outcome.prediction.best, outcome.reference) for outcome in edits]
+        for name, verifier in domain.verifiers.items():
+            for outcome, verdict in zip(edits, verifier.verify_many(items) if items else []):
+                outcome.verdicts[name] = verdict
+        outcomes.extend(chunk)
         if on_example is not None:
-            on_example()
+            for _ in chunk:
+                on_example()
     return outcomes
 
 

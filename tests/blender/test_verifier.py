@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import threading
+import time
 
 import pytest
 
@@ -24,9 +26,8 @@ def domain():
 def verifier(domain):
     from nep_blender.verifier import ReplayVerifier
 
-    verifier = ReplayVerifier(domain.action_space, timeout=60)
-    yield verifier
-    verifier.close()
+    with ReplayVerifier(domain.action_space, workers=1, timeout=60) as verifier:
+        yield verifier
 
 
 def history(*calls) -> list[Event]:
@@ -96,7 +97,7 @@ def test_no_edit_is_judged_against_the_reference(verifier):
 def test_synthetic_sessions_replay_without_errors_and_reuse_their_prefix(domain):
     from nep_blender.verifier import ReplayVerifier
 
-    verifier = ReplayVerifier(domain.action_space, timeout=60)
+    verifier = ReplayVerifier(domain.action_space, workers=1, timeout=60)
     try:
         sessions = list(domain.collectors["synthetic"].collect("3", CollectReport(), seed=21))
         checked = 0
@@ -118,19 +119,84 @@ def test_synthetic_sessions_replay_without_errors_and_reuse_their_prefix(domain)
         verifier.close()
 
 
+SLOW_SPHERE = Action(kind="mesh.primitive_uv_sphere_add", args={"segments": 512, "ring_count": 256})  # about 30 s in bpy
+
+
 def test_a_hung_worker_is_stopped_and_replaced(domain):
     from nep_blender.verifier import ReplayVerifier
 
-    verifier = ReplayVerifier(domain.action_space, timeout=0.05)  # shorter than bpy takes to start
-    try:
+    with ReplayVerifier(domain.action_space, workers=1, timeout=1.0) as verifier:
         context = Context(history=history(CUBE), session_id="slow")
-        verdict = verifier.verify(context, Action(kind="object.shade_smooth"), None)
-        assert not verdict.valid and "no answer from bpy within" in verdict.details["error"]
-        assert verifier.stats["timeouts"] == 1 and verifier.pool[0].process is None
-        verifier.timeout = 60
-        assert verifier.verify(context, Action(kind="object.modifier_add", args={"type": "BEVEL"}), None).valid
-    finally:
-        verifier.close()
+        started = time.monotonic()
+        verdict = verifier.verify(context, SLOW_SPHERE, None)
+        assert time.monotonic() - started < 10  # bpy's start is not counted, the replay is cut at 1 s
+        assert not verdict.valid and verdict.details["error"].startswith("timed out: bpy took over 1 s")
+        assert verifier.stats["timeouts"] == 1 and not verifier.pool[0].running
+        bevel = Action(kind="object.modifier_add", args={"type": "BEVEL"})
+        assert verifier.verify(context, bevel, bevel).reward == 1.0
+        assert verifier.pool[0].starts == 2
+
+
+def test_a_worker_that_dies_is_reported_and_restarted(verifier):
+    context = Context(history=history(CUBE), session_id="crash")
+    bevel = Action(kind="object.modifier_add", args={"type": "BEVEL"})
+    assert verifier.verify(context, bevel, None).valid
+    worker = verifier.pool[verifier._homes["crash"]]
+    worker.process.kill()  # dead between two requests: restarted without a word
+    assert verifier.verify(context, bevel, None).valid
+    killer = threading.Timer(0.5, worker.process.kill)  # dead in the middle of one
+    killer.start()
+    verdict = verifier.verify(context, SLOW_SPHERE, None)
+    killer.join()
+    assert not verdict.valid and verdict.details["error"] == "the bpy worker crashed (SIGKILL; worker restarted)"
+    assert verifier.verify(context, bevel, bevel).reward == 1.0
+
+
+def test_calls_that_reach_outside_the_scene_never_run(verifier, tmp_path):
+    target = tmp_path / "written.blend"
+    save = ("wm.save_as_mainfile", {"filepath": str(target)}, False)
+    context = Context(history=history(CUBE, save), session_id="outside")
+    verdict = verifier.verify(context, Action(kind="wm.save_as_mainfile", args={"filepath": str(target)}, edit=False), None)
+    assert not verdict.valid and verdict.details["error"].startswith("not run: wm.save_as_mainfile")
+    assert verdict.details["replay_errors"] == 0 and not target.exists()
+    assert verifier.verify(context, Action(kind="object.modifier_add", args={"type": "BEVEL"}), None).valid
+
+
+def test_a_batch_spreads_over_the_workers_and_matches_one_by_one(domain, verifier):
+    from nep_blender.verifier import ReplayVerifier
+
+    items = []
+    for size in (1.0, 2.0, 3.0):
+        steps = [("mesh.primitive_cube_add", {"size": size}, True), EDIT_MODE, ("mesh.select_all", {"action": "SELECT"}, False),
+                 ("mesh.inset", {"thickness": 0.1, "use_individual": True}, True), ("object.mode_set", {"mode": "OBJECT"}, True),
+                 ("object.modifier_add", {"type": "BEVEL"}, True)]
+        for position in range(1, len(steps)):
+            kind, args, edit = steps[position]
+            items.append((Context(history=history(*steps[:position]), session_id=f"batch-{size}"), Action(kind=kind, args=args, edit=edit), None))
+    items.append((items[0][0], NO_EDIT, NO_EDIT))
+    items.reverse()  # a batch sorts each session by history length itself
+    with ReplayVerifier(domain.action_space, workers=2, timeout=60) as parallel:
+        verdicts = parallel.verify_many(items)
+        assert all(worker.starts == 1 for worker in parallel.pool)
+        assert parallel.stats["replayed_calls"] == 3 * (len(steps) - 1)  # each session replayed once, by its suffixes
+    assert [verdict.valid for verdict in verdicts] == [True] * len(items)
+    assert verdicts == [verifier.verify(*item) for item in items]
+    with ReplayVerifier(domain.action_space, workers=1, timeout=60, reuse_prefix=False) as from_scratch:
+        assert from_scratch.verify_many(items) == verdicts
+        assert from_scratch.stats["replayed_calls"] == 3 * sum(range(1, len(steps)))
+
+
+def test_undo_and_redo_cancel_and_restore_calls():
+    from nep_blender.replay_worker import effective_calls
+
+    add, select, bevel = {"kind": "add"}, {"kind": "select", "undoable": True, "edit": False}, {"kind": "bevel"}
+    view = {"kind": "orbit", "undoable": False, "edit": False}
+    undo, redo = {"kind": "ed.undo"}, {"kind": "ed.redo"}
+    assert effective_calls([add, bevel, view, undo]) == [add, view]  # views keep no undo step
+    assert effective_calls([add, bevel, select, undo]) == [add, bevel]  # a selection does
+    assert effective_calls([add, bevel, undo, undo, redo]) == [add]
+    assert effective_calls([add, bevel, undo, redo]) == [add, bevel]
+    assert effective_calls([add, bevel, undo, select, redo]) == [add, select]  # a new step forgets the redo
 
 
 def test_angles_round_trip_into_blender(verifier):

@@ -105,6 +105,21 @@ def run_call(bpy, kind, args, undo=False):
     return function(**kwargs)
 
 
+def viewport_override(bpy):
+    """Keyword arguments for ``bpy.context.temp_override``: the first window's 3D viewport.
+
+    Headless Blender has the factory screen but no active area, so view operators and loop cuts
+    need this to run there; empty when the screen has no 3D viewport.
+    """
+    for window in bpy.context.window_manager.windows:
+        for area in window.screen.areas:
+            if area.type == "VIEW_3D":
+                region = next((region for region in area.regions if region.type == "WINDOW"), None)
+                if region is not None:
+                    return {"window": window, "area": area, "region": region}
+    return {}
+
+
 def current_context(bpy):
     """``{"mode", "active", "selected"}``: what the session log records with each operator call."""
     context = bpy.context

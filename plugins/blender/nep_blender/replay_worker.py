@@ -1,14 +1,21 @@
 """A long-lived bpy process that replays sessions and tries operator calls: ``python -m nep_blender.replay_worker``.
 
-Requests come one JSON object per line on stdin: ``{"history": [action, ...], "predicted": action}``;
-answers go one per line to the file descriptor named by ``NEP_REPLAY_FD`` (bpy prints to stdout):
-``{"valid": bool, "error": str | null, "changed": bool, "result": [...], "replayed": int}``.
+Protocol: one JSON object per line on stdin, ``{"history": [action, ...], "predicted": action,
+"reuse": bool}``; answers go one per line to the file descriptor named by ``NEP_REPLAY_FD``, since
+bpy prints to stdout (fd 1 is pointed at stderr before bpy loads). The first line written is
+``{"ready": true}`` once bpy has loaded; then one answer per request: ``{"valid": bool, "error":
+str | null, "changed": bool, "replayed": int, "replay_errors": int}``. End of stdin ends the worker.
 
-Replaying follows undo: each ``ed.undo`` cancels the newest edit not yet cancelled. View operators
-cannot run without a window and change nothing a later call depends on, so a non-edit that fails is
-passed over; an edit that fails is counted in ``replay_errors``. The scene after the history is
-saved to a scratch ``.blend``: a request whose history extends the previous one (a session growing
-by one action) replays only the new actions from there.
+Every call runs inside the factory screen's 3D viewport (``bpy_calls.viewport_override``), so view
+operators and loop cuts run headless as they do in the UI. Undo is replayed by taking the undone
+call out (``effective_calls``) rather than by Blender's undo stack, which does not survive the
+scratch file. A non-edit that fails is passed over; an edit that fails counts in ``replay_errors``.
+Calls that can reach outside the scene (files, scripts, preferences, ``wm``) never run: skipped in
+the history, refused as a prediction.
+
+Prefix reuse: the scene after the replayed history is saved to a scratch ``.blend``; a request whose
+history extends the previous one (a session growing by one action) reopens it and replays only the
+new actions. ``"reuse": false`` replays from the empty factory scene every time (the baseline).
 """
 
 from __future__ import annotations
@@ -18,64 +25,141 @@ import os
 import sys
 import tempfile
 
+UNDO, REDO = "ed.undo", "ed.redo"
+UNDO_BOOKKEEPING = frozenset({"ed.undo_push", "ed.undo_history"})
+
+OUTSIDE_MODULES = frozenset({"wm", "script", "preferences", "extensions", "file", "text", "console", "info", "buttons"})
+"""Operator modules that read or write files, run scripts or change preferences."""
+
+OUTSIDE_WORDS = frozenset({"save", "export", "import", "open", "reload", "browse", "external"})
+"""Words of operator names (``image.save_as``, ``sound.open``) that mean file access."""
+
+PATH_PROPERTIES = frozenset({"filepath", "directory", "filename", "files"})
+
+
+def reaches_outside(kind: str, args: dict) -> bool:
+    """Whether the call could touch files, run code or change preferences, so it must not run here."""
+    module, _, name = str(kind).partition(".")
+    if module in OUTSIDE_MODULES or module.startswith(("import_", "export_")):
+        return True
+    return bool(OUTSIDE_WORDS & set(name.split("_"))) or bool(PATH_PROPERTIES & set(args or {}))
+
 
 def effective_calls(history: list[dict]) -> list[dict]:
-    """The history's actions with undone edits (and the undos) taken out."""
+    """The history's calls as they stand after its undos and redos (which are taken out).
+
+    ``ed.undo`` cancels the newest call not yet cancelled that Blender keeps an undo step for
+    (``"undoable"``, default true), ``ed.redo`` brings the newest cancelled one back, and a new
+    undoable call forgets what could be redone, as in Blender.
+    """
     kept: list[dict] = []
+    undone: list[dict] = []
     for action in history:
-        if action.get("kind") == "ed.undo":
+        kind = action.get("kind")
+        if kind == UNDO:
             for position in range(len(kept) - 1, -1, -1):
-                if kept[position].get("edit", True):
-                    del kept[position]
+                if kept[position].get("undoable", True):
+                    undone.append(kept.pop(position))
                     break
-        elif action.get("kind") != "ed.redo":
+        elif kind == REDO:
+            if undone:
+                kept.append(undone.pop())
+        elif kind not in UNDO_BOOKKEEPING:
             kept.append(action)
+            if action.get("undoable", True):
+                undone.clear()
     return kept
 
 
+def first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 class Replayer:
+    """Holds the scene of the last replayed history and its scratch copy."""
+
     def __init__(self, bpy, scratch: str):
         self.bpy = bpy
         self.base = os.path.join(scratch, "base.blend")
-        self.history: list[dict] = []
-        self.dirty = True
+        self.history: list[dict] | None = None  # the history whose scene ``base`` holds
+        self.dirty = True  # the live scene differs from ``base``
 
-    def _run(self, action: dict) -> str | None:
-        from nep_blender.bpy_calls import CallRefused, run_call
+    def run(self, action: dict) -> tuple[str | None, bool]:
+        """Run one call; returns (error or None, whether anything may have run)."""
+        from nep_blender.bpy_calls import CallRefused, run_call, viewport_override
 
+        kind, args = action.get("kind"), action.get("args") or {}
+        if reaches_outside(kind, args):
+            return f"not run: {kind} can reach outside the scene (files, scripts, preferences)", False
         try:
-            result = run_call(self.bpy, action["kind"], action.get("args", {}))
-        except (CallRefused, RuntimeError, TypeError, ValueError) as error:
-            return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        return None if "FINISHED" in result else f"{action['kind']} returned {sorted(result)}"
+            with self.bpy.context.temp_override(**viewport_override(self.bpy)):
+                result = run_call(self.bpy, kind, args)
+        except CallRefused as error:
+            return first_line(error), False
+        except RuntimeError as error:
+            message = first_line(error)
+            return message, "poll() failed" not in message
+        except Exception as error:  # an operator's own Python code can raise anything
+            return f"{type(error).__name__}: {first_line(error)}", True
+        return (None if "FINISHED" in result else f"{kind} returned {', '.join(sorted(result))}"), True
 
-    def replay(self, history: list[dict]) -> tuple[int, int]:
+    def replay(self, history: list[dict], reuse: bool = True) -> tuple[int, int]:
         """Bring the scene to the state after ``history``; returns (calls replayed, edits that failed)."""
         calls = effective_calls(history)
-        previous = effective_calls(self.history)
-        extends = len(history) >= len(self.history) and history[: len(self.history)] == self.history and calls[: len(previous)] == previous
-        if extends and os.path.exists(self.base):
+        previous = effective_calls(self.history) if self.history is not None else []
+        extends = (
+            reuse
+            and self.history is not None
+            and history[: len(self.history)] == self.history
+            and calls[: len(previous)] == previous
+        )
+        if extends:
             if self.dirty:
-                self.bpy.ops.wm.open_mainfile(filepath=self.base)
+                self.bpy.ops.wm.open_mainfile(filepath=self.base, load_ui=True)
             todo = calls[len(previous) :]
         else:
             self.bpy.ops.wm.read_factory_settings(use_empty=True)
             todo = calls
-        errors = sum(1 for action in todo if self._run(action) is not None and action.get("edit", True))
-        if todo or not os.path.exists(self.base) or not extends:
-            self.bpy.ops.wm.save_as_mainfile(filepath=self.base, copy=True)
-        self.history = list(history)
-        self.dirty = False
+        self.history, self.dirty = None, True
+        errors = 0
+        for action in todo:
+            error, _ = self.run(action)
+            errors += error is not None and not error.startswith("not run:") and action.get("edit", True)
+        if reuse:
+            if todo or not extends:
+                self.bpy.ops.wm.save_as_mainfile(filepath=self.base, copy=True)
+            self.history, self.dirty = list(history), False
         return len(todo), errors
 
     def try_call(self, predicted: dict) -> dict:
+        """Run the predicted call on the replayed scene and judge it."""
         from nep_blender.bpy_calls import scene_fingerprint
 
         before = scene_fingerprint(self.bpy)
-        self.dirty = True
-        error = self._run(predicted)
+        error, ran = self.run(predicted)
+        self.dirty = self.dirty or ran
         changed = error is None and scene_fingerprint(self.bpy) != before
-        return {"valid": error is None and (changed or not predicted.get("edit", True)), "error": error, "changed": changed}
+        if error is None and not changed and predicted.get("edit", True):
+            error = "the scene did not change"
+        return {"valid": error is None, "error": error, "changed": changed}
+
+
+def serve(bpy, requests, answers) -> None:
+    """Answer each request line of ``requests`` with one line on ``answers``."""
+    with tempfile.TemporaryDirectory(prefix="nep-replay-") as scratch:
+        replayer = Replayer(bpy, scratch)
+        for line in requests:
+            request = json.loads(line)
+            try:
+                replayed, replay_errors = replayer.replay(request["history"], request.get("reuse", True))
+                answer = replayer.try_call(request["predicted"])
+                answer.update(replayed=replayed, replay_errors=replay_errors)
+            except Exception as error:  # a broken scene file, a failing reset: answer, then start afresh
+                replayer.history = None
+                answer = {"valid": False, "error": f"replay failed: {type(error).__name__}: {first_line(error)}"}
+            answers.write(json.dumps(answer) + "\n")
+            answers.flush()
 
 
 def main() -> None:
@@ -83,16 +167,9 @@ def main() -> None:
     os.dup2(2, 1)  # bpy's own output goes to stderr
     import bpy
 
-    replayer = Replayer(bpy, tempfile.mkdtemp(prefix="nep-replay-"))
-    for line in sys.stdin:
-        request = json.loads(line)
-        replayed, replay_errors = replayer.replay(request["history"])
-        answer = replayer.try_call(request["predicted"])
-        if answer["valid"] is False and answer["error"] is None:
-            answer["error"] = "the scene did not change"
-        answer.update(replayed=replayed, replay_errors=replay_errors)
-        answers.write(json.dumps(answer) + "\n")
-        answers.flush()
+    answers.write(json.dumps({"ready": True}) + "\n")
+    answers.flush()
+    serve(bpy, sys.stdin, answers)
 
 
 if __name__ == "__main__":

@@ -1,41 +1,72 @@
 """The ``replay`` verifier: rebuild the scene in headless bpy, then run the predicted operator there.
 
-``valid``: the call passes the live-RNA check (a real operator, known and well-typed properties),
-its poll passes, it finishes without an error, and, for an edit, the scene changed. ``reward``: 1.0
-when it is the user's next operator with the same settings after quantization (so within the
-action space's tolerance), 0.5 for the right operator with other settings, 0 otherwise; a
-predicted NO_EDIT is valid and earns 1.0 exactly when the user's next step is no edit.
+``valid``: the call passes ``bpy_calls.check_call`` (a real operator with known, well-typed
+properties), its poll passes, it runs without an exception and returns FINISHED, and, for an edit,
+the scene changed (``scene_fingerprint``). Calls that can reach outside the scene (``wm``, files,
+scripts, preferences) are never run and so are not valid.
 
-bpy holds one scene per process and can hang, so replays run in ``replay_worker`` subprocesses: one
-per session stream (sessions are routed to a worker by id, so a growing session replays only its new
-actions), each answer bounded by ``timeout`` seconds, after which the worker is killed and restarted.
+``reward`` (0 for an invalid call or an unknown reference):
+
+- 1.0: the user's next operator with the same properties once both are quantized by the action
+  space (``validate``), i.e. every property within its quantization step;
+- 0.5: the right operator with other properties;
+- 0.0: another operator, or no edit.
+
+A predicted NO_EDIT is valid and earns 1.0 exactly when the reference is NO_EDIT, as in the other
+domains' verifiers.
+
+bpy holds one scene per process and can hang or crash, so replays run in a pool of long-lived
+``replay_worker`` subprocesses. A session stays on one worker, which keeps the scene of the history
+it last replayed and replays only the new actions of a history that extends it. Each answer is
+bounded by ``timeout`` seconds; a worker that misses it is killed and restarted, and the verdict
+carries ``{"error": ...}``. ``verify_many`` spreads a batch over the workers in parallel.
 """
 
 from __future__ import annotations
 
-import atexit
+import hashlib
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
+import threading
 import time
+import weakref
 import zlib
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 from nep_core.actions import Action
 from nep_core.errors import InvalidAction
 from nep_core.session import Context
 from nep_core.verifier import Verdict, Verifier
 
+STARTUP_TIMEOUT = 120.0
+"""Seconds a new worker may take to load bpy (not counted against a replay's timeout)."""
+
+CACHE_LIMIT = 100_000
+
+
+class WorkerFailed(RuntimeError):
+    """The worker timed out, crashed or could not start; it has been stopped."""
+
 
 class ReplayWorker:
-    """One ``replay_worker`` process and its answer pipe."""
+    """One ``replay_worker`` process with its answer pipe; one request at a time (``lock``)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.process: subprocess.Popen | None = None
         self.answers = -1
         self.buffer = b""
+        self.lock = threading.Lock()
+        self.starts = 0
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def start(self) -> None:
         read_end, write_end = os.pipe()
@@ -46,93 +77,212 @@ class ReplayWorker:
         )
         os.close(write_end)
         self.answers, self.buffer = read_end, b""
+        self.starts += 1
+        if not self._read(STARTUP_TIMEOUT, "to load bpy").get("ready"):
+            self.stop()
+            raise WorkerFailed("the bpy worker did not start")
 
-    def ask(self, request: dict, timeout: float) -> dict:
-        """Send one request and wait for its answer; raises TimeoutError or EOFError (the worker is then stopped)."""
-        if self.process is None or self.process.poll() is not None:
+    def ask(self, request_line: str, timeout: float) -> dict:
+        """Send one request line and wait for its answer; WorkerFailed if none comes in ``timeout`` s."""
+        if not self.running:
+            self.stop()
             self.start()
         try:
-            self.process.stdin.write((json.dumps(request) + "\n").encode())
+            self.process.stdin.write(request_line.encode() + b"\n")
             self.process.stdin.flush()
-        except BrokenPipeError:
-            self.stop()
-            raise EOFError("the bpy worker exited") from None
+        except (BrokenPipeError, OSError):
+            raise WorkerFailed(self._exit_reason()) from None
+        return self._read(timeout, "to replay")
+
+    def _read(self, timeout: float, doing: str) -> dict:
         deadline = time.monotonic() + timeout
         while b"\n" not in self.buffer:
-            left = deadline - time.monotonic()
-            ready, _, _ = select.select([self.answers], [], [], max(0.0, left))
+            ready, _, _ = select.select([self.answers], [], [], max(0.0, deadline - time.monotonic()))
             if not ready:
                 self.stop()
-                raise TimeoutError(f"no answer from bpy within {timeout:g} s")
-            chunk = os.read(self.answers, 65536)
+                raise WorkerFailed(f"timed out: bpy took over {timeout:g} s {doing} (worker restarted)")
+            chunk = os.read(self.answers, 1 << 16)
             if not chunk:
-                self.stop()
-                raise EOFError("the bpy worker exited")
+                raise WorkerFailed(self._exit_reason())
             self.buffer += chunk
         line, _, self.buffer = self.buffer.partition(b"\n")
         return json.loads(line)
 
-    def stop(self) -> None:
-        if self.process is not None:
-            if self.process.poll() is None:
-                self.process.kill()
-            self.process.wait()
-            if self.process.stdin:
-                self.process.stdin.close()
-            self.process = None
+    def _exit_reason(self) -> str:
+        code = self.process.wait() if self.process is not None else None
+        self.stop()
+        if code is not None and code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            return f"the bpy worker crashed ({name}; worker restarted)"
+        return f"the bpy worker exited with code {code} (worker restarted)"
+
+    def stop(self, grace: float = 0.0) -> None:
+        """Stop the process: kill it, or first let it finish for ``grace`` seconds after its input ends."""
+        process, self.process = self.process, None
+        if process is not None:
+            if process.stdin:
+                try:
+                    process.stdin.close()
+                except OSError:
+                    pass
+            if grace:
+                try:
+                    process.wait(grace)
+                except subprocess.TimeoutExpired:
+                    pass
+            if process.poll() is None:
+                process.kill()
+            process.wait()
         if self.answers >= 0:
             os.close(self.answers)
             self.answers = -1
+
+
+def _stop_pool(pool: list[ReplayWorker]) -> None:
+    for worker in pool:
+        with worker.lock:
+            worker.stop(grace=5.0)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One replay request, ready to send."""
+
+    stream: str
+    length: int
+    line: str
+    digest: str
+    predicted: Action
+    reference: Action | None
 
 
 class ReplayVerifier(Verifier):
     name = "replay"
     description = "replays the session in headless bpy and runs the suggestion: valid = it runs and (for edits) changes the scene"
 
-    def __init__(self, action_space, workers: int = 1, timeout: float = 30.0):
+    def __init__(self, action_space, workers: int | None = None, timeout: float = 30.0, reuse_prefix: bool = True):
         self.action_space = action_space
+        self.registry = action_space.registry
         self.timeout = timeout
-        self.pool = [ReplayWorker() for _ in range(max(1, workers))]
-        self.stats = {"verifies": 0, "replayed_calls": 0, "timeouts": 0, "seconds": 0.0}
-        self._cache: dict[tuple, Verdict] = {}
-        atexit.register(self.close)
+        self.reuse_prefix = reuse_prefix
+        self.pool = [ReplayWorker() for _ in range(max(1, workers or min(4, os.cpu_count() or 1)))]
+        self.stats = {"verifies": 0, "replayed_calls": 0, "timeouts": 0, "failures": 0, "cache_hits": 0, "seconds": 0.0}
+        self._stats_lock = threading.Lock()
+        self._answers: dict[str, dict] = {}
+        self._homes: dict[str, int] = {}  # session stream -> the worker that replays it
+        self._finalizer = weakref.finalize(self, _stop_pool, self.pool)
 
     def close(self) -> None:
-        for worker in self.pool:
-            worker.stop()
+        """Stop the worker processes (they start again if the verifier is used again)."""
+        _stop_pool(self.pool)
 
-    def _reward(self, predicted: Action, reference: Action | None) -> float:
+    def __enter__(self) -> ReplayVerifier:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # Judging --------------------------------------------------------------------------------------
+
+    def verify(self, context: Context, predicted: Action, reference: Action | None = None) -> Verdict:
+        job = self._prepare(context, predicted, reference)
+        if isinstance(job, Verdict):
+            return job
+        home = self._homes.setdefault(job.stream, zlib.crc32(job.stream.encode()) % len(self.pool))
+        return self._run(self.pool[home], job)
+
+    def verify_many(self, items: Sequence[tuple[Context, Action, Action | None]]) -> list[Verdict]:
+        """Verdicts for ``(context, predicted, reference)`` items, in order, spread over the workers.
+
+        Items of one session run on one worker, shortest history first, so each replays only the
+        actions its predecessor had not; a session goes back to the worker that last replayed it,
+        a new one to the least loaded worker, largest first.
+        """
+        verdicts: list[Verdict | None] = [None] * len(items)
+        streams: dict[str, list[tuple[int, _Job]]] = {}
+        for index, (context, predicted, reference) in enumerate(items):
+            job = self._prepare(context, predicted, reference)
+            if isinstance(job, Verdict):
+                verdicts[index] = job
+            else:
+                streams.setdefault(job.stream, []).append((index, job))
+        queues: list[list[tuple[int, _Job]]] = [[] for _ in self.pool]
+        for name, stream in sorted(streams.items(), key=lambda item: (item[0] not in self._homes, -len(item[1]))):
+            stream.sort(key=lambda entry: entry[1].length)
+            home = self._homes.get(name)
+            if home is None:
+                home = self._homes[name] = min(range(len(queues)), key=lambda position: len(queues[position]))
+            queues[home].extend(stream)
+
+        def drain(worker: ReplayWorker, queue: list[tuple[int, _Job]]) -> None:
+            for index, job in queue:
+                verdicts[index] = self._run(worker, job)
+
+        busy = [(worker, queue) for worker, queue in zip(self.pool, queues) if queue]
+        if len(busy) == 1:
+            drain(*busy[0])
+        elif busy:
+            with ThreadPoolExecutor(len(busy)) as executor:
+                for future in [executor.submit(drain, worker, queue) for worker, queue in busy]:
+                    future.result()
+        return verdicts
+
+    def reward(self, predicted: Action, reference: Action | None) -> float:
+        """1.0 same operator and quantized properties, 0.5 same operator, else 0 (see the module docstring)."""
         if reference is None or reference.is_no_edit or reference.kind != predicted.kind:
             return 0.0
         try:
-            same = self.action_space.validate(predicted) == self.action_space.validate(reference)
+            same = self.action_space.validate(predicted).key() == self.action_space.validate(reference).key()
         except InvalidAction:
             same = False
         return 1.0 if same else 0.5
 
-    def verify(self, context: Context, predicted: Action, reference: Action | None = None) -> Verdict:
+    # Internals ------------------------------------------------------------------------------------
+
+    def _call(self, action: Action) -> dict[str, Any]:
+        """What the worker needs of an action: the call, whether it is an edit, whether undo sees it."""
+        spec = self.registry.get(action.kind)
+        edit = spec.is_edit if spec is not None else action.edit
+        undoable = spec is None or spec.is_edit or "UNDO" in spec.options
+        return {"kind": action.kind, "args": dict(action.args), "edit": edit, "undoable": undoable}
+
+    def _prepare(self, context: Context, predicted: Action, reference: Action | None) -> _Job | Verdict:
         if predicted.is_no_edit:
             return Verdict(True, float(reference is not None and reference.is_no_edit))
-        history = [event.action.to_json() for event in context.history if event.action is not None]
-        key = (context.session_id, len(history), predicted.key(), None if reference is None else reference.key())
-        if key in self._cache:
-            return self._cache[key]
-        predicted_json = {**predicted.to_json(), "edit": predicted.edit}
-        worker = self.pool[zlib.crc32(context.session_id.encode()) % len(self.pool)]
-        started = time.perf_counter()
-        try:
-            answer: dict[str, Any] = worker.ask({"history": history, "predicted": predicted_json}, self.timeout)
-        except (TimeoutError, EOFError) as error:
-            self.stats["timeouts"] += isinstance(error, TimeoutError)
-            return Verdict(False, 0.0, {"error": str(error)})
-        finally:
-            self.stats["seconds"] += time.perf_counter() - started
-        self.stats["verifies"] += 1
-        self.stats["replayed_calls"] += answer["replayed"]
-        details = {"scene_changed": float(answer["changed"]), "replay_errors": answer["replay_errors"]}
+        history = [self._call(event.action) for event in context.history if event.action is not None]
+        history_line = json.dumps(history, separators=(",", ":"))
+        line = json.dumps({"predicted": self._call(predicted), "reuse": self.reuse_prefix}, separators=(",", ":"))
+        line = line[:-1] + ',"history":' + history_line + "}"
+        stream = context.session_id or hashlib.blake2b(history_line[:2000].encode(), digest_size=8).hexdigest()
+        digest = hashlib.blake2b(line.encode(), digest_size=16).hexdigest()
+        return _Job(stream, len(history), line, digest, predicted, reference)
+
+    def _run(self, worker: ReplayWorker, job: _Job) -> Verdict:
+        answer = self._answers.get(job.digest)
+        if answer is not None:
+            self._count(cache_hits=1)
+        else:
+            started = time.perf_counter()
+            try:
+                with worker.lock:
+                    answer = worker.ask(job.line, self.timeout)
+            except WorkerFailed as error:
+                self._count(failures=1, timeouts=int(str(error).startswith("timed out")), seconds=time.perf_counter() - started)
+                return Verdict(False, 0.0, {"error": str(error)})
+            self._count(verifies=1, replayed_calls=answer.get("replayed", 0), seconds=time.perf_counter() - started)
+            if len(self._answers) < CACHE_LIMIT:
+                self._answers[job.digest] = answer
+        if "replayed" not in answer:
+            return Verdict(False, 0.0, {"error": answer["error"]})
+        details: dict[str, Any] = {"scene_changed": float(answer["changed"]), "replay_errors": answer["replay_errors"]}
         if answer["error"]:
             details["error"] = answer["error"]
-        verdict = Verdict(answer["valid"], self._reward(predicted, reference) if answer["valid"] else 0.0, details)
-        if len(self._cache) < 100_000:
-            self._cache[key] = verdict
-        return verdict
+        return Verdict(answer["valid"], self.reward(job.predicted, job.reference) if answer["valid"] else 0.0, details)
+
+    def _count(self, **amounts: float) -> None:
+        with self._stats_lock:
+            for name, amount in amounts.items():
+                self.stats[name] += amount
