@@ -1,4 +1,4 @@
-"""The blender domain's synthetic sessions: generated in real bpy, deterministic, learnable, well-formed."""
+"""The blender domain's synthetic sessions: generated in real bpy, deterministic, well-formed."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 
 from nep_core.collector import CollectReport
-from nep_core.errors import InvalidAction, NepError
+from nep_core.errors import NepError
 from nep_core.sessionlog import read_session, write_session
 
 
@@ -25,89 +25,123 @@ def domain():
 @pytest.fixture(scope="module")
 def generated(domain):
     report = CollectReport()
-    sessions = list(domain.collectors["synthetic"].collect("60", report, seed=11))
+    sessions = list(domain.collectors["synthetic"].collect("40", report, seed=11))
     return sessions, report
 
 
-def test_sixty_sessions_cover_the_recipe_families_and_report_counts(generated):
+def test_forty_sessions_cover_the_recipe_families_and_report_counts(generated):
     from nep_blender.synthetic.recipes import FAMILIES
 
     sessions, report = generated
     assert len(FAMILIES) >= 15
-    assert len(sessions) == 60 and report.counts["sessions"] == 60 and not report.warnings
+    assert len(sessions) + report.counts.get("sessions dropped (a recipe step failed)", 0) == 40
+    assert len(sessions) >= 38 and report.counts["sessions"] == len(sessions)
     seen = Counter(family for session in sessions for family in session.meta["families"])
-    assert len(seen) >= 15
+    assert len(seen) >= 15 and report.counts["recipe families"] == len(seen)
+    assert all(report.counts[f"family {family}"] == count for family, count in seen.items())
     assert report.counts["actions"] == sum(len(session.events) for session in sessions)
-    assert report.counts["recipe families"] == len(seen)
+    assert report.counts["generation ms per session"] > 0
     lengths = [len(session.events) for session in sessions]
-    assert min(lengths) >= 8 and sum(lengths) / len(lengths) >= 20
+    assert min(lengths) >= 15 and 30 <= sum(lengths) / len(lengths) <= 70
+    assert all(session.meta["family"] == session.meta["families"][0] and session.meta["app"].startswith("bpy ") for session in sessions)
 
 
-def test_the_same_seed_gives_the_same_sessions_whatever_the_worker_count(generated, domain):
+def test_the_same_seed_gives_the_same_sessions_whatever_the_worker_count(generated):
     from nep_blender.synthetic.collector import SyntheticCollector
 
     sessions, _ = generated
     again = list(SyntheticCollector(workers=1).collect("6", CollectReport(), seed=11))
-    assert [session.id for session in again] == [session.id for session in sessions[:6]]
+    first = [session for session in sessions if int(session.id.rsplit("-", 1)[1]) < 6]
+    assert [session.id for session in again] == [session.id for session in first]
     assert [[event.to_json() for event in session.events] for session in again] == [
-        [event.to_json() for event in session.events] for session in sessions[:6]
+        [event.to_json() for event in session.events] for session in first
     ]
-    other = list(SyntheticCollector(workers=1).collect("2", CollectReport(), seed=12))
+    other = list(SyntheticCollector(workers=1).collect("1", CollectReport(), seed=12))
     assert [event.to_json() for event in other[0].events] != [event.to_json() for event in sessions[0].events]
 
 
-def test_every_action_is_written_exactly_by_the_action_space(generated, domain):
+def test_every_action_round_trips_through_the_action_space(generated, domain):
     sessions, _ = generated
     space = domain.action_space
     for session in sessions:
         for event in session.events:
             action = event.action
-            try:
-                tokens = space.encode(action)
-            except InvalidAction as error:  # pragma: no cover - the assertion says which
-                pytest.fail(f"{session.id}: {action.kind}: {error}")
+            decoded = space.decode(space.encode(action))
+            assert (decoded.kind, dict(decoded.args)) == (action.kind, dict(action.args)), session.id
             assert action.edit == space.registry.get(action.kind).is_edit
             assert set(action.context) == {"mode", "active", "selected"}
-            assert tokens[0] == f"@{action.kind}"
 
 
 def test_sessions_have_views_selections_undo_pauses_and_growing_time(generated):
     sessions, _ = generated
     kinds = Counter(event.action.kind for session in sessions for event in session.events)
-    assert kinds["view3d.view_orbit"] > 0 and kinds["mesh.select_all"] > 0 and kinds["ed.undo"] > 0
-    assert kinds["object.mode_set"] > 0 and kinds["mesh.extrude_region_move"] > 0 and kinds["object.modifier_add"] > 0
+    for kind in ("view3d.view_orbit", "view3d.view_selected", "view3d.view_axis", "mesh.select_all", "object.select_all", "ed.undo"):
+        assert kinds[kind] > 0, kind
+    for kind in ("object.mode_set", "mesh.extrude_region_move", "mesh.inset", "mesh.bevel", "mesh.loopcut_slide", "object.modifier_add", "material.new"):
+        assert kinds[kind] > 0, kind
+    assert kinds["uv.smart_project"] + kinds["uv.unwrap"] + kinds["uv.cube_project"] > 0
     non_edits = sum(1 for session in sessions for event in session.events if not event.action.edit)
-    assert 0.1 < non_edits / sum(kinds.values()) < 0.6
+    assert 0.15 < non_edits / sum(kinds.values()) < 0.6
     gaps = [b.t - a.t for session in sessions for a, b in zip(session.events, session.events[1:])]
-    assert min(gaps) >= 0 and max(gaps) > 20  # pauses longer than the domain's pause threshold
-    edit_mode_actions = [
-        event.action for session in sessions for event in session.events if event.action.context["mode"] == "EDIT_MESH"
-    ]
-    assert any(action.kind == "mesh.inset" for action in edit_mode_actions)
+    assert min(gaps) > 0 and max(gaps) > 20  # pauses longer than the domain's pause threshold
+    edit_mode = Counter(event.action.kind for session in sessions for event in session.events if event.action.context["mode"] == "EDIT_MESH")
+    assert edit_mode["mesh.inset"] > 0 and edit_mode["object.mode_set"] > 0 and edit_mode["object.modifier_add"] == 0
+
+
+def test_an_undo_follows_the_step_it_takes_back(generated):
+    sessions, _ = generated
+    for session in sessions:
+        actions = session.actions()
+        for position, action in enumerate(actions):
+            if action.kind == "ed.undo":
+                undone = next(earlier for earlier in reversed(actions[:position]) if earlier.kind != "ed.undo" and not earlier.kind.startswith("view3d."))
+                assert undone.edit, session.id
 
 
 def test_sessions_survive_the_session_log_round_trip(generated, tmp_path):
     sessions, _ = generated
-    path = tmp_path / "one.jsonl"
-    write_session(path, sessions[0])
-    back = read_session(path)
-    assert [event.to_json() for event in back.events] == [event.to_json() for event in sessions[0].events]
-    assert back.meta["source"] == "synthetic" and back.domain == "blender"
+    for session in sessions[:5]:
+        path = tmp_path / f"{session.id}.jsonl"
+        write_session(path, session)
+        back = read_session(path)
+        assert [event.to_json() for event in back.events] == [event.to_json() for event in session.events]
+        assert back.meta == session.meta and back.domain == "blender" and back.id == session.id
 
 
 def test_a_bad_argument_is_a_one_line_error(domain):
-    with pytest.raises(NepError, match="ARGUMENT is a number of sessions, not 'lots'"):
-        list(domain.collectors["synthetic"].collect("lots", CollectReport()))
+    for argument in ("lots", "0", ""):
+        with pytest.raises(NepError, match="ARGUMENT is a number of sessions, not"):
+            list(domain.collectors["synthetic"].collect(argument, CollectReport()))
+
+
+def test_a_worker_that_hangs_is_stopped_and_reported(monkeypatch):
+    from nep_blender.synthetic import collector
+
+    monkeypatch.setattr(collector, "SESSION_TIMEOUT", 0.3)  # shorter than bpy's start-up: every worker looks hung
+    monkeypatch.setattr(collector, "MAX_RESTARTS", 1)
+    report = CollectReport()
+    assert list(collector.SyntheticCollector(workers=1).collect("3", report)) == []
+    assert report.warnings[0] == "synthetic: a bpy worker wrote nothing for 0s and was stopped at session 0; that session is dropped"
+    assert report.warnings[-1] == "synthetic: gave up on sessions 2..2 after 1 worker restarts"
+    assert report.counts["sessions lost to failed workers"] == 3
 
 
 def test_nep_collect_writes_synthetic_blender_sessions(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "nep_core.cli.main", "collect", "--domain", "blender", "--source", "synthetic:4", "--seed", "3", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"},
+        capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "300"},
     )
     assert result.returncode == 0, result.stderr
-    assert "wrote 4 sessions" in result.stdout and "recipe families" in result.stdout
+    printed = " ".join(result.stdout.split())  # the console wraps long lines
+    assert "wrote 4 sessions" in printed and "recipe families: " in printed and "generation ms per session: " in printed
     logs = sorted(tmp_path.glob("*.jsonl"))
     assert [log.name for log in logs] == [f"blender-synth-3-{index:05d}.jsonl" for index in range(4)]
     header = json.loads(logs[0].read_text().splitlines()[0])
-    assert header["domain"] == "blender" and header["meta"]["app"].startswith("bpy ")
+    assert header["domain"] == "blender" and header["meta"]["source"] == "synthetic"
+
+    bad = subprocess.run(
+        [sys.executable, "-m", "nep_core.cli.main", "collect", "--domain", "blender", "--source", "synthetic:lots", "--out", str(tmp_path / "bad")],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "300"},
+    )
+    assert bad.returncode != 0 and "ARGUMENT is a number of sessions, not 'lots'" in bad.stderr + bad.stdout
+    assert "Traceback" not in bad.stderr

@@ -1,107 +1,233 @@
 """A modeling session in progress: runs each operator call in bpy and records it with its timing.
 
-Edits run for real (``bpy_calls.run_call``) and are recorded only when Blender answers FINISHED, with
-the context (mode, active object type, selection count) from before the call. View operators cannot
-run without a window, so the builder records them without running them; they change nothing that
-the scene fingerprint sees anyway. Undo cannot run headless either: ``abandon`` saves the scene,
-runs a step, records it and ``ed.undo``, then reopens the saved scene, which is what undo does.
+Every recorded action is a call that ran in bpy (``bpy_calls.run_call``) and returned FINISHED,
+recorded with the context (mode, active object type, selection count) from *before* the call, the
+way the add-on's recorder sees it. Calls run inside the factory screen's 3D viewport
+(``temp_override``), so view operators (orbit, axis views, framing, zoom) and loop cuts run for
+real too. Running an operator with its undo flag inside that override crashes bpy 5.0.1, so the
+builder pushes the undo step itself after each undoable call, as Blender does; ``ed.undo`` then
+runs for real (the worker starts the undo system with ``ed.undo_push``). An edit must change the
+scene (``scene_fingerprint``), or the recipe has a bug and the session is dropped.
+
+Arguments are canonical before they run: quantized as the action space writes them, defaults left
+out (``BlenderActionSpace.validate``), so a recorded action encodes and decodes to itself.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import random
-import tempfile
+from dataclasses import dataclass
 
-from nep_blender.bpy_calls import current_context, run_call
+from nep_core.actions import Action
+from nep_core.errors import InvalidAction
+from nep_blender.action_space import BlenderActionSpace, flatten_args, nest_args
+from nep_blender.bpy_calls import CallRefused, current_context, run_call, scene_fingerprint
 
-VIEW_TYPES = ("FRONT", "BACK", "LEFT", "RIGHT", "TOP", "BOTTOM")
+VIEW_TYPES = ("FRONT", "RIGHT", "TOP", "FRONT", "TOP", "LEFT", "BACK")
+ORBITS = ("ORBITLEFT", "ORBITRIGHT", "ORBITUP", "ORBITDOWN")
 
 
 class RecipeFailed(RuntimeError):
     """An operator of a recipe did not finish; the session is dropped and counted."""
 
 
+@dataclass(frozen=True)
+class Style:
+    """One artist's habits, drawn once per session and reused by every recipe in it."""
+
+    pace: float  # seconds scale
+    look_rate: float  # how often the artist changes the view between steps
+    orbit_angle: float  # radians, the artist's orbit step
+    orbit_type: str
+    favourite_view: str
+    frames_after_add: bool  # view_selected after adding an object
+    bevel_offset: float
+    bevel_segments: int
+    inset_thickness: float
+    extrude_depth: float
+    cuts: int
+    smooths: bool
+    uv_method: str  # "smart", "unwrap" or "cube"
+    finish: tuple[str, ...]  # the finishing moves this artist makes, in order
+    retry_rate: float  # how often a step is undone (and redone differently)
+
+    @classmethod
+    def draw(cls, rng: random.Random) -> Style:
+        finish = ["smooth", "bevel", "material", "uv", "subsurf"]
+        rng.shuffle(finish)
+        return cls(
+            pace=rng.uniform(0.6, 1.6),
+            look_rate=rng.choice((0.1, 0.25, 0.4)),
+            orbit_angle=math.radians(rng.choice((15, 15, 30, 45))),
+            orbit_type=rng.choice(ORBITS),
+            favourite_view=rng.choice(VIEW_TYPES),
+            frames_after_add=rng.random() < 0.5,
+            bevel_offset=rng.choice((0.02, 0.05, 0.1, 0.2)),
+            bevel_segments=rng.choice((1, 2, 3, 4)),
+            inset_thickness=rng.choice((0.03, 0.05, 0.08, 0.1)),
+            extrude_depth=rng.choice((0.1, 0.2, 0.3, 0.5)),
+            cuts=rng.choice((1, 2, 3)),
+            smooths=rng.random() < 0.6,
+            uv_method=rng.choice(("smart", "smart", "unwrap", "cube")),
+            finish=tuple(finish[: rng.randint(1, 3)]),
+            retry_rate=rng.choice((0.0, 0.1, 0.25)),
+        )
+
+
 class SessionBuilder:
-    def __init__(self, bpy, rng: random.Random, scratch: str):
+    """Runs and records one session; recipes call ``op``, ``look``, ``retry``, ``hesitate``."""
+
+    def __init__(self, bpy, space: BlenderActionSpace, rng: random.Random):
         self.bpy = bpy
+        self.space = space
         self.rng = rng
-        self.scratch = scratch
+        self.style = Style.draw(rng)
         self.t = 0.0
         self.events: list[dict] = []
-        self.pace = rng.uniform(0.7, 1.6)  # this user's speed: seconds scale
+        self.fingerprint = scene_fingerprint(bpy)  # the scene after the latest edit; selections and views leave it
 
     # Time -------------------------------------------------------------------------------------
 
     def wait(self, low: float = 0.6, high: float = 3.0) -> None:
-        self.t = round(self.t + self.pace * self.rng.uniform(low, high), 2)
+        self.t = round(self.t + self.style.pace * self.rng.uniform(low, high), 2)
 
     def maybe_pause(self, chance: float = 0.06) -> None:
-        """Sometimes the artist stops to think (a pause longer than the domain's 20 s)."""
+        """Sometimes the artist stops to think (longer than the domain's 20 s pause)."""
         if self.rng.random() < chance:
             self.t = round(self.t + self.rng.uniform(22.0, 90.0), 2)
 
-    # Recording --------------------------------------------------------------------------------
+    # Running and recording --------------------------------------------------------------------
 
-    def record(self, kind: str, args: dict, context: dict) -> None:
+    def canonical(self, kind: str, args: dict) -> dict:
+        try:
+            return dict(self.space.validate(Action(kind=kind, args=args)).args)
+        except InvalidAction as error:
+            raise RecipeFailed(f"{kind}: {error}") from None
+
+    def call(self, kind: str, args: dict | None = None, low: float = 0.6, high: float = 3.0) -> None:
+        """Run one operator call in bpy and record it; RecipeFailed unless it finished."""
+        self.wait(low, high)
+        args = self.canonical(kind, args or {})
+        spec = self.space.operator(kind)
+        context = current_context(self.bpy)
+        try:
+            result = run_call(self.bpy, kind, args)
+        except (CallRefused, RuntimeError, TypeError) as error:
+            raise RecipeFailed(f"{kind}: {str(error).strip().splitlines()[0]}") from None
+        if "FINISHED" not in result:
+            raise RecipeFailed(f"{kind} returned {sorted(result)}")
+        if spec.is_edit:
+            before, self.fingerprint = self.fingerprint, scene_fingerprint(self.bpy)
+            if self.fingerprint == before:
+                raise RecipeFailed(f"{kind} changed nothing")
+        if spec.is_edit or "UNDO" in spec.options:
+            self.bpy.ops.ed.undo_push(message=spec.label)  # what Blender does after an undoable operator
         action = {"kind": kind, "context": context}
         if args:
             action["args"] = args
         self.events.append({"t": self.t, "action": action})
 
     def op(self, kind: str, **args) -> None:
-        """Run an edit (or a selection) in bpy and record it; RecipeFailed unless it finished."""
-        self.wait()
-        context = current_context(self.bpy)
-        try:
-            result = run_call(self.bpy, kind, args)
-        except (RuntimeError, ValueError) as error:
-            raise RecipeFailed(f"{kind}: {error}") from None
-        if "FINISHED" not in result:
-            raise RecipeFailed(f"{kind}: {sorted(result)}")
-        self.record(kind, args, context)
+        """An edit or a selection, with its keyword arguments as the artist set them."""
+        self.call(kind, args)
 
-    def look(self, chance: float = 0.35) -> None:
-        """Sometimes orbit, zoom, frame the selection or snap to an axis view (recorded, not run)."""
+    def view(self, kind: str, **args) -> None:
+        self.call(kind, args, 0.2, 1.2)
+
+    def look(self, chance: float | None = None) -> None:
+        """Sometimes change the view: the artist's orbit, a zoom, frame the selection, an axis view."""
+        chance = self.style.look_rate if chance is None else chance
         while self.rng.random() < chance:
-            self.t = round(self.t + self.pace * self.rng.uniform(0.2, 1.2), 2)
-            context = current_context(self.bpy)
             choice = self.rng.random()
             if choice < 0.45:
-                angle = round(self.rng.choice((15, 15, 30, 45)) * math.pi / 180, 4)
-                kind, args = "view3d.view_orbit", {"angle": angle, "type": self.rng.choice(("ORBITLEFT", "ORBITRIGHT", "ORBITUP", "ORBITDOWN"))}
-            elif choice < 0.65:
-                kind, args = "view3d.zoom", {"delta": self.rng.choice((-1, 1, 1))}
-            elif choice < 0.85:
-                kind, args = "view3d.view_selected", {}
+                self.view("view3d.view_orbit", angle=self.style.orbit_angle, type=self.style.orbit_type)
+            elif choice < 0.6:
+                self.view("view3d.zoom", delta=self.rng.choice((-1, 1, 1)))
+            elif choice < 0.8:
+                self.view("view3d.view_selected")
             else:
-                kind, args = "view3d.view_axis", {"type": self.rng.choice(VIEW_TYPES)}
-            self.record(kind, args, context)
+                self.view("view3d.view_axis", type=self.style.favourite_view)
             chance *= 0.5
 
+    def added(self) -> None:
+        """What this artist does right after adding an object."""
+        if self.style.frames_after_add:
+            self.view("view3d.view_selected")
+        self.look()
+
+    def retry(self, kind: str, **args) -> None:
+        """Run a step, and sometimes undo it and run it again with other values (both recorded)."""
+        if self.rng.random() >= self.style.retry_rate:
+            self.call(kind, args)
+            return
+        self.abandon(kind, **self.varied(kind, args))
+        self.call(kind, args)
+
+    def varied(self, kind: str, args: dict) -> dict:
+        """A first try that the artist will undo: numbers doubled or halved (within range), others kept."""
+        spec = self.space.operator(kind)
+        factor, step = self.rng.choice((0.5, 2.0)), self.rng.choice((1, 2))
+        tried = {}
+        for name, value in flatten_args(args).items():
+            prop = spec.property(name)
+            items = value if isinstance(value, list) else [value]
+            if prop.type == "FLOAT":
+                items = [item * factor for item in items]
+            elif prop.type == "INT":
+                items = [item + step for item in items]
+            low = -math.inf if prop.min is None else prop.min
+            high = math.inf if prop.max is None else prop.max
+            items = [min(max(item, low), high) if prop.type in ("FLOAT", "INT") else item for item in items]
+            tried[name] = items if isinstance(value, list) else items[0]
+        return nest_args(tried)
+
     def abandon(self, kind: str, **args) -> None:
-        """Try a step, dislike it and undo it: both are recorded; the scene is as before."""
-        path = os.path.join(self.scratch, "before-undo.blend")
-        self.bpy.ops.wm.save_as_mainfile(filepath=path, copy=True)
-        self.op(kind, **args)
-        self.wait(0.8, 2.5)
-        self.record("ed.undo", {}, current_context(self.bpy))
-        self.bpy.ops.wm.open_mainfile(filepath=path)
+        """Try a step, dislike it and undo it with ``ed.undo``: the scene is as before (checked)."""
+        before = self.fingerprint
+        self.call(kind, args)
+        self.look(0.3)
+        self.call("ed.undo", {}, 0.8, 2.5)
+        self.fingerprint = scene_fingerprint(self.bpy)
+        if self.fingerprint != before:
+            raise RecipeFailed(f"ed.undo after {kind} did not restore the scene")
+
+    def hesitate(self) -> None:
+        """Enter edit mode, look around, select, and leave again without editing (an abandoned idea)."""
+        self.op("object.mode_set", mode="EDIT")
+        self.view("view3d.view_selected")
+        self.op("mesh.select_all", action=self.rng.choice(("DESELECT", "SELECT")))
+        self.look(0.5)
+        self.op("object.mode_set", mode="OBJECT")
 
     # Common moves -----------------------------------------------------------------------------
 
-    def edit_mode(self, select_all: bool = True) -> None:
+    def edit_mode(self) -> None:
         self.op("object.mode_set", mode="EDIT")
-        if select_all:
-            self.op("mesh.select_all", action="SELECT")
+        self.op("mesh.select_all", action="SELECT")
 
     def object_mode(self) -> None:
         self.op("object.mode_set", mode="OBJECT")
 
-    def number(self, choices) -> float:
+    def new_material(self) -> None:
+        """``material.new`` as the material slot's New button runs it: the new material fills the slot.
+
+        The button assigns the material itself (the operator does not) and gives back the user the
+        new material was created with; the builder does both and pushes an undo step, as it does.
+        """
+        before = set(self.bpy.data.materials)
+        self.op("material.new")
+        (material,) = set(self.bpy.data.materials) - before
+        material.user_clear()
+        self.bpy.context.active_object.active_material = material
+        self.bpy.ops.ed.undo_push(message="Assign Material")
+        self.fingerprint = scene_fingerprint(self.bpy)
+
+    def active_is_smooth(self) -> bool:
+        obj = self.bpy.context.active_object
+        return obj is not None and obj.type == "MESH" and len(obj.data.polygons) > 0 and obj.data.polygons[0].use_smooth
+
+    def pick(self, choices):
         return self.rng.choice(choices)
 
 
-def new_scratch() -> str:
-    return tempfile.mkdtemp(prefix="nep-blender-synth-")

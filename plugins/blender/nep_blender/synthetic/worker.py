@@ -1,8 +1,10 @@
 """Generate synthetic sessions in one bpy process: ``python -m nep_blender.synthetic.worker JOB.json OUT.jsonl``.
 
-JOB is ``{"seed": S, "indices": [...]}``. Each session depends only on (seed, index), starts from
-Blender's empty factory scene and chains two to four recipe families. OUT gets one JSON object per
-line: ``{"index", "families", "events"}``, or ``{"index", "error"}`` for a session whose recipe failed.
+JOB is ``{"seed": S, "indices": [...]}``. Each session depends only on (seed, index): it starts from
+Blender's empty factory scene with the undo system started, and chains the recipe families of one
+theme (``recipes.plan_session``). OUT gets one JSON object per line, ``{"index", "theme",
+"families", "events", "ms"}``, or
+``{"index", "error", "ms"}`` for a session whose recipe failed; ``ms`` is the time it took.
 """
 
 from __future__ import annotations
@@ -11,43 +13,61 @@ import json
 import os
 import random
 import sys
+import time
 
 
-def generate(bpy, seed: int, index: int, scratch: str) -> dict:
+def viewport_override(bpy) -> dict:
+    """The factory screen's 3D viewport, where view operators (and loop cuts) can run headless."""
+    window = bpy.context.window_manager.windows[0]
+    area = next(area for area in window.screen.areas if area.type == "VIEW_3D")
+    region = next(region for region in area.regions if region.type == "WINDOW")
+    return {"window": window, "area": area, "region": region}
+
+
+def generate(bpy, space, seed: int, index: int) -> dict:
+    from nep_blender.bpy_calls import current_context
     from nep_blender.synthetic.builder import RecipeFailed, SessionBuilder
-    from nep_blender.synthetic.recipes import FAMILIES
+    from nep_blender.synthetic.recipes import FAMILIES, plan_session
 
     rng = random.Random(f"blender-synthetic:{seed}:{index}")
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    builder = SessionBuilder(bpy, rng, scratch)
-    families = rng.sample(sorted(FAMILIES), rng.randint(2, 4))
+    bpy.ops.ed.undo_push(message="start")  # background mode starts without an undo system
+    builder = SessionBuilder(bpy, space, rng)
+    theme, families = plan_session(rng)
+    family = families[0]
     try:
-        for position, family in enumerate(families):
-            if position:
-                builder.op("object.select_all", action="DESELECT")
-                builder.maybe_pause(0.3)
-            FAMILIES[family](builder)
+        with bpy.context.temp_override(**viewport_override(bpy)):
+            for position, family in enumerate(families):
+                if position:
+                    if current_context(bpy)["active"] == "MESH" and rng.random() < 0.25:
+                        builder.hesitate()
+                    builder.op("object.select_all", action="DESELECT")
+                    builder.look(0.4)
+                    builder.maybe_pause(0.25)
+                FAMILIES[family](builder)
     except RecipeFailed as error:
         return {"index": index, "error": f"{family}: {error}"}
-    return {"index": index, "families": families, "events": builder.events}
+    return {"index": index, "theme": theme, "families": families, "events": builder.events}
 
 
 def main() -> None:
     job_path, out_path = sys.argv[1], sys.argv[2]
     with open(job_path, encoding="utf-8") as handle:
         job = json.load(handle)
-    saved = os.dup(1)
-    os.dup2(2, 1)  # bpy and operators print to stdout; keep it off the result channel
+    os.dup2(2, 1)  # bpy and its operators print to stdout; results go to OUT
     import bpy
 
-    from nep_blender.synthetic.builder import new_scratch
+    from nep_blender.action_space import BlenderActionSpace
+    from nep_blender.registry import load_registry
 
-    scratch = new_scratch()
+    space = BlenderActionSpace(load_registry())
     with open(out_path, "w", encoding="utf-8") as out:
         for index in job["indices"]:
-            out.write(json.dumps(generate(bpy, job["seed"], index, scratch), separators=(",", ":")) + "\n")
+            started = time.perf_counter()
+            record = generate(bpy, space, job["seed"], index)
+            record["ms"] = round(1000 * (time.perf_counter() - started), 1)
+            out.write(json.dumps(record, separators=(",", ":")) + "\n")
             out.flush()
-    os.dup2(saved, 1)
 
 
 if __name__ == "__main__":
