@@ -116,6 +116,8 @@ def test_unsafe_session_ids_are_refused(served, session):
         ({"session": "s", "accepted": True, "t": 1.0, "actual": {"target": "a"}}, "actual.kind: must be a non-empty string"),
         ({"session": "s", "accepted": True, "history": [{"t": 1.0, "action": "open"}]}, "history[0].action: must be an object, got str"),
         ({"session": "s", "accepted": True, "request_id": "r" * 65, "t": 1.0}, "request_id: string should have at most 64 characters"),
+        ({"session": "s", "accepted": True, "outcome": "refused", "t": 1.0}, "outcome: outcome 'refused' contradicts accepted=true"),
+        ({"session": "s", "accepted": False, "outcome": "maybe", "t": 1.0}, "outcome: input should be 'accepted', 'dismissed', 'refused' or 'ignored'"),
     ],
 )
 def test_bad_feedback_is_refused_and_nothing_is_written(served, body, message):

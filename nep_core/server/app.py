@@ -132,6 +132,8 @@ def create_app(
             suggestion = parse_action(request.suggestion, space, "suggestion", max_depth=max_json_depth).to_json()
         if request.actual is not None:
             actual = parse_action(request.actual, space, "actual", max_depth=max_json_depth).to_json()
+        if request.outcome is not None and (request.outcome == "accepted") != request.accepted:
+            raise ApiError(422, f"outcome '{request.outcome}' contradicts accepted={str(request.accepted).lower()}", "outcome")
         t = request.t if request.t is not None else request.shown_at
         if t is None:
             if not events:
@@ -145,6 +147,8 @@ def create_app(
             shown_at=request.shown_at,
             request_id=request.request_id,
             actual=actual,
+            outcome=request.outcome,
+            reason=request.reason,
         )
         try:
             path = store.append(request.session, records)

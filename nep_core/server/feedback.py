@@ -72,6 +72,8 @@ def feedback_records(
     shown_at: float | None,
     request_id: str | None,
     actual: dict[str, Any] | None,
+    outcome: str | None = None,
+    reason: str | None = None,
 ) -> list[dict[str, Any]]:
     """The feedback record (DESIGN.md section 5) and, when known, the user's actual action as an action event."""
     feedback: dict[str, Any] = {}
@@ -80,6 +82,10 @@ def feedback_records(
     if shown_at is not None:
         feedback["shown_at"] = shown_at
     feedback["accepted"] = accepted
+    if outcome is not None:
+        feedback["outcome"] = outcome
+    if reason is not None:
+        feedback["reason"] = reason
     if request_id is not None:
         feedback["request_id"] = request_id
     records = [{"t": t, "feedback": feedback}]

@@ -114,6 +114,12 @@ class FeedbackRequest(_Body):
     request_id: str | None = Field(
         None, max_length=64, description="The `request_id` of the /v1/suggest answer that was shown."
     )
+    outcome: Literal["accepted", "dismissed", "refused", "ignored"] | None = Field(
+        None,
+        description="What became of the suggestion: accepted; dismissed by the user; refused by the app "
+        "(it cannot run it); ignored (the user did something else). `accepted` must agree with it.",
+    )
+    reason: str | None = Field(None, max_length=500, description="Why the app refused the suggestion, in one line.")
 
 
 class FeedbackResponse(BaseModel):

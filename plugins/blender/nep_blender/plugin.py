@@ -10,3 +10,10 @@ def register_domains(register):
     from nep_blender.domain import build_domain
 
     register(build_domain())
+
+
+@nep_core.hookimpl
+def register_commands(cli):
+    from nep_blender.cli import app
+
+    cli.add_typer(app, name="blender")

@@ -1,0 +1,95 @@
+"""The add-on's preferences (Edit > Preferences > Add-ons > NEP Next Operator)."""
+
+import os
+
+import bpy
+
+DEFAULT_URL = "http://127.0.0.1:8765"
+
+
+def default_log_folder():
+    """Where NEP's ``addon`` collector looks by default: ``$NEP_HOME/logs/blender`` (``~/.cache/nep/logs/blender``)."""
+    home = os.environ.get("NEP_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "nep")
+    return os.path.join(home, "logs", "blender")
+
+
+def log_folder(preferences):
+    """The log folder the preferences name, or the default."""
+    folder = preferences.log_folder.strip()
+    return bpy.path.abspath(folder) if folder else default_log_folder()
+
+
+def get():
+    """This add-on's preferences, or None while it is not enabled."""
+    addon = bpy.context.preferences.addons.get(__package__)
+    return addon.preferences if addon is not None else None
+
+
+class NEPPreferences(bpy.types.AddonPreferences):
+    bl_idname = __package__
+
+    server_url: bpy.props.StringProperty(
+        name="Server URL",
+        default=DEFAULT_URL,
+        description="Where `nep serve --domain blender` listens",
+    )
+    token: bpy.props.StringProperty(
+        name="Token",
+        default="",
+        subtype="PASSWORD",
+        description="The server's bearer token, when it was started with --token or NEP_SERVER_TOKEN (stored in your Blender preferences)",
+    )
+    enabled: bpy.props.BoolProperty(
+        name="Suggest",
+        default=True,
+        description="Ask the server for suggestions and show them in the 3D View sidebar (N, tab NEP)",
+    )
+    record: bpy.props.BoolProperty(
+        name="Record",
+        default=True,
+        description="Write the operators you run to a session log, for training NEP on your own work",
+    )
+    min_confidence: bpy.props.FloatProperty(
+        name="Minimum Confidence",
+        default=0.1,
+        min=0.0,
+        max=1.0,
+        subtype="FACTOR",
+        description="Show only suggestions the model gives at least this probability",
+    )
+    count: bpy.props.IntProperty(
+        name="Suggestions",
+        default=3,
+        min=1,
+        max=10,
+        description="How many suggestions to show at most",
+    )
+    log_folder: bpy.props.StringProperty(
+        name="Log Folder",
+        default="",
+        subtype="DIR_PATH",
+        description="Folder for the session logs; empty: $NEP_HOME/logs/blender (~/.cache/nep/logs/blender)",
+    )
+
+    def draw(self, context):
+        layout = self.layout
+        column = layout.column()
+        column.prop(self, "server_url")
+        column.prop(self, "token")
+        row = column.row()
+        row.prop(self, "enabled")
+        row.prop(self, "record")
+        column.prop(self, "min_confidence")
+        column.prop(self, "count")
+        column.prop(self, "log_folder")
+        column.label(text=f"Logs go to {log_folder(self)}", icon="FILE_FOLDER")
+        column.label(text="Start the server: nep serve --domain blender --model ngram (or a trained model)")
+        column.label(text="Shortcuts in the 3D View: Alt+Enter accepts the first suggestion, Alt+Backspace dismisses it")
+
+
+def register():
+    bpy.utils.register_class(NEPPreferences)
+
+
+def unregister():
+    bpy.utils.unregister_class(NEPPreferences)

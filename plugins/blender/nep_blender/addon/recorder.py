@@ -1,0 +1,277 @@
+"""Blender's operator history as NEP session-log events, and the crash-safe log writer.
+
+Plain Python without a ``bpy`` import: history entries and property groups are passed in, so the
+logic runs on Blender's own objects and on objects shaped like them alike.
+
+Blender keeps the operators a user ran in ``window_manager.operators`` (at most 32). The recorder
+looks at that list on a timer and tells entries apart by ``as_pointer()``, never by name:
+
+- an entry it has not seen is a new call, logged with the context seen at the previous look (the
+  context *before* the call, as the synthetic sessions record it);
+- an entry it has seen whose properties changed is a redo-panel edit ("Adjust Last Operation"),
+  which Blender runs as undo plus the call with new settings. It is logged as exactly that: an
+  ``ed.undo`` event, then the call again with its new settings. The log stays append-only, a replay
+  ends in the final settings, and the pattern is the one the synthetic sessions use for a step
+  redone differently. Settings are compared at each look, so dragging a slider in the panel logs
+  one redo per look, not one per intermediate value;
+- Ctrl+Z and Ctrl+Shift+Z never enter the history: the ``undo_post``/``redo_post`` handlers count
+  them, and each look logs ``ed.undo``/``ed.redo`` (the undos a redo-panel edit causes are folded
+  into its ``ed.undo``);
+- mode switches (Tab, the mode menu) run ``object.mode_set``, which Blender keeps out of the
+  history: a mode change with no new history entry is logged as ``object.mode_set(mode=...)``.
+"""
+
+import datetime
+import json
+import math
+import os
+import re
+
+FORMAT_VERSION = 1
+MAX_ARRAY = 4
+"""Longer arrays (matrices) are not recorded: NEP's action space has no place for them."""
+
+PRIVATE_SUBTYPES = frozenset({"FILE_PATH", "DIR_PATH", "FILE_NAME", "PASSWORD", "BYTE_STRING"})
+"""String properties never written to a log: paths and secrets."""
+
+VIEW_MODULES = frozenset({"view3d", "view2d", "screen", "ui", "wm", "file", "preferences", "console", "info", "buttons", "workspace"})
+EDITS_WITHOUT_UNDO_FLAG = frozenset({"object.mode_set", "object.editmode_toggle", "object.posemode_toggle", "view3d.snap_cursor_to_selected"})
+NOT_EDITS = frozenset({"ed.undo", "ed.redo", "ed.undo_history", "ed.undo_push"})
+MAX_UNDOS_PER_LOOK = 32
+
+
+def operator_kind(bl_idname):
+    """``MESH_OT_primitive_cube_add`` (as the history holds it) to ``mesh.primitive_cube_add``."""
+    module, separator, name = bl_idname.partition("_OT_")
+    if separator and module and name:
+        return f"{module.lower()}.{name}"
+    return bl_idname
+
+
+def is_edit(kind, options):
+    """Whether an operator changes the scene; the same rule as NEP's registry (docs/domains/blender.md)."""
+    module, _, name = kind.partition(".")
+    if kind in EDITS_WITHOUT_UNDO_FLAG:
+        return True
+    if "UNDO" not in options or kind in NOT_EDITS or re.search(r"select(?!ed)", name):
+        return False
+    return module not in VIEW_MODULES or name.startswith("snap")
+
+
+def _number(prop_type, value):
+    if prop_type == "INT":
+        return int(value)
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError("not a finite number")
+    return float(f"{value:.7g}")  # Blender stores single precision: 7 significant digits
+
+
+def _same_number(a, b):
+    return abs(a - b) <= 1e-6 * max(1.0, abs(b))
+
+
+def _value(prop, value):
+    """(JSON value, whether it is the property's default) for one property value."""
+    length = getattr(prop, "array_length", 0) or 0
+    if prop.type == "BOOLEAN":
+        if length:
+            value = [bool(item) for item in value]
+            return value, value == [bool(item) for item in prop.default_array]
+        return bool(value), bool(value) == bool(prop.default)
+    if prop.type in ("INT", "FLOAT"):
+        if length:
+            value = [_number(prop.type, item) for item in value]
+            default = list(prop.default_array)
+            return value, all(_same_number(item, other) for item, other in zip(value, default))
+        value = _number(prop.type, value)
+        return value, _same_number(value, prop.default)
+    if prop.type == "ENUM":
+        if prop.is_enum_flag:
+            value = sorted(value)
+            return value, value == sorted(prop.default_flag)
+        return str(value), str(value) == str(prop.default)
+    value = str(value)
+    return value, value == prop.default
+
+
+def properties_to_args(properties):
+    """The non-default properties of an operator call as the keyword arguments Python would pass.
+
+    A macro's sub-operators nest (``{"TRANSFORM_OT_translate": {"value": [0, 0, 1]}}``); pointers,
+    collections, arrays longer than 4, paths and non-finite numbers are left out.
+    """
+    args = {}
+    for prop in properties.bl_rna.properties:
+        name = prop.identifier
+        if name == "rna_type" or prop.type == "COLLECTION":
+            continue
+        if prop.type == "POINTER":
+            if "_OT_" in getattr(prop.fixed_type, "identifier", ""):
+                sub = getattr(properties, name, None)
+                nested = properties_to_args(sub) if sub is not None else {}
+                if nested:
+                    args[name] = nested
+            continue
+        if (getattr(prop, "array_length", 0) or 0) > MAX_ARRAY:
+            continue
+        if prop.type == "STRING" and prop.subtype in PRIVATE_SUBTYPES:
+            continue
+        try:
+            value, is_default = _value(prop, getattr(properties, name))
+        except (AttributeError, TypeError, ValueError):
+            continue
+        if not is_default:
+            args[name] = value
+    return args
+
+
+def action_record(kind, args, context, edit):
+    """An action in the session-log format."""
+    action = {"kind": kind}
+    if args:
+        action["args"] = args
+    if context:
+        action["context"] = dict(context)
+    if not edit:
+        action["edit"] = False
+    return action
+
+
+class OperatorRecorder:
+    """Turns successive looks at ``window_manager.operators`` into new action records.
+
+    ``edit_of(kind)`` says whether an operator is an edit (the add-on asks Blender for its options).
+    """
+
+    def __init__(self, edit_of):
+        self.edit_of = edit_of
+        self.reset()
+
+    def reset(self):
+        """Forget every entry and the context (a new session)."""
+        self._seen = {}
+        self._last_pointer = None
+        self._context = None
+
+    def absorb(self, entries, context, called_in=None):
+        """Take the current entries and context as seen, without recording anything: after a file
+        load, or an Accept that logs its call itself (``called_in``: the context it ran in)."""
+        for pointer, kind, args in self._read(entries):
+            if pointer not in self._seen:
+                self._seen[pointer] = (kind, _key(args), dict(called_in or context))
+            self._last_pointer = pointer
+        self._context = dict(context)
+
+    def look(self, entries, context, object_mode=None, undos=0, redos=0):
+        """The action records for what happened since the last look, in order.
+
+        ``context`` is the current ``{"mode", "active", "selected"}`` and ``object_mode`` the active
+        object's mode (``EDIT``, ``SCULPT``...); ``undos``/``redos`` count the undo and redo steps
+        Blender reported (its ``undo_post``/``redo_post`` handlers) since the last look.
+        """
+        before = self._context or context
+        current = self._read(entries)
+        present = {pointer for pointer, _, _ in current}
+        records = []
+        redo = None
+        new = []
+        for pointer, kind, args in current:
+            known = self._seen.get(pointer)
+            if known is None or known[0] != kind:
+                new.append((pointer, kind, args))
+            elif known[1] != _key(args):
+                if pointer == self._last_pointer and redo is None:
+                    redo = (pointer, kind, args)
+                else:  # a freed entry's address given to a new call
+                    new.append((pointer, kind, args))
+        if redo is not None:
+            pointer, kind, args = redo
+            first_context = self._seen[pointer][2]  # the redone call starts from where the first one did
+            records.append(action_record("ed.undo", {}, before, False))
+            records.append(action_record(kind, args, first_context, self.edit_of(kind)))
+            self._seen[pointer] = (kind, _key(args), first_context)
+        else:
+            records += [action_record("ed.undo", {}, before, False) for _ in range(min(undos, MAX_UNDOS_PER_LOOK))]
+        records += [action_record("ed.redo", {}, before, False) for _ in range(min(redos, MAX_UNDOS_PER_LOOK))]
+        for pointer, kind, args in new:
+            records.append(action_record(kind, args, before, self.edit_of(kind)))
+            self._seen[pointer] = (kind, _key(args), dict(before))
+        explained = new or redo is not None or undos or redos
+        if not explained and object_mode and self._context and context.get("mode") != self._context.get("mode"):
+            args = {} if object_mode == "OBJECT" else {"mode": object_mode}
+            records.append(action_record("object.mode_set", args, before, True))
+        self._seen = {pointer: value for pointer, value in self._seen.items() if pointer in present}
+        if current:
+            self._last_pointer = current[-1][0]
+        self._context = dict(context)
+        return records
+
+    @staticmethod
+    def _read(entries):
+        """``(pointer, kind, args)`` for each readable entry (an entry freed meanwhile is skipped)."""
+        out = []
+        for entry in list(entries):
+            try:
+                out.append((entry.as_pointer(), operator_kind(entry.bl_idname), properties_to_args(entry.properties)))
+            except (AttributeError, ReferenceError, RuntimeError):
+                continue
+        return out
+
+
+def _key(args):
+    return json.dumps(args, sort_keys=True)
+
+
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class SessionLog:
+    """One session log, written exactly as ``nep_core.sessionlog.SessionLogWriter`` writes it.
+
+    Append-only; every record is one line, flushed and fsynced before ``append`` returns. The file
+    is created with its header on the first record, so a Blender session that records nothing
+    leaves no file behind. A file whose last line a crash tore gets a ``{"recovered": true}`` marker.
+    """
+
+    def __init__(self, path, header):
+        self.path = path
+        self.header = header
+        self._fd = -1
+
+    def append(self, record):
+        if self._fd < 0:
+            self._open()
+        self._write(record)
+
+    def _open(self):
+        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        size = os.fstat(self._fd).st_size
+        if size == 0:
+            self._write(self.header)
+        elif _last_byte(self.path) != b"\n":
+            self._write_raw(b"\n")
+            self._write({"recovered": True, "at": utc_now()})
+
+    def _write(self, record):
+        self._write_raw((json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8"))
+
+    def _write_raw(self, data):
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        os.fsync(self._fd)
+
+    def close(self):
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+def _last_byte(path):
+    with open(path, "rb") as handle:
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1)

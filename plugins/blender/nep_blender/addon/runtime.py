@@ -1,0 +1,473 @@
+"""The add-on at run time: one timer records operators, asks the server and collects its answers.
+
+Everything here runs on Blender's main thread; the network is the client's worker thread. A
+suggestion answer is used only if it was asked for the history as it is now (``generation``);
+older answers are dropped. Accept runs a suggestion only after ``bpy_calls.check_call`` found it a
+known operator of this Blender with valid properties, as one undo step.
+"""
+
+import datetime
+import hashlib
+import os
+import time
+import tomllib
+import traceback
+import uuid
+
+import bpy
+
+from . import bpy_calls, preferences
+from .client import ServerClient, check_suggestions
+from .recorder import PRIVATE_SUBTYPES, OperatorRecorder, SessionLog, action_record, is_edit, utc_now
+
+TICK_SECONDS = 0.3
+RETRY_SECONDS = 5.0
+HISTORY_EVENTS = 32
+"""Newest events sent with each suggestion request (the model reads fewer)."""
+FEEDBACK_HISTORY_EVENTS = 1000
+"""Most events a feedback request carries (after a long outage the older ones stay in the local log only)."""
+REQUEST_TIMEOUT = 5.0
+"""Seconds the worker thread waits for the server; the UI never waits."""
+
+
+def addon_version():
+    with open(os.path.join(os.path.dirname(__file__), "blender_manifest.toml"), "rb") as handle:
+        return tomllib.load(handle)["version"]
+
+
+def edit_of(kind):
+    """Whether ``kind`` is an edit, from the live operator's ``bl_options``."""
+    function = bpy_calls.operator(bpy, kind)
+    return is_edit(kind, set(function.bl_options) if function is not None else set())
+
+
+CODE_RUNNING = frozenset({"text.run_script", "text.run_script_file"})
+"""Operators that run Python code; with every ``script.*`` operator, never run from a suggestion."""
+
+
+def unsafe_reason(kind, args):
+    """Why Accept must not run this call even though Blender has it, or ''.
+
+    NEP suggests edits only, and never code execution or file paths (the recorder does not log paths,
+    so a model never learns them): such a suggestion comes from a broken or hostile server.
+    """
+    function = bpy_calls.operator(bpy, kind)
+    if function is None:
+        return ""  # check_call says why
+    if kind.partition(".")[0] == "script" or kind in CODE_RUNNING:
+        return f"{kind} runs code; NEP never runs it from a suggestion"
+    if not is_edit(kind, set(function.bl_options)):
+        return f"{kind} is not an edit; NEP suggests edits only"
+    rna = function.get_rna_type()
+    for name, value in (args or {}).items():
+        prop = rna.properties.get(name)
+        if prop is not None and prop.type == "STRING" and prop.subtype in PRIVATE_SUBTYPES:
+            return f"{kind}.{name} is a file path; NEP never sets one from a suggestion"
+    return ""
+
+
+def honest_label(kind, label):
+    """The server's label when it starts with this Blender's name for the operator; else that name.
+
+    The panel must not show one operator under another's name, whatever the server says.
+    """
+    function = bpy_calls.operator(bpy, kind)
+    if function is None:
+        return f"{kind} (not in this Blender)"
+    name = function.get_rna_type().name or kind
+    return label if label.startswith(name) else name
+
+
+def new_session_id():
+    return f"blender-{datetime.datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}"
+
+
+class Runtime:
+    """The recorder, the session log, the server client and the suggestions shown."""
+
+    def __init__(self):
+        self.version = addon_version()
+        self.recorder = OperatorRecorder(edit_of)
+        self.client = None
+        self.status = "starting"
+        self.message = ""
+        self.outcome = ""
+        self.p_no_edit = None
+        self.feedback_sent = 0
+        self.stale_answers = 0
+        self._settings = None
+        self._log = None
+        self._errors = set()
+        self._clear_session()
+        self.session_id = None  # the first tick starts the session (register() runs in a restricted context)
+
+    # Sessions ---------------------------------------------------------------------------------
+
+    def new_session(self):
+        """Start a new session (the add-on started, or a file was loaded); its log appears with its first record."""
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        self._clear_session()
+        self.recorder.absorb(self._entries(), bpy_calls.current_context(bpy))
+
+    def _clear_session(self):
+        self.session_id = new_session_id()
+        self.started = time.monotonic()
+        self.events = []
+        self.generation = 0
+        self.sent_upto = 0
+        self.asked_generation = None
+        self.asked_at = 0.0
+        self.suggestions = []
+        self.pending_undos = self.pending_redos = 0
+        self.recorder.reset()
+
+    def now(self):
+        return round(time.monotonic() - self.started, 3)
+
+    def header(self):
+        meta = {"app": f"Blender {bpy.app.version_string}", "source": "addon", "addon": self.version}
+        if bpy.data.filepath:
+            meta["document"] = os.path.basename(bpy.data.filepath)
+            meta["source_id"] = "blend-" + hashlib.sha1(os.path.abspath(bpy.data.filepath).encode()).hexdigest()[:12]
+        return {"nep": 1, "domain": "blender", "session": self.session_id, "created": utc_now(), "meta": meta}
+
+    def log_path(self, prefs):
+        return os.path.join(preferences.log_folder(prefs), f"{self.session_id}.jsonl")
+
+    def write(self, record):
+        """Append one record to this session's log (when recording is on)."""
+        prefs = preferences.get()
+        if prefs is None or not prefs.record:
+            return
+        path = self.log_path(prefs)
+        if self._log is None or self._log.path != path:
+            if self._log is not None:
+                self._log.close()
+            self._log = SessionLog(path, self.header())
+        try:
+            self._log.append(record)
+        except OSError as error:
+            self._report_once(f"NEP: cannot write the session log {path}: {error}")
+
+    def add_event(self, t, action):
+        event = {"t": t, "action": action}
+        self.events.append(event)
+        self.generation += 1
+        self.write(event)
+        return len(self.events) - 1
+
+    # The timer --------------------------------------------------------------------------------
+
+    def tick(self, entries=None):
+        """One look: record new operators, hand answers to the panel, ask for suggestions."""
+        prefs = preferences.get()
+        if prefs is None:
+            return
+        if self.session_id is None:
+            self.new_session()
+        self._configure(prefs)
+        context = bpy_calls.current_context(bpy)
+        active = getattr(bpy.context, "active_object", None)
+        records = self.recorder.look(
+            self._entries() if entries is None else entries,
+            context,
+            object_mode=active.mode if active is not None else None,
+            undos=self.pending_undos,
+            redos=self.pending_redos,
+        )
+        self.pending_undos = self.pending_redos = 0
+        changed = bool(records)
+        if records:
+            self._record_user_actions(records)
+        changed |= self._collect()
+        if prefs.enabled:
+            self._ask(prefs, context)
+        elif self.status != "off":
+            self.status, self.suggestions, self.asked_generation, changed = "off", [], None, True
+        if changed:
+            tag_redraw()
+
+    def _entries(self):
+        window_manager = bpy.context.window_manager
+        return list(window_manager.operators) if window_manager is not None else []
+
+    def _configure(self, prefs):
+        settings = (prefs.server_url, prefs.token)
+        if self.client is None:
+            self.client = ServerClient(prefs.server_url, prefs.token, timeout=REQUEST_TIMEOUT)
+        elif settings != self._settings:
+            self.client.configure(*settings)
+            self.asked_generation = None  # ask the new server
+        self._settings = settings
+
+    def _record_user_actions(self, records):
+        """Log what the user did; shown suggestions they passed over get feedback with what they did instead."""
+        t = self.now()
+        first_edit = next((record for record in records if record.get("edit", True)), None)
+        shown = self.suggestions[0] if self.suggestions else None
+        if shown is not None and first_edit is not None:
+            self.write_feedback(t, shown, accepted=False, outcome="ignored")
+        indices = [self.add_event(t, record) for record in records]
+        if shown is not None and first_edit is not None:
+            self.send_feedback(t, shown, accepted=False, outcome="ignored", actual=indices[records.index(first_edit)])
+        if first_edit is not None:
+            self.suggestions = []
+
+    def _ask(self, prefs, context):
+        retry = self.status in ("unreachable", "error") and time.monotonic() - self.asked_at > RETRY_SECONDS
+        if self.asked_generation == self.generation and not retry:
+            return
+        payload = {
+            "session": self.session_id,
+            "history": self.events[-HISTORY_EVENTS:],
+            "state": context,
+            "top_k": max(1, min(20, prefs.count)),
+        }
+        self.client.submit({"kind": "suggest", "generation": (self.session_id, self.generation), "payload": payload})
+        self.asked_generation, self.asked_at = self.generation, time.monotonic()
+        if self.status not in ("unreachable", "error"):
+            self.status = "waiting"
+
+    def _collect(self):
+        """Apply the worker's results; True when the panel must be redrawn."""
+        changed = False
+        for result in self.client.results():
+            current = result.generation == (self.session_id, self.generation)
+            if result.kind == "feedback":
+                if result.ok:
+                    self.feedback_sent += 1
+                else:
+                    if not result.reachable and result.generation[0] == self.session_id:
+                        self.sent_upto = min(self.sent_upto, result.job["start"])  # send those events again
+                    self.outcome = f"Feedback not sent: {result.error}"
+                    changed = True
+                continue
+            if result.kind != "suggest":
+                continue
+            changed = True
+            if not result.ok:
+                self.status = "error" if result.reachable else "unreachable"
+                self.message = result.error
+                if current:
+                    self.suggestions = []
+                continue
+            if not current:
+                self.stale_answers += 1  # asked for an older history
+                continue
+            try:
+                suggestions = check_suggestions(result.body)
+            except ValueError as error:
+                self.status, self.message, self.suggestions = "error", str(error), []
+                continue
+            self.status, self.message = "ok", ""
+            self.p_no_edit = result.body.get("p_no_edit")
+            if result.body.get("best_is_no_edit") is True:
+                suggestions = []
+            prefs = preferences.get()
+            request_id = result.body.get("request_id")
+            shown_at = self.now()
+            self.suggestions = [
+                dict(
+                    item,
+                    label=honest_label(item["action"]["kind"], item["label"]),
+                    request_id=request_id if isinstance(request_id, str) else None,
+                    shown_at=shown_at,
+                )
+                for item in suggestions
+                if item["probability"] >= prefs.min_confidence
+            ][: prefs.count]
+        return changed
+
+    # Accept and Dismiss -----------------------------------------------------------------------
+
+    def accept(self, index, context=None):
+        """Run suggestion ``index`` as one undo step; ``(True, message)``, or ``(False, why)`` when refused."""
+        if not 0 <= index < len(self.suggestions):
+            return False, "no such suggestion"
+        suggestion = self.suggestions[index]
+        kind, args = suggestion["action"]["kind"], suggestion["action"].get("args") or {}
+        before = bpy_calls.current_context(bpy)
+        unsafe = unsafe_reason(kind, args)
+        if unsafe:
+            return self._refuse(index, unsafe)
+        try:
+            with _main_region(context):
+                result = bpy_calls.run_call(bpy, kind, args, undo=True)
+        except bpy_calls.CallRefused as error:
+            return self._refuse(index, str(error))
+        except (RuntimeError, TypeError, ValueError) as error:
+            return self._refuse(index, (str(error).strip().splitlines() or [type(error).__name__])[0])
+        if "FINISHED" not in result:
+            return self._refuse(index, f"{kind} did not finish ({', '.join(sorted(result))})")
+        t = self.now()
+        self.write_feedback(t, suggestion, accepted=True, outcome="accepted")
+        actual = self.add_event(t, action_record(kind, args, before, edit_of(kind)))
+        self.send_feedback(t, suggestion, accepted=True, outcome="accepted", actual=actual)
+        self.recorder.absorb(self._entries(), bpy_calls.current_context(bpy), called_in=before)
+        self.suggestions = []
+        self.outcome = f"Accepted: {suggestion['label']}"
+        tag_redraw()
+        return True, self.outcome
+
+    def dismiss(self, index):
+        """Hide suggestion ``index``; the server hears it was dismissed."""
+        if not 0 <= index < len(self.suggestions):
+            return False, "no such suggestion"
+        suggestion = self.suggestions.pop(index)
+        t = self.now()
+        self.write_feedback(t, suggestion, accepted=False, outcome="dismissed")
+        self.send_feedback(t, suggestion, accepted=False, outcome="dismissed")
+        self.outcome = f"Dismissed: {suggestion['label']}"
+        tag_redraw()
+        return True, self.outcome
+
+    def _refuse(self, index, reason):
+        suggestion = self.suggestions.pop(index)
+        t = self.now()
+        self.write_feedback(t, suggestion, accepted=False, outcome="refused", reason=reason)
+        self.send_feedback(t, suggestion, accepted=False, outcome="refused", reason=reason)
+        self.outcome = f"Refused: {reason}"
+        tag_redraw()
+        return False, self.outcome
+
+    # Feedback ---------------------------------------------------------------------------------
+
+    def _feedback(self, suggestion, accepted, outcome, reason):
+        record = {"suggestion": _shown_action(suggestion), "shown_at": suggestion["shown_at"], "accepted": accepted, "outcome": outcome}
+        if reason:
+            record["reason"] = reason[:500]
+        if suggestion.get("request_id"):
+            record["request_id"] = suggestion["request_id"]
+        return record
+
+    def write_feedback(self, t, suggestion, accepted, outcome, reason=""):
+        """The feedback record in this session's own log."""
+        self.write({"t": t, "feedback": self._feedback(suggestion, accepted, outcome, reason)})
+
+    def send_feedback(self, t, suggestion, accepted, outcome, reason="", actual=None):
+        """Send the outcome to the server, with the events it has not had yet (``actual``: index of what the user did)."""
+        if self.client is None:
+            return
+        end = actual if actual is not None else len(self.events)
+        start = max(self.sent_upto, end - FEEDBACK_HISTORY_EVENTS)
+        payload = {"session": self.session_id, "t": t, "history": self.events[start:end]}
+        payload.update(self._feedback(suggestion, accepted, outcome, reason))
+        if actual is not None:
+            payload["actual"] = self.events[actual]["action"]
+            end = actual + 1
+        self.client.submit({"kind": "feedback", "generation": (self.session_id, self.generation), "start": start, "payload": payload})
+        self.sent_upto = end
+
+    def refresh(self):
+        """Ask again now (after starting the server, say)."""
+        self.asked_generation = None
+        self.status = "waiting"
+
+    # Handlers ---------------------------------------------------------------------------------
+
+    def _report_once(self, message):
+        if message not in self._errors:
+            self._errors.add(message)
+            print(message)
+
+    def close(self):
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+def _shown_action(suggestion):
+    action = suggestion["action"]
+    return {key: action[key] for key in ("kind", "args", "target") if key in action}
+
+
+class _main_region:
+    """Run in the 3D View's main region when Accept was clicked in its sidebar."""
+
+    def __init__(self, context):
+        self.override = None
+        area = getattr(context, "area", None) if context is not None else None
+        if area is not None and area.type == "VIEW_3D":
+            region = next((region for region in area.regions if region.type == "WINDOW"), None)
+            if region is not None:
+                self.override = context.temp_override(area=area, region=region)
+
+    def __enter__(self):
+        if self.override is not None:
+            self.override.__enter__()
+
+    def __exit__(self, *exc):
+        if self.override is not None:
+            return self.override.__exit__(*exc)
+        return False
+
+
+def tag_redraw():
+    window_manager = bpy.context.window_manager
+    for window in getattr(window_manager, "windows", []):
+        for area in window.screen.areas:
+            if area.type == "VIEW_3D":
+                area.tag_redraw()
+
+
+RUNTIME = None
+
+
+def _timer():
+    if RUNTIME is None:
+        return None
+    try:
+        RUNTIME.tick()
+    except Exception:  # keep the timer alive; say what went wrong once
+        RUNTIME.status, RUNTIME.message = "error", "internal error; see the system console"
+        RUNTIME._report_once("NEP add-on error:\n" + traceback.format_exc())
+    return TICK_SECONDS
+
+
+@bpy.app.handlers.persistent
+def _on_undo(*_args):
+    if RUNTIME is not None:
+        RUNTIME.pending_undos += 1
+
+
+@bpy.app.handlers.persistent
+def _on_redo(*_args):
+    if RUNTIME is not None:
+        RUNTIME.pending_redos += 1
+
+
+@bpy.app.handlers.persistent
+def _on_load(*_args):
+    if RUNTIME is not None and RUNTIME.session_id is not None:
+        RUNTIME.new_session()
+
+
+HANDLERS = ((bpy.app.handlers.undo_post, _on_undo), (bpy.app.handlers.redo_post, _on_redo), (bpy.app.handlers.load_post, _on_load))
+
+
+def start():
+    """Create the runtime and hook it to Blender; the first tick starts the session."""
+    global RUNTIME
+    RUNTIME = Runtime()
+    for handlers, handler in HANDLERS:
+        if handler not in handlers:
+            handlers.append(handler)
+    if not bpy.app.timers.is_registered(_timer):
+        bpy.app.timers.register(_timer, first_interval=1.0, persistent=True)
+
+
+def stop():
+    global RUNTIME
+    if bpy.app.timers.is_registered(_timer):
+        bpy.app.timers.unregister(_timer)
+    for handlers, handler in HANDLERS:
+        while handler in handlers:
+            handlers.remove(handler)
+    if RUNTIME is not None:
+        RUNTIME.close()
+        RUNTIME = None

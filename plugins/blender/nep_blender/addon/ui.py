@@ -1,0 +1,160 @@
+"""The sidebar panel (3D View > N > NEP), the Accept / Dismiss / Retry operators and their shortcuts."""
+
+import textwrap
+
+import bpy
+
+from . import preferences, runtime
+
+SHORTCUTS = (
+    # (operator, key, modifiers): 3D View keymap, Blender's default keymap leaves these free
+    ("nep.accept", "RET", {"alt": True}),
+    ("nep.dismiss", "BACK_SPACE", {"alt": True}),
+)
+_keymap_items = []
+
+
+def _suggestion(index):
+    state = runtime.RUNTIME
+    if state is not None and 0 <= index < len(state.suggestions):
+        return state.suggestions[index]
+    return None
+
+
+class NEP_OT_accept(bpy.types.Operator):
+    """Run the suggested operator with its settings, as one undo step"""
+
+    bl_idname = "nep.accept"
+    bl_label = "Accept Suggestion"
+    bl_options = {"INTERNAL"}
+
+    index: bpy.props.IntProperty(name="Suggestion", default=0, min=0, options={"SKIP_SAVE"})
+
+    @classmethod
+    def poll(cls, context):
+        return runtime.RUNTIME is not None and bool(runtime.RUNTIME.suggestions)
+
+    @classmethod
+    def description(cls, context, properties):
+        suggestion = _suggestion(properties.index)
+        if suggestion is None:
+            return cls.__doc__
+        return f"Run {suggestion['label']} ({suggestion['probability']:.0%}) as one undo step"
+
+    def execute(self, context):
+        accepted, message = runtime.RUNTIME.accept(self.index, context)
+        self.report({"INFO"} if accepted else {"WARNING"}, message)
+        return {"FINISHED"} if accepted else {"CANCELLED"}
+
+
+class NEP_OT_dismiss(bpy.types.Operator):
+    """Hide this suggestion and tell NEP it was not wanted"""
+
+    bl_idname = "nep.dismiss"
+    bl_label = "Dismiss Suggestion"
+    bl_options = {"INTERNAL"}
+
+    index: bpy.props.IntProperty(name="Suggestion", default=0, min=0, options={"SKIP_SAVE"})
+
+    @classmethod
+    def poll(cls, context):
+        return runtime.RUNTIME is not None and bool(runtime.RUNTIME.suggestions)
+
+    def execute(self, context):
+        dismissed, message = runtime.RUNTIME.dismiss(self.index)
+        return {"FINISHED"} if dismissed else {"CANCELLED"}
+
+
+class NEP_OT_refresh(bpy.types.Operator):
+    """Ask the NEP server for suggestions again now"""
+
+    bl_idname = "nep.refresh"
+    bl_label = "Ask Again"
+    bl_options = {"INTERNAL"}
+
+    @classmethod
+    def poll(cls, context):
+        return runtime.RUNTIME is not None
+
+    def execute(self, context):
+        runtime.RUNTIME.refresh()
+        return {"FINISHED"}
+
+
+def _wrapped(layout, text, width=38, icon="NONE"):
+    for number, line in enumerate(textwrap.wrap(text, width) or [""]):
+        layout.label(text=line, icon=icon if number == 0 else "BLANK1" if icon != "NONE" else "NONE")
+
+
+class NEP_PT_suggestions(bpy.types.Panel):
+    """Reads the add-on's state only: it never changes data or runs operators."""
+
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "NEP"
+    bl_label = "Next Operator"
+
+    def draw(self, context):
+        layout = self.layout
+        prefs = preferences.get()
+        state = runtime.RUNTIME
+        if prefs is None or state is None:
+            layout.label(text="NEP is not running")
+            return
+        row = layout.row()
+        row.prop(prefs, "enabled", text="Suggest")
+        row.prop(prefs, "record", text="Record")
+        if not prefs.enabled:
+            layout.label(text="Suggestions are off", icon="PAUSE")
+        elif state.status == "unreachable":
+            box = layout.box()
+            box.label(text="NEP server unreachable", icon="ERROR")
+            box.label(text=prefs.server_url)
+            _wrapped(box, state.message)
+            box.label(text="Start it in a terminal:")
+            box.label(text="nep serve --domain blender --model ngram")
+            box.operator("nep.refresh", icon="FILE_REFRESH")
+        elif state.status == "error":
+            box = layout.box()
+            _wrapped(box, f"NEP server error: {state.message}", icon="ERROR")
+            box.operator("nep.refresh", icon="FILE_REFRESH")
+        elif state.suggestions:
+            column = layout.column(align=True)
+            for index, suggestion in enumerate(state.suggestions):
+                row = column.row(align=True)
+                accept = row.operator("nep.accept", text=suggestion["label"], icon="CHECKMARK" if index == 0 else "NONE")
+                accept.index = index
+                row.label(text=f"{suggestion['probability']:.0%}")
+                row.operator("nep.dismiss", text="", icon="X").index = index
+        elif state.status in ("waiting", "starting"):
+            layout.label(text="Asking the NEP server…", icon="TIME")
+        else:
+            layout.label(text="Nothing to suggest right now", icon="INFO")
+        if state.outcome:
+            _wrapped(layout, state.outcome)
+        footer = layout.column()
+        footer.scale_y = 0.8
+        footer.label(text="Alt+Enter accept · Alt+Backspace dismiss")
+        if prefs.record:
+            _wrapped(footer, f"Recording to {preferences.log_folder(prefs)}", width=44)
+
+
+CLASSES = (NEP_OT_accept, NEP_OT_dismiss, NEP_OT_refresh, NEP_PT_suggestions)
+
+
+def register():
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+    keyconfig = bpy.context.window_manager.keyconfigs.addon
+    if keyconfig is not None:  # None when Blender runs without a window manager's keymaps
+        keymap = keyconfig.keymaps.new(name="3D View", space_type="VIEW_3D")
+        for idname, key, modifiers in SHORTCUTS:
+            _keymap_items.append((keymap, keymap.keymap_items.new(idname, key, "PRESS", **modifiers)))
+
+
+def unregister():
+    for keymap, item in _keymap_items:
+        keymap.keymap_items.remove(item)
+    _keymap_items.clear()
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

@@ -1,0 +1,324 @@
+"""Scenarios for tests/blender/test_addon.py, each run in its own bpy process (one scene per process).
+
+``python addon_scenarios.py SCENARIO ZIP RESULT.json [ARG]``: installs the add-on zip into a fresh
+bpy (user resources under $BLENDER_USER_RESOURCES), runs the scenario and writes what it saw to
+RESULT.json. Background Blender keeps no operator history, so the recorder is fed entries shaped
+the way Blender holds them: ``as_pointer()``, ``bl_idname`` and real operator properties.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import types
+
+import bpy
+
+ADDON = "bl_ext.user_default.nep_suggest"
+
+
+class HistoryEntry:
+    """One ``window_manager.operators`` entry: a pointer, ``MESH_OT_x`` and a real OperatorProperties."""
+
+    def __init__(self, pointer, bl_idname, properties):
+        self.pointer = pointer
+        self.bl_idname = bl_idname
+        self.properties = properties
+
+    def as_pointer(self):
+        return self.pointer
+
+
+def properties(kind, **values):
+    """Real operator properties of ``kind`` with ``values`` set (``TRANSFORM_OT_translate={...}`` nests)."""
+    props = bpy.context.window_manager.operator_properties_last(kind)
+    for name, value in values.items():
+        if isinstance(value, dict):
+            for sub_name, sub_value in value.items():
+                setattr(getattr(props, name), sub_name, sub_value)
+        else:
+            setattr(props, name, value)
+    return props
+
+
+def install(zip_path):
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    result = bpy.ops.extensions.package_install_files(repo="user_default", filepath=zip_path, enable_on_install=True)
+    return sorted(result)
+
+
+def modules():
+    return sys.modules[ADDON], sys.modules[f"{ADDON}.runtime"], sys.modules[f"{ADDON}.bpy_calls"]
+
+
+def preferences():
+    return bpy.context.preferences.addons[ADDON].preferences
+
+
+def registered(runtime):
+    keymap = bpy.context.window_manager.keyconfigs.addon.keymaps.get("3D View")
+    items = [(item.idname, item.type, item.alt) for item in keymap.keymap_items] if keymap else []
+    return {
+        "enabled": ADDON in bpy.context.preferences.addons,
+        "panel": hasattr(bpy.types, "NEP_PT_suggestions"),
+        "accept_operator": hasattr(bpy.types, "NEP_OT_accept"),
+        "keymap": [item for item in items if item[0].startswith("nep.")],
+        "timer": bpy.app.timers.is_registered(runtime._timer),
+        "handlers": sum(handler in handlers for handlers, handler in runtime.HANDLERS),
+        "runtime": runtime.RUNTIME is not None,
+    }
+
+
+class FakeLayout:
+    """Stands in for UILayout, which exists only while Blender draws a window; records what is drawn."""
+
+    def __init__(self, lines):
+        self.lines = lines
+        self.scale_y = 1.0
+
+    def row(self, align=False):
+        return self
+
+    column = row
+
+    def box(self):
+        return self
+
+    def label(self, text="", icon="NONE"):
+        self.lines.append(text)
+
+    def prop(self, data, name, text=None, **_options):
+        getattr(data, name)
+        self.lines.append(f"[{text or name}]")
+
+    def operator(self, idname, text=None, icon="NONE"):
+        module, name = idname.split(".")
+        assert hasattr(getattr(bpy.ops, module), name), idname
+        self.lines.append(f"<{idname}: {text}>")
+        return types.SimpleNamespace()
+
+
+def draw_states(runtime, bpy_calls):
+    """What the panel shows in each state; drawing must change nothing."""
+    state, prefs = runtime.RUNTIME, preferences()
+    panel = bpy.types.NEP_PT_suggestions
+    fingerprint, suggestions = bpy_calls.scene_fingerprint(bpy), [
+        {"action": {"kind": "object.shade_smooth"}, "probability": 0.62, "label": "Shade Smooth", "request_id": None, "shown_at": 0.0}
+    ]
+
+    def draw():
+        lines = []
+        panel.draw(types.SimpleNamespace(layout=FakeLayout(lines)), bpy.context)
+        return lines
+
+    shown = {}
+    for status, message, items in (
+        ("waiting", "", []), ("unreachable", "connection refused", []), ("error", "HTTP 401: bad token", []),
+        ("ok", "", suggestions), ("ok", "", []),
+    ):
+        state.status, state.message, state.suggestions = status, message, list(items)
+        shown[f"{status}{'+' if items else ''}"] = draw()
+    prefs.enabled = False
+    shown["off"] = draw()
+    prefs.enabled = True
+    lines = []
+    type(prefs).draw(types.SimpleNamespace(layout=FakeLayout(lines), **{name: getattr(prefs, name) for name in prefs.bl_rna.properties.keys() if name != "rna_type"}), bpy.context)
+    shown["preferences"] = lines
+    shown["unchanged"] = bpy_calls.scene_fingerprint(bpy) == fingerprint and state.suggestions == []
+    return shown
+
+
+def scenario_install(zip_path, result, _arg):
+    result["install"] = install(zip_path)
+    _, runtime, bpy_calls = modules()
+    prefs = preferences()
+    result["preferences"] = {
+        name: getattr(prefs, name) for name in ("server_url", "token", "enabled", "record", "min_confidence", "count", "log_folder")
+    }
+    result["drawn"] = draw_states(runtime, bpy_calls)
+    result["labels"] = [
+        runtime.honest_label("object.shade_smooth", "Shade Smooth (keep sharp edges)"),
+        runtime.honest_label("object.delete", "Shade Smooth"),  # a server naming one operator as another
+        runtime.honest_label("mesh.no_such_operator", "No Such"),
+    ]
+    result["after_install"] = registered(runtime)
+    result["disable"] = sorted(bpy.ops.preferences.addon_disable(module=ADDON))
+    result["after_disable"] = registered(runtime)
+    result["enable"] = sorted(bpy.ops.preferences.addon_enable(module=ADDON))
+    _, runtime, _ = modules()
+    result["after_enable"] = registered(runtime)
+    result["reload"] = sorted(bpy.ops.script.reload())  # F3 > Reload Scripts
+    _, runtime, _ = modules()
+    result["after_reload"] = registered(runtime)
+    bpy.ops.preferences.addon_disable(module=ADDON)
+    result["after_second_disable"] = registered(runtime)
+
+
+def scenario_record(zip_path, result, log_folder):
+    install(zip_path)
+    _, runtime, bpy_calls = modules()
+    preferences().log_folder = log_folder
+    preferences().enabled = False  # recording only: no server in this scenario
+    preferences().server_url = "http://127.0.0.1:1"
+    state = runtime.RUNTIME
+    state.tick(entries=[])
+    bpy.ops.ed.undo_push(message="start")
+
+    bpy.ops.mesh.primitive_cube_add(size=3.0, location=(1.0, 2.0, 3.0))
+    bpy.ops.ed.undo_push(message="Add Cube")
+    cube = HistoryEntry(1001, "MESH_OT_primitive_cube_add", properties("mesh.primitive_cube_add", size=3.0, location=(1.0, 2.0, 3.0)))
+    state.tick(entries=[cube])
+    state.tick(entries=[cube])  # seen: nothing new
+    cube.properties.size = 4.0  # the redo panel re-ran it with a new size
+    state.tick(entries=[cube])
+    state.tick(entries=[cube])
+
+    bpy.ops.object.mode_set(mode="EDIT")  # Tab: object.mode_set never enters the history
+    bpy.ops.ed.undo_push(message="Toggle Edit Mode")
+    state.tick(entries=[cube])
+
+    extrude = HistoryEntry(
+        1002, "MESH_OT_extrude_region_move", properties("mesh.extrude_region_move", TRANSFORM_OT_translate={"value": (0.0, 0.0, 1.5)})
+    )
+    select = HistoryEntry(1003, "MESH_OT_select_all", properties("mesh.select_all", action="DESELECT"))
+    state.tick(entries=[cube, extrude, select])  # two new entries in one look, in order
+    state.tick(entries=[extrude, select])  # the oldest entry dropped off the list: nothing new
+
+    shown = {"action": {"kind": "object.shade_flat"}, "probability": 0.4, "label": "Shade Flat", "request_id": "r1", "shown_at": state.now()}
+    state.suggestions = [shown]  # as if the server had suggested it
+    reused = HistoryEntry(1002, "OBJECT_OT_shade_smooth", properties("object.shade_smooth"))
+    state.tick(entries=[select, reused])  # the user did something else, at a freed entry's address
+    result["suggestions_after_ignoring"] = len(state.suggestions)
+
+    bpy.ops.mesh.primitive_cube_add("EXEC_DEFAULT", True, size=0.5)  # Blender's own undo system
+    bpy.ops.ed.undo()  # Ctrl+Z clears the history; the undo_post handler counts it
+    state.tick(entries=[])
+    bpy.ops.ed.redo()
+    state.tick(entries=[])
+
+    exporter = HistoryEntry(1004, "WM_OT_obj_export", properties("wm.obj_export", filepath="/home/someone/secret.obj", global_scale=2.0))
+    state.tick(entries=[exporter])
+    result["session"] = state.session_id
+    result["log"] = state._log.path
+    result["log_file"] = os.path.join(log_folder, f"{state.session_id}.jsonl")
+    blend = os.path.join(log_folder, "..", "model.blend")
+    bpy.ops.wm.save_as_mainfile(filepath=blend)
+    bpy.ops.wm.open_mainfile(filepath=blend)  # another document: a new session
+    state = runtime.RUNTIME
+    bpy.ops.object.mode_set(mode="OBJECT")
+    state.tick(entries=[])
+    result["second_session"] = state.session_id
+    result["second_log"] = state._log.path if state._log else None
+
+
+def scenario_serve(zip_path, result, arg):
+    """Unreachable server first, then a real `nep serve`: suggestions, Accept, refusals, Dismiss, feedback."""
+    settings = json.loads(arg)
+    install(zip_path)
+    _, runtime, bpy_calls = modules()
+    prefs = preferences()
+    prefs.log_folder = log_folder = settings["logs"]
+    prefs.min_confidence = 0.0
+    state = runtime.RUNTIME
+    ticks = []
+
+    def tick(entries=()):
+        started = time.perf_counter()
+        state.tick(entries=list(entries))
+        ticks.append(time.perf_counter() - started)
+
+    def tick_until(condition, seconds=60.0):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            tick(history)
+            if condition():
+                return True
+            time.sleep(0.05)
+        return False
+
+    history = []
+    prefs.server_url = settings["closed_url"]
+    result["unreachable"] = tick_until(lambda: state.status == "unreachable", 20)
+    result["unreachable_message"] = state.message
+    prefs.server_url = settings["url"]
+    prefs.token = "wrong-token"
+    result["refused_token"] = tick_until(lambda: state.status == "error", 20)
+    result["refused_token_message"] = state.message
+    prefs.token = settings["token"]
+
+    bpy.ops.ed.undo_push(message="start")
+    bpy.ops.mesh.primitive_cube_add()
+    bpy.ops.ed.undo_push(message="Add Cube")
+    history.append(HistoryEntry(2001, "MESH_OT_primitive_cube_add", properties("mesh.primitive_cube_add")))
+    tick(history)
+    client = state.client
+    deadline = time.monotonic() + 10
+    while client.busy() and time.monotonic() < deadline:  # the request for this history is on the wire
+        time.sleep(0.01)
+    bpy.ops.object.mode_set(mode="EDIT")
+    bpy.ops.ed.undo_push(message="Toggle Edit Mode")
+    result["stale_generation"] = state.generation
+    result["got_suggestions"] = tick_until(lambda: state.status == "ok" and state.suggestions and state.generation > result["stale_generation"])
+    result["suggestions"] = [dict(item) for item in state.suggestions]
+    result["stale_answers"] = state.stale_answers
+
+    before = bpy_calls.scene_fingerprint(bpy)
+    # As a button or a shortcut calls it: with undo, so the call it runs pushes its own undo step.
+    result["accept"] = sorted(bpy.ops.nep.accept("EXEC_DEFAULT", True, index=0))
+    result["scene_changed"] = bpy_calls.scene_fingerprint(bpy) != before
+    result["outcome_after_accept"] = state.outcome
+
+    shown_at = state.now()
+    refused = [
+        {"kind": "mesh.no_such_operator"},  # not an operator of this Blender
+        {"kind": "mesh.inset", "args": {"thickness": "thick"}},  # an ill-typed property
+        {"kind": "object.select_all", "args": {"action": "SELECT"}},  # not an edit
+        {"kind": "script.python_file_run", "args": {"filepath": "/tmp/evil.py"}},  # runs code
+        {"kind": "image.save_as", "args": {"filepath": "/tmp/out.png"}},  # a file path
+    ]
+    state.suggestions = [
+        {"action": action, "probability": 0.2, "label": "Shade Smooth", "request_id": None, "shown_at": shown_at} for action in refused
+    ]
+    unchanged = bpy_calls.scene_fingerprint(bpy)
+    result["refusals"] = []
+    for _ in refused:
+        returned = sorted(bpy.ops.nep.accept("EXEC_DEFAULT", True, index=0))
+        result["refusals"].append([returned, state.outcome])
+    result["refusals_left_scene_alone"] = bpy_calls.scene_fingerprint(bpy) == unchanged
+
+    result["suggested_again"] = tick_until(lambda: state.status == "ok" and bool(state.suggestions))
+    result["dismissed_label"] = state.suggestions[0]["label"] if state.suggestions else None
+    result["dismiss"] = sorted(bpy.ops.nep.dismiss("EXEC_DEFAULT", True, index=0))
+    result["feedback_delivered"] = tick_until(lambda: state.feedback_sent >= 7 and not state.client.busy(), 30)
+    result["feedback_sent"] = state.feedback_sent
+    result["session"] = state.session_id
+    result["log_file"] = os.path.join(log_folder, f"{state.session_id}.jsonl")
+    bpy.ops.ed.undo()  # the accepted call was one undo step: one undo brings the scene back
+    result["one_undo_restores"] = bpy_calls.scene_fingerprint(bpy) == before
+    result["max_tick_seconds"] = max(ticks)
+    result["ticks"] = len(ticks)
+    bpy.ops.preferences.addon_disable(module=ADDON)
+    result["client_stopped"] = not client._thread.is_alive()
+
+
+SCENARIOS = {"install": scenario_install, "record": scenario_record, "serve": scenario_serve}
+
+
+def main():
+    name, zip_path, result_path = sys.argv[1:4]
+    arg = sys.argv[4] if len(sys.argv) > 4 else ""
+    result = {}
+    try:
+        SCENARIOS[name](zip_path, result, arg)
+    except Exception:
+        import traceback
+
+        result["error"] = traceback.format_exc()
+    with open(result_path, "w", encoding="utf-8") as handle:
+        json.dump(result, handle, indent=1, default=str)
+
+
+if __name__ == "__main__":
+    main()

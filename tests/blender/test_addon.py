@@ -1,0 +1,301 @@
+"""The NEP Blender add-on in real bpy: built by `nep blender addon`, installed into a fresh bpy, recording
+operators, and talking to a real `nep serve` on loopback.
+
+Each bpy scenario runs in its own process (tests/blender/addon_scenarios.py) with its Blender user
+folder and HOME in a temporary folder, and writes what it saw to a JSON file checked here.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+from server_helpers import ServeProcess, nep_command
+from typer.testing import CliRunner
+
+from nep_core.collector import CollectReport
+from nep_core.sessionlog import ReadReport, SessionLogWriter, read_session
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("bpy") is None, reason="needs bpy (pip install bpy)")
+
+HERE = Path(__file__).resolve().parent
+SCENARIOS = HERE / "addon_scenarios.py"
+PACKAGE = HERE.parents[1] / "plugins" / "blender" / "nep_blender"
+ADDON_SOURCE = PACKAGE / "addon"
+OBJECT = {"mode": "OBJECT", "active": "MESH", "selected": 1}
+EDIT = {"mode": "EDIT_MESH", "active": "MESH", "selected": 1}
+
+
+def load_addon_module(name: str):
+    """An add-on module that needs only the standard library (recorder, client), loaded from its file."""
+    spec = importlib.util.spec_from_file_location(f"nep_addon_{name}", ADDON_SOURCE / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def addon_build(tmp_path_factory):
+    out = tmp_path_factory.mktemp("addon")
+    result = subprocess.run([*nep_command(), "blender", "addon", "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return out / "nep_suggest-0.1.0.zip", result.stdout
+
+
+def run_scenario(name: str, zip_path: Path, folder: Path, arg: str = "") -> dict:
+    result_path = folder / f"{name}.json"
+    env = {**os.environ, "BLENDER_USER_RESOURCES": str(folder / "blender-user"), "HOME": str(folder / "home")}
+    process = subprocess.run(
+        [sys.executable, str(SCENARIOS), name, str(zip_path), str(result_path), arg],
+        capture_output=True, text=True, timeout=180, env=env, cwd=folder,
+    )
+    assert result_path.exists(), f"scenario {name} wrote no result:\n{process.stdout[-3000:]}\n{process.stderr[-3000:]}"
+    result = json.loads(result_path.read_text())
+    assert "error" not in result, result["error"] + process.stderr[-2000:]
+    return result
+
+
+def test_nep_blender_addon_builds_the_extension_zip(addon_build, tmp_path):
+    from nep_blender.cli import app, build_addon
+
+    zip_path, stdout = addon_build
+    assert f"wrote {zip_path}" in stdout
+    assert "Install from Disk" in stdout and f"extension install-file -r user_default -e {zip_path}" in stdout
+    with zipfile.ZipFile(zip_path) as archive:
+        names = archive.namelist()
+        manifest = tomllib.loads(archive.read("blender_manifest.toml").decode())
+        shipped_calls = archive.read("bpy_calls.py")
+    assert names[0] == "blender_manifest.toml"
+    assert {"__init__.py", "recorder.py", "client.py", "runtime.py", "ui.py", "preferences.py", "bpy_calls.py"} <= set(names)
+    assert all("/" not in name for name in names)
+    assert manifest["id"] == "nep_suggest" and manifest["type"] == "add-on" and manifest["blender_version_min"] == "4.2.0"
+    assert manifest["license"] == ["SPDX:Apache-2.0"] and "127.0.0.1" in manifest["permissions"]["network"]
+    assert shipped_calls == (PACKAGE / "bpy_calls.py").read_bytes()  # the very file, not a copy in the source tree
+    assert not (ADDON_SOURCE / "bpy_calls.py").exists()
+    assert build_addon(tmp_path).read_bytes() == zip_path.read_bytes()  # reproducible
+    help_text = CliRunner().invoke(app, ["addon", "--help"], terminal_width=200).output
+    assert "Example: nep blender addon --out dist" in help_text
+
+
+def test_blender_validates_the_manifest(addon_build):
+    bpy_dir = Path(importlib.util.find_spec("bpy").submodule_search_locations[0])
+    validator = next(bpy_dir.glob("*/scripts/addons_core/bl_pkg/cli/blender_ext.py"))
+    result = subprocess.run([sys.executable, str(validator), "validate", str(addon_build[0])], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "Success" in result.stdout, result.stdout + result.stderr
+
+
+def test_the_addon_installs_registers_and_unregisters_cleanly(addon_build, tmp_path):
+    result = run_scenario("install", addon_build[0], tmp_path)
+    assert result["install"] == ["FINISHED"]
+    everything = {
+        "enabled": True, "panel": True, "accept_operator": True, "timer": True, "handlers": 3, "runtime": True,
+        "keymap": [["nep.accept", "RET", True], ["nep.dismiss", "BACK_SPACE", True]],
+    }
+    nothing = {"enabled": False, "panel": False, "accept_operator": False, "timer": False, "handlers": 0, "runtime": False, "keymap": []}
+    assert result["after_install"] == everything
+    assert result["disable"] == ["FINISHED"] and result["after_disable"] == nothing
+    assert result["enable"] == ["FINISHED"] and result["after_enable"] == everything
+    assert result["reload"] == ["FINISHED"] and result["after_reload"] == everything  # nothing registered twice
+    assert result["after_second_disable"] == nothing
+    assert result["preferences"] == {
+        "server_url": "http://127.0.0.1:8765", "token": "", "enabled": True, "record": True,
+        "min_confidence": pytest.approx(0.1), "count": 3, "log_folder": "",
+    }
+    drawn = result["drawn"]  # the panel, drawn into a stand-in layout: headless Blender has no window to draw
+    assert "Asking the NEP server…" in drawn["waiting"]
+    assert "NEP server unreachable" in drawn["unreachable"] and "nep serve --domain blender --model ngram" in drawn["unreachable"]
+    assert "<nep.refresh: None>" in drawn["unreachable"] and "NEP server error: HTTP 401: bad token" in drawn["error"]
+    assert "<nep.accept: Shade Smooth>" in drawn["ok+"] and "62%" in drawn["ok+"] and "<nep.dismiss: >" in drawn["ok+"]
+    assert "Nothing to suggest right now" in drawn["ok"] and "Suggestions are off" in drawn["off"]
+    assert "Alt+Enter accept · Alt+Backspace dismiss" in drawn["ok+"]
+    assert any(line.startswith("Logs go to ") for line in drawn["preferences"]) and drawn["unchanged"]
+    assert result["labels"] == ["Shade Smooth (keep sharp edges)", "Delete", "mesh.no_such_operator (not in this Blender)"]
+    installed = tmp_path / "blender-user" / "extensions" / "user_default" / "nep_suggest"
+    assert (installed / "bpy_calls.py").read_bytes() == (PACKAGE / "bpy_calls.py").read_bytes()
+    assert not (tmp_path / "home" / ".config").exists()  # nothing written to the user's own Blender folder
+
+
+def test_the_recorder_logs_operators_as_blender_holds_them(addon_build, tmp_path):
+    logs = tmp_path / "logs"
+    result = run_scenario("record", addon_build[0], tmp_path, str(logs))
+    assert result["log"] == result["log_file"]
+    session = read_session(result["log"])
+    assert session.domain == "blender" and session.id == result["session"]
+    assert session.meta["source"] == "addon" and session.meta["app"] == "Blender 5.0.1"
+    feedback = [(index, event.feedback) for index, event in enumerate(session.events) if event.feedback]
+    assert len(feedback) == 1 and result["suggestions_after_ignoring"] == 0
+    index, ignored = feedback[0]  # a suggestion was shown, the user ran something else: logged, then what they ran
+    assert ignored["suggestion"] == {"kind": "object.shade_flat"} and ignored["accepted"] is False and ignored["outcome"] == "ignored"
+    assert session.events[index + 1].action.kind == "object.shade_smooth"
+    actions = [event.action for event in session.events if event.action]
+    assert [(action.kind, dict(action.args), action.edit) for action in actions] == [
+        ("mesh.primitive_cube_add", {"size": 3.0, "location": [1.0, 2.0, 3.0]}, True),
+        ("ed.undo", {}, False),  # the redo panel: undo, then the same call with its new settings
+        ("mesh.primitive_cube_add", {"size": 4.0, "location": [1.0, 2.0, 3.0]}, True),
+        ("object.mode_set", {"mode": "EDIT"}, True),  # Tab, which never enters the history
+        ("mesh.extrude_region_move", {"TRANSFORM_OT_translate": {"value": [0.0, 0.0, 1.5]}}, True),
+        ("mesh.select_all", {"action": "DESELECT"}, False),
+        ("object.shade_smooth", {}, True),  # a new operator at a freed entry's address
+        ("ed.undo", {}, False),  # Ctrl+Z and Ctrl+Shift+Z, from Blender's undo handlers
+        ("ed.redo", {}, False),
+        ("wm.obj_export", {"sort_method": "DEFAULT", "global_scale": 2.0}, False),  # the file path is never logged
+    ]
+    assert actions[0].context == {"mode": "OBJECT", "active": "NONE", "selected": 0}  # the context before the call
+    assert actions[1].context == OBJECT and actions[2].context == actions[0].context  # redone from where it started
+    assert actions[3].context == OBJECT and actions[4].context == EDIT
+    times = [event.t for event in session.events]
+    assert times == sorted(times)
+
+    second = read_session(result["second_log"])  # opening another file starts another session
+    assert second.id == result["second_session"] != session.id and second.meta["document"] == "model.blend"
+    assert [(event.action.kind, dict(event.action.args)) for event in second.events] == [("object.mode_set", {})]
+
+    from nep_core.plugins import get_domain
+
+    report = CollectReport()
+    collected = list(get_domain("blender").collectors["addon"].collect(str(logs), report))
+    assert sorted(len(item.events) for item in collected) == [1, 11] and not report.warnings  # nothing dropped
+
+
+def test_the_edit_rule_matches_the_registry():
+    from nep_blender.registry import load_registry
+
+    recorder = load_addon_module("recorder")
+    registry = load_registry()
+    differ = [kind for kind, spec in registry.operators.items() if recorder.is_edit(kind, set(spec.options)) != spec.is_edit]
+    assert not differ and len(registry.operators) > 1000
+    assert recorder.operator_kind("MESH_OT_extrude_region_move") == "mesh.extrude_region_move"
+    assert recorder.operator_kind("mesh.already_python") == "mesh.already_python"
+
+
+def test_the_addon_log_is_byte_for_byte_nep_cores_and_survives_a_torn_line(tmp_path):
+    recorder = load_addon_module("recorder")
+    header = {"nep": 1, "domain": "blender", "session": "s1", "created": "2026-11-23T10:00:00Z", "meta": {"source": "addon"}}
+    records = [
+        {"t": 0.5, "action": {"kind": "mesh.primitive_cube_add", "args": {"size": 0.5}, "context": OBJECT}},
+        {"t": 1.0, "feedback": {"suggestion": {"kind": "object.shade_smooth"}, "shown_at": 0.7, "accepted": False, "outcome": "dismissed"}},
+    ]
+    ours = recorder.SessionLog(str(tmp_path / "addon.jsonl"), header)
+    for record in records:
+        ours.append(record)
+    ours.close()
+    with SessionLogWriter(tmp_path / "core.jsonl", header) as core:
+        for record in records:
+            core.append(record)
+    assert (tmp_path / "addon.jsonl").read_bytes() == (tmp_path / "core.jsonl").read_bytes()
+
+    with open(tmp_path / "addon.jsonl", "ab") as handle:
+        handle.write(b'{"t": 2.0, "action": {"kind": "mesh.ins')  # Blender crashed mid-write
+    again = recorder.SessionLog(str(tmp_path / "addon.jsonl"), header)
+    again.append({"t": 3.0, "action": {"kind": "object.shade_flat"}})
+    again.close()
+    report = ReadReport()
+    session = read_session(tmp_path / "addon.jsonl", report=report)
+    assert [event.action.kind for event in session.events if event.action] == ["mesh.primitive_cube_add", "object.shade_flat"]
+    assert len(report.warnings) == 1 and "torn line" in report.warnings[0]
+
+
+def test_the_client_keeps_only_well_formed_suggestions():
+    client = load_addon_module("client")
+    body = {
+        "suggestions": [
+            {"action": {"kind": "mesh.inset", "args": {"thickness": 0.1}}, "probability": 0.5, "label": "Inset Faces (thickness 0.1)"},
+            {"action": {"kind": "object.shade_smooth"}, "probability": 0.2, "label": ""},
+            {"action": "__import__('os')", "probability": 0.9, "label": "code"},
+            {"action": {"kind": "mesh.bevel", "args": "width=1"}, "probability": 0.1, "label": "Bevel"},
+            {"action": {"kind": "mesh.bevel"}, "probability": True, "label": "Bevel"},
+        ]
+    }
+    assert client.check_suggestions(body) == [
+        {"action": {"kind": "mesh.inset", "args": {"thickness": 0.1}}, "probability": 0.5, "label": "Inset Faces (thickness 0.1)"},
+        {"action": {"kind": "object.shade_smooth"}, "probability": 0.2, "label": "object.shade_smooth"},
+    ]
+    with pytest.raises(ValueError):
+        client.check_suggestions({"detail": "no"})
+    assert client.parse_base_url("http://127.0.0.1:8765/") == ("http", "127.0.0.1", 8765, "")
+    with pytest.raises(ValueError):
+        client.parse_base_url("127.0.0.1:8765")
+
+
+def write_training_logs(folder: Path) -> None:
+    """A few sessions for the n-gram baseline: add a cube, Tab, extrude, Tab, shade smooth."""
+    calls = [
+        ("mesh.primitive_cube_add", {}, {"mode": "OBJECT", "active": "NONE", "selected": 0}),
+        ("object.mode_set", {"mode": "EDIT"}, OBJECT),
+        ("mesh.extrude_region_move", {"TRANSFORM_OT_translate": {"value": [0.0, 0.0, 1.0]}}, EDIT),
+        ("object.mode_set", {}, EDIT),
+        ("object.shade_smooth", {}, OBJECT),
+    ]
+    folder.mkdir(parents=True)
+    for number in range(4):
+        header = {"nep": 1, "domain": "blender", "session": f"train-{number}", "created": "", "meta": {"source": "test"}}
+        with SessionLogWriter(folder / f"train-{number}.jsonl", header) as writer:
+            for index, (kind, args, context) in enumerate(calls):
+                writer.append({"t": 2.0 * index, "action": {"kind": kind, "args": args, "context": context}})
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_the_addon_talks_to_a_real_nep_serve(addon_build, tmp_path):
+    write_training_logs(tmp_path / "train")
+    feedback_dir = tmp_path / "feedback"
+    token = "test-token-123"
+    server = ServeProcess(
+        "--domain", "blender", "--model", "ngram", "--data", str(tmp_path / "train"), "--port", "0", "--data-dir", str(feedback_dir),
+        env={"NEP_SERVER_TOKEN": token},
+    )
+    try:
+        settings = {"url": server.url, "closed_url": f"http://127.0.0.1:{closed_port()}", "token": token, "logs": str(tmp_path / "logs")}
+        result = run_scenario("serve", addon_build[0], tmp_path, json.dumps(settings))
+    finally:
+        status, stderr = server.interrupt()
+    assert status == 0 and "Traceback" not in stderr, stderr
+
+    assert result["unreachable"] and "refused" in result["unreachable_message"]
+    assert result["refused_token"] and result["refused_token_message"].startswith("HTTP 401")
+    assert result["got_suggestions"] and result["stale_answers"] >= 1  # the answer for the older history was dropped
+    top = result["suggestions"][0]
+    assert top["action"]["kind"] == "mesh.extrude_region_move" and top["label"].startswith("Extrude Region and Move")
+    assert 0.0 < top["probability"] <= 1.0 and top["request_id"]
+    assert result["accept"] == ["FINISHED"] and result["scene_changed"] and result["one_undo_restores"]
+    reasons = [
+        "Refused: this Blender has no operator 'mesh.no_such_operator'",
+        "Refused: mesh.inset.thickness must be a number",
+        "Refused: object.select_all is not an edit; NEP suggests edits only",
+        "Refused: script.python_file_run runs code; NEP never runs it from a suggestion",
+        "Refused: image.save_as.filepath is a file path; NEP never sets one from a suggestion",
+    ]
+    assert result["refusals"] == [[["CANCELLED"], reason] for reason in reasons]
+    assert result["refusals_left_scene_alone"]
+    assert result["suggested_again"] and result["dismiss"] == ["FINISHED"]
+    assert result["feedback_delivered"] and result["feedback_sent"] == 7
+    assert result["max_tick_seconds"] < 0.5, "a timer tick waited on the network"
+    assert result["client_stopped"]
+
+    served = read_session(feedback_dir / "blender" / f"{result['session']}.jsonl")
+    feedback = [event.feedback for event in served.events if event.feedback]
+    assert [(item["outcome"], item["accepted"]) for item in feedback] == [
+        ("accepted", True), *[("refused", False)] * 5, ("dismissed", False)
+    ]
+    assert feedback[0]["suggestion"] == top["action"] and feedback[0]["request_id"] == top["request_id"]
+    assert ["Refused: " + item["reason"] for item in feedback[1:6]] == reasons
+    assert feedback[2]["suggestion"] == {"kind": "mesh.inset", "args": {"thickness": "thick"}}
+    served_actions = [event.action.kind for event in served.events if event.action]
+    assert served_actions[:3] == ["mesh.primitive_cube_add", "object.mode_set", "mesh.extrude_region_move"]
+
+    local = read_session(result["log_file"])
+    assert [event.feedback["outcome"] for event in local.events if event.feedback] == ["accepted", *["refused"] * 5, "dismissed"]
+    accepted_at = next(index for index, event in enumerate(local.events) if event.feedback)
+    assert local.events[accepted_at + 1].action.kind == "mesh.extrude_region_move"  # feedback, then what ran
