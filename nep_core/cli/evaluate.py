@@ -17,6 +17,7 @@ MAX_TOP_K = 100
 
 LABELS = {
     "examples": "examples",
+    "kind_top1": "kind top-1",
     "exact_match_top1": "exact match top-1",
     "exact_match_topk": "exact match top-{k}",
     "top_k": "k",
@@ -34,6 +35,7 @@ LABELS = {
     "latency_p95_ms": "latency p95",
 }
 HIGHER_IS_BETTER = {
+    "kind_top1",
     "exact_match_top1",
     "exact_match_topk",
     "location_accuracy",

@@ -71,11 +71,14 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 def exact_match(outcomes: Sequence[Outcome], context: MetricContext) -> Metrics:
     """Top-1: ``Prediction.best`` (which may be NO_EDIT) equals the reference; top-k: the reference is
-    among the first k of ``Prediction.ranked()``."""
+    among the first k of ``Prediction.ranked()``. Kind top-1: the best suggestion's kind (the operator,
+    the tool; NO_EDIT counts as a kind) is the reference's, whatever its settings."""
     top1 = sum(outcome.best == outcome.reference for outcome in outcomes)
     topk = sum(outcome.reference in outcome.top(context.top_k) for outcome in outcomes)
+    kind = sum(outcome.best.kind == outcome.reference.kind for outcome in outcomes)
     return {
         "examples": len(outcomes),
+        "kind_top1": rate(kind, len(outcomes)),
         "exact_match_top1": rate(top1, len(outcomes)),
         "exact_match_topk": rate(topk, len(outcomes)),
         "top_k": context.top_k,
