@@ -45,6 +45,19 @@ class ActionSpace(ABC):
         """First tokens of kinds that are not edits (view, selection): decoding never suggests them."""
         return frozenset()
 
+    def for_context(self, context: Any) -> ActionSpace:
+        """This space as it applies in ``context``. The default is the space itself; a space whose tokens
+        are relative to the state (lines of a code excerpt) returns a view bound to that context."""
+        return self
+
+    def grammar_key(self, prefix: Sequence[str]) -> Hashable:
+        """A key such that prefixes with equal keys allow the same next tokens (grammar masks are cached
+        by it). The default is the prefix itself; open-ended text can share one key for many prefixes."""
+        return tuple(prefix)
+
+    def bind_tokenizer(self, tokenizer: Any) -> None:
+        """Called with the model's tokenizer before featurizing; spaces that write text with it override."""
+
     def location(self, action: Action) -> Hashable:
         """The action's place in the location sub-space (used for jump / no-jump and location accuracy)."""
         return json.dumps(action.target, sort_keys=True)

@@ -33,6 +33,8 @@ class Domain:
     verifiers: dict[str, Verifier] = field(default_factory=dict)
     default_source: str | None = None
     default_preset: str = "small"
+    default_max_steps: int | None = None
+    """Steps ``nep train`` runs when ``--max-steps`` is not given (None: 1000)."""
     examples: ExampleConfig = field(default_factory=ExampleConfig)
     tokenizer_factory: Callable[[Domain, Sequence[Session]], PreTrainedTokenizerFast] | None = None
     plugin: str = ""

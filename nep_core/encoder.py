@@ -31,6 +31,9 @@ class HistoryEncoder(ABC):
         """What the checkpoint records about this encoder (``nep.json``)."""
         return {"class": type(self).__name__, "max_tokens": self.max_tokens}
 
+    def bind_tokenizer(self, tokenizer: Any) -> None:
+        """Called with the model's tokenizer before featurizing; encoders that write text with it override."""
+
 
 def gap_token(seconds: float) -> str | None:
     reached = [bucket for bucket in GAP_BUCKETS if seconds >= bucket]

@@ -189,7 +189,9 @@ def split_sessions(sessions: Iterable[Session], config: ExampleConfig) -> dict[s
     """Sessions by split; every session of one source lands in the same split.
 
     With few sources a hash can leave a split empty; then sources are dealt by hash order instead,
-    so val and test each get at least one source when there are three or more.
+    so val and test each get at least one source when there are three or more. A source whose
+    sessions declare ``meta["split"]`` (a collector that knows time order: older history trains,
+    newer tests) goes to that split.
     """
     sessions = list(sessions)
     sources = sorted({session.source for session in sessions}, key=lambda source: _unit_hash("split", config.seed, source))
@@ -201,6 +203,9 @@ def split_sessions(sessions: Iterable[Session], config: ExampleConfig) -> dict[s
         n_val = max(1, round(n * config.split_fractions[1]))
         for index, source in enumerate(sources):
             assignment[source] = "test" if index < n_test else "val" if index < n_test + n_val else "train"
+    for session in sessions:
+        if session.meta.get("split") in SPLITS:
+            assignment[session.source] = session.meta["split"]
     result: dict[str, list[Session]] = {split: [] for split in SPLITS}
     for session in sessions:
         result[assignment[session.source]].append(session)

@@ -28,6 +28,8 @@ class Featurizer:
         self.bos_id = self._vocab[BOS]
         self.sep_id = self._vocab[SEP]
         self.eos_id = self._vocab[EOS]
+        self.domain.action_space.bind_tokenizer(self.tokenizer)
+        self.domain.encoder.bind_tokenizer(self.tokenizer)
 
     def ids(self, tokens: Sequence[str]) -> list[int]:
         vocab, unk = self._vocab, self._unk
@@ -40,8 +42,10 @@ class Featurizer:
             tokens = tokens[len(tokens) - limit :]
         return [self.bos_id, *self.ids(tokens), self.sep_id]
 
-    def target_ids(self, action: Action) -> list[int]:
-        return [*self.ids(self.domain.action_space.encode(action)), self.eos_id]
+    def target_ids(self, action: Action, context: Context | None = None) -> list[int]:
+        """``action <eos>``; with ``context``, written by the action space as it applies there."""
+        space = self.domain.action_space if context is None else self.domain.action_space.for_context(context)
+        return [*self.ids(space.encode(action)), self.eos_id]
 
     def tokens(self, ids: Sequence[int]) -> list[str]:
         return [self.id_to_token[index] for index in ids]

@@ -20,7 +20,9 @@ def command(
     preset: Optional[str] = typer.Option(
         None, "--preset", "-p", help="Model size: tiny, small, base or large. Default: the domain's preset (see `nep domains --json`)."
     ),
-    max_steps: int = typer.Option(1000, "--max-steps", help="Optimizer steps to train for (in total, across resumes)."),
+    max_steps: Optional[int] = typer.Option(
+        None, "--max-steps", help="Optimizer steps to train for (in total, across resumes); default: the domain's (1000 for most)."
+    ),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder; the checkpoint is written there. Default: runs/<domain>."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last saved step."),
     base_model: Optional[Path] = typer.Option(

@@ -26,6 +26,7 @@ grammar-normalized, the hypothesis is finished without spending a forward step o
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 import threading
 import time
@@ -35,7 +36,7 @@ from typing import TYPE_CHECKING, Iterator
 
 import torch
 
-from nep_core.action_space import NO_EDIT_TOKEN
+from nep_core.action_space import NO_EDIT_TOKEN, ActionSpace
 from nep_core.actions import Action
 from nep_core.checkpoint import LoadedModel
 from nep_core.errors import InvalidAction
@@ -141,6 +142,11 @@ def _logaddexp(left: float, right: float) -> float:
     return high + math.log1p(math.exp(-abs(left - right)))
 
 
+def cache_argument(model) -> str:
+    """The keyword ``model.forward`` takes its KV cache by: ``cache`` (transformers 5.24+) or ``past_key_values``."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
 class ModelPredictor(Predictor):
     """A trained checkpoint behind the ``Predictor`` interface. Thread-safe (one request at a time)."""
 
@@ -149,6 +155,7 @@ class ModelPredictor(Predictor):
     def __init__(self, loaded: LoadedModel, domain: Domain, settings: DecodeSettings | None = None):
         self.loaded = loaded
         self.model = loaded.model
+        self._cache_argument = cache_argument(self.model)
         self.model.eval()
         self.domain = domain
         self.settings = settings or DecodeSettings()
@@ -169,9 +176,10 @@ class ModelPredictor(Predictor):
             raise ValueError(f"k must be at least 1, got {k}")
         started = time.perf_counter()
         with self._lock, torch.inference_mode(), _torch_threads(self.settings.threads):
+            space = self.domain.action_space.for_context(context)
             prompt = self.featurizer.prompt_ids(context)
             cache, logits, reused = self._prefill(prompt)
-            result = self._search(cache, logits, k)
+            result = self._search(cache, logits, k, space)
         ranked = sorted(result.edits.values(), key=lambda item: -item[1])[:k]
         space = self.domain.action_space
         suggestions = [Suggestion(action, math.exp(logp), space.describe(action)) for action, logp in ranked]
@@ -190,7 +198,8 @@ class ModelPredictor(Predictor):
     def sequence_logprob(self, context: Context, action: Action) -> float:
         """log P(action <eos> | context) from one full forward pass without a cache, under the same
         masking and normalization as ``predict`` (-inf for an action the grammar cannot write)."""
-        tokens = self.domain.action_space.encode(action)
+        space = self.domain.action_space.for_context(context)
+        tokens = space.encode(action)
         target = [*self.featurizer.ids(tokens), self.eos_id]
         with self._lock, torch.inference_mode(), _torch_threads(self.settings.threads):
             prompt = self.featurizer.prompt_ids(context)
@@ -199,7 +208,7 @@ class ModelPredictor(Predictor):
             total = 0.0
             for position, token_id in enumerate(target):
                 row = logits[len(prompt) - 1 + position]
-                bias = self.masks.step(tokens[:position]).bias
+                bias = self.masks.step(tokens[:position], space).bias
                 if self.settings.grammar_normalized:
                     step = torch.log_softmax(row + bias, dim=-1)[token_id]
                 else:
@@ -223,7 +232,7 @@ class ModelPredictor(Predictor):
 
     def _forward(self, ids: list[int], cache: DynamicCache) -> torch.Tensor:
         input_ids = torch.tensor([ids], device=self.device)
-        out = self.model(input_ids=input_ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
+        out = self.model(input_ids=input_ids, **{self._cache_argument: cache}, use_cache=True, logits_to_keep=1)
         return out.logits[:, -1, :].float()
 
     def _prefill(self, prompt: list[int]) -> tuple[DynamicCache, torch.Tensor, int]:
@@ -252,7 +261,7 @@ class ModelPredictor(Predictor):
 
     # -- the search ----------------------------------------------------------------------------
 
-    def _search(self, cache: DynamicCache, logits: torch.Tensor, k: int) -> _SearchResult:
+    def _search(self, cache: DynamicCache, logits: torch.Tensor, k: int, space: ActionSpace) -> _SearchResult:
         settings = self.settings
         width = max(settings.beam_width, k)
         per_row = min(width + k + 1, logits.shape[-1])
@@ -263,7 +272,7 @@ class ModelPredictor(Predictor):
 
         def finish(tokens: tuple[str, ...], logp: float) -> None:
             try:
-                action = self.domain.action_space.decode(tokens)
+                action = space.decode(tokens)
             except InvalidAction:
                 result.undecodable += 1
                 return
@@ -275,7 +284,7 @@ class ModelPredictor(Predictor):
                 edits[key] = (action, logp if previous is None else _logaddexp(previous[1], logp))
 
         while live:
-            bias = self.masks.biases([hypothesis.tokens for hypothesis in live])
+            bias = self.masks.biases([hypothesis.tokens for hypothesis in live], space)
             if settings.grammar_normalized:
                 scores = torch.log_softmax(logits + bias, dim=-1)
             else:
@@ -290,7 +299,7 @@ class ModelPredictor(Predictor):
             candidates: list[_Candidate] = []
             for row, (values, token_ids) in enumerate(rows):
                 hypothesis = live[row]
-                if len(self.masks.step(hypothesis.tokens).ids) > per_row:  # this row has unexamined tokens
+                if len(self.masks.step(hypothesis.tokens, space).ids) > per_row:  # this row has unexamined tokens
                     best_dropped = max(best_dropped, values[per_row - 1])
                 for logp, token_id in zip(values, token_ids):
                     if logp == NEG_INF:
@@ -299,7 +308,7 @@ class ModelPredictor(Predictor):
                         finish(hypothesis.tokens, logp)
                         continue
                     tokens = (*hypothesis.tokens, self.featurizer.id_to_token[token_id])
-                    step = self.masks.step(tokens)
+                    step = self.masks.step(tokens, space)
                     if step.is_dead_end:
                         continue
                     if step.only_eos and settings.grammar_normalized:
@@ -326,7 +335,7 @@ class ModelPredictor(Predictor):
                 break
             cache.batch_select_indices(torch.tensor([candidate.row for candidate in kept], device=self.device))
             input_ids = torch.tensor([[candidate.token_id] for candidate in kept], device=self.device)
-            logits = self.model(input_ids=input_ids, past_key_values=cache, use_cache=True).logits[:, -1, :].float()
+            logits = self.model(input_ids=input_ids, **{self._cache_argument: cache}, use_cache=True).logits[:, -1, :].float()
             live = [_Hypothesis(candidate.tokens, candidate.logp) for candidate in kept]
             result.steps += 1
 

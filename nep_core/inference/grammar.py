@@ -2,7 +2,8 @@
 
 ``ActionSpace.allowed_next(prefix)`` speaks token strings; decoding needs, for each prefix, the
 allowed token ids and an additive logit bias (0 where allowed, -inf elsewhere). ``GrammarMasks``
-converts once and keeps the result in a bounded LRU table keyed by the prefix.
+converts once and keeps the result in a bounded LRU table keyed by ``ActionSpace.grammar_key(prefix)``
+(the prefix itself unless the space groups prefixes that allow the same tokens).
 """
 
 from __future__ import annotations
@@ -54,14 +55,17 @@ class GrammarMasks:
         self.unknown_tokens: set[str] = set()
         self._table: OrderedDict[tuple[str, ...], GrammarStep] = OrderedDict()
 
-    def step(self, prefix: Sequence[str]) -> GrammarStep:
-        """The grammar step after ``prefix`` (cached)."""
-        key = tuple(prefix)
+    def step(self, prefix: Sequence[str], space: ActionSpace | None = None) -> GrammarStep:
+        """The grammar step after ``prefix`` (cached by ``space.grammar_key``); ``space`` defaults to the
+        masks' action space (pass the view ``for_context`` returned while decoding in a context)."""
+        space = space or self.action_space
+        prefix = tuple(prefix)
+        key = space.grammar_key(prefix)
         entry = self._table.get(key)
         if entry is not None:
             self._table.move_to_end(key)
             return entry
-        entry = self._build(key, self.action_space.allowed_next(key))
+        entry = self._build(prefix, space.allowed_next(prefix))
         self._table[key] = entry
         if len(self._table) > self.max_entries:
             self._table.popitem(last=False)
@@ -83,6 +87,6 @@ class GrammarMasks:
             bias[torch.tensor(ids, device=self.device)] = 0.0
         return GrammarStep(ids=tuple(ids), bias=bias, only_eos=ids == [self.eos_id])
 
-    def biases(self, prefixes: Sequence[Sequence[str]]) -> torch.Tensor:
+    def biases(self, prefixes: Sequence[Sequence[str]], space: ActionSpace | None = None) -> torch.Tensor:
         """A (len(prefixes), vocab_size) additive bias, one row per prefix."""
-        return torch.stack([self.step(prefix).bias for prefix in prefixes])
+        return torch.stack([self.step(prefix, space).bias for prefix in prefixes])

@@ -11,6 +11,9 @@ from nep_core.errors import NepError
 DEFAULT_LEARNING_RATES: dict[str, float] = {"tiny": 2e-3, "small": 1e-3, "base": 5e-4, "large": 3e-4}
 """Peak AdamW learning rate per preset; smaller models take larger steps."""
 
+DEFAULT_MAX_STEPS = 1000
+"""Training steps when neither ``--max-steps`` nor the domain says otherwise."""
+
 BASE_MODEL_LEARNING_RATE = 1e-4
 """Peak learning rate when fine-tuning a pretrained ``--base-model``."""
 
@@ -21,7 +24,8 @@ PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "64-true")
 class TrainConfig:
     """Everything ``nep train`` needs; the CLI options map one to one onto these fields.
 
-    ``None`` means "choose for me": ``out`` is ``runs/<domain>``, ``preset`` the domain's default,
+    ``None`` means "choose for me": ``max_steps`` is the domain's ``default_max_steps`` (else
+    ``DEFAULT_MAX_STEPS``), ``out`` is ``runs/<domain>``, ``preset`` the domain's default,
     ``learning_rate`` a per-preset default, ``warmup_steps`` 5% of ``max_steps`` (at most 200),
     ``save_every`` the same as ``val_every``, ``precision`` bf16-mixed on a GPU and 32-true on a CPU,
     ``threads`` (CPU threads per process) the CPU cores divided among the processes on this machine.
@@ -32,7 +36,7 @@ class TrainConfig:
     out: Path | None = None
     preset: str | None = None
     base_model: Path | None = None
-    max_steps: int = 1000
+    max_steps: int | None = None
     batch_size: int = 32
     learning_rate: float | None = None
     weight_decay: float = 0.01
@@ -61,7 +65,7 @@ class TrainConfig:
     def validate(self) -> None:
         """Raise NepError naming the first bad value and what to pass instead."""
         checks = [
-            (self.max_steps >= 1, f"--max-steps must be at least 1 (got {self.max_steps})"),
+            (self.max_steps is None or self.max_steps >= 1, f"--max-steps must be at least 1 (got {self.max_steps})"),
             (self.batch_size >= 1, f"--batch-size must be at least 1 (got {self.batch_size})"),
             (self.val_every >= 1, f"--val-every must be at least 1 (got {self.val_every})"),
             (self.save_every is None or self.save_every >= 1, f"--save-every must be at least 1 (got {self.save_every})"),

@@ -39,7 +39,7 @@ def tokenize(examples: Sequence[Example], featurizer: Featurizer) -> list[Tokeni
     out = []
     for example in examples:
         prompt = featurizer.prompt_ids(example.context)
-        target = featurizer.target_ids(example.target)
+        target = featurizer.target_ids(example.target, example.context)
         out.append(TokenizedExample(tuple(prompt + target), len(prompt)))
     return out
 

@@ -86,6 +86,10 @@ def plan_run(config: TrainConfig) -> RunPlan:
 
     config.validate()
     domain = get_domain(config.domain)
+    if config.max_steps is None:
+        from nep_core.training.config import DEFAULT_MAX_STEPS
+
+        config.max_steps = domain.default_max_steps or DEFAULT_MAX_STEPS
     base_model = config.base_model.resolve() if config.base_model is not None else None
     base_config = check_base_model(base_model) if base_model is not None else None
     preset = None if base_model is not None else get_preset(config.preset or domain.default_preset)

@@ -1,0 +1,101 @@
+"""Blender replay-verifier throughput (real bpy worker processes); prints JSON.
+
+    python bench/bench_blender_verifier.py --sessions 12
+
+Every edit trigger point of ``--sessions`` synthetic sessions is verified with the user's real next
+call as the suggestion, the way ``nep eval`` asks (``verify_many``, one batch). Three set-ups run on
+the same items in the same run:
+
+- ``from_scratch``: one worker, every request replays its whole history from the empty scene (the baseline);
+- ``prefix_reuse``: one worker, a session's growing history replays only its new calls;
+- ``prefix_reuse_parallel``: the same over ``os.cpu_count()`` workers.
+
+Figures: verifies per second and replayed calls per second of wall time (bpy start-up excluded: the
+workers are warmed first), the share of items judged valid, and speed-ups over the baseline. Each
+set-up runs ``--repeats`` times on fresh workers; the median run is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+
+
+def items_of(sessions, domain):
+    from nep_core.examples import ExampleConfig, make_examples
+
+    items = []
+    config = ExampleConfig(max_no_edit_share=None, max_no_jump_share=None)
+    for session in sessions:
+        for example in make_examples(session, domain, config):
+            if not example.target.is_no_edit:
+                items.append((example.context, example.target, example.target))
+    return items
+
+
+def measure(domain, items, workers: int, reuse: bool) -> dict:
+    from nep_blender.verifier import ReplayVerifier
+    from nep_core.actions import NO_EDIT
+
+    with ReplayVerifier(domain.action_space, workers=workers, timeout=60, reuse_prefix=reuse) as verifier:
+        verifier.verify_many([(items[0][0], NO_EDIT, None)])  # nothing to replay: no worker starts
+        for worker in verifier.pool:
+            worker.start()
+        started = time.perf_counter()
+        verdicts = verifier.verify_many(items)
+        seconds = time.perf_counter() - started
+        stats = dict(verifier.stats)
+    return {
+        "seconds": seconds,
+        "verifies_per_s": len(items) / seconds,
+        "replayed_calls_per_s": stats["replayed_calls"] / seconds,
+        "replayed_calls": stats["replayed_calls"],
+        "valid_share": sum(verdict.valid for verdict in verdicts) / len(verdicts),
+        "failures": stats["failures"],
+    }
+
+
+def median_run(runs: list[dict]) -> dict:
+    run = sorted(runs, key=lambda entry: entry["seconds"])[len(runs) // 2]
+    return {key: round(value, 3) if isinstance(value, float) else value for key, value in run.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=12)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=3)
+    options = parser.parse_args()
+    from nep_blender.registry import installed_bpy_version
+    from nep_core.collector import CollectReport
+    from nep_core.plugins import get_domain
+
+    domain = get_domain("blender")
+    sessions = list(domain.collectors["synthetic"].collect(str(options.sessions), CollectReport(), seed=options.seed))
+    items = items_of(sessions, domain)
+    cpus = os.cpu_count() or 1
+    setups = {"from_scratch": (1, False), "prefix_reuse": (1, True), "prefix_reuse_parallel": (cpus, True)}
+    results = {name: median_run([measure(domain, items, workers, reuse) for _ in range(options.repeats)])
+               for name, (workers, reuse) in setups.items()}
+    baseline = results["from_scratch"]["verifies_per_s"]
+    for name, result in results.items():
+        result["speedup_vs_from_scratch"] = round(result["verifies_per_s"] / baseline, 2)
+    print(json.dumps({
+        "bench": "blender replay verifier",
+        "bpy": installed_bpy_version(),
+        "cpus": cpus,
+        "python": platform.python_version(),
+        "sessions": len(sessions),
+        "items": len(items),
+        "mean_history_calls": round(statistics.mean(len(context.history) for context, _, _ in items), 1),
+        "repeats": options.repeats,
+        "results": results,
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()

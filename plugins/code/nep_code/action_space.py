@@ -1,0 +1,312 @@
+"""The code action space: a line edit located in the editable region, a jump, or NO_EDIT.
+
+Tokens (written in a context, see ``CodeView``; Coeditor-style located line diff)::
+
+    <edit> <L3> <del1> d e f ␣ f ( x ) : Ċ <eos>   replace 1 line at region line 3 with "def f(x):\\n"
+    <edit> <L5> <del0> ... <eos>                     insert before region line 5 (<L{n}> after the last line)
+    <edit> <L2> <del2> <eos>                         delete 2 lines
+    <jump> <file1> <#4> <#2> <eos>                   move to line 42 of the second listed file
+    <no_edit> <eos>
+
+``<L{i}>`` are the markers the encoder puts before each line of the editable region, so the model
+points at a line instead of writing its number. The grammar allows only markers the region has, only
+deletions that stay inside it, text tokens for the inserted lines and ``<eos>`` only after a newline
+(or after nothing when lines are deleted), and for a jump only listed files and line numbers that
+exist there: every sequence it allows decodes to an edit that applies, a jump, or NO_EDIT.
+
+Actions: ``edit`` is the shared payload of ``nep_code.edits``; ``jump`` is
+``{"kind": "jump", "target": {"file": "pkg/a.py", "line": 42}}`` (move the cursor there, then ask again).
+An edit outside the region is written as a jump to its first line.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Collection, Hashable, Sequence
+
+from nep_core.action_space import EOS, NO_EDIT_TOKEN, ActionSpace
+from nep_core.actions import NO_EDIT, Action
+from nep_core.errors import InvalidAction
+from nep_code.edits import EDIT_KIND, LineEdit
+from nep_code.tokenizer import TextCodec
+
+JUMP_KIND = "jump"
+EDIT_TOKEN, JUMP_TOKEN = "<edit>", "<jump>"
+MAX_REGION_LINES = 64
+"""Region line markers ``<L0>`` .. ``<L64>`` (the last one is the append position after 64 lines)."""
+MAX_FILES = 8
+"""Files a jump can name: ``<file0>`` is the current file, then the other recently edited files."""
+MAX_LINE_DIGITS = 7
+MAX_INSERT_CHARS = 240
+"""Longest inserted text a suggestion writes (about 80 BPE tokens): longer edits are not next-edit
+suggestions, and examples whose target is longer are skipped (the core's "cannot write" rule)."""
+
+LINE_TOKENS = tuple(f"<L{index}>" for index in range(MAX_REGION_LINES + 1))
+DELETE_TOKENS = tuple(f"<del{count}>" for count in range(MAX_REGION_LINES + 1))
+FILE_TOKENS = tuple(f"<file{index}>" for index in range(MAX_FILES))
+DIGIT_TOKENS = tuple(f"<#{digit}>" for digit in range(10))
+_LINE_INDEX = {token: index for index, token in enumerate(LINE_TOKENS)}
+_DELETE_COUNT = {token: count for count, token in enumerate(DELETE_TOKENS)}
+_FILE_INDEX = {token: index for index, token in enumerate(FILE_TOKENS)}
+_DIGIT = {token: digit for digit, token in enumerate(DIGIT_TOKENS)}
+
+
+@dataclass(frozen=True)
+class CodeView:
+    """Where the model is looking: the current file, its editable region, and the files a jump can name.
+
+    ``region_start`` is the 1-based line of ``<L0>``; the region has ``region_lines`` lines.
+    ``files[0]`` is the current file; ``file_lines[i]`` is the line count of ``files[i]``.
+    """
+
+    files: tuple[str, ...] = ()
+    file_lines: tuple[int, ...] = ()
+    region_start: int = 1
+    region_lines: int = 0
+
+    @property
+    def file(self) -> str:
+        return self.files[0] if self.files else ""
+
+    def contains(self, edit: LineEdit) -> bool:
+        first, last = self.region_start, self.region_start + self.region_lines
+        return edit.file == self.file and first <= edit.line <= last and edit.line + edit.delete <= last
+
+
+class CodeActionSpace(ActionSpace):
+    """Edits, jumps and NO_EDIT for source files. Context-free methods validate actions; decoding and
+    training go through ``for_context``, which gives the ``BoundCodeSpace`` of the encoder's view."""
+
+    name = "code"
+    version = "1"
+
+    def __init__(self, locator: Callable[[Any], CodeView] | None = None):
+        self.locator = locator
+        self.codec = TextCodec()
+
+    # -- tokenizer and context -----------------------------------------------------------------
+
+    def bind_tokenizer(self, tokenizer) -> None:
+        if self.codec.tokenizer is not tokenizer:
+            self.codec = TextCodec(tokenizer)
+
+    def for_context(self, context) -> BoundCodeSpace:
+        if context is None or self.locator is None:
+            return BoundCodeSpace(self, CodeView())
+        return BoundCodeSpace(self, self.locator(context))
+
+    # -- context-free --------------------------------------------------------------------------
+
+    def vocabulary(self) -> list[str]:
+        return [EDIT_TOKEN, JUMP_TOKEN, *LINE_TOKENS, *DELETE_TOKENS, *FILE_TOKENS, *DIGIT_TOKENS]
+
+    def encode(self, action: Action) -> list[str]:
+        """The action written relative to a region that starts at its own line (same length as in a
+        context); raises InvalidAction for a malformed action."""
+        action = self.validate(action)
+        if action.is_no_edit:
+            return [NO_EDIT_TOKEN]
+        if action.kind == JUMP_KIND:
+            return [JUMP_TOKEN, FILE_TOKENS[0], *_digits(action.target["line"])]
+        edit = LineEdit.from_action(action)
+        view = CodeView((edit.file,), (edit.line + edit.delete,), edit.line, min(edit.delete, MAX_REGION_LINES))
+        return BoundCodeSpace(self, view).encode(action)
+
+    def decode(self, tokens: Sequence[str]) -> Action:
+        if list(tokens) == [NO_EDIT_TOKEN]:
+            return NO_EDIT
+        raise InvalidAction("code edits are written relative to a context: decode with for_context(context)")
+
+    def allowed_next(self, prefix: Sequence[str]) -> Collection[str]:
+        return BoundCodeSpace(self, CodeView()).allowed_next(prefix)
+
+    def validate(self, action: Action) -> Action:
+        """The action in canonical form; InvalidAction names the bad field."""
+        if action.is_no_edit:
+            return NO_EDIT
+        if action.kind == EDIT_KIND:
+            try:
+                edit = LineEdit.from_action(action)
+            except ValueError as error:
+                raise InvalidAction(str(error)) from None
+            if edit.delete == 0 and not edit.insert:
+                raise InvalidAction("an edit must delete or insert something")
+            if len(edit.insert) > MAX_INSERT_CHARS:
+                raise InvalidAction(f"action.args.insert is longer than {MAX_INSERT_CHARS} characters")
+            return edit.to_action()
+        if action.kind == JUMP_KIND:
+            target = action.target if isinstance(action.target, dict) else {}
+            file, line = target.get("file"), target.get("line")
+            if not isinstance(file, str) or not file:
+                raise InvalidAction("action.target.file must be a non-empty string")
+            if not isinstance(line, int) or isinstance(line, bool) or line < 1:
+                raise InvalidAction("action.target.line must be an integer >= 1")
+            return jump_action(file, line)
+        raise InvalidAction(f"unknown action kind '{action.kind}' (code actions are edit and jump)")
+
+    def location(self, action: Action) -> Hashable:
+        """``file:line`` of an edit or jump: where the cursor goes."""
+        target = action.target if isinstance(action.target, dict) else {}
+        return f"{target.get('file')}:{target.get('line')}"
+
+    def describe(self, action: Action) -> str:
+        if action.is_no_edit:
+            return "no edit"
+        target = action.target if isinstance(action.target, dict) else {}
+        where = f"{target.get('file')}:{target.get('line')}"
+        if action.kind == JUMP_KIND:
+            return f"jump to {where}"
+        delete, insert = action.args.get("delete", 0), action.args.get("insert", "")
+        first = insert.splitlines()[0].strip() if insert else ""
+        if not insert:
+            return f"delete {delete} line{'s' if delete != 1 else ''} at {where}"
+        verb = "replace" if delete else "insert"
+        more = insert.count("\n") - 1
+        return f"{verb} at {where}: {first[:60]}" + (f" (+{more} lines)" if more > 0 else "")
+
+
+def jump_action(file: str, line: int) -> Action:
+    return Action(kind=JUMP_KIND, target={"file": file, "line": line})
+
+
+def _digits(number: int) -> list[str]:
+    return [DIGIT_TOKENS[int(char)] for char in str(number)]
+
+
+@dataclass
+class BoundCodeSpace(ActionSpace):
+    """The code action space in one context: tokens relative to its ``CodeView``."""
+
+    space: CodeActionSpace
+    view: CodeView
+    name: str = "code"
+    version: str = CodeActionSpace.version
+    _max_line: dict[int, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._max_line = {index: lines + 1 for index, lines in enumerate(self.view.file_lines)}
+
+    @property
+    def codec(self) -> TextCodec:
+        return self.space.codec
+
+    def vocabulary(self) -> list[str]:
+        return self.space.vocabulary()
+
+    def validate(self, action: Action) -> Action:
+        return self.space.validate(action)
+
+    def location(self, action: Action) -> Hashable:
+        return self.space.location(action)
+
+    def describe(self, action: Action) -> str:
+        return self.space.describe(action)
+
+    def encode(self, action: Action) -> list[str]:
+        action = self.space.validate(action)
+        if action.is_no_edit:
+            return [NO_EDIT_TOKEN]
+        view = self.view
+        if action.kind == EDIT_KIND:
+            edit = LineEdit.from_action(action)
+            if view.contains(edit):
+                return [EDIT_TOKEN, LINE_TOKENS[edit.line - view.region_start], DELETE_TOKENS[edit.delete], *self.codec.tokens(edit.insert)]
+            file, line = edit.file, edit.line
+        else:
+            file, line = action.target["file"], action.target["line"]
+        index = view.files.index(file) if file in view.files[:MAX_FILES] else 0
+        line = min(line, self._max_line.get(index, line))
+        return [JUMP_TOKEN, FILE_TOKENS[index], *_digits(max(line, 1))]
+
+    def decode(self, tokens: Sequence[str]) -> Action:
+        tokens = list(tokens)
+        if tokens == [NO_EDIT_TOKEN]:
+            return NO_EDIT
+        if self._complete(tokens):
+            view = self.view
+            if tokens[0] == EDIT_TOKEN:
+                line = view.region_start + _LINE_INDEX[tokens[1]]
+                return LineEdit(view.file, line, _DELETE_COUNT[tokens[2]], self.codec.text(tokens[3:])).to_action()
+            number = int("".join(str(_DIGIT[token]) for token in tokens[2:]))
+            return jump_action(view.files[_FILE_INDEX[tokens[1]]], number)
+        raise InvalidAction(f"not a complete code action: {' '.join(tokens[:8]) or '(empty)'}")
+
+    def _complete(self, tokens: list[str]) -> bool:
+        """Whether the grammar accepts ``tokens`` as a whole action (checked without building masks)."""
+        for position, token in enumerate(tokens):
+            if not self._allows(tokens[:position], token):
+                return False
+        return self._allows(tokens, EOS)
+
+    def _allows(self, prefix: Sequence[str], token: str) -> bool:
+        key = self.grammar_key(prefix)
+        if key[0] == "text":
+            return token in self.codec.text_tokens or (token == EOS and (key[3] or (key[1] and not key[2])))
+        return token in self.allowed_next(prefix)
+
+    def grammar_key(self, prefix: Sequence[str]) -> Hashable:
+        view = self.view
+        if not prefix:
+            return ("start", view.region_lines > 0 or bool(view.files), len(view.files) > 0)
+        head = prefix[0]
+        if head == NO_EDIT_TOKEN:
+            return ("no_edit", len(prefix))
+        if head == EDIT_TOKEN:
+            if len(prefix) == 1:
+                return ("line", self._region_size())
+            start = _LINE_INDEX.get(prefix[1])
+            if start is None or start > self._region_size():
+                return ("dead",)
+            if len(prefix) == 2:
+                return ("delete", self._region_size() - start)
+            count = _DELETE_COUNT.get(prefix[2], -1)
+            if not 0 <= count <= self._region_size() - start:
+                return ("dead",)
+            content = prefix[3:]
+            if any(token not in self.codec.text_tokens for token in content[-1:]):
+                return ("dead",)
+            return ("text", count > 0, bool(content), bool(content) and content[-1] in self.codec.newline_tokens)
+        if head == JUMP_TOKEN:
+            if len(prefix) == 1:
+                return ("file", min(len(view.files), MAX_FILES))
+            index = _FILE_INDEX.get(prefix[1])
+            if index is None or index >= min(len(view.files), MAX_FILES):
+                return ("dead",)
+            digits = prefix[2:]
+            if any(token not in _DIGIT for token in digits) or (digits and digits[0] == DIGIT_TOKENS[0]):
+                return ("dead",)
+            number = int("".join(str(_DIGIT[token]) for token in digits)) if digits else 0
+            return ("digits", self._max_line.get(index, 1), number, len(digits))
+        return ("dead",)
+
+    def _region_size(self) -> int:
+        return min(self.view.region_lines, MAX_REGION_LINES)
+
+    def allowed_next(self, prefix: Sequence[str]) -> Collection[str]:
+        key = self.grammar_key(prefix)
+        kind = key[0]
+        if kind == "start":
+            first = [NO_EDIT_TOKEN]
+            if self.view.files:
+                first += [EDIT_TOKEN, JUMP_TOKEN]
+            return first
+        if kind == "no_edit":
+            return [EOS] if key[1] == 1 else []
+        if kind == "line":
+            return list(LINE_TOKENS[: key[1] + 1])
+        if kind == "delete":
+            return list(DELETE_TOKENS[: key[1] + 1])
+        if kind == "text":
+            _, deletes, has_text, ends_with_newline = key
+            done = ends_with_newline or (deletes and not has_text)
+            return [*self.codec.text_tokens, EOS] if done else list(self.codec.text_tokens)
+        if kind == "file":
+            return list(FILE_TOKENS[: key[1]])
+        if kind == "digits":
+            _, limit, number, count = key
+            allowed = [EOS] if number >= 1 else []
+            if count < MAX_LINE_DIGITS:
+                allowed += [DIGIT_TOKENS[d] for d in range(1 if count == 0 else 0, 10) if number * 10 + d <= limit]
+            return allowed
+        return []

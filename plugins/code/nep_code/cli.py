@@ -1,0 +1,83 @@
+"""``nep code nvim``: install the NEP Neovim plugin (a folder of Lua), or print where it is and how to load it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import typer
+
+from nep_core.errors import NepError
+
+NVIM_PLUGIN = Path(__file__).resolve().parent / "editor" / "nvim"
+PLUGIN_NAME = "nep.nvim"
+
+app = typer.Typer(
+    name="code",
+    help="Code domain tools: the Neovim plugin that records edits and shows suggestions.",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def code_commands() -> None:
+    """Code domain tools: the Neovim plugin that records edits and shows suggestions."""
+
+
+def plugin_files(source: Path = NVIM_PLUGIN) -> list[Path]:
+    """The plugin's files, relative to its folder: Lua modules, the plugin script and the help file."""
+    files = sorted(path.relative_to(source) for path in source.rglob("*") if path.is_file() and "__pycache__" not in path.parts)
+    if Path("lua/nep/init.lua") not in files:
+        raise NepError(f"{source}: not the NEP Neovim plugin (lua/nep/init.lua is missing)")
+    return files
+
+
+def install_plugin(out: Path, source: Path = NVIM_PLUGIN) -> Path:
+    """Copy the plugin to ``<out>/nep.nvim`` (replacing an older copy) and return that folder."""
+    target = out / PLUGIN_NAME
+    if target.exists() and not (target / "lua" / "nep").is_dir():
+        raise NepError(f"{target}: exists and is not a NEP plugin folder; choose another --out")
+    files = plugin_files(source)
+    temporary = out / f".{PLUGIN_NAME}.tmp"
+    shutil.rmtree(temporary, ignore_errors=True)
+    for relative in files:
+        (temporary / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / relative, temporary / relative)
+    shutil.rmtree(target, ignore_errors=True)
+    temporary.rename(target)
+    return target
+
+
+def loading_lines(folder: Path) -> list[str]:
+    """How to load the plugin from ``folder``: init.lua, init.vim, lazy.nvim and packpath."""
+    return [
+        f'init.lua:   vim.opt.runtimepath:append("{folder}"); require("nep").setup({{}})',
+        f'init.vim:   set runtimepath+={folder} | lua require("nep").setup({{}})',
+        f'lazy.nvim:  {{ dir = "{folder}", opts = {{}} }}',
+        f"packpath:   cp -r {folder} ~/.local/share/nvim/site/pack/nep/start/ (then require(\"nep\").setup({{}}) in init.lua)",
+        f"help:       :helptags {folder}/doc   then   :help nep",
+        "then start a server: nep serve --domain code --model ngram   (or --model runs/code)",
+    ]
+
+
+@app.command("nvim")
+def nvim_command(
+    out: Path = typer.Option(None, "--out", "-o", help="Copy the plugin to OUT/nep.nvim (created if missing)."),
+) -> None:
+    """Install the NEP Neovim plugin (Neovim 0.7 or newer), or print where the installed package keeps it.
+
+    Example: nep code nvim --out ~/.local/share/nvim/site/pack/nep/start
+
+    The plugin records your edits into session logs ($NEP_HOME/logs/code), asks nep serve --domain code for the next edit, shows it as virtual text, accepts it with <Tab> and dismisses it with <C-]>.
+    """
+    folder = NVIM_PLUGIN
+    if out is not None:
+        folder = install_plugin(out.expanduser())
+        typer.echo(f"wrote {folder}")
+    else:
+        plugin_files(folder)
+        typer.echo(f"the plugin is in {folder} (copy it with --out DIR)")
+    for line in loading_lines(folder):
+        typer.echo(line)

@@ -1,0 +1,489 @@
+-- NEP next-edit suggestions in Neovim: records edits into session logs, asks `nep serve --domain
+-- code` for the next edit without blocking typing, shows it, and sends what became of it as feedback.
+local uv = vim.loop
+local config = require("nep.config")
+local recorder = require("nep.recorder")
+local display = require("nep.display")
+local http = require("nep.http")
+
+local M = {
+  enabled = false,
+  shown = nil, -- {buf, tick, edit, action, request_id, shown_at, jumped}
+  held = nil, -- an `ignored` outcome waiting for the user's actual next edit
+  sequence = 0, -- the newest request; answers to older ones are stale
+  server_state = "not asked yet",
+  warned = false,
+  counts = { requests = 0, answers = 0, stale = 0, errors = 0, shown = 0, accepted = 0, dismissed = 0, ignored = 0, refused = 0 },
+  last_latency_ms = nil,
+  round_trips = {}, -- milliseconds from asking to the answer, the last 200
+  last_request_id = nil,
+  timer = nil,
+}
+
+local group = vim.api.nvim_create_augroup("nep", { clear = true })
+
+local function notify_once(message)
+  if not M.warned then
+    M.warned = true
+    vim.notify(message, vim.log.levels.WARN)
+  end
+end
+
+local function headers()
+  local token = config.token()
+  return token and { Authorization = "Bearer " .. token } or {}
+end
+
+local function post(path, payload, callback)
+  local ok, body = pcall(vim.json.encode, payload)
+  if not ok then
+    return callback("cannot encode the request: " .. tostring(body))
+  end
+  http.post(config.options.server, path, body, { timeout_ms = config.options.timeout_ms, headers = headers() },
+    function(err, response)
+      if err then
+        M.counts.errors = M.counts.errors + 1
+        M.server_state = "unreachable (" .. tostring(err) .. ")"
+        notify_once(string.format("nep: no answer from %s (%s); start it with: nep serve --domain code --model ngram",
+          config.options.server, tostring(err)))
+        return callback(err)
+      end
+      local decoded_ok, answer = pcall(vim.json.decode, response.body)
+      if response.status ~= 200 then
+        local detail = decoded_ok and type(answer) == "table" and answer.detail or response.body:sub(1, 200)
+        M.counts.errors = M.counts.errors + 1
+        M.server_state = string.format("HTTP %s: %s", tostring(response.status), tostring(detail))
+        notify_once(string.format("nep: %s%s answered %s: %s", config.options.server, path,
+          tostring(response.status), tostring(detail)))
+        return callback(M.server_state)
+      end
+      if not decoded_ok or type(answer) ~= "table" then
+        return callback("the server's answer is not JSON")
+      end
+      M.warned = false
+      M.server_state = "ok"
+      callback(nil, answer)
+    end)
+end
+
+-- Feedback for the shown suggestion `shown`: logged locally and sent to the server.
+local function feedback(shown, outcome, actual, reason)
+  -- an `ignored` outcome is logged just before the edit that ignored it, at that edit's time
+  local t = actual and actual.t or recorder.now()
+  local record = { suggestion = shown.action, shown_at = shown.shown_at, accepted = outcome == "accepted", outcome = outcome }
+  if shown.request_id then
+    record.request_id = shown.request_id
+  end
+  if reason then
+    record.reason = reason
+  end
+  recorder.counts.feedback = recorder.counts.feedback + 1
+  M.counts[outcome] = (M.counts[outcome] or 0) + 1
+  recorder.log({ t = actual and t or math.max(t, recorder.last_t), feedback = record })
+  local payload = {
+    session = recorder.session,
+    accepted = outcome == "accepted",
+    suggestion = shown.action,
+    shown_at = shown.shown_at,
+    t = math.max(t, shown.shown_at),
+    outcome = outcome,
+  }
+  if shown.request_id then
+    payload.request_id = shown.request_id
+  end
+  if reason then
+    payload.reason = reason
+  end
+  if actual and actual.action then
+    payload.actual = actual.action
+    M.skip_logged = config.options.feedback_history -- it is sent here; not again with the next history
+  end
+  if config.options.feedback_history then
+    local history = {}
+    for i = (M.sent_events or 0) + 1, #M.session_events do
+      history[#history + 1] = M.session_events[i]
+    end
+    M.sent_events = #M.session_events
+    if #history > 0 then
+      payload.history = history
+    end
+  end
+  post("/v1/feedback", payload, function(err)
+    M.last_feedback = { outcome = outcome, ok = err == nil, error = err }
+  end)
+end
+
+local function clear_shown()
+  if M.shown then
+    display.clear(M.shown.buf)
+  end
+  M.shown = nil
+end
+
+-- The shown suggestion went unused: `outcome` now ("dismissed"), or "ignored" once the next edit is known.
+local function retire(outcome)
+  local shown = M.shown
+  if not shown then
+    return
+  end
+  clear_shown()
+  if outcome == "ignored" then
+    if M.held then
+      feedback(M.held, "ignored")
+    end
+    M.held = shown
+  else
+    feedback(shown, outcome)
+  end
+end
+
+local function edit_of(action)
+  if type(action) ~= "table" or type(action.target) ~= "table" then
+    return nil
+  end
+  local line = action.target.line
+  if type(line) ~= "number" or line < 1 then
+    return nil
+  end
+  if action.kind == "jump" then
+    return { line = line, delete = 0, insert = {}, jump_only = true, file = action.target.file }
+  end
+  if action.kind ~= "edit" or type(action.args) ~= "table" then
+    return nil
+  end
+  local delete, insert = action.args.delete or 0, action.args.insert or ""
+  if type(delete) ~= "number" or delete < 0 or type(insert) ~= "string" then
+    return nil
+  end
+  return { line = line, delete = delete, insert = recorder.lines_of(insert), file = action.target.file }
+end
+
+local function applies(buf, edit)
+  local count = vim.api.nvim_buf_line_count(buf)
+  return edit.line - 1 + edit.delete <= count and edit.line <= count + 1
+end
+
+-- Whether applying `edit` would leave the buffer as it is (such a suggestion is not shown).
+local function changes_nothing(buf, edit)
+  if edit.jump_only or edit.delete ~= #edit.insert then
+    return false
+  end
+  local current = vim.api.nvim_buf_get_lines(buf, edit.line - 1, edit.line - 1 + edit.delete, false)
+  return vim.deep_equal(current, edit.insert)
+end
+
+local function render()
+  local shown = M.shown
+  if not shown or not vim.api.nvim_buf_is_valid(shown.buf) then
+    return
+  end
+  local cursor_line = vim.api.nvim_win_get_cursor(0)[1]
+  local far = shown.edit.jump_only or display.is_far(shown.edit, cursor_line)
+  if shown.edit.jump_only then
+    display.show(shown.buf, { line = shown.edit.line, delete = 0, insert = {} }, cursor_line, far)
+  else
+    display.show(shown.buf, shown.edit, cursor_line, far)
+  end
+end
+
+local function on_answer(buf, tick, sequence, answer)
+  if sequence ~= M.sequence or not vim.api.nvim_buf_is_valid(buf) or vim.api.nvim_get_current_buf() ~= buf
+    or vim.api.nvim_buf_get_changedtick(buf) ~= tick or not M.enabled then
+    M.counts.stale = M.counts.stale + 1
+    return
+  end
+  M.counts.answers = M.counts.answers + 1
+  M.last_latency_ms = answer.latency_ms
+  M.last_request_id = answer.request_id
+  if answer.best_is_no_edit or type(answer.suggestions) ~= "table" then
+    return
+  end
+  local path = recorder.path_of(buf)
+  for _, suggestion in ipairs(answer.suggestions) do
+    local edit = edit_of(suggestion.action)
+    if edit and edit.file == path and applies(buf, edit) and not changes_nothing(buf, edit) then
+      retire("ignored")
+      M.shown = {
+        buf = buf,
+        tick = tick,
+        edit = edit,
+        action = suggestion.action,
+        request_id = answer.request_id,
+        shown_at = math.max(recorder.now(), recorder.last_t),
+      }
+      M.counts.shown = M.counts.shown + 1
+      render()
+      return
+    end
+  end
+end
+
+-- Ask the server now for a suggestion for `buf` (the current buffer).
+function M.request(buf)
+  buf = buf or vim.api.nvim_get_current_buf()
+  if not M.enabled or not config.options.suggest or not recorder.path_of(buf) then
+    return false
+  end
+  local history = recorder.request_history(buf)
+  if not history then
+    return false
+  end
+  M.sequence = M.sequence + 1
+  local sequence, tick = M.sequence, vim.api.nvim_buf_get_changedtick(buf)
+  M.counts.requests = M.counts.requests + 1
+  local started = uv.hrtime()
+  post("/v1/suggest", { session = recorder.session, history = history, top_k = config.options.top_k },
+    function(err, answer)
+      if not err then
+        table.insert(M.round_trips, (uv.hrtime() - started) / 1e6)
+        if #M.round_trips > 200 then
+          table.remove(M.round_trips, 1)
+        end
+        on_answer(buf, tick, sequence, answer)
+      end
+    end)
+  return true
+end
+
+local function schedule_request(buf)
+  if not config.options.suggest then
+    return
+  end
+  M.timer = M.timer or uv.new_timer()
+  M.timer:stop()
+  M.timer:start(config.options.debounce_ms, 0, vim.schedule_wrap(function()
+    if vim.api.nvim_get_current_buf() == buf then
+      M.request(buf)
+    end
+  end))
+end
+
+-- Called from Neovim's on_lines callback: everything that touches the screen is scheduled.
+local function on_change(buf)
+  M.sequence = M.sequence + 1 -- answers to requests made before this change are stale
+  local shown = M.shown
+  if shown then -- ignored: held until this change is logged as an edit (it is the user's actual next edit)
+    M.shown = nil
+    if M.held then
+      feedback(M.held, "ignored")
+    end
+    M.held = shown
+  end
+  vim.schedule(function()
+    if shown then
+      display.clear(shown.buf)
+    end
+    schedule_request(buf)
+  end)
+end
+
+local function before_edit(event)
+  if M.held and not M.accepting then
+    local held = M.held
+    M.held = nil
+    feedback(held, "ignored", event)
+  end
+end
+
+-- Whether a suggestion is on screen.
+function M.visible()
+  return M.shown ~= nil and M.shown.buf == vim.api.nvim_get_current_buf()
+end
+
+-- Accept the shown suggestion (or jump to it first when it is away from the cursor and
+-- `jump_first` is set). Returns false when nothing was shown.
+function M.accept()
+  local shown = M.shown
+  if not shown then
+    return false
+  end
+  local buf = shown.buf
+  if buf ~= vim.api.nvim_get_current_buf() or vim.api.nvim_buf_get_changedtick(buf) ~= shown.tick then
+    retire("ignored")
+    return false
+  end
+  local edit = shown.edit
+  local cursor_line = vim.api.nvim_win_get_cursor(0)[1]
+  if edit.jump_only or (config.options.jump_first and not shown.jumped and display.is_far(edit, cursor_line)) then
+    local count = vim.api.nvim_buf_line_count(buf)
+    vim.api.nvim_win_set_cursor(0, { math.min(edit.line, count), 0 })
+    shown.jumped = true
+    if edit.jump_only then
+      clear_shown()
+      feedback(shown, "accepted")
+      schedule_request(buf) -- now at the place the model pointed to, ask what to change there
+    else
+      render()
+    end
+    return true
+  end
+  if not applies(buf, edit) then
+    clear_shown()
+    feedback(shown, "refused", nil, "the edit's lines are outside the buffer")
+    return true
+  end
+  clear_shown()
+  recorder.flush(buf)
+  feedback(shown, "accepted")
+  if vim.fn.mode() == "i" then
+    vim.cmd("let &undolevels = &undolevels") -- close the insert's undo block: the edit is one undo step
+  end
+  recorder.suppress, M.accepting = true, true
+  local ok, err = pcall(vim.api.nvim_buf_set_lines, buf, edit.line - 1, edit.line - 1 + edit.delete, false, edit.insert)
+  recorder.suppress = false
+  recorder.flush(buf)
+  M.accepting = false
+  if not ok then
+    vim.notify("nep: could not apply the suggestion: " .. tostring(err), vim.log.levels.WARN)
+    return true
+  end
+  local count = vim.api.nvim_buf_line_count(buf)
+  local last = #edit.insert > 0 and edit.line + #edit.insert - 1 or edit.line
+  last = math.max(1, math.min(last, count))
+  local column = #edit.insert > 0 and #edit.insert[#edit.insert] or 0
+  pcall(vim.api.nvim_win_set_cursor, 0, { last, column })
+  schedule_request(buf) -- the next edit often follows from this one
+  return true
+end
+
+-- Dismiss the shown suggestion. Returns false when nothing was shown.
+function M.dismiss()
+  if not M.shown then
+    return false
+  end
+  retire("dismissed")
+  return true
+end
+
+local function map_keys()
+  local keys = config.options.keys or {}
+  if keys.accept then
+    vim.keymap.set({ "i", "n" }, keys.accept, function()
+      if M.visible() then
+        return "<Cmd>lua require('nep').accept()<CR>"
+      end
+      return keys.accept
+    end, { expr = true, silent = true, desc = "NEP: accept the suggestion" })
+  end
+  if keys.dismiss then
+    vim.keymap.set({ "i", "n" }, keys.dismiss, function()
+      if M.visible() then
+        return "<Cmd>lua require('nep').dismiss()<CR>"
+      end
+      return keys.dismiss
+    end, { expr = true, silent = true, desc = "NEP: dismiss the suggestion" })
+  end
+  M.mapped = { accept = keys.accept, dismiss = keys.dismiss }
+end
+
+local function unmap_keys()
+  for _, key in pairs(M.mapped or {}) do
+    pcall(vim.keymap.del, { "i", "n" }, key)
+  end
+  M.mapped = nil
+end
+
+function M.enable()
+  if M.enabled then
+    return
+  end
+  M.enabled = true
+  if not recorder.session then
+    recorder.start()
+  end
+  recorder.on_change = on_change
+  recorder.before_edit = before_edit
+  M.session_events, M.sent_events = {}, 0
+  recorder.on_log = config.options.feedback_history and function(record)
+    if M.skip_logged and record.action then
+      M.skip_logged = false
+      M.sent_events = M.sent_events + 1
+    end
+    M.session_events[#M.session_events + 1] = record
+  end or nil
+  display.define_highlights()
+  map_keys()
+  vim.api.nvim_create_autocmd({ "BufEnter", "BufReadPost", "BufNewFile", "FileType" }, {
+    group = group,
+    callback = function(args)
+      recorder.attach(args.buf)
+    end,
+  })
+  vim.api.nvim_create_autocmd({ "CursorMoved", "CursorMovedI" }, { group = group, callback = render })
+  vim.api.nvim_create_autocmd("BufLeave", {
+    group = group,
+    callback = function()
+      retire("ignored")
+      recorder.flush_all()
+    end,
+  })
+  vim.api.nvim_create_autocmd("VimLeavePre", {
+    group = group,
+    callback = function()
+      M.disable()
+    end,
+  })
+  for _, buf in ipairs(vim.api.nvim_list_bufs()) do
+    recorder.attach(buf)
+  end
+end
+
+function M.disable()
+  if not M.enabled then
+    return
+  end
+  clear_shown()
+  if M.held then
+    recorder.log({ t = math.max(recorder.now(), recorder.last_t), feedback = {
+      suggestion = M.held.action, shown_at = M.held.shown_at, accepted = false, outcome = "ignored",
+      request_id = M.held.request_id } })
+    M.held = nil
+  end
+  if M.timer then
+    M.timer:stop()
+  end
+  vim.api.nvim_clear_autocmds({ group = group })
+  unmap_keys()
+  recorder.stop()
+  M.enabled = false
+  recorder.session = nil
+end
+
+function M.status()
+  local lines = {
+    string.format("nep: %s, server %s (%s)", M.enabled and "enabled" or "disabled", config.options.server, M.server_state),
+  }
+  if recorder.session then
+    lines[#lines + 1] = string.format("session %s, log %s%s", recorder.session, recorder.log_path(),
+      config.options.record and "" or " (recording off)")
+    lines[#lines + 1] = string.format("recorded: %d edits in %d buffers, %d files skipped",
+      recorder.counts.edits, vim.tbl_count(recorder.buffers), recorder.counts.skipped_files)
+  end
+  local c = M.counts
+  lines[#lines + 1] = string.format(
+    "suggestions: %d requests, %d answers (%d stale), %d errors, %d shown: %d accepted, %d dismissed, %d ignored, %d refused",
+    c.requests, c.answers, c.stale, c.errors, c.shown, c.accepted, c.dismissed, c.ignored, c.refused)
+  if M.last_latency_ms then
+    local sorted = vim.deepcopy(M.round_trips)
+    table.sort(sorted)
+    lines[#lines + 1] = string.format("last server latency %.1f ms; round trip p50 %.1f ms over the last %d answers",
+      M.last_latency_ms, sorted[math.max(1, math.ceil(#sorted / 2))] or 0, #sorted)
+  end
+  for path, reason in pairs(recorder.skipped) do
+    lines[#lines + 1] = string.format("skipped %s: %s", path, reason)
+  end
+  return table.concat(lines, "\n")
+end
+
+function M.setup(options)
+  local was_enabled = M.enabled
+  if was_enabled then
+    M.disable()
+  end
+  config.setup(options)
+  if options == nil or options.enabled ~= false then
+    M.enable()
+  end
+end
+
+return M

@@ -1,0 +1,135 @@
+"""Line edits on text files, and the files a code session has open at any point.
+
+The payload every part of the code domain shares (collectors write it, the encoder and verifier
+read it, the editor client records it):
+
+- an **edit** action: ``{"kind": "edit", "target": {"file": "pkg/a.py", "line": 12},
+  "args": {"delete": 2, "insert": "x = 1\\ny = 2\\n"}}`` replaces ``delete`` whole lines starting at
+  1-based ``line`` with ``insert`` (whole lines, each ending in ``"\\n"``; may be empty). An insertion
+  has ``delete`` 0 and goes before ``line``; ``line`` may be one past the last line (append).
+  Line numbers refer to the file as it is when the edit happens, after every earlier edit.
+- a **state** event: ``{"files": {"pkg/a.py": "<whole text>"}, "cursor": {"file": "pkg/a.py",
+  "line": 12, "column": 4}}``, both keys optional. ``files`` gives the whole text of the files it
+  names (a snapshot replaces what was known of them); ``cursor`` is 1-based line, 0-based column.
+
+A session's first state event snapshots every file it later edits.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
+
+EDIT_KIND = "edit"
+
+
+@dataclass(frozen=True)
+class LineEdit:
+    """Replace ``delete`` lines from 1-based ``line`` of ``file`` with the lines of ``insert``."""
+
+    file: str
+    line: int
+    delete: int
+    insert: str
+
+    @classmethod
+    def from_action(cls, action) -> LineEdit:
+        """The edit an ``edit`` action describes; ``ValueError`` names the bad field."""
+        target = action.target if isinstance(action.target, Mapping) else {}
+        file, line = target.get("file"), target.get("line")
+        delete, insert = action.args.get("delete", 0), action.args.get("insert", "")
+        if not isinstance(file, str) or not file:
+            raise ValueError("action.target.file must be a non-empty string")
+        if not isinstance(line, int) or isinstance(line, bool) or line < 1:
+            raise ValueError("action.target.line must be an integer >= 1")
+        if not isinstance(delete, int) or isinstance(delete, bool) or delete < 0:
+            raise ValueError("action.args.delete must be an integer >= 0")
+        if not isinstance(insert, str) or (insert and not insert.endswith("\n")):
+            raise ValueError("action.args.insert must be whole lines, each ending in a newline")
+        return cls(file, line, delete, insert)
+
+    def to_action(self, context: Mapping[str, Any] | None = None):
+        from nep_core.actions import Action
+
+        return Action(kind=EDIT_KIND, target={"file": self.file, "line": self.line},
+                      args={"delete": self.delete, "insert": self.insert}, context=dict(context or {}))
+
+    @property
+    def inserted_lines(self) -> list[str]:
+        return self.insert.splitlines(keepends=True)
+
+    def applies_to(self, lines: Sequence[str]) -> bool:
+        return self.line - 1 + self.delete <= len(lines) and self.line <= len(lines) + 1
+
+    def apply(self, lines: Sequence[str]) -> list[str]:
+        """The lines after the edit; ``ValueError`` when its range lies outside ``lines``."""
+        if not self.applies_to(lines):
+            raise ValueError(f"{self.file}: lines {self.line}..{self.line + self.delete - 1} are outside a {len(lines)}-line file")
+        start = self.line - 1
+        return [*lines[:start], *self.inserted_lines, *lines[start + self.delete :]]
+
+
+def split_lines(text: str) -> list[str]:
+    """``text`` as lines that keep their ``"\\n"``; a missing final newline is added."""
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    return lines
+
+
+def line_edits(file: str, old: str, new: str, context_merge: int = 0) -> list[LineEdit]:
+    """Edits that turn ``old`` into ``new``, top to bottom, each numbered for the text it applies to.
+
+    Hunks that are at most ``context_merge`` unchanged lines apart become one edit.
+    """
+    before, after = split_lines(old), split_lines(new)
+    opcodes = [op for op in difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes() if op[0] != "equal"]
+    groups: list[list[tuple]] = []
+    for op in opcodes:
+        if groups and op[1] - groups[-1][-1][2] <= context_merge:
+            groups[-1].append(op)
+        else:
+            groups.append([op])
+    edits, shift = [], 0
+    for group in groups:
+        i1, i2 = group[0][1], group[-1][2]
+        j1, j2 = group[0][3], group[-1][4]
+        edits.append(LineEdit(file, i1 + 1 + shift, i2 - i1, "".join(after[j1:j2])))
+        shift += (j2 - j1) - (i2 - i1)
+    return edits
+
+
+class Workspace:
+    """The files of a session as its events leave them, and the cursor."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, list[str]] = {}
+        self.cursor: dict[str, Any] | None = None
+
+    def apply_state(self, state: Mapping[str, Any]) -> None:
+        for path, text in (state.get("files") or {}).items():
+            self.files[path] = split_lines(text)
+        if state.get("cursor"):
+            self.cursor = dict(state["cursor"])
+
+    def apply_edit(self, edit: LineEdit) -> None:
+        """Apply ``edit``; the cursor moves to the end of the inserted text. ``ValueError`` if it does not apply."""
+        self.files[edit.file] = edit.apply(self.files.get(edit.file, []))
+        inserted = edit.inserted_lines
+        self.cursor = {"file": edit.file, "line": edit.line + max(0, len(inserted) - 1),
+                       "column": len(inserted[-1].rstrip("\n")) if inserted else 0}
+
+    def text(self, file: str) -> str:
+        return "".join(self.files.get(file, []))
+
+    @classmethod
+    def from_events(cls, events: Iterable) -> Workspace:
+        """Replay session events (``nep_core.session.Event``): states and edit actions, in order."""
+        workspace = cls()
+        for event in events:
+            if event.state is not None:
+                workspace.apply_state(event.state)
+            if event.action is not None and event.action.kind == EDIT_KIND:
+                workspace.apply_edit(LineEdit.from_action(event.action))
+        return workspace

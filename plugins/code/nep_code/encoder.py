@@ -1,0 +1,311 @@
+"""The code history encoder: recent edits as diffs, other edited files, and the current file's excerpt.
+
+Prompt layout (token strings; text is written with the model's tokenizer through ``TextCodec``)::
+
+    <file1> a/other.py <excerpt> ...lines around its last edit...          other recently edited files
+    <events> <event> @@ -12,1 +12,2 @@ pkg/a.py\\n-old\\n+new\\n+new2\\n <event> ...   newest edit first
+    <file0> pkg/a.py <before> ...lines above the region...
+    <region> <L0> line <L1> li<cursor>ne ... <Ln> </region> <after> ...lines below the region...
+
+Edits of one file less than ``merge_seconds`` apart and at most ``merge_lines`` lines apart are
+merged into one diff. The editable region grows around the cursor and is cut on statement starts
+(``nep_code.syntax``); its ``<L{i}>`` markers are what the action space's edits point at.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from nep_core.encoder import HistoryEncoder
+from nep_core.session import Context, Event
+from nep_code.action_space import FILE_TOKENS, LINE_TOKENS, MAX_FILES, MAX_REGION_LINES, CodeActionSpace, CodeView
+from nep_code.edits import EDIT_KIND, LineEdit, split_lines
+from nep_code.syntax import editable_region, statement_starts
+
+EVENTS, EVENT, CURSOR, REGION, REGION_END, BEFORE, AFTER, EXCERPT = (
+    "<events>", "<event>", "<cursor>", "<region>", "</region>", "<before>", "<after>", "<excerpt>",
+)
+CHARS_PER_TOKEN = 3.0
+"""Characters per BPE token on source code, used to size the region in characters before tokenizing."""
+MAX_LINE_TOKENS = 96
+
+
+@dataclass
+class EditRecord:
+    """One applied edit: the file's lines before and after it (shared, never mutated) and where it was."""
+
+    t: float
+    file: str
+    line: int
+    delete: int
+    inserted: int
+    before: list[str]
+    after: list[str]
+
+
+@dataclass
+class Replay:
+    """A session's files, cursor and edit records after some prefix of its events."""
+
+    session_id: str = ""
+    consumed: int = 0
+    last_event: Event | None = None
+    files: dict[str, list[str]] = field(default_factory=dict)
+    cursor: dict[str, Any] | None = None
+    records: list[EditRecord] = field(default_factory=list)
+    skipped: int = 0
+
+    def advance(self, events: Sequence[Event]) -> None:
+        for event in events[self.consumed :]:
+            state = event.state if isinstance(event.state, dict) else None
+            if state is not None:
+                for path, text in (state.get("files") or {}).items():
+                    if isinstance(path, str) and isinstance(text, str):
+                        self.files[path] = split_lines(text)
+                if isinstance(state.get("cursor"), dict):
+                    self.cursor = dict(state["cursor"])
+            action = event.action
+            if action is not None and action.kind == EDIT_KIND:
+                try:
+                    edit = LineEdit.from_action(action)
+                    before = self.files.get(edit.file, [])
+                    after = edit.apply(before)
+                except ValueError:
+                    self.skipped += 1
+                    continue
+                self.files[edit.file] = after
+                inserted = edit.inserted_lines
+                self.records.append(EditRecord(event.t, edit.file, edit.line, edit.delete, len(inserted), before, after))
+                self.cursor = {"file": edit.file, "line": edit.line + max(0, len(inserted) - 1),
+                               "column": len(inserted[-1].rstrip("\n")) if inserted else 0}
+        self.consumed = len(events)
+        self.last_event = events[-1] if events else None
+
+
+@dataclass
+class Layout:
+    """What the encoder and the action space agree on for one context."""
+
+    view: CodeView
+    replay: Replay
+    lines: list[str]
+    cursor_row: int
+    cursor_column: int
+    region: tuple[int, int]
+
+
+@dataclass
+class CodeEncoder(HistoryEncoder):
+    """Budgets in tokens (Zeta's defaults are about 350 region, 150 context, 500 events, 16 events;
+    the defaults here are smaller so the ``small`` preset trains in minutes on a CPU)."""
+
+    action_space: CodeActionSpace
+    region_tokens: int = 192
+    context_tokens: int = 64
+    event_tokens: int = 192
+    max_events: int = 8
+    other_file_tokens: int = 48
+    other_files: int = 2
+    max_region_lines: int = 40
+    merge_seconds: float = 1.0
+    merge_lines: int = 3
+    max_tokens: int = 640
+
+    def __post_init__(self) -> None:
+        self.max_region_lines = min(self.max_region_lines, MAX_REGION_LINES)
+        self.action_space.locator = self.view
+        self._replay = Replay()
+        self._memo: tuple[Context, Layout] | None = None
+
+    # -- shared with the action space ----------------------------------------------------------
+
+    def view(self, context: Context) -> CodeView:
+        return self.layout(context).view
+
+    def layout(self, context: Context) -> Layout:
+        """Files, cursor and editable region of ``context`` (memoized for the last context)."""
+        if self._memo is not None and self._memo[0] is context:
+            return self._memo[1]
+        replay = self._replay_for(context)
+        current = self._current_file(replay)
+        lines = replay.files.get(current, []) if current else []
+        cursor = replay.cursor or {}
+        row = cursor.get("line", 1) - 1 if cursor.get("file") == current and isinstance(cursor.get("line"), int) else 0
+        row = min(max(row, 0), max(len(lines) - 1, 0))
+        column = cursor.get("column", 0) if isinstance(cursor.get("column"), int) else 0
+        region = editable_region(lines, row, statement_starts(lines, current or ""), self.max_region_lines,
+                                 int(self.region_tokens * CHARS_PER_TOKEN))
+        files = self._file_order(replay, current)
+        view = CodeView(tuple(files), tuple(len(replay.files.get(file, [])) for file in files), region[0] + 1, region[1] - region[0])
+        layout = Layout(view, replay, lines, row, column, region)
+        self._memo = (context, layout)
+        return layout
+
+    def _replay_for(self, context: Context) -> Replay:
+        history = list(context.history)
+        cached = self._replay
+        same = (
+            cached.session_id == context.session_id
+            and 0 < cached.consumed <= len(history)
+            and history[cached.consumed - 1] is cached.last_event
+        )
+        if not same:
+            cached = Replay(session_id=context.session_id)
+        cached.advance(history)
+        self._replay = cached
+        return cached
+
+    @staticmethod
+    def _current_file(replay: Replay) -> str | None:
+        cursor_file = (replay.cursor or {}).get("file")
+        if isinstance(cursor_file, str) and cursor_file in replay.files:
+            return cursor_file
+        if replay.records:
+            return replay.records[-1].file
+        return next(iter(replay.files), None)
+
+    @staticmethod
+    def _file_order(replay: Replay, current: str | None) -> list[str]:
+        order: dict[str, None] = {}
+        if current:
+            order[current] = None
+        for record in reversed(replay.records):
+            order.setdefault(record.file, None)
+        for file in replay.files:
+            order.setdefault(file, None)
+        return list(order)[:MAX_FILES]
+
+    # -- the prompt ----------------------------------------------------------------------------
+
+    def bind_tokenizer(self, tokenizer) -> None:
+        self.action_space.bind_tokenizer(tokenizer)
+
+    def encode(self, context: Context) -> list[str]:
+        layout = self.layout(context)
+        tokens = self.current_file_tokens(layout)
+        events = self.event_tokens_of(layout)
+        others = self.other_file_tokens_of(layout)
+        out = [*others, *events, *tokens]
+        return out[-self.max_tokens :] if len(out) > self.max_tokens else out
+
+    def text(self, value: str, limit: int | None = None, keep_end: bool = False) -> list[str]:
+        tokens = self.action_space.codec.tokens(value)
+        if limit is not None and len(tokens) > limit:
+            tokens = tokens[-limit:] if keep_end else tokens[:limit]
+        return tokens
+
+    def current_file_tokens(self, layout: Layout) -> list[str]:
+        start, end = layout.region
+        lines = layout.lines
+        out = [FILE_TOKENS[0], *self.text(layout.view.file or "", 24), BEFORE]
+        out += self._lines_within(lines[:start], self.context_tokens, from_end=True)
+        out.append(REGION)
+        for index, row in enumerate(range(start, end)):
+            out.append(LINE_TOKENS[index])
+            line = lines[row]
+            if row == layout.cursor_row:
+                column = min(layout.cursor_column, len(line.rstrip("\n")))
+                out += [*self.text(line[:column], MAX_LINE_TOKENS // 2, keep_end=True), CURSOR,
+                        *self.text(line[column:], MAX_LINE_TOKENS // 2)]
+            else:
+                out += self.text(line, MAX_LINE_TOKENS)
+        out.append(LINE_TOKENS[end - start])
+        if not lines:
+            out.append(CURSOR)
+        out += [REGION_END, AFTER, *self._lines_within(lines[end:], self.context_tokens, from_end=False)]
+        return out
+
+    def _lines_within(self, lines: Sequence[str], budget: int, from_end: bool) -> list[str]:
+        """Whole lines nearest the region, within ``budget`` tokens."""
+        chunks, used = [], 0
+        ordered = reversed(lines) if from_end else lines
+        for line in ordered:
+            tokens = self.text(line)
+            if used + len(tokens) > budget:
+                break
+            chunks.append(tokens)
+            used += len(tokens)
+            if used >= budget:
+                break
+        if from_end:
+            chunks.reverse()
+        return [token for chunk in chunks for token in chunk]
+
+    def event_tokens_of(self, layout: Layout) -> list[str]:
+        groups = merge_records(layout.replay.records, self.merge_seconds, self.merge_lines, self.max_events)
+        out, used = [EVENTS], 0
+        for group in groups:  # newest first
+            diff = self.text(render_group(group), self.event_tokens)
+            if used + len(diff) + 1 > self.event_tokens:
+                break
+            out += [EVENT, *diff]
+            used += len(diff) + 1
+        return out
+
+    def other_file_tokens_of(self, layout: Layout) -> list[str]:
+        out = []
+        view, records = layout.view, layout.replay.records
+        for index, file in enumerate(view.files[1 : 1 + self.other_files], start=1):
+            last = next((record for record in reversed(records) if record.file == file), None)
+            lines = layout.replay.files.get(file, [])
+            row = (last.line - 1) if last else 0
+            excerpt = lines[max(0, row - 2) : row + 4]
+            out += [FILE_TOKENS[index], *self.text(file, 24), EXCERPT,
+                    *self.text("".join(excerpt), self.other_file_tokens)]
+        return out
+
+    def vocabulary(self) -> list[str]:
+        return [EVENTS, EVENT, CURSOR, REGION, REGION_END, BEFORE, AFTER, EXCERPT]
+
+    def settings(self) -> dict[str, Any]:
+        names = ("region_tokens", "context_tokens", "event_tokens", "max_events", "other_file_tokens",
+                 "other_files", "max_region_lines", "merge_seconds", "merge_lines")
+        return {**super().settings(), **{name: getattr(self, name) for name in names}}
+
+
+def merge_records(records: Sequence[EditRecord], seconds: float, lines: int, limit: int) -> list[list[EditRecord]]:
+    """The newest ``limit`` groups of edits, newest first; a group is consecutive edits of one file at
+    most ``seconds`` apart whose lines are at most ``lines`` apart."""
+    groups: list[list[EditRecord]] = []
+    for record in reversed(records):
+        if groups:
+            group = groups[-1]
+            newest = group[0]
+            if (record.file == newest.file and newest.t - record.t <= seconds
+                    and min(abs(r.line - record.line) for r in group) <= lines + record.inserted + record.delete):
+                group.insert(0, record)
+                continue
+        if len(groups) >= limit:
+            break
+        groups.append([record])
+    return groups
+
+
+def render_group(group: Sequence[EditRecord]) -> str:
+    """One unified-diff hunk set (no context lines) from the file before the group to after it."""
+    before, after = group[0].before, group[-1].after
+    low = min(record.line - 1 for record in group)
+    suffix = min(len(record.before) - (record.line - 1 + record.delete) for record in group)
+    old, new = before[low : len(before) - suffix], after[low : len(after) - suffix]
+    diff = difflib.unified_diff(old, new, n=0, lineterm="\n")
+    out = []
+    for line in diff:
+        if line.startswith(("---", "+++")):
+            continue
+        if line.startswith("@@"):
+            out.append(_shift_header(line, low) + f" {group[0].file}\n")
+        else:
+            out.append(line if line.endswith("\n") else line + "\n")
+    return "".join(out)
+
+
+def _shift_header(header: str, offset: int) -> str:
+    """``@@ -a,b +c,d @@`` of a window starting at row ``offset``, renumbered for the whole file."""
+    parts = header.split()
+    def shift(part: str) -> str:
+        sign, numbers = part[0], part[1:].split(",")
+        numbers[0] = str(int(numbers[0]) + offset)
+        return sign + ",".join(numbers)
+    return f"@@ {shift(parts[1])} {shift(parts[2])} @@"

@@ -1,0 +1,172 @@
+"""Syntax helpers: does a file parse, and where do its statements start (for editable regions).
+
+Python is checked with ``ast`` (the ground truth for Python); other languages with tree-sitter through
+``tree-sitter-language-pack`` when it is installed. Statement starts come from tree-sitter, which
+tolerates the half-typed code found mid-edit, with ``ast`` and then indentation as fallbacks.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import os
+from typing import Sequence
+
+LANGUAGES = {
+    ".py": "python", ".pyi": "python", ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript",
+    ".jsx": "javascript", ".ts": "typescript", ".tsx": "tsx", ".rs": "rust", ".go": "go", ".c": "c",
+    ".h": "c", ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".hpp": "cpp", ".hh": "cpp", ".java": "java",
+    ".rb": "ruby", ".lua": "lua", ".sh": "bash", ".bash": "bash", ".json": "json", ".toml": "toml",
+    ".yaml": "yaml", ".yml": "yaml", ".css": "css", ".html": "html", ".php": "php", ".cs": "csharp",
+    ".kt": "kotlin", ".swift": "swift", ".scala": "scala", ".zig": "zig",
+}
+
+
+def language_of(path: str) -> str | None:
+    """The language name of ``path`` by its extension, or None when NEP does not know it."""
+    return LANGUAGES.get(os.path.splitext(path)[1].lower())
+
+
+@functools.lru_cache(maxsize=None)
+def _parser(language: str):
+    """A tree-sitter parser for ``language``, or None when tree-sitter or the grammar is missing."""
+    try:
+        from tree_sitter_language_pack import get_parser
+
+        return get_parser(language)
+    except Exception:  # not installed, or no grammar shipped for this language
+        return None
+
+
+def tree_sitter_available(language: str = "python") -> bool:
+    return _parser(language) is not None
+
+
+def parses(text: str, path: str) -> bool | None:
+    """True when ``text`` parses as the language of ``path``, False when it does not, None when unknown."""
+    language = language_of(path)
+    if language == "python":
+        try:
+            ast.parse(text)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return False
+        return True
+    parser = _parser(language) if language else None
+    if parser is None:
+        return None
+    tree = parser.parse(text.encode("utf-8", "surrogatepass"))
+    return not tree.root_node.has_error
+
+
+def statement_starts(lines: Sequence[str], path: str) -> set[int]:
+    """0-based rows where a statement or definition begins, plus ``len(lines)``.
+
+    A region that starts and ends on these rows never cuts a multi-line statement in two.
+    """
+    text = "".join(lines)
+    language = language_of(path)
+    rows = _tree_sitter_starts(text, language) if language else None
+    if rows is None and language == "python":
+        rows = _ast_starts(text)
+    if rows is None:
+        rows = _indentation_starts(lines)
+    rows.add(len(lines))
+    return rows
+
+
+BLOCK_TYPES = ("module", "program", "source_file", "translation_unit", "block", "body", "statement_block",
+               "compound_statement", "declaration_list", "class_body", "field_declaration_list", "chunk")
+STATEMENT_SUFFIXES = ("statement", "definition", "declaration", "comment", "clause", "decorator", "item")
+
+
+def _tree_sitter_starts(text: str, language: str) -> set[int] | None:
+    parser = _parser(language)
+    if parser is None:
+        return None
+    source = text.encode("utf-8", "surrogatepass")
+    tree = parser.parse(source)
+    line_starts = [0, *(index + 1 for index, byte in enumerate(source) if byte == 0x0A)]
+    rows: set[int] = set()
+    stack = [tree.root_node]
+    while stack:
+        node = stack.pop()
+        row, column = node.start_point
+        parent = node.parent
+        is_statement = node.type.endswith(STATEMENT_SUFFIXES) or (parent is not None and parent.type.endswith(BLOCK_TYPES))
+        if node.is_named and is_statement and _starts_line(source, line_starts, row, column):
+            rows.add(row)
+        if node.end_point[0] > row:  # only multi-line nodes hold statements on later rows
+            stack.extend(node.children)
+    return rows
+
+
+def _starts_line(source: bytes, line_starts: list[int], row: int, column: int) -> bool:
+    if row >= len(line_starts):
+        return False
+    start = line_starts[row]
+    return not source[start : start + column].strip()
+
+
+def _ast_starts(text: str) -> set[int] | None:
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    rows: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.stmt, ast.ExceptHandler, ast.match_case)):
+            rows.add(node.lineno - 1)
+            for decorator in getattr(node, "decorator_list", ()):
+                rows.add(decorator.lineno - 1)
+    return rows
+
+
+def _indentation_starts(lines: Sequence[str]) -> set[int]:
+    """Rows that do not continue the previous line (no open bracket or trailing backslash before them)."""
+    rows, depth = set(), 0
+    for row, line in enumerate(lines):
+        if depth <= 0:
+            rows.add(row)
+        stripped = line.rstrip("\n")
+        depth = max(0, depth + sum(stripped.count(c) for c in "([{") - sum(stripped.count(c) for c in ")]}"))
+        if stripped.endswith("\\"):
+            depth = max(depth, 1) if depth else 1
+    return rows
+
+
+def editable_region(
+    lines: Sequence[str], cursor_row: int, boundaries: set[int], max_lines: int, max_chars: int,
+    above_share: float = 0.4, hard_limit: int = 64,
+) -> tuple[int, int]:
+    """The rows ``[start, end)`` of the editable region around ``cursor_row``.
+
+    The window grows around the cursor (``above_share`` of it above) while it fits ``max_lines`` and
+    ``max_chars``; then both ends move inwards to statement starts, so no statement is cut in two (or
+    outwards, to at most ``hard_limit`` lines, when the statement at the cursor is longer than the window).
+    """
+    count = len(lines)
+    if count == 0:
+        return 0, 0
+    cursor_row = min(max(cursor_row, 0), count - 1)
+    start, end, chars = cursor_row, cursor_row + 1, len(lines[cursor_row])
+    while end - start < max_lines:
+        above_ok = start > 0 and (end - start) * above_share >= (cursor_row - start)
+        grow_up = start > 0 and (above_ok or end >= count)
+        if not grow_up and end >= count:
+            break
+        row = start - 1 if grow_up else end
+        if chars + len(lines[row]) > max_chars:
+            break
+        chars += len(lines[row])
+        if grow_up:
+            start -= 1
+        else:
+            end += 1
+    # inwards to statement starts; outwards (up to ``hard_limit`` lines) when the cursor's statement is longer
+    snapped_start = min((row for row in boundaries if start <= row <= cursor_row), default=None)
+    if snapped_start is None:
+        snapped_start = max((row for row in boundaries if row < start and end - row <= hard_limit), default=start)
+    snapped_end = max((row for row in boundaries if cursor_row < row <= end), default=None)
+    if snapped_end is None:
+        snapped_end = min((row for row in boundaries if row > end and row - snapped_start <= hard_limit), default=end)
+    return snapped_start, snapped_end

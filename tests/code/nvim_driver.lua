@@ -1,0 +1,158 @@
+-- Drives the NEP Neovim plugin in a real headless Neovim for tests/code/test_nvim_client.py.
+-- Settings come from the environment: NEP_DRIVER_SCENARIO (record | serve), NEP_DRIVER_FILE (the
+-- file to edit), NEP_DRIVER_SERVER (the server URL), NEP_DRIVER_RESULT (where the JSON result goes).
+-- Keys are typed with nvim_feedkeys(..., "xt"): as if typed, through mappings, one change at a time.
+local result = { messages = {}, steps = {} }
+local result_path = os.getenv("NEP_DRIVER_RESULT")
+
+local function save()
+  local handle = assert(io.open(result_path, "w"))
+  handle:write(vim.json.encode(result))
+  handle:close()
+end
+
+local function fail(message)
+  result.error = message
+  save()
+  vim.cmd("qall!")
+end
+
+local original_notify = vim.notify
+vim.notify = function(message, level)
+  table.insert(result.messages, message)
+end
+
+local function type_keys(keys, flags)
+  vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes(keys, true, false, true), flags or "xt", false)
+end
+
+local function buffer_text()
+  return table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n") .. "\n"
+end
+
+-- No timing in these tests: edits are cut explicitly and waits are for conditions (10 s at most).
+local function wait_for(condition)
+  return vim.wait(10000, condition, 5)
+end
+
+-- End the edit being typed, and wait for the request the change started to be answered or to fail.
+local function step_done()
+  local nep, recorder = require("nep"), require("nep.recorder")
+  recorder.flush_all()
+  local before = nep.counts.requests
+  wait_for(function()
+    local c = nep.counts
+    return c.requests > before and c.answers + c.errors + c.stale >= c.requests
+  end)
+end
+
+vim.cmd("runtime plugin/nep.lua") -- -u NONE loads no plugins; this is what a plugin manager does
+local nep = require("nep")
+local scenario = os.getenv("NEP_DRIVER_SCENARIO")
+
+local ok, err = pcall(function()
+  nep.setup({ server = os.getenv("NEP_DRIVER_SERVER"), debounce_ms = 30, merge_ms = 600000, timeout_ms = 5000,
+    max_history_events = scenario == "record" and 3 or 64, feedback_history = scenario == "insert" })
+  vim.cmd("edit " .. vim.fn.fnameescape(os.getenv("NEP_DRIVER_FILE")))
+  local recorder = require("nep.recorder")
+  result.session = recorder.session
+  result.log_path = recorder.log_path()
+
+  if scenario == "record" then
+    type_keys("2GA  # two<Esc>") -- typing at the end of a line: one edit
+    step_done()
+    type_keys("Go<CR>def g():<CR>    return 1<Esc>") -- three new lines typed in one go: one edit
+    step_done()
+    type_keys("1Gdd") -- a deletion
+    step_done()
+    type_keys("u") -- undo is an edit too
+    step_done()
+    vim.api.nvim_buf_set_lines(0, 2, 3, false, { "x = 'é'", "y = 2" }) -- a change made by a plugin
+    type_keys("GA  # trailing<Esc>3GAz<Esc>") -- two places within the merge time: two edits
+    step_done() -- the requests to the closed port fail; the message is shown once
+    type_keys("Go<Tab>t<Esc>") -- no suggestion shown: <Tab> is an ordinary <Tab>
+    step_done()
+    result.requests = nep.counts.requests
+    result.final_text = buffer_text()
+    result.request_history = recorder.request_history(vim.api.nvim_get_current_buf()) -- older edits folded in
+    vim.cmd("write")
+    vim.cmd("edit blob.bin") -- NUL bytes: not recorded, counted
+    type_keys("ggOtext<Esc>")
+    recorder.flush_all()
+    vim.cmd("edit! m.py")
+  elseif scenario == "serve" then
+    -- the fitted n-gram learned: after this edit of line 1 comes the call-site edit, then an added line
+    type_keys("1G$F)i, depth<Esc>")
+    if not wait_for(function() return nep.visible() end) then
+      return fail("no suggestion shown after the first edit: " .. nep.status())
+    end
+    local first = nep.shown
+    result.steps[#result.steps + 1] = { shown = first.action, request_id = first.request_id, before = buffer_text(),
+      cursor = vim.api.nvim_win_get_cursor(0)[1] }
+    type_keys("<Tab>") -- away from the cursor: the first <Tab> jumps there
+    result.steps[#result.steps].jumped_to = vim.api.nvim_win_get_cursor(0)[1]
+    result.steps[#result.steps].still_shown = nep.visible()
+    type_keys("<Tab>") -- the second accepts
+    result.steps[#result.steps].after = buffer_text()
+    result.steps[#result.steps].cursor_after = vim.api.nvim_win_get_cursor(0)
+    -- accepting asks for the next suggestion at once
+    if not wait_for(function() return nep.visible() end) then
+      return fail("no suggestion shown after accepting: " .. nep.status())
+    end
+    result.steps[#result.steps + 1] = { shown = nep.shown.action, before = buffer_text() }
+    type_keys("<C-]>") -- dismiss
+    result.steps[#result.steps].after = buffer_text()
+    result.steps[#result.steps].still_shown = nep.visible()
+    type_keys(":NepSuggest<CR>") -- the same context again: the same suggestion
+    if not wait_for(function() return nep.visible() end) then
+      return fail("no suggestion shown for :NepSuggest: " .. nep.status())
+    end
+    result.steps[#result.steps + 1] = { shown = nep.shown.action }
+    type_keys("2GA  # area<Esc>") -- the user does something else: ignored
+    step_done()
+    wait_for(function() return nep.last_feedback and nep.last_feedback.outcome == "ignored" end)
+    result.steps[#result.steps].still_shown = nep.visible()
+    -- undo: the accepted edit is one undo step, after the typed comment's
+    type_keys("uu")
+    result.after_two_undos = buffer_text()
+    type_keys("<C-r><C-r>")
+    step_done()
+  elseif scenario == "insert" then
+    -- the same, never leaving Insert mode: keys typed by timers while Insert mode waits for input
+    local tries = 0
+    local function step()
+      tries = tries + 1
+      if not nep.visible() and tries < 1000 then
+        return vim.defer_fn(step, 10)
+      end
+      local before = buffer_text()
+      result.steps[#result.steps + 1] = { shown = nep.shown and nep.shown.action, mode = vim.fn.mode() }
+      vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes("<Tab><Tab>", true, false, true), "t", false)
+      local polls = 0
+      local function accepted()
+        polls = polls + 1
+        if buffer_text() == before and polls < 1000 then
+          return vim.defer_fn(accepted, 10)
+        end
+        result.steps[#result.steps].after = buffer_text()
+        result.steps[#result.steps].mode_after = vim.fn.mode()
+        vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes("<Esc>", true, false, true), "t", false)
+      end
+      vim.defer_fn(accepted, 10)
+    end
+    vim.defer_fn(step, 10)
+    type_keys("1G$F)i, depth", "xt!") -- returns when the timers press <Esc>
+    type_keys("u")
+    result.after_undo = buffer_text()
+  end
+  result.final_text = result.final_text or buffer_text()
+  result.counts = nep.counts
+  result.status = nep.status()
+  vim.cmd("NepDisable")
+end)
+if not ok then
+  fail(tostring(err))
+else
+  save()
+  vim.cmd("qall!")
+end

@@ -1,0 +1,98 @@
+"""The code encoder: diffs newest first and merged, an editable region on syntax boundaries, a cursor, budgets."""
+
+from __future__ import annotations
+
+import pytest
+
+from nep_core.session import Context, Event
+from nep_code.action_space import CodeActionSpace
+from nep_code.edits import LineEdit
+from nep_code.encoder import CURSOR, EVENT, REGION, REGION_END, CodeEncoder
+from nep_code.syntax import editable_region, parses, statement_starts
+
+CALLS = "def area(w, h):\n    return w * h\n\n\nx = area(\n    2,\n    3,\n)\ny = area(4, 5)\n"
+
+
+def edit_event(t, line, delete, insert, file="geo.py"):
+    return Event(t, action=LineEdit(file, line, delete, insert).to_action())
+
+
+def context(events, files=None, cursor=None):
+    state = {"files": files or {"geo.py": CALLS}}
+    if cursor:
+        state["cursor"] = cursor
+    return Context(history=[Event(0.0, state=state), *events], session_id="s")
+
+
+def text_of(tokens, encoder):
+    return "".join(token if token.startswith("<") else encoder.action_space.codec.text([token]) for token in tokens)
+
+
+@pytest.fixture()
+def encoder():
+    return CodeEncoder(CodeActionSpace())
+
+
+def test_recent_edits_come_as_diffs_newest_first(encoder):
+    events = [edit_event(1.0, 1, 1, "def area(w, h, d):\n"), edit_event(9.0, 9, 1, "y = area(4, 5, 6)\n")]
+    text = text_of(encoder.encode(context(events)), encoder)
+    newest, oldest = text.index("+y = area(4, 5, 6)"), text.index("+def area(w, h, d):")
+    assert newest < oldest
+    assert "@@ -9 +9 @@ geo.py" in text and "-y = area(4, 5)" in text
+
+
+def test_edits_close_in_time_and_place_merge_into_one_diff(encoder):
+    close = [edit_event(1.0, 9, 1, "y = area(4, 5\n"), edit_event(1.5, 9, 1, "y = area(4, 5, 6)\n")]
+    tokens = encoder.encode(context(close))
+    assert tokens.count(EVENT) == 1
+    assert "+y = area(4, 5, 6)" in text_of(tokens, encoder) and "+y = area(4, 5\n" not in text_of(tokens, encoder)
+    apart = [edit_event(1.0, 9, 1, "y = area(4, 5\n"), edit_event(3.0, 9, 1, "y = area(4, 5, 6)\n")]
+    assert encoder.encode(context(apart)).count(EVENT) == 2
+
+
+def test_region_holds_the_cursor_and_never_cuts_a_statement(encoder):
+    encoder.max_region_lines = 3
+    ctx = context([], cursor={"file": "geo.py", "line": 6, "column": 4})
+    layout = encoder.layout(ctx)
+    start, end = layout.region
+    assert start <= 5 < end
+    assert (start, end) == (4, 8)  # x = area( ... ) is one statement: rows 4..7, longer than the window
+    tokens = encoder.encode(ctx)
+    region = tokens[tokens.index(REGION) : tokens.index(REGION_END)]
+    assert CURSOR in region and region.count(CURSOR) == 1
+    assert sum(token.startswith("<L") for token in region) == layout.view.region_lines + 1
+
+
+def test_statement_starts_come_from_tree_sitter_for_other_languages():
+    js = ["function f(a,\n", "           b) {\n", "  return a + b;\n", "}\n", "let x = f(1,\n", "  2);\n"]
+    starts = statement_starts(js, "m.js")
+    assert 0 in starts and 4 in starts and 1 not in starts and 5 not in starts
+    assert editable_region(js, 5, starts, 2, 10_000) == (4, 6)
+    assert parses("".join(js), "m.js") is True and parses("function (", "m.js") is False
+    assert parses("def f(:\n", "a.py") is False and parses("x = 1\n", "a.unknown") is None
+
+
+def test_other_recently_edited_files_are_context(encoder):
+    files = {"geo.py": CALLS, "util.py": "def helper():\n    return 1\n"}
+    events = [edit_event(1.0, 2, 1, "    return 2\n", file="util.py"), edit_event(5.0, 9, 1, "y = area(4, 6)\n")]
+    tokens = encoder.encode(context(events, files))
+    assert "<file1>" in tokens
+    assert "util.py" in text_of(tokens[tokens.index("<file1>") :], encoder)
+    assert encoder.view(context(events, files)).files == ("geo.py", "util.py")
+
+
+def test_budgets_bound_the_prompt(encoder):
+    big = "".join(f"value_{index} = compute({index}, {index + 1})\n" for index in range(400))
+    events = [edit_event(float(index * 5), 1 + index * 7, 1, f"value_{index} = 0\n", file="big.py") for index in range(30)]
+    small = CodeEncoder(CodeActionSpace(), region_tokens=64, context_tokens=16, event_tokens=48, max_events=3, max_tokens=400)
+    tokens = small.encode(context(events, {"big.py": big}))
+    assert len(tokens) <= 400
+    assert tokens.count(EVENT) <= 3
+    assert small.layout(context(events, {"big.py": big})).view.region_lines <= 64 * 3 // len("value_1 = compute(1, 2)\n") + 1
+
+
+def test_edits_that_do_not_apply_are_skipped_not_raised(encoder):
+    events = [edit_event(1.0, 500, 2, "x\n"), edit_event(2.0, 9, 1, "y = area(1, 1)\n")]
+    layout = encoder.layout(context(events))
+    assert layout.replay.skipped == 1
+    assert "y = area(1, 1)\n" in layout.lines

@@ -1,0 +1,92 @@
+"""The `editor` collector: editor-client logs and `nep serve` feedback logs, with bad edits dropped and named."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nep_core.collector import CollectReport
+from nep_core.errors import NepError
+from nep_core.server.feedback import FeedbackStore, feedback_records
+from nep_core.sessionlog import SessionLogWriter
+from nep_code.collectors.editor import EditorLogCollector
+from nep_code.edits import LineEdit, Workspace
+
+TEXT = "def f(a):\n    return a\n\nprint(f(1))\n"
+
+
+def edit(line: int, delete: int, insert: str) -> dict:
+    return {"kind": "edit", "target": {"file": "app.py", "line": line}, "args": {"delete": delete, "insert": insert}}
+
+
+def write_editor_log(folder: Path, session_id: str = "s1") -> Path:
+    path = folder / f"{session_id}.jsonl"
+    with SessionLogWriter(path, {"nep": 1, "domain": "code", "session": session_id, "meta": {"app": "nvim"}}) as log:
+        log.append({"t": 0.0, "state": {"files": {"app.py": TEXT}, "cursor": {"file": "app.py", "line": 1, "column": 0}}})
+        log.append({"t": 1.0, "action": edit(1, 1, "def f(a, b):\n")})
+        log.append({"t": 2.0, "action": edit(2, 1, "    return a + b")})  # line 4: no final newline
+        log.append({"t": 3.0, "action": edit(40, 1, "")})  # line 5: outside the file
+        log.append({"t": 4.0, "action": {"kind": "edit", "target": {"file": "app.py"}, "args": {}}})  # line 6: no line
+        log.append({"t": 5.0, "action": edit(4, 1, "print(f(1, 2))\n")})
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write("{not json\n")
+        handle.write(json.dumps({"t": 6.0, "feedback": {"suggestion": edit(2, 1, "    return a + b\n"), "shown_at": 5.5, "accepted": False}}) + "\n")
+    return path
+
+
+def collect(argument: str) -> tuple[list, CollectReport]:
+    report = CollectReport()
+    return list(EditorLogCollector(None).collect(argument, report)), report
+
+
+def test_malformed_and_inapplicable_edits_are_dropped_with_file_and_line(tmp_path: Path) -> None:
+    path = write_editor_log(tmp_path)
+    (session,), report = collect(str(tmp_path))
+    assert report.counts["malformed edits (dropped)"] == 2
+    assert report.counts["edits that do not apply (dropped)"] == 1
+    assert report.counts["bad lines skipped"] == 1
+    assert any(w.startswith(f"{path}:4: action.args.insert") for w in report.warnings)
+    assert any(w.startswith(f"{path}:5: action.target.line") for w in report.warnings)
+    assert any(w.startswith(f"{path}:6: action.target.line must be an integer") for w in report.warnings)
+    assert any(w.startswith(f"{path}:8: not valid JSON") for w in report.warnings)
+    kinds = [("action" if event.action else "state" if event.state else "feedback") for event in session.events]
+    assert kinds == ["state", "action", "action", "feedback"]
+    assert Workspace.from_events(session.events).text("app.py") == "def f(a, b):\n    return a\n\nprint(f(1, 2))\n"
+    assert session.meta == {"source": "editor", "app": "nvim"}
+
+
+def test_default_folders_merge_the_servers_feedback_into_the_editors_session(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("NEP_HOME", str(tmp_path))
+    write_editor_log(tmp_path / "logs" / "code")
+    store = FeedbackStore(tmp_path / "feedback", "code")
+    suggestion = edit(4, 1, "print(f(1, 2))\n")
+    store.append("s1", feedback_records(t=4.5, accepted=True, suggestion=suggestion, shown_at=4.2, request_id="r1", actual=suggestion))
+    store.append("s2", [{"t": 0.0, "state": {"files": {"app.py": TEXT}}}, {"t": 1.0, "action": edit(1, 0, "import os\n")}])
+    store.close()
+    sessions, report = collect("")
+    by_id = {session.id: session for session in sessions}
+    assert set(by_id) == {"s1", "s2"} and report.counts["sessions also in the feedback logs (merged)"] == 1
+    merged = by_id["s1"]
+    feedback = [event for event in merged.events if event.feedback is not None]
+    assert [event.t for event in feedback] == [4.5, 6.0] and feedback[0].feedback["accepted"] is True
+    assert [event.t for event in merged.events] == sorted(event.t for event in merged.events)
+    assert len([event for event in merged.events if event.action]) == 2
+    assert by_id["s2"].meta["source"] == "nep serve"
+    assert LineEdit.from_action(by_id["s2"].actions()[0]) == LineEdit("app.py", 1, 0, "import os\n")
+
+
+def test_other_domains_and_missing_folders(tmp_path: Path, monkeypatch) -> None:
+    with SessionLogWriter(tmp_path / "b.jsonl", {"nep": 1, "domain": "blender", "session": "b", "meta": {}}) as log:
+        log.append({"t": 0.0, "action": {"kind": "mesh.primitive_cube_add"}})
+    (tmp_path / "empty.jsonl").write_text("")
+    sessions, report = collect(str(tmp_path))
+    assert sessions == []
+    assert report.counts["logs of another domain (skipped)"] == 1
+    assert report.counts["logs that cannot be read (skipped)"] == 1
+    with pytest.raises(NepError, match="no session logs"):
+        collect(str(tmp_path / "missing"))
+    monkeypatch.setenv("NEP_HOME", str(tmp_path / "home"))
+    with pytest.raises(NepError, match="logs/code"):
+        collect("")

@@ -1,0 +1,199 @@
+"""The `git` collector: real repositories made with git in tmp_path become sessions of hunks as edits."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from nep_core.collector import CollectReport
+from nep_core.errors import NepError
+from nep_code.collectors.git import GitCollector
+from nep_code.edits import LineEdit, Workspace, split_lines
+
+ENV = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+BASE = "".join(f"def f{n}(a):\n    return a + {n}\n\n" for n in range(30))
+
+
+def git(repo: Path, *args: str, when: int | None = None) -> str:
+    env = dict(ENV)
+    if when is not None:
+        env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = f"@{when} +0000"
+    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, env=env, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def commit(repo: Path, files: dict[str, str | bytes | None], message: str, when: int) -> str:
+    for name, content in files.items():
+        path = repo / name
+        if content is None:
+            path.unlink()
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message, when=when)
+    return git(repo, "rev-parse", "HEAD").strip()
+
+
+def edited(text: str, replacements: dict[int, str]) -> str:
+    lines = text.splitlines(keepends=True)
+    for index, line in replacements.items():
+        lines[index] = line
+    return "".join(lines)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "project"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    commit(repo, {"src/app.py": BASE, "notes.txt": "one\n"}, "root", 1_700_000_000)
+    return repo
+
+
+def collect(argument: str, seed: int = 0) -> tuple[list, CollectReport]:
+    report = CollectReport()
+    return list(GitCollector(None).collect(argument, report, seed=seed)), report
+
+
+def test_a_commit_becomes_its_hunks_applied_to_the_parent(repo: Path) -> None:
+    before = BASE
+    after = edited(BASE, {1: "    return a * 2\n", 10: "    return a - 3\n"}) + "def g():\n    pass\n"
+    sha = commit(repo, {"src/app.py": after, "notes.txt": "one\ntwo\n"}, "two places", 1_700_000_100)
+    sessions, report = collect(f"{repo}?max_span=0")
+    assert len(sessions) == 1 and report.counts["root commits (skipped)"] == 1
+    session = sessions[0]
+    assert session.id == f"git-project-{sha[:12]}" and session.domain == "code"
+    assert session.meta["commit"] == sha and session.meta["commit_time"] == 1_700_000_100
+    assert session.meta["source"] == "git" and session.meta["source_id"].startswith("project#")
+    first = session.events[0].state
+    assert first["files"] == {"notes.txt": "one\n", "src/app.py": before}
+    assert first["cursor"]["file"] == "notes.txt"
+    edits = [LineEdit.from_action(event.action) for event in session.events[1:]]
+    assert [(edit.file, edit.line, edit.delete) for edit in edits] == [
+        ("notes.txt", 2, 0), ("src/app.py", 2, 1), ("src/app.py", 11, 1), ("src/app.py", 91, 0)]
+    workspace = Workspace.from_events(session.events)
+    assert workspace.text("src/app.py") == after and workspace.text("notes.txt") == "one\ntwo\n"
+    times = [event.t for event in session.events]
+    assert times == sorted(times) and all(0 < b - a < 20 for a, b in zip(times[1:], times[2:]))
+
+
+def test_filters_of_the_literature_are_on_by_default_and_configurable(repo: Path) -> None:
+    big = edited(BASE, {1: "    return 1\n"}) + "".join(f"x{n} = {n}\n" for n in range(8))
+    commit(repo, {"src/app.py": big}, "a hunk of 8 lines", 1_700_000_100)
+    spread = edited(big, {1: "    return 2\n", 85: "    return 3\n"})
+    commit(repo, {"src/app.py": spread}, "two hunks 85 lines apart", 1_700_000_200)
+    commit(repo, {"src/app.py": edited(spread, {1: "    return 4\n"})}, "one hunk", 1_700_000_300)
+    sessions, report = collect(str(repo))
+    assert sessions == []
+    assert report.counts["files with a hunk over 5 lines (skipped)"] == 1
+    assert report.counts["files with hunks spread over 80 lines (skipped)"] == 1
+    assert report.counts["commits with under 2 hunks (skipped)"] == 3
+    loose, _ = collect(f"{repo}?filters=0")
+    assert [len(session.events) - 1 for session in loose] == [1, 2, 2]
+    assert len(collect(f"{repo}?max_span=100&max_hunk_lines=8")[0]) == 2
+    additive, report = collect(f"{repo}?filters=0&additive=1")
+    assert additive == [] and report.counts["files with deletions (additive only) (skipped)"] == 3
+
+
+def test_bad_input_in_history_is_counted_never_fatal(repo: Path, tmp_path: Path) -> None:
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    git(sub, "init", "-q")
+    commit(sub, {"a.txt": "a\n"}, "sub", 1_700_000_000)
+    commit(repo, {"data.bin": b"\x00\x01\x02" * 10, "latin.txt": "caf\xe9\n".encode("latin-1"), "huge.txt": "y\n" * 200_000,
+                  "feed.py": "a = 1\n\x0c\nb = 2\n"}, "bad files", 1_700_000_100)
+    commit(repo, {"data.bin": b"\x00\x03" * 10, "latin.txt": "caf\xe9s\nt\xe9\n".encode("latin-1"), "huge.txt": "z\n" * 200_000,
+                  "feed.py": "a = 1\n\x0c\nb = 3\nc = 4\n"}, "bad files changed", 1_700_000_200)
+    git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(sub), "vendor/sub", when=1_700_000_300)
+    git(repo, "commit", "-q", "-m", "submodule", when=1_700_000_300)
+    git(repo, "mv", "notes.txt", "renamed.txt")
+    git(repo, "commit", "-q", "-m", "rename", when=1_700_000_400)
+    git(repo, "checkout", "-q", "-b", "side")
+    commit(repo, {"src/app.py": edited(BASE, {1: "    return 0\n", 4: "    return 9\n"})}, "side", 1_700_000_500)
+    git(repo, "checkout", "-q", "main")
+    commit(repo, {"other.py": "x = 1\n"}, "main", 1_700_000_600)
+    git(repo, "merge", "-q", "--no-edit", "side", when=1_700_000_700)
+    sessions, report = collect(str(repo))
+    counts = report.counts
+    assert counts["merge commits (skipped)"] == 1
+    assert counts["binary files (skipped)"] == 2
+    assert counts["non-UTF-8 files (skipped)"] == 2
+    assert counts["files over 300000 bytes (skipped)"] == 2
+    assert counts["files with form feeds or other unusual line breaks (skipped)"] == 2
+    assert counts["submodule changes (skipped)"] == 1
+    assert counts["renamed or copied files (skipped)"] == 1
+    assert any("latin.txt: not UTF-8" in warning for warning in report.warnings)
+    assert [session.meta["subject"] for session in sessions] == ["side"]
+    assert counts["commits read"] == 8
+
+
+def test_a_shallow_clone_skips_its_boundary_commit(repo: Path, tmp_path: Path) -> None:
+    text = BASE
+    for step in range(4):
+        text = edited(text, {1 + 3 * step: f"    return {step}\n", 40 + 3 * step: f"    return {step}\n"})
+        commit(repo, {"src/app.py": text}, f"step {step}", 1_700_000_100 + step)
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", "--depth", "2", f"file://{repo}", str(clone)], check=True, env=ENV)
+    sessions, report = collect(str(clone))
+    assert len(sessions) == 1 and sessions[0].meta["subject"] == "step 3"
+    assert report.counts["shallow-clone boundary commits (skipped)"] == 1
+    assert any("shallow clone" in warning for warning in report.warnings)
+
+
+def test_time_blocks_make_split_groups_oldest_first(repo: Path) -> None:
+    text = BASE
+    for step in range(10):
+        text = edited(text, {1 + 3 * step: f"    return {step}\n", 4 + 3 * step: f"    return -{step}\n"})
+        commit(repo, {"src/app.py": text}, f"step {step}", 1_700_000_100 + 100 * step)
+    sessions, _ = collect(f"{repo}?blocks=11")  # the root commit, skipped, is block 0
+    by_time = sorted(sessions, key=lambda session: session.meta["commit_time"])
+    assert [session.meta["time_block"] for session in by_time] == list(range(1, 11))
+    assert [session.meta["split"] for session in by_time] == ["train"] * 8 + ["val", "test"]
+    assert len({session.source for session in sessions}) == 10
+    from nep_core.examples import ExampleConfig, split_sessions
+
+    by_split = split_sessions(sessions, ExampleConfig())
+    assert [len(by_split[split]) for split in ("train", "val", "test")] == [8, 1, 1]
+    assert max(s.meta["commit_time"] for s in by_split["train"]) < by_split["val"][0].meta["commit_time"] < by_split["test"][0].meta["commit_time"]
+    repo_grouped, _ = collect(f"{repo}?group=repo&max_commits=3")
+    assert len(repo_grouped) == 3 and {session.source for session in repo_grouped} == {"project"}
+    assert not any("split" in session.meta for session in repo_grouped)
+
+
+def test_sessions_are_deterministic_by_seed(repo: Path) -> None:
+    commit(repo, {"src/app.py": edited(BASE, {1: "    return 0\n", 4: "    return 9\n"})}, "two", 1_700_000_100)
+    first, second, other = collect(str(repo))[0], collect(str(repo))[0], collect(str(repo), seed=1)[0]
+    as_json = lambda sessions: [[event.to_json() for event in session.events] for session in sessions]
+    assert as_json(first) == as_json(second) and as_json(first) != as_json(other)
+
+
+def test_bad_arguments_are_one_line_errors(repo: Path, tmp_path: Path) -> None:
+    with pytest.raises(NepError, match="not a git repository"):
+        collect(str(tmp_path))
+    with pytest.raises(NepError, match="unknown option 'max_hunk'"):
+        collect(f"{repo}?max_hunk=3")
+    with pytest.raises(NepError, match="'min_hunks' is a whole number"):
+        collect(f"{repo}?min_hunks=two")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    git(empty, "init", "-q")
+    sessions, report = collect(str(empty))
+    assert sessions == [] and "no commits yet" in report.warnings[0]
+
+
+def test_split_lines_round_trip_holds_on_this_repository_history() -> None:
+    root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    sessions, report = collect(f"{root}?filters=0&max_commits=15")
+    assert report.counts["commits read"] > 0
+    for session in sessions:
+        workspace = Workspace.from_events(session.events)
+        for path in session.events[0].state["files"]:
+            blob = git(root, "show", f"{session.meta['commit']}:{path}") if path in workspace.files and workspace.files[path] else ""
+            assert workspace.text(path) == "".join(split_lines(blob))
