@@ -29,6 +29,9 @@ class Verifier(ABC):
 
     name: str = ""
     description: str = ""
+    serving: bool = True
+    """Checked on every suggestion ``nep serve`` sends. False for a verifier too slow for the request
+    path (one that replays a session in the app); it still judges ``nep eval`` and ``nep rl``."""
 
     @abstractmethod
     def verify(self, context: Context, predicted: Action, reference: Action | None = None) -> Verdict:

@@ -320,3 +320,29 @@ def test_the_right_token_is_let_in(token_server):
     validate_openapi_spec(schema)
     assert schema["components"]["securitySchemes"]["bearer"] == {"type": "http", "scheme": "bearer"}
     assert schema["paths"]["/v1/suggest"]["post"]["security"] == [{"bearer": []}]
+
+
+def test_verifiers_too_slow_for_serving_are_not_asked(tags_domain):
+    from dataclasses import replace
+
+    from nep_core.server.suggest import SuggestionService
+    from nep_core.verifier import Verdict, Verifier
+
+    class Slow(Verifier):
+        name, serving, calls = "slow", False, 0
+
+        def verify(self, context, predicted, reference=None):
+            Slow.calls += 1
+            return Verdict(False, 0.0)
+
+    from nep_core.sessionlog import parse_event
+
+    context = Context(history=[parse_event(event) for event in HISTORY])
+    slow = Slow()
+    domain = replace(tags_domain, verifiers={**tags_domain.verifiers, "slow": slow})
+    checked, dropped = SuggestionService(domain, InnermostClose()).suggest(context, 3)
+    assert [item.action for item in checked.suggestions] == [Action("close", target="b")] and dropped == 2
+    assert Slow.calls == 0
+    slow.serving = True
+    checked, dropped = SuggestionService(domain, InnermostClose()).suggest(context, 3)
+    assert checked.suggestions == [] and dropped == 3 and Slow.calls >= 1

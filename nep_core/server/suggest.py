@@ -1,7 +1,8 @@
 """Suggestions the server may show: the predictor's top-k, each checked by the domain before it goes out.
 
-A suggestion survives only when the action space can write it (``validate``) and every verifier of
-the domain finds it valid in the request's context; the rest are dropped and counted. The predictor
+A suggestion survives only when the action space can write it (``validate``) and every serving
+verifier of the domain (``Verifier.serving``) finds it valid in the request's context; the rest are
+dropped and counted. The predictor
 runs under a lock unless it declares ``thread_safe = True``; verifiers run under the same lock, so a
 domain whose verifier drives a single-threaded app (bpy) stays safe.
 """
@@ -54,6 +55,8 @@ class SuggestionService:
         except InvalidAction:
             return None
         for name, verifier in self.domain.verifiers.items():
+            if not verifier.serving:
+                continue
             try:
                 verdict = verifier.verify(context, action)
             except Exception:  # a broken verifier refuses the suggestion rather than failing the request

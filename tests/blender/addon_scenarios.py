@@ -297,6 +297,12 @@ def scenario_serve(zip_path, result, arg):
     result["log_file"] = os.path.join(log_folder, f"{state.session_id}.jsonl")
     bpy.ops.ed.undo()  # the accepted call was one undo step: one undo brings the scene back
     result["one_undo_restores"] = bpy_calls.scene_fingerprint(bpy) == before
+    shown = [item["action"] for item in result["suggestions"]]
+    result["shown_were_runnable"] = all(runtime.runnable_now(action["kind"], action.get("args") or {}) for action in shown)
+    result["inset_runnable_in_edit_mode"] = runtime.runnable_now("mesh.inset", {"thickness": 0.1})
+    bpy.ops.object.mode_set(mode="OBJECT")
+    result["inset_runnable_in_object_mode"] = runtime.runnable_now("mesh.inset", {"thickness": 0.1})
+    result["unknown_runnable"] = runtime.runnable_now("mesh.no_such_operator", {})
     result["max_tick_seconds"] = max(ticks)
     result["ticks"] = len(ticks)
     bpy.ops.preferences.addon_disable(module=ADDON)

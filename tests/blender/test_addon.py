@@ -266,6 +266,9 @@ def test_the_addon_talks_to_a_real_nep_serve(addon_build, tmp_path):
     assert result["unreachable"] and "refused" in result["unreachable_message"]
     assert result["refused_token"] and result["refused_token_message"].startswith("HTTP 401")
     assert result["got_suggestions"] and result["stale_answers"] >= 1  # the answer for the older history was dropped
+    # only calls that can run in the live scene are shown: mesh operators in edit mode, not in object mode
+    assert result["shown_were_runnable"] and result["inset_runnable_in_edit_mode"]
+    assert not result["inset_runnable_in_object_mode"] and not result["unknown_runnable"]
     top = result["suggestions"][0]
     assert top["action"]["kind"] == "mesh.extrude_region_move" and top["label"].startswith("Extrude Region and Move")
     assert 0.0 < top["probability"] <= 1.0 and top["request_id"]

@@ -161,6 +161,7 @@ class _Job:
 
 class ReplayVerifier(Verifier):
     name = "replay"
+    serving = False  # too slow for the request path: the add-on checks each suggestion in the live scene
     description = "replays the session in headless bpy and runs the suggestion: valid = it runs and (for edits) changes the scene"
 
     def __init__(self, action_space, workers: int | None = None, timeout: float = 30.0, reuse_prefix: bool = True):

@@ -95,6 +95,7 @@ class Runtime:
         self.p_no_edit = None
         self.feedback_sent = 0
         self.stale_answers = 0
+        self.hidden_unrunnable = 0  # suggestions left out because they cannot run in the live scene
         self._settings = None
         self._log = None
         self._errors = set()
@@ -268,6 +269,9 @@ class Runtime:
             prefs = preferences.get()
             request_id = result.body.get("request_id")
             shown_at = self.now()
+            confident = [item for item in suggestions if item["probability"] >= prefs.min_confidence]
+            runnable = [item for item in confident if runnable_now(item["action"]["kind"], item["action"].get("args") or {})]
+            self.hidden_unrunnable += len(confident) - len(runnable)
             self.suggestions = [
                 dict(
                     item,
@@ -275,8 +279,7 @@ class Runtime:
                     request_id=request_id if isinstance(request_id, str) else None,
                     shown_at=shown_at,
                 )
-                for item in suggestions
-                if item["probability"] >= prefs.min_confidence
+                for item in runnable
             ][: prefs.count]
         return changed
 
@@ -384,6 +387,20 @@ class Runtime:
 def _shown_action(suggestion):
     action = suggestion["action"]
     return {key: action[key] for key in ("kind", "args", "target") if key in action}
+
+
+def runnable_now(kind, args):
+    """Whether Accept could run the call here and now: safe, well-typed, and its poll passes in the
+    3D View. The server does not replay scenes (too slow for the request path): the live scene is
+    the check, so a suggestion that cannot run in the current mode or selection is never shown."""
+    if unsafe_reason(kind, args):
+        return False
+    try:
+        function = bpy_calls.check_call(bpy, kind, args)
+        with bpy.context.temp_override(**bpy_calls.viewport_override(bpy)):
+            return bool(function.poll())
+    except Exception:  # a refused call, or an operator whose poll needs a context it cannot have
+        return False
 
 
 class _main_region:
