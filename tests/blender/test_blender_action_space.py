@@ -148,6 +148,30 @@ def test_the_grammar_only_writes_real_operators_with_well_typed_properties(space
         json.dumps(action.to_json())
 
 
+def test_prefixes_with_one_grammar_key_allow_the_same_tokens(space):
+    """Decoding caches masks by ``grammar_key``: equal keys must mean equal allowed sets."""
+    rng = random.Random(1)
+    operators = [token for token in space.allowed_next([]) if token != NO_EDIT_TOKEN]
+    allowed_by_key: dict = {}
+    prefixes = 0
+    for _ in range(300):
+        prefix = [rng.choice(operators)]
+        while True:
+            allowed = list(space.allowed_next(prefix))
+            key = space.grammar_key(prefix)
+            prefixes += 1
+            assert key != ("dead",)
+            assert allowed_by_key.setdefault(key, set(allowed)) == set(allowed), prefix
+            token = EOS if EOS in allowed and rng.random() < 0.3 else rng.choice(allowed)
+            if token == EOS:
+                break
+            prefix.append(token)
+    assert len(allowed_by_key) < prefixes  # prefixes that differ only in values share a key
+    for dead in (["@mesh.primitive_cube_add", "p:bogus"], ["@mesh.primitive_cube_add", "p:size", "e:NORMAL"], ["@no.such_op"]):
+        assert space.allowed_next(dead) == [] and space.grammar_key(dead) == ("dead",)
+    assert space.grammar_key(["@mesh.primitive_cube_add", "p:size", "f:1"]) == space.grammar_key(["@mesh.primitive_cube_add", "p:size", "f:2"])
+
+
 def test_views_and_selections_are_never_suggested(space):
     excluded = space.non_edit_start_tokens()
     assert {"@view3d.view_orbit", "@mesh.select_all", "@object.select_all"} <= excluded

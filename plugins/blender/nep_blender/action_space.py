@@ -65,6 +65,8 @@ class BlenderActionSpace(ActionSpace):
         self.version = f"bpy-{registry.blender}"
         self._op_tokens = {f"@{idname}": spec for idname, spec in registry.operators.items()}
         self._value_tokens: dict[tuple, list[str]] = {}
+        self._property_indexes: dict[str, dict[str, int]] = {}
+        self._value_sets: dict[int, frozenset[str]] = {}
         self._float_tokens = {float_token(value): value for value in float_grid()}
         self._int_tokens = {int_token(value): value for value in int_grid()}
         self._tokenized: dict[str, list[PropertySpec]] = {}
@@ -240,6 +242,47 @@ class BlenderActionSpace(ActionSpace):
             return self.allowed_values(pending)
         props = self.tokenized_properties(spec)
         return [EOS, *(f"p:{prop.name}" for prop in props[last + 1 :])]
+
+    def grammar_key(self, prefix: Sequence[str]) -> Hashable:
+        """What ``allowed_next`` depends on: the operator, the last property written and the one whose
+        value is being read; never the values themselves, so beams that differ only in values share
+        one cached mask."""
+        if not prefix:
+            return ()
+        if prefix[0] == NO_EDIT_TOKEN:
+            return (NO_EDIT_TOKEN, len(prefix) == 1)
+        spec = self._op_tokens.get(prefix[0])
+        if spec is None:
+            return ("dead",)
+        props = self.tokenized_properties(spec)
+        last, pending, count = -1, None, 0
+        for token in prefix[1:]:
+            if pending is None:
+                index = self._property_index(spec).get(token)
+                if index is None or index <= last:
+                    return ("dead",)
+                last, pending, count = index, props[index], 0
+                continue
+            if token not in self._value_set(pending):
+                return ("dead",)
+            count += 1
+            if count == max(1, pending.length):
+                pending = None
+        return (spec.idname, last, None if pending is None else pending.name)
+
+    def _property_index(self, spec: OperatorSpec) -> dict[str, int]:
+        index = self._property_indexes.get(spec.idname)
+        if index is None:
+            index = {f"p:{prop.name}": position for position, prop in enumerate(self.tokenized_properties(spec))}
+            self._property_indexes[spec.idname] = index
+        return index
+
+    def _value_set(self, prop: PropertySpec) -> frozenset[str]:
+        tokens = self.allowed_values(prop)
+        found = self._value_sets.get(id(tokens))
+        if found is None:
+            found = self._value_sets[id(tokens)] = frozenset(tokens)
+        return found
 
     def non_edit_start_tokens(self) -> frozenset[str]:
         return frozenset(token for token, spec in self._op_tokens.items() if not spec.is_edit)
