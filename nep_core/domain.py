@@ -13,7 +13,11 @@ from nep_core.session import Session
 from nep_core.verifier import Verifier
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from transformers import PreTrainedTokenizerFast
+
+    from nep_core.evaluation.metrics import Outcome
 
 
 @dataclass
@@ -37,6 +41,9 @@ class Domain:
     """Steps ``nep train`` runs when ``--max-steps`` is not given (None: 1000)."""
     examples: ExampleConfig = field(default_factory=ExampleConfig)
     tokenizer_factory: Callable[[Domain, Sequence[Session]], PreTrainedTokenizerFast] | None = None
+    renderer: Callable[[Sequence[Outcome], Path, int], list[Path]] | None = None
+    """``renderer(outcomes, folder, limit)`` draws up to ``limit`` evaluated examples as files in
+    ``folder`` and returns their paths (``nep eval --render DIR``); None: the domain draws nothing."""
     plugin: str = ""
 
     def build_tokenizer(self, sessions: Sequence[Session] = ()) -> PreTrainedTokenizerFast:

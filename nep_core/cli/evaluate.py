@@ -118,6 +118,10 @@ def command(
     top_k: int = typer.Option(3, "--top-k", "-k", help=f"k of exact match top-k, 1 to {MAX_TOP_K}."),
     json_file: Optional[Path] = typer.Option(None, "--json", help="Also write every metric to this JSON file."),
     limit: int = typer.Option(0, "--limit", help="Evaluate on N examples spread evenly over the split (0: all)."),
+    render: Optional[Path] = typer.Option(
+        None, "--render", help="Also draw the model's evaluated examples as pictures in this folder (domains with a renderer, e.g. krita)."
+    ),
+    render_limit: int = typer.Option(50, "--render-limit", help="Draw at most this many examples with --render."),
 ) -> None:
     """Evaluate a model or a baseline on held-out sessions and print the metrics.
 
@@ -140,6 +144,10 @@ def command(
     check_top_k(top_k)
     if limit < 0:
         raise NepError(f"--limit must be 0 (all) or a positive number, got {limit}")
+    if render is not None and bundle.renderer is None:
+        raise NepError(f"domain '{bundle.name}' has no renderer: --render draws examples only for domains that define one")
+    if render_limit < 1:
+        raise NepError(f"--render-limit must be at least 1, got {render_limit}")
     # checkpoint and baseline name are checked before any data is read
     primary = make_baseline(model, bundle) if is_baseline(model) else load_quietly(model, bundle)
     evaluation = load_eval_data(bundle, data, split, limit, progress=info)
@@ -149,7 +157,12 @@ def command(
     if baselines:
         predictors += [make_baseline(name, bundle).fit(evaluation.train) for name in BASELINES if name != primary.name]
 
-    results = _run_with_progress(predictors, bundle, evaluation.examples, top_k)
+    outcomes: dict | None = {} if render is not None else None
+    results = _run_with_progress(predictors, bundle, evaluation.examples, top_k, outcomes)
+    if render is not None:
+        render.mkdir(parents=True, exist_ok=True)
+        written = bundle.renderer(outcomes[primary.name], render, render_limit)
+        info(f"drew {len(written)} examples ({primary.name}) in {render}")
 
     where = "default data" if data is None else str(data)
     title = (
@@ -180,7 +193,7 @@ def command(
         info(f"metrics merged into {primary.loaded.path / 'nep.json'} under \"eval_{split}\"")
 
 
-def _run_with_progress(predictors, domain, examples, top_k) -> dict:
+def _run_with_progress(predictors, domain, examples, top_k, outcomes=None) -> dict:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from nep_core.evaluation import evaluate_all
@@ -188,4 +201,6 @@ def _run_with_progress(predictors, domain, examples, top_k) -> dict:
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err_console, transient=True) as progress:
         tasks = {predictor.name: progress.add_task(predictor.name, total=len(examples)) for predictor in predictors}
-        return evaluate_all(predictors, domain, examples, top_k, on_example=lambda name: progress.advance(tasks[name]))
+        return evaluate_all(
+            predictors, domain, examples, top_k, on_example=lambda name: progress.advance(tasks[name]), outcomes=outcomes
+        )

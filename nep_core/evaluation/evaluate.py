@@ -105,9 +105,12 @@ def evaluate(
     top_k: int = 3,
     extra_metrics: Sequence[MetricFunction] = (),
     on_example: Callable[[], None] | None = None,
+    keep: list[Outcome] | None = None,
 ) -> Metrics:
-    """The metrics of ``predictor`` on ``examples``."""
+    """The metrics of ``predictor`` on ``examples``; the outcomes are appended to ``keep`` when given."""
     outcomes = run_predictor(predictor, domain, examples, top_k, on_example)
+    if keep is not None:
+        keep.extend(outcomes)
     return compute_metrics(outcomes, domain, top_k, extra_metrics)
 
 
@@ -118,12 +121,15 @@ def evaluate_all(
     top_k: int = 3,
     extra_metrics: Sequence[MetricFunction] = (),
     on_example: Callable[[str], None] | None = None,
+    outcomes: dict[str, list[Outcome]] | None = None,
 ) -> dict[str, Metrics]:
-    """Each predictor's metrics on the same examples, by predictor name (in the given order)."""
+    """Each predictor's metrics on the same examples, by predictor name (in the given order); with
+    ``outcomes`` (a dict), each predictor's outcomes are kept there under its name."""
     results: dict[str, Metrics] = {}
     for predictor in predictors:
         if predictor.name in results:
             raise ValueError(f"two predictors are named '{predictor.name}'")
         callback = None if on_example is None else (lambda name=predictor.name: on_example(name))
-        results[predictor.name] = evaluate(predictor, domain, examples, top_k, extra_metrics, callback)
+        keep = None if outcomes is None else outcomes.setdefault(predictor.name, [])
+        results[predictor.name] = evaluate(predictor, domain, examples, top_k, extra_metrics, callback, keep)
     return results

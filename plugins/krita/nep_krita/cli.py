@@ -1,0 +1,101 @@
+"""``nep krita plugin``: build the NEP Krita plugin as a zip for *Import Python Plugin from File...*.
+
+The zip holds ``nep_suggest.desktop`` and the ``nep_suggest/`` package at its root, plus
+``nep_krita/strokes.py`` itself as ``nep_suggest/strokes.py``: the plugin checks and records
+strokes with the very code the action space and the verifier use. The zip is reproducible: same
+sources, same bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import typer
+
+from nep_core.errors import NepError
+
+PACKAGE = Path(__file__).resolve().parent
+PLUGIN_SOURCE = PACKAGE / "pykrita"
+PLUGIN_NAME = "nep_suggest"
+SHARED_MODULES = (PACKAGE / "strokes.py",)
+PLUGIN_VERSION = "0.1.0"
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+FORBIDDEN_IMPORTS = ("torch", "nep_core", "nep_krita")
+
+app = typer.Typer(
+    name="krita",
+    help="Krita tools: build the NEP plugin that records strokes and previews suggestions in Krita.",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def krita_tools() -> None:
+    """Krita tools: build the NEP plugin that records strokes and previews suggestions in Krita."""
+
+
+def plugin_files(source: Path = PLUGIN_SOURCE) -> list[tuple[str, Path]]:
+    """(name in the zip, file): the .desktop file, the package's files and the shared modules."""
+    desktop = source / f"{PLUGIN_NAME}.desktop"
+    package = source / PLUGIN_NAME
+    if not desktop.is_file() or not (package / "__init__.py").is_file():
+        raise NepError(f"{source}: no {PLUGIN_NAME}.desktop or {PLUGIN_NAME}/__init__.py; is the plugin source complete?")
+    files = [(desktop.name, desktop)]
+    files += [(f"{PLUGIN_NAME}/{path.name}", path) for path in sorted(package.iterdir())
+              if path.is_file() and path.suffix in (".py", ".html", ".md")]
+    for path in SHARED_MODULES:
+        if (package / path.name).exists():
+            raise NepError(f"{package / path.name}: the plugin ships {path} itself; remove the copy")
+        files.append((f"{PLUGIN_NAME}/{path.name}", path))
+    for name, path in files:
+        if path.suffix == ".py":
+            shared = path in SHARED_MODULES  # a shared module may import nep_core lazily, in code the plugin never calls
+            for line_number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if shared and line[:1].isspace():
+                    continue
+                words = line.split()
+                if len(words) >= 2 and words[0] in ("import", "from") and words[1].split(".")[0] in FORBIDDEN_IMPORTS:
+                    raise NepError(f"{path}:{line_number}: the Krita plugin must not import {words[1]} (Krita has only its own Python and PyQt5)")
+    return files
+
+
+def build_plugin(out: Path, source: Path = PLUGIN_SOURCE) -> Path:
+    """Write ``<out>/nep_suggest-<version>.zip`` and return its path."""
+    files = plugin_files(source)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{PLUGIN_NAME}-{PLUGIN_VERSION}.zip"
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, file in files:
+                info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                archive.writestr(info, file.read_bytes())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
+@app.command("plugin")
+def plugin_command(
+    out: Path = typer.Option(Path("."), "--out", "-o", help="Folder to write the zip to (created if missing)."),
+) -> None:
+    """Build the NEP Krita plugin (Krita 5.1 or newer) as an installable zip.
+
+    Example: nep krita plugin --out dist
+
+    Install it in Krita with Tools > Scripts > Import Python Plugin from File..., restart Krita, make sure
+    NEP Suggest is ticked in Settings > Configure Krita > Python Plugin Manager, then show the docker with
+    Settings > Dockers > NEP Suggest.
+    """
+    path = build_plugin(out)
+    typer.echo(f"wrote {path}")
+    typer.echo("install in Krita 5.1+: Tools > Scripts > Import Python Plugin from File..., then restart Krita")
+    typer.echo("enable it in Settings > Configure Krita > Python Plugin Manager (NEP Suggest), show Settings > Dockers > NEP Suggest")
+    typer.echo("then: nep serve --domain krita --model ngram   (or --model runs/krita)")

@@ -1,0 +1,1 @@
+"""Procedural drawing families for the ``synthetic`` collector: each draws one pass onto a ``Painter``."""

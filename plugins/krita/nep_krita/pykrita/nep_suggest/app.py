@@ -1,0 +1,112 @@
+"""The glue to a running Krita: one ``PluginApp`` follows the active view, feeds the runtime and ticks it.
+
+Every ``runtime.TICK_MS`` it looks at Krita's active window and view: a new active document starts
+a new session, new canvas widgets get the event filter, and the runtime collects answers and asks
+for the next suggestion. Errors are caught and shown in the docker; painting is never interrupted.
+
+Only strokes made with a freehand painting tool are recorded (``PAINTING_TOOLS``; the active tool
+is the checked button of the toolbox, whose object name is the tool's id); when no toolbox button
+can be found, every stroke is. Krita's Undo action (Ctrl+Z) is logged as an ``undo`` action.
+"""
+
+import time
+import traceback
+
+from PyQt5.QtCore import QObject, QTimer
+
+from . import settings as settings_module
+from .canvas_events import CanvasEventFilter, active_tool, canvas_widgets, view_mapping
+from .runtime import TICK_MS, Runtime
+from .workspace import Workspace
+
+PAINTING_TOOLS = frozenset({"KritaShape/KisToolBrush", "KritaShape/KisToolDyna", "KritaShape/KisToolMultiBrush"})
+
+
+class PluginApp(QObject):
+    def __init__(self, krita, parent=None):
+        super().__init__(parent)
+        self.krita = krita
+        self.settings = settings_module.load(krita.readSetting)
+        self.runtime = Runtime(self.settings, time.monotonic, app_name=f"Krita {krita.version()}")
+        self.filters = {}
+        self.undo_actions = set()
+        self.recording_stroke = False
+        self.document = None
+        self.error = ""
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self.tick)
+
+    def start(self):
+        self.timer.start(TICK_MS)
+
+    def save_settings(self, settings):
+        settings_module.save(settings, self.krita.writeSetting)
+        vars(self.settings).update(vars(settings))
+        self.runtime.refresh()
+
+    def tick(self):
+        try:
+            self._follow_view()
+            self.runtime.tick()
+        except Exception:
+            self.error = traceback.format_exc().strip().splitlines()[-1]
+            self.runtime.message = f"internal error: {self.error}"
+
+    def _follow_view(self):
+        window = self.krita.activeWindow()
+        view = window.activeView() if window is not None else None
+        document = view.document() if view is not None else None
+        if document is None:
+            return
+        if self.document is None or self.document.rootNode().uniqueId() != document.rootNode().uniqueId():
+            self.document = document
+            self.runtime.start(Workspace(document, view))
+        else:
+            self.runtime.workspace.view = view
+        for widget in canvas_widgets(window.qwindow()):
+            key = id(widget)
+            if key not in self.filters:
+                event_filter = CanvasEventFilter(view_mapping(self.current_view, widget), self.on_sample, parent=widget)
+                widget.installEventFilter(event_filter)
+                widget.destroyed.connect(lambda *_args, key=key: self.filters.pop(key, None))
+                self.filters[key] = event_filter
+
+        undo = self.krita.action("edit_undo")
+        if undo is not None and id(undo) not in self.undo_actions:
+            undo.triggered.connect(self.on_undo)
+            self.undo_actions.add(id(undo))
+
+    def current_view(self):
+        workspace = self.runtime.workspace
+        return workspace.view if workspace is not None else None
+
+    def on_sample(self, phase, x, y, pressure, ms):
+        if phase == "press":
+            window = self.krita.activeWindow()
+            tool = active_tool(window.qwindow()) if window is not None else None
+            self.recording_stroke = tool is None or tool in PAINTING_TOOLS
+        if self.recording_stroke:
+            self.runtime.on_sample(phase, x, y, pressure, ms)
+
+    def on_undo(self, *_args):
+        if self.runtime.workspace is not None:
+            self.runtime.record_user_action({"kind": "undo"})
+
+    def accept(self):
+        return self.runtime.accept()
+
+    def dismiss(self):
+        return self.runtime.dismiss()
+
+
+APP = None
+
+
+def get(krita=None):
+    """The one PluginApp of this Krita (created on first use)."""
+    global APP
+    if APP is None:
+        from krita import Krita
+
+        APP = PluginApp(krita or Krita.instance())
+    return APP

@@ -1,0 +1,139 @@
+"""A Qt event filter on Krita's canvas widget: tablet and mouse press / move / release as stroke samples.
+
+The filter never consumes an event; it reads the position, maps it from widget to document pixels
+with ``to_document(QPointF) -> (x, y) or None`` and hands samples to ``on_sample(phase, x, y,
+pressure, ms)`` (phase ``press``, ``move``, ``release``). Tablet events give pressure; the mouse
+gives 1.0. Mouse events Qt synthesizes from a tablet, and mouse events while a tablet stroke is
+down, are ignored, so a pen stroke is recorded once. Only the left button (or the pen tip) paints.
+
+Mapping (``view_mapping``):
+
+- Krita 5.2 and newer: ``View.flakeToCanvasTransform()`` (flake to widget) and
+  ``View.flakeToImageTransform()`` (flake to image pixels) give the exact mapping;
+- Krita 5.1 has neither; the mapping is estimated from the canvas scroll area's scroll bars and
+  ``Canvas.zoomLevel() * 72 / Document.resolution()`` (widget pixels per image pixel). With the
+  canvas rotated or mirrored the estimate would be wrong, so nothing is recorded then (None).
+"""
+
+import time
+
+from PyQt5.QtCore import QEvent, QObject, QPointF, Qt
+from PyQt5.QtWidgets import QAbstractScrollArea
+
+TABLET = {QEvent.TabletPress: "press", QEvent.TabletMove: "move", QEvent.TabletRelease: "release"}
+MOUSE = {QEvent.MouseButtonPress: "press", QEvent.MouseMove: "move", QEvent.MouseButtonRelease: "release"}
+CANVAS_CLASSES = ("KisOpenGLCanvas2", "KisQPainterCanvas")
+
+
+def now_ms():
+    return time.monotonic() * 1000.0
+
+
+class CanvasEventFilter(QObject):
+    """Install with ``widget.installEventFilter(filter)``."""
+
+    def __init__(self, to_document, on_sample, parent=None):
+        super().__init__(parent)
+        self.to_document = to_document
+        self.on_sample = on_sample
+        self.tablet_down = False
+        self.mouse_down = False
+        self.errors = 0
+
+    def eventFilter(self, watched, event):  # noqa: N802 (Qt's name)
+        try:
+            self._handle(event)
+        except Exception:  # never break painting; the runtime shows the count
+            self.errors += 1
+        return False
+
+    def _handle(self, event):
+        kind = event.type()
+        if kind in TABLET:
+            phase = TABLET[kind]
+            if phase == "press":
+                if event.button() not in (Qt.LeftButton, Qt.NoButton):
+                    return
+                self.tablet_down = True
+            elif not self.tablet_down:
+                return
+            elif phase == "release":
+                self.tablet_down = False
+            self._sample(phase, event.posF(), event.pressure())
+        elif kind in MOUSE:
+            if self.tablet_down or event.source() != Qt.MouseEventNotSynthesized:
+                return
+            phase = MOUSE[kind]
+            if phase == "press":
+                if event.button() != Qt.LeftButton:
+                    return
+                self.mouse_down = True
+            elif not self.mouse_down:
+                return
+            elif phase == "release":
+                if event.button() != Qt.LeftButton:
+                    return
+                self.mouse_down = False
+            self._sample(phase, event.localPos(), 1.0)
+
+    def _sample(self, phase, position, pressure):
+        point = self.to_document(QPointF(position))
+        if point is None:
+            if phase == "press":
+                self.tablet_down = self.mouse_down = False
+            return
+        self.on_sample(phase, point[0], point[1], float(pressure), now_ms())
+
+
+def scroll_area_of(widget):
+    parent = widget.parentWidget() if widget is not None else None
+    while parent is not None and not isinstance(parent, QAbstractScrollArea):
+        parent = parent.parentWidget()
+    return parent
+
+
+def view_mapping(current_view, canvas_widget):
+    """``to_document`` for a canvas widget; ``current_view()`` is the Krita view painted in now (see the module's notes)."""
+
+    def to_document(point):
+        view = current_view()
+        if view is None:
+            return None
+        if hasattr(view, "flakeToCanvasTransform") and hasattr(view, "flakeToImageTransform"):
+            widget_to_flake, invertible = view.flakeToCanvasTransform().inverted()
+            if not invertible:
+                return None
+            image = view.flakeToImageTransform().map(widget_to_flake.map(point))
+            return image.x(), image.y()
+        return estimated(view, point)
+
+    def estimated(view, point):
+        canvas, document = view.canvas(), view.document()
+        if canvas is None or document is None or canvas.rotation() % 360 or canvas.mirror():
+            return None
+        scale = canvas.zoomLevel() * 72.0 / max(1e-6, float(document.resolution()))
+        if scale <= 0:
+            return None
+        area = scroll_area_of(canvas_widget)
+        dx = area.horizontalScrollBar().value() if area is not None else 0
+        dy = area.verticalScrollBar().value() if area is not None else 0
+        return (point.x() + dx) / scale, (point.y() + dy) / scale
+    return to_document
+
+
+def canvas_widgets(qwindow):
+    """The canvas widgets of a Krita main window (one per open view)."""
+    from PyQt5.QtWidgets import QWidget
+
+    return [widget for widget in qwindow.findChildren(QWidget) if widget.metaObject().className() in CANVAS_CLASSES]
+
+
+def active_tool(qwindow):
+    """The id of the checked toolbox button (``KritaShape/KisToolBrush``...), or None if none is found."""
+    from PyQt5.QtWidgets import QToolButton
+
+    for button in qwindow.findChildren(QToolButton):
+        name = button.objectName()
+        if button.isCheckable() and button.isChecked() and ("/" in name or name.startswith(("Kis", "Krita", "Ko"))):
+            return name
+    return None

@@ -1,0 +1,181 @@
+"""Talking to ``nep serve`` from a worker thread, so that painting never waits on the network.
+
+A copy of the Blender add-on's client (plain standard library). The Qt side submits jobs and
+collects results with ``results()`` from its timer; only the worker thread touches the network, and
+it never touches Krita. A new suggestion request replaces one still waiting to be sent (only the
+newest history matters); feedback is always sent, in order. Answers are JSON, checked for shape.
+"""
+
+import http.client
+import json
+import queue
+import threading
+import urllib.parse
+from collections import deque
+
+PATHS = {"suggest": "/v1/suggest", "feedback": "/v1/feedback"}
+MAX_LABEL = 200
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
+
+
+class Result:
+    """One finished job: ``ok`` with ``body``, or ``error`` (one line) and whether the server was reachable."""
+
+    def __init__(self, job, ok, body=None, error="", reachable=True):
+        self.kind = job["kind"]
+        self.generation = job.get("generation")
+        self.job = job
+        self.ok = ok
+        self.body = body
+        self.error = error
+        self.reachable = reachable
+
+
+def parse_base_url(url):
+    """(scheme, host, port, path prefix) of an ``http://host:port[/prefix]`` URL; ValueError if unusable."""
+    parts = urllib.parse.urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"server URL must look like http://127.0.0.1:8765, not {url!r}")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return parts.scheme, parts.hostname, port, parts.path.rstrip("/")
+
+
+def check_suggestions(body):
+    """The usable suggestions of a /v1/suggest answer: dicts with an action, a probability and a label."""
+    if not isinstance(body, dict) or not isinstance(body.get("suggestions"), list):
+        raise ValueError("the server's answer has no suggestions list")
+    out = []
+    for item in body["suggestions"]:
+        if not isinstance(item, dict):
+            continue
+        action, probability = item.get("action"), item.get("probability")
+        if not isinstance(action, dict) or not isinstance(action.get("kind"), str):
+            continue
+        if not isinstance(action.get("args", {}), dict):
+            continue
+        if isinstance(probability, bool) or not isinstance(probability, (int, float)):
+            continue
+        label = item.get("label")
+        label = label[:MAX_LABEL] if isinstance(label, str) and label.strip() else action["kind"]
+        out.append({"action": action, "probability": float(probability), "label": label})
+    return out
+
+
+class ServerClient:
+    """A worker thread with one keep-alive connection to the server."""
+
+    def __init__(self, url, token="", timeout=5.0):
+        self.timeout = timeout
+        self._condition = threading.Condition()
+        self._jobs = deque()
+        self._results = queue.SimpleQueue()
+        self._stopping = False
+        self._connection = None
+        self.configure(url, token)
+        self._thread = threading.Thread(target=self._run, name="nep-krita-client", daemon=True)
+        self._thread.start()
+
+    def configure(self, url, token=""):
+        """Use another URL or token from the next job on (the preferences changed)."""
+        with self._condition:
+            self.url = url
+            self.token = token or ""
+
+    def submit(self, job):
+        """Queue a job: ``{"kind": "suggest"|"feedback", "payload": {...}, ...}``."""
+        with self._condition:
+            if job["kind"] == "suggest":
+                self._jobs = deque(item for item in self._jobs if item["kind"] != "suggest")
+            self._jobs.append(job)
+            self._condition.notify()
+
+    def results(self):
+        """The results finished since the last call (main thread)."""
+        out = []
+        while True:
+            try:
+                out.append(self._results.get_nowait())
+            except queue.Empty:
+                return out
+
+    def busy(self):
+        with self._condition:
+            return bool(self._jobs)
+
+    def close(self, wait=1.0):
+        """Stop the worker; jobs not yet sent are dropped."""
+        with self._condition:
+            self._stopping = True
+            self._jobs.clear()
+            self._condition.notify()
+        self._thread.join(wait)
+
+    def _run(self):
+        while True:
+            with self._condition:
+                while not self._jobs and not self._stopping:
+                    self._condition.wait()
+                if self._stopping:
+                    break
+                job = self._jobs.popleft()
+                url, token = self.url, self.token
+            self._results.put(self._do(job, url, token))
+        self._disconnect()
+
+    def _do(self, job, url, token):
+        try:
+            scheme, host, port, prefix = parse_base_url(url)
+        except ValueError as error:
+            return Result(job, False, error=str(error), reachable=False)
+        body = json.dumps(job["payload"]).encode("utf-8")
+        headers = {"Accept": "application/json", "Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        for attempt in (0, 1):  # a kept-alive connection the server closed: reconnect once
+            try:
+                connection = self._connect(scheme, host, port)
+                connection.request("POST", prefix + PATHS[job["kind"]], body=body, headers=headers)
+                response = connection.getresponse()
+                data = response.read(MAX_ANSWER_BYTES + 1)
+                break
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as error:
+                self._disconnect()
+                if attempt:
+                    return Result(job, False, error=f"the server closed the connection ({error})", reachable=False)
+            except (OSError, http.client.HTTPException) as error:
+                self._disconnect()
+                return Result(job, False, error=_network_error(error), reachable=False)
+        if len(data) > MAX_ANSWER_BYTES:
+            self._disconnect()
+            return Result(job, False, error=f"the server's answer is over {MAX_ANSWER_BYTES} bytes")
+        try:
+            answer = json.loads(data.decode("utf-8")) if data else None
+        except (UnicodeDecodeError, ValueError):
+            answer = None
+        if response.status != 200:
+            detail = answer.get("detail") if isinstance(answer, dict) else None
+            return Result(job, False, body=answer, error=f"HTTP {response.status}: {str(detail or response.reason)[:300]}")
+        if answer is None:
+            return Result(job, False, error="the server's answer is not JSON")
+        return Result(job, True, body=answer)
+
+    def _connect(self, scheme, host, port):
+        key = (scheme, host, port)
+        if self._connection is None or self._connection[0] != key:
+            self._disconnect()
+            factory = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+            self._connection = (key, factory(host, port, timeout=self.timeout))
+        return self._connection[1]
+
+    def _disconnect(self):
+        if self._connection is not None:
+            self._connection[1].close()
+            self._connection = None
+
+
+def _network_error(error):
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, TimeoutError):
+        return "no answer within the timeout"
+    return str(error) or type(error).__name__

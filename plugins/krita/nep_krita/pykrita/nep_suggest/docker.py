@@ -1,0 +1,109 @@
+"""The NEP docker: what NEP suggests next, Accept / Dismiss, status, and the settings dialog."""
+
+from krita import DockWidget
+from PyQt5.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel,
+                             QLineEdit, QPushButton, QVBoxLayout, QWidget)
+
+from . import app as app_module
+from .settings import Settings
+
+TITLE = "NEP Suggest"
+
+
+class NepDocker(DockWidget):
+    def __init__(self):
+        super().__init__()
+        self.setWindowTitle(TITLE)
+        self.app = app_module.get()
+        body = QWidget(self)
+        layout = QVBoxLayout(body)
+        self.enabled = QCheckBox("Suggest next strokes", body)
+        self.enabled.setChecked(self.app.settings.enabled)
+        self.enabled.toggled.connect(self._toggle)
+        self.suggestion = QLabel("No suggestion yet.", body)
+        self.suggestion.setWordWrap(True)
+        buttons = QHBoxLayout()
+        self.accept_button = QPushButton("Accept", body)
+        self.accept_button.setToolTip("Paint the previewed stroke with the current brush (Tools > Scripts > NEP: Accept suggestion)")
+        self.dismiss_button = QPushButton("Dismiss", body)
+        self.accept_button.clicked.connect(self.app.accept)
+        self.dismiss_button.clicked.connect(self.app.dismiss)
+        buttons.addWidget(self.accept_button)
+        buttons.addWidget(self.dismiss_button)
+        self.status = QLabel("", body)
+        self.status.setWordWrap(True)
+        self.outcome = QLabel("", body)
+        self.outcome.setWordWrap(True)
+        settings_button = QPushButton("Settings...", body)
+        settings_button.clicked.connect(self._settings)
+        layout.addWidget(self.enabled)
+        layout.addWidget(self.suggestion)
+        layout.addLayout(buttons)
+        layout.addWidget(self.outcome)
+        layout.addWidget(self.status)
+        layout.addWidget(settings_button)
+        layout.addStretch(1)
+        self.setWidget(body)
+        self.app.runtime.listeners.append(self.refresh)
+        self.app.start()
+        self.refresh()
+
+    def canvasChanged(self, canvas):  # noqa: N802 (Krita's name)
+        pass
+
+    def _toggle(self, on):
+        settings = Settings(**vars(self.app.settings))
+        settings.enabled = bool(on)
+        self.app.save_settings(settings)
+
+    def refresh(self):
+        runtime = self.app.runtime
+        shown = runtime.suggestion
+        self.suggestion.setText(f"Next: {shown['label']}  ({shown['probability']:.0%})" if shown else "No suggestion.")
+        self.accept_button.setEnabled(shown is not None)
+        self.dismiss_button.setEnabled(shown is not None)
+        self.outcome.setText(runtime.outcome)
+        status = {"ok": "Connected", "waiting": "Asking...", "off": "Off", "unreachable": "Server unreachable", "error": "Error"}.get(runtime.status, runtime.status)
+        skipped = sum(runtime.skipped.values())
+        extra = f" · {skipped} strokes not recorded" if skipped else ""
+        self.status.setText(f"{status}{extra}" + (f"\n{runtime.message}" if runtime.message else ""))
+
+    def _settings(self):
+        dialog = SettingsDialog(self.app.settings, self)
+        if dialog.exec_() == QDialog.Accepted:
+            self.app.save_settings(dialog.result_settings())
+            self.enabled.setChecked(self.app.settings.enabled)
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("NEP Suggest settings")
+        form = QFormLayout(self)
+        self.url = QLineEdit(settings.server_url, self)
+        self.token = QLineEdit(settings.token, self)
+        self.token.setEchoMode(QLineEdit.Password)
+        self.enabled = QCheckBox("Ask for suggestions", self)
+        self.enabled.setChecked(settings.enabled)
+        self.record = QCheckBox("Record strokes to the session log", self)
+        self.record.setChecked(settings.record)
+        self.confidence = QDoubleSpinBox(self)
+        self.confidence.setRange(0.0, 1.0)
+        self.confidence.setSingleStep(0.05)
+        self.confidence.setValue(settings.min_confidence)
+        self.logs = QLineEdit(settings.log_folder, self)
+        self.logs.setPlaceholderText(settings.logs())
+        form.addRow("Server URL", self.url)
+        form.addRow("Token", self.token)
+        form.addRow(self.enabled)
+        form.addRow(self.record)
+        form.addRow("Minimum confidence", self.confidence)
+        form.addRow("Log folder", self.logs)
+        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel, parent=self)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def result_settings(self):
+        return Settings(self.url.text().strip(), self.token.text().strip(), self.enabled.isChecked(), self.record.isChecked(),
+                        float(self.confidence.value()), self.logs.text().strip())

@@ -1,0 +1,30 @@
+"""The NEP extension: Accept and Dismiss as Krita actions, so they get keyboard shortcuts.
+
+They appear under Tools > Scripts and in Settings > Configure Krita > Keyboard Shortcuts (search
+"NEP"), where the defaults below can be changed.
+"""
+
+from krita import Extension
+from PyQt5.QtGui import QKeySequence
+
+from . import app as app_module
+
+ACTIONS = (
+    ("nep_suggest_accept", "NEP: Accept suggestion", "Ctrl+Alt+Return", "accept"),
+    ("nep_suggest_dismiss", "NEP: Dismiss suggestion", "Ctrl+Alt+Backspace", "dismiss"),
+)
+
+
+class NepExtension(Extension):
+    def __init__(self, parent):
+        super().__init__(parent)
+
+    def setup(self):
+        app_module.get().start()
+
+    def createActions(self, window):  # noqa: N802 (Krita's name)
+        for name, text, shortcut, method in ACTIONS:
+            action = window.createAction(name, text, "tools/scripts")
+            if not action.shortcut():
+                action.setShortcut(QKeySequence(shortcut))
+            action.triggered.connect(getattr(app_module.get(), method))

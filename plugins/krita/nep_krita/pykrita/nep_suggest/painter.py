@@ -1,0 +1,103 @@
+"""Painting a stroke into a layer: ``Node.paintPath`` where Krita has it, a raster fallback elsewhere.
+
+Krita 5.2 and newer paint a ``QPainterPath`` with the current brush (``Node.paintPath``), as one
+undoable step. Krita 5.1 has no painting call in its Python API, so the fallback rasterizes the
+stroke with ``QPainter`` (round caps, width = brush size times pressure, antialiased) into a
+temporary layer above the target, through ``setPixelData``, and merges it down (``Node.mergeDown``):
+the merge is the one undoable step. ``QImage.Format_ARGB32`` is stored as B, G, R, A bytes on
+little-endian machines: exactly the BGRA layout of an 8-bit RGBA layer.
+"""
+
+import math
+import sys
+
+from PyQt5.QtCore import QPointF, Qt
+from PyQt5.QtGui import QColor, QImage, QPainter, QPainterPath, QPen
+
+TEMPORARY_LAYER = "NEP stroke"
+MARGIN = 2
+
+
+def stroke_path(points):
+    """The stroke's centre line as a QPainterPath (document pixels)."""
+    path = QPainterPath(QPointF(points[0][0], points[0][1]))
+    for point in points[1:]:
+        path.lineTo(QPointF(point[0], point[1]))
+    return path
+
+
+def stroke_bounds(points, size, canvas):
+    """``(x, y, w, h)``: the pixels the stroke can touch, clipped to the canvas; None if empty."""
+    reach = size / 2.0 + MARGIN
+    x0 = max(0, int(math.floor(min(p[0] for p in points) - reach)))
+    y0 = max(0, int(math.floor(min(p[1] for p in points) - reach)))
+    x1 = min(canvas[0], int(math.ceil(max(p[0] for p in points) + reach)))
+    y1 = min(canvas[1], int(math.ceil(max(p[1] for p in points) + reach)))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def rasterize(points, color, size, canvas, alpha=1.0):
+    """``((x, y, w, h), BGRA bytes)`` of the stroke painted on transparency, or None if it misses the canvas."""
+    bounds = stroke_bounds(points, size, canvas)
+    if bounds is None:
+        return None
+    x0, y0, w, h = bounds
+    image = QImage(w, h, QImage.Format_ARGB32)
+    image.fill(Qt.transparent)
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.Antialiasing, True)
+    painter.translate(-x0, -y0)
+    pen_color = QColor(color)
+    pen_color.setAlphaF(max(0.0, min(1.0, alpha)))
+    painter.setCompositionMode(QPainter.CompositionMode_Source)  # overlapping segments do not darken
+    for a, b in zip(points, points[1:]):
+        pressure = (a[2] + b[2]) / 2.0
+        pen = QPen(pen_color, max(1.0, size * pressure), Qt.SolidLine, Qt.RoundCap, Qt.RoundJoin)
+        painter.setPen(pen)
+        painter.drawLine(QPointF(a[0], a[1]), QPointF(b[0], b[1]))
+    painter.end()
+    data = bytes(image.constBits().asarray(image.byteCount()))
+    if sys.byteorder != "little":  # ARGB32 is A, R, G, B in memory on big-endian machines
+        data = b"".join(data[i:i + 4][::-1] for i in range(0, len(data), 4))
+    return bounds, data
+
+
+def can_paint_path(node):
+    return hasattr(node, "paintPath")
+
+
+def paint_stroke(document, node, stroke, canvas):
+    """Paint ``stroke`` (``Stroke`` of strokes.py) into ``node``.
+
+    ``(True, how, layer)``, where ``layer`` is the painted layer (a merge replaces ``node``), or
+    ``(False, why, node)``.
+    """
+    if can_paint_path(node):
+        node.paintPath(stroke_path(stroke.points), "foregroundcolor", "none")
+        return True, "paintPath", node
+    if node.colorModel() != "RGBA" or node.colorDepth() != "U8":
+        return False, f"the layer is {node.colorModel()}/{node.colorDepth()}; Krita 5.1 can paint suggestions on 8-bit RGBA layers only", node
+    raster = rasterize(stroke.points, stroke.color, stroke.size, canvas)
+    if raster is None:
+        return False, "the stroke misses the canvas", node
+    (x, y, w, h), data = raster
+    parent = node.parentNode()
+    temporary = document.createNode(TEMPORARY_LAYER, "paintlayer")
+    if parent is None or temporary is None or not parent.addChildNode(temporary, node):
+        return False, "cannot add a temporary layer above the active one", node
+    temporary.setPixelData(data, x, y, w, h)
+    temporary.setOpacity(int(round(255 * stroke.opacity)))
+    position = _index(parent, node)
+    temporary.mergeDown()  # Krita 5.1 returns None here even when the merge worked: look at the stack instead
+    document.waitForDone()
+    children = parent.childNodes()
+    if any(child.uniqueId() == temporary.uniqueId() for child in children) or position is None or position >= len(children):
+        temporary.remove()
+        return False, "merging the stroke into the layer failed", node
+    return True, "merge", children[position]
+
+
+def _index(parent, node):
+    return next((index for index, child in enumerate(parent.childNodes()) if child.uniqueId() == node.uniqueId()), None)

@@ -1,0 +1,370 @@
+"""The plugin at run time: records strokes and brush changes, asks ``nep serve``, previews, accepts.
+
+Everything here runs on Qt's main thread; the network is the client's worker thread, and ``tick``
+(a QTimer, every ``TICK_MS``) collects its answers. An answer is used only if it was asked for the
+history as it is now (``generation``); older ones are dropped. Accept checks the suggestion
+(``checks.check_action``) before it touches the document, paints a stroke with the current brush as
+one undoable step (``painter.paint_stroke``) and runs a discrete action through the workspace;
+every outcome (accepted, dismissed, refused, ignored) goes to the session log and the server.
+"""
+
+import os
+
+from . import checks, painter
+from .client import ServerClient, check_suggestions
+from .ghost import Ghost
+from .recorder import BrushWatcher, StrokeBuilder, stroke_action
+from .sessionlog import SessionLog, new_session_id, utc_now
+from .strokes import Stroke
+
+VERSION = "0.1.0"
+TICK_MS = 250
+HISTORY_EVENTS = 64
+"""Newest events sent with each suggestion request."""
+FEEDBACK_HISTORY_EVENTS = 1000
+REQUEST_TIMEOUT = 2.0
+"""Seconds the worker thread waits for the server; painting never waits."""
+RETRY_SECONDS = 5.0
+
+
+class Runtime:
+    """One painting session at a time: its log, its events, the suggestion shown."""
+
+    def __init__(self, settings, clock, app_name="Krita"):
+        self.settings = settings
+        self.clock = clock  # seconds, monotonic
+        self.app_name = app_name
+        self.client = None
+        self.workspace = None
+        self.ghost = Ghost()
+        self.builder = StrokeBuilder()
+        self.watcher = BrushWatcher()
+        self.listeners = []
+        self.status, self.message, self.outcome = "starting", "", ""
+        self.skipped = {}
+        self.stale_answers = 0
+        self.feedback_sent = 0
+        self._log = None
+        self.session_id = None  # no session until a document is active (start)
+        self.started = clock()
+        self.events = []
+        self.generation = self.sent_upto = 0
+        self.asked_generation, self.asked_at = None, -RETRY_SECONDS
+        self.suggestion = None
+        self.accepting = False  # Accept runs Krita actions (undo) whose signals must not be logged as the painter's
+
+    # Sessions ---------------------------------------------------------------------------------
+
+    def start(self, workspace):
+        """A new session on ``workspace`` (a document became active)."""
+        self.close_log()
+        self.ghost.clear()
+        self.workspace = workspace
+        self.session_id = new_session_id()
+        self.started = self.clock()
+        self.events = []
+        self.generation = 0
+        self.sent_upto = 0
+        self.asked_generation = None
+        self.asked_at = -RETRY_SECONDS
+        self.suggestion = None
+        self.builder.cancel()
+        self.watcher.reset(workspace.look())
+        self._add({"t": 0.0, "state": workspace.state()})
+
+    def now(self):
+        return round(self.clock() - self.started, 3)
+
+    def header(self):
+        meta = {"app": self.app_name, "source": "krita-plugin", "plugin": VERSION}
+        name = self.workspace.document.fileName() if self.workspace is not None else ""
+        if name:
+            meta["document"] = name.replace("\\", "/").rsplit("/", 1)[-1]
+        return {"nep": 1, "domain": "krita", "session": self.session_id, "created": utc_now(), "meta": meta}
+
+    def log_path(self):
+        return os.path.join(self.settings.logs(), f"{self.session_id}.jsonl")
+
+    def write(self, record):
+        if not self.settings.record or self.session_id is None:
+            return
+        path = self.log_path()
+        if self._log is None or self._log.path != path:
+            self.close_log()
+            self._log = SessionLog(path, self.header())
+        try:
+            self._log.append(record)
+        except (OSError, ValueError) as error:
+            self.message = f"cannot write the session log {path}: {error}"
+
+    def _add(self, event):
+        self.events.append(event)
+        self.generation += 1
+        self.write(event)
+        return len(self.events) - 1
+
+    def close_log(self):
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    # Recording --------------------------------------------------------------------------------
+
+    def on_sample(self, phase, x, y, pressure, ms):
+        """A canvas sample (canvas_events); a release records the stroke."""
+        if self.workspace is None:
+            return
+        if phase == "press":
+            self.builder.press(x, y, pressure, ms)
+            self.ghost.clear()
+        elif phase == "move":
+            self.builder.move(x, y, pressure, ms)
+        else:
+            points = self.builder.release(x, y, pressure, ms)
+            if points:
+                self.record_stroke(points)
+
+    def record_stroke(self, points):
+        self.look_at_brush()
+        action, why = stroke_action(points, self.workspace.look(), self.workspace.canvas())
+        if action is None:
+            self.skipped[why] = self.skipped.get(why, 0) + 1
+            self._notify()
+            return
+        self.record_user_action(action)
+
+    def look_at_brush(self):
+        for action in self.watcher.look(self.workspace.look()):
+            self.record_user_action(action)
+
+    def record_user_action(self, action):
+        """Log what the painter did; a suggestion they passed over gets ``ignored`` feedback."""
+        if self.accepting:
+            return
+        t = self.now()
+        shown = self.suggestion
+        if shown is not None:
+            self.write_feedback(t, shown, False, "ignored")
+        index = self._add({"t": t, "action": action})
+        if shown is not None:
+            self.send_feedback(t, shown, False, "ignored", actual=index)
+            self.suggestion = None
+            self.ghost.clear()
+        self._notify()
+
+    # The timer --------------------------------------------------------------------------------
+
+    def tick(self):
+        if self.workspace is None:
+            return
+        if self.builder.active:
+            return  # never ask or repaint while the painter is drawing
+        self.look_at_brush()
+        self._configure()
+        changed = self._collect()
+        if self.settings.enabled:
+            self._ask()
+        elif self.status != "off":
+            self.status, changed = "off", True
+            self._set_suggestion(None)
+        if changed:
+            self._notify()
+
+    def _configure(self):
+        if self.client is None:
+            self.client = ServerClient(self.settings.server_url, self.settings.token, timeout=REQUEST_TIMEOUT)
+        elif (self.client.url, self.client.token) != (self.settings.server_url, self.settings.token):
+            self.client.configure(self.settings.server_url, self.settings.token)
+            self.asked_generation = None
+
+    def _ask(self):
+        retry = self.status in ("unreachable", "error") and self.clock() - self.asked_at > RETRY_SECONDS
+        if self.asked_generation == self.generation and not retry:
+            return
+        payload = {"session": self.session_id, "history": self.events[-HISTORY_EVENTS:], "state": self.workspace.state(), "top_k": 3}
+        self.client.submit({"kind": "suggest", "generation": (self.session_id, self.generation), "payload": payload})
+        self.asked_generation, self.asked_at = self.generation, self.clock()
+        if self.status not in ("unreachable", "error"):
+            self.status = "waiting"
+
+    def _collect(self):
+        changed = False
+        for result in self.client.results():
+            if result.kind == "feedback":
+                if result.ok:
+                    self.feedback_sent += 1
+                else:
+                    if not result.reachable and result.generation[0] == self.session_id:
+                        self.sent_upto = min(self.sent_upto, result.job["start"])
+                    self.outcome, changed = f"Feedback not sent: {result.error}", True
+                continue
+            changed = True
+            current = result.generation == (self.session_id, self.generation)
+            if not result.ok:
+                self.status = "error" if result.reachable else "unreachable"
+                self.message = ("NEP server not reachable at " + self.settings.server_url + f" ({result.error}); start it with: nep serve --domain krita --model ngram"
+                                if not result.reachable else result.error)
+                if current:
+                    self._set_suggestion(None)
+                continue
+            if not current:
+                self.stale_answers += 1
+                continue
+            try:
+                suggestions = check_suggestions(result.body)
+            except ValueError as error:
+                self.status, self.message = "error", str(error)
+                self._set_suggestion(None)
+                continue
+            self.status, self.message = "ok", ""
+            if result.body.get("best_is_no_edit") is True:
+                suggestions = []
+            confident = [item for item in suggestions if item["probability"] >= self.settings.min_confidence]
+            best = confident[0] if confident else None
+            if best is not None:
+                request_id = result.body.get("request_id")
+                best = dict(best, label=checks.label(best["action"]), shown_at=self.now(),
+                            request_id=request_id if isinstance(request_id, str) else None)
+            self._set_suggestion(best)
+        return changed
+
+    def _set_suggestion(self, suggestion):
+        self.suggestion = suggestion
+        self.ghost.clear()
+        if suggestion is None:
+            return
+        stroke, _ = checks.check_action(suggestion["action"], self.workspace.canvas())
+        if stroke is not None:
+            self.ghost.show(self.workspace.document, self.workspace.active_node(), self._with_current_brush(stroke), self.workspace.canvas())
+
+    def _with_current_brush(self, stroke):
+        look = self.workspace.look()
+        color = look.get("color") or stroke.color
+        size = float(look.get("size") or stroke.size)
+        opacity = look.get("opacity")
+        return Stroke(stroke.points, look.get("brush") or stroke.brush, color, size, stroke.opacity if opacity is None else float(opacity))
+
+    # Accept and Dismiss -----------------------------------------------------------------------
+
+    def accept(self):
+        """Run the suggestion shown: ``(True, message)``, or ``(False, why)`` when refused."""
+        suggestion = self.suggestion
+        if suggestion is None or self.workspace is None:
+            return False, "no suggestion to accept"
+        return self.accept_action(suggestion)
+
+    def accept_action(self, suggestion):
+        self.accepting = True
+        try:
+            return self._accept(suggestion)
+        finally:
+            self.accepting = False
+
+    def _accept(self, suggestion):
+        action = suggestion["action"]
+        canvas = self.workspace.canvas()
+        stroke, why = checks.check_action(action, canvas)
+        if why:
+            return self._refuse(suggestion, why)
+        self.ghost.clear()
+        if stroke is not None:
+            node = self.workspace.active_node()
+            if node is None or node.type() != "paintlayer":
+                return self._refuse(suggestion, "stroke: the active layer is not a paint layer")
+            if node.locked():
+                return self._refuse(suggestion, "stroke: the active layer is locked")
+            stroke = self._with_current_brush(stroke)
+            ok, how, layer = painter.paint_stroke(self.workspace.document, node, stroke, canvas)
+            if not ok:
+                return self._refuse(suggestion, how)
+            self.workspace.set_active(layer)
+            self.workspace.document.refreshProjection()
+            done = dict(action, args=dict(action.get("args") or {}, color=stroke.color, size=stroke.size, opacity=stroke.opacity, brush=stroke.brush))
+        else:
+            ok, why = self.workspace.apply(action)
+            if not ok:
+                return self._refuse(suggestion, why)
+            done = {key: action[key] for key in ("kind", "args") if key in action}
+        self.watcher.reset(self.workspace.look())  # the change is logged as the accepted action, not again as a user change
+        t = self.now()
+        self.write_feedback(t, suggestion, True, "accepted")
+        index = self._add({"t": t, "action": done})
+        self.send_feedback(t, suggestion, True, "accepted", actual=index)
+        self.suggestion = None
+        self.outcome = f"Accepted: {_label(suggestion)}"
+        self._notify()
+        return True, self.outcome
+
+    def dismiss(self):
+        suggestion = self.suggestion
+        if suggestion is None:
+            return False, "no suggestion to dismiss"
+        self._set_suggestion(None)
+        t = self.now()
+        self.write_feedback(t, suggestion, False, "dismissed")
+        self.send_feedback(t, suggestion, False, "dismissed")
+        self.outcome = f"Dismissed: {_label(suggestion)}"
+        self._notify()
+        return True, self.outcome
+
+    def _refuse(self, suggestion, reason):
+        if suggestion is self.suggestion:
+            self._set_suggestion(None)
+        t = self.now()
+        self.write_feedback(t, suggestion, False, "refused", reason)
+        self.send_feedback(t, suggestion, False, "refused", reason)
+        self.outcome = f"Refused: {reason}"
+        self._notify()
+        return False, self.outcome
+
+    # Feedback ---------------------------------------------------------------------------------
+
+    def _feedback(self, suggestion, accepted, outcome, reason):
+        action = suggestion["action"]
+        shown = {key: action[key] for key in ("kind", "args", "target") if isinstance(action, dict) and key in action}
+        record = {"suggestion": shown, "shown_at": suggestion.get("shown_at", self.now()), "accepted": accepted, "outcome": outcome}
+        if reason:
+            record["reason"] = reason.splitlines()[0][:500]
+        if suggestion.get("request_id"):
+            record["request_id"] = suggestion["request_id"]
+        return record
+
+    def write_feedback(self, t, suggestion, accepted, outcome, reason=""):
+        self.write({"t": t, "feedback": self._feedback(suggestion, accepted, outcome, reason)})
+
+    def send_feedback(self, t, suggestion, accepted, outcome, reason="", actual=None):
+        """Send the outcome with the events the server has not had yet (``actual``: what the painter did)."""
+        if self.client is None:
+            return
+        end = actual if actual is not None else len(self.events)
+        start = max(self.sent_upto, end - FEEDBACK_HISTORY_EVENTS)
+        payload = {"session": self.session_id, "t": t, "history": self.events[start:end]}
+        payload.update(self._feedback(suggestion, accepted, outcome, reason))
+        if actual is not None:
+            payload["actual"] = self.events[actual]["action"]
+            end = actual + 1
+        self.client.submit({"kind": "feedback", "generation": (self.session_id, self.generation), "start": start, "payload": payload})
+        self.sent_upto = end
+
+    # Listeners --------------------------------------------------------------------------------
+
+    def refresh(self):
+        """Ask again now (after starting the server)."""
+        self.asked_generation = None
+        self.status = "waiting"
+
+    def _notify(self):
+        for listener in list(self.listeners):
+            listener()
+
+    def close(self):
+        self.ghost.clear()
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+        self.close_log()
+
+
+def _label(suggestion):
+    action = suggestion.get("action")
+    return suggestion.get("label") or (checks.label(action) if isinstance(action, dict) else "?")

@@ -1,0 +1,78 @@
+"""The crash-safe session log, written exactly as ``nep_core.sessionlog.SessionLogWriter`` writes it.
+
+Append-only; every record is one line, flushed and fsynced before ``append`` returns. The file is
+created with its header on the first record, so a Krita session that records nothing leaves no file
+behind. A file whose last line a crash tore gets a ``{"recovered": true}`` marker first.
+"""
+
+import datetime
+import json
+import math
+import os
+import uuid
+
+
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_session_id():
+    return f"krita-{datetime.datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}"
+
+
+def finite(value):
+    """Whether a JSON value holds only finite numbers (the log format refuses NaN and infinity)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(finite(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return all(finite(item) for item in value)
+    return True
+
+
+class SessionLog:
+    """One session log file."""
+
+    def __init__(self, path, header):
+        self.path = path
+        self.header = header
+        self._fd = -1
+
+    def append(self, record):
+        if not finite(record):
+            raise ValueError("a record with a non-finite number is not written")
+        if self._fd < 0:
+            self._open()
+        self._write(record)
+
+    def _open(self):
+        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        if os.fstat(self._fd).st_size == 0:
+            self._write(self.header)
+        elif _last_byte(self.path) != b"\n":
+            self._write_raw(b"\n")
+            self._write({"recovered": True, "at": utc_now()})
+
+    def _write(self, record):
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
+        self._write_raw(line.encode("utf-8"))
+
+    def _write_raw(self, data):
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        os.fsync(self._fd)
+
+    def close(self):
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+def _last_byte(path):
+    with open(path, "rb") as handle:
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1)

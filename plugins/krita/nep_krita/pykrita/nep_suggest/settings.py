@@ -1,0 +1,72 @@
+"""The plugin's settings, kept in Krita's configuration (group ``nep_suggest``).
+
+``load(read)`` and ``save(settings, write)`` take Krita's ``readSetting``/``writeSetting`` (or any
+functions shaped like them), so the rules here run outside Krita too. Bad stored values fall back
+to the defaults; nothing here raises.
+"""
+
+import os
+
+GROUP = "nep_suggest"
+DEFAULT_URL = "http://127.0.0.1:8765"
+
+
+def default_log_folder():
+    """``$NEP_HOME/logs/krita``, default ``~/.cache/nep/logs/krita``."""
+    home = os.environ.get("NEP_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "nep")
+    return os.path.join(home, "logs", "krita")
+
+
+class Settings:
+    """What the painter can set in the docker's Settings dialog."""
+
+    def __init__(self, server_url=DEFAULT_URL, token="", enabled=True, record=True, min_confidence=0.1, log_folder=""):
+        self.server_url = server_url
+        self.token = token
+        self.enabled = enabled
+        self.record = record
+        self.min_confidence = min_confidence
+        self.log_folder = log_folder
+
+    def logs(self):
+        """The folder session logs go to."""
+        return os.path.expanduser(self.log_folder) if self.log_folder.strip() else default_log_folder()
+
+    def __eq__(self, other):
+        return isinstance(other, Settings) and vars(self) == vars(other)
+
+
+def _flag(text, default):
+    return {"true": True, "false": False}.get(str(text).strip().lower(), default)
+
+
+def _fraction(text, default):
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return default
+    return value if 0.0 <= value <= 1.0 else default
+
+
+def load(read):
+    """The stored settings; ``read(group, name, default)`` returns a string."""
+    default = Settings()
+    token = read(GROUP, "token", "") or os.environ.get("NEP_SERVER_TOKEN", "")
+    return Settings(
+        server_url=read(GROUP, "server_url", default.server_url) or default.server_url,
+        token=token,
+        enabled=_flag(read(GROUP, "enabled", "true"), True),
+        record=_flag(read(GROUP, "record", "true"), True),
+        min_confidence=_fraction(read(GROUP, "min_confidence", str(default.min_confidence)), default.min_confidence),
+        log_folder=read(GROUP, "log_folder", "") or "",
+    )
+
+
+def save(settings, write):
+    """Store the settings; ``write(group, name, value)`` takes strings."""
+    write(GROUP, "server_url", settings.server_url)
+    write(GROUP, "token", settings.token)
+    write(GROUP, "enabled", "true" if settings.enabled else "false")
+    write(GROUP, "record", "true" if settings.record else "false")
+    write(GROUP, "min_confidence", repr(float(settings.min_confidence)))
+    write(GROUP, "log_folder", settings.log_folder)

@@ -1,0 +1,132 @@
+"""What the plugin reads from and does to Krita: the document, its layers, the brush.
+
+``Workspace(document, view)`` wraps a Krita ``Document`` and the ``View`` painting on it. Without a
+view (kritarunner, where Krita opens no window) the brush comes from ``brush`` (a dict), so the
+same code runs headless. Layers are the top-level layers, counted from the bottom, as the action
+space counts them; the plugin's own preview layer is never one of them.
+"""
+
+from PyQt5.QtGui import QColor
+
+GHOST_LAYER = "NEP suggestion (preview)"
+OWN_LAYERS = (GHOST_LAYER, "NEP stroke")
+
+
+def color_name(managed_color):
+    """``#rrggbb`` of a Krita ManagedColor (None if Krita gives none)."""
+    if managed_color is None:
+        return None
+    return managed_color.colorForCanvas(None).name() if hasattr(managed_color, "colorForCanvas") else None
+
+
+class Workspace:
+    def __init__(self, document, view=None, brush=None):
+        self.document = document
+        self.view = view
+        self.brush = dict(brush or {})
+        self._active_id = None  # without a view, Document.activeNode() stays None: remember it here
+
+    def canvas(self):
+        return self.document.width(), self.document.height()
+
+    def layers(self):
+        """The top-level layers from the bottom, the plugin's own left out."""
+        return [node for node in self.document.topLevelNodes() if node.name() not in OWN_LAYERS]
+
+    def active_node(self):
+        """The layer the painter paints on (never the plugin's own)."""
+        node = self.document.activeNode()
+        if node is not None and node.name() not in OWN_LAYERS:
+            return node
+        layers = self.layers()
+        remembered = [layer for layer in layers if self._active_id is not None and layer.uniqueId() == self._active_id]
+        if remembered:
+            return remembered[0]
+        paint = [layer for layer in layers if layer.type() == "paintlayer"]
+        return paint[-1] if paint else None
+
+    def set_active(self, node):
+        self._active_id = node.uniqueId()
+        self.document.setActiveNode(node)
+
+    def look(self):
+        """``{"brush", "color", "size", "opacity", "eraser", "layers", "layer"}`` as they are now."""
+        layers = self.layers()
+        names = [node.name() for node in layers]
+        active = self.active_node()
+        index = next((i for i, node in enumerate(layers) if active is not None and node.uniqueId() == active.uniqueId()), None)
+        look = dict(self.brush)
+        if self.view is not None:
+            preset = self.view.currentBrushPreset()
+            look.update(brush=preset.name() if preset is not None else None, color=color_name(self.view.foregroundColor()),
+                        size=float(self.view.brushSize()), opacity=float(self.view.paintingOpacity()))
+            eraser = _krita_action("erase_action")
+            look["eraser"] = bool(eraser.isChecked()) if eraser is not None else None
+        look.update(layers=names, layer=index)
+        return look
+
+    def state(self):
+        """The ``state`` event payload of ``nep_krita/strokes.py``."""
+        look = self.look()
+        state = {"canvas": {"width": self.document.width(), "height": self.document.height()}}
+        if look["layer"] is not None:
+            state["layer"] = look["layers"][look["layer"]]
+        for key in ("brush", "color", "size", "opacity"):
+            if look.get(key) is not None:
+                state[key] = look[key]
+        return state
+
+    def apply(self, action):
+        """Run a checked discrete action; ``(True, "")`` or ``(False, why)``."""
+        kind, args = action["kind"], action.get("args") or {}
+        if kind == "layer.new":
+            node = self.document.createNode(args.get("name") or "Paint Layer", "paintlayer")
+            active = self.active_node()
+            self.document.rootNode().addChildNode(node, active)
+            self.set_active(node)
+            return True, ""
+        if kind == "layer.switch":
+            layers = self.layers()
+            if args["index"] >= len(layers):
+                return False, f"layer.switch: there is no layer {args['index']} (the document has {len(layers)})"
+            self.set_active(layers[args["index"]])
+            return True, ""
+        if kind == "undo":
+            undo = _krita_action("edit_undo")
+            if undo is None:
+                return False, "undo: Krita has no undo action here"
+            undo.trigger()
+            return True, ""
+        if self.view is None:
+            self.brush[kind] = args.get(kind, args.get("on"))
+            return True, ""
+        if kind == "color":
+            from krita import ManagedColor
+
+            self.view.setForeGroundColor(ManagedColor.fromQColor(QColor(args["color"])))
+        elif kind == "size":
+            self.view.setBrushSize(float(args["size"]))
+        elif kind == "opacity":
+            self.view.setPaintingOpacity(float(args["opacity"]))
+        elif kind == "brush":
+            from krita import Krita
+
+            preset = Krita.instance().resources("preset").get(args["brush"])
+            if preset is None:
+                return False, f"brush: no preset named {args['brush'][:80]!r}"
+            self.view.activateResource(preset)
+        elif kind == "eraser":
+            eraser = _krita_action("erase_action")
+            if eraser is None:
+                return False, "eraser: Krita has no eraser action here"
+            eraser.setChecked(bool(args["on"]))
+        return True, ""
+
+
+def _krita_action(name):
+    try:
+        from krita import Krita
+
+        return Krita.instance().action(name)
+    except Exception:
+        return None

@@ -1,0 +1,271 @@
+"""The NEP Krita plugin in real Krita: it loads, Accept paints, the recorder logs, the docker talks to `nep serve`.
+
+tests/krita/krita_driver.py runs inside `kritarunner` (headless, QT_QPA_PLATFORM=offscreen) from the
+plugin zip `nep krita plugin` builds, and writes what it saw to a JSON file (kritarunner exits 0
+even when a script raises); these tests check that file, the session logs and the server's log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from nep_core.collector import CollectReport
+from nep_core.errors import NepError
+from nep_core.sessionlog import read_session
+from nep_krita.domain import build_domain
+from nep_krita.cli import PLUGIN_SOURCE, app, build_plugin, plugin_files
+from server_helpers import ServeProcess
+
+DRIVER_FOLDER = Path(__file__).parent
+KRITARUNNER = shutil.which("kritarunner")
+needs_krita = pytest.mark.skipif(KRITARUNNER is None, reason="Krita is not installed (Debian: apt-get install krita)")
+CANVAS = 256
+
+
+def extract_plugin(folder: Path) -> Path:
+    zip_path = build_plugin(folder / "dist")
+    target = folder / "plugin"
+    with zipfile.ZipFile(zip_path) as archive:
+        archive.extractall(target)
+    return target
+
+
+def run_krita(folder: Path, scenarios: str, **env: str) -> dict:
+    """Run the driver's scenarios in kritarunner; their results (each must have run without an error)."""
+    plugin = extract_plugin(folder)
+    result = folder / "result.json"
+    home = folder / "home"
+    home.mkdir(exist_ok=True)
+    environment = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": f"{plugin}{os.pathsep}{DRIVER_FOLDER}",
+                   "NEP_DRIVER_RESULT": str(result), "NEP_DRIVER_HOME": str(home), "NEP_DRIVER_SCENARIOS": scenarios,
+                   "NEP_HOME": str(home), "HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"),
+                   "XDG_DATA_HOME": str(home / "data"), "XDG_CACHE_HOME": str(home / "cache"), **env}
+    environment.pop("NEP_SERVER_TOKEN", None)
+    # Krita embeds the system Python and finds its prefix through the first python3 on PATH: put Krita's own
+    # folder (/usr/bin, with the system python3) first, ahead of a virtual environment or pyenv.
+    environment["PATH"] = os.pathsep.join([str(Path(KRITARUNNER).parent), environment.get("PATH", "")])
+    for name in ("PYTHONHOME", "VIRTUAL_ENV"):
+        environment.pop(name, None)
+    completed = subprocess.run([KRITARUNNER, "-s", "krita_driver", "-f", "main"], env=environment, capture_output=True,
+                               text=True, timeout=300)
+    assert result.exists(), f"the driver wrote no result: rc={completed.returncode} output={(completed.stdout + completed.stderr)[-3000:]!r}"
+    data = json.loads(result.read_text())
+    for name, outcome in data.items():
+        assert "error" not in outcome, f"{name}: {outcome['error']}"
+    return data
+
+
+@pytest.fixture(scope="module")
+def krita_run(tmp_path_factory):
+    if KRITARUNNER is None:
+        pytest.skip("Krita is not installed (Debian: apt-get install krita)")
+    return run_krita(tmp_path_factory.mktemp("krita"), "load,accept,record")
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_the_plugin_zip_is_reproducible_and_laid_out_for_import_from_file(tmp_path):
+    result = CliRunner().invoke(app, ["plugin", "--out", str(tmp_path / "a")], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    first = tmp_path / "a" / "nep_suggest-0.1.0.zip"
+    assert f"wrote {first}" in result.output and "Import Python Plugin from File" in result.output
+    second = build_plugin(tmp_path / "b")
+    assert first.read_bytes() == second.read_bytes()
+    names = zipfile.ZipFile(first).namelist()
+    assert names[0] == "nep_suggest.desktop" and all(name == names[0] or name.startswith("nep_suggest/") for name in names)
+    for module in ("__init__", "recorder", "client", "docker", "painter", "settings", "strokes", "runtime", "canvas_events"):
+        assert f"nep_suggest/{module}.py" in names
+    assert "nep_suggest/manual.html" in names
+    desktop = zipfile.ZipFile(first).read("nep_suggest.desktop").decode()
+    assert "ServiceTypes=Krita/PythonPlugin" in desktop and "X-KDE-Library=nep_suggest" in desktop
+    shipped = zipfile.ZipFile(first).read("nep_suggest/strokes.py")
+    assert shipped == (PLUGIN_SOURCE.parent / "strokes.py").read_bytes()  # the very code the domain uses
+
+
+def test_a_plugin_module_that_imports_torch_is_refused_with_file_and_line(tmp_path):
+    source = tmp_path / "pykrita"
+    shutil.copytree(PLUGIN_SOURCE, source)
+    (source / "nep_suggest" / "painter.py").write_text("import math\nimport torch\n")
+    with pytest.raises(NepError, match=r"painter\.py:2: the Krita plugin must not import torch"):
+        plugin_files(source)
+
+
+def test_pure_modules_record_strokes_and_brush_changes_outside_krita(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(extract_plugin(tmp_path)))
+    for name in [name for name in sys.modules if name.split(".")[0] == "nep_suggest"]:
+        monkeypatch.delitem(sys.modules, name)
+    from nep_suggest import recorder, settings
+
+    builder = recorder.StrokeBuilder()
+    builder.press(10, 10, 0.5, 1000.0)
+    builder.move(float("nan"), 12, 0.5, 1004.0)  # dropped
+    builder.move(20, 10, float("nan"), 1008.0)  # pressure taken as 1.0
+    builder.move(30, 10, 1.7, 1012.0)  # clamped to 1.0
+    points = builder.release(40, 10, 0.5, 1016.0)
+    assert points == [(10.0, 10.0, 0.5, 0.0), (20.0, 10.0, 1.0, 8.0), (30.0, 10.0, 1.0, 12.0), (40.0, 10.0, 0.5, 16.0)]
+    assert builder.fixes == {"non-finite point": 1, "non-finite pressure": 1, "pressure out of range": 1}
+    brush = {"brush": "c) Pencil-2", "color": "#112233", "size": 3.0, "opacity": 0.5}
+    action, why = recorder.stroke_action(points, brush, (100, 100))
+    assert why == "" and action["args"]["points"] == [[10.0, 10.0, 0.5, 0.0], [20.0, 10.0, 1.0, 8.0], [30.0, 10.0, 1.0, 12.0], [40.0, 10.0, 0.5, 16.0]]
+    assert {key: action["args"][key] for key in brush} == brush
+    assert recorder.stroke_action([(5, 5, 1, 0), (5, 5, 1, 8)], brush, (100, 100)) == (None, "a stroke needs two distinct points (a single dab is not recorded)")
+    assert recorder.stroke_action([(500, 5, 1, 0), (600, 5, 1, 8)], brush, (100, 100))[0] is None
+
+    watcher = recorder.BrushWatcher()
+    look = {"brush": "b) Basic-1", "color": "#000000", "size": 5.0, "opacity": 1.0, "eraser": False, "layers": ["Background", "Ink"], "layer": 1}
+    assert watcher.look(look) == []
+    changed = dict(look, color="#ff0000", size=12.0, eraser=True, layers=["Background", "Ink", "Shade"], layer=2)
+    assert watcher.look(changed) == [{"kind": "size", "args": {"size": 12.0}}, {"kind": "color", "args": {"color": "#ff0000"}},
+                                     {"kind": "eraser", "args": {"on": True}}, {"kind": "layer.new", "args": {"name": "Shade"}}]
+    assert watcher.look(dict(changed, layer=0)) == [{"kind": "layer.switch", "args": {"index": 0, "name": "Background"}}]
+
+    monkeypatch.setenv("NEP_HOME", str(tmp_path / "nephome"))
+    stored = {}
+    loaded = settings.load(lambda group, name, default: stored.get(name, default))
+    assert loaded == settings.Settings() and loaded.logs() == str(tmp_path / "nephome" / "logs" / "krita")
+    changed_settings = settings.Settings("http://127.0.0.1:9000", "secret", False, True, 0.25, "~/paint-logs")
+    settings.save(changed_settings, lambda group, name, value: stored.__setitem__(name, value))
+    assert settings.load(lambda group, name, default: stored.get(name, default)) == changed_settings
+    stored["min_confidence"] = "nan"
+    assert settings.load(lambda group, name, default: stored.get(name, default)).min_confidence == 0.1
+
+
+@needs_krita
+def test_the_plugin_loads_in_krita_and_imports_neither_torch_nor_nep_core(krita_run):
+    load = krita_run["load"]
+    assert load["registered"] == ["extension", "docker"]
+    assert "NepExtension" in load["extensions"]
+    assert load["forbidden_modules"] == []
+    docker = load["docker"]  # the real docker widget, built in Krita, with no view open yet
+    assert docker["title"] == "NEP Suggest" and docker["suggestion"] == "No suggestion."
+    assert docker["accept_enabled"] is False and docker["dismiss_enabled"] is False and docker["enabled_checked"] is True
+    assert docker["settings_dialog_url"] == "http://127.0.0.1:8765"
+
+
+@needs_krita
+def test_accept_paints_the_stroke_with_the_current_brush_into_the_active_layer(krita_run):
+    accept = krita_run["accept"]
+    assert accept["accept"] == [True, "Accepted: stroke (2 points)"]
+    assert accept["painter"] == "merge"  # Krita 5.1.5 has no Node.paintPath
+    red = [255, 0, 0, 255]  # the current brush's colour, not the suggestion's green
+    assert accept["on_path"] == [red] * 5
+    assert accept["off_path"] == [[0, 0, 0, 0]] * 5  # 10 px off the 6 px line, and beyond its ends
+    assert 160 * 5 <= accept["painted_pixels"] <= 166 * 8  # a 6 px wide, 160 px long line with round caps
+    assert accept["active_after_accept"] == "Ink" and accept["layers_after_accept"] == ["Background", "Ink"]  # merged, no leftovers
+
+
+@needs_krita
+def test_the_ghost_previews_above_the_layer_and_dismiss_removes_it(krita_run):
+    accept = krita_run["accept"]
+    assert accept["ghost_layers"] == ["Background", "Ink", "NEP suggestion (preview)"]
+    assert accept["ghost_pixel"][:3] == [255, 0, 0] and 90 <= accept["ghost_pixel"][3] <= 140  # faint
+    assert accept["dismiss"] == [True, "Dismissed: stroke (2 points)"]
+    assert accept["layers_after_dismiss"] == ["Background", "Ink"] and accept["unchanged_after_dismiss"]
+
+
+@needs_krita
+def test_off_canvas_malformed_and_unknown_suggestions_are_refused_and_paint_nothing(krita_run):
+    accept = krita_run["accept"]
+    refused = accept["refused"]
+    assert all(ok is False for ok, _ in refused.values())
+    assert refused["off_canvas"][1] == "Refused: stroke: a point lies off the 200x150 canvas"
+    assert refused["malformed"][1] == "Refused: stroke: action.args.points[0] must hold finite numbers"
+    assert "at least two points" in refused["single_point"][1] and "all its points are the same" in refused["same_points"][1]
+    assert refused["unknown_kind"][1] == "Refused: unknown action kind 'explode'"
+    assert refused["bad_color"][1] == "Refused: color: args.color must be #rrggbb"
+    assert refused["no_such_layer"][1] == "Refused: layer.switch: there is no layer 9 (the document has 2)"
+    assert accept["unchanged_after_refusals"] and accept["layers_after_refusals"] == ["Background", "Ink"]
+
+
+@needs_krita
+def test_discrete_suggestions_add_and_switch_layers(krita_run):
+    accept = krita_run["accept"]
+    assert accept["layer_new"] == [True, "Accepted: layer.new (name=Shading)"] and accept["active_after_layer_new"] == "Shading"
+    assert accept["layer_switch"][0] is True and accept["active_after_layer_switch"] == "Background"
+
+
+@needs_krita
+def test_every_outcome_is_in_the_session_log_that_nep_core_reads(krita_run):
+    session = read_session(krita_run["accept"]["log"])
+    assert session.domain == "krita" and session.meta["source"] == "krita-plugin"
+    assert session.events[0].state["canvas"] == {"width": 200, "height": 150}
+    feedback = [event.feedback for event in session.events if event.feedback is not None]
+    outcomes = [record["outcome"] for record in feedback]
+    assert outcomes == ["dismissed", *["refused"] * 7, "accepted", "accepted", "accepted"]
+    assert feedback[1]["reason"] == "stroke: a point lies off the 200x150 canvas" and feedback[1]["accepted"] is False
+    painted = [event.action for event in session.events if event.action is not None and event.action.kind == "stroke"]
+    assert len(painted) == 1 and painted[0].args["color"] == "#ff0000" and painted[0].args["size"] == 6.0
+
+
+@needs_krita
+def test_the_recorder_turns_tablet_and_mouse_events_into_strokes_in_document_pixels(krita_run):
+    record = krita_run["record"]
+    session = read_session(record["log"])
+    assert session.domain == "krita" and session.events[0].state["canvas"] == {"width": 200, "height": 150}
+    actions = [event.action for event in session.events if event.action is not None]
+    assert [action.kind for action in actions] == ["stroke", "color", "stroke", "stroke"]
+    pen, color, mouse, nan_pressure = actions
+    # widget (40, 40)..(240, 140) at 200 % zoom, scrolled by (10, 5): document (30, 25)..(130, 75)
+    assert [point[:2] for point in pen.args["points"]][0] == [30.0, 25.0] and pen.args["points"][-1][:2] == [130.0, 75.0]
+    pressures = [point[2] for point in pen.args["points"]]
+    assert pressures[0] == 0.2 and pressures[-1] == 1.0 and pressures == sorted(pressures) and len(pressures) >= 8
+    assert pen.args["color"] == "#ff0000" and pen.args["brush"] == "b) Basic-5 Size" and pen.args["size"] == 6.0
+    assert color.args == {"color": "#0000ff"}
+    assert [point[:3] for point in mouse.args["points"]] == [[20.0, 105.0, 1.0], [70.0, 105.0, 1.0], [70.0, 130.0, 1.0]]
+    assert mouse.args["color"] == "#0000ff"
+    assert [point[2] for point in nan_pressure.args["points"]] == [0.5, 1.0, 0.5]
+    assert record["fixes"]["non-finite pressure"] == 1
+    assert record["skipped"] == {"a stroke needs two distinct points (a single dab is not recorded)": 1, "the stroke lies off the canvas": 1}
+    assert record["filter_errors"] == 0
+    domain = build_domain()
+    for action in actions:  # every recorded action is one the krita action space can write
+        assert domain.action_space.encode(action)
+    report = CollectReport()
+    (collected,) = domain.collectors["krita"].collect(str(Path(record["log"]).parent), report)
+    assert [event.action.kind for event in collected.events if event.action is not None] == ["stroke", "color", "stroke", "stroke"]
+
+
+@needs_krita
+def test_the_docker_asks_a_real_nep_serve_previews_accepts_and_sends_feedback(tmp_path):
+    fit = tmp_path / "fit"
+    fit.mkdir()
+    for index in range(6):  # hatching: nine parallel diagonals 16 px apart
+        records = [{"nep": 1, "domain": "krita", "session": f"fit{index}", "created": "", "meta": {"source": "test"}},
+                   {"t": 0.0, "state": {"canvas": {"width": CANVAS, "height": CANVAS}, "brush": "b) Basic-5 Size", "color": "#000000", "size": 4.0, "opacity": 1.0}}]
+        for stroke in range(9):
+            x = 40 + 16 * stroke
+            points = [[x, 40.0, 0.6, 0.0], [x + 32, 72.0, 0.7, 40.0], [x + 64, 104.0, 0.6, 80.0]]
+            records.append({"t": 1.0 + stroke, "action": {"kind": "stroke", "args": {"points": points, "brush": "b) Basic-5 Size", "color": "#000000", "size": 4.0, "opacity": 1.0}}})
+        (fit / f"fit{index}.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+    feedback_dir = tmp_path / "feedback"
+    server = ServeProcess("--domain", "krita", "--model", "ngram", "--data", str(fit), "--port", "0", "--data-dir", str(feedback_dir))
+    try:
+        result = run_krita(tmp_path, "server", NEP_DRIVER_SERVER=server.url, NEP_DRIVER_CLOSED=f"http://127.0.0.1:{closed_port()}")["server"]
+    finally:
+        server.interrupt()
+    assert result["status"] == "ok", result["message"]
+    shown = result["suggestion"]
+    assert shown is not None and shown["action"]["kind"] == "stroke" and result["ghost"]
+    first = shown["action"]["args"]["points"][0]
+    assert abs(first[0] - 168) <= 4 and abs(first[1] - 40) <= 4  # the ninth hatch line starts at (168, 40)
+    assert result["accept"][0] is True and result["feedback_sent"] >= 1
+    log = read_session(feedback_dir / "krita" / f"{result['session']}.jsonl")
+    feedback = [event.feedback for event in log.events if event.feedback is not None]
+    assert [record["outcome"] for record in feedback] == ["accepted"] and feedback[0]["request_id"]
+    strokes = [event.action for event in log.events if event.action is not None]
+    assert len(strokes) == 9  # the eight recorded hatch lines, then the accepted one as the actual action
+    assert result["unreachable"]["status"] == "unreachable" and "nep serve --domain krita" in result["unreachable"]["message"]

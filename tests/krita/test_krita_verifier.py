@@ -1,0 +1,100 @@
+"""The canvas verifier and the raster measures it uses (Pillow rasterizing, Chamfer distance, IoU)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from nep_core.actions import Action
+from nep_core.session import Context, Event
+from nep_krita.action_space import KritaActionSpace
+from nep_krita.raster import chamfer_distance, raster_iou, rasterize
+from nep_krita.strokes import Stroke
+from nep_krita.verifier import CanvasVerifier, stroke_reward
+
+PENCIL = {"brush": "c) Pencil-2", "color": "#202020", "size": 4.0, "opacity": 1.0}
+
+
+def stroke(points, **overrides) -> Action:
+    return Action("stroke", args={"points": [list(point) for point in points], **{**PENCIL, **overrides}})
+
+
+def canvas(width=400, height=300, *events) -> Context:
+    return Context(history=[Event(0.0, state={"canvas": {"width": width, "height": height}, **PENCIL}), *events])
+
+
+@pytest.fixture
+def verifier():
+    return CanvasVerifier(KritaActionSpace())
+
+
+def test_rasterize_paints_the_stroke_with_its_brush_size():
+    image = rasterize([Stroke.from_action(stroke([(10, 50, 1, 0), (90, 50, 1, 10)], size=6.0))], 100, 100)
+    assert image.getpixel((50, 50)) == 255 and image.getpixel((50, 52)) == 255
+    assert image.getpixel((50, 60)) == 0 and image.getpixel((5, 5)) == 0
+
+
+def test_chamfer_and_iou_on_known_shapes():
+    line = Stroke.from_action(stroke([(0, 0, 1, 0), (100, 0, 1, 10)]))
+    shifted = Stroke.from_action(stroke([(0, 10, 1, 0), (100, 10, 1, 10)]))
+    assert chamfer_distance(line, line) == 0.0
+    assert chamfer_distance(line, shifted) == pytest.approx(10.0, abs=0.01)
+    assert raster_iou(line, line, 200, 200) == 1.0
+    assert raster_iou(line, shifted, 200, 200) == 0.0
+    half = Stroke.from_action(stroke([(0, 0, 1, 0), (50, 0, 1, 10)]))
+    assert 0.4 < raster_iou(line, half, 200, 200) < 0.6
+
+
+def test_same_stroke_scores_one_a_nearby_stroke_less_a_far_one_least(verifier):
+    actual = stroke([(50, 50, 1, 0), (150, 120, 1, 100)])
+    near = stroke([(54, 52, 1, 0), (152, 124, 1, 100)])
+    far = stroke([(300, 250, 1, 0), (390, 200, 1, 100)])
+    same = verifier.verify(canvas(), actual, actual)
+    close = verifier.verify(canvas(), near, actual)
+    away = verifier.verify(canvas(), far, actual)
+    assert same.valid and same.reward == pytest.approx(1.0) and same.details["chamfer_px"] == 0.0
+    assert close.valid and 0.3 < close.reward < same.reward
+    assert away.valid and away.reward < 0.01 and away.details["iou"] == 0.0 and away.details["chamfer_px"] > 100
+    assert stroke_reward(16.0, 0.0) == pytest.approx(0.5 * math.exp(-1))
+
+
+def test_invalid_strokes_are_reported_not_raised(verifier):
+    cases = {
+        "off canvas": stroke([(350, 50, 1, 0), (450, 60, 1, 10)]),
+        "degenerate": stroke([(20, 20, 1, 0), (20, 20, 1, 10)]),
+        "one point": stroke([(20, 20, 1, 0)]),
+        "nan pressure": stroke([(20, 20, float("nan"), 0), (40, 40, 1, 10)]),
+        "unset colour": stroke([(20, 20, 1, 0), (40, 40, 1, 10)], color="#00ff00"),
+        "unset brush": stroke([(20, 20, 1, 0), (40, 40, 1, 10)], brush="k) Blender Blur"),
+    }
+    for name, action in cases.items():
+        verdict = verifier.verify(canvas(), action, None)
+        assert not verdict.valid, name
+        assert verdict.details["error"], name
+
+
+def test_colour_used_earlier_in_the_session_is_allowed(verifier):
+    earlier = Event(1.0, action=Action("color", args={"color": "#00ff00"}))
+    back = Event(2.0, action=Action("color", args={"color": "#202020"}))
+    verdict = verifier.verify(canvas(400, 300, earlier, back), stroke([(20, 20, 1, 0), (40, 40, 1, 10)], color="#00ff00"))
+    assert verdict.valid
+
+
+def test_discrete_actions(verifier):
+    assert verifier.verify(canvas(), Action("color", args={"color": "#ff0000"}), Action("color", args={"color": "#fe0000"})).reward == 1.0
+    assert verifier.verify(canvas(), Action("size", args={"size": 4.0}), Action("size", args={"size": 40.0})).reward == 0.0
+    assert not verifier.verify(canvas(), Action("layer.switch", args={"index": 3})).valid
+    assert not verifier.verify(canvas(), Action("undo")).valid
+    with_stroke = canvas(400, 300, Event(1.0, action=stroke([(20, 20, 1, 0), (40, 40, 1, 10)])))
+    assert verifier.verify(with_stroke, Action("undo")).valid
+    assert not verifier.verify(canvas(), Action("smudge")).valid
+
+
+def test_predictions_decoded_in_context_are_valid(verifier):
+    context = canvas(256, 256)
+    space = KritaActionSpace().for_context(context)
+    allowed = space.allowed_next(["@stroke", "sx=7", "sy=7", "ox=7", "oy=7", "p=7"])
+    assert "dx=4" in allowed and "dx=-32" in allowed and "dx=6" not in allowed  # x is already 252 of 256
+    predicted = space.decode(["@stroke", "sx=1", "sy=1", "ox=0", "oy=0", "p=7", "dx=32", "dy=32"])
+    assert verifier.verify(context, predicted).valid
