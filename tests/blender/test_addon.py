@@ -30,13 +30,15 @@ HERE = Path(__file__).resolve().parent
 SCENARIOS = HERE / "addon_scenarios.py"
 PACKAGE = HERE.parents[1] / "plugins" / "blender" / "nep_blender"
 ADDON_SOURCE = PACKAGE / "addon"
+APPKIT = HERE.parents[1] / "nep_core" / "appkit"  # shipped in the zip beside the add-on's modules
 OBJECT = {"mode": "OBJECT", "active": "MESH", "selected": 1}
 EDIT = {"mode": "EDIT_MESH", "active": "MESH", "selected": 1}
 
 
 def load_addon_module(name: str):
-    """An add-on module that needs only the standard library (recorder, client), loaded from its file."""
-    spec = importlib.util.spec_from_file_location(f"nep_addon_{name}", ADDON_SOURCE / f"{name}.py")
+    """An add-on module that needs only the standard library (recorder, client, sessionlog), loaded from its file."""
+    path = ADDON_SOURCE / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"nep_addon_{name}", path if path.exists() else APPKIT / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -177,13 +179,13 @@ def test_the_edit_rule_matches_the_registry():
 
 
 def test_the_addon_log_is_byte_for_byte_nep_cores_and_survives_a_torn_line(tmp_path):
-    recorder = load_addon_module("recorder")
+    sessionlog = load_addon_module("sessionlog")
     header = {"nep": 1, "domain": "blender", "session": "s1", "created": "2026-11-23T10:00:00Z", "meta": {"source": "addon"}}
     records = [
         {"t": 0.5, "action": {"kind": "mesh.primitive_cube_add", "args": {"size": 0.5}, "context": OBJECT}},
         {"t": 1.0, "feedback": {"suggestion": {"kind": "object.shade_smooth"}, "shown_at": 0.7, "accepted": False, "outcome": "dismissed"}},
     ]
-    ours = recorder.SessionLog(str(tmp_path / "addon.jsonl"), header)
+    ours = sessionlog.SessionLog(str(tmp_path / "addon.jsonl"), header)
     for record in records:
         ours.append(record)
     ours.close()
@@ -194,7 +196,7 @@ def test_the_addon_log_is_byte_for_byte_nep_cores_and_survives_a_torn_line(tmp_p
 
     with open(tmp_path / "addon.jsonl", "ab") as handle:
         handle.write(b'{"t": 2.0, "action": {"kind": "mesh.ins')  # Blender crashed mid-write
-    again = recorder.SessionLog(str(tmp_path / "addon.jsonl"), header)
+    again = sessionlog.SessionLog(str(tmp_path / "addon.jsonl"), header)
     again.append({"t": 3.0, "action": {"kind": "object.shade_flat"}})
     again.close()
     report = ReadReport()

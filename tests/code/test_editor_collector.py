@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
+from app_log_helpers import check_other_domains_empty_logs_and_missing_folders
 from nep_core.collector import CollectReport
-from nep_core.errors import NepError
 from nep_core.server.feedback import FeedbackStore, feedback_records
 from nep_core.sessionlog import SessionLogWriter
 from nep_code.collectors.editor import EditorLogCollector
@@ -78,15 +76,4 @@ def test_default_folders_merge_the_servers_feedback_into_the_editors_session(tmp
 
 
 def test_other_domains_and_missing_folders(tmp_path: Path, monkeypatch) -> None:
-    with SessionLogWriter(tmp_path / "b.jsonl", {"nep": 1, "domain": "blender", "session": "b", "meta": {}}) as log:
-        log.append({"t": 0.0, "action": {"kind": "mesh.primitive_cube_add"}})
-    (tmp_path / "empty.jsonl").write_text("")
-    sessions, report = collect(str(tmp_path))
-    assert sessions == []
-    assert report.counts["logs of another domain (skipped)"] == 1
-    assert report.counts["logs that cannot be read (skipped)"] == 1
-    with pytest.raises(NepError, match="no session logs"):
-        collect(str(tmp_path / "missing"))
-    monkeypatch.setenv("NEP_HOME", str(tmp_path / "home"))
-    with pytest.raises(NepError, match="logs/code"):
-        collect("")
+    check_other_domains_empty_logs_and_missing_folders(collect, tmp_path, monkeypatch, "code")

@@ -6,17 +6,15 @@ import importlib.util
 import json
 from pathlib import Path
 
-import pytest
-
+from app_log_helpers import check_other_domains_empty_logs_and_missing_folders
 from nep_core.collector import CollectReport
-from nep_core.errors import NepError
 from nep_core.server.feedback import FeedbackStore, feedback_records
 from nep_core.sessionlog import SessionLogWriter
 from nep_krita.action_space import KritaActionSpace
 from nep_krita.collectors.krita import KritaLogCollector
 from nep_krita.strokes import Stroke
 
-PLUGIN_LOG = Path(__file__).resolve().parents[2] / "plugins" / "krita" / "nep_krita" / "pykrita" / "nep_suggest" / "sessionlog.py"
+PLUGIN_LOG = Path(__file__).resolve().parents[2] / "nep_core" / "appkit" / "sessionlog.py"  # the plugin ships it as nep_suggest/sessionlog.py
 HEADER = {"nep": 1, "domain": "krita", "session": "k1", "created": "2026-11-23T10:00:00Z", "meta": {"app": "Krita 5.1.5"}}
 STATE = {"canvas": {"width": 800, "height": 600}, "layer": "Paint Layer 1", "brush": "b) Basic-5 Size", "color": "#000000", "size": 8.0}
 
@@ -108,15 +106,4 @@ def test_default_folders_merge_the_servers_feedback_into_the_plugins_session(tmp
 
 
 def test_other_domains_empty_logs_and_missing_folders(tmp_path: Path, monkeypatch) -> None:
-    with SessionLogWriter(tmp_path / "b.jsonl", {"nep": 1, "domain": "blender", "session": "b", "meta": {}}) as log:
-        log.append({"t": 0.0, "action": {"kind": "mesh.primitive_cube_add"}})
-    (tmp_path / "empty.jsonl").write_text("")
-    sessions, report = collect(str(tmp_path))
-    assert sessions == []
-    assert report.counts["logs of another domain (skipped)"] == 1
-    assert report.counts["logs that cannot be read (skipped)"] == 1
-    with pytest.raises(NepError, match="no session logs"):
-        collect(str(tmp_path / "missing"))
-    monkeypatch.setenv("NEP_HOME", str(tmp_path / "home"))
-    with pytest.raises(NepError, match="logs/krita"):
-        collect("")
+    check_other_domains_empty_logs_and_missing_folders(collect, tmp_path, monkeypatch, "krita")

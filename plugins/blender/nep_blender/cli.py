@@ -2,35 +2,30 @@
 
 The zip holds ``blender_manifest.toml`` at its root, the add-on's modules from
 ``nep_blender/addon/``, and ``nep_blender/bpy_calls.py`` itself: the add-on checks and runs
-suggested operator calls with the very code the verifier and the generator use. The zip is
-reproducible: same sources, same bytes.
+suggested operator calls with the very code the verifier and the generator use. It also ships the
+modules of ``nep_core/appkit/`` (server client, session log, feedback), which the Krita plugin
+shares. The zip is reproducible: same sources, same bytes.
 """
 
 from __future__ import annotations
 
-import os
 import tomllib
-import zipfile
 from pathlib import Path
 
 import typer
 
+from nep_core import appkit
+from nep_core.appzip import write_zip
+from nep_core.cli.subapp import tools_app
 from nep_core.errors import NepError
 
 PACKAGE = Path(__file__).resolve().parent
 ADDON_SOURCE = PACKAGE / "addon"
-SHARED_MODULES = (PACKAGE / "bpy_calls.py",)
+SHARED_MODULES = (PACKAGE / "bpy_calls.py", *appkit.FILES)
 MANIFEST = "blender_manifest.toml"
 MANIFEST_KEYS = ("schema_version", "id", "version", "name", "tagline", "maintainer", "type", "blender_version_min", "license")
-ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
-app = typer.Typer(
-    name="blender",
-    help="Blender tools: build the NEP add-on that shows suggestions in Blender.",
-    no_args_is_help=True,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+app = tools_app("blender", "Blender tools: build the NEP add-on that shows suggestions in Blender.")
 
 
 def read_manifest(source: Path = ADDON_SOURCE) -> dict:
@@ -61,19 +56,7 @@ def build_addon(out: Path, source: Path = ADDON_SOURCE) -> Path:
     """Write ``<out>/<id>-<version>.zip`` and return its path."""
     manifest = read_manifest(source)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{manifest['id']}-{manifest['version']}.zip"
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for name, file in addon_files(source):
-                info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = 0o644 << 16
-                archive.writestr(info, file.read_bytes())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
+    return write_zip(out / f"{manifest['id']}-{manifest['version']}.zip", addon_files(source))
 
 
 @app.command("addon")

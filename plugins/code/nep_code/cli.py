@@ -7,18 +7,13 @@ from pathlib import Path
 
 import typer
 
+from nep_core.cli.subapp import tools_app
 from nep_core.errors import NepError
 
 NVIM_PLUGIN = Path(__file__).resolve().parent / "editor" / "nvim"
 PLUGIN_NAME = "nep.nvim"
 
-app = typer.Typer(
-    name="code",
-    help="Code domain tools: the Neovim plugin that records edits and shows suggestions.",
-    no_args_is_help=True,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+app = tools_app("code", "Code domain tools: the Neovim plugin that records edits and shows suggestions.")
 
 
 @app.callback()

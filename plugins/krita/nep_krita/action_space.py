@@ -50,7 +50,7 @@ from urllib.parse import quote, unquote
 from nep_core.action_space import EOS, NO_EDIT_TOKEN, ActionSpace
 from nep_core.actions import NO_EDIT, Action
 from nep_core.errors import InvalidAction
-from nep_krita.strokes import STROKE_KIND, Stroke, simplify_path
+from nep_krita.strokes import STROKE_KIND, Stroke, simplify
 
 CELL = 32
 """Pixels per start-grid cell: ``location(stroke)`` is the start cell."""
@@ -180,7 +180,7 @@ def quantize_points(
     exact = _as_grid_moves(points, width, height) if epsilon <= RDP_EPSILON else None
     if exact is not None:
         return exact
-    simplified = simplify_path([tuple(point) for point in points], epsilon)
+    simplified = simplify([tuple(point) for point in points], epsilon)
     x0, y0 = simplified[0][0], simplified[0][1]
     cx, cy = snap_start(x0, width), snap_start(y0, height)
     start = (cx, cy)

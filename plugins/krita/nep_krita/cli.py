@@ -2,35 +2,30 @@
 
 The zip holds ``nep_suggest.desktop`` and the ``nep_suggest/`` package at its root, plus
 ``nep_krita/strokes.py`` itself as ``nep_suggest/strokes.py``: the plugin checks and records
-strokes with the very code the action space and the verifier use. The zip is reproducible: same
-sources, same bytes.
+strokes with the very code the action space and the verifier use. The modules of
+``nep_core/appkit/`` (server client, session log, feedback), shared with the Blender add-on, go in
+``nep_suggest/`` the same way. The zip is reproducible: same sources, same bytes.
 """
 
 from __future__ import annotations
 
-import os
-import zipfile
 from pathlib import Path
 
 import typer
 
+from nep_core import appkit
+from nep_core.appzip import write_zip
+from nep_core.cli.subapp import tools_app
 from nep_core.errors import NepError
 
 PACKAGE = Path(__file__).resolve().parent
 PLUGIN_SOURCE = PACKAGE / "pykrita"
 PLUGIN_NAME = "nep_suggest"
-SHARED_MODULES = (PACKAGE / "strokes.py",)
+SHARED_MODULES = (PACKAGE / "strokes.py", *appkit.FILES)
 PLUGIN_VERSION = "0.1.0"
-ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 FORBIDDEN_IMPORTS = ("torch", "nep_core", "nep_krita")
 
-app = typer.Typer(
-    name="krita",
-    help="Krita tools: build the NEP plugin that records strokes and previews suggestions in Krita.",
-    no_args_is_help=True,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+app = tools_app("krita", "Krita tools: build the NEP plugin that records strokes and previews suggestions in Krita.")
 
 
 @app.callback()
@@ -67,19 +62,7 @@ def build_plugin(out: Path, source: Path = PLUGIN_SOURCE) -> Path:
     """Write ``<out>/nep_suggest-<version>.zip`` and return its path."""
     files = plugin_files(source)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{PLUGIN_NAME}-{PLUGIN_VERSION}.zip"
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for name, file in files:
-                info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = 0o644 << 16
-                archive.writestr(info, file.read_bytes())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
+    return write_zip(out / f"{PLUGIN_NAME}-{PLUGIN_VERSION}.zip", files)
 
 
 @app.command("plugin")

@@ -90,30 +90,6 @@ class Stroke:
         return all(0.0 <= x <= width and 0.0 <= y <= height for x, y in self.xy)
 
 
-def simplify(points: Sequence[Sequence[float]], epsilon: float) -> list[Sequence[float]]:
-    """Ramer–Douglas–Peucker on the first two coordinates: the points kept, ends always included."""
-    if len(points) < 3:
-        return list(points)
-    keep = [False] * len(points)
-    keep[0] = keep[-1] = True
-    stack = [(0, len(points) - 1)]
-    while stack:
-        start, end = stack.pop()
-        (x1, y1), (x2, y2) = points[start][:2], points[end][:2]
-        dx, dy = x2 - x1, y2 - y1
-        norm = math.hypot(dx, dy)
-        worst, worst_distance = -1, -1.0
-        for index in range(start + 1, end):
-            px, py = points[index][:2]
-            distance = abs(dy * px - dx * py + x2 * y1 - y2 * x1) / norm if norm else math.hypot(px - x1, py - y1)
-            if distance > worst_distance:
-                worst, worst_distance = index, distance
-        if worst_distance > epsilon:
-            keep[worst] = True
-            stack.extend([(start, worst), (worst, end)])
-    return [point for point, kept in zip(points, keep) if kept]
-
-
 def to_stroke3(strokes: Sequence[Sequence[Sequence[float]]]) -> list[tuple[float, float, int]]:
     """sketch-rnn stroke-3: ``(dx, dy, pen_lifted)`` from absolute strokes; the first move is from (0, 0)."""
     out: list[tuple[float, float, int]] = []
@@ -150,9 +126,9 @@ def _segment_distance(point: Sequence[float], start: Sequence[float], end: Seque
     return math.hypot(px - (x1 + along * dx), py - (y1 + along * dy))
 
 
-def simplify_path(points: Sequence[Sequence[float]], epsilon: float) -> list[Sequence[float]]:
-    """Ramer–Douglas–Peucker measuring the distance to the *segment* (not its infinite line), so a path
-    that turns back on itself keeps its turning point; ends always included."""
+def simplify(points: Sequence[Sequence[float]], epsilon: float) -> list[Sequence[float]]:
+    """Ramer–Douglas–Peucker on the first two coordinates, measuring the distance to the *segment* (not
+    its infinite line), so a path that turns back on itself keeps its turning point; ends always kept."""
     if len(points) < 3:
         return list(points)
     keep = [False] * len(points)

@@ -1,4 +1,4 @@
-"""Blender's operator history as NEP session-log events, and the crash-safe log writer.
+"""Blender's operator history as NEP session-log events (``sessionlog.py`` writes them).
 
 Plain Python without a ``bpy`` import: history entries and property groups are passed in, so the
 logic runs on Blender's own objects and on objects shaped like them alike.
@@ -21,10 +21,8 @@ looks at that list on a timer and tells entries apart by ``as_pointer()``, never
   history: a mode change with no new history entry is logged as ``object.mode_set(mode=...)``.
 """
 
-import datetime
 import json
 import math
-import os
 import re
 
 FORMAT_VERSION = 1
@@ -222,56 +220,3 @@ class OperatorRecorder:
 def _key(args):
     return json.dumps(args, sort_keys=True)
 
-
-def utc_now():
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class SessionLog:
-    """One session log, written exactly as ``nep_core.sessionlog.SessionLogWriter`` writes it.
-
-    Append-only; every record is one line, flushed and fsynced before ``append`` returns. The file
-    is created with its header on the first record, so a Blender session that records nothing
-    leaves no file behind. A file whose last line a crash tore gets a ``{"recovered": true}`` marker.
-    """
-
-    def __init__(self, path, header):
-        self.path = path
-        self.header = header
-        self._fd = -1
-
-    def append(self, record):
-        if self._fd < 0:
-            self._open()
-        self._write(record)
-
-    def _open(self):
-        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        size = os.fstat(self._fd).st_size
-        if size == 0:
-            self._write(self.header)
-        elif _last_byte(self.path) != b"\n":
-            self._write_raw(b"\n")
-            self._write({"recovered": True, "at": utc_now()})
-
-    def _write(self, record):
-        self._write_raw((json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8"))
-
-    def _write_raw(self, data):
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-        os.fsync(self._fd)
-
-    def close(self):
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-
-
-def _last_byte(path):
-    with open(path, "rb") as handle:
-        handle.seek(-1, os.SEEK_END)
-        return handle.read(1)

@@ -6,26 +6,24 @@ older answers are dropped. Accept runs a suggestion only after ``bpy_calls.check
 known operator of this Blender with valid properties, as one undo step.
 """
 
-import datetime
 import hashlib
 import os
 import time
 import tomllib
 import traceback
-import uuid
 
 import bpy
 
 from . import bpy_calls, preferences
 from .client import ServerClient, check_suggestions
-from .recorder import PRIVATE_SUBTYPES, OperatorRecorder, SessionLog, action_record, is_edit, utc_now
+from .feedback import FeedbackMixin
+from .recorder import PRIVATE_SUBTYPES, OperatorRecorder, action_record, is_edit
+from .sessionlog import SessionLog, new_session_id, utc_now
 
 TICK_SECONDS = 0.3
 RETRY_SECONDS = 5.0
 HISTORY_EVENTS = 32
 """Newest events sent with each suggestion request (the model reads fewer)."""
-FEEDBACK_HISTORY_EVENTS = 1000
-"""Most events a feedback request carries (after a long outage the older ones stay in the local log only)."""
 REQUEST_TIMEOUT = 5.0
 """Seconds the worker thread waits for the server; the UI never waits."""
 
@@ -78,12 +76,8 @@ def honest_label(kind, label):
     return label if label.startswith(name) else name
 
 
-def new_session_id():
-    return f"blender-{datetime.datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}"
-
-
-class Runtime:
-    """The recorder, the session log, the server client and the suggestions shown."""
+class Runtime(FeedbackMixin):
+    """The recorder, the session log, the server client and the suggestions shown (feedback: FeedbackMixin)."""
 
     def __init__(self):
         self.version = addon_version()
@@ -113,7 +107,7 @@ class Runtime:
         self.recorder.absorb(self._entries(), bpy_calls.current_context(bpy))
 
     def _clear_session(self):
-        self.session_id = new_session_id()
+        self.session_id = new_session_id("blender")
         self.started = time.monotonic()
         self.events = []
         self.generation = 0
@@ -149,7 +143,7 @@ class Runtime:
             self._log = SessionLog(path, self.header())
         try:
             self._log.append(record)
-        except OSError as error:
+        except (OSError, ValueError) as error:  # ValueError: a non-finite number, which the log format refuses
             self._report_once(f"NEP: cannot write the session log {path}: {error}")
 
     def add_event(self, t, action):
@@ -237,13 +231,7 @@ class Runtime:
         for result in self.client.results():
             current = result.generation == (self.session_id, self.generation)
             if result.kind == "feedback":
-                if result.ok:
-                    self.feedback_sent += 1
-                else:
-                    if not result.reachable and result.generation[0] == self.session_id:
-                        self.sent_upto = min(self.sent_upto, result.job["start"])  # send those events again
-                    self.outcome = f"Feedback not sent: {result.error}"
-                    changed = True
+                changed |= self.feedback_result(result)
                 continue
             if result.kind != "suggest":
                 continue
@@ -335,33 +323,7 @@ class Runtime:
         tag_redraw()
         return False, self.outcome
 
-    # Feedback ---------------------------------------------------------------------------------
-
-    def _feedback(self, suggestion, accepted, outcome, reason):
-        record = {"suggestion": _shown_action(suggestion), "shown_at": suggestion["shown_at"], "accepted": accepted, "outcome": outcome}
-        if reason:
-            record["reason"] = reason[:500]
-        if suggestion.get("request_id"):
-            record["request_id"] = suggestion["request_id"]
-        return record
-
-    def write_feedback(self, t, suggestion, accepted, outcome, reason=""):
-        """The feedback record in this session's own log."""
-        self.write({"t": t, "feedback": self._feedback(suggestion, accepted, outcome, reason)})
-
-    def send_feedback(self, t, suggestion, accepted, outcome, reason="", actual=None):
-        """Send the outcome to the server, with the events it has not had yet (``actual``: index of what the user did)."""
-        if self.client is None:
-            return
-        end = actual if actual is not None else len(self.events)
-        start = max(self.sent_upto, end - FEEDBACK_HISTORY_EVENTS)
-        payload = {"session": self.session_id, "t": t, "history": self.events[start:end]}
-        payload.update(self._feedback(suggestion, accepted, outcome, reason))
-        if actual is not None:
-            payload["actual"] = self.events[actual]["action"]
-            end = actual + 1
-        self.client.submit({"kind": "feedback", "generation": (self.session_id, self.generation), "start": start, "payload": payload})
-        self.sent_upto = end
+    # Asking again -----------------------------------------------------------------------------
 
     def refresh(self):
         """Ask again now (after starting the server, say)."""
@@ -382,11 +344,6 @@ class Runtime:
         if self._log is not None:
             self._log.close()
             self._log = None
-
-
-def _shown_action(suggestion):
-    action = suggestion["action"]
-    return {key: action[key] for key in ("kind", "args", "target") if key in action}
 
 
 def runnable_now(kind, args):

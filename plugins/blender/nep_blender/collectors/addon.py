@@ -11,15 +11,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
 
+from nep_core.app_logs import app_log_folder
 from nep_core.collector import Collector, CollectReport, LogCollector
 from nep_core.errors import InvalidAction, NepError
 from nep_core.session import Session
-
-
-def default_log_folder() -> Path:
-    from nep_core.dataset import nep_home
-
-    return nep_home() / "logs" / "blender"
 
 
 class AddonLogCollector(Collector):
@@ -30,7 +25,7 @@ class AddonLogCollector(Collector):
         self.action_space = action_space
 
     def collect(self, argument: str, report: CollectReport, seed: int = 0) -> Iterable[Session]:
-        folder = Path(argument).expanduser() if argument else default_log_folder()
+        folder = Path(argument).expanduser() if argument else app_log_folder("blender")
         if not folder.exists():
             raise NepError(f"addon: no session logs at {folder}; set the add-on's log folder, or pass addon:FOLDER")
         for session in LogCollector("blender").collect(str(folder), report, seed):

@@ -1,45 +1,19 @@
-"""``PATH?key=value&key=value``: a collector argument with options, parsed and checked against defaults."""
+"""``PATH?key=value&key=value``: the code collectors' arguments (``nep_core.source_options``), and a text check they share."""
 
 from __future__ import annotations
 
 from typing import Any, Mapping
 
-from nep_core.errors import NepError
+from nep_core import source_options
 
 
 def parse_argument(collector: str, argument: str, defaults: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The path before ``?`` and the options after it, typed like their defaults; a bad one is a NepError naming it."""
-    path, _, query = argument.partition("?")
-    options = dict(defaults)
-    for item in filter(None, query.split("&")):
-        key, sep, raw = item.partition("=")
-        key = key.strip()
-        if key not in defaults:
-            known = ", ".join(sorted(defaults))
-            raise NepError(f"{collector}: unknown option '{key}' (options: {known})")
-        options[key] = _typed(collector, key, raw.strip() if sep else "1", defaults[key])
-    return path.strip(), options
+    """The path before ``?`` and the options after it, as ``nep_core.source_options`` parses them.
 
-
-def _typed(collector: str, key: str, raw: str, default: Any) -> Any:
-    if isinstance(default, bool):
-        if raw.lower() in ("1", "true", "yes", "on"):
-            return True
-        if raw.lower() in ("0", "false", "no", "off"):
-            return False
-        raise NepError(f"{collector}: option '{key}' is on or off (1/0), not '{raw}'")
-    if isinstance(default, int):
-        if not raw.isdigit():
-            raise NepError(f"{collector}: option '{key}' is a whole number >= 0, not '{raw}'")
-        return int(raw)
-    if isinstance(default, float):
-        try:
-            return float(raw)
-        except ValueError:
-            raise NepError(f"{collector}: option '{key}' is a number, not '{raw}'") from None
-    if isinstance(default, tuple):
-        return tuple(part.strip().lstrip(".") for part in raw.split(",") if part.strip())
-    return raw
+    For the code collectors a number option may be negative, and the items of a list option (file
+    suffixes: ``ext=.py,pyi``) lose their leading dots.
+    """
+    return source_options.parse_argument(collector, argument, defaults, negative_numbers=True, strip_dots=True)
 
 
 def has_plain_line_breaks(text: str) -> bool:

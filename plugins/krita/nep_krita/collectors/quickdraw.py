@@ -53,7 +53,7 @@ from typing import Iterable
 from nep_core.collector import Collector, CollectReport
 from nep_core.errors import NepError
 from nep_core.session import Event, Session
-from nep_krita.collectors.options import parse_argument
+from nep_core.source_options import parse_argument
 from nep_krita.collectors.quickdraw_files import Drawing, Problem, drawing_files, read_file
 from nep_krita.strokes import Stroke, simplify
 

@@ -31,7 +31,7 @@ from nep_core.session import Session
 from nep_krita.collectors.drawings import hatching, lettering, motifs, perspective, shading, symmetry
 from nep_krita.collectors.drawings.painter import BASIC, DARK_COLORS, LINE_BRUSHES, Painter
 from nep_krita.collectors.drawings.region import Box, random_box
-from nep_krita.collectors.options import parse_argument
+from nep_core.source_options import parse_argument
 
 DEFAULT_SESSIONS = 400
 FAMILIES: dict[str, Callable[[Painter, Box], None]] = {
@@ -84,7 +84,7 @@ def erase_touch_up(painter: Painter, box: Box) -> None:
 class SyntheticDrawingCollector(Collector):
     name = "synthetic"
     description = f"procedural drawing sessions ({', '.join(FAMILIES)}); ARGUMENT is the number of sessions"
-    version = "2"
+    version = "3"
 
     def __init__(self, action_space=None):
         self.action_space = action_space

@@ -12,6 +12,7 @@ import os
 
 from . import checks, painter
 from .client import ServerClient, check_suggestions
+from .feedback import FeedbackMixin
 from .ghost import Ghost
 from .recorder import BrushWatcher, StrokeBuilder, stroke_action
 from .sessionlog import SessionLog, new_session_id, utc_now
@@ -21,14 +22,13 @@ VERSION = "0.1.0"
 TICK_MS = 250
 HISTORY_EVENTS = 64
 """Newest events sent with each suggestion request."""
-FEEDBACK_HISTORY_EVENTS = 1000
 REQUEST_TIMEOUT = 2.0
 """Seconds the worker thread waits for the server; painting never waits."""
 RETRY_SECONDS = 5.0
 
 
-class Runtime:
-    """One painting session at a time: its log, its events, the suggestion shown."""
+class Runtime(FeedbackMixin):
+    """One painting session at a time: its log, its events, the suggestion shown (feedback: FeedbackMixin)."""
 
     def __init__(self, settings, clock, app_name="Krita"):
         self.settings = settings
@@ -60,7 +60,7 @@ class Runtime:
         self.close_log()
         self.ghost.clear()
         self.workspace = workspace
-        self.session_id = new_session_id()
+        self.session_id = new_session_id("krita")
         self.started = self.clock()
         self.events = []
         self.generation = 0
@@ -172,7 +172,7 @@ class Runtime:
 
     def _configure(self):
         if self.client is None:
-            self.client = ServerClient(self.settings.server_url, self.settings.token, timeout=REQUEST_TIMEOUT)
+            self.client = ServerClient(self.settings.server_url, self.settings.token, timeout=REQUEST_TIMEOUT, thread_name="nep-krita-client")
         elif (self.client.url, self.client.token) != (self.settings.server_url, self.settings.token):
             self.client.configure(self.settings.server_url, self.settings.token)
             self.asked_generation = None
@@ -191,12 +191,7 @@ class Runtime:
         changed = False
         for result in self.client.results():
             if result.kind == "feedback":
-                if result.ok:
-                    self.feedback_sent += 1
-                else:
-                    if not result.reachable and result.generation[0] == self.session_id:
-                        self.sent_upto = min(self.sent_upto, result.job["start"])
-                    self.outcome, changed = f"Feedback not sent: {result.error}", True
+                changed |= self.feedback_result(result)
                 continue
             changed = True
             current = result.generation == (self.session_id, self.generation)
@@ -316,35 +311,6 @@ class Runtime:
         self.outcome = f"Refused: {reason}"
         self._notify()
         return False, self.outcome
-
-    # Feedback ---------------------------------------------------------------------------------
-
-    def _feedback(self, suggestion, accepted, outcome, reason):
-        action = suggestion["action"]
-        shown = {key: action[key] for key in ("kind", "args", "target") if isinstance(action, dict) and key in action}
-        record = {"suggestion": shown, "shown_at": suggestion.get("shown_at", self.now()), "accepted": accepted, "outcome": outcome}
-        if reason:
-            record["reason"] = reason.splitlines()[0][:500]
-        if suggestion.get("request_id"):
-            record["request_id"] = suggestion["request_id"]
-        return record
-
-    def write_feedback(self, t, suggestion, accepted, outcome, reason=""):
-        self.write({"t": t, "feedback": self._feedback(suggestion, accepted, outcome, reason)})
-
-    def send_feedback(self, t, suggestion, accepted, outcome, reason="", actual=None):
-        """Send the outcome with the events the server has not had yet (``actual``: what the painter did)."""
-        if self.client is None:
-            return
-        end = actual if actual is not None else len(self.events)
-        start = max(self.sent_upto, end - FEEDBACK_HISTORY_EVENTS)
-        payload = {"session": self.session_id, "t": t, "history": self.events[start:end]}
-        payload.update(self._feedback(suggestion, accepted, outcome, reason))
-        if actual is not None:
-            payload["actual"] = self.events[actual]["action"]
-            end = actual + 1
-        self.client.submit({"kind": "feedback", "generation": (self.session_id, self.generation), "start": start, "payload": payload})
-        self.sent_upto = end
 
     # Listeners --------------------------------------------------------------------------------
 

@@ -1,8 +1,10 @@
-"""The crash-safe session log, written exactly as ``nep_core.sessionlog.SessionLogWriter`` writes it.
+"""The crash-safe session log, in the format ``nep_core.sessionlog.SessionLogWriter`` writes.
 
-Append-only; every record is one line, flushed and fsynced before ``append`` returns. The file is
-created with its header on the first record, so a Krita session that records nothing leaves no file
-behind. A file whose last line a crash tore gets a ``{"recovered": true}`` marker first.
+Shipped in the Blender add-on and the Krita plugin as their ``sessionlog.py`` (standard library
+only). Append-only; every record is one line, flushed and fsynced before ``append`` returns. The file
+is created with its header on the first record, so an app session that records nothing leaves no
+file behind. A file whose last line a crash tore gets a ``{"recovered": true}`` marker first. A
+record holding NaN or infinity is refused (ValueError): the log's readers refuse such a line.
 """
 
 import datetime
@@ -16,8 +18,9 @@ def utc_now():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def new_session_id():
-    return f"krita-{datetime.datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}"
+def new_session_id(app):
+    """``<app>-<local date>-<time>-<8 hex digits>``, e.g. ``krita-20261201-130000-0123abcd``."""
+    return f"{app}-{datetime.datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}"
 
 
 def finite(value):

@@ -1,9 +1,10 @@
-"""Talking to ``nep serve`` from a worker thread, so that painting never waits on the network.
+"""Talking to ``nep serve`` from a worker thread, so that the app's UI never waits on the network.
 
-A copy of the Blender add-on's client (plain standard library). The Qt side submits jobs and
-collects results with ``results()`` from its timer; only the worker thread touches the network, and
-it never touches Krita. A new suggestion request replaces one still waiting to be sent (only the
-newest history matters); feedback is always sent, in order. Answers are JSON, checked for shape.
+Shipped in the Blender add-on and the Krita plugin as their ``client.py`` (standard library only).
+The app's main thread submits jobs and collects results with ``results()`` from its timer; only the
+worker thread touches the network, and it never touches the app (``bpy``, Krita). A new suggestion
+request replaces one still waiting to be sent (only the newest history matters); feedback is always
+sent, in order. Answers are JSON data, checked for shape here and never evaluated.
 """
 
 import http.client
@@ -64,7 +65,7 @@ def check_suggestions(body):
 class ServerClient:
     """A worker thread with one keep-alive connection to the server."""
 
-    def __init__(self, url, token="", timeout=5.0):
+    def __init__(self, url, token="", timeout=5.0, thread_name="nep-suggest-client"):
         self.timeout = timeout
         self._condition = threading.Condition()
         self._jobs = deque()
@@ -72,7 +73,7 @@ class ServerClient:
         self._stopping = False
         self._connection = None
         self.configure(url, token)
-        self._thread = threading.Thread(target=self._run, name="nep-krita-client", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
         self._thread.start()
 
     def configure(self, url, token=""):

@@ -1,0 +1,137 @@
+"""App session logs: what an app's NEP client records, merged with ``nep serve``'s feedback logs.
+
+An app client (the Blender add-on, the Krita plugin, the editor client) records sessions under
+``$NEP_HOME/logs/<domain>``; ``nep serve --domain <domain>`` appends the suggestions it showed, and
+what became of them, under ``$NEP_HOME/feedback/<domain>``. :class:`AppLogCollector` reads both: a
+session in both keeps the app's events and gains the server's feedback records. A bad log line is
+reported as ``file:line: reason`` and skipped; a log that cannot be read, or that belongs to another
+domain, is counted, reported and skipped. A domain's subclass checks each session's actions in
+:meth:`AppLogCollector.check`, reporting a bad one with the ``file:line`` that :func:`located_events`
+gives it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from nep_core.collector import Collector, CollectReport
+from nep_core.errors import LogFormatError, NepError
+from nep_core.session import Event, Session
+from nep_core.sessionlog import ReadReport, log_files, parse_event, read_session
+
+
+def app_log_folder(domain: str) -> Path:
+    """Where the app clients of ``domain`` record their session logs: ``$NEP_HOME/logs/<domain>``."""
+    from nep_core.dataset import nep_home
+
+    return nep_home() / "logs" / domain
+
+
+def default_folders(domain: str) -> list[Path]:
+    """The app's session logs and ``nep serve``'s feedback logs of ``domain``, in that order."""
+    from nep_core.dataset import nep_home
+
+    return [app_log_folder(domain), nep_home() / "feedback" / domain]
+
+
+def event_lines(path: Path) -> list[int]:
+    """The line number of each event ``read_session`` keeps from ``path``, in order."""
+    numbers, header_seen = [], False
+    for number, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            continue
+        if not isinstance(record, dict):
+            continue
+        if not header_seen:
+            header_seen = True
+            continue
+        if record.get("recovered") is True:
+            continue
+        try:
+            parse_event(record)
+        except ValueError:
+            continue
+        numbers.append(number)
+    return numbers
+
+
+def located_events(session: Session, path: Path) -> Iterator[tuple[str, Event]]:
+    """Each event of ``session``, read from ``path``, with its ``file:line`` (``file:?`` where the line is unknown)."""
+    numbers = event_lines(path)
+    for index, event in enumerate(session.events):
+        yield f"{path}:{numbers[index] if index < len(numbers) else '?'}", event
+
+
+def merge_feedback(recorded: Session, server: Session) -> Session:
+    """The app's session with the server's feedback records added, in time order."""
+    known = {json.dumps(event.to_json(), sort_keys=True) for event in recorded.events}
+    extra = [event for event in server.events if event.feedback is not None and json.dumps(event.to_json(), sort_keys=True) not in known]
+    return replace(recorded, events=sorted([*recorded.events, *extra], key=lambda event: event.t))
+
+
+class AppLogCollector(Collector):
+    """``NAME[:FOLDER]``: an app's session logs, by default merged with ``nep serve``'s feedback logs.
+
+    A subclass sets ``name``, ``description``, ``domain``, ``recorder`` (who records the logs, for
+    the error when there are none), ``counted`` (the report's name for the actions it counts per
+    session, and their kind) and overrides :meth:`check`.
+    """
+
+    domain: str = ""
+    recorder: str = "the app's NEP client"
+    counted: tuple[str, str] | None = None
+    """(name in the report, action kind): the actions of that kind are counted under that name."""
+
+    def __init__(self, action_space=None):
+        self.action_space = action_space
+
+    def collect(self, argument: str, report: CollectReport, seed: int = 0) -> Iterable[Session]:
+        defaults = default_folders(self.domain)
+        folders = [Path(argument).expanduser()] if argument else [folder for folder in defaults if folder.exists()]
+        if not folders or not folders[0].exists():
+            where = argument or " or ".join(str(folder) for folder in defaults)
+            raise NepError(f"{self.name}: no session logs at {where}; record some with {self.recorder}, or pass {self.name}:FOLDER")
+        sessions: dict[str, Session] = {}
+        for folder in folders:
+            for session in self.read(folder, report):
+                if session.id in sessions:
+                    report.count("sessions also in the feedback logs (merged)")
+                    sessions[session.id] = merge_feedback(sessions[session.id], session)
+                else:
+                    sessions[session.id] = session
+        for session in sessions.values():
+            report.count("sessions")
+            if self.counted is not None:
+                name, kind = self.counted
+                report.count(name, sum(event.action is not None and event.action.kind == kind for event in session.events))
+            yield session
+
+    def read(self, folder: Path, report: CollectReport) -> Iterable[Session]:
+        """The checked sessions of this domain in ``folder``; the rest is counted and reported."""
+        for path in log_files(folder):
+            read_report = ReadReport()
+            try:
+                session = read_session(path, strict=False, report=read_report)
+            except LogFormatError as error:
+                report.count("logs that cannot be read (skipped)")
+                report.warn(f"{error}; file skipped")
+                continue
+            if read_report.skipped_lines:
+                report.count("bad lines skipped", read_report.skipped_lines)
+            report.warnings.extend(read_report.warnings)
+            if session.domain != self.domain:
+                report.count("logs of another domain (skipped)")
+                report.warn(f"{path}:1: session of domain '{session.domain}', not '{self.domain}'; file skipped")
+                continue
+            yield self.check(session, path, report)
+
+    def check(self, session: Session, path: Path, report: CollectReport) -> Session:
+        """``session`` as read from ``path``, less what the domain refuses (each reported as ``file:line``)."""
+        return session

@@ -1,0 +1,128 @@
+"""nep_core/appkit: the standard-library modules the app zips (Blender add-on, Krita plugin) ship."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import math
+import sys
+import zipfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from nep_core import appkit
+
+APPKIT = Path(appkit.__file__).resolve().parent
+
+
+def load(name: str):
+    """An appkit module loaded from its file alone, as an app loads it from its zip."""
+    spec = importlib.util.spec_from_file_location(f"appkit_test_{name}", APPKIT / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_appkit_imports_only_the_standard_library():
+    modules = sorted(APPKIT.glob("*.py"))
+    assert {path.name for path in appkit.FILES} <= {path.name for path in modules}
+    for path in modules:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                assert node.level == 0, f"{path}:{node.lineno}: a relative import; an app ships the file alone"
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                assert top in sys.stdlib_module_names, f"{path}:{node.lineno}: imports {name}, not the standard library"
+
+
+def test_each_app_zip_carries_the_appkit_files_byte_identical(tmp_path):
+    from nep_blender.cli import ADDON_SOURCE, build_addon
+    from nep_krita.cli import PLUGIN_NAME, PLUGIN_SOURCE, build_plugin
+
+    for zip_path, folder, prefix in [
+        (build_addon(tmp_path / "blender"), ADDON_SOURCE, ""),
+        (build_plugin(tmp_path / "krita"), PLUGIN_SOURCE / PLUGIN_NAME, f"{PLUGIN_NAME}/"),
+    ]:
+        with zipfile.ZipFile(zip_path) as archive:
+            names = archive.namelist()
+            for path in appkit.FILES:
+                assert names.count(prefix + path.name) == 1, (zip_path, path.name)
+                assert archive.read(prefix + path.name) == path.read_bytes(), (zip_path, path.name)
+                assert not (folder / path.name).exists(), f"{folder / path.name}: a copy of {path}"
+
+
+def test_session_log_refuses_non_finite_numbers_and_writes_nothing_for_them(tmp_path):
+    sessionlog = load("sessionlog")
+    log = sessionlog.SessionLog(str(tmp_path / "s.jsonl"), {"nep": 1, "domain": "x", "session": "s"})
+    with pytest.raises(ValueError):
+        log.append({"t": 0.0, "action": {"kind": "a", "args": {"v": [1.0, math.nan]}}})
+    assert not (tmp_path / "s.jsonl").exists()
+    log.append({"t": 1.0, "action": {"kind": "a"}})
+    log.close()
+    lines = (tmp_path / "s.jsonl").read_text().splitlines()
+    assert [json.loads(line) for line in lines] == [{"nep": 1, "domain": "x", "session": "s"}, {"t": 1.0, "action": {"kind": "a"}}]
+    assert sessionlog.new_session_id("krita").startswith("krita-")
+
+
+def test_feedback_job_sends_unsent_events_and_resends_after_an_outage():
+    feedback = load("feedback")
+    events = [{"t": float(i), "action": {"kind": f"k{i}"}} for i in range(5)]
+    suggestion = {"action": {"kind": "k9", "args": {"a": 1}, "extra": 1}, "shown_at": 2.5, "request_id": "r1"}
+    record = feedback.feedback_record(suggestion, False, "refused", "bad\nsecond line", now=9.0)
+    assert record == {"suggestion": {"kind": "k9", "args": {"a": 1}}, "shown_at": 2.5, "accepted": False, "outcome": "refused",
+                      "reason": "bad", "request_id": "r1"}
+    assert feedback.feedback_record({"action": "odd"}, True, "accepted", now=9.0) == {"suggestion": {}, "shown_at": 9.0, "accepted": True, "outcome": "accepted"}
+    job, sent_upto = feedback.feedback_job("s", 7, events, 1, 4.0, record, actual=3)
+    assert sent_upto == 4 and job["kind"] == "feedback" and job["generation"] == ("s", 7) and job["start"] == 1
+    assert job["payload"]["history"] == events[1:3] and job["payload"]["actual"] == {"kind": "k3"} and job["payload"]["outcome"] == "refused"
+    job, sent_upto = feedback.feedback_job("s", 7, events, 0, 4.0, record, most=2)
+    assert (job["start"], sent_upto, "actual" in job["payload"]) == (3, 5, False)
+    failed = SimpleNamespace(reachable=False, generation=("s", 7), job={"start": 1})
+    assert feedback.resend_from(failed, "s", 4) == 1
+    assert feedback.resend_from(failed, "other session", 4) == 4
+    assert feedback.resend_from(SimpleNamespace(reachable=True, generation=("s", 7), job={"start": 1}), "s", 4) == 4
+
+
+def test_the_feedback_mixin_logs_sends_and_takes_results():
+    feedback = load("feedback")
+
+    class Client:
+        def __init__(self):
+            self.jobs = []
+
+        def submit(self, job):
+            self.jobs.append(job)
+
+    class Runtime(feedback.FeedbackMixin):
+        def __init__(self):
+            self.client, self.session_id, self.generation, self.sent_upto, self.feedback_sent, self.outcome = Client(), "s", 2, 0, 0, ""
+            self.events = [{"t": 0.0, "action": {"kind": "a"}}, {"t": 1.0, "action": {"kind": "b"}}]
+            self.log = []
+
+        def now(self):
+            return 5.0
+
+        def write(self, record):
+            self.log.append(record)
+
+    runtime = Runtime()
+    suggestion = {"action": {"kind": "c"}, "shown_at": 1.5}
+    runtime.write_feedback(2.0, suggestion, False, "dismissed")
+    runtime.send_feedback(2.0, suggestion, False, "dismissed")
+    assert runtime.log == [{"t": 2.0, "feedback": {"suggestion": {"kind": "c"}, "shown_at": 1.5, "accepted": False, "outcome": "dismissed"}}]
+    (job,) = runtime.client.jobs
+    assert job["payload"]["history"] == runtime.events and runtime.sent_upto == 2
+    assert runtime.feedback_result(SimpleNamespace(ok=True)) is False and runtime.feedback_sent == 1
+    failed = SimpleNamespace(ok=False, reachable=False, generation=("s", 2), job=job, error="connection refused")
+    assert runtime.feedback_result(failed) is True
+    assert (runtime.sent_upto, runtime.outcome) == (0, "Feedback not sent: connection refused")
+    runtime.client = None
+    runtime.send_feedback(3.0, suggestion, True, "accepted")  # no client yet: nothing sent, nothing raised
