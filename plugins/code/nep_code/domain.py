@@ -22,6 +22,7 @@ about 2-6 s a step at batch 32 and ~340-token sequences, depending on load)."""
 COLLECTORS = (
     ("nep_code.collectors.git", "GitCollector"),
     ("nep_code.collectors.lintseq", "LintSeqCollector"),
+    ("nep_code.collectors.refactor", "RefactorCollector"),
     ("nep_code.collectors.editor", "EditorLogCollector"),
 )
 

@@ -1,0 +1,237 @@
+"""``refactor[:PATH][?option=value&...]``: synthetic propagation sessions, one refactoring applied site by site.
+
+The predictable part of next-edit work is propagation: a rename made at one site is repeated at the
+next, a new parameter added to a signature is passed at each call. Each session takes a window of a
+real Python file (whole top-level statements, at most ``max_lines`` lines), picks a refactoring that
+touches at least two lines, and emits a state event (the window, the cursor at the first site), then
+one ``edit`` per site (one line replaced), mostly top to bottom, sometimes the definition first.
+The window parses with ``ast`` after every edit. With chance ``chain`` a second refactoring follows
+after a pause longer than the domain's pause threshold, so the first one's last site is followed by a
+NO_EDIT target (the end of a session is one too).
+
+Refactorings (``kinds``):
+
+- ``rename``: a local variable or parameter of one function (every ``Name``/``arg`` occurrence of it
+  there) gets a plausible new name (an abbreviation expanded or made, a prefix or suffix, a
+  snake_case variant);
+- ``attribute``: ``self.a`` becomes ``self.b`` across a class;
+- ``parameter``: a parameter is added to a function's signature (with a default), then passed at
+  each call in the window;
+- ``keywords``: the calls of a function defined in the window switch from positional to keyword
+  arguments (``f(x, y)`` -> ``f(a=x, b=y)``), call after call;
+- ``quotes``: the string literals of one function or class switch quote style, line after line.
+
+The default corpus (no PATH) is the Python standard library of the running interpreter, tests left
+out, sampled deterministically by seed. Files that are not UTF-8, do not parse or have form feeds are
+skipped and counted; so are files where no window offers a refactoring.
+
+============== ======= =====================================================================
+option         default meaning
+============== ======= =====================================================================
+sessions       1200    sessions to make
+per_file       2       sessions from one file per pass over the corpus
+max_lines      150     lines in a session's file window
+min_sites      2       lines a refactoring touches, at least...
+max_sites      10      ...and at most
+chain          0.3     chance that a second refactoring follows after a long pause
+kinds          all     the refactorings to draw from (comma-separated)
+max_file_bytes 400000  larger files are skipped
+============== ======= =====================================================================
+"""
+
+from __future__ import annotations
+
+import ast
+import random
+from pathlib import Path
+from typing import Iterable
+
+from nep_core.collector import Collector, CollectReport
+from nep_core.errors import NepError
+from nep_core.session import Event, Session
+from nep_code.action_space import MAX_INSERT_CHARS
+from nep_code.collectors.lintseq import MAX_PASSES, corpus_files, stdlib_root
+from nep_code.collectors.options import has_plain_line_breaks, parse_argument
+from nep_code.collectors.pychunks import window
+from nep_code.collectors.refactorings import KINDS, Refactoring, find
+from nep_code.collectors.timing import edit_gap, pause_gap
+from nep_code.edits import LineEdit
+
+DEFAULTS = {
+    "sessions": 1200, "per_file": 2, "max_lines": 150, "min_sites": 2, "max_sites": 10, "chain": 0.3,
+    "kinds": KINDS, "max_file_bytes": 400_000,
+}
+WINDOW_TRIES = 4
+
+
+class RefactorCollector(Collector):
+    name = "refactor"
+    description = "synthetic propagation sessions: one rename or signature change applied site by site (default corpus: the standard library)"
+    version = "1"
+
+    def __init__(self, action_space=None):
+        self.action_space = action_space
+
+    def collect(self, argument: str, report: CollectReport, seed: int = 0) -> Iterable[Session]:
+        path, options = parse_argument("refactor", argument, DEFAULTS)
+        if options["min_sites"] < 2 or options["max_sites"] < options["min_sites"]:
+            raise NepError("refactor: options need 2 <= min_sites <= max_sites")
+        unknown = [kind for kind in options["kinds"] if kind not in KINDS]
+        if unknown or not options["kinds"]:
+            raise NepError(f"refactor: unknown kind '{unknown[0] if unknown else ''}' (known: {', '.join(KINDS)})")
+        root = Path(path).expanduser().resolve() if path else stdlib_root()
+        if not root.exists():
+            raise NepError(f"refactor: '{path}' is not a Python file or a folder of them")
+        label = root.name if path else "stdlib"
+        files = corpus_files(root)
+        if not files:
+            raise NepError(f"refactor: no .py files under {root}")
+        order = list(files)
+        random.Random(seed).shuffle(order)
+        made, seen, productive, produced = 0, set(), set(), set()
+        bad: set[Path] = set()
+        for round_ in range(MAX_PASSES):
+            before = made
+            for file in order:
+                if made >= options["sessions"]:
+                    break
+                if file in bad:
+                    continue
+                parsed = read_python(file, report, options["max_file_bytes"])
+                if parsed is None:
+                    bad.add(file)
+                    continue
+                if file not in seen:
+                    seen.add(file)
+                    report.count("files read")
+                relative = file.name if root.is_file() else file.relative_to(root).as_posix()
+                rng = random.Random(f"{seed}:{round_}:{relative}")
+                for _ in range(options["per_file"]):
+                    if made >= options["sessions"]:
+                        break
+                    for _ in range(2):
+                        built = make_events(parsed, relative, rng, options)
+                        key = built and (relative, tuple(event.action.key() for event in built[0] if event.action))
+                        if built is None or key not in produced:
+                            break
+                    if built is None or key in produced:
+                        continue
+                    produced.add(key)
+                    events, kinds = built
+                    productive.add(file)
+                    made += 1
+                    report.count("sessions")
+                    report.count("edits", sum(event.action is not None for event in events))
+                    for kind in kinds:
+                        report.count(f"refactorings: {kind}")
+                    yield Session(
+                        id=f"refactor-{seed}-{made:05d}", domain="code", events=events,
+                        meta={"source": "refactor", "source_id": f"{label}/{relative}", "file": relative, "seed": seed,
+                              "refactorings": kinds},
+                    )
+                if file not in productive:
+                    bad.add(file)
+                    report.count("files without a refactoring candidate (skipped)")
+            if made >= options["sessions"] or made == before:
+                break
+
+
+def read_python(file: Path, report: CollectReport, max_bytes: int) -> tuple[ast.Module, list[str]] | None:
+    """The parsed file and its lines, or None (counted and warned) when it is huge, not UTF-8 or does not parse."""
+    try:
+        data = file.read_bytes()
+        if len(data) > max_bytes:
+            report.count("huge files (skipped)")
+            return None
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        report.count("non-UTF-8 files (skipped)")
+        report.warn(f"{file}:0: not UTF-8 (byte {error.start}); skipped")
+        return None
+    except OSError as error:
+        report.count("unreadable files (skipped)")
+        report.warn(f"{file}:0: cannot be read: {error.strerror}")
+        return None
+    if not has_plain_line_breaks(text):
+        report.count("files with form feeds or other unusual line breaks (skipped)")
+        return None
+    try:
+        tree = ast.parse(text, filename=str(file))
+    except SyntaxError as error:
+        report.count("files that do not parse (skipped)")
+        report.warn(f"{file}:{error.lineno or 0}: does not parse: {error.msg}")
+        return None
+    except (ValueError, RecursionError, MemoryError) as error:
+        report.count("files that do not parse (skipped)")
+        report.warn(f"{file}:0: does not parse: {type(error).__name__}")
+        return None
+    return tree, text.splitlines(keepends=True)
+
+
+def parses(lines: list[str]) -> bool:
+    try:
+        ast.parse("".join(lines))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
+def _refactoring(lines: list[str], rng: random.Random, options: dict, exclude: str = "", kinds: list[str] | None = None) -> Refactoring | None:
+    """A refactoring of ``lines`` whose every step parses: of one of ``kinds`` (in that order), else of a kind drawn at random, then the others."""
+    try:
+        tree = ast.parse("".join(lines))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    if kinds is None:
+        kinds = [kind for kind in options["kinds"] if kind != exclude] or list(options["kinds"])
+        rng.shuffle(kinds)
+    for kind in kinds:
+        for candidate in find(kind, tree, lines, rng):
+            if not options["min_sites"] <= len(candidate.steps) <= options["max_sites"]:
+                continue
+            if any(len(text) > MAX_INSERT_CHARS for _, text in candidate.steps):
+                continue
+            current = list(lines)
+            for index, text in candidate.steps:
+                current[index] = text
+                if not parses(current):
+                    break
+            else:
+                return candidate
+    return None
+
+
+def make_events(parsed: tuple[ast.Module, list[str]], file: str, rng: random.Random, options: dict) -> tuple[list[Event], list[str]] | None:
+    """The events of one session from a window of ``parsed`` and the kinds of its refactorings, or None without a candidate."""
+    tree, all_lines = parsed
+    wanted = rng.choice(options["kinds"])  # each kind about as often as the corpus allows
+    for attempt in range(WINDOW_TRIES):
+        lines = window(tree, all_lines, rng, options["max_lines"])
+        if not lines or not lines[-1].endswith("\n"):
+            continue
+        first = _refactoring(lines, rng, options, kinds=None if attempt == WINDOW_TRIES - 1 else [wanted])
+        if first is not None:
+            break
+    else:
+        return None
+    start = first.steps[0][0]
+    column = len(lines[start]) - len(lines[start].lstrip())
+    events = [Event(t=0.0, state={"files": {file: "".join(lines)}, "cursor": {"file": file, "line": start + 1, "column": column}})]
+    kinds, t, current, refactoring = [], 0.0, list(lines), first
+    previous = start
+    while refactoring is not None:
+        kinds.append(refactoring.kind)
+        for number, (index, text) in enumerate(refactoring.steps):
+            jumped = abs(index - previous) > 3
+            if number == 0 and len(kinds) > 1:
+                gap = pause_gap(rng)
+            else:
+                gap = edit_gap(rng, refactoring.typed, jumped)
+            t = round(t + gap, 2)
+            events.append(Event(t=t, action=LineEdit(file, index + 1, 1, text).to_action()))
+            current[index] = text
+            previous = index
+        refactoring = None
+        if len(kinds) == 1 and rng.random() < options["chain"]:
+            refactoring = _refactoring(current, rng, options, exclude=kinds[0])
+    return events, kinds
