@@ -37,6 +37,9 @@ class Domain:
     verifiers: dict[str, Verifier] = field(default_factory=dict)
     default_source: str | None = None
     default_preset: str = "small"
+    decision: str = "sequence"
+    """How a model weighs NO_EDIT against edits: ``"sequence"`` (the most probable whole action) or
+    ``"kind"`` (the most probable kind of action first; for long actions such as strokes)."""
     default_max_steps: int | None = None
     """Steps ``nep train`` runs when ``--max-steps`` is not given (None: 1000)."""
     examples: ExampleConfig = field(default_factory=ExampleConfig)

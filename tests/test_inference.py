@@ -170,3 +170,25 @@ def test_load_predictor_refuses_other_domains_and_missing_folders(tmp_path, tags
         load_predictor(str(tmp_path / "missing"), tags_domain)
     with pytest.raises(NepError, match="order must be a positive whole number"):
         load_predictor("ngram:x", tags_domain, train_examples=[])
+
+
+def test_deciding_by_kind_weighs_no_edit_against_the_whole_kind(loaded, tags_domain, tags_sessions):
+    """``decision="kind"``: the first step's probability of a kind is the sum over its actions."""
+    from nep_core.inference.predictor import Prediction, Suggestion
+
+    by_sequence = ModelPredictor(loaded, tags_domain)
+    by_kind = ModelPredictor(loaded, tags_domain, DecodeSettings(decision="kind"))
+    edits = all_edits(tags_domain)
+    space = tags_domain.action_space
+    for context in random_contexts(12, seed=3, sessions=tags_sessions[:10]):
+        prediction = by_kind.predict(context, k=3)
+        assert prediction.p_no_edit == pytest.approx(by_sequence.predict(context, k=3).p_no_edit, rel=1e-4)
+        kinds = {space.encode(suggestion.action)[0] for suggestion in prediction.suggestions}
+        assert len(kinds) == 1  # the search ran within the likeliest kind
+        (kind,) = kinds
+        mass = sum(math.exp(by_kind.sequence_logprob(context, action)) for action in edits if space.encode(action)[0] == kind)
+        assert prediction.kind_probability == pytest.approx(mass, rel=1e-3)
+        assert prediction.best.is_no_edit == (prediction.p_no_edit >= prediction.kind_probability)
+    close = Suggestion(Action("close", target="a"), 0.2)
+    assert Prediction([close], 0.3).best.is_no_edit  # one action loses to NO_EDIT...
+    assert Prediction([close], 0.3, kind_probability=0.6).best == close.action  # ...its kind does not

@@ -61,7 +61,11 @@ class DecodeSettings:
     KV cache for the next request. ``threads``: torch intra-op threads while predicting (restored after):
     batches this small decode fastest on one thread, and one thread never oversubscribes a busy CPU
     (with two threads on a loaded 2-core machine, p95 latency rose from about 5 ms to 600 ms); None
-    leaves torch's setting, for large models on many-core CPUs.
+    leaves torch's setting, for large models on many-core CPUs. ``decision``: how NO_EDIT is weighed
+    against edits, ``"sequence"`` (the most probable whole action wins) or ``"kind"`` (the first
+    decoding step gives each kind of action its exact probability; the most probable kind is weighed
+    against NO_EDIT, then the search runs within that kind, so long actions such as strokes are not
+    beaten by short ones); None: the domain's ``decision``.
     """
 
     beam_width: int = 16
@@ -69,6 +73,7 @@ class DecodeSettings:
     grammar_normalized: bool = True
     reuse_prefix: bool = True
     threads: int | None = 1
+    decision: str | None = None
 
 
 @dataclass(frozen=True)
@@ -179,7 +184,10 @@ class ModelPredictor(Predictor):
             space = self.domain.action_space.for_context(context)
             prompt = self.featurizer.prompt_ids(context)
             cache, logits, reused = self._prefill(prompt)
-            result = self._search(cache, logits, k, space)
+            kind, kind_probability = None, None
+            if (self.settings.decision or self.domain.decision) == "kind":
+                kind, kind_probability = self._likeliest_kind(logits, space)
+            result = self._search(cache, logits, k, space, kind)
         ranked = sorted(result.edits.values(), key=lambda item: -item[1])[:k]
         space = self.domain.action_space
         suggestions = [Suggestion(action, math.exp(logp), space.describe(action)) for action, logp in ranked]
@@ -193,7 +201,21 @@ class ModelPredictor(Predictor):
         if result.undecodable:
             details["undecodable"] = result.undecodable
         latency_ms = (time.perf_counter() - started) * 1000.0
-        return Prediction(suggestions, math.exp(result.no_edit_logp), latency_ms, details)
+        return Prediction(suggestions, math.exp(result.no_edit_logp), latency_ms, details, kind_probability)
+
+    def _likeliest_kind(self, logits: torch.Tensor, space: ActionSpace) -> tuple[str | None, float | None]:
+        """The first token (the kind) of the most probable edit kind and its probability, from the first step."""
+        step = self.masks.step((), space)
+        ids = [index for index in step.ids if index != self.no_edit_id]
+        if not ids:
+            return None, None
+        if self.settings.grammar_normalized:
+            scores = torch.log_softmax(logits[0] + step.bias, dim=-1)
+        else:
+            scores = torch.log_softmax(logits[0], dim=-1) + step.bias
+        chosen = torch.tensor(ids, device=scores.device)
+        best = int(torch.argmax(scores[chosen]))
+        return self.featurizer.id_to_token[ids[best]], math.exp(float(scores[chosen][best]))
 
     def sequence_logprob(self, context: Context, action: Action) -> float:
         """log P(action <eos> | context) from one full forward pass without a cache, under the same
@@ -261,7 +283,7 @@ class ModelPredictor(Predictor):
 
     # -- the search ----------------------------------------------------------------------------
 
-    def _search(self, cache: DynamicCache, logits: torch.Tensor, k: int, space: ActionSpace) -> _SearchResult:
+    def _search(self, cache: DynamicCache, logits: torch.Tensor, k: int, space: ActionSpace, kind: str | None = None) -> _SearchResult:
         settings = self.settings
         width = max(settings.beam_width, k)
         per_row = min(width + k + 1, logits.shape[-1])
@@ -308,6 +330,8 @@ class ModelPredictor(Predictor):
                         finish(hypothesis.tokens, logp)
                         continue
                     tokens = (*hypothesis.tokens, self.featurizer.id_to_token[token_id])
+                    if kind is not None and len(tokens) == 1 and tokens[0] not in (kind, NO_EDIT_TOKEN):
+                        continue  # deciding by kind: search within the likeliest kind only
                     step = self.masks.step(tokens, space)
                     if step.is_dead_end:
                         continue

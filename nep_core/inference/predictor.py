@@ -33,12 +33,18 @@ class Prediction:
     p_no_edit: float
     latency_ms: float = 0.0
     details: dict[str, Any] = field(default_factory=dict)
+    kind_probability: float | None = None
+    """When the predictor decided by kind: the probability that the next action is of the first
+    suggestion's kind; ``best`` then weighs NO_EDIT against it instead of against that one action."""
 
     @property
     def best(self) -> Action:
         from nep_core.actions import NO_EDIT
 
-        if not self.suggestions or self.p_no_edit >= self.suggestions[0].probability:
+        rival = self.suggestions[0].probability if self.suggestions else 0.0
+        if self.kind_probability is not None and self.suggestions:
+            rival = self.kind_probability
+        if not self.suggestions or self.p_no_edit >= rival:
             return NO_EDIT
         return self.suggestions[0].action
 

@@ -42,7 +42,11 @@ class SuggestionService:
                     kept.append(Suggestion(action=action, probability=suggestion.probability, label=label))
         dropped = min(len(prediction.suggestions), k) - len(kept)
         checked = Prediction(
-            suggestions=kept, p_no_edit=prediction.p_no_edit, latency_ms=prediction.latency_ms, details=prediction.details
+            suggestions=kept,
+            p_no_edit=prediction.p_no_edit,
+            latency_ms=prediction.latency_ms,
+            details=prediction.details,
+            kind_probability=prediction.kind_probability,
         )
         return checked, dropped
 

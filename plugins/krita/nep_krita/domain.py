@@ -58,6 +58,7 @@ def build_domain() -> Domain:
         default_source=f"synthetic:{DEFAULT_SESSIONS}",
         default_preset="small",
         default_max_steps=DEFAULT_MAX_STEPS,
+        decision="kind",  # a stroke is 10-60 tokens: weigh strokes as a whole against undo or NO_EDIT
         examples=ExampleConfig(horizon_events=2, horizon_seconds=20.0, pause_seconds=15.0),
         tokenizer_factory=build_krita_tokenizer,
         renderer=render_outcomes,
