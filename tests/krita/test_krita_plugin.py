@@ -81,7 +81,7 @@ def closed_port() -> int:
 def test_the_plugin_zip_is_reproducible_and_laid_out_for_import_from_file(tmp_path):
     result = CliRunner().invoke(app, ["plugin", "--out", str(tmp_path / "a")], terminal_width=200)
     assert result.exit_code == 0, result.output
-    first = tmp_path / "a" / "nep_suggest-0.1.0.zip"
+    first = tmp_path / "a" / "nep_suggest-krita-0.1.0.zip"
     assert f"wrote {first}" in result.output and "Import Python Plugin from File" in result.output
     second = build_plugin(tmp_path / "b")
     assert first.read_bytes() == second.read_bytes()

@@ -59,10 +59,10 @@ def plugin_files(source: Path = PLUGIN_SOURCE) -> list[tuple[str, Path]]:
 
 
 def build_plugin(out: Path, source: Path = PLUGIN_SOURCE) -> Path:
-    """Write ``<out>/nep_suggest-<version>.zip`` and return its path."""
+    """Write ``<out>/nep_suggest-krita-<version>.zip`` and return its path."""
     files = plugin_files(source)
     out.mkdir(parents=True, exist_ok=True)
-    return write_zip(out / f"{PLUGIN_NAME}-{PLUGIN_VERSION}.zip", files)
+    return write_zip(out / f"{PLUGIN_NAME}-krita-{PLUGIN_VERSION}.zip", files)  # -krita: beside the Blender add-on's zip in one folder
 
 
 @app.command("plugin")
