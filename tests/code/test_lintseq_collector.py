@@ -10,7 +10,8 @@ import pytest
 
 from nep_core.collector import CollectReport
 from nep_core.errors import NepError
-from nep_code.collectors.lintseq import LintSeqCollector, stdlib_root
+from nep_code.collectors.lintseq import LintSeqCollector
+from nep_code.collectors.pycorpus import stdlib_root
 from nep_code.edits import LineEdit, Workspace
 
 GOOD = '''"""A module."""

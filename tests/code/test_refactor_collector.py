@@ -17,7 +17,7 @@ from nep_core.errors import NepError
 from nep_core.plugins import get_domain
 from nep_code.collectors.refactor import RefactorCollector
 from nep_code.collectors.refactorings import KINDS
-from nep_code.collectors.lintseq import stdlib_root
+from nep_code.collectors.pycorpus import stdlib_root
 from nep_code.edits import LineEdit, Workspace
 
 GOOD = '''"""A module."""

@@ -32,15 +32,14 @@ from __future__ import annotations
 
 import ast
 import random
-import sysconfig
-from pathlib import Path
 from typing import Iterable
 
 from nep_core.collector import Collector, CollectReport
 from nep_core.errors import NepError
 from nep_core.session import Event, Session
 from nep_code.action_space import MAX_INSERT_CHARS
-from nep_code.collectors.options import has_plain_line_breaks, parse_argument
+from nep_code.collectors.options import parse_argument
+from nep_code.collectors.pycorpus import PythonCorpus, parses
 from nep_code.collectors.pychunks import Chunk, chunks, window
 from nep_code.collectors.timing import edit_gap, pause_gap
 from nep_code.edits import LineEdit
@@ -50,24 +49,6 @@ DEFAULTS = {
     "sessions": DEFAULT_SESSIONS, "per_file": 2, "max_lines": 150, "min_steps": 2, "max_steps": 8,
     "abandon": 0.08, "pause": 0.1, "max_file_bytes": 400_000, "max_insert_chars": MAX_INSERT_CHARS,
 }
-SKIPPED_FOLDERS = {"test", "tests", "idle_test", "site-packages", "dist-packages", "__pycache__", "node_modules", "venv", ".venv"}
-MAX_PASSES = 20
-
-
-def stdlib_root() -> Path:
-    return Path(sysconfig.get_paths()["stdlib"]).resolve()
-
-
-def corpus_files(root: Path) -> list[Path]:
-    """The ``.py`` files under ``root`` (or ``root`` itself), tests, virtual environments and hidden folders left out."""
-    if root.is_file():
-        return [root]
-    return sorted(
-        path for path in root.rglob("*.py")
-        if path.is_file() and not any(part in SKIPPED_FOLDERS or part.startswith(".") for part in path.relative_to(root).parts[:-1])
-    )
-
-
 class LintSeqCollector(Collector):
     name = "lintseq"
     description = "synthetic edit sequences that keep Python parseable at every step (default corpus: the standard library)"
@@ -80,86 +61,22 @@ class LintSeqCollector(Collector):
         path, options = parse_argument("lintseq", argument, DEFAULTS)
         if options["min_steps"] < 1 or options["max_steps"] < options["min_steps"]:
             raise NepError("lintseq: options need 1 <= min_steps <= max_steps")
-        root = Path(path).expanduser().resolve() if path else stdlib_root()
-        if not root.exists():
-            raise NepError(f"lintseq: '{path}' is not a Python file or a folder of them")
-        label = root.name if path else "stdlib"
-        files = corpus_files(root)
-        if not files:
-            raise NepError(f"lintseq: no .py files under {root}")
-        order = list(files)
-        random.Random(seed).shuffle(order)
-        made, seen = 0, set()
-        bad: set[Path] = set()
-        for round_ in range(MAX_PASSES):
-            before = made
-            for file in order:
+        corpus = PythonCorpus("lintseq", path, seed, report, options["max_file_bytes"])
+        made = 0
+        for _, relative, parsed, rng in corpus.visits(options["sessions"], lambda: made):
+            for _ in range(options["per_file"]):
                 if made >= options["sessions"]:
                     break
-                if file in bad:
+                events = make_events(parsed, relative, rng, options)
+                if events is None:
                     continue
-                parsed = self._read(file, report, options["max_file_bytes"])
-                if parsed is None:
-                    bad.add(file)
-                    continue
-                if file not in seen:
-                    seen.add(file)
-                    report.count("files read")
-                relative = file.name if root.is_file() else file.relative_to(root).as_posix()
-                rng = random.Random(f"{seed}:{round_}:{relative}")
-                for number in range(options["per_file"]):
-                    if made >= options["sessions"]:
-                        break
-                    events = make_events(parsed, relative, rng, options)
-                    if events is None:
-                        continue
-                    made += 1
-                    report.count("sessions")
-                    report.count("edits", sum(event.action is not None for event in events))
-                    yield Session(
-                        id=f"lintseq-{seed}-{made:05d}", domain="code", events=events,
-                        meta={"source": "lintseq", "source_id": f"{label}/{relative}", "file": relative, "seed": seed},
-                    )
-            if made >= options["sessions"] or made == before:
-                break
-
-    def _read(self, file: Path, report: CollectReport, max_bytes: int) -> tuple[ast.Module, list[str]] | None:
-        try:
-            data = file.read_bytes()
-            if len(data) > max_bytes:
-                report.count("huge files (skipped)")
-                return None
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as error:
-            report.count("non-UTF-8 files (skipped)")
-            report.warn(f"{file}:0: not UTF-8 (byte {error.start}); skipped")
-            return None
-        except OSError as error:
-            report.count("unreadable files (skipped)")
-            report.warn(f"{file}:0: cannot be read: {error.strerror}")
-            return None
-        if not has_plain_line_breaks(text):
-            report.count("files with form feeds or other unusual line breaks (skipped)")
-            return None
-        try:
-            tree = ast.parse(text, filename=str(file))
-        except SyntaxError as error:
-            report.count("files that do not parse (skipped)")
-            report.warn(f"{file}:{error.lineno or 0}: does not parse: {error.msg}")
-            return None
-        except (ValueError, RecursionError, MemoryError) as error:
-            report.count("files that do not parse (skipped)")
-            report.warn(f"{file}:0: does not parse: {type(error).__name__}")
-            return None
-        return tree, text.splitlines(keepends=True)
-
-
-def _parses(lines: list[str]) -> bool:
-    try:
-        ast.parse("".join(lines))
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-    return True
+                made += 1
+                report.count("sessions")
+                report.count("edits", sum(event.action is not None for event in events))
+                yield Session(
+                    id=f"lintseq-{seed}-{made:05d}", domain="code", events=events,
+                    meta={"source": "lintseq", "source_id": f"{corpus.label}/{relative}", "file": relative, "seed": seed},
+                )
 
 
 def make_events(parsed: tuple[ast.Module, list[str]], file: str, rng: random.Random, options: dict) -> list[Event] | None:
@@ -200,7 +117,7 @@ def _delete(lines: list[str], pieces: list[Chunk], present: list[bool], rng: ran
         removed = [index for index in range(piece.first, piece.last + 1) if present[index]]
         for index in removed:
             present[index] = False
-        if _parses([line for line, keep in zip(lines, present) if keep]) and any(present):
+        if parses([line for line, keep in zip(lines, present) if keep]) and any(present):
             deletions.append((removed, piece))
         else:
             for index in removed:
@@ -221,7 +138,7 @@ def _replay(file: str, lines: list[str], present: list[bool], deletions, pieces:
             distractor = _distractor(lines, present, piece, pieces, rng)
             if distractor is not None:
                 current = [item for item, keep in zip(lines, present) if keep]
-                if _parses(current[: line - 1] + [distractor] + current[line - 1 :]):
+                if parses(current[: line - 1] + [distractor] + current[line - 1 :]):
                     t = round(t + edit_gap(rng, len(distractor), previous is None or abs(previous - line) > 3), 2)
                     events.append(Event(t=t, action=LineEdit(file, line, 0, distractor).to_action()))
                     t = round(t + rng.uniform(0.8, 3.0), 2)

@@ -43,15 +43,14 @@ from __future__ import annotations
 
 import ast
 import random
-from pathlib import Path
 from typing import Iterable
 
 from nep_core.collector import Collector, CollectReport
 from nep_core.errors import NepError
 from nep_core.session import Event, Session
 from nep_code.action_space import MAX_INSERT_CHARS
-from nep_code.collectors.lintseq import MAX_PASSES, corpus_files, stdlib_root
-from nep_code.collectors.options import has_plain_line_breaks, parse_argument
+from nep_code.collectors.options import parse_argument
+from nep_code.collectors.pycorpus import PythonCorpus, parses
 from nep_code.collectors.pychunks import window
 from nep_code.collectors.refactorings import KINDS, Refactoring, find
 from nep_code.collectors.timing import edit_gap, pause_gap
@@ -79,101 +78,35 @@ class RefactorCollector(Collector):
         unknown = [kind for kind in options["kinds"] if kind not in KINDS]
         if unknown or not options["kinds"]:
             raise NepError(f"refactor: unknown kind '{unknown[0] if unknown else ''}' (known: {', '.join(KINDS)})")
-        root = Path(path).expanduser().resolve() if path else stdlib_root()
-        if not root.exists():
-            raise NepError(f"refactor: '{path}' is not a Python file or a folder of them")
-        label = root.name if path else "stdlib"
-        files = corpus_files(root)
-        if not files:
-            raise NepError(f"refactor: no .py files under {root}")
-        order = list(files)
-        random.Random(seed).shuffle(order)
-        made, seen, productive, produced = 0, set(), set(), set()
-        bad: set[Path] = set()
-        for round_ in range(MAX_PASSES):
-            before = made
-            for file in order:
+        corpus = PythonCorpus("refactor", path, seed, report, options["max_file_bytes"])
+        made, productive, produced = 0, set(), set()
+        for file, relative, parsed, rng in corpus.visits(options["sessions"], lambda: made):
+            for _ in range(options["per_file"]):
                 if made >= options["sessions"]:
                     break
-                if file in bad:
-                    continue
-                parsed = read_python(file, report, options["max_file_bytes"])
-                if parsed is None:
-                    bad.add(file)
-                    continue
-                if file not in seen:
-                    seen.add(file)
-                    report.count("files read")
-                relative = file.name if root.is_file() else file.relative_to(root).as_posix()
-                rng = random.Random(f"{seed}:{round_}:{relative}")
-                for _ in range(options["per_file"]):
-                    if made >= options["sessions"]:
+                for _ in range(2):
+                    built = make_events(parsed, relative, rng, options)
+                    key = built and (relative, tuple(event.action.key() for event in built[0] if event.action))
+                    if built is None or key not in produced:
                         break
-                    for _ in range(2):
-                        built = make_events(parsed, relative, rng, options)
-                        key = built and (relative, tuple(event.action.key() for event in built[0] if event.action))
-                        if built is None or key not in produced:
-                            break
-                    if built is None or key in produced:
-                        continue
-                    produced.add(key)
-                    events, kinds = built
-                    productive.add(file)
-                    made += 1
-                    report.count("sessions")
-                    report.count("edits", sum(event.action is not None for event in events))
-                    for kind in kinds:
-                        report.count(f"refactorings: {kind}")
-                    yield Session(
-                        id=f"refactor-{seed}-{made:05d}", domain="code", events=events,
-                        meta={"source": "refactor", "source_id": f"{label}/{relative}", "file": relative, "seed": seed,
-                              "refactorings": kinds},
-                    )
-                if file not in productive:
-                    bad.add(file)
-                    report.count("files without a refactoring candidate (skipped)")
-            if made >= options["sessions"] or made == before:
-                break
-
-
-def read_python(file: Path, report: CollectReport, max_bytes: int) -> tuple[ast.Module, list[str]] | None:
-    """The parsed file and its lines, or None (counted and warned) when it is huge, not UTF-8 or does not parse."""
-    try:
-        data = file.read_bytes()
-        if len(data) > max_bytes:
-            report.count("huge files (skipped)")
-            return None
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        report.count("non-UTF-8 files (skipped)")
-        report.warn(f"{file}:0: not UTF-8 (byte {error.start}); skipped")
-        return None
-    except OSError as error:
-        report.count("unreadable files (skipped)")
-        report.warn(f"{file}:0: cannot be read: {error.strerror}")
-        return None
-    if not has_plain_line_breaks(text):
-        report.count("files with form feeds or other unusual line breaks (skipped)")
-        return None
-    try:
-        tree = ast.parse(text, filename=str(file))
-    except SyntaxError as error:
-        report.count("files that do not parse (skipped)")
-        report.warn(f"{file}:{error.lineno or 0}: does not parse: {error.msg}")
-        return None
-    except (ValueError, RecursionError, MemoryError) as error:
-        report.count("files that do not parse (skipped)")
-        report.warn(f"{file}:0: does not parse: {type(error).__name__}")
-        return None
-    return tree, text.splitlines(keepends=True)
-
-
-def parses(lines: list[str]) -> bool:
-    try:
-        ast.parse("".join(lines))
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-    return True
+                if built is None or key in produced:
+                    continue
+                produced.add(key)
+                events, kinds = built
+                productive.add(file)
+                made += 1
+                report.count("sessions")
+                report.count("edits", sum(event.action is not None for event in events))
+                for kind in kinds:
+                    report.count(f"refactorings: {kind}")
+                yield Session(
+                    id=f"refactor-{seed}-{made:05d}", domain="code", events=events,
+                    meta={"source": "refactor", "source_id": f"{corpus.label}/{relative}", "file": relative, "seed": seed,
+                          "refactorings": kinds},
+                )
+            if file not in productive:
+                corpus.skip(file)
+                report.count("files without a refactoring candidate (skipped)")
 
 
 def _refactoring(lines: list[str], rng: random.Random, options: dict, exclude: str = "", kinds: list[str] | None = None) -> Refactoring | None:
