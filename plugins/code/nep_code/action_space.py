@@ -21,7 +21,6 @@ An edit outside the region is written as a jump to its first line.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, Hashable, Sequence
 

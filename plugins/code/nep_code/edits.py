@@ -108,9 +108,12 @@ class Workspace:
         self.cursor: dict[str, Any] | None = None
 
     def apply_state(self, state: Mapping[str, Any]) -> None:
-        for path, text in (state.get("files") or {}).items():
-            self.files[path] = split_lines(text)
-        if state.get("cursor"):
+        """Take the file snapshots and the cursor of a state event (entries of the wrong type are ignored)."""
+        files = state.get("files")
+        for path, text in (files.items() if isinstance(files, Mapping) else ()):
+            if isinstance(path, str) and isinstance(text, str):
+                self.files[path] = split_lines(text)
+        if isinstance(state.get("cursor"), Mapping) and state["cursor"]:
             self.cursor = dict(state["cursor"])
 
     def apply_edit(self, edit: LineEdit) -> None:

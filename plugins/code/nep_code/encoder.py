@@ -15,13 +15,13 @@ merged into one diff. The editable region grows around the cursor and is cut on 
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
 
 from nep_core.encoder import HistoryEncoder
 from nep_core.session import Context, Event
 from nep_code.action_space import FILE_TOKENS, LINE_TOKENS, MAX_FILES, MAX_REGION_LINES, CodeActionSpace, CodeView
-from nep_code.edits import EDIT_KIND, LineEdit, split_lines
+from nep_code.edits import EDIT_KIND, LineEdit, Workspace
 from nep_code.syntax import editable_region, statement_starts
 
 EVENTS, EVENT, CURSOR, REGION, REGION_END, BEFORE, AFTER, EXCERPT = (
@@ -45,43 +45,49 @@ class EditRecord:
     after: list[str]
 
 
-@dataclass
-class Replay:
-    """A session's files, cursor and edit records after some prefix of its events."""
+class Replay(Workspace):
+    """A session's files and cursor after some prefix of its events, with a record of each applied edit.
 
-    session_id: str = ""
-    consumed: int = 0
-    last_event: Event | None = None
-    files: dict[str, list[str]] = field(default_factory=dict)
-    cursor: dict[str, Any] | None = None
-    records: list[EditRecord] = field(default_factory=list)
-    skipped: int = 0
+    ``advance`` applies only the events it has not seen, so a growing session replays incrementally;
+    edits that do not apply are skipped and counted.
+    """
+
+    def __init__(self, session_id: str = "") -> None:
+        super().__init__()
+        self.session_id = session_id
+        self.consumed = 0
+        self.last_event: Event | None = None
+        self.records: list[EditRecord] = []
+        self.skipped = 0
 
     def advance(self, events: Sequence[Event]) -> None:
         for event in events[self.consumed :]:
-            state = event.state if isinstance(event.state, dict) else None
-            if state is not None:
-                for path, text in (state.get("files") or {}).items():
-                    if isinstance(path, str) and isinstance(text, str):
-                        self.files[path] = split_lines(text)
-                if isinstance(state.get("cursor"), dict):
-                    self.cursor = dict(state["cursor"])
+            if isinstance(event.state, Mapping):
+                self.apply_state(event.state)
             action = event.action
             if action is not None and action.kind == EDIT_KIND:
                 try:
                     edit = LineEdit.from_action(action)
                     before = self.files.get(edit.file, [])
-                    after = edit.apply(before)
+                    self.apply_edit(edit)
                 except ValueError:
                     self.skipped += 1
                     continue
-                self.files[edit.file] = after
-                inserted = edit.inserted_lines
-                self.records.append(EditRecord(event.t, edit.file, edit.line, edit.delete, len(inserted), before, after))
-                self.cursor = {"file": edit.file, "line": edit.line + max(0, len(inserted) - 1),
-                               "column": len(inserted[-1].rstrip("\n")) if inserted else 0}
+                self.records.append(EditRecord(event.t, edit.file, edit.line, edit.delete, len(edit.inserted_lines), before, self.files[edit.file]))
         self.consumed = len(events)
         self.last_event = events[-1] if events else None
+
+    def continued(self, context: Context) -> Replay:
+        """The replay of ``context``: this one advanced when ``context`` extends what it has replayed, else a new one."""
+        history = list(context.history)
+        same = (
+            self.session_id == context.session_id
+            and 0 < self.consumed <= len(history)
+            and history[self.consumed - 1] is self.last_event
+        )
+        replay = self if same else Replay(session_id=context.session_id)
+        replay.advance(history)
+        return replay
 
 
 @dataclass
@@ -144,18 +150,8 @@ class CodeEncoder(HistoryEncoder):
         return layout
 
     def _replay_for(self, context: Context) -> Replay:
-        history = list(context.history)
-        cached = self._replay
-        same = (
-            cached.session_id == context.session_id
-            and 0 < cached.consumed <= len(history)
-            and history[cached.consumed - 1] is cached.last_event
-        )
-        if not same:
-            cached = Replay(session_id=context.session_id)
-        cached.advance(history)
-        self._replay = cached
-        return cached
+        self._replay = self._replay.continued(context)
+        return self._replay
 
     @staticmethod
     def _current_file(replay: Replay) -> str | None:

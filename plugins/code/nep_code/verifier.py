@@ -29,17 +29,17 @@ class CodeVerifier(Verifier):
 
     def __init__(self, action_space: CodeActionSpace):
         self.action_space = action_space
+        self._replay = Replay()  # a growing session (the server's top-k, eval's trigger points) replays incrementally
 
     def verify(self, context: Context, predicted: Action, reference: Action | None = None) -> Verdict:
         try:
             predicted = self.action_space.validate(predicted)
         except InvalidAction as error:
             return Verdict(False, 0.0, {"error": str(error)})
-        replay = Replay(session_id=context.session_id)
-        replay.advance(list(context.history))
-        files = replay.files
         if predicted.is_no_edit:
             return Verdict(True, float(reference is None or reference.is_no_edit))
+        self._replay = self._replay.continued(context)
+        files = self._replay.files
         if predicted.kind == JUMP_KIND:
             file, line = predicted.target["file"], predicted.target["line"]
             valid = file in files and line <= len(files[file]) + 1
@@ -55,18 +55,14 @@ class CodeVerifier(Verifier):
         details = {"parses": float(parsed_after is not False)}
         if reference is not None:
             details.update(compare_edits(predicted, reference, lines))
-        exact = reference is not None and _canonical(reference) == predicted
+        exact = reference is not None and self._canonical(reference) == predicted
         return Verdict(valid, float(exact), details)
 
-    def verify_many(self, items):
-        return [self.verify(context, predicted, reference) for context, predicted, reference in items]
-
-
-def _canonical(action: Action) -> Action:
-    try:
-        return CodeActionSpace().validate(action)
-    except InvalidAction:
-        return action
+    def _canonical(self, action: Action) -> Action:
+        try:
+            return self.action_space.validate(action)
+        except InvalidAction:
+            return action
 
 
 def _location_matches(predicted: Action, reference: Action | None) -> bool:
