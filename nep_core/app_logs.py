@@ -6,8 +6,7 @@ what became of them, under ``$NEP_HOME/feedback/<domain>``. :class:`AppLogCollec
 session in both keeps the app's events and gains the server's feedback records. A bad log line is
 reported as ``file:line: reason`` and skipped; a log that cannot be read, or that belongs to another
 domain, is counted, reported and skipped. A domain's subclass checks each session's actions in
-:meth:`AppLogCollector.check`, reporting a bad one with the ``file:line`` that :func:`located_events`
-gives it.
+:meth:`AppLogCollector.check`, reporting a bad one with the ``file:line`` it is given.
 """
 
 from __future__ import annotations
@@ -15,12 +14,12 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
 from nep_core.collector import Collector, CollectReport
 from nep_core.errors import LogFormatError, NepError
 from nep_core.session import Event, Session
-from nep_core.sessionlog import ReadReport, log_files, parse_event, read_session
+from nep_core.sessionlog import ReadReport, log_files, read_session
 
 
 def app_log_folder(domain: str) -> Path:
@@ -37,36 +36,10 @@ def default_folders(domain: str) -> list[Path]:
     return [app_log_folder(domain), nep_home() / "feedback" / domain]
 
 
-def event_lines(path: Path) -> list[int]:
-    """The line number of each event ``read_session`` keeps from ``path``, in order."""
-    numbers, header_seen = [], False
-    for number, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
-        if not raw.strip():
-            continue
-        try:
-            record = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            continue
-        if not isinstance(record, dict):
-            continue
-        if not header_seen:
-            header_seen = True
-            continue
-        if record.get("recovered") is True:
-            continue
-        try:
-            parse_event(record)
-        except ValueError:
-            continue
-        numbers.append(number)
-    return numbers
-
-
-def located_events(session: Session, path: Path) -> Iterator[tuple[str, Event]]:
-    """Each event of ``session``, read from ``path``, with its ``file:line`` (``file:?`` where the line is unknown)."""
-    numbers = event_lines(path)
-    for index, event in enumerate(session.events):
-        yield f"{path}:{numbers[index] if index < len(numbers) else '?'}", event
+def located_events(session: Session, path: Path, lines: list[int]) -> list[tuple[str, Event]]:
+    """Each event of ``session`` with its ``file:line``, from the line numbers its read gave
+    (``ReadReport.event_lines``); ``file:?`` where a line is unknown."""
+    return [(f"{path}:{lines[index] if index < len(lines) else '?'}", event) for index, event in enumerate(session.events)]
 
 
 def merge_feedback(recorded: Session, server: Session) -> Session:
@@ -130,8 +103,9 @@ class AppLogCollector(Collector):
                 report.count("logs of another domain (skipped)")
                 report.warn(f"{path}:1: session of domain '{session.domain}', not '{self.domain}'; file skipped")
                 continue
-            yield self.check(session, path, report)
+            yield self.check(session, located_events(session, path, read_report.event_lines), report)
 
-    def check(self, session: Session, path: Path, report: CollectReport) -> Session:
-        """``session`` as read from ``path``, less what the domain refuses (each reported as ``file:line``)."""
+    def check(self, session: Session, located: list[tuple[str, Event]], report: CollectReport) -> Session:
+        """``session`` less what the domain refuses; ``located`` pairs each event with its ``file:line``
+        for the reports."""
         return session

@@ -105,6 +105,8 @@ class ReadReport:
 
     warnings: list[str] = field(default_factory=list)
     skipped_lines: int = 0
+    event_lines: list[int] = field(default_factory=list)
+    """The line number of each event read, in order (of the last log read with this report)."""
 
 
 def read_session(path: str | os.PathLike, *, strict: bool = True, report: ReadReport | None = None) -> Session:
@@ -122,6 +124,7 @@ def read_session(path: str | os.PathLike, *, strict: bool = True, report: ReadRe
     except IsADirectoryError:
         raise NepError(f"{path}: is a folder; pass a session log file (.jsonl)") from None
     lines = raw.split(b"\n")
+    report.event_lines = []
     ends_with_newline = raw.endswith(b"\n")
     if ends_with_newline:
         lines.pop()
@@ -155,6 +158,8 @@ def read_session(path: str | os.PathLike, *, strict: bool = True, report: ReadRe
             session.events.append(parse_event(record))
         except ValueError as error:
             _bad(where, str(error), strict, report)
+            continue
+        report.event_lines.append(number)
     if session is None:
         raise LogFormatError(f"{path}:1: empty log; a session log starts with a header line {{\"nep\": 1, ...}}")
     return session

@@ -7,7 +7,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from app_log_helpers import check_other_domains_empty_logs_and_missing_folders
-from nep_core.app_logs import AppLogCollector, app_log_folder, default_folders, event_lines, located_events
+from nep_core.app_logs import AppLogCollector, app_log_folder, default_folders, located_events
+from nep_core.sessionlog import ReadReport, read_session
 from nep_core.collector import CollectReport
 from nep_core.server.feedback import FeedbackStore, feedback_records
 from nep_core.sessionlog import SessionLogWriter
@@ -23,9 +24,9 @@ class TagsLogCollector(AppLogCollector):
     recorder = "the tags app"
     counted = ("moves", "move")
 
-    def check(self, session, path, report):
+    def check(self, session, located, report):
         kept = []
-        for where, event in located_events(session, path):
+        for where, event in located:
             if event.action is not None and event.action.args.get("steps", 0) > 5:
                 report.warn(f"{where}: too far; move dropped")
                 continue
@@ -61,7 +62,9 @@ def test_event_lines_skip_the_header_bad_lines_and_recovery_markers(tmp_path: Pa
     with open(path, "a", encoding="utf-8") as handle:
         handle.write('{"recovered": true}\n\n[1, 2]\n')
         handle.write(json.dumps({"t": 4.0, "action": MOVE}) + "\n")                    # line 10
-    assert event_lines(path) == [2, 3, 5, 6, 10]
+    read_report = ReadReport()
+    read_session(path, strict=False, report=read_report)
+    assert read_report.event_lines == [2, 3, 5, 6, 10]
 
 
 def test_the_subclass_check_drops_with_file_and_line_and_kinds_are_counted(tmp_path: Path) -> None:
@@ -96,6 +99,7 @@ def test_located_events_name_each_events_line_or_a_question_mark(tmp_path: Path)
     from nep_core.sessionlog import read_session
 
     path = write_app_log(tmp_path)
-    session = read_session(path, strict=False)
+    read_report = ReadReport()
+    session = read_session(path, strict=False, report=read_report)
     longer = replace(session, events=[*session.events, session.events[-1]])
-    assert [where for where, _ in located_events(longer, path)] == [f"{path}:{line}" for line in (2, 3, 5, 6)] + [f"{path}:?"]
+    assert [where for where, _ in located_events(longer, path, read_report.event_lines)] == [f"{path}:{line}" for line in (2, 3, 5, 6)] + [f"{path}:?"]

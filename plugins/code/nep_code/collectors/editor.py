@@ -10,11 +10,10 @@ apply to the files the session knows, is counted, reported with its ``file:line`
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
-from nep_core.app_logs import AppLogCollector, located_events
+from nep_core.app_logs import AppLogCollector
 from nep_core.collector import CollectReport
-from nep_core.session import Session
+from nep_core.session import Event, Session
 from nep_code.edits import EDIT_KIND, LineEdit, Workspace
 
 
@@ -25,10 +24,10 @@ class EditorLogCollector(AppLogCollector):
     recorder = "the editor client"
     counted = ("edits", EDIT_KIND)
 
-    def check(self, session: Session, path: Path, report: CollectReport) -> Session:
+    def check(self, session: Session, located: list[tuple[str, Event]], report: CollectReport) -> Session:
         """``session`` without its malformed edits and the edits that do not apply, each reported as ``file:line``."""
         workspace, kept = Workspace(), []
-        for where, event in located_events(session, path):
+        for where, event in located:
             if event.state is not None:
                 workspace.apply_state(event.state)
             if event.action is not None and event.action.kind == EDIT_KIND:

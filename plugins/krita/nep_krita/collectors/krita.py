@@ -13,9 +13,8 @@ canvas is kept (the action space pulls it onto the edge) and counted.
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
-from nep_core.app_logs import AppLogCollector, located_events
+from nep_core.app_logs import AppLogCollector
 from nep_core.collector import CollectReport
 from nep_core.errors import InvalidAction
 from nep_core.session import Event, Session
@@ -29,11 +28,11 @@ class KritaLogCollector(AppLogCollector):
     recorder = "the NEP Krita plugin"
     counted = ("strokes", STROKE_KIND)
 
-    def check(self, session: Session, path: Path, report: CollectReport) -> Session:
+    def check(self, session: Session, located: list[tuple[str, Event]], report: CollectReport) -> Session:
         """``session`` without its malformed actions and its strokes wholly off the canvas, each reported as ``file:line``."""
         canvas: tuple[float, float] | None = None
         kept: list[Event] = []
-        for where, event in located_events(session, path):
+        for where, event in located:
             if event.state is not None:
                 canvas = canvas_size(event.state) or canvas
             action = event.action
