@@ -134,7 +134,7 @@ def _target_after(events, upcoming: Sequence[int], now: float, config: ExampleCo
     return NO_EDIT
 
 
-def _unit_hash(*parts: object) -> float:
+def unit_hash(*parts: object) -> float:
     digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
 
@@ -170,14 +170,14 @@ def _cap(examples, is_majority, share, seed, salt, among=lambda example: True):
     allowed = int(share / (1.0 - share) * minority) if share < 1.0 else len(majority)
     if allowed >= len(majority):
         return examples
-    ranked = sorted(majority, key=lambda example: _unit_hash(seed, salt, example.session_id, example.trigger))
+    ranked = sorted(majority, key=lambda example: unit_hash(seed, salt, example.session_id, example.trigger))
     dropped = {id(example) for example in ranked[allowed:]}
     return [example for example in examples if id(example) not in dropped]
 
 
 def split_of(source: str, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0) -> str:
     """The split of a source group (a session, or a repository/project): a stable hash, so it never moves."""
-    point = _unit_hash("split", seed, source)
+    point = unit_hash("split", seed, source)
     if point < fractions[0]:
         return "train"
     if point < fractions[0] + fractions[1]:
@@ -194,7 +194,7 @@ def split_sessions(sessions: Iterable[Session], config: ExampleConfig) -> dict[s
     newer tests) goes to that split.
     """
     sessions = list(sessions)
-    sources = sorted({session.source for session in sessions}, key=lambda source: _unit_hash("split", config.seed, source))
+    sources = sorted({session.source for session in sessions}, key=lambda source: unit_hash("split", config.seed, source))
     assignment = {source: split_of(source, config.split_fractions, config.seed) for source in sources}
     counts = Counter(assignment.values())
     if len(sources) >= 3 and (counts["val"] == 0 or counts["test"] == 0):

@@ -63,7 +63,9 @@ def test_scripts_become_sessions_of_their_ops_calls_in_source_order(domain, scri
     table = sessions["make_table"]
     assert [event.action.kind for event in table.events] == [
         "mesh.primitive_cube_add", "transform.resize", "object.duplicate_move", "object.modifier_add",
+        "mesh.primitive_cube_add",  # `sise` is no property of it: dropped, the call kept
     ]
+    assert table.events[4].action.args == {} and table.events[4].action.context == {"unknown_args": ["sise"]}
     assert table.events[0].action.args == {"size": 1.0, "location": [0, 0, 0.75]}
     assert table.events[2].action.args == {"TRANSFORM_OT_translate": {"value": [1.0, 0.0, 0.0]}}  # the `ops` alias
     assert table.meta["source_id"] == "furniture/table.py"
@@ -73,7 +75,8 @@ def test_scripts_become_sessions_of_their_ops_calls_in_source_order(domain, scri
     assert module.events[1].action.args == {"location": [0, 0, 1]}  # SIZE is a variable: dropped...
     assert module.events[1].action.context == {"unknown_args": ["size"]}  # ...and named
     assert report.counts["calls of operators this Blender does not have"] == 1
-    assert report.counts["calls with unknown properties"] == 1
+    assert report.counts["properties this Blender does not know (dropped)"] == 1
+    assert report.counts["arguments that are not literals (dropped)"] == 2  # `width` and `SIZE`
     assert report.counts["calls with ill-typed literal arguments"] == 1
     assert report.counts["files that do not parse"] == 1
     warnings = "\n".join(report.warnings)

@@ -86,6 +86,36 @@ def test_sessions_have_views_selections_undo_pauses_and_growing_time(generated):
     assert min(gaps) > 0 and max(gaps) > 20  # pauses longer than the domain's pause threshold
     edit_mode = Counter(event.action.kind for session in sessions for event in session.events if event.action.context["mode"] == "EDIT_MESH")
     assert edit_mode["mesh.inset"] > 0 and edit_mode["object.mode_set"] > 0 and edit_mode["object.modifier_add"] == 0
+    assert edit_mode["object.editmode_toggle"] > 0  # artists who press Tab
+
+
+def test_some_sessions_start_by_clearing_blenders_start_up_scene(generated):
+    sessions, _ = generated
+    starts = Counter(session.meta["start_scene"] for session in sessions)
+    assert starts["startup"] >= 5 and starts["empty"] >= 5
+    for session in sessions:
+        first = [event.action.kind for event in session.events[:2]]
+        clears = first[0] == "object.delete" or first == ["object.select_all", "object.delete"]
+        assert clears == (session.meta["start_scene"] == "startup"), (session.id, first)
+
+
+def test_scripts_option_also_writes_sessions_the_way_a_script_runs_them(domain):
+    report = CollectReport()
+    sessions = list(domain.collectors["synthetic"].collect("8?scripts=0.5", report, seed=11))
+    scripts = {session.meta["source_id"]: session for session in sessions if session.meta.get("form") == "script"}
+    recordings = {session.id: session for session in sessions if "form" not in session.meta}
+    assert len(recordings) == 8 and 1 <= len(scripts) <= 7 and report.counts["sessions also written as scripts"] == len(scripts)
+    for source, script in scripts.items():
+        recording = recordings[source]
+        assert script.source == recording.source and script.id == f"{recording.id}-script"
+        kinds = [action.kind for action in script.actions()]
+        assert not any(kind.startswith("view3d.") or kind == "ed.undo" for kind in kinds)
+        assert all(not action.context for action in script.actions())  # a script knows no mode or selection
+        undone = sum(action.kind == "ed.undo" for action in recording.actions())
+        views = sum(action.kind.startswith("view3d.") for action in recording.actions())
+        assert len(kinds) == len(recording.events) - views - 2 * undone
+        gaps = {round(b.t - a.t, 2) for a, b in zip(script.events, script.events[1:])}
+        assert gaps == {2.0}
 
 
 def test_an_undo_follows_the_step_it_takes_back(generated):
@@ -112,6 +142,10 @@ def test_a_bad_argument_is_a_one_line_error(domain):
     for argument in ("lots", "0", ""):
         with pytest.raises(NepError, match="ARGUMENT is a number of sessions, not"):
             list(domain.collectors["synthetic"].collect(argument, CollectReport()))
+    with pytest.raises(NepError, match="option 'scripts' is a share from 0 to 1, not 2.0"):
+        list(domain.collectors["synthetic"].collect("8?scripts=2", CollectReport()))
+    with pytest.raises(NepError, match="synthetic: unknown option 'colour'"):
+        list(domain.collectors["synthetic"].collect("8?colour=red", CollectReport()))
 
 
 def test_a_worker_that_hangs_is_stopped_and_reported(monkeypatch):

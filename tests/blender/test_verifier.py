@@ -100,13 +100,14 @@ def test_synthetic_sessions_replay_without_errors_and_reuse_their_prefix(domain)
     verifier = ReplayVerifier(domain.action_space, workers=1, timeout=60)
     try:
         sessions = list(domain.collectors["synthetic"].collect("3", CollectReport(), seed=21))
+        assert {session.meta["start_scene"] for session in sessions} == {"empty", "startup"}
         checked = 0
         for session in sessions:
             for position in range(1, len(session.events)):
                 action = session.events[position].action
                 if not action.edit:
                     continue
-                context = Context(history=session.events[:position], session_id=session.id)
+                context = Context(history=session.events[:position], session_id=session.id, meta=session.meta)
                 verdict = verifier.verify(context, action, action)
                 assert verdict.details["replay_errors"] == 0, (session.id, position)
                 assert verdict.valid and verdict.reward == 1.0, (session.id, position, action, verdict.details)

@@ -1,7 +1,7 @@
 """A long-lived bpy process that replays sessions and tries operator calls: ``python -m nep_blender.replay_worker``.
 
 Protocol: one JSON object per line on stdin, ``{"history": [action, ...], "predicted": action,
-"reuse": bool}``; answers go one per line to the file descriptor named by ``NEP_REPLAY_FD``, since
+"reuse": bool, "start": "empty" | "startup"}``; answers go one per line to the file descriptor named by ``NEP_REPLAY_FD``, since
 bpy prints to stdout (fd 1 is pointed at stderr before bpy loads). The first line written is
 ``{"ready": true}`` once bpy has loaded; then one answer per request: ``{"valid": bool, "error":
 str | null, "changed": bool, "replayed": int, "replay_errors": int}``. End of stdin ends the worker.
@@ -15,7 +15,9 @@ the history, refused as a prediction.
 
 Prefix reuse: the scene after the replayed history is saved to a scratch ``.blend``; a request whose
 history extends the previous one (a session growing by one action) reopens it and replays only the
-new actions. ``"reuse": false`` replays from the empty factory scene every time (the baseline).
+new actions. ``"reuse": false`` replays from the factory scene every time (the baseline). The
+factory scene is the empty one, or with ``"start": "startup"`` Blender's start-up scene (cube,
+camera, light), where a session recorded from a fresh Blender begins.
 """
 
 from __future__ import annotations
@@ -104,10 +106,11 @@ class Replayer:
             return f"{type(error).__name__}: {first_line(error)}", True
         return (None if "FINISHED" in result else f"{kind} returned {', '.join(sorted(result))}"), True
 
-    def replay(self, history: list[dict], reuse: bool = True) -> tuple[int, int]:
-        """Bring the scene to the state after ``history``; returns (calls replayed, edits that failed)."""
-        calls = effective_calls(history)
-        previous = effective_calls(self.history) if self.history is not None else []
+    def replay(self, history: list[dict], reuse: bool = True, start: str = "empty") -> tuple[int, int]:
+        """Bring the scene to the state after ``history`` from the ``start`` scene; returns (calls replayed, edits that failed)."""
+        history = [{"start": start}, *history]  # another start scene is another history
+        calls = effective_calls(history[1:])
+        previous = effective_calls(self.history[1:]) if self.history is not None else []
         extends = (
             reuse
             and self.history is not None
@@ -119,7 +122,7 @@ class Replayer:
                 self.bpy.ops.wm.open_mainfile(filepath=self.base, load_ui=True)
             todo = calls[len(previous) :]
         else:
-            self.bpy.ops.wm.read_factory_settings(use_empty=True)
+            self.bpy.ops.wm.read_factory_settings(use_empty=start != "startup")
             todo = calls
         self.history, self.dirty = None, True
         errors = 0
@@ -152,7 +155,7 @@ def serve(bpy, requests, answers) -> None:
         for line in requests:
             request = json.loads(line)
             try:
-                replayed, replay_errors = replayer.replay(request["history"], request.get("reuse", True))
+                replayed, replay_errors = replayer.replay(request["history"], request.get("reuse", True), request.get("start", "empty"))
                 answer = replayer.try_call(request["predicted"])
                 answer.update(replayed=replayed, replay_errors=replay_errors)
             except Exception as error:  # a broken scene file, a failing reset: answer, then start afresh

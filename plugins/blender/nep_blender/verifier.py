@@ -12,6 +12,9 @@ scripts, preferences) are never run and so are not valid.
 - 0.5: the right operator with other properties;
 - 0.0: another operator, or no edit.
 
+The replay starts from Blender's empty factory scene, or from its start-up scene (cube, camera,
+light) for a session whose ``meta["start_scene"]`` is ``"startup"``.
+
 A predicted NO_EDIT is valid and earns 1.0 exactly when the reference is NO_EDIT, as in the other
 domains' verifiers.
 
@@ -255,7 +258,8 @@ class ReplayVerifier(Verifier):
             return Verdict(True, float(reference is not None and reference.is_no_edit))
         history = [self._call(event.action) for event in context.history if event.action is not None]
         history_line = json.dumps(history, separators=(",", ":"))
-        line = json.dumps({"predicted": self._call(predicted), "reuse": self.reuse_prefix}, separators=(",", ":"))
+        start = "startup" if context.meta.get("start_scene") == "startup" else "empty"
+        line = json.dumps({"predicted": self._call(predicted), "reuse": self.reuse_prefix, "start": start}, separators=(",", ":"))
         line = line[:-1] + ',"history":' + history_line + "}"
         stream = context.session_id or hashlib.blake2b(history_line[:2000].encode(), digest_size=8).hexdigest()
         digest = hashlib.blake2b(line.encode(), digest_size=16).hexdigest()

@@ -3,10 +3,15 @@
 Each function body, and the module body, with at least two ``bpy.ops`` calls becomes a session: its
 calls in source order (a call inside a loop or an ``if`` counts once, where it stands). Keyword
 arguments with literal values are kept (tuples become lists); any other value (a variable, an
-expression) is dropped and its name listed in the action's ``context["unknown_args"]``. Operators
-this Blender does not have, and properties it does not know, are counted, reported and skipped; a
+expression), and a property this Blender does not know (an older Blender's), is dropped and its name
+listed in the action's ``context["unknown_args"]``. Calls of operators this Blender does not have
+are counted, reported and skipped, and so are the properties it does not know; a
 file that does not parse is reported as ``file:line: reason`` and skipped. ``import bpy``,
 ``from bpy import ops`` and ``import bpy.ops as O`` spellings are all understood.
+
+``scripts:bundled`` reads the scripts that ship with the installed bpy (its own add-ons and
+operators). ``as_script`` writes a recorded session the way such a script reads, so a model trained
+on recordings also learns how scripts go on.
 """
 
 from __future__ import annotations
@@ -19,12 +24,61 @@ from nep_core.actions import Action
 from nep_core.collector import Collector, CollectReport
 from nep_core.errors import InvalidAction, NepError
 from nep_core.session import Event, Session
-from nep_blender.action_space import BlenderActionSpace, flatten_args
+from nep_blender.action_space import BlenderActionSpace, flatten_args, nest_args
+from nep_blender.registry import installed_bpy_version
 
 SECONDS_BETWEEN_CALLS = 2.0
 """Scripts carry no timing; calls are spaced evenly, well under the domain's pause threshold."""
 
 MIN_CALLS = 2
+
+BUNDLED = "bundled"
+"""``scripts:bundled``: the Python scripts shipped inside the installed bpy."""
+
+UI_ONLY_PREFIXES = ("view3d.", "screen.", "wm.", "ed.")
+"""Operators a script has no reason to call: views, screens, windows, undo."""
+
+
+def bundled_scripts_folder() -> Path:
+    """The installed bpy's ``<version>/scripts`` folder."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("bpy")
+    version = installed_bpy_version()
+    if spec is None or not spec.origin or version is None:
+        raise NepError("scripts:bundled reads the scripts shipped with bpy, which is not installed; pip install bpy")
+    package = Path(spec.origin).parent
+    folders = sorted(package.glob("*/scripts"))
+    if not folders:
+        raise NepError(f"scripts:bundled: no <version>/scripts folder in {package}")
+    return folders[-1]
+
+
+def as_script(session: Session) -> Session | None:
+    """``session`` as a script would run it: undone calls and UI-only calls gone, no context, even pace.
+
+    An ``ed.undo`` removes itself and the newest edit kept before it. None when fewer than
+    ``MIN_CALLS`` calls are left. The copy keeps the session's split group (``meta["source_id"]``).
+    """
+    kept: list[Action] = []
+    for action in session.actions():
+        if action.kind == "ed.undo":
+            for index in range(len(kept) - 1, -1, -1):
+                if kept[index].edit:
+                    del kept[index:]
+                    break
+            continue
+        if action.kind.startswith(UI_ONLY_PREFIXES):
+            continue
+        kept.append(Action(kind=action.kind, args=action.args, edit=action.edit))
+    if len(kept) < MIN_CALLS:
+        return None
+    return Session(
+        id=f"{session.id}-script",
+        domain=session.domain,
+        events=[Event(t=round(index * SECONDS_BETWEEN_CALLS, 2), action=action) for index, action in enumerate(kept)],
+        meta={**session.meta, "form": "script", "source_id": session.source},
+    )
 
 
 def _ops_aliases(tree: ast.Module) -> set[str]:
@@ -119,7 +173,7 @@ class ScriptsCollector(Collector):
         self.registry = action_space.registry
 
     def collect(self, argument: str, report: CollectReport, seed: int = 0) -> Iterable[Session]:
-        root = Path(argument).expanduser()
+        root = bundled_scripts_folder() if argument == BUNDLED else Path(argument).expanduser()
         if not argument or not root.exists():
             raise NepError(f"scripts: '{argument}' is not a Python file or a folder of them")
         files = [root] if root.is_file() else sorted(path for path in root.rglob("*.py") if path.is_file())
@@ -163,11 +217,13 @@ class ScriptsCollector(Collector):
             report.count("calls of operators this Blender does not have")
             report.warn(f"{path}:{line}: skipped bpy.ops.{kind}: this Blender ({self.registry.blender}) has no such operator")
             return None
-        missing = [name for name in flatten_args(args) if spec.property(name) is None]
-        if missing:
-            report.count("calls with unknown properties")
-            report.warn(f"{path}:{line}: skipped bpy.ops.{kind}: no property '{missing[0]}'")
-            return None
+        flat = flatten_args(args)
+        missing = [name for name in flat if spec.property(name) is None]
+        if missing:  # an older or newer Blender's property: the call stays, the property goes
+            report.count("properties this Blender does not know (dropped)", len(missing))
+            report.warn(f"{path}:{line}: bpy.ops.{kind}: no property '{missing[0]}' in this Blender ({self.registry.blender}); dropped")
+            args = nest_args({name: value for name, value in flat.items() if name not in missing})
+            unknown = [*unknown, *missing]
         context = {"unknown_args": unknown} if unknown else {}
         action = Action(kind=kind, args=args, context=context, edit=spec.is_edit)
         try:
@@ -176,6 +232,6 @@ class ScriptsCollector(Collector):
             report.count("calls with ill-typed literal arguments")
             report.warn(f"{path}:{line}: skipped bpy.ops.{kind}: {error}")
             return None
-        if unknown:
-            report.count("arguments that are not literals (dropped)", len(unknown))
+        if len(unknown) > len(missing):
+            report.count("arguments that are not literals (dropped)", len(unknown) - len(missing))
         return action

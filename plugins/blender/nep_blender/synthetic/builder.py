@@ -51,6 +51,11 @@ class Style:
     uv_method: str  # "smart", "unwrap" or "cube"
     finish: tuple[str, ...]  # the finishing moves this artist makes, in order
     retry_rate: float  # how often a step is undone (and redone differently)
+    tabs: bool  # enters and leaves edit mode with Tab (object.editmode_toggle), else the mode menu (object.mode_set)
+    moves_new_objects: bool  # adds at the 3D cursor, then moves with G (transform.translate), instead of typing a location
+    applies_scale: bool  # Ctrl+A after scaling an object (object.transform_apply)
+    applies_modifiers: bool  # applies a finishing modifier right away (Convert to Mesh)
+    subdivides_with_shortcut: bool  # Ctrl+1..3 (object.subdivision_set) rather than Add Modifier > Subdivision
 
     @classmethod
     def draw(cls, rng: random.Random) -> Style:
@@ -72,6 +77,11 @@ class Style:
             uv_method=rng.choice(("smart", "smart", "unwrap", "cube")),
             finish=tuple(finish[: rng.randint(1, 3)]),
             retry_rate=rng.choice((0.0, 0.1, 0.25)),
+            tabs=rng.random() < 0.6,
+            moves_new_objects=rng.random() < 0.5,
+            applies_scale=rng.random() < 0.4,
+            applies_modifiers=rng.random() < 0.3,
+            subdivides_with_shortcut=rng.random() < 0.4,
         )
 
 
@@ -131,6 +141,16 @@ class SessionBuilder:
     def op(self, kind: str, **args) -> None:
         """An edit or a selection, with its keyword arguments as the artist set them."""
         self.call(kind, args)
+
+    def op_if_it_changes(self, kind: str, **args) -> bool:
+        """An edit whose effect depends on the scene (setting an origin): left out when it changed nothing."""
+        try:
+            self.call(kind, args)
+        except RecipeFailed as error:
+            if not str(error).endswith("changed nothing"):
+                raise
+            return False
+        return True
 
     def view(self, kind: str, **args) -> None:
         self.call(kind, args, 0.2, 1.2)
@@ -194,20 +214,61 @@ class SessionBuilder:
 
     def hesitate(self) -> None:
         """Enter edit mode, look around, select, and leave again without editing (an abandoned idea)."""
-        self.op("object.mode_set", mode="EDIT")
+        self.enter_edit()
         self.view("view3d.view_selected")
         self.op("mesh.select_all", action=self.rng.choice(("DESELECT", "SELECT")))
         self.look(0.5)
-        self.op("object.mode_set", mode="OBJECT")
+        self.object_mode()
 
     # Common moves -----------------------------------------------------------------------------
 
+    def clear_start_scene(self) -> None:
+        """The first move in Blender's start-up scene: delete the default cube, or everything."""
+        if self.rng.random() < 0.5:
+            self.op("object.select_all", action="SELECT")
+        self.op("object.delete")
+
+    def enter_edit(self) -> None:
+        """Into edit mode the artist's way: Tab, or the mode menu."""
+        if self.style.tabs:
+            self.op("object.editmode_toggle")
+        else:
+            self.op("object.mode_set", mode="EDIT")
+
     def edit_mode(self) -> None:
-        self.op("object.mode_set", mode="EDIT")
+        self.enter_edit()
         self.op("mesh.select_all", action="SELECT")
 
+    def add(self, kind: str, **args) -> None:
+        """Add an object: where the artist typed, or at the 3D cursor and then moved there with G."""
+        location = args.get("location")
+        if self.style.moves_new_objects and location and any(location):
+            self.op(kind, **{name: value for name, value in args.items() if name != "location"})
+            self.op("transform.translate", value=location)
+        else:
+            self.op(kind, **args)
+
+    def resized(self) -> None:
+        """What this artist does after scaling an object in object mode."""
+        if self.style.applies_scale:
+            self.op("object.transform_apply", location=False, rotation=False, scale=True)
+
+    def modifier(self, kind: str) -> None:
+        """Add a modifier to the active object; an artist who applies right away applies it.
+
+        Applying is Convert to Mesh (``object.convert``): ``object.modifier_apply`` names its modifier
+        with a string, which logs never hold, and without the name it applies nothing.
+        """
+        self.op("object.modifier_add", type=kind)
+        if self.style.applies_modifiers:
+            self.look(0.3)
+            self.op("object.convert", target="MESH")
+
     def object_mode(self) -> None:
-        self.op("object.mode_set", mode="OBJECT")
+        if self.style.tabs:
+            self.op("object.editmode_toggle")
+        else:
+            self.op("object.mode_set", mode="OBJECT")
 
     def new_material(self) -> None:
         """``material.new`` as the material slot's New button runs it: the new material fills the slot.

@@ -5,6 +5,9 @@ bpy never runs in the calling process (it is heavy next to torch, and one scene 
 W-th session. A worker that crashes, or writes no session for ``SESSION_TIMEOUT`` seconds, is
 stopped; the session it was on is reported and dropped, and a fresh worker takes the rest of its
 share. Sessions depend only on (seed, index), so the worker count does not change them.
+
+``synthetic:N?scripts=SHARE`` also writes that share of the sessions as a script would run them
+(``collectors.scripts.as_script``), in the same split as the recording they come from.
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ from typing import Iterable
 from nep_core.actions import Action
 from nep_core.collector import Collector, CollectReport
 from nep_core.errors import NepError
+from nep_core.examples import unit_hash
 from nep_core.session import Event, Session
+from nep_core.source_options import parse_argument
+from nep_blender.collectors.scripts import as_script
 from nep_blender.registry import installed_bpy_version
 from nep_blender.synthetic.recipes import FAMILIES
 
@@ -36,14 +42,21 @@ MAX_RESTARTS = 3
 
 class SyntheticCollector(Collector):
     name = "synthetic"
-    description = f"procedural modeling sessions run in real bpy ({len(FAMILIES)} recipe families); ARGUMENT is the number of sessions"
+    version = "2"  # part of the default dataset's cache key: bump when the sessions change
+    description = (
+        f"procedural modeling sessions run in real bpy ({len(FAMILIES)} recipe families); ARGUMENT is the number of "
+        "sessions; ?scripts=SHARE also writes that share of them as scripts"
+    )
 
     def __init__(self, workers: int | None = None):
         self.workers = workers
 
     def collect(self, argument: str, report: CollectReport, seed: int = 0) -> Iterable[Session]:
+        argument, options = parse_argument("synthetic", argument, {"scripts": 0.0})
         if not argument.isdigit() or int(argument) < 1:
             raise NepError(f"synthetic: ARGUMENT is a number of sessions, not '{argument}'")
+        if options["scripts"] > 1:
+            raise NepError(f"synthetic: option 'scripts' is a share from 0 to 1, not {options['scripts']}")
         version = installed_bpy_version()
         if version is None:
             raise NepError("synthetic: blender sessions are generated in bpy, which is not installed; pip install bpy")
@@ -71,15 +84,20 @@ class SyntheticCollector(Collector):
             report.count("actions", len(events))
             report.count("edits", sum(event.action.edit for event in events))
             report.count("undos", sum(event.action.kind == "ed.undo" for event in events))
-            yield Session(
+            session = Session(
                 id=f"blender-synth-{seed}-{index:05d}",
                 domain="blender",
                 events=events,
                 meta={
                     "source": "synthetic", "family": record["families"][0], "families": record["families"], "theme": record["theme"],
-                    "app": f"bpy {version}", "seed": seed,
+                    "app": f"bpy {version}", "seed": seed, "start_scene": record["start_scene"],
                 },
             )
+            yield session
+            script = as_script(session) if unit_hash("script", seed, index) < options["scripts"] else None
+            if script is not None:
+                report.count("sessions also written as scripts")
+                yield script
         for family, sessions in sorted(families.items()):
             report.count(f"family {family}", sessions)
         report.count("recipe families", len(families))

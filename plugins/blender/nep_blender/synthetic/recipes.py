@@ -18,7 +18,7 @@ from nep_blender.synthetic.builder import SessionBuilder
 
 
 def _add(s: SessionBuilder, kind: str, **args) -> None:
-    s.op(kind, **args)
+    s.add(kind, **args)
     s.added()
 
 
@@ -26,6 +26,7 @@ def _block(s: SessionBuilder, size: list[float], location: list[float]) -> None:
     """A unit cube scaled into a board or a post."""
     _add(s, "mesh.primitive_cube_add", size=1.0, location=location)
     s.op("transform.resize", value=size)
+    s.resized()
 
 
 def _uv(s: SessionBuilder) -> None:
@@ -52,9 +53,11 @@ def finish(s: SessionBuilder) -> None:
             if not s.active_is_smooth():
                 s.op("object.shade_smooth")
         elif move == "bevel":
-            s.op("object.modifier_add", type="BEVEL")
+            s.modifier("BEVEL")
+        elif move == "subsurf" and s.style.subdivides_with_shortcut:
+            s.op("object.subdivision_set", level=s.pick((1, 2, 2, 3)), relative=False)
         elif move == "subsurf":
-            s.op("object.modifier_add", type="SUBSURF")
+            s.modifier("SUBSURF")
         elif move == "material":
             _material(s)
         else:
@@ -74,6 +77,8 @@ def _join_all(s: SessionBuilder) -> None:
     s.op("object.select_all", action="SELECT")
     s.look(0.3)
     s.op("object.join")
+    if s.rng.random() < 0.3:
+        s.op_if_it_changes("object.origin_set", type="ORIGIN_GEOMETRY")
 
 
 def _duplicates(s: SessionBuilder, offset: list[float], count: int, look: float = 0.15) -> None:
@@ -144,6 +149,7 @@ def sofa(s: SessionBuilder) -> None:
 def wall_with_windows(s: SessionBuilder) -> None:
     _add(s, "mesh.primitive_cube_add", size=1.0, location=[0.0, 0.0, 1.5])
     s.op("transform.resize", value=[s.pick((4.0, 6.0, 8.0)), 0.25, 3.0])
+    s.resized()
     s.edit_mode()
     s.op("mesh.subdivide", number_cuts=s.style.cuts)
     s.look()
@@ -169,7 +175,7 @@ def stairs(s: SessionBuilder) -> None:
 def columns(s: SessionBuilder) -> None:
     radius, height, spacing = s.pick((0.2, 0.25, 0.3)), s.pick((2.5, 3.0, 4.0)), s.pick((1.5, 2.0, 2.5))
     _add(s, "mesh.primitive_cylinder_add", vertices=s.pick((12, 16, 24)), radius=radius, depth=height, location=[0.0, 0.0, height / 2])
-    s.op("object.mode_set", mode="EDIT")
+    s.enter_edit()
     s.op("mesh.select_all", action="DESELECT")
     s.op("mesh.select_face_by_sides", number=4, type="GREATER")
     s.op("mesh.extrude_region_shrink_fatten", TRANSFORM_OT_shrink_fatten={"value": s.style.extrude_depth})
@@ -182,7 +188,7 @@ def columns(s: SessionBuilder) -> None:
 
 def tower(s: SessionBuilder) -> None:
     _add(s, "mesh.primitive_circle_add", vertices=s.pick((6, 8, 12)), radius=s.pick((1.0, 1.5)), fill_type="NGON")
-    s.op("object.mode_set", mode="EDIT")
+    s.enter_edit()
     height = s.pick((1.0, 1.5, 2.0))
     for level in range(s.rng.randint(3, 6)):
         s.op("mesh.extrude_region_move", TRANSFORM_OT_translate={"value": [0.0, 0.0, height]})
@@ -212,7 +218,7 @@ def floor_plan(s: SessionBuilder) -> None:
 
 def barrel(s: SessionBuilder) -> None:
     _add(s, "mesh.primitive_cylinder_add", vertices=s.pick((16, 24, 32)), radius=0.5, depth=1.2, location=[0.0, 0.0, 0.6])
-    s.op("object.mode_set", mode="EDIT")
+    s.enter_edit()
     s.op("mesh.loopcut_slide", MESH_OT_loopcut={"number_cuts": s.style.cuts + 1, "edge_index": 2, "object_index": 0})
     s.look()
     s.op("mesh.select_all", action="DESELECT")
@@ -246,7 +252,7 @@ def lamp(s: SessionBuilder) -> None:
     s.op("object.shade_smooth")
     s.op("object.modifier_add", type="SOLIDIFY")
     s.look()
-    s.op("object.light_add", type="POINT", radius=0.05, location=[0.0, 0.0, pole - 0.05])
+    s.add("object.light_add", type="POINT", radius=0.05, location=[0.0, 0.0, pole - 0.05])
     s.maybe_pause()
 
 
@@ -255,7 +261,7 @@ def tree(s: SessionBuilder) -> None:
     _add(s, "mesh.primitive_cylinder_add", vertices=8, radius=s.pick((0.1, 0.15)), depth=trunk, location=[0.0, 0.0, trunk / 2])
     _material(s)
     _add(s, "mesh.primitive_ico_sphere_add", subdivisions=s.rng.randint(1, 2), radius=s.pick((0.6, 0.8, 1.0)), location=[0.0, 0.0, trunk + 0.4])
-    s.op("object.mode_set", mode="EDIT")
+    s.enter_edit()
     s.op("transform.vertex_random", offset=s.pick((0.1, 0.15, 0.2)), seed=s.rng.randint(0, 20))
     s.object_mode()
     _material(s)
@@ -268,7 +274,8 @@ def tree(s: SessionBuilder) -> None:
 def rock(s: SessionBuilder) -> None:
     _add(s, "mesh.primitive_ico_sphere_add", subdivisions=s.rng.randint(2, 3), radius=s.pick((0.5, 1.0)))
     s.op("transform.resize", value=[1.0, s.pick((0.7, 0.8)), s.pick((0.5, 0.6))])
-    s.op("object.mode_set", mode="EDIT")
+    s.resized()
+    s.enter_edit()
     s.retry("transform.vertex_random", offset=s.pick((0.1, 0.2, 0.3)), seed=s.rng.randint(0, 20))
     s.object_mode()
     s.op("object.modifier_add", type="DECIMATE")
@@ -284,7 +291,7 @@ def rock(s: SessionBuilder) -> None:
 def sword(s: SessionBuilder) -> None:
     _add(s, "mesh.primitive_cube_add", size=1.0, location=[0.0, 0.0, 0.6])
     s.op("transform.resize", value=[0.08, 0.01, s.pick((0.8, 1.0))])
-    s.op("object.mode_set", mode="EDIT")
+    s.enter_edit()
     s.op("mesh.loopcut_slide", MESH_OT_loopcut={"number_cuts": s.style.cuts, "edge_index": 4, "object_index": 0})
     s.op("mesh.bevel", offset=s.style.bevel_offset, segments=s.style.bevel_segments, affect="VERTICES")
     s.object_mode()
@@ -304,6 +311,8 @@ def modifier_stack(s: SessionBuilder) -> None:
         s.look(0.3)
         s.op("object.modifier_add", type=modifier)
         s.maybe_pause(0.05)
+    if s.style.applies_modifiers:
+        s.op("object.convert", target="MESH")
     if s.rng.random() < 0.3:
         s.abandon("object.modifier_add", type="TRIANGULATE")
     s.op("object.shade_smooth")
@@ -311,7 +320,7 @@ def modifier_stack(s: SessionBuilder) -> None:
 
 def extrude_inset(s: SessionBuilder) -> None:
     _add(s, "mesh.primitive_plane_add", size=s.pick((1.0, 2.0)))
-    s.op("object.mode_set", mode="EDIT")
+    s.enter_edit()
     for level in range(s.rng.randint(3, 6)):
         s.op("mesh.extrude_region_move", TRANSFORM_OT_translate={"value": [0.0, 0.0, s.style.extrude_depth]})
         if level % 2 == 1:
@@ -350,7 +359,7 @@ def bevel_edges(s: SessionBuilder) -> None:
 
 def loop_cuts(s: SessionBuilder) -> None:
     _add(s, "mesh.primitive_cube_add", size=s.pick((1.0, 2.0)))
-    s.op("object.mode_set", mode="EDIT")
+    s.enter_edit()
     for edge in s.rng.sample((0, 1, 4), 2):
         s.op("mesh.loopcut_slide", MESH_OT_loopcut={"number_cuts": s.style.cuts, "edge_index": edge, "object_index": 0})
         s.look(0.3)
@@ -364,7 +373,7 @@ def loop_cuts(s: SessionBuilder) -> None:
 
 def solidify_shell(s: SessionBuilder) -> None:
     _add(s, "mesh.primitive_uv_sphere_add", segments=s.pick((16, 24, 32)), ring_count=s.pick((8, 12, 16)), radius=1.0)
-    s.op("object.mode_set", mode="EDIT")
+    s.enter_edit()
     _random_faces(s, s.pick((0.2, 0.3)))
     s.op("mesh.delete", type="FACE")
     s.op("mesh.select_all", action="SELECT")
@@ -373,6 +382,24 @@ def solidify_shell(s: SessionBuilder) -> None:
     s.op("object.modifier_add", type="SUBSURF")
     s.op("object.shade_smooth")
     s.maybe_pause()
+
+
+def cleanup(s: SessionBuilder) -> None:
+    """Tidy a mesh: merge the doubles a cancelled extrude left, fix normals, apply scale, origin to geometry."""
+    _add(s, s.pick(("mesh.primitive_monkey_add", "mesh.primitive_cube_add", "mesh.primitive_uv_sphere_add")), location=[0.0, 0.0, 1.0])
+    s.op("transform.resize", value=[s.pick((1.5, 2.0)), 1.0, s.pick((0.5, 1.0, 1.5))])
+    s.resized()
+    s.edit_mode()
+    s.op("mesh.subdivide", number_cuts=1)
+    s.op("mesh.extrude_region_move")  # an extrude cancelled with right-click leaves doubles behind
+    s.look(0.3)
+    s.op_if_it_changes("mesh.remove_doubles", threshold=s.pick((0.0001, 0.001, 0.01)))
+    s.op_if_it_changes("mesh.normals_make_consistent", inside=False)
+    s.object_mode()
+    if not s.style.applies_scale:
+        s.op("object.transform_apply", location=False, rotation=False, scale=True)
+    s.op_if_it_changes("object.origin_set", type="ORIGIN_GEOMETRY")
+    finish(s)
 
 
 # Scene set-up ---------------------------------------------------------------------------------
@@ -398,10 +425,14 @@ def lighting_and_camera(s: SessionBuilder) -> None:
     _add(s, "mesh.primitive_monkey_add", location=[0.0, 0.0, 1.0])
     s.op("object.shade_smooth")
     key = s.pick(("AREA", "SUN", "POINT", "SPOT"))
-    s.op("object.light_add", type=key, location=[s.pick((3.0, 4.0)), -s.pick((3.0, 4.0)), s.pick((4.0, 5.0))])
+    s.add("object.light_add", type=key, location=[s.pick((3.0, 4.0)), -s.pick((3.0, 4.0)), s.pick((4.0, 5.0))])
     if s.rng.random() < 0.6:
-        s.op("object.light_add", type="AREA", location=[-s.pick((3.0, 4.0)), -2.0, 3.0])
-    s.op("object.camera_add", location=[7.0, -7.0, s.pick((4.0, 5.0))], rotation=[math.radians(63), 0.0, math.radians(45)])
+        s.add("object.light_add", type="AREA", location=[-s.pick((3.0, 4.0)), -2.0, 3.0])
+    if s.style.moves_new_objects:
+        s.add("object.camera_add", location=[7.0, -7.0, s.pick((4.0, 5.0))])
+        s.op("transform.rotate", value=math.radians(63), orient_axis="X")
+    else:
+        s.op("object.camera_add", location=[7.0, -7.0, s.pick((4.0, 5.0))], rotation=[math.radians(63), 0.0, math.radians(45)])
     s.retry("transform.rotate", value=math.radians(s.pick((5, 10, -5))), orient_axis="Z")
     s.maybe_pause()
 
@@ -421,7 +452,7 @@ THEMES: dict[str, tuple[Callable[[SessionBuilder], None], ...]] = {
     "furniture": (table, chair, sofa, shelf, lamp),
     "architecture": (floor_plan, wall_with_windows, columns, stairs, tower),
     "props": (barrel, crate, rock, tree, sword, scatter),
-    "hard_surface": (modifier_stack, extrude_inset, inset_panels, bevel_edges, loop_cuts, solidify_shell),
+    "hard_surface": (modifier_stack, extrude_inset, inset_panels, bevel_edges, loop_cuts, solidify_shell, cleanup),
     "look_dev": (materials, uv_unwrap, lighting_and_camera),
 }
 """What one session models: two to four families of one theme, in the theme's order (the table before

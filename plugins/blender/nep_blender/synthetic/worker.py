@@ -1,9 +1,10 @@
 """Generate synthetic sessions in one bpy process: ``python -m nep_blender.synthetic.worker JOB.json OUT.jsonl``.
 
 JOB is ``{"seed": S, "indices": [...]}``. Each session depends only on (seed, index): it starts from
-Blender's empty factory scene with the undo system started, and chains the recipe families of one
+Blender's empty factory scene, or its start-up scene that the artist clears first, with the undo
+system started, and chains the recipe families of one
 theme (``recipes.plan_session``). OUT gets one JSON object per line, ``{"index", "theme",
-"families", "events", "ms"}``, or
+"families", "events", "start_scene", "ms"}``, or
 ``{"index", "error", "ms"}`` for a session whose recipe failed; ``ms`` is the time it took.
 """
 
@@ -14,6 +15,9 @@ import os
 import random
 import sys
 import time
+
+START_UP_SCENE_SHARE = 0.4
+"""Sessions that start in Blender's start-up scene (cube, camera, light) and clear it first; the rest start empty."""
 
 
 def viewport_override(bpy) -> dict:
@@ -30,13 +34,16 @@ def generate(bpy, space, seed: int, index: int) -> dict:
     from nep_blender.synthetic.recipes import FAMILIES, plan_session
 
     rng = random.Random(f"blender-synthetic:{seed}:{index}")
-    bpy.ops.wm.read_factory_settings(use_empty=True)
+    start_up_scene = rng.random() < START_UP_SCENE_SHARE
+    bpy.ops.wm.read_factory_settings(use_empty=not start_up_scene)
     bpy.ops.ed.undo_push(message="start")  # background mode starts without an undo system
     builder = SessionBuilder(bpy, space, rng)
     theme, families = plan_session(rng)
     family = families[0]
     try:
         with bpy.context.temp_override(**viewport_override(bpy)):
+            if start_up_scene:
+                builder.clear_start_scene()
             for position, family in enumerate(families):
                 if position:
                     if current_context(bpy)["active"] == "MESH" and rng.random() < 0.25:
@@ -47,7 +54,10 @@ def generate(bpy, space, seed: int, index: int) -> dict:
                 FAMILIES[family](builder)
     except RecipeFailed as error:
         return {"index": index, "error": f"{family}: {error}"}
-    return {"index": index, "theme": theme, "families": families, "events": builder.events}
+    return {
+        "index": index, "theme": theme, "families": families, "events": builder.events,
+        "start_scene": "startup" if start_up_scene else "empty",
+    }
 
 
 def main() -> None:
