@@ -127,3 +127,42 @@ def test_addon_logs_keep_runnable_calls_and_report_the_rest(domain, tmp_path):
     assert any("artist-1.jsonl:6:" in warning for warning in report.warnings)
     with pytest.raises(NepError, match="no session logs at"):
         list(domain.collectors["addon"].collect(str(tmp_path / "none"), CollectReport()))
+
+
+def _recording() -> Session:
+    calls = [
+        ("object.select_all", {"action": "SELECT"}, False), ("object.delete", {}, True),  # clearing the start-up scene
+        ("mesh.primitive_cube_add", {"size": 1.0}, True), ("view3d.view_selected", {}, False),
+        ("object.mode_set", {"mode": "EDIT"}, True), ("mesh.bevel", {"offset": 0.2}, True), ("ed.undo", {}, False),
+        ("mesh.bevel", {"offset": 0.1}, True), ("object.mode_set", {}, True), ("object.shade_smooth", {}, True),
+    ]
+    context = {"mode": "OBJECT", "active": "MESH", "selected": 1}
+    return Session(
+        id="rec", domain="blender", meta={"source": "synthetic"},
+        events=[Event(t=1.5 * index, action=Action(kind=kind, args=args, context=context, edit=edit)) for index, (kind, args, edit) in enumerate(calls)],
+    )
+
+
+def test_as_scripts_writes_a_recording_the_way_a_script_runs_it():
+    from nep_blender.collectors.scripts import as_scripts
+
+    recording = _recording()
+    (whole,) = as_scripts(recording)
+    assert [action.kind for action in whole.actions()] == [
+        "object.select_all", "object.delete", "mesh.primitive_cube_add", "object.mode_set", "mesh.bevel", "object.mode_set",
+        "object.shade_smooth",
+    ]  # no view change; the undone bevel and its undo are gone
+    assert whole.actions()[4].args == {"offset": 0.1} and all(not action.context for action in whole.actions())
+    assert [event.t for event in whole.events] == [2.0 * index for index in range(7)]
+    assert whole.source == recording.source and whole.meta["form"] == "script"
+
+    clearing, model = as_scripts(recording, function_starts=[0, 2], toggles=True, guards=True)
+    assert [action.kind for action in clearing.actions()] == ["object.mode_set", "object.select_all", "object.delete"]
+    assert [action.kind for action in model.actions()] == [
+        "mesh.primitive_cube_add", "object.editmode_toggle", "mesh.bevel", "object.editmode_toggle", "object.shade_smooth",
+    ]
+    helpers = as_scripts(recording, function_starts=[0, 2], helpers=True)
+    assert [[action.kind for action in script.actions()] for script in helpers] == [
+        ["object.select_all", "object.delete"],
+        ["object.mode_set", "mesh.bevel", "object.mode_set"],  # the edit-mode block; the lone cube and smooth are too short
+    ]

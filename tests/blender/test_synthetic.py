@@ -86,7 +86,6 @@ def test_sessions_have_views_selections_undo_pauses_and_growing_time(generated):
     assert min(gaps) > 0 and max(gaps) > 20  # pauses longer than the domain's pause threshold
     edit_mode = Counter(event.action.kind for session in sessions for event in session.events if event.action.context["mode"] == "EDIT_MESH")
     assert edit_mode["mesh.inset"] > 0 and edit_mode["object.mode_set"] > 0 and edit_mode["object.modifier_add"] == 0
-    assert edit_mode["object.editmode_toggle"] > 0  # artists who press Tab
 
 
 def test_some_sessions_start_by_clearing_blenders_start_up_scene(generated):
@@ -102,30 +101,40 @@ def test_some_sessions_start_by_clearing_blenders_start_up_scene(generated):
 def test_scripts_option_also_writes_sessions_the_way_a_script_runs_them(domain):
     report = CollectReport()
     sessions = list(domain.collectors["synthetic"].collect("8?scripts=0.5", report, seed=11))
-    scripts = {session.meta["source_id"]: session for session in sessions if session.meta.get("form") == "script"}
     recordings = {session.id: session for session in sessions if "form" not in session.meta}
-    assert len(recordings) == 8 and 1 <= len(scripts) <= 7 and report.counts["sessions also written as scripts"] == len(scripts)
-    for source, script in scripts.items():
+    functions: dict[str, list] = {}
+    for session in sessions:
+        if session.meta.get("form") == "script":
+            functions.setdefault(session.meta["source_id"], []).append(session)
+    assert len(recordings) == 8 and 1 <= len(functions) <= 7
+    assert not any(action.kind == "object.editmode_toggle" for session in recordings.values() for action in session.actions())
+    assert report.counts["sessions also written as scripts"] == len(functions)
+    assert report.counts["script functions"] == sum(map(len, functions.values()))
+    written = Counter(action.kind for scripts in functions.values() for script in scripts for action in script.actions())
+    assert written["object.editmode_toggle"] > 0 and written["object.mode_set"] > 0
+    # some authors write each edit-mode block as a helper function: into edit mode, edits, back to object mode
+    assert any(
+        script.actions()[0].args.get("mode") == "EDIT" and script.actions()[-1].kind == "object.mode_set" and not script.actions()[-1].args
+        and sum(action.kind == "object.mode_set" for action in script.actions()) == 2
+        for scripts in functions.values() for script in scripts
+    )
+    for source, scripts in functions.items():
         recording = recordings[source]
-        assert script.source == recording.source and script.id == f"{recording.id}-script"
-        kinds = [action.kind for action in script.actions()]
+        # one function per recipe family (a family too short for a function is left out)
+        parts = len(recording.meta["families"]) + (recording.meta["start_scene"] == "startup")  # clearing the scene is a function too
+        assert len(recording.meta["family_starts"]) == parts
+        assert 1 <= len(scripts) <= parts + 2 * sum(action.kind == "object.mode_set" for action in recording.actions())
+        assert [script.id for script in scripts] == [f"{recording.id}-script{script.meta['function']}" for script in scripts]
+        kinds = [action.kind for script in scripts for action in script.actions()]
+        assert all(script.source == recording.source for script in scripts)
         assert not any(kind.startswith("view3d.") or kind == "ed.undo" for kind in kinds)
-        assert all(not action.context for action in script.actions())  # a script knows no mode or selection
+        assert all(not action.context for script in scripts for action in script.actions())  # a script knows no mode or selection
         undone = sum(action.kind == "ed.undo" for action in recording.actions())
         views = sum(action.kind.startswith("view3d.") for action in recording.actions())
-        assert len(kinds) == len(recording.events) - views - 2 * undone
-        gaps = {round(b.t - a.t, 2) for a, b in zip(script.events, script.events[1:])}
-        assert gaps == {2.0}
-
-
-def test_an_undo_follows_the_step_it_takes_back(generated):
-    sessions, _ = generated
-    for session in sessions:
-        actions = session.actions()
-        for position, action in enumerate(actions):
-            if action.kind == "ed.undo":
-                undone = next(earlier for earlier in reversed(actions[:position]) if earlier.kind != "ed.undo" and not earlier.kind.startswith("view3d."))
-                assert undone.edit, session.id
+        guards = sum(script.events[0].action.kind == "object.mode_set" and not script.events[0].action.args for script in scripts)
+        assert len(kinds) <= len(recording.events) - views - 2 * undone + guards
+        assert not ("object.editmode_toggle" in kinds and "object.mode_set" in kinds)  # the author's habit, throughout
+        assert all({round(b.t - a.t, 2) for a, b in zip(script.events, script.events[1:])} == {2.0} for script in scripts)
 
 
 def test_sessions_survive_the_session_log_round_trip(generated, tmp_path):

@@ -13,7 +13,8 @@ from nep_blender.synthetic.collector import SyntheticCollector
 from nep_blender.verifier import ReplayVerifier
 
 DEFAULT_SESSIONS = 600
-"""Sessions in the embedded default dataset (``synthetic:600``)."""
+"""Sessions in the embedded default dataset: ``synthetic:600?scripts=1``, each recorded session also
+written the way a script runs it, so the model knows both the add-on's recordings and scripts."""
 
 
 def build_domain() -> Domain:
@@ -33,7 +34,7 @@ def build_domain() -> Domain:
         encoder=BlenderEncoder(action_space),
         collectors=collectors,
         verifiers=verifiers,
-        default_source=f"synthetic:{DEFAULT_SESSIONS}",
+        default_source=f"synthetic:{DEFAULT_SESSIONS}?scripts=1",
         default_preset="small",
         examples=ExampleConfig(horizon_events=3, horizon_seconds=30.0, pause_seconds=20.0),
     )

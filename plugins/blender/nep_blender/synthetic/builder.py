@@ -26,6 +26,7 @@ from nep_blender.bpy_calls import CallRefused, current_context, run_call, scene_
 
 VIEW_TYPES = ("FRONT", "RIGHT", "TOP", "FRONT", "TOP", "LEFT", "BACK")
 ORBITS = ("ORBITLEFT", "ORBITRIGHT", "ORBITUP", "ORBITDOWN")
+WRONG_PRIMITIVES = ("mesh.primitive_cube_add", "mesh.primitive_plane_add", "mesh.primitive_cylinder_add", "mesh.primitive_uv_sphere_add")
 
 
 class RecipeFailed(RuntimeError):
@@ -51,7 +52,6 @@ class Style:
     uv_method: str  # "smart", "unwrap" or "cube"
     finish: tuple[str, ...]  # the finishing moves this artist makes, in order
     retry_rate: float  # how often a step is undone (and redone differently)
-    tabs: bool  # enters and leaves edit mode with Tab (object.editmode_toggle), else the mode menu (object.mode_set)
     moves_new_objects: bool  # adds at the 3D cursor, then moves with G (transform.translate), instead of typing a location
     applies_scale: bool  # Ctrl+A after scaling an object (object.transform_apply)
     applies_modifiers: bool  # applies a finishing modifier right away (Convert to Mesh)
@@ -77,7 +77,6 @@ class Style:
             uv_method=rng.choice(("smart", "smart", "unwrap", "cube")),
             finish=tuple(finish[: rng.randint(1, 3)]),
             retry_rate=rng.choice((0.0, 0.1, 0.25)),
-            tabs=rng.random() < 0.6,
             moves_new_objects=rng.random() < 0.5,
             applies_scale=rng.random() < 0.4,
             applies_modifiers=rng.random() < 0.3,
@@ -229,18 +228,21 @@ class SessionBuilder:
         self.op("object.delete")
 
     def enter_edit(self) -> None:
-        """Into edit mode the artist's way: Tab, or the mode menu."""
-        if self.style.tabs:
-            self.op("object.editmode_toggle")
-        else:
-            self.op("object.mode_set", mode="EDIT")
+        """Into edit mode: Tab, or the mode menu; both run ``object.mode_set``, as the recorder logs them."""
+        self.op("object.mode_set", mode="EDIT")
 
     def edit_mode(self) -> None:
         self.enter_edit()
         self.op("mesh.select_all", action="SELECT")
 
     def add(self, kind: str, **args) -> None:
-        """Add an object: where the artist typed, or at the 3D cursor and then moved there with G."""
+        """Add an object: where the artist typed, or at the 3D cursor and then moved there with G.
+
+        Now and then the artist first picks the wrong primitive from the Add menu and deletes it (X).
+        """
+        if kind.startswith("mesh.primitive_") and self.rng.random() < 0.05:
+            self.op(self.rng.choice([other for other in WRONG_PRIMITIVES if other != kind]))
+            self.op("object.delete")
         location = args.get("location")
         if self.style.moves_new_objects and location and any(location):
             self.op(kind, **{name: value for name, value in args.items() if name != "location"})
@@ -265,10 +267,7 @@ class SessionBuilder:
             self.op("object.convert", target="MESH")
 
     def object_mode(self) -> None:
-        if self.style.tabs:
-            self.op("object.editmode_toggle")
-        else:
-            self.op("object.mode_set", mode="OBJECT")
+        self.op("object.mode_set", mode="OBJECT")
 
     def new_material(self) -> None:
         """``material.new`` as the material slot's New button runs it: the new material fills the slot.

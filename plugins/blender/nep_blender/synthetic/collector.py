@@ -6,8 +6,9 @@ W-th session. A worker that crashes, or writes no session for ``SESSION_TIMEOUT`
 stopped; the session it was on is reported and dropped, and a fresh worker takes the rest of its
 share. Sessions depend only on (seed, index), so the worker count does not change them.
 
-``synthetic:N?scripts=SHARE`` also writes that share of the sessions as a script would run them
-(``collectors.scripts.as_script``), in the same split as the recording they come from.
+``synthetic:N?scripts=SHARE`` also writes that share of the sessions as a script would run them, one
+function per recipe family (``collectors.scripts.as_scripts``), in the same split as the recording
+they come from.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from nep_core.errors import NepError
 from nep_core.examples import unit_hash
 from nep_core.session import Event, Session
 from nep_core.source_options import parse_argument
-from nep_blender.collectors.scripts import as_script
+from nep_blender.collectors.scripts import as_scripts
 from nep_blender.registry import installed_bpy_version
 from nep_blender.synthetic.recipes import FAMILIES
 
@@ -42,7 +43,7 @@ MAX_RESTARTS = 3
 
 class SyntheticCollector(Collector):
     name = "synthetic"
-    version = "2"  # part of the default dataset's cache key: bump when the sessions change
+    version = "7"  # part of the default dataset's cache key: bump when the sessions change
     description = (
         f"procedural modeling sessions run in real bpy ({len(FAMILIES)} recipe families); ARGUMENT is the number of "
         "sessions; ?scripts=SHARE also writes that share of them as scripts"
@@ -91,13 +92,18 @@ class SyntheticCollector(Collector):
                 meta={
                     "source": "synthetic", "family": record["families"][0], "families": record["families"], "theme": record["theme"],
                     "app": f"bpy {version}", "seed": seed, "start_scene": record["start_scene"],
+                    "family_starts": record["family_starts"],
                 },
             )
             yield session
-            script = as_script(session) if unit_hash("script", seed, index) < options["scripts"] else None
-            if script is not None:
-                report.count("sessions also written as scripts")
-                yield script
+            if unit_hash("script", seed, index) < options["scripts"]:
+                toggles = unit_hash("toggle", seed, index) < 0.5  # this script's author writes editmode_toggle()
+                guards = unit_hash("guard", seed, index) < 0.5  # and makes sure of object mode before clearing
+                helpers = unit_hash("helpers", seed, index) < 0.5  # and writes each edit-mode block as a helper function
+                scripts = as_scripts(session, session.meta["family_starts"], toggles, guards, helpers)
+                report.count("sessions also written as scripts", bool(scripts))
+                report.count("script functions", len(scripts))
+                yield from scripts
         for family, sessions in sorted(families.items()):
             report.count(f"family {family}", sessions)
         report.count("recipe families", len(families))

@@ -4,7 +4,8 @@ JOB is ``{"seed": S, "indices": [...]}``. Each session depends only on (seed, in
 Blender's empty factory scene, or its start-up scene that the artist clears first, with the undo
 system started, and chains the recipe families of one
 theme (``recipes.plan_session``). OUT gets one JSON object per line, ``{"index", "theme",
-"families", "events", "start_scene", "ms"}``, or
+"families", "events", "start_scene", "family_starts" (the event each part starts at: clearing the
+start-up scene, then each family), "ms"}``, or
 ``{"index", "error", "ms"}`` for a session whose recipe failed; ``ms`` is the time it took.
 """
 
@@ -16,7 +17,7 @@ import random
 import sys
 import time
 
-START_UP_SCENE_SHARE = 0.4
+START_UP_SCENE_SHARE = 0.6
 """Sessions that start in Blender's start-up scene (cube, camera, light) and clear it first; the rest start empty."""
 
 
@@ -40,15 +41,19 @@ def generate(bpy, space, seed: int, index: int) -> dict:
     builder = SessionBuilder(bpy, space, rng)
     theme, families = plan_session(rng)
     family = families[0]
+    family_starts = []  # where each part of the session starts (clearing the start-up scene is a part)
     try:
         with bpy.context.temp_override(**viewport_override(bpy)):
             if start_up_scene:
+                family_starts.append(0)
                 builder.clear_start_scene()
             for position, family in enumerate(families):
+                family_starts.append(len(builder.events))
                 if position:
                     if current_context(bpy)["active"] == "MESH" and rng.random() < 0.25:
                         builder.hesitate()
-                    builder.op("object.select_all", action="DESELECT")
+                    if rng.random() < 0.35:
+                        builder.op("object.select_all", action="DESELECT")
                     builder.look(0.4)
                     builder.maybe_pause(0.25)
                 FAMILIES[family](builder)
@@ -56,7 +61,7 @@ def generate(bpy, space, seed: int, index: int) -> dict:
         return {"index": index, "error": f"{family}: {error}"}
     return {
         "index": index, "theme": theme, "families": families, "events": builder.events,
-        "start_scene": "startup" if start_up_scene else "empty",
+        "start_scene": "startup" if start_up_scene else "empty", "family_starts": family_starts,
     }
 
 

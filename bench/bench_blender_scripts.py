@@ -1,0 +1,70 @@
+"""Operator top-1 of a blender model against repeat-last and n-gram on real scripts; prints JSON.
+
+    python bench/bench_blender_scripts.py --model runs/blender --scripts ~/blender-scripts
+
+The scripts (a folder of ``.py`` files kept outside this repository) become sessions through the
+``scripts`` collector. A single split of a few dozen scripts is noisy, so the sessions are split
+``--rounds`` times, each time by another seed (by file, 60/40): the baselines are fitted on that
+round's training part, as ``nep eval --baselines`` fits them, and every predictor is scored on the
+held-out part. Figures: operator top-1 (``kind top-1`` of ``nep eval``) over all rounds, per
+predictor, and its ratio to the best baseline; the same for NO_EDIT-free examples.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import platform
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, help="a blender checkpoint folder from nep train")
+    parser.add_argument("--scripts", required=True, help="a folder of Blender Python scripts")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+
+    from nep_core.dataset import load_sessions
+    from nep_core.examples import build_examples, split_sessions
+    from nep_core.inference import load_predictor, make_baseline
+    from nep_core.plugins import get_domain
+
+    domain = get_domain("blender")
+    sessions, _ = load_sessions(domain, f"scripts:{args.scripts}")
+    model = load_predictor(args.model, domain)
+    hits: dict[str, int] = {}
+    edit_hits: dict[str, int] = {}
+    examples = edit_examples = 0
+    for seed in range(args.rounds):
+        config = dataclasses.replace(domain.examples, seed=seed, split_fractions=(0.6, 0.2, 0.2))
+        splits, _ = build_examples(split_sessions(sessions, config), domain, config)
+        held_out = splits["val"] + splits["test"]
+        predictors = {"model": model}
+        predictors.update({name: make_baseline(name, domain).fit(splits["train"]) for name in ("repeat-last", "ngram")})
+        examples += len(held_out)
+        edit_examples += sum(not example.target.is_no_edit for example in held_out)
+        for name, predictor in predictors.items():
+            for example in held_out:
+                right = predictor.predict(example.context, k=1).best.kind == example.target.kind
+                hits[name] = hits.get(name, 0) + right
+                edit_hits[name] = edit_hits.get(name, 0) + (right and not example.target.is_no_edit)
+    top1 = {name: round(count / examples, 4) for name, count in hits.items()}
+    edit_top1 = {name: round(count / max(edit_examples, 1), 4) for name, count in edit_hits.items()}
+    best_baseline = max(value for name, value in top1.items() if name != "model")
+    print(json.dumps({
+        "bench": "blender operator top-1 on real scripts",
+        "model": args.model,
+        "scripts": args.scripts,
+        "sessions": len(sessions),
+        "rounds": args.rounds,
+        "examples": examples,
+        "operator_top1": top1,
+        "operator_top1_when_an_edit_follows": edit_top1,
+        "ratio_model_to_best_baseline": round(top1["model"] / best_baseline, 3) if best_baseline else None,
+        "python": platform.python_version(),
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
