@@ -40,6 +40,9 @@ class Domain:
     decision: str = "sequence"
     """How a model weighs NO_EDIT against edits: ``"sequence"`` (the most probable whole action) or
     ``"kind"`` (the most probable kind of action first; for long actions such as strokes)."""
+    beam_width: int = 16
+    """Live hypotheses of a model's beam search (never fewer than the k asked for). Domains with short
+    actions decode as well with a narrower beam, and faster."""
     default_max_steps: int | None = None
     """Steps ``nep train`` runs when ``--max-steps`` is not given (None: 1000)."""
     examples: ExampleConfig = field(default_factory=ExampleConfig)

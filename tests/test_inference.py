@@ -125,6 +125,19 @@ def test_a_narrow_beam_says_when_it_may_have_missed_something(loaded, tags_domai
     assert flagged > 0  # with one live hypothesis among three kinds, some searches must be cut
 
 
+def test_the_beam_width_defaults_to_the_domains(loaded, tags_domain, tags_sessions):
+    import dataclasses
+
+    narrow_domain = dataclasses.replace(tags_domain, beam_width=1)
+    by_domain = ModelPredictor(loaded, narrow_domain)
+    by_setting = ModelPredictor(loaded, tags_domain, DecodeSettings(beam_width=1))
+    contexts = random_contexts(20, seed=6, sessions=tags_sessions[:10])
+    cut = [by_domain.predict(context, k=1).details["exact"] for context in contexts]
+    assert cut == [by_setting.predict(context, k=1).details["exact"] for context in contexts]
+    assert not all(cut)  # the domain's beam of one was used: some searches were cut
+    assert all(ModelPredictor(loaded, tags_domain).predict(context, k=1).details["exact"] for context in contexts[:5])
+
+
 def test_top_k_lists_nest(predictor, tags_sessions):
     context = random_contexts(1, seed=8, sessions=tags_sessions[:5])[0]
     lists = {k: predictor.predict(context, k=k).suggestions for k in (1, 2, 5)}

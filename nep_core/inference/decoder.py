@@ -57,7 +57,7 @@ NEG_INF = float("-inf")
 class DecodeSettings:
     """Search settings.
 
-    ``beam_width``: live hypotheses at most (never fewer than k). ``reuse_prefix``: keep the last prompt's
+    ``beam_width``: live hypotheses at most (never fewer than k); None: the domain's ``beam_width``. ``reuse_prefix``: keep the last prompt's
     KV cache for the next request. ``threads``: torch intra-op threads while predicting (restored after):
     batches this small decode fastest on one thread, and one thread never oversubscribes a busy CPU
     (with two threads on a loaded 2-core machine, p95 latency rose from about 5 ms to 600 ms); None
@@ -68,7 +68,7 @@ class DecodeSettings:
     beaten by short ones); None: the domain's ``decision``.
     """
 
-    beam_width: int = 16
+    beam_width: int | None = None
     max_action_tokens: int = 64
     grammar_normalized: bool = True
     reuse_prefix: bool = True
@@ -285,7 +285,7 @@ class ModelPredictor(Predictor):
 
     def _search(self, cache: DynamicCache, logits: torch.Tensor, k: int, space: ActionSpace, kind: str | None = None) -> _SearchResult:
         settings = self.settings
-        width = max(settings.beam_width, k)
+        width = max(settings.beam_width or self.domain.beam_width, k)
         per_row = min(width + k + 1, logits.shape[-1])
         live = [_Hypothesis((), 0.0)]
         edits: dict[str, tuple[Action, float]] = {}

@@ -36,5 +36,6 @@ def build_domain() -> Domain:
         verifiers=verifiers,
         default_source=f"synthetic:{DEFAULT_SESSIONS}?scripts=1",
         default_preset="small",
+        beam_width=4,  # an operator call is a few tokens: beams of 4, 8 and 16 rank the same (docs/domains/blender.md)
         examples=ExampleConfig(horizon_events=3, horizon_seconds=30.0, pause_seconds=20.0),
     )
