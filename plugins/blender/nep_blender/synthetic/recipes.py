@@ -301,6 +301,31 @@ def sword(s: SessionBuilder) -> None:
     finish(s)
 
 
+def curve_ring(s: SessionBuilder) -> None:
+    """A band or a rim from a curve: Bezier circle, converted to a mesh, its edge ring extruded up."""
+    s.add("curve.primitive_bezier_circle_add", radius=s.pick((0.5, 1.0, 1.5)), location=[0.0, 0.0, s.pick((0.0, 0.5))])
+    s.added()
+    s.op("object.convert", target="MESH")
+    s.edit_mode()
+    s.op("mesh.extrude_region_move", TRANSFORM_OT_translate={"value": [0.0, 0.0, s.pick((0.2, 0.5, 1.0))]})
+    s.object_mode()
+    s.modifier("SOLIDIFY")
+    finish(s)
+
+
+def text_sign(s: SessionBuilder) -> None:
+    """Lettering for a sign: a text object scaled, converted to a mesh, given depth with Solidify."""
+    s.add("object.text_add", location=[0.0, 0.0, s.pick((0.01, 1.0, 2.0))])
+    s.added()
+    s.op("transform.resize", value=[s.pick((0.5, 1.0, 2.0))] * 3)
+    s.resized()
+    s.op("object.convert", target="MESH")
+    s.modifier("SOLIDIFY")
+    if s.rng.random() < 0.5:
+        s.modifier("BEVEL")
+    s.maybe_pause()
+
+
 # Modeling workflows -------------------------------------------------------------------------
 
 
@@ -451,7 +476,7 @@ def scatter(s: SessionBuilder) -> None:
 THEMES: dict[str, tuple[Callable[[SessionBuilder], None], ...]] = {
     "furniture": (table, chair, sofa, shelf, lamp),
     "architecture": (floor_plan, wall_with_windows, columns, stairs, tower),
-    "props": (barrel, crate, rock, tree, sword, scatter),
+    "props": (barrel, crate, rock, tree, sword, scatter, curve_ring, text_sign),
     "hard_surface": (modifier_stack, extrude_inset, inset_panels, bevel_edges, loop_cuts, solidify_shell, cleanup),
     "look_dev": (materials, uv_unwrap, lighting_and_camera),
 }
