@@ -161,6 +161,8 @@ def test_as_scripts_writes_a_recording_the_way_a_script_runs_it():
     assert [action.kind for action in model.actions()] == [
         "mesh.primitive_cube_add", "object.editmode_toggle", "mesh.bevel", "object.editmode_toggle", "object.shade_smooth",
     ]
+    saved = as_scripts(recording, function_starts=[0, 2], ending=[Action(kind="wm.save_mainfile", edit=False)])
+    assert saved[0].actions()[-1].kind == "object.delete" and saved[-1].actions()[-1].kind == "wm.save_mainfile"
     helpers = as_scripts(recording, function_starts=[0, 2], helpers=True)
     assert [[action.kind for action in script.actions()] for script in helpers] == [
         ["object.select_all", "object.delete"],

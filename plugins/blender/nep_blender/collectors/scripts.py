@@ -36,6 +36,12 @@ BUNDLED = "bundled"
 """``scripts:bundled``: the Python scripts shipped inside the installed bpy."""
 
 UI_ONLY_PREFIXES = ("view3d.", "screen.", "wm.", "ed.")
+
+SCRIPT_ENDINGS = (
+    ("wm.save_as_mainfile",), ("wm.save_mainfile",), ("render.render",), ("export_scene.fbx",), ("export_scene.gltf",),
+    ("wm.obj_export",), ("wm.stl_export",), ("object.select_all", "export_scene.fbx"), ("render.render", "wm.quit_blender"),
+)
+"""What scripts end with after modeling: saving, exporting, rendering (paths are strings, never written)."""
 """Operators a script has no reason to call: views, screens, windows, undo."""
 
 
@@ -55,14 +61,20 @@ def bundled_scripts_folder() -> Path:
 
 
 def as_scripts(
-    session: Session, function_starts: Sequence[int] = (0,), toggles: bool = False, guards: bool = False, helpers: bool = False
+    session: Session,
+    function_starts: Sequence[int] = (0,),
+    toggles: bool = False,
+    guards: bool = False,
+    helpers: bool = False,
+    ending: Sequence[Action] = (),
 ) -> list[Session]:
     """``session`` as a script would run it, one session per function: its events from each of
     ``function_starts`` (event indexes) to the next, without undone or UI-only calls, with no context
     and at an even pace. The script's author's habits: with ``toggles`` they switch between object
     and edit mode with ``object.editmode_toggle()`` rather than ``object.mode_set(mode=...)``; with
     ``guards`` a function that clears the scene first makes sure of object mode (``object.mode_set()``);
-    with ``helpers`` each edit-mode block (into edit mode and back) is a helper function of its own.
+    with ``helpers`` each edit-mode block (into edit mode and back) is a helper function of its own;
+    ``ending`` are the calls the script ends with (save, export, render), after the last function's.
 
     An ``ed.undo`` removes itself and the newest edit kept before it in its function. A function
     left with fewer than ``MIN_CALLS`` calls is left out. The copies keep the session's split group
@@ -92,6 +104,8 @@ def as_scripts(
             if toggles and action.kind == "object.mode_set" and action.args.get("mode", "OBJECT") in ("EDIT", "OBJECT"):
                 action = Action(kind="object.editmode_toggle", edit=True)
             kept.append(Action(kind=action.kind, args=action.args, edit=action.edit))
+        if end == len(session.events):
+            kept.extend(ending)
         if guards and kept and kept[0].kind in ("object.select_all", "object.delete"):
             kept.insert(0, Action(kind="object.mode_set", edit=True))
         if len(kept) >= MIN_CALLS:

@@ -30,7 +30,7 @@ from nep_core.errors import NepError
 from nep_core.examples import unit_hash
 from nep_core.session import Event, Session
 from nep_core.source_options import parse_argument
-from nep_blender.collectors.scripts import as_scripts
+from nep_blender.collectors.scripts import SCRIPT_ENDINGS, as_scripts
 from nep_blender.registry import installed_bpy_version
 from nep_blender.synthetic.recipes import FAMILIES
 
@@ -43,7 +43,7 @@ MAX_RESTARTS = 3
 
 class SyntheticCollector(Collector):
     name = "synthetic"
-    version = "8"  # part of the default dataset's cache key: bump when the sessions change
+    version = "9"  # part of the default dataset's cache key: bump when the sessions change
     description = (
         f"procedural modeling sessions run in real bpy ({len(FAMILIES)} recipe families); ARGUMENT is the number of "
         "sessions; ?scripts=SHARE also writes that share of them as scripts"
@@ -100,7 +100,11 @@ class SyntheticCollector(Collector):
                 toggles = unit_hash("toggle", seed, index) < 0.5  # this script's author writes editmode_toggle()
                 guards = unit_hash("guard", seed, index) < 0.5  # and makes sure of object mode before clearing
                 helpers = unit_hash("helpers", seed, index) < 0.5  # and writes each edit-mode block as a helper function
-                scripts = as_scripts(session, session.meta["family_starts"], toggles, guards, helpers)
+                ending = ()
+                if unit_hash("ending", seed, index) < 0.4:  # and ends the script by saving, exporting or rendering
+                    choice = SCRIPT_ENDINGS[int(unit_hash("ending-kind", seed, index) * len(SCRIPT_ENDINGS))]
+                    ending = [Action(kind=kind, args={"action": "SELECT"} if kind == "object.select_all" else {}, edit=registry.operators[kind].is_edit) for kind in choice]
+                scripts = as_scripts(session, session.meta["family_starts"], toggles, guards, helpers, ending)
                 report.count("sessions also written as scripts", bool(scripts))
                 report.count("script functions", len(scripts))
                 yield from scripts
