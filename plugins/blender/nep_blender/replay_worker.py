@@ -85,6 +85,7 @@ class Replayer:
         self.bpy = bpy
         self.base = os.path.join(scratch, "base.blend")
         self.history: list[dict] | None = None  # the history whose scene ``base`` holds
+        self.start = "empty"  # the factory scene that history starts from
         self.dirty = True  # the live scene differs from ``base``
 
     def run(self, action: dict) -> tuple[str | None, bool]:
@@ -108,12 +109,12 @@ class Replayer:
 
     def replay(self, history: list[dict], reuse: bool = True, start: str = "empty") -> tuple[int, int]:
         """Bring the scene to the state after ``history`` from the ``start`` scene; returns (calls replayed, edits that failed)."""
-        history = [{"start": start}, *history]  # another start scene is another history
-        calls = effective_calls(history[1:])
-        previous = effective_calls(self.history[1:]) if self.history is not None else []
+        calls = effective_calls(history)
+        previous = effective_calls(self.history) if self.history is not None else []
         extends = (
             reuse
             and self.history is not None
+            and start == self.start
             and history[: len(self.history)] == self.history
             and calls[: len(previous)] == previous
         )
@@ -132,7 +133,7 @@ class Replayer:
         if reuse:
             if todo or not extends:
                 self.bpy.ops.wm.save_as_mainfile(filepath=self.base, copy=True)
-            self.history, self.dirty = list(history), False
+            self.history, self.start, self.dirty = list(history), start, False
         return len(todo), errors
 
     def try_call(self, predicted: dict) -> dict:

@@ -36,13 +36,15 @@ BUNDLED = "bundled"
 """``scripts:bundled``: the Python scripts shipped inside the installed bpy."""
 
 UI_ONLY_PREFIXES = ("view3d.", "screen.", "wm.", "ed.")
-
-SCRIPT_ENDINGS = (
-    ("wm.save_as_mainfile",), ("wm.save_mainfile",), ("render.render",), ("export_scene.fbx",), ("export_scene.gltf",),
-    ("wm.obj_export",), ("wm.stl_export",), ("object.select_all", "export_scene.fbx"), ("render.render", "wm.quit_blender"),
-)
-"""What scripts end with after modeling: saving, exporting, rendering (paths are strings, never written)."""
 """Operators a script has no reason to call: views, screens, windows, undo."""
+
+SCRIPT_ENDINGS: tuple[tuple[tuple[str, dict], ...], ...] = (
+    (("wm.save_as_mainfile", {}),), (("wm.save_mainfile", {}),), (("render.render", {}),), (("export_scene.fbx", {}),),
+    (("export_scene.gltf", {}),), (("wm.obj_export", {}),), (("wm.stl_export", {}),),
+    (("object.select_all", {"action": "SELECT"}), ("export_scene.fbx", {})), (("render.render", {}), ("wm.quit_blender", {})),
+)
+"""What scripts end with after modeling, as (operator, arguments) calls: saving, exporting, rendering
+(paths are strings, never written)."""
 
 
 def bundled_scripts_folder() -> Path:

@@ -103,7 +103,7 @@ class SyntheticCollector(Collector):
                 ending = ()
                 if unit_hash("ending", seed, index) < 0.4:  # and ends the script by saving, exporting or rendering
                     choice = SCRIPT_ENDINGS[int(unit_hash("ending-kind", seed, index) * len(SCRIPT_ENDINGS))]
-                    ending = [Action(kind=kind, args={"action": "SELECT"} if kind == "object.select_all" else {}, edit=registry.operators[kind].is_edit) for kind in choice]
+                    ending = [Action(kind=kind, args=args, edit=registry.operators[kind].is_edit) for kind, args in choice]
                 scripts = as_scripts(session, session.meta["family_starts"], toggles, guards, helpers, ending)
                 report.count("sessions also written as scripts", bool(scripts))
                 report.count("script functions", len(scripts))
