@@ -143,6 +143,11 @@ def scenario_install(zip_path, result, _arg):
         runtime.honest_label("object.delete", "Shade Smooth"),  # a server naming one operator as another
         runtime.honest_label("mesh.no_such_operator", "No Such"),
     ]
+    bpy.ops.mesh.primitive_cube_add()
+    result["apply_without_a_modifier"] = runtime.runnable_now("object.modifier_apply", {})
+    bpy.ops.object.modifier_add(type="BEVEL")
+    result["apply_label"] = runtime.shown_label("object.modifier_apply", {}, "Apply Modifier")
+    result["apply_with_a_modifier"] = runtime.runnable_now("object.modifier_apply", {})
     result["after_install"] = registered(runtime)
     result["disable"] = sorted(bpy.ops.preferences.addon_disable(module=ADDON))
     result["after_disable"] = registered(runtime)

@@ -120,6 +120,9 @@ def test_the_addon_installs_registers_and_unregisters_cleanly(addon_build, tmp_p
     assert "Alt+Enter accept · Alt+Backspace dismiss" in drawn["ok+"]
     assert any(line.startswith("Logs go to ") for line in drawn["preferences"]) and drawn["unchanged"]
     assert result["labels"] == ["Shade Smooth (keep sharp edges)", "Delete", "mesh.no_such_operator (not in this Blender)"]
+    # a suggested Apply carries no modifier name: it acts on the active modifier, which the panel names
+    assert result["apply_label"] == "Apply Modifier (Bevel)" and result["apply_with_a_modifier"] is True
+    assert result["apply_without_a_modifier"] is False
     installed = tmp_path / "blender-user" / "extensions" / "user_default" / "nep_suggest"
     assert (installed / "bpy_calls.py").read_bytes() == (PACKAGE / "bpy_calls.py").read_bytes()
     assert not (tmp_path / "home" / ".config").exists()  # nothing written to the user's own Blender folder

@@ -99,14 +99,16 @@ def test_some_sessions_start_by_clearing_blenders_start_up_scene(generated):
 
 
 def test_scripts_option_also_writes_sessions_the_way_a_script_runs_them(domain):
+    from nep_blender.synthetic.script_form import adds_an_object
+
     report = CollectReport()
-    sessions = list(domain.collectors["synthetic"].collect("8?scripts=0.5", report, seed=11))
+    sessions = list(domain.collectors["synthetic"].collect("12?scripts=0.75", report, seed=11))
     recordings = {session.id: session for session in sessions if "form" not in session.meta}
     functions: dict[str, list] = {}
     for session in sessions:
         if session.meta.get("form") == "script":
             functions.setdefault(session.meta["source_id"], []).append(session)
-    assert len(recordings) == 8 and 1 <= len(functions) <= 7
+    assert len(recordings) == 12 and 1 <= len(functions) <= 11
     assert not any(action.kind == "object.editmode_toggle" for session in recordings.values() for action in session.actions())
     assert report.counts["sessions also written as scripts"] == len(functions)
     assert report.counts["script functions"] == sum(map(len, functions.values()))
@@ -123,7 +125,9 @@ def test_scripts_option_also_writes_sessions_the_way_a_script_runs_them(domain):
         # one function per recipe family (a family too short for a function is left out)
         parts = len(recording.meta["families"]) + (recording.meta["start_scene"] == "startup")  # clearing the scene is a function too
         assert len(recording.meta["family_starts"]) == parts
-        assert 1 <= len(scripts) <= parts + 2 * sum(action.kind == "object.mode_set" for action in recording.actions())
+        cleared = sum(script.meta["function"] == "clear" for script in scripts)  # the author starts by clearing the scene
+        splits = sum(2 * (action.kind == "object.mode_set") + adds_an_object(action.kind) for action in recording.actions())  # helpers, small functions
+        assert 1 <= len(scripts) <= parts + cleared + splits
         assert [script.id for script in scripts] == [f"{recording.id}-script{script.meta['function']}" for script in scripts]
         kinds = [action.kind for script in scripts for action in script.actions()]
         assert all(script.source == recording.source for script in scripts)
@@ -131,9 +135,12 @@ def test_scripts_option_also_writes_sessions_the_way_a_script_runs_them(domain):
         assert all(not action.context for script in scripts for action in script.actions())  # a script knows no mode or selection
         undone = sum(action.kind == "ed.undo" for action in recording.actions())
         views = sum(action.kind.startswith("view3d.") for action in recording.actions())
-        guards = sum(script.events[0].action.kind == "object.mode_set" and not script.events[0].action.args for script in scripts)
+        guards = sum(
+            script.events[0].action.kind in ("object.mode_set", "object.editmode_toggle") and not script.events[0].action.args
+            for script in scripts
+        )
         ending = 2  # the script's author may end it by saving, exporting or rendering (one or two calls)
-        assert len(kinds) <= len(recording.events) - views - 2 * undone + guards + ending
+        assert len(kinds) <= len(recording.events) - views - 2 * undone + guards + ending + 2 * cleared
         assert not ("object.editmode_toggle" in kinds and "object.mode_set" in kinds)  # the author's habit, throughout
         assert all({round(b.t - a.t, 2) for a, b in zip(script.events, script.events[1:])} == {2.0} for script in scripts)
 

@@ -57,6 +57,27 @@ def test_settings_within_the_quantization_tolerance_earn_full_reward(verifier):
     assert verdict.valid and verdict.reward == 1.0
 
 
+def test_apply_without_a_modifier_name_applies_the_active_modifier(verifier):
+    bevelled = Context(history=history(CUBE, ("object.modifier_add", {"type": "BEVEL"}, True)), session_id="apply")
+    apply = Action(kind="object.modifier_apply")  # suggestions carry no strings, so no modifier name
+    verdict = verifier.verify(bevelled, apply, apply)
+    assert verdict.valid and verdict.reward == 1.0 and verdict.details["scene_changed"] == 1.0
+    assert not verifier.verify(Context(history=history(CUBE), session_id="apply-nothing"), apply, None).valid
+
+
+def test_assigning_faces_a_material_and_extruding_a_bone_are_edits(verifier):
+    slots = history(
+        ("mesh.primitive_uv_sphere_add", {}, True), ("object.material_slot_add", {}, True),
+        ("object.material_slot_add", {}, True), EDIT_MODE, ("mesh.select_all", {"action": "SELECT"}, False),
+    )
+    assign = verifier.verify(Context(history=slots, session_id="assign"), Action(kind="object.material_slot_assign"), None)
+    assert assign.valid and assign.details["scene_changed"] == 1.0
+    armature = Context(history=history(("object.armature_add", {}, True), EDIT_MODE), session_id="bones")
+    extrude = Action(kind="armature.extrude_move", args={"TRANSFORM_OT_translate": {"value": [0.0, 0.0, 1.0]}})
+    verdict = verifier.verify(armature, extrude, None)
+    assert verdict.valid and verdict.details["scene_changed"] == 1.0
+
+
 def test_a_call_whose_poll_fails_is_invalid(verifier):
     context = Context(history=history(CUBE), session_id="poll")  # object mode: mesh edit tools do not apply
     verdict = verifier.verify(context, Action(kind="mesh.inset", args={"thickness": 0.1}), None)

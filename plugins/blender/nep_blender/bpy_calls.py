@@ -92,14 +92,35 @@ def check_call(bpy, kind, args):
     return function
 
 
+def implicit_modifier(bpy, function, args):
+    """The active modifier's name for a modifier operator called without one ("" when there is none);
+    None for other operators and calls that name their modifier.
+
+    Suggestions carry no strings, so ``object.modifier_apply`` arrives without ``modifier``; it then
+    means the active object's active modifier, the one Ctrl+A over the modifier panel applies.
+    """
+    if (args or {}).get("modifier"):
+        return None
+    prop = function.get_rna_type().properties.get("modifier")
+    if prop is None or prop.type != "STRING":
+        return None
+    obj = getattr(bpy.context, "object", None)
+    active = obj.modifiers.active if obj is not None and hasattr(obj, "modifiers") else None
+    return active.name if active is not None else ""
+
+
 def run_call(bpy, kind, args, undo=False):
     """Check, then run the operator; returns Blender's result set ({'FINISHED'}, {'CANCELLED'}).
 
     ``undo=True`` runs it as one undo step, as the add-on's Accept does. Raises CallRefused for an
-    invalid call and RuntimeError when the operator's poll fails or it reports an error.
+    invalid call and RuntimeError when the operator's poll fails or it reports an error. A modifier
+    operator without a modifier name acts on the active modifier (``implicit_modifier``).
     """
     function = check_call(bpy, kind, args)
     kwargs = {name: (tuple(value) if isinstance(value, list) else value) for name, value in (args or {}).items()}
+    modifier = implicit_modifier(bpy, function, args)
+    if modifier:
+        kwargs["modifier"] = modifier
     if undo:
         return function("EXEC_DEFAULT", True, **kwargs)
     return function(**kwargs)
@@ -140,6 +161,7 @@ def _hash_edit_mesh(digest, mesh):
     data = bmesh.from_edit_mesh(mesh)
     digest.update(f"bm|{len(data.verts)}|{len(data.edges)}|{len(data.faces)}".encode())
     _pack_floats(digest, [component for vertex in list(data.verts)[:1000] for component in vertex.co])
+    digest.update(bytes(min(face.material_index, 255) for face in list(data.faces)[:3000]))
     layer = data.loops.layers.uv.active
     if layer is not None:
         _pack_floats(digest, [value for face in list(data.faces)[:500] for loop in face.loops for value in loop[layer].uv])
@@ -159,6 +181,8 @@ def scene_fingerprint(bpy):
     for obj in sorted(bpy.data.objects, key=lambda item: item.name):
         if obj.mode == "EDIT" and obj.type == "MESH":
             _hash_edit_mesh(digest, obj.data)
+        elif obj.mode == "EDIT" and obj.type == "ARMATURE":
+            _pack_floats(digest, [value for bone in obj.data.edit_bones for value in (*bone.head, *bone.tail)])
         elif obj.mode == "EDIT":
             obj.update_from_editmode()
         digest.update(f"{obj.name}|{obj.type}|{obj.parent.name if obj.parent else ''}|{obj.hide_get() if obj.name in context.view_layer.objects else ''}".encode())
@@ -179,6 +203,11 @@ def scene_fingerprint(bpy):
             smooth = [False] * len(data.polygons)
             data.polygons.foreach_get("use_smooth", smooth)
             digest.update(bytes(smooth[:3000]))
+            slots = [0] * len(data.polygons)
+            data.polygons.foreach_get("material_index", slots)
+            digest.update(bytes(min(slot, 255) for slot in slots[:3000]))
+        elif obj.type == "ARMATURE" and data is not None and obj.mode != "EDIT":
+            _pack_floats(digest, [value for bone in data.bones for value in (*bone.head_local, *bone.tail_local)])
         elif data is not None:
             for attribute in ("energy", "lens", "size", "extrude", "bevel_depth", "body"):
                 if hasattr(data, attribute):
@@ -192,6 +221,9 @@ def scene_fingerprint(bpy):
             digest.update(f"m|{slot.material.name if slot.material else ''}".encode())
         for constraint in obj.constraints:
             digest.update(f"c|{constraint.type}".encode())
+        for system in getattr(obj, "particle_systems", []):
+            digest.update(f"p|{system.name}".encode())
+        digest.update(f"vg|{len(obj.vertex_groups)}".encode())
     for material in sorted(bpy.data.materials, key=lambda item: item.name):
         digest.update(f"mat|{material.name}|{material.users}".encode())
         _pack_floats(digest, material.diffuse_color)

@@ -76,6 +76,14 @@ def honest_label(kind, label):
     return label if label.startswith(name) else name
 
 
+def shown_label(kind, args, label):
+    """``honest_label``, naming the modifier that a modifier operator without one will act on."""
+    label = honest_label(kind, label)
+    function = bpy_calls.operator(bpy, kind)
+    modifier = bpy_calls.implicit_modifier(bpy, function, args) if function is not None else None
+    return f"{label} ({modifier})" if modifier else label
+
+
 class Runtime(FeedbackMixin):
     """The recorder, the session log, the server client and the suggestions shown (feedback: FeedbackMixin)."""
 
@@ -263,7 +271,7 @@ class Runtime(FeedbackMixin):
             self.suggestions = [
                 dict(
                     item,
-                    label=honest_label(item["action"]["kind"], item["label"]),
+                    label=shown_label(item["action"]["kind"], item["action"].get("args") or {}, item["label"]),
                     request_id=request_id if isinstance(request_id, str) else None,
                     shown_at=shown_at,
                 )
@@ -354,6 +362,8 @@ def runnable_now(kind, args):
         return False
     try:
         function = bpy_calls.check_call(bpy, kind, args)
+        if bpy_calls.implicit_modifier(bpy, function, args) == "":
+            return False  # a modifier operator, and no modifier to act on
         with bpy.context.temp_override(**bpy_calls.viewport_override(bpy)):
             return bool(function.poll())
     except Exception:  # a refused call, or an operator whose poll needs a context it cannot have

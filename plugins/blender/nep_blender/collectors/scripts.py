@@ -10,15 +10,14 @@ file that does not parse is reported as ``file:line: reason`` and skipped. ``imp
 ``from bpy import ops`` and ``import bpy.ops as O`` spellings are all understood.
 
 ``scripts:bundled`` reads the scripts that ship with the installed bpy (its own add-ons and
-operators). ``as_scripts`` writes a recorded session the way such a script reads, so a model trained
-on recordings also learns how scripts go on.
+operators). ``synthetic.script_form`` writes recorded sessions the way such scripts read.
 """
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable
 
 from nep_core.actions import Action
 from nep_core.collector import Collector, CollectReport
@@ -38,15 +37,6 @@ BUNDLED = "bundled"
 UI_ONLY_PREFIXES = ("view3d.", "screen.", "wm.", "ed.")
 """Operators a script has no reason to call: views, screens, windows, undo."""
 
-SCRIPT_ENDINGS: tuple[tuple[tuple[str, dict], ...], ...] = (
-    (("wm.save_as_mainfile", {}),), (("wm.save_mainfile", {}),), (("render.render", {}),), (("export_scene.fbx", {}),),
-    (("export_scene.gltf", {}),), (("wm.obj_export", {}),), (("wm.stl_export", {}),),
-    (("object.select_all", {"action": "SELECT"}), ("export_scene.fbx", {})), (("render.render", {}), ("wm.quit_blender", {})),
-)
-"""What scripts end with after modeling, as (operator, arguments) calls: saving, exporting, rendering
-(paths are strings, never written)."""
-
-
 def bundled_scripts_folder() -> Path:
     """The installed bpy's ``<version>/scripts`` folder."""
     import importlib.util
@@ -60,64 +50,6 @@ def bundled_scripts_folder() -> Path:
     if not folders:
         raise NepError(f"scripts:bundled: no <version>/scripts folder in {package}")
     return folders[-1]
-
-
-def as_scripts(
-    session: Session,
-    function_starts: Sequence[int] = (0,),
-    toggles: bool = False,
-    guards: bool = False,
-    helpers: bool = False,
-    ending: Sequence[Action] = (),
-) -> list[Session]:
-    """``session`` as a script would run it, one session per function: its events from each of
-    ``function_starts`` (event indexes) to the next, without undone or UI-only calls, with no context
-    and at an even pace. The script's author's habits: with ``toggles`` they switch between object
-    and edit mode with ``object.editmode_toggle()`` rather than ``object.mode_set(mode=...)``; with
-    ``guards`` a function that clears the scene first makes sure of object mode (``object.mode_set()``);
-    with ``helpers`` each edit-mode block (into edit mode and back) is a helper function of its own;
-    ``ending`` are the calls the script ends with (save, export, render), after the last function's.
-
-    An ``ed.undo`` removes itself and the newest edit kept before it in its function. A function
-    left with fewer than ``MIN_CALLS`` calls is left out. The copies keep the session's split group
-    (``meta["source_id"]``).
-    """
-    starts = set(function_starts) | {0}
-    if helpers:
-        for index, event in enumerate(session.events):
-            if event.action is not None and event.action.kind == "object.mode_set":
-                starts.add(index if event.action.args.get("mode") == "EDIT" else index + 1)
-    bounds = [*sorted(starts - {len(session.events)}), len(session.events)]
-    scripts = []
-    for number, (start, end) in enumerate(zip(bounds, bounds[1:])):
-        kept: list[Action] = []
-        for event in session.events[start:end]:
-            action = event.action
-            if action is None:
-                continue
-            if action.kind == "ed.undo":
-                for index in range(len(kept) - 1, -1, -1):
-                    if kept[index].edit:
-                        del kept[index:]
-                        break
-                continue
-            if action.kind.startswith(UI_ONLY_PREFIXES):
-                continue
-            if toggles and action.kind == "object.mode_set" and action.args.get("mode", "OBJECT") in ("EDIT", "OBJECT"):
-                action = Action(kind="object.editmode_toggle", edit=True)
-            kept.append(Action(kind=action.kind, args=action.args, edit=action.edit))
-        if end == len(session.events):
-            kept.extend(ending)
-        if guards and kept and kept[0].kind in ("object.select_all", "object.delete"):
-            kept.insert(0, Action(kind="object.mode_set", edit=True))
-        if len(kept) >= MIN_CALLS:
-            scripts.append(Session(
-                id=f"{session.id}-script{number}",
-                domain=session.domain,
-                events=[Event(t=round(index * SECONDS_BETWEEN_CALLS, 2), action=action) for index, action in enumerate(kept)],
-                meta={**session.meta, "form": "script", "source_id": session.source, "function": number},
-            ))
-    return scripts
 
 
 def _ops_aliases(tree: ast.Module) -> set[str]:

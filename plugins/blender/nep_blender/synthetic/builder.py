@@ -54,7 +54,8 @@ class Style:
     retry_rate: float  # how often a step is undone (and redone differently)
     moves_new_objects: bool  # adds at the 3D cursor, then moves with G (transform.translate), instead of typing a location
     applies_scale: bool  # Ctrl+A after scaling an object (object.transform_apply)
-    applies_modifiers: bool  # applies a finishing modifier right away (Convert to Mesh)
+    applies_modifiers: bool  # applies a finishing modifier right away
+    applies_by_converting: bool  # ...with Convert to Mesh (all at once) rather than Apply (object.modifier_apply)
     subdivides_with_shortcut: bool  # Ctrl+1..3 (object.subdivision_set) rather than Add Modifier > Subdivision
 
     @classmethod
@@ -79,7 +80,8 @@ class Style:
             retry_rate=rng.choice((0.0, 0.1, 0.25)),
             moves_new_objects=rng.random() < 0.5,
             applies_scale=rng.random() < 0.4,
-            applies_modifiers=rng.random() < 0.3,
+            applies_modifiers=rng.random() < 0.45,
+            applies_by_converting=rng.random() < 0.3,
             subdivides_with_shortcut=rng.random() < 0.4,
         )
 
@@ -255,16 +257,23 @@ class SessionBuilder:
         if self.style.applies_scale:
             self.op("object.transform_apply", location=False, rotation=False, scale=True)
 
-    def modifier(self, kind: str) -> None:
+    def modifier(self, kind: str, in_a_stack: bool = False) -> None:
         """Add a modifier to the active object; an artist who applies right away applies it.
 
-        Applying is Convert to Mesh (``object.convert``): ``object.modifier_apply`` names its modifier
-        with a string, which logs never hold, and without the name it applies nothing.
+        Apply (``object.modifier_apply``) is recorded without the modifier's name, as the action space
+        keeps no strings; it runs on the active modifier, the one just added. An artist who converts
+        to a mesh instead converts a stack once, after its last modifier (``in_a_stack``).
         """
         self.op("object.modifier_add", type=kind)
-        if self.style.applies_modifiers:
+        if self.style.applies_modifiers and not (in_a_stack and self.style.applies_by_converting):
             self.look(0.3)
+            self.apply_modifiers()
+
+    def apply_modifiers(self) -> None:
+        if self.style.applies_by_converting:
             self.op("object.convert", target="MESH")
+        else:
+            self.op("object.modifier_apply")
 
     def object_mode(self) -> None:
         self.op("object.mode_set", mode="OBJECT")
@@ -281,6 +290,21 @@ class SessionBuilder:
         material.user_clear()
         self.bpy.context.active_object.active_material = material
         self.bpy.ops.ed.undo_push(message="Assign Material")
+        self.fingerprint = scene_fingerprint(self.bpy)
+
+    def click(self, obj) -> None:
+        """Select ``obj`` alone and make it active, as a click in the viewport does (left out of logs)."""
+        self.wait(0.3, 1.5)
+        for other in self.bpy.context.selected_objects:
+            other.select_set(False)
+        obj.select_set(True)
+        self.bpy.context.view_layer.objects.active = obj
+
+    def pick_modifier_object(self, obj) -> None:
+        """Fill the active modifier's object field (a Boolean's cutter) with the eyedropper: no operator."""
+        self.wait(0.5, 2.0)
+        self.bpy.context.active_object.modifiers.active.object = obj
+        self.bpy.ops.ed.undo_push(message="Object")
         self.fingerprint = scene_fingerprint(self.bpy)
 
     def active_is_smooth(self) -> bool:

@@ -7,8 +7,8 @@ stopped; the session it was on is reported and dropped, and a fresh worker takes
 share. Sessions depend only on (seed, index), so the worker count does not change them.
 
 ``synthetic:N?scripts=SHARE`` also writes that share of the sessions as a script would run them, one
-function per recipe family (``collectors.scripts.as_scripts``), in the same split as the recording
-they come from.
+function per recipe family, in one author's habits (``script_form.as_scripts``), in the same split as
+the recording they come from.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from nep_core.errors import NepError
 from nep_core.examples import unit_hash
 from nep_core.session import Event, Session
 from nep_core.source_options import parse_argument
-from nep_blender.collectors.scripts import SCRIPT_ENDINGS, as_scripts
 from nep_blender.registry import installed_bpy_version
 from nep_blender.synthetic.recipes import FAMILIES
+from nep_blender.synthetic.script_form import ScriptAuthor, as_scripts
 
 SESSION_TIMEOUT = 60.0
 """Seconds a worker may go without finishing a session (bpy's start-up included) before it is stopped."""
@@ -43,7 +43,7 @@ MAX_RESTARTS = 3
 
 class SyntheticCollector(Collector):
     name = "synthetic"
-    version = "9"  # part of the default dataset's cache key: bump when the sessions change
+    version = "10"  # part of the default dataset's cache key: bump when the sessions change
     description = (
         f"procedural modeling sessions run in real bpy ({len(FAMILIES)} recipe families); ARGUMENT is the number of "
         "sessions; ?scripts=SHARE also writes that share of them as scripts"
@@ -97,14 +97,8 @@ class SyntheticCollector(Collector):
             )
             yield session
             if unit_hash("script", seed, index) < options["scripts"]:
-                toggles = unit_hash("toggle", seed, index) < 0.5  # this script's author writes editmode_toggle()
-                guards = unit_hash("guard", seed, index) < 0.5  # and makes sure of object mode before clearing
-                helpers = unit_hash("helpers", seed, index) < 0.5  # and writes each edit-mode block as a helper function
-                ending = ()
-                if unit_hash("ending", seed, index) < 0.4:  # and ends the script by saving, exporting or rendering
-                    choice = SCRIPT_ENDINGS[int(unit_hash("ending-kind", seed, index) * len(SCRIPT_ENDINGS))]
-                    ending = [Action(kind=kind, args=args, edit=registry.operators[kind].is_edit) for kind, args in choice]
-                scripts = as_scripts(session, session.meta["family_starts"], toggles, guards, helpers, ending)
+                author = ScriptAuthor.draw(seed, index, lambda kind: registry.operators[kind].is_edit)
+                scripts = as_scripts(session, session.meta["family_starts"], author)
                 report.count("sessions also written as scripts", bool(scripts))
                 report.count("script functions", len(scripts))
                 yield from scripts

@@ -73,8 +73,9 @@ def _random_faces(s: SessionBuilder, ratio: float) -> None:
     s.op("mesh.select_random", ratio=ratio, seed=s.rng.randint(0, 9))
 
 
-def _join_all(s: SessionBuilder) -> None:
-    s.op("object.select_all", action="SELECT")
+def _join_all(s: SessionBuilder, all_selected: bool = False) -> None:
+    if not all_selected:
+        s.op("object.select_all", action="SELECT")
     s.look(0.3)
     s.op("object.join")
     if s.rng.random() < 0.3:
@@ -224,7 +225,10 @@ def barrel(s: SessionBuilder) -> None:
     s.op("mesh.select_all", action="DESELECT")
     s.op("mesh.select_face_by_sides", number=4, type="GREATER")
     s.retry("mesh.inset", thickness=s.style.inset_thickness)
-    s.op("mesh.extrude_region_shrink_fatten", TRANSFORM_OT_shrink_fatten={"value": -s.style.inset_thickness})
+    if s.rng.random() < 0.5:
+        s.op("mesh.extrude_region_shrink_fatten", TRANSFORM_OT_shrink_fatten={"value": -s.style.inset_thickness})
+    else:  # Extrude Individual Faces
+        s.op("mesh.extrude_faces_move", TRANSFORM_OT_shrink_fatten={"value": -s.style.inset_thickness})
     s.object_mode()
     s.op("object.shade_smooth")
     finish(s)
@@ -235,7 +239,10 @@ def crate(s: SessionBuilder) -> None:
     _add(s, "mesh.primitive_cube_add", size=size, location=[0.0, 0.0, size / 2])
     s.edit_mode()
     s.retry("mesh.inset", thickness=s.style.inset_thickness, use_individual=True)
-    s.op("mesh.extrude_region_shrink_fatten", TRANSFORM_OT_shrink_fatten={"value": -s.style.inset_thickness})
+    if s.rng.random() < 0.5:
+        s.op("mesh.extrude_region_shrink_fatten", TRANSFORM_OT_shrink_fatten={"value": -s.style.inset_thickness})
+    else:  # Extrude Individual Faces
+        s.op("mesh.extrude_faces_move", TRANSFORM_OT_shrink_fatten={"value": -s.style.inset_thickness})
     s.object_mode()
     s.op("object.modifier_add", type="BEVEL")
     if s.rng.random() < 0.6:
@@ -330,14 +337,14 @@ def text_sign(s: SessionBuilder) -> None:
 
 
 def modifier_stack(s: SessionBuilder) -> None:
-    _add(s, s.pick(("mesh.primitive_cube_add", "mesh.primitive_monkey_add", "mesh.primitive_uv_sphere_add")))
+    _add(s, s.pick(("mesh.primitive_cube_add", "mesh.primitive_monkey_add", "mesh.primitive_uv_sphere_add", "mesh.primitive_torus_add")))
     stack = s.pick((("MIRROR", "SUBSURF", "BEVEL"), ("SUBSURF", "SOLIDIFY"), ("ARRAY", "BEVEL", "SUBSURF"), ("SOLIDIFY", "BEVEL", "WEIGHTED_NORMAL")))
     for modifier in stack:
         s.look(0.3)
-        s.op("object.modifier_add", type=modifier)
+        s.modifier(modifier, in_a_stack=True)
         s.maybe_pause(0.05)
-    if s.style.applies_modifiers:
-        s.op("object.convert", target="MESH")
+    if s.style.applies_modifiers and s.style.applies_by_converting:
+        s.apply_modifiers()
     if s.rng.random() < 0.3:
         s.abandon("object.modifier_add", type="TRIANGULATE")
     s.op("object.shade_smooth")
@@ -361,7 +368,10 @@ def inset_panels(s: SessionBuilder) -> None:
     s.op("mesh.subdivide", number_cuts=s.style.cuts)
     _random_faces(s, s.pick((0.3, 0.5)))
     s.retry("mesh.inset", thickness=s.style.inset_thickness, use_individual=True)
-    s.op("mesh.extrude_region_shrink_fatten", TRANSFORM_OT_shrink_fatten={"value": -s.style.inset_thickness})
+    if s.rng.random() < 0.5:
+        s.op("mesh.extrude_region_shrink_fatten", TRANSFORM_OT_shrink_fatten={"value": -s.style.inset_thickness})
+    else:  # Extrude Individual Faces
+        s.op("mesh.extrude_faces_move", TRANSFORM_OT_shrink_fatten={"value": -s.style.inset_thickness})
     s.look()
     s.op("mesh.select_all", action="SELECT")
     s.op("mesh.bevel", offset=s.style.bevel_offset, segments=s.style.bevel_segments)
@@ -396,6 +406,32 @@ def loop_cuts(s: SessionBuilder) -> None:
     s.maybe_pause()
 
 
+def boolean_cut(s: SessionBuilder) -> None:
+    """A hole through a block: a cutter placed through it, a Boolean modifier applied, the cutter deleted."""
+    size = s.pick((1.0, 2.0))
+    _add(s, "mesh.primitive_cube_add", size=size, location=[0.0, 0.0, size / 2])
+    block = s.bpy.context.active_object
+    cutter_kind = s.pick(("mesh.primitive_cylinder_add", "mesh.primitive_cylinder_add", "mesh.primitive_cube_add", "mesh.primitive_uv_sphere_add"))
+    if cutter_kind == "mesh.primitive_cylinder_add":
+        _add(s, cutter_kind, radius=round(size * s.pick((0.15, 0.25)), 2), depth=size * 2, location=[0.0, 0.0, size / 2])
+        if s.rng.random() < 0.5:
+            s.op("transform.rotate", value=math.radians(90), orient_axis=s.pick(("X", "Y")))
+    else:
+        _add(s, cutter_kind, location=[s.pick((0.0, size / 2)), 0.0, size])
+        s.op("transform.resize", value=[s.pick((0.3, 0.5))] * 3)
+    cutter = s.bpy.context.active_object
+    s.click(block)
+    s.op("object.modifier_add", type="BOOLEAN")
+    s.pick_modifier_object(cutter)
+    s.look(0.3)
+    s.op("object.modifier_apply")
+    s.click(cutter)
+    if s.rng.random() < 0.8:
+        s.op("object.delete")
+    s.click(block)
+    finish(s)
+
+
 def solidify_shell(s: SessionBuilder) -> None:
     _add(s, "mesh.primitive_uv_sphere_add", segments=s.pick((16, 24, 32)), ring_count=s.pick((8, 12, 16)), radius=1.0)
     s.enter_edit()
@@ -420,6 +456,10 @@ def cleanup(s: SessionBuilder) -> None:
     s.look(0.3)
     s.op_if_it_changes("mesh.remove_doubles", threshold=s.pick((0.0001, 0.001, 0.01)))
     s.op_if_it_changes("mesh.normals_make_consistent", inside=False)
+    if s.rng.random() < 0.3:
+        s.op_if_it_changes("mesh.tris_convert_to_quads")
+    if s.rng.random() < 0.4:
+        s.op_if_it_changes("mesh.dissolve_limited", angle_limit=math.radians(s.pick((5, 5, 15))))
     s.object_mode()
     if not s.style.applies_scale:
         s.op("object.transform_apply", location=False, rotation=False, scale=True)
@@ -463,22 +503,101 @@ def lighting_and_camera(s: SessionBuilder) -> None:
 
 
 def scatter(s: SessionBuilder) -> None:
-    _add(s, s.pick(("mesh.primitive_ico_sphere_add", "mesh.primitive_cube_add", "mesh.primitive_cone_add")), location=[0.0, 0.0, 0.5])
+    _add(s, s.pick(("mesh.primitive_ico_sphere_add", "mesh.primitive_cube_add", "mesh.primitive_cone_add", "mesh.primitive_torus_add")), location=[0.0, 0.0, 0.5])
     step, turn = s.pick((1.0, 1.5, 2.0)), math.radians(s.pick((15, 30, 45)))
     for _ in range(s.rng.randint(3, 7)):
         s.op("object.duplicate_move", TRANSFORM_OT_translate={"value": [step, s.pick((0.0, 0.5, -0.5)), 0.0]})
         s.op("transform.rotate", value=turn, orient_axis="Z")
         s.look(0.15)
-    _join_all(s)
+    randomizes = s.rng.random() < 0.35
+    if randomizes:  # Object > Transform > Randomize Transform
+        s.op("object.select_all", action="SELECT")
+        s.op("object.randomize_transform", random_seed=s.rng.randint(0, 9), loc=[s.pick((0.2, 0.5))] * 2 + [0.0], rot=[0.0, 0.0, math.radians(s.pick((15, 45, 90)))])
+    _join_all(s, all_selected=randomizes)
+    s.maybe_pause()
+
+
+def grass_patch(s: SessionBuilder) -> None:
+    """A ground plane, sometimes subdivided, given a hair particle system."""
+    _add(s, "mesh.primitive_plane_add", size=s.pick((4.0, 10.0, 20.0)))
+    if s.rng.random() < 0.5:
+        s.edit_mode()
+        s.op("mesh.subdivide", number_cuts=s.pick((4, 8)))
+        s.object_mode()
+    s.op("object.particle_system_add")
+    s.maybe_pause()
+
+
+def material_zones(s: SessionBuilder) -> None:
+    """Several materials on one object: a slot each, then faces picked in edit mode and assigned to it."""
+    _add(s, s.pick(("mesh.primitive_cylinder_add", "mesh.primitive_uv_sphere_add", "mesh.primitive_monkey_add")))
+    _material(s)
+    for _ in range(s.rng.randint(1, 2)):
+        _material(s)
+        s.enter_edit()
+        _random_faces(s, s.pick((0.2, 0.3, 0.5)))
+        s.op("object.material_slot_assign")
+        s.object_mode()
+        s.look(0.3)
+    if s.rng.random() < 0.15:
+        s.abandon("object.material_slot_remove")
+    s.maybe_pause()
+
+
+def split_parts(s: SessionBuilder) -> None:
+    """Break a part off a mesh (P): faces picked, or the whole mesh duplicated in edit mode, then separated."""
+    _add(s, s.pick(("mesh.primitive_cylinder_add", "mesh.primitive_uv_sphere_add", "mesh.primitive_monkey_add")))
+    s.enter_edit()
+    if s.rng.random() < 0.6:
+        _random_faces(s, s.pick((0.2, 0.4)))
+        s.op("mesh.separate", type="SELECTED")
+    else:
+        s.op("mesh.select_all", action="SELECT")
+        s.op("mesh.duplicate_move", TRANSFORM_OT_translate={"value": [s.pick((1.5, 2.5, 3.0)), 0.0, 0.0]})
+        s.op("mesh.separate", type=s.pick(("SELECTED", "SELECTED", "LOOSE")))
+    s.object_mode()
+    finish(s)
+
+
+# Rigging ------------------------------------------------------------------------------------
+
+
+def pivot_parent(s: SessionBuilder) -> None:
+    """A row of objects parented to an empty, so that they move and turn together."""
+    _add(s, s.pick(("mesh.primitive_ico_sphere_add", "mesh.primitive_cube_add", "mesh.primitive_torus_add")), location=[s.pick((1.0, 2.0)), 0.0, 0.5])
+    _duplicates(s, [s.pick((1.0, 1.5)), 0.0, 0.0], s.rng.randint(1, 4))
+    s.add("object.empty_add", type=s.pick(("PLAIN_AXES", "PLAIN_AXES", "ARROWS", "CUBE")))
+    s.op("object.select_all", action="SELECT")
+    s.op("object.parent_set", type="OBJECT", keep_transform=s.rng.random() < 0.3)
+    s.maybe_pause()
+
+
+def simple_rig(s: SessionBuilder) -> None:
+    """A pole and its armature: a chain of bones extruded up, then parented with automatic weights."""
+    height = s.pick((2.0, 3.0, 4.0))
+    _add(s, "mesh.primitive_cylinder_add", radius=s.pick((0.2, 0.3, 0.5)), depth=height, location=[0.0, 0.0, height / 2])
+    s.edit_mode()
+    s.op("mesh.subdivide", number_cuts=s.pick((4, 6, 8)))
+    s.object_mode()
+    s.add("object.armature_add")
+    s.enter_edit()
+    bones = s.rng.randint(1, 3)
+    for _ in range(bones):
+        s.op("armature.extrude_move", TRANSFORM_OT_translate={"value": [0.0, 0.0, round((height - 1.0) / bones, 2)]})
+        s.look(0.2)
+    s.object_mode()
+    s.op("object.select_all", action="SELECT")
+    s.op("object.parent_set", type=s.pick(("ARMATURE_AUTO", "ARMATURE_AUTO", "ARMATURE_ENVELOPE")))
     s.maybe_pause()
 
 
 THEMES: dict[str, tuple[Callable[[SessionBuilder], None], ...]] = {
     "furniture": (table, chair, sofa, shelf, lamp),
     "architecture": (floor_plan, wall_with_windows, columns, stairs, tower),
-    "props": (barrel, crate, rock, tree, sword, scatter, curve_ring, text_sign),
-    "hard_surface": (modifier_stack, extrude_inset, inset_panels, bevel_edges, loop_cuts, solidify_shell, cleanup),
-    "look_dev": (materials, uv_unwrap, lighting_and_camera),
+    "props": (barrel, crate, rock, tree, sword, scatter, curve_ring, text_sign, grass_patch),
+    "hard_surface": (modifier_stack, extrude_inset, inset_panels, bevel_edges, loop_cuts, solidify_shell, cleanup, split_parts, boolean_cut),
+    "look_dev": (materials, material_zones, uv_unwrap, lighting_and_camera),
+    "rigging": (pivot_parent, simple_rig),
 }
 """What one session models: two to four families of one theme, in the theme's order (the table before
 its chairs, the floor plan before the walls), sometimes followed by a camera and lights."""

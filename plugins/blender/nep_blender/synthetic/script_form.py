@@ -1,0 +1,191 @@
+"""A recorded session written the way a script runs it, as the ``scripts`` collector reads scripts.
+
+A model trained only on recordings has never seen how scripts go on: a script has no undo and no
+view changes, runs its calls in functions, repeats work in loops (which the collector reads once),
+sets materials, selections and sizes through the data API rather than operators, and usually
+starts by clearing the scene. ``as_scripts`` turns one recording into such functions, following one
+author's habits (``ScriptAuthor``, drawn per session by seed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from nep_core.actions import Action
+from nep_core.examples import unit_hash
+from nep_core.session import Event, Session
+from nep_blender.collectors.scripts import MIN_CALLS, SECONDS_BETWEEN_CALLS, UI_ONLY_PREFIXES
+
+SCRIPT_ENDINGS: tuple[tuple[tuple[str, dict], ...], ...] = (
+    (("wm.save_as_mainfile", {}),), (("wm.save_as_mainfile", {"check_existing": False}),), (("wm.save_mainfile", {}),),
+    (("render.render", {}),), (("render.render", {"write_still": True}),), (("render.render", {"animation": True}),),
+    (("export_scene.fbx", {}),), (("export_scene.fbx", {"use_selection": True}),), (("export_scene.gltf", {}),),
+    (("export_scene.gltf", {"use_selection": True}),), (("wm.obj_export", {}),), (("wm.stl_export", {}),),
+    (("object.select_all", {"action": "SELECT"}), ("export_scene.fbx", {})),
+    (("render.render", {"write_still": True}), ("wm.quit_blender", {})),
+)
+"""What scripts end with after modeling, as (operator, arguments) calls: saving, exporting, rendering
+(paths are strings, never written)."""
+
+SELECT_ALL = Action(kind="object.select_all", args={"action": "SELECT"}, edit=False)
+DESELECT_ALL = Action(kind="object.select_all", args={"action": "DESELECT"}, edit=False)
+DELETE = Action(kind="object.delete", edit=True)
+CLEARINGS: tuple[tuple[Action, ...], ...] = (
+    (SELECT_ALL, DELETE), (SELECT_ALL, DELETE), (SELECT_ALL, DELETE),
+    (SELECT_ALL, Action(kind="object.delete", args={"use_global": False}, edit=True)),
+    (DESELECT_ALL, Action(kind="object.select_by_type", args={"type": "MESH"}, edit=False), DELETE),
+)
+"""How scripts clear the scene, the usual first function: everything, or every mesh (an author writes one)."""
+
+SELECTIONS = frozenset({"object.select_all", "object.select_by_type", "object.select_pattern"})
+
+OBJECT_ADDS = frozenset({"object.light_add", "object.camera_add", "object.empty_add", "object.text_add", "object.armature_add"})
+"""Besides ``mesh.primitive_*`` and ``curve.primitive_*``: the calls that add an object."""
+
+
+def adds_an_object(kind: str) -> bool:
+    return kind.startswith(("mesh.primitive_", "curve.primitive_")) or kind in OBJECT_ADDS
+
+DATA_API_CALLS = frozenset({"material.new", "object.material_slot_add", "mesh.select_random"})
+"""Operators a script author replaces with the data API (``bpy.data.materials.new``, ``materials.append``,
+selecting faces by index): the recording's stand-ins for clicking buttons and faces."""
+
+
+@dataclass(frozen=True)
+class ScriptAuthor:
+    """One script author's habits."""
+
+    toggles: bool = False  # switches modes with object.editmode_toggle() rather than object.mode_set(mode=...)
+    guards: bool = False  # makes sure of object mode before clearing the scene (under an ``if``)
+    helpers: bool = False  # writes each edit-mode block (into edit mode and back) as a helper function
+    small_functions: bool = False  # writes one function per object: a new function at each call that adds one
+    loops: bool = False  # repeats work in a loop, which the collector reads once
+    data_api: bool = False  # materials, selections and sizes through the data API (deselect all, pick in Python)
+    clears: bool = False  # starts the script by clearing the scene when the recording did not
+    clearing: tuple[Action, ...] = CLEARINGS[0]  # how this author clears the scene
+    ending: tuple[Action, ...] = ()  # the calls the script ends with (save, export, render)
+
+    @classmethod
+    def draw(cls, seed: int, index: int, is_edit) -> ScriptAuthor:
+        """The author of session ``index`` of ``seed``; ``is_edit(kind)`` tells the ending's edits apart."""
+        ending: tuple[Action, ...] = ()
+        if unit_hash("ending", seed, index) < 0.5:
+            choice = SCRIPT_ENDINGS[int(unit_hash("ending-kind", seed, index) * len(SCRIPT_ENDINGS))]
+            ending = tuple(Action(kind=kind, args=args, edit=is_edit(kind)) for kind, args in choice)
+        return cls(
+            toggles=unit_hash("toggle", seed, index) < 0.3,
+            guards=unit_hash("guard", seed, index) < 0.5,
+            helpers=unit_hash("helpers", seed, index) < 0.5,
+            small_functions=unit_hash("small-functions", seed, index) < 0.5,
+            loops=unit_hash("loops", seed, index) < 0.7,
+            data_api=unit_hash("data-api", seed, index) < 0.8,
+            clears=unit_hash("clears", seed, index) < 0.6,
+            clearing=CLEARINGS[int(unit_hash("clearing", seed, index) * len(CLEARINGS))],
+            ending=ending,
+        )
+
+
+def as_scripts(session: Session, function_starts: Sequence[int] = (0,), author: ScriptAuthor = ScriptAuthor()) -> list[Session]:
+    """``session`` as ``author`` would script it, one session per function: its events from each of
+    ``function_starts`` (event indexes) to the next, without undone or UI-only calls, with no context
+    and at an even pace, in the author's habits (``ScriptAuthor``): the scene cleared the author's way
+    (a clearing function first when the author ``clears`` and the recording did not), the ending after
+    the last function's calls.
+
+    An ``ed.undo`` removes itself and the newest edit kept before it in its function. A function
+    left with fewer than ``MIN_CALLS`` calls is left out. The copies keep the session's split group
+    (``meta["source_id"]``); ``meta["function"]`` numbers them (``"clear"`` for an added clearing).
+    """
+    starts = set(function_starts) | {0}
+    for index, event in enumerate(session.events):
+        kind = event.action.kind if event.action is not None else ""
+        if author.helpers and kind == "object.mode_set":
+            starts.add(index if event.action.args.get("mode") == "EDIT" else index + 1)
+        if author.small_functions and adds_an_object(kind):
+            starts.add(index)
+    bounds = [*sorted(starts - {len(session.events)}), len(session.events)]
+    functions: list[tuple[int | str, list[Action]]] = []
+    for number, (start, end) in enumerate(zip(bounds, bounds[1:])):
+        kept = _calls(session.events[start:end], author)
+        if end == len(session.events):
+            kept.extend(author.ending)
+        functions.append((number, kept))
+    first = next((calls for _, calls in functions if calls), [])
+    if first[:2] == [SELECT_ALL, DELETE]:
+        first[:2] = author.clearing
+    elif author.clears:
+        functions.insert(0, ("clear", list(author.clearing)))
+    scripts = []
+    for number, kept in functions:
+        if author.guards and kept and kept[0].kind in (*SELECTIONS, "object.delete"):
+            kept.insert(0, Action(kind="object.editmode_toggle" if author.toggles else "object.mode_set", edit=True))
+        if len(kept) >= MIN_CALLS:
+            scripts.append(Session(
+                id=f"{session.id}-script{number}",
+                domain=session.domain,
+                events=[Event(t=round(index * SECONDS_BETWEEN_CALLS, 2), action=action) for index, action in enumerate(kept)],
+                meta={**session.meta, "form": "script", "source_id": session.source, "function": number},
+            ))
+    return scripts
+
+
+def _calls(events: Sequence[Event], author: ScriptAuthor) -> list[Action]:
+    """One function's calls, as ``author`` writes them."""
+    kept: list[Action] = []
+    for event in events:
+        action = event.action
+        if action is None:
+            continue
+        if action.kind == "ed.undo":
+            for index in range(len(kept) - 1, -1, -1):
+                if kept[index].edit:
+                    del kept[index:]
+                    break
+            continue
+        if action.kind.startswith(UI_ONLY_PREFIXES):
+            continue
+        if author.data_api and action.kind in DATA_API_CALLS:
+            continue
+        if author.data_api and action.kind == "transform.resize" and kept and _takes_scale(kept[-1]):
+            kept[-1] = Action(kind=kept[-1].kind, args={**kept[-1].args, "scale": action.args.get("value", [1.0, 1.0, 1.0])}, edit=True)
+            continue
+        if author.data_api and action.kind == "object.delete" and not (kept and kept[-1].kind in SELECTIONS):
+            kept.append(DESELECT_ALL)  # then the object to delete is selected through the data API
+        if author.toggles and action.kind == "object.mode_set" and action.args.get("mode", "OBJECT") in ("EDIT", "OBJECT"):
+            action = Action(kind="object.editmode_toggle", edit=True)
+        kept.append(Action(kind=action.kind, args=action.args, edit=action.edit))
+    return as_loops(kept) if author.loops else kept
+
+
+def _takes_scale(action: Action) -> bool:
+    return action.kind.startswith("mesh.primitive_") and "scale" not in action.args
+
+
+def as_loops(calls: list[Action]) -> list[Action]:
+    """Runs of one call, or of one pair of calls, repeated with the same operators: one iteration, as
+    the ``scripts`` collector reads a loop body once. Arguments that change from one iteration to the
+    next are a loop variable in a script, so they are left out."""
+    written: list[Action] = []
+    position = 0
+    while position < len(calls):
+        for period in (1, 2):
+            body = [call.kind for call in calls[position : position + period]]
+            end = position + period
+            while len(body) == period and [call.kind for call in calls[end : end + period]] == body:
+                end += period
+            if end >= position + 2 * period:
+                iterations = [calls[start : start + period] for start in range(position, end, period)]
+                written.extend(_loop_call(list(column)) for column in zip(*iterations))
+                position = end
+                break
+        else:
+            written.append(calls[position])
+            position += 1
+    return written
+
+
+def _loop_call(iterations: list[Action]) -> Action:
+    first = iterations[0]
+    constant = {name: value for name, value in first.args.items() if all(call.args.get(name) == value for call in iterations)}
+    return Action(kind=first.kind, args=constant, edit=first.edit)
