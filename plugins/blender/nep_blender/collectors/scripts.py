@@ -37,6 +37,7 @@ BUNDLED = "bundled"
 UI_ONLY_PREFIXES = ("view3d.", "screen.", "wm.", "ed.")
 """Operators a script has no reason to call: views, screens, windows, undo."""
 
+
 def bundled_scripts_folder() -> Path:
     """The installed bpy's ``<version>/scripts`` folder."""
     import importlib.util

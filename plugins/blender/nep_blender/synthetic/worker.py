@@ -21,16 +21,8 @@ START_UP_SCENE_SHARE = 0.6
 """Sessions that start in Blender's start-up scene (cube, camera, light) and clear it first; the rest start empty."""
 
 
-def viewport_override(bpy) -> dict:
-    """The factory screen's 3D viewport, where view operators (and loop cuts) can run headless."""
-    window = bpy.context.window_manager.windows[0]
-    area = next(area for area in window.screen.areas if area.type == "VIEW_3D")
-    region = next(region for region in area.regions if region.type == "WINDOW")
-    return {"window": window, "area": area, "region": region}
-
-
 def generate(bpy, space, seed: int, index: int) -> dict:
-    from nep_blender.bpy_calls import current_context
+    from nep_blender.bpy_calls import current_context, viewport_override
     from nep_blender.synthetic.builder import RecipeFailed, SessionBuilder
     from nep_blender.synthetic.recipes import FAMILIES, plan_session
 
