@@ -7,7 +7,9 @@ The scripts (a folder of ``.py`` files kept outside this repository) become sess
 ``--rounds`` times, each time by another seed (by file, 60/40): the baselines are fitted on that
 round's training part, as ``nep eval --baselines`` fits them, and every predictor is scored on the
 held-out part. Figures: operator top-1 (``kind top-1`` of ``nep eval``) over all rounds, per
-predictor, and its ratio to the best baseline; the same for NO_EDIT-free examples.
+predictor, and its ratio to the best baseline; the same for NO_EDIT-free examples. With
+``--fine-tune-steps N`` the model is also fine-tuned on each round's training part (``nep train
+--base-model``) and scored as "model fine-tuned".
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import argparse
 import dataclasses
 import json
 import platform
+from pathlib import Path
 
 
 def main() -> None:
@@ -23,6 +26,11 @@ def main() -> None:
     parser.add_argument("--model", required=True, help="a blender checkpoint folder from nep train")
     parser.add_argument("--scripts", required=True, help="a folder of Blender Python scripts")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--fine-tune-steps", type=int, default=0,
+        help="also fine-tune --model on each round's training scripts for this many steps (nep train --base-model)",
+    )
+    parser.add_argument("--fine-tune-lr", type=float, default=None, help="its learning rate (default: nep train's for a base model)")
     args = parser.parse_args()
 
     from nep_core.dataset import load_sessions
@@ -38,9 +46,12 @@ def main() -> None:
     examples = edit_examples = 0
     for seed in range(args.rounds):
         config = dataclasses.replace(domain.examples, seed=seed, split_fractions=(0.6, 0.2, 0.2))
-        splits, _ = build_examples(split_sessions(sessions, config), domain, config)
+        by_split = split_sessions(sessions, config)
+        splits, _ = build_examples(by_split, domain, config)
         held_out = splits["val"] + splits["test"]
         predictors = {"model": model}
+        if args.fine_tune_steps:
+            predictors["model fine-tuned"] = fine_tuned(args.model, domain, by_split["train"], args.fine_tune_steps, args.fine_tune_lr)
         predictors.update({name: make_baseline(name, domain).fit(splits["train"]) for name in ("repeat-last", "ngram")})
         examples += len(held_out)
         edit_examples += sum(not example.target.is_no_edit for example in held_out)
@@ -51,7 +62,7 @@ def main() -> None:
                 edit_hits[name] = edit_hits.get(name, 0) + (right and not example.target.is_no_edit)
     top1 = {name: round(count / examples, 4) for name, count in hits.items()}
     edit_top1 = {name: round(count / max(edit_examples, 1), 4) for name, count in edit_hits.items()}
-    best_baseline = max(value for name, value in top1.items() if name != "model")
+    best_baseline = max(value for name, value in top1.items() if not name.startswith("model"))
     print(json.dumps({
         "bench": "blender operator top-1 on real scripts",
         "model": args.model,
@@ -62,8 +73,32 @@ def main() -> None:
         "operator_top1": top1,
         "operator_top1_when_an_edit_follows": edit_top1,
         "ratio_model_to_best_baseline": round(top1["model"] / best_baseline, 3) if best_baseline else None,
+        "fine_tune_steps": args.fine_tune_steps,
+        "fine_tune_lr": args.fine_tune_lr,
         "python": platform.python_version(),
     }, indent=2))
+
+
+def fine_tuned(model: str, domain, train_sessions, steps: int, learning_rate: float | None):
+    """``model`` fine-tuned on ``train_sessions`` as a user would: ``nep train --base-model MODEL --data LOGS``."""
+    import shutil
+    import tempfile
+
+    from nep_core.inference import load_predictor
+    from nep_core.sessionlog import write_sessions
+    from nep_core.training.config import TrainConfig
+    from nep_core.training.run import train
+
+    work = Path(tempfile.mkdtemp(prefix="nep-bench-"))
+    try:
+        write_sessions(work / "logs", train_sessions)
+        config = TrainConfig(
+            domain=domain.name, data=str(work / "logs"), out=work / "run", base_model=Path(model),
+            max_steps=steps, learning_rate=learning_rate, progress=False,
+        )
+        return load_predictor(str(train(config)), domain)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
