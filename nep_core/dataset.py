@@ -39,8 +39,28 @@ def parse_source(domain: Domain, source: str) -> tuple[str, str]:
     )
 
 
+SOURCE_SEPARATOR = " + "
+"""Joins sources whose sessions are used together: ``refactor:?sessions=6000 + lintseq:``."""
+
+
+def split_sources(source: str) -> list[str]:
+    """The sources joined in ``source`` (one when nothing is joined)."""
+    parts = [part.strip() for part in source.split(SOURCE_SEPARATOR)]
+    if len(parts) > 1 and not all(parts):
+        raise NepError(f"'{source}': an empty source around '+'; join sources as 'A + B'")
+    return parts
+
+
 def collect(domain: Domain, source: str, report: CollectReport, seed: int = 0) -> Iterator[Session]:
-    """Sessions from ``source`` through the domain's collector, each checked to be of this domain."""
+    """Sessions from ``source`` (or each source joined in it, in order) through the domain's
+    collectors, each checked to be of this domain."""
+    parts = split_sources(source)
+    if len(parts) > 1:
+        for part in parts:
+            parse_source(domain, part)  # every part named right before anything is collected
+        for part in parts:
+            yield from collect(domain, part, report, seed)
+        return
     name, argument = parse_source(domain, source)
     for session in domain.collectors[name].collect(argument, report, seed=seed):
         if session.domain != domain.name:
@@ -52,8 +72,9 @@ def default_data_dir(domain: Domain, progress=None) -> Path:
     """The domain's embedded default dataset, generated once and cached under ``nep_home()``."""
     if not domain.default_source:
         raise NepError(f"domain '{domain.name}' ships no default dataset; pass --data DIR (see `nep collect --help`)")
-    collector = domain.collectors.get(parse_source(domain, domain.default_source)[0])
-    key = f"{domain.plugin}|{domain.action_space.version}|{domain.default_source}|{getattr(collector, 'version', '')}"
+    parts = split_sources(domain.default_source)
+    versions = [getattr(domain.collectors.get(parse_source(domain, part)[0]), "version", "") for part in parts]
+    key = f"{domain.plugin}|{domain.action_space.version}|{domain.default_source}|{'|'.join(versions)}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     folder = nep_home() / "data" / domain.name / f"default-{digest}"
     if (folder / "DONE").exists():
@@ -81,7 +102,7 @@ def load_sessions(domain: Domain, data: str | os.PathLike | None = None, *, stri
         folder = default_data_dir(domain, progress)
     else:
         path = Path(data)
-        if not path.exists() and ":" in str(data):
+        if not path.exists() and (":" in str(data) or len(split_sources(str(data))) > 1):
             collect_report = CollectReport()
             sessions = list(collect(domain, str(data), collect_report))
             report.warnings.extend(collect_report.warnings)

@@ -36,6 +36,24 @@ def test_collect_from_a_folder_of_logs_reports_bad_lines(tmp_path):
     assert "wrote 3 sessions" in result.stdout
 
 
+def test_joined_sources_are_collected_together_in_order(tmp_path):
+    from nep_core.dataset import load_sessions
+    from nep_core.plugins import get_domain
+
+    assert nep("collect", "--domain", "tags", "--source", "synthetic:3", "--out", str(tmp_path / "mine"), "--seed", "7").returncode == 0
+    result = nep("collect", "--domain", "tags", "--source", f"{tmp_path / 'mine'} + synthetic:4", "--out", str(tmp_path / "both"))
+    assert result.returncode == 0, result.stderr
+    assert "wrote 7 sessions" in result.stdout
+    domain = get_domain("tags")
+    mine = load_sessions(domain, str(tmp_path / "mine"))[0]
+    joined = load_sessions(domain, f"{tmp_path / 'mine'} + synthetic:4")[0]
+    assert [session.id for session in joined[:3]] == sorted(session.id for session in mine)
+    assert len(joined) == 7 and len({session.id for session in joined}) == 7
+    bad = nep("collect", "--domain", "tags", "--source", "synthetic:3 + nope:1", "--out", str(tmp_path / "bad"))
+    assert bad.returncode != 0 and "unknown source 'nope:1'" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "bad").exists() or not any((tmp_path / "bad").iterdir())
+
+
 def test_user_errors_are_one_line_without_traceback(tmp_path):
     cases = [
         (("collect", "--domain", "nope", "--source", "x", "--out", str(tmp_path)), "unknown domain 'nope'"),

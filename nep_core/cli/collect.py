@@ -12,7 +12,7 @@ from nep_core.cli.common import console, domain_option, warn
 def command(
     domain: str = domain_option(),
     source: str = typer.Option(
-        ..., "--source", "-s", help="COLLECTOR:ARGUMENT, e.g. synthetic:500, logs:~/nep-logs, git:~/src/repo."
+        ..., "--source", "-s", help="COLLECTOR:ARGUMENT, e.g. synthetic:500, logs:~/nep-logs, git:~/src/repo; join sources with ' + '."
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write session logs (.jsonl) into."),
     seed: int = typer.Option(0, "--seed", help="Seed for collectors that randomize (synthetic)."),

@@ -109,7 +109,7 @@ def command(
     data: Optional[str] = typer.Option(
         None,
         "--data",
-        help="Folder of session logs, or COLLECTOR:ARGUMENT. Default: the domain's embedded default dataset, as `nep train` uses.",
+        help="Folder of session logs, or COLLECTOR:ARGUMENT; join sources with ' + '. Default: the domain's embedded default dataset, as `nep train` uses.",
     ),
     split: str = typer.Option("test", "--split", help="Split to evaluate on: train, val or test. Baselines are always fitted on train."),
     baselines: bool = typer.Option(

@@ -15,7 +15,7 @@ def command(
     data: Optional[str] = typer.Option(
         None,
         "--data",
-        help="A folder of session logs, or COLLECTOR:ARGUMENT (e.g. synthetic:500). Default: the domain's embedded dataset.",
+        help="A folder of session logs, or COLLECTOR:ARGUMENT (e.g. synthetic:500); join sources with ' + ' (data/mine + synthetic:500). Default: the domain's embedded dataset.",
     ),
     preset: Optional[str] = typer.Option(
         None, "--preset", "-p", help="Model size: tiny, small, base or large. Default: the domain's preset (see `nep domains --json`)."

@@ -10,7 +10,9 @@ from nep_core.action_space import EOS, NO_EDIT_TOKEN
 from nep_core.actions import NO_EDIT, Action
 from nep_core.errors import InvalidAction
 from nep_core.session import Context, Event
-from nep_code.action_space import EDIT_TOKEN, JUMP_TOKEN, CodeActionSpace, CodeView, BoundCodeSpace, jump_action
+from nep_code.action_space import (
+    AGAIN_TOKEN, EDIT_TOKEN, JUMP_TOKEN, SUB_TOKEN, TO_TOKEN, BoundCodeSpace, CodeActionSpace, CodeView, jump_action,
+)
 from nep_code.edits import LineEdit
 
 SOURCE = "import os\n\n\ndef f(x):\n    return x\n\n\ndef g(y):\n    return f(y)\n"
@@ -34,7 +36,8 @@ def edit(line, delete, insert, file="pkg/a.py") -> Action:
 
 
 @pytest.mark.parametrize("action", [
-    edit(4, 1, "def f(x, y):\n"),                      # replace
+    edit(4, 1, "def f(x, y):\n"),                      # replace one line: a substitution
+    edit(4, 1, "async def f(x):\n    pass\n"),         # replace one line by two
     edit(5, 0, "    x += 1\n"),                        # insert
     edit(2, 2, ""),                                    # delete
     edit(4, 2, "def f(x):\n    y = x\n    return y\n"),  # multi-line
@@ -43,11 +46,67 @@ def edit(line, delete, insert, file="pkg/a.py") -> Action:
 def test_edits_in_the_region_round_trip(space, action):
     bound = space.for_context(session_context())
     tokens = bound.encode(action)
-    assert tokens[0] == EDIT_TOKEN
+    assert tokens[0] in (EDIT_TOKEN, SUB_TOKEN)
     assert bound.decode(tokens) == action
     for position, token in enumerate(tokens):
         assert token in bound.allowed_next(tokens[:position])
     assert EOS in bound.allowed_next(tokens)
+
+
+def test_a_one_line_change_of_one_piece_is_written_as_a_substitution(space):
+    bound = space.for_context(session_context())
+    codec = space.codec
+    tokens = bound.encode(edit(9, 1, "    return f(y, 2)\n"))
+    assert tokens == [SUB_TOKEN, "<L8>", *codec.tokens("y"), TO_TOKEN, *codec.tokens("y, 2")]
+    assert bound.encode(edit(9, 1, "    return g(1) + 2\n"))[0] == EDIT_TOKEN  # two pieces changed: the whole line
+
+
+def test_the_newest_substitution_continued_at_another_line_is_again_and_a_marker(space):
+    files = {"pkg/a.py": "def f(s):\n    t = s + 1\n    u = sum(s)\n    return s_old\n"}
+    events = [Event(0.0, state={"files": files, "cursor": {"file": "pkg/a.py", "line": 1, "column": 0}}),
+              Event(1.0, action=edit(1, 1, "def f(size):\n"))]
+    bound = space.for_context(Context(history=events, session_id="again"))
+    assert bound.view.repeat == ("s", "size")
+    assert bound.allowed_next([AGAIN_TOKEN]) == ["<L1>", "<L2>"]  # not line 1 (done) nor s_old
+    assert AGAIN_TOKEN in bound.allowed_next([])
+    continued = edit(3, 1, "    u = sum(size)\n")  # "s" as a word: sum stays
+    assert bound.encode(continued) == [AGAIN_TOKEN, "<L2>"]
+    assert bound.decode([AGAIN_TOKEN, "<L2>"]) == continued
+    assert bound.encode(edit(2, 1, "    t = s + 2\n"))[0] == SUB_TOKEN  # another substitution: written out
+
+
+def test_substitution_grammar_spells_only_pieces_of_the_line_and_real_changes():
+    space = CodeActionSpace()
+    lines = ("def f(x):\n", "    return x\n")
+    bound = BoundCodeSpace(space, CodeView(("a.py",), (2,), 1, 2, lines))
+    codec = space.codec
+    assert bound.allowed_next([SUB_TOKEN]) == ["<L0>", "<L1>"]
+    assert set(bound.allowed_next([SUB_TOKEN, "<L1>", *codec.tokens("re")])) == set(codec.tokens("t"))  # not a word yet
+    assert TO_TOKEN in bound.allowed_next([SUB_TOKEN, "<L1>", *codec.tokens("return")])
+    assert bound.allowed_next([SUB_TOKEN, "<L1>", *codec.tokens("t")]) == []  # "t" only inside a word
+    same = [SUB_TOKEN, "<L1>", *codec.tokens("x"), TO_TOKEN, *codec.tokens("x")]
+    assert EOS not in bound.allowed_next(same)  # no change is not an edit
+    assert EOS in bound.allowed_next([*same, *codec.tokens("s")])
+    assert not set(codec.tokens("\n")) & set(bound.allowed_next(same))
+    assert bound.decode([*same, *codec.tokens("s")]) == LineEdit("a.py", 2, 1, "    return xs\n").to_action()
+
+
+@pytest.mark.parametrize(("old", "new", "pair"), [
+    ("    fd = df.detach()\n", "    fd = df_list.detach()\n", ("df", "df_list")),
+    ("    df = df + 1\n", "    df_list = df_list + 1\n", ("df", "df_list")),  # every occurrence
+    ("    return self.a + 1\n", "    return self.b + 1\n", ("a", "b")),
+    ("def f(a):\n", "def f(a, b=None):\n", ("a", "a, b=None")),
+    ("foo(1, 2)\n", "foo(a=1, b=2)\n", None),  # two different insertions
+    ("a = 1\n", "a = 1\n", None),
+    ("a = 1\n", "a = 1", None),  # the newline changed
+])
+def test_find_substitution(old, new, pair):
+    from nep_code.substitution import find_substitution
+
+    found = find_substitution(old, new, CodeActionSpace().codec)
+    assert found == pair
+    if found:
+        assert old.replace(*found) == new
 
 
 def test_edit_in_another_file_is_written_as_a_jump_to_its_line(space):
@@ -92,10 +151,10 @@ def test_insert_ends_only_after_a_newline():
 def test_every_sequence_the_grammar_allows_decodes_to_an_edit_that_applies():
     space = CodeActionSpace()
     lines = SOURCE.splitlines(keepends=True)
-    view = CodeView(("pkg/a.py",), (len(lines),), region_start=3, region_lines=5)
+    view = CodeView(("pkg/a.py",), (len(lines),), region_start=3, region_lines=5, region_text=tuple(lines[2:7]))
     bound = BoundCodeSpace(space, view)
     rng = random.Random(0)
-    decoded = 0
+    decoded = substituted = 0
     for _ in range(300):
         tokens: list[str] = []
         while True:
@@ -109,9 +168,14 @@ def test_every_sequence_the_grammar_allows_decodes_to_an_edit_that_applies():
                 break
         action = bound.decode(tokens)
         if action.kind == "edit":
-            assert LineEdit.from_action(action).applies_to(lines)
+            change = LineEdit.from_action(action)
+            assert change.applies_to(lines)
+            if tokens[0] == SUB_TOKEN:
+                substituted += 1
+                assert change.delete == 1 and change.insert != lines[change.line - 1]
         decoded += 1
     assert decoded == 300
+    assert substituted > 20
 
 
 def test_validate_rejects_malformed_payloads_naming_the_field(space):

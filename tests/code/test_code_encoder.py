@@ -7,7 +7,7 @@ import pytest
 from nep_core.session import Context, Event
 from nep_code.action_space import CodeActionSpace
 from nep_code.edits import LineEdit
-from nep_code.encoder import CURSOR, EVENT, REGION, REGION_END, CodeEncoder
+from nep_code.encoder import CURSOR, EVENT, HIT, REGION, REGION_END, CodeEncoder, still_has
 from nep_code.syntax import editable_region, parses, statement_starts
 
 CALLS = "def area(w, h):\n    return w * h\n\n\nx = area(\n    2,\n    3,\n)\ny = area(4, 5)\n"
@@ -34,11 +34,17 @@ def encoder():
 
 
 def test_recent_edits_come_as_diffs_newest_first(encoder):
-    events = [edit_event(1.0, 1, 1, "def area(w, h, d):\n"), edit_event(9.0, 9, 1, "y = area(4, 5, 6)\n")]
+    events = [edit_event(1.0, 1, 1, "def area(w, h, d):\n"), edit_event(9.0, 9, 1, "y = area(4, 5, 6)\nz = y\n")]
     text = text_of(encoder.encode(context(events)), encoder)
-    newest, oldest = text.index("+y = area(4, 5, 6)"), text.index("+def area(w, h, d):")
+    newest, oldest = text.index("+y = area(4, 5, 6)"), text.index("<sub>h<to>h, d")
     assert newest < oldest
-    assert "@@ -9 +9 @@ geo.py" in text and "-y = area(4, 5)" in text
+    assert "@@ -9 +9,2 @@ geo.py" in text and "-y = area(4, 5)" in text and "+z = y" in text
+
+
+def test_a_one_line_change_of_one_piece_comes_as_its_substitution(encoder):
+    text = text_of(encoder.encode(context([edit_event(9.0, 9, 1, "y = area(4, 5, 6)\n")])), encoder)
+    assert "<event>@@ -9 +9 @@ geo.py\n<sub>5<to>5, 6" in text
+    assert "+y = area" not in text  # the pair replaces the two diff lines
 
 
 def test_edits_close_in_time_and_place_merge_into_one_diff(encoder):
@@ -96,3 +102,19 @@ def test_edits_that_do_not_apply_are_skipped_not_raised(encoder):
     layout = encoder.layout(context(events))
     assert layout.replay.skipped == 1
     assert "y = area(1, 1)\n" in layout.lines
+
+
+def test_lines_the_newest_substitution_has_not_reached_are_marked(encoder):
+    files = {"geo.py": "def area(w, h):\n    s = w * h\n    t = s + 1\n    u = s_old + 2\n    return s, t\n"}
+    renamed = edit_event(1.0, 2, 1, "    size = w * h\n")  # s -> size at its first site
+    tokens = encoder.encode(context([renamed], files, cursor={"file": "geo.py", "line": 2, "column": 0}))
+    region = tokens[tokens.index(REGION) : tokens.index(REGION_END)]
+    marked = [region[index - 1] for index, token in enumerate(region) if token == HIT]
+    assert marked == ["<L2>", "<L4>"]  # "s" as a whole word: not in s_old, and line 2 already says size
+    plain = encoder.encode(context([edit_event(1.0, 2, 2, "    size = w * h\n")], files))
+    assert HIT not in plain  # the newest edit is no substitution
+
+
+def test_still_has_matches_whole_words_outside_the_new_text():
+    assert still_has("x = range(a)", "a", "b") and not still_has("x = rang(q)", "a", "b")
+    assert still_has("df_list = df", "df", "df_list") and not still_has("df_list = 1", "df", "df_list")

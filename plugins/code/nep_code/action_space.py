@@ -5,6 +5,8 @@ Tokens (written in a context, see ``CodeView``; Coeditor-style located line diff
     <edit> <L3> <del1> d e f ␣ f ( x ) : Ċ <eos>   replace 1 line at region line 3 with "def f(x):\\n"
     <edit> <L5> <del0> ... <eos>                     insert before region line 5 (<L{n}> after the last line)
     <edit> <L2> <del2> <eos>                         delete 2 lines
+    <sub> <L4> d f <to> d f _ l i s t <eos>          in region line 4, every "df" becomes "df_list"
+    <again> <L7> <eos>                               the newest edit's substitution, at region line 7
     <jump> <file1> <#4> <#2> <eos>                   move to line 42 of the second listed file
     <no_edit> <eos>
 
@@ -14,6 +16,13 @@ deletions that stay inside it, text tokens for the inserted lines and ``<eos>`` 
 (or after nothing when lines are deleted), and for a jump only listed files and line numbers that
 exist there: every sequence it allows decodes to an edit that applies, a jump, or NO_EDIT.
 
+``<sub>`` is the short form of a one-line replacement that changes one piece of the line (see
+``nep_code.substitution``): the grammar allows only region lines, an ``OLD`` piece that occurs in
+that line, and a ``NEW`` piece without a newline that differs from it. It decodes to the same
+``edit`` action as the long form; a one-line replacement that has a substitution is always written
+this way in training targets. ``<again>`` applies the newest edit's substitution (``CodeView.repeat``)
+to another region line that still holds its ``OLD``; a target that continues it is always written so.
+
 Actions: ``edit`` is the shared payload of ``nep_code.edits``; ``jump`` is
 ``{"kind": "jump", "target": {"file": "pkg/a.py", "line": 42}}`` (move the cursor there, then ask again).
 An edit outside the region is written as a jump to its first line.
@@ -22,16 +31,18 @@ An edit outside the region is written as a jump to its first line.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable, Collection, Hashable, Sequence
 
 from nep_core.action_space import EOS, NO_EDIT_TOKEN, ActionSpace
 from nep_core.actions import NO_EDIT, Action
 from nep_core.errors import InvalidAction
 from nep_code.edits import EDIT_KIND, LineEdit
+from nep_code.substitution import can_start, find_substitution, still_has, substitute
 from nep_code.tokenizer import TextCodec
 
 JUMP_KIND = "jump"
-EDIT_TOKEN, JUMP_TOKEN = "<edit>", "<jump>"
+EDIT_TOKEN, JUMP_TOKEN, SUB_TOKEN, TO_TOKEN, AGAIN_TOKEN = "<edit>", "<jump>", "<sub>", "<to>", "<again>"
 MAX_REGION_LINES = 64
 """Region line markers ``<L0>`` .. ``<L64>`` (the last one is the append position after 64 lines)."""
 MAX_FILES = 8
@@ -40,6 +51,9 @@ MAX_LINE_DIGITS = 7
 MAX_INSERT_CHARS = 240
 """Longest inserted text a suggestion writes (about 80 BPE tokens): longer edits are not next-edit
 suggestions, and examples whose target is longer are skipped (the core's "cannot write" rule)."""
+
+MAX_SUBSTITUTION_TOKENS = 48
+"""Longest ``OLD`` plus ``NEW`` of a substitution, in tokens; a longer change is written as a whole line."""
 
 LINE_TOKENS = tuple(f"<L{index}>" for index in range(MAX_REGION_LINES + 1))
 DELETE_TOKENS = tuple(f"<del{count}>" for count in range(MAX_REGION_LINES + 1))
@@ -63,6 +77,25 @@ class CodeView:
     file_lines: tuple[int, ...] = ()
     region_start: int = 1
     region_lines: int = 0
+    region_text: tuple[str, ...] = ()
+    """The region's lines (with their newlines), for substitutions."""
+    repeat: tuple[str, str] | None = None
+    """The newest edit's substitution ``(old, new)``, which ``<again>`` applies to another line."""
+
+    def again_rows(self) -> tuple[int, ...]:
+        """Region rows that ``<again>`` can change: those that still hold the newest substitution's ``old``."""
+        return self._rows[1]
+
+    def text_rows(self) -> tuple[int, ...]:
+        """Region rows that are not blank (those a substitution can change)."""
+        return self._rows[0]
+
+    @cached_property
+    def _rows(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        lines = self.region_text[: min(self.region_lines, MAX_REGION_LINES)]
+        text = tuple(row for row, line in enumerate(lines) if line.strip())
+        again = tuple(row for row in text if self.repeat is not None and still_has(lines[row], *self.repeat))
+        return text, again
 
     @property
     def file(self) -> str:
@@ -78,7 +111,7 @@ class CodeActionSpace(ActionSpace):
     training go through ``for_context``, which gives the ``BoundCodeSpace`` of the encoder's view."""
 
     name = "code"
-    version = "1"
+    version = "2"
 
     def __init__(self, locator: Callable[[Any], CodeView] | None = None):
         self.locator = locator
@@ -98,7 +131,7 @@ class CodeActionSpace(ActionSpace):
     # -- context-free --------------------------------------------------------------------------
 
     def vocabulary(self) -> list[str]:
-        return [EDIT_TOKEN, JUMP_TOKEN, *LINE_TOKENS, *DELETE_TOKENS, *FILE_TOKENS, *DIGIT_TOKENS]
+        return [EDIT_TOKEN, JUMP_TOKEN, SUB_TOKEN, TO_TOKEN, AGAIN_TOKEN, *LINE_TOKENS, *DELETE_TOKENS, *FILE_TOKENS, *DIGIT_TOKENS]
 
     def encode(self, action: Action) -> list[str]:
         """The action written relative to a region that starts at its own line (same length as in a
@@ -210,7 +243,13 @@ class BoundCodeSpace(ActionSpace):
         if action.kind == EDIT_KIND:
             edit = LineEdit.from_action(action)
             if view.contains(edit):
-                return [EDIT_TOKEN, LINE_TOKENS[edit.line - view.region_start], DELETE_TOKENS[edit.delete], *self.codec.tokens(edit.insert)]
+                marker = LINE_TOKENS[edit.line - view.region_start]
+                pair = self._substitution(edit)
+                if pair is not None and pair == view.repeat and edit.line - view.region_start in view.again_rows():
+                    return [AGAIN_TOKEN, marker]
+                if pair is not None:
+                    return [SUB_TOKEN, marker, *self.codec.tokens(pair[0]), TO_TOKEN, *self.codec.tokens(pair[1])]
+                return [EDIT_TOKEN, marker, DELETE_TOKENS[edit.delete], *self.codec.tokens(edit.insert)]
             file, line = edit.file, edit.line
         else:
             file, line = action.target["file"], action.target["line"]
@@ -224,12 +263,49 @@ class BoundCodeSpace(ActionSpace):
             return NO_EDIT
         if self._complete(tokens):
             view = self.view
+            if tokens[0] == AGAIN_TOKEN:
+                row = _LINE_INDEX[tokens[1]]
+                return LineEdit(view.file, view.region_start + row, 1, substitute(view.region_text[row], *view.repeat)).to_action()
+            if tokens[0] == SUB_TOKEN:
+                row = _LINE_INDEX[tokens[1]]
+                middle = tokens.index(TO_TOKEN)
+                old, new = self.codec.text(tokens[2:middle]), self.codec.text(tokens[middle + 1 :])
+                return LineEdit(view.file, view.region_start + row, 1, substitute(view.region_text[row], old, new)).to_action()
             if tokens[0] == EDIT_TOKEN:
                 line = view.region_start + _LINE_INDEX[tokens[1]]
                 return LineEdit(view.file, line, _DELETE_COUNT[tokens[2]], self.codec.text(tokens[3:])).to_action()
             number = int("".join(str(_DIGIT[token]) for token in tokens[2:]))
             return jump_action(view.files[_FILE_INDEX[tokens[1]]], number)
         raise InvalidAction(f"not a complete code action: {' '.join(tokens[:8]) or '(empty)'}")
+
+    def _substitution(self, edit: LineEdit) -> tuple[str, str] | None:
+        """The substitution that writes ``edit`` (one region line replaced by one line), if any."""
+        row = edit.line - self.view.region_start
+        if edit.delete != 1 or edit.insert.count("\n") != 1 or not 0 <= row < len(self.view.region_text):
+            return None
+        pair = find_substitution(self.view.region_text[row], edit.insert, self.codec)
+        if pair is None:
+            return None
+        old, new = self.codec.tokens(pair[0]), self.codec.tokens(pair[1])
+        pieces = self.codec.token_texts()
+        if len(old) + len(new) > MAX_SUBSTITUTION_TOKENS or any(not pieces.get(token) for token in old):
+            return None  # too long, or an old piece the grammar cannot spell token by token
+        return pair
+
+    def _tokens_continuing(self, line: str, old: str) -> set[str]:
+        """Text tokens ``t`` with ``old + text(t)`` in ``line``, starting where a piece may start (not inside a word)."""
+        by_text, longest = self.codec.tokens_by_text(), self.codec.longest_token_text()
+        found: set[str] = set()
+        start = line.find(old)
+        while start != -1:
+            if not can_start(line, start):
+                start = line.find(old, start + 1)
+                continue
+            rest = line[start + len(old) : start + len(old) + longest]
+            for end in range(1, len(rest) + 1):
+                found.update(by_text.get(rest[:end], ()))
+            start = line.find(old, start + 1)
+        return found
 
     def _complete(self, tokens: list[str]) -> bool:
         """Whether the grammar accepts ``tokens`` as a whole action (checked without building masks)."""
@@ -242,12 +318,15 @@ class BoundCodeSpace(ActionSpace):
         key = self.grammar_key(prefix)
         if key[0] == "text":
             return token in self.codec.text_tokens or (token == EOS and (key[3] or (key[1] and not key[2])))
+        if key[0] == "sub_new":
+            return token in self.codec.single_line_tokens() or (token == EOS and key[1])
         return token in self.allowed_next(prefix)
 
     def grammar_key(self, prefix: Sequence[str]) -> Hashable:
         view = self.view
         if not prefix:
-            return ("start", view.region_lines > 0 or bool(view.files), len(view.files) > 0)
+            return ("start", view.region_lines > 0 or bool(view.files), len(view.files) > 0,
+                    bool(view.text_rows()), bool(view.again_rows()))
         head = prefix[0]
         if head == NO_EDIT_TOKEN:
             return ("no_edit", len(prefix))
@@ -266,6 +345,28 @@ class BoundCodeSpace(ActionSpace):
             if any(token not in self.codec.text_tokens for token in content[-1:]):
                 return ("dead",)
             return ("text", count > 0, bool(content), bool(content) and content[-1] in self.codec.newline_tokens)
+        if head == AGAIN_TOKEN:
+            if len(prefix) == 1:
+                return ("again_line", view.again_rows())
+            if len(prefix) == 2 and _LINE_INDEX.get(prefix[1], -1) in view.again_rows():
+                return ("again_done",)
+            return ("dead",)
+        if head == SUB_TOKEN:
+            if len(prefix) == 1:
+                return ("sub_line", view.text_rows())
+            row = _LINE_INDEX.get(prefix[1])
+            if row not in view.text_rows():
+                return ("dead",)
+            rest = prefix[2:]
+            if TO_TOKEN not in rest:
+                if any(token not in self.codec.text_tokens for token in rest[-1:]):
+                    return ("dead",)
+                return ("sub_old", view.region_text[row].rstrip("\n"), self.codec.text(rest))
+            middle = rest.index(TO_TOKEN)
+            old, new = self.codec.text(rest[:middle]), self.codec.text(rest[middle + 1 :])
+            if not old or any(token not in self.codec.text_tokens for token in rest[middle + 1 :][-1:]) or "\n" in new:
+                return ("dead",)
+            return ("sub_new", old != new and still_has(view.region_text[row], old, new))
         if head == JUMP_TOKEN:
             if len(prefix) == 1:
                 return ("file", min(len(view.files), MAX_FILES))
@@ -289,6 +390,10 @@ class BoundCodeSpace(ActionSpace):
             first = [NO_EDIT_TOKEN]
             if self.view.files:
                 first += [EDIT_TOKEN, JUMP_TOKEN]
+            if self.view.text_rows():
+                first.append(SUB_TOKEN)
+            if self.view.again_rows():
+                first.append(AGAIN_TOKEN)
             return first
         if kind == "no_edit":
             return [EOS] if key[1] == 1 else []
@@ -300,6 +405,18 @@ class BoundCodeSpace(ActionSpace):
             _, deletes, has_text, ends_with_newline = key
             done = ends_with_newline or (deletes and not has_text)
             return [*self.codec.text_tokens, EOS] if done else list(self.codec.text_tokens)
+        if kind == "again_line":
+            return [LINE_TOKENS[row] for row in key[1]]
+        if kind == "again_done":
+            return [EOS]
+        if kind == "sub_line":
+            return [LINE_TOKENS[row] for row in key[1]]
+        if kind == "sub_old":
+            _, line, old = key
+            allowed = [TO_TOKEN] if old and still_has(line, old, "") else []
+            return allowed + sorted(self._tokens_continuing(line, old))
+        if kind == "sub_new":
+            return [*self.codec.single_line_tokens(), EOS] if key[1] else list(self.codec.single_line_tokens())
         if kind == "file":
             return list(FILE_TOKENS[: key[1]])
         if kind == "digits":

@@ -5,7 +5,7 @@ Prompt layout (token strings; text is written with the model's tokenizer through
     <file1> a/other.py <excerpt> ...lines around its last edit...          other recently edited files
     <events> <event> @@ -12,1 +12,2 @@ pkg/a.py\\n-old\\n+new\\n+new2\\n <event> ...   newest edit first
     <file0> pkg/a.py <before> ...lines above the region...
-    <region> <L0> line <L1> li<cursor>ne ... <Ln> </region> <after> ...lines below the region...
+    <region> <L0> line <L1> <hit> li<cursor>ne ... <Ln> </region> <after> ...lines below the region...
 
 Edits of one file less than ``merge_seconds`` apart and at most ``merge_lines`` lines apart are
 merged into one diff. The editable region grows around the cursor and is cut on statement starts
@@ -20,12 +20,15 @@ from typing import Any, Mapping, Sequence
 
 from nep_core.encoder import HistoryEncoder
 from nep_core.session import Context, Event
-from nep_code.action_space import FILE_TOKENS, LINE_TOKENS, MAX_FILES, MAX_REGION_LINES, CodeActionSpace, CodeView
+from nep_code.action_space import (
+    FILE_TOKENS, LINE_TOKENS, MAX_FILES, MAX_REGION_LINES, SUB_TOKEN, TO_TOKEN, CodeActionSpace, CodeView,
+)
 from nep_code.edits import EDIT_KIND, LineEdit, Workspace
+from nep_code.substitution import find_substitution, still_has
 from nep_code.syntax import editable_region, statement_starts
 
-EVENTS, EVENT, CURSOR, REGION, REGION_END, BEFORE, AFTER, EXCERPT = (
-    "<events>", "<event>", "<cursor>", "<region>", "</region>", "<before>", "<after>", "<excerpt>",
+EVENTS, EVENT, CURSOR, REGION, REGION_END, BEFORE, AFTER, EXCERPT, HIT = (
+    "<events>", "<event>", "<cursor>", "<region>", "</region>", "<before>", "<after>", "<excerpt>", "<hit>",
 )
 CHARS_PER_TOKEN = 3.0
 """Characters per BPE token on source code, used to size the region in characters before tokenizing."""
@@ -108,16 +111,17 @@ class CodeEncoder(HistoryEncoder):
     the defaults here are smaller so the ``small`` preset trains in minutes on a CPU)."""
 
     action_space: CodeActionSpace
-    region_tokens: int = 192
-    context_tokens: int = 64
-    event_tokens: int = 192
-    max_events: int = 8
-    other_file_tokens: int = 48
-    other_files: int = 2
+    region_tokens: int = 256
+    context_tokens: int = 32
+    event_tokens: int = 128
+    max_events: int = 4
+    other_file_tokens: int = 32
+    other_files: int = 1
     max_region_lines: int = 40
+    above_share: float = 0.25
     merge_seconds: float = 1.0
     merge_lines: int = 3
-    max_tokens: int = 640
+    max_tokens: int = 480
 
     def __post_init__(self) -> None:
         self.max_region_lines = min(self.max_region_lines, MAX_REGION_LINES)
@@ -142,9 +146,10 @@ class CodeEncoder(HistoryEncoder):
         row = min(max(row, 0), max(len(lines) - 1, 0))
         column = cursor.get("column", 0) if isinstance(cursor.get("column"), int) else 0
         region = editable_region(lines, row, statement_starts(lines, current or ""), self.max_region_lines,
-                                 int(self.region_tokens * CHARS_PER_TOKEN))
+                                 int(self.region_tokens * CHARS_PER_TOKEN), above_share=self.above_share)
         files = self._file_order(replay, current)
-        view = CodeView(tuple(files), tuple(len(replay.files.get(file, [])) for file in files), region[0] + 1, region[1] - region[0])
+        view = CodeView(tuple(files), tuple(len(replay.files.get(file, [])) for file in files), region[0] + 1,
+                        region[1] - region[0], tuple(lines[region[0] : region[1]]), self.newest_substitution(replay, current))
         layout = Layout(view, replay, lines, row, column, region)
         self._memo = (context, layout)
         return layout
@@ -198,9 +203,12 @@ class CodeEncoder(HistoryEncoder):
         out = [FILE_TOKENS[0], *self.text(layout.view.file or "", 24), BEFORE]
         out += self._lines_within(lines[:start], self.context_tokens, from_end=True)
         out.append(REGION)
+        pair = layout.view.repeat
         for index, row in enumerate(range(start, end)):
             out.append(LINE_TOKENS[index])
             line = lines[row]
+            if pair is not None and still_has(line, *pair):
+                out.append(HIT)
             if row == layout.cursor_row:
                 column = min(layout.cursor_column, len(line.rstrip("\n")))
                 out += [*self.text(line[:column], MAX_LINE_TOKENS // 2, keep_end=True), CURSOR,
@@ -233,12 +241,36 @@ class CodeEncoder(HistoryEncoder):
         groups = merge_records(layout.replay.records, self.merge_seconds, self.merge_lines, self.max_events)
         out, used = [EVENTS], 0
         for group in groups:  # newest first
-            diff = self.text(render_group(group), self.event_tokens)
+            diff = self.event_text(group)
             if used + len(diff) + 1 > self.event_tokens:
                 break
             out += [EVENT, *diff]
             used += len(diff) + 1
         return out
+
+    def event_text(self, group: Sequence[EditRecord]) -> list[str]:
+        """A group's diff; a one-line change that is a substitution as its header and ``<sub> OLD <to> NEW``."""
+        pair = self.substitution_of(group)
+        if pair is not None:
+            header = render_group(group).split("\n", 1)[0] + "\n"
+            return [*self.text(header, self.event_tokens), SUB_TOKEN, *self.text(pair[0], self.event_tokens // 4),
+                    TO_TOKEN, *self.text(pair[1], self.event_tokens // 4)]
+        return self.text(render_group(group), self.event_tokens)
+
+    def substitution_of(self, group: Sequence[EditRecord]) -> tuple[str, str] | None:
+        """``(old, new)`` when ``group`` is one edit that changed one piece of one line."""
+        record = group[0]
+        if len(group) != 1 or record.delete != 1 or record.inserted != 1:
+            return None
+        row = record.line - 1
+        return find_substitution(record.before[row], record.after[row], self.action_space.codec)
+
+    def newest_substitution(self, replay: Replay, current: str | None) -> tuple[str, str] | None:
+        """The newest edit's substitution when that edit changed one piece of a line of the current file."""
+        groups = merge_records(replay.records, self.merge_seconds, self.merge_lines, 1)
+        if not groups or groups[0][0].file != current:
+            return None
+        return self.substitution_of(groups[0])
 
     def other_file_tokens_of(self, layout: Layout) -> list[str]:
         out = []
@@ -253,11 +285,11 @@ class CodeEncoder(HistoryEncoder):
         return out
 
     def vocabulary(self) -> list[str]:
-        return [EVENTS, EVENT, CURSOR, REGION, REGION_END, BEFORE, AFTER, EXCERPT]
+        return [EVENTS, EVENT, CURSOR, REGION, REGION_END, BEFORE, AFTER, EXCERPT, HIT]
 
     def settings(self) -> dict[str, Any]:
         names = ("region_tokens", "context_tokens", "event_tokens", "max_events", "other_file_tokens",
-                 "other_files", "max_region_lines", "merge_seconds", "merge_lines")
+                 "other_files", "max_region_lines", "above_share", "merge_seconds", "merge_lines")
         return {**super().settings(), **{name: getattr(self, name) for name in names}}
 
 
