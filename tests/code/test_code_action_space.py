@@ -75,6 +75,16 @@ def test_the_newest_substitution_continued_at_another_line_is_again_and_a_marker
     assert bound.encode(edit(2, 1, "    t = s + 2\n"))[0] == SUB_TOKEN  # another substitution: written out
 
 
+def test_again_is_not_offered_where_the_change_would_break_the_code():
+    lines = ("def g(x, y):\n", "    f(x, y)\n", "    y = 3\n", "    return f(y)\n")
+    view = CodeView(("a.py",), (4,), 1, 4, lines, repeat=("y", "y, z=None"))
+    assert view.again_rows() == (0, 1, 3)  # every "y" but the one in "y = 3", which would not parse
+    broken = CodeView(("a.py",), (2,), 1, 2, ("if x:\n", "    y = 3\n"), repeat=("y", "y, z=None"))
+    assert broken.again_rows() == ()  # "if x: y, z=None = 3" does not parse
+    fragment = CodeView(("a.py",), (2,), 1, 2, ("else:\n", "    y = 3\n"), repeat=("y", "y, z=None"))
+    assert fragment.again_rows() == (1,)  # a region that does not parse alone cannot judge
+
+
 def test_substitution_grammar_spells_only_pieces_of_the_line_and_real_changes():
     space = CodeActionSpace()
     lines = ("def f(x):\n", "    return x\n")

@@ -30,6 +30,7 @@ An edit outside the region is written as a jump to its first line.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Callable, Collection, Hashable, Sequence
@@ -39,6 +40,7 @@ from nep_core.actions import NO_EDIT, Action
 from nep_core.errors import InvalidAction
 from nep_code.edits import EDIT_KIND, LineEdit
 from nep_code.substitution import can_start, find_substitution, still_has, substitute
+from nep_code.syntax import parses
 from nep_code.tokenizer import TextCodec
 
 JUMP_KIND = "jump"
@@ -94,8 +96,23 @@ class CodeView:
     def _rows(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
         lines = self.region_text[: min(self.region_lines, MAX_REGION_LINES)]
         text = tuple(row for row, line in enumerate(lines) if line.strip())
-        again = tuple(row for row in text if self.repeat is not None and still_has(lines[row], *self.repeat))
+        if self.repeat is None:
+            return text, ()
+        again = tuple(row for row in text if still_has(lines[row], *self.repeat) and self._still_parses(lines, row))
         return text, again
+
+    def _still_parses(self, lines: Sequence[str], row: int) -> bool:
+        """Whether the region, when it parses on its own (dedented), still parses with the newest
+        substitution applied at ``row``: a repeated change must not break the code around it."""
+        if self._region_parses is not True:
+            return True
+        changed = [*lines[:row], substitute(lines[row], *self.repeat), *lines[row + 1 :]]
+        return parses(textwrap.dedent("".join(changed)), self.file) is not False
+
+    @cached_property
+    def _region_parses(self) -> bool | None:
+        lines = self.region_text[: min(self.region_lines, MAX_REGION_LINES)]
+        return parses(textwrap.dedent("".join(lines)), self.file)
 
     @property
     def file(self) -> str:
