@@ -7,7 +7,8 @@ import pytest
 from nep_core.session import Context, Event
 from nep_code.action_space import CodeActionSpace
 from nep_code.edits import LineEdit
-from nep_code.encoder import CURSOR, EVENT, HIT, REGION, REGION_END, CodeEncoder, still_has
+from nep_code.encoder import CURSOR, EVENT, HIT, REGION, REGION_END, CodeEncoder
+from nep_code.substitution import still_has
 from nep_code.syntax import editable_region, parses, statement_starts
 
 CALLS = "def area(w, h):\n    return w * h\n\n\nx = area(\n    2,\n    3,\n)\ny = area(4, 5)\n"

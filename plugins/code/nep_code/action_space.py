@@ -304,14 +304,14 @@ class BoundCodeSpace(ActionSpace):
         if pair is None:
             return None
         old, new = self.codec.tokens(pair[0]), self.codec.tokens(pair[1])
-        pieces = self.codec.token_texts()
+        pieces = self.codec.token_texts
         if len(old) + len(new) > MAX_SUBSTITUTION_TOKENS or any(not pieces.get(token) for token in old):
             return None  # too long, or an old piece the grammar cannot spell token by token
         return pair
 
     def _tokens_continuing(self, line: str, old: str) -> set[str]:
         """Text tokens ``t`` with ``old + text(t)`` in ``line``, starting where a piece may start (not inside a word)."""
-        by_text, longest = self.codec.tokens_by_text(), self.codec.longest_token_text()
+        by_text, longest = self.codec.tokens_by_text, self.codec.longest_token_text
         found: set[str] = set()
         start = line.find(old)
         while start != -1:
@@ -336,7 +336,7 @@ class BoundCodeSpace(ActionSpace):
         if key[0] == "text":
             return token in self.codec.text_tokens or (token == EOS and (key[3] or (key[1] and not key[2])))
         if key[0] == "sub_new":
-            return token in self.codec.single_line_tokens() or (token == EOS and key[1])
+            return token in self.codec.single_line_tokens or (token == EOS and key[1])
         return token in self.allowed_next(prefix)
 
     def grammar_key(self, prefix: Sequence[str]) -> Hashable:
@@ -433,7 +433,7 @@ class BoundCodeSpace(ActionSpace):
             allowed = [TO_TOKEN] if old and still_has(line, old, "") else []
             return allowed + sorted(self._tokens_continuing(line, old))
         if kind == "sub_new":
-            return [*self.codec.single_line_tokens(), EOS] if key[1] else list(self.codec.single_line_tokens())
+            return [*self.codec.single_line_tokens, EOS] if key[1] else list(self.codec.single_line_tokens)
         if kind == "file":
             return list(FILE_TOKENS[: key[1]])
         if kind == "digits":

@@ -24,7 +24,7 @@ from nep_code.action_space import (
     FILE_TOKENS, LINE_TOKENS, MAX_FILES, MAX_REGION_LINES, SUB_TOKEN, TO_TOKEN, CodeActionSpace, CodeView,
 )
 from nep_code.edits import EDIT_KIND, LineEdit, Workspace
-from nep_code.substitution import find_substitution, still_has
+from nep_code.substitution import find_substitution
 from nep_code.syntax import editable_region, statement_starts
 
 EVENTS, EVENT, CURSOR, REGION, REGION_END, BEFORE, AFTER, EXCERPT, HIT = (
@@ -203,11 +203,11 @@ class CodeEncoder(HistoryEncoder):
         out = [FILE_TOKENS[0], *self.text(layout.view.file or "", 24), BEFORE]
         out += self._lines_within(lines[:start], self.context_tokens, from_end=True)
         out.append(REGION)
-        pair = layout.view.repeat
+        hits = set(layout.view.again_rows())
         for index, row in enumerate(range(start, end)):
             out.append(LINE_TOKENS[index])
             line = lines[row]
-            if pair is not None and still_has(line, *pair):
+            if index in hits:
                 out.append(HIT)
             if row == layout.cursor_row:
                 column = min(layout.cursor_column, len(line.rstrip("\n")))

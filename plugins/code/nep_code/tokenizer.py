@@ -44,10 +44,6 @@ class TextCodec:
 
     def __init__(self, tokenizer=None):
         self.tokenizer = tokenizer
-        self._token_texts: dict[str, str] | None = None
-        self._single_line: frozenset[str] | None = None
-        self._by_text: dict[str, tuple[str, ...]] | None = None
-        self._longest = 1
         if tokenizer is None:
             encoder, _ = byte_alphabet()
             self.text_tokens = frozenset(encoder.values())
@@ -59,33 +55,29 @@ class TextCodec:
         self.newline_tokens = frozenset(token for token in vocab if self.text([token]).endswith("\n"))
         self._backend = tokenizer.backend_tokenizer
 
+    @functools.cached_property
     def token_texts(self) -> dict[str, str]:
         """Each text token's own text ("" for a token that is only part of a character)."""
-        if self._token_texts is None:
-            texts = {token: self.text([token]) for token in self.text_tokens}
-            self._token_texts = {token: ("" if "\ufffd" in text else text) for token, text in texts.items()}
-        return self._token_texts
+        texts = {token: self.text([token]) for token in self.text_tokens}
+        return {token: ("" if "\ufffd" in text else text) for token, text in texts.items()}
 
+    @functools.cached_property
     def tokens_by_text(self) -> dict[str, tuple[str, ...]]:
         """Text tokens grouped by their text (tokens that are only part of a character left out)."""
-        if self._by_text is None:
-            grouped: dict[str, list[str]] = {}
-            for token, text in self.token_texts().items():
-                if text:
-                    grouped.setdefault(text, []).append(token)
-            self._by_text = {text: tuple(tokens) for text, tokens in grouped.items()}
-            self._longest = max(map(len, self._by_text), default=1)
-        return self._by_text
+        grouped: dict[str, list[str]] = {}
+        for token, text in self.token_texts.items():
+            if text:
+                grouped.setdefault(text, []).append(token)
+        return {text: tuple(tokens) for text, tokens in grouped.items()}
 
+    @functools.cached_property
     def longest_token_text(self) -> int:
-        self.tokens_by_text()
-        return self._longest
+        return max(map(len, self.tokens_by_text), default=1)
 
+    @functools.cached_property
     def single_line_tokens(self) -> frozenset[str]:
         """Text tokens without a newline."""
-        if self._single_line is None:
-            self._single_line = frozenset(token for token, text in self.token_texts().items() if "\n" not in text and "\r" not in text)
-        return self._single_line
+        return frozenset(token for token, text in self.token_texts.items() if "\n" not in text and "\r" not in text)
 
     def tokens(self, text: str) -> list[str]:
         if not text:
