@@ -81,7 +81,7 @@ def test_again_is_not_offered_where_the_change_would_break_the_code():
     assert view.again_rows() == (0, 1, 3)  # every "y" but the one in "y = 3", which would not parse
     broken = CodeView(("a.py",), (2,), 1, 2, ("if x:\n", "    y = 3\n"), repeat=("y", "y, z=None"))
     assert broken.again_rows() == ()  # "if x: y, z=None = 3" does not parse
-    fragment = CodeView(("a.py",), (2,), 1, 2, ("else:\n", "    y = 3\n"), repeat=("y", "y, z=None"))
+    fragment = CodeView(("a.py",), (2,), 1, 2, ('"""Docs\n', "y = 3\n"), repeat=("y", "y, z=None"))
     assert fragment.again_rows() == (1,)  # a region that does not parse alone cannot judge
 
 
@@ -164,7 +164,7 @@ def test_every_sequence_the_grammar_allows_decodes_to_an_edit_that_applies():
     view = CodeView(("pkg/a.py",), (len(lines),), region_start=3, region_lines=5, region_text=tuple(lines[2:7]))
     bound = BoundCodeSpace(space, view)
     rng = random.Random(0)
-    decoded = substituted = 0
+    decoded = substituted = refused = 0
     for _ in range(300):
         tokens: list[str] = []
         while True:
@@ -176,7 +176,12 @@ def test_every_sequence_the_grammar_allows_decodes_to_an_edit_that_applies():
             if tokens[-1] == EOS:
                 tokens.pop()
                 break
-        action = bound.decode(tokens)
+        try:
+            action = bound.decode(tokens)
+        except InvalidAction as error:  # well-formed, but it would break the region, which parses
+            assert "would break code that parses" in str(error)
+            refused += 1
+            continue
         if action.kind == "edit":
             change = LineEdit.from_action(action)
             assert change.applies_to(lines)
@@ -184,8 +189,34 @@ def test_every_sequence_the_grammar_allows_decodes_to_an_edit_that_applies():
                 substituted += 1
                 assert change.delete == 1 and change.insert != lines[change.line - 1]
         decoded += 1
-    assert decoded == 300
-    assert substituted > 20
+    assert decoded + refused == 300
+    assert substituted > 15 and refused > 0
+
+
+def test_decoding_refuses_an_edit_that_breaks_code_that_parses():
+    lines = SOURCE.splitlines(keepends=True)
+    bound = BoundCodeSpace(CodeActionSpace(), CodeView(("pkg/a.py",), (len(lines),), 4, 2, tuple(lines[3:5])))
+    codec = bound.codec
+    good = bound.decode([EDIT_TOKEN, "<L1>", "<del1>", *codec.tokens("    return x + 1\n")])
+    assert LineEdit.from_action(good).apply(lines)[4] == "    return x + 1\n"
+    with pytest.raises(InvalidAction, match="pkg/a.py:5: the edit would break code that parses"):
+        bound.decode([EDIT_TOKEN, "<L1>", "<del1>", *codec.tokens("    return (x\n")])
+    header = BoundCodeSpace(CodeActionSpace(), CodeView(("pkg/a.py",), (len(lines),), 4, 1, tuple(lines[3:4])))
+    with pytest.raises(InvalidAction):  # a region ending on a block header is judged with the body it lacks
+        header.decode([EDIT_TOKEN, "<L0>", "<del1>", *codec.tokens("def f(x:\n")])
+    string = ('    """Docs\n', "    x = 1\n")  # starts inside a string: it cannot be judged alone
+    fragment = BoundCodeSpace(CodeActionSpace(), CodeView(("pkg/a.py",), (9,), 4, 2, string))
+    assert fragment.decode([EDIT_TOKEN, "<L1>", "<del1>", *codec.tokens("    x = (\n")]).kind == "edit"
+
+
+def test_fragments_cut_from_a_file_parse_on_their_own():
+    from nep_code.syntax import fragment_parses
+
+    leaving = ["            if x:\n", "                return 1\n", "        y = 2\n", "    def g(self):\n"]
+    assert fragment_parses(leaving, "a.py") is True  # leaves two blocks and ends on a header
+    assert fragment_parses(["        x = 1\n", "    else:\n", "        y\n"], "a.py") is True
+    assert fragment_parses(["        x = (1\n", "    y = 2\n"], "a.py") is False
+    assert fragment_parses(["    y = 2\n", "        z = 3\n"], "a.py") is False  # an indent no block opens
 
 
 def test_validate_rejects_malformed_payloads_naming_the_field(space):

@@ -30,7 +30,6 @@ An edit outside the region is written as a jump to its first line.
 
 from __future__ import annotations
 
-import textwrap
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Callable, Collection, Hashable, Sequence
@@ -40,7 +39,7 @@ from nep_core.actions import NO_EDIT, Action
 from nep_core.errors import InvalidAction
 from nep_code.edits import EDIT_KIND, LineEdit
 from nep_code.substitution import can_start, find_substitution, still_has, substitute
-from nep_code.syntax import parses
+from nep_code.syntax import fragment_parses
 from nep_code.tokenizer import TextCodec
 
 JUMP_KIND = "jump"
@@ -102,17 +101,20 @@ class CodeView:
         return text, again
 
     def _still_parses(self, lines: Sequence[str], row: int) -> bool:
-        """Whether the region, when it parses on its own (dedented), still parses with the newest
-        substitution applied at ``row``: a repeated change must not break the code around it."""
+        return self.keeps_parsing(row, 1, substitute(lines[row], *self.repeat))
+
+    def keeps_parsing(self, row: int, delete: int, insert: str) -> bool:
+        """Whether the region, when it parses on its own (``fragment_parses``), still parses after ``delete``
+        lines from region row ``row`` are replaced by ``insert``: a suggestion must not break working code."""
         if self._region_parses is not True:
             return True
-        changed = [*lines[:row], substitute(lines[row], *self.repeat), *lines[row + 1 :]]
-        return parses(textwrap.dedent("".join(changed)), self.file) is not False
+        lines = self.region_text[: min(self.region_lines, MAX_REGION_LINES)]
+        return fragment_parses([*lines[:row], insert, *lines[row + delete :]], self.file) is not False
 
     @cached_property
     def _region_parses(self) -> bool | None:
         lines = self.region_text[: min(self.region_lines, MAX_REGION_LINES)]
-        return parses(textwrap.dedent("".join(lines)), self.file)
+        return fragment_parses(lines, self.file)
 
     @property
     def file(self) -> str:
@@ -278,22 +280,24 @@ class BoundCodeSpace(ActionSpace):
         tokens = list(tokens)
         if tokens == [NO_EDIT_TOKEN]:
             return NO_EDIT
-        if self._complete(tokens):
-            view = self.view
-            if tokens[0] == AGAIN_TOKEN:
-                row = _LINE_INDEX[tokens[1]]
-                return LineEdit(view.file, view.region_start + row, 1, substitute(view.region_text[row], *view.repeat)).to_action()
-            if tokens[0] == SUB_TOKEN:
-                row = _LINE_INDEX[tokens[1]]
-                middle = tokens.index(TO_TOKEN)
-                old, new = self.codec.text(tokens[2:middle]), self.codec.text(tokens[middle + 1 :])
-                return LineEdit(view.file, view.region_start + row, 1, substitute(view.region_text[row], old, new)).to_action()
-            if tokens[0] == EDIT_TOKEN:
-                line = view.region_start + _LINE_INDEX[tokens[1]]
-                return LineEdit(view.file, line, _DELETE_COUNT[tokens[2]], self.codec.text(tokens[3:])).to_action()
+        if not self._complete(tokens):
+            raise InvalidAction(f"not a complete code action: {' '.join(tokens[:8]) or '(empty)'}")
+        view = self.view
+        if tokens[0] == JUMP_TOKEN:
             number = int("".join(str(_DIGIT[token]) for token in tokens[2:]))
             return jump_action(view.files[_FILE_INDEX[tokens[1]]], number)
-        raise InvalidAction(f"not a complete code action: {' '.join(tokens[:8]) or '(empty)'}")
+        row = _LINE_INDEX[tokens[1]]
+        if tokens[0] == AGAIN_TOKEN:
+            edit = LineEdit(view.file, view.region_start + row, 1, substitute(view.region_text[row], *view.repeat))
+        elif tokens[0] == SUB_TOKEN:
+            middle = tokens.index(TO_TOKEN)
+            old, new = self.codec.text(tokens[2:middle]), self.codec.text(tokens[middle + 1 :])
+            edit = LineEdit(view.file, view.region_start + row, 1, substitute(view.region_text[row], old, new))
+        else:
+            edit = LineEdit(view.file, view.region_start + row, _DELETE_COUNT[tokens[2]], self.codec.text(tokens[3:]))
+        if not view.keeps_parsing(row, edit.delete, edit.insert):
+            raise InvalidAction(f"{view.file}:{edit.line}: the edit would break code that parses")
+        return edit.to_action()
 
     def _substitution(self, edit: LineEdit) -> tuple[str, str] | None:
         """The substitution that writes ``edit`` (one region line replaced by one line), if any."""

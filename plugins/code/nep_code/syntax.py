@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import functools
 import os
+import textwrap
 from typing import Sequence
 
 LANGUAGES = {
@@ -56,6 +57,25 @@ def parses(text: str, path: str) -> bool | None:
         return None
     tree = parser.parse(text.encode("utf-8", "surrogatepass"))
     return not tree.root_node.has_error
+
+
+def fragment_parses(lines: Sequence[str], path: str) -> bool | None:
+    """Whether a run of whole lines cut from a file parses on its own, like ``parses``.
+
+    Python fragments may start inside a block and leave it (deeper lines, then shallower ones, an
+    ``else:``), or end on a block header whose body lies below: they are checked dedented, inside
+    ``if 1:`` openers for the indentation levels they leave, with ``pass`` after a trailing header.
+    """
+    text = textwrap.dedent("".join(lines))
+    if language_of(path) != "python":
+        return parses(text, path)
+    rows = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    if not rows:
+        return True
+    indents = [len(row) - len(row.lstrip()) for row in rows]
+    openers = "".join(" " * level + "if 1:\n" for level in sorted(set(indents)) if level < indents[0])
+    closer = " " * (indents[-1] + 4) + "pass\n" if rows[-1].rstrip().endswith(":") else ""
+    return parses(openers + text + ("" if text.endswith("\n") else "\n") + closer, path)
 
 
 def statement_starts(lines: Sequence[str], path: str) -> set[int]:
