@@ -209,12 +209,25 @@ def test_decoding_refuses_an_edit_that_breaks_code_that_parses():
     assert fragment.decode([EDIT_TOKEN, "<L1>", "<del1>", *codec.tokens("    x = (\n")]).kind == "edit"
 
 
+def test_a_region_that_cannot_be_judged_alone_is_judged_with_its_enclosing_blocks():
+    lines = ["def f(x):\n", "    z = g(\n", "        x,\n", "    )\n", "    return z\n"]
+    view = CodeView(("a.py",), (len(lines),), 3, 2, tuple(lines[2:4]), file_text=tuple(lines))  # a call's last lines
+    assert view.keeps_parsing(0, 1, "        x, y,\n")
+    assert not view.keeps_parsing(1, 1, "    ]\n")
+    alone = CodeView(("a.py",), (len(lines),), 3, 2, tuple(lines[2:4]))  # no file: it cannot be judged
+    assert alone.keeps_parsing(1, 1, "    ]\n")
+
+
 def test_fragments_cut_from_a_file_parse_on_their_own():
     from nep_code.syntax import fragment_parses
 
     leaving = ["            if x:\n", "                return 1\n", "        y = 2\n", "    def g(self):\n"]
     assert fragment_parses(leaving, "a.py") is True  # leaves two blocks and ends on a header
     assert fragment_parses(["        x = 1\n", "    else:\n", "        y\n"], "a.py") is True
+    assert fragment_parses(["        f(x)\n", "    except E as error:\n", "        raise\n", "    return 1\n"], "a.py") is True
+    assert fragment_parses(["else:\n", "    if x:\n", "        raise E\n", "    s = 1\n"], "a.py") is True
+    assert fragment_parses(["    x = 1\n", "    try:\n"], "a.py") is True
+    assert fragment_parses(["    return 1\n", "\n", "@cache\n"], "a.py") is True
     assert fragment_parses(["        x = (1\n", "    y = 2\n"], "a.py") is False
     assert fragment_parses(["    y = 2\n", "        z = 3\n"], "a.py") is False  # an indent no block opens
 

@@ -39,7 +39,7 @@ from nep_core.actions import NO_EDIT, Action
 from nep_core.errors import InvalidAction
 from nep_code.edits import EDIT_KIND, LineEdit
 from nep_code.substitution import can_start, find_substitution, still_has, substitute
-from nep_code.syntax import fragment_parses
+from nep_code.syntax import CLAUSES as _CLAUSES, fragment_parses
 from nep_code.tokenizer import TextCodec
 
 JUMP_KIND = "jump"
@@ -66,6 +66,35 @@ _FILE_INDEX = {token: index for index, token in enumerate(FILE_TOKENS)}
 _DIGIT = {token: digit for digit, token in enumerate(DIGIT_TOKENS)}
 
 
+MAX_WINDOW_LINES = 400
+"""The most lines of the file read to judge whether an edit keeps a region's code parsing."""
+
+
+def _indent(line: str) -> int | None:
+    """The indentation of a code line; None for blank and comment lines."""
+    stripped = line.lstrip()
+    return None if not stripped or stripped.startswith("#") else len(line) - len(stripped)
+
+
+def _enclosing(lines: Sequence[str], first: int, last: int) -> tuple[int, int]:
+    """``[first, last)`` grown to the block that encloses it: up to the nearest shallower line (its
+    header; for top-level code, the statement before) and down to the line before the next line as shallow as that header (clauses such as
+    ``else:`` and ``except`` continue the block)."""
+    levels = [level for level in map(_indent, lines[first:last]) if level is not None]
+    level = min(levels) if levels else 0
+    start = first - 1
+    while start >= 0 and (_indent(lines[start]) is None or _indent(lines[start]) > max(level - 1, 0)):
+        start -= 1
+    header = _indent(lines[start]) if start >= 0 else 0
+    end = last
+    while end < len(lines):
+        indent = _indent(lines[end])
+        if indent is not None and indent <= header and not (indent == header and lines[end].lstrip().startswith(_CLAUSES)):
+            break
+        end += 1
+    return max(start, 0), end
+
+
 @dataclass(frozen=True)
 class CodeView:
     """Where the model is looking: the current file, its editable region, and the files a jump can name.
@@ -82,6 +111,8 @@ class CodeView:
     """The region's lines (with their newlines), for substitutions."""
     repeat: tuple[str, str] | None = None
     """The newest edit's substitution ``(old, new)``, which ``<again>`` applies to another line."""
+    file_text: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    """The current file's lines, to judge an edit in a region that cannot be judged on its own."""
 
     def again_rows(self) -> tuple[int, ...]:
         """Region rows that ``<again>`` can change: those that still hold the newest substitution's ``old``."""
@@ -104,17 +135,36 @@ class CodeView:
         return self.keeps_parsing(row, 1, substitute(lines[row], *self.repeat))
 
     def keeps_parsing(self, row: int, delete: int, insert: str) -> bool:
-        """Whether the region, when it parses on its own (``fragment_parses``), still parses after ``delete``
-        lines from region row ``row`` are replaced by ``insert``: a suggestion must not break working code."""
-        if self._region_parses is not True:
+        """Whether code that parses still parses after ``delete`` lines from region row ``row`` are
+        replaced by ``insert``: a suggestion must not break working code. Judged on the region, or
+        when the region cannot be judged alone, on the enclosing blocks around it (``_window``)."""
+        window = self._window
+        if window is None:
             return True
-        lines = self.region_text[: min(self.region_lines, MAX_REGION_LINES)]
-        return fragment_parses([*lines[:row], insert, *lines[row + delete :]], self.file) is not False
+        first, last = window
+        start = self.region_start - 1 + row - first
+        lines = self.file_text[first:last] if self.file_text else self.region_text[: min(self.region_lines, MAX_REGION_LINES)]
+        return fragment_parses([*lines[:start], insert, *lines[start + delete :]], self.file) is not False
 
     @cached_property
-    def _region_parses(self) -> bool | None:
-        lines = self.region_text[: min(self.region_lines, MAX_REGION_LINES)]
-        return fragment_parses(lines, self.file)
+    def _window(self) -> tuple[int, int] | None:
+        """0-based file rows ``[first, last)`` around the region that parse alone (the region itself,
+        else its enclosing blocks, up to ``MAX_WINDOW_LINES``), or None when none do."""
+        first = self.region_start - 1
+        last = first + min(self.region_lines, MAX_REGION_LINES)
+        lines = self.file_text
+        if not lines:  # a view without the file: the region alone
+            lines, first, last = self.region_text[: last - first], 0, last - first
+        while True:
+            verdict = fragment_parses(lines[first:last], self.file)
+            if verdict is not False:
+                return (first, last) if verdict else None
+            if lines is self.region_text or last - first > MAX_WINDOW_LINES:
+                return None
+            grown = _enclosing(lines, first, last)
+            if grown == (first, last):
+                return None
+            first, last = grown
 
     @property
     def file(self) -> str:

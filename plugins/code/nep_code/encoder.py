@@ -149,7 +149,8 @@ class CodeEncoder(HistoryEncoder):
                                  int(self.region_tokens * CHARS_PER_TOKEN), above_share=self.above_share)
         files = self._file_order(replay, current)
         view = CodeView(tuple(files), tuple(len(replay.files.get(file, [])) for file in files), region[0] + 1,
-                        region[1] - region[0], tuple(lines[region[0] : region[1]]), self.newest_substitution(replay, current))
+                        region[1] - region[0], tuple(lines[region[0] : region[1]]), self.newest_substitution(replay, current),
+                        tuple(lines))
         layout = Layout(view, replay, lines, row, column, region)
         self._memo = (context, layout)
         return layout

@@ -59,12 +59,17 @@ def parses(text: str, path: str) -> bool | None:
     return not tree.root_node.has_error
 
 
+CLAUSES = ("else", "elif", "except", "finally")
+"""Python clauses that continue the block before them."""
+
+
 def fragment_parses(lines: Sequence[str], path: str) -> bool | None:
     """Whether a run of whole lines cut from a file parses on its own, like ``parses``.
 
     Python fragments may start inside a block and leave it (deeper lines, then shallower ones, an
-    ``else:``), or end on a block header whose body lies below: they are checked dedented, inside
-    ``if 1:`` openers for the indentation levels they leave, with ``pass`` after a trailing header.
+    ``else:``, an ``except``), or end on a block header whose body lies below: they are checked
+    dedented, after ``if 1:`` (or ``try:``) openers for the blocks they leave or continue, with
+    ``pass`` after a trailing header (and a definition after a trailing decorator).
     """
     text = textwrap.dedent("".join(lines))
     if language_of(path) != "python":
@@ -73,8 +78,21 @@ def fragment_parses(lines: Sequence[str], path: str) -> bool | None:
     if not rows:
         return True
     indents = [len(row) - len(row.lstrip()) for row in rows]
-    openers = "".join(" " * level + "if 1:\n" for level in sorted(set(indents)) if level < indents[0])
-    closer = " " * (indents[-1] + 4) + "pass\n" if rows[-1].rstrip().endswith(":") else ""
+    first_at = {indent: row.lstrip() for indent, row in reversed(list(zip(indents, rows)))}
+    openers = ""
+    for level in sorted(first_at):
+        header = " " * level + ("try:\n" if first_at[level].startswith(("except", "finally")) else "if 1:\n")
+        if level < indents[0]:  # a block the fragment leaves
+            openers += header
+        elif level == indents[0] and first_at[level].startswith(CLAUSES):  # a block it continues
+            openers += header + " " * (level + 4) + "pass\n"
+    closer = ""
+    if rows[-1].lstrip().startswith("@"):  # a decorator whose definition lies below
+        closer = " " * indents[-1] + "def _():\n" + " " * (indents[-1] + 4) + "pass\n"
+    elif rows[-1].rstrip().endswith(":"):
+        closer = " " * (indents[-1] + 4) + "pass\n"
+        if rows[-1].lstrip().startswith("try"):
+            closer += " " * indents[-1] + "finally:\n" + " " * (indents[-1] + 4) + "pass\n"
     return parses(openers + text + ("" if text.endswith("\n") else "\n") + closer, path)
 
 
