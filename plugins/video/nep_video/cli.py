@@ -1,0 +1,230 @@
+"""``nep video suggest`` and ``nep video watch``: next-edit suggestions on a project file, in editor terms.
+
+``suggest PROJECT`` reads the timeline (any format ``formats.py`` reads; earlier saved versions given
+with ``--previous`` become the history), asks the model and prints the top suggestions as clip
+name, timecode and frames; ``--markers OUT.otio`` writes them back onto the timeline as OTIO markers
+(red: the best), ``--png OUT.png`` draws the timeline with the best one highlighted. ``watch
+PROJECT`` re-suggests each time the file is saved, the edits since the last save (diffed) added to
+the history; with ``--log`` it records the session where the ``editor`` collector reads it.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional
+
+import opentimelineio as otio
+import typer
+
+from nep_core.actions import Action
+from nep_core.cli.subapp import tools_app
+from nep_core.collector import CollectReport
+from nep_core.encoder import context_from_events
+from nep_core.errors import NepError
+from nep_core.session import Session
+from nep_video.collectors.history import diff_events, version_events
+from nep_video.formats import read_timeline, write_timeline
+from nep_video.render import render_timeline
+from nep_video.replay import timeline_at
+from nep_video.timeline import items_of, source_range, timeline_rate, tracks_of
+
+app = tools_app("video", "Video tools: next-edit suggestions on OTIO, EDL, FCP XML and Kdenlive/Shotcut timelines.")
+
+VERBS = {"trim_in": "trim in", "trim_out": "trim out", "slip": "slip", "roll": "roll the cut after", "split": "split",
+         "delete": "lift", "ripple_delete": "ripple delete", "move": "move", "insert": "insert", "add_transition": "add a dissolve after"}
+
+
+@app.callback()
+def video_tools() -> None:
+    """Video tools: next-edit suggestions on OTIO, EDL, FCP XML and Kdenlive/Shotcut timelines."""
+
+
+def _predictor(model: str, data: Optional[str]):
+    from nep_core.inference.factory import is_baseline, load_predictor, train_examples_for
+    from nep_core.plugins import get_domain
+
+    domain = get_domain("video")
+    examples = train_examples_for(domain, data) if is_baseline(model) and data else None
+    return domain, load_predictor(model, domain, examples)
+
+
+def timecode(frames: float, rate: float) -> str:
+    return otio.opentime.to_timecode(otio.opentime.RationalTime(round(frames), rate), rate)
+
+
+def editor_terms(timeline: otio.schema.Timeline, action: Action) -> str:
+    """An edit as an editor reads it: the track, the clip's name and timecode, the frames."""
+    if action.is_no_edit:
+        return "no edit"
+    tracks = tracks_of(timeline)
+    rate = timeline_rate(timeline)
+    track_index, index = action.target["track"], action.target["clip"]
+    track = tracks[track_index] if track_index < len(tracks) else None
+    if track is None:
+        return f"{VERBS.get(action.kind, action.kind)} on track {track_index} (not on this timeline)"
+    items = items_of(track)
+    where = track_label(tracks, track_index)
+    if index < len(items):
+        item = items[index]
+        start = track.range_of_child(item).start_time.value_rescaled_to(rate) if hasattr(track, "range_of_child") else 0
+        where += f" clip {index + 1} '{item.name}' at {timecode(start, rate)}"
+    else:
+        where += " after its last clip"
+    args = action.args
+    if action.kind in ("trim_in", "trim_out", "slip", "roll"):
+        return f"{VERBS[action.kind]} {where}: {args['frames']:+d} frames"
+    if action.kind == "split":
+        return f"split {where}, {args['offset']} frames in ({timecode(args['offset'], rate)})"
+    if action.kind == "move":
+        return f"move {where} to position {args['to'] + 1}"
+    if action.kind == "insert":
+        from nep_video.timeline import media_bin
+
+        entries = media_bin(timeline)
+        name = entries[args["media"]].name if args["media"] < len(entries) else f"media {args['media']}"
+        return f"insert '{name}' ({args['frames']} frames from frame {args['in']}) at {where}"
+    if action.kind == "add_transition":
+        return f"add a {args['frames']}-frame dissolve after {where}"
+    return f"{VERBS.get(action.kind, action.kind)} {where}"
+
+
+def track_label(tracks: list, index: int) -> str:
+    """The track's name, else V1, V2... / A1, A2... as editors number them."""
+    track = tracks[index]
+    if track.name:
+        return track.name
+    letter = "A" if track.kind == otio.schema.TrackKind.Audio else "V"
+    return f"{letter}{sum(other.kind == track.kind for other in tracks[: index + 1])}"
+
+
+def suggestion_lines(timeline, prediction) -> list[str]:
+    lines = [f"{number}. {editor_terms(timeline, suggestion.action)}  (p={suggestion.probability:.2f})"
+             for number, suggestion in enumerate(prediction.suggestions, 1)]
+    lines.append(f"no edit: p={prediction.p_no_edit:.2f}" + ("  <- best" if prediction.best.is_no_edit else ""))
+    return lines
+
+
+def add_markers(timeline: otio.schema.Timeline, prediction) -> otio.schema.Timeline:
+    """A copy of ``timeline`` with a marker for each suggestion on its item (red: the best)."""
+    marked = timeline.deepcopy()
+    tracks = tracks_of(marked)
+    rate = timeline_rate(marked)
+    for number, suggestion in enumerate(prediction.suggestions):
+        action = suggestion.action
+        track = tracks[action.target["track"]]
+        items = items_of(track)
+        holder = items[action.target["clip"]] if action.target["clip"] < len(items) else track
+        used = source_range(holder) if holder is not track else track.trimmed_range()
+        offset = action.args.get("offset", 0) if action.kind == "split" else 0
+        start = used.start_time + otio.opentime.RationalTime(offset, rate).rescaled_to(used.start_time.rate)
+        marker = otio.schema.Marker(name=f"NEP {number + 1}: {editor_terms(timeline, action)} (p={suggestion.probability:.2f})",
+                                    marked_range=otio.opentime.TimeRange(start, otio.opentime.RationalTime(1, rate).rescaled_to(used.start_time.rate)),
+                                    color=otio.schema.MarkerColor.RED if number == 0 else otio.schema.MarkerColor.YELLOW,
+                                    metadata={"nep": action.to_json()})
+        holder.markers.append(marker)
+    return marked
+
+
+@app.command("suggest")
+def suggest_command(
+    project: Path = typer.Argument(..., help="The timeline: .otio/.otiod/.otioz, .edl, .xml (FCP7), .kdenlive or .mlt."),
+    model: str = typer.Option(..., "--model", "-m", help="A trained model folder (runs/video) or a baseline (ngram, repeat-last)."),
+    previous: list[Path] = typer.Option([], "--previous", "-p", help="Earlier saved versions, oldest first: their edits are the history."),
+    top_k: int = typer.Option(3, "--top-k", "-k", min=1, help="Suggestions to print."),
+    rate: Optional[float] = typer.Option(None, "--rate", help="Frame rate of EDL files (EDLs do not record one; default 24)."),
+    markers: Optional[Path] = typer.Option(None, "--markers", help="Write the timeline with the suggestions as OTIO markers here (.otio)."),
+    png: Optional[Path] = typer.Option(None, "--png", help="Draw the timeline with the best suggestion highlighted (PNG)."),
+    data: Optional[str] = typer.Option(None, "--data", help="Sessions to fit a baseline on (default: the default dataset)."),
+) -> None:
+    """Print the likeliest next edits on PROJECT.
+
+    Example: nep video suggest cut_v3.xml --previous cut_v1.xml --previous cut_v2.xml --model runs/video --markers next.otio
+    """
+    files = [*previous, project]
+    timelines = [(path, read_timeline(path, rate)) for path in files]
+    events = version_events(timelines, spacing=3.0, pause=5.0, report=CollectReport())
+    domain, predictor = _predictor(model, data)
+    context = context_from_events(events, session_id=f"suggest-{project.name}")
+    prediction = predictor.predict(context, top_k)
+    timeline = timeline_at(context).timeline
+    typer.echo(f"{project}: {len(tracks_of(timeline))} tracks, {sum(len(items_of(track)) for track in tracks_of(timeline))} items, "
+               f"{timeline_rate(timeline):g} fps; {len(context.edits())} edits of history ({prediction.latency_ms:.0f} ms)")
+    for line in suggestion_lines(timeline, prediction):
+        typer.echo(line)
+    if markers is not None:
+        write_timeline(add_markers(timeline, prediction), markers)
+        typer.echo(f"wrote {markers}")
+    if png is not None:
+        best = prediction.suggestions[0].action if prediction.suggestions else None
+        render_timeline(timeline_at(context).view, best, editor_terms(timeline, best) if best else "no suggestion").save(png)
+        typer.echo(f"wrote {png}")
+
+
+def _signature(path: Path) -> tuple[float, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
+@app.command("watch")
+def watch_command(
+    project: Path = typer.Argument(..., help="The timeline file the editor saves (or exports) again and again."),
+    model: str = typer.Option(..., "--model", "-m", help="A trained model folder or a baseline name."),
+    top_k: int = typer.Option(3, "--top-k", "-k", min=1),
+    rate: Optional[float] = typer.Option(None, "--rate", help="Frame rate of EDL files (default 24)."),
+    interval: float = typer.Option(0.5, "--interval", min=0.05, help="Seconds between looks at the file."),
+    max_updates: int = typer.Option(0, "--max-updates", min=0, help="Stop after this many suggestions (0: never)."),
+    log: bool = typer.Option(False, "--log", help="Record the session in $NEP_HOME/logs/video (the editor collector reads it)."),
+    png: Optional[Path] = typer.Option(None, "--png", help="Redraw this PNG with the best suggestion at each save."),
+    data: Optional[str] = typer.Option(None, "--data", help="Sessions to fit a baseline on (default: the default dataset)."),
+) -> None:
+    """Re-suggest each time PROJECT is saved; Ctrl-C stops.
+
+    Example: nep video watch ~/edit/interview.kdenlive --model runs/video --png /tmp/next.png
+    """
+    from nep_core.app_logs import app_log_folder
+    from nep_core.sessionlog import new_session_id, utc_now, write_session
+
+    domain, predictor = _predictor(model, data)
+    session = Session(id=new_session_id(), domain="video", created=utc_now(), meta={"source": "watch", "app": "nep video watch", "project": str(project)})
+    previous = None
+    seen = None
+    started = time.monotonic()
+    updates = 0
+    typer.echo(f"watching {project} (Ctrl-C stops)")
+    try:
+        while not max_updates or updates < max_updates:
+            signature = _signature(project)
+            if signature is None or signature == seen:
+                time.sleep(interval)
+                continue
+            try:
+                timeline = read_timeline(project, rate)
+            except NepError as error:  # half-written by the editor: look again
+                typer.echo(f"waiting: {error}")
+                seen = None
+                time.sleep(interval)
+                continue
+            seen = signature
+            now = round(time.monotonic() - started, 3)
+            if previous is None:
+                session.events.extend(version_events([(project, timeline)], 3.0, 5.0, CollectReport(), t=now))
+            else:
+                session.events.extend(diff_events(previous, timeline, project, now, 0.5, CollectReport()))
+            previous = timeline
+            context = context_from_events(session.events, session.id)
+            prediction = predictor.predict(context, top_k)
+            updates += 1
+            typer.echo(f"-- save {updates}: {len(context.edits())} edits so far ({prediction.latency_ms:.0f} ms)")
+            for line in suggestion_lines(timeline_at(context).timeline, prediction):
+                typer.echo(line)
+            if png is not None:
+                best = prediction.suggestions[0].action if prediction.suggestions else None
+                render_timeline(timeline_at(context).view, best, editor_terms(timeline, best) if best else "no suggestion").save(png)
+            if log:
+                write_session(app_log_folder("video") / f"{session.id}.jsonl", session)
+    except KeyboardInterrupt:
+        typer.echo("stopped")

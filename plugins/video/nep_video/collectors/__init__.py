@@ -1,0 +1,1 @@
+"""Where video sessions come from: synthetic rough-to-fine cuts, saved project versions, editor logs."""

@@ -1,0 +1,104 @@
+"""The timeline at a trigger point: the newest ``state`` snapshot with the later edits applied.
+
+Contexts of one session grow one action at a time, so each replay starts from the longest one
+already made (an LRU table keyed by the snapshot's content and the edits after it, so the requests
+``nep serve`` parses anew hit it too). An edit that does not apply (a log out of step with its
+snapshot) is skipped and counted in ``Replayed.skipped``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import opentimelineio as otio
+
+from nep_core.errors import InvalidAction, NepError
+from nep_core.session import Context
+from nep_video.action_space import anchor_of
+from nep_video.edits import apply_in_place
+from nep_video.snapshot import timeline_from_state
+from nep_video.timeline import TimelineView, view_of
+
+CACHE_SIZE = 512
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """A context's timeline (do not edit it: copy first), its view and the anchor (track, clip)."""
+
+    timeline: otio.schema.Timeline
+    view: TimelineView
+    anchor: tuple[int, int]
+    skipped: int = 0
+
+
+_cache: OrderedDict[tuple[int, int], tuple[otio.schema.Timeline, int]] = OrderedDict()
+_state_keys: OrderedDict[int, tuple[Mapping[str, Any], int]] = OrderedDict()
+_EMPTY = otio.schema.Timeline(name="empty")
+
+
+def timeline_at(context: Context) -> Replayed:
+    """The timeline ``context`` ends on; an empty one when its history has no timeline snapshot."""
+    history = list(context.history)
+    start = next((index for index in range(len(history) - 1, -1, -1)
+                  if history[index].state is not None and "timeline" in history[index].state), None)
+    actions = [event.action for event in history if event.action is not None]
+    if start is None:
+        return Replayed(_EMPTY, view_of(_EMPTY), anchor_of(actions, view_of(_EMPTY)))
+    state = history[start].state
+    edits = [event.action for event in history[start + 1 :] if event.action is not None and event.action.edit]
+    timeline, skipped = _replay(state, edits)
+    view = view_of(timeline)
+    return Replayed(timeline, view, anchor_of(actions, view), skipped)
+
+
+def _state_key(state: Mapping[str, Any]) -> int:
+    """A key for the snapshot's content (memoized per snapshot object, which is kept alive meanwhile)."""
+    hit = _state_keys.get(id(state))
+    if hit is not None and hit[0] is state:
+        return hit[1]
+    key = hash(json.dumps(state, sort_keys=True, separators=(",", ":")))
+    _state_keys[id(state)] = (state, key)
+    if len(_state_keys) > CACHE_SIZE:
+        _state_keys.popitem(last=False)
+    return key
+
+
+def _replay(state: Mapping[str, Any], edits: list) -> tuple[otio.schema.Timeline, int]:
+    """The snapshot with ``edits`` applied, starting from the longest cached replay of a prefix."""
+    keys = [_state_key(state)]
+    for action in edits:
+        keys.append(hash((keys[-1], action.key())))
+    done = len(edits)
+    while done >= 0 and keys[done] not in _cache:
+        done -= 1
+    if done == len(edits):
+        _cache.move_to_end(keys[done])
+        return _cache[keys[done]]
+    if done < 0:
+        try:
+            timeline = timeline_from_state(state)
+        except NepError:
+            timeline = _EMPTY.deepcopy()
+        done, skipped = 0, 0
+    else:
+        previous, skipped = _cache[keys[done]]
+        timeline = previous.deepcopy()
+    for action in edits[done:]:
+        try:
+            apply_in_place(timeline, action)
+        except InvalidAction:
+            skipped += 1
+    _cache[keys[-1]] = (timeline, skipped)
+    if len(_cache) > CACHE_SIZE:
+        _cache.popitem(last=False)
+    return timeline, skipped
+
+
+def locate(context: Context) -> tuple[TimelineView, tuple[int, int]]:
+    """The action space's locator: the context's timeline view and anchor."""
+    replayed = timeline_at(context)
+    return replayed.view, replayed.anchor

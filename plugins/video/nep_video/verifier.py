@@ -1,0 +1,78 @@
+"""The ``timeline`` verifier: apply the predicted edit to a copy of the context's timeline with OTIO.
+
+Valid: the action is a well-formed edit, it applies (its track and clip exist, a trim targets a
+clip, a roll has an item after the cut...), and the edited timeline has no problem the timeline
+did not have before (``timeline_problems``: a clip outside its media's available range, a zero or
+negative duration, a transition without clips around it or longer than them).
+
+Reward against the real next edit: 1 for an exact match (after quantizing); ``NEAR_REWARD`` when
+kind and location match and every frame count is within ``TOLERANCE_FRAMES``; ``PLACE_REWARD`` when
+kind and location match; else 0. ``details`` says which parts matched (``kind_match``,
+``location_match``, ``frames_error``), so ``nep eval`` averages them.
+"""
+
+from __future__ import annotations
+
+from nep_core.actions import Action
+from nep_core.errors import InvalidAction
+from nep_core.session import Context
+from nep_core.verifier import Verdict, Verifier
+from nep_video.action_space import canonical
+from nep_video.edits import apply_edit
+from nep_video.replay import timeline_at
+from nep_video.timeline import timeline_problems
+
+TOLERANCE_FRAMES = 2
+NEAR_REWARD = 0.75
+PLACE_REWARD = 0.25
+FRAME_ARGS = ("frames", "offset", "in")
+
+
+class TimelineVerifier(Verifier):
+    name = "timeline"
+    description = "the edit applies to the timeline (OTIO) within every clip's media, no empty clips; reward = exact or within 2 frames"
+
+    def verify(self, context: Context, predicted: Action, reference: Action | None = None) -> Verdict:
+        try:
+            predicted = canonical(predicted)
+        except InvalidAction as error:
+            return Verdict(False, 0.0, {"error": str(error)})
+        if predicted.is_no_edit:
+            return Verdict(True, float(reference is not None and reference.is_no_edit))
+        if not predicted.edit:
+            return Verdict(False, 0.0, {"error": f"{predicted.kind} is not an edit"})
+        timeline = timeline_at(context).timeline
+        try:
+            edited = apply_edit(timeline, predicted)
+        except InvalidAction as error:
+            return Verdict(False, 0.0, {"error": str(error)})
+        before = set(timeline_problems(timeline))
+        new = [problem for problem in timeline_problems(edited) if problem not in before]
+        if new:
+            return Verdict(False, 0.0, {"error": new[0]})
+        if reference is None:
+            return Verdict(True, 0.0)
+        try:
+            reference = canonical(reference)
+        except InvalidAction:
+            return Verdict(True, 0.0)
+        return Verdict(True, *match_reward(predicted, reference))
+
+
+def match_reward(predicted: Action, reference: Action) -> tuple[float, dict]:
+    """(reward, details) of ``predicted`` against ``reference``, both canonical."""
+    kind_match = predicted.kind == reference.kind
+    location_match = kind_match and predicted.target == reference.target
+    details: dict = {"kind_match": float(kind_match), "location_match": float(location_match)}
+    if predicted == reference:
+        details["frames_error"] = 0.0
+        return 1.0, details
+    if not location_match:
+        return 0.0, details
+    errors = [abs(predicted.args[name] - reference.args[name]) for name in FRAME_ARGS if name in reference.args]
+    same_rest = all(predicted.args[name] == reference.args[name] for name in reference.args if name not in FRAME_ARGS)
+    if errors:
+        details["frames_error"] = float(max(errors))
+    if same_rest and errors and max(errors) <= TOLERANCE_FRAMES:
+        return NEAR_REWARD, details
+    return PLACE_REWARD, details

@@ -1,0 +1,100 @@
+"""`nep video suggest` and `nep video watch` on real files: editor terms, OTIO markers, a PNG, and a file saved by another process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import opentimelineio as otio
+from PIL import Image
+
+from server_helpers import nep_command
+from video_timelines import interview, write
+
+DATA = "synthetic:12"
+"""Sessions the n-gram baseline is fitted on: enough to have seen `@trim_in ... c=+1 f=12` runs."""
+
+
+def run_nep(*args, timeout=300):
+    return subprocess.run([*nep_command(), *args], capture_output=True, text=True, timeout=timeout)
+
+
+def trimmed_versions(folder: Path, clips: int = 6, trimmed: int = 4, suffix=".otio", adapter=None) -> list[Path]:
+    """Versions of an interview cut, each with the head of one more clip tightened by 12 frames."""
+    paths = []
+    timeline = interview(clips)
+    for number in range(trimmed + 1):
+        path = folder / f"v{number}{suffix}"
+        write(timeline, path, adapter)
+        paths.append(path)
+        if number < trimmed:
+            clip = list(timeline.tracks[0])[number]
+            clip.source_range = otio.opentime.TimeRange(clip.source_range.start_time + otio.opentime.RationalTime(12, 24),
+                                                        clip.source_range.duration - otio.opentime.RationalTime(12, 24))
+    return paths
+
+
+def test_suggest_prints_editor_terms_and_writes_markers_and_a_png(tmp_path):
+    *previous, project = trimmed_versions(tmp_path, suffix=".xml", adapter="fcp_xml")
+    args = ["video", "suggest", str(project), "--model", "repeat-last", "--data", DATA, "--markers", str(tmp_path / "next.otio"),
+            "--png", str(tmp_path / "next.png")]
+    for path in previous:
+        args += ["--previous", str(path)]
+    result = run_nep(*args)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "4 edits of history" in lines[0] and "24 fps" in lines[0]
+    assert lines[1].startswith("1. trim in V1 clip 4 'INT_4' at 00:00:10:12: +12 frames")  # repeat-last: the last trim again
+    marked = otio.adapters.read_from_file(str(tmp_path / "next.otio"))
+    markers = [marker for clip in marked.find_clips() for marker in clip.markers]
+    assert len(markers) == 1 and markers[0].name.startswith("NEP 1: trim in V1 clip 4") and markers[0].color == otio.schema.MarkerColor.RED
+    assert markers[0].metadata["nep"] == {"kind": "trim_in", "target": {"track": 0, "clip": 3}, "args": {"frames": 12}}
+    image = Image.open(tmp_path / "next.png")
+    assert image.size[0] == 1200 and (214, 39, 40) in {color for _, color in image.getcolors(1 << 20)}
+
+
+def test_suggest_on_a_broken_file_is_one_line_without_a_traceback(tmp_path):
+    (tmp_path / "cut.edl").write_text("TITLE: x\n001  AX V C 00:00:00:00 junk\n")
+    result = run_nep("video", "suggest", str(tmp_path / "cut.edl"), "--model", "repeat-last", "--data", DATA)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"{tmp_path / 'cut.edl'}: cannot read as cmx_3600" in result.stderr
+
+
+REWRITER = """
+import sys, time, shutil
+for source in sys.argv[2:]:
+    time.sleep(1.0)
+    shutil.copyfile(source, sys.argv[1] + ".tmp")
+    import os
+    os.replace(sys.argv[1] + ".tmp", sys.argv[1])
+"""
+
+
+def test_watch_resuggests_when_another_process_saves_the_file(tmp_path):
+    (tmp_path / "versions").mkdir()
+    versions = trimmed_versions(tmp_path / "versions", trimmed=3)
+    project = tmp_path / "project.otio"
+    project.write_bytes(versions[0].read_bytes())
+    watch = subprocess.Popen([*nep_command(), "video", "watch", str(project), "--model", "repeat-last", "--data", DATA,
+                              "--interval", "0.1", "--max-updates", "4", "--png", str(tmp_path / "live.png")],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        seen = []
+        while not any(line.startswith("-- save 1:") for line in seen):
+            line = watch.stdout.readline()
+            assert line, f"watch ended early: {watch.stderr.read()[-2000:]}"
+            seen.append(line)
+        rewriter = subprocess.run([sys.executable, "-c", REWRITER, str(project), *map(str, versions[1:])], timeout=60)
+        assert rewriter.returncode == 0
+        out, err = watch.communicate(timeout=120)
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+    assert watch.returncode == 0, err
+    out = "".join(seen) + out
+    saves = [line.split(" (")[0] for line in out.splitlines() if line.startswith("-- save")]
+    assert saves == ["-- save 1: 0 edits so far", "-- save 2: 1 edits so far", "-- save 3: 2 edits so far", "-- save 4: 3 edits so far"]
+    last = out.split("-- save 4")[1].splitlines()
+    assert last[1].startswith("1. trim in V1 clip 3 'INT_3'") and "+12 frames" in last[1]
+    assert Image.open(tmp_path / "live.png").size[0] == 1200

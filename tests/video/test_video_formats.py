@@ -1,0 +1,94 @@
+"""Reading timelines: .otio, CMX3600 EDL and FCP7 XML through the real adapters, MLT XML, and bad input as one-line errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from nep_core.errors import NepError
+from nep_video.formats import read_timeline
+from nep_video.timeline import items_of, source_range, tracks_of, view_of
+from video_timelines import awkward, interview, write
+
+MLT = """<?xml version="1.0" encoding="utf-8"?>
+<mlt LC_NUMERIC="C" producer="main_bin" version="7.12.0">
+ <profile frame_rate_num="25" frame_rate_den="1" width="1920" height="1080"/>
+ <producer id="black_track" in="00:00:00.000" out="00:10:00.000"><property name="resource">black</property><property name="mlt_service">color</property></producer>
+ <producer id="producer0" in="0" out="2499"><property name="length">2500</property><property name="resource">/media/INT_ANNA_take1.mov</property></producer>
+ <chain id="chain1" out="00:00:40.000"><property name="length">1001</property><property name="resource">/media/BROLL_01.mov</property></chain>
+ <playlist id="main_bin"><entry producer="producer0" in="0" out="2499"/></playlist>
+ <playlist id="black"><entry producer="black_track" in="0" out="14999"/></playlist>
+ <playlist id="playlist0"><property name="kdenlive:track_name">V1</property>
+  <entry producer="producer0" in="100" out="195"/>
+  <blank length="25"/>
+  <entry producer="chain1" in="00:00:02.000" out="00:00:04:00"/>
+ </playlist>
+ <playlist id="playlist1"/>
+ <tractor id="tractor0"><track producer="playlist0"/><track producer="playlist1"/></tractor>
+ <tractor id="maintractor"><track producer="black"/><track producer="tractor0"/></tractor>
+</mlt>
+"""
+
+
+def test_otio_round_trip_keeps_gaps_transitions_stacks_and_mixed_rates(tmp_path):
+    write(awkward(), tmp_path / "cut.otio")
+    view = view_of(read_timeline(tmp_path / "cut.otio"))
+    assert [item.type for item in view.tracks[0]] == ["clip", "clip", "gap", "clip", "stack", "clip"]
+    assert view.rate == 24 and view.tracks[0][3].duration == 72
+
+
+def test_cmx3600_edl_through_the_adapter(tmp_path):
+    write(interview(4, rate=25.0), tmp_path / "cut.edl", "cmx_3600")
+    timeline = read_timeline(tmp_path / "cut.edl", rate=25.0)
+    track = tracks_of(timeline)[0]
+    assert [item.name for item in items_of(track)] == ["INT_1", "INT_2", "INT_3", "INT_4"]
+    assert [source_range(item).start_time.value for item in items_of(track)] == [100, 300, 500, 700]
+    assert all(source_range(item).duration.value == 96 for item in items_of(track))
+
+
+def test_fcp7_xml_through_the_adapter(tmp_path):
+    write(interview(3), tmp_path / "cut.xml", "fcp_xml")
+    timeline = read_timeline(tmp_path / "cut.xml")
+    items = items_of(tracks_of(timeline)[0])
+    assert [(item.name, source_range(item).start_time.value, source_range(item).duration.value) for item in items] == [
+        ("INT_1", 100, 96), ("INT_2", 300, 96), ("INT_3", 500, 96)]
+    assert view_of(timeline).tracks[0][0].head == 100  # the media range survives FCP XML
+
+
+def test_kdenlive_mlt_xml(tmp_path):
+    (tmp_path / "cut.kdenlive").write_text(MLT)
+    timeline = read_timeline(tmp_path / "cut.kdenlive")
+    view = view_of(timeline)
+    assert view.rate == 25 and len(view.tracks) == 1  # black track and the empty playlist skipped
+    assert [(item.type, item.duration) for item in view.tracks[0]] == [("clip", 96), ("gap", 25), ("clip", 51)]
+    assert view.tracks[0][0].head == 100 and view.tracks[0][0].tail == 2500 - 196
+    assert view.tracks[0][2].head == 50 and view.tracks[0][2].name == "BROLL_01.mov"
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("cut.edl", "TITLE: x\n001  AX V C 00:00:00:00 junk\n", r"cut\.edl: cannot read as cmx_3600: "),
+    ("cut.xml", "<xmeml><sequence>", r"cut\.xml: cannot read as fcp_xml: "),
+    ("cut.otio", "{not json", r"cut\.otio: cannot read as otio_json: "),
+    ("cut.kdenlive", "<mlt><playlist id='p'><entry producer='nope' in='0' out='9'/></playlist><tractor id='t'><track producer='p'/></tractor></mlt>",
+     r"cut\.kdenlive: playlist 'p' entry 0\.producer: no producer 'nope'"),
+    ("cut.mlt", "<mlt><producer id='a'/><playlist id='p'><entry producer='a' in='0' out='x9'/></playlist><tractor id='t'><track producer='p'/></tractor></mlt>",
+     r"cut\.mlt: playlist 'p' entry 0\.out: 'x9' is neither frames nor a clock time"),
+    ("cut.docx", "whatever", r"cut\.docx: unsupported format '\.docx'"),
+])
+def test_unreadable_files_are_one_line_errors_naming_the_file(tmp_path, name, content, message):
+    (tmp_path / name).write_text(content)
+    with pytest.raises(NepError, match=message) as caught:
+        read_timeline(tmp_path / name)
+    assert "\n" not in str(caught.value) and str(tmp_path) in str(caught.value)
+
+
+def test_a_clip_of_unknown_length_names_the_track_item_and_fields(tmp_path):
+    import opentimelineio as otio
+
+    timeline = interview(2)
+    tracks_of(timeline)[0][1].source_range = None
+    tracks_of(timeline)[0][1].media_reference = otio.schema.MissingReference()
+    write(timeline, tmp_path / "broken.otio")
+    with pytest.raises(NepError, match=r"broken\.otio: tracks\[0\] \('V1'\) item 1 \('INT_2'\): no source_range and no media available_range"):
+        read_timeline(tmp_path / "broken.otio")
+    with pytest.raises(NepError, match=r"missing\.otio: no such file"):
+        read_timeline(tmp_path / "missing.otio")
