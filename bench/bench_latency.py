@@ -1,15 +1,28 @@
-"""Suggestion latency, in-process and through `nep serve` on loopback; prints JSON.
+"""Suggestion latency and throughput, in-process, through `nep serve` on loopback, and against plain
+`transformers` ``generate``; prints JSON.
 
     python bench/bench_latency.py --domain tags --model ngram --requests 500
-    python bench/bench_latency.py --domain tags --model runs/tags --requests 200
+    NEP_HOME=/tmp/code/home_default python bench/bench_latency.py --domain code --model /tmp/code/run_default
 
-The requests are the held-out (test split) trigger points of the domain's data, cycled. In-process
-timings call ``predictor.predict(context, k)`` directly. Server timings start `nep serve` in a
-subprocess on 127.0.0.1 (a free port), send the same contexts one at a time over one keep-alive
-connection (stdlib ``http.client``, the kind of client an app add-on uses) and time each round trip
-(body already encoded; the answer decoded). ``ratio_p50`` and
-``ratio_p95`` are server over in-process. The `tags` test domain is found through tests/plugins
-when NEP_PLUGINS_DIR is not set.
+The requests are the held-out (test split) trigger points of the domain's data, cycled. Phases:
+
+- ``in_process``: ``predictor.predict(context, k)`` called directly (``in_process_top1``: with k=1).
+- ``generate`` (checkpoints only): the same model and the same prompt (``Featurizer.prompt_ids``) through
+  ``model.generate`` (greedy, ``max_new_tokens`` = the decoder's action length limit, one torch thread
+  like the predictor), the plain `transformers` baseline; ``ratio_generate_p50`` is its p50 over ours.
+  The three are timed in turn on each context, so that a busy machine slows them alike.
+- ``server``: `nep serve` in a subprocess on 127.0.0.1, the same contexts one at a time over one
+  keep-alive connection (stdlib ``http.client``, the kind of client an app add-on uses), round trips
+  timed (body already encoded; the answer decoded). Between two requests the client waits until the
+  server's speculation queue is empty (``/v1/health``), as a user's pause would let it.
+- ``accept``: for contexts whose answer is an edit, the client waits likewise, then sends the history
+  plus the top suggestion as an action ``--accept-after`` session seconds later (the user accepted it):
+  round trips of those requests, and the share answered from the speculation (``hit_rate``).
+- ``throughput``: 1, 8 and 32 concurrent clients, each its own session and connection, back to back
+  (no pauses: speculation then mostly yields to requests): requests per second and latency.
+
+``ratio_p50``/``ratio_p95`` are server over in-process. The `tags` test domain is found through
+tests/plugins when NEP_PLUGINS_DIR is not set.
 """
 
 from __future__ import annotations
@@ -24,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -48,28 +62,35 @@ def summary(values: list[float]) -> dict[str, float]:
 
 
 def held_out_contexts(domain, data: str | None, count: int):
-    """``count`` contexts from the test split (cycled), and the train examples for fitting a baseline."""
+    """``count`` contexts spread evenly over the test split (cycled when it is smaller), and the train
+    examples for fitting a baseline."""
     from nep_core.dataset import load_sessions
     from nep_core.examples import build_examples, split_sessions
 
     sessions, _ = load_sessions(domain, data)
     examples, _ = build_examples(split_sessions(sessions, domain.examples), domain)
     held_out = examples["test"] or examples["val"] or examples["train"]
-    return [held_out[index % len(held_out)].context for index in range(count)], examples["train"]
+    stride = max(1, len(held_out) // count)
+    return [held_out[(index * stride) % len(held_out)].context for index in range(count)], examples["train"]
 
 
-def request_body(context, top_k: int) -> bytes:
-    session = re.sub(r"[^A-Za-z0-9._-]", "_", context.session_id or "bench")[:128] or "bench"
-    body = {"session": session if session[0].isalnum() else f"s{session[:127]}", "top_k": top_k}
-    body["history"] = [event.to_json() for event in context.history]
+def session_name(context, prefix: str = "") -> str:
+    session = re.sub(r"[^A-Za-z0-9._-]", "_", prefix + (context.session_id or "bench"))[:128] or "bench"
+    return session if session[0].isalnum() else f"s{session[:127]}"
+
+
+def request_body(context, top_k: int, session: str | None = None, extra_events: list[dict] | None = None) -> bytes:
+    body = {"session": session or session_name(context), "top_k": top_k}
+    body["history"] = [event.to_json() for event in context.history] + (extra_events or [])
     if context.state is not None:
         body["state"] = dict(context.state)
     return json.dumps(body).encode("utf-8")
 
 
-def start_server(domain: str, model: str, data: str | None, feedback_dir: str) -> tuple[subprocess.Popen, str]:
+def start_server(domain: str, model: str, data: str | None, feedback_dir: str, speculate: bool) -> tuple[subprocess.Popen, str]:
     command = [sys.executable, "-m", "nep_core.cli.main", "serve", "--domain", domain, "--model", model]
     command += ["--port", "0", "--data-dir", feedback_dir] + (["--data", data] if data else [])
+    command += [] if speculate else ["--no-speculate"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     for line in process.stdout:
         match = re.search(r"listening on (http://\S+)", line)
@@ -79,14 +100,173 @@ def start_server(domain: str, model: str, data: str | None, feedback_dir: str) -
     raise SystemExit(f"nep serve exited with status {process.returncode} before listening")
 
 
+class Client:
+    """One keep-alive connection to the server."""
+
+    def __init__(self, url: str):
+        host, port = url.removeprefix("http://").rsplit(":", 1)
+        self.connection = http.client.HTTPConnection(host, int(port), timeout=120)
+
+    def post(self, path: str, body: bytes) -> tuple[int, dict, float]:
+        started = time.perf_counter()
+        self.connection.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+        response = self.connection.getresponse()
+        answer = json.loads(response.read())
+        return response.status, answer, (time.perf_counter() - started) * 1000.0
+
+    def health(self) -> dict:
+        self.connection.request("GET", "/v1/health")
+        return json.loads(self.connection.getresponse().read())
+
+    def settle(self) -> None:
+        """Wait until the server has no speculation queued or running."""
+        while self.health()["speculation"]["pending"]:
+            time.sleep(0.002)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def time_in_process(predictor, contexts, top_k: int, warmup: int, with_generate: bool) -> dict[str, list[float]]:
+    """Per context, in turn: ``predict`` with ``top_k``, with k=1, and (``with_generate``) plain
+    ``model.generate``; interleaved so that a busy machine slows all of them alike."""
+    timings: dict[str, list[float]] = {"in_process": [], "in_process_top1": []}
+    runs = [("in_process", lambda context: predictor.predict(context, top_k)), ("in_process_top1", lambda context: predictor.predict(context, 1))]
+    if with_generate:
+        timings["generate"] = []
+        runs.append(("generate", generator(predictor)))
+    for index, context in enumerate(contexts):
+        for name, run in runs:
+            started = time.perf_counter()
+            run(context)
+            if index >= warmup:
+                timings[name].append((time.perf_counter() - started) * 1000.0)
+    return timings
+
+
+def generator(predictor):
+    """Plain ``model.generate`` on the predictor's model and prompt: greedy, ``max_new_tokens`` the
+    decoder's action length limit, as many torch threads as the predictor uses."""
+    import torch
+    from transformers.utils import logging as hf_logging
+
+    from nep_core.inference.decoder import _torch_threads
+
+    hf_logging.set_verbosity_error()
+    model, featurizer = predictor.model, predictor.featurizer
+    pad = featurizer.tokenizer.pad_token_id
+
+    def generate(context) -> None:
+        with torch.inference_mode(), _torch_threads(predictor.settings.threads):
+            ids = torch.tensor([featurizer.prompt_ids(context)], device=predictor.device)
+            model.generate(
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=predictor.settings.max_action_tokens,
+                do_sample=False,
+                num_beams=1,
+                eos_token_id=featurizer.eos_id,
+                pad_token_id=pad if pad is not None else featurizer.eos_id,
+            )
+
+    return generate
+
+
+def time_server_sequential(url: str, bodies: list[bytes], warmup: int) -> tuple[list[float], list[float]]:
+    client = Client(url)
+    round_trips, handler = [], []
+    for index, body in enumerate(bodies):
+        client.settle()
+        status, answer, elapsed = client.post("/v1/suggest", body)
+        if status != 200:
+            raise SystemExit(f"request {index} failed: {status} {answer}")
+        if index >= warmup:
+            round_trips.append(elapsed)
+            handler.append(answer["latency_ms"])
+    client.close()
+    return round_trips, handler
+
+
+def time_accepts(url: str, contexts, top_k: int, accept_after: float, count: int) -> dict:
+    """Ask, let the speculation finish, then send the history with the top suggestion accepted."""
+    client = Client(url)
+    hits, misses, speculation_ms = [], [], []
+    for index, context in enumerate(contexts):
+        if len(hits) + len(misses) >= count:
+            break
+        session = session_name(context, f"acc{index}-")
+        status, first, _ = client.post("/v1/suggest", request_body(context, top_k, session))
+        if status != 200 or first["best_is_no_edit"] or not first["suggestions"]:
+            continue
+        started = time.perf_counter()
+        client.settle()
+        speculation_ms.append((time.perf_counter() - started) * 1000.0)
+        last_t = context.history[-1].t if context.history else 0.0
+        accepted = {"t": last_t + accept_after, "action": first["suggestions"][0]["action"]}
+        status, second, elapsed = client.post("/v1/suggest", request_body(context, top_k, session, [accepted]))
+        if status != 200:
+            raise SystemExit(f"accept request failed: {status} {second}")
+        (hits if second["speculative"] else misses).append(elapsed)
+    client.close()
+    total = len(hits) + len(misses)
+    return {
+        "accepts": total,
+        "hit_rate": round(len(hits) / total, 3) if total else None,
+        "hit": summary(hits) if hits else None,
+        "miss": summary(misses) if misses else None,
+        "all": summary(hits + misses) if total else None,
+        "speculation_wait": summary(speculation_ms) if speculation_ms else None,
+        "accept_after_s": accept_after,
+    }
+
+
+def run_threads(target, count: int) -> float:
+    """Run ``target(index)`` for index 0..count-1 on as many threads at once; the wall seconds it took."""
+    threads = [threading.Thread(target=target, args=(index,)) for index in range(count)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started
+
+
+def time_throughput(url: str, contexts, top_k: int, clients: int, requests: int) -> dict:
+    """``requests`` requests from ``clients`` concurrent clients, each its own session, back to back."""
+    per_client = max(1, requests // clients)
+    timings: list[list[float]] = [[] for _ in range(clients)]
+    errors = [0] * clients
+
+    def run(worker: int) -> None:
+        client = Client(url)
+        for step in range(per_client):
+            context = contexts[(worker * 7 + step) % len(contexts)]
+            status, _, elapsed = client.post("/v1/suggest", request_body(context, top_k, f"tp{clients}-{worker}"))
+            if status != 200:
+                errors[worker] += 1
+            timings[worker].append(elapsed)
+        client.close()
+
+    wall = run_threads(run, clients)
+    flat = [value for values in timings for value in values]
+    return {"clients": clients, "requests": len(flat), "errors": sum(errors),
+            "requests_per_s": round(len(flat) / wall, 1), "latency": summary(flat)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--domain", required=True)
     parser.add_argument("--model", required=True, help="checkpoint folder, or ngram / repeat-last / most-frequent")
-    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--requests", type=int, default=200, help="timed requests per sequential phase")
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--top-k", type=int, default=3)
     parser.add_argument("--data", default=None, help="sessions to draw requests from (default: the domain's default data)")
+    parser.add_argument("--accepts", type=int, default=50, help="accepted suggestions to time")
+    parser.add_argument("--accept-after", type=float, default=1.2, help="session seconds between the last event and the accept")
+    parser.add_argument("--concurrency", default="1,8,32", help="numbers of concurrent clients for the throughput phase")
+    parser.add_argument("--throughput-requests", type=int, default=200, help="requests per concurrency level")
+    parser.add_argument("--no-speculate", action="store_true", help="serve with --no-speculate (no accept phase)")
+    parser.add_argument("--skip-generate", action="store_true", help="leave out the transformers generate baseline")
     args = parser.parse_args()
 
     from nep_core.inference.factory import is_baseline, load_predictor
@@ -96,55 +276,53 @@ def main() -> None:
     contexts, train_examples = held_out_contexts(domain, args.data, args.warmup + args.requests)
     predictor = load_predictor(args.model, domain, train_examples if is_baseline(args.model) else None)
 
-    in_process = []
-    for index, context in enumerate(contexts):
-        started = time.perf_counter()
-        predictor.predict(context, args.top_k)
-        if index >= args.warmup:
-            in_process.append((time.perf_counter() - started) * 1000.0)
+    timings = time_in_process(predictor, contexts, args.top_k, args.warmup, not is_baseline(args.model) and not args.skip_generate)
+    in_process, in_process_top1, generate = timings["in_process"], timings["in_process_top1"], timings.get("generate")
 
-    bodies = [request_body(context, args.top_k) for context in contexts]
-    through_server, server_side = [], []
+    bodies = [request_body(context, args.top_k, session_name(context, "seq-")) for context in contexts]
     with tempfile.TemporaryDirectory(prefix="nep-bench-") as feedback_dir:
-        process, url = start_server(args.domain, args.model, args.data, feedback_dir)
+        process, url = start_server(args.domain, args.model, args.data, feedback_dir, not args.no_speculate)
         try:
-            host, port = url.removeprefix("http://").rsplit(":", 1)
-            connection = http.client.HTTPConnection(host, int(port), timeout=60)
-            for index, body in enumerate(bodies):
-                started = time.perf_counter()
-                connection.request("POST", "/v1/suggest", body=body, headers={"Content-Type": "application/json"})
-                response = connection.getresponse()
-                answer = json.loads(response.read())
-                elapsed = (time.perf_counter() - started) * 1000.0
-                if response.status != 200:
-                    raise SystemExit(f"request {index} failed: {response.status} {answer}")
-                if index >= args.warmup:
-                    through_server.append(elapsed)
-                    server_side.append(answer["latency_ms"])
-            connection.close()
+            through_server, server_side = time_server_sequential(url, bodies, args.warmup)
+            accept = None
+            if not args.no_speculate:
+                accept = time_accepts(url, contexts[args.warmup:], args.top_k, args.accept_after, args.accepts)
+            throughput = [
+                time_throughput(url, contexts, args.top_k, int(clients), args.throughput_requests)
+                for clients in args.concurrency.split(",")
+            ]
+            client = Client(url)
+            speculation = client.health()["speculation"]
+            client.close()
         finally:
             process.terminate()
             process.wait(timeout=30)
 
     local, remote = summary(in_process), summary(through_server)
-    print(
-        json.dumps(
-            {
-                "domain": args.domain,
-                "model": args.model,
-                "requests": args.requests,
-                "top_k": args.top_k,
-                "mean_history_events": round(statistics.fmean(len(context.history) for context in contexts), 1),
-                "in_process": local,
-                "server": remote,
-                "server_handler": summary(server_side),
-                "ratio_p50": round(remote["p50_ms"] / max(local["p50_ms"], 1e-9), 2),
-                "ratio_p95": round(remote["p95_ms"] / max(local["p95_ms"], 1e-9), 2),
-                "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
-            },
-            indent=2,
-        )
-    )
+    report = {
+        "domain": args.domain,
+        "model": args.model,
+        "requests": args.requests,
+        "top_k": args.top_k,
+        "mean_history_events": round(statistics.fmean(len(context.history) for context in contexts), 1),
+        "in_process": local,
+        "in_process_top1": summary(in_process_top1),
+        "server": remote,
+        "server_handler": summary(server_side),
+        "ratio_p50": round(remote["p50_ms"] / max(local["p50_ms"], 1e-9), 2),
+        "ratio_p95": round(remote["p95_ms"] / max(local["p95_ms"], 1e-9), 2),
+        "accept": accept,
+        "throughput": throughput,
+        "speculation": speculation,
+    }
+    if generate is not None:
+        report["generate"] = summary(generate)
+        report["generate_max_new_tokens"] = predictor.settings.max_action_tokens
+        report["ratio_generate_p50"] = round(report["generate"]["p50_ms"] / max(local["p50_ms"], 1e-9), 2)
+        report["ratio_generate_p50_top1"] = round(report["generate"]["p50_ms"] / max(summary(in_process_top1)["p50_ms"], 1e-9), 2)
+    report["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
+                         "load_average": [round(value, 2) for value in os.getloadavg()]}
+    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

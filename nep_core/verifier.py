@@ -32,6 +32,10 @@ class Verifier(ABC):
     serving: bool = True
     """Checked on every suggestion ``nep serve`` sends. False for a verifier too slow for the request
     path (one that replays a session in the app); it still judges ``nep eval`` and ``nep rl``."""
+    reads_times: bool = False
+    """True for a verifier whose verdict may depend on the events' times (``t``). ``nep serve`` then
+    checks a suggestion computed ahead for an accept (docs/serving.md) again when the accept came at
+    another time than assumed; otherwise the verdicts of the assumed time stand."""
 
     @abstractmethod
     def verify(self, context: Context, predicted: Action, reference: Action | None = None) -> Verdict:

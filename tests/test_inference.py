@@ -164,6 +164,26 @@ def test_prefix_reuse_gives_the_same_answers_as_a_fresh_prefill(loaded, tags_dom
     assert again.details["reused_tokens"] == again.details["prompt_tokens"]  # the same prompt: nothing to prefill
 
 
+def test_prefix_reuse_is_kept_per_session_when_sessions_interleave(loaded, tags_domain, tags_sessions):
+    reusing = ModelPredictor(loaded, tags_domain, DecodeSettings(prefix_sessions=2))
+    fresh = ModelPredictor(loaded, tags_domain, DecodeSettings(reuse_prefix=False))
+    first, second, third = [session for session in tags_sessions if len(session.events) >= 12][:3]
+
+    def ask(session, cut):
+        return reusing.predict(Context(history=session.events[:cut], session_id=session.id), k=3)
+
+    before = ask(first, 8)
+    ask(second, 8)
+    after = ask(first, 9)  # the other session's prompt came in between
+    assert after.details["reused_tokens"] >= before.details["prompt_tokens"] - 1
+    expected = fresh.predict(Context(history=first.events[:9], session_id=first.id), k=3)
+    assert [s.action for s in after.suggestions] == [s.action for s in expected.suggestions]
+    assert after.p_no_edit == pytest.approx(expected.p_no_edit, rel=1e-4)
+    ask(second, 9)
+    ask(third, 8)  # three sessions, room for two: the first one's prompt is forgotten
+    assert ask(first, 10).details["reused_tokens"] < before.details["prompt_tokens"] - 1
+
+
 def test_empty_history_bad_k_warmup_and_threads(predictor):
     threads = torch.get_num_threads()
     prediction = predictor.predict(Context(history=[]), k=2)
@@ -205,3 +225,12 @@ def test_deciding_by_kind_weighs_no_edit_against_the_whole_kind(loaded, tags_dom
     close = Suggestion(Action("close", target="a"), 0.2)
     assert Prediction([close], 0.3).best.is_no_edit  # one action loses to NO_EDIT...
     assert Prediction([close], 0.3, kind_probability=0.6).best == close.action  # ...its kind does not
+
+
+def test_an_interruptible_prediction_stops_when_asked_and_otherwise_predicts(predictor, tags_sessions):
+    context = random_contexts(1, seed=11, sessions=tags_sessions[:5])[0]
+    assert predictor.predict_interruptible(context, 3, stop=lambda: True) is None
+    whole = predictor.predict_interruptible(context, 3, stop=lambda: False)
+    expected = predictor.predict(context, 3)
+    assert [s.action for s in whole.suggestions] == [s.action for s in expected.suggestions]
+    assert whole.p_no_edit == pytest.approx(expected.p_no_edit, rel=1e-5)

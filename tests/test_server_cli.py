@@ -40,6 +40,20 @@ def test_nep_serve_answers_suggestions_and_feedback_with_a_baseline(tmp_path, ta
     assert events[0].feedback["accepted"] is True and events[1].action is not None
 
 
+def test_nep_serve_no_speculate_precomputes_nothing(tmp_path):
+    server = ServeProcess("--domain", "tags", "--model", "ngram", "--port", "0", "--data-dir", str(tmp_path), "--no-speculate")
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            body = http.post("/v1/suggest", json={"session": "quiet", "history": HISTORY}).json()
+            assert not body["best_is_no_edit"]
+            accepted = {"t": 3.0, "action": body["suggestions"][0]["action"]}
+            again = http.post("/v1/suggest", json={"session": "quiet", "history": [*HISTORY, accepted]}).json()
+            assert again["speculative"] is False
+            assert http.get("/v1/health").json()["speculation"] == {"queued": 0, "run": 0, "gave_way": 0, "hits": 0, "misses": 2, "pending": 0}
+    finally:
+        server.kill()
+
+
 def test_acknowledged_feedback_survives_kill_9(tmp_path):
     data_dir = tmp_path / "feedback"
     server = ServeProcess("--domain", "tags", "--model", "repeat-last", "--port", "0", "--data-dir", str(data_dir))

@@ -46,6 +46,11 @@ def command(
     allow_remote: bool = typer.Option(
         False, "--allow-remote", help="Allow a --host that other machines can reach (use --token too)."
     ),
+    speculate: bool = typer.Option(
+        True,
+        "--speculate/--no-speculate",
+        help="Precompute the next suggestion as if the shown one were accepted (docs/serving.md).",
+    ),
     log_level: str = typer.Option(
         "warning", "--log-level", help=f"Server log level: {', '.join(LOG_LEVELS)}; info also logs each request."
     ),
@@ -70,6 +75,7 @@ def command(
     from nep_core.server.binding import bind_socket, check_bind_host, socket_url
     from nep_core.server.guard import LOOPBACK_HOSTS
     from nep_core.server.runner import serve_forever
+    from nep_core.server.speculation import SpeculationSettings
 
     if log_level not in LOG_LEVELS:
         raise NepError(f"--log-level {log_level}: choose one of {', '.join(LOG_LEVELS)}")
@@ -96,6 +102,7 @@ def command(
             max_history_events=max_history,
             model_name=model,
             allowed_hosts=None if remote_warning else (*LOOPBACK_HOSTS, host),
+            speculation=SpeculationSettings() if speculate else SpeculationSettings(suggestions=0),
         )
         if remote_warning:
             warn(remote_warning)

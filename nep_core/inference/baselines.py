@@ -62,6 +62,10 @@ class BaselinePredictor(Predictor):
         suggestions = [Suggestion(action, probability, self.domain.action_space.describe(action)) for action, probability in edits[:k]]
         return Prediction(suggestions, p_no_edit, (time.perf_counter() - started) * 1000.0)
 
+    def input_key(self, context: Context) -> tuple[()]:
+        """The same for every context: the baselines read the actions, never the events' times."""
+        return ()
+
     def canonical(self, action: Action) -> Action:
         return canonical_action(action, self.domain.action_space)
 

@@ -3,8 +3,9 @@
 One ``predict`` call:
 
 1. writes the prompt ``<bos> context <sep>`` with the domain's encoder;
-2. prefills a ``DynamicCache`` with it, reusing the previous request's cache for the prompt prefix the
-   two share (a session's history grows append-only, so usually all but the last few tokens);
+2. prefills a ``DynamicCache`` with it, reusing the cache of the session's previous request (or, for
+   a session not seen lately, of the newest request) for the prompt prefix the two share (a session's
+   history grows append-only, so usually all but the last few tokens);
 3. searches the grammar: all live hypotheses have the same length, so each step is one batched
    single-token forward on the cache, whose rows are re-selected to follow the surviving hypotheses.
 
@@ -30,9 +31,10 @@ import inspect
 import math
 import threading
 import time
+from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import torch
 
@@ -41,6 +43,7 @@ from nep_core.actions import Action
 from nep_core.checkpoint import LoadedModel
 from nep_core.errors import InvalidAction
 from nep_core.features import Featurizer
+from nep_core.inference.fast_forward import FastForward
 from nep_core.inference.grammar import GrammarMasks
 from nep_core.inference.predictor import Prediction, Predictor, Suggestion
 from nep_core.session import Context
@@ -53,12 +56,18 @@ if TYPE_CHECKING:
 NEG_INF = float("-inf")
 
 
+class _Stopped(Exception):
+    """``predict_interruptible``'s ``stop()`` turned true."""
+
+
 @dataclass(frozen=True)
 class DecodeSettings:
     """Search settings.
 
     ``beam_width``: live hypotheses at most (never fewer than k); None: the domain's ``beam_width``. ``reuse_prefix``: keep the last prompt's
-    KV cache for the next request. ``threads``: torch intra-op threads while predicting (restored after):
+    KV cache for the next request, per session for the ``prefix_sessions`` most recent sessions.
+    ``fast_forward``: compute Llama models with ``FastForward`` (the same logits without the per-module
+    overhead of `transformers`); other models always run through their own forward. ``threads``: torch intra-op threads while predicting (restored after):
     batches this small decode fastest on one thread, and one thread never oversubscribes a busy CPU
     (with two threads on a loaded 2-core machine, p95 latency rose from about 5 ms to 600 ms); None
     leaves torch's setting, for large models on many-core CPUs. ``decision``: how NO_EDIT is weighed
@@ -70,8 +79,10 @@ class DecodeSettings:
 
     beam_width: int | None = None
     max_action_tokens: int = 64
+    prefix_sessions: int = 8
     grammar_normalized: bool = True
     reuse_prefix: bool = True
+    fast_forward: bool = True
     threads: int | None = 1
     decision: str | None = None
 
@@ -164,6 +175,7 @@ class ModelPredictor(Predictor):
         self.model.eval()
         self.domain = domain
         self.settings = settings or DecodeSettings()
+        self._fast = FastForward(self.model) if self.settings.fast_forward and FastForward.supports(self.model) else None
         self.featurizer = Featurizer(domain, loaded.tokenizer, loaded.max_context_tokens)
         self.device = next(self.model.parameters()).device
         vocab_size = self.model.get_output_embeddings().weight.shape[0]
@@ -171,23 +183,33 @@ class ModelPredictor(Predictor):
         self.eos_id = self.featurizer.eos_id
         self.no_edit_id = loaded.tokenizer.get_vocab().get(NO_EDIT_TOKEN)
         self._lock = threading.Lock()
-        self._prompt_state: _PromptState | None = None
+        self._prompt_states: OrderedDict[str, _PromptState] = OrderedDict()
         self._reusable: bool | None = None
 
     # -- the Predictor interface ---------------------------------------------------------------
 
     def predict(self, context: Context, k: int = 3) -> Prediction:
+        return self._predict(context, k, None)
+
+    def predict_interruptible(self, context: Context, k: int, stop: Callable[[], bool]) -> Prediction | None:
+        """``predict``, checking ``stop()`` before each forward step of the search; None when it stopped."""
+        try:
+            return self._predict(context, k, stop)
+        except _Stopped:
+            return None
+
+    def _predict(self, context: Context, k: int, stop: Callable[[], bool] | None) -> Prediction:
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         started = time.perf_counter()
         with self._lock, torch.inference_mode(), _torch_threads(self.settings.threads):
             space = self.domain.action_space.for_context(context)
             prompt = self.featurizer.prompt_ids(context)
-            cache, logits, reused = self._prefill(prompt)
+            cache, logits, reused = self._prefill(prompt, context.session_id)
             kind, kind_probability = None, None
             if (self.settings.decision or self.domain.decision) == "kind":
                 kind, kind_probability = self._likeliest_kind(logits, space)
-            result = self._search(cache, logits, k, space, kind)
+            result = self._search(cache, logits, k, space, kind, stop)
         ranked = sorted(result.edits.values(), key=lambda item: -item[1])[:k]
         space = self.domain.action_space
         suggestions = [Suggestion(action, math.exp(logp), space.describe(action)) for action, logp in ranked]
@@ -217,6 +239,11 @@ class ModelPredictor(Predictor):
         best = int(torch.argmax(scores[chosen]))
         return self.featurizer.id_to_token[ids[best]], math.exp(float(scores[chosen][best]))
 
+    def input_key(self, context: Context) -> tuple[int, ...]:
+        """The prompt's token ids: the model reads an event's time only through them (gap tokens)."""
+        with self._lock:
+            return tuple(self.featurizer.prompt_ids(context))
+
     def sequence_logprob(self, context: Context, action: Action) -> float:
         """log P(action <eos> | context) from one full forward pass without a cache, under the same
         masking and normalization as ``predict`` (-inf for an action the grammar cannot write)."""
@@ -241,7 +268,7 @@ class ModelPredictor(Predictor):
     def reset(self) -> None:
         """Forget the cached prompt (the next request prefills from scratch)."""
         with self._lock:
-            self._prompt_state = None
+            self._prompt_states.clear()
 
     def warmup(self) -> float:
         """One throw-away prediction, so that the first real request does not pay for lazy
@@ -253,16 +280,35 @@ class ModelPredictor(Predictor):
     # -- prefill with prefix reuse -------------------------------------------------------------
 
     def _forward(self, ids: list[int], cache: DynamicCache) -> torch.Tensor:
-        input_ids = torch.tensor([ids], device=self.device)
+        return self._step(torch.tensor([ids], device=self.device), cache)
+
+    def _step(self, input_ids: torch.Tensor, cache: DynamicCache) -> torch.Tensor:
+        """The last position's logits (batch, vocab) for ``input_ids`` after ``cache``, which is extended."""
+        if self._fast is not None:
+            return self._fast(input_ids, cache)
         out = self.model(input_ids=input_ids, **{self._cache_argument: cache}, use_cache=True, logits_to_keep=1)
         return out.logits[:, -1, :].float()
 
-    def _prefill(self, prompt: list[int]) -> tuple[DynamicCache, torch.Tensor, int]:
+    def _reusable_state(self, session: str) -> _PromptState | None:
+        """The session's last prompt, else the newest prompt of any session (None: prefill afresh)."""
+        if not (self.settings.reuse_prefix and self._reusable and self._prompt_states):
+            return None
+        state = self._prompt_states.get(session)
+        return state if state is not None else next(reversed(self._prompt_states.values()))
+
+    def _remember(self, session: str, state: _PromptState) -> None:
+        self._prompt_states.pop(session, None)
+        self._prompt_states[session] = state
+        while len(self._prompt_states) > max(1, self.settings.prefix_sessions):
+            self._prompt_states.popitem(last=False)
+
+    def _prefill(self, prompt: list[int], session: str = "") -> tuple[DynamicCache, torch.Tensor, int]:
         from transformers import DynamicCache
 
-        state = self._prompt_state if self.settings.reuse_prefix and self._reusable else None
+        state = self._reusable_state(session)
         reused = _common_prefix(state.ids, prompt) if state is not None else 0
         if state is not None and reused == len(prompt) == len(state.ids):
+            self._remember(session, state)
             return _fork(state.cache), state.logits, reused
         if state is not None and 0 < reused < len(prompt):
             cache = _fork(state.cache)
@@ -278,12 +324,20 @@ class ModelPredictor(Predictor):
 
             self._reusable = all(type(layer) is DynamicLayer for layer in cache.layers)
         if self.settings.reuse_prefix and self._reusable:
-            self._prompt_state = _PromptState(list(prompt), _fork(cache), logits)
+            self._remember(session, _PromptState(list(prompt), _fork(cache), logits))
         return cache, logits, reused
 
     # -- the search ----------------------------------------------------------------------------
 
-    def _search(self, cache: DynamicCache, logits: torch.Tensor, k: int, space: ActionSpace, kind: str | None = None) -> _SearchResult:
+    def _search(
+        self,
+        cache: DynamicCache,
+        logits: torch.Tensor,
+        k: int,
+        space: ActionSpace,
+        kind: str | None = None,
+        stop: Callable[[], bool] | None = None,
+    ) -> _SearchResult:
         settings = self.settings
         width = max(settings.beam_width or self.domain.beam_width, k)
         per_row = min(width + k + 1, logits.shape[-1])
@@ -357,9 +411,11 @@ class ModelPredictor(Predictor):
             kept.extend(pinned)
             if not kept:
                 break
+            if stop is not None and stop():
+                raise _Stopped
             cache.batch_select_indices(torch.tensor([candidate.row for candidate in kept], device=self.device))
             input_ids = torch.tensor([[candidate.token_id] for candidate in kept], device=self.device)
-            logits = self.model(input_ids=input_ids, **{self._cache_argument: cache}, use_cache=True).logits[:, -1, :].float()
+            logits = self._step(input_ids, cache)
             live = [_Hypothesis(candidate.tokens, candidate.logp) for candidate in kept]
             result.steps += 1
 

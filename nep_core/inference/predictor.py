@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Hashable
 
 from nep_core.actions import Action
 from nep_core.session import Context
@@ -73,3 +73,14 @@ class Predictor(ABC):
     @abstractmethod
     def predict(self, context: Context, k: int = 3) -> Prediction:
         """The top-``k`` edit suggestions for what follows ``context``, plus P(NO_EDIT)."""
+
+    def predict_interruptible(self, context: Context, k: int, stop: Callable[[], bool]) -> Prediction | None:
+        """``predict``, for background work: None when ``stop()`` turned true before it finished (a
+        predictor that cannot stop early, like the baselines, which take microseconds, just predicts)."""
+        return self.predict(context, k)
+
+    def input_key(self, context: Context) -> Hashable | None:
+        """What ``predict`` reads of ``context``, as a key: among contexts that differ only in their
+        events' times, equal keys give equal predictions. None (the default): the predictor cannot say,
+        so only identical contexts are known to give identical predictions."""
+        return None

@@ -2,8 +2,10 @@
 
 ``POST /v1/suggest`` answers checked suggestions for a session's history, ``POST /v1/feedback``
 appends what the user did with them to the session's log, ``GET /v1/health`` says what is served.
-Suggest and feedback are plain functions, so FastAPI runs them in its thread pool and a slow
-prediction or an fsync never blocks the event loop. docs/serving.md describes the protocol.
+Predictions and fsyncs run in the thread pool, so they never block the event loop; a suggest request
+takes its place in its session's order on the loop, as it arrives (``nep_core.server.gate``), and
+the speculation on its answer is queued only once the answer is sent. docs/serving.md describes the
+protocol.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Collection
 
-from fastapi import FastAPI
+from fastapi import BackgroundTasks, FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from nep_core import __version__
 from nep_core.domain import Domain
@@ -23,6 +26,7 @@ from nep_core.inference.predictor import Predictor
 from nep_core.server.errors import ApiError, install_error_handlers
 from nep_core.server.events import parse_action, parse_history, parse_state
 from nep_core.server.feedback import FeedbackStore, feedback_records
+from nep_core.server.gate import Superseded, Ticket
 from nep_core.server.guard import LOOPBACK_HOSTS, PROTECTED_PREFIX, RequestGuard
 from nep_core.server.limits import BodyLimits
 from nep_core.server.schemas import (
@@ -30,10 +34,12 @@ from nep_core.server.schemas import (
     FeedbackRequest,
     FeedbackResponse,
     HealthResponse,
+    SpeculationStats,
     SuggestionOut,
     SuggestRequest,
     SuggestResponse,
 )
+from nep_core.server.speculation import SpeculationSettings
 from nep_core.server.suggest import SuggestionService
 from nep_core.session import Context, latest_state
 
@@ -49,6 +55,7 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     reasons = {
         400: "Bad Host or Content-Length header",
         401: "Missing or wrong bearer token (only when the server has one)",
+        409: "Superseded: a newer /v1/suggest request for the same session arrived while this one waited",
         413: "Body over the size limit",
         415: "Body is not application/json",
         422: "Body is not valid: `detail` says what and where",
@@ -68,19 +75,23 @@ def create_app(
     max_json_depth: int = DEFAULT_MAX_JSON_DEPTH,
     model_name: str | None = None,
     allowed_hosts: Collection[str] | None = LOOPBACK_HOSTS,
+    speculation: SpeculationSettings | None = None,
 ) -> FastAPI:
     """The server app for one domain and one predictor; feedback logs go under ``data_dir/<domain>/``.
 
     ``allowed_hosts`` are the Host header values served (None: any, for ``--allow-remote``).
+    ``speculation``: how the next suggestion is precomputed on accept (default ``SpeculationSettings()``;
+    ``SpeculationSettings(suggestions=0)`` turns it off).
     """
     model_name = model_name or getattr(predictor, "name", "") or type(predictor).__name__
-    service = SuggestionService(domain, predictor)
+    service = SuggestionService(domain, predictor, speculation)
     store = FeedbackStore(data_dir, domain.name)
     space = domain.action_space
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
+        service.close()
         store.close()
 
     app = FastAPI(
@@ -89,15 +100,14 @@ def create_app(
         description=f"Next-edit suggestions for the `{domain.name}` domain from `{model_name}`. See docs/serving.md.",
         lifespan=lifespan,
     )
+    app.state.service = service
     install_error_handlers(app)
     app.add_middleware(BodyLimits, max_body_bytes=max_body_bytes, json_paths=(SUGGEST_PATH, FEEDBACK_PATH))
     app.add_middleware(RequestGuard, token=token, allowed_hosts=allowed_hosts)
     if token:
         _declare_bearer_auth(app)
 
-    @app.post(SUGGEST_PATH, response_model=SuggestResponse, responses=_errors(400, 401, 413, 415, 422, 500))
-    def suggest(request: SuggestRequest) -> SuggestResponse:
-        """The top-k checked suggestions for what follows the session's history, and P(no edit)."""
+    def answer_suggest(request: SuggestRequest, ticket: Ticket) -> tuple[SuggestResponse, list]:
         started = time.perf_counter()
         events = parse_history(request.history, space, max_events=max_history_events, max_depth=max_json_depth)
         state = parse_state(request.state, max_depth=max_json_depth)
@@ -105,23 +115,43 @@ def create_app(
             history=events, state=state if state is not None else latest_state(events), session_id=request.session
         )
         try:
-            prediction, dropped = service.suggest(context, request.top_k)
+            answer = service.answer(context, state, request.top_k, ticket)
+        except Superseded as error:
+            raise ApiError(409, str(error), "session") from None
         except Exception as error:  # answered here, so the connection stays open for the next request
             log.exception("the predictor failed")
             raise ApiError(500, f"the predictor failed ({type(error).__name__}); see the server log") from None
-        return SuggestResponse(
+        prediction = answer.prediction
+        response = SuggestResponse(
             suggestions=[
                 SuggestionOut(action=item.action.to_json(), probability=round(item.probability, 6), label=item.label)
                 for item in prediction.suggestions
             ],
             p_no_edit=round(prediction.p_no_edit, 6),
             best_is_no_edit=prediction.best.is_no_edit,
-            dropped=dropped,
+            dropped=answer.dropped,
+            speculative=answer.speculative,
             latency_ms=round((time.perf_counter() - started) * 1000.0, 3),
             model=model_name,
             domain=domain.name,
             request_id=uuid.uuid4().hex,
         )
+        return response, answer.follow_ups
+
+    @app.post(SUGGEST_PATH, response_model=SuggestResponse, responses=_errors(400, 401, 409, 413, 415, 422, 500))
+    async def suggest(request: SuggestRequest, background: BackgroundTasks) -> SuggestResponse:
+        """The top-k checked suggestions for what follows the session's history, and P(no edit)."""
+        ticket = service.gate.arrive(request.session)
+        try:
+            response, follow_ups = await run_in_threadpool(answer_suggest, request, ticket)
+        finally:
+            service.gate.leave(ticket)
+        if follow_ups:
+            background.add_task(queue_speculations, follow_ups)
+        return response
+
+    async def queue_speculations(follow_ups: list) -> None:
+        service.speculations.submit(follow_ups)  # on the loop: it only queues them
 
     @app.post(FEEDBACK_PATH, response_model=FeedbackResponse, responses=_errors(400, 401, 413, 415, 422, 500))
     def feedback(request: FeedbackRequest) -> FeedbackResponse:
@@ -150,6 +180,8 @@ def create_app(
             outcome=request.outcome,
             reason=request.reason,
         )
+        if not request.accepted:
+            service.speculations.discard(request.session)
         try:
             path = store.append(request.session, records)
         except OSError as error:
@@ -162,7 +194,13 @@ def create_app(
     @app.get(HEALTH_PATH, response_model=HealthResponse, responses=_errors(400, 401))
     async def health() -> HealthResponse:
         """What this server serves (answered on the event loop: it never blocks)."""
-        return HealthResponse(status="ok", domain=domain.name, model=model_name, version=__version__)
+        return HealthResponse(
+            status="ok",
+            domain=domain.name,
+            model=model_name,
+            version=__version__,
+            speculation=SpeculationStats(**service.speculations.snapshot()),
+        )
 
     return app
 

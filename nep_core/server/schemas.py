@@ -93,6 +93,11 @@ class SuggestResponse(BaseModel):
     p_no_edit: float = Field(description="The predictor's probability that the right answer is to suggest nothing.")
     best_is_no_edit: bool = Field(description="True when `p_no_edit` beats every suggestion: show nothing.")
     dropped: int = Field(description="Suggestions refused by the action space or a verifier.")
+    speculative: bool = Field(
+        False,
+        description="True when the answer was computed ahead, while the previous suggestion was shown, as "
+        "if it were accepted (this history ends with exactly that action); it is what a fresh prediction gives.",
+    )
     latency_ms: float = Field(description="Server time for this request: parsing, prediction and checks.")
     model: str
     domain: str
@@ -128,11 +133,21 @@ class FeedbackResponse(BaseModel):
     log: str = Field(description="The log file, relative to the server's data folder.")
 
 
+class SpeculationStats(BaseModel):
+    queued: int = Field(description="Speculations queued since the server started.")
+    run: int = Field(description="Speculations the background thread computed.")
+    gave_way: int = Field(description="Speculations stopped part way because a request came (or that failed).")
+    hits: int = Field(description="Suggest requests answered from a speculation.")
+    misses: int = Field(description="Suggest requests predicted afresh.")
+    pending: int = Field(description="Speculations queued or running now.")
+
+
 class HealthResponse(BaseModel):
     status: Literal["ok"]
     domain: str
     model: str
     version: str
+    speculation: SpeculationStats
 
 
 class ErrorItem(BaseModel):

@@ -2,44 +2,82 @@
 
 A suggestion survives only when the action space can write it (``validate``) and every serving
 verifier of the domain (``Verifier.serving``) finds it valid in the request's context; the rest are
-dropped and counted. The predictor
-runs under a lock unless it declares ``thread_safe = True``; verifiers run under the same lock, so a
-domain whose verifier drives a single-threaded app (bpy) stays safe.
+dropped and counted. The predictor runs behind a ``PredictorGate`` (one prediction at a time unless it
+declares ``thread_safe = True``, requests before speculation, a session's newest request only);
+verifiers run behind the same gate, so a domain whose verifier drives a single-threaded app (bpy)
+stays safe. ``answer`` serves a session's request from its speculation on accept when one matches
+(``nep_core.server.speculation``) and prepares the next speculations.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import threading
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 from nep_core.actions import Action
 from nep_core.domain import Domain
 from nep_core.errors import InvalidAction
 from nep_core.inference.predictor import Prediction, Predictor, Suggestion
+from nep_core.server.gate import PredictorGate, Ticket
+from nep_core.server.speculation import SpeculationSettings, Speculation, SpeculativeCache, SpeculativeResult
 from nep_core.session import Context
 
 log = logging.getLogger("nep.server")
 
 
-class SuggestionService:
-    """``suggest(context, k)``: the predictor's answer with every unusable suggestion removed."""
+@dataclass
+class Answer:
+    """A checked prediction for one request; ``speculative`` when it came from a speculation on accept.
+    ``follow_ups`` are the speculations to submit once the answer is sent."""
 
-    def __init__(self, domain: Domain, predictor: Predictor):
+    prediction: Prediction
+    dropped: int
+    speculative: bool = False
+    follow_ups: list[Speculation] = field(default_factory=list)
+
+
+class SuggestionService:
+    """``suggest(context, k)``: the predictor's answer with every unusable suggestion removed;
+    ``answer(...)``: the same for a server request, with speculation on accept."""
+
+    def __init__(self, domain: Domain, predictor: Predictor, speculation: SpeculationSettings | None = None):
         self.domain = domain
         self.predictor = predictor
-        self._lock = contextlib.nullcontext() if getattr(predictor, "thread_safe", False) else threading.Lock()
+        self.settings = speculation or SpeculationSettings()
+        self.gate = PredictorGate(exclusive=not getattr(predictor, "thread_safe", False))
+        self.speculations = SpeculativeCache(self.gate, self._speculate, self.settings.max_sessions, self.settings.max_events)
 
-    def suggest(self, context: Context, k: int) -> tuple[Prediction, int]:
-        """The checked prediction and how many suggestions were dropped."""
-        with self._lock:
-            prediction = self.predictor.predict(context, k)
-            kept: list[Suggestion] = []
-            for suggestion in prediction.suggestions[:k]:
-                action = self.checked(context, suggestion.action)
-                if action is not None:
-                    label = suggestion.label or self.domain.action_space.describe(action)
-                    kept.append(Suggestion(action=action, probability=suggestion.probability, label=label))
+    def suggest(self, context: Context, k: int, ticket: Ticket | None = None) -> tuple[Prediction, int]:
+        """The checked prediction and how many suggestions were dropped (``Superseded`` if ``ticket`` is)."""
+        with self.gate.request(ticket):
+            return self.checked_prediction(context, self.predictor.predict(context, k), k)
+
+    def answer(self, context: Context, state: Mapping[str, Any] | None, k: int, ticket: Ticket | None = None) -> Answer:
+        """The answer to a request whose explicit ``state`` (None: the history's) is given apart from
+        ``context``: from the session's matching speculation when there is one, else predicted."""
+        answer = None
+        for speculation in self.speculations.take(context.session_id):
+            if answer is None and speculation.matches(context.history, state, k):
+                answer = self._from_speculation(speculation, context, k, ticket)
+            else:
+                speculation.drop()
+        if answer is None:
+            prediction, dropped = self.suggest(context, k, ticket)
+            answer = Answer(prediction, dropped)
+        self.speculations.count(answer.speculative)
+        answer.follow_ups = self._follow_ups(context, state, k, answer.prediction)
+        self.speculations.put(context.session_id, answer.follow_ups)
+        return answer
+
+    def checked_prediction(self, context: Context, prediction: Prediction, k: int) -> tuple[Prediction, int]:
+        """``prediction`` with the suggestions ``checked`` refuses removed, and how many were."""
+        kept: list[Suggestion] = []
+        for suggestion in prediction.suggestions[:k]:
+            action = self.checked(context, suggestion.action)
+            if action is not None:
+                label = suggestion.label or self.domain.action_space.describe(action)
+                kept.append(Suggestion(action=action, probability=suggestion.probability, label=label))
         dropped = min(len(prediction.suggestions), k) - len(kept)
         checked = Prediction(
             suggestions=kept,
@@ -69,3 +107,44 @@ class SuggestionService:
             if not verdict.valid:
                 return None
         return action
+
+    def close(self) -> None:
+        self.speculations.close()
+
+    # -- speculation on accept -----------------------------------------------------------------
+
+    def _follow_ups(self, context: Context, state: Mapping[str, Any] | None, k: int, prediction: Prediction) -> list[Speculation]:
+        """Speculations on the suggestions a client shows (none when it shows nothing)."""
+        if self.settings.suggestions < 1 or not context.session_id or prediction.best.is_no_edit:
+            return []
+        return [
+            Speculation.after(context, state, k, suggestion.action, self.settings.accept_delay)
+            for suggestion in prediction.suggestions[: self.settings.suggestions]
+        ]
+
+    def _speculate(self, speculation: Speculation) -> SpeculativeResult | None:
+        """Run on the speculation thread, holding the gate; it gives way (None) as soon as a request waits."""
+        context = speculation.context
+        key = self.predictor.input_key(context)
+        raw = self.predictor.predict_interruptible(context, speculation.k, stop=lambda: self.gate.waiting > 0)
+        if raw is None:
+            return None
+        checked, dropped = self.checked_prediction(context, raw, speculation.k)
+        return SpeculativeResult(raw, checked, dropped, key)
+
+    def _from_speculation(self, speculation: Speculation, context: Context, k: int, ticket: Ticket | None) -> Answer | None:
+        result = speculation.claim()
+        if result is None:
+            return None
+        if context.history[-1].t == speculation.t:
+            return Answer(result.checked, result.dropped, speculative=True)
+        if result.input_key is None:
+            return None
+        with self.gate.request(ticket):
+            if self.predictor.input_key(context) != result.input_key:
+                prediction, dropped = self.checked_prediction(context, self.predictor.predict(context, k), k)
+                return Answer(prediction, dropped)
+            if not any(verifier.reads_times for verifier in self.domain.verifiers.values() if verifier.serving):
+                return Answer(result.checked, result.dropped, speculative=True)
+            prediction, dropped = self.checked_prediction(context, result.raw, k)
+        return Answer(prediction, dropped, speculative=True)

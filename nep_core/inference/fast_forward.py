@@ -1,0 +1,133 @@
+"""A Llama forward pass in plain torch calls, for the decoder's small batches on a CPU.
+
+A `transformers` forward runs dozens of Python modules, hooks and checks per layer; for NEP's
+models (a few layers, a few hundred hidden units) that overhead, not the arithmetic, is most of a
+decode step. ``FastForward`` computes the same thing from the same weights with a handful of tensor
+calls per layer: RMS norm, the q/k/v projections, rotary embedding, attention over the cache
+(grouped-query, causal), the output projection and the SiLU-gated MLP, then the last position's
+logits. It reads and extends the model's own ``DynamicCache`` (``DynamicLayer.update``), so the
+decoder's prefix reuse, forks, crops and beam re-selection work unchanged, and it falls back to
+nothing: ``FastForward.supports(model)`` says whether a model is one it computes exactly (a
+``LlamaForCausalLM`` with default rotary embedding and no biases); otherwise the decoder calls the
+model itself. tests/test_fast_forward.py checks the logits and the cache against the model's own.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+
+if TYPE_CHECKING:
+    from transformers import DynamicCache
+
+
+def _rope_theta(config) -> float | None:
+    parameters = getattr(config, "rope_parameters", None) or {}
+    if parameters.get("rope_type", "default") != "default":
+        return None
+    theta = parameters.get("rope_theta", getattr(config, "rope_theta", None))
+    return float(theta) if theta is not None else None
+
+
+class FastForward:
+    """``FastForward(model)(input_ids, cache)``: the last position's logits, float32, shape (batch, vocab)."""
+
+    def __init__(self, model):
+        if not self.supports(model):
+            raise ValueError(f"FastForward does not compute {type(model).__name__} models of this configuration")
+        config = model.config
+        self.heads = config.num_attention_heads
+        self.kv_heads = config.num_key_value_heads or self.heads
+        self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // self.heads
+        self.eps = config.rms_norm_eps
+        self.embed = model.get_input_embeddings().weight
+        self.lm_head = model.get_output_embeddings().weight
+        inner = model.model
+        self.final_norm = inner.norm.weight
+        # The parameters themselves, never copies: a model being trained (RL) is read as it is now.
+        self.layers = [
+            (
+                layer.input_layernorm.weight,
+                layer.self_attn.q_proj.weight,
+                layer.self_attn.k_proj.weight,
+                layer.self_attn.v_proj.weight,
+                layer.self_attn.o_proj.weight,
+                layer.post_attention_layernorm.weight,
+                layer.mlp.gate_proj.weight,
+                layer.mlp.up_proj.weight,
+                layer.mlp.down_proj.weight,
+            )
+            for layer in inner.layers
+        ]
+        theta = _rope_theta(config)
+        self.inverse_frequencies = 1.0 / (theta ** (torch.arange(0, self.head_dim, 2, dtype=torch.int64).float() / self.head_dim))
+        self._rotary_tables(config.max_position_embeddings)
+
+    def _rotary_tables(self, positions: int) -> None:
+        angles = torch.outer(torch.arange(positions, dtype=torch.float32), self.inverse_frequencies)
+        angles = torch.cat([angles, angles], dim=-1)
+        device, dtype = self.embed.device, self.embed.dtype
+        self.cos = angles.cos().to(device=device, dtype=dtype)
+        self.sin = angles.sin().to(device=device, dtype=dtype)
+
+    @staticmethod
+    def supports(model) -> bool:
+        """True for a Llama causal LM this class computes exactly as `transformers` does."""
+        config = getattr(model, "config", None)
+        if config is None or getattr(config, "model_type", "") != "llama":
+            return False
+        if getattr(config, "attention_bias", False) or getattr(config, "mlp_bias", False):
+            return False
+        if getattr(config, "hidden_act", "silu") != "silu" or _rope_theta(config) is None:
+            return False
+        if getattr(config, "pretraining_tp", 1) not in (1, None):
+            return False
+        return getattr(model, "training", False) is False
+
+    def _norm(self, hidden: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """Llama's RMS norm, computed in float32 like `transformers`."""
+        values = hidden.float()
+        values = values * torch.rsqrt(values.pow(2).mean(-1, keepdim=True) + self.eps)
+        return weight * values.to(hidden.dtype)
+
+    @staticmethod
+    def _rotate(values: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        half = values.shape[-1] // 2
+        rotated = torch.cat((-values[..., half:], values[..., :half]), dim=-1)
+        return values * cos + rotated * sin
+
+    def __call__(self, input_ids: torch.Tensor, cache: DynamicCache) -> torch.Tensor:
+        batch, length = input_ids.shape
+        past = cache.get_seq_length()
+        if past + length > self.cos.shape[0]:
+            self._rotary_tables(2 * (past + length))
+        cos = self.cos[past : past + length][None, None]
+        sin = self.sin[past : past + length][None, None]
+        mask = None
+        if length > 1 and past:
+            rows = torch.arange(past, past + length, device=input_ids.device)[:, None]
+            mask = torch.arange(past + length, device=input_ids.device)[None, :] <= rows
+        q_size = self.heads * self.head_dim
+        hidden = F.embedding(input_ids, self.embed)
+        for index, (norm_in, q_proj, k_proj, v_proj, out, norm_post, gate, up, down) in enumerate(self.layers):
+            normed = self._norm(hidden, norm_in)
+            query, key, value = F.linear(normed, q_proj), F.linear(normed, k_proj), F.linear(normed, v_proj)
+            query = self._rotate(query.view(batch, length, self.heads, self.head_dim).transpose(1, 2), cos, sin)
+            key = self._rotate(key.view(batch, length, self.kv_heads, self.head_dim).transpose(1, 2), cos, sin)
+            value = value.view(batch, length, self.kv_heads, self.head_dim).transpose(1, 2)
+            keys, values = cache.layers[index].update(key, value)
+            attended = F.scaled_dot_product_attention(
+                query,
+                keys,
+                values,
+                attn_mask=mask,
+                is_causal=mask is None and length > 1,
+                enable_gqa=self.kv_heads != self.heads,
+            )
+            hidden = hidden + F.linear(attended.transpose(1, 2).reshape(batch, length, q_size), out)
+            normed = self._norm(hidden, norm_post)
+            hidden = hidden + F.linear(F.silu(F.linear(normed, gate)) * F.linear(normed, up), down)
+        last = self._norm(hidden[:, -1, :], self.final_norm)
+        return F.linear(last, self.lm_head).float()

@@ -1,0 +1,280 @@
+"""Speculation on accept: the next suggestion, computed while the user looks at the current one.
+
+When the server answers a session's request with a suggestion, it queues a ``Speculation``: the same
+request as if the user had accepted that suggestion, i.e. the history with the suggested action
+appended as an ordinary action event at ``t = last t + accept_delay``. Domains replay their history
+(the code domain applies edits to its files, krita and blender read brushes and modes from it), so
+appending the action is exactly how a domain sees an accepted suggestion; the core needs to know
+nothing about the domain. The request's explicit ``state``, if it had one, is kept as it was.
+
+The session's next request *matches* a speculation when its history is the speculated one's (the same
+events, then exactly the suggested action, at any ``t``), with the same ``state`` and ``top_k``. If the
+action's ``t`` is the assumed one, the speculated answer is the answer. Otherwise (the usual case) it
+is the answer when the predictor says the two inputs are the same (``Predictor.input_key``: a model
+writes both as the same prompt tokens when the pause falls in the same time bucket); verifiers that
+read times (``Verifier.reads_times``) then check the suggestions again in the real context. Anything
+else is a miss and is predicted afresh, so an answer from the cache is always the answer a fresh
+prediction would give.
+
+Bounds: at most ``SpeculationSettings.suggestions`` speculations per session, kept for at most
+``max_sessions`` sessions holding at most ``max_events`` history events in all (least recently used
+sessions go first); a session's speculations are replaced
+by its next request, whatever it holds, and dropped on negative feedback. Speculations run one at a
+time on one background thread, and only while no request runs or waits (``PredictorGate.background``);
+a model's speculation stops before its next decoding step as soon as a request waits
+(``Predictor.predict_interruptible``); a queued speculation that a request needs before it ran is
+dropped and the request predicts itself.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Mapping, Sequence
+
+from nep_core.actions import Action
+from nep_core.inference.predictor import Prediction
+from nep_core.session import Context, Event, latest_state
+
+if TYPE_CHECKING:
+    from nep_core.server.gate import PredictorGate
+
+log = logging.getLogger("nep.server")
+
+PENDING, RUNNING, DONE, DROPPED = "pending", "running", "done", "dropped"
+
+
+@dataclass(frozen=True)
+class SpeculationSettings:
+    """``suggestions``: how many of an answer's top suggestions are speculated on (0: none).
+    ``accept_delay``: seconds after the newest event at which the accept is assumed to happen.
+    ``max_sessions``: sessions whose speculations are kept; ``max_events``: history events they may hold
+    in all (a speculation keeps its request's history)."""
+
+    suggestions: int = 1
+    accept_delay: float = 1.5
+    max_sessions: int = 1024
+    max_events: int = 200_000
+
+
+@dataclass
+class SpeculativeResult:
+    """A finished speculation: the predictor's raw answer, its checked form, and the predictor's input key."""
+
+    raw: Prediction
+    checked: Prediction
+    dropped: int
+    input_key: Hashable | None
+
+
+def as_written(value: Any) -> str:
+    """``value`` as canonical JSON text (tuples and lists alike, keys sorted)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def same_event(left: Event, right: Event) -> bool:
+    """Equal as the session log writes them (``Event`` equality ignores an action's ``context``)."""
+    if left is right:
+        return True
+    left_json, right_json = left.to_json(), right.to_json()
+    return left_json == right_json or as_written(left_json) == as_written(right_json)
+
+
+@dataclass
+class Speculation:
+    """One suggestion, speculatively accepted: the request it implies and, once run, its answer."""
+
+    session: str
+    base: Sequence[Event]
+    state: Mapping[str, Any] | None
+    k: int
+    accepted: Action
+    t: float
+    status: str = PENDING
+    result: SpeculativeResult | None = None
+    _done: threading.Event = field(default_factory=threading.Event, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def after(cls, context: Context, state: Mapping[str, Any] | None, k: int, accepted: Action, delay: float) -> Speculation:
+        """The speculation that ``accepted`` is accepted ``delay`` seconds after ``context``'s newest event."""
+        last_t = context.history[-1].t if context.history else 0.0
+        return cls(context.session_id, list(context.history), state, k, accepted, last_t + delay)
+
+    @property
+    def context(self) -> Context:
+        history = [*self.base, Event(t=self.t, action=self.accepted)]
+        state = self.state if self.state is not None else latest_state(history)
+        return Context(history=history, state=state, session_id=self.session)
+
+    def matches(self, history: Sequence[Event], state: Mapping[str, Any] | None, k: int) -> bool:
+        """True when ``history`` is this speculation's (the accepted action at any ``t``), with the same state and k."""
+        if k != self.k or len(history) != len(self.base) + 1 or state != self.state:
+            return False
+        last = history[-1]
+        if last.action is None or last.state is not None or last.feedback is not None:
+            return False
+        if as_written(last.action.to_json()) != as_written(self.accepted.to_json()):
+            return False
+        return all(same_event(left, right) for left, right in zip(history, self.base))
+
+    # -- the life of one speculation -----------------------------------------------------------
+
+    def start(self) -> bool:
+        """Mark it running; False when it was dropped (or claimed) before it could run."""
+        with self._lock:
+            if self.status != PENDING:
+                return False
+            self.status = RUNNING
+            return True
+
+    def finish(self, result: SpeculativeResult | None) -> None:
+        with self._lock:
+            self.result = result
+            self.status = DONE
+        self._done.set()
+
+    def drop(self) -> None:
+        """Forget it: if it has not started, it never will (callers also stop keeping it)."""
+        with self._lock:
+            if self.status == PENDING:
+                self.status = DROPPED
+                self._done.set()
+
+    def claim(self, timeout: float = 60.0) -> SpeculativeResult | None:
+        """Its result for a request that matches it: waits when it is running; None when it had not
+        started (it is then dropped, and the request predicts itself) or failed."""
+        with self._lock:
+            if self.status == PENDING:
+                self.status = DROPPED
+                self._done.set()
+                return None
+        self._done.wait(timeout)
+        with self._lock:
+            return self.result if self.status == DONE else None
+
+
+class SpeculativeCache:
+    """Speculations per session (bounded), and the background thread that runs them.
+
+    ``run`` is called on that thread with each speculation to compute, and returns None when it gave
+    way to a request; ``gate`` keeps it out of the way of requests.
+    """
+
+    def __init__(
+        self,
+        gate: PredictorGate,
+        run: Callable[[Speculation], SpeculativeResult | None],
+        max_sessions: int = 1024,
+        max_events: int = 200_000,
+    ):
+        self.gate = gate
+        self.run = run
+        self.max_sessions = max_sessions
+        self.max_events = max_events
+        self._events = 0
+        self._sessions: OrderedDict[str, list[Speculation]] = OrderedDict()
+        self._queue: OrderedDict[int, Speculation] = OrderedDict()
+        self._condition = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._busy = False
+        self.stats = {"queued": 0, "run": 0, "gave_way": 0, "hits": 0, "misses": 0}
+
+    def take(self, session: str) -> list[Speculation]:
+        """Remove and return the session's speculations (a new request replaces them all)."""
+        with self._condition:
+            taken = self._sessions.pop(session, [])
+            self._events -= sum(len(speculation.base) for speculation in taken)
+            return taken
+
+    def put(self, session: str, speculations: Sequence[Speculation]) -> None:
+        """Keep ``speculations`` for ``session`` (replacing what it had); ``submit`` queues them."""
+        with self._condition:
+            for old in self.take(session):
+                old.drop()
+            if not speculations:
+                return
+            self._sessions[session] = list(speculations)
+            self._events += sum(len(speculation.base) for speculation in speculations)
+            while self._sessions and (len(self._sessions) > self.max_sessions or self._events > self.max_events):
+                evicted_session = next(iter(self._sessions))
+                for old in self.take(evicted_session):
+                    old.drop()
+
+    def discard(self, session: str) -> None:
+        for speculation in self.take(session):
+            speculation.drop()
+
+    def submit(self, speculations: Sequence[Speculation]) -> None:
+        """Queue ``speculations`` for the background thread (call after the answer is sent)."""
+        with self._condition:
+            if self._closed:
+                return
+            for speculation in speculations:
+                if speculation.status == PENDING:
+                    self._queue[id(speculation)] = speculation
+                    self.stats["queued"] += 1
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._work, name="nep-speculation", daemon=True)
+                self._thread.start()
+            self._condition.notify_all()
+
+    def snapshot(self) -> dict[str, int]:
+        """The counters, and ``pending``: speculations queued or running now."""
+        with self._condition:
+            pending = sum(speculation.status == PENDING for speculation in self._queue.values()) + self._busy
+            return {**self.stats, "pending": pending}
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        """Wait until every queued speculation has run or been dropped; False on timeout."""
+        with self._condition:
+            return self._condition.wait_for(lambda: not self._queue and not self._busy, timeout)
+
+    def count(self, hit: bool) -> None:
+        with self._condition:
+            self.stats["hits" if hit else "misses"] += 1
+
+    def close(self) -> None:
+        with self._condition:
+            self._closed = True
+            for speculation in self._queue.values():
+                speculation.drop()
+            self._queue.clear()
+            self._condition.notify_all()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout=30)
+
+    def _next(self) -> Speculation | None:
+        with self._condition:
+            self._busy = False
+            self._condition.notify_all()
+            while True:
+                if self._closed:
+                    return None
+                while self._queue:
+                    _, speculation = self._queue.popitem(last=False)
+                    if speculation.status == PENDING:
+                        self._busy = True
+                        return speculation
+                self._condition.notify_all()
+                self._condition.wait()
+
+    def _work(self) -> None:
+        while (speculation := self._next()) is not None:
+            with self.gate.background():
+                if not speculation.start():
+                    continue
+                result = None
+                try:
+                    result = self.run(speculation)
+                except Exception:  # a speculation that fails is a miss, never a failed request
+                    log.exception("speculation for session %s failed", speculation.session)
+                finally:
+                    speculation.finish(result)
+            with self._condition:
+                self.stats["run" if result is not None else "gave_way"] += 1

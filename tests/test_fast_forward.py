@@ -1,0 +1,69 @@
+"""FastForward computes what the `transformers` Llama forward computes, and the decoder's answers
+do not change with it."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from inference_helpers import random_contexts, save_random_checkpoint
+from transformers import DynamicCache
+
+from nep_core.checkpoint import load_checkpoint
+from nep_core.inference import DecodeSettings, ModelPredictor
+from nep_core.inference.decoder import cache_argument
+from nep_core.inference.fast_forward import FastForward
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory, tags_domain):
+    folder = save_random_checkpoint(tmp_path_factory.mktemp("fast") / "model", tags_domain, seed=3)
+    return load_checkpoint(folder, expected_domain="tags")
+
+
+def test_logits_and_cache_match_the_model_through_prefill_continuation_and_batched_steps(loaded):
+    model = loaded.model.eval()
+    fast = FastForward(model)
+    generator = torch.Generator().manual_seed(0)
+    vocab = model.config.vocab_size
+    ids = torch.randint(5, vocab, (1, 40), generator=generator)
+    theirs, mine = DynamicCache(config=model.config), DynamicCache(config=model.config)
+    with torch.inference_mode():
+        for chunk in (ids[:, :25], ids[:, 25:]):  # a fresh prompt, then a continuation (masked) on its cache
+            expected = model(input_ids=chunk, **{cache_argument(model): theirs}, use_cache=True).logits[:, -1].float()
+            assert torch.allclose(fast(chunk, mine), expected, atol=1e-5)
+        for left, right in zip(theirs.layers, mine.layers):
+            assert torch.allclose(left.keys, right.keys, atol=1e-6) and torch.allclose(left.values, right.values, atol=1e-6)
+        rows = torch.tensor([0, 0, 0])
+        theirs.batch_select_indices(rows)
+        mine.batch_select_indices(rows)
+        step = torch.randint(5, vocab, (3, 1), generator=generator)
+        expected = model(input_ids=step, **{cache_argument(model): theirs}, use_cache=True).logits[:, -1].float()
+        assert torch.allclose(fast(step, mine), expected, atol=1e-5)
+        assert mine.get_seq_length() == theirs.get_seq_length() == 41
+
+
+def test_the_decoder_gives_the_same_answers_with_and_without_it(loaded, tags_domain, tags_sessions):
+    fast = ModelPredictor(loaded, tags_domain, DecodeSettings(fast_forward=True))
+    plain = ModelPredictor(loaded, tags_domain, DecodeSettings(fast_forward=False))
+    assert fast._fast is not None and plain._fast is None
+    for context in random_contexts(25, seed=5, sessions=tags_sessions[:20]):
+        left, right = fast.predict(context, k=3), plain.predict(context, k=3)
+        assert [s.action for s in left.suggestions] == [s.action for s in right.suggestions]
+        for a, b in zip(left.suggestions, right.suggestions):
+            assert a.probability == pytest.approx(b.probability, rel=1e-4, abs=1e-7)
+        assert left.p_no_edit == pytest.approx(right.p_no_edit, rel=1e-4, abs=1e-7)
+
+
+def test_only_models_it_computes_exactly_are_supported(loaded):
+    model = loaded.model.eval()
+    assert FastForward.supports(model)
+    for change in ({"attention_bias": True}, {"hidden_act": "gelu"}, {"rope_parameters": {"rope_type": "linear", "rope_theta": 1e4, "factor": 2.0}}, {"model_type": "qwen2"}):
+        other = copy.copy(model)
+        other.config = copy.deepcopy(model.config)
+        for name, value in change.items():
+            setattr(other.config, name, value)
+        assert not FastForward.supports(other), change
+    with pytest.raises(ValueError):
+        FastForward(torch.nn.Linear(2, 2))
