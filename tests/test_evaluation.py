@@ -154,7 +154,7 @@ def test_nep_eval_user_errors_are_one_line(random_checkpoint, tmp_path, tags_dom
 def test_nep_eval_help_explains_options_and_gives_an_example():
     result = nep("eval", "--help")
     assert result.returncode == 0
-    for text in ("--baselines", "--top-k", "--split", "--limit", "--json", "Example: nep eval", "default"):
+    for text in ("--baselines", "--top-k", "--split", "--limit", "--json", "--compare", "Examples:", "nep eval --domain", "default"):
         assert text in result.stdout
 
 

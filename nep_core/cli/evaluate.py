@@ -122,6 +122,9 @@ def command(
         None, "--render", help="Also draw the model's evaluated examples as pictures in this folder (domains with a renderer, e.g. krita)."
     ),
     render_limit: int = typer.Option(50, "--render-limit", help="Draw at most this many examples with --render."),
+    compare: Optional[list[Path]] = typer.Option(
+        None, "--compare", help="Another checkpoint to evaluate on the same examples in the same run, as its own column (repeatable), e.g. the model before `nep rl`."
+    ),
 ) -> None:
     """Evaluate a model or a baseline on held-out sessions and print the metrics.
 
@@ -131,7 +134,11 @@ def command(
     reward, actions saved (a simulated user accepts an exactly right top-1 suggestion) and latency
     p50/p95. For a checkpoint, the metrics are also merged into its nep.json under "eval_<split>".
 
-    Example: nep eval --domain tags --model runs/tags --baselines --json eval.json
+    Examples:
+
+      nep eval --domain tags --model runs/tags --baselines --json eval.json
+
+      nep eval --domain code --model runs/code-rl --compare runs/code --baselines
     """
     import json
 
@@ -154,6 +161,10 @@ def command(
     if is_baseline(model):
         primary.fit(evaluation.train)
     predictors = [primary]
+    for path in compare or []:
+        other = load_quietly(str(path), bundle)
+        other.name = _column_name(path, [predictor.name for predictor in predictors])
+        predictors.append(other)
     if baselines:
         predictors += [make_baseline(name, bundle).fit(evaluation.train) for name in BASELINES if name != primary.name]
 
@@ -188,9 +199,18 @@ def command(
         info(f"wrote {json_file}")
     if not is_baseline(model):
         record = {**results["model"], "data": data, "limit": limit}
-        record["baselines"] = {name: metrics for name, metrics in results.items() if name != "model"}
+        record["baselines"] = {name: metrics for name, metrics in results.items() if name in BASELINES}
         update_metrics(primary.loaded.path, {f"eval_{split}": record})
         info(f"metrics merged into {primary.loaded.path / 'nep.json'} under \"eval_{split}\"")
+
+
+def _column_name(path: Path, taken: list[str]) -> str:
+    """A compared checkpoint's column: its folder's name, made unique."""
+    name = path.resolve().name or str(path)
+    candidate, number = name, 2
+    while candidate in taken:
+        candidate, number = f"{name} ({number})", number + 1
+    return candidate
 
 
 def _run_with_progress(predictors, domain, examples, top_k, outcomes=None) -> dict:

@@ -8,7 +8,7 @@ import warnings
 import typer
 
 from nep_core import __version__
-from nep_core.cli import collect, domains, evaluate, plugins, predict, serve, train
+from nep_core.cli import collect, domains, evaluate, plugins, predict, rl, serve, train
 from nep_core.cli.common import err_console
 from nep_core.errors import NepError
 
@@ -30,6 +30,7 @@ app.command("domains")(domains.command)
 app.command("plugins")(plugins.command)
 app.command("collect")(collect.command)
 app.command("train")(train.command)
+app.command("rl")(rl.command)
 app.command("eval")(evaluate.command)
 app.command("predict")(predict.command)
 app.command("serve")(serve.command)

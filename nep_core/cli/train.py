@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import typer
 
@@ -63,7 +63,7 @@ def command(
       nep train --domain tags --accelerator cpu --devices 2 --strategy ddp
     """
     from nep_core.training.config import TrainConfig
-    from nep_core.training.run import TrainingInterrupted, launched_rank, train
+    from nep_core.training.run import train
 
     config = TrainConfig(
         domain=domain,
@@ -86,14 +86,21 @@ def command(
         threads=threads,
         progress=not quiet,
     )
+    run_and_summarize(train, config, print_summary)
+
+
+def run_and_summarize(run: Callable[[Any], Path], config: Any, summary: Callable[[Path], None]) -> None:
+    """``run(config)``; an interruption says how to resume and exits 130; rank 0 prints ``summary``."""
+    from nep_core.training.run import TrainingInterrupted, launched_rank
+
     try:
-        folder = train(config)
+        folder = run(config)
     except TrainingInterrupted as stopped:
         if launched_rank() == 0:
             err_console.print(f"[yellow]interrupted:[/yellow] {stopped}", markup=True, soft_wrap=True, highlight=False)
         raise typer.Exit(stopped.exit_code) from None
     if launched_rank() == 0:
-        print_summary(folder)
+        summary(folder)
 
 
 def print_summary(folder: Path) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import csv
 import re
 from pathlib import Path
+from typing import Sequence
 
 
-def read_curves(logs: Path) -> dict[str, dict[int, float]]:
-    """``{metric: {step: value}}`` for train/loss and val/loss; a later log wins on a repeated step."""
-    curves: dict[str, dict[int, float]] = {"train/loss": {}, "val/loss": {}}
+def read_curves(logs: Path, names: Sequence[str] = ("train/loss", "val/loss")) -> dict[str, dict[int, float]]:
+    """``{metric: {step: value}}`` for each of ``names``; a later log wins on a repeated step."""
+    curves: dict[str, dict[int, float]] = {name: {} for name in names}
 
     def version(path: Path) -> int:
         match = re.search(r"version_(\d+)", str(path))

@@ -106,13 +106,20 @@ def plan_run(config: TrainConfig) -> RunPlan:
         "config": config.as_dict(),
     }
     rank = launched_rank()
-    resume_from = None
-    if config.resume:
-        resume_from = folder.resume_checkpoint()
-        folder.check_resumable(settings)
-    elif rank == 0:
-        folder.check_fresh()
+    resume_from = resume_or_check_fresh(folder, settings, config.resume, rank)
     return RunPlan(config, domain, preset, base_model, base_config, folder, settings, resume_from, rank)
+
+
+def resume_or_check_fresh(folder: RunFolder, settings: dict[str, Any], resume: bool, rank: int, keys: tuple[str, ...] | None = None) -> Path | None:
+    """The checkpoint to resume from (its run must have the same ``settings`` on ``keys``), or None
+    for a new run, after checking that it would not overwrite a resumable one."""
+    if resume:
+        resume_from = folder.resume_checkpoint()
+        folder.check_resumable(settings, *([keys] if keys else []))
+        return resume_from
+    if rank == 0:
+        folder.check_fresh()
+    return None
 
 
 def prepare_data(domain, data: str | None, say: Callable[[str], None]) -> PreparedData:
@@ -193,8 +200,9 @@ def processes_per_node(config: TrainConfig) -> int:
     return 1
 
 
-def make_trainer(config: TrainConfig, folder: RunFolder, precision: str, validate: bool):
-    """The Lightning Trainer: step-based validation and checkpoints, CSV logs, clean interruption."""
+def make_trainer(config: TrainConfig, folder: RunFolder, precision: str, validate: bool, log_every_n_steps: int | None = None):
+    """The Lightning Trainer: step-based validation and checkpoints, CSV logs (every
+    ``log_every_n_steps``, default up to 10), clean interruption."""
     import lightning as L
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger
@@ -215,7 +223,7 @@ def make_trainer(config: TrainConfig, folder: RunFolder, precision: str, validat
         limit_val_batches=None if validate else 0,
         num_sanity_val_steps=0,
         gradient_clip_val=config.grad_clip,
-        log_every_n_steps=min(10, config.val_every),
+        log_every_n_steps=log_every_n_steps or min(10, config.val_every),
         logger=CSVLogger(str(folder.root), name="logs"),
         callbacks=[
             ValidateAtLastStep(),

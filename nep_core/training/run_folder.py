@@ -93,10 +93,10 @@ class RunFolder:
         except ValueError as error:
             raise NepError(f"{self.run_file}: unreadable ({error}); start a new run with another --out") from None
 
-    def check_resumable(self, settings: dict[str, Any]) -> None:
-        """``settings`` must match the run's on every key of RESUME_KEYS."""
+    def check_resumable(self, settings: dict[str, Any], keys: tuple[str, ...] = RESUME_KEYS) -> None:
+        """``settings`` must match the run's on every one of ``keys``."""
         saved = self.read_settings()
-        for key in RESUME_KEYS:
+        for key in keys:
             if saved.get(key) != settings.get(key):
                 option = "--" + key.replace("_", "-")
                 raise NepError(

@@ -46,7 +46,7 @@ class NextEditSystem(L.LightningModule):
         self.weight_decay = weight_decay
         self.min_lr_ratio = min_lr_ratio
         self.betas = betas
-        self.save_hyperparameters(ignore=["model"])
+        self.save_hyperparameters("learning_rate", "max_steps", "warmup_steps", "weight_decay", "min_lr_ratio", "betas")
         self.tokens_seen = 0
         self.train_seconds = 0.0
         self.train_loss: float | None = None
@@ -85,7 +85,7 @@ class NextEditSystem(L.LightningModule):
 
     def on_train_batch_end(self, outputs: Any, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         seconds = time.perf_counter() - self._step_started
-        tokens = batch["attention_mask"].sum()
+        tokens = self.batch_tokens(batch)
         if self.trainer.world_size > 1:
             tokens = self.trainer.strategy.reduce(tokens.float(), reduce_op="sum")
         tokens = int(tokens.item())
@@ -95,6 +95,10 @@ class NextEditSystem(L.LightningModule):
         self._tokens_per_s = rate if self._tokens_per_s is None else 0.9 * self._tokens_per_s + 0.1 * rate
         self.log("train/tokens_per_s", self._tokens_per_s, prog_bar=True, on_step=True, on_epoch=False)
         self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"], on_step=True, on_epoch=False)
+
+    def batch_tokens(self, batch: Any) -> torch.Tensor:
+        """Tokens the step's forward pass read (for ``train/tokens_per_s``)."""
+        return batch["attention_mask"].sum()
 
     def on_validation_epoch_start(self) -> None:
         self._val_totals = torch.zeros(5, dtype=torch.float64, device=self.device)

@@ -1,0 +1,113 @@
+"""``nep rl``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from nep_core.cli.common import console, domain_option
+from nep_core.cli.train import run_and_summarize
+
+
+def command(
+    domain: str = domain_option("Domain of the checkpoint (see `nep domains`); it must have verifiers."),
+    model: Path = typer.Option(..., "--model", "-m", help="The checkpoint folder to improve (from `nep train`)."),
+    data: Optional[str] = typer.Option(
+        None, "--data", help="Sessions to draw prompts from: a folder, or COLLECTOR:ARGUMENT; join sources with ' + '. Default: the domain's embedded dataset."
+    ),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder for the tuned checkpoint. Default: runs/<domain>-rl."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last saved step."),
+    max_steps: int = typer.Option(100, "--max-steps", help="Optimizer steps (in total, across resumes)."),
+    batch_size: int = typer.Option(8, "--batch-size", "-b", help="Prompts (groups) per step."),
+    num_generations: int = typer.Option(8, "--num-generations", "-G", help="Completions sampled per prompt (the group)."),
+    temperature: float = typer.Option(1.0, "--temperature", help="Sampling temperature of the rollouts."),
+    lr: float = typer.Option(5e-5, "--lr", help="Learning rate (constant after a short warmup)."),
+    loss_type: str = typer.Option("dapo", "--loss-type", help="grpo (per sequence), bnpo (per batch token), dr_grpo (constant normalizer) or dapo (per token of the whole batch)."),
+    epsilon: float = typer.Option(0.2, "--epsilon", help="Lower clip: the ratio is clipped at 1 - epsilon."),
+    epsilon_high: float = typer.Option(0.28, "--epsilon-high", help="Upper clip (clip-higher): 1 + epsilon_high. Equal to --epsilon for symmetric clipping."),
+    beta: float = typer.Option(0.0, "--beta", help="KL coefficient to the starting model; 0 keeps no reference model in memory."),
+    scale_rewards: str = typer.Option("group", "--scale-rewards", help="Divide advantages by the group's reward std (group), the batch's (batch), or not (none)."),
+    num_iterations: int = typer.Option(1, "--num-iterations", help="Optimizer steps per batch of rollouts (TRL's mu)."),
+    dynamic_sampling: bool = typer.Option(True, "--dynamic-sampling/--no-dynamic-sampling", help="Drop groups whose rewards are all equal and refill the batch with more prompts."),
+    max_resample_rounds: int = typer.Option(4, "--max-resample-rounds", help="Refills per step at most, with dynamic sampling."),
+    tis_cap: float = typer.Option(2.0, "--tis-cap", help="Truncated importance sampling cap C between the sampler's and the trainer's probabilities; 0 turns it off."),
+    mask_truncated_completions: bool = typer.Option(False, "--mask-truncated-completions", help="Leave completions cut at the length limit out of the loss."),
+    overlong_buffer: int = typer.Option(0, "--overlong-buffer", help="Soft overlong shaping over the last N tokens before the limit; 0 turns it off."),
+    overlong_penalty: float = typer.Option(1.0, "--overlong-penalty", help="Reward subtracted at the length limit, with --overlong-buffer."),
+    reward_valid: float = typer.Option(0.25, "--reward-valid", help="Weight of validity (the verifiers accept the action)."),
+    reward_match: float = typer.Option(1.0, "--reward-match", help="Weight of the match with the user's real next action."),
+    reward_no_edit: float = typer.Option(0.25, "--reward-no-edit", help="Weight of NO_EDIT calibration: +1 silent when the user did nothing predictable, -1 silent when they acted, -1 for an edit when they did nothing."),
+    val_every: int = typer.Option(25, "--val-every", help="Validate (beam search on held-out examples) every N steps."),
+    val_examples: int = typer.Option(64, "--val-examples", help="Held-out examples decoded at each validation."),
+    seed: int = typer.Option(0, "--seed", help="Seed for prompt order and sampling."),
+    accelerator: str = typer.Option("auto", "--accelerator", help="auto, cpu, gpu or mps."),
+    devices: str = typer.Option("auto", "--devices", help="Devices (processes) per node."),
+    precision: Optional[str] = typer.Option(None, "--precision", help="32-true, bf16-mixed... Default: bf16-mixed on a GPU, 32-true on a CPU."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads per process."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output; print only the summary."),
+) -> None:
+    """Improve a trained checkpoint by reinforcement with verifiable rewards (group-relative policy optimization).
+
+    For each prompt (a held trigger point of the data), NEP samples a group of actions with the
+    same constrained decoder that serves users, scores each with the domain's verifiers (valid, match
+    with what the user really did next, NO_EDIT calibration), and pushes the model towards the
+    better-than-average ones. Options keep TRL's names and defaults; docs/rl.md gives every formula.
+    The run folder gets the tuned checkpoint, Lightning state for --resume, CSV logs and rl.png.
+
+    Examples:
+
+      nep rl --domain code --model runs/code --max-steps 100
+
+      nep rl --domain blender --model runs/blender --loss-type grpo --epsilon-high 0.2 --no-dynamic-sampling
+
+      nep eval --domain code --model runs/code-rl --baselines
+    """
+    from nep_core.rl.config import PolicySettings, RLConfig
+    from nep_core.rl.rewards import RewardWeights
+    from nep_core.rl.run import rl
+
+    policy = PolicySettings(
+        num_generations=num_generations,
+        temperature=temperature,
+        loss_type=loss_type,
+        epsilon=epsilon,
+        epsilon_high=epsilon_high,
+        beta=beta,
+        scale_rewards=scale_rewards,
+        num_iterations=num_iterations,
+        dynamic_sampling=dynamic_sampling,
+        max_resample_rounds=max_resample_rounds,
+        tis_cap=tis_cap or None,
+        mask_truncated_completions=mask_truncated_completions,
+        overlong_buffer=overlong_buffer or None,
+        overlong_penalty=overlong_penalty,
+        rewards=RewardWeights(valid=reward_valid, match=reward_match, no_edit=reward_no_edit),
+        val_examples=val_examples,
+    )
+    config = RLConfig(
+        domain=domain, data=data, out=out, model=model, max_steps=max_steps, batch_size=batch_size, learning_rate=lr,
+        val_every=val_every, resume=resume, seed=seed, accelerator=accelerator, devices=devices, precision=precision,
+        threads=threads, progress=not quiet, policy=policy,
+    )
+    run_and_summarize(rl, config, print_summary)
+
+
+def print_summary(folder: Path) -> None:
+    """Where the tuned checkpoint is, the validation metrics, and how many rollouts were invalid."""
+    from nep_core.checkpoint import read_meta
+
+    meta = read_meta(folder)
+    run, metrics = meta.get("rl", {}), meta.get("metrics", {})
+    console.print(f"rl {meta['domain']}: {run.get('steps')} steps in {run.get('seconds', 0):.0f}s from {run.get('start_model')}", soft_wrap=True)
+    if metrics:
+        console.print(
+            "validation: " + " · ".join(f"{key.removeprefix('val_').replace('_', ' ')} {value:.3f}" for key, value in metrics.items()),
+            soft_wrap=True,
+        )
+    if run.get("undecodable_rollouts") or run.get("verifier_errors"):
+        errors = sum(run.get("verifier_errors", {}).values())
+        console.print(f"rollouts scored as invalid: {run.get('undecodable_rollouts', 0)} undecodable, {errors} verifier errors (see nep.json)", soft_wrap=True)
+    console.print(f"checkpoint: {folder} (plots {folder / 'rl.png'}, logs {folder / 'logs'})", soft_wrap=True)
+    console.print(f"next: nep eval --domain {meta['domain']} --model {folder} --baselines", soft_wrap=True)

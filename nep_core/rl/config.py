@@ -1,0 +1,107 @@
+"""The typed settings of one ``nep rl`` run. Import-light: no torch here.
+
+The run settings (steps, learning rate, devices, resume...) are those of ``nep train``; the policy
+optimization knobs keep TRL's GRPOTrainer names and defaults where TRL has them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nep_core.errors import NepError
+from nep_core.rl.objective import LOSS_TYPES, SCALE_REWARDS
+from nep_core.rl.rewards import RewardWeights
+from nep_core.training.config import TrainConfig
+
+RL_LEARNING_RATE = 5e-5
+"""Peak learning rate of ``nep rl``: an RL update should move a trained model a little."""
+
+RL_MAX_STEPS = 100
+
+
+@dataclass
+class PolicySettings:
+    """How rollouts are drawn and turned into a loss (docs/rl.md gives each formula)."""
+
+    num_generations: int = 8
+    """Completions per prompt (the group size G)."""
+    temperature: float = 1.0
+    loss_type: str = "dapo"
+    epsilon: float = 0.2
+    epsilon_high: float = 0.28
+    beta: float = 0.0
+    """KL coefficient; 0 keeps no reference model in memory."""
+    scale_rewards: str = "group"
+    num_iterations: int = 1
+    """Optimizer steps per batch of rollouts (TRL's mu); the ratio moves away from 1 only when above 1."""
+    dynamic_sampling: bool = True
+    """Drop groups whose rewards are all equal and refill the batch with more prompts."""
+    max_resample_rounds: int = 4
+    tis_cap: float | None = 2.0
+    """Cap C of truncated importance sampling between the sampler's and the trainer's log-probabilities; None: off."""
+    mask_truncated_completions: bool = False
+    overlong_buffer: int | None = None
+    """Soft overlong shaping: the last this many tokens before the limit are penalized linearly; None: off."""
+    overlong_penalty: float = 1.0
+    max_completion_length: int | None = None
+    """Token limit of a completion; None: the checkpoint's longest target."""
+    rewards: RewardWeights = field(default_factory=RewardWeights)
+    val_examples: int = 64
+    """Validation examples decoded with the serving predictor at each validation."""
+
+    def validate(self) -> None:
+        checks = [
+            (self.num_generations >= 2, f"--num-generations must be at least 2 to compare rollouts (got {self.num_generations})"),
+            (self.temperature > 0, f"--temperature must be positive (got {self.temperature})"),
+            (self.loss_type in LOSS_TYPES, f"--loss-type must be one of {', '.join(LOSS_TYPES)} (got {self.loss_type!r})"),
+            (self.scale_rewards in SCALE_REWARDS, f"--scale-rewards must be one of {', '.join(SCALE_REWARDS)} (got {self.scale_rewards!r})"),
+            (0 <= self.epsilon < 1, f"--epsilon must be in [0, 1) (got {self.epsilon})"),
+            (self.epsilon_high >= 0, f"--epsilon-high must be >= 0 (got {self.epsilon_high})"),
+            (self.beta >= 0, f"--beta must be >= 0 (got {self.beta})"),
+            (self.num_iterations >= 1, f"--num-iterations must be at least 1 (got {self.num_iterations})"),
+            (self.max_resample_rounds >= 0, f"--max-resample-rounds must be >= 0 (got {self.max_resample_rounds})"),
+            (self.tis_cap is None or self.tis_cap >= 1, f"--tis-cap must be at least 1 (got {self.tis_cap})"),
+            (self.overlong_buffer is None or self.overlong_buffer >= 1, f"--overlong-buffer must be at least 1 (got {self.overlong_buffer})"),
+            (self.max_completion_length is None or self.max_completion_length >= 2, "--max-completion-length must be at least 2"),
+            (self.val_examples >= 1, f"val_examples must be at least 1 (got {self.val_examples})"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise NepError(message)
+
+
+@dataclass
+class RLConfig(TrainConfig):
+    """``nep rl``: the run settings of ``nep train`` plus the SFT checkpoint to start from and the policy settings."""
+
+    model: Path | None = None
+    policy: PolicySettings = field(default_factory=PolicySettings)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.model is not None:
+            self.model = Path(self.model)
+        if self.max_steps is None:
+            self.max_steps = RL_MAX_STEPS
+        if self.learning_rate is None:
+            self.learning_rate = RL_LEARNING_RATE
+
+    def validate(self) -> None:
+        super().validate()
+        if self.model is None:
+            raise NepError("nep rl needs --model, a checkpoint folder from `nep train`")
+        if self.preset is not None or self.base_model is not None:
+            raise NepError("nep rl starts from --model; --preset and --base-model do not apply")
+        self.policy.validate()
+
+    @property
+    def run_dir(self) -> Path:
+        return self.out if self.out is not None else Path("runs") / f"{self.domain}-rl"
+
+    def as_dict(self) -> dict[str, Any]:
+        out = super().as_dict()
+        out["model"] = None if self.model is None else str(self.model)
+        out["policy"] = asdict(self.policy)
+        return out

@@ -1,0 +1,42 @@
+"""Batches of prompts (whole examples: context and the user's real next action) for ``nep rl``."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import lightning as L
+from torch.utils.data import DataLoader
+
+from nep_core.errors import NepError
+from nep_core.examples import Example
+from nep_core.training.datamodule import ResumableBatchSampler, ResumableDataLoader
+
+
+class PromptDataModule(L.LightningDataModule):
+    """Shuffled, resumable batches of training examples; validation examples in order."""
+
+    def __init__(self, train: Sequence[Example], val: Sequence[Example], batch_size: int, seed: int = 0):
+        super().__init__()
+        self.train_examples = list(train)
+        self.val_examples = list(val)
+        self.batch_size = batch_size
+        self.seed = seed
+
+    def _rank(self) -> tuple[int, int]:
+        trainer = self.trainer
+        return (0, 1) if trainer is None else (trainer.global_rank, trainer.world_size)
+
+    def train_dataloader(self) -> ResumableDataLoader:
+        rank, world_size = self._rank()
+        sampler = ResumableBatchSampler([1] * len(self.train_examples), self.batch_size, seed=self.seed, rank=rank, world_size=world_size)
+        if len(sampler) == 0:
+            raise NepError(f"{len(self.train_examples)} training examples make no batch of {self.batch_size} prompts; lower --batch-size")
+        return ResumableDataLoader(self.train_examples, batch_sampler=sampler, collate_fn=list)
+
+    def transfer_batch_to_device(self, batch: list[Example], device, dataloader_idx: int) -> list[Example]:
+        return batch  # examples are Python objects; the sampler puts tensors on the model's device
+
+    def val_dataloader(self) -> DataLoader:
+        rank, world_size = self._rank()
+        shard = self.val_examples[rank::world_size] if len(self.val_examples) >= world_size else self.val_examples
+        return DataLoader(shard, batch_size=16, shuffle=False, collate_fn=list)

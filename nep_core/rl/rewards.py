@@ -1,0 +1,108 @@
+"""Verifiable rewards: the domain's verifiers judge each rollout against what the user really did next.
+
+``total = valid_weight * valid + match_weight * match + no_edit_weight * calibration`` where
+
+- ``valid`` is 1 when the rollout decodes to an action and every verifier finds it valid (NO_EDIT is valid);
+- ``match`` is the verifiers' mean reward against the reference (NO_EDIT matches NO_EDIT only);
+- ``calibration`` judges the decision to speak: +1 for NO_EDIT when the user did nothing
+  predictable, -1 for NO_EDIT when they did act, -1 for an edit when they did nothing (eagerness),
+  0 for an edit when they acted (``match`` judges its content).
+
+With the default weights, suggesting beats silence in expectation about where it does for exact
+match (docs/rl.md). A rollout that does not decode, or that a verifier raises on, scores as invalid
+(0, 0, -1) and is counted in ``RewardReport``; it is never a silent zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from nep_core.actions import Action
+from nep_core.domain import Domain
+from nep_core.errors import NepError
+from nep_core.session import Context
+
+
+@dataclass(frozen=True)
+class RewardWeights:
+    valid: float = 0.25
+    match: float = 1.0
+    no_edit: float = 0.25
+
+
+@dataclass(frozen=True)
+class RewardParts:
+    valid: float
+    match: float
+    calibration: float
+    total: float
+    error: str | None = None
+
+
+@dataclass
+class RewardReport:
+    """Counts over the rollouts scored so far: those that did not decode, and verifier errors by message."""
+
+    undecodable: int = 0
+    verifier_errors: dict[str, int] = field(default_factory=dict)
+
+
+class VerifierRewards:
+    """Scores rollouts with every verifier of ``domain`` (in batches, through ``verify_many``)."""
+
+    def __init__(self, domain: Domain, weights: RewardWeights = RewardWeights()):
+        if not domain.verifiers:
+            raise NepError(f"domain '{domain.name}' has no verifiers, so rollouts cannot be rewarded; nep rl needs at least one")
+        self.domain = domain
+        self.weights = weights
+        self.report = RewardReport()
+
+    def score(self, items: Sequence[tuple[Context, Action | None, Action | None]]) -> list[RewardParts]:
+        """One ``RewardParts`` per ``(context, rollout action or None, reference)``."""
+        verdicts: dict[int, list] = {index: [] for index, (_, action, _) in enumerate(items) if action is not None and not action.is_no_edit}
+        errors: dict[int, str] = {}
+        asked = [index for index in verdicts]
+        for name, verifier in self.domain.verifiers.items():
+            indexes = [index for index in asked if index not in errors]
+            batch = [items[index] for index in indexes]
+            try:
+                results = verifier.verify_many(batch)
+            except Exception:  # one item raised: judge them one by one to find which
+                results = []
+                for index, item in zip(indexes, batch):
+                    try:
+                        results.append(verifier.verify(*item))
+                    except Exception as error:
+                        message = f"verifier '{name}' raised {type(error).__name__}: {error}"
+                        errors[index] = message
+                        self.report.verifier_errors[message] = self.report.verifier_errors.get(message, 0) + 1
+                        results.append(None)
+            for index, verdict in zip(indexes, results):
+                if verdict is not None:
+                    verdicts[index].append(verdict)
+        parts = []
+        for index, (_, action, reference) in enumerate(items):
+            if action is None:
+                self.report.undecodable += 1
+                parts.append(self._invalid("the rollout is not a complete valid action"))
+            elif index in errors:
+                parts.append(self._invalid(errors[index]))
+            elif action.is_no_edit:
+                silent_right = reference is None or reference.is_no_edit
+                parts.append(self._combine(1.0, float(silent_right), 1.0 if silent_right else -1.0))
+            else:
+                judged = verdicts[index]
+                valid = float(all(verdict.valid for verdict in judged))
+                match = sum(verdict.reward for verdict in judged) / len(judged)
+                acted = reference is not None and not reference.is_no_edit
+                parts.append(self._combine(valid, match, 0.0 if acted else -1.0))
+        return parts
+
+    def _combine(self, valid: float, match: float, calibration: float, error: str | None = None) -> RewardParts:
+        weights = self.weights
+        total = weights.valid * valid + weights.match * match + weights.no_edit * calibration
+        return RewardParts(valid, match, calibration, total, error)
+
+    def _invalid(self, error: str) -> RewardParts:
+        return self._combine(0.0, 0.0, -1.0, error)

@@ -1,0 +1,152 @@
+"""``rl(config)``: an SFT checkpoint, the domain's sessions and verifiers to an RL-tuned checkpoint.
+
+The same run folder, Trainer, resume and export as ``nep train`` (``nep_core.training.run``); the
+system is ``RLSystem`` and the batches are prompts (examples), not token sequences.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+
+from nep_core.errors import NepError
+from nep_core.rl.config import RLConfig
+
+RESUME_KEYS_RL = ("domain", "model", "data", "batch_size", "seed")
+
+
+def rl(config: RLConfig) -> Path:
+    """Fine-tune ``config.model`` by reinforcement with verifier rewards; returns the run folder."""
+    from nep_core.checkpoint import load_checkpoint, read_meta
+    from nep_core.plugins import get_domain
+    from nep_core.training.quiet import silence_libraries
+    from nep_core.training.run import (
+        RunPlan, _say, cpu_threads, fit, launched_rank, make_trainer, prepare_data, resolve_precision, resume_or_check_fresh,
+    )
+    from nep_core.training.run_folder import RunFolder
+
+    config.validate()
+    domain = get_domain(config.domain)
+    if not domain.verifiers:
+        raise NepError(f"domain '{domain.name}' has no verifiers, so rollouts cannot be rewarded; nep rl needs at least one")
+    meta = read_meta(config.model)
+    if meta.get("domain") != domain.name:
+        raise NepError(
+            f"{config.model}: checkpoint is for domain '{meta.get('domain')}', not '{domain.name}'; "
+            f"pass --domain {meta.get('domain')} or a {domain.name} model"
+        )
+    folder = RunFolder(config.run_dir)
+    settings = {
+        "domain": domain.name,
+        "model": str(Path(config.model).resolve()),
+        "data": config.data,
+        "batch_size": config.batch_size,
+        "seed": config.seed,
+        "config": config.as_dict(),
+    }
+    rank = launched_rank()
+    resume_from = resume_or_check_fresh(folder, settings, config.resume, rank, RESUME_KEYS_RL)
+    silence_libraries()
+    say = _say(rank == 0 and config.progress)
+    data = prepare_data(domain, config.data, say)
+    loaded = load_checkpoint(config.model, expected_domain=domain.name)
+    if rank == 0 and not config.resume:
+        folder.start_fresh(settings)
+        loaded.tokenizer.save_pretrained(str(folder.root))
+    system, datamodule = build_system(config, domain, loaded, data.examples)
+    precision = resolve_precision(config)
+    plan = RunPlan(config, domain, None, None, None, folder, settings, resume_from, rank)
+    with cpu_threads(config):
+        trainer = make_trainer(config, folder, precision, validate=bool(datamodule.val_examples), log_every_n_steps=1)
+        policy = config.policy
+        say(
+            f"rl {domain.name}: from {config.model}, {len(datamodule.train_examples)} prompts, groups of "
+            f"{policy.num_generations}, loss {policy.loss_type}, epsilon {policy.epsilon}/{policy.epsilon_high}, beta {policy.beta}, "
+            f"scale_rewards {policy.scale_rewards}, dynamic sampling {'on' if policy.dynamic_sampling else 'off'}, "
+            f"TIS cap {policy.tis_cap or 'off'}" + (f", resuming from {resume_from}" if resume_from else "")
+        )
+        started = time.perf_counter()
+        fit(plan, trainer, _Setup(system, datamodule))
+        if trainer.is_global_zero:
+            export(config, folder, loaded, system, trainer, precision, time.perf_counter() - started)
+    return folder.root
+
+
+class _Setup:
+    """What ``training.run.fit`` reads from a setup."""
+
+    def __init__(self, system, datamodule):
+        self.system, self.datamodule = system, datamodule
+
+
+def build_system(config: RLConfig, domain, loaded, examples: dict[str, list]):
+    """The RLSystem around the checkpoint's model, and the prompt DataModule."""
+    import lightning as L
+
+    from nep_core.checkpoint import LoadedModel
+    from nep_core.evaluation.evaluate import sample_evenly
+    from nep_core.inference.decoder import DecodeSettings, ModelPredictor
+    from nep_core.rl.datamodule import PromptDataModule
+    from nep_core.rl.system import RLSystem
+
+    L.seed_everything(config.seed, verbose=False)
+    policy = config.policy
+    max_completion_length = policy.max_completion_length or int(loaded.meta.get("max_target_tokens", 64))
+    reference = None
+    if policy.beta > 0:
+        reference = copy.deepcopy(loaded.model).eval()
+        reference.requires_grad_(False)
+
+    def predictor_factory(model) -> ModelPredictor:
+        return ModelPredictor(LoadedModel(model, loaded.tokenizer, loaded.meta, loaded.path), domain, DecodeSettings(reuse_prefix=False))
+
+    model = loaded.model
+    model.train()
+    system = RLSystem(
+        model,
+        learning_rate=config.learning_rate,
+        max_steps=config.max_steps,
+        warmup_steps=config.resolved_warmup_steps(),
+        domain=domain,
+        predictor_factory=predictor_factory,
+        policy=policy,
+        max_completion_length=max_completion_length,
+        refill=examples["train"],
+        seed=config.seed,
+        reference=reference,
+        weight_decay=config.weight_decay,
+    )
+    val = sample_evenly(examples["val"], policy.val_examples) if examples["val"] else []
+    return system, PromptDataModule(examples["train"], val, config.batch_size, config.seed)
+
+
+def export(config: RLConfig, folder, loaded, system, trainer, precision: str, wall_seconds: float) -> None:
+    """The tuned model as a checkpoint: the SFT checkpoint's ``nep.json`` plus an ``rl`` section."""
+    from nep_core import __version__
+    from nep_core.checkpoint import save_checkpoint
+    from nep_core.rl.plot import plot_rl
+    from nep_core.sessionlog import utc_now
+
+    meta = copy.deepcopy(loaded.meta)
+    meta.pop("metrics", None)
+    meta = {key: value for key, value in meta.items() if not key.startswith("eval_")}
+    report = system.rewards.report
+    meta["rl"] = {
+        "start_model": str(Path(config.model).resolve()),
+        "steps": trainer.global_step,
+        "max_steps": config.max_steps,
+        "seconds": round(wall_seconds, 3),
+        "learning_rate": config.learning_rate,
+        "batch_size": config.batch_size,
+        "precision": precision,
+        "seed": config.seed,
+        "policy": config.as_dict()["policy"],
+        "undecodable_rollouts": report.undecodable,
+        "verifier_errors": dict(report.verifier_errors),
+        "nep_version": __version__,
+        "finished": utc_now(),
+    }
+    meta["metrics"] = {key: round(float(value), 5) for key, value in system.val_metrics.items()}
+    save_checkpoint(folder.root, system.model, loaded.tokenizer, meta)
+    plot_rl(folder.logs, folder.root / "rl.png", title=f"{meta['domain']} · nep rl · {config.policy.loss_type}")

@@ -1,0 +1,300 @@
+"""The RL system: group-relative policy optimization in the same Lightning system as supervised training.
+
+``RLSystem`` extends ``NextEditSystem`` (same optimizer, schedule, checkpointing and resume); only
+the training and validation steps differ. A training step:
+
+1. draws ``num_generations`` completions per prompt with ``ConstrainedSampler`` (the serving
+   predictor's model, featurizer and grammar masks), scores them with ``VerifierRewards``;
+2. with dynamic sampling, drops groups whose rewards are all equal and refills the batch with more
+   prompts (at most ``max_resample_rounds`` times), so the batch keeps its size;
+3. recomputes the completions' log-probabilities with gradients under the same grammar masks and
+   temperature, and minimizes ``policy_loss`` (docs/rl.md).
+
+Validation decodes held-out examples with the serving predictor (beam search) and logs the mean
+reward, exact match and NO_EDIT precision/recall.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Callable, Iterator, Sequence
+
+import torch
+from torch import nn
+
+from nep_core.domain import Domain
+from nep_core.examples import Example
+from nep_core.inference.decoder import ModelPredictor
+from nep_core.inference.sampling import Completion, ConstrainedSampler
+from nep_core.rl.config import PolicySettings
+from nep_core.rl.objective import (
+    group_advantages, overlong_penalty, policy_loss, truncated_importance_weights, zero_signal_groups,
+)
+from nep_core.rl.rewards import VerifierRewards
+from nep_core.training.system import NextEditSystem
+
+
+def disable_dropout(model: nn.Module) -> None:
+    """Sampling and the loss must see the same model, so RL runs without dropout (as TRL does by default)."""
+    for module in model.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = 0.0
+        if isinstance(getattr(module, "attention_dropout", None), float):
+            module.attention_dropout = 0.0
+
+
+@dataclass
+class RolloutBatch:
+    """The groups kept for one optimization step, flattened to completions."""
+
+    prompts: list[list[int]]
+    completions: list[Completion]
+    advantages: torch.Tensor
+    mask: torch.Tensor
+    rollout_logps: torch.Tensor
+    old_logps: torch.Tensor | None
+    ref_logps: torch.Tensor | None
+    active_tokens: float
+    stats: dict[str, float]
+
+
+class RLSystem(NextEditSystem):
+    """``NextEditSystem`` whose training step is a GRPO step over verifier rewards."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        learning_rate: float,
+        max_steps: int,
+        warmup_steps: int,
+        domain: Domain,
+        predictor_factory: Callable[[nn.Module], ModelPredictor],
+        policy: PolicySettings,
+        max_completion_length: int,
+        refill: Sequence[Example],
+        seed: int = 0,
+        reference: nn.Module | None = None,
+        weight_decay: float = 0.0,
+    ):
+        super().__init__(model, learning_rate, max_steps, warmup_steps, weight_decay=weight_decay, min_lr_ratio=1.0)
+        disable_dropout(model)
+        self.domain = domain
+        self.predictor_factory = predictor_factory
+        self.predictor: ModelPredictor | None = None
+        self.sampler: ConstrainedSampler | None = None
+        self.policy = policy
+        self.max_completion_length = max_completion_length
+        self.rewards = VerifierRewards(domain, policy.rewards)
+        self.reference = reference
+        self._refill = self._cycle(list(refill), seed)
+        self._generator = torch.Generator().manual_seed(seed)
+        self._batch: RolloutBatch | None = None
+        self._val: list[dict[str, float]] = []
+
+    def on_fit_start(self) -> None:
+        """The predictor that samples rollouts and decodes validation examples wraps this model, on its device."""
+        self.predictor = self.predictor_factory(self.model)
+        self.sampler = ConstrainedSampler(self.predictor)
+
+    # -- training ------------------------------------------------------------------------------
+
+    def training_step(self, batch: list[Example], batch_idx: int) -> torch.Tensor:
+        policy = self.policy
+        if self._batch is None or self.global_step % policy.num_iterations == 0:
+            self._batch = self._rollouts(batch)
+        rollouts = self._batch
+        for name, value in rollouts.stats.items():
+            self.log(f"rl/{name}", value, on_step=True, on_epoch=False)
+        if not rollouts.completions:  # every group had equal rewards, even after refilling
+            self.log("rl/skipped", 1.0, on_step=True, on_epoch=False)
+            return sum(parameter.sum() for parameter in self.model.parameters()) * 0.0
+        logps, entropy = self.completion_logps(rollouts.prompts, rollouts.completions, with_entropy=True)
+        old = rollouts.old_logps if rollouts.old_logps is not None else logps.detach()
+        weights = truncated_importance_weights(old, rollouts.rollout_logps, policy.tis_cap) if policy.tis_cap else None
+        result = policy_loss(
+            logps, old, rollouts.advantages, rollouts.mask, loss_type=policy.loss_type, epsilon=policy.epsilon,
+            epsilon_high=policy.epsilon_high, beta=policy.beta, ref_logps=rollouts.ref_logps, importance_weights=weights,
+            max_completion_length=self.max_completion_length, active_tokens=rollouts.active_tokens,
+        )
+        tokens = rollouts.mask.sum().clamp(min=1.0)
+        logged = {
+            "loss": float(result.loss.detach()),
+            "clip_low": result.clip_low,
+            "clip_high": result.clip_high,
+            "entropy": float((entropy * rollouts.mask).sum() / tokens),
+            "ratio_mean": result.ratio_mean,
+            "ratio_max": result.ratio_max,
+        }
+        if weights is not None:
+            kept = weights[rollouts.mask > 0]
+            logged.update(is_weight_mean=float(kept.mean()), is_weight_min=float(kept.min()), is_weight_max=float(kept.max()))
+        if result.kl is not None:
+            logged["kl"] = result.kl
+        for name, value in logged.items():
+            self.log(f"rl/{name}", value, on_step=True, on_epoch=False, prog_bar=name == "loss")
+        self.train_loss = logged["loss"]
+        return result.loss
+
+    def batch_tokens(self, batch: list[Example]) -> torch.Tensor:
+        rollouts = self._batch
+        count = 0 if rollouts is None else sum(len(p) + len(c.token_ids) for p, c in zip(rollouts.prompts, rollouts.completions))
+        return torch.tensor(count, device=self.device)
+
+    def completion_logps(
+        self, prompts: Sequence[list[int]], completions: Sequence[Completion], model: nn.Module | None = None, with_entropy: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(completions, T) log-probabilities of each completion token under the grammar-masked,
+        tempered distribution the sampler drew it from (0 past a completion's end), and the
+        distributions' entropies when asked."""
+        model = model or self.model
+        device = next(model.parameters()).device
+        sequences = [prompt + completion.token_ids for prompt, completion in zip(prompts, completions)]
+        width = max(len(sequence) for sequence in sequences)
+        input_ids = torch.zeros(len(sequences), width, dtype=torch.long, device=device)
+        attention = torch.zeros_like(input_ids)
+        rows, columns, steps = [], [], []
+        for row, (prompt, completion) in enumerate(zip(prompts, completions)):
+            input_ids[row, : len(sequences[row])] = torch.tensor(sequences[row], device=device)
+            attention[row, : len(sequences[row])] = 1
+            for step in range(len(completion.token_ids)):
+                rows.append(row)
+                columns.append(len(prompt) - 1 + step)
+                steps.append(step)
+        hidden = model.base_model(input_ids=input_ids, attention_mask=attention).last_hidden_state
+        logits = model.get_output_embeddings()(hidden[rows, columns]).float() / self.policy.temperature
+        bias = torch.stack([bias for completion in completions for bias in completion.biases]).to(device)
+        log_probs = torch.log_softmax(logits + bias, dim=-1)
+        targets = torch.tensor([token for completion in completions for token in completion.token_ids], device=device)
+        picked = log_probs.gather(1, targets.unsqueeze(1)).squeeze(1)
+        length = max(len(completion.token_ids) for completion in completions)
+        out = torch.zeros(len(completions), length, device=device)
+        out = out.index_put((torch.tensor(rows, device=device), torch.tensor(steps, device=device)), picked)
+        entropy = None
+        if with_entropy:
+            probs = log_probs.exp()
+            per_row = -(probs * torch.where(probs > 0, log_probs, torch.zeros_like(log_probs))).sum(dim=-1)
+            entropy = torch.zeros(len(completions), length, device=device)
+            entropy = entropy.index_put((torch.tensor(rows, device=device), torch.tensor(steps, device=device)), per_row.detach())
+        return out, entropy
+
+    def _rollouts(self, batch: list[Example]) -> RolloutBatch:
+        policy = self.policy
+        size, group = len(batch), policy.num_generations
+        kept: list[tuple[list[int], list[Completion], torch.Tensor]] = []
+        stats: dict[str, float] = {}
+        pending, rounds = list(batch), 0
+        while True:
+            sampled = []
+            for example in pending:
+                prompt, completions = self.sampler.sample(
+                    example.context, group, policy.temperature, self.max_completion_length, self._generator
+                )
+                sampled.append((example, prompt, completions))
+            items = [(example.context, completion.action, example.target) for example, _, completions in sampled for completion in completions]
+            parts = self.rewards.score(items)
+            rewards = torch.tensor([part.total for part in parts]).view(len(sampled), group)
+            if policy.overlong_buffer:
+                lengths = torch.tensor([len(completion.token_ids) for _, _, completions in sampled for completion in completions])
+                rewards = rewards + overlong_penalty(lengths, self.max_completion_length, policy.overlong_buffer, policy.overlong_penalty).view_as(rewards)
+            zero = zero_signal_groups(rewards)
+            if rounds == 0:
+                stats = self._rollout_stats(parts, [completion for _, _, completions in sampled for completion in completions], rewards)
+                stats["zero_signal_fraction"] = float(zero.float().mean())
+            for index, (_, prompt, completions) in enumerate(sampled):
+                if not (policy.dynamic_sampling and zero[index]):
+                    kept.append((prompt, completions, rewards[index]))
+            if not policy.dynamic_sampling or len(kept) >= size or rounds >= policy.max_resample_rounds:
+                break
+            rounds += 1
+            pending = [next(self._refill) for _ in range(size - len(kept))]
+        stats["resample_rounds"] = float(rounds)
+        kept = kept[:size]
+        stats["groups"] = float(len(kept))
+        if not kept:
+            empty = torch.zeros(0)
+            return RolloutBatch([], [], empty, empty, empty, None, None, 0.0, stats)
+        reward_matrix = torch.stack([rewards for _, _, rewards in kept])
+        advantages = group_advantages(reward_matrix, policy.scale_rewards).flatten()
+        prompts = [prompt for prompt, completions, _ in kept for _ in completions]
+        completions = [completion for _, completions, _ in kept for completion in completions]
+        length = max(len(completion.token_ids) for completion in completions)
+        mask = torch.zeros(len(completions), length)
+        rollout_logps = torch.zeros(len(completions), length)
+        for row, completion in enumerate(completions):
+            if not (policy.mask_truncated_completions and completion.truncated):
+                mask[row, : len(completion.token_ids)] = 1.0
+            rollout_logps[row, : len(completion.logps)] = torch.tensor(completion.logps)
+        device = self.device
+        mask, rollout_logps, advantages = mask.to(device), rollout_logps.to(device), advantages.to(device)
+        active = float(mask.sum())
+        if self._trainer is not None and self.trainer.world_size > 1:
+            active = float(self.trainer.strategy.reduce(torch.tensor(active, device=device), reduce_op="sum")) / self.trainer.world_size
+        with torch.no_grad():
+            old = self.completion_logps(prompts, completions)[0] if policy.num_iterations > 1 else None
+            ref = self.completion_logps(prompts, completions, model=self.reference)[0] if self.reference is not None else None
+        return RolloutBatch(prompts, completions, advantages, mask, rollout_logps, old, ref, active, stats)
+
+    @staticmethod
+    def _rollout_stats(parts, completions: Sequence[Completion], rewards: torch.Tensor) -> dict[str, float]:
+        count = max(len(parts), 1)
+        return {
+            "reward": float(rewards.mean()),
+            "reward_std": float(rewards.std()) if rewards.numel() > 1 else 0.0,
+            "reward_valid": sum(part.valid for part in parts) / count,
+            "reward_match": sum(part.match for part in parts) / count,
+            "reward_calibration": sum(part.calibration for part in parts) / count,
+            "invalid_share": sum(part.error is not None for part in parts) / count,
+            "no_edit_share": sum(completion.action is not None and completion.action.is_no_edit for completion in completions) / count,
+            "truncated_share": sum(completion.truncated for completion in completions) / count,
+            "completion_length": sum(len(completion.token_ids) for completion in completions) / count,
+        }
+
+    @staticmethod
+    def _cycle(examples: list[Example], seed: int) -> Iterator[Example]:
+        rng = random.Random(f"nep-rl-refill-{seed}")
+        while examples:
+            order = list(examples)
+            rng.shuffle(order)
+            yield from order
+
+    # -- validation ----------------------------------------------------------------------------
+
+    def on_validation_epoch_start(self) -> None:
+        self._val = []
+
+    def validation_step(self, batch: list[Example], batch_idx: int) -> None:
+        from nep_core.inference.baselines import canonical_action
+
+        space = self.domain.action_space
+        predictions = []
+        for example in batch:
+            self.predictor.reset()
+            predictions.append(self.predictor.predict(example.context, k=1).best)
+        parts = self.rewards.score([(example.context, action, example.target) for example, action in zip(batch, predictions)])
+        for example, action, part in zip(batch, predictions, parts):
+            reference = canonical_action(example.target, space)
+            self._val.append({
+                "reward": part.total,
+                "exact": float(action == reference),
+                "predicted_no_edit": float(action.is_no_edit),
+                "reference_no_edit": float(reference.is_no_edit),
+            })
+
+    def on_validation_epoch_end(self) -> None:
+        rows = self._val
+        if not rows:
+            return
+        both = sum(row["predicted_no_edit"] * row["reference_no_edit"] for row in rows)
+        predicted = sum(row["predicted_no_edit"] for row in rows)
+        actual = sum(row["reference_no_edit"] for row in rows)
+        self.val_metrics = {
+            "val_reward": sum(row["reward"] for row in rows) / len(rows),
+            "val_exact_match": sum(row["exact"] for row in rows) / len(rows),
+            "val_no_edit_precision": both / predicted if predicted else 0.0,
+            "val_no_edit_recall": both / actual if actual else 0.0,
+        }
+        if not self.trainer.sanity_checking:
+            for name, value in self.val_metrics.items():
+                logged = "val/exact" if name == "val_exact_match" else name.replace("val_", "val/", 1)
+                self.log(logged, value, prog_bar=name in ("val_reward", "val_exact_match"))

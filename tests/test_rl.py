@@ -1,0 +1,186 @@
+"""`nep rl`: constrained rollouts, verifier rewards, a GRPO run that resumes, and refusals of bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from inference_helpers import random_contexts, save_random_checkpoint
+from nep_core.actions import NO_EDIT, Action
+from nep_core.checkpoint import load_checkpoint
+from nep_core.domain import Domain
+from nep_core.errors import NepError
+from nep_core.inference import ModelPredictor
+from nep_core.inference.sampling import ConstrainedSampler
+from nep_core.rl.rewards import RewardWeights, VerifierRewards
+from nep_core.verifier import Verdict, Verifier
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory, tags_domain):
+    return load_checkpoint(save_random_checkpoint(tmp_path_factory.mktemp("rl-random") / "model", tags_domain, seed=3), "tags")
+
+
+def test_samples_are_valid_actions_whose_logprobs_are_the_predictors(loaded, tags_domain, tags_sessions):
+    predictor = ModelPredictor(loaded, tags_domain)
+    sampler = ConstrainedSampler(predictor)
+    generator = torch.Generator().manual_seed(0)
+    kinds = set()
+    for context in random_contexts(12, seed=5, sessions=tags_sessions[:20]):
+        prompt, completions = sampler.sample(context, 6, generator=generator)
+        assert prompt == predictor.featurizer.prompt_ids(context)
+        for completion in completions:
+            assert completion.action is not None and not completion.truncated, completion.error
+            assert completion.token_ids[-1] == predictor.eos_id
+            tags_domain.action_space.validate(completion.action)
+            kinds.add(completion.action.kind)
+            # the sampler's log-probabilities are the serving predictor's (grammar-normalized, temperature 1)
+            assert sum(completion.logps) == pytest.approx(predictor.sequence_logprob(context, completion.action), abs=1e-4)
+    assert len(kinds) >= 2  # sampling, not argmax
+
+
+def test_the_trainer_recomputes_the_samplers_logprobs_with_gradients(loaded, tags_domain, tags_sessions):
+    from nep_core.rl.config import PolicySettings
+    from nep_core.rl.system import RLSystem
+
+    predictor = ModelPredictor(loaded, tags_domain)
+    policy = PolicySettings(num_generations=4, temperature=0.7)
+    system = RLSystem(loaded.model, 1e-4, 10, 1, tags_domain, lambda model: predictor, policy, 16, refill=[])
+    sampler = ConstrainedSampler(predictor)
+    context = random_contexts(1, seed=9, sessions=tags_sessions[:5])[0]
+    prompt, completions = sampler.sample(context, 4, temperature=0.7, generator=torch.Generator().manual_seed(1))
+    logps, entropy = system.completion_logps([prompt] * 4, completions, with_entropy=True)
+    for row, completion in enumerate(completions):
+        length = len(completion.token_ids)
+        assert logps[row, :length].tolist() == pytest.approx(completion.logps, abs=1e-4)
+        assert torch.all(logps[row, length:] == 0)
+        assert torch.all(entropy[row, :length] >= 0)
+    assert logps.requires_grad
+
+
+class _Judge(Verifier):
+    name = "judge"
+
+    def __init__(self, raise_on: str | None = None):
+        self.raise_on = raise_on
+
+    def verify(self, context, predicted, reference=None):
+        if predicted.kind == self.raise_on:
+            raise RuntimeError("cannot judge this")
+        return Verdict(predicted.kind != "bad", float(predicted == reference))
+
+
+def _domain(tags_domain, verifiers) -> Domain:
+    return Domain(name="judged", action_space=tags_domain.action_space, encoder=tags_domain.encoder, verifiers=verifiers)
+
+
+def test_rewards_weigh_validity_match_and_no_edit_calibration(tags_domain):
+    rewards = VerifierRewards(_domain(tags_domain, {"judge": _Judge()}), RewardWeights(valid=0.25, match=1.0, no_edit=0.5))
+    edit, other, bad = Action("open", None, {"tag": "a"}), Action("open", None, {"tag": "b"}), Action("bad")
+    parts = rewards.score([(None, edit, edit), (None, other, edit), (None, NO_EDIT, NO_EDIT), (None, NO_EDIT, edit),
+                           (None, edit, NO_EDIT), (None, bad, edit), (None, None, edit)])
+    assert [part.total for part in parts] == pytest.approx([
+        0.25 + 1.0 + 0.0,   # right edit: match judges the content
+        0.25 + 0.0 + 0.0,   # wrong edit where the user did act
+        0.25 + 1.0 + 0.5,   # silent, rightly
+        0.25 + 0.0 - 0.5,   # silent while the user acted
+        0.25 + 0.0 - 0.5,   # eager: an edit where the user did nothing predictable
+        0.0 + 0.0 + 0.0,    # invalid by the verifier
+        0.0 + 0.0 - 0.5,    # did not decode
+    ])
+    assert rewards.report.undecodable == 1 and parts[-1].error
+
+
+def test_a_verifier_that_raises_counts_the_rollout_invalid_and_says_why(tags_domain):
+    rewards = VerifierRewards(_domain(tags_domain, {"judge": _Judge(raise_on="close")}))
+    parts = rewards.score([(None, Action("close", None, {}), NO_EDIT), (None, Action("open", None, {"tag": "a"}), NO_EDIT)])
+    assert parts[0].valid == 0 and "verifier 'judge' raised RuntimeError: cannot judge this" in parts[0].error
+    assert parts[1].valid == 1 and parts[1].error is None  # the others in the batch are still judged
+    assert rewards.report.verifier_errors == {"verifier 'judge' raised RuntimeError: cannot judge this": 1}
+    with pytest.raises(NepError, match="no verifiers"):
+        VerifierRewards(_domain(tags_domain, {}))
+
+
+def _rl_config(out, model, **overrides):
+    from nep_core.rl.config import PolicySettings, RLConfig
+
+    policy = PolicySettings(num_generations=4, val_examples=8, **overrides.pop("policy", {}))
+    settings = dict(domain="tags", model=model, out=out, max_steps=4, batch_size=4, val_every=2, progress=False, policy=policy)
+    settings.update(overrides)
+    return RLConfig(**settings)
+
+
+def _metrics(folder) -> list[dict]:
+    rows = []
+    for path in sorted((folder / "logs").glob("**/metrics.csv")):
+        with open(path, newline="") as handle:
+            rows.extend(csv.DictReader(handle))
+    return rows
+
+
+def test_rl_runs_logs_resumes_and_exports_a_checkpoint(trained_tags_model, tmp_path):
+    from nep_core.rl.run import rl
+
+    out = tmp_path / "rl"
+    folder = rl(_rl_config(out, trained_tags_model, policy={"num_iterations": 2, "beta": 0.05}))
+    meta = json.loads((folder / "nep.json").read_text())
+    assert meta["domain"] == "tags" and meta["rl"]["steps"] == 4
+    assert meta["rl"]["policy"]["loss_type"] == "dapo" and meta["rl"]["policy"]["epsilon_high"] == 0.28
+    assert set(meta["metrics"]) == {"val_reward", "val_exact_match", "val_no_edit_precision", "val_no_edit_recall"}
+    assert (folder / "rl.png").stat().st_size > 10_000
+    rows = _metrics(folder)
+    logged = {key for row in rows for key, value in row.items() if value not in ("", None)}
+    for name in ("rl/reward", "rl/reward_match", "rl/zero_signal_fraction", "rl/resample_rounds", "rl/clip_low",
+                 "rl/clip_high", "rl/entropy", "rl/is_weight_mean", "rl/kl", "val/reward", "val/exact"):
+        assert name in logged, name
+    ratios = [float(row["rl/ratio_max"]) for row in rows if row.get("rl/ratio_max")]
+    assert ratios[0] == pytest.approx(1.0, abs=1e-4)  # the first step of a batch is on-policy
+    assert any(abs(ratio - 1.0) > 1e-6 for ratio in ratios[1::2])  # the second (num_iterations 2) is not
+    tuned = load_checkpoint(folder, "tags").model.state_dict()
+    start = load_checkpoint(trained_tags_model, "tags").model.state_dict()
+    assert any(not torch.equal(tuned[name], start[name]) for name in start)
+
+    report = tmp_path / "eval.json"
+    evaluated = nep("eval", "--domain", "tags", "--model", str(folder), "--compare", str(trained_tags_model), "--limit", "40", "--json", str(report))
+    assert evaluated.returncode == 0, evaluated.stderr
+    results = json.loads(report.read_text())["results"]
+    assert set(results) == {"model", trained_tags_model.name}  # both checkpoints, same examples, one run
+    assert results["model"]["examples"] == results[trained_tags_model.name]["examples"] == 40
+    assert "verifier.nesting.mean_reward" in results[trained_tags_model.name]
+
+    resumed = rl(_rl_config(out, trained_tags_model, max_steps=6, resume=True, policy={"num_iterations": 2, "beta": 0.05}))
+    assert json.loads((resumed / "nep.json").read_text())["rl"]["steps"] == 6
+    with pytest.raises(NepError, match="batch_size"):
+        rl(_rl_config(out, trained_tags_model, max_steps=8, resume=True, batch_size=2))
+
+
+def nep(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "nep_core.cli.main", *args], capture_output=True, text=True, timeout=300, env=env)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--domain", "turtle"], "checkpoint is for domain 'tags', not 'turtle'; pass --domain tags"),
+    (["--domain", "tags", "--loss-type", "ppo"], "--loss-type must be one of grpo, bnpo, dr_grpo, dapo (got 'ppo')"),
+    (["--domain", "tags", "-G", "1"], "--num-generations must be at least 2 to compare rollouts (got 1)"),
+    (["--domain", "tags", "--scale-rewards", "token"], "--scale-rewards must be one of group, batch, none"),
+])
+def test_rl_refuses_bad_input_in_one_line(args, message, trained_tags_model, tmp_path):
+    result = nep("rl", "--model", str(trained_tags_model), "--out", str(tmp_path / "run"), *args)
+    assert result.returncode != 0
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_rl_help_teaches_the_options_with_trl_names():
+    result = nep("rl", "--help")
+    assert result.returncode == 0
+    for option in ("--loss-type", "--epsilon-high", "--beta", "--scale-rewards", "--dynamic-sampling", "--tis-cap",
+                   "--mask-truncated-completions", "--overlong-buffer", "--num-generations", "nep rl --domain code"):
+        assert option in result.stdout, option
