@@ -165,3 +165,16 @@ def test_trained_model_beats_ngram_on_held_out_tags_sessions(trained_tags_model,
     assert result.returncode == 0, result.stderr
     results = json.loads(out.read_text())["results"]
     assert results["model"]["exact_match_top1"] > results["ngram"]["exact_match_top1"], results
+
+
+def test_write_pictures_saves_what_the_domain_draws_up_to_the_limit(tmp_path):
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    from nep_core.evaluation.pictures import write_pictures
+
+    outcomes = [SimpleNamespace(example=SimpleNamespace(session_id=f"s/{index}", trigger=index), keep=index % 2 == 0) for index in range(9)]
+    written = write_pictures(outcomes, tmp_path / "pics", 3, lambda outcome: Image.new("RGB", (4, 4)) if outcome.keep else None)
+    assert [path.name for path in written] == ["0000-s_0-0.png", "0001-s_2-2.png", "0002-s_4-4.png"]
+    assert all(Image.open(path).size == (4, 4) for path in written)

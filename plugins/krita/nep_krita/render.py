@@ -7,7 +7,6 @@ prediction was a stroke). The canvas is scaled so its long side is at most ``MAX
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Sequence
 
@@ -64,19 +63,11 @@ def render_example(context, predicted, actual, verdict=None) -> Image.Image:
 
 def render_outcomes(outcomes: Sequence, folder: Path, limit: int) -> list[Path]:
     """PNGs of up to ``limit`` outcomes whose reference is a stroke, named ``NNNN-SESSION-TRIGGER.png``."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for outcome in outcomes:
-        if len(written) >= limit:
-            break
+    from nep_core.evaluation.pictures import write_pictures
+
+    def draw(outcome):
         if outcome.reference.kind != STROKE_KIND:
-            continue
-        example = outcome.example
-        verdict = outcome.verdicts.get("canvas")
-        image = render_example(example.context, outcome.best, outcome.reference, verdict)
-        session = re.sub(r"[^A-Za-z0-9_.-]", "_", str(example.session_id))[-40:]
-        path = folder / f"{len(written):04d}-{session}-{example.trigger}.png"
-        image.save(path)
-        written.append(path)
-    return written
+            return None
+        return render_example(outcome.example.context, outcome.best, outcome.reference, outcome.verdicts.get("canvas"))
+
+    return write_pictures(outcomes, folder, limit, draw)

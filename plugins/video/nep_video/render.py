@@ -8,7 +8,6 @@ the real next edit's item outlined in green.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Sequence
 
@@ -65,25 +64,17 @@ def _targets(action: Action | None, track: int, index: int) -> bool:
 
 def render_outcomes(outcomes: Sequence, folder: Path, limit: int) -> list[Path]:
     """PNGs of up to ``limit`` outcomes whose reference is an edit, ``NNNN-SESSION-TRIGGER.png``."""
+    from nep_core.evaluation.pictures import write_pictures
     from nep_video.replay import timeline_at
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for outcome in outcomes:
-        if len(written) >= limit:
-            break
+    def draw(outcome):
         if outcome.reference.is_no_edit:
-            continue
-        example = outcome.example
-        view = timeline_at(example.context).view
+            return None
+        view = timeline_at(outcome.example.context).view
         label = f"predicted (red): {_label(outcome.best)}   actual (green): {_label(outcome.reference)}"
-        image = render_timeline(view, outcome.best, label, outcome.reference)
-        session = re.sub(r"[^A-Za-z0-9_.-]", "_", str(example.session_id))[-40:]
-        path = folder / f"{len(written):04d}-{session}-{example.trigger}.png"
-        image.save(path)
-        written.append(path)
-    return written
+        return render_timeline(view, outcome.best, label, outcome.reference)
+
+    return write_pictures(outcomes, folder, limit, draw)
 
 
 def _label(action: Action) -> str:
