@@ -64,12 +64,13 @@ class ConstrainedSampler:
             logits = predictor._forward(prompt, cache)
             cache.batch_select_indices(torch.zeros(n, dtype=torch.long, device=predictor.device))
             logits = logits.expand(n, -1)
+            steps = [masks.step((), space)] * n
             for _ in range(max_tokens):
-                steps = [masks.step(prefixes[row], space) for row in live]
                 bias = torch.stack([step.bias for step in steps])
                 scores = torch.log_softmax(logits / temperature + bias, dim=-1)
                 chosen = torch.multinomial(scores.exp(), 1, generator=generator).squeeze(1)
                 still: list[int] = []
+                next_steps = []
                 for index, row in enumerate(live):
                     token_id = int(chosen[index])
                     completion = completions[row]
@@ -80,15 +81,18 @@ class ConstrainedSampler:
                         self._decode(space, prefixes[row], completion)
                         continue
                     prefixes[row] = (*prefixes[row], featurizer.id_to_token[token_id])
-                    if masks.step(prefixes[row], space).is_dead_end:
+                    step = masks.step(prefixes[row], space)
+                    if step.is_dead_end:
                         completion.error = "the grammar allows nothing after this prefix"
                         continue
                     still.append(index)
+                    next_steps.append(step)
                 if not still:
                     break
                 keep = torch.tensor(still, device=predictor.device)
                 cache.batch_select_indices(keep)
                 live = [live[index] for index in still]
+                steps = next_steps
                 logits = predictor._step(chosen[keep].unsqueeze(1), cache)
             else:
                 for row in live:

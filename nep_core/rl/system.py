@@ -268,8 +268,7 @@ class RLSystem(NextEditSystem):
 
         space = self.domain.action_space
         predictions = []
-        for example in batch:
-            self.predictor.reset()
+        for example in batch:  # the predictor keeps no prefix between requests (reuse_prefix=False)
             predictions.append(self.predictor.predict(example.context, k=1).best)
         parts = self.rewards.score([(example.context, action, example.target) for example, action in zip(batch, predictions)])
         for example, action, part in zip(batch, predictions, parts):
