@@ -61,6 +61,12 @@ def summary(values: list[float]) -> dict[str, float]:
     }
 
 
+def machine() -> dict:
+    """Python, CPU count, platform and load average: what the figures were measured on."""
+    return {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
+            "load_average": [round(value, 2) for value in os.getloadavg()]}
+
+
 def held_out_contexts(domain, data: str | None, count: int):
     """``count`` contexts spread evenly over the test split (cycled when it is smaller), and the train
     examples for fitting a baseline."""
@@ -320,8 +326,7 @@ def main() -> None:
         report["generate_max_new_tokens"] = predictor.settings.max_action_tokens
         report["ratio_generate_p50"] = round(report["generate"]["p50_ms"] / max(local["p50_ms"], 1e-9), 2)
         report["ratio_generate_p50_top1"] = round(report["generate"]["p50_ms"] / max(summary(in_process_top1)["p50_ms"], 1e-9), 2)
-    report["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
-                         "load_average": [round(value, 2) for value in os.getloadavg()]}
+    report["machine"] = machine()
     print(json.dumps(report, indent=2))
 
 

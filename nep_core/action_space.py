@@ -62,6 +62,13 @@ class ActionSpace(ABC):
         """The action's place in the location sub-space (used for jump / no-jump and location accuracy)."""
         return json.dumps(action.target, sort_keys=True)
 
+    def location_length(self, tokens: Sequence[str]) -> int:
+        """How many leading tokens of ``tokens`` (an encoded action, or the start of one) say where the
+        action goes: what a location model (``nep train --target location``) writes. For the start of an
+        action it is at most ``len(tokens)`` and stays the same once tokens past the location follow.
+        The default is the first token (the kind, or NO_EDIT)."""
+        return min(1, len(tokens))
+
     def validate(self, action: Action) -> Action:
         """The action as this space represents it (quantized); raises InvalidAction when it has no place here."""
         if action.is_no_edit:

@@ -30,6 +30,11 @@ class LoadedModel:
     def max_context_tokens(self) -> int:
         return int(self.meta.get("max_context_tokens", 256))
 
+    @property
+    def target(self) -> str:
+        """What the model writes after the prompt: ``action``, or ``location`` for a location model."""
+        return str(self.meta.get("target", "action"))
+
 
 def write_json_atomic(path: str | os.PathLike, payload: Any) -> None:
     path = Path(path)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from itertools import pairwise
+from typing import Any, Hashable, Mapping, Sequence
 
 from nep_core.action_space import UNK, ActionSpace
 from nep_core.errors import InvalidAction
@@ -22,6 +23,11 @@ class HistoryEncoder(ABC):
     @abstractmethod
     def encode(self, context: Context) -> list[str]:
         """Token strings for the model's input, newest events kept first when the budget is short."""
+
+    def time_key(self, context: Context) -> Hashable | None:
+        """What ``encode`` reads of the events' times, as a key: two contexts with the same events up
+        to their times and equal keys are encoded alike. None (the default): the encoder cannot say."""
+        return None
 
     def vocabulary(self) -> list[str]:
         """Tokens this encoder writes beyond the action space's vocabulary."""
@@ -66,6 +72,12 @@ class ActionHistoryEncoder(HistoryEncoder):
             used += len(chunk)
         tokens = [token for chunk in reversed(chunks) for token in chunk]
         return tokens + state_part
+
+    def time_key(self, context: Context) -> tuple[str | None, ...]:
+        """The gap token between each two successive actions: all this encoder (and a subclass that
+        writes pauses with ``gap_token`` only) reads of times."""
+        events = [event for event in context.history if event.action is not None]
+        return tuple(gap_token(later.t - earlier.t) for earlier, later in pairwise(events))
 
     def event_tokens(self, event: Event, previous: Event | None) -> list[str]:
         tokens: list[str] = []

@@ -1,4 +1,5 @@
-"""Examples to token ids: ``<bos> context <sep>`` as the prompt and ``action <eos>`` as the target."""
+"""Examples to token ids: ``<bos> context <sep>`` as the prompt and ``action <eos>`` as the target
+(``location <eos>``, the action's location prefix, for a location model)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,26 @@ from typing import TYPE_CHECKING, Sequence
 
 from nep_core.action_space import BOS, EOS, SEP
 from nep_core.actions import Action
+from nep_core.location_space import LocationSpace
 from nep_core.session import Context
 
 if TYPE_CHECKING:
     from nep_core.domain import Domain
 
+TARGETS = ("action", "location")
+"""What a model learns to write after the prompt: the whole action, or only where it goes
+(``ActionSpace.location_length``; a location model for two-stage prediction)."""
+
 
 @dataclass
 class Featurizer:
-    """Turns contexts and actions into token ids with one domain's encoder, action space and tokenizer."""
+    """Turns contexts and actions into token ids with one domain's encoder, action space and tokenizer;
+    ``target`` is one of ``TARGETS``."""
 
     domain: Domain
     tokenizer: object
     max_context_tokens: int | None = None
+    target: str = "action"
 
     def __post_init__(self) -> None:
         self._vocab: dict[str, int] = self.tokenizer.get_vocab()
@@ -43,8 +51,11 @@ class Featurizer:
         return [self.bos_id, *self.ids(tokens), self.sep_id]
 
     def target_ids(self, action: Action, context: Context | None = None) -> list[int]:
-        """``action <eos>``; with ``context``, written by the action space as it applies there."""
+        """``action <eos>`` (its location prefix for the ``location`` target); with ``context``, written
+        by the action space as it applies there."""
         space = self.domain.action_space if context is None else self.domain.action_space.for_context(context)
+        if self.target == "location":
+            space = LocationSpace(space)
         return [*self.ids(space.encode(action)), self.eos_id]
 
     def tokens(self, ids: Sequence[int]) -> list[str]:

@@ -56,6 +56,40 @@ def random_contexts(count: int, seed: int = 0, sessions=()) -> list[Context]:
     return contexts
 
 
+PAUSES = (0.0, 0.3, 0.49, 0.51, 0.9, 1.0, 1.01, 1.99, 2.01, 4.9, 5.1, 14.9, 15.1, 59.0, 61.0)
+"""Seconds between events, on both sides of the gap buckets and of the code encoder's merge window."""
+
+
+def retimed(context: Context, rng: random.Random, last_only: bool = False) -> Context:
+    """``context`` with the same events at other times (only the newest one moved, as an accept is, when ``last_only``)."""
+    events, t = [], 0.0
+    for index, event in enumerate(context.history):
+        if last_only:
+            t = event.t + (rng.choice(PAUSES) if index == len(context.history) - 1 else 0.0)
+        else:
+            t += rng.choice(PAUSES)
+        events.append(Event(t=t, action=event.action, state=event.state, feedback=event.feedback))
+    return Context(history=events, state=context.state, session_id=context.session_id, meta=context.meta)
+
+
+def check_time_key(encoder, contexts, seed: int = 0, variants: int = 8) -> tuple[int, int]:
+    """Assert that contexts alike up to their times with equal ``encoder.time_key`` encode alike;
+    returns (retimings with the key unchanged, retimings that changed it), so a test can see both happened."""
+    rng = random.Random(seed)
+    unchanged = changed = 0
+    for context in contexts:
+        key, tokens = encoder.time_key(context), encoder.encode(context)
+        assert key is not None
+        for index in range(variants):
+            other = retimed(context, rng, last_only=index % 2 == 0)
+            if encoder.time_key(other) == key:
+                assert encoder.encode(other) == tokens, f"equal time keys, other prompts: {[e.t for e in other.history]}"
+                unchanged += any(a.t != b.t for a, b in zip(context.history, other.history))
+            else:
+                changed += 1
+    return unchanged, changed
+
+
 def nep(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     """Run the `nep` command line in a subprocess (it inherits NEP_PLUGINS_DIR and NEP_HOME from conftest)."""
     return subprocess.run(

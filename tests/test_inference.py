@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from inference_helpers import random_contexts, save_random_checkpoint
+from inference_helpers import check_time_key, random_contexts, retimed, save_random_checkpoint
 from nep_core.action_space import PAD, UNK
 from nep_core.actions import NO_EDIT, Action
 from nep_core.checkpoint import load_checkpoint
@@ -234,3 +234,22 @@ def test_an_interruptible_prediction_stops_when_asked_and_otherwise_predicts(pre
     expected = predictor.predict(context, 3)
     assert [s.action for s in whole.suggestions] == [s.action for s in expected.suggestions]
     assert whole.p_no_edit == pytest.approx(expected.p_no_edit, rel=1e-5)
+
+
+def test_the_input_key_is_the_encoders_time_key_and_equal_keys_predict_alike(predictor, tags_domain, tags_sessions):
+    """The server compares input keys to serve an accept from its speculation: they must be cheap and sufficient."""
+    unchanged, changed = check_time_key(tags_domain.encoder, random_contexts(30, seed=5, sessions=tags_sessions))
+    assert unchanged > 20 and changed > 20
+    import random
+
+    rng = random.Random(2)
+    contexts = [context for context in random_contexts(20, seed=6, sessions=tags_sessions) if len(context.history) > 2]
+    same = 0
+    for context in contexts:
+        key = predictor.input_key(context)
+        assert key == ("times", tags_domain.encoder.time_key(context))
+        other = retimed(context, rng, last_only=True)
+        if predictor.input_key(other) == key:
+            same += 1
+            assert predictor.predict(other, 3).to_json()["suggestions"] == predictor.predict(context, 3).to_json()["suggestions"]
+    assert same > 0

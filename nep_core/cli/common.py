@@ -22,6 +22,16 @@ def domain_option(help: str = "Domain name (see `nep domains`).") -> typer.model
     return typer.Option(..., "--domain", "-d", help=help)
 
 
+def location_model_option() -> typer.models.OptionInfo:
+    """The ``--location-model`` option: a location model that, with ``--model`` as the edit model, makes a two-stage predictor."""
+    return typer.Option(
+        None,
+        "--location-model",
+        help="A location model (`nep train --target location`): predict where the next edit goes with it, and the "
+        "edit itself with --model (two-stage prediction, docs/serving.md).",
+    )
+
+
 def model_option() -> typer.models.OptionInfo:
     """The required ``--model/-m`` option: a checkpoint folder or a baseline's name."""
     return typer.Option(

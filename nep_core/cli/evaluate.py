@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from nep_core.cli.common import console, domain_option, err_console, info, model_option
+from nep_core.cli.common import console, domain_option, err_console, info, location_model_option, model_option
 from nep_core.errors import NepError
 
 if TYPE_CHECKING:
@@ -61,15 +61,15 @@ def format_value(name: str, value) -> str:
     return f"{value:.3f}"
 
 
-def load_quietly(spec: str, domain):
+def load_quietly(spec: str, domain, location_model: str | None = None):
     """``load_predictor`` without transformers' "Loading weights" progress bar on the terminal."""
     from nep_core.inference import is_baseline, load_predictor
 
-    if not is_baseline(spec):
+    if not is_baseline(spec) or location_model is not None:
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()
-    return load_predictor(spec, domain)
+    return load_predictor(spec, domain, location_model=location_model)
 
 
 def label(name: str, top_k: int) -> str:
@@ -106,6 +106,7 @@ def metrics_table(results: dict[str, Metrics], title: str, top_k: int):
 def command(
     domain: str = domain_option(),
     model: str = model_option(),
+    location_model: Optional[str] = location_model_option(),
     data: Optional[str] = typer.Option(
         None,
         "--data",
@@ -139,6 +140,8 @@ def command(
       nep eval --domain tags --model runs/tags --baselines --json eval.json
 
       nep eval --domain code --model runs/code-rl --compare runs/code --baselines
+
+      nep eval --domain code --model runs/code --location-model runs/code-location --compare runs/code
     """
     import json
 
@@ -156,9 +159,10 @@ def command(
     if render_limit < 1:
         raise NepError(f"--render-limit must be at least 1, got {render_limit}")
     # checkpoint and baseline name are checked before any data is read
-    primary = make_baseline(model, bundle) if is_baseline(model) else load_quietly(model, bundle)
+    single_baseline = is_baseline(model) and location_model is None
+    primary = make_baseline(model, bundle) if single_baseline else load_quietly(model, bundle, location_model)
     evaluation = load_eval_data(bundle, data, split, limit, progress=info)
-    if is_baseline(model):
+    if single_baseline:
         primary.fit(evaluation.train)
     predictors = [primary]
     for path in compare or []:
@@ -184,6 +188,7 @@ def command(
     payload = {
         "domain": bundle.name,
         "model": model,
+        "location_model": location_model,
         "data": data,
         "split": split,
         "top_k": top_k,
@@ -197,11 +202,14 @@ def command(
         json_file.parent.mkdir(parents=True, exist_ok=True)
         json_file.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
         info(f"wrote {json_file}")
-    if not is_baseline(model):
-        record = {**results["model"], "data": data, "limit": limit}
+    if not single_baseline:
+        record = {**results[primary.name], "data": data, "limit": limit}
         record["baselines"] = {name: metrics for name, metrics in results.items() if name in BASELINES}
-        update_metrics(primary.loaded.path, {f"eval_{split}": record})
-        info(f"metrics merged into {primary.loaded.path / 'nep.json'} under \"eval_{split}\"")
+        checkpoint = primary.loaded.path if location_model is None else primary.locator.loaded.path
+        if location_model is not None:
+            record["edit_model"] = model  # two-stage figures go to the location model, the edit model's stay its own
+        update_metrics(checkpoint, {f"eval_{split}": record})
+        info(f"metrics merged into {checkpoint / 'nep.json'} under \"eval_{split}\"")
 
 
 def _column_name(path: Path, taken: list[str]) -> str:

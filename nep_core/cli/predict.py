@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from nep_core.cli.common import console, domain_option, model_option, warn
+from nep_core.cli.common import console, domain_option, location_model_option, model_option, warn
 from nep_core.cli.evaluate import MAX_TOP_K, check_top_k, load_quietly
 from nep_core.errors import NepError
 
@@ -15,6 +15,7 @@ from nep_core.errors import NepError
 def command(
     domain: str = domain_option(),
     model: str = model_option(),
+    location_model: Optional[str] = location_model_option(),
     session: Path = typer.Option(
         ..., "--session", "-s", help="A session log (.jsonl); the suggestions are for what follows its last event."
     ),
@@ -50,10 +51,10 @@ def command(
         warn(message)
     if recorded.domain != bundle.name:
         raise NepError(f"{session}: the session is of domain '{recorded.domain}', not '{bundle.name}'; pass --domain {recorded.domain}")
-    if is_baseline(model):
+    if is_baseline(model) and location_model is None:
         predictor = load_predictor(model, bundle, train_examples_for(bundle, data))
     else:
-        predictor = load_quietly(model, bundle)
+        predictor = load_quietly(model, bundle, location_model)
     context = context_from_events(recorded.events, recorded.id, recorded.meta)
     prediction = predictor.predict(context, top_k)
 

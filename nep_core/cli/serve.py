@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from nep_core.cli.common import domain_option, model_option
+from nep_core.cli.common import domain_option, location_model_option, model_option
 from nep_core.server.app import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HISTORY_EVENTS
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -15,6 +15,7 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 def command(
     domain: str = domain_option(),
     model: str = model_option(),
+    location_model: str | None = location_model_option(),
     host: str = typer.Option(
         "127.0.0.1", "--host", help="Address to listen on. A non-loopback address needs --allow-remote."
     ),
@@ -81,17 +82,19 @@ def command(
         raise NepError(f"--log-level {log_level}: choose one of {', '.join(LOG_LEVELS)}")
     remote_warning = check_bind_host(host, allow_remote)
     bundle = get_domain(domain)
-    if data is not None and not is_baseline(model):
+    single_baseline = is_baseline(model) and location_model is None
+    if data is not None and not single_baseline:
         warn(f"--data is only used to fit a baseline; ignored for the model in {model}")
+    label = model if location_model is None else f"{model} after locations from {location_model}"
     sock = bind_socket(host, port)
     try:
         train_examples = None
-        if is_baseline(model):
+        if single_baseline:
             info(f"fitting the {model} baseline on {data or f'the default {domain} data'}")
             train_examples = train_examples_for(bundle, data)
         else:
-            info(f"loading the model in {model}")
-        predictor = load_predictor(model, bundle, train_examples)
+            info(f"loading the model in {label}")
+        predictor = load_predictor(model, bundle, train_examples, location_model=location_model)
         feedback_dir = data_dir if data_dir is not None else nep_home() / "feedback"
         app = create_app(
             bundle,
@@ -100,7 +103,7 @@ def command(
             token=token,
             max_body_bytes=max_body_bytes,
             max_history_events=max_history,
-            model_name=model,
+            model_name=label,
             allowed_hosts=None if remote_warning else (*LOOPBACK_HOSTS, host),
             speculation=SpeculationSettings() if speculate else SpeculationSettings(suggestions=0),
         )
@@ -112,7 +115,7 @@ def command(
         url = socket_url(sock)
         auth = ' -H "Authorization: Bearer $NEP_SERVER_TOKEN"' if token else ""
         for line in (
-            f"nep serve: listening on {url} (domain {domain}, model {model}); feedback logs in {feedback_dir}",
+            f"nep serve: listening on {url} (domain {domain}, model {label}); feedback logs in {feedback_dir}",
             f"try: curl -s {url}/v1/health{auth}",
         ):
             console.print(line, markup=False, soft_wrap=True)

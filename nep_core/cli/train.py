@@ -45,6 +45,11 @@ def command(
     threads: Optional[int] = typer.Option(
         None, "--threads", help="CPU threads per process. Default: the CPU cores divided among the processes."
     ),
+    target: str = typer.Option(
+        "action",
+        "--target",
+        help="What the model learns to write: the whole action, or only its location (a location model for two-stage prediction, see docs/serving.md).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output; print only the summary."),
 ) -> None:
     """Train a next-edit model on a domain's sessions and write a Hugging Face checkpoint.
@@ -61,6 +66,8 @@ def command(
       nep train --domain blender --data data/blender --preset small --out runs/blender
 
       nep train --domain tags --accelerator cpu --devices 2 --strategy ddp
+
+      nep train --domain code --target location --out runs/code-location
     """
     from nep_core.training.config import TrainConfig
     from nep_core.training.run import train
@@ -85,6 +92,7 @@ def command(
         precision=precision,
         threads=threads,
         progress=not quiet,
+        target=target,
     )
     run_and_summarize(train, config, print_summary)
 
@@ -125,4 +133,7 @@ def print_summary(folder: Path) -> None:
             soft_wrap=True,
         )
     console.print(f"checkpoint: {folder} (loss curve {folder / 'loss.png'}, logs {folder / 'logs'})", soft_wrap=True)
-    console.print(f"next: nep eval --domain {meta['domain']} --model {folder} --baselines", soft_wrap=True)
+    if meta.get("target") == "location":
+        console.print(f"next: nep eval --domain {meta['domain']} --model EDIT_MODEL --location-model {folder}", soft_wrap=True)
+    else:
+        console.print(f"next: nep eval --domain {meta['domain']} --model {folder} --baselines", soft_wrap=True)

@@ -6,6 +6,7 @@
 from nep_core.inference.baselines import MostFrequent, NGram, RepeatLast, canonical_action
 from nep_core.inference.factory import BASELINES, is_baseline, load_predictor, make_baseline
 from nep_core.inference.predictor import Prediction, Predictor, Suggestion
+from nep_core.inference.two_stage import TwoStagePredictor
 
 __all__ = [
     "BASELINES",
@@ -17,6 +18,7 @@ __all__ = [
     "Predictor",
     "RepeatLast",
     "Suggestion",
+    "TwoStagePredictor",
     "canonical_action",
     "is_baseline",
     "load_predictor",
@@ -29,4 +31,5 @@ def __getattr__(name: str):
         from nep_core.inference import decoder
 
         return getattr(decoder, name)
+
     raise AttributeError(f"module 'nep_core.inference' has no attribute '{name}'")

@@ -22,6 +22,10 @@ best finished action can never enter the top k and is pruned; ``beam_width`` cap
 cap never cut a hypothesis that could have made the top k, the result is exact
 (``Prediction.details["exact"]``). When the grammar leaves a single choice (EOS) and probabilities are
 grammar-normalized, the hypothesis is finished without spending a forward step on it.
+
+Forced prefixes. ``predict_from`` runs the same search from given location prefixes instead of the
+empty action (the edit stage of ``TwoStagePredictor``): the prefixes of one length are fed as the rows
+of one batch on the prompt's cache, and the search continues them under ``AfterLocation``'s grammar.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import time
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Hashable, Iterator, Mapping
 
 import torch
 
@@ -46,6 +50,7 @@ from nep_core.features import Featurizer
 from nep_core.inference.fast_forward import FastForward
 from nep_core.inference.grammar import GrammarMasks
 from nep_core.inference.predictor import Prediction, Predictor, Suggestion
+from nep_core.location_space import AfterLocation, LocationSpace
 from nep_core.session import Context
 
 if TYPE_CHECKING:
@@ -164,7 +169,11 @@ def cache_argument(model) -> str:
 
 
 class ModelPredictor(Predictor):
-    """A trained checkpoint behind the ``Predictor`` interface. Thread-safe (one request at a time)."""
+    """A trained checkpoint behind the ``Predictor`` interface. Thread-safe (one request at a time).
+
+    A location model (``nep train --target location``) decodes with ``LocationSpace``: its suggestions
+    are ``location`` actions (``nep_core.location_space``), for ``TwoStagePredictor``.
+    """
 
     name = "model"
 
@@ -175,8 +184,9 @@ class ModelPredictor(Predictor):
         self.model.eval()
         self.domain = domain
         self.settings = settings or DecodeSettings()
+        self.space = LocationSpace(domain.action_space) if loaded.target == "location" else domain.action_space
         self._fast = FastForward(self.model) if self.settings.fast_forward and FastForward.supports(self.model) else None
-        self.featurizer = Featurizer(domain, loaded.tokenizer, loaded.max_context_tokens)
+        self.featurizer = Featurizer(domain, loaded.tokenizer, loaded.max_context_tokens, loaded.target)
         self.device = next(self.model.parameters()).device
         vocab_size = self.model.get_output_embeddings().weight.shape[0]
         self.masks = GrammarMasks(domain.action_space, loaded.tokenizer.get_vocab(), vocab_size, self.device)
@@ -203,16 +213,14 @@ class ModelPredictor(Predictor):
             raise ValueError(f"k must be at least 1, got {k}")
         started = time.perf_counter()
         with self._lock, torch.inference_mode(), _torch_threads(self.settings.threads):
-            space = self.domain.action_space.for_context(context)
+            space = self.space.for_context(context)
             prompt = self.featurizer.prompt_ids(context)
             cache, logits, reused = self._prefill(prompt, context.session_id)
             kind, kind_probability = None, None
             if (self.settings.decision or self.domain.decision) == "kind":
                 kind, kind_probability = self._likeliest_kind(logits, space)
             result = self._search(cache, logits, k, space, kind, stop)
-        ranked = sorted(result.edits.values(), key=lambda item: -item[1])[:k]
-        space = self.domain.action_space
-        suggestions = [Suggestion(action, math.exp(logp), space.describe(action)) for action, logp in ranked]
+        suggestions = self._ranked(result, k)
         details = {
             "exact": result.exact,
             "steps": result.steps,
@@ -224,6 +232,65 @@ class ModelPredictor(Predictor):
             details["undecodable"] = result.undecodable
         latency_ms = (time.perf_counter() - started) * 1000.0
         return Prediction(suggestions, math.exp(result.no_edit_logp), latency_ms, details, kind_probability)
+
+    def _ranked(self, result: _SearchResult, k: int) -> list[Suggestion]:
+        ranked = sorted(result.edits.values(), key=lambda item: -item[1])[:k]
+        return [Suggestion(action, math.exp(logp), self.space.describe(action)) for action, logp in ranked]
+
+    def predict_from(
+        self, context: Context, prefixes: Mapping[tuple[str, ...], float], k: int = 3, stop: Callable[[], bool] | None = None
+    ) -> Prediction | None:
+        """The top-``k`` edits whose tokens start with one of ``prefixes`` (location prefixes, each with
+        a prior probability), each with prior × P(the rest | context, prefix), the rest decoded by the same
+        search under ``AfterLocation``'s grammar. NO_EDIT is not searched (``p_no_edit`` is 0). A prefix
+        after which the grammar allows only EOS is finished without running the model (with grammar
+        normalization). With ``stop``: None when it turned true before a forward step."""
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        started = time.perf_counter()
+        try:
+            with self._lock, torch.inference_mode(), _torch_threads(self.settings.threads):
+                result, prompt_tokens, reused = self._search_from(context, prefixes, k, stop)
+        except _Stopped:
+            return None
+        details = {"exact": result.exact, "steps": result.steps, "prompt_tokens": prompt_tokens, "reused_tokens": reused}
+        if result.undecodable:
+            details["undecodable"] = result.undecodable
+        return Prediction(self._ranked(result, k), 0.0, (time.perf_counter() - started) * 1000.0, details)
+
+    def _search_from(
+        self, context: Context, prefixes: Mapping[tuple[str, ...], float], k: int, stop: Callable[[], bool] | None
+    ) -> tuple[_SearchResult, int, int]:
+        """One search per prefix length, all prefixes of a length as the rows of one batch, the likeliest
+        first; each search adds to the same result, so the edits found so far prune the next."""
+        space = self.space.for_context(context)
+        merged = _SearchResult({}, NEG_INF, 0, True, 0)
+        by_length: dict[int, list[_Hypothesis]] = {}
+        for prefix, probability in prefixes.items():
+            prefix = tuple(prefix)
+            if probability <= 0.0:
+                continue
+            if not prefix or any(token not in self.masks.vocab for token in prefix):
+                merged.undecodable += 1  # a prefix this model cannot write
+                continue
+            start = _Hypothesis(prefix, math.log(probability))
+            if self.settings.grammar_normalized and self.masks.step(prefix, AfterLocation(space, len(prefix))).only_eos:
+                self._finish(merged, space, prefix, start.logp)
+            else:
+                by_length.setdefault(len(prefix), []).append(start)
+        if not by_length:
+            return merged, 0, 0
+        prompt = self.featurizer.prompt_ids(context)
+        cache, _, reused = self._prefill(prompt, context.session_id)
+        for length, starts in sorted(by_length.items(), key=lambda item: -max(start.logp for start in item[1])):
+            if stop is not None and stop():
+                raise _Stopped
+            branch = _fork(cache)
+            branch.batch_select_indices(torch.zeros(len(starts), dtype=torch.long, device=self.device))
+            logits = self._step(torch.tensor([self.featurizer.ids(start.tokens) for start in starts], device=self.device), branch)
+            merged.steps += 1
+            self._search(branch, logits, k, AfterLocation(space, length), stop=stop, start=starts, result=merged)
+        return merged, len(prompt), reused
 
     def _likeliest_kind(self, logits: torch.Tensor, space: ActionSpace) -> tuple[str | None, float | None]:
         """The first token (the kind) of the most probable edit kind and its probability, from the first step."""
@@ -239,15 +306,19 @@ class ModelPredictor(Predictor):
         best = int(torch.argmax(scores[chosen]))
         return self.featurizer.id_to_token[ids[best]], math.exp(float(scores[chosen][best]))
 
-    def input_key(self, context: Context) -> tuple[int, ...]:
-        """The prompt's token ids: the model reads an event's time only through them (gap tokens)."""
+    def input_key(self, context: Context) -> Hashable:
+        """The encoder's ``time_key`` when it has one (cheap: no encoding), else the prompt's token ids:
+        the model reads an event's time only through the prompt."""
+        key = self.featurizer.domain.encoder.time_key(context)
+        if key is not None:
+            return ("times", key)
         with self._lock:
             return tuple(self.featurizer.prompt_ids(context))
 
     def sequence_logprob(self, context: Context, action: Action) -> float:
         """log P(action <eos> | context) from one full forward pass without a cache, under the same
         masking and normalization as ``predict`` (-inf for an action the grammar cannot write)."""
-        space = self.domain.action_space.for_context(context)
+        space = self.space.for_context(context)
         tokens = space.encode(action)
         target = [*self.featurizer.ids(tokens), self.eos_id]
         with self._lock, torch.inference_mode(), _torch_threads(self.settings.threads):
@@ -337,28 +408,18 @@ class ModelPredictor(Predictor):
         space: ActionSpace,
         kind: str | None = None,
         stop: Callable[[], bool] | None = None,
+        start: list[_Hypothesis] | None = None,
+        result: _SearchResult | None = None,
     ) -> _SearchResult:
+        """The search from the empty action, or from ``start`` (hypotheses of one length whose next-token
+        logits are the rows of ``logits``, the cache batched alike); it adds to ``result`` when given."""
         settings = self.settings
         width = max(settings.beam_width or self.domain.beam_width, k)
         per_row = min(width + k + 1, logits.shape[-1])
-        live = [_Hypothesis((), 0.0)]
-        edits: dict[str, tuple[Action, float]] = {}
-        result = _SearchResult(edits, NEG_INF, 0, True, 0)
+        live = start or [_Hypothesis((), 0.0)]
+        result = result or _SearchResult({}, NEG_INF, 0, True, 0)
+        edits = result.edits
         best_dropped = NEG_INF
-
-        def finish(tokens: tuple[str, ...], logp: float) -> None:
-            try:
-                action = space.decode(tokens)
-            except InvalidAction:
-                result.undecodable += 1
-                return
-            if action.is_no_edit:
-                result.no_edit_logp = _logaddexp(result.no_edit_logp, logp)
-            elif action.edit:
-                key = action.key()
-                previous = edits.get(key)
-                edits[key] = (action, logp if previous is None else _logaddexp(previous[1], logp))
-
         while live:
             bias = self.masks.biases([hypothesis.tokens for hypothesis in live], space)
             if settings.grammar_normalized:
@@ -381,7 +442,7 @@ class ModelPredictor(Predictor):
                     if logp == NEG_INF:
                         continue
                     if token_id == self.eos_id:
-                        finish(hypothesis.tokens, logp)
+                        self._finish(result, space, hypothesis.tokens, logp)
                         continue
                     tokens = (*hypothesis.tokens, self.featurizer.id_to_token[token_id])
                     if kind is not None and len(tokens) == 1 and tokens[0] not in (kind, NO_EDIT_TOKEN):
@@ -390,7 +451,7 @@ class ModelPredictor(Predictor):
                     if step.is_dead_end:
                         continue
                     if step.only_eos and settings.grammar_normalized:
-                        finish(tokens, logp)
+                        self._finish(result, space, tokens, logp)
                     elif len(tokens) >= settings.max_action_tokens:
                         best_dropped = max(best_dropped, logp)
                     else:
@@ -419,8 +480,27 @@ class ModelPredictor(Predictor):
             live = [_Hypothesis(candidate.tokens, candidate.logp) for candidate in kept]
             result.steps += 1
 
-        result.exact = best_dropped <= self._kth_best(edits, k)
+        result.exact = result.exact and best_dropped <= self._kth_best(edits, k)
         return result
+
+    @staticmethod
+    def _finish(result: _SearchResult, space: ActionSpace, tokens: tuple[str, ...], logp: float) -> None:
+        """Count a finished hypothesis: NO_EDIT's mass, or an edit's (summed when tokens differ but the action is the same)."""
+        try:
+            action = space.decode(tokens)
+        except InvalidAction:
+            result.undecodable += 1
+            return
+        if action.is_no_edit:
+            result.no_edit_logp = _logaddexp(result.no_edit_logp, logp)
+        elif action.edit:
+            ModelPredictor._add(result.edits, action, logp)
+
+    @staticmethod
+    def _add(edits: dict[str, tuple[Action, float]], action: Action, logp: float) -> None:
+        key = action.key()
+        previous = edits.get(key)
+        edits[key] = (action, logp if previous is None else _logaddexp(previous[1], logp))
 
     @staticmethod
     def _kth_best(edits: dict[str, tuple[Action, float]], k: int) -> float:

@@ -55,10 +55,16 @@ def load_predictor(
     train_examples: Sequence[Example] | None = None,
     settings: DecodeSettings | None = None,
     device: str = "cpu",
+    location_model: str | None = None,
 ) -> Predictor:
     """A predictor for ``spec``: a checkpoint folder, or a baseline name fitted on ``train_examples``
-    (default: the train split of the domain's default dataset). A checkpoint of another domain, a
-    missing folder or an unknown name is a ``NepError``."""
+    (default: the train split of the domain's default dataset); with ``location_model`` (a checkpoint of
+    ``nep train --target location``), the ``TwoStagePredictor`` of the two. A checkpoint of another domain,
+    a missing folder or an unknown name is a ``NepError``."""
+    if location_model is not None:
+        from nep_core.inference.two_stage import load_two_stage
+
+        return load_two_stage(spec, location_model, domain, settings, device)
     if is_baseline(spec):
         baseline = make_baseline(spec, domain)
         if train_examples is None:
@@ -74,4 +80,6 @@ def load_predictor(
     from nep_core.inference.decoder import ModelPredictor
 
     loaded = load_checkpoint(path, expected_domain=domain.name, device=device)
+    if loaded.target == "location":
+        raise NepError(f"--model {spec} is a location model: pass it as --location-model, with an edit model as --model")
     return ModelPredictor(loaded, domain, settings)

@@ -39,6 +39,7 @@ from nep_core.server.schemas import (
     SuggestRequest,
     SuggestResponse,
 )
+from nep_core.server.history_cache import ParsedHistories
 from nep_core.server.speculation import SpeculationSettings
 from nep_core.server.suggest import SuggestionService
 from nep_core.session import Context, latest_state
@@ -86,6 +87,7 @@ def create_app(
     model_name = model_name or getattr(predictor, "name", "") or type(predictor).__name__
     service = SuggestionService(domain, predictor, speculation)
     store = FeedbackStore(data_dir, domain.name)
+    histories = ParsedHistories()
     space = domain.action_space
 
     @contextlib.asynccontextmanager
@@ -109,7 +111,7 @@ def create_app(
 
     def answer_suggest(request: SuggestRequest, ticket: Ticket) -> tuple[SuggestResponse, list]:
         started = time.perf_counter()
-        events = parse_history(request.history, space, max_events=max_history_events, max_depth=max_json_depth)
+        events = histories.parse(request.session, request.history, space, max_events=max_history_events, max_depth=max_json_depth)
         state = parse_state(request.state, max_depth=max_json_depth)
         context = Context(
             history=events, state=state if state is not None else latest_state(events), session_id=request.session

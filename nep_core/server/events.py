@@ -56,6 +56,12 @@ def check_json_value(value: Any, where: str, max_depth: int, named_levels: int =
     A quick pass finds whether there is a problem; only then a second pass tracks paths to name it.
     Too deep a value is named by ``where`` and its first ``named_levels`` keys (``history[3]``).
     """
+    if not json_value_is_sound(value, max_depth):
+        _locate_json_problem(value, where, max_depth, named_levels)
+
+
+def json_value_is_sound(value: Any, max_depth: int) -> bool:
+    """True when ``value`` is nested at most ``max_depth`` deep and holds finite numbers only."""
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
@@ -63,14 +69,12 @@ def check_json_value(value: Any, where: str, max_depth: int, named_levels: int =
             item = item.values()
         elif not isinstance(item, list):
             if isinstance(item, float) and not math.isfinite(item):
-                break
+                return False
             continue
         if depth >= max_depth:
-            break
+            return False
         stack.extend((child, depth + 1) for child in item)
-    else:
-        return
-    _locate_json_problem(value, where, max_depth, named_levels)
+    return True
 
 
 def _locate_json_problem(value: Any, where: str, max_depth: int, named_levels: int) -> None:
@@ -96,16 +100,35 @@ def check_kind(action: Action, action_space, where: str) -> None:
             raise ApiError(422, str(error), _join(where, "kind")) from None
 
 
-def parse_history(records: Sequence[Mapping[str, Any]], action_space, *, max_events: int, max_depth: int) -> list[Event]:
-    """Events from ``history`` objects; ``ApiError`` (422) names the first bad one."""
+def parse_history(
+    records: Sequence[Mapping[str, Any]],
+    action_space,
+    *,
+    max_events: int,
+    max_depth: int,
+    known: tuple[Sequence[Mapping[str, Any]], Sequence[Event]] | None = None,
+) -> list[Event]:
+    """Events from ``history`` objects; ``ApiError`` (422) names the first bad one.
+
+    ``known``: records parsed before and their events; the leading records equal to them are not
+    parsed again (their events are reused, the same objects), so a session's growing history costs
+    only its new records.
+    """
     if len(records) > max_events:
         raise ApiError(422, f"at most {max_events} events are accepted (got {len(records)})", "history")
-    check_json_value(records, "history", max_depth + 1, named_levels=1)
-    events = []
-    for index, record in enumerate(records):
+    reused = 0
+    if known is not None:
+        known_records, known_events = known
+        limit = min(len(records), len(known_records), len(known_events))
+        while reused < limit and records[reused] == known_records[reused]:
+            reused += 1
+    if not json_value_is_sound(records[reused:], max_depth + 1):
+        check_json_value(records, "history", max_depth + 1, named_levels=1)
+    events = list(known[1][:reused]) if reused else []
+    for index in range(reused, len(records)):
         where = f"history[{index}]"
         try:
-            event = parse_event(dict(record))
+            event = parse_event(dict(records[index]))
         except ValueError as error:
             path, reason = _locate(str(error))
             raise ApiError(422, reason, _join(where, path)) from None

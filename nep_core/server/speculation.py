@@ -11,7 +11,7 @@ The session's next request *matches* a speculation when its history is the specu
 events, then exactly the suggested action, at any ``t``), with the same ``state`` and ``top_k``. If the
 action's ``t`` is the assumed one, the speculated answer is the answer. Otherwise (the usual case) it
 is the answer when the predictor says the two inputs are the same (``Predictor.input_key``: a model
-writes both as the same prompt tokens when the pause falls in the same time bucket); verifiers that
+compares its encoder's ``time_key``, e.g. the pause's time bucket, without writing the prompt); verifiers that
 read times (``Verifier.reads_times``) then check the suggestions again in the real context. Anything
 else is a miss and is predicted afresh, so an answer from the cache is always the answer a fresh
 prediction would give.

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from nep_core.errors import NepError
+from nep_core.features import TARGETS
 
 DEFAULT_LEARNING_RATES: dict[str, float] = {"tiny": 2e-3, "small": 1e-3, "base": 5e-4, "large": 3e-4}
 """Peak AdamW learning rate per preset; smaller models take larger steps."""
@@ -29,6 +30,8 @@ class TrainConfig:
     ``learning_rate`` a per-preset default, ``warmup_steps`` 5% of ``max_steps`` (at most 200),
     ``save_every`` the same as ``val_every``, ``precision`` bf16-mixed on a GPU and 32-true on a CPU,
     ``threads`` (CPU threads per process) the CPU cores divided among the processes on this machine.
+    ``target`` is what the model learns to write: the whole ``action``, or its ``location`` only (a
+    location model for two-stage prediction, docs/serving.md).
     """
 
     domain: str
@@ -54,6 +57,7 @@ class TrainConfig:
     precision: str | None = None
     threads: int | None = None
     progress: bool = True
+    target: str = "action"
 
     def __post_init__(self) -> None:
         if self.out is not None:
@@ -79,6 +83,7 @@ class TrainConfig:
                 self.precision is None or self.precision in PRECISIONS,
                 f"--precision must be one of {', '.join(PRECISIONS)} (got {self.precision!r})",
             ),
+            (self.target in TARGETS, f"--target must be one of {', '.join(TARGETS)} (got {self.target!r})"),
             (self.accelerator in ("auto", "cpu", "gpu", "cuda", "mps", "tpu"), f"unknown --accelerator '{self.accelerator}' (use auto, cpu, gpu, mps or tpu)"),
         ]
         for ok, message in checks:

@@ -103,6 +103,7 @@ def plan_run(config: TrainConfig) -> RunPlan:
         "data": config.data,
         "batch_size": config.batch_size,
         "seed": config.seed,
+        "target": config.target,
         "config": config.as_dict(),
     }
     rank = launched_rank()
@@ -279,13 +280,13 @@ def build_setup(plan: RunPlan, data: PreparedData) -> TrainingSetup:
 
     config = plan.config
     tokenizer = prepare_tokenizer(plan, data)
-    target_tokens = max_target_tokens(plan.domain, Featurizer(plan.domain, tokenizer, None), data.examples)
+    target_tokens = max_target_tokens(plan.domain, Featurizer(plan.domain, tokenizer, None, config.target), data.examples)
     context_tokens = plan.max_positions - 2 - target_tokens
     if context_tokens < 1:
         raise NepError(
             f"targets of up to {target_tokens} tokens leave no room for context in {plan.max_positions} positions; use a larger --preset"
         )
-    featurizer = Featurizer(plan.domain, tokenizer, context_tokens)
+    featurizer = Featurizer(plan.domain, tokenizer, context_tokens, config.target)
     train_set = tokenize(data.examples["train"], featurizer)
     val_set = tokenize(data.examples["val"], featurizer)
     L.seed_everything(config.seed, verbose=False)
@@ -385,6 +386,7 @@ def export(plan: RunPlan, data: PreparedData, setup: TrainingSetup, trainer, pre
         "domain": domain.name,
         "plugin": domain.plugin,
         "action_space": {"name": domain.action_space.name, "version": domain.action_space.version},
+        "target": config.target,
         "encoder": domain.encoder.settings(),
         "preset": plan.preset.as_dict() if plan.preset else None,
         "base_model": str(plan.base_model) if plan.base_model else None,

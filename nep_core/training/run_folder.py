@@ -20,8 +20,11 @@ from typing import Any
 from nep_core.checkpoint import META_FILE, write_json_atomic
 from nep_core.errors import NepError
 
-RESUME_KEYS = ("domain", "preset", "base_model", "data", "batch_size", "seed")
+RESUME_KEYS = ("domain", "preset", "base_model", "data", "batch_size", "seed", "target")
 """Settings a resumed run must share with the run it continues."""
+
+RESUME_DEFAULTS = {"target": "action"}
+"""What a setting was in runs started before it was recorded."""
 
 
 @dataclass(frozen=True)
@@ -97,9 +100,10 @@ class RunFolder:
         """``settings`` must match the run's on every one of ``keys``."""
         saved = self.read_settings()
         for key in keys:
-            if saved.get(key) != settings.get(key):
+            started = saved.get(key, RESUME_DEFAULTS.get(key))
+            if started != settings.get(key):
                 option = "--" + key.replace("_", "-")
                 raise NepError(
-                    f"{self.root} was started with {key}={saved.get(key)!r}, not {settings.get(key)!r}; "
+                    f"{self.root} was started with {key}={started!r}, not {settings.get(key)!r}; "
                     f"resume with the same {option}, or start a new run with another --out"
                 )

@@ -202,3 +202,19 @@ def test_the_encoder_ends_with_the_current_mode_active_type_and_selection():
     assert with_state[-3:] == ["m:EDIT_MESH", "a:MESH", "s:1"]
     vocabulary = set(domain.build_tokenizer().get_vocab())
     assert set(tokens) <= vocabulary
+
+
+def test_the_time_key_is_all_the_encoder_reads_of_times():
+    from inference_helpers import check_time_key
+    from nep_core.plugins import get_domain
+
+    domain = get_domain("blender")
+    calls = [
+        Action(kind="mesh.primitive_cube_add", context={"mode": "OBJECT", "active": "NONE", "selected": 0}),
+        Action(kind="object.mode_set", args={"mode": "EDIT"}, context={"mode": "OBJECT", "active": "MESH", "selected": 1}),
+        Action(kind="view3d.view_orbit", edit=False, context={"mode": "EDIT_MESH", "active": "MESH", "selected": 1}),
+        Action(kind="mesh.subdivide", args={"number_cuts": 2}, context={"mode": "EDIT_MESH", "active": "MESH", "selected": 1}),
+    ]
+    contexts = [Context(history=[Event(t=float(index), action=call) for index, call in enumerate(calls[:length])]) for length in (2, 3, 4)]
+    unchanged, changed = check_time_key(domain.encoder, contexts, variants=30)
+    assert unchanged > 5 and changed > 10

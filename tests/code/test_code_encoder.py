@@ -119,3 +119,23 @@ def test_lines_the_newest_substitution_has_not_reached_are_marked(encoder):
 def test_still_has_matches_whole_words_outside_the_new_text():
     assert still_has("x = range(a)", "a", "b") and not still_has("x = rang(q)", "a", "b")
     assert still_has("df_list = df", "df", "df_list") and not still_has("df_list = 1", "df", "df_list")
+
+
+def test_the_time_key_is_all_the_encoder_reads_of_times(encoder):
+    """Edits merge by time: an accept's speculation is reused only when the merges come out the same."""
+    from inference_helpers import check_time_key
+    from nep_core.actions import Action
+    from nep_code.action_space import JUMP_KIND
+
+    histories = [
+        [edit_event(1.0, 1, 1, "def area(w, h, d):\n"), edit_event(1.5, 9, 1, "y = area(4, 5, 6)\n"), edit_event(2.0, 9, 1, "y = area(4, 5, 7)\n")],
+        [edit_event(1.0, 9, 1, "y = area(4, 5, 6)\n"), edit_event(1.2, 9, 1, "y = area(4, 5, 6, 7)\n"),
+         edit_event(1.4, 80, 1, "never applies\n"), edit_event(1.6, 9, 1, "y = area(4, 5)\n"), edit_event(1.9, 10, 0, "z = y\n")],
+        [edit_event(1.0, 1, 1, "def area(w, h=1):\n"), Event(1.5, action=Action(JUMP_KIND, target={"file": "geo.py", "line": 9})),
+         edit_event(2.0, 9, 1, "y = area(4)\n")],
+        [edit_event(1.0, 1, 1, "def area(w, h, d):\n"), edit_event(20.0, 9, 1, "y = area(4, 5, 6)\n"), edit_event(40.0, 9, 1, "y = area(4, 5, 7)\n")],
+    ]
+    unchanged, changed = check_time_key(encoder, [context(events) for events in histories], variants=40)
+    assert unchanged > 5 and changed > 10
+    backwards = context([edit_event(2.0, 1, 1, "def area(w, h, d):\n"), edit_event(1.0, 9, 1, "y = area(4, 5, 6)\n")])
+    assert encoder.time_key(backwards) is None

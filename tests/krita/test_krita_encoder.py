@@ -66,3 +66,11 @@ def test_prompts_of_a_growing_session_mostly_share_their_beginning():
         shared += after[: len(before)] == before
         assert len(after) <= encoder.max_tokens
     assert shared >= 0.6 * (len(events) - 1)
+
+
+def test_the_time_key_is_all_the_encoder_reads_of_times():
+    from inference_helpers import check_time_key
+
+    contexts = [context([hatch(index, index * 0.7) for index in range(count)]) for count in (2, 5, 20)]
+    unchanged, changed = check_time_key(KritaEncoder(KritaActionSpace()), contexts, variants=20)
+    assert unchanged > 5 and changed > 10

@@ -64,3 +64,13 @@ def test_bad_arguments_are_one_line_errors():
         list(SyntheticCutCollector().collect("many", CollectReport()))
     with pytest.raises(NepError, match="synthetic: unknown option 'tracks'"):
         list(SyntheticCutCollector().collect("2?tracks=3", CollectReport()))
+
+
+def test_the_time_key_is_all_the_encoder_reads_of_times(sessions):
+    from inference_helpers import check_time_key
+    from nep_core.session import Context
+
+    encoder = get_domain("video").encoder
+    contexts = [Context(history=session.events[:cut], session_id=session.id) for session in sessions[:6] for cut in (3, 12, 40)]
+    unchanged, changed = check_time_key(encoder, contexts, variants=6)
+    assert unchanged > 5 and changed > 10

@@ -251,6 +251,16 @@ class CodeActionSpace(ActionSpace):
         target = action.target if isinstance(action.target, dict) else {}
         return f"{target.get('file')}:{target.get('line')}"
 
+    def location_length(self, tokens: Sequence[str]) -> int:
+        """A jump is all location (file and line); an edit, substitution or repeat is located by its
+        first two tokens (``<edit> <L3>``: a line of the current file's region, as ``location()`` says)."""
+        head = tokens[0] if tokens else None
+        if head == JUMP_TOKEN:
+            return len(tokens)
+        if head in (EDIT_TOKEN, SUB_TOKEN, AGAIN_TOKEN):
+            return min(2, len(tokens))
+        return min(1, len(tokens))
+
     def describe(self, action: Action) -> str:
         if action.is_no_edit:
             return "no edit"
@@ -300,6 +310,9 @@ class BoundCodeSpace(ActionSpace):
 
     def location(self, action: Action) -> Hashable:
         return self.space.location(action)
+
+    def location_length(self, tokens: Sequence[str]) -> int:
+        return self.space.location_length(tokens)
 
     def describe(self, action: Action) -> str:
         return self.space.describe(action)

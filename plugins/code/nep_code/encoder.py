@@ -179,6 +179,19 @@ class CodeEncoder(HistoryEncoder):
             order.setdefault(file, None)
         return list(order)[:MAX_FILES]
 
+    def time_key(self, context: Context) -> tuple[int, ...] | None:
+        """For each edit, the first earlier edit at most ``merge_seconds`` before it: merging edits is
+        all this encoder reads of times. None when edit times go backwards."""
+        times = [event.t for event in context.history if event.action is not None and event.action.kind == EDIT_KIND]
+        key, first = [], 0
+        for index, t in enumerate(times):
+            if index and t < times[index - 1]:
+                return None
+            while t - times[first] > self.merge_seconds:
+                first += 1
+            key.append(first)
+        return tuple(key)
+
     # -- the prompt ----------------------------------------------------------------------------
 
     def bind_tokenizer(self, tokenizer) -> None:
