@@ -97,6 +97,29 @@ def test_rewards_weigh_validity_match_and_no_edit_calibration(tags_domain):
     assert rewards.report.undecodable == 1 and parts[-1].error
 
 
+class _PartialJudge(Verifier):
+    """Half credit for the right kind with other settings, as chrF gives code edits partial credit."""
+
+    name = "partial"
+
+    def verify(self, context, predicted, reference=None):
+        return Verdict(True, 1.0 if predicted == reference else 0.5 if predicted.kind == reference.kind else 0.0)
+
+
+def test_the_exact_match_mode_scores_only_exactly_the_users_action(tags_domain):
+    space = tags_domain.action_space
+    right, near = space.validate(Action("open", target="a")), space.validate(Action("open", target="b"))
+    items = [(None, right, right), (None, near, right), (None, NO_EDIT, NO_EDIT), (None, NO_EDIT, right)]
+    verifier_mode = VerifierRewards(_domain(tags_domain, {"partial": _PartialJudge()}))
+    exact_mode = VerifierRewards(_domain(tags_domain, {"partial": _PartialJudge()}), RewardWeights(match_mode="exact"))
+    assert [part.match for part in verifier_mode.score(items)] == [1.0, 0.5, 1.0, 0.0]
+    assert [part.match for part in exact_mode.score(items)] == [1.0, 0.0, 1.0, 0.0]
+    unquantized = Action("open", target="a", args={}, context={"app": "ignored"})
+    assert exact_mode.score([(None, right, unquantized)])[0].match == 1.0  # the reference as the space writes it
+    with pytest.raises(NepError, match="--match-mode must be one of verifier, exact"):
+        RewardWeights(match_mode="chrf")
+
+
 def test_a_verifier_that_raises_counts_the_rollout_invalid_and_says_why(tags_domain):
     rewards = VerifierRewards(_domain(tags_domain, {"judge": _Judge(raise_on="close")}))
     parts = rewards.score([(None, Action("close", None, {}), NO_EDIT), (None, Action("open", None, {"tag": "a"}), NO_EDIT)])

@@ -38,6 +38,10 @@ def command(
     overlong_penalty: float = typer.Option(1.0, "--overlong-penalty", help="Reward subtracted at the length limit, with --overlong-buffer."),
     reward_valid: float = typer.Option(0.25, "--reward-valid", help="Weight of validity (the verifiers accept the action)."),
     reward_match: float = typer.Option(1.0, "--reward-match", help="Weight of the match with the user's real next action."),
+    match_mode: str = typer.Option(
+        "verifier", "--match-mode", help="How the match is scored: verifier (the verifiers' reward, partial credit such as chrF "
+        "for code) or exact (1 for exactly the user's next action, else 0: what exact match top-1 counts).",
+    ),
     reward_no_edit: float = typer.Option(0.25, "--reward-no-edit", help="Weight of NO_EDIT calibration: +1 silent when the user did nothing predictable, -1 silent when they acted, -1 for an edit when they did nothing."),
     val_every: int = typer.Option(25, "--val-every", help="Validate (beam search on held-out examples) every N steps."),
     val_examples: int = typer.Option(64, "--val-examples", help="Held-out examples decoded at each validation."),
@@ -47,6 +51,17 @@ def command(
     precision: Optional[str] = typer.Option(None, "--precision", help="32-true, bf16-mixed... Default: bf16-mixed on a GPU, 32-true on a CPU."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads per process."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output; print only the summary."),
+    ablate: bool = typer.Option(
+        False, "--ablate", help="Ablation grid instead of one run: the settings as given (the full bundle), and one run per trick "
+        "switched off or on (clip-higher, dynamic sampling, TIS, scale_rewards, loss type, KL, overlong shaping), each in "
+        "--out/ARM with the same steps and seed, all evaluated with the SFT model on the same test examples. Writes "
+        "ablation.json, ablation.md and ablation.png in --out (default runs/<domain>-rl-ablation); run it again to finish or redraw.",
+    ),
+    ablate_arms: Optional[str] = typer.Option(
+        None, "--ablate-arms", help="With --ablate: only these arms besides the full bundle, comma-separated: clip-higher-off, dynamic-sampling-off, "
+        "tis-off, scale-rewards-none, loss-grpo, kl-on (or kl-off with --beta > 0), overlong-on (or overlong-off with --overlong-buffer).",
+    ),
+    limit: int = typer.Option(0, "--limit", help="With --ablate: evaluate on N test examples spread evenly over the split (0: all), as `nep eval --limit`."),
 ) -> None:
     """Improve a trained checkpoint by reinforcement with verifiable rewards (group-relative policy optimization).
 
@@ -63,7 +78,12 @@ def command(
       nep rl --domain blender --model runs/blender --loss-type grpo --epsilon-high 0.2 --no-dynamic-sampling
 
       nep eval --domain code --model runs/code-rl --baselines
+
+      nep rl --domain code --model runs/code --max-steps 40 --ablate --limit 400
+
+      nep rl --domain code --model runs/code --max-steps 40 --ablate --ablate-arms loss-grpo,kl-on --limit 400
     """
+    from nep_core.errors import NepError
     from nep_core.rl.config import PolicySettings, RLConfig
     from nep_core.rl.rewards import RewardWeights
     from nep_core.rl.run import rl
@@ -83,7 +103,7 @@ def command(
         mask_truncated_completions=mask_truncated_completions,
         overlong_buffer=overlong_buffer or None,
         overlong_penalty=overlong_penalty,
-        rewards=RewardWeights(valid=reward_valid, match=reward_match, no_edit=reward_no_edit),
+        rewards=RewardWeights(valid=reward_valid, match=reward_match, no_edit=reward_no_edit, match_mode=match_mode),
         val_examples=val_examples,
     )
     config = RLConfig(
@@ -91,7 +111,16 @@ def command(
         val_every=val_every, resume=resume, seed=seed, accelerator=accelerator, devices=devices, precision=precision,
         threads=threads, progress=not quiet, policy=policy,
     )
-    run_and_summarize(rl, config, print_summary)
+    if not ablate:
+        for given, option in ((ablate_arms is not None, "--ablate-arms"), (limit != 0, "--limit")):
+            if given:
+                raise NepError(f"{option} applies only with --ablate")
+        run_and_summarize(rl, config, print_summary)
+        return
+    from nep_core.rl.ablate import ablate as run_ablation
+
+    arms = None if ablate_arms is None else [name.strip() for name in ablate_arms.split(",") if name.strip()]
+    run_and_summarize(lambda settings: run_ablation(settings, arms, limit), config, print_ablation)
 
 
 def print_summary(folder: Path) -> None:
@@ -111,3 +140,21 @@ def print_summary(folder: Path) -> None:
         console.print(f"rollouts scored as invalid: {run.get('undecodable_rollouts', 0)} undecodable, {errors} verifier errors (see nep.json)", soft_wrap=True)
     console.print(f"checkpoint: {folder} (plots {folder / 'rl.png'}, logs {folder / 'logs'})", soft_wrap=True)
     console.print(f"next: nep eval --domain {meta['domain']} --model {folder} --baselines", soft_wrap=True)
+
+
+def print_ablation(folder: Path) -> None:
+    """The ablation table (as in ablation.md), and where the files are."""
+    import json
+
+    from rich.table import Table
+
+    from nep_core.rl.ablate import TABLE_HEADERS, table_rows
+
+    report = json.loads((folder / "ablation.json").read_text(encoding="utf-8"))
+    table = Table(title=f"nep rl --ablate · {report['domain']} · {report['max_steps']} steps · {report['examples']} {report['split']} examples")
+    for index, header in enumerate(TABLE_HEADERS):
+        table.add_column(header, justify="left" if index < 2 else "right")
+    for cells in table_rows(report):
+        table.add_row(*cells)
+    console.print(table)
+    console.print(f"in brackets: the difference to full-bundle; files: {folder / 'ablation.md'}, {folder / 'ablation.json'}, {folder / 'ablation.png'}", soft_wrap=True)

@@ -39,14 +39,60 @@ def plot_rl(logs: Path, out: Path, title: str = "") -> Path | None:
                 axes.plot(steps, values, "o-", markersize=3, label=name)
             else:
                 axes.plot(steps, moving_average(values, window=5), label=name)
-        axes.set_title(label, fontsize=10)
-        axes.set_xlabel("step")
-        axes.grid(True, alpha=0.3)
-        if axes.get_legend_handles_labels()[0]:
-            axes.legend(fontsize=7)
+        _finish_panel(axes, label)
+    return _save(figure, out, title)
+
+
+def _finish_panel(axes, title: str) -> None:
+    """Title, a step axis, a grid, and a legend when something is labelled."""
+    axes.set_title(title, fontsize=10)
+    axes.set_xlabel("step")
+    axes.grid(True, alpha=0.3)
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(fontsize=7)
+
+
+def _save(figure, out: Path, title: str) -> Path:
+    import matplotlib.pyplot as plt
+
     if title:
         figure.suptitle(title)
     figure.tight_layout()
     figure.savefig(out)
     plt.close(figure)
     return out
+
+
+ABLATION_BARS: tuple[tuple[str, str], ...] = (("rl_reward", "held-out reward"), ("exact_match_top1", "exact match top-1"))
+"""The evaluation metrics drawn as grouped bars, one group per arm, by key and label."""
+
+
+def plot_ablation(rows: list[dict], out: Path, title: str = "") -> Path:
+    """Grouped bars of the held-out metrics per arm (``rows[i]["eval"]``), and each trained arm's
+    rollout reward against the step (from ``rows[i]["logs"]``), into ``out``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (bars, curves) = plt.subplots(1, 2, figsize=(13, 4.8), dpi=100, gridspec_kw={"width_ratios": [3, 2]})
+    width = 0.8 / len(ABLATION_BARS)
+    for offset, (key, label) in enumerate(ABLATION_BARS):
+        positions = [index + (offset - (len(ABLATION_BARS) - 1) / 2) * width for index in range(len(rows))]
+        values = [row["eval"].get(key) or 0.0 for row in rows]
+        drawn = bars.bar(positions, values, width, label=label)
+        bars.bar_label(drawn, fmt="%.3f", fontsize=6, padding=2)
+    bars.set_xticks(range(len(rows)), [row["arm"] for row in rows], rotation=30, ha="right", fontsize=8)
+    bars.set_title("held-out split (same examples for every row)", fontsize=10)
+    bars.grid(True, axis="y", alpha=0.3)
+    bars.margins(y=0.2)
+    bars.legend(fontsize=7, loc="upper left", ncols=len(ABLATION_BARS))
+    for row in rows:
+        if row.get("logs") is None:
+            continue
+        points = read_curves(Path(row["logs"]), ("rl/reward",))["rl/reward"]
+        if points:
+            steps = sorted(points)
+            curves.plot(steps, moving_average([points[step] for step in steps], window=5), label=row["arm"])
+    _finish_panel(curves, "rollout reward (moving average of 5 steps)")
+    return _save(figure, out, title)

@@ -3,7 +3,9 @@
 ``total = valid_weight * valid + match_weight * match + no_edit_weight * calibration`` where
 
 - ``valid`` is 1 when the rollout decodes to an action and every verifier finds it valid (NO_EDIT is valid);
-- ``match`` is the verifiers' mean reward against the reference (NO_EDIT matches NO_EDIT only);
+- ``match`` is the verifiers' mean reward against the reference (partial credit where a verifier
+  gives it, e.g. chrF for code), or with ``match_mode="exact"`` 1 when the action is exactly the
+  reference as the action space writes it, as exact match top-1 counts (NO_EDIT matches NO_EDIT only);
 - ``calibration`` judges the decision to speak: +1 for NO_EDIT when the user did nothing
   predictable, -1 for NO_EDIT when they did act, -1 for an edit when they did nothing (eagerness),
   0 for an edit when they acted (``match`` judges its content).
@@ -16,12 +18,20 @@ match (docs/rl.md). A rollout that does not decode, or that a verifier raises on
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from nep_core.actions import Action
 from nep_core.domain import Domain
 from nep_core.errors import NepError
+from nep_core.inference.baselines import canonical_action
 from nep_core.session import Context
+from nep_core.verifier import Verdict
+
+if TYPE_CHECKING:
+    from nep_core.evaluation.metrics import MetricFunction
+
+
+MATCH_MODES = ("verifier", "exact")
 
 
 @dataclass(frozen=True)
@@ -29,6 +39,12 @@ class RewardWeights:
     valid: float = 0.25
     match: float = 1.0
     no_edit: float = 0.25
+    match_mode: str = "verifier"
+    """``verifier``: the verifiers' mean reward; ``exact``: 1 for exactly the reference, else 0."""
+
+    def __post_init__(self) -> None:
+        if self.match_mode not in MATCH_MODES:
+            raise NepError(f"--match-mode must be one of {', '.join(MATCH_MODES)} (got {self.match_mode!r})")
 
 
 @dataclass(frozen=True)
@@ -88,16 +104,22 @@ class VerifierRewards:
                 parts.append(self._invalid("the rollout is not a complete valid action"))
             elif index in errors:
                 parts.append(self._invalid(errors[index]))
-            elif action.is_no_edit:
-                silent_right = reference is None or reference.is_no_edit
-                parts.append(self._combine(1.0, float(silent_right), 1.0 if silent_right else -1.0))
             else:
-                judged = verdicts[index]
-                valid = float(all(verdict.valid for verdict in judged))
-                match = sum(verdict.reward for verdict in judged) / len(judged)
-                acted = reference is not None and not reference.is_no_edit
-                parts.append(self._combine(valid, match, 0.0 if acted else -1.0))
+                parts.append(self.from_verdicts(action, reference, verdicts.get(index, [])))
         return parts
+
+    def from_verdicts(self, action: Action, reference: Action | None, verdicts: Sequence[Verdict]) -> RewardParts:
+        """The reward of a decoded ``action`` given every verifier's verdict on it (none for NO_EDIT)."""
+        if action.is_no_edit:
+            silent_right = reference is None or reference.is_no_edit
+            return self._combine(1.0, float(silent_right), 1.0 if silent_right else -1.0)
+        valid = float(all(verdict.valid for verdict in verdicts))
+        if self.weights.match_mode == "exact":
+            match = float(reference is not None and action == canonical_action(reference, self.domain.action_space))
+        else:
+            match = sum(verdict.reward for verdict in verdicts) / len(verdicts)
+        acted = reference is not None and not reference.is_no_edit
+        return self._combine(valid, match, 0.0 if acted else -1.0)
 
     def _combine(self, valid: float, match: float, calibration: float, error: str | None = None) -> RewardParts:
         weights = self.weights
@@ -106,3 +128,25 @@ class VerifierRewards:
 
     def _invalid(self, error: str) -> RewardParts:
         return self._combine(0.0, 0.0, -1.0, error)
+
+
+def served_reward_metric(weights: RewardWeights = RewardWeights()) -> MetricFunction:
+    """A ``nep eval`` metric: the RL reward of each served top-1 decision, from the verdicts the
+    evaluation already has (``rl_reward``, and its parts ``rl_reward_valid``, ``_match``, ``_calibration``)."""
+
+    def served_reward(outcomes, context) -> dict[str, float | None]:
+        rewards = VerifierRewards(context.domain, weights)
+        parts = [rewards.from_verdicts(outcome.best, outcome.reference, list(outcome.verdicts.values())) for outcome in outcomes]
+        count = len(parts)
+
+        def mean(values) -> float | None:
+            return sum(values) / count if count else None
+
+        return {
+            "rl_reward": mean(part.total for part in parts),
+            "rl_reward_valid": mean(part.valid for part in parts),
+            "rl_reward_match": mean(part.match for part in parts),
+            "rl_reward_calibration": mean(part.calibration for part in parts),
+        }
+
+    return served_reward

@@ -37,14 +37,7 @@ def rl(config: RLConfig) -> Path:
             f"pass --domain {meta.get('domain')} or a {domain.name} model"
         )
     folder = RunFolder(config.run_dir)
-    settings = {
-        "domain": domain.name,
-        "model": str(Path(config.model).resolve()),
-        "data": config.data,
-        "batch_size": config.batch_size,
-        "seed": config.seed,
-        "config": config.as_dict(),
-    }
+    settings = run_settings(config, domain.name)
     rank = launched_rank()
     resume_from = resume_or_check_fresh(folder, settings, config.resume, rank, RESUME_KEYS_RL)
     silence_libraries()
@@ -73,6 +66,23 @@ def rl(config: RLConfig) -> Path:
     return folder.root
 
 
+def run_settings(config: RLConfig, domain_name: str) -> dict:
+    """What the run folder records in ``lightning/run.json``; a resume must match it on ``RESUME_KEYS_RL``."""
+    return {
+        "domain": domain_name,
+        "model": str(Path(config.model).resolve()),
+        "data": config.data,
+        "batch_size": config.batch_size,
+        "seed": config.seed,
+        "config": config.as_dict(),
+    }
+
+
+def completion_limit(policy, meta: dict) -> int:
+    """The token limit of a rollout: ``max_completion_length``, else the checkpoint's longest target."""
+    return policy.max_completion_length or int(meta.get("max_target_tokens", 64))
+
+
 class _Setup:
     """What ``training.run.fit`` reads from a setup."""
 
@@ -92,7 +102,7 @@ def build_system(config: RLConfig, domain, loaded, examples: dict[str, list]):
 
     L.seed_everything(config.seed, verbose=False)
     policy = config.policy
-    max_completion_length = policy.max_completion_length or int(loaded.meta.get("max_target_tokens", 64))
+    max_completion_length = completion_limit(policy, loaded.meta)
     reference = None
     if policy.beta > 0:
         reference = copy.deepcopy(loaded.model).eval()
@@ -137,6 +147,7 @@ def export(config: RLConfig, folder, loaded, system, trainer, precision: str, wa
         "steps": trainer.global_step,
         "max_steps": config.max_steps,
         "seconds": round(wall_seconds, 3),
+        "train_seconds": round(system.train_seconds, 3),
         "learning_rate": config.learning_rate,
         "batch_size": config.batch_size,
         "precision": precision,
