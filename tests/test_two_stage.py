@@ -179,7 +179,7 @@ def test_two_stage_suggestions_start_with_a_predicted_location_and_multiply_the_
             if prefix in located:  # P(location) × P(content | location) under the edit model
                 kind = sum(probability for other, probability in single.items() if other.kind == action.kind)
                 expected[action] = located[prefix] * single[action] / kind
-        best = sorted(expected.values(), reverse=True)[:2]
+        best = sorted((value for value in expected.values() if value > where.p_no_edit), reverse=True)[:2]  # only edits shown above NO_EDIT
         assert [suggestion.probability for suggestion in prediction.suggestions] == pytest.approx(best, rel=1e-4)
         for suggestion in prediction.suggestions:
             assert tuple(space.encode(suggestion.action)[:1]) in located
@@ -198,6 +198,11 @@ def test_predict_from_finishes_a_prefix_that_can_only_end_without_running_the_mo
     assert mixed.details["steps"] >= 1 and mixed.details["prompt_tokens"] > 0
     assert mixed.suggestions[0].action == Action("close", target="a") and len(mixed.suggestions) == 3
     assert two_stage.editor.predict_from(context, {("@open",): 0.3}, 3, stop=lambda: True) is None
+    floored = two_stage.editor.predict_from(context, {("@close", 'target="a"'): 0.4, ("@open",): 0.3}, 3, floor=0.35)
+    assert floored.details["steps"] == 0  # the @open location cannot beat a P(NO_EDIT) of 0.35: not searched
+    assert [s.action for s in floored.suggestions] == [Action("close", target="a")]
+    below = two_stage.editor.predict_from(context, {("@open",): 0.9}, 3, floor=0.2)
+    assert below.suggestions and all(s.probability > 0.2 for s in below.suggestions)
 
 
 def test_the_no_edit_fast_path_never_runs_the_edit_model(trained_location_model, edit_checkpoint, tags_domain, held_out, monkeypatch):

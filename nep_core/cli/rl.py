@@ -143,18 +143,20 @@ def print_summary(folder: Path) -> None:
 
 
 def print_ablation(folder: Path) -> None:
-    """The ablation table (as in ablation.md), and where the files are."""
+    """The ablation's main figures, and where the whole table (ablation.md) and the other files are."""
     import json
 
     from rich.table import Table
 
-    from nep_core.rl.ablate import TABLE_HEADERS, table_rows
+    from nep_core.rl.ablate import TERMINAL_HEADERS, terminal_rows
 
     report = json.loads((folder / "ablation.json").read_text(encoding="utf-8"))
     table = Table(title=f"nep rl --ablate · {report['domain']} · {report['max_steps']} steps · {report['examples']} {report['split']} examples")
-    for index, header in enumerate(TABLE_HEADERS):
-        table.add_column(header, justify="left" if index < 2 else "right")
-    for cells in table_rows(report):
+    rows = terminal_rows(report)
+    table.add_column(TERMINAL_HEADERS[0], no_wrap=True, min_width=max(len(cells[0]) for cells in rows))
+    for header in TERMINAL_HEADERS[1:]:
+        table.add_column(header, justify="right")
+    for cells in rows:
         table.add_row(*cells)
     console.print(table)
-    console.print(f"in brackets: the difference to full-bundle; files: {folder / 'ablation.md'}, {folder / 'ablation.json'}, {folder / 'ablation.png'}", soft_wrap=True)
+    console.print(f"with differences to full-bundle, changes and rollout statistics: {folder / 'ablation.md'}; also {folder / 'ablation.json'}, {folder / 'ablation.png'}", soft_wrap=True)

@@ -238,19 +238,26 @@ class ModelPredictor(Predictor):
         return [Suggestion(action, math.exp(logp), self.space.describe(action)) for action, logp in ranked]
 
     def predict_from(
-        self, context: Context, prefixes: Mapping[tuple[str, ...], float], k: int = 3, stop: Callable[[], bool] | None = None
+        self,
+        context: Context,
+        prefixes: Mapping[tuple[str, ...], float],
+        k: int = 3,
+        stop: Callable[[], bool] | None = None,
+        floor: float = 0.0,
     ) -> Prediction | None:
         """The top-``k`` edits whose tokens start with one of ``prefixes`` (location prefixes, each with
         a prior probability), each with prior × P(the rest | context, prefix), the rest decoded by the same
         search under ``AfterLocation``'s grammar. NO_EDIT is not searched (``p_no_edit`` is 0). A prefix
         after which the grammar allows only EOS is finished without running the model (with grammar
-        normalization). With ``stop``: None when it turned true before a forward step."""
+        normalization). Only edits more probable than ``floor`` are searched for (the two-stage predictor
+        passes P(NO_EDIT): an edit below it would not be shown); a prefix whose prior is not above it is
+        skipped. With ``stop``: None when it turned true before a forward step."""
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         started = time.perf_counter()
         try:
             with self._lock, torch.inference_mode(), _torch_threads(self.settings.threads):
-                result, prompt_tokens, reused = self._search_from(context, prefixes, k, stop)
+                result, prompt_tokens, reused = self._search_from(context, prefixes, k, stop, math.log(floor) if floor > 0 else NEG_INF)
         except _Stopped:
             return None
         details = {"exact": result.exact, "steps": result.steps, "prompt_tokens": prompt_tokens, "reused_tokens": reused}
@@ -259,7 +266,7 @@ class ModelPredictor(Predictor):
         return Prediction(self._ranked(result, k), 0.0, (time.perf_counter() - started) * 1000.0, details)
 
     def _search_from(
-        self, context: Context, prefixes: Mapping[tuple[str, ...], float], k: int, stop: Callable[[], bool] | None
+        self, context: Context, prefixes: Mapping[tuple[str, ...], float], k: int, stop: Callable[[], bool] | None, floor: float
     ) -> tuple[_SearchResult, int, int]:
         """One search per prefix length, all prefixes of a length as the rows of one batch, the likeliest
         first; each search adds to the same result, so the edits found so far prune the next."""
@@ -268,7 +275,7 @@ class ModelPredictor(Predictor):
         by_length: dict[int, list[_Hypothesis]] = {}
         for prefix, probability in prefixes.items():
             prefix = tuple(prefix)
-            if probability <= 0.0:
+            if probability <= 0.0 or math.log(probability) <= floor:
                 continue
             if not prefix or any(token not in self.masks.vocab for token in prefix):
                 merged.undecodable += 1  # a prefix this model cannot write
@@ -289,7 +296,7 @@ class ModelPredictor(Predictor):
             branch.batch_select_indices(torch.zeros(len(starts), dtype=torch.long, device=self.device))
             logits = self._step(torch.tensor([self.featurizer.ids(start.tokens) for start in starts], device=self.device), branch)
             merged.steps += 1
-            self._search(branch, logits, k, AfterLocation(space, length), stop=stop, start=starts, result=merged)
+            self._search(branch, logits, k, AfterLocation(space, length), stop=stop, start=starts, result=merged, floor=floor)
         return merged, len(prompt), reused
 
     def _likeliest_kind(self, logits: torch.Tensor, space: ActionSpace) -> tuple[str | None, float | None]:
@@ -410,9 +417,11 @@ class ModelPredictor(Predictor):
         stop: Callable[[], bool] | None = None,
         start: list[_Hypothesis] | None = None,
         result: _SearchResult | None = None,
+        floor: float = NEG_INF,
     ) -> _SearchResult:
         """The search from the empty action, or from ``start`` (hypotheses of one length whose next-token
-        logits are the rows of ``logits``, the cache batched alike); it adds to ``result`` when given."""
+        logits are the rows of ``logits``, the cache batched alike); it adds to ``result`` when given.
+        Hypotheses at or below the log-probability ``floor`` are neither continued nor finished."""
         settings = self.settings
         width = max(settings.beam_width or self.domain.beam_width, k)
         per_row = min(width + k + 1, logits.shape[-1])
@@ -439,7 +448,7 @@ class ModelPredictor(Predictor):
                 if len(self.masks.step(hypothesis.tokens, space).ids) > per_row:  # this row has unexamined tokens
                     best_dropped = max(best_dropped, values[per_row - 1])
                 for logp, token_id in zip(values, token_ids):
-                    if logp == NEG_INF:
+                    if logp == NEG_INF or logp <= floor:
                         continue
                     if token_id == self.eos_id:
                         self._finish(result, space, hypothesis.tokens, logp)
@@ -457,7 +466,7 @@ class ModelPredictor(Predictor):
                     else:
                         candidates.append(_Candidate(logp, row, token_id, tokens))
 
-            threshold = self._kth_best(edits, k)
+            threshold = max(self._kth_best(edits, k), floor)
             pinned = [candidate for candidate in candidates if candidate.tokens[0] == NO_EDIT_TOKEN]
             kept: list[_Candidate] = []
             for candidate in sorted(candidates, key=lambda candidate: -candidate.logp):

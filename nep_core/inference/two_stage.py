@@ -4,7 +4,9 @@
 and P(NO_EDIT). When NO_EDIT wins it answers at once, with no suggestions and without running the edit
 model (the fast path). Otherwise the edit model (an ordinary ``nep train`` checkpoint) continues each
 location (``ModelPredictor.predict_from``): a suggestion's probability is P(location) from the location
-model times P(the rest | location) from the edit model, and P(NO_EDIT) is the location model's.
+model times P(the rest | location) from the edit model, and P(NO_EDIT) is the location model's. Unless
+the domain decides by kind, the edit model searches only for edits more probable than that P(NO_EDIT):
+the others would not be shown.
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ class TwoStagePredictor(Predictor):
         if where.best.is_no_edit:
             return Prediction([], where.p_no_edit, (time.perf_counter() - started) * 1000.0, details, where.kind_probability)
         prefixes = {location_tokens(suggestion.action): suggestion.probability for suggestion in where.suggestions}
-        edits = self.editor.predict_from(context, prefixes, k, stop)
+        floor = where.p_no_edit if where.kind_probability is None else 0.0  # deciding by kind, a weaker edit can still win
+        edits = self.editor.predict_from(context, prefixes, k, stop, floor=floor)
         if edits is None:
             return None
         details.update(stage="edit", edit_ms=round(edits.latency_ms, 3), exact=where.details["exact"] and edits.details["exact"])

@@ -276,6 +276,8 @@ TRAINING_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 """Training statistics of the table: the last logged step's, and the summed step time."""
 TABLE_HEADERS = ("arm", "change", *(label for _, label in EVAL_COLUMNS), *(label for _, label in TRAINING_COLUMNS))
+TERMINAL_HEADERS = ("arm", *(label for _, label in EVAL_COLUMNS), "train s")
+"""The table printed at the end: narrow enough for a terminal (no changes, differences or rollout statistics)."""
 
 
 def table_rows(report: dict) -> list[list[str]]:
@@ -294,6 +296,12 @@ def table_rows(report: dict) -> list[list[str]]:
             line.append("-" if value is None else f"{value:.1f}" if key == "train_seconds" else f"{value:.3f}")
         cells.append(line)
     return cells
+
+
+def terminal_rows(report: dict) -> list[list[str]]:
+    """The cells of the printed table, under ``TERMINAL_HEADERS``: ``table_rows`` without the rest."""
+    keep = [TABLE_HEADERS.index(header) for header in TERMINAL_HEADERS]
+    return [[cells[index].split(" (")[0] for index in keep] for cells in table_rows(report)]
 
 
 def markdown_report(report: dict) -> str:
