@@ -13,6 +13,9 @@ the order alternating, so that a busy machine slows them alike.
 - Latency: ``predict`` p50/p95, and p50 over the examples each predictor answered with NO_EDIT and with
   an edit; ``ratio_*`` are two-stage over single. For the two-stage predictor also the share answered
   by the location model alone (the NO_EDIT fast path) and the time of each stage.
+- Baseline: the single model through plain ``transformers`` ``generate`` (as ``bench_latency.py`` runs
+  it), timed in turn with the two on each example; ``speedup_vs_generate_*`` is generate's p50 over each
+  predictor's.
 
 The `tags` test domain is found through tests/plugins when NEP_PLUGINS_DIR is not set.
 """
@@ -24,7 +27,7 @@ import json
 import statistics
 import time
 
-from bench_latency import machine, percentile, summary
+from bench_latency import generator, machine, percentile, summary
 
 ACCURACY = (
     "exact_match_top1",
@@ -38,13 +41,14 @@ ACCURACY = (
 )
 
 
-def timed_outcomes(predictors: dict, domain, examples, top_k: int, warmup: int) -> dict[str, list]:
+def timed_outcomes(predictors: dict, domain, examples, top_k: int, warmup: int, baseline) -> tuple[dict[str, list], list[float]]:
     """Per predictor, one ``Outcome`` per example after the first ``warmup``; the predictors take turns
-    on each example, the first one alternating."""
+    on each example, the first one alternating, then ``baseline(context)`` runs; and its latencies."""
     from nep_core.evaluation import Outcome
     from nep_core.inference.baselines import canonical_action
 
     outcomes: dict[str, list] = {name: [] for name in predictors}
+    baseline_ms: list[float] = []
     for index, example in enumerate(examples):
         reference = canonical_action(example.target, domain.action_space)
         names = list(predictors) if index % 2 == 0 else list(reversed(predictors))
@@ -54,7 +58,11 @@ def timed_outcomes(predictors: dict, domain, examples, top_k: int, warmup: int) 
             latency_ms = (time.perf_counter() - started) * 1000.0
             if index >= warmup:
                 outcomes[name].append(Outcome(example, reference, prediction, latency_ms))
-    return outcomes
+        started = time.perf_counter()
+        baseline(example.context)
+        if index >= warmup:
+            baseline_ms.append((time.perf_counter() - started) * 1000.0)
+    return outcomes, baseline_ms
 
 
 def p50(values: list[float]) -> float | None:
@@ -117,7 +125,8 @@ def main() -> None:
         "single": load_predictor(args.model, domain),
         "two_stage": load_predictor(args.model, domain, location_model=args.location_model),
     }
-    outcomes = timed_outcomes(predictors, domain, evaluation.examples, args.top_k, args.warmup)
+    outcomes, generate_ms = timed_outcomes(predictors, domain, evaluation.examples, args.top_k, args.warmup, generator(predictors["single"]))
+    generate = summary(generate_ms)
     single, two = (describe(outcomes[name], domain, args.top_k) for name in ("single", "two_stage"))
     two.update(stages(outcomes["two_stage"]))
     agree = sum(one.best == other.best for one, other in zip(outcomes["single"], outcomes["two_stage"]))
@@ -136,6 +145,9 @@ def main() -> None:
         "ratio_p95": ratio(two["latency"]["p95_ms"], single["latency"]["p95_ms"]),
         "ratio_no_edit_answers_p50": ratio(two["no_edit_answers"]["p50_ms"], single["no_edit_answers"]["p50_ms"]),
         "ratio_edit_answers_p50": ratio(two["edit_answers"]["p50_ms"], single["edit_answers"]["p50_ms"]),
+        "generate": generate,
+        "speedup_vs_generate_single_p50": ratio(generate["p50_ms"], single["latency"]["p50_ms"]),
+        "speedup_vs_generate_two_stage_p50": ratio(generate["p50_ms"], two["latency"]["p50_ms"]),
         "machine": machine(),
     }
     print(json.dumps(report, indent=2))
