@@ -201,6 +201,19 @@ def test_rl_refuses_bad_input_in_one_line(args, message, trained_tags_model, tmp
     assert not (tmp_path / "run").exists()
 
 
+def test_rl_refuses_a_location_model(trained_tags_model, tmp_path):
+    """A location checkpoint decodes only where an edit goes: nothing a verifier can judge."""
+    import shutil
+
+    location = tmp_path / "location"
+    shutil.copytree(trained_tags_model, location)
+    meta = json.loads((location / "nep.json").read_text())
+    (location / "nep.json").write_text(json.dumps({**meta, "target": "location"}))
+    result = nep("rl", "--domain", "tags", "--model", str(location), "--out", str(tmp_path / "run"), "--match-mode", "exact")
+    assert result.returncode != 0 and "a location model" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
 def test_rl_help_teaches_the_options_with_trl_names():
     result = nep("rl", "--help")
     assert result.returncode == 0

@@ -36,6 +36,11 @@ def rl(config: RLConfig) -> Path:
             f"{config.model}: checkpoint is for domain '{meta.get('domain')}', not '{domain.name}'; "
             f"pass --domain {meta.get('domain')} or a {domain.name} model"
         )
+    if meta.get("target", "action") != "action":
+        raise NepError(
+            f"{config.model}: a location model (nep train --target location) writes only where an edit goes, which the "
+            "verifiers cannot judge; nep rl needs an ordinary checkpoint"
+        )
     folder = RunFolder(config.run_dir)
     settings = run_settings(config, domain.name)
     rank = launched_rank()
