@@ -133,3 +133,18 @@ def test_a_long_history_is_split_in_time_so_eval_judges_the_newest_edits(tmp_pat
     assert sessions[2].actions() == [edit("trim_out", 5, frames=-8)]
     (whole,) = HistoryCollector().collect(f"{folder}?order=name&by_time=0", CollectReport())
     assert len(whole.actions()) == 6 and "split" not in whole.meta
+
+
+def test_a_context_asked_again_gets_the_same_timeline_and_a_grown_one_its_own():
+    from nep_core.session import Event
+    from nep_video.snapshot import timeline_state as state_of
+
+    events = [Event(0.0, state=state_of(interview(4))), Event(1.0, action=edit("trim_in", 0, frames=12))]
+    context = context_from_events(events)
+    first = timeline_at(context)
+    assert timeline_at(context) is first  # the encoder, the grammar and each check share one replay
+    context.history.append(Event(2.0, action=edit("trim_in", 1, frames=12)))
+    grown = timeline_at(context)  # the same object, grown in place: replayed again
+    assert grown is not first
+    before, after = first.view.tracks[0], grown.view.tracks[0]
+    assert after[0].head == before[0].head and after[1].head == before[1].head + 12

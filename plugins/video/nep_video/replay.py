@@ -9,6 +9,7 @@ snapshot) is skipped and counted in ``Replayed.skipped``.
 from __future__ import annotations
 
 import json
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -38,10 +39,30 @@ class Replayed:
 _cache: OrderedDict[tuple[int, int], tuple[otio.schema.Timeline, int]] = OrderedDict()
 _state_keys: OrderedDict[int, tuple[Mapping[str, Any], int]] = OrderedDict()
 _EMPTY = otio.schema.Timeline(name="empty")
+RECENT_CONTEXTS = 8
+_recent: OrderedDict[int, tuple[Context, int, Any, Replayed]] = OrderedDict()
+_recent_lock = threading.Lock()
 
 
 def timeline_at(context: Context) -> Replayed:
-    """The timeline ``context`` ends on; an empty one when its history has no timeline snapshot."""
+    """The timeline ``context`` ends on; an empty one when its history has no timeline snapshot.
+
+    The answers for the last few contexts are kept: one request asks for its timeline several times
+    (the encoder, the grammar, each suggestion's check), and gets the same object each time."""
+    last = context.history[-1] if context.history else None
+    with _recent_lock:
+        hit = _recent.get(id(context))
+    if hit is not None and hit[0] is context and hit[1] == len(context.history) and hit[2] is last:
+        return hit[3]
+    replayed = _replayed(context)
+    with _recent_lock:
+        _recent[id(context)] = (context, len(context.history), last, replayed)
+        while len(_recent) > RECENT_CONTEXTS:
+            _recent.popitem(last=False)
+    return replayed
+
+
+def _replayed(context: Context) -> Replayed:
     history = list(context.history)
     start = next((index for index in range(len(history) - 1, -1, -1)
                   if history[index].state is not None and "timeline" in history[index].state), None)
