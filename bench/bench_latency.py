@@ -135,7 +135,11 @@ class Client:
 
 def time_in_process(predictor, contexts, top_k: int, warmup: int, with_generate: bool) -> dict[str, list[float]]:
     """Per context, in turn: ``predict`` with ``top_k``, with k=1, and (``with_generate``) plain
-    ``model.generate``; interleaved so that a busy machine slows all of them alike."""
+    ``model.generate``; interleaved so that a busy machine slows all of them alike. The two ``predict``
+    runs see the context under session ids of their own, so that neither reuses the prompt the other
+    just computed (each still reuses its own previous prompt of the session, as a server would)."""
+    import dataclasses
+
     timings: dict[str, list[float]] = {"in_process": [], "in_process_top1": []}
     runs = [("in_process", lambda context: predictor.predict(context, top_k)), ("in_process_top1", lambda context: predictor.predict(context, 1))]
     if with_generate:
@@ -143,8 +147,9 @@ def time_in_process(predictor, contexts, top_k: int, warmup: int, with_generate:
         runs.append(("generate", generator(predictor)))
     for index, context in enumerate(contexts):
         for name, run in runs:
+            own = dataclasses.replace(context, session_id=f"{context.session_id}#{name}")
             started = time.perf_counter()
-            run(context)
+            run(own)
             if index >= warmup:
                 timings[name].append((time.perf_counter() - started) * 1000.0)
     return timings

@@ -242,7 +242,9 @@ def scenario_server(home):
     out["feedback_sent"], out["outcome"], out["session"] = runtime.feedback_sent, runtime.outcome, runtime.session_id
 
     latencies = []  # the plugin's own client, one keep-alive connection: suggest round trips in ms
-    payload = {"session": runtime.session_id, "history": runtime.events[-64:], "state": runtime.workspace.state(), "top_k": 3}
+    from nep_suggest.runtime import HISTORY_EVENTS, SUGGESTIONS_ASKED
+
+    payload = {"session": runtime.session_id, "history": runtime.events[-HISTORY_EVENTS:], "state": runtime.workspace.state(), "top_k": SUGGESTIONS_ASKED}
     for index in range(int(os.environ.get("NEP_DRIVER_LATENCY_REQUESTS", "0"))):
         started = time.perf_counter()
         runtime.client.submit({"kind": "suggest", "generation": ("latency", index), "payload": payload})

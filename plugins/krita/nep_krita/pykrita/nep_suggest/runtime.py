@@ -22,6 +22,9 @@ VERSION = "0.1.0"
 TICK_MS = 250
 HISTORY_EVENTS = 64
 """Newest events sent with each suggestion request."""
+SUGGESTIONS_ASKED = 1
+"""The docker previews one ghost stroke, so it asks the server for the best suggestion only (a
+search for three strokes costs the server about four times as much)."""
 REQUEST_TIMEOUT = 2.0
 """Seconds the worker thread waits for the server; painting never waits."""
 RETRY_SECONDS = 5.0
@@ -181,7 +184,7 @@ class Runtime(FeedbackMixin):
         retry = self.status in ("unreachable", "error") and self.clock() - self.asked_at > RETRY_SECONDS
         if self.asked_generation == self.generation and not retry:
             return
-        payload = {"session": self.session_id, "history": self.events[-HISTORY_EVENTS:], "state": self.workspace.state(), "top_k": 3}
+        payload = {"session": self.session_id, "history": self.events[-HISTORY_EVENTS:], "state": self.workspace.state(), "top_k": SUGGESTIONS_ASKED}
         self.client.submit({"kind": "suggest", "generation": (self.session_id, self.generation), "payload": payload})
         self.asked_generation, self.asked_at = self.generation, self.clock()
         if self.status not in ("unreachable", "error"):
