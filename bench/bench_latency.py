@@ -28,6 +28,7 @@ tests/plugins when NEP_PLUGINS_DIR is not set.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import http.client
 import json
 import os
@@ -138,8 +139,6 @@ def time_in_process(predictor, contexts, top_k: int, warmup: int, with_generate:
     ``model.generate``; interleaved so that a busy machine slows all of them alike. The two ``predict``
     runs see the context under session ids of their own, so that neither reuses the prompt the other
     just computed (each still reuses its own previous prompt of the session, as a server would)."""
-    import dataclasses
-
     timings: dict[str, list[float]] = {"in_process": [], "in_process_top1": []}
     runs = [("in_process", lambda context: predictor.predict(context, top_k)), ("in_process_top1", lambda context: predictor.predict(context, 1))]
     if with_generate:

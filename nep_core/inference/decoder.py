@@ -448,7 +448,7 @@ class ModelPredictor(Predictor):
                 if len(self.masks.step(hypothesis.tokens, space).ids) > per_row:  # this row has unexamined tokens
                     best_dropped = max(best_dropped, values[per_row - 1])
                 for logp, token_id in zip(values, token_ids):
-                    if logp == NEG_INF or logp <= floor:
+                    if logp <= floor:  # NEG_INF at least: a token the grammar forbids
                         continue
                     if token_id == self.eos_id:
                         self._finish(result, space, hypothesis.tokens, logp)

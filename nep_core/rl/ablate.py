@@ -280,8 +280,9 @@ TERMINAL_HEADERS = ("arm", *(label for _, label in EVAL_COLUMNS), "train s")
 """The table printed at the end: narrow enough for a terminal (no changes, differences or rollout statistics)."""
 
 
-def table_rows(report: dict) -> list[list[str]]:
-    """The cells of the ablation table, one list per row of ``report["rows"]``, under ``TABLE_HEADERS``."""
+def table_rows(report: dict, differences: bool = True) -> list[list[str]]:
+    """The cells of the ablation table, one list per row of ``report["rows"]``, under ``TABLE_HEADERS``;
+    with ``differences``, each held-out figure with its difference to the full bundle in brackets."""
     cells = []
     for row in report["rows"]:
         change = "starting checkpoint" if row["arm"] == REFERENCE else _changes_text(row["changes"])
@@ -289,7 +290,7 @@ def table_rows(report: dict) -> list[list[str]]:
         for key, _ in EVAL_COLUMNS:
             value, delta = row["eval"].get(key), row["delta_vs_bundle"].get(key)
             text = "-" if value is None else f"{value:.3f}"
-            line.append(text if row["arm"] == BUNDLE or delta is None else f"{text} ({delta:+.3f})")
+            line.append(text if not differences or row["arm"] == BUNDLE or delta is None else f"{text} ({delta:+.3f})")
         training = row["training"] or {}
         for key, _ in TRAINING_COLUMNS:
             value = training.get(key)
@@ -301,7 +302,7 @@ def table_rows(report: dict) -> list[list[str]]:
 def terminal_rows(report: dict) -> list[list[str]]:
     """The cells of the printed table, under ``TERMINAL_HEADERS``: ``table_rows`` without the rest."""
     keep = [TABLE_HEADERS.index(header) for header in TERMINAL_HEADERS]
-    return [[cells[index].split(" (")[0] for index in keep] for cells in table_rows(report)]
+    return [[cells[index] for index in keep] for cells in table_rows(report, differences=False)]
 
 
 def markdown_report(report: dict) -> str:
