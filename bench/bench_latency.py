@@ -4,13 +4,22 @@
     python bench/bench_latency.py --domain tags --model ngram --requests 500
     NEP_HOME=/tmp/code/home_default python bench/bench_latency.py --domain code --model /tmp/code/run_default
 
-The requests are the held-out (test split) trigger points of the domain's data, cycled. Phases:
+The requests come from the held-out (test split) sessions of the domain's data. ``--workload
+sessions`` (the default) sends them as an app does: one request after each action of a session, in
+order, so that each request's history is the previous one's plus an action. ``--workload spread``
+takes trigger points spread evenly over the whole split instead (each request from elsewhere: the
+KV cache of the previous prompt rarely helps). Phases:
 
 - ``in_process``: ``predictor.predict(context, k)`` called directly (``in_process_top1``: with k=1).
 - ``generate`` (checkpoints only): the same model and the same prompt (``Featurizer.prompt_ids``) through
-  ``model.generate`` (greedy, ``max_new_tokens`` = the decoder's action length limit, one torch thread
-  like the predictor), the plain `transformers` baseline; ``ratio_generate_p50`` is its p50 over ours.
-  The three are timed in turn on each context, so that a busy machine slows them alike.
+  plain `transformers` ``model.generate``, one torch thread like the predictor, ``max_new_tokens`` the
+  decoder's action length limit, in three forms: ``generate`` greedy and unconstrained (the cheapest
+  call there is, though its answer may be no valid action); ``generate_constrained_top1`` greedy under
+  the action grammar (``prefix_allowed_tokens_fn``: the job of ``predict`` with k=1);
+  ``generate_constrained_topk`` beam search under the grammar returning k sequences
+  (``num_beams`` = the domain's beam width, at least k; ``length_penalty`` 0, so beams are ranked by
+  probability as ``predict`` ranks them: the job of ``predict`` with k). ``ratio_*`` are their p50
+  over ours. All of them are timed in turn on each context, so that a busy machine slows them alike.
 - ``server``: `nep serve` in a subprocess on 127.0.0.1, the same contexts one at a time over one
   keep-alive connection (stdlib ``http.client``, the kind of client an app add-on uses), round trips
   timed (body already encoded; the answer decoded). Between two requests the client waits until the
@@ -68,15 +77,19 @@ def machine() -> dict:
             "load_average": [round(value, 2) for value in os.getloadavg()]}
 
 
-def held_out_contexts(domain, data: str | None, count: int):
-    """``count`` contexts spread evenly over the test split (cycled when it is smaller), and the train
-    examples for fitting a baseline."""
+def held_out_contexts(domain, data: str | None, count: int, workload: str = "spread"):
+    """``count`` contexts of the test split and the train examples (for fitting a baseline).
+    ``spread``: trigger points spread evenly over the split (cycled when it is smaller); ``sessions``:
+    the trigger points of its sessions in order, session after session."""
     from nep_core.dataset import load_sessions
     from nep_core.examples import build_examples, split_sessions
 
     sessions, _ = load_sessions(domain, data)
     examples, _ = build_examples(split_sessions(sessions, domain.examples), domain)
     held_out = examples["test"] or examples["val"] or examples["train"]
+    if workload == "sessions":
+        ordered = sorted(held_out, key=lambda example: (example.session_id, example.trigger))
+        return [ordered[index % len(ordered)].context for index in range(count)], examples["train"]
     stride = max(1, len(held_out) // count)
     return [held_out[(index * stride) % len(held_out)].context for index in range(count)], examples["train"]
 
@@ -94,8 +107,9 @@ def request_body(context, top_k: int, session: str | None = None, extra_events: 
     return json.dumps(body).encode("utf-8")
 
 
-def start_server(domain: str, model: str, data: str | None, feedback_dir: str, speculate: bool) -> tuple[subprocess.Popen, str]:
+def start_server(domain: str, model: str, data: str | None, feedback_dir: str, speculate: bool, placement: tuple[str, str] = ("cpu", "auto")) -> tuple[subprocess.Popen, str]:
     command = [sys.executable, "-m", "nep_core.cli.main", "serve", "--domain", domain, "--model", model]
+    command += ["--device", placement[0], "--dtype", placement[1]]
     command += ["--port", "0", "--data-dir", feedback_dir] + (["--data", data] if data else [])
     command += [] if speculate else ["--no-speculate"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -135,15 +149,16 @@ class Client:
 
 
 def time_in_process(predictor, contexts, top_k: int, warmup: int, with_generate: bool) -> dict[str, list[float]]:
-    """Per context, in turn: ``predict`` with ``top_k``, with k=1, and (``with_generate``) plain
-    ``model.generate``; interleaved so that a busy machine slows all of them alike. The two ``predict``
-    runs see the context under session ids of their own, so that neither reuses the prompt the other
-    just computed (each still reuses its own previous prompt of the session, as a server would)."""
-    timings: dict[str, list[float]] = {"in_process": [], "in_process_top1": []}
+    """Per context, in turn: ``predict`` with ``top_k``, with k=1, and (``with_generate``) the three
+    ``model.generate`` baselines; interleaved so that a busy machine slows all of them alike. The two
+    ``predict`` runs see the context under session ids of their own, so that neither reuses the prompt
+    the other just computed (each still reuses its own previous prompt of the session, as a server would)."""
     runs = [("in_process", lambda context: predictor.predict(context, top_k)), ("in_process_top1", lambda context: predictor.predict(context, 1))]
     if with_generate:
-        timings["generate"] = []
         runs.append(("generate", generator(predictor)))
+        runs.append(("generate_constrained_top1", generator(predictor, constrained=True)))
+        runs.append(("generate_constrained_topk", generator(predictor, constrained=True, top_k=top_k)))
+    timings: dict[str, list[float]] = {name: [] for name, _ in runs}
     for index, context in enumerate(contexts):
         for name, run in runs:
             own = dataclasses.replace(context, session_id=f"{context.session_id}#{name}")
@@ -154,9 +169,11 @@ def time_in_process(predictor, contexts, top_k: int, warmup: int, with_generate:
     return timings
 
 
-def generator(predictor):
-    """Plain ``model.generate`` on the predictor's model and prompt: greedy, ``max_new_tokens`` the
-    decoder's action length limit, as many torch threads as the predictor uses."""
+def generator(predictor, constrained: bool = False, top_k: int = 1):
+    """Plain ``model.generate`` on the predictor's model and prompt, ``max_new_tokens`` the decoder's
+    action length limit, as many torch threads as the predictor uses: greedy; with ``constrained`` under
+    the action grammar (the predictor's own masks, as ``prefix_allowed_tokens_fn``); with ``top_k`` > 1
+    beam search returning that many sequences."""
     import torch
     from transformers.utils import logging as hf_logging
 
@@ -165,18 +182,33 @@ def generator(predictor):
     hf_logging.set_verbosity_error()
     model, featurizer = predictor.model, predictor.featurizer
     pad = featurizer.tokenizer.pad_token_id
+    beams = max(predictor.settings.beam_width or predictor.domain.beam_width, top_k) if top_k > 1 else 1
 
     def generate(context) -> None:
         with torch.inference_mode(), _torch_threads(predictor.settings.threads):
-            ids = torch.tensor([featurizer.prompt_ids(context)], device=predictor.device)
+            prompt = featurizer.prompt_ids(context)
+            ids = torch.tensor([prompt], device=predictor.device)
+            options = {}
+            if constrained:
+                space = predictor.space.for_context(context)
+
+                def allowed(_batch: int, sequence) -> list[int]:
+                    written = featurizer.tokens(sequence[len(prompt):].tolist())
+                    if written and written[-1] == featurizer.id_to_token[featurizer.eos_id]:
+                        return [featurizer.eos_id]  # a finished beam, padded
+                    return list(predictor.masks.step(written, space).ids) or [featurizer.eos_id]
+
+                options["prefix_allowed_tokens_fn"] = allowed
+            if beams > 1:
+                options.update(num_beams=beams, num_return_sequences=top_k, length_penalty=0.0)
             model.generate(
                 input_ids=ids,
                 attention_mask=torch.ones_like(ids),
                 max_new_tokens=predictor.settings.max_action_tokens,
                 do_sample=False,
-                num_beams=1,
                 eos_token_id=featurizer.eos_id,
                 pad_token_id=pad if pad is not None else featurizer.eos_id,
+                **options,
             )
 
     return generate
@@ -271,27 +303,33 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--top-k", type=int, default=3)
     parser.add_argument("--data", default=None, help="sessions to draw requests from (default: the domain's default data)")
+    parser.add_argument("--workload", choices=("sessions", "spread"), default="sessions",
+                        help="sessions: each held-out session's requests in order, as an app sends them; spread: trigger points spread over the split")
     parser.add_argument("--accepts", type=int, default=50, help="accepted suggestions to time")
     parser.add_argument("--accept-after", type=float, default=1.2, help="session seconds between the last event and the accept")
     parser.add_argument("--concurrency", default="1,8,32", help="numbers of concurrent clients for the throughput phase")
     parser.add_argument("--throughput-requests", type=int, default=200, help="requests per concurrency level")
     parser.add_argument("--no-speculate", action="store_true", help="serve with --no-speculate (no accept phase)")
     parser.add_argument("--skip-generate", action="store_true", help="leave out the transformers generate baseline")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (as nep serve --device)")
+    parser.add_argument("--dtype", default="auto", help="auto (bfloat16 on a GPU, float32 on the CPU), float32, bfloat16 or float16")
     args = parser.parse_args()
 
     from nep_core.inference.factory import is_baseline, load_predictor
+    from nep_core.inference.placement import resolve_placement
     from nep_core.plugins import get_domain
 
+    device, dtype = resolve_placement(args.device, args.dtype)
     domain = get_domain(args.domain)
-    contexts, train_examples = held_out_contexts(domain, args.data, args.warmup + args.requests)
-    predictor = load_predictor(args.model, domain, train_examples if is_baseline(args.model) else None)
+    contexts, train_examples = held_out_contexts(domain, args.data, args.warmup + args.requests, args.workload)
+    predictor = load_predictor(args.model, domain, train_examples if is_baseline(args.model) else None, device=device, dtype=dtype)
 
     timings = time_in_process(predictor, contexts, args.top_k, args.warmup, not is_baseline(args.model) and not args.skip_generate)
-    in_process, in_process_top1, generate = timings["in_process"], timings["in_process_top1"], timings.get("generate")
+    in_process, in_process_top1 = timings["in_process"], timings["in_process_top1"]
 
     bodies = [request_body(context, args.top_k, session_name(context, "seq-")) for context in contexts]
     with tempfile.TemporaryDirectory(prefix="nep-bench-") as feedback_dir:
-        process, url = start_server(args.domain, args.model, args.data, feedback_dir, not args.no_speculate)
+        process, url = start_server(args.domain, args.model, args.data, feedback_dir, not args.no_speculate, (args.device, args.dtype))
         try:
             through_server, server_side = time_server_sequential(url, bodies, args.warmup)
             accept = None
@@ -313,6 +351,9 @@ def main() -> None:
         "domain": args.domain,
         "model": args.model,
         "requests": args.requests,
+        "workload": args.workload,
+        "device": device,
+        "dtype": str(dtype).removeprefix("torch."),
         "top_k": args.top_k,
         "mean_history_events": round(statistics.fmean(len(context.history) for context in contexts), 1),
         "in_process": local,
@@ -325,11 +366,19 @@ def main() -> None:
         "throughput": throughput,
         "speculation": speculation,
     }
-    if generate is not None:
-        report["generate"] = summary(generate)
+    if "generate" in timings:
+        top1 = summary(in_process_top1)
+        for name in ("generate", "generate_constrained_top1", "generate_constrained_topk"):
+            report[name] = summary(timings[name])
         report["generate_max_new_tokens"] = predictor.settings.max_action_tokens
-        report["ratio_generate_p50"] = round(report["generate"]["p50_ms"] / max(local["p50_ms"], 1e-9), 2)
-        report["ratio_generate_p50_top1"] = round(report["generate"]["p50_ms"] / max(summary(in_process_top1)["p50_ms"], 1e-9), 2)
+        ratios = {
+            "ratio_generate_p50": ("generate", local),
+            "ratio_generate_p50_top1": ("generate", top1),
+            "ratio_generate_constrained_top1_p50": ("generate_constrained_top1", top1),
+            "ratio_generate_constrained_topk_p50": ("generate_constrained_topk", local),
+        }
+        for key, (name, ours) in ratios.items():
+            report[key] = round(report[name]["p50_ms"] / max(ours["p50_ms"], 1e-9), 2)
     report["machine"] = machine()
     print(json.dumps(report, indent=2))
 

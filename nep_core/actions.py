@@ -31,8 +31,15 @@ class Action:
         return self.kind == NO_EDIT_KIND
 
     def key(self) -> str:
-        """Canonical identity of the action (kind, target, args): equal keys mean an exact match."""
-        return json.dumps([self.kind, self.target, self.args], sort_keys=True, separators=(",", ":"))
+        """Canonical identity of the action (kind, target, args): equal keys mean an exact match.
+
+        Written once per action and kept (an action is a value: its fields are never changed in place).
+        """
+        key = self.__dict__.get("_key")
+        if key is None:
+            key = json.dumps([self.kind, self.target, self.args], sort_keys=True, separators=(",", ":"))
+            object.__setattr__(self, "_key", key)
+        return key
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Action) and self.key() == other.key() and self.edit == other.edit

@@ -73,8 +73,9 @@ def read_meta(path: str | os.PathLike) -> dict[str, Any]:
     return meta
 
 
-def load_checkpoint(path: str | os.PathLike, expected_domain: str | None = None, device: str = "cpu") -> LoadedModel:
-    """Load model, tokenizer and meta; a checkpoint of another domain is a clear error."""
+def load_checkpoint(path: str | os.PathLike, expected_domain: str | None = None, device: str = "cpu", dtype: Any = None) -> LoadedModel:
+    """Load model, tokenizer and meta (the model on ``device``, in ``dtype`` when given: a ``torch.dtype``);
+    a checkpoint of another domain is a clear error."""
     meta = read_meta(path)
     if expected_domain is not None and meta.get("domain") != expected_domain:
         raise NepError(
@@ -85,7 +86,7 @@ def load_checkpoint(path: str | os.PathLike, expected_domain: str | None = None,
 
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, use_safetensors=True)
-    model.to(device)
+    model.to(device=device, dtype=dtype)
     model.eval()
     return LoadedModel(model=model, tokenizer=tokenizer, meta=meta, path=Path(path))
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import zlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any, Hashable, Mapping, Sequence
+from typing import Any, Callable, Hashable, Mapping, Sequence
 
 from nep_core.action_space import UNK, ActionSpace
 from nep_core.errors import InvalidAction
@@ -41,6 +42,34 @@ class HistoryEncoder(ABC):
         """Called with the model's tokenizer before featurizing; encoders that write text with it override."""
 
 
+def is_window_anchor(event: Event, stride: int) -> bool:
+    """Whether a window of recent events may start at ``event``: about one action in ``stride`` is an
+    anchor, chosen by a hash of the action itself, never by its position (which shifts when a client
+    sends only its newest events) nor its time (which the encoder reads only as gap tokens)."""
+    if stride <= 1 or event.action is None:
+        return True
+    return zlib.crc32(event.action.key().encode()) % stride == 0
+
+
+def window_start(events: Sequence[Event], chunk_sizes: Sequence[int], budget: int, stride: int = 1, whole: bool = False) -> int:
+    """Where the window of recent ``events`` (their tokens ``chunk_sizes`` long) starts: at the first
+    anchor (``is_window_anchor``) from which the rest fits ``budget`` tokens, so that the prompts of a
+    growing session keep their beginning for several requests and the server's KV cache serves them;
+    at the earliest event that fits when no anchor does. ``whole``: ``events`` are all the history
+    there is, so when all of it fits the window starts at its beginning."""
+    earliest = len(events)
+    used = 0
+    while earliest > 0 and used + chunk_sizes[earliest - 1] <= budget:
+        earliest -= 1
+        used += chunk_sizes[earliest]
+    if earliest == 0 and whole:
+        return 0
+    for start in range(earliest, len(events)):
+        if is_window_anchor(events[start], stride):
+            return start
+    return earliest
+
+
 def gap_token(seconds: float) -> str | None:
     reached = [bucket for bucket in GAP_BUCKETS if seconds >= bucket]
     return f"dt>{reached[-1]:g}" if reached else None
@@ -51,27 +80,28 @@ class ActionHistoryEncoder(HistoryEncoder):
     """The generic encoder for symbolic domains: each recent action as its action-space tokens.
 
     A pause before an action adds a gap token; an action the space cannot write becomes ``<unk>``;
-    ``state_tokens`` (override or pass a function) renders the current state after the history.
+    ``state_tokens`` (override or pass a function) renders the current state after the history. The
+    window of recent actions starts at an anchor (``window_start``, about one action in ``stride``).
     """
 
     action_space: ActionSpace
     max_tokens: int = 256
     max_events: int = 64
+    stride: int = 4
 
     def encode(self, context: Context) -> list[str]:
         state_part = self.state_tokens(context.state)
         budget = max(0, self.max_tokens - len(state_part))
-        chunks: list[list[str]] = []
-        used = 0
-        events = [event for event in context.history if event.action is not None][-self.max_events :]
-        for position in range(len(events) - 1, -1, -1):
-            chunk = self.event_tokens(events[position], events[position - 1] if position else None)
-            if used + len(chunk) > budget:
-                break
-            chunks.append(chunk)
-            used += len(chunk)
-        tokens = [token for chunk in reversed(chunks) for token in chunk]
-        return tokens + state_part
+        events = [event for event in context.history if event.action is not None]
+        return self.window_tokens(events, lambda index: self.event_tokens(events[index], events[index - 1] if index else None), budget) + state_part
+
+    def window_tokens(self, events: Sequence[Event], write: Callable[[int], list[str]], budget: int) -> list[str]:
+        """The tokens of the window of recent ``events`` (``write(index)`` writes ``events[index]``):
+        at most ``max_events`` of them and ``budget`` tokens, from an anchor (``window_start``)."""
+        first = max(0, len(events) - self.max_events)
+        chunks = [write(index) for index in range(first, len(events))]
+        start = window_start(events[first:], [len(chunk) for chunk in chunks], budget, self.stride, whole=first == 0)
+        return [token for chunk in chunks[start:] for token in chunk]
 
     def time_key(self, context: Context) -> tuple[str | None, ...]:
         """The gap token between each two successive actions: all this encoder (and a subclass that
@@ -99,7 +129,7 @@ class ActionHistoryEncoder(HistoryEncoder):
         return [f"dt>{bucket:g}" for bucket in GAP_BUCKETS]
 
     def settings(self) -> dict[str, Any]:
-        return {**super().settings(), "max_events": self.max_events}
+        return {**super().settings(), "max_events": self.max_events, "stride": self.stride}
 
 
 def context_from_events(events: Sequence[Event], session_id: str = "", meta: Mapping[str, Any] | None = None) -> Context:

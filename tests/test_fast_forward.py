@@ -67,3 +67,66 @@ def test_only_models_it_computes_exactly_are_supported(loaded):
         assert not FastForward.supports(other), change
     with pytest.raises(ValueError):
         FastForward(torch.nn.Linear(2, 2))
+
+
+def test_logits_of_the_allowed_tokens_only_give_the_same_answers(loaded, tags_domain, tags_sessions, monkeypatch):
+    predictor = ModelPredictor(loaded, tags_domain, DecodeSettings(fast_forward=True))
+    contexts = random_contexts(25, seed=7, sessions=tags_sessions[:20])
+    asked: list[int] = []
+    columns = predictor._columns
+
+    def counted(bias_rows):
+        chosen = columns(bias_rows)
+        asked.append(bias_rows.shape[1] if chosen is None else chosen.numel())
+        return chosen
+
+    monkeypatch.setattr(predictor, "_columns", counted)
+    restricted = [predictor.predict(context, k=3) for context in contexts]
+    assert asked and min(asked) < predictor.model.config.vocab_size  # the restriction really happened
+    monkeypatch.setattr(predictor, "_columns", lambda bias_rows: None)
+    predictor.reset()
+    for context, left in zip(contexts, restricted):
+        right = predictor.predict(context, k=3)
+        assert [s.action for s in left.suggestions] == [s.action for s in right.suggestions]
+        for a, b in zip(left.suggestions, right.suggestions):
+            assert a.probability == pytest.approx(b.probability, rel=1e-5, abs=1e-8)
+        assert left.p_no_edit == pytest.approx(right.p_no_edit, rel=1e-5, abs=1e-8)
+
+
+def test_a_parameter_changed_in_place_is_read_at_the_next_call(loaded):
+    model = copy.deepcopy(loaded.model).eval()
+    fast = FastForward(model)
+    ids = torch.randint(5, model.config.vocab_size, (1, 12), generator=torch.Generator().manual_seed(1))
+
+    def both():
+        with torch.inference_mode():
+            mine = fast(ids, DynamicCache(config=model.config))
+            theirs = model(input_ids=ids, **{cache_argument(model): DynamicCache(config=model.config)}, use_cache=True).logits[:, -1].float()
+        return mine, theirs
+
+    before, _ = both()
+    with torch.no_grad():  # as an optimizer step changes them (RL trains the model the decoder reads)
+        model.model.layers[0].self_attn.k_proj.weight.mul_(1.5)
+        model.model.layers[-1].mlp.up_proj.weight.add_(0.05)
+    mine, theirs = both()
+    assert torch.allclose(mine, theirs, atol=1e-5)
+    assert not torch.allclose(mine, before, atol=1e-3)
+
+
+def test_in_bfloat16_too(loaded, tags_domain, tags_sessions):
+    """The GPU's number type, run here on the CPU: FastForward follows the model's own bfloat16 forward,
+    and the predictor loaded in bfloat16 answers (``nep serve --dtype bfloat16``)."""
+    model = copy.deepcopy(loaded.model).to(torch.bfloat16).eval()
+    fast = FastForward(model)
+    ids = torch.randint(5, model.config.vocab_size, (2, 20), generator=torch.Generator().manual_seed(2))
+    with torch.inference_mode():
+        mine = fast(ids, DynamicCache(config=model.config))
+        theirs = model(input_ids=ids, **{cache_argument(model): DynamicCache(config=model.config)}, use_cache=True).logits[:, -1].float()
+    assert mine.dtype == torch.float32
+    assert torch.allclose(mine, theirs, atol=0.1, rtol=0.05)
+    half = ModelPredictor(load_checkpoint(loaded.path, expected_domain="tags", dtype=torch.bfloat16), tags_domain)
+    assert next(half.model.parameters()).dtype == torch.bfloat16 and half._fast is not None
+    for context in random_contexts(5, seed=11, sessions=tags_sessions[:10]):
+        prediction = half.predict(context, k=3)
+        total = prediction.p_no_edit + sum(s.probability for s in prediction.suggestions)
+        assert 0.0 < total <= 1.0 + 1e-3

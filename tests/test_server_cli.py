@@ -82,6 +82,20 @@ def test_nep_serve_refuses_a_non_loopback_host():
     assert "listening" not in result.stdout
 
 
+@pytest.mark.parametrize(("option", "value", "named"), [("--device", "cuda:99", "cuda:99"), ("--device", "tpu", "tpu"), ("--dtype", "float8", "float8")])
+def test_nep_serve_refuses_a_device_or_dtype_it_cannot_use(option, value, named):
+    result = subprocess.run(
+        [*nep_command(), "serve", "--domain", "tags", "--model", "ngram", option, value],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and option in lines[0] and named in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_nep_serve_says_so_when_the_port_is_taken():
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

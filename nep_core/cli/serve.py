@@ -55,6 +55,12 @@ def command(
     log_level: str = typer.Option(
         "warning", "--log-level", help=f"Server log level: {', '.join(LOG_LEVELS)}; info also logs each request."
     ),
+    device: str = typer.Option(
+        "cpu", "--device", help="Where the model runs: cpu, cuda, cuda:N, or auto (a GPU when there is one)."
+    ),
+    dtype: str = typer.Option(
+        "auto", "--dtype", help="The model's number type: auto (bfloat16 on a GPU, float32 on the CPU), float32, bfloat16 or float16."
+    ),
 ) -> None:
     """Serve suggestions over HTTP for the apps: POST /v1/suggest, POST /v1/feedback, GET /v1/health.
 
@@ -71,6 +77,7 @@ def command(
     from nep_core.dataset import nep_home
     from nep_core.errors import NepError
     from nep_core.inference.factory import is_baseline, load_predictor, train_examples_for
+    from nep_core.inference.placement import resolve_placement
     from nep_core.plugins import get_domain
     from nep_core.server.app import create_app
     from nep_core.server.binding import bind_socket, check_bind_host, socket_url
@@ -81,6 +88,7 @@ def command(
     if log_level not in LOG_LEVELS:
         raise NepError(f"--log-level {log_level}: choose one of {', '.join(LOG_LEVELS)}")
     remote_warning = check_bind_host(host, allow_remote)
+    placement = resolve_placement(device, dtype)
     bundle = get_domain(domain)
     single_baseline = is_baseline(model) and location_model is None
     if data is not None and not single_baseline:
@@ -93,8 +101,8 @@ def command(
             info(f"fitting the {model} baseline on {data or f'the default {domain} data'}")
             train_examples = train_examples_for(bundle, data)
         else:
-            info(f"loading the model in {label}")
-        predictor = load_predictor(model, bundle, train_examples, location_model=location_model)
+            info(f"loading the model in {label} ({placement[0]}, {str(placement[1]).removeprefix('torch.')})")
+        predictor = load_predictor(model, bundle, train_examples, location_model=location_model, device=placement[0], dtype=placement[1])
         feedback_dir = data_dir if data_dir is not None else nep_home() / "feedback"
         app = create_app(
             bundle,

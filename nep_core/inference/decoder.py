@@ -294,9 +294,11 @@ class ModelPredictor(Predictor):
                 raise _Stopped
             branch = _fork(cache)
             branch.batch_select_indices(torch.zeros(len(starts), dtype=torch.long, device=self.device))
-            logits = self._step(torch.tensor([self.featurizer.ids(start.tokens) for start in starts], device=self.device), branch)
+            after = AfterLocation(space, length)
+            columns = self._columns(self.masks.biases([start.tokens for start in starts], after))
+            logits = self._step(torch.tensor([self.featurizer.ids(start.tokens) for start in starts], device=self.device), branch, columns)
             merged.steps += 1
-            self._search(branch, logits, k, AfterLocation(space, length), stop=stop, start=starts, result=merged, floor=floor)
+            self._search(branch, logits, k, after, stop=stop, start=starts, result=merged, floor=floor, columns=columns)
         return merged, len(prompt), reused
 
     def _likeliest_kind(self, logits: torch.Tensor, space: ActionSpace) -> tuple[str | None, float | None]:
@@ -360,12 +362,22 @@ class ModelPredictor(Predictor):
     def _forward(self, ids: list[int], cache: DynamicCache) -> torch.Tensor:
         return self._step(torch.tensor([ids], device=self.device), cache)
 
-    def _step(self, input_ids: torch.Tensor, cache: DynamicCache) -> torch.Tensor:
-        """The last position's logits (batch, vocab) for ``input_ids`` after ``cache``, which is extended."""
+    def _step(self, input_ids: torch.Tensor, cache: DynamicCache, columns: torch.Tensor | None = None) -> torch.Tensor:
+        """The last position's logits for ``input_ids`` after ``cache``, which is extended: (batch, vocab),
+        or with ``columns`` (token ids) those logits only, (batch, len(columns))."""
         if self._fast is not None:
-            return self._fast(input_ids, cache)
+            return self._fast(input_ids, cache, columns)
         out = self.model(input_ids=input_ids, **{self._cache_argument: cache}, use_cache=True, logits_to_keep=1)
-        return out.logits[:, -1, :].float()
+        logits = out.logits[:, -1, :].float()
+        return logits if columns is None else logits.index_select(1, columns)
+
+    def _columns(self, bias_rows: torch.Tensor) -> torch.Tensor | None:
+        """The token ids some row of ``bias_rows`` allows, when computing only their logits pays (at most
+        half the vocabulary); None: the whole vocabulary. Raw model probabilities need every logit."""
+        if not self.settings.grammar_normalized:
+            return None
+        allowed = torch.isfinite(bias_rows).any(0).nonzero().squeeze(1)
+        return allowed if 2 * allowed.numel() <= bias_rows.shape[1] else None
 
     def _reusable_state(self, session: str) -> _PromptState | None:
         """The session's last prompt, else the newest prompt of any session (None: prefill afresh)."""
@@ -418,29 +430,36 @@ class ModelPredictor(Predictor):
         start: list[_Hypothesis] | None = None,
         result: _SearchResult | None = None,
         floor: float = NEG_INF,
+        columns: torch.Tensor | None = None,
     ) -> _SearchResult:
         """The search from the empty action, or from ``start`` (hypotheses of one length whose next-token
-        logits are the rows of ``logits``, the cache batched alike); it adds to ``result`` when given.
-        Hypotheses at or below the log-probability ``floor`` are neither continued nor finished."""
+        logits are the rows of ``logits``, the cache batched alike; with ``columns``, the logits of those
+        token ids only); it adds to ``result`` when given. Hypotheses at or below the log-probability
+        ``floor`` are neither continued nor finished."""
         settings = self.settings
         width = max(settings.beam_width or self.domain.beam_width, k)
-        per_row = min(width + k + 1, logits.shape[-1])
         live = start or [_Hypothesis((), 0.0)]
         result = result or _SearchResult({}, NEG_INF, 0, True, 0)
         edits = result.edits
         best_dropped = NEG_INF
+        bias_rows = self.masks.biases([hypothesis.tokens for hypothesis in live], space)
         while live:
-            bias = self.masks.biases([hypothesis.tokens for hypothesis in live], space)
+            bias = bias_rows if columns is None else bias_rows.index_select(1, columns)
+            per_row = min(width + k + 1, logits.shape[-1])
             if settings.grammar_normalized:
                 scores = torch.log_softmax(logits + bias, dim=-1)
             else:
                 scores = torch.log_softmax(logits, dim=-1) + bias
             scores = scores + torch.tensor([hypothesis.logp for hypothesis in live], device=scores.device)[:, None]
             top_values, top_ids = torch.topk(scores, per_row, dim=-1)
+            if columns is not None:
+                top_ids = columns[top_ids]
             rows = list(zip(top_values.tolist(), top_ids.tolist()))
             if not live[0].tokens and self.no_edit_id is not None and self.no_edit_id not in rows[0][1]:
-                rows[0][0].append(float(scores[0, self.no_edit_id]))
-                rows[0][1].append(self.no_edit_id)
+                where = self.no_edit_id if columns is None else int(torch.searchsorted(columns, self.no_edit_id))
+                if columns is None or (where < len(columns) and int(columns[where]) == self.no_edit_id):
+                    rows[0][0].append(float(scores[0, where]))
+                    rows[0][1].append(self.no_edit_id)
 
             candidates: list[_Candidate] = []
             for row, (values, token_ids) in enumerate(rows):
@@ -483,9 +502,13 @@ class ModelPredictor(Predictor):
                 break
             if stop is not None and stop():
                 raise _Stopped
-            cache.batch_select_indices(torch.tensor([candidate.row for candidate in kept], device=self.device))
+            chosen_rows = [candidate.row for candidate in kept]
+            if chosen_rows != list(range(len(live))):
+                cache.batch_select_indices(torch.tensor(chosen_rows, device=self.device))
             input_ids = torch.tensor([[candidate.token_id] for candidate in kept], device=self.device)
-            logits = self._step(input_ids, cache)
+            bias_rows = self.masks.biases([candidate.tokens for candidate in kept], space)
+            columns = self._columns(bias_rows)
+            logits = self._step(input_ids, cache, columns)
             live = [_Hypothesis(candidate.tokens, candidate.logp) for candidate in kept]
             result.steps += 1
 

@@ -56,15 +56,17 @@ def load_predictor(
     settings: DecodeSettings | None = None,
     device: str = "cpu",
     location_model: str | None = None,
+    dtype=None,
 ) -> Predictor:
     """A predictor for ``spec``: a checkpoint folder, or a baseline name fitted on ``train_examples``
     (default: the train split of the domain's default dataset); with ``location_model`` (a checkpoint of
-    ``nep train --target location``), the ``TwoStagePredictor`` of the two. A checkpoint of another domain,
-    a missing folder or an unknown name is a ``NepError``."""
+    ``nep train --target location``), the ``TwoStagePredictor`` of the two. A checkpoint runs on ``device``
+    in ``dtype`` (a ``torch.dtype``; None: as saved). A checkpoint of another domain, a missing folder or an
+    unknown name is a ``NepError``."""
     if location_model is not None:
         from nep_core.inference.two_stage import load_two_stage
 
-        return load_two_stage(spec, location_model, domain, settings, device)
+        return load_two_stage(spec, location_model, domain, settings, device, dtype)
     if is_baseline(spec):
         baseline = make_baseline(spec, domain)
         if train_examples is None:
@@ -79,7 +81,7 @@ def load_predictor(
     from nep_core.checkpoint import load_checkpoint
     from nep_core.inference.decoder import ModelPredictor
 
-    loaded = load_checkpoint(path, expected_domain=domain.name, device=device)
+    loaded = load_checkpoint(path, expected_domain=domain.name, device=device, dtype=dtype)
     if loaded.target == "location":
         raise NepError(f"--model {spec} is a location model: pass it as --location-model, with an edit model as --model")
     return ModelPredictor(loaded, domain, settings)

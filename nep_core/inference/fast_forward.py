@@ -3,9 +3,10 @@
 A `transformers` forward runs dozens of Python modules, hooks and checks per layer; for NEP's
 models (a few layers, a few hundred hidden units) that overhead, not the arithmetic, is most of a
 decode step. ``FastForward`` computes the same thing from the same weights with a handful of tensor
-calls per layer: RMS norm, the q/k/v projections, rotary embedding, attention over the cache
-(grouped-query, causal), the output projection and the SiLU-gated MLP, then the last position's
-logits. It reads and extends the model's own ``DynamicCache`` (``DynamicLayer.update``), so the
+calls per layer: RMS norm, the q/k/v projections (as one), rotary embedding (queries and keys at
+once), attention over the cache (grouped-query, causal), the output projection and the SiLU-gated MLP
+(gate and up as one), then the last position's logits, for the whole vocabulary or only the token ids
+asked for (the decoder asks for those its grammar allows). It reads and extends the model's own ``DynamicCache`` (``DynamicLayer.update``), so the
 decoder's prefix reuse, forks, crops and beam re-selection work unchanged, and it falls back to
 nothing: ``FastForward.supports(model)`` says whether a model is one it computes exactly (a
 ``LlamaForCausalLM`` with default rotary embedding and no biases); otherwise the decoder calls the
@@ -32,7 +33,8 @@ def _rope_theta(config) -> float | None:
 
 
 class FastForward:
-    """``FastForward(model)(input_ids, cache)``: the last position's logits, float32, shape (batch, vocab)."""
+    """``FastForward(model)(input_ids, cache)``: the last position's logits, float32, shape (batch, vocab);
+    with ``columns`` (token ids), only those logits, shape (batch, len(columns))."""
 
     def __init__(self, model):
         if not self.supports(model):
@@ -46,8 +48,10 @@ class FastForward:
         self.lm_head = model.get_output_embeddings().weight
         inner = model.model
         self.final_norm = inner.norm.weight
-        # The parameters themselves, never copies: a model being trained (RL) is read as it is now.
-        self.layers = [
+        self.float32 = self.embed.dtype == torch.float32
+        # The parameters themselves: a model being trained (RL) is read as it is now. The fused
+        # projections below are copies, rebuilt whenever a parameter changed (its in-place version).
+        self.sources = [
             (
                 layer.input_layernorm.weight,
                 layer.self_attn.q_proj.weight,
@@ -61,16 +65,30 @@ class FastForward:
             )
             for layer in inner.layers
         ]
+        self._versions: tuple[int, ...] | None = None
+        self.layers: list[tuple[torch.Tensor, ...]] = []
         theta = _rope_theta(config)
         self.inverse_frequencies = 1.0 / (theta ** (torch.arange(0, self.head_dim, 2, dtype=torch.int64).float() / self.head_dim))
         self._rotary_tables(config.max_position_embeddings)
 
     def _rotary_tables(self, positions: int) -> None:
+        """cos and sin per position; sin signed so that rotating is ``x * cos + swap_halves(x) * sin``."""
         angles = torch.outer(torch.arange(positions, dtype=torch.float32), self.inverse_frequencies)
-        angles = torch.cat([angles, angles], dim=-1)
         device, dtype = self.embed.device, self.embed.dtype
-        self.cos = angles.cos().to(device=device, dtype=dtype)
-        self.sin = angles.sin().to(device=device, dtype=dtype)
+        self.cos = torch.cat([angles, angles], dim=-1).cos().to(device=device, dtype=dtype)
+        self.sin = torch.cat([-angles.sin(), angles.sin()], dim=-1).to(device=device, dtype=dtype)
+
+    def _fused_layers(self) -> list[tuple[torch.Tensor, ...]]:
+        """Per layer: norm, q/k/v as one projection, output, norm, gate/up as one projection, down."""
+        versions = tuple(weight._version for weights in self.sources for weight in weights)
+        if versions != self._versions:
+            with torch.no_grad():
+                self.layers = [
+                    (norm_in, torch.cat([q, k, v]).detach(), out, norm_post, torch.cat([gate, up]).detach(), down)
+                    for norm_in, q, k, v, out, norm_post, gate, up, down in self.sources
+                ]
+            self._versions = versions
+        return self.layers
 
     @staticmethod
     def supports(model) -> bool:
@@ -88,46 +106,42 @@ class FastForward:
 
     def _norm(self, hidden: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         """Llama's RMS norm, computed in float32 like `transformers`."""
-        values = hidden.float()
-        values = values * torch.rsqrt(values.pow(2).mean(-1, keepdim=True) + self.eps)
-        return weight * values.to(hidden.dtype)
+        if self.float32:
+            return F.rms_norm(hidden, weight.shape, weight, self.eps)
+        return weight * F.rms_norm(hidden.float(), weight.shape, eps=self.eps).to(hidden.dtype)
 
-    @staticmethod
-    def _rotate(values: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        half = values.shape[-1] // 2
-        rotated = torch.cat((-values[..., half:], values[..., :half]), dim=-1)
-        return values * cos + rotated * sin
-
-    def __call__(self, input_ids: torch.Tensor, cache: DynamicCache) -> torch.Tensor:
+    def __call__(self, input_ids: torch.Tensor, cache: DynamicCache, columns: torch.Tensor | None = None) -> torch.Tensor:
         batch, length = input_ids.shape
         past = cache.get_seq_length()
         if past + length > self.cos.shape[0]:
             self._rotary_tables(2 * (past + length))
-        cos = self.cos[past : past + length][None, None]
-        sin = self.sin[past : past + length][None, None]
+        cos = self.cos[past : past + length][None, :, None]
+        sin = self.sin[past : past + length][None, :, None]
         mask = None
         if length > 1 and past:
             rows = torch.arange(past, past + length, device=input_ids.device)[:, None]
             mask = torch.arange(past + length, device=input_ids.device)[None, :] <= rows
-        q_size = self.heads * self.head_dim
+        heads, kv_heads, half = self.heads, self.kv_heads, self.head_dim // 2
+        rotated_heads = heads + kv_heads
         hidden = F.embedding(input_ids, self.embed)
-        for index, (norm_in, q_proj, k_proj, v_proj, out, norm_post, gate, up, down) in enumerate(self.layers):
-            normed = self._norm(hidden, norm_in)
-            query, key, value = F.linear(normed, q_proj), F.linear(normed, k_proj), F.linear(normed, v_proj)
-            query = self._rotate(query.view(batch, length, self.heads, self.head_dim).transpose(1, 2), cos, sin)
-            key = self._rotate(key.view(batch, length, self.kv_heads, self.head_dim).transpose(1, 2), cos, sin)
-            value = value.view(batch, length, self.kv_heads, self.head_dim).transpose(1, 2)
-            keys, values = cache.layers[index].update(key, value)
+        for index, (norm_in, qkv_proj, out, norm_post, gate_up, down) in enumerate(self._fused_layers()):
+            qkv = F.linear(self._norm(hidden, norm_in), qkv_proj).view(batch, length, rotated_heads + kv_heads, self.head_dim)
+            query_key = qkv[:, :, :rotated_heads]
+            swapped = torch.cat((query_key[..., half:], query_key[..., :half]), dim=-1)
+            query_key = torch.addcmul(query_key * cos, swapped, sin).transpose(1, 2)
+            keys, values = cache.layers[index].update(query_key[:, heads:], qkv[:, :, rotated_heads:].transpose(1, 2))
             attended = F.scaled_dot_product_attention(
-                query,
+                query_key[:, :heads],
                 keys,
                 values,
                 attn_mask=mask,
                 is_causal=mask is None and length > 1,
-                enable_gqa=self.kv_heads != self.heads,
+                enable_gqa=kv_heads != heads,
             )
-            hidden = hidden + F.linear(attended.transpose(1, 2).reshape(batch, length, q_size), out)
-            normed = self._norm(hidden, norm_post)
-            hidden = hidden + F.linear(F.silu(F.linear(normed, gate)) * F.linear(normed, up), down)
+            hidden = hidden + F.linear(attended.transpose(1, 2).reshape(batch, length, heads * self.head_dim), out)
+            gate, up = F.linear(self._norm(hidden, norm_post), gate_up).chunk(2, dim=-1)
+            hidden = hidden + F.linear(F.silu(gate) * up, down)
         last = self._norm(hidden[:, -1, :], self.final_norm)
-        return F.linear(last, self.lm_head).float()
+        # The output layer reads a (vocab x hidden) matrix, often the largest of the model: a few hundred
+        # allowed rows cost a fraction of the whole.
+        return F.linear(last, self.lm_head if columns is None else self.lm_head.index_select(0, columns)).float()

@@ -93,7 +93,7 @@ def check_stages(edit_meta: dict, location_meta: dict, model: str, location_mode
 
 
 def load_two_stage(
-    model: str, location_model: str, domain: Domain, settings: DecodeSettings | None = None, device: str = "cpu"
+    model: str, location_model: str, domain: Domain, settings: DecodeSettings | None = None, device: str = "cpu", dtype=None
 ) -> TwoStagePredictor:
     """``TwoStagePredictor`` from two checkpoint folders; a missing folder, a baseline, a model of the wrong
     target or the two of different domains is a one-line ``NepError`` before any weights load."""
@@ -109,6 +109,6 @@ def load_two_stage(
             raise NepError(f"{option} {path}: no such model folder")
         metas.append(read_meta(Path(path).expanduser()))
     check_stages(*metas, model, location_model)
-    locator = ModelPredictor(load_checkpoint(Path(location_model).expanduser(), domain.name, device), domain, settings)
-    editor = ModelPredictor(load_checkpoint(Path(model).expanduser(), domain.name, device), domain, settings)
+    locator = ModelPredictor(load_checkpoint(Path(location_model).expanduser(), domain.name, device, dtype), domain, settings)
+    editor = ModelPredictor(load_checkpoint(Path(model).expanduser(), domain.name, device, dtype), domain, settings)
     return TwoStagePredictor(locator, editor)

@@ -42,6 +42,8 @@ Every kind is an edit (a suggestion the painter can accept).
 
 from __future__ import annotations
 
+import bisect
+import functools
 import math
 from dataclasses import dataclass, replace
 from typing import Any, Collection, Hashable, Mapping, Sequence
@@ -138,10 +140,20 @@ ERASER_TOKENS = ["on=0", "on=1"]
 # -- quantization --------------------------------------------------------------------------------
 
 
+def nearest_on_grid(grid: Sequence[float], value: float) -> float:
+    """The value of the ascending ``grid`` nearest to ``value``; the smaller one on a tie."""
+    index = bisect.bisect_left(grid, value)
+    if index == 0:
+        return grid[0]
+    if index == len(grid):
+        return grid[-1]
+    below, above = grid[index - 1], grid[index]
+    return below if value - below <= above - value else above
+
+
 def quantize_move(value: float) -> int:
     """The grid move nearest to ``value`` (clamped to ±MAX_MOVE)."""
-    magnitude = min(abs(value), MAX_MOVE)
-    best = min(MOVES, key=lambda move: abs(move - magnitude))
+    best = nearest_on_grid(MOVES, min(abs(value), MAX_MOVE))
     return int(math.copysign(best, value)) if best else 0
 
 
@@ -237,7 +249,7 @@ def nearest_jump(value: float) -> int | None:
     """The jump on the grid nearest to ``value``, or None beyond the largest jump."""
     if abs(value) > JUMPS[-1]:
         return None
-    best = min(JUMPS, key=lambda jump: abs(jump - abs(value)))
+    best = nearest_on_grid(JUMPS, abs(value))
     return int(math.copysign(best, value)) if best else 0
 
 
@@ -263,6 +275,11 @@ def level_color(levels: Sequence[int]) -> str:
 def snap_size(size: Any) -> int:
     if not isinstance(size, (int, float)) or isinstance(size, bool) or not math.isfinite(size) or size <= 0:
         raise InvalidAction(f"size must be a positive number, got {size!r}")
+    return _snapped_size(float(size))
+
+
+@functools.lru_cache(maxsize=4096)
+def _snapped_size(size: float) -> int:
     return min(SIZES, key=lambda candidate: abs(math.log(candidate / size)))
 
 
@@ -344,7 +361,24 @@ def _is_index(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < MAX_LAYERS
 
 
+_VALID_SETTINGS: dict[tuple[str, type, Any], bool] = {}
+
+
 def _valid_setting(key: str, value: Any) -> bool:
+    """Whether ``value`` is a usable ``key`` setting; remembered per value (a session repeats a few)."""
+    try:
+        memo_key = (key, type(value), value)
+        known = _VALID_SETTINGS.get(memo_key)
+    except TypeError:  # an unhashable value (a list where a colour belongs): checked every time
+        return _check_setting(key, value)
+    if known is None:
+        if len(_VALID_SETTINGS) >= 8192:
+            _VALID_SETTINGS.clear()
+        known = _VALID_SETTINGS[memo_key] = _check_setting(key, value)
+    return known
+
+
+def _check_setting(key: str, value: Any) -> bool:
     try:
         if key == "brush":
             brush_token(value)

@@ -2,8 +2,9 @@
 
 History: each recent action as its action-space tokens (a stroke in full, so the model can copy and
 shift it), a pause before it as a ``dt>`` gap token, an action the space cannot write as ``<unk>``.
-The window starts at an action whose index is a multiple of ``stride``, so the prompts of a growing
-session share their beginning (the server's KV cache is reused).
+The window starts at an anchor action (``nep_core.encoder.window_start``, about one action in
+``stride``), so the prompts of a growing session share their beginning (the server's KV cache is
+reused), even when the client sends only its newest events.
 State (after the history): ``cw= ch=`` canvas size in 32-pixel cells (bucketed), the current
 ``size=``, ``opacity=``, colour ``r= g= b=``, ``on=`` eraser and ``layer=`` index, and
 ``pen sx= sy=``: the cell where the newest stroke ended.
@@ -47,28 +48,15 @@ class KritaEncoder(ActionHistoryEncoder):
     max_tokens: int = 256
     max_events: int = 16
 
-    stride: int = 4
-
     def __post_init__(self) -> None:
         self._token_cache: dict[str, list[str]] = {}
 
     def encode(self, context: Context) -> list[str]:
-        """The window of recent actions starts at an action whose index is a multiple of ``stride``
-        (the first such that fits the budget), so successive requests of a growing session share their
-        prompt's beginning and ``nep serve`` reuses its KV cache; then the state."""
+        """The window of recent actions (``window_tokens``), then the state."""
         state_part = self.state_tokens_for(context)
         budget = max(0, self.max_tokens - len(state_part))
         events = [event for event in context.history if event.action is not None]
-        chunks = [self._event_chunk(events, index) for index in range(len(events))]
-        start = -(-max(0, len(events) - self.max_events) // self.stride) * self.stride
-        while start < len(events) and sum(len(chunk) for chunk in chunks[start:]) > budget:
-            start += self.stride
-        if start >= len(events):  # even the newest stride of actions is too long: the newest that fit
-            start, used = len(events), 0
-            while start > 0 and used + len(chunks[start - 1]) <= budget:
-                start -= 1
-                used += len(chunks[start])
-        return [token for chunk in chunks[start:] for token in chunk] + state_part
+        return self.window_tokens(events, lambda index: self._event_chunk(events, index), budget) + state_part
 
     def _event_chunk(self, events, index: int) -> list[str]:
         event = events[index]
@@ -110,7 +98,7 @@ class KritaEncoder(ActionHistoryEncoder):
         return tokens
 
     def settings(self) -> dict[str, Any]:
-        return {**super().settings(), "stride": self.stride}
+        return super().settings()
 
     def vocabulary(self) -> list[str]:
         canvas = [f"{name}={bucket}" for name in ("cw", "ch") for bucket in CANVAS_BUCKETS]

@@ -316,6 +316,16 @@ class BoundVideoSpace(ActionSpace):
     # -- the grammar on this timeline ---------------------------------------------------------------
 
     def allowed_next(self, prefix: Sequence[str]) -> Collection[str]:
+        """What may follow ``prefix`` on this timeline (computed once per prefix: the search asks for
+        each prefix it extends, and ``decode`` asks again for every prefix of what it reads)."""
+        cache = self.__dict__.setdefault("_allowed_cache", {})
+        key = tuple(prefix)
+        allowed = cache.get(key)
+        if allowed is None:
+            allowed = cache[key] = self._allowed_next(key)
+        return allowed
+
+    def _allowed_next(self, prefix: tuple[str, ...]) -> list[str]:
         if not prefix:
             kinds = [token for token, kind in KIND_TOKENS.items() if kind in TARGETLESS or self._tracks_for(kind)]
             return [NO_EDIT_TOKEN, *kinds]
@@ -376,7 +386,12 @@ class BoundVideoSpace(ActionSpace):
             return item.type != ITEM_GAP
         if kind == "move":
             return len(self.view.tracks[track]) > 1
-        return bool(self._arg_tokens(kind, track, index, KIND_ARGS[kind][0], []))
+        name = KIND_ARGS[kind][0]
+        if name in ("to", "media", "direction"):
+            return bool(self._arg_tokens(kind, track, index, name, []))
+        low, high = self._frame_bounds(kind, self.view.tracks[track], index, name, [])
+        steps = steps_between(low, high) if low <= high else []
+        return any(step != 0 for step in steps) if kind in SIGNED_KINDS else bool(steps)
 
     def _arg_tokens(self, kind: str, track: int, index: int, name: str, earlier: list[int]) -> list[str]:
         """Tokens of argument ``name`` that keep the edit applicable, given the earlier arguments' values."""

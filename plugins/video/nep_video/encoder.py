@@ -36,15 +36,7 @@ class VideoEncoder(ActionHistoryEncoder):
         budget = max(0, self.max_tokens - len(state_part))
         events = [event for event in context.history if event.action is not None]
         anchors = _anchors([event.action for event in events])
-        chunks: list[list[str]] = []
-        used = 0
-        for position in range(len(events) - 1, max(-1, len(events) - 1 - self.max_events), -1):
-            chunk = self._event_tokens(events, position, anchors[position])
-            if used + len(chunk) > budget:
-                break
-            chunks.append(chunk)
-            used += len(chunk)
-        return [token for chunk in reversed(chunks) for token in chunk] + state_part
+        return self.window_tokens(events, lambda position: self._event_tokens(events, position, anchors[position]), budget) + state_part
 
     def _event_tokens(self, events, position: int, anchor: int) -> list[str]:
         tokens = []

@@ -13,6 +13,11 @@ kind and location match; else 0. ``details`` says which parts matched (``kind_ma
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
+import opentimelineio as otio
+
 from nep_core.actions import Action
 from nep_core.errors import InvalidAction
 from nep_core.session import Context
@@ -26,11 +31,19 @@ TOLERANCE_FRAMES = 2
 NEAR_REWARD = 0.75
 PLACE_REWARD = 0.25
 FRAME_ARGS = ("frames", "offset", "in")
+CHECKS_KEPT = 512
+"""Checks remembered per (timeline, edit): a session's requests between two edits share one timeline
+object (``timeline_at``), and they, the speculation and its accept check the same suggestions again."""
 
 
 class TimelineVerifier(Verifier):
     name = "timeline"
     description = "the edit applies to the timeline (OTIO) within every clip's media, no empty clips; reward = exact or within 2 frames"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._checked: OrderedDict[tuple[int, str], tuple[otio.schema.Timeline, str | None]] = OrderedDict()
+        self._problems_before: OrderedDict[int, tuple[otio.schema.Timeline, list[str]]] = OrderedDict()
 
     def verify(self, context: Context, predicted: Action, reference: Action | None = None) -> Verdict:
         try:
@@ -41,15 +54,9 @@ class TimelineVerifier(Verifier):
             return Verdict(True, float(reference is not None and reference.is_no_edit))
         if not predicted.edit:
             return Verdict(False, 0.0, {"error": f"{predicted.kind} is not an edit"})
-        timeline = timeline_at(context).timeline
-        try:
-            edited = apply_edit(timeline, predicted)
-        except InvalidAction as error:
-            return Verdict(False, 0.0, {"error": str(error)})
-        before = set(timeline_problems(timeline))
-        new = [problem for problem in timeline_problems(edited) if problem not in before]
-        if new:
-            return Verdict(False, 0.0, {"error": new[0]})
+        problem = self._problem(timeline_at(context).timeline, predicted)
+        if problem is not None:
+            return Verdict(False, 0.0, {"error": problem})
         if reference is None:
             return Verdict(True, 0.0)
         try:
@@ -57,6 +64,38 @@ class TimelineVerifier(Verifier):
         except InvalidAction:
             return Verdict(True, 0.0)
         return Verdict(True, *match_reward(predicted, reference))
+
+    def _problem(self, timeline: otio.schema.Timeline, edit: Action) -> str | None:
+        """Why ``edit`` does not apply to ``timeline`` cleanly, or None (remembered; ``timeline`` is never edited)."""
+        key = (id(timeline), edit.key())
+        with self._lock:
+            known = self._checked.get(key)
+        if known is not None and known[0] is timeline:
+            return known[1]
+        try:
+            edited = apply_edit(timeline, edit)
+        except InvalidAction as error:
+            problem = str(error)
+        else:
+            before = set(self._problems(timeline))
+            problem = next((found for found in timeline_problems(edited) if found not in before), None)
+        with self._lock:
+            self._checked[key] = (timeline, problem)
+            while len(self._checked) > CHECKS_KEPT:
+                self._checked.popitem(last=False)
+        return problem
+
+    def _problems(self, timeline: otio.schema.Timeline) -> list[str]:
+        with self._lock:
+            known = self._problems_before.get(id(timeline))
+        if known is not None and known[0] is timeline:
+            return known[1]
+        problems = timeline_problems(timeline)
+        with self._lock:
+            self._problems_before[id(timeline)] = (timeline, problems)
+            while len(self._problems_before) > 8:
+                self._problems_before.popitem(last=False)
+        return problems
 
 
 def match_reward(predicted: Action, reference: Action) -> tuple[float, dict]:
