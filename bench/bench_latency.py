@@ -24,7 +24,8 @@ KV cache of the previous prompt rarely helps). Phases:
   keep-alive connection (stdlib ``http.client``, the kind of client an app add-on uses), round trips
   timed (body already encoded; the answer decoded). Between two requests the client waits until the
   server's speculation queue is empty (``/v1/health``), as a user's pause would let it.
-- ``accept``: for contexts whose answer is an edit, the client waits likewise, then sends the history
+- ``accept``: for contexts (spread over the split, each a session of its own) whose answer is an
+  edit, the client waits likewise, then sends the history
   plus the top suggestion as an action ``--accept-after`` session seconds later (the user accepted it):
   round trips of those requests, and the share answered from the speculation (``hit_rate``).
 - ``throughput``: 1, 8 and 32 concurrent clients, each its own session and connection, back to back
@@ -150,9 +151,11 @@ class Client:
 
 def time_in_process(predictor, contexts, top_k: int, warmup: int, with_generate: bool) -> dict[str, list[float]]:
     """Per context, in turn: ``predict`` with ``top_k``, with k=1, and (``with_generate``) the three
-    ``model.generate`` baselines; interleaved so that a busy machine slows all of them alike. The two
-    ``predict`` runs see the context under session ids of their own, so that neither reuses the prompt
-    the other just computed (each still reuses its own previous prompt of the session, as a server would)."""
+    ``model.generate`` baselines; interleaved so that a busy machine slows all of them alike, and in an
+    order rotated from one context to the next, so that each follows each other equally often (the run
+    after a beam search finds the processor's caches cold: about 4 ms on krita). The two ``predict``
+    runs see the context under session ids of their own, so that neither reuses the prompt the other
+    just computed (each still reuses its own previous prompt of the session, as a server would)."""
     runs = [("in_process", lambda context: predictor.predict(context, top_k)), ("in_process_top1", lambda context: predictor.predict(context, 1))]
     if with_generate:
         runs.append(("generate", generator(predictor)))
@@ -160,7 +163,7 @@ def time_in_process(predictor, contexts, top_k: int, warmup: int, with_generate:
         runs.append(("generate_constrained_topk", generator(predictor, constrained=True, top_k=top_k)))
     timings: dict[str, list[float]] = {name: [] for name, _ in runs}
     for index, context in enumerate(contexts):
-        for name, run in runs:
+        for name, run in runs[index % len(runs) :] + runs[: index % len(runs)]:
             own = dataclasses.replace(context, session_id=f"{context.session_id}#{name}")
             started = time.perf_counter()
             run(own)
@@ -322,6 +325,8 @@ def main() -> None:
     device, dtype = resolve_placement(args.device, args.dtype)
     domain = get_domain(args.domain)
     contexts, train_examples = held_out_contexts(domain, args.data, args.warmup + args.requests, args.workload)
+    # each accept is a session of its own: its contexts are spread over the split, whatever the workload
+    accept_contexts = held_out_contexts(domain, args.data, 4 * args.accepts, "spread")[0] if args.workload != "spread" else contexts[args.warmup:]
     predictor = load_predictor(args.model, domain, train_examples if is_baseline(args.model) else None, device=device, dtype=dtype)
 
     timings = time_in_process(predictor, contexts, args.top_k, args.warmup, not is_baseline(args.model) and not args.skip_generate)
@@ -334,7 +339,7 @@ def main() -> None:
             through_server, server_side = time_server_sequential(url, bodies, args.warmup)
             accept = None
             if not args.no_speculate:
-                accept = time_accepts(url, contexts[args.warmup:], args.top_k, args.accept_after, args.accepts)
+                accept = time_accepts(url, accept_contexts, args.top_k, args.accept_after, args.accepts)
             throughput = [
                 time_throughput(url, contexts, args.top_k, int(clients), args.throughput_requests)
                 for clients in args.concurrency.split(",")
