@@ -7,7 +7,9 @@ One ``predict`` call:
    a session not seen lately, of the newest request) for the prompt prefix the two share (a session's
    history grows append-only, so usually all but the last few tokens);
 3. searches the grammar: all live hypotheses have the same length, so each step is one batched
-   single-token forward on the cache, whose rows are re-selected to follow the surviving hypotheses.
+   single-token forward on the cache, whose rows are re-selected to follow the surviving hypotheses;
+   it computes only the logits of the tokens some live hypothesis may take next (``_columns``: the
+   output layer is often the model's largest matrix), the others being -inf under the grammar anyway.
 
 Probabilities. At each step the model's next-token distribution is masked to the tokens
 ``action_space.allowed_next(prefix)`` permits and renormalized over them (the constrained decoding
