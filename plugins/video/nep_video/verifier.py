@@ -67,35 +67,29 @@ class TimelineVerifier(Verifier):
 
     def _problem(self, timeline: otio.schema.Timeline, edit: Action) -> str | None:
         """Why ``edit`` does not apply to ``timeline`` cleanly, or None (remembered; ``timeline`` is never edited)."""
-        key = (id(timeline), edit.key())
-        with self._lock:
-            known = self._checked.get(key)
-        if known is not None and known[0] is timeline:
-            return known[1]
-        try:
-            edited = apply_edit(timeline, edit)
-        except InvalidAction as error:
-            problem = str(error)
-        else:
-            before = set(self._problems(timeline))
-            problem = next((found for found in timeline_problems(edited) if found not in before), None)
-        with self._lock:
-            self._checked[key] = (timeline, problem)
-            while len(self._checked) > CHECKS_KEPT:
-                self._checked.popitem(last=False)
-        return problem
 
-    def _problems(self, timeline: otio.schema.Timeline) -> list[str]:
+        def check() -> str | None:
+            try:
+                edited = apply_edit(timeline, edit)
+            except InvalidAction as error:
+                return str(error)
+            before = set(self._remembered(self._problems_before, id(timeline), timeline, lambda: timeline_problems(timeline), 8))
+            return next((found for found in timeline_problems(edited) if found not in before), None)
+
+        return self._remembered(self._checked, (id(timeline), edit.key()), timeline, check, CHECKS_KEPT)
+
+    def _remembered(self, table: OrderedDict, key, timeline: otio.schema.Timeline, compute, limit: int):
+        """``compute()``, remembered in ``table`` under ``key`` while ``timeline`` is the object it was for."""
         with self._lock:
-            known = self._problems_before.get(id(timeline))
+            known = table.get(key)
         if known is not None and known[0] is timeline:
             return known[1]
-        problems = timeline_problems(timeline)
+        value = compute()
         with self._lock:
-            self._problems_before[id(timeline)] = (timeline, problems)
-            while len(self._problems_before) > 8:
-                self._problems_before.popitem(last=False)
-        return problems
+            table[key] = (timeline, value)
+            while len(table) > limit:
+                table.popitem(last=False)
+        return value
 
 
 def match_reward(predicted: Action, reference: Action) -> tuple[float, dict]:
