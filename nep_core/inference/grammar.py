@@ -9,7 +9,6 @@ converts once and keeps the result in a bounded LRU table keyed by ``ActionSpace
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Collection, Sequence
 
 import torch
@@ -17,17 +16,32 @@ import torch
 from nep_core.action_space import EOS, ActionSpace
 
 
-@dataclass(frozen=True)
 class GrammarStep:
-    """What the grammar allows after one prefix, in token ids."""
+    """What the grammar allows after one prefix, in token ids; ``bias`` (0 where allowed, -inf
+    elsewhere, over the vocabulary) is made when first asked for: the search looks at the ids of
+    many prefixes it never continues."""
 
-    ids: tuple[int, ...]
-    bias: torch.Tensor
-    only_eos: bool
+    __slots__ = ("ids", "only_eos", "_vocab_size", "_device", "_bias")
+
+    def __init__(self, ids: tuple[int, ...], only_eos: bool, vocab_size: int, device: torch.device):
+        self.ids = ids
+        self.only_eos = only_eos
+        self._vocab_size = vocab_size
+        self._device = device
+        self._bias: torch.Tensor | None = None
 
     @property
     def is_dead_end(self) -> bool:
         return not self.ids
+
+    @property
+    def bias(self) -> torch.Tensor:
+        if self._bias is None:
+            bias = torch.full((self._vocab_size,), float("-inf"), device=self._device)
+            if self.ids:
+                bias[torch.tensor(self.ids, device=self._device)] = 0.0
+            self._bias = bias
+        return self._bias
 
 
 class GrammarMasks:
@@ -82,10 +96,7 @@ class GrammarMasks:
                 continue
             ids.append(index)
         ids = sorted(set(ids))
-        bias = torch.full((self.vocab_size,), float("-inf"), device=self.device)
-        if ids:
-            bias[torch.tensor(ids, device=self.device)] = 0.0
-        return GrammarStep(ids=tuple(ids), bias=bias, only_eos=ids == [self.eos_id])
+        return GrammarStep(tuple(ids), ids == [self.eos_id], self.vocab_size, self.device)
 
     def biases(self, prefixes: Sequence[Sequence[str]], space: ActionSpace | None = None) -> torch.Tensor:
         """A (len(prefixes), vocab_size) additive bias, one row per prefix."""

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import opentimelineio as otio
 import pytest
 
 from nep_core.actions import Action
-from nep_video.edits import EditError, apply_edit
+from nep_video.edits import EditError, apply_edit, edited_track
 from nep_video.formats import read_timeline
 from nep_video.snapshot import timeline_from_state, timeline_state
-from nep_video.timeline import items_of, source_range, timeline_problems, tracks_of, view_of
+from nep_video.timeline import items_of, source_range, timeline_problems, timeline_rate, track_problems, tracks_of, view_of
 from video_timelines import awkward, interview, write
 
 RT = otio.opentime.RationalTime
@@ -87,6 +89,38 @@ def test_edits_on_an_awkward_timeline(saved):
     ripple_a = apply_edit(timeline, edit("ripple_delete", 0))  # the transition after A goes with it
     assert not any(isinstance(child, otio.schema.Transition) for child in tracks_of(ripple_a)[0])
     assert timeline_problems(ripple_a) == []
+
+
+EDIT_ARGS = {
+    "trim_in": {"frames": 12}, "trim_out": {"frames": -200}, "slip": {"frames": -60}, "roll": {"frames": 8},
+    "split": {"offset": 30}, "delete": {}, "ripple_delete": {}, "move": {"to": 0},
+    "insert": {"media": 0, "in": 10, "frames": 48}, "add_transition": {"frames": 12},
+}
+
+
+def test_the_edited_track_alone_is_the_track_of_the_edited_copy(saved):
+    timeline = saved(awkward())
+    before = otio.adapters.write_to_string(timeline)
+    outcomes = set()
+    for track in range(2):
+        for clip in range(len(items_of(tracks_of(timeline)[track])) + 1):
+            for kind, args in EDIT_ARGS.items():
+                action = edit(kind, clip, track, **args)
+                try:
+                    copy = apply_edit(timeline, action)
+                except EditError as error:
+                    with pytest.raises(EditError, match="^" + re.escape(str(error)) + "$"):
+                        edited_track(timeline, action)
+                    outcomes.add("error")
+                    continue
+                index, alone = edited_track(timeline, action)
+                assert index == track and alone.parent() is None
+                assert otio.adapters.write_to_string(alone) == otio.adapters.write_to_string(tracks_of(copy)[track])
+                problems = track_problems(alone, track, timeline_rate(timeline))
+                assert problems == [found for found in timeline_problems(copy) if found.startswith(f"{alone.name} ")]
+                outcomes.add("problem" if problems else "clean")
+    assert otio.adapters.write_to_string(timeline) == before
+    assert outcomes == {"error", "problem", "clean"}
 
 
 def test_impossible_edits_name_the_field(saved):

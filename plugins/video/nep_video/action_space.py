@@ -29,6 +29,8 @@ its media and longer than zero, so every decoded suggestion applies to the timel
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, Hashable, Sequence
 
@@ -66,6 +68,9 @@ _RELATIVE_INDEX = {token: delta for delta, token in RELATIVE_TOKENS.items()}
 _TO_INDEX = {token: index for index, token in enumerate(TO_TOKENS)}
 _MOVE_INDEX = {token: delta for delta, token in MOVE_TOKENS.items()}
 _MEDIA_INDEX = {token: index for index, token in enumerate(MEDIA_TOKENS)}
+
+BOUND_SPACES_KEPT = 32
+"""Bound spaces ``for_context`` keeps (per timeline view and anchor): a few sessions' current ones."""
 
 SIGNED_KINDS = frozenset({"trim_in", "trim_out", "slip", "roll"})
 """Kinds whose frame count is signed and never 0."""
@@ -128,12 +133,26 @@ class VideoActionSpace(ActionSpace):
 
     def __init__(self, locator: Callable[[Any], tuple[TimelineView, tuple[int, int]]] | None = None):
         self.locator = locator
+        self._bound: OrderedDict[tuple[int, tuple[int, int]], BoundVideoSpace] = OrderedDict()
+        self._bound_lock = threading.Lock()
 
     def for_context(self, context) -> ActionSpace:
+        """The space bound to the context's timeline view and anchor; the same object while they stay
+        (the replay keeps one view per timeline), so its grammar, computed once, serves the requests
+        between two edits."""
         if context is None or self.locator is None:
             return self
         view, anchor = self.locator(context)
-        return BoundVideoSpace(self, view, anchor)
+        key = (id(view), anchor)
+        with self._bound_lock:
+            bound = self._bound.get(key)
+            if bound is not None and bound.view is view:
+                self._bound.move_to_end(key)
+                return bound
+            bound = self._bound[key] = BoundVideoSpace(self, view, anchor)
+            while len(self._bound) > BOUND_SPACES_KEPT:
+                self._bound.popitem(last=False)
+        return bound
 
     def vocabulary(self) -> list[str]:
         return [*KIND_TOKENS, *TRACK_TOKENS, *CLIP_TOKENS, *RELATIVE_TOKENS.values(), *TO_TOKENS, *MOVE_TOKENS.values(),

@@ -1,7 +1,8 @@
 """Timeline edits: each action kind applied to an OTIO timeline with ``RationalTime`` and ``TimeRange``.
 
 ``apply_edit(timeline, action)`` returns an edited copy; ``apply_in_place`` edits the timeline
-itself. Targets are ``{"track": T, "clip": I}`` (I counts the track's items: clips, gaps, nested
+itself; ``edited_track`` copies and edits only the track the action targets (every edit stays in
+its track), which is what a check needs. Targets are ``{"track": T, "clip": I}`` (I counts the track's items: clips, gaps, nested
 stacks; not transitions). Frame counts are in the timeline's rate. An edit that cannot be made
 raises ``EditError`` naming the field; an edit that can be made but leaves the timeline
 inconsistent (a clip past its media) is the verifier's to judge (``timeline_problems``).
@@ -48,16 +49,28 @@ def apply_edit(timeline: otio.schema.Timeline, action: Action) -> otio.schema.Ti
 
 
 def apply_in_place(timeline: otio.schema.Timeline, action: Action) -> None:
+    _handler(action)(_Edit(timeline, action))
+
+
+def edited_track(timeline: otio.schema.Timeline, action: Action) -> tuple[int, otio.schema.Track]:
+    """(index, a copy of the track ``action`` targets with the action applied); ``timeline`` is not edited."""
+    handler = _handler(action)
+    edit = _Edit(timeline, action, copy_track=True)
+    handler(edit)
+    return edit.track_index, edit.track
+
+
+def _handler(action: Action) -> Callable[[_Edit], None]:
     handler = EDITS.get(action.kind)
     if handler is None:
         raise EditError(f"'{action.kind}' is not a timeline edit (edits: {', '.join(EDITS)})")
-    handler(_Edit(timeline, action))
+    return handler
 
 
 class _Edit:
     """One action on one timeline: its target resolved, its numbers read."""
 
-    def __init__(self, timeline: otio.schema.Timeline, action: Action):
+    def __init__(self, timeline: otio.schema.Timeline, action: Action, copy_track: bool = False):
         self.timeline = timeline
         self.action = action
         self.rate = timeline_rate(timeline)
@@ -68,7 +81,8 @@ class _Edit:
             raise EditError(f"{action.kind}: target.track {track_index!r} is not a track (the timeline has {len(tracks)})")
         if not _is_int(index):
             raise EditError(f"{action.kind}: target.clip must be a whole number, got {index!r}")
-        self.track = tracks[track_index]
+        self.track_index = track_index
+        self.track = tracks[track_index].deepcopy() if copy_track else tracks[track_index]
         self.items = items_of(self.track)
         self.index = index
 

@@ -36,7 +36,7 @@ class Replayed:
     skipped: int = 0
 
 
-_cache: OrderedDict[tuple[int, int], tuple[otio.schema.Timeline, int]] = OrderedDict()
+_cache: OrderedDict[int, tuple[otio.schema.Timeline, int, TimelineView]] = OrderedDict()
 _state_keys: OrderedDict[int, tuple[Mapping[str, Any], int]] = OrderedDict()
 _EMPTY = otio.schema.Timeline(name="empty")
 RECENT_CONTEXTS = 8
@@ -71,8 +71,7 @@ def _replayed(context: Context) -> Replayed:
         return Replayed(_EMPTY, view_of(_EMPTY), anchor_of(actions, view_of(_EMPTY)))
     state = history[start].state
     edits = [event.action for event in history[start + 1 :] if event.action is not None and event.action.edit]
-    timeline, skipped = _replay(state, edits)
-    view = view_of(timeline)
+    timeline, skipped, view = _replay(state, edits)
     return Replayed(timeline, view, anchor_of(actions, view), skipped)
 
 
@@ -88,8 +87,8 @@ def _state_key(state: Mapping[str, Any]) -> int:
     return key
 
 
-def _replay(state: Mapping[str, Any], edits: list) -> tuple[otio.schema.Timeline, int]:
-    """The snapshot with ``edits`` applied, starting from the longest cached replay of a prefix."""
+def _replay(state: Mapping[str, Any], edits: list) -> tuple[otio.schema.Timeline, int, TimelineView]:
+    """The snapshot with ``edits`` applied, starting from the longest cached replay of a prefix, and its view."""
     keys = [_state_key(state)]
     for action in edits:
         keys.append(hash((keys[-1], action.key())))
@@ -106,17 +105,17 @@ def _replay(state: Mapping[str, Any], edits: list) -> tuple[otio.schema.Timeline
             timeline = _EMPTY.deepcopy()
         done, skipped = 0, 0
     else:
-        previous, skipped = _cache[keys[done]]
+        previous, skipped, _ = _cache[keys[done]]
         timeline = previous.deepcopy()
     for action in edits[done:]:
         try:
             apply_in_place(timeline, action)
         except InvalidAction:
             skipped += 1
-    _cache[keys[-1]] = (timeline, skipped)
+    _cache[keys[-1]] = replayed = (timeline, skipped, view_of(timeline))
     if len(_cache) > CACHE_SIZE:
         _cache.popitem(last=False)
-    return timeline, skipped
+    return replayed
 
 
 def locate(context: Context) -> tuple[TimelineView, tuple[int, int]]:

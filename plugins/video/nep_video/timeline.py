@@ -208,31 +208,35 @@ def bin_reference(timeline: otio.schema.Timeline, index: int):
 def timeline_problems(timeline: otio.schema.Timeline) -> list[str]:
     """What makes the timeline inconsistent: zero or negative durations, clips outside their media,
     transitions without two clips around them or longer than them. Empty when it is consistent."""
-    problems = []
     rate = timeline_rate(timeline)
-    for track_index, track in enumerate(tracks_of(timeline)):
-        children = list(track)
-        name = track.name or f"track {track_index}"
-        for position, child in enumerate(children):
-            where = f"{name} item {position} ('{child.name}')"
-            if isinstance(child, otio.schema.Transition):
-                before = children[position - 1] if position else None
-                after = children[position + 1] if position + 1 < len(children) else None
-                if before is None or after is None or isinstance(before, otio.schema.Transition) or isinstance(after, otio.schema.Transition):
-                    problems.append(f"{where}: a transition needs an item on each side")
-                    continue
-                if child.in_offset > source_range(before).duration or child.out_offset > source_range(after).duration:
-                    problems.append(f"{where}: the transition is longer than the clips around it")
+    return [problem for index, track in enumerate(tracks_of(timeline)) for problem in track_problems(track, index, rate)]
+
+
+def track_problems(track: otio.schema.Track, track_index: int, rate: float) -> list[str]:
+    """``timeline_problems`` of one track (track ``track_index`` of a timeline at ``rate``)."""
+    problems = []
+    children = list(track)
+    name = track.name or f"track {track_index}"
+    for position, child in enumerate(children):
+        where = f"{name} item {position} ('{child.name}')"
+        if isinstance(child, otio.schema.Transition):
+            before = children[position - 1] if position else None
+            after = children[position + 1] if position + 1 < len(children) else None
+            if before is None or after is None or isinstance(before, otio.schema.Transition) or isinstance(after, otio.schema.Transition):
+                problems.append(f"{where}: a transition needs an item on each side")
                 continue
-            try:
-                used = source_range(child)
-            except ValueError as error:
-                problems.append(f"{where}: {error}")
-                continue
-            if to_frames(used.duration, rate) <= 1e-6:
-                problems.append(f"{where}: duration {to_frames(used.duration, rate):g} frames is not positive")
-            available = available_range(child)
-            if available is not None and (used.start_time < available.start_time - RationalTime(1e-6, rate)
-                                          or used.end_time_exclusive() > available.end_time_exclusive() + RationalTime(1e-6, rate)):
-                problems.append(f"{where}: source_range leaves the media's available_range")
+            if child.in_offset > source_range(before).duration or child.out_offset > source_range(after).duration:
+                problems.append(f"{where}: the transition is longer than the clips around it")
+            continue
+        try:
+            used = source_range(child)
+        except ValueError as error:
+            problems.append(f"{where}: {error}")
+            continue
+        if to_frames(used.duration, rate) <= 1e-6:
+            problems.append(f"{where}: duration {to_frames(used.duration, rate):g} frames is not positive")
+        available = available_range(child)
+        if available is not None and (used.start_time < available.start_time - RationalTime(1e-6, rate)
+                                      or used.end_time_exclusive() > available.end_time_exclusive() + RationalTime(1e-6, rate)):
+            problems.append(f"{where}: source_range leaves the media's available_range")
     return problems

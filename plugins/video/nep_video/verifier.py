@@ -1,4 +1,5 @@
-"""The ``timeline`` verifier: apply the predicted edit to a copy of the context's timeline with OTIO.
+"""The ``timeline`` verifier: apply the predicted edit to a copy of the context's timeline with OTIO
+(of the track it edits: every edit stays in its track).
 
 Valid: the action is a well-formed edit, it applies (its track and clip exist, a trim targets a
 clip, a roll has an item after the cut...), and the edited timeline has no problem the timeline
@@ -23,9 +24,9 @@ from nep_core.errors import InvalidAction
 from nep_core.session import Context
 from nep_core.verifier import Verdict, Verifier
 from nep_video.action_space import canonical
-from nep_video.edits import apply_edit
+from nep_video.edits import edited_track
 from nep_video.replay import timeline_at
-from nep_video.timeline import timeline_problems
+from nep_video.timeline import timeline_problems, timeline_rate, track_problems
 
 TOLERANCE_FRAMES = 2
 NEAR_REWARD = 0.75
@@ -70,11 +71,11 @@ class TimelineVerifier(Verifier):
 
         def check() -> str | None:
             try:
-                edited = apply_edit(timeline, edit)
+                index, track = edited_track(timeline, edit)
             except InvalidAction as error:
                 return str(error)
             before = set(self._remembered(self._problems_before, id(timeline), timeline, lambda: timeline_problems(timeline), 8))
-            return next((found for found in timeline_problems(edited) if found not in before), None)
+            return next((found for found in track_problems(track, index, timeline_rate(timeline)) if found not in before), None)
 
         return self._remembered(self._checked, (id(timeline), edit.key()), timeline, check, CHECKS_KEPT)
 
