@@ -7,6 +7,8 @@ the answer is the one a fresh prediction gives. Anything else is predicted afres
 
 from __future__ import annotations
 
+import threading
+
 import httpx
 import pytest
 from server_helpers import action_event
@@ -86,6 +88,35 @@ def test_the_accepted_path_is_answered_from_the_speculation_as_a_fresh_predictio
     third = ask(speculating, session, third_history)
     assert third["speculative"] is True
     assert_same_answer(third, ask(fresh, session, third_history))
+
+
+def test_a_finished_speculation_is_answered_on_the_event_loop(servers, monkeypatch):
+    """A hit that needs no prediction skips the worker thread; a miss goes to it."""
+    speculating, fresh = servers
+    service = speculating.app.state.service
+    calls = []
+    for name in ("ready_answer", "answer"):
+        method = getattr(service, name)
+
+        def recording(*args, _method=method, _name=name):
+            result = _method(*args)
+            calls.append((_name, threading.current_thread().name == "nep-server", result is not None and result.speculative))
+            return result
+
+        monkeypatch.setattr(service, name, recording)
+    first = ask(speculating, "loop", HISTORY)
+    assert calls == [("answer", False, False)]  # nothing speculated yet: predicted on a worker thread
+    settle(speculating)
+    calls.clear()
+    history = [*HISTORY, accepted(first, 4.0 + ASSUMED_DELAY + 0.2)]
+    second = ask(speculating, "loop", history)
+    assert second["speculative"] is True and calls == [("ready_answer", True, True)]
+    assert_same_answer(second, ask(fresh, "loop", history))
+    settle(speculating)
+    calls.clear()
+    late = [*history, accepted(second, 60.0)]  # another pause bucket: the model must see it
+    assert ask(speculating, "loop", late)["speculative"] is False
+    assert calls == [("ready_answer", True, False), ("answer", False, False)]
 
 
 def test_a_history_that_diverges_is_predicted_afresh(servers):

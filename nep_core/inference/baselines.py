@@ -66,6 +66,8 @@ class BaselinePredictor(Predictor):
         """The same for every context: the baselines read the actions, never the events' times."""
         return ()
 
+    quick_input_key = input_key
+
     def canonical(self, action: Action) -> Action:
         return canonical_action(action, self.domain.action_space)
 

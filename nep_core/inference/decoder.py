@@ -320,11 +320,16 @@ class ModelPredictor(Predictor):
     def input_key(self, context: Context) -> Hashable:
         """The encoder's ``time_key`` when it has one (cheap: no encoding), else the prompt's token ids:
         the model reads an event's time only through the prompt."""
-        key = self.featurizer.domain.encoder.time_key(context)
+        key = self.quick_input_key(context)
         if key is not None:
-            return ("times", key)
+            return key
         with self._lock:
             return tuple(self.featurizer.prompt_ids(context))
+
+    def quick_input_key(self, context: Context) -> Hashable | None:
+        """``input_key`` from the encoder's ``time_key``; None when the encoder has none."""
+        key = self.featurizer.domain.encoder.time_key(context)
+        return None if key is None else ("times", key)
 
     def sequence_logprob(self, context: Context, action: Action) -> float:
         """log P(action <eos> | context) from one full forward pass without a cache, under the same

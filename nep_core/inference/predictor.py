@@ -84,3 +84,8 @@ class Predictor(ABC):
         events' times, equal keys give equal predictions. None (the default): the predictor cannot say,
         so only identical contexts are known to give identical predictions."""
         return None
+
+    def quick_input_key(self, context: Context) -> Hashable | None:
+        """``input_key`` when it comes without waiting for a prediction in progress (the server asks on
+        its event loop); None when it does not."""
+        return None

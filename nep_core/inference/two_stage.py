@@ -65,6 +65,10 @@ class TwoStagePredictor(Predictor):
         keys = (self.locator.input_key(context), self.editor.input_key(context))
         return None if None in keys else keys
 
+    def quick_input_key(self, context: Context) -> Hashable | None:
+        keys = (self.locator.quick_input_key(context), self.editor.quick_input_key(context))
+        return None if None in keys else keys
+
     def reset(self) -> None:
         """Forget both models' cached prompts."""
         self.locator.reset()

@@ -15,7 +15,7 @@ import logging
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Collection
+from typing import Any, Collection, Mapping
 
 from fastapi import BackgroundTasks, FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -41,7 +41,7 @@ from nep_core.server.schemas import (
 )
 from nep_core.server.history_cache import ParsedHistories
 from nep_core.server.speculation import SpeculationSettings
-from nep_core.server.suggest import SuggestionService
+from nep_core.server.suggest import Answer, SuggestionService
 from nep_core.session import Context, latest_state
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -109,22 +109,15 @@ def create_app(
     if token:
         _declare_bearer_auth(app)
 
-    def answer_suggest(request: SuggestRequest, ticket: Ticket) -> tuple[SuggestResponse, list]:
-        started = time.perf_counter()
+    def request_context(request: SuggestRequest) -> tuple[Context, Mapping[str, Any] | None]:
+        """The request's context, and its explicit state (None: the history's)."""
         events = histories.parse(request.session, request.history, space, max_events=max_history_events, max_depth=max_json_depth)
         state = parse_state(request.state, max_depth=max_json_depth)
-        context = Context(
-            history=events, state=state if state is not None else latest_state(events), session_id=request.session
-        )
-        try:
-            answer = service.answer(context, state, request.top_k, ticket)
-        except Superseded as error:
-            raise ApiError(409, str(error), "session") from None
-        except Exception as error:  # answered here, so the connection stays open for the next request
-            log.exception("the predictor failed")
-            raise ApiError(500, f"the predictor failed ({type(error).__name__}); see the server log") from None
+        return Context(history=events, state=state if state is not None else latest_state(events), session_id=request.session), state
+
+    def response_of(answer: Answer, started: float) -> SuggestResponse:
         prediction = answer.prediction
-        response = SuggestResponse(
+        return SuggestResponse(
             suggestions=[
                 SuggestionOut(action=item.action.to_json(), probability=round(item.probability, 6), label=item.label)
                 for item in prediction.suggestions
@@ -138,14 +131,36 @@ def create_app(
             domain=domain.name,
             request_id=uuid.uuid4().hex,
         )
-        return response, answer.follow_ups
+
+    def answer_suggest(request: SuggestRequest, ticket: Ticket) -> tuple[SuggestResponse, list]:
+        started = time.perf_counter()
+        context, state = request_context(request)
+        try:
+            answer = service.answer(context, state, request.top_k, ticket)
+        except Superseded as error:
+            raise ApiError(409, str(error), "session") from None
+        except Exception as error:  # answered here, so the connection stays open for the next request
+            log.exception("the predictor failed")
+            raise ApiError(500, f"the predictor failed ({type(error).__name__}); see the server log") from None
+        return response_of(answer, started), answer.follow_ups
+
+    def ready_suggest(request: SuggestRequest) -> tuple[SuggestResponse, list] | None:
+        """The answer from a finished speculation when it needs no prediction (see ``ready_answer``),
+        given on the event loop without the hop to a worker thread; None: ``answer_suggest`` it."""
+        if not service.speculations.has_finished(request.session):
+            return None
+        started = time.perf_counter()
+        context, state = request_context(request)
+        answer = service.ready_answer(context, state, request.top_k)
+        return None if answer is None else (response_of(answer, started), answer.follow_ups)
 
     @app.post(SUGGEST_PATH, response_model=SuggestResponse, responses=_errors(400, 401, 409, 413, 415, 422, 500))
     async def suggest(request: SuggestRequest, background: BackgroundTasks) -> SuggestResponse:
         """The top-k checked suggestions for what follows the session's history, and P(no edit)."""
         ticket = service.gate.arrive(request.session)
         try:
-            response, follow_ups = await run_in_threadpool(answer_suggest, request, ticket)
+            ready = ready_suggest(request)
+            response, follow_ups = ready if ready is not None else await run_in_threadpool(answer_suggest, request, ticket)
         finally:
             service.gate.leave(ticket)
         if follow_ups:

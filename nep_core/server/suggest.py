@@ -65,6 +65,29 @@ class SuggestionService:
         if answer is None:
             prediction, dropped = self.suggest(context, k, ticket)
             answer = Answer(prediction, dropped)
+        return self._answered(context, state, k, answer)
+
+    def ready_answer(self, context: Context, state: Mapping[str, Any] | None, k: int) -> Answer | None:
+        """``answer``, when a finished speculation of the session gives it without the predictor, the
+        gate or a verifier: quick enough for the server's event loop. None: call ``answer`` (nothing
+        was changed)."""
+        for speculation in self.speculations.peek(context.session_id):
+            result = speculation.finished()
+            if result is None or not speculation.matches(context.history, state, k):
+                continue
+            if context.history[-1].t != speculation.t and (
+                result.input_key is None
+                or any(verifier.reads_times for verifier in self.domain.verifiers.values() if verifier.serving)
+                or self.predictor.quick_input_key(context) != result.input_key
+            ):
+                return None
+            for taken in self.speculations.take(context.session_id):
+                taken.drop()
+            return self._answered(context, state, k, Answer(result.checked, result.dropped, speculative=True))
+        return None
+
+    def _answered(self, context: Context, state: Mapping[str, Any] | None, k: int, answer: Answer) -> Answer:
+        """``answer`` counted, with the speculations on it prepared."""
         self.speculations.count(answer.speculative)
         answer.follow_ups = self._follow_ups(context, state, k, answer.prediction)
         self.speculations.put(context.session_id, answer.follow_ups)
