@@ -92,3 +92,25 @@ def test_the_gate_forgets_sessions_once_their_requests_are_answered():
     assert not gate.superseded(third)
     gate.leave(third)
     assert gate.open_sessions == 0
+
+
+def test_background_work_waits_for_a_quiet_moment():
+    """Not while a request is open, and not until ``quiet`` seconds after the last one was answered."""
+    gate = PredictorGate()
+    ticket = gate.arrive("s")
+    entered: list[float] = []
+
+    def background() -> None:
+        with gate.background(quiet=0.2):
+            entered.append(time.monotonic())
+
+    worker = threading.Thread(target=background)
+    worker.start()
+    time.sleep(0.3)
+    assert not entered  # the request is still open
+    with gate.request(ticket):
+        pass
+    answered = time.monotonic()
+    gate.leave(ticket)
+    worker.join(10)
+    assert entered and entered[0] - answered >= 0.2 - 0.01

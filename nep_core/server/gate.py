@@ -5,13 +5,16 @@ order). A request waits at the gate while another prediction runs (one at a time
 predictor is thread-safe); when a newer request for the same session arrives meanwhile, the waiting
 one leaves with ``Superseded`` instead of spending a prediction on a history the client has already
 moved past (the server answers it with 409). A prediction that is already running finishes.
-Background work (speculation) enters only when no request runs or waits.
+Background work (speculation) enters only when no request runs or waits, and none has for a moment
+(``background(quiet)``): requests come in bursts (an app asks as its user works), and work started
+between two requests of a burst would only hold up the next one.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
@@ -44,11 +47,13 @@ class PredictorGate:
         self._open: dict[str, int] = {}
         self._running = 0
         self._waiting = 0
+        self._quiet_since = time.monotonic()
 
     def arrive(self, session: str) -> Ticket:
         """A ticket for a request of ``session``; older waiting requests of the session give up."""
         with self._condition:
             ticket = Ticket(session, next(self._numbers))
+            self._quiet_since = time.monotonic()
             self._newest[session] = ticket.number
             self._open[session] = self._open.get(session, 0) + 1
             self._condition.notify_all()
@@ -57,6 +62,8 @@ class PredictorGate:
     def leave(self, ticket: Ticket) -> None:
         """The request of ``ticket`` is answered (call it exactly once per ``arrive``)."""
         with self._condition:
+            self._quiet_since = time.monotonic()
+            self._condition.notify_all()
             left = self._open.get(ticket.session, 1) - 1
             if left <= 0:
                 self._open.pop(ticket.session, None)
@@ -104,11 +111,18 @@ class PredictorGate:
             self._release()
 
     @contextmanager
-    def background(self) -> Iterator[None]:
-        """Hold the predictor for background work, once no request runs or waits."""
+    def background(self, quiet: float = 0.0) -> Iterator[None]:
+        """Hold the predictor for background work, once no request is open and none has arrived or
+        been answered for ``quiet`` seconds."""
         with self._condition:
-            while self._running or self._waiting:
-                self._condition.wait()
+            while True:
+                if self._running or self._waiting or self._open:
+                    self._condition.wait()
+                    continue
+                left = quiet - (time.monotonic() - self._quiet_since)
+                if left <= 0:
+                    break
+                self._condition.wait(left)
             self._running += 1
         try:
             yield

@@ -22,7 +22,8 @@ Bounds: at most ``SpeculationSettings.suggestions`` speculations per session, ke
 ``max_sessions`` sessions holding at most ``max_events`` history events in all (least recently used
 sessions go first); a session's speculations are replaced
 by its next request, whatever it holds, and dropped on negative feedback. Speculations run one at a
-time on one background thread, and only while no request runs or waits (``PredictorGate.background``);
+time on one background thread, and only once no request has been open for ``SpeculationSettings.quiet``
+seconds (``PredictorGate.background``);
 a model's speculation stops before its next decoding step as soon as a request waits
 (``Predictor.predict_interruptible``); a queued speculation that a request needs before it ran is
 dropped and the request predicts itself.
@@ -54,12 +55,15 @@ class SpeculationSettings:
     """``suggestions``: how many of an answer's top suggestions are speculated on (0: none).
     ``accept_delay``: seconds after the newest event at which the accept is assumed to happen.
     ``max_sessions``: sessions whose speculations are kept; ``max_events``: history events they may hold
-    in all (a speculation keeps its request's history)."""
+    in all (a speculation keeps its request's history). ``quiet``: seconds without a request (none
+    open, none arrived or answered) before a speculation starts: a person takes far longer to accept
+    a suggestion, and speculation started between two requests of a burst would hold up the second."""
 
     suggestions: int = 1
     accept_delay: float = 1.5
     max_sessions: int = 1024
     max_events: int = 200_000
+    quiet: float = 0.03
 
 
 @dataclass
@@ -177,9 +181,11 @@ class SpeculativeCache:
         run: Callable[[Speculation], SpeculativeResult | None],
         max_sessions: int = 1024,
         max_events: int = 200_000,
+        quiet: float = 0.0,
     ):
         self.gate = gate
         self.run = run
+        self.quiet = quiet
         self.max_sessions = max_sessions
         self.max_events = max_events
         self._events = 0
@@ -283,7 +289,7 @@ class SpeculativeCache:
 
     def _work(self) -> None:
         while (speculation := self._next()) is not None:
-            with self.gate.background():
+            with self.gate.background(self.quiet):
                 if not speculation.start():
                     continue
                 result = None

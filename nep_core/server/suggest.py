@@ -46,7 +46,7 @@ class SuggestionService:
         self.predictor = predictor
         self.settings = speculation or SpeculationSettings()
         self.gate = PredictorGate(exclusive=not getattr(predictor, "thread_safe", False))
-        self.speculations = SpeculativeCache(self.gate, self._speculate, self.settings.max_sessions, self.settings.max_events)
+        self.speculations = SpeculativeCache(self.gate, self._speculate, self.settings.max_sessions, self.settings.max_events, self.settings.quiet)
 
     def suggest(self, context: Context, k: int, ticket: Ticket | None = None) -> tuple[Prediction, int]:
         """The checked prediction and how many suggestions were dropped (``Superseded`` if ``ticket`` is)."""
