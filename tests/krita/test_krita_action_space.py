@@ -185,6 +185,30 @@ def test_random_walks_through_the_grammar_decode_to_valid_on_canvas_strokes():
         assert stroke.brush == "c) Pencil-2" and stroke.color == "#ff0000"  # painted with the current brush
 
 
+def test_a_stroke_is_complete_exactly_when_the_grammar_lists_each_token_and_then_eos():
+    """``decode`` checks a stroke by parsing it; the answer is the grammar's, token by token."""
+    width, height = 200, 120
+    space = KritaActionSpace().for_context(canvas_context(width, height))
+    rng = random.Random(5)
+    vocabulary = [token for token in space.vocabulary() if token.startswith(("dx=", "dy=", "p=", "sx=", "sy=", "ox=", "oy="))]
+    outcomes = set()
+    for _ in range(300):
+        tokens = space.encode(random_stroke(rng, width, height)) if rng.random() < 0.5 else ["@stroke"]
+        while len(tokens) < 6 or rng.random() < 0.9:
+            allowed = [token for token in space.allowed_next(tokens) if token != EOS]
+            if not allowed or len(tokens) >= MAX_STROKE_TOKENS + 2:
+                break
+            tokens = [*tokens, rng.choice(allowed)]
+        if rng.random() < 0.5:  # a wrong token somewhere, often off the canvas or out of turn
+            tokens[rng.randrange(1, len(tokens))] = rng.choice(vocabulary)
+        if rng.random() < 0.2:
+            tokens = tokens[: rng.randrange(1, len(tokens))]
+        expected = _grammar_accepts(space, tokens)
+        assert space._complete(tokens) == expected, tokens
+        outcomes.add(expected)
+    assert outcomes == {True, False}
+
+
 def test_bound_space_bounds_start_cells_and_shares_grammar_keys():
     space = KritaActionSpace()
     small = space.for_context(canvas_context(256, 256))

@@ -698,6 +698,11 @@ class KritaActionSpace(ActionSpace):
     # -- the grammar ----------------------------------------------------------------------------------
 
     def _complete(self, tokens: Sequence[str]) -> bool:
+        """Whether the grammar allows ``tokens`` and then EOS; a stroke's drawn points by parsing them
+        (``_advance`` accepts exactly what ``_stroke_next`` allows) instead of listing every step's choices."""
+        if len(tokens) >= 2 and tokens[0] == STROKE_TOKEN and tokens[1] not in _COPY_INDEX:
+            state = self._parse_stroke(tokens)
+            return state is not None and state.field == "move" and state.moved
         return all(token in self.allowed_next(tokens[:index]) for index, token in enumerate(tokens)) and EOS in self.allowed_next(tokens)
 
     def _parse_stroke(self, prefix: Sequence[str]) -> _StrokeParse | None:
