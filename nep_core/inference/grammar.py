@@ -16,6 +16,11 @@ import torch
 from nep_core.action_space import EOS, ActionSpace
 
 
+SHARED_STEP_TOKENS = 512
+"""Steps allowing at most this many tokens are also found by their tokens (``GrammarMasks._by_tokens``):
+other contexts' prefixes often allow the same few hundred, and larger sets are rarely shared."""
+
+
 class GrammarStep:
     """What the grammar allows after one prefix, in token ids; ``bias`` (0 where allowed, -inf
     elsewhere, over the vocabulary) is made when first asked for: the search looks at the ids of
@@ -68,6 +73,8 @@ class GrammarMasks:
         self.excluded_first = action_space.non_edit_start_tokens()
         self.unknown_tokens: set[str] = set()
         self._table: OrderedDict[tuple[str, ...], GrammarStep] = OrderedDict()
+        self._by_tokens: dict[tuple[bool, tuple[str, ...]], GrammarStep] = {}
+        """Steps by their allowed tokens: prefixes of other contexts (other grammar keys) often allow the same."""
 
     def step(self, prefix: Sequence[str], space: ActionSpace | None = None) -> GrammarStep:
         """The grammar step after ``prefix`` (cached by ``space.grammar_key``); ``space`` defaults to the
@@ -79,7 +86,16 @@ class GrammarMasks:
         if entry is not None:
             self._table.move_to_end(key)
             return entry
-        entry = self._build(prefix, space.allowed_next(prefix))
+        allowed = space.allowed_next(prefix)
+        if len(allowed) > SHARED_STEP_TOKENS:
+            entry = self._build(prefix, allowed)
+        else:
+            same_tokens = (not prefix, tuple(allowed))
+            entry = self._by_tokens.get(same_tokens)
+            if entry is None:
+                entry = self._by_tokens[same_tokens] = self._build(prefix, allowed)
+                if len(self._by_tokens) > self.max_entries:
+                    self._by_tokens.pop(next(iter(self._by_tokens)))
         self._table[key] = entry
         if len(self._table) > self.max_entries:
             self._table.popitem(last=False)

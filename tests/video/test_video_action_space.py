@@ -120,3 +120,43 @@ def test_every_grammar_path_decodes_to_an_edit_the_verifier_accepts():
         verdict = verifier.verify(context, action)
         assert verdict.valid, (action, verdict.details)
     assert kinds_seen >= {"trim_in", "trim_out", "slip", "roll", "split", "delete", "ripple_delete", "move", "insert", "add_transition"}
+
+
+def test_bound_spaces_of_one_timeline_share_where_kinds_apply_and_give_a_fresh_space_s_grammar():
+    from nep_video.action_space import BoundVideoSpace
+
+    timeline = awkward()
+    contexts = [context_on(timeline, Action("playhead", {"track": track, "clip": clip}, edit=False)) for track, clip in ((0, 0), (0, 3), (1, 1))]
+    spaces = [SPACE.for_context(context) for context in contexts]
+    assert spaces[0].view is spaces[1].view is spaces[2].view  # one replayed view for the one timeline
+    assert spaces[0].shared is spaces[1].shared is spaces[2].shared
+    for space in spaces:
+        fresh = BoundVideoSpace(SPACE, space.view, space.anchor)
+        frontier, seen = [()], 0
+        while frontier:
+            prefix = frontier.pop()
+            assert list(space.allowed_next(prefix)) == list(fresh.allowed_next(prefix)), prefix
+            seen += 1
+            if len(prefix) < 4:
+                frontier += [(*prefix, token) for token in fresh.allowed_next(prefix) if token != EOS][:12]
+        assert seen > 50
+    assert SPACE.for_context(contexts[1]) is spaces[1]  # asked again: the same bound space
+
+
+def test_grammar_masks_share_a_step_between_contexts_whose_prefixes_allow_the_same_tokens():
+    from nep_core.inference.grammar import GrammarMasks
+
+    vocabulary = {token: index for index, token in enumerate([EOS, NO_EDIT_TOKEN, *SPACE.vocabulary()])}
+    masks = GrammarMasks(SPACE, vocabulary, len(vocabulary))
+    timeline = interview(4)
+    first = SPACE.for_context(context_on(timeline, Action("playhead", {"track": 0, "clip": 1}, edit=False)))
+    second = SPACE.for_context(context_on(timeline, Action("playhead", {"track": 0, "clip": 2}, edit=False)))
+    prefix = ("@trim_in", "track=0")
+    assert first.grammar_key(prefix) != second.grammar_key(prefix)
+    kinds_first, kinds_second = masks.step((), first), masks.step((), second)
+    assert list(first.allowed_next(())) == list(second.allowed_next(()))
+    assert kinds_first is kinds_second  # other keys, the same allowed tokens: one step
+    edits_first = {vocabulary[token] for token in first.allowed_next(()) if token not in masks.excluded_first}
+    assert len(edits_first) > 3 and set(kinds_first.ids) == edits_first  # non-edit kinds never start a suggestion
+    assert masks.step(prefix, first) is not masks.step(prefix, second)  # the clips relative to each anchor differ
+    assert list(first.allowed_next(prefix)) != list(second.allowed_next(prefix))

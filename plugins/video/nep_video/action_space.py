@@ -37,7 +37,7 @@ from typing import Any, Callable, Collection, Hashable, Sequence
 from nep_core.action_space import EOS, NO_EDIT_TOKEN, ActionSpace
 from nep_core.actions import NO_EDIT, Action
 from nep_core.errors import InvalidAction
-from nep_video.frames import FRAME_TOKENS, MAX_FRAMES, SIGNED_STEPS, TOKEN_FRAMES, quantize_frames, steps_between
+from nep_video.frames import FRAME_TOKENS, MAX_FRAMES, SIGNED_STEPS, TOKEN_FRAMES, quantize_frames, step_span, steps_between
 from nep_video.timeline import ITEM_CLIP, ITEM_GAP, MAX_BIN, TimelineView
 
 MAX_TRACKS = 16
@@ -139,7 +139,7 @@ class VideoActionSpace(ActionSpace):
     def for_context(self, context) -> ActionSpace:
         """The space bound to the context's timeline view and anchor; the same object while they stay
         (the replay keeps one view per timeline), so its grammar, computed once, serves the requests
-        between two edits."""
+        between two edits, and the view's bound spaces share where each kind applies."""
         if context is None or self.locator is None:
             return self
         view, anchor = self.locator(context)
@@ -149,7 +149,8 @@ class VideoActionSpace(ActionSpace):
             if bound is not None and bound.view is view:
                 self._bound.move_to_end(key)
                 return bound
-            bound = self._bound[key] = BoundVideoSpace(self, view, anchor)
+            shared = next((other.shared for other in reversed(self._bound.values()) if other.view is view), {})
+            bound = self._bound[key] = BoundVideoSpace(self, view, anchor, shared=shared)
             while len(self._bound) > BOUND_SPACES_KEPT:
                 self._bound.popitem(last=False)
         return bound
@@ -294,6 +295,8 @@ class BoundVideoSpace(ActionSpace):
     anchor: tuple[int, int]
     name: str = "video"
     version: str = VideoActionSpace.version
+    shared: dict = field(default_factory=dict, repr=False, compare=False)
+    """What depends on the view alone (where each kind applies), shared by the view's bound spaces."""
     _signature: int | None = field(default=None, init=False, repr=False)
 
     @property
@@ -379,14 +382,23 @@ class BoundVideoSpace(ActionSpace):
         return [EOS] if len(prefix) == 3 + len(KIND_ARGS[kind]) else []
 
     def _tracks_for(self, kind: str) -> list[int]:
-        cache = self.__dict__.setdefault("_track_cache", {})
+        cache = self.shared.setdefault("tracks", {})
         if kind not in cache:
-            cache[kind] = [track for track in range(min(len(self.view.tracks), MAX_TRACKS)) if self._items_for(kind, track)]
+            cache[kind] = [track for track in range(min(len(self.view.tracks), MAX_TRACKS)) if self._applies_on(kind, track)]
         return cache[kind]
+
+    def _applies_on(self, kind: str, track: int) -> bool:
+        """Whether ``kind`` applies to some item of ``track`` (stops at the first)."""
+        known = self.shared.get("items", {}).get((kind, track))
+        if known is not None:
+            return bool(known)
+        if kind == "insert":
+            return bool(self.view.bin)
+        return any(self._applies(kind, track, index) for index in range(min(len(self.view.tracks[track]), MAX_ITEMS + 1)))
 
     def _items_for(self, kind: str, track: int) -> list[int]:
         """The item indices (positions, for insert) of ``track`` where ``kind`` applies."""
-        cache = self.__dict__.setdefault("_item_cache", {})
+        cache = self.shared.setdefault("items", {})
         key = (kind, track)
         if key not in cache:
             items = self.view.tracks[track]
@@ -408,12 +420,21 @@ class BoundVideoSpace(ActionSpace):
         name = KIND_ARGS[kind][0]
         if name in ("to", "media", "direction"):
             return bool(self._arg_tokens(kind, track, index, name, []))
-        low, high = self._frame_bounds(kind, self.view.tracks[track], index, name, [])
-        steps = steps_between(low, high) if low <= high else []
-        return any(step != 0 for step in steps) if kind in SIGNED_KINDS else bool(steps)
+        start, end = step_span(*self._frame_bounds(kind, self.view.tracks[track], index, name, []))
+        if kind in SIGNED_KINDS:  # some step other than 0
+            return end - start > 1 or (end - start == 1 and SIGNED_STEPS[start] != 0)
+        return end > start
 
     def _arg_tokens(self, kind: str, track: int, index: int, name: str, earlier: list[int]) -> list[str]:
         """Tokens of argument ``name`` that keep the edit applicable, given the earlier arguments' values."""
+        cache = self.shared.setdefault("args", {})
+        key = (kind, track, index, name, tuple(earlier))
+        tokens = cache.get(key)
+        if tokens is None:
+            tokens = cache[key] = self._arg_tokens_anew(kind, track, index, name, earlier)
+        return tokens
+
+    def _arg_tokens_anew(self, kind: str, track: int, index: int, name: str, earlier: list[int]) -> list[str]:
         items = self.view.tracks[track]
         if name == "to":
             return [MOVE_TOKENS[to - index] for to in range(min(len(items), MAX_ITEMS)) if to != index]

@@ -55,9 +55,12 @@ TOKEN_FRAMES: dict[str, int] = {token: step for step, token in FRAME_TOKENS.item
 
 def steps_between(low: float, high: float) -> list[int]:
     """The signed steps within ``[low, high]``, ascending."""
-    start = bisect.bisect_left(SIGNED_STEPS, low)
-    end = bisect.bisect_right(SIGNED_STEPS, high)
-    return list(SIGNED_STEPS[start:end])
+    return list(SIGNED_STEPS[slice(*step_span(low, high))])
+
+
+def step_span(low: float, high: float) -> tuple[int, int]:
+    """(start, end): ``SIGNED_STEPS[start:end]`` are the signed steps within ``[low, high]``."""
+    return bisect.bisect_left(SIGNED_STEPS, low), bisect.bisect_right(SIGNED_STEPS, high)
 
 
 SIZE_BUCKETS = (0, 6, 12, 24, 48, 96, 192, 384, 768, 1536, 3072)
