@@ -151,7 +151,11 @@ def create_app(
             return None
         started = time.perf_counter()
         context, state = request_context(request)
-        answer = service.ready_answer(context, state, request.top_k)
+        try:
+            answer = service.ready_answer(context, state, request.top_k)
+        except Exception:  # the worker thread's path answers it, and reports what fails there
+            log.exception("answering from a finished speculation failed")
+            return None
         return None if answer is None else (response_of(answer, started), answer.follow_ups)
 
     @app.post(SUGGEST_PATH, response_model=SuggestResponse, responses=_errors(400, 401, 409, 413, 415, 422, 500))
