@@ -46,6 +46,8 @@ class SuggestionService:
         self.predictor = predictor
         self.settings = speculation or SpeculationSettings()
         self.gate = PredictorGate(exclusive=not getattr(predictor, "thread_safe", False))
+        self.checks_read_times = any(verifier.reads_times for verifier in domain.verifiers.values() if verifier.serving)
+        """Whether a serving verifier reads events' times: a speculation retimed then needs its checks again."""
         self.speculations = SpeculativeCache(self.gate, self._speculate, self.settings.max_sessions, self.settings.max_events, self.settings.quiet)
 
     def suggest(self, context: Context, k: int, ticket: Ticket | None = None) -> tuple[Prediction, int]:
@@ -77,7 +79,7 @@ class SuggestionService:
                 continue
             if context.history[-1].t != speculation.t and (
                 result.input_key is None
-                or any(verifier.reads_times for verifier in self.domain.verifiers.values() if verifier.serving)
+                or self.checks_read_times
                 or self.predictor.quick_input_key(context) != result.input_key
             ):
                 return None
@@ -167,7 +169,7 @@ class SuggestionService:
             if self.predictor.input_key(context) != result.input_key:
                 prediction, dropped = self.checked_prediction(context, self.predictor.predict(context, k), k)
                 return Answer(prediction, dropped)
-            if not any(verifier.reads_times for verifier in self.domain.verifiers.values() if verifier.serving):
+            if not self.checks_read_times:
                 return Answer(result.checked, result.dropped, speculative=True)
             prediction, dropped = self.checked_prediction(context, result.raw, k)
         return Answer(prediction, dropped, speculative=True)
