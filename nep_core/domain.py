@@ -45,6 +45,9 @@ class Domain:
     actions decode as well with a narrower beam, and faster."""
     default_max_steps: int | None = None
     """Steps ``nep train`` runs when ``--max-steps`` is not given (None: 1000)."""
+    prompt_loss_weight: float = 0.0
+    """``nep train``'s default ``--prompt-loss-weight``: how much the loss on the prompt's own tokens
+    (the history, read as a sequence of actions) counts beside the loss on the target."""
     examples: ExampleConfig = field(default_factory=ExampleConfig)
     tokenizer_factory: Callable[[Domain, Sequence[Session]], PreTrainedTokenizerFast] | None = None
     renderer: Callable[[Sequence[Outcome], Path, int], list[Path]] | None = None

@@ -35,6 +35,7 @@ def test_collate_pads_right_and_labels_only_the_target():
     assert batch["attention_mask"].tolist() == [[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 0]]
     ignore = IGNORE_INDEX
     assert batch["labels"].tolist() == [[ignore] * 4 + [9, 4], [ignore] * 3 + [5, 4, ignore]]
+    assert batch["prompt_mask"].tolist() == [[False, True, True, True, False, False], [False, True, True, False, False, False]]
 
 
 def test_tokenize_is_prompt_then_target(tags_examples, featurizer):
@@ -58,8 +59,26 @@ def test_loss_covers_target_tokens_only_and_matches_the_hf_loss(tags_domain, tag
     assert targets.numel() == target_count and logits.shape == (target_count, len(featurizer.tokenizer))
     assert rows.max().item() == 23
     ours = F.cross_entropy(logits, targets)
-    theirs = model(**batch).loss  # transformers' own shifted, per-token mean over labels != -100
-    assert torch.allclose(ours, theirs, atol=1e-5)
+    theirs = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"]).loss
+    assert torch.allclose(ours, theirs, atol=1e-5)  # transformers' own shifted, per-token mean over labels != -100
+
+
+def test_prompt_loss_adds_the_prompt_tokens_own_loss_with_its_weight(tags_examples, featurizer):
+    from nep_core.model.config import build_model, get_preset
+    from nep_core.training.system import NextEditSystem
+
+    torch.manual_seed(0)
+    model = build_model(get_preset("tiny"), featurizer.tokenizer)
+    batch = collate(tokenize(tags_examples["train"][:24], featurizer), featurizer.tokenizer.pad_token_id)
+    target_only = NextEditSystem(model, learning_rate=1e-3, max_steps=10, warmup_steps=1)
+    weighted = NextEditSystem(model, learning_rate=1e-3, max_steps=10, warmup_steps=1, prompt_loss_weight=0.5)
+    for system in (target_only, weighted):
+        system.log = lambda *args, **kwargs: None
+    prompt_only = batch["input_ids"].masked_fill(~batch["prompt_mask"], IGNORE_INDEX)
+    hf = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"]).loss
+    hf_prompt = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=prompt_only).loss
+    assert torch.allclose(target_only.training_step(batch, 0), hf, atol=1e-5)
+    assert torch.allclose(weighted.training_step(batch, 0), hf + 0.5 * hf_prompt, atol=1e-5)
 
 
 def test_batches_cover_every_example_once_per_epoch_deterministically():

@@ -23,7 +23,7 @@ def test_help_explains_options_defaults_and_gives_examples():
     assert result.returncode == 0, result.stderr
     text = result.stdout
     for option in ("--domain", "--data", "--preset", "--max-steps", "--out", "--resume", "--base-model", "--batch-size",
-                   "--lr", "--devices", "--num-nodes", "--strategy", "--accelerator", "--precision", "--seed", "--val-every"):
+                   "--lr", "--devices", "--num-nodes", "--strategy", "--accelerator", "--precision", "--seed", "--val-every", "--prompt-loss-weight"):
         assert option in text, option
     assert "runs/<domain>" in text and "bf16-mixed" in text and "1000" in text
     assert "nep train --domain tags --max-steps 500" in text
@@ -36,6 +36,7 @@ def test_help_explains_options_defaults_and_gives_examples():
         (("--domain", "tags", "--max-steps", "0"), "--max-steps must be at least 1"),
         (("--domain", "tags", "--preset", "huge"), "unknown preset 'huge'"),
         (("--domain", "tags", "--data", "no/such/folder"), "no such folder"),
+        (("--domain", "tags", "--prompt-loss-weight", "-1"), "--prompt-loss-weight must be >= 0"),
     ],
 )
 def test_bad_input_is_one_line_on_stderr(args, message, tmp_path):

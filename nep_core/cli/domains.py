@@ -29,6 +29,8 @@ def command(
                 "verifiers": sorted(domain.verifiers),
                 "default_source": domain.default_source,
                 "default_preset": domain.default_preset,
+                "default_max_steps": domain.default_max_steps,
+                "prompt_loss_weight": domain.prompt_loss_weight,
             }
             for name, domain in sorted(table_data.items())
         }

@@ -50,6 +50,11 @@ def command(
         "--target",
         help="What the model learns to write: the whole action, or only its location (a location model for two-stage prediction, see docs/serving.md).",
     ),
+    prompt_loss_weight: Optional[float] = typer.Option(
+        None,
+        "--prompt-loss-weight",
+        help="Also learn the prompt's own tokens (the history as a sequence of actions), with this weight beside the target's loss. Default: the domain's (see `nep domains --json`); 0 learns the target only.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output; print only the summary."),
 ) -> None:
     """Train a next-edit model on a domain's sessions and write a Hugging Face checkpoint.
@@ -57,7 +62,7 @@ def command(
     The run folder (--out) gets the checkpoint itself (config.json, model.safetensors,
     tokenizer.json, nep.json), resumable Lightning checkpoints in lightning/, CSV logs in logs/ and
     loss.png. Ctrl-C finishes the current step, saves, and stops; add --resume to the same command
-    to continue. The loss covers the target action only.
+    to continue. The loss covers the target action (and, with --prompt-loss-weight, the prompt's tokens).
 
     Examples:
 
@@ -93,6 +98,7 @@ def command(
         threads=threads,
         progress=not quiet,
         target=target,
+        prompt_loss_weight=prompt_loss_weight,
     )
     run_and_summarize(train, config, print_summary)
 

@@ -31,7 +31,9 @@ class TrainConfig:
     ``save_every`` the same as ``val_every``, ``precision`` bf16-mixed on a GPU and 32-true on a CPU,
     ``threads`` (CPU threads per process) the CPU cores divided among the processes on this machine.
     ``target`` is what the model learns to write: the whole ``action``, or its ``location`` only (a
-    location model for two-stage prediction, docs/serving.md).
+    location model for two-stage prediction, docs/serving.md). ``prompt_loss_weight`` (None: the
+    domain's) weighs a second loss on the prompt's own tokens, scored at a random
+    ``prompt_loss_share`` of their positions (``NextEditSystem``).
     """
 
     domain: str
@@ -58,6 +60,8 @@ class TrainConfig:
     threads: int | None = None
     progress: bool = True
     target: str = "action"
+    prompt_loss_weight: float | None = None
+    prompt_loss_share: float = 0.25
 
     def __post_init__(self) -> None:
         if self.out is not None:
@@ -77,6 +81,11 @@ class TrainConfig:
             (self.warmup_steps is None or self.warmup_steps >= 0, f"warmup_steps must be >= 0 (got {self.warmup_steps})"),
             (0.0 <= self.min_lr_ratio <= 1.0, f"min_lr_ratio must be in [0, 1] (got {self.min_lr_ratio})"),
             (self.weight_decay >= 0, f"weight_decay must be >= 0 (got {self.weight_decay})"),
+            (
+                self.prompt_loss_weight is None or self.prompt_loss_weight >= 0,
+                f"--prompt-loss-weight must be >= 0 (got {self.prompt_loss_weight})",
+            ),
+            (0.0 < self.prompt_loss_share <= 1.0, f"prompt_loss_share must be in (0, 1] (got {self.prompt_loss_share})"),
             (self.threads is None or self.threads >= 1, f"--threads must be at least 1 (got {self.threads})"),
             (self.num_nodes >= 1, f"--num-nodes must be at least 1 (got {self.num_nodes})"),
             (

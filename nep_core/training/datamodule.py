@@ -56,17 +56,20 @@ class TokenizedDataset(Dataset):
 
 
 def collate(batch: Sequence[TokenizedExample], pad_id: int) -> dict[str, torch.Tensor]:
-    """Right-padded ``input_ids``, ``attention_mask`` and ``labels`` (-100 on prompt and padding)."""
+    """Right-padded ``input_ids``, ``attention_mask``, ``labels`` (-100 on prompt and padding) and
+    ``prompt_mask`` (the prompt tokens after ``<bos>``: those a prompt loss predicts)."""
     width = max(len(example.input_ids) for example in batch)
     input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
     attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
     labels = torch.full((len(batch), width), IGNORE_INDEX, dtype=torch.long)
+    prompt_mask = torch.zeros((len(batch), width), dtype=torch.bool)
     for row, example in enumerate(batch):
         ids = torch.tensor(example.input_ids, dtype=torch.long)
         input_ids[row, : len(ids)] = ids
         attention_mask[row, : len(ids)] = 1
         labels[row, example.prompt_length : len(ids)] = ids[example.prompt_length :]
-    return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+        prompt_mask[row, 1 : example.prompt_length] = True
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels, "prompt_mask": prompt_mask}
 
 
 class Collator:

@@ -90,6 +90,8 @@ def plan_run(config: TrainConfig) -> RunPlan:
         from nep_core.training.config import DEFAULT_MAX_STEPS
 
         config.max_steps = domain.default_max_steps or DEFAULT_MAX_STEPS
+    if config.prompt_loss_weight is None:
+        config.prompt_loss_weight = domain.prompt_loss_weight
     base_model = config.base_model.resolve() if config.base_model is not None else None
     base_config = check_base_model(base_model) if base_model is not None else None
     preset = None if base_model is not None else get_preset(config.preset or domain.default_preset)
@@ -298,6 +300,8 @@ def build_setup(plan: RunPlan, data: PreparedData) -> TrainingSetup:
         warmup_steps=config.resolved_warmup_steps(),
         weight_decay=config.weight_decay,
         min_lr_ratio=config.min_lr_ratio,
+        prompt_loss_weight=config.prompt_loss_weight,
+        prompt_loss_share=config.prompt_loss_share,
     )
     datamodule = NextEditDataModule(train_set, val_set, tokenizer.pad_token_id, config.batch_size, config.seed)
     return TrainingSetup(tokenizer, train_set, val_set, context_tokens, target_tokens, system, datamodule)

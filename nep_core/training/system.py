@@ -1,8 +1,11 @@
 """The Lightning system: wraps a causal LM for supervised next-edit training.
 
 The model (a ``transformers`` causal LM) stays a plain ``nn.Module``; this class adds the loss, the
-metrics and the optimizer. The loss is cross-entropy over target tokens only, averaged per token.
-Only target positions go through the output head, which matters when a base model has a big vocabulary.
+metrics and the optimizer. The loss is cross-entropy over target tokens, averaged per token, plus
+``prompt_loss_weight`` times the same over the prompt's tokens (the history is itself a sequence of
+actions, so each example also teaches what followed each earlier action; ``prompt_loss_share`` of the
+prompt positions, drawn at random each step, keeps the output head's cost down). Only the positions
+that are scored go through the output head, which matters when a base model has a big vocabulary.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ class NextEditSystem(L.LightningModule):
         weight_decay: float = 0.01,
         min_lr_ratio: float = 0.1,
         betas: tuple[float, float] = (0.9, 0.95),
+        prompt_loss_weight: float = 0.0,
+        prompt_loss_share: float = 1.0,
     ):
         super().__init__()
         self.model = model
@@ -46,7 +51,11 @@ class NextEditSystem(L.LightningModule):
         self.weight_decay = weight_decay
         self.min_lr_ratio = min_lr_ratio
         self.betas = betas
-        self.save_hyperparameters("learning_rate", "max_steps", "warmup_steps", "weight_decay", "min_lr_ratio", "betas")
+        self.prompt_loss_weight = prompt_loss_weight
+        self.prompt_loss_share = prompt_loss_share
+        self.save_hyperparameters(
+            "learning_rate", "max_steps", "warmup_steps", "weight_decay", "min_lr_ratio", "betas", "prompt_loss_weight", "prompt_loss_share"
+        )
         self.tokens_seen = 0
         self.train_seconds = 0.0
         self.train_loss: float | None = None
@@ -63,21 +72,40 @@ class NextEditSystem(L.LightningModule):
 
     def target_logits(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Logits at the positions that predict a target token, those tokens, and each one's row."""
+        logits, targets, rows, _ = self._scored_logits(batch, with_prompt=False)
+        return logits, targets, rows
+
+    def _scored_logits(
+        self, batch: dict[str, torch.Tensor], with_prompt: bool
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
+        """``target_logits``, plus (logits, tokens) at a random ``prompt_loss_share`` of the prompt positions."""
         hidden = self.model.base_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        head = self.model.get_output_embeddings()
         labels = batch["labels"][:, 1:]
         keep = labels != IGNORE_INDEX
-        logits = self.model.get_output_embeddings()(hidden[:, :-1][keep])
+        logits = head(hidden[:, :-1][keep])
         rows = torch.arange(labels.shape[0], device=labels.device).unsqueeze(1).expand_as(labels)[keep]
-        return logits.float(), labels[keep], rows
+        prompt = None
+        if with_prompt:
+            chosen = batch["prompt_mask"][:, 1:]
+            if self.prompt_loss_share < 1.0:
+                chosen = chosen & (torch.rand(chosen.shape, device=chosen.device) < self.prompt_loss_share)
+            prompt = (head(hidden[:, :-1][chosen]).float(), batch["input_ids"][:, 1:][chosen])
+        return logits.float(), labels[keep], rows, prompt
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        logits, targets, _ = self.target_logits(batch)
+        with_prompt = self.prompt_loss_weight > 0 and "prompt_mask" in batch
+        logits, targets, _, prompt = self._scored_logits(batch, with_prompt)
         loss = F.cross_entropy(logits, targets)
         self._loss_average = 0.95 * self._loss_average + 0.05 * loss.item()
         self._loss_steps += 1
         self.train_loss = self._loss_average / (1.0 - 0.95**self._loss_steps)  # bias-corrected, like Adam's moments
         self.log("train/loss", loss, on_step=True, on_epoch=False)
         self.log("train/loss_smooth", self.train_loss, prog_bar=True, on_step=True, on_epoch=False)
+        if prompt is not None and prompt[1].numel():
+            prompt_loss = F.cross_entropy(*prompt)
+            self.log("train/prompt_loss", prompt_loss, on_step=True, on_epoch=False)
+            return loss + self.prompt_loss_weight * prompt_loss
         return loss
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
