@@ -5,7 +5,9 @@ Environment variables are set at import time so that `nep` subprocesses inherit 
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -14,7 +16,9 @@ import pytest
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 os.environ["NEP_PLUGINS_DIR"] = str(TESTS / "plugins")
-os.environ.setdefault("NEP_HOME", tempfile.mkdtemp(prefix="nep-home-"))
+if "NEP_HOME" not in os.environ:  # a fresh home for this run, removed when it ends (workers inherit it)
+    os.environ["NEP_HOME"] = tempfile.mkdtemp(prefix="nep-home-")
+    atexit.register(shutil.rmtree, os.environ["NEP_HOME"], ignore_errors=True)
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

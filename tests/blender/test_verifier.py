@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -149,14 +150,20 @@ def test_a_hung_worker_is_stopped_and_replaced(domain):
 
     with ReplayVerifier(domain.action_space, workers=1, timeout=1.0) as verifier:
         context = Context(history=history(CUBE), session_id="slow")
+        assert verifier.verify(context, Action(kind="object.modifier_add", args={"type": "SUBSURF"}), None).valid
+        killed_scratch = Path(verifier.pool[0].scratch)
+        assert any(killed_scratch.iterdir())  # the worker's scene files
         started = time.monotonic()
         verdict = verifier.verify(context, SLOW_SPHERE, None)
         assert time.monotonic() - started < 10  # bpy's start is not counted, the replay is cut at 1 s
         assert not verdict.valid and verdict.details["error"].startswith("timed out: bpy took over 1 s")
         assert verifier.stats["timeouts"] == 1 and not verifier.pool[0].running
+        assert not killed_scratch.exists()  # a killed worker leaves no scene files behind
         bevel = Action(kind="object.modifier_add", args={"type": "BEVEL"})
         assert verifier.verify(context, bevel, bevel).reward == 1.0
-        assert verifier.pool[0].starts == 2
+        assert verifier.pool[0].starts == 2  # the subdivision's verdict came from the first worker
+        last_scratch = Path(verifier.pool[0].scratch)
+    assert not last_scratch.exists()
 
 
 def test_a_worker_that_dies_is_reported_and_restarted(verifier):

@@ -149,21 +149,26 @@ class Replayer:
         return {"valid": error is None, "error": error, "changed": changed}
 
 
-def serve(bpy, requests, answers) -> None:
-    """Answer each request line of ``requests`` with one line on ``answers``."""
-    with tempfile.TemporaryDirectory(prefix="nep-replay-") as scratch:
-        replayer = Replayer(bpy, scratch)
-        for line in requests:
-            request = json.loads(line)
-            try:
-                replayed, replay_errors = replayer.replay(request["history"], request.get("reuse", True), request.get("start", "empty"))
-                answer = replayer.try_call(request["predicted"])
-                answer.update(replayed=replayed, replay_errors=replay_errors)
-            except Exception as error:  # a broken scene file, a failing reset: answer, then start afresh
-                replayer.history = None
-                answer = {"valid": False, "error": f"replay failed: {type(error).__name__}: {first_line(error)}"}
-            answers.write(json.dumps(answer) + "\n")
-            answers.flush()
+def serve(bpy, requests, answers, scratch: str | None = None) -> None:
+    """Answer each request line of ``requests`` with one line on ``answers``; scene files go in
+    ``scratch`` (the parent's folder, which it removes even when it has to kill this process), else
+    in a temporary folder of this process's own."""
+    if scratch is None:
+        with tempfile.TemporaryDirectory(prefix="nep-replay-") as own:
+            serve(bpy, requests, answers, own)
+        return
+    replayer = Replayer(bpy, scratch)
+    for line in requests:
+        request = json.loads(line)
+        try:
+            replayed, replay_errors = replayer.replay(request["history"], request.get("reuse", True), request.get("start", "empty"))
+            answer = replayer.try_call(request["predicted"])
+            answer.update(replayed=replayed, replay_errors=replay_errors)
+        except Exception as error:  # a broken scene file, a failing reset: answer, then start afresh
+            replayer.history = None
+            answer = {"valid": False, "error": f"replay failed: {type(error).__name__}: {first_line(error)}"}
+        answers.write(json.dumps(answer) + "\n")
+        answers.flush()
 
 
 def main() -> None:
@@ -173,7 +178,7 @@ def main() -> None:
 
     answers.write(json.dumps({"ready": True}) + "\n")
     answers.flush()
-    serve(bpy, sys.stdin, answers)
+    serve(bpy, sys.stdin, answers, os.environ.get("NEP_REPLAY_SCRATCH"))
 
 
 if __name__ == "__main__":

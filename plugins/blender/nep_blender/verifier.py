@@ -31,9 +31,11 @@ import hashlib
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import weakref
@@ -66,6 +68,7 @@ class ReplayWorker:
         self.buffer = b""
         self.lock = threading.Lock()
         self.starts = 0
+        self.scratch: str | None = None
 
     @property
     def running(self) -> bool:
@@ -73,10 +76,11 @@ class ReplayWorker:
 
     def start(self) -> None:
         read_end, write_end = os.pipe()
+        self.scratch = tempfile.mkdtemp(prefix="nep-replay-")  # the worker's scene files; removed in stop()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "nep_blender.replay_worker"],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env={**os.environ, "NEP_REPLAY_FD": str(write_end)}, pass_fds=(write_end,),
+            env={**os.environ, "NEP_REPLAY_FD": str(write_end), "NEP_REPLAY_SCRATCH": self.scratch}, pass_fds=(write_end,),
         )
         os.close(write_end)
         self.answers, self.buffer = read_end, b""
@@ -142,6 +146,9 @@ class ReplayWorker:
         if self.answers >= 0:
             os.close(self.answers)
             self.answers = -1
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
 
 
 def _stop_pool(pool: list[ReplayWorker]) -> None:
