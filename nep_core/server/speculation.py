@@ -233,7 +233,8 @@ class SpeculativeCache:
             speculation.drop()
 
     def submit(self, speculations: Sequence[Speculation]) -> None:
-        """Queue ``speculations`` for the background thread (call after the answer is sent)."""
+        """Queue ``speculations`` for the background thread; they start once the gate has been quiet for
+        ``quiet`` seconds, so queuing them with an answer still being sent does not slow it."""
         with self._condition:
             if self._closed:
                 return
