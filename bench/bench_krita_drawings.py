@@ -23,7 +23,7 @@ import statistics
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True, help="a krita checkpoint folder from nep train")
+    parser.add_argument("--model", required=True, help="a krita checkpoint folder from nep train (or a baseline: repeat-last, ngram)")
     parser.add_argument("--drawings", required=True, help="a Quick, Draw! file or folder (.ndjson, .ndjson.gz, .npz)")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
@@ -57,7 +57,7 @@ def main() -> None:
             "location_accuracy": round(metrics["location_accuracy"], 4),
             "chamfer_px_mean": round(statistics.mean(chamfers), 1) if chamfers else None,
             "chamfer_px_median": round(statistics.median(chamfers), 1) if chamfers else None,
-            "iou_mean": round(metrics.get("verifier.canvas.iou", float("nan")), 4),
+            "iou_mean": round(metrics["verifier.canvas.iou"], 4) if "verifier.canvas.iou" in metrics else None,
             "stroke_pairs": len(chamfers),
             "no_edit_predicted": sum(outcome.best.is_no_edit for outcome in kept),
         }
