@@ -9,7 +9,7 @@ by another seed (by drawing, 60/40): the baselines are fitted on that round's tr
 every predictor is scored on the held-out part with ``nep eval``'s metrics. Figures (over all
 rounds): kind top-1, location accuracy (the right 32-pixel start cell), the canvas verifier's mean
 Chamfer distance and IoU (over the examples whose prediction and reference are both strokes), the
-median Chamfer distance, and the model's ratio to the better baseline.
+median Chamfer distance, and how often each predictor said no edit.
 """
 
 from __future__ import annotations

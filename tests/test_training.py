@@ -71,7 +71,7 @@ def test_prompt_loss_adds_the_prompt_tokens_own_loss_with_its_weight(tags_exampl
     model = build_model(get_preset("tiny"), featurizer.tokenizer)
     batch = collate(tokenize(tags_examples["train"][:24], featurizer), featurizer.tokenizer.pad_token_id)
     target_only = NextEditSystem(model, learning_rate=1e-3, max_steps=10, warmup_steps=1)
-    weighted = NextEditSystem(model, learning_rate=1e-3, max_steps=10, warmup_steps=1, prompt_loss_weight=0.5)
+    weighted = NextEditSystem(model, learning_rate=1e-3, max_steps=10, warmup_steps=1, prompt_loss_weight=0.5, prompt_loss_share=1.0)
     for system in (target_only, weighted):
         system.log = lambda *args, **kwargs: None
     prompt_only = batch["input_ids"].masked_fill(~batch["prompt_mask"], IGNORE_INDEX)

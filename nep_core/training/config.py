@@ -15,6 +15,9 @@ DEFAULT_LEARNING_RATES: dict[str, float] = {"tiny": 2e-3, "small": 1e-3, "base":
 DEFAULT_MAX_STEPS = 1000
 """Training steps when neither ``--max-steps`` nor the domain says otherwise."""
 
+PROMPT_LOSS_SHARE = 0.25
+"""Share of the prompt positions a prompt loss scores each step (drawn at random)."""
+
 BASE_MODEL_LEARNING_RATE = 1e-4
 """Peak learning rate when fine-tuning a pretrained ``--base-model``."""
 
@@ -61,7 +64,7 @@ class TrainConfig:
     progress: bool = True
     target: str = "action"
     prompt_loss_weight: float | None = None
-    prompt_loss_share: float = 0.25
+    prompt_loss_share: float = PROMPT_LOSS_SHARE
 
     def __post_init__(self) -> None:
         if self.out is not None:

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nep_core.training.config import PROMPT_LOSS_SHARE
 from nep_core.training.datamodule import IGNORE_INDEX
 
 
@@ -41,7 +42,7 @@ class NextEditSystem(L.LightningModule):
         min_lr_ratio: float = 0.1,
         betas: tuple[float, float] = (0.9, 0.95),
         prompt_loss_weight: float = 0.0,
-        prompt_loss_share: float = 1.0,
+        prompt_loss_share: float = PROMPT_LOSS_SHARE,
     ):
         super().__init__()
         self.model = model
