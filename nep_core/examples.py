@@ -86,9 +86,17 @@ class ExampleReport:
 
 
 def make_examples(session: Session, domain: Domain, config: ExampleConfig | None = None) -> list[Example]:
-    """Every trigger point of ``session`` as an example."""
+    """Every trigger point of ``session`` as an example.
+
+    Two ``meta`` keys serve sessions cut from a longer one (a history split in time): the first
+    ``meta["context_events"]`` events are context only (no example is made at them), and with
+    ``meta["open_end"]`` the session goes on beyond its last event, so a trigger whose target the cut
+    hides (NO_EDIT only because the events ran out) makes no example.
+    """
     config = config or domain.examples
     events = session.events
+    context_events = int(session.meta.get("context_events", 0))
+    open_end = bool(session.meta.get("open_end", False))
     action_positions = [index for index, event in enumerate(events) if event.action is not None]
     examples = []
     last_edit_location = None
@@ -96,9 +104,12 @@ def make_examples(session: Session, domain: Domain, config: ExampleConfig | None
         action = events[position].action
         if action.edit:
             last_edit_location = domain.action_space.location(action)
-        if not action.edit and not config.trigger_on_non_edits:
+        if (not action.edit and not config.trigger_on_non_edits) or position < context_events:
             continue
-        target = _target_after(events, action_positions[order + 1 :], events[position].t, config)
+        upcoming = action_positions[order + 1 :]
+        target = _target_after(events, upcoming, events[position].t, config)
+        if open_end and target.is_no_edit and _cut_short(events, upcoming, events[position].t, config):
+            continue
         if not target.is_no_edit and not _writable(domain, target):
             continue  # a target the action space cannot write (an operator this app lacks) teaches nothing
         history = events[: position + 1]
@@ -132,6 +143,14 @@ def _target_after(events, upcoming: Sequence[int], now: float, config: ExampleCo
         if event.action.edit:
             return event.action
     return NO_EDIT
+
+
+def _cut_short(events, upcoming: Sequence[int], now: float, config: ExampleConfig) -> bool:
+    """Whether a NO_EDIT target comes only from the session's end: fewer than ``horizon_events``
+    actions follow, none after a pause, all within the horizon."""
+    if upcoming and events[upcoming[0]].t - now > config.pause_seconds:
+        return False
+    return len(upcoming) < config.horizon_events and all(events[position].t - now <= config.horizon_seconds for position in upcoming)
 
 
 def unit_hash(*parts: object) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from nep_core.actions import Action
+from nep_core.actions import NO_EDIT, Action
 from nep_core.examples import ExampleConfig, ExampleReport, balance, build_examples, make_examples, split_sessions
 from nep_core.session import Event, Session
 
@@ -43,6 +43,19 @@ def test_targets_follow_horizon_pause_and_non_edit_rules(tags_domain):
     assert len(targets) == 7
     no_trigger_on_views = make_examples(session, tags_domain, replace(config, trigger_on_non_edits=False))
     assert len(no_trigger_on_views) == 3
+
+
+def test_a_cut_session_makes_no_example_in_its_context_part_nor_where_the_cut_hides_the_target(tags_domain):
+    config = ExampleConfig(horizon_events=2, horizon_seconds=30, pause_seconds=20)
+    steps = [(0.0, OPEN_A), (1.0, OPEN_B), (2.0, SCROLL), (40.0, CLOSE_B), (41.0, OPEN_A), (42.0, SCROLL)]
+    whole = [example.target for example in make_examples(_session(steps), tags_domain, config)]
+    assert whole == [OPEN_B, NO_EDIT, NO_EDIT, OPEN_A, NO_EDIT, NO_EDIT]
+    cut = _session(steps)
+    cut.meta.update(context_events=1, open_end=True)
+    examples = make_examples(cut, tags_domain, config)
+    # from event 1 on; the pause before close(b) is a known NO_EDIT; the last two run off the cut
+    assert [(example.trigger, example.target) for example in examples] == [(1, NO_EDIT), (2, NO_EDIT), (3, OPEN_A)]
+    assert len(examples[0].context.history) == 2  # the context part is still history
 
 
 def test_jump_is_a_change_of_location(tags_domain):

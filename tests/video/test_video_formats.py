@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import opentimelineio as otio
 import pytest
 
 from nep_core.errors import NepError
@@ -92,3 +93,41 @@ def test_a_clip_of_unknown_length_names_the_track_item_and_fields(tmp_path):
         read_timeline(tmp_path / "broken.otio")
     with pytest.raises(NepError, match=r"missing\.otio: no such file"):
         read_timeline(tmp_path / "missing.otio")
+
+
+def test_an_edl_is_read_at_the_lowest_rate_its_timecodes_allow_unless_told(tmp_path):
+    from nep_video.formats import edl_frame_rate
+    from video_timelines import clip
+
+    pal = otio.schema.Timeline(name="pal", global_start_time=otio.opentime.RationalTime(0, 25))
+    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    track.extend([clip("A", 124, 50, 25.0), clip("B", 300, 60, 25.0)])  # A starts at 00:00:04:24
+    pal.tracks.append(track)
+    write(pal, tmp_path / "pal.edl", "cmx_3600")
+    write(interview(3), tmp_path / "film.edl", "cmx_3600")
+    (tmp_path / "ntsc.edl").write_text("TITLE: ntsc\nFCM: DROP FRAME\n\n001  AX       V     C        01:00:00;00 01:00:01;00 00:00:00;00 00:00:01;00\n")
+    assert (edl_frame_rate(tmp_path / "pal.edl"), edl_frame_rate(tmp_path / "film.edl"), edl_frame_rate(tmp_path / "ntsc.edl")) == (25.0, 24.0, 29.97)
+    items = items_of(tracks_of(read_timeline(tmp_path / "pal.edl"))[0])
+    assert [(source_range(item).start_time.value, source_range(item).duration.value, source_range(item).duration.rate) for item in items] == [
+        (124, 50, 25.0), (300, 60, 25.0)]
+    told = items_of(tracks_of(read_timeline(tmp_path / "pal.edl", rate=30.0))[0])
+    assert source_range(told[0]).start_time.rate == 30.0
+
+
+MISMATCHED_EDL = """TITLE: mismatch
+FCM: NON-DROP FRAME
+
+001  AX       V     C        01:00:00:00 01:00:01:00 00:00:00:00 00:00:01:00
+* FROM CLIP NAME: A.MOV
+
+002  AX       V     C        01:00:05:00 01:00:06:00 00:00:01:00 00:00:02:01
+* FROM CLIP NAME: B.MOV
+"""
+
+
+def test_an_edl_whose_record_times_disagree_with_its_source_is_read_by_source_with_a_note(tmp_path):
+    (tmp_path / "mismatch.edl").write_text(MISMATCHED_EDL)
+    notes: list[str] = []
+    items = items_of(tracks_of(read_timeline(tmp_path / "mismatch.edl", notes=notes))[0])
+    assert [(item.name, source_range(item).duration.value) for item in items] == [("A.MOV", 24), ("B.MOV", 24)]
+    assert len(notes) == 1 and notes[0].startswith(f"{tmp_path / 'mismatch.edl'}: record timecodes disagree with the source")

@@ -6,9 +6,11 @@ import os
 
 import pytest
 
-from nep_core.actions import Action
+from nep_core.actions import NO_EDIT, Action
 from nep_core.collector import CollectReport
 from nep_core.errors import NepError
+from nep_core.examples import make_examples
+from nep_core.plugins import get_domain
 from nep_video.collectors.history import HistoryCollector
 from nep_video.diff import diff_timelines
 from nep_video.edits import apply_edit
@@ -129,8 +131,14 @@ def test_a_long_history_is_split_in_time_so_eval_judges_the_newest_edits(tmp_pat
     folder = versions(tmp_path / "long", timelines, ".otio")
     sessions = list(HistoryCollector().collect(f"{folder}?order=name", CollectReport()))
     assert [session.meta["split"] for session in sessions] == ["train", "val", "test"]
-    assert [len(session.actions()) for session in sessions] == [4, 1, 1]
-    assert sessions[2].actions() == [edit("trim_out", 5, frames=-8)]
+    assert [len(session.actions()) for session in sessions] == [4, 5, 6]  # each part sees the history before it
+    domain = get_domain("video")
+    examples = [make_examples(session, domain) for session in sessions]
+    # train: the first edits' successors; its last edit's successor is in val, so it makes no example
+    assert [example.target for example in examples[0]] == [edit("trim_out", index, frames=-8) for index in (1, 2, 3)]
+    assert [example.target for example in examples[1]] == [edit("trim_out", 4, frames=-8)]
+    assert [example.target for example in examples[2]] == [edit("trim_out", 5, frames=-8), NO_EDIT]  # the newest edit, then the end
+    assert len(examples[2][0].context.actions()) == 5
     (whole,) = HistoryCollector().collect(f"{folder}?order=name&by_time=0", CollectReport())
     assert len(whole.actions()) == 6 and "split" not in whole.meta
 

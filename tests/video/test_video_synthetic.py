@@ -74,3 +74,61 @@ def test_the_time_key_is_all_the_encoder_reads_of_times(sessions):
     contexts = [Context(history=session.events[:cut], session_id=session.id) for session in sessions[:6] for cut in (3, 12, 40)]
     unchanged, changed = check_time_key(encoder, contexts, variants=6)
     assert unchanged > 5 and changed > 10
+
+
+def own_cut():
+    """Eight interview segments from one take, with two B-roll shots (each used once) among them."""
+    from video_timelines import clip, interview
+
+    timeline = interview(8)
+    track = timeline.tracks[0]
+    track.insert(2, clip("BROLL_city", 200, 72))
+    track.insert(6, clip("BROLL_sea", 400, 60))
+    return timeline
+
+
+def test_label_shots_takes_repeated_media_for_an_interview_and_media_used_once_for_b_roll():
+    from nep_video.collectors.synthetic import label_shots
+    from nep_video.timeline import items_of
+
+    original = own_cut()
+    labelled = label_shots(original)
+    shots = [item.metadata["shot"] for item in items_of(labelled.tracks[0])]
+    assert shots == ["int:file:///media/INT_ANNA_take1.mov"] * 2 + ["broll"] + ["int:file:///media/INT_ANNA_take1.mov"] * 3 + ["broll"] + [
+        "int:file:///media/INT_ANNA_take1.mov"] * 3
+    assert all("shot" not in item.metadata for item in items_of(original.tracks[0]))  # the caller's timeline is untouched
+
+
+def test_sessions_from_your_own_timelines_start_from_them_and_every_edit_applies(tmp_path):
+    from nep_video.formats import read_timeline
+    from nep_video.timeline import items_of
+    from video_timelines import write
+
+    write(own_cut(), tmp_path / "cut.xml", "fcp_xml")
+    (tmp_path / "broken.edl").write_text("001  AX  V  C  not a timecode\n")
+    report = CollectReport()
+    sessions = list(SyntheticCutCollector().collect(f"6?from={tmp_path}", report))
+    assert report.counts["unreadable timelines"] == 1 and any("broken.edl" in warning for warning in report.warnings)
+    names = [item.name for item in items_of(read_timeline(tmp_path / "cut.xml").tracks[0])]
+    edits = 0
+    for session in sessions:
+        assert session.meta["start"] == "cut.xml"
+        timeline = timeline_from_state(session.events[0].state)
+        assert [item.name for item in items_of(timeline.tracks[0])] == names
+        problems = len(timeline_problems(timeline))
+        for action in session.actions():
+            if action.edit:
+                timeline = apply_edit(timeline, action)
+                assert len(timeline_problems(timeline)) <= problems, (session.id, action)
+                edits += 1
+    assert edits >= 12
+    kinds = {action.kind for session in sessions for action in session.actions() if action.edit}
+    assert {"trim_in", "trim_out"} & kinds and len(kinds) >= 3
+
+
+def test_from_a_missing_or_unusable_place_is_a_one_line_error(tmp_path):
+    with pytest.raises(NepError, match=f"synthetic: option 'from': {tmp_path / 'nowhere'}: no such file or folder"):
+        list(SyntheticCutCollector().collect(f"2?from={tmp_path / 'nowhere'}", CollectReport()))
+    (tmp_path / "broken.edl").write_text("garbage\n")
+    with pytest.raises(NepError, match="synthetic: option 'from': no timeline NEP can edit in"):
+        list(SyntheticCutCollector().collect(f"2?from={tmp_path}", CollectReport()))

@@ -132,7 +132,7 @@ def suggest_command(
     model: str = typer.Option(..., "--model", "-m", help="A trained model folder (runs/video) or a baseline (ngram, repeat-last)."),
     previous: list[Path] = typer.Option([], "--previous", "-p", help="Earlier saved versions, oldest first: their edits are the history."),
     top_k: int = typer.Option(3, "--top-k", "-k", min=1, help="Suggestions to print."),
-    rate: Optional[float] = typer.Option(None, "--rate", help="Frame rate of EDL files (EDLs do not record one; default 24)."),
+    rate: Optional[float] = typer.Option(None, "--rate", help="Frame rate of EDL files (EDLs do not record one; default: inferred from their timecodes, 24 when no frame number is over 23)."),
     markers: Optional[Path] = typer.Option(None, "--markers", help="Write the timeline with the suggestions as OTIO markers here (.otio)."),
     png: Optional[Path] = typer.Option(None, "--png", help="Draw the timeline with the best suggestion highlighted (PNG)."),
     data: Optional[str] = typer.Option(None, "--data", help="Sessions to fit a baseline on (default: the default dataset)."),
@@ -142,7 +142,10 @@ def suggest_command(
     Example: nep video suggest cut_v3.xml --previous cut_v1.xml --previous cut_v2.xml --model runs/video --markers next.otio
     """
     files = [*previous, project]
-    timelines = [(path, read_timeline(path, rate)) for path in files]
+    notes: list[str] = []
+    timelines = [(path, read_timeline(path, rate, notes)) for path in files]
+    for note in notes:
+        typer.echo(f"note: {note}", err=True)
     events = version_events(timelines, spacing=3.0, pause=5.0, report=CollectReport())
     domain, predictor = _predictor(model, data)
     context = context_from_events(events, session_id=f"suggest-{project.name}")
@@ -174,7 +177,7 @@ def watch_command(
     project: Path = typer.Argument(..., help="The timeline file the editor saves (or exports) again and again."),
     model: str = typer.Option(..., "--model", "-m", help="A trained model folder or a baseline name."),
     top_k: int = typer.Option(3, "--top-k", "-k", min=1),
-    rate: Optional[float] = typer.Option(None, "--rate", help="Frame rate of EDL files (default 24)."),
+    rate: Optional[float] = typer.Option(None, "--rate", help="Frame rate of EDL files (default: inferred from their timecodes)."),
     interval: float = typer.Option(0.5, "--interval", min=0.05, help="Seconds between looks at the file."),
     max_updates: int = typer.Option(0, "--max-updates", min=0, help="Stop after this many suggestions (0: never)."),
     log: bool = typer.Option(False, "--log", help="Record the session in $NEP_HOME/logs/video (the editor collector reads it)."),

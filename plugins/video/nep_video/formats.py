@@ -5,7 +5,8 @@ suffix                  read with                    exported by
 ======================  ===========================  =================================================
 .otio .otiod .otioz     opentimelineio               DaVinci Resolve (File > Export > Timeline, OTIO),
                                                      OTIO tools, ``nep video suggest --markers``
-.edl                    otio-cmx3600-adapter         every NLE (CMX 3600 EDL); ``--rate`` sets its fps
+.edl                    otio-cmx3600-adapter         every NLE (CMX 3600 EDL); ``--rate`` sets its fps,
+                                                     else ``edl_frame_rate`` infers it
 .xml                    otio-fcp-adapter             Premiere Pro (File > Export > Final Cut Pro XML),
                                                      Resolve, Final Cut Pro 7 (XML interchange)
 .kdenlive .mlt          nep_video.mlt (xml.etree)    Kdenlive and Shotcut project files, melt
@@ -18,6 +19,7 @@ Mixed frame rates, nested stacks, gaps, transitions and clips without a media ra
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import opentimelineio as otio
@@ -29,14 +31,39 @@ ADAPTERS = {".otio": "otio_json", ".otiod": "otiod", ".otioz": "otioz", ".edl": 
             ".kdenlive": "mlt", ".mlt": "mlt"}
 SUFFIXES = tuple(ADAPTERS)
 DEFAULT_EDL_RATE = 24.0
+EDL_RATES = (24.0, 25.0, 30.0, 48.0, 50.0, 60.0)
+"""The rates ``edl_frame_rate`` chooses from, lowest first."""
+TIMECODE = re.compile(r"\b\d{2}:\d{2}:\d{2}([:;.,])(\d{2})\b")
 
 
 def is_timeline_file(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in ADAPTERS or path.is_dir() and path.suffix.lower() == ".otiod"
 
 
-def read_timeline(path: str | Path, rate: float | None = None) -> otio.schema.Timeline:
-    """The timeline in ``path`` (format by suffix); ``rate`` is the EDL's frame rate (EDLs do not say)."""
+def edl_frame_rate(path: Path) -> float:
+    """An EDL's likely frame rate, which the file does not record: 29.97 when its timecodes are
+    drop-frame (``;``), else the lowest of ``EDL_RATES`` above every frame number in them (24 when
+    none is over 23, as most film and drama EDLs)."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return DEFAULT_EDL_RATE
+    highest, drop_frame = 0, False
+    for separator, frames in TIMECODE.findall(text):
+        highest = max(highest, int(frames))
+        drop_frame = drop_frame or separator in ";,"
+    if drop_frame:
+        return 29.97
+    return next((rate for rate in EDL_RATES if highest < rate), EDL_RATES[-1])
+
+
+def read_timeline(path: str | Path, rate: float | None = None, notes: list[str] | None = None) -> otio.schema.Timeline:
+    """The timeline in ``path`` (format by suffix); ``rate`` is an EDL's frame rate (EDLs do not say;
+    without it, ``edl_frame_rate`` infers one from the timecodes).
+
+    An EDL whose record timecodes disagree with its source timecodes (common in real EDLs) is read
+    again as the adapter advises, placing events by their source durations; ``notes`` gets a line saying so.
+    """
     path = Path(path)
     if not path.exists():
         raise NepError(f"{path}: no such file")
@@ -49,8 +76,8 @@ def read_timeline(path: str | Path, rate: float | None = None) -> otio.schema.Ti
 
             result = read_mlt(path)
         else:
-            options = {"rate": rate or DEFAULT_EDL_RATE} if adapter == "cmx_3600" else {}
-            result = otio.adapters.read_from_file(str(path), adapter_name=adapter, **options)
+            options = {"rate": rate or edl_frame_rate(path)} if adapter == "cmx_3600" else {}
+            result = _read_with_adapter(path, adapter, options, notes)
     except NepError:
         raise
     except Exception as error:  # the adapters raise many kinds of errors on bad input
@@ -59,6 +86,19 @@ def read_timeline(path: str | Path, rate: float | None = None) -> otio.schema.Ti
     timeline = _as_timeline(result, path)
     check_timeline(timeline, path)
     return timeline
+
+
+def _read_with_adapter(path: Path, adapter: str, options: dict, notes: list[str] | None):
+    try:
+        return otio.adapters.read_from_file(str(path), adapter_name=adapter, **options)
+    except Exception as error:
+        if adapter != "cmx_3600" or type(error).__name__ != "EDLParseError":
+            raise
+        result = otio.adapters.read_from_file(str(path), adapter_name=adapter, ignore_timecode_mismatch=True, **options)
+        if notes is not None:
+            reason = (str(error).strip().splitlines() or ["EDLParseError"])[0][:200]
+            notes.append(f"{path}: record timecodes disagree with the source ({reason}); events placed by their source durations")
+        return result
 
 
 def _as_timeline(result, path: Path) -> otio.schema.Timeline:

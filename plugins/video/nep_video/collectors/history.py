@@ -13,7 +13,8 @@ is reported. A file that cannot be read is reported as ``file: reason`` and skip
 option   default meaning
 ======== ======= ==========================================================
 order    mtime   ``mtime`` or ``name``
-rate     24.0    the frame rate of EDL files (EDLs do not record one)
+rate     0       the frame rate of EDL files (EDLs do not record one);
+                 0 infers it from their timecodes (``edl_frame_rate``)
 spacing  3.0     seconds between the actions of one version
 pause    5.0     seconds between versions
 by_time  1       split a project in time: its oldest changes train, the next
@@ -21,9 +22,11 @@ by_time  1       split a project in time: its oldest changes train, the next
 ======== ======= ==========================================================
 
 With ``by_time`` a project of N versions becomes three sessions (N-1 changes: the first 80 % for
-``train``, the next 10 % for ``val``, the newest 10 % for ``test``, each at least one change), each
-starting with a snapshot of its first version and marked with ``meta["split"]``, so ``nep eval
---data history:DIR`` judges the newest edits from what came before.
+``train``, the next 10 % for ``val``, the newest 10 % for ``test``, each at least one change), marked
+with ``meta["split"]``. Each holds the history from the first version on, with the earlier parts as
+context only (``meta["context_events"]``), and the train and val parts are cut short
+(``meta["open_end"]``: their last edit's successor is in the next part), so ``nep eval --data
+history:DIR`` judges the newest edits from everything that came before them.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from nep_video.diff import diff_timelines
 from nep_video.formats import SUFFIXES, is_timeline_file, read_timeline
 from nep_video.snapshot import timeline_state
 
-DEFAULTS = {"order": "mtime", "rate": 24.0, "spacing": 3.0, "pause": 5.0, "by_time": True}
+DEFAULTS = {"order": "mtime", "rate": 0.0, "spacing": 3.0, "pause": 5.0, "by_time": True}
 TIME_SPLIT_MIN_CHANGES = 4
 """Changes between versions a project needs before ``by_time`` splits it (at least one for each of val and test)."""
 
@@ -70,14 +73,21 @@ def projects(argument: str, order: str) -> list[tuple[str, list[Path]]]:
     return [(sub.name, version_files(list(sub.iterdir()), order)) for sub in sorted(folder.iterdir()) if sub.is_dir()]
 
 
-def version_events(timelines: list, spacing: float, pause: float, report: CollectReport, t: float = 0.0) -> list[Event]:
+def version_events(
+    timelines: list, spacing: float, pause: float, report: CollectReport, t: float = 0.0, ends: list[int] | None = None
+) -> list[Event]:
     """Session events for ``(path, timeline)`` versions in order: a snapshot of the first, then the
-    actions between each version and the next (and a snapshot where they do not say it all)."""
+    actions between each version and the next (and a snapshot where they do not say it all).
+    ``ends``, when given, gets the number of events up to and including each version."""
     events = [Event(t=t, state=timeline_state(timelines[0][1]))]
+    if ends is not None:
+        ends.append(len(events))
     for (_, before), (after_path, after) in zip(timelines, timelines[1:]):
         t += pause
         events += diff_events(before, after, after_path, t, spacing, report)
         t = events[-1].t + spacing
+        if ends is not None:
+            ends.append(len(events))
     return events
 
 
@@ -107,8 +117,6 @@ class HistoryCollector(Collector):
         head, options = parse_argument("history", argument, DEFAULTS)
         if options["order"] not in ("mtime", "name"):
             raise NepError(f"history: option 'order' is mtime or name, not '{options['order']}'")
-        if options["rate"] <= 0:
-            raise NepError("history: option 'rate' must be a positive frame rate")
         found = projects(head, options["order"])
         if not any(files for _, files in found):
             raise NepError(f"history: no timeline files ({', '.join(SUFFIXES)}) in {head}")
@@ -119,7 +127,10 @@ class HistoryCollector(Collector):
         timelines = []
         for path in files:
             try:
-                timelines.append((path, read_timeline(path, rate=options["rate"])))
+                notes: list[str] = []
+                timelines.append((path, read_timeline(path, rate=options["rate"] or None, notes=notes)))
+                for note in notes:
+                    report.warn(note)
             except NepError as error:
                 report.count("files that cannot be read (skipped)")
                 report.warn(f"{error}; file skipped")
@@ -129,21 +140,23 @@ class HistoryCollector(Collector):
             return []
         report.count("versions", len(timelines))
         digest = hashlib.sha256("|".join(str(path.resolve()) for path, _ in timelines).encode()).hexdigest()[:10]
+        ends: list[int] = []
+        events = version_events(timelines, options["spacing"], options["pause"], report, ends=ends)
+        files = [str(path) for path, _ in timelines]
+        base = {"source": "history", "source_id": f"history:{name}"}
         changes = len(timelines) - 1
         if not options["by_time"] or changes < TIME_SPLIT_MIN_CHANGES:
-            parts = [("", 0, changes)]
-        else:
-            tested = max(1, round(changes * 0.1))
-            validated = max(1, round(changes * 0.1))
-            trained = changes - tested - validated
-            parts = [("train", 0, trained), ("val", trained, trained + validated), ("test", trained + validated, changes)]
-        sessions = []
-        for split, first, last in parts:
-            chunk = timelines[first : last + 1]
-            meta = {"source": "history", "source_id": f"history:{name}" + (f":{split}" if split else ""), "files": [str(path) for path, _ in chunk]}
-            if split:
-                meta["split"] = split
             report.count("sessions")
-            sessions.append(Session(id=f"video-history-{name}-{digest}" + (f"-{split}" if split else ""), domain="video",
-                                    events=version_events(chunk, options["spacing"], options["pause"], report), meta=meta))
+            return [Session(id=f"video-history-{name}-{digest}", domain="video", events=events, meta={**base, "files": files})]
+        tested = max(1, round(changes * 0.1))
+        validated = max(1, round(changes * 0.1))
+        trained = changes - tested - validated
+        sessions = []
+        for split, first, last in (("train", 0, trained), ("val", trained, trained + validated), ("test", trained + validated, changes)):
+            meta = {**base, "source_id": f"history:{name}:{split}", "files": files[first : last + 1], "split": split,
+                    "context_events": ends[first] - 1 if first else 0}
+            if last < changes:
+                meta["open_end"] = True
+            report.count("sessions")
+            sessions.append(Session(id=f"video-history-{name}-{digest}-{split}", domain="video", events=events[: ends[last]], meta=meta))
         return sessions

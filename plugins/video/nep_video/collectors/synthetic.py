@@ -24,13 +24,24 @@ option   default meaning
 ======== ======= ==========================================
 clips    24      most clips in a rough cut (at least 8)
 passes   5       most editing passes in one session
+from     (none)  your own timelines to start from instead of
+                 a generated rough cut: a timeline file or a
+                 folder of them (any format NEP reads)
+rate     0       the frame rate of EDLs read with ``from`` (0:
+                 inferred from their timecodes)
 ======== ======= ==========================================
+
+With ``from``, session ``i`` starts from timeline ``i`` modulo their number (in file-name order),
+and its clips are grouped into shots by their media (``label_shots``): a clip whose media appears
+more than once on the timeline is a take of an interview, one used once is B-roll; a pass then works
+on similar shots as it does on a generated cut. A file that cannot be read is reported and skipped.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Iterable
 
 import opentimelineio as otio
@@ -41,11 +52,22 @@ from nep_core.errors import InvalidAction, NepError
 from nep_core.session import Event, Session
 from nep_core.source_options import parse_argument
 from nep_video.edits import apply_edit
+from nep_video.formats import is_timeline_file, read_timeline
 from nep_video.snapshot import timeline_state
-from nep_video.timeline import BIN_METADATA, RationalTime, TimeRange, items_of, timeline_problems, tracks_of, view_of
+from nep_video.timeline import (
+    BIN_METADATA,
+    RationalTime,
+    TimeRange,
+    items_of,
+    media_key,
+    timeline_problems,
+    timeline_rate,
+    tracks_of,
+    view_of,
+)
 
 DEFAULT_SESSIONS = 400
-DEFAULTS = {"clips": 24, "passes": 5}
+DEFAULTS = {"clips": 24, "passes": 5, "from": "", "rate": 0.0}
 TRIM_AMOUNTS = (4, 6, 8, 10, 12, 12, 15, 18, 20, 24)
 DISSOLVES = (8, 12, 12, 16, 24)
 
@@ -161,11 +183,57 @@ def rough_cut(rng: random.Random, max_clips: int) -> otio.schema.Timeline:
     return timeline
 
 
+def label_shots(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
+    """A copy of ``timeline`` whose clips say what shot they are (``metadata["shot"]``), as a generated
+    cut's do: a clip whose media is used more than once is a take (``int:MEDIA``), else B-roll."""
+    labelled = timeline.deepcopy()
+    clips = [item for track in tracks_of(labelled) for item in items_of(track) if isinstance(item, otio.schema.Clip)]
+    uses: dict[str, int] = {}
+    for clip in clips:
+        uses[media_key(clip)] = uses.get(media_key(clip), 0) + 1
+    for clip in clips:
+        if not clip.metadata.get("shot"):
+            key = media_key(clip)
+            clip.metadata["shot"] = f"int:{key}" if uses[key] > 1 else "broll"
+    return labelled
+
+
+def starting_cuts(argument: str, rate: float, report: CollectReport) -> list[tuple[str, otio.schema.Timeline]]:
+    """(name, timeline with labelled shots) for each readable timeline in a file or folder (a name is
+    the file's path in the folder)."""
+    path = Path(argument).expanduser()
+    if not path.exists():
+        raise NepError(f"synthetic: option 'from': {path}: no such file or folder")
+    folder = path.is_dir() and path.suffix != ".otiod"
+    files = sorted((child for child in path.rglob("*") if is_timeline_file(child)), key=str) if folder else [path]
+    cuts = []
+    for file in files:
+        try:
+            notes: list[str] = []
+            timeline = read_timeline(file, rate or None, notes)
+            for note in notes:
+                report.warn(note)
+        except NepError as error:
+            report.warn(str(error))
+            report.count("unreadable timelines")
+            continue
+        if not any(isinstance(item, otio.schema.Clip) for item in items_of(tracks_of(timeline)[0])):
+            report.warn(f"{file}: its first track has no clips to edit; skipped")
+            report.count("unreadable timelines")
+            continue
+        cuts.append((str(file.relative_to(path)) if folder else file.name, label_shots(timeline)))
+    if not cuts:
+        raise NepError(f"synthetic: option 'from': no timeline NEP can edit in {path}")
+    return cuts
+
+
 def _group(editor: Editor, rng: random.Random) -> Callable[[str], bool]:
     """Which shots a pass works on: interviews (or one speaker's), or B-roll."""
     shots = [shot for shot in editor.kinds() if shot]
     interviews = sorted({shot for shot in shots if shot.startswith("int:")})
     choice = rng.random()
+    if not interviews:
+        return lambda shot: shot == "broll"
     if choice < 0.55 or not any(shot == "broll" for shot in shots):
         return lambda shot: shot.startswith("int:")
     if choice < 0.75 and len(interviews) > 1:
@@ -191,7 +259,7 @@ def pass_pauses(editor: Editor, rng: random.Random) -> None:
         shot = editor.kinds()[index]
         item = editor.items()[index]
         if shot.startswith("int:") and rng.random() < 0.5:
-            length = round(item.source_range.duration.value_rescaled_to(editor.timeline.global_start_time.rate))
+            length = round(item.source_range.duration.value_rescaled_to(timeline_rate(editor.timeline)))
             pause = rng.choice((6, 8, 10, 12, 16, 20, 24, 36))
             if length > pause + 48:
                 offset = rng.randint(24, length - pause - 24)
@@ -268,10 +336,13 @@ ORDER = ("reorder", "insert", "lift", "pauses", "heads", "tails", "slip", "jl", 
 WEIGHTS = {"heads": 5, "tails": 5, "pauses": 3, "jl": 2, "dissolves": 2, "reorder": 1, "lift": 1, "slip": 1, "insert": 1}
 
 
-def make_session(seed: int, index: int, clips: int = 24, passes: int = 5) -> tuple[Editor, list[str]]:
-    """The editor after session ``index`` of ``seed``, and the passes made (in order)."""
+def make_session(
+    seed: int, index: int, clips: int = 24, passes: int = 5, start: otio.schema.Timeline | None = None
+) -> tuple[Editor, list[str]]:
+    """The editor after session ``index`` of ``seed``, and the passes made (in order); it starts from
+    ``start`` (shots labelled, see ``label_shots``) when given, else from a generated rough cut."""
     rng = random.Random(f"video-synthetic:{seed}:{index}")
-    editor = Editor(rng, rough_cut(rng, clips))
+    editor = Editor(rng, start.deepcopy() if start is not None else rough_cut(rng, clips))
     editor.start()
     editor.wait(1.0, 5.0)
     names = list(WEIGHTS)
@@ -299,15 +370,15 @@ class SyntheticCutCollector(Collector):
             raise NepError(f"synthetic: ARGUMENT is a number of sessions, not '{head}'")
         if options["clips"] < 8:
             raise NepError("synthetic: option 'clips' must be at least 8")
+        cuts = starting_cuts(options["from"], options["rate"], report) if options["from"] else []
         for index in range(int(head) if head else DEFAULT_SESSIONS):
-            editor, passes = make_session(seed, index, options["clips"], max(2, options["passes"]))
-            for name, amount in editor.counts.items():
-                report.count(name, amount)
+            name, start = cuts[index % len(cuts)] if cuts else ("", None)
+            editor, passes = make_session(seed, index, options["clips"], max(2, options["passes"]), start)
+            for kind, amount in editor.counts.items():
+                report.count(kind, amount)
             report.count("sessions")
-            yield Session(
-                id=f"video-synth-{seed}-{index:05d}",
-                domain="video",
-                events=editor.events,
-                meta={"source": "synthetic", "source_id": f"synthetic:{seed}:{index}", "passes": passes, "seed": seed,
-                      "app": "nep synthetic editor"},
-            )
+            meta = {"source": "synthetic", "source_id": f"synthetic:{seed}:{index}", "passes": passes, "seed": seed,
+                    "app": "nep synthetic editor"}
+            if name:
+                meta.update(source_id=f"synthetic:{seed}:{index}:{name}", start=name)
+            yield Session(id=f"video-synth-{seed}-{index:05d}", domain="video", events=editor.events, meta=meta)
