@@ -98,3 +98,10 @@ def test_watch_resuggests_when_another_process_saves_the_file(tmp_path):
     last = out.split("-- save 4")[1].splitlines()
     assert last[1].startswith("1. trim in V1 clip 3 'INT_3'") and "+12 frames" in last[1]
     assert Image.open(tmp_path / "live.png").size[0] == 1200
+
+
+def test_a_timecode_at_a_rate_smpte_does_not_know_is_hours_minutes_seconds():
+    from nep_video.cli import timecode
+
+    assert timecode(36, 24.0) == "00:00:01:12"
+    assert timecode(61, 7.0) == "00:00:08.714285"  # SMPTE timecode has no 7 fps: a time string instead of a crash

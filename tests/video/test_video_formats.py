@@ -131,3 +131,18 @@ def test_an_edl_whose_record_times_disagree_with_its_source_is_read_by_source_wi
     items = items_of(tracks_of(read_timeline(tmp_path / "mismatch.edl", notes=notes))[0])
     assert [(item.name, source_range(item).duration.value) for item in items] == [("A.MOV", 24), ("B.MOV", 24)]
     assert len(notes) == 1 and notes[0].startswith(f"{tmp_path / 'mismatch.edl'}: record timecodes disagree with the source")
+
+
+def test_a_time_scale_is_not_taken_for_the_frame_rate(tmp_path):
+    from nep_video.timeline import timeline_rate
+    from video_timelines import clip
+
+    avfoundation = otio.schema.Timeline(name="avf", global_start_time=otio.opentime.RationalTime(0, 1))  # as AVFoundation writes it
+    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    track.append(clip("A", 0, 60000, 24000.0, available=(0, 240240)))
+    avfoundation.tracks.append(track)
+    write(avfoundation, tmp_path / "avf.otio")
+    assert timeline_rate(read_timeline(tmp_path / "avf.otio")) == 24.0  # neither 1 nor 24000: the default
+    track.append(clip("B", 0, 50, 25.0))
+    track.remove(track[0])
+    assert timeline_rate(avfoundation) == 25.0  # the first clip at a frame rate

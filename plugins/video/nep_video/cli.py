@@ -50,7 +50,12 @@ def _predictor(model: str, data: Optional[str]):
 
 
 def timecode(frames: float, rate: float) -> str:
-    return otio.opentime.to_timecode(otio.opentime.RationalTime(round(frames), rate), rate)
+    """SMPTE timecode, or hours:minutes:seconds at a rate SMPTE does not know."""
+    time = otio.opentime.RationalTime(round(frames), rate)
+    try:
+        return otio.opentime.to_timecode(time, rate)
+    except ValueError:
+        return otio.opentime.to_time_string(time)
 
 
 def editor_terms(timeline: otio.schema.Timeline, action: Action) -> str:

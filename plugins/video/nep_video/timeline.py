@@ -36,13 +36,23 @@ def item_type(item) -> str:
     return ITEM_STACK
 
 
+FRAME_RATES = (8.0, 240.0)
+"""Rates (exclusive, inclusive) taken for a frame rate. Others are time scales (AVFoundation writes
+times at 1, 600 or 24000 units a second), not frames."""
+
+
+def is_frame_rate(rate: float) -> bool:
+    return FRAME_RATES[0] < rate <= FRAME_RATES[1]
+
+
 def timeline_rate(timeline: otio.schema.Timeline) -> float:
-    """The edit rate: the global start time's rate, else the first clip's, else 24."""
+    """The edit rate: the global start time's rate, else the first clip's, else 24; a rate that is a
+    time scale rather than a frame rate (``is_frame_rate``) is passed over."""
     start = timeline.global_start_time
-    if start is not None and start.rate > 0:
+    if start is not None and is_frame_rate(start.rate):
         return float(start.rate)
     for clip in timeline.find_clips():
-        if clip.source_range is not None and clip.source_range.duration.rate > 0:
+        if clip.source_range is not None and is_frame_rate(clip.source_range.duration.rate):
             return float(clip.source_range.duration.rate)
     return DEFAULT_RATE
 
