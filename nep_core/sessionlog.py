@@ -248,9 +248,15 @@ def read_sessions(
 
 
 def write_sessions(folder: str | os.PathLike, sessions: Iterable[Session]) -> int:
-    """Write sessions as ``<folder>/<session id>.jsonl``; returns how many."""
-    count = 0
+    """Write sessions as ``<folder>/<session id>.jsonl``; returns how many. Two sessions with one id
+    would share a file, the second overwriting the first: that is a ``NepError`` naming the id."""
+    written: set[str] = set()
     for session in sessions:
+        if session.id in written:
+            raise NepError(
+                f"two sessions have the id '{session.id}' (source {session.source}); a session's id names its file, "
+                f"so it must be unique: the collector that made them must tell them apart"
+            )
         write_session(Path(folder) / f"{session.id}{LOG_SUFFIX}", session)
-        count += 1
-    return count
+        written.add(session.id)
+    return len(written)

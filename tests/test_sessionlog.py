@@ -128,3 +128,14 @@ while True:
     session = read_session(path, report=report)
     assert len(session.events) >= acknowledged + 1
     assert [event.t for event in session.events] == [float(i) for i in range(len(session.events))]
+
+
+def test_two_sessions_with_one_id_are_an_error_not_an_overwrite(tmp_path):
+    from nep_core.errors import NepError
+    from nep_core.sessionlog import write_sessions
+
+    first = Session(id="same", domain="tags", events=[Event(t=0.0, action=Action("open", target="a"))], meta={"source_id": "x.py"})
+    second = Session(id="same", domain="tags", events=[Event(t=0.0, action=Action("open", target="b"))], meta={"source_id": "x.py"})
+    with pytest.raises(NepError, match="two sessions have the id 'same' \\(source x.py\\)"):
+        write_sessions(tmp_path, [first, second])
+    assert read_session(tmp_path / "same.jsonl").events[0].action.target == "a"  # the first is kept as it was

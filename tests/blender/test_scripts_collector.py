@@ -37,6 +37,16 @@ def only_one_call():
 
 bpy.ops.object.select_all(action='DESELECT')
 bpy.ops.mesh.primitive_cube_add(size=SIZE, location=(0, 0, 1))
+
+class AddTable:
+    def execute(self, context):
+        bpy.ops.object.select_all(action='DESELECT')
+        bpy.ops.mesh.primitive_cube_add()
+
+class AddLamp:
+    def execute(self, context):
+        bpy.ops.object.select_all(action='DESELECT')
+        bpy.ops.object.light_add(type='POINT')
 '''
 
 
@@ -58,8 +68,11 @@ def scripts(tmp_path):
 
 def test_scripts_become_sessions_of_their_ops_calls_in_source_order(domain, scripts):
     report = CollectReport()
-    sessions = {session.meta["function"]: session for session in domain.collectors["scripts"].collect(str(scripts), report)}
-    assert set(sessions) == {"make_table", "<module>"}  # only_one_call has a single call
+    collected = list(domain.collectors["scripts"].collect(str(scripts), report))
+    assert len({session.id for session in collected}) == len(collected) == 4  # the two execute methods apart
+    assert sorted(session.meta["line"] for session in collected if session.meta["function"] == "execute") == [25, 30]
+    sessions = {session.meta["function"]: session for session in collected}
+    assert set(sessions) == {"make_table", "<module>", "execute"}  # only_one_call has a single call
     table = sessions["make_table"]
     assert [event.action.kind for event in table.events] == [
         "mesh.primitive_cube_add", "transform.resize", "object.duplicate_move", "object.modifier_add",
@@ -94,10 +107,10 @@ def test_nep_collect_reads_scripts_and_reports_what_it_skipped(scripts, tmp_path
         capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "300"},
     )
     assert result.returncode == 0, result.stderr
-    assert "wrote 2 sessions" in result.stdout
+    assert "wrote 4 sessions" in result.stdout
     assert "broken.py:3: does not parse" in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
-    assert len(list(read_sessions(out, domain="blender"))) == 2
+    assert len(list(read_sessions(out, domain="blender"))) == 4
     missing = subprocess.run(
         [sys.executable, "-m", "nep_core.cli.main", "collect", "--domain", "blender", "--source", f"scripts:{tmp_path / 'nope'}", "--out", str(out)],
         capture_output=True, text=True, timeout=300,

@@ -129,16 +129,18 @@ class _CallFinder(ast.NodeVisitor):
         self.generic_visit(node)
 
 
-def _bodies(tree: ast.Module) -> Iterable[tuple[str, list[ast.stmt]]]:
-    yield "<module>", tree.body
+def _bodies(tree: ast.Module) -> Iterable[tuple[str, int, list[ast.stmt]]]:
+    """(name, line, statements) of the module body and of every function in it."""
+    yield "<module>", 0, tree.body
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            yield node.name, node.body
+            yield node.name, node.lineno, node.body
 
 
 class ScriptsCollector(Collector):
     name = "scripts"
     description = "the bpy.ops calls of Blender Python scripts (a .py file or a folder of them), read with ast"
+    version = "2"  # part of the default dataset's cache key (it reads scripts:bundled): bump when the sessions change
 
     def __init__(self, action_space: BlenderActionSpace):
         self.action_space = action_space
@@ -166,7 +168,7 @@ class ScriptsCollector(Collector):
             return
         report.count("files")
         aliases = _ops_aliases(tree)
-        for function, body in _bodies(tree):
+        for function, line, body in _bodies(tree):
             finder = _CallFinder(aliases)
             for statement in body:
                 finder.visit(statement)
@@ -175,11 +177,11 @@ class ScriptsCollector(Collector):
                 continue
             report.count("sessions")
             report.count("actions", len(actions))
-            yield Session(
-                id=f"script-{relative}-{function}".replace("/", "_"),
+            yield Session(  # the line tells apart same-named functions (two classes' execute methods)
+                id=(f"script-{relative}-{function}" + (f"-L{line}" if line else "")).replace("/", "_"),
                 domain="blender",
                 events=[Event(t=round(index * SECONDS_BETWEEN_CALLS, 2), action=action) for index, action in enumerate(actions)],
-                meta={"source": "scripts", "source_id": relative, "function": function},
+                meta={"source": "scripts", "source_id": relative, "function": function, "line": line},
             )
 
     def _action(self, path: Path, call: tuple[int, str, dict, list[str]], report: CollectReport) -> Action | None:
