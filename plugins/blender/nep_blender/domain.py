@@ -13,8 +13,11 @@ from nep_blender.synthetic.collector import SyntheticCollector
 from nep_blender.verifier import ReplayVerifier
 
 DEFAULT_SESSIONS = 600
-"""Sessions in the embedded default dataset: ``synthetic:600?scripts=1``, each recorded session also
-written the way a script runs it, so the model knows both the add-on's recordings and scripts."""
+DEFAULT_SOURCE = f"synthetic:{DEFAULT_SESSIONS}?scripts=1 + scripts:bundled"
+"""The embedded default dataset: 600 synthetic sessions, each recorded session also written the way
+a script runs it, so the model knows both the add-on's recordings and scripts; and the real scripts
+that ship inside the installed bpy (its add-ons and templates), whose habits (how a function ends,
+which calls follow which) the synthetic authors only approximate."""
 
 
 def build_domain() -> Domain:
@@ -34,7 +37,7 @@ def build_domain() -> Domain:
         encoder=BlenderEncoder(action_space),
         collectors=collectors,
         verifiers=verifiers,
-        default_source=f"synthetic:{DEFAULT_SESSIONS}?scripts=1",
+        default_source=DEFAULT_SOURCE,
         default_preset="small",
         beam_width=4,  # an operator call is a few tokens: beams of 4, 8 and 16 rank the same (docs/domains/blender.md)
         examples=ExampleConfig(horizon_events=3, horizon_seconds=30.0, pause_seconds=20.0),
