@@ -178,3 +178,10 @@ def test_write_pictures_saves_what_the_domain_draws_up_to_the_limit(tmp_path):
     written = write_pictures(outcomes, tmp_path / "pics", 3, lambda outcome: Image.new("RGB", (4, 4)) if outcome.keep else None)
     assert [path.name for path in written] == ["0000-s_0-0.png", "0001-s_2-2.png", "0002-s_4-4.png"]
     assert all(Image.open(path).size == (4, 4) for path in written)
+
+
+def test_picture_labels_use_a_font_whose_spaces_can_be_seen():
+    from nep_core.evaluation.pictures import label_font
+
+    font = label_font(13)
+    assert font.getbbox("clip 1 at")[2] - font.getbbox("clip1at")[2] >= 6  # two spaces of 3 px or more, not 1 px each

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any, Callable, Sequence
+
+
+@functools.lru_cache(maxsize=8)
+def label_font(size: int = 12):
+    """Pillow's bundled font at ``size`` pixels (FreeType); its older bitmap font, whose spaces are a
+    pixel wide, only where this Pillow cannot scale it."""
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, ImportError, OSError):  # Pillow before 10.1, or built without FreeType
+        return ImageFont.load_default()
 
 
 def write_pictures(outcomes: Sequence, folder: Path, limit: int, draw: Callable[[Any], Any | None]) -> list[Path]:

@@ -12,6 +12,7 @@ from typing import Sequence
 
 from PIL import Image, ImageDraw
 
+from nep_core.evaluation.pictures import label_font
 from nep_krita.action_space import current_settings
 from nep_krita.raster import draw_stroke, raster_scale
 from nep_krita.strokes import STROKE_KIND, Stroke
@@ -57,7 +58,7 @@ def render_example(context, predicted, actual, verdict=None) -> Image.Image:
         lines.append((f"chamfer {verdict.details['chamfer_px']:.1f} px, IoU {verdict.details['iou']:.2f}", TEXT_COLOR))
     for row, (text, color) in enumerate(lines):
         draw.rectangle((4, 4 + row * 14, 14, 14 + row * 14), fill=color)
-        draw.text((18, 3 + row * 14), text, fill=TEXT_COLOR)
+        draw.text((18, 2 + row * 14), text, fill=TEXT_COLOR, font=label_font(11))
     return image
 
 

@@ -14,6 +14,7 @@ from typing import Sequence
 from PIL import Image, ImageDraw
 
 from nep_core.actions import Action
+from nep_core.evaluation.pictures import label_font
 from nep_video.timeline import TimelineView
 
 WIDTH = 1200
@@ -33,7 +34,7 @@ def render_timeline(view: TimelineView, edit: Action | None = None, label: str =
     height = LEGEND + MARGIN + ROW * max(1, len(view.tracks))
     image = Image.new("RGB", (WIDTH, height), (255, 255, 255))
     draw = ImageDraw.Draw(image)
-    draw.text((MARGIN, 6), label or "timeline", fill=TEXT_COLOR)
+    draw.text((MARGIN, 6), label or "timeline", fill=TEXT_COLOR, font=label_font(13))
     for track_index, track in enumerate(view.tracks):
         top = LEGEND + track_index * ROW
         x = MARGIN
@@ -42,7 +43,7 @@ def render_timeline(view: TimelineView, edit: Action | None = None, label: str =
             box = (x, top, x + width - 1, top + ROW - 8)
             draw.rectangle(box, fill=CLIP_COLOR if item.type != "gap" else GAP_COLOR, outline=(120, 120, 120))
             if width > 40:
-                draw.text((x + 3, top + 3), item.name[: max(1, int(width // 7))], fill=TEXT_COLOR)
+                draw.text((x + 3, top + 3), item.name[: max(1, int(width // 7))], fill=TEXT_COLOR, font=label_font(11))
             for marked, color in ((actual, ACTUAL_COLOR), (edit, EDIT_COLOR)):
                 if _targets(marked, track_index, item_index):
                     draw.rectangle(box, outline=color, width=4 if color == EDIT_COLOR else 2)
