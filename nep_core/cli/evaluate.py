@@ -162,6 +162,13 @@ def command(
     single_baseline = is_baseline(model) and location_model is None
     primary = make_baseline(model, bundle) if single_baseline else load_quietly(model, bundle, location_model)
     evaluation = load_eval_data(bundle, data, split, limit, progress=info)
+    if (single_baseline or baselines) and not evaluation.train:
+        where = "the default data" if data is None else data
+        raise NepError(
+            f"the train split of {where} has no examples to fit {'the baselines' if baselines else model} on "
+            f"({evaluation.sessions} sessions in all); pass more sessions with --data"
+            + (", or leave out --baselines" if baselines and not single_baseline else "")
+        )
     if single_baseline:
         primary.fit(evaluation.train)
     predictors = [primary]

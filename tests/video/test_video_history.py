@@ -156,3 +156,22 @@ def test_a_context_asked_again_gets_the_same_timeline_and_a_grown_one_its_own():
     assert grown is not first
     before, after = first.view.tracks[0], grown.view.tracks[0]
     assert after[0].head == before[0].head and after[1].head == before[1].head + 12
+
+
+def test_eval_with_baselines_on_a_history_whose_older_part_teaches_nothing_is_a_one_line_error(tmp_path):
+    import subprocess
+    import sys
+
+    first = interview(6)
+    trimmed = apply_all(first, [edit("trim_out", 0, frames=-8)])
+    timelines = [first, trimmed, trimmed]  # the second save changed nothing: the train part is one edit, cut short
+    for index in (1, 2):
+        timelines.append(apply_all(timelines[-1], [edit("trim_out", index, frames=-8)]))
+    folder = versions(tmp_path / "short", timelines, ".otio")
+    result = subprocess.run(
+        [sys.executable, "-m", "nep_core.cli.main", "eval", "--domain", "video", "--model", "ngram",
+         "--data", f"history:{folder}?order=name", "--baselines"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "300"},
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"the train split of history:{folder}?order=name has no examples to fit the baselines on" in result.stderr
