@@ -361,7 +361,7 @@ def make_session(
 
 class SyntheticCutCollector(Collector):
     name = "synthetic"
-    description = "rough-cut to fine-cut editing sessions (trims, pauses, J/L cuts, dissolves...); ARGUMENT is the number of sessions"
+    description = "rough-cut to fine-cut editing sessions (trims, pauses, J/L cuts, dissolves...); ARGUMENT is the number of sessions, ?from=PATH starts them from your own timelines"
     version = "1"
 
     def collect(self, argument: str, report: CollectReport, seed: int = 0) -> Iterable[Session]:
