@@ -127,10 +127,7 @@ class HistoryCollector(Collector):
         timelines = []
         for path in files:
             try:
-                notes: list[str] = []
-                timelines.append((path, read_timeline(path, rate=options["rate"] or None, notes=notes)))
-                for note in notes:
-                    report.warn(note)
+                timelines.append((path, read_timeline(path, rate=options["rate"] or None, notes=report.warnings)))
             except NepError as error:
                 report.count("files that cannot be read (skipped)")
                 report.warn(f"{error}; file skipped")

@@ -209,10 +209,7 @@ def starting_cuts(argument: str, rate: float, report: CollectReport) -> list[tup
     cuts = []
     for file in files:
         try:
-            notes: list[str] = []
-            timeline = read_timeline(file, rate or None, notes)
-            for note in notes:
-                report.warn(note)
+            timeline = read_timeline(file, rate or None, notes=report.warnings)
         except NepError as error:
             report.warn(str(error))
             report.count("unreadable timelines")
