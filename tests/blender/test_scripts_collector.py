@@ -81,7 +81,7 @@ def test_scripts_become_sessions_of_their_ops_calls_in_source_order(domain, scri
     assert table.events[4].action.args == {} and table.events[4].action.context == {"unknown_args": ["sise"]}
     assert table.events[0].action.args == {"size": 1.0, "location": [0, 0, 0.75]}
     assert table.events[2].action.args == {"TRANSFORM_OT_translate": {"value": [1.0, 0.0, 0.0]}}  # the `ops` alias
-    assert table.meta["source_id"] == "furniture/table.py"
+    assert table.meta["source_id"] == "furniture" and table.meta["file"] == "furniture/table.py"
     assert [event.t for event in table.events] == sorted(event.t for event in table.events)
     module = sessions["<module>"]
     assert not module.events[0].action.edit  # a selection
@@ -98,6 +98,34 @@ def test_scripts_become_sessions_of_their_ops_calls_in_source_order(domain, scri
     for session in sessions.values():
         for event in session.events:
             domain.action_space.encode(event.action)
+
+
+def test_a_projects_scripts_stay_in_one_split_group_unless_grouped_by_file(domain, tmp_path):
+    two_calls = "import bpy\nbpy.ops.mesh.primitive_cube_add()\nbpy.ops.object.shade_smooth()\n"
+    for name in ("repo_a/gen.py", "repo_a/tools/more.py", "repo_b/make.py", "loose.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(two_calls)
+    collector = domain.collectors["scripts"]
+
+    def groups(argument: str) -> dict[str, str]:
+        return {s.meta["file"]: s.meta["source_id"] for s in collector.collect(argument, CollectReport())}
+
+    assert groups(str(tmp_path)) == {
+        "repo_a/gen.py": "repo_a", "repo_a/tools/more.py": "repo_a", "repo_b/make.py": "repo_b", "loose.py": "loose.py",
+    }
+    by_file = groups(f"{tmp_path}?group=file")
+    assert by_file == {name: name for name in by_file} and len(by_file) == 4
+    assert groups(str(tmp_path / "repo_a" / "gen.py")) == {"gen.py": "gen.py"}
+
+    from nep_core.examples import split_sessions
+
+    sessions = list(collector.collect(str(tmp_path), CollectReport()))
+    split_of = {s.meta["file"]: name for name, part in split_sessions(sessions, domain.examples).items() for s in part}
+    assert split_of["repo_a/gen.py"] == split_of["repo_a/tools/more.py"]
+    with pytest.raises(NepError, match="unknown group 'repo'.*folder, file"):
+        list(collector.collect(f"{tmp_path}?group=repo", CollectReport()))
+    with pytest.raises(NepError, match="unknown option 'grup'"):
+        list(collector.collect(f"{tmp_path}?grup=file", CollectReport()))
 
 
 def test_nep_collect_reads_scripts_and_reports_what_it_skipped(scripts, tmp_path):

@@ -11,6 +11,12 @@ file that does not parse is reported as ``file:line: reason`` and skipped. ``imp
 
 ``scripts:bundled`` reads the scripts that ship with the installed bpy (its own add-ons and
 operators). ``synthetic.script_form`` writes recorded sessions the way such scripts read.
+
+Splits keep a project's scripts together (``meta["source_id"]``): with ``group=folder`` (the default)
+the scripts under each top-level folder of PATH are one group (a cloned repository, one project),
+and a script directly in PATH is a group of its own; ``group=file`` makes every script its own group
+(the default of ``scripts:bundled``, whose scripts are all Blender's). Scripts of one repository
+share code, so splitting them by file lets the train split give away the test split's calls.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from nep_core.actions import Action
 from nep_core.collector import Collector, CollectReport
 from nep_core.errors import InvalidAction, NepError
 from nep_core.session import Event, Session
+from nep_core.source_options import parse_argument
 from nep_blender.action_space import BlenderActionSpace, flatten_args, nest_args
 from nep_blender.registry import installed_bpy_version
 
@@ -33,6 +40,9 @@ MIN_CALLS = 2
 
 BUNDLED = "bundled"
 """``scripts:bundled``: the Python scripts shipped inside the installed bpy."""
+
+GROUPS = ("folder", "file")
+"""How ``meta["source_id"]`` groups scripts for the splits (see the module docstring)."""
 
 UI_ONLY_PREFIXES = ("view3d.", "screen.", "wm.", "ed.")
 """Operators a script has no reason to call: views, screens, windows, undo."""
@@ -140,22 +150,27 @@ def _bodies(tree: ast.Module) -> Iterable[tuple[str, int, list[ast.stmt]]]:
 class ScriptsCollector(Collector):
     name = "scripts"
     description = "the bpy.ops calls of Blender Python scripts (a .py file or a folder of them), read with ast"
-    version = "2"  # part of the default dataset's cache key (it reads scripts:bundled): bump when the sessions change
+    version = "3"  # part of the default dataset's cache key (it reads scripts:bundled): bump when the sessions change
 
     def __init__(self, action_space: BlenderActionSpace):
         self.action_space = action_space
         self.registry = action_space.registry
 
     def collect(self, argument: str, report: CollectReport, seed: int = 0) -> Iterable[Session]:
-        root = bundled_scripts_folder() if argument == BUNDLED else Path(argument).expanduser()
-        if not argument or not root.exists():
-            raise NepError(f"scripts: '{argument}' is not a Python file or a folder of them")
+        head, options = parse_argument("scripts", argument, {"group": ""})
+        group = options["group"] or ("file" if head == BUNDLED else "folder")
+        if group not in GROUPS:
+            raise NepError(f"scripts: unknown group '{group}' (choose from: {', '.join(GROUPS)})")
+        root = bundled_scripts_folder() if head == BUNDLED else Path(head).expanduser()
+        if not head or not root.exists():
+            raise NepError(f"scripts: '{head}' is not a Python file or a folder of them")
         files = [root] if root.is_file() else sorted(path for path in root.rglob("*.py") if path.is_file())
         for path in files:
             relative = path.name if root.is_file() else path.relative_to(root).as_posix()
-            yield from self._sessions_of(path, relative, report)
+            source_id = relative.split("/")[0] if group == "folder" else relative
+            yield from self._sessions_of(path, relative, source_id, report)
 
-    def _sessions_of(self, path: Path, relative: str, report: CollectReport) -> Iterable[Session]:
+    def _sessions_of(self, path: Path, relative: str, source_id: str, report: CollectReport) -> Iterable[Session]:
         try:
             tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"), filename=str(path))
         except SyntaxError as error:
@@ -181,7 +196,7 @@ class ScriptsCollector(Collector):
                 id=(f"script-{relative}-{function}" + (f"-L{line}" if line else "")).replace("/", "_"),
                 domain="blender",
                 events=[Event(t=round(index * SECONDS_BETWEEN_CALLS, 2), action=action) for index, action in enumerate(actions)],
-                meta={"source": "scripts", "source_id": relative, "function": function, "line": line},
+                meta={"source": "scripts", "source_id": source_id, "file": relative, "function": function, "line": line},
             )
 
     def _action(self, path: Path, call: tuple[int, str, dict, list[str]], report: CollectReport) -> Action | None:
