@@ -81,7 +81,7 @@ def test_scripts_become_sessions_of_their_ops_calls_in_source_order(domain, scri
     assert table.events[4].action.args == {} and table.events[4].action.context == {"unknown_args": ["sise"]}
     assert table.events[0].action.args == {"size": 1.0, "location": [0, 0, 0.75]}
     assert table.events[2].action.args == {"TRANSFORM_OT_translate": {"value": [1.0, 0.0, 0.0]}}  # the `ops` alias
-    assert table.meta["source_id"] == "furniture" and table.meta["file"] == "furniture/table.py"
+    assert table.meta["source_id"] == table.meta["file"] == "furniture/table.py"  # one folder: split by file
     assert [event.t for event in table.events] == sorted(event.t for event in table.events)
     module = sessions["<module>"]
     assert not module.events[0].action.edit  # a selection
@@ -100,32 +100,39 @@ def test_scripts_become_sessions_of_their_ops_calls_in_source_order(domain, scri
             domain.action_space.encode(event.action)
 
 
-def test_a_projects_scripts_stay_in_one_split_group_unless_grouped_by_file(domain, tmp_path):
-    two_calls = "import bpy\nbpy.ops.mesh.primitive_cube_add()\nbpy.ops.object.shade_smooth()\n"
-    for name in ("repo_a/gen.py", "repo_a/tools/more.py", "repo_b/make.py", "loose.py"):
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(two_calls)
-    collector = domain.collectors["scripts"]
-
-    def groups(argument: str) -> dict[str, str]:
-        return {s.meta["file"]: s.meta["source_id"] for s in collector.collect(argument, CollectReport())}
-
-    assert groups(str(tmp_path)) == {
-        "repo_a/gen.py": "repo_a", "repo_a/tools/more.py": "repo_a", "repo_b/make.py": "repo_b", "loose.py": "loose.py",
-    }
-    by_file = groups(f"{tmp_path}?group=file")
-    assert by_file == {name: name for name in by_file} and len(by_file) == 4
-    assert groups(str(tmp_path / "repo_a" / "gen.py")) == {"gen.py": "gen.py"}
-
+def test_a_repositorys_scripts_stay_in_one_split_group(domain, tmp_path):
+    from nep_blender.collectors.scripts import MIN_FOLDER_GROUPS
     from nep_core.examples import split_sessions
 
-    sessions = list(collector.collect(str(tmp_path), CollectReport()))
+    two_calls = "import bpy\nbpy.ops.mesh.primitive_cube_add()\nbpy.ops.object.shade_smooth()\n"
+    few = tmp_path / "few"
+    for name in ("repo_a/gen.py", "repo_a/tools/more.py", "repo_b/make.py", "loose.py"):
+        (few / name).parent.mkdir(parents=True, exist_ok=True)
+        (few / name).write_text(two_calls)
+    many = tmp_path / "many"
+    for number in range(MIN_FOLDER_GROUPS):
+        for name in ("gen.py", "tools/more.py"):
+            (many / f"repo_{number}" / name).parent.mkdir(parents=True, exist_ok=True)
+            (many / f"repo_{number}" / name).write_text(two_calls)
+    collector = domain.collectors["scripts"]
+
+    def groups(argument) -> dict[str, str]:
+        return {s.meta["file"]: s.meta["source_id"] for s in collector.collect(str(argument), CollectReport())}
+
+    by_folder = {"repo_a/gen.py": "repo_a", "repo_a/tools/more.py": "repo_a", "repo_b/make.py": "repo_b", "loose.py": "loose.py"}
+    assert groups(f"{few}?group=folder") == by_folder
+    assert groups(few) == {name: name for name in by_folder}  # too few folders for three splits: by file
+    assert groups(f"{few}?group=file") == groups(few)
+    assert set(groups(many).values()) == {f"repo_{number}" for number in range(MIN_FOLDER_GROUPS)}  # by folder
+    assert groups(few / "repo_a" / "gen.py") == {"gen.py": "gen.py"}
+
+    sessions = list(collector.collect(str(many), CollectReport()))
     split_of = {s.meta["file"]: name for name, part in split_sessions(sessions, domain.examples).items() for s in part}
-    assert split_of["repo_a/gen.py"] == split_of["repo_a/tools/more.py"]
+    assert all(split_of[f"repo_{n}/gen.py"] == split_of[f"repo_{n}/tools/more.py"] for n in range(MIN_FOLDER_GROUPS))
     with pytest.raises(NepError, match="unknown group 'repo'.*folder, file"):
-        list(collector.collect(f"{tmp_path}?group=repo", CollectReport()))
+        list(collector.collect(f"{few}?group=repo", CollectReport()))
     with pytest.raises(NepError, match="unknown option 'grup'"):
-        list(collector.collect(f"{tmp_path}?grup=file", CollectReport()))
+        list(collector.collect(f"{few}?grup=file", CollectReport()))
 
 
 def test_nep_collect_reads_scripts_and_reports_what_it_skipped(scripts, tmp_path):

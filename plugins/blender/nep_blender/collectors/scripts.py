@@ -12,11 +12,13 @@ file that does not parse is reported as ``file:line: reason`` and skipped. ``imp
 ``scripts:bundled`` reads the scripts that ship with the installed bpy (its own add-ons and
 operators). ``synthetic.script_form`` writes recorded sessions the way such scripts read.
 
-Splits keep a project's scripts together (``meta["source_id"]``): with ``group=folder`` (the default)
-the scripts under each top-level folder of PATH are one group (a cloned repository, one project),
-and a script directly in PATH is a group of its own; ``group=file`` makes every script its own group
-(the default of ``scripts:bundled``, whose scripts are all Blender's). Scripts of one repository
-share code, so splitting them by file lets the train split give away the test split's calls.
+Splits keep a project's scripts together (``meta["source_id"]``): with ``group=folder`` the scripts
+under each top-level folder of PATH are one group (a cloned repository, one project), and a script
+directly in PATH is a group of its own; ``group=file`` makes every script its own group. Scripts of
+one repository share code, so splitting them by file lets the train split give away the test split's
+calls. By default scripts are grouped by folder when that makes at least ``MIN_FOLDER_GROUPS``
+groups (a folder of repositories), else by file (one project, or ``scripts:bundled``, whose few
+top-level folders could not fill three splits).
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ BUNDLED = "bundled"
 
 GROUPS = ("folder", "file")
 """How ``meta["source_id"]`` groups scripts for the splits (see the module docstring)."""
+
+MIN_FOLDER_GROUPS = 10
+"""Folder groups needed before scripts are grouped by folder by default."""
 
 UI_ONLY_PREFIXES = ("view3d.", "screen.", "wm.", "ed.")
 """Operators a script has no reason to call: views, screens, windows, undo."""
@@ -158,17 +163,19 @@ class ScriptsCollector(Collector):
 
     def collect(self, argument: str, report: CollectReport, seed: int = 0) -> Iterable[Session]:
         head, options = parse_argument("scripts", argument, {"group": ""})
-        group = options["group"] or ("file" if head == BUNDLED else "folder")
-        if group not in GROUPS:
+        group = options["group"]
+        if group and group not in GROUPS:
             raise NepError(f"scripts: unknown group '{group}' (choose from: {', '.join(GROUPS)})")
         root = bundled_scripts_folder() if head == BUNDLED else Path(head).expanduser()
         if not head or not root.exists():
             raise NepError(f"scripts: '{head}' is not a Python file or a folder of them")
         files = [root] if root.is_file() else sorted(path for path in root.rglob("*.py") if path.is_file())
-        for path in files:
-            relative = path.name if root.is_file() else path.relative_to(root).as_posix()
-            source_id = relative.split("/")[0] if group == "folder" else relative
-            yield from self._sessions_of(path, relative, source_id, report)
+        relatives = [path.name if root.is_file() else path.relative_to(root).as_posix() for path in files]
+        folders = [relative.split("/")[0] for relative in relatives]
+        if not group:
+            group = "folder" if len(set(folders)) >= MIN_FOLDER_GROUPS else "file"
+        for path, relative, folder in zip(files, relatives, folders):
+            yield from self._sessions_of(path, relative, folder if group == "folder" else relative, report)
 
     def _sessions_of(self, path: Path, relative: str, source_id: str, report: CollectReport) -> Iterable[Session]:
         try:
