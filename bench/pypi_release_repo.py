@@ -23,6 +23,7 @@ import sys
 import tarfile
 import tempfile
 import urllib.request
+import zipfile
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -51,11 +52,15 @@ def source_releases(name: str, last: int, index: str = INDEX) -> list[tuple[str,
 
 
 def unpack(archive: Path, into: Path) -> Path:
-    """Unpack an sdist and return its single top-level folder."""
-    with tarfile.open(archive) as tar:
-        tar.extractall(into, filter="data")
-    (top,) = [p for p in into.iterdir() if p.is_dir()]
-    return top
+    """Unpack an sdist (.tar.gz or .zip) and return its top-level folder (``into`` when there is none)."""
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zipped:
+            zipped.extractall(into)
+    else:
+        with tarfile.open(archive) as tar:
+            tar.extractall(into, filter="data")
+    entries = list(into.iterdir())
+    return entries[0] if len(entries) == 1 and entries[0].is_dir() else into
 
 
 def replace_tree(repo: Path, release: Path) -> None:
@@ -84,7 +89,7 @@ def build(name: str, last: int, out: Path, index: str = INDEX) -> dict:
     committed = []
     with tempfile.TemporaryDirectory() as scratch:
         for version, url, uploaded in releases:
-            archive = Path(scratch) / f"{version}.tar.gz"
+            archive = Path(scratch) / f"{version}.sdist"
             with urllib.request.urlopen(url, timeout=120) as response, open(archive, "wb") as f:
                 shutil.copyfileobj(response, f)
             unpacked = Path(scratch) / version

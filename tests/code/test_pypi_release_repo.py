@@ -1,7 +1,8 @@
 """bench/pypi_release_repo.py commits a package's source releases in order, and the git collector reads them.
 
 The package index is a local JSON file with sdists beside it (file:// addresses), laid out as the
-PyPI JSON API lays out a project: relative sdist addresses, wheels, a pre-release and a yanked file.
+PyPI JSON API lays out a project: relative sdist addresses (tar.gz and zip), wheels, a pre-release
+and a yanked file.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import subprocess
 import sys
 import tarfile
+import zipfile
 from pathlib import Path
 
 from nep_core.collector import CollectReport
@@ -21,6 +23,11 @@ BODY = "".join(f"def f{n}(a):\n    return a + {n}\n\n" for n in range(12))
 
 
 def sdist(path: Path, top: str, files: dict[str, str]) -> None:
+    if path.suffix == ".zip":  # older packages published zip sdists
+        with zipfile.ZipFile(path, "w") as zipped:
+            for name, text in files.items():
+                zipped.writestr(f"{top}/{name}", text)
+        return
     with tarfile.open(path, "w:gz") as tar:
         for name, text in files.items():
             data = text.encode()
@@ -43,7 +50,7 @@ def make_index(folder: Path) -> str:
     (folder / "files").mkdir(parents=True)
     releases: dict[str, list[dict]] = {}
     for number, (version, text) in enumerate(versions.items()):
-        name = f"demo-{version}.tar.gz"
+        name = f"demo-{version}.zip" if version == "1.2" else f"demo-{version}.tar.gz"
         sdist(folder / "files" / name, f"demo-{version}", {"src/demo.py": text, "PKG-INFO": f"Version: {version}\n"})
         releases[version] = [
             release(f"files/{name}.whl", f"2026-01-0{number + 1}T10:00:00", "bdist_wheel"),
