@@ -1,0 +1,90 @@
+"""A code model against the baselines on real repository histories, val and test pooled; prints JSON.
+
+    python bench/bench_code_histories.py --model runs/code --repos ~/real/hypothesis ~/real/commitizen
+
+Each repository's history becomes sessions through the ``git`` collector (``--options``, by default
+the literature's filters on Python files), split as ``nep eval`` splits them: by time within each
+repository, its newest commits for test and the ones before for val. The baselines are fitted on
+the train split. Every predictor is scored on each of ``--splits`` and on them pooled (one split of
+a few repositories holds a few dozen edits, too few to rank predictors by). Figures per predictor:
+exact top-1, edit predictions and how many were exactly right, NO_EDIT precision and recall,
+validity and delta-chrF of the edits made; and the model's pooled exact top-1 minus the best
+baseline's. Histories of your own repositories, or ones built by ``bench/pypi_release_repo.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+
+KEPT = (
+    "examples", "exact_match_top1", "exact_match_topk", "kind_top1", "edit_examples", "edit_predictions",
+    "location_accuracy", "no_edit_precision", "no_edit_recall", "validity_rate", "verifier.code.delta_chrf",
+)
+
+
+def summary(outcomes, domain, top_k: int) -> dict:
+    from nep_core.evaluation.metrics import compute_metrics
+
+    metrics = compute_metrics(outcomes, domain, top_k)
+    figures = {name: round(value, 4) if isinstance(value, float) else value for name, value in metrics.items() if name in KEPT}
+    figures["edits_exactly_right"] = sum(o.best == o.reference and not o.reference.is_no_edit for o in outcomes)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, help="a code checkpoint folder from nep train (or a baseline name)")
+    parser.add_argument("--repos", nargs="+", required=True, help="git repositories (working copies)")
+    parser.add_argument("--options", default="ext=py", help="git collector options, as after '?' (default: ext=py)")
+    parser.add_argument("--splits", default="val,test", help="the splits scored, pooled (default: val,test)")
+    parser.add_argument("--top-k", type=int, default=3)
+    args = parser.parse_args()
+
+    from nep_core.collector import CollectReport
+    from nep_core.evaluation import evaluate_all
+    from nep_core.examples import build_examples, split_sessions
+    from nep_core.inference import BASELINES, load_predictor, make_baseline
+    from nep_core.plugins import get_domain
+
+    domain = get_domain("code")
+    collector = domain.collectors["git"]
+    sessions, per_repository = [], {}
+    for repository in args.repos:
+        collected = list(collector.collect(f"{repository}?{args.options}" if args.options else repository, CollectReport()))
+        per_repository[repository] = len(collected)
+        sessions.extend(collected)
+    examples, _ = build_examples(split_sessions(sessions, domain.examples), domain)
+    splits = [name.strip() for name in args.splits.split(",") if name.strip()]
+    model = load_predictor(args.model, domain, train_examples=examples["train"])  # a baseline name: fitted here
+    baselines = [name for name in BASELINES if name != model.name]
+    predictors = [model, *(make_baseline(name, domain).fit(examples["train"]) for name in baselines)]
+    names = ["model", *baselines]
+    pooled: dict[str, list] = {name: [] for name in names}
+    by_split: dict[str, dict] = {}
+    for split in splits:
+        outcomes: dict[str, list] = {}
+        evaluate_all(predictors, domain, examples[split], args.top_k, outcomes=outcomes)
+        by_split[split] = {}
+        for name, predictor in zip(names, predictors):
+            kept = outcomes.get(predictor.name, [])
+            pooled[name].extend(kept)
+            by_split[split][name] = summary(kept, domain, args.top_k)
+    results = {name: summary(pooled[name], domain, args.top_k) for name in names}
+    best_baseline = max(results[name]["exact_match_top1"] or 0.0 for name in baselines)
+    print(json.dumps({
+        "bench": "code histories: model against baselines",
+        "model": args.model,
+        "options": args.options,
+        "sessions": per_repository,
+        "examples": {split: len(examples[split]) for split in ("train", *splits)},
+        "pooled": results,
+        "by_split": by_split,
+        "model_exact_top1_minus_best_baseline": round((results["model"]["exact_match_top1"] or 0.0) - best_baseline, 4),
+        "python": platform.python_version(),
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""bench/bench_code_histories.py scores predictors on real git histories made in tmp_path, val and test pooled."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+ENV = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+
+
+def git(repo: Path, *args: str, when: int = 0) -> None:
+    env = {**ENV, "GIT_AUTHOR_DATE": f"@{when} +0000", "GIT_COMMITTER_DATE": f"@{when} +0000"}
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, env=env)
+
+
+def history(repo: Path, commits: int) -> None:
+    """A module whose functions' constants change two at a time, one commit per change."""
+    repo.mkdir()
+    git(repo, "init", "-q")
+    values = list(range(40))
+    for number in range(commits):
+        if number:
+            values[(2 * number) % 33] += 100  # two hunks 21 lines apart: every commit passes the filters
+            values[(2 * number) % 33 + 7] += 100
+        (repo / "mod.py").write_text("".join(f"def f{n}(a):\n    return a + {v}\n\n" for n, v in enumerate(values)))
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", f"change {number}", when=1_700_000_000 + 3600 * number)
+
+
+def test_the_bench_pools_val_and_test_of_several_repositories(tmp_path: Path) -> None:
+    history(tmp_path / "one", 30)
+    history(tmp_path / "two", 25)
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "bench_code_histories.py"), "--model", "repeat-last",
+         "--repos", str(tmp_path / "one"), str(tmp_path / "two")],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "NEP_HOME": str(tmp_path / "home")},
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["sessions"] == {str(tmp_path / "one"): 29, str(tmp_path / "two"): 24}  # the root commits are skipped
+    assert set(result["pooled"]) == {"model", "most-frequent", "ngram"}  # the model is repeat-last: not twice
+    val, test = result["by_split"]["val"], result["by_split"]["test"]
+    for name, pooled in result["pooled"].items():
+        assert pooled["examples"] == val[name]["examples"] + test[name]["examples"] == result["examples"]["val"] + result["examples"]["test"] > 0
+        for count in ("edit_predictions", "edits_exactly_right", "edit_examples"):
+            assert pooled[count] == val[name][count] + test[name][count]
+    model = result["pooled"]["model"]
+    assert 0 <= model["edits_exactly_right"] <= min(model["edit_predictions"], model["edit_examples"])
+    best = max(result["pooled"][name]["exact_match_top1"] for name in ("most-frequent", "ngram"))
+    assert result["model_exact_top1_minus_best_baseline"] == round(model["exact_match_top1"] - best, 4)
