@@ -4,8 +4,9 @@
 
 The scripts (a folder of ``.py`` files kept outside this repository) become sessions through the
 ``scripts`` collector, which keeps the scripts of each top-level folder (one repository) in one
-split group when DIR holds ten or more; pass ``--scripts 'DIR?group=file'`` to split file by file. A single split of a few dozen scripts is noisy, so the sessions are split
-``--rounds`` times, each time by another seed (by file, 60/40): the baselines are fitted on that
+split group when DIR holds ten or more; pass ``--scripts 'DIR?group=file'`` to split file by file.
+A single split of a few dozen scripts is noisy, so the sessions are split ``--rounds`` times, each
+time by another seed (by those groups, 60/40): the baselines are fitted on that
 round's training part, as ``nep eval --baselines`` fits them, and every predictor is scored on the
 held-out part. Figures: operator top-1 (``kind top-1`` of ``nep eval``) over all rounds, per
 predictor, and its ratio to the best baseline; the same for NO_EDIT-free examples. With
