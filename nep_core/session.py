@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
 from nep_core.actions import Action
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -78,3 +80,25 @@ def iter_actions(events: Sequence[Event]) -> Iterator[tuple[int, Event]]:
     for index, event in enumerate(events):
         if event.action is not None:
             yield index, event
+
+
+def per_context(function: Callable[[Any], T]) -> Callable[[Any], T]:
+    """``function(context)``, remembered for the last context it was called with: the same object with
+    the same number of events, the same newest event and the same state. A request's encoder, action
+    space and verifiers each read the same context; the result is shared, so it must not be changed."""
+    last: tuple[tuple, Any, T] | None = None
+
+    def remembered(context: Any) -> T:
+        nonlocal last
+        history = getattr(context, "history", None) or ()
+        key = (id(context), len(history), id(history[-1]) if history else 0, id(getattr(context, "state", None)))
+        seen = last  # one read: another thread may replace it meanwhile
+        if seen is not None and seen[0] == key and seen[1] is context:
+            return seen[2]
+        result = function(context)
+        last = (key, context, result)
+        return result
+
+    remembered.__doc__ = function.__doc__
+    remembered.__wrapped__ = function
+    return remembered

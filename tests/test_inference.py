@@ -164,6 +164,39 @@ def test_prefix_reuse_gives_the_same_answers_as_a_fresh_prefill(loaded, tags_dom
     assert again.details["reused_tokens"] == again.details["prompt_tokens"]  # the same prompt: nothing to prefill
 
 
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_the_lookahead_token_saves_a_forward_and_changes_no_answer(loaded, tags_domain, tags_sessions, k):
+    """The prefill also runs the last search's likeliest first token; a first step that keeps only that
+    token reads its logits and keys and values instead of running the model."""
+    ahead = ModelPredictor(loaded, tags_domain, DecodeSettings(beam_width=1))  # a first step that keeps one token
+    plain = ModelPredictor(loaded, tags_domain, DecodeSettings(beam_width=1, lookahead=False))
+    assert ahead._fast is not None  # the lookahead needs FastForward's shared-prompt cache
+    hits = 0
+    for session in [session for session in tags_sessions if len(session.events) >= 10][:4]:
+        for cut in range(2, min(len(session.events), 16) + 1):
+            context = Context(history=session.events[:cut], session_id=session.id)
+            left, right = ahead.predict(context, k=k), plain.predict(context, k=k)
+            assert [s.action for s in left.suggestions] == [s.action for s in right.suggestions]
+            for a, b in zip(left.suggestions, right.suggestions):
+                assert a.probability == pytest.approx(b.probability, rel=1e-4, abs=1e-7)
+            assert left.p_no_edit == pytest.approx(right.p_no_edit, rel=1e-4, abs=1e-7)
+            assert right.details["looked_ahead"] is False
+            hits += left.details["looked_ahead"]
+    if k == 3:  # three rows after the first step here: the lookahead cannot stand in for them
+        return
+    assert hits > 0
+    calls = {"ahead": 0, "plain": 0}
+    for name, predictor in (("ahead", ahead), ("plain", plain)):
+        step = predictor._step
+        predictor._step = lambda *args, _step=step, _name=name, **kwargs: (calls.__setitem__(_name, calls[_name] + 1), _step(*args, **kwargs))[1]
+        predictor.reset()
+        session = max(tags_sessions[:20], key=lambda session: len(session.events))
+        for cut in range(2, 14):
+            predictor.predict(Context(history=session.events[:cut], session_id=session.id), k=k)
+    assert calls["ahead"] < calls["plain"]
+
+
 def test_prefix_reuse_is_kept_per_session_when_sessions_interleave(loaded, tags_domain, tags_sessions):
     reusing = ModelPredictor(loaded, tags_domain, DecodeSettings(prefix_sessions=2))
     fresh = ModelPredictor(loaded, tags_domain, DecodeSettings(reuse_prefix=False))

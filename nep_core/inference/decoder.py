@@ -49,6 +49,7 @@ from nep_core.actions import Action
 from nep_core.checkpoint import LoadedModel
 from nep_core.errors import InvalidAction
 from nep_core.features import Featurizer
+from nep_core.inference.beam_cache import SharedPrefixCache
 from nep_core.inference.fast_forward import FastForward
 from nep_core.inference.grammar import GrammarMasks
 from nep_core.inference.predictor import Prediction, Predictor, Suggestion
@@ -81,7 +82,9 @@ class DecodeSettings:
     against edits, ``"sequence"`` (the most probable whole action wins) or ``"kind"`` (the first
     decoding step gives each kind of action its exact probability; the most probable kind is weighed
     against NO_EDIT, then the search runs within that kind, so long actions such as strokes are not
-    beaten by short ones); None: the domain's ``decision``.
+    beaten by short ones); None: the domain's ``decision``. ``lookahead``: the prefill also computes the
+    prompt continued by the last search's likeliest first token, so that a search whose first step keeps
+    only that token saves a forward (``FastForward`` models).
     """
 
     beam_width: int | None = None
@@ -92,6 +95,7 @@ class DecodeSettings:
     fast_forward: bool = True
     threads: int | None = 1
     decision: str | None = None
+    lookahead: bool = True
 
 
 @dataclass(frozen=True)
@@ -109,10 +113,21 @@ class _Candidate:
 
 
 @dataclass
+class _Lookahead:
+    """The prompt continued by one guessed token (the likeliest first token of the last search), computed
+    in the prefill's forward: its logits (1, vocab) and its keys and values per layer (a row's suffix)."""
+
+    token_id: int
+    logits: torch.Tensor
+    keys_values: list[tuple[torch.Tensor, torch.Tensor]]
+
+
+@dataclass
 class _PromptState:
     ids: list[int]
     cache: DynamicCache
     logits: torch.Tensor
+    ahead: _Lookahead | None = None
 
 
 @dataclass
@@ -122,6 +137,9 @@ class _SearchResult:
     steps: int
     exact: bool
     undecodable: int
+    first_choice: int | None = None
+    """The likeliest first token of an edit at the search's first step (the next request's lookahead)."""
+    looked_ahead: bool = False
 
 
 def _common_prefix(left: list[int], right: list[int]) -> int:
@@ -197,6 +215,7 @@ class ModelPredictor(Predictor):
         self._lock = threading.Lock()
         self._prompt_states: OrderedDict[str, _PromptState] = OrderedDict()
         self._reusable: bool | None = None
+        self._first_choice: int | None = None
 
     # -- the Predictor interface ---------------------------------------------------------------
 
@@ -217,15 +236,19 @@ class ModelPredictor(Predictor):
         with self._lock, torch.inference_mode(), _torch_threads(self.settings.threads):
             space = self.space.for_context(context)
             prompt = self.featurizer.prompt_ids(context)
-            cache, logits, reused = self._prefill(prompt, context.session_id)
+            ahead_id = self._first_choice if self._fast is not None and self.settings.lookahead else None
+            cache, logits, reused, ahead = self._prefill(prompt, context.session_id, ahead_id)
             kind, kind_probability = None, None
             if (self.settings.decision or self.domain.decision) == "kind":
                 kind, kind_probability = self._likeliest_kind(logits, space)
-            result = self._search(cache, logits, k, space, kind, stop)
+            result = self._search(self.rows_cache(cache), logits, k, space, kind, stop, ahead=ahead)
+            if result.first_choice is not None:
+                self._first_choice = result.first_choice
         suggestions = self._ranked(result, k)
         details = {
             "exact": result.exact,
             "steps": result.steps,
+            "looked_ahead": result.looked_ahead,
             "prompt_tokens": len(prompt),
             "reused_tokens": reused,
             "normalization": "grammar" if self.settings.grammar_normalized else "model",
@@ -290,12 +313,11 @@ class ModelPredictor(Predictor):
         if not by_length:
             return merged, 0, 0
         prompt = self.featurizer.prompt_ids(context)
-        cache, _, reused = self._prefill(prompt, context.session_id)
+        cache, _, reused, _ = self._prefill(prompt, context.session_id)
         for length, starts in sorted(by_length.items(), key=lambda item: -max(start.logp for start in item[1])):
             if stop is not None and stop():
                 raise _Stopped
-            branch = _fork(cache)
-            branch.batch_select_indices(torch.zeros(len(starts), dtype=torch.long, device=self.device))
+            branch = self.rows_cache(cache, len(starts))
             after = AfterLocation(space, length)
             columns = self._columns(self.masks.biases([start.tokens for start in starts], after))
             logits = self._step(torch.tensor([self.featurizer.ids(start.tokens) for start in starts], device=self.device), branch, columns)
@@ -369,7 +391,7 @@ class ModelPredictor(Predictor):
     def _forward(self, ids: list[int], cache: DynamicCache) -> torch.Tensor:
         return self._step(torch.tensor([ids], device=self.device), cache)
 
-    def _step(self, input_ids: torch.Tensor, cache: DynamicCache, columns: torch.Tensor | None = None) -> torch.Tensor:
+    def _step(self, input_ids: torch.Tensor, cache: DynamicCache | SharedPrefixCache, columns: torch.Tensor | None = None) -> torch.Tensor:
         """The last position's logits for ``input_ids`` after ``cache``, which is extended: (batch, vocab),
         or with ``columns`` (token ids) those logits only, (batch, len(columns))."""
         if self._fast is not None:
@@ -377,6 +399,16 @@ class ModelPredictor(Predictor):
         out = self.model(input_ids=input_ids, **{self._cache_argument: cache}, use_cache=True, logits_to_keep=1)
         logits = out.logits[:, -1, :].float()
         return logits if columns is None else logits.index_select(1, columns)
+
+    def rows_cache(self, cache: DynamicCache, rows: int = 1) -> DynamicCache | SharedPrefixCache:
+        """A cache for ``rows`` continuations of the prompt in ``cache`` (left unchanged): with ``FastForward``
+        a ``SharedPrefixCache`` (the prompt's keys and values are not copied per row), else a re-batched fork."""
+        if self._fast is not None:
+            return SharedPrefixCache(cache, rows)
+        branch = _fork(cache)
+        if rows != 1:
+            branch.batch_select_indices(torch.zeros(rows, dtype=torch.long, device=self.device))
+        return branch
 
     def _columns(self, bias_rows: torch.Tensor) -> torch.Tensor | None:
         """The token ids some row of ``bias_rows`` allows, when computing only their logits pays (at most
@@ -399,30 +431,42 @@ class ModelPredictor(Predictor):
         while len(self._prompt_states) > max(1, self.settings.prefix_sessions):
             self._prompt_states.popitem(last=False)
 
-    def _prefill(self, prompt: list[int], session: str = "") -> tuple[DynamicCache, torch.Tensor, int]:
+    def _prefill(
+        self, prompt: list[int], session: str = "", ahead_id: int | None = None
+    ) -> tuple[DynamicCache, torch.Tensor, int, _Lookahead | None]:
+        """The prompt's cache and last logits (reusing a remembered prompt's), how many tokens were reused,
+        and with ``ahead_id`` the prompt continued by that token, computed in the same forward."""
         from transformers import DynamicCache
 
         state = self._reusable_state(session)
         reused = _common_prefix(state.ids, prompt) if state is not None else 0
         if state is not None and reused == len(prompt) == len(state.ids):
             self._remember(session, state)
-            return _fork(state.cache), state.logits, reused
+            ahead = state.ahead if state.ahead is not None and state.ahead.token_id == ahead_id else None
+            return _fork(state.cache), state.logits, reused, ahead
         if state is not None and 0 < reused < len(prompt):
             cache = _fork(state.cache)
             if len(state.ids) > reused:
                 cache.crop(-(len(state.ids) - reused))  # transformers 5.x: the number of tokens to remove
-            logits = self._forward(prompt[reused:], cache)
         else:
             reused = 0
             cache = DynamicCache(config=self.model.config)
-            logits = self._forward(prompt, cache)
+        ahead = None
+        if ahead_id is None:
+            logits = self._forward(prompt[reused:], cache)
+        else:
+            both = self._fast(torch.tensor([[*prompt[reused:], ahead_id]], device=self.device), cache, last=2)[0]
+            logits = both[:1]
+            keys_values = [(layer.keys[..., -1:, :], layer.values[..., -1:, :]) for layer in cache.layers]
+            cache.crop(-1)
+            ahead = _Lookahead(ahead_id, both[1:], keys_values)
         if self._reusable is None:
             from transformers.cache_utils import DynamicLayer
 
             self._reusable = all(type(layer) is DynamicLayer for layer in cache.layers)
         if self.settings.reuse_prefix and self._reusable:
-            self._remember(session, _PromptState(list(prompt), _fork(cache), logits))
-        return cache, logits, reused
+            self._remember(session, _PromptState(list(prompt), _fork(cache), logits, ahead))
+        return cache, logits, reused, ahead
 
     # -- the search ----------------------------------------------------------------------------
 
@@ -438,11 +482,13 @@ class ModelPredictor(Predictor):
         result: _SearchResult | None = None,
         floor: float = NEG_INF,
         columns: torch.Tensor | None = None,
+        ahead: _Lookahead | None = None,
     ) -> _SearchResult:
         """The search from the empty action, or from ``start`` (hypotheses of one length whose next-token
         logits are the rows of ``logits``, the cache batched alike; with ``columns``, the logits of those
         token ids only); it adds to ``result`` when given. Hypotheses at or below the log-probability
-        ``floor`` are neither continued nor finished."""
+        ``floor`` are neither continued nor finished. With ``ahead``, a first step that continues only the
+        looked-ahead token takes its logits and keys and values instead of a forward."""
         settings = self.settings
         width = max(settings.beam_width or self.domain.beam_width, k)
         live = start or [_Hypothesis((), 0.0)]
@@ -469,15 +515,22 @@ class ModelPredictor(Predictor):
                     rows[0][1].append(self.no_edit_id)
 
             candidates: list[_Candidate] = []
+            finishing: list[tuple[float, tuple[str, ...]]] = []
+            # An edit at or below the k-th best found so far can neither enter the top k nor lead to it (log-
+            # probabilities only fall): it is not finished, decoded or continued. NO_EDIT's mass is always counted.
+            threshold = max(self._kth_best(edits, k), floor)
             for row, (values, token_ids) in enumerate(rows):
                 hypothesis = live[row]
                 if len(self.masks.step(hypothesis.tokens, space).ids) > per_row:  # this row has unexamined tokens
                     best_dropped = max(best_dropped, values[per_row - 1])
+                silent = bool(hypothesis.tokens) and hypothesis.tokens[0] == NO_EDIT_TOKEN
                 for logp, token_id in zip(values, token_ids):
                     if logp <= floor:  # NEG_INF at least: a token the grammar forbids
                         continue
+                    if logp <= threshold and not silent and token_id != self.no_edit_id:
+                        continue
                     if token_id == self.eos_id:
-                        self._finish(result, space, hypothesis.tokens, logp)
+                        finishing.append((logp, hypothesis.tokens))
                         continue
                     tokens = (*hypothesis.tokens, self.featurizer.id_to_token[token_id])
                     if kind is not None and len(tokens) == 1 and tokens[0] not in (kind, NO_EDIT_TOKEN):
@@ -486,12 +539,16 @@ class ModelPredictor(Predictor):
                     if step.is_dead_end:
                         continue
                     if step.only_eos and settings.grammar_normalized:
-                        self._finish(result, space, tokens, logp)
+                        finishing.append((logp, tokens))
                     elif len(tokens) >= settings.max_action_tokens:
                         best_dropped = max(best_dropped, logp)
                     else:
                         candidates.append(_Candidate(logp, row, token_id, tokens))
 
+            # Finished likeliest first, so that once k edits are known the rest need not be decoded.
+            for logp, tokens in sorted(finishing, key=lambda item: -item[0]):
+                if tokens[0] == NO_EDIT_TOKEN or logp > self._kth_best(edits, k):
+                    self._finish(result, space, tokens, logp)
             threshold = max(self._kth_best(edits, k), floor)
             pinned = [candidate for candidate in candidates if candidate.tokens[0] == NO_EDIT_TOKEN]
             kept: list[_Candidate] = []
@@ -509,13 +566,21 @@ class ModelPredictor(Predictor):
                 break
             if stop is not None and stop():
                 raise _Stopped
-            chosen_rows = [candidate.row for candidate in kept]
-            if chosen_rows != list(range(len(live))):
-                cache.batch_select_indices(torch.tensor(chosen_rows, device=self.device))
-            input_ids = torch.tensor([[candidate.token_id] for candidate in kept], device=self.device)
+            if not live[0].tokens:
+                firsts = [candidate for candidate in candidates if candidate.tokens[0] != NO_EDIT_TOKEN]
+                result.first_choice = max(firsts, key=lambda candidate: candidate.logp).token_id if firsts else None
             bias_rows = self.masks.biases([candidate.tokens for candidate in kept], space)
             columns = self._columns(bias_rows)
-            logits = self._step(input_ids, cache, columns)
+            if ahead is not None and not live[0].tokens and [candidate.token_id for candidate in kept] == [ahead.token_id]:
+                cache.continue_row(ahead.keys_values)
+                logits = ahead.logits if columns is None else ahead.logits.index_select(1, columns)
+                result.looked_ahead = True
+            else:
+                chosen_rows = [candidate.row for candidate in kept]
+                if chosen_rows != list(range(len(live))):
+                    cache.batch_select_indices(torch.tensor(chosen_rows, device=self.device))
+                input_ids = torch.tensor([[candidate.token_id] for candidate in kept], device=self.device)
+                logits = self._step(input_ids, cache, columns)
             live = [_Hypothesis(candidate.tokens, candidate.logp) for candidate in kept]
             result.steps += 1
 

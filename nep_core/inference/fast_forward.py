@@ -7,7 +7,8 @@ calls per layer: RMS norm, the q/k/v projections (as one), rotary embedding (que
 once), attention over the cache (grouped-query, causal), the output projection and the SiLU-gated MLP
 (gate and up as one), then the last position's logits, for the whole vocabulary or only the token ids
 asked for (the decoder asks for those its grammar allows). It reads and extends the model's own ``DynamicCache`` (``DynamicLayer.update``), so the
-decoder's prefix reuse, forks, crops and beam re-selection work unchanged, and it falls back to
+decoder's prefix reuse, forks, crops and beam re-selection work unchanged; on a ``SharedPrefixCache`` (the
+search's rows over one prompt) it attends over the prompt's copy and each row's own tokens. It falls back to
 nothing: ``FastForward.supports(model)`` says whether a model is one it computes exactly (a
 ``LlamaForCausalLM`` with default rotary embedding and no biases); otherwise the decoder calls the
 model itself. tests/test_fast_forward.py checks the logits and the cache against the model's own.
@@ -19,6 +20,8 @@ from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
+
+from nep_core.inference.beam_cache import SharedPrefixCache
 
 if TYPE_CHECKING:
     from transformers import DynamicCache
@@ -34,7 +37,8 @@ def _rope_theta(config) -> float | None:
 
 class FastForward:
     """``FastForward(model)(input_ids, cache)``: the last position's logits, float32, shape (batch, vocab);
-    with ``columns`` (token ids), only those logits, shape (batch, len(columns))."""
+    with ``columns`` (token ids), only those logits, shape (batch, len(columns)); with ``last=n``, the
+    last ``n`` positions' logits, shape (batch, n, vocab or len(columns))."""
 
     def __init__(self, model):
         if not self.supports(model):
@@ -110,15 +114,18 @@ class FastForward:
             return F.rms_norm(hidden, weight.shape, weight, self.eps)
         return weight * F.rms_norm(hidden.float(), weight.shape, eps=self.eps).to(hidden.dtype)
 
-    def __call__(self, input_ids: torch.Tensor, cache: DynamicCache, columns: torch.Tensor | None = None) -> torch.Tensor:
+    def __call__(
+        self, input_ids: torch.Tensor, cache: DynamicCache | SharedPrefixCache, columns: torch.Tensor | None = None, last: int = 1
+    ) -> torch.Tensor:
         batch, length = input_ids.shape
         past = cache.get_seq_length()
         if past + length > self.cos.shape[0]:
             self._rotary_tables(2 * (past + length))
         cos = self.cos[past : past + length][None, :, None]
         sin = self.sin[past : past + length][None, :, None]
+        shared = isinstance(cache, SharedPrefixCache)
         mask = None
-        if length > 1 and past:
+        if length > 1 and past and not shared:
             rows = torch.arange(past, past + length, device=input_ids.device)[:, None]
             mask = torch.arange(past + length, device=input_ids.device)[None, :] <= rows
         heads, kv_heads, half = self.heads, self.kv_heads, self.head_dim // 2
@@ -129,19 +136,22 @@ class FastForward:
             query_key = qkv[:, :, :rotated_heads]
             swapped = torch.cat((query_key[..., half:], query_key[..., :half]), dim=-1)
             query_key = torch.addcmul(query_key * cos, swapped, sin).transpose(1, 2)
-            keys, values = cache.layers[index].update(query_key[:, heads:], qkv[:, :, rotated_heads:].transpose(1, 2))
-            attended = F.scaled_dot_product_attention(
-                query_key[:, :heads],
-                keys,
-                values,
-                attn_mask=mask,
-                is_causal=mask is None and length > 1,
-                enable_gqa=kv_heads != heads,
-            )
+            if shared:
+                attended = cache.attend(index, query_key[:, :heads], query_key[:, heads:], qkv[:, :, rotated_heads:].transpose(1, 2))
+            else:
+                keys, values = cache.layers[index].update(query_key[:, heads:], qkv[:, :, rotated_heads:].transpose(1, 2))
+                attended = F.scaled_dot_product_attention(
+                    query_key[:, :heads],
+                    keys,
+                    values,
+                    attn_mask=mask,
+                    is_causal=mask is None and length > 1,
+                    enable_gqa=kv_heads != heads,
+                )
             hidden = hidden + F.linear(attended.transpose(1, 2).reshape(batch, length, heads * self.head_dim), out)
             gate, up = F.linear(self._norm(hidden, norm_post), gate_up).chunk(2, dim=-1)
             hidden = hidden + F.linear(F.silu(gate) * up, down)
-        last = self._norm(hidden[:, -1, :], self.final_norm)
+        final = self._norm(hidden[:, -1, :] if last == 1 else hidden[:, -last:, :], self.final_norm)
         # The output layer reads a (vocab x hidden) matrix, often the largest of the model: a few hundred
         # allowed rows cost a fraction of the whole.
-        return F.linear(last, self.lm_head if columns is None else self.lm_head.index_select(0, columns)).float()
+        return F.linear(final, self.lm_head if columns is None else self.lm_head.index_select(0, columns)).float()

@@ -62,7 +62,7 @@ class ConstrainedSampler:
         with torch.no_grad(), _torch_threads(predictor.settings.threads):
             cache = DynamicCache(config=predictor.model.config)
             logits = predictor._forward(prompt, cache)
-            cache.batch_select_indices(torch.zeros(n, dtype=torch.long, device=predictor.device))
+            cache = predictor.rows_cache(cache, n)
             logits = logits.expand(n, -1)
             steps = [masks.step((), space)] * n
             for _ in range(max_tokens):

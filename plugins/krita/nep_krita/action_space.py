@@ -52,6 +52,7 @@ from urllib.parse import quote, unquote
 from nep_core.action_space import EOS, NO_EDIT_TOKEN, ActionSpace
 from nep_core.actions import NO_EDIT, Action
 from nep_core.errors import InvalidAction
+from nep_core.session import per_context
 from nep_krita.strokes import STROKE_KIND, Stroke, simplify
 
 CELL = 32
@@ -311,6 +312,11 @@ def current_settings(context: Any) -> dict[str, Any]:
     ``state`` events set any of their keys; ``brush``/``color``/``size``/``opacity``/``eraser``/
     ``layer.*`` actions and strokes (which carry the brush they were painted with) update them.
     """
+    return dict(_settings_of(context))
+
+
+@per_context
+def _settings_of(context: Any) -> dict[str, Any]:
     settings: dict[str, Any] = {**DEFAULT_SETTINGS, "eraser": False, "layer": 0, "layers": 1, "canvas": None}
     history = getattr(context, "history", None) or []
     for event in history:
@@ -468,7 +474,7 @@ class KritaActionSpace(ActionSpace):
             key = action.key()  # by content: the server parses each request's history anew
             if key not in cache:
                 try:
-                    points = self._decode_stroke(self._encode_stroke(action)).args["points"]
+                    points = self._decode_stroke(self.history_tokens(action)).args["points"]
                 except InvalidAction:
                     points = None
                 if len(cache) >= 8192:
@@ -495,6 +501,24 @@ class KritaActionSpace(ActionSpace):
             *(token for tokens in CHANNEL_TOKENS.values() for token in tokens), *SIZE_TOKENS, *OPACITY_TOKENS,
             *ERASER_TOKENS,
         ]
+
+    def history_tokens(self, action: Action) -> list[str]:
+        """``encode(action)``, remembered by the action's content: the encoder and ``for_context`` read the
+        same history strokes request after request. Raises ``InvalidAction`` as ``encode`` does."""
+        cache = self.__dict__.setdefault("_history_tokens", {})
+        key = action.key()
+        tokens = cache.get(key)
+        if tokens is None:
+            if len(cache) >= 8192:
+                cache.clear()
+            try:
+                tokens = self.encode(action)
+            except InvalidAction as error:
+                tokens = error
+            cache[key] = tokens
+        if isinstance(tokens, InvalidAction):
+            raise tokens
+        return tokens
 
     def encode(self, action: Action) -> list[str]:
         if action.is_no_edit:

@@ -48,9 +48,6 @@ class KritaEncoder(ActionHistoryEncoder):
     max_tokens: int = 256
     max_events: int = 16
 
-    def __post_init__(self) -> None:
-        self._token_cache: dict[str, list[str]] = {}
-
     def encode(self, context: Context) -> list[str]:
         """The window of recent actions (``window_tokens``), then the state."""
         state_part = self.state_tokens_for(context)
@@ -60,16 +57,10 @@ class KritaEncoder(ActionHistoryEncoder):
 
     def _event_chunk(self, events, index: int) -> list[str]:
         event = events[index]
-        key = event.action.key()  # by content: the server parses each request's history anew
-        tokens = self._token_cache.get(key)
-        if tokens is None:
-            if len(self._token_cache) >= 8192:
-                self._token_cache.clear()
-            try:
-                tokens = self.action_space.encode(event.action)
-            except InvalidAction:
-                tokens = [UNK]
-            self._token_cache[key] = tokens
+        try:
+            tokens = self.action_space.history_tokens(event.action)
+        except InvalidAction:
+            tokens = [UNK]
         gap = gap_token(event.t - events[index - 1].t) if index else None
         return ([gap] if gap else []) + tokens
 

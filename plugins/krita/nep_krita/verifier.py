@@ -16,7 +16,7 @@ import math
 
 from nep_core.actions import Action
 from nep_core.errors import InvalidAction
-from nep_core.session import Context
+from nep_core.session import Context, per_context
 from nep_core.verifier import Verdict, Verifier
 from nep_krita.action_space import BRUSH_KEYS, KritaActionSpace, current_settings
 from nep_krita.raster import chamfer_distance, raster_iou
@@ -66,17 +66,9 @@ class CanvasVerifier(Verifier):
         return Verdict(True, stroke_reward(chamfer, iou), {"chamfer_px": chamfer, "iou": iou})
 
     def _allowed_paint(self, context: Context, settings: dict, stroke: Stroke) -> bool:
-        brushes, colors = {settings["brush"]}, {str(settings["color"]).lower()}
-        for event in context.history:
-            sources = [event.state or {}]
-            if event.action is not None and event.action.kind in (STROKE_KIND, *BRUSH_KEYS):
-                sources.append(event.action.args)
-            for source in sources:
-                if isinstance(source.get("brush"), str):
-                    brushes.add(source["brush"])
-                if isinstance(source.get("color"), str):
-                    colors.add(source["color"].lower())
-        return (not stroke.brush or stroke.brush in brushes) and stroke.color in colors
+        brushes, colors = _paints_used(context)
+        brush_ok = not stroke.brush or stroke.brush == settings["brush"] or stroke.brush in brushes
+        return brush_ok and (stroke.color == str(settings["color"]).lower() or stroke.color in colors)
 
     def _verify_discrete(self, context: Context, settings: dict, predicted: Action, reference: Action | None) -> Verdict:
         try:
@@ -103,3 +95,19 @@ def stroke_problem(stroke: Stroke, width: float, height: float) -> str | None:
         x0, y0, x1, y1 = stroke.bounds()
         return f"the stroke leaves the {width:g}x{height:g} canvas (spans {x0:g},{y0:g} to {x1:g},{y1:g})"
     return None
+
+
+@per_context
+def _paints_used(context: Context) -> tuple[frozenset[str], frozenset[str]]:
+    """The brushes and colours (lower-case) the session's states, strokes and settings actions have used."""
+    brushes, colors = set(), set()
+    for event in context.history:
+        sources = [event.state or {}]
+        if event.action is not None and event.action.kind in (STROKE_KIND, *BRUSH_KEYS):
+            sources.append(event.action.args)
+        for source in sources:
+            if isinstance(source.get("brush"), str):
+                brushes.add(source["brush"])
+            if isinstance(source.get("color"), str):
+                colors.add(source["color"].lower())
+    return frozenset(brushes), frozenset(colors)
