@@ -20,7 +20,7 @@ def context(events) -> Context:
     return Context(history=[state, *events], state=state.state)
 
 
-def test_history_strokes_in_full_then_state_tokens():
+def test_history_strokes_as_the_model_writes_them_then_state_tokens():
     space = KritaActionSpace()
     encoder = KritaEncoder(space)
     tokens = encoder.encode(context([hatch(0, 0.5), hatch(1, 1.0), hatch(2, 4.0)]))
@@ -28,6 +28,7 @@ def test_history_strokes_in_full_then_state_tokens():
     assert set(tokens) <= vocabulary
     assert tokens.count("@stroke") == 3
     assert tokens[tokens.index("@stroke"): tokens.index("@stroke") + 6] == space.encode(hatch(0, 0.5).action)[:6]
+    assert tokens.count("copy=1") == 2  # each further hatch is the one before it moved 12 px to the right
     assert "dt>2" in tokens  # 3 s pause before the third stroke
     state = tokens[-12:]
     assert state[:2] == canvas_tokens((1024, 768)) == ["cw=32", "ch=32"]
@@ -36,11 +37,38 @@ def test_history_strokes_in_full_then_state_tokens():
 
 
 def test_budget_keeps_the_newest_strokes():
+    def line(index: int) -> Event:  # each longer than the one before: none is a copy
+        points = [[100 + 12 * index, 100, 0.8, 0], [140 + 52 * index, 180 + 40 * index, 0.8, 120]]
+        return Event(index * 0.5, action=Action("stroke", args={"points": points, "brush": "c) Pencil-2", "color": "#202020", "size": 4.0}))
+
     encoder = KritaEncoder(KritaActionSpace(), max_tokens=60)
-    tokens = encoder.encode(context([hatch(index, index * 0.5) for index in range(10)]))
-    assert len(tokens) <= 60
-    newest = KritaActionSpace().encode(hatch(9, 4.5).action)
+    tokens = encoder.encode(context([line(index) for index in range(10)]))
+    assert len(tokens) <= 60 and "copy=1" not in tokens
+    newest = KritaActionSpace().encode(line(9).action)
     assert tokens[-len(newest) - 12 : -12] == newest
+
+
+def test_a_stroke_that_copies_a_recent_one_is_written_as_the_copy_the_model_would_suggest():
+    """In the prompt as in a suggestion: ``@stroke copy=N jx= jy=``, which the action space bound to the
+    history before that stroke decodes to within COPY_TOLERANCE of it."""
+    from nep_krita.action_space import COPY_TOLERANCE
+    from nep_krita.raster import chamfer_distance
+    from nep_krita.strokes import Stroke
+
+    space = KritaActionSpace()
+    encoder = KritaEncoder(space)
+    other = Event(1.2, action=Action("stroke", args={"points": [[600, 500, 0.5, 0], [640, 420, 0.5, 50], [700, 430, 0.5, 90]]}))
+    events = [hatch(0, 0.5), hatch(1, 1.0), other, hatch(2, 1.6)]
+    tokens = encoder.encode(context(events))
+    written = [tokens[index : index + 4] for index, token in enumerate(tokens) if token == "@stroke"]
+    assert [chunk[1] for chunk in written] == ["sx=3", "copy=1", "sx=18", "copy=2"]  # the third copies the second of the two before it
+    bound = space.for_context(context(events[:3]))
+    decoded = bound.decode(written[3])
+    assert chamfer_distance(Stroke.from_action(decoded), Stroke.from_action(hatch(2, 1.6).action)) <= COPY_TOLERANCE
+    # a copy needs the strokes before it: alone, the same stroke is written in full
+    alone = encoder.encode(context([hatch(2, 1.6)]))
+    full = space.encode(hatch(2, 1.6).action)
+    assert "copy=1" not in alone and alone[: len(full)] == full
 
 
 def test_state_follows_actions_and_bad_actions_become_unk():

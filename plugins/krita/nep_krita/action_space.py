@@ -46,7 +46,7 @@ import bisect
 import functools
 import math
 from dataclasses import dataclass, replace
-from typing import Any, Collection, Hashable, Mapping, Sequence
+from typing import Any, Collection, Hashable, Iterable, Mapping, Sequence
 from urllib.parse import quote, unquote
 
 from nep_core.action_space import EOS, NO_EDIT_TOKEN, ActionSpace
@@ -466,25 +466,30 @@ class KritaActionSpace(ActionSpace):
 
     def _recent_strokes(self, context: Any) -> list[list[list[float]]]:
         recent: list[list[list[float]]] = []
-        cache = self.__dict__.setdefault("_written_cache", {})
         for event in reversed(getattr(context, "history", None) or []):
             action = event.action
             if action is None or action.kind != STROKE_KIND:
                 continue
-            key = action.key()  # by content: the server parses each request's history anew
-            if key not in cache:
-                try:
-                    points = self._decode_stroke(self.history_tokens(action)).args["points"]
-                except InvalidAction:
-                    points = None
-                if len(cache) >= 8192:
-                    cache.clear()
-                cache[key] = points
-            if cache[key] is not None:
-                recent.append(cache[key])
+            points = self._written_points(action)
+            if points is not None:
+                recent.append(points)
                 if len(recent) == COPY_REFS:
                     break
         return recent
+
+    def _written_points(self, action: Action) -> list[list[float]] | None:
+        """The points of a stroke as written in full here (None when it cannot be written), remembered by content."""
+        cache = self.__dict__.setdefault("_written_cache", {})
+        key = action.key()  # by content: the server parses each request's history anew
+        if key not in cache:
+            try:
+                points = self._decode_stroke(self._full_tokens(action)).args["points"]
+            except InvalidAction:
+                points = None
+            if len(cache) >= 8192:
+                cache.clear()
+            cache[key] = points
+        return cache[key]
 
     def bind_tokenizer(self, tokenizer: Any) -> None:
         for token in tokenizer.get_vocab():
@@ -502,10 +507,39 @@ class KritaActionSpace(ActionSpace):
             *ERASER_TOKENS,
         ]
 
-    def history_tokens(self, action: Action) -> list[str]:
-        """``encode(action)``, remembered by the action's content: the encoder and ``for_context`` read the
-        same history strokes request after request. Raises ``InvalidAction`` as ``encode`` does."""
-        cache = self.__dict__.setdefault("_history_tokens", {})
+    def history_tokens(self, action: Action, before: Iterable[Action] = ()) -> list[str]:
+        """``action`` as a prompt writes it: a stroke that is a moved copy of one of the strokes just before
+        it (``before``, newest first: the first COPY_REFS that can be written, as ``for_context`` takes
+        them) as ``@stroke copy=N jx= jy=``, the form the model's own suggestions take; anything else as
+        ``encode`` writes it. Remembered by content: the encoder and ``for_context`` read the same history
+        request after request. ``InvalidAction`` as ``encode``."""
+        if action.kind != STROKE_KIND:
+            return self._full_tokens(action)
+        sources: list[Action] = []
+        for stroke in before:
+            if stroke.kind == STROKE_KIND and self._written_points(stroke) is not None:
+                sources.append(stroke)
+                if len(sources) == COPY_REFS:
+                    break
+        if not sources:
+            return self._full_tokens(action)
+        cache = self.__dict__.setdefault("_history_cache", {})
+        key = (action.key(), *(stroke.key() for stroke in sources))
+        tokens = cache.get(key)
+        if tokens is None:
+            full = self._full_tokens(action)
+            copying = KritaActionSpace.__new__(KritaActionSpace)
+            copying.width, copying.height = self.width, self.height
+            copying.recent = [self._written_points(stroke) for stroke in sources]
+            tokens = copying._copy_tokens(Stroke.from_action(action)) or full
+            if len(cache) >= 8192:
+                cache.clear()
+            cache[key] = tokens
+        return tokens
+
+    def _full_tokens(self, action: Action) -> list[str]:
+        """``encode(action)`` without copies, remembered by content (``InvalidAction`` as ``encode``)."""
+        cache = self.__dict__.setdefault("_full_cache", {})
         key = action.key()
         tokens = cache.get(key)
         if tokens is None:
@@ -664,7 +698,7 @@ class KritaActionSpace(ActionSpace):
                 continue
             moved = Stroke(tuple((x + jx, y + jy, pressure, t) for x, y, pressure, t in source))
             distance = chamfer_distance(stroke, moved)
-            if distance <= best_distance:
+            if distance < best_distance or (best is None and distance <= best_distance):  # the newest of equals
                 best, best_distance = [STROKE_TOKEN, COPY_TOKENS[index], JX_TOKENS[jx], JY_TOKENS[jy]], distance
         return best
 

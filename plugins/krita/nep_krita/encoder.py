@@ -1,7 +1,9 @@
 """The krita history encoder: the newest strokes and actions within a token budget, then the painter's state.
 
-History: each recent action as its action-space tokens (a stroke in full, so the model can copy and
-shift it), a pause before it as a ``dt>`` gap token, an action the space cannot write as ``<unk>``.
+History: each recent action as its action-space tokens, a stroke as the model's own suggestions write
+it (``KritaActionSpace.history_tokens``: a moved copy of one of the four strokes before it as
+``@stroke copy=N jx= jy=``, four tokens, otherwise in full), a pause before it as a ``dt>`` gap token,
+an action the space cannot write as ``<unk>``.
 The window starts at an anchor action (``nep_core.encoder.window_start``, about one action in
 ``stride``), so the prompts of a growing session share their beginning (the server's KV cache is
 reused), even when the client sends only its newest events.
@@ -58,7 +60,8 @@ class KritaEncoder(ActionHistoryEncoder):
     def _event_chunk(self, events, index: int) -> list[str]:
         event = events[index]
         try:
-            tokens = self.action_space.history_tokens(event.action)
+            earlier = (events[before].action for before in range(index - 1, -1, -1))
+            tokens = self.action_space.history_tokens(event.action, earlier)
         except InvalidAction:
             tokens = [UNK]
         gap = gap_token(event.t - events[index - 1].t) if index else None
@@ -89,7 +92,7 @@ class KritaEncoder(ActionHistoryEncoder):
         return tokens
 
     def settings(self) -> dict[str, Any]:
-        return super().settings()
+        return {**super().settings(), "strokes": "copies"}
 
     def vocabulary(self) -> list[str]:
         canvas = [f"{name}={bucket}" for name in ("cw", "ch") for bucket in CANVAS_BUCKETS]

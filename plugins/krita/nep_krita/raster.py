@@ -59,12 +59,13 @@ def raster_iou(a: Stroke, b: Stroke, width: float, height: float) -> float:
 
 def resample(points: Sequence[tuple[float, float]], step: float = SAMPLE_STEP) -> np.ndarray:
     """Points every ``step`` pixels along the polyline (its vertices included)."""
-    samples = [points[0]]
-    for (x1, y1), (x2, y2) in zip(points, points[1:]):
-        length = math.hypot(x2 - x1, y2 - y1)
-        parts = max(1, math.ceil(length / step))
-        samples.extend((x1 + (x2 - x1) * index / parts, y1 + (y2 - y1) * index / parts) for index in range(1, parts + 1))
-    return np.asarray(samples, dtype=np.float64)
+    vertices = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    deltas = vertices[1:] - vertices[:-1]
+    parts = np.maximum(1, np.ceil(np.hypot(deltas[:, 0], deltas[:, 1]) / step)).astype(np.int64)
+    segment = np.repeat(np.arange(len(parts)), parts)  # each sample's segment, and its index 1..parts in it
+    index = np.arange(1, int(parts.sum()) + 1) - np.repeat(np.cumsum(parts) - parts, parts)
+    along = vertices[segment] + deltas[segment] * index[:, None] / parts[segment][:, None]
+    return np.concatenate([vertices[:1], along])
 
 
 def chamfer_distance(a: Stroke, b: Stroke) -> float:
@@ -72,5 +73,9 @@ def chamfer_distance(a: Stroke, b: Stroke) -> float:
     nearest sample of the other, averaged over both directions."""
     step = max(SAMPLE_STEP, (a.length() + b.length()) / MAX_SAMPLES)
     first, second = resample(a.xy, step), resample(b.xy, step)
-    distances = np.sqrt(((first[:, None, :] - second[None, :, :]) ** 2).sum(axis=-1))
-    return float((distances.min(axis=1).mean() + distances.min(axis=0).mean()) / 2.0)
+    # The nearest sample found from |p|^2 + |q|^2 - 2 p.q (one matrix product, no (n, m, 2) array), the
+    # distance to it then computed directly (the expansion loses precision near 0: a stroke is 0 from itself).
+    squared = (first * first).sum(axis=1)[:, None] + (second * second).sum(axis=1)[None, :] - 2.0 * (first @ second.T)
+    forward = np.sqrt(((first - second[squared.argmin(axis=1)]) ** 2).sum(axis=1))
+    backward = np.sqrt(((second - first[squared.argmin(axis=0)]) ** 2).sum(axis=1))
+    return float((forward.mean() + backward.mean()) / 2.0)
