@@ -23,13 +23,17 @@ def loaded(tmp_path_factory, tags_domain):
     return load_checkpoint(folder, expected_domain="tags")
 
 
-def test_logits_and_cache_match_the_model_through_prefill_continuation_and_batched_steps(loaded):
+def both_forwards(loaded, seed: int, length: int):
+    """The model, its FastForward, a seeded generator, ``length`` random token ids and two empty caches."""
     model = loaded.model.eval()
-    fast = FastForward(model)
-    generator = torch.Generator().manual_seed(0)
+    generator = torch.Generator().manual_seed(seed)
+    ids = torch.randint(5, model.config.vocab_size, (1, length), generator=generator)
+    return model, FastForward(model), generator, ids, DynamicCache(config=model.config), DynamicCache(config=model.config)
+
+
+def test_logits_and_cache_match_the_model_through_prefill_continuation_and_batched_steps(loaded):
+    model, fast, generator, ids, theirs, mine = both_forwards(loaded, seed=0, length=40)
     vocab = model.config.vocab_size
-    ids = torch.randint(5, vocab, (1, 40), generator=generator)
-    theirs, mine = DynamicCache(config=model.config), DynamicCache(config=model.config)
     with torch.inference_mode():
         for chunk in (ids[:, :25], ids[:, 25:]):  # a fresh prompt, then a continuation (masked) on its cache
             expected = model(input_ids=chunk, **{cache_argument(model): theirs}, use_cache=True).logits[:, -1].float()
@@ -49,12 +53,8 @@ def test_logits_and_cache_match_the_model_through_prefill_continuation_and_batch
 def test_rows_over_a_shared_prompt_see_what_rows_of_a_copied_cache_see(loaded):
     """SharedPrefixCache: the search's rows read one copy of the prompt; logits match the model's own
     forward on a re-batched DynamicCache through several-token continuations, re-selection and steps."""
-    model = loaded.model.eval()
-    fast = FastForward(model)
-    generator = torch.Generator().manual_seed(4)
+    model, fast, generator, prompt, theirs, prefix = both_forwards(loaded, seed=4, length=30)
     vocab = model.config.vocab_size
-    prompt = torch.randint(5, vocab, (1, 30), generator=generator)
-    theirs, prefix = DynamicCache(config=model.config), DynamicCache(config=model.config)
     with torch.inference_mode():
         model(input_ids=prompt, **{cache_argument(model): theirs}, use_cache=True)
         fast(prompt, prefix)

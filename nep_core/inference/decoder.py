@@ -82,9 +82,9 @@ class DecodeSettings:
     against edits, ``"sequence"`` (the most probable whole action wins) or ``"kind"`` (the first
     decoding step gives each kind of action its exact probability; the most probable kind is weighed
     against NO_EDIT, then the search runs within that kind, so long actions such as strokes are not
-    beaten by short ones); None: the domain's ``decision``. ``lookahead``: the prefill also computes the
-    prompt continued by the last search's likeliest first token, so that a search whose first step keeps
-    only that token saves a forward (``FastForward`` models).
+    beaten by short ones); None: the domain's ``decision``. ``lookahead``: when the last search's first
+    step continued a single token, the prefill also computes the prompt continued by that token, so that
+    a search whose first step keeps only that token again saves a forward (``FastForward`` models).
     """
 
     beam_width: int | None = None
@@ -114,7 +114,7 @@ class _Candidate:
 
 @dataclass
 class _Lookahead:
-    """The prompt continued by one guessed token (the likeliest first token of the last search), computed
+    """The prompt continued by one guessed token (the token the last search's first step continued), computed
     in the prefill's forward: its logits (1, vocab) and its keys and values per layer (a row's suffix)."""
 
     token_id: int
@@ -138,7 +138,8 @@ class _SearchResult:
     exact: bool
     undecodable: int
     first_choice: int | None = None
-    """The likeliest first token of an edit at the search's first step (the next request's lookahead)."""
+    """The token the search's first step continued alone (the next request's lookahead); None when it
+    continued several, so that a domain whose first step keeps several rows pays for no lookahead."""
     looked_ahead: bool = False
 
 
@@ -242,7 +243,7 @@ class ModelPredictor(Predictor):
             if (self.settings.decision or self.domain.decision) == "kind":
                 kind, kind_probability = self._likeliest_kind(logits, space)
             result = self._search(self.rows_cache(cache), logits, k, space, kind, stop, ahead=ahead)
-            if result.first_choice is not None:
+            if result.steps:
                 self._first_choice = result.first_choice
         suggestions = self._ranked(result, k)
         details = {
@@ -567,8 +568,7 @@ class ModelPredictor(Predictor):
             if stop is not None and stop():
                 raise _Stopped
             if not live[0].tokens:
-                firsts = [candidate for candidate in candidates if candidate.tokens[0] != NO_EDIT_TOKEN]
-                result.first_choice = max(firsts, key=lambda candidate: candidate.logp).token_id if firsts else None
+                result.first_choice = kept[0].token_id if len(kept) == 1 else None
             bias_rows = self.masks.biases([candidate.tokens for candidate in kept], space)
             columns = self._columns(bias_rows)
             if ahead is not None and not live[0].tokens and [candidate.token_id for candidate in kept] == [ahead.token_id]:
