@@ -103,17 +103,17 @@ def test_logits_of_the_allowed_tokens_only_give_the_same_answers(loaded, tags_do
     predictor = ModelPredictor(loaded, tags_domain, DecodeSettings(fast_forward=True))
     contexts = random_contexts(25, seed=7, sessions=tags_sessions[:20])
     asked: list[int] = []
-    columns = predictor._columns
+    rows = predictor._rows
 
-    def counted(bias_rows):
-        chosen = columns(bias_rows)
-        asked.append(bias_rows.shape[1] if chosen is None else chosen.numel())
-        return chosen
+    def counted(steps):
+        bias, chosen = rows(steps)
+        asked.append(bias.shape[1])
+        return bias, chosen
 
-    monkeypatch.setattr(predictor, "_columns", counted)
+    monkeypatch.setattr(predictor, "_rows", counted)
     restricted = [predictor.predict(context, k=3) for context in contexts]
     assert asked and min(asked) < predictor.model.config.vocab_size  # the restriction really happened
-    monkeypatch.setattr(predictor, "_columns", lambda bias_rows: None)
+    monkeypatch.setattr(predictor, "_rows", lambda steps: predictor.masks.rows(steps, restrict=False))
     predictor.reset()
     for context, left in zip(contexts, restricted):
         right = predictor.predict(context, k=3)

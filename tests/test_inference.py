@@ -197,6 +197,28 @@ def test_the_lookahead_token_saves_a_forward_and_changes_no_answer(loaded, tags_
     assert calls["ahead"] < calls["plain"]
 
 
+
+def test_grammar_rows_are_the_allowed_columns_of_the_steps_and_are_remembered(predictor, tags_domain):
+    """``GrammarMasks.rows``: the bias rows over the ids some step allows (or the whole vocabulary), the
+    same tensors for the same steps again, and fresh ones for other steps."""
+    masks = predictor.masks
+    space = tags_domain.action_space
+    steps = [masks.step(prefix, space) for prefix in [(), ("@open",)]]
+    bias, columns = masks.rows(steps)
+    full = torch.stack([step.bias for step in steps])
+    allowed = sorted(set(steps[0].ids) | set(steps[1].ids))
+    if columns is None:
+        assert 2 * len(allowed) > full.shape[1] and torch.equal(bias, full)
+    else:
+        assert columns.tolist() == allowed and torch.equal(bias, full[:, columns])
+    again, again_columns = masks.rows(list(steps))
+    assert again is bias and again_columns is columns
+    whole, none = masks.rows(steps, restrict=False)
+    assert none is None and torch.equal(whole, full)
+    other, _ = masks.rows(steps[::-1])
+    assert torch.equal(other, bias.flip(0))
+
+
 def test_prefix_reuse_is_kept_per_session_when_sessions_interleave(loaded, tags_domain, tags_sessions):
     reusing = ModelPredictor(loaded, tags_domain, DecodeSettings(prefix_sessions=2))
     fresh = ModelPredictor(loaded, tags_domain, DecodeSettings(reuse_prefix=False))

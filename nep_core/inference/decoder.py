@@ -8,7 +8,7 @@ One ``predict`` call:
    history grows append-only, so usually all but the last few tokens);
 3. searches the grammar: all live hypotheses have the same length, so each step is one batched
    single-token forward on the cache, whose rows are re-selected to follow the surviving hypotheses;
-   it computes only the logits of the tokens some live hypothesis may take next (``_columns``: the
+   it computes only the logits of the tokens some live hypothesis may take next (``_rows``: the
    output layer is often the model's largest matrix), the others being -inf under the grammar anyway.
 
 Probabilities. At each step the model's next-token distribution is masked to the tokens
@@ -51,7 +51,7 @@ from nep_core.errors import InvalidAction
 from nep_core.features import Featurizer
 from nep_core.inference.beam_cache import SharedPrefixCache
 from nep_core.inference.fast_forward import FastForward
-from nep_core.inference.grammar import GrammarMasks
+from nep_core.inference.grammar import GrammarMasks, GrammarStep
 from nep_core.inference.predictor import Prediction, Predictor, Suggestion
 from nep_core.location_space import AfterLocation, LocationSpace
 from nep_core.session import Context
@@ -110,6 +110,7 @@ class _Candidate:
     row: int
     token_id: int
     tokens: tuple[str, ...]
+    step: GrammarStep
 
 
 @dataclass
@@ -320,7 +321,7 @@ class ModelPredictor(Predictor):
                 raise _Stopped
             branch = self.rows_cache(cache, len(starts))
             after = AfterLocation(space, length)
-            columns = self._columns(self.masks.biases([start.tokens for start in starts], after))
+            _, columns = self._rows([self.masks.step(start.tokens, after) for start in starts])
             logits = self._step(torch.tensor([self.featurizer.ids(start.tokens) for start in starts], device=self.device), branch, columns)
             merged.steps += 1
             self._search(branch, logits, k, after, stop=stop, start=starts, result=merged, floor=floor, columns=columns)
@@ -411,13 +412,10 @@ class ModelPredictor(Predictor):
             branch.batch_select_indices(torch.zeros(rows, dtype=torch.long, device=self.device))
         return branch
 
-    def _columns(self, bias_rows: torch.Tensor) -> torch.Tensor | None:
-        """The token ids some row of ``bias_rows`` allows, when computing only their logits pays (at most
-        half the vocabulary); None: the whole vocabulary. Raw model probabilities need every logit."""
-        if not self.settings.grammar_normalized:
-            return None
-        allowed = torch.isfinite(bias_rows).any(0).nonzero().squeeze(1)
-        return allowed if 2 * allowed.numel() <= bias_rows.shape[1] else None
+    def _rows(self, steps: list[GrammarStep]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The bias rows of hypotheses at ``steps`` and the token ids whose logits the next forward computes
+        (``GrammarMasks.rows``; None: the whole vocabulary). Raw model probabilities need every logit."""
+        return self.masks.rows(steps, restrict=self.settings.grammar_normalized)
 
     def _reusable_state(self, session: str) -> _PromptState | None:
         """The session's last prompt, else the newest prompt of any session (None: prefill afresh)."""
@@ -496,9 +494,10 @@ class ModelPredictor(Predictor):
         result = result or _SearchResult({}, NEG_INF, 0, True, 0)
         edits = result.edits
         best_dropped = NEG_INF
-        bias_rows = self.masks.biases([hypothesis.tokens for hypothesis in live], space)
+        bias = self.masks.biases([hypothesis.tokens for hypothesis in live], space)
+        if columns is not None:
+            bias = bias.index_select(1, columns)
         while live:
-            bias = bias_rows if columns is None else bias_rows.index_select(1, columns)
             per_row = min(width + k + 1, logits.shape[-1])
             if settings.grammar_normalized:
                 scores = torch.log_softmax(logits + bias, dim=-1)
@@ -544,7 +543,7 @@ class ModelPredictor(Predictor):
                     elif len(tokens) >= settings.max_action_tokens:
                         best_dropped = max(best_dropped, logp)
                     else:
-                        candidates.append(_Candidate(logp, row, token_id, tokens))
+                        candidates.append(_Candidate(logp, row, token_id, tokens, step))
 
             # Finished likeliest first, so that once k edits are known the rest need not be decoded.
             for logp, tokens in sorted(finishing, key=lambda item: -item[0]):
@@ -569,8 +568,7 @@ class ModelPredictor(Predictor):
                 raise _Stopped
             if not live[0].tokens:
                 result.first_choice = kept[0].token_id if len(kept) == 1 else None
-            bias_rows = self.masks.biases([candidate.tokens for candidate in kept], space)
-            columns = self._columns(bias_rows)
+            bias, columns = self._rows([candidate.step for candidate in kept])
             if ahead is not None and not live[0].tokens and [candidate.token_id for candidate in kept] == [ahead.token_id]:
                 cache.continue_row(ahead.keys_values)
                 logits = ahead.logits if columns is None else ahead.logits.index_select(1, columns)

@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from transformers import DynamicCache
 
 
+OUTPUT_ROWS_ENTRIES = 16
+"""Output-layer row selections ``FastForward`` keeps (each at most half the output matrix)."""
+
+
 def _rope_theta(config) -> float | None:
     parameters = getattr(config, "rope_parameters", None) or {}
     if parameters.get("rope_type", "default") != "default":
@@ -70,6 +74,7 @@ class FastForward:
             for layer in inner.layers
         ]
         self._versions: tuple[int, ...] | None = None
+        self._output_cache: dict[int, tuple[torch.Tensor, int, torch.Tensor]] = {}
         self.layers: list[tuple[torch.Tensor, ...]] = []
         theta = _rope_theta(config)
         self.inverse_frequencies = 1.0 / (theta ** (torch.arange(0, self.head_dim, 2, dtype=torch.int64).float() / self.head_dim))
@@ -154,4 +159,17 @@ class FastForward:
         final = self._norm(hidden[:, -1, :] if last == 1 else hidden[:, -last:, :], self.final_norm)
         # The output layer reads a (vocab x hidden) matrix, often the largest of the model: a few hundred
         # allowed rows cost a fraction of the whole.
-        return F.linear(final, self.lm_head if columns is None else self.lm_head.index_select(0, columns)).float()
+        return F.linear(final, self.lm_head if columns is None else self._output_rows(columns)).float()
+
+    def _output_rows(self, columns: torch.Tensor) -> torch.Tensor:
+        """The output layer's rows for ``columns``, kept for the latest ``columns`` tensors (the grammar's
+        cached ones come back request after request) until the weights change in place."""
+        version = self.lm_head._version
+        entry = self._output_cache.get(id(columns))
+        if entry is not None and entry[0] is columns and entry[1] == version:
+            return entry[2]
+        rows = self.lm_head.index_select(0, columns)
+        self._output_cache[id(columns)] = (columns, version, rows)
+        if len(self._output_cache) > OUTPUT_ROWS_ENTRIES:
+            self._output_cache.pop(next(iter(self._output_cache)))
+        return rows

@@ -16,6 +16,9 @@ import torch
 from nep_core.action_space import EOS, ActionSpace
 
 
+ROWS_ENTRIES = 256
+"""Combinations of steps whose restricted biases ``GrammarMasks.rows`` keeps."""
+
 SHARED_STEP_TOKENS = 512
 """Steps allowing at most this many tokens are also found by their tokens (``GrammarMasks._by_tokens``):
 other contexts' prefixes often allow the same few hundred, and larger sets are rarely shared."""
@@ -75,6 +78,7 @@ class GrammarMasks:
         self._table: OrderedDict[tuple[str, ...], GrammarStep] = OrderedDict()
         self._by_tokens: dict[tuple[bool, tuple[str, ...]], GrammarStep] = {}
         """Steps by their allowed tokens: prefixes of other contexts (other grammar keys) often allow the same."""
+        self._rows: OrderedDict[tuple, tuple[tuple[GrammarStep, ...], torch.Tensor, torch.Tensor | None]] = OrderedDict()
 
     def step(self, prefix: Sequence[str], space: ActionSpace | None = None) -> GrammarStep:
         """The grammar step after ``prefix`` (cached by ``space.grammar_key``); ``space`` defaults to the
@@ -117,3 +121,25 @@ class GrammarMasks:
     def biases(self, prefixes: Sequence[Sequence[str]], space: ActionSpace | None = None) -> torch.Tensor:
         """A (len(prefixes), vocab_size) additive bias, one row per prefix."""
         return torch.stack([self.step(prefix, space).bias for prefix in prefixes])
+
+    def rows(self, steps: Sequence[GrammarStep], restrict: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """For hypotheses at ``steps``: their biases over the token ids some of them allows, and those ids;
+        or over the whole vocabulary and None (``restrict`` False, or more than half of it allowed: then
+        computing every logit costs no more). Remembered for the ``ROWS_ENTRIES`` latest combinations of
+        steps: a search meets the same ones request after request."""
+        key = (restrict, *map(id, steps))
+        entry = self._rows.get(key)
+        if entry is not None and all(kept is step for kept, step in zip(entry[0], steps)):
+            self._rows.move_to_end(key)
+            return entry[1], entry[2]
+        bias = torch.stack([step.bias for step in steps])
+        columns = None
+        if restrict:
+            allowed = torch.isfinite(bias).any(0).nonzero().squeeze(1)
+            if 2 * allowed.numel() <= bias.shape[1]:
+                columns = allowed
+                bias = bias.index_select(1, columns)
+        self._rows[key] = (tuple(steps), bias, columns)  # the steps themselves: their ids stay theirs
+        if len(self._rows) > ROWS_ENTRIES:
+            self._rows.popitem(last=False)
+        return bias, columns
