@@ -46,7 +46,7 @@ import bisect
 import functools
 import math
 from dataclasses import dataclass, replace
-from typing import Any, Collection, Hashable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from urllib.parse import quote, unquote
 
 from nep_core.action_space import EOS, NO_EDIT_TOKEN, ActionSpace
@@ -423,6 +423,9 @@ class _StrokeParse:
     dx: int = 0
 
 
+CONTENT_CACHE_SIZE = 8192
+"""Entries a space keeps per table of results remembered by content (``_by_content``)."""
+
 PARSE_CACHE_SIZE = 65536
 """Stroke prefixes whose parse a space keeps (decoding asks about each prefix many times)."""
 
@@ -477,19 +480,26 @@ class KritaActionSpace(ActionSpace):
                     break
         return recent
 
-    def _written_points(self, action: Action) -> list[list[float]] | None:
-        """The points of a stroke as written in full here (None when it cannot be written), remembered by content."""
-        cache = self.__dict__.setdefault("_written_cache", {})
-        key = action.key()  # by content: the server parses each request's history anew
+    def _by_content(self, table: str, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """``compute()``, kept in this space's ``table`` under ``key`` (built from action keys: the server
+        parses each request's history anew); a table is cleared when it holds CONTENT_CACHE_SIZE entries."""
+        cache = self.__dict__.setdefault(table, {})
         if key not in cache:
-            try:
-                points = self._decode_stroke(self._full_tokens(action)).args["points"]
-            except InvalidAction:
-                points = None
-            if len(cache) >= 8192:
+            if len(cache) >= CONTENT_CACHE_SIZE:
                 cache.clear()
-            cache[key] = points
+            cache[key] = compute()
         return cache[key]
+
+    def _written_points(self, action: Action) -> list[list[float]] | None:
+        """The points of a stroke as written in full here (None when it cannot be written)."""
+
+        def points() -> list[list[float]] | None:
+            try:
+                return self._decode_stroke(self._full_tokens(action)).args["points"]
+            except InvalidAction:
+                return None
+
+        return self._by_content("_written_cache", action.key(), points)
 
     def bind_tokenizer(self, tokenizer: Any) -> None:
         for token in tokenizer.get_vocab():
@@ -516,43 +526,38 @@ class KritaActionSpace(ActionSpace):
         if action.kind != STROKE_KIND:
             return self._full_tokens(action)
         sources: list[Action] = []
+        recent: list[list[list[float]]] = []
         for stroke in before:
-            if stroke.kind == STROKE_KIND and self._written_points(stroke) is not None:
+            points = self._written_points(stroke) if stroke.kind == STROKE_KIND else None
+            if points is not None:
                 sources.append(stroke)
+                recent.append(points)
                 if len(sources) == COPY_REFS:
                     break
+        full = self._full_tokens(action)
         if not sources:
-            return self._full_tokens(action)
-        cache = self.__dict__.setdefault("_history_cache", {})
-        key = (action.key(), *(stroke.key() for stroke in sources))
-        tokens = cache.get(key)
-        if tokens is None:
-            full = self._full_tokens(action)
-            copying = KritaActionSpace.__new__(KritaActionSpace)
-            copying.width, copying.height = self.width, self.height
-            copying.recent = [self._written_points(stroke) for stroke in sources]
-            tokens = copying._copy_tokens(Stroke.from_action(action)) or full
-            if len(cache) >= 8192:
-                cache.clear()
-            cache[key] = tokens
-        return tokens
+            return full
+
+        def written() -> list[str]:
+            copying = KritaActionSpace.__new__(KritaActionSpace)  # only what ``_copy_tokens`` reads
+            copying.width, copying.height, copying.recent = self.width, self.height, recent
+            return copying._copy_tokens(Stroke.from_action(action)) or full
+
+        return self._by_content("_history_cache", (action.key(), *(stroke.key() for stroke in sources)), written)
 
     def _full_tokens(self, action: Action) -> list[str]:
         """``encode(action)`` without copies, remembered by content (``InvalidAction`` as ``encode``)."""
-        cache = self.__dict__.setdefault("_full_cache", {})
-        key = action.key()
-        tokens = cache.get(key)
-        if tokens is None:
-            if len(cache) >= 8192:
-                cache.clear()
+
+        def tokens() -> list[str] | InvalidAction:
             try:
-                tokens = self.encode(action)
+                return self.encode(action)
             except InvalidAction as error:
-                tokens = error
-            cache[key] = tokens
-        if isinstance(tokens, InvalidAction):
-            raise tokens
-        return tokens
+                return error
+
+        written = self._by_content("_full_cache", action.key(), tokens)
+        if isinstance(written, InvalidAction):
+            raise written
+        return written
 
     def encode(self, action: Action) -> list[str]:
         if action.is_no_edit:
