@@ -220,3 +220,33 @@ def test_rl_help_teaches_the_options_with_trl_names():
     for option in ("--loss-type", "--epsilon-high", "--beta", "--scale-rewards", "--dynamic-sampling", "--tis-cap",
                    "--mask-truncated-completions", "--overlong-buffer", "--num-generations", "nep rl --domain code"):
         assert option in result.stdout, option
+
+
+def test_guidance_adds_the_users_action_to_each_group_scored_like_a_sample(loaded, tags_domain, tags_sessions):
+    from nep_core.examples import Example
+    from nep_core.rl.config import PolicySettings
+    from nep_core.rl.system import RLSystem
+
+    predictor = ModelPredictor(loaded, tags_domain)
+    sampler = ConstrainedSampler(predictor)
+    contexts = random_contexts(3, seed=11, sessions=tags_sessions[:10])
+    targets = [sampler.sample(context, 1, generator=torch.Generator().manual_seed(index))[1][0].action for index, context in enumerate(contexts)]
+    examples = [Example(context, target, f"s{index}", "test", 0) for index, (context, target) in enumerate(zip(contexts, targets))]
+    # the forced completion is the action as the sampler would write it, under the same grammar biases
+    forced = sampler.forced(contexts[0], targets[0])
+    assert forced.token_ids[-1] == predictor.eos_id and forced.action == targets[0]
+    assert all(bias[token] == 0 for bias, token in zip(forced.biases, forced.token_ids))
+    policy = PolicySettings(num_generations=3, guidance=True, dynamic_sampling=False, rewards=RewardWeights(match_mode="exact"))
+    system = RLSystem(loaded.model, 1e-4, 10, 1, tags_domain, lambda model: predictor, policy, 16, refill=[])
+    system.on_fit_start()
+    rollouts = system._rollouts(examples)
+    assert len(rollouts.completions) == len(examples) * 4
+    for index, target in enumerate(targets):
+        group = rollouts.completions[index * 4 : index * 4 + 4]
+        assert group[-1].action == target  # the reference closes its group
+        # its log-probabilities are the policy's own (importance weight 1) and sum to the serving predictor's
+        assert sum(group[-1].logps) == pytest.approx(predictor.sequence_logprob(contexts[index], target), abs=1e-4)
+        advantages = rollouts.advantages[index * 4 : index * 4 + 4]
+        assert advantages[-1] == advantages.max()  # nothing scores above the user's own action
+    assert rollouts.stats["groups"] == len(examples)
+    assert sampler.forced(contexts[0], Action(kind="no-such-kind")) is None

@@ -106,3 +106,22 @@ class ConstrainedSampler:
             completion.action = space.decode(prefix)
         except InvalidAction as error:
             completion.error = str(error)
+
+    def forced(self, context: Context, action: Action) -> Completion | None:
+        """``action`` written as a completion of ``context`` (tokens and the grammar bias at each), as if
+        sampled; None when the grammar cannot write it here. Its ``logps`` are left for the trainer."""
+        predictor = self.predictor
+        space = predictor.domain.action_space.for_context(context)
+        try:
+            tokens = tuple(space.encode(action))
+        except InvalidAction:
+            return None
+        completion = Completion(action=action)
+        for position in range(len(tokens) + 1):
+            step = predictor.masks.step(tokens[:position], space)
+            token_id = predictor.eos_id if position == len(tokens) else predictor.featurizer.ids([tokens[position]])[0]
+            if not bool(step.bias[token_id] == 0):
+                return None
+            completion.token_ids.append(token_id)
+            completion.biases.append(step.bias)
+        return completion

@@ -39,6 +39,8 @@ class PolicySettings:
     dynamic_sampling: bool = True
     """Drop groups whose rewards are all equal and refill the batch with more prompts."""
     max_resample_rounds: int = 4
+    guidance: bool = False
+    """Add the user's real next action to each group as one more member (off-policy guidance)."""
     tis_cap: float | None = 2.0
     """Cap C of truncated importance sampling between the sampler's and the trainer's log-probabilities; None: off."""
     mask_truncated_completions: bool = False

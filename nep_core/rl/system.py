@@ -25,6 +25,7 @@ from torch import nn
 
 from nep_core.domain import Domain
 from nep_core.examples import Example
+from nep_core.inference.baselines import canonical_action
 from nep_core.inference.decoder import ModelPredictor
 from nep_core.inference.sampling import Completion, ConstrainedSampler
 from nep_core.rl.config import PolicySettings
@@ -190,16 +191,24 @@ class RLSystem(NextEditSystem):
                 prompt, completions = self.sampler.sample(
                     example.context, group, policy.temperature, self.max_completion_length, self._generator
                 )
+                if policy.guidance:
+                    completions.append(self._guide(example, prompt))
                 sampled.append((example, prompt, completions))
             items = [(example.context, completion.action, example.target) for example, _, completions in sampled for completion in completions]
             parts = self.rewards.score(items)
-            rewards = torch.tensor([part.total for part in parts]).view(len(sampled), group)
+            width = group + int(policy.guidance)
+            rewards = torch.tensor([part.total for part in parts]).view(len(sampled), width)
             if policy.overlong_buffer:
                 lengths = torch.tensor([len(completion.token_ids) for _, _, completions in sampled for completion in completions])
                 rewards = rewards + overlong_penalty(lengths, self.max_completion_length, policy.overlong_buffer, policy.overlong_penalty).view_as(rewards)
             zero = zero_signal_groups(rewards)
             if rounds == 0:
-                stats = self._rollout_stats(parts, [completion for _, _, completions in sampled for completion in completions], rewards)
+                own = [index for index in range(len(parts)) if index % width < group]
+                stats = self._rollout_stats(
+                    [parts[index] for index in own],
+                    [completion for _, _, completions in sampled for completion in completions[:group]],
+                    rewards[:, :group],
+                )
                 stats["zero_signal_fraction"] = float(zero.float().mean())
             for index, (_, prompt, completions) in enumerate(sampled):
                 if not (policy.dynamic_sampling and zero[index]):
@@ -234,6 +243,19 @@ class RLSystem(NextEditSystem):
             old = self.completion_logps(prompts, completions)[0] if policy.num_iterations > 1 else None
             ref = self.completion_logps(prompts, completions, model=self.reference)[0] if self.reference is not None else None
         return RolloutBatch(prompts, completions, advantages, mask, rollout_logps, old, ref, active, stats)
+
+    def _guide(self, example: Example, prompt: list[int]) -> Completion:
+        """The user's real next action as one more member of the group (off-policy guidance, as in
+        LUFFY): its log-probabilities are the policy's own, so its importance weight is 1. Where the
+        grammar cannot write it, one more sample takes its place."""
+        reference = canonical_action(example.target, self.domain.action_space)
+        completion = self.sampler.forced(example.context, reference)
+        if completion is None:
+            return self.sampler.sample(example.context, 1, self.policy.temperature, self.max_completion_length, self._generator)[1][0]
+        with torch.no_grad():
+            logps = self.completion_logps([prompt], [completion])[0][0]
+        completion.logps = [float(value) for value in logps[: len(completion.token_ids)]]
+        return completion
 
     @staticmethod
     def _rollout_stats(parts, completions: Sequence[Completion], rewards: torch.Tensor) -> dict[str, float]:
