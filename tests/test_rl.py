@@ -151,7 +151,7 @@ def test_rl_runs_logs_resumes_and_exports_a_checkpoint(trained_tags_model, tmp_p
     from nep_core.rl.run import rl
 
     out = tmp_path / "rl"
-    folder = rl(_rl_config(out, trained_tags_model, policy={"num_iterations": 2, "beta": 0.05}))
+    folder = rl(_rl_config(out, trained_tags_model, policy={"num_iterations": 2, "beta": 0.05, "baseline": "served", "sft_weight": 0.1}))
     meta = json.loads((folder / "nep.json").read_text())
     assert meta["domain"] == "tags" and meta["rl"]["steps"] == 4
     assert meta["rl"]["policy"]["loss_type"] == "dapo" and meta["rl"]["policy"]["epsilon_high"] == 0.28
@@ -160,7 +160,7 @@ def test_rl_runs_logs_resumes_and_exports_a_checkpoint(trained_tags_model, tmp_p
     rows = _metrics(folder)
     logged = {key for row in rows for key, value in row.items() if value not in ("", None)}
     for name in ("rl/reward", "rl/reward_match", "rl/zero_signal_fraction", "rl/resample_rounds", "rl/clip_low",
-                 "rl/clip_high", "rl/entropy", "rl/is_weight_mean", "rl/kl", "val/reward", "val/exact"):
+                 "rl/clip_high", "rl/entropy", "rl/is_weight_mean", "rl/kl", "rl/served_reward", "rl/sft_loss", "val/reward", "val/exact"):
         assert name in logged, name
     ratios = [float(row["rl/ratio_max"]) for row in rows if row.get("rl/ratio_max")]
     assert ratios[0] == pytest.approx(1.0, abs=1e-4)  # the first step of a batch is on-policy
@@ -177,7 +177,7 @@ def test_rl_runs_logs_resumes_and_exports_a_checkpoint(trained_tags_model, tmp_p
     assert results["model"]["examples"] == results[trained_tags_model.name]["examples"] == 40
     assert "verifier.nesting.mean_reward" in results[trained_tags_model.name]
 
-    resumed = rl(_rl_config(out, trained_tags_model, max_steps=6, resume=True, policy={"num_iterations": 2, "beta": 0.05}))
+    resumed = rl(_rl_config(out, trained_tags_model, max_steps=6, resume=True, policy={"num_iterations": 2, "beta": 0.05, "baseline": "served", "sft_weight": 0.1}))
     assert json.loads((resumed / "nep.json").read_text())["rl"]["steps"] == 6
     with pytest.raises(NepError, match="batch_size"):
         rl(_rl_config(out, trained_tags_model, max_steps=8, resume=True, batch_size=2))
@@ -193,6 +193,8 @@ def nep(*args: str) -> subprocess.CompletedProcess:
     (["--domain", "tags", "--loss-type", "ppo"], "--loss-type must be one of grpo, bnpo, dr_grpo, dapo (got 'ppo')"),
     (["--domain", "tags", "-G", "1"], "--num-generations must be at least 2 to compare rollouts (got 1)"),
     (["--domain", "tags", "--scale-rewards", "token"], "--scale-rewards must be one of group, batch, none"),
+    (["--domain", "tags", "--baseline", "best"], "--baseline must be one of group, served (got 'best')"),
+    (["--domain", "tags", "--sft-weight", "-1"], "--sft-weight must be >= 0 (got -1.0)"),
 ])
 def test_rl_refuses_bad_input_in_one_line(args, message, trained_tags_model, tmp_path):
     result = nep("rl", "--model", str(trained_tags_model), "--out", str(tmp_path / "run"), *args)
@@ -250,3 +252,53 @@ def test_guidance_adds_the_users_action_to_each_group_scored_like_a_sample(loade
         assert advantages[-1] == advantages.max()  # nothing scores above the user's own action
     assert rollouts.stats["groups"] == len(examples)
     assert sampler.forced(contexts[0], Action(kind="no-such-kind")) is None
+
+
+def test_a_served_baseline_compares_each_sample_with_the_decision_the_predictor_serves(loaded, tags_domain, tags_sessions):
+    from nep_core.examples import Example
+    from nep_core.rl.config import PolicySettings
+    from nep_core.rl.system import RLSystem
+
+    predictor = ModelPredictor(loaded, tags_domain)
+    contexts = random_contexts(3, seed=12, sessions=tags_sessions[:10])
+    served = [predictor.predict(context, k=1).best for context in contexts]
+    examples = [Example(context, action, f"s{index}", "test", 0) for index, (context, action) in enumerate(zip(contexts, served))]
+    policy = PolicySettings(num_generations=4, baseline="served", scale_rewards="none", dynamic_sampling=False, rewards=RewardWeights(match_mode="exact"))
+    system = RLSystem(loaded.model, 1e-4, 10, 1, tags_domain, lambda model: predictor, policy, 16, refill=[])
+    system.on_fit_start()
+    rollouts = system._rollouts(examples)
+    assert len(rollouts.completions) == len(examples) * 4
+    best = system.rewards.score([(examples[0].context, served[0], examples[0].target)])[0].total
+    assert rollouts.stats["served_reward"] == pytest.approx(best)  # the user did what the model serves
+    for index, completion in enumerate(rollouts.completions):
+        example = examples[index // 4]
+        reward = system.rewards.score([(example.context, completion.action, example.target)])[0].total
+        assert rollouts.advantages[index].item() == pytest.approx(reward - best)  # r_i - r(served), unscaled
+        assert rollouts.advantages[index].item() <= 1e-6  # no sample beats the user's own action
+
+
+def test_the_supervised_term_is_the_users_actions_mean_token_nll_under_the_grammar(loaded, tags_domain, tags_sessions):
+    from nep_core.examples import Example
+    from nep_core.rl.config import PolicySettings
+    from nep_core.rl.system import RLSystem
+
+    predictor = ModelPredictor(loaded, tags_domain)
+    sampler = ConstrainedSampler(predictor)
+    contexts = random_contexts(3, seed=13, sessions=tags_sessions[:10])
+    targets = [sampler.sample(context, 1, generator=torch.Generator().manual_seed(index))[1][0].action for index, context in enumerate(contexts)]
+    examples = [Example(context, target, f"s{index}", "test", 0) for index, (context, target) in enumerate(zip(contexts, targets))]
+    policy = PolicySettings(num_generations=2, sft_weight=0.5, dynamic_sampling=False)
+    system = RLSystem(loaded.model, 1e-4, 10, 1, tags_domain, lambda model: predictor, policy, 16, refill=[])
+    system.on_fit_start()
+    rollouts = system._rollouts(examples)
+    assert [completion.action for _, completion in rollouts.references] == targets  # one per prompt of the batch
+    tokens = sum(len(completion.token_ids) for _, completion in rollouts.references)
+    expected = -sum(predictor.sequence_logprob(context, target) for context, target in zip(contexts, targets)) / tokens
+    supervised = system._supervised_loss(rollouts.references)
+    assert supervised.item() == pytest.approx(expected, abs=1e-4)
+    supervised.backward()  # it trains the model
+    assert any(parameter.grad is not None and parameter.grad.abs().sum() > 0 for parameter in loaded.model.parameters())
+    loaded.model.zero_grad()
+    plain = RLSystem(loaded.model, 1e-4, 10, 1, tags_domain, lambda model: predictor, PolicySettings(num_generations=2, dynamic_sampling=False), 16, refill=[])  # off by default
+    plain.on_fit_start()
+    assert plain._rollouts(examples[:1]).references == []

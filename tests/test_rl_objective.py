@@ -37,6 +37,22 @@ def test_batch_scaling_divides_by_the_whole_batchs_deviation_and_none_only_centr
         group_advantages(REWARDS, "token")
 
 
+def test_a_served_baseline_replaces_the_group_mean_and_counts_in_the_deviation():
+    served = torch.tensor([1.0, 0.5, 0.0])  # the reward of each prompt's served decision (SCST)
+    plain = group_advantages(REWARDS, "none", baseline=served)
+    assert plain[0].tolist() == pytest.approx([0.0, -1.0, -1.0, 0.0])  # only worse-than-served moves
+    assert torch.all(plain[1] == 0)
+    assert plain[2].tolist() == pytest.approx([2.0, 0.0, 1.0, 1.0])
+    scaled = group_advantages(REWARDS, "group", baseline=served)
+    members = [2.0, 0.0, 1.0, 1.0, 0.0]  # the samples and the served decision
+    mean = sum(members) / 5
+    std = math.sqrt(sum((value - mean) ** 2 for value in members) / 4)
+    assert scaled[2, 0].item() == pytest.approx(2.0 / (std + 1e-4))
+    # all samples equal but the served decision better: the deviation is not zero, the push is bounded
+    equal = group_advantages(torch.zeros(1, 4), "group", baseline=torch.ones(1))
+    assert equal[0, 0].item() == pytest.approx(-1.0 / (math.sqrt(0.2) + 1e-4))
+
+
 def test_zero_signal_groups_are_those_with_equal_rewards():
     assert zero_signal_groups(REWARDS).tolist() == [False, True, False]
 

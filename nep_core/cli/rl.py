@@ -29,8 +29,16 @@ def command(
     epsilon_high: float = typer.Option(0.28, "--epsilon-high", help="Upper clip (clip-higher): 1 + epsilon_high. Equal to --epsilon for symmetric clipping."),
     beta: float = typer.Option(0.0, "--beta", help="KL coefficient to the starting model; 0 keeps no reference model in memory."),
     scale_rewards: str = typer.Option("group", "--scale-rewards", help="Divide advantages by the group's reward std (group), the batch's (batch), or not (none)."),
+    baseline: str = typer.Option(
+        "group", "--baseline", help="What each sample is compared with: the group's mean reward (group, GRPO) or the reward of "
+        "the decision the predictor serves for that prompt (served: self-critical training, which pushes up only samples that beat it).",
+    ),
     num_iterations: int = typer.Option(1, "--num-iterations", help="Optimizer steps per batch of rollouts (TRL's mu)."),
     guidance: bool = typer.Option(False, "--guidance/--no-guidance", help="Add the user's real next action to each group as one more, off-policy member (LUFFY's guidance)."),
+    sft_weight: float = typer.Option(
+        0.0, "--sft-weight", help="Add a supervised term with this weight: the negative log-likelihood per token of the user's real "
+        "next action for each prompt of the batch (as InstructGPT's PPO-ptx mixes in its pretraining loss). 0 turns it off.",
+    ),
     dynamic_sampling: bool = typer.Option(True, "--dynamic-sampling/--no-dynamic-sampling", help="Drop groups whose rewards are all equal and refill the batch with more prompts."),
     max_resample_rounds: int = typer.Option(4, "--max-resample-rounds", help="Refills per step at most, with dynamic sampling."),
     tis_cap: float = typer.Option(2.0, "--tis-cap", help="Truncated importance sampling cap C between the sampler's and the trainer's probabilities; 0 turns it off."),
@@ -54,13 +62,13 @@ def command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output; print only the summary."),
     ablate: bool = typer.Option(
         False, "--ablate", help="Ablation grid instead of one run: the settings as given (the full bundle), and one run per trick "
-        "switched off or on (clip-higher, dynamic sampling, TIS, scale_rewards, loss type, KL, overlong shaping), each in "
+        "switched off or on (clip-higher, dynamic sampling, TIS, scale_rewards, loss type, KL, overlong shaping, baseline), each in "
         "--out/ARM with the same steps and seed, all evaluated with the SFT model on the same test examples. Writes "
         "ablation.json, ablation.md and ablation.png in --out (default runs/<domain>-rl-ablation); run it again to finish or redraw.",
     ),
     ablate_arms: Optional[str] = typer.Option(
         None, "--ablate-arms", help="With --ablate: only these arms besides the full bundle, comma-separated: clip-higher-off, dynamic-sampling-off, "
-        "tis-off, scale-rewards-none, loss-grpo, kl-on (or kl-off with --beta > 0), overlong-on (or overlong-off with --overlong-buffer).",
+        "tis-off, scale-rewards-none, loss-grpo, kl-on (or kl-off with --beta > 0), overlong-on (or overlong-off with --overlong-buffer), baseline-served (or baseline-group with --baseline served).",
     ),
     limit: int = typer.Option(0, "--limit", help="With --ablate: evaluate on N test examples spread evenly over the split (0: all), as `nep eval --limit`."),
 ) -> None:
@@ -97,9 +105,11 @@ def command(
         epsilon_high=epsilon_high,
         beta=beta,
         scale_rewards=scale_rewards,
+        baseline=baseline,
         num_iterations=num_iterations,
         dynamic_sampling=dynamic_sampling,
         guidance=guidance,
+        sft_weight=sft_weight,
         max_resample_rounds=max_resample_rounds,
         tis_cap=tis_cap or None,
         mask_truncated_completions=mask_truncated_completions,

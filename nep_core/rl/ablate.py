@@ -47,6 +47,8 @@ TRICKS: tuple[Trick, ...] = (
         lambda p, limit: {"overlong_buffer": max(1, int(limit * OVERLONG_BUFFER_SHARE))} if p.overlong_buffer is None else {},
     ),
     Trick("overlong-off", "no soft overlong shaping", lambda p, limit: {"overlong_buffer": None}),
+    Trick("baseline-served", "advantages against the served decision's reward (self-critical)", lambda p, limit: {"baseline": "served"}),
+    Trick("baseline-group", "advantages against the group's mean reward (GRPO)", lambda p, limit: {"baseline": "group"}),
 )
 """The tricks in table order; an arm exists for a bundle only when it changes one of its settings."""
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from nep_core.errors import NepError
-from nep_core.rl.objective import LOSS_TYPES, SCALE_REWARDS
+from nep_core.rl.objective import BASELINES, LOSS_TYPES, SCALE_REWARDS
 from nep_core.rl.rewards import RewardWeights
 from nep_core.training.config import TrainConfig
 
@@ -34,6 +34,9 @@ class PolicySettings:
     beta: float = 0.0
     """KL coefficient; 0 keeps no reference model in memory."""
     scale_rewards: str = "group"
+    baseline: str = "group"
+    """What a sample's reward is compared with: the group's mean (GRPO) or the reward of the decision
+    the predictor serves for that prompt (``served``: self-critical sequence training)."""
     num_iterations: int = 1
     """Optimizer steps per batch of rollouts (TRL's mu); the ratio moves away from 1 only when above 1."""
     dynamic_sampling: bool = True
@@ -41,6 +44,8 @@ class PolicySettings:
     max_resample_rounds: int = 4
     guidance: bool = False
     """Add the user's real next action to each group as one more member (off-policy guidance)."""
+    sft_weight: float = 0.0
+    """Weight of a supervised term, the users' real next actions' negative log-likelihood per token; 0: off."""
     tis_cap: float | None = 2.0
     """Cap C of truncated importance sampling between the sampler's and the trainer's log-probabilities; None: off."""
     mask_truncated_completions: bool = False
@@ -59,11 +64,13 @@ class PolicySettings:
             (self.temperature > 0, f"--temperature must be positive (got {self.temperature})"),
             (self.loss_type in LOSS_TYPES, f"--loss-type must be one of {', '.join(LOSS_TYPES)} (got {self.loss_type!r})"),
             (self.scale_rewards in SCALE_REWARDS, f"--scale-rewards must be one of {', '.join(SCALE_REWARDS)} (got {self.scale_rewards!r})"),
+            (self.baseline in BASELINES, f"--baseline must be one of {', '.join(BASELINES)} (got {self.baseline!r})"),
             (0 <= self.epsilon < 1, f"--epsilon must be in [0, 1) (got {self.epsilon})"),
             (self.epsilon_high >= 0, f"--epsilon-high must be >= 0 (got {self.epsilon_high})"),
             (self.beta >= 0, f"--beta must be >= 0 (got {self.beta})"),
             (self.num_iterations >= 1, f"--num-iterations must be at least 1 (got {self.num_iterations})"),
             (self.max_resample_rounds >= 0, f"--max-resample-rounds must be >= 0 (got {self.max_resample_rounds})"),
+            (self.sft_weight >= 0, f"--sft-weight must be >= 0 (got {self.sft_weight})"),
             (self.tis_cap is None or self.tis_cap >= 1, f"--tis-cap must be at least 1 (got {self.tis_cap})"),
             (self.overlong_buffer is None or self.overlong_buffer >= 1, f"--overlong-buffer must be at least 1 (got {self.overlong_buffer})"),
             (self.max_completion_length is None or self.max_completion_length >= 2, "--max-completion-length must be at least 2"),

@@ -12,20 +12,26 @@ import torch
 
 LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo")
 SCALE_REWARDS = ("group", "batch", "none")
+BASELINES = ("group", "served")
 STD_EPSILON = 1e-4
 """Added to the standard deviation before dividing by it (TRL's value)."""
 
 
-def group_advantages(rewards: torch.Tensor, scale_rewards: str = "group") -> torch.Tensor:
-    """``A_i = r_i - mean(group)``, divided by the group's standard deviation (``group``), the whole
-    batch's (``batch``), or not at all (``none``, Dr. GRPO). Returns the shape of ``rewards``."""
+def group_advantages(rewards: torch.Tensor, scale_rewards: str = "group", baseline: torch.Tensor | None = None) -> torch.Tensor:
+    """``A_i = r_i - b``, divided by the group's standard deviation (``group``), the whole batch's
+    (``batch``), or not at all (``none``, Dr. GRPO). ``b`` is the group's mean reward, or, when
+    ``baseline`` (groups,) is given, that reward (the served decision's, in self-critical training);
+    the standard deviations then count it as one more member. Returns the shape of ``rewards``."""
     if scale_rewards not in SCALE_REWARDS:
         raise ValueError(f"scale_rewards must be one of {', '.join(SCALE_REWARDS)}, not {scale_rewards!r}")
-    centred = rewards - rewards.mean(dim=1, keepdim=True)
+    if baseline is None:
+        centred, spread = rewards - rewards.mean(dim=1, keepdim=True), rewards
+    else:
+        centred, spread = rewards - baseline.unsqueeze(1), torch.cat([rewards, baseline.unsqueeze(1)], dim=1)
     if scale_rewards == "group":
-        return centred / (rewards.std(dim=1, keepdim=True) + STD_EPSILON)
+        return centred / (spread.std(dim=1, keepdim=True) + STD_EPSILON)
     if scale_rewards == "batch":
-        return centred / (rewards.std() + STD_EPSILON)
+        return centred / (spread.std() + STD_EPSILON)
     return centred
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 from nep_core.training.plot import moving_average, read_curves
 
 PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("reward (rollouts)", ("rl/reward", "rl/reward_valid", "rl/reward_match", "rl/reward_calibration")),
+    ("reward (rollouts)", ("rl/reward", "rl/reward_valid", "rl/reward_match", "rl/reward_calibration", "rl/served_reward")),
     ("validation (beam search)", ("val/reward", "val/exact", "val/no_edit_precision", "val/no_edit_recall")),
     ("groups", ("rl/zero_signal_fraction", "rl/resample_rounds", "rl/no_edit_share", "rl/invalid_share")),
     ("clipped tokens", ("rl/clip_low", "rl/clip_high")),
-    ("entropy per token", ("rl/entropy",)),
+    ("nats per token", ("rl/entropy", "rl/sft_loss")),
     ("ratios", ("rl/ratio_mean", "rl/ratio_max", "rl/is_weight_mean", "rl/is_weight_min", "rl/kl")),
 )
 

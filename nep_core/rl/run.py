@@ -61,7 +61,7 @@ def rl(config: RLConfig) -> Path:
         say(
             f"rl {domain.name}: from {config.model}, {len(datamodule.train_examples)} prompts, groups of "
             f"{policy.num_generations}, loss {policy.loss_type}, epsilon {policy.epsilon}/{policy.epsilon_high}, beta {policy.beta}, "
-            f"scale_rewards {policy.scale_rewards}, dynamic sampling {'on' if policy.dynamic_sampling else 'off'}, "
+            f"scale_rewards {policy.scale_rewards}, baseline {policy.baseline}, dynamic sampling {'on' if policy.dynamic_sampling else 'off'}, "
             f"TIS cap {policy.tis_cap or 'off'}" + (f", resuming from {resume_from}" if resume_from else "")
         )
         started = time.perf_counter()

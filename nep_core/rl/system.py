@@ -17,7 +17,7 @@ reward, exact match and NO_EDIT precision/recall.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
 
 import torch
@@ -58,6 +58,8 @@ class RolloutBatch:
     ref_logps: torch.Tensor | None
     active_tokens: float
     stats: dict[str, float]
+    references: list[tuple[list[int], Completion]] = field(default_factory=list)
+    """The user's real next action for each of the batch's prompts, for the supervised term."""
 
 
 class RLSystem(NextEditSystem):
@@ -107,9 +109,13 @@ class RLSystem(NextEditSystem):
         rollouts = self._batch
         for name, value in rollouts.stats.items():
             self.log(f"rl/{name}", value, on_step=True, on_epoch=False)
+        supervised = self._supervised_loss(rollouts.references) if policy.sft_weight and rollouts.references else None
+        if supervised is not None:
+            self.log("rl/sft_loss", float(supervised.detach()), on_step=True, on_epoch=False)
         if not rollouts.completions:  # every group had equal rewards, even after refilling
             self.log("rl/skipped", 1.0, on_step=True, on_epoch=False)
-            return sum(parameter.sum() for parameter in self.model.parameters()) * 0.0
+            zero = sum(parameter.sum() for parameter in self.model.parameters()) * 0.0
+            return zero if supervised is None else zero + policy.sft_weight * supervised
         logps, entropy = self.completion_logps(rollouts.prompts, rollouts.completions, with_entropy=True)
         old = rollouts.old_logps if rollouts.old_logps is not None else logps.detach()
         weights = truncated_importance_weights(old, rollouts.rollout_logps, policy.tis_cap) if policy.tis_cap else None
@@ -135,7 +141,15 @@ class RLSystem(NextEditSystem):
         for name, value in logged.items():
             self.log(f"rl/{name}", value, on_step=True, on_epoch=False, prog_bar=name == "loss")
         self.train_loss = logged["loss"]
-        return result.loss
+        return result.loss if supervised is None else result.loss + policy.sft_weight * supervised
+
+    def _supervised_loss(self, references: Sequence[tuple[list[int], Completion]]) -> torch.Tensor:
+        """Mean negative log-likelihood per token of the users' real next actions, under the same
+        grammar-masked distribution the sampler draws from."""
+        logps = self.completion_logps([prompt for prompt, _ in references], [completion for _, completion in references])[0]
+        lengths = torch.tensor([len(completion.token_ids) for _, completion in references], device=logps.device)
+        mask = (torch.arange(logps.shape[1], device=logps.device).unsqueeze(0) < lengths.unsqueeze(1)).float()
+        return -(logps * mask).sum() / mask.sum().clamp(min=1.0)
 
     def batch_tokens(self, batch: list[Example]) -> torch.Tensor:
         rollouts = self._batch
@@ -182,9 +196,11 @@ class RLSystem(NextEditSystem):
     def _rollouts(self, batch: list[Example]) -> RolloutBatch:
         policy = self.policy
         size, group = len(batch), policy.num_generations
-        kept: list[tuple[list[int], list[Completion], torch.Tensor]] = []
+        served = policy.baseline == "served"
+        kept: list[tuple[list[int], list[Completion], torch.Tensor, torch.Tensor | None]] = []
         stats: dict[str, float] = {}
         pending, rounds = list(batch), 0
+        references: list[tuple[list[int], Completion]] = []
         while True:
             sampled = []
             for example in pending:
@@ -193,15 +209,23 @@ class RLSystem(NextEditSystem):
                 )
                 if policy.guidance:
                     completions.append(self._guide(example, prompt))
+                if policy.sft_weight and rounds == 0:
+                    reference = self._reference(example)
+                    if reference is not None:
+                        references.append((prompt, reference))
                 sampled.append((example, prompt, completions))
             items = [(example.context, completion.action, example.target) for example, _, completions in sampled for completion in completions]
+            if served:  # the decision the predictor serves now, scored like a sample: the baseline
+                items += [(example.context, self.predictor.predict(example.context, k=1).best, example.target) for example, _, _ in sampled]
             parts = self.rewards.score(items)
             width = group + int(policy.guidance)
-            rewards = torch.tensor([part.total for part in parts]).view(len(sampled), width)
+            totals = torch.tensor([part.total for part in parts])
+            rewards = totals[: len(sampled) * width].view(len(sampled), width)
+            baselines = totals[len(sampled) * width:]  # empty unless served
             if policy.overlong_buffer:
                 lengths = torch.tensor([len(completion.token_ids) for _, _, completions in sampled for completion in completions])
                 rewards = rewards + overlong_penalty(lengths, self.max_completion_length, policy.overlong_buffer, policy.overlong_penalty).view_as(rewards)
-            zero = zero_signal_groups(rewards)
+            zero = zero_signal_groups(torch.cat([rewards, baselines.unsqueeze(1)], dim=1) if served else rewards)
             if rounds == 0:
                 own = [index for index in range(len(parts)) if index % width < group]
                 stats = self._rollout_stats(
@@ -210,9 +234,11 @@ class RLSystem(NextEditSystem):
                     rewards[:, :group],
                 )
                 stats["zero_signal_fraction"] = float(zero.float().mean())
+                if served:
+                    stats["served_reward"] = float(baselines.mean())
             for index, (_, prompt, completions) in enumerate(sampled):
                 if not (policy.dynamic_sampling and zero[index]):
-                    kept.append((prompt, completions, rewards[index]))
+                    kept.append((prompt, completions, rewards[index], baselines[index] if served else None))
             if not policy.dynamic_sampling or len(kept) >= size or rounds >= policy.max_resample_rounds:
                 break
             rounds += 1
@@ -222,11 +248,12 @@ class RLSystem(NextEditSystem):
         stats["groups"] = float(len(kept))
         if not kept:
             empty = torch.zeros(0)
-            return RolloutBatch([], [], empty, empty, empty, None, None, 0.0, stats)
-        reward_matrix = torch.stack([rewards for _, _, rewards in kept])
-        advantages = group_advantages(reward_matrix, policy.scale_rewards).flatten()
-        prompts = [prompt for prompt, completions, _ in kept for _ in completions]
-        completions = [completion for _, completions, _ in kept for completion in completions]
+            return RolloutBatch([], [], empty, empty, empty, None, None, 0.0, stats, references)
+        reward_matrix = torch.stack([rewards for _, _, rewards, _ in kept])
+        baseline = torch.stack([baseline for _, _, _, baseline in kept]) if served else None
+        advantages = group_advantages(reward_matrix, policy.scale_rewards, baseline).flatten()
+        prompts = [prompt for prompt, completions, _, _ in kept for _ in completions]
+        completions = [completion for _, completions, _, _ in kept for completion in completions]
         length = max(len(completion.token_ids) for completion in completions)
         mask = torch.zeros(len(completions), length)
         rollout_logps = torch.zeros(len(completions), length)
@@ -242,14 +269,17 @@ class RLSystem(NextEditSystem):
         with torch.no_grad():
             old = self.completion_logps(prompts, completions)[0] if policy.num_iterations > 1 else None
             ref = self.completion_logps(prompts, completions, model=self.reference)[0] if self.reference is not None else None
-        return RolloutBatch(prompts, completions, advantages, mask, rollout_logps, old, ref, active, stats)
+        return RolloutBatch(prompts, completions, advantages, mask, rollout_logps, old, ref, active, stats, references)
+
+    def _reference(self, example: Example) -> Completion | None:
+        """The user's real next action written as the sampler would write it; None where the grammar cannot."""
+        return self.sampler.forced(example.context, canonical_action(example.target, self.domain.action_space))
 
     def _guide(self, example: Example, prompt: list[int]) -> Completion:
         """The user's real next action as one more member of the group (off-policy guidance, as in
         LUFFY): its log-probabilities are the policy's own, so its importance weight is 1. Where the
         grammar cannot write it, one more sample takes its place."""
-        reference = canonical_action(example.target, self.domain.action_space)
-        completion = self.sampler.forced(example.context, reference)
+        completion = self._reference(example)
         if completion is None:
             return self.sampler.sample(example.context, 1, self.policy.temperature, self.max_completion_length, self._generator)[1][0]
         with torch.no_grad():
