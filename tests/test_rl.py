@@ -176,6 +176,11 @@ def test_rl_runs_logs_resumes_and_exports_a_checkpoint(trained_tags_model, tmp_p
     assert set(results) == {"model", trained_tags_model.name}  # both checkpoints, same examples, one run
     assert results["model"]["examples"] == results[trained_tags_model.name]["examples"] == 40
     assert "verifier.nesting.mean_reward" in results[trained_tags_model.name]
+    paired = json.loads(report.read_text())["paired"][trained_tags_model.name]  # example by example, with a sign test
+    assert paired["examples"] == 40 and 0 <= paired["p_value"] <= 1
+    exact = results["model"]["exact_match_top1"] - results[trained_tags_model.name]["exact_match_top1"]
+    assert paired["difference"] == pytest.approx(exact, abs=2e-3)
+    assert f"paired with {trained_tags_model.name}: exact match top-1" in evaluated.stdout
 
     resumed = rl(_rl_config(out, trained_tags_model, max_steps=6, resume=True, policy={"num_iterations": 2, "beta": 0.05, "baseline": "served", "sft_weight": 0.1}))
     assert json.loads((resumed / "nep.json").read_text())["rl"]["steps"] == 6

@@ -124,7 +124,8 @@ def command(
     ),
     render_limit: int = typer.Option(50, "--render-limit", help="Draw at most this many examples with --render."),
     compare: Optional[list[Path]] = typer.Option(
-        None, "--compare", help="Another checkpoint to evaluate on the same examples in the same run, as its own column (repeatable), e.g. the model before `nep rl`."
+        None, "--compare", help="Another checkpoint to evaluate on the same examples in the same run, as its own column (repeatable), e.g. the model before `nep rl`. Each is also compared with the model example by example: "
+        "the examples only one of the two gets exactly right, and a sign test's p-value (is the difference more than noise?)."
     ),
 ) -> None:
     """Evaluate a model or a baseline on held-out sessions and print the metrics.
@@ -147,6 +148,7 @@ def command(
 
     from nep_core.checkpoint import update_metrics
     from nep_core.evaluation import load_eval_data
+    from nep_core.evaluation.paired import paired_exact_match
     from nep_core.inference import BASELINES, is_baseline, make_baseline
     from nep_core.plugins import get_domain
 
@@ -179,7 +181,7 @@ def command(
     if baselines:
         predictors += [make_baseline(name, bundle).fit(evaluation.train) for name in BASELINES if name != primary.name]
 
-    outcomes: dict | None = {} if render is not None else None
+    outcomes: dict | None = {} if render is not None or compare else None
     results = _run_with_progress(predictors, bundle, evaluation.examples, top_k, outcomes)
     if render is not None:
         render.mkdir(parents=True, exist_ok=True)
@@ -192,6 +194,14 @@ def command(
         f"({evaluation.sessions} sessions in {where})"
     )
     console.print(metrics_table(results, title, top_k))
+    paired = {}
+    for other in predictors[1 : 1 + len(compare or [])]:
+        comparison = paired_exact_match(outcomes[primary.name], outcomes[other.name])
+        paired[other.name] = comparison.as_dict()
+        console.print(
+            f"paired with {other.name}: exact match top-1 {comparison.difference:+.3f} ({primary.name} alone right on "
+            f"{comparison.only_first} examples, {other.name} alone on {comparison.only_second}; sign test p = {comparison.p_value:.3g})"
+        )
     payload = {
         "domain": bundle.name,
         "model": model,
@@ -205,6 +215,8 @@ def command(
         "sessions": evaluation.sessions,
         "results": results,
     }
+    if paired:
+        payload["paired"] = paired
     if json_file is not None:
         json_file.parent.mkdir(parents=True, exist_ok=True)
         json_file.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,52 @@
+"""Two predictors on the same examples, example by example: is one's exact-match lead more than noise?
+
+On the same examples, only the examples where exactly one of the two is right tell them apart. Under
+"equally good", each of those is a fair coin, so the two-sided exact sign test (McNemar's exact test)
+gives the chance of a lead at least this large.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+from nep_core.evaluation.metrics import Outcome
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    examples: int
+    only_first: int
+    """Examples the first predictor's top-1 gets exactly right and the second's does not."""
+    only_second: int
+    p_value: float
+    """Two-sided exact sign test over the examples where they differ; 1.0 when none do."""
+
+    @property
+    def difference(self) -> float:
+        """Exact match top-1 of the first minus the second's."""
+        return (self.only_first - self.only_second) / self.examples if self.examples else 0.0
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {**asdict(self), "difference": self.difference}
+
+
+def sign_test(wins: int, losses: int) -> float:
+    """Two-sided exact binomial test of ``wins`` against ``losses`` with p = 1/2."""
+    trials = wins + losses
+    if trials == 0:
+        return 1.0
+    tail = sum(math.comb(trials, count) for count in range(max(wins, losses), trials + 1))
+    return min(1.0, 2 * tail / 2**trials)
+
+
+def paired_exact_match(first: Sequence[Outcome], second: Sequence[Outcome]) -> PairedComparison:
+    """Compare two predictors' top-1 exact match on the same examples, in the same order."""
+    if len(first) != len(second) or any(a.example is not b.example and a.example != b.example for a, b in zip(first, second)):
+        raise ValueError("paired comparison needs both predictors' outcomes on the same examples in the same order")
+    right_first = [outcome.best == outcome.reference for outcome in first]
+    right_second = [outcome.best == outcome.reference for outcome in second]
+    only_first = sum(a and not b for a, b in zip(right_first, right_second))
+    only_second = sum(b and not a for a, b in zip(right_first, right_second))
+    return PairedComparison(len(first), only_first, only_second, sign_test(only_first, only_second))
