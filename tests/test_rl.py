@@ -47,11 +47,10 @@ def test_samples_are_valid_actions_whose_logprobs_are_the_predictors(loaded, tag
 
 def test_the_trainer_recomputes_the_samplers_logprobs_with_gradients(loaded, tags_domain, tags_sessions):
     from nep_core.rl.config import PolicySettings
-    from nep_core.rl.system import RLSystem
 
     predictor = ModelPredictor(loaded, tags_domain)
     policy = PolicySettings(num_generations=4, temperature=0.7)
-    system = RLSystem(loaded.model, 1e-4, 10, 1, tags_domain, lambda model: predictor, policy, 16, refill=[])
+    system = _system(loaded, tags_domain, predictor, policy)
     sampler = ConstrainedSampler(predictor)
     context = random_contexts(1, seed=9, sessions=tags_sessions[:5])[0]
     prompt, completions = sampler.sample(context, 4, temperature=0.7, generator=torch.Generator().manual_seed(1))
@@ -230,22 +229,17 @@ def test_rl_help_teaches_the_options_with_trl_names():
 
 
 def test_guidance_adds_the_users_action_to_each_group_scored_like_a_sample(loaded, tags_domain, tags_sessions):
-    from nep_core.examples import Example
     from nep_core.rl.config import PolicySettings
-    from nep_core.rl.system import RLSystem
 
     predictor = ModelPredictor(loaded, tags_domain)
     sampler = ConstrainedSampler(predictor)
-    contexts = random_contexts(3, seed=11, sessions=tags_sessions[:10])
-    targets = [sampler.sample(context, 1, generator=torch.Generator().manual_seed(index))[1][0].action for index, context in enumerate(contexts)]
-    examples = [Example(context, target, f"s{index}", "test", 0) for index, (context, target) in enumerate(zip(contexts, targets))]
+    contexts, targets, examples = _sampled_examples(sampler, tags_sessions, seed=11)
     # the forced completion is the action as the sampler would write it, under the same grammar biases
     forced = sampler.forced(contexts[0], targets[0])
     assert forced.token_ids[-1] == predictor.eos_id and forced.action == targets[0]
     assert all(bias[token] == 0 for bias, token in zip(forced.biases, forced.token_ids))
     policy = PolicySettings(num_generations=3, guidance=True, dynamic_sampling=False, rewards=RewardWeights(match_mode="exact"))
-    system = RLSystem(loaded.model, 1e-4, 10, 1, tags_domain, lambda model: predictor, policy, 16, refill=[])
-    system.on_fit_start()
+    system = _system(loaded, tags_domain, predictor, policy)
     rollouts = system._rollouts(examples)
     assert len(rollouts.completions) == len(examples) * 4
     for index, target in enumerate(targets):
@@ -262,15 +256,13 @@ def test_guidance_adds_the_users_action_to_each_group_scored_like_a_sample(loade
 def test_a_served_baseline_compares_each_sample_with_the_decision_the_predictor_serves(loaded, tags_domain, tags_sessions):
     from nep_core.examples import Example
     from nep_core.rl.config import PolicySettings
-    from nep_core.rl.system import RLSystem
 
     predictor = ModelPredictor(loaded, tags_domain)
     contexts = random_contexts(3, seed=12, sessions=tags_sessions[:10])
     served = [predictor.predict(context, k=1).best for context in contexts]
     examples = [Example(context, action, f"s{index}", "test", 0) for index, (context, action) in enumerate(zip(contexts, served))]
     policy = PolicySettings(num_generations=4, baseline="served", scale_rewards="none", dynamic_sampling=False, rewards=RewardWeights(match_mode="exact"))
-    system = RLSystem(loaded.model, 1e-4, 10, 1, tags_domain, lambda model: predictor, policy, 16, refill=[])
-    system.on_fit_start()
+    system = _system(loaded, tags_domain, predictor, policy)
     rollouts = system._rollouts(examples)
     assert len(rollouts.completions) == len(examples) * 4
     best = system.rewards.score([(examples[0].context, served[0], examples[0].target)])[0].total
@@ -283,18 +275,13 @@ def test_a_served_baseline_compares_each_sample_with_the_decision_the_predictor_
 
 
 def test_the_supervised_term_is_the_users_actions_mean_token_nll_under_the_grammar(loaded, tags_domain, tags_sessions):
-    from nep_core.examples import Example
     from nep_core.rl.config import PolicySettings
-    from nep_core.rl.system import RLSystem
 
     predictor = ModelPredictor(loaded, tags_domain)
     sampler = ConstrainedSampler(predictor)
-    contexts = random_contexts(3, seed=13, sessions=tags_sessions[:10])
-    targets = [sampler.sample(context, 1, generator=torch.Generator().manual_seed(index))[1][0].action for index, context in enumerate(contexts)]
-    examples = [Example(context, target, f"s{index}", "test", 0) for index, (context, target) in enumerate(zip(contexts, targets))]
+    contexts, targets, examples = _sampled_examples(sampler, tags_sessions, seed=13)
     policy = PolicySettings(num_generations=2, sft_weight=0.5, dynamic_sampling=False)
-    system = RLSystem(loaded.model, 1e-4, 10, 1, tags_domain, lambda model: predictor, policy, 16, refill=[])
-    system.on_fit_start()
+    system = _system(loaded, tags_domain, predictor, policy)
     rollouts = system._rollouts(examples)
     assert [completion.action for _, completion in rollouts.references] == targets  # one per prompt of the batch
     tokens = sum(len(completion.token_ids) for _, completion in rollouts.references)
@@ -304,6 +291,24 @@ def test_the_supervised_term_is_the_users_actions_mean_token_nll_under_the_gramm
     supervised.backward()  # it trains the model
     assert any(parameter.grad is not None and parameter.grad.abs().sum() > 0 for parameter in loaded.model.parameters())
     loaded.model.zero_grad()
-    plain = RLSystem(loaded.model, 1e-4, 10, 1, tags_domain, lambda model: predictor, PolicySettings(num_generations=2, dynamic_sampling=False), 16, refill=[])  # off by default
-    plain.on_fit_start()
+    plain = _system(loaded, tags_domain, predictor, PolicySettings(num_generations=2, dynamic_sampling=False))  # off by default
     assert plain._rollouts(examples[:1]).references == []
+
+
+def _sampled_examples(sampler, sessions, seed: int):
+    """Three random contexts of the tags sessions, each with a sampled action as its target."""
+    from nep_core.examples import Example
+
+    contexts = random_contexts(3, seed=seed, sessions=sessions[:10])
+    targets = [sampler.sample(context, 1, generator=torch.Generator().manual_seed(index))[1][0].action for index, context in enumerate(contexts)]
+    examples = [Example(context, target, f"s{index}", "test", 0) for index, (context, target) in enumerate(zip(contexts, targets))]
+    return contexts, targets, examples
+
+
+def _system(loaded, domain, predictor, policy):
+    """An RLSystem around the loaded model, ready to draw rollouts (no trainer)."""
+    from nep_core.rl.system import RLSystem
+
+    system = RLSystem(loaded.model, 1e-4, 10, 1, domain, lambda model: predictor, policy, 16, refill=[])
+    system.on_fit_start()
+    return system
