@@ -267,11 +267,15 @@ def test_a_served_baseline_compares_each_sample_with_the_decision_the_predictor_
     assert len(rollouts.completions) == len(examples) * 4
     best = system.rewards.score([(examples[0].context, served[0], examples[0].target)])[0].total
     assert rollouts.stats["served_reward"] == pytest.approx(best)  # the user did what the model serves
+    matches = []
     for index, completion in enumerate(rollouts.completions):
         example = examples[index // 4]
-        reward = system.rewards.score([(example.context, completion.action, example.target)])[0].total
+        part = system.rewards.score([(example.context, completion.action, example.target)])[0]
+        reward = part.total
+        matches.append(part.match)
         assert rollouts.advantages[index].item() == pytest.approx(reward - best)  # r_i - r(served), unscaled
         assert rollouts.advantages[index].item() <= 1e-6  # no sample beats the user's own action
+    assert rollouts.stats["reward_match"] == pytest.approx(sum(matches) / len(matches))  # the served decisions are not samples
 
 
 def test_the_supervised_term_is_the_users_actions_mean_token_nll_under_the_grammar(loaded, tags_domain, tags_sessions):

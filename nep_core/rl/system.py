@@ -147,9 +147,8 @@ class RLSystem(NextEditSystem):
         """Mean negative log-likelihood per token of the users' real next actions, under the same
         grammar-masked distribution the sampler draws from."""
         logps = self.completion_logps([prompt for prompt, _ in references], [completion for _, completion in references])[0]
-        lengths = torch.tensor([len(completion.token_ids) for _, completion in references], device=logps.device)
-        mask = (torch.arange(logps.shape[1], device=logps.device).unsqueeze(0) < lengths.unsqueeze(1)).float()
-        return -(logps * mask).sum() / mask.sum().clamp(min=1.0)
+        tokens = sum(len(completion.token_ids) for _, completion in references)  # logps are 0 past each end
+        return -logps.sum() / max(tokens, 1)
 
     def batch_tokens(self, batch: list[Example]) -> torch.Tensor:
         rollouts = self._batch
@@ -227,7 +226,7 @@ class RLSystem(NextEditSystem):
                 rewards = rewards + overlong_penalty(lengths, self.max_completion_length, policy.overlong_buffer, policy.overlong_penalty).view_as(rewards)
             zero = zero_signal_groups(torch.cat([rewards, baselines.unsqueeze(1)], dim=1) if served else rewards)
             if rounds == 0:
-                own = [index for index in range(len(parts)) if index % width < group]
+                own = [index for index in range(len(sampled) * width) if index % width < group]  # the samples only
                 stats = self._rollout_stats(
                     [parts[index] for index in own],
                     [completion for _, _, completions in sampled for completion in completions[:group]],
