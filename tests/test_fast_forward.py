@@ -13,6 +13,7 @@ from transformers import DynamicCache
 from nep_core.checkpoint import load_checkpoint
 from nep_core.inference import DecodeSettings, ModelPredictor
 from nep_core.inference.decoder import cache_argument
+from nep_core.inference import beam_cache
 from nep_core.inference.beam_cache import SharedPrefixCache
 from nep_core.inference.fast_forward import FastForward
 
@@ -50,9 +51,12 @@ def test_logits_and_cache_match_the_model_through_prefill_continuation_and_batch
 
 
 
-def test_rows_over_a_shared_prompt_see_what_rows_of_a_copied_cache_see(loaded):
+@pytest.mark.parametrize("copied_prefix_tokens", [0, beam_cache.COPIED_PREFIX_TOKENS])
+def test_rows_over_a_shared_prompt_see_what_rows_of_a_copied_cache_see(loaded, monkeypatch, copied_prefix_tokens):
     """SharedPrefixCache: the search's rows read one copy of the prompt; logits match the model's own
-    forward on a re-batched DynamicCache through several-token continuations, re-selection and steps."""
+    forward on a re-batched DynamicCache through several-token continuations, re-selection and steps,
+    whether one-token steps attend over per-row copies of the (short) prompt or over the shared one."""
+    monkeypatch.setattr(beam_cache, "COPIED_PREFIX_TOKENS", copied_prefix_tokens)
     model, fast, generator, prompt, theirs, prefix = both_forwards(loaded, seed=4, length=30)
     vocab = model.config.vocab_size
     with torch.inference_mode():
@@ -61,7 +65,13 @@ def test_rows_over_a_shared_prompt_see_what_rows_of_a_copied_cache_see(loaded):
         kept = [(layer.keys.clone(), layer.values.clone()) for layer in prefix.layers]
         theirs.batch_select_indices(torch.zeros(3, dtype=torch.long))
         mine = SharedPrefixCache(prefix, rows=3)
-        steps = [torch.randint(5, vocab, (3, 4), generator=generator), torch.tensor([2, 0, 0, 1]), torch.randint(5, vocab, (4, 1), generator=generator)]
+        steps = [
+            torch.randint(5, vocab, (3, 4), generator=generator),
+            torch.tensor([2, 0, 0, 1]),
+            torch.randint(5, vocab, (4, 1), generator=generator),
+            torch.tensor([3, 1]),
+            torch.randint(5, vocab, (2, 1), generator=generator),
+        ]
         for step in steps:
             if step.dim() == 1:  # re-select rows, one of them twice, as the search does
                 theirs.batch_select_indices(step)
@@ -69,7 +79,7 @@ def test_rows_over_a_shared_prompt_see_what_rows_of_a_copied_cache_see(loaded):
                 continue
             expected = model(input_ids=step, **{cache_argument(model): theirs}, use_cache=True).logits[:, -1].float()
             assert torch.allclose(fast(step, mine), expected, atol=1e-5)
-        assert mine.get_seq_length() == theirs.get_seq_length() == 35
+        assert mine.get_seq_length() == theirs.get_seq_length() == 36
     for (keys, values), layer in zip(kept, prefix.layers):  # the prompt's cache is never written
         assert torch.equal(keys, layer.keys) and torch.equal(values, layer.values)
 

@@ -165,6 +165,23 @@ def test_prefix_reuse_gives_the_same_answers_as_a_fresh_prefill(loaded, tags_dom
 
 
 
+def test_the_prefill_computes_the_first_steps_logits_only_and_recomputes_the_last_token_for_others(loaded, tags_domain, tags_sessions):
+    predictor = ModelPredictor(loaded, tags_domain)
+    context = Context(history=tags_sessions[0].events[:6], session_id="s")
+    vocab = predictor.model.config.vocab_size
+    _, columns = predictor._rows([predictor.masks.step((), predictor.space.for_context(context))])
+    assert columns is not None and 0 < len(columns) < vocab
+    prompt = predictor.featurizer.prompt_ids(context)
+    with torch.inference_mode():
+        _, few, reused, _ = predictor._prefill(prompt, "s", columns=columns)
+        _, whole, reused_again, _ = predictor._prefill(prompt, "s")  # the same prompt, every logit asked for
+        _, expected, _, _ = ModelPredictor(loaded, tags_domain, DecodeSettings(reuse_prefix=False))._prefill(prompt, "t")
+    assert few.shape == (1, len(columns)) and whole.shape == (1, vocab)
+    assert reused == 0 and reused_again == len(prompt) - 1
+    assert torch.allclose(whole, expected, atol=1e-5)
+    assert torch.allclose(whole.index_select(1, columns), few, atol=1e-5)
+
+
 @pytest.mark.parametrize("k", [1, 3])
 def test_the_lookahead_token_saves_a_forward_and_changes_no_answer(loaded, tags_domain, tags_sessions, k):
     """The prefill also runs the last search's likeliest first token; a first step that keeps only that

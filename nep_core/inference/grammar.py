@@ -29,7 +29,7 @@ class GrammarStep:
     elsewhere, over the vocabulary) is made when first asked for: the search looks at the ids of
     many prefixes it never continues."""
 
-    __slots__ = ("ids", "only_eos", "_vocab_size", "_device", "_bias")
+    __slots__ = ("ids", "only_eos", "_vocab_size", "_device", "_bias", "_ids_tensor")
 
     def __init__(self, ids: tuple[int, ...], only_eos: bool, vocab_size: int, device: torch.device):
         self.ids = ids
@@ -37,6 +37,7 @@ class GrammarStep:
         self._vocab_size = vocab_size
         self._device = device
         self._bias: torch.Tensor | None = None
+        self._ids_tensor: torch.Tensor | None = None
 
     @property
     def is_dead_end(self) -> bool:
@@ -50,6 +51,13 @@ class GrammarStep:
                 bias[torch.tensor(self.ids, device=self._device)] = 0.0
             self._bias = bias
         return self._bias
+
+    @property
+    def ids_tensor(self) -> torch.Tensor:
+        """``ids`` as a tensor (int64), made when first asked for."""
+        if self._ids_tensor is None:
+            self._ids_tensor = torch.tensor(self.ids, dtype=torch.long, device=self._device)
+        return self._ids_tensor
 
 
 class GrammarMasks:
@@ -135,8 +143,11 @@ class GrammarMasks:
         bias = torch.stack([step.bias for step in steps])
         columns = None
         if restrict:
-            allowed = torch.isfinite(bias).any(0).nonzero().squeeze(1)
-            if 2 * allowed.numel() <= bias.shape[1]:
+            allowed = torch.zeros(self.vocab_size, dtype=torch.bool, device=self.device)
+            for step in steps:
+                allowed[step.ids_tensor] = True
+            allowed = allowed.nonzero().squeeze(1)
+            if 2 * allowed.numel() <= self.vocab_size:
                 columns = allowed
                 bias = bias.index_select(1, columns)
         self._rows[key] = (tuple(steps), bias, columns)  # the steps themselves: their ids stay theirs
