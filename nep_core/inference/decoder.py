@@ -62,6 +62,8 @@ if TYPE_CHECKING:
     from nep_core.domain import Domain
 
 NEG_INF = float("-inf")
+DECODED_ACTIONS = 8192
+"""Finished token sequences whose decoded actions a predictor remembers."""
 
 
 class _Stopped(Exception):
@@ -223,6 +225,7 @@ class ModelPredictor(Predictor):
         self._prompt_states: OrderedDict[str, _PromptState] = OrderedDict()
         self._reusable: bool | None = None
         self._first_choice: int | None = None
+        self._decoded_actions: dict[tuple[str, ...], Action | None] = {}
 
     # -- the Predictor interface ---------------------------------------------------------------
 
@@ -599,18 +602,33 @@ class ModelPredictor(Predictor):
         result.exact = result.exact and best_dropped <= self._kth_best(edits, k)
         return result
 
-    @staticmethod
-    def _finish(result: _SearchResult, space: ActionSpace, tokens: tuple[str, ...], logp: float) -> None:
+    def _finish(self, result: _SearchResult, space: ActionSpace, tokens: tuple[str, ...], logp: float) -> None:
         """Count a finished hypothesis: NO_EDIT's mass, or an edit's (summed when tokens differ but the action is the same)."""
-        try:
-            action = space.decode(tokens)
-        except InvalidAction:
+        action = self._decoded(space, tokens)
+        if action is None:
             result.undecodable += 1
             return
         if action.is_no_edit:
             result.no_edit_logp = _logaddexp(result.no_edit_logp, logp)
         elif action.edit:
             ModelPredictor._add(result.edits, action, logp)
+
+    def _decoded(self, space: ActionSpace, tokens: tuple[str, ...]) -> Action | None:
+        """``space.decode(tokens)``, None when they are no action; remembered for the predictor's own space
+        (a view ``for_context`` returns may read tokens otherwise), as searches finish the same actions
+        request after request. Actions are values, never changed in place, so one object can be shared."""
+        own = space is self.space
+        if own and tokens in self._decoded_actions:
+            return self._decoded_actions[tokens]
+        try:
+            action = space.decode(tokens)
+        except InvalidAction:
+            action = None
+        if own:
+            if len(self._decoded_actions) >= DECODED_ACTIONS:
+                self._decoded_actions.clear()
+            self._decoded_actions[tokens] = action
+        return action
 
     @staticmethod
     def _add(edits: dict[str, tuple[Action, float]], action: Action, logp: float) -> None:
