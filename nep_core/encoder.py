@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zlib
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any, Callable, Hashable, Mapping, Sequence
 
@@ -75,6 +75,10 @@ def gap_token(seconds: float) -> str | None:
     return f"dt>{reached[-1]:g}" if reached else None
 
 
+WRITTEN_ACTIONS = 4096
+"""Actions whose tokens an ``ActionHistoryEncoder`` remembers."""
+
+
 @dataclass
 class ActionHistoryEncoder(HistoryEncoder):
     """The generic encoder for symbolic domains: each recent action as its action-space tokens.
@@ -88,6 +92,8 @@ class ActionHistoryEncoder(HistoryEncoder):
     max_tokens: int = 256
     max_events: int = 64
     stride: int = 4
+    _written: dict[int, tuple[Any, tuple[str, ...]]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """Tokens of recently written actions, by the action object (a session's requests repeat its history)."""
 
     def encode(self, context: Context) -> list[str]:
         state_part = self.state_tokens(context.state)
@@ -115,11 +121,23 @@ class ActionHistoryEncoder(HistoryEncoder):
             gap = gap_token(event.t - previous.t)
             if gap:
                 tokens.append(gap)
-        try:
-            tokens.extend(self.action_space.encode(event.action))
-        except InvalidAction:
-            tokens.append(UNK)
+        tokens.extend(self.action_tokens(event.action))
         return tokens
+
+    def action_tokens(self, action) -> tuple[str, ...]:
+        """The action space's tokens for ``action`` (``<unk>`` when it cannot write it), remembered for the
+        same action object: actions are values, never changed in place."""
+        entry = self._written.get(id(action))
+        if entry is not None and entry[0] is action:
+            return entry[1]
+        try:
+            written = tuple(self.action_space.encode(action))
+        except InvalidAction:
+            written = (UNK,)
+        if len(self._written) >= WRITTEN_ACTIONS:
+            self._written.clear()
+        self._written[id(action)] = (action, written)
+        return written
 
     def state_tokens(self, state: Mapping[str, Any] | None) -> list[str]:
         """Tokens for the current state snapshot; none by default."""

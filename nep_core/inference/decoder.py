@@ -226,6 +226,7 @@ class ModelPredictor(Predictor):
         self._reusable: bool | None = None
         self._first_choice: int | None = None
         self._decoded_actions: dict[tuple[str, ...], Action | None] = {}
+        self._labels: dict[str, str] = {}
 
     # -- the Predictor interface ---------------------------------------------------------------
 
@@ -272,7 +273,19 @@ class ModelPredictor(Predictor):
 
     def _ranked(self, result: _SearchResult, k: int) -> list[Suggestion]:
         ranked = sorted(result.edits.values(), key=lambda item: -item[1])[:k]
-        return [Suggestion(action, math.exp(logp), self.space.describe(action)) for action, logp in ranked]
+        return [Suggestion(action, math.exp(logp), self._label(action)) for action, logp in ranked]
+
+    def _label(self, action: Action) -> str:
+        """``self.space.describe(action)``, remembered by the action's key (blender's label writes and reads
+        the call again)."""
+        key = action.key()
+        label = self._labels.get(key)
+        if label is None:
+            label = self.space.describe(action)
+            if len(self._labels) >= DECODED_ACTIONS:
+                self._labels.clear()
+            self._labels[key] = label
+        return label
 
     def predict_from(
         self,
