@@ -16,6 +16,7 @@ model itself. tests/test_fast_forward.py checks the logits and the cache against
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 import torch
@@ -27,8 +28,9 @@ if TYPE_CHECKING:
     from transformers import DynamicCache
 
 
-OUTPUT_ROWS_ENTRIES = 16
-"""Output-layer row selections ``FastForward`` keeps (each at most half the output matrix)."""
+OUTPUT_ROWS_ENTRIES = 256
+"""Output-layer row selections ``FastForward`` keeps, the most recently used (each at most half the
+output matrix; as many as ``GrammarMasks`` keeps combinations of steps, whose columns they are for)."""
 
 
 def _rope_theta(config) -> float | None:
@@ -79,7 +81,7 @@ class FastForward:
             for layer in inner.layers
         ]
         self._versions: tuple[int, ...] | None = None
-        self._output_cache: dict[int, tuple[torch.Tensor, int, torch.Tensor]] = {}
+        self._output_cache: OrderedDict[int, tuple[torch.Tensor, int, torch.Tensor]] = OrderedDict()
         self.layers: list[tuple[torch.Tensor, ...]] = []
         theta = _rope_theta(config)
         self.inverse_frequencies = 1.0 / (theta ** (torch.arange(0, self.head_dim, 2, dtype=torch.int64).float() / self.head_dim))
@@ -176,9 +178,10 @@ class FastForward:
         version = self.lm_head._version
         entry = self._output_cache.get(id(columns))
         if entry is not None and entry[0] is columns and entry[1] == version:
+            self._output_cache.move_to_end(id(columns))
             return entry[2]
         rows = self.lm_head.index_select(0, columns).t().contiguous()
         self._output_cache[id(columns)] = (columns, version, rows)
         if len(self._output_cache) > OUTPUT_ROWS_ENTRIES:
-            self._output_cache.pop(next(iter(self._output_cache)))
+            self._output_cache.popitem(last=False)
         return rows
