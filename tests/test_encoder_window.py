@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from nep_core.action_space import KindSpec, Slot, SymbolicActionSpace
+from nep_core.action_space import UNK, KindSpec, Slot, SymbolicActionSpace
 from nep_core.actions import Action
 from nep_core.encoder import ActionHistoryEncoder, is_window_anchor, window_start
 from nep_core.session import Context, Event
@@ -73,3 +73,18 @@ def test_a_history_that_fits_is_written_whole_and_a_window_starts_at_an_anchor()
     first = events[0]
     assert is_window_anchor(first, 4) == is_window_anchor(Event(t=first.t + 1234.5, action=first.action), 4)
     assert sum(is_window_anchor(event, 4) for event in session(400, seed=9)) in range(40, 180)
+
+
+def test_an_action_objects_tokens_are_written_once_and_an_unwritable_action_is_unknown(monkeypatch):
+    encoder = ActionHistoryEncoder(SPACE)
+    written = []
+    encode = SPACE.encode
+    monkeypatch.setattr(SPACE, "encode", lambda action: (written.append(action), encode(action))[1])
+    action = Action("move", args={"x": 7})
+    assert encoder.action_tokens(action) == tuple(encode(action))
+    assert encoder.action_tokens(action) == tuple(encode(action)) and len(written) == 1  # the same object
+    equal = Action("move", args={"x": 7})
+    assert encoder.action_tokens(equal) == tuple(encode(action)) and len(written) == 2  # another object
+    assert encoder.action_tokens(Action("fly")) == (UNK,)
+    context = Context(history=[Event(t=0.0, action=action), Event(t=5.0, action=equal)])
+    assert encoder.encode(context) == ActionHistoryEncoder(SPACE).encode(context)

@@ -182,6 +182,14 @@ def test_the_prefill_computes_the_first_steps_logits_only_and_recomputes_the_las
     assert torch.allclose(whole.index_select(1, columns), few, atol=1e-5)
 
 
+def test_finished_actions_and_their_labels_are_remembered(predictor, tags_sessions):
+    context = Context(history=tags_sessions[0].events[:6], session_id="remembered")
+    first, again = predictor.predict(context, k=3), predictor.predict(context, k=3)
+    assert first.suggestions and all(a.action is b.action for a, b in zip(first.suggestions, again.suggestions))
+    assert [s.label for s in first.suggestions] == [predictor.space.describe(s.action) for s in first.suggestions]
+    assert predictor._decoded(predictor.space, (UNK,)) is None  # no action: counted as undecodable
+
+
 @pytest.mark.parametrize("k", [1, 3])
 def test_the_lookahead_token_saves_a_forward_and_changes_no_answer(loaded, tags_domain, tags_sessions, k):
     """The prefill also runs the last search's likeliest first token; a first step that keeps only that
