@@ -9,7 +9,9 @@ from itertools import pairwise
 from typing import Any, Callable, Hashable, Mapping, Sequence
 
 from nep_core.action_space import UNK, ActionSpace
+from nep_core.actions import Action
 from nep_core.errors import InvalidAction
+from nep_core.memo import BoundedMemo
 from nep_core.session import Context, Event
 
 GAP_BUCKETS = (0.5, 2.0, 5.0, 15.0, 60.0)
@@ -92,7 +94,9 @@ class ActionHistoryEncoder(HistoryEncoder):
     max_tokens: int = 256
     max_events: int = 64
     stride: int = 4
-    _written: dict[int, tuple[Any, tuple[str, ...]]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _written: BoundedMemo[tuple[Action, tuple[str, ...]]] = field(
+        default_factory=lambda: BoundedMemo(WRITTEN_ACTIONS), init=False, repr=False, compare=False
+    )
     """Tokens of recently written actions, by the action object (a session's requests repeat its history)."""
 
     def encode(self, context: Context) -> list[str]:
@@ -124,20 +128,17 @@ class ActionHistoryEncoder(HistoryEncoder):
         tokens.extend(self.action_tokens(event.action))
         return tokens
 
-    def action_tokens(self, action) -> tuple[str, ...]:
+    def action_tokens(self, action: Action) -> tuple[str, ...]:
         """The action space's tokens for ``action`` (``<unk>`` when it cannot write it), remembered for the
-        same action object: actions are values, never changed in place."""
-        entry = self._written.get(id(action))
-        if entry is not None and entry[0] is action:
-            return entry[1]
+        same action object (kept in the table, so its id is not reused meanwhile): actions are values,
+        never changed in place."""
+        return self._written.get(id(action), lambda: (action, self._write(action)))[1]
+
+    def _write(self, action: Action) -> tuple[str, ...]:
         try:
-            written = tuple(self.action_space.encode(action))
+            return tuple(self.action_space.encode(action))
         except InvalidAction:
-            written = (UNK,)
-        if len(self._written) >= WRITTEN_ACTIONS:
-            self._written.clear()
-        self._written[id(action)] = (action, written)
-        return written
+            return (UNK,)
 
     def state_tokens(self, state: Mapping[str, Any] | None) -> list[str]:
         """Tokens for the current state snapshot; none by default."""

@@ -54,6 +54,7 @@ from nep_core.inference.fast_forward import FastForward
 from nep_core.inference.grammar import GrammarMasks, GrammarStep
 from nep_core.inference.predictor import Prediction, Predictor, Suggestion
 from nep_core.location_space import AfterLocation, LocationSpace
+from nep_core.memo import BoundedMemo
 from nep_core.session import Context
 
 if TYPE_CHECKING:
@@ -225,8 +226,8 @@ class ModelPredictor(Predictor):
         self._prompt_states: OrderedDict[str, _PromptState] = OrderedDict()
         self._reusable: bool | None = None
         self._first_choice: int | None = None
-        self._decoded_actions: dict[tuple[str, ...], Action | None] = {}
-        self._labels: dict[str, str] = {}
+        self._decoded_actions: BoundedMemo[Action | None] = BoundedMemo(DECODED_ACTIONS)
+        self._labels: BoundedMemo[str] = BoundedMemo(DECODED_ACTIONS)
 
     # -- the Predictor interface ---------------------------------------------------------------
 
@@ -278,14 +279,7 @@ class ModelPredictor(Predictor):
     def _label(self, action: Action) -> str:
         """``self.space.describe(action)``, remembered by the action's key (blender's label writes and reads
         the call again)."""
-        key = action.key()
-        label = self._labels.get(key)
-        if label is None:
-            label = self.space.describe(action)
-            if len(self._labels) >= DECODED_ACTIONS:
-                self._labels.clear()
-            self._labels[key] = label
-        return label
+        return self._labels.get(action.key(), lambda: self.space.describe(action))
 
     def predict_from(
         self,
@@ -630,18 +624,16 @@ class ModelPredictor(Predictor):
         """``space.decode(tokens)``, None when they are no action; remembered for the predictor's own space
         (a view ``for_context`` returns may read tokens otherwise), as searches finish the same actions
         request after request. Actions are values, never changed in place, so one object can be shared."""
-        own = space is self.space
-        if own and tokens in self._decoded_actions:
-            return self._decoded_actions[tokens]
+        if space is self.space:
+            return self._decoded_actions.get(tokens, lambda: self._decode(space, tokens))
+        return self._decode(space, tokens)
+
+    @staticmethod
+    def _decode(space: ActionSpace, tokens: tuple[str, ...]) -> Action | None:
         try:
-            action = space.decode(tokens)
+            return space.decode(tokens)
         except InvalidAction:
-            action = None
-        if own:
-            if len(self._decoded_actions) >= DECODED_ACTIONS:
-                self._decoded_actions.clear()
-            self._decoded_actions[tokens] = action
-        return action
+            return None
 
     @staticmethod
     def _add(edits: dict[str, tuple[Action, float]], action: Action, logp: float) -> None:

@@ -173,8 +173,9 @@ class FastForward:
         return torch.matmul(final, self._output_rows(columns)).float()
 
     def _output_rows(self, columns: torch.Tensor) -> torch.Tensor:
-        """The output layer's rows for ``columns``, transposed (hidden, len(columns)), kept for the latest ``columns`` tensors (the grammar's
-        cached ones come back request after request) until the weights change in place."""
+        """The output layer's rows for ``columns``, transposed (hidden, len(columns)), kept for the most
+        recently used ``columns`` tensors (the grammar's cached ones come back request after request)
+        until the weights change in place."""
         version = self.lm_head._version
         entry = self._output_cache.get(id(columns))
         if entry is not None and entry[0] is columns and entry[1] == version:

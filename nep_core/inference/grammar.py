@@ -14,6 +14,7 @@ from typing import Collection, Sequence
 import torch
 
 from nep_core.action_space import EOS, ActionSpace
+from nep_core.memo import BoundedMemo
 
 
 ROWS_ENTRIES = 256
@@ -87,7 +88,7 @@ class GrammarMasks:
         self._by_tokens: dict[tuple[bool, tuple[str, ...]], GrammarStep] = {}
         """Steps by their allowed tokens: prefixes of other contexts (other grammar keys) often allow the same."""
         self._rows: OrderedDict[tuple, tuple[tuple[GrammarStep, ...], torch.Tensor, torch.Tensor | None]] = OrderedDict()
-        self._by_prefix: dict[tuple[str, ...], GrammarStep] = {}
+        self._by_prefix: BoundedMemo[GrammarStep] = BoundedMemo(max_entries)
         """Steps by prefix, for the masks' own action space (a view ``for_context`` returns may differ)."""
 
     def step(self, prefix: Sequence[str], space: ActionSpace | None = None) -> GrammarStep:
@@ -95,17 +96,9 @@ class GrammarMasks:
         masks' action space (pass the view ``for_context`` returned while decoding in a context)."""
         space = space or self.action_space
         prefix = tuple(prefix)
-        own = space is self.action_space
-        if own:
-            entry = self._by_prefix.get(prefix)
-            if entry is not None:  # the search asks for the same prefixes request after request
-                return entry
-        entry = self._keyed_step(prefix, space)
-        if own:
-            if len(self._by_prefix) >= self.max_entries:
-                self._by_prefix.clear()
-            self._by_prefix[prefix] = entry
-        return entry
+        if space is self.action_space:  # the search asks for the same prefixes request after request
+            return self._by_prefix.get(prefix, lambda: self._keyed_step(prefix, space))
+        return self._keyed_step(prefix, space)
 
     def _keyed_step(self, prefix: tuple[str, ...], space: ActionSpace) -> GrammarStep:
         key = space.grammar_key(prefix)
