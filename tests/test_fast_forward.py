@@ -170,6 +170,34 @@ def test_a_parameter_changed_in_place_is_read_at_the_next_call(loaded):
     assert not torch.allclose(mine, before, atol=1e-3)
 
 
+def test_shared_weights_are_one_copy_and_both_forwards_still_agree(loaded, tags_domain):
+    """``share_weights`` (a predictor's own model): the model's projection weights become views of the
+    fused copies, so the layers' weights are held once; its own forward computes what it did before."""
+    model = copy.deepcopy(loaded.model).eval()
+    ids = torch.randint(5, model.config.vocab_size, (2, 16), generator=torch.Generator().manual_seed(5))
+
+    def theirs():
+        with torch.inference_mode():
+            return model(input_ids=ids, **{cache_argument(model): DynamicCache(config=model.config)}, use_cache=True).logits[:, -1].float()
+
+    before = theirs()
+    fast = FastForward(model, share_weights=True)
+    fused_storages = {tensor.untyped_storage().data_ptr() for layer in fast.layers for tensor in layer}
+    for layer in model.model.layers:
+        for projection in (layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj, layer.self_attn.o_proj,
+                           layer.mlp.gate_proj, layer.mlp.up_proj, layer.mlp.down_proj):
+            assert projection.weight.untyped_storage().data_ptr() in fused_storages
+    with torch.inference_mode():
+        mine = fast(ids, DynamicCache(config=model.config))
+    assert torch.allclose(theirs(), before, atol=1e-6)
+    assert torch.allclose(mine, before, atol=1e-5)
+    owned = ModelPredictor(load_checkpoint(loaded.path, expected_domain="tags"), tags_domain, owns_model=True)
+    layer = owned.model.model.layers[0]
+    assert layer.mlp.down_proj.weight.untyped_storage().data_ptr() == owned._fast.layers[0][5].untyped_storage().data_ptr()
+    trained = ModelPredictor(load_checkpoint(loaded.path, expected_domain="tags"), tags_domain)
+    assert trained.model.model.layers[0].mlp.down_proj.weight.is_contiguous()  # not owned: left as loaded
+
+
 def test_in_bfloat16_too(loaded, tags_domain, tags_sessions):
     """The GPU's number type, run here on the CPU: FastForward follows the model's own bfloat16 forward,
     and the predictor loaded in bfloat16 answers (``nep serve --dtype bfloat16``)."""

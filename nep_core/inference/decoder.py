@@ -201,12 +201,14 @@ class ModelPredictor(Predictor):
     """A trained checkpoint behind the ``Predictor`` interface. Thread-safe (one request at a time).
 
     A location model (``nep train --target location``) decodes with ``LocationSpace``: its suggestions
-    are ``location`` actions (``nep_core.location_space``), for ``TwoStagePredictor``.
+    are ``location`` actions (``nep_core.location_space``), for ``TwoStagePredictor``. ``owns_model``: the
+    model was loaded for this predictor alone and is never trained or saved, so ``FastForward`` may make
+    its weights views of its own fused copies (``share_weights``); a model being trained (RL) keeps its own.
     """
 
     name = "model"
 
-    def __init__(self, loaded: LoadedModel, domain: Domain, settings: DecodeSettings | None = None):
+    def __init__(self, loaded: LoadedModel, domain: Domain, settings: DecodeSettings | None = None, owns_model: bool = False):
         self.loaded = loaded
         self.model = loaded.model
         self._cache_argument = cache_argument(self.model)
@@ -214,7 +216,8 @@ class ModelPredictor(Predictor):
         self.domain = domain
         self.settings = settings or DecodeSettings()
         self.space = LocationSpace(domain.action_space) if loaded.target == "location" else domain.action_space
-        self._fast = FastForward(self.model) if self.settings.fast_forward and FastForward.supports(self.model) else None
+        fast = self.settings.fast_forward and FastForward.supports(self.model)
+        self._fast = FastForward(self.model, share_weights=owns_model) if fast else None
         self.featurizer = Featurizer(domain, loaded.tokenizer, loaded.max_context_tokens, loaded.target)
         self.device = next(self.model.parameters()).device
         self._no_columns = torch.zeros(0, dtype=torch.long, device=self.device)

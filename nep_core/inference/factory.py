@@ -84,4 +84,4 @@ def load_predictor(
     loaded = load_checkpoint(path, expected_domain=domain.name, device=device, dtype=dtype)
     if loaded.target == "location":
         raise NepError(f"--model {spec} is a location model: pass it as --location-model, with an edit model as --model")
-    return ModelPredictor(loaded, domain, settings)
+    return ModelPredictor(loaded, domain, settings, owns_model=True)

@@ -51,7 +51,7 @@ class FastForward:
     with ``columns`` (token ids), only those logits, shape (batch, len(columns)); with ``last=n``, the
     last ``n`` positions' logits, shape (batch, n, vocab or len(columns))."""
 
-    def __init__(self, model):
+    def __init__(self, model, share_weights: bool = False):
         if not self.supports(model):
             raise ValueError(f"FastForward does not compute {type(model).__name__} models of this configuration")
         config = model.config
@@ -86,6 +86,22 @@ class FastForward:
         theta = _rope_theta(config)
         self.inverse_frequencies = 1.0 / (theta ** (torch.arange(0, self.head_dim, 2, dtype=torch.int64).float() / self.head_dim))
         self._rotary_tables(config.max_position_embeddings)
+        if share_weights:
+            self._share_weights()
+
+    def _share_weights(self) -> None:
+        """Make the model's projection weights (out, in) views of the fused (in, out) copies, so that the
+        process holds the layers' weights once: half the memory, and the model's own forward (``generate``)
+        reads the same bytes as this one. Only for a model that is never trained or saved afterwards."""
+        with torch.no_grad():
+            for sources, (_, qkv, out, _, gate_up, down) in zip(self.sources, self._fused_layers()):
+                _, query, key, value, out_weight, _, gate, up, down_weight = sources
+                for weight, view in zip((query, key, value), qkv.split([query.shape[0], key.shape[0], value.shape[0]], dim=1)):
+                    weight.data = view.t()
+                for weight, view in zip((gate, up), gate_up.split([gate.shape[0], up.shape[0]], dim=1)):
+                    weight.data = view.t()
+                out_weight.data, down_weight.data = out.t(), down.t()
+        self._versions = tuple(weight._version for weights in self.sources for weight in weights)
 
     def _rotary_tables(self, positions: int) -> None:
         """cos and sin per position; sin signed so that rotating is ``x * cos + swap_halves(x) * sin``."""

@@ -113,6 +113,6 @@ def load_two_stage(
             raise NepError(f"{option} {path}: no such model folder")
         metas.append(read_meta(Path(path).expanduser()))
     check_stages(*metas, model, location_model)
-    locator = ModelPredictor(load_checkpoint(Path(location_model).expanduser(), domain.name, device, dtype), domain, settings)
-    editor = ModelPredictor(load_checkpoint(Path(model).expanduser(), domain.name, device, dtype), domain, settings)
+    locator = ModelPredictor(load_checkpoint(Path(location_model).expanduser(), domain.name, device, dtype), domain, settings, owns_model=True)
+    editor = ModelPredictor(load_checkpoint(Path(model).expanduser(), domain.name, device, dtype), domain, settings, owns_model=True)
     return TwoStagePredictor(locator, editor)
