@@ -142,7 +142,7 @@ def test_output_rows_in_use_stay_while_new_column_sets_come_and_go(loaded, monke
     vocab = loaded.model.config.vocab_size
     first = torch.arange(0, vocab, 3)
     kept = fast._output_rows(first)
-    assert torch.equal(kept, loaded.model.get_output_embeddings().weight[first].t())
+    assert torch.equal(kept, loaded.model.get_output_embeddings().weight[first])
     others = [torch.tensor([index % vocab]) for index in range(20)]
     for other in others:
         assert fast._output_rows(first) is kept
