@@ -133,21 +133,24 @@ def test_logits_of_the_allowed_tokens_only_give_the_same_answers(loaded, tags_do
         assert left.p_no_edit == pytest.approx(right.p_no_edit, rel=1e-5, abs=1e-8)
 
 
-def test_output_rows_in_use_stay_while_new_column_sets_come_and_go(loaded, monkeypatch):
-    """The first step's columns come back with every request: least recently used sets leave first."""
+def test_output_rows_in_use_stay_while_new_column_sets_come_and_go_within_a_byte_budget(loaded, monkeypatch):
+    """The first step's columns come back with every request: least recently used sets leave first, once
+    the kept rows would pass their budget (a multiple of the output layer's bytes)."""
     from nep_core.inference import fast_forward
 
-    monkeypatch.setattr(fast_forward, "OUTPUT_ROWS_ENTRIES", 4)
-    fast = FastForward(loaded.model.eval())
     vocab = loaded.model.config.vocab_size
     first = torch.arange(0, vocab, 3)
+    monkeypatch.setattr(fast_forward, "OUTPUT_ROWS_BUDGET", (len(first) + 3) / vocab)  # the first set and three single rows
+    fast = FastForward(loaded.model.eval())
     kept = fast._output_rows(first)
     assert torch.equal(kept, loaded.model.get_output_embeddings().weight[first])
     others = [torch.tensor([index % vocab]) for index in range(20)]
     for other in others:
         assert fast._output_rows(first) is kept
         fast._output_rows(other)
-    assert len(fast._output_cache) == 4 and id(others[0]) not in fast._output_cache  # an old set left
+    assert len(fast._output_cache) == 4 and id(others[0]) not in fast._output_cache  # old sets left
+    assert fast._output_bytes == sum(rows.numel() * rows.element_size() for _, _, rows in fast._output_cache.values())
+    assert fast._output_bytes <= fast_forward.OUTPUT_ROWS_BUDGET * fast.lm_head.numel() * fast.lm_head.element_size()
 
 
 def test_a_parameter_changed_in_place_is_read_at_the_next_call(loaded):
