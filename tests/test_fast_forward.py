@@ -153,6 +153,19 @@ def test_output_rows_in_use_stay_while_new_column_sets_come_and_go_within_a_byte
     assert fast._output_bytes <= fast_forward.OUTPUT_ROWS_BUDGET * fast.lm_head.numel() * fast.lm_head.element_size()
 
 
+def test_columns_in_parts_are_the_logits_of_their_ids_side_by_side(loaded):
+    """A grammar ``Columns`` of several parts (an id may be in two): the logits of each part's ids, concatenated."""
+    model, fast, generator, ids, _, cache = both_forwards(loaded, seed=6, length=10)
+    vocab = model.config.vocab_size
+    parts = (torch.tensor([1, 4, 7]), torch.tensor([4, 5]), torch.arange(vocab - 3, vocab))
+    with torch.inference_mode():
+        whole = fast(ids, cache)
+        cache.crop(-1)
+        split = fast(ids[:, -1:], cache, parts)
+    assert split.shape == (1, 8)
+    assert torch.allclose(split, whole.index_select(1, torch.cat(parts)), atol=1e-5)
+
+
 def test_a_parameter_changed_in_place_is_read_at_the_next_call(loaded):
     model = copy.deepcopy(loaded.model).eval()
     fast = FastForward(model)

@@ -13,6 +13,7 @@ from nep_core.actions import NO_EDIT, Action
 from nep_core.checkpoint import load_checkpoint
 from nep_core.errors import NepError
 from nep_core.inference import DecodeSettings, ModelPredictor, load_predictor
+from nep_core.inference.grammar import GrammarStep
 from nep_core.session import Context
 
 
@@ -170,16 +171,16 @@ def test_the_prefill_computes_the_first_steps_logits_only_and_recomputes_the_las
     context = Context(history=tags_sessions[0].events[:6], session_id="s")
     vocab = predictor.model.config.vocab_size
     _, columns = predictor._rows([predictor.masks.step((), predictor.space.for_context(context))])
-    assert columns is not None and 0 < len(columns) < vocab
+    assert columns is not None and 0 < len(columns.ids) < vocab
     prompt = predictor.featurizer.prompt_ids(context)
     with torch.inference_mode():
         _, few, reused, _ = predictor._prefill(prompt, "s", columns=columns)
         _, whole, reused_again, _ = predictor._prefill(prompt, "s")  # the same prompt, every logit asked for
         _, expected, _, _ = ModelPredictor(loaded, tags_domain, DecodeSettings(reuse_prefix=False))._prefill(prompt, "t")
-    assert few.shape == (1, len(columns)) and whole.shape == (1, vocab)
+    assert few.shape == (1, len(columns.ids)) and whole.shape == (1, vocab)
     assert reused == 0 and reused_again == len(prompt) - 1
     assert torch.allclose(whole, expected, atol=1e-5)
-    assert torch.allclose(whole.index_select(1, columns), few, atol=1e-5)
+    assert torch.allclose(whole.index_select(1, columns.ids), few, atol=1e-5)
 
 
 def test_finished_actions_and_their_labels_are_remembered(predictor, tags_sessions):
@@ -224,24 +225,46 @@ def test_the_lookahead_token_saves_a_forward_and_changes_no_answer(loaded, tags_
 
 
 def test_grammar_rows_are_the_allowed_columns_of_the_steps_and_are_remembered(predictor, tags_domain):
-    """``GrammarMasks.rows``: the bias rows over the ids some step allows (or the whole vocabulary), the
-    same tensors for the same steps again, and fresh ones for other steps."""
+    """``GrammarMasks.rows``: columns made of each distinct step's ids (or their union, or the whole
+    vocabulary), each row allowing exactly its own step's ids once; the same tensors for the same steps
+    again."""
     masks = predictor.masks
     space = tags_domain.action_space
-    steps = [masks.step(prefix, space) for prefix in [(), ("@open",)]]
+    first, opened = masks.step((), space), masks.step(("@open",), space)
+    steps = [first, opened, first]  # two rows at one step: one part for both
     bias, columns = masks.rows(steps)
     full = torch.stack([step.bias for step in steps])
-    allowed = sorted(set(steps[0].ids) | set(steps[1].ids))
     if columns is None:
-        assert 2 * len(allowed) > full.shape[1] and torch.equal(bias, full)
+        assert torch.equal(bias, full)
     else:
-        assert columns.tolist() == allowed and torch.equal(bias, full[:, columns])
+        assert bias.shape == (3, len(columns.ids)) and torch.equal(columns.ids, torch.cat(columns.parts))
+        if 2 * (len(first.ids) + len(opened.ids)) <= masks.vocab_size:  # one part per distinct step, in the rows' order
+            assert len(columns.parts) == 2 and columns.parts[0] is first.ids_tensor and columns.parts[1] is opened.ids_tensor
+        for row, step in enumerate(steps):
+            allowed = columns.ids[bias[row] == 0].tolist()
+            assert allowed == list(step.ids)  # its own ids, each once: no token counted twice
+            assert torch.isinf(bias[row][bias[row] != 0]).all()
+        assert torch.equal(bias[0], bias[2])
     again, again_columns = masks.rows(list(steps))
     assert again is bias and again_columns is columns
     whole, none = masks.rows(steps, restrict=False)
     assert none is None and torch.equal(whole, full)
-    other, _ = masks.rows(steps[::-1])
-    assert torch.equal(other, bias.flip(0))
+    vocab = masks.vocab_size
+    half = vocab // 2
+
+    def made(ids) -> GrammarStep:
+        return GrammarStep(tuple(ids), False, vocab, masks.device)
+
+    overlapping = [made(range(0, half * 2 // 3)), made(range(half // 3, half))]  # parts add up to more than half; the union is half
+    bias, columns = masks.rows(overlapping)
+    assert len(columns.parts) == 1 and columns.ids.tolist() == list(range(half))
+    for row, step in enumerate(overlapping):
+        assert columns.ids[bias[row] == 0].tolist() == list(step.ids)
+    many = [made(range(0, half + 1)), made(range(half, vocab))]  # even the union is more than half
+    bias, columns = masks.rows(many)
+    assert columns is None
+    for row, step in enumerate(many):
+        assert torch.arange(vocab)[bias[row] == 0].tolist() == list(step.ids)
 
 
 def test_prefix_reuse_is_kept_per_session_when_sessions_interleave(loaded, tags_domain, tags_sessions):

@@ -51,7 +51,7 @@ from nep_core.errors import InvalidAction
 from nep_core.features import Featurizer
 from nep_core.inference.beam_cache import SharedPrefixCache
 from nep_core.inference.fast_forward import FastForward
-from nep_core.inference.grammar import GrammarMasks, GrammarStep
+from nep_core.inference.grammar import Columns, GrammarMasks, GrammarStep
 from nep_core.inference.predictor import Prediction, Predictor, Suggestion
 from nep_core.location_space import AfterLocation, LocationSpace
 from nep_core.memo import BoundedMemo
@@ -133,7 +133,7 @@ class _PromptState:
     ids: list[int]
     cache: DynamicCache
     logits: torch.Tensor
-    columns: torch.Tensor | None
+    columns: Columns | None
     """The token ids ``logits`` holds (None: the whole vocabulary)."""
     ahead: _Lookahead | None = None
 
@@ -220,7 +220,8 @@ class ModelPredictor(Predictor):
         self._fast = FastForward(self.model, share_weights=owns_model) if fast else None
         self.featurizer = Featurizer(domain, loaded.tokenizer, loaded.max_context_tokens, loaded.target)
         self.device = next(self.model.parameters()).device
-        self._no_columns = torch.zeros(0, dtype=torch.long, device=self.device)
+        nothing = torch.zeros(0, dtype=torch.long, device=self.device)
+        self._no_columns = Columns(nothing, (nothing,))
         vocab_size = self.model.get_output_embeddings().weight.shape[0]
         self.masks = GrammarMasks(domain.action_space, loaded.tokenizer.get_vocab(), vocab_size, self.device)
         self.eos_id = self.featurizer.eos_id
@@ -253,12 +254,12 @@ class ModelPredictor(Predictor):
             prompt = self.featurizer.prompt_ids(context)
             ahead_id = self._first_choice if self._fast is not None and self.settings.lookahead else None
             # Only the first step's allowed tokens get logits: the output layer is often the largest matrix.
-            _, columns = self._rows([self.masks.step((), space)])
+            bias, columns = self._rows([self.masks.step((), space)])
             cache, logits, reused, ahead = self._prefill(prompt, context.session_id, ahead_id, columns)
             kind, kind_probability = None, None
             if (self.settings.decision or self.domain.decision) == "kind":
                 kind, kind_probability = self._likeliest_kind(logits, space, columns)
-            result = self._search(self.rows_cache(cache), logits, k, space, kind, stop, columns=columns, ahead=ahead)
+            result = self._search(self.rows_cache(cache), logits, k, space, kind, stop, columns=columns, bias=bias, ahead=ahead)
             if result.steps:
                 self._first_choice = result.first_choice
         suggestions = self._ranked(result, k)
@@ -341,27 +342,27 @@ class ModelPredictor(Predictor):
                 raise _Stopped
             branch = self.rows_cache(cache, len(starts))
             after = AfterLocation(space, length)
-            _, columns = self._rows([self.masks.step(start.tokens, after) for start in starts])
+            bias, columns = self._rows([self.masks.step(start.tokens, after) for start in starts])
             logits = self._step(torch.tensor([self.featurizer.ids(start.tokens) for start in starts], device=self.device), branch, columns)
             merged.steps += 1
-            self._search(branch, logits, k, after, stop=stop, start=starts, result=merged, floor=floor, columns=columns)
+            self._search(branch, logits, k, after, stop=stop, start=starts, result=merged, floor=floor, columns=columns, bias=bias)
         return merged, len(prompt), reused
 
-    def _likeliest_kind(self, logits: torch.Tensor, space: ActionSpace, columns: torch.Tensor | None = None) -> tuple[str | None, float | None]:
+    def _likeliest_kind(self, logits: torch.Tensor, space: ActionSpace, columns: Columns | None = None) -> tuple[str | None, float | None]:
         """The first token (the kind) of the most probable edit kind and its probability, from the first step's
         logits (with ``columns``: those of these token ids only)."""
         step = self.masks.step((), space)
         ids = [index for index in step.ids if index != self.no_edit_id]
         if not ids:
             return None, None
-        bias = step.bias if columns is None else step.bias.index_select(0, columns)
+        bias = step.bias if columns is None else step.bias.index_select(0, columns.ids)
         if self.settings.grammar_normalized:
             scores = torch.log_softmax(logits[0] + bias, dim=-1)
         else:
             scores = torch.log_softmax(logits[0], dim=-1) + bias
         chosen = torch.tensor(ids, device=scores.device)
         if columns is not None:
-            chosen = torch.searchsorted(columns, chosen)
+            chosen = torch.searchsorted(columns.ids, chosen)  # the first step's columns: its ids, sorted
         best = int(torch.argmax(scores[chosen]))
         return self.featurizer.id_to_token[ids[best]], math.exp(float(scores[chosen][best]))
 
@@ -417,14 +418,14 @@ class ModelPredictor(Predictor):
     def _forward(self, ids: list[int], cache: DynamicCache) -> torch.Tensor:
         return self._step(torch.tensor([ids], device=self.device), cache)
 
-    def _step(self, input_ids: torch.Tensor, cache: DynamicCache | SharedPrefixCache, columns: torch.Tensor | None = None) -> torch.Tensor:
+    def _step(self, input_ids: torch.Tensor, cache: DynamicCache | SharedPrefixCache, columns: Columns | None = None) -> torch.Tensor:
         """The last position's logits for ``input_ids`` after ``cache``, which is extended: (batch, vocab),
         or with ``columns`` (token ids) those logits only, (batch, len(columns))."""
         if self._fast is not None:
-            return self._fast(input_ids, cache, columns)
+            return self._fast(input_ids, cache, None if columns is None else columns.parts)
         out = self.model(input_ids=input_ids, **{self._cache_argument: cache}, use_cache=True, logits_to_keep=1)
         logits = out.logits[:, -1, :].float()
-        return logits if columns is None else logits.index_select(1, columns)
+        return logits if columns is None else logits.index_select(1, columns.ids)
 
     def rows_cache(self, cache: DynamicCache, rows: int = 1) -> DynamicCache | SharedPrefixCache:
         """A cache for ``rows`` continuations of the prompt in ``cache`` (left unchanged): with ``FastForward``
@@ -436,7 +437,7 @@ class ModelPredictor(Predictor):
             branch.batch_select_indices(torch.zeros(rows, dtype=torch.long, device=self.device))
         return branch
 
-    def _rows(self, steps: list[GrammarStep]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _rows(self, steps: list[GrammarStep]) -> tuple[torch.Tensor, Columns | None]:
         """The bias rows of hypotheses at ``steps`` and the token ids whose logits the next forward computes
         (``GrammarMasks.rows``; None: the whole vocabulary). Raw model probabilities need every logit."""
         return self.masks.rows(steps, restrict=self.settings.grammar_normalized)
@@ -455,7 +456,7 @@ class ModelPredictor(Predictor):
             self._prompt_states.popitem(last=False)
 
     def _prefill(
-        self, prompt: list[int], session: str = "", ahead_id: int | None = None, columns: torch.Tensor | None = None
+        self, prompt: list[int], session: str = "", ahead_id: int | None = None, columns: Columns | None = None
     ) -> tuple[DynamicCache, torch.Tensor, int, _Lookahead | None]:
         """The prompt's cache and last logits (reusing a remembered prompt's), how many tokens were reused,
         and with ``ahead_id`` the prompt continued by that token, computed in the same forward. With
@@ -482,7 +483,7 @@ class ModelPredictor(Predictor):
             logits = self._step(torch.tensor([prompt[reused:]], device=self.device), cache, columns)
         else:
             both = self._fast(torch.tensor([[*prompt[reused:], ahead_id]], device=self.device), cache, last=2)[0]
-            logits = both[:1] if columns is None else both[:1].index_select(1, columns)
+            logits = both[:1] if columns is None else both[:1].index_select(1, columns.ids)
             keys_values = [(layer.keys[..., -1:, :], layer.values[..., -1:, :]) for layer in cache.layers]
             cache.crop(-1)
             ahead = _Lookahead(ahead_id, both[1:], keys_values)
@@ -507,12 +508,14 @@ class ModelPredictor(Predictor):
         start: list[_Hypothesis] | None = None,
         result: _SearchResult | None = None,
         floor: float = NEG_INF,
-        columns: torch.Tensor | None = None,
+        columns: Columns | None = None,
+        bias: torch.Tensor | None = None,
         ahead: _Lookahead | None = None,
     ) -> _SearchResult:
         """The search from the empty action, or from ``start`` (hypotheses of one length whose next-token
         logits are the rows of ``logits``, the cache batched alike; with ``columns``, the logits of those
-        token ids only); it adds to ``result`` when given. Hypotheses at or below the log-probability
+        token ids only, and ``bias`` the rows' grammar bias over them, as ``GrammarMasks.rows`` gave both);
+        it adds to ``result`` when given. Hypotheses at or below the log-probability
         ``floor`` are neither continued nor finished. With ``ahead``, a first step that continues only the
         looked-ahead token takes its logits and keys and values instead of a forward."""
         settings = self.settings
@@ -521,9 +524,10 @@ class ModelPredictor(Predictor):
         result = result or _SearchResult({}, NEG_INF, 0, True, 0)
         edits = result.edits
         best_dropped = NEG_INF
-        bias = self.masks.biases([hypothesis.tokens for hypothesis in live], space)
-        if columns is not None:
-            bias = bias.index_select(1, columns)
+        if bias is None:
+            if columns is not None:
+                raise ValueError("a search over columns needs their bias")
+            bias = self.masks.biases([hypothesis.tokens for hypothesis in live], space)
         while live:
             per_row = min(width + k + 1, logits.shape[-1])
             if settings.grammar_normalized:
@@ -533,11 +537,11 @@ class ModelPredictor(Predictor):
             scores = scores + torch.tensor([hypothesis.logp for hypothesis in live], device=scores.device)[:, None]
             top_values, top_ids = torch.topk(scores, per_row, dim=-1)
             if columns is not None:
-                top_ids = columns[top_ids]
+                top_ids = columns.ids[top_ids]
             rows = list(zip(top_values.tolist(), top_ids.tolist()))
             if not live[0].tokens and self.no_edit_id is not None and self.no_edit_id not in rows[0][1]:
-                where = self.no_edit_id if columns is None else int(torch.searchsorted(columns, self.no_edit_id))
-                if columns is None or (where < len(columns) and int(columns[where]) == self.no_edit_id):
+                where = self.no_edit_id if columns is None else int(torch.searchsorted(columns.ids, self.no_edit_id))  # one step's ids
+                if columns is None or (where < len(columns.ids) and int(columns.ids[where]) == self.no_edit_id):
                     rows[0][0].append(float(scores[0, where]))
                     rows[0][1].append(self.no_edit_id)
 
@@ -598,7 +602,7 @@ class ModelPredictor(Predictor):
             bias, columns = self._rows([candidate.step for candidate in kept])
             if ahead is not None and not live[0].tokens and [candidate.token_id for candidate in kept] == [ahead.token_id]:
                 cache.continue_row(ahead.keys_values)
-                logits = ahead.logits if columns is None else ahead.logits.index_select(1, columns)
+                logits = ahead.logits if columns is None else ahead.logits.index_select(1, columns.ids)
                 result.looked_ahead = True
             else:
                 chosen_rows = [candidate.row for candidate in kept]

@@ -17,7 +17,7 @@ model itself. tests/test_fast_forward.py checks the logits and the cache against
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -53,8 +53,9 @@ def _transposed(*weights: torch.Tensor) -> torch.Tensor:
 
 class FastForward:
     """``FastForward(model)(input_ids, cache)``: the last position's logits, float32, shape (batch, vocab);
-    with ``columns`` (token ids), only those logits, shape (batch, len(columns)); with ``last=n``, the
-    last ``n`` positions' logits, shape (batch, n, vocab or len(columns))."""
+    with ``columns`` (token ids, or several tensors of them, whose logits are concatenated: a grammar
+    ``Columns``'s parts), only those logits, shape (batch, number of ids); with ``last=n``, the last ``n``
+    positions' logits, shape (batch, n, vocab or number of ids)."""
 
     def __init__(self, model, share_weights: bool = False):
         if not self.supports(model):
@@ -151,7 +152,11 @@ class FastForward:
         return weight * F.rms_norm(hidden.float(), weight.shape, eps=self.eps).to(hidden.dtype)
 
     def __call__(
-        self, input_ids: torch.Tensor, cache: DynamicCache | SharedPrefixCache, columns: torch.Tensor | None = None, last: int = 1
+        self,
+        input_ids: torch.Tensor,
+        cache: DynamicCache | SharedPrefixCache,
+        columns: torch.Tensor | Sequence[torch.Tensor] | None = None,
+        last: int = 1,
     ) -> torch.Tensor:
         batch, length = input_ids.shape
         past = cache.get_seq_length()
@@ -190,13 +195,16 @@ class FastForward:
         final = self._norm(hidden[:, -1, :] if last == 1 else hidden[:, -last:, :], self.final_norm)
         # The output layer reads a (vocab x hidden) matrix, often the largest of the model: a few hundred
         # allowed rows cost a fraction of the whole.
-        return F.linear(final, self.lm_head if columns is None else self._output_rows(columns)).float()
+        if columns is None:
+            return F.linear(final, self.lm_head).float()
+        parts = [F.linear(final, self._output_rows(part)) for part in ((columns,) if isinstance(columns, torch.Tensor) else columns)]
+        return (parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)).float()
 
     def _output_rows(self, columns: torch.Tensor) -> torch.Tensor:
         """The output layer's rows for ``columns`` (len(columns), hidden), kept for the most recently used
-        ``columns`` tensors (the grammar's cached ones come back request after request) until the weights
-        change in place. Kept as gathered, not transposed: half the sets are new, and transposing a new set
-        cost three times what gathering it does, more than the transposed layout saves on reuse."""
+        ``columns`` tensors (a grammar step's ids come back request after request) until the weights change
+        in place. Kept as gathered, not transposed: transposing a new set costs three times what gathering
+        it does, more than the transposed layout saves on reuse."""
         version = self.lm_head._version
         entry = self._output_cache.get(id(columns))
         if entry is not None and entry[0] is columns and entry[1] == version:

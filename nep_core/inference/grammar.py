@@ -8,7 +8,9 @@ converts once and keeps the result in a bounded LRU table keyed by ``ActionSpace
 
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Collection, Sequence
 
 import torch
@@ -59,6 +61,17 @@ class GrammarStep:
         if self._ids_tensor is None:
             self._ids_tensor = torch.tensor(self.ids, dtype=torch.long, device=self._device)
         return self._ids_tensor
+
+
+@dataclass(frozen=True, eq=False)
+class Columns:
+    """The token ids a decoding step computes logits for: ``ids``, the concatenation of ``parts``. A part is
+    one grammar step's ids, each distinct step of the rows once (so an id may be in several parts, and each
+    row's bias allows only its own step's part), or the union of the steps' ids as one part. A step's ids
+    come back request after request, so the model's output rows for them can be kept per part."""
+
+    ids: torch.Tensor
+    parts: tuple[torch.Tensor, ...]
 
 
 class GrammarMasks:
@@ -138,27 +151,45 @@ class GrammarMasks:
         """A (len(prefixes), vocab_size) additive bias, one row per prefix."""
         return torch.stack([self.step(prefix, space).bias for prefix in prefixes])
 
-    def rows(self, steps: Sequence[GrammarStep], restrict: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """For hypotheses at ``steps``: their biases over the token ids some of them allows, and those ids;
-        or over the whole vocabulary and None (``restrict`` False, or more than half of it allowed: then
-        computing every logit costs no more). Remembered for the ``ROWS_ENTRIES`` latest combinations of
-        steps: a search meets the same ones request after request."""
+    def rows(self, steps: Sequence[GrammarStep], restrict: bool = True) -> tuple[torch.Tensor, Columns | None]:
+        """For hypotheses at ``steps``: their biases over the ``Columns`` the next forward computes, and
+        those columns: each distinct step's ids as a part, or when those add up to more than half the
+        vocabulary the union of them; None and biases over the whole vocabulary when ``restrict`` is False
+        or even the union is more than half of it (then computing every logit costs no more). Remembered
+        for the ``ROWS_ENTRIES`` latest combinations of steps: a search meets the same ones request after
+        request."""
         key = (restrict, *map(id, steps))
         entry = self._rows.get(key)
         if entry is not None and all(kept is step for kept, step in zip(entry[0], steps)):
             self._rows.move_to_end(key)
             return entry[1], entry[2]
-        bias = torch.stack([step.bias for step in steps])
-        columns = None
-        if restrict:
-            allowed = torch.zeros(self.vocab_size, dtype=torch.bool, device=self.device)
-            for step in steps:
-                allowed[step.ids_tensor] = True
-            allowed = allowed.nonzero().squeeze(1)
-            if 2 * allowed.numel() <= self.vocab_size:
-                columns = allowed
-                bias = bias.index_select(1, columns)
+        bias, columns = self._by_parts(steps) if restrict else (None, None)
+        if bias is None:
+            bias = torch.stack([step.bias for step in steps])
+            if restrict:
+                allowed = torch.zeros(self.vocab_size, dtype=torch.bool, device=self.device)
+                for step in steps:
+                    allowed[step.ids_tensor] = True
+                allowed = allowed.nonzero().squeeze(1)
+                if 2 * allowed.numel() <= self.vocab_size:
+                    columns = Columns(allowed, (allowed,))
+                    bias = bias.index_select(1, allowed)
         self._rows[key] = (tuple(steps), bias, columns)  # the steps themselves: their ids stay theirs
         if len(self._rows) > ROWS_ENTRIES:
             self._rows.popitem(last=False)
+        return bias, columns
+
+    def _by_parts(self, steps: Sequence[GrammarStep]) -> tuple[torch.Tensor | None, Columns | None]:
+        """Columns of one part per distinct step, each row's bias 0 on its own step's part and -inf
+        elsewhere (a step allows all its ids); (None, None) when the parts add up to more than half the vocabulary."""
+        distinct = list(dict.fromkeys(steps))
+        sizes = [len(step.ids) for step in distinct]
+        if 2 * sum(sizes) > self.vocab_size:
+            return None, None
+        parts = tuple(step.ids_tensor for step in distinct)
+        columns = Columns(parts[0] if len(parts) == 1 else torch.cat(parts), parts)
+        bias = torch.full((len(steps), sum(sizes)), float("-inf"), device=self.device)
+        starts = dict(zip(distinct, itertools.accumulate(sizes, initial=0)))
+        for row, step in enumerate(steps):
+            bias[row, starts[step] : starts[step] + len(step.ids)] = 0.0
         return bias, columns
