@@ -420,7 +420,7 @@ class ModelPredictor(Predictor):
 
     def _step(self, input_ids: torch.Tensor, cache: DynamicCache | SharedPrefixCache, columns: Columns | None = None) -> torch.Tensor:
         """The last position's logits for ``input_ids`` after ``cache``, which is extended: (batch, vocab),
-        or with ``columns`` (token ids) those logits only, (batch, len(columns))."""
+        or with ``columns`` those logits only, (batch, len(columns.ids))."""
         if self._fast is not None:
             return self._fast(input_ids, cache, None if columns is None else columns.parts)
         out = self.model(input_ids=input_ids, **{self._cache_argument: cache}, use_cache=True, logits_to_keep=1)
