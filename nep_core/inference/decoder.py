@@ -460,7 +460,7 @@ class ModelPredictor(Predictor):
     ) -> tuple[DynamicCache, torch.Tensor, int, _Lookahead | None]:
         """The prompt's cache and last logits (reusing a remembered prompt's), how many tokens were reused,
         and with ``ahead_id`` the prompt continued by that token, computed in the same forward. With
-        ``columns`` (token ids), the logits of those tokens only (the lookahead's stay whole)."""
+        ``columns``, the logits of those tokens only (the lookahead's stay whole)."""
         from transformers import DynamicCache
 
         state = self._reusable_state(session)

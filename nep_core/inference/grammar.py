@@ -100,7 +100,7 @@ class GrammarMasks:
         self._table: OrderedDict[tuple[str, ...], GrammarStep] = OrderedDict()
         self._by_tokens: dict[tuple[bool, tuple[str, ...]], GrammarStep] = {}
         """Steps by their allowed tokens: prefixes of other contexts (other grammar keys) often allow the same."""
-        self._rows: OrderedDict[tuple, tuple[tuple[GrammarStep, ...], torch.Tensor, torch.Tensor | None]] = OrderedDict()
+        self._rows: OrderedDict[tuple, tuple[tuple[GrammarStep, ...], torch.Tensor, Columns | None]] = OrderedDict()
         self._by_prefix: BoundedMemo[GrammarStep] = BoundedMemo(max_entries)
         """Steps by prefix, for the masks' own action space (a view ``for_context`` returns may differ)."""
 
