@@ -114,6 +114,20 @@ def test_an_author_who_clears_starts_with_a_clearing_function_unless_the_recordi
     ]
 
 
+def test_an_author_who_imports_a_model_does_it_first_after_clearing():
+    imports = (Action(kind="import_scene.fbx", edit=True), Action(kind="import_scene.gltf", edit=True))
+    clearing, model = as_scripts(_recording(), [0, 2], ScriptAuthor(opening=imports))
+    assert kinds(clearing) == ["object.select_all", "object.delete", "import_scene.fbx", "import_scene.gltf"]
+    assert kinds(model)[0] == "mesh.primitive_cube_add"
+    purge = next(clearing for clearing in CLEARINGS if clearing[-1].kind == "outliner.orphans_purge")
+    (whole,) = as_scripts(_recording(), author=ScriptAuthor(clearing=purge, opening=imports[:1]))
+    assert kinds(whole)[:5] == ["object.select_all", "object.delete", "outliner.orphans_purge", "import_scene.fbx", "mesh.primitive_cube_add"]
+    empty_start = _session([("mesh.primitive_cube_add", {}, True), ("object.shade_smooth", {}, True)], "empty")
+    clearing, model = as_scripts(empty_start, author=ScriptAuthor(clears=True, opening=imports[:1]))
+    assert kinds(clearing) == ["object.select_all", "object.delete"]
+    assert kinds(model) == ["import_scene.fbx", "mesh.primitive_cube_add", "object.shade_smooth"]
+
+
 def test_a_data_api_author_deselects_all_before_deleting_one_object():
     recording = _session([
         ("mesh.primitive_cube_add", {}, True), ("mesh.primitive_cylinder_add", {}, True), ("object.modifier_add", {"type": "BOOLEAN"}, True),
@@ -132,3 +146,5 @@ def test_authors_are_drawn_by_seed_with_every_habit_in_use():
         share = sum(bool(getattr(author, habit)) for author in authors) / len(authors)
         assert 0.2 < share < 0.95, habit
     assert {author.clearing for author in authors} == set(CLEARINGS)
+    opens = sum(bool(author.opening) for author in authors) / len(authors)
+    assert 0.1 < opens < 0.45 and {author.opening[0].kind for author in authors if author.opening} >= {"import_scene.fbx", "import_scene.gltf"}

@@ -155,11 +155,13 @@ def _pack_floats(digest, values):
 
 
 def _hash_edit_mesh(digest, mesh):
-    """Edit-mode meshes live in a BMesh until edit mode ends: hash its vertices and UVs."""
+    """Edit-mode meshes live in a BMesh until edit mode ends: hash its vertices, UVs, seams, hidden parts and shading."""
     import bmesh
 
     data = bmesh.from_edit_mesh(mesh)
     digest.update(f"bm|{len(data.verts)}|{len(data.edges)}|{len(data.faces)}".encode())
+    seams, hidden, smooth = sum(edge.seam for edge in data.edges), sum(vertex.hide for vertex in data.verts), sum(face.smooth for face in data.faces)
+    digest.update(f"|{seams}|{hidden}|{smooth}".encode())
     _pack_floats(digest, [component for vertex in list(data.verts)[:1000] for component in vertex.co])
     digest.update(bytes(min(face.material_index, 255) for face in list(data.faces)[:3000]))
     layer = data.loops.layers.uv.active
@@ -168,7 +170,8 @@ def _hash_edit_mesh(digest, mesh):
 
 
 def scene_fingerprint(bpy):
-    """A hash of what an edit changes: objects, transforms, data, modifiers, materials, mode, cursor.
+    """A hash of what an edit changes: objects, transforms, data (curve points, poses, seams), modifiers,
+    constraints, rigid bodies, baked simulations, materials, textures, worlds, mode, cursor.
 
     In edit mode the mesh is read from the edit-mode BMesh data after ``update_from_editmode``.
     Selection and the view are left out, so selecting or orbiting does not change it.
@@ -203,6 +206,9 @@ def scene_fingerprint(bpy):
             smooth = [False] * len(data.polygons)
             data.polygons.foreach_get("use_smooth", smooth)
             digest.update(bytes(smooth[:3000]))
+            seams = [False] * len(data.edges)
+            data.edges.foreach_get("use_seam", seams)
+            digest.update(f"seams|{sum(seams)}".encode())
             slots = [0] * len(data.polygons)
             data.polygons.foreach_get("material_index", slots)
             digest.update(bytes(min(slot, 255) for slot in slots[:3000]))
@@ -212,11 +218,23 @@ def scene_fingerprint(bpy):
             for attribute in ("energy", "lens", "size", "extrude", "bevel_depth", "body"):
                 if hasattr(data, attribute):
                     digest.update(repr(getattr(data, attribute)).encode())
+        if obj.type in ("CURVE", "SURFACE") and data is not None:
+            handles = [value for spline in data.splines for point in spline.bezier_points for value in (*point.handle_left, *point.handle_right)]
+            points = [value for spline in data.splines for point in (*spline.bezier_points, *spline.points) for value in point.co] + handles
+            digest.update(f"splines|{len(data.splines)}|{len(points)}".encode())
+            _pack_floats(digest, points[:3000])
+        if obj.pose is not None:
+            _pack_floats(digest, [value for bone in obj.pose.bones for value in (*bone.location, *bone.rotation_quaternion, *bone.rotation_euler, *bone.scale)])
+        if obj.rigid_body is not None:
+            digest.update(f"rb|{obj.rigid_body.type}".encode())
         for modifier in obj.modifiers:
             digest.update(f"{modifier.name}|{modifier.type}".encode())
             for prop in modifier.bl_rna.properties:
                 if prop.type in ("INT", "FLOAT", "BOOLEAN", "ENUM") and not getattr(prop, "is_array", False):
                     digest.update(repr(getattr(modifier, prop.identifier, None)).encode())
+            cache = getattr(modifier, "point_cache", None)
+            if cache is not None:
+                digest.update(f"baked|{cache.is_baked}".encode())
         for slot in getattr(obj, "material_slots", []):
             digest.update(f"m|{slot.material.name if slot.material else ''}".encode())
         for constraint in obj.constraints:
@@ -232,5 +250,8 @@ def scene_fingerprint(bpy):
     world = scene.world
     if world is not None:
         digest.update(f"world|{world.name}".encode())
+    digest.update(f"worlds|{len(bpy.data.worlds)}|textures|{'|'.join(sorted(f'{texture.name}:{texture.type}' for texture in bpy.data.textures))}".encode())
+    if scene.rigidbody_world is not None:
+        digest.update(f"rigid|{scene.rigidbody_world.point_cache.is_baked}".encode())
     digest.update(f"frame|{scene.frame_current}|{scene.render.engine}".encode())
     return digest.hexdigest()

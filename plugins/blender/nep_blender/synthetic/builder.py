@@ -10,7 +10,8 @@ runs for real (the worker starts the undo system with ``ed.undo_push``). An edit
 scene (``scene_fingerprint``), or the recipe has a bug and the session is dropped.
 
 Arguments are canonical before they run: quantized as the action space writes them, defaults left
-out (``BlenderActionSpace.validate``), so a recorded action encodes and decodes to itself.
+out (``BlenderActionSpace.validate``), so a recorded action encodes and decodes to itself, except for
+the strings and item-less enums that the action space keeps in logs but not in tokens.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class Style:
     extrude_depth: float
     cuts: int
     smooths: bool
-    uv_method: str  # "smart", "unwrap" or "cube"
+    uv_method: str  # "smart", "unwrap", "cube", "seams" (marked, then unwrapped) or "lightmap"
     finish: tuple[str, ...]  # the finishing moves this artist makes, in order
     retry_rate: float  # how often a step is undone (and redone differently)
     moves_new_objects: bool  # adds at the 3D cursor, then moves with G (transform.translate), instead of typing a location
@@ -75,7 +76,7 @@ class Style:
             extrude_depth=rng.choice((0.1, 0.2, 0.3, 0.5)),
             cuts=rng.choice((1, 2, 3)),
             smooths=rng.random() < 0.6,
-            uv_method=rng.choice(("smart", "smart", "unwrap", "cube")),
+            uv_method=rng.choice(("smart", "smart", "unwrap", "cube", "seams", "lightmap")),
             finish=tuple(finish[: rng.randint(1, 3)]),
             retry_rate=rng.choice((0.0, 0.1, 0.25)),
             moves_new_objects=rng.random() < 0.5,
@@ -111,10 +112,15 @@ class SessionBuilder:
     # Running and recording --------------------------------------------------------------------
 
     def canonical(self, kind: str, args: dict) -> dict:
+        """``args`` as the action space writes them, plus the ones it keeps out of tokens (a text to type,
+        a constraint's type), which the call needs and the log keeps."""
         try:
-            return dict(self.space.validate(Action(kind=kind, args=args)).args)
+            written = dict(self.space.validate(Action(kind=kind, args=args)).args)
         except InvalidAction as error:
             raise RecipeFailed(f"{kind}: {error}") from None
+        spec = self.space.operator(kind)
+        kept = {name: value for name, value in args.items() if not isinstance(value, dict) and not spec.property(name).tokenized}
+        return {**written, **kept}
 
     def call(self, kind: str, args: dict | None = None, low: float = 0.6, high: float = 3.0) -> None:
         """Run one operator call in bpy and record it; RecipeFailed unless it finished."""
@@ -279,18 +285,44 @@ class SessionBuilder:
         self.op("object.mode_set", mode="OBJECT")
 
     def new_material(self) -> None:
-        """``material.new`` as the material slot's New button runs it: the new material fills the slot.
+        """``material.new`` as the material slot's New button runs it: the new material fills the slot."""
+        self.bpy.context.active_object.active_material = self._new_block("material.new", self.bpy.data.materials)
+        self._pushed("Assign Material")
 
-        The button assigns the material itself (the operator does not) and gives back the user the
-        new material was created with; the builder does both and pushes an undo step, as it does.
-        """
-        before = set(self.bpy.data.materials)
-        self.op("material.new")
-        (material,) = set(self.bpy.data.materials) - before
-        material.user_clear()
-        self.bpy.context.active_object.active_material = material
-        self.bpy.ops.ed.undo_push(message="Assign Material")
+    def new_texture(self, texture_type: str) -> None:
+        """``texture.new`` as the active modifier's New button runs it, then the texture's type picked."""
+        texture = self._new_block("texture.new", self.bpy.data.textures)
+        texture.type = texture_type
+        self.bpy.context.active_object.modifiers.active.texture = self.bpy.data.textures[texture.name]
+        self._pushed("Texture")
+
+    def new_world(self) -> None:
+        """``world.new`` as the World tab's New button runs it: the new world becomes the scene's."""
+        self.bpy.context.scene.world = self._new_block("world.new", self.bpy.data.worlds)
+        self._pushed("World")
+
+    def _new_block(self, kind: str, blocks):
+        """Run a New button's operator; the button assigns the block itself (the operator does not) and
+        gives back the user the block was created with, so the builder does both, as it does."""
+        before = set(blocks)
+        self.op(kind)
+        (block,) = set(blocks) - before
+        block.user_clear()
+        return block
+
+    def _pushed(self, message: str) -> None:
+        """An undo step for a change made through the data API (a button, a field), as Blender pushes one."""
+        self.bpy.ops.ed.undo_push(message=message)
         self.fingerprint = scene_fingerprint(self.bpy)
+
+    def found(self, kind: str, **args) -> None:
+        """A call that made the scene as the artist found it (an imported mesh's flaws): run, not recorded.
+        One that finds nothing to do (a random selection of no faces) is a flaw the mesh does not have."""
+        try:
+            run_call(self.bpy, kind, self.canonical(kind, args))
+        except (CallRefused, RuntimeError, TypeError) as error:
+            raise RecipeFailed(f"{kind}: {str(error).strip().splitlines()[0]}") from None
+        self._pushed(kind)
 
     def click(self, obj) -> None:
         """Select ``obj`` alone and make it active, as a click in the viewport does (left out of logs)."""
@@ -304,8 +336,13 @@ class SessionBuilder:
         """Fill the active modifier's object field (a Boolean's cutter) with the eyedropper: no operator."""
         self.wait(0.5, 2.0)
         self.bpy.context.active_object.modifiers.active.object = obj
-        self.bpy.ops.ed.undo_push(message="Object")
-        self.fingerprint = scene_fingerprint(self.bpy)
+        self._pushed("Object")
+
+    def pick_constraint_target(self, obj) -> None:
+        """Fill the newest constraint's target field with the eyedropper: no operator."""
+        self.wait(0.5, 2.0)
+        self.bpy.context.active_object.constraints[-1].target = obj
+        self._pushed("Target")
 
     def active_is_smooth(self) -> bool:
         obj = self.bpy.context.active_object

@@ -35,6 +35,15 @@ def _uv(s: SessionBuilder) -> None:
         s.retry("uv.smart_project", angle_limit=math.radians(66), island_margin=0.02)
     elif s.style.uv_method == "unwrap":
         s.op("uv.unwrap", method="ANGLE_BASED", margin=0.01)
+    elif s.style.uv_method == "seams":  # seams marked on edges (picked at random here), then unwrapped
+        _select_mode(s, "EDGE")
+        s.op("mesh.select_all", action="DESELECT")
+        s.op("mesh.select_random", ratio=s.pick((0.1, 0.2)), seed=s.rng.randint(0, 9))
+        s.op("mesh.mark_seam")
+        s.op("mesh.select_all", action="SELECT")
+        s.op("uv.unwrap", method="ANGLE_BASED", margin=0.01)
+    elif s.style.uv_method == "lightmap":
+        s.op("uv.lightmap_pack")
     else:
         s.op("uv.cube_project", cube_size=1.0)
     s.object_mode()
@@ -65,10 +74,15 @@ def finish(s: SessionBuilder) -> None:
     s.maybe_pause()
 
 
+def _select_mode(s: SessionBuilder, mode: str) -> None:
+    """Vertex, edge or face select mode (1, 2, 3), unless it is already the only one on."""
+    if tuple(s.bpy.context.tool_settings.mesh_select_mode) != (mode == "VERT", mode == "EDGE", mode == "FACE"):
+        s.op("mesh.select_mode", type=mode)
+
+
 def _random_faces(s: SessionBuilder, ratio: float) -> None:
     """Face select mode, then a random set of faces (the recipe's stand-in for clicking faces)."""
-    if not s.bpy.context.tool_settings.mesh_select_mode[2]:
-        s.op("mesh.select_mode", type="FACE")
+    _select_mode(s, "FACE")
     s.op("mesh.select_all", action="DESELECT")
     s.op("mesh.select_random", ratio=ratio, seed=s.rng.randint(0, 9))
 
@@ -270,6 +284,8 @@ def tree(s: SessionBuilder) -> None:
     _add(s, "mesh.primitive_ico_sphere_add", subdivisions=s.rng.randint(1, 2), radius=s.pick((0.6, 0.8, 1.0)), location=[0.0, 0.0, trunk + 0.4])
     s.enter_edit()
     s.op("transform.vertex_random", offset=s.pick((0.1, 0.15, 0.2)), seed=s.rng.randint(0, 20))
+    if s.rng.random() < 0.4:
+        s.op("mesh.vertices_smooth", factor=s.pick((0.5, 1.0)), repeat=s.pick((1, 3, 5)))
     s.object_mode()
     _material(s)
     if s.rng.random() < 0.5:
@@ -324,6 +340,15 @@ def text_sign(s: SessionBuilder) -> None:
     """Lettering for a sign: a text object scaled, converted to a mesh, given depth with Solidify."""
     s.add("object.text_add", location=[0.0, 0.0, s.pick((0.01, 1.0, 2.0))])
     s.added()
+    if s.rng.random() < 0.7:  # Tab, erase the placeholder "Text", type the sign's words, Tab
+        s.enter_edit()
+        if s.rng.random() < 0.5:
+            s.op("font.delete", type="PREVIOUS_WORD")
+        else:
+            for _ in range(4):
+                s.op("font.delete", type="PREVIOUS_OR_SELECTION")
+        s.op("font.text_insert", text=s.pick(("OPEN", "EXIT", "Cafe", "Hotel", "NEP", "Shop", "42")))
+        s.object_mode()
     s.op("transform.resize", value=[s.pick((0.5, 1.0, 2.0))] * 3)
     s.resized()
     s.op("object.convert", target="MESH")
@@ -467,6 +492,186 @@ def cleanup(s: SessionBuilder) -> None:
     finish(s)
 
 
+def mesh_repair(s: SessionBuilder) -> None:
+    """Fix a mesh that came in broken (faces flipped, holes, a loose part): tidy it in edit mode."""
+    _add(s, s.pick(("mesh.primitive_monkey_add", "mesh.primitive_uv_sphere_add", "mesh.primitive_cylinder_add")))
+    s.found("object.mode_set", mode="EDIT")  # the flaws the artist finds: not their own steps
+    s.found("mesh.select_all", action="DESELECT")
+    s.found("mesh.select_random", ratio=0.2, seed=s.rng.randint(0, 9))
+    s.found("mesh.flip_normals")
+    if s.rng.random() < 0.6:
+        s.found("mesh.select_all", action="DESELECT")
+        s.found("mesh.select_random", ratio=0.05, seed=s.rng.randint(0, 9))
+        s.found("mesh.delete", type="ONLY_FACE")
+    loose = s.rng.random() < 0.5
+    if loose:  # stray edges, the faces of a small part lost
+        s.found("mesh.primitive_ico_sphere_add", subdivisions=1, radius=0.1, location=[2.0, 0.0, 0.0])
+        s.found("mesh.delete", type="ONLY_FACE")
+    s.found("mesh.select_all", action="DESELECT")
+    s.found("object.mode_set", mode="OBJECT")
+    s.edit_mode()
+    s.op_if_it_changes("mesh.remove_doubles", threshold=s.pick((0.0001, 0.001)))
+    if loose:
+        _select_mode(s, "EDGE")  # Select Loose picks edges without faces in edge select mode
+        s.op("mesh.select_all", action="DESELECT")
+        s.op("mesh.select_loose")
+        s.op("mesh.delete", type="EDGE")
+        s.op("mesh.select_all", action="SELECT")
+    s.op_if_it_changes("mesh.fill_holes", sides=s.pick((0, 4)))
+    s.op_if_it_changes("mesh.normals_make_consistent", inside=False)
+    if s.rng.random() < 0.3:
+        s.op_if_it_changes("mesh.dissolve_degenerate")
+    s.object_mode()
+    finish(s)
+
+
+# Simulation -------------------------------------------------------------------------------
+
+
+def _rigid_body(s: SessionBuilder, passive: bool = False) -> None:
+    s.op("rigidbody.object_add", type="PASSIVE" if passive else "ACTIVE")
+
+
+def _bake(s: SessionBuilder, chance: float = 0.7) -> None:
+    """Sometimes bake the simulations (Bake All Dynamics) to play them back, freeing an earlier bake first."""
+    if s.rng.random() < chance:
+        s.look(0.3)
+        scene = s.bpy.context.scene
+        caches = [modifier.point_cache for obj in scene.objects for modifier in obj.modifiers if hasattr(modifier, "point_cache")]
+        if scene.rigidbody_world is not None:
+            caches.append(scene.rigidbody_world.point_cache)
+        if any(cache.is_baked for cache in caches):
+            s.op("ptcache.free_bake_all")
+        s.op("ptcache.bake_all")
+
+
+def rigid_body_drop(s: SessionBuilder) -> None:
+    """Objects dropped onto a floor: the floor a passive rigid body, each object an active one."""
+    _add(s, "mesh.primitive_plane_add", size=s.pick((10.0, 20.0)))
+    _rigid_body(s, passive=True)
+    kind = s.pick(("mesh.primitive_cube_add", "mesh.primitive_uv_sphere_add", "mesh.primitive_ico_sphere_add", "mesh.primitive_cylinder_add"))
+    _add(s, kind, location=[0.0, 0.0, s.pick((2.0, 3.0, 5.0))])
+    if s.rng.random() < 0.4:
+        s.op("transform.rotate", value=math.radians(s.pick((15, 30, 45))), orient_axis=s.pick(("X", "Y")))
+    _rigid_body(s)
+    if s.rng.random() < 0.6:  # a stack: copies keep their rigid bodies
+        _duplicates(s, [s.pick((0.2, 0.4, 0.0)), 0.0, s.pick((1.5, 2.0, 2.5))], s.rng.randint(2, 5))
+    else:
+        for index in range(s.rng.randint(1, 3)):
+            _add(s, s.pick(("mesh.primitive_cube_add", "mesh.primitive_uv_sphere_add", "mesh.primitive_monkey_add")), location=[s.pick((1.0, -1.0, 0.5)), 0.0, 4.0 + 2.0 * index])
+            _rigid_body(s)
+    _bake(s)
+    s.maybe_pause()
+
+
+def dominoes(s: SessionBuilder) -> None:
+    """A row of dominoes on a floor, and a ball to knock the first over."""
+    _add(s, "mesh.primitive_plane_add", size=s.pick((10.0, 20.0)))
+    _rigid_body(s, passive=True)
+    height = s.pick((0.5, 0.8, 1.0))
+    _block(s, [0.1, 0.4, height], [0.0, 0.0, height / 2])
+    _rigid_body(s)
+    _duplicates(s, [s.pick((0.3, 0.4, 0.5)), 0.0, 0.0], s.rng.randint(4, 9), 0.1)
+    _add(s, "mesh.primitive_uv_sphere_add", radius=0.2, location=[-1.0, 0.0, height + 0.5])
+    _rigid_body(s)
+    _bake(s)
+    s.maybe_pause()
+
+
+def cloth_drape(s: SessionBuilder) -> None:
+    """A cloth dropped over an object: the object collides, a subdivided plane above it is the cloth."""
+    _add(s, s.pick(("mesh.primitive_cube_add", "mesh.primitive_uv_sphere_add", "mesh.primitive_monkey_add")), location=[0.0, 0.0, 1.0])
+    s.op("object.modifier_add", type="COLLISION")
+    _add(s, "mesh.primitive_plane_add", size=s.pick((3.0, 4.0)), location=[0.0, 0.0, s.pick((2.5, 3.0))])
+    s.edit_mode()
+    s.op("mesh.subdivide", number_cuts=s.pick((8, 10, 12)))
+    s.object_mode()
+    s.op("object.modifier_add", type="CLOTH")
+    _bake(s)
+    s.op("object.shade_smooth")
+    if s.rng.random() < 0.5:
+        s.op("object.modifier_add", type="SUBSURF")
+    s.maybe_pause()
+
+
+# Environment ------------------------------------------------------------------------------
+
+
+def terrain(s: SessionBuilder) -> None:
+    """Ground from a dense grid, displaced by a new noise texture, then smoothed."""
+    size = s.pick((10.0, 20.0, 40.0))
+    if s.rng.random() < 0.5:
+        cuts = s.pick((20, 32, 50))
+        _add(s, "mesh.primitive_grid_add", x_subdivisions=cuts, y_subdivisions=cuts, size=size)
+    else:
+        _add(s, "mesh.primitive_plane_add", size=size)
+        s.edit_mode()
+        s.op("mesh.subdivide", number_cuts=s.pick((10, 20, 30)))
+        s.object_mode()
+    s.op("object.modifier_add", type="DISPLACE")
+    s.new_texture(s.pick(("CLOUDS", "CLOUDS", "VORONOI", "DISTORTED_NOISE")))
+    s.look()
+    if s.rng.random() < 0.5:
+        s.op("object.modifier_add", type="SUBSURF")
+        if s.rng.random() < 0.5:  # subdivide before displacing
+            s.op("object.modifier_move_up")
+    s.op("object.shade_smooth")
+    s.maybe_pause()
+
+
+# Scene set-up, continued ---------------------------------------------------------------------
+
+
+def camera_rig(s: SessionBuilder) -> None:
+    """A camera aimed at the subject (or an empty above it) with a Track To constraint; a new world."""
+    _add(s, s.pick(("mesh.primitive_monkey_add", "mesh.primitive_uv_sphere_add", "mesh.primitive_torus_add")), location=[0.0, 0.0, 1.0])
+    target = s.bpy.context.active_object
+    if s.rng.random() < 0.5:
+        s.add("object.empty_add", type="PLAIN_AXES", location=[0.0, 0.0, 1.0])
+        target = s.bpy.context.active_object
+    s.add("object.camera_add", location=[s.pick((6.0, 8.0)), -s.pick((6.0, 8.0)), s.pick((3.0, 4.0, 5.0))])
+    s.op("object.constraint_add", type="TRACK_TO")
+    s.pick_constraint_target(target)
+    if s.rng.random() < 0.5:
+        s.new_world()
+    if s.rng.random() < 0.5:
+        s.add("object.light_add", type=s.pick(("SUN", "AREA")), location=[4.0, -4.0, 6.0])
+    s.maybe_pause()
+
+
+def curve_path(s: SessionBuilder) -> None:
+    """A path drawn point by point (its first points deleted, new ones added), then given a follower."""
+    s.add("curve.primitive_bezier_curve_add", location=[0.0, 0.0, s.pick((0.0, 1.0))])
+    s.added()
+    s.enter_edit()
+    if s.rng.random() < 0.5:  # redraw it: delete every point, Ctrl+right-click new ones
+        s.op("curve.select_all", action="SELECT")
+        s.op("curve.delete", type="VERT")
+        x = 0.0
+        for _ in range(s.rng.randint(2, 5)):
+            x += s.pick((1.0, 2.0))
+            s.op("curve.vertex_add", location=[x, s.pick((0.0, 1.0, -1.0)), 0.0])
+    else:  # extend it from its end (E)
+        s.op("curve.select_all", action="DESELECT")
+        s.op("curve.de_select_last")
+        for _ in range(s.rng.randint(1, 4)):
+            s.op("curve.extrude_move", TRANSFORM_OT_translate={"value": [s.pick((1.0, 2.0)), s.pick((0.0, 1.0, -1.0)), 0.0]})
+    s.op("curve.select_all", action="SELECT")
+    if s.rng.random() < 0.5:
+        s.op("curve.subdivide", number_cuts=s.pick((1, 2, 3)))
+    if s.rng.random() < 0.4:
+        s.op_if_it_changes("curve.handle_type_set", type=s.pick(("AUTOMATIC", "VECTOR")))
+    s.object_mode()
+    path = s.bpy.context.active_object
+    if s.rng.random() < 0.5:  # something to travel along it
+        s.add(s.pick(("object.camera_add", "object.empty_add")))
+        s.op("object.constraint_add", type="FOLLOW_PATH")
+        s.pick_constraint_target(path)
+    else:
+        s.op("object.convert", target="MESH")
+    s.maybe_pause()
+
+
 # Scene set-up ---------------------------------------------------------------------------------
 
 
@@ -588,16 +793,27 @@ def simple_rig(s: SessionBuilder) -> None:
     s.object_mode()
     s.op("object.select_all", action="SELECT")
     s.op("object.parent_set", type=s.pick(("ARMATURE_AUTO", "ARMATURE_AUTO", "ARMATURE_ENVELOPE")))
+    if s.rng.random() < 0.7:  # try the rig: pose mode (Ctrl+Tab), bend, clear the pose, back
+        s.op("object.posemode_toggle")
+        s.op("pose.select_all", action="SELECT")
+        s.look(0.3)
+        s.op("transform.rotate", value=math.radians(s.pick((20, 30, 45, -30))), orient_axis=s.pick(("X", "Y")))
+        s.look(0.3)
+        if s.rng.random() < 0.6:
+            s.op(s.pick(("pose.rot_clear", "pose.transforms_clear")))
+        s.op("object.posemode_toggle")
     s.maybe_pause()
 
 
 THEMES: dict[str, tuple[Callable[[SessionBuilder], None], ...]] = {
     "furniture": (table, chair, sofa, shelf, lamp),
     "architecture": (floor_plan, wall_with_windows, columns, stairs, tower),
-    "props": (barrel, crate, rock, tree, sword, scatter, curve_ring, text_sign, grass_patch),
-    "hard_surface": (modifier_stack, extrude_inset, inset_panels, bevel_edges, loop_cuts, solidify_shell, cleanup, split_parts, boolean_cut),
-    "look_dev": (materials, material_zones, uv_unwrap, lighting_and_camera),
+    "props": (barrel, crate, sword, curve_ring, curve_path, text_sign),
+    "environment": (terrain, rock, tree, scatter, grass_patch),
+    "hard_surface": (modifier_stack, extrude_inset, inset_panels, bevel_edges, loop_cuts, solidify_shell, cleanup, mesh_repair, split_parts, boolean_cut),
+    "look_dev": (materials, material_zones, uv_unwrap, camera_rig, lighting_and_camera),
     "rigging": (pivot_parent, simple_rig),
+    "simulation": (rigid_body_drop, dominoes, cloth_drape),
 }
 """What one session models: two to four families of one theme, in the theme's order (the table before
 its chairs, the floor plan before the walls), sometimes followed by a camera and lights."""

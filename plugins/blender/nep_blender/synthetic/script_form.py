@@ -28,15 +28,28 @@ SCRIPT_ENDINGS: tuple[tuple[tuple[str, dict], ...], ...] = (
 """What scripts end with after modeling, as (operator, arguments) calls: saving, exporting, rendering
 (paths are strings, never written)."""
 
+SCRIPT_OPENINGS: tuple[tuple[tuple[str, dict], ...], ...] = (
+    (("import_scene.fbx", {}),), (("import_scene.gltf", {}),), (("wm.obj_import", {}),), (("wm.stl_import", {}),),
+    (("import_scene.fbx", {}), ("import_scene.gltf", {})), (("import_scene.fbx", {}), ("import_scene.gltf", {}), ("wm.obj_import", {})),
+    (("wm.open_mainfile", {}),), (("wm.append", {}),),
+)
+"""What scripts that work on a model start with, after clearing the scene: importing it (one call per file
+type the script handles, each branch read by the collector), or opening or appending a .blend."""
+
 SELECT_ALL = Action(kind="object.select_all", args={"action": "SELECT"}, edit=False)
 DESELECT_ALL = Action(kind="object.select_all", args={"action": "DESELECT"}, edit=False)
 DELETE = Action(kind="object.delete", edit=True)
+PURGE = Action(kind="outliner.orphans_purge", args={"do_recursive": True}, edit=True)
 CLEARINGS: tuple[tuple[Action, ...], ...] = (
-    (SELECT_ALL, DELETE), (SELECT_ALL, DELETE), (SELECT_ALL, DELETE),
+    (SELECT_ALL, DELETE), (SELECT_ALL, DELETE), (SELECT_ALL, DELETE), (SELECT_ALL, DELETE, PURGE),
     (SELECT_ALL, Action(kind="object.delete", args={"use_global": False}, edit=True)),
+    (Action(kind="object.select_pattern", args={"pattern": "Cube"}, edit=False), DELETE),
+    (SELECT_ALL, Action(kind="collection.objects_remove_all", edit=True)),
+    (Action(kind="wm.read_factory_settings", args={"use_empty": True}, edit=False),),
     (DESELECT_ALL, Action(kind="object.select_by_type", args={"type": "MESH"}, edit=False), DELETE),
 )
-"""How scripts clear the scene, the usual first function: everything, or every mesh (an author writes one)."""
+"""How scripts clear the scene, the usual first function: everything (and the data it leaves behind),
+every mesh, the default cube, or a factory reset (an author writes one)."""
 
 SELECTIONS = frozenset({"object.select_all", "object.select_by_type", "object.select_pattern"})
 
@@ -64,6 +77,7 @@ class ScriptAuthor:
     data_api: bool = False  # materials, selections and sizes through the data API (deselect all, pick in Python)
     clears: bool = False  # starts the script by clearing the scene when the recording did not
     clearing: tuple[Action, ...] = CLEARINGS[0]  # how this author clears the scene
+    opening: tuple[Action, ...] = ()  # the calls that bring in the model to work on (imports), after clearing
     ending: tuple[Action, ...] = ()  # the calls the script ends with (save, export, render)
 
     @classmethod
@@ -73,6 +87,10 @@ class ScriptAuthor:
         if unit_hash("ending", seed, index) < 0.5:
             choice = SCRIPT_ENDINGS[int(unit_hash("ending-kind", seed, index) * len(SCRIPT_ENDINGS))]
             ending = tuple(Action(kind=kind, args=args, edit=is_edit(kind)) for kind, args in choice)
+        opening: tuple[Action, ...] = ()
+        if unit_hash("opening", seed, index) < 0.25:
+            choice = SCRIPT_OPENINGS[int(unit_hash("opening-kind", seed, index) * len(SCRIPT_OPENINGS))]
+            opening = tuple(Action(kind=kind, args=args, edit=is_edit(kind)) for kind, args in choice)
         return cls(
             toggles=unit_hash("toggle", seed, index) < 0.3,
             guards=unit_hash("guard", seed, index) < 0.5,
@@ -82,6 +100,7 @@ class ScriptAuthor:
             data_api=unit_hash("data-api", seed, index) < 0.8,
             clears=unit_hash("clears", seed, index) < 0.6,
             clearing=CLEARINGS[int(unit_hash("clearing", seed, index) * len(CLEARINGS))],
+            opening=opening,
             ending=ending,
         )
 
@@ -90,8 +109,9 @@ def as_scripts(session: Session, function_starts: Sequence[int] = (0,), author: 
     """``session`` as ``author`` would script it, one session per function: its events from each of
     ``function_starts`` (event indexes) to the next, without undone or UI-only calls, with no context
     and at an even pace, in the author's habits (``ScriptAuthor``): the scene cleared the author's way
-    (a clearing function first when the author ``clears`` and the recording did not), the ending after
-    the last function's calls.
+    (a clearing function first when the author ``clears`` and the recording did not), the opening
+    (imports) at the start of the first function after any clearing, the ending after the last
+    function's calls.
 
     An ``ed.undo`` removes itself and the newest edit kept before it in its function. A function
     left with fewer than ``MIN_CALLS`` calls is left out. The copies keep the session's split group
@@ -112,9 +132,12 @@ def as_scripts(session: Session, function_starts: Sequence[int] = (0,), author: 
             kept.extend(author.ending)
         functions.append((number, kept))
     first = next((calls for _, calls in functions if calls), [])
-    if first[:2] == [SELECT_ALL, DELETE]:
+    cleared = first[:2] == [SELECT_ALL, DELETE]
+    if cleared:
         first[:2] = author.clearing
-    elif author.clears:
+    at = len(author.clearing) if cleared else 0
+    first[at:at] = author.opening
+    if author.clears and not cleared:
         functions.insert(0, ("clear", list(author.clearing)))
     scripts = []
     for number, kept in functions:
