@@ -169,6 +169,14 @@ def _hash_edit_mesh(digest, mesh):
         _pack_floats(digest, [value for face in list(data.faces)[:500] for loop in face.loops for value in loop[layer].uv])
 
 
+def point_caches(scene):
+    """The scene's simulation caches: each modifier's (cloth, soft body...) and the rigid body world's."""
+    caches = [modifier.point_cache for obj in scene.objects for modifier in obj.modifiers if hasattr(modifier, "point_cache")]
+    if scene.rigidbody_world is not None:
+        caches.append(scene.rigidbody_world.point_cache)
+    return caches
+
+
 def scene_fingerprint(bpy):
     """A hash of what an edit changes: objects, transforms, data (curve points, poses, seams), modifiers,
     constraints, rigid bodies, baked simulations, materials, textures, worlds, mode, cursor.
@@ -232,9 +240,6 @@ def scene_fingerprint(bpy):
             for prop in modifier.bl_rna.properties:
                 if prop.type in ("INT", "FLOAT", "BOOLEAN", "ENUM") and not getattr(prop, "is_array", False):
                     digest.update(repr(getattr(modifier, prop.identifier, None)).encode())
-            cache = getattr(modifier, "point_cache", None)
-            if cache is not None:
-                digest.update(f"baked|{cache.is_baked}".encode())
         for slot in getattr(obj, "material_slots", []):
             digest.update(f"m|{slot.material.name if slot.material else ''}".encode())
         for constraint in obj.constraints:
@@ -251,7 +256,6 @@ def scene_fingerprint(bpy):
     if world is not None:
         digest.update(f"world|{world.name}".encode())
     digest.update(f"worlds|{len(bpy.data.worlds)}|textures|{'|'.join(sorted(f'{texture.name}:{texture.type}' for texture in bpy.data.textures))}".encode())
-    if scene.rigidbody_world is not None:
-        digest.update(f"rigid|{scene.rigidbody_world.point_cache.is_baked}".encode())
+    digest.update(f"baked|{[cache.is_baked for cache in point_caches(scene)]}".encode())
     digest.update(f"frame|{scene.frame_current}|{scene.render.engine}".encode())
     return digest.hexdigest()

@@ -264,14 +264,14 @@ class SessionBuilder:
             self.op("object.transform_apply", location=False, rotation=False, scale=True)
 
     def modifier(self, kind: str, in_a_stack: bool = False) -> None:
-        """Add a modifier to the active object; an artist who applies right away applies it.
+        """Add a modifier to the active object; an artist who applies right away applies it, unless it
+        is part of a stack (``in_a_stack``), which ``apply_stack`` applies once it is built.
 
-        Apply (``object.modifier_apply``) is recorded without the modifier's name, as the action space
-        keeps no strings; it runs on the active modifier, the one just added. An artist who converts
-        to a mesh instead converts a stack once, after its last modifier (``in_a_stack``).
+        Apply (``object.modifier_apply``) is recorded without the modifier's name: it runs on the
+        active modifier, the one just added.
         """
         self.op("object.modifier_add", type=kind)
-        if self.style.applies_modifiers and not (in_a_stack and self.style.applies_by_converting):
+        if self.style.applies_modifiers and not in_a_stack:
             self.look(0.3)
             self.apply_modifiers()
 
@@ -280,6 +280,14 @@ class SessionBuilder:
             self.op("object.convert", target="MESH")
         else:
             self.op("object.modifier_apply")
+
+    def apply_stack(self) -> None:
+        """Apply the active object's whole stack: Convert to Mesh, or Apply on each modifier from the top."""
+        if self.style.applies_by_converting:
+            self.op("object.convert", target="MESH")
+            return
+        for name in [modifier.name for modifier in self.bpy.context.active_object.modifiers]:
+            self.op("object.modifier_apply", modifier=name)
 
     def object_mode(self) -> None:
         self.op("object.mode_set", mode="OBJECT")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from typing import Callable
 
+from nep_blender.bpy_calls import point_caches
 from nep_blender.synthetic.builder import SessionBuilder
 
 
@@ -368,8 +369,9 @@ def modifier_stack(s: SessionBuilder) -> None:
         s.look(0.3)
         s.modifier(modifier, in_a_stack=True)
         s.maybe_pause(0.05)
-    if s.style.applies_modifiers and s.style.applies_by_converting:
-        s.apply_modifiers()
+    if s.style.applies_modifiers:
+        s.look(0.3)
+        s.apply_stack()
     if s.rng.random() < 0.3:
         s.abandon("object.modifier_add", type="TRIANGULATE")
     s.op("object.shade_smooth")
@@ -536,11 +538,7 @@ def _bake(s: SessionBuilder, chance: float = 0.7) -> None:
     """Sometimes bake the simulations (Bake All Dynamics) to play them back, freeing an earlier bake first."""
     if s.rng.random() < chance:
         s.look(0.3)
-        scene = s.bpy.context.scene
-        caches = [modifier.point_cache for obj in scene.objects for modifier in obj.modifiers if hasattr(modifier, "point_cache")]
-        if scene.rigidbody_world is not None:
-            caches.append(scene.rigidbody_world.point_cache)
-        if any(cache.is_baked for cache in caches):
+        if any(cache.is_baked for cache in point_caches(s.bpy.context.scene)):
             s.op("ptcache.free_bake_all")
         s.op("ptcache.bake_all")
 
@@ -696,8 +694,10 @@ def lighting_and_camera(s: SessionBuilder) -> None:
     s.op("object.shade_smooth")
     key = s.pick(("AREA", "SUN", "POINT", "SPOT"))
     s.add("object.light_add", type=key, location=[s.pick((3.0, 4.0)), -s.pick((3.0, 4.0)), s.pick((4.0, 5.0))])
-    if s.rng.random() < 0.6:
+    if s.rng.random() < 0.6:  # a fill light, and sometimes a rim light behind: three-point lighting
         s.add("object.light_add", type="AREA", location=[-s.pick((3.0, 4.0)), -2.0, 3.0])
+        if s.rng.random() < 0.5:
+            s.add("object.light_add", type=s.pick(("AREA", "SPOT", "POINT")), location=[0.0, s.pick((3.0, 4.0)), s.pick((3.0, 4.0))])
     if s.style.moves_new_objects:
         s.add("object.camera_add", location=[7.0, -7.0, s.pick((4.0, 5.0))])
         s.op("transform.rotate", value=math.radians(63), orient_axis="X")
