@@ -124,8 +124,19 @@ def test_an_author_who_imports_a_model_does_it_first_after_clearing():
     assert kinds(whole)[:5] == ["object.select_all", "object.delete", "outliner.orphans_purge", "import_scene.fbx", "mesh.primitive_cube_add"]
     empty_start = _session([("mesh.primitive_cube_add", {}, True), ("object.shade_smooth", {}, True)], "empty")
     clearing, model = as_scripts(empty_start, author=ScriptAuthor(clears=True, opening=imports[:1]))
-    assert kinds(clearing) == ["object.select_all", "object.delete"]
-    assert kinds(model) == ["import_scene.fbx", "mesh.primitive_cube_add", "object.shade_smooth"]
+    assert kinds(clearing) == ["object.select_all", "object.delete", "import_scene.fbx"]
+    assert kinds(model) == ["mesh.primitive_cube_add", "object.shade_smooth"]
+
+
+def test_most_authors_start_the_scripts_body_with_the_clearing_rather_than_a_function_of_its_own():
+    (body, *_) = as_scripts(_recording(), [0, 2], ScriptAuthor(clear_function=False))
+    assert kinds(body)[:4] == ["object.select_all", "object.delete", "mesh.primitive_cube_add", "object.mode_set"]
+    empty_start = _session([("mesh.primitive_cube_add", {}, True), ("object.shade_smooth", {}, True)], "empty")
+    imports = (Action(kind="import_scene.fbx", edit=True),)
+    (body,) = as_scripts(empty_start, author=ScriptAuthor(clears=True, clear_function=False, opening=imports))
+    assert kinds(body) == ["object.select_all", "object.delete", "import_scene.fbx", "mesh.primitive_cube_add", "object.shade_smooth"]
+    authors = [ScriptAuthor.draw(5, index, lambda kind: True) for index in range(200)]
+    assert 0.1 < sum(author.clear_function for author in authors) / len(authors) < 0.4
 
 
 def test_a_data_api_author_deselects_all_before_deleting_one_object():

@@ -76,6 +76,7 @@ class ScriptAuthor:
     loops: bool = False  # repeats work in a loop, which the collector reads once
     data_api: bool = False  # materials, selections and sizes through the data API (deselect all, pick in Python)
     clears: bool = False  # starts the script by clearing the scene when the recording did not
+    clear_function: bool = True  # the clearing is a function of its own, rather than the start of the script's body
     clearing: tuple[Action, ...] = CLEARINGS[0]  # how this author clears the scene
     opening: tuple[Action, ...] = ()  # the calls that bring in the model to work on (imports), after clearing
     ending: tuple[Action, ...] = ()  # the calls the script ends with (save, export, render)
@@ -99,6 +100,7 @@ class ScriptAuthor:
             loops=unit_hash("loops", seed, index) < 0.7,
             data_api=unit_hash("data-api", seed, index) < 0.8,
             clears=unit_hash("clears", seed, index) < 0.6,
+            clear_function=unit_hash("clear-function", seed, index) < 0.25,  # 12 of 48 early clearings in real scripts
             clearing=CLEARINGS[int(unit_hash("clearing", seed, index) * len(CLEARINGS))],
             opening=opening,
             ending=ending,
@@ -109,9 +111,9 @@ def as_scripts(session: Session, function_starts: Sequence[int] = (0,), author: 
     """``session`` as ``author`` would script it, one session per function: its events from each of
     ``function_starts`` (event indexes) to the next, without undone or UI-only calls, with no context
     and at an even pace, in the author's habits (``ScriptAuthor``): the scene cleared the author's way
-    (a clearing function first when the author ``clears`` and the recording did not), the opening
-    (imports) at the start of the first function after any clearing, the ending after the last
-    function's calls.
+    (first, when the author ``clears`` and the recording did not), the opening (imports) after the
+    clearing, both in a function of their own or, unless the author writes a ``clear_function``, at
+    the start of the next function; the ending after the last function's calls.
 
     An ``ed.undo`` removes itself and the newest edit kept before it in its function. A function
     left with fewer than ``MIN_CALLS`` calls is left out. The copies keep the session's split group
@@ -135,10 +137,15 @@ def as_scripts(session: Session, function_starts: Sequence[int] = (0,), author: 
     cleared = first[:2] == [SELECT_ALL, DELETE]
     if cleared:
         first[:2] = author.clearing
-    at = len(author.clearing) if cleared else 0
+    elif author.clears:
+        first = list(author.clearing)
+        functions.insert(0, ("clear", first))
+    at = len(author.clearing) if cleared or author.clears else 0
     first[at:at] = author.opening
-    if author.clears and not cleared:
-        functions.insert(0, ("clear", list(author.clearing)))
+    bodies = [calls for _, calls in functions if calls]
+    if at and not author.clear_function and len(bodies) > 1 and len(bodies[0]) == at + len(author.opening):
+        bodies[1][:0] = bodies[0]  # the clearing (and the opening) start the script's body
+        bodies[0].clear()
     scripts = []
     for number, kept in functions:
         if author.guards and kept and kept[0].kind in (*SELECTIONS, "object.delete"):
