@@ -341,7 +341,7 @@ def text_sign(s: SessionBuilder) -> None:
     """Lettering for a sign: a text object scaled, converted to a mesh, given depth with Solidify."""
     s.add("object.text_add", location=[0.0, 0.0, s.pick((0.01, 1.0, 2.0))])
     s.added()
-    if s.rng.random() < 0.7:  # Tab, erase the placeholder "Text", type the sign's words, Tab
+    if s.rng.random() < 0.7:  # Tab, erase the default "Text", type the sign's words, Tab
         s.enter_edit()
         if s.rng.random() < 0.5:
             s.op("font.delete", type="PREVIOUS_WORD")

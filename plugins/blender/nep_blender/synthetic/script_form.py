@@ -84,14 +84,14 @@ class ScriptAuthor:
     @classmethod
     def draw(cls, seed: int, index: int, is_edit) -> ScriptAuthor:
         """The author of session ``index`` of ``seed``; ``is_edit(kind)`` tells the ending's edits apart."""
-        ending: tuple[Action, ...] = ()
-        if unit_hash("ending", seed, index) < 0.5:
-            choice = SCRIPT_ENDINGS[int(unit_hash("ending-kind", seed, index) * len(SCRIPT_ENDINGS))]
-            ending = tuple(Action(kind=kind, args=args, edit=is_edit(kind)) for kind, args in choice)
-        opening: tuple[Action, ...] = ()
-        if unit_hash("opening", seed, index) < 0.25:
-            choice = SCRIPT_OPENINGS[int(unit_hash("opening-kind", seed, index) * len(SCRIPT_OPENINGS))]
-            opening = tuple(Action(kind=kind, args=args, edit=is_edit(kind)) for kind, args in choice)
+        def calls(habit: str, share: float, table) -> tuple[Action, ...]:
+            """One of ``table``'s call sequences for ``share`` of the authors, none for the others."""
+            if unit_hash(habit, seed, index) >= share:
+                return ()
+            choice = table[int(unit_hash(f"{habit}-kind", seed, index) * len(table))]
+            return tuple(Action(kind=kind, args=args, edit=is_edit(kind)) for kind, args in choice)
+
+        ending, opening = calls("ending", 0.5, SCRIPT_ENDINGS), calls("opening", 0.25, SCRIPT_OPENINGS)
         return cls(
             toggles=unit_hash("toggle", seed, index) < 0.3,
             guards=unit_hash("guard", seed, index) < 0.5,
