@@ -121,20 +121,20 @@ class Replayer:
         if extends:
             if self.dirty:
                 self.bpy.ops.wm.open_mainfile(filepath=self.base, load_ui=True)
-            todo = calls[len(previous) :]
+            to_replay = calls[len(previous) :]
         else:
             self.bpy.ops.wm.read_factory_settings(use_empty=start != "startup")
-            todo = calls
+            to_replay = calls
         self.history, self.dirty = None, True
         errors = 0
-        for action in todo:
+        for action in to_replay:
             error, _ = self.run(action)
             errors += error is not None and not error.startswith("not run:") and action.get("edit", True)
         if reuse:
-            if todo or not extends:
+            if to_replay or not extends:
                 self.bpy.ops.wm.save_as_mainfile(filepath=self.base, copy=True)
             self.history, self.start, self.dirty = list(history), start, False
-        return len(todo), errors
+        return len(to_replay), errors
 
     def try_call(self, predicted: dict) -> dict:
         """Run the predicted call on the replayed scene and judge it."""
