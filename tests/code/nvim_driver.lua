@@ -117,6 +117,26 @@ local ok, err = pcall(function()
     result.after_two_undos = buffer_text()
     type_keys("<C-r><C-r>")
     step_done()
+  elseif scenario == "crossfile" then
+    -- a rename in core.py; the fitted n-gram learned that web.py's import follows
+    vim.cmd("edit web.py")
+    vim.cmd("edit core.py")
+    type_keys("1GwcwBaseParser<Esc>")
+    if not wait_for(function() return nep.visible() end) then
+      return fail("no suggestion shown after the rename: " .. nep.status())
+    end
+    local history = recorder.request_history(vim.api.nvim_get_current_buf())
+    local marks = vim.api.nvim_buf_get_extmarks(0, require("nep.display").namespace, 0, -1, { details = true })
+    local step = { shown = nep.shown.action, elsewhere = nep.shown.elsewhere, sent_files = vim.tbl_keys(history[1].state.files),
+      hint = marks[1] and marks[1][4].virt_text[1][1] or "" }
+    result.steps[#result.steps + 1] = step
+    type_keys("<Tab>") -- opens web.py at the edit
+    step.buffer_after_first = recorder.relative(vim.api.nvim_buf_get_name(0))
+    step.cursor_after_first = vim.api.nvim_win_get_cursor(0)[1]
+    step.still_shown = nep.visible()
+    type_keys("<Tab>") -- applies it
+    step.after = buffer_text()
+    step.accepted = nep.counts.accepted
   elseif scenario == "insert" then
     -- the same, never leaving Insert mode: keys typed by timers while Insert mode waits for input
     local tries = 0

@@ -75,6 +75,60 @@ def test_the_newest_substitution_continued_at_another_line_is_again_and_a_marker
     assert bound.encode(edit(2, 1, "    t = s + 2\n"))[0] == SUB_TOKEN  # another substitution: written out
 
 
+def rename_context(files, first_edit, cursor_file="pkg/core.py"):
+    events = [Event(0.0, state={"files": files, "cursor": {"file": cursor_file, "line": first_edit.target["line"], "column": 0}}),
+              Event(1.0, action=first_edit)]
+    return Context(history=events, session_id="rename")
+
+
+RENAME_FILES = {
+    "pkg/core.py": "class Parser:\n    pass\n" + "\n" * 80 + "DEFAULT = Parser()\n",
+    "pkg/web.py": "import os\nfrom pkg.core import Parser\n\nPAGE = Parser()\n",
+    "pkg/cli.py": "from .core import Parser as _Parser\n",
+    "pkg/util.py": "x = 1\n",
+}
+
+
+def test_a_rename_is_carried_into_the_next_file_and_further_down_with_again_and_a_file_marker(space):
+    bound = space.for_context(rename_context(RENAME_FILES, edit(1, 1, "class BaseParser:\n", "pkg/core.py")))
+    view = bound.view
+    assert view.repeat == ("Parser", "BaseParser")
+    # the current file below its region first, then the other files holding "Parser", those after core.py first
+    assert view.files[:3] == ("pkg/core.py", "pkg/web.py", "pkg/cli.py")
+    assert [(view.files[index], line) for index, line, _ in view.again_sites] == [
+        ("pkg/core.py", 83), ("pkg/web.py", 2), ("pkg/cli.py", 1)]  # not util.py: no Parser there
+    assert bound.allowed_next([AGAIN_TOKEN]) == ["<file0>", "<file1>", "<file2>"]
+    carried = edit(2, 1, "from pkg.core import BaseParser\n", "pkg/web.py")
+    assert bound.encode(carried) == [AGAIN_TOKEN, "<file1>"]
+    assert bound.decode([AGAIN_TOKEN, "<file1>"]) == carried
+    below = edit(83, 1, "DEFAULT = BaseParser()\n", "pkg/core.py")
+    assert bound.encode(below) == [AGAIN_TOKEN, "<file0>"]
+    assert bound.decode([AGAIN_TOKEN, "<file0>"]) == below
+    elsewhere = edit(4, 1, "PAGE = BaseParser()\n", "pkg/web.py")  # not the file's first site: a jump there
+    assert bound.encode(elsewhere)[0] == JUMP_TOKEN
+    with pytest.raises(InvalidAction):
+        bound.decode([AGAIN_TOKEN, "<file3>"])
+
+
+def test_after_a_jump_into_the_next_file_the_substitution_goes_on_there(space):
+    files = dict(RENAME_FILES)
+    history = rename_context(files, edit(1, 1, "class BaseParser:\n", "pkg/core.py")).history
+    history = [*history, Event(2.0, action=edit(2, 1, "from pkg.core import BaseParser\n", "pkg/web.py")),
+               Event(2.5, state={"cursor": {"file": "pkg/web.py", "line": 2, "column": 0}})]
+    bound = space.for_context(Context(history=history, session_id="rename"))
+    assert bound.view.file == "pkg/web.py" and bound.view.repeat == ("Parser", "BaseParser")
+    assert bound.encode(edit(4, 1, "PAGE = BaseParser()\n", "pkg/web.py")) == [AGAIN_TOKEN, "<L3>"]
+
+
+def test_a_camel_case_rename_is_one_piece_and_two_changes_are_not():
+    from nep_code.substitution import find_substitution
+
+    codec = CodeActionSpace().codec
+    assert find_substitution("class SimpleReader(abc.ABC):\n", "class simple_reader(abc.ABC):\n", codec) == ("SimpleReader", "simple_reader")
+    assert find_substitution("x = f(a) + g(b)\n", "x = f(c) + g(d)\n", codec) is None
+    assert find_substitution("y = s + s\n", "y = size + size\n", codec) == ("s", "size")
+
+
 def test_again_is_not_offered_where_the_change_would_break_the_code():
     lines = ("def g(x, y):\n", "    f(x, y)\n", "    y = 3\n", "    return f(y)\n")
     view = CodeView(("a.py",), (4,), 1, 4, lines, repeat=("y", "y, z=None"))

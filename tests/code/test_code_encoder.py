@@ -116,6 +116,20 @@ def test_lines_the_newest_substitution_has_not_reached_are_marked(encoder):
     assert HIT not in plain  # the newest edit is no substitution
 
 
+def test_files_the_newest_substitution_can_reach_are_listed_with_their_line(encoder):
+    files = {"pkg/core.py": "def parse(text):\n    return text\n", "pkg/web.py": "from pkg.core import parse\n",
+             "pkg/aaa.py": "x = 1\n"}
+    renamed = edit_event(1.0, 1, 1, "def parse2(text):\n", file="pkg/core.py")
+    ctx = context([renamed], files, cursor={"file": "pkg/core.py", "line": 1, "column": 0})
+    view = encoder.layout(ctx).view
+    assert view.files[:2] == ("pkg/core.py", "pkg/web.py")
+    text = text_of(encoder.encode(ctx), encoder)
+    assert "<file1>pkg/web.py<hit>from pkg.core import parse\n" in text
+    assert "aaa.py<hit>" not in text
+    plain = CodeEncoder(CodeActionSpace(), again_files=0)
+    assert plain.layout(ctx).view.again_sites == () and HIT not in plain.encode(ctx)
+
+
 def test_still_has_matches_whole_words_outside_the_new_text():
     assert still_has("x = range(a)", "a", "b") and not still_has("x = rang(q)", "a", "b")
     assert still_has("df_list = df", "df", "df_list") and not still_has("df_list = 1", "df", "df_list")

@@ -157,6 +157,35 @@ def test_suggestions_from_nep_serve_are_shown_accepted_dismissed_and_fed_back(tm
 
 
 @needs_nvim
+def test_an_edit_in_another_open_file_is_pointed_at_then_opened_then_applied(tmp_path):
+    core, web = "class Parser:\n    pass\n", "import os\nfrom core import Parser\n"
+    rename = {"kind": "edit", "target": {"file": "core.py", "line": 1}, "args": {"delete": 1, "insert": "class BaseParser:\n"}}
+    carried = {"kind": "edit", "target": {"file": "web.py", "line": 2}, "args": {"delete": 1, "insert": "from core import BaseParser\n"}}
+    fit = tmp_path / "fit"
+    fit.mkdir()
+    for index in range(5):
+        records = [
+            {"nep": 1, "domain": "code", "session": f"fit{index}", "created": "", "meta": {"source": "test"}},
+            {"t": 0.0, "state": {"files": {"core.py": core, "web.py": web}}}, {"t": 1.0, "action": rename}, {"t": 2.0, "action": carried},
+        ]
+        (fit / f"fit{index}.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+    make_project(tmp_path, "core.py", core)
+    (tmp_path / "project" / "web.py").write_text(web)
+    server = ServeProcess("--domain", "code", "--model", "ngram", "--data", str(fit), "--port", "0")
+    try:
+        result = run_driver("crossfile", tmp_path, "core.py", server.url)
+    finally:
+        server.interrupt()
+    [step] = result["steps"]
+    assert step["shown"] == carried and step["elsewhere"] is True
+    assert sorted(step["sent_files"]) == ["core.py", "web.py"]  # the other open file goes with the request
+    assert "NEP: edit web.py:2" in step["hint"] and "from core import BaseParser" in step["hint"]
+    # the first <Tab> opens web.py at the edit and keeps it shown; the second applies it, one accept
+    assert step["buffer_after_first"] == "web.py" and step["cursor_after_first"] == 2 and step["still_shown"]
+    assert step["after"] == "import os\nfrom core import BaseParser\n" and step["accepted"] == 1
+
+
+@needs_nvim
 def test_nep_code_nvim_installs_a_plugin_that_loads(tmp_path):
     result = CliRunner().invoke(app, ["nvim", "--out", str(tmp_path / "site")], terminal_width=200)
     assert result.exit_code == 0, result.output

@@ -7,6 +7,7 @@ Tokens (written in a context, see ``CodeView``; Coeditor-style located line diff
     <edit> <L2> <del2> <eos>                         delete 2 lines
     <sub> <L4> d f <to> d f _ l i s t <eos>          in region line 4, every "df" becomes "df_list"
     <again> <L7> <eos>                               the newest edit's substitution, at region line 7
+    <again> <file2> <eos>                            ...at the first line of the third listed file that holds its OLD
     <jump> <file1> <#4> <#2> <eos>                   move to line 42 of the second listed file
     <no_edit> <eos>
 
@@ -21,7 +22,9 @@ exist there: every sequence it allows decodes to an edit that applies, a jump, o
 that line, and a ``NEW`` piece without a newline that differs from it. It decodes to the same
 ``edit`` action as the long form; a one-line replacement that has a substitution is always written
 this way in training targets. ``<again>`` applies the newest edit's substitution (``CodeView.repeat``)
-to another region line that still holds its ``OLD``; a target that continues it is always written so.
+to another region line that still holds its ``OLD``, or, with a file marker, to the first line of another
+listed file that does (``CodeView.again_sites``: a rename carried into the next file); a target that
+continues it is always written so.
 
 Actions: ``edit`` is the shared payload of ``nep_code.edits``; ``jump`` is
 ``{"kind": "jump", "target": {"file": "pkg/a.py", "line": 42}}`` (move the cursor there, then ask again).
@@ -113,10 +116,17 @@ class CodeView:
     """The newest edit's substitution ``(old, new)``, which ``<again>`` applies to another line."""
     file_text: tuple[str, ...] = field(default=(), compare=False, repr=False)
     """The current file's lines, to judge an edit in a region that cannot be judged on its own."""
+    again_sites: tuple[tuple[int, int, str], ...] = ()
+    """``(file index, line, new text)``: in other listed files, the first line that still holds the
+    newest substitution's ``old`` (with that line as the substitution leaves it, still parsing)."""
 
     def again_rows(self) -> tuple[int, ...]:
         """Region rows that ``<again>`` can change: those that still hold the newest substitution's ``old``."""
         return self._rows[1]
+
+    def again_files(self) -> tuple[int, ...]:
+        """Indexes of the listed files that ``<again> <file{i}>`` can change."""
+        return tuple(site[0] for site in self.again_sites)
 
     def text_rows(self) -> tuple[int, ...]:
         """Region rows that are not blank (those a substitution can change)."""
@@ -333,6 +343,9 @@ class BoundCodeSpace(ActionSpace):
                     return [SUB_TOKEN, marker, *self.codec.tokens(pair[0]), TO_TOKEN, *self.codec.tokens(pair[1])]
                 return [EDIT_TOKEN, marker, DELETE_TOKENS[edit.delete], *self.codec.tokens(edit.insert)]
             file, line = edit.file, edit.line
+            site = self._again_site(edit)
+            if site is not None:
+                return [AGAIN_TOKEN, FILE_TOKENS[site]]
         else:
             file, line = action.target["file"], action.target["line"]
         index = view.files.index(file) if file in view.files[:MAX_FILES] else 0
@@ -349,6 +362,9 @@ class BoundCodeSpace(ActionSpace):
         if tokens[0] == JUMP_TOKEN:
             number = int("".join(str(_DIGIT[token]) for token in tokens[2:]))
             return jump_action(view.files[_FILE_INDEX[tokens[1]]], number)
+        if tokens[0] == AGAIN_TOKEN and tokens[1] in _FILE_INDEX:
+            index, line, text = next(site for site in view.again_sites if site[0] == _FILE_INDEX[tokens[1]])
+            return LineEdit(view.files[index], line, 1, text).to_action()
         row = _LINE_INDEX[tokens[1]]
         if tokens[0] == AGAIN_TOKEN:
             edit = LineEdit(view.file, view.region_start + row, 1, substitute(view.region_text[row], *view.repeat))
@@ -361,6 +377,15 @@ class BoundCodeSpace(ActionSpace):
         if not view.keeps_parsing(row, edit.delete, edit.insert):
             raise InvalidAction(f"{view.file}:{edit.line}: the edit would break code that parses")
         return edit.to_action()
+
+    def _again_site(self, edit: LineEdit) -> int | None:
+        """The file index whose again-site ``edit`` is exactly, if any."""
+        if edit.delete != 1:
+            return None
+        for index, line, text in self.view.again_sites:
+            if self.view.files[index] == edit.file and line == edit.line and text == edit.insert:
+                return index
+        return None
 
     def _substitution(self, edit: LineEdit) -> tuple[str, str] | None:
         """The substitution that writes ``edit`` (one region line replaced by one line), if any."""
@@ -410,7 +435,7 @@ class BoundCodeSpace(ActionSpace):
         view = self.view
         if not prefix:
             return ("start", view.region_lines > 0 or bool(view.files), len(view.files) > 0,
-                    bool(view.text_rows()), bool(view.again_rows()))
+                    bool(view.text_rows()), bool(view.again_rows() or view.again_sites))
         head = prefix[0]
         if head == NO_EDIT_TOKEN:
             return ("no_edit", len(prefix))
@@ -431,8 +456,9 @@ class BoundCodeSpace(ActionSpace):
             return ("text", count > 0, bool(content), bool(content) and content[-1] in self.codec.newline_tokens)
         if head == AGAIN_TOKEN:
             if len(prefix) == 1:
-                return ("again_line", view.again_rows())
-            if len(prefix) == 2 and _LINE_INDEX.get(prefix[1], -1) in view.again_rows():
+                return ("again_line", view.again_rows(), view.again_files())
+            if len(prefix) == 2 and (_LINE_INDEX.get(prefix[1], -1) in view.again_rows()
+                                     or _FILE_INDEX.get(prefix[1], -1) in view.again_files()):
                 return ("again_done",)
             return ("dead",)
         if head == SUB_TOKEN:
@@ -476,7 +502,7 @@ class BoundCodeSpace(ActionSpace):
                 first += [EDIT_TOKEN, JUMP_TOKEN]
             if self.view.text_rows():
                 first.append(SUB_TOKEN)
-            if self.view.again_rows():
+            if self.view.again_rows() or self.view.again_sites:
                 first.append(AGAIN_TOKEN)
             return first
         if kind == "no_edit":
@@ -490,7 +516,7 @@ class BoundCodeSpace(ActionSpace):
             done = ends_with_newline or (deletes and not has_text)
             return [*self.codec.text_tokens, EOS] if done else list(self.codec.text_tokens)
         if kind == "again_line":
-            return [LINE_TOKENS[row] for row in key[1]]
+            return [LINE_TOKENS[row] for row in key[1]] + [FILE_TOKENS[index] for index in key[2]]
         if kind == "again_done":
             return [EOS]
         if kind == "sub_line":

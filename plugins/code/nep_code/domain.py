@@ -12,7 +12,7 @@ from nep_code.encoder import CodeEncoder
 from nep_code.tokenizer import build_code_tokenizer
 from nep_code.verifier import CodeVerifier
 
-DEFAULT_SOURCE = "refactor:?sessions=4000&per_file=1 + lintseq:?sessions=800"
+DEFAULT_SOURCE = "refactor:?sessions=4000&per_file=1 + lintseq:?sessions=800 + rename:?sessions=600"
 """The embedded default dataset, both from the Python standard library on this machine: refactorings
 continued site by site (renames, signature changes), and LintSeq edit sequences (new code typed, with
 pauses and abandoned edits) so that writing new lines and staying silent are learned too."""
@@ -25,6 +25,7 @@ COLLECTORS = (
     ("nep_code.collectors.git", "GitCollector"),
     ("nep_code.collectors.lintseq", "LintSeqCollector"),
     ("nep_code.collectors.refactor", "RefactorCollector"),
+    ("nep_code.collectors.rename", "RenameCollector"),
     ("nep_code.collectors.editor", "EditorLogCollector"),
 )
 

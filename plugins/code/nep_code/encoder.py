@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from nep_core.encoder import HistoryEncoder
 from nep_core.session import Context, Event
@@ -24,7 +24,7 @@ from nep_code.action_space import (
     FILE_TOKENS, LINE_TOKENS, MAX_FILES, MAX_REGION_LINES, SUB_TOKEN, TO_TOKEN, CodeActionSpace, CodeView,
 )
 from nep_code.edits import EDIT_KIND, LineEdit, Workspace
-from nep_code.substitution import find_substitution
+from nep_code.substitution import find_substitution, still_has, substitute
 from nep_code.syntax import editable_region, statement_starts
 
 EVENTS, EVENT, CURSOR, REGION, REGION_END, BEFORE, AFTER, EXCERPT, HIT = (
@@ -117,6 +117,8 @@ class CodeEncoder(HistoryEncoder):
     max_events: int = 4
     other_file_tokens: int = 32
     other_files: int = 1
+    again_files: int = 3
+    """Other files where the newest substitution can be carried (``<again> <file{i}>``), at most."""
     max_region_lines: int = 40
     above_share: float = 0.25
     merge_seconds: float = 1.0
@@ -147,10 +149,12 @@ class CodeEncoder(HistoryEncoder):
         column = cursor.get("column", 0) if isinstance(cursor.get("column"), int) else 0
         region = editable_region(lines, row, statement_starts(lines, current or ""), self.max_region_lines,
                                  int(self.region_tokens * CHARS_PER_TOKEN), above_share=self.above_share)
-        files = self._file_order(replay, current)
+        repeat = self.newest_substitution(replay)
+        sites = self.again_sites(replay, current, region, repeat)
+        files = self._file_order(replay, current, [file for file, _, _ in sites])
         view = CodeView(tuple(files), tuple(len(replay.files.get(file, [])) for file in files), region[0] + 1,
-                        region[1] - region[0], tuple(lines[region[0] : region[1]]), self.newest_substitution(replay, current),
-                        tuple(lines))
+                        region[1] - region[0], tuple(lines[region[0] : region[1]]), repeat, tuple(lines),
+                        tuple((files.index(file), line, text) for file, line, text in sites if file in files))
         layout = Layout(view, replay, lines, row, column, region)
         self._memo = (context, layout)
         return layout
@@ -169,10 +173,14 @@ class CodeEncoder(HistoryEncoder):
         return next(iter(replay.files), None)
 
     @staticmethod
-    def _file_order(replay: Replay, current: str | None) -> list[str]:
+    def _file_order(replay: Replay, current: str | None, holding: Sequence[str] = ()) -> list[str]:
+        """The current file, the files ``holding`` the newest substitution's ``old``, the other edited files
+        (newest edit first), then the rest."""
         order: dict[str, None] = {}
         if current:
             order[current] = None
+        for file in holding:
+            order.setdefault(file, None)
         for record in reversed(replay.records):
             order.setdefault(record.file, None)
         for file in replay.files:
@@ -279,23 +287,53 @@ class CodeEncoder(HistoryEncoder):
         row = record.line - 1
         return find_substitution(record.before[row], record.after[row], self.action_space.codec)
 
-    def newest_substitution(self, replay: Replay, current: str | None) -> tuple[str, str] | None:
-        """The newest edit's substitution when that edit changed one piece of a line of the current file."""
+    def newest_substitution(self, replay: Replay) -> tuple[str, str] | None:
+        """The newest edit's substitution when that edit changed one piece of a line."""
         groups = merge_records(replay.records, self.merge_seconds, self.merge_lines, 1)
-        if not groups or groups[0][0].file != current:
-            return None
-        return self.substitution_of(groups[0])
+        return self.substitution_of(groups[0]) if groups else None
+
+    def again_sites(self, replay: Replay, current: str | None, region: tuple[int, int],
+                    repeat: tuple[str, str] | None) -> list[tuple[str, int, str]]:
+        """``(file, line, new text)``: the first line that still holds ``repeat``'s ``old`` and keeps parsing
+        once substituted, in the current file outside the region (below it first, then from the top) and in
+        each of at most ``again_files`` other files (those after the current file's path first, as a commit
+        lists them)."""
+        if repeat is None or self.again_files < 1:
+            return []
+        found, others = [], 0
+        if current is not None:
+            lines = replay.files.get(current, [])
+            rows = [*range(region[1], len(lines)), *range(0, region[0])]
+            site = first_again_site(current, lines, repeat, rows)
+            if site is not None:
+                found.append((current, *site))
+        for file in sorted(replay.files, key=lambda file: (current is not None and file <= current, file)):
+            if file == current:
+                continue
+            site = first_again_site(file, replay.files[file], repeat, range(len(replay.files[file])))
+            if site is not None:
+                found.append((file, *site))
+                others += 1
+                if others >= self.again_files:
+                    break
+        return found
 
     def other_file_tokens_of(self, layout: Layout) -> list[str]:
+        """The most recently edited other files' excerpts, then each again-site's line, marked ``<hit>``."""
         out = []
         view, records = layout.view, layout.replay.records
-        for index, file in enumerate(view.files[1 : 1 + self.other_files], start=1):
+        holding = set(view.again_files())
+        others = [(index, file) for index, file in enumerate(view.files) if index and index not in holding]
+        for index, file in others[: self.other_files]:
             last = next((record for record in reversed(records) if record.file == file), None)
             lines = layout.replay.files.get(file, [])
             row = (last.line - 1) if last else 0
             excerpt = lines[max(0, row - 2) : row + 4]
             out += [FILE_TOKENS[index], *self.text(file, 24), EXCERPT,
                     *self.text("".join(excerpt), self.other_file_tokens)]
+        for index, line, _ in view.again_sites:
+            text = layout.replay.files[view.files[index]][line - 1]
+            out += [FILE_TOKENS[index], *self.text(view.files[index], 24), HIT, *self.text(text, self.other_file_tokens)]
         return out
 
     def vocabulary(self) -> list[str]:
@@ -303,8 +341,31 @@ class CodeEncoder(HistoryEncoder):
 
     def settings(self) -> dict[str, Any]:
         names = ("region_tokens", "context_tokens", "event_tokens", "max_events", "other_file_tokens",
-                 "other_files", "max_region_lines", "above_share", "merge_seconds", "merge_lines")
+                 "other_files", "again_files", "max_region_lines", "above_share", "merge_seconds", "merge_lines")
         return {**super().settings(), **{name: getattr(self, name) for name in names}}
+
+
+MAX_SITE_TRIES = 4
+"""Lines holding ``old`` tried per file before giving up on it (each try may parse a block)."""
+
+
+def first_again_site(file: str, lines: Sequence[str], repeat: tuple[str, str], rows: Iterable[int]) -> tuple[int, str] | None:
+    """``(line, new text)`` of the first of ``rows`` of ``lines`` that still holds ``repeat``'s ``old`` and
+    keeps parsing once substituted."""
+    old, new = repeat
+    tries = 0
+    for row in rows:
+        line = lines[row]
+        if old not in line or not still_has(line, old, new):
+            continue
+        changed = substitute(line, old, new)
+        view = CodeView((file,), (len(lines),), row + 1, 1, (line,), file_text=tuple(lines))
+        if view.keeps_parsing(0, 1, changed):
+            return row + 1, changed
+        tries += 1
+        if tries >= MAX_SITE_TRIES:
+            return None
+    return None
 
 
 def merge_records(records: Sequence[EditRecord], seconds: float, lines: int, limit: int) -> list[list[EditRecord]]:

@@ -31,11 +31,16 @@ def find_substitution(old_line: str, new_line: str, codec: TextCodec) -> tuple[s
         for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes()
         if tag != "equal"
     ]
-    if len({(tuple(before[i1:i2]), tuple(after[j1:j2])) for i1, i2, j1, j2 in changes}) != 1:
+    if not changes:
         return None
     i1, i2, j1, j2 = changes[0]
+    spanned = len({(tuple(before[i1:i2]), tuple(after[j1:j2])) for i1, i2, j1, j2 in changes}) != 1
+    if spanned:  # different changes: one piece only when they all lie inside one word
+        i2, j2 = changes[-1][1], changes[-1][3]
     a, b = len(codec.text(before[:i1])), len(codec.text(after[:j1]))
     a_end, b_end = len(codec.text(before[:i2])), len(codec.text(after[:j2]))
+    if spanned and not _one_word(old_body, new_body, a, a_end, b, b_end):
+        return None
     while a > 0 and b > 0 and old_body[a - 1] == new_body[b - 1] and is_word_char(old_body[a - 1]):
         a, b = a - 1, b - 1
     while a_end < len(old_body) and b_end < len(new_body) and old_body[a_end] == new_body[b_end] and is_word_char(old_body[a_end]):
@@ -51,6 +56,12 @@ def find_substitution(old_line: str, new_line: str, codec: TextCodec) -> tuple[s
         else:
             break
     return None
+
+
+def _one_word(old_body: str, new_body: str, a: int, a_end: int, b: int, b_end: int) -> bool:
+    """Whether ``old_body[a:a_end]`` and ``new_body[b:b_end]`` both lie inside a single word (a rename such
+    as ``SimpleReader`` to ``simple_reader``, which changes several pieces of one identifier)."""
+    return all(map(is_word_char, old_body[a:a_end] + new_body[b:b_end]))
 
 
 def is_word_char(char: str) -> bool:

@@ -13,6 +13,7 @@ M.defaults = {
   top_k = 3, -- suggestions asked for; the best usable one is shown
   max_history_events = 64, -- events sent with a request (older ones are folded into a snapshot)
   max_file_bytes = 1000000, -- larger files are neither recorded nor sent
+  context_files = 8, -- other open files sent with a request (where a rename is carried next)
   exclude_filetypes = { "help", "gitcommit", "gitrebase", "qf", "netrw", "TelescopePrompt", "NvimTree" },
   jump_first = true, -- an edit away from the cursor: the accept key first jumps there, then accepts
   feedback_history = false, -- also send the session's events to the server with each feedback

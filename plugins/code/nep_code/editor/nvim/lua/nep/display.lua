@@ -59,4 +59,15 @@ function M.show(buf, edit, cursor_line, jump)
   end
 end
 
+-- Point from the cursor line of `buf` to `edit` in another file: where it goes and its first line.
+function M.show_elsewhere(buf, edit, cursor_line)
+  M.clear(buf)
+  local first = edit.insert[1] and vim.trim(edit.insert[1]) or ""
+  local verb = #edit.insert == 0 and "delete" or (edit.delete > 0 and "edit" or "insert")
+  vim.api.nvim_buf_set_extmark(buf, M.namespace, cursor_line - 1, 0, {
+    virt_text = { { string.format("  → NEP: %s %s:%d  %s", verb, edit.file, edit.line, first:sub(1, 60)), "NepJump" } },
+    virt_text_pos = "eol",
+  })
+end
+
 return M

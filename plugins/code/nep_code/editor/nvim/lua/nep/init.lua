@@ -8,7 +8,7 @@ local http = require("nep.http")
 
 local M = {
   enabled = false,
-  shown = nil, -- {buf, tick, edit, action, request_id, shown_at, jumped}
+  shown = nil, -- {buf, tick, edit, action, request_id, shown_at, jumped, elsewhere}
   held = nil, -- an `ignored` outcome waiting for the user's actual next edit
   sequence = 0, -- the newest request; answers to older ones are stale
   server_state = "not asked yet",
@@ -178,6 +178,10 @@ local function render()
     return
   end
   local cursor_line = vim.api.nvim_win_get_cursor(0)[1]
+  if shown.elsewhere then
+    display.show_elsewhere(shown.buf, shown.edit, cursor_line)
+    return
+  end
   local far = shown.edit.jump_only or display.is_far(shown.edit, cursor_line)
   if shown.edit.jump_only then
     display.show(shown.buf, { line = shown.edit.line, delete = 0, insert = {} }, cursor_line, far)
@@ -201,7 +205,14 @@ local function on_answer(buf, tick, sequence, answer)
   local path = recorder.path_of(buf)
   for _, suggestion in ipairs(answer.suggestions) do
     local edit = edit_of(suggestion.action)
-    if edit and edit.file == path and applies(buf, edit) and not changes_nothing(buf, edit) then
+    local elsewhere = edit and type(edit.file) == "string" and edit.file ~= path and not edit.jump_only
+    local there = elsewhere and recorder.buffer_of(edit.file)
+    if elsewhere and not there and vim.fn.filereadable(recorder.absolute(edit.file)) == 0 then
+      edit = nil -- a file this editor cannot open
+    elseif elsewhere and there and (not applies(there, edit) or changes_nothing(there, edit)) then
+      edit = nil
+    end
+    if edit and (elsewhere or edit.file == path and applies(buf, edit) and not changes_nothing(buf, edit)) then
       retire("ignored")
       M.shown = {
         buf = buf,
@@ -210,6 +221,7 @@ local function on_answer(buf, tick, sequence, answer)
         action = suggestion.action,
         request_id = answer.request_id,
         shown_at = math.max(recorder.now(), recorder.last_t),
+        elsewhere = elsewhere,
       }
       M.counts.shown = M.counts.shown + 1
       render()
@@ -303,6 +315,9 @@ function M.accept()
     return false
   end
   local edit = shown.edit
+  if shown.elsewhere then
+    return M.open_elsewhere(shown)
+  end
   local cursor_line = vim.api.nvim_win_get_cursor(0)[1]
   if edit.jump_only or (config.options.jump_first and not shown.jumped and display.is_far(edit, cursor_line)) then
     local count = vim.api.nvim_buf_line_count(buf)
@@ -343,6 +358,34 @@ function M.accept()
   local column = #edit.insert > 0 and #edit.insert[#edit.insert] or 0
   pcall(vim.api.nvim_win_set_cursor, 0, { last, column })
   schedule_request(buf) -- the next edit often follows from this one
+  return true
+end
+
+-- The first accept of an edit in another file: open that file at the edit, and show the edit there
+-- (the next accept applies it).
+function M.open_elsewhere(shown)
+  local edit = shown.edit
+  M.switching = true
+  local ok, err = pcall(function()
+    local there = recorder.buffer_of(edit.file)
+    if there then
+      vim.api.nvim_set_current_buf(there)
+    else
+      vim.cmd("edit " .. vim.fn.fnameescape(recorder.absolute(edit.file)))
+    end
+  end)
+  M.switching = false
+  display.clear(shown.buf)
+  local buf = vim.api.nvim_get_current_buf()
+  if not ok or recorder.path_of(buf) ~= edit.file or not applies(buf, edit) then
+    M.shown = nil
+    feedback(shown, "refused", nil, ok and "the edit's lines are outside " .. edit.file or ("cannot open " .. edit.file .. ": " .. tostring(err)))
+    return true
+  end
+  M.sequence = M.sequence + 1 -- answers in flight were for the other buffer
+  shown.buf, shown.tick, shown.elsewhere, shown.jumped = buf, vim.api.nvim_buf_get_changedtick(buf), false, true
+  vim.api.nvim_win_set_cursor(0, { math.min(edit.line, vim.api.nvim_buf_line_count(buf)), 0 })
+  render()
   return true
 end
 
@@ -413,7 +456,9 @@ function M.enable()
   vim.api.nvim_create_autocmd("BufLeave", {
     group = group,
     callback = function()
-      retire("ignored")
+      if not M.switching then -- accepting an edit in another file keeps it shown there
+        retire("ignored")
+      end
       recorder.flush_all()
     end,
   })

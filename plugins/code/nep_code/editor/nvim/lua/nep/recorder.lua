@@ -211,6 +211,24 @@ function M.relative(name)
   return full
 end
 
+-- The full name of `path` (as `relative` gives it).
+function M.absolute(path)
+  if path:sub(1, 1) == "/" then
+    return path
+  end
+  return M.root:gsub("/$", "") .. "/" .. path
+end
+
+-- The loaded, recorded buffer of `path`, or nil.
+function M.buffer_of(path)
+  for buf, entry in pairs(M.buffers) do
+    if entry.path == path and vim.api.nvim_buf_is_loaded(buf) then
+      return buf
+    end
+  end
+  return nil
+end
+
 function M.path_of(buf)
   local entry = M.buffers[buf]
   return entry and entry.path or nil
@@ -493,6 +511,17 @@ function M.request_history(buf)
       for path in pairs(event.state.files) do
         paths[path] = true
       end
+    end
+  end
+  -- other open files too: where a rename or a changed signature is carried next
+  local others = 0
+  for other, other_entry in pairs(M.buffers) do
+    if others >= config.options.context_files then
+      break
+    end
+    if not paths[other_entry.path] and vim.api.nvim_buf_is_loaded(other) then
+      paths[other_entry.path] = true
+      others = others + 1
     end
   end
   local files = {}
