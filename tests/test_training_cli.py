@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -29,6 +30,13 @@ def test_help_explains_options_defaults_and_gives_examples():
     assert "nep train --domain tags --max-steps 500" in text
 
 
+def test_validation_takes_evenly_spread_examples():
+    from nep_core.training.run import spread_sample
+
+    assert spread_sample(list(range(10)), 4) == [0, 2, 5, 7]
+    assert spread_sample(list(range(3)), 4) == [0, 1, 2] and spread_sample(list(range(10)), 0) == list(range(10))
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -37,6 +45,7 @@ def test_help_explains_options_defaults_and_gives_examples():
         (("--domain", "tags", "--preset", "huge"), "unknown preset 'huge'"),
         (("--domain", "tags", "--data", "no/such/folder"), "no such folder"),
         (("--domain", "tags", "--prompt-loss-weight", "-1"), "--prompt-loss-weight must be >= 0"),
+        (("--domain", "tags", "--val-examples", "-1"), "--val-examples must be at least 0"),
     ],
 )
 def test_bad_input_is_one_line_on_stderr(args, message, tmp_path):
@@ -104,9 +113,10 @@ def test_train_from_a_folder_of_logs_with_the_cli(tmp_path):
     collected = nep("collect", "--domain", "tags", "--source", "synthetic:40", "--out", str(data))
     assert collected.returncode == 0, collected.stderr
     result = nep("train", "--domain", "tags", "--data", str(data), "--max-steps", "12", "--val-every", "6",
-                 "--batch-size", "16", "--out", str(out))
+                 "--val-examples", "5", "--batch-size", "16", "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert f"checkpoint: {out}" in result.stdout and "12 steps" in result.stdout
+    assert re.search(r"examples \d+/5 \(validating on 5 of \d+\)", result.stderr), result.stderr
     assert "step 12/12" in result.stderr  # progress lines when stderr is not a terminal
     for noise in ("GPU available", "Tip:", "litlogger", "LOCAL_RANK", "Loading weights", "Traceback"):
         assert noise not in result.stdout + result.stderr, noise

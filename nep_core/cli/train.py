@@ -33,6 +33,9 @@ def command(
         None, "--lr", help="Peak learning rate (warmup, then cosine decay). Default: 2e-3 tiny, 1e-3 small, 5e-4 base, 3e-4 large, 1e-4 base model."
     ),
     val_every: int = typer.Option(100, "--val-every", help="Validate (and log val loss/accuracy) every N steps."),
+    val_examples: int = typer.Option(
+        1024, "--val-examples", help="Validate on this many examples, spread over the validation split (0: all of it)."
+    ),
     save_every: Optional[int] = typer.Option(None, "--save-every", help="Save a resumable checkpoint every N steps. Default: --val-every."),
     seed: int = typer.Option(0, "--seed", help="Seed for model initialization and batch order."),
     accelerator: str = typer.Option("auto", "--accelerator", help="auto, cpu, gpu or mps. auto picks a GPU when there is one."),
@@ -87,6 +90,7 @@ def command(
         batch_size=batch_size,
         learning_rate=lr,
         val_every=val_every,
+        val_examples=val_examples,
         save_every=save_every,
         resume=resume,
         seed=seed,

@@ -31,7 +31,8 @@ class TrainConfig:
     ``None`` means "choose for me": ``max_steps`` is the domain's ``default_max_steps`` (else
     ``DEFAULT_MAX_STEPS``), ``out`` is ``runs/<domain>``, ``preset`` the domain's default,
     ``learning_rate`` a per-preset default, ``warmup_steps`` 5% of ``max_steps`` (at most 200),
-    ``save_every`` the same as ``val_every``, ``precision`` bf16-mixed on a GPU and 32-true on a CPU,
+    ``save_every`` the same as ``val_every``, ``val_examples`` (0: all) the validation examples,
+    spread evenly over the validation split, ``precision`` bf16-mixed on a GPU and 32-true on a CPU,
     ``threads`` (CPU threads per process) the CPU cores divided among the processes on this machine.
     ``target`` is what the model learns to write: the whole ``action``, or its ``location`` only (a
     location model for two-stage prediction, docs/serving.md). ``prompt_loss_weight`` (None: the
@@ -52,6 +53,7 @@ class TrainConfig:
     min_lr_ratio: float = 0.1
     grad_clip: float = 1.0
     val_every: int = 100
+    val_examples: int = 1024
     save_every: int | None = None
     resume: bool = False
     seed: int = 0
@@ -79,6 +81,7 @@ class TrainConfig:
             (self.max_steps is None or self.max_steps >= 1, f"--max-steps must be at least 1 (got {self.max_steps})"),
             (self.batch_size >= 1, f"--batch-size must be at least 1 (got {self.batch_size})"),
             (self.val_every >= 1, f"--val-every must be at least 1 (got {self.val_every})"),
+            (self.val_examples >= 0, f"--val-examples must be at least 0 (got {self.val_examples})"),
             (self.save_every is None or self.save_every >= 1, f"--save-every must be at least 1 (got {self.save_every})"),
             (self.learning_rate is None or self.learning_rate > 0, f"--lr must be positive (got {self.learning_rate})"),
             (self.warmup_steps is None or self.warmup_steps >= 0, f"warmup_steps must be >= 0 (got {self.warmup_steps})"),

@@ -290,7 +290,7 @@ def build_setup(plan: RunPlan, data: PreparedData) -> TrainingSetup:
         )
     featurizer = Featurizer(plan.domain, tokenizer, context_tokens, config.target)
     train_set = tokenize(data.examples["train"], featurizer)
-    val_set = tokenize(data.examples["val"], featurizer)
+    val_set = tokenize(spread_sample(data.examples["val"], config.val_examples), featurizer)
     L.seed_everything(config.seed, verbose=False)
     model = load_base_model(plan.base_model, tokenizer) if plan.base_model else build_model(plan.preset, tokenizer)
     system = NextEditSystem(
@@ -305,6 +305,13 @@ def build_setup(plan: RunPlan, data: PreparedData) -> TrainingSetup:
     )
     datamodule = NextEditDataModule(train_set, val_set, tokenizer.pad_token_id, config.batch_size, config.seed)
     return TrainingSetup(tokenizer, train_set, val_set, context_tokens, target_tokens, system, datamodule)
+
+
+def spread_sample(items: list, limit: int) -> list:
+    """At most ``limit`` of ``items`` (all when ``limit`` is 0), evenly spaced so every part of the list is represented."""
+    if not limit or len(items) <= limit:
+        return items
+    return [items[index * len(items) // limit] for index in range(limit)]
 
 
 @contextmanager
@@ -350,7 +357,10 @@ def train(config: TrainConfig) -> Path:
         device = type(trainer.accelerator).__name__.replace("Accelerator", "").lower()
         say(
             f"training {plan.domain.name}: {plan.model_label} ({parameters / 1e6:.2f}M parameters), sessions "
-            f"train/val/test {counts}, examples {len(setup.train_set)}/{len(setup.val_set)}, "
+            f"train/val/test {counts}, examples {len(setup.train_set)}/{len(setup.val_set)}"
+            + (f" (validating on {len(setup.val_set)} of {len(data.examples['val'])})"
+               if 0 < config.val_examples < len(data.examples["val"]) else "")
+            + ", "
             f"{trainer.world_size} process(es) on {device}, {precision}"
             + (f", resuming from {plan.resume_from}" if plan.resume_from else "")
         )

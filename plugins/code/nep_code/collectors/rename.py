@@ -39,7 +39,7 @@ from nep_core.session import Event, Session
 from nep_code.action_space import MAX_INSERT_CHARS
 from nep_code.collectors.options import parse_argument
 from nep_code.collectors.pycorpus import corpus_files, parses, read_python, stdlib_root
-from nep_code.collectors.refactorings import RESERVED, WORD, _span, new_name
+from nep_code.collectors.refactorings import RESERVED, WORD, new_name
 from nep_code.collectors.timing import edit_gap
 from nep_code.edits import LineEdit
 from nep_code.substitution import still_has, substitute
@@ -47,8 +47,6 @@ from nep_code.substitution import still_has, substitute
 DEFAULTS = {"sessions": 600, "max_importers": 4, "max_sites": 24, "no_definition": 0.3, "max_file_bytes": 60_000}
 IN_PATH_ORDER = 0.75
 """Chance that the importers are edited in path order (as a commit's diff lists them)."""
-Change = tuple[int, int, int]
-"""A site: (0-based line index, first character, end character) of the name."""
 
 
 @dataclass
@@ -60,8 +58,8 @@ class Module:
     tree: ast.Module
     definitions: dict[str, int]
     """Top-level function and class names -> 0-based line of their ``def``/``class``."""
-    imports: dict[tuple[str, str], list[Change]]
-    """(module, name) -> where this file's ``from module import name`` names it."""
+    imports: dict[tuple[str, str], list[int]]
+    """(module, name) -> the 0-based lines of this file's ``from module import name``."""
 
 
 def module_name(relative: str) -> str:
@@ -96,7 +94,7 @@ def read_module(file: Path, relative: str, report: CollectReport, max_bytes: int
                         if re.search(rf"\b(def|class)\s+{node.name}\b", lines[index])), None)
             if row is not None:
                 definitions[node.name] = row
-    imports: dict[tuple[str, str], list[Change]] = {}
+    imports: dict[tuple[str, str], list[int]] = {}
     for node in ast.walk(tree):
         if not isinstance(node, ast.ImportFrom):
             continue
@@ -104,37 +102,24 @@ def read_module(file: Path, relative: str, report: CollectReport, max_bytes: int
         if source is None:
             continue
         for alias in node.names:
-            if alias.name == "*":
-                continue
-            start = alias.col_offset
-            index, first, last = _span(lines, alias.lineno, start, start + len(alias.name.encode("utf-8")))
-            if lines[index][first:last] == alias.name:
-                imports.setdefault((source, alias.name), []).append((index, first, last))
+            if alias.name != "*" and 0 < alias.lineno <= len(lines) and alias.name in lines[alias.lineno - 1]:
+                imports.setdefault((source, alias.name), []).append(alias.lineno - 1)
     return Module(relative, lines, tree, definitions, imports)
 
 
-def name_sites(module: Module, name: str) -> list[Change] | None:
-    """Where ``module`` uses ``name`` as a plain name (loads and stores), or None when the name is also a
-    parameter, a keyword, a global, an attribute or a nested definition there (a rename would have to tell
-    them apart)."""
-    sites: list[Change] = []
+def renames_cleanly(module: Module, name: str) -> bool:
+    """False when ``name`` is also a parameter, a keyword, a global, an attribute or a nested definition
+    in ``module``: a whole-word rename there would rename those too."""
     for node in ast.walk(module.tree):
         if isinstance(node, ast.arg) and node.arg == name or isinstance(node, ast.keyword) and node.arg == name:
-            return None
+            return False
         if isinstance(node, (ast.Global, ast.Nonlocal)) and name in node.names:
-            return None
+            return False
         if isinstance(node, ast.Attribute) and node.attr == name:
-            return None
+            return False
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name and node not in module.tree.body:
-            return None
-        if isinstance(node, ast.Name) and node.id == name:
-            if node.lineno != node.end_lineno:
-                return None
-            sites.append(_span(module.lines, node.lineno, node.col_offset, node.end_col_offset))
-    for index, first, last in sites:
-        if module.lines[index][first:last] != name:
-            return None
-    return sites
+            return False
+    return True
 
 
 class RenameCollector(Collector):
@@ -238,9 +223,9 @@ def make_session(modules: dict[str, Module], key: tuple[str, str], importers: li
     plans = []
     for name in files:
         module = modules[name]
-        if name_sites(module, old) is None:
+        if not renames_cleanly(module, old):
             return None
-        first = module.definitions[old] if name == source else min(index for index, _, _ in module.imports[(source, old)])
+        first = module.definitions[old] if name == source else min(module.imports[(source, old)])
         rows = [row for row, line in enumerate(module.lines) if old in line and still_has(line, old, new)]
         steps = [(row, substitute(module.lines[row], old, new)) for row in sorted(rows, key=lambda row: (row != first, row < first, row))]
         if any(len(text) > MAX_INSERT_CHARS for _, text in steps):
