@@ -13,9 +13,10 @@ from nep_code.tokenizer import build_code_tokenizer
 from nep_code.verifier import CodeVerifier
 
 DEFAULT_SOURCE = "refactor:?sessions=4000&per_file=1 + lintseq:?sessions=800 + rename:?sessions=600"
-"""The embedded default dataset, both from the Python standard library on this machine: refactorings
-continued site by site (renames, signature changes), and LintSeq edit sequences (new code typed, with
-pauses and abandoned edits) so that writing new lines and staying silent are learned too."""
+"""The embedded default dataset, all from the Python standard library on this machine: refactorings
+continued site by site (renames, signature changes), LintSeq edit sequences (new code typed, with
+pauses and abandoned edits) so that writing new lines and staying silent are learned too, and renames
+carried from a module into the modules that import the name."""
 
 DEFAULT_MAX_STEPS = 450
 """``nep train --domain code`` steps: the small preset on 2 CPU cores in about 15 minutes with the
