@@ -117,8 +117,8 @@ class CodeView:
     file_text: tuple[str, ...] = field(default=(), compare=False, repr=False)
     """The current file's lines, to judge an edit in a region that cannot be judged on its own."""
     again_sites: tuple[tuple[int, int, str], ...] = ()
-    """``(file index, line, new text)``: in other listed files, the first line that still holds the
-    newest substitution's ``old`` (with that line as the substitution leaves it, still parsing)."""
+    """``(file index, line, new text)``: per listed file, the first line outside the region that still
+    holds the newest substitution's ``old`` (with that line as the substitution leaves it, still parsing)."""
 
     def again_rows(self) -> tuple[int, ...]:
         """Region rows that ``<again>`` can change: those that still hold the newest substitution's ``old``."""

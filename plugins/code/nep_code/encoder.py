@@ -353,13 +353,14 @@ def first_again_site(file: str, lines: Sequence[str], repeat: tuple[str, str], r
     """``(line, new text)`` of the first of ``rows`` of ``lines`` that still holds ``repeat``'s ``old`` and
     keeps parsing once substituted."""
     old, new = repeat
-    tries = 0
+    tries, text = 0, None
     for row in rows:
         line = lines[row]
         if old not in line or not still_has(line, old, new):
             continue
         changed = substitute(line, old, new)
-        view = CodeView((file,), (len(lines),), row + 1, 1, (line,), file_text=tuple(lines))
+        text = text or tuple(lines)  # made once, and only for a file that holds ``old``
+        view = CodeView((file,), (len(lines),), row + 1, 1, (line,), file_text=text)
         if view.keeps_parsing(0, 1, changed):
             return row + 1, changed
         tries += 1
