@@ -25,7 +25,7 @@ from nep_code.action_space import (
 )
 from nep_code.edits import EDIT_KIND, LineEdit, Workspace
 from nep_code.substitution import find_substitution, still_has, substitute
-from nep_code.syntax import editable_region, statement_starts
+from nep_code.syntax import REGION_HARD_LIMIT, editable_region, statement_starts
 
 EVENTS, EVENT, CURSOR, REGION, REGION_END, BEFORE, AFTER, EXCERPT, HIT = (
     "<events>", "<event>", "<cursor>", "<region>", "</region>", "<before>", "<after>", "<excerpt>", "<hit>",
@@ -147,7 +147,9 @@ class CodeEncoder(HistoryEncoder):
         row = cursor.get("line", 1) - 1 if cursor.get("file") == current and isinstance(cursor.get("line"), int) else 0
         row = min(max(row, 0), max(len(lines) - 1, 0))
         column = cursor.get("column", 0) if isinstance(cursor.get("column"), int) else 0
-        region = editable_region(lines, row, statement_starts(lines, current or ""), self.max_region_lines,
+        reach = self.max_region_lines + REGION_HARD_LIMIT + 1  # the rows editable_region may snap to
+        boundaries = statement_starts(lines, current or "", near=(row - reach, row + reach))
+        region = editable_region(lines, row, boundaries, self.max_region_lines,
                                  int(self.region_tokens * CHARS_PER_TOKEN), above_share=self.above_share)
         repeat = self.newest_substitution(replay)
         sites = self.again_sites(replay, current, region, repeat)

@@ -10,6 +10,7 @@ rewriting a line token by token.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 
 from nep_code.tokenizer import TextCodec
@@ -18,6 +19,7 @@ MAX_WIDENING = 8
 """Characters a substitution may take on around the changed piece (after whole words) to read uniquely."""
 
 
+@functools.lru_cache(maxsize=65536)  # the same edits are read again in every later prompt
 def find_substitution(old_line: str, new_line: str, codec: TextCodec) -> tuple[str, str] | None:
     """``(old, new)`` with ``substitute(old_line, old, new) == new_line``: the changed piece, found on the
     lines' tokens and widened to whole words; None when the change is not one piece replaced

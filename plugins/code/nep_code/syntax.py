@@ -11,6 +11,8 @@ import ast
 import functools
 import os
 import textwrap
+import threading
+import warnings
 from typing import Sequence
 
 LANGUAGES = {
@@ -43,12 +45,20 @@ def tree_sitter_available(language: str = "python") -> bool:
     return _parser(language) is not None
 
 
+def parse_python(text: str, filename: str = "<unknown>") -> ast.Module:
+    """``ast.parse``, quiet about the SyntaxWarnings (invalid escapes, ``1if``) that older code raises."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return ast.parse(text, filename=filename)
+
+
 def parses(text: str, path: str) -> bool | None:
     """True when ``text`` parses as the language of ``path``, False when it does not, None when unknown."""
     language = language_of(path)
     if language == "python":
         try:
-            ast.parse(text)
+            parse_python(text)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             return False
         return True
@@ -71,7 +81,12 @@ def fragment_parses(lines: Sequence[str], path: str) -> bool | None:
     dedented, after ``if 1:`` (or ``try:``) openers for the blocks they leave or continue, with
     ``pass`` after a trailing header (and a definition after a trailing decorator).
     """
-    text = textwrap.dedent("".join(lines))
+    return _fragment_parses("".join(lines), path)
+
+
+@functools.lru_cache(maxsize=16384)  # a region's windows are checked again at each suggestion
+def _fragment_parses(joined: str, path: str) -> bool | None:
+    text = textwrap.dedent(joined)
     if language_of(path) != "python":
         return parses(text, path)
     rows = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
@@ -96,14 +111,15 @@ def fragment_parses(lines: Sequence[str], path: str) -> bool | None:
     return parses(openers + text + ("" if text.endswith("\n") else "\n") + closer, path)
 
 
-def statement_starts(lines: Sequence[str], path: str) -> set[int]:
+def statement_starts(lines: Sequence[str], path: str, near: tuple[int, int] | None = None) -> set[int]:
     """0-based rows where a statement or definition begins, plus ``len(lines)``.
 
-    A region that starts and ends on these rows never cuts a multi-line statement in two.
+    A region that starts and ends on these rows never cuts a multi-line statement in two. With
+    ``near=(first, last)``, tree-sitter's rows are only looked for in ``[first, last]`` (faster on long files).
     """
     text = "".join(lines)
     language = language_of(path)
-    rows = _tree_sitter_starts(text, language) if language else None
+    rows = _tree_sitter_starts(text, language, near) if language else None
     if rows is None and language == "python":
         rows = _ast_starts(text)
     if rows is None:
@@ -117,37 +133,83 @@ BLOCK_TYPES = ("module", "program", "source_file", "translation_unit", "block", 
 STATEMENT_SUFFIXES = ("statement", "definition", "declaration", "comment", "clause", "decorator", "item")
 
 
-def _tree_sitter_starts(text: str, language: str) -> set[int] | None:
+def _tree_sitter_starts(text: str, language: str, near: tuple[int, int] | None = None) -> set[int] | None:
     parser = _parser(language)
     if parser is None:
         return None
     source = text.encode("utf-8", "surrogatepass")
-    tree = parser.parse(source)
-    line_starts = [0, *(index + 1 for index, byte in enumerate(source) if byte == 0x0A)]
+    tree = _parse_again(parser, language, source)
+    first, last = near if near is not None else (0, tree.root_node.end_point[0])
     rows: set[int] = set()
-    stack = [tree.root_node]
+    stack = [(tree.root_node, False)]
     while stack:
-        node = stack.pop()
+        node, in_block = stack.pop()
         row, column = node.start_point
-        parent = node.parent
-        is_statement = node.type.endswith(STATEMENT_SUFFIXES) or (parent is not None and parent.type.endswith(BLOCK_TYPES))
-        if node.is_named and is_statement and _starts_line(source, line_starts, row, column):
+        end_row = node.end_point[0]
+        if end_row < first or row > last:
+            continue
+        kind = node.type
+        if (in_block or kind.endswith(STATEMENT_SUFFIXES)) and row >= first and not source[node.start_byte - column : node.start_byte].strip():
             rows.add(row)
-        if node.end_point[0] > row:  # only multi-line nodes hold statements on later rows
-            stack.extend(node.children)
+        if end_row > row:  # only multi-line nodes hold statements on later rows; unnamed nodes are tokens
+            is_block = kind.endswith(BLOCK_TYPES)
+            stack.extend((child, is_block) for child in node.named_children)
     return rows
 
 
-def _starts_line(source: bytes, line_starts: list[int], row: int, column: int) -> bool:
-    if row >= len(line_starts):
-        return False
-    start = line_starts[row]
-    return not source[start : start + column].strip()
+_LAST_TREES: dict[str, tuple[bytes, object]] = {}
+_LAST_TREES_LOCK = threading.Lock()
+
+
+def _parse_again(parser, language: str, source: bytes):
+    """``parser.parse(source)``, reparsing incrementally from the language's previous tree (as editors do:
+    the next text is mostly the one before with an edit). Trees handed out are never edited afterwards."""
+    with _LAST_TREES_LOCK:
+        previous = _LAST_TREES.get(language)
+    if previous is not None and previous[0] == source:
+        return previous[1]
+    if previous is None:
+        tree = parser.parse(source)
+    else:
+        old_source, old_tree = previous
+        start, old_end, new_end = changed_span(old_source, source)
+        edited = old_tree.copy()
+        edited.edit(start, old_end, new_end, _point(old_source, start), _point(old_source, old_end), _point(source, new_end))
+        tree = parser.parse(source, edited)
+    with _LAST_TREES_LOCK:
+        _LAST_TREES[language] = (source, tree)
+    return tree
+
+
+def changed_span(old: bytes, new: bytes) -> tuple[int, int, int]:
+    """``(start, old_end, new_end)``: ``old[start:old_end]`` became ``new[start:new_end]``, the rest is shared."""
+    old_view, new_view = memoryview(old), memoryview(new)
+    low, high = 0, min(len(old), len(new))
+    while low < high:  # the longest common prefix, by bisection on memcmp
+        middle = (low + high + 1) // 2
+        if old_view[:middle] == new_view[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    start = low
+    low, high = 0, min(len(old), len(new)) - start
+    while low < high:  # the longest common suffix that does not overlap the prefix
+        middle = (low + high + 1) // 2
+        if old_view[len(old) - middle :] == new_view[len(new) - middle :]:
+            low = middle
+        else:
+            high = middle - 1
+    return start, len(old) - low, len(new) - low
+
+
+def _point(source: bytes, offset: int) -> tuple[int, int]:
+    row = source.count(b"\n", 0, offset)
+    return row, offset - (source.rfind(b"\n", 0, offset) + 1)
 
 
 def _ast_starts(text: str) -> set[int] | None:
     try:
-        tree = ast.parse(text)
+        tree = parse_python(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     rows: set[int] = set()
@@ -172,9 +234,13 @@ def _indentation_starts(lines: Sequence[str]) -> set[int]:
     return rows
 
 
+REGION_HARD_LIMIT = 64
+"""The most lines an editable region grows to so as not to cut the cursor's statement in two."""
+
+
 def editable_region(
     lines: Sequence[str], cursor_row: int, boundaries: set[int], max_lines: int, max_chars: int,
-    above_share: float = 0.4, hard_limit: int = 64,
+    above_share: float = 0.4, hard_limit: int = REGION_HARD_LIMIT,
 ) -> tuple[int, int]:
     """The rows ``[start, end)`` of the editable region around ``cursor_row``.
 

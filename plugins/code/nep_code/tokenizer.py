@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 VOCAB_SIZE = 4096
 """BPE vocabulary size (special tokens included): modest, so the small preset trains fast on a CPU."""
 
+TOKENS_MEMO_SIZE = 200_000
+"""Texts whose tokens a codec remembers (lines recur from one prompt to the next); cleared when full."""
+
 MAX_TRAINING_CHARS = 8_000_000
 """At most this much text trains the BPE (a few seconds on a CPU core)."""
 
@@ -44,6 +47,7 @@ class TextCodec:
 
     def __init__(self, tokenizer=None):
         self.tokenizer = tokenizer
+        self._memo: dict[str, tuple[str, ...]] = {}
         if tokenizer is None:
             encoder, _ = byte_alphabet()
             self.text_tokens = frozenset(encoder.values())
@@ -82,6 +86,14 @@ class TextCodec:
     def tokens(self, text: str) -> list[str]:
         if not text:
             return []
+        known = self._memo.get(text)
+        if known is None:
+            if len(self._memo) >= TOKENS_MEMO_SIZE:
+                self._memo.clear()
+            known = self._memo[text] = tuple(self._tokenize(text))
+        return list(known)
+
+    def _tokenize(self, text: str) -> list[str]:
         if self.tokenizer is None:
             encoder, _ = byte_alphabet()
             return [encoder[byte] for byte in text.encode("utf-8", "surrogatepass")]

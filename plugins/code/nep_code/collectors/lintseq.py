@@ -43,6 +43,7 @@ from nep_code.collectors.pycorpus import PythonCorpus, parses
 from nep_code.collectors.pychunks import Chunk, chunks, window
 from nep_code.collectors.timing import edit_gap, pause_gap
 from nep_code.edits import LineEdit
+from nep_code.syntax import parse_python
 
 DEFAULT_SESSIONS = 1200
 DEFAULTS = {
@@ -86,7 +87,7 @@ def make_events(parsed: tuple[ast.Module, list[str]], file: str, rng: random.Ran
     if not lines or not lines[-1].endswith("\n"):
         return None
     try:
-        pieces = chunks(ast.parse("".join(lines)), lines)
+        pieces = chunks(parse_python("".join(lines)), lines)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     present = [True] * len(lines)

@@ -17,6 +17,7 @@ from typing import Callable, Iterator
 from nep_core.collector import CollectReport
 from nep_core.errors import NepError
 from nep_code.collectors.options import has_plain_line_breaks
+from nep_code.syntax import parse_python
 
 SKIPPED_FOLDERS = {"test", "tests", "idle_test", "site-packages", "dist-packages", "__pycache__", "node_modules", "venv", ".venv"}
 MAX_PASSES = 20
@@ -40,7 +41,7 @@ def corpus_files(root: Path) -> list[Path]:
 
 def parses(lines: list[str]) -> bool:
     try:
-        ast.parse("".join(lines))
+        parse_python("".join(lines))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     return True
@@ -66,7 +67,7 @@ def read_python(file: Path, report: CollectReport, max_bytes: int) -> Parsed | N
         report.count("files with form feeds or other unusual line breaks (skipped)")
         return None
     try:
-        tree = ast.parse(text, filename=str(file))
+        tree = parse_python(text, filename=str(file))
     except SyntaxError as error:
         report.count("files that do not parse (skipped)")
         report.warn(f"{file}:{error.lineno or 0}: does not parse: {error.msg}")

@@ -55,6 +55,7 @@ from nep_code.collectors.pychunks import window
 from nep_code.collectors.refactorings import KINDS, Refactoring, find
 from nep_code.collectors.timing import edit_gap, pause_gap
 from nep_code.edits import LineEdit
+from nep_code.syntax import parse_python
 
 DEFAULTS = {
     "sessions": 1200, "per_file": 2, "max_lines": 150, "min_sites": 2, "max_sites": 10, "chain": 0.3,
@@ -112,7 +113,7 @@ class RefactorCollector(Collector):
 def _refactoring(lines: list[str], rng: random.Random, options: dict, exclude: str = "", kinds: list[str] | None = None) -> Refactoring | None:
     """A refactoring of ``lines`` whose every step parses: of one of ``kinds`` (in that order), else of a kind drawn at random, then the others."""
     try:
-        tree = ast.parse("".join(lines))
+        tree = parse_python("".join(lines))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     if kinds is None:
