@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
@@ -51,21 +53,60 @@ def split_sources(source: str) -> list[str]:
     return parts
 
 
-def collect(domain: Domain, source: str, report: CollectReport, seed: int = 0) -> Iterator[Session]:
+def collect(domain: Domain, source: str, report: CollectReport, seed: int = 0, workers: int | None = None) -> Iterator[Session]:
     """Sessions from ``source`` (or each source joined in it, in order) through the domain's
-    collectors, each checked to be of this domain."""
+    collectors, each checked to be of this domain. Joined sources are collected side by side in up
+    to ``workers`` processes (default: one per core), with the same sessions in the same order."""
     parts = split_sources(source)
     if len(parts) > 1:
         for part in parts:
             parse_source(domain, part)  # every part named right before anything is collected
-        for part in parts:
-            yield from collect(domain, part, report, seed)
+        workers = min(len(parts), os.cpu_count() or 1) if workers is None else workers
+        if workers < 2 or not sys.platform.startswith("linux") or threading.active_count() > 1:  # when forking is safe
+            for part in parts:
+                yield from collect(domain, part, report, seed)
+            return
+        yield from _collect_side_by_side(domain, parts, report, seed, workers)
         return
     name, argument = parse_source(domain, source)
     for session in domain.collectors[name].collect(argument, report, seed=seed):
         if session.domain != domain.name:
             raise NepError(f"collector '{name}' yielded a session of domain '{session.domain}', not '{domain.name}'")
         yield session
+
+
+_DOMAINS_IN_WORKERS: dict[int, Domain] = {}
+"""Domains that forked collection workers find by id (set before the fork, so workers inherit it)."""
+
+
+def _collect_side_by_side(domain: Domain, parts: list[str], report: CollectReport, seed: int, workers: int) -> Iterator[Session]:
+    import multiprocessing
+
+    _DOMAINS_IN_WORKERS[id(domain)] = domain
+    pool = multiprocessing.get_context("fork").Pool(workers, initializer=_leave_interrupts_to_the_parent)
+    try:
+        pending = [pool.apply_async(_collect_in_worker, (id(domain), part, seed)) for part in parts]
+        for result in pending:
+            sessions, part_report = result.get()
+            for name, amount in part_report.counts.items():
+                report.count(name, amount)
+            report.warnings.extend(part_report.warnings)
+            yield from sessions
+    finally:
+        pool.terminate()  # at the end, or at once on an error or Ctrl-C, not after the other parts
+        pool.join()
+        _DOMAINS_IN_WORKERS.pop(id(domain), None)
+
+
+def _leave_interrupts_to_the_parent() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _collect_in_worker(domain_id: int, part: str, seed: int) -> tuple[list[Session], CollectReport]:
+    report = CollectReport()
+    return list(collect(_DOMAINS_IN_WORKERS[domain_id], part, report, seed)), report
 
 
 def default_data_dir(domain: Domain, progress=None) -> Path:

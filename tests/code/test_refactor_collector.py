@@ -206,3 +206,19 @@ def test_registered_in_the_code_domain_and_bad_arguments_are_one_line_errors(tmp
         collect("?kinds=rename,move")
     with pytest.raises(NepError, match="no .py files"):
         collect(str(tmp_path))
+
+
+def test_joined_sources_collected_side_by_side_match_one_after_another() -> None:
+    from nep_core.dataset import _collect_side_by_side, collect, split_sources
+
+    def as_json(session):
+        return session.header(), [event.to_json() for event in session.events]
+
+    domain = get_domain("code")
+    source = "refactor:?sessions=12 + lintseq:?sessions=6 + rename:?sessions=4"
+    in_turn, side_by_side = CollectReport(), CollectReport()
+    one_after_another = list(collect(domain, source, in_turn, seed=3, workers=1))
+    together = list(_collect_side_by_side(domain, split_sources(source), side_by_side, 3, workers=2))
+    assert [session.meta["source"] for session in together][:1] == ["refactor"] and len(together) == 22
+    assert [as_json(s) for s in together] == [as_json(s) for s in one_after_another]
+    assert side_by_side.counts == in_turn.counts and side_by_side.counts["sessions"] == 22
