@@ -18,9 +18,10 @@ continued site by site (renames, signature changes), LintSeq edit sequences (new
 pauses and abandoned edits) so that writing new lines and staying silent are learned too, and renames
 carried from a module into the modules that import the name."""
 
-DEFAULT_MAX_STEPS = 450
+DEFAULT_MAX_STEPS = 400
 """``nep train --domain code`` steps: the small preset on 2 CPU cores in about 15 minutes with the
-data (about 1.4 s a step at batch 32 and ~360-token prompts)."""
+data (about 1.9 s a step at batch 32 and ~400-token prompts). 450 steps scored the same on real
+repository histories (docs/domains/code.md)."""
 
 COLLECTORS = (
     ("nep_code.collectors.git", "GitCollector"),
