@@ -9,6 +9,7 @@ and inserted lines, with NEP's and the code domain's structural tokens as specia
 from __future__ import annotations
 
 import functools
+import sys
 from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 from nep_core.action_space import BOS, EOS, PAD, SEP, SPECIAL_TOKENS, UNK
@@ -20,8 +21,9 @@ if TYPE_CHECKING:
 VOCAB_SIZE = 4096
 """BPE vocabulary size (special tokens included): modest, so the small preset trains fast on a CPU."""
 
-TOKENS_MEMO_SIZE = 200_000
-"""Texts whose tokens a codec remembers (lines recur from one prompt to the next); cleared when full."""
+TOKENS_MEMO_SIZE = 100_000
+"""Texts whose tokens a codec remembers (lines recur from one prompt to the next; about 15 MB for 50,000
+lines, the token strings interned); cleared when full."""
 
 MAX_TRAINING_CHARS = 8_000_000
 """At most this much text trains the BPE (a few seconds on a CPU core)."""
@@ -90,7 +92,7 @@ class TextCodec:
         if known is None:
             if len(self._memo) >= TOKENS_MEMO_SIZE:
                 self._memo.clear()
-            known = self._memo[text] = tuple(self._tokenize(text))
+            known = self._memo[text] = tuple(map(sys.intern, self._tokenize(text)))
         return list(known)
 
     def _tokenize(self, text: str) -> list[str]:
