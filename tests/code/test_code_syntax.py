@@ -21,7 +21,6 @@ def real_lines() -> list[str]:
 
 def fresh_starts(lines: list[str], path: str) -> set[int]:
     """Statement starts from a parse that reuses no earlier tree."""
-    syntax._LAST_TREES.clear()
     return statement_starts(lines, path)
 
 
@@ -40,7 +39,7 @@ def test_statement_starts_near_a_row_are_the_whole_files_there():
 def test_reparsing_after_edits_finds_what_a_fresh_parse_finds():
     lines = real_lines()
     syntax._LAST_TREES.clear()
-    statement_starts(lines, "inspect.py")  # the tree later parses start from
+    statement_starts(lines, "inspect.py", reparse=True)  # the tree later parses start from
     edits = [
         (120, 0, ["def inserted(a,\n", "             b):\n", "    return a\n"]),  # a multi-line statement appears
         (300, 5, []),                                                            # lines go
@@ -50,9 +49,9 @@ def test_reparsing_after_edits_finds_what_a_fresh_parse_finds():
     ]
     for row, delete, insert in edits:
         lines = [*lines[:row], *insert, *lines[row + delete :]]
-        again = statement_starts(lines, "inspect.py")
+        again = statement_starts(lines, "inspect.py", reparse=True)
         assert again == fresh_starts(lines, "inspect.py")
-        statement_starts(lines, "inspect.py")  # leave this text's tree as the one to reparse from
+        assert syntax._LAST_TREES[("python", "inspect.py")][0] == "".join(lines).encode()  # the next edit reparses from it
 
 
 def test_changed_span_names_the_bytes_that_changed():

@@ -148,7 +148,7 @@ class CodeEncoder(HistoryEncoder):
         row = min(max(row, 0), max(len(lines) - 1, 0))
         column = cursor.get("column", 0) if isinstance(cursor.get("column"), int) else 0
         reach = self.max_region_lines + REGION_HARD_LIMIT + 1  # the rows editable_region may snap to
-        boundaries = statement_starts(lines, current or "", near=(row - reach, row + reach))
+        boundaries = statement_starts(lines, current or "", near=(row - reach, row + reach), reparse=True)
         region = editable_region(lines, row, boundaries, self.max_region_lines,
                                  int(self.region_tokens * CHARS_PER_TOKEN), above_share=self.above_share)
         repeat = self.newest_substitution(replay)

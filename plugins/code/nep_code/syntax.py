@@ -111,15 +111,16 @@ def _fragment_parses(joined: str, path: str) -> bool | None:
     return parses(openers + text + ("" if text.endswith("\n") else "\n") + closer, path)
 
 
-def statement_starts(lines: Sequence[str], path: str, near: tuple[int, int] | None = None) -> set[int]:
+def statement_starts(lines: Sequence[str], path: str, near: tuple[int, int] | None = None, reparse: bool = False) -> set[int]:
     """0-based rows where a statement or definition begins, plus ``len(lines)``.
 
     A region that starts and ends on these rows never cuts a multi-line statement in two. With
-    ``near=(first, last)``, tree-sitter's rows are only looked for in ``[first, last]`` (faster on long files).
+    ``near=(first, last)``, tree-sitter's rows are only looked for in ``[first, last]`` (faster on long files);
+    with ``reparse``, tree-sitter reparses from the tree of ``path``'s previous text (for a file being edited).
     """
     text = "".join(lines)
     language = language_of(path)
-    rows = _tree_sitter_starts(text, language, near) if language else None
+    rows = _tree_sitter_starts(text, language, near, path if reparse else None) if language else None
     if rows is None and language == "python":
         rows = _ast_starts(text)
     if rows is None:
@@ -133,12 +134,12 @@ BLOCK_TYPES = ("module", "program", "source_file", "translation_unit", "block", 
 STATEMENT_SUFFIXES = ("statement", "definition", "declaration", "comment", "clause", "decorator", "item")
 
 
-def _tree_sitter_starts(text: str, language: str, near: tuple[int, int] | None = None) -> set[int] | None:
+def _tree_sitter_starts(text: str, language: str, near: tuple[int, int] | None = None, path: str | None = None) -> set[int] | None:
     parser = _parser(language)
     if parser is None:
         return None
     source = text.encode("utf-8", "surrogatepass")
-    tree = _parse_again(parser, language, source)
+    tree = parser.parse(source) if path is None else _parse_again(parser, (language, path), source)
     first, last = near if near is not None else (0, tree.root_node.end_point[0])
     rows: set[int] = set()
     stack = [(tree.root_node, False)]
@@ -157,15 +158,17 @@ def _tree_sitter_starts(text: str, language: str, near: tuple[int, int] | None =
     return rows
 
 
-_LAST_TREES: dict[str, tuple[bytes, object]] = {}
+_LAST_TREES: dict[tuple[str, str], tuple[bytes, object]] = {}
 _LAST_TREES_LOCK = threading.Lock()
+LAST_TREES_KEPT = 64
+"""Files whose last tree is kept for reparsing."""
 
 
-def _parse_again(parser, language: str, source: bytes):
-    """``parser.parse(source)``, reparsing incrementally from the language's previous tree (as editors do:
-    the next text is mostly the one before with an edit). Trees handed out are never edited afterwards."""
+def _parse_again(parser, key: tuple[str, str], source: bytes):
+    """``parser.parse(source)``, reparsing incrementally from the previous tree of ``key`` (language, path), as
+    editors do: a file's next text is mostly the one before with an edit. Trees handed out are never edited afterwards."""
     with _LAST_TREES_LOCK:
-        previous = _LAST_TREES.get(language)
+        previous = _LAST_TREES.get(key)
     if previous is not None and previous[0] == source:
         return previous[1]
     if previous is None:
@@ -177,7 +180,10 @@ def _parse_again(parser, language: str, source: bytes):
         edited.edit(start, old_end, new_end, _point(old_source, start), _point(old_source, old_end), _point(source, new_end))
         tree = parser.parse(source, edited)
     with _LAST_TREES_LOCK:
-        _LAST_TREES[language] = (source, tree)
+        _LAST_TREES.pop(key, None)
+        _LAST_TREES[key] = (source, tree)
+        while len(_LAST_TREES) > LAST_TREES_KEPT:
+            del _LAST_TREES[next(iter(_LAST_TREES))]
     return tree
 
 
