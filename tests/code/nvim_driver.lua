@@ -117,6 +117,19 @@ local ok, err = pcall(function()
     result.after_two_undos = buffer_text()
     type_keys("<C-r><C-r>")
     step_done()
+  elseif scenario == "quit" then
+    -- a suggestion is shown, the user types something else, and quits at once: no step_done, no NepDisable
+    type_keys("1G$F)i, depth<Esc>")
+    if not wait_for(function() return nep.visible() end) then
+      return fail("no suggestion shown after the first edit: " .. nep.status())
+    end
+    result.steps[#result.steps + 1] = { shown = nep.shown.action, request_id = nep.shown.request_id }
+    recorder.flush_all() -- the signature edit is logged on its own, as after a pause
+    type_keys("2GA  # area<Esc>")
+    result.held = nep.held ~= nil
+    result.final_text = buffer_text()
+    save()
+    vim.cmd("qall!")
   elseif scenario == "crossfile" then
     -- a rename in core.py; the fitted n-gram learned that web.py's import follows
     vim.cmd("edit web.py")

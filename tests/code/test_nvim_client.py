@@ -95,11 +95,12 @@ def test_typing_is_recorded_as_merged_line_edits_that_replay_to_the_buffer(tmp_p
     assert "unreachable" in result["status"] and "recorded: 8 edits" in result["status"]
 
 
-@needs_nvim
-def test_suggestions_from_nep_serve_are_shown_accepted_dismissed_and_fed_back(tmp_path):
+def serve_calc_ngram(tmp_path: Path) -> ServeProcess:
+    """``nep serve`` with an n-gram fitted on sessions that edit calc.py: the signature edit, then the
+    call site, then a new call; feedback goes to ``tmp_path/feedback``."""
     fit = tmp_path / "fit"
     fit.mkdir()
-    for index in range(10):  # the n-gram learns: the signature edit, then the call site, then a new call
+    for index in range(10):
         records = [
             {"nep": 1, "domain": "code", "session": f"fit{index}", "created": "", "meta": {"source": "test"}},
             {"t": 0.0, "state": {"files": {"calc.py": CALC}, "cursor": {"file": "calc.py", "line": 1, "column": 0}}},
@@ -107,9 +108,14 @@ def test_suggestions_from_nep_serve_are_shown_accepted_dismissed_and_fed_back(tm
         ]
         (fit / f"fit{index}.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
     make_project(tmp_path, "calc.py", CALC)
+    return ServeProcess("--domain", "code", "--model", "ngram", "--data", str(fit), "--port", "0",
+                        "--data-dir", str(tmp_path / "feedback"))
+
+
+@needs_nvim
+def test_suggestions_from_nep_serve_are_shown_accepted_dismissed_and_fed_back(tmp_path):
     feedback_dir = tmp_path / "feedback"
-    server = ServeProcess("--domain", "code", "--model", "ngram", "--data", str(fit), "--port", "0",
-                          "--data-dir", str(feedback_dir))
+    server = serve_calc_ngram(tmp_path)
     try:
         result = run_driver("serve", tmp_path, "calc.py", server.url)
         in_insert_mode = run_driver("insert", tmp_path, "calc.py", server.url)
@@ -154,6 +160,28 @@ def test_suggestions_from_nep_serve_are_shown_accepted_dismissed_and_fed_back(tm
     assert len({record["request_id"] for record in local}) == len(local)
     actual = served.events[records[2] + 1].action  # what the user did instead of the ignored suggestion
     assert LineEdit.from_action(actual) == LineEdit("calc.py", 2, 1, "    return width * height  # area\n")
+
+
+@needs_nvim
+def test_quitting_right_after_ignoring_a_suggestion_still_sends_its_feedback(tmp_path):
+    server = serve_calc_ngram(tmp_path)
+    try:
+        result = run_driver("quit", tmp_path, "calc.py", server.url)
+    finally:
+        server.interrupt()
+    [step] = result["steps"]
+    assert step["shown"] == CALL_SITE and result["held"]  # typed over: held until its edit is logged
+    comment = LineEdit("calc.py", 2, 1, "    return width * height  # area\n")
+    local = read_session(Path(result["log_path"]))
+    feedback_at = [index for index, event in enumerate(local.events) if event.feedback]
+    assert [local.events[index].feedback["outcome"] for index in feedback_at] == ["ignored"]
+    assert LineEdit.from_action(local.events[feedback_at[0] + 1].action) == comment
+    # the server got it before Neovim quit: the outcome, its request, and what the user did instead
+    served = read_session(tmp_path / "feedback" / "code" / f"{result['session']}.jsonl")
+    [record] = [index for index, event in enumerate(served.events) if event.feedback]
+    assert served.events[record].feedback["outcome"] == "ignored"
+    assert served.events[record].feedback["request_id"] == step["request_id"]
+    assert LineEdit.from_action(served.events[record + 1].action) == comment
 
 
 @needs_nvim

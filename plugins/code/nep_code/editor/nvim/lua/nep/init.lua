@@ -108,7 +108,9 @@ local function feedback(shown, outcome, actual, reason)
       payload.history = history
     end
   end
+  M.feedback_in_flight = (M.feedback_in_flight or 0) + 1
   post("/v1/feedback", payload, function(err)
+    M.feedback_in_flight = M.feedback_in_flight - 1
     M.last_feedback = { outcome = outcome, ok = err == nil, error = err }
   end)
 end
@@ -477,16 +479,20 @@ function M.disable()
   if not M.enabled then
     return
   end
-  clear_shown()
-  if M.held then
-    recorder.log({ t = math.max(recorder.now(), recorder.last_t), feedback = {
-      suggestion = M.held.action, shown_at = M.held.shown_at, accepted = false, outcome = "ignored",
-      request_id = M.held.request_id } })
-    M.held = nil
-  end
   if M.timer then
     M.timer:stop()
   end
+  clear_shown()
+  recorder.flush_all() -- the edit being typed is logged: a held suggestion's feedback names it
+  if M.held then -- no edit followed it: ignored, logged and sent like any other outcome
+    local held = M.held
+    M.held = nil
+    feedback(held, "ignored")
+  end
+  -- feedback still on its way is sent before Neovim quits (at most one request timeout)
+  vim.wait(config.options.timeout_ms, function()
+    return (M.feedback_in_flight or 0) == 0
+  end, 5)
   vim.api.nvim_clear_autocmds({ group = group })
   unmap_keys()
   recorder.stop()
