@@ -53,15 +53,20 @@ def parse_python(text: str, filename: str = "<unknown>") -> ast.Module:
         return ast.parse(text, filename=filename)
 
 
+def python_parses(text: str) -> bool:
+    """Whether ``text`` parses as Python (quietly, as ``parse_python``)."""
+    try:
+        parse_python(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
 def parses(text: str, path: str) -> bool | None:
     """True when ``text`` parses as the language of ``path``, False when it does not, None when unknown."""
     language = language_of(path)
     if language == "python":
-        try:
-            parse_python(text)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return False
-        return True
+        return python_parses(text)
     parser = _parser(language) if language else None
     if parser is None:
         return None

@@ -39,11 +39,11 @@ from nep_core.errors import NepError
 from nep_core.session import Event, Session
 from nep_code.action_space import MAX_INSERT_CHARS
 from nep_code.collectors.options import parse_argument
-from nep_code.collectors.pycorpus import PythonCorpus, parses
+from nep_code.collectors.pycorpus import PythonCorpus
 from nep_code.collectors.pychunks import Chunk, chunks, window
 from nep_code.collectors.timing import edit_gap, pause_gap
 from nep_code.edits import LineEdit
-from nep_code.syntax import parse_python
+from nep_code.syntax import parse_python, python_parses
 
 DEFAULT_SESSIONS = 1200
 DEFAULTS = {
@@ -118,7 +118,7 @@ def _delete(lines: list[str], pieces: list[Chunk], present: list[bool], rng: ran
         removed = [index for index in range(piece.first, piece.last + 1) if present[index]]
         for index in removed:
             present[index] = False
-        if parses([line for line, keep in zip(lines, present) if keep]) and any(present):
+        if python_parses("".join(line for line, keep in zip(lines, present) if keep)) and any(present):
             deletions.append((removed, piece))
         else:
             for index in removed:
@@ -139,7 +139,7 @@ def _replay(file: str, lines: list[str], present: list[bool], deletions, pieces:
             distractor = _distractor(lines, present, piece, pieces, rng)
             if distractor is not None:
                 current = [item for item, keep in zip(lines, present) if keep]
-                if parses(current[: line - 1] + [distractor] + current[line - 1 :]):
+                if python_parses("".join(current[: line - 1] + [distractor] + current[line - 1 :])):
                     t = round(t + edit_gap(rng, len(distractor), previous is None or abs(previous - line) > 3), 2)
                     events.append(Event(t=t, action=LineEdit(file, line, 0, distractor).to_action()))
                     t = round(t + rng.uniform(0.8, 3.0), 2)

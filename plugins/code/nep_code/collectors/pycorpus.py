@@ -39,14 +39,6 @@ def corpus_files(root: Path) -> list[Path]:
     )
 
 
-def parses(lines: list[str]) -> bool:
-    try:
-        parse_python("".join(lines))
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-    return True
-
-
 def read_python(file: Path, report: CollectReport, max_bytes: int) -> Parsed | None:
     """The parsed file and its lines, or None (counted and warned) when it is huge, not UTF-8 or does not parse."""
     try:

@@ -50,12 +50,12 @@ from nep_core.errors import NepError
 from nep_core.session import Event, Session
 from nep_code.action_space import MAX_INSERT_CHARS
 from nep_code.collectors.options import parse_argument
-from nep_code.collectors.pycorpus import PythonCorpus, parses
+from nep_code.collectors.pycorpus import PythonCorpus
 from nep_code.collectors.pychunks import window
 from nep_code.collectors.refactorings import KINDS, Refactoring, find
 from nep_code.collectors.timing import edit_gap, pause_gap
 from nep_code.edits import LineEdit
-from nep_code.syntax import parse_python
+from nep_code.syntax import parse_python, python_parses
 
 DEFAULTS = {
     "sessions": 1200, "per_file": 2, "max_lines": 150, "min_sites": 2, "max_sites": 10, "chain": 0.3,
@@ -128,7 +128,7 @@ def _refactoring(lines: list[str], rng: random.Random, options: dict, exclude: s
             current = list(lines)
             for index, text in candidate.steps:
                 current[index] = text
-                if not parses(current):
+                if not python_parses("".join(current)):
                     break
             else:
                 return candidate

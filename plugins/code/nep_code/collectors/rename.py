@@ -38,11 +38,12 @@ from nep_core.errors import NepError
 from nep_core.session import Event, Session
 from nep_code.action_space import MAX_INSERT_CHARS
 from nep_code.collectors.options import parse_argument
-from nep_code.collectors.pycorpus import corpus_files, parses, read_python, stdlib_root
+from nep_code.collectors.pycorpus import corpus_files, read_python, stdlib_root
 from nep_code.collectors.refactorings import RESERVED, WORD, new_name
 from nep_code.collectors.timing import edit_gap
 from nep_code.edits import LineEdit
 from nep_code.substitution import still_has, substitute
+from nep_code.syntax import python_parses
 
 DEFAULTS = {"sessions": 600, "max_importers": 4, "max_sites": 24, "no_definition": 0.3, "max_file_bytes": 60_000}
 IN_PATH_ORDER = 0.75
@@ -233,7 +234,7 @@ def make_session(modules: dict[str, Module], key: tuple[str, str], importers: li
         after = list(module.lines)
         for index, text in steps:
             after[index] = text
-        if not parses(after):
+        if not python_parses("".join(after)):
             return None
         plans.append((module.path, steps))
     if sum(len(steps) for _, steps in plans) > options["max_sites"] or sum(len(steps) for _, steps in plans) < 2:
