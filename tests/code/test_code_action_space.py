@@ -14,6 +14,7 @@ from nep_code.action_space import (
     AGAIN_TOKEN, EDIT_TOKEN, JUMP_TOKEN, SUB_TOKEN, TO_TOKEN, BoundCodeSpace, CodeActionSpace, CodeView, jump_action,
 )
 from nep_code.edits import LineEdit
+from nep_code.encoder import first_again_site
 
 SOURCE = "import os\n\n\ndef f(x):\n    return x\n\n\ndef g(y):\n    return f(y)\n"
 
@@ -271,6 +272,18 @@ def test_a_region_that_cannot_be_judged_alone_is_judged_with_its_enclosing_block
     alone = CodeView(("a.py",), (len(lines),), 3, 2, tuple(lines[2:4]))  # no file: it cannot be judged
     assert alone.keeps_parsing(1, 1, "    ]\n")
 
+
+
+def test_a_line_of_a_multi_line_signature_is_judged_with_the_whole_definition():
+    # black's layout: the signature closes on a line as shallow as its `def`, then the body follows
+    lines = ["import os\n", "\n", "\n", "def fields(\n", "    model: type,\n", "    mode: str = 'all',\n", ") -> list:\n",
+             "    return list(model)\n", "\n", "\n", "def other():\n", "    return 1\n"]
+    view = CodeView(("a.py",), (len(lines),), 5, 1, (lines[4],), file_text=tuple(lines))
+    assert view.keeps_parsing(0, 1, "    model: Type,\n")
+    assert not view.keeps_parsing(0, 1, "    model: Type[,\n")
+    site = first_again_site("a.py", lines, ("type", "Type[,"), range(len(lines)))  # a carried rename here would break it
+    assert site is None
+    assert first_again_site("a.py", lines, ("type", "Type"), range(len(lines))) == (5, "    model: Type,\n")
 
 def test_fragments_cut_from_a_file_parse_on_their_own():
     from nep_code.syntax import fragment_parses

@@ -79,10 +79,15 @@ def _indent(line: str) -> int | None:
     return None if not stripped or stripped.startswith("#") else len(line) - len(stripped)
 
 
+_CONTINUATIONS = (*_CLAUSES, ")", "]", "}")
+"""Line starts that continue the statement or block above at the same indent."""
+
+
 def _enclosing(lines: Sequence[str], first: int, last: int) -> tuple[int, int]:
     """``[first, last)`` grown to the block that encloses it: up to the nearest shallower line (its
     header; for top-level code, the statement before) and down to the line before the next line as shallow as that header (clauses such as
-    ``else:`` and ``except`` continue the block)."""
+    ``else:`` and ``except`` continue the block, and so does a line that closes the header's brackets,
+    such as a multi-line signature's ``) -> int:``)."""
     levels = [level for level in map(_indent, lines[first:last]) if level is not None]
     level = min(levels) if levels else 0
     start = first - 1
@@ -92,7 +97,7 @@ def _enclosing(lines: Sequence[str], first: int, last: int) -> tuple[int, int]:
     end = last
     while end < len(lines):
         indent = _indent(lines[end])
-        if indent is not None and indent <= header and not (indent == header and lines[end].lstrip().startswith(_CLAUSES)):
+        if indent is not None and indent <= header and not (indent == header and lines[end].lstrip().startswith(_CONTINUATIONS)):
             break
         end += 1
     return max(start, 0), end
