@@ -200,6 +200,29 @@ def test_grammar_bounds_lines_deletions_files_and_line_numbers():
     assert bound.allowed_next([EDIT_TOKEN, "<L9>"]) == []
 
 
+def test_a_jump_that_would_show_the_same_region_is_no_action():
+    space = CodeActionSpace()
+    digits = {1: ["<#1>"], 2: ["<#2>"], 5: ["<#5>"], 8: ["<#8>"]}
+    part = BoundCodeSpace(space, CodeView(("a.py", "b.py"), (9, 3), region_start=3, region_lines=4, cursor_line=5))
+    with pytest.raises(InvalidAction, match="a.py:5"):  # the cursor's own line: the region is chosen around it
+        part.decode([JUMP_TOKEN, "<file0>", *digits[5]])
+    assert part.decode([JUMP_TOKEN, "<file0>", *digits[8]]) == jump_action("a.py", 8)
+    assert part.decode([JUMP_TOKEN, "<file1>", *digits[2]]) == jump_action("b.py", 2)
+    whole = BoundCodeSpace(space, CodeView(("a.py", "b.py"), (3, 3), region_start=1, region_lines=3, cursor_line=1))
+    for line in (1, 2):  # every edit of a.py is written as an edit here, so no jump into it means anything
+        with pytest.raises(InvalidAction):
+            whole.decode([JUMP_TOKEN, "<file0>", *digits[line]])
+    assert whole.decode([JUMP_TOKEN, "<file1>", *digits[1]]) == jump_action("b.py", 1)
+
+
+def test_the_view_knows_the_line_its_region_was_chosen_around():
+    from nep_core.plugins import get_domain
+
+    encoder = get_domain("code").encoder
+    assert encoder.view(session_context(cursor_line=8)).cursor_line == 8
+    assert encoder.view(session_context(cursor_line=40)).cursor_line == 9  # past the end: the last line
+
+
 def test_insert_ends_only_after_a_newline():
     space = CodeActionSpace()
     bound = BoundCodeSpace(space, CodeView(("a.py",), (3,), 1, 3))

@@ -28,7 +28,8 @@ continues it is always written so.
 
 Actions: ``edit`` is the shared payload of ``nep_code.edits``; ``jump`` is
 ``{"kind": "jump", "target": {"file": "pkg/a.py", "line": 42}}`` (move the cursor there, then ask again).
-An edit outside the region is written as a jump to its first line.
+An edit outside the region is written as a jump to its first line. A jump that would show the region
+already shown (to the cursor's line, or into a file that is all region) decodes to no action.
 """
 
 from __future__ import annotations
@@ -124,6 +125,15 @@ class CodeView:
     again_sites: tuple[tuple[int, int, str], ...] = ()
     """``(file index, line, new text)``: per listed file, the first line outside the region that still
     holds the newest substitution's ``old`` (with that line as the substitution leaves it, still parsing)."""
+    cursor_line: int = 0
+    """The 1-based line of the current file the region was chosen around; 0 when not known."""
+
+    def jump_moves(self, line: int) -> bool:
+        """Whether a jump to ``line`` of the current file would show another region. It would not to the
+        cursor's own line (the region is chosen around it), nor anywhere when the region is the whole
+        file (every edit of the file is then written as an edit)."""
+        whole_file = self.region_start == 1 and bool(self.file_lines) and self.region_lines >= self.file_lines[0]
+        return not whole_file and line != self.cursor_line
 
     def again_rows(self) -> tuple[int, ...]:
         """Region rows that ``<again>`` can change: those that still hold the newest substitution's ``old``."""
@@ -366,6 +376,8 @@ class BoundCodeSpace(ActionSpace):
         view = self.view
         if tokens[0] == JUMP_TOKEN:
             number = int("".join(str(_DIGIT[token]) for token in tokens[2:]))
+            if _FILE_INDEX[tokens[1]] == 0 and not view.jump_moves(number):
+                raise InvalidAction(f"{view.file}:{number}: a jump there would show the region already shown")
             return jump_action(view.files[_FILE_INDEX[tokens[1]]], number)
         if tokens[0] == AGAIN_TOKEN and tokens[1] in _FILE_INDEX:
             index, line, text = next(site for site in view.again_sites if site[0] == _FILE_INDEX[tokens[1]])

@@ -156,7 +156,8 @@ class CodeEncoder(HistoryEncoder):
         files = self._file_order(replay, current, [file for file, _, _ in sites])
         view = CodeView(tuple(files), tuple(len(replay.files.get(file, [])) for file in files), region[0] + 1,
                         region[1] - region[0], tuple(lines[region[0] : region[1]]), repeat, tuple(lines),
-                        tuple((files.index(file), line, text) for file, line, text in sites if file in files))
+                        tuple((files.index(file), line, text) for file, line, text in sites if file in files),
+                        cursor_line=row + 1 if lines else 0)
         layout = Layout(view, replay, lines, row, column, region)
         self._memo = (context, layout)
         return layout
