@@ -130,6 +130,18 @@ def test_files_the_newest_substitution_can_reach_are_listed_with_their_line(enco
     assert plain.layout(ctx).view.again_sites == () and HIT not in plain.encode(ctx)
 
 
+def test_a_number_or_punctuation_changed_is_not_carried_into_other_files(encoder):
+    files = {"pkg/__init__.py": "__version__ = '1.4.0'\n", "pkg/web.py": "PORT = 8000\nRETRIES = 4\n"}
+    bumped = edit_event(1.0, 1, 1, "__version__ = '1.5.0'\n", file="pkg/__init__.py")  # "4" becomes "5"
+    view = encoder.layout(context([bumped], files, cursor={"file": "pkg/__init__.py", "line": 1, "column": 0})).view
+    assert view.repeat is not None and not any(char.isalpha() for char in view.repeat[0])
+    assert view.again_sites == ()  # RETRIES = 4 holds a 4, but it is no next use of anything
+    renamed = edit_event(1.0, 1, 1, "PORTS = 8000\n", file="pkg/web.py")
+    files["pkg/cli.py"] = "from pkg.web import PORT\n"
+    view = encoder.layout(context([renamed], files, cursor={"file": "pkg/web.py", "line": 1, "column": 0})).view
+    assert [view.files[index] for index, _, _ in view.again_sites] == ["pkg/cli.py"]
+
+
 def test_still_has_matches_whole_words_outside_the_new_text():
     assert still_has("x = range(a)", "a", "b") and not still_has("x = rang(q)", "a", "b")
     assert still_has("df_list = df", "df", "df_list") and not still_has("df_list = 1", "df", "df_list")

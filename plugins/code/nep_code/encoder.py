@@ -24,7 +24,7 @@ from nep_code.action_space import (
     FILE_TOKENS, LINE_TOKENS, MAX_FILES, MAX_REGION_LINES, SUB_TOKEN, TO_TOKEN, CodeActionSpace, CodeView,
 )
 from nep_code.edits import EDIT_KIND, LineEdit, Workspace
-from nep_code.substitution import find_substitution, still_has, substitute
+from nep_code.substitution import find_substitution, names_something, still_has, substitute
 from nep_code.syntax import REGION_HARD_LIMIT, editable_region, statement_starts
 
 EVENTS, EVENT, CURSOR, REGION, REGION_END, BEFORE, AFTER, EXCERPT, HIT = (
@@ -300,8 +300,8 @@ class CodeEncoder(HistoryEncoder):
         """``(file, line, new text)``: the first line that still holds ``repeat``'s ``old`` and keeps parsing
         once substituted, in the current file outside the region (below it first, then from the top) and in
         each of at most ``again_files`` other files (those after the current file's path first, as a commit
-        lists them)."""
-        if repeat is None or self.again_files < 1:
+        lists them). None for a substitution whose ``old`` names nothing (``names_something``)."""
+        if repeat is None or self.again_files < 1 or not names_something(repeat[0]):
             return []
         found, others = [], 0
         if current is not None:

@@ -71,6 +71,13 @@ def is_word_char(char: str) -> bool:
     return char.isalnum() or char == "_"
 
 
+def names_something(old: str) -> bool:
+    """Whether ``old`` holds a letter or underscore (a name, keyword or phrase), so that the first line of
+    another file that holds it is likely its next use; a number or punctuation (a version bumped from
+    ``1`` to ``2``, a ``))`` given a comment) occurs in too many unrelated places to be carried there."""
+    return any(char.isalpha() or char == "_" for char in old)
+
+
 def substitute(line: str, old: str, new: str) -> str:
     """``line`` with every ``old`` replaced by ``new``; where ``old`` starts or ends with a word
     character, only occurrences that start or end a word there (``s`` is not replaced in ``sum``)."""
