@@ -52,7 +52,8 @@ local scenario = os.getenv("NEP_DRIVER_SCENARIO")
 
 local ok, err = pcall(function()
   nep.setup({ server = os.getenv("NEP_DRIVER_SERVER"), debounce_ms = 30, merge_ms = 600000, timeout_ms = 5000,
-    max_history_events = scenario == "record" and 3 or 64, feedback_history = scenario == "insert" })
+    max_history_events = scenario == "record" and 3 or 64, feedback_history = scenario == "insert",
+    min_confidence = scenario == "unsure" and 1 or nil })
   vim.cmd("edit " .. vim.fn.fnameescape(os.getenv("NEP_DRIVER_FILE")))
   local recorder = require("nep.recorder")
   result.session = recorder.session
@@ -117,6 +118,17 @@ local ok, err = pcall(function()
     result.after_two_undos = buffer_text()
     type_keys("<C-r><C-r>")
     step_done()
+  elseif scenario == "unsure" then
+    -- min_confidence 1: the n-gram's suggestion (probability below 1) is answered but not shown
+    type_keys("1G$F)i, depth<Esc>")
+    step_done()
+    result.steps[#result.steps + 1] = { shown = nep.visible(), counts = vim.deepcopy(nep.counts), status = nep.status() }
+    require("nep.config").options.min_confidence = 0
+    type_keys(":NepSuggest<CR>")
+    if not wait_for(function() return nep.visible() end) then
+      return fail("no suggestion shown with min_confidence 0: " .. nep.status())
+    end
+    result.steps[#result.steps + 1] = { shown = nep.shown.action }
   elseif scenario == "quit" then
     -- a suggestion is shown, the user types something else, and quits at once: no step_done, no NepDisable
     type_keys("1G$F)i, depth<Esc>")

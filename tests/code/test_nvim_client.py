@@ -163,6 +163,20 @@ def test_suggestions_from_nep_serve_are_shown_accepted_dismissed_and_fed_back(tm
 
 
 @needs_nvim
+def test_a_suggestion_below_min_confidence_is_not_shown(tmp_path):
+    server = serve_calc_ngram(tmp_path)
+    try:
+        result = run_driver("unsure", tmp_path, "calc.py", server.url)
+    finally:
+        server.interrupt()
+    held_back, shown = result["steps"]
+    assert held_back["counts"]["answers"] >= 1 and held_back["counts"]["unsure"] >= 1
+    assert not held_back["shown"] and held_back["counts"]["shown"] == 0
+    assert "below min_confidence" in held_back["status"]
+    assert shown["shown"] == CALL_SITE  # the same answer, shown once the threshold allows it
+
+
+@needs_nvim
 def test_quitting_right_after_ignoring_a_suggestion_still_sends_its_feedback(tmp_path):
     server = serve_calc_ngram(tmp_path)
     try:

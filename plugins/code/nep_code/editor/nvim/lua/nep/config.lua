@@ -11,6 +11,7 @@ M.defaults = {
   merge_ms = 1000, -- changes to the same lines closer than this become one logged edit
   timeout_ms = 2000, -- give up on a request after this long
   top_k = 3, -- suggestions asked for; the best usable one is shown
+  min_confidence = 0.1, -- suggestions the model gives a lower probability are not shown (as in Blender and Krita)
   max_history_events = 64, -- events sent with a request (older ones are folded into a snapshot)
   max_file_bytes = 1000000, -- larger files are neither recorded nor sent
   context_files = 8, -- other open files sent with a request (where a rename is carried next)

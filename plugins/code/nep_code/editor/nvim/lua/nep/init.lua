@@ -13,7 +13,7 @@ local M = {
   sequence = 0, -- the newest request; answers to older ones are stale
   server_state = "not asked yet",
   warned = false,
-  counts = { requests = 0, answers = 0, stale = 0, errors = 0, shown = 0, accepted = 0, dismissed = 0, ignored = 0, refused = 0 },
+  counts = { requests = 0, answers = 0, stale = 0, errors = 0, unsure = 0, shown = 0, accepted = 0, dismissed = 0, ignored = 0, refused = 0 },
   last_latency_ms = nil,
   round_trips = {}, -- milliseconds from asking to the answer, the last 200
   last_request_id = nil,
@@ -206,6 +206,11 @@ local function on_answer(buf, tick, sequence, answer)
   end
   local path = recorder.path_of(buf)
   for _, suggestion in ipairs(answer.suggestions) do
+    local probability = tonumber(suggestion.probability)
+    if probability and probability < (config.options.min_confidence or 0) then
+      M.counts.unsure = M.counts.unsure + 1 -- suggestions come best first: none after it is surer
+      return
+    end
     local edit = edit_of(suggestion.action)
     local elsewhere = edit and type(edit.file) == "string" and edit.file ~= path and not edit.jump_only
     local there = elsewhere and recorder.buffer_of(edit.file)
@@ -512,8 +517,8 @@ function M.status()
   end
   local c = M.counts
   lines[#lines + 1] = string.format(
-    "suggestions: %d requests, %d answers (%d stale), %d errors, %d shown: %d accepted, %d dismissed, %d ignored, %d refused",
-    c.requests, c.answers, c.stale, c.errors, c.shown, c.accepted, c.dismissed, c.ignored, c.refused)
+    "suggestions: %d requests, %d answers (%d stale, %d below min_confidence), %d errors, %d shown: %d accepted, %d dismissed, %d ignored, %d refused",
+    c.requests, c.answers, c.stale, c.unsure, c.errors, c.shown, c.accepted, c.dismissed, c.ignored, c.refused)
   if M.last_latency_ms then
     local sorted = vim.deepcopy(M.round_trips)
     table.sort(sorted)
