@@ -112,6 +112,15 @@ def serve_calc_ngram(tmp_path: Path) -> ServeProcess:
                         "--data-dir", str(tmp_path / "feedback"))
 
 
+def drive_calc(tmp_path: Path, scenario: str) -> dict:
+    """The driver's ``scenario`` on calc.py, against ``serve_calc_ngram``."""
+    server = serve_calc_ngram(tmp_path)
+    try:
+        return run_driver(scenario, tmp_path, "calc.py", server.url)
+    finally:
+        server.interrupt()
+
+
 @needs_nvim
 def test_suggestions_from_nep_serve_are_shown_accepted_dismissed_and_fed_back(tmp_path):
     feedback_dir = tmp_path / "feedback"
@@ -164,11 +173,7 @@ def test_suggestions_from_nep_serve_are_shown_accepted_dismissed_and_fed_back(tm
 
 @needs_nvim
 def test_a_suggestion_below_min_confidence_is_not_shown(tmp_path):
-    server = serve_calc_ngram(tmp_path)
-    try:
-        result = run_driver("unsure", tmp_path, "calc.py", server.url)
-    finally:
-        server.interrupt()
+    result = drive_calc(tmp_path, "unsure")
     held_back, shown = result["steps"]
     assert held_back["counts"]["answers"] >= 1 and held_back["counts"]["unsure"] >= 1
     assert not held_back["shown"] and held_back["counts"]["shown"] == 0
@@ -178,11 +183,7 @@ def test_a_suggestion_below_min_confidence_is_not_shown(tmp_path):
 
 @needs_nvim
 def test_quitting_right_after_ignoring_a_suggestion_still_sends_its_feedback(tmp_path):
-    server = serve_calc_ngram(tmp_path)
-    try:
-        result = run_driver("quit", tmp_path, "calc.py", server.url)
-    finally:
-        server.interrupt()
+    result = drive_calc(tmp_path, "quit")
     [step] = result["steps"]
     assert step["shown"] == CALL_SITE and result["held"]  # typed over: held until its edit is logged
     comment = LineEdit("calc.py", 2, 1, "    return width * height  # area\n")
