@@ -375,10 +375,10 @@ class BoundCodeSpace(ActionSpace):
             raise InvalidAction(f"not a complete code action: {' '.join(tokens[:8]) or '(empty)'}")
         view = self.view
         if tokens[0] == JUMP_TOKEN:
-            number = int("".join(str(_DIGIT[token]) for token in tokens[2:]))
-            if _FILE_INDEX[tokens[1]] == 0 and not view.jump_moves(number):
+            index, number = _FILE_INDEX[tokens[1]], int("".join(str(_DIGIT[token]) for token in tokens[2:]))
+            if index == 0 and not view.jump_moves(number):
                 raise InvalidAction(f"{view.file}:{number}: a jump there would show the region already shown")
-            return jump_action(view.files[_FILE_INDEX[tokens[1]]], number)
+            return jump_action(view.files[index], number)
         if tokens[0] == AGAIN_TOKEN and tokens[1] in _FILE_INDEX:
             index, line, text = next(site for site in view.again_sites if site[0] == _FILE_INDEX[tokens[1]])
             return LineEdit(view.files[index], line, 1, text).to_action()

@@ -300,7 +300,7 @@ class CodeEncoder(HistoryEncoder):
         """``(file, line, new text)``: the first line that still holds ``repeat``'s ``old`` and keeps parsing
         once substituted, in the current file outside the region (below it first, then from the top) and in
         each of at most ``again_files`` other files (those after the current file's path first, as a commit
-        lists them). None for a substitution whose ``old`` names nothing (``names_something``)."""
+        lists them). Empty for a substitution whose ``old`` names nothing (``names_something``)."""
         if repeat is None or self.again_files < 1 or not names_something(repeat[0]):
             return []
         found, others = [], 0
