@@ -142,6 +142,17 @@ def test_a_number_or_punctuation_changed_is_not_carried_into_other_files(encoder
     assert [view.files[index] for index, _, _ in view.again_sites] == ["pkg/cli.py"]
 
 
+def test_a_keyword_changed_is_not_carried_elsewhere(encoder):
+    files = {"pkg/limits.py": "MAX = None\nMIN = None\n", "pkg/web.py": "TIMEOUT = None\n"}
+    zeroed = edit_event(1.0, 1, 1, "MAX = 0\n", file="pkg/limits.py")  # None becomes 0
+    view = encoder.layout(context([zeroed], files, cursor={"file": "pkg/limits.py", "line": 1, "column": 0})).view
+    assert view.repeat is not None and view.repeat[0].strip() == "None"
+    assert view.again_sites == ()  # MIN = None and TIMEOUT = None hold a None, but no next use of anything
+    files["pkg/web.py"] = "from pkg.limits import MAX\nTIMEOUT = MAX\n"
+    renamed = edit_event(1.0, 1, 1, "MAXIMUM = None\n", file="pkg/limits.py")
+    view = encoder.layout(context([renamed], files, cursor={"file": "pkg/limits.py", "line": 1, "column": 0})).view
+    assert [view.files[index] for index, _, _ in view.again_sites] == ["pkg/web.py"]
+
 def test_still_has_matches_whole_words_outside_the_new_text():
     assert still_has("x = range(a)", "a", "b") and not still_has("x = rang(q)", "a", "b")
     assert still_has("df_list = df", "df", "df_list") and not still_has("df_list = 1", "df", "df_list")

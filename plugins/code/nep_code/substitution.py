@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import keyword
 import re
 
 from nep_code.tokenizer import TextCodec
@@ -71,11 +72,17 @@ def is_word_char(char: str) -> bool:
     return char.isalnum() or char == "_"
 
 
+UBIQUITOUS_WORDS = frozenset(keyword.kwlist) | {"true", "false", "null", "nil", "undefined"}
+"""Python's keywords (``return``, ``None``, ``import``... most of them statement words in other languages
+too) and the other languages' literal constants: words that name nothing of the user's."""
+
+
 def names_something(old: str) -> bool:
-    """Whether ``old`` holds a letter or underscore (a name, keyword or phrase), so that the first line of
-    another file that holds it is likely its next use; a number or punctuation (a version bumped from
-    ``1`` to ``2``, a ``))`` given a comment) occurs in too many unrelated places to be carried there."""
-    return any(char.isalpha() or char == "_" for char in old)
+    """Whether ``old`` holds a word that is not a keyword (a name or a phrase), so that the first line
+    elsewhere that holds it is likely its next use. A number or punctuation (a version bumped from ``1``
+    to ``2``, a ``))`` given a comment) or keywords alone (``None`` becoming ``0``, ``return`` given a
+    condition) occur in too many unrelated places to be carried there."""
+    return any(word not in UBIQUITOUS_WORDS for word in re.findall(r"[^\W\d]\w*", old))
 
 
 def substitute(line: str, old: str, new: str) -> str:
