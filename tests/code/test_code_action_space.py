@@ -140,6 +140,12 @@ def test_again_is_not_offered_where_the_change_would_break_the_code():
     assert fragment.again_rows() == (1,)  # a region that does not parse alone cannot judge
 
 
+def test_again_is_not_offered_for_a_change_that_names_nothing():
+    lines = ("def area(w, h=None):\n", "    total = w * h / 2\n", "    return total\n")
+    for old, new in ((":", ":  # pragma: no cover"), ("None", "0"), ("2", "3")):  # on nearly every line
+        assert CodeView(("a.py",), (3,), 1, 3, lines, repeat=(old, new)).again_rows() == ()
+    assert CodeView(("a.py",), (3,), 1, 3, lines, repeat=("total", "area_")).again_rows() == (1, 2)
+
 def test_substitution_grammar_spells_only_pieces_of_the_line_and_real_changes():
     space = CodeActionSpace()
     lines = ("def f(x):\n", "    return x\n")

@@ -42,7 +42,7 @@ from nep_core.action_space import EOS, NO_EDIT_TOKEN, ActionSpace
 from nep_core.actions import NO_EDIT, Action
 from nep_core.errors import InvalidAction
 from nep_code.edits import EDIT_KIND, LineEdit
-from nep_code.substitution import can_start, find_substitution, still_has, substitute
+from nep_code.substitution import can_start, find_substitution, names_something, still_has, substitute
 from nep_code.syntax import CLAUSES as _CLAUSES, fragment_parses
 from nep_code.tokenizer import TextCodec
 
@@ -151,7 +151,7 @@ class CodeView:
     def _rows(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
         lines = self.region_text[: min(self.region_lines, MAX_REGION_LINES)]
         text = tuple(row for row, line in enumerate(lines) if line.strip())
-        if self.repeat is None:
+        if self.repeat is None or not names_something(self.repeat[0]):
             return text, ()
         again = tuple(row for row in text if still_has(lines[row], *self.repeat) and self._still_parses(lines, row))
         return text, again
