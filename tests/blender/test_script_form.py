@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 from nep_core.actions import Action
 from nep_core.session import Event, Session
 from nep_blender.synthetic.script_form import CLEARINGS, ScriptAuthor, as_loops, as_scripts
@@ -101,6 +105,44 @@ def test_a_data_api_author_writes_materials_selections_and_sizes_without_operato
     assert script.actions()[0].args == {"size": 1.0, "scale": [2.0, 1.0, 0.1]}
 
 
+CALLS_RUNNER = """
+import json, os, sys
+os.dup2(2, 1)
+import bpy
+from nep_blender.bpy_calls import viewport_override
+placed = []
+for calls in json.load(open(sys.argv[1])):
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    with bpy.context.temp_override(**viewport_override(bpy)):
+        for kind, args in calls:
+            module, name = kind.split(".")
+            getattr(getattr(bpy.ops, module), name)(**args)
+    placed.append([list(row) for row in bpy.context.view_layer.objects.active.matrix_world])
+json.dump(placed, open(sys.argv[2], "w"))
+"""
+
+
+def test_an_author_who_places_passes_a_move_to_the_add_call(tmp_path):
+    recording = _session([
+        ("object.camera_add", {}, True), ("transform.translate", {"value": [0.0, -8.0, 2.0]}, True),
+        ("transform.translate", {"value": [1.0, 0.0, 0.0]}, True), ("transform.rotate", {"value": 1.1, "orient_axis": "X"}, True),
+        ("mesh.primitive_cube_add", {"location": [1.0, 0.0, 0.0]}, True),
+        ("transform.translate", {"value": [0.0, 0.0, 1.0], "orient_type": "LOCAL"}, True),  # in the object's own axes
+    ])
+    (plain,) = as_scripts(recording)
+    assert len(plain.events) == 6
+    (script,) = as_scripts(recording, author=ScriptAuthor(places=True))
+    assert kinds(script) == ["object.camera_add", "transform.rotate", "mesh.primitive_cube_add", "transform.translate"]
+    assert script.actions()[0].args == {"location": [1.0, -8.0, 2.0]}
+    # in real bpy the script's camera ends where the recording's did (a turn stays a call: its angle depends on the view)
+    calls = [[(action.kind, action.args) for action in actions] for actions in (recording.actions()[:4], script.actions()[:2])]
+    (tmp_path / "calls.json").write_text(json.dumps(calls))
+    subprocess.run([sys.executable, "-c", CALLS_RUNNER, str(tmp_path / "calls.json"), str(tmp_path / "placed.json")],
+                   check=True, capture_output=True, timeout=300)
+    recorded, scripted = json.loads((tmp_path / "placed.json").read_text())
+    assert max(abs(a - b) for row_a, row_b in zip(recorded, scripted) for a, b in zip(row_a, row_b)) < 1e-5
+    assert abs(recorded[0][3] - 1.0) + abs(recorded[1][3] + 8.0) + abs(recorded[2][3] - 2.0) < 1e-5  # it did move
+
 def test_an_author_who_clears_starts_with_a_clearing_function_unless_the_recording_cleared():
     empty_start = _session([("mesh.primitive_cube_add", {}, True), ("object.shade_smooth", {}, True)], "empty")
     clearing, model = as_scripts(empty_start, author=ScriptAuthor(clears=True, guards=True))
@@ -153,7 +195,7 @@ def test_a_data_api_author_deselects_all_before_deleting_one_object():
 def test_authors_are_drawn_by_seed_with_every_habit_in_use():
     authors = [ScriptAuthor.draw(5, index, lambda kind: kind != "wm.save_mainfile") for index in range(200)]
     assert authors == [ScriptAuthor.draw(5, index, lambda kind: kind != "wm.save_mainfile") for index in range(200)]
-    for habit in ("toggles", "guards", "helpers", "small_functions", "loops", "data_api", "clears", "ending"):
+    for habit in ("toggles", "guards", "helpers", "small_functions", "loops", "data_api", "places", "clears", "ending"):
         share = sum(bool(getattr(author, habit)) for author in authors) / len(authors)
         assert 0.2 < share < 0.95, habit
     assert {author.clearing for author in authors} == set(CLEARINGS)
