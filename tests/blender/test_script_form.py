@@ -143,6 +143,17 @@ def test_an_author_who_places_passes_a_move_to_the_add_call(tmp_path):
     assert max(abs(a - b) for row_a, row_b in zip(recorded, scripted) for a, b in zip(row_a, row_b)) < 1e-5
     assert abs(recorded[0][3] - 1.0) + abs(recorded[1][3] + 8.0) + abs(recorded[2][3] - 2.0) < 1e-5  # it did move
 
+def test_a_data_api_author_turns_an_added_object_in_python():
+    recording = _session([
+        ("object.camera_add", {}, True), ("transform.rotate", {"value": 1.1, "orient_axis": "X"}, True),
+        ("transform.rotate", {"value": 0.2}, True), ("object.constraint_add", {"type": "TRACK_TO"}, True),
+        ("transform.rotate", {"value": 0.3}, True),  # a turn later on, not right after the add
+    ])
+    (plain,) = as_scripts(recording)
+    assert len(plain.events) == 5
+    (script,) = as_scripts(recording, author=ScriptAuthor(data_api=True))
+    assert kinds(script) == ["object.camera_add", "object.constraint_add", "transform.rotate"]
+
 def test_an_author_who_clears_starts_with_a_clearing_function_unless_the_recording_cleared():
     empty_start = _session([("mesh.primitive_cube_add", {}, True), ("object.shade_smooth", {}, True)], "empty")
     clearing, model = as_scripts(empty_start, author=ScriptAuthor(clears=True, guards=True))

@@ -3,8 +3,9 @@
 A model trained only on recordings has never seen how scripts go on: a script has no undo and no
 view changes, runs its calls in functions, repeats work in loops (which the collector reads once),
 sets materials, selections and sizes through the data API rather than operators, places what it
-adds in the add call rather than moving it after, and usually starts by clearing the scene. ``as_scripts`` turns one recording into such functions, following one
-author's habits (``ScriptAuthor``, drawn per session by seed).
+adds in the add call rather than moving it after, and usually starts by clearing the scene.
+``as_scripts`` turns one recording into such functions, following one author's habits
+(``ScriptAuthor``, drawn per session by seed).
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ class ScriptAuthor:
     helpers: bool = False  # writes each edit-mode block (into edit mode and back) as a helper function
     small_functions: bool = False  # writes one function per object: a new function at each call that adds one
     loops: bool = False  # repeats work in a loop, which the collector reads once
-    data_api: bool = False  # materials, selections and sizes through the data API (deselect all, pick in Python)
+    data_api: bool = False  # materials, selections, sizes and a new object's turns through the data API (deselect all, pick in Python)
     places: bool = False  # passes where an added object goes to the add call (location=...), rather than moving it after
     clears: bool = False  # starts the script by clearing the scene when the recording did not
     clear_function: bool = True  # the clearing is a function of its own, rather than the start of the script's body
@@ -185,6 +186,8 @@ def _calls(events: Sequence[Event], author: ScriptAuthor) -> list[Action]:
         if author.places and kept and (placed := _placed(kept[-1], action)) is not None:
             kept[-1] = placed
             continue
+        if author.data_api and action.kind == "transform.rotate" and kept and adds_an_object(kept[-1].kind):
+            continue  # turned through the data API (obj.rotation_euler = ...), whose angle a script knows and the view does not
         if author.data_api and action.kind == "object.delete" and not (kept and kept[-1].kind in SELECTIONS):
             kept.append(DESELECT_ALL)  # then the object to delete is selected through the data API
         if author.toggles and action.kind == "object.mode_set" and action.args.get("mode", "OBJECT") in ("EDIT", "OBJECT"):
@@ -195,8 +198,9 @@ def _calls(events: Sequence[Event], author: ScriptAuthor) -> list[Action]:
 
 def _placed(added: Action, move: Action) -> Action | None:
     """``added`` (an add call) with ``move``, a move (G) in world axes right after it, passed as its
-    ``location``, as a script places what it adds; None for any other call. A turn (R) stays a call of
-    its own: its angle, like the rotation an add starts with, depends on the 3D view it was made in."""
+    ``location``, as a script places what it adds; None for any other call. A turn (R) is no
+    ``rotation``: its angle, like the rotation an add starts with, depends on the 3D view it was made
+    in (a data API author sets it in Python instead, ``obj.rotation_euler = ...``)."""
     if not adds_an_object(added.kind) or move.kind != "transform.translate" or set(move.args) - {"value", "orient_type"}:
         return None
     if move.args.get("orient_type", "GLOBAL") != "GLOBAL":
