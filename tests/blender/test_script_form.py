@@ -154,6 +154,52 @@ def test_a_data_api_author_turns_an_added_object_in_python():
     (script,) = as_scripts(recording, author=ScriptAuthor(data_api=True))
     assert kinds(script) == ["object.camera_add", "object.constraint_add", "transform.rotate"]
 
+def test_an_author_who_adds_modifiers_in_python_leaves_out_modifier_add():
+    recording = _session([
+        ("mesh.primitive_cube_add", {}, True), ("object.modifier_add", {"type": "BEVEL"}, True),
+        ("object.modifier_add", {"type": "SUBSURF"}, True), ("object.modifier_apply", {"modifier": "Bevel"}, True),
+        ("object.shade_smooth", {}, True),
+    ])
+    (plain,) = as_scripts(recording)
+    assert kinds(plain).count("object.modifier_add") == 2
+    (script,) = as_scripts(recording, author=ScriptAuthor(modifiers_api=True))
+    assert kinds(script) == ["mesh.primitive_cube_add", "object.modifier_apply", "object.shade_smooth"]  # obj.modifiers.new(...) in Python
+    shares = [ScriptAuthor.draw(7, index, lambda kind: True).modifiers_api for index in range(400)]
+    assert 0.4 < sum(shares) / len(shares) < 0.6  # half of the authors
+
+
+def test_an_author_who_adds_anew_writes_a_duplicate_as_the_calls_that_made_the_object():
+    recording = _session([
+        ("mesh.primitive_cube_add", {"size": 1.0}, True), ("transform.resize", {"value": [0.1, 0.1, 1.0]}, True),
+        ("object.transform_apply", {"scale": True}, True),
+        ("object.duplicate_move", {"TRANSFORM_OT_translate": {"value": [1.0, 0.0, 0.0]}}, True),
+        ("object.duplicate_move", {}, True), ("object.shade_smooth", {}, True),
+    ])
+    (plain,) = as_scripts(recording)
+    assert kinds(plain).count("object.duplicate_move") == 2
+    (unrolled,) = as_scripts(recording, author=ScriptAuthor(adds_anew=True))
+    leg = ["mesh.primitive_cube_add", "transform.resize", "object.transform_apply"]
+    assert kinds(unrolled) == leg * 3 + ["object.shade_smooth"]
+    (looped,) = as_scripts(recording, author=ScriptAuthor(adds_anew=True, loops=True))
+    assert kinds(looped) == leg + ["object.shade_smooth"]  # the loop that makes the legs is read once
+    imported = _session([("import_scene.fbx", {}, True), ("object.duplicate_move", {}, True)])
+    (kept,) = as_scripts(imported, author=ScriptAuthor(adds_anew=True))
+    assert kinds(kept) == ["import_scene.fbx", "object.duplicate_move"]  # nothing it added to make again
+
+
+def test_an_author_who_composes_with_adds_keeps_only_the_add_calls():
+    recording = _session([
+        ("mesh.primitive_plane_add", {"size": 10.0}, True), ("object.modifier_add", {"type": "SUBSURF"}, True),
+        ("mesh.primitive_cube_add", {}, True), ("object.mode_set", {"mode": "EDIT"}, True), ("mesh.bevel", {"offset": 0.1}, True),
+        ("object.mode_set", {}, True), ("object.light_add", {"type": "SUN"}, True), ("object.camera_add", {}, True),
+    ])
+    (script,) = as_scripts(recording, author=ScriptAuthor(adds_only=True))
+    assert kinds(script) == ["mesh.primitive_plane_add", "mesh.primitive_cube_add", "object.light_add", "object.camera_add"]
+    assert script.actions()[0].args == {"size": 10.0}
+    clearing, scene = as_scripts(recording, author=ScriptAuthor(adds_only=True, clears=True))
+    assert kinds(clearing) == ["object.select_all", "object.delete"] and len(scene.events) == 4
+
+
 def test_an_author_who_clears_starts_with_a_clearing_function_unless_the_recording_cleared():
     empty_start = _session([("mesh.primitive_cube_add", {}, True), ("object.shade_smooth", {}, True)], "empty")
     clearing, model = as_scripts(empty_start, author=ScriptAuthor(clears=True, guards=True))

@@ -78,6 +78,9 @@ class ScriptAuthor:
     data_api: bool = False  # materials, selections, sizes and a new object's turns through the data API (deselect all, pick in Python)
     places: bool = False  # passes where an added object goes to the add call (location=...), rather than moving it after
     clears: bool = False  # starts the script by clearing the scene when the recording did not
+    modifiers_api: bool = False  # adds modifiers in Python (``obj.modifiers.new``) rather than with object.modifier_add
+    adds_anew: bool = False  # makes another object by adding it (and working it) again, not by duplicating (Shift+D)
+    adds_only: bool = False  # composes a scene from add calls (objects, lights, camera) and does all else in Python
     clear_function: bool = True  # the clearing is a function of its own, rather than the start of the script's body
     clearing: tuple[Action, ...] = CLEARINGS[0]  # how this author clears the scene
     opening: tuple[Action, ...] = ()  # the calls that bring in the model to work on (imports), after clearing
@@ -103,6 +106,9 @@ class ScriptAuthor:
             data_api=unit_hash("data-api", seed, index) < 0.8,
             places=unit_hash("places", seed, index) < 0.9,  # real scripts move 5 of 198 adds right after (two corpora), the recordings 2 in 5
             clears=unit_hash("clears", seed, index) < 0.6,
+            modifiers_api=unit_hash("modifiers-api", seed, index) < 0.5,  # 13 of 24 real scripts that add modifiers, a seventh corpus
+            adds_anew=unit_hash("adds-anew", seed, index) < 0.9,  # 1 of a seventh corpus's 100 real scripts duplicates
+            adds_only=unit_hash("adds-only", seed, index) < 0.25,  # about a fifth of a seventh corpus's functions
             clear_function=unit_hash("clear-function", seed, index) < 0.25,  # 12 of 48 early clearings in real scripts
             clearing=CLEARINGS[int(unit_hash("clearing", seed, index) * len(CLEARINGS))],
             opening=opening,
@@ -166,9 +172,15 @@ def as_scripts(session: Session, function_starts: Sequence[int] = (0,), author: 
 def _calls(events: Sequence[Event], author: ScriptAuthor) -> list[Action]:
     """One function's calls, as ``author`` writes them."""
     kept: list[Action] = []
+    made_at = None  # where in ``kept`` the calls that made the newest added object start
     for event in events:
         action = event.action
         if action is None:
+            continue
+        if author.adds_anew and action.kind == "object.duplicate_move" and made_at is not None and made_at < len(kept):
+            if not author.loops:  # a loop's body (the object made once) is read once
+                made_at, copy = len(kept), kept[made_at:]
+                kept.extend(copy)
             continue
         if action.kind == "ed.undo":
             for index in range(len(kept) - 1, -1, -1):
@@ -179,6 +191,8 @@ def _calls(events: Sequence[Event], author: ScriptAuthor) -> list[Action]:
         if action.kind.startswith(UI_ONLY_PREFIXES):
             continue
         if author.data_api and action.kind in DATA_API_CALLS:
+            continue
+        if author.modifiers_api and action.kind == "object.modifier_add":
             continue
         if author.data_api and action.kind == "transform.resize" and kept and _takes_scale(kept[-1]):
             kept[-1] = Action(kind=kept[-1].kind, args={**kept[-1].args, "scale": action.args.get("value", [1.0, 1.0, 1.0])}, edit=True)
@@ -192,7 +206,11 @@ def _calls(events: Sequence[Event], author: ScriptAuthor) -> list[Action]:
             kept.append(DESELECT_ALL)  # then the object to delete is selected through the data API
         if author.toggles and action.kind == "object.mode_set" and action.args.get("mode", "OBJECT") in ("EDIT", "OBJECT"):
             action = Action(kind="object.editmode_toggle", edit=True)
+        if adds_an_object(action.kind):
+            made_at = len(kept)
         kept.append(Action(kind=action.kind, args=action.args, edit=action.edit))
+    if author.adds_only:
+        kept = [call for call in kept if adds_an_object(call.kind)]
     return as_loops(kept) if author.loops else kept
 
 
