@@ -2,8 +2,9 @@
 
 A model trained only on recordings has never seen how scripts go on: a script has no undo and no
 view changes, runs its calls in functions, repeats work in loops (which the collector reads once),
-sets materials, selections and sizes through the data API rather than operators, places what it
-adds in the add call rather than moving it after, and usually starts by clearing the scene.
+sets materials, selections, sizes and often modifiers through the data API rather than operators,
+places what it adds in the add call rather than moving it after, adds another object anew rather
+than duplicating one, and usually starts by clearing the scene.
 ``as_scripts`` turns one recording into such functions, following one author's habits
 (``ScriptAuthor``, drawn per session by seed).
 """
