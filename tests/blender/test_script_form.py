@@ -185,6 +185,12 @@ def test_an_author_who_adds_anew_writes_a_duplicate_as_the_calls_that_made_the_o
     imported = _session([("import_scene.fbx", {}, True), ("object.duplicate_move", {}, True)])
     (kept,) = as_scripts(imported, author=ScriptAuthor(adds_anew=True))
     assert kinds(kept) == ["import_scene.fbx", "object.duplicate_move"]  # nothing it added to make again
+    undone = _session([
+        ("import_scene.fbx", {}, True), ("mesh.primitive_cube_add", {}, True), ("ed.undo", {}, False),
+        ("object.shade_smooth", {}, True), ("object.duplicate_move", {}, True),
+    ])
+    (kept,) = as_scripts(undone, author=ScriptAuthor(adds_anew=True))
+    assert kinds(kept) == ["import_scene.fbx", "object.shade_smooth", "object.duplicate_move"]  # the undone add made nothing
 
 
 def test_an_author_who_composes_with_adds_keeps_only_the_add_calls():

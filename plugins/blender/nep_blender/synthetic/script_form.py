@@ -178,7 +178,7 @@ def _calls(events: Sequence[Event], author: ScriptAuthor) -> list[Action]:
         action = event.action
         if action is None:
             continue
-        if author.adds_anew and action.kind == "object.duplicate_move" and made_at is not None and made_at < len(kept):
+        if author.adds_anew and action.kind == "object.duplicate_move" and made_at is not None:
             if not author.loops:  # a loop's body (the object made once) is read once
                 made_at, copy = len(kept), kept[made_at:]
                 kept.extend(copy)
@@ -187,6 +187,7 @@ def _calls(events: Sequence[Event], author: ScriptAuthor) -> list[Action]:
             for index in range(len(kept) - 1, -1, -1):
                 if kept[index].edit:
                     del kept[index:]
+                    made_at = made_at if made_at is None or made_at < index else None  # the undone add made nothing
                     break
             continue
         if action.kind.startswith(UI_ONLY_PREFIXES):
