@@ -6,8 +6,8 @@ The scripts (a folder of ``.py`` files kept outside this repository) become sess
 ``scripts`` collector, which keeps the scripts of each top-level folder (one repository) in one
 split group when DIR holds ten or more; pass ``--scripts 'DIR?group=file'`` to split file by file.
 A single split of a few dozen scripts is noisy, so the sessions are split ``--rounds`` times, each
-time by another seed (by those groups, 60/40): the baselines are fitted on that
-round's training part, as ``nep eval --baselines`` fits them, and every predictor is scored on the
+time by another seed (by those groups, 60/40, or ``--train-share 0.8`` for the 80/20 that
+``nep eval``'s 80/10/10 gives the n-gram): the baselines are fitted on that round's training part, as ``nep eval --baselines`` fits them, and every predictor is scored on the
 held-out part. Figures: operator top-1 (``kind top-1`` of ``nep eval``) over all rounds, per
 predictor, and its ratio to the best baseline; the same for NO_EDIT-free examples. With
 ``--fine-tune-steps N`` the model is also fine-tuned on each round's training part (``nep train
@@ -29,11 +29,17 @@ def main() -> None:
     parser.add_argument("--scripts", required=True, help="a folder of Blender Python scripts")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument(
+        "--train-share", type=float, default=0.6,
+        help="share of the sessions (by split group) each round fits the baselines on; the rest is held out",
+    )
+    parser.add_argument(
         "--fine-tune-steps", type=int, default=0,
         help="also fine-tune --model on each round's training scripts for this many steps (nep train --base-model)",
     )
     parser.add_argument("--fine-tune-lr", type=float, default=None, help="its learning rate (default: nep train's for a base model)")
     args = parser.parse_args()
+    if not 0 < args.train_share < 1:
+        parser.error(f"--train-share must be between 0 and 1, got {args.train_share}")
 
     from nep_core.dataset import load_sessions
     from nep_core.examples import build_examples, split_sessions
@@ -47,7 +53,8 @@ def main() -> None:
     edit_hits: dict[str, int] = {}
     examples = edit_examples = 0
     for seed in range(args.rounds):
-        config = dataclasses.replace(domain.examples, seed=seed, split_fractions=(0.6, 0.2, 0.2))
+        held_out_share = (1 - args.train_share) / 2
+        config = dataclasses.replace(domain.examples, seed=seed, split_fractions=(args.train_share, held_out_share, held_out_share))
         by_split = split_sessions(sessions, config)
         splits, _ = build_examples(by_split, domain, config)
         held_out = splits["val"] + splits["test"]
@@ -72,6 +79,7 @@ def main() -> None:
         "sessions": len(sessions),
         "split_groups": len({session.source for session in sessions}),
         "rounds": args.rounds,
+        "train_share": args.train_share,
         "examples": examples,
         "operator_top1": top1,
         "operator_top1_when_an_edit_follows": edit_top1,
