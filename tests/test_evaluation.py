@@ -119,6 +119,13 @@ def test_nep_eval_puts_the_baselines_beside_the_model_and_records_metrics(random
         assert metrics["examples"] == 40
         assert {"exact_match_top1", "location_accuracy", "no_edit_f1", "actions_saved", "latency_p95_ms"} <= set(metrics)
     assert payload["results"]["model"]["verifier.nesting.valid_rate"] in (None, pytest.approx(payload["results"]["model"]["validity_rate"]))
+    for baseline in ("repeat-last", "most-frequent", "ngram"):  # each paired with the model, example by example
+        paired = payload["paired"][baseline]
+        exact_lead = payload["results"]["model"]["exact_match_top1"] - payload["results"][baseline]["exact_match_top1"]
+        assert paired["examples"] == 40 and paired["difference"] == pytest.approx(exact_lead, abs=1e-3)
+        kind_lead = payload["results"]["model"]["kind_top1"] - payload["results"][baseline]["kind_top1"]
+        assert paired["kind_top1"]["difference"] == pytest.approx(kind_lead, abs=1e-3) and 0 < paired["kind_top1"]["p_value"] <= 1
+        assert f"paired with {baseline}: exact match top-1" in result.stdout
     recorded = json.loads((random_checkpoint / "nep.json").read_text())["metrics"]["eval_test"]
     assert recorded["exact_match_top1"] == payload["results"]["model"]["exact_match_top1"]
     assert set(recorded["baselines"]) == {"repeat-last", "most-frequent", "ngram"}

@@ -6,7 +6,7 @@ import pytest
 
 from nep_core.actions import NO_EDIT, Action
 from nep_core.evaluation.metrics import Outcome
-from nep_core.evaluation.paired import paired_exact_match, sign_test
+from nep_core.evaluation.paired import kind_right, paired_exact_match, paired_top1, sign_test
 from nep_core.inference.predictor import Prediction, Suggestion
 
 
@@ -39,3 +39,18 @@ def test_paired_exact_match_counts_the_examples_only_one_predictor_gets_right():
     assert comparison.as_dict()["difference"] == pytest.approx(2 / 6)
     with pytest.raises(ValueError, match="same examples"):
         paired_exact_match([_outcome(examples[0], right, right)], [_outcome(examples[1], right, right)])
+
+
+def test_paired_kind_top1_counts_the_right_kind_with_any_arguments():
+    one, two, other = Action(kind="add", args={"n": 1}), Action(kind="add", args={"n": 2}), Action(kind="remove")
+    examples = [object() for _ in range(4)]
+    references = [one, one, one, NO_EDIT]
+    first = [two, one, other, NO_EDIT]  # the kind right on 0, 1, 3
+    second = [other, other, two, one]  # the kind right on 2
+    comparison = paired_top1(
+        [_outcome(e, r, p) for e, r, p in zip(examples, references, first)],
+        [_outcome(e, r, p) for e, r, p in zip(examples, references, second)],
+        kind_right,
+    )
+    assert (comparison.only_first, comparison.only_second) == (3, 1)
+    assert comparison.difference == pytest.approx(2 / 4)

@@ -114,7 +114,7 @@ def command(
     ),
     split: str = typer.Option("test", "--split", help="Split to evaluate on: train, val or test. Baselines are always fitted on train."),
     baselines: bool = typer.Option(
-        False, "--baselines", help="Also run repeat-last, most-frequent and ngram on the same examples, side by side."
+        False, "--baselines", help="Also run repeat-last, most-frequent and ngram on the same examples, side by side, each paired with the model example by example (a sign test: is the lead more than noise?)."
     ),
     top_k: int = typer.Option(3, "--top-k", "-k", help=f"k of exact match top-k, 1 to {MAX_TOP_K}."),
     json_file: Optional[Path] = typer.Option(None, "--json", help="Also write every metric to this JSON file."),
@@ -148,7 +148,7 @@ def command(
 
     from nep_core.checkpoint import update_metrics
     from nep_core.evaluation import load_eval_data
-    from nep_core.evaluation.paired import paired_exact_match
+    from nep_core.evaluation.paired import kind_right, paired_top1
     from nep_core.inference import BASELINES, is_baseline, make_baseline
     from nep_core.plugins import get_domain
 
@@ -181,7 +181,7 @@ def command(
     if baselines:
         predictors += [make_baseline(name, bundle).fit(evaluation.train) for name in BASELINES if name != primary.name]
 
-    outcomes: dict | None = {} if render is not None or compare else None
+    outcomes: dict | None = {} if render is not None or compare or baselines else None
     results = _run_with_progress(predictors, bundle, evaluation.examples, top_k, outcomes)
     if render is not None:
         render.mkdir(parents=True, exist_ok=True)
@@ -195,12 +195,14 @@ def command(
     )
     console.print(metrics_table(results, title, top_k))
     paired = {}
-    for other in predictors[1 : 1 + len(compare or [])]:
-        comparison = paired_exact_match(outcomes[primary.name], outcomes[other.name])
-        paired[other.name] = comparison.as_dict()
+    for other in predictors[1:]:
+        exact = paired_top1(outcomes[primary.name], outcomes[other.name])
+        kind = paired_top1(outcomes[primary.name], outcomes[other.name], kind_right)
+        paired[other.name] = {**exact.as_dict(), "kind_top1": kind.as_dict()}
         console.print(
-            f"paired with {other.name}: exact match top-1 {comparison.difference:+.3f} ({primary.name} alone right on "
-            f"{comparison.only_first} examples, {other.name} alone on {comparison.only_second}; sign test p = {comparison.p_value:.3g})"
+            f"paired with {other.name}: exact match top-1 {exact.difference:+.3f} ({primary.name} alone right on "
+            f"{exact.only_first} examples, {other.name} alone on {exact.only_second}; sign test p = {exact.p_value:.3g}); "
+            f"kind top-1 {kind.difference:+.3f} ({kind.only_first} / {kind.only_second}; p = {kind.p_value:.3g})"
         )
     payload = {
         "domain": bundle.name,

@@ -1,6 +1,7 @@
-"""Two predictors on the same examples, example by example: is one's exact-match lead more than noise?
+"""Two predictors on the same examples, example by example: is one's top-1 lead more than noise?
 
-On the same examples, only the examples where exactly one of the two is right tell them apart. Under
+On the same examples, only the examples where exactly one of the two is right tell them apart (right
+by exact match, or by the action's kind: the operator, the edit type). Under
 "equally good", each of those is a fair coin, so the two-sided exact sign test (McNemar's exact test)
 gives the chance of a lead at least this large.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 from nep_core.evaluation.metrics import Outcome
 
@@ -18,14 +19,14 @@ from nep_core.evaluation.metrics import Outcome
 class PairedComparison:
     examples: int
     only_first: int
-    """Examples the first predictor's top-1 gets exactly right and the second's does not."""
+    """Examples the first predictor's top-1 gets right and the second's does not."""
     only_second: int
     p_value: float
     """Two-sided exact sign test over the examples where they differ; 1.0 when none do."""
 
     @property
     def difference(self) -> float:
-        """Exact match top-1 of the first minus the second's."""
+        """Top-1 of the first minus the second's."""
         return (self.only_first - self.only_second) / self.examples if self.examples else 0.0
 
     def as_dict(self) -> dict[str, float | int]:
@@ -41,12 +42,26 @@ def sign_test(wins: int, losses: int) -> float:
     return min(1.0, 2 * tail / 2**trials)
 
 
-def paired_exact_match(first: Sequence[Outcome], second: Sequence[Outcome]) -> PairedComparison:
-    """Compare two predictors' top-1 exact match on the same examples, in the same order."""
+def exactly_right(outcome: Outcome) -> bool:
+    return outcome.best == outcome.reference
+
+
+def kind_right(outcome: Outcome) -> bool:
+    return outcome.best.kind == outcome.reference.kind
+
+
+def paired_top1(first: Sequence[Outcome], second: Sequence[Outcome], right: Callable[[Outcome], bool] = exactly_right) -> PairedComparison:
+    """Compare two predictors' top-1 on the same examples, in the same order; ``right`` says which
+    outcomes count (exact match by default, ``kind_right`` for the kind alone)."""
     if len(first) != len(second) or any(a.example is not b.example and a.example != b.example for a, b in zip(first, second)):
         raise ValueError("paired comparison needs both predictors' outcomes on the same examples in the same order")
-    right_first = [outcome.best == outcome.reference for outcome in first]
-    right_second = [outcome.best == outcome.reference for outcome in second]
+    right_first = [right(outcome) for outcome in first]
+    right_second = [right(outcome) for outcome in second]
     only_first = sum(a and not b for a, b in zip(right_first, right_second))
     only_second = sum(b and not a for a, b in zip(right_first, right_second))
     return PairedComparison(len(first), only_first, only_second, sign_test(only_first, only_second))
+
+
+def paired_exact_match(first: Sequence[Outcome], second: Sequence[Outcome]) -> PairedComparison:
+    """Compare two predictors' top-1 exact match on the same examples, in the same order."""
+    return paired_top1(first, second, exactly_right)
