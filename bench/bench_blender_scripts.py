@@ -8,8 +8,9 @@ split group when DIR holds ten or more; pass ``--scripts 'DIR?group=file'`` to s
 A single split of a few dozen scripts is noisy, so the sessions are split ``--rounds`` times, each
 time by another seed (by those groups, 60/40, or ``--train-share 0.8`` for the 80/20 that
 ``nep eval``'s 80/10/10 gives the n-gram): the baselines are fitted on that round's training
-part, as ``nep eval --baselines`` fits them, and every predictor is scored on the held-out part. Figures: operator top-1 (``kind top-1`` of ``nep eval``) over all rounds, per
-predictor, and its ratio to the best baseline; the same for NO_EDIT-free examples. With
+part, as ``nep eval --baselines`` fits them, and every predictor is scored on the held-out part.
+Figures: operator top-1 (``kind top-1`` of ``nep eval``) over all rounds, per predictor, and its
+ratio to the best baseline; the same for NO_EDIT-free examples. With
 ``--fine-tune-steps N`` the model is also fine-tuned on each round's training part (``nep train
 --base-model``) and scored as "model fine-tuned".
 """

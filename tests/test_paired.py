@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from nep_core.actions import NO_EDIT, Action
-from nep_core.evaluation.metrics import Outcome
-from nep_core.evaluation.paired import kind_right, paired_exact_match, paired_top1, sign_test
+from nep_core.evaluation.metrics import Outcome, kind_right
+from nep_core.evaluation.paired import paired_top1, sign_test
 from nep_core.inference.predictor import Prediction, Suggestion
 
 
@@ -29,7 +29,7 @@ def test_paired_exact_match_counts_the_examples_only_one_predictor_gets_right():
     references = [right, right, right, NO_EDIT, right, NO_EDIT]
     first = [right, right, wrong, NO_EDIT, right, wrong]  # right on 0, 1, 3, 4
     second = [right, wrong, wrong, wrong, NO_EDIT, NO_EDIT]  # right on 0, 5
-    comparison = paired_exact_match(
+    comparison = paired_top1(
         [_outcome(e, r, p) for e, r, p in zip(examples, references, first)],
         [_outcome(e, r, p) for e, r, p in zip(examples, references, second)],
     )
@@ -38,7 +38,7 @@ def test_paired_exact_match_counts_the_examples_only_one_predictor_gets_right():
     assert comparison.p_value == pytest.approx(2 * (4 + 1) / 16)  # 2 * P(X >= 3 | n=4)
     assert comparison.as_dict()["difference"] == pytest.approx(2 / 6)
     with pytest.raises(ValueError, match="same examples"):
-        paired_exact_match([_outcome(examples[0], right, right)], [_outcome(examples[1], right, right)])
+        paired_top1([_outcome(examples[0], right, right)], [_outcome(examples[1], right, right)])
 
 
 def test_paired_kind_top1_counts_the_right_kind_with_any_arguments():

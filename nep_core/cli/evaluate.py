@@ -148,7 +148,8 @@ def command(
 
     from nep_core.checkpoint import update_metrics
     from nep_core.evaluation import load_eval_data
-    from nep_core.evaluation.paired import kind_right, paired_top1
+    from nep_core.evaluation.metrics import kind_right
+    from nep_core.evaluation.paired import paired_top1
     from nep_core.inference import BASELINES, is_baseline, make_baseline
     from nep_core.plugins import get_domain
 

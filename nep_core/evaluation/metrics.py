@@ -44,6 +44,16 @@ class Outcome:
         return self.prediction.ranked()[:k]
 
 
+def exactly_right(outcome: Outcome) -> bool:
+    """The top-1 prediction (which may be NO_EDIT) is the reference."""
+    return outcome.best == outcome.reference
+
+
+def kind_right(outcome: Outcome) -> bool:
+    """The top-1 prediction's kind (the operator, the tool; NO_EDIT counts as one) is the reference's."""
+    return outcome.best.kind == outcome.reference.kind
+
+
 @dataclass(frozen=True)
 class MetricContext:
     """What metric functions may need besides the outcomes."""
@@ -73,9 +83,9 @@ def exact_match(outcomes: Sequence[Outcome], context: MetricContext) -> Metrics:
     """Top-1: ``Prediction.best`` (which may be NO_EDIT) equals the reference; top-k: the reference is
     among the first k of ``Prediction.ranked()``. Kind top-1: the best suggestion's kind (the operator,
     the tool; NO_EDIT counts as a kind) is the reference's, whatever its settings."""
-    top1 = sum(outcome.best == outcome.reference for outcome in outcomes)
+    top1 = sum(map(exactly_right, outcomes))
     topk = sum(outcome.reference in outcome.top(context.top_k) for outcome in outcomes)
-    kind = sum(outcome.best.kind == outcome.reference.kind for outcome in outcomes)
+    kind = sum(map(kind_right, outcomes))
     return {
         "examples": len(outcomes),
         "kind_top1": rate(kind, len(outcomes)),

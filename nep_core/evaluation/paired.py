@@ -12,7 +12,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Callable, Sequence
 
-from nep_core.evaluation.metrics import Outcome
+from nep_core.evaluation.metrics import Outcome, exactly_right
 
 
 @dataclass(frozen=True)
@@ -42,17 +42,11 @@ def sign_test(wins: int, losses: int) -> float:
     return min(1.0, 2 * tail / 2**trials)
 
 
-def exactly_right(outcome: Outcome) -> bool:
-    return outcome.best == outcome.reference
-
-
-def kind_right(outcome: Outcome) -> bool:
-    return outcome.best.kind == outcome.reference.kind
-
-
-def paired_top1(first: Sequence[Outcome], second: Sequence[Outcome], right: Callable[[Outcome], bool] = exactly_right) -> PairedComparison:
+def paired_top1(
+    first: Sequence[Outcome], second: Sequence[Outcome], right: Callable[[Outcome], bool] = exactly_right
+) -> PairedComparison:
     """Compare two predictors' top-1 on the same examples, in the same order; ``right`` says which
-    outcomes count (exact match by default, ``kind_right`` for the kind alone)."""
+    outcomes count (exact match by default, ``metrics.kind_right`` for the kind alone)."""
     if len(first) != len(second) or any(a.example is not b.example and a.example != b.example for a, b in zip(first, second)):
         raise ValueError("paired comparison needs both predictors' outcomes on the same examples in the same order")
     right_first = [right(outcome) for outcome in first]
@@ -61,7 +55,3 @@ def paired_top1(first: Sequence[Outcome], second: Sequence[Outcome], right: Call
     only_second = sum(b and not a for a, b in zip(right_first, right_second))
     return PairedComparison(len(first), only_first, only_second, sign_test(only_first, only_second))
 
-
-def paired_exact_match(first: Sequence[Outcome], second: Sequence[Outcome]) -> PairedComparison:
-    """Compare two predictors' top-1 exact match on the same examples, in the same order."""
-    return paired_top1(first, second, exactly_right)
