@@ -210,7 +210,8 @@ def split_sessions(sessions: Iterable[Session], config: ExampleConfig) -> dict[s
     With few sources a hash can leave a split empty; then sources are dealt by hash order instead,
     so val and test each get at least one source when there are three or more. A source whose
     sessions declare ``meta["split"]`` (a collector that knows time order: older history trains,
-    newer tests) goes to that split.
+    newer tests) goes to that split. A copy (``meta["copy_of"]``, as ``scripts:...?repeat=N`` makes
+    them) stays with its original and is dropped outside the train split.
     """
     sessions = list(sessions)
     sources = sorted({session.source for session in sessions}, key=lambda source: unit_hash("split", config.seed, source))
@@ -227,7 +228,10 @@ def split_sessions(sessions: Iterable[Session], config: ExampleConfig) -> dict[s
             assignment[session.source] = session.meta["split"]
     result: dict[str, list[Session]] = {split: [] for split in SPLITS}
     for session in sessions:
-        result[assignment[session.source]].append(session)
+        split = assignment[session.source]
+        if split != "train" and session.meta.get("copy_of"):
+            continue  # a copy only weighs training: evaluation counts each session once
+        result[split].append(session)
     return result
 
 

@@ -90,6 +90,17 @@ def test_splits_are_deterministic_and_keep_sources_together(tags_domain):
         assert sources[name] <= grown[name]
 
 
+def test_copies_of_a_session_train_with_it_and_never_count_twice_in_evaluation(tags_domain):
+    originals = [_session([(0.0, OPEN_A)], session_id=f"s{index}", source=f"repo{index}") for index in range(40)]
+    copies = [replace(s, id=f"{s.id}-copy", meta={**s.meta, "copy_of": s.id}) for s in originals]
+    plain = split_sessions(originals, tags_domain.examples)
+    splits = split_sessions(originals + copies, tags_domain.examples)
+    assert all(plain[name] for name in ("train", "val", "test"))
+    assert [s.id for s in splits["val"]] == [s.id for s in plain["val"]]  # copies dropped outside train
+    assert [s.id for s in splits["test"]] == [s.id for s in plain["test"]]
+    assert sorted(s.id for s in splits["train"]) == sorted([s.id for s in plain["train"]] + [f"{s.id}-copy" for s in plain["train"]])
+
+
 def test_build_examples_reports_shares(tags_domain, tags_sessions):
     splits = split_sessions(tags_sessions, tags_domain.examples)
     examples, report = build_examples(splits, tags_domain)

@@ -150,7 +150,63 @@ def test_nep_collect_reads_scripts_and_reports_what_it_skipped(scripts, tmp_path
         [sys.executable, "-m", "nep_core.cli.main", "collect", "--domain", "blender", "--source", f"scripts:{tmp_path / 'nope'}", "--out", str(out)],
         capture_output=True, text=True, timeout=300,
     )
-    assert missing.returncode == 2 and "is not a Python file or a folder of them" in missing.stderr
+    assert missing.returncode == 2 and "is not a Python file, a folder of them or a .zip of them" in missing.stderr
+
+
+def test_a_zip_of_scripts_reads_like_the_folder_and_repeat_copies_sessions_into_one_split(domain, scripts, tmp_path):
+    import dataclasses
+    import zipfile
+
+    from nep_core.examples import split_sessions
+
+    archive = tmp_path / "scripts.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for path in sorted(scripts.rglob("*.py")):
+            zipped.write(path, path.relative_to(scripts).as_posix())
+        zipped.writestr("README.txt", "not a script")
+    collector = domain.collectors["scripts"]
+    from_folder = list(collector.collect(str(scripts), CollectReport()))
+    report = CollectReport()
+    from_zip = list(collector.collect(str(archive), report))
+    assert [(s.id, [e.action for e in s.events]) for s in from_zip] == [(s.id, [e.action for e in s.events]) for s in from_folder]
+    assert report.counts["files"] == 1 and report.counts["files that do not parse"] == 1
+    assert f"{archive / 'broken.py'}:3: does not parse" in "\n".join(report.warnings)
+
+    many = tmp_path / "many.zip"
+    with zipfile.ZipFile(many, "w") as zipped:
+        for number in range(8):
+            zipped.writestr(f"script_{number}.py", "import bpy\nbpy.ops.mesh.primitive_cube_add()\nbpy.ops.object.shade_smooth()\n")
+    originals = list(collector.collect(str(many), CollectReport()))
+    repeated = list(collector.collect(f"{many}?repeat=3", CollectReport()))
+    assert len(repeated) == 3 * len(originals) == 24 and len({s.id for s in repeated}) == len(repeated)
+    assert all(s.events == original.events for original in originals for s in repeated if s.id.startswith(original.id))
+    splits = split_sessions(repeated, dataclasses.replace(domain.examples, split_fractions=(0.5, 0.25, 0.25)))
+    split_of = {s.id: name for name, part in splits.items() for s in part}
+    assert {split_of[s.id] for s in originals} == {"train", "val", "test"}
+    for original in originals:  # copies weigh training only: val and test hold each session once
+        copies = [s.id for s in repeated if s.meta.get("copy_of") == original.id]
+        assert len(copies) == 2
+        expected = [split_of[original.id]] * 2 if split_of[original.id] == "train" else []
+        assert [split_of[copy] for copy in copies if copy in split_of] == expected
+    with pytest.raises(NepError, match="'repeat' is a whole number >= 1"):
+        list(collector.collect(f"{archive}?repeat=0", CollectReport()))
+    corrupt = tmp_path / "corrupt.zip"
+    corrupt.write_bytes(b"PK not really a zip")
+    with pytest.raises(NepError, match=f"{corrupt}:0: not a readable zip archive"):
+        list(collector.collect(str(corrupt), CollectReport()))
+
+
+def test_the_shipped_example_scripts_all_parse_and_give_sessions(domain):
+    from nep_blender.collectors.scripts import example_scripts_archive
+
+    report = CollectReport()
+    sessions = list(domain.collectors["scripts"].collect("nep-examples", report))
+    assert example_scripts_archive().is_file()
+    assert report.counts.get("files that do not parse", 0) == 0 and report.counts["files"] >= 100
+    assert len(sessions) >= 100 and len({s.source for s in sessions}) >= 40  # grouped by project folder
+    for session in sessions:
+        for event in session.events:
+            domain.action_space.encode(event.action)
 
 
 def test_addon_logs_keep_runnable_calls_and_report_the_rest(domain, tmp_path):

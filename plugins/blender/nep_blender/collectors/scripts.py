@@ -9,8 +9,13 @@ are counted, reported and skipped, and so are the properties it does not know; a
 file that does not parse is reported as ``file:line: reason`` and skipped. ``import bpy``,
 ``from bpy import ops`` and ``import bpy.ops as O`` spellings are all understood.
 
-``scripts:bundled`` reads the scripts that ship with the installed bpy (its own add-ons and
-operators). ``synthetic.script_form`` writes recorded sessions the way such scripts read.
+PATH is a ``.py`` file, a folder of them or a ``.zip`` of them. ``scripts:bundled`` reads the scripts
+that ship with the installed bpy (its own add-ons and operators); ``scripts:nep-examples`` reads the
+example scripts written for NEP (``data/example-scripts.zip``: add-ons, pipelines, procedural
+modeling, rigging, in the many styles of public scripts). ``?repeat=N`` yields each session N times
+(copies keep the original's split group and count in the train split only), to weigh a small corpus
+against a large synthetic one.
+``synthetic.script_form`` writes recorded sessions the way such scripts read.
 
 Splits keep a project's scripts together (``meta["source_id"]``): with ``group=folder`` the scripts
 under each top-level folder of PATH are one group (a cloned repository, one project), and a script
@@ -24,8 +29,11 @@ top-level folders could not fill three splits).
 from __future__ import annotations
 
 import ast
+import dataclasses
+import zipfile
+from functools import partial
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from nep_core.actions import Action
 from nep_core.collector import Collector, CollectReport
@@ -42,6 +50,11 @@ MIN_CALLS = 2
 
 BUNDLED = "bundled"
 """``scripts:bundled``: the Python scripts shipped inside the installed bpy."""
+
+EXAMPLES = "nep-examples"
+"""``scripts:nep-examples``: the example scripts written for NEP, shipped as ``data/example-scripts.zip``."""
+
+EXAMPLES_ARCHIVE = "example-scripts.zip"
 
 GROUPS = ("folder", "file")
 """How ``meta["source_id"]`` groups scripts for the splits (see the module docstring)."""
@@ -66,6 +79,27 @@ def bundled_scripts_folder() -> Path:
     if not folders:
         raise NepError(f"scripts:bundled: no <version>/scripts folder in {package}")
     return folders[-1]
+
+
+def example_scripts_archive() -> Path:
+    """The corpus of example scripts that ships with NEP (``scripts:nep-examples``)."""
+    return Path(__file__).resolve().parent.parent / "data" / EXAMPLES_ARCHIVE
+
+
+def _scripts_in(root: Path) -> list[tuple[str, Callable[[], str]]]:
+    """(relative path, reader of its text) of each script in a ``.py`` file, a folder or a ``.zip``."""
+    if root.suffix == ".zip":
+        try:
+            with zipfile.ZipFile(root) as archive:
+                texts = {name: archive.read(name).decode("utf-8", errors="replace") for name in sorted(archive.namelist()) if name.endswith(".py")}
+        except (OSError, zipfile.BadZipFile) as error:
+            raise NepError(f"{root}:0: not a readable zip archive: {error}") from error
+        return [(name, partial(str, text)) for name, text in texts.items()]
+    files = [root] if root.is_file() else sorted(path for path in root.rglob("*.py") if path.is_file())
+    return [
+        (path.name if root.is_file() else path.relative_to(root).as_posix(), partial(path.read_text, encoding="utf-8", errors="replace"))
+        for path in files
+    ]
 
 
 def _ops_aliases(tree: ast.Module) -> set[str]:
@@ -154,32 +188,42 @@ def _bodies(tree: ast.Module) -> Iterable[tuple[str, int, list[ast.stmt]]]:
 
 class ScriptsCollector(Collector):
     name = "scripts"
-    description = "the bpy.ops calls of Blender Python scripts (a .py file or a folder of them), read with ast"
-    version = "3"  # part of the default dataset's cache key (it reads scripts:bundled): bump when the sessions change
+    description = "the bpy.ops calls of Blender Python scripts (a .py file, a folder or a .zip of them), read with ast"
+    version = "4"  # part of the default dataset's cache key (it reads bundled and nep-examples): bump when the sessions change
 
     def __init__(self, action_space: BlenderActionSpace):
         self.action_space = action_space
         self.registry = action_space.registry
 
     def collect(self, argument: str, report: CollectReport, seed: int = 0) -> Iterable[Session]:
-        head, options = parse_argument("scripts", argument, {"group": ""})
-        group = options["group"]
+        head, options = parse_argument("scripts", argument, {"group": "", "repeat": 1})
+        group, repeat = options["group"], options["repeat"]
+        if repeat < 1:
+            raise NepError("scripts: option 'repeat' is a whole number >= 1, not 0")
         if group and group not in GROUPS:
             raise NepError(f"scripts: unknown group '{group}' (choose from: {', '.join(GROUPS)})")
-        root = bundled_scripts_folder() if head == BUNDLED else Path(head).expanduser()
+        if head == BUNDLED:
+            root = bundled_scripts_folder()
+        elif head == EXAMPLES:
+            root = example_scripts_archive()
+        else:
+            root = Path(head).expanduser()
         if not head or not root.exists():
-            raise NepError(f"scripts: '{head}' is not a Python file or a folder of them")
-        files = [root] if root.is_file() else sorted(path for path in root.rglob("*.py") if path.is_file())
-        relatives = [path.name if root.is_file() else path.relative_to(root).as_posix() for path in files]
-        folders = [relative.split("/")[0] for relative in relatives]
+            raise NepError(f"scripts: '{head}' is not a Python file, a folder of them or a .zip of them")
+        scripts = _scripts_in(root)
+        folders = [relative.split("/")[0] for relative, _ in scripts]
         if not group:
             group = "folder" if len(set(folders)) >= MIN_FOLDER_GROUPS else "file"
-        for path, relative, folder in zip(files, relatives, folders):
-            yield from self._sessions_of(path, relative, folder if group == "folder" else relative, report)
+        for (relative, read), folder in zip(scripts, folders):
+            for session in self._sessions_of(root, relative, read, folder if group == "folder" else relative, report):
+                yield session
+                for copy in range(1, repeat):  # same source_id: in the original's split, and only in train
+                    yield dataclasses.replace(session, id=f"{session.id}-copy{copy}", meta={**session.meta, "copy_of": session.id})
 
-    def _sessions_of(self, path: Path, relative: str, source_id: str, report: CollectReport) -> Iterable[Session]:
+    def _sessions_of(self, root: Path, relative: str, read: Callable[[], str], source_id: str, report: CollectReport) -> Iterable[Session]:
+        path = root if root.is_file() and root.suffix != ".zip" else root / relative
         try:
-            tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"), filename=str(path))
+            tree = ast.parse(read(), filename=str(path))
         except SyntaxError as error:
             report.count("files that do not parse")
             report.warn(f"{path}:{error.lineno or 0}: does not parse: {error.msg}")
