@@ -1,6 +1,7 @@
 """Operator top-1 of a blender model against repeat-last and n-gram on real scripts; prints JSON.
 
     python bench/bench_blender_scripts.py --model runs/blender --scripts ~/blender-scripts
+    python bench/bench_blender_scripts.py --model runs/seed0 --model runs/seed1 --model runs/seed2 --scripts ~/blender-scripts
 
 The scripts (a folder of ``.py`` files kept outside this repository) become sessions through the
 ``scripts`` collector, which keeps the scripts of each top-level folder (one repository) in one
@@ -12,7 +13,8 @@ part, as ``nep eval --baselines`` fits them, and every predictor is scored on th
 Figures: operator top-1 (``kind top-1`` of ``nep eval``) over all rounds, per predictor, and its
 ratio to the best baseline; the same for NO_EDIT-free examples. With
 ``--fine-tune-steps N`` the model is also fine-tuned on each round's training part (``nep train
---base-model``) and scored as "model fine-tuned".
+--base-model``) and scored as "model fine-tuned". ``--model`` given several times (one training run
+per seed) scores every model on the same rounds, each named "model FOLDER", with their mean.
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ from pathlib import Path
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True, help="a blender checkpoint folder from nep train")
-    parser.add_argument("--scripts", required=True, help="a folder of Blender Python scripts")
+    parser.add_argument(
+        "--model", required=True, action="append",
+        help="a blender checkpoint folder from nep train; repeat it to score several (training seeds) on the same rounds",
+    )
+    parser.add_argument("--scripts", required=True, help="a folder (or a .zip) of Blender Python scripts")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument(
         "--train-share", type=float, default=0.6,
@@ -41,6 +46,10 @@ def main() -> None:
     args = parser.parse_args()
     if not 0 < args.train_share < 1:
         parser.error(f"--train-share must be between 0 and 1, got {args.train_share}")
+    if args.fine_tune_steps and len(args.model) > 1:
+        parser.error("--fine-tune-steps takes one --model")
+    folder_names = [Path(path).name for path in args.model]
+    names = ["model"] if len(args.model) == 1 else [f"model {n if folder_names.count(n) == 1 else p}" for n, p in zip(folder_names, args.model)]
 
     from nep_core.dataset import load_sessions
     from nep_core.examples import build_examples, split_sessions
@@ -49,7 +58,7 @@ def main() -> None:
 
     domain = get_domain("blender")
     sessions, _ = load_sessions(domain, f"scripts:{args.scripts}")
-    model = load_predictor(args.model, domain)
+    models = {name: load_predictor(path, domain) for name, path in zip(names, args.model)}
     hits: dict[str, int] = {}
     edit_hits: dict[str, int] = {}
     examples = edit_examples = 0
@@ -59,9 +68,9 @@ def main() -> None:
         by_split = split_sessions(sessions, config)
         splits, _ = build_examples(by_split, domain, config)
         held_out = splits["val"] + splits["test"]
-        predictors = {"model": model}
+        predictors = dict(models)
         if args.fine_tune_steps:
-            predictors["model fine-tuned"] = fine_tuned(args.model, domain, by_split["train"], args.fine_tune_steps, args.fine_tune_lr)
+            predictors["model fine-tuned"] = fine_tuned(args.model[0], domain, by_split["train"], args.fine_tune_steps, args.fine_tune_lr)
         predictors.update({name: make_baseline(name, domain).fit(splits["train"]) for name in ("repeat-last", "ngram")})
         examples += len(held_out)
         edit_examples += sum(not example.target.is_no_edit for example in held_out)
@@ -73,9 +82,10 @@ def main() -> None:
     top1 = {name: round(count / examples, 4) for name, count in hits.items()}
     edit_top1 = {name: round(count / max(edit_examples, 1), 4) for name, count in edit_hits.items()}
     best_baseline = max(value for name, value in top1.items() if not name.startswith("model"))
+    ratios = {name: round(top1[name] / best_baseline, 3) if best_baseline else None for name in names}
     print(json.dumps({
         "bench": "blender operator top-1 on real scripts",
-        "model": args.model,
+        "model": args.model[0] if len(args.model) == 1 else args.model,
         "scripts": args.scripts,
         "sessions": len(sessions),
         "split_groups": len({session.source for session in sessions}),
@@ -84,7 +94,8 @@ def main() -> None:
         "examples": examples,
         "operator_top1": top1,
         "operator_top1_when_an_edit_follows": edit_top1,
-        "ratio_model_to_best_baseline": round(top1["model"] / best_baseline, 3) if best_baseline else None,
+        "operator_top1_model_mean": round(sum(top1[name] for name in names) / len(names), 4),
+        "ratio_model_to_best_baseline": ratios["model"] if len(names) == 1 else ratios,
         "fine_tune_steps": args.fine_tune_steps,
         "fine_tune_lr": args.fine_tune_lr,
         "python": platform.python_version(),

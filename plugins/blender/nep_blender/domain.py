@@ -17,8 +17,8 @@ EXAMPLE_SCRIPTS_REPEAT = 4
 DEFAULT_SOURCE = f"synthetic:{DEFAULT_SESSIONS}?scripts=1 + scripts:bundled + scripts:nep-examples?repeat={EXAMPLE_SCRIPTS_REPEAT}"
 """The embedded default dataset: 600 synthetic sessions, each recorded session also written the way
 a script runs it, so the model knows both the add-on's recordings and scripts; the scripts that
-ship inside the installed bpy (its add-ons and templates); and the 320 example scripts written for
-NEP in the styles of public scripts, each session four times (1,004 of the 4,262 sessions), so that
+ship inside the installed bpy (its add-ons and templates); and the 160 example scripts written for
+NEP in the styles of public scripts, each session four times (676 of the 3,934 sessions), so that
 their habits (how a function ends, which calls follow which), which the synthetic authors only
 approximate, weigh against the 2,573 synthetic script functions."""
 
