@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import shutil
@@ -26,7 +27,8 @@ def nep_home() -> Path:
 
 
 def parse_source(domain: Domain, source: str) -> tuple[str, str]:
-    """``COLLECTOR:ARGUMENT`` (or a bare folder of logs) to (collector name, argument)."""
+    """``COLLECTOR:ARGUMENT`` (or a bare folder of logs; either may end in `` * N``) to (collector name, argument)."""
+    source, _ = split_copies(source)
     name, sep, argument = source.partition(":")
     if sep and name in domain.collectors:
         return name, argument
@@ -43,6 +45,27 @@ def parse_source(domain: Domain, source: str) -> tuple[str, str]:
 
 SOURCE_SEPARATOR = " + "
 """Joins sources whose sessions are used together: ``refactor:?sessions=6000 + lintseq:``."""
+
+
+COPIES_SEPARATOR = " * "
+"""``scripts:mine * 4``: every session of a source four times, to weigh a small source against a large one."""
+
+
+def split_copies(source: str) -> tuple[str, int]:
+    """``SOURCE * N`` to (SOURCE, N); a source without it is (source, 1)."""
+    head, sep, count = source.rpartition(COPIES_SEPARATOR)
+    if not sep:
+        return source, 1
+    if not count.strip().isdigit() or int(count) < 1:
+        raise NepError(f"'{source}': the count after '*' is a whole number >= 1 ('{head.strip()} * 4')")
+    return head.strip(), int(count)
+
+
+def copies_of(session: Session, copies: int) -> Iterator[Session]:
+    """``session`` and ``copies - 1`` copies of it; a copy (``meta["copy_of"]``) trains with its original only."""
+    yield session
+    for number in range(1, copies):
+        yield dataclasses.replace(session, id=f"{session.id}-copy{number}", meta={**session.meta, "copy_of": session.id})
 
 
 def split_sources(source: str) -> list[str]:
@@ -69,10 +92,11 @@ def collect(domain: Domain, source: str, report: CollectReport, seed: int = 0, w
         yield from _collect_side_by_side(domain, parts, report, seed, workers)
         return
     name, argument = parse_source(domain, source)
+    copies = split_copies(source)[1]
     for session in domain.collectors[name].collect(argument, report, seed=seed):
         if session.domain != domain.name:
             raise NepError(f"collector '{name}' yielded a session of domain '{session.domain}', not '{domain.name}'")
-        yield session
+        yield from copies_of(session, copies)
 
 
 _DOMAINS_IN_WORKERS: dict[int, Domain] = {}
@@ -143,7 +167,7 @@ def load_sessions(domain: Domain, data: str | os.PathLike | None = None, *, stri
         folder = default_data_dir(domain, progress)
     else:
         path = Path(data)
-        if not path.exists() and (":" in str(data) or len(split_sources(str(data))) > 1):
+        if not path.exists() and (":" in str(data) or len(split_sources(str(data))) > 1 or COPIES_SEPARATOR in str(data)):
             collect_report = CollectReport()
             sessions = list(collect(domain, str(data), collect_report))
             report.warnings.extend(collect_report.warnings)

@@ -210,7 +210,7 @@ def split_sessions(sessions: Iterable[Session], config: ExampleConfig) -> dict[s
     With few sources a hash can leave a split empty; then sources are dealt by hash order instead,
     so val and test each get at least one source when there are three or more. A source whose
     sessions declare ``meta["split"]`` (a collector that knows time order: older history trains,
-    newer tests) goes to that split. A copy (``meta["copy_of"]``, as ``scripts:...?repeat=N`` makes
+    newer tests) goes to that split. A copy (``meta["copy_of"]``, as a source ``SOURCE * N`` makes
     them) stays with its original and is dropped outside the train split.
     """
     sessions = list(sessions)

@@ -54,6 +54,25 @@ def test_joined_sources_are_collected_together_in_order(tmp_path):
     assert not (tmp_path / "bad").exists() or not any((tmp_path / "bad").iterdir())
 
 
+def test_a_source_times_n_gives_copies_that_train_with_their_original(tmp_path):
+    from nep_core.dataset import load_sessions
+    from nep_core.plugins import get_domain
+
+    assert nep("collect", "--domain", "tags", "--source", "synthetic:3", "--out", str(tmp_path / "mine"), "--seed", "7").returncode == 0
+    result = nep("collect", "--domain", "tags", "--source", f"{tmp_path / 'mine'} * 3 + synthetic:4", "--out", str(tmp_path / "weighed"))
+    assert result.returncode == 0, result.stderr
+    assert "wrote 13 sessions" in result.stdout  # 3 sessions three times, then 4
+    domain = get_domain("tags")
+    mine = load_sessions(domain, str(tmp_path / "mine"))[0]
+    weighed = load_sessions(domain, str(tmp_path / "weighed"))[0]  # the copies, written and read back
+    copies = [session for session in weighed if session.meta.get("copy_of")]
+    assert sorted(session.meta["copy_of"] for session in copies) == sorted(2 * [session.id for session in mine])
+    assert all(copy.events == next(s for s in mine if s.id == copy.meta["copy_of"]).events for copy in copies)
+    assert len(load_sessions(domain, f"{tmp_path / 'mine'} * 2")[0]) == 6  # a bare folder of logs takes a count too
+    bad = nep("collect", "--domain", "tags", "--source", "synthetic:3 * many", "--out", str(tmp_path / "bad"))
+    assert bad.returncode != 0 and "the count after '*' is a whole number >= 1" in bad.stderr and "Traceback" not in bad.stderr
+
+
 def test_user_errors_are_one_line_without_traceback(tmp_path):
     cases = [
         (("collect", "--domain", "nope", "--source", "x", "--out", str(tmp_path)), "unknown domain 'nope'"),

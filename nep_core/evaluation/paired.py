@@ -54,4 +54,3 @@ def paired_top1(
     only_first = sum(a and not b for a, b in zip(right_first, right_second))
     only_second = sum(b and not a for a, b in zip(right_first, right_second))
     return PairedComparison(len(first), only_first, only_second, sign_test(only_first, only_second))
-

@@ -153,10 +153,11 @@ def test_nep_collect_reads_scripts_and_reports_what_it_skipped(scripts, tmp_path
     assert missing.returncode == 2 and "is not a Python file, a folder of them or a .zip of them" in missing.stderr
 
 
-def test_a_zip_of_scripts_reads_like_the_folder_and_repeat_copies_sessions_into_one_split(domain, scripts, tmp_path):
+def test_a_zip_of_scripts_reads_like_the_folder_and_copies_of_it_train_only(domain, scripts, tmp_path):
     import dataclasses
     import zipfile
 
+    from nep_core.dataset import collect
     from nep_core.examples import split_sessions
 
     archive = tmp_path / "scripts.zip"
@@ -177,7 +178,7 @@ def test_a_zip_of_scripts_reads_like_the_folder_and_repeat_copies_sessions_into_
         for number in range(8):
             zipped.writestr(f"script_{number}.py", "import bpy\nbpy.ops.mesh.primitive_cube_add()\nbpy.ops.object.shade_smooth()\n")
     originals = list(collector.collect(str(many), CollectReport()))
-    repeated = list(collector.collect(f"{many}?repeat=3", CollectReport()))
+    repeated = list(collect(domain, f"scripts:{many} * 3", CollectReport()))  # the core's copies, for any source
     assert len(repeated) == 3 * len(originals) == 24 and len({s.id for s in repeated}) == len(repeated)
     assert all(s.events == original.events for original in originals for s in repeated if s.id.startswith(original.id))
     splits = split_sessions(repeated, dataclasses.replace(domain.examples, split_fractions=(0.5, 0.25, 0.25)))
@@ -188,8 +189,8 @@ def test_a_zip_of_scripts_reads_like_the_folder_and_repeat_copies_sessions_into_
         assert len(copies) == 2
         expected = [split_of[original.id]] * 2 if split_of[original.id] == "train" else []
         assert [split_of[copy] for copy in copies if copy in split_of] == expected
-    with pytest.raises(NepError, match="'repeat' is a whole number >= 1"):
-        list(collector.collect(f"{archive}?repeat=0", CollectReport()))
+    with pytest.raises(NepError, match="the count after '\\*' is a whole number >= 1"):
+        list(collect(domain, f"scripts:{archive} * 0", CollectReport()))
     corrupt = tmp_path / "corrupt.zip"
     corrupt.write_bytes(b"PK not really a zip")
     with pytest.raises(NepError, match=f"{corrupt}:0: not a readable zip archive"):

@@ -13,8 +13,8 @@ from nep_blender.synthetic.collector import SyntheticCollector
 from nep_blender.verifier import ReplayVerifier
 
 DEFAULT_SESSIONS = 600
-EXAMPLE_SCRIPTS_REPEAT = 4
-DEFAULT_SOURCE = f"synthetic:{DEFAULT_SESSIONS}?scripts=1 + scripts:bundled + scripts:nep-examples?repeat={EXAMPLE_SCRIPTS_REPEAT}"
+EXAMPLE_SCRIPTS_COPIES = 4
+DEFAULT_SOURCE = f"synthetic:{DEFAULT_SESSIONS}?scripts=1 + scripts:bundled + scripts:nep-examples * {EXAMPLE_SCRIPTS_COPIES}"
 """The embedded default dataset: 600 synthetic sessions, each recorded session also written the way
 a script runs it, so the model knows both the add-on's recordings and scripts; the scripts that
 ship inside the installed bpy (its add-ons and templates); and the 160 example scripts written for

@@ -12,9 +12,7 @@ file that does not parse is reported as ``file:line: reason`` and skipped. ``imp
 PATH is a ``.py`` file, a folder of them or a ``.zip`` of them. ``scripts:bundled`` reads the scripts
 that ship with the installed bpy (its own add-ons and operators); ``scripts:nep-examples`` reads the
 example scripts written for NEP (``data/example-scripts.zip``: add-ons, pipelines, procedural
-modeling, rigging, in the many styles of public scripts). ``?repeat=N`` yields each session N times
-(copies keep the original's split group and count in the train split only), to weigh a small corpus
-against a large synthetic one.
+modeling, rigging, in the many styles of public scripts).
 ``synthetic.script_form`` writes recorded sessions the way such scripts read.
 
 Splits keep a project's scripts together (``meta["source_id"]``): with ``group=folder`` the scripts
@@ -29,7 +27,6 @@ top-level folders could not fill three splits).
 from __future__ import annotations
 
 import ast
-import dataclasses
 import zipfile
 from functools import partial
 from pathlib import Path
@@ -86,18 +83,18 @@ def example_scripts_archive() -> Path:
     return Path(__file__).resolve().parent.parent / "data" / EXAMPLES_ARCHIVE
 
 
-def _scripts_in(root: Path) -> list[tuple[str, Callable[[], str]]]:
-    """(relative path, reader of its text) of each script in a ``.py`` file, a folder or a ``.zip``."""
+def _scripts_in(root: Path) -> list[tuple[str, Path, Callable[[], str]]]:
+    """(relative path, path to report, reader of its text) of each script in a ``.py`` file, a folder or a ``.zip``."""
     if root.suffix == ".zip":
         try:
             with zipfile.ZipFile(root) as archive:
                 texts = {name: archive.read(name).decode("utf-8", errors="replace") for name in sorted(archive.namelist()) if name.endswith(".py")}
         except (OSError, zipfile.BadZipFile) as error:
             raise NepError(f"{root}:0: not a readable zip archive: {error}") from error
-        return [(name, partial(str, text)) for name, text in texts.items()]
+        return [(name, root / name, partial(str, text)) for name, text in texts.items()]
     files = [root] if root.is_file() else sorted(path for path in root.rglob("*.py") if path.is_file())
     return [
-        (path.name if root.is_file() else path.relative_to(root).as_posix(), partial(path.read_text, encoding="utf-8", errors="replace"))
+        (path.name if root.is_file() else path.relative_to(root).as_posix(), path, partial(path.read_text, encoding="utf-8", errors="replace"))
         for path in files
     ]
 
@@ -196,10 +193,8 @@ class ScriptsCollector(Collector):
         self.registry = action_space.registry
 
     def collect(self, argument: str, report: CollectReport, seed: int = 0) -> Iterable[Session]:
-        head, options = parse_argument("scripts", argument, {"group": "", "repeat": 1})
-        group, repeat = options["group"], options["repeat"]
-        if repeat < 1:
-            raise NepError("scripts: option 'repeat' is a whole number >= 1, not 0")
+        head, options = parse_argument("scripts", argument, {"group": ""})
+        group = options["group"]
         if group and group not in GROUPS:
             raise NepError(f"scripts: unknown group '{group}' (choose from: {', '.join(GROUPS)})")
         if head == BUNDLED:
@@ -211,17 +206,13 @@ class ScriptsCollector(Collector):
         if not head or not root.exists():
             raise NepError(f"scripts: '{head}' is not a Python file, a folder of them or a .zip of them")
         scripts = _scripts_in(root)
-        folders = [relative.split("/")[0] for relative, _ in scripts]
+        folders = [relative.split("/")[0] for relative, _, _ in scripts]
         if not group:
             group = "folder" if len(set(folders)) >= MIN_FOLDER_GROUPS else "file"
-        for (relative, read), folder in zip(scripts, folders):
-            for session in self._sessions_of(root, relative, read, folder if group == "folder" else relative, report):
-                yield session
-                for copy in range(1, repeat):  # same source_id: in the original's split, and only in train
-                    yield dataclasses.replace(session, id=f"{session.id}-copy{copy}", meta={**session.meta, "copy_of": session.id})
+        for (relative, path, read), folder in zip(scripts, folders):
+            yield from self._sessions_of(path, relative, read, folder if group == "folder" else relative, report)
 
-    def _sessions_of(self, root: Path, relative: str, read: Callable[[], str], source_id: str, report: CollectReport) -> Iterable[Session]:
-        path = root if root.is_file() and root.suffix != ".zip" else root / relative
+    def _sessions_of(self, path: Path, relative: str, read: Callable[[], str], source_id: str, report: CollectReport) -> Iterable[Session]:
         try:
             tree = ast.parse(read(), filename=str(path))
         except SyntaxError as error:
