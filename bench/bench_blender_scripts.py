@@ -43,6 +43,10 @@ def main() -> None:
         help="also fine-tune --model on each round's training scripts for this many steps (nep train --base-model)",
     )
     parser.add_argument("--fine-tune-lr", type=float, default=None, help="its learning rate (default: nep train's for a base model)")
+    parser.add_argument(
+        "--min-confidence", type=float, default=None,
+        help="score what the add-on shows, as nep eval does: a top-1 below this counts as no edit (default: the domain's, the add-on's 0.1; 0: every suggestion)",
+    )
     args = parser.parse_args()
     if not 0 < args.train_share < 1:
         parser.error(f"--train-share must be between 0 and 1, got {args.train_share}")
@@ -57,6 +61,7 @@ def main() -> None:
     from nep_core.plugins import get_domain
 
     domain = get_domain("blender")
+    floor = domain.min_confidence if args.min_confidence is None else args.min_confidence
     sessions, _ = load_sessions(domain, f"scripts:{args.scripts}")
     models = {name: load_predictor(path, domain) for name, path in zip(names, args.model)}
     hits: dict[str, int] = {}
@@ -76,7 +81,7 @@ def main() -> None:
         edit_examples += sum(not example.target.is_no_edit for example in held_out)
         for name, predictor in predictors.items():
             for example in held_out:
-                right = predictor.predict(example.context, k=1).best.kind == example.target.kind
+                right = predictor.predict(example.context, k=1).shown(floor).best.kind == example.target.kind
                 hits[name] = hits.get(name, 0) + right
                 edit_hits[name] = edit_hits.get(name, 0) + (right and not example.target.is_no_edit)
     top1 = {name: round(count / examples, 4) for name, count in hits.items()}
@@ -91,6 +96,7 @@ def main() -> None:
         "split_groups": len({session.source for session in sessions}),
         "rounds": args.rounds,
         "train_share": args.train_share,
+        "min_confidence": floor,
         "examples": examples,
         "operator_top1": top1,
         "operator_top1_when_an_edit_follows": edit_top1,

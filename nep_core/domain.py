@@ -40,6 +40,9 @@ class Domain:
     decision: str = "sequence"
     """How a model weighs NO_EDIT against edits: ``"sequence"`` (the most probable whole action) or
     ``"kind"`` (the most probable kind of action first; for long actions such as strokes)."""
+    min_confidence: float = 0.0
+    """The confidence (``Prediction.confidence``) below which the domain's app shows no suggestion, as
+    it ships: ``nep eval`` scores what the app shows, a top-1 suggestion below it counting as NO_EDIT."""
     beam_width: int = 16
     """Live hypotheses of a model's beam search (never fewer than the k asked for). Domains with short
     actions decode as well with a narrower beam, and faster."""

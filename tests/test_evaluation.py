@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -82,6 +83,23 @@ def test_metrics_on_hand_made_outcomes(tags_domain, examples):
     }
     assert {name: metrics[name] for name in expected} == pytest.approx(expected)
     assert metrics["latency_p50_ms"] >= 0 and metrics["latency_p95_ms"] >= metrics["latency_p50_ms"]
+
+
+def test_suggestions_below_the_apps_min_confidence_are_scored_as_not_shown(tags_domain, examples):
+    """An app hides a suggestion below its minimum confidence, so evaluation scores it as no edit."""
+    unsure = evaluate(scripted(), tags_domain, examples, top_k=3, min_confidence=0.55)
+    # shown: write x (0.6), close a (0.7), open a (0.6); hidden: close b (0.5) and close a (0.3) at
+    # the second trigger point, whose answer becomes NO_EDIT (wrong: close a came next)
+    assert unsure["edit_predictions"] == 3 and unsure["exact_match_top1"] == pytest.approx(3 / 6)
+    assert unsure["exact_match_topk"] == pytest.approx(4 / 6)  # the hidden close(a) no longer in the top 3
+    assert unsure["kind_top1"] == pytest.approx(3 / 6)
+    strict_app = dataclasses.replace(tags_domain, min_confidence=0.65)  # the domain's app default applies when none is given
+    strict = evaluate(scripted(), strict_app, examples, top_k=3)
+    assert strict["edit_predictions"] == 1 and strict["exact_match_top1"] == pytest.approx(3 / 6)
+    assert evaluate(scripted(), tags_domain, examples, top_k=3)["edit_predictions"] == 4
+    prediction = Prediction([Suggestion(CLOSE_B, 0.5), Suggestion(CLOSE_A, 0.3)], 0.1)
+    assert prediction.shown(0.4).suggestions == [Suggestion(CLOSE_B, 0.5)] and prediction.shown(0.0) is prediction
+    assert prediction.shown(0.6).best.is_no_edit and prediction.best == CLOSE_B
 
 
 def test_empty_denominators_are_none_and_metrics_are_extensible(tags_domain, examples):
@@ -192,3 +210,17 @@ def test_picture_labels_use_a_font_whose_spaces_can_be_seen():
 
     font = label_font(13)
     assert font.getbbox("clip 1 at")[2] - font.getbbox("clip1at")[2] >= 6  # two spaces of 3 px or more, not 1 px each
+
+
+def test_nep_eval_min_confidence_scores_what_the_app_shows(tmp_path):
+    every, shown = tmp_path / "every.json", tmp_path / "shown.json"
+    base = ("eval", "--domain", "tags", "--model", "ngram", "--limit", "60")
+    assert nep(*base, "--json", str(every)).returncode == 0
+    result = nep(*base, "--min-confidence", "0.5", "--json", str(shown))
+    assert result.returncode == 0, result.stderr
+    assert "suggestions below 0.5 not shown" in " ".join(result.stdout.split())
+    every, shown = json.loads(every.read_text()), json.loads(shown.read_text())
+    assert (every["min_confidence"], shown["min_confidence"]) == (0.0, 0.5)
+    assert shown["results"]["ngram"]["edit_predictions"] < every["results"]["ngram"]["edit_predictions"]
+    bad = nep(*base, "--min-confidence", "1.5")
+    assert bad.returncode != 0 and "--min-confidence must be between 0 and 1, got 1.5" in bad.stderr and "Traceback" not in bad.stderr

@@ -60,7 +60,7 @@ def test_suggest_returns_only_checked_suggestions(client, tags_domain):
     response = client.post("/v1/suggest", json={"session": "s-1", "history": HISTORY})
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["suggestions"] == [{"action": {"kind": "close", "target": "b"}, "probability": 0.6, "label": "close @ b"}]
+    assert body["suggestions"] == [{"action": {"kind": "close", "target": "b"}, "probability": 0.6, "confidence": 0.6, "label": "close @ b"}]
     assert body["dropped"] == 2
     assert body["p_no_edit"] == 0.1
     assert body["best_is_no_edit"] is False
@@ -73,6 +73,25 @@ def test_suggest_returns_only_checked_suggestions(client, tags_domain):
     for suggestion in body["suggestions"]:
         action = tags_domain.action_space.validate(Action.from_json(suggestion["action"]))
         assert all(verifier.verify(context, action).valid for verifier in tags_domain.verifiers.values())
+
+
+class DecidesByKind(Predictor):
+    """Sure that a close comes next (its kind), unsure which one: as krita is about strokes."""
+
+    name = "by-kind"
+
+    def predict(self, context: Context, k: int = 3) -> Prediction:
+        from nep_core.inference.predictor import Suggestion
+
+        return Prediction([Suggestion(Action("close", target="b"), 0.004)], 0.1, kind_probability=0.85)
+
+
+def test_a_suggestion_decided_by_kind_carries_its_kinds_probability_as_confidence(tags_domain, tmp_path):
+    with BackgroundServer(create_app(tags_domain, DecidesByKind(), data_dir=tmp_path)) as running:
+        with httpx.Client(base_url=running.url) as http:
+            body = http.post("/v1/suggest", json={"session": "s", "history": HISTORY}).json()
+    assert body["best_is_no_edit"] is False
+    assert [(item["probability"], item["confidence"]) for item in body["suggestions"]] == [(0.004, 0.85)]
 
 
 def test_suggest_with_nothing_to_do_says_no_edit(client):

@@ -42,7 +42,9 @@ def parse_base_url(url):
 
 
 def check_suggestions(body):
-    """The usable suggestions of a /v1/suggest answer: dicts with an action, a probability and a label."""
+    """The usable suggestions of a /v1/suggest answer: dicts with an action, a probability, a confidence
+    (what the app weighs against its minimum confidence and shows; the probability from a server that
+    sends none) and a label."""
     if not isinstance(body, dict) or not isinstance(body.get("suggestions"), list):
         raise ValueError("the server's answer has no suggestions list")
     out = []
@@ -56,9 +58,12 @@ def check_suggestions(body):
             continue
         if isinstance(probability, bool) or not isinstance(probability, (int, float)):
             continue
+        confidence = item.get("confidence", probability)
+        if isinstance(confidence, bool) or not isinstance(confidence, (int, float)):
+            continue
         label = item.get("label")
         label = label[:MAX_LABEL] if isinstance(label, str) and label.strip() else action["kind"]
-        out.append({"action": action, "probability": float(probability), "label": label})
+        out.append({"action": action, "probability": float(probability), "confidence": float(confidence), "label": label})
     return out
 
 

@@ -31,6 +31,7 @@ def command(
                 "default_preset": domain.default_preset,
                 "default_max_steps": domain.default_max_steps,
                 "prompt_loss_weight": domain.prompt_loss_weight,
+                "min_confidence": domain.min_confidence,
             }
             for name, domain in sorted(table_data.items())
         }

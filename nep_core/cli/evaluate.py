@@ -117,6 +117,11 @@ def command(
         False, "--baselines", help="Also run repeat-last, most-frequent and ngram on the same examples, side by side, each paired with the model example by example (a sign test: is the lead more than noise?)."
     ),
     top_k: int = typer.Option(3, "--top-k", "-k", help=f"k of exact match top-k, 1 to {MAX_TOP_K}."),
+    min_confidence: Optional[float] = typer.Option(
+        None,
+        "--min-confidence",
+        help="Score what the app shows: a suggestion whose confidence (its probability; for krita, its kind's) is below this is not shown, so such a top-1 counts as no edit, for the model and the baselines alike. Default: the setting the domain's app ships with (`nep domains --json`: blender, krita and code 0.1; 0 shows every suggestion).",
+    ),
     json_file: Optional[Path] = typer.Option(None, "--json", help="Also write every metric to this JSON file."),
     limit: int = typer.Option(0, "--limit", help="Evaluate on N examples spread evenly over the split (0: all)."),
     render: Optional[Path] = typer.Option(
@@ -159,6 +164,9 @@ def command(
         raise NepError(f"--limit must be 0 (all) or a positive number, got {limit}")
     if render is not None and bundle.renderer is None:
         raise NepError(f"domain '{bundle.name}' has no renderer: --render draws examples only for domains that define one")
+    if min_confidence is not None and not 0.0 <= min_confidence <= 1.0:
+        raise NepError(f"--min-confidence must be between 0 and 1, got {min_confidence}")
+    floor = bundle.min_confidence if min_confidence is None else min_confidence
     if render_limit < 1:
         raise NepError(f"--render-limit must be at least 1, got {render_limit}")
     # checkpoint and baseline name are checked before any data is read
@@ -183,7 +191,7 @@ def command(
         predictors += [make_baseline(name, bundle).fit(evaluation.train) for name in BASELINES if name != primary.name]
 
     outcomes: dict | None = {} if render is not None or compare or baselines else None
-    results = _run_with_progress(predictors, bundle, evaluation.examples, top_k, outcomes)
+    results = _run_with_progress(predictors, bundle, evaluation.examples, top_k, outcomes, floor)
     if render is not None:
         render.mkdir(parents=True, exist_ok=True)
         written = bundle.renderer(outcomes[primary.name], render, render_limit)
@@ -194,6 +202,8 @@ def command(
         f"nep eval · {bundle.name} · {split} split · {len(evaluation.examples)} examples "
         f"({evaluation.sessions} sessions in {where})"
     )
+    if floor > 0:
+        title += f" · suggestions below {floor:g} not shown"
     console.print(metrics_table(results, title, top_k))
     paired = {}
     for other in predictors[1:]:
@@ -212,6 +222,7 @@ def command(
         "data": data,
         "split": split,
         "top_k": top_k,
+        "min_confidence": floor,
         "limit": limit,
         "examples": len(evaluation.examples),
         "split_examples": evaluation.split_examples,
@@ -243,7 +254,7 @@ def _column_name(path: Path, taken: list[str]) -> str:
     return candidate
 
 
-def _run_with_progress(predictors, domain, examples, top_k, outcomes=None) -> dict:
+def _run_with_progress(predictors, domain, examples, top_k, outcomes=None, min_confidence=None) -> dict:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from nep_core.evaluation import evaluate_all
@@ -252,5 +263,11 @@ def _run_with_progress(predictors, domain, examples, top_k, outcomes=None) -> di
     with Progress(*columns, console=err_console, transient=True) as progress:
         tasks = {predictor.name: progress.add_task(predictor.name, total=len(examples)) for predictor in predictors}
         return evaluate_all(
-            predictors, domain, examples, top_k, on_example=lambda name: progress.advance(tasks[name]), outcomes=outcomes
+            predictors,
+            domain,
+            examples,
+            top_k,
+            on_example=lambda name: progress.advance(tasks[name]),
+            outcomes=outcomes,
+            min_confidence=min_confidence,
         )

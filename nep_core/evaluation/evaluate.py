@@ -72,12 +72,16 @@ def run_predictor(
     examples: Sequence[Example],
     top_k: int = 3,
     on_example: Callable[[], None] | None = None,
+    min_confidence: float | None = None,
 ) -> list[Outcome]:
     """Predict every example; time each call; judge edit top-1 predictions with every domain verifier.
 
-    Verdicts are asked for in batches (``Verifier.verify_many``), so a verifier can run them in parallel.
+    Each prediction is scored as the app shows it: suggestions below ``min_confidence`` (None: the
+    domain's ``min_confidence``) are left out. Verdicts are asked for in batches
+    (``Verifier.verify_many``), so a verifier can run them in parallel.
     """
     space = domain.action_space
+    floor = domain.min_confidence if min_confidence is None else min_confidence
     outcomes: list[Outcome] = []
     for start in range(0, len(examples), VERIFY_CHUNK):
         chunk = []
@@ -85,7 +89,8 @@ def run_predictor(
             reference = canonical_action(example.target, space)
             started = time.perf_counter()
             prediction = predictor.predict(example.context, top_k)
-            chunk.append(Outcome(example, reference, prediction, (time.perf_counter() - started) * 1000.0, {}))
+            latency_ms = (time.perf_counter() - started) * 1000.0
+            chunk.append(Outcome(example, reference, prediction.shown(floor), latency_ms, {}))
         edits = [outcome for outcome in chunk if not outcome.prediction.best.is_no_edit]
         items = [(outcome.example.context, outcome.prediction.best, outcome.reference) for outcome in edits]
         for name, verifier in domain.verifiers.items():
@@ -106,9 +111,10 @@ def evaluate(
     extra_metrics: Sequence[MetricFunction] = (),
     on_example: Callable[[], None] | None = None,
     keep: list[Outcome] | None = None,
+    min_confidence: float | None = None,
 ) -> Metrics:
     """The metrics of ``predictor`` on ``examples``; the outcomes are appended to ``keep`` when given."""
-    outcomes = run_predictor(predictor, domain, examples, top_k, on_example)
+    outcomes = run_predictor(predictor, domain, examples, top_k, on_example, min_confidence)
     if keep is not None:
         keep.extend(outcomes)
     return compute_metrics(outcomes, domain, top_k, extra_metrics)
@@ -122,14 +128,16 @@ def evaluate_all(
     extra_metrics: Sequence[MetricFunction] = (),
     on_example: Callable[[str], None] | None = None,
     outcomes: dict[str, list[Outcome]] | None = None,
+    min_confidence: float | None = None,
 ) -> dict[str, Metrics]:
     """Each predictor's metrics on the same examples, by predictor name (in the given order); with
-    ``outcomes`` (a dict), each predictor's outcomes are kept there under its name."""
+    ``outcomes`` (a dict), each predictor's outcomes are kept there under its name.
+    ``min_confidence``: as in ``run_predictor``."""
     results: dict[str, Metrics] = {}
     for predictor in predictors:
         if predictor.name in results:
             raise ValueError(f"two predictors are named '{predictor.name}'")
         callback = None if on_example is None else (lambda name=predictor.name: on_example(name))
         keep = None if outcomes is None else outcomes.setdefault(predictor.name, [])
-        results[predictor.name] = evaluate(predictor, domain, examples, top_k, extra_metrics, callback, keep)
+        results[predictor.name] = evaluate(predictor, domain, examples, top_k, extra_metrics, callback, keep, min_confidence)
     return results

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Hashable
 
 from nep_core.actions import Action
@@ -48,6 +48,17 @@ class Prediction:
             return NO_EDIT
         return self.suggestions[0].action
 
+    def confidence(self, suggestion: Suggestion) -> float:
+        """What an app weighs against its minimum confidence: the probability of ``suggestion``'s kind
+        of action when the predictor decided by kind (a stroke written in 25 tokens has a small
+        probability even when a stroke surely comes next), else the suggestion's own probability."""
+        return suggestion.probability if self.kind_probability is None else self.kind_probability
+
+    def shown(self, min_confidence: float) -> Prediction:
+        """This prediction as an app shows it: suggestions whose confidence is below ``min_confidence`` left out."""
+        kept = [suggestion for suggestion in self.suggestions if self.confidence(suggestion) >= min_confidence]
+        return self if len(kept) == len(self.suggestions) else replace(self, suggestions=kept)
+
     def ranked(self) -> list[Action]:
         """All candidates including NO_EDIT, by probability."""
         from nep_core.actions import NO_EDIT
@@ -58,7 +69,7 @@ class Prediction:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "suggestions": [suggestion.to_json() for suggestion in self.suggestions],
+            "suggestions": [{**suggestion.to_json(), "confidence": round(self.confidence(suggestion), 6)} for suggestion in self.suggestions],
             "p_no_edit": round(self.p_no_edit, 6),
             "best_is_no_edit": self.best.is_no_edit,
             "latency_ms": round(self.latency_ms, 3),

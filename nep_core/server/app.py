@@ -119,7 +119,12 @@ def create_app(
         prediction = answer.prediction
         return SuggestResponse(
             suggestions=[
-                SuggestionOut(action=item.action.to_json(), probability=round(item.probability, 6), label=item.label)
+                SuggestionOut(
+                    action=item.action.to_json(),
+                    probability=round(item.probability, 6),
+                    confidence=round(prediction.confidence(item), 6),
+                    label=item.label,
+                )
                 for item in prediction.suggestions
             ],
             p_no_edit=round(prediction.p_no_edit, 6),

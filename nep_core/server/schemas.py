@@ -84,7 +84,11 @@ class SuggestRequest(_Body):
 
 class SuggestionOut(BaseModel):
     action: ActionJson
-    probability: float
+    probability: float = Field(description="The predictor's probability for this exact action.")
+    confidence: float = Field(
+        description="What an app compares with its minimum confidence and shows the user: `probability`, "
+        "or, for a domain that decides by kind of action (krita), the probability of this suggestion's kind."
+    )
     label: str = Field(description="A short human label for the action.")
 
 

@@ -105,7 +105,7 @@ def draw_states(runtime, bpy_calls):
     state, prefs = runtime.RUNTIME, preferences()
     panel = bpy.types.NEP_PT_suggestions
     fingerprint, suggestions = bpy_calls.scene_fingerprint(bpy), [
-        {"action": {"kind": "object.shade_smooth"}, "probability": 0.62, "label": "Shade Smooth", "request_id": None, "shown_at": 0.0}
+        {"action": {"kind": "object.shade_smooth"}, "probability": 0.62, "confidence": 0.62, "label": "Shade Smooth", "request_id": None, "shown_at": 0.0}
     ]
 
     def draw():
@@ -191,7 +191,7 @@ def scenario_record(zip_path, result, log_folder):
     state.tick(entries=[cube, extrude, select])  # two new entries in one look, in order
     state.tick(entries=[extrude, select])  # the oldest entry dropped off the list: nothing new
 
-    shown = {"action": {"kind": "object.shade_flat"}, "probability": 0.4, "label": "Shade Flat", "request_id": "r1", "shown_at": state.now()}
+    shown = {"action": {"kind": "object.shade_flat"}, "probability": 0.4, "confidence": 0.4, "label": "Shade Flat", "request_id": "r1", "shown_at": state.now()}
     state.suggestions = [shown]  # as if the server had suggested it
     reused = HistoryEntry(1002, "OBJECT_OT_shade_smooth", properties("object.shade_smooth"))
     state.tick(entries=[select, reused])  # the user did something else, at a freed entry's address
@@ -284,7 +284,7 @@ def scenario_serve(zip_path, result, arg):
         {"kind": "image.save_as", "args": {"filepath": "/tmp/out.png"}},  # a file path
     ]
     state.suggestions = [
-        {"action": action, "probability": 0.2, "label": "Shade Smooth", "request_id": None, "shown_at": shown_at} for action in refused
+        {"action": action, "probability": 0.2, "confidence": 0.2, "label": "Shade Smooth", "request_id": None, "shown_at": shown_at} for action in refused
     ]
     unchanged = bpy_calls.scene_fingerprint(bpy)
     result["refusals"] = []

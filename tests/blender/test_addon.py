@@ -212,16 +212,19 @@ def test_the_client_keeps_only_well_formed_suggestions():
     client = load_addon_module("client")
     body = {
         "suggestions": [
-            {"action": {"kind": "mesh.inset", "args": {"thickness": 0.1}}, "probability": 0.5, "label": "Inset Faces (thickness 0.1)"},
-            {"action": {"kind": "object.shade_smooth"}, "probability": 0.2, "label": ""},
+            {"action": {"kind": "mesh.inset", "args": {"thickness": 0.1}}, "probability": 0.5, "confidence": 0.5, "label": "Inset Faces (thickness 0.1)"},
+            {"action": {"kind": "object.shade_smooth"}, "probability": 0.2, "label": ""},  # an older server: no confidence
+            {"action": {"kind": "mesh.subdivide"}, "probability": 0.01, "confidence": 0.9, "label": "Subdivide"},  # decided by kind
             {"action": "__import__('os')", "probability": 0.9, "label": "code"},
             {"action": {"kind": "mesh.bevel", "args": "width=1"}, "probability": 0.1, "label": "Bevel"},
             {"action": {"kind": "mesh.bevel"}, "probability": True, "label": "Bevel"},
+            {"action": {"kind": "mesh.bevel"}, "probability": 0.3, "confidence": "high", "label": "Bevel"},
         ]
     }
     assert client.check_suggestions(body) == [
-        {"action": {"kind": "mesh.inset", "args": {"thickness": 0.1}}, "probability": 0.5, "label": "Inset Faces (thickness 0.1)"},
-        {"action": {"kind": "object.shade_smooth"}, "probability": 0.2, "label": "object.shade_smooth"},
+        {"action": {"kind": "mesh.inset", "args": {"thickness": 0.1}}, "probability": 0.5, "confidence": 0.5, "label": "Inset Faces (thickness 0.1)"},
+        {"action": {"kind": "object.shade_smooth"}, "probability": 0.2, "confidence": 0.2, "label": "object.shade_smooth"},
+        {"action": {"kind": "mesh.subdivide"}, "probability": 0.01, "confidence": 0.9, "label": "Subdivide"},
     ]
     with pytest.raises(ValueError):
         client.check_suggestions({"detail": "no"})
@@ -307,3 +310,15 @@ def test_the_addon_talks_to_a_real_nep_serve(addon_build, tmp_path):
     assert [event.feedback["outcome"] for event in local.events if event.feedback] == ["accepted", *["refused"] * 5, "dismissed"]
     accepted_at = next(index for index, event in enumerate(local.events) if event.feedback)
     assert local.events[accepted_at + 1].action.kind == "mesh.extrude_region_move"  # feedback, then what ran
+
+
+def test_nep_eval_scores_blender_suggestions_as_the_add_on_shows_them():
+    """The blender domain's min_confidence, which `nep eval` applies, is the add-on's default preference."""
+    import re
+
+    from nep_blender.domain import build_domain
+
+    preferences = (ADDON_SOURCE / "preferences.py").read_text(encoding="utf-8")
+    default = re.search(r"min_confidence: bpy\.props\.FloatProperty\([^)]*?default=([0-9.]+)", preferences, re.DOTALL)
+    assert default is not None, "preferences.py has no min_confidence default"
+    assert build_domain().min_confidence == float(default.group(1)) > 0

@@ -259,3 +259,15 @@ def test_nep_code_nvim_refuses_a_folder_that_is_not_the_plugin(tmp_path):
     result = CliRunner().invoke(app, ["nvim", "--out", str(tmp_path)])
     assert result.exit_code != 0
     assert (tmp_path / "nep.nvim" / "notes.txt").read_text() == "mine"
+
+
+def test_nep_eval_scores_code_suggestions_as_the_client_shows_them():
+    """The code domain's min_confidence, which `nep eval` applies, is the client's default setting."""
+    import re
+
+    from nep_core.plugins import get_domain
+
+    config = (NVIM_PLUGIN / "lua" / "nep" / "config.lua").read_text(encoding="utf-8")
+    default = re.search(r"^\s*min_confidence = ([0-9.]+),", config, re.MULTILINE)
+    assert default is not None, "config.lua has no min_confidence default"
+    assert get_domain("code").min_confidence == float(default.group(1)) > 0

@@ -35,19 +35,21 @@ def new_document(name, width=200, height=150):
     return document
 
 
-def new_runtime(document, log_folder, server="", enabled=False, brush=None):
+def new_runtime(document, log_folder, server="", enabled=False, brush=None, min_confidence=0.0):
     from nep_suggest.runtime import Runtime
     from nep_suggest.settings import Settings
     from nep_suggest.workspace import Workspace
 
-    settings = Settings(server_url=server or "http://127.0.0.1:9", enabled=enabled, record=True, min_confidence=0.0, log_folder=log_folder)
+    if min_confidence is None:  # the plugin's default setting
+        min_confidence = Settings().min_confidence
+    settings = Settings(server_url=server or "http://127.0.0.1:9", enabled=enabled, record=True, min_confidence=min_confidence, log_folder=log_folder)
     runtime = Runtime(settings, time.monotonic, app_name="Krita test")
     runtime.start(Workspace(document, None, brush or {"brush": "b) Basic-5 Size", "color": "#ff0000", "size": 6.0, "opacity": 1.0}))
     return runtime
 
 
 def suggestion(kind, **args):
-    return {"action": {"kind": kind, "args": args}, "probability": 0.9, "shown_at": 0.0}
+    return {"action": {"kind": kind, "args": args}, "probability": 0.9, "confidence": 0.9, "shown_at": 0.0}
 
 
 def scenario_load(home):
@@ -213,8 +215,10 @@ def scenario_server(home):
 
     server = os.environ["NEP_DRIVER_SERVER"]
     document = new_document("server", 256, 256)
+    default_confidence = os.environ.get("NEP_DRIVER_DEFAULT_CONFIDENCE") == "1"
     runtime = new_runtime(document, os.path.join(home, "logs-server"), server=server, enabled=True,
-                          brush={"brush": "b) Basic-5 Size", "color": "#000000", "size": 4.0, "opacity": 1.0})
+                          brush={"brush": "b) Basic-5 Size", "color": "#000000", "size": 4.0, "opacity": 1.0},
+                          min_confidence=None if default_confidence else 0.0)
     for index in range(8):  # hatching: parallel diagonal lines 16 px apart
         x = 40 + 16 * index
         runtime.record_stroke([[x, 40.0, 0.6, 0.0], [x + 32, 72.0, 0.7, 40.0], [x + 64, 104.0, 0.6, 80.0]])
@@ -227,6 +231,7 @@ def scenario_server(home):
             break
         time.sleep(0.05)
     out["status"], out["message"] = runtime.status, runtime.message
+    out["min_confidence"] = runtime.settings.min_confidence
     out["suggestion"] = runtime.suggestion
     out["ghost"] = runtime.ghost.node is not None
     if runtime.suggestion is not None:

@@ -19,8 +19,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from nep_core.actions import Action
 from nep_core.collector import CollectReport
 from nep_core.errors import NepError
+from nep_core.inference.predictor import Prediction, Predictor, Suggestion
+from nep_core.server import create_app
+from nep_core.server.runner import BackgroundServer
 from nep_core.sessionlog import read_session
 from nep_krita.domain import build_domain
 from nep_krita.cli import PLUGIN_SOURCE, app, build_plugin, plugin_files
@@ -137,6 +141,7 @@ def test_pure_modules_record_strokes_and_brush_changes_outside_krita(tmp_path, m
     stored = {}
     loaded = settings.load(lambda group, name, default: stored.get(name, default))
     assert loaded == settings.Settings() and loaded.logs() == str(tmp_path / "nephome" / "logs" / "krita")
+    assert loaded.min_confidence == build_domain().min_confidence > 0  # nep eval scores what the docker shows
     changed_settings = settings.Settings("http://127.0.0.1:9000", "secret", False, True, 0.25, "~/paint-logs")
     settings.save(changed_settings, lambda group, name, value: stored.__setitem__(name, value))
     assert settings.load(lambda group, name, default: stored.get(name, default)) == changed_settings
@@ -269,3 +274,27 @@ def test_the_docker_asks_a_real_nep_serve_previews_accepts_and_sends_feedback(tm
     strokes = [event.action for event in log.events if event.action is not None]
     assert len(strokes) == 9  # the eight recorded hatch lines, then the accepted one as the actual action
     assert result["unreachable"]["status"] == "unreachable" and "nep serve --domain krita" in result["unreachable"]["message"]
+
+
+class SureOfAStroke(Predictor):
+    """A model's answer as krita decides it, by kind: a stroke surely comes next (0.9), and this one
+    stroke, written in many tokens, has a small probability of its own."""
+
+    name = "sure-of-a-stroke"
+
+    def predict(self, context, k=3):
+        points = [[168.0, 40.0, 0.6, 0.0], [200.0, 72.0, 0.7, 40.0], [232.0, 104.0, 0.6, 80.0]]
+        stroke = Action("stroke", args={"points": points, "brush": "b) Basic-5 Size", "color": "#000000", "size": 4.0, "opacity": 1.0})
+        return Prediction([Suggestion(stroke, 0.004)], 0.05, kind_probability=0.9)
+
+
+@needs_krita
+def test_the_docker_shows_a_stroke_the_model_is_sure_of_at_the_default_minimum_confidence(tmp_path):
+    with BackgroundServer(create_app(build_domain(), SureOfAStroke(), data_dir=tmp_path / "feedback")) as running:
+        result = run_krita(tmp_path, "server", NEP_DRIVER_SERVER=running.url, NEP_DRIVER_DEFAULT_CONFIDENCE="1",
+                           NEP_DRIVER_CLOSED=f"http://127.0.0.1:{closed_port()}")["server"]
+    assert result["status"] == "ok", result["message"]
+    assert result["min_confidence"] == 0.1  # the docker's default setting
+    shown = result["suggestion"]
+    assert shown is not None and shown["action"]["kind"] == "stroke" and result["ghost"]
+    assert shown["probability"] < 0.01 and shown["confidence"] == 0.9

@@ -23,6 +23,11 @@ their habits (how a function ends, which calls follow which), which the syntheti
 approximate, weigh against the 2,573 synthetic script functions."""
 
 
+ADDON_MIN_CONFIDENCE = 0.1
+"""The add-on's default Minimum Confidence: it shows no suggestion below it, so ``nep eval`` scores a
+top-1 below it as no edit (``Domain.min_confidence``)."""
+
+
 def build_domain() -> Domain:
     action_space = BlenderActionSpace(load_registry())
     collectors = {}
@@ -42,6 +47,7 @@ def build_domain() -> Domain:
         verifiers=verifiers,
         default_source=DEFAULT_SOURCE,
         default_preset="small",
+        min_confidence=ADDON_MIN_CONFIDENCE,
         beam_width=4,  # an operator call is a few tokens: beams of 4, 8 and 16 rank the same (docs/domains/blender.md)
         examples=ExampleConfig(horizon_events=3, horizon_seconds=30.0, pause_seconds=20.0),
     )

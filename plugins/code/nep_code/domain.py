@@ -23,6 +23,10 @@ DEFAULT_MAX_STEPS = 400
 data (about 1.9 s a step at batch 32 and ~400-token prompts). 450 steps scored the same on real
 repository histories (docs/domains/code.md)."""
 
+EDITOR_MIN_CONFIDENCE = 0.1
+"""The Neovim client's default ``min_confidence``: it shows no suggestion the model gives less
+probability, so ``nep eval`` scores a top-1 below it as no edit (``Domain.min_confidence``)."""
+
 COLLECTORS = (
     ("nep_code.collectors.git", "GitCollector"),
     ("nep_code.collectors.lintseq", "LintSeqCollector"),
@@ -57,6 +61,7 @@ def build_domain() -> Domain:
         default_source=DEFAULT_SOURCE,
         default_preset="small",
         default_max_steps=DEFAULT_MAX_STEPS,
+        min_confidence=EDITOR_MIN_CONFIDENCE,
         beam_width=4,  # beams of 4, 6, 8 and 16 suggest the same on the test split; 4 takes 60% of 16's time (docs/domains/code.md)
         examples=ExampleConfig(horizon_events=1, horizon_seconds=30.0, pause_seconds=20.0),
         tokenizer_factory=build_code_tokenizer,

@@ -41,6 +41,12 @@ def build_krita_tokenizer(domain: Domain, sessions: Sequence[Session]):
     return tokenizer
 
 
+DOCKER_MIN_CONFIDENCE = 0.1
+"""The docker's default Minimum confidence: it shows no suggestion whose confidence (for a stroke,
+how sure the model is that a stroke comes next) is below it, so ``nep eval`` scores such a top-1 as
+no edit (``Domain.min_confidence``)."""
+
+
 def build_domain() -> Domain:
     action_space = KritaActionSpace()
     collectors = {}
@@ -58,6 +64,7 @@ def build_domain() -> Domain:
         default_source=f"synthetic:{DEFAULT_SESSIONS}",
         default_preset="small",
         default_max_steps=DEFAULT_MAX_STEPS,
+        min_confidence=DOCKER_MIN_CONFIDENCE,
         decision="kind",  # a stroke is 10-60 tokens: weigh strokes as a whole against undo or NO_EDIT
         beam_width=4,  # beams of 2, 4 and 16 draw the same strokes; 4 takes a third of 16's time (docs/domains/krita.md)
         examples=ExampleConfig(horizon_events=2, horizon_seconds=20.0, pause_seconds=15.0),

@@ -265,7 +265,7 @@ class Runtime(FeedbackMixin):
             prefs = preferences.get()
             request_id = result.body.get("request_id")
             shown_at = self.now()
-            confident = [item for item in suggestions if item["probability"] >= prefs.min_confidence]
+            confident = [item for item in suggestions if item["confidence"] >= prefs.min_confidence]
             runnable = [item for item in confident if runnable_now(item["action"]["kind"], item["action"].get("args") or {})]
             self.hidden_unrunnable += len(confident) - len(runnable)
             self.suggestions = [

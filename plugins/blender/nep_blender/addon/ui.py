@@ -39,7 +39,7 @@ class NEP_OT_accept(bpy.types.Operator):
         suggestion = _suggestion(properties.index)
         if suggestion is None:
             return cls.__doc__
-        return f"Run {suggestion['label']} ({suggestion['probability']:.0%}) as one undo step"
+        return f"Run {suggestion['label']} ({suggestion['confidence']:.0%}) as one undo step"
 
     def execute(self, context):
         accepted, message = runtime.RUNTIME.accept(self.index, context)
@@ -124,7 +124,7 @@ class NEP_PT_suggestions(bpy.types.Panel):
                 row = column.row(align=True)
                 accept = row.operator("nep.accept", text=suggestion["label"], icon="CHECKMARK" if index == 0 else "NONE")
                 accept.index = index
-                row.label(text=f"{suggestion['probability']:.0%}")
+                row.label(text=f"{suggestion['confidence']:.0%}")
                 row.operator("nep.dismiss", text="", icon="X").index = index
         elif state.status in ("waiting", "starting"):
             layout.label(text="Asking the NEP server…", icon="TIME")

@@ -59,7 +59,7 @@ class NepDocker(DockWidget):
     def refresh(self):
         runtime = self.app.runtime
         shown = runtime.suggestion
-        self.suggestion.setText(f"Next: {shown['label']}  ({shown['probability']:.0%})" if shown else "No suggestion.")
+        self.suggestion.setText(f"Next: {shown['label']}  ({shown['confidence']:.0%})" if shown else "No suggestion.")
         self.accept_button.setEnabled(shown is not None)
         self.dismiss_button.setEnabled(shown is not None)
         self.outcome.setText(runtime.outcome)

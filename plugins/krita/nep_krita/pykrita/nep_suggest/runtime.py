@@ -217,7 +217,7 @@ class Runtime(FeedbackMixin):
             self.status, self.message = "ok", ""
             if result.body.get("best_is_no_edit") is True:
                 suggestions = []
-            confident = [item for item in suggestions if item["probability"] >= self.settings.min_confidence]
+            confident = [item for item in suggestions if item["confidence"] >= self.settings.min_confidence]
             best = confident[0] if confident else None
             if best is not None:
                 request_id = result.body.get("request_id")

@@ -206,7 +206,7 @@ local function on_answer(buf, tick, sequence, answer)
   end
   local path = recorder.path_of(buf)
   for _, suggestion in ipairs(answer.suggestions) do
-    local probability = tonumber(suggestion.probability)
+    local probability = tonumber(suggestion.confidence or suggestion.probability)
     if probability and probability < (config.options.min_confidence or 0) then
       M.counts.unsure = M.counts.unsure + 1 -- suggestions come best first: none after it is surer
       return
