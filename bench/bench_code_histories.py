@@ -8,8 +8,9 @@ repository, its newest commits for test and the ones before for val. The baselin
 the train split. Every predictor is scored on each of ``--splits`` and on them pooled (one split of
 a few repositories holds a few dozen edits, too few to rank predictors by). Figures per predictor:
 exact top-1, edit predictions and how many were exactly right, NO_EDIT precision and recall,
-validity and delta-chrF of the edits made; and the model's pooled exact top-1 minus the best
-baseline's. Histories of your own repositories, or ones built by ``bench/pypi_release_repo.py``.
+validity and delta-chrF of the edits made; the model's pooled exact top-1 minus the best
+baseline's; and, under ``paired``, the model against each baseline example by example (the examples
+only one of the two gets exactly right, and a sign test's p-value), as ``nep eval --baselines`` pairs them. Histories of your own repositories, or ones built by ``bench/pypi_release_repo.py``.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def main() -> None:
 
     from nep_core.collector import CollectReport
     from nep_core.evaluation import evaluate_all
+    from nep_core.evaluation.paired import paired_top1
     from nep_core.examples import build_examples, split_sessions
     from nep_core.inference import BASELINES, load_predictor, make_baseline
     from nep_core.plugins import get_domain
@@ -73,6 +75,7 @@ def main() -> None:
             by_split[split][name] = summary(kept, domain, args.top_k)
     results = {name: summary(pooled[name], domain, args.top_k) for name in names}
     best_baseline = max(results[name]["exact_match_top1"] or 0.0 for name in baselines)
+    paired = {name: paired_top1(pooled["model"], pooled[name]).as_dict() for name in baselines}
     print(json.dumps({
         "bench": "code histories: model against baselines",
         "model": args.model,
@@ -82,6 +85,7 @@ def main() -> None:
         "pooled": results,
         "by_split": by_split,
         "model_exact_top1_minus_best_baseline": round((results["model"]["exact_match_top1"] or 0.0) - best_baseline, 4),
+        "paired": paired,
         "python": platform.python_version(),
     }, indent=2))
 

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
 
@@ -52,3 +54,8 @@ def test_the_bench_pools_val_and_test_of_several_repositories(tmp_path: Path) ->
     assert 0 <= model["edits_exactly_right"] <= min(model["edit_predictions"], model["edit_examples"])
     best = max(result["pooled"][name]["exact_match_top1"] for name in ("most-frequent", "ngram"))
     assert result["model_exact_top1_minus_best_baseline"] == round(model["exact_match_top1"] - best, 4)
+    for name in ("most-frequent", "ngram"):  # paired example by example, as nep eval --baselines pairs them
+        paired = result["paired"][name]
+        lead = (paired["only_first"] - paired["only_second"]) / paired["examples"]
+        assert paired["examples"] == model["examples"] and 0 < paired["p_value"] <= 1
+        assert lead == pytest.approx(model["exact_match_top1"] - result["pooled"][name]["exact_match_top1"], abs=1e-3)
