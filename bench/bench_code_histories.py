@@ -8,7 +8,8 @@ repository, its newest commits for test and the ones before for val. The baselin
 the train split. Every predictor is scored on each of ``--splits`` and on them pooled (one split of
 a few repositories holds a few dozen edits, too few to rank predictors by). Figures per predictor:
 exact top-1, edit predictions and how many were exactly right, NO_EDIT precision and recall,
-validity and delta-chrF of the edits made; the model's pooled exact top-1 minus the best
+validity and delta-chrF of the edits made; how many wrong edits the session makes later on
+(``edits_made_later``: the right edit in the wrong order); the model's pooled exact top-1 minus the best
 baseline's; and, under ``paired``, the model against each baseline example by example (the examples
 only one of the two gets exactly right, and a sign test's p-value), as ``nep eval --baselines`` pairs them. Histories of your own repositories, or ones built by ``bench/pypi_release_repo.py``.
 """
@@ -32,6 +33,18 @@ def summary(outcomes, domain, top_k: int) -> dict:
     figures = {name: round(value, 4) if isinstance(value, float) else value for name, value in metrics.items() if name in KEPT}
     figures["edits_exactly_right"] = sum(o.best == o.reference and not o.reference.is_no_edit for o in outcomes)
     return figures
+
+
+def made_later(outcome, session, domain) -> bool:
+    """Whether a wrong top-1 edit is one the session makes later on, as it records it (the line numbers
+    of the file at that time): a git session orders a commit's hunks by path, not as a person edits."""
+    from nep_core.inference.baselines import canonical_action
+
+    best = outcome.best
+    if best.is_no_edit or best == outcome.reference:
+        return False
+    later = session.events[outcome.example.trigger + 1 :]
+    return any(event.action is not None and canonical_action(event.action, domain.action_space) == best for event in later)
 
 
 def main() -> None:
@@ -74,6 +87,9 @@ def main() -> None:
             pooled[name].extend(kept)
             by_split[split][name] = summary(kept, domain, args.top_k)
     results = {name: summary(pooled[name], domain, args.top_k) for name in names}
+    by_id = {session.id: session for session in sessions}
+    for name in names:
+        results[name]["edits_made_later"] = sum(made_later(outcome, by_id[outcome.example.session_id], domain) for outcome in pooled[name])
     best_baseline = max(results[name]["exact_match_top1"] or 0.0 for name in baselines)
     paired = {name: paired_top1(pooled["model"], pooled[name]).as_dict() for name in baselines}
     print(json.dumps({

@@ -52,6 +52,8 @@ def test_the_bench_pools_val_and_test_of_several_repositories(tmp_path: Path) ->
             assert pooled[count] == val[name][count] + test[name][count]
     model = result["pooled"]["model"]
     assert 0 <= model["edits_exactly_right"] <= min(model["edit_predictions"], model["edit_examples"])
+    for pooled in result["pooled"].values():  # wrong edits that the session makes later on
+        assert 0 <= pooled["edits_made_later"] <= pooled["edit_predictions"] - pooled["edits_exactly_right"]
     best = max(result["pooled"][name]["exact_match_top1"] for name in ("most-frequent", "ngram"))
     assert result["model_exact_top1_minus_best_baseline"] == round(model["exact_match_top1"] - best, 4)
     for name in ("most-frequent", "ngram"):  # paired example by example, as nep eval --baselines pairs them
@@ -59,3 +61,28 @@ def test_the_bench_pools_val_and_test_of_several_repositories(tmp_path: Path) ->
         lead = (paired["only_first"] - paired["only_second"]) / paired["examples"]
         assert paired["examples"] == model["examples"] and 0 < paired["p_value"] <= 1
         assert lead == pytest.approx(model["exact_match_top1"] - result["pooled"][name]["exact_match_top1"], abs=1e-3)
+
+
+def test_a_wrong_edit_the_session_makes_later_is_counted_as_made_later(tags_domain) -> None:
+    import importlib.util
+
+    from nep_core.actions import Action
+    from nep_core.evaluation.metrics import Outcome
+    from nep_core.examples import make_examples
+    from nep_core.inference import Prediction, Suggestion
+    from nep_core.session import Event, Session
+
+    spec = importlib.util.spec_from_file_location("bench_code_histories", REPO / "bench" / "bench_code_histories.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    open_a, write_x, close_a = Action("open", target="a"), Action("write", args={"word": "x"}), Action("close", target="a")
+    session = Session(id="s", domain="tags", events=[Event(t=float(t), action=a) for t, a in enumerate([open_a, write_x, close_a])])
+    first = make_examples(session, tags_domain)[0]  # after open(a): write(x) comes next, then close(a)
+    assert first.target == write_x
+
+    def outcome(best: Action) -> Outcome:
+        return Outcome(first, write_x, Prediction([Suggestion(best, 0.9)], 0.05), 1.0)
+
+    assert bench.made_later(outcome(close_a), session, tags_domain)  # right edit, wrong order
+    assert not bench.made_later(outcome(Action("close", target="b")), session, tags_domain)  # never made
+    assert not bench.made_later(outcome(write_x), session, tags_domain)  # right: not "later"
