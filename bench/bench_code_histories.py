@@ -10,8 +10,12 @@ a few repositories holds a few dozen edits, too few to rank predictors by). Figu
 exact top-1, edit predictions and how many were exactly right, NO_EDIT precision and recall,
 validity and delta-chrF of the edits made; how many wrong edits the session makes later on
 (``edits_made_later``: the right edit in the wrong order); the model's pooled exact top-1 minus the best
-baseline's; and, under ``paired``, the model against each baseline example by example (the examples
-only one of the two gets exactly right, and a sign test's p-value), as ``nep eval --baselines`` pairs them. Histories of your own repositories, or ones built by ``bench/pypi_release_repo.py``.
+baseline's; under ``paired``, the model against each baseline example by example (the examples
+only one of the two gets exactly right, and a sign test's p-value), as ``nep eval --baselines`` pairs
+them, and under ``paired_by_session`` session by session (a commit's examples hang together); and under
+``targets``, the examples by what in the history could predict their next edit (``target_kind``), with
+how often the model spoke and was exactly right on each. Histories of your own repositories, or ones
+built by ``bench/pypi_release_repo.py``.
 """
 
 from __future__ import annotations
@@ -47,6 +51,69 @@ def made_later(outcome, session, domain) -> bool:
     return any(event.action is not None and canonical_action(event.action, domain.action_space) == best for event in later)
 
 
+def target_kind(example, encoder) -> str:
+    """What in the history could predict ``example``'s next edit: a substitution (one piece of a line
+    replaced everywhere in it) that the newest edit or an older one made, a new substitution, a rewrite
+    of the lines, new lines, a deletion, a jump, or no edit."""
+    from nep_code.edits import EDIT_KIND, LineEdit
+    from nep_code.encoder import merge_records
+    from nep_code.substitution import find_substitution, substitute
+
+    target = example.target
+    if target.is_no_edit:
+        return "no edit"
+    if target.kind != EDIT_KIND:
+        return target.kind
+    edit = LineEdit.from_action(target)
+    new = edit.inserted_lines
+    if edit.delete == 0:
+        return "new lines"
+    if not new:
+        return "lines deleted"
+    if len(new) != edit.delete:
+        return "lines rewritten, another count"
+    layout = encoder.layout(example.context)
+    old = layout.replay.files.get(edit.file, [])[edit.line - 1 : edit.line - 1 + edit.delete]
+    changed = [(before, after) for before, after in zip(old, new) if before != after]
+    groups = merge_records(layout.replay.records, encoder.merge_seconds, encoder.merge_lines, len(layout.replay.records))
+    made = [pair for group in groups if (pair := encoder.substitution_of(group)) is not None]  # newest first
+
+    def explained(substitutions) -> bool:
+        return bool(changed) and all(any(substitute(before, *pair) == after for pair in substitutions) for before, after in changed)
+
+    if made and explained(made[:1]):
+        kind = "the newest edit's substitution again"
+    elif explained(made):
+        kind = "an older edit's substitution again"
+    elif changed and all(find_substitution(before, after, encoder.action_space.codec) for before, after in changed):
+        kind = "a new substitution"
+    else:
+        kind = "lines rewritten"
+    return kind + (" (several lines)" if len(changed) > 1 else "")
+
+
+def by_target(outcomes, domain) -> dict[str, dict[str, int]]:
+    """Per ``target_kind``: examples, the model's edit suggestions, and its exactly right top-1s."""
+    table: dict[str, dict[str, int]] = {}
+    for outcome in outcomes:
+        row = table.setdefault(target_kind(outcome.example, domain.encoder), {"examples": 0, "suggested": 0, "exactly_right": 0})
+        row["examples"] += 1
+        row["suggested"] += not outcome.best.is_no_edit
+        row["exactly_right"] += outcome.best == outcome.reference
+    return dict(sorted(table.items(), key=lambda item: -item[1]["examples"]))
+
+
+def write_outcomes(path: str, outcomes, domain) -> None:
+    """One JSON line per example: its session, trigger and target kind, the top-1, and whether it is right."""
+    with open(path, "w", encoding="utf-8") as out:
+        for outcome in outcomes:
+            out.write(json.dumps({
+                "session": outcome.example.session_id, "trigger": outcome.example.trigger,
+                "target": target_kind(outcome.example, domain.encoder), "reference": domain.action_space.describe(outcome.reference),
+                "top1": domain.action_space.describe(outcome.best), "right": outcome.best == outcome.reference,
+            }) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="a code checkpoint folder from nep train (or a baseline name)")
@@ -54,11 +121,13 @@ def main() -> None:
     parser.add_argument("--options", default="ext=py", help="git collector options, as after '?' (default: ext=py)")
     parser.add_argument("--splits", default="val,test", help="the splits scored, pooled (default: val,test)")
     parser.add_argument("--top-k", type=int, default=3)
+    parser.add_argument("--outcomes", help="also write the model's outcome on each example here, one JSON line each "
+                        "(to pair two runs of the benchmark, e.g. two checkpoints under two versions of NEP)")
     args = parser.parse_args()
 
     from nep_core.collector import CollectReport
     from nep_core.evaluation import evaluate_all
-    from nep_core.evaluation.paired import paired_top1
+    from nep_core.evaluation.paired import paired_top1, paired_top1_by_group
     from nep_core.examples import build_examples, split_sessions
     from nep_core.inference import BASELINES, load_predictor, make_baseline
     from nep_core.plugins import get_domain
@@ -87,11 +156,14 @@ def main() -> None:
             pooled[name].extend(kept)
             by_split[split][name] = summary(kept, domain, args.top_k)
     results = {name: summary(pooled[name], domain, args.top_k) for name in names}
+    if args.outcomes:
+        write_outcomes(args.outcomes, pooled["model"], domain)
     by_id = {session.id: session for session in sessions}
     for name in names:
         results[name]["edits_made_later"] = sum(made_later(outcome, by_id[outcome.example.session_id], domain) for outcome in pooled[name])
     best_baseline = max(results[name]["exact_match_top1"] or 0.0 for name in baselines)
     paired = {name: paired_top1(pooled["model"], pooled[name]).as_dict() for name in baselines}
+    paired_by_session = {name: paired_top1_by_group(pooled["model"], pooled[name]).as_dict() for name in baselines}
     print(json.dumps({
         "bench": "code histories: model against baselines",
         "model": args.model,
@@ -102,6 +174,8 @@ def main() -> None:
         "by_split": by_split,
         "model_exact_top1_minus_best_baseline": round((results["model"]["exact_match_top1"] or 0.0) - best_baseline, 4),
         "paired": paired,
+        "paired_by_session": paired_by_session,
+        "targets": by_target(pooled["model"], domain),
         "python": platform.python_version(),
     }, indent=2))
 

@@ -6,7 +6,7 @@ import pytest
 
 from nep_core.actions import NO_EDIT, Action
 from nep_core.evaluation.metrics import Outcome, kind_right
-from nep_core.evaluation.paired import paired_top1, sign_test
+from nep_core.evaluation.paired import paired_top1, paired_top1_by_group, sign_test
 from nep_core.inference.predictor import Prediction, Suggestion
 
 
@@ -54,3 +54,23 @@ def test_paired_kind_top1_counts_the_right_kind_with_any_arguments():
     )
     assert (comparison.only_first, comparison.only_second) == (3, 1)
     assert comparison.difference == pytest.approx(2 / 4)
+
+
+def test_paired_by_session_counts_the_sessions_where_one_predictor_is_right_more_often():
+    from types import SimpleNamespace
+
+    right, wrong = Action(kind="add", args={"n": 1}), Action(kind="add", args={"n": 2})
+    sessions = ["a"] * 5 + ["b", "b", "c", "c", "d"]
+    examples = [SimpleNamespace(session_id=session) for session in sessions]
+    references = [right] * 10
+    first = [right] * 5 + [wrong, wrong, right, wrong, wrong]  # a: 5, b: 0, c: 1, d: 0
+    second = [wrong] * 5 + [right, wrong, wrong, right, wrong]  # a: 0, b: 1, c: 1, d: 0
+    pair = ([_outcome(e, r, p) for e, r, p in zip(examples, references, first)],
+            [_outcome(e, r, p) for e, r, p in zip(examples, references, second)])
+    by_example = paired_top1(*pair)
+    assert (by_example.only_first, by_example.only_second) == (6, 2)  # one session's five carry the lead
+    by_session = paired_top1_by_group(*pair)
+    assert (by_session.examples, by_session.only_first, by_session.only_second) == (4, 1, 1)  # a ahead, b behind; c, d tied
+    assert by_session.p_value == 1.0
+    with pytest.raises(ValueError, match="same examples"):
+        paired_top1_by_group(pair[0][:1], pair[1][5:6])

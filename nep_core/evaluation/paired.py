@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Callable, Sequence
+from collections import Counter
+from typing import Callable, Hashable, Sequence
 
 from nep_core.evaluation.metrics import Outcome, exactly_right
 
@@ -42,15 +43,35 @@ def sign_test(wins: int, losses: int) -> float:
     return min(1.0, 2 * tail / 2**trials)
 
 
+def _check_same_examples(first: Sequence[Outcome], second: Sequence[Outcome]) -> None:
+    if len(first) != len(second) or any(a.example is not b.example and a.example != b.example for a, b in zip(first, second)):
+        raise ValueError("paired comparison needs both predictors' outcomes on the same examples in the same order")
+
+
 def paired_top1(
     first: Sequence[Outcome], second: Sequence[Outcome], right: Callable[[Outcome], bool] = exactly_right
 ) -> PairedComparison:
     """Compare two predictors' top-1 on the same examples, in the same order; ``right`` says which
     outcomes count (exact match by default, ``metrics.kind_right`` for the kind alone)."""
-    if len(first) != len(second) or any(a.example is not b.example and a.example != b.example for a, b in zip(first, second)):
-        raise ValueError("paired comparison needs both predictors' outcomes on the same examples in the same order")
+    _check_same_examples(first, second)
     right_first = [right(outcome) for outcome in first]
     right_second = [right(outcome) for outcome in second]
     only_first = sum(a and not b for a, b in zip(right_first, right_second))
     only_second = sum(b and not a for a, b in zip(right_first, right_second))
     return PairedComparison(len(first), only_first, only_second, sign_test(only_first, only_second))
+
+
+def paired_top1_by_group(
+    first: Sequence[Outcome], second: Sequence[Outcome], group: Callable[[Outcome], Hashable] = lambda outcome: outcome.example.session_id,
+    right: Callable[[Outcome], bool] = exactly_right,
+) -> PairedComparison:
+    """``paired_top1`` with groups of examples as the units (sessions by default): ``examples`` counts
+    the groups, ``only_first`` those where the first predictor is right more often. Examples of one
+    session hang together (one rename carried to ten call sites), so this is the safer test when a
+    few sessions could carry a lead."""
+    _check_same_examples(first, second)
+    lead: Counter = Counter()
+    for a, b in zip(first, second):
+        lead[group(a)] += int(right(a)) - int(right(b))
+    ahead, behind = sum(value > 0 for value in lead.values()), sum(value < 0 for value in lead.values())
+    return PairedComparison(len(lead), ahead, behind, sign_test(ahead, behind))

@@ -38,7 +38,7 @@ def test_the_bench_pools_val_and_test_of_several_repositories(tmp_path: Path) ->
     history(tmp_path / "two", 25)
     done = subprocess.run(
         [sys.executable, str(REPO / "bench" / "bench_code_histories.py"), "--model", "repeat-last",
-         "--repos", str(tmp_path / "one"), str(tmp_path / "two")],
+         "--repos", str(tmp_path / "one"), str(tmp_path / "two"), "--outcomes", str(tmp_path / "outcomes.jsonl")],
         capture_output=True, text=True, timeout=600, env={**os.environ, "NEP_HOME": str(tmp_path / "home")},
     )
     assert done.returncode == 0, done.stderr
@@ -61,6 +61,19 @@ def test_the_bench_pools_val_and_test_of_several_repositories(tmp_path: Path) ->
         lead = (paired["only_first"] - paired["only_second"]) / paired["examples"]
         assert paired["examples"] == model["examples"] and 0 < paired["p_value"] <= 1
         assert lead == pytest.approx(model["exact_match_top1"] - result["pooled"][name]["exact_match_top1"], abs=1e-3)
+        by_session = result["paired_by_session"][name]  # session by session: a commit's examples hang together
+        assert 0 < by_session["examples"] <= sum(result["sessions"].values())
+        assert by_session["only_first"] + by_session["only_second"] <= by_session["examples"] and 0 < by_session["p_value"] <= 1
+    targets = result["targets"]  # every example once, by what in the history could predict its next edit
+    assert sum(row["examples"] for row in targets.values()) == model["examples"]
+    assert sum(row["exactly_right"] for row in targets.values()) == round(model["exact_match_top1"] * model["examples"])
+    assert sum(row["suggested"] for row in targets.values()) == model["edit_predictions"]
+    assert targets["a new substitution"]["examples"] > 0  # each commit adds 100 to two different constants
+    assert targets["no edit"]["examples"] > 0  # after a commit's last hunk
+    lines = [json.loads(line) for line in (tmp_path / "outcomes.jsonl").read_text().splitlines()]
+    assert len(lines) == model["examples"]  # the model's outcome on each example, to pair two runs
+    assert sum(line["right"] for line in lines) == round(model["exact_match_top1"] * model["examples"])
+    assert {line["target"] for line in lines} == set(targets)
 
 
 def test_a_wrong_edit_the_session_makes_later_is_counted_as_made_later(tags_domain) -> None:
