@@ -78,7 +78,7 @@ def test_the_code_location_prefix_is_a_line_marker_or_the_whole_jump_and_agrees_
 
     lines = ("def f(s):\n", "    t = s + 1\n", "    u = sum(s)\n", "    return t\n")
     space = CodeActionSpace()
-    bound = BoundCodeSpace(space, CodeView(("a.py", "b.py"), (4, 30), 1, 4, lines, repeat=("s", "size")))
+    bound = BoundCodeSpace(space, CodeView(("a.py", "b.py"), (4, 30), 1, 4, lines, repeats=(("s", "size"),)))
     actions = [
         LineEdit("a.py", 2, 1, "    t = size + 1\n").to_action(),  # again at line 2
         LineEdit("a.py", 2, 1, "    t = s + 2\n").to_action(),  # a substitution at line 2

@@ -14,7 +14,7 @@ from nep_code.action_space import (
     AGAIN_TOKEN, EDIT_TOKEN, JUMP_TOKEN, SUB_TOKEN, TO_TOKEN, BoundCodeSpace, CodeActionSpace, CodeView, jump_action,
 )
 from nep_code.edits import LineEdit
-from nep_code.encoder import first_again_site
+from nep_code.encoder import CodeEncoder, first_again_site
 
 SOURCE = "import os\n\n\ndef f(x):\n    return x\n\n\ndef g(y):\n    return f(y)\n"
 
@@ -76,6 +76,28 @@ def test_the_newest_substitution_continued_at_another_line_is_again_and_a_marker
     assert bound.encode(edit(2, 1, "    t = s + 2\n"))[0] == SUB_TOKEN  # another substitution: written out
 
 
+def test_an_older_edit_s_substitution_is_again_too_as_a_commit_makes_two_changes_in_turn(space):
+    files = {"pkg/a.py": "def f(headers: dict):\n    g(dict())\n    h(headers)\n    k: dict = {}\n",
+             "pkg/b.py": "import os\nBODY: dict = {}\n"}
+    events = [Event(0.0, state={"files": files, "cursor": {"file": "pkg/a.py", "line": 1, "column": 0}}),
+              Event(1.0, action=edit(1, 1, "def f(headers: Mapping):\n")),  # dict -> Mapping
+              Event(5.0, action=edit(3, 1, "    h(headers or {})\n"))]  # then another change: headers -> headers or {}
+    bound = space.for_context(Context(history=events, session_id="turns"))
+    view = bound.view
+    assert view.repeats == (("headers", "headers or {}"), ("dict", "Mapping"))  # newest first
+    assert bound.allowed_next([AGAIN_TOKEN])[:2] == ["<L1>", "<L3>"]  # dict in g(dict()) and in k: dict
+    older = edit(4, 1, "    k: Mapping = {}\n")
+    assert bound.encode(older) == [AGAIN_TOKEN, "<L3>"]
+    assert bound.decode([AGAIN_TOKEN, "<L3>"]) == older
+    assert [(view.files[index], line, text) for index, line, text in view.again_sites] == [("pkg/b.py", 2, "BODY: Mapping = {}\n")]
+    assert bound.encode(edit(2, 1, "BODY: Mapping = {}\n", "pkg/b.py")) == [AGAIN_TOKEN, "<file1>"]
+    one = CodeActionSpace()
+    one_encoder = CodeEncoder(one, recent_substitutions=1)  # the newest only: dict -> Mapping is not carried
+    only_newest = one.for_context(Context(history=events, session_id="turns-1")).view
+    assert only_newest.repeats == (("headers", "headers or {}"),) and only_newest.again_sites == ()
+    assert one_encoder.settings()["recent_substitutions"] == 1
+
+
 def rename_context(files, first_edit, cursor_file="pkg/core.py"):
     events = [Event(0.0, state={"files": files, "cursor": {"file": cursor_file, "line": first_edit.target["line"], "column": 0}}),
               Event(1.0, action=first_edit)]
@@ -132,19 +154,19 @@ def test_a_camel_case_rename_is_one_piece_and_two_changes_are_not():
 
 def test_again_is_not_offered_where_the_change_would_break_the_code():
     lines = ("def g(x, y):\n", "    f(x, y)\n", "    y = 3\n", "    return f(y)\n")
-    view = CodeView(("a.py",), (4,), 1, 4, lines, repeat=("y", "y, z=None"))
+    view = CodeView(("a.py",), (4,), 1, 4, lines, repeats=(("y", "y, z=None"),))
     assert view.again_rows() == (0, 1, 3)  # every "y" but the one in "y = 3", which would not parse
-    broken = CodeView(("a.py",), (2,), 1, 2, ("if x:\n", "    y = 3\n"), repeat=("y", "y, z=None"))
+    broken = CodeView(("a.py",), (2,), 1, 2, ("if x:\n", "    y = 3\n"), repeats=(("y", "y, z=None"),))
     assert broken.again_rows() == ()  # "if x: y, z=None = 3" does not parse
-    fragment = CodeView(("a.py",), (2,), 1, 2, ('"""Docs\n', "y = 3\n"), repeat=("y", "y, z=None"))
+    fragment = CodeView(("a.py",), (2,), 1, 2, ('"""Docs\n', "y = 3\n"), repeats=(("y", "y, z=None"),))
     assert fragment.again_rows() == (1,)  # a region that does not parse alone cannot judge
 
 
 def test_again_is_not_offered_for_a_change_that_names_nothing():
     lines = ("def area(w, h=None):\n", "    total = w * h / 2\n", "    return total\n")
     for old, new in ((":", ":  # pragma: no cover"), ("None", "0"), ("2", "3")):  # on nearly every line
-        assert CodeView(("a.py",), (3,), 1, 3, lines, repeat=(old, new)).again_rows() == ()
-    assert CodeView(("a.py",), (3,), 1, 3, lines, repeat=("total", "area_")).again_rows() == (1, 2)
+        assert CodeView(("a.py",), (3,), 1, 3, lines, repeats=((old, new),)).again_rows() == ()
+    assert CodeView(("a.py",), (3,), 1, 3, lines, repeats=(("total", "area_"),)).again_rows() == (1, 2)
 
 def test_substitution_grammar_spells_only_pieces_of_the_line_and_real_changes():
     space = CodeActionSpace()
@@ -310,9 +332,9 @@ def test_a_line_of_a_multi_line_signature_is_judged_with_the_whole_definition():
     view = CodeView(("a.py",), (len(lines),), 5, 1, (lines[4],), file_text=tuple(lines))
     assert view.keeps_parsing(0, 1, "    model: Type,\n")
     assert not view.keeps_parsing(0, 1, "    model: Type[,\n")
-    site = first_again_site("a.py", lines, ("type", "Type[,"), range(len(lines)))  # a carried rename here would break it
+    site = first_again_site("a.py", lines, [("type", "Type[,")], range(len(lines)))  # a carried rename here would break it
     assert site is None
-    assert first_again_site("a.py", lines, ("type", "Type"), range(len(lines))) == (5, "    model: Type,\n")
+    assert first_again_site("a.py", lines, [("type", "Type")], range(len(lines))) == (5, "    model: Type,\n")
 
 def test_fragments_cut_from_a_file_parse_on_their_own():
     from nep_code.syntax import fragment_parses

@@ -125,12 +125,57 @@ def test_every_kind_appears_and_chained_refactorings_follow_a_long_pause() -> No
     assert chained
     for session in sessions:
         gaps = [b.t - a.t for a, b in zip(session.events[1:], session.events[2:])]
-        assert sum(gap > pause for gap in gaps) == len(session.meta["refactorings"]) - 1
+        assert sum(gap > pause for gap in gaps) == len(session.meta["refactorings"]) - 1 - session.meta["interleaved"]
         assert all(gap > 0 for gap in gaps)
 
 
+def test_a_refactoring_that_still_works_unfinished_may_stop_before_its_last_site() -> None:
+    full, _ = collect("?sessions=30&per_file=1&chain=0&interleave=0&stop_early=0&kinds=keywords,quotes,parameter")
+    stopped, _ = collect("?sessions=30&per_file=1&chain=0&interleave=0&stop_early=1&kinds=keywords,quotes,parameter")
+    assert [session.meta["source_id"] for session in full] == [session.meta["source_id"] for session in stopped]
+    cut = 0
+    for whole, part in zip(full, stopped):
+        edits, kept = whole.actions(), part.actions()
+        assert kept == edits[: len(kept)]  # the same refactoring, its first sites
+        if len(edits) >= 3:
+            assert 2 <= len(kept) < len(edits)
+            cut += 1
+        else:
+            assert kept == edits
+        replay_parses(part)
+    assert cut > 0
+    renames, _ = collect("?sessions=10&per_file=1&chain=0&stop_early=1&kinds=rename")
+    assert renames == collect("?sessions=10&per_file=1&chain=0&stop_early=0&kinds=rename")[0]  # a rename is never left half done
+
+
+def test_two_refactorings_of_different_lines_may_be_made_in_turn_top_to_bottom() -> None:
+    sessions, _ = collect("?sessions=30&per_file=1&chain=0&interleave=1")
+    in_turn = [session for session in sessions if session.meta["interleaved"]]
+    assert len(in_turn) >= 10
+    pause = get_domain("code").examples.pause_seconds
+    for session in in_turn:
+        assert len(session.meta["refactorings"]) == 2
+        lines = [action.target["line"] for action in session.actions()]
+        assert lines == sorted(lines) and len(set(lines)) == len(lines)  # each line once, top to bottom
+        assert all(b.t - a.t <= pause for a, b in zip(session.events[1:], session.events[2:]))  # one stretch of work
+        replay_parses(session)
+    encoder = get_domain("code").encoder  # somewhere the next edit continues the change before the newest
+    from nep_core.examples import make_examples
+    older = 0
+    for session in in_turn:
+        for example in make_examples(session, get_domain("code")):
+            view = encoder.layout(example.context).view
+            if not example.target.is_no_edit and len(view.repeats) > 1:
+                line = example.target.target["line"] - view.region_start
+                older += 0 <= line < len(view.region_text) and view.repeat_for(view.region_text[line]) != view.repeat \
+                    and view.again_text(line) == example.target.args["insert"]
+    assert older > 0
+    plain, _ = collect("?sessions=10&per_file=1&interleave=0")
+    assert not any(session.meta["interleaved"] for session in plain)
+
+
 def test_a_rename_changes_exactly_the_occurrences_of_one_name() -> None:
-    sessions, _ = collect("?sessions=40&kinds=rename&chain=0")
+    sessions, _ = collect("?sessions=40&kinds=rename&chain=0&interleave=0")
     assert len(sessions) == 40
     for session in sessions:
         (path,) = session.events[0].state["files"]
@@ -149,7 +194,7 @@ def test_a_rename_changes_exactly_the_occurrences_of_one_name() -> None:
 
 def test_each_kind_in_a_small_corpus(corpus: Path) -> None:
     for kind in KINDS:
-        sessions, report = collect(f"{corpus}?sessions=3&kinds={kind}&chain=0")
+        sessions, report = collect(f"{corpus}?sessions=3&kinds={kind}&chain=0&interleave=0")
         assert sessions, kind
         for session in sessions:
             assert session.meta["refactorings"] == [kind]
@@ -202,6 +247,10 @@ def test_registered_in_the_code_domain_and_bad_arguments_are_one_line_errors(tmp
         collect("?count=3")
     with pytest.raises(NepError, match="min_sites"):
         collect("?min_sites=5&max_sites=2")
+    with pytest.raises(NepError, match="stop_early is a chance, between 0 and 1"):
+        collect("?stop_early=2")
+    with pytest.raises(NepError, match="interleave is a chance, between 0 and 1"):
+        collect("?interleave=-0.5")
     with pytest.raises(NepError, match="unknown kind 'move'"):
         collect("?kinds=rename,move")
     with pytest.raises(NepError, match="no .py files"):

@@ -6,8 +6,8 @@ Tokens (written in a context, see ``CodeView``; Coeditor-style located line diff
     <edit> <L5> <del0> ... <eos>                     insert before region line 5 (<L{n}> after the last line)
     <edit> <L2> <del2> <eos>                         delete 2 lines
     <sub> <L4> d f <to> d f _ l i s t <eos>          in region line 4, every "df" becomes "df_list"
-    <again> <L7> <eos>                               the newest edit's substitution, at region line 7
-    <again> <file2> <eos>                            ...at the first line of the third listed file that holds its OLD
+    <again> <L7> <eos>                               a recent edit's substitution, at region line 7
+    <again> <file2> <eos>                            ...at the first line of the third listed file that holds an OLD
     <jump> <file1> <#4> <#2> <eos>                   move to line 42 of the second listed file
     <no_edit> <eos>
 
@@ -21,10 +21,10 @@ exist there: every sequence it allows decodes to an edit that applies, a jump, o
 ``nep_code.substitution``): the grammar allows only region lines, an ``OLD`` piece that occurs in
 that line, and a ``NEW`` piece without a newline that differs from it. It decodes to the same
 ``edit`` action as the long form; a one-line replacement that has a substitution is always written
-this way in training targets. ``<again>`` applies the newest edit's substitution (``CodeView.repeat``)
-to another region line that still holds its ``OLD``, or, with a file marker, to the first line of another
-listed file that does (``CodeView.again_sites``: a rename carried into the next file); a target that
-continues it is always written so.
+this way in training targets. ``<again>`` applies a recent edit's substitution (``CodeView.repeats``,
+newest first: a line gets the first one whose ``OLD`` it still holds) to another region line, or, with
+a file marker, to the first line of another listed file that holds one (``CodeView.again_sites``: a
+rename carried into the next file); a target that continues one is always written so.
 
 Actions: ``edit`` is the shared payload of ``nep_code.edits``; ``jump`` is
 ``{"kind": "jump", "target": {"file": "pkg/a.py", "line": 42}}`` (move the cursor there, then ask again).
@@ -104,6 +104,11 @@ def _enclosing(lines: Sequence[str], first: int, last: int) -> tuple[int, int]:
     return max(start, 0), end
 
 
+def repeat_for(line: str, repeats: Sequence[tuple[str, str]]) -> tuple[str, str] | None:
+    """The first of ``repeats`` whose ``old`` names something and that ``line`` still holds."""
+    return next((pair for pair in repeats if names_something(pair[0]) and still_has(line, *pair)), None)
+
+
 @dataclass(frozen=True)
 class CodeView:
     """Where the model is looking: the current file, its editable region, and the files a jump can name.
@@ -118,13 +123,14 @@ class CodeView:
     region_lines: int = 0
     region_text: tuple[str, ...] = ()
     """The region's lines (with their newlines), for substitutions."""
-    repeat: tuple[str, str] | None = None
-    """The newest edit's substitution ``(old, new)``, which ``<again>`` applies to another line."""
+    repeats: tuple[tuple[str, str], ...] = ()
+    """Recent edits' substitutions ``(old, new)``, newest first, which ``<again>`` applies to another
+    line: each line gets the first one whose ``old`` it still holds (``repeat_for``)."""
     file_text: tuple[str, ...] = field(default=(), compare=False, repr=False)
     """The current file's lines, to judge an edit in a region that cannot be judged on its own."""
     again_sites: tuple[tuple[int, int, str], ...] = ()
     """``(file index, line, new text)``: per listed file, the first line outside the region that still
-    holds the newest substitution's ``old`` (with that line as the substitution leaves it, still parsing)."""
+    holds a recent substitution's ``old`` (with that line as the substitution leaves it, still parsing)."""
     cursor_line: int = 0
     """The 1-based line of the current file the region was chosen around; 0 when not known."""
 
@@ -135,8 +141,24 @@ class CodeView:
         whole_file = self.region_start == 1 and bool(self.file_lines) and self.region_lines >= self.file_lines[0]
         return not whole_file and line != self.cursor_line
 
+    @property
+    def repeat(self) -> tuple[str, str] | None:
+        """The newest of ``repeats``."""
+        return self.repeats[0] if self.repeats else None
+
+    def repeat_for(self, line: str) -> tuple[str, str] | None:
+        """The first of ``repeats`` that ``line`` still holds (and whose ``old`` names something)."""
+        return repeat_for(line, self.repeats)
+
+    def again_text(self, row: int) -> str | None:
+        """Region row ``row`` as ``<again>`` leaves it; None when no recent substitution applies there."""
+        line = self.region_text[row]
+        pair = self.repeat_for(line)
+        return substitute(line, *pair) if pair is not None else None
+
     def again_rows(self) -> tuple[int, ...]:
-        """Region rows that ``<again>`` can change: those that still hold the newest substitution's ``old``."""
+        """Region rows that ``<again>`` can change: those that still hold a recent substitution's ``old``
+        and keep parsing once it is applied."""
         return self._rows[1]
 
     def again_files(self) -> tuple[int, ...]:
@@ -151,13 +173,14 @@ class CodeView:
     def _rows(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
         lines = self.region_text[: min(self.region_lines, MAX_REGION_LINES)]
         text = tuple(row for row, line in enumerate(lines) if line.strip())
-        if self.repeat is None or not names_something(self.repeat[0]):
+        if not self.repeats:
             return text, ()
-        again = tuple(row for row in text if still_has(lines[row], *self.repeat) and self._still_parses(lines, row))
-        return text, again
-
-    def _still_parses(self, lines: Sequence[str], row: int) -> bool:
-        return self.keeps_parsing(row, 1, substitute(lines[row], *self.repeat))
+        again = []
+        for row in text:
+            changed = self.again_text(row)
+            if changed is not None and self.keeps_parsing(row, 1, changed):
+                again.append(row)
+        return text, tuple(again)
 
     def keeps_parsing(self, row: int, delete: int, insert: str) -> bool:
         """Whether code that parses still parses after ``delete`` lines from region row ``row`` are
@@ -350,10 +373,11 @@ class BoundCodeSpace(ActionSpace):
         if action.kind == EDIT_KIND:
             edit = LineEdit.from_action(action)
             if view.contains(edit):
-                marker = LINE_TOKENS[edit.line - view.region_start]
-                pair = self._substitution(edit)
-                if pair is not None and pair == view.repeat and edit.line - view.region_start in view.again_rows():
+                row = edit.line - view.region_start
+                marker = LINE_TOKENS[row]
+                if edit.delete == 1 and row in view.again_rows() and edit.insert == view.again_text(row):
                     return [AGAIN_TOKEN, marker]
+                pair = self._substitution(edit)
                 if pair is not None:
                     return [SUB_TOKEN, marker, *self.codec.tokens(pair[0]), TO_TOKEN, *self.codec.tokens(pair[1])]
                 return [EDIT_TOKEN, marker, DELETE_TOKENS[edit.delete], *self.codec.tokens(edit.insert)]
@@ -384,7 +408,7 @@ class BoundCodeSpace(ActionSpace):
             return LineEdit(view.files[index], line, 1, text).to_action()
         row = _LINE_INDEX[tokens[1]]
         if tokens[0] == AGAIN_TOKEN:
-            edit = LineEdit(view.file, view.region_start + row, 1, substitute(view.region_text[row], *view.repeat))
+            edit = LineEdit(view.file, view.region_start + row, 1, view.again_text(row))
         elif tokens[0] == SUB_TOKEN:
             middle = tokens.index(TO_TOKEN)
             old, new = self.codec.text(tokens[2:middle]), self.codec.text(tokens[middle + 1 :])

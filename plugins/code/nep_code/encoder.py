@@ -21,7 +21,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from nep_core.encoder import HistoryEncoder
 from nep_core.session import Context, Event
 from nep_code.action_space import (
-    FILE_TOKENS, LINE_TOKENS, MAX_FILES, MAX_REGION_LINES, SUB_TOKEN, TO_TOKEN, CodeActionSpace, CodeView,
+    FILE_TOKENS, LINE_TOKENS, MAX_FILES, MAX_REGION_LINES, SUB_TOKEN, TO_TOKEN, CodeActionSpace, CodeView, repeat_for,
 )
 from nep_code.edits import EDIT_KIND, LineEdit, Workspace
 from nep_code.substitution import find_substitution, names_something, still_has, substitute
@@ -118,7 +118,10 @@ class CodeEncoder(HistoryEncoder):
     other_file_tokens: int = 32
     other_files: int = 1
     again_files: int = 3
-    """Other files where the newest substitution can be carried (``<again> <file{i}>``), at most."""
+    """Other files where a recent substitution can be carried (``<again> <file{i}>``), at most."""
+    recent_substitutions: int = 3
+    """Distinct substitutions of the edit groups shown (``max_events``), newest first, that ``<again>``
+    can carry: a commit often makes two or three changes site by site, in turn."""
     max_region_lines: int = 40
     above_share: float = 0.25
     merge_seconds: float = 1.0
@@ -151,11 +154,11 @@ class CodeEncoder(HistoryEncoder):
         boundaries = statement_starts(lines, current or "", near=(row - reach, row + reach), reparse=True)
         region = editable_region(lines, row, boundaries, self.max_region_lines,
                                  int(self.region_tokens * CHARS_PER_TOKEN), above_share=self.above_share)
-        repeat = self.newest_substitution(replay)
-        sites = self.again_sites(replay, current, region, repeat)
+        repeats = self.recent_substitutions_of(replay)
+        sites = self.again_sites(replay, current, region, repeats)
         files = self._file_order(replay, current, [file for file, _, _ in sites])
         view = CodeView(tuple(files), tuple(len(replay.files.get(file, [])) for file in files), region[0] + 1,
-                        region[1] - region[0], tuple(lines[region[0] : region[1]]), repeat, tuple(lines),
+                        region[1] - region[0], tuple(lines[region[0] : region[1]]), repeats, tuple(lines),
                         tuple((files.index(file), line, text) for file, line, text in sites if file in files),
                         cursor_line=row + 1 if lines else 0)
         layout = Layout(view, replay, lines, row, column, region)
@@ -290,30 +293,37 @@ class CodeEncoder(HistoryEncoder):
         row = record.line - 1
         return find_substitution(record.before[row], record.after[row], self.action_space.codec)
 
-    def newest_substitution(self, replay: Replay) -> tuple[str, str] | None:
-        """The newest edit's substitution when that edit changed one piece of a line."""
-        groups = merge_records(replay.records, self.merge_seconds, self.merge_lines, 1)
-        return self.substitution_of(groups[0]) if groups else None
+    def recent_substitutions_of(self, replay: Replay) -> tuple[tuple[str, str], ...]:
+        """The substitutions of the edit groups shown, newest first, distinct, at most ``recent_substitutions``."""
+        found: list[tuple[str, str]] = []
+        for group in merge_records(replay.records, self.merge_seconds, self.merge_lines, self.max_events):
+            pair = self.substitution_of(group)
+            if pair is not None and pair not in found:
+                found.append(pair)
+                if len(found) >= self.recent_substitutions:
+                    break
+        return tuple(found)
 
     def again_sites(self, replay: Replay, current: str | None, region: tuple[int, int],
-                    repeat: tuple[str, str] | None) -> list[tuple[str, int, str]]:
-        """``(file, line, new text)``: the first line that still holds ``repeat``'s ``old`` and keeps parsing
-        once substituted, in the current file outside the region (below it first, then from the top) and in
-        each of at most ``again_files`` other files (those after the current file's path first, as a commit
-        lists them). Empty for a substitution whose ``old`` names nothing (``names_something``)."""
-        if repeat is None or self.again_files < 1 or not names_something(repeat[0]):
+                    repeats: Sequence[tuple[str, str]]) -> list[tuple[str, int, str]]:
+        """``(file, line, new text)``: the first line that still holds an ``old`` of ``repeats`` and keeps
+        parsing once substituted, in the current file outside the region (below it first, then from the
+        top) and in each of at most ``again_files`` other files (those after the current file's path first,
+        as a commit lists them). Substitutions whose ``old`` names nothing (``names_something``) are not carried."""
+        repeats = [pair for pair in repeats if names_something(pair[0])]
+        if not repeats or self.again_files < 1:
             return []
         found, others = [], 0
         if current is not None:
             lines = replay.files.get(current, [])
             rows = [*range(region[1], len(lines)), *range(0, region[0])]
-            site = first_again_site(current, lines, repeat, rows)
+            site = first_again_site(current, lines, repeats, rows)
             if site is not None:
                 found.append((current, *site))
         for file in sorted(replay.files, key=lambda file: (current is not None and file <= current, file)):
             if file == current:
                 continue
-            site = first_again_site(file, replay.files[file], repeat, range(len(replay.files[file])))
+            site = first_again_site(file, replay.files[file], repeats, range(len(replay.files[file])))
             if site is not None:
                 found.append((file, *site))
                 others += 1
@@ -344,7 +354,7 @@ class CodeEncoder(HistoryEncoder):
 
     def settings(self) -> dict[str, Any]:
         names = ("region_tokens", "context_tokens", "event_tokens", "max_events", "other_file_tokens",
-                 "other_files", "again_files", "max_region_lines", "above_share", "merge_seconds", "merge_lines")
+                 "other_files", "again_files", "recent_substitutions", "max_region_lines", "above_share", "merge_seconds", "merge_lines")
         return {**super().settings(), **{name: getattr(self, name) for name in names}}
 
 
@@ -352,16 +362,18 @@ MAX_SITE_TRIES = 4
 """Lines holding ``old`` tried per file before giving up on it (each try may parse a block)."""
 
 
-def first_again_site(file: str, lines: Sequence[str], repeat: tuple[str, str], rows: Iterable[int]) -> tuple[int, str] | None:
-    """``(line, new text)`` of the first of ``rows`` of ``lines`` that still holds ``repeat``'s ``old`` and
-    keeps parsing once substituted."""
-    old, new = repeat
+def first_again_site(file: str, lines: Sequence[str], repeats: Sequence[tuple[str, str]], rows: Iterable[int]) -> tuple[int, str] | None:
+    """``(line, new text)`` of the first of ``rows`` of ``lines`` that still holds an ``old`` of ``repeats``
+    and keeps parsing once substituted (by the first of them the line holds)."""
     tries, text = 0, None
     for row in rows:
         line = lines[row]
-        if old not in line or not still_has(line, old, new):
+        if not any(old in line for old, _ in repeats):
             continue
-        changed = substitute(line, old, new)
+        pair = repeat_for(line, repeats)
+        if pair is None:
+            continue
+        changed = substitute(line, *pair)
         text = text or tuple(lines)  # made once, and only for a file that holds ``old``
         view = CodeView((file,), (len(lines),), row + 1, 1, (line,), file_text=text)
         if view.keeps_parsing(0, 1, changed):

@@ -7,7 +7,12 @@ touches at least two lines, and emits a state event (the window, the cursor at t
 one ``edit`` per site (one line replaced), mostly top to bottom, sometimes the definition first.
 The window parses with ``ast`` after every edit. With chance ``chain`` a second refactoring follows
 after a pause longer than the domain's pause threshold, so the first one's last site is followed by a
-NO_EDIT target (the end of a session is one too).
+NO_EDIT target (the end of a session is one too). With chance ``stop_early`` a refactoring whose
+unfinished form still works (``parameter``, ``keywords``, ``quotes``) stops after two or more of
+its sites, before the last, as a commit changes some of the places only: the sites left keep their
+text, and NO_EDIT follows the last one made. With chance ``interleave`` the session makes two
+refactorings of different lines in turn, top to bottom, as a commit makes two changes at once, so
+that the next edit may continue the one before the newest.
 
 Refactorings (``kinds``):
 
@@ -34,6 +39,8 @@ max_lines      150     lines in a session's file window
 min_sites      2       lines a refactoring touches, at least...
 max_sites      10      ...and at most
 chain          0.3     chance that a second refactoring follows after a long pause
+stop_early     0.2     chance that a ``parameter``, ``keywords`` or ``quotes`` refactoring stops before its last site
+interleave     0.2     chance that two refactorings of different lines are made in turn, top to bottom
 kinds          all     the refactorings to draw from (comma-separated)
 max_file_bytes 400000  larger files are skipped
 ============== ======= =====================================================================
@@ -59,9 +66,12 @@ from nep_code.syntax import parse_python, python_parses
 
 DEFAULTS = {
     "sessions": 1200, "per_file": 2, "max_lines": 150, "min_sites": 2, "max_sites": 10, "chain": 0.3,
-    "kinds": KINDS, "max_file_bytes": 400_000,
+    "stop_early": 0.2, "interleave": 0.2, "kinds": KINDS, "max_file_bytes": 400_000,
 }
 WINDOW_TRIES = 4
+STOPPABLE_KINDS = ("parameter", "keywords", "quotes")
+"""Refactorings whose unfinished form still works: a parameter with a default passed at some calls only,
+some calls with keywords, some strings in the other quotes."""
 
 
 class RefactorCollector(Collector):
@@ -76,6 +86,9 @@ class RefactorCollector(Collector):
         path, options = parse_argument("refactor", argument, DEFAULTS)
         if options["min_sites"] < 2 or options["max_sites"] < options["min_sites"]:
             raise NepError("refactor: options need 2 <= min_sites <= max_sites")
+        for name in ("chain", "stop_early", "interleave"):
+            if not 0 <= options[name] <= 1:
+                raise NepError(f"refactor: option {name} is a chance, between 0 and 1 (got {options[name]})")
         unknown = [kind for kind in options["kinds"] if kind not in KINDS]
         if unknown or not options["kinds"]:
             raise NepError(f"refactor: unknown kind '{unknown[0] if unknown else ''}' (known: {', '.join(KINDS)})")
@@ -93,7 +106,7 @@ class RefactorCollector(Collector):
                 if built is None or key in produced:
                     continue
                 produced.add(key)
-                events, kinds = built
+                events, kinds, interleaved = built
                 productive.add(file)
                 made += 1
                 report.count("sessions")
@@ -103,7 +116,7 @@ class RefactorCollector(Collector):
                 yield Session(
                     id=f"refactor-{seed}-{made:05d}", domain="code", events=events,
                     meta={"source": "refactor", "source_id": f"{corpus.label}/{relative}", "file": relative, "seed": seed,
-                          "refactorings": kinds},
+                          "refactorings": kinds, "interleaved": interleaved},
                 )
             if file not in productive:
                 corpus.skip(file)
@@ -135,8 +148,9 @@ def _refactoring(lines: list[str], rng: random.Random, options: dict, exclude: s
     return None
 
 
-def make_events(parsed: tuple[ast.Module, list[str]], file: str, rng: random.Random, options: dict) -> tuple[list[Event], list[str]] | None:
-    """The events of one session from a window of ``parsed`` and the kinds of its refactorings, or None without a candidate."""
+def make_events(parsed: tuple[ast.Module, list[str]], file: str, rng: random.Random, options: dict) -> tuple[list[Event], list[str], bool] | None:
+    """The events of one session from a window of ``parsed``, the kinds of its refactorings and whether two
+    were made in turn, or None without a candidate."""
     tree, all_lines = parsed
     wanted = rng.choice(options["kinds"])  # each kind about as often as the corpus allows
     for attempt in range(WINDOW_TRIES):
@@ -148,6 +162,9 @@ def make_events(parsed: tuple[ast.Module, list[str]], file: str, rng: random.Ran
             break
     else:
         return None
+    in_turn = _interleaved(lines, first, rng, options) if rng.random() < options["interleave"] else None
+    if in_turn is not None:
+        first, other_kind = in_turn
     start = first.steps[0][0]
     column = len(lines[start]) - len(lines[start].lstrip())
     events = [Event(t=0.0, state={"files": {file: "".join(lines)}, "cursor": {"file": file, "line": start + 1, "column": column}})]
@@ -155,7 +172,12 @@ def make_events(parsed: tuple[ast.Module, list[str]], file: str, rng: random.Ran
     previous = start
     while refactoring is not None:
         kinds.append(refactoring.kind)
-        for number, (index, text) in enumerate(refactoring.steps):
+        if in_turn is not None:
+            kinds.append(other_kind)
+        steps = refactoring.steps
+        if in_turn is None and refactoring.kind in STOPPABLE_KINDS and len(steps) >= 3 and rng.random() < options["stop_early"]:
+            steps = steps[: rng.randint(2, len(steps) - 1)]
+        for number, (index, text) in enumerate(steps):
             jumped = abs(index - previous) > 3
             if number == 0 and len(kinds) > 1:
                 gap = pause_gap(rng)
@@ -168,4 +190,21 @@ def make_events(parsed: tuple[ast.Module, list[str]], file: str, rng: random.Ran
         refactoring = None
         if len(kinds) == 1 and rng.random() < options["chain"]:
             refactoring = _refactoring(current, rng, options, exclude=kinds[0])
-    return events, kinds
+    return events, kinds, in_turn is not None
+
+
+def _interleaved(lines: list[str], first: Refactoring, rng: random.Random, options: dict) -> tuple[Refactoring, str] | None:
+    """``first`` and another refactoring of other lines made in turn, top to bottom (as one refactoring,
+    with the other's kind), when one fits and the window parses after every step; else None."""
+    other = _refactoring(lines, rng, options, exclude=first.kind)
+    if other is None or {index for index, _ in first.steps} & {index for index, _ in other.steps}:
+        return None
+    steps = tuple(sorted(first.steps + other.steps))
+    if len(steps) > options["max_sites"] * 2:
+        return None
+    current = list(lines)
+    for index, text in steps:
+        current[index] = text
+        if not python_parses("".join(current)):
+            return None
+    return Refactoring(first.kind, steps, max(first.typed, other.typed), f"in turn with {other.kind}"), other.kind
