@@ -144,6 +144,12 @@ def test_nep_eval_puts_the_baselines_beside_the_model_and_records_metrics(random
         kind_lead = payload["results"]["model"]["kind_top1"] - payload["results"][baseline]["kind_top1"]
         assert paired["kind_top1"]["difference"] == pytest.approx(kind_lead, abs=1e-3) and 0 < paired["kind_top1"]["p_value"] <= 1
         assert f"paired with {baseline}: exact match top-1" in result.stdout
+        by_session = paired["by_session"]  # a session's examples hang together: the same test over sessions
+        assert 0 < by_session["examples"] <= payload["sessions"] and 0 < by_session["p_value"] <= 1
+        assert by_session["only_first"] + by_session["only_second"] <= by_session["examples"]
+        if paired["only_first"] == paired["only_second"] == 0:
+            assert by_session["only_first"] == by_session["only_second"] == 0
+    assert "by session, exact match: model ahead in" in " ".join(result.stdout.split())
     recorded = json.loads((random_checkpoint / "nep.json").read_text())["metrics"]["eval_test"]
     assert recorded["exact_match_top1"] == payload["results"]["model"]["exact_match_top1"]
     assert set(recorded["baselines"]) == {"repeat-last", "most-frequent", "ngram"}

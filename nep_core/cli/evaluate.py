@@ -154,7 +154,7 @@ def command(
     from nep_core.checkpoint import update_metrics
     from nep_core.evaluation import load_eval_data
     from nep_core.evaluation.metrics import kind_right
-    from nep_core.evaluation.paired import paired_top1
+    from nep_core.evaluation.paired import paired_top1, paired_top1_by_group
     from nep_core.inference import BASELINES, is_baseline, make_baseline
     from nep_core.plugins import get_domain
 
@@ -209,11 +209,14 @@ def command(
     for other in predictors[1:]:
         exact = paired_top1(outcomes[primary.name], outcomes[other.name])
         kind = paired_top1(outcomes[primary.name], outcomes[other.name], kind_right)
-        paired[other.name] = {**exact.as_dict(), "kind_top1": kind.as_dict()}
+        sessions = paired_top1_by_group(outcomes[primary.name], outcomes[other.name])
+        paired[other.name] = {**exact.as_dict(), "kind_top1": kind.as_dict(), "by_session": sessions.as_dict()}
         console.print(
             f"paired with {other.name}: exact match top-1 {exact.difference:+.3f} ({primary.name} alone right on "
             f"{exact.only_first} examples, {other.name} alone on {exact.only_second}; sign test p = {exact.p_value:.3g}); "
-            f"kind top-1 {kind.difference:+.3f} ({kind.only_first} / {kind.only_second}; p = {kind.p_value:.3g})"
+            f"kind top-1 {kind.difference:+.3f} ({kind.only_first} / {kind.only_second}; p = {kind.p_value:.3g}); "
+            f"by session, exact match: {primary.name} ahead in {sessions.only_first} of {sessions.examples}, "
+            f"{other.name} in {sessions.only_second} (p = {sessions.p_value:.3g})"
         )
     payload = {
         "domain": bundle.name,
