@@ -9,8 +9,8 @@ gives the chance of a lead at least this large.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 from collections import Counter
+from dataclasses import asdict, dataclass
 from typing import Callable, Hashable, Sequence
 
 from nep_core.evaluation.metrics import Outcome, exactly_right

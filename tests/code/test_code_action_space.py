@@ -67,7 +67,7 @@ def test_the_newest_substitution_continued_at_another_line_is_again_and_a_marker
     events = [Event(0.0, state={"files": files, "cursor": {"file": "pkg/a.py", "line": 1, "column": 0}}),
               Event(1.0, action=edit(1, 1, "def f(size):\n"))]
     bound = space.for_context(Context(history=events, session_id="again"))
-    assert bound.view.repeat == ("s", "size")
+    assert bound.view.repeats[0] == ("s", "size")
     assert bound.allowed_next([AGAIN_TOKEN]) == ["<L1>", "<L2>"]  # not line 1 (done) nor s_old
     assert AGAIN_TOKEN in bound.allowed_next([])
     continued = edit(3, 1, "    u = sum(size)\n")  # "s" as a word: sum stays
@@ -115,7 +115,7 @@ RENAME_FILES = {
 def test_a_rename_is_carried_into_the_next_file_and_further_down_with_again_and_a_file_marker(space):
     bound = space.for_context(rename_context(RENAME_FILES, edit(1, 1, "class BaseParser:\n", "pkg/core.py")))
     view = bound.view
-    assert view.repeat == ("Parser", "BaseParser")
+    assert view.repeats[0] == ("Parser", "BaseParser")
     # the current file below its region first, then the other files holding "Parser", those after core.py first
     assert view.files[:3] == ("pkg/core.py", "pkg/web.py", "pkg/cli.py")
     assert [(view.files[index], line) for index, line, _ in view.again_sites] == [
@@ -139,7 +139,7 @@ def test_after_a_jump_into_the_next_file_the_substitution_goes_on_there(space):
     history = [*history, Event(2.0, action=edit(2, 1, "from pkg.core import BaseParser\n", "pkg/web.py")),
                Event(2.5, state={"cursor": {"file": "pkg/web.py", "line": 2, "column": 0}})]
     bound = space.for_context(Context(history=history, session_id="rename"))
-    assert bound.view.file == "pkg/web.py" and bound.view.repeat == ("Parser", "BaseParser")
+    assert bound.view.file == "pkg/web.py" and bound.view.repeats[0] == ("Parser", "BaseParser")
     assert bound.encode(edit(4, 1, "PAGE = BaseParser()\n", "pkg/web.py")) == [AGAIN_TOKEN, "<L3>"]
 
 

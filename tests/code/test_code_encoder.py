@@ -134,7 +134,7 @@ def test_a_number_or_punctuation_changed_is_not_carried_into_other_files(encoder
     files = {"pkg/__init__.py": "__version__ = '1.4.0'\n", "pkg/web.py": "PORT = 8000\nRETRIES = 4\n"}
     bumped = edit_event(1.0, 1, 1, "__version__ = '1.5.0'\n", file="pkg/__init__.py")  # "4" becomes "5"
     view = encoder.layout(context([bumped], files, cursor={"file": "pkg/__init__.py", "line": 1, "column": 0})).view
-    assert view.repeat is not None and not any(char.isalpha() for char in view.repeat[0])
+    assert view.repeats and not any(char.isalpha() for char in view.repeats[0][0])
     assert view.again_sites == ()  # RETRIES = 4 holds a 4, but it is no next use of anything
     renamed = edit_event(1.0, 1, 1, "PORTS = 8000\n", file="pkg/web.py")
     files["pkg/cli.py"] = "from pkg.web import PORT\n"
@@ -146,7 +146,7 @@ def test_a_keyword_changed_is_not_carried_elsewhere(encoder):
     files = {"pkg/limits.py": "MAX = None\nMIN = None\n", "pkg/web.py": "TIMEOUT = None\n"}
     zeroed = edit_event(1.0, 1, 1, "MAX = 0\n", file="pkg/limits.py")  # None becomes 0
     view = encoder.layout(context([zeroed], files, cursor={"file": "pkg/limits.py", "line": 1, "column": 0})).view
-    assert view.repeat is not None and view.repeat[0].strip() == "None"
+    assert view.repeats and view.repeats[0][0].strip() == "None"
     assert view.again_sites == ()  # MIN = None and TIMEOUT = None hold a None, but no next use of anything
     files["pkg/web.py"] = "from pkg.limits import MAX\nTIMEOUT = MAX\n"
     renamed = edit_event(1.0, 1, 1, "MAXIMUM = None\n", file="pkg/limits.py")

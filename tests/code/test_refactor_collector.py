@@ -167,7 +167,7 @@ def test_two_refactorings_of_different_lines_may_be_made_in_turn_top_to_bottom()
             view = encoder.layout(example.context).view
             if not example.target.is_no_edit and len(view.repeats) > 1:
                 line = example.target.target["line"] - view.region_start
-                older += 0 <= line < len(view.region_text) and view.repeat_for(view.region_text[line]) != view.repeat \
+                older += 0 <= line < len(view.region_text) and view.repeat_for(view.region_text[line]) != view.repeats[0] \
                     and view.again_text(line) == example.target.args["insert"]
     assert older > 0
     plain, _ = collect("?sessions=10&per_file=1&interleave=0")

@@ -141,11 +141,6 @@ class CodeView:
         whole_file = self.region_start == 1 and bool(self.file_lines) and self.region_lines >= self.file_lines[0]
         return not whole_file and line != self.cursor_line
 
-    @property
-    def repeat(self) -> tuple[str, str] | None:
-        """The newest of ``repeats``."""
-        return self.repeats[0] if self.repeats else None
-
     def repeat_for(self, line: str) -> tuple[str, str] | None:
         """The first of ``repeats`` that ``line`` still holds (and whose ``old`` names something)."""
         return repeat_for(line, self.repeats)

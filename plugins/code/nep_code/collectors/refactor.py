@@ -200,8 +200,6 @@ def _interleaved(lines: list[str], first: Refactoring, rng: random.Random, optio
     if other is None or {index for index, _ in first.steps} & {index for index, _ in other.steps}:
         return None
     steps = tuple(sorted(first.steps + other.steps))
-    if len(steps) > options["max_sites"] * 2:
-        return None
     current = list(lines)
     for index, text in steps:
         current[index] = text
