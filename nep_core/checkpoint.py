@@ -91,6 +91,28 @@ def load_checkpoint(path: str | os.PathLike, expected_domain: str | None = None,
     return LoadedModel(model=model, tokenizer=tokenizer, meta=meta, path=Path(path))
 
 
+def encoding_differences(meta: dict[str, Any], domain: Any) -> list[str]:
+    """How this NEP's ``domain`` reads and writes actions differently from when the checkpoint in
+    ``meta`` was trained: another action-space version, or other encoder settings (prompts laid out
+    differently, or ``<again>`` offered elsewhere). Such a checkpoint still runs, on prompts it was not
+    trained on; retraining fixes it."""
+    differences = []
+    space = meta.get("action_space") or {}
+    if space.get("version") not in (None, domain.action_space.version):
+        differences.append(f"action space {space.get('name')} version {space.get('version')}, now {domain.action_space.version}")
+    if not meta.get("encoder"):  # a checkpoint saved without them: nothing to compare
+        return differences
+    saved, current = meta["encoder"], domain.encoder.settings()
+    for name in sorted(set(saved) | set(current)):
+        if saved.get(name) != current.get(name):
+            differences.append(f"encoder {name} {_setting(saved, name)}, now {_setting(current, name)}")
+    return differences
+
+
+def _setting(settings: dict[str, Any], name: str) -> str:
+    return repr(settings[name]) if name in settings else "unset"
+
+
 def update_metrics(path: str | os.PathLike, metrics: dict[str, Any]) -> None:
     """Merge ``metrics`` into ``nep.json`` (atomic rewrite)."""
     meta = read_meta(path)

@@ -230,3 +230,30 @@ def test_nep_eval_min_confidence_scores_what_the_app_shows(tmp_path):
     assert shown["results"]["ngram"]["edit_predictions"] < every["results"]["ngram"]["edit_predictions"]
     bad = nep(*base, "--min-confidence", "1.5")
     assert bad.returncode != 0 and "--min-confidence must be between 0 and 1, got 1.5" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_checkpoint_that_this_nep_encodes_otherwise_still_runs_with_a_one_line_warning(tmp_path, tags_domain):
+    from nep_core.checkpoint import META_FILE, encoding_differences, read_meta, write_json_atomic
+
+    folder = save_random_checkpoint(tmp_path / "old", tags_domain)
+    assert encoding_differences(read_meta(folder), tags_domain) == []  # nothing recorded: nothing to compare
+    meta = read_meta(folder)
+    meta["action_space"] = {"name": tags_domain.action_space.name, "version": tags_domain.action_space.version}
+    meta["encoder"] = tags_domain.encoder.settings()
+    write_json_atomic(folder / META_FILE, meta)
+    assert encoding_differences(read_meta(folder), tags_domain) == []
+    quiet = nep("eval", "--domain", "tags", "--model", str(folder), "--limit", "5")
+    assert quiet.returncode == 0 and "warning" not in quiet.stderr, quiet.stderr
+    meta["action_space"]["version"] = "0"
+    meta["encoder"] = {**meta["encoder"], "max_events": meta["encoder"]["max_events"] + 1, "retired": 1}
+    write_json_atomic(folder / META_FILE, meta)
+    assert encoding_differences(read_meta(folder), tags_domain) == [
+        f"action space {tags_domain.action_space.name} version 0, now {tags_domain.action_space.version}",
+        f"encoder max_events {meta['encoder']['max_events']}, now {tags_domain.encoder.settings()['max_events']}",
+        "encoder retired 1, now unset",
+    ]
+    loud = nep("eval", "--domain", "tags", "--model", str(folder), "--limit", "5")
+    assert loud.returncode == 0, loud.stderr  # it still runs
+    warning = " ".join(loud.stderr.split())
+    assert warning.count("warning:") == 1 and "was trained when NEP encoded tags otherwise" in warning
+    assert "encoder max_events" in warning and "nep train --domain tags" in warning

@@ -13,6 +13,19 @@ def warn(message: str) -> None:
     err_console.print(f"[yellow]warning:[/yellow] {message}", markup=True, soft_wrap=True)
 
 
+def warn_if_trained_otherwise(predictor, domain) -> None:
+    """One warning per checkpoint of ``predictor`` that this NEP encodes differently from its training
+    (``nep_core.checkpoint.encoding_differences``)."""
+    from nep_core.checkpoint import encoding_differences
+
+    parts = [predictor, getattr(predictor, "locator", None), getattr(predictor, "editor", None)]
+    for loaded in {id(part.loaded): part.loaded for part in parts if getattr(part, "loaded", None) is not None}.values():
+        differences = encoding_differences(loaded.meta, domain)
+        if differences:
+            warn(f"{loaded.path} was trained when NEP encoded {domain.name} otherwise ({'; '.join(differences)}); "
+                 f"it runs, on prompts it never saw: retrain it with `nep train --domain {domain.name}` for its best suggestions")
+
+
 def info(message: str) -> None:
     err_console.print(message, markup=False, soft_wrap=True)
 

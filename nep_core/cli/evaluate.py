@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from nep_core.cli.common import console, domain_option, err_console, info, location_model_option, model_option
+from nep_core.cli.common import console, domain_option, err_console, info, location_model_option, model_option, warn_if_trained_otherwise
 from nep_core.errors import NepError
 
 if TYPE_CHECKING:
@@ -69,7 +69,9 @@ def load_quietly(spec: str, domain, location_model: str | None = None):
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()
-    return load_predictor(spec, domain, location_model=location_model)
+    predictor = load_predictor(spec, domain, location_model=location_model)
+    warn_if_trained_otherwise(predictor, domain)
+    return predictor
 
 
 def label(name: str, top_k: int) -> str:

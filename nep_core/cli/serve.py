@@ -73,7 +73,7 @@ def command(
 
     curl -s localhost:8765/v1/suggest -H 'Content-Type: application/json' -d '{"session": "demo", "history": [{"t": 0, "action": {"kind": "open", "target": "a"}}]}'
     """
-    from nep_core.cli.common import console, info, warn
+    from nep_core.cli.common import console, info, warn, warn_if_trained_otherwise
     from nep_core.dataset import nep_home
     from nep_core.errors import NepError
     from nep_core.inference.factory import is_baseline, load_predictor, train_examples_for
@@ -103,6 +103,7 @@ def command(
         else:
             info(f"loading the model in {label} ({placement[0]}, {str(placement[1]).removeprefix('torch.')})")
         predictor = load_predictor(model, bundle, train_examples, location_model=location_model, device=placement[0], dtype=placement[1])
+        warn_if_trained_otherwise(predictor, bundle)
         feedback_dir = data_dir if data_dir is not None else nep_home() / "feedback"
         app = create_app(
             bundle,

@@ -133,6 +133,28 @@ def test_a_rename_is_carried_into_the_next_file_and_further_down_with_again_and_
         bound.decode([AGAIN_TOKEN, "<file3>"])
 
 
+def test_in_another_file_again_reaches_the_line_most_like_the_one_changed_not_the_first_that_holds_old(space):
+    # `dict` -> `Mapping` in a `headers:` parameter; web.py uses `dict` for other things first
+    files = {"pkg/core.py": "def get(url, headers: dict[str, str], timeout=1):\n    pass\n",
+             "pkg/web.py": "CACHE = dict()\n\n\ndef post(url, body: bytes, headers: dict[str, str]):\n    pass\n"}
+    bound = space.for_context(rename_context(files, edit(1, 1, "def get(url, headers: Mapping[str, str], timeout=1):\n", "pkg/core.py")))
+    view = bound.view
+    assert [(view.files[index], line) for index, line, _ in view.again_sites] == [("pkg/web.py", 4)]
+    assert bound.decode([AGAIN_TOKEN, "<file1>"]) == edit(4, 1, "def post(url, body: bytes, headers: Mapping[str, str]):\n", "pkg/web.py")
+
+
+def test_the_import_of_a_renamed_name_comes_before_lines_more_like_the_one_changed():
+    from nep_code.encoder import resembling_rows
+
+    lines = ["import os\n", "from pkg.core import Parser\n", "\n", "class Parser2(Parser):\n", "    pass\n", "x = Parser()\n"]
+    changed_by = {("Parser", "BaseParser"): ["class Parser:\n"]}
+    assert resembling_rows(lines, changed_by) == [1, 3, 5]  # the import, then the class line most like `class Parser:`
+    assert resembling_rows(["x = 1\n"], changed_by) == []
+    no_source = {("Parser", "BaseParser"): []}  # nothing to resemble: top-down
+    assert resembling_rows(lines, no_source) == [1, 3, 5]
+    assert resembling_rows(lines[2:], no_source) == [1, 3]
+
+
 def test_after_a_jump_into_the_next_file_the_substitution_goes_on_there(space):
     files = dict(RENAME_FILES)
     history = rename_context(files, edit(1, 1, "class BaseParser:\n", "pkg/core.py")).history

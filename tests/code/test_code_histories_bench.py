@@ -1,4 +1,5 @@
-"""bench/bench_code_histories.py scores predictors on real git histories made in tmp_path, val and test pooled."""
+"""bench/bench_code_histories.py scores predictors on real git histories made in tmp_path, val and test pooled;
+bench/bench_code_again_sites.py scores where a carried substitution reaches in another file."""
 
 from __future__ import annotations
 
@@ -99,3 +100,36 @@ def test_a_wrong_edit_the_session_makes_later_is_counted_as_made_later(tags_doma
     assert bench.made_later(outcome(close_a), session, tags_domain)  # right edit, wrong order
     assert not bench.made_later(outcome(Action("close", target="b")), session, tags_domain)  # never made
     assert not bench.made_later(outcome(write_x), session, tags_domain)  # right: not "later"
+
+
+def signature_history(repo: Path, commits: int) -> None:
+    """Each commit turns one `headers: dict` into `headers: Mapping` in api.py, then in web.py, whose
+    first `dict` is something else (a cache)."""
+    repo.mkdir()
+    git(repo, "init", "-q")
+    for number in range(commits + 1):
+        def module(name: str) -> str:
+            return "".join(f"def {name}{n}(url, headers: {'Mapping' if n < number else 'dict'}[str, str]):\n    return url\n\n\n"
+                           for n in range(commits))
+        (repo / "api.py").write_text(module("get"))
+        (repo / "web.py").write_text("CACHE = dict()\n\n\n" + module("post"))
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", f"change {number}", when=1_700_000_000 + 3600 * number)
+
+
+def test_the_bench_counts_the_lines_each_rule_reaches_in_the_next_file(tmp_path: Path) -> None:
+    signature_history(tmp_path / "repo", 24)
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "bench_code_again_sites.py"), "--repos", str(tmp_path / "repo"),
+         "--training-data", "rename:?sessions=12", "--train-examples", "200"],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "NEP_HOME": str(tmp_path / "home")},
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    histories = result["histories"]
+    assert histories["examples"] > 0  # val and test commits: the web.py hunk carries api.py's substitution
+    assert histories["first_line"] == 0  # CACHE = dict() holds `dict` first
+    assert histories["resembling"] == histories["examples"]  # the next `headers: dict` signature
+    trained = result["training_data"]  # renames carried into importing modules
+    assert trained["examples"] > 0 and 0 <= trained["first_line"] <= trained["examples"]
+    assert trained["resembling"] == trained["examples"]  # a rename reaches the import line first

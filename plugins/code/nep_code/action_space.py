@@ -7,7 +7,7 @@ Tokens (written in a context, see ``CodeView``; Coeditor-style located line diff
     <edit> <L2> <del2> <eos>                         delete 2 lines
     <sub> <L4> d f <to> d f _ l i s t <eos>          in region line 4, every "df" becomes "df_list"
     <again> <L7> <eos>                               a recent edit's substitution, at region line 7
-    <again> <file2> <eos>                            ...at the first line of the third listed file that holds an OLD
+    <again> <file2> <eos>                            ...at the line of the third listed file it reaches (CodeView.again_sites)
     <jump> <file1> <#4> <#2> <eos>                   move to line 42 of the second listed file
     <no_edit> <eos>
 
@@ -23,7 +23,7 @@ that line, and a ``NEW`` piece without a newline that differs from it. It decode
 ``edit`` action as the long form; a one-line replacement that has a substitution is always written
 this way in training targets. ``<again>`` applies a recent edit's substitution (``CodeView.repeats``,
 newest first: a line gets the first one whose ``OLD`` it still holds) to another region line, or, with
-a file marker, to the first line of another listed file that holds one (``CodeView.again_sites``: a
+a file marker, to one line of another listed file that holds one (``CodeView.again_sites``: a
 rename carried into the next file); a target that continues one is always written so.
 
 Actions: ``edit`` is the shared payload of ``nep_code.edits``; ``jump`` is
@@ -129,8 +129,9 @@ class CodeView:
     file_text: tuple[str, ...] = field(default=(), compare=False, repr=False)
     """The current file's lines, to judge an edit in a region that cannot be judged on its own."""
     again_sites: tuple[tuple[int, int, str], ...] = ()
-    """``(file index, line, new text)``: per listed file, the first line outside the region that still
-    holds a recent substitution's ``old`` (with that line as the substitution leaves it, still parsing)."""
+    """``(file index, line, new text)``: per listed file, one line outside the region that still holds a
+    recent substitution's ``old`` (with that line as the substitution leaves it, still parsing); which
+    one is ``CodeEncoder.again_sites``'s choice."""
     cursor_line: int = 0
     """The 1-based line of the current file the region was chosen around; 0 when not known."""
 
@@ -223,7 +224,7 @@ class CodeActionSpace(ActionSpace):
     training go through ``for_context``, which gives the ``BoundCodeSpace`` of the encoder's view."""
 
     name = "code"
-    version = "2"
+    version = "3"
 
     def __init__(self, locator: Callable[[Any], CodeView] | None = None):
         self.locator = locator

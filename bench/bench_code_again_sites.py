@@ -1,0 +1,86 @@
+"""Which line of another file ``<again> <file{k}>`` should reach, on real histories; prints JSON.
+
+    python bench/bench_code_again_sites.py --repos ~/real/hypothesis ~/real/commitizen
+    NEP_HOME=... python bench/bench_code_again_sites.py --training-data default
+
+Takes every example whose next edit carries a recent substitution to one line of another file (the
+``target_kind`` of ``bench_code_histories.py``: the newest or an older edit's substitution again, one
+line) and asks whether a rule for choosing that file's line picks the line the person changed next:
+``first_line``, the first line that holds the substitution's ``old`` and keeps parsing once changed
+(the encoder's rule until 2026-12-05), against ``resembling``, ``nep_code.encoder.resembling_rows``
+(an import line first, then the line most like those already changed). No model is involved. With
+``--training-data`` (``default``, a data folder or a collector source) the same for a training set's
+val split and the first ``--train-examples`` of its train split: a rule the training data contradict
+teaches the model to distrust the line it offers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+from collections import Counter
+
+
+def carried_elsewhere(examples, encoder):
+    """``(example, layout, edit)`` for each example whose target continues a substitution in another file."""
+    from bench_code_histories import target_kind
+    from nep_code.edits import LineEdit
+
+    for example in examples:
+        kind = target_kind(example, encoder)
+        if "substitution again" not in kind or "several lines" in kind:
+            continue
+        layout = encoder.layout(example.context)
+        edit = LineEdit.from_action(example.target)
+        if edit.file != layout.view.file:
+            yield example, layout, edit
+
+
+def score(examples, encoder) -> dict:
+    from nep_code.encoder import first_again_site, resembling_rows
+
+    counts = Counter()
+    for _, layout, edit in carried_elsewhere(examples, encoder):
+        lines = layout.replay.files.get(edit.file, [])
+        changed_by = encoder.recent_substitutions_of(layout.replay)
+        target = (edit.line, edit.insert)
+        counts["examples"] += 1
+        counts["first_line"] += first_again_site(edit.file, lines, tuple(changed_by), range(len(lines))) == target
+        counts["resembling"] += first_again_site(edit.file, lines, tuple(changed_by), resembling_rows(lines, changed_by)) == target
+    return dict(counts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repos", nargs="*", default=[], help="git repositories (working copies)")
+    parser.add_argument("--options", default="ext=py", help="git collector options, as after '?' (default: ext=py)")
+    parser.add_argument("--training-data", metavar="SOURCE",
+                        help="also score training data: 'default' (the default dataset), a data folder or a collector source")
+    parser.add_argument("--train-examples", type=int, default=3000, help="train-split examples scored (default 3000)")
+    args = parser.parse_args()
+
+    from nep_core.collector import CollectReport
+    from nep_core.examples import build_examples, split_sessions
+    from nep_core.plugins import get_domain
+
+    domain = get_domain("code")
+    results = {}
+    if args.repos:
+        sessions = []
+        for repository in args.repos:
+            sessions.extend(domain.collectors["git"].collect(f"{repository}?{args.options}" if args.options else repository, CollectReport()))
+        examples, _ = build_examples(split_sessions(sessions, domain.examples), domain)
+        results["histories"] = score([*examples["val"], *examples["test"]], domain.encoder)
+    if args.training_data:
+        from nep_core.dataset import load_sessions
+
+        sessions, _ = load_sessions(domain, None if args.training_data == "default" else args.training_data)
+        examples, _ = build_examples(split_sessions(sessions, domain.examples), domain)
+        results["training_data"] = score([*examples["train"][: args.train_examples], *examples["val"]], domain.encoder)
+    print(json.dumps({"bench": "code: the line <again> <file{k}> reaches", "repos": args.repos, **results,
+                      "python": platform.python_version()}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
