@@ -23,7 +23,7 @@ def warn_if_trained_otherwise(predictor, domain) -> None:
         differences = encoding_differences(loaded.meta, domain)
         if differences:
             warn(f"{loaded.path} was trained when NEP encoded {domain.name} otherwise ({'; '.join(differences)}); "
-                 f"it runs, on prompts it never saw: retrain it with `nep train --domain {domain.name}` for its best suggestions")
+                 f"it still runs, but was not trained for this: retrain it with `nep train --domain {domain.name}` for its best suggestions")
 
 
 def info(message: str) -> None:
