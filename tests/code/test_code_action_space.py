@@ -144,7 +144,7 @@ def test_in_another_file_again_reaches_the_line_most_like_the_one_changed_not_th
 
 
 def test_the_import_of_a_renamed_name_comes_before_lines_more_like_the_one_changed():
-    from nep_code.encoder import resembling_rows
+    from nep_code.encoder import MAX_RESEMBLANCE_ROWS, resembling_rows
 
     lines = ["import os\n", "from pkg.core import Parser\n", "\n", "class Parser2(Parser):\n", "    pass\n", "x = Parser()\n"]
     changed_by = {("Parser", "BaseParser"): ["class Parser:\n"]}
@@ -153,6 +153,8 @@ def test_the_import_of_a_renamed_name_comes_before_lines_more_like_the_one_chang
     no_source = {("Parser", "BaseParser"): []}  # nothing to resemble: top-down
     assert resembling_rows(lines, no_source) == [1, 3, 5]
     assert resembling_rows(lines[2:], no_source) == [1, 3]
+    common = ["x = Parser()\n"] * 1000 + ["class Parser:\n"]  # a file that holds the name a thousand times
+    assert resembling_rows(common, changed_by) == list(range(MAX_RESEMBLANCE_ROWS))  # only the first few are weighed
 
 
 def test_after_a_jump_into_the_next_file_the_substitution_goes_on_there(space):
