@@ -23,7 +23,7 @@ from collections import Counter
 
 
 def carried_elsewhere(examples, encoder):
-    """``(example, layout, edit)`` for each example whose target continues a substitution in another file."""
+    """``(layout, edit)`` for each example whose target continues a substitution in another file."""
     from bench_code_histories import target_kind
     from nep_code.edits import LineEdit
 
@@ -34,14 +34,14 @@ def carried_elsewhere(examples, encoder):
         layout = encoder.layout(example.context)
         edit = LineEdit.from_action(example.target)
         if edit.file != layout.view.file:
-            yield example, layout, edit
+            yield layout, edit
 
 
 def score(examples, encoder) -> dict:
     from nep_code.encoder import first_again_site, resembling_rows
 
     counts = Counter()
-    for _, layout, edit in carried_elsewhere(examples, encoder):
+    for layout, edit in carried_elsewhere(examples, encoder):
         lines = layout.replay.files.get(edit.file, [])
         changed_by = encoder.recent_substitutions_of(layout.replay)
         target = (edit.line, edit.insert)
@@ -59,6 +59,8 @@ def main() -> None:
                         help="also score training data: 'default' (the default dataset), a data folder or a collector source")
     parser.add_argument("--train-examples", type=int, default=3000, help="train-split examples scored (default 3000)")
     args = parser.parse_args()
+    if not args.repos and not args.training_data:
+        parser.error("give --repos, --training-data or both")
 
     from nep_core.collector import CollectReport
     from nep_core.examples import build_examples, split_sessions
