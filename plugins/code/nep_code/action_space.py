@@ -106,7 +106,7 @@ def _enclosing(lines: Sequence[str], first: int, last: int) -> tuple[int, int]:
 
 def repeat_for(line: str, repeats: Sequence[tuple[str, str]]) -> tuple[str, str] | None:
     """The first of ``repeats`` whose ``old`` names something and that ``line`` still holds."""
-    return next((pair for pair in repeats if names_something(pair[0]) and still_has(line, *pair)), None)
+    return next((pair for pair in repeats if pair[0] in line and names_something(pair[0]) and still_has(line, *pair)), None)
 
 
 @dataclass(frozen=True)

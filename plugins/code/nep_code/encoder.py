@@ -384,11 +384,11 @@ def resembling_rows(lines: Sequence[str], changed_by: Mapping[tuple[str, str], S
     matchers: dict[tuple[str, str], list[difflib.SequenceMatcher]] = {}
     scored = []
     for row, line in enumerate(lines):
-        pair = repeat_for(line, pairs) if any(old in line for old, _ in pairs) else None
+        pair = repeat_for(line, pairs)
         if pair is None:
             continue
         if pair not in matchers:  # difflib caches what it learns of its second sequence
-            matchers[pair] = [difflib.SequenceMatcher(None, b=changed) for changed in {line.strip() for line in changed_by[pair]}]
+            matchers[pair] = [difflib.SequenceMatcher(None, b=changed) for changed in {before.strip() for before in changed_by[pair]}]
         stripped = line.strip()
         likeness = 0.0
         for matcher in matchers[pair]:
@@ -407,8 +407,6 @@ def first_again_site(file: str, lines: Sequence[str], repeats: Sequence[tuple[st
     tries, text = 0, None
     for row in rows:
         line = lines[row]
-        if not any(old in line for old, _ in repeats):
-            continue
         pair = repeat_for(line, repeats)
         if pair is None:
             continue
