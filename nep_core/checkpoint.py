@@ -7,6 +7,8 @@ the encoder settings, the training data summary and the metrics at save time.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import os
 from dataclasses import dataclass
@@ -91,11 +93,36 @@ def load_checkpoint(path: str | os.PathLike, expected_domain: str | None = None,
     return LoadedModel(model=model, tokenizer=tokenizer, meta=meta, path=Path(path))
 
 
+RESTORABLE = (bool, int, float, str)
+"""Types of the encoder settings ``as_trained`` sets back (what ``nep.json`` holds as JSON scalars)."""
+
+
+def as_trained(domain: Any, meta: dict[str, Any]) -> Any:
+    """``domain`` with its encoder set back to the settings the checkpoint in ``meta`` was trained with
+    (``nep.json``'s ``encoder``): a copy with its own encoder and action space, the shared domain left
+    as it is. Only settings that are fields of the same encoder class, with scalar values, are set
+    back; ``domain`` itself when none differs, or when the encoder is another class or no dataclass
+    (``encoding_differences`` then names what still differs)."""
+    saved, encoder = meta.get("encoder") or {}, domain.encoder
+    if saved.get("class") != type(encoder).__name__ or not dataclasses.is_dataclass(encoder):
+        return domain
+    fields = {field.name for field in dataclasses.fields(encoder) if field.init}
+    changes = {name: value for name, value in saved.items()
+               if name in fields and isinstance(value, RESTORABLE) and getattr(encoder, name) != value}
+    if not changes:
+        return domain
+    if "action_space" in fields:  # its own copy: an encoder may point its action space at itself
+        changes["action_space"] = copy.copy(encoder.action_space)
+    restored = dataclasses.replace(encoder, **changes)
+    shared = getattr(encoder, "action_space", None) is domain.action_space
+    return dataclasses.replace(domain, encoder=restored, action_space=restored.action_space if shared else domain.action_space)
+
+
 def encoding_differences(meta: dict[str, Any], domain: Any) -> list[str]:
-    """How this NEP's ``domain`` reads and writes actions differently from when the checkpoint in
-    ``meta`` was trained: another action-space version, or other encoder settings (prompts laid out
-    differently, or ``<again>`` offered elsewhere). Such a checkpoint still runs, on prompts it was not
-    trained on; retraining fixes it."""
+    """How ``domain`` reads and writes actions differently from when the checkpoint in ``meta`` was
+    trained: another action-space version, or encoder settings that ``as_trained`` could not set back
+    (prompts laid out differently, or ``<again>`` offered elsewhere). Such a checkpoint still runs, on
+    prompts it was not trained on; retraining fixes it."""
     differences = []
     space = meta.get("action_space") or {}
     if space.get("version") not in (None, domain.action_space.version):

@@ -256,4 +256,21 @@ def test_a_checkpoint_that_this_nep_encodes_otherwise_still_runs_with_a_one_line
     assert loud.returncode == 0, loud.stderr  # it still runs
     warning = " ".join(loud.stderr.split())
     assert warning.count("warning:") == 1 and "was trained when NEP encoded tags otherwise" in warning
-    assert "encoder max_events" in warning and "nep train --domain tags" in warning
+    assert "nep train --domain tags" in warning
+    # max_events is set back for this checkpoint (as_trained): only what could not be is named
+    assert "version 0" in warning and "encoder retired 1" in warning and "max_events" not in warning
+
+
+def test_a_checkpoint_is_served_with_the_encoder_settings_it_was_trained_with(tmp_path, tags_domain):
+    from nep_core.checkpoint import META_FILE, read_meta, write_json_atomic
+    from nep_core.inference import load_predictor
+
+    folder = save_random_checkpoint(tmp_path / "old", tags_domain)
+    meta = read_meta(folder)
+    trained_with = tags_domain.encoder.max_events + 3
+    meta["encoder"] = {**tags_domain.encoder.settings(), "max_events": trained_with}
+    write_json_atomic(folder / META_FILE, meta)
+    predictor = load_predictor(str(folder), tags_domain)
+    assert predictor.domain.encoder.max_events == trained_with
+    assert tags_domain.encoder.max_events == trained_with - 3  # the shared domain is left as it is
+    assert predictor.featurizer.domain.encoder is predictor.domain.encoder

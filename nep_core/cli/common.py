@@ -14,13 +14,14 @@ def warn(message: str) -> None:
 
 
 def warn_if_trained_otherwise(predictor, domain) -> None:
-    """One warning per checkpoint of ``predictor`` that this NEP encodes differently from its training
-    (``nep_core.checkpoint.encoding_differences``)."""
+    """One warning per checkpoint of ``predictor`` that its predictor still encodes differently from
+    its training, its encoder settings set back (``nep_core.checkpoint.encoding_differences``)."""
     from nep_core.checkpoint import encoding_differences
 
     parts = [predictor, getattr(predictor, "locator", None), getattr(predictor, "editor", None)]
-    for loaded in {id(part.loaded): part.loaded for part in parts if getattr(part, "loaded", None) is not None}.values():
-        differences = encoding_differences(loaded.meta, domain)
+    for part in {id(part.loaded): part for part in parts if getattr(part, "loaded", None) is not None}.values():
+        loaded = part.loaded
+        differences = encoding_differences(loaded.meta, getattr(part, "domain", domain))
         if differences:
             warn(f"{loaded.path} was trained when NEP encoded {domain.name} otherwise ({'; '.join(differences)}); "
                  f"it still runs, but was not trained for this: retrain it with `nep train --domain {domain.name}` for its best suggestions")

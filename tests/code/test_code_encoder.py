@@ -176,3 +176,21 @@ def test_the_time_key_is_all_the_encoder_reads_of_times(encoder):
     assert unchanged > 5 and changed > 10
     backwards = context([edit_event(2.0, 1, 1, "def area(w, h, d):\n"), edit_event(1.0, 9, 1, "y = area(4, 5, 6)\n")])
     assert encoder.time_key(backwards) is None
+
+
+def test_a_checkpoints_encoder_settings_are_set_back_on_a_copy_that_locates_with_its_own_encoder():
+    from nep_core.checkpoint import as_trained, encoding_differences
+    from nep_core.plugins import get_domain
+
+    domain = get_domain("code")
+    saved = {**domain.encoder.settings(), "again_files": domain.encoder.again_files + 2, "retired": 1}
+    restored = as_trained(domain, {"encoder": saved})
+    assert restored.encoder.again_files == domain.encoder.again_files + 2
+    assert restored.action_space is restored.encoder.action_space and restored.action_space is not domain.action_space
+    # each action space decodes <again> and line tokens with the view of its own encoder
+    assert restored.action_space.locator.__self__ is restored.encoder
+    assert domain.action_space.locator.__self__ is domain.encoder
+    assert encoding_differences({"encoder": saved}, restored) == ["encoder retired 1, now unset"]
+    assert as_trained(domain, {"encoder": domain.encoder.settings()}) is domain
+    assert as_trained(domain, {"encoder": {**saved, "class": "AnotherEncoder"}}) is domain
+    assert as_trained(domain, {}) is domain
