@@ -30,7 +30,7 @@ def git(repo: Path, *args: str, env: dict | None = None) -> None:
 
 def build_repository(folder: Path, commits: int, seed: int = 0) -> Path:
     """A history of small edits to real standard-library files."""
-    from nep_code.collectors.lintseq import corpus_files, stdlib_root
+    from nep_code.collectors.pycorpus import corpus_files, stdlib_root
 
     rng = random.Random(seed)
     root = stdlib_root()
