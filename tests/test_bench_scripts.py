@@ -1,0 +1,42 @@
+"""The benchmark scripts that no other test runs still run: each on a few requests, steps or sessions
+of the tags and krita domains, printing the JSON the docs quote."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def bench(script: str, *args: str, home: Path) -> dict:
+    result = subprocess.run([sys.executable, str(REPO / "bench" / script), *args], capture_output=True, text=True,
+                            timeout=900, env={**os.environ, "NEP_HOME": str(home)})
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_the_latency_bench_times_requests_in_process_and_through_the_server(tmp_path):
+    figures = bench("bench_latency.py", "--domain", "tags", "--model", "repeat-last", "--requests", "5", "--warmup", "1", home=tmp_path)
+    assert (figures["domain"], figures["requests"]) == ("tags", 5)
+    assert 0 < figures["in_process"]["p50_ms"] <= figures["in_process"]["p95_ms"]
+    assert 0 < figures["server"]["p50_ms"] <= figures["server"]["p95_ms"]
+    assert all(phase["errors"] == 0 and phase["requests_per_s"] > 0 for phase in figures["throughput"])
+
+
+def test_the_training_bench_times_plain_and_nep_steps(tmp_path):
+    figures = bench("bench_train.py", "--domain", "tags", "--steps", "2", "--warmup", "1", home=tmp_path)
+    assert figures["plain"]["steps"] == figures["nep"]["steps"] == 2
+    assert figures["plain"]["step_ms_p50"] > 0 and figures["nep"]["tokens_per_s_p50"] > 0
+    assert figures["overhead"] == pytest.approx(figures["nep"]["step_ms_p50"] / figures["plain"]["step_ms_p50"], rel=0.01)
+
+
+def test_the_synthetic_drawing_bench_writes_every_stroke(tmp_path):
+    figures = bench("bench_krita_synthetic.py", "--sessions", "5", "--runs", "1", home=tmp_path)
+    assert figures["sessions_per_s"] > 0 and figures["strokes_per_session"] > 0
+    assert figures["actions_unwritable"] == 0
