@@ -1,6 +1,6 @@
 """Which line of another file ``<again> <file{k}>`` should reach, on real histories; prints JSON.
 
-    python bench/bench_code_again_sites.py --repos ~/real/hypothesis ~/real/commitizen
+    python bench/bench_code_again_sites.py --repos ~/real/hypothesis ~/real/commitizen --tokenizer runs/code
     NEP_HOME=... python bench/bench_code_again_sites.py --training-data default
 
 Takes every example whose next edit carries a recent substitution to one line of another file (the
@@ -8,7 +8,8 @@ Takes every example whose next edit carries a recent substitution to one line of
 line) and asks whether a rule for choosing that file's line picks the line the person changed next:
 ``first_line``, the first line that holds the substitution's ``old`` and keeps parsing once changed
 (the encoder's rule until 2026-12-05), against ``resembling``, ``nep_code.encoder.resembling_rows``
-(an import line first, then the line most like those already changed). No model is involved. With
+(an import line first, then the line most like those already changed). No model is involved, only a
+model's tokenizer with ``--tokenizer``, which decides what counts as a substitution. With
 ``--training-data`` (``default``, a data folder or a collector source) the same for a training set's
 val split and the first ``--train-examples`` of its train split: a rule the training data contradict
 teaches the model to distrust the line it offers.
@@ -58,6 +59,9 @@ def main() -> None:
     parser.add_argument("--training-data", metavar="SOURCE",
                         help="also score training data: 'default' (the default dataset), a data folder or a collector source")
     parser.add_argument("--train-examples", type=int, default=3000, help="train-split examples scored (default 3000)")
+    parser.add_argument("--tokenizer", metavar="MODEL",
+                        help="a code checkpoint folder: read lines with its tokenizer, as that model does (which pieces "
+                             "make a substitution depends on it); default: character by character")
     args = parser.parse_args()
     if not args.repos and not args.training_data:
         parser.error("give --repos, --training-data or both")
@@ -67,6 +71,12 @@ def main() -> None:
     from nep_core.plugins import get_domain
 
     domain = get_domain("code")
+    if args.tokenizer:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
+        domain.action_space.bind_tokenizer(tokenizer)
+        domain.encoder.bind_tokenizer(tokenizer)
     results = {}
     if args.repos:
         sessions = []
@@ -80,7 +90,7 @@ def main() -> None:
         sessions, _ = load_sessions(domain, None if args.training_data == "default" else args.training_data)
         examples, _ = build_examples(split_sessions(sessions, domain.examples), domain)
         results["training_data"] = score([*examples["train"][: args.train_examples], *examples["val"]], domain.encoder)
-    print(json.dumps({"bench": "code: the line <again> <file{k}> reaches", "repos": args.repos, **results,
+    print(json.dumps({"bench": "code: the line <again> <file{k}> reaches", "repos": args.repos, "tokenizer": args.tokenizer, **results,
                       "python": platform.python_version()}, indent=2))
 
 

@@ -395,3 +395,19 @@ def test_text_that_spells_a_structural_token_stays_text(space):
     tokens = bound.encode(action)
     assert tokens.count(EDIT_TOKEN) == 1 and "<L1>" not in tokens
     assert bound.decode(tokens) == action
+
+
+def test_a_renamed_import_carries_the_name_alone_to_its_uses(space):
+    """A byte-level BPE writes `` VersionProvider`` as one token with its space; the substitution is the
+    name alone, not ``import VersionProvider``, so it reaches ``class NpmProvider(VersionProvider):``."""
+    from nep_code.substitution import find_substitution, substitute
+    from nep_code.tokenizer import train_bpe
+
+    text = "from pkg.base import VersionProvider, JsonProvider\n\n\nclass NpmProvider(VersionProvider):\n    pass\n"
+    tokenizer = train_bpe([text * 20], ["<pad>", "<unk>", "<bos>", "<sep>", "<eos>", "<no_edit>", *space.vocabulary()], 1000)
+    own = CodeActionSpace()
+    own.bind_tokenizer(tokenizer)
+    assert own.codec.tokens(" VersionProvider") == ["\u0120VersionProvider"]  # one token, its space included
+    pair = find_substitution("from pkg.base import VersionProvider\n", "from pkg.base import JsonProvider\n", own.codec)
+    assert pair == ("VersionProvider", "JsonProvider")
+    assert substitute("class NpmProvider(VersionProvider):\n", *pair) == "class NpmProvider(JsonProvider):\n"

@@ -224,7 +224,7 @@ class CodeActionSpace(ActionSpace):
     training go through ``for_context``, which gives the ``BoundCodeSpace`` of the encoder's view."""
 
     name = "code"
-    version = "3"
+    version = "4"
 
     def __init__(self, locator: Callable[[Any], CodeView] | None = None):
         self.locator = locator

@@ -44,6 +44,9 @@ def find_substitution(old_line: str, new_line: str, codec: TextCodec) -> tuple[s
     a_end, b_end = len(codec.text(before[:i2])), len(codec.text(after[:j2]))
     if spanned and not _one_word(old_body, new_body, a, a_end, b, b_end):
         return None
+    while (a < a_end - 1 and b < b_end - 1 and old_body[a] == new_body[b] and old_body[a] in " \t"
+           and is_word_char(old_body[a + 1]) and is_word_char(new_body[b + 1])):  # a word-level token's leading space
+        a, b = a + 1, b + 1
     while a > 0 and b > 0 and old_body[a - 1] == new_body[b - 1] and is_word_char(old_body[a - 1]):
         a, b = a - 1, b - 1
     while a_end < len(old_body) and b_end < len(new_body) and old_body[a_end] == new_body[b_end] and is_word_char(old_body[a_end]):
