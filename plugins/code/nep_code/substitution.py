@@ -23,8 +23,8 @@ MAX_WIDENING = 8
 @functools.lru_cache(maxsize=65536)  # the same edits are read again in every later prompt
 def find_substitution(old_line: str, new_line: str, codec: TextCodec) -> tuple[str, str] | None:
     """``(old, new)`` with ``substitute(old_line, old, new) == new_line``: the changed piece, found on the
-    lines' tokens and widened to whole words; None when the change is not one piece replaced
-    everywhere (or the lines are equal)."""
+    lines' tokens, without the space a word token starts with, and widened to whole words; None when
+    the change is not one piece replaced everywhere (or the lines are equal)."""
     old_body, new_body = old_line.rstrip("\n"), new_line.rstrip("\n")
     if old_line == new_line or "\n" in old_body or "\n" in new_body or old_line[len(old_body):] != new_line[len(new_body):]:
         return None
