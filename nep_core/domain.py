@@ -9,6 +9,7 @@ from nep_core.action_space import ActionSpace
 from nep_core.collector import Collector
 from nep_core.encoder import HistoryEncoder
 from nep_core.examples import ExampleConfig
+from nep_core.rl.reward_weights import RewardWeights
 from nep_core.session import Session
 from nep_core.verifier import Verifier
 
@@ -52,6 +53,9 @@ class Domain:
     """``nep train``'s default ``--prompt-loss-weight``: how much the loss on the prompt's own tokens
     (the history, read as a sequence of actions) counts beside the loss on the target."""
     examples: ExampleConfig = field(default_factory=ExampleConfig)
+    rl_rewards: RewardWeights = field(default_factory=RewardWeights)
+    """``nep rl``'s reward weights when no ``--reward-*`` or ``--match-mode`` option is given (each
+    option given replaces only its own field)."""
     tokenizer_factory: Callable[[Domain, Sequence[Session]], PreTrainedTokenizerFast] | None = None
     renderer: Callable[[Sequence[Outcome], Path, int], list[Path]] | None = None
     """``renderer(outcomes, folder, limit)`` draws up to ``limit`` evaluated examples as files in

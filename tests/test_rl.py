@@ -119,6 +119,19 @@ def test_the_exact_match_mode_scores_only_exactly_the_users_action(tags_domain):
         RewardWeights(match_mode="chrf")
 
 
+def test_a_domain_declares_its_rewards_and_each_option_given_replaces_only_its_field():
+    from nep_core.cli.rl import domain_rewards
+
+    code = domain_rewards("code")
+    assert code == RewardWeights(valid=0.0, match=1.0, no_edit=0.0, match_mode="exact")  # docs/rl.md: exact match alone
+    assert code.overridden(no_edit=0.5, valid=None, match_mode=None) == RewardWeights(valid=0.0, match=1.0, no_edit=0.5, match_mode="exact")
+    assert domain_rewards("blender") == RewardWeights() == domain_rewards("not-installed")
+    with pytest.raises(NepError, match="--match-mode must be one of"):
+        code.overridden(match_mode="chrf")
+    listed = json.loads(nep("domains", "--json").stdout)
+    assert listed["code"]["rl_rewards"] == {"valid": 0.0, "match": 1.0, "no_edit": 0.0, "match_mode": "exact"}
+
+
 def test_a_verifier_that_raises_counts_the_rollout_invalid_and_says_why(tags_domain):
     rewards = VerifierRewards(_domain(tags_domain, {"judge": _Judge(raise_on="close")}))
     parts = rewards.score([(None, Action("close", None, {}), NO_EDIT), (None, Action("open", None, {"tag": "a"}), NO_EDIT)])

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import typer
 from rich.table import Table
 
@@ -15,8 +18,6 @@ def command(
 
     Example: nep domains
     """
-    import json
-
     from nep_core.plugins import domains
 
     table_data = domains()
@@ -32,6 +33,7 @@ def command(
                 "default_max_steps": domain.default_max_steps,
                 "prompt_loss_weight": domain.prompt_loss_weight,
                 "min_confidence": domain.min_confidence,
+                "rl_rewards": dataclasses.asdict(domain.rl_rewards),
             }
             for name, domain in sorted(table_data.items())
         }

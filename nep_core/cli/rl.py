@@ -45,13 +45,19 @@ def command(
     mask_truncated_completions: bool = typer.Option(False, "--mask-truncated-completions", help="Leave completions cut at the length limit out of the loss."),
     overlong_buffer: int = typer.Option(0, "--overlong-buffer", help="Soft overlong shaping over the last N tokens before the limit; 0 turns it off."),
     overlong_penalty: float = typer.Option(1.0, "--overlong-penalty", help="Reward subtracted at the length limit, with --overlong-buffer."),
-    reward_valid: float = typer.Option(0.25, "--reward-valid", help="Weight of validity (the verifiers accept the action)."),
-    reward_match: float = typer.Option(1.0, "--reward-match", help="Weight of the match with the user's real next action."),
-    match_mode: str = typer.Option(
-        "verifier", "--match-mode", help="How the match is scored: verifier (the verifiers' reward, partial credit such as chrF "
-        "for code) or exact (1 for exactly the user's next action, else 0: what exact match top-1 counts).",
+    reward_valid: Optional[float] = typer.Option(
+        None, "--reward-valid", help="Weight of validity (the verifiers accept the action). Default: the domain's (`nep domains --json`, rl_rewards; 0.25 unless the domain says otherwise)."
     ),
-    reward_no_edit: float = typer.Option(0.25, "--reward-no-edit", help="Weight of NO_EDIT calibration: +1 silent when the user did nothing predictable, -1 silent when they acted, -1 for an edit when they did nothing."),
+    reward_match: Optional[float] = typer.Option(None, "--reward-match", help="Weight of the match with the user's real next action. Default: the domain's (1)."),
+    match_mode: Optional[str] = typer.Option(
+        None, "--match-mode", help="How the match is scored: verifier (the verifiers' reward, partial credit such as chrF "
+        "for code) or exact (1 for exactly the user's next action, else 0: what exact match top-1 counts). Default: the domain's "
+        "(code: exact; others: verifier).",
+    ),
+    reward_no_edit: Optional[float] = typer.Option(
+        None, "--reward-no-edit", help="Weight of NO_EDIT calibration: +1 silent when the user did nothing predictable, -1 silent when they acted, "
+        "-1 for an edit when they did nothing. Default: the domain's (0.25; code: 0).",
+    ),
     val_every: int = typer.Option(25, "--val-every", help="Validate (beam search on held-out examples) every N steps."),
     val_examples: int = typer.Option(64, "--val-examples", help="Held-out examples decoded at each validation."),
     seed: int = typer.Option(0, "--seed", help="Seed for prompt order and sampling."),
@@ -82,7 +88,7 @@ def command(
 
     Examples:
 
-      nep rl --domain code --model runs/code --max-steps 100
+      nep rl --domain code --model runs/code --max-steps 40
 
       nep rl --domain blender --model runs/blender --loss-type grpo --epsilon-high 0.2 --no-dynamic-sampling
 
@@ -94,7 +100,6 @@ def command(
     """
     from nep_core.errors import NepError
     from nep_core.rl.config import PolicySettings, RLConfig
-    from nep_core.rl.rewards import RewardWeights
     from nep_core.rl.run import rl
 
     policy = PolicySettings(
@@ -115,7 +120,7 @@ def command(
         mask_truncated_completions=mask_truncated_completions,
         overlong_buffer=overlong_buffer or None,
         overlong_penalty=overlong_penalty,
-        rewards=RewardWeights(valid=reward_valid, match=reward_match, no_edit=reward_no_edit, match_mode=match_mode),
+        rewards=domain_rewards(domain).overridden(valid=reward_valid, match=reward_match, no_edit=reward_no_edit, match_mode=match_mode),
         val_examples=val_examples,
     )
     config = RLConfig(
@@ -133,6 +138,15 @@ def command(
 
     arms = None if ablate_arms is None else [name.strip() for name in ablate_arms.split(",") if name.strip()]
     run_and_summarize(lambda settings: run_ablation(settings, arms, limit), config, print_ablation)
+
+
+def domain_rewards(name: str):
+    """The reward weights domain ``name`` declares; the core's defaults when it is not installed (the run then says so)."""
+    from nep_core.plugins import domains
+    from nep_core.rl.reward_weights import RewardWeights
+
+    domain = domains().get(name)
+    return RewardWeights() if domain is None else domain.rl_rewards
 
 
 def print_summary(folder: Path) -> None:

@@ -24,27 +24,12 @@ from nep_core.actions import Action
 from nep_core.domain import Domain
 from nep_core.errors import NepError
 from nep_core.inference.baselines import canonical_action
+from nep_core.rl.reward_weights import MATCH_MODES, RewardWeights  # noqa: F401 (re-exported)
 from nep_core.session import Context
 from nep_core.verifier import Verdict
 
 if TYPE_CHECKING:
     from nep_core.evaluation.metrics import MetricFunction
-
-
-MATCH_MODES = ("verifier", "exact")
-
-
-@dataclass(frozen=True)
-class RewardWeights:
-    valid: float = 0.25
-    match: float = 1.0
-    no_edit: float = 0.25
-    match_mode: str = "verifier"
-    """``verifier``: the verifiers' mean reward; ``exact``: 1 for exactly the reference, else 0."""
-
-    def __post_init__(self) -> None:
-        if self.match_mode not in MATCH_MODES:
-            raise NepError(f"--match-mode must be one of {', '.join(MATCH_MODES)} (got {self.match_mode!r})")
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,8 @@ def rl(config: RLConfig) -> Path:
             f"rl {domain.name}: from {config.model}, {len(datamodule.train_examples)} prompts, groups of "
             f"{policy.num_generations}, loss {policy.loss_type}, epsilon {policy.epsilon}/{policy.epsilon_high}, beta {policy.beta}, "
             f"scale_rewards {policy.scale_rewards}, baseline {policy.baseline}, dynamic sampling {'on' if policy.dynamic_sampling else 'off'}, "
-            f"TIS cap {policy.tis_cap or 'off'}" + (f", resuming from {resume_from}" if resume_from else "")
+            f"TIS cap {policy.tis_cap or 'off'}; reward {policy.rewards.valid} valid + {policy.rewards.match} match "
+            f"({policy.rewards.match_mode}) + {policy.rewards.no_edit} NO_EDIT calibration" + (f", resuming from {resume_from}" if resume_from else "")
         )
         started = time.perf_counter()
         fit(plan, trainer, _Setup(system, datamodule))

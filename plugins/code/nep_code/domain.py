@@ -7,6 +7,7 @@ import importlib.util
 
 from nep_core.domain import Domain
 from nep_core.examples import ExampleConfig
+from nep_core.rl.reward_weights import RewardWeights
 from nep_code.action_space import CodeActionSpace
 from nep_code.encoder import CodeEncoder
 from nep_code.tokenizer import build_code_tokenizer
@@ -26,6 +27,11 @@ repository histories (docs/domains/code.md)."""
 EDITOR_MIN_CONFIDENCE = 0.1
 """The Neovim client's default ``min_confidence``: it shows no suggestion the model gives less
 probability, so ``nep eval`` scores a top-1 below it as no edit (``Domain.min_confidence``)."""
+
+RL_REWARDS = RewardWeights(valid=0.0, match=1.0, no_edit=0.0, match_mode="exact")
+"""``nep rl --domain code``'s reward: exact match alone. Partial credit (chrF) paid a wrong edit more
+than a right silence and made the model eager; exact match alone raised exact match and the
+verifier's reward over the SFT model on two seeds (docs/rl.md)."""
 
 COLLECTORS = (
     ("nep_code.collectors.git", "GitCollector"),
@@ -64,5 +70,6 @@ def build_domain() -> Domain:
         min_confidence=EDITOR_MIN_CONFIDENCE,
         beam_width=4,  # beams of 4, 6, 8 and 16 suggest the same on the test split; 4 takes 60% of 16's time (docs/domains/code.md)
         examples=ExampleConfig(horizon_events=1, horizon_seconds=30.0, pause_seconds=20.0),
+        rl_rewards=RL_REWARDS,
         tokenizer_factory=build_code_tokenizer,
     )

@@ -1,0 +1,27 @@
+"""How much each part of the RL reward counts. Import-light, so a domain can declare its own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+from nep_core.errors import NepError
+
+MATCH_MODES = ("verifier", "exact")
+
+
+@dataclass(frozen=True)
+class RewardWeights:
+    valid: float = 0.25
+    match: float = 1.0
+    no_edit: float = 0.25
+    match_mode: str = "verifier"
+    """``verifier``: the verifiers' mean reward; ``exact``: 1 for exactly the reference, else 0."""
+
+    def __post_init__(self) -> None:
+        if self.match_mode not in MATCH_MODES:
+            raise NepError(f"--match-mode must be one of {', '.join(MATCH_MODES)} (got {self.match_mode!r})")
+
+    def overridden(self, **given: float | str | None) -> RewardWeights:
+        """A copy with the given fields replaced; a ``None`` keeps this one's value."""
+        names = {item.name for item in fields(self)}
+        return replace(self, **{name: value for name, value in given.items() if name in names and value is not None})
