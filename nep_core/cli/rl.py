@@ -9,6 +9,7 @@ import typer
 
 from nep_core.cli.common import console, domain_option
 from nep_core.cli.train import run_and_summarize
+from nep_core.rl.reward_weights import RewardWeights
 
 
 def command(
@@ -140,10 +141,9 @@ def command(
     run_and_summarize(lambda settings: run_ablation(settings, arms, limit), config, print_ablation)
 
 
-def domain_rewards(name: str):
+def domain_rewards(name: str) -> RewardWeights:
     """The reward weights domain ``name`` declares; the core's defaults when it is not installed (the run then says so)."""
     from nep_core.plugins import domains
-    from nep_core.rl.reward_weights import RewardWeights
 
     domain = domains().get(name)
     return RewardWeights() if domain is None else domain.rl_rewards

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 
 from nep_core.errors import NepError
 
@@ -23,5 +23,4 @@ class RewardWeights:
 
     def overridden(self, **given: float | str | None) -> RewardWeights:
         """A copy with the given fields replaced; a ``None`` keeps this one's value."""
-        names = {item.name for item in fields(self)}
-        return replace(self, **{name: value for name, value in given.items() if name in names and value is not None})
+        return replace(self, **{name: value for name, value in given.items() if value is not None})

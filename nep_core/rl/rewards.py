@@ -24,7 +24,7 @@ from nep_core.actions import Action
 from nep_core.domain import Domain
 from nep_core.errors import NepError
 from nep_core.inference.baselines import canonical_action
-from nep_core.rl.reward_weights import MATCH_MODES, RewardWeights  # noqa: F401 (re-exported)
+from nep_core.rl.reward_weights import RewardWeights
 from nep_core.session import Context
 from nep_core.verifier import Verdict
 
