@@ -74,9 +74,7 @@ def main() -> None:
     if args.tokenizer:
         from transformers import AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
-        domain.action_space.bind_tokenizer(tokenizer)
-        domain.encoder.bind_tokenizer(tokenizer)
+        domain.encoder.bind_tokenizer(AutoTokenizer.from_pretrained(args.tokenizer))  # binds its action space too
     results = {}
     if args.repos:
         sessions = []
