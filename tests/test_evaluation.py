@@ -100,6 +100,11 @@ def test_suggestions_below_the_apps_min_confidence_are_scored_as_not_shown(tags_
     prediction = Prediction([Suggestion(CLOSE_B, 0.5), Suggestion(CLOSE_A, 0.3)], 0.1)
     assert prediction.shown(0.4).suggestions == [Suggestion(CLOSE_B, 0.5)] and prediction.shown(0.0) is prediction
     assert prediction.shown(0.6).best.is_no_edit and prediction.best == CLOSE_B
+    assert prediction.shown(0.0, min_probability=0.4).suggestions == [Suggestion(CLOSE_B, 0.5)]
+    by_kind = Prediction([Suggestion(CLOSE_B, 0.004)], 0.05, kind_probability=0.9)  # a sure kind, an unsure action
+    assert by_kind.shown(0.1) is by_kind and by_kind.shown(0.1, min_probability=0.005).best.is_no_edit
+    unlikely = evaluate(scripted(), tags_domain, examples, top_k=3, min_confidence=0.0, min_probability=0.55)
+    assert unlikely["edit_predictions"] == 3 and unlikely["exact_match_topk"] == pytest.approx(4 / 6)
 
 
 def test_empty_denominators_are_none_and_metrics_are_extensible(tags_domain, examples):
@@ -230,6 +235,15 @@ def test_nep_eval_min_confidence_scores_what_the_app_shows(tmp_path):
     assert shown["results"]["ngram"]["edit_predictions"] < every["results"]["ngram"]["edit_predictions"]
     bad = nep(*base, "--min-confidence", "1.5")
     assert bad.returncode != 0 and "--min-confidence must be between 0 and 1, got 1.5" in bad.stderr and "Traceback" not in bad.stderr
+    unlikely = tmp_path / "unlikely.json"
+    result = nep(*base, "--min-probability", "0.5", "--json", str(unlikely))
+    assert result.returncode == 0, result.stderr
+    assert "suggestions less likely than 0.5 not shown" in " ".join(result.stdout.split())
+    unlikely = json.loads(unlikely.read_text())
+    assert (unlikely["min_confidence"], unlikely["min_probability"], every["min_probability"]) == (0.0, 0.5, 0.0)
+    assert unlikely["results"]["ngram"]["edit_predictions"] == shown["results"]["ngram"]["edit_predictions"]  # confidence is probability here
+    bad = nep(*base, "--min-probability", "-0.1")
+    assert bad.returncode != 0 and "--min-probability must be between 0 and 1, got -0.1" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_a_checkpoint_that_this_nep_encodes_otherwise_still_runs_with_a_one_line_warning(tmp_path, tags_domain):

@@ -124,6 +124,12 @@ def command(
         "--min-confidence",
         help="Score what the app shows: a suggestion whose confidence (its probability; for krita, its kind's) is below this is not shown, so such a top-1 counts as no edit, for the model and the baselines alike. Default: the setting the domain's app ships with (`nep domains --json`: blender, krita and code 0.1; 0 shows every suggestion).",
     ),
+    min_probability: float = typer.Option(
+        0.0,
+        "--min-probability",
+        help="Score what an app that also hides unsure suggestions shows: a suggestion whose own probability is below this is not shown either. "
+        "For krita, where confidence is the probability that a stroke comes next, this is the probability of the stroke itself (the docker's 'Hide strokes less likely than'; about 0.003 hides most guesses on free doodles). Default 0: off.",
+    ),
     json_file: Optional[Path] = typer.Option(None, "--json", help="Also write every metric to this JSON file."),
     limit: int = typer.Option(0, "--limit", help="Evaluate on N examples spread evenly over the split (0: all)."),
     render: Optional[Path] = typer.Option(
@@ -169,6 +175,8 @@ def command(
     if min_confidence is not None and not 0.0 <= min_confidence <= 1.0:
         raise NepError(f"--min-confidence must be between 0 and 1, got {min_confidence}")
     floor = bundle.min_confidence if min_confidence is None else min_confidence
+    if not 0.0 <= min_probability <= 1.0:
+        raise NepError(f"--min-probability must be between 0 and 1, got {min_probability}")
     if render_limit < 1:
         raise NepError(f"--render-limit must be at least 1, got {render_limit}")
     # checkpoint and baseline name are checked before any data is read
@@ -193,7 +201,7 @@ def command(
         predictors += [make_baseline(name, bundle).fit(evaluation.train) for name in BASELINES if name != primary.name]
 
     outcomes: dict | None = {} if render is not None or compare or baselines else None
-    results = _run_with_progress(predictors, bundle, evaluation.examples, top_k, outcomes, floor)
+    results = _run_with_progress(predictors, bundle, evaluation.examples, top_k, outcomes, floor, min_probability)
     if render is not None:
         render.mkdir(parents=True, exist_ok=True)
         written = bundle.renderer(outcomes[primary.name], render, render_limit)
@@ -206,6 +214,8 @@ def command(
     )
     if floor > 0:
         title += f" · suggestions below {floor:g} not shown"
+    if min_probability > 0:
+        title += f" · suggestions less likely than {min_probability:g} not shown"
     console.print(metrics_table(results, title, top_k))
     paired = {}
     for other in predictors[1:]:
@@ -228,6 +238,7 @@ def command(
         "split": split,
         "top_k": top_k,
         "min_confidence": floor,
+        "min_probability": min_probability,
         "limit": limit,
         "examples": len(evaluation.examples),
         "split_examples": evaluation.split_examples,
@@ -259,7 +270,7 @@ def _column_name(path: Path, taken: list[str]) -> str:
     return candidate
 
 
-def _run_with_progress(predictors, domain, examples, top_k, outcomes=None, min_confidence=None) -> dict:
+def _run_with_progress(predictors, domain, examples, top_k, outcomes=None, min_confidence=None, min_probability=0.0) -> dict:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from nep_core.evaluation import evaluate_all
@@ -275,4 +286,5 @@ def _run_with_progress(predictors, domain, examples, top_k, outcomes=None, min_c
             on_example=lambda name: progress.advance(tasks[name]),
             outcomes=outcomes,
             min_confidence=min_confidence,
+            min_probability=min_probability,
         )

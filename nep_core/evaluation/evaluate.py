@@ -73,11 +73,12 @@ def run_predictor(
     top_k: int = 3,
     on_example: Callable[[], None] | None = None,
     min_confidence: float | None = None,
+    min_probability: float = 0.0,
 ) -> list[Outcome]:
     """Predict every example; time each call; judge edit top-1 predictions with every domain verifier.
 
     Each prediction is scored as the app shows it: suggestions below ``min_confidence`` (None: the
-    domain's ``min_confidence``) are left out. Verdicts are asked for in batches
+    domain's ``min_confidence``), or whose own probability is below ``min_probability``, are left out. Verdicts are asked for in batches
     (``Verifier.verify_many``), so a verifier can run them in parallel.
     """
     space = domain.action_space
@@ -90,7 +91,7 @@ def run_predictor(
             started = time.perf_counter()
             prediction = predictor.predict(example.context, top_k)
             latency_ms = (time.perf_counter() - started) * 1000.0
-            chunk.append(Outcome(example, reference, prediction.shown(floor), latency_ms, {}))
+            chunk.append(Outcome(example, reference, prediction.shown(floor, min_probability), latency_ms, {}))
         edits = [outcome for outcome in chunk if not outcome.prediction.best.is_no_edit]
         items = [(outcome.example.context, outcome.prediction.best, outcome.reference) for outcome in edits]
         for name, verifier in domain.verifiers.items():
@@ -112,9 +113,10 @@ def evaluate(
     on_example: Callable[[], None] | None = None,
     keep: list[Outcome] | None = None,
     min_confidence: float | None = None,
+    min_probability: float = 0.0,
 ) -> Metrics:
     """The metrics of ``predictor`` on ``examples``; the outcomes are appended to ``keep`` when given."""
-    outcomes = run_predictor(predictor, domain, examples, top_k, on_example, min_confidence)
+    outcomes = run_predictor(predictor, domain, examples, top_k, on_example, min_confidence, min_probability)
     if keep is not None:
         keep.extend(outcomes)
     return compute_metrics(outcomes, domain, top_k, extra_metrics)
@@ -129,15 +131,18 @@ def evaluate_all(
     on_example: Callable[[str], None] | None = None,
     outcomes: dict[str, list[Outcome]] | None = None,
     min_confidence: float | None = None,
+    min_probability: float = 0.0,
 ) -> dict[str, Metrics]:
     """Each predictor's metrics on the same examples, by predictor name (in the given order); with
     ``outcomes`` (a dict), each predictor's outcomes are kept there under its name.
-    ``min_confidence``: as in ``run_predictor``."""
+    ``min_confidence`` and ``min_probability``: as in ``run_predictor``."""
     results: dict[str, Metrics] = {}
     for predictor in predictors:
         if predictor.name in results:
             raise ValueError(f"two predictors are named '{predictor.name}'")
         callback = None if on_example is None else (lambda name=predictor.name: on_example(name))
         keep = None if outcomes is None else outcomes.setdefault(predictor.name, [])
-        results[predictor.name] = evaluate(predictor, domain, examples, top_k, extra_metrics, callback, keep, min_confidence)
+        results[predictor.name] = evaluate(
+            predictor, domain, examples, top_k, extra_metrics, callback, keep, min_confidence, min_probability
+        )
     return results

@@ -54,9 +54,14 @@ class Prediction:
         probability even when a stroke surely comes next), else the suggestion's own probability."""
         return suggestion.probability if self.kind_probability is None else self.kind_probability
 
-    def shown(self, min_confidence: float) -> Prediction:
-        """This prediction as an app shows it: suggestions whose confidence is below ``min_confidence`` left out."""
-        kept = [suggestion for suggestion in self.suggestions if self.confidence(suggestion) >= min_confidence]
+    def shown(self, min_confidence: float, min_probability: float = 0.0) -> Prediction:
+        """This prediction as an app shows it: suggestions whose confidence is below ``min_confidence``,
+        or whose own probability is below ``min_probability``, left out."""
+        kept = [
+            suggestion
+            for suggestion in self.suggestions
+            if self.confidence(suggestion) >= min_confidence and suggestion.probability >= min_probability
+        ]
         return self if len(kept) == len(self.suggestions) else replace(self, suggestions=kept)
 
     def ranked(self) -> list[Action]:

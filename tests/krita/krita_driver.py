@@ -35,14 +35,15 @@ def new_document(name, width=200, height=150):
     return document
 
 
-def new_runtime(document, log_folder, server="", enabled=False, brush=None, min_confidence=0.0):
+def new_runtime(document, log_folder, server="", enabled=False, brush=None, min_confidence=0.0, min_stroke_probability=0.0):
     from nep_suggest.runtime import Runtime
     from nep_suggest.settings import Settings
     from nep_suggest.workspace import Workspace
 
     if min_confidence is None:  # the plugin's default setting
         min_confidence = Settings().min_confidence
-    settings = Settings(server_url=server or "http://127.0.0.1:9", enabled=enabled, record=True, min_confidence=min_confidence, log_folder=log_folder)
+    settings = Settings(server_url=server or "http://127.0.0.1:9", enabled=enabled, record=True, min_confidence=min_confidence,
+                        log_folder=log_folder, min_stroke_probability=min_stroke_probability)
     runtime = Runtime(settings, time.monotonic, app_name="Krita test")
     runtime.start(Workspace(document, None, brush or {"brush": "b) Basic-5 Size", "color": "#ff0000", "size": 6.0, "opacity": 1.0}))
     return runtime
@@ -62,7 +63,8 @@ def scenario_load(home):
     dialog = SettingsDialog(docker.app.settings, docker)
     docker_seen = {"title": docker.windowTitle(), "suggestion": docker.suggestion.text(), "status": docker.status.text(),
                    "accept_enabled": docker.accept_button.isEnabled(), "dismiss_enabled": docker.dismiss_button.isEnabled(),
-                   "enabled_checked": docker.enabled.isChecked(), "settings_dialog_url": dialog.url.text()}
+                   "enabled_checked": docker.enabled.isChecked(), "settings_dialog_url": dialog.url.text(),
+                   "settings_dialog_round_trip": dialog.result_settings() == docker.app.settings, "unsure_floor_text": dialog.unsure.text()}
     docker.app.timer.stop()
     return {
         "docker": docker_seen,
@@ -210,6 +212,22 @@ def scenario_record(home):
     return out
 
 
+def hatch_and_wait_for_an_answer(runtime):
+    """Record eight hatch lines (parallel diagonals 16 px apart) and tick until the server has answered."""
+    from PyQt5.QtWidgets import QApplication
+
+    for index in range(8):
+        x = 40 + 16 * index
+        runtime.record_stroke([[x, 40.0, 0.6, 0.0], [x + 32, 72.0, 0.7, 40.0], [x + 64, 104.0, 0.6, 80.0]])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        runtime.tick()
+        QApplication.processEvents()
+        if runtime.status in ("ok", "error", "unreachable") and runtime.asked_generation == runtime.generation:
+            break
+        time.sleep(0.05)
+
+
 def scenario_server(home):
     from PyQt5.QtWidgets import QApplication
 
@@ -218,19 +236,12 @@ def scenario_server(home):
     default_confidence = os.environ.get("NEP_DRIVER_DEFAULT_CONFIDENCE") == "1"
     runtime = new_runtime(document, os.path.join(home, "logs-server"), server=server, enabled=True,
                           brush={"brush": "b) Basic-5 Size", "color": "#000000", "size": 4.0, "opacity": 1.0},
-                          min_confidence=None if default_confidence else 0.0)
-    for index in range(8):  # hatching: parallel diagonal lines 16 px apart
-        x = 40 + 16 * index
-        runtime.record_stroke([[x, 40.0, 0.6, 0.0], [x + 32, 72.0, 0.7, 40.0], [x + 64, 104.0, 0.6, 80.0]])
+                          min_confidence=None if default_confidence else 0.0,
+                          min_stroke_probability=float(os.environ.get("NEP_DRIVER_MIN_STROKE_PROBABILITY", "0")))
+    hatch_and_wait_for_an_answer(runtime)
     out = {"answers": []}
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        runtime.tick()
-        QApplication.processEvents()
-        if runtime.status in ("ok", "error", "unreachable") and runtime.asked_generation == runtime.generation:
-            break
-        time.sleep(0.05)
     out["status"], out["message"] = runtime.status, runtime.message
+    out["hidden"] = runtime.hidden
     out["min_confidence"] = runtime.settings.min_confidence
     out["suggestion"] = runtime.suggestion
     out["ghost"] = runtime.ghost.node is not None

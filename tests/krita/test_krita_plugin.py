@@ -142,11 +142,13 @@ def test_pure_modules_record_strokes_and_brush_changes_outside_krita(tmp_path, m
     loaded = settings.load(lambda group, name, default: stored.get(name, default))
     assert loaded == settings.Settings() and loaded.logs() == str(tmp_path / "nephome" / "logs" / "krita")
     assert loaded.min_confidence == build_domain().min_confidence > 0  # nep eval scores what the docker shows
-    changed_settings = settings.Settings("http://127.0.0.1:9000", "secret", False, True, 0.25, "~/paint-logs")
+    assert loaded.min_stroke_probability == 0.0  # hiding unsure strokes is opt-in, as nep eval's --min-probability
+    changed_settings = settings.Settings("http://127.0.0.1:9000", "secret", False, True, 0.25, "~/paint-logs", 0.003)
     settings.save(changed_settings, lambda group, name, value: stored.__setitem__(name, value))
     assert settings.load(lambda group, name, default: stored.get(name, default)) == changed_settings
-    stored["min_confidence"] = "nan"
-    assert settings.load(lambda group, name, default: stored.get(name, default)).min_confidence == 0.1
+    stored["min_confidence"], stored["min_stroke_probability"] = "nan", "-1"
+    reloaded = settings.load(lambda group, name, default: stored.get(name, default))
+    assert (reloaded.min_confidence, reloaded.min_stroke_probability) == (0.1, 0.0)
 
 
 @needs_krita
@@ -159,6 +161,7 @@ def test_the_plugin_loads_in_krita_and_imports_neither_torch_nor_nep_core(krita_
     assert docker["title"] == "NEP Suggest" and docker["suggestion"] == "No suggestion."
     assert docker["accept_enabled"] is False and docker["dismiss_enabled"] is False and docker["enabled_checked"] is True
     assert docker["settings_dialog_url"] == "http://127.0.0.1:8765"
+    assert docker["settings_dialog_round_trip"] and docker["unsure_floor_text"] == "off"  # OK without edits keeps every setting
 
 
 @needs_krita
@@ -297,4 +300,15 @@ def test_the_docker_shows_a_stroke_the_model_is_sure_of_at_the_default_minimum_c
     assert result["min_confidence"] == 0.1  # the docker's default setting
     shown = result["suggestion"]
     assert shown is not None and shown["action"]["kind"] == "stroke" and result["ghost"]
-    assert shown["probability"] < 0.01 and shown["confidence"] == 0.9
+    assert shown["probability"] < 0.01 and shown["confidence"] == 0.9 and result["hidden"] == 0
+
+
+@needs_krita
+def test_the_docker_hides_a_stroke_less_likely_than_the_painters_floor(tmp_path):
+    """The same sure-of-a-stroke answer (its stroke's own probability 0.004) with "Hide strokes less
+    likely than" at 0.005: nothing is previewed, and the docker counts it as hidden."""
+    with BackgroundServer(create_app(build_domain(), SureOfAStroke(), data_dir=tmp_path / "feedback")) as running:
+        result = run_krita(tmp_path, "server", NEP_DRIVER_SERVER=running.url, NEP_DRIVER_DEFAULT_CONFIDENCE="1",
+                           NEP_DRIVER_MIN_STROKE_PROBABILITY="0.005", NEP_DRIVER_CLOSED=f"http://127.0.0.1:{closed_port()}")["server"]
+    assert result["status"] == "ok", result["message"]
+    assert result["suggestion"] is None and not result["ghost"] and result["hidden"] == 1

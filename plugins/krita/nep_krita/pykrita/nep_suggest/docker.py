@@ -59,7 +59,8 @@ class NepDocker(DockWidget):
     def refresh(self):
         runtime = self.app.runtime
         shown = runtime.suggestion
-        self.suggestion.setText(f"Next: {shown['label']}  ({shown['confidence']:.0%})" if shown else "No suggestion.")
+        hidden = f" ({runtime.hidden} unsure hidden)" if runtime.hidden else ""
+        self.suggestion.setText(f"Next: {shown['label']}  ({shown['confidence']:.0%})" if shown else f"No suggestion{hidden}.")
         self.accept_button.setEnabled(shown is not None)
         self.dismiss_button.setEnabled(shown is not None)
         self.outcome.setText(runtime.outcome)
@@ -91,6 +92,14 @@ class SettingsDialog(QDialog):
         self.confidence.setRange(0.0, 1.0)
         self.confidence.setSingleStep(0.05)
         self.confidence.setValue(settings.min_confidence)
+        self.unsure = QDoubleSpinBox(self)
+        self.unsure.setDecimals(4)
+        self.unsure.setRange(0.0, 1.0)
+        self.unsure.setSingleStep(0.001)
+        self.unsure.setValue(settings.min_stroke_probability)
+        self.unsure.setSpecialValueText("off")
+        self.unsure.setToolTip("Hide a suggestion whose own probability is below this. "
+                               "About 0.003 hides most guesses while you doodle freely and few hatch lines.")
         self.logs = QLineEdit(settings.log_folder, self)
         self.logs.setPlaceholderText(settings.logs())
         form.addRow("Server URL", self.url)
@@ -98,6 +107,7 @@ class SettingsDialog(QDialog):
         form.addRow(self.enabled)
         form.addRow(self.record)
         form.addRow("Minimum confidence", self.confidence)
+        form.addRow("Hide strokes less likely than", self.unsure)
         form.addRow("Log folder", self.logs)
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel, parent=self)
         buttons.accepted.connect(self.accept)
@@ -106,4 +116,4 @@ class SettingsDialog(QDialog):
 
     def result_settings(self):
         return Settings(self.url.text().strip(), self.token.text().strip(), self.enabled.isChecked(), self.record.isChecked(),
-                        float(self.confidence.value()), self.logs.text().strip())
+                        float(self.confidence.value()), self.logs.text().strip(), float(self.unsure.value()))

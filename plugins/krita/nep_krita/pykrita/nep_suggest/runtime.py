@@ -54,6 +54,7 @@ class Runtime(FeedbackMixin):
         self.generation = self.sent_upto = 0
         self.asked_generation, self.asked_at = None, -RETRY_SECONDS
         self.suggestion = None
+        self.hidden = 0  # suggestions in the last answer below the painter's minimum confidence or probability
         self.accepting = False  # Accept runs Krita actions (undo) whose signals must not be logged as the painter's
 
     # Sessions ---------------------------------------------------------------------------------
@@ -217,17 +218,20 @@ class Runtime(FeedbackMixin):
             self.status, self.message = "ok", ""
             if result.body.get("best_is_no_edit") is True:
                 suggestions = []
-            confident = [item for item in suggestions if item["confidence"] >= self.settings.min_confidence]
+            confident = [item for item in suggestions if item["confidence"] >= self.settings.min_confidence
+                         and item["probability"] >= self.settings.min_stroke_probability]
             best = confident[0] if confident else None
             if best is not None:
                 request_id = result.body.get("request_id")
                 best = dict(best, label=checks.label(best["action"]), shown_at=self.now(),
                             request_id=request_id if isinstance(request_id, str) else None)
             self._set_suggestion(best)
+            self.hidden = len(suggestions) - len(confident)
         return changed
 
     def _set_suggestion(self, suggestion):
         self.suggestion = suggestion
+        self.hidden = 0
         self.ghost.clear()
         if suggestion is None:
             return

@@ -20,13 +20,15 @@ def default_log_folder():
 class Settings:
     """What the painter can set in the docker's Settings dialog."""
 
-    def __init__(self, server_url=DEFAULT_URL, token="", enabled=True, record=True, min_confidence=0.1, log_folder=""):
+    def __init__(self, server_url=DEFAULT_URL, token="", enabled=True, record=True, min_confidence=0.1, log_folder="",
+                 min_stroke_probability=0.0):
         self.server_url = server_url
         self.token = token
         self.enabled = enabled
         self.record = record
         self.min_confidence = min_confidence
         self.log_folder = log_folder
+        self.min_stroke_probability = min_stroke_probability  # hide a suggestion less likely than this (0: off)
 
     def logs(self):
         """The folder session logs go to."""
@@ -59,6 +61,7 @@ def load(read):
         record=_flag(read(GROUP, "record", "true"), True),
         min_confidence=_fraction(read(GROUP, "min_confidence", str(default.min_confidence)), default.min_confidence),
         log_folder=read(GROUP, "log_folder", "") or "",
+        min_stroke_probability=_fraction(read(GROUP, "min_stroke_probability", "0.0"), default.min_stroke_probability),
     )
 
 
@@ -70,3 +73,4 @@ def save(settings, write):
     write(GROUP, "record", "true" if settings.record else "false")
     write(GROUP, "min_confidence", repr(float(settings.min_confidence)))
     write(GROUP, "log_folder", settings.log_folder)
+    write(GROUP, "min_stroke_probability", repr(float(settings.min_stroke_probability)))
