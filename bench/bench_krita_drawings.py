@@ -7,9 +7,10 @@ through the ``quickdraw`` collector, as ``nep eval --data quickdraw:DIR`` reads 
 of a few hundred drawings holds a few dozen, so the sessions are split ``--rounds`` times, each time
 by another seed (by drawing, 60/40): the baselines are fitted on that round's training part and
 every predictor is scored on the held-out part with ``nep eval``'s metrics. Figures (over all
-rounds): kind top-1, location accuracy (the right 32-pixel start cell), the canvas verifier's mean
+rounds): exact match top-1, kind top-1, location accuracy (the right 32-pixel start cell), the canvas verifier's mean
 Chamfer distance and IoU (over the examples whose prediction and reference are both strokes), the
-median Chamfer distance, and how often each predictor said no edit.
+median Chamfer distance, and how often each predictor said no edit. ``--min-probability P`` scores
+what the docker shows with *Hide strokes less likely than* at P.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ def main() -> None:
     parser.add_argument("--model", required=True, help="a krita checkpoint folder from nep train (or a baseline: repeat-last, ngram)")
     parser.add_argument("--drawings", required=True, help="a Quick, Draw! file or folder (.ndjson, .ndjson.gz, .npz)")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--min-probability", type=float, default=0.0,
+                        help="hide suggestions less likely than this, as the docker's 'Hide strokes less likely than' (nep eval --min-probability)")
     args = parser.parse_args()
 
     from nep_core.dataset import load_sessions
@@ -45,7 +48,7 @@ def main() -> None:
         held_out = splits["val"] + splits["test"]
         predictors = {"model": model, **{name: make_baseline(name, domain).fit(splits["train"]) for name in ("repeat-last", "ngram")}}
         for name, predictor in predictors.items():
-            outcomes.setdefault(name, []).extend(run_predictor(predictor, domain, held_out))
+            outcomes.setdefault(name, []).extend(run_predictor(predictor, domain, held_out, min_probability=args.min_probability))
     figures = {}
     for name, kept in outcomes.items():
         metrics = compute_metrics(kept, domain, 3)
@@ -53,6 +56,7 @@ def main() -> None:
                     if "canvas" in outcome.verdicts and "chamfer_px" in outcome.verdicts["canvas"].details]
         figures[name] = {
             "examples": len(kept),
+            "exact_match_top1": round(metrics["exact_match_top1"], 4),
             "kind_top1": round(metrics["kind_top1"], 4),
             "location_accuracy": round(metrics["location_accuracy"], 4),
             "chamfer_px_mean": round(statistics.mean(chamfers), 1) if chamfers else None,
@@ -67,6 +71,7 @@ def main() -> None:
         "drawings": args.drawings,
         "sessions": len(sessions),
         "rounds": args.rounds,
+        "min_probability": args.min_probability,
         "figures": figures,
         "python": platform.python_version(),
     }, indent=2))

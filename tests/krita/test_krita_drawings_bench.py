@@ -41,6 +41,7 @@ def test_the_bench_scores_predictors_on_drawings_with_the_baselines_fitted_per_r
     assert figures["repeat-last"]["stroke_pairs"] > 0 and figures["repeat-last"]["chamfer_px_mean"] > 0
     # four strokes a drawing: a stroke follows three times, then the drawing ends (no edit)
     assert figures["repeat-last"]["kind_top1"] == 0.75 and 0 <= figures["repeat-last"]["location_accuracy"] <= 1
+    assert figures["repeat-last"]["exact_match_top1"] == 0.0 and report["min_probability"] == 0.0  # it never stays silent
     ngram = figures["ngram"]  # fitted on each round's training drawings, whose door and window strokes recur exactly
     assert ngram["examples"] == figures["repeat-last"]["examples"] > 0
     assert 0 < ngram["no_edit_predicted"] < ngram["examples"] and ngram["stroke_pairs"] > 0
