@@ -7,9 +7,9 @@ through the ``quickdraw`` collector, as ``nep eval --data quickdraw:DIR`` reads 
 of a few hundred drawings holds a few dozen, so the sessions are split ``--rounds`` times, each time
 by another seed (by drawing, 60/40): the baselines are fitted on that round's training part and
 every predictor is scored on the held-out part with ``nep eval``'s metrics. Figures (over all
-rounds): exact match top-1, kind top-1, location accuracy (the right 32-pixel start cell), the canvas verifier's mean
-Chamfer distance and IoU (over the examples whose prediction and reference are both strokes), the
-median Chamfer distance, and how often each predictor said no edit. ``--min-probability P`` scores
+rounds): exact match top-1, kind top-1, location accuracy (the right 32-pixel start cell), the
+canvas verifier's mean Chamfer distance and IoU (over the examples whose prediction and reference
+are both strokes), the median Chamfer distance, and how often each predictor said no edit. ``--min-probability P`` scores
 what the docker shows with *Hide strokes less likely than* at P.
 """
 

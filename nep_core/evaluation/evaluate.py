@@ -78,8 +78,9 @@ def run_predictor(
     """Predict every example; time each call; judge edit top-1 predictions with every domain verifier.
 
     Each prediction is scored as the app shows it: suggestions below ``min_confidence`` (None: the
-    domain's ``min_confidence``), or whose own probability is below ``min_probability``, are left out. Verdicts are asked for in batches
-    (``Verifier.verify_many``), so a verifier can run them in parallel.
+    domain's ``min_confidence``), or whose own probability is below ``min_probability``, are left
+    out. Verdicts are asked for in batches (``Verifier.verify_many``), so a verifier can run them in
+    parallel.
     """
     space = domain.action_space
     floor = domain.min_confidence if min_confidence is None else min_confidence
