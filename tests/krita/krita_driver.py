@@ -228,6 +228,17 @@ def hatch_and_wait_for_an_answer(runtime):
         time.sleep(0.05)
 
 
+def docker_text(runtime):
+    """What the docker's suggestion line says about ``runtime``'s last answer."""
+    from nep_suggest.docker import NepDocker
+
+    docker = NepDocker()
+    docker.app.timer.stop()
+    docker.app.runtime = runtime
+    docker.refresh()
+    return docker.suggestion.text()
+
+
 def scenario_server(home):
     from PyQt5.QtWidgets import QApplication
 
@@ -242,6 +253,7 @@ def scenario_server(home):
     out = {"answers": []}
     out["status"], out["message"] = runtime.status, runtime.message
     out["hidden"] = runtime.hidden
+    out["docker_text"] = docker_text(runtime)
     out["min_confidence"] = runtime.settings.min_confidence
     out["suggestion"] = runtime.suggestion
     out["ghost"] = runtime.ghost.node is not None

@@ -301,6 +301,7 @@ def test_the_docker_shows_a_stroke_the_model_is_sure_of_at_the_default_minimum_c
     shown = result["suggestion"]
     assert shown is not None and shown["action"]["kind"] == "stroke" and result["ghost"]
     assert shown["probability"] < 0.01 and shown["confidence"] == 0.9 and result["hidden"] == 0
+    assert result["docker_text"].startswith("Next: ") and "(90%)" in result["docker_text"]
 
 
 @needs_krita
@@ -312,3 +313,4 @@ def test_the_docker_hides_a_stroke_less_likely_than_the_painters_floor(tmp_path)
                            NEP_DRIVER_MIN_STROKE_PROBABILITY="0.005", NEP_DRIVER_CLOSED=f"http://127.0.0.1:{closed_port()}")["server"]
     assert result["status"] == "ok", result["message"]
     assert result["suggestion"] is None and not result["ghost"] and result["hidden"] == 1
+    assert result["docker_text"] == "No suggestion (1 unsure hidden)."
