@@ -225,13 +225,12 @@ class Runtime(FeedbackMixin):
                 request_id = result.body.get("request_id")
                 best = dict(best, label=checks.label(best["action"]), shown_at=self.now(),
                             request_id=request_id if isinstance(request_id, str) else None)
-            self._set_suggestion(best)
-            self.hidden = len(suggestions) - len(confident)
+            self._set_suggestion(best, hidden=len(suggestions) - len(confident))
         return changed
 
-    def _set_suggestion(self, suggestion):
+    def _set_suggestion(self, suggestion, hidden=0):
         self.suggestion = suggestion
-        self.hidden = 0
+        self.hidden = hidden
         self.ghost.clear()
         if suggestion is None:
             return
