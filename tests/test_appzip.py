@@ -15,15 +15,18 @@ from nep_core.cli.subapp import tools_app
 def test_the_zip_is_reproducible_in_order_with_fixed_dates_and_modes(tmp_path: Path) -> None:
     (tmp_path / "a.py").write_text("A = 1\n")
     (tmp_path / "b.toml").write_text("id = 'x'\n")
-    files = [("b.toml", tmp_path / "b.toml"), ("pkg/a.py", tmp_path / "a.py")]
+    files = [("b.toml", tmp_path / "b.toml"), ("pkg/a.py", tmp_path / "a.py"), ("pkg/sub/c.py", tmp_path / "a.py")]
     (tmp_path / "out").mkdir()
     first = write_zip(tmp_path / "out" / "x.zip", files)
     second = write_zip(tmp_path / "y.zip", files)
     assert first == tmp_path / "out" / "x.zip" and first.read_bytes() == second.read_bytes()
     with zipfile.ZipFile(first) as archive:
-        assert archive.namelist() == ["b.toml", "pkg/a.py"]
+        assert archive.namelist() == ["b.toml", "pkg/", "pkg/a.py", "pkg/sub/", "pkg/sub/c.py"]  # each folder once, before its files
+        files_in_zip = [info for info in archive.infolist() if not info.is_dir()]
+        folders_in_zip = [info for info in archive.infolist() if info.is_dir()]
         assert all(info.date_time == ZIP_DATE and info.external_attr == 0o644 << 16 and info.compress_type == zipfile.ZIP_DEFLATED
-                   for info in archive.infolist())
+                   for info in files_in_zip)
+        assert all(info.date_time == ZIP_DATE and info.external_attr >> 16 == 0o40755 and info.file_size == 0 for info in folders_in_zip)
         assert archive.read("pkg/a.py") == b"A = 1\n"
 
 

@@ -1,0 +1,62 @@
+"""A Krita plugin the install test puts beside NEP's: it acts once Krita's window exists, then closes it.
+
+NEP_PROBE_PHASE=import: import NEP_PROBE_ZIP as Tools > Scripts > Import Python Plugin from File...
+does (Krita's own plugin_importer, then ``enable_<name>`` in the [python] settings). Any other phase:
+report what Krita's plugin manager loaded at start. The result goes to NEP_PROBE_RESULT as JSON.
+"""
+
+import json
+import os
+import sys
+import traceback
+
+from krita import Extension, Krita
+from PyQt5.QtCore import QTimer
+
+SETTLE_MS = 1000  # let the window finish building its dockers before looking at them
+
+
+def import_plugin(app):
+    from plugin_importer.plugin_importer import PluginImporter  # Krita's importer, shipped in its pykrita folder
+
+    never_overwrite = lambda plugin: False  # noqa: E731 (a fresh resource folder has nothing to overwrite)
+    imported = PluginImporter(os.environ["NEP_PROBE_ZIP"], app.getAppDataLocation(), never_overwrite).import_all()
+    for plugin in imported:  # what the importer's extension does after the user says yes to "enable it?"
+        app.writeSetting("python", "enable_%s" % plugin["name"], "true")
+    return {"imported": [plugin["name"] for plugin in imported], "resources": app.getAppDataLocation()}
+
+
+def loaded_plugin(app):
+    module = sys.modules.get("nep_suggest")
+    accept = app.action("nep_suggest_accept")
+    dismiss = app.action("nep_suggest_dismiss")
+    return {
+        "module_file": getattr(module, "__file__", None),
+        "resources": app.getAppDataLocation(),
+        "extensions": [type(extension).__name__ for extension in app.extensions()],
+        "dockers": [docker.windowTitle() for docker in app.dockers()],
+        "shortcuts": [action.shortcut().toString() if action else None for action in (accept, dismiss)],
+        "forbidden_modules": sorted(name for name in sys.modules if name.split(".")[0] in ("torch", "nep_core", "nep_krita")),
+    }
+
+
+def act_and_close():
+    app = Krita.instance()
+    try:
+        result = (import_plugin if os.environ.get("NEP_PROBE_PHASE") == "import" else loaded_plugin)(app)
+    except Exception:
+        result = {"error": traceback.format_exc()}
+    with open(os.environ["NEP_PROBE_RESULT"], "w") as handle:
+        json.dump(result, handle)
+    QTimer.singleShot(500, lambda: app.activeWindow().qwindow().close())  # quit as a user does, so settings are saved
+
+
+class InstallProbe(Extension):
+    def setup(self):
+        pass
+
+    def createActions(self, window):  # noqa: N802 (Krita's name)
+        QTimer.singleShot(SETTLE_MS, act_and_close)
+
+
+Krita.instance().addExtension(InstallProbe(Krita.instance()))
