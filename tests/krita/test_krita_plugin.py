@@ -136,6 +136,8 @@ def test_pure_modules_record_strokes_and_brush_changes_outside_krita(tmp_path, m
     assert watcher.look(changed) == [{"kind": "size", "args": {"size": 12.0}}, {"kind": "color", "args": {"color": "#ff0000"}},
                                      {"kind": "eraser", "args": {"on": True}}, {"kind": "layer.new", "args": {"name": "Shade"}}]
     assert watcher.look(dict(changed, layer=0)) == [{"kind": "layer.switch", "args": {"index": 0, "name": "Background"}}]
+    assert watcher.look(dict(changed, layer=0, size=None)) == []  # unknown (a closing view reports no size): no change
+    assert watcher.look(dict(changed, layer=0)) == []  # and the size it had still stands
 
     monkeypatch.setenv("NEP_HOME", str(tmp_path / "nephome"))
     stored = {}

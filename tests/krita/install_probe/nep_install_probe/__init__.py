@@ -1,8 +1,9 @@
 """A Krita plugin the install test puts beside NEP's: it acts once Krita's window exists, then closes it.
 
-NEP_PROBE_PHASE=import: import NEP_PROBE_ZIP as Tools > Scripts > Import Python Plugin from File...
-does (Krita's own plugin_importer, then ``enable_<name>`` in the [python] settings). Any other phase:
-report what Krita's plugin manager loaded at start. The result goes to NEP_PROBE_RESULT as JSON.
+NEP_PROBE_PHASE says what to do: ``import`` imports NEP_PROBE_ZIP as Tools > Scripts > Import Python
+Plugin from File... does (Krita's own plugin_importer, then ``enable_<name>`` in the [python]
+settings); ``loaded`` reports what Krita's plugin manager loaded at start; ``draw`` paints a stroke on
+the real canvas (draw.py). The result goes to NEP_PROBE_RESULT as JSON.
 """
 
 import json
@@ -40,15 +41,25 @@ def loaded_plugin(app):
     }
 
 
-def act_and_close():
-    app = Krita.instance()
-    try:
-        result = (import_plugin if os.environ.get("NEP_PROBE_PHASE") == "import" else loaded_plugin)(app)
-    except Exception:
-        result = {"error": traceback.format_exc()}
+def report_and_close(result):
     with open(os.environ["NEP_PROBE_RESULT"], "w") as handle:
         json.dump(result, handle)
-    QTimer.singleShot(500, lambda: app.activeWindow().qwindow().close())  # quit as a user does, so settings are saved
+    window = Krita.instance().activeWindow()
+    QTimer.singleShot(500, lambda: window.qwindow().close())  # quit as a user does, so settings are saved
+
+
+def act():
+    app = Krita.instance()
+    phase = os.environ.get("NEP_PROBE_PHASE")
+    try:
+        if phase == "draw":
+            from . import draw
+
+            draw.start(report_and_close)
+        else:
+            report_and_close((import_plugin if phase == "import" else loaded_plugin)(app))
+    except Exception:
+        report_and_close({"error": traceback.format_exc()})
 
 
 class InstallProbe(Extension):
@@ -56,7 +67,7 @@ class InstallProbe(Extension):
         pass
 
     def createActions(self, window):  # noqa: N802 (Krita's name)
-        QTimer.singleShot(SETTLE_MS, act_and_close)
+        QTimer.singleShot(SETTLE_MS, act)
 
 
 Krita.instance().addExtension(InstallProbe(Krita.instance()))

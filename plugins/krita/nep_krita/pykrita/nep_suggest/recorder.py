@@ -123,7 +123,8 @@ class BrushWatcher:
     """Brush, colour and layer changes between two looks, as actions.
 
     A look is ``{"brush", "color", "size", "opacity", "eraser", "layers", "layer"}``: ``layers`` the
-    names of the layer stack from the bottom, ``layer`` the index of the active one (or None).
+    names of the layer stack from the bottom, ``layer`` the index of the active one (or None). A
+    brush value of None is unknown, not a change: the last known value stands.
     """
 
     BRUSH_KEYS = ("brush", "size", "opacity", "color", "eraser")
@@ -138,7 +139,8 @@ class BrushWatcher:
         if self.last is None:
             self.last = dict(look)
             return []
-        before, self.last = self.last, dict(look)
+        before = self.last
+        self.last = {**look, **{key: before.get(key) for key in self.BRUSH_KEYS if look.get(key) is None}}
         actions = []
         for key in self.BRUSH_KEYS:
             value = look.get(key)

@@ -56,7 +56,9 @@ class Workspace:
         active = self.active_node()
         index = next((i for i, node in enumerate(layers) if active is not None and node.uniqueId() == active.uniqueId()), None)
         look = dict(self.brush)
-        if self.view is not None:
+        if self.view is not None and self.view.document() is None:  # a view Krita closed reports size 0 and no preset
+            look.update(brush=None, color=None, size=None, opacity=None, eraser=None)  # unknown, not a change
+        elif self.view is not None:
             preset = self.view.currentBrushPreset()
             look.update(brush=preset.name() if preset is not None else None, color=color_name(self.view.foregroundColor()),
                         size=float(self.view.brushSize()), opacity=float(self.view.paintingOpacity()))
