@@ -3,9 +3,11 @@
 Full Krita (not kritarunner, which loads no plugins and has no window) runs in a virtual X display
 (Debian's `xvfb`) with a fresh resource folder, three times: Krita's own *Import Python Plugin from
 File* code imports the zip that `nep krita plugin` built and enables it; after a restart Krita's
-plugin manager loads NEP Suggest from that folder into the window; and a stroke painted with the
-mouse on Krita's real canvas is recorded by the plugin where Krita painted it. A small probe plugin
-(tests/krita/install_probe) acts inside Krita and writes what it saw to a JSON file.
+plugin manager loads NEP Suggest from that folder into the window; and then a painter's session: a
+stroke painted with the mouse on Krita's real canvas is recorded where Krita painted it, the plugin
+asks a real `nep serve` (on loopback) for the next stroke, shows its ghost, and Krita's *NEP: Accept
+suggestion* action paints it. A small probe plugin (tests/krita/install_probe) acts inside Krita and
+writes what it saw to a JSON file.
 """
 
 from __future__ import annotations
@@ -20,8 +22,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from nep_core.actions import Action
+from nep_core.inference.predictor import Prediction, Predictor, Suggestion
+from nep_core.server import create_app
+from nep_core.server.runner import BackgroundServer
 from nep_core.sessionlog import read_session
 from nep_krita.cli import app
+from nep_krita.domain import build_domain
 
 PROBE = Path(__file__).parent / "install_probe"
 KRITA = shutil.which("krita")
@@ -66,9 +73,30 @@ def installed(tmp_path_factory) -> tuple[Path, dict, dict]:
     return home, imported, loaded
 
 
+class UnderlineNext(Predictor):
+    """Whatever was drawn, suggest a horizontal line across the bottom of the 400 x 300 document, with Krita's
+    default brush (a suggestion with a brush the painter has not used is not valid)."""
+
+    name = "underline-next"
+    LINE = ((60.0, 250.0), (340.0, 250.0))
+
+    def predict(self, context, k=3):
+        (x0, y), (x1, _) = self.LINE
+        points = [[x0, y, 0.8, 0.0], [(x0 + x1) / 2, y, 0.8, 80.0], [x1, y, 0.8, 160.0]]
+        line = Action("stroke", args={"points": points, "brush": "b) Basic-5 Size Opacity", "color": "#000000", "size": 4.0, "opacity": 1.0})
+        return Prediction([Suggestion(line, 0.9)], 0.05, kind_probability=0.9)
+
+
 @pytest.fixture(scope="module")
-def drawn(installed) -> dict:
-    return start_krita(installed[0], "draw")
+def drawn(installed, tmp_path_factory) -> dict:
+    home = installed[0]
+    feedback = tmp_path_factory.mktemp("feedback")
+    with BackgroundServer(create_app(build_domain(), UnderlineNext(), data_dir=feedback)) as server:
+        with (home / "config" / "kritarc").open("a") as kritarc:  # the docker's Settings... dialog stores it here
+            kritarc.write(f"\n[nep_suggest]\nserver_url={server.url}\n")
+        seen = start_krita(home, "draw")
+    seen["server_log"] = feedback / "krita" / f"{seen['session']}.jsonl"
+    return seen
 
 
 def test_krita_imports_the_zip_into_its_resource_folder_and_enables_it(installed):
@@ -98,20 +126,44 @@ def test_a_stroke_painted_on_kritas_canvas_is_recorded_where_krita_painted_it(dr
     assert session.domain == "krita" and session.meta["source"] == "krita-plugin"
     assert session.events[0].state["canvas"] == {"width": 400, "height": 300}
     actions = [event.action for event in session.events if event.action is not None]
-    assert [action.kind for action in actions] == ["stroke"]  # and nothing when Krita closed the view (it reports size 0)
-    strokes = actions
-    stroke = strokes[0].args
+    # the painter's stroke, then the accepted suggestion; nothing when Krita closed the view (it reports size 0)
+    assert [action.kind for action in actions] == ["stroke", "stroke"]
+    stroke = actions[0].args
     assert stroke["size"] == 4.0  # the brush of the view, as Krita reports it
     points = [(x, y) for x, y, *_ in stroke["points"]]
     assert len(points) >= 3  # an L: its corner survives simplification
-
-    def distance_to_paint(x: float, y: float) -> float:
-        return min(math.hypot(x - px, y - py) for px, py in painted)
-
     # Document coordinates come from the view's zoom and scroll (Krita 5.1: an estimate; 5.2+: exact):
     # every recorded point lies on the line Krita painted, and the stroke spans what Krita painted.
-    assert max(distance_to_paint(x, y) for x, y in points) <= 3.0, points
-    xs, ys = [x for x, _ in points], [y for _, y in points]
-    painted_xs, painted_ys = [x for x, _ in painted], [y for _, y in painted]
-    for recorded, actual in ((min(xs), min(painted_xs)), (max(xs), max(painted_xs)), (min(ys), min(painted_ys)), (max(ys), max(painted_ys))):
-        assert abs(recorded - actual) <= 5.0, (points, min(painted_xs), max(painted_xs), min(painted_ys), max(painted_ys))
+    assert max(distance_to_nearest(point, painted) for point in points) <= 3.0, points
+    for recorded, actual in zip(bounds(points), bounds(painted)):
+        assert abs(recorded - actual) <= 5.0, (points, bounds(painted))
+
+
+def test_the_plugin_asks_nep_serve_shows_the_ghost_and_krita_paints_it_on_accept(drawn):
+    assert drawn["status"] == "ok", drawn["message"]
+    assert drawn["ghost_shown"] and drawn["docker_text"].startswith("Next: stroke")
+    assert len(drawn["layers"]) == 3  # Background, ink and the ghost's preview layer
+    (x0, y), (x1, _) = UnderlineNext.LINE
+    assert all(py < y - 20 for _, py in drawn["painted"])  # nothing was there before
+    before = {tuple(pixel) for pixel in drawn["painted"]}
+    new = [pixel for pixel in map(tuple, drawn["painted_after_accept"]) if pixel not in before]
+    assert len(new) > 500, f"Accept painted {len(new)} pixels"
+    assert all(abs(py - y) <= 4 for _, py in new)  # with the current brush (4 px) along the suggested line
+    left, _, right, _ = bounds(new)
+    assert abs(left - x0) <= 4 and abs(right - x1) <= 4
+    assert drawn["outcome"].startswith("Accepted")
+    assert drawn["layers_after_accept"][:2] == drawn["layers"][:2]  # Accept painted into the ink layer, no layer added
+    assert drawn["layers_after_accept"].count("NEP suggestion (preview)") <= 1  # the old ghost is gone (a new one may follow)
+    feedback = [event.feedback for event in read_session(drawn["server_log"]).events if event.feedback is not None]
+    # the server heard both: the ghost shown when the document opened was passed over by the painter's stroke
+    assert [record["outcome"] for record in feedback] == ["ignored", "accepted"]
+
+
+def distance_to_nearest(point: tuple[float, float], pixels: list) -> float:
+    return min(math.hypot(point[0] - px, point[1] - py) for px, py in pixels)
+
+
+def bounds(points) -> tuple[float, float, float, float]:
+    """(left, top, right, bottom) of ``points``."""
+    xs, ys = [x for x, *_ in points], [y for _, y, *_ in points]
+    return min(xs), min(ys), max(xs), max(ys)

@@ -138,6 +138,10 @@ def test_pure_modules_record_strokes_and_brush_changes_outside_krita(tmp_path, m
     assert watcher.look(dict(changed, layer=0)) == [{"kind": "layer.switch", "args": {"index": 0, "name": "Background"}}]
     assert watcher.look(dict(changed, layer=0, size=None)) == []  # unknown (a closing view reports no size): no change
     assert watcher.look(dict(changed, layer=0)) == []  # and the size it had still stands
+    assert watcher.look(dict(changed, layer=None)) == []  # which layer is active is not known for a moment
+    assert watcher.look(dict(changed, layer=0)) == []  # and it is the same one
+    watcher.reset(dict(changed, layer=None))  # just after an Accept merged the stroke down
+    assert watcher.look(dict(changed, layer=0)) == []
 
     monkeypatch.setenv("NEP_HOME", str(tmp_path / "nephome"))
     stored = {}

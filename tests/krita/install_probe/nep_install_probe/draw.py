@@ -1,8 +1,10 @@
-"""The draw phase: paint one L-shaped mouse stroke on Krita's real canvas and report the pixels and the log.
+"""The draw phase: paint an L-shaped mouse stroke on Krita's real canvas, then accept NEP's suggestion.
 
 The document gets a transparent paint layer, so the pixels Krita painted are those with alpha; the
 stroke is sent to the visible canvas widget in widget pixels, around its centre, where the document
-is shown at Krita's fit-to-view zoom.
+is shown at Krita's fit-to-view zoom. The NEP plugin that Krita loaded then asks the server set in
+its settings; once its ghost is shown, Krita's action *NEP: Accept suggestion* (what its shortcut
+triggers) paints it. The layer's pixels are reported after the stroke and after the Accept.
 """
 
 import sys
@@ -18,6 +20,8 @@ BRUSH_SIZE = 4.0
 CANVAS_CLASSES = ("KisOpenGLCanvas2", "KisQPainterCanvas")
 VIEW_READY_MS = 1500  # the new view's canvas is laid out and the NEP plugin's tick has hooked it
 PAINT_DONE_MS = 1500  # Krita paints a stroke asynchronously
+ANSWER_WAIT_MS = 30000
+POLL_MS = 100
 
 
 def later(milliseconds, function, report, *args):
@@ -62,14 +66,43 @@ def draw(document, layer, report):
     later(PAINT_DONE_MS, finish, report, document, layer, canvas)
 
 
-def finish(document, layer, canvas, report):
+def painted_pixels(document, layer):
     document.waitForDone()
     data = bytes(layer.pixelData(0, 0, WIDTH, HEIGHT))
-    painted = [[x, y] for y in range(HEIGHT) for x in range(WIDTH) if data[(y * WIDTH + x) * 4 + 3] > 0]
+    return [[x, y] for y in range(HEIGHT) for x in range(WIDTH) if data[(y * WIDTH + x) * 4 + 3] > 0]
+
+
+def plugin():
     from nep_suggest import app as plugin_app  # the plugin Krita loaded, not a second copy
 
-    plugin = plugin_app.get()
+    return plugin_app.get()
+
+
+def finish(document, layer, canvas, report):
+    seen = {"canvas_class": canvas.metaObject().className(), "painted": painted_pixels(document, layer),
+            "active_layer_after_stroke": document.activeNode().name()}
+    wait_for_the_ghost(document, layer, seen, ANSWER_WAIT_MS // POLL_MS, report)
+
+
+def wait_for_the_ghost(document, layer, seen, polls_left, report):
+    runtime = plugin().runtime
+    if runtime.ghost.node is None and runtime.status not in ("error", "unreachable") and polls_left > 0:
+        later(POLL_MS, wait_for_the_ghost, report, document, layer, seen, polls_left - 1)
+        return
+    docker = next((docker for docker in Krita.instance().dockers() if docker.windowTitle() == "NEP Suggest"), None)
+    seen.update(status=runtime.status, message=runtime.message, ghost_shown=runtime.ghost.node is not None,
+                docker_text=docker.suggestion.text() if docker is not None else None,
+                layers=[node.name() for node in document.rootNode().childNodes()], active_layer_with_ghost=document.activeNode().name())
+    Krita.instance().action("nep_suggest_accept").trigger()
+    later(PAINT_DONE_MS, after_accept, report, document, layer, seen)
+
+
+def after_accept(document, layer, seen, report):
+    app = plugin()
+    merged = document.nodeByName(layer.name())  # on Krita 5.1 Accept merges the stroke down: a new node
+    seen.update(painted_after_accept=painted_pixels(document, merged), outcome=app.runtime.outcome,
+                ghost_after_accept=app.runtime.ghost.node is not None, layers_after_accept=[node.name() for node in document.rootNode().childNodes()],
+                log=app.runtime.log_path(), session=app.runtime.session_id, hooked_canvases=len(app.filters), plugin_error=app.error,
+                forbidden_modules=sorted(name for name in sys.modules if name.split(".")[0] in ("torch", "nep_core", "nep_krita")))
     document.setModified(False)  # close without a "save changes?" question
-    report({"canvas_class": canvas.metaObject().className(), "painted": painted, "log": plugin.runtime.log_path(),
-            "hooked_canvases": len(plugin.filters), "plugin_error": plugin.error,
-            "forbidden_modules": sorted(name for name in sys.modules if name.split(".")[0] in ("torch", "nep_core", "nep_krita"))})
+    report(seen)

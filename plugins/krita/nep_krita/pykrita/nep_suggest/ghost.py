@@ -2,8 +2,8 @@
 
 The layer is named ``GHOST_LAYER``, painted with the stroke's colour at ``GHOST_ALPHA`` and
 removed again on Accept, Dismiss, a new stroke or a new suggestion. It is not part of the
-document's undo history (Krita's Python API adds layers outside it), and the recorder never
-counts it as a layer.
+document's undo history (Krita's Python API adds layers outside it), the recorder never counts it
+as a layer, and it never stays the active layer.
 """
 
 from . import painter
@@ -14,8 +14,7 @@ GHOST_ALPHA = 0.45
 
 class Ghost:
     def __init__(self):
-        self.node = None
-        self.document = None
+        self.node = self.document = self.above = None
 
     def show(self, document, above, stroke, canvas):
         """Preview ``stroke`` above the layer ``above``; False when it cannot be shown."""
@@ -30,9 +29,22 @@ class Ghost:
         (x, y, w, h), data = raster
         node.setPixelData(data, x, y, w, h)
         node.setLocked(True)
+        self.node, self.document, self.above = node, document, above
+        self.keep_inactive()
         document.refreshProjection()
-        self.node, self.document = node, document
         return True
+
+    def keep_inactive(self):
+        """Give the painter's layer back if the ghost's became the active one (call on every tick).
+
+        A Krita window makes a new layer active, at once or a moment later; left so, the painter's
+        next stroke would go to the locked ghost layer and paint nothing.
+        """
+        if self.node is None:
+            return
+        active = self.document.activeNode()
+        if active is not None and active.uniqueId() == self.node.uniqueId():
+            self.document.setActiveNode(self.above)
 
     def clear(self):
         if self.node is not None:
@@ -41,4 +53,4 @@ class Ghost:
                 self.document.refreshProjection()
             except RuntimeError:  # the document was closed
                 pass
-        self.node = self.document = None
+        self.node = self.document = self.above = None

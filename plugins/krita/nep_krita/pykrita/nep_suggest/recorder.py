@@ -123,8 +123,9 @@ class BrushWatcher:
     """Brush, colour and layer changes between two looks, as actions.
 
     A look is ``{"brush", "color", "size", "opacity", "eraser", "layers", "layer"}``: ``layers`` the
-    names of the layer stack from the bottom, ``layer`` the index of the active one (or None). A
-    brush value of None is unknown, not a change: the last known value stands.
+    names of the layer stack from the bottom, ``layer`` the index of the active one. A brush value or
+    layer of None is unknown, not a change: the last known one stands (a view Krita closed has no
+    brush; just after a merge Krita may not say yet which layer is active).
     """
 
     BRUSH_KEYS = ("brush", "size", "opacity", "color", "eraser")
@@ -133,14 +134,13 @@ class BrushWatcher:
         self.last = None
 
     def reset(self, look=None):
-        self.last = dict(look) if look is not None else None
+        self.last = self._known(look) if look is not None else None
 
     def look(self, look):
         if self.last is None:
             self.last = dict(look)
             return []
-        before = self.last
-        self.last = {**look, **{key: before.get(key) for key in self.BRUSH_KEYS if look.get(key) is None}}
+        before, self.last = self.last, self._known(look)
         actions = []
         for key in self.BRUSH_KEYS:
             value = look.get(key)
@@ -161,6 +161,11 @@ class BrushWatcher:
         elif index is not None and index < MAX_LAYERS and (index, layers[index]) != (before.get("layer"), _name(old_layers, before.get("layer"))):
             actions.append({"kind": "layer.switch", "args": {"index": index, "name": layers[index]}})
         return actions
+
+    def _known(self, look):
+        """``look`` with its unknown (None) brush values and layer taken from the last look."""
+        last = self.last or {}
+        return {**look, **{key: last.get(key) for key in (*self.BRUSH_KEYS, "layer") if look.get(key) is None}}
 
 
 def _name(layers, index):

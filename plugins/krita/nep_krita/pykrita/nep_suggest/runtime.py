@@ -161,6 +161,7 @@ class Runtime(FeedbackMixin):
     def tick(self):
         if self.workspace is None:
             return
+        self.ghost.keep_inactive()
         if self.builder.active:
             return  # never ask or repaint while the painter is drawing
         self.look_at_brush()
