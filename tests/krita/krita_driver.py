@@ -75,7 +75,29 @@ def scenario_load(home):
     }
 
 
+def overlay_image(overlay):
+    """What the ghost's overlay paints, on transparency."""
+    from PyQt5.QtCore import QPoint, Qt
+    from PyQt5.QtGui import QImage, QRegion
+    from PyQt5.QtWidgets import QWidget
+
+    image = QImage(overlay.width(), overlay.height(), QImage.Format_ARGB32)
+    image.fill(Qt.transparent)
+    overlay.render(image, QPoint(), QRegion(), QWidget.RenderFlags(QWidget.DrawChildren))
+    return image
+
+
+def overlay_pixel(image, x, y):
+    from PyQt5.QtGui import QColor
+
+    colour = QColor.fromRgba(image.pixel(x, y))
+    return [colour.red(), colour.green(), colour.blue(), colour.alpha()]
+
+
 def scenario_accept(home):
+    from PyQt5.QtCore import Qt
+    from PyQt5.QtWidgets import QWidget
+
     from nep_suggest import painter
 
     width, height = 200, 150
@@ -83,15 +105,24 @@ def scenario_accept(home):
     runtime = new_runtime(document, os.path.join(home, "logs-accept"))
     out = {"painter": "paintPath" if painter.can_paint_path(runtime.workspace.active_node()) else "merge"}
 
-    # The ghost: a preview layer above the active one, removed on Dismiss.
+    # The ghost: drawn on an overlay of the canvas widget, here a stand-in showing the document at 200 %,
+    # scrolled so that document (-5, -2.5) is at its corner; the document is not touched. Removed on Dismiss.
+    canvas = QWidget()
+    canvas.resize(2 * width + 10, 2 * height + 5)
+    overlay = runtime.ghost.attach(canvas, lambda x, y: (2 * x + 10, 2 * y + 5))
     line = suggestion("stroke", points=[[20, 30, 1.0, 0], [180, 30, 1.0, 8]], color="#00ff00", size=6.0, opacity=1.0, brush="")
     before = layer_bytes(runtime.workspace.active_node(), width, height)
     runtime.suggestion = None
     runtime._set_suggestion(dict(line))
-    out["ghost_layers"] = [node.name() for node in document.topLevelNodes()]
-    ghost = runtime.ghost.node
-    out["ghost_pixel"] = pixel(layer_bytes(ghost, width, height), width, 100, 30) if ghost is not None else None
+    out["ghost_stroke"] = runtime.ghost.stroke is not None
+    out["layers_with_ghost"] = [node.name() for node in document.topLevelNodes()]
+    drawn = overlay_image(overlay)
+    out["ghost_pixel"] = overlay_pixel(drawn, 210, 65)  # document (100, 30), the middle of the line
+    out["ghost_edge"] = [overlay_pixel(drawn, 210, 65 + offset)[3] for offset in (4, 10)]  # 12 widget px wide
+    out["ghost_beyond_the_ends"] = [overlay_pixel(drawn, x, 65)[3] for x in (40, 380)]
+    out["overlay_lets_events_through"] = overlay.testAttribute(Qt.WA_TransparentForMouseEvents)
     out["dismiss"] = runtime.dismiss()
+    out["ghost_after_dismiss"] = overlay_pixel(overlay_image(overlay), 210, 65)
     out["layers_after_dismiss"] = [node.name() for node in document.topLevelNodes()]
     out["unchanged_after_dismiss"] = layer_bytes(runtime.workspace.active_node(), width, height) == before
 
@@ -256,7 +287,7 @@ def scenario_server(home):
     out["docker_text"] = docker_text(runtime)
     out["min_confidence"] = runtime.settings.min_confidence
     out["suggestion"] = runtime.suggestion
-    out["ghost"] = runtime.ghost.node is not None
+    out["ghost"] = runtime.ghost.stroke is not None
     if runtime.suggestion is not None:
         out["accept"] = list(runtime.accept())
     else:

@@ -183,10 +183,13 @@ def test_accept_paints_the_stroke_with_the_current_brush_into_the_active_layer(k
 
 
 @needs_krita
-def test_the_ghost_previews_above_the_layer_and_dismiss_removes_it(krita_run):
+def test_the_ghost_previews_on_an_overlay_of_the_canvas_and_dismiss_removes_it(krita_run):
     accept = krita_run["accept"]
-    assert accept["ghost_layers"] == ["Background", "Ink", "NEP suggestion (preview)"]
-    assert accept["ghost_pixel"][:3] == [255, 0, 0] and 90 <= accept["ghost_pixel"][3] <= 140  # faint
+    assert accept["ghost_stroke"] and accept["layers_with_ghost"] == ["Background", "Ink"]  # no layer: not in undo history
+    assert accept["ghost_pixel"][:3] == [255, 0, 0] and 90 <= accept["ghost_pixel"][3] <= 140  # faint, in the current colour
+    assert accept["ghost_edge"][0] > 90 and accept["ghost_edge"][1] == 0  # 6 document px wide at 200 %: 12 widget px
+    assert accept["ghost_beyond_the_ends"] == [0, 0] and accept["overlay_lets_events_through"]
+    assert accept["ghost_after_dismiss"][3] == 0
     assert accept["dismiss"] == [True, "Dismissed: stroke (2 points)"]
     assert accept["layers_after_dismiss"] == ["Background", "Ink"] and accept["unchanged_after_dismiss"]
 

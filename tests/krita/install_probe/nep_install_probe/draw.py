@@ -4,7 +4,8 @@ The document gets a transparent paint layer, so the pixels Krita painted are tho
 stroke is sent to the visible canvas widget in widget pixels, around its centre, where the document
 is shown at Krita's fit-to-view zoom. The NEP plugin that Krita loaded then asks the server set in
 its settings; once its ghost is shown, Krita's action *NEP: Accept suggestion* (what its shortcut
-triggers) paints it. The layer's pixels are reported after the stroke and after the Accept.
+triggers) paints it; then Krita's Undo (Ctrl+Z) is pressed twice. The layer's pixels are reported
+after the stroke, after the Accept and after each Undo, and the ghost overlay's pixels while it shows.
 """
 
 import sys
@@ -63,7 +64,7 @@ def draw(document, layer, report):
         send(canvas, QEvent.MouseMove, x, y, Qt.NoButton, Qt.LeftButton)
         QApplication.processEvents()
     send(canvas, QEvent.MouseButtonRelease, *path[-1], Qt.LeftButton, Qt.NoButton)
-    later(PAINT_DONE_MS, finish, report, document, layer, canvas)
+    later(PAINT_DONE_MS, finish, report, document, layer, canvas, path)
 
 
 def painted_pixels(document, layer):
@@ -78,31 +79,54 @@ def plugin():
     return plugin_app.get()
 
 
-def finish(document, layer, canvas, report):
+def finish(document, layer, canvas, path, report):
     seen = {"canvas_class": canvas.metaObject().className(), "painted": painted_pixels(document, layer),
-            "active_layer_after_stroke": document.activeNode().name()}
+            "mouse_path": [path[0], path[30], path[-1]], "krita_version": Krita.instance().version()}  # the L's start, corner and end in widget pixels
     wait_for_the_ghost(document, layer, seen, ANSWER_WAIT_MS // POLL_MS, report)
 
 
 def wait_for_the_ghost(document, layer, seen, polls_left, report):
     runtime = plugin().runtime
-    if runtime.ghost.node is None and runtime.status not in ("error", "unreachable") and polls_left > 0:
+    if not runtime.ghost.shown and runtime.status not in ("error", "unreachable") and polls_left > 0:
         later(POLL_MS, wait_for_the_ghost, report, document, layer, seen, polls_left - 1)
         return
     docker = next((docker for docker in Krita.instance().dockers() if docker.windowTitle() == "NEP Suggest"), None)
-    seen.update(status=runtime.status, message=runtime.message, ghost_shown=runtime.ghost.node is not None,
-                docker_text=docker.suggestion.text() if docker is not None else None,
-                layers=[node.name() for node in document.rootNode().childNodes()], active_layer_with_ghost=document.activeNode().name())
+    seen.update(status=runtime.status, message=runtime.message, ghost_shown=runtime.ghost.shown,
+                ghost_pixels=overlay_pixels(runtime.ghost), docker_text=docker.suggestion.text() if docker is not None else None,
+                layers=[node.name() for node in document.rootNode().childNodes()])
     Krita.instance().action("nep_suggest_accept").trigger()
     later(PAINT_DONE_MS, after_accept, report, document, layer, seen)
+
+
+def overlay_pixels(ghost):
+    """The widget pixels the ghost's overlay on the visible canvas paints."""
+    from PyQt5.QtCore import QPoint
+    from PyQt5.QtGui import QImage, QRegion
+
+    overlay = next(overlay for overlay in ghost.overlays if overlay.isVisible())
+    image = QImage(overlay.width(), overlay.height(), QImage.Format_ARGB32)
+    image.fill(Qt.transparent)
+    overlay.render(image, QPoint(), QRegion(), QWidget.RenderFlags(QWidget.DrawChildren))
+    return [[x, y] for y in range(image.height()) for x in range(image.width()) if image.pixel(x, y) >> 24]
 
 
 def after_accept(document, layer, seen, report):
     app = plugin()
     merged = document.nodeByName(layer.name())  # on Krita 5.1 Accept merges the stroke down: a new node
     seen.update(painted_after_accept=painted_pixels(document, merged), outcome=app.runtime.outcome,
-                ghost_after_accept=app.runtime.ghost.node is not None, layers_after_accept=[node.name() for node in document.rootNode().childNodes()],
-                log=app.runtime.log_path(), session=app.runtime.session_id, hooked_canvases=len(app.filters), plugin_error=app.error,
+                layers_after_accept=[node.name() for node in document.rootNode().childNodes()])
+    Krita.instance().action("edit_undo").trigger()  # Ctrl+Z
+    later(PAINT_DONE_MS, after_undo, report, document, layer, seen, 1)
+
+
+def after_undo(document, layer, seen, times, report):
+    seen[f"painted_after_undo_{times}"] = painted_pixels(document, document.nodeByName(layer.name()))
+    seen[f"layers_after_undo_{times}"] = [node.name() for node in document.rootNode().childNodes()]
+    if times < 2:
+        Krita.instance().action("edit_undo").trigger()
+        later(PAINT_DONE_MS, after_undo, report, document, layer, seen, times + 1)
+        return
+    app = plugin()
+    seen.update(log=app.runtime.log_path(), session=app.runtime.session_id, hooked_canvases=len(app.filters), plugin_error=app.error,
                 forbidden_modules=sorted(name for name in sys.modules if name.split(".")[0] in ("torch", "nep_core", "nep_krita")))
-    document.setModified(False)  # close without a "save changes?" question
     report(seen)

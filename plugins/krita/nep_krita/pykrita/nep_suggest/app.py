@@ -1,8 +1,8 @@
 """The glue to a running Krita: one ``PluginApp`` follows the active view, feeds the runtime and ticks it.
 
 Every ``runtime.TICK_MS`` it looks at Krita's active window and view: a new active document starts
-a new session, new canvas widgets get the event filter, and the runtime collects answers and asks
-for the next suggestion. Errors are caught and shown in the docker; painting is never interrupted.
+a new session, new canvas widgets get the event filter and the ghost's overlay, and the runtime
+collects answers and asks for the next suggestion. Errors are caught and shown in the docker; painting is never interrupted.
 
 Only strokes made with a freehand painting tool are recorded (``PAINTING_TOOLS``; the active tool
 is the checked button of the toolbox, whose object name is the tool's id); when no toolbox button
@@ -15,10 +15,11 @@ import traceback
 from PyQt5.QtCore import QObject, QTimer
 
 from . import settings as settings_module
-from .canvas_events import CanvasEventFilter, active_tool, canvas_widgets, view_mapping
+from .canvas_events import CanvasEventFilter, active_tool, canvas_widgets, document_mapping, view_mapping
 from .runtime import TICK_MS, Runtime
 from .workspace import Workspace
 
+UNDO_HOOKED = "nep_suggest_hooked"
 PAINTING_TOOLS = frozenset({"KritaShape/KisToolBrush", "KritaShape/KisToolDyna", "KritaShape/KisToolMultiBrush"})
 
 
@@ -29,7 +30,6 @@ class PluginApp(QObject):
         self.settings = settings_module.load(krita.readSetting)
         self.runtime = Runtime(self.settings, time.monotonic, app_name=f"Krita {krita.version()}")
         self.filters = {}
-        self.undo_actions = set()
         self.recording_stroke = False
         self.document = None
         self.error = ""
@@ -68,13 +68,16 @@ class PluginApp(QObject):
             if key not in self.filters:
                 event_filter = CanvasEventFilter(view_mapping(self.current_view, widget), self.on_sample, parent=widget)
                 widget.installEventFilter(event_filter)
+                self.runtime.ghost.attach(widget, document_mapping(self.current_view, widget))
                 widget.destroyed.connect(lambda *_args, key=key: self.filters.pop(key, None))
                 self.filters[key] = event_filter
 
         undo = self.krita.action("edit_undo")
-        if undo is not None and id(undo) not in self.undo_actions:
+        # Krita hands out a new Python wrapper of its Undo action each time: mark the action itself, or every
+        # tick would connect once more and one Ctrl+Z would be logged many times
+        if undo is not None and not undo.property(UNDO_HOOKED):
             undo.triggered.connect(self.on_undo)
-            self.undo_actions.add(id(undo))
+            undo.setProperty(UNDO_HOOKED, True)
 
     def current_view(self):
         workspace = self.runtime.workspace

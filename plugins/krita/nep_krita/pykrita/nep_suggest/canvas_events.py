@@ -6,7 +6,7 @@ pressure, ms)`` (phase ``press``, ``move``, ``release``). Tablet events give pre
 gives 1.0. Mouse events Qt synthesizes from a tablet, and mouse events while a tablet stroke is
 down, are ignored, so a pen stroke is recorded once. Only the left button (or the pen tip) paints.
 
-Mapping (``view_mapping``):
+Mapping (``view_mapping``, and its inverse ``document_mapping`` for the ghost):
 
 - Krita 5.2 and newer: ``View.flakeToCanvasTransform()`` (flake to widget) and
   ``View.flakeToImageTransform()`` (flake to image pixels) give the exact mapping;
@@ -18,6 +18,7 @@ Mapping (``view_mapping``):
 import time
 
 from PyQt5.QtCore import QEvent, QObject, QPointF, Qt
+from PyQt5.QtGui import QTransform
 from PyQt5.QtWidgets import QAbstractScrollArea
 
 TABLET = {QEvent.TabletPress: "press", QEvent.TabletMove: "move", QEvent.TabletRelease: "release"}
@@ -92,33 +93,50 @@ def scroll_area_of(widget):
     return parent
 
 
+def widget_to_document_transform(view, canvas_widget):
+    """A QTransform from ``canvas_widget`` pixels to ``view``'s document pixels, or None (see the module's notes)."""
+    if view is None:
+        return None
+    if hasattr(view, "flakeToCanvasTransform") and hasattr(view, "flakeToImageTransform"):
+        widget_to_flake, invertible = view.flakeToCanvasTransform().inverted()
+        return widget_to_flake * view.flakeToImageTransform() if invertible else None
+    canvas, document = view.canvas(), view.document()
+    if canvas is None or document is None or canvas.rotation() % 360 or canvas.mirror():
+        return None
+    scale = canvas.zoomLevel() * 72.0 / max(1e-6, float(document.resolution()))
+    if scale <= 0:
+        return None
+    area = scroll_area_of(canvas_widget)
+    dx = area.horizontalScrollBar().value() if area is not None else 0
+    dy = area.verticalScrollBar().value() if area is not None else 0
+    return QTransform(1.0 / scale, 0.0, 0.0, 1.0 / scale, dx / scale, dy / scale)  # document = (widget + scroll) / scale
+
+
 def view_mapping(current_view, canvas_widget):
-    """``to_document`` for a canvas widget; ``current_view()`` is the Krita view painted in now (see the module's notes)."""
+    """``to_document(QPointF) -> (x, y) or None`` for a canvas widget; ``current_view()`` is the Krita view painted in now."""
 
     def to_document(point):
-        view = current_view()
-        if view is None:
+        transform = widget_to_document_transform(current_view(), canvas_widget)
+        if transform is None:
             return None
-        if hasattr(view, "flakeToCanvasTransform") and hasattr(view, "flakeToImageTransform"):
-            widget_to_flake, invertible = view.flakeToCanvasTransform().inverted()
-            if not invertible:
-                return None
-            image = view.flakeToImageTransform().map(widget_to_flake.map(point))
-            return image.x(), image.y()
-        return estimated(view, point)
+        image = transform.map(QPointF(point))
+        return image.x(), image.y()
 
-    def estimated(view, point):
-        canvas, document = view.canvas(), view.document()
-        if canvas is None or document is None or canvas.rotation() % 360 or canvas.mirror():
-            return None
-        scale = canvas.zoomLevel() * 72.0 / max(1e-6, float(document.resolution()))
-        if scale <= 0:
-            return None
-        area = scroll_area_of(canvas_widget)
-        dx = area.horizontalScrollBar().value() if area is not None else 0
-        dy = area.verticalScrollBar().value() if area is not None else 0
-        return (point.x() + dx) / scale, (point.y() + dy) / scale
     return to_document
+
+
+def document_mapping(current_view, canvas_widget):
+    """``to_widget(x, y) -> (x, y) or None``: document pixels to ``canvas_widget`` pixels, the inverse of ``view_mapping``."""
+
+    def to_widget(x, y):
+        transform = widget_to_document_transform(current_view(), canvas_widget)
+        inverse, invertible = transform.inverted() if transform is not None else (None, False)
+        if not invertible:
+            return None
+        point = inverse.map(QPointF(x, y))
+        return point.x(), point.y()
+
+    return to_widget
 
 
 def canvas_widgets(qwindow):

@@ -1,56 +1,92 @@
-"""The ghost: the suggested stroke previewed on a temporary layer above the active one.
+"""The ghost: the suggested stroke drawn over Krita's canvas, on an overlay that never touches the document.
 
-The layer is named ``GHOST_LAYER``, painted with the stroke's colour at ``GHOST_ALPHA`` and
-removed again on Accept, Dismiss, a new stroke or a new suggestion. It is not part of the
-document's undo history (Krita's Python API adds layers outside it), the recorder never counts it
-as a layer, and it never stays the active layer.
+Each canvas widget the plugin follows gets a transparent ``GhostOverlay`` child (it lets every mouse
+and tablet event through). The overlay draws the stroke in its colour at ``GHOST_ALPHA``, mapped
+from document to widget pixels by the view's current zoom and scroll, and repaints when the canvas
+does. No layer is added, so the ghost is never in the undo history, the layer stack or a saved file,
+and never the active layer.
 """
 
-from . import painter
-from .workspace import GHOST_LAYER
+from PyQt5.QtCore import QEvent, QPointF, Qt
+from PyQt5.QtGui import QColor, QPainter, QPen
+from PyQt5.QtWidgets import QWidget
 
 GHOST_ALPHA = 0.45
 
 
 class Ghost:
+    """The stroke previewed now (or None) and the overlays that draw it."""
+
     def __init__(self):
-        self.node = self.document = self.above = None
+        self.stroke = None
+        self.overlays = []
 
-    def show(self, document, above, stroke, canvas):
-        """Preview ``stroke`` above the layer ``above``; False when it cannot be shown."""
-        self.clear()
-        raster = painter.rasterize(stroke.points, stroke.color, stroke.size, canvas, alpha=GHOST_ALPHA)
-        parent = above.parentNode() if above is not None else None
-        if raster is None or parent is None:
-            return False
-        node = document.createNode(GHOST_LAYER, "paintlayer")
-        if node is None or not parent.addChildNode(node, above):
-            return False
-        (x, y, w, h), data = raster
-        node.setPixelData(data, x, y, w, h)
-        node.setLocked(True)
-        self.node, self.document, self.above = node, document, above
-        self.keep_inactive()
-        document.refreshProjection()
-        return True
+    @property
+    def shown(self):
+        return self.stroke is not None and any(overlay.isVisible() for overlay in self.overlays)
 
-    def keep_inactive(self):
-        """Give the painter's layer back if the ghost's became the active one (call on every tick).
+    def attach(self, canvas_widget, to_widget):
+        """Draw on ``canvas_widget``; ``to_widget(x, y)`` maps document pixels to its pixels (None: unknown)."""
+        overlay = GhostOverlay(canvas_widget, to_widget, self)
+        self.overlays.append(overlay)
+        canvas_widget.destroyed.connect(lambda *_args: self._forget(overlay))
+        return overlay
 
-        A Krita window makes a new layer active, at once or a moment later; left so, the painter's
-        next stroke would go to the locked ghost layer and paint nothing.
-        """
-        if self.node is None:
-            return
-        active = self.document.activeNode()
-        if active is not None and active.uniqueId() == self.node.uniqueId():
-            self.document.setActiveNode(self.above)
+    def show(self, stroke):
+        """Preview ``stroke`` (``Stroke`` of strokes.py, in document pixels)."""
+        self.stroke = stroke
+        self.refresh()
 
     def clear(self):
-        if self.node is not None:
-            try:
-                self.node.remove()
-                self.document.refreshProjection()
-            except RuntimeError:  # the document was closed
-                pass
-        self.node = self.document = self.above = None
+        self.stroke = None
+        self.refresh()
+
+    def refresh(self):
+        for overlay in self.overlays:
+            overlay.update()
+
+    def _forget(self, overlay):
+        if overlay in self.overlays:
+            self.overlays.remove(overlay)
+
+
+class GhostOverlay(QWidget):
+    def __init__(self, canvas_widget, to_widget, ghost):
+        super().__init__(canvas_widget)
+        self.to_widget = to_widget
+        self.ghost = ghost
+        self.setObjectName("nep_suggest_ghost")
+        self.setAttribute(Qt.WA_TransparentForMouseEvents, True)
+        self.setAttribute(Qt.WA_NoSystemBackground, True)
+        self.setAttribute(Qt.WA_TranslucentBackground, True)
+        self.setFocusPolicy(Qt.NoFocus)
+        self.setGeometry(canvas_widget.rect())
+        canvas_widget.installEventFilter(self)
+        self.show()
+
+    def eventFilter(self, watched, event):  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Resize:
+            self.setGeometry(watched.rect())
+        elif event.type() == QEvent.Paint and self.ghost.stroke is not None:
+            self.update()  # zoom and scroll repaint the canvas: follow them
+        return False
+
+    def paintEvent(self, _event):  # noqa: N802 (Qt's name)
+        stroke = self.ghost.stroke
+        if stroke is None:
+            return
+        mapped = [self.to_widget(x, y) for x, y, *_rest in stroke.points]
+        if any(point is None for point in mapped):
+            return
+        origin, one_right = self.to_widget(0.0, 0.0), self.to_widget(1.0, 0.0)
+        scale = ((one_right[0] - origin[0]) ** 2 + (one_right[1] - origin[1]) ** 2) ** 0.5  # widget px per document px
+        colour = QColor(stroke.color)
+        colour.setAlphaF(GHOST_ALPHA)
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.Antialiasing, True)
+        painter.setCompositionMode(QPainter.CompositionMode_Source)  # overlapping segments do not darken
+        for (a, b), point_a, point_b in zip(zip(stroke.points, stroke.points[1:]), mapped, mapped[1:]):
+            width = max(1.0, stroke.size * (a[2] + b[2]) / 2.0 * scale)
+            painter.setPen(QPen(colour, width, Qt.SolidLine, Qt.RoundCap, Qt.RoundJoin))
+            painter.drawLine(QPointF(*point_a), QPointF(*point_b))
+        painter.end()

@@ -3,9 +3,8 @@
 Everything here runs on Qt's main thread; the network is the client's worker thread, and ``tick``
 (a QTimer, every ``TICK_MS``) collects its answers. An answer is used only if it was asked for the
 history as it is now (``generation``); older ones are dropped. Accept checks the suggestion
-(``checks.check_action``) before it touches the document, paints a stroke with the current brush as
-one undoable step (``painter.paint_stroke``) and runs a discrete action through the workspace;
-every outcome (accepted, dismissed, refused, ignored) goes to the session log and the server.
+(``checks.check_action``) before it touches the document, paints a stroke with the current brush
+(``painter.paint_stroke``) and runs a discrete action through the workspace; every outcome (accepted, dismissed, refused, ignored) goes to the session log and the server.
 """
 
 import os
@@ -161,7 +160,6 @@ class Runtime(FeedbackMixin):
     def tick(self):
         if self.workspace is None:
             return
-        self.ghost.keep_inactive()
         if self.builder.active:
             return  # never ask or repaint while the painter is drawing
         self.look_at_brush()
@@ -237,7 +235,7 @@ class Runtime(FeedbackMixin):
             return
         stroke, _ = checks.check_action(suggestion["action"], self.workspace.canvas())
         if stroke is not None:
-            self.ghost.show(self.workspace.document, self.workspace.active_node(), self._with_current_brush(stroke), self.workspace.canvas())
+            self.ghost.show(self._with_current_brush(stroke))
 
     def _with_current_brush(self, stroke):
         look = self.workspace.look()
