@@ -16,8 +16,10 @@ import json
 import math
 import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from typer.testing import CliRunner
@@ -41,7 +43,7 @@ pytestmark = pytest.mark.skipif(
 
 def start_krita(home: Path, phase: str, **env: str) -> dict:
     """Start Krita in a virtual display with ``home`` as its user folders; the probe's result for ``phase``."""
-    result = home / f"{phase}.json"
+    result = home / f"{phase}-{len(list(home.glob(f'{phase}*.json')))}.json"  # a new file for each start
     environment = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"),
                    "XDG_DATA_HOME": str(home / "data"), "XDG_CACHE_HOME": str(home / "cache"),
                    "NEP_HOME": str(home / "nep"), "NEP_PROBE_PHASE": phase, "NEP_PROBE_RESULT": str(result), **env}
@@ -49,28 +51,19 @@ def start_krita(home: Path, phase: str, **env: str) -> dict:
     environment["PATH"] = os.pathsep.join([str(Path(KRITA).parent), environment.get("PATH", "")])
     for name in ("PYTHONHOME", "VIRTUAL_ENV", "PYTHONPATH", "QT_QPA_PLATFORM"):  # Krita's GUI insists on X11 (xcb)
         environment.pop(name, None)
-    completed = subprocess.run([XVFB_RUN, "-a", KRITA, "--nosplash"], env=environment, capture_output=True, text=True,
-                               timeout=120)
-    assert result.exists(), f"the probe wrote no result: rc={completed.returncode} output={(completed.stdout + completed.stderr)[-3000:]!r}"
+    # Krita outlives a killed xvfb-run (and a second Krita only hands its arguments to the first): on a
+    # timeout, end the whole process group
+    with subprocess.Popen([XVFB_RUN, "-a", KRITA, "--nosplash"], env=environment, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, start_new_session=True) as process:
+        try:
+            output, _ = process.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            output, _ = process.communicate()
+    assert result.exists(), f"the probe wrote no result: rc={process.returncode} output={output[-3000:]!r}"
     seen = json.loads(result.read_text())
     assert "error" not in seen, seen["error"]
     return seen
-
-
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> tuple[Path, dict, dict]:
-    folder = tmp_path_factory.mktemp("krita-install")
-    built = CliRunner().invoke(app, ["plugin", "--out", str(folder / "dist")])
-    assert built.exit_code == 0, built.output
-    zip_path = next((folder / "dist").glob("nep_suggest-krita-*.zip"))
-    home = folder / "home"
-    pykrita = home / "data" / "krita" / "pykrita"  # Krita's resource folder on Linux: ~/.local/share/krita
-    shutil.copytree(PROBE, pykrita)
-    (home / "config").mkdir(parents=True)
-    (home / "config" / "kritarc").write_text("[python]\nenable_nep_install_probe=true\n")
-    imported = start_krita(home, "import", NEP_PROBE_ZIP=str(zip_path))
-    loaded = start_krita(home, "loaded")
-    return home, imported, loaded
 
 
 class UnderlineNext(Predictor):
@@ -88,19 +81,45 @@ class UnderlineNext(Predictor):
 
 
 @pytest.fixture(scope="module")
-def drawn(installed, tmp_path_factory) -> dict:
-    home = installed[0]
-    feedback = tmp_path_factory.mktemp("feedback")
+def installed(tmp_path_factory) -> Iterator[tuple[Path, dict, dict, Path]]:
+    """Krita's home with the plugin imported and loaded; NEP Suggest set to ask an ``UnderlineNext`` server."""
+    folder = tmp_path_factory.mktemp("krita-install")
+    built = CliRunner().invoke(app, ["plugin", "--out", str(folder / "dist")])
+    assert built.exit_code == 0, built.output
+    zip_path = next((folder / "dist").glob("nep_suggest-krita-*.zip"))
+    home = folder / "home"
+    pykrita = home / "data" / "krita" / "pykrita"  # Krita's resource folder on Linux: ~/.local/share/krita
+    shutil.copytree(PROBE, pykrita)
+    (home / "config").mkdir(parents=True)
+    feedback = folder / "feedback"
     with BackgroundServer(create_app(build_domain(), UnderlineNext(), data_dir=feedback)) as server:
-        with (home / "config" / "kritarc").open("a") as kritarc:  # the docker's Settings... dialog stores it here
-            kritarc.write(f"\n[nep_suggest]\nserver_url={server.url}\n")
-        seen = start_krita(home, "draw")
+        # the docker's Settings... dialog stores the server in the same file
+        (home / "config" / "kritarc").write_text(f"[nep_suggest]\nserver_url={server.url}\n\n[python]\nenable_nep_install_probe=true\n")
+        imported = start_krita(home, "import", NEP_PROBE_ZIP=str(zip_path))
+        loaded = start_krita(home, "loaded")
+        yield home, imported, loaded, feedback
+
+
+@pytest.fixture(scope="module")
+def drawn(installed) -> dict:
+    return paint_in_krita(installed)
+
+
+@pytest.fixture(scope="module")
+def drawn_zoomed_in(installed, drawn) -> dict:
+    return paint_in_krita(installed, NEP_PROBE_ZOOM="2.5", NEP_PROBE_SCROLL="150")
+
+
+def paint_in_krita(installed, **env: str) -> dict:
+    """Start Krita, with NEP Suggest asking the ``UnderlineNext`` server, and run the probe's draw phase."""
+    home, _, _, feedback = installed
+    seen = start_krita(home, "draw", **env)
     seen["server_log"] = feedback / "krita" / f"{seen['session']}.jsonl"
     return seen
 
 
 def test_krita_imports_the_zip_into_its_resource_folder_and_enables_it(installed):
-    home, imported, _ = installed
+    home, imported, _, _ = installed
     assert imported["imported"] == ["nep_suggest"]  # Krita's importer finds the package in the zip
     resources = Path(imported["resources"])
     assert resources == home / "data" / "krita"
@@ -110,7 +129,7 @@ def test_krita_imports_the_zip_into_its_resource_folder_and_enables_it(installed
 
 
 def test_after_a_restart_krita_loads_the_plugin_its_docker_and_shortcuts(installed):
-    home, _, loaded = installed
+    home, _, loaded, _ = installed
     assert Path(loaded["module_file"]) == home / "data" / "krita" / "pykrita" / "nep_suggest" / "__init__.py"
     assert "NepExtension" in loaded["extensions"]
     assert "NEP Suggest" in loaded["dockers"]  # a dock of the real main window (Settings > Dockers)
@@ -120,23 +139,33 @@ def test_after_a_restart_krita_loads_the_plugin_its_docker_and_shortcuts(install
 
 def test_a_stroke_painted_on_kritas_canvas_is_recorded_where_krita_painted_it(drawn):
     assert drawn["hooked_canvases"] >= 1 and drawn["plugin_error"] == "" and drawn["forbidden_modules"] == []
-    painted = drawn["painted"]
-    assert len(painted) > 300, f"Krita painted {len(painted)} pixels"  # the mouse stroke really painted the layer
     session = read_session(drawn["log"])
     assert session.domain == "krita" and session.meta["source"] == "krita-plugin"
     assert session.events[0].state["canvas"] == {"width": 400, "height": 300}
     actions = [event.action for event in session.events if event.action is not None]
     # the painter's stroke, the accepted suggestion, two Ctrl+Z; nothing when Krita closed the view (it reports size 0)
     assert [action.kind for action in actions] == ["stroke", "stroke", "undo", "undo"]
-    stroke = actions[0].args
-    assert stroke["size"] == 4.0  # the brush of the view, as Krita reports it
-    points = [(x, y) for x, y, *_ in stroke["points"]]
+    assert actions[0].args["size"] == 4.0  # the brush of the view, as Krita reports it
+    assert_recorded_where_painted(actions[0].args["points"], drawn["painted"])
+
+
+def test_zoomed_in_and_scrolled_the_stroke_is_still_recorded_where_krita_painted_it(drawn_zoomed_in):
+    assert drawn_zoomed_in["zoom"] == pytest.approx(2.5)
+    session = read_session(drawn_zoomed_in["log"])
+    stroke = next(event.action for event in session.events if event.action is not None)
+    assert stroke.kind == "stroke"
+    assert_recorded_where_painted(stroke.args["points"], drawn_zoomed_in["painted"])
+
+
+def assert_recorded_where_painted(recorded: list, painted: list) -> None:
+    """Document coordinates come from the view's zoom and scroll (Krita 5.1: an estimate; 5.2+: exact):
+    every recorded point lies on the line Krita painted, and the stroke spans what Krita painted."""
+    assert len(painted) > 150, f"Krita painted {len(painted)} pixels"  # the mouse stroke really painted the layer
+    points = [(x, y) for x, y, *_ in recorded]
     assert len(points) >= 3  # an L: its corner survives simplification
-    # Document coordinates come from the view's zoom and scroll (Krita 5.1: an estimate; 5.2+: exact):
-    # every recorded point lies on the line Krita painted, and the stroke spans what Krita painted.
     assert max(distance_to_nearest(point, painted) for point in points) <= 3.0, points
-    for recorded, actual in zip(bounds(points), bounds(painted)):
-        assert abs(recorded - actual) <= 5.0, (points, bounds(painted))
+    for recorded_edge, painted_edge in zip(bounds(points), bounds(painted)):
+        assert abs(recorded_edge - painted_edge) <= 5.0, (points, bounds(painted))
 
 
 def test_the_plugin_asks_nep_serve_and_previews_the_ghost_over_the_canvas_where_the_stroke_would_go(drawn):

@@ -2,25 +2,27 @@
 
 The document gets a transparent paint layer, so the pixels Krita painted are those with alpha; the
 stroke is sent to the visible canvas widget in widget pixels, around its centre, where the document
-is shown at Krita's fit-to-view zoom. The NEP plugin that Krita loaded then asks the server set in
+is shown at Krita's fit-to-view zoom, or at NEP_PROBE_ZOOM and scrolled by NEP_PROBE_SCROLL pixels. The NEP plugin that Krita loaded then asks the server set in
 its settings; once its ghost is shown, Krita's action *NEP: Accept suggestion* (what its shortcut
 triggers) paints it; then Krita's Undo (Ctrl+Z) is pressed twice. The layer's pixels are reported
 after the stroke, after the Accept and after each Undo, and the ghost overlay's pixels while it shows.
 """
 
+import os
 import sys
 import traceback
 
 from krita import Krita
 from PyQt5.QtCore import QEvent, QPointF, Qt, QTimer
 from PyQt5.QtGui import QMouseEvent
-from PyQt5.QtWidgets import QApplication, QWidget
+from PyQt5.QtWidgets import QAbstractScrollArea, QApplication, QWidget
 
 WIDTH, HEIGHT = 400, 300
 BRUSH_SIZE = 4.0
 CANVAS_CLASSES = ("KisOpenGLCanvas2", "KisQPainterCanvas")
 VIEW_READY_MS = 1500  # the new view's canvas is laid out and the NEP plugin's tick has hooked it
 PAINT_DONE_MS = 1500  # Krita paints a stroke asynchronously
+SCROLL_DONE_MS = 500
 ANSWER_WAIT_MS = 30000
 POLL_MS = 100
 
@@ -46,7 +48,27 @@ def start(report):
     document.setActiveNode(layer)
     view = app.activeWindow().addView(document)
     view.setBrushSize(BRUSH_SIZE)
-    later(VIEW_READY_MS, draw, report, document, layer)
+    if os.environ.get("NEP_PROBE_ZOOM"):
+        view.canvas().setZoomLevel(float(os.environ["NEP_PROBE_ZOOM"]))
+    later(VIEW_READY_MS, scroll, report, document, layer)
+
+
+def scroll(document, layer, report):
+    """Scroll the canvas by NEP_PROBE_SCROLL widget pixels right and down (if set), then draw."""
+    by = int(os.environ.get("NEP_PROBE_SCROLL", "0"))
+    if by:
+        area = visible_canvas().parentWidget()
+        while not isinstance(area, QAbstractScrollArea):
+            area = area.parentWidget()
+        for bar in (area.horizontalScrollBar(), area.verticalScrollBar()):
+            bar.setValue(bar.value() + by)
+    later(SCROLL_DONE_MS if by else 0, draw, report, document, layer)
+
+
+def visible_canvas():
+    window = Krita.instance().activeWindow().qwindow()
+    return next(widget for widget in window.findChildren(QWidget)
+                if widget.metaObject().className() in CANVAS_CLASSES and widget.isVisible())
 
 
 def send(widget, kind, x, y, button, buttons):
@@ -54,9 +76,7 @@ def send(widget, kind, x, y, button, buttons):
 
 
 def draw(document, layer, report):
-    window = Krita.instance().activeWindow().qwindow()
-    canvas = next(widget for widget in window.findChildren(QWidget)
-                  if widget.metaObject().className() in CANVAS_CLASSES and widget.isVisible())
+    canvas = visible_canvas()
     cx, cy = canvas.width() / 2, canvas.height() / 2
     path = [(cx - 120 + 8 * step, cy - 60) for step in range(31)] + [(cx + 120, cy - 60 + 8 * step) for step in range(1, 16)]
     send(canvas, QEvent.MouseButtonPress, *path[0], Qt.LeftButton, Qt.LeftButton)
@@ -81,7 +101,8 @@ def plugin():
 
 def finish(document, layer, canvas, path, report):
     seen = {"canvas_class": canvas.metaObject().className(), "painted": painted_pixels(document, layer),
-            "mouse_path": [path[0], path[30], path[-1]], "krita_version": Krita.instance().version()}  # the L's start, corner and end in widget pixels
+            "mouse_path": [path[0], path[30], path[-1]], "krita_version": Krita.instance().version(),
+            "zoom": Krita.instance().activeWindow().activeView().canvas().zoomLevel()}  # the L's start, corner and end in widget pixels
     wait_for_the_ghost(document, layer, seen, ANSWER_WAIT_MS // POLL_MS, report)
 
 
