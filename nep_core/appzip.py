@@ -2,8 +2,9 @@
 
 Every entry gets the same date (1980-01-01, the zip epoch), deflate and ``-rw-r--r--``, in the
 order given, each folder's own entry (``pkg/``, ``drwxr-xr-x``) before its first file as ``zip -r``
-writes it (Krita's plugin importer finds a package only by that entry); the zip is written next to its final path and moved into place, so a reader never sees
-half a zip and a failed build leaves no temporary file behind.
+writes it (Krita's plugin importer finds a package only by that entry). The zip is written next to
+its final path and moved into place, so a reader never sees half a zip and a failed build leaves no
+temporary file behind.
 """
 
 from __future__ import annotations

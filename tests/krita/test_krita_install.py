@@ -1,13 +1,14 @@
 """The plugin zip installed into real Krita the way a painter installs it, loaded by Krita, recording in its window.
 
 Full Krita (not kritarunner, which loads no plugins and has no window) runs in a virtual X display
-(Debian's `xvfb`) with a fresh resource folder, three times: Krita's own *Import Python Plugin from
+(Debian's `xvfb`) with a fresh resource folder, four times: Krita's own *Import Python Plugin from
 File* code imports the zip that `nep krita plugin` built and enables it; after a restart Krita's
-plugin manager loads NEP Suggest from that folder into the window; and then a painter's session: a
+plugin manager loads NEP Suggest from that folder into the window; then a painter's session: a
 stroke painted with the mouse on Krita's real canvas is recorded where Krita painted it, the plugin
-asks a real `nep serve` (on loopback) for the next stroke, shows its ghost, and Krita's *NEP: Accept
-suggestion* action paints it, as one step of Krita's undo history. A small probe plugin (tests/krita/install_probe) acts inside Krita and
-writes what it saw to a JSON file.
+asks a real `nep serve` app (on loopback) for the next stroke and draws its ghost over the canvas,
+Krita's *NEP: Accept suggestion* action paints it and Ctrl+Z takes it back; and once more at 250 %
+zoom, scrolled. A small probe plugin (tests/krita/install_probe) acts inside Krita and writes what
+it saw to a JSON file.
 """
 
 from __future__ import annotations

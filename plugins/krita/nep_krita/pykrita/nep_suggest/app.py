@@ -2,7 +2,8 @@
 
 Every ``runtime.TICK_MS`` it looks at Krita's active window and view: a new active document starts
 a new session, new canvas widgets get the event filter and the ghost's overlay, and the runtime
-collects answers and asks for the next suggestion. Errors are caught and shown in the docker; painting is never interrupted.
+collects answers and asks for the next suggestion. Errors are caught and shown in the docker;
+painting is never interrupted.
 
 Only strokes made with a freehand painting tool are recorded (``PAINTING_TOOLS``; the active tool
 is the checked button of the toolbox, whose object name is the tool's id); when no toolbox button

@@ -4,8 +4,8 @@ Krita 5.2 and newer paint a ``QPainterPath`` with the current brush (``Node.pain
 undoable step. Krita 5.1 has no painting call in its Python API, so the fallback rasterizes the
 stroke with ``QPainter`` (round caps, width = brush size times pressure, antialiased) into a
 temporary layer above the target, through ``setPixelData``, and merges it down (``Node.mergeDown``):
-two undo steps, *Add Layer* and *Merge Down*. ``QImage.Format_ARGB32`` is stored as B, G, R, A bytes on
-little-endian machines: exactly the BGRA layout of an 8-bit RGBA layer.
+two undo steps, *Add Layer* and *Merge Down*. ``QImage.Format_ARGB32`` is stored as B, G, R, A
+bytes on little-endian machines: exactly the BGRA layout of an 8-bit RGBA layer.
 """
 
 import math
