@@ -6,8 +6,8 @@ File* code imports the zip that `nep krita plugin` built and enables it; after a
 plugin manager loads NEP Suggest from that folder into the window; then a painter's session: a
 stroke painted with the mouse on Krita's real canvas is recorded where Krita painted it, the plugin
 asks a real `nep serve` app (on loopback) for the next stroke and draws its ghost over the canvas,
-Krita's *NEP: Accept suggestion* action paints it and Ctrl+Z takes it back; and once more at 250 %
-zoom, scrolled. A small probe plugin (tests/krita/install_probe) acts inside Krita and writes what
+Krita's *NEP: Accept suggestion* action paints it and Ctrl+Z takes it back; and once more with a pen
+(tablet events) at 250 % zoom, scrolled. A small probe plugin (tests/krita/install_probe) acts inside Krita and writes what
 it saw to a JSON file.
 """
 
@@ -108,7 +108,7 @@ def drawn(installed) -> dict:
 
 @pytest.fixture(scope="module")
 def drawn_zoomed_in(installed, drawn) -> dict:
-    return paint_in_krita(installed, NEP_PROBE_ZOOM="2.5", NEP_PROBE_SCROLL="150")
+    return paint_in_krita(installed, NEP_PROBE_ZOOM="2.5", NEP_PROBE_SCROLL="150", NEP_PROBE_TABLET="1")
 
 
 def paint_in_krita(installed, **env: str) -> dict:
@@ -150,12 +150,21 @@ def test_a_stroke_painted_on_kritas_canvas_is_recorded_where_krita_painted_it(dr
     assert_recorded_where_painted(actions[0].args["points"], drawn["painted"])
 
 
-def test_zoomed_in_and_scrolled_the_stroke_is_still_recorded_where_krita_painted_it(drawn_zoomed_in):
+def test_zoomed_in_and_scrolled_mouse_and_pen_strokes_are_recorded_where_they_were_drawn(drawn_zoomed_in):
     assert drawn_zoomed_in["zoom"] == pytest.approx(2.5)
     session = read_session(drawn_zoomed_in["log"])
-    stroke = next(event.action for event in session.events if event.action is not None)
-    assert stroke.kind == "stroke"
-    assert_recorded_where_painted(stroke.args["points"], drawn_zoomed_in["painted"])
+    mouse, pen = [event.action for event in session.events if event.action is not None][:2]
+    assert mouse.kind == pen.kind == "stroke"
+    assert_recorded_where_painted(mouse.args["points"], drawn_zoomed_in["painted"])
+    # Krita paints synthetic pen events only in part, so the pen's L is checked against the mouse's: the same
+    # shape, 60 widget pixels (24 document pixels at 250 %) lower, with the pen's pressure
+    lowered = [(x, y + 60 / 2.5) for x, y, *_ in mouse.args["points"]]
+    pen_points = [(x, y) for x, y, *_ in pen.args["points"]]
+    assert max(distance_to_polyline(point, lowered) for point in pen_points) <= 0.5, (pen_points, lowered)
+    assert math.dist(pen_points[0], lowered[0]) <= 0.5 and math.dist(pen_points[-1], lowered[-1]) <= 0.5
+    pressures = [pressure for _, _, pressure, _ in pen.args["points"]]
+    assert pressures[0] == pytest.approx(0.3, abs=0.02) and pressures[-1] == pytest.approx(0.9, abs=0.02)  # the pen's
+    assert pressures == sorted(pressures)
 
 
 def assert_recorded_where_painted(recorded: list, painted: list) -> None:
@@ -217,6 +226,16 @@ def test_accept_paints_the_suggestion_into_the_painters_layer_and_ctrl_z_takes_i
 
 def distance_to_nearest(point: tuple[float, float], pixels: list) -> float:
     return min(math.hypot(point[0] - px, point[1] - py) for px, py in pixels)
+
+
+def distance_to_polyline(point: tuple[float, float], polyline: list) -> float:
+    def to_segment(a, b):
+        (ax, ay), (bx, by) = a, b
+        length = (bx - ax) ** 2 + (by - ay) ** 2
+        t = 0.0 if length == 0 else max(0.0, min(1.0, ((point[0] - ax) * (bx - ax) + (point[1] - ay) * (by - ay)) / length))
+        return math.dist(point, (ax + t * (bx - ax), ay + t * (by - ay)))
+
+    return min(to_segment(a, b) for a, b in zip(polyline, polyline[1:]))
 
 
 def bounds(points) -> tuple[float, float, float, float]:

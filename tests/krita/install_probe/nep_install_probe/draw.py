@@ -2,7 +2,9 @@
 
 The document gets a transparent paint layer, so the pixels Krita painted are those with alpha; the
 stroke is sent to the visible canvas widget in widget pixels, around its centre, where the document
-is shown at Krita's fit-to-view zoom, or at NEP_PROBE_ZOOM and scrolled by NEP_PROBE_SCROLL pixels. The NEP plugin that Krita loaded then asks the server set in
+is shown at Krita's fit-to-view zoom, or at NEP_PROBE_ZOOM and scrolled by NEP_PROBE_SCROLL pixels;
+with NEP_PROBE_TABLET the L is drawn again with a pen, 60 widget pixels lower (tablet events,
+pressure rising from 0.3 to 0.9). The NEP plugin that Krita loaded then asks the server set in
 its settings; once its ghost is shown, Krita's action *NEP: Accept suggestion* (what its shortcut
 triggers) paints it; then Krita's Undo (Ctrl+Z) is pressed twice. The layer's pixels are reported
 after the stroke, after the Accept and after each Undo, and the ghost overlay's pixels while it shows.
@@ -14,7 +16,7 @@ import traceback
 
 from krita import Krita
 from PyQt5.QtCore import QEvent, QPointF, Qt, QTimer
-from PyQt5.QtGui import QMouseEvent
+from PyQt5.QtGui import QMouseEvent, QTabletEvent
 from PyQt5.QtWidgets import QAbstractScrollArea, QApplication, QWidget
 
 WIDTH, HEIGHT = 400, 300
@@ -23,6 +25,7 @@ CANVAS_CLASSES = ("KisOpenGLCanvas2", "KisQPainterCanvas")
 VIEW_READY_MS = 1500  # the new view's canvas is laid out and the NEP plugin's tick has hooked it
 PAINT_DONE_MS = 1500  # Krita paints a stroke asynchronously
 SCROLL_DONE_MS = 500
+PEN_OFFSET = 60
 ANSWER_WAIT_MS = 30000
 POLL_MS = 100
 
@@ -75,6 +78,11 @@ def send(widget, kind, x, y, button, buttons):
     QApplication.sendEvent(widget, QMouseEvent(kind, QPointF(x, y), button, buttons, Qt.NoModifier))
 
 
+def send_tablet(widget, kind, x, y, pressure, button, buttons):
+    QApplication.sendEvent(widget, QTabletEvent(kind, QPointF(x, y), QPointF(x, y), QTabletEvent.Stylus, QTabletEvent.Pen,
+                                                pressure, 0, 0, 0.0, 0.0, 0, Qt.NoModifier, 1, button, buttons))
+
+
 def draw(document, layer, report):
     canvas = visible_canvas()
     cx, cy = canvas.width() / 2, canvas.height() / 2
@@ -84,7 +92,21 @@ def draw(document, layer, report):
         send(canvas, QEvent.MouseMove, x, y, Qt.NoButton, Qt.LeftButton)
         QApplication.processEvents()
     send(canvas, QEvent.MouseButtonRelease, *path[-1], Qt.LeftButton, Qt.NoButton)
-    later(PAINT_DONE_MS, finish, report, document, layer, canvas, path)
+    then = pen_stroke if os.environ.get("NEP_PROBE_TABLET") else finish
+    later(PAINT_DONE_MS, then, report, document, layer, canvas, path)
+
+
+def pen_stroke(document, layer, canvas, path, report):
+    """The same L with a pen, PEN_OFFSET widget pixels lower, pressing harder along the way."""
+    painted = painted_pixels(document, layer)  # Krita paints synthetic tablet events only in part: keep the mouse's L
+    pen = [(x, y + PEN_OFFSET) for x, y in path]
+    pressures = [0.3 + 0.6 * index / (len(pen) - 1) for index in range(len(pen))]
+    send_tablet(canvas, QEvent.TabletPress, *pen[0], pressures[0], Qt.LeftButton, Qt.LeftButton)
+    for (x, y), pressure in zip(pen[1:], pressures[1:]):
+        send_tablet(canvas, QEvent.TabletMove, x, y, pressure, Qt.NoButton, Qt.LeftButton)
+        QApplication.processEvents()
+    send_tablet(canvas, QEvent.TabletRelease, *pen[-1], pressures[-1], Qt.LeftButton, Qt.NoButton)
+    later(PAINT_DONE_MS, finish, report, document, layer, canvas, path, painted)
 
 
 def painted_pixels(document, layer):
@@ -99,8 +121,9 @@ def plugin():
     return plugin_app.get()
 
 
-def finish(document, layer, canvas, path, report):
-    seen = {"canvas_class": canvas.metaObject().className(), "painted": painted_pixels(document, layer),
+def finish(document, layer, canvas, path, *painted_and_report):
+    *painted, report = painted_and_report
+    seen = {"canvas_class": canvas.metaObject().className(), "painted": painted[0] if painted else painted_pixels(document, layer),
             "mouse_path": [path[0], path[30], path[-1]], "krita_version": Krita.instance().version(),
             "zoom": Krita.instance().activeWindow().activeView().canvas().zoomLevel()}  # the L's start, corner and end in widget pixels
     wait_for_the_ghost(document, layer, seen, ANSWER_WAIT_MS // POLL_MS, report)
