@@ -5,7 +5,8 @@ Full Krita (not kritarunner, which loads no plugins and has no window) runs in a
 File* code imports the zip that `nep krita plugin` built and enables it; after a restart Krita's
 plugin manager loads NEP Suggest from that folder into the window; then a painter's session: a
 stroke painted with the mouse on Krita's real canvas is recorded where Krita painted it, the plugin
-asks a real `nep serve` app (on loopback) for the next stroke and draws its ghost over the canvas,
+asks a real `nep serve` app (on loopback) for the next stroke and draws its ghost over the canvas
+(following a zoom),
 Krita's *NEP: Accept suggestion* action paints it and Ctrl+Z takes it back; and once more with a pen
 (tablet events) at 250 % zoom, scrolled. A small probe plugin (tests/krita/install_probe) acts inside Krita and writes what
 it saw to a JSON file.
@@ -200,6 +201,11 @@ def test_the_plugin_asks_nep_serve_and_previews_the_ghost_over_the_canvas_where_
     assert all(abs(gy - line_y) <= reach for _, gy in ghost), (line_y, bounds(ghost))
     ghost_left, _, ghost_right, _ = bounds(ghost)
     assert abs(ghost_left - left) <= reach and abs(ghost_right - right) <= reach, ((left, right), bounds(ghost))
+    # the painter zooms out to 80 %: the overlay is repainted, and its line is 80 % as long
+    assert drawn["zoom_after"] == pytest.approx(0.8 * drawn["zoom_before"], rel=0.01)
+    assert drawn["ghost_repaints_after_zoom"] >= 1
+    zoomed_left, _, zoomed_right, _ = bounds(drawn["ghost_pixels_after_zoom"])
+    assert zoomed_right - zoomed_left == pytest.approx(0.8 * (ghost_right - ghost_left), abs=2 * reach)
 
 
 def test_accept_paints_the_suggestion_into_the_painters_layer_and_ctrl_z_takes_it_back(drawn):

@@ -6,7 +6,7 @@ is shown at Krita's fit-to-view zoom, or at NEP_PROBE_ZOOM and scrolled by NEP_P
 with NEP_PROBE_TABLET the L is drawn again with a pen, 60 widget pixels lower (tablet events,
 pressure rising from 0.3 to 0.9). The NEP plugin that Krita loaded then asks the server set in
 its settings; once its ghost is shown, Krita's action *NEP: Accept suggestion* (what its shortcut
-triggers) paints it; then Krita's Undo (Ctrl+Z) is pressed twice. The layer's pixels are reported
+triggers) paints it, after a zoom out while the ghost shows; then Krita's Undo (Ctrl+Z) is pressed twice. The layer's pixels are reported
 after the stroke, after the Accept and after each Undo, and the ghost overlay's pixels while it shows.
 """
 
@@ -15,7 +15,7 @@ import sys
 import traceback
 
 from krita import Krita
-from PyQt5.QtCore import QEvent, QPointF, Qt, QTimer
+from PyQt5.QtCore import QEvent, QObject, QPointF, Qt, QTimer
 from PyQt5.QtGui import QMouseEvent, QTabletEvent
 from PyQt5.QtWidgets import QAbstractScrollArea, QApplication, QWidget
 
@@ -25,6 +25,7 @@ CANVAS_CLASSES = ("KisOpenGLCanvas2", "KisQPainterCanvas")
 VIEW_READY_MS = 1500  # the new view's canvas is laid out and the NEP plugin's tick has hooked it
 PAINT_DONE_MS = 1500  # Krita paints a stroke asynchronously
 SCROLL_DONE_MS = 500
+ZOOM_STEP, ZOOM_DONE_MS = 0.8, 1000  # out: the line stays inside the widget
 PEN_OFFSET = 60
 ANSWER_WAIT_MS = 30000
 POLL_MS = 100
@@ -138,6 +139,31 @@ def wait_for_the_ghost(document, layer, seen, polls_left, report):
     seen.update(status=runtime.status, message=runtime.message, ghost_shown=runtime.ghost.shown,
                 ghost_pixels=overlay_pixels(runtime.ghost), docker_text=docker.suggestion.text() if docker is not None else None,
                 layers=[node.name() for node in document.rootNode().childNodes()])
+    overlay = next(overlay for overlay in runtime.ghost.overlays if overlay.isVisible())
+    counter = PaintCounter(overlay)
+    canvas = Krita.instance().activeWindow().activeView().canvas()
+    seen["zoom_before"] = canvas.zoomLevel()
+    canvas.setZoomLevel(canvas.zoomLevel() * ZOOM_STEP)  # the painter zooms out while the ghost shows
+    later(ZOOM_DONE_MS, after_zoom, report, document, layer, seen, counter)
+
+
+class PaintCounter(QObject):
+    """Counts the paint events a widget gets."""
+
+    def __init__(self, widget):
+        super().__init__(widget)
+        self.paints = 0
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched, event):  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Paint:
+            self.paints += 1
+        return False
+
+
+def after_zoom(document, layer, seen, counter, report):
+    seen.update(ghost_repaints_after_zoom=counter.paints, ghost_pixels_after_zoom=overlay_pixels(plugin().runtime.ghost),
+                zoom_after=Krita.instance().activeWindow().activeView().canvas().zoomLevel())
     Krita.instance().action("nep_suggest_accept").trigger()
     later(PAINT_DONE_MS, after_accept, report, document, layer, seen)
 
