@@ -6,10 +6,9 @@ File* code imports the zip that `nep krita plugin` built and enables it; after a
 plugin manager loads NEP Suggest from that folder into the window; then a painter's session: a
 stroke painted with the mouse on Krita's real canvas is recorded where Krita painted it, the plugin
 asks a real `nep serve` app (on loopback) for the next stroke and draws its ghost over the canvas
-(following a zoom),
-Krita's *NEP: Accept suggestion* action paints it and Ctrl+Z takes it back; and once more with a pen
-(tablet events) at 250 % zoom, scrolled. A small probe plugin (tests/krita/install_probe) acts inside Krita and writes what
-it saw to a JSON file.
+(following a zoom), Krita's *NEP: Accept suggestion* action paints it and Ctrl+Z takes it back; and
+once more with a pen (tablet events) at 250 % zoom, scrolled. A small probe plugin
+(tests/krita/install_probe) acts inside Krita and writes what it saw to a JSON file.
 """
 
 from __future__ import annotations
