@@ -4,10 +4,11 @@ The document gets a transparent paint layer, so the pixels Krita painted are tho
 stroke is sent to the visible canvas widget in widget pixels, around its centre, where the document
 is shown at Krita's fit-to-view zoom, or at NEP_PROBE_ZOOM and scrolled by NEP_PROBE_SCROLL pixels;
 with NEP_PROBE_TABLET the L is drawn again with a pen, 60 widget pixels lower (tablet events,
-pressure rising from 0.3 to 0.9). The NEP plugin that Krita loaded then asks the server set in
-its settings; once its ghost is shown, Krita's action *NEP: Accept suggestion* (what its shortcut
-triggers) paints it, after a zoom out while the ghost shows; then Krita's Undo (Ctrl+Z) is pressed twice. The layer's pixels are reported
-after the stroke, after the Accept and after each Undo, and the ghost overlay's pixels while it shows.
+pressure rising from 0.3 to 0.9). The NEP plugin that Krita loaded then asks the server set in its
+settings; once its ghost shows, the view zooms out, Krita's action *NEP: Accept suggestion* (what
+its shortcut triggers) paints the suggestion, and Krita's Undo (Ctrl+Z) is pressed twice. Reported:
+the layer's pixels after the stroke, after the Accept and after each Undo, and the ghost overlay's
+pixels before and after the zoom.
 """
 
 import os
