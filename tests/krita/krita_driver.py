@@ -96,6 +96,7 @@ def overlay_pixel(image, x, y):
 
 def scenario_accept(home):
     from PyQt5.QtCore import Qt
+    from PyQt5.QtGui import QTransform
     from PyQt5.QtWidgets import QWidget
 
     from nep_suggest import painter
@@ -109,7 +110,7 @@ def scenario_accept(home):
     # scrolled so that document (-5, -2.5) is at its corner; the document is not touched. Removed on Dismiss.
     canvas = QWidget()
     canvas.resize(2 * width + 10, 2 * height + 5)
-    overlay = runtime.ghost.attach(canvas, lambda x, y: (2 * x + 10, 2 * y + 5))
+    overlay = runtime.ghost.attach(canvas, lambda: QTransform(2.0, 0.0, 0.0, 2.0, 10.0, 5.0))
     line = suggestion("stroke", points=[[20, 30, 1.0, 0], [180, 30, 1.0, 8]], color="#00ff00", size=6.0, opacity=1.0, brush="")
     before = layer_bytes(runtime.workspace.active_node(), width, height)
     runtime.suggestion = None

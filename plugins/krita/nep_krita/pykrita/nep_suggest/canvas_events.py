@@ -126,15 +126,12 @@ def view_mapping(current_view, canvas_widget):
 
 
 def document_mapping(current_view, canvas_widget):
-    """``to_widget(x, y) -> (x, y) or None``: document pixels to ``canvas_widget`` pixels, the inverse of ``view_mapping``."""
+    """``to_widget() -> QTransform or None``: document to ``canvas_widget`` pixels now, the inverse of ``view_mapping``."""
 
-    def to_widget(x, y):
+    def to_widget():
         transform = widget_to_document_transform(current_view(), canvas_widget)
         inverse, invertible = transform.inverted() if transform is not None else (None, False)
-        if not invertible:
-            return None
-        point = inverse.map(QPointF(x, y))
-        return point.x(), point.y()
+        return inverse if invertible else None
 
     return to_widget
 

@@ -7,6 +7,8 @@ does. No layer is added, so the ghost is never in the undo history, the layer st
 and never the active layer.
 """
 
+import math
+
 from PyQt5.QtCore import QEvent, QPointF, Qt
 from PyQt5.QtGui import QColor, QPainter, QPen
 from PyQt5.QtWidgets import QWidget
@@ -26,7 +28,7 @@ class Ghost:
         return self.stroke is not None and any(overlay.isVisible() for overlay in self.overlays)
 
     def attach(self, canvas_widget, to_widget):
-        """Draw on ``canvas_widget``; ``to_widget(x, y)`` maps document pixels to its pixels (None: unknown)."""
+        """Draw on ``canvas_widget``; ``to_widget()`` is the QTransform from document to its pixels now (None: unknown)."""
         overlay = GhostOverlay(canvas_widget, to_widget, self)
         self.overlays.append(overlay)
         canvas_widget.destroyed.connect(lambda *_args: self._forget(overlay))
@@ -75,11 +77,11 @@ class GhostOverlay(QWidget):
         stroke = self.ghost.stroke
         if stroke is None:
             return
-        mapped = [self.to_widget(x, y) for x, y, *_rest in stroke.points]
-        if any(point is None for point in mapped):
+        transform = self.to_widget()
+        if transform is None:
             return
-        origin, one_right = self.to_widget(0.0, 0.0), self.to_widget(1.0, 0.0)
-        scale = ((one_right[0] - origin[0]) ** 2 + (one_right[1] - origin[1]) ** 2) ** 0.5  # widget px per document px
+        mapped = [transform.map(QPointF(x, y)) for x, y, *_rest in stroke.points]
+        scale = math.sqrt(abs(transform.determinant()))  # widget px per document px
         colour = QColor(stroke.color)
         colour.setAlphaF(GHOST_ALPHA)
         painter = QPainter(self)
@@ -88,5 +90,5 @@ class GhostOverlay(QWidget):
         for (a, b), point_a, point_b in zip(zip(stroke.points, stroke.points[1:]), mapped, mapped[1:]):
             width = max(1.0, stroke.size * (a[2] + b[2]) / 2.0 * scale)
             painter.setPen(QPen(colour, width, Qt.SolidLine, Qt.RoundCap, Qt.RoundJoin))
-            painter.drawLine(QPointF(*point_a), QPointF(*point_b))
+            painter.drawLine(point_a, point_b)
         painter.end()

@@ -4,7 +4,8 @@ Everything here runs on Qt's main thread; the network is the client's worker thr
 (a QTimer, every ``TICK_MS``) collects its answers. An answer is used only if it was asked for the
 history as it is now (``generation``); older ones are dropped. Accept checks the suggestion
 (``checks.check_action``) before it touches the document, paints a stroke with the current brush
-(``painter.paint_stroke``) and runs a discrete action through the workspace; every outcome (accepted, dismissed, refused, ignored) goes to the session log and the server.
+(``painter.paint_stroke``) and runs a discrete action through the workspace; every outcome
+(accepted, dismissed, refused, ignored) goes to the session log and the server.
 """
 
 import os
