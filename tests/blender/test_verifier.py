@@ -110,6 +110,25 @@ def test_undo_in_the_history_is_replayed_as_undo(verifier):
     assert verifier.verify(Context(history=kept, session_id="no-undo"), Action(kind="object.modifier_remove", args={"modifier": "Bevel"}), None).valid
 
 
+def test_a_scene_the_replay_cannot_rebuild_does_not_judge_validity(verifier):
+    # The user clicked the cube (no operator, so not logged) and deleted it: replayed, nothing is
+    # selected, so their own delete fails there, and the scene cannot judge a prediction either.
+    clicked = Context(history=history(CUBE, ("object.select_all", {"action": "DESELECT"}, False)), session_id="clicked")
+    delete = Action(kind="object.delete")
+    users_own = verifier.verify(clicked, delete, delete)
+    assert users_own.valid and users_own.reward == 1.0 and users_own.details["scene_unknown"] == 1.0
+    assert users_own.details["error"] == "object.delete returned CANCELLED"
+    other = verifier.verify(clicked, Action(kind="object.shade_smooth"), delete)
+    assert other.valid and other.reward == 0.0 and other.details["scene_unknown"] == 1.0
+    assert not verifier.verify(clicked, delete, None).valid  # with no reference, no way to tell
+    refused = verifier.verify(clicked, Action(kind="mesh.fold_into_swan"), delete)
+    assert not refused.valid and refused.details["refused"] is True
+    # Where the user's edit runs in the replayed scene, a prediction that fails stays invalid.
+    selected = Context(history=history(CUBE), session_id="selected")
+    failing = verifier.verify(selected, Action(kind="mesh.inset", args={"thickness": 0.1}), delete)
+    assert not failing.valid and failing.reward == 0.0 and failing.details["scene_unknown"] == 0.0
+
+
 def test_no_edit_is_judged_against_the_reference(verifier):
     context = Context(history=history(CUBE), session_id="no-edit")
     assert verifier.verify(context, NO_EDIT, NO_EDIT).reward == 1.0

@@ -4,7 +4,9 @@ Protocol: one JSON object per line on stdin, ``{"history": [action, ...], "predi
 "reuse": bool, "start": "empty" | "startup"}``; answers go one per line to the file descriptor named by ``NEP_REPLAY_FD``, since
 bpy prints to stdout (fd 1 is pointed at stderr before bpy loads). The first line written is
 ``{"ready": true}`` once bpy has loaded; then one answer per request: ``{"valid": bool, "error":
-str | null, "changed": bool, "replayed": int, "replay_errors": int}``. End of stdin ends the worker.
+str | null, "changed": bool, "refused": bool, "replayed": int, "replay_errors": int}``, where
+``refused`` says the call was turned away before it met the scene (not an operator call of this
+Blender, or one that can reach outside the scene). End of stdin ends the worker.
 
 Every call runs inside the factory screen's 3D viewport (``bpy_calls.viewport_override``), so view
 operators and loop cuts run headless as they do in the UI. Undo is replayed by taking the undone
@@ -88,24 +90,24 @@ class Replayer:
         self.start = "empty"  # the factory scene that history starts from
         self.dirty = True  # the live scene differs from ``base``
 
-    def run(self, action: dict) -> tuple[str | None, bool]:
-        """Run one call; returns (error or None, whether anything may have run)."""
+    def run(self, action: dict) -> tuple[str | None, bool, bool]:
+        """Run one call; returns (error or None, whether anything may have run, whether it was refused unrun)."""
         from nep_blender.bpy_calls import CallRefused, run_call, viewport_override
 
         kind, args = action.get("kind"), action.get("args") or {}
         if reaches_outside(kind, args):
-            return f"not run: {kind} can reach outside the scene (files, scripts, preferences)", False
+            return f"not run: {kind} can reach outside the scene (files, scripts, preferences)", False, True
         try:
             with self.bpy.context.temp_override(**viewport_override(self.bpy)):
                 result = run_call(self.bpy, kind, args)
         except CallRefused as error:
-            return first_line(error), False
+            return first_line(error), False, True
         except RuntimeError as error:
             message = first_line(error)
-            return message, "poll() failed" not in message
+            return message, "poll() failed" not in message, False
         except Exception as error:  # an operator's own Python code can raise anything
-            return f"{type(error).__name__}: {first_line(error)}", True
-        return (None if "FINISHED" in result else f"{kind} returned {', '.join(sorted(result))}"), True
+            return f"{type(error).__name__}: {first_line(error)}", True, False
+        return (None if "FINISHED" in result else f"{kind} returned {', '.join(sorted(result))}"), True, False
 
     def replay(self, history: list[dict], reuse: bool = True, start: str = "empty") -> tuple[int, int]:
         """Bring the scene to the state after ``history`` from the ``start`` scene; returns (calls replayed, edits that failed)."""
@@ -128,7 +130,7 @@ class Replayer:
         self.history, self.dirty = None, True
         errors = 0
         for action in to_replay:
-            error, _ = self.run(action)
+            error, _, _ = self.run(action)
             errors += error is not None and not error.startswith("not run:") and action.get("edit", True)
         if reuse:
             if to_replay or not extends:
@@ -141,12 +143,12 @@ class Replayer:
         from nep_blender.bpy_calls import scene_fingerprint
 
         before = scene_fingerprint(self.bpy)
-        error, ran = self.run(predicted)
+        error, ran, refused = self.run(predicted)
         self.dirty = self.dirty or ran
         changed = error is None and scene_fingerprint(self.bpy) != before
         if error is None and not changed and predicted.get("edit", True):
             error = "the scene did not change"
-        return {"valid": error is None, "error": error, "changed": changed}
+        return {"valid": error is None, "error": error, "changed": changed, "refused": refused}
 
 
 def serve(bpy, requests, answers, scratch: str | None = None) -> None:

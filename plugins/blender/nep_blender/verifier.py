@@ -5,6 +5,12 @@ properties), its poll passes, it runs without an exception and returns FINISHED,
 the scene changed (``scene_fingerprint``). Calls that can reach outside the scene (``wm``, files,
 scripts, preferences) are never run and so are not valid.
 
+The replay rebuilds the scene from the logged calls only, so a scene changed unseen (a click that
+selects, a script's data API) is rebuilt wrong, and the user's own next edit can fail in it (a
+sixth of the default data's test edits did). When a reference is given and the prediction fails in
+the scene, the reference is run there too; if it fails as well, the verdict is ``valid`` with
+``scene_unknown`` 1 and the reward below, since that scene cannot judge validity.
+
 ``reward`` (0 for an invalid call or an unknown reference):
 
 - 1.0: the user's next operator with the same properties once both are quantized by the action
@@ -39,7 +45,6 @@ import tempfile
 import threading
 import time
 import weakref
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -199,14 +204,39 @@ class ReplayVerifier(Verifier):
     # Judging --------------------------------------------------------------------------------------
 
     def verify(self, context: Context, predicted: Action, reference: Action | None = None) -> Verdict:
-        job = self._prepare(context, predicted, reference)
-        if isinstance(job, Verdict):
-            return job
-        home = self._homes.setdefault(job.stream, zlib.crc32(job.stream.encode()) % len(self.pool))
-        return self._run(self.pool[home], job)
+        return self.verify_many([(context, predicted, reference)])[0]
 
     def verify_many(self, items: Sequence[tuple[Context, Action, Action | None]]) -> list[Verdict]:
-        """Verdicts for ``(context, predicted, reference)`` items, in order, spread over the workers.
+        """Verdicts for ``(context, predicted, reference)`` items, in order, spread over the workers;
+        a prediction that fails in the scene is checked against the user's own action
+        (``_judged_where_the_user_acted``)."""
+        return self._judged_where_the_user_acted(items, self._replay_many(items))
+
+    def _judged_where_the_user_acted(self, items: Sequence[tuple[Context, Action, Action | None]], verdicts: list[Verdict]) -> list[Verdict]:
+        """Where a prediction fails in the replayed scene, run the user's next edit there too.
+
+        The user's edit did run, in the user's scene. If it fails in the replayed one as well, the
+        replay did not rebuild that scene (a click, or a script's data API, changed it unseen), and
+        the scene cannot judge the prediction: it counts as valid and is scored against the user's
+        edit alone, with ``scene_unknown`` 1. A call refused before it meets the scene stays invalid.
+        """
+        suspects = [
+            index
+            for index, ((_, _, reference), verdict) in enumerate(zip(items, verdicts))
+            if not verdict.valid and verdict.details.get("refused") is False and reference is not None and not reference.is_no_edit
+        ]
+        asked = [index for index in suspects if items[index][1] != items[index][2]]
+        users = dict(zip(asked, self._replay_many([(items[index][0], items[index][2], items[index][2]) for index in asked])))
+        for index in suspects:
+            users_verdict = users.get(index, verdicts[index])
+            if not users_verdict.valid and users_verdict.details.get("refused") is False:
+                _, predicted, reference = items[index]
+                details = {**verdicts[index].details, "scene_unknown": 1.0}
+                verdicts[index] = Verdict(True, self.reward(predicted, reference), details)
+        return verdicts
+
+    def _replay_many(self, items: Sequence[tuple[Context, Action, Action | None]]) -> list[Verdict]:
+        """The replayed scene's verdicts, in order.
 
         Items of one session run on one worker, shortest history first, so each replays only the
         actions its predecessor had not; a session goes back to the worker that last replayed it,
@@ -289,7 +319,12 @@ class ReplayVerifier(Verifier):
                 self._answers[job.digest] = answer
         if "replayed" not in answer:
             return Verdict(False, 0.0, {"error": answer["error"]})
-        details: dict[str, Any] = {"scene_changed": float(answer["changed"]), "replay_errors": answer["replay_errors"]}
+        details: dict[str, Any] = {
+            "scene_changed": float(answer["changed"]),
+            "replay_errors": answer["replay_errors"],
+            "refused": answer["refused"],
+            "scene_unknown": 0.0,
+        }
         if answer["error"]:
             details["error"] = answer["error"]
         return Verdict(answer["valid"], self.reward(job.predicted, job.reference) if answer["valid"] else 0.0, details)
