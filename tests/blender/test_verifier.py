@@ -152,6 +152,7 @@ def test_synthetic_sessions_replay_without_errors_and_reuse_their_prefix(domain)
                 verdict = verifier.verify(context, action, action)
                 assert verdict.details["replay_errors"] == 0, (session.id, position)
                 assert verdict.valid and verdict.reward == 1.0, (session.id, position, action, verdict.details)
+                assert verdict.details["scene_unknown"] == 0.0, (session.id, position, action, verdict.details)
                 checked += 1
         assert checked > 20
         # Each session's history grew by one action at a time: every action was replayed about once.
