@@ -6,7 +6,7 @@ File* code imports the zip that `nep krita plugin` built and enables it; after a
 plugin manager loads NEP Suggest from that folder into the window; then a painter's session: a
 stroke painted with the mouse on Krita's real canvas is recorded where Krita painted it, the plugin
 asks a real `nep serve` app (on loopback) for the next stroke and draws its ghost over the canvas
-(following a zoom), Krita's *NEP: Accept suggestion* action paints it and Ctrl+Z takes it back; and
+(following a zoom and a scroll), Krita's *NEP: Accept suggestion* action paints it and Ctrl+Z takes it back; and
 once more with a pen (tablet events) at 250 % zoom, scrolled. A small probe plugin
 (tests/krita/install_probe) acts inside Krita and writes what it saw to a JSON file.
 """
@@ -205,6 +205,12 @@ def test_the_plugin_asks_nep_serve_and_previews_the_ghost_over_the_canvas_where_
     assert drawn["ghost_repaints_after_zoom"] >= 1
     zoomed_left, _, zoomed_right, _ = bounds(drawn["ghost_pixels_after_zoom"])
     assert zoomed_right - zoomed_left == pytest.approx(0.8 * (ghost_right - ghost_left), abs=2 * reach)
+    # then scrolls right and down: the overlay is repainted, and the line moves left and up as far
+    moved_x, moved_y = drawn["scrolled_while_shown"]
+    assert moved_x > 0 and moved_y > 0 and drawn["ghost_repaints_after_scroll"] >= 1
+    zoomed_top, scrolled = bounds(drawn["ghost_pixels_after_zoom"])[1], bounds(drawn["ghost_pixels_after_scroll"])
+    assert scrolled[0] == pytest.approx(zoomed_left - moved_x, abs=2) and scrolled[1] == pytest.approx(zoomed_top - moved_y, abs=2)
+    assert scrolled[2] - scrolled[0] == pytest.approx(zoomed_right - zoomed_left, abs=2)
 
 
 def test_accept_paints_the_suggestion_into_the_painters_layer_and_ctrl_z_takes_it_back(drawn):

@@ -5,10 +5,10 @@ stroke is sent to the visible canvas widget in widget pixels, around its centre,
 is shown at Krita's fit-to-view zoom, or at NEP_PROBE_ZOOM and scrolled by NEP_PROBE_SCROLL pixels;
 with NEP_PROBE_TABLET the L is drawn again with a pen, 60 widget pixels lower (tablet events,
 pressure rising from 0.3 to 0.9). The NEP plugin that Krita loaded then asks the server set in its
-settings; once its ghost shows, the view zooms out, Krita's action *NEP: Accept suggestion* (what
-its shortcut triggers) paints the suggestion, and Krita's Undo (Ctrl+Z) is pressed twice. Reported:
-the layer's pixels after the stroke, after the Accept and after each Undo, and the ghost overlay's
-pixels before and after the zoom.
+settings; once its ghost shows, the view zooms out and scrolls, Krita's action *NEP: Accept
+suggestion* (what its shortcut triggers) paints the suggestion, and Krita's Undo (Ctrl+Z) is pressed
+twice. Reported: the layer's pixels after the stroke, after the Accept and after each Undo, and the
+ghost overlay's pixels before and after the zoom and after the scroll.
 """
 
 import os
@@ -26,6 +26,7 @@ CANVAS_CLASSES = ("KisOpenGLCanvas2", "KisQPainterCanvas")
 VIEW_READY_MS = 1500  # the new view's canvas is laid out and the NEP plugin's tick has hooked it
 PAINT_DONE_MS = 1500  # Krita paints a stroke asynchronously
 SCROLL_DONE_MS = 500
+SCROLL_WHILE_SHOWN = 40  # widget pixels right and down, after the zoom
 ZOOM_STEP, ZOOM_DONE_MS = 0.8, 1000  # out: the line stays inside the widget
 PEN_OFFSET = 60
 ANSWER_WAIT_MS = 30000
@@ -62,12 +63,21 @@ def scroll(document, layer, report):
     """Scroll the canvas by NEP_PROBE_SCROLL widget pixels right and down (if set), then draw."""
     by = int(os.environ.get("NEP_PROBE_SCROLL", "0"))
     if by:
-        area = visible_canvas().parentWidget()
-        while not isinstance(area, QAbstractScrollArea):
-            area = area.parentWidget()
-        for bar in (area.horizontalScrollBar(), area.verticalScrollBar()):
-            bar.setValue(bar.value() + by)
+        scroll_by(by)
     later(SCROLL_DONE_MS if by else 0, draw, report, document, layer)
+
+
+def scroll_by(pixels):
+    """Move the visible canvas's scroll bars by ``pixels``; returns how far each moved."""
+    area = visible_canvas().parentWidget()
+    while not isinstance(area, QAbstractScrollArea):
+        area = area.parentWidget()
+    moved = []
+    for bar in (area.horizontalScrollBar(), area.verticalScrollBar()):
+        before = bar.value()
+        bar.setValue(before + pixels)
+        moved.append(bar.value() - before)
+    return moved
 
 
 def visible_canvas():
@@ -165,6 +175,13 @@ class PaintCounter(QObject):
 def after_zoom(document, layer, seen, counter, report):
     seen.update(ghost_repaints_after_zoom=counter.paints, ghost_pixels_after_zoom=overlay_pixels(plugin().runtime.ghost),
                 zoom_after=Krita.instance().activeWindow().activeView().canvas().zoomLevel())
+    counter.paints = 0
+    seen["scrolled_while_shown"] = scroll_by(SCROLL_WHILE_SHOWN)  # the painter scrolls while the ghost shows
+    later(SCROLL_DONE_MS, after_scroll, report, document, layer, seen, counter)
+
+
+def after_scroll(document, layer, seen, counter, report):
+    seen.update(ghost_repaints_after_scroll=counter.paints, ghost_pixels_after_scroll=overlay_pixels(plugin().runtime.ghost))
     Krita.instance().action("nep_suggest_accept").trigger()
     later(PAINT_DONE_MS, after_accept, report, document, layer, seen)
 
