@@ -126,3 +126,52 @@ def test_the_feedback_mixin_logs_sends_and_takes_results():
     assert (runtime.sent_upto, runtime.outcome) == (0, "Feedback not sent: connection refused")
     runtime.client = None
     runtime.send_feedback(3.0, suggestion, True, "accepted")  # no client yet: nothing sent, nothing raised
+
+
+STALE_CONNECTION_SCRIPT = r"""
+import signal, socket, sys, threading, time
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # as an app that embeds Python (Krita) leaves it
+
+import importlib.util
+spec = importlib.util.spec_from_file_location("client", sys.argv[1])
+client = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(client)
+
+listener = socket.create_server(("127.0.0.1", 0))
+
+def serve():  # answers each connection's first request, keeps it alive, then closes it (a server's idle timeout)
+    while True:
+        connection, _ = listener.accept()
+        data = b""
+        while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < int(data.split(b"Content-Length: ")[1].split(b"\r\n")[0]):
+            data += connection.recv(65536)
+        body = b'{"suggestions": []}'
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: keep-alive\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        time.sleep(0.1)
+        connection.close()
+
+threading.Thread(target=serve, daemon=True).start()
+worker = client.ServerClient(f"http://127.0.0.1:{listener.getsockname()[1]}")
+for _ in range(3):
+    worker.submit({"kind": "feedback", "payload": {"events": [{"t": 0, "feedback": {"outcome": "accepted"}}] * 50}})
+    results = []
+    deadline = time.monotonic() + 10
+    while not results and time.monotonic() < deadline:
+        results = worker.results()
+        time.sleep(0.01)
+    assert results and results[0].ok, [result.error for result in results]
+    time.sleep(0.5)  # the server has closed the kept-alive connection by now
+print("all answered")
+"""
+
+
+def test_a_connection_the_server_closed_does_not_kill_an_app_that_embeds_python(tmp_path):
+    """In a process where SIGPIPE still ends the process (Krita leaves it so), writing a request to a
+    kept-alive connection the server has closed must not kill the app: the client reconnects."""
+    import subprocess
+
+    script = tmp_path / "stale.py"
+    script.write_text(STALE_CONNECTION_SCRIPT)
+    done = subprocess.run([sys.executable, str(script), str(APPKIT / "client.py")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert done.stdout.strip() == "all answered"

@@ -10,6 +10,7 @@ sent, in order. Answers are JSON data, checked for shape here and never evaluate
 import http.client
 import json
 import queue
+import signal
 import threading
 import urllib.parse
 from collections import deque
@@ -67,10 +68,25 @@ def check_suggestions(body):
     return out
 
 
+def keep_broken_connections_from_ending_the_app():
+    """Ignore SIGPIPE, as Python does in its own programs (main thread only; a no-op on Windows).
+
+    An app that embeds Python may leave SIGPIPE at its default (Krita does), and then writing a
+    request to a kept-alive connection the server has closed ends the whole app, unsaved work and
+    all, where this client would get ``BrokenPipeError`` and reconnect. ``http.client`` writes a
+    request's headers and body separately, so the body's write meets the server's reset.
+    """
+    if not hasattr(signal, "SIGPIPE") or threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGPIPE) == signal.SIG_DFL:
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+
+
 class ServerClient:
     """A worker thread with one keep-alive connection to the server."""
 
     def __init__(self, url, token="", timeout=5.0, thread_name="nep-suggest-client"):
+        keep_broken_connections_from_ending_the_app()
         self.timeout = timeout
         self._condition = threading.Condition()
         self._jobs = deque()

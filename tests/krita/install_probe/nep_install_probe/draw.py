@@ -5,10 +5,10 @@ stroke is sent to the visible canvas widget in widget pixels, around its centre,
 is shown at Krita's fit-to-view zoom, or at NEP_PROBE_ZOOM and scrolled by NEP_PROBE_SCROLL pixels;
 with NEP_PROBE_TABLET the L is drawn again with a pen, 60 widget pixels lower (tablet events,
 pressure rising from 0.3 to 0.9). The NEP plugin that Krita loaded then asks the server set in its
-settings; once its ghost shows, the view zooms out and scrolls, Krita's action *NEP: Accept
-suggestion* (what its shortcut triggers) paints the suggestion, and Krita's Undo (Ctrl+Z) is pressed
-twice. Reported: the layer's pixels after the stroke, after the Accept and after each Undo, and the
-ghost overlay's pixels before and after the zoom and after the scroll.
+settings; once its ghost shows, the view zooms out, scrolls, and rotates and turns back, and after a
+pause Krita's action *NEP: Accept suggestion* (what its shortcut triggers) paints the suggestion,
+and Krita's Undo (Ctrl+Z) is pressed twice. Reported: the layer's pixels after the stroke, after the
+Accept and after each Undo, and the ghost overlay's pixels after each change of view.
 """
 
 import os
@@ -27,6 +27,8 @@ VIEW_READY_MS = 1500  # the new view's canvas is laid out and the NEP plugin's t
 PAINT_DONE_MS = 1500  # Krita paints a stroke asynchronously
 SCROLL_DONE_MS = 500
 SCROLL_WHILE_SHOWN = 40  # widget pixels right and down, after the zoom
+ROTATION = 30.0  # degrees, after the scroll
+PAUSE_MS = 6000  # before Accept: longer than `nep serve` keeps an idle connection open (5 s)
 ZOOM_STEP, ZOOM_DONE_MS = 0.8, 1000  # out: the line stays inside the widget
 PEN_OFFSET = 60
 ANSWER_WAIT_MS = 30000
@@ -182,6 +184,23 @@ def after_zoom(document, layer, seen, counter, report):
 
 def after_scroll(document, layer, seen, counter, report):
     seen.update(ghost_repaints_after_scroll=counter.paints, ghost_pixels_after_scroll=overlay_pixels(plugin().runtime.ghost))
+    Krita.instance().activeWindow().activeView().canvas().setRotation(ROTATION)  # then rotates the canvas
+    later(ZOOM_DONE_MS, after_rotation, report, document, layer, seen)
+
+
+def after_rotation(document, layer, seen, report):
+    canvas = Krita.instance().activeWindow().activeView().canvas()
+    seen.update(rotation=canvas.rotation(), ghost_pixels_rotated=overlay_pixels(plugin().runtime.ghost))
+    canvas.setRotation(0.0)  # and back
+    later(ZOOM_DONE_MS, after_rotating_back, report, document, layer, seen)
+
+
+def after_rotating_back(document, layer, seen, report):
+    seen["ghost_pixels_rotated_back"] = overlay_pixels(plugin().runtime.ghost)
+    later(PAUSE_MS, accept, report, document, layer, seen)  # the painter looks for a while, then accepts
+
+
+def accept(document, layer, seen, report):
     Krita.instance().action("nep_suggest_accept").trigger()
     later(PAINT_DONE_MS, after_accept, report, document, layer, seen)
 
