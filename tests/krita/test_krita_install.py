@@ -8,7 +8,8 @@ stroke painted with the mouse on Krita's real canvas is recorded where Krita pai
 asks a real `nep serve` app (on loopback) for the next stroke and draws its ghost over the canvas
 (following a zoom, a scroll and a rotation), and after a pause longer than the server keeps an idle
 connection, Krita's *NEP: Accept suggestion* action paints it and Ctrl+Z takes it back; and once
-more with a pen (tablet events) at 250 % zoom, scrolled. A small probe plugin
+more with a pen (tablet events) at 250 % zoom, scrolled, where a drag with the move tool is not
+recorded and a line drawn with the brush after it is. A small probe plugin
 (tests/krita/install_probe) acts inside Krita and writes what it saw to a JSON file.
 """
 
@@ -166,6 +167,19 @@ def test_zoomed_in_and_scrolled_mouse_and_pen_strokes_are_recorded_where_they_we
     pressures = [pressure for _, _, pressure, _ in pen.args["points"]]
     assert pressures[0] == pytest.approx(0.3, abs=0.02) and pressures[-1] == pytest.approx(0.9, abs=0.02)  # the pen's
     assert pressures == sorted(pressures)
+
+
+def test_a_drag_with_the_move_tool_is_not_recorded_and_the_brush_again_is(drawn_zoomed_in):
+    session = read_session(drawn_zoomed_in["log"])
+    actions = [event.action for event in session.events if event.action is not None]
+    # mouse L, pen L, the line after the move tool's drag (60 widget pixels above the L, as was the
+    # drag), the accepted suggestion, two Ctrl+Z: nothing from the drag
+    assert [action.kind for action in actions] == ["stroke", "stroke", "stroke", "stroke", "undo", "undo"]
+    mouse, line = actions[0], actions[2]
+    start_x, start_y, *_ = mouse.args["points"][0]
+    points = [(x, y) for x, y, *_ in line.args["points"]]
+    assert all(y == pytest.approx(start_y - 60 / 2.5, abs=0.5) for _, y in points), points
+    assert points[0][0] == pytest.approx(start_x, abs=0.5) and points[-1][0] == pytest.approx(start_x + 15 * 8 / 2.5, abs=0.5)
 
 
 def assert_recorded_where_painted(recorded: list, painted: list) -> None:

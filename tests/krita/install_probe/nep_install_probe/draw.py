@@ -4,7 +4,8 @@ The document gets a transparent paint layer, so the pixels Krita painted are tho
 stroke is sent to the visible canvas widget in widget pixels, around its centre, where the document
 is shown at Krita's fit-to-view zoom, or at NEP_PROBE_ZOOM and scrolled by NEP_PROBE_SCROLL pixels;
 with NEP_PROBE_TABLET the L is drawn again with a pen, 60 widget pixels lower (tablet events,
-pressure rising from 0.3 to 0.9). The NEP plugin that Krita loaded then asks the server set in its
+pressure rising from 0.3 to 0.9), then the painter drags with the move tool 60 pixels above the L,
+and picks the brush again to draw a line 60 pixels above the L's top. The NEP plugin that Krita loaded then asks the server set in its
 settings; once its ghost shows, the view zooms out, scrolls, and rotates and turns back, and after a
 pause Krita's action *NEP: Accept suggestion* (what its shortcut triggers) paints the suggestion,
 and Krita's Undo (Ctrl+Z) is pressed twice. Reported: the layer's pixels after the stroke, after the
@@ -101,11 +102,7 @@ def draw(document, layer, report):
     canvas = visible_canvas()
     cx, cy = canvas.width() / 2, canvas.height() / 2
     path = [(cx - 120 + 8 * step, cy - 60) for step in range(31)] + [(cx + 120, cy - 60 + 8 * step) for step in range(1, 16)]
-    send(canvas, QEvent.MouseButtonPress, *path[0], Qt.LeftButton, Qt.LeftButton)
-    for x, y in path[1:]:
-        send(canvas, QEvent.MouseMove, x, y, Qt.NoButton, Qt.LeftButton)
-        QApplication.processEvents()
-    send(canvas, QEvent.MouseButtonRelease, *path[-1], Qt.LeftButton, Qt.NoButton)
+    drag_with_the_mouse(canvas, path)
     then = pen_stroke if os.environ.get("NEP_PROBE_TABLET") else finish
     later(PAINT_DONE_MS, then, report, document, layer, canvas, path)
 
@@ -120,7 +117,37 @@ def pen_stroke(document, layer, canvas, path, report):
         send_tablet(canvas, QEvent.TabletMove, x, y, pressure, Qt.NoButton, Qt.LeftButton)
         QApplication.processEvents()
     send_tablet(canvas, QEvent.TabletRelease, *pen[-1], pressures[-1], Qt.LeftButton, Qt.NoButton)
+    later(PAINT_DONE_MS, move_tool_drag, report, document, layer, canvas, path, painted)
+
+
+def move_tool_drag(document, layer, canvas, path, painted, report):
+    """A drag with the move tool, PEN_OFFSET widget pixels above the L: not a stroke to record."""
+    toolbox_button("KritaTransform/KisToolMove").click()
+    drag_with_the_mouse(canvas, [(x, y - PEN_OFFSET) for x, y in path[::3]])
+    later(PAINT_DONE_MS, brush_again, report, document, layer, canvas, path, painted)
+
+
+def brush_again(document, layer, canvas, path, painted, report):
+    """The brush tool again, and a line along the L's top, PEN_OFFSET widget pixels above it."""
+    toolbox_button("KritaShape/KisToolBrush").click()
+    drag_with_the_mouse(canvas, [(x, y - PEN_OFFSET) for x, y in path[:16]])
     later(PAINT_DONE_MS, finish, report, document, layer, canvas, path, painted)
+
+
+def drag_with_the_mouse(canvas, points):
+    send(canvas, QEvent.MouseButtonPress, *points[0], Qt.LeftButton, Qt.LeftButton)
+    for x, y in points[1:]:
+        send(canvas, QEvent.MouseMove, x, y, Qt.NoButton, Qt.LeftButton)
+        QApplication.processEvents()
+    send(canvas, QEvent.MouseButtonRelease, *points[-1], Qt.LeftButton, Qt.NoButton)
+
+
+def toolbox_button(tool):
+    """The toolbox's button for ``tool`` (its object name is the tool's id), as the painter clicks it."""
+    from PyQt5.QtWidgets import QToolButton
+
+    window = Krita.instance().activeWindow().qwindow()
+    return next(button for button in window.findChildren(QToolButton) if button.objectName() == tool)
 
 
 def painted_pixels(document, layer):
