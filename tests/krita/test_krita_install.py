@@ -113,6 +113,12 @@ def drawn_zoomed_in(installed, drawn) -> dict:
     return paint_in_krita(installed, NEP_PROBE_ZOOM="2.5", NEP_PROBE_SCROLL="150", NEP_PROBE_TABLET="1")
 
 
+@pytest.fixture(scope="module")
+def two_documents(installed, drawn_zoomed_in) -> dict:
+    home, _, _, _ = installed
+    return start_krita(home, "documents")
+
+
 def paint_in_krita(installed, **env: str) -> dict:
     """Start Krita, with NEP Suggest asking the ``UnderlineNext`` server, and run the probe's draw phase."""
     home, _, _, feedback = installed
@@ -180,6 +186,25 @@ def test_a_drag_with_the_move_tool_is_not_recorded_and_the_brush_again_is(drawn_
     points = [(x, y) for x, y, *_ in line.args["points"]]
     assert all(y == pytest.approx(start_y - 60 / 2.5, abs=0.5) for _, y in points), points
     assert points[0][0] == pytest.approx(start_x, abs=0.5) and points[-1][0] == pytest.approx(start_x + 15 * 8 / 2.5, abs=0.5)
+
+
+def test_each_document_has_its_session_and_going_back_to_one_goes_on_with_it(two_documents):
+    steps = [two_documents[step] for step in ("painted_a", "opened_b", "painted_b", "closed_b", "painted_a_again")]
+    assert [step["error"] for step in steps] == [""] * 5
+    assert [step["active_document"] for step in steps] == ["nep-a", "nep-b", "nep-b", "nep-a", "nep-a"]
+    a, b = steps[0]["session"], steps[1]["session"]
+    assert a != b and [step["session"] for step in steps] == [a, b, b, a, a]  # back in A, A's session goes on
+    assert steps[2]["ghost_shown"] and steps[4]["ghost_shown"]  # the server answered in B, and in A after B closed
+    logs = Path(two_documents["logs"])
+    a_log, b_log = (read_session(logs / f"{session}.jsonl") for session in (a, b))
+    assert [event.action.kind for event in b_log.events if event.action is not None] == ["stroke"]
+    # A's log: its state, the first L, A's state again on coming back (later), the second L, 40 widget pixels higher
+    assert [("state" if event.state is not None else event.action.kind) for event in a_log.events if event.feedback is None] == [
+        "state", "stroke", "state", "stroke"]
+    first, again = (event for event in a_log.events if event.action is not None)
+    back_in_a = [event for event in a_log.events if event.state is not None][1]
+    assert first.t < back_in_a.t < again.t
+    assert first.action.args["points"][0][1] - again.action.args["points"][0][1] == pytest.approx(40 / two_documents["zoom"], abs=1)
 
 
 def assert_recorded_where_painted(recorded: list, painted: list) -> None:

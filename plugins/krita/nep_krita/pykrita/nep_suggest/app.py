@@ -1,7 +1,7 @@
 """The glue to a running Krita: one ``PluginApp`` follows the active view, feeds the runtime and ticks it.
 
-Every ``runtime.TICK_MS`` it looks at Krita's active window and view: a new active document starts
-a new session, new canvas widgets get the event filter and the ghost's overlay, and the runtime
+Every ``runtime.TICK_MS`` it looks at Krita's active window and view: a document that becomes active
+starts a session, or goes on with the one it had (``Runtime.start``), new canvas widgets get the event filter and the ghost's overlay, and the runtime
 collects answers and asks for the next suggestion. Errors are caught and shown in the docker;
 painting is never interrupted.
 
@@ -33,6 +33,7 @@ class PluginApp(QObject):
         self.filters = {}
         self.recording_stroke = False
         self.document = None
+        self.document_key = None
         self.error = ""
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.tick)
@@ -59,9 +60,10 @@ class PluginApp(QObject):
         document = view.document() if view is not None else None
         if document is None:
             return
-        if self.document is None or self.document.rootNode().uniqueId() != document.rootNode().uniqueId():
-            self.document = document
-            self.runtime.start(Workspace(document, view))
+        key = document.rootNode().uniqueId().toString()
+        if self.document is None or self.document_key != key:
+            self.document, self.document_key = document, key
+            self.runtime.start(Workspace(document, view), key)
         else:
             self.runtime.workspace.view = view
         for widget in canvas_widgets(window.qwindow()):

@@ -28,6 +28,8 @@ search for three strokes costs the server about four times as much)."""
 REQUEST_TIMEOUT = 2.0
 """Seconds the worker thread waits for the server; painting never waits."""
 RETRY_SECONDS = 5.0
+PAUSED_SESSIONS = 16
+"""Sessions of documents that are not active now, kept to go on with (the oldest are let go)."""
 
 
 class Runtime(FeedbackMixin):
@@ -49,6 +51,8 @@ class Runtime(FeedbackMixin):
         self.feedback_sent = 0
         self._log = None
         self.session_id = None  # no session until a document is active (start)
+        self._document_key = None
+        self._paused = {}  # document key -> the session it had when another document became active
         self.started = clock()
         self.events = []
         self.generation = self.sent_upto = 0
@@ -59,22 +63,33 @@ class Runtime(FeedbackMixin):
 
     # Sessions ---------------------------------------------------------------------------------
 
-    def start(self, workspace):
-        """A new session on ``workspace`` (a document became active)."""
+    def start(self, workspace, document_key=None):
+        """The session of ``workspace``, whose document became active: a new one, or, for a document
+        (``document_key``) painted in before another became active, the session it had, which goes
+        on from its state now (a painter goes back and forth between a painting and a reference)."""
         self.close_log()
         self.ghost.clear()
-        self.workspace = workspace
-        self.session_id = new_session_id("krita")
-        self.started = self.clock()
-        self.events = []
-        self.generation = 0
-        self.sent_upto = 0
+        if self.workspace is not None and self._document_key is not None:
+            self._paused[self._document_key] = (self.session_id, self.started, self.events, self.generation, self.sent_upto)
+            while len(self._paused) > PAUSED_SESSIONS:
+                self._paused.pop(next(iter(self._paused)))
+        self.workspace, self._document_key = workspace, document_key
+        resumed = self._paused.pop(document_key, None) if document_key is not None else None
+        if resumed is not None:
+            self.session_id, self.started, self.events, self.generation, self.sent_upto = resumed
+            self.generation += 1  # an answer asked for before the switch is stale
+        else:
+            self.session_id = new_session_id("krita")
+            self.started = self.clock()
+            self.events = []
+            self.generation = 0
+            self.sent_upto = 0
         self.asked_generation = None
         self.asked_at = -RETRY_SECONDS
         self.suggestion = None
         self.builder.cancel()
         self.watcher.reset(workspace.look())
-        self._add({"t": 0.0, "state": workspace.state()})
+        self._add({"t": 0.0 if resumed is None else self.now(), "state": workspace.state()})
 
     def now(self):
         return round(self.clock() - self.started, 3)
