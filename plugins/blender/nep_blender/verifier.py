@@ -7,7 +7,7 @@ scripts, preferences) are never run and so are not valid.
 
 The replay rebuilds the scene from the logged calls only, so a scene changed unseen (a click that
 selects, a script's data API) is rebuilt wrong, and the user's own next edit can fail in it (a
-sixth of the default data's test edits did). When a reference is given and the prediction fails in
+seventh of the default data's test edits did). When a reference is given and the prediction fails in
 the scene, the reference is run there too; if it fails as well, the verdict is ``valid`` with
 ``scene_unknown`` 1 and the reward below, since that scene cannot judge validity.
 
