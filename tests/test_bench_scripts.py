@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -40,3 +41,14 @@ def test_the_synthetic_drawing_bench_writes_every_stroke(tmp_path):
     figures = bench("bench_krita_synthetic.py", "--sessions", "5", "--runs", "1", home=tmp_path)
     assert figures["sessions_per_s"] > 0 and figures["strokes_per_session"] > 0
     assert figures["actions_unwritable"] == 0
+
+
+@pytest.mark.skipif(shutil.which("krita") is None or shutil.which("xvfb-run") is None,
+                    reason="Krita and a virtual X display are not installed (Debian: apt-get install krita xvfb)")
+def test_the_krita_plugin_bench_times_the_plugin_inside_krita(tmp_path):
+    figures = bench("bench_krita_plugin.py", "--model", "repeat-last", home=tmp_path)
+    assert figures["plugin_error"] == "" and figures["server_status"] == "ok"
+    assert figures["main_thread"]["pointer_event"]["count"] >= 40 * 11
+    lookup = figures["canvas_lookup"]
+    assert lookup["document_area"]["canvases"] == lookup["whole_window"]["canvases"] == 1
+    assert figures["canvas_lookup_speedup"] == pytest.approx(lookup["whole_window"]["median_ms"] / lookup["document_area"]["median_ms"], rel=0.01)

@@ -15,12 +15,7 @@ recorded and a line drawn with the brush after it is. A small probe plugin
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import shutil
-import signal
-import subprocess
 from pathlib import Path
 from typing import Iterator
 
@@ -35,38 +30,12 @@ from nep_core.sessionlog import read_session
 from nep_krita.cli import app
 from nep_krita.domain import build_domain
 
-PROBE = Path(__file__).parent / "install_probe"
-KRITA = shutil.which("krita")
-XVFB_RUN = shutil.which("xvfb-run")
+from krita_window import KRITA, XVFB_RUN, prepare_home, start_krita
+
 pytestmark = pytest.mark.skipif(
     KRITA is None or XVFB_RUN is None,
     reason="Krita and a virtual X display are not installed (Debian: apt-get install krita xvfb)",
 )
-
-
-def start_krita(home: Path, phase: str, **env: str) -> dict:
-    """Start Krita in a virtual display with ``home`` as its user folders; the probe's result for ``phase``."""
-    result = home / f"{phase}-{len(list(home.glob(f'{phase}*.json')))}.json"  # a new file for each start
-    environment = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"),
-                   "XDG_DATA_HOME": str(home / "data"), "XDG_CACHE_HOME": str(home / "cache"),
-                   "NEP_HOME": str(home / "nep"), "NEP_PROBE_PHASE": phase, "NEP_PROBE_RESULT": str(result), **env}
-    # Krita embeds the system Python and finds its prefix through the first python3 on PATH (see test_krita_plugin.py)
-    environment["PATH"] = os.pathsep.join([str(Path(KRITA).parent), environment.get("PATH", "")])
-    for name in ("PYTHONHOME", "VIRTUAL_ENV", "PYTHONPATH", "QT_QPA_PLATFORM"):  # Krita's GUI insists on X11 (xcb)
-        environment.pop(name, None)
-    # Krita outlives a killed xvfb-run (and a second Krita only hands its arguments to the first): on a
-    # timeout, end the whole process group
-    with subprocess.Popen([XVFB_RUN, "-a", KRITA, "--nosplash"], env=environment, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, start_new_session=True) as process:
-        try:
-            output, _ = process.communicate(timeout=120)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            output, _ = process.communicate()
-    assert result.exists(), f"the probe wrote no result: rc={process.returncode} output={output[-3000:]!r}"
-    seen = json.loads(result.read_text())
-    assert "error" not in seen, seen["error"]
-    return seen
 
 
 class UnderlineNext(Predictor):
@@ -91,13 +60,9 @@ def installed(tmp_path_factory) -> Iterator[tuple[Path, dict, dict, Path]]:
     assert built.exit_code == 0, built.output
     zip_path = next((folder / "dist").glob("nep_suggest-krita-*.zip"))
     home = folder / "home"
-    pykrita = home / "data" / "krita" / "pykrita"  # Krita's resource folder on Linux: ~/.local/share/krita
-    shutil.copytree(PROBE, pykrita)
-    (home / "config").mkdir(parents=True)
     feedback = folder / "feedback"
     with BackgroundServer(create_app(build_domain(), UnderlineNext(), data_dir=feedback)) as server:
-        # the docker's Settings... dialog stores the server in the same file
-        (home / "config" / "kritarc").write_text(f"[nep_suggest]\nserver_url={server.url}\n\n[python]\nenable_nep_install_probe=true\n")
+        prepare_home(home, server.url)
         imported = start_krita(home, "import", NEP_PROBE_ZIP=str(zip_path))
         loaded = start_krita(home, "loaded")
         yield home, imported, loaded, feedback
@@ -117,6 +82,12 @@ def drawn_zoomed_in(installed, drawn) -> dict:
 def two_documents(installed, drawn_zoomed_in) -> dict:
     home, _, _, _ = installed
     return start_krita(home, "documents")
+
+
+@pytest.fixture(scope="module")
+def hatched(installed, two_documents) -> dict:
+    home, _, _, _ = installed
+    return start_krita(home, "hatching")
 
 
 def paint_in_krita(installed, **env: str) -> dict:
@@ -205,6 +176,20 @@ def test_each_document_has_its_session_and_going_back_to_one_goes_on_with_it(two
     back_in_a = [event for event in a_log.events if event.state is not None][1]
     assert first.t < back_in_a.t < again.t
     assert first.action.args["points"][0][1] - again.action.args["points"][0][1] == pytest.approx(40 / two_documents["zoom"], abs=1)
+
+
+def test_quick_hatching_is_recorded_stroke_by_stroke_while_the_plugin_asks_after_each(hatched):
+    assert hatched["plugin_error"] == "" and hatched["status"] == "ok" and hatched["ghost_shown"]
+    strokes = [event.action for event in read_session(hatched["log"]).events if event.action is not None]
+    assert [action.kind for action in strokes] == ["stroke"] * 40
+    starts = [action.args["points"][0] for action in strokes]
+    steps = [b[1] - a[1] for a, b in zip(starts, starts[1:])]  # each 5 widget pixels below the last
+    assert all(step == pytest.approx(5 / hatched["zoom"], abs=0.5) for step in steps), steps
+    main_thread = hatched["main_thread"]  # the plugin ran on Krita's main thread all along, and never raised
+    assert main_thread["pointer_event"]["count"] >= 40 * 11 and main_thread["runtime_tick"]["count"] >= 30
+    lookup = hatched["canvas_lookup"]  # under the document area it finds the canvas a whole-window search finds
+    assert lookup["document_area"]["canvases"] == lookup["whole_window"]["canvases"] >= 1
+    print(f"plugin time on Krita's main thread while hatching: {main_thread}; canvas lookup: {lookup}")
 
 
 def assert_recorded_where_painted(recorded: list, painted: list) -> None:

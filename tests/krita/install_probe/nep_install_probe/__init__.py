@@ -54,10 +54,10 @@ def act():
     app = Krita.instance()
     phase = os.environ.get("NEP_PROBE_PHASE")
     try:
-        if phase in ("draw", "documents"):
-            from . import documents, draw
+        if phase in ("draw", "documents", "hatching"):
+            from . import documents, draw, hatching
 
-            (draw if phase == "draw" else documents).start(report_and_close)
+            {"draw": draw, "documents": documents, "hatching": hatching}[phase].start(report_and_close)
         else:
             report_and_close((import_plugin if phase == "import" else loaded_plugin)(app))
     except Exception:

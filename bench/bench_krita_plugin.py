@@ -1,0 +1,73 @@
+"""What NEP Suggest costs Krita's main thread (where Krita paints) while a painter hatches; prints JSON.
+
+    python bench/bench_krita_plugin.py --model runs/krita
+
+Builds the plugin zip (`nep krita plugin`), installs it into a fresh Krita home the way Krita's own
+*Import Python Plugin from File* does, serves ``--model`` on loopback as `nep serve` does, and runs
+full Krita in a virtual X display (`xvfb-run`, Debian's `xvfb`) with the probe plugin of
+tests/krita/install_probe, which paints forty short strokes, one every 200 ms. Figures, from inside
+Krita: the plugin's milliseconds per tick (following the active view; the runtime's tick, which
+collects the server's answers and asks again) and per pointer event, and its canvas lookup against a
+search of the whole window (how it looked for canvases before), timed in the same Krita.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="ngram", help="a krita checkpoint folder, or a baseline (ngram, repeat-last)")
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(REPO / "tests" / "krita"))
+    from krita_window import KRITA, XVFB_RUN, prepare_home, start_krita
+    from typer.testing import CliRunner
+
+    from nep_core.errors import NepError
+    from nep_core.inference import load_predictor
+    from nep_core.plugins import get_domain
+    from nep_core.server import create_app
+    from nep_core.server.runner import BackgroundServer
+    from nep_krita.cli import app
+
+    if KRITA is None or XVFB_RUN is None:
+        sys.exit("bench_krita_plugin: needs krita and xvfb-run (Debian: apt-get install krita xvfb)")
+    domain = get_domain("krita")
+    try:
+        predictor = load_predictor(args.model, domain)
+    except NepError as error:
+        sys.exit(f"bench_krita_plugin: {error}")
+    with tempfile.TemporaryDirectory(prefix="nep-bench-krita-") as scratch:
+        folder = Path(scratch)
+        built = CliRunner().invoke(app, ["plugin", "--out", str(folder / "dist")])
+        if built.exit_code != 0:
+            sys.exit(f"bench_krita_plugin: nep krita plugin failed: {built.output}")
+        with BackgroundServer(create_app(domain, predictor, data_dir=folder / "feedback")) as server:
+            home = folder / "home"
+            prepare_home(home, server.url)
+            start_krita(home, "import", NEP_PROBE_ZIP=str(next((folder / "dist").glob("nep_suggest-krita-*.zip"))))
+            seen = start_krita(home, "hatching")
+    lookup = seen["canvas_lookup"]
+    print(json.dumps({
+        "model": args.model,
+        "strokes": 40,
+        "plugin_error": seen["plugin_error"],
+        "server_status": seen["status"],
+        "main_thread": seen["main_thread"],
+        "canvas_lookup": lookup,
+        "canvas_lookup_speedup": round(lookup["whole_window"]["median_ms"] / max(lookup["document_area"]["median_ms"], 1e-6), 1),
+        "machine": {"python": platform.python_version(), "platform": platform.platform()},
+    }, indent=1))
+
+
+if __name__ == "__main__":
+    main()

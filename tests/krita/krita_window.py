@@ -1,0 +1,56 @@
+"""Full Krita in a virtual X display, with NEP Suggest installed from its zip and a probe plugin
+(install_probe/) that acts inside it: shared by test_krita_install.py and bench/bench_krita_plugin.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+PROBE = Path(__file__).parent / "install_probe"
+KRITA = shutil.which("krita")
+XVFB_RUN = shutil.which("xvfb-run")
+
+
+class ProbeFailed(RuntimeError):
+    """Krita ended without the probe's result, or the probe reported an error."""
+
+
+def prepare_home(home: Path, server_url: str) -> Path:
+    """A fresh Krita home with the probe plugin enabled and NEP Suggest set to ask ``server_url``; its pykrita folder."""
+    pykrita = home / "data" / "krita" / "pykrita"  # Krita's resource folder on Linux: ~/.local/share/krita
+    shutil.copytree(PROBE, pykrita)
+    (home / "config").mkdir(parents=True)
+    # the docker's Settings... dialog stores the server in the same file
+    (home / "config" / "kritarc").write_text(f"[nep_suggest]\nserver_url={server_url}\n\n[python]\nenable_nep_install_probe=true\n")
+    return pykrita
+
+
+def start_krita(home: Path, phase: str, **env: str) -> dict:
+    """Start Krita in a virtual display with ``home`` as its user folders; the probe's result for ``phase``."""
+    result = home / f"{phase}-{len(list(home.glob(f'{phase}*.json')))}.json"  # a new file for each start
+    environment = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"),
+                   "XDG_DATA_HOME": str(home / "data"), "XDG_CACHE_HOME": str(home / "cache"),
+                   "NEP_HOME": str(home / "nep"), "NEP_PROBE_PHASE": phase, "NEP_PROBE_RESULT": str(result), **env}
+    # Krita embeds the system Python and finds its prefix through the first python3 on PATH (see test_krita_plugin.py)
+    environment["PATH"] = os.pathsep.join([str(Path(KRITA).parent), environment.get("PATH", "")])
+    for name in ("PYTHONHOME", "VIRTUAL_ENV", "PYTHONPATH", "QT_QPA_PLATFORM"):  # Krita's GUI insists on X11 (xcb)
+        environment.pop(name, None)
+    # Krita outlives a killed xvfb-run (and a second Krita only hands its arguments to the first): on a
+    # timeout, end the whole process group
+    with subprocess.Popen([XVFB_RUN, "-a", KRITA, "--nosplash"], env=environment, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, start_new_session=True) as process:
+        try:
+            output, _ = process.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            output, _ = process.communicate()
+    if not result.exists():
+        raise ProbeFailed(f"the probe wrote no result: rc={process.returncode} output={output[-3000:]!r}")
+    seen = json.loads(result.read_text())
+    if "error" in seen:
+        raise ProbeFailed(seen["error"])
+    return seen
