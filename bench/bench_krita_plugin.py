@@ -7,8 +7,9 @@ Builds the plugin zip (`nep krita plugin`), installs it into a fresh Krita home 
 full Krita in a virtual X display (`xvfb-run`, Debian's `xvfb`) with the probe plugin of
 tests/krita/install_probe, which paints forty short strokes, one every 200 ms. Figures, from inside
 Krita: the plugin's milliseconds per tick (following the active view; the runtime's tick, which
-collects the server's answers and asks again) and per pointer event, and its canvas lookup against a
-search of the whole window (how it looked for canvases before), timed in the same Krita.
+collects the server's answers and asks again) and per pointer event, and its lookups of the canvas
+widgets (each tick) and of the active tool (each stroke's press) against a search of the whole
+window, as it looked them up before, timed in the same Krita.
 """
 
 from __future__ import annotations
@@ -56,15 +57,15 @@ def main() -> None:
             prepare_home(home, server.url)
             start_krita(home, "import", NEP_PROBE_ZIP=str(next((folder / "dist").glob("nep_suggest-krita-*.zip"))))
             seen = start_krita(home, "hatching")
-    lookup = seen["canvas_lookup"]
+    lookups = seen["lookups"]
     print(json.dumps({
         "model": args.model,
         "strokes": 40,
         "plugin_error": seen["plugin_error"],
         "server_status": seen["status"],
         "main_thread": seen["main_thread"],
-        "canvas_lookup": lookup,
-        "canvas_lookup_speedup": round(lookup["whole_window"]["median_ms"] / max(lookup["document_area"]["median_ms"], 1e-6), 1),
+        "lookups": lookups,
+        "speedup": {name: round(lookup["before"]["median_ms"] / max(lookup["now"]["median_ms"], 1e-6), 1) for name, lookup in lookups.items()},
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
     }, indent=1))
 

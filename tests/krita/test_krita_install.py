@@ -187,9 +187,11 @@ def test_quick_hatching_is_recorded_stroke_by_stroke_while_the_plugin_asks_after
     assert all(step == pytest.approx(5 / hatched["zoom"], abs=0.5) for step in steps), steps
     main_thread = hatched["main_thread"]  # the plugin ran on Krita's main thread all along, and never raised
     assert main_thread["pointer_event"]["count"] >= 40 * 11 and main_thread["runtime_tick"]["count"] >= 30
-    lookup = hatched["canvas_lookup"]  # under the document area it finds the canvas a whole-window search finds
-    assert lookup["document_area"]["canvases"] == lookup["whole_window"]["canvases"] >= 1
-    print(f"plugin time on Krita's main thread while hatching: {main_thread}; canvas lookup: {lookup}")
+    # the canvases under the document area and the tool in the toolbox docker are what a search of the whole window finds
+    canvases, tool = hatched["lookups"]["canvases"], hatched["lookups"]["active_tool"]
+    assert canvases["now"]["found"] == canvases["before"]["found"] == 1
+    assert tool["now"]["found"] == tool["before"]["found"] == "KritaShape/KisToolBrush"
+    print(f"plugin time on Krita's main thread while hatching: {main_thread}; lookups: {hatched['lookups']}")
 
 
 def assert_recorded_where_painted(recorded: list, painted: list) -> None:

@@ -3,7 +3,7 @@
 One stroke every HATCH_EVERY_MS, each a diagonal line a few widget pixels below the last, while
 the plugin records them and asks the server after each. Reported: the plugin's error and status,
 the session's log, the time the plugin spent on Qt's main thread (where Krita paints) in each of
-its ticks and each pointer event while hatching, and what its canvas lookup costs.
+its ticks and each pointer event while hatching, and what its lookups in Krita's window cost.
 """
 
 import time
@@ -69,24 +69,31 @@ def hatch(seen, index, report):
         later(PAINT_DONE_MS + ANSWER_WAIT_MS, finish, report, seen)
 
 
-def canvas_lookups(qwindow, repeats=10):
-    """The plugin's canvas lookup (under the document area) against a search of the whole window, as
-    the plugin searched before: median milliseconds of each, and the canvases each found."""
-    from nep_suggest.canvas_events import CANVAS_CLASSES, canvas_widgets
-    from PyQt5.QtWidgets import QWidget
+def lookups(qwindow, repeats=10):
+    """What the plugin looks up in Krita's window, as it does now and as it did before (through the
+    whole window): for the canvas widgets (each tick) and the active tool (each stroke's press), the
+    median milliseconds of each way and what it found."""
+    from nep_suggest.canvas_events import CANVAS_CLASSES, active_tool, canvas_widgets
+    from PyQt5.QtWidgets import QToolButton, QWidget
 
-    def whole_window():
+    def canvases_before():
         return [widget for widget in qwindow.findChildren(QWidget) if widget.metaObject().className() in CANVAS_CLASSES]
 
-    figures = {}
-    for name, lookup in (("document_area", lambda: canvas_widgets(qwindow)), ("whole_window", whole_window)):
+    def tool_before():
+        return next((button.objectName() for button in qwindow.findChildren(QToolButton) if button.isCheckable()
+                     and button.isChecked() and "/" in button.objectName()), None)
+
+    def timed(lookup):
         times = []
         for _ in range(repeats):
             started = time.perf_counter()
             found = lookup()
             times.append((time.perf_counter() - started) * 1000.0)
-        figures[name] = {"median_ms": sorted(times)[repeats // 2], "canvases": len(found)}
-    return figures
+        return {"median_ms": sorted(times)[repeats // 2], "found": found}
+
+    canvases = {"now": timed(lambda: len(canvas_widgets(qwindow))), "before": timed(lambda: len(canvases_before()))}
+    tool = {"now": timed(lambda: active_tool(qwindow)), "before": timed(tool_before)}
+    return {"canvases": canvases, "active_tool": tool}
 
 
 def finish(seen, report):
@@ -96,5 +103,5 @@ def finish(seen, report):
     app = plugin()
     seen.update(plugin_error=app.error, status=app.runtime.status, ghost_shown=app.runtime.ghost.shown, main_thread=clock.summary(),
                 log=app.runtime.log_path(), zoom=Krita.instance().activeWindow().activeView().canvas().zoomLevel(),
-                canvas_lookup=canvas_lookups(Krita.instance().activeWindow().qwindow()))
+                lookups=lookups(Krita.instance().activeWindow().qwindow()))
     report(seen)

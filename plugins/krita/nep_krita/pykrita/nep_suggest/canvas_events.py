@@ -136,6 +136,10 @@ def document_mapping(current_view, canvas_widget):
     return to_widget
 
 
+TOOLBOX = "ToolBox"
+"""The object name of Krita's toolbox docker."""
+
+
 def canvas_widgets(qwindow):
     """The canvas widgets of a Krita main window (one per open view).
 
@@ -152,10 +156,15 @@ def canvas_widgets(qwindow):
 
 
 def active_tool(qwindow):
-    """The id of the checked toolbox button (``KritaShape/KisToolBrush``...), or None if none is found."""
-    from PyQt5.QtWidgets import QToolButton
+    """The id of the checked toolbox button (``KritaShape/KisToolBrush``...), or None if none is found.
 
-    for button in qwindow.findChildren(QToolButton):
+    Looked for in the toolbox docker (``ToolBox``) when there is one: all of the window's tool
+    buttons took about 30 ms of Krita's main thread, at each stroke's press.
+    """
+    from PyQt5.QtWidgets import QDockWidget, QToolButton
+
+    toolbox = qwindow.findChild(QDockWidget, TOOLBOX)
+    for button in (toolbox or qwindow).findChildren(QToolButton):
         name = button.objectName()
         if button.isCheckable() and button.isChecked() and ("/" in name or name.startswith(("Kis", "Krita", "Ko"))):
             return name
