@@ -9,25 +9,14 @@ the plugin's session id, its error, whether the ghost shows, and at the end the 
 
 from krita import Krita
 
-from .draw import HEIGHT, PAINT_DONE_MS, VIEW_READY_MS, WIDTH, drag_with_the_mouse, later, plugin, visible_canvas
+from .draw import PAINT_DONE_MS, VIEW_READY_MS, drag_with_the_mouse, l_path, later, open_document, plugin, visible_canvas
 
 ANSWER_WAIT_MS = 3000
 
 
-def open_document(name):
-    app = Krita.instance()
-    document = app.createDocument(WIDTH, HEIGHT, name, "RGBA", "U8", "", 72.0)
-    layer = document.createNode("ink", "paintlayer")
-    document.rootNode().addChildNode(layer, None)
-    document.setActiveNode(layer)
-    app.activeWindow().addView(document)
-    return document
-
-
 def paint_an_l(shift=0):
     canvas = visible_canvas()
-    cx, cy = canvas.width() / 2, canvas.height() / 2 + shift
-    drag_with_the_mouse(canvas, [(cx - 120 + 8 * step, cy - 60) for step in range(31)] + [(cx + 120, cy - 60 + 8 * step) for step in range(1, 16)])
+    drag_with_the_mouse(canvas, l_path(canvas, shift))
 
 
 def look(seen, step):
@@ -38,7 +27,7 @@ def look(seen, step):
 
 
 def start(report):
-    seen = {"a": open_document("nep-a")}
+    seen = {"a": open_document("nep-a")[0]}
     later(VIEW_READY_MS, paint_in_a, report, seen)
 
 
@@ -49,7 +38,7 @@ def paint_in_a(seen, report):
 
 def open_b(seen, report):
     look(seen, "painted_a")
-    seen["b"] = open_document("nep-b")
+    seen["b"] = open_document("nep-b")[0]
     later(VIEW_READY_MS, paint_in_b, report, seen)
 
 

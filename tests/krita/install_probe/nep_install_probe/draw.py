@@ -48,14 +48,25 @@ def later(milliseconds, function, report, *args):
     QTimer.singleShot(milliseconds, call)
 
 
-def start(report):
-    """Open the document in a view, then draw, then ``report(result)``."""
+def open_document(name):
+    """A WIDTH x HEIGHT document with a transparent paint layer ``ink`` (active), in a new view; (document, layer, view)."""
     app = Krita.instance()
-    document = app.createDocument(WIDTH, HEIGHT, "nep-draw", "RGBA", "U8", "", 72.0)
+    document = app.createDocument(WIDTH, HEIGHT, name, "RGBA", "U8", "", 72.0)
     layer = document.createNode("ink", "paintlayer")
     document.rootNode().addChildNode(layer, None)
     document.setActiveNode(layer)
-    view = app.activeWindow().addView(document)
+    return document, layer, app.activeWindow().addView(document)
+
+
+def l_path(canvas, shift=0):
+    """An L around the canvas widget's centre (``shift`` widget pixels lower), in widget pixels: 31 points right, 15 down."""
+    cx, cy = canvas.width() / 2, canvas.height() / 2 + shift
+    return [(cx - 120 + 8 * step, cy - 60) for step in range(31)] + [(cx + 120, cy - 60 + 8 * step) for step in range(1, 16)]
+
+
+def start(report):
+    """Open the document in a view, then draw, then ``report(result)``."""
+    document, layer, view = open_document("nep-draw")
     view.setBrushSize(BRUSH_SIZE)
     if os.environ.get("NEP_PROBE_ZOOM"):
         view.canvas().setZoomLevel(float(os.environ["NEP_PROBE_ZOOM"]))
@@ -100,8 +111,7 @@ def send_tablet(widget, kind, x, y, pressure, button, buttons):
 
 def draw(document, layer, report):
     canvas = visible_canvas()
-    cx, cy = canvas.width() / 2, canvas.height() / 2
-    path = [(cx - 120 + 8 * step, cy - 60) for step in range(31)] + [(cx + 120, cy - 60 + 8 * step) for step in range(1, 16)]
+    path = l_path(canvas)
     drag_with_the_mouse(canvas, path)
     then = pen_stroke if os.environ.get("NEP_PROBE_TABLET") else finish
     later(PAINT_DONE_MS, then, report, document, layer, canvas, path)

@@ -10,8 +10,7 @@ import time
 
 from krita import Krita
 
-from .draw import PAINT_DONE_MS, VIEW_READY_MS, drag_with_the_mouse, later, plugin, visible_canvas
-from .documents import open_document
+from .draw import PAINT_DONE_MS, VIEW_READY_MS, drag_with_the_mouse, later, open_document, plugin, visible_canvas
 
 STROKES = 40
 HATCH_EVERY_MS = 200
@@ -53,7 +52,7 @@ class PluginClock:
 
 
 def start(report):
-    seen = {"document": open_document("nep-hatching")}
+    seen = {"document": open_document("nep-hatching")[0]}
     later(VIEW_READY_MS, hatch, report, seen, 0)
 
 

@@ -1,9 +1,9 @@
 """The glue to a running Krita: one ``PluginApp`` follows the active view, feeds the runtime and ticks it.
 
-Every ``runtime.TICK_MS`` it looks at Krita's active window and view: a document that becomes active
-starts a session, or goes on with the one it had (``Runtime.start``), new canvas widgets get the event filter and the ghost's overlay, and the runtime
-collects answers and asks for the next suggestion. Errors are caught and shown in the docker;
-painting is never interrupted.
+Every ``runtime.TICK_MS`` it looks at Krita's active window and view: a document that becomes
+active starts a session, or goes on with the one it had (``Runtime.start``), new canvas widgets get
+the event filter and the ghost's overlay, and the runtime collects answers and asks for the next
+suggestion. Errors are caught and shown in the docker; painting is never interrupted.
 
 Only strokes made with a freehand painting tool are recorded (``PAINTING_TOOLS``; the active tool
 is the checked button of the toolbox, whose object name is the tool's id); when no toolbox button
@@ -32,8 +32,7 @@ class PluginApp(QObject):
         self.runtime = Runtime(self.settings, time.monotonic, app_name=f"Krita {krita.version()}")
         self.filters = {}
         self.recording_stroke = False
-        self.document = None
-        self.document_key = None
+        self.document_key = None  # the active document's root node id
         self.error = ""
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.tick)
@@ -61,8 +60,8 @@ class PluginApp(QObject):
         if document is None:
             return
         key = document.rootNode().uniqueId().toString()
-        if self.document is None or self.document_key != key:
-            self.document, self.document_key = document, key
+        if self.document_key != key:
+            self.document_key = key
             self.runtime.start(Workspace(document, view), key)
         else:
             self.runtime.workspace.view = view
