@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import subprocess
 import sys
@@ -212,6 +213,9 @@ def nep(*args: str) -> subprocess.CompletedProcess:
     (["--domain", "tags", "--scale-rewards", "token"], "--scale-rewards must be one of group, batch, none"),
     (["--domain", "tags", "--baseline", "best"], "--baseline must be one of group, served (got 'best')"),
     (["--domain", "tags", "--sft-weight", "-1"], "--sft-weight must be >= 0 (got -1.0)"),
+    (["--domain", "tags", "--rollouts", "greedy"], "--rollouts must be one of sample, beam (got 'greedy')"),
+    (["--domain", "tags", "--rollouts", "beam", "--baseline", "served"], "--baseline served applies to sampled rollouts"),
+    (["--domain", "tags", "--rollouts", "beam", "--risk-sharpness", "0"], "--risk-sharpness must be positive (got 0.0)"),
 ])
 def test_rl_refuses_bad_input_in_one_line(args, message, trained_tags_model, tmp_path):
     result = nep("rl", "--model", str(trained_tags_model), "--out", str(tmp_path / "run"), *args)
@@ -310,6 +314,54 @@ def test_the_supervised_term_is_the_users_actions_mean_token_nll_under_the_gramm
     loaded.model.zero_grad()
     plain = _system(loaded, tags_domain, predictor, PolicySettings(num_generations=2, dynamic_sampling=False))  # off by default
     assert plain._rollouts(examples[:1]).references == []
+
+
+def test_beam_rollouts_are_no_edit_and_the_served_beams_edits_with_the_minimum_risk_loss(loaded, tags_domain, tags_sessions):
+    from nep_core.examples import Example
+    from nep_core.rl.config import PolicySettings
+    from nep_core.rl.system import CandidateBatch
+
+    predictor = ModelPredictor(loaded, tags_domain)
+    contexts = random_contexts(3, seed=14, sessions=tags_sessions[:10])
+    beams = [predictor.predict(context, k=3) for context in contexts]
+    targets = [beam.suggestions[1].action for beam in beams]  # the user did the runner-up
+    examples = [Example(context, target, f"s{index}", "test", 0) for index, (context, target) in enumerate(zip(contexts, targets))]
+    policy = PolicySettings(num_generations=3, rollouts="beam", risk_sharpness=1.0, max_resample_rounds=0, rewards=RewardWeights(match_mode="exact", valid=0.0, no_edit=0.0))
+    system = _system(loaded, tags_domain, predictor, policy)
+    batch = system._rollouts(examples)
+    assert isinstance(batch, CandidateBatch) and batch.stats["groups"] == 3 and batch.stats["reference_in_beam"] == 1.0
+    logps = []
+    for index, (context, beam) in enumerate(zip(contexts, beams)):
+        group = batch.completions[index * 4 : index * 4 + 4]
+        assert [completion.action for completion in group] == [NO_EDIT] + [suggestion.action for suggestion in beam.suggestions]
+        assert batch.rewards[index].tolist() == [0.0, 0.0, 1.0, 0.0]  # exact match: only the user's action
+        logps.append([predictor.sequence_logprob(context, completion.action) for completion in group])
+    # the loss is minus the mean expected reward under softmax(log p) over each candidate set
+    expected = sum(math.exp(row[2]) / sum(math.exp(value) for value in row) for row in logps) / 3
+    loss = system._risk_loss(batch)
+    assert loss.item() == pytest.approx(-expected, abs=1e-4)
+    loss.backward()
+    assert any(parameter.grad is not None and parameter.grad.abs().sum() > 0 for parameter in loaded.model.parameters())
+    loaded.model.zero_grad()
+    # a set whose candidates all score alike carries no signal: dynamic sampling drops it
+    silent = [Example(contexts[0], Action(kind="no-such-kind"), "s9", "test", 0)]
+    assert system._rollouts(silent).stats["zero_signal_fraction"] == 1.0
+    with pytest.raises(NepError, match="--risk-sharpness"):
+        PolicySettings(rollouts="beam", temperature=0.7).validate()
+
+
+def test_rl_with_beam_rollouts_trains_and_logs_the_expected_reward(trained_tags_model, tmp_path):
+    from nep_core.rl.run import rl
+
+    folder = rl(_rl_config(tmp_path / "rl", trained_tags_model, max_steps=2, policy={"rollouts": "beam", "sft_weight": 0.1}))
+    meta = json.loads((folder / "nep.json").read_text())
+    assert meta["rl"]["steps"] == 2 and meta["rl"]["policy"]["rollouts"] == "beam"
+    logged = {key for row in _metrics(folder) for key, value in row.items() if value not in ("", None)}
+    for name in ("rl/expected_reward", "rl/top_probability", "rl/served_reward", "rl/reference_in_beam", "rl/zero_signal_fraction", "rl/sft_loss"):
+        assert name in logged, name
+    tuned = load_checkpoint(folder, "tags").model.state_dict()
+    start = load_checkpoint(trained_tags_model, "tags").model.state_dict()
+    assert any(not torch.equal(tuned[name], start[name]) for name in start)
 
 
 def _sampled_examples(sampler, sessions, seed: int):

@@ -145,6 +145,7 @@ def test_ablate_trains_each_arm_evaluates_like_nep_eval_and_only_completes_on_re
     (["--ablate", "--ablate-arms", "loss-grpo,nope"], "--ablate-arms: no arm 'nope'; valid arms for these settings: clip-higher-off,"),
     (["--ablate", "--ablate-arms", "kl-off"], "no arm 'kl-off' (it changes nothing in these settings)"),
     (["--ablate-arms", "loss-grpo"], "--ablate-arms applies only with --ablate"),
+    (["--ablate", "--rollouts", "beam"], "--ablate switches the tricks of sampled rollouts, which --rollouts beam does not use"),
     (["--limit", "10"], "--limit applies only with --ablate"),
     (["--ablate", "--limit", "-1"], "--limit must be 0 (all) or a positive number, got -1"),
 ])

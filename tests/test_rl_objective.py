@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from nep_core.rl.objective import (
+    minimum_risk_loss,
     group_advantages, overlong_penalty, policy_loss, truncated_importance_weights, zero_signal_groups,
 )
 
@@ -135,3 +136,33 @@ def test_importance_weights_scale_each_tokens_loss_and_gradients_flow():
     assert logps.grad[0, 1].item() == pytest.approx(-1.0 / 5)  # d(-r A)/d logp = -r A at r = 1, A = 1
     assert logps.grad[0, 0].item() == 0.0  # clipped: no gradient
     assert logps.grad[1, 2].item() == 0.0  # masked out
+
+
+def test_minimum_risk_is_the_expected_reward_under_the_renormalized_candidates_and_its_gradient_is_shen_et_als():
+    # two groups: three candidates with log-probabilities log 0.5, log 0.3, log 0.1; and two, one padded slot
+    logps = torch.tensor([[math.log(0.5), math.log(0.3), math.log(0.1)], [math.log(0.2), math.log(0.2), 0.0]], requires_grad=True)
+    rewards = torch.tensor([[0.0, 1.0, 0.5], [1.0, 0.0, 7.0]])
+    present = torch.tensor([[True, True, True], [True, True, False]])
+    result = minimum_risk_loss(logps, rewards, present, sharpness=1.0)
+    # q = (0.5, 0.3, 0.1) / 0.9 and (0.5, 0.5): expected rewards 0.35 / 0.9 and 0.5; the padded 7 never counts
+    first, second = (0.3 * 1.0 + 0.1 * 0.5) / 0.9, 0.5
+    assert result.loss.item() == pytest.approx(-(first + second) / 2)
+    assert result.expected_reward == pytest.approx((first + second) / 2)
+    assert result.top_probability == pytest.approx((0.5 / 0.9 + 0.5) / 2)
+    result.loss.backward()
+    # d(-mean E_q[r]) / d log p_k = -q_k (r_k - E_q[r]) / groups
+    q = [0.5 / 0.9, 0.3 / 0.9, 0.1 / 0.9]
+    expected = [-qk * (rk - first) / 2 for qk, rk in zip(q, [0.0, 1.0, 0.5])]
+    assert logps.grad[0].tolist() == pytest.approx(expected)
+    assert logps.grad[1].tolist() == pytest.approx([-0.5 * (1.0 - 0.5) / 2, -0.5 * (0.0 - 0.5) / 2, 0.0])
+
+
+def test_risk_sharpness_scales_the_log_probabilities_before_renormalizing():
+    logps = torch.tensor([[math.log(0.6), math.log(0.2)]])
+    rewards = torch.tensor([[0.0, 1.0]])
+    present = torch.ones(1, 2, dtype=torch.bool)
+    # alpha 2: q proportional to 0.36 and 0.04, so E_q[r] = 0.1; alpha 0.5: sqrt(0.2) / (sqrt(0.6) + sqrt(0.2))
+    assert minimum_risk_loss(logps, rewards, present, sharpness=2.0).expected_reward == pytest.approx(0.04 / 0.40)
+    assert minimum_risk_loss(logps, rewards, present, sharpness=0.5).expected_reward == pytest.approx(
+        math.sqrt(0.2) / (math.sqrt(0.6) + math.sqrt(0.2))
+    )

@@ -24,6 +24,12 @@ def command(
     batch_size: int = typer.Option(8, "--batch-size", "-b", help="Prompts (groups) per step."),
     num_generations: int = typer.Option(8, "--num-generations", "-G", help="Completions sampled per prompt (the group)."),
     temperature: float = typer.Option(1.0, "--temperature", help="Sampling temperature of the rollouts."),
+    rollouts: str = typer.Option(
+        "sample", "--rollouts", help="sample: -G completions sampled per prompt, GRPO's clipped loss. beam: NO_EDIT and the top -G "
+        "edits of the serving beam search, minimum risk training's loss (the expected reward under the candidates' renormalized "
+        "probabilities), which reorders the very candidates that compete for the served top-1.",
+    ),
+    risk_sharpness: float = typer.Option(1.0, "--risk-sharpness", help="With --rollouts beam: alpha in softmax(alpha * log p) over the candidates; larger weighs the top-1 more."),
     lr: float = typer.Option(5e-5, "--lr", help="Learning rate (constant after a short warmup)."),
     loss_type: str = typer.Option("dapo", "--loss-type", help="grpo (per sequence), bnpo (per batch token), dr_grpo (constant normalizer) or dapo (per token of the whole batch)."),
     epsilon: float = typer.Option(0.2, "--epsilon", help="Lower clip: the ratio is clipped at 1 - epsilon."),
@@ -106,6 +112,8 @@ def command(
     policy = PolicySettings(
         num_generations=num_generations,
         temperature=temperature,
+        rollouts=rollouts,
+        risk_sharpness=risk_sharpness,
         loss_type=loss_type,
         epsilon=epsilon,
         epsilon_high=epsilon_high,

@@ -105,6 +105,8 @@ def ablate(config: RLConfig, arm_names: Sequence[str] | None = None, limit: int 
     config.validate()
     if limit < 0:
         raise NepError(f"--limit must be 0 (all) or a positive number, got {limit}")
+    if config.policy.rollouts != "sample":
+        raise NepError("--ablate switches the tricks of sampled rollouts, which --rollouts beam does not use; run it without --rollouts beam")
     root = ablation_dir(config)
     arms = select_arms(ablation_arms(config.policy, completion_limit(config.policy, read_meta(config.model))), arm_names)
     configs = {arm.name: dataclasses.replace(config, out=root / arm.name, policy=arm.policy, resume=False) for arm in arms}

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from nep_core.errors import NepError
-from nep_core.rl.objective import BASELINES, LOSS_TYPES, SCALE_REWARDS
+from nep_core.rl.objective import BASELINES, LOSS_TYPES, ROLLOUTS, SCALE_REWARDS
 from nep_core.rl.rewards import RewardWeights
 from nep_core.training.config import TrainConfig
 
@@ -26,7 +26,13 @@ class PolicySettings:
     """How rollouts are drawn and turned into a loss (docs/rl.md gives each formula)."""
 
     num_generations: int = 8
-    """Completions per prompt (the group size G)."""
+    """Completions per prompt (the group size G); with beam rollouts, the beam's edits per prompt."""
+    rollouts: str = "sample"
+    """``sample``: G completions sampled per prompt, GRPO's loss; ``beam``: NO_EDIT and the serving
+    beam search's top-G edits, minimum risk training's loss (the clip, loss type, reward scaling, TIS
+    and overlong options do not apply)."""
+    risk_sharpness: float = 1.0
+    """With beam rollouts: alpha of the renormalized candidate distribution ``softmax(alpha * log p)``."""
     temperature: float = 1.0
     loss_type: str = "dapo"
     epsilon: float = 0.2
@@ -62,6 +68,10 @@ class PolicySettings:
         checks = [
             (self.num_generations >= 2, f"--num-generations must be at least 2 to compare rollouts (got {self.num_generations})"),
             (self.temperature > 0, f"--temperature must be positive (got {self.temperature})"),
+            (self.rollouts in ROLLOUTS, f"--rollouts must be one of {', '.join(ROLLOUTS)} (got {self.rollouts!r})"),
+            (self.risk_sharpness > 0, f"--risk-sharpness must be positive (got {self.risk_sharpness})"),
+            (self.rollouts == "sample" or self.temperature == 1.0, "--temperature applies to sampled rollouts; with --rollouts beam use --risk-sharpness"),
+            (self.rollouts == "sample" or self.baseline == "group", "--baseline served applies to sampled rollouts; with --rollouts beam the served decision is among the candidates"),
             (self.loss_type in LOSS_TYPES, f"--loss-type must be one of {', '.join(LOSS_TYPES)} (got {self.loss_type!r})"),
             (self.scale_rewards in SCALE_REWARDS, f"--scale-rewards must be one of {', '.join(SCALE_REWARDS)} (got {self.scale_rewards!r})"),
             (self.baseline in BASELINES, f"--baseline must be one of {', '.join(BASELINES)} (got {self.baseline!r})"),

@@ -13,6 +13,7 @@ import torch
 LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo")
 SCALE_REWARDS = ("group", "batch", "none")
 BASELINES = ("group", "served")
+ROLLOUTS = ("sample", "beam")
 STD_EPSILON = 1e-4
 """Added to the standard deviation before dividing by it (TRL's value)."""
 
@@ -131,4 +132,31 @@ def policy_loss(
         kl=kl,
         ratio_mean=float(kept.mean()) if kept.numel() else 1.0,
         ratio_max=float(kept.max()) if kept.numel() else 1.0,
+    )
+
+
+@dataclass
+class RiskLoss:
+    """Minimum risk training's loss and what to log about it."""
+
+    loss: torch.Tensor
+    expected_reward: float
+    """Mean over groups of the reward expected under the renormalized candidate distribution."""
+    top_probability: float
+    """Mean renormalized probability of each group's likeliest candidate."""
+
+
+def minimum_risk_loss(sequence_logps: torch.Tensor, rewards: torch.Tensor, present: torch.Tensor, sharpness: float = 1.0) -> RiskLoss:
+    """Minimum risk training over candidate sets (Shen et al., 2016): ``-mean_g sum_k q_gk r_gk`` with
+    ``q_g = softmax_k(sharpness * log p_gk)`` over the group's candidates (the beam's, not samples),
+    so the gradient ``sharpness * q_k (r_k - E_q[r]) grad log p_k`` moves probability between the very
+    candidates that compete for the served top-1. ``sequence_logps`` and ``rewards`` are (groups, K);
+    ``present`` (groups, K) is False on padding."""
+    scores = torch.where(present, sharpness * sequence_logps, torch.full_like(sequence_logps, float("-inf")))
+    q = torch.softmax(scores, dim=1)
+    expected = (q * torch.where(present, rewards, torch.zeros_like(rewards))).sum(dim=1)
+    return RiskLoss(
+        loss=-expected.mean(),
+        expected_reward=float(expected.detach().mean()),
+        top_probability=float(q.detach().max(dim=1).values.mean()),
     )

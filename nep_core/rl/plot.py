@@ -8,9 +8,9 @@ from pathlib import Path
 from nep_core.training.plot import moving_average, read_curves
 
 PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("reward (rollouts)", ("rl/reward", "rl/reward_valid", "rl/reward_match", "rl/reward_calibration", "rl/served_reward")),
+    ("reward (rollouts)", ("rl/reward", "rl/reward_valid", "rl/reward_match", "rl/reward_calibration", "rl/served_reward", "rl/expected_reward")),
     ("validation (beam search)", ("val/reward", "val/exact", "val/no_edit_precision", "val/no_edit_recall")),
-    ("groups", ("rl/zero_signal_fraction", "rl/resample_rounds", "rl/no_edit_share", "rl/invalid_share")),
+    ("groups", ("rl/zero_signal_fraction", "rl/resample_rounds", "rl/no_edit_share", "rl/invalid_share", "rl/reference_in_beam", "rl/top_probability")),
     ("clipped tokens", ("rl/clip_low", "rl/clip_high")),
     ("nats per token", ("rl/entropy", "rl/sft_loss")),
     ("ratios", ("rl/ratio_mean", "rl/ratio_max", "rl/is_weight_mean", "rl/is_weight_min", "rl/kl")),

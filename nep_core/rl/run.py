@@ -58,11 +58,16 @@ def rl(config: RLConfig) -> Path:
     with cpu_threads(config):
         trainer = make_trainer(config, folder, precision, validate=bool(datamodule.val_examples), log_every_n_steps=1)
         policy = config.policy
+        if policy.rollouts == "beam":
+            objective = f"NO_EDIT and the beam's top {policy.num_generations} edits, minimum risk (sharpness {policy.risk_sharpness})"
+        else:
+            objective = (
+                f"groups of {policy.num_generations}, loss {policy.loss_type}, epsilon {policy.epsilon}/{policy.epsilon_high}, beta {policy.beta}, "
+                f"scale_rewards {policy.scale_rewards}, baseline {policy.baseline}, TIS cap {policy.tis_cap or 'off'}"
+            )
         say(
-            f"rl {domain.name}: from {config.model}, {len(datamodule.train_examples)} prompts, groups of "
-            f"{policy.num_generations}, loss {policy.loss_type}, epsilon {policy.epsilon}/{policy.epsilon_high}, beta {policy.beta}, "
-            f"scale_rewards {policy.scale_rewards}, baseline {policy.baseline}, dynamic sampling {'on' if policy.dynamic_sampling else 'off'}, "
-            f"TIS cap {policy.tis_cap or 'off'}; reward {policy.rewards.valid} valid + {policy.rewards.match} match "
+            f"rl {domain.name}: from {config.model}, {len(datamodule.train_examples)} prompts, {objective}, "
+            f"dynamic sampling {'on' if policy.dynamic_sampling else 'off'}; reward {policy.rewards.valid} valid + {policy.rewards.match} match "
             f"({policy.rewards.match_mode}) + {policy.rewards.no_edit} NO_EDIT calibration" + (f", resuming from {resume_from}" if resume_from else "")
         )
         started = time.perf_counter()

@@ -10,6 +10,9 @@ the training and validation steps differ. A training step:
 3. recomputes the completions' log-probabilities with gradients under the same grammar masks and
    temperature, and minimizes ``policy_loss`` (docs/rl.md).
 
+With ``rollouts="beam"`` a group is instead NO_EDIT and the top-``num_generations`` edits of the serving
+predictor's beam search, and the loss is ``minimum_risk_loss`` over them (minimum risk training).
+
 Validation decodes held-out examples with the serving predictor (beam search) and logs the mean
 reward, exact match and NO_EDIT precision/recall.
 """
@@ -23,6 +26,7 @@ from typing import Callable, Iterator, Sequence
 import torch
 from torch import nn
 
+from nep_core.actions import NO_EDIT
 from nep_core.domain import Domain
 from nep_core.examples import Example
 from nep_core.inference.baselines import canonical_action
@@ -30,7 +34,7 @@ from nep_core.inference.decoder import ModelPredictor
 from nep_core.inference.sampling import Completion, ConstrainedSampler
 from nep_core.rl.config import PolicySettings
 from nep_core.rl.objective import (
-    group_advantages, overlong_penalty, policy_loss, truncated_importance_weights, zero_signal_groups,
+    group_advantages, minimum_risk_loss, overlong_penalty, policy_loss, truncated_importance_weights, zero_signal_groups,
 )
 from nep_core.rl.rewards import VerifierRewards
 from nep_core.training.system import NextEditSystem
@@ -60,6 +64,19 @@ class RolloutBatch:
     stats: dict[str, float]
     references: list[tuple[list[int], Completion]] = field(default_factory=list)
     """The user's real next action for each of the batch's prompts, for the supervised term."""
+
+
+@dataclass
+class CandidateBatch:
+    """The candidate sets kept for one minimum-risk step: ``completions`` flattened group by group,
+    ``rewards`` and ``present`` (groups, K) padded to the largest set."""
+
+    prompts: list[list[int]]
+    completions: list[Completion]
+    rewards: torch.Tensor
+    present: torch.Tensor
+    stats: dict[str, float]
+    references: list[tuple[list[int], Completion]] = field(default_factory=list)
 
 
 class RLSystem(NextEditSystem):
@@ -116,6 +133,9 @@ class RLSystem(NextEditSystem):
             self.log("rl/skipped", 1.0, on_step=True, on_epoch=False)
             zero = sum(parameter.sum() for parameter in self.model.parameters()) * 0.0
             return zero if supervised is None else zero + policy.sft_weight * supervised
+        if isinstance(rollouts, CandidateBatch):
+            loss = self._risk_loss(rollouts)
+            return loss if supervised is None else loss + policy.sft_weight * supervised
         logps, entropy = self.completion_logps(rollouts.prompts, rollouts.completions, with_entropy=True)
         old = rollouts.old_logps if rollouts.old_logps is not None else logps.detach()
         weights = truncated_importance_weights(old, rollouts.rollout_logps, policy.tis_cap) if policy.tis_cap else None
@@ -142,6 +162,21 @@ class RLSystem(NextEditSystem):
             self.log(f"rl/{name}", value, on_step=True, on_epoch=False, prog_bar=name == "loss")
         self.train_loss = logged["loss"]
         return result.loss if supervised is None else result.loss + policy.sft_weight * supervised
+
+    def _risk_loss(self, batch: CandidateBatch) -> torch.Tensor:
+        """Minimum risk training's loss over the batch's candidate sets, with each candidate's sequence
+        log-probability recomputed with gradients."""
+        token_logps = self.completion_logps(batch.prompts, batch.completions)[0]
+        flat = token_logps.sum(dim=1)  # 0 past each completion's end
+        sequence_logps = torch.zeros(batch.present.shape, device=flat.device, dtype=flat.dtype)
+        present = batch.present.to(flat.device)
+        sequence_logps = sequence_logps.masked_scatter(present, flat)
+        result = minimum_risk_loss(sequence_logps, batch.rewards.to(flat.device), present, self.policy.risk_sharpness)
+        self.log("rl/loss", float(result.loss.detach()), on_step=True, on_epoch=False, prog_bar=True)
+        self.log("rl/expected_reward", result.expected_reward, on_step=True, on_epoch=False)
+        self.log("rl/top_probability", result.top_probability, on_step=True, on_epoch=False)
+        self.train_loss = float(result.loss.detach())
+        return result.loss
 
     def _supervised_loss(self, references: Sequence[tuple[list[int], Completion]]) -> torch.Tensor:
         """Mean negative log-likelihood per token of the users' real next actions, under the same
@@ -192,8 +227,10 @@ class RLSystem(NextEditSystem):
             entropy = entropy.index_put((torch.tensor(rows, device=device), torch.tensor(steps, device=device)), per_row.detach())
         return out, entropy
 
-    def _rollouts(self, batch: list[Example]) -> RolloutBatch:
+    def _rollouts(self, batch: list[Example]) -> RolloutBatch | CandidateBatch:
         policy = self.policy
+        if policy.rollouts == "beam":
+            return self._candidates(batch)
         size, group = len(batch), policy.num_generations
         served = policy.baseline == "served"
         kept: list[tuple[list[int], list[Completion], torch.Tensor, torch.Tensor | None]] = []
@@ -269,6 +306,65 @@ class RLSystem(NextEditSystem):
             old = self.completion_logps(prompts, completions)[0] if policy.num_iterations > 1 else None
             ref = self.completion_logps(prompts, completions, model=self.reference)[0] if self.reference is not None else None
         return RolloutBatch(prompts, completions, advantages, mask, rollout_logps, old, ref, active, stats, references)
+
+    def _candidates(self, batch: list[Example]) -> CandidateBatch:
+        """Each prompt's candidate set: NO_EDIT and the beam's top-``num_generations`` edits (plus the
+        user's action with guidance), scored by the verifiers; sets whose rewards are all equal are
+        dropped and the batch refilled, as with sampled groups."""
+        policy = self.policy
+        kept: list[tuple[list[int], list[Completion], list[float]]] = []
+        references: list[tuple[list[int], Completion]] = []
+        stats: dict[str, float] = {}
+        pending, rounds = list(batch), 0
+        while True:
+            sets = []
+            for example in pending:
+                prediction = self.predictor.predict(example.context, k=policy.num_generations)
+                actions = [NO_EDIT] + [suggestion.action for suggestion in prediction.suggestions]
+                reference = self._reference(example)
+                if policy.guidance and reference is not None and reference.action not in actions:
+                    actions.append(reference.action)
+                completions = [completion for completion in (self.sampler.forced(example.context, action) for action in actions) if completion is not None]
+                prompt = self.predictor.featurizer.prompt_ids(example.context)
+                if policy.sft_weight and rounds == 0 and reference is not None:
+                    references.append((prompt, reference))
+                sets.append((example, prompt, completions, prediction.best))
+            parts = self.rewards.score([(example.context, completion.action, example.target) for example, _, completions, _ in sets for completion in completions])
+            offset, signal, served = 0, [], []
+            for example, prompt, completions, best in sets:
+                rewards = [part.total for part in parts[offset: offset + len(completions)]]
+                offset += len(completions)
+                served.extend(reward for completion, reward in zip(completions, rewards) if completion.action == best)  # the served top-1 is a candidate
+                has_signal = len(rewards) > 1 and max(rewards) - min(rewards) > 1e-9
+                signal.append(has_signal)
+                if has_signal or not policy.dynamic_sampling:
+                    kept.append((prompt, completions, rewards))
+            if rounds == 0:
+                scored = [(example, completions) for example, _, completions, _ in sets]
+                stats = {
+                    "served_reward": sum(served) / max(len(served), 1),
+                    "zero_signal_fraction": 1.0 - sum(signal) / max(len(signal), 1),
+                    "candidates": sum(len(completions) for _, completions in scored) / max(len(scored), 1),
+                    "reference_in_beam": sum(
+                        any(completion.action == canonical_action(example.target, self.domain.action_space) for completion in completions)
+                        for example, completions in scored
+                    ) / max(len(scored), 1),
+                }
+            if not policy.dynamic_sampling or len(kept) >= len(batch) or rounds >= policy.max_resample_rounds:
+                break
+            rounds += 1
+            pending = [next(self._refill) for _ in range(len(batch) - len(kept))]
+        kept = kept[: len(batch)]
+        stats.update(resample_rounds=float(rounds), groups=float(len(kept)))
+        width = max((len(completions) for _, completions, _ in kept), default=0)
+        rewards = torch.zeros(len(kept), width)
+        present = torch.zeros(len(kept), width, dtype=torch.bool)
+        for row, (_, completions, values) in enumerate(kept):
+            rewards[row, : len(values)] = torch.tensor(values)
+            present[row, : len(values)] = True
+        prompts = [prompt for prompt, completions, _ in kept for _ in completions]
+        completions = [completion for _, completions, _ in kept for completion in completions]
+        return CandidateBatch(prompts, completions, rewards, present, stats, references)
 
     def _reference(self, example: Example) -> Completion | None:
         """The user's real next action written as the sampler would write it; None where the grammar cannot."""

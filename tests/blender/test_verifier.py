@@ -211,6 +211,22 @@ def test_calls_that_reach_outside_the_scene_never_run(verifier, tmp_path):
     assert verifier.verify(context, Action(kind="object.modifier_add", args={"type": "BEVEL"}), None).valid
 
 
+def test_renders_and_bakes_are_checked_by_their_poll_and_never_run(verifier):
+    """A render of 250 frames in the history would hold the worker past its timeout if it ran."""
+    camera = ("object.camera_add", {"location": [7.0, -7.0, 4.0]}, True)
+    render = ("render.render", {"animation": True, "write_still": True}, False)
+    context = Context(history=history(CUBE, camera, render), session_id="render")
+    bevel = Action(kind="object.modifier_add", args={"type": "BEVEL"})
+    after = verifier.verify(context, bevel, bevel)
+    assert after.valid and after.reward == 1.0 and after.details["replay_errors"] == 0, after.details
+    predicted = verifier.verify(context, Action(kind="render.render", args={"write_still": True}, edit=False), None)
+    assert predicted.valid and predicted.details["scene_changed"] == 0.0 and predicted.details["refused"] is False
+    ill_typed = verifier.verify(context, Action(kind="render.render", args={"animation": "yes"}, edit=False), None)
+    assert not ill_typed.valid and ill_typed.details["refused"] is True
+    bake = verifier.verify(context, Action(kind="object.bake", args={}, edit=False), None)  # Eevee cannot bake: its poll fails
+    assert not bake.valid and bake.details["error"] == "object.bake: poll() failed in this scene"
+
+
 def test_a_batch_spreads_over_the_workers_and_matches_one_by_one(domain, verifier):
     from nep_blender.verifier import ReplayVerifier
 

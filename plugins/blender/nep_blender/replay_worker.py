@@ -13,7 +13,9 @@ operators and loop cuts run headless as they do in the UI. Undo is replayed by t
 call out (``effective_calls``) rather than by Blender's undo stack, which does not survive the
 scratch file. A non-edit that fails is passed over; an edit that fails counts in ``replay_errors``.
 Calls that can reach outside the scene (files, scripts, preferences, ``wm``) never run: skipped in
-the history, refused as a prediction.
+the history, refused as a prediction. Calls that render or bake (``POLLED_ONLY``) take seconds to
+hours and leave the scene as it was, so they are not run either: a prediction of one is valid when
+its arguments are right and its poll passes in the replayed scene, and the history passes over them.
 
 Prefix reuse: the scene after the replayed history is saved to a scratch ``.blend``; a request whose
 history extends the previous one (a session growing by one action) reopens it and replays only the
@@ -39,6 +41,9 @@ OUTSIDE_WORDS = frozenset({"save", "export", "import", "open", "reload", "browse
 """Words of operator names (``image.save_as``, ``sound.open``) that mean file access."""
 
 PATH_PROPERTIES = frozenset({"filepath", "directory", "filename", "files"})
+
+POLLED_ONLY = frozenset({"render.render", "render.opengl", "render.view_show", "render.play_rendered_anim", "object.bake", "object.bake_image"})
+"""Operators that render or bake: checked (arguments and poll), never run."""
 
 
 def reaches_outside(kind: str, args: dict) -> bool:
@@ -92,13 +97,15 @@ class Replayer:
 
     def run(self, action: dict) -> tuple[str | None, bool, bool]:
         """Run one call; returns (error or None, whether anything may have run, whether it was refused unrun)."""
-        from nep_blender.bpy_calls import CallRefused, run_call, viewport_override
+        from nep_blender.bpy_calls import CallRefused, check_call, run_call, viewport_override
 
         kind, args = action.get("kind"), action.get("args") or {}
         if reaches_outside(kind, args):
             return f"not run: {kind} can reach outside the scene (files, scripts, preferences)", False, True
         try:
             with self.bpy.context.temp_override(**viewport_override(self.bpy)):
+                if kind in POLLED_ONLY:
+                    return (None if check_call(self.bpy, kind, args).poll() else f"{kind}: poll() failed in this scene"), False, False
                 result = run_call(self.bpy, kind, args)
         except CallRefused as error:
             return first_line(error), False, True
