@@ -356,6 +356,7 @@ def test_rl_with_beam_rollouts_trains_and_logs_the_expected_reward(trained_tags_
     folder = rl(_rl_config(tmp_path / "rl", trained_tags_model, max_steps=2, policy={"rollouts": "beam", "sft_weight": 0.1}))
     meta = json.loads((folder / "nep.json").read_text())
     assert meta["rl"]["steps"] == 2 and meta["rl"]["policy"]["rollouts"] == "beam"
+    assert (folder / "rl.png").stat().st_size > 10_000  # the panels it logs, without the empty ratio panels
     logged = {key for row in _metrics(folder) for key, value in row.items() if value not in ("", None)}
     for name in ("rl/expected_reward", "rl/top_probability", "rl/served_reward", "rl/reference_in_beam", "rl/zero_signal_fraction", "rl/sft_loss"):
         assert name in logged, name

@@ -27,8 +27,12 @@ def plot_rl(logs: Path, out: Path, title: str = "") -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, grid = plt.subplots(3, 2, figsize=(11, 9), dpi=100)
-    for axes, (label, names) in zip(grid.flat, PANELS):
+    panels = [(label, names) for label, names in PANELS if any(curves[name] for name in names)]  # beam rollouts log no ratios
+    rows = (len(panels) + 1) // 2
+    figure, grid = plt.subplots(rows, 2, figsize=(11, 3 * rows), dpi=100, squeeze=False)
+    for axes in grid.flat[len(panels):]:
+        axes.set_visible(False)
+    for axes, (label, names) in zip(grid.flat, panels):
         for name in names:
             points = curves[name]
             if not points:

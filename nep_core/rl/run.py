@@ -171,4 +171,5 @@ def export(config: RLConfig, folder, loaded, system, trainer, precision: str, wa
     }
     meta["metrics"] = {key: round(float(value), 5) for key, value in system.val_metrics.items()}
     save_checkpoint(folder.root, system.model, loaded.tokenizer, meta)
-    plot_rl(folder.logs, folder.root / "rl.png", title=f"{meta['domain']} · nep rl · {config.policy.loss_type}")
+    objective = "minimum risk over the beam" if config.policy.rollouts == "beam" else config.policy.loss_type
+    plot_rl(folder.logs, folder.root / "rl.png", title=f"{meta['domain']} · nep rl · {objective}")
