@@ -34,7 +34,7 @@ from nep_core.inference.decoder import ModelPredictor
 from nep_core.inference.sampling import Completion, ConstrainedSampler
 from nep_core.rl.config import PolicySettings
 from nep_core.rl.objective import (
-    group_advantages, minimum_risk_loss, overlong_penalty, policy_loss, truncated_importance_weights, zero_signal_groups,
+    RiskLoss, group_advantages, minimum_risk_loss, overlong_penalty, policy_loss, truncated_importance_weights, zero_signal_groups,
 )
 from nep_core.rl.rewards import VerifierRewards
 from nep_core.training.system import NextEditSystem
@@ -134,8 +134,12 @@ class RLSystem(NextEditSystem):
             zero = sum(parameter.sum() for parameter in self.model.parameters()) * 0.0
             return zero if supervised is None else zero + policy.sft_weight * supervised
         if isinstance(rollouts, CandidateBatch):
-            loss = self._risk_loss(rollouts)
-            return loss if supervised is None else loss + policy.sft_weight * supervised
+            risk = self._risk_loss(rollouts)
+            logged = {"loss": float(risk.loss.detach()), "expected_reward": risk.expected_reward, "top_probability": risk.top_probability}
+            for name, value in logged.items():
+                self.log(f"rl/{name}", value, on_step=True, on_epoch=False, prog_bar=name == "loss")
+            self.train_loss = logged["loss"]
+            return risk.loss if supervised is None else risk.loss + policy.sft_weight * supervised
         logps, entropy = self.completion_logps(rollouts.prompts, rollouts.completions, with_entropy=True)
         old = rollouts.old_logps if rollouts.old_logps is not None else logps.detach()
         weights = truncated_importance_weights(old, rollouts.rollout_logps, policy.tis_cap) if policy.tis_cap else None
@@ -163,20 +167,14 @@ class RLSystem(NextEditSystem):
         self.train_loss = logged["loss"]
         return result.loss if supervised is None else result.loss + policy.sft_weight * supervised
 
-    def _risk_loss(self, batch: CandidateBatch) -> torch.Tensor:
+    def _risk_loss(self, batch: CandidateBatch) -> RiskLoss:
         """Minimum risk training's loss over the batch's candidate sets, with each candidate's sequence
         log-probability recomputed with gradients."""
         token_logps = self.completion_logps(batch.prompts, batch.completions)[0]
         flat = token_logps.sum(dim=1)  # 0 past each completion's end
-        sequence_logps = torch.zeros(batch.present.shape, device=flat.device, dtype=flat.dtype)
         present = batch.present.to(flat.device)
-        sequence_logps = sequence_logps.masked_scatter(present, flat)
-        result = minimum_risk_loss(sequence_logps, batch.rewards.to(flat.device), present, self.policy.risk_sharpness)
-        self.log("rl/loss", float(result.loss.detach()), on_step=True, on_epoch=False, prog_bar=True)
-        self.log("rl/expected_reward", result.expected_reward, on_step=True, on_epoch=False)
-        self.log("rl/top_probability", result.top_probability, on_step=True, on_epoch=False)
-        self.train_loss = float(result.loss.detach())
-        return result.loss
+        sequence_logps = torch.zeros(present.shape, device=flat.device, dtype=flat.dtype).masked_scatter(present, flat)
+        return minimum_risk_loss(sequence_logps, batch.rewards.to(flat.device), present, self.policy.risk_sharpness)
 
     def _supervised_loss(self, references: Sequence[tuple[list[int], Completion]]) -> torch.Tensor:
         """Mean negative log-likelihood per token of the users' real next actions, under the same
