@@ -229,13 +229,12 @@ class RLSystem(NextEditSystem):
         policy = self.policy
         if policy.rollouts == "beam":
             return self._candidates(batch)
-        size, group = len(batch), policy.num_generations
+        group = policy.num_generations
         served = policy.baseline == "served"
-        kept: list[tuple[list[int], list[Completion], torch.Tensor, torch.Tensor | None]] = []
         stats: dict[str, float] = {}
-        pending, rounds = list(batch), 0
         references: list[tuple[list[int], Completion]] = []
-        while True:
+
+        def draw(pending: list[Example], first: bool) -> list[tuple[tuple, bool]]:
             sampled = []
             for example in pending:
                 prompt, completions = self.sampler.sample(
@@ -243,7 +242,7 @@ class RLSystem(NextEditSystem):
                 )
                 if policy.guidance:
                     completions.append(self._guide(example, prompt))
-                if policy.sft_weight and rounds == 0:
+                if policy.sft_weight and first:
                     reference = self._reference(example)
                     if reference is not None:
                         references.append((prompt, reference))
@@ -260,25 +259,23 @@ class RLSystem(NextEditSystem):
                 lengths = torch.tensor([len(completion.token_ids) for _, _, completions in sampled for completion in completions])
                 rewards = rewards + overlong_penalty(lengths, self.max_completion_length, policy.overlong_buffer, policy.overlong_penalty).view_as(rewards)
             zero = zero_signal_groups(torch.cat([rewards, baselines.unsqueeze(1)], dim=1) if served else rewards)
-            if rounds == 0:
+            if first:
                 own = [index for index in range(len(sampled) * width) if index % width < group]  # the samples only
-                stats = self._rollout_stats(
+                stats.update(self._rollout_stats(
                     [parts[index] for index in own],
                     [completion for _, _, completions in sampled for completion in completions[:group]],
                     rewards[:, :group],
-                )
+                ))
                 stats["zero_signal_fraction"] = float(zero.float().mean())
                 if served:
                     stats["served_reward"] = float(baselines.mean())
-            for index, (_, prompt, completions) in enumerate(sampled):
-                if not (policy.dynamic_sampling and zero[index]):
-                    kept.append((prompt, completions, rewards[index], baselines[index] if served else None))
-            if not policy.dynamic_sampling or len(kept) >= size or rounds >= policy.max_resample_rounds:
-                break
-            rounds += 1
-            pending = [next(self._refill) for _ in range(size - len(kept))]
+            return [
+                ((prompt, completions, rewards[index], baselines[index] if served else None), not bool(zero[index]))
+                for index, (_, prompt, completions) in enumerate(sampled)
+            ]
+
+        kept, rounds = self._dynamic_groups(batch, draw)
         stats["resample_rounds"] = float(rounds)
-        kept = kept[:size]
         stats["groups"] = float(len(kept))
         if not kept:
             empty = torch.zeros(0)
@@ -305,16 +302,30 @@ class RLSystem(NextEditSystem):
             ref = self.completion_logps(prompts, completions, model=self.reference)[0] if self.reference is not None else None
         return RolloutBatch(prompts, completions, advantages, mask, rollout_logps, old, ref, active, stats, references)
 
+    def _dynamic_groups(self, batch: list[Example], draw: Callable[[list[Example], bool], list[tuple[tuple, bool]]]) -> tuple[list[tuple], int]:
+        """Groups for ``batch`` from ``draw(examples, first_round)``, which returns each group with whether
+        its rewards differ. With dynamic sampling, groups without signal are dropped and the batch is
+        refilled with new prompts, at most ``max_resample_rounds`` times. Returns the kept groups (at
+        most one per prompt of ``batch``) and the number of refills."""
+        policy = self.policy
+        kept: list[tuple] = []
+        pending, rounds = list(batch), 0
+        while True:
+            kept += [group for group, has_signal in draw(pending, rounds == 0) if has_signal or not policy.dynamic_sampling]
+            if not policy.dynamic_sampling or len(kept) >= len(batch) or rounds >= policy.max_resample_rounds:
+                return kept[: len(batch)], rounds
+            rounds += 1
+            pending = [next(self._refill) for _ in range(len(batch) - len(kept))]
+
     def _candidates(self, batch: list[Example]) -> CandidateBatch:
         """Each prompt's candidate set: NO_EDIT and the beam's top-``num_generations`` edits (plus the
         user's action with guidance), scored by the verifiers; sets whose rewards are all equal are
         dropped and the batch refilled, as with sampled groups."""
         policy = self.policy
-        kept: list[tuple[list[int], list[Completion], list[float]]] = []
         references: list[tuple[list[int], Completion]] = []
         stats: dict[str, float] = {}
-        pending, rounds = list(batch), 0
-        while True:
+
+        def draw(pending: list[Example], first: bool) -> list[tuple[tuple, bool]]:
             sets = []
             for example in pending:
                 prediction = self.predictor.predict(example.context, k=policy.num_generations)
@@ -324,35 +335,29 @@ class RLSystem(NextEditSystem):
                     actions.append(reference.action)
                 completions = [completion for completion in (self.sampler.forced(example.context, action) for action in actions) if completion is not None]
                 prompt = self.predictor.featurizer.prompt_ids(example.context)
-                if policy.sft_weight and rounds == 0 and reference is not None:
+                if policy.sft_weight and first and reference is not None:
                     references.append((prompt, reference))
                 sets.append((example, prompt, completions, prediction.best))
             parts = self.rewards.score([(example.context, completion.action, example.target) for example, _, completions, _ in sets for completion in completions])
-            offset, signal, served = 0, [], []
+            offset, groups, served = 0, [], []
             for example, prompt, completions, best in sets:
                 rewards = [part.total for part in parts[offset: offset + len(completions)]]
                 offset += len(completions)
                 served.extend(reward for completion, reward in zip(completions, rewards) if completion.action == best)  # the served top-1 is a candidate
-                has_signal = len(rewards) > 1 and max(rewards) - min(rewards) > 1e-9
-                signal.append(has_signal)
-                if has_signal or not policy.dynamic_sampling:
-                    kept.append((prompt, completions, rewards))
-            if rounds == 0:
-                scored = [(example, completions) for example, _, completions, _ in sets]
-                stats = {
-                    "served_reward": sum(served) / max(len(served), 1),
-                    "zero_signal_fraction": 1.0 - sum(signal) / max(len(signal), 1),
-                    "candidates": sum(len(completions) for _, completions in scored) / max(len(scored), 1),
-                    "reference_in_beam": sum(
+                groups.append(((prompt, completions, rewards), not bool(zero_signal_groups(torch.tensor([rewards]))[0])))
+            if first:
+                stats.update(
+                    served_reward=sum(served) / max(len(served), 1),
+                    zero_signal_fraction=1.0 - sum(has_signal for _, has_signal in groups) / max(len(groups), 1),
+                    candidates=sum(len(completions) for _, _, completions, _ in sets) / max(len(sets), 1),
+                    reference_in_beam=sum(
                         any(completion.action == canonical_action(example.target, self.domain.action_space) for completion in completions)
-                        for example, completions in scored
-                    ) / max(len(scored), 1),
-                }
-            if not policy.dynamic_sampling or len(kept) >= len(batch) or rounds >= policy.max_resample_rounds:
-                break
-            rounds += 1
-            pending = [next(self._refill) for _ in range(len(batch) - len(kept))]
-        kept = kept[: len(batch)]
+                        for example, _, completions, _ in sets
+                    ) / max(len(sets), 1),
+                )
+            return groups
+
+        kept, rounds = self._dynamic_groups(batch, draw)
         stats.update(resample_rounds=float(rounds), groups=float(len(kept)))
         width = max((len(completions) for _, completions, _ in kept), default=0)
         rewards = torch.zeros(len(kept), width)
