@@ -70,6 +70,8 @@ def test_metrics_on_hand_made_outcomes(tags_domain, examples):
         "edit_examples": 4,
         "location_accuracy": 2 / 4,
         "content_accuracy": 1.0,
+        "repeat_share": 0.0,  # no reference edit repeats one its context holds
+        "exact_match_new": 2 / 4,
         "no_edit_precision": 0.5,
         "no_edit_recall": 0.5,
         "no_edit_f1": 0.5,
@@ -82,7 +84,22 @@ def test_metrics_on_hand_made_outcomes(tags_domain, examples):
         "actions_saved": 2 / 3,
     }
     assert {name: metrics[name] for name in expected} == pytest.approx(expected)
+    assert metrics["exact_match_repeats"] is None
     assert metrics["latency_p50_ms"] >= 0 and metrics["latency_p95_ms"] >= metrics["latency_p50_ms"]
+
+
+def test_exact_match_is_split_into_repeated_and_new_edits(tags_domain):
+    """open(a) and close(a) come back: their second time repeats an edit the context holds."""
+    timeline = [OPEN_A, CLOSE_A, OPEN_A, CLOSE_A, OPEN_B]
+    session = Session(id="r", domain="tags", events=[Event(t=float(t), action=a) for t, a in enumerate(timeline)])
+    made = make_examples(session, tags_domain, ExampleConfig(horizon_events=1, pause_seconds=20))
+    assert [example.target for example in made] == [CLOSE_A, OPEN_A, CLOSE_A, OPEN_B, NO_EDIT]
+    answers = {1: CLOSE_A, 2: CLOSE_A, 3: CLOSE_A, 4: OPEN_B}  # right (new), wrong (repeat), right (repeat), right (new)
+    scripted = Scripted({length: Prediction([Suggestion(action, 0.9)], 0.05) for length, action in answers.items()})
+    scripted.answers[5] = Prediction([], 1.0)
+    metrics = evaluate(scripted, tags_domain, made, top_k=1)
+    assert metrics["repeat_share"] == pytest.approx(2 / 4)
+    assert metrics["exact_match_repeats"] == pytest.approx(1 / 2) and metrics["exact_match_new"] == pytest.approx(2 / 2)
 
 
 def test_suggestions_below_the_apps_min_confidence_are_scored_as_not_shown(tags_domain, examples):

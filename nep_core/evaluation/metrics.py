@@ -113,6 +113,35 @@ def location_and_content(outcomes: Sequence[Outcome], context: MetricContext) ->
     }
 
 
+def repeats_and_new_edits(outcomes: Sequence[Outcome], context: MetricContext) -> Metrics:
+    """Over examples whose reference is an edit: the share that repeats an edit already in the context
+    (the same action as the action space writes it), and exact match top-1 on repeats and on new edits.
+    A repeat can be copied from the context; a new edit (a fresh size, another word) must be guessed."""
+    from nep_core.inference.baselines import canonical_action
+
+    space = context.domain.action_space
+    written: dict[int, Action] = {}  # id(action) -> as the space writes it: a session's examples share their events
+
+    def canonical(action: Action) -> Action:
+        known = written.get(id(action))
+        if known is None:
+            known = written[id(action)] = canonical_action(action, space)
+        return known
+
+    repeats: list[bool] = []
+    new: list[bool] = []
+    for outcome in outcomes:
+        if outcome.reference.is_no_edit:
+            continue
+        earlier = {canonical(action) for action in outcome.example.context.edits()}
+        (repeats if outcome.reference in earlier else new).append(exactly_right(outcome))
+    return {
+        "repeat_share": rate(len(repeats), len(repeats) + len(new)),
+        "exact_match_repeats": rate(sum(repeats), len(repeats)),
+        "exact_match_new": rate(sum(new), len(new)),
+    }
+
+
 def no_edit_scores(outcomes: Sequence[Outcome], context: MetricContext) -> Metrics:
     """NO_EDIT as the positive class: precision, recall and F1 of predicting "suggest nothing"."""
     predicted = [outcome.best.is_no_edit for outcome in outcomes]
@@ -181,6 +210,7 @@ def latency(outcomes: Sequence[Outcome], context: MetricContext) -> Metrics:
 STANDARD_METRICS: tuple[MetricFunction, ...] = (
     exact_match,
     location_and_content,
+    repeats_and_new_edits,
     no_edit_scores,
     verifier_scores,
     actions_saved,
