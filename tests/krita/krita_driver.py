@@ -72,6 +72,7 @@ def scenario_load(home):
         "extensions": [type(extension).__name__ for extension in Krita.instance().extensions()],
         "forbidden_modules": sorted(name for name in sys.modules if name.split(".")[0] in ("torch", "nep_core", "nep_krita")),
         "module_file": nep_suggest.__file__,
+        "krita_version": Krita.instance().version(),
     }
 
 

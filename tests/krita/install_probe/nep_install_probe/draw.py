@@ -176,6 +176,7 @@ def finish(document, layer, canvas, path, *painted_and_report):
     *painted, report = painted_and_report
     seen = {"canvas_class": canvas.metaObject().className(), "painted": painted[0] if painted else painted_pixels(document, layer),
             "mouse_path": [path[0], path[30], path[-1]], "krita_version": Krita.instance().version(),
+            "paints_paths": hasattr(layer, "paintPath"),  # Node.paintPath: not in Krita 5.1 or 5.2
             "zoom": Krita.instance().activeWindow().activeView().canvas().zoomLevel()}  # the L's start, corner and end in widget pixels
     wait_for_the_ghost(document, layer, seen, ANSWER_WAIT_MS // POLL_MS, report)
 
@@ -256,7 +257,7 @@ def overlay_pixels(ghost):
 
 def after_accept(document, layer, seen, report):
     app = plugin()
-    merged = document.nodeByName(layer.name())  # on Krita 5.1 Accept merges the stroke down: a new node
+    merged = document.nodeByName(layer.name())  # without Node.paintPath Accept merges the stroke down: a new node
     seen.update(painted_after_accept=painted_pixels(document, merged), outcome=app.runtime.outcome,
                 layers_after_accept=[node.name() for node in document.rootNode().childNodes()])
     Krita.instance().action("edit_undo").trigger()  # Ctrl+Z

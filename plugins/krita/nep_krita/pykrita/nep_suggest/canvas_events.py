@@ -95,7 +95,7 @@ def scroll_area_of(widget):
 
 def widget_to_document_transform(view, canvas_widget):
     """A QTransform from ``canvas_widget`` pixels to ``view``'s document pixels, or None (see the module's notes)."""
-    if view is None:
+    if view is None or view.document() is None:  # a closed view: Krita 5.2 crashes mapping through one
         return None
     if hasattr(view, "flakeToCanvasTransform") and hasattr(view, "flakeToImageTransform"):
         widget_to_flake, invertible = view.flakeToCanvasTransform().inverted()

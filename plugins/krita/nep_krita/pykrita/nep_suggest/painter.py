@@ -1,7 +1,7 @@
 """Painting a stroke into a layer: ``Node.paintPath`` where Krita has it, a raster fallback elsewhere.
 
-Krita 5.2 and newer paint a ``QPainterPath`` with the current brush (``Node.paintPath``), as one
-undoable step. Krita 5.1 has no painting call in its Python API, so the fallback rasterizes the
+Krita versions after 5.2 paint a ``QPainterPath`` with the current brush (``Node.paintPath``), as
+one undoable step. Krita 5.1 and 5.2 (5.2.9 checked) have no painting call in their Python API, so the fallback rasterizes the
 stroke with ``QPainter`` (round caps, width = brush size times pressure, antialiased) into a
 temporary layer above the target, through ``setPixelData``, and merges it down (``Node.mergeDown``):
 two undo steps, *Add Layer* and *Merge Down*. ``QImage.Format_ARGB32`` is stored as B, G, R, A
