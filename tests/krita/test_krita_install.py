@@ -160,22 +160,32 @@ def test_a_drag_with_the_move_tool_is_not_recorded_and_the_brush_again_is(drawn_
 
 
 def test_each_document_has_its_session_and_going_back_to_one_goes_on_with_it(two_documents):
-    steps = [two_documents[step] for step in ("painted_a", "opened_b", "painted_b", "closed_b", "painted_a_again")]
-    assert [step["error"] for step in steps] == [""] * 5
-    assert [step["active_document"] for step in steps] == ["nep-a", "nep-b", "nep-b", "nep-a", "nep-a"]
-    a, b = steps[0]["session"], steps[1]["session"]
-    assert a != b and [step["session"] for step in steps] == [a, b, b, a, a]  # back in A, A's session goes on
+    names = ("painted_a", "opened_b", "painted_b", "closed_b", "painted_a_again", "tiled", "painted_a_beside_c")
+    steps = [two_documents[step] for step in names]
+    assert [step["error"] for step in steps] == [""] * len(names)
+    assert [step["active_document"] for step in steps] == ["nep-a", "nep-b", "nep-b", "nep-a", "nep-a", "nep-c", "nep-a"]
+    a, b, c = steps[0]["session"], steps[1]["session"], steps[5]["session"]
+    assert len({a, b, c}) == 3 and [step["session"] for step in steps] == [a, b, b, a, a, c, a]  # back in A, A's session goes on
     assert steps[2]["ghost_shown"] and steps[4]["ghost_shown"]  # the server answered in B, and in A after B closed
+    # side by side, C's ghost is drawn on C's canvas only
+    assert two_documents["tiled"]["ghost_pixels_on_c"] > 50 and two_documents["tiled"]["ghost_pixels_on_a"] == 0
     logs = Path(two_documents["logs"])
     a_log, b_log = (read_session(logs / f"{session}.jsonl") for session in (a, b))
     assert [event.action.kind for event in b_log.events if event.action is not None] == ["stroke"]
-    # A's log: its state, the first L, A's state again on coming back (later), the second L, 40 widget pixels higher
+    # A's log: its state, the first L, A's state again each time it becomes active (later), the second L, the L beside C
     assert [("state" if event.state is not None else event.action.kind) for event in a_log.events if event.feedback is None] == [
-        "state", "stroke", "state", "stroke"]
-    first, again = (event for event in a_log.events if event.action is not None)
+        "state", "stroke", "state", "stroke", "state", "stroke"]
+    first, again, beside = (event for event in a_log.events if event.action is not None)
     back_in_a = [event for event in a_log.events if event.state is not None][1]
-    assert first.t < back_in_a.t < again.t
+    assert first.t < back_in_a.t < again.t < beside.t
     assert first.action.args["points"][0][1] - again.action.args["points"][0][1] == pytest.approx(40 / two_documents["zoom"], abs=1)
+    # beside C, where Krita painted it in A: A's canvas got the focus, Krita's input manager put its event filter (which
+    # takes the pointer events it handles) first, and the recorder put its own first again
+    painted = two_documents["painted_a_beside_c"]["painted"]  # with the 40 px brush an earlier phase chose, beyond the page too
+    points = [(x, y) for x, y, *_ in beside.action.args["points"]]
+    assert len(painted) > 1000 and all(distance_to_nearest(point, painted) <= 3.0 for point in points), points
+    left, top, right, bottom = bounds(points)
+    assert right - left > 0.8 * (bounds(painted)[2] - bounds(painted)[0]) and bottom - top > 100
 
 
 def test_quick_hatching_is_recorded_stroke_by_stroke_while_the_plugin_asks_after_each(hatched):

@@ -1,15 +1,19 @@
-"""The documents phase: a painter with two documents open, who closes the one they are painting in.
+"""The documents phase: a painter with several documents open, who closes the one they are painting in.
 
 Document A is opened and painted in (an L, as in draw.py); document B is opened in a second view,
 which becomes the active one, and painted in; then B, the active document, is closed with its ghost
 showing, so A's view is the active one again, and A is painted in once more, 40 widget pixels higher
-than before. Reported after each step:
-the plugin's session id, its error, whether the ghost shows, and at the end the session logs.
+than before. Then document C is opened and the painter puts the views side by side (Krita's
+sub-window mode, tiled): C's ghost shows on C's canvas only, and a stroke in A's canvas, once A's
+view is the active one, is A's, where Krita painted it. Reported after each step: the plugin's
+session id, its error, whether the ghost shows, and at the end the session logs.
 """
 
 from krita import Krita
+from PyQt5.QtWidgets import QMdiArea
 
-from .draw import PAINT_DONE_MS, VIEW_READY_MS, drag_with_the_mouse, l_path, later, open_document, plugin, visible_canvas
+from .draw import (PAINT_DONE_MS, VIEW_READY_MS, drag_with_the_mouse, l_path, later, open_document, painted_pixels, plugin,
+                   rendered_pixels, visible_canvas)
 
 ANSWER_WAIT_MS = 3000
 
@@ -26,8 +30,12 @@ def look(seen, step):
                   "active_document": view.document().name() if view is not None and view.document() is not None else None}
 
 
+def document_area():
+    return Krita.instance().activeWindow().qwindow().findChild(QMdiArea)
+
+
 def start(report):
-    seen = {"a": open_document("nep-a")[0]}
+    seen = {"a": open_document("nep-a")[:2]}
     later(VIEW_READY_MS, paint_in_a, report, seen)
 
 
@@ -59,13 +67,45 @@ def close_b(seen, report):
 def paint_in_a_again(seen, report):
     look(seen, "closed_b")
     paint_an_l(shift=-40)
-    later(PAINT_DONE_MS + ANSWER_WAIT_MS, finish, report, seen)
+    later(PAINT_DONE_MS + ANSWER_WAIT_MS, open_c_beside_a, report, seen)
 
 
-def finish(seen, report):
+def open_c_beside_a(seen, report):
     look(seen, "painted_a_again")
-    seen.pop("a")
+    seen["zoom"] = Krita.instance().activeWindow().activeView().canvas().zoomLevel()
+    seen["c"] = open_document("nep-c")[0]
+    area = document_area()
+    area.setViewMode(QMdiArea.SubWindowView)
+    area.tileSubWindows()
+    area.setActiveSubWindow(area.subWindowList()[1])  # tiling may activate A: C, opened last, is the active view
+    later(VIEW_READY_MS + ANSWER_WAIT_MS, paint_in_a_beside_c, report, seen)
+
+
+def paint_in_a_beside_c(seen, report):
+    from nep_suggest.canvas_events import canvases_under  # the plugin Krita loaded
+
+    area = document_area()
+    window_a, window_c = area.subWindowList()  # in the order they were opened
+    canvas_a, canvas_c = (canvases_under(window.widget())[0] for window in (window_a, window_c))
+    overlays = {overlay.parentWidget(): overlay for overlay in plugin().runtime.ghost.overlays}
+    look(seen, "tiled")
+    seen["tiled"].update(ghost_pixels_on_a=len(rendered_pixels(overlays[canvas_a])),
+                         ghost_pixels_on_c=len(rendered_pixels(overlays[canvas_c])))
+    area.setActiveSubWindow(window_a)  # as a click on A does; Krita's input manager then puts its event filter first
+    later(VIEW_READY_MS, paint_beside_c, report, seen, canvas_a)
+
+
+def paint_beside_c(seen, canvas_a, report):
+    before = painted_pixels(*seen["a"])
+    drag_with_the_mouse(canvas_a, l_path(canvas_a))
+    later(PAINT_DONE_MS + ANSWER_WAIT_MS, finish, report, seen, before)
+
+
+def finish(seen, before, report):
+    look(seen, "painted_a_beside_c")
+    known = set(map(tuple, before))
+    seen["painted_a_beside_c"]["painted"] = [pixel for pixel in painted_pixels(*seen.pop("a")) if tuple(pixel) not in known]
+    seen.pop("c")
     app = plugin()
-    seen.update(logs=app.settings.logs(), session=app.runtime.session_id,
-                zoom=Krita.instance().activeWindow().activeView().canvas().zoomLevel())
+    seen.update(logs=app.settings.logs(), session=app.runtime.session_id)
     report(seen)

@@ -245,10 +245,14 @@ def accept(document, layer, seen, report):
 
 def overlay_pixels(ghost):
     """The widget pixels the ghost's overlay on the visible canvas paints."""
+    return rendered_pixels(next(overlay for overlay in ghost.overlays if overlay.isVisible()))
+
+
+def rendered_pixels(overlay):
+    """The widget pixels ``overlay`` paints."""
     from PyQt5.QtCore import QPoint
     from PyQt5.QtGui import QImage, QRegion
 
-    overlay = next(overlay for overlay in ghost.overlays if overlay.isVisible())
     image = QImage(overlay.width(), overlay.height(), QImage.Format_ARGB32)
     image.fill(Qt.transparent)
     overlay.render(image, QPoint(), QRegion(), QWidget.RenderFlags(QWidget.DrawChildren))

@@ -10,13 +10,15 @@ is the checked button of the toolbox, whose object name is the tool's id); when 
 can be found, every stroke is. Krita's Undo action (Ctrl+Z) is logged as an ``undo`` action.
 """
 
+import functools
 import time
 import traceback
 
 from PyQt5.QtCore import QObject, QTimer
 
 from . import settings as settings_module
-from .canvas_events import CanvasEventFilter, active_tool, canvas_widgets, document_mapping, view_mapping
+from .canvas_events import (CanvasEventFilter, active_tool, canvas_widgets, current_canvas_widget, document_mapping,
+                            view_mapping)
 from .runtime import TICK_MS, Runtime
 from .workspace import Workspace
 
@@ -33,6 +35,7 @@ class PluginApp(QObject):
         self.filters = {}
         self.recording_stroke = False
         self.document_key = None  # the active document's root node id
+        self.active_canvas = None  # the active view's canvas widget (None: not known)
         self.error = ""
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.tick)
@@ -59,6 +62,7 @@ class PluginApp(QObject):
         document = view.document() if view is not None else None
         if document is None:
             return
+        self.active_canvas = current_canvas_widget(window.qwindow())
         key = document.rootNode().uniqueId().toString()
         if self.document_key != key:
             self.document_key = key
@@ -69,10 +73,13 @@ class PluginApp(QObject):
             key = id(widget)
             if key not in self.filters:
                 event_filter = CanvasEventFilter(view_mapping(self.current_view, widget), self.on_sample, parent=widget)
-                widget.installEventFilter(event_filter)
-                self.runtime.ghost.attach(widget, document_mapping(self.current_view, widget))
+                self.runtime.ghost.attach(widget, document_mapping(functools.partial(self.view_shown_in, widget), widget))
                 widget.destroyed.connect(lambda *_args, key=key: self.filters.pop(key, None))
                 self.filters[key] = event_filter
+            # Krita's input manager puts its own filter first again when a canvas gets the focus (switching
+            # views), and it takes the pointer events it handles: put the recorder's first, every tick
+            widget.removeEventFilter(self.filters[key])
+            widget.installEventFilter(self.filters[key])
 
         undo = self.krita.action("edit_undo")
         # Krita hands out a new Python wrapper of its Undo action each time: mark the action itself, or every
@@ -84,6 +91,11 @@ class PluginApp(QObject):
     def current_view(self):
         workspace = self.runtime.workspace
         return workspace.view if workspace is not None else None
+
+    def view_shown_in(self, widget):
+        """The view of the session when ``widget`` is its canvas, else None: with views side by side
+        (Krita's sub-window mode), the ghost is drawn on the active view's canvas only."""
+        return self.current_view() if self.active_canvas is None or widget is self.active_canvas else None
 
     def on_sample(self, phase, x, y, pressure, ms):
         if phase == "press":

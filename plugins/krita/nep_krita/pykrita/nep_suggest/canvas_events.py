@@ -147,12 +147,29 @@ def canvas_widgets(qwindow):
     thousands of widgets in Python took about 40 ms of Krita's main thread (measured in the
     real-window test), every tick. A window without a document area is searched whole.
     """
-    from PyQt5.QtWidgets import QMdiArea, QWidget
+    from PyQt5.QtWidgets import QMdiArea
 
     area = qwindow.findChild(QMdiArea)
     views = [window.widget() for window in area.subWindowList()] if area is not None else [qwindow]
-    return [widget for view in views if view is not None for widget in view.findChildren(QWidget)
-            if widget.metaObject().className() in CANVAS_CLASSES]
+    return [widget for view in views if view is not None for widget in canvases_under(view)]
+
+
+def canvases_under(widget):
+    from PyQt5.QtWidgets import QWidget
+
+    return [child for child in widget.findChildren(QWidget) if child.metaObject().className() in CANVAS_CLASSES]
+
+
+def current_canvas_widget(qwindow):
+    """With views side by side (Krita's sub-window mode), the canvas widget of the current view (the
+    document area's current sub-window); else None. In tabs only the current view's canvas shows, and
+    the area's current sub-window can lag behind Krita's active view there (found in a virtual display)."""
+    from PyQt5.QtWidgets import QMdiArea
+
+    area = qwindow.findChild(QMdiArea)
+    current = area.currentSubWindow() if area is not None and area.viewMode() == QMdiArea.SubWindowView else None
+    view = current.widget() if current is not None else None
+    return next(iter(canvases_under(view)), None) if view is not None else None
 
 
 def active_tool(qwindow):
