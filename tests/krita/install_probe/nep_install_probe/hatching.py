@@ -90,7 +90,7 @@ def lookups(qwindow, repeats=10):
             times.append((time.perf_counter() - started) * 1000.0)
         return {"median_ms": sorted(times)[repeats // 2], "found": found}
 
-    canvases = {"now": timed(lambda: len(canvas_widgets(qwindow))), "before": timed(lambda: len(canvases_before()))}
+    canvases = {"now": timed(lambda: len(canvas_widgets(qwindow)[0])), "before": timed(lambda: len(canvases_before()))}
     tool = {"now": timed(lambda: active_tool(qwindow)), "before": timed(tool_before)}
     return {"canvases": canvases, "active_tool": tool}
 

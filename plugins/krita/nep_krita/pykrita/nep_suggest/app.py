@@ -17,8 +17,7 @@ import traceback
 from PyQt5.QtCore import QObject, QTimer
 
 from . import settings as settings_module
-from .canvas_events import (CanvasEventFilter, active_tool, canvas_widgets, current_canvas_widget, document_mapping,
-                            view_mapping)
+from .canvas_events import CanvasEventFilter, active_tool, canvas_widgets, document_mapping, view_mapping
 from .runtime import TICK_MS, Runtime
 from .workspace import Workspace
 
@@ -62,14 +61,14 @@ class PluginApp(QObject):
         document = view.document() if view is not None else None
         if document is None:
             return
-        self.active_canvas = current_canvas_widget(window.qwindow())
+        canvases, self.active_canvas = canvas_widgets(window.qwindow())
         key = document.rootNode().uniqueId().toString()
         if self.document_key != key:
             self.document_key = key
             self.runtime.start(Workspace(document, view), key)
         else:
             self.runtime.workspace.view = view
-        for widget in canvas_widgets(window.qwindow()):
+        for widget in canvases:
             key = id(widget)
             if key not in self.filters:
                 event_filter = CanvasEventFilter(view_mapping(self.current_view, widget), self.on_sample, parent=widget)

@@ -95,13 +95,14 @@ def scroll_area_of(widget):
 
 def widget_to_document_transform(view, canvas_widget):
     """A QTransform from ``canvas_widget`` pixels to ``view``'s document pixels, or None (see the module's notes)."""
-    if view is None or view.document() is None:  # a closed view: Krita 5.2 crashes mapping through one
+    document = view.document() if view is not None else None
+    if document is None:  # no view, or a closed one: Krita 5.2 crashes mapping through a closed view
         return None
     if hasattr(view, "flakeToCanvasTransform") and hasattr(view, "flakeToImageTransform"):
         widget_to_flake, invertible = view.flakeToCanvasTransform().inverted()
         return widget_to_flake * view.flakeToImageTransform() if invertible else None
-    canvas, document = view.canvas(), view.document()
-    if canvas is None or document is None or canvas.rotation() % 360 or canvas.mirror():
+    canvas = view.canvas()
+    if canvas is None or canvas.rotation() % 360 or canvas.mirror():
         return None
     scale = canvas.zoomLevel() * 72.0 / max(1e-6, float(document.resolution()))
     if scale <= 0:
@@ -141,7 +142,10 @@ TOOLBOX = "ToolBox"
 
 
 def canvas_widgets(qwindow):
-    """The canvas widgets of a Krita main window (one per open view).
+    """The canvas widgets of a Krita main window (one per open view), and the current view's one when
+    views are side by side (Krita's sub-window mode), else None: in tabs only the current view's canvas
+    shows, and the document area's current sub-window can lag behind Krita's active view there (found
+    in a virtual display).
 
     Looked for under the views of the window's document area only: wrapping each of the window's
     thousands of widgets in Python took about 40 ms of Krita's main thread (measured in the
@@ -150,26 +154,22 @@ def canvas_widgets(qwindow):
     from PyQt5.QtWidgets import QMdiArea
 
     area = qwindow.findChild(QMdiArea)
-    views = [window.widget() for window in area.subWindowList()] if area is not None else [qwindow]
-    return [widget for view in views if view is not None for widget in canvases_under(view)]
+    if area is None:
+        return canvases_under(qwindow), None
+    current = area.currentSubWindow() if area.viewMode() == QMdiArea.SubWindowView else None
+    canvases, current_canvas = [], None
+    for window in area.subWindowList():
+        found = canvases_under(window.widget()) if window.widget() is not None else []
+        canvases += found
+        if found and window is current:
+            current_canvas = found[0]
+    return canvases, current_canvas
 
 
 def canvases_under(widget):
     from PyQt5.QtWidgets import QWidget
 
     return [child for child in widget.findChildren(QWidget) if child.metaObject().className() in CANVAS_CLASSES]
-
-
-def current_canvas_widget(qwindow):
-    """With views side by side (Krita's sub-window mode), the canvas widget of the current view (the
-    document area's current sub-window); else None. In tabs only the current view's canvas shows, and
-    the area's current sub-window can lag behind Krita's active view there (found in a virtual display)."""
-    from PyQt5.QtWidgets import QMdiArea
-
-    area = qwindow.findChild(QMdiArea)
-    current = area.currentSubWindow() if area is not None and area.viewMode() == QMdiArea.SubWindowView else None
-    view = current.widget() if current is not None else None
-    return next(iter(canvases_under(view)), None) if view is not None else None
 
 
 def active_tool(qwindow):
