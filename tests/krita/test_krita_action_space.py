@@ -256,6 +256,31 @@ def test_a_moved_copy_of_a_recent_stroke_is_written_as_a_copy_in_context():
     assert "copy=1" in bound.allowed_next(["@stroke"]) and "copy=1" not in space.allowed_next(["@stroke"])
 
 
+def test_the_mirror_image_of_a_recent_stroke_is_written_as_a_flip():
+    space = KritaActionSpace()
+    wing = [(200 - 5 * index, 152 + index * index / 2, 0.8, index * 8.0) for index in range(16)]  # drawn leftwards from x=200
+    straight = [(40, 252, 0.8, 0.0), (40, 352, 0.8, 8.0)]
+    history = [*canvas_context(512, 384).history, Event(1.0, action=stroke_action(wing)), Event(2.0, action=stroke_action(straight))]
+    bound = space.for_context(Context(history=history))
+    axis = 230  # the other wing: reflected about x=230, so it starts at x=260 and is drawn rightwards
+    other = stroke_action([(2 * axis - x, y, p, t) for x, y, p, t in wing])
+    tokens = bound.encode(other)
+    assert tokens == ["@stroke", "flip=2", "jx=60", "jy=0"]  # the stroke before the newest, mirrored, moved 60 px right
+    assert _grammar_accepts(bound, tokens)
+    flipped = Stroke.from_action(bound.decode(tokens))
+    assert chamfer_distance(flipped, Stroke.from_action(other)) < 1.5
+    assert flipped.points[0][0] == 260 and flipped.points[-1][0] > flipped.points[0][0]
+    # a vertical line is its own mirror image: written as a copy
+    assert bound.encode(stroke_action([(x + 40, y, p, t) for x, y, p, t in straight]))[1:] == ["copy=1", "jx=40", "jy=0"]
+    # jumps keep what is moved on the canvas: the wing's mirror image reaches 75 px right of its start
+    flip_jumps, copy_jumps = bound.allowed_next(["@stroke", "flip=2"]), bound.allowed_next(["@stroke", "copy=2"])
+    assert "jx=224" in flip_jumps and "jx=240" not in flip_jumps and "jx=-192" in flip_jumps
+    assert "jx=240" in copy_jumps and "jx=-192" not in copy_jumps  # the wing itself reaches 75 px left
+    assert "flip=2" in bound.allowed_next(["@stroke"]) and "flip=3" not in bound.allowed_next(["@stroke"])
+    with pytest.raises(InvalidAction):
+        bound.decode(["@stroke", "flip=2", "jx=240", "jy=0"])  # the mirror image would leave the canvas
+
+
 def test_current_settings_follow_state_and_actions():
     history = [
         Event(0.0, state={"canvas": {"width": 800, "height": 600}, "brush": "c) Pencil-2", "color": "#112233", "size": 4}),

@@ -18,6 +18,9 @@ written ``@stroke copy=1 jx=12 jy=30``: the newest stroke (``copy=2`` the one be
 that it starts ``(jx, jy)`` pixels from where it started (``JUMPS``), when that copy lies within
 ``COPY_TOLERANCE`` (Chamfer) of the stroke. Four tokens instead of ~25: easier to learn, and a
 suggestion's probability (a product over its tokens) that can compete with one-token actions.
+A mirrored copy, ``@stroke flip=1 jx= jy=``, is the stroke reflected left to right about the
+vertical line through its start, then moved the same way: the other half of a symmetric shape (the
+second wing, ear or side of a vase).
 
 The brush, colour, size and opacity of a stroke are not written: a stroke is painted with the
 current brush, which the history sets (``brush``, ``color``, ``size``, ``opacity`` actions and
@@ -127,9 +130,12 @@ _INDEX = {
 }
 SIGNED_JUMPS = sorted({sign * magnitude for magnitude in JUMPS for sign in (1, -1)})
 COPY_TOKENS = [f"copy={index}" for index in range(1, COPY_REFS + 1)]
+FLIP_TOKENS = [f"flip={index}" for index in range(1, COPY_REFS + 1)]
 JX_TOKENS = {jump: f"jx={jump}" for jump in SIGNED_JUMPS}
 JY_TOKENS = {jump: f"jy={jump}" for jump in SIGNED_JUMPS}
-_COPY_INDEX = {token: index for index, token in enumerate(COPY_TOKENS)}
+_COPY_INDEX = {**{token: (index, False) for index, token in enumerate(COPY_TOKENS)},
+               **{token: (index, True) for index, token in enumerate(FLIP_TOKENS)}}
+"""A copy's source: which recent stroke (0 the newest), and whether it is mirrored."""
 _JUMP_INDEX = {**{token: ("jx", jump) for jump, token in JX_TOKENS.items()}, **{token: ("jy", jump) for jump, token in JY_TOKENS.items()}}
 LAYER_TOKENS = [f"layer={index}" for index in range(MAX_LAYERS)]
 CHANNEL_TOKENS = {channel: [f"{channel}={level}" for level in range(COLOR_LEVELS)] for channel in "rgb"}
@@ -437,7 +443,7 @@ class KritaActionSpace(ActionSpace):
     and whether there is anything to undo."""
 
     name = "krita"
-    version = "1"
+    version = "2"
 
     def __init__(self, width: float = MAX_CANVAS, height: float = MAX_CANVAS, settings: Mapping[str, Any] | None = None,
                  brushes: Sequence[str] = DEFAULT_BRUSHES):
@@ -511,7 +517,7 @@ class KritaActionSpace(ActionSpace):
     def vocabulary(self) -> list[str]:
         return [
             *KIND_TOKENS, *SX_TOKENS, *SY_TOKENS, *OX_TOKENS, *OY_TOKENS, *PRESSURE_TOKENS,
-            *DX_TOKENS.values(), *DY_TOKENS.values(), *COPY_TOKENS, *JX_TOKENS.values(), *JY_TOKENS.values(),
+            *DX_TOKENS.values(), *DY_TOKENS.values(), *COPY_TOKENS, *FLIP_TOKENS, *JX_TOKENS.values(), *JY_TOKENS.values(),
             *LAYER_TOKENS, *self.brush_tokens,
             *(token for tokens in CHANNEL_TOKENS.values() for token in tokens), *SIZE_TOKENS, *OPACITY_TOKENS,
             *ERASER_TOKENS,
@@ -693,40 +699,54 @@ class KritaActionSpace(ActionSpace):
     # -- copies ------------------------------------------------------------------------------------------
 
     def _copy_tokens(self, stroke: Stroke) -> list[str] | None:
-        """``@stroke copy=N jx= jy=`` when a moved copy of a recent stroke is within COPY_TOLERANCE of ``stroke``."""
+        """``@stroke copy=N jx= jy=`` (or ``flip=N``) when a moved copy of a recent stroke (or of its mirror
+        image) is within COPY_TOLERANCE of ``stroke``; of equals, the newest source, and a copy before a flip."""
         from nep_krita.raster import chamfer_distance
 
         best, best_distance = None, COPY_TOLERANCE
-        for index, source in enumerate(self.recent):
-            jx, jy = nearest_jump(stroke.points[0][0] - source[0][0]), nearest_jump(stroke.points[0][1] - source[0][1])
-            if jx is None or jy is None or not self._copy_fits(source, jx, jy):
-                continue
-            moved = Stroke(tuple((x + jx, y + jy, pressure, t) for x, y, pressure, t in source))
-            distance = chamfer_distance(stroke, moved)
-            if distance < best_distance or (best is None and distance <= best_distance):  # the newest of equals
-                best, best_distance = [STROKE_TOKEN, COPY_TOKENS[index], JX_TOKENS[jx], JY_TOKENS[jy]], distance
+        for index in range(len(self.recent)):
+            for token in (COPY_TOKENS[index], FLIP_TOKENS[index]):
+                source = self._source(token)
+                jx, jy = nearest_jump(stroke.points[0][0] - source[0][0]), nearest_jump(stroke.points[0][1] - source[0][1])
+                if jx is None or jy is None or not self._copy_fits(token, jx, jy):
+                    continue
+                moved = Stroke(tuple((x + jx, y + jy, pressure, t) for x, y, pressure, t in source))
+                distance = chamfer_distance(stroke, moved)
+                if distance < best_distance or (best is None and distance <= best_distance):
+                    best, best_distance = [STROKE_TOKEN, token, JX_TOKENS[jx], JY_TOKENS[jy]], distance
         return best
 
+    def _source(self, token: str) -> list[list[float]]:
+        """The points a copy token moves: a recent stroke, or its mirror image about its start's vertical."""
+        index, mirrored = _COPY_INDEX[token]
+        points = self.recent[index]
+        if not mirrored:
+            return points
+        flips = self.__dict__.setdefault("_flips", {})
+        if index not in flips:
+            axis = points[0][0]
+            flips[index] = [[2 * axis - x, y, *rest] for x, y, *rest in points]
+        return flips[index]
+
     def _decode_copy(self, tokens: list[str]) -> Action:
-        index = _COPY_INDEX[tokens[1]]
+        index, _ = _COPY_INDEX[tokens[1]]
         (x_name, jx), (y_name, jy) = _JUMP_INDEX.get(tokens[2], ("", 0)), _JUMP_INDEX.get(tokens[3], ("", 0))
         if index >= len(self.recent) or (x_name, y_name) != ("jx", "jy"):
             raise InvalidAction(f"stroke: malformed copy tokens {' '.join(tokens[1:])}")
-        x0, x1, y0, y1 = self._extent_of(index)
-        if not (0 <= x0 + jx and x1 + jx <= self.width and 0 <= y0 + jy and y1 + jy <= self.height):
+        if not self._copy_fits(tokens[1], jx, jy):
             raise InvalidAction(f"stroke: the copy {' '.join(tokens[1:])} leaves the canvas")
-        return self._stroke_action([[x + jx, y + jy, pressure, t] for x, y, pressure, t in self.recent[index]])
+        return self._stroke_action([[x + jx, y + jy, pressure, t] for x, y, pressure, t in self._source(tokens[1])])
 
-    def _copy_fits(self, source: list[list[float]], jx: int, jy: int) -> bool:
-        x0, x1, y0, y1 = _extent(source)
+    def _copy_fits(self, token: str, jx: int, jy: int) -> bool:
+        x0, x1, y0, y1 = self._extent_of(token)
         return 0 <= x0 + jx and x1 + jx <= self.width and 0 <= y0 + jy and y1 + jy <= self.height
 
     def _copy_next(self, prefix: Sequence[str]) -> list[str]:
-        """After ``@stroke copy=N``: the jumps that keep the copy on the canvas, then the end."""
-        index = _COPY_INDEX.get(prefix[1], COPY_REFS)
+        """After ``@stroke copy=N`` (or ``flip=N``): the jumps that keep the copy on the canvas, then the end."""
+        index, _ = _COPY_INDEX.get(prefix[1], (COPY_REFS, False))
         if index >= len(self.recent):
             return []
-        x0, x1, y0, y1 = self._extent_of(index)
+        x0, x1, y0, y1 = self._extent_of(prefix[1])
         jumps = [_JUMP_INDEX.get(token, ("", 0)) for token in prefix[2:]]
         if [name for name, _ in jumps] != ["jx", "jy"][: len(jumps)]:
             return []
@@ -739,7 +759,7 @@ class KritaActionSpace(ActionSpace):
         if len(jumps) > 2:
             return []
         cache = self.__dict__.setdefault("_jump_cache", {})
-        key = (index, len(jumps))
+        key = (prefix[1], len(jumps))
         if key not in cache:
             if not jumps:
                 cache[key] = [token for jump, token in JX_TOKENS.items() if 0 <= x0 + jump and x1 + jump <= self.width]
@@ -747,15 +767,16 @@ class KritaActionSpace(ActionSpace):
                 cache[key] = [token for jump, token in JY_TOKENS.items() if 0 <= y0 + jump and y1 + jump <= self.height]
         return cache[key]
 
-    def _extent_of(self, index: int) -> tuple[float, float, float, float]:
+    def _extent_of(self, token: str) -> tuple[float, float, float, float]:
+        """The extent of what the copy token ``token`` moves (its source must exist)."""
         extents = self.__dict__.setdefault("_extents", {})
-        if index not in extents:
-            extents[index] = _extent(self.recent[index])
-        return extents[index]
+        if token not in extents:
+            extents[token] = _extent(self._source(token))
+        return extents[token]
 
     def _copy_key(self, prefix: Sequence[str]) -> Hashable:
-        index = _COPY_INDEX[prefix[1]]
-        extent = self._extent_of(index) if index < len(self.recent) else None
+        index, _ = _COPY_INDEX[prefix[1]]
+        extent = self._extent_of(prefix[1]) if index < len(self.recent) else None
         return ("copy", tuple(prefix[2:]), extent, self.width, self.height)
 
     # -- the grammar ----------------------------------------------------------------------------------
@@ -893,7 +914,7 @@ class KritaActionSpace(ActionSpace):
         if state.field in ("sx", "sy", "ox", "oy", "p"):
             tokens = {"sx": SX_TOKENS, "sy": SY_TOKENS, "ox": OX_TOKENS, "oy": OY_TOKENS, "p": PRESSURE_TOKENS}[state.field]
             allowed = [tokens[value] for value in self._header_range(state.field, state)]
-            return allowed + COPY_TOKENS[: len(self.recent)] if state.field == "sx" else allowed
+            return allowed + COPY_TOKENS[: len(self.recent)] + FLIP_TOKENS[: len(self.recent)] if state.field == "sx" else allowed
         if state.field == "dy":
             return [DY_TOKENS[move] for move in SIGNED_MOVES
                     if 0 <= state.y + move <= self.height and not (state.dx == 0 and move == 0)]

@@ -2,7 +2,7 @@
 
 History: each recent action as its action-space tokens, a stroke as the model's own suggestions write
 it (``KritaActionSpace.history_tokens``: a moved copy of one of the four strokes before it as
-``@stroke copy=N jx= jy=``, four tokens, otherwise in full), a pause before it as a ``dt>`` gap token,
+``@stroke copy=N jx= jy=``, or of its mirror image as ``flip=N``, four tokens, otherwise in full), a pause before it as a ``dt>`` gap token,
 an action the space cannot write as ``<unk>``.
 The window starts at an anchor action (``nep_core.encoder.window_start``, about one action in
 ``stride``), so the prompts of a growing session share their beginning (the server's KV cache is
