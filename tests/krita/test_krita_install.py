@@ -179,13 +179,17 @@ def test_each_document_has_its_session_and_going_back_to_one_goes_on_with_it(two
     back_in_a = [event for event in a_log.events if event.state is not None][1]
     assert first.t < back_in_a.t < again.t < beside.t
     assert first.action.args["points"][0][1] - again.action.args["points"][0][1] == pytest.approx(40 / two_documents["zoom"], abs=1)
-    # beside C, where Krita painted it in A: A's canvas got the focus, Krita's input manager put its event filter (which
-    # takes the pointer events it handles) first, and the recorder put its own first again
+    # beside C, where Krita painted it in A, though it came sooner than the plugin's tick after the click that gave A's
+    # canvas the focus: Krita's canvas switcher put its filters (which take the pointer events they handle) first then,
+    # and the recorder put its own first again as soon as that click was handled
+    assert two_documents["clicked_a"]["focus_on_a"]
     painted = two_documents["painted_a_beside_c"]["painted"]  # with the 40 px brush an earlier phase chose, beyond the page too
     points = [(x, y) for x, y, *_ in beside.action.args["points"]]
     assert len(painted) > 1000 and all(distance_to_nearest(point, painted) <= 3.0 for point in points), points
     left, top, right, bottom = bounds(points)
     assert right - left > 0.8 * (bounds(painted)[2] - bounds(painted)[0]) and bottom - top > 100
+    # the click itself, a drag 100 widget pixels below the L's foot, Krita ate: it painted nothing, and nothing was recorded
+    assert bounds(painted)[3] - bottom < 25, (bounds(painted), bottom)
 
 
 def test_quick_hatching_is_recorded_stroke_by_stroke_while_the_plugin_asks_after_each(hatched):

@@ -4,18 +4,21 @@ Document A is opened and painted in (an L, as in draw.py); document B is opened 
 which becomes the active one, and painted in; then B, the active document, is closed with its ghost
 showing, so A's view is the active one again, and A is painted in once more, 40 widget pixels higher
 than before. Then document C is opened and the painter puts the views side by side (Krita's
-sub-window mode, tiled): C's ghost shows on C's canvas only, and a stroke in A's canvas, once A's
-view is the active one, is A's, where Krita painted it. Reported after each step: the plugin's
+sub-window mode, tiled): C's ghost shows on C's canvas only. Then the painter clicks in A's canvas,
+which gives it the focus (Krita's canvas switcher eats that click: it paints nothing), and paints
+an L there sooner than the plugin's tick: the L is A's, where Krita painted it. Reported after each step: the plugin's
 session id, its error, whether the ghost shows, and at the end the session logs.
 """
 
 from krita import Krita
-from PyQt5.QtWidgets import QMdiArea
+from PyQt5.QtCore import Qt
+from PyQt5.QtWidgets import QApplication, QMdiArea
 
 from .draw import (PAINT_DONE_MS, VIEW_READY_MS, drag_with_the_mouse, l_path, later, open_document, painted_pixels, plugin,
                    rendered_pixels, visible_canvas)
 
 ANSWER_WAIT_MS = 3000
+CLICK_TO_STROKE_MS = 40  # sooner than the plugin's tick (runtime.TICK_MS, 250)
 
 
 def paint_an_l(shift=0):
@@ -91,13 +94,19 @@ def paint_in_a_beside_c(seen, report):
     look(seen, "tiled")
     seen["tiled"].update(ghost_pixels_on_a=len(rendered_pixels(overlays[canvas_a])),
                          ghost_pixels_on_c=len(rendered_pixels(overlays[canvas_c])))
-    area.setActiveSubWindow(window_a)  # as a click on A does; Krita's input manager then puts its event filter first
-    later(VIEW_READY_MS, paint_beside_c, report, seen, canvas_a)
-
-
-def paint_beside_c(seen, canvas_a, report):
     before = painted_pixels(*seen["a"])
+    # A click on A as Qt hands one on: the focus first (Krita's canvas switcher then puts its filters first and eats
+    # the click), then the press, a drag 100 widget pixels below where the L's foot will be, and the release
+    plugin().timer.stop()  # no tick until the L is painted: only the focus may put the recorder's filter first again
+    canvas_a.setFocus(Qt.MouseFocusReason)
+    seen["clicked_a"] = {"focus_on_a": QApplication.focusWidget() is canvas_a}
+    drag_with_the_mouse(canvas_a, [(x, y + 220) for x, y in l_path(canvas_a)[:8]])
+    later(CLICK_TO_STROKE_MS, paint_beside_c, report, seen, canvas_a, before)
+
+
+def paint_beside_c(seen, canvas_a, before, report):
     drag_with_the_mouse(canvas_a, l_path(canvas_a))
+    plugin().start()
     later(PAINT_DONE_MS + ANSWER_WAIT_MS, finish, report, seen, before)
 
 

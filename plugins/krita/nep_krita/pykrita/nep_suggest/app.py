@@ -71,12 +71,14 @@ class PluginApp(QObject):
         for widget in canvases:
             key = id(widget)
             if key not in self.filters:
-                event_filter = CanvasEventFilter(view_mapping(self.current_view, widget), self.on_sample, parent=widget)
+                event_filter = CanvasEventFilter(view_mapping(self.current_view, widget), self.on_sample, self.on_canvas_focus,
+                                                 parent=widget)
                 self.runtime.ghost.attach(widget, document_mapping(functools.partial(self.view_shown_in, widget), widget))
                 widget.destroyed.connect(lambda *_args, key=key: self.filters.pop(key, None))
                 self.filters[key] = event_filter
             # Krita's input manager puts its own filter first again when a canvas gets the focus (switching
-            # views), and it takes the pointer events it handles: put the recorder's first, every tick
+            # views), and it takes the pointer events it handles: put the recorder's first, every tick and
+            # right after a canvas got the focus (on_canvas_focus)
             widget.removeEventFilter(self.filters[key])
             widget.installEventFilter(self.filters[key])
 
@@ -86,6 +88,12 @@ class PluginApp(QObject):
         if undo is not None and not undo.property(UNDO_HOOKED):
             undo.triggered.connect(self.on_undo)
             undo.setProperty(UNDO_HOOKED, True)
+
+    def on_canvas_focus(self):
+        """A click on another view's canvas: Krita's canvas switcher eats that click (it paints nothing) and
+        puts its filters ahead of the recorder's. Follow the view as soon as the click is handled, so the
+        next stroke is recorded, in the right session, however soon it comes."""
+        QTimer.singleShot(0, self.tick)
 
     def current_view(self):
         workspace = self.runtime.workspace

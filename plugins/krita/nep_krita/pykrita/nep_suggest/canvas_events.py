@@ -2,7 +2,8 @@
 
 The filter never consumes an event; it reads the position, maps it from widget to document pixels
 with ``to_document(QPointF) -> (x, y) or None`` and hands samples to ``on_sample(phase, x, y,
-pressure, ms)`` (phase ``press``, ``move``, ``release``). Tablet events give pressure; the mouse
+pressure, ms)`` (phase ``press``, ``move``, ``release``). When the canvas gets the keyboard focus it
+calls ``on_focus()``: Krita's canvas switcher has just put its own filters ahead of this one. Tablet events give pressure; the mouse
 gives 1.0. Mouse events Qt synthesizes from a tablet, and mouse events while a tablet stroke is
 down, are ignored, so a pen stroke is recorded once. Only the left button (or the pen tip) paints.
 
@@ -33,10 +34,11 @@ def now_ms():
 class CanvasEventFilter(QObject):
     """Install with ``widget.installEventFilter(filter)``."""
 
-    def __init__(self, to_document, on_sample, parent=None):
+    def __init__(self, to_document, on_sample, on_focus=None, parent=None):
         super().__init__(parent)
         self.to_document = to_document
         self.on_sample = on_sample
+        self.on_focus = on_focus
         self.tablet_down = False
         self.mouse_down = False
         self.errors = 0
@@ -50,7 +52,10 @@ class CanvasEventFilter(QObject):
 
     def _handle(self, event):
         kind = event.type()
-        if kind in TABLET:
+        if kind == QEvent.FocusIn:
+            if self.on_focus is not None:
+                self.on_focus()
+        elif kind in TABLET:
             phase = TABLET[kind]
             if phase == "press":
                 if event.button() not in (Qt.LeftButton, Qt.NoButton):
