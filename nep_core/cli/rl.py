@@ -59,11 +59,11 @@ def command(
     match_mode: Optional[str] = typer.Option(
         None, "--match-mode", help="How the match is scored: verifier (the verifiers' reward, partial credit such as chrF "
         "for code) or exact (1 for exactly the user's next action, else 0: what exact match top-1 counts). Default: the domain's "
-        "(code: exact; others: verifier).",
+        "(code and blender: exact; others: verifier).",
     ),
     reward_no_edit: Optional[float] = typer.Option(
         None, "--reward-no-edit", help="Weight of NO_EDIT calibration: +1 silent when the user did nothing predictable, -1 silent when they acted, "
-        "-1 for an edit when they did nothing. Default: the domain's (0.25; code: 0).",
+        "-1 for an edit when they did nothing. Default: the domain's (0.25; code and blender: 0).",
     ),
     val_every: int = typer.Option(25, "--val-every", help="Validate (beam search on held-out examples) every N steps."),
     val_examples: int = typer.Option(64, "--val-examples", help="Held-out examples decoded at each validation."),
