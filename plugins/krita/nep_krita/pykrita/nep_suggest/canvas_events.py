@@ -2,10 +2,11 @@
 
 The filter never consumes an event; it reads the position, maps it from widget to document pixels
 with ``to_document(QPointF) -> (x, y) or None`` and hands samples to ``on_sample(phase, x, y,
-pressure, ms)`` (phase ``press``, ``move``, ``release``). When the canvas gets the keyboard focus it
-calls ``on_focus()``: Krita's canvas switcher has just put its own filters ahead of this one. Tablet events give pressure; the mouse
+pressure, ms)`` (phase ``press``, ``move``, ``release``). Tablet events give pressure; the mouse
 gives 1.0. Mouse events Qt synthesizes from a tablet, and mouse events while a tablet stroke is
 down, are ignored, so a pen stroke is recorded once. Only the left button (or the pen tip) paints.
+When the canvas gets the keyboard focus the filter calls ``on_focus()``: Krita's canvas switcher has
+just put its own filters ahead of this one.
 
 Mapping (``view_mapping``, and its inverse ``document_mapping`` for the ghost):
 
