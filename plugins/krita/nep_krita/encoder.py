@@ -2,8 +2,8 @@
 
 History: each recent action as its action-space tokens, a stroke as the model's own suggestions write
 it (``KritaActionSpace.history_tokens``: a moved copy of one of the four strokes before it as
-``@stroke copy=N jx= jy=``, or of its mirror image as ``flip=N``, four tokens, otherwise in full), a pause before it as a ``dt>`` gap token,
-an action the space cannot write as ``<unk>``.
+``@stroke copy=N jx= jy=``, or of its mirror image as ``flip=N``, four tokens, otherwise in full), a
+pause before it as a ``dt>`` gap token, an action the space cannot write as ``<unk>``.
 The window starts at an anchor action (``nep_core.encoder.window_start``, about one action in
 ``stride``), so the prompts of a growing session share their beginning (the server's KV cache is
 reused), even when the client sends only its newest events.

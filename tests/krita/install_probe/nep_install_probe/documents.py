@@ -6,8 +6,8 @@ showing, so A's view is the active one again, and A is painted in once more, 40 
 than before. Then document C is opened and the painter puts the views side by side (Krita's
 sub-window mode, tiled): C's ghost shows on C's canvas only. Then the painter clicks in A's canvas,
 which gives it the focus (Krita's canvas switcher eats that click: it paints nothing), and paints
-an L there sooner than the plugin's tick: the L is A's, where Krita painted it. Reported after each step: the plugin's
-session id, its error, whether the ghost shows, and at the end the session logs.
+an L there sooner than the plugin's tick: the L is A's, where Krita painted it. Reported after each
+step: the plugin's session id, its error, whether the ghost shows, and at the end the session logs.
 """
 
 from krita import Krita
