@@ -31,7 +31,7 @@ from nep_krita.domain import build_domain
 from nep_krita.cli import PLUGIN_SOURCE, app, build_plugin, plugin_files
 from server_helpers import ServeProcess
 
-DRIVER_FOLDER = Path(__file__).parent
+DRIVER = Path(__file__).parent / "krita_driver.py"
 KRITARUNNER = shutil.which("kritarunner")
 needs_krita = pytest.mark.skipif(KRITARUNNER is None, reason="Krita is not installed (Debian: apt-get install krita)")
 CANVAS = 256
@@ -48,10 +48,14 @@ def extract_plugin(folder: Path) -> Path:
 def run_krita(folder: Path, scenarios: str, **env: str) -> dict:
     """Run the driver's scenarios in kritarunner; their results (each must have run without an error)."""
     plugin = extract_plugin(folder)
+    # Krita gets only paths under the test's folder: a Krita in a chroot (.ci/krita-5.2) sees /tmp, not the clone
+    driver_folder = folder / "driver"
+    driver_folder.mkdir(exist_ok=True)
+    shutil.copy(DRIVER, driver_folder)
     result = folder / "result.json"
     home = folder / "home"
     home.mkdir(exist_ok=True)
-    environment = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": f"{plugin}{os.pathsep}{DRIVER_FOLDER}",
+    environment = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": f"{plugin}{os.pathsep}{driver_folder}",
                    "NEP_DRIVER_RESULT": str(result), "NEP_DRIVER_HOME": str(home), "NEP_DRIVER_SCENARIOS": scenarios,
                    "NEP_HOME": str(home), "HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"),
                    "XDG_DATA_HOME": str(home / "data"), "XDG_CACHE_HOME": str(home / "cache"), **env}
