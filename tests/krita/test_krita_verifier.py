@@ -55,8 +55,20 @@ def test_same_stroke_scores_one_a_nearby_stroke_less_a_far_one_least(verifier):
     away = verifier.verify(canvas(), far, actual)
     assert same.valid and same.reward == pytest.approx(1.0) and same.details["chamfer_px"] == 0.0
     assert close.valid and 0.3 < close.reward < same.reward
-    assert away.valid and away.reward < 0.01 and away.details["iou"] == 0.0 and away.details["chamfer_px"] > 100
-    assert stroke_reward(16.0, 0.0) == pytest.approx(0.5 * math.exp(-1))
+    assert away.valid and away.reward < 0.1 < close.reward and away.details["iou"] == 0.0 and away.details["chamfer_px"] > 100
+    # 16 px off on a 400 x 300 canvas (diagonal 500, far scale 125 px), by hand from the formula
+    assert stroke_reward(16.0, 0.0, 500.0) == pytest.approx(0.25 * math.exp(-1) + 0.25 * math.exp(-16 / 125))
+
+
+def test_far_misses_are_still_ordered_by_distance(verifier):
+    """A doodle's guesses are often hundreds of pixels off: the reward still prefers the nearer one."""
+    actual = stroke([(100, 100, 1, 0), (200, 150, 1, 100)])
+    guesses = {offset: stroke([(100 + offset, 100 + offset, 1, 0), (200 + offset, 150 + offset, 1, 100)]) for offset in (150, 300, 450)}
+    verdicts = {offset: verifier.verify(canvas(1024, 768), guess, actual) for offset, guess in guesses.items()}
+    rewards = [verdicts[offset].reward for offset in (150, 300, 450)]
+    assert all(verdict.valid and verdict.details["iou"] == 0.0 for verdict in verdicts.values())
+    assert rewards[0] > rewards[1] > rewards[2] > 0.0
+    assert rewards[0] - rewards[2] > 0.05
 
 
 def test_invalid_strokes_are_reported_not_raised(verifier):

@@ -4,10 +4,10 @@ Valid (a stroke): well-formed points, at least two distinct points and some leng
 the context's canvas, and the current brush and colour (or ones the session has used). Valid (another
 action): the action space writes it, a switched-to layer exists, an undo has something to undo.
 
-Reward (stroke against stroke): ``0.5 * iou + 0.5 * exp(-chamfer / CHAMFER_SCALE)`` from the raster IoU
-(Pillow, each stroke with its brush size) and the symmetric Chamfer distance in pixels, both in
-``details`` (``iou``, ``chamfer_px``) so ``nep eval`` averages them. Any other pair: 1 for an exact
-match after quantizing, else 0.
+Reward (stroke against stroke): ``0.5 * iou + 0.25 * exp(-chamfer / NEAR_PX) + 0.25 * exp(-chamfer / far)``
+from the raster IoU (Pillow, each stroke with its brush size) and the symmetric Chamfer distance in
+pixels, both in ``details`` (``iou``, ``chamfer_px``) so ``nep eval`` averages them; ``far`` is a
+quarter of the canvas diagonal. Any other pair: 1 for an exact match after quantizing, else 0.
 """
 
 from __future__ import annotations
@@ -22,12 +22,17 @@ from nep_krita.action_space import BRUSH_KEYS, KritaActionSpace, current_setting
 from nep_krita.raster import chamfer_distance, raster_iou
 from nep_krita.strokes import STROKE_KIND, Stroke
 
-CHAMFER_SCALE = 16.0
-"""Pixels: a Chamfer distance of this much halves the shape half of the reward (e^-1 ≈ 0.37)."""
+NEAR_PX = 16.0
+"""Pixels: the scale of a near miss (a hatch line one spacing off scores e^-1 ≈ 0.37 of this part)."""
+FAR_SHARE = 0.25
+"""The scale of a far miss, as a share of the canvas diagonal: a doodle's next part is often a few
+hundred pixels from any guess, and this part still tells a guess 150 px off from one 400 px off."""
 
 
-def stroke_reward(chamfer: float, iou: float) -> float:
-    return 0.5 * iou + 0.5 * math.exp(-chamfer / CHAMFER_SCALE)
+def stroke_reward(chamfer: float, iou: float, diagonal: float) -> float:
+    """The shape match of two strokes ``chamfer`` px apart with raster ``iou``, on a canvas of ``diagonal`` px."""
+    far_px = max(FAR_SHARE * diagonal, NEAR_PX)
+    return 0.5 * iou + 0.25 * math.exp(-chamfer / NEAR_PX) + 0.25 * math.exp(-chamfer / far_px)
 
 
 class CanvasVerifier(Verifier):
@@ -63,7 +68,7 @@ class CanvasVerifier(Verifier):
             width, height = max(xs) + 1.0, max(ys) + 1.0
         chamfer = chamfer_distance(stroke, actual)
         iou = raster_iou(stroke, actual, width, height)
-        return Verdict(True, stroke_reward(chamfer, iou), {"chamfer_px": chamfer, "iou": iou})
+        return Verdict(True, stroke_reward(chamfer, iou, math.hypot(width, height)), {"chamfer_px": chamfer, "iou": iou})
 
     def _allowed_paint(self, context: Context, settings: dict, stroke: Stroke) -> bool:
         brushes, colors = _paints_used(context)
