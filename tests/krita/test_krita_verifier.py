@@ -5,10 +5,14 @@ from __future__ import annotations
 import math
 
 import pytest
+import torch
 
 from nep_core.actions import Action
+from nep_core.rl.reward_weights import RewardWeights
+from nep_core.rl.rewards import VerifierRewards
 from nep_core.session import Context, Event
 from nep_krita.action_space import KritaActionSpace
+from nep_krita.domain import build_domain
 from nep_krita.raster import chamfer_distance, raster_iou, rasterize
 from nep_krita.strokes import Stroke
 from nep_krita.verifier import CanvasVerifier, stroke_reward
@@ -69,6 +73,17 @@ def test_far_misses_are_still_ordered_by_distance(verifier):
     assert all(verdict.valid and verdict.details["iou"] == 0.0 for verdict in verdicts.values())
     assert rewards[0] > rewards[1] > rewards[2] > 0.0
     assert rewards[0] - rewards[2] > 0.05
+
+
+def test_an_rl_group_of_far_guesses_has_a_signal():
+    """nep rl's advantages need rewards that differ within a group: on a doodle every guess is far off."""
+    rewards = VerifierRewards(build_domain(), RewardWeights())
+    actual = stroke([(100, 100, 1, 0), (200, 150, 1, 100)])
+    group = [stroke([(100 + offset, 100 + offset, 1, 0), (200 + offset, 150 + offset, 1, 100)]) for offset in (150, 250, 350, 450)]
+    parts = rewards.score([(canvas(1024, 768), guess, actual) for guess in group])
+    matches = [part.match for part in parts]
+    assert all(part.valid == 1.0 and part.error is None for part in parts)
+    assert matches == sorted(matches, reverse=True) and float(torch.tensor(matches).std()) > 0.02
 
 
 def test_invalid_strokes_are_reported_not_raised(verifier):
