@@ -39,18 +39,31 @@ def start_krita(home: Path, phase: str, **env: str) -> dict:
     environment["PATH"] = os.pathsep.join([str(Path(KRITA).parent), environment.get("PATH", "")])
     for name in ("PYTHONHOME", "VIRTUAL_ENV", "PYTHONPATH", "QT_QPA_PLATFORM"):  # Krita's GUI insists on X11 (xcb)
         environment.pop(name, None)
+    # xvfb-run -a picks the first display without a lock file and then starts Xvfb on it, which is not
+    # race-free: when Krita finds no display there, start again once. Xvfb's own errors go to a file.
+    xvfb_errors = home / "xvfb-errors.log"
+    for attempt in range(2):
+        returncode, output = _run_in_virtual_display([XVFB_RUN, "-a", "-e", str(xvfb_errors), KRITA, "--nosplash"], environment)
+        if result.exists() or "could not connect to display" not in output:
+            break
+    if not result.exists():
+        errors = xvfb_errors.read_text(errors="replace")[-1000:] if xvfb_errors.exists() else ""
+        raise ProbeFailed(f"the probe wrote no result: rc={returncode} output={output[-3000:]!r} Xvfb: {errors!r}")
+    seen = json.loads(result.read_text())
+    if "error" in seen:
+        raise ProbeFailed(seen["error"])
+    return seen
+
+
+def _run_in_virtual_display(command: list[str], environment: dict) -> tuple[int, str]:
+    """Run ``command`` (xvfb-run KRITA ...); its exit status and output."""
     # Krita outlives a killed xvfb-run (and a second Krita only hands its arguments to the first): on a
     # timeout, end the whole process group
-    with subprocess.Popen([XVFB_RUN, "-a", KRITA, "--nosplash"], env=environment, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, start_new_session=True) as process:
+    with subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          start_new_session=True) as process:
         try:
             output, _ = process.communicate(timeout=120)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             output, _ = process.communicate()
-    if not result.exists():
-        raise ProbeFailed(f"the probe wrote no result: rc={process.returncode} output={output[-3000:]!r}")
-    seen = json.loads(result.read_text())
-    if "error" in seen:
-        raise ProbeFailed(seen["error"])
-    return seen
+    return process.returncode, output
