@@ -42,7 +42,7 @@ def start_krita(home: Path, phase: str, **env: str) -> dict:
     # xvfb-run -a picks the first display without a lock file and then starts Xvfb on it, which is not
     # race-free: when Krita finds no display there, start again once. Xvfb's own errors go to a file.
     xvfb_errors = home / "xvfb-errors.log"
-    for attempt in range(2):
+    for _ in range(2):
         returncode, output = _run_in_virtual_display([XVFB_RUN, "-a", "-e", str(xvfb_errors), KRITA, "--nosplash"], environment)
         if result.exists() or "could not connect to display" not in output:
             break

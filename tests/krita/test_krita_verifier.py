@@ -64,11 +64,15 @@ def test_same_stroke_scores_one_a_nearby_stroke_less_a_far_one_least(verifier):
     assert stroke_reward(16.0, 0.0, 500.0) == pytest.approx(0.25 * math.exp(-1) + 0.25 * math.exp(-16 / 125))
 
 
+def doodle_line(offset: float = 0.0) -> Action:
+    """A line on a 1024 x 768 canvas, moved ``offset`` px right and down."""
+    return stroke([(100 + offset, 100 + offset, 1, 0), (200 + offset, 150 + offset, 1, 100)])
+
+
 def test_far_misses_are_still_ordered_by_distance(verifier):
     """A doodle's guesses are often hundreds of pixels off: the reward still prefers the nearer one."""
-    actual = stroke([(100, 100, 1, 0), (200, 150, 1, 100)])
-    guesses = {offset: stroke([(100 + offset, 100 + offset, 1, 0), (200 + offset, 150 + offset, 1, 100)]) for offset in (150, 300, 450)}
-    verdicts = {offset: verifier.verify(canvas(1024, 768), guess, actual) for offset, guess in guesses.items()}
+    actual = doodle_line()
+    verdicts = {offset: verifier.verify(canvas(1024, 768), doodle_line(offset), actual) for offset in (150, 300, 450)}
     rewards = [verdicts[offset].reward for offset in (150, 300, 450)]
     assert all(verdict.valid and verdict.details["iou"] == 0.0 for verdict in verdicts.values())
     assert rewards[0] > rewards[1] > rewards[2] > 0.0
@@ -78,9 +82,8 @@ def test_far_misses_are_still_ordered_by_distance(verifier):
 def test_an_rl_group_of_far_guesses_has_a_signal():
     """nep rl's advantages need rewards that differ within a group: on a doodle every guess is far off."""
     rewards = VerifierRewards(build_domain(), RewardWeights())
-    actual = stroke([(100, 100, 1, 0), (200, 150, 1, 100)])
-    group = [stroke([(100 + offset, 100 + offset, 1, 0), (200 + offset, 150 + offset, 1, 100)]) for offset in (150, 250, 350, 450)]
-    parts = rewards.score([(canvas(1024, 768), guess, actual) for guess in group])
+    group = [doodle_line(offset) for offset in (150, 250, 350, 450)]
+    parts = rewards.score([(canvas(1024, 768), guess, doodle_line()) for guess in group])
     matches = [part.match for part in parts]
     assert all(part.valid == 1.0 and part.error is None for part in parts)
     assert matches == sorted(matches, reverse=True) and float(torch.tensor(matches).std()) > 0.02
