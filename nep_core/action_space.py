@@ -45,6 +45,10 @@ class ActionSpace(ABC):
         """First tokens of kinds that are not edits (view, selection): decoding never suggests them."""
         return frozenset()
 
+    def check_kind(self, kind: str) -> None:
+        """Raise ``InvalidAction`` for a kind this space never has. Open spaces (the default) take any
+        kind; a space with a closed set of kinds overrides this, so a server refuses the others."""
+
     def for_context(self, context: Any) -> ActionSpace:
         """This space as it applies in ``context``. The default is the space itself; a space whose tokens
         are relative to the state (lines of a code excerpt) returns a view bound to that context."""
@@ -175,6 +179,9 @@ class SymbolicActionSpace(ActionSpace):
             for spec in self.kinds
             for index, slot in enumerate(spec.slots)
         }
+
+    def check_kind(self, kind: str) -> None:
+        self.spec(kind)
 
     def spec(self, kind: str) -> KindSpec:
         try:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nep_core.errors import NepError
+from nep_core.errors import NepError, first_line
 
 META_FILE = "nep.json"
 META_VERSION = 1
@@ -85,9 +85,17 @@ def load_checkpoint(path: str | os.PathLike, expected_domain: str | None = None,
             f"pass --domain {meta.get('domain')} or a {expected_domain} model"
         )
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
 
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path, use_safetensors=True)
+    transformers_logging.disable_progress_bar()  # "Loading weights" of a small local model: noise on a terminal
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+    except Exception as error:  # transformers raises OSError, ValueError, JSONDecodeError... for damaged files
+        raise NepError(f"{path}: cannot load the tokenizer ({type(error).__name__}: {first_line(error)}); train the model again") from None
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path, use_safetensors=True)
+    except Exception as error:  # a missing or cut-short model.safetensors, a config.json of another shape
+        raise NepError(f"{path}: cannot load the model ({type(error).__name__}: {first_line(error)}); train the model again") from None
     model.to(device=device, dtype=dtype)
     model.eval()
     return LoadedModel(model=model, tokenizer=tokenizer, meta=meta, path=Path(path))
@@ -97,11 +105,11 @@ RESTORABLE = (bool, int, float, str)
 """Types of the encoder settings ``as_trained`` sets back (what ``nep.json`` holds as JSON scalars)."""
 
 
-def as_trained(domain: Any, meta: dict[str, Any]) -> Any:
+def as_trained(domain: Any, meta: dict[str, Any], where: str | os.PathLike = META_FILE) -> Any:
     """``domain`` with its encoder set back to the settings the checkpoint in ``meta`` was trained with
     (``nep.json``'s ``encoder``): a copy with its own encoder and action space, the shared domain left
     as it is. Only settings that are fields of the same encoder class, with scalar values, are set
-    back; ``domain`` itself when none differs, or when the encoder is another class or no dataclass
+    back (one of another type is an error naming ``where``); ``domain`` itself when none differs, or when the encoder is another class or no dataclass
     (``encoding_differences`` then names what still differs)."""
     saved, encoder = meta.get("encoder") or {}, domain.encoder
     if saved.get("class") != type(encoder).__name__ or not dataclasses.is_dataclass(encoder):
@@ -109,6 +117,10 @@ def as_trained(domain: Any, meta: dict[str, Any]) -> Any:
     fields = {field.name for field in dataclasses.fields(encoder) if field.init}
     changes = {name: value for name, value in saved.items()
                if name in fields and isinstance(value, RESTORABLE) and getattr(encoder, name) != value}
+    for name, value in changes.items():
+        current = getattr(encoder, name)
+        if isinstance(current, RESTORABLE) and not _same_kind(value, current):
+            raise NepError(f'{where}: field "encoder.{name}" must be {type(current).__name__}, got {value!r}')
     if not changes:
         return domain
     if "action_space" in fields:  # its own copy: an encoder may point its action space at itself
@@ -116,6 +128,15 @@ def as_trained(domain: Any, meta: dict[str, Any]) -> Any:
     restored = dataclasses.replace(encoder, **changes)
     shared = getattr(encoder, "action_space", None) is domain.action_space
     return dataclasses.replace(domain, encoder=restored, action_space=restored.action_space if shared else domain.action_space)
+
+
+def _same_kind(value: Any, current: Any) -> bool:
+    """Whether ``value`` can stand where ``current`` is (an int where a float is too, a bool only for a bool)."""
+    if isinstance(current, bool) or isinstance(value, bool):
+        return isinstance(current, bool) and isinstance(value, bool)
+    if isinstance(current, float):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(current))
 
 
 def encoding_differences(meta: dict[str, Any], domain: Any) -> list[str]:

@@ -7,6 +7,12 @@ class NepError(Exception):
     exit_code = 2
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's message, or its type's name when it has none."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 class LogFormatError(NepError):
     """A session log line that cannot be read; the message starts with ``file:line:``."""
 

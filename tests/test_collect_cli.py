@@ -74,10 +74,14 @@ def test_a_source_times_n_gives_copies_that_train_with_their_original(tmp_path):
 
 
 def test_user_errors_are_one_line_without_traceback(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("")
     cases = [
         (("collect", "--domain", "nope", "--source", "x", "--out", str(tmp_path)), "unknown domain 'nope'"),
         (("collect", "--domain", "tags", "--source", "git:/nowhere", "--out", str(tmp_path)), "unknown source 'git:/nowhere'"),
         (("collect", "--domain", "tags", "--source", "logs:/nowhere", "--out", str(tmp_path)), "no such folder"),
+        (("collect", "--domain", "tags", "--source", "synthetic:1", "--out", str(afile)), f"--out {afile} is a file; pass a folder"),
+        (("collect", "--domain", "tags", "--source", "synthetic:1", "--out", str(afile / "x")), f"cannot be made: {afile} is a file"),
     ]
     for args, message in cases:
         result = nep(*args)
@@ -85,6 +89,15 @@ def test_user_errors_are_one_line_without_traceback(tmp_path):
         assert "Traceback" not in result.stderr
         assert message in result.stderr
         assert result.stderr.strip().startswith("error:")
+
+
+def test_warnings_are_printed_as_written_brackets_and_all(capsys):
+    from nep_core.cli.common import warn_each
+
+    warn_each([f'a.ndjson:{line}: field "drawing" must be [[xs], [ys]] or [[xs], [ys], [ts]]' for line in range(1, 24)])
+    printed = capsys.readouterr().err
+    assert 'a.ndjson:1: field "drawing" must be [[xs], [ys]] or [[xs], [ys], [ts]]' in printed
+    assert "a.ndjson:20:" in printed and "a.ndjson:21:" not in printed and "... and 3 more" in printed
 
 
 def test_domains_json_lists_the_test_domain():

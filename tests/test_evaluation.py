@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +14,7 @@ from nep_core.actions import NO_EDIT, Action
 from nep_core.evaluation import compute_metrics, evaluate, percentile, run_predictor, sample_evenly
 from nep_core.examples import ExampleConfig, make_examples
 from nep_core.inference import Prediction, Predictor, Suggestion
+from nep_core.plugins import get_domain
 from nep_core.session import Context, Event, Session
 
 OPEN_A, OPEN_B = Action("open", target="a"), Action("open", target="b")
@@ -202,6 +205,39 @@ def test_nep_eval_user_errors_are_one_line(random_checkpoint, tmp_path, tags_dom
         assert result.returncode != 0, args
         assert "Traceback" not in result.stderr
         assert result.stderr.strip().startswith("error:") and message in result.stderr.replace("\n", ""), result.stderr
+
+
+def test_a_damaged_checkpoint_or_a_bad_output_path_is_a_one_line_error(random_checkpoint, tmp_path):
+    def damaged(name: str, damage) -> Path:
+        folder = tmp_path / name
+        shutil.copytree(random_checkpoint, folder)
+        damage(folder)
+        return folder
+
+    def set_max_tokens(folder: Path) -> None:
+        meta = json.loads((folder / "nep.json").read_text())
+        meta["encoder"] = {**get_domain("tags").encoder.settings(), "max_tokens": "many"}
+        (folder / "nep.json").write_text(json.dumps(meta))
+
+    weights = random_checkpoint / "model.safetensors"
+    cases = [
+        (damaged("cut", lambda f: (f / "model.safetensors").write_bytes(weights.read_bytes()[:5])), "cannot load the model"),
+        (damaged("gone", lambda f: (f / "model.safetensors").unlink()), "cannot load the model"),
+        (damaged("tok", lambda f: (f / "tokenizer.json").write_text("{garbage")), "cannot load the tokenizer"),
+        (damaged("config", lambda f: (f / "config.json").write_text("{}")), "cannot load the model"),
+        (damaged("meta", set_max_tokens), 'nep.json: field "encoder.max_tokens" must be int'),
+    ]
+    for folder, message in cases:
+        result = nep("eval", "--domain", "tags", "--model", str(folder), "--limit", "2")
+        assert result.returncode == 2, (folder.name, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert result.stderr.strip().startswith(f"error: {folder}") and message in result.stderr.replace("\n", ""), result.stderr
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    for option, path, message in (("--render", afile, "--render"), ("--json", tmp_path, "--json")):
+        result = nep("eval", "--domain", "tags", "--model", "ngram", "--limit", "2", option, str(path))
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert result.stderr.strip().startswith("error:") and message in result.stderr, result.stderr
 
 
 def test_nep_eval_help_explains_options_and_gives_an_example():

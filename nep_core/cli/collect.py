@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from nep_core.cli.common import console, domain_option, warn
+from nep_core.cli.common import check_output_folder, console, domain_option, warn_each
 
 
 def command(
@@ -33,6 +33,7 @@ def command(
     from nep_core.sessionlog import write_sessions
 
     bundle = get_domain(domain)
+    check_output_folder(out, "--out")
     report = CollectReport()
     started = time.perf_counter()
     sessions = collect(bundle, source, report, seed=seed)
@@ -40,10 +41,7 @@ def command(
         sessions = itertools.islice(sessions, limit)
     count = write_sessions(out, sessions)
     seconds = time.perf_counter() - started
-    for message in report.warnings[:20]:
-        warn(message)
-    if len(report.warnings) > 20:
-        warn(f"... and {len(report.warnings) - 20} more")
+    warn_each(report.warnings)
     counts = ", ".join(f"{name}: {value}" for name, value in sorted(report.counts.items()))
     console.print(f"wrote {count} sessions to {out} in {seconds:.1f}s ({count / max(seconds, 1e-9):.1f} sessions/s)")
     if counts:

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.console import Console
+from rich.markup import escape
+
+from nep_core.errors import NepError
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 
 def warn(message: str) -> None:
-    err_console.print(f"[yellow]warning:[/yellow] {message}", markup=True, soft_wrap=True)
+    err_console.print(f"[yellow]warning:[/yellow] {escape(message)}", markup=True, soft_wrap=True)
+
+
+def warn_each(messages: list[str], limit: int = 20) -> None:
+    """The first ``limit`` of ``messages`` as warnings, then how many more there were."""
+    for message in messages[:limit]:
+        warn(message)
+    if len(messages) > limit:
+        warn(f"... and {len(messages) - limit} more")
 
 
 def warn_if_trained_otherwise(predictor, domain) -> None:
@@ -25,6 +38,26 @@ def warn_if_trained_otherwise(predictor, domain) -> None:
         if differences:
             warn(f"{loaded.path} was trained when NEP encoded {domain.name} otherwise ({'; '.join(differences)}); "
                  f"it still runs, but was not trained for this: retrain it with `nep train --domain {domain.name}` for its best suggestions")
+
+
+def check_output_folder(path: Path | None, option: str) -> None:
+    """A user error, before any work, when the folder ``option`` names cannot be made: it, or the
+    nearest part of its path that exists, is a file."""
+    if path is None:
+        return
+    existing = next((part for part in (path, *path.parents) if part.exists()), None)
+    if existing is not None and not existing.is_dir():
+        where = "is a file" if existing == path else f"cannot be made: {existing} is a file"
+        raise NepError(f"{option} {path} {where}; pass a folder")
+
+
+def check_output_file(path: Path | None, option: str) -> None:
+    """A user error, before any work, when the file ``option`` names is a folder or cannot be made."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise NepError(f"{option} {path} is a folder; pass a file name, such as {path / 'eval.json'}")
+    check_output_folder(path.parent, option)
 
 
 def info(message: str) -> None:

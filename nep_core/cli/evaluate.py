@@ -7,7 +7,18 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from nep_core.cli.common import console, domain_option, err_console, info, location_model_option, model_option, warn_if_trained_otherwise
+from nep_core.cli.common import (
+    check_output_file,
+    check_output_folder,
+    console,
+    domain_option,
+    err_console,
+    info,
+    location_model_option,
+    model_option,
+    warn_each,
+    warn_if_trained_otherwise,
+)
 from nep_core.errors import NepError
 
 if TYPE_CHECKING:
@@ -66,14 +77,10 @@ def format_value(name: str, value) -> str:
     return f"{value:.3f}"
 
 
-def load_quietly(spec: str, domain, location_model: str | None = None):
-    """``load_predictor`` without transformers' "Loading weights" progress bar on the terminal."""
-    from nep_core.inference import is_baseline, load_predictor
+def load_model(spec: str, domain, location_model: str | None = None):
+    """``load_predictor``, with a warning when the checkpoint was trained for another encoding."""
+    from nep_core.inference import load_predictor
 
-    if not is_baseline(spec) or location_model is not None:
-        from transformers.utils import logging as transformers_logging
-
-        transformers_logging.disable_progress_bar()
     predictor = load_predictor(spec, domain, location_model=location_model)
     warn_if_trained_otherwise(predictor, domain)
     return predictor
@@ -184,10 +191,12 @@ def command(
         raise NepError(f"--min-probability must be between 0 and 1, got {min_probability}")
     if render_limit < 1:
         raise NepError(f"--render-limit must be at least 1, got {render_limit}")
+    check_output_folder(render, "--render")
+    check_output_file(json_file, "--json")
     # checkpoint and baseline name are checked before any data is read
     single_baseline = is_baseline(model) and location_model is None
-    primary = make_baseline(model, bundle) if single_baseline else load_quietly(model, bundle, location_model)
-    evaluation = load_eval_data(bundle, data, split, limit, progress=info)
+    primary = make_baseline(model, bundle) if single_baseline else load_model(model, bundle, location_model)
+    evaluation = load_eval_data(bundle, data, split, limit, progress=info, warnings=warn_each)
     if (single_baseline or baselines) and not evaluation.train:
         where = "the default data" if data is None else data
         raise NepError(
@@ -199,7 +208,7 @@ def command(
         primary.fit(evaluation.train)
     predictors = [primary]
     for path in compare or []:
-        other = load_quietly(str(path), bundle)
+        other = load_model(str(path), bundle)
         other.name = _column_name(path, [predictor.name for predictor in predictors])
         predictors.append(other)
     if baselines:

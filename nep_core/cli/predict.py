@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from nep_core.cli.common import console, domain_option, location_model_option, model_option, warn
-from nep_core.cli.evaluate import MAX_TOP_K, check_top_k, load_quietly
+from nep_core.cli.evaluate import MAX_TOP_K, check_top_k, load_model
 from nep_core.errors import NepError
 
 
@@ -54,7 +54,7 @@ def command(
     if is_baseline(model) and location_model is None:
         predictor = load_predictor(model, bundle, train_examples_for(bundle, data))
     else:
-        predictor = load_quietly(model, bundle, location_model)
+        predictor = load_model(model, bundle, location_model)
     context = context_from_events(recorded.events, recorded.id, recorded.meta)
     prediction = predictor.predict(context, top_k)
 

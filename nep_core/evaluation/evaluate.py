@@ -43,15 +43,18 @@ def sample_evenly(examples: Sequence[Example], limit: int) -> list[Example]:
 
 
 def load_eval_data(
-    domain: Domain, data: str | os.PathLike | None = None, split: str = "test", limit: int = 0, progress=None
+    domain: Domain, data: str | os.PathLike | None = None, split: str = "test", limit: int = 0, progress=None, warnings=None
 ) -> EvalData:
-    """Sessions from ``data`` (default: the domain's default dataset), split and turned into examples."""
+    """Sessions from ``data`` (default: the domain's default dataset), split and turned into examples;
+    what reading them reported (lines and drawings skipped) goes to ``warnings(messages)`` first."""
     from nep_core.dataset import load_sessions
     from nep_core.examples import build_examples, split_sessions
 
     if split not in SPLITS:
         raise NepError(f"unknown split '{split}' (choose from: {', '.join(SPLITS)})")
-    sessions, _ = load_sessions(domain, data, progress=progress)
+    sessions, report = load_sessions(domain, data, progress=progress)
+    if warnings is not None and report.warnings:
+        warnings(report.warnings)
     examples, _ = build_examples(split_sessions(sessions, domain.examples), domain)
     chosen = examples[split]
     if not chosen:

@@ -78,10 +78,10 @@ def load_predictor(
             f"--model {spec}: no such model folder, and not a baseline ({', '.join(BASELINES)}, ngram:ORDER); "
             f"train a model with `nep train --domain {domain.name} --out {spec}`"
         )
-    from nep_core.checkpoint import as_trained, load_checkpoint
+    from nep_core.checkpoint import META_FILE, as_trained, load_checkpoint
     from nep_core.inference.decoder import ModelPredictor
 
     loaded = load_checkpoint(path, expected_domain=domain.name, device=device, dtype=dtype)
     if loaded.target == "location":
         raise NepError(f"--model {spec} is a location model: pass it as --location-model, with an edit model as --model")
-    return ModelPredictor(loaded, as_trained(domain, loaded.meta), settings, owns_model=True)
+    return ModelPredictor(loaded, as_trained(domain, loaded.meta, loaded.path / META_FILE), settings, owns_model=True)

@@ -101,7 +101,7 @@ def load_two_stage(
 ) -> TwoStagePredictor:
     """``TwoStagePredictor`` from two checkpoint folders; a missing folder, a baseline, a model of the wrong
     target or the two of different domains is a one-line ``NepError`` before any weights load."""
-    from nep_core.checkpoint import as_trained, load_checkpoint, read_meta
+    from nep_core.checkpoint import META_FILE, as_trained, load_checkpoint, read_meta
     from nep_core.inference.decoder import ModelPredictor
     from nep_core.inference.factory import is_baseline
 
@@ -115,6 +115,6 @@ def load_two_stage(
     check_stages(*metas, model, location_model)
     locating = load_checkpoint(Path(location_model).expanduser(), domain.name, device, dtype)
     editing = load_checkpoint(Path(model).expanduser(), domain.name, device, dtype)
-    locator = ModelPredictor(locating, as_trained(domain, locating.meta), settings, owns_model=True)
-    editor = ModelPredictor(editing, as_trained(domain, editing.meta), settings, owns_model=True)
+    locator = ModelPredictor(locating, as_trained(domain, locating.meta, locating.path / META_FILE), settings, owns_model=True)
+    editor = ModelPredictor(editing, as_trained(domain, editing.meta, editing.path / META_FILE), settings, owns_model=True)
     return TwoStagePredictor(locator, editor)

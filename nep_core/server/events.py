@@ -11,7 +11,6 @@ import math
 import re
 from typing import Any, Mapping, Sequence
 
-from nep_core.action_space import SymbolicActionSpace
 from nep_core.actions import Action
 from nep_core.errors import InvalidAction
 from nep_core.server.errors import ApiError, json_path
@@ -93,9 +92,9 @@ def _locate_json_problem(value: Any, where: str, max_depth: int, named_levels: i
 
 def check_kind(action: Action, action_space, where: str) -> None:
     """Refuse an action of a kind a closed action space does not have (open spaces take any kind)."""
-    if isinstance(action_space, SymbolicActionSpace) and not action.is_no_edit:
+    if not action.is_no_edit:
         try:
-            action_space.spec(action.kind)
+            action_space.check_kind(action.kind)
         except InvalidAction as error:
             raise ApiError(422, str(error), _join(where, "kind")) from None
 

@@ -98,10 +98,11 @@ class SuggestionService:
     def checked_prediction(self, context: Context, prediction: Prediction, k: int) -> tuple[Prediction, int]:
         """``prediction`` with the suggestions ``checked`` refuses removed, and how many were."""
         kept: list[Suggestion] = []
+        space = self.domain.action_space.for_context(context)
         for suggestion in prediction.suggestions[:k]:
-            action = self.checked(context, suggestion.action)
+            action = self.checked(context, suggestion.action, space)
             if action is not None:
-                label = suggestion.label or self.domain.action_space.describe(action)
+                label = suggestion.label if suggestion.label and action == suggestion.action else space.describe(action)
                 kept.append(Suggestion(action=action, probability=suggestion.probability, label=label))
         dropped = min(len(prediction.suggestions), k) - len(kept)
         checked = Prediction(
@@ -113,12 +114,13 @@ class SuggestionService:
         )
         return checked, dropped
 
-    def checked(self, context: Context, action: Action) -> Action | None:
-        """``action`` as the action space writes it, or None when it is NO_EDIT, unwritable or refused by a verifier."""
+    def checked(self, context: Context, action: Action, space=None) -> Action | None:
+        """``action`` as the action space (``space``: the one bound to ``context``) writes it, or None
+        when it is NO_EDIT, unwritable or refused by a verifier."""
         if action.is_no_edit:
             return None
         try:
-            action = self.domain.action_space.validate(action)
+            action = (space or self.domain.action_space.for_context(context)).validate(action)
         except InvalidAction:
             return None
         for name, verifier in self.domain.verifiers.items():

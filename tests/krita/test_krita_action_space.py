@@ -307,3 +307,17 @@ def test_brushes_from_the_tokenizer_join_the_grammar():
 
 
 
+
+
+def test_a_server_refuses_actions_of_kinds_krita_does_not_have() -> None:
+    from nep_core.server.errors import ApiError
+    from nep_core.server.events import parse_history
+
+    space = KritaActionSpace()
+    with pytest.raises(InvalidAction, match="unknown krita action kind 'forward'"):
+        space.check_kind("forward")
+    good = {"t": 0.0, "action": {"kind": "undo"}}
+    with pytest.raises(ApiError) as refused:
+        parse_history([good, {"t": 1.0, "action": {"kind": "forward", "args": {"distance": 10}}}], space, max_events=10, max_depth=16)
+    assert refused.value.status == 422 and refused.value.loc == "history[1].action.kind"
+    assert [event.action.kind for event in parse_history([good], space, max_events=10, max_depth=16)] == ["undo"]

@@ -7,10 +7,12 @@ import json
 from pathlib import Path
 
 from app_log_helpers import check_other_domains_empty_logs_and_missing_folders
+from nep_core.actions import Action
 from nep_core.collector import CollectReport
 from nep_core.server.feedback import FeedbackStore, feedback_records
+from nep_core.session import Context, Event
 from nep_core.sessionlog import SessionLogWriter
-from nep_krita.action_space import KritaActionSpace
+from nep_krita.action_space import KritaActionSpace, current_settings
 from nep_krita.collectors.krita import KritaLogCollector
 from nep_krita.strokes import Stroke
 
@@ -72,6 +74,21 @@ def test_malformed_and_off_canvas_actions_are_dropped_with_file_and_line(tmp_pat
     assert [Stroke.from_action(action).brush for action in session.actions() if action.kind == "stroke"] == ["b) Basic-5 Size", "b) Basic-5 Size", "c) Pencil-2"]
     assert session.meta == {"source": "krita", "app": "Krita 5.1.5"}
     assert report.counts["strokes"] == 3
+
+
+def test_a_brush_larger_than_krita_allows_is_dropped_and_never_reaches_the_rasterizer(tmp_path: Path) -> None:
+    path = tmp_path / "huge.jsonl"
+    with SessionLogWriter(path, HEADER) as log:
+        log.append({"t": 0.0, "state": {**STATE, "size": 1e308}})                        # line 2: ignored, 8 px stays
+        log.append({"t": 1.0, "action": {"kind": "size", "args": {"size": 1e308}}})      # line 3
+        log.append({"t": 2.0, "action": stroke([[10, 10, 1, 0], [90, 40, 1, 9]], size=1e19)})  # line 4
+        log.append({"t": 3.0, "action": GOOD})
+    (session,), report = collect(str(tmp_path))
+    assert any(w.startswith(f"{path}:3: action size: size must be a number above 0 and at most 10000") for w in report.warnings)
+    assert any(w.startswith(f"{path}:4: action.args.size must be a number above 0 and at most 10000") for w in report.warnings)
+    assert [action.kind for action in session.actions()] == ["stroke"]
+    huge = Context(history=[Event(0.0, state=STATE), Event(0.5, state={"size": 1e308}), Event(1.0, action=Action("size", {"size": 1e308}))])
+    assert current_settings(huge)["size"] == 8.0  # what a server request may still hold: ignored, not painted with
 
 
 def test_logs_written_by_the_plugins_own_writer_are_read(tmp_path: Path) -> None:

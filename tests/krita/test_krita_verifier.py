@@ -128,3 +128,28 @@ def test_predictions_decoded_in_context_are_valid(verifier):
     assert "dx=4" in allowed and "dx=-32" in allowed and "dx=6" not in allowed  # x is already 252 of 256
     predicted = space.decode(["@stroke", "sx=1", "sy=1", "ox=0", "oy=0", "p=7", "dx=32", "dy=32"])
     assert verifier.verify(context, predicted).valid
+
+
+def test_the_server_sends_strokes_as_the_context_writes_them_with_labels_that_describe_them() -> None:
+    """A decoded stroke goes out unchanged (the unbound space would snap it again); a stroke the
+    space rewrites is labelled as rewritten."""
+    from nep_core.inference.predictor import Prediction, Predictor, Suggestion
+    from nep_core.plugins import get_domain
+    from nep_core.server.suggest import SuggestionService
+
+    domain = get_domain("krita")
+    context = Context(history=[Event(0.0, state={"canvas": {"width": 1024, "height": 768}, **PENCIL})])
+    bound = domain.action_space.for_context(context)
+    raw = Stroke(((14.3, 2.2, 1.0, 0.0), (37.7, 30.1, 1.0, 30.0), (60.2, 48.4, 1.0, 60.0)), "c) Pencil-2", "#202020", 4.0).to_action()
+    decoded = bound.decode(bound.encode(raw))
+
+    class Fixed(Predictor):
+        def predict(self, context, k=3):
+            return Prediction([Suggestion(decoded, 0.5, "decoded"), Suggestion(raw, 0.3, "raw: stale")], 0.2)
+
+    prediction, dropped = SuggestionService(domain, Fixed()).suggest(context, 3)
+    assert dropped == 0
+    first, second = prediction.suggestions
+    assert first.action == decoded and first.label == "decoded"
+    assert second.action == bound.validate(raw) and second.action != raw
+    assert second.label == bound.describe(second.action) != "raw: stale"

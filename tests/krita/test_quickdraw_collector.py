@@ -188,6 +188,16 @@ def test_file_coordinates_kept_with_fit_off_drop_strokes_off_the_canvas(tmp_path
     assert f"{path}:1: field \"drawing\"[1]: points off the 640x480 canvas" in "\n".join(report.warnings)
 
 
+def test_a_point_far_from_the_rest_drops_the_strokes_it_shrinks_to_points(tmp_path: Path) -> None:
+    far = {"key_id": "7", "word": "cat", "drawing": [*SIMPLIFIED["drawing"], [[1e12, 1e12 + 5], [0, 0]]]}
+    path = write_ndjson(tmp_path / "far.ndjson", far, SIMPLIFIED)
+    (session,), report = collect(str(path))  # fitted, the far drawing is a dot: every stroke shrinks to a point
+    assert session.meta["source_id"] == SIMPLIFIED["key_id"]
+    assert report.counts["strokes that shrink to a point on the canvas (dropped)"] == 4
+    assert report.counts["drawings with too few strokes (skipped)"] == 1
+    assert f'{path}:1: field "drawing"[0]: the stroke shrinks to a point' in "\n".join(report.warnings)
+
+
 def test_options_limit_recognized_and_warnings_per_file_are_capped(tmp_path: Path) -> None:
     drawings = [{**SIMPLIFIED, "key_id": str(index), "recognized": index % 2 == 0} for index in range(10)]
     path = write_ndjson(tmp_path / "cat.ndjson", *drawings, raw_lines=["{bad"] * (MAX_WARNINGS_PER_FILE + 5))
@@ -200,6 +210,7 @@ def test_options_limit_recognized_and_warnings_per_file_are_capped(tmp_path: Pat
     assert len(collect(f"{path}?min_strokes=4")[0]) == 0
     for argument, message in ((f"{path}?colour=red", "unknown option 'colour'"), (f"{path}?split=dev", "option 'split'"),
                               (f"{path}?color=red", "bad brush option"), ("", "pass a file or folder"),
+                              (f"{path}?margin=0.9", "option 'margin' must be at least 0 and below 0.5, not 0.9"),
                               (str(tmp_path / "missing.ndjson"), "no such file"), (f"{tmp_path}/empty", "no such file")):
         with pytest.raises(NepError, match=message):
             collect(argument)

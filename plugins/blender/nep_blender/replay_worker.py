@@ -31,6 +31,8 @@ import os
 import sys
 import tempfile
 
+from nep_core.errors import first_line
+
 UNDO, REDO = "ed.undo", "ed.redo"
 UNDO_BOOKKEEPING = frozenset({"ed.undo_push", "ed.undo_history"})
 
@@ -78,11 +80,6 @@ def effective_calls(history: list[dict]) -> list[dict]:
             if action.get("undoable", True):
                 undone.clear()
     return kept
-
-
-def first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 class Replayer:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from nep_core.cli.common import check_output_folder
 from nep_core.cli.subapp import tools_app
 from nep_core.errors import NepError
 
@@ -69,6 +70,7 @@ def nvim_command(
     """
     folder = NVIM_PLUGIN
     if out is not None:
+        check_output_folder(out.expanduser(), "--out")
         folder = install_plugin(out.expanduser())
         typer.echo(f"wrote {folder}")
     else:

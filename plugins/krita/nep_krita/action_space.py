@@ -56,7 +56,7 @@ from nep_core.action_space import EOS, NO_EDIT_TOKEN, ActionSpace
 from nep_core.actions import NO_EDIT, Action
 from nep_core.errors import InvalidAction
 from nep_core.session import per_context
-from nep_krita.strokes import STROKE_KIND, Stroke, simplify
+from nep_krita.strokes import MAX_BRUSH_SIZE, STROKE_KIND, Stroke, is_brush_size, simplify
 
 CELL = 32
 """Pixels per start-grid cell: ``location(stroke)`` is the start cell."""
@@ -280,8 +280,8 @@ def level_color(levels: Sequence[int]) -> str:
 
 
 def snap_size(size: Any) -> int:
-    if not isinstance(size, (int, float)) or isinstance(size, bool) or not math.isfinite(size) or size <= 0:
-        raise InvalidAction(f"size must be a positive number, got {size!r}")
+    if not is_brush_size(size):
+        raise InvalidAction(f"size must be a number above 0 and at most {MAX_BRUSH_SIZE:g} pixels, got {size!r}")
     return _snapped_size(float(size))
 
 
@@ -405,6 +405,10 @@ def _check_setting(key: str, value: Any) -> bool:
     return True
 
 
+def unknown_kind(kind: Any) -> str:
+    return f"unknown krita action kind '{kind}' (kinds: {STROKE_KIND}, {', '.join(DISCRETE_KINDS)})"
+
+
 def canvas_of(context: Any) -> tuple[float, float] | None:
     """The canvas size ``(width, height)`` the context's state events give, or None."""
     return current_settings(context)["canvas"]
@@ -514,6 +518,10 @@ class KritaActionSpace(ActionSpace):
 
     # -- vocabulary, encode, decode -----------------------------------------------------------------
 
+    def check_kind(self, kind: str) -> None:
+        if kind != STROKE_KIND and kind not in DISCRETE_KINDS:
+            raise InvalidAction(unknown_kind(kind))
+
     def vocabulary(self) -> list[str]:
         return [
             *KIND_TOKENS, *SX_TOKENS, *SY_TOKENS, *OX_TOKENS, *OY_TOKENS, *PRESSURE_TOKENS,
@@ -591,7 +599,7 @@ class KritaActionSpace(ActionSpace):
             if not isinstance(args.get("on"), bool):
                 raise InvalidAction("eraser: args.on must be true or false")
             return ["@eraser", ERASER_TOKENS[int(args["on"])]]
-        raise InvalidAction(f"unknown krita action kind '{kind}'")
+        raise InvalidAction(unknown_kind(kind))
 
     def _encode_stroke(self, action: Action) -> list[str]:
         try:

@@ -19,6 +19,13 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 STROKE_KIND = "stroke"
+MAX_BRUSH_SIZE = 10000.0
+"""The largest brush diameter in pixels Krita can be set to (its *Maximum brush size* setting)."""
+
+
+def is_brush_size(value: Any) -> bool:
+    """Whether ``value`` is a brush diameter Krita can paint with: a number above 0, at most ``MAX_BRUSH_SIZE``."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= MAX_BRUSH_SIZE
 
 
 @dataclass(frozen=True)
@@ -55,8 +62,8 @@ class Stroke:
         if not isinstance(color, str) or len(color) != 7 or color[0] != "#" or any(c not in "0123456789abcdefABCDEF" for c in color[1:]):
             raise ValueError("action.args.color must be #rrggbb")
         size, opacity = args.get("size", 10.0), args.get("opacity", 1.0)
-        if not isinstance(size, (int, float)) or isinstance(size, bool) or not math.isfinite(size) or size <= 0:
-            raise ValueError("action.args.size must be a positive number")
+        if not is_brush_size(size):
+            raise ValueError(f"action.args.size must be a number above 0 and at most {MAX_BRUSH_SIZE:g} pixels")
         if not isinstance(opacity, (int, float)) or isinstance(opacity, bool) or not 0.0 <= opacity <= 1.0:
             raise ValueError("action.args.opacity must be between 0 and 1")
         brush = args.get("brush", "")

@@ -80,13 +80,17 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def check_kind(kind: str) -> None:
+    if kind not in KIND_ARGS:
+        raise InvalidAction(f"unknown video action kind '{kind}' (kinds: {', '.join(KIND_ARGS)})")
+
+
 def canonical(action: Action) -> Action:
     """``action`` with its target and arguments checked and its frame counts quantized; InvalidAction names the field."""
     if action.is_no_edit:
         return NO_EDIT
     kind = action.kind
-    if kind not in KIND_ARGS:
-        raise InvalidAction(f"unknown video action kind '{kind}' (kinds: {', '.join(KIND_ARGS)})")
+    check_kind(kind)
     unknown = sorted(set(action.args) - set(KIND_ARGS[kind]))
     if unknown:
         raise InvalidAction(f"{kind}: unknown argument args.{unknown[0]}")
@@ -154,6 +158,9 @@ class VideoActionSpace(ActionSpace):
             while len(self._bound) > BOUND_SPACES_KEPT:
                 self._bound.popitem(last=False)
         return bound
+
+    def check_kind(self, kind: str) -> None:
+        check_kind(kind)
 
     def vocabulary(self) -> list[str]:
         return [*KIND_TOKENS, *TRACK_TOKENS, *CLIP_TOKENS, *RELATIVE_TOKENS.values(), *TO_TOKENS, *MOVE_TOKENS.values(),

@@ -18,7 +18,8 @@ brush set-up) then one ``stroke`` action per stroke, at pen-up time.
 
 Bad input is reported and skipped, never raised: a line that is not JSON or has no drawing
 (``file:line``), an unreadable or unsafe npz (``file``), an empty or single-point stroke, a
-non-finite value, a stroke off the canvas (``file:line: field "drawing"[i]``), a drawing left with
+non-finite value, a stroke off the canvas or one that shrinks to a point when its drawing is fitted
+(a point far from the rest: ``file:line: field "drawing"[i]``), a drawing left with
 fewer than ``min_strokes`` strokes. At most ``MAX_WARNINGS_PER_FILE`` warnings per file are listed;
 the counts cover all of them.
 
@@ -109,8 +110,10 @@ class QuickDrawCollector(Collector):
             raise NepError(f"quickdraw: option 'split' is train, valid, test or all, not '{options['split']}'")
         if options["width"] < 16 or options["height"] < 16:
             raise NepError("quickdraw: the canvas must be at least 16x16 pixels")
-        if not 0.0 <= options["pressure"] <= 1.0 or not 0.0 <= options["margin"] < 0.5:
-            raise NepError("quickdraw: option 'pressure' is 0..1 and 'margin' 0..0.5")
+        if not 0.0 <= options["pressure"] <= 1.0:
+            raise NepError(f"quickdraw: option 'pressure' must be between 0 and 1, not {options['pressure']:g}")
+        if not 0.0 <= options["margin"] < 0.5:
+            raise NepError(f"quickdraw: option 'margin' must be at least 0 and below 0.5, not {options['margin']:g}")
         try:
             Stroke.from_action(Stroke(((0, 0, 1, 0), (1, 1, 1, 0)), options["brush"], options["color"], options["size"]).to_action())
         except ValueError as error:
@@ -203,7 +206,16 @@ class QuickDrawCollector(Collector):
             return []
         left = (width - span_x * scale) / 2 - min(xs) * scale
         top = (height - span_y * scale) / 2 - min(ys) * scale
-        return [[(left + point[0] * scale, top + point[1] * scale, *point[2:]) for point in stroke] for stroke in drawing.strokes]
+        fitted = []
+        for index, stroke in enumerate(drawing.strokes):
+            points = [(left + point[0] * scale, top + point[1] * scale, *point[2:]) for point in stroke]
+            if len({(round(x, 1), round(y, 1)) for x, y, *_ in points}) < 2:
+                report.count("strokes that shrink to a point on the canvas (dropped)")
+                warnings.warn(f"{drawing.where}: field \"drawing\"[{index}]: the stroke shrinks to a point when the drawing "
+                              f"(spanning {span_x:g} x {span_y:g}) is fitted onto the canvas; a point far from the others? stroke dropped")
+                continue
+            fitted.append(points)
+        return fitted
 
     def _events(self, drawing: Drawing, strokes: list[list[tuple[float, ...]]], options: dict) -> list[Event]:
         state = {"canvas": {"width": options["width"], "height": options["height"]}, "layer": "Paint Layer 1",

@@ -1,7 +1,7 @@
 """What Accept checks before it touches the document: the suggestion must be one NEP can run here.
 
 A ``stroke`` needs at least two finite points inside the canvas, a pressure in 0..1, a ``#rrggbb``
-colour and a positive size (``strokes.Stroke.from_action`` says which field is wrong). A discrete
+colour and a size above 0 and at most ``strokes.MAX_BRUSH_SIZE`` (``strokes.Stroke.from_action`` says which field is wrong). A discrete
 action must be a kind of the krita action space with the arguments that kind takes. Anything else
 is refused with a one-line reason, which the docker shows and sends as feedback.
 """
@@ -59,8 +59,8 @@ def _discrete_problem(kind, args):
         if not isinstance(color, str) or len(color) != 7 or color[0] != "#" or any(c not in "0123456789abcdefABCDEF" for c in color[1:]):
             return "args.color must be #rrggbb"
     elif kind == "size":
-        if not _number(args.get("size")) or args["size"] <= 0:
-            return "args.size must be a positive number"
+        if not strokes.is_brush_size(args.get("size")):
+            return f"args.size must be a number above 0 and at most {strokes.MAX_BRUSH_SIZE:g} pixels"
     elif kind == "opacity":
         if not _number(args.get("opacity")) or not 0 <= args["opacity"] <= 1:
             return "args.opacity must be between 0 and 1"
