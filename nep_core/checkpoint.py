@@ -62,6 +62,8 @@ def save_checkpoint(path: str | os.PathLike, model, tokenizer, meta: dict[str, A
 def read_meta(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     meta_path = path / META_FILE
+    if path.is_file():
+        raise NepError(f"{path} is a file; pass the model folder that holds it ({path.parent})")
     if not path.is_dir():
         raise NepError(f"{path}: no such model folder; train one with `nep train --out {path}`")
     if not meta_path.exists():

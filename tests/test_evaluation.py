@@ -199,6 +199,8 @@ def test_nep_eval_user_errors_are_one_line(random_checkpoint, tmp_path, tags_dom
         (("--domain", "tags", "--model", "ngram", "--split", "dev"), "unknown split 'dev'"),
         (("--domain", "tags", "--model", "ngram", "--data", str(tmp_path / "nodata")), "no such data folder"),
         (("--domain", "tags", "--model", "ngram:0"), "order must be a positive whole number"),
+        (("--domain", "tags", "--model", "ngram", "--compare", str(tmp_path / "gone")), f"--compare {tmp_path / 'gone'}: no such model folder"),
+        (("--domain", "tags", "--model", str(random_checkpoint / "nep.json")), f"nep.json is a file; pass the model folder that holds it ({random_checkpoint})"),
     ]
     for args, message in cases:
         result = nep("eval", *args)

@@ -200,6 +200,26 @@ def test_rl_runs_logs_resumes_and_exports_a_checkpoint(trained_tags_model, tmp_p
     assert json.loads((resumed / "nep.json").read_text())["rl"]["steps"] == 6
     with pytest.raises(NepError, match="batch_size"):
         rl(_rl_config(out, trained_tags_model, max_steps=8, resume=True, batch_size=2))
+    with pytest.raises(NepError, match=r"other settings \(beta 0.05 -> 0.0\); resume with the options it was started with"):
+        rl(_rl_config(out, trained_tags_model, max_steps=8, resume=True, policy={"num_iterations": 2, "baseline": "served", "sft_weight": 0.1}))
+    with pytest.raises(NepError, match="holds a `nep train` run, not an `nep rl` run"):
+        rl(_rl_config(trained_tags_model, trained_tags_model, max_steps=8, resume=True))
+
+
+def test_a_resumed_run_goes_on_as_the_run_would_have_and_keeps_its_counts(trained_tags_model, tmp_path):
+    from nep_core.rl.run import rl
+
+    whole = rl(_rl_config(tmp_path / "whole", trained_tags_model, val_every=100))
+    rl(_rl_config(tmp_path / "parts", trained_tags_model, max_steps=2, val_every=100))
+    parts = rl(_rl_config(tmp_path / "parts", trained_tags_model, resume=True, val_every=100))
+
+    def by_step(folder):
+        return {int(row["step"]): row["rl/reward"] for row in _metrics(folder) if row.get("rl/reward")}
+
+    assert by_step(parts) == by_step(whole) and len(by_step(whole)) == 4  # the same prompts and samples after the resume
+    one, two = (json.loads((folder / "nep.json").read_text())["rl"] for folder in (whole, parts))
+    assert two["undecodable_rollouts"] == one["undecodable_rollouts"] and two["verifier_errors"] == one["verifier_errors"]
+    assert two["seconds"] > two["train_seconds"] > 0
 
 
 def nep(*args: str) -> subprocess.CompletedProcess:
@@ -213,7 +233,15 @@ def nep(*args: str) -> subprocess.CompletedProcess:
     (["--domain", "tags", "-G", "1"], "--num-generations must be at least 2 to compare rollouts (got 1)"),
     (["--domain", "tags", "--scale-rewards", "token"], "--scale-rewards must be one of group, batch, none"),
     (["--domain", "tags", "--baseline", "best"], "--baseline must be one of group, served (got 'best')"),
-    (["--domain", "tags", "--sft-weight", "-1"], "--sft-weight must be >= 0 (got -1.0)"),
+    (["--domain", "tags", "--sft-weight", "-1"], "--sft-weight must be a finite number >= 0 (got -1.0)"),
+    (["--domain", "tags", "--beta", "inf"], "--beta must be a finite number >= 0 (got inf)"),
+    (["--domain", "tags", "--reward-match", "nan"], "--reward-match must be a finite number >= 0 (got nan)"),
+    (["--domain", "tags", "--reward-valid", "inf"], "--reward-valid must be a finite number >= 0 (got inf)"),
+    (["--domain", "tags", "--reward-valid", "0", "--reward-match", "0", "--reward-no-edit", "0"], "are all 0, so no rollout would be rewarded"),
+    (["--domain", "tags", "--tis-cap", "-1"], "--tis-cap must be at least 1, or 0 for off (got -1.0)"),
+    (["--domain", "tags", "--overlong-buffer", "4", "--overlong-penalty", "-1"], "--overlong-penalty must be a finite number >= 0 (got -1.0)"),
+    (["--domain", "tags", "--overlong-buffer", "1000"], "--overlong-buffer 1000 must be shorter than the completion limit"),
+    (["--domain", "tags", "--val-examples", "0"], "--val-examples must be at least 1 (got 0)"),
     (["--domain", "tags", "--rollouts", "greedy"], "--rollouts must be one of sample, beam (got 'greedy')"),
     (["--domain", "tags", "--rollouts", "beam", "--baseline", "served"], "--baseline served applies to sampled rollouts"),
     (["--domain", "tags", "--rollouts", "beam", "--risk-sharpness", "0"], "--risk-sharpness must be positive (got 0.0)"),

@@ -138,7 +138,7 @@ def test_ablate_trains_each_arm_evaluates_like_nep_eval_and_only_completes_on_re
     # other settings in the same folder would mix runs: refused in one line
     other = nep("rl", "--model", str(trained_tags_model), "--out", str(out), "--max-steps", "3", "--lr", "1e-4", "--ablate", *RUN)
     assert other.returncode != 0 and "Traceback" not in other.stderr
-    assert "full-bundle holds a run with other settings (learning_rate)" in other.stderr
+    assert "full-bundle holds a run with other settings (learning_rate 5e-05 -> 0.0001)" in other.stderr
 
 
 @pytest.mark.parametrize("args, message", [

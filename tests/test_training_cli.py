@@ -27,7 +27,7 @@ def test_help_explains_options_defaults_and_gives_examples():
                    "--lr", "--devices", "--num-nodes", "--strategy", "--accelerator", "--precision", "--seed", "--val-every", "--prompt-loss-weight"):
         assert option in text, option
     assert "runs/<domain>" in text and "bf16-mixed" in text and "1000" in text
-    assert "nep train --domain tags --max-steps 500" in text
+    assert "nep train --domain blender --max-steps 500" in text
 
 
 def test_validation_takes_evenly_spread_examples():
@@ -88,6 +88,16 @@ def test_a_run_folder_with_a_checkpoint_needs_resume_or_another_out(tmp_path):
     (out / "lightning" / "run.json").write_text(json.dumps({"domain": "tags", "preset": "small", "base_model": None,
                                                              "data": None, "batch_size": 32, "seed": 0}))
     _fails(TrainConfig(domain="tags", out=out, resume=True), "was started with preset='small', not 'tiny'")
+
+
+def test_an_accelerator_this_machine_lacks_is_a_clear_error(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: --accelerator gpu is not a mistake here")
+    result = nep("train", "--domain", "tags", "--accelerator", "gpu", "--max-steps", "2", "--out", str(tmp_path / "run"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "error: --accelerator gpu --devices auto --strategy auto: No supported gpu backend found!" in result.stderr
 
 
 def test_an_empty_train_split_is_a_clear_error(tmp_path):

@@ -77,11 +77,11 @@ def format_value(name: str, value) -> str:
     return f"{value:.3f}"
 
 
-def load_model(spec: str, domain, location_model: str | None = None):
+def load_model(spec: str, domain, location_model: str | None = None, option: str = "--model"):
     """``load_predictor``, with a warning when the checkpoint was trained for another encoding."""
     from nep_core.inference import load_predictor
 
-    predictor = load_predictor(spec, domain, location_model=location_model)
+    predictor = load_predictor(spec, domain, location_model=location_model, option=option)
     warn_if_trained_otherwise(predictor, domain)
     return predictor
 
@@ -163,7 +163,7 @@ def command(
 
     Examples:
 
-      nep eval --domain tags --model runs/tags --baselines --json eval.json
+      nep eval --domain krita --model runs/krita --baselines --json eval.json
 
       nep eval --domain code --model runs/code-rl --compare runs/code --baselines
 
@@ -208,7 +208,7 @@ def command(
         primary.fit(evaluation.train)
     predictors = [primary]
     for path in compare or []:
-        other = load_model(str(path), bundle)
+        other = load_model(str(path), bundle, option="--compare")
         other.name = _column_name(path, [predictor.name for predictor in predictors])
         predictors.append(other)
     if baselines:

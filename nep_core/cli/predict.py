@@ -33,7 +33,7 @@ def command(
     P(no edit) is the probability that the right move is to suggest nothing. The best choice is the
     first suggestion, or "no edit" when P(no edit) is higher.
 
-    Example: nep predict --domain tags --model runs/tags --session logs/s1.jsonl --top-k 5
+    Example: nep predict --domain blender --model runs/blender --session ~/.cache/nep/logs/blender/s1.jsonl --top-k 5
     """
     import json
 

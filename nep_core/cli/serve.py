@@ -67,7 +67,7 @@ def command(
     Listens on 127.0.0.1 only, unless --allow-remote. Protocol and examples: docs/serving.md.
     The OpenAPI schema is at /openapi.json.
 
-    Example: nep serve --domain tags --model ngram --port 8765
+    Example: nep serve --domain krita --model ngram --port 8765
 
     Then ask for suggestions:
 

@@ -69,11 +69,11 @@ def command(
 
     Examples:
 
-      nep train --domain tags --max-steps 500
+      nep train --domain blender --max-steps 500
 
       nep train --domain blender --data data/blender --preset small --out runs/blender
 
-      nep train --domain tags --accelerator cpu --devices 2 --strategy ddp
+      nep train --domain code --accelerator cpu --devices 2 --strategy ddp
 
       nep train --domain code --target location --out runs/code-location
     """

@@ -57,12 +57,13 @@ def load_predictor(
     device: str = "cpu",
     location_model: str | None = None,
     dtype=None,
+    option: str = "--model",
 ) -> Predictor:
     """A predictor for ``spec``: a checkpoint folder, or a baseline name fitted on ``train_examples``
     (default: the train split of the domain's default dataset); with ``location_model`` (a checkpoint of
     ``nep train --target location``), the ``TwoStagePredictor`` of the two. A checkpoint runs on ``device``
     in ``dtype`` (a ``torch.dtype``; None: as saved). A checkpoint of another domain, a missing folder or an
-    unknown name is a ``NepError``."""
+    unknown name is a ``NepError`` naming ``option``."""
     if location_model is not None:
         from nep_core.inference.two_stage import load_two_stage
 
@@ -75,7 +76,7 @@ def load_predictor(
     path = Path(spec).expanduser()
     if not path.exists():
         raise NepError(
-            f"--model {spec}: no such model folder, and not a baseline ({', '.join(BASELINES)}, ngram:ORDER); "
+            f"{option} {spec}: no such model folder, and not a baseline ({', '.join(BASELINES)}, ngram:ORDER); "
             f"train a model with `nep train --domain {domain.name} --out {spec}`"
         )
     from nep_core.checkpoint import META_FILE, as_trained, load_checkpoint
@@ -83,5 +84,5 @@ def load_predictor(
 
     loaded = load_checkpoint(path, expected_domain=domain.name, device=device, dtype=dtype)
     if loaded.target == "location":
-        raise NepError(f"--model {spec} is a location model: pass it as --location-model, with an edit model as --model")
+        raise NepError(f"{option} {spec} is a location model: pass it as --location-model, with an edit model as --model")
     return ModelPredictor(loaded, as_trained(domain, loaded.meta, loaded.path / META_FILE), settings, owns_model=True)

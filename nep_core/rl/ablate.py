@@ -130,17 +130,14 @@ def ablate(config: RLConfig, arm_names: Sequence[str] | None = None, limit: int 
 
 def _check_same_run(config: RLConfig) -> None:
     """An arm's folder must hold a run of exactly this arm (or nothing), or its numbers would mislead."""
-    from nep_core.rl.run import run_settings
+    from nep_core.rl.run import policy_differences, run_settings
     from nep_core.training.run_folder import RunFolder
 
     folder = RunFolder(config.run_dir)
     if not folder.run_file.exists():
         return
     saved, expected = folder.read_settings(), run_settings(config, config.domain)
-    differing = [key for key in SAME_RUN_KEYS if saved.get(key) != expected[key]]
-    for key in ("policy", "learning_rate"):
-        if saved.get("config", {}).get(key) != expected["config"][key]:
-            differing.append(key)
+    differing = [key for key in SAME_RUN_KEYS if saved.get(key) != expected[key]] + policy_differences(saved, expected)
     if differing:
         raise NepError(
             f"{folder.root} holds a run with other settings ({', '.join(differing)}); "

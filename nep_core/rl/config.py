@@ -6,6 +6,7 @@ optimization knobs keep TRL's GRPOTrainer names and defaults where TRL has them.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,14 +78,15 @@ class PolicySettings:
             (self.baseline in BASELINES, f"--baseline must be one of {', '.join(BASELINES)} (got {self.baseline!r})"),
             (0 <= self.epsilon < 1, f"--epsilon must be in [0, 1) (got {self.epsilon})"),
             (self.epsilon_high >= 0, f"--epsilon-high must be >= 0 (got {self.epsilon_high})"),
-            (self.beta >= 0, f"--beta must be >= 0 (got {self.beta})"),
+            (0 <= self.beta < math.inf, f"--beta must be a finite number >= 0 (got {self.beta})"),
             (self.num_iterations >= 1, f"--num-iterations must be at least 1 (got {self.num_iterations})"),
             (self.max_resample_rounds >= 0, f"--max-resample-rounds must be >= 0 (got {self.max_resample_rounds})"),
-            (self.sft_weight >= 0, f"--sft-weight must be >= 0 (got {self.sft_weight})"),
-            (self.tis_cap is None or self.tis_cap >= 1, f"--tis-cap must be at least 1 (got {self.tis_cap})"),
+            (0 <= self.sft_weight < math.inf, f"--sft-weight must be a finite number >= 0 (got {self.sft_weight})"),
+            (self.tis_cap is None or 1 <= self.tis_cap < math.inf, f"--tis-cap must be at least 1, or 0 for off (got {self.tis_cap})"),
             (self.overlong_buffer is None or self.overlong_buffer >= 1, f"--overlong-buffer must be at least 1 (got {self.overlong_buffer})"),
+            (0 <= self.overlong_penalty < math.inf, f"--overlong-penalty must be a finite number >= 0 (got {self.overlong_penalty})"),
             (self.max_completion_length is None or self.max_completion_length >= 2, "--max-completion-length must be at least 2"),
-            (self.val_examples >= 1, f"val_examples must be at least 1 (got {self.val_examples})"),
+            (self.val_examples >= 1, f"--val-examples must be at least 1 (got {self.val_examples})"),
         ]
         for ok, message in checks:
             if not ok:

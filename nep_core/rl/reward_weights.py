@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 from nep_core.errors import NepError
@@ -20,6 +21,12 @@ class RewardWeights:
     def __post_init__(self) -> None:
         if self.match_mode not in MATCH_MODES:
             raise NepError(f"--match-mode must be one of {', '.join(MATCH_MODES)} (got {self.match_mode!r})")
+        for name in ("valid", "match", "no_edit"):
+            weight = getattr(self, name)
+            if not (isinstance(weight, (int, float)) and math.isfinite(weight) and weight >= 0):
+                raise NepError(f"--reward-{name.replace('_', '-')} must be a finite number >= 0 (got {weight})")
+        if not (self.valid or self.match or self.no_edit):
+            raise NepError("--reward-valid, --reward-match and --reward-no-edit are all 0, so no rollout would be rewarded; set one above 0")
 
     def overridden(self, **given: float | str | None) -> RewardWeights:
         """A copy with the given fields replaced; a ``None`` keeps this one's value."""

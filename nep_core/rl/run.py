@@ -41,10 +41,15 @@ def rl(config: RLConfig) -> Path:
             f"{config.model}: a location model (nep train --target location) writes only where an edit goes, which the "
             "verifiers cannot judge; nep rl needs an ordinary checkpoint"
         )
+    completion_limit(config.policy, meta)
     folder = RunFolder(config.run_dir)
     settings = run_settings(config, domain.name)
     rank = launched_rank()
+    if config.resume and folder.run_file.exists() and "model" not in folder.read_settings():
+        raise NepError(f"{folder.root} holds a `nep train` run, not an `nep rl` run; pass another --out, or resume it with `nep train --resume`")
     resume_from = resume_or_check_fresh(folder, settings, config.resume, rank, RESUME_KEYS_RL)
+    if config.resume:
+        check_same_policy(folder, settings)
     silence_libraries()
     say = _say(rank == 0 and config.progress)
     data = prepare_data(domain, config.data, say)
@@ -89,9 +94,41 @@ def run_settings(config: RLConfig, domain_name: str) -> dict:
     }
 
 
+def policy_differences(saved: dict, expected: dict) -> list[str]:
+    """The learning rate and policy settings (``policy.rewards.match`` ...) in which two runs' recorded
+    settings differ, each as ``name was -> now``."""
+    def flat(settings: dict) -> dict:
+        config = settings.get("config", {})
+        items = {"learning_rate": config.get("learning_rate")}
+        for key, value in (config.get("policy") or {}).items():
+            if isinstance(value, dict):
+                items.update({f"{key}.{inner}": value[inner] for inner in value})
+            else:
+                items[key] = value
+        return items
+
+    before, now = flat(saved), flat(expected)
+    return [f"{key} {before.get(key)!r} -> {now.get(key)!r}" for key in now if before.get(key) != now.get(key)]
+
+
+def check_same_policy(folder, settings: dict) -> None:
+    """A resumed run must go on with the learning rate and policy settings it was started with."""
+    differing = policy_differences(folder.read_settings(), settings)
+    if differing:
+        raise NepError(
+            f"{folder.root} was started with other settings ({'; '.join(differing)}); resume with the options it was "
+            f"started with (its lightning/run.json), or start a new run with another --out"
+        )
+
+
 def completion_limit(policy, meta: dict) -> int:
-    """The token limit of a rollout: ``max_completion_length``, else the checkpoint's longest target."""
-    return policy.max_completion_length or int(meta.get("max_target_tokens", 64))
+    """The token limit of a rollout: ``max_completion_length``, else the checkpoint's longest target;
+    an overlong buffer as long as that is an error."""
+    limit = policy.max_completion_length or int(meta.get("max_target_tokens", 64))
+    if policy.overlong_buffer is not None and policy.overlong_buffer >= limit:
+        raise NepError(f"--overlong-buffer {policy.overlong_buffer} must be shorter than the completion limit, {limit} tokens "
+                       "(--max-completion-length, else the checkpoint's longest target)")
+    return limit
 
 
 class _Setup:
@@ -157,7 +194,7 @@ def export(config: RLConfig, folder, loaded, system, trainer, precision: str, wa
         "start_model": str(Path(config.model).resolve()),
         "steps": trainer.global_step,
         "max_steps": config.max_steps,
-        "seconds": round(wall_seconds, 3),
+        "seconds": round(system.earlier_wall_seconds + wall_seconds, 3),
         "train_seconds": round(system.train_seconds, 3),
         "learning_rate": config.learning_rate,
         "batch_size": config.batch_size,

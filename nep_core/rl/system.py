@@ -20,8 +20,9 @@ reward, exact match and NO_EDIT precision/recall.
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 from torch import nn
@@ -108,9 +109,38 @@ class RLSystem(NextEditSystem):
         self.rewards = VerifierRewards(domain, policy.rewards)
         self.reference = reference
         self._refill = self._cycle(list(refill), seed)
+        self._refilled = 0
         self._generator = torch.Generator().manual_seed(seed)
         self._batch: RolloutBatch | None = None
         self._val: list[dict[str, float]] = []
+        self.earlier_wall_seconds = 0.0
+        """Wall time of the run's earlier segments (before the last resume)."""
+        self._segment_started = time.perf_counter()
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Besides the training progress: the sampler's random state, the prompts drawn to refill
+        batches, the reward report's counts and the wall time, so a resumed run goes on as one run."""
+        super().on_save_checkpoint(checkpoint)
+        report = self.rewards.report
+        checkpoint["nep_rl"] = {
+            "generator": self._generator.get_state(),
+            "refilled": self._refilled,
+            "undecodable": report.undecodable,
+            "verifier_errors": dict(report.verifier_errors),
+            "wall_seconds": self.earlier_wall_seconds + time.perf_counter() - self._segment_started,
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_load_checkpoint(checkpoint)
+        saved = checkpoint.get("nep_rl")
+        if saved is None:  # saved before these were kept: the run goes on from fresh counts
+            return
+        self._generator.set_state(saved["generator"])
+        for _ in range(saved["refilled"]):
+            self._next_refill()
+        self.rewards.report.undecodable = int(saved["undecodable"])
+        self.rewards.report.verifier_errors = dict(saved["verifier_errors"])
+        self.earlier_wall_seconds = float(saved["wall_seconds"])
 
     def on_fit_start(self) -> None:
         """The predictor that samples rollouts and decodes validation examples wraps this model, on its device."""
@@ -315,7 +345,7 @@ class RLSystem(NextEditSystem):
             if not policy.dynamic_sampling or len(kept) >= len(batch) or rounds >= policy.max_resample_rounds:
                 return kept[: len(batch)], rounds
             rounds += 1
-            pending = [next(self._refill) for _ in range(len(batch) - len(kept))]
+            pending = [self._next_refill() for _ in range(len(batch) - len(kept))]
 
     def _candidates(self, batch: list[Example]) -> CandidateBatch:
         """Each prompt's candidate set: NO_EDIT and the beam's top-``num_generations`` edits (plus the
@@ -399,6 +429,10 @@ class RLSystem(NextEditSystem):
             "truncated_share": sum(completion.truncated for completion in completions) / count,
             "completion_length": sum(len(completion.token_ids) for completion in completions) / count,
         }
+
+    def _next_refill(self) -> Example:
+        self._refilled += 1
+        return next(self._refill)
 
     @staticmethod
     def _cycle(examples: list[Example], seed: int) -> Iterator[Example]:

@@ -89,7 +89,8 @@ class ResumableBatchSampler(Sampler[list[int]]):
     batches, cuts batches and shuffles the batch order. Every rank gets the same number of batches
     (the remainder is dropped), so DDP never waits on a rank that ran out. ``state_dict`` records how
     many batches of the epoch were handed out; ``load_state_dict`` makes the next epoch with that
-    number skip them, so a resumed run continues with the very next batch. Lightning calls
+    number skip them, so a resumed run continues with the very next batch (also when it had ended at
+    ``max_steps`` mid-epoch, which Lightning resumes in the epoch after). Lightning calls
     ``set_epoch`` on ``batch_sampler.sampler``, hence ``sampler`` is this object itself.
     """
 
@@ -143,6 +144,10 @@ class ResumableBatchSampler(Sampler[list[int]]):
             self._resume = None
             if resume_epoch == self.epoch:
                 skip = resume_position
+            elif resume_epoch == self.epoch - 1 and resume_position < len(self.epoch_batches(resume_epoch)):
+                # a run that ended at --max-steps mid-epoch and is resumed for more steps: Lightning
+                # counts its epoch as done, but its batches are not all used; they come first
+                self.epoch, skip = resume_epoch, resume_position
         self.position = skip
         for batch in self.epoch_batches(self.epoch)[skip:]:
             self.position += 1

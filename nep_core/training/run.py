@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from nep_core.errors import NepError
+from nep_core.errors import NepError, first_line
 from nep_core.model.config import ModelConfig
 from nep_core.training.config import TrainConfig
 from nep_core.training.run_folder import RunFolder
@@ -207,46 +207,50 @@ def make_trainer(config: TrainConfig, folder: RunFolder, precision: str, validat
     """The Lightning Trainer: step-based validation and checkpoints, CSV logs (every
     ``log_every_n_steps``, default up to 10), clean interruption."""
     import lightning as L
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger
 
     from nep_core.training.callbacks import CtrlCFinishesStep, InterruptCheckpoint, SaveLastAtEnd, ValidateAtLastStep
     from nep_core.training.progress import StepProgress
 
-    return L.Trainer(
-        accelerator=config.accelerator,
-        devices=config.lightning_devices(),
-        num_nodes=config.num_nodes,
-        strategy=config.strategy,
-        precision=precision,
-        max_steps=config.max_steps,
-        max_epochs=-1,
-        val_check_interval=config.val_every,
-        check_val_every_n_epoch=None,
-        limit_val_batches=None if validate else 0,
-        num_sanity_val_steps=0,
-        gradient_clip_val=config.grad_clip,
-        log_every_n_steps=log_every_n_steps or min(10, config.val_every),
-        logger=CSVLogger(str(folder.root), name="logs"),
-        callbacks=[
-            ValidateAtLastStep(),
-            CtrlCFinishesStep(),
-            StepProgress(every=config.val_every, live=None if config.progress else False, enabled=config.progress),
-            InterruptCheckpoint(folder.interrupt_checkpoint),
-            SaveLastAtEnd(folder.last_checkpoint),
-            ModelCheckpoint(
-                dirpath=str(folder.lightning),
-                every_n_train_steps=config.save_every or config.val_every,
-                save_top_k=0,
-                save_last=True,
-                enable_version_counter=False,
-            ),
-        ],
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        use_distributed_sampler=False,
-        default_root_dir=str(folder.root),
-    )
+    try:
+        return L.Trainer(
+            accelerator=config.accelerator,
+            devices=config.lightning_devices(),
+            num_nodes=config.num_nodes,
+            strategy=config.strategy,
+            precision=precision,
+            max_steps=config.max_steps,
+            max_epochs=-1,
+            val_check_interval=config.val_every,
+            check_val_every_n_epoch=None,
+            limit_val_batches=None if validate else 0,
+            num_sanity_val_steps=0,
+            gradient_clip_val=config.grad_clip,
+            log_every_n_steps=log_every_n_steps or min(10, config.val_every),
+            logger=CSVLogger(str(folder.root), name="logs"),
+            callbacks=[
+                ValidateAtLastStep(),
+                CtrlCFinishesStep(),
+                StepProgress(every=config.val_every, live=None if config.progress else False, enabled=config.progress),
+                InterruptCheckpoint(folder.interrupt_checkpoint),
+                SaveLastAtEnd(folder.last_checkpoint),
+                ModelCheckpoint(
+                    dirpath=str(folder.lightning),
+                    every_n_train_steps=config.save_every or config.val_every,
+                    save_top_k=0,
+                    save_last=True,
+                    enable_version_counter=False,
+                ),
+            ],
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            use_distributed_sampler=False,
+            default_root_dir=str(folder.root),
+        )
+    except (MisconfigurationException, ImportError) as error:  # an accelerator or strategy this machine lacks
+        raise NepError(f"--accelerator {config.accelerator} --devices {config.devices} --strategy {config.strategy}: {first_line(error)}") from None
 
 
 def _say(enabled: bool) -> Callable[[str], None]:
