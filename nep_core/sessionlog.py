@@ -125,6 +125,7 @@ def read_session(path: str | os.PathLike, *, strict: bool = True, report: ReadRe
         raise NepError(f"{path}: is a folder; pass a session log file (.jsonl)") from None
     lines = raw.split(b"\n")
     report.event_lines = []
+    skipped_before = report.skipped_lines
     ends_with_newline = raw.endswith(b"\n")
     if ends_with_newline:
         lines.pop()
@@ -161,7 +162,9 @@ def read_session(path: str | os.PathLike, *, strict: bool = True, report: ReadRe
             continue
         report.event_lines.append(number)
     if session is None:
-        raise LogFormatError(f"{path}:1: empty log; a session log starts with a header line {{\"nep\": 1, ...}}")
+        skipped = report.skipped_lines - skipped_before
+        what = f"no header line ({skipped} unreadable lines skipped)" if skipped else "empty log"
+        raise LogFormatError(f"{path}:1: {what}; a session log starts with a header line {{\"nep\": 1, ...}}")
     return session
 
 
@@ -234,10 +237,17 @@ def log_files(folder: str | os.PathLike) -> list[Path]:
 def read_sessions(
     folder: str | os.PathLike, *, domain: str | None = None, strict: bool = True, report: ReadReport | None = None
 ) -> Iterator[Session]:
-    """Every session log under ``folder``; sessions of another domain raise (or are reported)."""
+    """Every session log under ``folder``; a file without a readable header, or a session of another
+    domain, raises (with ``strict=False`` it is reported and skipped)."""
     report = report if report is not None else ReadReport()
     for path in log_files(folder):
-        session = read_session(path, strict=strict, report=report)
+        try:
+            session = read_session(path, strict=strict, report=report)
+        except LogFormatError as error:  # no header: nothing in the file can be read as a session
+            if strict:
+                raise
+            report.warnings.append(f"{error}; file skipped")
+            continue
         if domain is not None and session.domain != domain:
             message = f"{path}:1: session of domain '{session.domain}', expected '{domain}'"
             if strict:

@@ -30,9 +30,11 @@ def test_collect_from_a_folder_of_logs_reports_bad_lines(tmp_path):
     lines = victim.read_text().splitlines()
     lines.insert(2, "{broken")
     victim.write_text("\n".join(lines) + "\n")
+    (tmp_path / "raw" / "notes.jsonl").write_text("these are my notes\n")
     result = nep("collect", "--domain", "tags", "--source", f"logs:{tmp_path / 'raw'}", "--out", str(tmp_path / "clean"))
     assert result.returncode == 0, result.stderr
     assert f"{victim}:3: not valid JSON" in result.stderr.replace("\n", "")
+    assert f"{tmp_path / 'raw' / 'notes.jsonl'}:1: no header line (1 unreadable lines skipped)" in result.stderr.replace("\n", "")
     assert "wrote 3 sessions" in result.stdout
 
 

@@ -159,7 +159,9 @@ def command(
     sessions the model never saw. Metrics: exact match top-1 and top-k, location accuracy, content
     accuracy given the right location, NO_EDIT precision/recall/F1, verifier validity rate and mean
     reward, actions saved (a simulated user accepts an exactly right top-1 suggestion) and latency
-    p50/p95. For a checkpoint, the metrics are also merged into its nep.json under "eval_<split>".
+    p50/p95, and each verifier's own measures (krita's canvas verifier: Chamfer distance in pixels
+    and raster IoU of the top-1 stroke to the real one; "-" where a predictor suggested no stroke,
+    as a baseline that only says no edit). For a checkpoint, the metrics are also merged into its nep.json under "eval_<split>".
 
     Examples:
 

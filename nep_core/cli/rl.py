@@ -99,7 +99,7 @@ def command(
 
       nep rl --domain blender --model runs/blender --loss-type grpo --epsilon-high 0.2 --no-dynamic-sampling
 
-      nep eval --domain code --model runs/code-rl --baselines
+      nep eval --domain code --model runs/code-rl --compare runs/code --baselines
 
       nep rl --domain code --model runs/code --max-steps 40 --ablate --limit 400
 
@@ -173,7 +173,7 @@ def print_summary(folder: Path) -> None:
         errors = sum(run.get("verifier_errors", {}).values())
         console.print(f"rollouts scored as invalid: {run.get('undecodable_rollouts', 0)} undecodable, {errors} verifier errors (see nep.json)", soft_wrap=True)
     console.print(f"checkpoint: {folder} (plots {folder / 'rl.png'}, logs {folder / 'logs'})", soft_wrap=True)
-    console.print(f"next: nep eval --domain {meta['domain']} --model {folder} --baselines", soft_wrap=True)
+    console.print(f"next: nep eval --domain {meta['domain']} --model {folder} --compare {run.get('start_model')} --baselines", soft_wrap=True)
 
 
 def print_ablation(folder: Path) -> None:

@@ -344,6 +344,8 @@ def train(config: TrainConfig) -> Path:
     data = prepare_data(plan.domain, config.data, say)
     for message in data.warnings[:5]:
         say(f"warning: {message}")
+    if len(data.warnings) > 5:
+        say(f"warning: ... and {len(data.warnings) - 5} more (`nep collect --source` lists 20)")
     setup = build_setup(plan, data)
     precision = resolve_precision(config)
     with cpu_threads(config):
