@@ -13,7 +13,7 @@ from nep_core.rl.reward_weights import RewardWeights
 
 
 def command(
-    domain: str = domain_option("Domain of the checkpoint (see `nep domains`); it must have verifiers."),
+    domain: str = domain_option("Domain of the checkpoint (see `nep domains`); its verifiers give the rewards."),
     model: Path = typer.Option(..., "--model", "-m", help="The checkpoint folder to improve (from `nep train`)."),
     data: Optional[str] = typer.Option(
         None, "--data", help="Sessions to draw prompts from: a folder, or COLLECTOR:ARGUMENT; join sources with ' + '. Default: the domain's embedded dataset."

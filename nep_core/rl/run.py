@@ -96,7 +96,8 @@ def run_settings(config: RLConfig, domain_name: str) -> dict:
 
 def policy_differences(saved: dict, expected: dict) -> list[str]:
     """The learning rate and policy settings (``policy.rewards.match`` ...) in which two runs' recorded
-    settings differ, each as ``name was -> now``."""
+    settings differ, each as ``name was -> now``; a setting ``saved`` lacks (a run started by an
+    earlier NEP, before the setting existed) is not compared."""
     def flat(settings: dict) -> dict:
         config = settings.get("config", {})
         items = {"learning_rate": config.get("learning_rate")}
@@ -108,7 +109,7 @@ def policy_differences(saved: dict, expected: dict) -> list[str]:
         return items
 
     before, now = flat(saved), flat(expected)
-    return [f"{key} {before.get(key)!r} -> {now.get(key)!r}" for key in now if before.get(key) != now.get(key)]
+    return [f"{key} {before[key]!r} -> {now[key]!r}" for key in now if key in before and before[key] != now[key]]
 
 
 def check_same_policy(folder, settings: dict) -> None:

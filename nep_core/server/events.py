@@ -91,8 +91,8 @@ def _locate_json_problem(value: Any, where: str, max_depth: int, named_levels: i
 
 
 def check_kind(action: Action, action_space, where: str) -> None:
-    """Refuse an action of a kind a closed action space does not have (open spaces take any kind)."""
-    if not action.is_no_edit:
+    """Refuse an action of a kind a closed action space does not have (open spaces, and no space, take any kind)."""
+    if action_space is not None and not action.is_no_edit:
         try:
             action_space.check_kind(action.kind)
         except InvalidAction as error:
