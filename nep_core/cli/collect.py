@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from nep_core.cli.common import check_output_folder, console, domain_option, warn_each
+from nep_core.cli.common import console, domain_option, make_output_folder, warn_each
 
 
 def command(
@@ -33,7 +33,7 @@ def command(
     from nep_core.sessionlog import write_sessions
 
     bundle = get_domain(domain)
-    check_output_folder(out, "--out")
+    make_output_folder(out, "--out")
     report = CollectReport()
     started = time.perf_counter()
     sessions = collect(bundle, source, report, seed=seed)

@@ -10,8 +10,8 @@ from rich.markup import escape
 
 from nep_core.errors import NepError
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = Console(highlight=False, emoji=False)  # file names and values are printed as they are: no :name: emoji
+err_console = Console(stderr=True, highlight=False, emoji=False)
 
 
 def warn(message: str) -> None:
@@ -40,24 +40,28 @@ def warn_if_trained_otherwise(predictor, domain) -> None:
                  f"it still runs, but was not trained for this: retrain it with `nep train --domain {domain.name}` for its best suggestions")
 
 
-def check_output_folder(path: Path | None, option: str) -> None:
-    """A user error, before any work, when the folder ``option`` names cannot be made: it, or the
-    nearest part of its path that exists, is a file."""
+def make_output_folder(path: Path | None, option: str) -> None:
+    """Make the folder ``option`` names (and its parents) before any work, or stop with a one-line
+    user error: it, or the nearest part of its path that exists, is a file, or it cannot be made."""
     if path is None:
         return
     existing = next((part for part in (path, *path.parents) if part.exists()), None)
     if existing is not None and not existing.is_dir():
         where = "is a file" if existing == path else f"cannot be made: {existing} is a file"
         raise NepError(f"{option} {path} {where}; pass a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise NepError(f"{option} {path} cannot be made: {error.strerror or error}") from None
 
 
-def check_output_file(path: Path | None, option: str) -> None:
-    """A user error, before any work, when the file ``option`` names is a folder or cannot be made."""
+def make_output_file_folder(path: Path | None, option: str) -> None:
+    """``make_output_folder`` for the folder of the file ``option`` names; a user error when the file is a folder."""
     if path is None:
         return
     if path.is_dir():
-        raise NepError(f"{option} {path} is a folder; pass a file name, such as {path / 'eval.json'}")
-    check_output_folder(path.parent, option)
+        raise NepError(f"{option} {path} is a folder; pass a file name")
+    make_output_folder(path.parent, option)
 
 
 def info(message: str) -> None:

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from nep_core.cli.common import (
-    check_output_file,
-    check_output_folder,
     console,
     domain_option,
     err_console,
     info,
     location_model_option,
+    make_output_file_folder,
+    make_output_folder,
     model_option,
     warn_each,
     warn_if_trained_otherwise,
@@ -193,8 +193,8 @@ def command(
         raise NepError(f"--min-probability must be between 0 and 1, got {min_probability}")
     if render_limit < 1:
         raise NepError(f"--render-limit must be at least 1, got {render_limit}")
-    check_output_folder(render, "--render")
-    check_output_file(json_file, "--json")
+    make_output_folder(render, "--render")
+    make_output_file_folder(json_file, "--json")
     # checkpoint and baseline name are checked before any data is read
     single_baseline = is_baseline(model) and location_model is None
     primary = make_baseline(model, bundle) if single_baseline else load_model(model, bundle, location_model)

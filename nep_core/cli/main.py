@@ -6,6 +6,7 @@ import sys
 import warnings
 
 import typer
+from rich.markup import escape
 
 from nep_core import __version__
 from nep_core.cli import collect, domains, evaluate, plugins, predict, rl, serve, train
@@ -62,7 +63,7 @@ def main() -> None:
         add_plugin_commands(app)
         app()
     except NepError as error:
-        err_console.print(f"[red]error:[/red] {error}", markup=True, soft_wrap=True, highlight=False)
+        err_console.print(f"[red]error:[/red] {escape(str(error))}", markup=True, soft_wrap=True, highlight=False)
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
         err_console.print("interrupted")

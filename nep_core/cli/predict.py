@@ -41,6 +41,7 @@ def command(
     from nep_core.inference import is_baseline, load_predictor
     from nep_core.inference.factory import train_examples_for
     from nep_core.plugins import get_domain
+    from nep_core.server.suggest import checked_prediction
     from nep_core.sessionlog import ReadReport, read_session
 
     bundle = get_domain(domain)
@@ -56,7 +57,9 @@ def command(
     else:
         predictor = load_model(model, bundle, location_model)
     context = context_from_events(recorded.events, recorded.id, recorded.meta)
-    prediction = predictor.predict(context, top_k)
+    prediction, dropped = checked_prediction(bundle, context, predictor.predict(context, top_k), top_k, verify=False)
+    if dropped:
+        warn(f"{dropped} of the top {top_k} suggestions left out: the domain's action space cannot write them in this session")
 
     if json_output:
         payload = {

@@ -96,44 +96,8 @@ class SuggestionService:
         return answer
 
     def checked_prediction(self, context: Context, prediction: Prediction, k: int) -> tuple[Prediction, int]:
-        """``prediction`` with the suggestions ``checked`` refuses removed, and how many were."""
-        kept: list[Suggestion] = []
-        space = self.domain.action_space.for_context(context)
-        for suggestion in prediction.suggestions[:k]:
-            action = self.checked(context, suggestion.action, space)
-            if action is not None:
-                label = suggestion.label if suggestion.label and action == suggestion.action else space.describe(action)
-                kept.append(Suggestion(action=action, probability=suggestion.probability, label=label))
-        dropped = min(len(prediction.suggestions), k) - len(kept)
-        checked = Prediction(
-            suggestions=kept,
-            p_no_edit=prediction.p_no_edit,
-            latency_ms=prediction.latency_ms,
-            details=prediction.details,
-            kind_probability=prediction.kind_probability,
-        )
-        return checked, dropped
-
-    def checked(self, context: Context, action: Action, space=None) -> Action | None:
-        """``action`` as the action space (``space``: the one bound to ``context``) writes it, or None
-        when it is NO_EDIT, unwritable or refused by a verifier."""
-        if action.is_no_edit:
-            return None
-        try:
-            action = (space or self.domain.action_space.for_context(context)).validate(action)
-        except InvalidAction:
-            return None
-        for name, verifier in self.domain.verifiers.items():
-            if not verifier.serving:
-                continue
-            try:
-                verdict = verifier.verify(context, action)
-            except Exception:  # a broken verifier refuses the suggestion rather than failing the request
-                log.exception("verifier '%s' of domain '%s' failed", name, self.domain.name)
-                return None
-            if not verdict.valid:
-                return None
-        return action
+        """``prediction`` with the suggestions the domain refuses removed, and how many were."""
+        return checked_prediction(self.domain, context, prediction, k)
 
     def close(self) -> None:
         self.speculations.close()
@@ -175,3 +139,47 @@ class SuggestionService:
                 return Answer(result.checked, result.dropped, speculative=True)
             prediction, dropped = self.checked_prediction(context, result.raw, k)
         return Answer(prediction, dropped, speculative=True)
+
+
+def checked_prediction(domain: Domain, context: Context, prediction: Prediction, k: int, verify: bool = True) -> tuple[Prediction, int]:
+    """``prediction``'s top ``k`` as the action space bound to ``context`` writes them (relabelled
+    where it rewrote one), without those it cannot write or (with ``verify``) a serving verifier
+    refuses; and how many were left out."""
+    kept: list[Suggestion] = []
+    space = domain.action_space.for_context(context)
+    for suggestion in prediction.suggestions[:k]:
+        action = checked_action(domain, context, suggestion.action, space, verify)
+        if action is not None:
+            label = suggestion.label if suggestion.label and action == suggestion.action else space.describe(action)
+            kept.append(Suggestion(action=action, probability=suggestion.probability, label=label))
+    dropped = min(len(prediction.suggestions), k) - len(kept)
+    checked = Prediction(
+        suggestions=kept,
+        p_no_edit=prediction.p_no_edit,
+        latency_ms=prediction.latency_ms,
+        details=prediction.details,
+        kind_probability=prediction.kind_probability,
+    )
+    return checked, dropped
+
+
+def checked_action(domain: Domain, context: Context, action: Action, space, verify: bool = True) -> Action | None:
+    """``action`` as ``space`` (bound to ``context``) writes it, or None when it is NO_EDIT,
+    unwritable or (with ``verify``) refused by a serving verifier."""
+    if action.is_no_edit:
+        return None
+    try:
+        action = space.validate(action)
+    except InvalidAction:
+        return None
+    for name, verifier in domain.verifiers.items() if verify else ():
+        if not verifier.serving:
+            continue
+        try:
+            verdict = verifier.verify(context, action)
+        except Exception:  # a broken verifier refuses the suggestion rather than failing the request
+            log.exception("verifier '%s' of domain '%s' failed", name, domain.name)
+            return None
+        if not verdict.valid:
+            return None
+    return action

@@ -411,3 +411,25 @@ def test_a_renamed_import_carries_the_name_alone_to_its_uses(space):
     pair = find_substitution("from pkg.base import VersionProvider\n", "from pkg.base import JsonProvider\n", own.codec)
     assert pair == ("VersionProvider", "JsonProvider")
     assert substitute("class NpmProvider(VersionProvider):\n", *pair) == "class NpmProvider(JsonProvider):\n"
+
+
+def test_a_request_holding_what_no_editor_records_is_refused_or_dropped_never_a_crash() -> None:
+    """A kind the code domain lacks is a 422; an edit with a non-text insert gets a label (it made the
+    server answer 500) and is dropped from what the server sends."""
+    from nep_core.inference import Prediction, Suggestion
+    from nep_core.plugins import get_domain
+    from nep_core.server.errors import ApiError
+    from nep_core.server.events import parse_history
+    from nep_core.server.suggest import checked_prediction
+
+    domain = get_domain("code")
+    state = {"files": {"geo.py": "a = 1\nb = 2\n"}, "cursor": {"file": "geo.py", "line": 1, "column": 0}}
+    with pytest.raises(ApiError) as refused:
+        parse_history([{"t": 0.0, "action": {"kind": "shout"}}], domain.action_space, max_events=8, max_depth=16)
+    assert refused.value.status == 422 and refused.value.loc == "history[0].action.kind"
+    junk = Action("edit", {"file": "geo.py", "line": 1}, {"delete": 1, "insert": 5})
+    assert domain.action_space.describe(junk) == "replace at geo.py:1: 5"
+    context = Context(history=[Event(0.0, state=state), Event(1.0, action=junk)], state=state)
+    prediction = Prediction([Suggestion(junk, 0.6, domain.action_space.describe(junk))], 0.1)  # repeat-last's answer here
+    checked, dropped = checked_prediction(domain, context, prediction, 3, verify=False)
+    assert checked.suggestions == [] and dropped == 1

@@ -179,6 +179,13 @@ def test_bad_arguments_are_one_line_errors(repo: Path, tmp_path: Path) -> None:
         collect(f"{repo}?max_hunk=3")
     with pytest.raises(NepError, match="'min_hunks' is a whole number"):
         collect(f"{repo}?min_hunks=two")
+    with pytest.raises(NepError, match="option 'blocks' must be at least 1, not '0'"):
+        collect(f"{repo}?blocks=0")
+    with pytest.raises(NepError, match="option 'rev' must be a revision or range"):
+        collect(f"{repo}?rev=--output={tmp_path / 'written'}")  # git would take it as an option and write the file
+    assert not (tmp_path / "written").exists()
+    sessions, report = collect(f"{repo}?rev=HEAD..HEAD")
+    assert sessions == [] and any("'HEAD..HEAD' selects no commits" in warning for warning in report.warnings)
     empty = tmp_path / "empty"
     empty.mkdir()
     git(empty, "init", "-q")

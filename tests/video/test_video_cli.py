@@ -61,6 +61,27 @@ def test_suggest_on_a_broken_file_is_one_line_without_a_traceback(tmp_path):
     assert f"{tmp_path / 'cut.edl'}: cannot read as cmx_3600" in result.stderr
 
 
+def test_outputs_and_options_are_checked_before_any_work(tmp_path):
+    """Each is a one-line error: a folder for --png, markers over the timeline being read, a negative
+    rate, a watched file in no folder or of no timeline format; names keep their brackets."""
+    project = trimmed_versions(tmp_path)[-1]
+    odd = tmp_path / "we[ird]:smile:.otio"
+    odd.write_text("{")
+    cases = [
+        (("suggest", str(project), "--png", str(tmp_path)), f"--png {tmp_path} is a folder; pass a file name"),
+        (("suggest", str(project), "--markers", str(project)), "is a timeline being read; write the markers to another file"),
+        (("suggest", str(project), "--rate", "-5"), "--rate must be a frame rate above 0, got -5"),
+        (("suggest", str(odd)), f"{odd}: cannot read as otio_json"),
+        (("watch", str(tmp_path / "gone" / "cut.otio")), f"no such folder {tmp_path / 'gone'}"),
+        (("watch", str(tmp_path)), "unsupported format ''"),
+    ]
+    for args, message in cases:
+        result = run_nep("video", *args, "--model", "repeat-last", "--data", DATA, timeout=60)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, (args, result.stderr)
+        assert result.stderr.startswith("error:") and message in result.stderr.replace("\n", ""), (args, result.stderr)
+    assert not (tmp_path / "gone").exists()
+
+
 REWRITER = """
 import sys, time, shutil
 for source in sys.argv[2:]:

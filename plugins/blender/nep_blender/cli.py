@@ -16,7 +16,7 @@ import typer
 
 from nep_core import appkit
 from nep_core.appzip import write_zip
-from nep_core.cli.common import check_output_folder
+from nep_core.cli.common import make_output_folder
 from nep_core.cli.subapp import tools_app
 from nep_core.errors import NepError
 
@@ -74,7 +74,7 @@ def addon_command(
 
     Then start a server (nep serve --domain blender --model ngram, or a trained model) and open the 3D View's sidebar (N), tab NEP.
     """
-    check_output_folder(out, "--out")
+    make_output_folder(out, "--out")
     path = build_addon(out)
     typer.echo(f"wrote {path}")
     typer.echo("install in Blender 4.2+: Edit > Preferences > Get Extensions > (menu at the top right) Install from Disk...")

@@ -288,7 +288,11 @@ class CodeActionSpace(ActionSpace):
             if not isinstance(line, int) or isinstance(line, bool) or line < 1:
                 raise InvalidAction("action.target.line must be an integer >= 1")
             return jump_action(file, line)
-        raise InvalidAction(f"unknown action kind '{action.kind}' (code actions are edit and jump)")
+        raise InvalidAction(unknown_kind(action.kind))
+
+    def check_kind(self, kind: str) -> None:
+        if kind not in (EDIT_KIND, JUMP_KIND):
+            raise InvalidAction(unknown_kind(kind))
 
     def location(self, action: Action) -> Hashable:
         """``file:line`` of an edit or jump: where the cursor goes."""
@@ -313,12 +317,18 @@ class CodeActionSpace(ActionSpace):
         if action.kind == JUMP_KIND:
             return f"jump to {where}"
         delete, insert = action.args.get("delete", 0), action.args.get("insert", "")
+        if not isinstance(insert, str):  # a label for anything, even an action the space would refuse
+            insert = repr(insert)
         first = insert.splitlines()[0].strip() if insert else ""
         if not insert:
             return f"delete {delete} line{'s' if delete != 1 else ''} at {where}"
         verb = "replace" if delete else "insert"
         more = insert.count("\n") - 1
         return f"{verb} at {where}: {first[:60]}" + (f" (+{more} lines)" if more > 0 else "")
+
+
+def unknown_kind(kind) -> str:
+    return f"unknown action kind '{kind}' (code actions are edit and jump)"
 
 
 def jump_action(file: str, line: int) -> Action:

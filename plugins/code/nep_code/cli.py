@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from nep_core.cli.common import check_output_folder
+from nep_core.cli.common import make_output_folder
 from nep_core.cli.subapp import tools_app
 from nep_core.errors import NepError
 
@@ -70,8 +70,9 @@ def nvim_command(
     """
     folder = NVIM_PLUGIN
     if out is not None:
-        check_output_folder(out.expanduser(), "--out")
-        folder = install_plugin(out.expanduser())
+        out = out.expanduser().resolve()  # the lines to paste below must work from any folder
+        make_output_folder(out, "--out")
+        folder = install_plugin(out)
         typer.echo(f"wrote {folder}")
     else:
         plugin_files(folder)

@@ -15,7 +15,7 @@ import typer
 
 from nep_core import appkit
 from nep_core.appzip import write_zip
-from nep_core.cli.common import check_output_folder
+from nep_core.cli.common import make_output_folder
 from nep_core.cli.subapp import tools_app
 from nep_core.errors import NepError
 
@@ -78,7 +78,7 @@ def plugin_command(
     NEP Suggest is ticked in Settings > Configure Krita > Python Plugin Manager, then show the docker with
     Settings > Dockers > NEP Suggest.
     """
-    check_output_folder(out, "--out")
+    make_output_folder(out, "--out")
     path = build_plugin(out)
     typer.echo(f"wrote {path}")
     typer.echo("install in Krita 5.1+: Tools > Scripts > Import Python Plugin from File..., then restart Krita")

@@ -18,13 +18,14 @@ import opentimelineio as otio
 import typer
 
 from nep_core.actions import Action
+from nep_core.cli.common import make_output_file_folder
 from nep_core.cli.subapp import tools_app
 from nep_core.collector import CollectReport
 from nep_core.encoder import context_from_events
 from nep_core.errors import NepError
 from nep_core.session import Session
 from nep_video.collectors.history import diff_events, version_events
-from nep_video.formats import read_timeline, write_timeline
+from nep_video.formats import ADAPTERS, SUFFIXES, read_timeline, write_timeline
 from nep_video.render import render_timeline
 from nep_video.replay import timeline_at
 from nep_video.timeline import items_of, source_range, timeline_rate, tracks_of
@@ -147,6 +148,7 @@ def suggest_command(
     Example: nep video suggest cut_v3.xml --previous cut_v1.xml --previous cut_v2.xml --model runs/video --markers next.otio
     """
     files = [*previous, project]
+    check_outputs(rate, png, markers, inputs=files)
     notes: list[str] = []
     timelines = [(path, read_timeline(path, rate, notes)) for path in files]
     for note in notes:
@@ -167,6 +169,21 @@ def suggest_command(
         best = prediction.suggestions[0].action if prediction.suggestions else None
         render_timeline(timeline_at(context).view, best, editor_terms(timeline, best) if best else "no suggestion").save(png)
         typer.echo(f"wrote {png}")
+
+
+def check_outputs(rate: float | None, png: Path | None, markers: Path | None = None, inputs: list[Path] = ()) -> None:
+    """Options checked before any work: a positive ``--rate``, a ``--png`` Pillow can write and a
+    ``--markers`` .otio file that is none of the inputs, in folders that exist."""
+    from PIL import Image
+
+    if rate is not None and not rate > 0:
+        raise NepError(f"--rate must be a frame rate above 0, got {rate:g}")
+    make_output_file_folder(png, "--png")
+    if png is not None and png.suffix.lower() not in Image.registered_extensions():
+        raise NepError(f"--png {png}: give a picture file name, such as next.png")
+    make_output_file_folder(markers, "--markers")
+    if markers is not None and any(markers.resolve() == path.resolve() for path in inputs):
+        raise NepError(f"--markers {markers} is a timeline being read; write the markers to another file")
 
 
 def _signature(path: Path) -> tuple[float, int] | None:
@@ -196,6 +213,11 @@ def watch_command(
     from nep_core.app_logs import app_log_folder
     from nep_core.sessionlog import new_session_id, utc_now, write_session
 
+    check_outputs(rate, png, inputs=[project])
+    if project.suffix.lower() not in ADAPTERS:
+        raise NepError(f"{project}: unsupported format '{project.suffix}' (supported: {', '.join(SUFFIXES)})")
+    if not project.parent.is_dir():
+        raise NepError(f"{project}: no such folder {project.parent}; watch a file in a folder that exists")
     domain, predictor = _predictor(model, data)
     session = Session(id=new_session_id(), domain="video", created=utc_now(), meta={"source": "watch", "app": "nep video watch", "project": str(project)})
     previous = None
@@ -211,9 +233,9 @@ def watch_command(
                 continue
             try:
                 timeline = read_timeline(project, rate)
-            except NepError as error:  # half-written by the editor: look again
+            except NepError as error:  # half-written by the editor: read it again once it changes
                 typer.echo(f"waiting: {error}")
-                seen = None
+                seen = signature
                 time.sleep(interval)
                 continue
             seen = signature

@@ -70,8 +70,11 @@ def parse_git_argument(argument: str) -> tuple[str, dict]:
         path, options = parse_argument("git", argument, {**DEFAULTS, **FILTERS_OFF})
     if options["group"] not in ("time", "repo"):
         raise parse_error("group", options["group"], "time or repo")
-    if options["min_hunks"] < 1 or options["blocks"] < 1:
-        raise parse_error("min_hunks/blocks", 0, "at least 1")
+    for key in ("min_hunks", "blocks"):
+        if options[key] < 1:
+            raise parse_error(key, options[key], "at least 1")
+    if not options["rev"] or str(options["rev"]).startswith("-"):
+        raise parse_error("rev", options["rev"], "a revision or range (git reads a value starting with '-' as an option)")
     return path, options
 
 
@@ -101,6 +104,9 @@ class GitCollector(Collector):
         if boundary:
             report.warn(f"git: {repo} is a shallow clone; history before its {len(boundary)} boundary commit(s) is missing")
         times = sorted(commit_times(repo, options["rev"], options["max_commits"]))
+        if not times:
+            report.warn(f"git: {repo}: '{options['rev']}' selects no commits")
+            return
         cuts = [times[len(times) * index // options["blocks"]] for index in range(1, options["blocks"])]
         blobs = BlobReader(repo)
         try:
