@@ -172,6 +172,18 @@ def test_sessions_are_deterministic_by_seed(repo: Path) -> None:
     assert as_json(first) == as_json(second) and as_json(first) != as_json(other)
 
 
+def test_commits_of_one_second_are_spread_over_the_time_blocks_in_history_order(repo: Path) -> None:
+    text = BASE
+    for number in range(10):  # a script's commits, all in the same second
+        text = edited(text, {1: f"    return a * {number + 2}\n", 10: f"    return a - {number + 3}\n"})
+        commit(repo, {"src/app.py": text}, f"step {number}", 1_700_000_100)
+    sessions, _ = collect(f"{repo}?blocks=5")
+    by_subject = {session.meta["subject"]: session.meta["time_block"] for session in sessions}
+    # 11 commits with the root: ranks 1..10 in blocks cut at ranks 2, 4, 6, 8 (before, all ten were
+    # in the newest block, the test split)
+    assert [by_subject[f"step {number}"] for number in range(10)] == [0, 1, 1, 2, 2, 3, 3, 4, 4, 4]
+
+
 def test_bad_arguments_are_one_line_errors(repo: Path, tmp_path: Path) -> None:
     with pytest.raises(NepError, match="not a git repository"):
         collect(str(tmp_path))

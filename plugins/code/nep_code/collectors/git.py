@@ -103,14 +103,17 @@ class GitCollector(Collector):
         boundary = shallow_boundary(repo)
         if boundary:
             report.warn(f"git: {repo} is a shallow clone; history before its {len(boundary)} boundary commit(s) is missing")
-        times = sorted(commit_times(repo, options["rev"], options["max_commits"]))
-        if not times:
+        logged = commit_times(repo, options["rev"], options["max_commits"])  # newest first, as iter_commits walks
+        if not logged:
             report.warn(f"git: {repo}: '{options['rev']}' selects no commits")
             return
-        cuts = [times[len(times) * index // options["blocks"]] for index in range(1, options["blocks"])]
+        count = len(logged)
+        # each commit's place in time, oldest 0; commits of the same second keep their history order
+        ranks = {key: rank for rank, key in enumerate(sorted((time, count - index) for index, time in enumerate(logged)))}
+        cuts = [count * index // options["blocks"] for index in range(1, options["blocks"])]
         blobs = BlobReader(repo)
         try:
-            for commit in iter_commits(repo, options["rev"], options["max_commits"]):
+            for index, commit in enumerate(iter_commits(repo, options["rev"], options["max_commits"])):
                 report.count("commits read")
                 if commit is None:
                     report.count("log records that do not parse (skipped)")
@@ -132,7 +135,7 @@ class GitCollector(Collector):
                 if hunks < options["min_hunks"]:
                     report.count(f"commits with under {options['min_hunks']} hunks (skipped)")
                     continue
-                block = bisect.bisect_right(cuts, commit.time)
+                block = bisect.bisect_right(cuts, ranks.get((commit.time, count - index), count - 1 - index))
                 report.count("sessions")
                 report.count("edits", hunks)
                 yield self._session(name, repo, commit, files, block, options, seed)
