@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import re
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -257,16 +258,23 @@ def read_sessions(
         yield session
 
 
+def log_file_name(session_id: str) -> str:
+    """``<session id>.jsonl``, with the characters Windows or a path cannot hold (``<>:"/\\|?*``) as ``_``."""
+    return re.sub(r'[<>:"/\\|?*\x00-\x1f]', "_", session_id) + LOG_SUFFIX
+
+
 def write_sessions(folder: str | os.PathLike, sessions: Iterable[Session]) -> int:
-    """Write sessions as ``<folder>/<session id>.jsonl``; returns how many. Two sessions with one id
-    would share a file, the second overwriting the first: that is a ``NepError`` naming the id."""
+    """Write sessions as ``<folder>/<session id>.jsonl`` (``log_file_name``); returns how many. Two
+    sessions with one file name would share a file, the second overwriting the first: that is a
+    ``NepError`` naming the id."""
     written: set[str] = set()
     for session in sessions:
-        if session.id in written:
+        name = log_file_name(session.id)
+        if name in written:
             raise NepError(
-                f"two sessions have the id '{session.id}' (source {session.source}); a session's id names its file, "
-                f"so it must be unique: the collector that made them must tell them apart"
+                f"two sessions have the id '{session.id}' (source {session.source}) or ids that make one file name, {name}; "
+                f"a session's id names its file, so it must be unique: the collector that made them must tell them apart"
             )
-        write_session(Path(folder) / f"{session.id}{LOG_SUFFIX}", session)
-        written.add(session.id)
+        write_session(Path(folder) / name, session)
+        written.add(name)
     return len(written)

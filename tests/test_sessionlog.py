@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from nep_core.actions import Action
-from nep_core.errors import LogFormatError
+from nep_core.errors import LogFormatError, NepError
 from nep_core.session import Event, Session
 from nep_core.sessionlog import ReadReport, SessionLogWriter, read_session, read_sessions, write_session
 
@@ -139,3 +139,14 @@ def test_two_sessions_with_one_id_are_an_error_not_an_overwrite(tmp_path):
     with pytest.raises(NepError, match="two sessions have the id 'same' \\(source x.py\\)"):
         write_sessions(tmp_path, [first, second])
     assert read_session(tmp_path / "same.jsonl").events[0].action.target == "a"  # the first is kept as it was
+
+
+def test_session_files_are_named_so_every_system_can_hold_them(tmp_path):
+    from nep_core.sessionlog import write_sessions
+
+    sessions = [Session(id="scripts-chair.py:<module>", domain="tags", events=[]), Session(id="a|b", domain="tags", events=[])]
+    assert write_sessions(tmp_path, sessions) == 2
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a_b.jsonl", "scripts-chair.py__module_.jsonl"]
+    assert sorted(session.id for session in read_sessions(tmp_path)) == ["a|b", "scripts-chair.py:<module>"]
+    with pytest.raises(NepError, match="make one file name, a_b.jsonl"):
+        write_sessions(tmp_path / "again", [*sessions, Session(id="a?b", domain="tags", events=[])])
