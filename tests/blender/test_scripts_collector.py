@@ -150,7 +150,7 @@ def test_nep_collect_reads_scripts_and_reports_what_it_skipped(scripts, tmp_path
         [sys.executable, "-m", "nep_core.cli.main", "collect", "--domain", "blender", "--source", f"scripts:{tmp_path / 'nope'}", "--out", str(out)],
         capture_output=True, text=True, timeout=300,
     )
-    assert missing.returncode == 2 and "is not a Python file, a folder of them or a .zip of them" in missing.stderr
+    assert missing.returncode == 2 and "no such file or folder (pass a Python file, a folder of them or a .zip of them)" in missing.stderr
 
 
 def test_a_zip_of_scripts_reads_like_the_folder_and_copies_of_it_train_only(domain, scripts, tmp_path):
@@ -193,7 +193,7 @@ def test_a_zip_of_scripts_reads_like_the_folder_and_copies_of_it_train_only(doma
         list(collect(domain, f"scripts:{archive} * 0", CollectReport()))
     corrupt = tmp_path / "corrupt.zip"
     corrupt.write_bytes(b"PK not really a zip")
-    with pytest.raises(NepError, match=f"{corrupt}:0: not a readable zip archive"):
+    with pytest.raises(NepError, match=f"{corrupt}: not a readable zip archive"):
         list(collector.collect(str(corrupt), CollectReport()))
 
 

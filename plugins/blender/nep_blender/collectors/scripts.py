@@ -90,7 +90,7 @@ def _scripts_in(root: Path) -> list[tuple[str, Path, Callable[[], str]]]:
             with zipfile.ZipFile(root) as archive:
                 texts = {name: archive.read(name).decode("utf-8", errors="replace") for name in sorted(archive.namelist()) if name.endswith(".py")}
         except (OSError, zipfile.BadZipFile) as error:
-            raise NepError(f"{root}:0: not a readable zip archive: {error}") from error
+            raise NepError(f"{root}: not a readable zip archive: {error}") from error
         return [(name, root / name, partial(str, text)) for name, text in texts.items()]
     files = [root] if root.is_file() else sorted(path for path in root.rglob("*.py") if path.is_file())
     return [
@@ -203,8 +203,10 @@ class ScriptsCollector(Collector):
             root = example_scripts_archive()
         else:
             root = Path(head).expanduser()
-        if not head or not root.exists():
-            raise NepError(f"scripts: '{head}' is not a Python file, a folder of them or a .zip of them")
+        if not head:
+            raise NepError("scripts: pass a Python file, a folder of them or a .zip of them: scripts:PATH")
+        if not root.exists():
+            raise NepError(f"scripts: {root}: no such file or folder (pass a Python file, a folder of them or a .zip of them)")
         scripts = _scripts_in(root)
         folders = [relative.split("/")[0] for relative, _, _ in scripts]
         if not group:
@@ -221,7 +223,7 @@ class ScriptsCollector(Collector):
             return
         except (OSError, ValueError) as error:
             report.count("files that do not parse")
-            report.warn(f"{path}:0: cannot be read: {error}")
+            report.warn(f"{path}: cannot be read: {error}")
             return
         report.count("files")
         aliases = _ops_aliases(tree)
