@@ -61,6 +61,18 @@ def test_suggest_on_a_broken_file_is_one_line_without_a_traceback(tmp_path):
     assert f"{tmp_path / 'cut.edl'}: cannot read as cmx_3600" in result.stderr
 
 
+def test_an_empty_timeline_gets_no_edit_and_no_suggestion_past_its_end(tmp_path):
+    empty = tmp_path / "empty.otio"
+    timeline = otio.schema.Timeline(name="empty")
+    timeline.tracks.append(otio.schema.Track(name="V1"))
+    otio.adapters.write_to_file(timeline, str(empty))
+    result = run_nep("video", "suggest", str(empty), "--model", "ngram", "--data", DATA)
+    assert result.returncode == 0, result.stderr
+    assert "0 items" in result.stdout and "after its last clip" not in result.stdout
+    assert not any(line[:2] in ("1.", "2.", "3.") for line in result.stdout.splitlines())
+    assert "no edit: p=" in result.stdout
+
+
 def test_outputs_and_options_are_checked_before_any_work(tmp_path):
     """Each is a one-line error: a folder for --png, markers over the timeline being read, a negative
     rate, a watched file in no folder or of no timeline format; names keep their brackets."""

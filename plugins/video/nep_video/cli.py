@@ -23,6 +23,7 @@ from nep_core.cli.subapp import tools_app
 from nep_core.collector import CollectReport
 from nep_core.encoder import context_from_events
 from nep_core.errors import NepError
+from nep_core.server.suggest import checked_prediction
 from nep_core.session import Session
 from nep_video.collectors.history import diff_events, version_events
 from nep_video.formats import ADAPTERS, SUFFIXES, read_timeline, write_timeline
@@ -156,7 +157,7 @@ def suggest_command(
     events = version_events(timelines, spacing=3.0, pause=5.0, report=CollectReport())
     domain, predictor = _predictor(model, data)
     context = context_from_events(events, session_id=f"suggest-{project.name}")
-    prediction = predictor.predict(context, top_k)
+    prediction, _ = checked_prediction(domain, context, predictor.predict(context, top_k), top_k)  # as nep serve sends it
     timeline = timeline_at(context).timeline
     typer.echo(f"{project}: {len(tracks_of(timeline))} tracks, {sum(len(items_of(track)) for track in tracks_of(timeline))} items, "
                f"{timeline_rate(timeline):g} fps; {len(context.edits())} edits of history ({prediction.latency_ms:.0f} ms)")
@@ -246,7 +247,7 @@ def watch_command(
                 session.events.extend(diff_events(previous, timeline, project, now, 0.5, CollectReport()))
             previous = timeline
             context = context_from_events(session.events, session.id)
-            prediction = predictor.predict(context, top_k)
+            prediction, _ = checked_prediction(domain, context, predictor.predict(context, top_k), top_k)
             updates += 1
             typer.echo(f"-- save {updates}: {len(context.edits())} edits so far ({prediction.latency_ms:.0f} ms)")
             for line in suggestion_lines(timeline_at(context).timeline, prediction):
