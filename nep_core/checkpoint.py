@@ -111,8 +111,9 @@ def as_trained(domain: Any, meta: dict[str, Any], where: str | os.PathLike = MET
     """``domain`` with its encoder set back to the settings the checkpoint in ``meta`` was trained with
     (``nep.json``'s ``encoder``): a copy with its own encoder and action space, the shared domain left
     as it is. Only settings that are fields of the same encoder class, with scalar values, are set
-    back (one of another type is an error naming ``where``); ``domain`` itself when none differs, or when the encoder is another class or no dataclass
-    (``encoding_differences`` then names what still differs)."""
+    back (one of another type is an error naming ``where``); ``domain`` itself when none differs, or
+    when the encoder is another class or no dataclass (``encoding_differences`` then names what
+    still differs)."""
     saved, encoder = meta.get("encoder") or {}, domain.encoder
     if saved.get("class") != type(encoder).__name__ or not dataclasses.is_dataclass(encoder):
         return domain

@@ -161,7 +161,8 @@ def command(
     reward, actions saved (a simulated user accepts an exactly right top-1 suggestion) and latency
     p50/p95, and each verifier's own measures (krita's canvas verifier: Chamfer distance in pixels
     and raster IoU of the top-1 stroke to the real one; "-" where a predictor suggested no stroke,
-    as a baseline that only says no edit). For a checkpoint, the metrics are also merged into its nep.json under "eval_<split>".
+    as a baseline that only says no edit). For a checkpoint, the metrics are also merged into its
+    nep.json under "eval_<split>".
 
     Examples:
 
@@ -219,7 +220,6 @@ def command(
     outcomes: dict | None = {} if render is not None or compare or baselines else None
     results = _run_with_progress(predictors, bundle, evaluation.examples, top_k, outcomes, floor, min_probability)
     if render is not None:
-        render.mkdir(parents=True, exist_ok=True)
         written = bundle.renderer(outcomes[primary.name], render, render_limit)
         info(f"drew {len(written)} examples ({primary.name}) in {render}")
 
@@ -264,7 +264,6 @@ def command(
     if paired:
         payload["paired"] = paired
     if json_file is not None:
-        json_file.parent.mkdir(parents=True, exist_ok=True)
         json_file.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
         info(f"wrote {json_file}")
     if not single_baseline:
