@@ -1,7 +1,10 @@
 """Painting a stroke into a layer: ``Node.paintPath`` where Krita has it, a raster fallback elsewhere.
 
-Krita versions after 5.2 paint a ``QPainterPath`` with the current brush (``Node.paintPath``), as
-one undoable step. Krita 5.1 and 5.2 (5.2.9 checked) have no painting call in their Python API, so the fallback rasterizes the
+Krita 5.3 (5.3.4 checked) paints a ``QPainterPath`` with the current brush preset, size and colour
+(``Node.paintPath``), as one undoable step, at even pressure. It paints into the *active window's
+active view's* current layer, whatever node it is called on, and with no window (kritarunner) it
+crashes Krita, so it is used only where that view shows our document with ``node`` current. Krita
+5.1 and 5.2 (5.2.9 checked) have no painting call in their Python API, so the fallback rasterizes the
 stroke with ``QPainter`` (round caps, width = brush size times pressure, antialiased) into a
 temporary layer above the target, through ``setPixelData``, and merges it down (``Node.mergeDown``):
 two undo steps, *Add Layer* and *Merge Down*. ``QImage.Format_ARGB32`` is stored as B, G, R, A
@@ -64,8 +67,20 @@ def rasterize(points, color, size, canvas, alpha=1.0):
     return bounds, data
 
 
-def can_paint_path(node):
-    return hasattr(node, "paintPath")
+def can_paint_path(document, node):
+    """Whether ``Node.paintPath`` would paint into ``node``: Krita has it, and its active view shows
+    ``document`` with ``node`` as the current layer."""
+    if not hasattr(node, "paintPath"):
+        return False
+    from krita import Krita  # only inside Krita, and only where it has paintPath
+
+    window = Krita.instance().activeWindow()
+    view = window.activeView() if window is not None else None
+    shown = view.document() if view is not None else None
+    if shown is None or shown.rootNode().uniqueId() != document.rootNode().uniqueId():
+        return False
+    current = shown.activeNode()
+    return current is not None and current.uniqueId() == node.uniqueId()
 
 
 def paint_stroke(document, node, stroke, canvas):
@@ -74,8 +89,9 @@ def paint_stroke(document, node, stroke, canvas):
     ``(True, how, layer)``, where ``layer`` is the painted layer (a merge replaces ``node``), or
     ``(False, why, node)``.
     """
-    if can_paint_path(node):
-        node.paintPath(stroke_path(stroke.points), "foregroundcolor", "none")
+    if can_paint_path(document, node):
+        node.paintPath(stroke_path(stroke.points), "ForegroundColor", "None")  # Krita's names, case and all
+        document.waitForDone()
         return True, "paintPath", node
     if node.colorModel() != "RGBA" or node.colorDepth() != "U8":
         return False, f"the layer is {node.colorModel()}/{node.colorDepth()}; Krita 5.1 can paint suggestions on 8-bit RGBA layers only", node
