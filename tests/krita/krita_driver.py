@@ -78,29 +78,24 @@ def scenario_load(home):
 
 def overlay_image(overlay):
     """What the ghost's overlay paints, on transparency."""
-    from PyQt5.QtCore import QPoint, Qt
-    from PyQt5.QtGui import QImage, QRegion
-    from PyQt5.QtWidgets import QWidget
+    from nep_suggest.qt import QImage, QPoint, QRegion, Qt, QWidget
 
-    image = QImage(overlay.width(), overlay.height(), QImage.Format_ARGB32)
-    image.fill(Qt.transparent)
-    overlay.render(image, QPoint(), QRegion(), QWidget.RenderFlags(QWidget.DrawChildren))
+    image = QImage(overlay.width(), overlay.height(), QImage.Format.Format_ARGB32)
+    image.fill(Qt.GlobalColor.transparent)
+    overlay.render(image, QPoint(), QRegion(), QWidget.RenderFlag.DrawChildren)
     return image
 
 
 def overlay_pixel(image, x, y):
-    from PyQt5.QtGui import QColor
+    from nep_suggest.qt import QColor
 
     colour = QColor.fromRgba(image.pixel(x, y))
     return [colour.red(), colour.green(), colour.blue(), colour.alpha()]
 
 
 def scenario_accept(home):
-    from PyQt5.QtCore import Qt
-    from PyQt5.QtGui import QTransform
-    from PyQt5.QtWidgets import QWidget
-
     from nep_suggest import painter
+    from nep_suggest.qt import Qt, QTransform, QWidget
 
     width, height = 200, 150
     document = new_document("accept", width, height)
@@ -122,7 +117,7 @@ def scenario_accept(home):
     out["ghost_pixel"] = overlay_pixel(drawn, 210, 65)  # document (100, 30), the middle of the line
     out["ghost_edge"] = [overlay_pixel(drawn, 210, 65 + offset)[3] for offset in (4, 10)]  # 12 widget px wide
     out["ghost_beyond_the_ends"] = [overlay_pixel(drawn, x, 65)[3] for x in (40, 380)]
-    out["overlay_lets_events_through"] = overlay.testAttribute(Qt.WA_TransparentForMouseEvents)
+    out["overlay_lets_events_through"] = overlay.testAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
     out["dismiss"] = runtime.dismiss()
     out["ghost_after_dismiss"] = overlay_pixel(overlay_image(overlay), 210, 65)
     out["layers_after_dismiss"] = [node.name() for node in document.topLevelNodes()]
@@ -170,35 +165,27 @@ def scenario_accept(home):
 
 
 def send_tablet(widget, phase, x, y, pressure):
-    from PyQt5.QtCore import QEvent, QPointF, Qt
-    from PyQt5.QtGui import QTabletEvent
-    from PyQt5.QtWidgets import QApplication
+    from nep_suggest.qt import QApplication, QEvent, QPointF, Qt, pen_tablet_event
 
-    kind = {"press": QEvent.TabletPress, "move": QEvent.TabletMove, "release": QEvent.TabletRelease}[phase]
-    button = Qt.LeftButton if phase != "move" else Qt.NoButton
-    buttons = Qt.LeftButton if phase != "release" else Qt.NoButton
-    event = QTabletEvent(kind, QPointF(x, y), QPointF(x, y), QTabletEvent.Stylus, QTabletEvent.Pen, pressure,
-                         0, 0, 0.0, 0.0, 0, Qt.NoModifier, 1, button, buttons)
-    QApplication.sendEvent(widget, event)
+    kind = {"press": QEvent.Type.TabletPress, "move": QEvent.Type.TabletMove, "release": QEvent.Type.TabletRelease}[phase]
+    button = Qt.MouseButton.LeftButton if phase != "move" else Qt.MouseButton.NoButton
+    buttons = Qt.MouseButton.LeftButton if phase != "release" else Qt.MouseButton.NoButton
+    QApplication.sendEvent(widget, pen_tablet_event(kind, QPointF(x, y), pressure, button, buttons))
 
 
 def send_mouse(widget, phase, x, y, button=None):
-    from PyQt5.QtCore import QEvent, QPointF, Qt
-    from PyQt5.QtGui import QMouseEvent
-    from PyQt5.QtWidgets import QApplication
+    from nep_suggest.qt import QApplication, QEvent, QMouseEvent, QPointF, Qt
 
-    button = button or Qt.LeftButton
-    kind = {"press": QEvent.MouseButtonPress, "move": QEvent.MouseMove, "release": QEvent.MouseButtonRelease}[phase]
-    event = QMouseEvent(kind, QPointF(x, y), button if phase != "move" else Qt.NoButton,
-                        button if phase != "release" else Qt.NoButton, Qt.NoModifier)
+    button = button or Qt.MouseButton.LeftButton
+    kind = {"press": QEvent.Type.MouseButtonPress, "move": QEvent.Type.MouseMove, "release": QEvent.Type.MouseButtonRelease}[phase]
+    event = QMouseEvent(kind, QPointF(x, y), QPointF(x, y), button if phase != "move" else Qt.MouseButton.NoButton,
+                        button if phase != "release" else Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(widget, event)
 
 
 def scenario_record(home):
-    from PyQt5.QtCore import Qt
-    from PyQt5.QtWidgets import QWidget
-
     from nep_suggest.canvas_events import CanvasEventFilter
+    from nep_suggest.qt import Qt, QWidget
 
     document = new_document("record", 200, 150)
     runtime = new_runtime(document, os.path.join(home, "logs-record"))
@@ -223,9 +210,9 @@ def scenario_record(home):
 
     send_mouse(canvas, "press", 300, 100)  # a click: a single point, skipped
     send_mouse(canvas, "release", 300, 100)
-    send_mouse(canvas, "press", 300, 100, Qt.RightButton)  # the right button does not paint
+    send_mouse(canvas, "press", 300, 100, Qt.MouseButton.RightButton)  # the right button does not paint
     send_mouse(canvas, "move", 350, 120)
-    send_mouse(canvas, "release", 350, 120, Qt.RightButton)
+    send_mouse(canvas, "release", 350, 120, Qt.MouseButton.RightButton)
 
     send_tablet(canvas, "press", 100, 20, 0.5)  # NaN pressure in the middle is taken as 1.0
     send_tablet(canvas, "move", 150, 20, float("nan"))
@@ -247,7 +234,7 @@ def scenario_record(home):
 
 def hatch_and_wait_for_an_answer(runtime):
     """Record eight hatch lines (parallel diagonals 16 px apart) and tick until the server has answered."""
-    from PyQt5.QtWidgets import QApplication
+    from nep_suggest.qt import QApplication
 
     for index in range(8):
         x = 40 + 16 * index
@@ -273,7 +260,7 @@ def docker_text(runtime):
 
 
 def scenario_server(home):
-    from PyQt5.QtWidgets import QApplication
+    from nep_suggest.qt import QApplication
 
     server = os.environ["NEP_DRIVER_SERVER"]
     document = new_document("server", 256, 256)

@@ -55,7 +55,7 @@ def plugin_files(source: Path = PLUGIN_SOURCE) -> list[tuple[str, Path]]:
                     continue
                 words = line.split()
                 if len(words) >= 2 and words[0] in ("import", "from") and words[1].split(".")[0] in FORBIDDEN_IMPORTS:
-                    raise NepError(f"{path}:{line_number}: the Krita plugin must not import {words[1]} (Krita has only its own Python and PyQt5)")
+                    raise NepError(f"{path}:{line_number}: the Krita plugin must not import {words[1]} (Krita has only its own Python and PyQt)")
     return files
 
 

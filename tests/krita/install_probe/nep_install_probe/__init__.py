@@ -12,7 +12,11 @@ import sys
 import traceback
 
 from krita import Extension, Krita
-from PyQt5.QtCore import QTimer
+
+try:  # the NEP plugin may not be installed yet (the import phase), so not its nep_suggest.qt
+    from PyQt5.QtCore import QTimer
+except ImportError:  # Krita 6
+    from PyQt6.QtCore import QTimer
 
 SETTLE_MS = 1000  # let the window finish building its dockers before looking at them
 

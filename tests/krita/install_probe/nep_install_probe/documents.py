@@ -11,8 +11,7 @@ step: the plugin's session id, its error, whether the ghost shows, and at the en
 """
 
 from krita import Krita
-from PyQt5.QtCore import Qt
-from PyQt5.QtWidgets import QApplication, QMdiArea
+from nep_suggest.qt import QApplication, QMdiArea, Qt
 
 from .draw import (PAINT_DONE_MS, VIEW_READY_MS, drag_with_the_mouse, l_path, later, open_document, painted_pixels, plugin,
                    rendered_pixels, visible_canvas)
@@ -78,7 +77,7 @@ def open_c_beside_a(seen, report):
     seen["zoom"] = Krita.instance().activeWindow().activeView().canvas().zoomLevel()
     seen["c"] = open_document("nep-c")[0]
     area = document_area()
-    area.setViewMode(QMdiArea.SubWindowView)
+    area.setViewMode(QMdiArea.ViewMode.SubWindowView)
     area.tileSubWindows()
     area.setActiveSubWindow(area.subWindowList()[1])  # tiling may activate A: C, opened last, is the active view
     later(VIEW_READY_MS + ANSWER_WAIT_MS, paint_in_a_beside_c, report, seen)
@@ -98,7 +97,7 @@ def paint_in_a_beside_c(seen, report):
     # A click on A as Qt hands one on: the focus first (Krita's canvas switcher then puts its filters first and eats
     # the click), then the press, a drag 100 widget pixels below where the L's foot will be, and the release
     plugin().timer.stop()  # no tick until the L is painted: only the focus may put the recorder's filter first again
-    canvas_a.setFocus(Qt.MouseFocusReason)
+    canvas_a.setFocus(Qt.FocusReason.MouseFocusReason)
     seen["clicked_a"] = {"focus_on_a": QApplication.focusWidget() is canvas_a}
     drag_with_the_mouse(canvas_a, [(x, y + 220) for x, y in l_path(canvas_a)[:8]])
     later(CLICK_TO_STROKE_MS, paint_beside_c, report, seen, canvas_a, before)

@@ -17,9 +17,8 @@ import sys
 import traceback
 
 from krita import Krita
-from PyQt5.QtCore import QEvent, QObject, QPointF, Qt, QTimer
-from PyQt5.QtGui import QMouseEvent, QTabletEvent
-from PyQt5.QtWidgets import QAbstractScrollArea, QApplication, QWidget
+from nep_suggest.qt import (QAbstractScrollArea, QApplication, QEvent, QImage, QMouseEvent, QObject, QPoint, QPointF, QRegion, Qt,
+                            QTimer, QToolButton, QWidget, pen_tablet_event)
 
 WIDTH, HEIGHT = 400, 300
 BRUSH_SIZE = 4.0
@@ -101,12 +100,11 @@ def visible_canvas():
 
 
 def send(widget, kind, x, y, button, buttons):
-    QApplication.sendEvent(widget, QMouseEvent(kind, QPointF(x, y), button, buttons, Qt.NoModifier))
+    QApplication.sendEvent(widget, QMouseEvent(kind, QPointF(x, y), QPointF(x, y), button, buttons, Qt.KeyboardModifier.NoModifier))
 
 
 def send_tablet(widget, kind, x, y, pressure, button, buttons):
-    QApplication.sendEvent(widget, QTabletEvent(kind, QPointF(x, y), QPointF(x, y), QTabletEvent.Stylus, QTabletEvent.Pen,
-                                                pressure, 0, 0, 0.0, 0.0, 0, Qt.NoModifier, 1, button, buttons))
+    QApplication.sendEvent(widget, pen_tablet_event(kind, QPointF(x, y), pressure, button, buttons))
 
 
 def draw(document, layer, report):
@@ -122,11 +120,11 @@ def pen_stroke(document, layer, canvas, path, report):
     painted = painted_pixels(document, layer)  # Krita paints synthetic tablet events only in part: keep the mouse's L
     pen = [(x, y + PEN_OFFSET) for x, y in path]
     pressures = [0.3 + 0.6 * index / (len(pen) - 1) for index in range(len(pen))]
-    send_tablet(canvas, QEvent.TabletPress, *pen[0], pressures[0], Qt.LeftButton, Qt.LeftButton)
+    send_tablet(canvas, QEvent.Type.TabletPress, *pen[0], pressures[0], Qt.MouseButton.LeftButton, Qt.MouseButton.LeftButton)
     for (x, y), pressure in zip(pen[1:], pressures[1:]):
-        send_tablet(canvas, QEvent.TabletMove, x, y, pressure, Qt.NoButton, Qt.LeftButton)
+        send_tablet(canvas, QEvent.Type.TabletMove, x, y, pressure, Qt.MouseButton.NoButton, Qt.MouseButton.LeftButton)
         QApplication.processEvents()
-    send_tablet(canvas, QEvent.TabletRelease, *pen[-1], pressures[-1], Qt.LeftButton, Qt.NoButton)
+    send_tablet(canvas, QEvent.Type.TabletRelease, *pen[-1], pressures[-1], Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton)
     later(PAINT_DONE_MS, move_tool_drag, report, document, layer, canvas, path, painted)
 
 
@@ -145,17 +143,15 @@ def brush_again(document, layer, canvas, path, painted, report):
 
 
 def drag_with_the_mouse(canvas, points):
-    send(canvas, QEvent.MouseButtonPress, *points[0], Qt.LeftButton, Qt.LeftButton)
+    send(canvas, QEvent.Type.MouseButtonPress, *points[0], Qt.MouseButton.LeftButton, Qt.MouseButton.LeftButton)
     for x, y in points[1:]:
-        send(canvas, QEvent.MouseMove, x, y, Qt.NoButton, Qt.LeftButton)
+        send(canvas, QEvent.Type.MouseMove, x, y, Qt.MouseButton.NoButton, Qt.MouseButton.LeftButton)
         QApplication.processEvents()
-    send(canvas, QEvent.MouseButtonRelease, *points[-1], Qt.LeftButton, Qt.NoButton)
+    send(canvas, QEvent.Type.MouseButtonRelease, *points[-1], Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton)
 
 
 def toolbox_button(tool):
     """The toolbox's button for ``tool`` (its object name is the tool's id), as the painter clicks it."""
-    from PyQt5.QtWidgets import QToolButton
-
     window = Krita.instance().activeWindow().qwindow()
     return next(button for button in window.findChildren(QToolButton) if button.objectName() == tool)
 
@@ -207,7 +203,7 @@ class PaintCounter(QObject):
         widget.installEventFilter(self)
 
     def eventFilter(self, watched, event):  # noqa: N802 (Qt's name)
-        if event.type() == QEvent.Paint:
+        if event.type() == QEvent.Type.Paint:
             self.paints += 1
         return False
 
@@ -250,12 +246,9 @@ def overlay_pixels(ghost):
 
 def rendered_pixels(overlay):
     """The widget pixels ``overlay`` paints."""
-    from PyQt5.QtCore import QPoint
-    from PyQt5.QtGui import QImage, QRegion
-
-    image = QImage(overlay.width(), overlay.height(), QImage.Format_ARGB32)
-    image.fill(Qt.transparent)
-    overlay.render(image, QPoint(), QRegion(), QWidget.RenderFlags(QWidget.DrawChildren))
+    image = QImage(overlay.width(), overlay.height(), QImage.Format.Format_ARGB32)
+    image.fill(Qt.GlobalColor.transparent)
+    overlay.render(image, QPoint(), QRegion(), QWidget.RenderFlag.DrawChildren)
     return [[x, y] for y in range(image.height()) for x in range(image.width()) if image.pixel(x, y) >> 24]
 
 

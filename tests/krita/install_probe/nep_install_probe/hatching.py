@@ -73,7 +73,7 @@ def lookups(qwindow, repeats=10):
     whole window): for the canvas widgets (each tick) and the active tool (each stroke's press), the
     median milliseconds of each way and what it found."""
     from nep_suggest.canvas_events import CANVAS_CLASSES, active_tool, canvas_widgets
-    from PyQt5.QtWidgets import QToolButton, QWidget
+    from nep_suggest.qt import QToolButton, QWidget
 
     def canvases_before():
         return [widget for widget in qwindow.findChildren(QWidget) if widget.metaObject().className() in CANVAS_CLASSES]

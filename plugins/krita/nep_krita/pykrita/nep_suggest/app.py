@@ -14,9 +14,8 @@ import functools
 import time
 import traceback
 
-from PyQt5.QtCore import QObject, QTimer
-
 from . import settings as settings_module
+from .qt import QObject, QTimer
 from .canvas_events import CanvasEventFilter, active_tool, canvas_widgets, document_mapping, view_mapping
 from .runtime import TICK_MS, Runtime
 from .workspace import Workspace

@@ -19,12 +19,11 @@ Mapping (``view_mapping``, and its inverse ``document_mapping`` for the ghost):
 
 import time
 
-from PyQt5.QtCore import QEvent, QObject, QPointF, Qt
-from PyQt5.QtGui import QTransform
-from PyQt5.QtWidgets import QAbstractScrollArea
+from .qt import (QAbstractScrollArea, QDockWidget, QEvent, QMdiArea, QObject, QPointF, Qt, QToolButton, QTransform, QWidget,
+                 event_position, synthesized_mouse_event)
 
-TABLET = {QEvent.TabletPress: "press", QEvent.TabletMove: "move", QEvent.TabletRelease: "release"}
-MOUSE = {QEvent.MouseButtonPress: "press", QEvent.MouseMove: "move", QEvent.MouseButtonRelease: "release"}
+TABLET = {QEvent.Type.TabletPress: "press", QEvent.Type.TabletMove: "move", QEvent.Type.TabletRelease: "release"}
+MOUSE = {QEvent.Type.MouseButtonPress: "press", QEvent.Type.MouseMove: "move", QEvent.Type.MouseButtonRelease: "release"}
 CANVAS_CLASSES = ("KisOpenGLCanvas2", "KisQPainterCanvas")
 
 
@@ -53,35 +52,35 @@ class CanvasEventFilter(QObject):
 
     def _handle(self, event):
         kind = event.type()
-        if kind == QEvent.FocusIn:
+        if kind == QEvent.Type.FocusIn:
             if self.on_focus is not None:
                 self.on_focus()
         elif kind in TABLET:
             phase = TABLET[kind]
             if phase == "press":
-                if event.button() not in (Qt.LeftButton, Qt.NoButton):
+                if event.button() not in (Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton):
                     return
                 self.tablet_down = True
             elif not self.tablet_down:
                 return
             elif phase == "release":
                 self.tablet_down = False
-            self._sample(phase, event.posF(), event.pressure())
+            self._sample(phase, event_position(event), event.pressure())
         elif kind in MOUSE:
-            if self.tablet_down or event.source() != Qt.MouseEventNotSynthesized:
+            if self.tablet_down or synthesized_mouse_event(event):
                 return
             phase = MOUSE[kind]
             if phase == "press":
-                if event.button() != Qt.LeftButton:
+                if event.button() != Qt.MouseButton.LeftButton:
                     return
                 self.mouse_down = True
             elif not self.mouse_down:
                 return
             elif phase == "release":
-                if event.button() != Qt.LeftButton:
+                if event.button() != Qt.MouseButton.LeftButton:
                     return
                 self.mouse_down = False
-            self._sample(phase, event.localPos(), 1.0)
+            self._sample(phase, event_position(event), 1.0)
 
     def _sample(self, phase, position, pressure):
         point = self.to_document(QPointF(position))
@@ -157,12 +156,10 @@ def canvas_widgets(qwindow):
     thousands of widgets in Python took about 40 ms of Krita's main thread (measured in the
     real-window test), every tick. A window without a document area is searched whole.
     """
-    from PyQt5.QtWidgets import QMdiArea
-
     area = qwindow.findChild(QMdiArea)
     if area is None:
         return canvases_under(qwindow), None
-    current = area.currentSubWindow() if area.viewMode() == QMdiArea.SubWindowView else None
+    current = area.currentSubWindow() if area.viewMode() == QMdiArea.ViewMode.SubWindowView else None
     canvases, current_canvas = [], None
     for window in area.subWindowList():
         found = canvases_under(window.widget()) if window.widget() is not None else []
@@ -173,8 +170,6 @@ def canvas_widgets(qwindow):
 
 
 def canvases_under(widget):
-    from PyQt5.QtWidgets import QWidget
-
     return [child for child in widget.findChildren(QWidget) if child.metaObject().className() in CANVAS_CLASSES]
 
 
@@ -184,8 +179,6 @@ def active_tool(qwindow):
     Looked for in the toolbox docker (``ToolBox``) when there is one: all of the window's tool
     buttons took about 30 ms of Krita's main thread, at each stroke's press.
     """
-    from PyQt5.QtWidgets import QDockWidget, QToolButton
-
     toolbox = qwindow.findChild(QDockWidget, TOOLBOX)
     for button in (toolbox or qwindow).findChildren(QToolButton):
         name = button.objectName()

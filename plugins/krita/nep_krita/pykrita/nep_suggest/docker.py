@@ -1,10 +1,10 @@
 """The NEP docker: what NEP suggests next, Accept / Dismiss, status, and the settings dialog."""
 
 from krita import DockWidget
-from PyQt5.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel,
-                             QLineEdit, QPushButton, QVBoxLayout, QWidget)
 
 from . import app as app_module
+from .qt import (QCheckBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+                 QPushButton, QVBoxLayout, QWidget)
 from .settings import Settings
 
 TITLE = "NEP Suggest"
@@ -71,7 +71,7 @@ class NepDocker(DockWidget):
 
     def _settings(self):
         dialog = SettingsDialog(self.app.settings, self)
-        if dialog.exec_() == QDialog.Accepted:
+        if dialog.exec() == QDialog.DialogCode.Accepted:
             self.app.save_settings(dialog.result_settings())
             self.enabled.setChecked(self.app.settings.enabled)
 
@@ -83,7 +83,7 @@ class SettingsDialog(QDialog):
         form = QFormLayout(self)
         self.url = QLineEdit(settings.server_url, self)
         self.token = QLineEdit(settings.token, self)
-        self.token.setEchoMode(QLineEdit.Password)
+        self.token.setEchoMode(QLineEdit.EchoMode.Password)
         self.enabled = QCheckBox("Ask for suggestions", self)
         self.enabled.setChecked(settings.enabled)
         self.record = QCheckBox("Record strokes to the session log", self)
@@ -109,7 +109,7 @@ class SettingsDialog(QDialog):
         form.addRow("Minimum confidence", self.confidence)
         form.addRow("Hide strokes less likely than", self.unsure)
         form.addRow("Log folder", self.logs)
-        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel, parent=self)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, parent=self)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)

@@ -5,9 +5,8 @@ They appear under Tools > Scripts and in Settings > Configure Krita > Keyboard S
 """
 
 from krita import Extension
-from PyQt5.QtGui import QKeySequence
-
 from . import app as app_module
+from .qt import QKeySequence
 
 ACTIONS = (
     ("nep_suggest_accept", "NEP: Accept suggestion", "Ctrl+Alt+Return", "accept"),

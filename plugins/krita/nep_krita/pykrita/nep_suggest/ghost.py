@@ -9,9 +9,7 @@ and never the active layer.
 
 import math
 
-from PyQt5.QtCore import QEvent, QPointF, Qt
-from PyQt5.QtGui import QColor, QPainter, QPen
-from PyQt5.QtWidgets import QWidget
+from .qt import QColor, QEvent, QPainter, QPen, QPointF, Qt, QWidget
 
 GHOST_ALPHA = 0.45
 
@@ -58,18 +56,18 @@ class GhostOverlay(QWidget):
         self.to_widget = to_widget
         self.ghost = ghost
         self.setObjectName("nep_suggest_ghost")
-        self.setAttribute(Qt.WA_TransparentForMouseEvents, True)
-        self.setAttribute(Qt.WA_NoSystemBackground, True)
-        self.setAttribute(Qt.WA_TranslucentBackground, True)
-        self.setFocusPolicy(Qt.NoFocus)
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents, True)
+        self.setAttribute(Qt.WidgetAttribute.WA_NoSystemBackground, True)
+        self.setAttribute(Qt.WidgetAttribute.WA_TranslucentBackground, True)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setGeometry(canvas_widget.rect())
         canvas_widget.installEventFilter(self)
         self.show()
 
     def eventFilter(self, watched, event):  # noqa: N802 (Qt's name)
-        if event.type() == QEvent.Resize:
+        if event.type() == QEvent.Type.Resize:
             self.setGeometry(watched.rect())
-        elif event.type() == QEvent.Paint and self.ghost.stroke is not None:
+        elif event.type() == QEvent.Type.Paint and self.ghost.stroke is not None:
             self.update()  # zoom and scroll repaint the canvas: follow them
         return False
 
@@ -85,10 +83,10 @@ class GhostOverlay(QWidget):
         colour = QColor(stroke.color)
         colour.setAlphaF(GHOST_ALPHA)
         painter = QPainter(self)
-        painter.setRenderHint(QPainter.Antialiasing, True)
-        painter.setCompositionMode(QPainter.CompositionMode_Source)  # overlapping segments do not darken
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Source)  # overlapping segments do not darken
         for (a, b), point_a, point_b in zip(zip(stroke.points, stroke.points[1:]), mapped, mapped[1:]):
             width = max(1.0, stroke.size * (a[2] + b[2]) / 2.0 * scale)
-            painter.setPen(QPen(colour, width, Qt.SolidLine, Qt.RoundCap, Qt.RoundJoin))
+            painter.setPen(QPen(colour, width, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin))
             painter.drawLine(point_a, point_b)
         painter.end()

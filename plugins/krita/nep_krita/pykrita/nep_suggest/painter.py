@@ -14,8 +14,7 @@ bytes on little-endian machines: exactly the BGRA layout of an 8-bit RGBA layer.
 import math
 import sys
 
-from PyQt5.QtCore import QPointF, Qt
-from PyQt5.QtGui import QColor, QImage, QPainter, QPainterPath, QPen
+from .qt import QColor, QImage, QPainter, QPainterPath, QPen, QPointF, Qt, image_bytes
 
 TEMPORARY_LAYER = "NEP stroke"
 MARGIN = 2
@@ -47,21 +46,22 @@ def rasterize(points, color, size, canvas, alpha=1.0):
     if bounds is None:
         return None
     x0, y0, w, h = bounds
-    image = QImage(w, h, QImage.Format_ARGB32)
-    image.fill(Qt.transparent)
+    image = QImage(w, h, QImage.Format.Format_ARGB32)
+    image.fill(Qt.GlobalColor.transparent)
     painter = QPainter(image)
-    painter.setRenderHint(QPainter.Antialiasing, True)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
     painter.translate(-x0, -y0)
     pen_color = QColor(color)
     pen_color.setAlphaF(max(0.0, min(1.0, alpha)))
-    painter.setCompositionMode(QPainter.CompositionMode_Source)  # overlapping segments do not darken
+    painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Source)  # overlapping segments do not darken
     for a, b in zip(points, points[1:]):
         pressure = (a[2] + b[2]) / 2.0
-        pen = QPen(pen_color, max(1.0, size * pressure), Qt.SolidLine, Qt.RoundCap, Qt.RoundJoin)
+        pen = QPen(pen_color, max(1.0, size * pressure), Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,
+                   Qt.PenJoinStyle.RoundJoin)
         painter.setPen(pen)
         painter.drawLine(QPointF(a[0], a[1]), QPointF(b[0], b[1]))
     painter.end()
-    data = bytes(image.constBits().asarray(image.byteCount()))
+    data = image_bytes(image)
     if sys.byteorder != "little":  # ARGB32 is A, R, G, B in memory on big-endian machines
         data = b"".join(data[i:i + 4][::-1] for i in range(0, len(data), 4))
     return bounds, data

@@ -6,7 +6,7 @@ same code runs headless. Layers are the top-level layers, counted from the botto
 space counts them; the temporary layer of an Accept on Krita 5.1 is never one of them.
 """
 
-from PyQt5.QtGui import QColor
+from .qt import QColor
 
 OWN_LAYERS = ("NEP stroke",)  # painter.TEMPORARY_LAYER, while Accept merges a stroke down on Krita 5.1
 

@@ -1,0 +1,62 @@
+"""Qt as the running Krita has it: PyQt5 in Krita 5, PyQt6 in Krita 6.
+
+Every module of the plugin takes Qt from here and names enum values with their enum
+(``Qt.MouseButton.LeftButton``), which both bindings accept. PyQt5 is tried first: Krita 6 refuses
+to import it, while Krita 5 might find a PyQt6 installed beside it, whose Qt 6 must not load into
+Krita 5's Qt 5. The calls Qt 6 renamed or dropped are wrapped below.
+"""
+
+try:
+    from PyQt5 import QtCore, QtGui, QtWidgets
+except ImportError:  # Krita 6: "This version of Krita is not compatible with PyQt5!"
+    from PyQt6 import QtCore, QtGui, QtWidgets
+
+QT_MAJOR = int(QtCore.QT_VERSION_STR.split(".")[0])
+
+QEvent, QObject, QPoint, QPointF, Qt, QTimer = (QtCore.QEvent, QtCore.QObject, QtCore.QPoint, QtCore.QPointF, QtCore.Qt,
+                                                QtCore.QTimer)
+QColor, QImage, QKeySequence, QMouseEvent, QPainter, QPainterPath, QPen, QRegion, QTabletEvent, QTransform = (
+    QtGui.QColor, QtGui.QImage, QtGui.QKeySequence, QtGui.QMouseEvent, QtGui.QPainter, QtGui.QPainterPath, QtGui.QPen,
+    QtGui.QRegion, QtGui.QTabletEvent, QtGui.QTransform)
+(QAbstractScrollArea, QApplication, QCheckBox, QDialog, QDialogButtonBox, QDockWidget, QDoubleSpinBox, QFormLayout,
+ QHBoxLayout, QLabel, QLineEdit, QMdiArea, QPushButton, QToolButton, QVBoxLayout, QWidget) = (
+    QtWidgets.QAbstractScrollArea, QtWidgets.QApplication, QtWidgets.QCheckBox, QtWidgets.QDialog,
+    QtWidgets.QDialogButtonBox, QtWidgets.QDockWidget, QtWidgets.QDoubleSpinBox, QtWidgets.QFormLayout,
+    QtWidgets.QHBoxLayout, QtWidgets.QLabel, QtWidgets.QLineEdit, QtWidgets.QMdiArea, QtWidgets.QPushButton,
+    QtWidgets.QToolButton, QtWidgets.QVBoxLayout, QtWidgets.QWidget)
+
+
+def event_position(event):
+    """Where a mouse or tablet event happened, in the receiving widget's pixels (a QPointF)."""
+    if QT_MAJOR >= 6:
+        return event.position()
+    return event.posF() if isinstance(event, QTabletEvent) else event.localPos()
+
+
+def synthesized_mouse_event(event):
+    """Whether Qt made this mouse event from a tablet's or a touch screen's."""
+    if QT_MAJOR >= 6:
+        device = event.pointingDevice()
+        return device is not None and device.type() != QtGui.QInputDevice.DeviceType.Mouse
+    return event.source() != Qt.MouseEventSource.MouseEventNotSynthesized
+
+
+def image_bytes(image):
+    """A QImage's pixels, as bytes in memory order."""
+    return bytes(image.constBits().asarray(image.sizeInBytes()))
+
+
+_PEN = []  # Qt 6's tablet events point at their device: keep it alive
+
+
+def pen_tablet_event(kind, position, pressure, button, buttons):
+    """A QTabletEvent of a pen tip at ``position`` (widget pixels), as a tablet sends it (the tests send these)."""
+    if QT_MAJOR >= 6:
+        if not _PEN:
+            _PEN.append(QtGui.QPointingDevice(
+                "NEP pen", 1, QtGui.QInputDevice.DeviceType.Stylus, QtGui.QPointingDevice.PointerType.Pen,
+                QtGui.QInputDevice.Capability.Position | QtGui.QInputDevice.Capability.Pressure, 1, 3))
+        return QTabletEvent(kind, _PEN[0], position, position, pressure, 0.0, 0.0, 0.0, 0.0, 0.0,
+                            Qt.KeyboardModifier.NoModifier, button, buttons)
+    return QTabletEvent(kind, position, position, QTabletEvent.TabletDevice.Stylus, QTabletEvent.PointerType.Pen, pressure,
+                        0, 0, 0.0, 0.0, 0, Qt.KeyboardModifier.NoModifier, 1, button, buttons)
