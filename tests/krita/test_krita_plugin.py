@@ -113,6 +113,15 @@ def test_a_plugin_module_that_imports_torch_is_refused_with_file_and_line(tmp_pa
         plugin_files(source)
 
 
+def test_a_plugin_module_that_imports_a_qt_binding_itself_is_refused(tmp_path):
+    source = tmp_path / "pykrita"
+    shutil.copytree(PLUGIN_SOURCE, source)
+    plugin_files(source)  # qt.py imports PyQt5 or PyQt6, and only it
+    (source / "nep_suggest" / "ghost.py").write_text("import math\n\n\ndef draw():\n    from PyQt5.QtGui import QPainter\n")
+    with pytest.raises(NepError, match=r"ghost\.py:5: import Qt from nep_suggest\.qt, not PyQt5"):
+        plugin_files(source)
+
+
 def test_pure_modules_record_strokes_and_brush_changes_outside_krita(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(extract_plugin(tmp_path)))
     for name in [name for name in sys.modules if name.split(".")[0] == "nep_suggest"]:

@@ -25,6 +25,7 @@ PLUGIN_NAME = "nep_suggest"
 SHARED_MODULES = (PACKAGE / "strokes.py", *appkit.FILES)
 PLUGIN_VERSION = "0.1.0"
 FORBIDDEN_IMPORTS = ("torch", "nep_core", "nep_krita")
+QT_BINDINGS = ("PyQt5", "PyQt6")  # imported by the plugin's qt.py only: Krita 5 has PyQt5, Krita 6 PyQt6
 
 app = tools_app("krita", "Krita tools: build the NEP plugin that records strokes and previews suggestions in Krita.")
 
@@ -54,8 +55,13 @@ def plugin_files(source: Path = PLUGIN_SOURCE) -> list[tuple[str, Path]]:
                 if shared and line[:1].isspace():
                     continue
                 words = line.split()
-                if len(words) >= 2 and words[0] in ("import", "from") and words[1].split(".")[0] in FORBIDDEN_IMPORTS:
+                if len(words) < 2 or words[0] not in ("import", "from"):
+                    continue
+                top = words[1].split(".")[0]
+                if top in FORBIDDEN_IMPORTS:
                     raise NepError(f"{path}:{line_number}: the Krita plugin must not import {words[1]} (Krita has only its own Python and PyQt)")
+                if top in QT_BINDINGS and name != f"{PLUGIN_NAME}/qt.py":
+                    raise NepError(f"{path}:{line_number}: import Qt from {PLUGIN_NAME}.qt, not {top} (Krita 5 has only PyQt5, Krita 6 only PyQt6)")
     return files
 
 
