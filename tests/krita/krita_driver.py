@@ -173,13 +173,18 @@ def send_tablet(widget, phase, x, y, pressure):
     QApplication.sendEvent(widget, pen_tablet_event(kind, QPointF(x, y), pressure, button, buttons))
 
 
-def send_mouse(widget, phase, x, y, button=None):
-    from nep_suggest.qt import QApplication, QEvent, QMouseEvent, QPointF, Qt
+def send_mouse(widget, phase, x, y, button=None, from_pen=False):
+    """A mouse event; ``from_pen``: one Qt made from a pen's event (Krita's canvas gets both)."""
+    from nep_suggest.qt import QApplication, QEvent, QMouseEvent, QPointF, Qt, pen_mouse_event
 
     button = button or Qt.MouseButton.LeftButton
     kind = {"press": QEvent.Type.MouseButtonPress, "move": QEvent.Type.MouseMove, "release": QEvent.Type.MouseButtonRelease}[phase]
-    event = QMouseEvent(kind, QPointF(x, y), QPointF(x, y), button if phase != "move" else Qt.MouseButton.NoButton,
-                        button if phase != "release" else Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    pressed = button if phase != "move" else Qt.MouseButton.NoButton
+    held = button if phase != "release" else Qt.MouseButton.NoButton
+    if from_pen:
+        event = pen_mouse_event(kind, QPointF(x, y), pressed, held)
+    else:
+        event = QMouseEvent(kind, QPointF(x, y), QPointF(x, y), pressed, held, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(widget, event)
 
 
@@ -199,6 +204,9 @@ def scenario_record(home):
     for step in range(1, 10):
         send_tablet(canvas, "move", 40 + step * 20, 40 + step * 10, 0.2 + step * 0.08)
     send_tablet(canvas, "release", 240, 140, 1.0)
+    send_mouse(canvas, "press", 240, 20, from_pen=True)  # the mouse events Qt made of a pen's: not a second stroke
+    send_mouse(canvas, "move", 300, 40, from_pen=True)
+    send_mouse(canvas, "release", 360, 60, from_pen=True)
 
     runtime.workspace.brush["color"] = "#0000ff"  # the painter picks blue
     send_mouse(canvas, "press", 20, 200)  # a mouse stroke with a bend: (20, 105) (70, 105) (70, 130)

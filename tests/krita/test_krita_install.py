@@ -169,6 +169,9 @@ def test_each_document_has_its_session_and_going_back_to_one_goes_on_with_it(two
     assert steps[2]["ghost_shown"] and steps[4]["ghost_shown"]  # the server answered in B, and in A after B closed
     # side by side, C's ghost is drawn on C's canvas only
     assert two_documents["tiled"]["ghost_pixels_on_c"] > 50 and two_documents["tiled"]["ghost_pixels_on_a"] == 0
+    # Accept paints with Node.paintPath (Krita 5.3 and 6) only where it paints the right layer: not with A in two views
+    paints_path = two_documents["paints_path"]
+    assert paints_path == {"has_paint_path": paints_path["has_paint_path"], "one_view": paints_path["has_paint_path"], "two_views": False}
     logs = Path(two_documents["logs"])
     a_log, b_log = (read_session(logs / f"{session}.jsonl") for session in (a, b))
     assert [event.action.kind for event in b_log.events if event.action is not None] == ["stroke"]

@@ -7,7 +7,8 @@ than before. Then document C is opened and the painter puts the views side by si
 sub-window mode, tiled): C's ghost shows on C's canvas only. Then the painter clicks in A's canvas,
 which gives it the focus (Krita's canvas switcher eats that click: it paints nothing), and paints
 an L there sooner than the plugin's tick: the L is A's, where Krita painted it. Reported after each
-step: the plugin's session id, its error, whether the ghost shows, and at the end the session logs.
+step: the plugin's session id, its error, whether the ghost shows, and at the end the session logs;
+and whether Accept would paint with Node.paintPath, with A in one view and then in two.
 """
 
 from krita import Krita
@@ -47,7 +48,11 @@ def paint_in_a(seen, report):
 
 
 def open_b(seen, report):
+    from nep_suggest.painter import can_paint_path
+
     look(seen, "painted_a")
+    document, layer = seen["a"]
+    seen["paints_path"] = {"has_paint_path": hasattr(layer, "paintPath"), "one_view": can_paint_path(document, layer)}
     seen["b"] = open_document("nep-b")[0]
     later(VIEW_READY_MS, paint_in_b, report, seen)
 
@@ -110,7 +115,12 @@ def paint_beside_c(seen, canvas_a, before, report):
 
 
 def finish(seen, before, report):
+    from nep_suggest.painter import can_paint_path
+
     look(seen, "painted_a_beside_c")
+    document, layer = seen["a"]
+    Krita.instance().activeWindow().addView(document)  # Window > New View: A in two views, the new one active
+    seen["paints_path"]["two_views"] = can_paint_path(document, layer)
     known = set(map(tuple, before))
     seen["painted_a_beside_c"]["painted"] = [pixel for pixel in painted_pixels(*seen.pop("a")) if tuple(pixel) not in known]
     seen.pop("c")

@@ -1,10 +1,11 @@
 """Painting a stroke into a layer: ``Node.paintPath`` where Krita has it, a raster fallback elsewhere.
 
-Krita 5.3 (5.3.4 checked) paints a ``QPainterPath`` with the current brush preset, size and colour
-(``Node.paintPath``), as one undoable step, at even pressure. It paints into the *active window's
-active view's* current layer, whatever node it is called on, and with no window (kritarunner) it
-crashes Krita, so it is used only where that view shows our document with ``node`` current. Krita
-5.1 and 5.2 (5.2.9 checked) have no painting call in their Python API, so the fallback rasterizes the
+Krita 5.3 and 6 (5.3.4 and 6.0.4 checked) paint a ``QPainterPath`` with the current brush preset,
+size and colour (``Node.paintPath``), as one undoable step, at even pressure. It paints into the
+*active window's active view's* current layer, whatever node it is called on, and with no window
+(kritarunner) it crashes Krita, so it is used only where that view shows our document with
+``node`` current (``can_paint_path``). Krita 5.1 and 5.2 (5.2.9 checked) have no painting call in
+their Python API, so the fallback (used there, and where ``can_paint_path`` says no) rasterizes the
 stroke with ``QPainter`` (round caps, width = brush size times pressure, antialiased) into a
 temporary layer above the target, through ``setPixelData``, and merges it down (``Node.mergeDown``):
 two undo steps, *Add Layer* and *Merge Down*. ``QImage.Format_ARGB32`` is stored as B, G, R, A
@@ -68,19 +69,27 @@ def rasterize(points, color, size, canvas, alpha=1.0):
 
 
 def can_paint_path(document, node):
-    """Whether ``Node.paintPath`` would paint into ``node``: Krita has it, and its active view shows
-    ``document`` with ``node`` as the current layer."""
+    """Whether ``Node.paintPath`` would paint into ``node``: Krita has it, its active view shows
+    ``document``, no other view does, and ``node`` is current there.
+
+    ``Document.activeNode()`` is the current layer of the document's first view, so with a second
+    view of the same document (Window > New View) it may not be the active view's, and libkis tells
+    no view's own current layer: there, Accept paints as without paintPath.
+    """
     if not hasattr(node, "paintPath"):
         return False
     from krita import Krita  # only inside Krita, and only where it has paintPath
 
-    window = Krita.instance().activeWindow()
+    krita = Krita.instance()
+    window = krita.activeWindow()
     view = window.activeView() if window is not None else None
     shown = view.document() if view is not None else None
-    if shown is None or shown.rootNode().uniqueId() != document.rootNode().uniqueId():
+    key = document.rootNode().uniqueId()
+    if shown is None or shown.rootNode().uniqueId() != key:
         return False
+    views = [other for other in krita.views() if other.document() is not None and other.document().rootNode().uniqueId() == key]
     current = shown.activeNode()
-    return current is not None and current.uniqueId() == node.uniqueId()
+    return len(views) == 1 and current is not None and current.uniqueId() == node.uniqueId()
 
 
 def paint_stroke(document, node, stroke, canvas):
@@ -94,7 +103,7 @@ def paint_stroke(document, node, stroke, canvas):
         document.waitForDone()
         return True, "paintPath", node
     if node.colorModel() != "RGBA" or node.colorDepth() != "U8":
-        return False, f"the layer is {node.colorModel()}/{node.colorDepth()}; Krita 5.1 can paint suggestions on 8-bit RGBA layers only", node
+        return False, f"the layer is {node.colorModel()}/{node.colorDepth()}; without Node.paintPath suggestions are painted on 8-bit RGBA layers only", node
     raster = rasterize(stroke.points, stroke.color, stroke.size, canvas)
     if raster is None:
         return False, "the stroke misses the canvas", node

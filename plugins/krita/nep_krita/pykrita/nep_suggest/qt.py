@@ -33,11 +33,16 @@ def event_position(event):
     return event.posF() if isinstance(event, QTabletEvent) else event.localPos()
 
 
+SYNTHESIZING_DEVICES = ((QtGui.QInputDevice.DeviceType.Stylus, QtGui.QInputDevice.DeviceType.Airbrush,
+                         QtGui.QInputDevice.DeviceType.Puck, QtGui.QInputDevice.DeviceType.TouchScreen)
+                        if QT_MAJOR >= 6 else ())
+
+
 def synthesized_mouse_event(event):
     """Whether Qt made this mouse event from a tablet's or a touch screen's."""
-    if QT_MAJOR >= 6:
+    if QT_MAJOR >= 6:  # Qt 6 hands a synthesized mouse event the device it came from
         device = event.pointingDevice()
-        return device is not None and device.type() != QtGui.QInputDevice.DeviceType.Mouse
+        return device is not None and device.type() in SYNTHESIZING_DEVICES
     return event.source() != Qt.MouseEventSource.MouseEventNotSynthesized
 
 
@@ -46,17 +51,29 @@ def image_bytes(image):
     return bytes(image.constBits().asarray(image.sizeInBytes()))
 
 
-_PEN = []  # Qt 6's tablet events point at their device: keep it alive
+_PEN = []  # Qt 6's events point at their device: keep it alive
+
+
+def _pen():
+    if not _PEN:
+        _PEN.append(QtGui.QPointingDevice(
+            "NEP pen", 1, QtGui.QInputDevice.DeviceType.Stylus, QtGui.QPointingDevice.PointerType.Pen,
+            QtGui.QInputDevice.Capability.Position | QtGui.QInputDevice.Capability.Pressure, 1, 3))
+    return _PEN[0]
+
+
+def pen_mouse_event(kind, position, button, buttons):
+    """The QMouseEvent Qt makes from a pen's event that no widget took (the tests send these)."""
+    if QT_MAJOR >= 6:
+        return QMouseEvent(kind, position, position, position, button, buttons, Qt.KeyboardModifier.NoModifier, _pen())
+    return QMouseEvent(kind, position, position, position, button, buttons, Qt.KeyboardModifier.NoModifier,
+                       Qt.MouseEventSource.MouseEventSynthesizedBySystem)
 
 
 def pen_tablet_event(kind, position, pressure, button, buttons):
     """A QTabletEvent of a pen tip at ``position`` (widget pixels), as a tablet sends it (the tests send these)."""
     if QT_MAJOR >= 6:
-        if not _PEN:
-            _PEN.append(QtGui.QPointingDevice(
-                "NEP pen", 1, QtGui.QInputDevice.DeviceType.Stylus, QtGui.QPointingDevice.PointerType.Pen,
-                QtGui.QInputDevice.Capability.Position | QtGui.QInputDevice.Capability.Pressure, 1, 3))
-        return QTabletEvent(kind, _PEN[0], position, position, pressure, 0.0, 0.0, 0.0, 0.0, 0.0,
+        return QTabletEvent(kind, _pen(), position, position, pressure, 0.0, 0.0, 0.0, 0.0, 0.0,
                             Qt.KeyboardModifier.NoModifier, button, buttons)
     return QTabletEvent(kind, position, position, QTabletEvent.TabletDevice.Stylus, QTabletEvent.PointerType.Pen, pressure,
                         0, 0, 0.0, 0.0, 0, Qt.KeyboardModifier.NoModifier, 1, button, buttons)
