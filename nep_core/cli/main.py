@@ -11,9 +11,10 @@ from rich.markup import escape
 from nep_core import __version__
 from nep_core.cli import collect, domains, evaluate, plugins, predict, rl, serve, train
 from nep_core.cli.common import err_console
+from nep_core.cli.help_text import NepTyper
 from nep_core.errors import NepError
 
-app = typer.Typer(
+app = NepTyper(
     name="nep",
     help=(
         "NEP: next edit prediction. Suggests a user's next action (or nothing) from their recent actions.\n\n"

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import typer
 
+from nep_core.cli.help_text import NepTyper
+
 
 def tools_app(name: str, help: str) -> typer.Typer:
     """A typer sub-app ``nep <name>`` like the built-in ones: help with ``-h``/``--help``, shown when no command is given."""
-    return typer.Typer(
+    return NepTyper(
         name=name,
         help=help,
         no_args_is_help=True,

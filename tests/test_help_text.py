@@ -1,0 +1,66 @@
+"""Help text: prose paragraphs flow to the terminal's width, hand-laid-out ones keep their lines."""
+
+from typer.testing import CliRunner
+
+from nep_core.cli.help_text import reflow
+from nep_core.cli.main import app
+
+
+def test_prose_paragraphs_are_joined_and_laid_out_ones_kept():
+    text = """First line
+    of the summary.
+
+    A paragraph written
+    over three
+    lines.
+
+    Examples:
+
+      nep train --domain code
+      nep eval --domain code
+
+    - a list item
+    - another
+    """
+    assert reflow(text).split("\n\n") == [
+        "First line of the summary.",
+        "A paragraph written over three lines.",
+        "Examples:",
+        "  nep train --domain code\n  nep eval --domain code",
+        "- a list item\n- another",
+    ]
+    assert reflow(None) is None and reflow("") == ""
+
+
+def help_paragraphs(arguments: list[str], start: str, end: str, cli=app) -> list[list[str]]:
+    """The paragraphs of ``ARGUMENTS --help`` in an 80-column terminal between ``start`` and ``end``, as stripped lines."""
+    result = CliRunner().invoke(cli, [*arguments, "--help"], terminal_width=80)
+    assert result.exit_code == 0, result.output
+    paragraphs = [[]]
+    for line in result.output.split(start, 1)[1].split(end, 1)[0].splitlines():
+        if line.strip():
+            paragraphs[-1].append(line.strip())
+        elif paragraphs[-1]:
+            paragraphs.append([])
+    return [lines for lines in paragraphs if lines]
+
+
+def full_but_last(paragraphs: list[list[str]]) -> bool:
+    """Every line but each paragraph's last fills most of the 80 columns: no line ends where the docstring's did."""
+    return all(len(line) > 60 for lines in paragraphs for line in lines[:-1])
+
+
+def test_help_in_an_80_column_terminal_has_no_ragged_lines():
+    paragraphs = help_paragraphs(["train"], "Usage: nep train [OPTIONS]", "Examples:")
+    assert len(paragraphs) == 2 and full_but_last(paragraphs)
+    # the docstring's own line breaks (written at 100 columns) used to end lines after "(config.json," and "logs/ and"
+    assert "(config.json, model.safetensors, tokenizer.json, nep.json)" in " ".join(paragraphs[1])
+    result = CliRunner().invoke(app, ["train", "--help"], terminal_width=80)
+    assert "\n   nep train --domain blender --max-steps 500" in result.output  # examples keep their indent
+
+
+def test_a_domain_tools_help_is_reflowed_too():
+    from nep_krita.cli import app as krita_tools  # made with nep_core.cli.subapp.tools_app, as every domain's
+
+    paragraphs = help_paragraphs(["plugin"], "Example: nep krita plugin --out dist", "Options", cli=krita_tools)
+    assert paragraphs[0][0].startswith("Install it in Krita") and full_but_last(paragraphs)
