@@ -1,5 +1,6 @@
 """Help text: prose paragraphs flow to the terminal's width, hand-laid-out ones keep their lines."""
 
+import pytest
 from typer.testing import CliRunner
 
 from nep_core.cli.help_text import reflow
@@ -21,6 +22,15 @@ def test_prose_paragraphs_are_joined_and_laid_out_ones_kept():
 
     - a list item
     - another
+
+    1. first
+    2. second
+
+    --out DIR    where
+    --seed N     which
+
+    nep domains
+    nep plugins
     """
     assert reflow(text).split("\n\n") == [
         "First line of the summary.",
@@ -28,8 +38,16 @@ def test_prose_paragraphs_are_joined_and_laid_out_ones_kept():
         "Examples:",
         "  nep train --domain code\n  nep eval --domain code",
         "- a list item\n- another",
+        "1. first\n2. second",
+        "--out DIR    where\n--seed N     which",
+        "nep domains\nnep plugins",
     ]
     assert reflow(None) is None and reflow("") == ""
+
+
+@pytest.fixture(autouse=True)
+def eighty_columns(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")  # Rich reads the width from here, not from CliRunner's terminal_width
 
 
 def help_paragraphs(arguments: list[str], start: str, end: str, cli=app) -> list[list[str]]:

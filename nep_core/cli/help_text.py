@@ -2,12 +2,14 @@
 
 Typer keeps a docstring's line breaks inside a paragraph, so help written at 100 columns came out
 ragged in an 80-column terminal (a full line, then a word or two). Paragraphs that are laid out by
-hand keep their lines: examples and other indented lines, lists (``- item``) and ``\\b`` blocks.
+hand keep their lines: indented lines, command lines (``nep ...``), lists (``- item``, ``1. item``),
+columns (two spaces inside a line) and ``\\b`` blocks.
 """
 
 from __future__ import annotations
 
 import inspect
+import re
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -21,21 +23,21 @@ def reflow(text: str | None) -> str | None:
     return "\n\n".join(paragraph if _laid_out(paragraph) else " ".join(paragraph.split("\n")) for paragraph in paragraphs)
 
 
+LAID_OUT = re.compile(r"\s|- |\* |\d+[.)] |nep |\$ |\x08")  # indented, a list item, a command line, or Click's \\b
+
+
 def _laid_out(paragraph: str) -> bool:
-    lines = paragraph.split("\n")
-    return paragraph.startswith("\b") or any(line[:1].isspace() or line.lstrip().startswith(("- ", "* ")) for line in lines)
+    return any(LAID_OUT.match(line) or "  " in line.strip() for line in paragraph.split("\n"))
 
 
 class ReflowedCommand(TyperCommand):
-    def format_help(self, ctx, formatter):
-        self.help = reflow(self.help)
-        return super().format_help(ctx, formatter)
+    def __init__(self, *args, help=None, **kwargs):
+        super().__init__(*args, help=reflow(help), **kwargs)
 
 
 class ReflowedGroup(TyperGroup):
-    def format_help(self, ctx, formatter):
-        self.help = reflow(self.help)
-        return super().format_help(ctx, formatter)
+    def __init__(self, *args, help=None, **kwargs):
+        super().__init__(*args, help=reflow(help), **kwargs)
 
 
 class NepTyper(typer.Typer):
