@@ -30,14 +30,19 @@ def _laid_out(paragraph: str) -> bool:
     return any(LAID_OUT.match(line) or "  " in line.strip() for line in paragraph.split("\n"))
 
 
-class ReflowedCommand(TyperCommand):
+class Reflowed:
+    """Mixed into a Typer command or group class: its help is reflowed once, when it is made."""
+
     def __init__(self, *args, help=None, **kwargs):
         super().__init__(*args, help=reflow(help), **kwargs)
 
 
-class ReflowedGroup(TyperGroup):
-    def __init__(self, *args, help=None, **kwargs):
-        super().__init__(*args, help=reflow(help), **kwargs)
+class ReflowedCommand(Reflowed, TyperCommand):
+    pass
+
+
+class ReflowedGroup(Reflowed, TyperGroup):
+    pass
 
 
 class NepTyper(typer.Typer):

@@ -3,12 +3,12 @@
 ``Workspace(document, view)`` wraps a Krita ``Document`` and the ``View`` painting on it. Without a
 view (kritarunner, where Krita opens no window) the brush comes from ``brush`` (a dict), so the
 same code runs headless. Layers are the top-level layers, counted from the bottom, as the action
-space counts them; the temporary layer of an Accept on Krita 5.1 is never one of them.
+space counts them; the temporary layer of an Accept without Node.paintPath is never one of them.
 """
 
 from .qt import QColor
 
-OWN_LAYERS = ("NEP stroke",)  # painter.TEMPORARY_LAYER, while Accept merges a stroke down on Krita 5.1
+OWN_LAYERS = ("NEP stroke",)  # painter.TEMPORARY_LAYER, while Accept merges a stroke down (no Node.paintPath)
 
 
 def color_name(managed_color):
