@@ -100,7 +100,7 @@ def scenario_accept(home):
     width, height = 200, 150
     document = new_document("accept", width, height)
     runtime = new_runtime(document, os.path.join(home, "logs-accept"))
-    out = {"painter": "paintPath" if painter.can_paint_path(document, runtime.workspace.active_node()) else "merge"}
+    out = {"view_paints": painter.view_paints_into(document, runtime.workspace.active_node())}
 
     # The ghost: drawn on an overlay of the canvas widget, here a stand-in showing the document at 200 %,
     # scrolled so that document (-5, -2.5) is at its corner; the document is not touched. Removed on Dismiss.

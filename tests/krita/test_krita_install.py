@@ -169,16 +169,25 @@ def test_each_document_has_its_session_and_going_back_to_one_goes_on_with_it(two
     assert steps[2]["ghost_shown"] and steps[4]["ghost_shown"]  # the server answered in B, and in A after B closed
     # side by side, C's ghost is drawn on C's canvas only
     assert two_documents["tiled"]["ghost_pixels_on_c"] > 50 and two_documents["tiled"]["ghost_pixels_on_a"] == 0
-    # Accept paints with Node.paintPath (Krita 5.3 and 6) only where it paints the right layer: not with A in two views
-    paints_path = two_documents["paints_path"]
-    assert paints_path == {"has_paint_path": paints_path["has_paint_path"], "one_view": paints_path["has_paint_path"], "two_views": False}
+    # Accept paints through the view (Node.paintPath, Krita's fill) only where that paints A's layer: not with A in two views
+    assert two_documents["view_paints"] == {"one_view": True, "two_views": False}
+    # with the left half of A selected, the plugin paints a line across A as a brush would: inside the selection only,
+    # as one undo step, and the painter's selection stays (Krita 5.3 and 6 with Node.paintPath, 5.1 and 5.2 with the fill)
+    line = two_documents["selected_line"]
+    assert line["done"] == [True, "paintPath" if line["krita_version"] >= "5.3" else "fill"]
+    xs, ys = [x for x, _ in line["painted"]], [y for _, y in line["painted"]]
+    assert len(line["painted"]) > 400 and max(xs) < 200 and min(xs) <= 22 and max(xs) >= 195, bounds(line["painted"])
+    assert max(abs(y + 0.5 - (300 - 30)) for y in ys) <= line["size"] / 2 + 2  # the line 30 px above A's foot, with the brush
+    assert line["selection_after"] == [0, 0, 200, 300] and line["layers"] == ["Background", "ink", "Selection Mask"]
+    assert line["undone"]
     logs = Path(two_documents["logs"])
     a_log, b_log = (read_session(logs / f"{session}.jsonl") for session in (a, b))
     assert [event.action.kind for event in b_log.events if event.action is not None] == ["stroke"]
-    # A's log: its state, the first L, A's state again each time it becomes active (later), the second L, the L beside C
+    # A's log: its state, the first L, A's state again each time it becomes active (later), the second L, the L beside C,
+    # the Ctrl+Z after the line painted in the selection (a script's painting is not the painter's stroke)
     assert [("state" if event.state is not None else event.action.kind) for event in a_log.events if event.feedback is None] == [
-        "state", "stroke", "state", "stroke", "state", "stroke"]
-    first, again, beside = (event for event in a_log.events if event.action is not None)
+        "state", "stroke", "state", "stroke", "state", "stroke", "undo"]
+    first, again, beside = (event for event in a_log.events if event.action is not None and event.action.kind == "stroke")
     back_in_a = [event for event in a_log.events if event.state is not None][1]
     assert first.t < back_in_a.t < again.t < beside.t
     assert first.action.args["points"][0][1] - again.action.args["points"][0][1] == pytest.approx(40 / two_documents["zoom"], abs=1)
@@ -286,13 +295,10 @@ def test_accept_paints_the_suggestion_into_the_painters_layer_and_ctrl_z_takes_i
     assert drawn["outcome"].startswith("Accepted")
     assert drawn["layers_after_accept"] == ["Background", "ink"]  # painted into the painter's layer, nothing left over
     assert {tuple(pixel) for pixel in drawn["painted_after_undo_1"]} == before  # Ctrl+Z: the painter's layer as it was
-    if not drawn["paints_paths"]:  # Krita 5.1 and 5.2: Accept added the stroke as a layer and merged it down
-        assert drawn["layers_after_undo_1"] == ["Background", "ink", "NEP stroke"]  # the merge undone
-        assert drawn["layers_after_undo_2"] == ["Background", "ink"]  # and the layer: two steps
-        assert {tuple(pixel) for pixel in drawn["painted_after_undo_2"]} == before
-    else:  # Krita 5.3: Node.paintPath in the painter's layer, one step; the second Ctrl+Z takes the painter's own stroke
-        assert drawn["krita_version"] >= "5.3" and drawn["layers_after_undo_1"] == ["Background", "ink"]
-        assert drawn["painted_after_undo_2"] == []
+    # one undo step in every Krita (Node.paintPath in 5.3 and 6, Krita's fill through the stroke's shape in 5.1 and
+    # 5.2): the layers as they were, and the second Ctrl+Z takes the painter's own stroke
+    assert drawn["layers_after_undo_1"] == ["Background", "ink"]
+    assert drawn["painted_after_undo_2"] == []
     # the server heard it all: the ghost shown when the document opened was passed over by the painter's
     # stroke, the next one accepted, and those shown after it passed over by the two Ctrl+Z
     assert [record["outcome"] for record in feedback] == ["ignored", "accepted", "ignored", "ignored"]

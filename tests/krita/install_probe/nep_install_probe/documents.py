@@ -6,15 +6,18 @@ showing, so A's view is the active one again, and A is painted in once more, 40 
 than before. Then document C is opened and the painter puts the views side by side (Krita's
 sub-window mode, tiled): C's ghost shows on C's canvas only. Then the painter clicks in A's canvas,
 which gives it the focus (Krita's canvas switcher eats that click: it paints nothing), and paints
-an L there sooner than the plugin's tick: the L is A's, where Krita painted it. Reported after each
-step: the plugin's session id, its error, whether the ghost shows, and at the end the session logs;
-and whether Accept would paint with Node.paintPath, with A in one view and then in two.
+an L there sooner than the plugin's tick: the L is A's, where Krita painted it. Then the painter
+selects A's left half and the plugin's painter paints a line across A, and Ctrl+Z is pressed once.
+Reported after each step: the plugin's session id, its error, whether the ghost shows, and at the end
+the session logs; the line's pixels, the selection after it and the pixels after the Ctrl+Z; and
+whether Accept would paint through the view (Node.paintPath, Krita's fill), with A in one view and
+then in two.
 """
 
-from krita import Krita
+from krita import Krita, Selection
 from nep_suggest.qt import QApplication, QMdiArea, Qt
 
-from .draw import (PAINT_DONE_MS, VIEW_READY_MS, drag_with_the_mouse, l_path, later, open_document, painted_pixels, plugin,
+from .draw import (HEIGHT, PAINT_DONE_MS, VIEW_READY_MS, WIDTH, drag_with_the_mouse, l_path, later, open_document, painted_pixels, plugin,
                    rendered_pixels, visible_canvas)
 
 ANSWER_WAIT_MS = 3000
@@ -48,11 +51,10 @@ def paint_in_a(seen, report):
 
 
 def open_b(seen, report):
-    from nep_suggest.painter import can_paint_path
+    from nep_suggest.painter import view_paints_into
 
     look(seen, "painted_a")
-    document, layer = seen["a"]
-    seen["paints_path"] = {"has_paint_path": hasattr(layer, "paintPath"), "one_view": can_paint_path(document, layer)}
+    seen["view_paints"] = {"one_view": view_paints_into(*seen["a"])}
     seen["b"] = open_document("nep-b")[0]
     later(VIEW_READY_MS, paint_in_b, report, seen)
 
@@ -115,14 +117,43 @@ def paint_beside_c(seen, canvas_a, before, report):
 
 
 def finish(seen, before, report):
-    from nep_suggest.painter import can_paint_path
-
     look(seen, "painted_a_beside_c")
-    document, layer = seen["a"]
-    Krita.instance().activeWindow().addView(document)  # Window > New View: A in two views, the new one active
-    seen["paints_path"]["two_views"] = can_paint_path(document, layer)
     known = set(map(tuple, before))
-    seen["painted_a_beside_c"]["painted"] = [pixel for pixel in painted_pixels(*seen.pop("a")) if tuple(pixel) not in known]
+    seen["painted_a_beside_c"]["painted"] = [pixel for pixel in painted_pixels(*seen["a"]) if tuple(pixel) not in known]
+    later(0, paint_in_a_selection, report, seen)
+
+
+def paint_in_a_selection(seen, report):
+    """A line across A, 30 pixels above its foot, through the plugin's painter, with A's left half selected."""
+    from nep_suggest import painter
+    from nep_suggest.strokes import Stroke
+
+    document, layer = seen["a"]
+    selected = Selection()
+    selected.select(0, 0, WIDTH // 2, HEIGHT, 255)
+    document.setSelection(selected)
+    before = painted_pixels(document, layer)
+    size = Krita.instance().activeWindow().activeView().brushSize()  # paintPath paints with the brush's, as Accept asks
+    line = Stroke(points=((20.0, HEIGHT - 30.0, 1.0, 0.0), (WIDTH - 20.0, HEIGHT - 30.0, 1.0, 8.0)), color="#000000", size=size)
+    done = painter.paint_stroke(document, layer, line, (WIDTH, HEIGHT))
+    kept = document.selection()
+    known = set(map(tuple, before))
+    seen["selected_line"] = {"done": [done[0], done[1]], "painted": [p for p in painted_pixels(document, layer) if tuple(p) not in known],
+                             "selection_after": None if kept is None else [kept.x(), kept.y(), kept.width(), kept.height()],
+                             "layers": [node.name() for node in document.rootNode().childNodes()],
+                             "krita_version": Krita.instance().version(), "size": size}
+    Krita.instance().action("edit_undo").trigger()  # Ctrl+Z
+    later(PAINT_DONE_MS, after_undo_in_a, report, seen, before)
+
+
+def after_undo_in_a(seen, before, report):
+    from nep_suggest.painter import view_paints_into
+
+    document, layer = seen.pop("a")
+    seen["selected_line"]["undone"] = painted_pixels(document, layer) == before
+    document.setSelection(None)
+    Krita.instance().activeWindow().addView(document)  # Window > New View: A in two views, the new one active
+    seen["view_paints"]["two_views"] = view_paints_into(document, layer)
     seen.pop("c")
     app = plugin()
     seen.update(logs=app.settings.logs(), session=app.runtime.session_id)

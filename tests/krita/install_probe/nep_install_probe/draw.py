@@ -254,7 +254,7 @@ def rendered_pixels(overlay):
 
 def after_accept(document, layer, seen, report):
     app = plugin()
-    merged = document.nodeByName(layer.name())  # without Node.paintPath Accept merges the stroke down: a new node
+    merged = document.nodeByName(layer.name())  # where Accept merges a layer down, a new node
     seen.update(painted_after_accept=painted_pixels(document, merged), outcome=app.runtime.outcome,
                 layers_after_accept=[node.name() for node in document.rootNode().childNodes()])
     Krita.instance().action("edit_undo").trigger()  # Ctrl+Z

@@ -1,15 +1,23 @@
-"""Painting a stroke into a layer: ``Node.paintPath`` where Krita has it, a raster fallback elsewhere.
+"""Painting a stroke into a layer, as one undoable step where Krita allows it.
 
-Krita 5.3 and 6 (5.3.4 and 6.0.4 checked) paint a ``QPainterPath`` with the current brush preset,
-size and colour (``Node.paintPath``), as one undoable step, at even pressure. It paints into the
-*active window's active view's* current layer, whatever node it is called on, and with no window
-(kritarunner) it crashes Krita, so it is used only where that view shows our document with
-``node`` current (``can_paint_path``). Krita 5.1 and 5.2 (5.2.9 checked) have no painting call in
-their Python API, so the fallback (used there, and where ``can_paint_path`` says no) rasterizes the
-stroke with ``QPainter`` (round caps, width = brush size times pressure, antialiased) into a
-temporary layer above the target, through ``setPixelData``, and merges it down (``Node.mergeDown``):
-two undo steps, *Add Layer* and *Merge Down*. ``QImage.Format_ARGB32`` is stored as B, G, R, A
-bytes on little-endian machines: exactly the BGRA layout of an 8-bit RGBA layer.
+Three ways, the first that applies:
+
+- ``Node.paintPath`` (Krita 5.3 and 6; 5.3.4 and 6.0.4 checked) paints a ``QPainterPath`` with the
+  current brush preset, size and colour, at even pressure.
+- *Edit > Fill with Foreground Color* through a selection of the stroke's shape (every Krita; 5.1.5
+  and 5.2.9 checked): the stroke is rasterized with ``QPainter`` (round caps, width = brush size
+  times pressure, antialiased), its coverage becomes the document's selection (intersected with the
+  painter's own, which is put back afterwards: ``Document.setSelection`` is not an undo step), and
+  Krita's fill action paints it in the current colour.
+- Elsewhere the stroke is rasterized into a temporary layer above the target through
+  ``setPixelData`` and merged down (``Node.mergeDown``): two undo steps, *Add Layer* and *Merge
+  Down*.
+
+The first two paint into *the active window's active view's* current layer, whatever node they are
+called on, and with no window (kritarunner) ``paintPath`` crashes Krita, so they are used only where
+that view shows our document with ``node`` current (``view_paints_into``). ``QImage.Format_ARGB32``
+is stored as B, G, R, A bytes on little-endian machines: exactly the BGRA layout of an 8-bit RGBA
+layer, and every fourth byte is the coverage a selection takes.
 """
 
 import math
@@ -68,17 +76,15 @@ def rasterize(points, color, size, canvas, alpha=1.0):
     return bounds, data
 
 
-def can_paint_path(document, node):
-    """Whether ``Node.paintPath`` would paint into ``node``: Krita has it, its active view shows
-    ``document``, no other view does, and ``node`` is current there.
+def view_paints_into(document, node):
+    """Whether Krita's painting calls (``Node.paintPath``, the fill action) would paint into ``node``:
+    the active view shows ``document``, no other view does, and ``node`` is current there.
 
     ``Document.activeNode()`` is the current layer of the document's first view, so with a second
     view of the same document (Window > New View) it may not be the active view's, and libkis tells
-    no view's own current layer: there, Accept paints as without paintPath.
+    no view's own current layer: there, Accept merges a layer down.
     """
-    if not hasattr(node, "paintPath"):
-        return False
-    from krita import Krita  # only inside Krita, and only where it has paintPath
+    from krita import Krita  # only inside Krita
 
     krita = Krita.instance()
     window = krita.activeWindow()
@@ -95,15 +101,52 @@ def can_paint_path(document, node):
 def paint_stroke(document, node, stroke, canvas):
     """Paint ``stroke`` (``Stroke`` of strokes.py) into ``node``.
 
-    ``(True, how, layer)``, where ``layer`` is the painted layer (a merge replaces ``node``), or
-    ``(False, why, node)``.
+    ``(True, how, layer)``, where ``how`` is "paintPath", "fill" or "merge" and ``layer`` the painted
+    layer (a merge replaces ``node``), or ``(False, why, node)``.
     """
-    if can_paint_path(document, node):
-        node.paintPath(stroke_path(stroke.points), "ForegroundColor", "None")  # Krita's names, case and all
+    if view_paints_into(document, node):
+        if hasattr(node, "paintPath"):
+            node.paintPath(stroke_path(stroke.points), "ForegroundColor", "None")  # Krita's names, case and all
+            document.waitForDone()
+            return True, "paintPath", node
+        if not any(child.type() == "selectionmask" for child in node.childNodes()):  # a local selection would take ours' place
+            return fill_stroke(document, node, stroke, canvas)
+    return merge_stroke(document, node, stroke, canvas)
+
+
+def fill_stroke(document, node, stroke, canvas):
+    """The stroke's coverage as the selection, filled with the foreground colour by Krita's own action: one undo step."""
+    from krita import Krita, Selection  # only inside Krita
+
+    raster = rasterize(stroke.points, "#000000", stroke.size, canvas, alpha=stroke.opacity)
+    if raster is None:
+        return False, "the stroke misses the canvas", node
+    (x, y, w, h), data = raster
+    kept = document.selection()
+    kept = kept.duplicate() if kept is not None else None  # a copy: the selection we set may be written into its mask
+    shape = Selection()
+    shape.setPixelData(bytes(data[3::4]), x, y, w, h)
+    if kept is not None:
+        shape.intersect(kept)  # as a brush, only inside the painter's selection
+    if shape.width() == 0 or shape.height() == 0:
+        return False, "the stroke lies outside the selection", node
+    document.setSelection(shape)
+    try:
+        placed = document.selection()
+        # with no selection Krita's fill paints the whole layer: fill only what was checked to be the stroke
+        if placed is None or placed.x() < x or placed.y() < y or placed.x() + placed.width() > x + w or placed.y() + placed.height() > y + h:
+            return False, "cannot select the stroke's shape", node
+        Krita.instance().action("fill_selection_foreground_color").trigger()
         document.waitForDone()
-        return True, "paintPath", node
+    finally:
+        document.setSelection(kept)
+    return True, "fill", node
+
+
+def merge_stroke(document, node, stroke, canvas):
+    """The stroke painted into a temporary layer above ``node`` and merged down: two undo steps."""
     if node.colorModel() != "RGBA" or node.colorDepth() != "U8":
-        return False, f"the layer is {node.colorModel()}/{node.colorDepth()}; without Node.paintPath suggestions are painted on 8-bit RGBA layers only", node
+        return False, f"the layer is {node.colorModel()}/{node.colorDepth()}; where Accept merges a layer down, suggestions are painted on 8-bit RGBA layers only", node
     raster = rasterize(stroke.points, stroke.color, stroke.size, canvas)
     if raster is None:
         return False, "the stroke misses the canvas", node

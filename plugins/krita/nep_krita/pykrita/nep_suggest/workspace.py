@@ -8,7 +8,7 @@ space counts them; the temporary layer of an Accept without Node.paintPath is ne
 
 from .qt import QColor
 
-OWN_LAYERS = ("NEP stroke",)  # painter.TEMPORARY_LAYER, while Accept merges a stroke down (no Node.paintPath)
+OWN_LAYERS = ("NEP stroke",)  # painter.TEMPORARY_LAYER, while Accept merges a stroke down (the view cannot paint)
 
 
 def color_name(managed_color):
