@@ -82,3 +82,46 @@ def test_a_domain_tools_help_is_reflowed_too():
 
     paragraphs = help_paragraphs(["plugin"], "Example: nep krita plugin --out dist", "Options", cli=krita_tools)
     assert paragraphs[0][0].startswith("Install it in Krita") and full_but_last(paragraphs)
+
+
+def commands(group, path=()):
+    """``(arguments, command)`` for every command and group under ``group``, ``group`` itself first."""
+    yield list(path), group
+    for name, command in getattr(group, "commands", {}).items():  # a group (Typer has its own copy of Click's classes)
+            yield from commands(command, (*path, name))
+
+
+def shown(name: str, lines: list[str]) -> bool:
+    """Whether ``name`` is printed whole, or folded: a cell ends with its start and the lines below go on at that column."""
+
+    def goes_on(rest: str, row: int, column: int) -> bool:
+        line = lines[row] if row < len(lines) else ""
+        if line[column:column + len(rest)] == rest:
+            return True
+        cut = len(line[column:].split(" ", 1)[0])  # the part of the cell on this line
+        return 0 < cut < len(rest) and line[column:column + cut] == rest[:cut] and goes_on(rest[cut:], row + 1, column)
+
+    return any(goes_on(name, row, column) for row, line in enumerate(lines) for column in range(len(line))
+               if line.startswith(name[:2], column) and (column == 0 or line[column - 1] == " "))
+
+
+@pytest.mark.parametrize("tools", [False, True], ids=["nep", "domain-tools"])
+def test_option_tables_in_an_80_column_terminal_show_every_name_and_word_in_full(tools):
+    import typer
+
+    from nep_core.cli.help_text import NepTyper
+    from nep_core.plugins import add_plugin_commands
+
+    cli = app
+    if tools:  # every installed domain's tool group, as `nep` adds them when it starts
+        cli = NepTyper()
+        add_plugin_commands(cli)
+    listed = list(commands(typer.main.get_command(cli)))
+    assert len(listed) >= (10 if tools else 9)
+    for arguments, command in listed:
+        result = CliRunner().invoke(cli, [*arguments, "--help"], terminal_width=80)
+        assert result.exit_code == 0, (arguments, result.output)
+        assert "…" not in result.output, (arguments, result.output)  # Rich's ellipsis: a name or word cut off
+        expected = {name for param in command.params for name in (*param.opts, *param.secondary_opts) if name.startswith("--")}
+        lines = result.output.splitlines()
+        assert all(shown(name, lines) for name in expected), (arguments, [name for name in expected if not shown(name, lines)])

@@ -1,15 +1,22 @@
-"""Help text that Rich wraps to the terminal: prose paragraphs of a docstring joined into one line each.
+"""Help that fits the terminal: prose paragraphs of a docstring joined into one line each, and
+option tables that fold what does not fit instead of cutting it.
 
 Typer keeps a docstring's line breaks inside a paragraph, so help written at 100 columns came out
 ragged in an 80-column terminal (a full line, then a word or two). Paragraphs that are laid out by
 hand keep their lines: indented lines, command lines (``nep ...``), lists (``- item``, ``1. item``),
 columns (two spaces inside a line) and ``\\b`` blocks.
+
+Rich cuts a table cell that is narrower than its longest word with an ellipsis, and an 80-column
+terminal is too narrow for Typer's option table of ``nep rl`` or ``nep serve``: option names came
+out as ``--max-resample-ro…``. Typer has no setting for it, so while a NEP command prints its help,
+Typer's table and column classes are ones whose cells fold onto the next line.
 """
 
 from __future__ import annotations
 
 import inspect
 import re
+from contextlib import contextmanager
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -31,10 +38,15 @@ def _laid_out(paragraph: str) -> bool:
 
 
 class Reflowed:
-    """Mixed into a Typer command or group class: its help is reflowed once, when it is made."""
+    """Mixed into a Typer command or group class: its help is reflowed once, when it is made, and
+    its option tables fold long names and words (``folding_tables``)."""
 
     def __init__(self, *args, help=None, **kwargs):
         super().__init__(*args, help=reflow(help), **kwargs)
+
+    def format_help(self, ctx, formatter):
+        with folding_tables():
+            return super().format_help(ctx, formatter)
 
 
 class ReflowedCommand(Reflowed, TyperCommand):
@@ -54,3 +66,33 @@ class NepTyper(typer.Typer):
 
     def command(self, *args, cls=None, **kwargs):
         return super().command(*args, cls=cls or ReflowedCommand, **kwargs)
+
+
+@contextmanager
+def folding_tables():
+    """Typer's help tables, while inside, fold a cell's overflow onto the next line (Rich cuts it)."""
+    from rich.columns import Columns
+    from rich.table import Table
+    from rich.text import Text
+    from typer import rich_utils
+
+    def folded(renderables):
+        for renderable in renderables:
+            if isinstance(renderable, Text):
+                renderable.overflow = "fold"  # a Text's own overflow wins over its column's ellipsis
+        return renderables
+
+    class FoldingTable(Table):  # the option and command tables
+        def add_row(self, *renderables, **kwargs):
+            super().add_row(*folded(renderables), **kwargs)
+
+    class FoldingColumns(Columns):  # an option's help, default and environment variable, laid out in a grid
+        def __init__(self, renderables=None, *args, **kwargs):
+            super().__init__(folded(list(renderables or [])), *args, **kwargs)
+
+    saved = rich_utils.Table, rich_utils.Columns
+    rich_utils.Table, rich_utils.Columns = FoldingTable, FoldingColumns
+    try:
+        yield
+    finally:
+        rich_utils.Table, rich_utils.Columns = saved
