@@ -97,7 +97,7 @@ def shown(name: str, lines: list[str]) -> bool:
     def goes_on(rest: str, row: int, column: int) -> bool:
         line = lines[row] if row < len(lines) else ""
         if line[column:column + len(rest)] == rest:
-            return True
+            return line[column + len(rest):column + len(rest) + 1] in ("", " ", ",", "│")  # not the start of a longer name
         cut = len(line[column:].split(" ", 1)[0])  # the part of the cell on this line
         return 0 < cut < len(rest) and line[column:column + cut] == rest[:cut] and goes_on(rest[cut:], row + 1, column)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import threading
 from contextlib import contextmanager
 
 import typer
@@ -90,9 +91,13 @@ def folding_tables():
         def __init__(self, renderables=None, *args, **kwargs):
             super().__init__(folded(list(renderables or [])), *args, **kwargs)
 
-    saved = rich_utils.Table, rich_utils.Columns
-    rich_utils.Table, rich_utils.Columns = FoldingTable, FoldingColumns
-    try:
-        yield
-    finally:
-        rich_utils.Table, rich_utils.Columns = saved
+    with _PATCHING:  # one help at a time swaps Typer's classes
+        saved = rich_utils.Table, rich_utils.Columns
+        rich_utils.Table, rich_utils.Columns = FoldingTable, FoldingColumns
+        try:
+            yield
+        finally:
+            rich_utils.Table, rich_utils.Columns = saved
+
+
+_PATCHING = threading.RLock()

@@ -137,6 +137,21 @@ def scenario_accept(home):
     for name, item in refused.items():
         runtime.suggestion = item
         out["refused"][name] = list(runtime.accept())
+    # A stroke where Krita's brush would not paint is refused too: a locked or hidden layer, or one in a locked group.
+    ink = runtime.workspace.active_node()
+    out["refused_unpaintable"] = {}
+    for name, change in (("locked", ink.setLocked), ("hidden", lambda on: ink.setVisible(not on))):
+        change(True)
+        runtime._set_suggestion(dict(line))
+        out["refused_unpaintable"][name] = list(runtime.accept())
+        change(False)
+    group, inside = document.createGroupLayer("Locked group"), document.createNode("In a group", "paintlayer")
+    document.rootNode().addChildNode(group, None)
+    group.addChildNode(inside, None)
+    group.setLocked(True)
+    out["refused_unpaintable"]["in_locked_group"] = painter.why_not_paintable(inside)
+    out["paintable_after_unlocking"] = painter.why_not_paintable(ink)
+    group.remove()
     out["unchanged_after_refusals"] = layer_bytes(runtime.workspace.active_node(), width, height) == before
     out["layers_after_refusals"] = [node.name() for node in document.topLevelNodes()]
 

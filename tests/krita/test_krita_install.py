@@ -174,19 +174,23 @@ def test_each_document_has_its_session_and_going_back_to_one_goes_on_with_it(two
     # with the left half of A selected, the plugin paints a line across A as a brush would: inside the selection only,
     # as one undo step, and the painter's selection stays (Krita 5.3 and 6 with Node.paintPath, 5.1 and 5.2 with the fill)
     line = two_documents["selected_line"]
+    assert two_documents["invert_enabled"]
     assert line["done"] == [True, "paintPath" if line["krita_version"] >= "5.3" else "fill"]
     xs, ys = [x for x, _ in line["painted"]], [y for _, y in line["painted"]]
     assert len(line["painted"]) > 400 and max(xs) < 200 and min(xs) <= 22 and max(xs) >= 195, bounds(line["painted"])
     assert max(abs(y + 0.5 - (300 - 30)) for y in ys) <= line["size"] / 2 + 2  # the line 30 px above A's foot, with the brush
-    assert line["selection_after"] == [0, 0, 200, 300] and line["layers"] == ["Background", "ink", "Selection Mask"]
-    assert line["undone"]
+    assert line["selection_before"] == line["selection_after"] == [0, 0, 200, 300]
+    assert line["layers"] == ["Background", "ink", "Selection Mask"]
+    # the first Ctrl+Z takes the line back, the second the inversion: the painter's own selection is the one shown
+    assert line["undone"] and line["selection_after_undo_1"] == [0, 0, 200, 300]
+    assert line["selection_after_undo_2"] == [200, 0, 200, 300]
     logs = Path(two_documents["logs"])
     a_log, b_log = (read_session(logs / f"{session}.jsonl") for session in (a, b))
     assert [event.action.kind for event in b_log.events if event.action is not None] == ["stroke"]
     # A's log: its state, the first L, A's state again each time it becomes active (later), the second L, the L beside C,
-    # the Ctrl+Z after the line painted in the selection (a script's painting is not the painter's stroke)
+    # the two Ctrl+Z after the line painted in the selection (a script's painting is not the painter's stroke)
     assert [("state" if event.state is not None else event.action.kind) for event in a_log.events if event.feedback is None] == [
-        "state", "stroke", "state", "stroke", "state", "stroke", "undo"]
+        "state", "stroke", "state", "stroke", "state", "stroke", "undo", "undo"]
     first, again, beside = (event for event in a_log.events if event.action is not None and event.action.kind == "stroke")
     back_in_a = [event for event in a_log.events if event.state is not None][1]
     assert first.t < back_in_a.t < again.t < beside.t
@@ -299,6 +303,9 @@ def test_accept_paints_the_suggestion_into_the_painters_layer_and_ctrl_z_takes_i
     # 5.2): the layers as they were, and the second Ctrl+Z takes the painter's own stroke
     assert drawn["layers_after_undo_1"] == ["Background", "ink"]
     assert drawn["painted_after_undo_2"] == []
+    history, before_accept = drawn["undo_history_after_accept"], drawn["undo_history_before_accept"]
+    assert history[:-1] == before_accept and len(history) == len(before_accept) + 1  # Krita's Undo History docker
+    assert history[-1] == "Flood Fill Layer" or drawn["krita_version"] >= "5.3", history  # Krita's fill, not a layer merge
     # the server heard it all: the ghost shown when the document opened was passed over by the painter's
     # stroke, the next one accepted, and those shown after it passed over by the two Ctrl+Z
     assert [record["outcome"] for record in feedback] == ["ignored", "accepted", "ignored", "ignored"]

@@ -222,6 +222,11 @@ def test_off_canvas_malformed_and_unknown_suggestions_are_refused_and_paint_noth
     assert refused["unknown_kind"][1] == "Refused: unknown action kind 'explode'"
     assert refused["bad_color"][1] == "Refused: color: args.color must be #rrggbb"
     assert refused["no_such_layer"][1] == "Refused: layer.switch: there is no layer 9 (the document has 2)"
+    # where Krita's brush would not paint (its fill would silently paint nothing), the stroke is refused with the reason
+    assert accept["refused_unpaintable"] == {"locked": [False, "Refused: stroke: the active layer is locked"],
+                                             "hidden": [False, "Refused: stroke: the active layer is hidden"],
+                                             "in_locked_group": "the active layer is in a locked group"}
+    assert accept["paintable_after_unlocking"] is None
     assert accept["unchanged_after_refusals"] and accept["layers_after_refusals"] == ["Background", "Ink"]
 
 
@@ -239,7 +244,7 @@ def test_every_outcome_is_in_the_session_log_that_nep_core_reads(krita_run):
     assert session.events[0].state["canvas"] == {"width": 200, "height": 150}
     feedback = [event.feedback for event in session.events if event.feedback is not None]
     outcomes = [record["outcome"] for record in feedback]
-    assert outcomes == ["dismissed", *["refused"] * 7, "accepted", "accepted", "accepted"]
+    assert outcomes == ["dismissed", *["refused"] * 9, "accepted", "accepted", "accepted"]  # 7 bad suggestions, 2 unpaintable layers
     assert feedback[1]["reason"] == "stroke: a point lies off the 200x150 canvas" and feedback[1]["accepted"] is False
     painted = [event.action for event in session.events if event.action is not None and event.action.kind == "stroke"]
     assert len(painted) == 1 and painted[0].args["color"] == "#ff0000" and painted[0].args["size"] == 6.0

@@ -7,9 +7,10 @@ than before. Then document C is opened and the painter puts the views side by si
 sub-window mode, tiled): C's ghost shows on C's canvas only. Then the painter clicks in A's canvas,
 which gives it the focus (Krita's canvas switcher eats that click: it paints nothing), and paints
 an L there sooner than the plugin's tick: the L is A's, where Krita painted it. Then the painter
-selects A's left half and the plugin's painter paints a line across A, and Ctrl+Z is pressed once.
-Reported after each step: the plugin's session id, its error, whether the ghost shows, and at the end
-the session logs; the line's pixels, the selection after it and the pixels after the Ctrl+Z; and
+selects A's right half and inverts the selection, the plugin's painter paints a line across A, and
+Ctrl+Z is pressed twice. Reported after each step: the plugin's session id, its error, whether the
+ghost shows, and at the end the session logs; the line's pixels, and the selection before it, after
+it and after each Ctrl+Z; and
 whether Accept would paint through the view (Node.paintPath, Krita's fill), with A in one view and
 then in two.
 """
@@ -123,23 +124,46 @@ def finish(seen, before, report):
     later(0, paint_in_a_selection, report, seen)
 
 
+def bounds_of(selection):
+    """``[x, y, w, h]`` of the pixels ``selection`` selects (its own bounds can be the whole image once inverted)."""
+    if selection is None:
+        return None
+    data = bytes(selection.pixelData(0, 0, WIDTH, HEIGHT))
+    xs = [index % WIDTH for index in range(len(data)) if data[index] > 127]
+    ys = [index // WIDTH for index in range(len(data)) if data[index] > 127]
+    return [min(xs), min(ys), max(xs) - min(xs) + 1, max(ys) - min(ys) + 1] if xs else []
+
+
 def paint_in_a_selection(seen, report):
-    """A line across A, 30 pixels above its foot, through the plugin's painter, with A's left half selected."""
+    """Select A's right half, then invert the selection (Select > Invert, an undo step that edits the selection)."""
+    document, _ = seen["a"]
+    selected = Selection()
+    selected.select(WIDTH // 2, 0, WIDTH - WIDTH // 2, HEIGHT, 255)
+    document.setSelection(selected)
+    later(PAINT_DONE_MS, invert_in_a, report, seen)  # Krita 6 enables Invert only once it has seen the new selection
+
+
+def invert_in_a(seen, report):
+    invert = Krita.instance().action("invert_selection")
+    seen["invert_enabled"] = invert.isEnabled()
+    invert.trigger()
+    later(PAINT_DONE_MS, paint_line_in_a, report, seen)
+
+
+def paint_line_in_a(seen, report):
+    """A line across A, 30 pixels above its foot, through the plugin's painter, with A's left half selected; then Ctrl+Z."""
     from nep_suggest import painter
     from nep_suggest.strokes import Stroke
 
     document, layer = seen["a"]
-    selected = Selection()
-    selected.select(0, 0, WIDTH // 2, HEIGHT, 255)
-    document.setSelection(selected)
     before = painted_pixels(document, layer)
     size = Krita.instance().activeWindow().activeView().brushSize()  # paintPath paints with the brush's, as Accept asks
     line = Stroke(points=((20.0, HEIGHT - 30.0, 1.0, 0.0), (WIDTH - 20.0, HEIGHT - 30.0, 1.0, 8.0)), color="#000000", size=size)
+    selection_before = bounds_of(document.selection())
     done = painter.paint_stroke(document, layer, line, (WIDTH, HEIGHT))
-    kept = document.selection()
     known = set(map(tuple, before))
     seen["selected_line"] = {"done": [done[0], done[1]], "painted": [p for p in painted_pixels(document, layer) if tuple(p) not in known],
-                             "selection_after": None if kept is None else [kept.x(), kept.y(), kept.width(), kept.height()],
+                             "selection_before": selection_before, "selection_after": bounds_of(document.selection()),
                              "layers": [node.name() for node in document.rootNode().childNodes()],
                              "krita_version": Krita.instance().version(), "size": size}
     Krita.instance().action("edit_undo").trigger()  # Ctrl+Z
@@ -147,10 +171,18 @@ def paint_in_a_selection(seen, report):
 
 
 def after_undo_in_a(seen, before, report):
+    """After the first Ctrl+Z; a second one takes back the inversion, on the painter's own selection."""
+    document, layer = seen["a"]
+    seen["selected_line"].update(undone=painted_pixels(document, layer) == before, selection_after_undo_1=bounds_of(document.selection()))
+    Krita.instance().action("edit_undo").trigger()
+    later(PAINT_DONE_MS, after_second_undo_in_a, report, seen)
+
+
+def after_second_undo_in_a(seen, report):
     from nep_suggest.painter import view_paints_into
 
     document, layer = seen.pop("a")
-    seen["selected_line"]["undone"] = painted_pixels(document, layer) == before
+    seen["selected_line"]["selection_after_undo_2"] = bounds_of(document.selection())
     document.setSelection(None)
     Krita.instance().activeWindow().addView(document)  # Window > New View: A in two views, the new one active
     seen["view_paints"]["two_views"] = view_paints_into(document, layer)

@@ -18,7 +18,7 @@ import traceback
 
 from krita import Krita
 from nep_suggest.qt import (QAbstractScrollArea, QApplication, QEvent, QImage, QMouseEvent, QObject, QPoint, QPointF, QRegion, Qt,
-                            QTimer, QToolButton, QWidget, pen_tablet_event)
+                            QtWidgets, QTimer, QToolButton, QWidget, pen_tablet_event)
 
 WIDTH, HEIGHT = 400, 300
 BRUSH_SIZE = 4.0
@@ -172,7 +172,6 @@ def finish(document, layer, canvas, path, *painted_and_report):
     *painted, report = painted_and_report
     seen = {"canvas_class": canvas.metaObject().className(), "painted": painted[0] if painted else painted_pixels(document, layer),
             "mouse_path": [path[0], path[30], path[-1]], "krita_version": Krita.instance().version(),
-            "paints_paths": hasattr(layer, "paintPath"),  # Node.paintPath: not in Krita 5.1 or 5.2
             "zoom": Krita.instance().activeWindow().activeView().canvas().zoomLevel()}  # the L's start, corner and end in widget pixels
     wait_for_the_ghost(document, layer, seen, ANSWER_WAIT_MS // POLL_MS, report)
 
@@ -234,7 +233,15 @@ def after_rotating_back(document, layer, seen, report):
     later(PAUSE_MS, accept, report, document, layer, seen)  # the painter looks for a while, then accepts
 
 
+def undo_history():
+    """The entries of Krita's Undo History docker (its first is "<empty>")."""
+    docker = next(docker for docker in Krita.instance().dockers() if docker.windowTitle() == "Undo History")
+    model = docker.findChild(QtWidgets.QListView).model()  # Krita's KisUndoView
+    return [model.data(model.index(row, 0)) for row in range(model.rowCount())]
+
+
 def accept(document, layer, seen, report):
+    seen["undo_history_before_accept"] = undo_history()
     Krita.instance().action("nep_suggest_accept").trigger()
     later(PAINT_DONE_MS, after_accept, report, document, layer, seen)
 
@@ -256,7 +263,7 @@ def after_accept(document, layer, seen, report):
     app = plugin()
     merged = document.nodeByName(layer.name())  # where Accept merges a layer down, a new node
     seen.update(painted_after_accept=painted_pixels(document, merged), outcome=app.runtime.outcome,
-                layers_after_accept=[node.name() for node in document.rootNode().childNodes()])
+                layers_after_accept=[node.name() for node in document.rootNode().childNodes()], undo_history_after_accept=undo_history())
     Krita.instance().action("edit_undo").trigger()  # Ctrl+Z
     later(PAINT_DONE_MS, after_undo, report, document, layer, seen, 1)
 

@@ -98,38 +98,49 @@ def view_paints_into(document, node):
     return len(views) == 1 and current is not None and current.uniqueId() == node.uniqueId()
 
 
+def why_not_paintable(node):
+    """Why Krita's brush would not paint into ``node`` (hidden or locked, or in a hidden or locked group); None if it would."""
+    kind = "layer"
+    while node is not None and node.parentNode() is not None:  # up to the image's root, which is neither
+        if node.locked():
+            return "the active layer is in a locked group" if kind == "group" else "the active layer is locked"
+        if not node.visible():
+            return "the active layer is in a hidden group" if kind == "group" else "the active layer is hidden"
+        node, kind = node.parentNode(), "group"
+    return None
+
+
 def paint_stroke(document, node, stroke, canvas):
     """Paint ``stroke`` (``Stroke`` of strokes.py) into ``node``.
 
     ``(True, how, layer)``, where ``how`` is "paintPath", "fill" or "merge" and ``layer`` the painted
     layer (a merge replaces ``node``), or ``(False, why, node)``.
     """
-    if view_paints_into(document, node):
-        if hasattr(node, "paintPath"):
-            node.paintPath(stroke_path(stroke.points), "ForegroundColor", "None")  # Krita's names, case and all
-            document.waitForDone()
-            return True, "paintPath", node
-        if not any(child.type() == "selectionmask" for child in node.childNodes()):  # a local selection would take ours' place
-            return fill_stroke(document, node, stroke, canvas)
-    return merge_stroke(document, node, stroke, canvas)
+    through_view = view_paints_into(document, node)
+    if through_view and hasattr(node, "paintPath"):
+        node.paintPath(stroke_path(stroke.points), "ForegroundColor", "None")  # Krita's names, case and all
+        document.waitForDone()
+        return True, "paintPath", node
+    raster = rasterize(stroke.points, stroke.color, stroke.size, canvas, alpha=stroke.opacity)
+    if raster is None:
+        return False, "the stroke misses the canvas", node
+    if through_view and not any(child.type() == "selectionmask" for child in node.childNodes()):  # a local selection would be filled instead
+        return fill_stroke(document, node, raster)
+    return merge_stroke(document, node, raster)
 
 
-def fill_stroke(document, node, stroke, canvas):
+def fill_stroke(document, node, raster):
     """The stroke's coverage as the selection, filled with the foreground colour by Krita's own action: one undo step."""
     from krita import Krita, Selection  # only inside Krita
 
-    raster = rasterize(stroke.points, "#000000", stroke.size, canvas, alpha=stroke.opacity)
-    if raster is None:
-        return False, "the stroke misses the canvas", node
     (x, y, w, h), data = raster
-    kept = document.selection()
-    kept = kept.duplicate() if kept is not None else None  # a copy: the selection we set may be written into its mask
+    kept = document.selection()  # put back as it is, the same object: earlier selection edits undo on it
     shape = Selection()
     shape.setPixelData(bytes(data[3::4]), x, y, w, h)
     if kept is not None:
         shape.intersect(kept)  # as a brush, only inside the painter's selection
     if shape.width() == 0 or shape.height() == 0:
-        return False, "the stroke lies outside the selection", node
+        return False, "the stroke is transparent" if kept is None else "the stroke lies outside the selection", node
     document.setSelection(shape)
     try:
         placed = document.selection()
@@ -143,20 +154,16 @@ def fill_stroke(document, node, stroke, canvas):
     return True, "fill", node
 
 
-def merge_stroke(document, node, stroke, canvas):
+def merge_stroke(document, node, raster):
     """The stroke painted into a temporary layer above ``node`` and merged down: two undo steps."""
     if node.colorModel() != "RGBA" or node.colorDepth() != "U8":
         return False, f"the layer is {node.colorModel()}/{node.colorDepth()}; where Accept merges a layer down, suggestions are painted on 8-bit RGBA layers only", node
-    raster = rasterize(stroke.points, stroke.color, stroke.size, canvas)
-    if raster is None:
-        return False, "the stroke misses the canvas", node
     (x, y, w, h), data = raster
     parent = node.parentNode()
     temporary = document.createNode(TEMPORARY_LAYER, "paintlayer")
     if parent is None or temporary is None or not parent.addChildNode(temporary, node):
         return False, "cannot add a temporary layer above the active one", node
     temporary.setPixelData(data, x, y, w, h)
-    temporary.setOpacity(int(round(255 * stroke.opacity)))
     position = _index(parent, node)
     temporary.mergeDown()  # Krita 5.1 returns None here even when the merge worked: look at the stack instead
     document.waitForDone()

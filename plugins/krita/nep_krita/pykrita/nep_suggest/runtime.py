@@ -287,8 +287,9 @@ class Runtime(FeedbackMixin):
             node = self.workspace.active_node()
             if node is None or node.type() != "paintlayer":
                 return self._refuse(suggestion, "stroke: the active layer is not a paint layer")
-            if node.locked():
-                return self._refuse(suggestion, "stroke: the active layer is locked")
+            why = painter.why_not_paintable(node)
+            if why:
+                return self._refuse(suggestion, f"stroke: {why}")
             stroke = self._with_current_brush(stroke)
             ok, how, layer = painter.paint_stroke(self.workspace.document, node, stroke, canvas)
             if not ok:

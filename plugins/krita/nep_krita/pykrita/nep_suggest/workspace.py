@@ -3,7 +3,7 @@
 ``Workspace(document, view)`` wraps a Krita ``Document`` and the ``View`` painting on it. Without a
 view (kritarunner, where Krita opens no window) the brush comes from ``brush`` (a dict), so the
 same code runs headless. Layers are the top-level layers, counted from the bottom, as the action
-space counts them; the temporary layer of an Accept without Node.paintPath is never one of them.
+space counts them; the temporary layer of an Accept that merges a layer down is never one of them.
 """
 
 from .qt import QColor
