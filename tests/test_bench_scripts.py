@@ -52,3 +52,6 @@ def test_the_krita_plugin_bench_times_the_plugin_inside_krita(tmp_path):
     for name, lookup in figures["lookups"].items():
         assert lookup["now"]["found"] == lookup["before"]["found"]
         assert figures["speedup"][name] == pytest.approx(lookup["before"]["median_ms"] / lookup["now"]["median_ms"], rel=0.01)
+    accept = figures["accept"]  # one more hatch line painted through the view (one undo step) and by a merge
+    assert accept["view"]["how"] in ("fill", "paintPath") and accept["repeats"] == 7
+    assert accept["view_to_merge"] == pytest.approx(accept["view"]["p50_ms"] / accept["merge"]["p50_ms"], rel=0.01)

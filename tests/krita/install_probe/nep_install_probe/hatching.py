@@ -3,7 +3,8 @@
 One stroke every HATCH_EVERY_MS, each a diagonal line a few widget pixels below the last, while
 the plugin records them and asks the server after each. Reported: the plugin's error and status,
 the session's log, the time the plugin spent on Qt's main thread (where Krita paints) in each of
-its ticks and each pointer event while hatching, and what its lookups in Krita's window cost.
+its ticks and each pointer event while hatching, what its lookups in Krita's window cost, and what
+Accept's painting of one more hatch line costs, through the view and by merging a layer down.
 """
 
 import time
@@ -95,12 +96,34 @@ def lookups(qwindow, repeats=10):
     return {"canvases": canvases, "active_tool": tool}
 
 
+def accept_costs(document, repeats=7):
+    """Median milliseconds of Accept's painter for one hatch line (until Krita has painted it): through
+    the view (Krita's fill, or Node.paintPath where Krita has it) and by merging a layer down."""
+    from nep_suggest import painter
+    from nep_suggest.strokes import Stroke
+
+    line = Stroke(points=tuple((100.0 + 8 * step, 200.0 - 4 * step, 0.5 + 0.05 * step, 20.0 * step) for step in range(11)), size=10.0)
+    canvas = (document.width(), document.height())
+    layer, times, how = document.activeNode(), {"view": [], "merge": []}, None
+    for way in ("view", "merge"):  # the merges last: each makes a new layer, which Krita 5.2 makes current only later
+        for _ in range(repeats):
+            started = time.perf_counter()
+            if way == "view":
+                _, how, _ = painter.paint_stroke(document, layer, line, canvas)
+            else:
+                _, _, layer = painter.merge_stroke(document, layer, painter.rasterize(line.points, line.color, line.size, canvas))
+            document.waitForDone()
+            times[way].append((time.perf_counter() - started) * 1000.0)
+    median = {way: sorted(values)[repeats // 2] for way, values in times.items()}
+    return {"view": {"how": how, "p50_ms": median["view"]}, "merge": {"p50_ms": median["merge"]}, "repeats": repeats}
+
+
 def finish(seen, report):
     clock = seen.pop("clock")
     clock.stop()
-    seen.pop("document")
+    seen["accept"] = accept_costs(seen.pop("document"))
     app = plugin()
-    seen.update(plugin_error=app.error, status=app.runtime.status, ghost_shown=app.runtime.ghost.shown, main_thread=clock.summary(),
+    seen.update(krita_version=Krita.instance().version(), plugin_error=app.error, status=app.runtime.status, ghost_shown=app.runtime.ghost.shown, main_thread=clock.summary(),
                 log=app.runtime.log_path(), zoom=Krita.instance().activeWindow().activeView().canvas().zoomLevel(),
                 lookups=lookups(Krita.instance().activeWindow().qwindow()))
     report(seen)
