@@ -106,7 +106,7 @@ def shown(name: str, lines: list[str]) -> bool:
 
 
 @pytest.mark.parametrize("tools", [False, True], ids=["nep", "domain-tools"])
-def test_option_tables_in_an_80_column_terminal_show_every_name_and_word_in_full(tools):
+def test_option_tables_in_an_80_column_terminal_show_every_name_and_word_in_full_and_leave_the_help_room(tools):
     import typer
 
     from nep_core.cli.help_text import NepTyper
@@ -125,3 +125,5 @@ def test_option_tables_in_an_80_column_terminal_show_every_name_and_word_in_full
         expected = {name for param in command.params for name in (*param.opts, *param.secondary_opts) if name.startswith("--")}
         lines = result.output.splitlines()
         assert all(shown(name, lines) for name in expected), (arguments, [name for name in expected if not shown(name, lines)])
+        help_row = next(line for line in lines if "--help" in line and "Show this" in line)
+        assert len(help_row) - help_row.index("Show this") >= 30, (arguments, result.output)  # the help text's column

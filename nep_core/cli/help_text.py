@@ -9,7 +9,9 @@ columns (two spaces inside a line) and ``\\b`` blocks.
 Rich cuts a table cell that is narrower than its longest word with an ellipsis, and an 80-column
 terminal is too narrow for Typer's option table of ``nep rl`` or ``nep serve``: option names came
 out as ``--max-resample-ro…``. Typer has no setting for it, so while a NEP command prints its help,
-Typer's table and column classes are ones whose cells fold onto the next line.
+Typer's table and column classes are ones whose cells fold onto the next line. They also leave the
+help text room: negative names (``--no-speculate``) go under the names instead of into columns of
+their own, and in a narrow terminal a type (``<int range> [0<=x<=65535]``) takes one word's width.
 """
 
 from __future__ import annotations
@@ -84,8 +86,18 @@ def folding_tables():
         return renderables
 
     class FoldingTable(Table):  # the option and command tables
+        type_width = 0  # in an option table: the longest word of the type column (``<int range>``, ``[x>=1]``)
+
         def add_row(self, *renderables, **kwargs):
-            super().add_row(*folded(renderables), **kwargs)
+            cells = _negatives_below(list(renderables))
+            if len(cells) >= OPTION_ROW_CELLS[0] - 2 and isinstance(cells[-2], Text):
+                self.type_width = max([self.type_width, *map(len, cells[-2].plain.split())])
+            super().add_row(*folded(cells), **kwargs)
+
+        def _calculate_column_widths(self, console, options):  # Rich's, once it knows the width
+            if self.type_width and options.max_width < NARROW:  # the type's words one below another, not beside
+                self.columns[-2].max_width = self.type_width
+            return super()._calculate_column_widths(console, options)
 
     class FoldingColumns(Columns):  # an option's help, default and environment variable, laid out in a grid
         def __init__(self, renderables=None, *args, **kwargs):
@@ -101,3 +113,24 @@ def folding_tables():
 
 
 _PATCHING = threading.RLock()
+
+NARROW = 120
+"""Below this many columns an option table keeps its type column to one word's width, for the help."""
+
+OPTION_ROW_CELLS = (6, 7)
+"""Typer's option rows: [required,] name, short name, negative name, negative short name, type, help."""
+
+
+def _negatives_below(cells: list) -> list:
+    """An option row with its negative names (``--no-speculate``) under the names, not in columns of
+    their own, which an 80-column terminal would take from the help text."""
+    from rich.text import Text
+
+    if len(cells) not in OPTION_ROW_CELLS or not all(isinstance(cell, Text) for cell in cells[-6:-2]):
+        return cells
+    name, short, negative, negative_short = cells[-6:-2]
+    for cell, below in ((name, negative), (short, negative_short)):
+        if below.plain:
+            cell.append("\n")
+            cell.append_text(below)
+    return cells[:-4] + cells[-2:]
