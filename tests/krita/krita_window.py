@@ -15,8 +15,12 @@ KRITA = shutil.which("krita")
 XVFB_RUN = shutil.which("xvfb-run")
 
 
+KILLED = "killed after 120 s"
+"""The exit status `_run_in_virtual_display` gives a Krita it had to kill."""
+
+
 class ProbeFailed(RuntimeError):
-    """Krita ended without the probe's result, or the probe reported an error."""
+    """Krita ended without the probe's result, the probe reported an error, or Krita did not quit."""
 
 
 def prepare_home(home: Path, server_url: str) -> Path:
@@ -52,10 +56,12 @@ def start_krita(home: Path, phase: str, **env: str) -> dict:
     seen = json.loads(result.read_text())
     if "error" in seen:
         raise ProbeFailed(seen["error"])
+    if returncode == KILLED:  # the probe quits Krita as soon as it has reported
+        raise ProbeFailed(f"Krita did not quit after the probe's {phase} phase (a dialog left open?): {output[-3000:]!r}")
     return seen
 
 
-def _run_in_virtual_display(command: list[str], environment: dict) -> tuple[int, str]:
+def _run_in_virtual_display(command: list[str], environment: dict) -> tuple[int | str, str]:
     """Run ``command`` (xvfb-run KRITA ...); its exit status and output."""
     # Krita outlives a killed xvfb-run (and a second Krita only hands its arguments to the first): on a
     # timeout, end the whole process group
@@ -66,4 +72,5 @@ def _run_in_virtual_display(command: list[str], environment: dict) -> tuple[int,
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             output, _ = process.communicate()
+            return KILLED, output
     return process.returncode, output

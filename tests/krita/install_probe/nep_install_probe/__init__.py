@@ -48,10 +48,16 @@ def loaded_plugin(app):
 def report_and_close(result):
     with open(os.environ["NEP_PROBE_RESULT"], "w") as handle:
         json.dump(result, handle)
-    for document in Krita.instance().documents():
-        document.setModified(False)  # close without a "save changes?" question
     window = Krita.instance().activeWindow()
-    QTimer.singleShot(500, lambda: window.qwindow().close())  # quit as a user does, so settings are saved
+
+    def close():
+        # at the last moment: painting that Krita finishes later marks a document modified again, and a
+        # "save changes?" question would keep Krita open
+        for document in Krita.instance().documents():
+            document.setModified(False)
+        window.qwindow().close()  # quit as a user does, so settings are saved
+
+    QTimer.singleShot(500, close)
 
 
 def act():
