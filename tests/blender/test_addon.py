@@ -153,9 +153,11 @@ def test_the_recorder_logs_operators_as_blender_holds_them(addon_build, tmp_path
         ("ed.redo", {}, False),
         ("wm.obj_export", {"sort_method": "DEFAULT", "global_scale": 2.0}, False),  # the file path is never logged
     ]
-    assert actions[0].context == {"mode": "OBJECT", "active": "NONE", "selected": 0}  # the context before the call
-    assert actions[1].context == OBJECT and actions[2].context == actions[0].context  # redone from where it started
-    assert actions[3].context == OBJECT and actions[4].context == EDIT
+    # the context before the call, with the selection named for the replay
+    assert actions[0].context == {"mode": "OBJECT", "active": "NONE", "selected": 0, "active_name": None, "selected_names": []}
+    assert actions[1].context == {**OBJECT, "active_name": "Cube", "selected_names": ["Cube"]}
+    assert actions[2].context == actions[0].context  # redone from where it started
+    assert actions[3].context == actions[1].context and actions[4].context == {**EDIT, "active_name": "Cube", "selected_names": ["Cube"]}
     times = [event.t for event in session.events]
     assert times == sorted(times)
 

@@ -126,7 +126,8 @@ def test_every_action_round_trips_through_the_action_space(generated, domain):
             written = {name: value for name, value in action.args.items() if "_OT_" in name or spec.property(name).tokenized}
             assert (decoded.kind, dict(decoded.args)) == (action.kind, written), session.id
             assert action.edit == space.registry.get(action.kind).is_edit
-            assert set(action.context) == {"mode", "active", "selected"}
+            assert set(action.context) == {"mode", "active", "selected", "active_name", "selected_names"}
+            assert len(action.context["selected_names"]) == action.context["selected"]  # for the replay to select them again
 
 
 def test_sessions_have_views_selections_undo_pauses_and_growing_time(generated):

@@ -129,6 +129,36 @@ def test_a_scene_the_replay_cannot_rebuild_does_not_judge_validity(verifier):
     assert not failing.valid and failing.reward == 0.0 and failing.details["scene_unknown"] == 0.0
 
 
+def made_in(kind, args, active, selected):
+    """An object-mode call logged with the selection it was made in, named as the add-on logs it."""
+    return Action(kind=kind, args=args, context={"mode": "OBJECT", "active": "MESH", "selected": len(selected), "active_name": active, "selected_names": selected})
+
+
+def test_the_selection_a_call_was_made_in_is_restored_before_it_runs(verifier):
+    # Two cubes; the user clicked the first (no operator, so not logged), bevelled it and now removes the bevel.
+    second = made_in("mesh.primitive_cube_add", {"size": 1.0, "location": [3.0, 0.0, 0.0]}, "Cube", ["Cube"])
+    bevel = made_in("object.modifier_add", {"type": "BEVEL"}, "Cube", ["Cube"])
+    remove = made_in("object.modifier_remove", {"modifier": "Bevel"}, "Cube", ["Cube"])
+    named = [Event(t=0.0, action=Action(kind=CUBE[0], args=CUBE[1], context=OBJECT)), Event(t=1.0, action=second), Event(t=2.0, action=bevel)]
+    verdict = verifier.verify(Context(history=named, session_id="clicked-first"), remove, remove)
+    assert verdict.valid and verdict.reward == 1.0 and verdict.details["scene_unknown"] == 0.0, verdict.details
+    # The prediction runs in the selection of the user's next action: with the second cube clicked
+    # (its smooth shading runs), there is no bevel to remove.
+    smooth_second = made_in("object.shade_smooth", {}, "Cube.001", ["Cube.001"])
+    verdict = verifier.verify(Context(history=named, session_id="clicked-first"), Action(kind=remove.kind, args=remove.args), smooth_second)
+    assert not verdict.valid and verdict.details["scene_unknown"] == 0.0, verdict.details
+    # Logged without names (an older log), the bevel went onto the second cube, the active one after
+    # its add: the user's own removal fails there, so the scene cannot judge.
+    unnamed = [Event(t=event.t, action=Action(kind=event.action.kind, args=event.action.args)) for event in named]
+    verdict = verifier.verify(Context(history=unnamed, session_id="clicked-first-unnamed"), remove, remove)
+    assert verdict.valid and verdict.details["scene_unknown"] == 1.0
+    # A click after Deselect All, then Delete: the user's own delete runs where they made it.
+    deselected = history(CUBE, ("object.select_all", {"action": "DESELECT"}, False))
+    delete = made_in("object.delete", {}, "Cube", ["Cube"])
+    verdict = verifier.verify(Context(history=deselected, session_id="deselected-then-clicked"), delete, delete)
+    assert verdict.valid and verdict.details["scene_unknown"] == 0.0 and "error" not in verdict.details
+
+
 def test_no_edit_is_judged_against_the_reference(verifier):
     context = Context(history=history(CUBE), session_id="no-edit")
     assert verifier.verify(context, NO_EDIT, NO_EDIT).reward == 1.0

@@ -141,12 +141,53 @@ def viewport_override(bpy):
     return {}
 
 
+MAX_NAMED_SELECTION = 64
+"""More selected objects than this are counted in the context, not named."""
+
+
 def current_context(bpy):
-    """``{"mode", "active", "selected"}``: what the session log records with each operator call."""
+    """What the session log records with each operator call: ``{"mode", "active", "selected"}``
+    (the active object's type, how many objects are selected) and, for the replay to select them
+    again, ``active_name`` and ``selected_names`` (up to MAX_NAMED_SELECTION)."""
     context = bpy.context
     active = getattr(context, "active_object", None)
     selected = getattr(context, "selected_objects", None) or []
-    return {"mode": context.mode, "active": active.type if active else "NONE", "selected": len(selected)}
+    recorded = {"mode": context.mode, "active": active.type if active else "NONE", "selected": len(selected)}
+    if len(selected) <= MAX_NAMED_SELECTION:
+        recorded["active_name"] = active.name if active else None
+        recorded["selected_names"] = sorted(obj.name for obj in selected)
+    return recorded
+
+
+def as_state(context):
+    """A context without the selection's names: the state an app sends with a request, which is
+    what the model reads (names would only make the server's speculation miss after an Accept that
+    adds an object, which changes the names and nothing the model reads)."""
+    return {key: value for key, value in context.items() if key not in ("active_name", "selected_names")}
+
+
+def select_as_recorded(bpy, selection):
+    """Select the objects a context names and make its active one active again, in object mode
+    (``{"active": name or None, "selected": [names]}``; names the scene lacks are passed over).
+    Returns whether the selection changed."""
+    if bpy.context.mode != "OBJECT":
+        return False
+    objects = bpy.context.view_layer.objects
+    wanted = set(selection.get("selected") or ())
+    changed = False
+    for obj in objects:
+        if obj.select_get() != (obj.name in wanted):
+            try:
+                obj.select_set(obj.name in wanted)
+            except RuntimeError:  # an object that cannot be selected (hidden, or in a disabled collection)
+                continue
+            changed = True
+    name = selection.get("active")
+    active = objects.get(name) if isinstance(name, str) else None
+    if (active is not None or name is None) and objects.active != active:
+        objects.active = active
+        changed = True
+    return changed
 
 
 def _pack_floats(digest, values):

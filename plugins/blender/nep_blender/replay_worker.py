@@ -8,6 +8,10 @@ str | null, "changed": bool, "refused": bool, "replayed": int, "replay_errors": 
 ``refused`` says the call was turned away before it met the scene (not an operator call of this
 Blender, or one that can reach outside the scene). End of stdin ends the worker.
 
+A history action or prediction that carries ``"selection": {"active": name, "selected": [names]}``
+(from the context it was logged with) runs with those objects selected again, in object mode, since
+a click that selects is not an operator and is not logged.
+
 Every call runs inside the factory screen's 3D viewport (``bpy_calls.viewport_override``), so view
 operators and loop cuts run headless as they do in the UI. Undo is replayed by taking the undone
 call out (``effective_calls``) rather than by Blender's undo stack, which does not survive the
@@ -93,22 +97,25 @@ class Replayer:
         self.dirty = True  # the live scene differs from ``base``
 
     def run(self, action: dict) -> tuple[str | None, bool, bool]:
-        """Run one call; returns (error or None, whether anything may have run, whether it was refused unrun)."""
-        from nep_blender.bpy_calls import CallRefused, check_call, run_call, viewport_override
+        """Run one call, in the selection it was made in where the action names it (clicks that select
+        are not logged); returns (error or None, whether anything may have changed, whether it was
+        refused unrun)."""
+        from nep_blender.bpy_calls import CallRefused, check_call, run_call, select_as_recorded, viewport_override
 
         kind, args = action.get("kind"), action.get("args") or {}
         if reaches_outside(kind, args):
             return f"not run: {kind} can reach outside the scene (files, scripts, preferences)", False, True
+        selected = "selection" in action and select_as_recorded(self.bpy, action["selection"])
         try:
             with self.bpy.context.temp_override(**viewport_override(self.bpy)):
                 if kind in POLLED_ONLY:
-                    return (None if check_call(self.bpy, kind, args).poll() else f"{kind}: poll() failed in this scene"), False, False
+                    return (None if check_call(self.bpy, kind, args).poll() else f"{kind}: poll() failed in this scene"), selected, False
                 result = run_call(self.bpy, kind, args)
         except CallRefused as error:
-            return first_line(error), False, True
+            return first_line(error), selected, True
         except RuntimeError as error:
             message = first_line(error)
-            return message, "poll() failed" not in message, False
+            return message, selected or "poll() failed" not in message, False
         except Exception as error:  # an operator's own Python code can raise anything
             return f"{type(error).__name__}: {first_line(error)}", True, False
         return (None if "FINISHED" in result else f"{kind} returned {', '.join(sorted(result))}"), True, False

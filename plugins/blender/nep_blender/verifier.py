@@ -5,11 +5,13 @@ properties), its poll passes, it runs without an exception and returns FINISHED,
 the scene changed (``scene_fingerprint``). Calls that can reach outside the scene (``wm``, files,
 scripts, preferences) are never run and so are not valid.
 
-The replay rebuilds the scene from the logged calls only, so a scene changed unseen (a click that
-selects, a script's data API) is rebuilt wrong, and the user's own next edit can fail in it (a
-seventh of the default data's test edits did). When a reference is given and the prediction fails in
-the scene, the reference is run there too; if it fails as well, the verdict is ``valid`` with
-``scene_unknown`` 1 and the reward below, since that scene cannot judge validity.
+The replay rebuilds the scene from the logged calls, each run with the objects selected that its
+context names (``recorded_selection``: a click that selects is not an operator, so it is not
+logged), and the prediction with those of the user's next action (else of the newest state). A
+scene changed unseen otherwise (faces or bones picked by clicks, a script's data API) is rebuilt
+wrong, and the user's own next edit can fail in it. When a reference is given and the prediction
+fails in the scene, the reference is run there too; if it fails as well, the verdict is ``valid``
+with ``scene_unknown`` 1 and the reward below, since that scene cannot judge validity.
 
 ``reward`` (0 for an invalid call or an unknown reference):
 
@@ -47,7 +49,7 @@ import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from nep_core.actions import Action
 from nep_core.errors import InvalidAction
@@ -154,6 +156,14 @@ class ReplayWorker:
         if self.scratch is not None:
             shutil.rmtree(self.scratch, ignore_errors=True)
             self.scratch = None
+
+
+def recorded_selection(context: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``{"active", "selected"}`` object names from a context that names them (``bpy_calls.current_context``), else None."""
+    names, active = context.get("selected_names"), context.get("active_name")
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names) or not isinstance(active, (str, type(None))):
+        return None
+    return {"active": active, "selected": names}
 
 
 def _stop_pool(pool: list[ReplayWorker]) -> None:
@@ -283,12 +293,17 @@ class ReplayVerifier(Verifier):
 
     # Internals ------------------------------------------------------------------------------------
 
-    def _call(self, action: Action) -> dict[str, Any]:
-        """What the worker needs of an action: the call, whether it is an edit, whether undo sees it."""
+    def _call(self, action: Action, made_in: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """What the worker needs of an action: the call, whether it is an edit, whether undo sees it,
+        and the selection it was made in (``made_in``, else its own context), where that is named."""
         spec = self.registry.get(action.kind)
         edit = spec.is_edit if spec is not None else action.edit
         undoable = spec is None or spec.is_edit or "UNDO" in spec.options
-        return {"kind": action.kind, "args": dict(action.args), "edit": edit, "undoable": undoable}
+        call = {"kind": action.kind, "args": dict(action.args), "edit": edit, "undoable": undoable}
+        selection = recorded_selection(action.context if made_in is None else made_in)
+        if selection is not None:
+            call["selection"] = selection
+        return call
 
     def _prepare(self, context: Context, predicted: Action, reference: Action | None) -> _Job | Verdict:
         if predicted.is_no_edit:
@@ -296,7 +311,9 @@ class ReplayVerifier(Verifier):
         history = [self._call(event.action) for event in context.history if event.action is not None]
         history_line = json.dumps(history, separators=(",", ":"))
         start = "startup" if context.meta.get("start_scene") == "startup" else "empty"
-        line = json.dumps({"predicted": self._call(predicted), "reuse": self.reuse_prefix, "start": start}, separators=(",", ":"))
+        # the prediction runs where the user's next action did, else in the newest state the app sent
+        now = reference.context if reference is not None and reference.context else (context.state or {})
+        line = json.dumps({"predicted": self._call(predicted, now), "reuse": self.reuse_prefix, "start": start}, separators=(",", ":"))
         line = line[:-1] + ',"history":' + history_line + "}"
         stream = context.session_id or hashlib.blake2b(history_line[:2000].encode(), digest_size=8).hexdigest()
         digest = hashlib.blake2b(line.encode(), digest_size=16).hexdigest()

@@ -225,7 +225,7 @@ class Runtime(FeedbackMixin):
         payload = {
             "session": self.session_id,
             "history": self.events[-HISTORY_EVENTS:],
-            "state": context,
+            "state": bpy_calls.as_state(context),
             "top_k": max(1, min(20, prefs.count)),
         }
         self.client.submit({"kind": "suggest", "generation": (self.session_id, self.generation), "payload": payload})
