@@ -172,6 +172,22 @@ def test_the_recorder_logs_operators_as_blender_holds_them(addon_build, tmp_path
     assert sorted(len(item.events) for item in collected) == [1, 11] and not report.warnings  # nothing dropped
 
 
+def test_calls_after_the_first_of_one_look_are_logged_without_selection_names():
+    """The context is the one seen at the last look: the first new call was made in it, the next ones
+    in a selection the first may have changed, so only the first names it for the replay."""
+    from types import SimpleNamespace
+
+    def entry(pointer, bl_idname):
+        return SimpleNamespace(as_pointer=lambda: pointer, bl_idname=bl_idname, properties=SimpleNamespace(bl_rna=SimpleNamespace(properties=[])))
+
+    named = {**OBJECT, "active_name": "Cube", "selected_names": ["Cube"]}
+    recorder = load_addon_module("recorder").OperatorRecorder(lambda kind: True)
+    recorder.absorb([], named)
+    records = recorder.look([entry(1, "OBJECT_OT_duplicate_move"), entry(2, "OBJECT_OT_shade_smooth")], named)
+    assert [record["kind"] for record in records] == ["object.duplicate_move", "object.shade_smooth"]
+    assert records[0]["context"] == named and records[1]["context"] == OBJECT
+
+
 def test_the_edit_rule_matches_the_registry():
     from nep_blender.registry import load_registry
 

@@ -159,32 +159,27 @@ def current_context(bpy):
     return recorded
 
 
-def as_state(context):
-    """A context without the selection's names: the state an app sends with a request, which is
-    what the model reads (names would only make the server's speculation miss after an Accept that
-    adds an object, which changes the names and nothing the model reads)."""
-    return {key: value for key, value in context.items() if key not in ("active_name", "selected_names")}
-
-
 def select_as_recorded(bpy, selection):
     """Select the objects a context names and make its active one active again, in object mode
-    (``{"active": name or None, "selected": [names]}``; names the scene lacks are passed over).
-    Returns whether the selection changed."""
+    (``{"active": name or None, "selected": [names]}``). A selection that names an object the scene
+    lacks (renamed, or not made yet) is left as it is. Returns whether the selection changed."""
     if bpy.context.mode != "OBJECT":
         return False
     objects = bpy.context.view_layer.objects
     wanted = set(selection.get("selected") or ())
+    name = selection.get("active")
+    if any(objects.get(wanted_name) is None for wanted_name in wanted) or (name is not None and objects.get(name) is None):
+        return False
     changed = False
     for obj in objects:
         if obj.select_get() != (obj.name in wanted):
             try:
                 obj.select_set(obj.name in wanted)
-            except RuntimeError:  # an object that cannot be selected (hidden, or in a disabled collection)
+            except RuntimeError:  # an object that cannot be selected here
                 continue
-            changed = True
-    name = selection.get("active")
-    active = objects.get(name) if isinstance(name, str) else None
-    if (active is not None or name is None) and objects.active != active:
+            changed = changed or obj.select_get() == (obj.name in wanted)
+    active = objects.get(name) if name is not None else None
+    if objects.active != active:
         objects.active = active
         changed = True
     return changed

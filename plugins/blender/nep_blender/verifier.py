@@ -7,7 +7,8 @@ scripts, preferences) are never run and so are not valid.
 
 The replay rebuilds the scene from the logged calls, each run with the objects selected that its
 context names (``recorded_selection``: a click that selects is not an operator, so it is not
-logged), and the prediction with those of the user's next action (else of the newest state). A
+logged; names the scene lacks leave it as it is), and the prediction with those of the user's next
+edit (which may come a few actions later; else of the newest state). A
 scene changed unseen otherwise (faces or bones picked by clicks, a script's data API) is rebuilt
 wrong, and the user's own next edit can fail in it. When a reference is given and the prediction
 fails in the scene, the reference is run there too; if it fails as well, the verdict is ``valid``

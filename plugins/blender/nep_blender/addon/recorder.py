@@ -124,6 +124,17 @@ def properties_to_args(properties):
     return args
 
 
+SELECTION_NAMES = ("active_name", "selected_names")
+"""The context's object names (``bpy_calls.current_context``), for the replay verifier only."""
+
+
+def without_names(context):
+    """``context`` without the selection's names: the state the add-on sends with a request, which is
+    all the model reads (names would make the server's speculation miss after an Accept that adds an
+    object, which changes names and nothing the model reads)."""
+    return {key: value for key, value in context.items() if key not in SELECTION_NAMES}
+
+
 def action_record(kind, args, context, edit):
     """An action in the session-log format."""
     action = {"kind": kind}
@@ -192,9 +203,11 @@ class OperatorRecorder:
         else:
             records += [action_record("ed.undo", {}, before, False) for _ in range(min(undos, MAX_UNDOS_PER_LOOK))]
         records += [action_record("ed.redo", {}, before, False) for _ in range(min(redos, MAX_UNDOS_PER_LOOK))]
-        for pointer, kind, args in new:
-            records.append(action_record(kind, args, before, self.edit_of(kind)))
-            self._seen[pointer] = (kind, _key(args), dict(before))
+        for position, (pointer, kind, args) in enumerate(new):
+            # calls after the first of one look ran in a selection this look did not see: no names
+            made_in = before if position == 0 else without_names(before)
+            records.append(action_record(kind, args, made_in, self.edit_of(kind)))
+            self._seen[pointer] = (kind, _key(args), dict(made_in))
         explained = new or redo is not None or undos or redos
         if not explained and object_mode and self._context and context.get("mode") != self._context.get("mode"):
             args = {} if object_mode == "OBJECT" else {"mode": object_mode}

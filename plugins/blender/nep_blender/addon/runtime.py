@@ -17,7 +17,7 @@ import bpy
 from . import bpy_calls, preferences
 from .client import ServerClient, check_suggestions
 from .feedback import FeedbackMixin
-from .recorder import PRIVATE_SUBTYPES, OperatorRecorder, action_record, is_edit
+from .recorder import PRIVATE_SUBTYPES, OperatorRecorder, action_record, is_edit, without_names
 from .sessionlog import SessionLog, new_session_id, utc_now
 
 TICK_SECONDS = 0.3
@@ -225,7 +225,7 @@ class Runtime(FeedbackMixin):
         payload = {
             "session": self.session_id,
             "history": self.events[-HISTORY_EVENTS:],
-            "state": bpy_calls.as_state(context),
+            "state": without_names(context),
             "top_k": max(1, min(20, prefs.count)),
         }
         self.client.submit({"kind": "suggest", "generation": (self.session_id, self.generation), "payload": payload})
