@@ -119,6 +119,28 @@ def test_a_finished_speculation_is_answered_on_the_event_loop(servers, monkeypat
     assert calls == [("ready_answer", True, False), ("answer", False, False)]
 
 
+def test_an_accepted_action_the_app_logs_with_its_context_still_hits_where_the_prompt_is_the_same(servers, monkeypatch):
+    """Blender's add-on logs an accepted call with the mode and selection it ran in: the speculated
+    answer holds where the model reads the same prompt, and is predicted afresh where it does not."""
+    speculating, fresh = servers
+    first = ask(speculating, "with-context", HISTORY)
+    settle(speculating)
+    logged = {**accepted(first, 4.0 + ASSUMED_DELAY)}
+    logged["action"] = {**logged["action"], "context": {"mode": "insert"}}
+    history = [*HISTORY, logged]
+    second = ask(speculating, "with-context", history)
+    assert second["speculative"] is True
+    assert_same_answer(second, ask(fresh, "with-context", history))
+    # a predictor that reads the context: another prompt, so no hit
+    settle(speculating)
+    predictor = speculating.app.state.service.predictor
+    monkeypatch.setattr(predictor, "prompt_key", lambda context: ("reads", dict(context.history[-1].action.context)))
+    third_history = [*history, {**accepted(second, 4.0 + ASSUMED_DELAY + 0.9), "action": {**second["suggestions"][0]["action"], "context": {"mode": "x"}}}]
+    third = ask(speculating, "with-context", third_history)
+    assert third["speculative"] is False
+    assert_same_answer(third, ask(fresh, "with-context", third_history))
+
+
 def test_a_history_that_diverges_is_predicted_afresh(servers):
     speculating, fresh = servers
     first = ask(speculating, "diverge", HISTORY)

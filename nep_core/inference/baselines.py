@@ -68,6 +68,10 @@ class BaselinePredictor(Predictor):
 
     quick_input_key = input_key
 
+    def prompt_key(self, context: Context) -> tuple:
+        """The history's actions as suggestions write them: the baselines read no context, state or time."""
+        return tuple((action.key(), action.edit) for action in context.actions())
+
     def canonical(self, action: Action) -> Action:
         return canonical_action(action, self.domain.action_space)
 

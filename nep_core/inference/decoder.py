@@ -370,8 +370,10 @@ class ModelPredictor(Predictor):
         """The encoder's ``time_key`` when it has one (cheap: no encoding), else the prompt's token ids:
         the model reads an event's time only through the prompt."""
         key = self.quick_input_key(context)
-        if key is not None:
-            return key
+        return key if key is not None else self.prompt_key(context)
+
+    def prompt_key(self, context: Context) -> Hashable:
+        """The prompt's token ids: all the model reads."""
         with self._lock:
             return tuple(self.featurizer.prompt_ids(context))
 

@@ -105,3 +105,8 @@ class Predictor(ABC):
         """``input_key`` when it comes without waiting for a prediction in progress (the server asks on
         its event loop); None when it does not."""
         return None
+
+    def prompt_key(self, context: Context) -> Hashable | None:
+        """Everything ``predict`` reads of ``context``, as a key: equal keys give equal predictions,
+        whatever else differs. None (the default): the predictor cannot say."""
+        return None

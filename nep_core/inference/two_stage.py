@@ -69,6 +69,10 @@ class TwoStagePredictor(Predictor):
         keys = (self.locator.quick_input_key(context), self.editor.quick_input_key(context))
         return None if None in keys else keys
 
+    def prompt_key(self, context: Context) -> Hashable | None:
+        keys = (self.locator.prompt_key(context), self.editor.prompt_key(context))
+        return None if None in keys else keys
+
     def reset(self) -> None:
         """Forget both models' cached prompts."""
         self.locator.reset()

@@ -8,8 +8,11 @@ appending the action is exactly how a domain sees an accepted suggestion; the co
 nothing about the domain. The request's explicit ``state``, if it had one, is kept as it was.
 
 The session's next request *matches* a speculation when its history is the speculated one's (the same
-events, then exactly the suggested action, at any ``t``), with the same ``state`` and ``top_k``. If the
-action's ``t`` is the assumed one, the speculated answer is the answer. Otherwise (the usual case) it
+events, then exactly the suggested action, at any ``t``, with or without a ``context`` the app logs
+it with), with the same ``state`` and ``top_k``. Where the app added a context (Blender's add-on logs
+the mode and selection an accepted call ran in), the speculated answer is the answer only when the
+predictor reads the same prompt from both (``Predictor.prompt_key``), and it is checked again in the
+real context. Otherwise, if the action's ``t`` is the assumed one, the speculated answer is the answer. Otherwise (the usual case) it
 is the answer when the predictor says the two inputs are the same (``Predictor.input_key``: a model
 compares its encoder's ``time_key``, e.g. the pause's time bucket, without writing the prompt); verifiers that
 read times (``Verifier.reads_times``) then check the suggestions again in the real context. Anything
@@ -89,6 +92,11 @@ def same_event(left: Event, right: Event) -> bool:
     return left_json == right_json or as_written(left_json) == as_written(right_json)
 
 
+def _as_suggested(action: Action) -> dict[str, Any]:
+    """An action's JSON without the ``context`` an app logs with it: what a suggestion says."""
+    return {key: value for key, value in action.to_json().items() if key != "context"}
+
+
 @dataclass
 class Speculation:
     """One suggestion, speculatively accepted: the request it implies and, once run, its answer."""
@@ -123,9 +131,15 @@ class Speculation:
         last = history[-1]
         if last.action is None or last.state is not None or last.feedback is not None:
             return False
-        if as_written(last.action.to_json()) != as_written(self.accepted.to_json()):
+        if as_written(_as_suggested(last.action)) != as_written(_as_suggested(self.accepted)):
             return False
         return all(same_event(left, right) for left, right in zip(history, self.base))
+
+    def logged_with_context(self, history: Sequence[Event]) -> bool:
+        """Whether a matching ``history`` logs the accepted action with a ``context`` of the app's
+        (a mode, a selection) that the speculated one lacks: the answer then holds only where the
+        predictor reads the same input from both (``Predictor.prompt_key``)."""
+        return dict(history[-1].action.context) != dict(self.accepted.context)
 
     # -- the life of one speculation -----------------------------------------------------------
 

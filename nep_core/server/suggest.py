@@ -77,6 +77,8 @@ class SuggestionService:
             result = speculation.finished()
             if result is None or not speculation.matches(context.history, state, k):
                 continue
+            if speculation.logged_with_context(context.history):
+                return None  # the prompts must be compared: not on the event loop
             if context.history[-1].t != speculation.t and (
                 result.input_key is None
                 or self.checks_read_times
@@ -127,6 +129,14 @@ class SuggestionService:
         result = speculation.claim()
         if result is None:
             return None
+        if speculation.logged_with_context(context.history):  # the app added a context to the accepted action
+            with self.gate.request(ticket):
+                key = self.predictor.prompt_key(context)
+                if key is None or key != self.predictor.prompt_key(speculation.context):
+                    prediction, dropped = self.checked_prediction(context, self.predictor.predict(context, k), k)
+                    return Answer(prediction, dropped)
+                prediction, dropped = self.checked_prediction(context, result.raw, k)  # in the real context
+            return Answer(prediction, dropped, speculative=True)
         if context.history[-1].t == speculation.t:
             return Answer(result.checked, result.dropped, speculative=True)
         if result.input_key is None:

@@ -274,6 +274,9 @@ def scenario_serve(zip_path, result, arg):
     result["accept"] = sorted(bpy.ops.nep.accept("EXEC_DEFAULT", True, index=0))
     result["scene_changed"] = bpy_calls.scene_fingerprint(bpy) != before
     result["outcome_after_accept"] = state.outcome
+    # the next answer, which the server speculated on while the suggestion was shown (refusals below drop speculations)
+    result["suggested_again"] = tick_until(lambda: state.status == "ok" and bool(state.suggestions))
+    suggested_again = list(state.suggestions)
 
     shown_at = state.now()
     refused = [
@@ -293,7 +296,7 @@ def scenario_serve(zip_path, result, arg):
         result["refusals"].append([returned, state.outcome])
     result["refusals_left_scene_alone"] = bpy_calls.scene_fingerprint(bpy) == unchanged
 
-    result["suggested_again"] = tick_until(lambda: state.status == "ok" and bool(state.suggestions))
+    state.suggestions = suggested_again
     result["dismissed_label"] = state.suggestions[0]["label"] if state.suggestions else None
     result["dismiss"] = sorted(bpy.ops.nep.dismiss("EXEC_DEFAULT", True, index=0))
     result["feedback_delivered"] = tick_until(lambda: state.feedback_sent >= 7 and not state.client.busy(), 30)

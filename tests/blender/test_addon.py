@@ -17,6 +17,7 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+import httpx
 import pytest
 from server_helpers import ServeProcess, nep_command
 from typer.testing import CliRunner
@@ -285,6 +286,7 @@ def test_the_addon_talks_to_a_real_nep_serve(addon_build, tmp_path):
     try:
         settings = {"url": server.url, "closed_url": f"http://127.0.0.1:{closed_port()}", "token": token, "logs": str(tmp_path / "logs")}
         result = run_scenario("serve", addon_build[0], tmp_path, json.dumps(settings))
+        health = httpx.get(f"{server.url}/v1/health", headers={"Authorization": f"Bearer {token}"}, timeout=10).json()
     finally:
         status, stderr = server.interrupt()
     assert status == 0 and "Traceback" not in stderr, stderr
@@ -299,6 +301,9 @@ def test_the_addon_talks_to_a_real_nep_serve(addon_build, tmp_path):
     assert top["action"]["kind"] == "mesh.extrude_region_move" and top["label"].startswith("Extrude Region and Move")
     assert 0.0 < top["probability"] <= 1.0 and top["request_id"]
     assert result["accept"] == ["FINISHED"] and result["scene_changed"] and result["one_undo_restores"]
+    # the request after Accept, whose history logs the accepted call with the mode and selection it ran
+    # in, was answered from the speculation on that Accept
+    assert result["suggested_again"] and health["speculation"]["hits"] >= 1, health
     reasons = [
         "Refused: this Blender has no operator 'mesh.no_such_operator'",
         "Refused: mesh.inset.thickness must be a number",
