@@ -131,6 +131,14 @@ def test_an_accepted_action_the_app_logs_with_its_context_still_hits_where_the_p
     second = ask(speculating, "with-context", history)
     assert second["speculative"] is True
     assert_same_answer(second, ask(fresh, "with-context", history))
+    # the same with a pause the model sees differently: another prompt, so no hit
+    settle(speculating)
+    assert ask(speculating, "with-context-late", HISTORY)["suggestions"][0]["action"] == first["suggestions"][0]["action"]
+    settle(speculating)
+    late = [*HISTORY, {"t": 60.0, "action": {**first["suggestions"][0]["action"], "context": {"mode": "insert"}}}]
+    answer = ask(speculating, "with-context-late", late)
+    assert answer["speculative"] is False
+    assert_same_answer(answer, ask(fresh, "with-context-late", late))
     # a predictor that reads the context: another prompt, so no hit
     settle(speculating)
     predictor = speculating.app.state.service.predictor

@@ -107,6 +107,8 @@ class Predictor(ABC):
         return None
 
     def prompt_key(self, context: Context) -> Hashable | None:
-        """Everything ``predict`` reads of ``context``, as a key: equal keys give equal predictions,
-        whatever else differs. None (the default): the predictor cannot say."""
+        """What ``predict`` reads of ``context``, as a key: equal keys give equal predictions, whatever
+        else differs, given the same action space bound to the context (``ActionSpace.for_context``,
+        which NEP's domains bind from args, history and state, never from an action's ``context``).
+        None (the default): the predictor cannot say."""
         return None

@@ -136,9 +136,9 @@ class Speculation:
         return all(same_event(left, right) for left, right in zip(history, self.base))
 
     def logged_with_context(self, history: Sequence[Event]) -> bool:
-        """Whether a matching ``history`` logs the accepted action with a ``context`` of the app's
-        (a mode, a selection) that the speculated one lacks: the answer then holds only where the
-        predictor reads the same input from both (``Predictor.prompt_key``)."""
+        """Whether a matching ``history`` logs the accepted action with another ``context`` than the
+        speculated one (an app's mode or selection): the answer then holds only where the predictor
+        reads the same prompt from both (``Predictor.prompt_key``)."""
         return dict(history[-1].action.context) != dict(self.accepted.context)
 
     # -- the life of one speculation -----------------------------------------------------------

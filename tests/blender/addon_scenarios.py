@@ -269,6 +269,7 @@ def scenario_serve(zip_path, result, arg):
     result["suggestions"] = [dict(item) for item in state.suggestions]
     result["stale_answers"] = state.stale_answers
 
+    time.sleep(0.3)  # a person reads the suggestion first; meanwhile the server speculates on its Accept
     before = bpy_calls.scene_fingerprint(bpy)
     # As a button or a shortcut calls it: with undo, so the call it runs pushes its own undo step.
     result["accept"] = sorted(bpy.ops.nep.accept("EXEC_DEFAULT", True, index=0))
