@@ -1,5 +1,5 @@
 """The benchmark scripts that no other test runs still run: each on a few requests, steps or sessions
-of the tags and krita domains, printing the JSON the docs quote."""
+of the tags, krita and blender domains, printing the JSON the docs quote."""
 
 from __future__ import annotations
 
@@ -35,6 +35,17 @@ def test_the_training_bench_times_plain_and_nep_steps(tmp_path):
     assert figures["plain"]["steps"] == figures["nep"]["steps"] == 2
     assert figures["plain"]["step_ms_p50"] > 0 and figures["nep"]["tokens_per_s_p50"] > 0
     assert figures["overhead"] == pytest.approx(figures["nep"]["step_ms_p50"] / figures["plain"]["step_ms_p50"], rel=0.01)
+
+
+def test_the_own_edits_bench_replays_the_users_edits_with_and_without_the_selection_names(tmp_path):
+    figures = bench("bench_blender_own_edits.py", "--data", "synthetic:4?scripts=1", "--limit", "200", "--workers", "1", home=tmp_path)
+    recorded, every = figures["users_edits"]["recorded"], figures["users_edits"]["all"]
+    assert recorded["edits"] > 5 and figures["named_contexts"] == recorded["edits"]  # the synthetic artist names its selections
+    assert every["edits"] == sum(group["edits"] for name, group in figures["users_edits"].items() if name != "all")
+    for group in figures["users_edits"].values():
+        assert set(group["rejected"]) == {"as_logged", "without_names"}
+        assert all(0 <= count <= group["edits"] for count in group["rejected"].values())
+        assert group["rejected_share"]["as_logged"] == pytest.approx(group["rejected"]["as_logged"] / group["edits"], abs=1e-4)
 
 
 def test_the_synthetic_drawing_bench_writes_every_stroke(tmp_path):
