@@ -89,8 +89,9 @@ def folding_tables():
         type_width = 0  # in an option table: the longest word of the type column (``<int range>``, ``[x>=1]``)
 
         def add_row(self, *renderables, **kwargs):
-            cells = _negatives_below(list(renderables))
-            if len(cells) >= OPTION_ROW_CELLS[0] - 2 and isinstance(cells[-2], Text):
+            cells = list(renderables)
+            if _is_option_row(cells):
+                cells = _negatives_below(cells)
                 self.type_width = max([self.type_width, *map(len, cells[-2].plain.split())])
             super().add_row(*folded(cells), **kwargs)
 
@@ -121,13 +122,16 @@ OPTION_ROW_CELLS = (6, 7)
 """Typer's option rows: [required,] name, short name, negative name, negative short name, type, help."""
 
 
+def _is_option_row(cells: list) -> bool:
+    """Whether a table row is one of Typer's option rows, with text in its name and type cells."""
+    from rich.text import Text
+
+    return len(cells) in OPTION_ROW_CELLS and all(isinstance(cell, Text) for cell in cells[-6:-1])
+
+
 def _negatives_below(cells: list) -> list:
     """An option row with its negative names (``--no-speculate``) under the names, not in columns of
     their own, which an 80-column terminal would take from the help text."""
-    from rich.text import Text
-
-    if len(cells) not in OPTION_ROW_CELLS or not all(isinstance(cell, Text) for cell in cells[-6:-2]):
-        return cells
     name, short, negative, negative_short = cells[-6:-2]
     for cell, below in ((name, negative), (short, negative_short)):
         if below.plain:

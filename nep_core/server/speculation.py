@@ -12,10 +12,10 @@ events, then exactly the suggested action, at any ``t``, with or without a ``con
 it with), with the same ``state`` and ``top_k``. Where the app added a context (Blender's add-on logs
 the mode and selection an accepted call ran in), the speculated answer is the answer only when the
 predictor reads the same prompt from both (``Predictor.prompt_key``), and it is checked again in the
-real context. Otherwise, if the action's ``t`` is the assumed one, the speculated answer is the answer. Otherwise (the usual case) it
-is the answer when the predictor says the two inputs are the same (``Predictor.input_key``: a model
-compares its encoder's ``time_key``, e.g. the pause's time bucket, without writing the prompt); verifiers that
-read times (``Verifier.reads_times``) then check the suggestions again in the real context. Anything
+real context. Otherwise, if the action's ``t`` is the assumed one, the speculated answer is the
+answer. Otherwise (the usual case) it is the answer when the predictor says the two inputs are the
+same (``Predictor.input_key``: a model compares its encoder's ``time_key``, e.g. the pause's time
+bucket, without writing the prompt); verifiers that read times (``Verifier.reads_times``) then check the suggestions again in the real context. Anything
 else is a miss and is predicted afresh, so an answer from the cache is always the answer a fresh
 prediction would give. A hit on a finished speculation that needs neither a prediction nor a
 verifier is answered on the server's event loop (``SuggestionService.ready_answer``), without the
