@@ -18,10 +18,9 @@ then in two.
 from krita import Krita, Selection
 from nep_suggest.qt import QApplication, QMdiArea, Qt
 
-from .draw import (HEIGHT, PAINT_DONE_MS, VIEW_READY_MS, WIDTH, drag_with_the_mouse, l_path, later, open_document, painted_pixels, plugin,
+from .draw import (HEIGHT, PAINT_DONE_MS, VIEW_READY_MS, WIDTH, after_the_ghost, drag_with_the_mouse, l_path, later, open_document, painted_pixels, plugin,
                    rendered_pixels, visible_canvas)
 
-ANSWER_WAIT_MS = 3000
 CLICK_TO_STROKE_MS = 40  # sooner than the plugin's tick (runtime.TICK_MS, 250)
 
 
@@ -48,7 +47,7 @@ def start(report):
 
 def paint_in_a(seen, report):
     paint_an_l()
-    later(PAINT_DONE_MS + ANSWER_WAIT_MS, open_b, report, seen)
+    after_the_ghost(PAINT_DONE_MS, open_b, report, seen)
 
 
 def open_b(seen, report):
@@ -63,7 +62,7 @@ def open_b(seen, report):
 def paint_in_b(seen, report):
     look(seen, "opened_b")
     paint_an_l(shift=40)
-    later(PAINT_DONE_MS + ANSWER_WAIT_MS, close_b, report, seen)
+    after_the_ghost(PAINT_DONE_MS, close_b, report, seen)
 
 
 def close_b(seen, report):
@@ -77,7 +76,7 @@ def close_b(seen, report):
 def paint_in_a_again(seen, report):
     look(seen, "closed_b")
     paint_an_l(shift=-40)
-    later(PAINT_DONE_MS + ANSWER_WAIT_MS, open_c_beside_a, report, seen)
+    after_the_ghost(PAINT_DONE_MS, open_c_beside_a, report, seen)
 
 
 def open_c_beside_a(seen, report):
@@ -88,7 +87,7 @@ def open_c_beside_a(seen, report):
     area.setViewMode(QMdiArea.ViewMode.SubWindowView)
     area.tileSubWindows()
     area.setActiveSubWindow(area.subWindowList()[1])  # tiling may activate A: C, opened last, is the active view
-    later(VIEW_READY_MS + ANSWER_WAIT_MS, paint_in_a_beside_c, report, seen)
+    after_the_ghost(VIEW_READY_MS, paint_in_a_beside_c, report, seen)
 
 
 def paint_in_a_beside_c(seen, report):
@@ -114,7 +113,7 @@ def paint_in_a_beside_c(seen, report):
 def paint_beside_c(seen, canvas_a, before, report):
     drag_with_the_mouse(canvas_a, l_path(canvas_a))
     plugin().start()
-    later(PAINT_DONE_MS + ANSWER_WAIT_MS, finish, report, seen, before)
+    after_the_ghost(PAINT_DONE_MS, finish, report, seen, before)
 
 
 def finish(seen, before, report):

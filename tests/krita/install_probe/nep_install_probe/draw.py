@@ -2,7 +2,8 @@
 
 The document gets a transparent paint layer, so the pixels Krita painted are those with alpha; the
 stroke is sent to the visible canvas widget in widget pixels, around its centre, where the document
-is shown at Krita's fit-to-view zoom, or at NEP_PROBE_ZOOM and scrolled by NEP_PROBE_SCROLL pixels;
+is shown at Krita's fit-to-view zoom, or at NEP_PROBE_ZOOM and scrolled by NEP_PROBE_SCROLL pixels,
+once the plugin shows its ghost for the new document;
 with NEP_PROBE_TABLET the L is drawn again with a pen, 60 widget pixels lower (tablet events,
 pressure rising from 0.3 to 0.9), then the painter drags with the move tool 60 pixels above the L,
 and picks the brush again to draw a line 60 pixels above the L's top. The NEP plugin that Krita loaded then asks the server set in its
@@ -69,7 +70,21 @@ def start(report):
     view.setBrushSize(BRUSH_SIZE)
     if os.environ.get("NEP_PROBE_ZOOM"):
         view.canvas().setZoomLevel(float(os.environ["NEP_PROBE_ZOOM"]))
-    later(VIEW_READY_MS, scroll, report, document, layer)
+    after_the_ghost(VIEW_READY_MS, scroll, report, document, layer)  # the painter sees the new document's suggestion first
+
+
+def after_the_ghost(milliseconds, function, report, *args):
+    """After ``milliseconds``, call ``function(*args, report)`` as soon as the plugin shows its ghost (or has failed, or
+    after ANSWER_WAIT_MS): a wait for the server's answer as long as a busy machine needs, and no longer."""
+    later(milliseconds, when_the_ghost_shows, report, function, args, ANSWER_WAIT_MS // POLL_MS)
+
+
+def when_the_ghost_shows(function, args, polls_left, report):
+    runtime = plugin().runtime
+    if not runtime.ghost.shown and runtime.status not in ("error", "unreachable") and polls_left > 0:
+        later(POLL_MS, when_the_ghost_shows, report, function, args, polls_left - 1)
+        return
+    function(*args, report)
 
 
 def scroll(document, layer, report):
@@ -173,14 +188,11 @@ def finish(document, layer, canvas, path, *painted_and_report):
     seen = {"canvas_class": canvas.metaObject().className(), "painted": painted[0] if painted else painted_pixels(document, layer),
             "mouse_path": [path[0], path[30], path[-1]], "krita_version": Krita.instance().version(),
             "zoom": Krita.instance().activeWindow().activeView().canvas().zoomLevel()}  # the L's start, corner and end in widget pixels
-    wait_for_the_ghost(document, layer, seen, ANSWER_WAIT_MS // POLL_MS, report)
+    after_the_ghost(0, look_at_the_ghost, report, document, layer, seen)
 
 
-def wait_for_the_ghost(document, layer, seen, polls_left, report):
+def look_at_the_ghost(document, layer, seen, report):
     runtime = plugin().runtime
-    if not runtime.ghost.shown and runtime.status not in ("error", "unreachable") and polls_left > 0:
-        later(POLL_MS, wait_for_the_ghost, report, document, layer, seen, polls_left - 1)
-        return
     docker = next((docker for docker in Krita.instance().dockers() if docker.windowTitle() == "NEP Suggest"), None)
     seen.update(status=runtime.status, message=runtime.message, ghost_shown=runtime.ghost.shown,
                 ghost_pixels=overlay_pixels(runtime.ghost), docker_text=docker.suggestion.text() if docker is not None else None,

@@ -11,11 +11,10 @@ import time
 
 from krita import Krita
 
-from .draw import PAINT_DONE_MS, VIEW_READY_MS, drag_with_the_mouse, later, open_document, plugin, visible_canvas
+from .draw import PAINT_DONE_MS, VIEW_READY_MS, after_the_ghost, drag_with_the_mouse, later, open_document, plugin, visible_canvas
 
 STROKES = 40
 HATCH_EVERY_MS = 200
-ANSWER_WAIT_MS = 3000
 
 
 class PluginClock:
@@ -66,7 +65,7 @@ def hatch(seen, index, report):
     if index + 1 < STROKES:
         later(HATCH_EVERY_MS, hatch, report, seen, index + 1)
     else:
-        later(PAINT_DONE_MS + ANSWER_WAIT_MS, finish, report, seen)
+        after_the_ghost(PAINT_DONE_MS, finish, report, seen)
 
 
 def lookups(qwindow, repeats=10):
