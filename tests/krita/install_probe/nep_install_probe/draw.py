@@ -255,7 +255,7 @@ def undo_history():
 def accept(document, layer, seen, report):
     seen["undo_history_before_accept"] = undo_history()
     Krita.instance().action("nep_suggest_accept").trigger()
-    later(PAINT_DONE_MS, after_accept, report, document, layer, seen)
+    after_the_ghost(PAINT_DONE_MS, after_accept, report, document, layer, seen)  # the next suggestion, which Ctrl+Z passes over
 
 
 def overlay_pixels(ghost):
@@ -277,7 +277,7 @@ def after_accept(document, layer, seen, report):
     seen.update(painted_after_accept=painted_pixels(document, merged), outcome=app.runtime.outcome,
                 layers_after_accept=[node.name() for node in document.rootNode().childNodes()], undo_history_after_accept=undo_history())
     Krita.instance().action("edit_undo").trigger()  # Ctrl+Z
-    later(PAINT_DONE_MS, after_undo, report, document, layer, seen, 1)
+    after_the_ghost(PAINT_DONE_MS, after_undo, report, document, layer, seen, 1)
 
 
 def after_undo(document, layer, seen, times, report):
