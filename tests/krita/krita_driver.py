@@ -94,6 +94,7 @@ def overlay_pixel(image, x, y):
 
 
 def scenario_accept(home):
+    from krita import Node
     from nep_suggest import painter
     from nep_suggest.qt import Qt, QTransform, QWidget
 
@@ -166,6 +167,17 @@ def scenario_accept(home):
     out["on_path"] = [pixel(after, width, x, 30) for x in (20, 60, 100, 140, 180)]
     out["off_path"] = [pixel(after, width, x, y) for x, y in ((100, 20), (100, 40), (10, 30), (190, 30), (100, 100))]
     out["painted_pixels"] = sum(1 for i in range(3, len(after), 4) if after[i])
+
+    # A light stroke (pressure 0.5): the ghost shows it as wide as Accept then paints it
+    light = suggestion("stroke", points=[[20, 100, 0.5, 0], [180, 100, 0.5, 8]], color="#00ff00", size=6.0, opacity=1.0, brush="")
+    runtime._set_suggestion(dict(light))
+    column = [overlay_pixel(overlay_image(overlay), 210, y)[3] for y in range(2 * 100 + 5 - 20, 2 * 100 + 5 + 20)]  # document x 100
+    out["light_ghost_rows"] = sum(1 for alpha in column if alpha > max(column) / 2)  # widget pixels across the line
+    out["light_accept"] = list(runtime.accept())
+    document.waitForDone()
+    light_painted = layer_bytes(runtime.workspace.active_node(), width, height)
+    out["light_painted_rows"] = sum(1 for y in range(85, 115) if pixel(light_painted, width, 100, y)[3] > 127)
+    out["has_paint_path"] = hasattr(Node, "paintPath")
 
     # Discrete actions run through the workspace.
     runtime.suggestion = suggestion("layer.new", name="Shading")

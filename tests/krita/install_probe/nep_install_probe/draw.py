@@ -198,6 +198,9 @@ def look_at_the_ghost(document, layer, seen, report):
                 ghost_pixels=overlay_pixels(runtime.ghost), docker_text=docker.suggestion.text() if docker is not None else None,
                 layers=[node.name() for node in document.rootNode().childNodes()])
     overlay = next(overlay for overlay in runtime.ghost.overlays if overlay.isVisible())
+    image = rendered_image(overlay)
+    middle = (min(x for x, _ in seen["ghost_pixels"]) + max(x for x, _ in seen["ghost_pixels"])) // 2
+    seen["ghost_thickness"] = thickness([image.pixel(middle, y) >> 24 for y in range(image.height())])  # widget pixels
     counter = PaintCounter(overlay)
     canvas = Krita.instance().activeWindow().activeView().canvas()
     seen["zoom_before"] = canvas.zoomLevel()
@@ -263,12 +266,23 @@ def overlay_pixels(ghost):
     return rendered_pixels(next(overlay for overlay in ghost.overlays if overlay.isVisible()))
 
 
-def rendered_pixels(overlay):
-    """The widget pixels ``overlay`` paints."""
+def rendered_image(overlay):
+    """What ``overlay`` paints, on transparency."""
     image = QImage(overlay.width(), overlay.height(), QImage.Format.Format_ARGB32)
     image.fill(Qt.GlobalColor.transparent)
     overlay.render(image, QPoint(), QRegion(), QWidget.RenderFlag.DrawChildren)
+    return image
+
+
+def rendered_pixels(overlay):
+    """The widget pixels ``overlay`` paints."""
+    image = rendered_image(overlay)
     return [[x, y] for y in range(image.height()) for x in range(image.width()) if image.pixel(x, y) >> 24]
+
+
+def thickness(alphas):
+    """How many of a column's pixels a line covers: those at least half as opaque as its most opaque one."""
+    return sum(1 for alpha in alphas if alpha and alpha >= max(alphas) / 2)
 
 
 def after_accept(document, layer, seen, report):
@@ -276,6 +290,12 @@ def after_accept(document, layer, seen, report):
     merged = document.nodeByName(layer.name())  # where Accept merges a layer down, a new node
     seen.update(painted_after_accept=painted_pixels(document, merged), outcome=app.runtime.outcome,
                 layers_after_accept=[node.name() for node in document.rootNode().childNodes()], undo_history_after_accept=undo_history())
+    before = set(map(tuple, seen["painted"]))
+    new = [(x, y) for x, y in seen["painted_after_accept"] if (x, y) not in before]
+    if new:  # the accepted stroke's column in its middle, in document pixels
+        middle, data = (min(x for x, _ in new) + max(x for x, _ in new)) // 2, bytes(merged.pixelData(0, 0, WIDTH, HEIGHT))
+        rows = sorted({y for x, y in new if x == middle})
+        seen["accepted_thickness"] = thickness([data[(y * WIDTH + middle) * 4 + 3] for y in rows])
     Krita.instance().action("edit_undo").trigger()  # Ctrl+Z
     after_the_ghost(PAINT_DONE_MS, after_undo, report, document, layer, seen, 1)
 

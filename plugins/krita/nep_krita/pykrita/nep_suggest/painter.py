@@ -13,6 +13,11 @@ Three ways, the first that applies:
   ``setPixelData`` and merged down (``Node.mergeDown``): two undo steps, *Add Layer* and *Merge
   Down*.
 
+``Node.paintPath`` gives a script's path no pressure: it paints at pressure 1 (the brush's full size,
+and full opacity where the preset varies it). So where Krita has it, the other ways paint at pressure
+1 too, and the ghost shows that (``as_accept_paints``): on one Krita, Accept paints the width the
+ghost shows whichever way it takes.
+
 The first two paint into *the active window's active view's* current layer, whatever node they are
 called on, and with no window (kritarunner) ``paintPath`` crashes Krita, so they are used only where
 that view shows our document with ``node`` current (``view_paints_into``). ``QImage.Format_ARGB32``
@@ -22,6 +27,7 @@ layer, and every fourth byte is the coverage a selection takes.
 
 import math
 import sys
+from dataclasses import replace
 
 from .qt import QColor, QImage, QPainter, QPainterPath, QPen, QPointF, Qt, image_bytes
 
@@ -110,8 +116,18 @@ def why_not_paintable(node):
     return None
 
 
+def as_accept_paints(stroke):
+    """``stroke`` (``Stroke`` of strokes.py) at the pressure Accept paints it with: 1 where Krita has ``Node.paintPath``
+    (5.3 and 6), its own pressures elsewhere (5.1 and 5.2)."""
+    from krita import Node  # only inside Krita
+
+    if not hasattr(Node, "paintPath"):
+        return stroke
+    return replace(stroke, points=tuple((x, y, 1.0, t) for x, y, _pressure, t in stroke.points))
+
+
 def paint_stroke(document, node, stroke, canvas):
-    """Paint ``stroke`` (``Stroke`` of strokes.py) into ``node``.
+    """Paint ``stroke`` (``Stroke`` of strokes.py, as ``as_accept_paints`` gives it) into ``node``.
 
     ``(True, how, layer)``, where ``how`` is "paintPath", "fill" or "merge" and ``layer`` the painted
     layer (a merge replaces ``node``), or ``(False, why, node)``.

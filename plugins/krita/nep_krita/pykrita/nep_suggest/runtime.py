@@ -251,14 +251,17 @@ class Runtime(FeedbackMixin):
             return
         stroke, _ = checks.check_action(suggestion["action"], self.workspace.canvas())
         if stroke is not None:
-            self.ghost.show(self._with_current_brush(stroke))
+            self.ghost.show(self._as_painted(stroke))
 
-    def _with_current_brush(self, stroke):
+    def _as_painted(self, stroke):
+        """``stroke`` as Accept would paint it now: with the current brush, colour, size and opacity, at the pressure
+        Krita paints a script's stroke with; the ghost shows exactly this."""
         look = self.workspace.look()
         color = look.get("color") or stroke.color
         size = float(look.get("size") or stroke.size)
         opacity = look.get("opacity")
-        return Stroke(stroke.points, look.get("brush") or stroke.brush, color, size, stroke.opacity if opacity is None else float(opacity))
+        current = Stroke(stroke.points, look.get("brush") or stroke.brush, color, size, stroke.opacity if opacity is None else float(opacity))
+        return painter.as_accept_paints(current)
 
     # Accept and Dismiss -----------------------------------------------------------------------
 
@@ -290,7 +293,7 @@ class Runtime(FeedbackMixin):
             why = painter.why_not_paintable(node)
             if why:
                 return self._refuse(suggestion, f"stroke: {why}")
-            stroke = self._with_current_brush(stroke)
+            stroke = self._as_painted(stroke)
             ok, how, layer = painter.paint_stroke(self.workspace.document, node, stroke, canvas)
             if not ok:
                 return self._refuse(suggestion, how)
