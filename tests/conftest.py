@@ -21,6 +21,9 @@ if "NEP_HOME" not in os.environ:  # a fresh home for this run, removed when it e
     atexit.register(shutil.rmtree, os.environ["NEP_HOME"], ignore_errors=True)
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+XDIST_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if XDIST_WORKERS > 1:  # each worker, and the `nep` it starts, trains with its share of the cores (nep_core.training.run.cpu_threads)
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // XDIST_WORKERS)))
 
 
 @pytest.fixture(scope="session")
