@@ -16,7 +16,8 @@ def threads_inside(config: TrainConfig) -> int:
         return torch.get_num_threads()
 
 
-@pytest.mark.parametrize("value, expected", [("3", 3), ("1", 1), ("0", None), ("-2", None), ("many", None), ("", None)])
+@pytest.mark.parametrize("value, expected", [("3", 3), (" 1 ", 1), ("3,2", 3), ("0", None), ("-2", None), ("many", None), ("\u00b2", None),
+                                             ("", None)])
 def test_omp_num_threads_sets_the_default_when_it_is_a_positive_number(monkeypatch, value, expected):
     monkeypatch.setenv("OMP_NUM_THREADS", value)
     config = TrainConfig(domain="tags", accelerator="cpu", devices="1")

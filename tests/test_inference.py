@@ -289,9 +289,13 @@ def test_prefix_reuse_is_kept_per_session_when_sessions_interleave(loaded, tags_
 
 def test_empty_history_bad_k_warmup_and_threads(predictor):
     threads = torch.get_num_threads()
-    prediction = predictor.predict(Context(history=[]), k=2)
+    torch.set_num_threads(2)  # more than the predictor's one (a pytest-xdist worker starts with one)
+    try:
+        prediction = predictor.predict(Context(history=[]), k=2)
+        assert torch.get_num_threads() == 2  # the one-thread setting is restored after predicting
+    finally:
+        torch.set_num_threads(threads)
     assert len(prediction.suggestions) == 2
-    assert torch.get_num_threads() == threads  # the one-thread setting is restored after predicting
     with pytest.raises(ValueError):
         predictor.predict(Context(history=[]), k=0)
     assert predictor.warmup() > 0

@@ -71,7 +71,7 @@ def command(
     accelerator: str = typer.Option("auto", "--accelerator", help="auto, cpu, gpu or mps."),
     devices: str = typer.Option("auto", "--devices", help="Devices (processes) per node."),
     precision: Optional[str] = typer.Option(None, "--precision", help="32-true, bf16-mixed... Default: bf16-mixed on a GPU, 32-true on a CPU."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads per process. Default: OMP_NUM_THREADS when set, else the CPU cores divided among the processes."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads per process. Default: OMP_NUM_THREADS when it is a positive number, else the CPU cores divided among the processes."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output; print only the summary."),
     ablate: bool = typer.Option(
         False, "--ablate", help="Ablation grid instead of one run: the settings as given (the full bundle), and one run per trick "

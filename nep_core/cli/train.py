@@ -46,7 +46,7 @@ def command(
         None, "--precision", help="32-true, bf16-mixed, 16-mixed or bf16-true. Default: bf16-mixed on a GPU, 32-true on a CPU."
     ),
     threads: Optional[int] = typer.Option(
-        None, "--threads", help="CPU threads per process. Default: OMP_NUM_THREADS when set, else the CPU cores divided among the processes."
+        None, "--threads", help="CPU threads per process. Default: OMP_NUM_THREADS when it is a positive number, else the CPU cores divided among the processes."
     ),
     target: str = typer.Option(
         "action",

@@ -33,7 +33,7 @@ class TrainConfig:
     ``learning_rate`` a per-preset default, ``warmup_steps`` 5% of ``max_steps`` (at most 200),
     ``save_every`` the same as ``val_every``, ``val_examples`` (0: all) the validation examples,
     spread evenly over the validation split, ``precision`` bf16-mixed on a GPU and 32-true on a CPU,
-    ``threads`` (CPU threads per process) ``OMP_NUM_THREADS`` when set, else the CPU cores divided among the processes on this machine.
+    ``threads`` (CPU threads per process) ``OMP_NUM_THREADS`` when it is a positive number, else the CPU cores divided among the processes on this machine.
     ``target`` is what the model learns to write: the whole ``action``, or its ``location`` only (a
     location model for two-stage prediction, docs/serving.md). ``prompt_loss_weight`` (None: the
     domain's) weighs a second loss on the prompt's own tokens, scored at a random

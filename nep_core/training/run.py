@@ -319,9 +319,13 @@ def spread_sample(items: list, limit: int) -> list:
 
 
 def threads_from_environment() -> int | None:
-    """``OMP_NUM_THREADS`` when it is set to a positive whole number (the variable torch, OpenMP and torchrun use), else None."""
-    value = os.environ.get("OMP_NUM_THREADS", "").strip()
-    return int(value) if value.isdigit() and int(value) > 0 else None
+    """``OMP_NUM_THREADS`` (the variable torch, OpenMP and torchrun use) when it is a positive whole number, or a list
+    of them per nesting level (OpenMP's ``4,2``: the first), else None."""
+    try:
+        threads = int(os.environ.get("OMP_NUM_THREADS", "").split(",")[0])
+    except ValueError:
+        return None
+    return threads if threads > 0 else None
 
 
 @contextmanager

@@ -87,7 +87,7 @@ def open_c_beside_a(seen, report):
     area.setViewMode(QMdiArea.ViewMode.SubWindowView)
     area.tileSubWindows()
     area.setActiveSubWindow(area.subWindowList()[1])  # tiling may activate A: C, opened last, is the active view
-    after_the_ghost(VIEW_READY_MS, paint_in_a_beside_c, report, seen)
+    after_the_ghost(VIEW_READY_MS, paint_in_a_beside_c, report, seen, leaving=seen["painted_a_again"]["session"])  # C's ghost
 
 
 def paint_in_a_beside_c(seen, report):

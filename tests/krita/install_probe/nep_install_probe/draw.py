@@ -73,16 +73,18 @@ def start(report):
     after_the_ghost(VIEW_READY_MS, scroll, report, document, layer)  # the painter sees the new document's suggestion first
 
 
-def after_the_ghost(milliseconds, function, report, *args):
-    """After ``milliseconds``, call ``function(*args, report)`` as soon as the plugin shows its ghost (or has failed, or
-    after ANSWER_WAIT_MS): a wait for the server's answer as long as a busy machine needs, and no longer."""
-    later(milliseconds, when_the_ghost_shows, report, function, args, ANSWER_WAIT_MS // POLL_MS)
+def after_the_ghost(milliseconds, function, report, *args, leaving=None):
+    """After ``milliseconds``, call ``function(*args, report)`` as soon as the plugin shows its ghost (in a session other
+    than ``leaving``), or the server answered with an error, or after ANSWER_WAIT_MS: a wait for the server's answer as
+    long as a busy machine needs, and no longer. (A request that timed out is "unreachable" until the next answer.)"""
+    later(milliseconds, when_the_ghost_shows, report, function, args, leaving, ANSWER_WAIT_MS // POLL_MS)
 
 
-def when_the_ghost_shows(function, args, polls_left, report):
+def when_the_ghost_shows(function, args, leaving, polls_left, report):
     runtime = plugin().runtime
-    if not runtime.ghost.shown and runtime.status not in ("error", "unreachable") and polls_left > 0:
-        later(POLL_MS, when_the_ghost_shows, report, function, args, polls_left - 1)
+    shown = runtime.ghost.shown and runtime.session_id != leaving
+    if not shown and runtime.status != "error" and polls_left > 0:
+        later(POLL_MS, when_the_ghost_shows, report, function, args, leaving, polls_left - 1)
         return
     function(*args, report)
 
@@ -198,9 +200,10 @@ def look_at_the_ghost(document, layer, seen, report):
                 ghost_pixels=overlay_pixels(runtime.ghost), docker_text=docker.suggestion.text() if docker is not None else None,
                 layers=[node.name() for node in document.rootNode().childNodes()])
     overlay = next(overlay for overlay in runtime.ghost.overlays if overlay.isVisible())
-    image = rendered_image(overlay)
-    middle = (min(x for x, _ in seen["ghost_pixels"]) + max(x for x, _ in seen["ghost_pixels"])) // 2
-    seen["ghost_thickness"] = thickness([image.pixel(middle, y) >> 24 for y in range(image.height())])  # widget pixels
+    if seen["ghost_pixels"]:
+        image = rendered_image(overlay)
+        middle = (min(x for x, _ in seen["ghost_pixels"]) + max(x for x, _ in seen["ghost_pixels"])) // 2
+        seen["ghost_thickness"] = thickness([image.pixel(middle, y) >> 24 for y in range(image.height())])  # widget pixels
     counter = PaintCounter(overlay)
     canvas = Krita.instance().activeWindow().activeView().canvas()
     seen["zoom_before"] = canvas.zoomLevel()
