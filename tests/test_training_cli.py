@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import pytest
 
 from nep_core.errors import NepError
 from nep_core.training import TrainConfig, train
+from nep_core.training.run import threads_from_environment
 
 
 def nep(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -127,6 +129,8 @@ def test_train_from_a_folder_of_logs_with_the_cli(tmp_path):
     assert result.returncode == 0, result.stderr
     assert f"checkpoint: {out}" in result.stdout and "12 steps" in result.stdout
     assert re.search(r"examples \d+/5 \(validating on 5 of \d+\)", result.stderr), result.stderr
+    threads = threads_from_environment() or os.cpu_count()  # OMP_NUM_THREADS (a pytest-xdist worker's share), else every core
+    assert f"1 process(es) on cpu ({threads} thread(s) each)" in result.stderr, result.stderr
     assert "step 12/12" in result.stderr  # progress lines when stderr is not a terminal
     for noise in ("GPU available", "Tip:", "litlogger", "LOCAL_RANK", "Loading weights", "Traceback"):
         assert noise not in result.stdout + result.stderr, noise

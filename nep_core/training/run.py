@@ -350,6 +350,8 @@ def cpu_threads(config: TrainConfig) -> Iterator[None]:
 
 def train(config: TrainConfig) -> Path:
     """Train a next-edit model as ``config`` says; returns the run folder, which holds the HF checkpoint."""
+    import torch
+
     plan = plan_run(config)
     from nep_core.training.quiet import silence_libraries
 
@@ -381,7 +383,9 @@ def train(config: TrainConfig) -> Path:
             + (f" (validating on {len(setup.val_set)} of {len(data.examples['val'])})"
                if 0 < config.val_examples < len(data.examples["val"]) else "")
             + ", "
-            f"{trainer.world_size} process(es) on {device}, {precision}"
+            f"{trainer.world_size} process(es) on {device}"
+            + (f" ({torch.get_num_threads()} thread(s) each)" if device == "cpu" else "")  # OMP_NUM_THREADS or --threads
+            + f", {precision}"
             + (f", resuming from {plan.resume_from}" if plan.resume_from else "")
         )
         started = time.perf_counter()
