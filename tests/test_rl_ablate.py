@@ -73,6 +73,7 @@ def test_ablate_trains_each_arm_evaluates_like_nep_eval_and_only_completes_on_re
     out = tmp_path / "ablation"
     first = nep("rl", "--model", str(trained_tags_model), "--out", str(out), "--max-steps", "2", "--ablate", "--ablate-arms", "loss-grpo,kl-on", *RUN)
     assert first.returncode == 0, first.stderr
+    assert first.stderr.count("1 process(es) on cpu (") == 3, first.stderr  # the full bundle and the two arms, with their threads
     for name in ("ablation.json", "ablation.md", "ablation.png"):
         assert (out / name).stat().st_size > 0, name
     assert (out / "ablation.png").stat().st_size > 10_000

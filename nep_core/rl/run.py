@@ -22,7 +22,8 @@ def rl(config: RLConfig) -> Path:
     from nep_core.plugins import get_domain
     from nep_core.training.quiet import silence_libraries
     from nep_core.training.run import (
-        RunPlan, _say, cpu_threads, fit, launched_rank, make_trainer, prepare_data, resolve_precision, resume_or_check_fresh,
+        RunPlan, _say, cpu_threads, describe_processes, fit, launched_rank, make_trainer, prepare_data, resolve_precision,
+        resume_or_check_fresh,
     )
     from nep_core.training.run_folder import RunFolder
 
@@ -73,7 +74,8 @@ def rl(config: RLConfig) -> Path:
         say(
             f"rl {domain.name}: from {config.model}, {len(datamodule.train_examples)} prompts, {objective}, "
             f"dynamic sampling {'on' if policy.dynamic_sampling else 'off'}; reward {policy.rewards.valid} valid + {policy.rewards.match} match "
-            f"({policy.rewards.match_mode}) + {policy.rewards.no_edit} NO_EDIT calibration" + (f", resuming from {resume_from}" if resume_from else "")
+            f"({policy.rewards.match_mode}) + {policy.rewards.no_edit} NO_EDIT calibration; {describe_processes(trainer)}"
+            + (f", resuming from {resume_from}" if resume_from else "")
         )
         started = time.perf_counter()
         fit(plan, trainer, _Setup(system, datamodule))

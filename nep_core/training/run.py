@@ -348,10 +348,17 @@ def cpu_threads(config: TrainConfig) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def train(config: TrainConfig) -> Path:
-    """Train a next-edit model as ``config`` says; returns the run folder, which holds the HF checkpoint."""
+def describe_processes(trainer) -> str:
+    """``2 process(es) on cpu (1 thread(s) each)``: where a run trains, and on a CPU with how many threads (``cpu_threads``)."""
     import torch
 
+    device = type(trainer.accelerator).__name__.replace("Accelerator", "").lower()
+    threads = f" ({torch.get_num_threads()} thread(s) each)" if device == "cpu" else ""
+    return f"{trainer.world_size} process(es) on {device}{threads}"
+
+
+def train(config: TrainConfig) -> Path:
+    """Train a next-edit model as ``config`` says; returns the run folder, which holds the HF checkpoint."""
     plan = plan_run(config)
     from nep_core.training.quiet import silence_libraries
 
@@ -376,16 +383,13 @@ def train(config: TrainConfig) -> Path:
             say("warning: the validation split has no examples; no validation metrics will be reported")
         parameters = sum(parameter.numel() for parameter in setup.system.model.parameters())
         counts = "/".join(str(len(data.sessions[split])) for split in ("train", "val", "test"))
-        device = type(trainer.accelerator).__name__.replace("Accelerator", "").lower()
         say(
             f"training {plan.domain.name}: {plan.model_label} ({parameters / 1e6:.2f}M parameters), sessions "
             f"train/val/test {counts}, examples {len(setup.train_set)}/{len(setup.val_set)}"
             + (f" (validating on {len(setup.val_set)} of {len(data.examples['val'])})"
                if 0 < config.val_examples < len(data.examples["val"]) else "")
             + ", "
-            f"{trainer.world_size} process(es) on {device}"
-            + (f" ({torch.get_num_threads()} thread(s) each)" if device == "cpu" else "")  # OMP_NUM_THREADS or --threads
-            + f", {precision}"
+            f"{describe_processes(trainer)}, {precision}"
             + (f", resuming from {plan.resume_from}" if plan.resume_from else "")
         )
         started = time.perf_counter()
