@@ -234,6 +234,7 @@ def nep(*args: str) -> subprocess.CompletedProcess:
     (["--domain", "tags", "--scale-rewards", "token"], "--scale-rewards must be one of group, batch, none"),
     (["--domain", "tags", "--baseline", "best"], "--baseline must be one of group, served (got 'best')"),
     (["--domain", "tags", "--sft-weight", "-1"], "--sft-weight must be a finite number >= 0 (got -1.0)"),
+    (["--domain", "tags", "--negative-weight", "-0.5"], "--negative-weight must be a finite number >= 0 (got -0.5)"),
     (["--domain", "tags", "--beta", "inf"], "--beta must be a finite number >= 0 (got inf)"),
     (["--domain", "tags", "--reward-match", "nan"], "--reward-match must be a finite number >= 0 (got nan)"),
     (["--domain", "tags", "--reward-valid", "inf"], "--reward-valid must be a finite number >= 0 (got inf)"),
@@ -270,7 +271,7 @@ def test_rl_help_teaches_the_options_with_trl_names():
     result = nep("rl", "--help")
     assert result.returncode == 0
     for option in ("--loss-type", "--epsilon-high", "--beta", "--scale-rewards", "--dynamic-sampling", "--tis-cap",
-                   "--mask-truncated-completions", "--overlong-buffer", "--num-generations", "nep rl --domain code"):
+                   "--mask-truncated-completions", "--overlong-buffer", "--num-generations", "--negative-weight", "nep rl --domain code"):
         assert option in result.stdout, option
 
 
@@ -297,6 +298,25 @@ def test_guidance_adds_the_users_action_to_each_group_scored_like_a_sample(loade
         assert advantages[-1] == advantages.max()  # nothing scores above the user's own action
     assert rollouts.stats["groups"] == len(examples)
     assert sampler.forced(contexts[0], Action(kind="no-such-kind")) is None
+
+
+def test_positive_only_reinforces_the_samples_above_their_groups_mean_and_leaves_the_rest(loaded, tags_domain, tags_sessions):
+    from nep_core.rl.config import PolicySettings
+
+    predictor = ModelPredictor(loaded, tags_domain)
+    _, _, examples = _sampled_examples(ConstrainedSampler(predictor), tags_sessions, seed=15)
+    policy = PolicySettings(num_generations=4, guidance=True, negative_weight=0.0, scale_rewards="none", dynamic_sampling=False, rewards=RewardWeights(match_mode="exact"))
+    system = _system(loaded, tags_domain, predictor, policy)
+    rollouts = system._rollouts(examples)
+    below = 0
+    for index, example in enumerate(examples):
+        group = rollouts.completions[index * 5 : index * 5 + 5]  # four samples and the user's action
+        rewards = [part.total for part in system.rewards.score([(example.context, completion.action, example.target) for completion in group])]
+        mean = sum(rewards) / len(rewards)
+        expected = [max(reward - mean, 0.0) for reward in rewards]  # A_i = r_i - mean, negative ones times 0
+        assert rollouts.advantages[index * 5 : index * 5 + 5].tolist() == pytest.approx(expected, abs=1e-6)
+        below += sum(reward < mean - 1e-9 for reward in rewards)
+    assert below > 0  # some samples were worse than their group, and they do not move
 
 
 def test_a_served_baseline_compares_each_sample_with_the_decision_the_predictor_serves(loaded, tags_domain, tags_sessions):

@@ -27,7 +27,7 @@ def test_the_grid_has_one_arm_per_trick_that_changes_the_bundle():
     arms = ablation_arms(PolicySettings(), token_limit=16)
     assert [arm.name for arm in arms] == [
         "full-bundle", "clip-higher-off", "dynamic-sampling-off", "tis-off", "scale-rewards-none", "loss-grpo", "kl-on", "overlong-on",
-        "baseline-served",
+        "baseline-served", "positive-only",
     ]
     changes = {arm.name: arm.changes for arm in arms}
     assert changes == {
@@ -40,16 +40,23 @@ def test_the_grid_has_one_arm_per_trick_that_changes_the_bundle():
         "kl-on": {"beta": 0.04},
         "overlong-on": {"overlong_buffer": 4},
         "baseline-served": {"baseline": "served"},
+        "positive-only": {"negative_weight": 0.0},
     }
     for arm in arms:  # each arm is the bundle with only its own change
         assert arm.policy == PolicySettings(**arm.changes)
 
     # a bundle that already has most tricks off gets only the arms that differ from it: KL and overlong switched off
-    bundle = PolicySettings(loss_type="grpo", epsilon_high=0.2, dynamic_sampling=False, tis_cap=None, scale_rewards="none", beta=0.1, overlong_buffer=3, baseline="served")
+    bundle = PolicySettings(
+        loss_type="grpo", epsilon_high=0.2, dynamic_sampling=False, tis_cap=None, scale_rewards="none", beta=0.1, overlong_buffer=3,
+        baseline="served", negative_weight=0.0,
+    )
     arms = ablation_arms(bundle, token_limit=16)
     assert [(arm.name, arm.changes) for arm in arms] == [
         ("full-bundle", {}), ("kl-off", {"beta": 0.0}), ("overlong-off", {"overlong_buffer": None}), ("baseline-group", {"baseline": "group"}),
+        ("negatives-plain", {"negative_weight": 1.0}),
     ]
+    # weighing negatives more (W-REINFORCE's emphasis) is compared with the plain gradient, not with PSR
+    assert [arm.name for arm in ablation_arms(PolicySettings(negative_weight=3.0), token_limit=16)][-1] == "negatives-plain"
 
 
 def test_arm_names_are_checked_against_the_bundle():

@@ -9,7 +9,7 @@ import torch
 
 from nep_core.rl.objective import (
     minimum_risk_loss,
-    group_advantages, overlong_penalty, policy_loss, truncated_importance_weights, zero_signal_groups,
+    group_advantages, overlong_penalty, policy_loss, truncated_importance_weights, weighted_advantages, zero_signal_groups,
 )
 
 REWARDS = torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.5, 0.5, 0.5, 0.5], [2.0, 0.0, 1.0, 1.0]])
@@ -52,6 +52,13 @@ def test_a_served_baseline_replaces_the_group_mean_and_counts_in_the_deviation()
     # all samples equal but the served decision better: the deviation is not zero, the push is bounded
     equal = group_advantages(torch.zeros(1, 4), "group", baseline=torch.ones(1))
     assert equal[0, 0].item() == pytest.approx(-1.0 / (math.sqrt(0.2) + 1e-4))
+
+
+def test_negative_weight_scales_only_the_advantages_below_the_baseline():
+    plain = group_advantages(REWARDS, "none")  # [[.5, -.5, -.5, .5], [0]*4, [1, -1, 0, 0]]
+    assert weighted_advantages(plain, 0.0).flatten().tolist() == pytest.approx([0.5, 0.0, 0.0, 0.5] + [0.0] * 4 + [1.0, 0.0, 0.0, 0.0])
+    assert weighted_advantages(plain, 2.0)[2].tolist() == pytest.approx([1.0, -2.0, 0.0, 0.0])
+    assert torch.equal(weighted_advantages(plain, 1.0), plain)
 
 
 def test_zero_signal_groups_are_those_with_equal_rewards():

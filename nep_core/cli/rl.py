@@ -42,6 +42,10 @@ def command(
     ),
     num_iterations: int = typer.Option(1, "--num-iterations", help="Optimizer steps per batch of rollouts (TRL's mu)."),
     guidance: bool = typer.Option(False, "--guidance/--no-guidance", help="Add the user's real next action to each group as one more, off-policy member (LUFFY's guidance)."),
+    negative_weight: float = typer.Option(
+        1.0, "--negative-weight", help="Weight of the push away from samples worse than the baseline: 1 the plain policy gradient, "
+        "0 only samples better than it are reinforced (positive sample reinforcement).",
+    ),
     sft_weight: float = typer.Option(
         0.0, "--sft-weight", help="Add a supervised term with this weight: the negative log-likelihood per token of the user's real "
         "next action for each prompt of the batch (as InstructGPT's PPO-ptx mixes in its pretraining loss). 0 turns it off.",
@@ -75,13 +79,13 @@ def command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output; print only the summary."),
     ablate: bool = typer.Option(
         False, "--ablate", help="Ablation grid instead of one run: the settings as given (the full bundle), and one run per trick "
-        "switched off or on (clip-higher, dynamic sampling, TIS, scale_rewards, loss type, KL, overlong shaping, baseline), each in "
+        "switched off or on (clip-higher, dynamic sampling, TIS, scale_rewards, loss type, KL, overlong shaping, baseline, negative weight), each in "
         "--out/ARM with the same steps and seed, all evaluated with the SFT model on the same test examples. Writes "
         "ablation.json, ablation.md and ablation.png in --out (default runs/<domain>-rl-ablation); run it again to finish or redraw.",
     ),
     ablate_arms: Optional[str] = typer.Option(
         None, "--ablate-arms", help="With --ablate: only these arms besides the full bundle, comma-separated: clip-higher-off, dynamic-sampling-off, "
-        "tis-off, scale-rewards-none, loss-grpo, kl-on (or kl-off with --beta > 0), overlong-on (or overlong-off with --overlong-buffer), baseline-served (or baseline-group with --baseline served).",
+        "tis-off, scale-rewards-none, loss-grpo, kl-on (or kl-off with --beta > 0), overlong-on (or overlong-off with --overlong-buffer), baseline-served (or baseline-group with --baseline served), positive-only (or negatives-plain with another --negative-weight).",
     ),
     limit: int = typer.Option(0, "--limit", help="With --ablate: evaluate on N test examples spread evenly over the split (0: all), as `nep eval --limit`."),
 ) -> None:
@@ -123,6 +127,7 @@ def command(
         num_iterations=num_iterations,
         dynamic_sampling=dynamic_sampling,
         guidance=guidance,
+        negative_weight=negative_weight,
         sft_weight=sft_weight,
         max_resample_rounds=max_resample_rounds,
         tis_cap=tis_cap or None,

@@ -49,6 +49,8 @@ TRICKS: tuple[Trick, ...] = (
     Trick("overlong-off", "no soft overlong shaping", lambda p, limit: {"overlong_buffer": None}),
     Trick("baseline-served", "advantages against the served decision's reward (self-critical)", lambda p, limit: {"baseline": "served"}),
     Trick("baseline-group", "advantages against the group's mean reward (GRPO)", lambda p, limit: {"baseline": "group"}),
+    Trick("positive-only", "only samples better than the baseline reinforced (negative_weight 0, PSR)", lambda p, limit: {"negative_weight": 0.0} if p.negative_weight == 1.0 else {}),
+    Trick("negatives-plain", "negative advantages at full weight (negative_weight 1)", lambda p, limit: {"negative_weight": 1.0}),
 )
 """The tricks in table order; an arm exists for a bundle only when it changes one of its settings."""
 

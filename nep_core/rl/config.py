@@ -51,6 +51,8 @@ class PolicySettings:
     max_resample_rounds: int = 4
     guidance: bool = False
     """Add the user's real next action to each group as one more member (off-policy guidance)."""
+    negative_weight: float = 1.0
+    """Weight of negative advantages: 1 the plain policy gradient, 0 positive samples only (PSR)."""
     sft_weight: float = 0.0
     """Weight of a supervised term, the users' real next actions' negative log-likelihood per token; 0: off."""
     tis_cap: float | None = 2.0
@@ -81,6 +83,7 @@ class PolicySettings:
             (0 <= self.beta < math.inf, f"--beta must be a finite number >= 0 (got {self.beta})"),
             (self.num_iterations >= 1, f"--num-iterations must be at least 1 (got {self.num_iterations})"),
             (self.max_resample_rounds >= 0, f"--max-resample-rounds must be >= 0 (got {self.max_resample_rounds})"),
+            (0 <= self.negative_weight < math.inf, f"--negative-weight must be a finite number >= 0 (got {self.negative_weight})"),
             (0 <= self.sft_weight < math.inf, f"--sft-weight must be a finite number >= 0 (got {self.sft_weight})"),
             (self.tis_cap is None or 1 <= self.tis_cap < math.inf, f"--tis-cap must be at least 1, or 0 for off (got {self.tis_cap})"),
             (self.overlong_buffer is None or self.overlong_buffer >= 1, f"--overlong-buffer must be at least 1 (got {self.overlong_buffer})"),

@@ -36,6 +36,15 @@ def group_advantages(rewards: torch.Tensor, scale_rewards: str = "group", baseli
     return centred
 
 
+def weighted_advantages(advantages: torch.Tensor, negative_weight: float = 1.0) -> torch.Tensor:
+    """Negative advantages times ``negative_weight``: 1 is the plain policy gradient, 0 reinforces only
+    samples better than the baseline (positive sample reinforcement, PSR), above 1 weighs the push
+    away from worse samples more (W-REINFORCE's emphasis on NSR)."""
+    if negative_weight == 1.0:
+        return advantages
+    return torch.where(advantages < 0, advantages * negative_weight, advantages)
+
+
 def zero_signal_groups(rewards: torch.Tensor) -> torch.Tensor:
     """A (groups,) bool mask of groups whose rewards are all equal: their advantages are all zero."""
     return (rewards.max(dim=1).values - rewards.min(dim=1).values).abs() <= 1e-9

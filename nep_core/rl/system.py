@@ -35,7 +35,7 @@ from nep_core.inference.decoder import ModelPredictor
 from nep_core.inference.sampling import Completion, ConstrainedSampler
 from nep_core.rl.config import PolicySettings
 from nep_core.rl.objective import (
-    RiskLoss, group_advantages, minimum_risk_loss, overlong_penalty, policy_loss, truncated_importance_weights, zero_signal_groups,
+    RiskLoss, group_advantages, minimum_risk_loss, weighted_advantages, overlong_penalty, policy_loss, truncated_importance_weights, zero_signal_groups,
 )
 from nep_core.rl.rewards import VerifierRewards
 from nep_core.training.system import NextEditSystem
@@ -312,7 +312,7 @@ class RLSystem(NextEditSystem):
             return RolloutBatch([], [], empty, empty, empty, None, None, 0.0, stats, references)
         reward_matrix = torch.stack([rewards for _, _, rewards, _ in kept])
         baseline = torch.stack([baseline for _, _, _, baseline in kept]) if served else None
-        advantages = group_advantages(reward_matrix, policy.scale_rewards, baseline).flatten()
+        advantages = weighted_advantages(group_advantages(reward_matrix, policy.scale_rewards, baseline), policy.negative_weight).flatten()
         prompts = [prompt for prompt, completions, _, _ in kept for _ in completions]
         completions = [completion for _, completions, _, _ in kept for completion in completions]
         length = max(len(completion.token_ids) for completion in completions)
