@@ -235,6 +235,7 @@ def nep(*args: str) -> subprocess.CompletedProcess:
     (["--domain", "tags", "--baseline", "best"], "--baseline must be one of group, served (got 'best')"),
     (["--domain", "tags", "--sft-weight", "-1"], "--sft-weight must be a finite number >= 0 (got -1.0)"),
     (["--domain", "tags", "--negative-weight", "-0.5"], "--negative-weight must be a finite number >= 0 (got -0.5)"),
+    (["--domain", "tags", "--rollouts", "beam", "--negative-weight", "0"], "--negative-weight applies to sampled rollouts"),
     (["--domain", "tags", "--beta", "inf"], "--beta must be a finite number >= 0 (got inf)"),
     (["--domain", "tags", "--reward-match", "nan"], "--reward-match must be a finite number >= 0 (got nan)"),
     (["--domain", "tags", "--reward-valid", "inf"], "--reward-valid must be a finite number >= 0 (got inf)"),

@@ -84,6 +84,7 @@ class PolicySettings:
             (self.num_iterations >= 1, f"--num-iterations must be at least 1 (got {self.num_iterations})"),
             (self.max_resample_rounds >= 0, f"--max-resample-rounds must be >= 0 (got {self.max_resample_rounds})"),
             (0 <= self.negative_weight < math.inf, f"--negative-weight must be a finite number >= 0 (got {self.negative_weight})"),
+            (self.rollouts == "sample" or self.negative_weight == 1.0, "--negative-weight applies to sampled rollouts; with --rollouts beam the loss is minimum risk training's"),
             (0 <= self.sft_weight < math.inf, f"--sft-weight must be a finite number >= 0 (got {self.sft_weight})"),
             (self.tis_cap is None or 1 <= self.tis_cap < math.inf, f"--tis-cap must be at least 1, or 0 for off (got {self.tis_cap})"),
             (self.overlong_buffer is None or self.overlong_buffer >= 1, f"--overlong-buffer must be at least 1 (got {self.overlong_buffer})"),
