@@ -40,8 +40,6 @@ def weighted_advantages(advantages: torch.Tensor, negative_weight: float = 1.0) 
     """Negative advantages times ``negative_weight``: 1 is the plain policy gradient, 0 reinforces only
     samples better than the baseline (positive sample reinforcement, PSR), above 1 weighs the push
     away from worse samples more (W-REINFORCE's emphasis on NSR)."""
-    if negative_weight == 1.0:
-        return advantages
     return torch.where(advantages < 0, advantages * negative_weight, advantages)
 
 
