@@ -70,7 +70,7 @@ def read_meta(path: str | os.PathLike) -> dict[str, Any]:
         raise NepError(f"{path}: not a NEP checkpoint (no {META_FILE}); train one with `nep train`")
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise NepError(f"{meta_path}: unreadable ({error})") from None
     if not isinstance(meta, dict) or meta.get("nep") != META_VERSION:
         raise NepError(f'{meta_path}: field "nep" must be {META_VERSION}')

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 import re
 import threading
@@ -140,7 +141,7 @@ def read_session(path: str | os.PathLike, *, strict: bool = True, report: ReadRe
             record = json.loads(line_bytes.decode("utf-8"))
             if not isinstance(record, dict):
                 raise ValueError("a line must be a JSON object")
-        except (UnicodeDecodeError, ValueError) as error:
+        except (UnicodeDecodeError, ValueError, RecursionError) as error:
             next_is_marker = not is_last and _is_recovery_marker(lines[number])
             if (is_last and not ends_with_newline) or next_is_marker:
                 report.warnings.append(f"{where}: torn line (an interrupted write) skipped")
@@ -172,7 +173,7 @@ def read_session(path: str | os.PathLike, *, strict: bool = True, report: ReadRe
 def _is_recovery_marker(line: bytes) -> bool:
     try:
         return json.loads(line.decode("utf-8")).get("recovered") is True
-    except (UnicodeDecodeError, ValueError, AttributeError):
+    except (UnicodeDecodeError, ValueError, AttributeError, RecursionError):
         return False
 
 
@@ -181,6 +182,8 @@ def _json_reason(error: Exception) -> str:
         return "not UTF-8 text"
     if isinstance(error, json.JSONDecodeError):
         return f"not valid JSON ({error.msg} at column {error.colno})"
+    if isinstance(error, RecursionError):
+        return "JSON nested too deeply"
     return str(error)
 
 
@@ -209,8 +212,8 @@ def _parse_header(record: dict[str, Any]) -> Session:
 def parse_event(record: dict[str, Any]) -> Event:
     """One event from its JSON object; ``ValueError`` names the bad field."""
     t = record.get("t")
-    if isinstance(t, bool) or not isinstance(t, (int, float)):
-        raise ValueError('field "t" must be a number of seconds')
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t):
+        raise ValueError('field "t" must be a finite number of seconds')
     kinds = [key for key in ("action", "state", "feedback") if key in record]
     if len(kinds) != 1:
         raise ValueError('an event has exactly one of "action", "state" or "feedback"')

@@ -175,3 +175,59 @@ def test_a_connection_the_server_closed_does_not_kill_an_app_that_embeds_python(
     done = subprocess.run([sys.executable, str(script), str(APPKIT / "client.py")], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
     assert done.stdout.strip() == "all answered"
+
+
+def test_suggestions_holding_a_number_no_log_can_record_are_dropped():
+    """JSON reads 1e999 as infinity: Accept would run the action and the log would refuse to record it."""
+    client = load("client")
+    answer = json.loads('{"suggestions": ['
+                        '{"action": {"kind": "layer.new", "args": {"name": "x", "junk": 1e999}}, "probability": 0.9},'
+                        '{"action": {"kind": "stroke", "args": {"points": [[1, 2, NaN, 0], [3, 4, 1, 0]]}}, "probability": 0.8},'
+                        '{"action": {"kind": "undo", "args": {"deep": [[{"v": -Infinity}]]}}, "probability": 0.7},'
+                        '{"action": {"kind": "undo", "args": {"deep": [[{"v": 1.5}]]}}, "probability": 0.6}]}')
+    assert [item["probability"] for item in client.check_suggestions(answer)] == [0.6]
+    assert client.all_finite({"a": [1, 2.5, {"b": "inf"}]}) and not client.all_finite([[[math.nan]]])
+    deep = current = []
+    for _ in range(5000):  # iterative: no recursion limit to hit on a deeply nested answer
+        current.append([])
+        current = current[0]
+    assert client.all_finite(deep)
+
+
+def test_an_answer_nested_too_deeply_is_not_json_and_the_client_goes_on_answering():
+    """json.loads raises RecursionError, not ValueError, on deep nesting: it used to end the client's thread."""
+    import http.server
+    import threading
+    import time
+
+    answers = [b"[" * 100000, b'{"suggestions": []}']
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = answers.pop(0)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client = load("client").ServerClient(f"http://127.0.0.1:{server.server_address[1]}")
+    try:
+        results = []
+        for _ in range(2):
+            client.submit({"kind": "suggest", "payload": {"history": []}})
+            deadline = time.monotonic() + 10
+            while not (done := client.results()) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            results.extend(done)
+        assert [(result.ok, result.error) for result in results] == [(False, "the server's answer is not JSON"), (True, "")]
+        assert results[1].body == {"suggestions": []}
+    finally:
+        client.close()
+        server.shutdown()

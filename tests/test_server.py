@@ -143,7 +143,7 @@ BAD_REQUESTS = [
         *_json('{"session": "s", "history": [{"t": 0, "action": {"kind": "open", "target": "a"}}, {"t": 1, "action": {"kind": "explode"}}]}'),
         422, "history[1].action.kind: unknown action kind 'explode'", id="unknown-kind",
     ),
-    pytest.param(*_json('{"session": "s", "history": [{"t": "soon", "action": {"kind": "open"}}]}'), 422, "history[0].t: must be a number of seconds", id="bad-t"),
+    pytest.param(*_json('{"session": "s", "history": [{"t": "soon", "action": {"kind": "open"}}]}'), 422, "history[0].t: must be a finite number of seconds", id="bad-t"),
     pytest.param(*_json('{"session": "s", "history": [{"t": 1, "action": {"kind": "open", "args": [1]}}]}'), 422, "history[0].action.args: must be an object", id="bad-args"),
     pytest.param(*_json('{"session": "s", "history": [{"t": 1}]}'), 422, 'history[0]: an event has exactly one of "action", "state" or "feedback"', id="empty-event"),
     pytest.param(*_json('{"session": "s", "history": [], "state": {"x": NaN}}'), 422, "state.x: must be a finite number", id="nan"),

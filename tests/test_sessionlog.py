@@ -61,10 +61,12 @@ def test_writer_recovers_after_a_torn_line_and_reader_tolerates_it(tmp_path):
     "line, reason",
     [
         ("not json", "not valid JSON"),
-        ('{"t": "soon", "action": {"kind": "open"}}', 'field "t" must be a number'),
+        ('{"t": "soon", "action": {"kind": "open"}}', 'field "t" must be a finite number'),
+        ('{"t": NaN, "state": {}}', 'field "t" must be a finite number'),
         ('{"t": 1, "action": {"kind": ""}}', "action.kind must be a non-empty string"),
         ('{"t": 1}', 'exactly one of "action", "state" or "feedback"'),
         ('{"t": 1, "action": {"kind": "x", "args": {"v": NaN}}}', "non-finite"),
+        pytest.param("[" * 100000, "JSON nested too deeply", id="nested-too-deeply"),
     ],
 )
 def test_bad_line_names_file_line_and_reason(tmp_path, line, reason):

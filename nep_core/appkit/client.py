@@ -9,6 +9,7 @@ sent, in order. Answers are JSON data, checked for shape here and never evaluate
 
 import http.client
 import json
+import math
 import queue
 import signal
 import threading
@@ -55,7 +56,7 @@ def check_suggestions(body):
         action, probability = item.get("action"), item.get("probability")
         if not isinstance(action, dict) or not isinstance(action.get("kind"), str):
             continue
-        if not isinstance(action.get("args", {}), dict):
+        if not isinstance(action.get("args", {}), dict) or not all_finite(action):
             continue
         if isinstance(probability, bool) or not isinstance(probability, (int, float)):
             continue
@@ -66,6 +67,21 @@ def check_suggestions(body):
         label = label[:MAX_LABEL] if isinstance(label, str) and label.strip() else action["kind"]
         out.append({"action": action, "probability": float(probability), "confidence": float(confidence), "label": label})
     return out
+
+
+def all_finite(value):
+    """True unless a number inside ``value`` (dicts and lists, any depth) is NaN or infinite, which
+    JSON from a server can hold (``1e999``, ``NaN``) and an app's log cannot record."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return False
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
 
 
 def keep_broken_connections_from_ending_the_app():
@@ -172,7 +188,7 @@ class ServerClient:
             return Result(job, False, error=f"the server's answer is over {MAX_ANSWER_BYTES} bytes")
         try:
             answer = json.loads(data.decode("utf-8")) if data else None
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             answer = None
         if response.status != 200:
             detail = answer.get("detail") if isinstance(answer, dict) else None

@@ -23,7 +23,7 @@ def check_base_model(path: Path) -> dict:
         config = json.loads(config_file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise NepError(f"--base-model {path}: no config.json there; pass a folder written by save_pretrained") from None
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RecursionError) as error:
         raise NepError(f"--base-model {config_file}: unreadable ({error})") from None
     if not isinstance(config, dict):
         raise NepError(f"--base-model {config_file}: not a model config")

@@ -6,6 +6,7 @@ import math
 import re
 import random
 import statistics
+from pathlib import Path
 
 import pytest
 
@@ -321,3 +322,44 @@ def test_a_server_refuses_actions_of_kinds_krita_does_not_have() -> None:
         parse_history([good, {"t": 1.0, "action": {"kind": "forward", "args": {"distance": 10}}}], space, max_events=10, max_depth=16)
     assert refused.value.status == 422 and refused.value.loc == "history[1].action.kind"
     assert [event.action.kind for event in parse_history([good], space, max_events=10, max_depth=16)] == ["undo"]
+
+
+def test_a_start_far_off_the_canvas_is_pulled_onto_its_edge_at_once() -> None:
+    """The start was pulled in 4 pixels a loop: a coordinate of 1e12 took hours, one of 1e308 forever."""
+    from nep_krita.action_space import quantize_points, snap_start
+
+    assert [snap_start(value, 100) for value in (-5, 0, 98, 99, 101, 1e12, 1e308)] == [0, 0, 96, 100, 100, 100, 100]
+    assert snap_start(1e308, 102) == 100  # the last 4-pixel grid line on the canvas
+    start, moves = quantize_points([(1e308, 50, 1, 0), (50, 50, 1, 10)], 100, 100)
+    assert start == (100, 48) and sum(dx for dx, _, _ in moves) == -50
+    context = canvas_context(100, 100)
+    far = KritaActionSpace().for_context(context).validate(stroke_action([(1e12, 50, 0.5, 0), (50, 50, 0.5, 10)]))
+    assert Stroke.from_action(far).points[0][:2] == (100.0, 48.0)
+
+
+@pytest.mark.parametrize("points", [5, True, [5, 6], [["a", "b"], [1, 2]], [[1, 2]], None])
+def test_a_malformed_stroke_is_described_as_a_stroke_and_never_raises(points, tmp_path) -> None:
+    """A server describes a repeat-last suggestion made from the request's own (unchecked) history."""
+    import importlib
+    import shutil
+    import sys
+
+    from nep_krita import strokes
+
+    action = Action("stroke", args={"points": points})
+    assert KritaActionSpace().describe(action) == "stroke"
+    package = tmp_path / "nep_suggest"  # the plugin's checks, laid out as its zip lays them out
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    shutil.copy(strokes.__file__, package / "strokes.py")
+    shutil.copy(Path(strokes.__file__).parent / "pykrita" / "nep_suggest" / "checks.py", package / "checks.py")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        checks = importlib.import_module("nep_suggest.checks")
+        expected = f"stroke ({len(points)} points)" if isinstance(points, list) else "stroke"
+        assert checks.label({"kind": "stroke", "args": {"points": points}}) == expected
+        assert checks.check_action({"kind": "stroke", "args": {"points": points}}, (100, 100))[0] is None
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [name for name in sys.modules if name == "nep_suggest" or name.startswith("nep_suggest.")]:
+            del sys.modules[name]

@@ -91,6 +91,19 @@ def test_a_brush_larger_than_krita_allows_is_dropped_and_never_reaches_the_raste
     assert current_settings(huge)["size"] == 8.0  # what a server request may still hold: ignored, not painted with
 
 
+def test_a_canvas_of_infinite_size_is_ignored_and_strokes_off_the_last_real_one_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "inf.jsonl"
+    with SessionLogWriter(path, HEADER) as log:
+        log.append({"t": 0.0, "state": STATE})                                           # line 2: 800 x 600
+        log.append({"t": 1.0, "action": GOOD})                                           # line 3
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write('{"t": 2.0, "state": {"canvas": {"width": Infinity, "height": 1e400}}}\n')  # line 4: no canvas at all
+        handle.write(json.dumps({"t": 3.0, "action": stroke([[900, 700, 1, 0], [950, 720, 1, 9]])}) + "\n")  # line 5
+    (session,), report = collect(str(path))
+    assert [action.kind for action in session.actions()] == ["stroke"]
+    assert any(w.startswith(f"{path}:5: action.args.points: the stroke lies wholly off the 800x600 canvas") for w in report.warnings)
+
+
 def test_logs_written_by_the_plugins_own_writer_are_read(tmp_path: Path) -> None:
     spec = importlib.util.spec_from_file_location("nep_suggest_sessionlog", PLUGIN_LOG)
     module = importlib.util.module_from_spec(spec)

@@ -86,6 +86,13 @@ def test_a_raw_drawing_keeps_its_timing_and_shape_fitted_onto_the_canvas(tmp_pat
     assert "strokes the action space cannot write" in report.counts and report.counts["strokes the action space cannot write"] == 0
 
 
+def test_raw_times_that_run_backwards_are_replaced_and_the_session_says_so(tmp_path: Path) -> None:
+    backwards = {**RAW, "drawing": [RAW["drawing"][0], [[100, 300], [200, 200], [50, 60]], RAW["drawing"][2]]}
+    (session,), _ = collect(str(write_ndjson(tmp_path / "full_raw_cat.ndjson", backwards)))
+    assert session.meta["timing"] == "synthesized"
+    assert [event.t for event in session.events if event.action] != [0.15, 0.06, 1.7]
+
+
 def test_simplified_drawings_get_deterministic_synthesized_timing_and_gzip_is_read(tmp_path: Path) -> None:
     with gzip.open(tmp_path / "cat.ndjson.gz", "wt", encoding="utf-8") as handle:
         handle.write(json.dumps(SIMPLIFIED) + "\n")
@@ -196,6 +203,34 @@ def test_a_point_far_from_the_rest_drops_the_strokes_it_shrinks_to_points(tmp_pa
     assert report.counts["strokes that shrink to a point on the canvas (dropped)"] == 4
     assert report.counts["drawings with too few strokes (skipped)"] == 1
     assert f'{path}:1: field "drawing"[0]: the stroke shrinks to a point' in "\n".join(report.warnings)
+
+
+def test_drawings_no_float_can_place_and_json_nested_too_deeply_are_reported_and_skipped(tmp_path: Path) -> None:
+    path = write_ndjson(
+        tmp_path / "huge.ndjson", SIMPLIFIED,
+        raw_lines=['{"key_id": "h2", "drawing": [[[-1e308, 1e308], [0, 1]], [[0, 1], [0, 1]]]}', "[" * 5000],
+    )
+    train = np.empty(1, dtype=object)
+    train[0] = np.array([[1e308, 0, 0], [1e308, 0, 0], [1.0, 1.0, 1]])  # adds up past the largest float
+    np.savez(tmp_path / "overflow.npz", train=train)
+    sessions, report = collect(str(tmp_path))
+    assert [session.meta["source_id"] for session in sessions] == [SIMPLIFIED["key_id"]]
+    warnings = "\n".join(report.warnings)
+    assert f'{path}:2: field "drawing": the coordinates span inf x 1, more than a number can hold; drawing skipped' in warnings
+    assert f"{path}:3: JSON nested too deeply; line skipped" in warnings
+    assert f"{tmp_path / 'overflow.npz'}" in warnings and report.counts["drawings too wide to fit (skipped)"] == 2
+    assert "drawings with too few strokes (skipped)" not in report.counts
+
+
+def test_words_and_keys_that_differ_only_in_other_characters_keep_different_sessions(tmp_path: Path) -> None:
+    cat, dog = {"drawing": SIMPLIFIED["drawing"]}, {"drawing": SIMPLIFIED["drawing"][:2]}
+    write_ndjson(tmp_path / "猫.ndjson", cat)
+    write_ndjson(tmp_path / "犬.ndjson", dog)
+    write_ndjson(tmp_path / "keys.ndjson", {**cat, "key_id": "a.b"}, {**cat, "key_id": "a-b"})
+    sessions, report = collect(str(tmp_path))
+    assert sorted(session.meta["word"] for session in sessions) == ["keys", "keys", "犬", "猫"]
+    assert len({session.id for session in sessions}) == 4 and "duplicate drawings (skipped)" not in report.counts
+    assert "quickdraw-keys-a-b" in {session.id for session in sessions}  # plain ids stay as they were
 
 
 def test_options_limit_recognized_and_warnings_per_file_are_capped(tmp_path: Path) -> None:

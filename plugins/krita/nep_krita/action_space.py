@@ -175,9 +175,7 @@ def level_pressure(level: int) -> float:
 def snap_start(value: float, limit: int) -> int:
     """A start coordinate snapped to the 4-pixel grid within ``[0, limit]``."""
     snapped = int(round(value / OFFSET_STEP)) * OFFSET_STEP
-    while snapped > limit:
-        snapped -= OFFSET_STEP
-    return max(0, snapped)
+    return max(0, min(snapped, limit // OFFSET_STEP * OFFSET_STEP))
 
 
 def _bounded_move(value: float, position: int, limit: int) -> int:
@@ -356,13 +354,21 @@ def _apply_state(settings: dict[str, Any], state: Mapping[str, Any]) -> None:
     for key in BRUSH_KEYS:
         if key in state and _valid_setting(key, state[key]):
             settings[key] = state[key]
+    canvas = canvas_in_state(state)
+    if canvas is not None:
+        settings["canvas"] = canvas
+    if isinstance(state.get("eraser"), bool):
+        settings["eraser"] = state["eraser"]
+
+
+def canvas_in_state(state: Mapping[str, Any]) -> tuple[float, float] | None:
+    """``(width, height)`` of a state event's ``canvas``, when it gives two positive finite numbers."""
     canvas = state.get("canvas")
     if isinstance(canvas, Mapping):
         width, height = canvas.get("width"), canvas.get("height")
         if _positive(width) and _positive(height):
-            settings["canvas"] = (float(width), float(height))
-    if isinstance(state.get("eraser"), bool):
-        settings["eraser"] = state["eraser"]
+            return float(width), float(height)
+    return None
 
 
 def _positive(value: Any) -> bool:
@@ -953,9 +959,10 @@ class KritaActionSpace(ActionSpace):
         if action.is_no_edit:
             return "no edit"
         if action.kind == STROKE_KIND:
-            points = action.args.get("points") or []
-            if len(points) < 2:
+            try:
+                stroke = Stroke.from_action(action)
+            except ValueError:
                 return "stroke"
-            (x0, y0), (x1, y1) = points[0][:2], points[-1][:2]
-            return f"stroke from ({x0:g}, {y0:g}) to ({x1:g}, {y1:g}), {len(points)} points"
+            (x0, y0), (x1, y1) = stroke.points[0][:2], stroke.points[-1][:2]
+            return f"stroke from ({x0:g}, {y0:g}) to ({x1:g}, {y1:g}), {len(stroke.points)} points"
         return super().describe(action)

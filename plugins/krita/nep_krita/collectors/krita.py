@@ -18,6 +18,7 @@ from nep_core.app_logs import AppLogCollector
 from nep_core.collector import CollectReport
 from nep_core.errors import InvalidAction
 from nep_core.session import Event, Session
+from nep_krita.action_space import canvas_in_state
 from nep_krita.strokes import STROKE_KIND, Stroke
 
 
@@ -34,7 +35,7 @@ class KritaLogCollector(AppLogCollector):
         kept: list[Event] = []
         for where, event in located:
             if event.state is not None:
-                canvas = canvas_size(event.state) or canvas
+                canvas = canvas_in_state(event.state) or canvas
             action = event.action
             if action is None:
                 kept.append(event)
@@ -61,17 +62,6 @@ class KritaLogCollector(AppLogCollector):
                     continue
             kept.append(event)
         return replace(session, events=kept, meta={"source": "krita", **session.meta})
-
-
-def canvas_size(state) -> tuple[float, float] | None:
-    """``(width, height)`` of a state event's ``canvas``, when it gives two positive numbers."""
-    canvas = state.get("canvas")
-    if not isinstance(canvas, dict):
-        return None
-    width, height = canvas.get("width"), canvas.get("height")
-    if all(isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 for value in (width, height)):
-        return float(width), float(height)
-    return None
 
 
 def touches_canvas(stroke: Stroke, width: float, height: float) -> bool:

@@ -19,8 +19,9 @@ brush set-up) then one ``stroke`` action per stroke, at pen-up time.
 Bad input is reported and skipped, never raised: a line that is not JSON or has no drawing
 (``file:line``), an unreadable or unsafe npz (``file``), an empty or single-point stroke, a
 non-finite value, a stroke off the canvas or one that shrinks to a point when its drawing is fitted
-(a point far from the rest: ``file:line: field "drawing"[i]``), a drawing left with
-fewer than ``min_strokes`` strokes. At most ``MAX_WARNINGS_PER_FILE`` warnings per file are listed;
+(a point far from the rest: ``file:line: field "drawing"[i]``), a drawing whose extent is
+more than a float holds (``file:line: field "drawing"``), a drawing left with fewer than
+``min_strokes`` strokes, a line nested too deeply to parse. At most ``MAX_WARNINGS_PER_FILE`` warnings per file are listed;
 the counts cover all of them.
 
 =========== ================== =========================================================
@@ -45,6 +46,7 @@ check       0                  1: count the strokes the action space cannot writ
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 import re
@@ -85,7 +87,12 @@ class FileWarnings:
 
 
 def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "drawing"
+    """A part of a session id: lower-case letters and digits joined by ``-``. Text with other characters
+    (``猫``, ``a.b``) also gets a short hash of itself, so that different words or keys keep different ids."""
+    plain = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "drawing"
+    if re.fullmatch(r"[A-Za-z0-9 _-]*", text):
+        return plain
+    return f"{plain}-{hashlib.sha1(text.encode('utf-8')).hexdigest()[:8]}"
 
 
 def created_of(timestamp) -> str:
@@ -161,6 +168,8 @@ class QuickDrawCollector(Collector):
             report.count("strokes dropped (empty, one point, non-finite)")
             warnings.warn(f"{drawing.where}: {problem}")
         strokes = self._place(drawing, options, report, warnings)
+        if strokes is None:
+            return None
         if len(strokes) < max(1, options["min_strokes"]):
             report.count("drawings with too few strokes (skipped)")
             return None
@@ -177,14 +186,15 @@ class QuickDrawCollector(Collector):
         if options["check"] and self.action_space is not None:
             report.count("strokes the action space cannot write", sum(not self._writable(event) for event in events[1:]))
         meta = {"source": "quickdraw", "source_id": drawing.key, "word": drawing.word, "file": path.name,
-                "timing": "recorded" if drawing.timed else "synthesized"}
+                "timing": "recorded" if drawing.timed and recorded_times_usable(strokes) else "synthesized"}
         meta.update({name: value for name, value in drawing.meta.items() if name in ("countrycode", "recognized")})
         if split is not None:
             meta["split"] = SPLIT_NAMES.get(split, split)
         return Session(id=session_id, domain="krita", events=events, created=created_of(drawing.meta.get("timestamp")), meta=meta)
 
-    def _place(self, drawing: Drawing, options: dict, report: CollectReport, warnings: FileWarnings) -> list[list[tuple[float, ...]]]:
-        """The drawing's strokes in canvas pixels: fitted to the canvas, or kept (strokes off it dropped)."""
+    def _place(self, drawing: Drawing, options: dict, report: CollectReport, warnings: FileWarnings) -> list[list[tuple[float, ...]]] | None:
+        """The drawing's strokes in canvas pixels: fitted to the canvas, or kept (strokes off it dropped);
+        None for a drawing whose extent no float can hold (reported)."""
         width, height = options["width"], options["height"]
         if not options["fit"]:
             kept = []
@@ -200,6 +210,11 @@ class QuickDrawCollector(Collector):
         if not xs:
             return []
         span_x, span_y = max(xs) - min(xs), max(ys) - min(ys)
+        if not (math.isfinite(span_x) and math.isfinite(span_y)):
+            report.count("drawings too wide to fit (skipped)")
+            warnings.warn(f"{drawing.where}: field \"drawing\": the coordinates span {span_x:g} x {span_y:g}, more than a "
+                          "number can hold; drawing skipped")
+            return None
         free_x, free_y = width * (1 - 2 * options["margin"]), height * (1 - 2 * options["margin"])
         scale = min(free_x / span_x if span_x else math.inf, free_y / span_y if span_y else math.inf)
         if not math.isfinite(scale):

@@ -102,6 +102,8 @@ def parse_line(raw: bytes, where: str, default_word: str, number: int) -> Record
         return Problem(where, "not UTF-8 text; line skipped")
     except json.JSONDecodeError as error:
         return Problem(where, f"not valid JSON ({error.msg} at column {error.colno}); line skipped")
+    except RecursionError:
+        return Problem(where, "JSON nested too deeply; line skipped")
     if isinstance(record, list):
         record = {"drawing": record}
     if not isinstance(record, dict):

@@ -76,8 +76,8 @@ def label(action):
     """A short readable description of an action."""
     kind, args = action.get("kind", "?"), action.get("args") or {}
     if kind == strokes.STROKE_KIND:
-        points = args.get("points") or []
-        return f"stroke ({len(points)} points)"
+        points = args.get("points")
+        return f"stroke ({len(points)} points)" if isinstance(points, list) else "stroke"
     if kind == "layer.switch":
         return f"switch to layer {args.get('name') or args.get('index')}"
     shown = ", ".join(f"{key}={value}" for key, value in sorted(args.items()))
