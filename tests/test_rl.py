@@ -144,6 +144,52 @@ def test_a_verifier_that_raises_counts_the_rollout_invalid_and_says_why(tags_dom
         VerifierRewards(_domain(tags_domain, {}))
 
 
+class _BrokenJudge(Verifier):
+    """A plugin's verifier that breaks the contract in one of several ways."""
+
+    name = "broken"
+
+    def __init__(self, answer):
+        self.answer = answer
+
+    def verify(self, context, predicted, reference=None):
+        return self.answer(predicted)
+
+    def verify_many(self, items):
+        return [] if self.answer == "short" else super().verify_many(items)
+
+
+@pytest.mark.parametrize("answer, error", [
+    (lambda action: None, "verifier 'broken' returned NoneType, not a Verdict"),
+    (lambda action: {"valid": True, "reward": 1.0}, "verifier 'broken' returned dict, not a Verdict"),
+    (lambda action: Verdict(True, float("nan")), "verifier 'broken' gave the reward nan, not a finite number"),
+    (lambda action: Verdict(True, "1"), "verifier 'broken' gave the reward '1', not a finite number"),
+    ("short", "verifier 'broken' raised TypeError"),  # verify_many came back short, and verify cannot be called on "short"
+])
+def test_a_verifier_answering_without_a_usable_verdict_counts_the_rollout_invalid(tags_domain, answer, error):
+    """Never a silent zero, nor a silent one: as the only verifier, a missing verdict would leave all([]) valid."""
+    for mode in ("verifier", "exact"):
+        rewards = VerifierRewards(_domain(tags_domain, {"broken": _BrokenJudge(answer)}), RewardWeights(match_mode=mode))
+        edit = Action("open", None, {"tag": "a"})
+        parts = rewards.score([(None, edit, edit), (None, NO_EDIT, NO_EDIT)])
+        assert parts[0].valid == 0 and parts[0].match == 0 and error in parts[0].error
+        assert parts[1].valid == 1 and parts[1].error is None  # NO_EDIT asks no verifier
+        assert sum(rewards.report.verifier_errors.values()) == 1
+
+
+def test_a_step_whose_loss_is_not_finite_stops_before_the_weights_change():
+    from types import SimpleNamespace
+
+    from nep_core.rl.system import RLSystem
+
+    for value in (float("nan"), float("inf")):
+        system = SimpleNamespace(global_step=7, _step_loss=lambda batch: torch.tensor(value, requires_grad=True))
+        with pytest.raises(NepError, match=f"step 7: the loss is {value}, which would make the weights NaN"):
+            RLSystem.training_step(system, [], 0)
+    finite = SimpleNamespace(global_step=0, _step_loss=lambda batch: torch.tensor(0.5))
+    assert float(RLSystem.training_step(finite, [], 0)) == 0.5
+
+
 def _rl_config(out, model, **overrides):
     from nep_core.rl.config import PolicySettings, RLConfig
 
@@ -246,13 +292,39 @@ def nep(*args: str) -> subprocess.CompletedProcess:
     (["--domain", "tags", "--val-examples", "0"], "--val-examples must be at least 1 (got 0)"),
     (["--domain", "tags", "--rollouts", "greedy"], "--rollouts must be one of sample, beam (got 'greedy')"),
     (["--domain", "tags", "--rollouts", "beam", "--baseline", "served"], "--baseline served applies to sampled rollouts"),
-    (["--domain", "tags", "--rollouts", "beam", "--risk-sharpness", "0"], "--risk-sharpness must be positive (got 0.0)"),
+    (["--domain", "tags", "--rollouts", "beam", "--risk-sharpness", "0"], "--risk-sharpness must be a positive finite number (got 0.0)"),
+    (["--domain", "tags", "--rollouts", "beam", "--risk-sharpness", "inf"], "--risk-sharpness must be a positive finite number (got inf)"),
+    (["--domain", "tags", "--temperature", "inf"], "--temperature must be a positive finite number (got inf)"),
+    (["--domain", "tags", "--lr", "inf"], "--lr must be a positive finite number (got inf)"),
 ])
 def test_rl_refuses_bad_input_in_one_line(args, message, trained_tags_model, tmp_path):
     result = nep("rl", "--model", str(trained_tags_model), "--out", str(tmp_path / "run"), *args)
     assert result.returncode != 0
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_rl_overwrites_neither_its_start_model_nor_a_folder_that_is_not_a_run(trained_tags_model, tmp_path):
+    import shutil
+
+    copy = tmp_path / "exported"  # a checkpoint copied without its lightning/ state
+    copy.mkdir()
+    for name in ("nep.json", "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"):
+        if (trained_tags_model / name).exists():
+            shutil.copy(trained_tags_model / name, copy / name)
+    before = sorted(path.name for path in copy.iterdir())
+    result = nep("rl", "--domain", "tags", "--model", str(copy), "--out", str(copy))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"--out {copy} is the model this run starts from, which the run would overwrite; pass another --out" in result.stderr
+    assert sorted(path.name for path in copy.iterdir()) == before
+    project = tmp_path / "project"
+    (project / "logs").mkdir(parents=True)
+    (project / "logs" / "app.log").write_text("precious\n")
+    (project / "nep.json").write_text('{"mine": 1}')
+    result = nep("rl", "--domain", "tags", "--model", str(copy), "--out", str(project))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"--out {project} is not empty (logs, nep.json) and is not a NEP run; pass a new or empty folder" in result.stderr
+    assert (project / "logs" / "app.log").read_text() == "precious\n" and (project / "nep.json").read_text() == '{"mine": 1}'
 
 
 def test_rl_refuses_a_location_model(trained_tags_model, tmp_path):

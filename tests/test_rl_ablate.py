@@ -156,6 +156,7 @@ def test_ablate_trains_each_arm_evaluates_like_nep_eval_and_only_completes_on_re
     (["--ablate", "--rollouts", "beam"], "--ablate switches the tricks of sampled rollouts, which --rollouts beam does not use"),
     (["--limit", "10"], "--limit applies only with --ablate"),
     (["--ablate", "--limit", "-1"], "--limit must be 0 (all) or a positive number, got -1"),
+    (["--ablate", "--ablate-arms", " , "], "--ablate-arms ' , ' names no arm; pass arm names separated by commas"),
 ])
 def test_ablate_refuses_bad_input_in_one_line(args, message, trained_tags_model, tmp_path):
     result = nep("rl", "--domain", "tags", "--model", str(trained_tags_model), "--out", str(tmp_path / "ablation"), *args)

@@ -151,6 +151,8 @@ def command(
     from nep_core.rl.ablate import ablate as run_ablation
 
     arms = None if ablate_arms is None else [name.strip() for name in ablate_arms.split(",") if name.strip()]
+    if arms == []:
+        raise NepError(f"--ablate-arms {ablate_arms!r} names no arm; pass arm names separated by commas, or leave it out for every arm")
     run_and_summarize(lambda settings: run_ablation(settings, arms, limit), config, print_ablation)
 
 

@@ -70,9 +70,9 @@ class PolicySettings:
     def validate(self) -> None:
         checks = [
             (self.num_generations >= 2, f"--num-generations must be at least 2 to compare rollouts (got {self.num_generations})"),
-            (self.temperature > 0, f"--temperature must be positive (got {self.temperature})"),
+            (0 < self.temperature < math.inf, f"--temperature must be a positive finite number (got {self.temperature})"),
             (self.rollouts in ROLLOUTS, f"--rollouts must be one of {', '.join(ROLLOUTS)} (got {self.rollouts!r})"),
-            (self.risk_sharpness > 0, f"--risk-sharpness must be positive (got {self.risk_sharpness})"),
+            (0 < self.risk_sharpness < math.inf, f"--risk-sharpness must be a positive finite number (got {self.risk_sharpness})"),
             (self.rollouts == "sample" or self.temperature == 1.0, "--temperature applies to sampled rollouts; with --rollouts beam use --risk-sharpness"),
             (self.rollouts == "sample" or self.baseline == "group", "--baseline served applies to sampled rollouts; with --rollouts beam the served decision is among the candidates"),
             (self.loss_type in LOSS_TYPES, f"--loss-type must be one of {', '.join(LOSS_TYPES)} (got {self.loss_type!r})"),

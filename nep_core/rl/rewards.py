@@ -17,6 +17,7 @@ match (docs/rl.md). A rollout that does not decode, or that a verifier raises on
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
@@ -68,19 +69,24 @@ class VerifierRewards:
             indexes = [index for index in asked if index not in errors]
             batch = [items[index] for index in indexes]
             try:
-                results = verifier.verify_many(batch)
-            except Exception:  # one item raised: judge them one by one to find which
+                results = list(verifier.verify_many(batch))
+                if len(results) != len(batch):
+                    raise ValueError(f"{len(results)} verdicts for {len(batch)} rollouts")
+            except Exception:  # one item raised, or the batch came back short: judge them one by one
                 results = []
                 for index, item in zip(indexes, batch):
                     try:
                         results.append(verifier.verify(*item))
                     except Exception as error:
-                        message = f"verifier '{name}' raised {type(error).__name__}: {error}"
-                        errors[index] = message
-                        self.report.verifier_errors[message] = self.report.verifier_errors.get(message, 0) + 1
+                        self._count_error(errors, index, f"verifier '{name}' raised {type(error).__name__}: {error}")
                         results.append(None)
             for index, verdict in zip(indexes, results):
-                if verdict is not None:
+                if index in errors:
+                    continue
+                problem = verdict_problem(verdict)
+                if problem:
+                    self._count_error(errors, index, f"verifier '{name}' {problem}")
+                else:
                     verdicts[index].append(verdict)
         parts = []
         for index, (_, action, reference) in enumerate(items):
@@ -92,6 +98,10 @@ class VerifierRewards:
             else:
                 parts.append(self.from_verdicts(action, reference, verdicts.get(index, [])))
         return parts
+
+    def _count_error(self, errors: dict[int, str], index: int, message: str) -> None:
+        errors[index] = message
+        self.report.verifier_errors[message] = self.report.verifier_errors.get(message, 0) + 1
 
     def from_verdicts(self, action: Action, reference: Action | None, verdicts: Sequence[Verdict]) -> RewardParts:
         """The reward of a decoded ``action`` given every verifier's verdict on it (none for NO_EDIT)."""
@@ -113,6 +123,16 @@ class VerifierRewards:
 
     def _invalid(self, error: str) -> RewardParts:
         return self._combine(0.0, 0.0, -1.0, error)
+
+
+def verdict_problem(verdict: object) -> str:
+    """Why ``verdict`` cannot be scored ("" when it can): not a ``Verdict``, or a reward that is not a finite number."""
+    if not isinstance(verdict, Verdict):
+        return f"returned {type(verdict).__name__}, not a Verdict"
+    reward = verdict.reward
+    if isinstance(reward, bool) or not isinstance(reward, (int, float)) or not math.isfinite(reward):
+        return f"gave the reward {reward!r}, not a finite number"
+    return ""
 
 
 def served_reward_metric(weights: RewardWeights = RewardWeights()) -> MetricFunction:

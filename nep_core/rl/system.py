@@ -30,6 +30,7 @@ from torch import nn
 from nep_core.actions import NO_EDIT
 from nep_core.domain import Domain
 from nep_core.examples import Example
+from nep_core.errors import NepError
 from nep_core.inference.baselines import canonical_action
 from nep_core.inference.decoder import ModelPredictor
 from nep_core.inference.sampling import Completion, ConstrainedSampler
@@ -150,6 +151,15 @@ class RLSystem(NextEditSystem):
     # -- training ------------------------------------------------------------------------------
 
     def training_step(self, batch: list[Example], batch_idx: int) -> torch.Tensor:
+        loss = self._step_loss(batch)
+        if not torch.isfinite(loss.detach()):
+            raise NepError(
+                f"step {self.global_step}: the loss is {float(loss.detach())}, which would make the weights NaN; "
+                "stopped before updating them. Lower --lr, or check the verifiers' rewards"
+            )
+        return loss
+
+    def _step_loss(self, batch: list[Example]) -> torch.Tensor:
         policy = self.policy
         if self._batch is None or self.global_step % policy.num_iterations == 0:
             self._batch = self._rollouts(batch)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,7 @@ class TrainConfig:
             (self.val_every >= 1, f"--val-every must be at least 1 (got {self.val_every})"),
             (self.val_examples >= 0, f"--val-examples must be at least 0 (got {self.val_examples})"),
             (self.save_every is None or self.save_every >= 1, f"--save-every must be at least 1 (got {self.save_every})"),
-            (self.learning_rate is None or self.learning_rate > 0, f"--lr must be positive (got {self.learning_rate})"),
+            (self.learning_rate is None or 0 < self.learning_rate < math.inf, f"--lr must be a positive finite number (got {self.learning_rate})"),
             (self.warmup_steps is None or self.warmup_steps >= 0, f"warmup_steps must be >= 0 (got {self.warmup_steps})"),
             (0.0 <= self.min_lr_ratio <= 1.0, f"min_lr_ratio must be in [0, 1] (got {self.min_lr_ratio})"),
             (self.weight_decay >= 0, f"weight_decay must be >= 0 (got {self.weight_decay})"),

@@ -109,19 +109,22 @@ def plan_run(config: TrainConfig) -> RunPlan:
         "config": config.as_dict(),
     }
     rank = launched_rank()
-    resume_from = resume_or_check_fresh(folder, settings, config.resume, rank)
+    resume_from = resume_or_check_fresh(folder, settings, config.resume, rank, starts_from=base_model)
     return RunPlan(config, domain, preset, base_model, base_config, folder, settings, resume_from, rank)
 
 
-def resume_or_check_fresh(folder: RunFolder, settings: dict[str, Any], resume: bool, rank: int, keys: tuple[str, ...] | None = None) -> Path | None:
+def resume_or_check_fresh(
+    folder: RunFolder, settings: dict[str, Any], resume: bool, rank: int, keys: tuple[str, ...] | None = None, starts_from: Path | None = None,
+) -> Path | None:
     """The checkpoint to resume from (its run must have the same ``settings`` on ``keys``), or None
-    for a new run, after checking that it would not overwrite a resumable one."""
+    for a new run, after checking that it would overwrite neither a resumable run, nor other files,
+    nor the model ``starts_from``."""
     if resume:
         resume_from = folder.resume_checkpoint()
         folder.check_resumable(settings, *([keys] if keys else []))
         return resume_from
     if rank == 0:
-        folder.check_fresh()
+        folder.check_fresh(starts_from)
     return None
 
 

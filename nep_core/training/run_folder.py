@@ -70,15 +70,23 @@ class RunFolder:
             )
         return max(checkpoints, key=lambda path: (path.stat().st_mtime_ns, path.name == "last.ckpt"))
 
-    def check_fresh(self) -> None:
-        """A new run must not silently overwrite one that can be resumed."""
+    def check_fresh(self, starts_from: Path | None = None) -> None:
+        """A new run must not overwrite the model it starts from, a run that can be resumed, or files
+        that are not a run's (a new run clears ``logs/`` and ``nep.json``)."""
         if self.root.exists() and not self.root.is_dir():
             raise NepError(f"--out {self.root} is a file; pass a folder")
+        if starts_from is not None and self.root.resolve() == Path(starts_from).resolve():
+            raise NepError(f"--out {self.root} is the model this run starts from, which the run would overwrite; pass another --out")
         if self.lightning_checkpoints():
             raise NepError(
                 f"{self.root} already holds a training run ({self.lightning}); pass --resume to continue it, "
                 f"or another --out for a new run"
             )
+        if self.root.is_dir() and not self.run_file.exists():
+            found = sorted(path.name for path in self.root.iterdir())
+            if found:
+                shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+                raise NepError(f"--out {self.root} is not empty ({shown}) and is not a NEP run; pass a new or empty folder")
 
     def start_fresh(self, settings: dict[str, Any]) -> None:
         """Clear what an earlier, unresumable run left (its logs, its nep.json) and record ``settings``."""
@@ -93,7 +101,7 @@ class RunFolder:
             return json.loads(self.run_file.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise NepError(f"{self.run_file}: missing, so this run cannot be resumed; start a new one with another --out") from None
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:
             raise NepError(f"{self.run_file}: unreadable ({error}); start a new run with another --out") from None
 
     def check_resumable(self, settings: dict[str, Any], keys: tuple[str, ...] = RESUME_KEYS) -> None:
