@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -22,6 +23,16 @@ class Verdict:
     valid: bool
     reward: float = 0.0
     details: dict[str, Any] = field(default_factory=dict)
+
+
+def verdict_problem(verdict: object) -> str:
+    """Why ``verdict`` cannot be scored ("" when it can): not a ``Verdict``, or a reward that is not a finite number."""
+    if not isinstance(verdict, Verdict):
+        return f"returned {type(verdict).__name__}, not a Verdict"
+    reward = verdict.reward
+    if isinstance(reward, bool) or not isinstance(reward, (int, float)) or not math.isfinite(reward):
+        return f"gave the reward {reward!r}, not a finite number"
+    return ""
 
 
 class Verifier(ABC):

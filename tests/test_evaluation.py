@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from nep_core.examples import ExampleConfig, make_examples
 from nep_core.inference import Prediction, Predictor, Suggestion
 from nep_core.plugins import get_domain
 from nep_core.session import Context, Event, Session
+from nep_core.verifier import Verdict, Verifier
 
 OPEN_A, OPEN_B = Action("open", target="a"), Action("open", target="b")
 CLOSE_A, CLOSE_B = Action("close", target="a"), Action("close", target="b")
@@ -125,6 +127,35 @@ def test_suggestions_below_the_apps_min_confidence_are_scored_as_not_shown(tags_
     assert by_kind.shown(0.1) is by_kind and by_kind.shown(0.1, min_probability=0.005).best.is_no_edit
     unlikely = evaluate(scripted(), tags_domain, examples, top_k=3, min_confidence=0.0, min_probability=0.55)
     assert unlikely["edit_predictions"] == 3 and unlikely["exact_match_topk"] == pytest.approx(4 / 6)
+
+
+class _ShortVerifier(Verifier):
+    """A third party's verifier that breaks the contract: too few verdicts, or not Verdicts."""
+
+    name = "short"
+
+    def __init__(self, answer):
+        self.answer = answer
+
+    def verify(self, context, predicted, reference=None):
+        return self.answer
+
+    def verify_many(self, items):
+        return [] if self.answer == "short" else super().verify_many(items)
+
+
+@pytest.mark.parametrize("answer, message", [
+    ("short", "verifier 'short' returned 0 verdicts for 4 predictions; verify_many must return one Verdict per item"),
+    (None, "verifier 'short' returned NoneType, not a Verdict (session s); its scores cannot be averaged"),
+    (Verdict(True, float("nan")), "verifier 'short' gave the reward nan, not a finite number (session s)"),
+])
+def test_a_verifier_without_one_usable_verdict_per_prediction_stops_the_evaluation(tags_domain, examples, answer, message):
+    """zip() used to drop the missing verdicts silently, and the metrics then averaged what was left."""
+    from nep_core.errors import NepError
+
+    broken = dataclasses.replace(tags_domain, verifiers={**tags_domain.verifiers, "short": _ShortVerifier(answer)})
+    with pytest.raises(NepError, match=re.escape(message)):
+        evaluate(scripted(), broken, examples, top_k=3)
 
 
 def test_empty_denominators_are_none_and_metrics_are_extensible(tags_domain, examples):

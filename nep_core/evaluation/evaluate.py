@@ -17,6 +17,7 @@ from nep_core.evaluation.metrics import MetricFunction, Metrics, Outcome, comput
 from nep_core.examples import SPLITS
 from nep_core.inference.baselines import canonical_action
 from nep_core.inference.predictor import Predictor
+from nep_core.verifier import verdict_problem
 
 if TYPE_CHECKING:
     from nep_core.domain import Domain
@@ -99,7 +100,14 @@ def run_predictor(
         edits = [outcome for outcome in chunk if not outcome.prediction.best.is_no_edit]
         items = [(outcome.example.context, outcome.prediction.best, outcome.reference) for outcome in edits]
         for name, verifier in domain.verifiers.items():
-            for outcome, verdict in zip(edits, verifier.verify_many(items) if items else []):
+            verdicts = list(verifier.verify_many(items)) if items else []
+            if len(verdicts) != len(items):
+                raise NepError(f"verifier '{name}' returned {len(verdicts)} verdicts for {len(items)} predictions; "
+                               "verify_many must return one Verdict per item")
+            for outcome, verdict in zip(edits, verdicts):
+                problem = verdict_problem(verdict)
+                if problem:
+                    raise NepError(f"verifier '{name}' {problem} (session {outcome.example.session_id}); its scores cannot be averaged")
                 outcome.verdicts[name] = verdict
         outcomes.extend(chunk)
         if on_example is not None:

@@ -17,7 +17,6 @@ match (docs/rl.md). A rollout that does not decode, or that a verifier raises on
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
@@ -27,7 +26,7 @@ from nep_core.errors import NepError
 from nep_core.inference.baselines import canonical_action
 from nep_core.rl.reward_weights import RewardWeights
 from nep_core.session import Context
-from nep_core.verifier import Verdict
+from nep_core.verifier import Verdict, verdict_problem
 
 if TYPE_CHECKING:
     from nep_core.evaluation.metrics import MetricFunction
@@ -123,16 +122,6 @@ class VerifierRewards:
 
     def _invalid(self, error: str) -> RewardParts:
         return self._combine(0.0, 0.0, -1.0, error)
-
-
-def verdict_problem(verdict: object) -> str:
-    """Why ``verdict`` cannot be scored ("" when it can): not a ``Verdict``, or a reward that is not a finite number."""
-    if not isinstance(verdict, Verdict):
-        return f"returned {type(verdict).__name__}, not a Verdict"
-    reward = verdict.reward
-    if isinstance(reward, bool) or not isinstance(reward, (int, float)) or not math.isfinite(reward):
-        return f"gave the reward {reward!r}, not a finite number"
-    return ""
 
 
 def served_reward_metric(weights: RewardWeights = RewardWeights()) -> MetricFunction:
