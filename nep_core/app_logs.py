@@ -73,7 +73,13 @@ class AppLogCollector(Collector):
             raise NepError(f"{self.name}: no session logs at {where}; record some with {self.recorder}, or pass {self.name}:FOLDER")
         sessions: dict[str, Session] = {}
         for folder in folders:
-            for session in self.read(folder, report):
+            files: dict[str, Path] = {}
+            for path, session in self.read(folder, report):
+                if session.id in files:  # two logs of one folder claim one session: a copy, or a client's bug
+                    report.count("logs of a session already read (skipped)")
+                    report.warn(f"{path}:1: session '{session.id}' was read from {files[session.id]} already; file skipped")
+                    continue
+                files[session.id] = path
                 if session.id in sessions:
                     report.count("sessions also in the feedback logs (merged)")
                     sessions[session.id] = merge_feedback(sessions[session.id], session)
@@ -86,8 +92,9 @@ class AppLogCollector(Collector):
                 report.count(name, sum(event.action is not None and event.action.kind == kind for event in session.events))
             yield session
 
-    def read(self, folder: Path, report: CollectReport) -> Iterable[Session]:
-        """The checked sessions of this domain in ``folder``; the rest is counted and reported."""
+    def read(self, folder: Path, report: CollectReport) -> Iterable[tuple[Path, Session]]:
+        """``(log file, checked session)`` for each session of this domain in ``folder``; the rest is
+        counted and reported."""
         for path in log_files(folder):
             read_report = ReadReport()
             try:
@@ -103,7 +110,7 @@ class AppLogCollector(Collector):
                 report.count("logs of another domain (skipped)")
                 report.warn(f"{path}:1: session of domain '{session.domain}', not '{self.domain}'; file skipped")
                 continue
-            yield self.check(session, located_events(session, path, read_report.event_lines), report)
+            yield path, self.check(session, located_events(session, path, read_report.event_lines), report)
 
     def check(self, session: Session, located: list[tuple[str, Event]], report: CollectReport) -> Session:
         """``session`` less what the domain refuses; ``located`` pairs each event with its ``file:line``

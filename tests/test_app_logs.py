@@ -91,6 +91,20 @@ def test_default_folders_merge_the_servers_feedback_in_time_order(tmp_path: Path
     assert len(by_id["a1"].actions()) == 2  # the feedback log's copy of the app's events is not added twice
 
 
+def test_a_second_log_of_one_session_in_one_folder_is_reported_not_merged_silently(tmp_path: Path) -> None:
+    import shutil
+
+    first = write_app_log(tmp_path)
+    (tmp_path / "copies").mkdir()
+    second = tmp_path / "copies" / "a1-copy.jsonl"
+    shutil.copy(first, second)
+    (session,), report = collect(str(tmp_path))
+    assert report.counts["logs of a session already read (skipped)"] == 1
+    assert f"{second}:1: session 'a1' was read from {first} already; file skipped" in report.warnings
+    assert "sessions also in the feedback logs (merged)" not in report.counts
+    assert [event.t for event in session.events] == [0.0, 1.0, 3.0]
+
+
 def test_other_domains_empty_logs_and_missing_folders(tmp_path: Path, monkeypatch) -> None:
     check_other_domains_empty_logs_and_missing_folders(collect, tmp_path, monkeypatch, "tags")
 
