@@ -72,6 +72,47 @@ def test_session_log_refuses_non_finite_numbers_and_writes_nothing_for_them(tmp_
     assert sessionlog.new_session_id("krita").startswith("krita-")
 
 
+def test_a_full_disk_loses_only_the_record_being_written_even_in_the_header(tmp_path, monkeypatch):
+    """A write that fails part way (ENOSPC) used to leave the file open, and the next record was
+    appended to the torn line; a torn header made the whole session unreadable."""
+    import errno
+    import os
+
+    from nep_core.sessionlog import ReadReport, read_session
+
+    sessionlog = load("sessionlog")
+    disk = {"full": True}
+
+    class Disk:  # os, but a full disk writes 10 bytes and then fails
+        def __getattr__(self, name):
+            return getattr(os, name)
+
+        def write(self, fd, data):
+            if disk["full"]:
+                os.write(fd, bytes(data[:10]))
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return os.write(fd, data)
+
+    monkeypatch.setattr(sessionlog, "os", Disk())
+    path = tmp_path / "s.jsonl"
+    log = sessionlog.SessionLog(str(path), {"nep": 1, "domain": "x", "session": "s", "created": "2026-12-06T00:00:00Z"})
+    record = lambda t: {"t": t, "action": {"kind": "a", "args": {"n": t}}}  # noqa: E731
+    with pytest.raises(OSError):
+        log.append(record(1.0))  # the header is torn
+    disk["full"] = False
+    log.append(record(2.0))
+    disk["full"] = True
+    with pytest.raises(OSError):
+        log.append(record(3.0))  # a record is torn
+    disk["full"] = False
+    log.append(record(4.0))
+    log.close()
+    report = ReadReport()
+    session = read_session(path, strict=False, report=report)
+    assert [event.t for event in session.events] == [2.0, 4.0]
+    assert report.skipped_lines == 1 and "torn line" in report.warnings[0]
+
+
 def test_feedback_job_sends_unsent_events_and_resends_after_an_outage():
     feedback = load("feedback")
     events = [{"t": float(i), "action": {"kind": f"k{i}"}} for i in range(5)]

@@ -47,16 +47,25 @@ class SessionLog:
             raise ValueError("a record with a non-finite number is not written")
         if self._fd < 0:
             self._open()
-        self._write(record)
+        try:
+            self._write(record)
+        except OSError:  # a full disk: the next append reopens, ends the torn line and marks the recovery
+            self.close()
+            raise
 
     def _open(self):
         os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        if os.fstat(self._fd).st_size == 0:
-            self._write(self.header)
-        elif _last_byte(self.path) != b"\n":
-            self._write_raw(b"\n")
-            self._write({"recovered": True, "at": utc_now()})
+        try:
+            if not _holds_a_line(self.path):  # empty, or a header torn before its end: write it anew
+                os.ftruncate(self._fd, 0)
+                self._write(self.header)
+            elif _last_byte(self.path) != b"\n":
+                self._write_raw(b"\n")
+                self._write({"recovered": True, "at": utc_now()})
+        except BaseException:
+            self.close()
+            raise
 
     def _write(self, record):
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
@@ -73,6 +82,17 @@ class SessionLog:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+
+
+def _holds_a_line(path):
+    """Whether the file holds at least one whole line."""
+    with open(path, "rb") as handle:
+        while True:
+            chunk = handle.read(65536)
+            if not chunk:
+                return False
+            if b"\n" in chunk:
+                return True
 
 
 def _last_byte(path):
