@@ -177,6 +177,17 @@ def test_a_verifier_answering_without_a_usable_verdict_counts_the_rollout_invali
         assert sum(rewards.report.verifier_errors.values()) == 1
 
 
+def test_numpy_and_integer_rewards_are_usable_verdicts():
+    import numpy as np
+
+    from nep_core.verifier import verdict_problem
+
+    for reward in (np.float32(0.5), np.float64(1.0), np.int64(1), 0, 1.0):
+        assert verdict_problem(Verdict(True, reward)) == ""
+    assert verdict_problem(Verdict(True, np.float32("inf"))) == "gave the reward inf, not a finite number"
+    assert verdict_problem(Verdict(True, True)) == "gave the reward True, not a finite number"
+
+
 def test_a_step_whose_loss_is_not_finite_stops_before_the_weights_change():
     from types import SimpleNamespace
 
