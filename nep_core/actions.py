@@ -84,6 +84,16 @@ class Action:
         return f"Action({self.key()}{'' if self.edit else ', edit=False'})"
 
 
+def is_finite_number(value: Any) -> bool:
+    """An int or float (not a bool) that is finite as a float: JSON's ``1e999`` and ``10**400`` are not."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond any float
+        return False
+
+
 def _check_finite(value: Any, where: str) -> None:
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"{where} contains a non-finite number")

@@ -49,6 +49,13 @@ def merge_feedback(recorded: Session, server: Session) -> Session:
     return replace(recorded, events=sorted([*recorded.events, *extra], key=lambda event: event.t))
 
 
+def is_server_log(session: Session | None) -> bool:
+    """Whether ``session`` was read from ``nep serve``'s feedback logs (its header names the server)."""
+    from nep_core.server.feedback import SOURCE
+
+    return session is not None and session.meta.get("source") == SOURCE
+
+
 class AppLogCollector(Collector):
     """``NAME[:FOLDER]``: an app's session logs, by default merged with ``nep serve``'s feedback logs.
 
@@ -75,16 +82,19 @@ class AppLogCollector(Collector):
         for folder in folders:
             files: dict[str, Path] = {}
             for path, session in self.read(folder, report):
-                if session.id in files:  # two logs of one folder claim one session: a copy, or a client's bug
+                earlier = sessions.get(session.id)
+                if session.id in files and not (is_server_log(session) or is_server_log(earlier)):
+                    # two app logs of one folder claim one session: a copy, or a client's bug
                     report.count("logs of a session already read (skipped)")
                     report.warn(f"{path}:1: session '{session.id}' was read from {files[session.id]} already; file skipped")
                     continue
                 files[session.id] = path
-                if session.id in sessions:
-                    report.count("sessions also in the feedback logs (merged)")
-                    sessions[session.id] = merge_feedback(sessions[session.id], session)
-                else:
+                if earlier is None:
                     sessions[session.id] = session
+                else:
+                    report.count("sessions also in the feedback logs (merged)")
+                    app_first = not is_server_log(earlier) or is_server_log(session)
+                    sessions[session.id] = merge_feedback(earlier, session) if app_first else merge_feedback(session, earlier)
         for session in sessions.values():
             report.count("sessions")
             if self.counted is not None:

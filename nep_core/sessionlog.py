@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import math
 import os
 import re
 import threading
@@ -19,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from nep_core.actions import Action
+from nep_core.actions import Action, is_finite_number
 from nep_core.errors import LogFormatError, NepError
 from nep_core.session import Event, Session
 
@@ -142,7 +141,7 @@ def read_session(path: str | os.PathLike, *, strict: bool = True, report: ReadRe
             if not isinstance(record, dict):
                 raise ValueError("a line must be a JSON object")
         except (UnicodeDecodeError, ValueError, RecursionError) as error:
-            next_is_marker = not is_last and _is_recovery_marker(lines[number])
+            next_is_marker = not is_last and _marker_follows(lines, number)
             if (is_last and not ends_with_newline) or next_is_marker:
                 report.warnings.append(f"{where}: torn line (an interrupted write) skipped")
                 report.skipped_lines += 1
@@ -168,6 +167,26 @@ def read_session(path: str | os.PathLike, *, strict: bool = True, report: ReadRe
         what = f"no header line ({skipped} unreadable lines skipped)" if skipped else "empty log"
         raise LogFormatError(f"{path}:1: {what}; a session log starts with a header line {{\"nep\": 1, ...}}")
     return session
+
+
+MAX_TORN_RUN = 8
+"""How many lines before a recovery marker may be torn ones: a bound, so that a long corrupt file is read in linear time."""
+
+
+def _marker_follows(lines: list[bytes], start: int) -> bool:
+    """Whether a recovery marker comes after ``lines[start - 1]`` with only a few unreadable or blank
+    lines between: those were torn too (a write that failed again while the writer recovered)."""
+    for line in lines[start : start + MAX_TORN_RUN]:
+        if not line.strip():
+            continue
+        if _is_recovery_marker(line):
+            return True
+        try:
+            if isinstance(json.loads(line.decode("utf-8")), dict):
+                return False
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            continue
+    return False
 
 
 def _is_recovery_marker(line: bytes) -> bool:
@@ -212,7 +231,7 @@ def _parse_header(record: dict[str, Any]) -> Session:
 def parse_event(record: dict[str, Any]) -> Event:
     """One event from its JSON object; ``ValueError`` names the bad field."""
     t = record.get("t")
-    if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t):
+    if not is_finite_number(t):
         raise ValueError('field "t" must be a finite number of seconds')
     kinds = [key for key in ("action", "state", "feedback") if key in record]
     if len(kinds) != 1:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 from nep_core.action_space import ActionSpace
@@ -26,14 +26,20 @@ class Verdict:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def verdict_problem(verdict: object) -> str:
-    """Why ``verdict`` cannot be scored ("" when it can): not a ``Verdict``, or a reward that is not a finite number."""
+def scored_verdict(verdict: object) -> Verdict:
+    """``verdict`` with its reward as a Python float, ready to average (numpy's numbers are Real);
+    ``ValueError`` says why it cannot be: not a ``Verdict``, or a reward that is not a finite number."""
     if not isinstance(verdict, Verdict):
-        return f"returned {type(verdict).__name__}, not a Verdict"
+        raise ValueError(f"returned {type(verdict).__name__}, not a Verdict")
     reward = verdict.reward
-    if isinstance(reward, bool) or not isinstance(reward, numbers.Real) or not math.isfinite(reward):  # numpy's floats are Real
-        return f"gave the reward {reward!r}, not a finite number"
-    return ""
+    try:
+        usable = isinstance(reward, numbers.Real) and not isinstance(reward, bool) and math.isfinite(reward)
+    except OverflowError:  # an integer beyond any float
+        usable = False
+    if not usable:
+        shown = str(reward) if isinstance(reward, numbers.Real) else repr(reward)  # str: numpy 2's repr is np.float32(inf)
+        raise ValueError(f"gave the reward {shown[:40]}, not a finite number")
+    return replace(verdict, reward=float(reward))
 
 
 class Verifier(ABC):

@@ -105,6 +105,18 @@ def test_a_second_log_of_one_session_in_one_folder_is_reported_not_merged_silent
     assert [event.t for event in session.events] == [0.0, 1.0, 3.0]
 
 
+def test_a_folder_holding_both_the_app_and_the_server_logs_merges_them_whichever_comes_first(tmp_path: Path) -> None:
+    """A copy of NEP_HOME passed as FOLDER: feedback/... sorts before logs/..., and the app's log must stay the base."""
+    write_app_log(tmp_path / "logs" / "tags")
+    store = FeedbackStore(tmp_path / "feedback", "tags")
+    store.append("a1", feedback_records(t=1.5, accepted=True, suggestion=MOVE, shown_at=1.2, request_id="r1", actual=MOVE))
+    store.close()
+    (session,), report = collect(str(tmp_path))
+    assert report.counts["sessions also in the feedback logs (merged)"] == 1 and "logs of a session already read (skipped)" not in report.counts
+    assert len(session.actions()) == 2 and any(event.feedback is not None for event in session.events)
+    assert session.meta.get("source") != "nep serve"
+
+
 def test_other_domains_empty_logs_and_missing_folders(tmp_path: Path, monkeypatch) -> None:
     check_other_domains_empty_logs_and_missing_folders(collect, tmp_path, monkeypatch, "tags")
 

@@ -104,13 +104,15 @@ def test_a_full_disk_loses_only_the_record_being_written_even_in_the_header(tmp_
     disk["full"] = True
     with pytest.raises(OSError):
         log.append(record(3.0))  # a record is torn
+    with pytest.raises(OSError):
+        log.append(record(4.0))  # and so is the recovery that ends it
     disk["full"] = False
-    log.append(record(4.0))
+    log.append(record(5.0))
     log.close()
     report = ReadReport()
-    session = read_session(path, strict=False, report=report)
-    assert [event.t for event in session.events] == [2.0, 4.0]
-    assert report.skipped_lines == 1 and "torn line" in report.warnings[0]
+    session = read_session(path, strict=True, report=report)  # nothing is read as corrupt
+    assert [event.t for event in session.events] == [2.0, 5.0]
+    assert report.skipped_lines == 2 and all("torn line" in warning for warning in report.warnings)
 
 
 def test_feedback_job_sends_unsent_events_and_resends_after_an_outage():

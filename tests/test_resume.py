@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 
+import pytest
 import torch
 
 
@@ -57,3 +58,30 @@ def test_ctrl_c_saves_and_resume_continues_from_the_same_step(tmp_path):
     first_run = [int(row["step"]) for row in csv.DictReader(open(out / "logs" / "version_0" / "metrics.csv"))]
     second_run = [int(row["step"]) for row in csv.DictReader(open(out / "logs" / "version_1" / "metrics.csv"))]
     assert max(first_run) <= stopped <= min(second_run) + 1 and max(second_run) >= 199  # Lightning logs at step - 1
+
+
+def test_a_new_run_goes_into_a_new_empty_or_unfinished_folder_only(tmp_path):
+    from nep_core.errors import NepError
+    from nep_core.training.run_folder import RunFolder
+
+    RunFolder(tmp_path / "new").check_fresh()
+    hidden = tmp_path / "kept"
+    hidden.mkdir()
+    (hidden / ".gitkeep").write_text("")  # hidden files are no one's run
+    RunFolder(hidden).check_fresh()
+    unfinished = RunFolder(tmp_path / "unfinished")  # a start that stopped before its first checkpoint
+    unfinished.lightning.mkdir(parents=True)
+    unfinished.run_file.write_text("{}")
+    (unfinished.root / "tokenizer.json").write_text("{}")
+    unfinished.check_fresh()
+    with pytest.raises(NepError, match="is the model this run starts from"):
+        RunFolder(tmp_path / "model").check_fresh(starts_from=tmp_path / "model" / ".." / "model")
+    exported = tmp_path / "exported"
+    exported.mkdir()
+    (exported / "nep.json").write_text("{}")
+    with pytest.raises(NepError, match="holds a NEP model without its run state"):
+        RunFolder(exported).check_fresh()
+    (exported / "nep.json").unlink()
+    (exported / "notes.txt").write_text("mine")
+    with pytest.raises(NepError, match=r"is not empty \(notes.txt\) and is not a NEP run"):
+        RunFolder(exported).check_fresh()

@@ -6,6 +6,7 @@ import csv
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 
@@ -177,15 +178,29 @@ def test_a_verifier_answering_without_a_usable_verdict_counts_the_rollout_invali
         assert sum(rewards.report.verifier_errors.values()) == 1
 
 
+def test_a_short_batch_is_judged_again_one_rollout_at_a_time(tags_domain):
+    class ShortBatch(_Judge):
+        def verify_many(self, items):
+            return super().verify_many(items)[:-1]
+
+    rewards = VerifierRewards(_domain(tags_domain, {"judge": ShortBatch()}), RewardWeights(valid=0.25, match=1.0, no_edit=0.5))
+    edit, other = Action("open", None, {"tag": "a"}), Action("open", None, {"tag": "b"})
+    parts = rewards.score([(None, edit, edit), (None, other, edit), (None, Action("bad"), edit)])
+    assert [part.total for part in parts] == pytest.approx([1.25, 0.25, 0.0])  # as a whole batch would score them
+    assert [part.error for part in parts] == [None, None, None] and rewards.report.verifier_errors == {}
+
+
 def test_numpy_and_integer_rewards_are_usable_verdicts():
     import numpy as np
 
-    from nep_core.verifier import verdict_problem
+    from nep_core.verifier import scored_verdict
 
     for reward in (np.float32(0.5), np.float64(1.0), np.int64(1), 0, 1.0):
-        assert verdict_problem(Verdict(True, reward)) == ""
-    assert verdict_problem(Verdict(True, np.float32("inf"))) == "gave the reward inf, not a finite number"
-    assert verdict_problem(Verdict(True, True)) == "gave the reward True, not a finite number"
+        scored = scored_verdict(Verdict(True, reward, {"n": 1}))
+        assert type(scored.reward) is float and scored.reward == float(reward) and scored.details == {"n": 1}
+    for reward, shown in ((np.float32("inf"), "inf"), (True, "True"), (10**400, "1" + "0" * 39), ("1", "'1'")):
+        with pytest.raises(ValueError, match=re.escape(f"gave the reward {shown}, not a finite number")):
+            scored_verdict(Verdict(True, reward))
 
 
 def test_a_step_whose_loss_is_not_finite_stops_before_the_weights_change():
@@ -195,7 +210,7 @@ def test_a_step_whose_loss_is_not_finite_stops_before_the_weights_change():
 
     for value in (float("nan"), float("inf")):
         system = SimpleNamespace(global_step=7, _step_loss=lambda batch: torch.tensor(value, requires_grad=True))
-        with pytest.raises(NepError, match=f"step 7: the loss is {value}, which would make the weights NaN"):
+        with pytest.raises(NepError, match=re.escape(f"step 7: the loss is not finite ({value} in this process), which would make the weights NaN")):
             RLSystem.training_step(system, [], 0)
     finite = SimpleNamespace(global_step=0, _step_loss=lambda batch: torch.tensor(0.5))
     assert float(RLSystem.training_step(finite, [], 0)) == 0.5
@@ -334,8 +349,12 @@ def test_rl_overwrites_neither_its_start_model_nor_a_folder_that_is_not_a_run(tr
     (project / "nep.json").write_text('{"mine": 1}')
     result = nep("rl", "--domain", "tags", "--model", str(copy), "--out", str(project))
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert f"--out {project} is not empty (logs, nep.json) and is not a NEP run; pass a new or empty folder" in result.stderr
+    assert f"{project} holds a NEP model without its run state (lightning/); a new run would replace it" in result.stderr
     assert (project / "logs" / "app.log").read_text() == "precious\n" and (project / "nep.json").read_text() == '{"mine": 1}'
+    (project / "nep.json").unlink()
+    result = nep("rl", "--domain", "tags", "--model", str(copy), "--out", str(project))
+    assert result.returncode == 2 and f"{project} is not empty (logs) and is not a NEP run; pass a new or empty folder as --out" in result.stderr
+    assert (project / "logs" / "app.log").read_text() == "precious\n"
 
 
 def test_rl_refuses_a_location_model(trained_tags_model, tmp_path):

@@ -63,6 +63,7 @@ def test_writer_recovers_after_a_torn_line_and_reader_tolerates_it(tmp_path):
         ("not json", "not valid JSON"),
         ('{"t": "soon", "action": {"kind": "open"}}', 'field "t" must be a finite number'),
         ('{"t": NaN, "state": {}}', 'field "t" must be a finite number'),
+        pytest.param('{"t": 1' + "0" * 400 + ', "state": {}}', 'field "t" must be a finite number', id="t-beyond-a-float"),
         ('{"t": 1, "action": {"kind": ""}}', "action.kind must be a non-empty string"),
         ('{"t": 1}', 'exactly one of "action", "state" or "feedback"'),
         ('{"t": 1, "action": {"kind": "x", "args": {"v": NaN}}}', "non-finite"),

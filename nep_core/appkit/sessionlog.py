@@ -41,6 +41,7 @@ class SessionLog:
         self.path = path
         self.header = header
         self._fd = -1
+        self._torn = False  # a write failed: the file may end in a torn line, or in the newline after one
 
     def append(self, record):
         if not finite(record):
@@ -50,6 +51,7 @@ class SessionLog:
         try:
             self._write(record)
         except OSError:  # a full disk: the next append reopens, ends the torn line and marks the recovery
+            self._torn = True
             self.close()
             raise
 
@@ -60,10 +62,13 @@ class SessionLog:
             if not _holds_a_line(self.path):  # empty, or a header torn before its end: write it anew
                 os.ftruncate(self._fd, 0)
                 self._write(self.header)
-            elif _last_byte(self.path) != b"\n":
-                self._write_raw(b"\n")
-                self._write({"recovered": True, "at": utc_now()})
+            elif self._torn or _last_byte(self.path) != b"\n":
+                marker = json.dumps({"recovered": True, "at": utc_now()}, separators=(",", ":")) + "\n"
+                ending = b"" if _last_byte(self.path) == b"\n" else b"\n"
+                self._write_raw(ending + marker.encode("utf-8"))
+            self._torn = False
         except BaseException:
+            self._torn = True
             self.close()
             raise
 

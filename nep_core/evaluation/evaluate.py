@@ -17,7 +17,7 @@ from nep_core.evaluation.metrics import MetricFunction, Metrics, Outcome, comput
 from nep_core.examples import SPLITS
 from nep_core.inference.baselines import canonical_action
 from nep_core.inference.predictor import Predictor
-from nep_core.verifier import verdict_problem
+from nep_core.verifier import scored_verdict
 
 if TYPE_CHECKING:
     from nep_core.domain import Domain
@@ -105,10 +105,10 @@ def run_predictor(
                 raise NepError(f"verifier '{name}' returned {len(verdicts)} verdicts for {len(items)} predictions; "
                                "verify_many must return one Verdict per item")
             for outcome, verdict in zip(edits, verdicts):
-                problem = verdict_problem(verdict)
-                if problem:
-                    raise NepError(f"verifier '{name}' {problem} (session {outcome.example.session_id}); its scores cannot be averaged")
-                outcome.verdicts[name] = verdict
+                try:
+                    outcome.verdicts[name] = scored_verdict(verdict)
+                except ValueError as error:
+                    raise NepError(f"verifier '{name}' {error} (session {outcome.example.session_id}); its scores cannot be averaged") from None
         outcomes.extend(chunk)
         if on_example is not None:
             for _ in chunk:

@@ -26,7 +26,7 @@ from nep_core.errors import NepError
 from nep_core.inference.baselines import canonical_action
 from nep_core.rl.reward_weights import RewardWeights
 from nep_core.session import Context
-from nep_core.verifier import Verdict, verdict_problem
+from nep_core.verifier import Verdict, scored_verdict
 
 if TYPE_CHECKING:
     from nep_core.evaluation.metrics import MetricFunction
@@ -82,11 +82,10 @@ class VerifierRewards:
             for index, verdict in zip(indexes, results):
                 if index in errors:
                     continue
-                problem = verdict_problem(verdict)
-                if problem:
-                    self._count_error(errors, index, f"verifier '{name}' {problem}")
-                else:
-                    verdicts[index].append(verdict)
+                try:
+                    verdicts[index].append(scored_verdict(verdict))
+                except ValueError as error:
+                    self._count_error(errors, index, f"verifier '{name}' {error}")
         parts = []
         for index, (_, action, reference) in enumerate(items):
             if action is None:

@@ -152,9 +152,13 @@ class RLSystem(NextEditSystem):
 
     def training_step(self, batch: list[Example], batch_idx: int) -> torch.Tensor:
         loss = self._step_loss(batch)
-        if not torch.isfinite(loss.detach()):
+        finite = bool(torch.isfinite(loss.detach()))
+        trainer = getattr(self, "_trainer", None)
+        if trainer is not None:  # every rank stops together, or the others would wait in the gradient all-reduce
+            finite = trainer.strategy.reduce_boolean_decision(finite, all=True)
+        if not finite:
             raise NepError(
-                f"step {self.global_step}: the loss is {float(loss.detach())}, which would make the weights NaN; "
+                f"step {self.global_step}: the loss is not finite ({float(loss.detach())} in this process), which would make the weights NaN; "
                 "stopped before updating them. Lower --lr, or check the verifiers' rewards"
             )
         return loss

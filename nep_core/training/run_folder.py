@@ -83,10 +83,13 @@ class RunFolder:
                 f"or another --out for a new run"
             )
         if self.root.is_dir() and not self.run_file.exists():
-            found = sorted(path.name for path in self.root.iterdir())
+            found = sorted(path.name for path in self.root.iterdir() if not path.name.startswith("."))  # .gitkeep, .DS_Store
+            if META_FILE in found:
+                raise NepError(f"{self.root} holds a NEP model without its run state (lightning/); a new run would replace it: "
+                               "pass another --out, or delete the folder first")
             if found:
                 shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
-                raise NepError(f"--out {self.root} is not empty ({shown}) and is not a NEP run; pass a new or empty folder")
+                raise NepError(f"{self.root} is not empty ({shown}) and is not a NEP run; pass a new or empty folder as --out")
 
     def start_fresh(self, settings: dict[str, Any]) -> None:
         """Clear what an earlier, unresumable run left (its logs, its nep.json) and record ``settings``."""

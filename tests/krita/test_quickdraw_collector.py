@@ -208,13 +208,16 @@ def test_a_point_far_from_the_rest_drops_the_strokes_it_shrinks_to_points(tmp_pa
 def test_drawings_no_float_can_place_and_json_nested_too_deeply_are_reported_and_skipped(tmp_path: Path) -> None:
     path = write_ndjson(
         tmp_path / "huge.ndjson", SIMPLIFIED,
-        raw_lines=['{"key_id": "h2", "drawing": [[[-1e308, 1e308], [0, 1]], [[0, 1], [0, 1]]]}', "[" * 5000],
+        raw_lines=['{"key_id": "h2", "drawing": [[[-1e308, 1e308], [0, 1]], [[0, 1], [0, 1]]]}', "[" * 5000,
+                   '{"key_id": "far", "drawing": [[[1e308, 1e308], [0, 9]], [[1e308, 1e308], [5, 9]]]}'],
     )
     train = np.empty(1, dtype=object)
     train[0] = np.array([[1e308, 0, 0], [1e308, 0, 0], [1.0, 1.0, 1]])  # adds up past the largest float
     np.savez(tmp_path / "overflow.npz", train=train)
     sessions, report = collect(str(tmp_path))
-    assert [session.meta["source_id"] for session in sessions] == [SIMPLIFIED["key_id"]]
+    assert [session.meta["source_id"] for session in sessions] == [SIMPLIFIED["key_id"], "far"]
+    far = [Stroke.from_action(action) for action in sessions[1].actions()]  # far from the origin, but small: placed
+    assert len(far) == 2 and all(0 <= x <= 1024 and 0 <= y <= 768 for stroke in far for x, y in stroke.xy)
     warnings = "\n".join(report.warnings)
     assert f'{path}:2: field "drawing": the coordinates span inf x 1, more than a number can hold; drawing skipped' in warnings
     assert f"{path}:3: JSON nested too deeply; line skipped" in warnings

@@ -53,7 +53,7 @@ from typing import Any, Callable, Collection, Hashable, Iterable, Mapping, Seque
 from urllib.parse import quote, unquote
 
 from nep_core.action_space import EOS, NO_EDIT_TOKEN, ActionSpace
-from nep_core.actions import NO_EDIT, Action
+from nep_core.actions import NO_EDIT, Action, is_finite_number
 from nep_core.errors import InvalidAction
 from nep_core.session import per_context
 from nep_krita.strokes import MAX_BRUSH_SIZE, STROKE_KIND, Stroke, is_brush_size, simplify
@@ -372,7 +372,7 @@ def canvas_in_state(state: Mapping[str, Any]) -> tuple[float, float] | None:
 
 
 def _positive(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    return is_finite_number(value) and value > 0
 
 
 def _is_index(value: Any) -> bool:

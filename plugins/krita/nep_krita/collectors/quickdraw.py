@@ -88,7 +88,8 @@ class FileWarnings:
 
 def slug(text: str) -> str:
     """A part of a session id: lower-case letters and digits joined by ``-``. Text with other characters
-    (``猫``, ``a.b``) also gets a short hash of itself, so that different words or keys keep different ids."""
+    (``猫``, ``a.b``) also gets a short hash of itself, so that words or keys that differ only in such
+    characters keep different ids (case, spaces and ``_`` are still folded: ``Cat`` is ``cat``)."""
     plain = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "drawing"
     if re.fullmatch(r"[A-Za-z0-9 _-]*", text):
         return plain
@@ -180,13 +181,14 @@ class QuickDrawCollector(Collector):
             warnings.warn(f"{drawing.where}: drawing {drawing.key} of '{drawing.word}' seen before; skipped")
             return None
         seen.add(session_id)
-        events = self._events(drawing, strokes, options)
+        timed = drawing.timed and recorded_times_usable(strokes)
+        events = self._events(drawing, strokes, options, timed)
         report.count("sessions")
         report.count("strokes", len(strokes))
         if options["check"] and self.action_space is not None:
             report.count("strokes the action space cannot write", sum(not self._writable(event) for event in events[1:]))
         meta = {"source": "quickdraw", "source_id": drawing.key, "word": drawing.word, "file": path.name,
-                "timing": "recorded" if drawing.timed and recorded_times_usable(strokes) else "synthesized"}
+                "timing": "recorded" if timed else "synthesized"}
         meta.update({name: value for name, value in drawing.meta.items() if name in ("countrycode", "recognized")})
         if split is not None:
             meta["split"] = SPLIT_NAMES.get(split, split)
@@ -219,11 +221,11 @@ class QuickDrawCollector(Collector):
         scale = min(free_x / span_x if span_x else math.inf, free_y / span_y if span_y else math.inf)
         if not math.isfinite(scale):
             return []
-        left = (width - span_x * scale) / 2 - min(xs) * scale
-        top = (height - span_y * scale) / 2 - min(ys) * scale
+        left, top = (width - span_x * scale) / 2, (height - span_y * scale) / 2
+        min_x, min_y = min(xs), min(ys)
         fitted = []
-        for index, stroke in enumerate(drawing.strokes):
-            points = [(left + point[0] * scale, top + point[1] * scale, *point[2:]) for point in stroke]
+        for index, stroke in enumerate(drawing.strokes):  # offsets from the corner: finite wherever the span is
+            points = [(left + (point[0] - min_x) * scale, top + (point[1] - min_y) * scale, *point[2:]) for point in stroke]
             if len({(round(x, 1), round(y, 1)) for x, y, *_ in points}) < 2:
                 report.count("strokes that shrink to a point on the canvas (dropped)")
                 warnings.warn(f"{drawing.where}: field \"drawing\"[{index}]: the stroke shrinks to a point when the drawing "
@@ -232,11 +234,11 @@ class QuickDrawCollector(Collector):
             fitted.append(points)
         return fitted
 
-    def _events(self, drawing: Drawing, strokes: list[list[tuple[float, ...]]], options: dict) -> list[Event]:
+    def _events(self, drawing: Drawing, strokes: list[list[tuple[float, ...]]], options: dict, timed: bool) -> list[Event]:
+        """The session's events: the set-up, then each stroke at its pen-up time (recorded when ``timed``, else synthesized)."""
         state = {"canvas": {"width": options["width"], "height": options["height"]}, "layer": "Paint Layer 1",
                  "brush": options["brush"], "color": options["color"], "size": options["size"], "opacity": 1.0}
         events = [Event(t=0.0, state=state)]
-        timed = drawing.timed and recorded_times_usable(strokes)
         rng = random.Random(f"quickdraw:{drawing.word}:{drawing.key}")
         clock = 0.0
         for stroke in strokes:
