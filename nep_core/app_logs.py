@@ -3,7 +3,9 @@
 An app client (the Blender add-on, the Krita plugin, the editor client) records sessions under
 ``$NEP_HOME/logs/<domain>``; ``nep serve --domain <domain>`` appends the suggestions it showed, and
 what became of them, under ``$NEP_HOME/feedback/<domain>``. :class:`AppLogCollector` reads both: a
-session in both keeps the app's events and gains the server's feedback records. A bad log line is
+session in both keeps the app's events and gains the server's feedback records, in whichever order
+they are read (a copy of ``$NEP_HOME`` as FOLDER holds both); a second app log of one session is
+reported and skipped. A bad log line is
 reported as ``file:line: reason`` and skipped; a log that cannot be read, or that belongs to another
 domain, is counted, reported and skipped. A domain's subclass checks each session's actions in
 :meth:`AppLogCollector.check`, reporting a bad one with the ``file:line`` it is given.
