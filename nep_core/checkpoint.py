@@ -72,8 +72,12 @@ def read_meta(path: str | os.PathLike) -> dict[str, Any]:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (ValueError, RecursionError) as error:
         raise NepError(f"{meta_path}: unreadable ({error})") from None
-    if not isinstance(meta, dict) or meta.get("nep") != META_VERSION:
+    if not isinstance(meta, dict):
+        raise NepError(f"{meta_path}: must hold a JSON object, not a {type(meta).__name__}")
+    if meta.get("nep") != META_VERSION:
         raise NepError(f'{meta_path}: field "nep" must be {META_VERSION}')
+    if not isinstance(meta.get("domain"), str) or not meta["domain"]:
+        raise NepError(f'{meta_path}: field "domain" must name the domain the model was trained for')
     return meta
 
 

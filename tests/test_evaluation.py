@@ -237,7 +237,8 @@ def test_nep_eval_user_errors_are_one_line(random_checkpoint, tmp_path, tags_dom
         result = nep("eval", *args)
         assert result.returncode != 0, args
         assert "Traceback" not in result.stderr
-        assert result.stderr.strip().startswith("error:") and message in result.stderr.replace("\n", ""), result.stderr
+        error = result.stderr[result.stderr.find("error:"):]  # after "generating the default ... dataset" when this test runs alone
+        assert result.stderr.find("error:") >= 0 and message in error.replace("\n", ""), result.stderr
 
 
 def test_a_damaged_checkpoint_or_a_bad_output_path_is_a_one_line_error(random_checkpoint, tmp_path):
@@ -259,6 +260,9 @@ def test_a_damaged_checkpoint_or_a_bad_output_path_is_a_one_line_error(random_ch
         (damaged("tok", lambda f: (f / "tokenizer.json").write_text("{garbage")), "cannot load the tokenizer"),
         (damaged("config", lambda f: (f / "config.json").write_text("{}")), "cannot load the model"),
         (damaged("meta", set_max_tokens), 'nep.json: field "encoder.max_tokens" must be int'),
+        (damaged("list", lambda f: (f / "nep.json").write_text("[1, 2]")), "nep.json: must hold a JSON object, not a list"),
+        (damaged("nodomain", lambda f: (f / "nep.json").write_text(json.dumps({**json.loads((f / "nep.json").read_text()), "domain": None}))),
+         'nep.json: field "domain" must name the domain the model was trained for'),
     ]
     for folder, message in cases:
         result = nep("eval", "--domain", "tags", "--model", str(folder), "--limit", "2")
