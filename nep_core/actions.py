@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -85,8 +86,8 @@ class Action:
 
 
 def is_finite_number(value: Any) -> bool:
-    """An int or float (not a bool) that is finite as a float: JSON's ``1e999`` and ``10**400`` are not."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    """A real number (not a bool; numpy's count) that is finite as a float: JSON's ``1e999`` and ``10**400`` are not."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return False
     try:
         return math.isfinite(value)

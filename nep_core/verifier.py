@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import numbers
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 from nep_core.action_space import ActionSpace
-from nep_core.actions import Action
+from nep_core.actions import Action, is_finite_number
 from nep_core.errors import InvalidAction
 from nep_core.session import Context
 
@@ -32,11 +31,7 @@ def scored_verdict(verdict: object) -> Verdict:
     if not isinstance(verdict, Verdict):
         raise ValueError(f"returned {type(verdict).__name__}, not a Verdict")
     reward = verdict.reward
-    try:
-        usable = isinstance(reward, numbers.Real) and not isinstance(reward, bool) and math.isfinite(reward)
-    except OverflowError:  # an integer beyond any float
-        usable = False
-    if not usable:
+    if not is_finite_number(reward):
         shown = str(reward) if isinstance(reward, numbers.Real) else repr(reward)  # str: numpy 2's repr is np.float32(inf)
         raise ValueError(f"gave the reward {shown[:40]}, not a finite number")
     return replace(verdict, reward=float(reward))

@@ -62,10 +62,11 @@ class SessionLog:
             if not _holds_a_line(self.path):  # empty, or a header torn before its end: write it anew
                 os.ftruncate(self._fd, 0)
                 self._write(self.header)
-            elif self._torn or _last_byte(self.path) != b"\n":
-                marker = json.dumps({"recovered": True, "at": utc_now()}, separators=(",", ":")) + "\n"
-                ending = b"" if _last_byte(self.path) == b"\n" else b"\n"
-                self._write_raw(ending + marker.encode("utf-8"))
+            else:
+                ends_a_line = _last_byte(self.path) == b"\n"
+                if self._torn or not ends_a_line:
+                    marker = json.dumps({"recovered": True, "at": utc_now()}, separators=(",", ":")) + "\n"
+                    self._write_raw((b"" if ends_a_line else b"\n") + marker.encode("utf-8"))
             self._torn = False
         except BaseException:
             self._torn = True
