@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numbers
+import traceback
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Sequence
 
 from nep_core.action_space import ActionSpace
@@ -35,6 +37,13 @@ def scored_verdict(verdict: object) -> Verdict:
         shown = str(reward) if isinstance(reward, numbers.Real) else repr(reward)  # str: numpy 2's repr is np.float32(inf)
         raise ValueError(f"gave the reward {shown[:40]}, not a finite number")
     return replace(verdict, reward=float(reward))
+
+
+def describe_raise(error: BaseException) -> str:
+    """``raised ZeroDivisionError: division by zero (verifier.py:42)``: what a verifier raised, and where."""
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" ({Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    return f"raised {type(error).__name__}: {error}{where}"
 
 
 class Verifier(ABC):

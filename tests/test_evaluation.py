@@ -158,6 +158,23 @@ def test_a_verifier_without_one_usable_verdict_per_prediction_stops_the_evaluati
         evaluate(scripted(), broken, examples, top_k=3)
 
 
+def test_a_verifier_that_raises_stops_the_evaluation_in_one_line_naming_it_and_where(tags_domain, examples):
+    from nep_core.errors import NepError
+
+    class Raising(Verifier):
+        name = "raising"
+
+        def verify(self, context, predicted, reference=None):
+            return {}["missing"]
+
+    broken = dataclasses.replace(tags_domain, verifiers={**tags_domain.verifiers, "raising": Raising()})
+    with pytest.raises(NepError) as raised:
+        evaluate(scripted(), broken, examples, top_k=3)
+    message = str(raised.value)
+    assert message.startswith("verifier 'raising' raised KeyError: 'missing' (test_evaluation.py:")
+    assert "while judging 4 predictions" in message and "\n" not in message
+
+
 def test_empty_denominators_are_none_and_metrics_are_extensible(tags_domain, examples):
     only_no_edit = [example for example in examples if example.target.is_no_edit]
     never = Scripted({length: Prediction([], 1.0) for length in range(1, 7)})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import re
 import signal
@@ -85,3 +86,36 @@ def test_a_new_run_goes_into_a_new_empty_or_unfinished_folder_only(tmp_path):
     (exported / "notes.txt").write_text("mine")
     with pytest.raises(NepError, match=r"is not empty \(notes.txt\) and is not a NEP run"):
         RunFolder(exported).check_fresh()
+
+
+def test_resume_refuses_a_cut_short_checkpoint_or_fewer_steps_than_done_in_one_line(tmp_path):
+    """Both used to end in a traceback from inside Lightning, or in exit 0 with nothing trained."""
+    import os
+
+    from nep_core.errors import NepError
+    from nep_core.training import TrainConfig, train
+
+    out = tmp_path / "run"
+    config = TrainConfig(domain="tags", preset="tiny", data="synthetic:40", max_steps=4, val_every=4, batch_size=8,
+                         out=out, threads=1, progress=False)
+    train(config)
+    last, spare = out / "lightning" / "last.ckpt", out / "lightning" / "on_exception.ckpt"
+    with pytest.raises(NepError, match=re.escape(f"{out} has already trained 4 steps, so --max-steps 2 leaves nothing to train; "
+                                                 "pass --max-steps above 4 to train more")):
+        train(dataclasses.replace(config, max_steps=2, resume=True))
+
+    spare.write_bytes(last.read_bytes())
+    os.utime(spare, (1, 1))  # older, so last.ckpt is still the one to resume from
+    last.write_bytes(last.read_bytes()[:5000])  # a crash or a full disk cut the newest one short
+    more = dataclasses.replace(config, max_steps=6, resume=True)
+    with pytest.raises(NepError) as raised:
+        train(more)
+    assert str(raised.value).startswith(f"{last}: cannot be read as a training checkpoint, it may be cut short or corrupt (")
+    assert str(raised.value).endswith("; on_exception.ckpt (step 4) can be: move last.ckpt away and resume again")
+    last.unlink()  # as the message says
+    train(more)
+    assert json.loads((out / "nep.json").read_text())["training"]["steps"] == 6
+
+    last.write_bytes(b"not a checkpoint")
+    with pytest.raises(NepError, match="cut short or corrupt .*; start a new run with another --out"):
+        train(dataclasses.replace(config, max_steps=8, resume=True))

@@ -138,9 +138,10 @@ def test_a_domain_declares_its_rewards_and_each_option_given_replaces_only_its_f
 def test_a_verifier_that_raises_counts_the_rollout_invalid_and_says_why(tags_domain):
     rewards = VerifierRewards(_domain(tags_domain, {"judge": _Judge(raise_on="close")}))
     parts = rewards.score([(None, Action("close", None, {}), NO_EDIT), (None, Action("open", None, {"tag": "a"}), NO_EDIT)])
-    assert parts[0].valid == 0 and "verifier 'judge' raised RuntimeError: cannot judge this" in parts[0].error
+    assert parts[0].valid == 0 and "verifier 'judge' raised RuntimeError: cannot judge this (test_rl.py:" in parts[0].error
     assert parts[1].valid == 1 and parts[1].error is None  # the others in the batch are still judged
-    assert rewards.report.verifier_errors == {"verifier 'judge' raised RuntimeError: cannot judge this": 1}
+    (message, count), = rewards.report.verifier_errors.items()
+    assert count == 1 and re.fullmatch(r"verifier 'judge' raised RuntimeError: cannot judge this \(test_rl\.py:\d+\)", message)
     with pytest.raises(NepError, match="no verifiers"):
         VerifierRewards(_domain(tags_domain, {}))
 

@@ -26,7 +26,7 @@ from nep_core.errors import NepError
 from nep_core.inference.baselines import canonical_action
 from nep_core.rl.reward_weights import RewardWeights
 from nep_core.session import Context
-from nep_core.verifier import Verdict, scored_verdict
+from nep_core.verifier import Verdict, describe_raise, scored_verdict
 
 if TYPE_CHECKING:
     from nep_core.evaluation.metrics import MetricFunction
@@ -77,7 +77,7 @@ class VerifierRewards:
                     try:
                         results.append(verifier.verify(*item))
                     except Exception as error:
-                        self._count_error(errors, index, f"verifier '{name}' raised {type(error).__name__}: {error}")
+                        self._count_error(errors, index, f"verifier '{name}' {describe_raise(error)}")
                         results.append(None)
             for index, verdict in zip(indexes, results):
                 if index in errors:

@@ -48,7 +48,7 @@ def rl(config: RLConfig) -> Path:
     rank = launched_rank()
     if config.resume and folder.run_file.exists() and "model" not in folder.read_settings():
         raise NepError(f"{folder.root} holds a `nep train` run, not an `nep rl` run; pass another --out, or resume it with `nep train --resume`")
-    resume_from = resume_or_check_fresh(folder, settings, config.resume, rank, RESUME_KEYS_RL, starts_from=Path(config.model))
+    resume_from = resume_or_check_fresh(folder, settings, config.resume, rank, config.max_steps, RESUME_KEYS_RL, starts_from=Path(config.model))
     if config.resume:
         check_same_policy(folder, settings)
     silence_libraries()

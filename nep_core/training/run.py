@@ -109,20 +109,22 @@ def plan_run(config: TrainConfig) -> RunPlan:
         "config": config.as_dict(),
     }
     rank = launched_rank()
-    resume_from = resume_or_check_fresh(folder, settings, config.resume, rank, starts_from=base_model)
+    resume_from = resume_or_check_fresh(folder, settings, config.resume, rank, config.max_steps, starts_from=base_model)
     return RunPlan(config, domain, preset, base_model, base_config, folder, settings, resume_from, rank)
 
 
 def resume_or_check_fresh(
-    folder: RunFolder, settings: dict[str, Any], resume: bool, rank: int, keys: tuple[str, ...] | None = None, starts_from: Path | None = None,
+    folder: RunFolder, settings: dict[str, Any], resume: bool, rank: int, max_steps: int,
+    keys: tuple[str, ...] | None = None, starts_from: Path | None = None,
 ) -> Path | None:
-    """The checkpoint to resume from (its run must have the same ``settings`` on ``keys``), or None
-    for a new run, after checking that it would overwrite neither a resumable run, nor other files,
-    nor the model ``starts_from``."""
+    """The checkpoint to resume from (its run must have the same ``settings`` on ``keys``, and be
+    readable and short of ``max_steps``), or None for a new run, after checking that it would
+    overwrite neither a resumable run, nor other files, nor the model ``starts_from``."""
     if resume:
-        resume_from = folder.resume_checkpoint()
+        newest = folder.resume_checkpoint()
         folder.check_resumable(settings, *([keys] if keys else []))
-        return resume_from
+        folder.check_resume_point(newest, max_steps)
+        return newest
     if rank == 0:
         folder.check_fresh(starts_from)
     return None

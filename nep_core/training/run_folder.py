@@ -70,6 +70,22 @@ class RunFolder:
             )
         return max(checkpoints, key=lambda path: (path.stat().st_mtime_ns, path.name == "last.ckpt"))
 
+    def check_resume_point(self, newest: Path, max_steps: int) -> None:
+        """A one-line NepError if the checkpoint ``newest`` cannot be read (cut short by a full disk or a
+        crash; it names a readable older one) or if ``max_steps`` is below the step it was saved at."""
+        try:
+            step = checkpoint_step(newest)
+        except NepError as error:
+            others = [path for path in self.lightning_checkpoints() if path != newest]
+            readable = [(path, step) for path, step in map(_step_or_none, others) if step is not None]
+            if readable:
+                other, other_step = max(readable, key=lambda item: item[1])
+                raise NepError(f"{error}; {other.name} (step {other_step}) can be: move {newest.name} away and resume again") from None
+            raise NepError(f"{error}; start a new run with another --out") from None
+        if max_steps < step:
+            raise NepError(f"{self.root} has already trained {step} steps, so --max-steps {max_steps} leaves nothing to train; "
+                           f"pass --max-steps above {step} to train more")
+
     def check_fresh(self, starts_from: Path | None = None) -> None:
         """A new run must not overwrite the model it starts from, a run that can be resumed, or files
         that are not a run's (a new run clears ``logs/`` and ``nep.json``)."""
@@ -118,3 +134,22 @@ class RunFolder:
                     f"{self.root} was started with {key}={started!r}, not {settings.get(key)!r}; "
                     f"resume with the same {option}, or start a new run with another --out"
                 )
+
+
+def checkpoint_step(path: Path) -> int:
+    """The step a Lightning checkpoint was saved at (memory-mapped, so only that number is read)."""
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
+        return int(state["global_step"])
+    except Exception as error:  # a cut-short zip, another format, a missing key: all mean "cannot resume from it"
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise NepError(f"{path}: cannot be read as a training checkpoint, it may be cut short or corrupt ({reason})") from None
+
+
+def _step_or_none(path: Path) -> tuple[Path, int | None]:
+    try:
+        return path, checkpoint_step(path)
+    except NepError:
+        return path, None
