@@ -108,3 +108,30 @@ def test_domains_json_lists_the_test_domain():
     payload = json.loads(result.stdout)
     assert payload["tags"]["collectors"] == ["logs", "synthetic"]
     assert payload["tags"]["verifiers"] == ["nesting"]
+
+
+def test_a_bad_option_value_or_an_unknown_option_or_command_is_one_line_with_status_2(tmp_path):
+    cases = [
+        (("collect", "--domain", "tags", "--source", "synthetic:3", "--out", str(tmp_path / "d"), "--limit", "-1"),
+         "error: Invalid value for '--limit': Input should be greater than or equal to 0 (see `nep collect --help`)"),
+        (("train", "--domain", "tags", "--max-steps", "abc"), "error: Invalid value for '--max-steps': "),
+        (("train", "--domain", "tags", "--nope"), "error: No such option: --nope (see `nep train --help`)"),
+        (("train",), "error: Missing option '--domain' / '-d'. (see `nep train --help`)"),
+        (("bogus",), "error: No such command 'bogus'. (see `nep --help`)"),
+    ]
+    for args, message in cases:
+        result = nep(*args)
+        lines = result.stderr.splitlines()
+        assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith(message), (args, result.stderr)
+    assert not (tmp_path / "d").exists()
+    bare = nep()  # no command: the help, as before
+    assert bare.returncode == 2 and "Usage: nep [OPTIONS] COMMAND" in bare.stdout + bare.stderr
+    assert nep("--version").stdout.startswith("nep ") and nep("collect", "--help").returncode == 0
+
+
+def test_a_collection_that_fails_part_way_leaves_no_files(tmp_path):
+    assert nep("collect", "--domain", "tags", "--source", "synthetic:6", "--out", str(tmp_path / "first")).returncode == 0
+    out = tmp_path / "joined"
+    result = nep("collect", "--domain", "tags", "--source", f"{tmp_path / 'first'} + synthetic:3", "--out", str(out))
+    assert result.returncode == 2 and "two sessions have the id" in result.stderr and "a collector run twice with one --seed" in result.stderr
+    assert list(out.iterdir()) == []  # the six sessions written before the clash are not left behind

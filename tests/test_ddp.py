@@ -36,3 +36,24 @@ def test_two_process_ddp_on_cpu_writes_one_checkpoint(tmp_path):
     assert state["global_step"] == 20
     for name, tensor in loaded.model.state_dict().items():  # the export is the trained model in the checkpoint
         assert torch.equal(tensor, state["state_dict"][f"model.{name}"]), name
+
+
+def test_two_process_ddp_rl_on_cpu_trains_in_step_and_writes_one_checkpoint(trained_tags_model, tmp_path):
+    """Each rank samples, resamples zero-signal groups as often as it needs and judges its own prompts; the
+    ranks must still meet at every gradient all-reduce (a collective inside resampling would hang)."""
+    import csv
+
+    out = tmp_path / "rl"
+    command = [sys.executable, "-m", "nep_core.cli.main", "rl", "--domain", "tags", "--model", str(trained_tags_model),
+               "--data", "synthetic:40", "--accelerator", "cpu", "--devices", "2", "--max-steps", "6", "--val-every", "3",
+               "--batch-size", "4", "--num-generations", "4", "--out", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "2 process(es) on cpu" in result.stderr
+    assert result.stdout.count("rl tags:") == 1  # the summary comes from rank 0 only
+    meta = json.loads((out / "nep.json").read_text())
+    assert meta["rl"]["world_size"] == 2 and meta["rl"]["steps"] == 6
+    rows = list(csv.DictReader(open(out / "logs" / "version_0" / "metrics.csv")))
+    assert {int(row["step"]) for row in rows if row.get("rl/reward")} == set(range(6))
+    state = torch.load(out / "lightning" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert state["global_step"] == 6

@@ -535,3 +535,12 @@ def _system(loaded, domain, predictor, policy):
     system = RLSystem(loaded.model, 1e-4, 10, 1, domain, lambda model: predictor, policy, 16, refill=[])
     system.on_fit_start()
     return system
+
+
+def test_a_resumed_run_may_validate_on_another_number_of_examples_but_not_train_otherwise():
+    from nep_core.rl.run import policy_differences
+
+    saved = {"config": {"learning_rate": 5e-5, "policy": {"val_examples": 4, "beta": 0.0, "rewards": {"valid": 0.25}}}}
+    assert policy_differences(saved, {"config": {"learning_rate": 5e-5, "policy": {"val_examples": 64, "beta": 0.0, "rewards": {"valid": 0.25}}}}) == []
+    assert policy_differences(saved, {"config": {"learning_rate": 1e-4, "policy": {"val_examples": 64, "beta": 0.0, "rewards": {"valid": 0.5}}}}) == [
+        "learning_rate 5e-05 -> 0.0001", "rewards.valid 0.25 -> 0.5"]

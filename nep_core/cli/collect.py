@@ -16,7 +16,7 @@ def command(
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write session logs (.jsonl) into."),
     seed: int = typer.Option(0, "--seed", help="Seed for collectors that randomize (synthetic)."),
-    limit: int = typer.Option(0, "--limit", help="Stop after this many sessions (0: no limit)."),
+    limit: int = typer.Option(0, "--limit", min=0, help="Stop after this many sessions (0: no limit)."),
 ) -> None:
     """Collect sessions from a source into a folder of session logs, ready for `nep train --data`.
 
@@ -25,6 +25,9 @@ def command(
     Example: nep collect --domain blender --source synthetic:200 --out data/blender
     """
     import itertools
+    import os
+    import shutil
+    import tempfile
     import time
 
     from nep_core.collector import CollectReport
@@ -39,7 +42,13 @@ def command(
     sessions = collect(bundle, source, report, seed=seed)
     if limit > 0:
         sessions = itertools.islice(sessions, limit)
-    count = write_sessions(out, sessions)
+    staging = Path(tempfile.mkdtemp(prefix=".nep-collect-", dir=out))  # a failed collection leaves no files behind
+    try:
+        count = write_sessions(staging, sessions)
+        for written in sorted(staging.iterdir()):
+            os.replace(written, out / written.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     seconds = time.perf_counter() - started
     warn_each(report.warnings)
     counts = ", ".join(f"{name}: {value}" for name, value in sorted(report.counts.items()))

@@ -62,13 +62,28 @@ def main() -> None:
 
     try:
         add_plugin_commands(app)
-        app()
+        status = app(prog_name="nep", standalone_mode=False)  # a usage error reaches the handler below, not Rich's box
     except NepError as error:
         err_console.print(f"[red]error:[/red] {escape(str(error))}", markup=True, soft_wrap=True, highlight=False)
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
+    except Exception as error:
+        kinds = {cls.__name__ for cls in type(error).__mro__}  # click's classes, vendored by newer Typers
+        if "NoArgsIsHelpError" in kinds:
+            error.show()
+        elif "ClickException" in kinds:  # a bad option value, an unknown option or command
+            where = getattr(getattr(error, "ctx", None), "command_path", None)
+            hint = f" (see `{where} --help`)" if "UsageError" in kinds and where else ""
+            err_console.print(f"[red]error:[/red] {escape(error.format_message() + hint)}", markup=True, soft_wrap=True, highlight=False)
+        elif "Abort" in kinds:
+            err_console.print("aborted")
+        else:
+            raise
+        sys.exit(getattr(error, "exit_code", 1))
+    if isinstance(status, int) and not isinstance(status, bool):  # typer.Exit(code), and Ctrl-C (130)
+        sys.exit(status)
 
 
 if __name__ == "__main__":

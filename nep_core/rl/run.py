@@ -96,10 +96,15 @@ def run_settings(config: RLConfig, domain_name: str) -> dict:
     }
 
 
+NOT_COMPARED = frozenset({"val_examples"})
+"""Policy settings a resumed run may change: they choose what is validated, not what is trained."""
+
+
 def policy_differences(saved: dict, expected: dict) -> list[str]:
     """The learning rate and policy settings (``policy.rewards.match`` ...) in which two runs' recorded
     settings differ, each as ``name was -> now``; a setting ``saved`` lacks (a run started by an
-    earlier NEP, before the setting existed) is not compared."""
+    earlier NEP, before the setting existed) is not compared, nor are settings of validation only
+    (``NOT_COMPARED``), as ``nep train --resume`` takes another ``--val-every``."""
     def flat(settings: dict) -> dict:
         config = settings.get("config", {})
         items = {"learning_rate": config.get("learning_rate")}
@@ -111,7 +116,8 @@ def policy_differences(saved: dict, expected: dict) -> list[str]:
         return items
 
     before, now = flat(saved), flat(expected)
-    return [f"{key} {before[key]!r} -> {now[key]!r}" for key in now if key in before and before[key] != now[key]]
+    return [f"{key} {before[key]!r} -> {now[key]!r}" for key in now
+            if key in before and key not in NOT_COMPARED and before[key] != now[key]]
 
 
 def check_same_policy(folder, settings: dict) -> None:
@@ -202,6 +208,7 @@ def export(config: RLConfig, folder, loaded, system, trainer, precision: str, wa
         "learning_rate": config.learning_rate,
         "batch_size": config.batch_size,
         "precision": precision,
+        "world_size": trainer.world_size,
         "seed": config.seed,
         "policy": config.as_dict()["policy"],
         "undecodable_rollouts": report.undecodable,
