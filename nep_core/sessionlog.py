@@ -9,7 +9,9 @@ before it was torn rather than corrupt.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
+import math
 import os
 import re
 import threading
@@ -91,11 +93,16 @@ def write_session(path: str | os.PathLike, session: Session) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        for record in [session.header(), *(event.to_json() for event in session.events)]:
-            handle.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            for record in [session.header(), *(event.to_json() for event in session.events)]:
+                handle.write(json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+    except ValueError:  # NaN or infinity: the log could not be read back
+        tmp.unlink(missing_ok=True)
+        raise NepError(f"session '{session.id}' (source {session.source}) holds a number that is not finite (NaN or "
+                       "infinity), which a session log cannot hold; the collector that made it must refuse such input") from None
     os.replace(tmp, path)
     return path
 
@@ -137,7 +144,7 @@ def read_session(path: str | os.PathLike, *, strict: bool = True, report: ReadRe
         if not line_bytes.strip():
             continue
         try:
-            record = json.loads(line_bytes.decode("utf-8"))
+            record = loads_finite(line_bytes.decode("utf-8"))
             if not isinstance(record, dict):
                 raise ValueError("a line must be a JSON object")
         except (UnicodeDecodeError, ValueError, RecursionError) as error:
@@ -194,6 +201,22 @@ def _is_recovery_marker(line: bytes) -> bool:
         return json.loads(line.decode("utf-8")).get("recovered") is True
     except (UnicodeDecodeError, ValueError, AttributeError, RecursionError):
         return False
+
+
+def _not_finite(text: str) -> float:
+    raise ValueError(f"{text} in the JSON: a session log holds finite numbers only")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999
+        _not_finite(text)
+    return value
+
+
+def loads_finite(text: str) -> Any:
+    """``json.loads``, refusing ``NaN``, ``Infinity`` and numbers too large for a float (``ValueError``)."""
+    return json.loads(text, parse_constant=_not_finite, parse_float=_finite_float)
 
 
 def _json_reason(error: Exception) -> str:
@@ -280,9 +303,19 @@ def read_sessions(
         yield session
 
 
+MAX_FILE_NAME_BYTES = 200
+"""File systems allow 255 bytes a name; the writer's temporary file adds a few."""
+
+
 def log_file_name(session_id: str) -> str:
-    """``<session id>.jsonl``, with the characters Windows or a path cannot hold (``<>:"/\\|?*``) as ``_``."""
-    return re.sub(r'[<>:"/\\|?*\x00-\x1f]', "_", session_id) + LOG_SUFFIX
+    """``<session id>.jsonl``, with the characters Windows or a path cannot hold (``<>:"/\\|?*``) as ``_``;
+    an id too long for a file name is cut, with a hash of the whole id so that two ids stay apart."""
+    name = re.sub(r'[<>:"/\\|?*\x00-\x1f]', "_", session_id)
+    if len((name + LOG_SUFFIX).encode("utf-8")) > MAX_FILE_NAME_BYTES:
+        digest = hashlib.sha1(session_id.encode("utf-8")).hexdigest()[:16]
+        room = MAX_FILE_NAME_BYTES - len(LOG_SUFFIX) - len(digest) - 1
+        name = name.encode("utf-8")[:room].decode("utf-8", errors="ignore") + "-" + digest
+    return name + LOG_SUFFIX
 
 
 def write_sessions(folder: str | os.PathLike, sessions: Iterable[Session]) -> int:

@@ -62,11 +62,14 @@ def test_writer_recovers_after_a_torn_line_and_reader_tolerates_it(tmp_path):
     [
         ("not json", "not valid JSON"),
         ('{"t": "soon", "action": {"kind": "open"}}', 'field "t" must be a finite number'),
-        ('{"t": NaN, "state": {}}', 'field "t" must be a finite number'),
+        ('{"t": NaN, "state": {}}', "NaN in the JSON: a session log holds finite numbers only"),
+        ('{"t": 1, "state": {"cursor": {"line": NaN}}}', "NaN in the JSON"),  # was copied into every output
+        ('{"t": 1, "state": {"zoom": -Infinity}}', "-Infinity in the JSON"),
+        ('{"t": 1, "state": {"zoom": 1e999}}', "1e999 in the JSON"),
         pytest.param('{"t": 1' + "0" * 400 + ', "state": {}}', 'field "t" must be a finite number', id="t-beyond-a-float"),
         ('{"t": 1, "action": {"kind": ""}}', "action.kind must be a non-empty string"),
         ('{"t": 1}', 'exactly one of "action", "state" or "feedback"'),
-        ('{"t": 1, "action": {"kind": "x", "args": {"v": NaN}}}', "non-finite"),
+        ('{"t": 1, "action": {"kind": "x", "args": {"v": NaN}}}', "NaN in the JSON"),
         pytest.param("[" * 100000, "JSON nested too deeply", id="nested-too-deeply"),
     ],
 )
@@ -80,6 +83,22 @@ def test_bad_line_names_file_line_and_reason(tmp_path, line, reason):
     report = ReadReport()
     session = read_session(path, strict=False, report=report)
     assert len(session.events) == 2 and report.skipped_lines == 1
+
+
+def test_a_session_holding_nan_is_not_written_and_long_ids_make_short_file_names(tmp_path):
+    from nep_core.errors import NepError
+    from nep_core.sessionlog import log_file_name, write_sessions
+
+    bad = Session(id="a", domain="tags", events=[Event(t=0.0, state={"zoom": float("nan")})])
+    with pytest.raises(NepError, match="session 'a' .* holds a number that is not finite"):
+        write_session(tmp_path / "a.jsonl", bad)
+    assert list(tmp_path.iterdir()) == []  # no file, no temporary file
+    long_a, long_b = "x" * 300 + "a", "x" * 300 + "b"
+    assert len(log_file_name(long_a).encode()) <= 200 and log_file_name(long_a) != log_file_name(long_b)
+    assert log_file_name("short id") == "short id.jsonl" and log_file_name("猫" * 100) != log_file_name("猫" * 101)
+    assert len(log_file_name("猫" * 100).encode()) <= 200
+    assert write_sessions(tmp_path, [Session(id=long_a, domain="tags"), Session(id=long_b, domain="tags")]) == 2
+    assert sorted(session.id for session in read_sessions(tmp_path, domain="tags")) == [long_a, long_b]
 
 
 def test_bad_header_and_empty_file(tmp_path):

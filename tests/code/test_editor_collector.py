@@ -77,3 +77,19 @@ def test_default_folders_merge_the_servers_feedback_into_the_editors_session(tmp
 
 def test_other_domains_and_missing_folders(tmp_path: Path, monkeypatch) -> None:
     check_other_domains_empty_logs_and_missing_folders(collect, tmp_path, monkeypatch, "code")
+
+
+def test_lines_are_numbered_as_the_editor_numbers_them_past_form_feeds_and_lone_carriage_returns(tmp_path: Path) -> None:
+    """str.splitlines also cuts at a form feed or a lone \\r, so every later edit replaced the line above its target."""
+    text = "import os\n\x0c\ndef f():\n    return 1\n\ndef g():\r\n    return 2\n# a\rb\n"  # 8 lines to Neovim
+    path = tmp_path / "ff.jsonl"
+    with SessionLogWriter(path, {"nep": 1, "domain": "code", "session": "ff", "meta": {"app": "nvim"}}) as log:
+        log.append({"t": 0.0, "state": {"files": {"app.py": text}, "cursor": {"file": "app.py", "line": 4, "column": 0}}})
+        log.append({"t": 1.0, "action": edit(4, 1, "    return 10\n")})
+        log.append({"t": 2.0, "action": edit(7, 1, "    return 20\n")})
+        log.append({"t": 3.0, "action": edit(8, 1, "# a\rc\x0c\n")})  # one line to the editor, as inserted
+    (session,), report = collect(str(tmp_path))
+    assert report.warnings == []
+    workspace = Workspace.from_events(session.events)
+    assert workspace.text("app.py") == "import os\n\x0c\ndef f():\n    return 10\n\ndef g():\r\n    return 20\n# a\rc\x0c\n"
+    assert LineEdit("app.py", 2, 1, "\x0c\x0c\n").apply(["a\n", "b\n"]) == ["a\n", "\x0c\x0c\n"]

@@ -145,6 +145,22 @@ def test_a_shallow_clone_skips_its_boundary_commit(repo: Path, tmp_path: Path) -
     assert any("shallow clone" in warning for warning in report.warnings)
 
 
+def test_a_bare_clone_is_read_as_its_work_tree_is_and_a_subject_may_hold_control_characters(repo: Path, tmp_path: Path) -> None:
+    text = BASE
+    for step in range(3):
+        text = edited(text, {1 + 3 * step: f"    return {step}\n", 40 + 3 * step: f"    return {step}\n"})
+        commit(repo, {"src/app.py": text}, f"step {step}\x01with\x02controls", 1_700_000_100 + step)  # \x01 split records
+    bare = tmp_path / "project.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(repo), str(bare)], check=True, env=ENV)
+    sessions, report = collect(str(repo))
+    from_bare, bare_report = collect(str(bare))  # was "not a git repository (must be run in a work tree)"
+    assert report.counts["commits read"] == 4 and "log records that do not parse" not in report.counts
+    assert sorted(session.meta["subject"] for session in sessions) == [f"step {step}\x01with\x02controls" for step in range(3)]
+    assert [session.id for session in from_bare] == [session.id for session in sessions]  # project.git is project
+    assert [session.events for session in from_bare] == [session.events for session in sessions]
+    assert bare_report.counts == report.counts
+
+
 def test_time_blocks_make_split_groups_oldest_first(repo: Path) -> None:
     text = BASE
     for step in range(10):

@@ -57,7 +57,7 @@ class LineEdit:
 
     @property
     def inserted_lines(self) -> list[str]:
-        return self.insert.splitlines(keepends=True)
+        return newline_lines(self.insert)
 
     def applies_to(self, lines: Sequence[str]) -> bool:
         return self.line - 1 + self.delete <= len(lines) and self.line <= len(lines) + 1
@@ -70,9 +70,17 @@ class LineEdit:
         return [*lines[:start], *self.inserted_lines, *lines[start + self.delete :]]
 
 
+def newline_lines(text: str) -> list[str]:
+    """``text`` cut after each ``"\\n"``, as an editor numbers lines (``str.splitlines`` also cuts at form
+    feeds, a lone ``"\\r"``, ``"\\u2028"``..., which moved every later edit off its line)."""
+    lines = [line + "\n" for line in text.split("\n")]
+    lines[-1] = lines[-1][:-1]
+    return lines if lines[-1] else lines[:-1]
+
+
 def split_lines(text: str) -> list[str]:
     """``text`` as lines that keep their ``"\\n"``; a missing final newline is added."""
-    lines = text.splitlines(keepends=True)
+    lines = newline_lines(text)
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
     return lines

@@ -99,7 +99,8 @@ class GitCollector(Collector):
         if not has_commits(repo):
             report.warn(f"git: {repo} has no commits yet")
             return
-        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", repo.name) or "repo"
+        stem = repo.name[:-4] if repo.name.endswith(".git") and len(repo.name) > 4 else repo.name  # a bare clone's project.git
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem) or "repo"
         boundary = shallow_boundary(repo)
         if boundary:
             report.warn(f"git: {repo} is a shallow clone; history before its {len(boundary)} boundary commit(s) is missing")

@@ -51,11 +51,14 @@ def open_repository(path: str) -> Path:
     folder = Path(path or ".").expanduser()
     if not folder.is_dir():
         raise NepError(f"git: '{path}' is not a folder; pass git:PATH with PATH a git repository")
-    done = subprocess.run(["git", "-C", str(folder), "rev-parse", "--show-toplevel"], capture_output=True, env=GIT_ENV)
+    done = subprocess.run(["git", "-C", str(folder), "rev-parse", "--is-bare-repository", "--absolute-git-dir"], capture_output=True, env=GIT_ENV)
     if done.returncode != 0:
         reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
         raise NepError(f"git: {folder} is not a git repository ({reason[-1] if reason else 'rev-parse failed'})")
-    return Path(done.stdout.decode().strip())
+    bare, git_dir = done.stdout.decode().split("\n")[:2]
+    if bare == "true":  # a bare clone (a server's copy): its history is all there is to read
+        return Path(git_dir)
+    return Path(git(folder, "rev-parse", "--show-toplevel").strip())
 
 
 def shallow_boundary(repo: Path) -> set[str]:
@@ -75,16 +78,20 @@ def has_commits(repo: Path) -> bool:
     return subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "-q", "HEAD"], capture_output=True, env=GIT_ENV).returncode == 0
 
 
+COMMIT_MARK, COMMIT_MARK_FORMAT = b"\x01nep-commit\x02", "%x01nep-commit%x02"
+"""What starts each commit's record in ``git log``'s output: a subject may hold any one control character."""
+
+
 def iter_commits(repo: Path, rev: str, max_commits: int) -> Iterator[Commit | None]:
     """Commits newest first with their changed files (renames detected), streamed from one ``git log``; None for a record that does not parse."""
-    args = ["git", "-C", str(repo), "log", "--format=%x01%H %P%x02%ct%x02%s", "--raw", "-z", "--no-abbrev", "-M"]
+    args = ["git", "-C", str(repo), "log", f"--format={COMMIT_MARK_FORMAT}%H %P%x02%ct%x02%s", "--raw", "-z", "--no-abbrev", "-M"]
     args += [*(["-n", str(max_commits)] if max_commits else []), rev, "--"]
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=GIT_ENV)
     try:
         buffer = b""
         while chunk := process.stdout.read(1 << 16):
             buffer += chunk
-            *records, buffer = buffer.split(b"\x01")
+            *records, buffer = buffer.split(COMMIT_MARK)
             yield from (_commit(record) for record in records if record)
         if buffer:
             yield _commit(buffer)
