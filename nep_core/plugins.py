@@ -86,6 +86,9 @@ def _load_plugins_dir(manager: pluggy.PluginManager) -> None:
     folder = os.environ.get("NEP_PLUGINS_DIR")
     if not folder:
         return
+    if not Path(folder).is_dir():  # a typo would otherwise load nothing, silently
+        warnings.warn(f"NEP_PLUGINS_DIR={folder} is not a folder; no plugin files loaded from it", PluginLoadWarning)
+        return
     for path in sorted(Path(folder).glob("*.py")):
         name = path.stem
         if manager.get_plugin(name) is not None:

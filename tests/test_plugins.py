@@ -324,6 +324,12 @@ def test_a_plugin_file_that_fails_to_import_is_a_warning_and_the_cli_still_works
     assert json.loads(listed.stdout)[0]["source"] == str(folder / "good_plugin.py")
 
 
+def test_a_plugins_dir_that_is_not_a_folder_is_a_warning(tmp_path):
+    result = nep("domains", "--json", plugins_dir=tmp_path / "typo", NEP_LOAD_PLUGINS="")
+    assert result.returncode == 0 and json.loads(result.stdout) == {}
+    assert f"NEP_PLUGINS_DIR={tmp_path / 'typo'} is not a folder; no plugin files loaded from it" in result.stderr
+
+
 def test_duplicate_domains_from_two_plugins_fail_the_cli_with_one_line(tmp_path):
     folder = tmp_path / "plugins"
     write_plugin(folder, "first_twin", DOMAIN_PLUGIN.format(name="twin"))

@@ -52,7 +52,7 @@ def command(
     seconds = time.perf_counter() - started
     warn_each(report.warnings)
     counts = ", ".join(f"{name}: {value}" for name, value in sorted(report.counts.items()))
-    console.print(f"wrote {count} sessions to {out} in {seconds:.1f}s ({count / max(seconds, 1e-9):.1f} sessions/s)")
+    console.print(f"wrote {count} session{'' if count == 1 else 's'} to {out} in {seconds:.1f}s ({count / max(seconds, 1e-9):.1f} sessions/s)")
     if counts:
         console.print(counts)
     if count == 0:

@@ -67,11 +67,11 @@ def command(
     Listens on 127.0.0.1 only, unless --allow-remote. Protocol and examples: docs/serving.md.
     The OpenAPI schema is at /openapi.json.
 
-    Example: nep serve --domain krita --model ngram --port 8765
+    Example: nep serve --domain turtle --model ngram --port 8765
 
     Then ask for suggestions:
 
-    curl -s localhost:8765/v1/suggest -H 'Content-Type: application/json' -d '{"session": "demo", "history": [{"t": 0, "action": {"kind": "open", "target": "a"}}]}'
+    curl -s localhost:8765/v1/suggest -H 'Content-Type: application/json' -d '{"session": "demo", "history": [{"t": 0, "action": {"kind": "forward", "args": {"steps": 2}}}]}'
     """
     from nep_core.cli.common import console, info, warn, warn_if_trained_otherwise
     from nep_core.dataset import nep_home

@@ -21,7 +21,7 @@ def command(
         None, "--preset", "-p", help="Model size: tiny, small, base or large. Default: the domain's preset (see `nep domains --json`)."
     ),
     max_steps: Optional[int] = typer.Option(
-        None, "--max-steps", help="Optimizer steps to train for (in total, across resumes); default: the domain's (1000 for most)."
+        None, "--max-steps", help="Optimizer steps to train for (in total, across resumes); default: the domain's (`nep domains --json` lists default_max_steps; 1000 where it is null)."
     ),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder; the checkpoint is written there. Default: runs/<domain>."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last saved step."),
