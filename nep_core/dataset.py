@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import hashlib
 import os
@@ -171,6 +172,10 @@ def load_sessions(domain: Domain, data: str | os.PathLike | None = None, *, stri
             collect_report = CollectReport()
             sessions = list(collect(domain, str(data), collect_report))
             report.warnings.extend(collect_report.warnings)
+            repeated = [name for name, count in collections.Counter(session.id for session in sessions).items() if count > 1]
+            if repeated:  # e.g. `logs + synthetic:5` where the logs were collected from synthetic with the same seed
+                report.warnings.append(f"{data}: {len(repeated)} session id(s) come more than once from the joined sources "
+                                       f"(e.g. '{repeated[0]}'); each copy is used, as `* 2` would")
             return sessions, report
         folder = path
     if not folder.exists():

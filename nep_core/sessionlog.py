@@ -328,9 +328,9 @@ def write_sessions(folder: str | os.PathLike, sessions: Iterable[Session]) -> in
         if name in written:
             raise NepError(
                 f"two sessions have the id '{session.id}' (source {session.source}) or ids that make one file name, {name}; "
-                f"a session's id names its file, so it must be unique: join each set of sessions once (a weight `* N` repeats them, "
-                f"which only `nep train` can use; a collector run twice with one --seed makes the same ids), or the collector "
-                f"that made them must tell them apart"
+                f"a session's id names its file, so it must be unique: join each set of sessions once (a collector run twice "
+                f"with one --seed makes the same ids; `* N` copies get ids of their own), or the collector that made them must "
+                f"tell them apart"
             )
         write_session(Path(folder) / name, session)
         written.add(name)

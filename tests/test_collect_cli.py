@@ -135,3 +135,17 @@ def test_a_collection_that_fails_part_way_leaves_no_files(tmp_path):
     result = nep("collect", "--domain", "tags", "--source", f"{tmp_path / 'first'} + synthetic:3", "--out", str(out))
     assert result.returncode == 2 and "two sessions have the id" in result.stderr and "a collector run twice with one --seed" in result.stderr
     assert list(out.iterdir()) == []  # the six sessions written before the clash are not left behind
+
+
+def test_training_on_joined_sources_that_repeat_sessions_says_so(tmp_path):
+    from nep_core.dataset import load_sessions
+    from nep_core.plugins import get_domain
+
+    assert nep("collect", "--domain", "tags", "--source", "synthetic:6", "--out", str(tmp_path / "first")).returncode == 0
+    joined = f"{tmp_path / 'first'} + synthetic:3"  # the same collector with the same seed: three ids twice
+    sessions, report = load_sessions(get_domain("tags"), joined)
+    assert len(sessions) == 9 and len({session.id for session in sessions}) == 6
+    assert report.warnings == [f"{joined}: 3 session id(s) come more than once from the joined sources "
+                               f"(e.g. '{sessions[0].id}'); each copy is used, as `* 2` would"]
+    copied, copied_report = load_sessions(get_domain("tags"), f"{tmp_path / 'first'} * 2")
+    assert len(copied) == 12 and copied_report.warnings == []  # copies have ids of their own
