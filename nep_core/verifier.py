@@ -39,6 +39,10 @@ def scored_verdict(verdict: object) -> Verdict:
     return replace(verdict, reward=float(reward))
 
 
+PLUGIN_FAILURES = (Exception, SystemExit)
+"""What a plugin's verifier may raise and NEP reports: ``sys.exit`` in a plugin must not end a run with status 0."""
+
+
 def describe_raise(error: BaseException) -> str:
     """``raised ZeroDivisionError: division by zero (verifier.py:42)``: what a verifier raised, and where."""
     frames = traceback.extract_tb(error.__traceback__)

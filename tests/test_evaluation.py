@@ -174,6 +174,14 @@ def test_a_verifier_that_raises_stops_the_evaluation_in_one_line_naming_it_and_w
     assert message.startswith("verifier 'raising' raised KeyError: 'missing' (test_evaluation.py:")
     assert "while judging 4 predictions" in message and "\n" not in message
 
+    class Exiting(Raising):
+        def verify(self, context, predicted, reference=None):
+            raise SystemExit(0)  # would have ended `nep eval` with status 0 and no table
+
+    exiting = dataclasses.replace(tags_domain, verifiers={**tags_domain.verifiers, "raising": Exiting()})
+    with pytest.raises(NepError, match=r"verifier 'raising' raised SystemExit: 0 \(test_evaluation.py:\d+\) while judging"):
+        evaluate(scripted(), exiting, examples, top_k=3)
+
 
 def test_empty_denominators_are_none_and_metrics_are_extensible(tags_domain, examples):
     only_no_edit = [example for example in examples if example.target.is_no_edit]

@@ -146,6 +146,19 @@ def test_a_verifier_that_raises_counts_the_rollout_invalid_and_says_why(tags_dom
         VerifierRewards(_domain(tags_domain, {}))
 
 
+def test_a_verifier_calling_sys_exit_counts_the_rollout_invalid_and_does_not_end_the_run(tags_domain):
+    class Exiting(_Judge):
+        def verify(self, context, predicted, reference=None):
+            if predicted.kind == "close":
+                raise SystemExit(0)  # would have ended `nep rl` with status 0 part way
+            return super().verify(context, predicted, reference)
+
+    rewards = VerifierRewards(_domain(tags_domain, {"judge": Exiting()}))
+    parts = rewards.score([(None, Action("close", None, {}), NO_EDIT), (None, Action("open", None, {"tag": "a"}), NO_EDIT)])
+    assert parts[0].valid == 0 and "verifier 'judge' raised SystemExit: 0 (test_rl.py:" in parts[0].error
+    assert parts[1].valid == 1 and parts[1].error is None
+
+
 class _BrokenJudge(Verifier):
     """A plugin's verifier that breaks the contract in one of several ways."""
 

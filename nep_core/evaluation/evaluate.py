@@ -17,7 +17,7 @@ from nep_core.evaluation.metrics import MetricFunction, Metrics, Outcome, comput
 from nep_core.examples import SPLITS
 from nep_core.inference.baselines import canonical_action
 from nep_core.inference.predictor import Predictor
-from nep_core.verifier import describe_raise, scored_verdict
+from nep_core.verifier import PLUGIN_FAILURES, describe_raise, scored_verdict
 
 if TYPE_CHECKING:
     from nep_core.domain import Domain
@@ -102,7 +102,7 @@ def run_predictor(
         for name, verifier in domain.verifiers.items():
             try:
                 verdicts = list(verifier.verify_many(items)) if items else []
-            except Exception as error:  # a plugin's bug: say which verifier and where, in one line
+            except PLUGIN_FAILURES as error:  # a plugin's bug: say which verifier and where, in one line
                 raise NepError(f"verifier '{name}' {describe_raise(error)} while judging {len(items)} predictions; "
                                "its scores cannot be averaged") from None
             if len(verdicts) != len(items):

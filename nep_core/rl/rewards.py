@@ -26,7 +26,7 @@ from nep_core.errors import NepError
 from nep_core.inference.baselines import canonical_action
 from nep_core.rl.reward_weights import RewardWeights
 from nep_core.session import Context
-from nep_core.verifier import Verdict, describe_raise, scored_verdict
+from nep_core.verifier import PLUGIN_FAILURES, Verdict, describe_raise, scored_verdict
 
 if TYPE_CHECKING:
     from nep_core.evaluation.metrics import MetricFunction
@@ -71,12 +71,12 @@ class VerifierRewards:
                 results = list(verifier.verify_many(batch))
                 if len(results) != len(batch):
                     raise ValueError(f"{len(results)} verdicts for {len(batch)} rollouts")
-            except Exception:  # one item raised, or the batch came back short: judge them one by one
+            except PLUGIN_FAILURES:  # one item raised, or the batch came back short: judge them one by one
                 results = []
                 for index, item in zip(indexes, batch):
                     try:
                         results.append(verifier.verify(*item))
-                    except Exception as error:
+                    except PLUGIN_FAILURES as error:
                         self._count_error(errors, index, f"verifier '{name}' {describe_raise(error)}")
                         results.append(None)
             for index, verdict in zip(indexes, results):
