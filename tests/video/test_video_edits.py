@@ -117,7 +117,7 @@ def test_the_edited_track_alone_is_the_track_of_the_edited_copy(saved):
                 assert index == track and alone.parent() is None
                 assert otio.adapters.write_to_string(alone) == otio.adapters.write_to_string(tracks_of(copy)[track])
                 problems = track_problems(alone, track, timeline_rate(timeline))
-                assert problems == [found for found in timeline_problems(copy) if found.startswith(f"{alone.name} ")]
+                assert problems == [found for found in timeline_problems(copy) if found.startswith(f"tracks[{track}] ")]
                 outcomes.add("problem" if problems else "clean")
     assert otio.adapters.write_to_string(timeline) == before
     assert outcomes == {"error", "problem", "clean"}
@@ -140,7 +140,7 @@ def test_impossible_edits_name_the_field(saved):
 def test_an_edit_past_the_media_is_a_problem_not_an_exception(saved):
     timeline = saved(interview(2))
     edited = apply_edit(timeline, edit("trim_in", 0, frames=-101))
-    assert timeline_problems(edited) == ["V1 item 0 ('INT_1'): source_range leaves the media's available_range"]
+    assert timeline_problems(edited) == ["tracks[0] ('V1') item 0 ('INT_1'): source_range leaves the media's available_range"]
     emptied = apply_edit(timeline, edit("trim_out", 0, frames=-96))
     assert "duration 0 frames is not positive" in timeline_problems(emptied)[0]
 

@@ -12,20 +12,25 @@ suffix                  read with                    exported by
 .kdenlive .mlt          nep_video.mlt (xml.etree)    Kdenlive and Shotcut project files, melt
 ======================  ===========================  =================================================
 
-A file that cannot be read, or a timeline NEP cannot use (no tracks; a clip with neither a
-``source_range`` nor a media ``available_range``), is a ``NepError`` naming the file and the field.
+A file that cannot be read, or a timeline NEP cannot use (``timeline.unusable``: no tracks; a time
+that is not a finite number at a sane rate; a zero or negative length; a clip with neither a
+``source_range`` nor a media ``available_range``; a misplaced or overlong transition; the same in
+nested stacks), is a ``NepError`` naming the file and the field; OTIO JSON nested too deeply for
+OTIO's reader (which crashes on it) is refused before OTIO reads it.
 Mixed frame rates, nested stacks, gaps, transitions and clips without a media range are fine.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import zipfile
 from pathlib import Path
 
 import opentimelineio as otio
 
 from nep_core.errors import NepError
-from nep_video.timeline import tracks_of
+from nep_video.timeline import unusable
 
 ADAPTERS = {".otio": "otio_json", ".otiod": "otiod", ".otioz": "otioz", ".edl": "cmx_3600", ".xml": "fcp_xml",
             ".kdenlive": "mlt", ".mlt": "mlt"}
@@ -77,14 +82,14 @@ def read_timeline(path: str | Path, rate: float | None = None, notes: list[str] 
             result = read_mlt(path)
         else:
             options = {"rate": rate or edl_frame_rate(path)} if adapter == "cmx_3600" else {}
+            check_nesting(path, adapter)
             result = _read_with_adapter(path, adapter, options, notes)
+        timeline = _as_timeline(result, path)
+        check_timeline(timeline, path)
     except NepError:
         raise
     except Exception as error:  # the adapters raise many kinds of errors on bad input
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
-        raise NepError(f"{path}: cannot read as {adapter}: {type(error).__name__}: {reason}") from None
-    timeline = _as_timeline(result, path)
-    check_timeline(timeline, path)
+        raise NepError(f"{path}: cannot read as {adapter}: {one_line(error)}") from None
     return timeline
 
 
@@ -96,9 +101,14 @@ def _read_with_adapter(path: Path, adapter: str, options: dict, notes: list[str]
             raise
         result = otio.adapters.read_from_file(str(path), adapter_name=adapter, ignore_timecode_mismatch=True, **options)
         if notes is not None:
-            reason = (str(error).strip().splitlines() or ["EDLParseError"])[0][:200]
+            reason = one_line(error).removeprefix("EDLParseError: ")
             notes.append(f"{path}: record timecodes disagree with the source ({reason}); events placed by their source durations")
         return result
+
+
+def one_line(error: Exception) -> str:
+    """``TYPE: first line of the message`` (200 characters at most)."""
+    return f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0][:200]}".rstrip(": ")
 
 
 def _as_timeline(result, path: Path) -> otio.schema.Timeline:
@@ -113,17 +123,31 @@ def _as_timeline(result, path: Path) -> otio.schema.Timeline:
 
 
 def check_timeline(timeline: otio.schema.Timeline, path: Path | str) -> None:
-    """NepError (file and field) when NEP cannot use the timeline."""
-    tracks = tracks_of(timeline)
-    if not tracks:
-        raise NepError(f"{path}: timeline '{timeline.name}' has no tracks")
-    for track_index, track in enumerate(tracks):
-        for position, child in enumerate(track):
-            if isinstance(child, otio.schema.Clip) and child.source_range is None:
-                reference = child.media_reference
-                if reference is None or reference.available_range is None:
-                    raise NepError(f"{path}: tracks[{track_index}] ('{track.name}') item {position} ('{child.name}'): "
-                                   f"no source_range and no media available_range; its length is unknown")
+    """NepError (file and field) when NEP cannot use the timeline (``timeline.unusable``)."""
+    problems = unusable(timeline)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise NepError(f"{path}: {problems[0]}{more}")
+
+
+def check_nesting(path: Path, adapter: str) -> None:
+    """NepError when the OTIO JSON in ``path`` nests deeper than Python's parser goes: OTIO's own
+    reader crashes the process (no exception) some 50,000 levels down."""
+    if adapter == "otio_json":
+        text = path.read_bytes()
+    elif adapter == "otiod":
+        text = (path / "content.otio").read_bytes()
+    elif adapter == "otioz" and zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as bundle:
+            text = bundle.read("content.otio") if "content.otio" in bundle.namelist() else b""
+    else:
+        return
+    try:
+        json.loads(text)
+    except RecursionError:
+        raise NepError(f"{path}: JSON nested too deeply") from None
+    except ValueError:
+        pass  # not JSON: OTIO's reader says so
 
 
 def write_timeline(timeline: otio.schema.Timeline, path: str | Path) -> None:

@@ -18,18 +18,20 @@ from pathlib import Path
 import opentimelineio as otio
 
 from nep_core.errors import NepError
-from nep_video.timeline import RationalTime, TimeRange
+from nep_video.timeline import RationalTime, TimeRange, is_time_rate
 
 DEFAULT_MLT_RATE = 25.0
 _CLOCK = re.compile(r"^(\d+):(\d+):(\d+)(?:([.,])(\d+)|:(\d+))?$")
 
 
 def parse_time(value: str | None, rate: float, where: str) -> float:
-    """An MLT time attribute as frames."""
+    """An MLT time attribute as frames (not negative)."""
     if value is None or value == "":
         raise NepError(f"{where}: missing")
     text = value.strip()
-    if re.fullmatch(r"-?\d+", text):
+    if re.fullmatch(r"-\d+", text):
+        raise NepError(f"{where}: '{value}' is negative")
+    if re.fullmatch(r"\d+", text):
         return float(int(text))
     match = _CLOCK.match(text)
     if not match:
@@ -60,7 +62,10 @@ def read_mlt(path: Path) -> otio.schema.Timeline:
         try:
             rate = float(profile.get("frame_rate_num")) / float(profile.get("frame_rate_den") or 1)
         except (TypeError, ValueError, ZeroDivisionError):
-            raise NepError(f"{path}: profile.frame_rate_num/frame_rate_den is not a frame rate") from None
+            rate = None
+        if not is_time_rate(rate):
+            raise NepError(f"{path}: profile.frame_rate_num/frame_rate_den "
+                           f"('{profile.get('frame_rate_num')}'/'{profile.get('frame_rate_den')}') is not a frame rate")
     producers = {element.get("id"): element for element in root if element.tag in ("producer", "chain")}
     playlists = {element.get("id"): element for element in root.findall("playlist")}
     tractors = {element.get("id"): element for element in root.findall("tractor")}

@@ -3,12 +3,14 @@
 Contexts of one session grow one action at a time, so each replay starts from the longest one
 already made (an LRU table keyed by the snapshot's content and the edits after it, so the requests
 ``nep serve`` parses anew hit it too). An edit that does not apply (a log out of step with its
-snapshot) is skipped and counted in ``Replayed.skipped``.
+snapshot) is skipped and counted in ``Replayed.skipped``; a malformed snapshot is a warning (logger
+``nep.video``, naming the session, the event and the field) and an empty timeline.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ from nep_video.snapshot import timeline_from_state
 from nep_video.timeline import TimelineView, view_of
 
 CACHE_SIZE = 512
+log = logging.getLogger("nep.video")
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,7 @@ def _replayed(context: Context) -> Replayed:
         return Replayed(_EMPTY, view_of(_EMPTY), anchor_of(actions, view_of(_EMPTY)))
     state = history[start].state
     edits = [event.action for event in history[start + 1 :] if event.action is not None and event.action.edit]
-    timeline, skipped, view = _replay(state, edits)
+    timeline, skipped, view = _replay(state, edits, f"session {context.session_id or '?'}, event {start}")
     return Replayed(timeline, view, anchor_of(actions, view), skipped)
 
 
@@ -87,8 +90,9 @@ def _state_key(state: Mapping[str, Any]) -> int:
     return key
 
 
-def _replay(state: Mapping[str, Any], edits: list) -> tuple[otio.schema.Timeline, int, TimelineView]:
-    """The snapshot with ``edits`` applied, starting from the longest cached replay of a prefix, and its view."""
+def _replay(state: Mapping[str, Any], edits: list, where: str) -> tuple[otio.schema.Timeline, int, TimelineView]:
+    """The snapshot (event ``where``) with ``edits`` applied, starting from the longest cached replay of
+    a prefix, and its view."""
     keys = [_state_key(state)]
     for action in edits:
         keys.append(hash((keys[-1], action.key())))
@@ -101,7 +105,8 @@ def _replay(state: Mapping[str, Any], edits: list) -> tuple[otio.schema.Timeline
     if done < 0:
         try:
             timeline = timeline_from_state(state)
-        except NepError:
+        except NepError as error:  # one the collectors drop, met in `nep predict`, `nep serve` or a `logs:` dataset
+            log.warning("%s: %s; its edits are replayed on an empty timeline", where, error)
             timeline = _EMPTY.deepcopy()
         done, skipped = 0, 0
     else:

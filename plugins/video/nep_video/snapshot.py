@@ -9,7 +9,9 @@ item is one of
 - ``{"transition": NAME, "in": FRAMES, "out": FRAMES}`` (a dissolve);
 - ``{"stack": OTIO_JSON}``: a nested stack, kept whole in OTIO's own JSON.
 
-A bad snapshot is a ``NepError`` naming the field (``state.timeline.tracks[0].items[3].dur``).
+A bad snapshot is a ``NepError`` naming the field (``state.timeline.tracks[0].items[3].dur``,
+``state.timeline.bin[0].url``); so is one NEP cannot use (``timeline.unusable``: a zero or negative
+length, a misplaced or overlong transition, a rate that is neither a frame rate nor a time scale...).
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from typing import Any, Mapping
 
 import opentimelineio as otio
 
+from nep_core.actions import is_finite_number
 from nep_core.errors import NepError
 from nep_video.timeline import (
-    BIN_METADATA, RationalTime, TimeRange, available_range, media_key, source_range, timeline_rate, tracks_of,
+    BIN_METADATA, RationalTime, TimeRange, available_range, bin_problems, media_key, source_range, time_problem, timeline_rate,
+    tracks_of, unusable,
 )
 
 
@@ -68,7 +72,13 @@ def timeline_from_state(state: Mapping[str, Any], where: str = "state") -> otio.
     if not isinstance(data, Mapping):
         raise NepError(f"{where}.timeline: missing or not an object")
     rate = _number(data.get("rate"), f"{where}.timeline.rate", positive=True)
+    problem = time_problem(0, rate, f"{where}.timeline", f"{where}.timeline.rate")
+    if problem:
+        raise NepError(problem)
     timeline = otio.schema.Timeline(name=str(data.get("name") or ""), global_start_time=RationalTime(0, rate))
+    problems = bin_problems(data.get("bin"))
+    if problems:
+        raise NepError(f"{where}.timeline.{problems[0]}")
     if data.get("bin"):
         timeline.metadata[BIN_METADATA] = [dict(record) for record in data["bin"]]
     tracks = data.get("tracks")
@@ -82,6 +92,9 @@ def timeline_from_state(state: Mapping[str, Any], where: str = "state") -> otio.
         for item_number, item in enumerate(track_data["items"]):
             track.append(_item(item, rate, f"{track_where}.items[{item_number}]"))
         timeline.tracks.append(track)
+    problems = unusable(timeline)
+    if problems:
+        raise NepError(f"{where}.timeline.{problems[0]}")
     return timeline
 
 
@@ -97,9 +110,12 @@ def _item(item: Any, rate: float, where: str):
                                       out_offset=RationalTime(_number(item.get("out"), f"{where}.out"), rate))
     if "stack" in item:
         try:
-            return otio.adapters.read_from_string(json.dumps(item["stack"]), "otio_json")
+            stack = otio.adapters.read_from_string(json.dumps(item["stack"]), "otio_json")
         except Exception as error:
             raise NepError(f"{where}.stack: not an OTIO stack ({type(error).__name__}: {error})") from None
+        if not isinstance(stack, otio.schema.Stack):
+            raise NepError(f"{where}.stack: not an OTIO stack (a {type(stack).__name__})")
+        return stack
     if "clip" in item:
         clip_rate = _number(item.get("rate", rate), f"{where}.rate", positive=True)
         start = _number(item.get("in"), f"{where}.in")
@@ -118,7 +134,7 @@ def _item(item: Any, rate: float, where: str):
 
 
 def _number(value: Any, where: str, positive: bool = False) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value or value in (float("inf"), float("-inf")):
+    if not is_finite_number(value):
         raise NepError(f"{where}: must be a number, got {value!r}")
     if positive and value <= 0:
         raise NepError(f"{where}: must be positive, got {value!r}")

@@ -7,9 +7,12 @@ rates) is trimmed by the same time, rescaled with ``RationalTime``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import opentimelineio as otio
+
+from nep_core.actions import is_finite_number
 
 RationalTime = otio.opentime.RationalTime
 TimeRange = otio.opentime.TimeRange
@@ -74,6 +77,10 @@ def available_range(item) -> TimeRange | None:
     return None if reference is None else reference.available_range
 
 
+UNKNOWN_LENGTH = (ValueError, otio.exceptions.OTIOError)
+"""What ``source_range`` raises for an item whose length is unknown (OTIO's for a nested stack)."""
+
+
 def source_range(item) -> TimeRange:
     """The part of the item's source the track plays (a gap or stack without one: its whole length)."""
     if item.source_range is not None:
@@ -81,7 +88,7 @@ def source_range(item) -> TimeRange:
     if isinstance(item, otio.schema.Clip):
         available = available_range(item)
         if available is None:
-            raise ValueError("no source_range and no available_range")
+            raise ValueError("no source_range and no media available_range; its length is unknown")
         return available
     return item.trimmed_range()
 
@@ -215,38 +222,148 @@ def bin_reference(timeline: otio.schema.Timeline, index: int):
     raise IndexError(index)
 
 
-def timeline_problems(timeline: otio.schema.Timeline) -> list[str]:
-    """What makes the timeline inconsistent: zero or negative durations, clips outside their media,
-    transitions without two clips around them or longer than them. Empty when it is consistent."""
+def timeline_problems(timeline: otio.schema.Timeline, media: bool = True) -> list[str]:
+    """What makes the timeline inconsistent: times that are not finite numbers at a sane rate, zero or
+    negative durations, clips outside their media (unless ``media`` is False), transitions without
+    two items around them or longer than them, the same inside nested stacks. Empty when it is consistent."""
     rate = timeline_rate(timeline)
-    return [problem for index, track in enumerate(tracks_of(timeline)) for problem in track_problems(track, index, rate)]
+    return [problem for index, track in enumerate(tracks_of(timeline)) for problem in track_problems(track, index, rate, media)]
 
 
-def track_problems(track: otio.schema.Track, track_index: int, rate: float) -> list[str]:
+def unusable(timeline: otio.schema.Timeline) -> list[str]:
+    """What keeps NEP from using the timeline at all, each as ``FIELD: reason``: no tracks, a name that
+    is not text, a bad bin record, and ``timeline_problems`` but for clips outside their media (real
+    timelines have those; the verifier judges an edit by the problems it adds)."""
+    if _name(timeline) is None:
+        return ["name: not UTF-8 text"]
+    if not tracks_of(timeline):
+        return [f"tracks: none (timeline '{timeline.name}' has no tracks)"]
+    return bin_problems(timeline.metadata.get(BIN_METADATA)) + timeline_problems(timeline, media=False)
+
+
+def track_problems(track: otio.schema.Track, track_index: int, rate: float, media: bool = True) -> list[str]:
     """``timeline_problems`` of one track (track ``track_index`` of a timeline at ``rate``)."""
+    return _composition_problems(track, f"tracks[{track_index}] ('{_name(track) or ''}')", rate, media)
+
+
+def _composition_problems(composition, label: str, rate: float, media: bool) -> list[str]:
+    """A track's problems, or a nested stack's: those of each of its tracks (or items)."""
+    own = item_problems(composition)
+    if own:
+        return [f"{label}: {problem}" for problem in own]
+    if isinstance(composition, otio.schema.Stack):
+        return [problem for number, layer in enumerate(composition)
+                for problem in (_composition_problems(layer, f"{label} > tracks[{number}] ('{_name(layer) or ''}')", rate, media)
+                                if isinstance(layer, otio.schema.Track) else _sequence_problems([layer], f"{label} >", rate, media))]
+    return _sequence_problems(list(composition), label, rate, media)
+
+
+def _sequence_problems(children: list, label: str, rate: float, media: bool) -> list[str]:
     problems = []
-    children = list(track)
-    name = track.name or f"track {track_index}"
     for position, child in enumerate(children):
-        where = f"{name} item {position} ('{child.name}')"
+        where = f"{label} item {position} ('{_name(child) or ''}')"
+        own = item_problems(child)
+        if own:
+            problems += [f"{where}: {problem}" for problem in own]
+            continue
         if isinstance(child, otio.schema.Transition):
             before = children[position - 1] if position else None
             after = children[position + 1] if position + 1 < len(children) else None
             if before is None or after is None or isinstance(before, otio.schema.Transition) or isinstance(after, otio.schema.Transition):
                 problems.append(f"{where}: a transition needs an item on each side")
                 continue
-            if child.in_offset > source_range(before).duration or child.out_offset > source_range(after).duration:
-                problems.append(f"{where}: the transition is longer than the clips around it")
+            try:
+                if child.in_offset > source_range(before).duration or child.out_offset > source_range(after).duration:
+                    problems.append(f"{where}: the transition is longer than the clips around it")
+            except UNKNOWN_LENGTH:
+                pass  # the neighbour's own problem is reported with it
             continue
+        if isinstance(child, otio.schema.Stack):
+            inner = _composition_problems(child, where, rate, media)
+            if inner:
+                problems += inner
+                continue
         try:
             used = source_range(child)
-        except ValueError as error:
+        except UNKNOWN_LENGTH as error:
             problems.append(f"{where}: {error}")
             continue
-        if to_frames(used.duration, rate) <= 1e-6:
+        if not to_frames(used.duration, rate) > 1e-6:
             problems.append(f"{where}: duration {to_frames(used.duration, rate):g} frames is not positive")
         available = available_range(child)
-        if available is not None and (used.start_time < available.start_time - RationalTime(1e-6, rate)
-                                      or used.end_time_exclusive() > available.end_time_exclusive() + RationalTime(1e-6, rate)):
+        if media and available is not None and (used.start_time < available.start_time - RationalTime(1e-6, rate)
+                                                or used.end_time_exclusive() > available.end_time_exclusive() + RationalTime(1e-6, rate)):
             problems.append(f"{where}: source_range leaves the media's available_range")
+    return problems
+
+
+RATES = (1.0, 1e9)
+"""The rates a time may have: frame rates, and time scales such as AVFoundation's 600 or 24000 units a second."""
+MAX_SECONDS = 1e9
+"""The furthest from zero a time may lie (about 31 years)."""
+
+
+def is_time_rate(rate) -> bool:
+    return is_finite_number(rate) and RATES[0] <= rate <= RATES[1]
+
+
+def time_problem(value, rate, field: str, rate_field: str, negative: bool = True) -> str | None:
+    """Why ``value`` (``field``) at ``rate`` (``rate_field``) is not a usable time: a value that is not
+    a finite number (or is negative, unless ``negative``), a rate outside ``RATES``; None when it is one."""
+    if not is_time_rate(rate):
+        return f"{rate_field}: {rate!r} is not a frame rate or a time scale ({RATES[0]:g} to {RATES[1]:g})"
+    if not is_finite_number(value) or abs(value / rate) > MAX_SECONDS:
+        return f"{field}: {value!r} is not a finite time"
+    if not negative and value < 0:
+        return f"{field}: {value!r} is negative"
+    return None
+
+
+def item_problems(item) -> list[str]:
+    """What makes one item's own fields unusable: a name or media URL that is not text, a time that
+    ``time_problem`` refuses (a source or media range, a transition's offsets)."""
+    reference = getattr(item, "media_reference", None)
+    if _name(item) is None or reference is not None and (_name(reference) is None or _name(reference, "target_url") is None):
+        return ["a name or media URL is not UTF-8 text"]
+    if isinstance(item, otio.schema.Transition):
+        times = [("in_offset", item.in_offset, False), ("out_offset", item.out_offset, False)]
+    else:
+        times = []  # a source_range's length is judged in frames by ``track_problems``
+        for field, ranged, negative in (("source_range", item.source_range, True), ("media available_range", available_range(item), False)):
+            if ranged is not None:
+                times += [(f"{field}.start_time", ranged.start_time, True), (f"{field}.duration", ranged.duration, negative)]
+    found = (time_problem(time.value, time.rate, f"{field}.value", f"{field}.rate", negative) for field, time, negative in times)
+    return [problem for problem in found if problem]
+
+
+def _name(item, field: str = "name") -> str | None:
+    """``item.name`` (or another text field), None when OTIO cannot return it as text (bytes that are not UTF-8)."""
+    try:
+        return getattr(item, field, "")
+    except (TypeError, UnicodeDecodeError):
+        return None
+
+
+def bin_problems(records) -> list[str]:
+    """What is wrong with bin records (``timeline.metadata[BIN_METADATA]``), as ``bin[I].FIELD: ...``."""
+    if records is None:
+        return []
+    if isinstance(records, (str, bytes)) or not isinstance(records, Sequence):
+        return [f"bin: must be a list of media records, got {type(records).__name__}"]
+    problems = []
+    for index, record in enumerate(records):
+        where = f"bin[{index}]"
+        if not isinstance(record, Mapping):
+            problems.append(f"{where}: must be an object, got {record!r}"[:200])
+            continue
+        missing = [field for field in ("name", "url", "start", "duration", "rate") if field not in record]
+        if missing:
+            problems.append(f"{where}.{missing[0]}: missing")
+        elif not isinstance(record["name"], str) or not isinstance(record["url"], str) or not record["url"]:
+            problems.append(f"{where}: name and url must be text (url not empty)")
+        else:
+            problem = (time_problem(record["start"], record["rate"], f"{where}.start", f"{where}.rate")
+                       or time_problem(record["duration"], record["rate"], f"{where}.duration", f"{where}.rate", negative=False))
+            if problem:
+                problems.append(problem)
     return problems

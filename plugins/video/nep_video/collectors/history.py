@@ -7,7 +7,8 @@ modification time (``order=mtime``) or file name (``order=name``). Each project 
 ``state`` snapshot of the first version, then for each later version the actions ``diff.py`` finds,
 ``spacing`` seconds apart, versions ``pause`` seconds apart. Where a change cannot be written as
 actions (a new track, new media), a snapshot of the new version follows its actions and the change
-is reported. A file that cannot be read is reported as ``file: reason`` and skipped.
+is reported. A file that cannot be read or used (``formats.read_timeline``) is reported as ``file:
+reason`` and skipped; a version that cannot be diffed all the same is reported and given as a snapshot.
 
 ======== ======= ==========================================================
 option   default meaning
@@ -40,7 +41,7 @@ from nep_core.errors import NepError
 from nep_core.session import Event, Session
 from nep_core.source_options import parse_argument
 from nep_video.diff import diff_timelines
-from nep_video.formats import SUFFIXES, is_timeline_file, read_timeline
+from nep_video.formats import SUFFIXES, is_timeline_file, one_line, read_timeline
 from nep_video.snapshot import timeline_state
 
 DEFAULTS = {"order": "mtime", "rate": 0.0, "spacing": 3.0, "pause": 5.0, "by_time": True}
@@ -95,7 +96,12 @@ def diff_events(before, after, after_path, t: float, spacing: float, report: Col
     """The actions that turn ``before`` into ``after`` as events from time ``t``, plus a snapshot of
     ``after`` when they do not reproduce it."""
     events = []
-    diff = diff_timelines(before, after)
+    try:
+        diff = diff_timelines(before, after)
+    except Exception as error:  # the last line of defence: one version NEP cannot diff must not stop the history
+        report.count("versions that cannot be diffed (snapshot instead)")
+        report.warn(f"{after_path}: cannot diff it from the version before ({one_line(error)}); a snapshot of this version follows")
+        return [Event(t=round(t, 3), state=timeline_state(after))]
     for action in diff.actions:
         events.append(Event(t=round(t, 3), action=action))
         report.count(action.kind)
@@ -131,6 +137,9 @@ class HistoryCollector(Collector):
             except NepError as error:
                 report.count("files that cannot be read (skipped)")
                 report.warn(f"{error}; file skipped")
+            except Exception as error:  # the last line of defence: one odd file must not stop the collection
+                report.count("files that cannot be read (skipped)")
+                report.warn(f"{path}: cannot read it ({one_line(error)}); file skipped")
         if len(timelines) < 2:
             report.count("projects with fewer than two readable versions (skipped)")
             report.warn(f"history: project '{name}' has {len(timelines)} readable version(s); two or more make a history")
