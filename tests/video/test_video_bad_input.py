@@ -23,7 +23,7 @@ from nep_video.collectors.synthetic import SyntheticCutCollector
 from nep_video.formats import read_timeline
 from nep_video.replay import timeline_at
 from nep_video.snapshot import timeline_from_state, timeline_state
-from nep_video.timeline import tracks_of
+from nep_video.timeline import timeline_problems, tracks_of
 from test_video_formats import MLT
 from video_timelines import RT, TR, clip, interview, write
 
@@ -106,8 +106,6 @@ BAD_VERSIONS = {
                                       r"item 3 \('Nested'\) > tracks\[0\] \('inner'\) item 0 \('LOST'\): no source_range and no media available_range"),
     "negative duration": (lambda t: setattr(_clip(t), "source_range", TR(RT(300, 24), RT(-30, 24))), r"duration -30 frames is not positive"),
     "zero duration": (lambda t: setattr(_clip(t), "source_range", TR(RT(300, 24), RT(0, 24))), r"duration 0 frames is not positive"),
-    "transition first": (lambda t: tracks_of(t)[0].insert(0, _dissolve()), r"item 0 \('Dissolve'\): a transition needs an item on each side"),
-    "two transitions": (lambda t: [tracks_of(t)[0].insert(1, _dissolve()) for _ in range(2)], r"a transition needs an item on each side"),
     "huge transition": (lambda t: tracks_of(t)[0].insert(1, _dissolve(1e6)), r"the transition is longer than the clips around it"),
     "bin record without url": (lambda t: t.metadata.update(nep_bin=[{"name": "B", "start": 0, "duration": 10, "rate": 24}]), r"bin\[0\]\.url: missing"),
 }
@@ -131,6 +129,21 @@ def test_a_version_with_bad_numbers_is_skipped_with_its_file_and_field(tmp_path,
     assert re.search(message, report.warnings[0]), report.warnings[0]
     with pytest.raises(NepError, match=message):  # nep video suggest and synthetic?from= read files the same way
         read_timeline(tmp_path / "v2.otio")
+
+
+def test_transitions_at_a_tracks_ends_or_side_by_side_are_read_as_real_timelines_have_them(tmp_path):
+    """OTIO's own sample transition_test.otio fades in at a track's start and out at its end."""
+    fades = interview(3)
+    tracks_of(fades)[0].insert(0, _dissolve())
+    tracks_of(fades)[0].append(_dissolve())
+    doubled = interview(3)
+    for _ in range(2):
+        tracks_of(doubled)[0].insert(1, _dissolve())
+    for name, timeline in (("fades.otio", fades), ("doubled.otio", doubled)):
+        write(timeline, tmp_path / name)
+        read = read_timeline(tmp_path / name)
+        assert [type(item).__name__ for item in tracks_of(read)[0]] == [type(item).__name__ for item in tracks_of(timeline)[0]]
+        assert any("a transition needs an item on each side" in problem for problem in timeline_problems(read))  # the verifier's view
 
 
 def test_a_name_that_is_not_utf8_is_refused_not_a_traceback(tmp_path):
