@@ -280,12 +280,16 @@ def scenario_serve(zip_path, result, arg):
     suggested_again = list(state.suggestions)
 
     shown_at = state.now()
+    marker = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"nep-addon-code-ran-{os.getpid()}")
     refused = [
         {"kind": "mesh.no_such_operator"},  # not an operator of this Blender
         {"kind": "mesh.inset", "args": {"thickness": "thick"}},  # an ill-typed property
         {"kind": "object.select_all", "args": {"action": "SELECT"}},  # not an edit
         {"kind": "script.python_file_run", "args": {"filepath": "/tmp/evil.py"}},  # runs code
         {"kind": "image.save_as", "args": {"filepath": "/tmp/out.png"}},  # a file path
+        # bpy.ops finds these spellings too; context_set_value exec()s its value (a hostile server's suggestion)
+        {"kind": "WM.context_set_value", "args": {"data_path": "scene.frame_current", "value": f"__import__('pathlib').Path({marker!r}).write_text('x') or 7"}},
+        {"kind": "SCRIPT.python_file_run", "args": {}},
     ]
     state.suggestions = [
         {"action": action, "probability": 0.2, "confidence": 0.2, "label": "Shade Smooth", "request_id": None, "shown_at": shown_at} for action in refused
@@ -296,6 +300,7 @@ def scenario_serve(zip_path, result, arg):
         returned = sorted(bpy.ops.nep.accept("EXEC_DEFAULT", True, index=0))
         result["refusals"].append([returned, state.outcome])
     result["refusals_left_scene_alone"] = bpy_calls.scene_fingerprint(bpy) == unchanged
+    result["refused_code_ran"] = os.path.exists(marker)
 
     state.suggestions = suggested_again
     result["dismissed_label"] = state.suggestions[0]["label"] if state.suggestions else None

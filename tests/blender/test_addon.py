@@ -310,27 +310,29 @@ def test_the_addon_talks_to_a_real_nep_serve(addon_build, tmp_path):
         "Refused: object.select_all is not an edit; NEP suggests edits only",
         "Refused: script.python_file_run runs code; NEP never runs it from a suggestion",
         "Refused: image.save_as.filepath is a file path; NEP never sets one from a suggestion",
+        "Refused: this Blender has no operator 'WM.context_set_value'",  # it ran the code before
+        "Refused: this Blender has no operator 'SCRIPT.python_file_run'",
     ]
     assert result["refusals"] == [[["CANCELLED"], reason] for reason in reasons]
-    assert result["refusals_left_scene_alone"]
+    assert result["refusals_left_scene_alone"] and not result["refused_code_ran"]
     assert result["suggested_again"] and result["dismiss"] == ["FINISHED"]
-    assert result["feedback_delivered"] and result["feedback_sent"] == 7
+    assert result["feedback_delivered"] and result["feedback_sent"] == 9
     assert result["max_tick_seconds"] < 0.5, "a timer tick waited on the network"
     assert result["client_stopped"]
 
     served = read_session(feedback_dir / "blender" / f"{result['session']}.jsonl")
     feedback = [event.feedback for event in served.events if event.feedback]
     assert [(item["outcome"], item["accepted"]) for item in feedback] == [
-        ("accepted", True), *[("refused", False)] * 5, ("dismissed", False)
+        ("accepted", True), *[("refused", False)] * 7, ("dismissed", False)
     ]
     assert feedback[0]["suggestion"] == top["action"] and feedback[0]["request_id"] == top["request_id"]
-    assert ["Refused: " + item["reason"] for item in feedback[1:6]] == reasons
+    assert ["Refused: " + item["reason"] for item in feedback[1:8]] == reasons
     assert feedback[2]["suggestion"] == {"kind": "mesh.inset", "args": {"thickness": "thick"}}
     served_actions = [event.action.kind for event in served.events if event.action]
     assert served_actions[:3] == ["mesh.primitive_cube_add", "object.mode_set", "mesh.extrude_region_move"]
 
     local = read_session(result["log_file"])
-    assert [event.feedback["outcome"] for event in local.events if event.feedback] == ["accepted", *["refused"] * 5, "dismissed"]
+    assert [event.feedback["outcome"] for event in local.events if event.feedback] == ["accepted", *["refused"] * 7, "dismissed"]
     accepted_at = next(index for index, event in enumerate(local.events) if event.feedback)
     assert local.events[accepted_at + 1].action.kind == "mesh.extrude_region_move"  # feedback, then what ran
 

@@ -248,6 +248,56 @@ def test_calls_that_reach_outside_the_scene_never_run(verifier, tmp_path):
     assert verifier.verify(context, Action(kind="object.modifier_add", args={"type": "BEVEL"}), None).valid
 
 
+def test_hostile_calls_in_a_log_never_run_code_or_touch_files(verifier, tmp_path):
+    """Found by a review: bpy.ops finds WM.context_set_value too (it exec()s its value), and presets, the
+    copy buffer and merge_images write files; none was on the lists, which named modules in lower case."""
+    marker = tmp_path / "ran"
+    code = f"__import__('pathlib').Path({str(marker)!r}).write_text('x') or 7"
+    merged = tmp_path / "merged.exr"
+    hostile = [
+        ("WM.context_set_value", {"data_path": "scene.frame_current", "value": code}),
+        ("Wm.context_set_value", {"data_path": "scene.frame_current", "value": code}),
+        ("SCRIPT.python_file_run", {}),
+        ("TEXT.run_script", {}),
+        ("camera.preset_add", {"name": "NEP_TEST_PRESET"}),
+        ("camera.preset_add", {"name": "NEP_TEST_PRESET", "remove_name": True}),
+        ("cycles.merge_images", {"input_filepath1": str(tmp_path / "a.exr"), "input_filepath2": str(tmp_path / "a.exr"),
+                                 "output_filepath": str(merged)}),
+        ("view3d.copybuffer", {}),
+        ("view3d.pastebuffer", {}),
+        ("node.add_image", {"filepath": str(tmp_path / "a.png")}),
+    ]
+    calls = [CUBE, *((kind, args, True) for kind, args in hostile)]
+    context = Context(history=history(*calls), session_id="hostile")
+    for kind, args in hostile:
+        verdict = verifier.verify(context, Action(kind=kind, args=args), None)
+        assert not verdict.valid and verdict.details["refused"] is True, (kind, verdict.details)
+    assert verdict.details["replay_errors"] == 0  # the history's hostile calls were passed over, unrun
+    assert not marker.exists() and not merged.exists()
+    assert verifier.verify(context, Action(kind="object.modifier_add", args={"type": "BEVEL"}), None).valid
+
+
+def test_bakes_to_disk_are_polled_and_bakes_to_keyframes_run():
+    from nep_blender.replay_worker import polled_only, reaches_outside
+
+    assert polled_only("fluid.bake_all") and polled_only("ptcache.free_bake_all") and polled_only("object.geometry_node_bake_single")
+    assert not polled_only("nla.bake") and not polled_only("action.bake_keys") and not polled_only("mesh.bevel")
+    assert reaches_outside("Mesh.primitive_cube_add", {}) and not reaches_outside("mesh.primitive_cube_add", {})
+
+
+def test_a_replay_worker_that_asks_for_too_much_memory_fails_alone(domain, monkeypatch):
+    """A 3000 x 3000 grid takes gigabytes; with the worker's memory capped it fails, and the next call works."""
+    from nep_blender.verifier import ReplayVerifier
+
+    monkeypatch.setenv("NEP_REPLAY_MEMORY_GB", "2.5")  # bpy maps about 1.3 GiB when it starts
+    grid = ("mesh.primitive_grid_add", {"x_subdivisions": 3000, "y_subdivisions": 3000}, True)
+    with ReplayVerifier(domain.action_space, workers=1, timeout=60) as capped:
+        verdict = capped.verify(Context(history=history(CUBE, grid), session_id="grid"), Action(kind="object.modifier_add", args={"type": "BEVEL"}), None)
+        assert not verdict.valid and verdict.details["error"].startswith("the bpy worker crashed"), verdict.details
+        after = capped.verify(Context(history=history(CUBE), session_id="after"), Action(kind="object.modifier_add", args={"type": "BEVEL"}), None)
+        assert after.valid
+
+
 def test_renders_and_bakes_are_checked_by_their_poll_and_never_run(verifier):
     """A render of 250 frames in the history would hold the worker past its timeout if it ran."""
     camera = ("object.camera_add", {"location": [7.0, -7.0, 4.0]}, True)

@@ -18,9 +18,16 @@ class CallRefused(ValueError):
     """The call is not a valid operator call for this Blender; the message says why."""
 
 
+PATH_SUBTYPES = frozenset({"FILE_PATH", "DIR_PATH", "FILE_NAME"})
+"""String property subtypes that name files: a call setting one reads or writes outside the scene."""
+
+
 def operator(bpy, kind):
-    """The ``bpy.ops`` function for ``kind`` ("mesh.primitive_cube_add"), or None."""
-    if not isinstance(kind, str) or kind.count(".") != 1:
+    """The ``bpy.ops`` function for ``kind`` ("mesh.primitive_cube_add"), or None.
+
+    Only Blender's own spelling, lower case: ``bpy.ops`` also finds ``WM.context_set_value``, which
+    would slip past every check that names a module (``wm``, ``script``) in lower case."""
+    if not isinstance(kind, str) or kind.count(".") != 1 or kind != kind.lower():
         return None
     module_name, name = kind.split(".")
     if not module_name.isidentifier() or not name.isidentifier() or name.startswith("_"):
@@ -81,6 +88,13 @@ def _check_properties(rna, args, where):
             _check_properties(prop.fixed_type, value, f"{where}.{name}")
         else:
             _check_value(prop, value, f"{where}.{name}")
+
+
+def path_arguments(function, args) -> list[str]:
+    """The arguments of ``args`` that set a file or folder path (``PATH_SUBTYPES``), by name."""
+    properties = function.get_rna_type().properties
+    return [name for name in (args or {}) if (prop := properties.get(name)) is not None
+            and prop.type == "STRING" and prop.subtype in PATH_SUBTYPES]
 
 
 def check_call(bpy, kind, args):

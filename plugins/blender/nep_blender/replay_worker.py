@@ -16,9 +16,10 @@ Every call runs inside the factory screen's 3D viewport (``bpy_calls.viewport_ov
 operators and loop cuts run headless as they do in the UI. Undo is replayed by taking the undone
 call out (``effective_calls``) rather than by Blender's undo stack, which does not survive the
 scratch file. A non-edit that fails is passed over; an edit that fails counts in ``replay_errors``.
-Calls that can reach outside the scene (files, scripts, preferences, ``wm``) never run: skipped in
-the history, refused as a prediction. Calls that render or bake (``POLLED_ONLY``) take seconds to
-hours and leave the scene as it was, so they are not run either: a prediction of one is valid when
+Calls that can reach outside the scene (files, scripts, preferences, presets, the copy buffer,
+``wm``, a file-path argument) never run: skipped in the history, refused as a prediction. Calls that
+render or bake (``polled_only``) take seconds to hours and leave the scene as it was (or write caches
+to disk), so they are not run either: a prediction of one is valid when
 its arguments are right and its poll passes in the replayed scene, and the history passes over them.
 
 Prefix reuse: the scene after the replayed history is saved to a scratch ``.blend``; a request whose
@@ -40,24 +41,48 @@ from nep_core.errors import first_line
 UNDO, REDO = "ed.undo", "ed.redo"
 UNDO_BOOKKEEPING = frozenset({"ed.undo_push", "ed.undo_history"})
 
-OUTSIDE_MODULES = frozenset({"wm", "script", "preferences", "extensions", "file", "text", "console", "info", "buttons"})
-"""Operator modules that read or write files, run scripts or change preferences."""
+OUTSIDE_MODULES = frozenset({"wm", "script", "preferences", "extensions", "file", "text", "console", "info", "buttons", "cycles"})
+"""Operator modules that read or write files, run scripts or change preferences (``cycles.merge_images``
+reads and writes image files)."""
 
-OUTSIDE_WORDS = frozenset({"save", "export", "import", "open", "reload", "browse", "external"})
-"""Words of operator names (``image.save_as``, ``sound.open``) that mean file access."""
+OUTSIDE_WORDS = frozenset({"save", "export", "import", "open", "reload", "browse", "external", "preset", "copybuffer",
+                           "pastebuffer", "clipboard"})
+"""Words of operator names that mean file access: ``image.save_as``, ``sound.open``, ``camera.preset_add``
+(writes, or with ``remove_name`` deletes, a preset file in the user's Blender configuration),
+``view3d.copybuffer`` (the copy-and-paste buffer file shared with the user's Blender), the clipboard."""
 
 PATH_PROPERTIES = frozenset({"filepath", "directory", "filename", "files"})
+"""Argument names that name files; a string property of a file subtype is refused too (``path_arguments``)."""
 
-POLLED_ONLY = frozenset({"render.render", "render.opengl", "render.view_show", "render.play_rendered_anim", "object.bake", "object.bake_image"})
-"""Operators that render or bake: checked (arguments and poll), never run."""
+OUTSIDE_KINDS = frozenset({"font.text_paste_from_file", "workspace.append_activate", "screen.screenshot", "screen.screenshot_area",
+                           "sound.mixdown", "asset.bundle_install", "asset.screenshot_preview"})
+"""Other operators that read or write files."""
+
+POLLED_ONLY = frozenset({
+    "render.render", "render.opengl", "render.view_show", "render.play_rendered_anim",
+    "object.bake", "object.bake_image", "object.ocean_bake", "object.lightprobe_cache_bake", "object.simulation_nodes_cache_bake",
+    "object.geometry_node_bake_single", "object.geometry_node_bake_pack_single", "object.geometry_node_bake_unpack_single",
+    "object.geometry_node_bake_delete_single", "dpaint.bake", "sound.bake_animation",
+})
+"""Operators that render or bake to disk: checked (arguments and poll), never run; so are the
+``fluid`` and ``ptcache`` bakes (``polled_only``). Bakes to keyframes (``nla.bake``) run."""
 
 
 def reaches_outside(kind: str, args: dict) -> bool:
     """Whether the call could touch files, run code or change preferences, so it must not run here."""
-    module, _, name = str(kind).partition(".")
-    if module in OUTSIDE_MODULES or module.startswith(("import_", "export_")):
+    if not isinstance(kind, str) or kind != kind.lower():  # bpy.ops finds WM.context_set_value too
+        return True
+    module, _, name = kind.partition(".")
+    if module in OUTSIDE_MODULES or module.startswith(("import_", "export_")) or kind in OUTSIDE_KINDS:
         return True
     return bool(OUTSIDE_WORDS & set(name.split("_"))) or bool(PATH_PROPERTIES & set(args or {}))
+
+
+def polled_only(kind: str) -> bool:
+    """Renders and bakes to disk (``object.bake``, ``fluid.bake_all``, ``ptcache.free_bake``) take seconds
+    to hours and write caches: checked (arguments and poll), never run."""
+    module, _, name = kind.partition(".")
+    return kind in POLLED_ONLY or (module in ("fluid", "ptcache") and "bake" in name.split("_"))
 
 
 def effective_calls(history: list[dict]) -> list[dict]:
@@ -100,15 +125,16 @@ class Replayer:
         """Run one call, in the selection it was made in where the action names it (clicks that select
         are not logged); returns (error or None, whether anything may have changed, whether it was
         refused unrun)."""
-        from nep_blender.bpy_calls import CallRefused, check_call, run_call, select_as_recorded, viewport_override
+        from nep_blender.bpy_calls import CallRefused, check_call, operator, path_arguments, run_call, select_as_recorded, viewport_override
 
         kind, args = action.get("kind"), action.get("args") or {}
-        if reaches_outside(kind, args):
+        function = operator(self.bpy, kind)
+        if reaches_outside(kind, args) or (function is not None and path_arguments(function, args)):
             return f"not run: {kind} can reach outside the scene (files, scripts, preferences)", False, True
         selected = "selection" in action and select_as_recorded(self.bpy, action["selection"])
         try:
             with self.bpy.context.temp_override(**viewport_override(self.bpy)):
-                if kind in POLLED_ONLY:
+                if polled_only(kind):
                     return (None if check_call(self.bpy, kind, args).poll() else f"{kind}: poll() failed in this scene"), selected, False
                 result = run_call(self.bpy, kind, args)
         except CallRefused as error:
@@ -157,7 +183,7 @@ class Replayer:
         error, ran, refused = self.run(predicted)
         self.dirty = self.dirty or ran
         changed = error is None and scene_fingerprint(self.bpy) != before
-        if error is None and not changed and predicted.get("edit", True):
+        if error is None and not changed and predicted.get("edit", True) and not polled_only(predicted.get("kind")):
             error = "the scene did not change"
         return {"valid": error is None, "error": error, "changed": changed, "refused": refused}
 
@@ -184,9 +210,19 @@ def serve(bpy, requests, answers, scratch: str | None = None) -> None:
         answers.flush()
 
 
+def limit_memory(limit_bytes: int) -> None:
+    """Cap this process's address space: a call that asks for a 10,000 x 10,000 grid then fails (the
+    worker is restarted) instead of taking the machine's memory."""
+    import resource
+
+    if limit_bytes > 0:
+        resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
+
+
 def main() -> None:
     answers = os.fdopen(int(os.environ["NEP_REPLAY_FD"]), "w", encoding="utf-8")
     os.dup2(2, 1)  # bpy's own output goes to stderr
+    limit_memory(int(os.environ.get("NEP_REPLAY_MEMORY_BYTES", "0")))
     import bpy
 
     answers.write(json.dumps({"ready": True}) + "\n")

@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from nep_core.actions import Action
-from nep_core.errors import InvalidAction
+from nep_core.errors import InvalidAction, NepError
 from nep_core.session import Context
 from nep_core.verifier import Verdict, Verifier
 
@@ -65,6 +65,21 @@ CACHE_LIMIT = 100_000
 
 class WorkerFailed(RuntimeError):
     """The worker timed out, crashed or could not start; it has been stopped."""
+
+
+def replay_memory_bytes() -> int:
+    """The most memory a worker may map: 6 GiB (bpy maps 1.3 GiB at start), or half of this
+    machine's memory where that is less; ``NEP_REPLAY_MEMORY_GB`` sets it (0: no cap)."""
+    if os.environ.get("NEP_REPLAY_MEMORY_GB"):
+        try:
+            return max(0, int(float(os.environ["NEP_REPLAY_MEMORY_GB"]) * (1 << 30)))
+        except (ValueError, OverflowError):
+            raise NepError(f"NEP_REPLAY_MEMORY_GB={os.environ['NEP_REPLAY_MEMORY_GB']!r} is not a number of GiB") from None
+    try:
+        physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        physical = 0
+    return min(6 << 30, physical // 2) if physical > 0 else 6 << 30
 
 
 class ReplayWorker:
@@ -88,7 +103,10 @@ class ReplayWorker:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "nep_blender.replay_worker"],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env={**os.environ, "NEP_REPLAY_FD": str(write_end), "NEP_REPLAY_SCRATCH": self.scratch}, pass_fds=(write_end,),
+            env={**os.environ, "NEP_REPLAY_FD": str(write_end), "NEP_REPLAY_SCRATCH": self.scratch,
+                 "NEP_REPLAY_MEMORY_BYTES": str(replay_memory_bytes()),
+                 "TMPDIR": self.scratch},  # Blender's temporary files go where stop() removes them, even after a kill
+            pass_fds=(write_end,),
         )
         os.close(write_end)
         self.answers, self.buffer = read_end, b""

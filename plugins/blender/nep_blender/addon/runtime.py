@@ -17,7 +17,7 @@ import bpy
 from . import bpy_calls, preferences
 from .client import ServerClient, check_suggestions
 from .feedback import FeedbackMixin
-from .recorder import PRIVATE_SUBTYPES, OperatorRecorder, action_record, is_edit, without_names
+from .recorder import OperatorRecorder, action_record, is_edit, without_names
 from .sessionlog import SessionLog, new_session_id, utc_now
 
 TICK_SECONDS = 0.3
@@ -56,11 +56,9 @@ def unsafe_reason(kind, args):
         return f"{kind} runs code; NEP never runs it from a suggestion"
     if not is_edit(kind, set(function.bl_options)):
         return f"{kind} is not an edit; NEP suggests edits only"
-    rna = function.get_rna_type()
-    for name, value in (args or {}).items():
-        prop = rna.properties.get(name)
-        if prop is not None and prop.type == "STRING" and prop.subtype in PRIVATE_SUBTYPES:
-            return f"{kind}.{name} is a file path; NEP never sets one from a suggestion"
+    paths = bpy_calls.path_arguments(function, args)
+    if paths:
+        return f"{kind}.{paths[0]} is a file path; NEP never sets one from a suggestion"
     return ""
 
 
