@@ -138,10 +138,15 @@ class RunFolder:
 
 def checkpoint_step(path: Path) -> int:
     """The step a Lightning checkpoint was saved at (memory-mapped, so only that number is read)."""
+    import pickle
+
     import torch
 
     try:
-        state = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
+        try:
+            state = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
+        except pickle.UnpicklingError:  # whole, but holding a type weights_only refuses: Lightning loads it in full too
+            state = torch.load(path, map_location="cpu", mmap=True, weights_only=False)
         return int(state["global_step"])
     except Exception as error:  # a cut-short zip, another format, a missing key: all mean "cannot resume from it"
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
