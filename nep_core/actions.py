@@ -96,7 +96,8 @@ def is_finite_number(value: Any) -> bool:
 
 
 def _check_finite(value: Any, where: str) -> None:
-    if isinstance(value, float) and not math.isfinite(value):
+    """Raise ``ValueError`` naming ``where`` for a number in ``value`` that is not finite as a float."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and not is_finite_number(value):
         raise ValueError(f"{where} contains a non-finite number")
     if isinstance(value, dict):
         for key, item in value.items():

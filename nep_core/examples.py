@@ -7,7 +7,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from nep_core.actions import NO_EDIT, Action
+from nep_core.actions import NO_EDIT, Action, is_finite_number
+from nep_core.errors import NepError
 from nep_core.session import Context, Session, latest_state
 
 if TYPE_CHECKING:
@@ -91,12 +92,12 @@ def make_examples(session: Session, domain: Domain, config: ExampleConfig | None
     Two ``meta`` keys serve sessions cut from a longer one (a history split in time): the first
     ``meta["context_events"]`` events are context only (no example is made at them), and with
     ``meta["open_end"]`` the session goes on beyond its last event, so a trigger whose target the cut
-    hides (NO_EDIT only because the events ran out) makes no example.
+    hides (NO_EDIT only because the events ran out) makes no example. A malformed value of either is
+    a ``NepError`` naming the session and the field.
     """
     config = config or domain.examples
     events = session.events
-    context_events = int(session.meta.get("context_events", 0))
-    open_end = bool(session.meta.get("open_end", False))
+    context_events, open_end = cut_meta(session)
     action_positions = [index for index, event in enumerate(events) if event.action is not None]
     examples = []
     last_edit_location = None
@@ -121,6 +122,17 @@ def make_examples(session: Session, domain: Domain, config: ExampleConfig | None
         context = Context(history=history, state=latest_state(history), session_id=session.id, meta=session.meta)
         examples.append(Example(context, target, session.id, session.source, position, jump))
     return examples
+
+
+def cut_meta(session: Session) -> tuple[int, bool]:
+    """``meta.context_events`` and ``meta.open_end`` of ``session`` (0 and False when absent), checked."""
+    context_events = session.meta.get("context_events", 0)
+    if not is_finite_number(context_events) or context_events < 0 or context_events != int(context_events):
+        raise NepError(f"session '{session.id}': meta.context_events must be a whole number >= 0, not {context_events!r:.80}")
+    open_end = session.meta.get("open_end", False)
+    if not isinstance(open_end, bool):
+        raise NepError(f"session '{session.id}': meta.open_end must be true or false, not {open_end!r:.80}")
+    return int(context_events), open_end
 
 
 def _writable(domain: Domain, action: Action) -> bool:

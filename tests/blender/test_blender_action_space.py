@@ -104,7 +104,9 @@ def test_actions_round_trip_through_tokens(space):
     [
         ("mesh.no_such_tool", {}, "has no operator 'mesh.no_such_tool'"),
         ("mesh.primitive_cube_add", {"sise": 1.0}, "has no property 'sise'"),
-        ("mesh.primitive_cube_add", {"size": "big"}, "is a number"),
+        ("mesh.primitive_cube_add", {"size": "big"}, "'size' must be a finite number, got 'big'"),
+        ("mesh.primitive_circle_add", {"vertices": 10**400}, "'vertices' must be a finite number, got 1000"),
+        ("object.modifier_add", {"type": "X" * 5000}, "has no item 'XXX+…$"),
         ("mesh.primitive_cube_add", {"size": -1.0}, "outside"),
         ("mesh.primitive_cube_add", {"location": [1.0, 2.0]}, "takes 3 values"),
         ("object.modifier_add", {"type": "NOT_A_MODIFIER"}, "has no item"),

@@ -19,7 +19,7 @@ import math
 from typing import Any, Collection, Hashable, Iterable, Sequence
 
 from nep_core.action_space import EOS, NO_EDIT_TOKEN, ActionSpace
-from nep_core.actions import NO_EDIT, Action
+from nep_core.actions import NO_EDIT, Action, is_finite_number
 from nep_core.errors import InvalidAction
 from nep_blender.quantize import float_grid, float_token, int_grid, int_token, quantize_float, quantize_int
 from nep_blender.registry import OperatorRegistry, OperatorSpec, PropertySpec
@@ -49,6 +49,19 @@ def nest_args(flat: dict[str, Any]) -> dict[str, Any]:
         else:
             args[name] = value
     return args
+
+
+SHOWN_CHARACTERS = 80
+"""How much of a bad value a message echoes."""
+
+
+def shown(value: Any, limit: int = SHOWN_CHARACTERS) -> str:
+    """``repr(value)`` for a message, cut to ``limit`` characters with an ellipsis."""
+    try:
+        text = repr(value[: limit + 1] if isinstance(value, str) else value)
+    except ValueError:  # an integer beyond Python's digit limit for str()
+        text = f"an integer of {value.bit_length()} bits"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _is_number(value: Any) -> bool:
@@ -96,19 +109,19 @@ class BlenderActionSpace(ActionSpace):
     def _quantize_item(self, prop: PropertySpec, value: Any) -> Any:
         if prop.type == "BOOLEAN":
             if not isinstance(value, bool):
-                raise InvalidAction(f"property '{prop.name}' is a boolean, got {value!r}")
+                raise InvalidAction(f"property '{prop.name}' is a boolean, got {shown(value)}")
             return value
         if prop.type == "ENUM":
-            if value not in prop.items:
-                raise InvalidAction(f"property '{prop.name}' has no item {value!r}")
+            if not isinstance(value, str) or value not in prop.items:
+                raise InvalidAction(f"property '{prop.name}' has no item {shown(value)}")
             return value
-        if not _is_number(value) or not math.isfinite(value):
-            raise InvalidAction(f"property '{prop.name}' is a number, got {value!r}")
+        if not is_finite_number(value):
+            raise InvalidAction(f"property '{prop.name}' must be a finite number, got {shown(value)}")
         if prop.min is not None and value < prop.min - 1e-6 or prop.max is not None and value > prop.max + 1e-6:
-            raise InvalidAction(f"property '{prop.name}'={value} is outside [{prop.min}, {prop.max}]")
+            raise InvalidAction(f"property '{prop.name}'={shown(value)} is outside [{prop.min}, {prop.max}]")
         if prop.type == "INT":
             if isinstance(value, float) and not value.is_integer():
-                raise InvalidAction(f"property '{prop.name}' is an integer, got {value!r}")
+                raise InvalidAction(f"property '{prop.name}' is an integer, got {shown(value)}")
             return quantize_int(int(value))
         if prop.is_angle:
             return math.radians(quantize_float(math.degrees(value)))

@@ -2,7 +2,9 @@
 
 Logs are read like any session log (a bad line is reported as ``file:line: reason`` and skipped). An
 operator call this Blender cannot run, an unknown operator or property or an ill-typed value, is
-counted, reported and dropped from its session; the rest of the session is kept.
+counted, reported with its ``file:line`` and dropped from its session; the rest of the session is
+kept. A whole number logged as a float for an integer property (``number_cuts: 3.0``) is kept as an
+integer, as bpy takes it.
 """
 
 from __future__ import annotations
@@ -11,33 +13,43 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
 
-from nep_core.app_logs import app_log_folder
-from nep_core.collector import Collector, CollectReport, LogCollector
+from nep_core.app_logs import AppLogCollector, app_log_folder
+from nep_core.collector import CollectReport
 from nep_core.errors import InvalidAction, NepError
-from nep_core.session import Session
+from nep_core.session import Event, Session
+from nep_blender.collectors import capped, with_int_values
 
 
-class AddonLogCollector(Collector):
+class AddonLogCollector(AppLogCollector):
     name = "addon"
     description = "session logs recorded by the NEP Blender add-on; ARGUMENT is their folder (default $NEP_HOME/logs/blender)"
-
-    def __init__(self, action_space):
-        self.action_space = action_space
+    domain = "blender"
+    recorder = "the NEP Blender add-on"
 
     def collect(self, argument: str, report: CollectReport, seed: int = 0) -> Iterable[Session]:
         folder = Path(argument).expanduser() if argument else app_log_folder("blender")
         if not folder.exists():
             raise NepError(f"addon: no session logs at {folder}; set the add-on's log folder, or pass addon:FOLDER")
-        for session in LogCollector("blender").collect(str(folder), report, seed):
-            yield replace(session, events=[event for event in session.events if self._keep(event, session, report)])
+        for _, session in self.read(folder, report):
+            report.count("sessions")
+            yield session
 
-    def _keep(self, event, session: Session, report: CollectReport) -> bool:
-        if event.action is None:
-            return True
-        try:
-            self.action_space.encode(event.action)
-        except InvalidAction as error:
-            report.count("actions this Blender cannot run (skipped)")
-            report.warn(f"session {session.id} at t={event.t}: skipped {event.action.kind}: {error}")
-            return False
-        return True
+    def check(self, session: Session, located: list[tuple[str, Event]], report: CollectReport) -> Session:
+        """``session`` without the calls this Blender cannot run, each reported as ``file:line``."""
+        kept = []
+        for where, event in located:
+            action = event.action
+            if action is not None:
+                spec = self.action_space.registry.get(action.kind)
+                try:
+                    self.action_space.encode(action)
+                except InvalidAction as error:
+                    field = "action.kind" if spec is None else "action.args"
+                    report.count("actions this Blender cannot run (skipped)")
+                    report.warn(f'{where}: field "{field}" of {capped(action.kind)}: {capped(str(error))}; action skipped')
+                    continue
+                whole = with_int_values(action, spec)
+                if whole is not action:
+                    event = replace(event, action=whole)
+            kept.append(event)
+        return replace(session, events=kept)
