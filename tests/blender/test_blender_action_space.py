@@ -104,6 +104,7 @@ def test_actions_round_trip_through_tokens(space):
     [
         ("mesh.no_such_tool", {}, "has no operator 'mesh.no_such_tool'"),
         ("mesh.primitive_cube_add", {"sise": 1.0}, "has no property 'sise'"),
+        ("mesh.extrude_region_move", {"TRANSFORM_OT_translate": 5}, "'TRANSFORM_OT_translate' must be an object of the macro's properties, got int"),
         ("mesh.primitive_cube_add", {"size": "big"}, "'size' must be a finite number, got 'big'"),
         ("mesh.primitive_circle_add", {"vertices": 10**400}, "'vertices' must be a finite number, got 1000"),
         ("object.modifier_add", {"type": "X" * 5000}, "has no item 'XXX+…$"),

@@ -190,8 +190,11 @@ class BlenderActionSpace(ActionSpace):
             return [NO_EDIT_TOKEN]
         spec = self.operator(action.kind)
         flat = flatten_args(dict(action.args))
-        for name in flat:
+        for name, value in flat.items():
             if spec.property(name) is None:
+                if "_OT_" in name and "." not in name:  # a macro's operator given something other than its properties
+                    raise InvalidAction(f"operator '{spec.idname}': '{name}' must be an object of the macro's properties, "
+                                        f"got {type(value).__name__}")
                 raise InvalidAction(f"operator '{spec.idname}' has no property '{name}'")
         tokens = [f"@{spec.idname}"]
         for prop in self.tokenized_properties(spec):
