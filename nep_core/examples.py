@@ -236,7 +236,9 @@ def split_sessions(sessions: Iterable[Session], config: ExampleConfig) -> dict[s
         for index, source in enumerate(sources):
             assignment[source] = "test" if index < n_test else "val" if index < n_test + n_val else "train"
     for session in sessions:
-        if session.meta.get("split") in SPLITS:
+        if "split" in session.meta:
+            if session.meta["split"] not in SPLITS:  # "validation" or "Test" would put a later part of a history in training
+                raise NepError(f"session '{session.id}': meta.split must be one of {', '.join(SPLITS)}, not {session.meta['split']!r:.80}")
             assignment[session.source] = session.meta["split"]
     result: dict[str, list[Session]] = {split: [] for split in SPLITS}
     for session in sessions:

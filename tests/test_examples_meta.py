@@ -3,6 +3,7 @@ a one-line error naming the session and the field, never a traceback or a silent
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -39,6 +40,17 @@ def _session(**meta) -> Session:
 def test_malformed_cut_meta_is_refused_naming_the_session_and_field(tags_domain, meta, message):
     with pytest.raises(NepError, match=message):
         make_examples(_session(**meta), tags_domain, ExampleConfig())
+
+
+@pytest.mark.parametrize("split", ["validation", "Test", {}, ["train"], None])
+def test_a_split_that_is_not_train_val_or_test_is_refused_not_ignored(split):
+    """Ignored, a typo put the session's source wherever its hash fell: a later part of a history could train."""
+    from nep_core.examples import split_sessions
+
+    good = [dataclasses.replace(_session(split="test"), id=f"s{n}") for n in range(3)]
+    assert [len(part) for part in split_sessions(good, ExampleConfig()).values()] == [0, 0, 3]
+    with pytest.raises(NepError, match=r"session 'bad': meta.split must be one of train, val, test, not "):
+        split_sessions([*good, dataclasses.replace(_session(split=split), id="bad")], ExampleConfig())
 
 
 def test_well_formed_cut_meta_is_read_as_before(tags_domain):
