@@ -274,3 +274,55 @@ def test_an_answer_nested_too_deeply_is_not_json_and_the_client_goes_on_answerin
     finally:
         client.close()
         server.shutdown()
+
+
+def test_an_answer_that_drips_in_past_the_timeout_is_given_up_and_the_next_one_is_answered():
+    """Found by a review: the timeout bounded each read, so a byte every 0.3 s held the client, and the
+    feedback queued behind it, for as long as the server liked."""
+    import http.server
+    import threading
+    import time
+
+    drips = [True, False]
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            slow = drips.pop(0)
+            body = b'{"suggestions": []}' + (b" " * 1000 if slow else b"")
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if not slow:
+                self.wfile.write(body)
+                return
+            for index in range(len(body)):
+                try:
+                    self.wfile.write(body[index : index + 1])
+                    self.wfile.flush()
+                except OSError:  # the client gave up
+                    return
+                time.sleep(0.3)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client = load("client").ServerClient(f"http://127.0.0.1:{server.server_address[1]}", timeout=1.0)
+    try:
+        results, started = [], time.monotonic()
+        for _ in range(2):
+            client.submit({"kind": "suggest", "payload": {"history": []}})
+            deadline = time.monotonic() + 20
+            while not (done := client.results()) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            results.extend(done)
+        assert [(result.ok, result.error) for result in results] == [(False, "the server's answer took longer than 1 s"), (True, "")]
+        assert time.monotonic() - started < 6  # about two timeouts, not the 300 s the drip would take
+    finally:
+        client.close()
+        server.shutdown()

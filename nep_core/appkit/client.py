@@ -13,6 +13,7 @@ import math
 import queue
 import signal
 import threading
+import time
 import urllib.parse
 from collections import deque
 
@@ -98,6 +99,25 @@ def keep_broken_connections_from_ending_the_app():
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
 
 
+class AnswerTooSlow(Exception):
+    """The answer kept coming past the client's timeout."""
+
+
+def _read_by(response, timeout: float) -> bytes:
+    """Up to ``MAX_ANSWER_BYTES + 1`` bytes of ``response``; ``AnswerTooSlow`` after ``timeout`` seconds
+    (a server sending a byte a second would otherwise hold the client for as long as it likes)."""
+    chunks, size, deadline = [], 0, time.monotonic() + timeout
+    while size <= MAX_ANSWER_BYTES:
+        if time.monotonic() > deadline:
+            raise AnswerTooSlow(f"the server's answer took longer than {timeout:g} s")
+        chunk = response.read1(min(65536, MAX_ANSWER_BYTES + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
 class ServerClient:
     """A worker thread with one keep-alive connection to the server."""
 
@@ -174,8 +194,11 @@ class ServerClient:
                 connection = self._connect(scheme, host, port)
                 connection.request("POST", prefix + PATHS[job["kind"]], body=body, headers=headers)
                 response = connection.getresponse()
-                data = response.read(MAX_ANSWER_BYTES + 1)
+                data = _read_by(response, self.timeout)
                 break
+            except AnswerTooSlow as error:  # the whole answer, not only each read, must come within the timeout
+                self._disconnect()
+                return Result(job, False, error=str(error), reachable=False)
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as error:
                 self._disconnect()
                 if attempt:

@@ -162,6 +162,21 @@ local ok, err = pcall(function()
     type_keys("<Tab>") -- applies it
     step.after = buffer_text()
     step.accepted = nep.counts.accepted
+  elseif scenario == "hostile" then
+    -- a crafted answer (the test's fake server): nothing may be shown, opened, run or sent
+    type_keys("1GwcwBaseParser<Esc>")
+    step_done()
+    local step = { shown = nep.visible(), answers = nep.counts.answers, errors = nep.counts.errors }
+    type_keys("<Tab>")
+    type_keys("<Tab>")
+    local names = {}
+    for _, buf in ipairs(vim.api.nvim_list_bufs()) do
+      if vim.api.nvim_buf_is_loaded(buf) then
+        names[#names + 1] = recorder.relative(vim.api.nvim_buf_get_name(buf))
+      end
+    end
+    step.buffers, step.accepted = names, nep.counts.accepted
+    result.steps[#result.steps + 1] = step
   elseif scenario == "insert" then
     -- the same, never leaving Insert mode: keys typed by timers while Insert mode waits for input
     local tries = 0

@@ -228,6 +228,72 @@ def test_an_edit_in_another_open_file_is_pointed_at_then_opened_then_applied(tmp
     assert step["after"] == "import os\nfrom core import BaseParser\n" and step["accepted"] == 1
 
 
+class _CraftedServer:
+    """A hostile or broken server on loopback: every /v1/suggest gets ``answer`` (bytes)."""
+
+    def __init__(self, answer: bytes):
+        import http.server
+        import threading
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+def _suggesting(action) -> bytes:
+    return json.dumps({"suggestions": [{"action": action, "probability": 0.9, "confidence": 0.9}], "p_no_edit": 0.01,
+                       "best_is_no_edit": False, "request_id": "r1"}).encode()
+
+
+@needs_nvim
+def test_a_hostile_servers_suggestions_never_run_commands_open_other_files_or_freeze(tmp_path):
+    """Found by a review: a file name holding a newline ended the :edit command and ran the next line as
+    Ex (here `touch PWNED`); any readable file could be opened, edited and then sent to the server."""
+    make_project(tmp_path, "core.py", "class Parser:\n    pass\n")
+    project = tmp_path / "project"
+    trap = "x\nlet@a=system('touch PWNED')"
+    (project / trap).write_text("a\n")
+    outside = tmp_path / "secret.env"
+    outside.write_text("SECRET=1\n")
+    os.mkfifo(project / "pipe.py")
+    edit = lambda file, line=1, insert="y\n": {"kind": "edit", "target": {"file": file, "line": line}, "args": {"delete": 0, "insert": insert}}
+    answers = {
+        "newline in the name": _suggesting(edit(trap)),
+        "a file outside the project": _suggesting(edit(str(outside))),
+        "a file the session never opened": _suggesting(edit("pipe.py")),
+        "a fractional line": _suggesting(edit("core.py", 1.5)),
+        "a NUL in the insert": _suggesting(edit("core.py", 1, "z\u0000\n")),
+        "an answer over 4 MiB": _suggesting(edit("core.py", 1, "a\n" * 2_200_000)),
+    }
+    for case, answer in answers.items():
+        server = _CraftedServer(answer)
+        try:
+            result = run_driver("hostile", tmp_path, "core.py", server.url)
+        finally:
+            server.close()
+        [step] = result["steps"]
+        assert not step["shown"] and step["accepted"] == 0, (case, step)
+        assert step["buffers"] == ["core.py"], (case, step)
+        assert step["answers"] + step["errors"] >= 1, (case, step)  # the answer came, and was turned down
+        assert not (project / "PWNED").exists(), case
+        assert outside.read_text() == "SECRET=1\n"
+
+
 @needs_nvim
 def test_nep_code_nvim_installs_a_plugin_that_loads(tmp_path):
     result = CliRunner().invoke(app, ["nvim", "--out", str(tmp_path / "site")], terminal_width=200)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import math
 import re
 import random
+import shutil
 import statistics
+import sys
 from pathlib import Path
 
 import pytest
@@ -340,26 +344,41 @@ def test_a_start_far_off_the_canvas_is_pulled_onto_its_edge_at_once() -> None:
 @pytest.mark.parametrize("points", [5, True, [5, 6], [["a", "b"], [1, 2]], [[1, 2]], None])
 def test_a_malformed_stroke_is_described_as_a_stroke_and_never_raises(points, tmp_path) -> None:
     """A server describes a repeat-last suggestion made from the request's own (unchecked) history."""
-    import importlib
-    import shutil
-    import sys
-
-    from nep_krita import strokes
-
     action = Action("stroke", args={"points": points})
     assert KritaActionSpace().describe(action) == "stroke"
-    package = tmp_path / "nep_suggest"  # the plugin's checks, laid out as its zip lays them out
+    with plugin_checks(tmp_path) as checks:
+        expected = f"stroke ({len(points)} points)" if isinstance(points, list) else "stroke"
+        assert checks.label({"kind": "stroke", "args": {"points": points}}) == expected
+        assert checks.check_action({"kind": "stroke", "args": {"points": points}}, (100, 100))[0] is None
+
+
+@contextlib.contextmanager
+def plugin_checks(tmp_path):
+    """The plugin's ``checks`` module, laid out as its zip lays it out (it imports ``strokes`` beside it)."""
+    from nep_krita import strokes
+
+    package = tmp_path / "nep_suggest"
     package.mkdir()
     (package / "__init__.py").write_text("")
     shutil.copy(strokes.__file__, package / "strokes.py")
     shutil.copy(Path(strokes.__file__).parent / "pykrita" / "nep_suggest" / "checks.py", package / "checks.py")
     sys.path.insert(0, str(tmp_path))
     try:
-        checks = importlib.import_module("nep_suggest.checks")
-        expected = f"stroke ({len(points)} points)" if isinstance(points, list) else "stroke"
-        assert checks.label({"kind": "stroke", "args": {"points": points}}) == expected
-        assert checks.check_action({"kind": "stroke", "args": {"points": points}}, (100, 100))[0] is None
+        yield importlib.import_module("nep_suggest.checks")
     finally:
         sys.path.remove(str(tmp_path))
         for name in [name for name in sys.modules if name == "nep_suggest" or name.startswith("nep_suggest.")]:
             del sys.modules[name]
+
+
+def test_a_hostile_servers_huge_stroke_or_name_is_refused_before_it_is_drawn(tmp_path):
+    """Found by a review: 450,000 points fit in an answer, and the ghost draws each segment on every repaint."""
+    with plugin_checks(tmp_path) as checks:
+        zigzag = [[0, 0], [90, 90]] * 5000
+        stroke, reason = checks.check_action({"kind": "stroke", "args": {"points": zigzag}}, (100, 100))
+        assert stroke is None and reason == "stroke: 10000 points, more than a suggestion has (2000)"
+        assert checks.check_action({"kind": "stroke", "args": {"points": zigzag[:60]}}, (100, 100))[0] is not None
+        assert checks.check_action({"kind": "layer.new", "args": {"name": "x" * 3_000_000}}, (100, 100)) == (
+            None, "layer.new: args.name must be a string of at most 200 characters")
+        assert checks.check_action({"kind": "layer.new", "args": {"name": "Shadows"}}, (100, 100)) == (None, "")
+        assert len(checks.label({"kind": "brush", "args": {"brush": "b" * 10_000}})) < 300

@@ -14,6 +14,11 @@ from . import strokes
 DISCRETE_KINDS = ("layer.new", "layer.switch", "brush", "color", "size", "opacity", "eraser", "undo")
 """The discrete kinds of ``nep_krita/action_space.py``."""
 KNOWN_KINDS = (strokes.STROKE_KIND, *DISCRETE_KINDS)
+MAX_POINTS = 2000
+"""The most points a suggested stroke may have: NEP writes a stroke in at most 63 tokens, and a hostile
+server's 450,000-point stroke would freeze Krita while its ghost is drawn on every repaint."""
+MAX_NAME = 200
+"""The longest layer or brush name a suggestion may carry (a label is word-wrapped in the docker)."""
 
 
 def _number(value):
@@ -33,6 +38,9 @@ def check_action(action, canvas):
     if kind not in KNOWN_KINDS:
         return None, f"unknown action kind {kind[:60]!r}"
     if kind == strokes.STROKE_KIND:
+        points = args.get("points")
+        if isinstance(points, (list, tuple)) and len(points) > MAX_POINTS:
+            return None, f"stroke: {len(points)} points, more than a suggestion has ({MAX_POINTS})"
         try:
             stroke = strokes.Stroke.from_action(SimpleNamespace(args=args))
         except ValueError as error:
@@ -52,7 +60,7 @@ def _discrete_problem(kind, args):
         if not isinstance(index, int) or isinstance(index, bool) or index < 0:
             return "args.index must be a layer position (0 is the bottom layer)"
     elif kind == "brush":
-        if not isinstance(args.get("brush"), str) or not args["brush"].strip():
+        if not isinstance(args.get("brush"), str) or not args["brush"].strip() or len(args["brush"]) > MAX_NAME:
             return "args.brush must be a preset name"
     elif kind == "color":
         color = args.get("color")
@@ -67,8 +75,8 @@ def _discrete_problem(kind, args):
     elif kind == "eraser":
         if not isinstance(args.get("on"), bool):
             return "args.on must be true or false"
-    elif kind == "layer.new" and "name" in args and not isinstance(args["name"], str):
-        return "args.name must be a string"
+    elif kind == "layer.new" and "name" in args and (not isinstance(args["name"], str) or len(args["name"]) > MAX_NAME):
+        return f"args.name must be a string of at most {MAX_NAME} characters"
     return ""
 
 
@@ -80,5 +88,5 @@ def label(action):
         return f"stroke ({len(points)} points)" if isinstance(points, list) else "stroke"
     if kind == "layer.switch":
         return f"switch to layer {args.get('name') or args.get('index')}"
-    shown = ", ".join(f"{key}={value}" for key, value in sorted(args.items()))
+    shown = ", ".join(f"{key}={value}" for key, value in sorted(args.items()))[:MAX_NAME]
     return f"{kind} ({shown})" if shown else kind

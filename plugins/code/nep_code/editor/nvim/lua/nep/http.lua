@@ -5,6 +5,8 @@ local uv = vim.loop
 local M = {}
 
 -- "http://host:port" -> host, port; nil and a reason for anything else.
+M.MAX_ANSWER_BYTES = 4 * 1024 * 1024
+
 function M.parse_url(url)
   local host, port = tostring(url):match("^http://%[?([^/%]]+)%]?:(%d+)/?$")
   if not host then
@@ -140,7 +142,7 @@ function M.post(url, path, body, options, callback)
       if connect_err then
         return finish(connect_err)
       end
-      local chunks = {}
+      local chunks, received = {}, 0
       tcp:write(request)
       tcp:read_start(function(read_err, data)
         if read_err then
@@ -148,6 +150,10 @@ function M.post(url, path, body, options, callback)
         end
         if data then
           chunks[#chunks + 1] = data
+          received = received + #data
+          if received > M.MAX_ANSWER_BYTES then -- as the Python client: a larger answer is not a suggestion
+            return finish("the answer is over " .. M.MAX_ANSWER_BYTES .. " bytes")
+          end
           local response = parse_response(table.concat(chunks), false)
           if response then
             finish(nil, response)

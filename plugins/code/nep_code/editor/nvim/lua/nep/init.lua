@@ -139,12 +139,19 @@ local function retire(outcome)
   end
 end
 
+-- Whether `value` is a whole number of at least `least` (JSON may carry 1.5, NaN or 1e308).
+local function whole(value, least)
+  return type(value) == "number" and value == value and value >= least and value < 2 ^ 31 and math.floor(value) == value
+end
+
+M.MAX_INSERT_BYTES = 64 * 1024 -- far above what the code domain suggests (240 characters); a larger one is not shown
+
 local function edit_of(action)
   if type(action) ~= "table" or type(action.target) ~= "table" then
     return nil
   end
   local line = action.target.line
-  if type(line) ~= "number" or line < 1 then
+  if not whole(line, 1) then
     return nil
   end
   if action.kind == "jump" then
@@ -154,10 +161,20 @@ local function edit_of(action)
     return nil
   end
   local delete, insert = action.args.delete or 0, action.args.insert or ""
-  if type(delete) ~= "number" or delete < 0 or type(insert) ~= "string" then
+  if not whole(delete, 0) or type(insert) ~= "string" or #insert > M.MAX_INSERT_BYTES or insert:find("%z") then
     return nil
   end
   return { line = line, delete = delete, insert = recorder.lines_of(insert), file = action.target.file }
+end
+
+-- Whether `file` (a server's suggestion's) is one this session recorded, named without control
+-- characters (a newline in a name would end the :edit command and start another) and a regular file.
+local function recorded_file(file)
+  if type(file) ~= "string" or file:find("%c") or not recorder.files[file] then
+    return false
+  end
+  local stat = vim.loop.fs_stat(recorder.absolute(file))
+  return stat ~= nil and stat.type == "file"
 end
 
 local function applies(buf, edit)
@@ -214,8 +231,8 @@ local function on_answer(buf, tick, sequence, answer)
     local edit = edit_of(suggestion.action)
     local elsewhere = edit and type(edit.file) == "string" and edit.file ~= path and not edit.jump_only
     local there = elsewhere and recorder.buffer_of(edit.file)
-    if elsewhere and not there and vim.fn.filereadable(recorder.absolute(edit.file)) == 0 then
-      edit = nil -- a file this editor cannot open
+    if elsewhere and not there and not recorded_file(edit.file) then
+      edit = nil -- only a file of this session: a server must not open (and then send) any other file
     elseif elsewhere and there and (not applies(there, edit) or changes_nothing(there, edit)) then
       edit = nil
     end
@@ -377,8 +394,10 @@ function M.open_elsewhere(shown)
     local there = recorder.buffer_of(edit.file)
     if there then
       vim.api.nvim_set_current_buf(there)
-    else
+    elseif recorded_file(edit.file) then -- checked again: the file may have changed since it was shown
       vim.cmd("edit " .. vim.fn.fnameescape(recorder.absolute(edit.file)))
+    else
+      error("not a file of this session")
     end
   end)
   M.switching = false
