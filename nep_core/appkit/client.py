@@ -112,6 +112,7 @@ def _read_by(response, timeout: float) -> bytes:
             raise AnswerTooSlow(f"the server's answer took longer than {timeout:g} s")
         chunk = response.read1(min(65536, MAX_ANSWER_BYTES + 1 - size))
         if not chunk:
+            response.close()  # read() closes a finished response; read1 does not, and the kept-alive connection then refuses the next request
             break
         chunks.append(chunk)
         size += len(chunk)
