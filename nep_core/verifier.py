@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 from nep_core.action_space import ActionSpace
 from nep_core.actions import Action, is_finite_number
-from nep_core.errors import InvalidAction
+from nep_core.errors import InvalidAction, first_line
 from nep_core.session import Context
 
 
@@ -47,7 +47,7 @@ def describe_raise(error: BaseException) -> str:
     """``raised ZeroDivisionError: division by zero (verifier.py:42)``: what a verifier raised, and where."""
     frames = traceback.extract_tb(error.__traceback__)
     where = f" ({Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
-    return f"raised {type(error).__name__}: {error}{where}"
+    return f"raised {type(error).__name__}: {first_line(error)}{where}"  # one line, whatever the plugin's message
 
 
 class Verifier(ABC):

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from nep_core.checkpoint import META_FILE, write_json_atomic
-from nep_core.errors import NepError
+from nep_core.errors import NepError, first_line
 
 RESUME_KEYS = ("domain", "preset", "base_model", "data", "batch_size", "seed", "target")
 """Settings a resumed run must share with the run it continues."""
@@ -149,8 +149,7 @@ def checkpoint_step(path: Path) -> int:
             state = torch.load(path, map_location="cpu", mmap=True, weights_only=False)
         return int(state["global_step"])
     except Exception as error:  # a cut-short zip, another format, a missing key: all mean "cannot resume from it"
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise NepError(f"{path}: cannot be read as a training checkpoint, it may be cut short or corrupt ({reason})") from None
+        raise NepError(f"{path}: cannot be read as a training checkpoint, it may be cut short or corrupt ({first_line(error)})") from None
 
 
 def _step_or_none(path: Path) -> tuple[Path, int | None]:

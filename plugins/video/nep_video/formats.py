@@ -29,7 +29,7 @@ from pathlib import Path
 
 import opentimelineio as otio
 
-from nep_core.errors import NepError
+from nep_core.errors import NepError, first_line
 from nep_video.timeline import unusable
 
 ADAPTERS = {".otio": "otio_json", ".otiod": "otiod", ".otioz": "otioz", ".edl": "cmx_3600", ".xml": "fcp_xml",
@@ -108,7 +108,7 @@ def _read_with_adapter(path: Path, adapter: str, options: dict, notes: list[str]
 
 def one_line(error: Exception) -> str:
     """``TYPE: first line of the message`` (200 characters at most)."""
-    return f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0][:200]}".rstrip(": ")
+    return f"{type(error).__name__}: {first_line(error)[:200]}" if str(error).strip() else type(error).__name__
 
 
 def _as_timeline(result, path: Path) -> otio.schema.Timeline:
