@@ -36,6 +36,12 @@ class HistoryEncoder(ABC):
         """Tokens this encoder writes beyond the action space's vocabulary."""
         return []
 
+    def state_problem(self, state: Mapping[str, Any], where: str = "state") -> str | None:
+        """Why this encoder cannot read the snapshot ``state``, as ``FIELD: reason`` with FIELD under
+        ``where`` (``state.timeline.rate: must be a positive number``), or None. ``nep serve`` answers a
+        request holding such a snapshot with 422. The default reads any snapshot."""
+        return None
+
     def settings(self) -> dict[str, Any]:
         """What the checkpoint records about this encoder (``nep.json``)."""
         return {"class": type(self).__name__, "max_tokens": self.max_tokens}

@@ -111,8 +111,9 @@ def create_app(
 
     def request_context(request: SuggestRequest) -> tuple[Context, Mapping[str, Any] | None]:
         """The request's context, and its explicit state (None: the history's)."""
-        events = histories.parse(request.session, request.history, space, max_events=max_history_events, max_depth=max_json_depth)
-        state = parse_state(request.state, max_depth=max_json_depth)
+        events = histories.parse(request.session, request.history, space, max_events=max_history_events, max_depth=max_json_depth,
+                                 state_problem=domain.encoder.state_problem)
+        state = parse_state(request.state, max_depth=max_json_depth, state_problem=domain.encoder.state_problem)
         return Context(history=events, state=state if state is not None else latest_state(events), session_id=request.session), state
 
     def response_of(answer: Answer, started: float) -> SuggestResponse:
@@ -181,7 +182,8 @@ def create_app(
     @app.post(FEEDBACK_PATH, response_model=FeedbackResponse, responses=_errors(400, 401, 413, 415, 422, 500))
     def feedback(request: FeedbackRequest) -> FeedbackResponse:
         """Append optional events, the feedback record and the actual next action to the session's log (fsynced)."""
-        events = parse_history(request.history, space, max_events=max_history_events, max_depth=max_json_depth)
+        events = parse_history(request.history, space, max_events=max_history_events, max_depth=max_json_depth,
+                               state_problem=domain.encoder.state_problem)
         suggestion = actual = None
         if request.suggestion is not None:
             suggestion = parse_action(request.suggestion, space, "suggestion", max_depth=max_json_depth).to_json()

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from nep_core.actions import Action
 from nep_core.errors import InvalidAction
 from nep_core.server.errors import ApiError, json_path
 from nep_core.session import Event
 from nep_core.sessionlog import parse_event
+
+StateProblem = Callable[[Mapping[str, Any], str], "str | None"]
+"""``HistoryEncoder.state_problem``: ``(state, where)`` to ``FIELD: reason`` or None."""
 
 _FIELD_MESSAGE = re.compile(r'^field "(\w+)"(?:: (.*)| (.*))$', re.DOTALL)
 _ACTION_MESSAGE = re.compile(r"^action((?:\.\S+)?) (.*)$", re.DOTALL)
@@ -106,6 +109,7 @@ def parse_history(
     max_events: int,
     max_depth: int,
     known: tuple[Sequence[Mapping[str, Any]], Sequence[Event]] | None = None,
+    state_problem: StateProblem | None = None,
 ) -> list[Event]:
     """Events from ``history`` objects; ``ApiError`` (422) names the first bad one.
 
@@ -133,6 +137,8 @@ def parse_history(
             raise ApiError(422, reason, _join(where, path)) from None
         if event.action is not None:
             check_kind(event.action, action_space, f"{where}.action")
+        if event.state is not None and state_problem is not None:
+            check_state(event.state, state_problem, f"{where}.state")
         events.append(event)
     return events
 
@@ -149,7 +155,17 @@ def parse_action(data: Mapping[str, Any], action_space, where: str, *, max_depth
     return action
 
 
-def parse_state(state: Mapping[str, Any] | None, *, max_depth: int) -> Mapping[str, Any] | None:
+def parse_state(state: Mapping[str, Any] | None, *, max_depth: int, state_problem: StateProblem | None = None) -> Mapping[str, Any] | None:
     if state is not None:
         check_json_value(state, "state", max_depth)
+        if state_problem is not None:
+            check_state(state, state_problem, "state")
     return state
+
+
+def check_state(state: Mapping[str, Any], state_problem: StateProblem, where: str) -> None:
+    """Refuse a snapshot the domain cannot read (422 naming its field)."""
+    problem = state_problem(state, where)
+    if problem:
+        field, separator, reason = problem.partition(": ")
+        raise ApiError(422, reason, field) if separator else ApiError(422, problem, where)

@@ -14,7 +14,7 @@ import threading
 from collections import OrderedDict
 from typing import Any, Mapping, Sequence
 
-from nep_core.server.events import parse_history
+from nep_core.server.events import StateProblem, parse_history
 from nep_core.session import Event
 
 
@@ -28,10 +28,11 @@ class ParsedHistories:
         self._events = 0
         self._lock = threading.Lock()
 
-    def parse(self, session: str, records: Sequence[Mapping[str, Any]], action_space, *, max_events: int, max_depth: int) -> list[Event]:
+    def parse(self, session: str, records: Sequence[Mapping[str, Any]], action_space, *, max_events: int, max_depth: int,
+              state_problem: StateProblem | None = None) -> list[Event]:
         with self._lock:
             known = self._sessions.get(session)
-        events = parse_history(records, action_space, max_events=max_events, max_depth=max_depth, known=known)
+        events = parse_history(records, action_space, max_events=max_events, max_depth=max_depth, known=known, state_problem=state_problem)
         self._keep(session, records, events)
         return events
 

@@ -261,6 +261,32 @@ def test_predict_and_eval_refuse_the_same_snapshots_with_a_warning_not_a_traceba
         assert [record.getMessage() for record in caplog.records] == [f"session s1, event 0: {caught.value}; its edits are replayed on an empty timeline"]
 
 
+def test_the_server_answers_a_snapshot_it_cannot_read_with_422_naming_the_field(tmp_path):
+    import httpx
+
+    from nep_core.inference.factory import load_predictor
+    from nep_core.plugins import get_domain
+    from nep_core.server import create_app
+    from nep_core.server.runner import BackgroundServer
+
+    domain = get_domain("video")
+    trim = {"t": 1.0, "action": {"kind": "trim_in", "target": {"track": 0, "clip": 0}, "args": {"frames": 4}}}
+    app = create_app(domain, load_predictor("repeat-last", domain), data_dir=tmp_path, model_name="repeat-last")
+    with BackgroundServer(app) as running, httpx.Client(base_url=running.url, timeout=30) as http:
+        for number, (change, message) in enumerate(BAD_SNAPSHOTS):
+            state = _snapshot(change)
+            for body, where in (({"session": f"h{number}", "history": [{"t": 0.0, "state": state}, trim]}, "history[0].state.timeline"),
+                                ({"session": f"s{number}", "history": [trim], "state": state}, "state.timeline")):
+                response = http.post("/v1/suggest", json=body)
+                assert response.status_code == 422, (message, response.text)
+                assert response.json()["detail"].startswith(where) and message.removeprefix("state.timeline") in response.json()["detail"]
+        feedback = {"session": "f", "history": [{"t": 0.0, "state": _snapshot(BAD_SNAPSHOTS[0][0])}], "t": 2.0}
+        assert http.post("/v1/feedback", json=feedback).status_code == 422
+        good = http.post("/v1/suggest", json={"session": "g", "history": [{"t": 0.0, "state": timeline_state(interview(3))}, trim]})
+        assert good.status_code == 200, good.text
+        assert good.json()["suggestions"] and good.json()["suggestions"][0]["action"]["kind"] == "trim_in"
+
+
 def test_a_version_that_fails_unexpectedly_is_one_warning_and_the_history_goes_on(tmp_path, monkeypatch):
     """The last line of defence: checks let nothing known through, so a failure is simulated."""
     import nep_video.collectors.history as history

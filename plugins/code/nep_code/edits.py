@@ -18,6 +18,7 @@ A session's first state event snapshots every file it later edits.
 from __future__ import annotations
 
 import difflib
+import json
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -106,6 +107,31 @@ def line_edits(file: str, old: str, new: str, context_merge: int = 0) -> list[Li
         edits.append(LineEdit(file, i1 + 1 + shift, i2 - i1, "".join(after[j1:j2])))
         shift += (j2 - j1) - (i2 - i1)
     return edits
+
+
+def state_problem(state: Mapping[str, Any], where: str = "state") -> str | None:
+    """Why ``state`` is not a code state event (``FIELD: reason``), or None."""
+    files = state.get("files")
+    if files is not None:
+        if not isinstance(files, Mapping):
+            return f"{where}.files: must be an object of file names to their whole texts"
+        for path, text in files.items():
+            if not isinstance(text, str):
+                return f"{where}.files[{json.dumps(path)}]: must be a string (the file's whole text)"
+    cursor = state.get("cursor")
+    if cursor is None:
+        return None
+    if not isinstance(cursor, Mapping):
+        return f"{where}.cursor: must be an object with file, line and column"
+    if "file" in cursor and not isinstance(cursor["file"], str):
+        return f"{where}.cursor.file: must be a string"
+    for name, least in (("line", 1), ("column", 0)):
+        value = cursor.get(name, least)
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"{where}.cursor.{name}: must be a whole number, not {type(value).__name__}"
+        if value < least:
+            return f"{where}.cursor.{name}: must be at least {least} (got {value})"
+    return None
 
 
 class Workspace:

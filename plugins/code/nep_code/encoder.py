@@ -23,7 +23,7 @@ from nep_core.session import Context, Event
 from nep_code.action_space import (
     FILE_TOKENS, LINE_TOKENS, MAX_FILES, MAX_REGION_LINES, SUB_TOKEN, TO_TOKEN, CodeActionSpace, CodeView, repeat_for,
 )
-from nep_code.edits import EDIT_KIND, LineEdit, Workspace
+from nep_code.edits import EDIT_KIND, LineEdit, Workspace, state_problem
 from nep_code.substitution import find_substitution, names_something, still_has, substitute
 from nep_code.syntax import REGION_HARD_LIMIT, editable_region, statement_starts
 
@@ -133,6 +133,9 @@ class CodeEncoder(HistoryEncoder):
         self.action_space.locator = self.view
         self._replay = Replay()
         self._memo: tuple[Context, Layout] | None = None
+
+    def state_problem(self, state: Mapping[str, Any], where: str = "state") -> str | None:
+        return state_problem(state, where)
 
     # -- shared with the action space ----------------------------------------------------------
 

@@ -12,13 +12,15 @@ the anchor's clip, ``len=`` its length, ``hd=``/``tl=`` the media left before an
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Mapping
+
 from nep_core.action_space import UNK
 from nep_core.encoder import ActionHistoryEncoder, gap_token
 from nep_core.errors import InvalidAction
 from nep_core.session import Context
 from nep_video.action_space import RELATIVE_TOKENS, TRACK_TOKENS, VideoActionSpace
 from nep_video.frames import SIZE_BUCKETS, size_bucket
-from nep_video.replay import timeline_at
+from nep_video.replay import snapshot_problem, timeline_at
 
 NEIGHBOURS = (-2, -1, 0, 1, 2, 3, 4)
 """Items around the anchor the state shows, as offsets from it."""
@@ -68,6 +70,9 @@ class VideoEncoder(ActionHistoryEncoder):
             if item.transition_after:
                 tokens.append("xfade")
         return tokens
+
+    def state_problem(self, state: Mapping[str, Any], where: str = "state") -> str | None:
+        return snapshot_problem(state, where)
 
     def vocabulary(self) -> list[str]:
         buckets = [str(bucket) for bucket in SIZE_BUCKETS] + ["?"]

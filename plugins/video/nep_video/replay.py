@@ -90,6 +90,24 @@ def _state_key(state: Mapping[str, Any]) -> int:
     return key
 
 
+def snapshot_problem(state: Mapping[str, Any], where: str = "state") -> str | None:
+    """Why the timeline snapshot ``state`` cannot be read (``FIELD: reason``), or None; a state
+    without ``timeline`` is not a snapshot. A good one is kept for the replay that follows."""
+    if "timeline" not in state:
+        return None
+    key = _state_key(state)
+    if key in _cache:
+        return None
+    try:
+        timeline = timeline_from_state(state, where)
+    except NepError as error:
+        return str(error)
+    _cache[key] = (timeline, 0, view_of(timeline))
+    if len(_cache) > CACHE_SIZE:
+        _cache.popitem(last=False)
+    return None
+
+
 def _replay(state: Mapping[str, Any], edits: list, where: str) -> tuple[otio.schema.Timeline, int, TimelineView]:
     """The snapshot (event ``where``) with ``edits`` applied, starting from the longest cached replay of
     a prefix, and its view."""
