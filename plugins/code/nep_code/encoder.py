@@ -24,7 +24,7 @@ from nep_code.action_space import (
     FILE_TOKENS, LINE_TOKENS, MAX_FILES, MAX_REGION_LINES, SUB_TOKEN, TO_TOKEN, CodeActionSpace, CodeView, repeat_for,
 )
 from nep_code.edits import EDIT_KIND, LineEdit, Workspace, state_problem
-from nep_code.substitution import find_substitution, names_something, still_has, substitute
+from nep_code.substitution import find_substitution, names_something, substitute
 from nep_code.syntax import REGION_HARD_LIMIT, editable_region, statement_starts
 
 EVENTS, EVENT, CURSOR, REGION, REGION_END, BEFORE, AFTER, EXCERPT, HIT = (
