@@ -69,6 +69,14 @@ def test_predict_user_errors_are_one_line(checkpoint, session_log, tmp_path, tag
         assert result.stderr.strip().startswith("error:") and message in result.stderr.replace("\n", ""), result.stderr
 
 
+def test_predict_refuses_a_snapshot_the_domain_cannot_read_before_loading_a_model(tmp_path):
+    events = [Event(t=0.0, state={"files": {"a.py": "x = 1\n"}}), Event(t=1.0, state={"cursor": {"file": "a.py", "line": 0}})]
+    log = write_session(tmp_path / "bad-cursor.jsonl", Session(id="c", domain="code", events=events))
+    result = nep("predict", "--domain", "code", "--model", str(tmp_path / "never-read"), "--session", str(log))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == f"error: {log}: event 2: state.cursor.line: must be at least 1 (got 0)"
+
+
 def test_predict_help_explains_options_and_gives_an_example():
     result = nep("predict", "--help")
     assert result.returncode == 0

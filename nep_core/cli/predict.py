@@ -52,6 +52,10 @@ def command(
         warn(message)
     if recorded.domain != bundle.name:
         raise NepError(f"{session}: the session is of domain '{recorded.domain}', not '{bundle.name}'; pass --domain {recorded.domain}")
+    for number, event in enumerate(recorded.events):
+        problem = None if event.state is None else bundle.encoder.state_problem(event.state, "state")
+        if problem:
+            raise NepError(f"{session}: event {number + 1}: {problem}")
     if is_baseline(model) and location_model is None:
         predictor = load_predictor(model, bundle, train_examples_for(bundle, data))
     else:
