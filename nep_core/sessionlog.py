@@ -3,12 +3,11 @@
 Format (one JSON object per line, UTF-8): a header ``{"nep": 1, "domain", "session", "created", "meta"}``,
 then events ``{"t": seconds, "action"|"state"|"feedback": ...}``. A writer that reopens a file whose
 last line was torn by a crash appends a ``{"recovered": true}`` marker, so the reader knows the line
-before it was torn rather than corrupt.
+before it was torn rather than corrupt (``SessionLogWriter``, and the apps' copy of its writer).
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import json
 import math
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from nep_core.actions import Action, is_finite_number
+from nep_core.appkit.sessionlog import SessionLog, utc_now  # noqa: F401 (utc_now: part of this module's API)
 from nep_core.errors import LogFormatError, NepError
 from nep_core.session import Event, Session
 
@@ -28,64 +28,37 @@ FORMAT_VERSION = 1
 LOG_SUFFIX = ".jsonl"
 
 
-def utc_now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def new_session_id() -> str:
     return uuid.uuid4().hex
 
 
-class SessionLogWriter:
-    """Appends records to one session log; each record is flushed and fsynced before ``append`` returns."""
+class SessionLogWriter(SessionLog):
+    """Appends records to one session log from any thread, as the apps' writer does (it is
+    ``nep_core.appkit.sessionlog.SessionLog``): the file is created with its header on the first
+    record, each record is fsynced before ``append`` returns, and after a crash or a failed write
+    the next record starts a new line behind a ``{"recovered": true}`` marker."""
 
     def __init__(self, path: str | os.PathLike, header: dict[str, Any]):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        super().__init__(Path(path), header)
         self._lock = threading.Lock()
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        size = os.fstat(self._fd).st_size
-        if size == 0:
-            self._write(header)
-        elif _last_byte(self.path) != b"\n":
-            self._write_raw(b"\n")
-            self._write({"recovered": True, "at": utc_now()})
 
     @classmethod
     def for_session(cls, path: str | os.PathLike, session: Session) -> SessionLogWriter:
         return cls(path, session.header())
 
     def append(self, record: dict[str, Any] | Event) -> None:
-        self._write(record.to_json() if isinstance(record, Event) else record)
-
-    def _write(self, record: dict[str, Any]) -> None:
-        self._write_raw((json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8"))
-
-    def _write_raw(self, data: bytes) -> None:
         with self._lock:
-            view = memoryview(data)
-            while view:
-                written = os.write(self._fd, view)
-                view = view[written:]
-            os.fsync(self._fd)
+            super().append(record.to_json() if isinstance(record, Event) else record)
 
     def close(self) -> None:
         with self._lock:
-            if self._fd >= 0:
-                os.close(self._fd)
-                self._fd = -1
+            super().close()
 
     def __enter__(self) -> SessionLogWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _last_byte(path: Path) -> bytes:
-    with open(path, "rb") as handle:
-        handle.seek(-1, os.SEEK_END)
-        return handle.read(1)
 
 
 def write_session(path: str | os.PathLike, session: Session) -> Path:

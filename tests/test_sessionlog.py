@@ -57,6 +57,20 @@ def test_writer_recovers_after_a_torn_line_and_reader_tolerates_it(tmp_path):
     assert "torn line" in report.warnings[0]
 
 
+def test_a_header_torn_by_a_crash_is_written_anew_so_the_log_stays_readable(tmp_path):
+    """The server's feedback writer is the apps' writer: it used to mark the recovery after a torn
+    header, and every record appended later was in a log no reader accepts."""
+    from nep_core.server.feedback import FeedbackStore
+
+    store = FeedbackStore(tmp_path, "tags")
+    store.path("s1").parent.mkdir(parents=True)
+    store.path("s1").write_text('{"nep":1,"domain":"ta')
+    store.append("s1", [{"t": 1.0, "action": {"kind": "open", "target": "a"}}])
+    store.close()
+    session = read_session(store.path("s1"))
+    assert session.id == "s1" and [event.action.target for event in session.events] == ["a"]
+
+
 @pytest.mark.parametrize(
     "line, reason",
     [
