@@ -11,6 +11,7 @@ import copy
 import dataclasses
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from nep_core.errors import NepError, first_line
 
 META_FILE = "nep.json"
+MODEL_FILE = "model.safetensors"
 META_VERSION = 1
 
 
@@ -39,22 +41,43 @@ class LoadedModel:
 
 
 def write_json_atomic(path: str | os.PathLike, payload: Any) -> None:
+    """Write ``payload`` as JSON to ``path``: a temporary file, fsynced, then renamed over it."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(payload, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def save_checkpoint(path: str | os.PathLike, model, tokenizer, meta: dict[str, Any]) -> Path:
-    """Write the model (safetensors), tokenizer and ``nep.json`` into ``path``."""
+    """Write the model (safetensors), tokenizer and ``nep.json`` into ``path``.
+
+    The files are written into a staging folder, fsynced and moved in, ``nep.json`` last and removed
+    first: a crash part way leaves a folder that does not read as a model (``--resume`` writes it
+    again), never a cut-short model beside the ``nep.json`` of the one before."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(path, safe_serialization=True)
-    tokenizer.save_pretrained(path)
+    staging = path / f".export.{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        model.save_pretrained(staging, safe_serialization=True)
+        tokenizer.save_pretrained(staging)
+        written = sorted(staging.iterdir())
+        for file in written:
+            with open(file, "rb") as handle:
+                os.fsync(handle.fileno())
+        (path / META_FILE).unlink(missing_ok=True)
+        for file in written:
+            os.replace(file, path / file.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     write_json_atomic(path / META_FILE, {"nep": META_VERSION, **meta})
     return path
 

@@ -82,6 +82,12 @@ def test_a_new_run_goes_into_a_new_empty_or_unfinished_folder_only(tmp_path):
     (exported / "nep.json").write_text("{}")
     with pytest.raises(NepError, match="holds a NEP model without its run state"):
         RunFolder(exported).check_fresh()
+    finished = RunFolder(tmp_path / "finished")  # a finished run whose checkpoints were deleted to free the disk
+    finished.lightning.mkdir(parents=True)
+    finished.run_file.write_text("{}")
+    (finished.root / "model.safetensors").write_bytes(b"weights")
+    with pytest.raises(NepError, match="holds a NEP model without its run state"):
+        finished.check_fresh()  # it used to be cleared and overwritten
     (exported / "nep.json").unlink()
     (exported / "notes.txt").write_text("mine")
     with pytest.raises(NepError, match=r"is not empty \(notes.txt\) and is not a NEP run"):
@@ -119,3 +125,38 @@ def test_resume_refuses_a_cut_short_checkpoint_or_fewer_steps_than_done_in_one_l
     last.write_bytes(b"not a checkpoint")
     with pytest.raises(NepError, match="cut short or corrupt .*; start a new run with another --out"):
         train(dataclasses.replace(config, max_steps=8, resume=True))
+
+
+def test_an_export_that_fails_part_way_never_leaves_a_model_that_reads_as_whole(tmp_path, tags_domain, monkeypatch):
+    """The weights were written in place over the model before, beside the older run's nep.json."""
+    from inference_helpers import save_random_checkpoint
+
+    from nep_core import checkpoint
+    from nep_core.errors import NepError
+
+    folder = save_random_checkpoint(tmp_path / "model", tags_domain, seed=1)
+    before = {path.name: path.read_bytes() for path in folder.iterdir()}
+    with monkeypatch.context() as patch:  # the disk fills while the new weights are written
+        patch.setattr("transformers.PreTrainedModel.save_pretrained", lambda *args, **kwargs: (_ for _ in ()).throw(OSError(28, "No space left")))
+        with pytest.raises(OSError):
+            save_random_checkpoint(folder, tags_domain, seed=2)
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == before  # the older model untouched, no staging left
+
+    moves = []
+
+    def crash_after_one_move(source, target):
+        if moves:
+            raise OSError(5, "Input/output error")
+        moves.append(target)
+        return real_replace(source, target)
+
+    real_replace = checkpoint.os.replace
+    with monkeypatch.context() as patch:  # the process dies while the files are moved in
+        patch.setattr(checkpoint.os, "replace", crash_after_one_move)
+        with pytest.raises(OSError):
+            save_random_checkpoint(folder, tags_domain, seed=2)
+    with pytest.raises(NepError, match="not a NEP checkpoint"):
+        checkpoint.read_meta(folder)
+    assert not [path for path in folder.iterdir() if path.name.startswith(".")]
+    save_random_checkpoint(folder, tags_domain, seed=2)
+    assert checkpoint.load_checkpoint(folder, "tags").meta["domain"] == "tags"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nep_core.checkpoint import META_FILE, write_json_atomic
+from nep_core.checkpoint import META_FILE, MODEL_FILE, write_json_atomic
 from nep_core.errors import NepError, first_line
 
 RESUME_KEYS = ("domain", "preset", "base_model", "data", "batch_size", "seed", "target")
@@ -98,11 +98,11 @@ class RunFolder:
                 f"{self.root} already holds a training run ({self.lightning}); pass --resume to continue it, "
                 f"or another --out for a new run"
             )
+        if (self.root / META_FILE).exists() or (self.root / MODEL_FILE).exists():
+            raise NepError(f"{self.root} holds a NEP model without its run state (lightning/*.ckpt); a new run would replace it: "
+                           "pass another --out, or delete the folder first")
         if self.root.is_dir() and not self.run_file.exists():
             found = sorted(path.name for path in self.root.iterdir() if not path.name.startswith("."))  # .gitkeep, .DS_Store
-            if META_FILE in found:
-                raise NepError(f"{self.root} holds a NEP model without its run state (lightning/); a new run would replace it: "
-                               "pass another --out, or delete the folder first")
             if found:
                 shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
                 raise NepError(f"{self.root} is not empty ({shown}) and is not a NEP run; pass a new or empty folder as --out")
