@@ -244,13 +244,15 @@ def parse_event(record: dict[str, Any]) -> Event:
 
 
 def log_files(folder: str | os.PathLike) -> list[Path]:
-    """The session logs in a folder (recursively), sorted for determinism."""
+    """The session logs in a folder (recursively), sorted for determinism; hidden files and folders
+    (a killed ``nep collect``'s ``.nep-collect-*`` staging folder) are not read."""
     folder = Path(folder)
     if folder.is_file():
         return [folder]
     if not folder.is_dir():
         raise NepError(f"{folder}: no such folder of session logs")
-    return sorted(path for path in folder.rglob(f"*{LOG_SUFFIX}") if not path.name.startswith("."))
+    return sorted(path for path in folder.rglob(f"*{LOG_SUFFIX}")
+                  if not any(part.startswith(".") for part in path.relative_to(folder).parts))  # nor staging folders
 
 
 def read_sessions(

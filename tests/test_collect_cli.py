@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -135,6 +136,30 @@ def test_a_collection_that_fails_part_way_leaves_no_files(tmp_path):
     result = nep("collect", "--domain", "tags", "--source", f"{tmp_path / 'first'} + synthetic:3", "--out", str(out))
     assert result.returncode == 2 and "two sessions have the id" in result.stderr and "a collector run twice with one --seed" in result.stderr
     assert list(out.iterdir()) == []  # the six sessions written before the clash are not left behind
+
+
+def test_collecting_into_a_folder_it_reads_is_refused_so_no_skipped_line_is_lost(tmp_path):
+    raw = tmp_path / "raw"
+    assert nep("collect", "--domain", "tags", "--source", "synthetic:3", "--out", str(raw)).returncode == 0
+    victim = sorted(raw.iterdir())[0]
+    victim.write_text(victim.read_text() + "{a line the reader skips\n")
+    kept = victim.read_bytes()
+    env = {**os.environ, "NEP_HOME": str(tmp_path / "home")}
+    for source, out, folder in ((f"logs:{raw}", raw, raw), (str(raw), raw / "sub", raw),
+                                ("synthetic:3", tmp_path / "home" / "logs" / "tags", tmp_path / "home" / "logs")):
+        result = nep("collect", "--domain", "tags", "--source", source, "--out", str(out), env=env)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert f"--out {out} is inside {folder}" in result.stderr.replace("\n", "")
+    assert victim.read_bytes() == kept
+
+
+def test_a_killed_collections_staging_folder_is_not_read_as_data(tmp_path):
+    assert nep("collect", "--domain", "tags", "--source", "synthetic:4", "--out", str(tmp_path / "data")).returncode == 0
+    staged = tmp_path / "data" / ".nep-collect-k1ll3d"
+    staged.mkdir()
+    for path in sorted((tmp_path / "data").glob("*.jsonl"))[:2]:
+        (staged / path.name).write_bytes(path.read_bytes())
+    assert len(list(read_sessions(tmp_path / "data", domain="tags"))) == 4
 
 
 def test_training_on_joined_sources_that_repeat_sessions_says_so(tmp_path):

@@ -36,6 +36,7 @@ def command(
     from nep_core.sessionlog import write_sessions
 
     bundle = get_domain(domain)
+    check_not_read(out, bundle, source)
     make_output_folder(out, "--out")
     report = CollectReport()
     started = time.perf_counter()
@@ -57,3 +58,24 @@ def command(
         console.print(counts)
     if count == 0:
         raise typer.Exit(1)
+
+
+def check_not_read(out: Path, bundle, source: str) -> None:
+    """Refuse an ``--out`` that is, or is inside, a folder the sources read, or the apps' and the
+    server's own log folders: collecting would replace logs with what was read of them, which leaves
+    out every line the reader skipped."""
+    from nep_core.dataset import nep_home, parse_source, split_sources
+    from nep_core.errors import NepError
+
+    home = nep_home()
+    folders = [(home / "logs", "the apps' session logs"), (home / "feedback", "the server's feedback logs")]
+    for part in split_sources(source):
+        _, argument = parse_source(bundle, part)
+        path = Path(argument.split("?", 1)[0]).expanduser() if argument else None
+        if path is not None and path.is_dir():
+            folders.append((path, f"read by the source '{part}'"))
+    target = out.expanduser().resolve()
+    for folder, what in folders:
+        if target == folder.resolve() or folder.resolve() in target.parents:
+            raise NepError(f"--out {out} is inside {folder} ({what}): collecting there would replace logs with what was read of "
+                           "them; pass a folder of its own")
