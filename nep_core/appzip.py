@@ -9,10 +9,11 @@ temporary file behind.
 
 from __future__ import annotations
 
-import os
 import zipfile
 from pathlib import Path
 from typing import Iterable
+
+from nep_core.atomic_files import atomic_path
 
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
@@ -20,24 +21,19 @@ ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 def write_zip(path: Path, files: Iterable[tuple[str, Path]]) -> Path:
     """Write ``files`` ((name in the zip, source file), in that order) to ``path``, atomically; returns ``path``."""
     path = Path(path)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            folders_written: set[str] = set()
-            for name, file in files:
-                for folder in folders_of(name):
-                    if folder not in folders_written:
-                        folders_written.add(folder)
-                        info = zipfile.ZipInfo(folder, date_time=ZIP_DATE)
-                        info.external_attr = 0o40755 << 16 | 0x10  # a directory, for Unix and for MS-DOS readers
-                        archive.writestr(info, b"")
-                info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = 0o644 << 16
-                archive.writestr(info, Path(file).read_bytes())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with atomic_path(path) as temporary, zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        folders_written: set[str] = set()
+        for name, file in files:
+            for folder in folders_of(name):
+                if folder not in folders_written:
+                    folders_written.add(folder)
+                    info = zipfile.ZipInfo(folder, date_time=ZIP_DATE)
+                    info.external_attr = 0o40755 << 16 | 0x10  # a directory, for Unix and for MS-DOS readers
+                    archive.writestr(info, b"")
+            info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, Path(file).read_bytes())
     return path
 
 

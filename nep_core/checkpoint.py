@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nep_core.atomic_files import write_json_atomic
 from nep_core.errors import NepError, first_line
 
 META_FILE = "nep.json"
@@ -38,21 +39,6 @@ class LoadedModel:
     def target(self) -> str:
         """What the model writes after the prompt: ``action``, or ``location`` for a location model."""
         return str(self.meta.get("target", "action"))
-
-
-def write_json_atomic(path: str | os.PathLike, payload: Any) -> None:
-    """Write ``payload`` as JSON to ``path``: a temporary file, fsynced, then renamed over it."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def save_checkpoint(path: str | os.PathLike, model, tokenizer, meta: dict[str, Any]) -> Path:

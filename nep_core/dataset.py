@@ -146,7 +146,9 @@ def default_data_dir(domain: Domain, progress=None) -> Path:
     if (folder / "DONE").exists():
         return folder
     tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    for leftover in folder.parent.glob(f".{folder.name}.*.tmp"):  # a killed build's, or this process id's before
+        if not _running(leftover.suffixes[-2].lstrip(".")) or leftover == tmp:
+            shutil.rmtree(leftover, ignore_errors=True)
     started = time.perf_counter()
     report = CollectReport()
     if progress:
@@ -159,6 +161,19 @@ def default_data_dir(domain: Domain, progress=None) -> Path:
     except OSError:  # another process finished first
         shutil.rmtree(tmp, ignore_errors=True)
     return folder
+
+
+def _running(process_id: str) -> bool:
+    """Whether a process with this id is running (a building one's folder is left alone)."""
+    if not process_id.isdigit():
+        return False
+    try:
+        os.kill(int(process_id), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
 
 
 def load_sessions(domain: Domain, data: str | os.PathLike | None = None, *, strict: bool = True, progress=None) -> tuple[list[Session], ReadReport]:

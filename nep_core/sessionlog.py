@@ -21,6 +21,7 @@ from typing import Any, Iterable, Iterator
 
 from nep_core.actions import Action, is_finite_number
 from nep_core.appkit.sessionlog import SessionLog, utc_now  # noqa: F401 (utc_now: part of this module's API)
+from nep_core.atomic_files import atomic_path
 from nep_core.errors import LogFormatError, NepError
 from nep_core.session import Event, Session
 
@@ -65,18 +66,13 @@ def write_session(path: str | os.PathLike, session: Session) -> Path:
     """Write a whole session as a new log, atomically (temporary file, fsync, rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "w", encoding="utf-8") as handle:
+        with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8") as handle:
             for record in [session.header(), *(event.to_json() for event in session.events)]:
                 handle.write(json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
     except ValueError:  # NaN or infinity: the log could not be read back
-        tmp.unlink(missing_ok=True)
         raise NepError(f"session '{session.id}' (source {session.source}) holds a number that is not finite (NaN or "
                        "infinity), which a session log cannot hold; the collector that made it must refuse such input") from None
-    os.replace(tmp, path)
     return path
 
 

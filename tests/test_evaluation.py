@@ -329,6 +329,10 @@ def test_write_pictures_saves_what_the_domain_draws_up_to_the_limit(tmp_path):
     written = write_pictures(outcomes, tmp_path / "pics", 3, lambda outcome: Image.new("RGB", (4, 4)) if outcome.keep else None)
     assert [path.name for path in written] == ["0000-s_0-0.png", "0001-s_2-2.png", "0002-s_4-4.png"]
     assert all(Image.open(path).size == (4, 4) for path in written)
+    (tmp_path / "pics" / "notes.txt").write_text("mine")
+    again = write_pictures(outcomes[2:], tmp_path / "pics", 1, lambda outcome: Image.new("RGB", (4, 4)))
+    assert sorted(path.name for path in (tmp_path / "pics").iterdir()) == ["0000-s_2-2.png", "notes.txt"]  # no picture of the run before
+    assert again == [tmp_path / "pics" / "0000-s_2-2.png"]
 
 
 def test_picture_labels_use_a_font_whose_spaces_can_be_seen():
@@ -362,7 +366,8 @@ def test_nep_eval_min_confidence_scores_what_the_app_shows(tmp_path):
 
 
 def test_a_checkpoint_that_this_nep_encodes_otherwise_still_runs_with_a_one_line_warning(tmp_path, tags_domain):
-    from nep_core.checkpoint import META_FILE, encoding_differences, read_meta, write_json_atomic
+    from nep_core.atomic_files import write_json_atomic
+    from nep_core.checkpoint import META_FILE, encoding_differences, read_meta
 
     folder = save_random_checkpoint(tmp_path / "old", tags_domain)
     assert encoding_differences(read_meta(folder), tags_domain) == []  # nothing recorded: nothing to compare
@@ -391,7 +396,8 @@ def test_a_checkpoint_that_this_nep_encodes_otherwise_still_runs_with_a_one_line
 
 
 def test_a_checkpoint_is_served_with_the_encoder_settings_it_was_trained_with(tmp_path, tags_domain):
-    from nep_core.checkpoint import META_FILE, read_meta, write_json_atomic
+    from nep_core.atomic_files import write_json_atomic
+    from nep_core.checkpoint import META_FILE, read_meta
     from nep_core.inference import load_predictor
 
     folder = save_random_checkpoint(tmp_path / "old", tags_domain)

@@ -114,3 +114,23 @@ def test_few_sources_still_fill_every_split(tags_domain):
     sessions = [_session([(0.0, OPEN_A)], session_id=f"s{index}") for index in range(3)]
     splits = split_sessions(sessions, tags_domain.examples)
     assert [len(splits[name]) for name in ("train", "val", "test")] == [1, 1, 1]
+
+
+def test_a_killed_default_dataset_builds_folder_is_removed_by_the_next_build(tmp_path, monkeypatch, tags_domain):
+    import shutil
+    import subprocess
+
+    from nep_core.dataset import default_data_dir
+
+    monkeypatch.setenv("NEP_HOME", str(tmp_path))
+    folder = default_data_dir(tags_domain)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    killed = folder.with_name(f".{folder.name}.{dead.pid}.tmp")  # a process that is gone
+    building = folder.with_name(f".{folder.name}.1.tmp")  # pid 1 runs: another build, left alone
+    for leftover in (killed, building):
+        leftover.mkdir()
+        (leftover / "half.jsonl").write_text("{")
+    shutil.rmtree(folder)
+    assert default_data_dir(tags_domain) == folder and (folder / "DONE").exists()
+    assert not killed.exists() and building.exists()

@@ -231,3 +231,18 @@ def test_training_learns_which_tag_to_close(trained_tags_model, tags_domain, tag
     assert model_close >= ngram_close + 0.2, (model_close, ngram_close)
     everything = range(len(held_out))
     assert rate(model_hits, everything) > rate(ngram_hits, everything) + 0.1
+
+
+def test_loss_curves_leave_out_a_torn_last_row(tmp_path):
+    """A kill or a power cut tears the CSV log's last row; the end of `nep train --resume` used to fail on it."""
+    from nep_core.training.plot import plot_losses, read_curves
+
+    logs = tmp_path / "logs"
+    (logs / "version_0").mkdir(parents=True)
+    (logs / "version_0" / "metrics.csv").write_text("step,train/loss,val/loss\n1,2.0,\n2,1.5,1.7\n3,1.2,\n4,2.5e")
+    (logs / "version_1").mkdir()
+    (logs / "version_1" / "metrics.csv").write_text('step,train/loss,val/loss\n5,1.1,\n6,"1.0\x00')
+    assert read_curves(logs) == {"train/loss": {1: 2.0, 2: 1.5, 3: 1.2, 5: 1.1}, "val/loss": {2: 1.7}}
+    assert plot_losses(logs, tmp_path / "loss.png") == tmp_path / "loss.png"
+    assert (tmp_path / "loss.png").read_bytes().startswith(b"\x89PNG")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["logs", "loss.png"]  # no temporary file left

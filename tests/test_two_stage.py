@@ -9,7 +9,8 @@ import pytest
 from inference_helpers import nep, random_contexts, save_random_checkpoint
 from nep_core.action_space import EOS, NO_EDIT_TOKEN
 from nep_core.actions import NO_EDIT, Action
-from nep_core.checkpoint import META_FILE, load_checkpoint, read_meta, write_json_atomic
+from nep_core.atomic_files import write_json_atomic
+from nep_core.checkpoint import META_FILE, load_checkpoint, read_meta
 from nep_core.errors import NepError
 from nep_core.features import Featurizer
 from nep_core.inference import ModelPredictor, TwoStagePredictor, load_predictor

@@ -174,6 +174,7 @@ def command(
     """
     import json
 
+    from nep_core.atomic_files import write_text_atomic
     from nep_core.checkpoint import update_metrics
     from nep_core.evaluation import load_eval_data
     from nep_core.evaluation.metrics import kind_right
@@ -264,7 +265,7 @@ def command(
     if paired:
         payload["paired"] = paired
     if json_file is not None:
-        json_file.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        write_text_atomic(json_file, json.dumps(payload, indent=2) + "\n")
         info(f"wrote {json_file}")
     if not single_baseline:
         record = {**results[primary.name], "data": data, "limit": limit}

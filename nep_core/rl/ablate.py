@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from nep_core.atomic_files import write_text_atomic
 from nep_core.errors import NepError
 from nep_core.rl.config import PolicySettings, RLConfig
 
@@ -219,7 +220,7 @@ def write_report(config: RLConfig, root: Path, arms: list[Arm], configs: dict[st
         "rows": rows,
     }
     _write_json(root / "ablation.json", report)
-    (root / "ablation.md").write_text(markdown_report(report), encoding="utf-8")
+    write_text_atomic(root / "ablation.md", markdown_report(report))
     plot_ablation(rows, root / "ablation.png", title=f"{domain.name} · nep rl --ablate · {config.max_steps} steps")
     return report
 
@@ -256,7 +257,7 @@ def _difference(value, bundle_value) -> float | None:
 
 
 def _write_json(path: Path, payload: Any) -> None:
-    from nep_core.checkpoint import write_json_atomic
+    from nep_core.atomic_files import write_json_atomic
 
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(path, payload)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nep_core.atomic_files import atomic_path
 from nep_core.training.plot import moving_average, read_curves
 
 PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -62,7 +63,8 @@ def _save(figure, out: Path, title: str) -> Path:
     if title:
         figure.suptitle(title)
     figure.tight_layout()
-    figure.savefig(out)
+    with atomic_path(out) as temporary:
+        figure.savefig(temporary)
     plt.close(figure)
     return out
 

@@ -7,9 +7,13 @@ import re
 from pathlib import Path
 from typing import Sequence
 
+from nep_core.atomic_files import atomic_path
+
 
 def read_curves(logs: Path, names: Sequence[str] = ("train/loss", "val/loss")) -> dict[str, dict[int, float]]:
-    """``{metric: {step: value}}`` for each of ``names``; a later log wins on a repeated step."""
+    """``{metric: {step: value}}`` for each of ``names``; a later log wins on a repeated step. A row
+    that does not parse (the last, torn by a kill or a power cut: Lightning's CSV is not fsynced) is
+    left out."""
     curves: dict[str, dict[int, float]] = {name: {} for name in names}
 
     def version(path: Path) -> int:
@@ -17,12 +21,18 @@ def read_curves(logs: Path, names: Sequence[str] = ("train/loss", "val/loss")) -
         return int(match.group(1)) if match else -1
 
     for path in sorted(logs.glob("**/metrics.csv"), key=version):
-        with open(path, newline="", encoding="utf-8") as handle:
-            for row in csv.DictReader(handle):
-                for name, points in curves.items():
-                    value = row.get(name)
-                    if value not in (None, "") and row.get("step") not in (None, ""):
-                        points[int(float(row["step"]))] = float(value)
+        with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+            try:
+                for row in csv.DictReader(handle):
+                    for name, points in curves.items():
+                        value = row.get(name)
+                        if value not in (None, "") and row.get("step") not in (None, ""):
+                            try:
+                                points[int(float(row["step"]))] = float(value)
+                            except (TypeError, ValueError, OverflowError):
+                                continue
+            except csv.Error:  # a NUL byte, or a quote left open: what came before it is kept
+                continue
     return curves
 
 
@@ -66,6 +76,7 @@ def plot_losses(logs: Path, out: Path, title: str = "") -> Path | None:
     if title:
         axes.set_title(title)
     figure.tight_layout()
-    figure.savefig(out)
+    with atomic_path(out) as temporary:
+        figure.savefig(temporary)
     plt.close(figure)
     return out

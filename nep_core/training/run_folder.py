@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nep_core.checkpoint import META_FILE, MODEL_FILE, write_json_atomic
+from nep_core.atomic_files import write_json_atomic
+from nep_core.checkpoint import META_FILE, MODEL_FILE
 from nep_core.errors import NepError, first_line
 
 RESUME_KEYS = ("domain", "preset", "base_model", "data", "batch_size", "seed", "target")

@@ -41,8 +41,12 @@ def install_plugin(out: Path, source: Path = NVIM_PLUGIN) -> Path:
     for relative in files:
         (temporary / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source / relative, temporary / relative)
-    shutil.rmtree(target, ignore_errors=True)
+    older = out / f".{PLUGIN_NAME}.old"
+    shutil.rmtree(older, ignore_errors=True)
+    if target.exists():
+        target.rename(older)  # kept until the new copy is in place: a crash leaves one of the two installed
     temporary.rename(target)
+    shutil.rmtree(older, ignore_errors=True)
     return target
 
 

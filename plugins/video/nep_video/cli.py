@@ -167,9 +167,17 @@ def suggest_command(
         write_timeline(add_markers(timeline, prediction), markers)
         typer.echo(f"wrote {markers}")
     if png is not None:
-        best = prediction.suggestions[0].action if prediction.suggestions else None
-        render_timeline(timeline_at(context).view, best, editor_terms(timeline, best) if best else "no suggestion").save(png)
+        save_picture(context, timeline, prediction, png)
         typer.echo(f"wrote {png}")
+
+
+def save_picture(context, timeline: otio.schema.Timeline, prediction, png: Path) -> None:
+    """The timeline at ``context`` with the best suggestion drawn on it, written whole to ``png``."""
+    from nep_core.atomic_files import atomic_path
+
+    best = prediction.suggestions[0].action if prediction.suggestions else None
+    with atomic_path(png) as temporary:
+        render_timeline(timeline_at(context).view, best, editor_terms(timeline, best) if best else "no suggestion").save(temporary)
 
 
 def check_outputs(rate: float | None, png: Path | None, markers: Path | None = None, inputs: list[Path] = ()) -> None:
@@ -253,8 +261,7 @@ def watch_command(
             for line in suggestion_lines(timeline_at(context).timeline, prediction):
                 typer.echo(line)
             if png is not None:
-                best = prediction.suggestions[0].action if prediction.suggestions else None
-                render_timeline(timeline_at(context).view, best, editor_terms(timeline, best) if best else "no suggestion").save(png)
+                save_picture(context, timeline, prediction, png)
             if log:
                 write_session(app_log_folder("video") / f"{session.id}.jsonl", session)
     except KeyboardInterrupt:

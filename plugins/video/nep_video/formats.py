@@ -29,6 +29,7 @@ from pathlib import Path
 
 import opentimelineio as otio
 
+from nep_core.atomic_files import atomic_path
 from nep_core.errors import NepError, first_line
 from nep_video.timeline import unusable
 
@@ -156,4 +157,5 @@ def write_timeline(timeline: otio.schema.Timeline, path: str | Path) -> None:
     adapter = ADAPTERS.get(path.suffix.lower())
     if adapter in (None, "mlt"):
         raise NepError(f"{path}: NEP writes .otio, .otioz, .edl and .xml, not '{path.suffix}'")
-    otio.adapters.write_to_file(timeline, str(path), adapter_name=adapter)
+    with atomic_path(path) as temporary:
+        otio.adapters.write_to_file(timeline, str(temporary), adapter_name=adapter)

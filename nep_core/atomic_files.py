@@ -1,0 +1,35 @@
+"""Outputs written whole or not at all: to a temporary file beside the target, fsynced, then renamed
+over it, so a crash or a full disk leaves the older file or the new one, never part of one."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path beside ``path`` (with the same suffix, so writers that go by it still do) to
+    write the file to; when the block ends without an error it replaces ``path``, else it is removed."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        yield temporary
+        with open(temporary, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+
+
+def write_json_atomic(path: str | os.PathLike, payload: Any) -> None:
+    """``payload`` as indented JSON with sorted keys."""
+    write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
