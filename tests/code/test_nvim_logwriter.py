@@ -168,3 +168,25 @@ def test_short_writes_are_continued_and_a_write_without_progress_is_reported_and
     times, report = read_log(tmp_path)
     assert times == [1, 2, 3, 5]
     assert report.warnings == []  # record 4 left no bytes: its line ends at the marker, nothing torn
+
+
+@needs_nvim
+def test_the_recorder_counts_a_record_the_disk_refused_and_nep_status_says_so(tmp_path):
+    data = run_lua(tmp_path, """
+  local config = require("nep.config")
+  config.setup({ log_dir = vim.fn.fnamemodify(path, ":h"), enabled = false })
+  local recorder = require("nep.recorder")
+  recorder.start()
+  recorder.log(event(1))
+  local append = recorder.writer.append
+  recorder.writer.append = function() return false, "ENOSPC: no space left on device" end
+  recorder.log(event(2))
+  recorder.log(event(3))
+  recorder.writer.append = append
+  recorder.log(event(4))
+  result.unwritten = recorder.counts.unwritten
+  result.status = require("nep").status()
+  recorder.stop()
+""")
+    assert data["unwritten"] == 2
+    assert "log: 2 records could not be written (last: ENOSPC: no space left on device)" in data["status"]

@@ -533,6 +533,10 @@ function M.status()
       config.options.record and "" or " (recording off)")
     lines[#lines + 1] = string.format("recorded: %d edits in %d buffers, %d files skipped",
       recorder.counts.edits, vim.tbl_count(recorder.buffers), recorder.counts.skipped_files)
+    if recorder.counts.unwritten > 0 then
+      lines[#lines + 1] = string.format("log: %d records could not be written (last: %s)", recorder.counts.unwritten,
+        tostring(recorder.log_error))
+    end
   end
   local c = M.counts
   lines[#lines + 1] = string.format(

@@ -132,7 +132,7 @@ function M.start()
   M.root = uv.cwd()
   M.writer, M.files, M.buffers, M.window = nil, {}, {}, {}
   M.base_t, M.last_t = 0, 0
-  M.counts = { edits = 0, skipped_files = 0, feedback = 0 }
+  M.counts = { edits = 0, skipped_files = 0, feedback = 0, unwritten = 0 }
   M.skipped = {}
 end
 
@@ -169,7 +169,17 @@ function M.log(record)
     end
     M.writer = writer
   end
-  M.writer:append(record)
+  local written, err = M.writer:append(record)
+  if not written then -- a full disk: the writer ends the torn line and goes on with the next record
+    M.counts.unwritten = M.counts.unwritten + 1
+    M.log_error = err
+    if M.counts.unwritten == 1 then
+      vim.schedule(function()
+        vim.notify("nep: a record could not be written to " .. M.log_path() .. ": " .. tostring(err)
+          .. " (see :NepStatus)", vim.log.levels.WARN)
+      end)
+    end
+  end
   if M.on_log and not record.feedback then
     M.on_log(record)
   end
