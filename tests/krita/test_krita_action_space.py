@@ -286,6 +286,25 @@ def test_the_mirror_image_of_a_recent_stroke_is_written_as_a_flip():
         bound.decode(["@stroke", "flip=2", "jx=240", "jy=0"])  # the mirror image would leave the canvas
 
 
+def test_a_suggestion_decoded_as_a_copy_is_checked_without_measuring_distances(monkeypatch):
+    """The server checks each suggestion in the bound space; measuring every recent stroke and its
+    mirror image by Chamfer distance made that 10 ms a request, for copies the model wrote itself."""
+    import nep_krita.raster
+
+    space = KritaActionSpace()
+    wave = [(100 + 4 * index, 200 + 10 * math.sin(index / 2), 0.8, index * 8.0) for index in range(20)]
+    line = [(40, 252, 0.8, 0.0), (40, 352, 0.8, 8.0)]
+    history = [*canvas_context(512, 384).history, Event(1.0, action=stroke_action(wave)), Event(2.0, action=stroke_action(line))]
+    bound = space.for_context(Context(history=history))
+    for tokens in (["@stroke", "copy=2", "jx=12", "jy=30"], ["@stroke", "flip=2", "jx=96", "jy=8"], ["@stroke", "copy=1", "jx=40", "jy=0"]):
+        suggestion = bound.decode(tokens)
+        with monkeypatch.context() as patch:
+            patch.setattr(nep_krita.raster, "chamfer_distance", lambda *args: pytest.fail("measured a copy"))
+            assert bound.encode(suggestion) == tokens and bound.validate(suggestion) == suggestion
+    near = stroke_action([(x + 12.4, y + 29.7, p, t) for x, y, p, t in wave])  # not exactly a copy: still measured
+    assert bound.encode(near) == ["@stroke", "copy=2", "jx=12", "jy=30"]
+
+
 def test_current_settings_follow_state_and_actions():
     history = [
         Event(0.0, state={"canvas": {"width": 800, "height": 600}, "brush": "c) Pencil-2", "color": "#112233", "size": 4}),
