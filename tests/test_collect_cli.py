@@ -10,8 +10,8 @@ import sys
 from nep_core.sessionlog import read_sessions
 
 
-def nep(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "nep_core.cli.main", *args], capture_output=True, text=True, env=env, timeout=300)
+def nep(*args, env=None, cwd=None):
+    return subprocess.run([sys.executable, "-m", "nep_core.cli.main", *args], capture_output=True, text=True, env=env, timeout=300, cwd=cwd)
 
 
 def test_collect_writes_readable_session_logs(tmp_path):
@@ -151,6 +151,8 @@ def test_collecting_into_a_folder_it_reads_is_refused_so_no_skipped_line_is_lost
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
         assert f"--out {out} is inside {folder}" in result.stderr.replace("\n", "")
     assert victim.read_bytes() == kept
+    inside = nep("collect", "--domain", "code", "--source", "refactor:?sessions=1", "--out", "data-here", env=env, cwd=tmp_path)
+    assert inside.returncode == 0, inside.stderr  # a source that names no folder reads none (not the current one)
 
 
 def test_a_killed_collections_staging_folder_is_not_read_as_data(tmp_path):

@@ -71,7 +71,8 @@ def check_not_read(out: Path, bundle, source: str) -> None:
     folders = [(home / "logs", "the apps' session logs"), (home / "feedback", "the server's feedback logs")]
     for part in split_sources(source):
         _, argument = parse_source(bundle, part)
-        path = Path(argument.split("?", 1)[0]).expanduser() if argument else None
+        where = argument.split("?", 1)[0]
+        path = Path(where).expanduser() if where else None  # ``refactor:?sessions=3`` names no folder
         if path is not None and path.is_dir():
             folders.append((path, f"read by the source '{part}'"))
     target = out.expanduser().resolve()
