@@ -24,7 +24,10 @@ if TYPE_CHECKING:
 
 def nep_home() -> Path:
     """NEP's data folder: ``$NEP_HOME``, else ``~/.cache/nep``."""
-    return Path(os.environ.get("NEP_HOME") or Path.home() / ".cache" / "nep")
+    home = Path(os.environ.get("NEP_HOME") or Path.home() / ".cache" / "nep")
+    if home.exists() and not home.is_dir():
+        raise NepError(f"NEP_HOME={home} is a file; point NEP_HOME at a folder (NEP keeps its data, logs and feedback there)")
+    return home
 
 
 def parse_source(domain: Domain, source: str) -> tuple[str, str]:

@@ -155,6 +155,16 @@ def test_collecting_into_a_folder_it_reads_is_refused_so_no_skipped_line_is_lost
     assert inside.returncode == 0, inside.stderr  # a source that names no folder reads none (not the current one)
 
 
+def test_a_file_system_that_refuses_a_write_or_a_file_as_nep_home_is_one_line(tmp_path):
+    result = nep("eval", "--domain", "tags", "--model", "ngram", "--limit", "5", "--json", "/proc/nep-eval.json")
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "error: /proc/nep-eval.json: No such file or directory"
+    (tmp_path / "home").write_text("a file")
+    result = nep("eval", "--domain", "tags", "--model", "ngram", env={**os.environ, "NEP_HOME": str(tmp_path / "home")})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"NEP_HOME={tmp_path / 'home'} is a file; point NEP_HOME at a folder" in result.stderr.replace("\n", "")
+
+
 def test_a_killed_collections_staging_folder_is_not_read_as_data(tmp_path):
     assert nep("collect", "--domain", "tags", "--source", "synthetic:4", "--out", str(tmp_path / "data")).returncode == 0
     staged = tmp_path / "data" / ".nep-collect-k1ll3d"

@@ -55,6 +55,14 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     err_console.print(f"[yellow]warning:[/yellow] {message}", markup=True, soft_wrap=True)
 
 
+def os_error_line(error: OSError) -> str:
+    """``PATH: reason`` (``/mnt/ro/run: Read-only file system``) for an error the file system gave."""
+    from nep_core.errors import first_line
+
+    reason = error.strerror or first_line(error) or type(error).__name__
+    return f"{error.filename}: {reason}" if error.filename is not None else reason
+
+
 def main() -> None:
     warnings.showwarning = _show_warning
     warnings.filterwarnings("ignore", module="lightning")
@@ -69,6 +77,9 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
+    except OSError as error:  # a folder that cannot be written, a full disk: the machine's, not NEP's
+        err_console.print(f"[red]error:[/red] {escape(os_error_line(error))}", markup=True, soft_wrap=True, highlight=False)
+        sys.exit(1)
     except Exception as error:
         kinds = {cls.__name__ for cls in type(error).__mro__}  # click's classes, vendored by newer Typers
         if "NoArgsIsHelpError" in kinds:
