@@ -195,6 +195,11 @@ def command(
         raise NepError(f"--min-probability must be between 0 and 1, got {min_probability}")
     if render_limit < 1:
         raise NepError(f"--render-limit must be at least 1, got {render_limit}")
+    checkpoints = [Path(path) for path in (model, location_model, *(compare or ())) if path is not None and Path(path).is_dir()]
+    for option, output in (("--json", json_file), ("--render", render)):
+        inside = next((folder for folder in checkpoints if output is not None and folder.resolve() in (output.resolve(), *output.resolve().parents)), None)
+        if inside is not None:
+            raise NepError(f"{option} {output} is inside the checkpoint {inside}, whose files it could replace; write it elsewhere")
     make_output_folder(render, "--render")
     make_output_file_folder(json_file, "--json")
     # checkpoint and baseline name are checked before any data is read
