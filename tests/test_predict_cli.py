@@ -74,7 +74,7 @@ def test_predict_refuses_a_snapshot_the_domain_cannot_read_before_loading_a_mode
     log = write_session(tmp_path / "bad-cursor.jsonl", Session(id="c", domain="code", events=events))
     result = nep("predict", "--domain", "code", "--model", str(tmp_path / "never-read"), "--session", str(log))
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip() == f"error: {log}: event 2: state.cursor.line: must be at least 1 (got 0)"
+    assert result.stderr.strip() == f"error: {log}:3: state.cursor.line: must be at least 1 (got 0)"  # the header is line 1
 
 
 def test_predict_help_explains_options_and_gives_an_example():

@@ -55,7 +55,7 @@ def command(
     for number, event in enumerate(recorded.events):
         problem = None if event.state is None else bundle.encoder.state_problem(event.state, "state")
         if problem:
-            raise NepError(f"{session}: event {number + 1}: {problem}")
+            raise NepError(f"{session}:{report.event_lines[number]}: {problem}")
     if is_baseline(model) and location_model is None:
         predictor = load_predictor(model, bundle, train_examples_for(bundle, data))
     else:
