@@ -112,6 +112,17 @@ def test_nep_serve_says_so_when_the_port_is_taken():
     assert "--port" in result.stderr
 
 
+def test_nep_serve_refuses_a_feedback_folder_it_cannot_write_before_it_listens(tmp_path):
+    """It used to start, and then answer every feedback with a 500 and a traceback in its log."""
+    (tmp_path / "afile").write_text("")
+    for folder, message in ((tmp_path / "afile", f"--data-dir {tmp_path / 'afile' / 'tags'} cannot be made: {tmp_path / 'afile'} is a file"),
+                            ("/proc/nep-feedback", "--data-dir /proc/nep-feedback/tags cannot be made")):
+        result = subprocess.run([*nep_command(), "serve", "--domain", "tags", "--model", "ngram", "--data-dir", str(folder)],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2 and "Traceback" not in result.stderr and "listening" not in result.stdout
+        assert result.stderr.strip().count("\n") == 0 and message in result.stderr, result.stderr
+
+
 def test_nep_serve_help_explains_options_with_an_example():
     result = subprocess.run(
         [*nep_command(), "serve", "--help"], capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"}

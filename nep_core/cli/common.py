@@ -42,7 +42,8 @@ def warn_if_trained_otherwise(predictor, domain) -> None:
 
 def make_output_folder(path: Path | None, option: str) -> None:
     """Make the folder ``option`` names (and its parents) before any work, or stop with a one-line
-    user error: it, or the nearest part of its path that exists, is a file, or it cannot be made."""
+    user error: it, or the nearest part of its path that exists, is a file, or it cannot be made or
+    written (a read-only or full file system)."""
     if path is None:
         return
     existing = next((part for part in (path, *path.parents) if part.exists()), None)
@@ -53,6 +54,13 @@ def make_output_folder(path: Path | None, option: str) -> None:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise NepError(f"{option} {path} cannot be made: {error.strerror or error}") from None
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        raise NepError(f"{option} {path} cannot be written: {error.strerror or error}") from None
 
 
 def make_output_file_folder(path: Path | None, option: str) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from nep_core.cli.common import domain_option, location_model_option, model_option
+from nep_core.cli.common import domain_option, location_model_option, make_output_folder, model_option
 from nep_core.server.app import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HISTORY_EVENTS
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -94,6 +94,8 @@ def command(
     if data is not None and not single_baseline:
         warn(f"--data is only used to fit a baseline; ignored for the model in {model}")
     label = model if location_model is None else f"{model} after locations from {location_model}"
+    feedback_dir = data_dir if data_dir is not None else nep_home() / "feedback"
+    make_output_folder(feedback_dir / bundle.name, "--data-dir" if data_dir is not None else "NEP_HOME's feedback folder")
     sock = bind_socket(host, port)
     try:
         train_examples = None
@@ -104,7 +106,6 @@ def command(
             info(f"loading the model in {label} ({placement[0]}, {str(placement[1]).removeprefix('torch.')})")
         predictor = load_predictor(model, bundle, train_examples, location_model=location_model, device=placement[0], dtype=placement[1])
         warn_if_trained_otherwise(predictor, bundle)
-        feedback_dir = data_dir if data_dir is not None else nep_home() / "feedback"
         app = create_app(
             bundle,
             predictor,
