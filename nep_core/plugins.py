@@ -67,7 +67,12 @@ def _allowlist() -> set[str] | None:
 
 def _load_entry_points(manager: pluggy.PluginManager) -> None:
     allowed = _allowlist()
-    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+    entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+    unknown = sorted((allowed or set()) - {entry_point.name for entry_point in entry_points})
+    if unknown:  # a typo would otherwise load nothing, silently
+        installed = ", ".join(sorted({entry_point.name for entry_point in entry_points})) or "none"
+        warnings.warn(f"NEP_LOAD_PLUGINS names {', '.join(unknown)}, which no installed plugin is (installed: {installed})", PluginLoadWarning)
+    for entry_point in entry_points:
         if allowed is not None and entry_point.name not in allowed:
             continue
         if manager.get_plugin(entry_point.name) is not None:
@@ -211,7 +216,8 @@ def get_domain(name: str):
     table = domains()
     if name not in table:
         known = ", ".join(sorted(table)) or "none installed"
-        raise UnknownDomain(f"unknown domain '{name}' (installed: {known}); see `nep domains`")
+        limited = " with NEP_LOAD_PLUGINS=" + os.environ["NEP_LOAD_PLUGINS"] if _allowlist() is not None else ""
+        raise UnknownDomain(f"unknown domain '{name}' (installed{limited}: {known}); see `nep domains`")
     return table[name]
 
 

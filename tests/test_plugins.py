@@ -301,6 +301,11 @@ def test_nep_load_plugins_is_an_allowlist(fake_distribution):
     none = nep("plugins", "--json", PYTHONPATH=str(fake_distribution), NEP_LOAD_PLUGINS="")
     assert json.loads(none.stdout) == []
 
+    typo = nep("eval", "--domain", "alpha", "--model", "ngram", PYTHONPATH=str(fake_distribution), NEP_LOAD_PLUGINS="alpah")
+    assert typo.returncode == 2 and "Traceback" not in typo.stderr
+    assert "NEP_LOAD_PLUGINS names alpah, which no installed plugin is (installed: " in typo.stderr.replace("\n", "")
+    assert "unknown domain 'alpha' (installed with NEP_LOAD_PLUGINS=alpah: " in typo.stderr.replace("\n", "")
+
 
 def test_a_plugin_file_named_like_a_loaded_entry_point_is_skipped_with_a_warning(fake_distribution, tmp_path):
     write_plugin(tmp_path, "alpha", DOMAIN_PLUGIN.format(name="alpha-from-a-file"))

@@ -83,6 +83,7 @@ def test_outputs_and_options_are_checked_before_any_work(tmp_path):
         (("suggest", str(project), "--png", str(tmp_path)), f"--png {tmp_path} is a folder; pass a file name"),
         (("suggest", str(project), "--markers", str(project)), "is a timeline being read; write the markers to another file"),
         (("suggest", str(project), "--rate", "-5"), "--rate must be a frame rate above 0, got -5"),
+        (("suggest", str(project), "--markers", str(tmp_path / "next.txt")), "NEP writes markers to .otio, .otioz, .edl or .xml files, not '.txt'"),
         (("suggest", str(odd)), f"{odd}: cannot read as otio_json"),
         (("watch", str(tmp_path / "gone" / "cut.otio")), f"no such folder {tmp_path / 'gone'}"),
         (("watch", str(tmp_path)), "unsupported format ''"),

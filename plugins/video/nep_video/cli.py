@@ -26,7 +26,7 @@ from nep_core.errors import NepError
 from nep_core.server.suggest import checked_prediction
 from nep_core.session import Session
 from nep_video.collectors.history import diff_events, version_events
-from nep_video.formats import ADAPTERS, SUFFIXES, read_timeline, write_timeline
+from nep_video.formats import ADAPTERS, SUFFIXES, WRITTEN_ADAPTERS, read_timeline, write_timeline
 from nep_video.render import render_timeline
 from nep_video.replay import timeline_at
 from nep_video.timeline import items_of, source_range, timeline_rate, tracks_of
@@ -191,6 +191,8 @@ def check_outputs(rate: float | None, png: Path | None, markers: Path | None = N
     if png is not None and png.suffix.lower() not in Image.registered_extensions():
         raise NepError(f"--png {png}: give a picture file name, such as next.png")
     make_output_file_folder(markers, "--markers")
+    if markers is not None and ADAPTERS.get(markers.suffix.lower()) not in WRITTEN_ADAPTERS:
+        raise NepError(f"--markers {markers}: NEP writes markers to .otio, .otioz, .edl or .xml files, not '{markers.suffix}'")
     if markers is not None and any(markers.resolve() == path.resolve() for path in inputs):
         raise NepError(f"--markers {markers} is a timeline being read; write the markers to another file")
 

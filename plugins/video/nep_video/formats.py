@@ -36,6 +36,8 @@ from nep_video.timeline import unusable
 ADAPTERS = {".otio": "otio_json", ".otiod": "otiod", ".otioz": "otioz", ".edl": "cmx_3600", ".xml": "fcp_xml",
             ".kdenlive": "mlt", ".mlt": "mlt"}
 SUFFIXES = tuple(ADAPTERS)
+WRITTEN_ADAPTERS = ("otio_json", "otioz", "cmx_3600", "fcp_xml")
+"""The formats NEP writes (``write_timeline``): single files, written whole."""
 DEFAULT_EDL_RATE = 24.0
 EDL_RATES = (24.0, 25.0, 30.0, 48.0, 50.0, 60.0)
 """The rates ``edl_frame_rate`` chooses from, lowest first."""
@@ -155,7 +157,7 @@ def write_timeline(timeline: otio.schema.Timeline, path: str | Path) -> None:
     """Write ``timeline`` in the format of ``path``'s suffix (.otio, .otioz, .edl, .xml)."""
     path = Path(path)
     adapter = ADAPTERS.get(path.suffix.lower())
-    if adapter in (None, "mlt"):
+    if adapter not in WRITTEN_ADAPTERS:
         raise NepError(f"{path}: NEP writes .otio, .otioz, .edl and .xml, not '{path.suffix}'")
     with atomic_path(path) as temporary:
         otio.adapters.write_to_file(timeline, str(temporary), adapter_name=adapter)
