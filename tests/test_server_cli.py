@@ -144,3 +144,16 @@ def test_other_hosts_need_allow_remote_and_then_warn(host):
     with pytest.raises(NepError, match="--allow-remote"):
         check_bind_host(host, allow_remote=False)
     assert "other machines" in check_bind_host(host, allow_remote=True)
+
+
+@pytest.mark.parametrize("allow_remote", [False, True])
+def test_a_host_that_names_no_address_is_said_so_not_taken_for_a_remote_one(allow_remote):
+    with pytest.raises(NepError, match=r"^cannot resolve --host 999\.1\.1\.1: "):
+        check_bind_host("999.1.1.1", allow_remote=allow_remote)
+
+
+def test_a_host_of_another_machine_is_named_not_the_port():
+    from nep_core.server.binding import bind_socket
+
+    with pytest.raises(NepError, match=r"^cannot listen on 192\.0\.2\.7:0: .*; --host 192\.0\.2\.7 must be an address of this machine$"):
+        bind_socket("192.0.2.7", 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import socket
 
@@ -25,9 +26,14 @@ def is_loopback(host: str) -> bool:
 
 
 def check_bind_host(host: str, allow_remote: bool) -> str | None:
-    """Refuse a non-loopback ``host`` unless ``allow_remote``; then return the warning to print."""
+    """Refuse a ``host`` that names no address, and a non-loopback one unless ``allow_remote``; then
+    return the warning to print."""
     if is_loopback(host):
         return None
+    try:
+        socket.getaddrinfo(host.strip().strip("[]"), None, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as error:
+        raise NepError(f"cannot resolve --host {host or repr(host)}: {getattr(error, 'strerror', None) or error}") from None
     if not allow_remote:
         raise NepError(
             f"refusing to listen on {host}: it is not a loopback address, so other machines could reach the "
@@ -51,7 +57,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
         sock.bind(address)
     except OSError as error:
         sock.close()
-        raise NepError(f"cannot listen on {host}:{port}: {error.strerror}; pick another --port") from None
+        taken = error.errno == errno.EADDRINUSE
+        hint = "pick another --port" if taken else f"--host {host} must be an address of this machine"
+        raise NepError(f"cannot listen on {host}:{port}: {error.strerror}; {hint}") from None
     return sock
 
 
