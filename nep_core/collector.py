@@ -46,8 +46,11 @@ class LogCollector(Collector):
         self.domain = domain
 
     def collect(self, argument: str, report: CollectReport, seed: int = 0) -> Iterable[Session]:
+        from nep_core.errors import NepError
         from nep_core.sessionlog import ReadReport, read_sessions
 
+        if not argument.strip():  # `logs:` would read the current folder, which nobody means
+            raise NepError("logs: name the folder of session logs to read (logs:DIR)")
         read_report = ReadReport()
         for session in read_sessions(argument, domain=self.domain, strict=False, report=read_report):
             report.count("sessions")

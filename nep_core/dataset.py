@@ -55,13 +55,17 @@ COPIES_SEPARATOR = " * "
 """``scripts:mine * 4``: every session of a source four times, to weigh a small source against a large one."""
 
 
+MAX_COPIES = 1000
+"""The most copies ``SOURCE * N`` makes of each session."""
+
+
 def split_copies(source: str) -> tuple[str, int]:
     """``SOURCE * N`` to (SOURCE, N); a source without it is (source, 1)."""
     head, sep, count = source.rpartition(COPIES_SEPARATOR)
     if not sep:
         return source, 1
-    if not count.strip().isdigit() or int(count) < 1:
-        raise NepError(f"'{source}': the count after '*' is a whole number >= 1 ('{head.strip()} * 4')")
+    if not count.strip().isdigit() or not 1 <= int(count) <= MAX_COPIES:
+        raise NepError(f"'{source}': the count after '*' is a whole number from 1 to {MAX_COPIES} ('{head.strip()} * 4')")
     return head.strip(), int(count)
 
 

@@ -85,6 +85,9 @@ def test_user_errors_are_one_line_without_traceback(tmp_path):
         (("collect", "--domain", "tags", "--source", "logs:/nowhere", "--out", str(tmp_path)), "no such folder"),
         (("collect", "--domain", "tags", "--source", "synthetic:1", "--out", str(afile)), f"--out {afile} is a file; pass a folder"),
         (("collect", "--domain", "tags", "--source", "synthetic:1", "--out", str(afile / "x")), f"cannot be made: {afile} is a file"),
+        (("collect", "--domain", "tags", "--source", "logs:", "--out", str(tmp_path / "a")), "logs: name the folder of session logs to read"),
+        (("collect", "--domain", "tags", "--source", "", "--out", str(tmp_path / "b")), "logs: name the folder of session logs to read"),
+        (("collect", "--domain", "tags", "--source", "synthetic:1 * 99999999999", "--out", str(tmp_path / "c")), "a whole number from 1 to 1000"),
     ]
     for args, message in cases:
         result = nep(*args)
