@@ -24,8 +24,10 @@ def session_log(tmp_path_factory, tags_sessions):
 
 
 def test_predict_json_gives_valid_suggestions_and_p_no_edit(checkpoint, session_log, tags_sessions):
-    result = nep("predict", "--domain", "tags", "--model", str(checkpoint), "--session", str(session_log), "--top-k", "4", "--json")
+    result = nep("predict", "--domain", "tags", "--model", str(checkpoint), "--session", str(session_log), "--top-k", "4", "--json",
+                 "--data", "nowhere")
     assert result.returncode == 0, result.stderr
+    assert f"--data is only used to fit a baseline; ignored for the model in {checkpoint}" in result.stderr.replace("\n", "")
     payload = json.loads(result.stdout)
     assert payload["session"] == tags_sessions[0].id and payload["events"] == len(tags_sessions[0].events)
     assert len(payload["suggestions"]) == 4

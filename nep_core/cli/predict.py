@@ -59,6 +59,8 @@ def command(
     if is_baseline(model) and location_model is None:
         predictor = load_predictor(model, bundle, train_examples_for(bundle, data))
     else:
+        if data is not None:
+            warn(f"--data is only used to fit a baseline; ignored for the model in {model}")
         predictor = load_model(model, bundle, location_model)
     context = context_from_events(recorded.events, recorded.id, recorded.meta)
     prediction, dropped = checked_prediction(bundle, context, predictor.predict(context, top_k), top_k, verify=False)
