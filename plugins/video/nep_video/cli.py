@@ -235,7 +235,7 @@ def watch_command(
     seen = None
     started = time.monotonic()
     updates = 0
-    typer.echo(f"watching {project} (Ctrl-C stops)")
+    typer.echo(f"watching {project} (Ctrl-C stops)" + ("" if project.exists() else "; it does not exist yet: waiting for the editor to save it"))
     try:
         while not max_updates or updates < max_updates:
             signature = _signature(project)
