@@ -126,5 +126,8 @@ def test_bad_arguments_are_one_line_errors(tmp_path: Path) -> None:
         collect("?count=3")
     with pytest.raises(NepError, match="min_steps"):
         collect("?min_steps=5&max_steps=2")
+    for option in ("pause=-5", "pause=nan", "abandon=2", "abandon=inf"):  # they were taken
+        with pytest.raises(NepError, match=f"lintseq: option {option.split('=')[0]} is a chance, between 0 and 1"):
+            collect(f"?{option}")
     with pytest.raises(NepError, match="no .py files"):
         collect(str(tmp_path))

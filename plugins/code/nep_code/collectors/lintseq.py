@@ -38,7 +38,7 @@ from nep_core.collector import Collector, CollectReport
 from nep_core.errors import NepError
 from nep_core.session import Event, Session
 from nep_code.action_space import MAX_INSERT_CHARS
-from nep_code.collectors.options import parse_argument
+from nep_code.collectors.options import check_chances, parse_argument
 from nep_code.collectors.pycorpus import PythonCorpus
 from nep_code.collectors.pychunks import Chunk, chunks, window
 from nep_code.collectors.timing import edit_gap, pause_gap
@@ -62,6 +62,7 @@ class LintSeqCollector(Collector):
         path, options = parse_argument("lintseq", argument, DEFAULTS)
         if options["min_steps"] < 1 or options["max_steps"] < options["min_steps"]:
             raise NepError("lintseq: options need 1 <= min_steps <= max_steps")
+        check_chances("lintseq", options, ("abandon", "pause"))
         corpus = PythonCorpus("lintseq", path, seed, report, options["max_file_bytes"])
         made = 0
         for _, relative, parsed, rng in corpus.visits(options["sessions"], lambda: made):

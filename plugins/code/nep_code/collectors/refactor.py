@@ -56,7 +56,7 @@ from nep_core.collector import Collector, CollectReport
 from nep_core.errors import NepError
 from nep_core.session import Event, Session
 from nep_code.action_space import MAX_INSERT_CHARS
-from nep_code.collectors.options import parse_argument
+from nep_code.collectors.options import check_chances, parse_argument
 from nep_code.collectors.pycorpus import PythonCorpus
 from nep_code.collectors.pychunks import window
 from nep_code.collectors.refactorings import KINDS, Refactoring, find
@@ -86,9 +86,7 @@ class RefactorCollector(Collector):
         path, options = parse_argument("refactor", argument, DEFAULTS)
         if options["min_sites"] < 2 or options["max_sites"] < options["min_sites"]:
             raise NepError("refactor: options need 2 <= min_sites <= max_sites")
-        for name in ("chain", "stop_early", "interleave"):
-            if not 0 <= options[name] <= 1:
-                raise NepError(f"refactor: option {name} is a chance, between 0 and 1 (got {options[name]})")
+        check_chances("refactor", options, ("chain", "stop_early", "interleave"))
         unknown = [kind for kind in options["kinds"] if kind not in KINDS]
         if unknown or not options["kinds"]:
             raise NepError(f"refactor: unknown kind '{unknown[0] if unknown else ''}' (known: {', '.join(KINDS)})")
