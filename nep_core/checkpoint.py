@@ -77,17 +77,38 @@ def read_meta(path: str | os.PathLike) -> dict[str, Any]:
         raise NepError(f"{path}: no such model folder; train one with `nep train --out {path}`")
     if not meta_path.exists():
         raise NepError(f"{path}: not a NEP checkpoint (no {META_FILE}); train one with `nep train`")
+    if not meta_path.is_file():
+        raise NepError(f"{meta_path}: not a regular file; a checkpoint's {META_FILE} is a JSON file written by `nep train`")
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (ValueError, RecursionError) as error:
-        raise NepError(f"{meta_path}: unreadable ({error})") from None
+        raise NepError(f"{meta_path}: unreadable ({first_line(error)})") from None
+    except OSError as error:
+        raise NepError(f"{meta_path}: cannot be read ({error.strerror or first_line(error)})") from None
     if not isinstance(meta, dict):
         raise NepError(f"{meta_path}: must hold a JSON object, not a {type(meta).__name__}")
     if meta.get("nep") != META_VERSION:
         raise NepError(f'{meta_path}: field "nep" must be {META_VERSION}')
     if not isinstance(meta.get("domain"), str) or not meta["domain"]:
         raise NepError(f'{meta_path}: field "domain" must name the domain the model was trained for')
+    check_meta_fields(meta, meta_path)
     return meta
+
+
+def check_meta_fields(meta: dict[str, Any], where: str | os.PathLike = META_FILE) -> None:
+    """The fields of ``nep.json`` that loading and serving read, each of the type they are read as;
+    a damaged one is a NepError naming ``where`` and the field (each may be absent: the defaults apply)."""
+    from nep_core.features import TARGETS
+
+    for name in ("max_context_tokens", "max_target_tokens"):
+        value = meta.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise NepError(f'{where}: field "{name}" must be a positive whole number (got {value!r})')
+    if "target" in meta and meta["target"] not in TARGETS:
+        raise NepError(f'{where}: field "target" must be one of {", ".join(TARGETS)} (got {meta["target"]!r})')
+    for name in ("encoder", "metrics", "action_space", "training", "data", "rl"):
+        if meta.get(name) is not None and not isinstance(meta[name], dict):
+            raise NepError(f'{where}: field "{name}" must be a JSON object (got {type(meta[name]).__name__})')
 
 
 def load_checkpoint(path: str | os.PathLike, expected_domain: str | None = None, device: str = "cpu", dtype: Any = None) -> LoadedModel:
@@ -180,5 +201,5 @@ def _setting(settings: dict[str, Any], name: str) -> str:
 def update_metrics(path: str | os.PathLike, metrics: dict[str, Any]) -> None:
     """Merge ``metrics`` into ``nep.json`` (atomic rewrite)."""
     meta = read_meta(path)
-    meta.setdefault("metrics", {}).update(metrics)
+    meta["metrics"] = {**(meta.get("metrics") or {}), **metrics}
     write_json_atomic(Path(path) / META_FILE, meta)

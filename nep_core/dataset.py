@@ -190,7 +190,8 @@ def load_sessions(domain: Domain, data: str | os.PathLike | None = None, *, stri
         folder = default_data_dir(domain, progress)
     else:
         path = Path(data)
-        if not path.exists() and (":" in str(data) or len(split_sources(str(data))) > 1 or COPIES_SEPARATOR in str(data)):
+        if not path.exists() and (":" in str(data) or len(split_sources(str(data))) > 1 or COPIES_SEPARATOR in str(data)
+                                  or str(data) in domain.collectors):  # ``synthetic``: the collector's default
             collect_report = CollectReport()
             sessions = list(collect(domain, str(data), collect_report))
             report.warnings.extend(collect_report.warnings)

@@ -124,3 +124,18 @@ def test_load_predictor_fits_on_the_default_training_split(tags_domain):
     ngram = load_predictor("ngram:2", tags_domain)
     assert ngram.name == "ngram:2" and ngram.order == 2 and ngram.fitted
     assert ngram.predict(history(OPEN_A, WRITE_X), k=3).suggestions
+
+
+def test_the_ngram_order_is_capped_before_anything_is_fitted(tags_domain):
+    """`ngram:99999` stored each example's history once per order and was killed for memory (22 GB)."""
+    from nep_core.inference.baselines import MAX_NGRAM_ORDER
+    from nep_core.inference.factory import make_baseline
+
+    assert make_baseline(f"ngram:{MAX_NGRAM_ORDER}", tags_domain).order == MAX_NGRAM_ORDER == 16
+    for spec in ("ngram:17", "ngram:99999"):
+        with pytest.raises(NepError, match=f"'{spec}': the n-gram order must be at most 16"):
+            make_baseline(spec, tags_domain)
+    with pytest.raises(NepError, match="the n-gram order must be a positive whole number"):
+        make_baseline("ngram:\u00b2", tags_domain)  # a superscript 2 is a digit to str.isdigit, not to int()
+    with pytest.raises(NepError, match="n-gram order must be from 1 to 16, got 99999"):
+        NGram(tags_domain, order=99999)

@@ -286,6 +286,8 @@ def test_a_damaged_checkpoint_or_a_bad_output_path_is_a_one_line_error(random_ch
         (damaged("config", lambda f: (f / "config.json").write_text("{}")), "cannot load the model"),
         (damaged("meta", set_max_tokens), 'nep.json: field "encoder.max_tokens" must be int'),
         (damaged("list", lambda f: (f / "nep.json").write_text("[1, 2]")), "nep.json: must hold a JSON object, not a list"),
+        (damaged("context", lambda f: (f / "nep.json").write_text(json.dumps({**json.loads((f / "nep.json").read_text()), "max_context_tokens": "x"}))),
+         'nep.json: field "max_context_tokens" must be a positive whole number'),
         (damaged("nodomain", lambda f: (f / "nep.json").write_text(json.dumps({**json.loads((f / "nep.json").read_text()), "domain": None}))),
          'nep.json: field "domain" must name the domain the model was trained for'),
     ]
@@ -409,3 +411,40 @@ def test_a_checkpoint_is_served_with_the_encoder_settings_it_was_trained_with(tm
     assert predictor.domain.encoder.max_events == trained_with
     assert tags_domain.encoder.max_events == trained_with - 3  # the shared domain is left as it is
     assert predictor.featurizer.domain.encoder is predictor.domain.encoder
+
+
+def test_damaged_fields_of_nep_json_are_one_line_errors_naming_the_file_and_the_field(tmp_path):
+    """A nep.json that is a folder was an IsADirectoryError; `"max_context_tokens": "x"` a ValueError when the model
+    loaded; `"encoder": "x"` an AttributeError; `"metrics": [1]` crashed `nep eval`'s update; a bogus target and a
+    negative context length were taken as they were."""
+    from nep_core.checkpoint import META_FILE, read_meta, update_metrics
+    from nep_core.errors import NepError
+
+    good = {"nep": 1, "domain": "tags", "target": "action", "max_context_tokens": 200, "max_target_tokens": 6,
+            "encoder": {"class": "TagsEncoder"}, "metrics": {"val_loss": 1.0}}
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / META_FILE).write_text(json.dumps(good))
+    assert read_meta(folder) == good
+    cases = [
+        ({"max_context_tokens": "x"}, 'field "max_context_tokens" must be a positive whole number (got \'x\')'),
+        ({"max_context_tokens": -1}, 'field "max_context_tokens" must be a positive whole number (got -1)'),
+        ({"max_context_tokens": True}, 'field "max_context_tokens" must be a positive whole number (got True)'),
+        ({"max_target_tokens": 2.5}, 'field "max_target_tokens" must be a positive whole number (got 2.5)'),
+        ({"target": "bogus"}, 'field "target" must be one of action, location (got \'bogus\')'),
+        ({"encoder": "x"}, 'field "encoder" must be a JSON object (got str)'),
+        ({"metrics": [1]}, 'field "metrics" must be a JSON object (got list)'),
+    ]
+    for change, message in cases:
+        (folder / META_FILE).write_text(json.dumps({**good, **change}))
+        for read in (lambda: read_meta(folder), lambda: update_metrics(folder, {"eval_test": {}})):
+            with pytest.raises(NepError) as raised:
+                read()
+            assert str(raised.value) == f"{folder / META_FILE}: {message}", change
+    (folder / META_FILE).write_text(json.dumps({**good, "metrics": None}))
+    update_metrics(folder, {"eval_test": {"n": 1}})
+    assert read_meta(folder)["metrics"] == {"eval_test": {"n": 1}}
+    (folder / META_FILE).unlink()
+    (folder / META_FILE).mkdir()
+    with pytest.raises(NepError, match=re.escape(f"{folder / META_FILE}: not a regular file")):
+        read_meta(folder)

@@ -363,7 +363,7 @@ def test_rl_overwrites_neither_its_start_model_nor_a_folder_that_is_not_a_run(tr
     (project / "nep.json").write_text('{"mine": 1}')
     result = nep("rl", "--domain", "tags", "--model", str(copy), "--out", str(project))
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert f"{project} holds a NEP model without its run state (lightning/); a new run would replace it" in result.stderr
+    assert f"{project} holds a NEP model without its run state (lightning/*.ckpt); a new run would replace it" in result.stderr
     assert (project / "logs" / "app.log").read_text() == "precious\n" and (project / "nep.json").read_text() == '{"mine": 1}'
     (project / "nep.json").unlink()
     result = nep("rl", "--domain", "tags", "--model", str(copy), "--out", str(project))
@@ -557,3 +557,18 @@ def test_a_resumed_run_may_validate_on_another_number_of_examples_but_not_train_
     assert policy_differences(saved, {"config": {"learning_rate": 5e-5, "policy": {"val_examples": 64, "beta": 0.0, "rewards": {"valid": 0.25}}}}) == []
     assert policy_differences(saved, {"config": {"learning_rate": 1e-4, "policy": {"val_examples": 64, "beta": 0.0, "rewards": {"valid": 0.5}}}}) == [
         "learning_rate 5e-05 -> 0.0001", "rewards.valid 0.25 -> 0.5"]
+
+
+def test_seeds_out_of_range_and_infinite_clips_are_refused_before_the_run_starts(tmp_path):
+    """`nep rl --seed -1` (or 99999999999999) was a ValueError traceback from seed_everything after the run folder was started."""
+    from nep_core.rl.config import PolicySettings, RLConfig
+
+    model = tmp_path / "model"
+    RLConfig(domain="tags", model=model, seed=2**32 - 1).validate()
+    for seed in (-1, 99999999999999):
+        with pytest.raises(NepError, match=re.escape(f"--seed must be a whole number from 0 to 4294967295 (got {seed})")):
+            RLConfig(domain="tags", model=model, seed=seed).validate()
+    with pytest.raises(NepError, match=re.escape("--epsilon-high must be a finite number >= 0 (got inf)")):
+        RLConfig(domain="tags", model=model, policy=PolicySettings(epsilon_high=float("inf"))).validate()
+    with pytest.raises(NepError, match=re.escape("weight_decay must be a finite number >= 0 (got nan)")):
+        RLConfig(domain="tags", model=model, weight_decay=float("nan")).validate()

@@ -46,7 +46,8 @@ def test_validation_takes_evenly_spread_examples():
         (("--domain", "tags", "--max-steps", "0"), "--max-steps must be at least 1"),
         (("--domain", "tags", "--preset", "huge"), "unknown preset 'huge'"),
         (("--domain", "tags", "--data", "no/such/folder"), "no such folder"),
-        (("--domain", "tags", "--prompt-loss-weight", "-1"), "--prompt-loss-weight must be >= 0"),
+        (("--domain", "tags", "--prompt-loss-weight", "-1"), "--prompt-loss-weight must be a finite number >= 0"),
+        (("--domain", "tags", "--seed", "-1"), "--seed must be a whole number from 0 to 4294967295 (got -1)"),
         (("--domain", "tags", "--val-examples", "-1"), "--val-examples must be at least 0"),
     ],
 )
@@ -136,3 +137,70 @@ def test_train_from_a_folder_of_logs_with_the_cli(tmp_path):
         assert noise not in result.stdout + result.stderr, noise
     meta = json.loads((out / "nep.json").read_text())
     assert meta["data"]["source"] == str(data) and meta["training"]["steps"] == 12
+
+
+def test_non_finite_floats_and_out_of_range_seeds_or_threads_fail_before_any_training(tmp_path):
+    """`--prompt-loss-weight inf` trained a NaN model; `--seed -1` was a ValueError traceback after the run folder was started;
+    `--threads 100000` made OpenMP crash."""
+    out = tmp_path / "run"
+    quick = {"domain": "tags", "out": out, "data": "synthetic:20", "preset": "tiny", "max_steps": 2, "val_every": 2, "progress": False}
+    _fails(TrainConfig(**quick, prompt_loss_weight=float("inf")), "--prompt-loss-weight must be a finite number >= 0 (got inf)")
+    _fails(TrainConfig(**quick, prompt_loss_weight=float("nan")), "--prompt-loss-weight must be a finite number >= 0 (got nan)")
+    _fails(TrainConfig(**quick, weight_decay=float("inf")), "weight_decay must be a finite number >= 0 (got inf)")
+    _fails(TrainConfig(**quick, grad_clip=float("nan")), "grad_clip must be a finite number >= 0 (got nan)")
+    _fails(TrainConfig(**quick, learning_rate=float("nan")), "--lr must be a positive finite number (got nan)")
+    _fails(TrainConfig(**quick, seed=-1), "--seed must be a whole number from 0 to 4294967295 (got -1)")
+    _fails(TrainConfig(**quick, seed=99999999999999), "--seed must be a whole number from 0 to 4294967295 (got 99999999999999)")
+    _fails(TrainConfig(**quick, threads=100000), "--threads must be from 1 to 1024 (got 100000)")
+    assert not out.exists()
+    TrainConfig(**quick, seed=2**32 - 1, threads=1024, prompt_loss_weight=0.5).validate()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"strategy": "bogus", "accelerator": "cpu"}, "--strategy/--devices/--accelerator: You selected an invalid strategy name"),
+        ({"strategy": "fsdp", "accelerator": "cpu"}, "--strategy/--devices/--accelerator: The strategy `fsdp` requires a GPU accelerator"),
+        ({"devices": "0,0", "accelerator": "cpu"}, "--strategy/--devices/--accelerator: `devices` selected with `CPUAccelerator`"),
+    ],
+)
+def test_a_strategy_or_devices_lightning_refuses_is_one_line_naming_the_options(options, message, tmp_path):
+    """These were a ValueError or TypeError traceback from the Lightning Trainer."""
+    from nep_core.training.run import make_trainer
+    from nep_core.training.run_folder import RunFolder
+
+    config = TrainConfig(domain="tags", max_steps=2, progress=False, **options)
+    config.validate()
+    with pytest.raises(NepError) as raised:
+        make_trainer(config, RunFolder(tmp_path / "run"), "32-true", validate=True)
+    assert message in str(raised.value) and "\n" not in str(raised.value), raised.value
+
+
+def test_joined_copied_and_collector_sources_are_not_taken_for_missing_folders(tmp_path):
+    """`--data 'DIR * 2'`, `'DIR + DIR'` failed with `no such folder`, though `nep eval` and `nep rl` take them."""
+    from nep_core.collector import CollectReport
+    from nep_core.plugins import get_domain
+    from nep_core.sessionlog import write_sessions
+    from nep_core.training.run import plan_run
+
+    data = tmp_path / "data"
+    write_sessions(data, list(get_domain("tags").collectors["synthetic"].collect("3", CollectReport())))
+    for source in (f"{data} * 2", f"{data} + {data}", f"synthetic:5 + {data} * 3", "synthetic:5 * 2"):
+        plan = plan_run(TrainConfig(domain="tags", data=source, out=tmp_path / "run", max_steps=2, progress=False))
+        assert plan.config.data == source
+    _fails(TrainConfig(domain="tags", out=tmp_path / "run", data=f"{data} + {tmp_path / 'gone'} * 2"),
+           f"--data {tmp_path / 'gone'}: no such folder")
+    _fails(TrainConfig(domain="tags", out=tmp_path / "run", data=f"bogus:3 + {data}"), "unknown source 'bogus:3' for domain 'tags'")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_run_whose_loss_is_nan_says_it_diverged_and_exports_no_model(tmp_path):
+    """`--lr 1e30` trained a NaN model, exported it and exited 0 (`validation: loss nan`)."""
+    out = tmp_path / "run"
+    result = nep("train", "--domain", "tags", "--data", "synthetic:20", "--preset", "tiny", "--lr", "1e30", "--max-steps", "2",
+                 "--val-every", "2", "--quiet", "--out", str(out))
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines[-1].startswith("error: training diverged (") and "lower --lr" in lines[-1], result.stderr
+    assert "validation:" not in result.stdout and not (out / "nep.json").exists()
+    assert (out / "lightning" / "last.ckpt").exists()  # the run's state stays, as after any other stop

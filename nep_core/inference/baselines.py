@@ -124,6 +124,11 @@ class MostFrequent(BaselinePredictor):
         return self.edits[:k], self.p_no_edit
 
 
+MAX_NGRAM_ORDER = 16
+"""The highest n-gram order: each example stores its history once per order below it, so memory grows
+with the order squared (``ngram:99999`` needs tens of GB), and longer contexts are all but never seen twice."""
+
+
 class NGram(BaselinePredictor):
     """The next target given the last ``order - 1`` actions of the history (edits and non-edits alike).
 
@@ -138,8 +143,8 @@ class NGram(BaselinePredictor):
 
     def __init__(self, domain: Domain, order: int = 3, backoff: float = 0.4):
         super().__init__(domain)
-        if order < 1:
-            raise NepError(f"n-gram order must be at least 1, got {order}")
+        if not 1 <= order <= MAX_NGRAM_ORDER:
+            raise NepError(f"n-gram order must be from 1 to {MAX_NGRAM_ORDER}, got {order}")
         if not 0.0 < backoff <= 1.0:
             raise NepError(f"n-gram backoff must be in (0, 1], got {backoff}")
         self.order = order

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from nep_core.errors import NepError
-from nep_core.inference.baselines import BaselinePredictor, MostFrequent, NGram, RepeatLast
+from nep_core.inference.baselines import MAX_NGRAM_ORDER, BaselinePredictor, MostFrequent, NGram, RepeatLast
 from nep_core.inference.predictor import Predictor
 
 if TYPE_CHECKING:
@@ -33,8 +33,10 @@ def make_baseline(spec: str, domain: Domain) -> BaselinePredictor:
         return NGram(domain)
     if spec.startswith("ngram:"):
         order = spec.partition(":")[2]
-        if not order.isdigit() or int(order) < 1:
+        if not (order.isascii() and order.isdigit()) or int(order) < 1:
             raise NepError(f"'{spec}': the n-gram order must be a positive whole number, e.g. ngram:4")
+        if int(order) > MAX_NGRAM_ORDER:
+            raise NepError(f"'{spec}': the n-gram order must be at most {MAX_NGRAM_ORDER}, e.g. ngram:4")
         return NGram(domain, order=int(order))
     raise NepError(f"'{spec}' is not a baseline (choose from: {', '.join(BASELINES)}, ngram:ORDER)")
 

@@ -79,7 +79,7 @@ class PolicySettings:
             (self.scale_rewards in SCALE_REWARDS, f"--scale-rewards must be one of {', '.join(SCALE_REWARDS)} (got {self.scale_rewards!r})"),
             (self.baseline in BASELINES, f"--baseline must be one of {', '.join(BASELINES)} (got {self.baseline!r})"),
             (0 <= self.epsilon < 1, f"--epsilon must be in [0, 1) (got {self.epsilon})"),
-            (self.epsilon_high >= 0, f"--epsilon-high must be >= 0 (got {self.epsilon_high})"),
+            (0 <= self.epsilon_high < math.inf, f"--epsilon-high must be a finite number >= 0 (got {self.epsilon_high})"),
             (0 <= self.beta < math.inf, f"--beta must be a finite number >= 0 (got {self.beta})"),
             (self.num_iterations >= 1, f"--num-iterations must be at least 1 (got {self.num_iterations})"),
             (self.max_resample_rounds >= 0, f"--max-resample-rounds must be >= 0 (got {self.max_resample_rounds})"),

@@ -22,8 +22,8 @@ def rl(config: RLConfig) -> Path:
     from nep_core.plugins import get_domain
     from nep_core.training.quiet import silence_libraries
     from nep_core.training.run import (
-        RunPlan, _say, cpu_threads, describe_processes, fit, launched_rank, make_trainer, prepare_data, resolve_precision,
-        resume_or_check_fresh,
+        RunPlan, _say, check_converged, cpu_threads, describe_processes, fit, launched_rank, make_trainer, prepare_data,
+        resolve_precision, resume_or_check_fresh,
     )
     from nep_core.training.run_folder import RunFolder
 
@@ -79,6 +79,7 @@ def rl(config: RLConfig) -> Path:
         )
         started = time.perf_counter()
         fit(plan, trainer, _Setup(system, datamodule))
+        check_converged(plan, trainer, {"train loss": getattr(system, "train_loss", None)})
         if trainer.is_global_zero:
             export(config, folder, loaded, system, trainer, precision, time.perf_counter() - started)
     return folder.root

@@ -24,6 +24,12 @@ BASE_MODEL_LEARNING_RATE = 1e-4
 
 PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "64-true")
 
+MAX_SEED = 2**32 - 1
+"""The largest ``--seed``: numpy's and Lightning's ``seed_everything`` take 0 to 2**32 - 1."""
+
+MAX_THREADS = 1024
+"""The most ``--threads`` (CPU threads per process); far more makes OpenMP crash rather than fail."""
+
 
 @dataclass
 class TrainConfig:
@@ -84,16 +90,21 @@ class TrainConfig:
             (self.val_every >= 1, f"--val-every must be at least 1 (got {self.val_every})"),
             (self.val_examples >= 0, f"--val-examples must be at least 0 (got {self.val_examples})"),
             (self.save_every is None or self.save_every >= 1, f"--save-every must be at least 1 (got {self.save_every})"),
-            (self.learning_rate is None or 0 < self.learning_rate < math.inf, f"--lr must be a positive finite number (got {self.learning_rate})"),
+            (self.learning_rate is None or _finite(self.learning_rate) and self.learning_rate > 0,
+             f"--lr must be a positive finite number (got {self.learning_rate})"),
             (self.warmup_steps is None or self.warmup_steps >= 0, f"warmup_steps must be >= 0 (got {self.warmup_steps})"),
-            (0.0 <= self.min_lr_ratio <= 1.0, f"min_lr_ratio must be in [0, 1] (got {self.min_lr_ratio})"),
-            (self.weight_decay >= 0, f"weight_decay must be >= 0 (got {self.weight_decay})"),
+            (_finite(self.min_lr_ratio) and 0.0 <= self.min_lr_ratio <= 1.0, f"min_lr_ratio must be in [0, 1] (got {self.min_lr_ratio})"),
+            (_finite(self.weight_decay) and self.weight_decay >= 0, f"weight_decay must be a finite number >= 0 (got {self.weight_decay})"),
+            (_finite(self.grad_clip) and self.grad_clip >= 0, f"grad_clip must be a finite number >= 0 (got {self.grad_clip})"),
             (
-                self.prompt_loss_weight is None or self.prompt_loss_weight >= 0,
-                f"--prompt-loss-weight must be >= 0 (got {self.prompt_loss_weight})",
+                self.prompt_loss_weight is None or _finite(self.prompt_loss_weight) and self.prompt_loss_weight >= 0,
+                f"--prompt-loss-weight must be a finite number >= 0 (got {self.prompt_loss_weight})",
             ),
-            (0.0 < self.prompt_loss_share <= 1.0, f"prompt_loss_share must be in (0, 1] (got {self.prompt_loss_share})"),
-            (self.threads is None or self.threads >= 1, f"--threads must be at least 1 (got {self.threads})"),
+            (_finite(self.prompt_loss_share) and 0.0 < self.prompt_loss_share <= 1.0,
+             f"prompt_loss_share must be in (0, 1] (got {self.prompt_loss_share})"),
+            (0 <= self.seed <= MAX_SEED, f"--seed must be a whole number from 0 to {MAX_SEED} (got {self.seed})"),
+            (self.threads is None or 1 <= self.threads <= MAX_THREADS,
+             f"--threads must be from 1 to {MAX_THREADS} (got {self.threads})"),
             (self.num_nodes >= 1, f"--num-nodes must be at least 1 (got {self.num_nodes})"),
             (
                 self.precision is None or self.precision in PRECISIONS,
@@ -139,6 +150,11 @@ class TrainConfig:
         for key in ("out", "base_model"):
             out[key] = None if out[key] is None else str(out[key])
         return out
+
+
+def _finite(value: float) -> bool:
+    """A real number that is neither infinite nor NaN (``--lr inf`` would train a NaN model)."""
+    return isinstance(value, (int, float)) and math.isfinite(value)
 
 
 def _is_device_spec(value: str) -> bool:

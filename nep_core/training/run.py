@@ -95,8 +95,8 @@ def plan_run(config: TrainConfig) -> RunPlan:
     base_model = config.base_model.resolve() if config.base_model is not None else None
     base_config = check_base_model(base_model) if base_model is not None else None
     preset = None if base_model is not None else get_preset(config.preset or domain.default_preset)
-    if config.data is not None and ":" not in config.data and not Path(config.data).exists():
-        raise NepError(f"--data {config.data}: no such folder; make one with `nep collect --domain {domain.name} --out {config.data}`")
+    if config.data is not None:
+        check_data_source(domain, config.data)
     folder = RunFolder(config.run_dir)
     settings = {
         "domain": domain.name,
@@ -111,6 +111,20 @@ def plan_run(config: TrainConfig) -> RunPlan:
     rank = launched_rank()
     resume_from = resume_or_check_fresh(folder, settings, config.resume, rank, config.max_steps, starts_from=base_model)
     return RunPlan(config, domain, preset, base_model, base_config, folder, settings, resume_from, rank)
+
+
+def check_data_source(domain, data: str) -> None:
+    """Each source joined in ``data`` (``A + B``, ``A * 2``) is a collector of the domain
+    (``synthetic:20``, bare ``synthetic``) or an existing folder; checked before the run folder is touched."""
+    from nep_core.dataset import parse_source, split_copies, split_sources
+
+    if Path(data).exists():
+        return
+    for part in split_sources(data):
+        source = split_copies(part)[0]
+        if ":" not in source and source not in domain.collectors and not Path(source).exists():
+            raise NepError(f"--data {source}: no such folder; make one with `nep collect --domain {domain.name} --out {source}`")
+        parse_source(domain, part)  # an unknown collector (``bogus:3``) names the domain's collectors
 
 
 def resume_or_check_fresh(
@@ -256,6 +270,8 @@ def make_trainer(config: TrainConfig, folder: RunFolder, precision: str, validat
         )
     except (MisconfigurationException, ImportError) as error:  # an accelerator or strategy this machine lacks
         raise NepError(f"--accelerator {config.accelerator} --devices {config.devices} --strategy {config.strategy}: {first_line(error)}") from None
+    except (ValueError, TypeError) as error:  # an unknown --strategy, fsdp on a CPU, --devices 0,0 on a CPU...
+        raise NepError(f"--strategy/--devices/--accelerator: {first_line(error)}") from None
 
 
 def _say(enabled: bool) -> Callable[[str], None]:
@@ -399,9 +415,29 @@ def train(config: TrainConfig) -> Path:
         )
         started = time.perf_counter()
         fit(plan, trainer, setup)
+        check_converged(plan, trainer, {"train loss": setup.system.train_loss, "validation loss": setup.system.val_metrics.get("val_loss")})
         if trainer.is_global_zero:
             export(plan, data, setup, trainer, precision, time.perf_counter() - started)
     return plan.folder.root
+
+
+class TrainingDiverged(NepError):
+    """The losses at the end of training are not finite numbers: the model is NaN or infinite, not worth exporting."""
+
+
+def check_converged(plan: RunPlan, trainer, losses: dict[str, float | None]) -> None:
+    """Raise TrainingDiverged when a loss that was measured is NaN or infinite; the resumable
+    checkpoints stay in the run folder, but no checkpoint is exported (an existing one is left as it was)."""
+    import math
+
+    bad = [f"{name} {float(value)}" for name, value in losses.items() if value is not None and not math.isfinite(float(value))]
+    if bad:
+        config = plan.config
+        raise TrainingDiverged(
+            f"training diverged ({', '.join(bad)} at step {trainer.global_step}); no model was exported to {plan.folder.root}; "
+            f"train again with a lower --lr (this run: {config.resolved_learning_rate(plan.preset.name if plan.preset else None):g}) "
+            f"and another --out"
+        )
 
 
 def fit(plan: RunPlan, trainer, setup: TrainingSetup) -> None:

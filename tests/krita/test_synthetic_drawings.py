@@ -121,7 +121,19 @@ def test_options_and_bad_arguments() -> None:
     assert session.meta["families"] == ["lettering"]
     assert all(Stroke.from_action(a).on_canvas(640, 480) for a in session.actions() if a.kind == "stroke")
     for argument, message in (("abc", "number of sessions"), ("0", "number of sessions"), ("2?families=doodles", "unknown families doodles"),
-                              ("2?colour=red", "unknown option 'colour'"), ("2?width=10", "at least 64x64")):
+                              ("2?colour=red", "unknown option 'colour'"), ("2?width=10", "option 'width' must be from 64 to 8192 pixels")):
         with pytest.raises(NepError, match=message):
             collect(argument)
     assert SyntheticDrawingCollector.version and math.isfinite(float(SyntheticDrawingCollector.version))
+
+
+def test_the_canvas_and_the_passes_are_range_checked_before_anything_is_drawn() -> None:
+    """`width=99999999` (or `passes=99999999`) grew memory without bound; `passes=0` was taken as 1."""
+    for argument, message in (("3?height=8193", r"option 'height' must be from 64 to 8192 pixels \(got 8193\)"),
+                              ("3?passes=0", r"option 'passes' must be from 1 to 50 \(got 0\)"),
+                              ("3?width=99999999", r"option 'width' must be from 64 to 8192 pixels \(got 99999999\)"),
+                              ("3?passes=99999999", r"option 'passes' must be from 1 to 50 \(got 99999999\)")):
+        with pytest.raises(NepError, match=message):
+            collect(argument)
+    (session,), _ = collect("1?width=8192&height=64&passes=50")
+    assert session.events[0].state["canvas"] == {"width": 8192, "height": 64}

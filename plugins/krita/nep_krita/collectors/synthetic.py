@@ -12,10 +12,10 @@ seed ``s`` depends only on ``(s, i)``; the first family of session ``i`` is ``FA
 ======== ========= =====================================================
 option   default   meaning
 ======== ========= =====================================================
-width    1024      canvas width in pixels
-height   768       canvas height in pixels
+width    1024      canvas width in pixels (64 to 8192)
+height   768       canvas height in pixels (64 to 8192)
 families (all six) comma-separated families to draw from
-passes   3         most drawing passes in one session
+passes   3         most drawing passes in one session (1 to 50)
 ======== ========= =====================================================
 """
 
@@ -28,6 +28,7 @@ from typing import Callable, Iterable
 from nep_core.collector import Collector, CollectReport
 from nep_core.errors import NepError
 from nep_core.session import Session
+from nep_krita.action_space import MAX_CANVAS
 from nep_krita.collectors.drawings import hatching, lettering, motifs, perspective, shading, symmetry
 from nep_krita.collectors.drawings.painter import BASIC, DARK_COLORS, LINE_BRUSHES, Painter
 from nep_krita.collectors.drawings.region import Box, random_box
@@ -43,6 +44,10 @@ FAMILIES: dict[str, Callable[[Painter, Box], None]] = {
     "shading": shading.draw,
 }
 DEFAULTS = {"width": 1024, "height": 768, "families": tuple(FAMILIES), "passes": 3}
+MIN_CANVAS = 64
+"""The smallest canvas side (pixels) a drawing family fits in; the largest is the action space's ``MAX_CANVAS``."""
+MAX_PASSES = 50
+"""The most drawing passes in one session: each adds hundreds of events."""
 
 
 def make_session(seed: int, index: int, width: int = 1024, height: int = 768, families: tuple[str, ...] = tuple(FAMILIES),
@@ -96,12 +101,15 @@ class SyntheticDrawingCollector(Collector):
         unknown = [family for family in options["families"] if family not in FAMILIES]
         if unknown or not options["families"]:
             raise NepError(f"synthetic: unknown families {', '.join(unknown) or '(none given)'} (families: {', '.join(FAMILIES)})")
-        if options["width"] < 64 or options["height"] < 64:
-            raise NepError("synthetic: the canvas must be at least 64x64 pixels")
+        for name in ("width", "height"):
+            if not MIN_CANVAS <= options[name] <= MAX_CANVAS:
+                raise NepError(f"synthetic: option '{name}' must be from {MIN_CANVAS} to {MAX_CANVAS} pixels (got {options[name]})")
+        if not 1 <= options["passes"] <= MAX_PASSES:
+            raise NepError(f"synthetic: option 'passes' must be from 1 to {MAX_PASSES} (got {options['passes']})")
         count = int(head) if head else DEFAULT_SESSIONS
         started = time.perf_counter()
         for index in range(count):
-            painter, drawn = make_session(seed, index, options["width"], options["height"], options["families"], max(1, options["passes"]))
+            painter, drawn = make_session(seed, index, options["width"], options["height"], options["families"], options["passes"])
             for name, amount in painter.counts.items():
                 report.count(name, amount)
             for family in drawn:
