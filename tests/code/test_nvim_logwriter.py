@@ -190,3 +190,46 @@ def test_the_recorder_counts_a_record_the_disk_refused_and_nep_status_says_so(tm
 """)
     assert data["unwritten"] == 2
     assert "log: 2 records could not be written (last: ENOSPC: no space left on device)" in data["status"]
+
+
+@needs_nvim
+def test_a_file_whose_snapshot_or_edit_was_not_written_is_snapshotted_again_so_the_log_replays(tmp_path):
+    """A refused snapshot left the file's later edits with nothing to apply to, and a refused edit left
+    later line numbers out of step with the log: the replay no longer gave the buffer's text."""
+    (tmp_path / "m.py").write_text("".join(f"line {n}\n" for n in range(1, 9)))
+    data = run_lua(tmp_path, """
+  local config = require("nep.config")
+  config.setup({ log_dir = vim.fn.fnamemodify(path, ":h"), enabled = false })
+  local recorder = require("nep.recorder")
+  recorder.start()
+  vim.cmd("edit m.py")
+  local buf = vim.api.nvim_get_current_buf()
+  assert(recorder.attach(buf))
+  recorder.log({ t = 0, state = { cursor = { file = "m.py", line = 1, column = 0 } } })
+  local append, refuse = recorder.writer.append, 0
+  recorder.writer.append = function(self, record)
+    if refuse > 0 then
+      refuse = refuse - 1
+      return false, "ENOSPC: no space left on device"
+    end
+    return append(self, record)
+  end
+  local function edit(row, text)
+    vim.api.nvim_buf_set_lines(buf, row, row + 1, false, { text })
+    recorder.flush(buf)
+  end
+  refuse = 2 -- the file's first snapshot and its first edit
+  edit(1, "changed 2")
+  edit(4, "changed 5") -- snapshot again, then this edit
+  refuse = 1 -- an edit lost
+  edit(6, "changed 7")
+  edit(7, "changed 8")
+  result.text = table.concat(vim.api.nvim_buf_get_lines(buf, 0, -1, false), "\\n") .. "\\n"
+  result.log = recorder.log_path()
+  recorder.stop()
+""")
+    from nep_code.edits import Workspace
+
+    session = read_session(data["log"])
+    workspace = Workspace.from_events(session.events)
+    assert workspace.text("m.py") == data["text"]

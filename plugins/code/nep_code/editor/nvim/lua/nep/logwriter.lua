@@ -131,8 +131,12 @@ function Writer:_sync()
     return
   end
   self.syncing = true
-  uv.fs_fsync(self.fd, function()
+  local fd = self.fd
+  uv.fs_fsync(fd, function(err)
     self.syncing = false
+    if err and self.fd == fd then -- the disk refused what the page cache took (a full disk, EIO): recover as after a failed write
+      self:_tear(err)
+    end
     for _, fd in ipairs(self.closing) do
       uv.fs_close(fd)
     end

@@ -140,10 +140,11 @@ function M.log_path()
   return config.log_dir() .. "/" .. M.session .. ".jsonl"
 end
 
--- Append a record to this session's log (opened, with its header, on the first record).
+-- Append a record to this session's log (opened, with its header, on the first record); false when
+-- it could not be written.
 function M.log(record)
   if not config.options.record then
-    return
+    return true
   end
   if not M.writer then
     local version = vim.version()
@@ -165,7 +166,7 @@ function M.log(record)
       vim.schedule(function()
         vim.notify("nep: cannot write session log " .. M.log_path() .. ": " .. tostring(err), vim.log.levels.WARN)
       end)
-      return
+      return false
     end
     M.writer = writer
   end
@@ -183,6 +184,7 @@ function M.log(record)
   if M.on_log and not record.feedback then
     M.on_log(record)
   end
+  return written
 end
 
 local function stamp(t)
@@ -353,14 +355,18 @@ function M.flush(buf, offset)
     if #M.window == 0 then
       M.base_t = t
     end
-    M.log({ t = t, state = { files = { [entry.path] = text_of(file.shadow) } } })
+    if not M.log({ t = t, state = { files = { [entry.path] = text_of(file.shadow) } } }) then
+      file.logged = false -- snapshot again before the next edit
+    end
   end
   file.shadow = apply(file.shadow, edit.line, edit.delete, edit.insert)
   local event = { t = t, action = edit_action(entry.path, edit) }
   if M.before_edit then
     M.before_edit(event)
   end
-  M.log(event)
+  if not M.log(event) then
+    file.logged = false -- the log lacks this edit: the next one starts from a new snapshot of the file
+  end
   remember(event)
   M.counts.edits = M.counts.edits + 1
   return event
@@ -440,7 +446,7 @@ local function snapshot(buf, entry)
     file.shadow = lines
     local t = stamp(now())
     local event = { t = t, state = { files = { [entry.path] = text_of(lines) } } }
-    M.log(event)
+    file.logged = M.log(event) -- not written: the next edit snapshots the file again
     remember(event)
   else
     file.shadow = lines
