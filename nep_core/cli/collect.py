@@ -61,16 +61,21 @@ def command(
 
 
 def check_not_read(out: Path, bundle, source: str) -> None:
-    """Refuse an ``--out`` that is, or is inside, a folder the sources read, or the apps' and the
-    server's own log folders: collecting would replace logs with what was read of them, which leaves
-    out every line the reader skipped."""
+    """Refuse an ``--out`` that is, or is inside, a folder of session logs the sources read, or the
+    apps' and the server's own log folders: collecting would replace logs with what was read of them,
+    which leaves out every line the reader skipped. (Sources that read code or drawings write nothing
+    over what they read.)"""
+    from nep_core.app_logs import AppLogCollector
+    from nep_core.collector import LogCollector
     from nep_core.dataset import nep_home, parse_source, split_sources
     from nep_core.errors import NepError
 
     home = nep_home()
     folders = [(home / "logs", "the apps' session logs"), (home / "feedback", "the server's feedback logs")]
     for part in split_sources(source):
-        _, argument = parse_source(bundle, part)
+        name, argument = parse_source(bundle, part)
+        if not isinstance(bundle.collectors.get(name), (LogCollector, AppLogCollector)):
+            continue
         where = argument.split("?", 1)[0]
         path = Path(where).expanduser() if where else None  # ``refactor:?sessions=3`` names no folder
         if path is not None and path.is_dir():
