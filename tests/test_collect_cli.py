@@ -156,6 +156,11 @@ def test_collecting_into_a_folder_it_reads_is_refused_so_no_skipped_line_is_lost
     assert victim.read_bytes() == kept
     inside = nep("collect", "--domain", "code", "--source", "refactor:?sessions=1", "--out", "data-here", env=env, cwd=tmp_path)
     assert inside.returncode == 0, inside.stderr  # a source that names no folder reads none (not the current one)
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "m.py").write_text("def f(a):\n    return a\n\n\ndef g(b):\n    return f(b)\n")
+    code = nep("collect", "--domain", "code", "--source", f"refactor:{tmp_path / 'project'}?sessions=1", "--out",
+               str(tmp_path / "project" / "data"), env=env)
+    assert code.returncode == 0 and "wrote 1 session" in code.stdout, code.stderr  # code is read there, not logs
 
 
 def test_a_file_system_that_refuses_a_write_or_a_file_as_nep_home_is_one_line(tmp_path):
