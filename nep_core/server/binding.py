@@ -57,8 +57,8 @@ def bind_socket(host: str, port: int) -> socket.socket:
         sock.bind(address)
     except OSError as error:
         sock.close()
-        taken = error.errno == errno.EADDRINUSE
-        hint = "pick another --port" if taken else f"--host {host} must be an address of this machine"
+        elsewhere = error.errno == errno.EADDRNOTAVAIL
+        hint = f"--host {host} must be an address of this machine" if elsewhere else "pick another --port"
         raise NepError(f"cannot listen on {host}:{port}: {error.strerror}; {hint}") from None
     return sock
 
