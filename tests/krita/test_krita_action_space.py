@@ -301,6 +301,10 @@ def test_a_suggestion_decoded_as_a_copy_is_checked_without_measuring_distances(m
         with monkeypatch.context() as patch:
             patch.setattr(nep_krita.raster, "chamfer_distance", lambda *args: pytest.fail("measured a copy"))
             assert bound.encode(suggestion) == tokens and bound.validate(suggestion) == suggestion
+    retraced = [(40, 252, 0.8, 0.0), (40, 352, 0.8, 8.0), (40, 300, 0.8, 16.0)]  # the line, drawn again part way back
+    again = space.for_context(Context(history=[*history, Event(3.0, action=stroke_action(retraced))]))
+    line_copy = again.decode(["@stroke", "copy=2", "jx=0", "jy=0"])  # the line itself: at distance 0 from the newer stroke too
+    assert again.encode(line_copy) == ["@stroke", "copy=1", "jx=0", "jy=0"]  # of equals, the newest source, as before
     near = stroke_action([(x + 12.4, y + 29.7, p, t) for x, y, p, t in wave])  # not exactly a copy: still measured
     assert bound.encode(near) == ["@stroke", "copy=2", "jx=12", "jy=30"]
 

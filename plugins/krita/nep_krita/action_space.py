@@ -717,7 +717,8 @@ class KritaActionSpace(ActionSpace):
         image) is within COPY_TOLERANCE of ``stroke``; of equals, the newest source, and a copy before a flip.
 
         A stroke that is exactly such a copy (a suggestion the model wrote as one, checked before it is
-        served) is found without measuring: Chamfer distances cost about a millisecond each."""
+        served) is found without measuring all of them (Chamfer distances cost about a millisecond
+        each): only an earlier candidate could win, at distance 0, and that needs the same extent."""
         from nep_krita.raster import chamfer_distance
 
         candidates = []
@@ -729,6 +730,11 @@ class KritaActionSpace(ActionSpace):
                     continue
                 if len(source) == len(stroke.points) and all(
                         x + jx == point[0] and y + jy == point[1] for (x, y, *_), point in zip(source, stroke.points)):
+                    extent = _extent(stroke.points)
+                    for earlier, earlier_jx, earlier_jy, earlier_source in candidates:
+                        moved = [(x + earlier_jx, y + earlier_jy) for x, y, *_ in earlier_source]
+                        if _extent(moved) == extent and chamfer_distance(stroke, Stroke(tuple((x, y, 1.0, 0.0) for x, y in moved))) == 0:
+                            return [STROKE_TOKEN, earlier, JX_TOKENS[earlier_jx], JY_TOKENS[earlier_jy]]
                     return [STROKE_TOKEN, token, JX_TOKENS[jx], JY_TOKENS[jy]]
                 candidates.append((token, jx, jy, source))
         best, best_distance = None, COPY_TOLERANCE
@@ -975,3 +981,4 @@ class KritaActionSpace(ActionSpace):
             except (TypeError, ValueError, IndexError, KeyError):
                 return "stroke"
         return super().describe(action)
+
