@@ -165,8 +165,13 @@ def test_collecting_into_a_folder_it_reads_is_refused_so_no_skipped_line_is_lost
 
 def test_a_file_system_that_refuses_a_write_or_a_file_as_nep_home_is_one_line(tmp_path):
     result = nep("eval", "--domain", "tags", "--model", "ngram", "--limit", "5", "--json", "/proc/nep-eval.json")
+    assert result.returncode == 2 and result.stderr.strip() == "error: --json /proc cannot be written: No such file or directory"
+    too_long = tmp_path / ("x" * 300 + ".json")  # the folder can be written, the file cannot
+    result = nep("eval", "--domain", "tags", "--model", "ngram", "--limit", "5", "--json", str(too_long))
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
-    assert result.stderr.strip().splitlines()[-1] == "error: /proc/nep-eval.json: No such file or directory"
+    assert result.stderr.strip().splitlines()[-1].replace("\n", "") == f"error: {too_long}: File name too long"
+    debug = nep("eval", "--domain", "tags", "--model", "ngram", "--limit", "5", "--json", str(too_long), env={**os.environ, "NEP_DEBUG": "1"})
+    assert debug.returncode == 1 and "Traceback" in debug.stderr and debug.stderr.strip().endswith("File name too long")
     (tmp_path / "home").write_text("a file")
     result = nep("eval", "--domain", "tags", "--model", "ngram", env={**os.environ, "NEP_HOME": str(tmp_path / "home")})
     assert result.returncode == 2 and "Traceback" not in result.stderr

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import traceback
 import warnings
 
 import typer
@@ -78,6 +80,8 @@ def main() -> None:
         err_console.print("interrupted")
         sys.exit(130)
     except OSError as error:  # a folder that cannot be written, a full disk: the machine's, not NEP's
+        if os.environ.get("NEP_DEBUG"):  # a bug can raise one too: its traceback on request
+            traceback.print_exc()
         err_console.print(f"[red]error:[/red] {escape(os_error_line(error))}", markup=True, soft_wrap=True, highlight=False)
         sys.exit(1)
     except Exception as error:

@@ -146,3 +146,12 @@ def test_a_time_scale_is_not_taken_for_the_frame_rate(tmp_path):
     track.append(clip("B", 0, 50, 25.0))
     track.remove(track[0])
     assert timeline_rate(avfoundation) == 25.0  # the first clip at a frame rate
+
+
+def test_hidden_files_are_not_timelines(tmp_path):
+    """A temporary file a killed write left (``.cut.123.tmp.otio``), or an editor's, is not read as a version."""
+    from nep_video.formats import is_timeline_file
+
+    (tmp_path / ".cut.4242.tmp.otio").write_text("{")
+    (tmp_path / "cut.otio").write_text("{")
+    assert [is_timeline_file(tmp_path / name) for name in (".cut.4242.tmp.otio", "cut.otio")] == [False, True]

@@ -45,6 +45,10 @@ TIMECODE = re.compile(r"\b\d{2}:\d{2}:\d{2}([:;.,])(\d{2})\b")
 
 
 def is_timeline_file(path: Path) -> bool:
+    """A file (or .otiod folder) NEP reads as a timeline; hidden ones (an editor's or NEP's own temporary
+    files) are not."""
+    if path.name.startswith("."):
+        return False
     return path.is_file() and path.suffix.lower() in ADAPTERS or path.is_dir() and path.suffix.lower() == ".otiod"
 
 
