@@ -45,6 +45,8 @@ _EMPTY = otio.schema.Timeline(name="empty")
 RECENT_CONTEXTS = 8
 _recent: OrderedDict[int, tuple[Context, int, Any, Replayed]] = OrderedDict()
 _recent_lock = threading.Lock()
+_cache_lock = threading.Lock()
+"""Guards ``_cache`` and ``_state_keys``: the server's threads and its event loop replay and check at once."""
 
 
 def timeline_at(context: Context) -> Replayed:
@@ -80,13 +82,15 @@ def _replayed(context: Context) -> Replayed:
 
 def _state_key(state: Mapping[str, Any]) -> int:
     """A key for the snapshot's content (memoized per snapshot object, which is kept alive meanwhile)."""
-    hit = _state_keys.get(id(state))
+    with _cache_lock:
+        hit = _state_keys.get(id(state))
     if hit is not None and hit[0] is state:
         return hit[1]
     key = hash(json.dumps(state, sort_keys=True, separators=(",", ":")))
-    _state_keys[id(state)] = (state, key)
-    if len(_state_keys) > CACHE_SIZE:
-        _state_keys.popitem(last=False)
+    with _cache_lock:
+        _state_keys[id(state)] = (state, key)
+        if len(_state_keys) > CACHE_SIZE:
+            _state_keys.popitem(last=False)
     return key
 
 
@@ -96,16 +100,22 @@ def snapshot_problem(state: Mapping[str, Any], where: str = "state") -> str | No
     if "timeline" not in state:
         return None
     key = _state_key(state)
-    if key in _cache:
-        return None
+    with _cache_lock:
+        if key in _cache:
+            return None
     try:
         timeline = timeline_from_state(state, where)
     except NepError as error:
         return str(error)
-    _cache[key] = (timeline, 0, view_of(timeline))
-    if len(_cache) > CACHE_SIZE:
-        _cache.popitem(last=False)
+    _keep(key, (timeline, 0, view_of(timeline)))
     return None
+
+
+def _keep(key: int, replayed: tuple[otio.schema.Timeline, int, TimelineView]) -> None:
+    with _cache_lock:
+        _cache[key] = replayed
+        if len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
 
 
 def _replay(state: Mapping[str, Any], edits: list, where: str) -> tuple[otio.schema.Timeline, int, TimelineView]:
@@ -114,13 +124,15 @@ def _replay(state: Mapping[str, Any], edits: list, where: str) -> tuple[otio.sch
     keys = [_state_key(state)]
     for action in edits:
         keys.append(hash((keys[-1], action.key())))
-    done = len(edits)
-    while done >= 0 and keys[done] not in _cache:
-        done -= 1
-    if done == len(edits):
-        _cache.move_to_end(keys[done])
-        return _cache[keys[done]]
-    if done < 0:
+    with _cache_lock:
+        done = len(edits)
+        while done >= 0 and keys[done] not in _cache:
+            done -= 1
+        if done == len(edits):
+            _cache.move_to_end(keys[done])
+            return _cache[keys[done]]
+        start = _cache[keys[done]] if done >= 0 else None
+    if start is None:
         try:
             timeline = timeline_from_state(state)
         except NepError as error:  # one the collectors drop, met in `nep predict`, `nep serve` or a `logs:` dataset
@@ -128,16 +140,15 @@ def _replay(state: Mapping[str, Any], edits: list, where: str) -> tuple[otio.sch
             timeline = _EMPTY.deepcopy()
         done, skipped = 0, 0
     else:
-        previous, skipped, _ = _cache[keys[done]]
+        previous, skipped, _ = start
         timeline = previous.deepcopy()
     for action in edits[done:]:
         try:
             apply_in_place(timeline, action)
         except InvalidAction:
             skipped += 1
-    _cache[keys[-1]] = replayed = (timeline, skipped, view_of(timeline))
-    if len(_cache) > CACHE_SIZE:
-        _cache.popitem(last=False)
+    replayed = (timeline, skipped, view_of(timeline))
+    _keep(keys[-1], replayed)
     return replayed
 
 
