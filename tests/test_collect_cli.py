@@ -73,7 +73,7 @@ def test_a_source_times_n_gives_copies_that_train_with_their_original(tmp_path):
     assert all(copy.events == next(s for s in mine if s.id == copy.meta["copy_of"]).events for copy in copies)
     assert len(load_sessions(domain, f"{tmp_path / 'mine'} * 2")[0]) == 6  # a bare folder of logs takes a count too
     bad = nep("collect", "--domain", "tags", "--source", "synthetic:3 * many", "--out", str(tmp_path / "bad"))
-    assert bad.returncode != 0 and "the count after '*' is a whole number >= 1" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.returncode != 0 and "the count after '*' is a whole number from 1 to 1000" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_user_errors_are_one_line_without_traceback(tmp_path):

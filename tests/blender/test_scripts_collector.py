@@ -189,7 +189,7 @@ def test_a_zip_of_scripts_reads_like_the_folder_and_copies_of_it_train_only(doma
         assert len(copies) == 2
         expected = [split_of[original.id]] * 2 if split_of[original.id] == "train" else []
         assert [split_of[copy] for copy in copies if copy in split_of] == expected
-    with pytest.raises(NepError, match="the count after '\\*' is a whole number >= 1"):
+    with pytest.raises(NepError, match="the count after '\\*' is a whole number from 1 to 1000"):
         list(collect(domain, f"scripts:{archive} * 0", CollectReport()))
     corrupt = tmp_path / "corrupt.zip"
     corrupt.write_bytes(b"PK not really a zip")
