@@ -95,6 +95,16 @@ def test_outputs_and_options_are_checked_before_any_work(tmp_path):
     assert not (tmp_path / "gone").exists()
 
 
+def test_a_model_of_another_domain_is_named_without_an_option_video_lacks(tmp_path):
+    project = trimmed_versions(tmp_path)[-1]
+    other = tmp_path / "turtle-model"
+    other.mkdir()
+    (other / "nep.json").write_text('{"nep": 1, "domain": "turtle"}')
+    result = run_nep("video", "suggest", str(project), "--model", str(other), timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == f"error: {other} is a model of the turtle domain; nep video needs a video model (nep train --domain video)"
+
+
 REWRITER = """
 import sys, time, shutil
 for source in sys.argv[2:]:

@@ -47,6 +47,12 @@ def _predictor(model: str, data: Optional[str]):
     from nep_core.plugins import get_domain
 
     domain = get_domain("video")
+    if not is_baseline(model):
+        from nep_core.checkpoint import read_meta
+
+        trained_for = read_meta(model).get("domain")
+        if trained_for != domain.name:  # `nep video` has no --domain to switch to
+            raise NepError(f"{model} is a model of the {trained_for} domain; nep video needs a video model (nep train --domain video)")
     examples = train_examples_for(domain, data) if is_baseline(model) and data else None
     return domain, load_predictor(model, domain, examples)
 
