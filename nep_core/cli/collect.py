@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from nep_core.cli.common import console, domain_option, make_output_folder, warn_each
+from nep_core.cli.common import console, domain_option, is_within, make_output_folder, warn_each
 
 
 def command(
@@ -80,8 +80,7 @@ def check_not_read(out: Path, bundle, source: str) -> None:
         path = Path(where).expanduser() if where else None  # ``refactor:?sessions=3`` names no folder
         if path is not None and path.is_dir():
             folders.append((path, f"read by the source '{part}'"))
-    target = out.expanduser().resolve()
     for folder, what in folders:
-        if target == folder.resolve() or folder.resolve() in target.parents:
+        if is_within(out, folder):
             raise NepError(f"--out {out} is inside {folder} ({what}): collecting there would replace logs with what was read of "
                            "them; pass a folder of its own")

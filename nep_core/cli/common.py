@@ -40,6 +40,12 @@ def warn_if_trained_otherwise(predictor, domain) -> None:
                  f"it still runs, but was not trained for this: retrain it with `nep train --domain {domain.name}` for its best suggestions")
 
 
+def is_within(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is ``folder`` or lies inside it (links and ``..`` resolved)."""
+    target = path.expanduser().resolve()
+    return folder.expanduser().resolve() in (target, *target.parents)
+
+
 def make_output_folder(path: Path | None, option: str) -> None:
     """Make the folder ``option`` names (and its parents) before any work, or stop with a one-line
     user error: it, or the nearest part of its path that exists, is a file, or it cannot be made or

@@ -12,6 +12,7 @@ from nep_core.cli.common import (
     domain_option,
     err_console,
     info,
+    is_within,
     location_model_option,
     make_output_file_folder,
     make_output_folder,
@@ -197,7 +198,7 @@ def command(
         raise NepError(f"--render-limit must be at least 1, got {render_limit}")
     checkpoints = [Path(path) for path in (model, location_model, *(compare or ())) if path is not None and Path(path).is_dir()]
     for option, output in (("--json", json_file), ("--render", render)):
-        inside = next((folder for folder in checkpoints if output is not None and folder.resolve() in (output.resolve(), *output.resolve().parents)), None)
+        inside = next((folder for folder in checkpoints if output is not None and is_within(output, folder)), None)
         if inside is not None:
             raise NepError(f"{option} {output} is inside the checkpoint {inside}, whose files it could replace; write it elsewhere")
     make_output_folder(render, "--render")
