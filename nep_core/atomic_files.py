@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -15,7 +16,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """A temporary path beside ``path`` (with the same suffix, so writers that go by it still do) to
     write the file to; when the block ends without an error it replaces ``path``, else it is removed."""
     path = Path(path)
-    temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    temporary = _new_file_beside(path)
     try:
         yield temporary
         with open(temporary, "rb") as handle:
@@ -29,6 +30,21 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         with contextlib.suppress(OSError):  # a read-only or vanished folder: the error that got here says why
             temporary.unlink(missing_ok=True)
+
+
+def _new_file_beside(path: Path) -> Path:
+    """A new empty file with an unguessable name beside ``path``, created exclusively (so a link planted
+    under that name cannot redirect the write) with the permissions the umask gives new files."""
+    while True:
+        temporary = path.with_name(f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp{path.suffix}")
+        try:
+            os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        except OSError as error:
+            error.filename = str(path)  # name the file the user asked for
+            raise
+        return temporary
 
 
 def _sync_folder(folder: Path) -> None:

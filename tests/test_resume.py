@@ -127,6 +127,31 @@ def test_resume_refuses_a_cut_short_checkpoint_or_fewer_steps_than_done_in_one_l
         train(dataclasses.replace(config, max_steps=8, resume=True))
 
 
+class _RunsCodeWhenUnpickled:
+    """A pickle that creates a file when loaded: what a hostile checkpoint could do instead."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_a_checkpoint_holding_more_than_tensors_and_plain_data_is_never_unpickled(tmp_path):
+    """Resuming reads the step first; a checkpoint from elsewhere must not run code by being read."""
+    from nep_core.errors import NepError
+    from nep_core.training.run_folder import checkpoint_step
+
+    planted, hostile = tmp_path / "ran", tmp_path / "last.ckpt"
+    torch.save({"global_step": 3, "payload": _RunsCodeWhenUnpickled(planted)}, hostile)
+    with pytest.raises(NepError, match=re.escape(f"{hostile}: cannot be read as a training checkpoint")):
+        checkpoint_step(hostile)
+    assert not planted.exists()
+    plain = tmp_path / "plain.ckpt"
+    torch.save({"global_step": 3, "state_dict": {"w": torch.zeros(2)}, "hparams": {"lr": 0.1, "name": "x"}}, plain)
+    assert checkpoint_step(plain) == 3
+
+
 def test_an_export_that_fails_part_way_never_leaves_a_model_that_reads_as_whole(tmp_path, tags_domain, monkeypatch):
     """The weights were written in place over the model before, beside the older run's nep.json."""
     from inference_helpers import save_random_checkpoint

@@ -83,6 +83,21 @@ def test_nep_serve_refuses_a_non_loopback_host():
     assert "listening" not in result.stdout
 
 
+def test_nep_serve_open_to_other_machines_needs_a_token(monkeypatch):
+    """The Host check keeps DNS-rebinding pages off a loopback server; open to the network, only a token can."""
+    monkeypatch.delenv("NEP_SERVER_TOKEN", raising=False)
+    result = subprocess.run(
+        [*nep_command(), "serve", "--domain", "tags", "--model", "ngram", "--host", "0.0.0.0", "--allow-remote", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--allow-remote needs --token (or NEP_SERVER_TOKEN)" in lines[0], result.stderr
+    assert "listening" not in result.stdout
+
+
 @pytest.mark.parametrize(("option", "value", "named"), [("--device", "cuda:99", "cuda:99"), ("--device", "tpu", "tpu"), ("--dtype", "float8", "float8")])
 def test_nep_serve_refuses_a_device_or_dtype_it_cannot_use(option, value, named):
     result = subprocess.run(

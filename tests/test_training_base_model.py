@@ -79,3 +79,23 @@ def _context(domain):
 
     session = next(iter(domain.collectors["synthetic"].collect("1", CollectReport())))
     return Context(history=session.events[:12])
+
+
+def test_a_base_model_is_loaded_from_safetensors_only(base_model, tmp_path, tags_domain):
+    """Pickled weights (pytorch_model.bin) can run code when loaded: such a folder is refused."""
+    import shutil
+
+    from safetensors.torch import load_file
+
+    from nep_core.errors import NepError
+    from nep_core.model.base import load_base_model, load_base_tokenizer
+
+    pickled = tmp_path / "pickled"
+    shutil.copytree(base_model, pickled)
+    weights = pickled / "model.safetensors"
+    torch.save(load_file(weights), pickled / "pytorch_model.bin")
+    weights.unlink()
+    tokenizer = load_base_tokenizer(base_model, tags_domain)
+    with pytest.raises(NepError, match=r"--base-model .*pickled: cannot load the model"):
+        load_base_model(pickled, tokenizer)
+    assert load_base_model(base_model, tokenizer).get_input_embeddings().weight.shape[0] == len(tokenizer)

@@ -45,7 +45,7 @@ def command(
         DEFAULT_MAX_HISTORY_EVENTS, "--max-history", min=1, help="Most events accepted in one request's history."
     ),
     allow_remote: bool = typer.Option(
-        False, "--allow-remote", help="Allow a --host that other machines can reach (use --token too)."
+        False, "--allow-remote", help="Allow a --host that other machines can reach; needs --token."
     ),
     speculate: bool = typer.Option(
         True,
@@ -88,6 +88,11 @@ def command(
     if log_level not in LOG_LEVELS:
         raise NepError(f"--log-level {log_level}: choose one of {', '.join(LOG_LEVELS)}")
     remote_warning = check_bind_host(host, allow_remote)
+    if remote_warning and not token:
+        raise NepError(
+            f"--host {host} with --allow-remote needs --token (or NEP_SERVER_TOKEN): without one, any program on the network, "
+            "and any web page a browser there opens, could use the server"
+        )
     placement = resolve_placement(device, dtype)
     bundle = get_domain(domain)
     single_baseline = is_baseline(model) and location_model is None
@@ -119,8 +124,6 @@ def command(
         )
         if remote_warning:
             warn(remote_warning)
-            if not token:
-                warn("no --token is set: every client on the network is trusted")
         sock.listen(2048)  # from here connections queue (uvicorn's backlog) instead of being refused
         url = socket_url(sock)
         auth = ' -H "Authorization: Bearer $NEP_SERVER_TOKEN"' if token else ""

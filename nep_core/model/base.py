@@ -63,7 +63,7 @@ def load_base_model(path: Path, tokenizer):
     from transformers import AutoModelForCausalLM
 
     try:
-        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32, use_safetensors=True)
     except Exception as error:
         raise NepError(f"--base-model {path}: cannot load the model ({type(error).__name__}: {first_line(error)})") from None
     if model.get_input_embeddings().weight.shape[0] != len(tokenizer):

@@ -101,6 +101,8 @@ def create_app(
         version=__version__,
         description=f"Next-edit suggestions for the `{domain.name}` domain from `{model_name}`. See docs/serving.md.",
         lifespan=lifespan,
+        docs_url=None,  # Swagger UI and ReDoc would load scripts from a CDN into the server's origin
+        redoc_url=None,
     )
     app.state.service = service
     install_error_handlers(app)

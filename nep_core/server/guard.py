@@ -1,7 +1,7 @@
 """Who may talk to the server: the Host header (against DNS rebinding) and the optional bearer token.
 
-Both are checked from the headers alone, before any body is read. Requests for the API schema and
-its docs pages need no token; every ``/v1/`` endpoint does when one is set.
+Both are checked from the headers alone, before any body is read. The API schema (``/openapi.json``)
+needs no token; every ``/v1/`` endpoint does when one is set.
 """
 
 from __future__ import annotations

@@ -444,7 +444,7 @@ def fit(plan: RunPlan, trainer, setup: TrainingSetup) -> None:
     """``trainer.fit``; an interruption (Ctrl-C, SIGTERM) becomes TrainingInterrupted, saying how to resume."""
     resume_from = str(plan.resume_from) if plan.resume_from else None
     try:
-        trainer.fit(setup.system, datamodule=setup.datamodule, ckpt_path=resume_from)
+        trainer.fit(setup.system, datamodule=setup.datamodule, ckpt_path=resume_from, weights_only=True)
     except (SystemExit, KeyboardInterrupt):
         if not trainer.interrupted:
             raise

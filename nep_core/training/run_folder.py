@@ -138,16 +138,14 @@ class RunFolder:
 
 
 def checkpoint_step(path: Path) -> int:
-    """The step a Lightning checkpoint was saved at (memory-mapped, so only that number is read)."""
-    import pickle
+    """The step a Lightning checkpoint was saved at (memory-mapped, so only that number is read).
 
+    Only tensors and plain data are unpickled (``weights_only``): a checkpoint holding any other type
+    could run code when loaded, so it cannot be resumed from, here or in Lightning."""
     import torch
 
     try:
-        try:
-            state = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
-        except pickle.UnpicklingError:  # whole, but holding a type weights_only refuses: Lightning loads it in full too
-            state = torch.load(path, map_location="cpu", mmap=True, weights_only=False)
+        state = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
         return int(state["global_step"])
     except Exception as error:  # a cut-short zip, another format, a missing key: all mean "cannot resume from it"
         raise NepError(f"{path}: cannot be read as a training checkpoint, it may be cut short or corrupt ({first_line(error)})") from None
