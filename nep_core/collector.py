@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
 from nep_core.session import Session
 
@@ -42,8 +42,10 @@ class LogCollector(Collector):
     name = "logs"
     description = "session logs (*.jsonl) in a folder, as apps and `nep serve` write them"
 
-    def __init__(self, domain: str):
+    def __init__(self, domain: str, state_problem: Callable[[Any, str], str | None] | None = None):
         self.domain = domain
+        self.state_problem = state_problem
+        """The domain encoder's ``state_problem``: a log with a state snapshot it cannot read is skipped."""
 
     def collect(self, argument: str, report: CollectReport, seed: int = 0) -> Iterable[Session]:
         from nep_core.errors import NepError
@@ -52,7 +54,7 @@ class LogCollector(Collector):
         if not argument.strip():  # `logs:` would read the current folder, which nobody means
             raise NepError("logs: name the folder of session logs to read (logs:DIR)")
         read_report = ReadReport()
-        for session in read_sessions(argument, domain=self.domain, strict=False, report=read_report):
+        for session in read_sessions(argument, domain=self.domain, strict=False, report=read_report, state_problem=self.state_problem):
             report.count("sessions")
             yield session
         report.count("bad lines skipped", read_report.skipped_lines)

@@ -205,5 +205,5 @@ def load_sessions(domain: Domain, data: str | os.PathLike | None = None, *, stri
         raise NepError(f"{folder}: no such data folder; make one with `nep collect --domain {domain.name} --out {folder}`")
     if not log_files(folder):
         raise NepError(f"{folder}: no session logs (*.jsonl) found; make some with `nep collect --domain {domain.name}`")
-    sessions = list(read_sessions(folder, domain=domain.name, strict=strict, report=report))
+    sessions = list(read_sessions(folder, domain=domain.name, strict=strict, report=report, state_problem=domain.encoder.state_problem))
     return sessions, report

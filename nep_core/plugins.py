@@ -171,6 +171,13 @@ def domains() -> dict[str, Any]:
                     f"domain '{domain.name}' is registered by both '{table[domain.name].plugin}' and '{_plugin}'; "
                     f"uninstall one, or limit loading with NEP_LOAD_PLUGINS"
                 )
+            for what, named in (("collectors", domain.collectors), ("verifiers", domain.verifiers)):
+                for key, item in named.items():
+                    if getattr(item, "name", None) != key:
+                        raise PluginError(
+                            f"plugin '{_plugin}' registered domain '{domain.name}' with {what}[{key!r}] named "
+                            f"{getattr(item, 'name', None)!r}; the key must be its name (sources are written NAME:ARGUMENT)"
+                        )
             # A copy, so a plugin may register a module-level Domain and the table can be rebuilt.
             table[domain.name] = replace(
                 domain, collectors=dict(domain.collectors), verifiers=dict(domain.verifiers), plugin=_plugin
@@ -180,7 +187,7 @@ def domains() -> dict[str, Any]:
 
     for domain in table.values():
         if "logs" not in domain.collectors:
-            domain.add_collector(LogCollector(domain.name), "nep_core")
+            domain.add_collector(LogCollector(domain.name, domain.encoder.state_problem), "nep_core")
         if not domain.verifiers:
             domain.add_verifier(ActionSpaceVerifier(domain.action_space), "nep_core")
 

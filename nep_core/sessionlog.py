@@ -17,7 +17,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from nep_core.actions import Action, is_finite_number
 from nep_core.appkit.sessionlog import SessionLog, utc_now  # noqa: F401 (utc_now: part of this module's API)
@@ -252,10 +252,12 @@ def log_files(folder: str | os.PathLike) -> list[Path]:
 
 
 def read_sessions(
-    folder: str | os.PathLike, *, domain: str | None = None, strict: bool = True, report: ReadReport | None = None
+    folder: str | os.PathLike, *, domain: str | None = None, strict: bool = True, report: ReadReport | None = None,
+    state_problem: Callable[[Any, str], str | None] | None = None,
 ) -> Iterator[Session]:
-    """Every session log under ``folder``; a file without a readable header, or a session of another
-    domain, raises (with ``strict=False`` it is reported and skipped)."""
+    """Every session log under ``folder``; a file without a readable header, a session of another
+    domain, or a state snapshot ``state_problem`` (the domain encoder's) finds unreadable, raises (with
+    ``strict=False`` it is reported and the file skipped)."""
     report = report if report is not None else ReadReport()
     for path in log_files(folder):
         try:
@@ -271,7 +273,23 @@ def read_sessions(
                 raise LogFormatError(message + "; pass --domain " + session.domain + " or remove the file")
             report.warnings.append(message + "; file skipped")
             continue
+        problem = None if state_problem is None else first_state_problem(session, report.event_lines, state_problem)
+        if problem is not None:
+            message = f"{path}:{problem}"
+            if strict:
+                raise LogFormatError(message)
+            report.warnings.append(message + "; file skipped")
+            continue
         yield session
+
+
+def first_state_problem(session: Session, event_lines: list[int], state_problem: Callable[[Any, str], str | None]) -> str | None:
+    """``LINE: state.FIELD: reason`` for the first event whose state snapshot the domain cannot read."""
+    for event, line in zip(session.events, event_lines):
+        problem = None if event.state is None else state_problem(event.state, "state")
+        if problem:
+            return f"{line}: {problem}"
+    return None
 
 
 MAX_FILE_NAME_BYTES = 200

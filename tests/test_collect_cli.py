@@ -112,6 +112,12 @@ def test_domains_json_lists_the_test_domain():
     payload = json.loads(result.stdout)
     assert payload["tags"]["collectors"] == ["logs", "synthetic"]
     assert payload["tags"]["verifiers"] == ["nesting"]
+    from nep_core.plugins import get_domain
+
+    tags = get_domain("tags")
+    assert payload["tags"]["collector_descriptions"] == {name: tags.collectors[name].description for name in ("logs", "synthetic")}
+    assert payload["tags"]["collector_descriptions"]["logs"].startswith("session logs")
+    assert set(payload["tags"]["verifier_descriptions"]) == {"nesting"}
 
 
 def test_a_bad_option_value_or_an_unknown_option_or_command_is_one_line_with_status_2(tmp_path):

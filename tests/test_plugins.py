@@ -166,6 +166,25 @@ def test_duplicate_collector_name_is_a_plugin_error():
         plugins.unregister_plugin("ClashPlugin")
 
 
+@pytest.mark.parametrize("what", ["collectors", "verifiers"])
+def test_a_domain_whose_collector_or_verifier_key_is_not_its_name_is_a_plugin_error(what):
+    """`--source gen:2` would fail with 'unknown source' while `nep domains` listed `gen`."""
+    class MisnamedPlugin:
+        @nep_core.hookimpl
+        def register_domains(self, register):
+            domain = small_domain("misnamed")
+            items = {"gen": OneTagCollector()} if what == "collectors" else {"gen": ShallowVerifier()}
+            register(Domain(**{**domain.__dict__, what: items}))
+
+    plugins.register_plugin(MisnamedPlugin(), name="MisnamedPlugin")
+    try:
+        name = "one-tag" if what == "collectors" else "shallow"
+        with pytest.raises(PluginError, match=rf"domain 'misnamed' with {what}\['gen'\] named '{name}'; the key must be its name"):
+            plugins.domains()
+    finally:
+        plugins.unregister_plugin("MisnamedPlugin")
+
+
 def test_registering_something_that_is_not_a_domain_is_a_plugin_error():
     class ConfusedPlugin:
         @nep_core.hookimpl

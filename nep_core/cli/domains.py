@@ -28,6 +28,8 @@ def command(
                 "description": domain.description,
                 "collectors": sorted(domain.collectors),
                 "verifiers": sorted(domain.verifiers),
+                "collector_descriptions": {name: item.description for name, item in sorted(domain.collectors.items())},
+                "verifier_descriptions": {name: item.description for name, item in sorted(domain.verifiers.items())},
                 "default_source": domain.default_source,
                 "default_preset": domain.default_preset,
                 "default_max_steps": domain.default_max_steps,

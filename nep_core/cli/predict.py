@@ -42,7 +42,7 @@ def command(
     from nep_core.inference.factory import train_examples_for
     from nep_core.plugins import get_domain
     from nep_core.server.suggest import checked_prediction
-    from nep_core.sessionlog import ReadReport, read_session
+    from nep_core.sessionlog import ReadReport, first_state_problem, read_session
 
     bundle = get_domain(domain)
     check_top_k(top_k)
@@ -52,10 +52,9 @@ def command(
         warn(message)
     if recorded.domain != bundle.name:
         raise NepError(f"{session}: the session is of domain '{recorded.domain}', not '{bundle.name}'; pass --domain {recorded.domain}")
-    for number, event in enumerate(recorded.events):
-        problem = None if event.state is None else bundle.encoder.state_problem(event.state, "state")
-        if problem:
-            raise NepError(f"{session}:{report.event_lines[number]}: {problem}")
+    problem = first_state_problem(recorded, report.event_lines, bundle.encoder.state_problem)
+    if problem:
+        raise NepError(f"{session}:{problem}")
     if is_baseline(model) and location_model is None:
         predictor = load_predictor(model, bundle, train_examples_for(bundle, data))
     else:

@@ -27,3 +27,45 @@ def test_bad_states_are_named_by_field(state, problem):
 @pytest.mark.parametrize("state", [GOOD, {}, {"cursor": {}}, {"files": {}}, {"files": {"a.py": ""}, "cursor": {"file": "a.py", "line": 1}}])
 def test_good_states_have_no_problem(state):
     assert get_domain("code").encoder.state_problem(state, "history[0].state") is None
+
+
+def _logs_with_one_bad_state(folder):
+    from nep_core.actions import Action
+    from nep_core.session import Event, Session
+    from nep_core.sessionlog import write_session
+
+    edit = Action(kind="replace", args={"file": "a.py", "line": 1, "old": "x = 1", "new": "x = 2"})
+    good = [Event(t=0.0, state=GOOD), Event(t=1.0, action=edit)]
+    bad = [Event(t=0.0, state=GOOD), Event(t=1.0, state={"cursor": {"file": "a.py", "line": 0}}), Event(t=2.0, action=edit)]
+    write_session(folder / "good.jsonl", Session(id="good", domain="code", events=good))
+    return write_session(folder / "bad.jsonl", Session(id="bad", domain="code", events=bad))
+
+
+def test_train_eval_and_collect_read_no_state_the_encoder_cannot_read(tmp_path):
+    """`nep predict` and `nep serve` refused such a snapshot; `nep eval` and `nep train` crashed inside the encoder."""
+    from nep_core.collector import CollectReport
+    from nep_core.dataset import collect, load_sessions
+    from nep_core.errors import NepError
+
+    code = get_domain("code")
+    bad = _logs_with_one_bad_state(tmp_path)
+    problem = f"{bad}:3: state.cursor.line: must be at least 1 (got 0)"  # the header is line 1
+    with pytest.raises(NepError) as raised:
+        load_sessions(code, tmp_path)  # nep eval reads strictly
+    assert str(raised.value) == problem
+    sessions, report = load_sessions(code, tmp_path, strict=False)  # nep train skips the file and says so
+    assert [session.id for session in sessions] == ["good"] and report.warnings == [problem + "; file skipped"]
+    collected = CollectReport()
+    assert [session.id for session in collect(code, f"logs:{tmp_path}", collected)] == ["good"]
+    assert collected.warnings == [problem + "; file skipped"]
+
+
+def test_nep_eval_names_the_file_line_and_field_of_a_state_it_cannot_read(tmp_path):
+    import subprocess
+    import sys
+
+    bad = _logs_with_one_bad_state(tmp_path)
+    result = subprocess.run([sys.executable, "-m", "nep_core.cli.main", "eval", "--domain", "code", "--model", "ngram", "--data", str(tmp_path)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == f"error: {bad}:3: state.cursor.line: must be at least 1 (got 0)"
