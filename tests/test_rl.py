@@ -19,6 +19,7 @@ from nep_core.checkpoint import load_checkpoint
 from nep_core.domain import Domain
 from nep_core.errors import NepError
 from nep_core.inference import ModelPredictor
+from nep_core.inference.baselines import canonical_action
 from nep_core.inference.sampling import ConstrainedSampler
 from nep_core.rl.rewards import RewardWeights, VerifierRewards
 from nep_core.verifier import Verdict, Verifier
@@ -322,6 +323,8 @@ def nep(*args: str) -> subprocess.CompletedProcess:
     (["--domain", "tags", "--sft-weight", "-1"], "--sft-weight must be a finite number >= 0 (got -1.0)"),
     (["--domain", "tags", "--negative-weight", "-0.5"], "--negative-weight must be a finite number >= 0 (got -0.5)"),
     (["--domain", "tags", "--rollouts", "beam", "--negative-weight", "0"], "--negative-weight applies to sampled rollouts"),
+    (["--domain", "tags", "--negative-credit", "token"], "--negative-credit must be one of sequence, divergence (got 'token')"),
+    (["--domain", "tags", "--rollouts", "beam", "--negative-credit", "divergence"], "--negative-credit applies to sampled rollouts"),
     (["--domain", "tags", "--beta", "inf"], "--beta must be a finite number >= 0 (got inf)"),
     (["--domain", "tags", "--reward-match", "nan"], "--reward-match must be a finite number >= 0 (got nan)"),
     (["--domain", "tags", "--reward-valid", "inf"], "--reward-valid must be a finite number >= 0 (got inf)"),
@@ -434,6 +437,34 @@ def test_positive_only_reinforces_the_samples_above_their_groups_mean_and_leaves
         assert rollouts.advantages[index * 5 : index * 5 + 5].tolist() == pytest.approx(expected, abs=1e-6)
         below += sum(reward < mean - 1e-9 for reward in rewards)
     assert below > 0  # some samples were worse than their group, and they do not move
+
+
+def test_divergence_credit_pushes_a_worse_sample_down_only_from_where_it_departs_from_the_users_action(loaded, tags_domain, tags_sessions):
+    from nep_core.rl.config import PolicySettings
+
+    predictor = ModelPredictor(loaded, tags_domain)
+    sampler = ConstrainedSampler(predictor)
+    _, _, examples = _sampled_examples(sampler, tags_sessions, seed=16)
+    plain = PolicySettings(num_generations=4, scale_rewards="none", dynamic_sampling=False, rewards=RewardWeights(match_mode="exact"))
+    policy = PolicySettings(**{**plain.__dict__, "negative_credit": "divergence"})
+    system = _system(loaded, tags_domain, predictor, policy)
+    system._generator.manual_seed(3)
+    rollouts = system._rollouts(examples)
+    assert rollouts.advantages.shape == rollouts.mask.shape  # per token
+    spared = 0
+    for index, completion in enumerate(rollouts.completions):
+        example = examples[index // 4]
+        reference = sampler.forced(example.context, canonical_action(example.target, tags_domain.action_space)).token_ids
+        rewards = [part.total for part in system.rewards.score([(example.context, member.action, example.target) for member in rollouts.completions[index // 4 * 4 : index // 4 * 4 + 4]])]
+        advantage = rewards[index % 4] - sum(rewards) / 4
+        shared = 0
+        while shared < min(len(reference), len(completion.token_ids)) and completion.token_ids[shared] == reference[shared]:
+            shared += 1
+        row = rollouts.advantages[index, : len(completion.token_ids)].tolist()
+        expected = [0.0 if advantage < 0 and step < shared else advantage for step in range(len(completion.token_ids))]
+        assert row == pytest.approx(expected, abs=1e-6)
+        spared += advantage < 0 and 0 < shared
+    assert spared > 0  # some worse samples began like the user's action, and that beginning is not pushed down
 
 
 def test_a_served_baseline_compares_each_sample_with_the_decision_the_predictor_serves(loaded, tags_domain, tags_sessions):

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from nep_core.rl.objective import (
-    minimum_risk_loss,
+    divergence_advantages, minimum_risk_loss, shared_prefix_length,
     group_advantages, overlong_penalty, policy_loss, truncated_importance_weights, weighted_advantages, zero_signal_groups,
 )
 
@@ -59,6 +59,32 @@ def test_negative_weight_scales_only_the_advantages_below_the_baseline():
     assert weighted_advantages(plain, 0.0).flatten().tolist() == pytest.approx([0.5, 0.0, 0.0, 0.5] + [0.0] * 4 + [1.0, 0.0, 0.0, 0.0])
     assert weighted_advantages(plain, 2.0)[2].tolist() == pytest.approx([1.0, -2.0, 0.0, 0.0])
     assert torch.equal(weighted_advantages(plain, 1.0), plain)
+
+
+def test_shared_prefix_length_counts_the_first_tokens_equal_to_the_reference():
+    assert shared_prefix_length([5, 7, 9, 2], [5, 7, 8, 2]) == 2  # departs at its third token
+    assert shared_prefix_length([5, 7], [5, 7, 8]) == 2
+    assert shared_prefix_length([4, 7], [5, 7]) == 0
+    assert shared_prefix_length([5, 7, 2], [5, 7, 2]) == 3
+    assert shared_prefix_length([5, 7], None) == 0  # no reference: the whole sample is credited
+
+
+def test_divergence_credit_spares_a_negative_samples_tokens_before_it_departs():
+    advantages = torch.tensor([-1.0, 0.5, -2.0, -0.5])
+    shared = torch.tensor([2, 3, 0, 4])
+    per_token = divergence_advantages(advantages, shared, width=4)
+    assert per_token.tolist() == [
+        [0.0, 0.0, -1.0, -1.0],  # the right operator written first is not pushed down
+        [0.5, 0.5, 0.5, 0.5],  # a positive advantage applies to every token
+        [-2.0, -2.0, -2.0, -2.0],  # wrong from the first token
+        [0.0, 0.0, 0.0, 0.0],  # all of it shared with the user's action
+    ]
+    # the loss takes per-token advantages: on the first sample only its tokens 3 and 4 move
+    logps = torch.zeros(4, 4, requires_grad=True)
+    loss = policy_loss(logps, logps.detach(), per_token, torch.ones(4, 4), loss_type="bnpo").loss
+    loss.backward()
+    assert logps.grad[0].tolist() == pytest.approx([0.0, 0.0, 1.0 / 16, 1.0 / 16])  # -A / tokens, pushing those down
+    assert logps.grad[1].tolist() == pytest.approx([-0.5 / 16] * 4)
 
 
 def test_zero_signal_groups_are_those_with_equal_rewards():

@@ -46,6 +46,11 @@ def command(
         1.0, "--negative-weight", help="Weight of the push away from samples worse than the baseline: 1 the plain policy gradient, "
         "0 only samples better than it are reinforced (positive sample reinforcement).",
     ),
+    negative_credit: str = typer.Option(
+        "sequence", "--negative-credit", help="Which tokens of a sample worse than the baseline are pushed down: all of them (sequence), "
+        "or only those from the first one where it departs from the user's real next action (divergence): a wrong setting then "
+        "no longer pushes down the right operator written before it.",
+    ),
     sft_weight: float = typer.Option(
         0.0, "--sft-weight", help="Add a supervised term with this weight: the negative log-likelihood per token of the user's real "
         "next action for each prompt of the batch (as InstructGPT's PPO-ptx mixes in its pretraining loss). 0 turns it off.",
@@ -128,6 +133,7 @@ def command(
         dynamic_sampling=dynamic_sampling,
         guidance=guidance,
         negative_weight=negative_weight,
+        negative_credit=negative_credit,
         sft_weight=sft_weight,
         max_resample_rounds=max_resample_rounds,
         tis_cap=tis_cap or None,

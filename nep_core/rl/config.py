@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from nep_core.errors import NepError
-from nep_core.rl.objective import BASELINES, LOSS_TYPES, ROLLOUTS, SCALE_REWARDS
+from nep_core.rl.objective import BASELINES, LOSS_TYPES, NEGATIVE_CREDITS, ROLLOUTS, SCALE_REWARDS
 from nep_core.rl.rewards import RewardWeights
 from nep_core.training.config import TrainConfig
 
@@ -53,6 +53,9 @@ class PolicySettings:
     """Add the user's real next action to each group as one more member (off-policy guidance)."""
     negative_weight: float = 1.0
     """Weight of negative advantages: 1 the plain policy gradient, 0 positive samples only (PSR)."""
+    negative_credit: str = "sequence"
+    """Which tokens of a worse-than-baseline sample are pushed down: all (``sequence``), or only those
+    from where it departs from the user's real next action (``divergence``)."""
     sft_weight: float = 0.0
     """Weight of a supervised term, the users' real next actions' negative log-likelihood per token; 0: off."""
     tis_cap: float | None = 2.0
@@ -85,6 +88,8 @@ class PolicySettings:
             (self.max_resample_rounds >= 0, f"--max-resample-rounds must be >= 0 (got {self.max_resample_rounds})"),
             (0 <= self.negative_weight < math.inf, f"--negative-weight must be a finite number >= 0 (got {self.negative_weight})"),
             (self.rollouts == "sample" or self.negative_weight == 1.0, "--negative-weight applies to sampled rollouts; with --rollouts beam the loss is minimum risk training's"),
+            (self.negative_credit in NEGATIVE_CREDITS, f"--negative-credit must be one of {', '.join(NEGATIVE_CREDITS)} (got {self.negative_credit!r})"),
+            (self.rollouts == "sample" or self.negative_credit == "sequence", "--negative-credit applies to sampled rollouts; with --rollouts beam the loss is minimum risk training's"),
             (0 <= self.sft_weight < math.inf, f"--sft-weight must be a finite number >= 0 (got {self.sft_weight})"),
             (self.tis_cap is None or 1 <= self.tis_cap < math.inf, f"--tis-cap must be at least 1, or 0 for off (got {self.tis_cap})"),
             (self.overlong_buffer is None or self.overlong_buffer >= 1, f"--overlong-buffer must be at least 1 (got {self.overlong_buffer})"),

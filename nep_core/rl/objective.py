@@ -1,7 +1,8 @@
 """The group-relative policy objective and its tricks, as plain tensor functions (docs/rl.md has the formulas).
 
 Shapes: ``rewards`` is (groups, G); token tensors are (completions, T) with ``mask`` 1 on completion
-tokens that count; ``advantages`` is (completions,). Names and defaults follow TRL's GRPOTrainer.
+tokens that count; ``advantages`` is (completions,), or (completions, T) per token. Names and defaults
+follow TRL's GRPOTrainer.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo")
 SCALE_REWARDS = ("group", "batch", "none")
 BASELINES = ("group", "served")
 ROLLOUTS = ("sample", "beam")
+NEGATIVE_CREDITS = ("sequence", "divergence")
 STD_EPSILON = 1e-4
 """Added to the standard deviation before dividing by it (TRL's value)."""
 
@@ -41,6 +43,28 @@ def weighted_advantages(advantages: torch.Tensor, negative_weight: float = 1.0) 
     samples better than the baseline (positive sample reinforcement, PSR), above 1 weighs the push
     away from worse samples more (W-REINFORCE's emphasis on NSR)."""
     return torch.where(advantages < 0, advantages * negative_weight, advantages)
+
+
+def shared_prefix_length(tokens: list[int], reference: list[int] | None) -> int:
+    """How many first tokens of ``tokens`` equal the reference's (0 without a reference)."""
+    if reference is None:
+        return 0
+    length = 0
+    for token, expected in zip(tokens, reference):
+        if token != expected:
+            break
+        length += 1
+    return length
+
+
+def divergence_advantages(advantages: torch.Tensor, shared: torch.Tensor, width: int) -> torch.Tensor:
+    """(completions, ``width``) per-token advantages where a completion's negative advantage applies only
+    from its first token that departs from the user's real next action: its first ``shared`` tokens
+    (those it has in common with that action) keep 0. Positive advantages apply to every token."""
+    positions = torch.arange(width, device=advantages.device).unsqueeze(0)
+    before = positions < shared.to(advantages.device).unsqueeze(1)
+    expanded = advantages.unsqueeze(1).expand(-1, width)
+    return torch.where(before & (expanded < 0), torch.zeros_like(expanded), expanded)
 
 
 def zero_signal_groups(rewards: torch.Tensor) -> torch.Tensor:
@@ -105,7 +129,7 @@ def policy_loss(
     mask = mask.to(logps.dtype)
     ratio = torch.exp(logps - old_logps)
     clipped = torch.clamp(ratio, 1.0 - epsilon, 1.0 + epsilon_high)
-    advantage = advantages.unsqueeze(1)
+    advantage = advantages.unsqueeze(1) if advantages.dim() == 1 else advantages
     per_token = -torch.min(ratio * advantage, clipped * advantage)
     kl = None
     if beta != 0.0:

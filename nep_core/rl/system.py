@@ -36,7 +36,8 @@ from nep_core.inference.decoder import ModelPredictor
 from nep_core.inference.sampling import Completion, ConstrainedSampler
 from nep_core.rl.config import PolicySettings
 from nep_core.rl.objective import (
-    RiskLoss, group_advantages, minimum_risk_loss, weighted_advantages, overlong_penalty, policy_loss, truncated_importance_weights, zero_signal_groups,
+    RiskLoss, divergence_advantages, group_advantages, minimum_risk_loss, overlong_penalty, policy_loss, shared_prefix_length,
+    truncated_importance_weights, weighted_advantages, zero_signal_groups,
 )
 from nep_core.rl.rewards import VerifierRewards
 from nep_core.training.system import NextEditSystem
@@ -275,6 +276,7 @@ class RLSystem(NextEditSystem):
             return self._candidates(batch)
         group = policy.num_generations
         served = policy.baseline == "served"
+        divergence = policy.negative_credit == "divergence"
         stats: dict[str, float] = {}
         references: list[tuple[list[int], Completion]] = []
 
@@ -286,36 +288,35 @@ class RLSystem(NextEditSystem):
                 )
                 if policy.guidance:
                     completions.append(self._guide(example, prompt))
-                if policy.sft_weight and first:
-                    reference = self._reference(example)
-                    if reference is not None:
-                        references.append((prompt, reference))
-                sampled.append((example, prompt, completions))
-            items = [(example.context, completion.action, example.target) for example, _, completions in sampled for completion in completions]
+                reference = self._reference(example) if divergence or (policy.sft_weight and first) else None
+                if policy.sft_weight and first and reference is not None:
+                    references.append((prompt, reference))
+                sampled.append((example, prompt, completions, None if reference is None else reference.token_ids))
+            items = [(example.context, completion.action, example.target) for example, _, completions, _ in sampled for completion in completions]
             if served:  # the decision the predictor serves now, scored like a sample: the baseline
-                items += [(example.context, self.predictor.predict(example.context, k=1).best, example.target) for example, _, _ in sampled]
+                items += [(example.context, self.predictor.predict(example.context, k=1).best, example.target) for example, _, _, _ in sampled]
             parts = self.rewards.score(items)
             width = group + int(policy.guidance)
             totals = torch.tensor([part.total for part in parts])
             rewards = totals[: len(sampled) * width].view(len(sampled), width)
             baselines = totals[len(sampled) * width:]  # empty unless served
             if policy.overlong_buffer:
-                lengths = torch.tensor([len(completion.token_ids) for _, _, completions in sampled for completion in completions])
+                lengths = torch.tensor([len(completion.token_ids) for _, _, completions, _ in sampled for completion in completions])
                 rewards = rewards + overlong_penalty(lengths, self.max_completion_length, policy.overlong_buffer, policy.overlong_penalty).view_as(rewards)
             zero = zero_signal_groups(torch.cat([rewards, baselines.unsqueeze(1)], dim=1) if served else rewards)
             if first:
                 own = [index for index in range(len(sampled) * width) if index % width < group]  # the samples only
                 stats.update(self._rollout_stats(
                     [parts[index] for index in own],
-                    [completion for _, _, completions in sampled for completion in completions[:group]],
+                    [completion for _, _, completions, _ in sampled for completion in completions[:group]],
                     rewards[:, :group],
                 ))
                 stats["zero_signal_fraction"] = float(zero.float().mean())
                 if served:
                     stats["served_reward"] = float(baselines.mean())
             return [
-                ((prompt, completions, rewards[index], baselines[index] if served else None), not bool(zero[index]))
-                for index, (_, prompt, completions) in enumerate(sampled)
+                ((prompt, completions, rewards[index], baselines[index] if served else None, reference_ids), not bool(zero[index]))
+                for index, (_, prompt, completions, reference_ids) in enumerate(sampled)
             ]
 
         kept, rounds = self._dynamic_groups(batch, draw)
@@ -324,12 +325,17 @@ class RLSystem(NextEditSystem):
         if not kept:
             empty = torch.zeros(0)
             return RolloutBatch([], [], empty, empty, empty, None, None, 0.0, stats, references)
-        reward_matrix = torch.stack([rewards for _, _, rewards, _ in kept])
-        baseline = torch.stack([baseline for _, _, _, baseline in kept]) if served else None
+        reward_matrix = torch.stack([rewards for _, _, rewards, _, _ in kept])
+        baseline = torch.stack([baseline for _, _, _, baseline, _ in kept]) if served else None
         advantages = weighted_advantages(group_advantages(reward_matrix, policy.scale_rewards, baseline), policy.negative_weight).flatten()
-        prompts = [prompt for prompt, completions, _, _ in kept for _ in completions]
-        completions = [completion for _, completions, _, _ in kept for completion in completions]
+        prompts = [prompt for prompt, completions, _, _, _ in kept for _ in completions]
+        completions = [completion for _, completions, _, _, _ in kept for completion in completions]
         length = max(len(completion.token_ids) for completion in completions)
+        if divergence:
+            shared = torch.tensor([
+                shared_prefix_length(completion.token_ids, reference_ids) for _, group_completions, _, _, reference_ids in kept for completion in group_completions
+            ])
+            advantages = divergence_advantages(advantages, shared, length)
         mask = torch.zeros(len(completions), length)
         rollout_logps = torch.zeros(len(completions), length)
         for row, completion in enumerate(completions):
