@@ -70,6 +70,10 @@ class ExampleReport:
     jump_made: int = 0
     jump_kept: int = 0
     per_split: dict[str, int] = field(default_factory=dict)
+    unwritable_targets: int = 0
+    """Next actions the action space cannot write, left out (no example is made at them)."""
+    first_unwritable: str = ""
+    """The first of those, as ``session 'ID', after event N: reason``."""
 
     def as_dict(self) -> dict:
         kept = max(self.kept, 1)
@@ -83,10 +87,18 @@ class ExampleReport:
             "jump_kept": self.jump_kept,
             "jump_share_of_edits": round(self.jump_kept / max(self.kept - self.no_edit_kept, 1), 4),
             "per_split": dict(self.per_split),
+            "unwritable_targets": self.unwritable_targets,
         }
 
+    def unwritable_warning(self) -> str | None:
+        """One line for the user when targets were left out, else None."""
+        if not self.unwritable_targets:
+            return None
+        return (f"{self.unwritable_targets} next action(s) the action space cannot write were left out, no example made at them "
+                f"(first: {self.first_unwritable})")
 
-def make_examples(session: Session, domain: Domain, config: ExampleConfig | None = None) -> list[Example]:
+
+def make_examples(session: Session, domain: Domain, config: ExampleConfig | None = None, report: ExampleReport | None = None) -> list[Example]:
     """Every trigger point of ``session`` as an example.
 
     Two ``meta`` keys serve sessions cut from a longer one (a history split in time): the first
@@ -111,8 +123,12 @@ def make_examples(session: Session, domain: Domain, config: ExampleConfig | None
         target = _target_after(events, upcoming, events[position].t, config)
         if open_end and target.is_no_edit and _cut_short(events, upcoming, events[position].t, config):
             continue
-        if not target.is_no_edit and not _writable(domain, target):
-            continue  # a target the action space cannot write (an operator this app lacks) teaches nothing
+        problem = None if target.is_no_edit else _unwritable(domain, target)
+        if problem is not None:  # a target the action space cannot write (an operator this app lacks) teaches nothing
+            if report is not None:
+                report.unwritable_targets += 1
+                report.first_unwritable = report.first_unwritable or f"session '{session.id}', after event {position + 1}: {problem}"
+            continue
         history = events[: position + 1]
         jump = (
             not target.is_no_edit
@@ -135,14 +151,15 @@ def cut_meta(session: Session) -> tuple[int, bool]:
     return int(context_events), open_end
 
 
-def _writable(domain: Domain, action: Action) -> bool:
+def _unwritable(domain: Domain, action: Action) -> str | None:
+    """Why the action space cannot write ``action``, or None when it can."""
     from nep_core.errors import InvalidAction
 
     try:
         domain.action_space.encode(action)
-    except InvalidAction:
-        return False
-    return True
+    except InvalidAction as error:
+        return str(error)
+    return None
 
 
 def _target_after(events, upcoming: Sequence[int], now: float, config: ExampleConfig) -> Action:
@@ -257,7 +274,7 @@ def build_examples(
     report = ExampleReport()
     out: dict[str, list[Example]] = {}
     for split, sessions in sessions_by_split.items():
-        examples = [example for session in sessions for example in make_examples(session, domain, config)]
+        examples = [example for session in sessions for example in make_examples(session, domain, config, report)]
         if split == "train":
             examples = balance(examples, config, report)
         out[split] = examples

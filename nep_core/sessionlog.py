@@ -128,6 +128,11 @@ def read_session(path: str | os.PathLike, *, strict: bool = True, report: ReadRe
             try:
                 session = _parse_header(record)
             except ValueError as error:
+                if "nep" not in record and "t" in record:  # an event where the header should be
+                    raise LogFormatError(
+                        f'{where}: no header line: the first line must be {{"nep": 1, "domain": ..., "session": ...}} '
+                        "(docs/session-log.md), and this one is an event"
+                    ) from None
                 raise LogFormatError(f"{where}: bad header: {error}") from None
             continue
         if record.get("recovered") is True:

@@ -110,6 +110,19 @@ def test_build_examples_reports_shares(tags_domain, tags_sessions):
     assert summary["examples_made"] == summary["examples_kept"]  # no caps configured for tags
 
 
+def test_next_actions_the_action_space_cannot_write_are_left_out_counted_and_named(tags_domain):
+    """A collector's typo (a wrong argument name) used to shrink the data without a word."""
+    typo = Action("write", args={"wrod": "x"})
+    session = _session([(0.0, OPEN_A), (1.0, typo), (2.0, OPEN_B), (3.0, typo)], session_id="typo")
+    examples, report = build_examples({"train": [], "val": [], "test": [session]}, tags_domain)
+    assert [example.target for example in examples["test"]] == [OPEN_B, NO_EDIT]  # made after each write; none before one
+    assert report.unwritable_targets == 2 and report.as_dict()["unwritable_targets"] == 2
+    warning = report.unwritable_warning()
+    assert warning == ("2 next action(s) the action space cannot write were left out, no example made at them "
+                       "(first: session 'typo', after event 1: write: missing argument 'word')")
+    assert ExampleReport().unwritable_warning() is None
+
+
 def test_few_sources_still_fill_every_split(tags_domain):
     sessions = [_session([(0.0, OPEN_A)], session_id=f"s{index}") for index in range(3)]
     splits = split_sessions(sessions, tags_domain.examples)

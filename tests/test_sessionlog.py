@@ -120,6 +120,11 @@ def test_bad_header_and_empty_file(tmp_path):
     path.write_text('{"nep": 2, "domain": "tags", "session": "x"}\n')
     with pytest.raises(LogFormatError, match=r"h.jsonl:1: bad header: field \"nep\" must be 1"):
         read_session(path)
+    path.write_text('{"t": 0, "action": {"kind": "open", "target": "a"}}\n')  # events written without the header
+    with pytest.raises(LogFormatError) as raised:
+        read_session(path)
+    assert str(raised.value) == (f'{path}:1: no header line: the first line must be {{"nep": 1, "domain": ..., "session": ...}} '
+                                 "(docs/session-log.md), and this one is an event")
     path.write_text("")
     with pytest.raises(LogFormatError, match="empty log"):
         read_session(path)

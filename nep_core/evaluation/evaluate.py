@@ -56,7 +56,9 @@ def load_eval_data(
     sessions, report = load_sessions(domain, data, progress=progress)
     if warnings is not None and report.warnings:
         warnings(report.warnings)
-    examples, _ = build_examples(split_sessions(sessions, domain.examples), domain)
+    examples, made = build_examples(split_sessions(sessions, domain.examples), domain)
+    if warnings is not None and made.unwritable_warning():
+        warnings([made.unwritable_warning()])
     chosen = examples[split]
     if not chosen:
         raise NepError(

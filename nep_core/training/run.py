@@ -160,7 +160,8 @@ def prepare_data(domain, data: str | None, say: Callable[[str], None]) -> Prepar
             f"add more sessions to {data or 'the data'}"
         )
     source = data if data is not None else f"default ({domain.default_source})"
-    return PreparedData(by_split, examples, report, source, list(read_report.warnings))
+    unwritable = report.unwritable_warning()
+    return PreparedData(by_split, examples, report, source, [*read_report.warnings, *([unwritable] if unwritable else [])])
 
 
 def prepare_tokenizer(plan: RunPlan, data: PreparedData):
