@@ -467,6 +467,30 @@ def test_divergence_credit_pushes_a_worse_sample_down_only_from_where_it_departs
     assert spared > 0  # some worse samples began like the user's action, and that beginning is not pushed down
 
 
+def test_a_step_whose_every_edit_fails_in_a_verifier_stops_the_run_naming_it(loaded, tags_domain, tags_sessions):
+    """Every rollout counted invalid used to train on zeros to the end, with exit 0."""
+    from nep_core.rl.config import PolicySettings
+
+    class Broken(_Judge):
+        def verify(self, context, predicted, reference=None):
+            raise KeyError("x")
+
+    predictor = ModelPredictor(loaded, tags_domain)
+    _, _, examples = _sampled_examples(ConstrainedSampler(predictor), tags_sessions, seed=17)
+    policy = PolicySettings(num_generations=4, dynamic_sampling=False)
+    judged = _domain(tags_domain, {"judge": Broken()})
+    system = _system(loaded, judged, predictor, policy)
+    with pytest.raises(NepError) as raised:
+        system._step_loss(examples)
+    assert re.fullmatch(r"step 0: every edit sampled failed in a verifier, so there is no reward to learn from \(most often, \d+ times: "
+                        r"verifier 'judge' raised KeyError: 'x' \(test_rl\.py:\d+\)\); fix the verifier, or leave it out of the domain",
+                        str(raised.value)), str(raised.value)
+    working = _system(loaded, _domain(tags_domain, {"judge": _Judge(raise_on="close")}), predictor, policy)
+    stats = working._rollouts(examples).stats
+    assert 0 < stats["edit_invalid_share"] < 1
+    working._check_some_rollout_was_judged(stats)  # some edits judged: the run goes on
+
+
 def test_a_served_baseline_compares_each_sample_with_the_decision_the_predictor_serves(loaded, tags_domain, tags_sessions):
     from nep_core.examples import Example
     from nep_core.rl.config import PolicySettings

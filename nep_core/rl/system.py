@@ -168,6 +168,7 @@ class RLSystem(NextEditSystem):
         policy = self.policy
         if self._batch is None or self.global_step % policy.num_iterations == 0:
             self._batch = self._rollouts(batch)
+            self._check_some_rollout_was_judged(self._batch.stats)
         rollouts = self._batch
         for name, value in rollouts.stats.items():
             self.log(f"rl/{name}", value, on_step=True, on_epoch=False)
@@ -211,6 +212,18 @@ class RLSystem(NextEditSystem):
             self.log(f"rl/{name}", value, on_step=True, on_epoch=False, prog_bar=name == "loss")
         self.train_loss = logged["loss"]
         return result.loss if supervised is None else result.loss + policy.sft_weight * supervised
+
+    def _check_some_rollout_was_judged(self, stats: dict[str, float]) -> None:
+        """A step whose every edit rollout failed in a verifier has no reward to learn from: the verifier
+        is broken, and training on its zeros would teach silence. Stop and say which verifier, and why."""
+        if stats.get("edit_invalid_share", 0.0) < 1.0:  # NO_EDIT asks no verifier
+            return
+        errors = self.rewards.report.verifier_errors
+        message, count = max(errors.items(), key=lambda item: item[1]) if errors else ("no reason given", 0)
+        raise NepError(
+            f"step {self.global_step}: every edit sampled failed in a verifier, so there is no reward to learn from "
+            f"(most often, {count} times: {message}); fix the verifier, or leave it out of the domain"
+        )
 
     def _risk_loss(self, batch: CandidateBatch) -> RiskLoss:
         """Minimum risk training's loss over the batch's candidate sets, with each candidate's sequence
@@ -438,6 +451,7 @@ class RLSystem(NextEditSystem):
     @staticmethod
     def _rollout_stats(parts, completions: Sequence[Completion], rewards: torch.Tensor) -> dict[str, float]:
         count = max(len(parts), 1)
+        edits = [part for part, completion in zip(parts, completions) if completion.action is not None and not completion.action.is_no_edit]
         return {
             "reward": float(rewards.mean()),
             "reward_std": float(rewards.std()) if rewards.numel() > 1 else 0.0,
@@ -445,6 +459,7 @@ class RLSystem(NextEditSystem):
             "reward_match": sum(part.match for part in parts) / count,
             "reward_calibration": sum(part.calibration for part in parts) / count,
             "invalid_share": sum(part.error is not None for part in parts) / count,
+            "edit_invalid_share": sum(part.error is not None for part in edits) / len(edits) if edits else 0.0,
             "no_edit_share": sum(completion.action is not None and completion.action.is_no_edit for completion in completions) / count,
             "truncated_share": sum(completion.truncated for completion in completions) / count,
             "completion_length": sum(len(completion.token_ids) for completion in completions) / count,
