@@ -9,6 +9,11 @@ each at most once and in order, and only values within each property's hard rang
 every decoded action is a real operator call with well-typed properties. String properties, enum
 flag sets and item-less (dynamic) enums are kept in the logs but not written as tokens.
 
+Calls that reach outside the scene or bake to disk (``image.save``, ``export_scene.fbx``,
+``ptcache.bake_all``: ``bpy_calls.outside_reason``) are written in the history, where a user may
+have run them, but are not edits, so decoding never starts a suggestion with one, and ``validate``
+refuses them, so the server drops one whatever predicted it.
+
 Action ``args`` are exactly the keyword arguments of the Python call: a macro's sub-operator
 properties nest, ``{"TRANSFORM_OT_translate": {"value": [0, 0, 1]}}``; angles stay in radians.
 """
@@ -21,6 +26,7 @@ from typing import Any, Collection, Hashable, Iterable, Sequence
 from nep_core.action_space import EOS, NO_EDIT_TOKEN, ActionSpace
 from nep_core.actions import NO_EDIT, Action, is_finite_number
 from nep_core.errors import InvalidAction
+from nep_blender.bpy_calls import outside_reason
 from nep_blender.quantize import float_grid, float_token, int_grid, int_token, quantize_float, quantize_int
 from nep_blender.registry import OperatorRegistry, OperatorSpec, PropertySpec
 
@@ -301,7 +307,19 @@ class BlenderActionSpace(ActionSpace):
         return found
 
     def non_edit_start_tokens(self) -> frozenset[str]:
+        """Operators that are not edits, so decoding never writes one as a suggestion: views, selections,
+        undo, and calls that reach outside the scene or bake to disk (``OperatorSpec.is_edit``)."""
         return frozenset(token for token, spec in self._op_tokens.items() if not spec.is_edit)
+
+    def validate(self, action: Action) -> Action:
+        """``action`` as a suggestion writes it; InvalidAction for a call NEP never suggests, one that reaches
+        outside the scene or bakes to disk (``bpy_calls.outside_reason``), so the server drops it whatever
+        the predictor. The history still writes such calls (``encode``): a user may really have saved."""
+        if not action.is_no_edit:
+            reason = outside_reason(action.kind, action.args)
+            if reason:
+                raise InvalidAction(f"{reason}; NEP never suggests it")
+        return super().validate(action)
 
     def location(self, action: Action) -> Hashable:
         """The operator's module (``mesh``, ``object``, ``transform``...): where in Blender's toolset it acts."""

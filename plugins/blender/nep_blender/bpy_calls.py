@@ -5,6 +5,10 @@ ships this very file. ``check_call`` looks the operator and every property up in
 this Blender before anything runs: a call that names an unknown operator, an unknown property, or a
 value of the wrong type, length, range or enum item is refused with a one-line reason. Model output
 is never evaluated as code: the call is ``getattr(getattr(bpy.ops, module), name)(**kwargs)``.
+
+It also holds NEP's one rule for calls that leave the scene (``reaches_outside``, ``polled_only``,
+``outside_reason``): the replay worker never runs them, the registry counts them as non-edits (so a
+model never writes one as a suggestion and the server drops one), and the add-on's Accept refuses them.
 """
 
 from __future__ import annotations
@@ -20,6 +24,65 @@ class CallRefused(ValueError):
 
 PATH_SUBTYPES = frozenset({"FILE_PATH", "DIR_PATH", "FILE_NAME"})
 """String property subtypes that name files: a call setting one reads or writes outside the scene."""
+
+
+OUTSIDE_MODULES = frozenset({"wm", "script", "preferences", "extensions", "file", "text", "console", "info", "buttons", "cycles"})
+"""Operator modules that read or write files, run scripts or change preferences (``cycles.merge_images``
+reads and writes image files; ``text.*`` edits and runs scripts)."""
+
+OUTSIDE_WORDS = frozenset({"save", "export", "import", "open", "reload", "browse", "external", "preset", "copybuffer",
+                           "pastebuffer", "clipboard", "unpack"})
+"""Words of operator names that mean file access: ``image.save_as``, ``sound.open``, ``camera.preset_add``
+(writes, or with ``remove_name`` deletes, a preset file in the user's Blender configuration),
+``view3d.copybuffer`` (the copy-and-paste buffer file shared with the user's Blender), the clipboard,
+``image.unpack`` (writes a packed file out to disk, over the original with ``WRITE_ORIGINAL``)."""
+
+PATH_PROPERTIES = frozenset({"filepath", "directory", "filename", "files"})
+"""Argument names that name files; a string property of a file subtype is refused too (``path_arguments``)."""
+
+OUTSIDE_KINDS = frozenset({"font.text_paste_from_file", "workspace.append_activate", "screen.screenshot", "screen.screenshot_area",
+                           "sound.mixdown", "asset.bundle_install", "asset.screenshot_preview"})
+"""Other operators that read or write files."""
+
+POLLED_ONLY = frozenset({
+    "render.render", "render.opengl", "render.view_show", "render.play_rendered_anim",
+    "object.bake", "object.bake_image", "object.ocean_bake", "object.lightprobe_cache_bake", "object.simulation_nodes_cache_bake",
+    "object.geometry_node_bake_single", "object.geometry_node_bake_pack_single", "object.geometry_node_bake_unpack_single",
+    "object.geometry_node_bake_delete_single", "dpaint.bake", "sound.bake_animation",
+})
+"""Operators that render or bake to disk: checked (arguments and poll), never run; so are the
+``fluid`` and ``ptcache`` bakes (``polled_only``). Bakes to keyframes (``nla.bake``) run."""
+
+
+def reaches_outside(kind, args=None) -> bool:
+    """Whether the call could touch files, run code or change preferences: the replay never runs it,
+    NEP never suggests it and Accept refuses it. Only Blender's own lower-case spelling passes
+    (``bpy.ops`` finds ``WM.context_set_value`` too); a string property of a file subtype is
+    ``path_arguments``' to find, since that takes the live operator."""
+    if not isinstance(kind, str) or kind != kind.lower():
+        return True
+    module, _, name = kind.partition(".")
+    if module in OUTSIDE_MODULES or module.startswith(("import_", "export_")) or kind in OUTSIDE_KINDS:
+        return True
+    return bool(OUTSIDE_WORDS & set(name.split("_"))) or bool(PATH_PROPERTIES & set(args or {}))
+
+
+def polled_only(kind) -> bool:
+    """Renders and bakes to disk (``object.bake``, ``fluid.bake_all``, ``ptcache.free_bake``) take seconds
+    to hours and write caches: the replay checks them (arguments and poll) but never runs them."""
+    if not isinstance(kind, str):
+        return False
+    module, _, name = kind.partition(".")
+    return kind in POLLED_ONLY or (module in ("fluid", "ptcache") and "bake" in name.split("_"))
+
+
+def outside_reason(kind, args=None) -> str:
+    """Why NEP never suggests ``kind`` (with ``args``) nor runs it from a suggestion, or '' when it stays in the scene."""
+    if reaches_outside(kind, args):
+        return f"{kind} can reach outside the scene (files, scripts, preferences, the clipboard)"
+    if polled_only(kind):
+        return f"{kind} renders or bakes (it can take hours and write caches to disk)"
+    return ""
 
 
 def operator(bpy, kind):

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from nep_core.errors import NepError
+from nep_blender.bpy_calls import outside_reason
 
 SNAPSHOT = Path(__file__).parent / "data" / "operators-5.0.1.json.gz"
 
@@ -77,8 +78,13 @@ class OperatorSpec:
 
     @property
     def is_edit(self) -> bool:
-        """Changes the scene: undoable (or a mode change), not a selection, a view change or undo itself."""
+        """Changes the scene and stays inside it: undoable (or a mode change), not a selection, a view
+        change or undo itself, nor a call that reaches outside the scene or renders or bakes to disk
+        (``bpy_calls.outside_reason``: saving, exporting, importing, the clipboard, text and scripts,
+        ``ptcache.bake_all``). NEP suggests edits only; the others are context the model reads."""
         name = self.idname.partition(".")[2]
+        if outside_reason(self.idname):
+            return False
         if self.idname in EDITS_WITHOUT_UNDO_FLAG:
             return True
         if "UNDO" not in self.options or self.idname in NOT_EDITS or re.search(r"select(?!ed)", name):

@@ -17,10 +17,12 @@ operators and loop cuts run headless as they do in the UI. Undo is replayed by t
 call out (``effective_calls``) rather than by Blender's undo stack, which does not survive the
 scratch file. A non-edit that fails is passed over; an edit that fails counts in ``replay_errors``.
 Calls that can reach outside the scene (files, scripts, preferences, presets, the copy buffer,
-``wm``, a file-path argument) never run: skipped in the history, refused as a prediction. Calls that
-render or bake (``polled_only``) take seconds to hours and leave the scene as it was (or write caches
-to disk), so they are not run either: a prediction of one is valid when
-its arguments are right and its poll passes in the replayed scene, and the history passes over them.
+``wm``, a file-path argument: ``bpy_calls.reaches_outside``) never run: skipped in the history, refused
+as a prediction. Calls that render or bake (``bpy_calls.polled_only``) take seconds to hours and leave
+the scene as it was (or write caches to disk), so they are not run either: a prediction of one is
+valid when its arguments are right and its poll passes in the replayed scene, and the history passes
+over them. (NEP never suggests either kind, ``bpy_calls.outside_reason``; the worker still judges
+what it is given.)
 
 Prefix reuse: the scene after the replayed history is saved to a scratch ``.blend``; a request whose
 history extends the previous one (a session growing by one action) reopens it and replays only the
@@ -37,52 +39,10 @@ import sys
 import tempfile
 
 from nep_core.errors import first_line
+from nep_blender.bpy_calls import polled_only, reaches_outside  # the one rule the add-on's Accept and the registry share
 
 UNDO, REDO = "ed.undo", "ed.redo"
 UNDO_BOOKKEEPING = frozenset({"ed.undo_push", "ed.undo_history"})
-
-OUTSIDE_MODULES = frozenset({"wm", "script", "preferences", "extensions", "file", "text", "console", "info", "buttons", "cycles"})
-"""Operator modules that read or write files, run scripts or change preferences (``cycles.merge_images``
-reads and writes image files)."""
-
-OUTSIDE_WORDS = frozenset({"save", "export", "import", "open", "reload", "browse", "external", "preset", "copybuffer",
-                           "pastebuffer", "clipboard"})
-"""Words of operator names that mean file access: ``image.save_as``, ``sound.open``, ``camera.preset_add``
-(writes, or with ``remove_name`` deletes, a preset file in the user's Blender configuration),
-``view3d.copybuffer`` (the copy-and-paste buffer file shared with the user's Blender), the clipboard."""
-
-PATH_PROPERTIES = frozenset({"filepath", "directory", "filename", "files"})
-"""Argument names that name files; a string property of a file subtype is refused too (``path_arguments``)."""
-
-OUTSIDE_KINDS = frozenset({"font.text_paste_from_file", "workspace.append_activate", "screen.screenshot", "screen.screenshot_area",
-                           "sound.mixdown", "asset.bundle_install", "asset.screenshot_preview"})
-"""Other operators that read or write files."""
-
-POLLED_ONLY = frozenset({
-    "render.render", "render.opengl", "render.view_show", "render.play_rendered_anim",
-    "object.bake", "object.bake_image", "object.ocean_bake", "object.lightprobe_cache_bake", "object.simulation_nodes_cache_bake",
-    "object.geometry_node_bake_single", "object.geometry_node_bake_pack_single", "object.geometry_node_bake_unpack_single",
-    "object.geometry_node_bake_delete_single", "dpaint.bake", "sound.bake_animation",
-})
-"""Operators that render or bake to disk: checked (arguments and poll), never run; so are the
-``fluid`` and ``ptcache`` bakes (``polled_only``). Bakes to keyframes (``nla.bake``) run."""
-
-
-def reaches_outside(kind: str, args: dict) -> bool:
-    """Whether the call could touch files, run code or change preferences, so it must not run here."""
-    if not isinstance(kind, str) or kind != kind.lower():  # bpy.ops finds WM.context_set_value too
-        return True
-    module, _, name = kind.partition(".")
-    if module in OUTSIDE_MODULES or module.startswith(("import_", "export_")) or kind in OUTSIDE_KINDS:
-        return True
-    return bool(OUTSIDE_WORDS & set(name.split("_"))) or bool(PATH_PROPERTIES & set(args or {}))
-
-
-def polled_only(kind: str) -> bool:
-    """Renders and bakes to disk (``object.bake``, ``fluid.bake_all``, ``ptcache.free_bake``) take seconds
-    to hours and write caches: checked (arguments and poll), never run."""
-    module, _, name = kind.partition(".")
-    return kind in POLLED_ONLY or (module in ("fluid", "ptcache") and "bake" in name.split("_"))
 
 
 def effective_calls(history: list[dict]) -> list[dict]:

@@ -25,6 +25,11 @@ import json
 import math
 import re
 
+if __package__:  # the add-on: the zip ships bpy_calls.py beside this file
+    from .bpy_calls import outside_reason
+else:  # this file loaded on its own, outside a package (tests): the same module from NEP
+    from nep_blender.bpy_calls import outside_reason
+
 FORMAT_VERSION = 1
 MAX_ARRAY = 4
 """Longer arrays (matrices) are not recorded: NEP's action space has no place for them."""
@@ -47,8 +52,12 @@ def operator_kind(bl_idname):
 
 
 def is_edit(kind, options):
-    """Whether an operator changes the scene; the same rule as NEP's registry (docs/domains/blender.md)."""
+    """Whether an operator changes the scene and stays inside it; the same rule as NEP's registry
+    (docs/domains/blender.md). A call that reaches outside the scene or bakes to disk
+    (``bpy_calls.outside_reason``) is context, never suggested."""
     module, _, name = kind.partition(".")
+    if outside_reason(kind):
+        return False
     if kind in EDITS_WITHOUT_UNDO_FLAG:
         return True
     if "UNDO" not in options or kind in NOT_EDITS or re.search(r"select(?!ed)", name):

@@ -46,19 +46,25 @@ CODE_RUNNING = frozenset({"text.run_script", "text.run_script_file"})
 def unsafe_reason(kind, args):
     """Why Accept must not run this call even though Blender has it, or ''.
 
-    NEP suggests edits only, and never code execution or file paths (the recorder does not log paths,
-    so a model never learns them): such a suggestion comes from a broken or hostile server.
+    NEP suggests edits inside the scene only, and never code execution or file paths (the recorder
+    does not log paths, so a model never learns them): a call that reaches outside the scene (saves,
+    exports, imports, the clipboard, text and scripts) or renders or bakes to disk is refused by the
+    same rule that keeps the replay verifier from running it and the server from suggesting it
+    (``bpy_calls.outside_reason``); such a suggestion comes from a broken or hostile server.
     """
     function = bpy_calls.operator(bpy, kind)
     if function is None:
         return ""  # check_call says why
     if kind.partition(".")[0] == "script" or kind in CODE_RUNNING:
         return f"{kind} runs code; NEP never runs it from a suggestion"
-    if not is_edit(kind, set(function.bl_options)):
-        return f"{kind} is not an edit; NEP suggests edits only"
     paths = bpy_calls.path_arguments(function, args)
     if paths:
         return f"{kind}.{paths[0]} is a file path; NEP never sets one from a suggestion"
+    outside = bpy_calls.outside_reason(kind, args)
+    if outside:
+        return f"{outside}; NEP never runs it from a suggestion"
+    if not is_edit(kind, set(function.bl_options)):
+        return f"{kind} is not an edit; NEP suggests edits only"
     return ""
 
 

@@ -4,7 +4,9 @@ Logs are read like any session log (a bad line is reported as ``file:line: reaso
 operator call this Blender cannot run, an unknown operator or property or an ill-typed value, is
 counted, reported with its ``file:line`` and dropped from its session; the rest of the session is
 kept. A whole number logged as a float for an integer property (``number_cuts: 3.0``) is kept as an
-integer, as bpy takes it.
+integer, as bpy takes it. A call that reaches outside the scene or bakes to disk (``image.save``,
+``ptcache.bake_all``: ``bpy_calls.outside_reason``) is kept as context, a non-edit, even where an
+older add-on logged it as an edit, so it is never a training target.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from nep_core.app_logs import AppLogCollector, app_log_folder
 from nep_core.collector import CollectReport
 from nep_core.errors import InvalidAction, NepError
 from nep_core.session import Event, Session
+from nep_blender.bpy_calls import outside_reason
 from nep_blender.collectors import capped, with_int_values
 
 
@@ -49,6 +52,9 @@ class AddonLogCollector(AppLogCollector):
                     report.warn(f'{where}: field "{field}" of {capped(action.kind)}: {capped(str(error))}; action skipped')
                     continue
                 whole = with_int_values(action, spec)
+                if whole.edit and outside_reason(whole.kind):
+                    report.count("calls outside the scene logged as edits (read as non-edits)")
+                    whole = replace(whole, edit=False)  # an older add-on logged it as an edit
                 if whole is not action:
                     event = replace(event, action=whole)
             kept.append(event)

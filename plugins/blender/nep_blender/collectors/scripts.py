@@ -236,7 +236,7 @@ def _bodies(tree: ast.Module) -> Iterable[tuple[str, int, list[ast.stmt]]]:
 class ScriptsCollector(Collector):
     name = "scripts"
     description = "the bpy.ops calls of Blender Python scripts (a .py file, a folder or a .zip of them), read with ast"
-    version = "6"  # part of the default dataset's cache key (it reads bundled and nep-examples): bump when the sessions change
+    version = "7"  # part of the default dataset's cache key (it reads bundled and nep-examples): bump when the sessions change
 
     def __init__(self, action_space: BlenderActionSpace):
         self.action_space = action_space

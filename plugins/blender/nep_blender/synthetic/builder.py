@@ -10,7 +10,7 @@ runs for real (the worker starts the undo system with ``ed.undo_push``). An edit
 scene (``scene_fingerprint``), or the recipe has a bug and the session is dropped.
 
 Arguments are canonical before they run: quantized as the action space writes them, defaults left
-out (``BlenderActionSpace.validate``), so a recorded action encodes and decodes to itself, except for
+out (``BlenderActionSpace`` ``encode`` then ``decode``), so a recorded action encodes and decodes to itself, except for
 the strings and item-less enums that the action space keeps in logs but not in tokens.
 """
 
@@ -112,10 +112,11 @@ class SessionBuilder:
     # Running and recording --------------------------------------------------------------------
 
     def canonical(self, kind: str, args: dict) -> dict:
-        """``args`` as the action space writes them, plus the ones it keeps out of tokens (a text to type,
-        a constraint's type), which the call needs and the log keeps."""
+        """``args`` as the action space writes them in a history, plus the ones it keeps out of tokens (a
+        text to type, a constraint's type), which the call needs and the log keeps. (Not ``validate``,
+        which refuses the calls NEP never suggests, such as ``ptcache.bake_all``, that artists still run.)"""
         try:
-            written = dict(self.space.validate(Action(kind=kind, args=args)).args)
+            written = dict(self.space.decode(self.space.encode(Action(kind=kind, args=args))).args)
         except InvalidAction as error:
             raise RecipeFailed(f"{kind}: {error}") from None
         spec = self.space.operator(kind)

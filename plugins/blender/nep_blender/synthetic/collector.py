@@ -43,7 +43,7 @@ MAX_RESTARTS = 3
 
 class SyntheticCollector(Collector):
     name = "synthetic"
-    version = "20"  # part of the default dataset's cache key: bump when the sessions change
+    version = "21"  # part of the default dataset's cache key: bump when the sessions change
     description = (
         f"procedural modeling sessions run in real bpy ({len(FAMILIES)} recipe families); ARGUMENT is the number of "
         "sessions; ?scripts=SHARE also writes that share of them as scripts"
