@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
-from nep_core.action_space import BOS, EOS, SEP
+from nep_core.action_space import BOS, EOS, SEP, UNK
 from nep_core.actions import Action
 from nep_core.location_space import LocationSpace
 from nep_core.session import Context
@@ -28,6 +29,9 @@ class Featurizer:
     tokenizer: object
     max_context_tokens: int | None = None
     target: str = "action"
+    unlisted: Counter = field(default_factory=Counter, init=False, repr=False)
+    """Tokens written that the tokenizer does not have (read as ``<unk>``): a ``vocabulary()`` that
+    leaves out a token its encoder or action space writes, or a checkpoint older than the plugin."""
 
     def __post_init__(self) -> None:
         self._vocab: dict[str, int] = self.tokenizer.get_vocab()
@@ -41,7 +45,18 @@ class Featurizer:
 
     def ids(self, tokens: Sequence[str]) -> list[int]:
         vocab, unk = self._vocab, self._unk
-        return [vocab.get(token, unk) for token in tokens]
+        ids = [vocab.get(token, unk) for token in tokens]
+        if unk in ids:
+            self.unlisted.update(token for token, index in zip(tokens, ids) if index == unk and token != UNK)
+        return ids
+
+    def unlisted_warning(self) -> str | None:
+        """One line naming the tokens written that the tokenizer lacks, else None."""
+        if not self.unlisted:
+            return None
+        common = ", ".join(repr(token) for token, _ in self.unlisted.most_common(3))
+        return (f"{sum(self.unlisted.values())} token(s) written by the domain's encoder or action space are not in its vocabulary() "
+                f"and were read as <unk> (commonest: {common}); list every token they write in vocabulary()")
 
     def prompt_ids(self, context: Context) -> list[int]:
         tokens = self.domain.encoder.encode(context)

@@ -29,6 +29,27 @@ def featurizer(tags_domain):
     return Featurizer(tags_domain, tags_domain.build_tokenizer(), 120)
 
 
+def test_tokens_an_encoder_writes_but_its_vocabulary_leaves_out_are_counted_and_named(tags_domain, tags_examples):
+    """They used to be read as <unk> without a word (a plugin's vocabulary() that forgot its state tokens)."""
+    from dataclasses import replace
+
+    from nep_core.action_space import UNK
+    from nep_core.features import Featurizer
+
+    class Forgetful(type(tags_domain.encoder)):
+        def encode(self, context):
+            return ["ctx:unlisted", UNK, *super().encode(context)]  # the <unk> it writes itself is meant
+
+    forgetful = replace(tags_domain, encoder=Forgetful(tags_domain.action_space))
+    featurizer = Featurizer(forgetful, forgetful.build_tokenizer(), 120)
+    assert featurizer.unlisted_warning() is None
+    for example in tags_examples["train"][:3]:
+        featurizer.prompt_ids(example.context)
+    assert featurizer.unlisted == Counter({"ctx:unlisted": 3})
+    assert featurizer.unlisted_warning() == ("3 token(s) written by the domain's encoder or action space are not in its vocabulary() "
+                                             "and were read as <unk> (commonest: 'ctx:unlisted'); list every token they write in vocabulary()")
+
+
 def test_collate_pads_right_and_labels_only_the_target():
     batch = collate([TokenizedExample((2, 7, 8, 3, 9, 4), 4), TokenizedExample((2, 7, 3, 5, 4), 3)], pad_id=0)
     assert batch["input_ids"].tolist() == [[2, 7, 8, 3, 9, 4], [2, 7, 3, 5, 4, 0]]

@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -294,6 +294,7 @@ class TrainingSetup:
     target_tokens: int
     system: Any
     datamodule: Any
+    warnings: list[str] = field(default_factory=list)
 
 
 def build_setup(plan: RunPlan, data: PreparedData) -> TrainingSetup:
@@ -330,7 +331,8 @@ def build_setup(plan: RunPlan, data: PreparedData) -> TrainingSetup:
         prompt_loss_share=config.prompt_loss_share,
     )
     datamodule = NextEditDataModule(train_set, val_set, tokenizer.pad_token_id, config.batch_size, config.seed)
-    return TrainingSetup(tokenizer, train_set, val_set, context_tokens, target_tokens, system, datamodule)
+    unlisted = featurizer.unlisted_warning()
+    return TrainingSetup(tokenizer, train_set, val_set, context_tokens, target_tokens, system, datamodule, [unlisted] if unlisted else [])
 
 
 def spread_sample(items: list, limit: int) -> list:
@@ -392,6 +394,8 @@ def train(config: TrainConfig) -> Path:
     if len(data.warnings) > 5:
         say(f"warning: ... and {len(data.warnings) - 5} more (`nep collect --source` lists 20)")
     setup = build_setup(plan, data)
+    for message in setup.warnings:
+        say(f"warning: {message}")
     precision = resolve_precision(config)
     with cpu_threads(config):
         trainer = make_trainer(config, plan.folder, precision, validate=bool(setup.val_set))
