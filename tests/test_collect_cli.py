@@ -144,7 +144,11 @@ def test_a_collection_that_fails_part_way_leaves_no_files(tmp_path):
     out = tmp_path / "joined"
     result = nep("collect", "--domain", "tags", "--source", f"{tmp_path / 'first'} + synthetic:3", "--out", str(out))
     assert result.returncode == 2 and "two sessions have the id" in result.stderr and "a collector run twice with one --seed" in result.stderr
-    assert list(out.iterdir()) == []  # the six sessions written before the clash are not left behind
+    assert not out.exists()  # neither the six sessions written before the clash nor the folder made for them
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    again = nep("collect", "--domain", "tags", "--source", f"{tmp_path / 'first'} + synthetic:3", "--out", str(kept))
+    assert again.returncode == 2 and list(kept.iterdir()) == []  # a folder the user made stays
 
 
 def test_collecting_into_a_folder_it_reads_is_refused_so_no_skipped_line_is_lost(tmp_path):

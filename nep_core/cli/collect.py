@@ -27,6 +27,7 @@ def command(
     import itertools
     import os
     import shutil
+    import contextlib
     import tempfile
     import time
 
@@ -37,6 +38,7 @@ def command(
 
     bundle = get_domain(domain)
     check_not_read(out, bundle, source)
+    made = not out.exists()
     make_output_folder(out, "--out")
     report = CollectReport()
     started = time.perf_counter()
@@ -44,12 +46,16 @@ def command(
     if limit > 0:
         sessions = itertools.islice(sessions, limit)
     staging = Path(tempfile.mkdtemp(prefix=".nep-collect-", dir=out))  # a failed collection leaves no files behind
+    count = 0
     try:
         count = write_sessions(staging, sessions)
         for written in sorted(staging.iterdir()):
             os.replace(written, out / written.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if made and not count:  # nor a folder this command made for them
+            with contextlib.suppress(OSError):
+                out.rmdir()
     seconds = time.perf_counter() - started
     warn_each(report.warnings)
     counts = ", ".join(f"{name}: {value}" for name, value in sorted(report.counts.items()))
