@@ -215,7 +215,7 @@ def _signature(path: Path) -> tuple[float, int] | None:
 def watch_command(
     project: Path = typer.Argument(..., help="The timeline file the editor saves (or exports) again and again."),
     model: str = typer.Option(..., "--model", "-m", help="A trained model folder or a baseline name."),
-    top_k: int = typer.Option(3, "--top-k", "-k", min=1),
+    top_k: int = typer.Option(3, "--top-k", "-k", min=1, help="Suggestions to print after each save."),
     rate: Optional[float] = typer.Option(None, "--rate", help="Frame rate of EDL files (default: inferred from their timecodes)."),
     interval: float = typer.Option(0.5, "--interval", min=0.05, help="Seconds between looks at the file."),
     max_updates: int = typer.Option(0, "--max-updates", min=0, help="Stop after this many suggestions (0: never)."),
