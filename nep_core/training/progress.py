@@ -16,15 +16,23 @@ def _metric(trainer: L.Trainer, name: str) -> float | None:
 
 
 def describe_metrics(trainer: L.Trainer) -> str:
-    """``loss 0.512 · val 0.431 (acc 0.912) · 11.2k tok/s`` from the latest logged values."""
+    """``loss 0.512 · val 0.431 (acc 0.912) · 11.2k tok/s`` from the latest logged values; for ``nep rl``,
+    ``sampled reward 0.391 · val reward 0.512 (exact 0.500)``."""
     parts = []
     loss = _metric(trainer, "train/loss_smooth")
     if loss is not None:
         parts.append(f"loss {loss:.3f}")
+    sampled = _metric(trainer, "rl/reward")
+    if sampled is not None:
+        parts.append(f"sampled reward {sampled:.3f}")
     val = _metric(trainer, "val/loss")
     if val is not None:
         accuracy = _metric(trainer, "val/token_acc")
         parts.append(f"val {val:.3f}" + (f" (acc {accuracy:.3f})" if accuracy is not None else ""))
+    reward = _metric(trainer, "val/reward")  # nep rl validates by decoding, not by loss
+    if reward is not None:
+        exact = _metric(trainer, "val/exact")
+        parts.append(f"val reward {reward:.3f}" + (f" (exact {exact:.3f})" if exact is not None else ""))
     rate = _metric(trainer, "train/tokens_per_s")
     if rate is not None:
         parts.append(f"{rate / 1000:.1f}k tok/s")
