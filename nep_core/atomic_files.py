@@ -6,17 +6,27 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """A temporary path beside ``path`` (with the same suffix, so writers that go by it still do) to
-    write the file to; when the block ends without an error it replaces ``path``, else it is removed."""
+    """A temporary path for the file (with the same suffix, so writers that go by it still do) to be
+    written to; when the block ends without an error it replaces ``path``, else it is removed.
+
+    The path is inside a new private folder beside ``path`` (``mkdtemp``: unguessable, made only by
+    this process), so no link planted under a guessed name can redirect the write, and writers that
+    refuse an existing file (OTIO's ``.otioz``) still find none."""
     path = Path(path)
-    temporary = _new_file_beside(path)
+    try:
+        folder = Path(tempfile.mkdtemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent))
+    except OSError as error:
+        error.filename = str(path)  # name the file the user asked for
+        raise
+    temporary = folder / path.name
     try:
         yield temporary
         with open(temporary, "rb") as handle:
@@ -28,23 +38,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             error.filename = str(path)
         raise
     finally:
-        with contextlib.suppress(OSError):  # a read-only or vanished folder: the error that got here says why
-            temporary.unlink(missing_ok=True)
-
-
-def _new_file_beside(path: Path) -> Path:
-    """A new empty file with an unguessable name beside ``path``, created exclusively (so a link planted
-    under that name cannot redirect the write) with the permissions the umask gives new files."""
-    while True:
-        temporary = path.with_name(f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp{path.suffix}")
-        try:
-            os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-        except FileExistsError:
-            continue
-        except OSError as error:
-            error.filename = str(path)  # name the file the user asked for
-            raise
-        return temporary
+        shutil.rmtree(folder, ignore_errors=True)  # a read-only or vanished folder: the error that got here says why
 
 
 def _sync_folder(folder: Path) -> None:

@@ -57,8 +57,9 @@ def load_eval_data(
     if warnings is not None and report.warnings:
         warnings(report.warnings)
     examples, made = build_examples(split_sessions(sessions, domain.examples), domain)
-    if warnings is not None and made.unwritable_warning():
-        warnings([made.unwritable_warning()])
+    unwritable = made.unwritable_warning()
+    if warnings is not None and unwritable:
+        warnings([unwritable])
     chosen = examples[split]
     if not chosen:
         raise NepError(

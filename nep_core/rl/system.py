@@ -216,7 +216,11 @@ class RLSystem(NextEditSystem):
     def _check_some_rollout_was_judged(self, stats: dict[str, float]) -> None:
         """A step whose every edit rollout failed in a verifier has no reward to learn from: the verifier
         is broken, and training on its zeros would teach silence. Stop and say which verifier, and why."""
-        if stats.get("edit_invalid_share", 0.0) < 1.0:  # NO_EDIT asks no verifier
+        broken = stats.get("edit_invalid_share", 0.0) >= 1.0  # NO_EDIT asks no verifier
+        trainer = getattr(self, "_trainer", None)
+        if trainer is not None:  # every rank stops together, or the others would wait in the gradient all-reduce
+            broken = trainer.strategy.reduce_boolean_decision(broken, all=False)
+        if not broken:
             return
         errors = self.rewards.report.verifier_errors
         message, count = max(errors.items(), key=lambda item: item[1]) if errors else ("no reason given", 0)

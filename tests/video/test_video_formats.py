@@ -37,6 +37,20 @@ def test_otio_round_trip_keeps_gaps_transitions_stacks_and_mixed_rates(tmp_path)
     assert view.rate == 24 and view.tracks[0][3].duration == 72
 
 
+@pytest.mark.parametrize("suffix", [".otio", ".otioz", ".edl", ".xml"])
+def test_nep_writes_each_format_it_names_and_reads_it_back(tmp_path, suffix):
+    """`.otioz` failed: OTIO's writer refuses a path that exists, and the atomic temporary file did."""
+    from nep_video.formats import write_timeline
+
+    write(interview(), tmp_path / "source.otio")
+    timeline = read_timeline(tmp_path / "source.otio")
+    out = tmp_path / f"out{suffix}"
+    write_timeline(timeline, out)
+    again = view_of(read_timeline(out))
+    assert [item.type for item in again.tracks[0]] == [item.type for item in view_of(timeline).tracks[0]]
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(["source.otio", out.name])
+
+
 def test_cmx3600_edl_through_the_adapter(tmp_path):
     write(interview(4, rate=25.0), tmp_path / "cut.edl", "cmx_3600")
     timeline = read_timeline(tmp_path / "cut.edl", rate=25.0)

@@ -163,5 +163,10 @@ def write_timeline(timeline: otio.schema.Timeline, path: str | Path) -> None:
     adapter = ADAPTERS.get(path.suffix.lower())
     if adapter not in WRITTEN_ADAPTERS:
         raise NepError(f"{path}: NEP writes .otio, .otioz, .edl and .xml, not '{path.suffix}'")
+    options = {}
+    if adapter == "otioz":  # a bundle holds the media found on disk; a clip whose media is elsewhere keeps a missing reference
+        from opentimelineio.adapters.file_bundle_utils import MediaReferencePolicy
+
+        options["media_policy"] = MediaReferencePolicy.MissingIfNotFile
     with atomic_path(path) as temporary:
-        otio.adapters.write_to_file(timeline, str(temporary), adapter_name=adapter)
+        otio.adapters.write_to_file(timeline, str(temporary), adapter_name=adapter, **options)
