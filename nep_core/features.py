@@ -29,6 +29,9 @@ class Featurizer:
     tokenizer: object
     max_context_tokens: int | None = None
     target: str = "action"
+    count_unlisted: bool = False
+    """Count the tokens written that the tokenizer does not have in ``unlisted`` (training does; the
+    server does not, so a long-running process keeps no growing table)."""
     unlisted: Counter = field(default_factory=Counter, init=False, repr=False)
     """Tokens written that the tokenizer does not have (read as ``<unk>``): a ``vocabulary()`` that
     leaves out a token its encoder or action space writes, or a checkpoint older than the plugin."""
@@ -46,7 +49,7 @@ class Featurizer:
     def ids(self, tokens: Sequence[str]) -> list[int]:
         vocab, unk = self._vocab, self._unk
         ids = [vocab.get(token, unk) for token in tokens]
-        if unk in ids:
+        if self.count_unlisted and unk in ids:
             self.unlisted.update(token for token, index in zip(tokens, ids) if index == unk and token != UNK)
         return ids
 

@@ -41,7 +41,7 @@ def test_tokens_an_encoder_writes_but_its_vocabulary_leaves_out_are_counted_and_
             return ["ctx:unlisted", UNK, *super().encode(context)]  # the <unk> it writes itself is meant
 
     forgetful = replace(tags_domain, encoder=Forgetful(tags_domain.action_space))
-    featurizer = Featurizer(forgetful, forgetful.build_tokenizer(), 120)
+    featurizer = Featurizer(forgetful, forgetful.build_tokenizer(), 120, count_unlisted=True)
     assert featurizer.unlisted_warning() is None
     for example in tags_examples["train"][:3]:
         featurizer.prompt_ids(example.context)

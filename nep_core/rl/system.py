@@ -303,9 +303,9 @@ class RLSystem(NextEditSystem):
                 prompt, completions = self.sampler.sample(
                     example.context, group, policy.temperature, self.max_completion_length, self._generator
                 )
+                reference = self._reference(example) if policy.guidance or divergence or (policy.sft_weight and first) else None
                 if policy.guidance:
-                    completions.append(self._guide(example, prompt))
-                reference = self._reference(example) if divergence or (policy.sft_weight and first) else None
+                    completions.append(self._guide(example, prompt, reference))
                 if policy.sft_weight and first and reference is not None:
                     references.append((prompt, reference))
                 sampled.append((example, prompt, completions, None if reference is None else reference.token_ids))
@@ -440,11 +440,10 @@ class RLSystem(NextEditSystem):
         """The user's real next action written as the sampler would write it; None where the grammar cannot."""
         return self.sampler.forced(example.context, canonical_action(example.target, self.domain.action_space))
 
-    def _guide(self, example: Example, prompt: list[int]) -> Completion:
-        """The user's real next action as one more member of the group (off-policy guidance, as in
-        LUFFY): its log-probabilities are the policy's own, so its importance weight is 1. Where the
-        grammar cannot write it, one more sample takes its place."""
-        completion = self._reference(example)
+    def _guide(self, example: Example, prompt: list[int], completion: Completion | None) -> Completion:
+        """The user's real next action (``completion``, from ``_reference``) as one more member of the group
+        (off-policy guidance, as in LUFFY): its log-probabilities are the policy's own, so its importance
+        weight is 1. Where the grammar cannot write it (None), one more sample takes its place."""
         if completion is None:
             return self.sampler.sample(example.context, 1, self.policy.temperature, self.max_completion_length, self._generator)[1][0]
         with torch.no_grad():

@@ -315,7 +315,7 @@ def build_setup(plan: RunPlan, data: PreparedData) -> TrainingSetup:
         raise NepError(
             f"targets of up to {target_tokens} tokens leave no room for context in {plan.max_positions} positions; use a larger --preset"
         )
-    featurizer = Featurizer(plan.domain, tokenizer, context_tokens, config.target)
+    featurizer = Featurizer(plan.domain, tokenizer, context_tokens, config.target, count_unlisted=True)
     train_set = tokenize(data.examples["train"], featurizer)
     val_set = tokenize(spread_sample(data.examples["val"], config.val_examples), featurizer)
     L.seed_everything(config.seed, verbose=False)
