@@ -185,3 +185,37 @@ def test_an_export_that_fails_part_way_never_leaves_a_model_that_reads_as_whole(
     assert not [path for path in folder.iterdir() if path.name.startswith(".")]
     save_random_checkpoint(folder, tags_domain, seed=2)
     assert checkpoint.load_checkpoint(folder, "tags").meta["domain"] == "tags"
+
+
+def test_the_training_state_is_fsynced_before_it_replaces_the_one_before(tmp_path, tags_domain, monkeypatch):
+    """Lightning renames a finished checkpoint into place but never fsyncs it: after a power cut
+    ``--resume`` could find an empty ``last.ckpt``."""
+    from nep_core import atomic_files
+    from nep_core.training import TrainConfig, train
+
+    synced = []
+    real_fsync = atomic_files.os.fsync
+
+    def recording_fsync(descriptor):
+        synced.append(atomic_files.os.readlink(f"/proc/self/fd/{descriptor}"))
+        return real_fsync(descriptor)
+
+    monkeypatch.setattr(atomic_files.os, "fsync", recording_fsync)
+    out = tmp_path / "run"
+    train(TrainConfig(domain="tags", data="synthetic:30", preset="tiny", max_steps=4, val_every=2, out=out, seed=0, progress=False))
+    last = out / "lightning" / "last.ckpt"
+    assert any(path.endswith("/last.ckpt") and ".tmp/" in path for path in synced)  # written beside, synced, renamed
+    assert torch.load(last, map_location="cpu", weights_only=True)["global_step"] == 4
+
+    from nep_core.training.checkpoint_io import DurableCheckpointIO
+
+    before = last.read_bytes()
+    with pytest.raises(RuntimeError):  # a save that fails part way keeps the older state whole
+        DurableCheckpointIO().save_checkpoint({"global_step": object.__new__(_Unsaveable)}, last)
+    assert last.read_bytes() == before
+    assert not [path for path in last.parent.iterdir() if path.name.startswith(".")]
+
+
+class _Unsaveable:
+    def __reduce__(self):
+        raise RuntimeError("cannot be saved")

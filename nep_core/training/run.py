@@ -232,6 +232,7 @@ def make_trainer(config: TrainConfig, folder: RunFolder, precision: str, validat
     from lightning.pytorch.loggers import CSVLogger
 
     from nep_core.training.callbacks import CtrlCFinishesStep, InterruptCheckpoint, SaveLastAtEnd, ValidateAtLastStep
+    from nep_core.training.checkpoint_io import DurableCheckpointIO
     from nep_core.training.progress import StepProgress
 
     try:
@@ -250,6 +251,7 @@ def make_trainer(config: TrainConfig, folder: RunFolder, precision: str, validat
             gradient_clip_val=config.grad_clip,
             log_every_n_steps=log_every_n_steps or min(10, config.val_every),
             logger=CSVLogger(str(folder.root), name="logs"),
+            plugins=[DurableCheckpointIO()],
             callbacks=[
                 ValidateAtLastStep(),
                 CtrlCFinishesStep(),
