@@ -101,9 +101,9 @@ class ServeProcess:
         _, err = self.process.communicate(timeout=10)
         raise AssertionError(f"nep serve did not start: stdout={''.join(self.stdout)!r} stderr={err!r}")
 
-    def interrupt(self, timeout: float = 15.0) -> tuple[int, str]:
-        """Ctrl-C; the exit status and stderr."""
-        self.process.send_signal(signal.SIGINT)
+    def interrupt(self, timeout: float = 15.0, signum: int = signal.SIGINT) -> tuple[int, str]:
+        """Ctrl-C (or ``signum``); the exit status and stderr."""
+        self.process.send_signal(signum)
         _, err = self.process.communicate(timeout=timeout)
         return self.process.returncode, err
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 from pathlib import Path
@@ -39,6 +40,17 @@ def test_nep_serve_answers_suggestions_and_feedback_with_a_baseline(tmp_path, ta
     assert "Traceback" not in stderr
     events = read_session(data_dir / "tags" / "cli-1.jsonl").events
     assert events[0].feedback["accepted"] is True and events[1].action is not None
+
+
+def test_nep_serve_stops_cleanly_on_sigterm_as_a_service_manager_sends_it(tmp_path):
+    data_dir = tmp_path / "feedback"
+    server = ServeProcess("--domain", "tags", "--model", "repeat-last", "--port", "0", "--data-dir", str(data_dir))
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        assert http.post("/v1/feedback", json={"session": "term", "accepted": True, "t": 1.0}).status_code == 200
+    status, stderr = server.interrupt(signum=signal.SIGTERM)
+    assert status == 0, stderr  # not 143: uvicorn's graceful shutdown ran and NEP finished
+    assert "nep serve: stopped" in stderr and "Traceback" not in stderr
+    assert [event.t for event in read_session(data_dir / "tags" / "term.jsonl").events] == [1.0]
 
 
 def test_nep_serve_no_speculate_precomputes_nothing(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
@@ -26,8 +27,21 @@ def make_server(app: FastAPI, *, log_level: str = "warning") -> uvicorn.Server:
 
 
 def serve_forever(app: FastAPI, sock: socket.socket, *, log_level: str = "warning") -> None:
-    """Serve ``app`` on ``sock`` until SIGINT or SIGTERM."""
-    make_server(app, log_level=log_level).run(sockets=[sock])
+    """Serve ``app`` on ``sock`` until SIGINT or SIGTERM; either raises KeyboardInterrupt after the graceful shutdown.
+
+    uvicorn raises the signal it caught again once it has shut down; SIGTERM's default action would
+    then end the process before the caller could finish (say it stopped, exit 0), as a service manager expects."""
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if in_main_thread else None
+    try:
+        make_server(app, log_level=log_level).run(sockets=[sock])
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame) -> None:
+    raise KeyboardInterrupt
 
 
 class BackgroundServer:
