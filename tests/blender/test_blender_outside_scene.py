@@ -24,7 +24,9 @@ from nep_core.session import Context, Event, Session
 HERE = Path(__file__).resolve().parent
 
 OUTSIDE = ("image.save_all_modified", "image.save", "ptcache.bake_all", "object.ocean_bake", "object.multires_external_save",
-           "export_scene.fbx", "import_scene.fbx", "uv.export_layout", "node.clipboard_copy", "text.insert", "image.unpack", "sound.unpack")
+           "export_scene.fbx", "import_scene.fbx", "uv.export_layout", "node.clipboard_copy", "text.insert", "image.unpack", "sound.unpack",
+           "pose.copy", "pose.paste", "material.copy", "material.paste", "outliner.id_paste", "sequencer.paste", "font.text_paste",
+           "font.text_copy", "ui.copy_data_path_button", "object.paste_transform", "ui.button_execute")
 """Operators Blender flags as undoable edits that reach outside the scene or bake to disk."""
 
 
@@ -162,3 +164,53 @@ def test_accept_refuses_a_call_outside_the_scene_and_leaves_the_file_alone(tmp_p
         assert expected in result["unsafe"][kind] and "NEP never runs it from a suggestion" in result["unsafe"][kind], kind
     assert result["accept"] == [[kind, ["CANCELLED"], f"Refused: {result['unsafe'][kind]}"] for kind in kinds]
     assert result["file_untouched"] and result["run_directly_overwrites"]
+
+
+COPY_BUFFER_RUNNER = r"""
+import json, os, sys
+import bpy
+
+folder, out = sys.argv[1], sys.argv[2]
+bpy.context.preferences.filepaths.temporary_directory = folder
+written = {}
+
+def files():
+    return {name for name in os.listdir(folder) if name.endswith(".blend")}
+
+def run(kind, call):
+    before = files()
+    call()
+    written[kind] = sorted(files() - before)
+
+bpy.ops.object.armature_add()
+bpy.ops.object.mode_set(mode="POSE")
+bpy.ops.pose.select_all(action="SELECT")
+run("pose.copy", bpy.ops.pose.copy)
+bpy.ops.object.mode_set(mode="OBJECT")
+bpy.ops.mesh.primitive_cube_add()
+cube = bpy.context.active_object
+material = bpy.data.materials.new("Paint")
+cube.data.materials.append(material)
+with bpy.context.temp_override(material=material, object=cube):
+    run("material.copy", bpy.ops.material.copy)
+run("uv.copy", lambda: None)  # a copy kept in memory writes nothing
+with open(out, "w") as handle:
+    json.dump(written, handle)
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("bpy") is None, reason="needs bpy (pip install bpy)")
+def test_copy_and_paste_through_a_file_in_blenders_temporary_folder_is_outside_the_scene(tmp_path):
+    """Blender keeps the pose and material copy buffers as .blend files that every Blender of the user
+    reads back on paste; NEP suggests neither half."""
+    from nep_blender.bpy_calls import outside_reason
+
+    out = tmp_path / "written.json"
+    process = subprocess.run([sys.executable, "-c", COPY_BUFFER_RUNNER, str(tmp_path), str(out)],
+                             capture_output=True, text=True, timeout=180, cwd=tmp_path)
+    assert out.exists(), process.stderr[-3000:]
+    written = json.loads(out.read_text())
+    assert written == {"pose.copy": ["copybuffer_pose.blend"], "material.copy": ["copybuffer_material.blend"], "uv.copy": []}
+    for kind in ("pose.copy", "pose.paste", "material.copy", "material.paste"):
+        assert "can reach outside the scene" in outside_reason(kind), kind
+    assert not outside_reason("uv.copy") and not outside_reason("graph.paste")

@@ -40,9 +40,21 @@ OUTSIDE_WORDS = frozenset({"save", "export", "import", "open", "reload", "browse
 PATH_PROPERTIES = frozenset({"filepath", "directory", "filename", "files"})
 """Argument names that name files; a string property of a file subtype is refused too (``path_arguments``)."""
 
-OUTSIDE_KINDS = frozenset({"font.text_paste_from_file", "workspace.append_activate", "screen.screenshot", "screen.screenshot_area",
-                           "sound.mixdown", "asset.bundle_install", "asset.screenshot_preview"})
-"""Other operators that read or write files."""
+OUTSIDE_KINDS = frozenset({
+    "font.text_paste_from_file", "workspace.append_activate", "screen.screenshot", "screen.screenshot_area",
+    "sound.mixdown", "asset.bundle_install", "asset.screenshot_preview",
+    # copy buffers kept as .blend files in Blender's temporary folder, shared with the user's other Blenders
+    "pose.copy", "pose.paste", "material.copy", "material.paste", "outliner.id_copy", "outliner.id_paste",
+    "sequencer.copy", "sequencer.paste", "poselib.copy_as_asset",
+    # the system clipboard
+    "font.text_copy", "font.text_cut", "font.text_paste", "sequencer.text_edit_copy", "sequencer.text_edit_cut",
+    "sequencer.text_edit_paste", "poselib.paste_asset", "pose.selection_set_copy", "pose.selection_set_paste",
+    "ui.copy_data_path_button", "ui.copy_python_command_button", "object.copy_global_transform",
+    "object.copy_relative_transform", "object.paste_transform",
+    "ui.button_execute",  # presses whatever button is active, which may be any of the above
+})
+"""Other operators that read or write files or the clipboard. Copy and paste that stay in memory
+(``uv.copy``, ``graph.paste``, ``grease_pencil.copy``) stay in the scene."""
 
 POLLED_ONLY = frozenset({
     "render.render", "render.opengl", "render.view_show", "render.play_rendered_anim",
