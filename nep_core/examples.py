@@ -113,6 +113,7 @@ def make_examples(session: Session, domain: Domain, config: ExampleConfig | None
     action_positions = [index for index, event in enumerate(events) if event.action is not None]
     examples = []
     last_edit_location = None
+    non_edit_starts = None
     for order, position in enumerate(action_positions):
         action = events[position].action
         if action.edit:
@@ -123,7 +124,9 @@ def make_examples(session: Session, domain: Domain, config: ExampleConfig | None
         target = _target_after(events, upcoming, events[position].t, config)
         if open_end and target.is_no_edit and _cut_short(events, upcoming, events[position].t, config):
             continue
-        problem = None if target.is_no_edit else _unwritable(domain, target)
+        if not target.is_no_edit and non_edit_starts is None:
+            non_edit_starts = domain.action_space.non_edit_start_tokens()
+        problem = None if target.is_no_edit else _unwritable(domain, target, non_edit_starts)
         if problem is not None:  # a target the action space cannot write (an operator this app lacks) teaches nothing
             if report is not None:
                 report.unwritable_targets += 1
@@ -151,14 +154,17 @@ def cut_meta(session: Session) -> tuple[int, bool]:
     return int(context_events), open_end
 
 
-def _unwritable(domain: Domain, action: Action) -> str | None:
-    """Why the action space cannot write ``action``, or None when it can."""
+def _unwritable(domain: Domain, action: Action, non_edit_starts: frozenset[str]) -> str | None:
+    """Why the action space cannot write ``action`` as a suggestion, or None when it can: it has no
+    tokens for it, or its kind is not an edit there (an older app's log may have called a save an edit)."""
     from nep_core.errors import InvalidAction
 
     try:
-        domain.action_space.encode(action)
+        tokens = domain.action_space.encode(action)
     except InvalidAction as error:
         return str(error)
+    if tokens and tokens[0] in non_edit_starts:
+        return f"{action.kind} is not an edit in this action space (NEP never suggests it)"
     return None
 
 

@@ -94,6 +94,23 @@ def test_a_call_outside_the_scene_is_history_never_a_target(domain):
     assert "@image.save" in domain.encoder.encode(context)  # context the model reads, not <unk>
 
 
+def test_a_log_that_calls_a_save_an_edit_still_never_makes_it_a_target(domain):
+    """Logs read directly (``--data DIR``, ``logs:``) keep the edit flag an older add-on wrote."""
+    from nep_core.examples import ExampleReport, make_examples
+
+    events = [
+        Event(t=0.0, action=Action(kind="mesh.primitive_cube_add")),
+        Event(t=1.0, action=Action(kind="image.save_all_modified", edit=True)),
+        Event(t=2.0, action=Action(kind="object.shade_smooth")),
+    ]
+    report = ExampleReport()
+    examples = make_examples(Session(id="old", domain="blender", events=events), domain, report=report)
+    assert "image.save_all_modified" not in [example.target.kind for example in examples]
+    assert report.unwritable_targets == 1
+    assert report.first_unwritable == ("session 'old', after event 1: image.save_all_modified is not an edit in this action space "
+                                       "(NEP never suggests it)")
+
+
 def test_the_addon_collector_reads_an_older_logs_outside_call_as_context(domain, tmp_path):
     from nep_core.collector import CollectReport
     from nep_core.sessionlog import SessionLogWriter
