@@ -57,3 +57,22 @@ def test_two_process_ddp_rl_on_cpu_trains_in_step_and_writes_one_checkpoint(trai
     assert {int(row["step"]) for row in rows if row.get("rl/reward")} == set(range(6))
     state = torch.load(out / "lightning" / "last.ckpt", map_location="cpu", weights_only=False)
     assert state["global_step"] == 6
+
+
+def test_several_machines_say_where_they_wait_for_each_other(tmp_path, monkeypatch):
+    """`--num-nodes 2` on one machine used to wait for the other machine without a word."""
+    from nep_core.training.config import TrainConfig
+    from nep_core.training.run import make_trainer, waiting_for_nodes
+    from nep_core.training.run_folder import RunFolder
+
+    monkeypatch.setenv("MASTER_ADDR", "10.0.0.5")
+    monkeypatch.setenv("MASTER_PORT", "29512")
+    monkeypatch.setenv("NODE_RANK", "1")
+    config = TrainConfig(domain="tags", num_nodes=2, accelerator="cpu", devices=1, strategy="ddp", max_steps=2, out=tmp_path)
+    trainer = make_trainer(config, RunFolder(tmp_path), "32-true", validate=False)
+    assert waiting_for_nodes(trainer) == (
+        "waiting for 2 machines to join at 10.0.0.5:29512 (this is NODE_RANK 1); run the same command on every machine with "
+        "NODE_RANK 0..1 and the same MASTER_ADDR (an address of NODE_RANK 0 the others reach) and MASTER_PORT"
+    )
+    alone = make_trainer(TrainConfig(domain="tags", accelerator="cpu", max_steps=2, out=tmp_path), RunFolder(tmp_path), "32-true", validate=False)
+    assert waiting_for_nodes(alone) is None

@@ -383,6 +383,16 @@ def describe_processes(trainer) -> str:
     return f"{trainer.world_size} process(es) on {device}{threads}"
 
 
+def waiting_for_nodes(trainer) -> str | None:
+    """With ``--num-nodes`` above 1, where this machine waits for the others (training starts when all joined), else None."""
+    environment = getattr(trainer.strategy, "cluster_environment", None)
+    if trainer.num_nodes <= 1 or environment is None:
+        return None
+    return (f"waiting for {trainer.num_nodes} machines to join at {environment.main_address}:{environment.main_port} "
+            f"(this is NODE_RANK {environment.node_rank()}); run the same command on every machine with NODE_RANK "
+            f"0..{trainer.num_nodes - 1} and the same MASTER_ADDR (an address of NODE_RANK 0 the others reach) and MASTER_PORT")
+
+
 def train(config: TrainConfig) -> Path:
     """Train a next-edit model as ``config`` says; returns the run folder, which holds the HF checkpoint."""
     plan = plan_run(config)
@@ -450,6 +460,9 @@ def check_converged(plan: RunPlan, trainer, losses: dict[str, float | None]) -> 
 def fit(plan: RunPlan, trainer, setup: TrainingSetup) -> None:
     """``trainer.fit``; an interruption (Ctrl-C, SIGTERM) becomes TrainingInterrupted, saying how to resume."""
     resume_from = str(plan.resume_from) if plan.resume_from else None
+    waiting = waiting_for_nodes(trainer)
+    if waiting:
+        _say(plan.rank == 0 and plan.config.progress)(waiting)
     try:
         trainer.fit(setup.system, datamodule=setup.datamodule, ckpt_path=resume_from, weights_only=True)
     except (SystemExit, KeyboardInterrupt):
