@@ -82,6 +82,21 @@ def test_a_commit_becomes_its_hunks_applied_to_the_parent(repo: Path) -> None:
     assert times == sorted(times) and all(0 < b - a < 20 for a, b in zip(times[1:], times[2:]))
 
 
+def test_windows_line_ends_are_read_as_an_editor_shows_them(repo: Path) -> None:
+    """Neovim shows a CRLF file without its "\r"s; a model that learned them suggested `b = 20^M`."""
+    crlf = "a = 1\r\nb = 2\r\n"
+    commit(repo, {"win.py": crlf}, "add a CRLF file", 1_700_000_100)
+    commit(repo, {"win.py": crlf.replace("b = 2", "b = 20")}, "edit it", 1_700_000_200)
+    commit(repo, {"win.py": "a = 1\nb = 20\n"}, "only the line ends change", 1_700_000_300)
+    sessions, report = collect(f"{repo}?max_span=0&filters=0")
+    (session,) = [session for session in sessions if session.meta["commit_time"] == 1_700_000_200]
+    assert session.events[0].state["files"]["win.py"] == "a = 1\nb = 2\n"
+    (edit,) = [LineEdit.from_action(event.action) for event in session.events[1:]]
+    assert (edit.line, edit.delete, edit.insert) == (2, 1, "b = 20\n")
+    assert not [s for s in sessions if s.meta["commit_time"] == 1_700_000_300]
+    assert report.counts["files with no line changes (skipped)"] >= 1
+
+
 def test_filters_of_the_literature_are_on_by_default_and_configurable(repo: Path) -> None:
     big = edited(BASE, {1: "    return 1\n"}) + "".join(f"x{n} = {n}\n" for n in range(8))
     commit(repo, {"src/app.py": big}, "a hunk of 8 lines", 1_700_000_100)

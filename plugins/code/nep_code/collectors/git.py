@@ -177,8 +177,8 @@ class GitCollector(Collector):
             if b"\0" in data[:8000]:
                 report.count("binary files (skipped)")
                 return None
-            try:
-                texts.append(data.decode("utf-8"))
+            try:  # CRLF as an editor shows it, one "\n" a line: a model must never suggest a "\r" that a save doubles
+                texts.append(data.decode("utf-8").replace("\r\n", "\n"))
             except UnicodeDecodeError as error:
                 report.count("non-UTF-8 files (skipped)")
                 report.warn(f"{where}:{path}: not UTF-8 text (byte {error.start}); skipped")
