@@ -1,6 +1,7 @@
 -- Drives the NEP Neovim plugin in a real headless Neovim for tests/code/test_nvim_client.py.
--- Settings come from the environment: NEP_DRIVER_SCENARIO (record | serve), NEP_DRIVER_FILE (the
--- file to edit), NEP_DRIVER_SERVER (the server URL), NEP_DRIVER_RESULT (where the JSON result goes).
+-- Settings come from the environment: NEP_DRIVER_SCENARIO (record | serve | ...), NEP_DRIVER_FILE (the
+-- file to edit), NEP_DRIVER_SERVER (the server URL), NEP_DRIVER_RESULT (where the JSON result goes),
+-- NEP_DRIVER_ANSWERS (a file a crafted server answers with; the driver writes it).
 -- Keys are typed with nvim_feedkeys(..., "xt"): as if typed, through mappings, one change at a time.
 local result = { messages = {}, steps = {} }
 local result_path = os.getenv("NEP_DRIVER_RESULT")
@@ -35,6 +36,40 @@ local function wait_for(condition)
   return vim.wait(10000, condition, 5)
 end
 
+-- Wait until no request is due or unanswered.
+local function settle()
+  local nep = require("nep")
+  wait_for(function()
+    local c = nep.counts
+    return not (nep.timer and nep.timer:is_active()) and c.answers + c.errors + c.stale >= c.requests
+  end)
+end
+
+-- The crafted server's answer to the next requests: these suggestions.
+local function answer_with(suggestions)
+  local handle = assert(io.open(os.getenv("NEP_DRIVER_ANSWERS"), "w"))
+  handle:write(vim.json.encode({ suggestions = suggestions, best_is_no_edit = #suggestions == 0, request_id = "r" }))
+  handle:close()
+end
+
+local function suggested(action, probability)
+  return { action = action, probability = probability or 0.9, confidence = probability or 0.9 }
+end
+
+-- The text of the suggestion's marks in the current buffer: virtual text, then virtual lines.
+local function marks()
+  local texts, lines = {}, {}
+  for _, mark in ipairs(vim.api.nvim_buf_get_extmarks(0, require("nep.display").namespace, 0, -1, { details = true })) do
+    for _, chunk in ipairs(mark[4].virt_text or {}) do
+      texts[#texts + 1] = chunk[1]
+    end
+    for _, line in ipairs(mark[4].virt_lines or {}) do
+      lines[#lines + 1] = line[1][1]
+    end
+  end
+  return { text = table.concat(texts, "|"), lines = lines }
+end
+
 -- End the edit being typed, and wait for the request the change started to be answered or to fail.
 local function step_done()
   local nep, recorder = require("nep"), require("nep.recorder")
@@ -51,9 +86,12 @@ local nep = require("nep")
 local scenario = os.getenv("NEP_DRIVER_SCENARIO")
 
 local ok, err = pcall(function()
+  if scenario == "record" then
+    vim.cmd("autocmd BufReadPost *.msg setlocal filetype=gitcommit") -- before NEP's: an excluded filetype
+  end
   nep.setup({ server = os.getenv("NEP_DRIVER_SERVER"), debounce_ms = 30, merge_ms = 600000, timeout_ms = 5000,
-    max_history_events = scenario == "record" and 3 or 64, feedback_history = scenario == "insert",
-    min_confidence = scenario == "unsure" and 1 or nil })
+    max_history_events = scenario == "record" and 3 or 64, feedback_history = scenario == "insert" or scenario == "budget",
+    min_confidence = scenario == "unsure" and 1 or nil, max_file_bytes = scenario == "record" and 1000 or nil })
   vim.cmd("edit " .. vim.fn.fnameescape(os.getenv("NEP_DRIVER_FILE")))
   local recorder = require("nep.recorder")
   result.session = recorder.session
@@ -79,6 +117,14 @@ local ok, err = pcall(function()
     vim.cmd("write")
     vim.cmd("edit blob.bin") -- NUL bytes: not recorded, counted
     type_keys("ggOtext<Esc>")
+    -- nor are these, each listed: latin1 (Neovim converts it), bytes no encoding but latin1 reads, an
+    -- excluded filetype, and a file over max_file_bytes (1000 here)
+    result.asked_in = {}
+    for _, name in ipairs({ "latin.py", "rand.bin", "notes.msg", "big.py" }) do
+      vim.cmd("edit! " .. name)
+      type_keys("ggOtext<Esc>")
+      result.asked_in[name] = nep.request()
+    end
     recorder.flush_all()
     vim.cmd("edit! m.py")
   elseif scenario == "serve" then
@@ -204,6 +250,101 @@ local ok, err = pcall(function()
     type_keys("1G$F)i, depth", "xt!") -- returns when the timers press <Esc>
     type_keys("u")
     result.after_undo = buffer_text()
+  elseif scenario == "view" then
+    -- long.py has 100 lines and the window shows about 20: an edit is on screen before a key applies it
+    vim.o.hidden = true
+    vim.cmd("edit other.py | edit long.py")
+    local function ask(suggestions)
+      settle()
+      answer_with(suggestions)
+      nep.request()
+      settle()
+    end
+    local function edit(line, insert)
+      return suggested({ kind = "edit", target = { file = "long.py", line = line }, args = { delete = 1, insert = insert } })
+    end
+    local function look(case, line)
+      result.steps[#result.steps + 1] = { case = case, text = buffer_text(), cursor = vim.api.nvim_win_get_cursor(0)[1],
+        shown = nep.visible(), top = vim.fn.line("w0"), bottom = vim.fn.line("w$"), folded = vim.fn.foldclosed(line) ~= -1,
+        marks = marks(), file = recorder.relative(vim.api.nvim_buf_get_name(0)), accepted = nep.counts.accepted }
+    end
+    local function tab_twice(case, line)
+      look(case, line)
+      type_keys("<Tab>")
+      look(case, line)
+      type_keys("<Tab>")
+      look(case, line)
+      vim.cmd("silent undo | normal! zE")
+    end
+    vim.cmd("setlocal foldmethod=manual | 5,9fold")
+    type_keys("4G")
+    ask({ edit(5, "v5 = 'in a fold'\n") }) -- next to the cursor, in a closed fold
+    tab_twice("fold", 5)
+    vim.cmd("40,50fold")
+    type_keys("1G")
+    ask({ edit(45, "v45 = 'far, in a fold'\n") })
+    tab_twice("far fold", 45)
+    require("nep.config").options.jump_first = false
+    type_keys("1Gzt")
+    ask({ edit(90, "v90 = 'off screen'\n") })
+    tab_twice("off screen", 90)
+    type_keys("1Gzt")
+    ask({ edit(15, "v15 = 'on screen'\n") })
+    look("on screen", 15)
+    type_keys("<Tab>") -- on screen: applied at once, as jump_first = false says
+    look("on screen", 15)
+    vim.cmd("silent undo")
+    require("nep.config").options.jump_first = true
+    type_keys("1G")
+    ask({ suggested({ kind = "jump", target = { file = "long.py", line = 60 } }) })
+    look("jump", 60)
+    type_keys("<Tab>")
+    look("jump", 60)
+    type_keys("1G")
+    ask({ suggested({ kind = "jump", target = { file = "other.py", line = 3 } }), edit(7, "v7 = 'less likely'\n") })
+    look("jump elsewhere", 3)
+    answer_with({})
+    type_keys("<Tab>")
+    look("jump elsewhere", 3)
+    settle()
+  elseif scenario == "crlf" then
+    -- crlf.py is read as 'fileformat' dos; the crafted server's suggestion ends its line in \r\n
+    result.fileformat = vim.bo.fileformat
+    type_keys("1GA  # x<Esc>")
+    if not wait_for(function() return nep.visible() end) then
+      return fail("no suggestion shown: " .. nep.status())
+    end
+    result.marks = marks()
+    type_keys("<Tab>")
+    vim.cmd("write")
+  elseif scenario == "budget" then
+    -- big1.py (500 KB) and big2.py (600 KB) edited, then calc.py: together over nep serve's body limit
+    for _, name in ipairs({ "big1.py", "big2.py" }) do
+      vim.cmd("edit " .. name)
+      type_keys("ggOx = 1<Esc>")
+      step_done()
+      vim.cmd("write")
+    end
+    vim.cmd("edit calc.py")
+    type_keys("1G$F)i, depth<Esc>")
+    if not wait_for(function() return nep.visible() end) then
+      return fail("no suggestion shown: " .. nep.status())
+    end
+    type_keys("<C-]>") -- its feedback carries the session's events: over the limit too
+    wait_for(function() return nep.last_feedback ~= nil end)
+    result.feedback = nep.last_feedback
+    local buf = vim.api.nvim_get_current_buf()
+    local history, json = recorder.request_history(buf, 1048576)
+    result.sent = { history = history, bytes = #json }
+    -- a block pasted and taken back: this file's own events are over a small budget, the file is not
+    vim.api.nvim_buf_set_lines(buf, 5, 5, false, vim.split(string.rep("# pad\n", 2000), "\n"))
+    recorder.flush_all()
+    vim.api.nvim_buf_set_lines(buf, 5, 2006, false, {})
+    recorder.flush_all()
+    history, json = recorder.request_history(buf, 4000)
+    result.small = { history = history, bytes = #json }
+    local _, _, why = recorder.request_history(buf, 100)
+    result.tiny = why
   end
   result.final_text = result.final_text or buffer_text()
   result.counts = nep.counts

@@ -36,7 +36,8 @@ def run_driver(scenario: str, folder: Path, file_name: str, server: str, plugin:
     """Run the driver in ``nvim --headless -u NONE`` with the plugin on the runtimepath; its JSON result."""
     result = folder / f"result-{scenario}.json"
     env = {**os.environ, "NEP_HOME": str(folder / "home"), "NEP_DRIVER_SCENARIO": scenario, "NEP_DRIVER_FILE": file_name,
-           "NEP_DRIVER_SERVER": server, "NEP_DRIVER_RESULT": str(result), "XDG_STATE_HOME": str(folder / "state")}
+           "NEP_DRIVER_SERVER": server, "NEP_DRIVER_RESULT": str(result), "XDG_STATE_HOME": str(folder / "state"),
+           "NEP_DRIVER_ANSWERS": str(folder / "answer.json")}
     env.pop("NEP_SERVER_TOKEN", None)
     completed = subprocess.run(
         [NVIM, "--headless", "-u", "NONE", "-i", "NONE", "-n", "--cmd", f"set rtp+={plugin}", "-c", f"luafile {DRIVER}"],
@@ -62,7 +63,12 @@ def make_project(tmp_path: Path, name: str, text: str) -> None:
 @needs_nvim
 def test_typing_is_recorded_as_merged_line_edits_that_replay_to_the_buffer(tmp_path):
     make_project(tmp_path, "m.py", "a = 1\nb = 2\nc = 3\n")
-    (tmp_path / "project" / "blob.bin").write_bytes(b"\x00\x01binary\x00\n")
+    project = tmp_path / "project"
+    (project / "blob.bin").write_bytes(b"\x00\x01binary\x00\n")
+    (project / "latin.py").write_bytes(b"caf\xe9 = 1\n")  # latin1: Neovim reads it as 'café', then writes it back as latin1
+    (project / "rand.bin").write_bytes(bytes(range(0x80, 0x100)) * 4 + b"\n")  # no NUL, not UTF-8
+    (project / "notes.msg").write_text("notes\n")  # the driver makes it a gitcommit buffer
+    (project / "big.py").write_text("x = 1\n" * 200)  # over the driver's max_file_bytes of 1000
     result = run_driver("record", tmp_path, "m.py", f"http://127.0.0.1:{closed_port()}")
 
     log = Path(result["log_path"])
@@ -80,7 +86,14 @@ def test_typing_is_recorded_as_merged_line_edits_that_replay_to_the_buffer(tmp_p
     assert Workspace.from_events(session.events).text("m.py") == result["final_text"]
     assert result["final_text"] == "a = 1\nb = 2  # two\nx = 'é'z\ny = 2\n\ndef g():\n    return 1  # trailing\n    \tt\n"  # autoindent, then a real <Tab>
     assert {event.state and tuple(event.state["files"]) for event in session.events if event.state} == {("m.py",)}
-    assert "skipped blob.bin: binary (NUL bytes)" in result["status"] and "1 files skipped" in result["status"]
+    assert "skipped blob.bin: binary (NUL bytes)" in result["status"] and "5 files skipped" in result["status"]
+    # files Neovim converted from another encoding, excluded or too large: not recorded, not sent, listed
+    assert "skipped latin.py: not UTF-8 (read as latin1)" in result["status"]
+    assert "skipped rand.bin: not UTF-8 (read as latin1)" in result["status"]
+    assert "skipped notes.msg: filetype gitcommit is excluded" in result["status"]
+    assert "skipped big.py: larger than max_file_bytes" in result["status"]
+    assert result["asked_in"] == {"latin.py": False, "rand.bin": False, "notes.msg": False, "big.py": False}
+    assert {edit.file for edit in edits} == {"m.py"} and "caf" not in log.read_text(encoding="utf-8")
 
     # a request sends the last 3 events on top of a snapshot of the file before them; it replays to the buffer too
     history = [parse_event(record) for record in result["request_history"]]
@@ -88,10 +101,13 @@ def test_typing_is_recorded_as_merged_line_edits_that_replay_to_the_buffer(tmp_p
     assert Workspace.from_events(history).text("m.py") == result["final_text"]
     assert history[-1].state["cursor"] == {"file": "m.py", "line": 8, "column": 5}
 
-    # the server is down: every request fails, and the user is told once, in one line
+    # the server is down: every request fails, and the user is told once, in one line, how to start one
+    # that suggests edits (the n-gram baseline suggests none on code, and first builds the default data)
     assert result["requests"] >= 2 and result["counts"]["errors"] == result["requests"]
     assert len(result["messages"]) == 1 and "\n" not in result["messages"][0]
-    assert "no answer from http://127.0.0.1:" in result["messages"][0] and "nep serve --domain code" in result["messages"][0]
+    assert "no answer from http://127.0.0.1:" in result["messages"][0]
+    assert "nep serve --domain code --model runs/code" in result["messages"][0] and "nep train --domain code" in result["messages"][0]
+    assert "ngram" not in result["messages"][0]
     assert "unreachable" in result["status"] and "recorded: 8 edits" in result["status"]
 
 
@@ -229,20 +245,25 @@ def test_an_edit_in_another_open_file_is_pointed_at_then_opened_then_applied(tmp
 
 
 class _CraftedServer:
-    """A hostile or broken server on loopback: every /v1/suggest gets ``answer`` (bytes)."""
+    """A hostile or broken server on loopback: every request gets ``answer`` (bytes, or read from that file
+    each time; no suggestion while it is missing) with HTTP ``status``."""
 
-    def __init__(self, answer: bytes):
+    def __init__(self, answer: bytes | Path, status: int = 200):
         import http.server
         import threading
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                self.send_response(200)
+                if isinstance(answer, bytes):
+                    data = answer
+                else:
+                    data = answer.read_bytes() if answer.exists() else b'{"suggestions": [], "best_is_no_edit": true}'
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
+                self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(answer)
+                self.wfile.write(data)
 
             def log_message(self, *args):
                 pass
@@ -292,6 +313,120 @@ def test_a_hostile_servers_suggestions_never_run_commands_open_other_files_or_fr
         assert step["answers"] + step["errors"] >= 1, (case, step)  # the answer came, and was turned down
         assert not (project / "PWNED").exists(), case
         assert outside.read_text() == "SECRET=1\n"
+        if case == "an answer over 4 MiB":  # the server answered: not "no answer ... start it"
+            [message] = result["messages"]
+            assert "sent an answer over 4 MiB" in message and "no answer" not in message, message
+
+
+@needs_nvim
+def test_a_request_superseded_by_a_newer_one_is_not_an_error(tmp_path):
+    """A 409 (docs/serving.md: a newer request of the session arrived while this one waited) is normal
+    while typing; the client ignores it: no warning, no error, nothing in :NepStatus."""
+    make_project(tmp_path, "core.py", "class Parser:\n    pass\n")
+    detail = "session: superseded: a newer request for session 'x' arrived while this one waited"
+    server = _CraftedServer(json.dumps({"detail": detail, "errors": [{"loc": "session", "msg": detail}]}).encode(), status=409)
+    try:
+        result = run_driver("hostile", tmp_path, "core.py", server.url)
+    finally:
+        server.close()
+    assert result["messages"] == [] and result["counts"]["errors"] == 0
+    assert result["counts"]["stale"] >= 1 and result["counts"]["stale"] == result["counts"]["requests"]
+    assert result["status"].startswith(f"nep: enabled, server {server.url} (ok)\n")
+
+
+@needs_nvim
+def test_an_edit_is_on_screen_and_out_of_folds_before_a_key_applies_it(tmp_path):
+    """Found by a review: an edit in a closed fold was applied by the second <Tab> without ever being
+    seen, and with jump_first = false one <Tab> applied an edit 70 lines below the window."""
+    make_project(tmp_path, "long.py", "".join(f"v{n} = {n}\n" for n in range(1, 101)))
+    (tmp_path / "project" / "other.py").write_text("import os\n\nprint(os.sep)\n")
+    server = _CraftedServer(tmp_path / "answer.json")
+    try:
+        result = run_driver("view", tmp_path, "long.py", server.url)
+    finally:
+        server.close()
+    original = (tmp_path / "project" / "long.py").read_text()
+    steps = {}
+    for step in result["steps"]:
+        steps.setdefault(step["case"], []).append(step)
+
+    def applied(line: int, text: str) -> str:
+        return original.replace(f"v{line} = {line}\n", text)
+
+    # next to the cursor in a closed fold: the first <Tab> opens the fold and shows it, the second applies it
+    shown, first, second = steps["fold"]
+    assert shown["shown"] and shown["folded"] and shown["text"] == original
+    assert first["shown"] and not first["folded"] and first["text"] == original
+    assert second["text"] == applied(5, "v5 = 'in a fold'\n")
+    # far away in a closed fold: the first <Tab> jumps there and opens the fold
+    shown, first, second = steps["far fold"]
+    assert shown["folded"] and first["cursor"] == 45 and not first["folded"] and first["top"] <= 45 <= first["bottom"]
+    assert first["text"] == original and second["text"] == applied(45, "v45 = 'far, in a fold'\n")
+    # jump_first = false: an edit off screen is brought into view first; one on screen is applied at once
+    shown, first, second = steps["off screen"]
+    assert shown["bottom"] < 90 and shown["marks"]["text"] == "  ↓ NEP: edit at line 90| NEP: replace"
+    assert first["text"] == original and first["shown"] and first["top"] <= 90 < first["bottom"]
+    assert second["text"] == applied(90, "v90 = 'off screen'\n")
+    shown, first = steps["on screen"]
+    assert shown["top"] <= 15 <= shown["bottom"] and first["text"] == applied(15, "v15 = 'on screen'\n")
+    # a jump is labelled a jump, and <Tab> moves the cursor there
+    shown, first = steps["jump"]
+    assert shown["marks"]["text"] == "  ↓ NEP: jump to line 60" and shown["marks"]["lines"] == []
+    assert first["cursor"] == 60 and first["text"] == original and first["accepted"] == shown["accepted"] + 1
+    # a jump to another open file, likelier than an edit here: pointed at, and <Tab> opens that file there
+    shown, first = steps["jump elsewhere"]
+    assert shown["marks"]["text"] == "  → NEP: jump to other.py:3" and shown["text"] == original
+    assert first["file"] == "other.py" and first["cursor"] == 3 and first["accepted"] == shown["accepted"] + 1
+
+
+@needs_nvim
+def test_a_suggested_line_ending_in_a_carriage_return_is_shown_and_saved_without_it(tmp_path):
+    """A model trained on git history of CRLF files may end a line in \\r; Neovim keeps a CRLF file's
+    lines without it, so applied it showed as ^M and was saved as \\r\\r\\n."""
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "crlf.py").write_bytes(b"a = 1\r\nb = 2\r\nc = 3\r\n")
+    action = {"kind": "edit", "target": {"file": "crlf.py", "line": 2}, "args": {"delete": 1, "insert": "b = 20\r\n"}}
+    server = _CraftedServer(_suggesting(action))
+    try:
+        result = run_driver("crlf", tmp_path, "crlf.py", server.url)
+    finally:
+        server.close()
+    assert result["fileformat"] == "dos" and result["marks"]["lines"] == ["b = 20"]
+    assert (tmp_path / "project" / "crlf.py").read_bytes() == b"a = 1  # x\r\nb = 20\r\nc = 3\r\n"
+    assert result["counts"]["accepted"] == 1
+
+
+@needs_nvim
+def test_requests_stay_within_the_servers_body_limit_with_large_files_open(tmp_path):
+    """Found by a review: with two files of about 600 KB open, every request was 1.5 to 2.1 MB and
+    `nep serve` (--max-body-bytes 1048576 by default) answered each with 413."""
+    feedback_dir = tmp_path / "feedback"
+    server = serve_calc_ngram(tmp_path)
+    big1 = "".join(f"one_{n} = {n}\n" for n in range(36_000))  # about 500 KB
+    big2 = "".join(f"two_{n} = {n}\n" for n in range(43_000))  # about 600 KB
+    (tmp_path / "project" / "big1.py").write_text(big1)
+    (tmp_path / "project" / "big2.py").write_text(big2)
+    try:
+        result = run_driver("budget", tmp_path, "calc.py", server.url)
+    finally:
+        server.interrupt()
+    counts = result["counts"]
+    assert counts["errors"] == 0 and counts["answers"] >= 3, result["status"]
+    assert result["feedback"]["ok"], result["feedback"]  # sent without the session's events, over the limit
+    assert [event.feedback["outcome"] for event in read_session(feedback_dir / "code" / f"{result['session']}.jsonl").events
+            if event.feedback] == ["dismissed"]
+    # the largest other file (big2.py) is left out with its edit; what is sent replays to the buffers
+    sent = [parse_event(record) for record in result["sent"]["history"]]
+    assert result["sent"]["bytes"] <= 1048576 and sorted(sent[0].state["files"]) == ["big1.py", "calc.py"]
+    assert {LineEdit.from_action(event.action).file for event in sent if event.action} == {"big1.py", "calc.py"}
+    workspace = Workspace.from_events(sent)
+    assert workspace.text("big1.py") == "x = 1\n" + big1
+    assert workspace.text("calc.py") == CALC.replace("(width, height)", "(width, height, depth)")
+    # this file's own recent edits over the budget: the file as it is, and the cursor; over even that, nothing
+    [small] = [parse_event(record) for record in result["small"]["history"]]
+    assert result["small"]["bytes"] <= 4000 and small.state["files"] == {"calc.py": workspace.text("calc.py")}
+    assert small.state["cursor"]["file"] == "calc.py"
+    assert result["tiny"] == "calc.py is over max_request_bytes as JSON"
 
 
 @needs_nvim
@@ -337,3 +472,17 @@ def test_nep_eval_scores_code_suggestions_as_the_client_shows_them():
     default = re.search(r"^\s*min_confidence = ([0-9.]+),", config, re.MULTILINE)
     assert default is not None, "config.lua has no min_confidence default"
     assert get_domain("code").min_confidence == float(default.group(1)) > 0
+
+
+def test_the_clients_largest_request_is_what_nep_serve_accepts_by_default():
+    """max_request_bytes is `nep serve --max-body-bytes`'s default, and max_file_bytes is below it, so
+    a request has room for the file being edited (its JSON escapes aside: then :NepStatus says so)."""
+    import re
+
+    from nep_core.server.app import DEFAULT_MAX_BODY_BYTES
+
+    config = (NVIM_PLUGIN / "lua" / "nep" / "config.lua").read_text(encoding="utf-8")
+    request = re.search(r"^\s*max_request_bytes = (\d+),", config, re.MULTILINE)
+    file = re.search(r"^\s*max_file_bytes = (\d+),", config, re.MULTILINE)
+    assert request is not None and file is not None, "config.lua lacks max_request_bytes or max_file_bytes"
+    assert int(request.group(1)) == DEFAULT_MAX_BODY_BYTES and int(file.group(1)) < DEFAULT_MAX_BODY_BYTES

@@ -23,7 +23,7 @@ function M.is_far(edit, cursor_line)
   return cursor_line < first - 1 or cursor_line > last + 1
 end
 
--- Draw `edit` ({line, delete, insert = lines}) in `buf`; `jump` draws the marker at `cursor_line`.
+-- Draw `edit` ({line, delete, insert = lines, jump_only}) in `buf`; `jump` draws the marker at `cursor_line`.
 function M.show(buf, edit, cursor_line, jump)
   M.clear(buf)
   local count = vim.api.nvim_buf_line_count(buf)
@@ -51,9 +51,9 @@ function M.show(buf, edit, cursor_line, jump)
   end
   if jump then
     local where = edit.line < cursor_line and "↑" or "↓"
-    local verb = edit.delete > 0 and "edit" or "insert"
+    local verb = edit.jump_only and "jump to" or (edit.delete > 0 and "edit at" or "insert at")
     vim.api.nvim_buf_set_extmark(buf, M.namespace, cursor_line - 1, 0, {
-      virt_text = { { string.format("  %s NEP: %s at line %d", where, verb, edit.line), "NepJump" } },
+      virt_text = { { string.format("  %s NEP: %s line %d", where, verb, edit.line), "NepJump" } },
       virt_text_pos = "eol",
     })
   end
@@ -62,10 +62,10 @@ end
 -- Point from the cursor line of `buf` to `edit` in another file: where it goes and its first line.
 function M.show_elsewhere(buf, edit, cursor_line)
   M.clear(buf)
-  local first = edit.insert[1] and vim.trim(edit.insert[1]) or ""
-  local verb = #edit.insert == 0 and "delete" or (edit.delete > 0 and "edit" or "insert")
+  local first = edit.insert[1] and "  " .. vim.trim(edit.insert[1]):sub(1, 60) or ""
+  local verb = edit.jump_only and "jump to" or (#edit.insert == 0 and "delete" or (edit.delete > 0 and "edit" or "insert"))
   vim.api.nvim_buf_set_extmark(buf, M.namespace, cursor_line - 1, 0, {
-    virt_text = { { string.format("  → NEP: %s %s:%d  %s", verb, edit.file, edit.line, first:sub(1, 60)), "NepJump" } },
+    virt_text = { { string.format("  → NEP: %s %s:%d%s", verb, edit.file, edit.line, first), "NepJump" } },
     virt_text_pos = "eol",
   })
 end

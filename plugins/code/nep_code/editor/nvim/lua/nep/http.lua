@@ -4,9 +4,10 @@
 local uv = vim.loop
 local M = {}
 
--- "http://host:port" -> host, port; nil and a reason for anything else.
 M.MAX_ANSWER_BYTES = 4 * 1024 * 1024
+M.ANSWER_TOO_LARGE = "the answer is over 4 MiB" -- the error for an answer over MAX_ANSWER_BYTES
 
+-- "http://host:port" -> host, port; nil and a reason for anything else.
 function M.parse_url(url)
   local host, port = tostring(url):match("^http://%[?([^/%]]+)%]?:(%d+)/?$")
   if not host then
@@ -152,7 +153,7 @@ function M.post(url, path, body, options, callback)
           chunks[#chunks + 1] = data
           received = received + #data
           if received > M.MAX_ANSWER_BYTES then -- as the Python client: a larger answer is not a suggestion
-            return finish("the answer is over " .. M.MAX_ANSWER_BYTES .. " bytes")
+            return finish(M.ANSWER_TOO_LARGE)
           end
           local response = parse_response(table.concat(chunks), false)
           if response then

@@ -34,19 +34,34 @@ local function headers()
   return token and { Authorization = "Bearer " .. token } or {}
 end
 
+-- POST `payload` (a table, or its JSON) to `path`; callback(err, decoded answer).
 local function post(path, payload, callback)
-  local ok, body = pcall(vim.json.encode, payload)
+  local ok, body = true, payload
+  if type(payload) ~= "string" then
+    ok, body = pcall(vim.json.encode, payload)
+  end
   if not ok then
     return callback("cannot encode the request: " .. tostring(body))
   end
   http.post(config.options.server, path, body, { timeout_ms = config.options.timeout_ms, headers = headers() },
     function(err, response)
-      if err then
+      if err == http.ANSWER_TOO_LARGE then
+        M.counts.errors = M.counts.errors + 1
+        M.server_state = err
+        notify_once(string.format("nep: %s%s sent an answer over 4 MiB, far larger than a suggestion; "
+          .. "is it nep serve --domain code?", config.options.server, path))
+        return callback(err)
+      elseif err then
         M.counts.errors = M.counts.errors + 1
         M.server_state = "unreachable (" .. tostring(err) .. ")"
-        notify_once(string.format("nep: no answer from %s (%s); start it with: nep serve --domain code --model ngram",
-          config.options.server, tostring(err)))
+        notify_once(string.format("nep: no answer from %s (%s); start a server: nep serve --domain code --model runs/code "
+          .. "(a model from nep train --domain code)", config.options.server, tostring(err)))
         return callback(err)
+      end
+      if response.status == 409 then -- superseded by a newer request of this session: its answer is the one to show
+        M.counts.stale = M.counts.stale + 1
+        M.server_state = "ok"
+        return callback("superseded")
       end
       local decoded_ok, answer = pcall(vim.json.decode, response.body)
       if response.status ~= 200 then
@@ -107,6 +122,10 @@ local function feedback(shown, outcome, actual, reason)
     if #history > 0 then
       payload.history = history
     end
+    local encoded, body = pcall(vim.json.encode, payload)
+    if encoded and #body > config.options.max_request_bytes then
+      payload.history = nil -- over the server's body limit: the feedback alone (the server's log misses these events)
+    end
   end
   M.feedback_in_flight = (M.feedback_in_flight or 0) + 1
   post("/v1/feedback", payload, function(err)
@@ -164,7 +183,12 @@ local function edit_of(action)
   if not whole(delete, 0) or type(insert) ~= "string" or #insert > M.MAX_INSERT_BYTES or insert:find("%z") then
     return nil
   end
-  return { line = line, delete = delete, insert = recorder.lines_of(insert), file = action.target.file }
+  -- Neovim keeps a CRLF file's lines without their '\r' ('fileformat' dos): a model that learned CRLF
+  -- files may still write one; it would show as ^M and be saved as \r\r\n
+  local lines = vim.tbl_map(function(l)
+    return (l:gsub("\r$", ""))
+  end, recorder.lines_of(insert))
+  return { line = line, delete = delete, insert = lines, file = action.target.file }
 end
 
 -- Whether `file` (a server's suggestion's) is one this session recorded, named without control
@@ -201,11 +225,45 @@ local function render()
     display.show_elsewhere(shown.buf, shown.edit, cursor_line)
     return
   end
-  local far = shown.edit.jump_only or display.is_far(shown.edit, cursor_line)
-  if shown.edit.jump_only then
-    display.show(shown.buf, { line = shown.edit.line, delete = 0, insert = {} }, cursor_line, far)
-  else
-    display.show(shown.buf, shown.edit, cursor_line, far)
+  display.show(shown.buf, shown.edit, cursor_line, shown.edit.jump_only or display.is_far(shown.edit, cursor_line))
+end
+
+-- The lines `edit` is drawn on in `buf`: those it replaces, and the line its added lines are drawn
+-- below with the next one (so that they are on screen too).
+local function drawn_lines(buf, edit)
+  local first, last = edit.line, edit.line + math.max(edit.delete, 1) - 1
+  if #edit.insert > 0 then
+    local above = edit.line - 1 + edit.delete -- 0: they are drawn above line 1
+    first, last = math.min(first, math.max(above, 1)), math.max(last, above + 1)
+  end
+  local count = vim.api.nvim_buf_line_count(buf)
+  return math.min(first, count), math.min(last, count)
+end
+
+-- Whether `edit` is all in view in the current window (`buf`), none of it in a closed fold; an edit
+-- taller than the window is when it starts at the window's top.
+local function in_view(buf, edit)
+  local first, last = drawn_lines(buf, edit)
+  local top, bottom = vim.fn.line("w0"), vim.fn.line("w$")
+  if first < top or (last > bottom and first ~= top) then
+    return false
+  end
+  for line = first, math.min(last, bottom) do
+    if vim.fn.foldclosed(line) ~= -1 then
+      return false
+    end
+  end
+  return true
+end
+
+-- Move the cursor to `edit` in the current window (`buf`), open the folds over it (as zv does) and
+-- scroll it into view.
+local function bring_into_view(buf, edit)
+  local first, last = drawn_lines(buf, edit)
+  vim.api.nvim_win_set_cursor(0, { math.min(edit.line, vim.api.nvim_buf_line_count(buf)), 0 })
+  vim.cmd(string.format("silent! %d,%dfoldopen!", first, last))
+  if not in_view(buf, edit) then
+    vim.fn.winrestview({ topline = first })
   end
 end
 
@@ -229,7 +287,7 @@ local function on_answer(buf, tick, sequence, answer)
       return
     end
     local edit = edit_of(suggestion.action)
-    local elsewhere = edit and type(edit.file) == "string" and edit.file ~= path and not edit.jump_only
+    local elsewhere = edit and type(edit.file) == "string" and edit.file ~= path
     local there = elsewhere and recorder.buffer_of(edit.file)
     if elsewhere and not there and not recorded_file(edit.file) then
       edit = nil -- only a file of this session: a server must not open (and then send) any other file
@@ -260,24 +318,26 @@ function M.request(buf)
   if not M.enabled or not config.options.suggest or not recorder.path_of(buf) then
     return false
   end
-  local history = recorder.request_history(buf)
-  if not history then
+  local head = string.format('{"session":%s,"top_k":%s,"history":', vim.json.encode(recorder.session),
+    vim.json.encode(config.options.top_k))
+  local _, json, too_large = recorder.request_history(buf, config.options.max_request_bytes - #head - 1)
+  M.not_asked = too_large
+  if not json then
     return false
   end
   M.sequence = M.sequence + 1
   local sequence, tick = M.sequence, vim.api.nvim_buf_get_changedtick(buf)
   M.counts.requests = M.counts.requests + 1
   local started = uv.hrtime()
-  post("/v1/suggest", { session = recorder.session, history = history, top_k = config.options.top_k },
-    function(err, answer)
-      if not err then
-        table.insert(M.round_trips, (uv.hrtime() - started) / 1e6)
-        if #M.round_trips > 200 then
-          table.remove(M.round_trips, 1)
-        end
-        on_answer(buf, tick, sequence, answer)
+  post("/v1/suggest", head .. json .. "}", function(err, answer)
+    if not err then
+      table.insert(M.round_trips, (uv.hrtime() - started) / 1e6)
+      if #M.round_trips > 200 then
+        table.remove(M.round_trips, 1)
       end
-    end)
+      on_answer(buf, tick, sequence, answer)
+    end
+  end)
   return true
 end
 
@@ -326,8 +386,16 @@ function M.visible()
   return M.shown ~= nil and M.shown.buf == vim.api.nvim_get_current_buf()
 end
 
--- Accept the shown suggestion (or jump to it first when it is away from the cursor and
--- `jump_first` is set). Returns false when nothing was shown.
+-- The shown jump `shown` is done (the cursor is there): ask what to change there.
+local function jumped(shown, buf)
+  clear_shown()
+  feedback(shown, "accepted")
+  schedule_request(buf)
+end
+
+-- Accept the shown suggestion, or first bring it into view: when it is away from the cursor and
+-- `jump_first` is set, or when any of it is off screen or in a closed fold (nothing is applied
+-- unseen). Returns false when nothing was shown.
 function M.accept()
   local shown = M.shown
   if not shown then
@@ -343,14 +411,12 @@ function M.accept()
     return M.open_elsewhere(shown)
   end
   local cursor_line = vim.api.nvim_win_get_cursor(0)[1]
-  if edit.jump_only or (config.options.jump_first and not shown.jumped and display.is_far(edit, cursor_line)) then
-    local count = vim.api.nvim_buf_line_count(buf)
-    vim.api.nvim_win_set_cursor(0, { math.min(edit.line, count), 0 })
+  local jump = edit.jump_only or (config.options.jump_first and not shown.jumped and display.is_far(edit, cursor_line))
+  if jump or not in_view(buf, edit) then
+    bring_into_view(buf, edit)
     shown.jumped = true
     if edit.jump_only then
-      clear_shown()
-      feedback(shown, "accepted")
-      schedule_request(buf) -- now at the place the model pointed to, ask what to change there
+      jumped(shown, buf)
     else
       render()
     end
@@ -386,7 +452,7 @@ function M.accept()
 end
 
 -- The first accept of an edit in another file: open that file at the edit, and show the edit there
--- (the next accept applies it).
+-- (the next accept applies it). A jump to another file is done then.
 function M.open_elsewhere(shown)
   local edit = shown.edit
   M.switching = true
@@ -409,8 +475,12 @@ function M.open_elsewhere(shown)
     return true
   end
   M.sequence = M.sequence + 1 -- answers in flight were for the other buffer
+  bring_into_view(buf, edit)
+  if edit.jump_only then
+    jumped(shown, buf)
+    return true
+  end
   shown.buf, shown.tick, shown.elsewhere, shown.jumped = buf, vim.api.nvim_buf_get_changedtick(buf), false, true
-  vim.api.nvim_win_set_cursor(0, { math.min(edit.line, vim.api.nvim_buf_line_count(buf)), 0 })
   render()
   return true
 end
@@ -547,6 +617,9 @@ function M.status()
     table.sort(sorted)
     lines[#lines + 1] = string.format("last server latency %.1f ms; round trip p50 %.1f ms over the last %d answers",
       M.last_latency_ms, sorted[math.max(1, math.ceil(#sorted / 2))] or 0, #sorted)
+  end
+  if M.not_asked then
+    lines[#lines + 1] = "not asked: " .. M.not_asked
   end
   for path, reason in pairs(recorder.skipped) do
     lines[#lines + 1] = string.format("skipped %s: %s", path, reason)

@@ -246,7 +246,8 @@ function M.path_of(buf)
   return entry and entry.path or nil
 end
 
--- Why `buf` is not recorded, or nil when it can be.
+-- Why `buf` is not recorded, or nil when it can be; the second value is true when `buf` is a file
+-- (listed in :NepStatus).
 function M.refusal(buf)
   if not vim.api.nvim_buf_is_loaded(buf) then
     return "not loaded"
@@ -259,14 +260,18 @@ function M.refusal(buf)
     return "no file name"
   end
   if bo.binary then
-    return "binary"
+    return "binary", true
+  end
+  -- Neovim converts a file it reads in another encoding (latin1 when UTF-8 fails): its lines are UTF-8, the file is not
+  if bo.fileencoding ~= "" and bo.fileencoding ~= "utf-8" then
+    return "not UTF-8 (read as " .. bo.fileencoding .. ")", true
   end
   if vim.tbl_contains(config.options.exclude_filetypes or {}, bo.filetype) then
-    return "filetype " .. bo.filetype .. " is excluded"
+    return "filetype " .. bo.filetype .. " is excluded", true
   end
   local size = vim.api.nvim_buf_get_offset(buf, vim.api.nvim_buf_line_count(buf))
   if size > (config.options.max_file_bytes or 1000000) then
-    return "larger than max_file_bytes"
+    return "larger than max_file_bytes", true
   end
   return nil
 end
@@ -276,6 +281,15 @@ local function skip(path, reason)
     M.counts.skipped_files = M.counts.skipped_files + 1
   end
   M.skipped[path] = reason
+end
+
+-- Whether `buf` is refused (a file is listed as skipped).
+local function refused(buf)
+  local reason, is_file = M.refusal(buf)
+  if is_file then
+    skip(M.relative(vim.api.nvim_buf_get_name(buf)), reason)
+  end
+  return reason ~= nil
 end
 
 local function usable_lines(lines)
@@ -459,7 +473,7 @@ function M.attach(buf)
   if M.buffers[buf] then
     return true
   end
-  if M.refusal(buf) then
+  if refused(buf) then
     return false
   end
   local entry = { path = M.relative(vim.api.nvim_buf_get_name(buf)) }
@@ -473,7 +487,7 @@ function M.attach(buf)
       vim.schedule(function()
         if M.buffers[buf] == entry then
           entry.pending = nil
-          if not snapshot(buf, entry) then
+          if refused(buf) or not snapshot(buf, entry) then -- read again with ++enc, say
             M.detach(buf)
           end
         end
@@ -512,21 +526,28 @@ function M.stop()
   end
 end
 
--- The events a suggest request sends: a snapshot of the files in play as they were before the
--- window, the window's events, the change still being typed, and the cursor.
-function M.request_history(buf)
+-- The files `event` (of the window) is about, as keys.
+local function files_of(event)
+  if event.action then
+    return { [event.action.target.file] = true }
+  end
+  return event.state and event.state.files or {}
+end
+
+-- The events a suggest request sends, and their JSON: a snapshot of the files in play as they were
+-- before the window, the window's events, the change still being typed, and the cursor; at most
+-- `max_bytes` of JSON. Over it, other files are left out with their events: files only open before
+-- edited ones, the largest first. When this file's own events are still too many, the file as it
+-- is now and the cursor; when even that is over, nil, nil and why.
+function M.request_history(buf, max_bytes)
   local entry = M.buffers[buf]
   if not entry then
     return nil
   end
-  local paths = { [entry.path] = true }
+  local paths = { [entry.path] = "edited" }
   for _, event in ipairs(M.window) do
-    if event.action then
-      paths[event.action.target.file] = true
-    elseif event.state and event.state.files then
-      for path in pairs(event.state.files) do
-        paths[path] = true
-      end
+    for path in pairs(files_of(event)) do
+      paths[path] = "edited"
     end
   end
   -- other open files too: where a rename or a changed signature is carried next
@@ -536,7 +557,7 @@ function M.request_history(buf)
       break
     end
     if not paths[other_entry.path] and vim.api.nvim_buf_is_loaded(other) then
-      paths[other_entry.path] = true
+      paths[other_entry.path] = "open"
       others = others + 1
     end
   end
@@ -557,11 +578,42 @@ function M.request_history(buf)
     history[#history + 1] = { t = math.max(edit.t, M.last_t), action = edit_action(entry.path, edit) }
   end
   local cursor = vim.api.nvim_win_get_cursor(0)
-  history[#history + 1] = {
-    t = math.max(t, M.last_t),
-    state = { cursor = { file = entry.path, line = cursor[1], column = cursor[2] } },
-  }
-  return history
+  local last = { t = math.max(t, M.last_t), state = { cursor = { file = entry.path, line = cursor[1], column = cursor[2] } } }
+  history[#history + 1] = last
+  local json = vim.json.encode(history)
+  if not max_bytes or #json <= max_bytes then
+    return history, json
+  end
+  local bytes = #json
+  local leaving = vim.tbl_filter(function(path)
+    return path ~= entry.path
+  end, vim.tbl_keys(files))
+  table.sort(leaving, function(a, b)
+    if paths[a] ~= paths[b] then
+      return paths[a] == "open"
+    end
+    return #files[a] > #files[b]
+  end)
+  for _, path in ipairs(leaving) do
+    bytes = bytes - #vim.json.encode({ [path] = files[path] }) + 1 -- its "name":"text" and a comma
+    files[path] = nil
+    history = vim.tbl_filter(function(event)
+      if event ~= history[1] and files_of(event)[path] then
+        bytes = bytes - #vim.json.encode(event) - 1
+        return false
+      end
+      return true
+    end, history)
+    if bytes <= max_bytes then
+      return history, vim.json.encode(history)
+    end
+  end
+  last.state.files = { [entry.path] = text_of(vim.api.nvim_buf_get_lines(buf, 0, -1, false)) }
+  json = vim.json.encode({ last })
+  if #json <= max_bytes then
+    return { last }, json
+  end
+  return nil, nil, entry.path .. " is over max_request_bytes as JSON"
 end
 
 return M
