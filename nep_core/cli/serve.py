@@ -93,9 +93,10 @@ def command(
             f"--host {host} with --allow-remote needs --token (or NEP_SERVER_TOKEN): without one, any program on the network, "
             "and any web page a browser there opens, could use the server"
         )
-    placement = resolve_placement(device, dtype)
-    bundle = get_domain(domain)
     single_baseline = is_baseline(model) and location_model is None
+    # a baseline runs no network: torch stays unimported unless a --device or --dtype asks for a check
+    placement = ("cpu", None) if single_baseline and (device, dtype) == ("cpu", "auto") else resolve_placement(device, dtype)
+    bundle = get_domain(domain)
     if data is not None and not single_baseline:
         warn(f"--data is only used to fit a baseline; ignored for the model in {model}")
     label = model if location_model is None else f"{model} after locations from {location_model}"
