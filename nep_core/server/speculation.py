@@ -212,10 +212,14 @@ class SpeculativeCache:
         self.stats = {"queued": 0, "run": 0, "gave_way": 0, "hits": 0, "misses": 0}
 
     def take(self, session: str) -> list[Speculation]:
-        """Remove and return the session's speculations (a new request replaces them all)."""
+        """Remove and return the session's speculations (a new request replaces them all). They leave
+        the queue too: the caller drops or claims each, so none of them runs, and under steady load (the
+        thread waiting for a quiet moment) the queue would otherwise keep every one ever made."""
         with self._condition:
             taken = self._sessions.pop(session, [])
             self._events -= sum(len(speculation.base) for speculation in taken)
+            for speculation in taken:
+                self._queue.pop(id(speculation), None)
             return taken
 
     def has_finished(self, session: str) -> bool:
