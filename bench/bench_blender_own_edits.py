@@ -14,10 +14,13 @@ user's edit, which ``nep eval`` then counts as unknown).
 
 from __future__ import annotations
 
-import argparse
 import json
-import platform
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import argument_parser, load_split_examples, machine, positive_int, progress, run_main  # noqa: E402
 
 NAMES = ("active_name", "selected_names")
 
@@ -44,20 +47,19 @@ def kind_of(meta) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("--data", default=None, help="sessions (a folder or COLLECTOR:ARGUMENT); default: the domain's default data")
-    parser.add_argument("--limit", type=int, default=2000, help="test examples to take (default 2000)")
-    parser.add_argument("--workers", type=int, default=None, help="bpy replay workers (default: one per CPU core)")
+    parser.add_argument("--limit", type=positive_int, default=2000, help="test examples to take")
+    parser.add_argument("--workers", type=positive_int, default=None,
+                        help="bpy replay workers (default: the replay verifier's, one per CPU core up to 4)")
     args = parser.parse_args()
 
-    from nep_core.dataset import load_sessions
-    from nep_core.examples import build_examples, split_sessions
     from nep_core.plugins import get_domain
     from nep_blender.verifier import ReplayVerifier
 
     domain = get_domain("blender")
-    sessions, _ = load_sessions(domain, args.data)
-    examples, _ = build_examples(split_sessions(sessions, domain.examples), domain)
+    progress("loading the examples")
+    examples = load_split_examples(domain, args.data)
     edits = [example for example in examples["test"][: args.limit] if example.target.edit and not example.target.is_no_edit]
     figures: dict[str, dict] = {}
     started = time.perf_counter()
@@ -65,6 +67,7 @@ def main() -> None:
         ("as_logged", [(example.context, example.target, example.target) for example in edits]),
         ("without_names", [(unnamed(example.context), without_names(example.target), without_names(example.target)) for example in edits]),
     ):
+        progress(f"replaying {len(items)} edits {label.replace('_', ' ')}")
         with ReplayVerifier(domain.action_space, workers=args.workers) as verifier:
             verdicts = verifier.verify_many(items)
         for example, verdict in zip(edits, verdicts):
@@ -82,9 +85,9 @@ def main() -> None:
         "users_edits": figures,
         "named_contexts": sum("selected_names" in example.target.context for example in edits),
         "seconds": round(time.perf_counter() - started, 1),
-        "machine": {"python": platform.python_version(), "platform": platform.platform()},
+        "machine": machine(),
     }, indent=1))
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

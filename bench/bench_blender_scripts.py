@@ -10,8 +10,12 @@ A single split of a few dozen scripts is noisy, so the sessions are split ``--ro
 time by another seed (by those groups, 60/40, or ``--train-share 0.8`` for the 80/20 that
 ``nep eval``'s 80/10/10 gives the n-gram): the baselines are fitted on that round's training
 part, as ``nep eval --baselines`` fits them, and every predictor is scored on the held-out part.
-Figures: operator top-1 (``kind top-1`` of ``nep eval``) over all rounds, per predictor, and its
-ratio to the best baseline; the same for NO_EDIT-free examples. With
+The rounds' held-out parts overlap, so an example can be scored in several rounds. Figures per
+predictor: operator top-1 (``kind top-1`` of ``nep eval``) in each round with their median, lowest
+and highest (``operator_top1_rounds``; ``ratio_model_to_best_baseline_rounds`` likewise), and the
+number of distinct held-out examples (``distinct_held_out_examples``); pooled over the rounds, every
+round's held-out examples counted again (``examples_pooled``): operator top-1, its ratio to the best
+baseline, and the same where an edit follows (NO_EDIT-free examples). With
 ``--fine-tune-steps N`` the model is also fine-tuned on each round's training part (``nep train
 --base-model``) and scored as "model fine-tuned". ``--model`` given several times (one training run
 per seed) scores every model on the same rounds, each named "model FOLDER", with their mean.
@@ -19,27 +23,31 @@ per seed) scores every model on the same rounds, each named "model FOLDER", with
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import json
-import platform
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (  # noqa: E402
+    argument_parser, check_models, example_key, existing_path, machine, non_negative_int, positive_int, progress, run_main,
+    scoring_rounds, spread,
+)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__)
     parser.add_argument(
         "--model", required=True, action="append",
         help="a blender checkpoint folder from nep train; repeat it to score several (training seeds) on the same rounds",
     )
-    parser.add_argument("--scripts", required=True, help="a folder (or a .zip) of Blender Python scripts")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--scripts", required=True, type=existing_path, help="a folder (or a .zip) of Blender Python scripts, ?group=file to split file by file")
+    parser.add_argument("--rounds", type=positive_int, default=5, help="splits scored, each by another seed")
     parser.add_argument(
         "--train-share", type=float, default=0.6,
         help="share of the sessions (by split group) each round fits the baselines on; the rest is held out",
     )
     parser.add_argument(
-        "--fine-tune-steps", type=int, default=0,
+        "--fine-tune-steps", type=non_negative_int, default=0,
         help="also fine-tune --model on each round's training scripts for this many steps (nep train --base-model)",
     )
     parser.add_argument("--fine-tune-lr", type=float, default=None, help="its learning rate (default: nep train's for a base model)")
@@ -52,42 +60,41 @@ def main() -> None:
         parser.error(f"--train-share must be between 0 and 1, got {args.train_share}")
     if args.fine_tune_steps and len(args.model) > 1:
         parser.error("--fine-tune-steps takes one --model")
+    check_models(*args.model)
     folder_names = [Path(path).name for path in args.model]
     names = ["model"] if len(args.model) == 1 else [f"model {n if folder_names.count(n) == 1 else p}" for n, p in zip(folder_names, args.model)]
 
     from nep_core.dataset import load_sessions
-    from nep_core.examples import build_examples, split_sessions
     from nep_core.inference import load_predictor, make_baseline
     from nep_core.plugins import get_domain
 
     domain = get_domain("blender")
     floor = domain.min_confidence if args.min_confidence is None else args.min_confidence
-    sessions, _ = load_sessions(domain, f"scripts:{args.scripts}")
     models = {name: load_predictor(path, domain) for name, path in zip(names, args.model)}
-    hits: dict[str, int] = {}
-    edit_hits: dict[str, int] = {}
-    examples = edit_examples = 0
-    for seed in range(args.rounds):
-        held_out_share = (1 - args.train_share) / 2
-        config = dataclasses.replace(domain.examples, seed=seed, split_fractions=(args.train_share, held_out_share, held_out_share))
-        by_split = split_sessions(sessions, config)
-        splits, _ = build_examples(by_split, domain, config)
-        held_out = splits["val"] + splits["test"]
+    progress(f"reading {args.scripts}")
+    sessions, _ = load_sessions(domain, f"scripts:{args.scripts}")
+    rounds: list[dict[str, tuple[int, int]]] = []  # per round, per predictor: (right, right where an edit follows)
+    held_out_sizes, edit_sizes, distinct = [], [], set()
+    for number, (by_split, splits, held_out) in enumerate(scoring_rounds(sessions, domain, args.rounds, args.train_share)):
+        progress(f"round {number + 1} of {args.rounds}: {len(held_out)} held-out examples")
         predictors = dict(models)
         if args.fine_tune_steps:
             predictors["model fine-tuned"] = fine_tuned(args.model[0], domain, by_split["train"], args.fine_tune_steps, args.fine_tune_lr)
         predictors.update({name: make_baseline(name, domain).fit(splits["train"]) for name in ("repeat-last", "ngram")})
-        examples += len(held_out)
-        edit_examples += sum(not example.target.is_no_edit for example in held_out)
+        held_out_sizes.append(len(held_out))
+        edit_sizes.append(sum(not example.target.is_no_edit for example in held_out))
+        distinct.update(map(example_key, held_out))
+        scores = {}
         for name, predictor in predictors.items():
-            for example in held_out:
-                right = predictor.predict(example.context, k=1).shown(floor).best.kind == example.target.kind
-                hits[name] = hits.get(name, 0) + right
-                edit_hits[name] = edit_hits.get(name, 0) + (right and not example.target.is_no_edit)
-    top1 = {name: round(count / examples, 4) for name, count in hits.items()}
-    edit_top1 = {name: round(count / max(edit_examples, 1), 4) for name, count in edit_hits.items()}
-    best_baseline = max(value for name, value in top1.items() if not name.startswith("model"))
-    ratios = {name: round(top1[name] / best_baseline, 3) if best_baseline else None for name in names}
+            right = [predictor.predict(example.context, k=1).shown(floor).best.kind == example.target.kind for example in held_out]
+            scores[name] = (sum(right), sum(hit and not example.target.is_no_edit for hit, example in zip(right, held_out)))
+        rounds.append(scores)
+    examples, edit_examples = sum(held_out_sizes), sum(edit_sizes)
+    top1 = {name: round(sum(scores[name][0] for scores in rounds) / max(examples, 1), 4) for name in rounds[0]}
+    edit_top1 = {name: round(sum(scores[name][1] for scores in rounds) / max(edit_examples, 1), 4) for name in rounds[0]}
+    ratios = model_ratios(top1, names)
+    per_round = [{name: right / max(size, 1) for name, (right, _) in scores.items()} for scores, size in zip(rounds, held_out_sizes)]
+    ratio_rounds = [model_ratios(shares, names) for shares in per_round]
     print(json.dumps({
         "bench": "blender operator top-1 on real scripts",
         "model": args.model[0] if len(args.model) == 1 else args.model,
@@ -97,15 +104,26 @@ def main() -> None:
         "rounds": args.rounds,
         "train_share": args.train_share,
         "min_confidence": floor,
-        "examples": examples,
-        "operator_top1": top1,
-        "operator_top1_when_an_edit_follows": edit_top1,
-        "operator_top1_model_mean": round(sum(top1[name] for name in names) / len(names), 4),
-        "ratio_model_to_best_baseline": ratios["model"] if len(names) == 1 else ratios,
+        "held_out_examples_rounds": held_out_sizes,
+        "distinct_held_out_examples": len(distinct),
+        "operator_top1_rounds": {name: spread([shares[name] for shares in per_round]) for name in rounds[0]},
+        "ratio_model_to_best_baseline_rounds": {name: spread([entry[name] for entry in ratio_rounds if entry[name] is not None], 3)
+                                                for name in names if any(entry[name] is not None for entry in ratio_rounds)},
+        "examples_pooled": examples,
+        "operator_top1_pooled": top1,
+        "operator_top1_when_an_edit_follows_pooled": edit_top1,
+        "operator_top1_model_mean_pooled": round(sum(top1[name] for name in names) / len(names), 4),
+        "ratio_model_to_best_baseline_pooled": ratios["model"] if len(names) == 1 else ratios,
         "fine_tune_steps": args.fine_tune_steps,
         "fine_tune_lr": args.fine_tune_lr,
-        "python": platform.python_version(),
+        "machine": machine(),
     }, indent=2))
+
+
+def model_ratios(top1: dict[str, float], names: list[str]) -> dict[str, float | None]:
+    """Each model's operator top-1 over the best baseline's (None when no baseline gets one right)."""
+    best_baseline = max(value for name, value in top1.items() if not name.startswith("model"))
+    return {name: round(top1[name] / best_baseline, 3) if best_baseline else None for name in names}
 
 
 def fine_tuned(model: str, domain, train_sessions, steps: int, learning_rate: float | None):
@@ -131,4 +149,4 @@ def fine_tuned(model: str, domain, train_sessions, steps: int, learning_rate: fl
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -12,17 +12,22 @@ the same items in the same run:
 
 Figures: verifies per second and replayed calls per second of wall time (bpy start-up excluded: the
 workers are warmed first), the share of items judged valid, and speed-ups over the baseline. Each
-set-up runs ``--repeats`` times on fresh workers; the median run is reported.
+set-up runs ``--repeats`` times (odd) on fresh workers, the set-ups taking turns in an order rotated
+from one repeat to the next; the run of median wall time is reported, with every run's verifies per
+second. Progress goes to stderr.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import platform
 import statistics
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import argument_parser, machine, median, non_negative_int, odd_int, positive_int, progress, run_main  # noqa: E402
 
 
 def items_of(sessions, domain):
@@ -60,27 +65,39 @@ def measure(domain, items, workers: int, reuse: bool) -> dict:
 
 
 def median_run(runs: list[dict]) -> dict:
-    run = sorted(runs, key=lambda entry: entry["seconds"])[len(runs) // 2]
-    return {key: round(value, 3) if isinstance(value, float) else value for key, value in run.items()}
+    """The run of median wall time (``runs`` is odd), rounded, with every run's verifies per second."""
+    middle = median([run["seconds"] for run in runs])
+    run = next(run for run in runs if run["seconds"] == middle)
+    return {**{key: round(value, 3) if isinstance(value, float) else value for key, value in run.items()},
+            "verifies_per_s_runs": [round(entry["verifies_per_s"], 3) for entry in runs]}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sessions", type=int, default=12)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser = argument_parser(__doc__)
+    parser.add_argument("--sessions", type=positive_int, default=12, help="synthetic sessions whose edits are verified")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="the synthetic artist's seed")
+    parser.add_argument("--repeats", type=odd_int, default=3, help="runs per set-up, odd (the median is one of them)")
     options = parser.parse_args()
     from nep_blender.registry import installed_bpy_version
     from nep_core.collector import CollectReport
+    from nep_core.errors import NepError
     from nep_core.plugins import get_domain
 
     domain = get_domain("blender")
+    progress(f"generating {options.sessions} synthetic sessions")
     sessions = list(domain.collectors["synthetic"].collect(str(options.sessions), CollectReport(), seed=options.seed))
     items = items_of(sessions, domain)
+    if not items:
+        raise NepError(f"{options.sessions} synthetic sessions hold no edit to verify; ask for more --sessions")
     cpus = os.cpu_count() or 1
     setups = {"from_scratch": (1, False), "prefix_reuse": (1, True), "prefix_reuse_parallel": (cpus, True)}
-    results = {name: median_run([measure(domain, items, workers, reuse) for _ in range(options.repeats)])
-               for name, (workers, reuse) in setups.items()}
+    runs: dict[str, list[dict]] = {name: [] for name in setups}
+    names = list(setups)
+    for repeat in range(options.repeats):
+        for name in names[repeat % len(names):] + names[: repeat % len(names)]:
+            progress(f"repeat {repeat + 1} of {options.repeats}: {name}")
+            runs[name].append(measure(domain, items, *setups[name]))
+    results = {name: median_run(entries) for name, entries in runs.items()}
     baseline = results["from_scratch"]["verifies_per_s"]
     for name, result in results.items():
         result["speedup_vs_from_scratch"] = round(result["verifies_per_s"] / baseline, 2)
@@ -88,14 +105,14 @@ def main() -> None:
         "bench": "blender replay verifier",
         "bpy": installed_bpy_version(),
         "cpus": cpus,
-        "python": platform.python_version(),
         "sessions": len(sessions),
         "items": len(items),
         "mean_history_calls": round(statistics.mean(len(context.history) for context, _, _ in items), 1),
         "repeats": options.repeats,
         "results": results,
+        "machine": machine(),
     }, indent=2))
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

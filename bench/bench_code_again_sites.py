@@ -12,20 +12,26 @@ line) and asks whether a rule for choosing that file's line picks the line the p
 model's tokenizer with ``--tokenizer``, which decides what counts as a substitution. With
 ``--training-data`` (``default``, a data folder or a collector source) the same for a training set's
 val split and the first ``--train-examples`` of its train split: a rule the training data contradict
-teaches the model to distrust the line it offers.
+teaches the model to distrust the line it offers. Progress goes to stderr.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import platform
+import sys
 from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (  # noqa: E402
+    argument_parser, collect_repositories, existing_path, load_split_examples, machine, positive_int,
+    progress, run_main, split_examples,
+)
+from bench_code_histories import target_kind  # noqa: E402
 
 
 def carried_elsewhere(examples, encoder):
     """``(layout, edit)`` for each example whose target continues a substitution in another file."""
-    from bench_code_histories import target_kind
     from nep_code.edits import LineEdit
 
     for example in examples:
@@ -53,21 +59,19 @@ def score(examples, encoder) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repos", nargs="*", default=[], help="git repositories (working copies)")
-    parser.add_argument("--options", default="ext=py", help="git collector options, as after '?' (default: ext=py)")
+    parser = argument_parser(__doc__)
+    parser.add_argument("--repos", nargs="*", type=existing_path, default=[], help="git repositories (working copies)")
+    parser.add_argument("--options", default="ext=py", help="git collector options, as after '?'")
     parser.add_argument("--training-data", metavar="SOURCE",
                         help="also score training data: 'default' (the default dataset), a data folder or a collector source")
-    parser.add_argument("--train-examples", type=int, default=3000, help="train-split examples scored (default 3000)")
-    parser.add_argument("--tokenizer", metavar="MODEL",
+    parser.add_argument("--train-examples", type=positive_int, default=3000, help="train-split examples scored")
+    parser.add_argument("--tokenizer", metavar="MODEL", type=existing_path,
                         help="a code checkpoint folder: read lines with its tokenizer, as that model does (which pieces "
                              "make a substitution depends on it); default: character by character")
     args = parser.parse_args()
     if not args.repos and not args.training_data:
         parser.error("give --repos, --training-data or both")
 
-    from nep_core.collector import CollectReport
-    from nep_core.examples import build_examples, split_sessions
     from nep_core.plugins import get_domain
 
     domain = get_domain("code")
@@ -77,20 +81,17 @@ def main() -> None:
         domain.encoder.bind_tokenizer(AutoTokenizer.from_pretrained(args.tokenizer))  # binds its action space too
     results = {}
     if args.repos:
-        sessions = []
-        for repository in args.repos:
-            sessions.extend(domain.collectors["git"].collect(f"{repository}?{args.options}" if args.options else repository, CollectReport()))
-        examples, _ = build_examples(split_sessions(sessions, domain.examples), domain)
+        progress(f"reading {len(args.repos)} histories")
+        sessions, _ = collect_repositories(domain, args.repos, args.options)
+        examples = split_examples(domain, sessions)
         results["histories"] = score([*examples["val"], *examples["test"]], domain.encoder)
     if args.training_data:
-        from nep_core.dataset import load_sessions
-
-        sessions, _ = load_sessions(domain, None if args.training_data == "default" else args.training_data)
-        examples, _ = build_examples(split_sessions(sessions, domain.examples), domain)
+        progress(f"reading the training data ({args.training_data})")
+        examples = load_split_examples(domain, None if args.training_data == "default" else args.training_data)
         results["training_data"] = score([*examples["train"][: args.train_examples], *examples["val"]], domain.encoder)
     print(json.dumps({"bench": "code: the line <again> <file{k}> reaches", "repos": args.repos, "tokenizer": args.tokenizer, **results,
-                      "python": platform.python_version()}, indent=2))
+                      "machine": machine()}, indent=2))
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -15,14 +15,20 @@ only one of the two gets exactly right, and a sign test's p-value), as ``nep eva
 them, and under ``paired_by_session`` session by session (a commit's examples hang together); and under
 ``targets``, the examples by what in the history could predict their next edit (``target_kind``), with
 how often the model spoke and was exactly right on each. Histories of your own repositories, or ones
-built by ``bench/pypi_release_repo.py``.
+built by ``bench/pypi_release_repo.py``. Progress goes to stderr.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import platform
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (  # noqa: E402
+    argument_parser, check_models, collect_repositories, existing_path, machine, minus_best_baseline, names_from,
+    positive_int, progress, run_main, split_examples,
+)
 
 KEPT = (
     "examples", "exact_match_top1", "exact_match_topk", "kind_top1", "edit_examples", "edit_predictions",
@@ -115,32 +121,28 @@ def write_outcomes(path: str, outcomes, domain) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("--model", required=True, help="a code checkpoint folder from nep train (or a baseline name)")
-    parser.add_argument("--repos", nargs="+", required=True, help="git repositories (working copies)")
-    parser.add_argument("--options", default="ext=py", help="git collector options, as after '?' (default: ext=py)")
-    parser.add_argument("--splits", default="val,test", help="the splits scored, pooled (default: val,test)")
-    parser.add_argument("--top-k", type=int, default=3)
+    parser.add_argument("--repos", nargs="+", required=True, type=existing_path, help="git repositories (working copies)")
+    parser.add_argument("--options", default="ext=py", help="git collector options, as after '?'")
+    parser.add_argument("--splits", type=names_from(("train", "val", "test")), default="val,test", metavar="SPLIT,SPLIT",
+                        help="the splits scored, and pooled, comma-separated")
+    parser.add_argument("--top-k", type=positive_int, default=3, help="suggestions per example (exact match top-k)")
     parser.add_argument("--outcomes", help="also write the model's outcome on each example here, one JSON line each "
                         "(to pair two runs of the benchmark, e.g. two checkpoints under two versions of NEP)")
     args = parser.parse_args()
+    check_models(args.model)
 
-    from nep_core.collector import CollectReport
     from nep_core.evaluation import evaluate_all
     from nep_core.evaluation.paired import paired_top1, paired_top1_by_group
-    from nep_core.examples import build_examples, split_sessions
     from nep_core.inference import BASELINES, load_predictor, make_baseline
     from nep_core.plugins import get_domain
 
     domain = get_domain("code")
-    collector = domain.collectors["git"]
-    sessions, per_repository = [], {}
-    for repository in args.repos:
-        collected = list(collector.collect(f"{repository}?{args.options}" if args.options else repository, CollectReport()))
-        per_repository[repository] = len(collected)
-        sessions.extend(collected)
-    examples, _ = build_examples(split_sessions(sessions, domain.examples), domain)
-    splits = [name.strip() for name in args.splits.split(",") if name.strip()]
+    progress(f"reading {len(args.repos)} histories")
+    sessions, per_repository = collect_repositories(domain, args.repos, args.options)
+    examples = split_examples(domain, sessions)
+    splits = args.splits
     model = load_predictor(args.model, domain, train_examples=examples["train"])  # a baseline name: fitted here
     baselines = [name for name in BASELINES if name != model.name]
     predictors = [model, *(make_baseline(name, domain).fit(examples["train"]) for name in baselines)]
@@ -148,6 +150,7 @@ def main() -> None:
     pooled: dict[str, list] = {name: [] for name in names}
     by_split: dict[str, dict] = {}
     for split in splits:
+        progress(f"scoring the {split} split ({len(examples[split])} examples)")
         outcomes: dict[str, list] = {}
         evaluate_all(predictors, domain, examples[split], args.top_k, outcomes=outcomes)
         by_split[split] = {}
@@ -161,7 +164,6 @@ def main() -> None:
     by_id = {session.id: session for session in sessions}
     for name in names:
         results[name]["edits_made_later"] = sum(made_later(outcome, by_id[outcome.example.session_id], domain) for outcome in pooled[name])
-    best_baseline = max(results[name]["exact_match_top1"] or 0.0 for name in baselines)
     paired = {name: paired_top1(pooled["model"], pooled[name]).as_dict() for name in baselines}
     paired_by_session = {name: paired_top1_by_group(pooled["model"], pooled[name]).as_dict() for name in baselines}
     print(json.dumps({
@@ -172,13 +174,13 @@ def main() -> None:
         "examples": {split: len(examples[split]) for split in ("train", *splits)},
         "pooled": results,
         "by_split": by_split,
-        "model_exact_top1_minus_best_baseline": round((results["model"]["exact_match_top1"] or 0.0) - best_baseline, 4),
+        "model_exact_top1_minus_best_baseline": minus_best_baseline(results),
         "paired": paired,
         "paired_by_session": paired_by_session,
         "targets": by_target(pooled["model"], domain),
-        "python": platform.python_version(),
+        "machine": machine(),
     }, indent=2))
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -16,20 +16,20 @@ more hatch line costs (median of 7, until Krita has painted it) through the view
 
 from __future__ import annotations
 
-import argparse
 import json
-import platform
 import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import REPO, argument_parser, check_models, machine, run_main  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("--model", default="ngram", help="a krita checkpoint folder, or a baseline (ngram, repeat-last)")
     args = parser.parse_args()
+    check_models(args.model)
 
     sys.path.insert(0, str(REPO / "tests" / "krita"))
     from krita_window import KRITA, XVFB_RUN, prepare_home, start_krita
@@ -43,17 +43,14 @@ def main() -> None:
     from nep_krita.cli import app
 
     if KRITA is None or XVFB_RUN is None:
-        sys.exit("bench_krita_plugin: needs krita and xvfb-run (Debian: apt-get install krita xvfb)")
+        raise NepError("bench_krita_plugin needs krita and xvfb-run (Debian: apt-get install krita xvfb)")
     domain = get_domain("krita")
-    try:
-        predictor = load_predictor(args.model, domain)
-    except NepError as error:
-        sys.exit(f"bench_krita_plugin: {error}")
+    predictor = load_predictor(args.model, domain)
     with tempfile.TemporaryDirectory(prefix="nep-bench-krita-") as scratch:
         folder = Path(scratch)
         built = CliRunner().invoke(app, ["plugin", "--out", str(folder / "dist")])
         if built.exit_code != 0:
-            sys.exit(f"bench_krita_plugin: nep krita plugin failed: {built.output}")
+            raise NepError(f"nep krita plugin failed: {built.output.strip()}")
         with BackgroundServer(create_app(domain, predictor, data_dir=folder / "feedback")) as server:
             home = folder / "home"
             prepare_home(home, server.url)
@@ -70,9 +67,9 @@ def main() -> None:
         "lookups": lookups,
         "speedup": {name: round(lookup["before"]["median_ms"] / max(lookup["now"]["median_ms"], 1e-6), 1) for name, lookup in lookups.items()},
         "accept": {**seen["accept"], "view_to_merge": round(seen["accept"]["view"]["p50_ms"] / seen["accept"]["merge"]["p50_ms"], 2)},
-        "machine": {"python": platform.python_version(), "platform": platform.platform()},
+        "machine": machine(),
     }, indent=1))
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

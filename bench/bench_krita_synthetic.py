@@ -9,11 +9,14 @@ and how many strokes the action space writes (all should) with its mean token co
 
 from __future__ import annotations
 
-import argparse
 import json
-import platform
 import statistics
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import argument_parser, machine, median, non_negative_int, positive_int, run_main  # noqa: E402
 
 
 def run_once(sessions: int, seed: int) -> tuple[float, list]:
@@ -26,10 +29,10 @@ def run_once(sessions: int, seed: int) -> tuple[float, list]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sessions", type=int, default=200)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=0)
+    parser = argument_parser(__doc__)
+    parser.add_argument("--sessions", type=positive_int, default=200, help="sessions generated per run")
+    parser.add_argument("--runs", type=positive_int, default=5, help="runs; the median one is reported")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="the synthetic painter's seed")
     options = parser.parse_args()
     from nep_core.errors import InvalidAction
     from nep_krita.action_space import KritaActionSpace
@@ -38,7 +41,7 @@ def main() -> None:
     for _ in range(options.runs):
         seconds, sessions = run_once(options.sessions, options.seed)
         timings.append(seconds)
-    seconds = statistics.median(timings)
+    seconds = median(timings)
     actions = [action for session in sessions for action in session.actions()]
     strokes = [action for action in actions if action.kind == "stroke"]
     space, lengths, unwritable = KritaActionSpace(1024, 768), [], 0
@@ -50,7 +53,6 @@ def main() -> None:
     jsonl_bytes = sum(len(json.dumps(event.to_json(), separators=(",", ":"))) + 1 for session in sessions for event in session.events)
     print(json.dumps({
         "bench": "krita synthetic generation",
-        "python": platform.python_version(),
         "sessions": len(sessions),
         "runs": options.runs,
         "seconds_median": round(seconds, 3),
@@ -63,8 +65,9 @@ def main() -> None:
         "jsonl_kb_per_session": round(jsonl_bytes / 1024 / len(sessions), 1),
         "actions_unwritable": unwritable,
         "tokens_per_action_mean": round(statistics.mean(lengths), 1),
+        "machine": machine(),
     }, indent=2))
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -30,37 +30,40 @@ KV cache of the previous prompt rarely helps). Phases:
   plus the top suggestion as an action ``--accept-after`` session seconds later (the user accepted it):
   round trips of those requests, and the share answered from the speculation (``hit_rate``).
 - ``throughput``: 1, 8 and 32 concurrent clients, each its own session and connection, back to back
-  (no pauses: speculation then mostly yields to requests): requests per second and latency.
+  (no pauses: speculation then mostly yields to requests): requests per second and latency of the 200
+  answers (any other answer, or a request that fails, is an error). The bodies are encoded and the
+  connections opened before the clock starts, and the clients start together.
 
 ``ratio_p50``/``ratio_p95`` are server over in-process. ``targets`` puts the project's latency
 targets (2 CPU cores, default models) beside the measured values, each with ``met``: p50 in process
 and through the server (blender, krita and video 15 ms, code 60 ms), the accept hit's p50 (2 ms), and
 at least 3× faster than ``generate`` doing the same job (``ratio_generate_constrained_topk_p50``: k
 suggestions by beam search under the grammar; the greedy ratios answer with one sequence, so they
-are reported but not held to it). The `tags` test domain is found through
-tests/plugins when NEP_PLUGINS_DIR is not set.
+are reported but not held to it). Percentiles interpolate between ranks, as `nep eval`'s do. With
+``--device cuda`` each in-process call is timed up to ``torch.cuda.synchronize()``. Progress goes to
+stderr. The `tags` test domain is found through tests/plugins when NEP_PLUGINS_DIR is not set.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import http.client
 import json
-import os
-import platform
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-os.environ.setdefault("NEP_PLUGINS_DIR", str(REPO / "tests" / "plugins"))
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from nep_core.errors import NepError
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (  # noqa: E402
+    Client, argument_parser, check_models, held_out_contexts, machine, positive_int, positive_ints, non_negative_int,
+    progress, request_body, run_clients, run_main, server_health, session_name, start_server, stop_server, summary,
+    use_test_domains,
+)
+
+use_test_domains()
 
 
 P50_TARGET_MS = {"blender": 15.0, "krita": 15.0, "video": 15.0, "code": 60.0}
@@ -87,98 +90,6 @@ def targets(report: dict) -> dict:
     return checks
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    position = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
-    return ordered[position]
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    return {
-        "p50_ms": round(percentile(values, 0.50), 4),
-        "p95_ms": round(percentile(values, 0.95), 4),
-        "p99_ms": round(percentile(values, 0.99), 4),
-        "mean_ms": round(statistics.fmean(values), 4),
-    }
-
-
-def machine() -> dict:
-    """Python, CPU count, platform and load average: what the figures were measured on."""
-    return {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
-            "load_average": [round(value, 2) for value in os.getloadavg()]}
-
-
-def held_out_contexts(domain, data: str | None, count: int, workload: str = "spread"):
-    """``count`` contexts of the test split and the train examples (for fitting a baseline).
-    ``spread``: trigger points spread evenly over the split (cycled when it is smaller); ``sessions``:
-    the trigger points of its sessions in order, session after session."""
-    from nep_core.dataset import load_sessions
-    from nep_core.examples import build_examples, split_sessions
-
-    sessions, _ = load_sessions(domain, data)
-    examples, _ = build_examples(split_sessions(sessions, domain.examples), domain)
-    held_out = examples["test"] or examples["val"] or examples["train"]
-    if workload == "sessions":
-        ordered = sorted(held_out, key=lambda example: (example.session_id, example.trigger))
-        return [ordered[index % len(ordered)].context for index in range(count)], examples["train"]
-    stride = max(1, len(held_out) // count)
-    return [held_out[(index * stride) % len(held_out)].context for index in range(count)], examples["train"]
-
-
-def session_name(context, prefix: str = "") -> str:
-    session = re.sub(r"[^A-Za-z0-9._-]", "_", prefix + (context.session_id or "bench"))[:128] or "bench"
-    return session if session[0].isalnum() else f"s{session[:127]}"
-
-
-def request_body(context, top_k: int, session: str | None = None, extra_events: list[dict] | None = None) -> bytes:
-    body = {"session": session or session_name(context), "top_k": top_k}
-    body["history"] = [event.to_json() for event in context.history] + (extra_events or [])
-    if context.state is not None:
-        body["state"] = dict(context.state)
-    return json.dumps(body).encode("utf-8")
-
-
-def start_server(domain: str, model: str, data: str | None, feedback_dir: str, speculate: bool, placement: tuple[str, str] = ("cpu", "auto")) -> tuple[subprocess.Popen, str]:
-    command = [sys.executable, "-m", "nep_core.cli.main", "serve", "--domain", domain, "--model", model]
-    command += ["--device", placement[0], "--dtype", placement[1]]
-    command += ["--port", "0", "--data-dir", feedback_dir] + (["--data", data] if data else [])
-    command += [] if speculate else ["--no-speculate"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    for line in process.stdout:
-        match = re.search(r"listening on (http://\S+)", line)
-        if match:
-            return process, match.group(1)
-    process.wait()
-    raise SystemExit(f"nep serve exited with status {process.returncode} before listening")
-
-
-class Client:
-    """One keep-alive connection to the server."""
-
-    def __init__(self, url: str):
-        host, port = url.removeprefix("http://").rsplit(":", 1)
-        self.connection = http.client.HTTPConnection(host, int(port), timeout=120)
-
-    def post(self, path: str, body: bytes) -> tuple[int, dict, float]:
-        started = time.perf_counter()
-        self.connection.request("POST", path, body=body, headers={"Content-Type": "application/json"})
-        response = self.connection.getresponse()
-        answer = json.loads(response.read())
-        return response.status, answer, (time.perf_counter() - started) * 1000.0
-
-    def health(self) -> dict:
-        self.connection.request("GET", "/v1/health")
-        return json.loads(self.connection.getresponse().read())
-
-    def settle(self) -> None:
-        """Wait until the server has no speculation queued or running."""
-        while self.health()["speculation"]["pending"]:
-            time.sleep(0.002)
-
-    def close(self) -> None:
-        self.connection.close()
-
-
 def time_in_process(predictor, contexts, top_k: int, warmup: int, with_generate: bool) -> dict[str, list[float]]:
     """Per context, in turn: ``predict`` with ``top_k``, then, in an order rotated from one context to
     the next, ``predict`` with k=1 and (``with_generate``) the three ``model.generate`` baselines;
@@ -188,7 +99,9 @@ def time_in_process(predictor, contexts, top_k: int, warmup: int, with_generate:
     each other equally often (the run after a beam search finds the processor's caches cold: about 4
     ms on krita). The two ``predict`` runs see the context under session ids of their own, so that
     neither reuses the prompt the other just computed (each still reuses its own previous prompt of
-    the session, as a server would)."""
+    the session, as a server would). On a GPU each timed call ends with ``torch.cuda.synchronize()``,
+    so that its time holds the work it queued."""
+    synchronize = cuda_synchronizer(predictor)
     first = ("in_process", lambda context: predictor.predict(context, top_k))
     runs = [("in_process_top1", lambda context: predictor.predict(context, 1))]
     if with_generate:
@@ -201,9 +114,21 @@ def time_in_process(predictor, contexts, top_k: int, warmup: int, with_generate:
             own = dataclasses.replace(context, session_id=f"{context.session_id}#{name}")
             started = time.perf_counter()
             run(own)
+            synchronize()
             if index >= warmup:
                 timings[name].append((time.perf_counter() - started) * 1000.0)
+        if (index + 1) % 50 == 0:
+            progress(f"in process: {index + 1} of {len(contexts)} contexts")
     return timings
+
+
+def cuda_synchronizer(predictor):
+    """``torch.cuda.synchronize`` when the predictor runs on a GPU, else a call that does nothing."""
+    if not str(getattr(predictor, "device", "cpu")).startswith("cuda"):
+        return lambda: None
+    import torch
+
+    return torch.cuda.synchronize
 
 
 def generator(predictor, constrained: bool = False, top_k: int = 1):
@@ -258,7 +183,7 @@ def time_server_sequential(url: str, bodies: list[bytes], warmup: int) -> tuple[
         client.settle()
         status, answer, elapsed = client.post("/v1/suggest", body)
         if status != 200:
-            raise SystemExit(f"request {index} failed: {status} {answer}")
+            raise NepError(f"request {index} failed: {status} {answer}")
         if index >= warmup:
             round_trips.append(elapsed)
             handler.append(answer["latency_ms"])
@@ -284,7 +209,7 @@ def time_accepts(url: str, contexts, top_k: int, accept_after: float, count: int
         accepted = {"t": last_t + accept_after, "action": first["suggestions"][0]["action"]}
         status, second, elapsed = client.post("/v1/suggest", request_body(context, top_k, session, [accepted]))
         if status != 200:
-            raise SystemExit(f"accept request failed: {status} {second}")
+            raise NepError(f"accept request failed: {status} {second}")
         (hits if second["speculative"] else misses).append(elapsed)
     client.close()
     total = len(hits) + len(misses)
@@ -299,53 +224,36 @@ def time_accepts(url: str, contexts, top_k: int, accept_after: float, count: int
     }
 
 
-def run_threads(target, count: int) -> float:
-    """Run ``target(index)`` for index 0..count-1 on as many threads at once; the wall seconds it took."""
-    threads = [threading.Thread(target=target, args=(index,)) for index in range(count)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return time.perf_counter() - started
-
-
 def time_throughput(url: str, contexts, top_k: int, clients: int, requests: int) -> dict:
-    """``requests`` requests from ``clients`` concurrent clients, each its own session, back to back."""
+    """``requests`` requests from ``clients`` concurrent clients, each its own session, back to back
+    (bodies encoded beforehand, connections open before the clock starts); rate and latency of the 200
+    answers, every other answer an error."""
     per_client = max(1, requests // clients)
-    timings: list[list[float]] = [[] for _ in range(clients)]
-    errors = [0] * clients
-
-    def run(worker: int) -> None:
-        client = Client(url)
-        for step in range(per_client):
-            context = contexts[(worker * 7 + step) % len(contexts)]
-            status, _, elapsed = client.post("/v1/suggest", request_body(context, top_k, f"tp{clients}-{worker}"))
-            if status != 200:
-                errors[worker] += 1
-            timings[worker].append(elapsed)
-        client.close()
-
-    wall = run_threads(run, clients)
-    flat = [value for values in timings for value in values]
-    return {"clients": clients, "requests": len(flat), "errors": sum(errors),
-            "requests_per_s": round(len(flat) / wall, 1), "latency": summary(flat)}
+    plans = [[("/v1/suggest", request_body(contexts[(worker * 7 + step) % len(contexts)], top_k, f"tp{clients}-{worker}"))
+              for step in range(per_client)] for worker in range(clients)]
+    load = run_clients(url, plans)
+    answered = load["latencies"].get("/v1/suggest", [])
+    sent = sum(load["statuses"].values())
+    return {"clients": clients, "requests": sent, "errors": sent - len(answered),
+            "statuses": dict(sorted(load["statuses"].items())),
+            "requests_per_s": round(len(answered) / load["seconds"], 1), "latency": summary(answered)}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--domain", required=True)
+    parser = argument_parser(__doc__)
+    parser.add_argument("--domain", required=True, help="the domain (`nep domains` lists them)")
     parser.add_argument("--model", required=True, help="checkpoint folder, or ngram / repeat-last / most-frequent")
-    parser.add_argument("--requests", type=int, default=200, help="timed requests per sequential phase")
-    parser.add_argument("--warmup", type=int, default=20)
-    parser.add_argument("--top-k", type=int, default=3)
+    parser.add_argument("--requests", type=positive_int, default=200, help="timed requests per sequential phase")
+    parser.add_argument("--warmup", type=non_negative_int, default=20, help="requests sent first in each sequential phase and not timed")
+    parser.add_argument("--top-k", type=positive_int, default=3, help="suggestions asked for")
     parser.add_argument("--data", default=None, help="sessions to draw requests from (default: the domain's default data)")
     parser.add_argument("--workload", choices=("sessions", "spread"), default="sessions",
                         help="sessions: each held-out session's requests in order, as an app sends them; spread: trigger points spread over the split")
-    parser.add_argument("--accepts", type=int, default=50, help="accepted suggestions to time")
+    parser.add_argument("--accepts", type=non_negative_int, default=50, help="accepted suggestions to time (0: no accept phase)")
     parser.add_argument("--accept-after", type=float, default=1.2, help="session seconds between the last event and the accept")
-    parser.add_argument("--concurrency", default="1,8,32", help="numbers of concurrent clients for the throughput phase")
-    parser.add_argument("--throughput-requests", type=int, default=200, help="requests per concurrency level")
+    parser.add_argument("--concurrency", type=positive_ints, default="1,8,32", metavar="N,N,...",
+                        help="numbers of concurrent clients for the throughput phase, comma-separated")
+    parser.add_argument("--throughput-requests", type=positive_int, default=200, help="requests per concurrency level")
     parser.add_argument("--no-speculate", action="store_true", help="serve with --no-speculate (no accept phase)")
     parser.add_argument("--skip-generate", action="store_true", help="leave out the transformers generate baseline")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (as nep serve --device)")
@@ -358,32 +266,38 @@ def main() -> None:
 
     device, dtype = resolve_placement(args.device, args.dtype)
     domain = get_domain(args.domain)
+    check_models(args.model)
+    progress("loading the held-out requests")
     contexts, train_examples = held_out_contexts(domain, args.data, args.warmup + args.requests, args.workload)
-    # each accept is a session of its own: its contexts are spread over the split, whatever the workload
-    accept_contexts = held_out_contexts(domain, args.data, 4 * args.accepts, "spread")[0] if args.workload != "spread" else contexts[args.warmup:]
+    accept_contexts = []
+    if args.accepts and not args.no_speculate:
+        # each accept is a session of its own: its contexts are spread over the split, whatever the workload
+        accept_contexts = held_out_contexts(domain, args.data, 4 * args.accepts, "spread")[0] if args.workload != "spread" else contexts[args.warmup:]
+    progress(f"loading {args.model}")
     predictor = load_predictor(args.model, domain, train_examples if is_baseline(args.model) else None, device=device, dtype=dtype)
 
+    progress("timing in process")
     timings = time_in_process(predictor, contexts, args.top_k, args.warmup, not is_baseline(args.model) and not args.skip_generate)
     in_process, in_process_top1 = timings["in_process"], timings["in_process_top1"]
 
     bodies = [request_body(context, args.top_k, session_name(context, "seq-")) for context in contexts]
     with tempfile.TemporaryDirectory(prefix="nep-bench-") as feedback_dir:
+        progress("starting nep serve")
         process, url = start_server(args.domain, args.model, args.data, feedback_dir, not args.no_speculate, (args.device, args.dtype))
         try:
+            progress("timing through the server")
             through_server, server_side = time_server_sequential(url, bodies, args.warmup)
             accept = None
-            if not args.no_speculate:
+            if accept_contexts:
+                progress("timing accepted suggestions")
                 accept = time_accepts(url, accept_contexts, args.top_k, args.accept_after, args.accepts)
-            throughput = [
-                time_throughput(url, contexts, args.top_k, int(clients), args.throughput_requests)
-                for clients in args.concurrency.split(",")
-            ]
-            client = Client(url)
-            speculation = client.health()["speculation"]
-            client.close()
+            throughput = []
+            for clients in args.concurrency:
+                progress(f"throughput with {clients} client(s)")
+                throughput.append(time_throughput(url, contexts, args.top_k, clients, args.throughput_requests))
+            speculation = server_health(url)["speculation"]
         finally:
-            process.terminate()
-            process.wait(timeout=30)
+            stop_server(process)
 
     local, remote = summary(in_process), summary(through_server)
     report = {
@@ -424,4 +338,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -6,25 +6,30 @@
 `nep serve` runs in a subprocess on 127.0.0.1 (a free port, its feedback logs in a temporary folder).
 Each client is a thread with its own keep-alive connection and its own session; it cycles through
 the held-out contexts of the domain's data and sends every ``--feedback-every``-th request to
-/v1/feedback instead (an fsynced append), so both paths carry load. Reported: every answer's status
-(the run fails with exit status 1 on any error), requests per second, round-trip latency, and the
-server's resident memory (VmRSS) after a warm-up round and after the run, and its peak (VmHWM).
+/v1/feedback instead (an fsynced append), so both paths carry load. The bodies are encoded and the
+connections opened before the clock starts, and the clients start together. Reported: every
+answer's status (``error``: a request that failed, such as a dropped connection; the run fails with
+exit status 1 on any answer but 200), requests per second of 200 answers, the round-trip latency of
+the 200 answers for /v1/suggest and /v1/feedback apart, and the server's resident memory (VmRSS)
+after a warm-up round (``--warmup 0``: none) and after the run, and its peak (VmHWM).
 """
 
 from __future__ import annotations
 
-import argparse
-import collections
 import json
-import os
-import platform
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_latency import Client, held_out_contexts, request_body, run_threads, start_server, summary  # noqa: E402
+from _common import (  # noqa: E402
+    argument_parser, check_models, held_out_contexts, machine, non_negative_int, positive_int, progress, request_body,
+    run_clients, run_main, server_health, start_server, stop_server, summary, use_test_domains,
+)
+
+use_test_domains()
+
+PATHS = {"suggest": "/v1/suggest", "feedback": "/v1/feedback"}
 
 
 def memory_mb(pid: int) -> dict[str, float]:
@@ -37,81 +42,73 @@ def memory_mb(pid: int) -> dict[str, float]:
     return fields
 
 
-def run_load(url: str, contexts, clients: int, requests: int, top_k: int, feedback_every: int) -> dict:
+def plans(contexts, clients: int, requests: int, top_k: int, feedback_every: int) -> list[list[tuple[str, bytes]]]:
+    """Each client's requests, ``requests`` in all: its session's suggest bodies, every ``feedback_every``-th a feedback."""
     shares = [requests // clients + (index < requests % clients) for index in range(clients)]
-    statuses: collections.Counter[int] = collections.Counter()
-    timings: list[float] = []
-    lock = threading.Lock()
+    made = []
+    for index, share in enumerate(shares):
+        session, mine = f"load-{index}", []
+        for step in range(share):
+            if feedback_every and step % feedback_every == feedback_every - 1:
+                body = json.dumps({"session": session, "accepted": step % 2 == 0, "t": float(step)}).encode()
+                mine.append((PATHS["feedback"], body))
+            else:
+                mine.append((PATHS["suggest"], request_body(contexts[(index * 13 + step) % len(contexts)], top_k, session)))
+        made.append(mine)
+    return made
 
-    def worker(index: int) -> None:
-        client = Client(url)
-        session = f"load-{index}"
-        mine, seen = [], collections.Counter()
-        for step in range(shares[index]):
-            context = contexts[(index * 13 + step) % len(contexts)]
-            try:
-                if feedback_every and step % feedback_every == feedback_every - 1:
-                    body = json.dumps({"session": session, "accepted": step % 2 == 0, "t": float(step)}).encode()
-                    status, _, elapsed = client.post("/v1/feedback", body)
-                else:
-                    status, _, elapsed = client.post("/v1/suggest", request_body(context, top_k, session))
-            except Exception:  # a dropped connection is an error too; reconnect and go on
-                status, elapsed = -1, 0.0
-                client.close()
-                client = Client(url)
-            seen[status] += 1
-            mine.append(elapsed)
-        client.close()
-        with lock:
-            statuses.update(seen)
-            timings.extend(mine)
 
-    wall = run_threads(worker, clients)
-    total = sum(statuses.values())
+def run_load(url: str, contexts, clients: int, requests: int, top_k: int, feedback_every: int) -> dict:
+    load = run_clients(url, plans(contexts, clients, requests, top_k, feedback_every))
+    total, answered = sum(load["statuses"].values()), load["statuses"]["200"]
     return {
         "requests": total,
         "clients": clients,
-        "statuses": {str(status): count for status, count in sorted(statuses.items())},
-        "errors": total - statuses[200],
-        "seconds": round(wall, 2),
-        "requests_per_s": round(total / wall, 1),
-        "latency": summary(timings),
+        "statuses": dict(sorted(load["statuses"].items())),
+        "errors": total - answered,
+        "seconds": round(load["seconds"], 2),
+        "requests_per_s": round(answered / load["seconds"], 1),
+        "latency": {name: summary(load["latencies"].get(path, [])) for name, path in PATHS.items()},
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--domain", default="tags")
-    parser.add_argument("--model", default="ngram")
-    parser.add_argument("--requests", type=int, default=10_000)
-    parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--warmup", type=int, default=500, help="requests before the first memory reading")
-    parser.add_argument("--top-k", type=int, default=3)
-    parser.add_argument("--feedback-every", type=int, default=10, help="every Nth request of a client is feedback (0: none)")
-    parser.add_argument("--data", default=None)
+    parser = argument_parser(__doc__)
+    parser.add_argument("--domain", default="tags", help="the domain (`nep domains` lists them)")
+    parser.add_argument("--model", default="ngram", help="checkpoint folder, or ngram / repeat-last / most-frequent")
+    parser.add_argument("--requests", type=positive_int, default=10_000, help="requests of the measured run, all clients together")
+    parser.add_argument("--clients", type=positive_int, default=32, help="concurrent clients")
+    parser.add_argument("--warmup", type=non_negative_int, default=500, help="requests before the first memory reading (0: none)")
+    parser.add_argument("--top-k", type=positive_int, default=3, help="suggestions asked for")
+    parser.add_argument("--feedback-every", type=non_negative_int, default=10, help="every Nth request of a client is feedback (0: none)")
+    parser.add_argument("--data", default=None, help="sessions to draw requests from (default: the domain's default data)")
     args = parser.parse_args()
 
     from nep_core.plugins import get_domain
 
-    contexts, _ = held_out_contexts(get_domain(args.domain), args.data, 200)
+    domain = get_domain(args.domain)
+    check_models(args.model)
+    contexts, _ = held_out_contexts(domain, args.data, 200)
     with tempfile.TemporaryDirectory(prefix="nep-load-") as feedback_dir:
+        progress("starting nep serve")
         process, url = start_server(args.domain, args.model, args.data, feedback_dir, speculate=True)
         try:
-            warm = run_load(url, contexts, args.clients, args.warmup, args.top_k, args.feedback_every)
+            warm = None
+            if args.warmup:
+                progress(f"warm-up: {args.warmup} requests")
+                warm = run_load(url, contexts, args.clients, args.warmup, args.top_k, args.feedback_every)
             before = memory_mb(process.pid)
+            progress(f"load: {args.requests} requests from {args.clients} clients")
             load = run_load(url, contexts, args.clients, args.requests, args.top_k, args.feedback_every)
             after = memory_mb(process.pid)
-            client = Client(url)
-            health = client.health()
-            client.close()
+            health = server_health(url)
             alive = process.poll() is None
         finally:
-            process.terminate()
-            process.wait(timeout=30)
+            stop_server(process)
     report = {
         "domain": args.domain,
         "model": args.model,
-        "warmup": {"requests": warm["requests"], "errors": warm["errors"]},
+        "warmup": {"requests": warm["requests"], "errors": warm["errors"]} if warm else None,
         "load": load,
         "server_alive_after": alive and health.get("status") == "ok",
         "rss_mb_before": before["VmRSS"],
@@ -119,13 +116,12 @@ def main() -> None:
         "rss_growth_mb": round(after["VmRSS"] - before["VmRSS"], 1),
         "rss_peak_mb": after["VmHWM"],
         "speculation": health.get("speculation"),
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                    "load_average": [round(value, 2) for value in os.getloadavg()]},
+        "machine": machine(),
     }
     print(json.dumps(report, indent=2))
-    if load["errors"] or warm["errors"] or not report["server_alive_after"]:
+    if load["errors"] or (warm and warm["errors"]) or not report["server_alive_after"]:
         sys.exit(1)
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -5,29 +5,41 @@ in-process latency on the same held-out examples, in one run; prints JSON.
         --model /tmp/code/run_default --location-model /tmp/twostage/loc --examples 200
 
 The examples are those `nep eval` uses (``load_eval_data``: the split's examples spread evenly); the
-first ``--warmup`` are predicted but not counted. Each example is predicted by both predictors in turn,
-the order alternating, so that a busy machine slows them alike.
+first ``--warmup`` are predicted but not counted. On each example the two predictors and the two
+``generate`` baselines run in turn, in an order rotated from one example to the next, so that a busy
+machine slows them alike and none always runs first or last.
 
 - Accuracy: exact match top-1 and top-k, location accuracy, content accuracy given the location, and
   NO_EDIT precision, recall and F1, by ``nep_core.evaluation.compute_metrics`` (as `nep eval` reports them).
 - Latency: ``predict`` p50/p95, and p50 over the examples each predictor answered with NO_EDIT and with
   an edit; ``ratio_*`` are two-stage over single. For the two-stage predictor also the share answered
   by the location model alone (the NO_EDIT fast path) and the time of each stage.
-- Baseline: the single model through plain ``transformers`` ``generate`` (as ``bench_latency.py`` runs
-  it), timed in turn with the two on each example; ``speedup_vs_generate_*`` is generate's p50 over each
-  predictor's.
+- Baselines: the single model through plain ``transformers`` ``generate`` (``bench_latency.py``'s
+  ``generator``): ``generate_constrained_topk``, beam search under the action grammar returning
+  ``--top-k`` sequences, the job both predictors do; ``speedup_vs_generate_*`` is its p50 over each
+  predictor's. ``generate_greedy`` (greedy and unconstrained, the cheapest call there is, though its
+  answer may be no valid action) is kept as ``speedup_vs_generate_greedy_*``.
 
-The `tags` test domain is found through tests/plugins when NEP_PLUGINS_DIR is not set.
+The `tags` test domain is found through tests/plugins when NEP_PLUGINS_DIR is not set. Progress goes
+to stderr.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
+import sys
 import time
+from pathlib import Path
 
-from bench_latency import generator, machine, percentile, summary
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (  # noqa: E402
+    argument_parser, check_models, machine, median, non_negative_int, positive_int, progress, ratio, run_main, summary,
+    use_test_domains,
+)
+from bench_latency import cuda_synchronizer, generator  # noqa: E402
+
+use_test_domains()
 
 ACCURACY = (
     "exact_match_top1",
@@ -41,32 +53,41 @@ ACCURACY = (
 )
 
 
-def timed_outcomes(predictors: dict, domain, examples, top_k: int, warmup: int, baseline) -> tuple[dict[str, list], list[float]]:
-    """Per predictor, one ``Outcome`` per example after the first ``warmup``; the predictors take turns
-    on each example, the first one alternating, then ``baseline(context)`` runs; and its latencies."""
+def timed_outcomes(predictors: dict, domain, examples, top_k: int, warmup: int, baselines: dict) -> tuple[dict[str, list], dict[str, list[float]]]:
+    """Per predictor, one ``Outcome`` per example after the first ``warmup``; and per baseline
+    (``baseline(context)``), its milliseconds. On each example every predictor and baseline runs once,
+    in an order rotated from one example to the next."""
     from nep_core.evaluation import Outcome
     from nep_core.inference.baselines import canonical_action
 
+    synchronize = cuda_synchronizer(next(iter(predictors.values())))
     outcomes: dict[str, list] = {name: [] for name in predictors}
-    baseline_ms: list[float] = []
+    baseline_ms: dict[str, list[float]] = {name: [] for name in baselines}
+    turns = [*predictors, *baselines]
     for index, example in enumerate(examples):
         reference = canonical_action(example.target, domain.action_space)
-        names = list(predictors) if index % 2 == 0 else list(reversed(predictors))
-        for name in names:
+        shift = index % len(turns)
+        for name in turns[shift:] + turns[:shift]:
             started = time.perf_counter()
-            prediction = predictors[name].predict(example.context, top_k)
+            if name in predictors:
+                prediction = predictors[name].predict(example.context, top_k)
+            else:
+                baselines[name](example.context)
+            synchronize()
             latency_ms = (time.perf_counter() - started) * 1000.0
-            if index >= warmup:
+            if index < warmup:
+                continue
+            if name in predictors:
                 outcomes[name].append(Outcome(example, reference, prediction, latency_ms))
-        started = time.perf_counter()
-        baseline(example.context)
-        if index >= warmup:
-            baseline_ms.append((time.perf_counter() - started) * 1000.0)
+            else:
+                baseline_ms[name].append(latency_ms)
+        if (index + 1) % 25 == 0:
+            progress(f"{index + 1} of {len(examples)} examples")
     return outcomes, baseline_ms
 
 
 def p50(values: list[float]) -> float | None:
-    return round(percentile(values, 0.5), 4) if values else None
+    return round(median(values), 4) if values else None
 
 
 def describe(outcomes: list, domain, top_k: int) -> dict:
@@ -96,37 +117,43 @@ def stages(outcomes: list) -> dict:
     }
 
 
-def ratio(two: float | None, one: float | None) -> float | None:
-    return None if two is None or not one else round(two / one, 3)
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--domain", required=True)
+    parser = argument_parser(__doc__)
+    parser.add_argument("--domain", required=True, help="the domain (`nep domains` lists them)")
     parser.add_argument("--model", required=True, help="the single model (a `nep train` checkpoint), also the edit model")
     parser.add_argument("--location-model", required=True, help="a checkpoint of `nep train --target location`")
-    parser.add_argument("--examples", type=int, default=200, help="held-out examples measured")
-    parser.add_argument("--warmup", type=int, default=10, help="examples predicted first and not counted")
-    parser.add_argument("--top-k", type=int, default=3)
-    parser.add_argument("--split", default="test")
+    parser.add_argument("--examples", type=positive_int, default=200, help="held-out examples measured")
+    parser.add_argument("--warmup", type=non_negative_int, default=10, help="examples predicted first and not counted")
+    parser.add_argument("--top-k", type=positive_int, default=3, help="suggestions asked for (and sequences the constrained generate returns)")
+    parser.add_argument("--split", choices=("train", "val", "test"), default="test", help="the split the examples come from")
     parser.add_argument("--data", default=None, help="sessions to draw examples from (default: the domain's default data)")
     args = parser.parse_args()
 
-    from transformers.utils import logging as transformers_logging
-
+    from nep_core.errors import NepError
     from nep_core.evaluation import load_eval_data
     from nep_core.inference import load_predictor
     from nep_core.plugins import get_domain
 
-    transformers_logging.disable_progress_bar()
     domain = get_domain(args.domain)
+    check_models(args.model)
+    check_models(args.location_model, option="--location-model")
+    progress("loading the examples and the models")
     evaluation = load_eval_data(domain, args.data, args.split, args.warmup + args.examples)
+    if len(evaluation.examples) <= args.warmup:
+        raise NepError(f"the {args.split} split holds {len(evaluation.examples)} examples, none left after --warmup {args.warmup}")
     predictors = {
         "single": load_predictor(args.model, domain),
         "two_stage": load_predictor(args.model, domain, location_model=args.location_model),
     }
-    outcomes, generate_ms = timed_outcomes(predictors, domain, evaluation.examples, args.top_k, args.warmup, generator(predictors["single"]))
-    generate = summary(generate_ms)
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    baselines = {
+        "generate_constrained_topk": generator(predictors["single"], constrained=True, top_k=args.top_k),
+        "generate_greedy": generator(predictors["single"]),
+    }
+    outcomes, baseline_ms = timed_outcomes(predictors, domain, evaluation.examples, args.top_k, args.warmup, baselines)
+    generate = {name: summary(values) for name, values in baseline_ms.items()}
     single, two = (describe(outcomes[name], domain, args.top_k) for name in ("single", "two_stage"))
     two.update(stages(outcomes["two_stage"]))
     agree = sum(one.best == other.best for one, other in zip(outcomes["single"], outcomes["two_stage"]))
@@ -145,13 +172,15 @@ def main() -> None:
         "ratio_p95": ratio(two["latency"]["p95_ms"], single["latency"]["p95_ms"]),
         "ratio_no_edit_answers_p50": ratio(two["no_edit_answers"]["p50_ms"], single["no_edit_answers"]["p50_ms"]),
         "ratio_edit_answers_p50": ratio(two["edit_answers"]["p50_ms"], single["edit_answers"]["p50_ms"]),
-        "generate": generate,
-        "speedup_vs_generate_single_p50": ratio(generate["p50_ms"], single["latency"]["p50_ms"]),
-        "speedup_vs_generate_two_stage_p50": ratio(generate["p50_ms"], two["latency"]["p50_ms"]),
+        **generate,
+        "speedup_vs_generate_single_p50": ratio(generate["generate_constrained_topk"]["p50_ms"], single["latency"]["p50_ms"]),
+        "speedup_vs_generate_two_stage_p50": ratio(generate["generate_constrained_topk"]["p50_ms"], two["latency"]["p50_ms"]),
+        "speedup_vs_generate_greedy_single_p50": ratio(generate["generate_greedy"]["p50_ms"], single["latency"]["p50_ms"]),
+        "speedup_vs_generate_greedy_two_stage_p50": ratio(generate["generate_greedy"]["p50_ms"], two["latency"]["p50_ms"]),
         "machine": machine(),
     }
     print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -11,16 +11,21 @@ Each project folder is then read back as ``nep eval --data history:DIR --baselin
 into actions, split by time (the newest changes are the test split), baselines fitted on the older
 changes. Outcomes are pooled over all projects. Figures per predictor: exact and kind top-1, location
 accuracy, NO_EDIT F1, verifier validity of edit predictions, latency; and the model's exact top-1
-minus the best baseline's.
+minus the best baseline's. Progress goes to stderr.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import platform
+import sys
 import tempfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (  # noqa: E402
+    argument_parser, check_models, existing_path, machine, median, minus_best_baseline, non_negative_int, positive_int,
+    progress, run_main,
+)
 
 
 def write_version(timeline, folder: Path, number: int, suffix: str, rate: float) -> str:
@@ -73,13 +78,14 @@ def make_histories(timelines: Path, root: Path, per_timeline: int, seed: int, pa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("--model", required=True, help="a video checkpoint folder from nep train")
-    parser.add_argument("--timelines", required=True, help="a folder of real timeline files")
-    parser.add_argument("--histories", type=int, default=2, help="projects made from each timeline")
-    parser.add_argument("--passes", type=int, default=9, help="most editing passes per project (the synthetic collector's option)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--timelines", required=True, type=existing_path, help="a folder of real timeline files")
+    parser.add_argument("--histories", type=positive_int, default=2, help="projects made from each timeline")
+    parser.add_argument("--passes", type=positive_int, default=9, help="most editing passes per project (the synthetic collector's option)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="the editor's seed (the synthetic collector's)")
     args = parser.parse_args()
+    check_models(args.model)
 
     from nep_core.errors import NepError
     from nep_core.evaluation.evaluate import load_eval_data, run_predictor
@@ -92,8 +98,10 @@ def main() -> None:
     outcomes: dict[str, list] = {"model": [], "repeat-last": [], "most-frequent": [], "ngram": []}
     evaluated, skipped = [], []
     with tempfile.TemporaryDirectory(prefix="nep-video-histories-") as scratch:
+        progress(f"making histories from {args.timelines}")
         projects, too_short = make_histories(Path(args.timelines).expanduser(), Path(scratch), args.histories, args.seed, args.passes)
-        for project in projects:
+        for number, project in enumerate(projects, start=1):
+            progress(f"project {number} of {len(projects)}: {project['timeline']}")
             try:
                 data = load_eval_data(domain, f"history:{project['folder']}?order=name&rate={project['rate']}")
                 baselines = {name: make_baseline(name, domain).fit(data.train) for name in outcomes if name != "model"}
@@ -109,7 +117,6 @@ def main() -> None:
         figures[name] = {key: (round(value, 4) if isinstance(value, float) else value) for key, value in metrics.items()
                          if key in ("examples", "exact_match_top1", "exact_match_topk", "kind_top1", "location_accuracy",
                                     "no_edit_f1", "validity_rate", "latency_p50_ms")}
-    best_baseline = max(figures[name]["exact_match_top1"] or 0.0 for name in outcomes if name != "model")
     print(json.dumps({
         "bench": "video model against baselines on histories made from real timelines",
         "model": args.model,
@@ -117,14 +124,14 @@ def main() -> None:
         "projects": len(evaluated),
         "timelines_used": len({project["timeline"] for project in evaluated}),
         "saved_as": sorted({suffix for project in evaluated for suffix in project["saved_as"]}),
-        "edits_per_project_median": sorted(project["edits"] for project in evaluated)[len(evaluated) // 2] if evaluated else None,
+        "edits_per_project_median": median([project["edits"] for project in evaluated]) if evaluated else None,
         "projects_with_too_few_edits": too_short,
         "skipped": skipped,
         "figures": figures,
-        "model_exact_top1_minus_best_baseline": round((figures["model"]["exact_match_top1"] or 0.0) - best_baseline, 4),
-        "python": platform.python_version(),
+        "model_exact_top1_minus_best_baseline": minus_best_baseline(figures),
+        "machine": machine(),
     }, indent=2))
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -9,25 +9,31 @@ thing: consecutive source releases, each committed in order with its upload time
     nep collect --domain code --source 'git:/data/hypothesis-releases?ext=py' --out data/hyp
 
 This is a development tool: it downloads from the package index (nothing in NEP does at run
-time). It prints one JSON object: the releases committed and the files of the last one.
+time). It prints one JSON object: the releases committed and the files of the last one. The
+repository is built in a temporary folder beside ``--out`` and moved there when complete, so a
+failure (the network, say) leaves no half-built ``--out``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tarfile
 import tempfile
+import urllib.error
 import urllib.request
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from urllib.parse import urljoin
 
 from packaging.version import InvalidVersion, Version
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import argument_parser, git, machine, positive_int, progress, run_main  # noqa: E402
+
+from nep_core.errors import NepError  # noqa: E402
 
 INDEX = "https://pypi.org/pypi/{name}/json"
 
@@ -35,8 +41,10 @@ INDEX = "https://pypi.org/pypi/{name}/json"
 def source_releases(name: str, last: int, index: str = INDEX) -> list[tuple[str, str, str]]:
     """The newest `last` final releases with an sdist, oldest first: (version, url, upload time)."""
     index_url = index.format(name=name)
-    with urllib.request.urlopen(index_url, timeout=60) as response:
-        releases = json.load(response)["releases"]
+    try:
+        releases = json.loads(download(index_url, 60)).get("releases") or {}
+    except (ValueError, AttributeError):
+        raise NepError(f"{index_url}: not a package index's JSON answer") from None
     found = []
     for version, files in releases.items():
         try:
@@ -51,6 +59,24 @@ def source_releases(name: str, last: int, index: str = INDEX) -> list[tuple[str,
     return [(version, url, uploaded) for _, version, url, uploaded in found[-last:]]
 
 
+def download(url: str, timeout: float) -> bytes:
+    """The body at ``url``; a network or HTTP failure is a NepError naming the address."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.read()
+    except urllib.error.HTTPError as error:
+        raise NepError(f"{url}: HTTP {error.code} {error.reason}") from None
+    except (urllib.error.URLError, OSError) as error:
+        raise NepError(f"{url}: {getattr(error, 'reason', error)}") from None
+
+
+def safe_members(tar: tarfile.TarFile) -> list[tarfile.TarInfo]:
+    """The regular files and folders of ``tar`` that stay inside the folder they unpack into (what
+    ``filter="data"`` keeps, for Pythons before 3.11.4 that lack it; links are left out)."""
+    return [member for member in tar.getmembers() if (member.isfile() or member.isdir())
+            and not PurePosixPath(member.name).is_absolute() and ".." not in PurePosixPath(member.name).parts]
+
+
 def unpack(archive: Path, into: Path) -> Path:
     """Unpack an sdist (.tar.gz or .zip) and return its top-level folder (``into`` when there is none)."""
     if zipfile.is_zipfile(archive):
@@ -58,7 +84,10 @@ def unpack(archive: Path, into: Path) -> Path:
             zipped.extractall(into)
     else:
         with tarfile.open(archive) as tar:
-            tar.extractall(into, filter="data")
+            if hasattr(tarfile, "data_filter"):  # Python 3.11.4 and later
+                tar.extractall(into, filter="data")
+            else:
+                tar.extractall(into, members=safe_members(tar))
     entries = list(into.iterdir())
     return entries[0] if len(entries) == 1 and entries[0].is_dir() else into
 
@@ -74,24 +103,34 @@ def replace_tree(repo: Path, release: Path) -> None:
         shutil.copytree(entry, target, symlinks=True) if entry.is_dir() else shutil.copy2(entry, target)
 
 
-def git(repo: Path, *args: str, env: dict | None = None) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=repo, check=True, capture_output=True, text=True, env=env
-    ).stdout
-
-
 def build(name: str, last: int, out: Path, index: str = INDEX) -> dict:
-    if out.exists() and any(out.iterdir()):
-        raise SystemExit(f"error: {out} exists and is not empty")
-    out.mkdir(parents=True, exist_ok=True)
-    git(out, "init", "-q", "-b", "main")
+    """The repository of ``name``'s newest ``last`` releases, built beside ``out`` and moved there when complete."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise NepError(f"{out} exists and is not an empty folder")
     releases = source_releases(name, last, index)
+    if not releases:
+        raise NepError(f"{name}: no final release with a source distribution on {index.format(name=name)}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        summary = commit_releases(name, releases, building)
+        if out.exists():
+            out.rmdir()
+        building.rename(out)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return {**summary, "repository": str(out)}
+
+
+def commit_releases(name: str, releases: list[tuple[str, str, str]], out: Path) -> dict:
+    """One commit per release in a new repository at ``out``, oldest first."""
+    git(out, "init", "-q", "-b", "main")
     committed = []
     with tempfile.TemporaryDirectory() as scratch:
-        for version, url, uploaded in releases:
+        for number, (version, url, uploaded) in enumerate(releases, start=1):
+            progress(f"{name} {version} ({number} of {len(releases)})")
             archive = Path(scratch) / f"{version}.sdist"
-            with urllib.request.urlopen(url, timeout=120) as response, open(archive, "wb") as f:
-                shutil.copyfileobj(response, f)
+            archive.write_bytes(download(url, 120))
             unpacked = Path(scratch) / version
             unpacked.mkdir()
             replace_tree(out, unpack(archive, unpacked))
@@ -112,7 +151,6 @@ def build(name: str, last: int, out: Path, index: str = INDEX) -> dict:
     files = git(out, "ls-files").splitlines()
     return {
         "package": name,
-        "repository": str(out),
         "releases": len(committed),
         "first": committed[0] if committed else None,
         "last": committed[-1] if committed else None,
@@ -122,14 +160,14 @@ def build(name: str, last: int, out: Path, index: str = INDEX) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("package", help="the PyPI project name, e.g. hypothesis")
-    parser.add_argument("--last", type=int, default=100, help="how many newest releases (100)")
-    parser.add_argument("--out", type=Path, required=True, help="a new folder for the repository")
+    parser.add_argument("--last", type=positive_int, default=100, help="how many of the newest final releases")
+    parser.add_argument("--out", type=Path, required=True, help="a new (or empty) folder for the repository")
     parser.add_argument("--index", default=INDEX, help="the JSON API address, {name} for the package")
     args = parser.parse_args(argv)
-    print(json.dumps(build(args.package, args.last, args.out, args.index), indent=2))
+    print(json.dumps({**build(args.package, args.last, args.out.expanduser(), args.index), "machine": machine()}, indent=2))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)
