@@ -82,7 +82,9 @@ def test_outputs_and_options_are_checked_before_any_work(tmp_path):
     cases = [
         (("suggest", str(project), "--png", str(tmp_path)), f"--png {tmp_path} is a folder; pass a file name"),
         (("suggest", str(project), "--markers", str(project)), "is a timeline being read; write the markers to another file"),
-        (("suggest", str(project), "--rate", "-5"), "--rate must be a frame rate above 0, got -5"),
+        (("suggest", str(project), "--rate", "-5"), "--rate must be a frame rate EDL timecode has (23.976, 24, 25, 29.97, 30, 47.952, 48, 50, 59.94, 60), got -5"),
+        (("suggest", str(project), "--rate", "inf"), "--rate must be a frame rate EDL timecode has"),
+        (("suggest", str(project), "--rate", "3"), "--rate must be a frame rate EDL timecode has"),
         (("suggest", str(project), "--markers", str(tmp_path / "next.txt")), "NEP writes markers to .otio, .otioz, .edl or .xml files, not '.txt'"),
         (("suggest", str(odd)), f"{odd}: cannot read as otio_json"),
         (("watch", str(tmp_path / "gone" / "cut.otio")), f"no such folder {tmp_path / 'gone'}"),
@@ -134,7 +136,7 @@ def test_watch_resuggests_when_another_process_saves_the_file(tmp_path):
     assert watch.returncode == 0, err
     out = "".join(seen) + out
     saves = [line.split(" (")[0] for line in out.splitlines() if line.startswith("-- save")]
-    assert saves == ["-- save 1: 0 edits so far", "-- save 2: 1 edits so far", "-- save 3: 2 edits so far", "-- save 4: 3 edits so far"]
+    assert saves == ["-- save 1: 0 edits so far", "-- save 2: 1 edit so far", "-- save 3: 2 edits so far", "-- save 4: 3 edits so far"]
     last = out.split("-- save 4")[1].splitlines()
     assert last[1].startswith("1. trim in V1 clip 3 'INT_3'") and "+12 frames" in last[1]
     assert Image.open(tmp_path / "live.png").size[0] == 1200
@@ -145,3 +147,124 @@ def test_a_timecode_at_a_rate_smpte_does_not_know_is_hours_minutes_seconds():
 
     assert timecode(36, 24.0) == "00:00:01:12"
     assert timecode(61, 7.0) == "00:00:08.714285"  # SMPTE timecode has no 7 fps: a time string instead of a crash
+
+
+def enrich(path: Path) -> None:
+    """What an editor's timeline holds beyond NEP's snapshot: a start timecode, metadata, the editor's
+    markers, a speed effect, a disabled clip, a top-level stack (which is not a track)."""
+    timeline = otio.adapters.read_from_file(str(path))
+    timeline.global_start_time = otio.opentime.RationalTime(86400, 24)  # 01:00:00:00
+    timeline.metadata["resolve"] = {"project": "X"}
+    first, second = list(timeline.tracks[0])[:2]
+    first.markers.append(otio.schema.Marker(name="editor note", marked_range=otio.opentime.TimeRange(
+        otio.opentime.RationalTime(110, 24), otio.opentime.RationalTime(1, 24)), color=otio.schema.MarkerColor.GREEN))
+    first.effects.append(otio.schema.LinearTimeWarp(name="speed", time_scalar=2.0))
+    second.enabled = False
+    timeline.tracks.append(otio.schema.Stack(name="compound"))
+    otio.adapters.write_to_file(timeline, str(path))
+
+
+def without_nep_markers(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
+    for item in [*timeline.find_children(), *timeline.tracks]:
+        for marker in list(getattr(item, "markers", [])):
+            if "nep" in marker.metadata:
+                item.markers.remove(marker)
+    return timeline
+
+
+def test_markers_go_onto_the_editors_timeline_which_is_otherwise_unchanged_and_timecodes_are_the_editors(tmp_path):
+    """--markers wrote NEP's rebuilt timeline: 01:00:00:00, metadata, the editor's marker, the effect,
+    the disabled clip and the stack were lost; printed timecodes counted from 0."""
+    versions = trimmed_versions(tmp_path)
+    for path in versions:
+        enrich(path)
+    *previous, project = versions
+    args = ["video", "suggest", str(project), "--model", "repeat-last", "--data", DATA, "--markers", str(tmp_path / "next.otio")]
+    for path in previous:
+        args += ["--previous", str(path)]
+    result = run_nep(*args)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1].startswith("1. trim in V1 clip 4 'INT_4' at 01:00:10:12: +12 frames")
+    marked = otio.adapters.read_from_file(str(tmp_path / "next.otio"))
+    names = [marker.name for clip in marked.find_clips() for marker in clip.markers]
+    assert names[0] == "editor note" and names[1].startswith("NEP 1: trim in V1 clip 4 'INT_4' at 01:00:10:12: +12 frames (p=") and len(names) == 2
+    assert without_nep_markers(marked).is_equivalent_to(otio.adapters.read_from_file(str(project)))
+
+
+def test_an_edls_record_timecodes_are_kept_when_markers_are_written_to_an_edl(tmp_path):
+    (tmp_path / "cut.edl").write_text(
+        "TITLE: REEL CUT\n\n"
+        "001  A001C003 V     C        10:15:04:10 10:15:08:10 01:00:00:00 01:00:04:00\n* FROM CLIP NAME: A.MOV\n"
+        "002  A001C003 V     C        10:15:12:10 10:15:16:10 01:00:04:00 01:00:08:00\n* FROM CLIP NAME: B.MOV\n")
+    result = run_nep("video", "suggest", str(tmp_path / "cut.edl"), "--model", "ngram", "--data", DATA, "--markers", str(tmp_path / "next.edl"))
+    assert result.returncode == 0, result.stderr
+    events = [line.split()[-2:] for line in (tmp_path / "next.edl").read_text().splitlines() if line.startswith("00")]
+    assert events == [["01:00:00:00", "01:00:04:00"], ["01:00:04:00", "01:00:08:00"]]
+    assert " at 01:00:0" in result.stdout or "no edit: p=" in result.stdout.splitlines()[1]
+
+
+def test_a_markers_file_the_adapter_cannot_write_is_one_line_before_any_suggestion(tmp_path):
+    """The adapters' errors were tracebacks (rc 1) after the suggestions were printed."""
+    two_tracks = interview(3)
+    two_tracks.tracks.append(interview(2).tracks[0].deepcopy())
+    write(two_tracks, tmp_path / "two.otio")
+    nested = interview(3)
+    nested.tracks[0].append(otio.schema.Stack(name="nested", children=[otio.schema.Track(children=[interview(1).tracks[0][0].deepcopy()])]))
+    write(nested, tmp_path / "nested.otio")
+    write(interview(2, rate=120.0), tmp_path / "fast.otio")
+    cases = [(tmp_path / "two.otio", tmp_path / "next.edl", "cannot write this timeline as cmx_3600: NotSupportedError: Only a single video track"),
+             (tmp_path / "nested.otio", tmp_path / "next.xml", "cannot write this timeline as fcp_xml"),
+             (tmp_path / "fast.otio", tmp_path / "fast.edl", "cannot write this timeline as cmx_3600: ValueError")]
+    for project, out, message in cases:
+        result = run_nep("video", "suggest", str(project), "--model", "repeat-last", "--data", DATA, "--markers", str(out), timeout=60)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, (project, result.stderr)
+        assert result.stderr.startswith(f"error: --markers {out}: {message}") and len(result.stderr.splitlines()) == 1, result.stderr
+        assert result.stdout == "" and not out.exists()
+
+
+OTIOD_SAVER = """
+import sys, time
+from pathlib import Path
+content = Path(sys.argv[1]) / "content.otio"
+for source in sys.argv[2:]:
+    time.sleep(1.5)
+    with open(content, "w") as handle:  # in place, as OTIO's otiod writer does: the folder's mtime stays
+        handle.write(Path(source).read_text())
+"""
+
+
+def test_watch_sees_otiod_saves_and_names_a_save_that_stays_unreadable(tmp_path):
+    """A .otiod save was missed (the folder's mtime was watched) and an unreadable save was shown as
+    `waiting:` and read again forever."""
+    versions = trimmed_versions(tmp_path, trimmed=1)
+    project = tmp_path / "project.otiod"
+    project.mkdir()  # as OTIO's otiod writer lays it out (it refuses media that is not on disk)
+    (project / "content.otio").write_text(versions[0].read_text())
+    (tmp_path / "broken.otio").write_text('{"OTIO_SCHEMA": "Timeline.1", "tracks": ')
+    watch = subprocess.Popen([*nep_command(), "video", "watch", str(project), "--model", "repeat-last", "--data", DATA,
+                              "--interval", "0.1", "--max-updates", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        seen = [watch.stdout.readline(), watch.stdout.readline()]
+        assert seen[1].startswith("-- save 1: 0 edits so far"), seen
+        saver = subprocess.run([sys.executable, "-c", OTIOD_SAVER, str(project), str(tmp_path / "broken.otio"), str(versions[1])], timeout=60)
+        assert saver.returncode == 0
+        out, err = watch.communicate(timeout=120)
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+    assert watch.returncode == 0, err
+    unreadable = [line for line in out.splitlines() if line.startswith(("unreadable:", "waiting:"))]
+    assert len(unreadable) == 1 and unreadable[0].startswith(f"unreadable: {project}: cannot read as otiod") and unreadable[0].endswith(
+        "; waiting for the next save"), out
+    assert "-- save 2: 1 edit so far" in out
+
+
+def test_a_gap_is_named_a_gap_and_items_count_from_one_as_the_docs_say():
+    """`ripple delete playlist4 clip 2 ''` named a gap as a clip, and the track by its playlist id."""
+    from nep_core.actions import Action
+    from nep_video.cli import editor_terms
+    from nep_video.formats import read_timeline
+
+    timeline = read_timeline(Path(__file__).parent / "files" / "kd25.kdenlive")
+    assert editor_terms(timeline, Action("ripple_delete", {"track": 1, "clip": 1})) == "ripple delete Interview gap 2 (25 frames) at 00:00:04:00"
+    assert editor_terms(timeline, Action("trim_in", {"track": 1, "clip": 2}, {"frames": 3})).startswith("trim in Interview clip 3 'interview.mp4'")

@@ -120,12 +120,40 @@ def test_an_edl_is_read_at_the_lowest_rate_its_timecodes_allow_unless_told(tmp_p
     write(pal, tmp_path / "pal.edl", "cmx_3600")
     write(interview(3), tmp_path / "film.edl", "cmx_3600")
     (tmp_path / "ntsc.edl").write_text("TITLE: ntsc\nFCM: DROP FRAME\n\n001  AX       V     C        01:00:00;00 01:00:01;00 00:00:00;00 00:00:01;00\n")
-    assert (edl_frame_rate(tmp_path / "pal.edl"), edl_frame_rate(tmp_path / "film.edl"), edl_frame_rate(tmp_path / "ntsc.edl")) == (25.0, 24.0, 29.97)
+    assert (edl_frame_rate(tmp_path / "pal.edl"), edl_frame_rate(tmp_path / "film.edl"), edl_frame_rate(tmp_path / "ntsc.edl")) == (25.0, 24.0, 30000 / 1001)
     items = items_of(tracks_of(read_timeline(tmp_path / "pal.edl"))[0])
     assert [(source_range(item).start_time.value, source_range(item).duration.value, source_range(item).duration.rate) for item in items] == [
         (124, 50, 25.0), (300, 60, 25.0)]
     told = items_of(tracks_of(read_timeline(tmp_path / "pal.edl", rate=30.0))[0])
     assert source_range(told[0]).start_time.rate == 30.0
+
+
+DROP_FRAME_EDL = """TITLE: REEL CUT
+FCM: DROP FRAME
+
+001  A001C003 V     C        10:15:04;10 10:15:08;10 01:00:00;00 01:00:04;00
+* FROM CLIP NAME: A001C003.MOV
+002  A001C003 V     C        10:15:12;10 10:15:16;10 01:00:04;00 01:00:08;00
+* FROM CLIP NAME: A001C003.MOV
+"""
+
+
+@pytest.mark.parametrize("rate", [None, 29.97, 30000 / 1001])
+def test_a_drop_frame_edl_is_read_at_ntsc_rate_inferred_or_told(tmp_path, rate):
+    """OTIO reads SMPTE timecode at 30000/1001 only: 29.97 failed ('SMPTE timecode does not support this rate')."""
+    (tmp_path / "df.edl").write_text(DROP_FRAME_EDL)
+    timeline = read_timeline(tmp_path / "df.edl", rate=rate)
+    items = items_of(tracks_of(timeline)[0])
+    assert [source_range(item).duration.value for item in items] == [120, 120]
+    assert source_range(items[0]).start_time.rate == 30000 / 1001
+    assert otio.opentime.to_timecode(source_range(items[0]).start_time) == "10:15:04;10"
+
+
+@pytest.mark.parametrize("told, exact", [(23.976, 24000 / 1001), (23.98, 24000 / 1001), (59.94, 60000 / 1001)])
+def test_an_ntsc_rate_written_as_a_decimal_is_read_as_its_exact_rate(tmp_path, told, exact):
+    (tmp_path / "cut.edl").write_text(DROP_FRAME_EDL.replace(";", ":").replace("FCM: DROP FRAME", "FCM: NON-DROP FRAME"))
+    items = items_of(tracks_of(read_timeline(tmp_path / "cut.edl", rate=told))[0])
+    assert source_range(items[0]).duration.rate == exact and source_range(items[0]).duration.value == 4 * round(exact)
 
 
 MISMATCHED_EDL = """TITLE: mismatch
@@ -169,3 +197,30 @@ def test_hidden_files_are_not_timelines(tmp_path):
     (tmp_path / ".cut.4242.tmp.otio").write_text("{")
     (tmp_path / "cut.otio").write_text("{")
     assert [is_timeline_file(tmp_path / name) for name in (".cut.4242.tmp.otio", "cut.otio")] == [False, True]
+
+
+def test_a_latin1_edl_is_read(tmp_path):
+    """Avid on Windows writes Latin-1: it was refused with a UnicodeDecodeError."""
+    (tmp_path / "cut.edl").write_bytes(DROP_FRAME_EDL.replace("A001C003.MOV", "Café.MOV", 1).encode("latin-1"))
+    assert [clip.name for clip in read_timeline(tmp_path / "cut.edl").find_clips()] == ["Café.MOV", "A001C003.MOV"]
+
+
+def test_what_is_not_one_timeline_is_said_in_words(tmp_path):
+    (tmp_path / "binary.otio").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
+    (tmp_path / "list.otio").write_text("[]")
+    collection = otio.schema.SerializableCollection(name="two", children=[interview(2), interview(3)])
+    collection[1].name = "second"
+    otio.adapters.write_to_file(collection, str(tmp_path / "two.otio"))
+    with pytest.raises(NepError, match=r"binary\.otio: a binary file, not OTIO JSON$"):
+        read_timeline(tmp_path / "binary.otio")
+    with pytest.raises(NepError, match=r"list\.otio: holds a list, not a timeline$"):
+        read_timeline(tmp_path / "list.otio")
+    notes: list[str] = []
+    assert len(items_of(tracks_of(read_timeline(tmp_path / "two.otio", notes=notes))[0])) == 2
+    assert notes == [f"{tmp_path / 'two.otio'}: holds 2 timelines ('interview', 'second'); NEP uses the first, 'interview'"]
+
+
+def test_otio_cpp_type_names_are_schema_names():
+    from nep_video.formats import readable_types
+
+    assert readable_types("KeyError: <class 'N14opentimelineio4v1_04ClipE'>") == "KeyError: <class 'Clip'>"

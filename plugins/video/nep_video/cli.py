@@ -2,8 +2,8 @@
 
 ``suggest PROJECT`` reads the timeline (any format ``formats.py`` reads; earlier saved versions given
 with ``--previous`` become the history), asks the model and prints the top suggestions as clip
-name, timecode and frames; ``--markers OUT.otio`` writes them back onto the timeline as OTIO markers
-(red: the best), ``--png OUT.png`` draws the timeline with the best one highlighted. ``watch
+name, timecode and frames; ``--markers OUT`` writes them as markers onto a copy of the editor's timeline
+(red: the best; .otio, .otioz, .edl or .xml), ``--png OUT.png`` draws the timeline with the best one highlighted. ``watch
 PROJECT`` re-suggests each time the file is saved, the edits since the last save (diffed) added to
 the history; with ``--log`` it records the session where the ``editor`` collector reads it.
 """
@@ -26,10 +26,12 @@ from nep_core.errors import NepError
 from nep_core.server.suggest import checked_prediction
 from nep_core.session import Session
 from nep_video.collectors.history import diff_events, version_events
-from nep_video.formats import ADAPTERS, SUFFIXES, WRITTEN_ADAPTERS, read_timeline, write_timeline
+from nep_video.formats import (
+    ADAPTERS, SUFFIXES, TIMECODE_RATES, WRITTEN_ADAPTERS, check_writable, exact_rate, read_timeline, write_timeline,
+)
 from nep_video.render import render_timeline
 from nep_video.replay import timeline_at
-from nep_video.timeline import items_of, source_range, timeline_rate, tracks_of
+from nep_video.timeline import items_of, source_range, timeline_rate, tracks_of, view_of
 
 app = tools_app("video", "Video tools: next-edit suggestions on OTIO, EDL, FCP XML and Kdenlive/Shotcut timelines.")
 
@@ -57,6 +59,11 @@ def _predictor(model: str, data: Optional[str]):
     return domain, load_predictor(model, domain, examples)
 
 
+def counted(number: int, noun: str) -> str:
+    """``1 edit``, ``2 edits``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def timecode(frames: float, rate: float) -> str:
     """SMPTE timecode, or hours:minutes:seconds at a rate SMPTE does not know."""
     time = otio.opentime.RationalTime(round(frames), rate)
@@ -79,9 +86,7 @@ def editor_terms(timeline: otio.schema.Timeline, action: Action) -> str:
     items = items_of(track)
     where = track_label(tracks, track_index)
     if index < len(items):
-        item = items[index]
-        start = track.range_of_child(item).start_time.value_rescaled_to(rate) if hasattr(track, "range_of_child") else 0
-        where += f" clip {index + 1} '{item.name}' at {timecode(start, rate)}"
+        where += f" {item_label(items[index], index, rate)} at {timecode(editor_frames(timeline, items[index]), rate)}"
     else:
         where += " after its last clip"
     args = action.args
@@ -102,6 +107,31 @@ def editor_terms(timeline: otio.schema.Timeline, action: Action) -> str:
     return f"{VERBS.get(action.kind, action.kind)} {where}"
 
 
+def item_label(item, index: int, rate: float) -> str:
+    """``clip N 'NAME'``, ``gap N (F frames)`` or ``stack N 'NAME'``: N counts the track's items (clips,
+    gaps, nested stacks) from 1, where ``nep predict``'s ``target.clip`` counts them from 0."""
+    if isinstance(item, otio.schema.Gap):
+        return f"gap {index + 1} ({round(source_range(item).duration.value_rescaled_to(rate))} frames)"
+    return f"{'clip' if isinstance(item, otio.schema.Clip) else 'stack'} {index + 1} '{item.name}'"
+
+
+def editor_frames(timeline: otio.schema.Timeline, item) -> float:
+    """Where ``item`` starts, in frames of the timecodes the editor sees: from the timeline's
+    ``global_start_time``, and past the record start an EDL's tracks keep (``01:00:00:00``)."""
+    rate = timeline_rate(timeline)
+    start = item.transformed_time_range(source_range(item), timeline.tracks).start_time.value_rescaled_to(rate)
+    origin = timeline.global_start_time
+    return start + (origin.value_rescaled_to(rate) if origin is not None else 0)
+
+
+def editor_timeline(read: otio.schema.Timeline, context) -> tuple[otio.schema.Timeline, bool]:
+    """The timeline to show suggestions on: the editor's as read when NEP's (rebuilt from the history's
+    snapshot and edits) has the same items, so indices map one to one (True); else NEP's (False)."""
+    replayed = timeline_at(context).timeline
+    same = view_of(read).tracks == view_of(replayed).tracks
+    return (read, True) if same else (replayed, False)
+
+
 def track_label(tracks: list, index: int) -> str:
     """The track's name, else V1, V2... / A1, A2... as editors number them."""
     track = tracks[index]
@@ -119,7 +149,8 @@ def suggestion_lines(timeline, prediction) -> list[str]:
 
 
 def add_markers(timeline: otio.schema.Timeline, prediction) -> otio.schema.Timeline:
-    """A copy of ``timeline`` with a marker for each suggestion on its item (red: the best)."""
+    """A copy of ``timeline`` (the editor's, as read: everything else is kept) with a marker for each
+    suggestion on its item (red: the best)."""
     marked = timeline.deepcopy()
     tracks = tracks_of(marked)
     rate = timeline_rate(marked)
@@ -146,7 +177,7 @@ def suggest_command(
     previous: list[Path] = typer.Option([], "--previous", "-p", help="Earlier saved versions, oldest first: their edits are the history."),
     top_k: int = typer.Option(3, "--top-k", "-k", min=1, help="Suggestions to print."),
     rate: Optional[float] = typer.Option(None, "--rate", help="Frame rate of EDL files (EDLs do not record one; default: inferred from their timecodes, 24 when no frame number is over 23)."),
-    markers: Optional[Path] = typer.Option(None, "--markers", help="Write the timeline with the suggestions as OTIO markers here (.otio)."),
+    markers: Optional[Path] = typer.Option(None, "--markers", help="Write the editor's timeline with the suggestions as markers here (.otio, .otioz, .edl or .xml)."),
     png: Optional[Path] = typer.Option(None, "--png", help="Draw the timeline with the best suggestion highlighted (PNG)."),
     data: Optional[str] = typer.Option(None, "--data", help="Sessions to fit a baseline on (default: the default dataset)."),
 ) -> None:
@@ -160,16 +191,22 @@ def suggest_command(
     timelines = [(path, read_timeline(path, rate, notes)) for path in files]
     for note in notes:
         typer.echo(f"note: {note}", err=True)
+    if markers is not None:
+        check_writable(timelines[-1][1], markers, "--markers")
     events = version_events(timelines, spacing=3.0, pause=5.0, report=CollectReport())
     domain, predictor = _predictor(model, data)
     context = context_from_events(events, session_id=f"suggest-{project.name}")
     prediction, _ = checked_prediction(domain, context, predictor.predict(context, top_k), top_k)  # as nep serve sends it
-    timeline = timeline_at(context).timeline
-    typer.echo(f"{project}: {len(tracks_of(timeline))} tracks, {sum(len(items_of(track)) for track in tracks_of(timeline))} items, "
-               f"{timeline_rate(timeline):g} fps; {len(context.edits())} edits of history ({prediction.latency_ms:.0f} ms)")
+    timeline, exact = editor_timeline(timelines[-1][1], context)
+    tracks = tracks_of(timeline)
+    typer.echo(f"{project}: {counted(len(tracks), 'track')}, {counted(sum(len(items_of(track)) for track in tracks), 'item')}, "
+               f"{timeline_rate(timeline):g} fps; {counted(len(context.edits()), 'edit')} of history ({prediction.latency_ms:.0f} ms)")
     for line in suggestion_lines(timeline, prediction):
         typer.echo(line)
     if markers is not None:
+        if not exact:
+            raise NepError(f"--markers {markers}: the history of --previous versions does not replay to {project} as read, "
+                           "so the suggestions cannot be placed on its items; no markers written")
         write_timeline(add_markers(timeline, prediction), markers)
         typer.echo(f"wrote {markers}")
     if png is not None:
@@ -187,12 +224,13 @@ def save_picture(context, timeline: otio.schema.Timeline, prediction, png: Path)
 
 
 def check_outputs(rate: float | None, png: Path | None, markers: Path | None = None, inputs: list[Path] = ()) -> None:
-    """Options checked before any work: a positive ``--rate``, a ``--png`` Pillow can write and a
+    """Options checked before any work: an EDL ``--rate``, a ``--png`` Pillow can write and a
     ``--markers`` .otio file that is none of the inputs, in folders that exist."""
     from PIL import Image
 
-    if rate is not None and not rate > 0:
-        raise NepError(f"--rate must be a frame rate above 0, got {rate:g}")
+    if rate is not None and exact_rate(rate) not in TIMECODE_RATES:
+        rates = ", ".join(f"{round(known, 3):g}" for known in TIMECODE_RATES)
+        raise NepError(f"--rate must be a frame rate EDL timecode has ({rates}), got {rate:g}")
     make_output_file_folder(png, "--png")
     if png is not None and png.suffix.lower() not in Image.registered_extensions():
         raise NepError(f"--png {png}: give a picture file name, such as next.png")
@@ -203,9 +241,14 @@ def check_outputs(rate: float | None, png: Path | None, markers: Path | None = N
         raise NepError(f"--markers {markers} is a timeline being read; write the markers to another file")
 
 
+SETTLE_S = 1.0
+"""Seconds a file that fails to read must stay unchanged before it is called unreadable (not half-written)."""
+
+
 def _signature(path: Path) -> tuple[float, int] | None:
+    """When and how big the saved timeline is (a .otiod folder's: its content.otio's), or None while missing."""
     try:
-        stat = path.stat()
+        stat = (path / "content.otio" if path.is_dir() else path).stat()
     except OSError:
         return None
     return stat.st_mtime_ns, stat.st_size
@@ -223,7 +266,10 @@ def watch_command(
     png: Optional[Path] = typer.Option(None, "--png", help="Redraw this PNG with the best suggestion at each save."),
     data: Optional[str] = typer.Option(None, "--data", help="Sessions to fit a baseline on (default: the default dataset)."),
 ) -> None:
-    """Re-suggest each time PROJECT is saved; Ctrl-C stops.
+    """Re-suggest each time PROJECT is saved; Ctrl-C stops (exit status 0).
+
+    A save that still cannot be read once it has stopped changing for a second is reported on one line
+    (`unreadable: ...`) and the next save awaited; a half-written one is read again when it changes.
 
     Example: nep video watch ~/edit/interview.kdenlive --model runs/video --png /tmp/next.png
     """
@@ -238,7 +284,8 @@ def watch_command(
     domain, predictor = _predictor(model, data)
     session = Session(id=new_session_id(), domain="video", created=utc_now(), meta={"source": "watch", "app": "nep video watch", "project": str(project)})
     previous = None
-    seen = None
+    seen = failing = None
+    failing_since = 0.0
     started = time.monotonic()
     updates = 0
     typer.echo(f"watching {project} (Ctrl-C stops)" + ("" if project.exists() else "; it does not exist yet: waiting for the editor to save it"))
@@ -250,9 +297,12 @@ def watch_command(
                 continue
             try:
                 timeline = read_timeline(project, rate)
-            except NepError as error:  # half-written by the editor: read it again once it changes
-                typer.echo(f"waiting: {error}")
-                seen = signature
+            except NepError as error:  # half-written by the editor, or a save NEP cannot read
+                if failing != signature:
+                    failing, failing_since = signature, time.monotonic()
+                elif time.monotonic() - failing_since >= SETTLE_S:
+                    typer.echo(f"unreadable: {error}; waiting for the next save")
+                    seen = signature
                 time.sleep(interval)
                 continue
             seen = signature
@@ -265,8 +315,8 @@ def watch_command(
             context = context_from_events(session.events, session.id)
             prediction, _ = checked_prediction(domain, context, predictor.predict(context, top_k), top_k)
             updates += 1
-            typer.echo(f"-- save {updates}: {len(context.edits())} edits so far ({prediction.latency_ms:.0f} ms)")
-            for line in suggestion_lines(timeline_at(context).timeline, prediction):
+            typer.echo(f"-- save {updates}: {counted(len(context.edits()), 'edit')} so far ({prediction.latency_ms:.0f} ms)")
+            for line in suggestion_lines(editor_timeline(timeline, context)[0], prediction):
                 typer.echo(line)
             if png is not None:
                 save_picture(context, timeline, prediction, png)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import re
 import zipfile
+from functools import partial
 from pathlib import Path
 
 import opentimelineio as otio
@@ -41,6 +42,10 @@ WRITTEN_ADAPTERS = ("otio_json", "otioz", "cmx_3600", "fcp_xml")
 DEFAULT_EDL_RATE = 24.0
 EDL_RATES = (24.0, 25.0, 30.0, 48.0, 50.0, 60.0)
 """The rates ``edl_frame_rate`` chooses from, lowest first."""
+NTSC_RATES = tuple(base * 1000 / 1001 for base in (24, 30, 48, 60, 120))
+"""23.976, 29.97, 47.952, 59.94 and 119.88 as OTIO needs them: exactly N*1000/1001 (it refuses 29.97 as a timecode rate)."""
+TIMECODE_RATES = (24000 / 1001, 24.0, 25.0, 30000 / 1001, 30.0, 48000 / 1001, 48.0, 50.0, 60000 / 1001, 60.0)
+"""The rates OTIO (and so the EDL reader and writer) reads and writes SMPTE timecode at."""
 TIMECODE = re.compile(r"\b\d{2}:\d{2}:\d{2}([:;.,])(\d{2})\b")
 
 
@@ -52,8 +57,13 @@ def is_timeline_file(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in ADAPTERS or path.is_dir() and path.suffix.lower() == ".otiod"
 
 
+def exact_rate(rate: float) -> float:
+    """``rate`` with the NTSC rates as written by people (23.976, 23.98, 29.97, 59.94...) made exact (30000/1001...)."""
+    return next((exact for exact in NTSC_RATES if abs(rate - exact) < 0.005), rate)
+
+
 def edl_frame_rate(path: Path) -> float:
-    """An EDL's likely frame rate, which the file does not record: 29.97 when its timecodes are
+    """An EDL's likely frame rate, which the file does not record: 30000/1001 (29.97) when its timecodes are
     drop-frame (``;``), else the lowest of ``EDL_RATES`` above every frame number in them (24 when
     none is over 23, as most film and drama EDLs)."""
     try:
@@ -65,7 +75,7 @@ def edl_frame_rate(path: Path) -> float:
         highest = max(highest, int(frames))
         drop_frame = drop_frame or separator in ";,"
     if drop_frame:
-        return 29.97
+        return 30000 / 1001
     return next((rate for rate in EDL_RATES if highest < rate), EDL_RATES[-1])
 
 
@@ -88,10 +98,10 @@ def read_timeline(path: str | Path, rate: float | None = None, notes: list[str] 
 
             result = read_mlt(path)
         else:
-            options = {"rate": rate or edl_frame_rate(path)} if adapter == "cmx_3600" else {}
+            options = {"rate": exact_rate(rate) if rate else edl_frame_rate(path)} if adapter == "cmx_3600" else {}
             check_nesting(path, adapter)
             result = _read_with_adapter(path, adapter, options, notes)
-        timeline = _as_timeline(result, path)
+        timeline = _as_timeline(result, path, notes)
         check_timeline(timeline, path)
     except NepError:
         raise
@@ -101,32 +111,65 @@ def read_timeline(path: str | Path, rate: float | None = None, notes: list[str] 
 
 
 def _read_with_adapter(path: Path, adapter: str, options: dict, notes: list[str] | None):
+    if adapter == "cmx_3600":  # EDLs are read as UTF-8, else Latin-1 (Avid on Windows)
+        read = partial(otio.adapters.read_from_string, edl_text(path), adapter_name=adapter, **options)
+    else:
+        read = partial(otio.adapters.read_from_file, str(path), adapter_name=adapter, **options)
     try:
-        return otio.adapters.read_from_file(str(path), adapter_name=adapter, **options)
+        return read()
     except Exception as error:
         if adapter != "cmx_3600" or type(error).__name__ != "EDLParseError":
             raise
-        result = otio.adapters.read_from_file(str(path), adapter_name=adapter, ignore_timecode_mismatch=True, **options)
+        result = read(ignore_timecode_mismatch=True)
         if notes is not None:
             reason = one_line(error).removeprefix("EDLParseError: ")
             notes.append(f"{path}: record timecodes disagree with the source ({reason}); events placed by their source durations")
         return result
 
 
+def edl_text(path: Path) -> str:
+    """An EDL's text: UTF-8, else Latin-1 (every byte is a Latin-1 character)."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
 def one_line(error: Exception) -> str:
-    """``TYPE: first line of the message`` (200 characters at most)."""
-    return f"{type(error).__name__}: {first_line(error)[:200]}" if str(error).strip() else type(error).__name__
+    """``TYPE: first line of the message`` (200 characters at most), OTIO's C++ type names as its schema names."""
+    return f"{type(error).__name__}: {readable_types(first_line(error))[:200]}" if str(error).strip() else type(error).__name__
 
 
-def _as_timeline(result, path: Path) -> otio.schema.Timeline:
+def readable_types(text: str) -> str:
+    """``N14opentimelineio4v1_04ClipE`` (a C++ type name in OTIO's messages) as ``Clip``."""
+    def last_name(match: re.Match) -> str:
+        body, names = match.group(1), []
+        while body[:1].isdigit():
+            digits = re.match(r"\d+", body).group()
+            names.append(body[len(digits) : len(digits) + int(digits)])
+            body = body[len(digits) + int(digits) :]
+        return names[-1] if names and not body else match.group(0)
+
+    return re.sub(r"N(\d+opentimelineio\w*?)E\b", last_name, text)
+
+
+KINDS = {"AnyVector": "a list", "AnyDictionary": "a JSON object"}
+
+
+def _as_timeline(result, path: Path, notes: list[str] | None = None) -> otio.schema.Timeline:
+    """The timeline ``result`` is or holds; of several (a collection), the first, with a note saying so."""
     if isinstance(result, otio.schema.Timeline):
         return result
     if isinstance(result, otio.schema.SerializableCollection):
-        timelines = [item for item in result.find_children(descended_from_type=otio.schema.Timeline)] if hasattr(result, "find_children") else []
-        timelines = timelines or [item for item in result if isinstance(item, otio.schema.Timeline)]
+        timelines = list(result.find_children(descended_from_type=otio.schema.Timeline))
+        if len(timelines) > 1 and notes is not None:
+            names = ", ".join(f"'{timeline.name}'" for timeline in timelines)
+            notes.append(f"{path}: holds {len(timelines)} timelines ({names}); NEP uses the first, '{timelines[0].name}'")
         if timelines:
             return timelines[0]
-    raise NepError(f"{path}: holds a {type(result).__name__}, not a timeline")
+    kind = type(result).__name__
+    raise NepError(f"{path}: holds {KINDS.get(kind, 'a ' + kind)}, not a timeline")
 
 
 def check_timeline(timeline: otio.schema.Timeline, path: Path | str) -> None:
@@ -154,19 +197,43 @@ def check_nesting(path: Path, adapter: str) -> None:
     except RecursionError:
         raise NepError(f"{path}: JSON nested too deeply") from None
     except ValueError:
-        pass  # not JSON: OTIO's reader says so
+        if b"\0" in text[:4096]:  # OTIO's reader stops at the first NUL and calls the document empty
+            raise NepError(f"{path}: a binary file, not OTIO JSON") from None
 
 
 def write_timeline(timeline: otio.schema.Timeline, path: str | Path) -> None:
-    """Write ``timeline`` in the format of ``path``'s suffix (.otio, .otioz, .edl, .xml)."""
+    """Write ``timeline`` in the format of ``path``'s suffix (.otio, .otioz, .edl, .xml); what the
+    adapter refuses (an EDL of two video tracks, FCP XML of a nested stack...) is a NepError naming the file."""
     path = Path(path)
-    adapter = ADAPTERS.get(path.suffix.lower())
-    if adapter not in WRITTEN_ADAPTERS:
-        raise NepError(f"{path}: NEP writes .otio, .otioz, .edl and .xml, not '{path.suffix}'")
+    adapter = written_adapter(path)
     options = {}
     if adapter == "otioz":  # a bundle holds the media found on disk; a clip whose media is elsewhere keeps a missing reference
         from opentimelineio.adapters.file_bundle_utils import MediaReferencePolicy
 
         options["media_policy"] = MediaReferencePolicy.MissingIfNotFile
-    with atomic_path(path) as temporary:
-        otio.adapters.write_to_file(timeline, str(temporary), adapter_name=adapter, **options)
+    try:
+        with atomic_path(path) as temporary:
+            otio.adapters.write_to_file(timeline, str(temporary), adapter_name=adapter, **options)
+    except OSError:
+        raise
+    except Exception as error:  # the adapters raise many kinds of errors on what they cannot write
+        raise NepError(f"{path}: cannot write as {adapter}: {one_line(error)}") from None
+
+
+def check_writable(timeline: otio.schema.Timeline, path: Path, option: str) -> None:
+    """NepError (naming ``option``, the file and the reason) when ``timeline`` cannot be written to ``path``'s
+    format; checked by writing it to memory (a .otioz bundle, OTIO JSON with the media, always can be)."""
+    adapter = written_adapter(path)
+    if adapter == "otioz":
+        return
+    try:
+        otio.adapters.write_to_string(timeline, adapter)
+    except Exception as error:
+        raise NepError(f"{option} {path}: cannot write this timeline as {adapter}: {one_line(error)}") from None
+
+
+def written_adapter(path: Path) -> str:
+    adapter = ADAPTERS.get(path.suffix.lower())
+    if adapter not in WRITTEN_ADAPTERS:
+        raise NepError(f"{path}: NEP writes .otio, .otioz, .edl and .xml, not '{path.suffix}'")
+    return adapter
