@@ -139,6 +139,18 @@ def test_a_bad_option_value_or_an_unknown_option_or_command_is_one_line_with_sta
     assert nep("--version").stdout.startswith("nep ") and nep("collect", "--help").returncode == 0
 
 
+def test_a_source_that_gives_no_sessions_says_so_in_one_error_line(tmp_path):
+    """It printed `wrote 0 sessions to OUT` about a folder it had just removed, and exit status 1."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "notes.jsonl").write_text("these are my notes\n")
+    out = tmp_path / "out"
+    result = nep("collect", "--domain", "tags", "--source", f"logs:{logs}", "--out", str(out))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"error: logs:{logs}: no sessions to write" in result.stderr.replace("\n", "") and "wrote" not in result.stdout
+    assert not out.exists()
+
+
 def test_a_collection_that_fails_part_way_leaves_no_files(tmp_path):
     assert nep("collect", "--domain", "tags", "--source", "synthetic:6", "--out", str(tmp_path / "first")).returncode == 0
     out = tmp_path / "joined"

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
-from nep_core.cli.common import console, domain_option, is_within, make_output_folder, warn_each
+from nep_core.cli.common import console, domain_option, err_console, is_within, make_output_folder, warn_each
 
 
 def command(
@@ -59,11 +60,13 @@ def command(
     seconds = time.perf_counter() - started
     warn_each(report.warnings)
     counts = ", ".join(f"{name}: {value}" for name, value in sorted(report.counts.items()))
+    if count == 0:  # the counts say what was passed over; the warnings above, why
+        err_console.print(f"[red]error:[/red] {escape(source)}: no sessions to write" + (f" ({escape(counts)})" if counts else ""),
+                          markup=True, soft_wrap=True, highlight=False)
+        raise typer.Exit(1)
     console.print(f"wrote {count} session{'' if count == 1 else 's'} to {out} in {seconds:.1f}s ({count / max(seconds, 1e-9):.1f} sessions/s)")
     if counts:
         console.print(counts)
-    if count == 0:
-        raise typer.Exit(1)
 
 
 def check_not_read(out: Path, bundle, source: str) -> None:
