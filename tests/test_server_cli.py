@@ -45,12 +45,16 @@ def test_nep_serve_answers_suggestions_and_feedback_with_a_baseline(tmp_path, ta
 def test_nep_serve_stops_cleanly_on_sigterm_as_a_service_manager_sends_it(tmp_path):
     data_dir = tmp_path / "feedback"
     server = ServeProcess("--domain", "tags", "--model", "repeat-last", "--port", "0", "--data-dir", str(data_dir))
-    with httpx.Client(base_url=server.url, timeout=30) as http:
-        assert http.post("/v1/feedback", json={"session": "term", "accepted": True, "t": 1.0}).status_code == 200
-        assert http.post("/v1/suggest", json={"session": "term", "history": HISTORY}).status_code == 200
-    maps = Path(f"/proc/{server.process.pid}/maps")
-    if maps.exists():  # a baseline runs no network: torch (about 180 MB) stays unloaded
-        assert "torch" not in maps.read_text()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            assert http.post("/v1/feedback", json={"session": "term", "accepted": True, "t": 1.0}).status_code == 200
+            assert http.post("/v1/suggest", json={"session": "term", "history": HISTORY}).status_code == 200
+        maps = Path(f"/proc/{server.process.pid}/maps")
+        if maps.exists():  # a baseline runs no network: torch (about 180 MB) stays unloaded
+            assert "torch" not in maps.read_text()
+    except BaseException:
+        server.kill()
+        raise
     status, stderr = server.interrupt(signum=signal.SIGTERM)
     assert status == 0, stderr  # not 143: uvicorn's graceful shutdown ran and NEP finished
     assert "nep serve: stopped" in stderr and "Traceback" not in stderr
