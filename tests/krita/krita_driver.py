@@ -4,7 +4,8 @@ tests/krita/test_krita_plugin.py builds the plugin zip, extracts it, and runs th
 extracted folder on PYTHONPATH. kritarunner exits 0 even when a script raises, so every scenario's
 outcome, or its traceback, goes to ``$NEP_DRIVER_RESULT``. Krita opens no window here (``openWindow``
 crashes offscreen), so there is no ``View``: the workspace gets the brush as a dict, and a plain
-QWidget stands in for the canvas widget the event filter watches.
+QWidget stands in for the canvas widget the event filter watches. Where a scenario needs a server
+to answer exactly so (a hostile one, say), a ``FakeClient`` stands in for the plugin's client.
 """
 
 import json
@@ -35,14 +36,14 @@ def new_document(name, width=200, height=150):
     return document
 
 
-def new_runtime(document, log_folder, server="", enabled=False, brush=None, min_confidence=0.0, min_stroke_probability=0.0):
+def new_runtime(document, log_folder, server="", enabled=False, brush=None, min_confidence=0.0, min_stroke_probability=0.0, record=True):
     from nep_suggest.runtime import Runtime
     from nep_suggest.settings import Settings
     from nep_suggest.workspace import Workspace
 
     if min_confidence is None:  # the plugin's default setting
         min_confidence = Settings().min_confidence
-    settings = Settings(server_url=server or "http://127.0.0.1:9", enabled=enabled, record=True, min_confidence=min_confidence,
+    settings = Settings(server_url=server or "http://127.0.0.1:9", enabled=enabled, record=record, min_confidence=min_confidence,
                         log_folder=log_folder, min_stroke_probability=min_stroke_probability)
     runtime = Runtime(settings, time.monotonic, app_name="Krita test")
     runtime.start(Workspace(document, None, brush or {"brush": "b) Basic-5 Size", "color": "#ff0000", "size": 6.0, "opacity": 1.0}))
@@ -191,16 +192,16 @@ def scenario_accept(home):
     return out
 
 
-def send_tablet(widget, phase, x, y, pressure):
+def send_tablet(widget, phase, x, y, pressure, modifiers=None):
     from nep_suggest.qt import QApplication, QEvent, QPointF, Qt, pen_tablet_event
 
     kind = {"press": QEvent.Type.TabletPress, "move": QEvent.Type.TabletMove, "release": QEvent.Type.TabletRelease}[phase]
     button = Qt.MouseButton.LeftButton if phase != "move" else Qt.MouseButton.NoButton
     buttons = Qt.MouseButton.LeftButton if phase != "release" else Qt.MouseButton.NoButton
-    QApplication.sendEvent(widget, pen_tablet_event(kind, QPointF(x, y), pressure, button, buttons))
+    QApplication.sendEvent(widget, pen_tablet_event(kind, QPointF(x, y), pressure, button, buttons, modifiers or Qt.KeyboardModifier.NoModifier))
 
 
-def send_mouse(widget, phase, x, y, button=None, from_pen=False):
+def send_mouse(widget, phase, x, y, button=None, from_pen=False, modifiers=None):
     """A mouse event; ``from_pen``: one Qt made from a pen's event (Krita's canvas gets both)."""
     from nep_suggest.qt import QApplication, QEvent, QMouseEvent, QPointF, Qt, pen_mouse_event
 
@@ -211,8 +212,23 @@ def send_mouse(widget, phase, x, y, button=None, from_pen=False):
     if from_pen:
         event = pen_mouse_event(kind, QPointF(x, y), pressed, held)
     else:
-        event = QMouseEvent(kind, QPointF(x, y), QPointF(x, y), pressed, held, Qt.KeyboardModifier.NoModifier)
+        event = QMouseEvent(kind, QPointF(x, y), QPointF(x, y), pressed, held, modifiers or Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(widget, event)
+
+
+def send_key(widget, kind, key, auto_repeat=False):
+    """A key press or release (``kind``: a QEvent.Type) of ``key`` (a Qt.Key)."""
+    from nep_suggest.qt import QApplication, Qt, QtGui
+
+    QApplication.sendEvent(widget, QtGui.QKeyEvent(kind, key, Qt.KeyboardModifier.NoModifier, " ", auto_repeat))
+
+
+def drag(widget, points, button=None, modifiers=None):
+    """A mouse drag through ``points`` (widget pixels)."""
+    send_mouse(widget, "press", *points[0], button, modifiers=modifiers)
+    for x, y in points[1:]:
+        send_mouse(widget, "move", x, y, button, modifiers=modifiers)
+    send_mouse(widget, "release", *points[-1], button, modifiers=modifiers)
 
 
 def scenario_record(home):
@@ -347,7 +363,374 @@ def scenario_server(home):
     return out
 
 
-SCENARIOS = {"load": scenario_load, "accept": scenario_accept, "record": scenario_record, "server": scenario_server}
+class FakeClient:
+    """Stands in for the plugin's client to ``nep serve``: answers each suggestion request with the next of
+    ``answers`` (a /v1/suggest body), and keeps every job submitted."""
+
+    def __init__(self, settings):
+        self.url, self.token = settings.server_url, settings.token
+        self.answers, self.submitted, self.finished = [], [], []
+
+    def submit(self, job):
+        from nep_suggest.client import Result
+
+        self.submitted.append(job)
+        if job["kind"] == "suggest" and self.answers:
+            self.finished.append(Result(job, True, body=self.answers.pop(0)))
+
+    def results(self):
+        finished, self.finished = self.finished, []
+        return finished
+
+    def feedback(self):
+        return [job["payload"] for job in self.submitted if job["kind"] == "feedback"]
+
+    def close(self):
+        pass
+
+
+def with_fake_client(runtime):
+    runtime.client = FakeClient(runtime.settings)
+    return runtime.client
+
+
+def server_suggests(runtime, action, label="from the server"):
+    """``action`` as the server's answer to the runtime's next request; the suggestion the runtime then shows."""
+    runtime.client.answers.append({"suggestions": [{"action": action, "probability": 0.9, "confidence": 0.9, "label": label}],
+                                   "request_id": "r1"})
+    runtime.refresh()
+    runtime.tick()  # asks
+    runtime.tick()  # takes the answer
+    return runtime.suggestion
+
+
+def log_records(runtime):
+    with open(runtime.log_path(), encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
+def kinds_in_log(runtime):
+    """The session log's events: "state", an action's kind, or "feedback:OUTCOME"."""
+    kinds = []
+    for record in log_records(runtime)[1:]:
+        if "state" in record:
+            kinds.append("state")
+        elif "action" in record:
+            kinds.append(record["action"]["kind"])
+        elif "feedback" in record:
+            kinds.append("feedback:" + record["feedback"].get("outcome", ""))
+    return kinds
+
+
+LINE = {"kind": "stroke", "args": {"points": [[20, 30, 1.0, 0], [180, 30, 1.0, 8]], "color": "#00ff00", "size": 6.0, "opacity": 1.0, "brush": ""}}
+
+
+def scenario_gestures(home):
+    """Canvas gestures (a drag with Space, Shift, Ctrl or Alt held, or with the middle or right button) while a
+    suggestion shows; then a click; then a stroke."""
+    from nep_suggest.canvas_events import CanvasEventFilter
+    from nep_suggest.qt import QEvent, QTransform, Qt, QWidget
+
+    document = new_document("gestures", 200, 150)
+    runtime = new_runtime(document, os.path.join(home, "logs-gestures"), enabled=True)
+    with_fake_client(runtime)
+    canvas = QWidget()
+    canvas.resize(200, 150)
+    runtime.ghost.attach(canvas, lambda: QTransform())
+    event_filter = CanvasEventFilter(lambda point: (point.x(), point.y()), runtime.on_sample)
+    canvas.installEventFilter(event_filter)
+    shown = server_suggests(runtime, LINE)
+    line = [(40 + 10 * step, 100) for step in range(8)]
+    out = {"after": {}}
+
+    def look(name):
+        out["after"][name] = {"suggestion_kept": runtime.suggestion is shown, "ghost": runtime.ghost.stroke is not None,
+                              "strokes": kinds_in_log(runtime).count("stroke")}
+
+    send_key(canvas, QEvent.Type.KeyPress, Qt.Key.Key_Space)  # pan
+    send_key(canvas, QEvent.Type.KeyRelease, Qt.Key.Key_Space, auto_repeat=True)  # held down, the key repeats
+    send_key(canvas, QEvent.Type.KeyPress, Qt.Key.Key_Space, auto_repeat=True)
+    drag(canvas, line)
+    send_key(canvas, QEvent.Type.KeyRelease, Qt.Key.Key_Space)
+    look("space")
+    for name, modifier in (("shift", Qt.KeyboardModifier.ShiftModifier), ("ctrl", Qt.KeyboardModifier.ControlModifier),
+                           ("alt", Qt.KeyboardModifier.AltModifier)):
+        drag(canvas, line, modifiers=modifier)
+        look(name)
+    send_tablet(canvas, "press", 40, 100, 0.5, Qt.KeyboardModifier.ControlModifier)  # a pen's colour pick
+    send_tablet(canvas, "move", 80, 100, 0.5, Qt.KeyboardModifier.ControlModifier)
+    send_tablet(canvas, "release", 120, 100, 0.5, Qt.KeyboardModifier.ControlModifier)
+    look("pen_ctrl")
+    for name, button in (("middle", Qt.MouseButton.MiddleButton), ("right", Qt.MouseButton.RightButton)):
+        drag(canvas, line, button)
+        look(name)
+    shown = server_suggests(runtime, LINE)  # the same, asked again: a click's own test
+    send_mouse(canvas, "press", 60, 60)  # a click: the ghost hides while the button is down...
+    out["ghost_while_pressed"] = runtime.ghost.stroke is not None
+    send_mouse(canvas, "release", 60, 60)  # ...and shows again, since it was no stroke
+    look("click")
+    drag(canvas, line)  # a stroke: the painter went on without the suggestion
+    look("stroke")
+    out.update(log=kinds_in_log(runtime), filter_errors=event_filter.errors)
+    runtime.close()
+    return out
+
+
+def scenario_hostile(home):
+    """What a server sends is kept to what the action space defines, bounded, and shown as plain text."""
+    from nep_suggest.docker import NepDocker
+    from nep_suggest.qt import Qt
+
+    document = new_document("hostile", 200, 150)
+    runtime = new_runtime(document, os.path.join(home, "logs-hostile"), enabled=True)
+    with_fake_client(runtime)
+    docker = NepDocker()
+    docker.app.timer.stop()
+    docker.app.runtime = runtime
+    runtime.listeners.append(docker.refresh)
+    out = {"plain_text": [label.textFormat() == Qt.TextFormat.PlainText for label in (docker.suggestion, docker.status, docker.outcome)]}
+    junk = dict(LINE, evil={"x": "y" * 1000}, target="elsewhere", args=dict(LINE["args"], extra=["z"] * 100))
+    shown = server_suggests(runtime, junk)
+    out["stroke_shown"] = {"keys": sorted(shown["action"]), "args": sorted(shown["action"]["args"]), "label": shown["label"]}
+    out["stroke_accept"] = list(runtime.accept())
+    server_suggests(runtime, {"kind": "size", "args": {"size": 5.0, "payload": "q" * 5000}})
+    out["size_accept"] = list(runtime.accept())
+    server_suggests(runtime, {"kind": "layer.new", "args": {"name": "<img src=/tmp/nep-no-such.png><b>bold</b>"}})
+    out["tag_text"] = docker.suggestion.text()
+    runtime.dismiss()
+    long_name = server_suggests(runtime, {"kind": "layer.switch", "args": {"index": 0, "name": "n" * 100000}})
+    out["long_name_label"] = len(long_name["label"])
+    out["long_name_accept"] = list(runtime.accept())
+    server_suggests(runtime, {"kind": "layer.switch", "args": {"index": 16}})
+    out["index_16_accept"] = list(runtime.accept())
+    server_suggests(runtime, {"kind": "explode" * 1000, "args": {"x": 1}})
+    out["unknown_accept"] = list(runtime.accept())
+    with open(runtime.log_path(), encoding="utf-8") as handle:
+        text = handle.read()
+    out["in_log"] = {word: word in text for word in ('"evil"', '"extra"', '"payload"', '"target"')}
+    sent = [json.dumps(job["payload"]) for job in runtime.client.submitted]
+    out["in_requests"] = {word: any(word in payload for payload in sent) for word in out["in_log"]}
+    out["accepted"] = [record["action"] for record in log_records(runtime) if "action" in record]
+    runtime.close()
+    return out
+
+
+def scenario_documents(home):
+    """A suggestion still shown when another document becomes active: ignored, in the session left, and the docker told."""
+    from nep_suggest.workspace import Workspace
+
+    first, second = new_document("first", 200, 150), new_document("second", 300, 200)
+    runtime = new_runtime(first, os.path.join(home, "logs-documents"), enabled=True)
+    with_fake_client(runtime)
+    server_suggests(runtime, LINE)
+    calls = []
+    runtime.listeners.append(lambda: calls.append(runtime.suggestion))
+    first_session, first_log = runtime.session_id, runtime.log_path()
+    runtime.start(Workspace(second, None, {"brush": "b) Basic-5 Size", "color": "#ff0000", "size": 6.0, "opacity": 1.0}))
+    with open(first_log, encoding="utf-8") as handle:
+        records = [json.loads(line) for line in handle]
+    out = {"first_log": [record["feedback"]["outcome"] for record in records if "feedback" in record],
+           "sent": [[payload["session"] == first_session, payload.get("outcome")] for payload in runtime.client.feedback()],
+           "listener_calls": calls, "ghost_after": runtime.ghost.stroke is not None}
+    runtime.close()
+    return out
+
+
+def scenario_record_off(home):
+    """Record off: no log and no feedback to the server; turned on again: the log starts with a state event."""
+    document = new_document("record-off", 200, 150)
+    runtime = new_runtime(document, os.path.join(home, "logs-record-off"), enabled=True, record=False)
+    client = with_fake_client(runtime)
+    runtime.record_stroke([[10.0, 10.0, 1.0, 0.0], [50.0, 10.0, 1.0, 8.0]])
+    server_suggests(runtime, LINE)
+    runtime.dismiss()
+    server_suggests(runtime, LINE)
+    runtime.record_stroke([[10.0, 20.0, 1.0, 0.0], [50.0, 20.0, 1.0, 8.0]])  # passes the suggestion over
+    out = {"log_while_off": os.path.exists(runtime.log_path()), "feedback_while_off": len(client.feedback()),
+           "suggest_history_while_off": len(client.submitted[-1]["payload"]["history"])}
+    runtime.settings.record = True
+    runtime.record_stroke([[10.0, 30.0, 1.0, 0.0], [50.0, 30.0, 1.0, 8.0]])
+    server_suggests(runtime, LINE)
+    runtime.dismiss()
+    out.update(log_after_on=kinds_in_log(runtime), state_after_on=log_records(runtime)[1].get("state"),
+               feedback_after_on=[[payload.get("outcome"), [event.get("action", {}).get("kind") for event in payload["history"]]]
+                                  for payload in client.feedback()])
+    runtime.close()
+    return out
+
+
+def delete_now(widget):
+    """Delete ``widget``'s Qt object, as Krita does a closed window's docker."""
+    from nep_suggest.qt import QApplication, QEvent
+
+    widget.deleteLater()
+    QApplication.sendPostedEvents(None, int(getattr(QEvent.Type.DeferredDelete, "value", QEvent.Type.DeferredDelete)))
+
+
+def scenario_listeners(home):
+    """A docker deleted with its window stops listening, and no listener's exception reaches Krita."""
+    from nep_suggest import app as app_module
+    from nep_suggest.docker import NepDocker
+
+    document = new_document("listeners", 200, 150)
+    app = app_module.get()
+    app.runtime = runtime = new_runtime(document, os.path.join(home, "logs-listeners"))
+    first, second = NepDocker(), NepDocker()  # the dockers of two windows
+    app.timer.stop()
+    out = {"listening": len(runtime.listeners)}
+    delete_now(second)  # its window closed
+    out["listening_after_delete"] = len(runtime.listeners)
+    gone = NepDocker()
+    app.timer.stop()
+    try:
+        gone.destroyed.disconnect()  # a deleted docker still listening, as every one did before it unregistered
+    except TypeError:  # nothing connected
+        pass
+    delete_now(gone)
+
+    def broken():
+        raise ValueError("a listener's bug")
+
+    runtime.listeners.append(broken)
+    runtime.suggestion = suggestion("size", size=7.0)
+    out["accept"] = list(app.accept())
+    out.update(listeners_after_accept=len(runtime.listeners), listener_errors=runtime.listener_errors, app_error=app.error)
+    app.tick()  # the plugin's timer: the docker shows the count
+    out["docker_status"] = first.status.text()
+    runtime.close()
+    return out
+
+
+def scenario_layers(home):
+    """A new layer suggested while the active layer is inside a group goes into that group, above it."""
+    document = new_document("layers", 200, 150)
+    group = document.createGroupLayer("Group")
+    document.rootNode().addChildNode(group, None)
+    inner = document.createNode("Inner", "paintlayer")
+    group.addChildNode(inner, None)
+    document.waitForDone()
+    runtime = new_runtime(document, os.path.join(home, "logs-layers"))
+    runtime.workspace.active_node = lambda: inner  # Krita's active layer in a view (kritarunner has none)
+    runtime.suggestion = suggestion("layer.new", name="Fresh")
+    out = {"accept": list(runtime.accept())}
+    document.waitForDone()
+    out["tree"] = [[node.name() for node in document.topLevelNodes()], [node.name() for node in group.childNodes()]]
+    runtime.close()
+    return out
+
+
+def scenario_colour(home):
+    """Accept merging a stroke down into an 8-bit RGBA layer of a 16-bit float image."""
+    from krita import Krita
+
+    document = Krita.instance().createDocument(200, 150, "mixed", "RGBA", "F16", "", 72.0)
+    layer = document.createNode("Ink", "paintlayer")
+    document.rootNode().addChildNode(layer, None)
+    converted = layer.setColorSpace("RGBA", "U8", "sRGB-elle-V2-srgbtrc.icc")
+    document.waitForDone()
+    runtime = new_runtime(document, os.path.join(home, "logs-colour"))
+    layer = runtime.workspace.active_node()
+    out = {"image": [document.colorModel(), document.colorDepth()], "layer": [converted, layer.name(), layer.colorModel(), layer.colorDepth()]}
+    runtime.suggestion = suggestion("stroke", **LINE["args"])
+    out["accept"] = list(runtime.accept())
+    document.waitForDone()
+    painted = runtime.workspace.active_node()
+    data = bytes(painted.pixelData(0, 0, 200, 150))
+    out["painted"] = [painted.name(), painted.colorModel(), painted.colorDepth(), sum(1 for i in range(3, len(data), 4) if data[i])]
+    runtime.close()
+    return out
+
+
+def scenario_eraser(home):
+    """With Krita's eraser on, the ghost and the docker say so, and Accept erases."""
+    from nep_suggest.qt import QColor, QTransform, QWidget
+
+    document = new_document("eraser", 200, 150)
+    document.nodeByName("Ink").setPixelData(bytes([0, 0, 255, 255]) * (200 * 150), 0, 0, 200, 150)  # red (BGRA)
+    document.waitForDone()
+    runtime = new_runtime(document, os.path.join(home, "logs-eraser"), enabled=True,
+                          brush={"brush": "b) Basic-5 Size", "color": "#ff0000", "size": 6.0, "opacity": 1.0, "eraser": True})
+    with_fake_client(runtime)
+    canvas = QWidget()
+    canvas.resize(200, 150)
+    overlay = runtime.ghost.attach(canvas, lambda: QTransform())
+    shown = server_suggests(runtime, LINE)
+    image = overlay_image(overlay)
+    colours = {QColor.fromRgba(image.pixel(x, y)).name() for x in range(20, 181) for y in range(27, 34) if image.pixel(x, y) >> 24}
+    out = {"label": shown["label"], "ghost_colours": sorted(colours), "accept": list(runtime.accept())}
+    document.waitForDone()
+    data = bytes(runtime.workspace.active_node().pixelData(0, 0, 200, 150))
+    out.update(alpha_on_line=[data[(30 * 200 + x) * 4 + 3] for x in (20, 100, 180)], alpha_off_line=data[(60 * 200 + 100) * 4 + 3])
+    runtime.close()
+    return out
+
+
+def scenario_errors(home):
+    """An exception in the ghost's painting is counted and shown, never raised into Krita."""
+    from nep_suggest.docker import NepDocker
+    from nep_suggest.qt import QWidget
+
+    document = new_document("errors", 200, 150)
+    runtime = new_runtime(document, os.path.join(home, "logs-errors"))
+    canvas = QWidget()
+    canvas.resize(200, 150)
+
+    def broken_mapping():
+        raise ValueError("a mapping's bug")
+
+    overlay = runtime.ghost.attach(canvas, broken_mapping)
+    runtime._set_suggestion(suggestion("stroke", **LINE["args"]))
+    overlay_image(overlay)
+    docker = NepDocker()
+    docker.app.timer.stop()
+    docker.app.runtime = runtime
+    docker.refresh()
+    out = {"ghost_errors": runtime.ghost.errors, "docker_status": docker.status.text()}
+    runtime.close()
+    return out
+
+
+def scenario_long(home):
+    """A painter's long strokes with a real ``nep serve``: every request stays under its size limit."""
+    from nep_suggest.budget import fit
+    from nep_suggest.qt import QApplication
+
+    document = new_document("long", 1000, 1000)
+    runtime = new_runtime(document, os.path.join(home, "logs-long"), server=os.environ["NEP_DRIVER_SERVER"], enabled=True)
+    runtime.tick()  # makes the client
+    sizes, submit = [], runtime.client.submit
+
+    def measured_submit(job):
+        sizes.append(len(json.dumps(fit(job)["payload"])))  # what the plugin's client sends
+        submit(job)
+
+    runtime.client.submit = measured_submit
+    for index in range(63):  # each 1,000 samples, the pressure changing at every one: none is simplified away
+        runtime.record_stroke([[100.0 + 0.8 * step, 100.0 + 12 * index + 4 * math.sin(step / 9.0), 0.2 if step % 2 else 0.9, 5.0 * step]
+                               for step in range(1000)])
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        runtime.tick()
+        QApplication.processEvents()
+        if runtime.status in ("ok", "error", "unreachable") and runtime.asked_generation == runtime.generation:
+            break
+        time.sleep(0.05)
+    out = {"status": runtime.status, "message": runtime.message, "event_bytes": sum(len(json.dumps(event)) for event in runtime.events),
+           "dismiss": list(runtime.dismiss())}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and runtime.feedback_sent < 1 and not runtime.outcome.startswith("Feedback not sent"):
+        runtime.tick()
+        time.sleep(0.05)
+    out.update(feedback_sent=runtime.feedback_sent, outcome=runtime.outcome, request_bytes=sizes, session=runtime.session_id,
+               logged_strokes=kinds_in_log(runtime).count("stroke"))
+    runtime.close()
+    return out
+
+
+SCENARIOS = {"load": scenario_load, "accept": scenario_accept, "record": scenario_record, "server": scenario_server,
+             "gestures": scenario_gestures, "hostile": scenario_hostile, "documents": scenario_documents, "record_off": scenario_record_off,
+             "listeners": scenario_listeners, "layers": scenario_layers, "colour": scenario_colour, "eraser": scenario_eraser,
+             "errors": scenario_errors, "long": scenario_long}
 
 
 def main(*_args):

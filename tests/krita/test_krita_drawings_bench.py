@@ -35,7 +35,7 @@ def test_the_bench_scores_predictors_on_drawings_with_the_baselines_fitted_per_r
     )
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout, parse_constant=not_json)
-    figures = report["figures"]
+    figures = report["figures_pooled"]
     assert report["sessions"] == 12 and set(figures) == {"model", "repeat-last", "ngram"}
     assert figures["model"] == figures["repeat-last"]  # the "model" here is the repeat-last baseline itself
     assert figures["repeat-last"]["stroke_pairs"] > 0 and figures["repeat-last"]["chamfer_px_mean"] > 0
@@ -43,5 +43,8 @@ def test_the_bench_scores_predictors_on_drawings_with_the_baselines_fitted_per_r
     assert figures["repeat-last"]["kind_top1"] == 0.75 and 0 <= figures["repeat-last"]["location_accuracy"] <= 1
     assert figures["repeat-last"]["exact_match_top1"] == 0.0 and report["min_probability"] == 0.0  # it never stays silent
     ngram = figures["ngram"]  # fitted on each round's training drawings, whose door and window strokes recur exactly
-    assert ngram["examples"] == figures["repeat-last"]["examples"] > 0
-    assert 0 < ngram["no_edit_predicted"] < ngram["examples"] and ngram["stroke_pairs"] > 0
+    assert ngram["examples_pooled"] == figures["repeat-last"]["examples_pooled"] == sum(report["held_out_examples_rounds"]) > 0
+    assert 0 < ngram["no_edit_predicted"] < ngram["examples_pooled"] and ngram["stroke_pairs"] > 0
+    assert 0 < report["distinct_held_out_examples"] <= ngram["examples_pooled"]
+    kind = report["rounds_figures"]["repeat-last"]["kind_top1"]  # each round's, and their median
+    assert len(kind["per_round"]) == 2 and kind["min"] <= kind["median"] <= kind["max"]

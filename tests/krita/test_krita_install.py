@@ -9,8 +9,9 @@ asks a real `nep serve` app (on loopback) for the next stroke and draws its ghos
 (following a zoom, a scroll and a rotation), and after a pause longer than the server keeps an idle
 connection, Krita's *NEP: Accept suggestion* action paints it and Ctrl+Z takes it back; and once
 more with a pen (tablet events) at 250 % zoom, scrolled, where a drag with the move tool is not
-recorded and a line drawn with the brush after it is. A small probe plugin
-(tests/krita/install_probe) acts inside Krita and writes what it saw to a JSON file.
+recorded and a line drawn with the brush after it is; then Krita's canvas gestures (pan, colour
+picker, brush size) while a suggestion shows; then a second window opened and closed. A small
+probe plugin (tests/krita/install_probe) acts inside Krita and writes what it saw to a JSON file.
 """
 
 from __future__ import annotations
@@ -90,6 +91,20 @@ def hatched(installed, two_documents) -> dict:
     return start_krita(home, "hatching")
 
 
+@pytest.fixture(scope="module")
+def gestures(installed, hatched) -> dict:
+    home, _, _, feedback = installed
+    seen = start_krita(home, "gestures")
+    seen["server_log"] = feedback / "krita" / f"{seen['session']}.jsonl"
+    return seen
+
+
+@pytest.fixture(scope="module")
+def two_windows(installed, gestures) -> dict:
+    home, _, _, _ = installed
+    return start_krita(home, "windows")
+
+
 def paint_in_krita(installed, **env: str) -> dict:
     """Start Krita, with NEP Suggest asking the ``UnderlineNext`` server, and run the probe's draw phase."""
     home, _, _, feedback = installed
@@ -113,7 +128,9 @@ def test_after_a_restart_krita_loads_the_plugin_its_docker_and_shortcuts(install
     assert Path(loaded["module_file"]) == home / "data" / "krita" / "pykrita" / "nep_suggest" / "__init__.py"
     assert "NepExtension" in loaded["extensions"]
     assert "NEP Suggest" in loaded["dockers"]  # a dock of the real main window (Settings > Dockers)
-    assert loaded["shortcuts"] == ["Ctrl+Alt+Return", "Ctrl+Alt+Backspace"]
+    # Dismiss's first default, Ctrl+Alt+Backspace, ends the X server where terminate:ctrl_alt_bksp is set
+    assert loaded["shortcuts"] == ["Ctrl+Alt+Return", "Ctrl+Alt+X"]
+    assert loaded["shortcut_clashes"] == []  # no action of Krita's has either shortcut
     assert loaded["forbidden_modules"] == []  # the plugin runs on Krita's own Python: no torch, no nep_core
 
 
@@ -222,6 +239,45 @@ def test_quick_hatching_is_recorded_stroke_by_stroke_while_the_plugin_asks_after
     assert canvases["now"]["found"] == canvases["before"]["found"] == 1
     assert tool["now"]["found"] == tool["before"]["found"] == "KritaShape/KisToolBrush"
     print(f"plugin time on Krita's main thread while hatching: {main_thread}; lookups: {hatched['lookups']}")
+
+
+def test_canvas_gestures_are_neither_recorded_nor_drop_the_suggestion(gestures):
+    """Space (pan), Ctrl (colour picker) and Shift (brush size) held while dragging on Krita's canvas with the brush."""
+    after = gestures["after"]
+    assert gestures["plugin_error"] == "" and gestures["swallowed_errors"] == 0
+    for name in ("space", "ctrl", "shift"):  # the plugin recorded no stroke, and kept the suggestion and its ghost
+        assert after[name]["recorded"] == 0, (name, after[name])
+    for name in ("space", "ctrl"):  # (the picker found only the transparent layer: the colour stays)
+        assert after[name]["color"][0] == after[name]["color"][1] and after[name]["size"][0] == after[name]["size"][1]
+        assert after[name]["suggestion_kept"] and after[name]["ghost"], (name, after[name])
+    if gestures["krita_version"].startswith("5.1"):
+        # Krita 5.1 takes the keys from the events the probe sends: it pans, picks and resizes, and paints nothing. It
+        # records the brush it resized as the painter's size change, as from the toolbar's slider, not as a stroke.
+        # (Krita 5.2 and newer check the keyboard itself, which a script's key events do not press: they paint the drags.)
+        assert [after[name]["painted"] for name in ("space", "ctrl", "shift")] == [0, 0, 0]
+        assert after["shift"]["size"][1] != after["shift"]["size"][0]
+    else:
+        assert after["shift"]["suggestion_kept"] and after["shift"]["ghost"]
+    stroke = after["stroke"]  # then a line with the brush: painted, recorded, and the suggestion passed over
+    assert stroke["painted"] > 100 and stroke["recorded"] == 1 and not stroke["suggestion_kept"]
+    actions = [event.action for event in read_session(gestures["log"]).events if event.action is not None]
+    assert [action.kind for action in actions if action.kind == "stroke"] == ["stroke"]
+    assert [record["outcome"] for record in feedback_records(gestures["server_log"])][-1] == "ignored"
+
+
+def test_a_second_window_shows_no_ghost_of_another_document_and_closing_it_breaks_nothing(two_windows):
+    assert two_windows["session_document"] == "nep-window-a" and two_windows["ghost_shown"]
+    overlays = two_windows["overlays"]
+    assert [overlay["pixels"] > 0 for overlay in overlays if not overlay["in_second_window"]] == [True]  # over A, in its window
+    assert [overlay["pixels"] for overlay in overlays if overlay["in_second_window"]] == [0]  # not over B, in the other window
+    assert two_windows["listening"] == 2 and two_windows["listening_after_close"] == 1  # the closed window's docker is gone
+    assert two_windows["notified"] == "ok" and two_windows["suggestion_before_accept"]
+    assert two_windows["outcome"].startswith("Accepted: stroke") and two_windows["docker_outcome"] == two_windows["outcome"]
+    assert two_windows["plugin_error"] == "" and two_windows["swallowed_errors"] == 0
+
+
+def feedback_records(path: Path) -> list:
+    return [event.feedback for event in read_session(path).events if event.feedback is not None]
 
 
 def assert_recorded_where_painted(recorded: list, painted: list) -> None:

@@ -1,4 +1,6 @@
-"""The NEP Krita plugin in real Krita: it loads, Accept paints, the recorder logs, the docker talks to `nep serve`.
+"""The NEP Krita plugin in real Krita: it loads, Accept paints, the recorder logs, the docker talks to `nep serve`;
+and what canvas gestures, a hostile server, long strokes, another document, a deleted docker, Record off, the
+eraser and odd layers do to it (``krita_cases``). Pure modules of the plugin are tested outside Krita too.
 
 tests/krita/krita_driver.py runs inside `kritarunner` (headless, QT_QPA_PLATFORM=offscreen) from the
 plugin zip `nep krita plugin` builds, and writes what it saw to a JSON file (kritarunner exits 0
@@ -43,6 +45,13 @@ def extract_plugin(folder: Path) -> Path:
     with zipfile.ZipFile(zip_path) as archive:
         archive.extractall(target)
     return target
+
+
+def pure_plugin_modules(tmp_path, monkeypatch) -> None:
+    """Put the plugin's package from its zip first on the import path, for its pure modules to be imported outside Krita."""
+    monkeypatch.syspath_prepend(str(extract_plugin(tmp_path)))
+    for name in [name for name in sys.modules if name.split(".")[0] == "nep_suggest"]:
+        monkeypatch.delitem(sys.modules, name)
 
 
 def run_krita(folder: Path, scenarios: str, **env: str) -> dict:
@@ -123,9 +132,7 @@ def test_a_plugin_module_that_imports_a_qt_binding_itself_is_refused(tmp_path):
 
 
 def test_pure_modules_record_strokes_and_brush_changes_outside_krita(tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(extract_plugin(tmp_path)))
-    for name in [name for name in sys.modules if name.split(".")[0] == "nep_suggest"]:
-        monkeypatch.delitem(sys.modules, name)
+    pure_plugin_modules(tmp_path, monkeypatch)
     from nep_suggest import recorder, settings
 
     builder = recorder.StrokeBuilder()
@@ -356,3 +363,182 @@ def test_the_docker_hides_a_stroke_less_likely_than_the_painters_floor(tmp_path)
     assert result["status"] == "ok", result["message"]
     assert result["suggestion"] is None and not result["ghost"] and result["hidden"] == 1
     assert result["docker_text"] == "No suggestion (1 unsure hidden)."
+
+
+@pytest.fixture(scope="module")
+def krita_cases(tmp_path_factory):
+    """The driver's scenarios of what a painter and a server can do to the plugin, in one run of real Krita."""
+    if KRITARUNNER is None:
+        pytest.skip("Krita is not installed (Debian: apt-get install krita)")
+    return run_krita(tmp_path_factory.mktemp("krita-cases"), "gestures,hostile,documents,record_off,listeners,layers,colour,eraser,errors")
+
+
+@needs_krita
+def test_canvas_gestures_are_neither_recorded_nor_hide_or_drop_the_suggestion(krita_cases):
+    gestures = krita_cases["gestures"]
+    kept = {"suggestion_kept": True, "ghost": True, "strokes": 0}
+    for gesture in ("space", "shift", "ctrl", "alt", "pen_ctrl", "middle", "right"):  # pan, brush size, colour pick...
+        assert gestures["after"][gesture] == kept, gesture
+    # a stroke: recorded, and the suggestion passed over
+    assert gestures["after"]["stroke"] == {"suggestion_kept": False, "ghost": False, "strokes": 1}
+    assert gestures["log"] == ["state", "feedback:ignored", "stroke"] and gestures["filter_errors"] == 0
+
+
+@needs_krita
+def test_a_click_hides_the_ghost_only_while_the_button_is_down(krita_cases):
+    gestures = krita_cases["gestures"]
+    assert gestures["ghost_while_pressed"] is False  # the painter may be starting a stroke where the ghost is
+    assert gestures["after"]["click"] == {"suggestion_kept": True, "ghost": True, "strokes": 0}
+
+
+@needs_krita
+def test_what_a_server_sends_is_kept_to_the_action_space_bounded_and_shown_as_plain_text(krita_cases):
+    hostile = krita_cases["hostile"]
+    assert hostile["plain_text"] == [True, True, True]  # the docker's labels: a server's tags are shown, never rendered
+    assert hostile["tag_text"].startswith("Next: layer.new (name=<img src=/tmp/nep-no-such.png><b>bold</b>)")
+    assert hostile["stroke_shown"] == {"keys": ["args", "kind"], "args": ["brush", "color", "opacity", "points", "size"],
+                                       "label": "stroke (2 points)"}
+    assert hostile["stroke_accept"][0] is True and hostile["size_accept"] == [True, "Accepted: size (size=5.0)"]
+    assert hostile["long_name_label"] <= 120
+    assert hostile["long_name_accept"] == [False, "Refused: layer.switch: args.name must be a string of at most 200 characters"]
+    assert hostile["index_16_accept"] == [False, "Refused: layer.switch: args.index must be a layer position from 0 (the bottom layer) to 15"]
+    assert hostile["unknown_accept"][0] is False
+    assert not any(hostile["in_log"].values()) and not any(hostile["in_requests"].values()), (hostile["in_log"], hostile["in_requests"])
+    stroke, size = hostile["accepted"]
+    assert sorted(stroke) == ["args", "kind"] and sorted(stroke["args"]) == ["brush", "color", "opacity", "points", "size"]
+    assert size == {"kind": "size", "args": {"size": 5.0}}
+
+
+@needs_krita
+def test_a_suggestion_shown_when_another_document_becomes_active_is_logged_as_ignored(krita_cases):
+    documents = krita_cases["documents"]
+    assert documents["first_log"] == ["ignored"] and documents["sent"] == [[True, "ignored"]]  # in the session left
+    assert documents["listener_calls"] == [None] and documents["ghost_after"] is False  # and the docker says so
+
+
+@needs_krita
+def test_with_record_off_nothing_is_stored_and_turning_it_on_logs_a_state_first(krita_cases):
+    off = krita_cases["record_off"]
+    assert off["log_while_off"] is False and off["feedback_while_off"] == 0
+    assert off["suggest_history_while_off"] == 2  # the state and the stroke: the server still sees what it predicts from
+    assert off["log_after_on"] == ["state", "stroke", "feedback:dismissed"]
+    assert off["state_after_on"]["canvas"] == {"width": 200, "height": 150}
+    assert off["feedback_after_on"] == [["dismissed", ["stroke"]]]  # only what was painted with Record on
+
+
+@needs_krita
+def test_a_docker_deleted_with_its_window_stops_listening_and_no_listener_error_reaches_krita(krita_cases):
+    listeners = krita_cases["listeners"]
+    assert listeners["listening"] == 2 and listeners["listening_after_delete"] == 1
+    assert listeners["accept"] == [True, "Accepted: size (size=7.0)"] and listeners["app_error"] == ""
+    assert listeners["listeners_after_accept"] == 2  # the deleted docker dropped, the broken listener kept
+    assert listeners["listener_errors"] == 1  # the broken listener's exception, counted
+    assert re.search(r"\d+ plugin errors ignored", listeners["docker_status"])  # the docker shows the count, after the next tick
+
+
+@needs_krita
+def test_a_new_layer_suggested_inside_a_group_goes_into_the_group_above_the_active_layer(krita_cases):
+    layers = krita_cases["layers"]
+    assert layers["accept"] == [True, "Accepted: layer.new (name=Fresh)"]
+    assert layers["tree"] == [["Background", "Ink", "Group"], ["Inner", "Fresh"]]
+
+
+@needs_krita
+def test_accept_merges_a_stroke_into_an_8_bit_layer_of_a_float_image(krita_cases):
+    colour = krita_cases["colour"]
+    assert colour["image"] == ["RGBA", "F16"] and colour["layer"] == [True, "Ink", "RGBA", "U8"]
+    assert colour["accept"] == [True, "Accepted: stroke (2 points)"]
+    assert colour["painted"][:3] == ["Ink", "RGBA", "U8"] and 160 * 5 <= colour["painted"][3] <= 166 * 8
+
+
+@needs_krita
+def test_with_the_eraser_on_the_ghost_and_the_docker_say_so_and_accept_erases(krita_cases):
+    eraser = krita_cases["eraser"]
+    assert eraser["label"] == "erase along a stroke (2 points)" and eraser["accept"] == [True, "Accepted: erase along a stroke (2 points)"]
+    assert eraser["ghost_colours"] and all(colour[1:3] == colour[3:5] == colour[5:7] for colour in eraser["ghost_colours"])  # greys
+    assert len(eraser["ghost_colours"]) >= 2  # the light band and its dark hatch
+    assert eraser["alpha_on_line"] == [0, 0, 0] and eraser["alpha_off_line"] == 255
+
+
+@needs_krita
+def test_an_exception_in_the_ghosts_painting_is_counted_and_shown_not_raised(krita_cases):
+    errors = krita_cases["errors"]
+    assert errors["ghost_errors"] >= 1 and f"{errors['ghost_errors']} plugin errors ignored" in errors["docker_status"]
+
+
+class SuggestsASize(Predictor):
+    name = "suggests-a-size"
+
+    def predict(self, context, k=3):
+        return Prediction([Suggestion(Action("size", args={"size": 5.0}), 0.9)], 0.05, kind_probability=0.9)
+
+
+@needs_krita
+def test_long_strokes_never_make_a_request_too_large_for_nep_serve(tmp_path):
+    """63 strokes of 1,000 samples (about 1.8 MB of history): the suggestion request and the feedback both fit."""
+    feedback_dir = tmp_path / "feedback"
+    with BackgroundServer(create_app(build_domain(), SuggestsASize(), data_dir=feedback_dir)) as running:
+        long = run_krita(tmp_path, "long", NEP_DRIVER_SERVER=running.url)["long"]
+    assert long["event_bytes"] > 1024 * 1024
+    assert long["status"] == "ok", long["message"]
+    assert long["dismiss"] == [True, "Dismissed: size (size=5.0)"]
+    assert long["feedback_sent"] == 1 and not long["outcome"].startswith("Feedback not sent"), long["outcome"]
+    assert max(long["request_bytes"]) <= 512 * 1024
+    assert long["logged_strokes"] == 63  # the local log keeps everything
+    served = read_session(feedback_dir / "krita" / f"{long['session']}.jsonl")
+    assert 0 < len([event for event in served.events if event.action is not None]) < 63  # the newest strokes that fit
+
+
+def test_server_actions_are_kept_to_the_action_space_and_their_labels_bounded(tmp_path, monkeypatch):
+    pure_plugin_modules(tmp_path, monkeypatch)
+    from nep_suggest import checks
+
+    stroke = {"kind": "stroke", "args": {"points": [[1, 2, 1.0, 0], [3, 4, 1.0, 8]], "color": "#000000", "extra": 1}, "target": "x", "evil": {}}
+    assert checks.known_part(stroke) == {"kind": "stroke", "args": {"points": [[1, 2, 1.0, 0], [3, 4, 1.0, 8]], "color": "#000000"}}
+    assert checks.known_part({"kind": "undo", "args": {"why": "?"}}) == {"kind": "undo", "args": {}}
+    assert checks.known_part({"kind": "x" * 1000, "args": {"a": 1}}) == {"kind": "x" * checks.MAX_NAME}
+    switch = {"kind": "layer.switch", "args": {"index": 0, "name": "n" * 100000}}
+    assert checks.check_action(switch, (10, 10)) == (None, "layer.switch: args.name must be a string of at most 200 characters")
+    assert len(checks.label(switch)) == checks.MAX_LABEL and checks.label(switch).endswith("…")
+    for index in (15, 16, -1):
+        problem = checks.check_action({"kind": "layer.switch", "args": {"index": index}}, (10, 10))[1]
+        assert bool(problem) is (index != 15), (index, problem)
+
+
+def test_each_request_is_fitted_under_the_size_budget_from_its_oldest_history_events(tmp_path, monkeypatch):
+    pure_plugin_modules(tmp_path, monkeypatch)
+    from nep_suggest import budget
+
+    events = [{"t": float(index), "action": {"kind": "stroke", "args": {"points": [[index, 0, 1.0, 0]] * 400}}} for index in range(64)]
+    suggest = {"kind": "suggest", "generation": ("s", 64), "payload": {"session": "s", "history": events, "state": {}, "top_k": 1}}
+    fitted = budget.fit(suggest, budget=100_000)
+    sent = fitted["payload"]["history"]
+    assert budget.encoded_size(fitted["payload"]) <= 100_000 < budget.encoded_size(dict(fitted["payload"], history=events[-len(sent) - 1:]))
+    assert sent == events[-len(sent):] and 0 < len(sent) < 64  # the newest events, as many as fit
+    assert budget.fit(dict(suggest, payload=dict(suggest["payload"], history=events[-2:])), budget=100_000)["payload"]["history"] == events[-2:]
+    feedback = {"kind": "feedback", "generation": ("s", 64), "start": 10,
+                "payload": {"session": "s", "history": events[10:], "suggestion": {"kind": "stroke", "args": {"points": [[0, 0]] * 50_000}}}}
+    fitted = budget.fit(feedback, budget=100_000)
+    assert fitted["start"] == 64 - len(fitted["payload"]["history"])  # the dropped events are not resent
+    assert "suggestion" not in fitted["payload"] and budget.encoded_size(fitted["payload"]) <= 100_000
+    assert feedback["payload"]["history"] == events[10:] and "suggestion" in feedback["payload"]  # the job queued is a copy
+    assert budget.MAX_REQUEST_BYTES <= 1024 * 1024 // 2  # well under what nep serve accepts
+    from nep_core.server.app import DEFAULT_MAX_BODY_BYTES
+
+    assert budget.MAX_REQUEST_BYTES < DEFAULT_MAX_BODY_BYTES
+
+
+def test_a_token_from_the_environment_is_used_but_never_stored(tmp_path, monkeypatch):
+    pure_plugin_modules(tmp_path, monkeypatch)
+    from nep_suggest import settings
+
+    monkeypatch.setenv("NEP_SERVER_TOKEN", "from-the-environment")
+    stored = {}
+    loaded = settings.load(lambda group, name, default: stored.get(name, default))
+    assert loaded.token == "from-the-environment"
+    settings.save(loaded, lambda group, name, value: stored.__setitem__(name, value))  # e.g. the docker's checkbox toggled
+    assert stored["token"] == ""
+    loaded.token = "typed-in-settings"
+    settings.save(loaded, lambda group, name, value: stored.__setitem__(name, value))
+    assert stored["token"] == "typed-in-settings"
+    assert settings.load(lambda group, name, default: stored.get(name, default)).token == "typed-in-settings"

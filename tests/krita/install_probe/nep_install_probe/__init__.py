@@ -2,8 +2,10 @@
 
 NEP_PROBE_PHASE says what to do: ``import`` imports NEP_PROBE_ZIP as Tools > Scripts > Import Python
 Plugin from File... does (Krita's own plugin_importer, then ``enable_<name>`` in the [python]
-settings); ``loaded`` reports what Krita's plugin manager loaded at start; ``draw`` paints a stroke on
-the real canvas (draw.py). The result goes to NEP_PROBE_RESULT as JSON.
+settings); ``loaded`` reports what Krita's plugin manager loaded at start, and which of Krita's own
+actions share a shortcut with NEP's; ``draw`` paints a stroke on the real canvas (draw.py);
+``documents``, ``hatching``, ``gestures`` and ``windows`` are in the modules of those names. The
+result goes to NEP_PROBE_RESULT as JSON.
 """
 
 import json
@@ -19,6 +21,7 @@ except ImportError:  # Krita 6
     from PyQt6.QtCore import QTimer
 
 SETTLE_MS = 1000  # let the window finish building its dockers before looking at them
+ACTING = []
 
 
 def import_plugin(app):
@@ -41,6 +44,9 @@ def loaded_plugin(app):
         "extensions": [type(extension).__name__ for extension in app.extensions()],
         "dockers": [docker.windowTitle() for docker in app.dockers()],
         "shortcuts": [action.shortcut().toString() if action else None for action in (accept, dismiss)],
+        "shortcut_clashes": sorted(other.objectName() for other in app.actions() for action in (accept, dismiss)
+                                   if action and other.objectName() != action.objectName() and not other.shortcut().isEmpty()
+                                   and other.shortcut() == action.shortcut()),
         "forbidden_modules": sorted(name for name in sys.modules if name.split(".")[0] in ("torch", "nep_core", "nep_krita")),
     }
 
@@ -64,10 +70,10 @@ def act():
     app = Krita.instance()
     phase = os.environ.get("NEP_PROBE_PHASE")
     try:
-        if phase in ("draw", "documents", "hatching"):
-            from . import documents, draw, hatching
+        if phase in ("draw", "documents", "hatching", "gestures", "windows"):
+            from . import documents, draw, gestures, hatching, windows
 
-            {"draw": draw, "documents": documents, "hatching": hatching}[phase].start(report_and_close)
+            {"draw": draw, "documents": documents, "hatching": hatching, "gestures": gestures, "windows": windows}[phase].start(report_and_close)
         else:
             report_and_close((import_plugin if phase == "import" else loaded_plugin)(app))
     except Exception:
@@ -79,7 +85,9 @@ class InstallProbe(Extension):
         pass
 
     def createActions(self, window):  # noqa: N802 (Krita's name)
-        QTimer.singleShot(SETTLE_MS, act)
+        if not ACTING:  # once: Krita calls this again for each window the probe opens
+            ACTING.append(window)
+            QTimer.singleShot(SETTLE_MS, act)
 
 
 Krita.instance().addExtension(InstallProbe(Krita.instance()))

@@ -3,11 +3,14 @@
 Every ``runtime.TICK_MS`` it looks at Krita's active window and view: a document that becomes
 active starts a session, or goes on with the one it had (``Runtime.start``), new canvas widgets get
 the event filter and the ghost's overlay, and the runtime collects answers and asks for the next
-suggestion. Errors are caught and shown in the docker; painting is never interrupted.
+suggestion. Errors are caught and shown in the docker (``swallowed_errors``: those of the Qt
+callbacks, counted); painting is never interrupted, and no exception reaches Krita.
 
 Only strokes made with a freehand painting tool are recorded (``PAINTING_TOOLS``; the active tool
 is the checked button of the toolbox, whose object name is the tool's id); when no toolbox button
-can be found, every stroke is. Krita's Undo action (Ctrl+Z) is logged as an ``undo`` action.
+can be found, every stroke is. Canvas gestures (a drag with Space, Shift, Ctrl... held) never reach
+the runtime (``canvas_events``). Krita's Undo action (Ctrl+Z) is logged as an ``undo`` action. The
+ghost is drawn only over the canvas of the session's view, in the active window.
 """
 
 import functools
@@ -33,8 +36,10 @@ class PluginApp(QObject):
         self.filters = {}
         self.recording_stroke = False
         self.document_key = None  # the active document's root node id
+        self.window_canvases = []  # the canvas widgets of the active window
         self.active_canvas = None  # the active view's canvas widget (None: not known)
         self.error = ""
+        self.errors_shown = 0
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.tick)
 
@@ -50,9 +55,19 @@ class PluginApp(QObject):
         try:
             self._follow_view()
             self.runtime.tick()
+            if self.swallowed_errors() != self.errors_shown:
+                self.errors_shown = self.swallowed_errors()
+                self.runtime.notify()
         except Exception:
-            self.error = traceback.format_exc().strip().splitlines()[-1]
-            self.runtime.message = f"internal error: {self.error}"
+            self._caught()
+
+    def _caught(self):
+        self.error = traceback.format_exc().strip().splitlines()[-1]
+        self.runtime.message = f"internal error: {self.error}"
+
+    def swallowed_errors(self):
+        """Exceptions the plugin's Qt callbacks caught (the canvas filters, the ghost's overlays, the listeners)."""
+        return sum(event_filter.errors for event_filter in self.filters.values()) + self.runtime.ghost.errors + self.runtime.listener_errors
 
     def _follow_view(self):
         window = self.krita.activeWindow()
@@ -61,6 +76,7 @@ class PluginApp(QObject):
         if document is None:
             return
         canvases, self.active_canvas = canvas_widgets(window.qwindow())
+        self.window_canvases = canvases
         key = document.rootNode().uniqueId().toString()
         if self.document_key != key:
             self.document_key = key
@@ -99,8 +115,11 @@ class PluginApp(QObject):
         return workspace.view if workspace is not None else None
 
     def view_shown_in(self, widget):
-        """The view of the session when ``widget`` is its canvas, else None: with views side by side
-        (Krita's sub-window mode), the ghost is drawn on the active view's canvas only."""
+        """The view of the session when ``widget`` is its canvas, else None: the ghost is drawn on a canvas of the
+        active window (whose active view is the session's; another window shows other views), and with views side
+        by side (Krita's sub-window mode) on the active view's canvas only."""
+        if not any(widget is canvas for canvas in self.window_canvases):
+            return None
         return self.current_view() if self.active_canvas is None or widget is self.active_canvas else None
 
     def on_sample(self, phase, x, y, pressure, ms):
@@ -112,14 +131,26 @@ class PluginApp(QObject):
             self.runtime.on_sample(phase, x, y, pressure, ms)
 
     def on_undo(self, *_args):
-        if self.runtime.workspace is not None:
-            self.runtime.record_user_action({"kind": "undo"})
+        try:
+            if self.runtime.workspace is not None:
+                self.runtime.record_user_action({"kind": "undo"})
+        except Exception:
+            self._caught()
 
-    def accept(self):
-        return self.runtime.accept()
+    def accept(self, *_args):
+        """Krita's action and the docker's button: ``runtime.accept``, never raising into Krita."""
+        try:
+            return self.runtime.accept()
+        except Exception:
+            self._caught()
+            return False, self.runtime.message
 
-    def dismiss(self):
-        return self.runtime.dismiss()
+    def dismiss(self, *_args):
+        try:
+            return self.runtime.dismiss()
+        except Exception:
+            self._caught()
+            return False, self.runtime.message
 
 
 APP = None

@@ -4,9 +4,12 @@ The filter never consumes an event; it reads the position, maps it from widget t
 with ``to_document(QPointF) -> (x, y) or None`` and hands samples to ``on_sample(phase, x, y,
 pressure, ms)`` (phase ``press``, ``move``, ``release``). Tablet events give pressure; the mouse
 gives 1.0. Mouse events Qt synthesizes from a tablet, and mouse events while a tablet stroke is
-down, are ignored, so a pen stroke is recorded once. Only the left button (or the pen tip) paints.
-When the canvas gets the keyboard focus the filter calls ``on_focus()``: Krita's canvas switcher has
-just put its own filters ahead of this one.
+down, are ignored, so a pen stroke is recorded once. Only the left button (or the pen tip) paints,
+and only with no key held: with Space (pan), Shift (brush size), Ctrl (colour picker), Alt or Meta
+held, Krita's canvas input turns a drag into a gesture that paints nothing, so the filter hands on
+nothing of it (Space is no modifier: the filter follows its key events). When the canvas gets the
+keyboard focus the filter calls ``on_focus()``: Krita's canvas switcher has just put its own filters
+ahead of this one. An exception in the filter is counted (``errors``), never raised to Krita.
 
 Mapping (``view_mapping``, and its inverse ``document_mapping`` for the ghost):
 
@@ -25,6 +28,10 @@ from .qt import (QAbstractScrollArea, QDockWidget, QEvent, QMdiArea, QObject, QP
 TABLET = {QEvent.Type.TabletPress: "press", QEvent.Type.TabletMove: "move", QEvent.Type.TabletRelease: "release"}
 MOUSE = {QEvent.Type.MouseButtonPress: "press", QEvent.Type.MouseMove: "move", QEvent.Type.MouseButtonRelease: "release"}
 CANVAS_CLASSES = ("KisOpenGLCanvas2", "KisQPainterCanvas")
+GESTURE_MODIFIERS = (Qt.KeyboardModifier.ShiftModifier, Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.AltModifier,
+                     Qt.KeyboardModifier.MetaModifier)
+"""Keys that make a drag on Krita's canvas a gesture (brush size, colour picker, pan, zoom, rotate), not a stroke."""
+SPACE_EVENTS = {QEvent.Type.KeyPress: True, QEvent.Type.ShortcutOverride: True, QEvent.Type.KeyRelease: False}
 
 
 def now_ms():
@@ -41,12 +48,13 @@ class CanvasEventFilter(QObject):
         self.on_focus = on_focus
         self.tablet_down = False
         self.mouse_down = False
+        self.space_down = False
         self.errors = 0
 
     def eventFilter(self, watched, event):  # noqa: N802 (Qt's name)
         try:
             self._handle(event)
-        except Exception:  # never break painting; the runtime shows the count
+        except Exception:  # never break painting; the docker shows the count
             self.errors += 1
         return False
 
@@ -55,10 +63,15 @@ class CanvasEventFilter(QObject):
         if kind == QEvent.Type.FocusIn:
             if self.on_focus is not None:
                 self.on_focus()
+        elif kind == QEvent.Type.FocusOut:
+            self.space_down = False  # its release goes to another widget
+        elif kind in SPACE_EVENTS:
+            if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+                self.space_down = SPACE_EVENTS[kind]
         elif kind in TABLET:
             phase = TABLET[kind]
             if phase == "press":
-                if event.button() not in (Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton):
+                if event.button() not in (Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton) or self._gesture(event):
                     return
                 self.tablet_down = True
             elif not self.tablet_down:
@@ -71,7 +84,7 @@ class CanvasEventFilter(QObject):
                 return
             phase = MOUSE[kind]
             if phase == "press":
-                if event.button() != Qt.MouseButton.LeftButton:
+                if event.button() != Qt.MouseButton.LeftButton or self._gesture(event):
                     return
                 self.mouse_down = True
             elif not self.mouse_down:
@@ -81,6 +94,11 @@ class CanvasEventFilter(QObject):
                     return
                 self.mouse_down = False
             self._sample(phase, event_position(event), 1.0)
+
+    def _gesture(self, press):
+        """Whether a press starts one of Krita's canvas gestures (a key held), not a stroke."""
+        modifiers = press.modifiers()
+        return self.space_down or any(modifiers & modifier for modifier in GESTURE_MODIFIERS)
 
     def _sample(self, phase, position, pressure):
         point = self.to_document(QPointF(position))

@@ -1,10 +1,16 @@
-"""The NEP docker: what NEP suggests next, Accept / Dismiss, status, and the settings dialog."""
+"""The NEP docker: what NEP suggests next, Accept / Dismiss, status, and the settings dialog.
+
+Krita makes one docker per window and deletes it with its window: each docker listens to the
+runtime until it is destroyed. Its labels show server and user text as plain text, never as
+Qt's rich text (a server's ``<img src=...>`` would load a file).
+"""
 
 from krita import DockWidget
 
 from . import app as app_module
 from .qt import (QCheckBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
-                 QPushButton, QVBoxLayout, QWidget)
+                 QPushButton, Qt, QVBoxLayout, QWidget)
+from .runtime import suggestion_label
 from .settings import Settings
 
 TITLE = "NEP Suggest"
@@ -20,8 +26,7 @@ class NepDocker(DockWidget):
         self.enabled = QCheckBox("Suggest next strokes", body)
         self.enabled.setChecked(self.app.settings.enabled)
         self.enabled.toggled.connect(self._toggle)
-        self.suggestion = QLabel("No suggestion yet.", body)
-        self.suggestion.setWordWrap(True)
+        self.suggestion = plain_label("No suggestion yet.", body)
         buttons = QHBoxLayout()
         self.accept_button = QPushButton("Accept", body)
         self.accept_button.setToolTip("Paint the previewed stroke with the current brush (Tools > Scripts > NEP: Accept suggestion)")
@@ -30,10 +35,8 @@ class NepDocker(DockWidget):
         self.dismiss_button.clicked.connect(self.app.dismiss)
         buttons.addWidget(self.accept_button)
         buttons.addWidget(self.dismiss_button)
-        self.status = QLabel("", body)
-        self.status.setWordWrap(True)
-        self.outcome = QLabel("", body)
-        self.outcome.setWordWrap(True)
+        self.status = plain_label("", body)
+        self.outcome = plain_label("", body)
         settings_button = QPushButton("Settings...", body)
         settings_button.clicked.connect(self._settings)
         layout.addWidget(self.enabled)
@@ -44,7 +47,9 @@ class NepDocker(DockWidget):
         layout.addWidget(settings_button)
         layout.addStretch(1)
         self.setWidget(body)
-        self.app.runtime.listeners.append(self.refresh)
+        listeners = self.app.runtime.listeners
+        listeners.append(self.refresh)
+        self.destroyed.connect(lambda *_args, refresh=self.refresh: listeners.remove(refresh) if refresh in listeners else None)
         self.app.start()
         self.refresh()
 
@@ -60,13 +65,13 @@ class NepDocker(DockWidget):
         runtime = self.app.runtime
         shown = runtime.suggestion
         hidden = f" ({runtime.hidden} unsure hidden)" if runtime.hidden else ""
-        self.suggestion.setText(f"Next: {shown['label']}  ({shown['confidence']:.0%})" if shown else f"No suggestion{hidden}.")
+        self.suggestion.setText(f"Next: {suggestion_label(shown)}  ({shown['confidence']:.0%})" if shown else f"No suggestion{hidden}.")
         self.accept_button.setEnabled(shown is not None)
         self.dismiss_button.setEnabled(shown is not None)
         self.outcome.setText(runtime.outcome)
         status = {"ok": "Connected", "waiting": "Asking...", "off": "Off", "unreachable": "Server unreachable", "error": "Error"}.get(runtime.status, runtime.status)
-        skipped = sum(runtime.skipped.values())
-        extra = f" · {skipped} strokes not recorded" if skipped else ""
+        skipped, errors = sum(runtime.skipped.values()), self.app.swallowed_errors()
+        extra = (f" · {skipped} strokes not recorded" if skipped else "") + (f" · {errors} plugin errors ignored" if errors else "")
         self.status.setText(f"{status}{extra}" + (f"\n{runtime.message}" if runtime.message else ""))
 
     def _settings(self):
@@ -74,6 +79,14 @@ class NepDocker(DockWidget):
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self.app.save_settings(dialog.result_settings())
             self.enabled.setChecked(self.app.settings.enabled)
+
+
+def plain_label(text, parent):
+    """A word-wrapped QLabel that shows its text as it is (Qt would take text that looks like HTML as rich text)."""
+    label = QLabel(text, parent)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setWordWrap(True)
+    return label
 
 
 class SettingsDialog(QDialog):

@@ -3,15 +3,20 @@
 Each canvas widget the plugin follows gets a transparent ``GhostOverlay`` child (it lets every mouse
 and tablet event through). The overlay draws the stroke in its colour at ``GHOST_ALPHA``, mapped
 from document to widget pixels by the view's current zoom and scroll, and repaints when the canvas
-does. No layer is added, so the ghost is never in the undo history, the layer stack or a saved file,
-and never the active layer.
+does; a canvas that does not show the session's document draws nothing (its ``to_widget()`` is None).
+With Krita's eraser mode on, Accept erases: the ghost is then a light band hatched in dark grey
+(``ERASER_BAND``, ``ERASER_HATCH``), never the foreground colour. No layer is added, so the ghost is
+never in the undo history, the layer stack or a saved file, and never the active layer. An
+exception in the overlay's Qt callbacks is counted (``Ghost.errors``), never raised to Krita.
 """
 
 import math
 
-from .qt import QColor, QEvent, QPainter, QPen, QPointF, Qt, QWidget
+from .qt import QBrush, QColor, QEvent, QPainter, QPen, QPointF, Qt, QWidget
 
 GHOST_ALPHA = 0.45
+ERASER_BAND = QColor(255, 255, 255, 150)
+ERASER_HATCH = QColor(64, 64, 64, 220)
 
 
 class Ghost:
@@ -19,7 +24,9 @@ class Ghost:
 
     def __init__(self):
         self.stroke = None
+        self.erasing = False
         self.overlays = []
+        self.errors = 0
 
     @property
     def shown(self):
@@ -32,9 +39,9 @@ class Ghost:
         canvas_widget.destroyed.connect(lambda *_args: self._forget(overlay))
         return overlay
 
-    def show(self, stroke):
-        """Preview ``stroke`` (``Stroke`` of strokes.py, in document pixels)."""
-        self.stroke = stroke
+    def show(self, stroke, erasing=False):
+        """Preview ``stroke`` (``Stroke`` of strokes.py, in document pixels); ``erasing``: as what Accept erases."""
+        self.stroke, self.erasing = stroke, erasing
         self.refresh()
 
     def clear(self):
@@ -65,28 +72,42 @@ class GhostOverlay(QWidget):
         self.show()
 
     def eventFilter(self, watched, event):  # noqa: N802 (Qt's name)
-        if event.type() == QEvent.Type.Resize:
-            self.setGeometry(watched.rect())
-        elif event.type() == QEvent.Type.Paint and self.ghost.stroke is not None:
-            self.update()  # zoom and scroll repaint the canvas: follow them
+        try:
+            if event.type() == QEvent.Type.Resize:
+                self.setGeometry(watched.rect())
+            elif event.type() == QEvent.Type.Paint and self.ghost.stroke is not None:
+                self.update()  # zoom and scroll repaint the canvas: follow them
+        except Exception:  # never break Krita's canvas
+            self.ghost.errors += 1
         return False
 
     def paintEvent(self, _event):  # noqa: N802 (Qt's name)
+        try:
+            self._paint()
+        except Exception:
+            self.ghost.errors += 1
+
+    def _paint(self):
         stroke = self.ghost.stroke
-        if stroke is None:
-            return
-        transform = self.to_widget()
+        transform = self.to_widget() if stroke is not None else None
         if transform is None:
             return
         mapped = [transform.map(QPointF(x, y)) for x, y, *_rest in stroke.points]
         scale = math.sqrt(abs(transform.determinant()))  # widget px per document px
         colour = QColor(stroke.color)
         colour.setAlphaF(GHOST_ALPHA)
+        # the band replaces what it covers (overlapping segments do not darken); the eraser's hatch goes over it
+        passes = [(QBrush(ERASER_BAND if self.ghost.erasing else colour), QPainter.CompositionMode.CompositionMode_Source)]
+        if self.ghost.erasing:
+            passes.append((QBrush(ERASER_HATCH, Qt.BrushStyle.BDiagPattern), QPainter.CompositionMode.CompositionMode_SourceOver))
         painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Source)  # overlapping segments do not darken
-        for (a, b), point_a, point_b in zip(zip(stroke.points, stroke.points[1:]), mapped, mapped[1:]):
-            width = max(1.0, stroke.size * (a[2] + b[2]) / 2.0 * scale)
-            painter.setPen(QPen(colour, width, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin))
-            painter.drawLine(point_a, point_b)
-        painter.end()
+        try:
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            for brush, mode in passes:
+                painter.setCompositionMode(mode)
+                for (a, b), point_a, point_b in zip(zip(stroke.points, stroke.points[1:]), mapped, mapped[1:]):
+                    width = max(1.0, stroke.size * (a[2] + b[2]) / 2.0 * scale)
+                    painter.setPen(QPen(brush, width, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin))
+                    painter.drawLine(point_a, point_b)
+        finally:
+            painter.end()

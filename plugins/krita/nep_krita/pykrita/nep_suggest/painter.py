@@ -11,18 +11,21 @@ Three ways, the first that applies:
   Krita's fill action paints it in the current colour.
 - Elsewhere the stroke is rasterized into a temporary layer above the target through
   ``setPixelData`` and merged down (``Node.mergeDown``): two undo steps, *Add Layer* and *Merge
-  Down*.
+  Down*. The temporary layer takes the target's colour space (an 8-bit RGBA layer in an image of
+  another depth), and with Krita's eraser on it is merged with the *Erase* blending mode, so it
+  erases as the brush would.
 
 ``Node.paintPath`` gives a script's path no pressure: it paints at pressure 1 (the brush's full size,
 and full opacity where the preset varies it). So where Krita has it, the other ways paint at pressure
 1 too, and the ghost shows that (``as_accept_paints``): on one Krita, Accept paints the width the
 ghost shows whichever way it takes.
 
-The first two paint into *the active window's active view's* current layer, whatever node they are
-called on, and with no window (kritarunner) ``paintPath`` crashes Krita, so they are used only where
-that view shows our document with ``node`` current (``view_paints_into``). ``QImage.Format_ARGB32``
-is stored as B, G, R, A bytes on little-endian machines: exactly the BGRA layout of an 8-bit RGBA
-layer, and every fourth byte is the coverage a selection takes.
+The first two paint (or erase, in Krita's eraser mode) into *the active window's active view's*
+current layer, whatever node they are called on, and with no window (kritarunner) ``paintPath``
+crashes Krita, so they are used only where that view shows our document with ``node`` current
+(``view_paints_into``). ``QImage.Format_ARGB32`` is stored as B, G, R, A bytes on little-endian
+machines: exactly the BGRA layout of an 8-bit RGBA layer, and every fourth byte is the coverage a
+selection takes.
 """
 
 import math
@@ -126,8 +129,9 @@ def as_accept_paints(stroke):
     return replace(stroke, points=tuple((x, y, 1.0, t) for x, y, _pressure, t in stroke.points))
 
 
-def paint_stroke(document, node, stroke, canvas):
-    """Paint ``stroke`` (``Stroke`` of strokes.py, as ``as_accept_paints`` gives it) into ``node``.
+def paint_stroke(document, node, stroke, canvas, erasing=False):
+    """Paint ``stroke`` (``Stroke`` of strokes.py, as ``as_accept_paints`` gives it) into ``node``; ``erasing``:
+    Krita's eraser mode is on (Krita's own painting then erases by itself).
 
     ``(True, how, layer)``, where ``how`` is "paintPath", "fill" or "merge" and ``layer`` the painted
     layer (a merge replaces ``node``), or ``(False, why, node)``.
@@ -142,7 +146,7 @@ def paint_stroke(document, node, stroke, canvas):
         return False, "the stroke misses the canvas", node
     if through_view and not any(child.type() == "selectionmask" for child in node.childNodes()):  # a local selection would be filled instead
         return fill_stroke(document, node, raster)
-    return merge_stroke(document, node, raster)
+    return merge_stroke(document, node, raster, erasing)
 
 
 def fill_stroke(document, node, raster):
@@ -170,8 +174,9 @@ def fill_stroke(document, node, raster):
     return True, "fill", node
 
 
-def merge_stroke(document, node, raster):
-    """The stroke painted into a temporary layer above ``node`` and merged down: two undo steps."""
+def merge_stroke(document, node, raster, erasing=False):
+    """The stroke painted into a temporary layer above ``node`` (in its colour space) and merged down, erasing with
+    ``erasing``: two undo steps."""
     if node.colorModel() != "RGBA" or node.colorDepth() != "U8":
         return False, f"the layer is {node.colorModel()}/{node.colorDepth()}; where Accept merges a layer down, suggestions are painted on 8-bit RGBA layers only", node
     (x, y, w, h), data = raster
@@ -179,7 +184,16 @@ def merge_stroke(document, node, raster):
     temporary = document.createNode(TEMPORARY_LAYER, "paintlayer")
     if parent is None or temporary is None or not parent.addChildNode(temporary, node):
         return False, "cannot add a temporary layer above the active one", node
-    temporary.setPixelData(data, x, y, w, h)
+    space = (node.colorModel(), node.colorDepth(), node.colorProfile())  # the image's may differ
+    if (temporary.colorModel(), temporary.colorDepth(), temporary.colorProfile()) != space and not temporary.setColorSpace(*space):
+        temporary.remove()
+        return False, f"cannot make a temporary layer in the layer's colour space ({node.colorModel()}/{node.colorDepth()})", node
+    if erasing:
+        temporary.setBlendingMode("erase")
+    temporary.setPixelData(data, x, y, w, h)  # which says nothing before Krita 5.3: read the pixels back
+    if bytes(temporary.pixelData(x, y, w, h)) != data:
+        temporary.remove()
+        return False, "Krita did not take the stroke's pixels into the temporary layer", node
     position = _index(parent, node)
     temporary.mergeDown()  # Krita 5.1 returns None here even when the merge worked: look at the stack instead
     document.waitForDone()

@@ -15,9 +15,9 @@ QT_MAJOR = int(QtCore.QT_VERSION_STR.split(".")[0])
 
 QEvent, QObject, QPoint, QPointF, Qt, QTimer = (QtCore.QEvent, QtCore.QObject, QtCore.QPoint, QtCore.QPointF, QtCore.Qt,
                                                 QtCore.QTimer)
-QColor, QImage, QKeySequence, QMouseEvent, QPainter, QPainterPath, QPen, QRegion, QTabletEvent, QTransform = (
-    QtGui.QColor, QtGui.QImage, QtGui.QKeySequence, QtGui.QMouseEvent, QtGui.QPainter, QtGui.QPainterPath, QtGui.QPen,
-    QtGui.QRegion, QtGui.QTabletEvent, QtGui.QTransform)
+QBrush, QColor, QImage, QKeySequence, QMouseEvent, QPainter, QPainterPath, QPen, QRegion, QTabletEvent, QTransform = (
+    QtGui.QBrush, QtGui.QColor, QtGui.QImage, QtGui.QKeySequence, QtGui.QMouseEvent, QtGui.QPainter, QtGui.QPainterPath,
+    QtGui.QPen, QtGui.QRegion, QtGui.QTabletEvent, QtGui.QTransform)
 (QAbstractScrollArea, QApplication, QCheckBox, QDialog, QDialogButtonBox, QDockWidget, QDoubleSpinBox, QFormLayout,
  QHBoxLayout, QLabel, QLineEdit, QMdiArea, QPushButton, QToolButton, QVBoxLayout, QWidget) = (
     QtWidgets.QAbstractScrollArea, QtWidgets.QApplication, QtWidgets.QCheckBox, QtWidgets.QDialog,
@@ -70,10 +70,9 @@ def pen_mouse_event(kind, position, button, buttons):
                        Qt.MouseEventSource.MouseEventSynthesizedBySystem)
 
 
-def pen_tablet_event(kind, position, pressure, button, buttons):
+def pen_tablet_event(kind, position, pressure, button, buttons, modifiers=Qt.KeyboardModifier.NoModifier):
     """A QTabletEvent of a pen tip at ``position`` (widget pixels), as a tablet sends it (the tests send these)."""
     if QT_MAJOR >= 6:
-        return QTabletEvent(kind, _pen(), position, position, pressure, 0.0, 0.0, 0.0, 0.0, 0.0,
-                            Qt.KeyboardModifier.NoModifier, button, buttons)
+        return QTabletEvent(kind, _pen(), position, position, pressure, 0.0, 0.0, 0.0, 0.0, 0.0, modifiers, button, buttons)
     return QTabletEvent(kind, position, position, QTabletEvent.TabletDevice.Stylus, QTabletEvent.PointerType.Pen, pressure,
-                        0, 0, 0.0, 0.0, 0, Qt.KeyboardModifier.NoModifier, 1, button, buttons)
+                        0, 0, 0.0, 0.0, 0, modifiers, 1, button, buttons)

@@ -18,6 +18,7 @@ the runtime passes the brush state it reads from Krita's view. The payloads are 
 import math
 
 from . import strokes
+from .checks import MAX_LAYERS
 
 SIMPLIFY_PX = 0.5
 """Ramer–Douglas–Peucker tolerance of recorded strokes (pixels): light, the action space simplifies more."""
@@ -25,7 +26,6 @@ PRESSURE_STEP = 1.0 / 14
 """A point where the pressure has moved this much (half a level of the action space) is always kept."""
 MAX_POINTS = 4096
 """Samples kept per stroke; a longer stroke is thinned by taking every other sample."""
-MAX_LAYERS = 16
 
 
 def _finite(*values):

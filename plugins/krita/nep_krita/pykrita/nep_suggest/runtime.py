@@ -5,13 +5,17 @@ Everything here runs on Qt's main thread; the network is the client's worker thr
 history as it is now (``generation``); older ones are dropped. Accept checks the suggestion
 (``checks.check_action``) before it touches the document, paints a stroke with the current brush
 (``painter.paint_stroke``) and runs a discrete action through the workspace; every outcome
-(accepted, dismissed, refused, ignored) goes to the session log and the server.
+(accepted, dismissed, refused, ignored) goes to the session log and the server. With *Record* off
+nothing is written: no session log, and no feedback request (``nep serve`` stores what feedback
+carries); suggestion requests still carry the newest events, which the server needs to predict and
+does not store. Each request is cut to fit ``budget.MAX_REQUEST_BYTES``.
 """
 
 import os
 
 from . import checks, painter
-from .client import ServerClient, check_suggestions
+from .budget import FittingClient
+from .client import check_suggestions
 from .feedback import FeedbackMixin
 from .ghost import Ghost
 from .recorder import BrushWatcher, StrokeBuilder, stroke_action
@@ -21,7 +25,7 @@ from .strokes import Stroke
 VERSION = "0.1.0"
 TICK_MS = 250
 HISTORY_EVENTS = 64
-"""Newest events sent with each suggestion request."""
+"""Newest events sent with each suggestion request (fewer where they would not fit ``budget.MAX_REQUEST_BYTES``)."""
 SUGGESTIONS_ASKED = 1
 """The docker previews one ghost stroke, so it asks the server for the best suggestion only (a
 search for three strokes costs the server about four times as much)."""
@@ -56,40 +60,48 @@ class Runtime(FeedbackMixin):
         self.started = clock()
         self.events = []
         self.generation = self.sent_upto = 0
+        self.private_upto = 0  # events before it include some recorded with Record off: never sent with feedback
         self.asked_generation, self.asked_at = None, -RETRY_SECONDS
         self.suggestion = None
         self.hidden = 0  # suggestions in the last answer below the painter's minimum confidence or probability
         self.accepting = False  # Accept runs Krita actions (undo) whose signals must not be logged as the painter's
+        self.listener_errors = 0  # exceptions of listeners (the dockers' refresh), caught: never raised to Krita
+        self._log_missed = False  # events went unwritten (Record off): the log gets a state event before the next
 
     # Sessions ---------------------------------------------------------------------------------
 
     def start(self, workspace, document_key=None):
         """The session of ``workspace``, whose document became active: a new one, or, for a document
         (``document_key``) painted in before another became active, the session it had, which goes
-        on from its state now (a painter goes back and forth between a painting and a reference)."""
+        on from its state now (a painter goes back and forth between a painting and a reference). A suggestion
+        still shown in the session left behind is passed over: ``ignored``."""
+        if self.suggestion is not None and self.workspace is not None:
+            self.pass_over(self.now())
         self.close_log()
         self.ghost.clear()
         if self.workspace is not None and self._document_key is not None:
-            self._paused[self._document_key] = (self.session_id, self.started, self.events, self.generation, self.sent_upto)
+            self._paused[self._document_key] = (self.session_id, self.started, self.events, self.generation, self.sent_upto,
+                                                self.private_upto)
             while len(self._paused) > PAUSED_SESSIONS:
                 self._paused.pop(next(iter(self._paused)))
         self.workspace, self._document_key = workspace, document_key
         resumed = self._paused.pop(document_key, None) if document_key is not None else None
         if resumed is not None:
-            self.session_id, self.started, self.events, self.generation, self.sent_upto = resumed
+            self.session_id, self.started, self.events, self.generation, self.sent_upto, self.private_upto = resumed
             self.generation += 1  # an answer asked for before the switch is stale
         else:
             self.session_id = new_session_id("krita")
             self.started = self.clock()
             self.events = []
             self.generation = 0
-            self.sent_upto = 0
+            self.sent_upto = self.private_upto = 0
         self.asked_generation = None
         self.asked_at = -RETRY_SECONDS
         self.suggestion = None
         self.builder.cancel()
         self.watcher.reset(workspace.look())
         self._add({"t": 0.0 if resumed is None else self.now(), "state": workspace.state()})
+        self.notify()
 
     def now(self):
         return round(self.clock() - self.started, 3)
@@ -105,8 +117,19 @@ class Runtime(FeedbackMixin):
         return os.path.join(self.settings.logs(), f"{self.session_id}.jsonl")
 
     def write(self, record):
-        if not self.settings.record or self.session_id is None:
+        """Append ``record`` to the session log, when Record is on; after records that Record off left out, a
+        ``state`` event first (the canvas size and brush), as at the start of a session."""
+        if self.session_id is None:
             return
+        if not self.settings.record:
+            self._log_missed = True
+            return
+        if self._log_missed and "state" not in record:
+            self._append({"t": record["t"], "state": self.workspace.state()})
+        self._log_missed = False
+        self._append(record)
+
+    def _append(self, record):
         path = self.log_path()
         if self._log is None or self._log.path != path:
             self.close_log()
@@ -120,7 +143,20 @@ class Runtime(FeedbackMixin):
         self.events.append(event)
         self.generation += 1
         self.write(event)
+        if not self.settings.record:
+            self.private_upto = self.sent_upto = len(self.events)  # never to go to the server's feedback log
         return len(self.events) - 1
+
+    def send_feedback(self, *args, **kwargs):
+        """FeedbackMixin's, with Record on only: ``nep serve`` writes what feedback carries to its feedback log."""
+        if self.settings.record:
+            super().send_feedback(*args, **kwargs)
+
+    def feedback_result(self, result):
+        """FeedbackMixin's; events of a failed request go again, unless Record was off since they were recorded."""
+        failed = super().feedback_result(result)
+        self.sent_upto = max(self.sent_upto, self.private_upto)
+        return failed
 
     def close_log(self):
         if self._log is not None:
@@ -130,7 +166,8 @@ class Runtime(FeedbackMixin):
     # Recording --------------------------------------------------------------------------------
 
     def on_sample(self, phase, x, y, pressure, ms):
-        """A canvas sample (canvas_events); a release records the stroke."""
+        """A painting sample (canvas_events); a release records the stroke. The ghost is hidden while the painter
+        paints, and shown again after a press that was no stroke (a click)."""
         if self.workspace is None:
             return
         if phase == "press":
@@ -148,7 +185,8 @@ class Runtime(FeedbackMixin):
         action, why = stroke_action(points, self.workspace.look(), self.workspace.canvas())
         if action is None:
             self.skipped[why] = self.skipped.get(why, 0) + 1
-            self._notify()
+            self._show_ghost()
+            self.notify()
             return
         self.record_user_action(action)
 
@@ -169,7 +207,15 @@ class Runtime(FeedbackMixin):
             self.send_feedback(t, shown, False, "ignored", actual=index)
             self.suggestion = None
             self.ghost.clear()
-        self._notify()
+        self.notify()
+
+    def pass_over(self, t):
+        """The suggestion shown is ``ignored``: the painter went on without it (to another document)."""
+        shown = self.suggestion
+        self.write_feedback(t, shown, False, "ignored")
+        self.send_feedback(t, shown, False, "ignored")
+        self.suggestion = None
+        self.ghost.clear()
 
     # The timer --------------------------------------------------------------------------------
 
@@ -187,11 +233,11 @@ class Runtime(FeedbackMixin):
             self.status, changed = "off", True
             self._set_suggestion(None)
         if changed:
-            self._notify()
+            self.notify()
 
     def _configure(self):
         if self.client is None:
-            self.client = ServerClient(self.settings.server_url, self.settings.token, timeout=REQUEST_TIMEOUT, thread_name="nep-krita-client")
+            self.client = FittingClient(self.settings.server_url, self.settings.token, timeout=REQUEST_TIMEOUT, thread_name="nep-krita-client")
         elif (self.client.url, self.client.token) != (self.settings.server_url, self.settings.token):
             self.client.configure(self.settings.server_url, self.settings.token)
             self.asked_generation = None
@@ -238,7 +284,8 @@ class Runtime(FeedbackMixin):
             best = confident[0] if confident else None
             if best is not None:
                 request_id = result.body.get("request_id")
-                best = dict(best, label=checks.label(best["action"]), shown_at=self.now(),
+                action = checks.known_part(best["action"])
+                best = dict(best, action=action, label=checks.label(action, erasing=self.erasing()), shown_at=self.now(),
                             request_id=request_id if isinstance(request_id, str) else None)
             self._set_suggestion(best, hidden=len(suggestions) - len(confident))
         return changed
@@ -246,12 +293,19 @@ class Runtime(FeedbackMixin):
     def _set_suggestion(self, suggestion, hidden=0):
         self.suggestion = suggestion
         self.hidden = hidden
-        self.ghost.clear()
-        if suggestion is None:
-            return
-        stroke, _ = checks.check_action(suggestion["action"], self.workspace.canvas())
-        if stroke is not None:
-            self.ghost.show(self._as_painted(stroke))
+        self._show_ghost()
+
+    def _show_ghost(self):
+        """The ghost of the suggestion shown, if it is a stroke Accept may paint (else none)."""
+        stroke, _ = checks.check_action(self.suggestion["action"], self.workspace.canvas()) if self.suggestion else (None, "")
+        if stroke is None:
+            self.ghost.clear()
+        else:
+            self.ghost.show(self._as_painted(stroke), erasing=self.erasing())
+
+    def erasing(self):
+        """Whether Krita's eraser mode is on: a stroke then erases."""
+        return bool(self.workspace.look().get("eraser"))
 
     def _as_painted(self, stroke):
         """``stroke`` as Accept would paint it now: with the current brush, colour, size and opacity, at the pressure
@@ -294,25 +348,26 @@ class Runtime(FeedbackMixin):
             if why:
                 return self._refuse(suggestion, f"stroke: {why}")
             stroke = self._as_painted(stroke)
-            ok, how, layer = painter.paint_stroke(self.workspace.document, node, stroke, canvas)
+            ok, how, layer = painter.paint_stroke(self.workspace.document, node, stroke, canvas, erasing=self.erasing())
             if not ok:
                 return self._refuse(suggestion, how)
             self.workspace.set_active(layer)
             self.workspace.document.refreshProjection()
-            done = dict(action, args=dict(action.get("args") or {}, color=stroke.color, size=stroke.size, opacity=stroke.opacity, brush=stroke.brush))
+            done = checks.known_part(dict(action, args=dict(action["args"], color=stroke.color, size=stroke.size, opacity=stroke.opacity,
+                                                            brush=stroke.brush)))
         else:
             ok, why = self.workspace.apply(action)
             if not ok:
                 return self._refuse(suggestion, why)
-            done = {key: action[key] for key in ("kind", "args") if key in action}
+            done = checks.known_part(action)
         self.watcher.reset(self.workspace.look())  # the change is logged as the accepted action, not again as a user change
         t = self.now()
         self.write_feedback(t, suggestion, True, "accepted")
         index = self._add({"t": t, "action": done})
         self.send_feedback(t, suggestion, True, "accepted", actual=index)
         self.suggestion = None
-        self.outcome = f"Accepted: {_label(suggestion)}"
-        self._notify()
+        self.outcome = f"Accepted: {suggestion_label(suggestion)}"
+        self.notify()
         return True, self.outcome
 
     def dismiss(self):
@@ -323,8 +378,8 @@ class Runtime(FeedbackMixin):
         t = self.now()
         self.write_feedback(t, suggestion, False, "dismissed")
         self.send_feedback(t, suggestion, False, "dismissed")
-        self.outcome = f"Dismissed: {_label(suggestion)}"
-        self._notify()
+        self.outcome = f"Dismissed: {suggestion_label(suggestion)}"
+        self.notify()
         return True, self.outcome
 
     def _refuse(self, suggestion, reason):
@@ -334,7 +389,7 @@ class Runtime(FeedbackMixin):
         self.write_feedback(t, suggestion, False, "refused", reason)
         self.send_feedback(t, suggestion, False, "refused", reason)
         self.outcome = f"Refused: {reason}"
-        self._notify()
+        self.notify()
         return False, self.outcome
 
     # Listeners --------------------------------------------------------------------------------
@@ -344,9 +399,19 @@ class Runtime(FeedbackMixin):
         self.asked_generation = None
         self.status = "waiting"
 
-    def _notify(self):
+    def notify(self):
+        """Call the listeners; one whose Qt object Krita deleted (a closed window's docker) is dropped, and no
+        exception reaches Krita (it would come after the change was made, or as Krita's error dialog)."""
         for listener in list(self.listeners):
-            listener()
+            try:
+                listener()
+            except RuntimeError as error:
+                if "deleted" not in str(error):
+                    self.listener_errors += 1
+                elif listener in self.listeners:
+                    self.listeners.remove(listener)
+            except Exception:
+                self.listener_errors += 1
 
     def close(self):
         self.ghost.clear()
@@ -356,6 +421,7 @@ class Runtime(FeedbackMixin):
         self.close_log()
 
 
-def _label(suggestion):
+def suggestion_label(suggestion):
+    """What the docker calls a suggestion: its label, else one made from its action."""
     action = suggestion.get("action")
     return suggestion.get("label") or (checks.label(action) if isinstance(action, dict) else "?")

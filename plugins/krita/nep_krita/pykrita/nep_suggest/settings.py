@@ -2,12 +2,15 @@
 
 ``load(read)`` and ``save(settings, write)`` take Krita's ``readSetting``/``writeSetting`` (or any
 functions shaped like them), so the rules here run outside Krita too. Bad stored values fall back
-to the defaults; nothing here raises.
+to the defaults; nothing here raises. With no token stored, the token is ``$NEP_SERVER_TOKEN``,
+which is never stored: a token equal to it is saved as none (a secret from the environment stays out
+of Krita's configuration file).
 """
 
 import os
 
 GROUP = "nep_suggest"
+TOKEN_VARIABLE = "NEP_SERVER_TOKEN"
 DEFAULT_URL = "http://127.0.0.1:8765"
 
 
@@ -53,7 +56,7 @@ def _fraction(text, default):
 def load(read):
     """The stored settings; ``read(group, name, default)`` returns a string."""
     default = Settings()
-    token = read(GROUP, "token", "") or os.environ.get("NEP_SERVER_TOKEN", "")
+    token = read(GROUP, "token", "") or os.environ.get(TOKEN_VARIABLE, "")
     return Settings(
         server_url=read(GROUP, "server_url", default.server_url) or default.server_url,
         token=token,
@@ -68,7 +71,7 @@ def load(read):
 def save(settings, write):
     """Store the settings; ``write(group, name, value)`` takes strings."""
     write(GROUP, "server_url", settings.server_url)
-    write(GROUP, "token", settings.token)
+    write(GROUP, "token", "" if settings.token == os.environ.get(TOKEN_VARIABLE) else settings.token)
     write(GROUP, "enabled", "true" if settings.enabled else "false")
     write(GROUP, "record", "true" if settings.record else "false")
     write(GROUP, "min_confidence", repr(float(settings.min_confidence)))

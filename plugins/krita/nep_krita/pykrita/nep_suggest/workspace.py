@@ -80,10 +80,14 @@ class Workspace:
     def apply(self, action):
         """Run a checked discrete action; ``(True, "")`` or ``(False, why)``."""
         kind, args = action["kind"], action.get("args") or {}
-        if kind == "layer.new":
+        if kind == "layer.new":  # above the active layer, in its group if it is in one, as Krita's own New Layer
             node = self.document.createNode(args.get("name") or "Paint Layer", "paintlayer")
             active = self.active_node()
-            self.document.rootNode().addChildNode(node, active)
+            parent = active.parentNode() if active is not None else None
+            if parent is None:
+                parent, active = self.document.rootNode(), None
+            if node is None or not parent.addChildNode(node, active):
+                return False, "layer.new: Krita did not add the layer"
             self.set_active(node)
             return True, ""
         if kind == "layer.switch":
