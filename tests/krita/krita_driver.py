@@ -285,12 +285,17 @@ def scenario_record(home):
 
 def hatch_and_wait_for_an_answer(runtime):
     """Record eight hatch lines (parallel diagonals 16 px apart) and tick until the server has answered."""
-    from nep_suggest.qt import QApplication
-
     for index in range(8):
         x = 40 + 16 * index
         runtime.record_stroke([[x, 40.0, 0.6, 0.0], [x + 32, 72.0, 0.7, 40.0], [x + 64, 104.0, 0.6, 80.0]])
-    deadline = time.monotonic() + 60
+    tick_until_answered(runtime, 60)
+
+
+def tick_until_answered(runtime, seconds):
+    """Tick the runtime until the server has answered (or failed) for its newest history, at most ``seconds``."""
+    from nep_suggest.qt import QApplication
+
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         runtime.tick()
         QApplication.processEvents()
@@ -693,7 +698,6 @@ def scenario_errors(home):
 def scenario_long(home):
     """A painter's long strokes with a real ``nep serve``: every request stays under its size limit."""
     from nep_suggest.budget import fit
-    from nep_suggest.qt import QApplication
 
     document = new_document("long", 1000, 1000)
     runtime = new_runtime(document, os.path.join(home, "logs-long"), server=os.environ["NEP_DRIVER_SERVER"], enabled=True)
@@ -708,13 +712,7 @@ def scenario_long(home):
     for index in range(63):  # each 1,000 samples, the pressure changing at every one: none is simplified away
         runtime.record_stroke([[100.0 + 0.8 * step, 100.0 + 12 * index + 4 * math.sin(step / 9.0), 0.2 if step % 2 else 0.9, 5.0 * step]
                                for step in range(1000)])
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        runtime.tick()
-        QApplication.processEvents()
-        if runtime.status in ("ok", "error", "unreachable") and runtime.asked_generation == runtime.generation:
-            break
-        time.sleep(0.05)
+    tick_until_answered(runtime, 120)
     out = {"status": runtime.status, "message": runtime.message, "event_bytes": sum(len(json.dumps(event)) for event in runtime.events),
            "dismiss": list(runtime.dismiss())}
     deadline = time.monotonic() + 60
