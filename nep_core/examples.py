@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 from nep_core.actions import NO_EDIT, Action, is_finite_number
@@ -108,12 +108,11 @@ def make_examples(session: Session, domain: Domain, config: ExampleConfig | None
     a ``NepError`` naming the session and the field.
     """
     config = config or domain.examples
-    events = session.events
+    events = _edits_as_the_space_counts(session.events, domain)
     context_events, open_end = cut_meta(session)
     action_positions = [index for index, event in enumerate(events) if event.action is not None]
     examples = []
     last_edit_location = None
-    non_edit_starts = None
     for order, position in enumerate(action_positions):
         action = events[position].action
         if action.edit:
@@ -124,9 +123,7 @@ def make_examples(session: Session, domain: Domain, config: ExampleConfig | None
         target = _target_after(events, upcoming, events[position].t, config)
         if open_end and target.is_no_edit and _cut_short(events, upcoming, events[position].t, config):
             continue
-        if not target.is_no_edit and non_edit_starts is None:
-            non_edit_starts = domain.action_space.non_edit_start_tokens()
-        problem = None if target.is_no_edit else _unwritable(domain, target, non_edit_starts)
+        problem = None if target.is_no_edit else _unwritable(domain, target)
         if problem is not None:  # a target the action space cannot write (an operator this app lacks) teaches nothing
             if report is not None:
                 report.unwritable_targets += 1
@@ -154,18 +151,37 @@ def cut_meta(session: Session) -> tuple[int, bool]:
     return int(context_events), open_end
 
 
-def _unwritable(domain: Domain, action: Action, non_edit_starts: frozenset[str]) -> str | None:
-    """Why the action space cannot write ``action`` as a suggestion, or None when it can: it has no
-    tokens for it, or its kind is not an edit there (an older app's log may have called a save an edit)."""
+def _unwritable(domain: Domain, action: Action) -> str | None:
+    """Why the action space cannot write ``action``, or None when it can."""
     from nep_core.errors import InvalidAction
 
     try:
-        tokens = domain.action_space.encode(action)
+        domain.action_space.encode(action)
     except InvalidAction as error:
         return str(error)
-    if tokens and tokens[0] in non_edit_starts:
-        return f"{action.kind} is not an edit in this action space (NEP never suggests it)"
     return None
+
+
+def _edits_as_the_space_counts(events: Sequence, domain: Domain) -> Sequence:
+    """``events`` with each action the log marks an edit but the action space counts as none (its first
+    token in ``non_edit_start_tokens``: an older app's log may call a save an edit) marked as no edit,
+    so it is context, never a trigger or a target, and the next real edit is the target."""
+    from nep_core.errors import InvalidAction
+
+    non_edit_starts = domain.action_space.non_edit_start_tokens()
+    if not non_edit_starts:
+        return events
+
+    def counted_as_edit(action: Action) -> bool:
+        try:
+            tokens = domain.action_space.encode(action)
+        except InvalidAction:
+            return True  # a target it cannot write is counted as such (``_unwritable``)
+        return not tokens or tokens[0] not in non_edit_starts
+
+    return [replace(event, action=replace(event.action, edit=False))
+            if event.action is not None and event.action.edit and not counted_as_edit(event.action) else event
+            for event in events]
 
 
 def _target_after(events, upcoming: Sequence[int], now: float, config: ExampleConfig) -> Action:

@@ -135,8 +135,8 @@ def test_every_script_shows_its_whole_docstring_and_runs_from_the_repository_roo
     assert "(default:" in result.stdout
 
 
-def test_the_shared_statistics_interpolate_between_ranks_as_nep_eval_does():
-    sys.path.insert(0, str(REPO / "bench"))
+def test_the_shared_statistics_interpolate_between_ranks_as_nep_eval_does(monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
     from _common import median, percentile, spread, summary
 
     from nep_core.evaluation.metrics import percentile as eval_percentile

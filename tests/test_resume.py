@@ -219,3 +219,21 @@ def test_the_training_state_is_fsynced_before_it_replaces_the_one_before(tmp_pat
 class _Unsaveable:
     def __reduce__(self):
         raise RuntimeError("cannot be saved")
+
+
+def test_a_strategy_with_its_own_checkpoint_writer_keeps_it():
+    """XLA strategies refuse any writer but theirs (a TypeError inside Trainer(...) before this was applied after it)."""
+    from lightning.pytorch.plugins.io import TorchCheckpointIO
+    from lightning.pytorch.strategies import DDPStrategy, SingleDeviceStrategy
+
+    from nep_core.training.checkpoint_io import DurableCheckpointIO, use_durable_checkpoints
+
+    class OwnWriter(TorchCheckpointIO):
+        pass
+
+    own = SingleDeviceStrategy(device="cpu", checkpoint_io=OwnWriter())
+    use_durable_checkpoints(own)
+    assert type(own.checkpoint_io) is OwnWriter
+    for strategy in (SingleDeviceStrategy(device="cpu"), DDPStrategy()):
+        use_durable_checkpoints(strategy)
+        assert type(strategy.checkpoint_io) is DurableCheckpointIO

@@ -239,13 +239,15 @@ def test_replaced_speculations_leave_the_queue_while_requests_keep_the_thread_wa
     """Under steady load the thread waits for a quiet moment, and the queue kept every speculation
     ever made: the server grew by about 3 KB a request (382 MB after 90,000)."""
     gate = PredictorGate()
-    cache = SpeculativeCache(gate, run=lambda speculation: None, quiet=3600.0)  # never quiet enough to run
+    cache = SpeculativeCache(gate, run=lambda speculation: None)
     context = Context(history=[Event(0.0, action=Action("open", target="a"))], session_id="s")
-    for number in range(500):
-        session = f"s{number % 7}"
-        made = [Speculation.after(context, None, 3, Action("close", target="a"), 1.0) for _ in range(2)]
-        cache.put(session, made)
-        cache.submit(made)
-    assert cache.snapshot()["pending"] <= 2 * 7 + 1  # the 7 sessions' newest two each (and one the thread holds)
-    assert len(cache._queue) <= 2 * 7
+    with gate.request():  # a request holds the predictor all along: the thread waits
+        for number in range(500):
+            session = f"s{number % 7}"
+            made = [Speculation.after(context, None, 3, Action("close", target="a"), 1.0) for _ in range(2)]
+            cache.put(session, made)
+            cache.submit(made)
+        assert cache.snapshot()["pending"] <= 2 * 7 + 1  # the 7 sessions' newest two each (and one the thread holds)
+        assert len(cache._queue) <= 2 * 7
+    assert cache.wait_idle(timeout=30)
     cache.close()

@@ -36,7 +36,7 @@ def serve_forever(app: FastAPI, sock: socket.socket, *, log_level: str = "warnin
     try:
         make_server(app, log_level=log_level).run(sockets=[sock])
     finally:
-        if in_main_thread:
+        if in_main_thread and previous is not None:  # None: a handler set from C, which Python cannot put back
             signal.signal(signal.SIGTERM, previous)
 
 

@@ -11,6 +11,14 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from nep_core.atomic_files import atomic_path
 
 
+def use_durable_checkpoints(strategy) -> None:
+    """Write through ``DurableCheckpointIO`` where ``strategy`` writes through Lightning's plain
+    ``TorchCheckpointIO`` (one device, DDP, FSDP's full state). XLA strategies accept only their own
+    writer, and DeepSpeed and model-parallel strategies write sharded folders themselves: they keep theirs."""
+    if type(strategy.checkpoint_io) is TorchCheckpointIO:
+        strategy.checkpoint_io = DurableCheckpointIO()
+
+
 class DurableCheckpointIO(TorchCheckpointIO):
     """``last.ckpt`` and the interrupt checkpoint survive a power cut: Lightning's own writer renames
     a finished file into place but never fsyncs it, so after a crash ``--resume`` could find it empty."""

@@ -232,11 +232,11 @@ def make_trainer(config: TrainConfig, folder: RunFolder, precision: str, validat
     from lightning.pytorch.loggers import CSVLogger
 
     from nep_core.training.callbacks import CtrlCFinishesStep, InterruptCheckpoint, SaveLastAtEnd, ValidateAtLastStep
-    from nep_core.training.checkpoint_io import DurableCheckpointIO
+    from nep_core.training.checkpoint_io import use_durable_checkpoints
     from nep_core.training.progress import StepProgress
 
     try:
-        return L.Trainer(
+        trainer = L.Trainer(
             accelerator=config.accelerator,
             devices=config.lightning_devices(),
             num_nodes=config.num_nodes,
@@ -251,7 +251,6 @@ def make_trainer(config: TrainConfig, folder: RunFolder, precision: str, validat
             gradient_clip_val=config.grad_clip,
             log_every_n_steps=log_every_n_steps or min(10, config.val_every),
             logger=CSVLogger(str(folder.root), name="logs"),
-            plugins=[DurableCheckpointIO()],
             callbacks=[
                 ValidateAtLastStep(),
                 CtrlCFinishesStep(),
@@ -275,6 +274,8 @@ def make_trainer(config: TrainConfig, folder: RunFolder, precision: str, validat
         raise NepError(f"--accelerator {config.accelerator} --devices {config.devices} --strategy {config.strategy}: {first_line(error)}") from None
     except (ValueError, TypeError) as error:  # an unknown --strategy, fsdp on a CPU, --devices 0,0 on a CPU...
         raise NepError(f"--strategy/--devices/--accelerator: {first_line(error)}") from None
+    use_durable_checkpoints(trainer.strategy)
+    return trainer
 
 
 def _say(enabled: bool) -> Callable[[str], None]:
@@ -388,9 +389,12 @@ def waiting_for_nodes(trainer) -> str | None:
     environment = getattr(trainer.strategy, "cluster_environment", None)
     if trainer.num_nodes <= 1 or environment is None:
         return None
-    return (f"waiting for {trainer.num_nodes} machines to join at {environment.main_address}:{environment.main_port} "
-            f"(this is NODE_RANK {environment.node_rank()}); run the same command on every machine with NODE_RANK "
-            f"0..{trainer.num_nodes - 1} and the same MASTER_ADDR (an address of NODE_RANK 0 the others reach) and MASTER_PORT")
+    waiting = f"waiting for {trainer.num_nodes} machines to join at {environment.main_address}:{environment.main_port} (this is NODE_RANK {environment.node_rank()})"
+    if type(environment).__name__ != "LightningEnvironment":  # SLURM, torchrun...: the launcher starts the others
+        return waiting
+    unset = "" if os.environ.get("MASTER_PORT") else "; MASTER_PORT is not set, so this port is one this machine picked"
+    return (f"{waiting}; run the same command on every machine with NODE_RANK 0..{trainer.num_nodes - 1} and the same MASTER_ADDR "
+            f"(an address of NODE_RANK 0 the others reach) and MASTER_PORT{unset}")
 
 
 def train(config: TrainConfig) -> Path:

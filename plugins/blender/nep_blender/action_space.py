@@ -83,6 +83,7 @@ class BlenderActionSpace(ActionSpace):
         self.registry = registry
         self.version = f"bpy-{registry.blender}"
         self._op_tokens = {f"@{idname}": spec for idname, spec in registry.operators.items()}
+        self._non_edit_starts: frozenset[str] | None = None
         self._value_tokens: dict[tuple, list[str]] = {}
         self._property_indexes: dict[str, dict[str, int]] = {}
         self._value_sets: dict[int, frozenset[str]] = {}
@@ -309,7 +310,9 @@ class BlenderActionSpace(ActionSpace):
     def non_edit_start_tokens(self) -> frozenset[str]:
         """Operators that are not edits, so decoding never writes one as a suggestion: views, selections,
         undo, and calls that reach outside the scene or bake to disk (``OperatorSpec.is_edit``)."""
-        return frozenset(token for token, spec in self._op_tokens.items() if not spec.is_edit)
+        if self._non_edit_starts is None:
+            self._non_edit_starts = frozenset(token for token, spec in self._op_tokens.items() if not spec.is_edit)
+        return self._non_edit_starts
 
     def validate(self, action: Action) -> Action:
         """``action`` as a suggestion writes it; InvalidAction for a call NEP never suggests, one that reaches

@@ -194,19 +194,19 @@ def suggest_command(
     if markers is not None:
         check_writable(timelines[-1][1], markers, "--markers")
     events = version_events(timelines, spacing=3.0, pause=5.0, report=CollectReport())
-    domain, predictor = _predictor(model, data)
     context = context_from_events(events, session_id=f"suggest-{project.name}")
-    prediction, _ = checked_prediction(domain, context, predictor.predict(context, top_k), top_k)  # as nep serve sends it
     timeline, exact = editor_timeline(timelines[-1][1], context)
+    if markers is not None and not exact:
+        raise NepError(f"--markers {markers}: the history of --previous versions does not replay to {project} as read, "
+                       "so the suggestions cannot be placed on its items; no markers written")
+    domain, predictor = _predictor(model, data)
+    prediction, _ = checked_prediction(domain, context, predictor.predict(context, top_k), top_k)  # as nep serve sends it
     tracks = tracks_of(timeline)
     typer.echo(f"{project}: {counted(len(tracks), 'track')}, {counted(sum(len(items_of(track)) for track in tracks), 'item')}, "
                f"{timeline_rate(timeline):g} fps; {counted(len(context.edits()), 'edit')} of history ({prediction.latency_ms:.0f} ms)")
     for line in suggestion_lines(timeline, prediction):
         typer.echo(line)
     if markers is not None:
-        if not exact:
-            raise NepError(f"--markers {markers}: the history of --previous versions does not replay to {project} as read, "
-                           "so the suggestions cannot be placed on its items; no markers written")
         write_timeline(add_markers(timeline, prediction), markers)
         typer.echo(f"wrote {markers}")
     if png is not None:

@@ -56,8 +56,8 @@ class PluginApp(QObject):
             self._follow_view()
             self.runtime.tick()
             if self.swallowed_errors() != self.errors_shown:
+                self.runtime.notify()  # a listener that fails again adds to the count: shown from here, not again
                 self.errors_shown = self.swallowed_errors()
-                self.runtime.notify()
         except Exception:
             self._caught()
 

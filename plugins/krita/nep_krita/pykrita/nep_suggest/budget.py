@@ -44,7 +44,8 @@ def fit(job, budget=MAX_REQUEST_BYTES):
 
 
 class FittingClient(ServerClient):
-    """The shared client, each request fitted to ``MAX_REQUEST_BYTES`` before it is queued."""
+    """The shared client, each request fitted to ``MAX_REQUEST_BYTES`` on its worker thread, just before
+    it is sent (measuring a large history takes milliseconds that Krita's main thread must not spend)."""
 
-    def submit(self, job):
-        super().submit(fit(job))
+    def _do(self, job, url, token):
+        return super()._do(fit(job), url, token)
