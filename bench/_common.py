@@ -144,8 +144,8 @@ non_negative_int = at_least(0)
 
 
 def odd_int(text: str) -> int:
-    """An odd count of 3 or more (of runs: the median is then one of them, and not a cold one's)."""
-    value = at_least(3)(text)
+    """An odd count (of runs after the warm-up: the median is then one of them); 1 for a quick look."""
+    value = at_least(1)(text)
     if value % 2 == 0:
         raise argparse.ArgumentTypeError(f"must be odd (the median is then one run), got {value}")
     return value

@@ -101,5 +101,5 @@ def test_a_folder_that_is_not_empty_is_refused(tmp_path: Path) -> None:
     (out / "keep.txt").write_text("mine")
     done = run_tool("demo", "--out", str(out), "--index", index)
     assert done.returncode != 0
-    assert "exists and is not empty" in done.stderr and "Traceback" not in done.stderr
+    assert "exists and is not an empty folder" in done.stderr and "Traceback" not in done.stderr
     assert (out / "keep.txt").read_text() == "mine"
