@@ -326,3 +326,26 @@ def test_an_answer_that_drips_in_past_the_timeout_is_given_up_and_the_next_one_i
     finally:
         client.close()
         server.shutdown()
+
+
+def test_each_request_is_fitted_under_the_size_budget_from_its_oldest_history_events():
+    """Long Krita strokes, or Blender events naming many selected objects: every request still fits nep serve."""
+    budget = load("client")
+
+    events = [{"t": float(index), "action": {"kind": "stroke", "args": {"points": [[index, 0, 1.0, 0]] * 400}}} for index in range(64)]
+    suggest = {"kind": "suggest", "generation": ("s", 64), "payload": {"session": "s", "history": events, "state": {}, "top_k": 1}}
+    fitted = budget.fit(suggest, budget=100_000)
+    sent = fitted["payload"]["history"]
+    assert budget.encoded_size(fitted["payload"]) <= 100_000 < budget.encoded_size(dict(fitted["payload"], history=events[-len(sent) - 1:]))
+    assert sent == events[-len(sent):] and 0 < len(sent) < 64  # the newest events, as many as fit
+    assert budget.fit(dict(suggest, payload=dict(suggest["payload"], history=events[-2:])), budget=100_000)["payload"]["history"] == events[-2:]
+    feedback = {"kind": "feedback", "generation": ("s", 64), "start": 10,
+                "payload": {"session": "s", "history": events[10:], "suggestion": {"kind": "stroke", "args": {"points": [[0, 0]] * 50_000}}}}
+    fitted = budget.fit(feedback, budget=100_000)
+    assert fitted["start"] == 64 - len(fitted["payload"]["history"])  # the dropped events are not resent
+    assert "suggestion" not in fitted["payload"] and budget.encoded_size(fitted["payload"]) <= 100_000
+    assert feedback["payload"]["history"] == events[10:] and "suggestion" in feedback["payload"]  # the job queued is a copy
+    assert budget.MAX_REQUEST_BYTES <= 1024 * 1024 // 2  # well under what nep serve accepts
+    from nep_core.server.app import DEFAULT_MAX_BODY_BYTES
+
+    assert budget.MAX_REQUEST_BYTES < DEFAULT_MAX_BODY_BYTES

@@ -20,6 +20,38 @@ from collections import deque
 PATHS = {"suggest": "/v1/suggest", "feedback": "/v1/feedback"}
 MAX_LABEL = 200
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
+MAX_REQUEST_BYTES = 512 * 1024
+"""Most bytes of one request's body: half of what ``nep serve`` accepts by default (1 MiB, 413 above)."""
+
+
+def encoded_size(value):
+    """Bytes of ``value`` as the client sends it (``json.dumps`` with its defaults, UTF-8)."""
+    return len(json.dumps(value).encode("utf-8"))
+
+
+def fit(job, budget=MAX_REQUEST_BYTES):
+    """``job`` with its payload at most ``budget`` bytes: its oldest history events dropped (a feedback
+    job's ``start`` moved past them), then a feedback's echoed suggestion. Long strokes (Krita) or many
+    selected objects named in each event (Blender) would otherwise make every request a 413; the app's
+    session log on disk keeps everything."""
+    payload = job["payload"]
+    if encoded_size(payload) <= budget:
+        return job
+    history = payload.get("history") or []
+    room = budget - encoded_size(dict(payload, history=[]))
+    kept, size = 0, 0
+    for event in reversed(history):
+        size += encoded_size(event) + (2 if kept else 0)  # ", " between two events
+        if size > room:
+            break
+        kept += 1
+    dropped = len(history) - kept
+    fitted = dict(job, payload=dict(payload, history=history[dropped:]))
+    if "start" in job:
+        fitted["start"] = job["start"] + dropped
+    if job["kind"] == "feedback" and encoded_size(fitted["payload"]) > budget:
+        fitted["payload"].pop("suggestion", None)
+    return fitted
 
 
 class Result:
@@ -182,6 +214,7 @@ class ServerClient:
         self._disconnect()
 
     def _do(self, job, url, token):
+        job = fit(job)  # here on the worker: measuring a long history takes milliseconds the app's UI must not spend
         try:
             scheme, host, port, prefix = parse_base_url(url)
         except ValueError as error:

@@ -697,7 +697,7 @@ def scenario_errors(home):
 
 def scenario_long(home):
     """A painter's long strokes with a real ``nep serve``: every request stays under its size limit."""
-    from nep_suggest.budget import fit
+    from nep_suggest.client import fit
 
     document = new_document("long", 1000, 1000)
     runtime = new_runtime(document, os.path.join(home, "logs-long"), server=os.environ["NEP_DRIVER_SERVER"], enabled=True)

@@ -505,29 +505,6 @@ def test_server_actions_are_kept_to_the_action_space_and_their_labels_bounded(tm
         assert bool(problem) is (index != 15), (index, problem)
 
 
-def test_each_request_is_fitted_under_the_size_budget_from_its_oldest_history_events(tmp_path, monkeypatch):
-    pure_plugin_modules(tmp_path, monkeypatch)
-    from nep_suggest import budget
-
-    events = [{"t": float(index), "action": {"kind": "stroke", "args": {"points": [[index, 0, 1.0, 0]] * 400}}} for index in range(64)]
-    suggest = {"kind": "suggest", "generation": ("s", 64), "payload": {"session": "s", "history": events, "state": {}, "top_k": 1}}
-    fitted = budget.fit(suggest, budget=100_000)
-    sent = fitted["payload"]["history"]
-    assert budget.encoded_size(fitted["payload"]) <= 100_000 < budget.encoded_size(dict(fitted["payload"], history=events[-len(sent) - 1:]))
-    assert sent == events[-len(sent):] and 0 < len(sent) < 64  # the newest events, as many as fit
-    assert budget.fit(dict(suggest, payload=dict(suggest["payload"], history=events[-2:])), budget=100_000)["payload"]["history"] == events[-2:]
-    feedback = {"kind": "feedback", "generation": ("s", 64), "start": 10,
-                "payload": {"session": "s", "history": events[10:], "suggestion": {"kind": "stroke", "args": {"points": [[0, 0]] * 50_000}}}}
-    fitted = budget.fit(feedback, budget=100_000)
-    assert fitted["start"] == 64 - len(fitted["payload"]["history"])  # the dropped events are not resent
-    assert "suggestion" not in fitted["payload"] and budget.encoded_size(fitted["payload"]) <= 100_000
-    assert feedback["payload"]["history"] == events[10:] and "suggestion" in feedback["payload"]  # the job queued is a copy
-    assert budget.MAX_REQUEST_BYTES <= 1024 * 1024 // 2  # well under what nep serve accepts
-    from nep_core.server.app import DEFAULT_MAX_BODY_BYTES
-
-    assert budget.MAX_REQUEST_BYTES < DEFAULT_MAX_BODY_BYTES
-
-
 def test_a_token_from_the_environment_is_used_but_never_stored(tmp_path, monkeypatch):
     pure_plugin_modules(tmp_path, monkeypatch)
     from nep_suggest import settings

@@ -8,14 +8,13 @@ history as it is now (``generation``); older ones are dropped. Accept checks the
 (accepted, dismissed, refused, ignored) goes to the session log and the server. With *Record* off
 nothing is written: no session log, and no feedback request (``nep serve`` stores what feedback
 carries); suggestion requests still carry the newest events, which the server needs to predict and
-does not store. Each request is cut to fit ``budget.MAX_REQUEST_BYTES``.
+does not store. Each request is cut to fit ``client.MAX_REQUEST_BYTES``.
 """
 
 import os
 
 from . import checks, painter
-from .budget import FittingClient
-from .client import check_suggestions
+from .client import ServerClient, check_suggestions
 from .feedback import FeedbackMixin
 from .ghost import Ghost
 from .recorder import BrushWatcher, StrokeBuilder, stroke_action
@@ -25,7 +24,7 @@ from .strokes import Stroke
 VERSION = "0.1.0"
 TICK_MS = 250
 HISTORY_EVENTS = 64
-"""Newest events sent with each suggestion request (fewer where they would not fit ``budget.MAX_REQUEST_BYTES``)."""
+"""Newest events sent with each suggestion request (fewer where they would not fit ``client.MAX_REQUEST_BYTES``)."""
 SUGGESTIONS_ASKED = 1
 """The docker previews one ghost stroke, so it asks the server for the best suggestion only (a
 search for three strokes costs the server about four times as much)."""
@@ -237,7 +236,7 @@ class Runtime(FeedbackMixin):
 
     def _configure(self):
         if self.client is None:
-            self.client = FittingClient(self.settings.server_url, self.settings.token, timeout=REQUEST_TIMEOUT, thread_name="nep-krita-client")
+            self.client = ServerClient(self.settings.server_url, self.settings.token, timeout=REQUEST_TIMEOUT, thread_name="nep-krita-client")
         elif (self.client.url, self.client.token) != (self.settings.server_url, self.settings.token):
             self.client.configure(self.settings.server_url, self.settings.token)
             self.asked_generation = None
