@@ -122,6 +122,28 @@ def test_the_exact_match_mode_scores_only_exactly_the_users_action(tags_domain):
         RewardWeights(match_mode="chrf")
 
 
+
+def test_verifiers_are_not_run_when_no_weighted_part_of_the_reward_needs_them(tags_domain):
+    class Counting(_Judge):
+        calls = 0
+
+        def verify(self, context, predicted, reference=None):
+            Counting.calls += 1
+            return super().verify(context, predicted, reference)
+
+    space = tags_domain.action_space
+    right, near = space.validate(Action("open", target="a")), space.validate(Action("open", target="b"))
+    items = [(None, right, right), (None, near, right), (None, NO_EDIT, right), (None, None, right)]
+    unjudged = VerifierRewards(_domain(tags_domain, {"judge": Counting()}), RewardWeights(valid=0.0, match_mode="exact", no_edit=0.5))
+    parts = unjudged.score(items)
+    assert Counting.calls == 0
+    assert [part.total for part in parts] == pytest.approx([1.0, 0.0, -0.5, -0.5])
+    assert [part.valid for part in parts] == [None, None, 1.0, 0.0]  # an edit's validity is not measured, not guessed
+    judged = VerifierRewards(_domain(tags_domain, {"judge": Counting()}), RewardWeights(valid=0.25, match_mode="exact"))
+    assert [part.valid for part in judged.score(items)] == [1.0, 1.0, 1.0, 0.0] and Counting.calls == 2
+    assert VerifierRewards(_domain(tags_domain, {"judge": Counting()}), RewardWeights(valid=0.0)).score(items[:1])[0].valid == 1.0
+    assert Counting.calls == 3  # the verifiers' match needs them
+
 def test_a_domain_declares_its_rewards_and_each_option_given_replaces_only_its_field():
     from nep_core.cli.rl import domain_rewards
 

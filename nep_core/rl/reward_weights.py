@@ -28,6 +28,11 @@ class RewardWeights:
         if not (self.valid or self.match or self.no_edit):
             raise NepError("--reward-valid, --reward-match and --reward-no-edit are all 0, so no rollout would be rewarded; set one above 0")
 
+    @property
+    def needs_verifiers(self) -> bool:
+        """Whether any weighted part of the reward depends on a verifier's verdict (validity, or the verifiers' match)."""
+        return bool(self.valid) or (bool(self.match) and self.match_mode == "verifier")
+
     def overridden(self, **given: float | str | None) -> RewardWeights:
         """A copy with the given fields replaced; a ``None`` keeps this one's value."""
         return replace(self, **{name: value for name, value in given.items() if value is not None})

@@ -12,7 +12,9 @@
 
 With the default weights, suggesting beats silence in expectation about where it does for exact
 match (docs/rl.md). A rollout that does not decode, or that a verifier raises on, scores as invalid
-(0, 0, -1) and is counted in ``RewardReport``; it is never a silent zero.
+(0, 0, -1) and is counted in ``RewardReport``; it is never a silent zero. When no weighted part
+depends on a verdict (``--reward-valid 0 --match-mode exact``) the verifiers are not run, and
+``valid`` is None (not measured) instead of a guess.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class RewardParts:
-    valid: float
+    valid: float | None
+    """None when the verifiers were not asked (no weighted part needed them)."""
     match: float
     calibration: float
     total: float
@@ -64,7 +67,8 @@ class VerifierRewards:
         verdicts: dict[int, list] = {index: [] for index, (_, action, _) in enumerate(items) if action is not None and not action.is_no_edit}
         errors: dict[int, str] = {}
         asked = [index for index in verdicts]
-        for name, verifier in self.domain.verifiers.items():
+        judges = self.domain.verifiers.items() if self.weights.needs_verifiers else ()
+        for name, verifier in judges:
             indexes = [index for index in asked if index not in errors]
             batch = [items[index] for index in indexes]
             try:
@@ -93,6 +97,8 @@ class VerifierRewards:
                 parts.append(self._invalid("the rollout is not a complete valid action"))
             elif index in errors:
                 parts.append(self._invalid(errors[index]))
+            elif not self.weights.needs_verifiers:
+                parts.append(self.from_verdicts(action, reference, None))
             else:
                 parts.append(self.from_verdicts(action, reference, verdicts.get(index, [])))
         return parts
@@ -101,12 +107,13 @@ class VerifierRewards:
         errors[index] = message
         self.report.verifier_errors[message] = self.report.verifier_errors.get(message, 0) + 1
 
-    def from_verdicts(self, action: Action, reference: Action | None, verdicts: Sequence[Verdict]) -> RewardParts:
-        """The reward of a decoded ``action`` given every verifier's verdict on it (none for NO_EDIT)."""
+    def from_verdicts(self, action: Action, reference: Action | None, verdicts: Sequence[Verdict] | None) -> RewardParts:
+        """The reward of a decoded ``action`` given every verifier's verdict on it (none for NO_EDIT;
+        ``None``: the verifiers were not asked)."""
         if action.is_no_edit:
             silent_right = reference is None or reference.is_no_edit
             return self._combine(1.0, float(silent_right), 1.0 if silent_right else -1.0)
-        valid = float(all(verdict.valid for verdict in verdicts))
+        valid = None if verdicts is None else float(all(verdict.valid for verdict in verdicts))
         if self.weights.match_mode == "exact":
             match = float(reference is not None and action == canonical_action(reference, self.domain.action_space))
         else:
@@ -114,9 +121,9 @@ class VerifierRewards:
         acted = reference is not None and not reference.is_no_edit
         return self._combine(valid, match, 0.0 if acted else -1.0)
 
-    def _combine(self, valid: float, match: float, calibration: float, error: str | None = None) -> RewardParts:
+    def _combine(self, valid: float | None, match: float, calibration: float, error: str | None = None) -> RewardParts:
         weights = self.weights
-        total = weights.valid * valid + weights.match * match + weights.no_edit * calibration
+        total = weights.valid * (valid or 0.0) + weights.match * match + weights.no_edit * calibration
         return RewardParts(valid, match, calibration, total, error)
 
     def _invalid(self, error: str) -> RewardParts:

@@ -455,10 +455,12 @@ class RLSystem(NextEditSystem):
     def _rollout_stats(parts, completions: Sequence[Completion], rewards: torch.Tensor) -> dict[str, float]:
         count = max(len(parts), 1)
         edits = [part for part, completion in zip(parts, completions) if completion.action is not None and not completion.action.is_no_edit]
+        judged = [part.valid for part in parts if part.valid is not None]
+        validity = {"reward_valid": sum(judged) / len(judged)} if judged and len(judged) == len(parts) else {}
         return {
             "reward": float(rewards.mean()),
             "reward_std": float(rewards.std()) if rewards.numel() > 1 else 0.0,
-            "reward_valid": sum(part.valid for part in parts) / count,
+            **validity,
             "reward_match": sum(part.match for part in parts) / count,
             "reward_calibration": sum(part.calibration for part in parts) / count,
             "invalid_share": sum(part.error is not None for part in parts) / count,
