@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from nep_core.cli.common import domain_option, location_model_option, make_output_folder, model_option
-from nep_core.server.app import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HISTORY_EVENTS
+from nep_core.server.defaults import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HISTORY_EVENTS
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 

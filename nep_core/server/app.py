@@ -39,14 +39,12 @@ from nep_core.server.schemas import (
     SuggestRequest,
     SuggestResponse,
 )
+from nep_core.server.defaults import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HISTORY_EVENTS, DEFAULT_MAX_JSON_DEPTH
 from nep_core.server.history_cache import ParsedHistories
 from nep_core.server.speculation import SpeculationSettings
 from nep_core.server.suggest import Answer, SuggestionService
 from nep_core.session import Context, latest_state
 
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
-DEFAULT_MAX_HISTORY_EVENTS = 4096
-DEFAULT_MAX_JSON_DEPTH = 32
 SUGGEST_PATH, FEEDBACK_PATH, HEALTH_PATH = "/v1/suggest", "/v1/feedback", "/v1/health"
 
 log = logging.getLogger("nep.server")
