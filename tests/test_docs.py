@@ -154,3 +154,55 @@ def test_python_examples_compile(page):
     for number, (language, _info, body) in enumerate(code_blocks((DOCS / page).read_text()), start=1):
         if language == "python":
             compile(body, f"docs/{page}, code block {number}", "exec")
+
+
+def documented_command_lines() -> list[tuple[str, str]]:
+    """(page, command line) of every `nep ...` line in the README and docs: shell blocks (continuations joined) and inline code."""
+    lines = []
+    for page in [REPO / "README.md", *sorted(DOCS.rglob("*.md"))]:
+        text = page.read_text()
+        for language, _info, body in code_blocks(text):
+            if language in ("", "bash", "sh", "shell", "console"):
+                for line in body.replace("\\\n", " ").splitlines():
+                    for part in re.split(r"&&|\|\||[|;]", line.split(" #")[0]):
+                        part = part.strip().removeprefix("$ ").strip()
+                        if part.startswith("nep "):
+                            lines.append((page.relative_to(REPO).as_posix(), part))
+        lines += [(page.relative_to(REPO).as_posix(), inline) for inline in re.findall(r"`(nep [^`\n]+)`", text)]
+    return lines
+
+
+WRITTEN_IN_THE_TUTORIAL = {"kinds"}
+"""Commands that docs/writing-plugins.md shows a plugin author how to add (they exist once written)."""
+
+
+def test_every_documented_command_line_names_real_commands_and_options():
+    import shlex
+
+    import typer.main
+
+    from nep_core.cli.main import app
+    from nep_core.plugins import add_plugin_commands
+
+    add_plugin_commands(app)
+    root = typer.main.get_command(app)
+    wrong = []
+    lines = documented_command_lines()
+    assert len(lines) > 200
+    for page, line in lines:
+        try:
+            words = shlex.split(line)[1:]
+        except ValueError:  # an unclosed quote in prose
+            continue
+        command, path = root, ["nep"]
+        while hasattr(command, "commands") and words and words[0] in command.commands:
+            command = command.commands[words[0]]
+            path.append(words.pop(0))
+        if hasattr(command, "commands"):
+            if words and re.fullmatch(r"[a-z][a-z-]+", words[0]) and words[0] not in WRITTEN_IN_THE_TUTORIAL:
+                wrong.append(f"{page}: `{line}`: {' '.join(path)} has no command {words[0]}")
+            continue
+        options = {name for parameter in command.params for name in (*parameter.opts, *parameter.secondary_opts)} | {"--help"}
+        wrong += [f"{page}: `{line}`: {' '.join(path)} has no option {word.split('=')[0]}"
+                  for word in words if word.startswith("--") and word.split("=")[0] not in options]
+    assert not wrong, "\n".join(wrong)
