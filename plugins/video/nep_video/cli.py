@@ -3,14 +3,28 @@
 ``suggest PROJECT`` reads the timeline (any format ``formats.py`` reads; earlier saved versions given
 with ``--previous`` become the history), asks the model and prints the top suggestions as clip
 name, timecode and frames; ``--markers OUT`` writes them as markers onto a copy of the editor's timeline
-(red: the best; .otio, .otioz, .edl or .xml), ``--png OUT.png`` draws the timeline with the best one highlighted. ``watch
+(red: the best; .otio, .otioz, .edl or .xml), ``--png OUT.png`` draws the timeline with the best one highlighted,
+``--accept N --out OUT`` writes the editor's timeline with printed suggestion N applied. ``watch
 PROJECT`` re-suggests each time the file is saved, the edits since the last save (diffed) added to
-the history; with ``--log`` it records the session where the ``editor`` collector reads it.
+the history; with ``--accept-to OUT`` a number typed on stdin writes the latest save with that
+suggestion applied; with ``--log`` it records the session, with feedback on the suggestions shown
+(accepted, or ignored by the next save's edits), where the ``editor`` collector reads it.
+An accepted edit is one ``checked_prediction`` kept (the domain's verifiers passed it, as ``nep
+serve``'s), applied with ``edits.apply_edit`` and refused when it adds a ``timeline_problems``
+problem (the verifier's rule) or OUT's format cannot hold the result; nothing else of the model's
+output is run.
 """
 
 from __future__ import annotations
 
+import errno
+import os
+import queue
+import signal
+import sys
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -18,20 +32,24 @@ import opentimelineio as otio
 import typer
 
 from nep_core.actions import Action
+from nep_core.appkit.feedback import feedback_record
 from nep_core.cli.common import make_output_file_folder
 from nep_core.cli.subapp import tools_app
 from nep_core.collector import CollectReport
 from nep_core.encoder import context_from_events
-from nep_core.errors import NepError
+from nep_core.errors import InvalidAction, NepError
+from nep_core.inference.predictor import Prediction
 from nep_core.server.suggest import checked_prediction
-from nep_core.session import Session
+from nep_core.session import Event, Session
 from nep_video.collectors.history import diff_events, version_events
+from nep_video.edits import apply_edit
 from nep_video.formats import (
-    ADAPTERS, SUFFIXES, TIMECODE_RATES, WRITTEN_ADAPTERS, check_writable, exact_rate, read_timeline, write_timeline,
+    ADAPTERS, SUFFIXES, TIMECODE_RATES, WRITTEN_ADAPTERS, check_writable, exact_rate, read_timeline, write_timeline, written_adapter,
 )
 from nep_video.render import render_timeline
 from nep_video.replay import timeline_at
-from nep_video.timeline import items_of, source_range, timeline_rate, tracks_of, view_of
+from nep_video.timeline import items_of, source_range, timeline_problems, timeline_rate, tracks_of, view_of
+from nep_video.verifier import added_problem
 
 app = tools_app("video", "Video tools: next-edit suggestions on OTIO, EDL, FCP XML and Kdenlive/Shotcut timelines.")
 
@@ -170,6 +188,49 @@ def add_markers(timeline: otio.schema.Timeline, prediction) -> otio.schema.Timel
     return marked
 
 
+RESOLVE_IMPORT = "Resolve: File > Import > Timeline"
+IMPORT_HINTS = {"otio_json": f"{RESOLVE_IMPORT}, or any OTIO tool", "otioz": "any OTIO tool that reads .otioz bundles",
+                "cmx_3600": f"{RESOLVE_IMPORT}; Premiere: File > Import", "fcp_xml": f"{RESOLVE_IMPORT}; Premiere: File > Import"}
+"""How to bring a timeline NEP wrote into an editor, by the adapter that wrote it."""
+
+
+def accepted_edit(timeline: otio.schema.Timeline, prediction: Prediction, number: int, out: Path, option: str) -> tuple[Action, otio.schema.Timeline]:
+    """Printed suggestion ``number`` (from 1) and ``timeline`` (the editor's, as read) with it applied by
+    ``apply_edit``. The suggestion passed the domain's verifiers in ``checked_prediction``; the edited
+    timeline must add no ``timeline_problems`` problem (the verifier's rule) and fit ``out``'s format.
+    Otherwise a one-line NepError, and nothing is written."""
+    suggestions = prediction.suggestions
+    if not suggestions:
+        raise NepError(f"no suggestion to accept: the best is no edit (p={prediction.p_no_edit:.2f}); nothing written")
+    if not 1 <= number <= len(suggestions):
+        raise NepError(f"there is no suggestion {number}: {counted(len(suggestions), 'suggestion')} printed; nothing written")
+    action = suggestions[number - 1].action
+    named = f"suggestion {number} ({editor_terms(timeline, action)})"
+    try:
+        edited = apply_edit(timeline, action)
+    except InvalidAction as error:
+        raise NepError(f"{named} does not apply to the editor's timeline: {error}; nothing written") from None
+    problem = added_problem(timeline_problems(timeline), timeline_problems(edited))
+    if problem is not None:
+        raise NepError(f"{named} would leave the timeline inconsistent: {problem}; nothing written")
+    check_writable(edited, out, option)
+    return action, edited
+
+
+def accepted_lines(timeline: otio.schema.Timeline, action: Action, number: int, out: Path, project: Path) -> list[str]:
+    """What was applied and written, and how to bring it into the editor."""
+    return [f"applied {number}. {editor_terms(timeline, action)}; wrote {out}",
+            f"import it as a new timeline ({IMPORT_HINTS[written_adapter(out)]}); {project} is unchanged"]
+
+
+def check_placed(exact: bool, option: str, path: Path, project: Path, history: str) -> None:
+    """NepError when the suggestions cannot be placed on the editor's timeline: ``history`` (the
+    versions NEP diffed) does not replay to ``project`` as read (``editor_timeline``)."""
+    if not exact:
+        raise NepError(f"{option} {path}: {history} does not replay to {project} as read, "
+                       "so the suggestions cannot be placed on its items; nothing written")
+
+
 @app.command("suggest")
 def suggest_command(
     project: Path = typer.Argument(..., help="The timeline: .otio/.otiod/.otioz, .edl, .xml (FCP7), .kdenlive or .mlt."),
@@ -179,26 +240,37 @@ def suggest_command(
     rate: Optional[float] = typer.Option(None, "--rate", help="Frame rate of EDL files (EDLs do not record one; default: inferred from their timecodes, 24 when no frame number is over 23)."),
     markers: Optional[Path] = typer.Option(None, "--markers", help="Write the editor's timeline with the suggestions as markers here (.otio, .otioz, .edl or .xml)."),
     png: Optional[Path] = typer.Option(None, "--png", help="Draw the timeline with the best suggestion highlighted (PNG)."),
+    accept: Optional[int] = typer.Option(None, "--accept", min=1, help="Apply printed suggestion N (1: the best) and write the timeline to --out."),
+    out: Optional[Path] = typer.Option(None, "--out", help="With --accept: write the editor's timeline with that edit here (.otio, .otioz, .edl or .xml; never PROJECT)."),
     data: Optional[str] = typer.Option(None, "--data", help="Sessions to fit a baseline on (default: the default dataset)."),
 ) -> None:
     """Print the likeliest next edits on PROJECT.
 
-    Example: nep video suggest cut_v3.xml --previous cut_v1.xml --previous cut_v2.xml --model runs/video --markers next.otio
+    With --accept N --out OUT, the editor's timeline as read, with printed suggestion N applied (and
+    everything else kept), is written to OUT, to be imported as a new timeline; PROJECT is never
+    written. --markers may go with it: the markers go on the timeline as read, in their own file.
+
+    Example: nep video suggest cut_v3.xml --previous cut_v1.xml --previous cut_v2.xml --model runs/video --accept 1 --out next.otio
     """
+    if (accept is None) != (out is None):
+        raise NepError(f"--accept {accept} needs --out FILE: where to write the edited timeline" if out is None
+                       else f"--out {out} needs --accept N: the number of the printed suggestion to apply")
+    if accept is not None and accept > top_k:
+        raise NepError(f"--accept {accept}: at most --top-k {top_k} suggestions are printed")
     files = [*previous, project]
-    check_outputs(rate, png, markers, inputs=files)
+    outputs = {option: path for option, path in (("--markers", markers), ("--out", out)) if path is not None}
+    check_outputs(rate, png, inputs=files, timelines=outputs)
     notes: list[str] = []
     timelines = [(path, read_timeline(path, rate, notes)) for path in files]
     for note in notes:
         typer.echo(f"note: {note}", err=True)
-    if markers is not None:
-        check_writable(timelines[-1][1], markers, "--markers")
+    for option, path in outputs.items():
+        check_writable(timelines[-1][1], path, option)
     events = version_events(timelines, spacing=3.0, pause=5.0, report=CollectReport())
     context = context_from_events(events, session_id=f"suggest-{project.name}")
     timeline, exact = editor_timeline(timelines[-1][1], context)
-    if markers is not None and not exact:
-        raise NepError(f"--markers {markers}: the history of --previous versions does not replay to {project} as read, "
-                       "so the suggestions cannot be placed on its items; no markers written")
+    for option, path in outputs.items():
+        check_placed(exact, option, path, project, "the history of --previous versions")
     domain, predictor = _predictor(model, data)
     prediction, _ = checked_prediction(domain, context, predictor.predict(context, top_k), top_k)  # as nep serve sends it
     tracks = tracks_of(timeline)
@@ -206,9 +278,15 @@ def suggest_command(
                f"{timeline_rate(timeline):g} fps; {counted(len(context.edits()), 'edit')} of history ({prediction.latency_ms:.0f} ms)")
     for line in suggestion_lines(timeline, prediction):
         typer.echo(line)
+    if accept is not None:
+        action, edited = accepted_edit(timeline, prediction, accept, out, "--out")  # refused before anything is written
     if markers is not None:
         write_timeline(add_markers(timeline, prediction), markers)
         typer.echo(f"wrote {markers}")
+    if accept is not None:
+        write_timeline(edited, out)
+        for line in accepted_lines(timeline, action, accept, out, project):
+            typer.echo(line)
     if png is not None:
         save_picture(context, timeline, prediction, png)
         typer.echo(f"wrote {png}")
@@ -223,9 +301,16 @@ def save_picture(context, timeline: otio.schema.Timeline, prediction, png: Path)
         render_timeline(timeline_at(context).view, best, editor_terms(timeline, best) if best else "no suggestion").save(temporary)
 
 
-def check_outputs(rate: float | None, png: Path | None, markers: Path | None = None, inputs: list[Path] = ()) -> None:
-    """Options checked before any work: an EDL ``--rate``, a ``--png`` Pillow can write and a
-    ``--markers`` .otio file that is none of the inputs, in folders that exist."""
+WRITTEN = {"--markers": ("markers", "the markers"), "--out": ("edited timelines", "the edited timeline"),
+           "--accept-to": ("edited timelines", "the edited timeline")}
+"""What each timeline output option writes, as its errors name it (in general, and this once)."""
+
+
+def check_outputs(rate: float | None, png: Path | None, inputs: list[Path] = (), timelines: dict[str, Path | None] | None = None) -> None:
+    """Options checked before any work: an EDL ``--rate``, a ``--png`` Pillow can write and timeline
+    outputs (``timelines``: option to path, ``--markers``, ``--out``, ``--accept-to``) NEP can write
+    that are none of the inputs (the editor's project is never overwritten), each its own file, in
+    folders that exist."""
     from PIL import Image
 
     if rate is not None and exact_rate(rate) not in TIMECODE_RATES:
@@ -234,11 +319,18 @@ def check_outputs(rate: float | None, png: Path | None, markers: Path | None = N
     make_output_file_folder(png, "--png")
     if png is not None and png.suffix.lower() not in Image.registered_extensions():
         raise NepError(f"--png {png}: give a picture file name, such as next.png")
-    make_output_file_folder(markers, "--markers")
-    if markers is not None and ADAPTERS.get(markers.suffix.lower()) not in WRITTEN_ADAPTERS:
-        raise NepError(f"--markers {markers}: NEP writes markers to .otio, .otioz, .edl or .xml files, not '{markers.suffix}'")
-    if markers is not None and any(markers.resolve() == path.resolve() for path in inputs):
-        raise NepError(f"--markers {markers} is a timeline being read; write the markers to another file")
+    written: dict[Path, str] = {}
+    for option, path in (timelines or {}).items():
+        if path is None:
+            continue
+        make_output_file_folder(path, option)
+        if ADAPTERS.get(path.suffix.lower()) not in WRITTEN_ADAPTERS:
+            raise NepError(f"{option} {path}: NEP writes {WRITTEN[option][0]} to .otio, .otioz, .edl or .xml files, not '{path.suffix}'")
+        if any(path.resolve() == source.resolve() for source in inputs):
+            raise NepError(f"{option} {path} is a timeline being read; write {WRITTEN[option][1]} to another file")
+        if path.resolve() in written:
+            raise NepError(f"{option} {path} is also the {written[path.resolve()]} file; give each its own")
+        written[path.resolve()] = option
 
 
 SETTLE_S = 1.0
@@ -262,8 +354,9 @@ def watch_command(
     rate: Optional[float] = typer.Option(None, "--rate", help="Frame rate of EDL files (default: inferred from their timecodes)."),
     interval: float = typer.Option(0.5, "--interval", min=0.05, help="Seconds between looks at the file."),
     max_updates: int = typer.Option(0, "--max-updates", min=0, help="Stop after this many suggestions (0: never)."),
-    log: bool = typer.Option(False, "--log", help="Record the session in $NEP_HOME/logs/video (the editor collector reads it)."),
+    log: bool = typer.Option(False, "--log", help="Record the session, with feedback on the suggestions, in $NEP_HOME/logs/video (the editor collector reads it)."),
     png: Optional[Path] = typer.Option(None, "--png", help="Redraw this PNG with the best suggestion at each save."),
+    accept_to: Optional[Path] = typer.Option(None, "--accept-to", help="Type a suggestion's number and Enter (Enter alone: 1) to write the latest save with it applied here (.otio, .otioz, .edl or .xml; never PROJECT)."),
     data: Optional[str] = typer.Option(None, "--data", help="Sessions to fit a baseline on (default: the default dataset)."),
 ) -> None:
     """Re-suggest each time PROJECT is saved; Ctrl-C stops (exit status 0).
@@ -271,56 +364,219 @@ def watch_command(
     A save that still cannot be read once it has stopped changing for a second is reported on one line
     (`unreadable: ...`) and the next save awaited; a half-written one is read again when it changes.
 
-    Example: nep video watch ~/edit/interview.kdenlive --model runs/video --png /tmp/next.png
+    With --accept-to OUT, a suggestion's number typed on stdin and Enter (Enter alone: 1) writes the
+    latest save, with that suggestion applied, to OUT, to be imported as a new timeline; a refusal is
+    one line and the watch goes on, as it does at the end of stdin. With --log, the best suggestion of
+    each save is logged as accepted (or the one accepted instead), else as ignored at the next save
+    that changes the timeline.
+
+    Example: nep video watch ~/edit/interview.kdenlive --model runs/video --accept-to ~/edit/next.otio --log
     """
     from nep_core.app_logs import app_log_folder
-    from nep_core.sessionlog import new_session_id, utc_now, write_session
 
-    check_outputs(rate, png, inputs=[project])
+    check_outputs(rate, png, inputs=[project], timelines={"--accept-to": accept_to})
     if project.suffix.lower() not in ADAPTERS:
         raise NepError(f"{project}: unsupported format '{project.suffix}' (supported: {', '.join(SUFFIXES)})")
     if not project.parent.is_dir():
         raise NepError(f"{project}: no such folder {project.parent}; watch a file in a folder that exists")
     domain, predictor = _predictor(model, data)
-    session = Session(id=new_session_id(), domain="video", created=utc_now(), meta={"source": "watch", "app": "nep video watch", "project": str(project)})
-    previous = None
-    seen = failing = None
-    failing_since = 0.0
-    started = time.monotonic()
-    updates = 0
+    watcher = Watcher(project, rate, domain, predictor, top_k, png, accept_to, app_log_folder("video") if log else None)
     typer.echo(f"watching {project} (Ctrl-C stops)" + ("" if project.exists() else "; it does not exist yet: waiting for the editor to save it"))
+    if accept_to is not None:
+        typer.echo(f"to accept a suggestion, type its number and Enter (Enter alone: 1): the save with it applied goes to {accept_to}")
     try:
-        while not max_updates or updates < max_updates:
-            signature = _signature(project)
+        watcher.run(interval, max_updates)
+    except KeyboardInterrupt:
+        typer.echo("stopped")
+
+
+@dataclass
+class Shown:
+    """The suggestions printed after save number ``save``, placed on ``timeline`` (the editor's, as read,
+    when ``exact``: NEP's replay of the history has the same items), at session time ``at``; which
+    one was accepted, if any."""
+
+    save: int
+    timeline: otio.schema.Timeline
+    exact: bool
+    prediction: Prediction
+    at: float
+    accepted: int | None = None
+
+
+class Watcher:
+    """One ``nep video watch``: the session made of the saves, the latest save's suggestions, the
+    numbers typed to accept one, and the feedback on them (logged to ``log_folder`` when given)."""
+
+    def __init__(self, project: Path, rate: float | None, domain, predictor, top_k: int, png: Path | None,
+                 accept_to: Path | None, log_folder: Path | None):
+        from nep_core.sessionlog import new_session_id, utc_now
+
+        self.project, self.rate, self.domain, self.predictor, self.top_k, self.png = project, rate, domain, predictor, top_k, png
+        self.accept_to = accept_to
+        self.session = Session(id=new_session_id(), domain="video", created=utc_now(),
+                               meta={"source": "watch", "app": "nep video watch", "project": str(project)})
+        self.log_path = None if log_folder is None else log_folder / f"{self.session.id}.jsonl"
+        self.keys = typed_lines() if accept_to is not None else None
+        self.started = time.monotonic()
+        self.previous: otio.schema.Timeline | None = None
+        self.shown: Shown | None = None
+        self.saves = 0
+
+    def now(self) -> float:
+        """Seconds into the session."""
+        return round(time.monotonic() - self.started, 3)
+
+    def run(self, interval: float, max_updates: int) -> None:
+        """Look at the file every ``interval`` seconds (taking typed numbers meanwhile) until ``max_updates`` saves (0: forever)."""
+        seen = failing = None
+        failing_since = 0.0
+        while not max_updates or self.saves < max_updates:
+            signature = _signature(self.project)
             if signature is None or signature == seen:
-                time.sleep(interval)
+                self.pause(interval)
                 continue
             try:
-                timeline = read_timeline(project, rate)
+                timeline = read_timeline(self.project, self.rate)
             except NepError as error:  # half-written by the editor, or a save NEP cannot read
                 if failing != signature:
                     failing, failing_since = signature, time.monotonic()
                 elif time.monotonic() - failing_since >= SETTLE_S:
                     typer.echo(f"unreadable: {error}; waiting for the next save")
                     seen = signature
-                time.sleep(interval)
+                self.pause(interval)
                 continue
             seen = signature
-            now = round(time.monotonic() - started, 3)
-            if previous is None:
-                session.events.extend(version_events([(project, timeline)], 3.0, 5.0, CollectReport(), t=now))
-            else:
-                session.events.extend(diff_events(previous, timeline, project, now, 0.5, CollectReport()))
-            previous = timeline
-            context = context_from_events(session.events, session.id)
-            prediction, _ = checked_prediction(domain, context, predictor.predict(context, top_k), top_k)
-            updates += 1
-            typer.echo(f"-- save {updates}: {counted(len(context.edits()), 'edit')} so far ({prediction.latency_ms:.0f} ms)")
-            for line in suggestion_lines(editor_timeline(timeline, context)[0], prediction):
-                typer.echo(line)
-            if png is not None:
-                save_picture(context, timeline, prediction, png)
-            if log:
-                write_session(app_log_folder("video") / f"{session.id}.jsonl", session)
-    except KeyboardInterrupt:
-        typer.echo("stopped")
+            self.saved(timeline)
+
+    def pause(self, interval: float) -> None:
+        """Wait ``interval`` seconds, or less when a line is typed (then take it)."""
+        if self.keys is None:
+            time.sleep(interval)
+            return
+        try:
+            typed = self.keys.get(timeout=interval)
+        except queue.Empty:
+            return
+        if typed is None:
+            self.keys = None
+            typer.echo("end of input: suggestions can no longer be accepted here; still watching")
+        else:
+            self.accept(typed)
+
+    def saved(self, timeline: otio.schema.Timeline) -> None:
+        """A save: its edits into the history (after the feedback on the suggestions it passed over), then new suggestions."""
+        now = self.now()
+        if self.previous is None:
+            events = version_events([(self.project, timeline)], 3.0, 5.0, CollectReport(), t=now)
+        else:
+            events = diff_events(self.previous, timeline, self.project, now, 0.5, CollectReport())
+        if events and self.shown is not None and self.shown.accepted is None:
+            self.feedback(None, now)  # the user changed the timeline and took none of them
+        self.session.events.extend(events)  # an accepted edit comes in here, once, when the editor saves it
+        self.previous = timeline
+        context = context_from_events(self.session.events, self.session.id)
+        prediction, _ = checked_prediction(self.domain, context, self.predictor.predict(context, self.top_k), self.top_k)
+        self.saves += 1
+        typer.echo(f"-- save {self.saves}: {counted(len(context.edits()), 'edit')} so far ({prediction.latency_ms:.0f} ms)")
+        shown_on, exact = editor_timeline(timeline, context)
+        for line in suggestion_lines(shown_on, prediction):
+            typer.echo(line)
+        if events or self.shown is None:  # a save that changes nothing keeps what was shown (and accepted) before
+            self.shown = Shown(self.saves, shown_on, exact, prediction, self.now())
+        if self.png is not None:
+            save_picture(context, timeline, prediction, self.png)
+        self.write_log()
+
+    def accept(self, typed: str) -> None:
+        """Apply the latest save's suggestion number ``typed`` (empty: 1) and write ``accept_to``; a refusal is one line."""
+        shown = self.shown
+        try:
+            if typed and not typed.isdecimal():
+                raise NepError(f"type a suggestion's number and Enter (Enter alone: 1), not '{typed}'")
+            number = int(typed or 1)
+            if shown is None:
+                raise NepError("no suggestions yet: waiting for the first save")
+            if shown.accepted is not None:
+                raise NepError(f"suggestion {shown.accepted} of save {shown.save} was accepted already; the next save brings new ones")
+            check_placed(shown.exact, "--accept-to", self.accept_to, self.project, "the history of the saves")
+            action, edited = accepted_edit(shown.timeline, shown.prediction, number, self.accept_to, "--accept-to")
+            write_timeline(edited, self.accept_to)
+        except NepError as error:
+            typer.echo(f"not accepted: {error}")
+            return
+        except OSError as error:  # a full disk, a folder made read-only since: the watch goes on
+            from nep_core.cli.main import os_error_line
+
+            typer.echo(f"not accepted: {os_error_line(error)}")
+            return
+        shown.accepted = number
+        self.feedback(number, self.now())
+        for line in accepted_lines(shown.timeline, action, number, self.accept_to, self.project):
+            typer.echo(line)
+        self.write_log()
+
+    def feedback(self, accepted: int | None, t: float) -> None:
+        """The feedback event on the latest save's suggestions (docs/session-log.md, as the apps write it):
+        suggestion ``accepted`` taken, or (None) the best one ignored; none when there was none."""
+        suggestions = self.shown.prediction.suggestions
+        if not suggestions:
+            return
+        offered = {"action": suggestions[(accepted or 1) - 1].action.to_json(), "shown_at": self.shown.at}
+        record = feedback_record(offered, accepted is not None, "accepted" if accepted is not None else "ignored")
+        last = self.session.events[-1].t if self.session.events else t
+        self.session.events.append(Event(t=max(t, last), feedback=record))  # events stay in time order
+
+    def write_log(self) -> None:
+        """The whole session, written anew (atomically) to its log, with ``--log``."""
+        if self.log_path is not None:
+            from nep_core.sessionlog import write_session
+
+            write_session(self.log_path, self.session)
+
+
+BACKGROUND_POLL_S = 0.5
+"""Seconds between tries to read the terminal while the watch runs in the background (``&``)."""
+
+
+def typed_lines() -> queue.Queue:
+    """Lines typed on stdin (a terminal, or a pipe from a script), stripped, then None at its end: read
+    by a daemon thread, so the polling never waits for them. It reads the file descriptor itself (a
+    thread blocked in ``sys.stdin`` would hold its lock while Python exits). No stdin, a closed one or
+    a read error ends the input, never the watch; a watch in the background of its terminal is not
+    stopped by reading it (SIGTTIN) but reads once it is brought to the foreground."""
+    lines: queue.Queue = queue.Queue()
+    try:
+        descriptor = sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):  # no stdin (None), or a closed one
+        descriptor = None
+    if descriptor is not None and os.isatty(descriptor) and hasattr(signal, "SIGTTIN"):
+        signal.signal(signal.SIGTTIN, signal.SIG_IGN)  # a background read then fails with EIO
+
+    def read() -> None:
+        pending = b""
+        while descriptor is not None:
+            try:
+                chunk = os.read(descriptor, 4096)
+            except OSError as error:
+                if error.errno == errno.EIO and _in_background(descriptor):
+                    time.sleep(BACKGROUND_POLL_S)
+                    continue
+                break
+            if not chunk:
+                break
+            *complete, pending = (pending + chunk).split(b"\n")
+            for line in complete:
+                lines.put(line.decode(errors="replace").strip())
+        lines.put(None)
+
+    threading.Thread(target=read, name="nep-video-keys", daemon=True).start()
+    return lines
+
+
+def _in_background(descriptor: int) -> bool:
+    """Whether this process is in a background job of the terminal ``descriptor``."""
+    try:
+        return os.tcgetpgrp(descriptor) != os.getpgrp()
+    except (AttributeError, OSError):
+        return False

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from typing import Iterable
 
 import opentimelineio as otio
 
@@ -74,8 +75,8 @@ class TimelineVerifier(Verifier):
                 index, track = edited_track(timeline, edit)
             except InvalidAction as error:
                 return str(error)
-            before = set(self._remembered(self._problems_before, id(timeline), timeline, lambda: timeline_problems(timeline), 8))
-            return next((found for found in track_problems(track, index, timeline_rate(timeline)) if found not in before), None)
+            before = self._remembered(self._problems_before, id(timeline), timeline, lambda: timeline_problems(timeline), 8)
+            return added_problem(before, track_problems(track, index, timeline_rate(timeline)))
 
         return self._remembered(self._checked, (id(timeline), edit.key()), timeline, check, CHECKS_KEPT)
 
@@ -91,6 +92,13 @@ class TimelineVerifier(Verifier):
             while len(table) > limit:
                 table.popitem(last=False)
         return value
+
+
+def added_problem(before: Iterable[str], after: Iterable[str]) -> str | None:
+    """The first of ``after`` (the problems of an edited timeline or track) that ``before`` (the
+    timeline's own) does not have, or None: an edit is judged by the problems it adds."""
+    known = set(before)
+    return next((problem for problem in after if problem not in known), None)
 
 
 def match_reward(predicted: Action, reference: Action) -> tuple[float, dict]:
