@@ -36,8 +36,8 @@ def new_session_id() -> str:
 class SessionLogWriter(SessionLog):
     """Appends records to one session log from any thread, as the apps' writer does (it is
     ``nep_core.appkit.sessionlog.SessionLog``): the file is created with its header on the first
-    record, each record is fsynced before ``append`` returns, and after a crash or a failed write
-    the next record starts a new line behind a ``{"recovered": true}`` marker."""
+    record, the records of each ``append`` or ``extend`` are fsynced before it returns, and after a
+    crash or a failed write the next record starts a new line behind a ``{"recovered": true}`` marker."""
 
     def __init__(self, path: str | os.PathLike, header: dict[str, Any]):
         super().__init__(Path(path), header)
@@ -48,8 +48,13 @@ class SessionLogWriter(SessionLog):
         return cls(path, session.header())
 
     def append(self, record: dict[str, Any] | Event) -> None:
+        self.extend([record])
+
+    def extend(self, records: Iterable[dict[str, Any] | Event]) -> None:
+        """Append ``records`` in one write and one fsync: all of them, or none (``ValueError``) when one cannot be encoded."""
+        records = [record.to_json() if isinstance(record, Event) else record for record in records]
         with self._lock:
-            super().append(record.to_json() if isinstance(record, Event) else record)
+            super().extend(records)
 
     def close(self) -> None:
         with self._lock:

@@ -72,6 +72,64 @@ def test_session_log_refuses_non_finite_numbers_and_writes_nothing_for_them(tmp_
     assert sessionlog.new_session_id("krita").startswith("krita-")
 
 
+def test_a_call_s_records_are_written_whole_or_not_at_all_in_one_write(tmp_path, monkeypatch):
+    """A record that cannot be encoded (a lone surrogate) used to fail after the records before it were written."""
+    import os
+
+    sessionlog = load("sessionlog")
+    path = tmp_path / "s.jsonl"
+    log = sessionlog.SessionLog(str(path), {"nep": 1, "domain": "x", "session": "s"})
+    good = {"t": 0.0, "action": {"kind": "a"}}
+    for bad in ({"t": 1.0, "action": {"kind": "a", "args": {"word": "\udc00"}}}, {"t": 1.0, "state": {"\ud800": 1}}):
+        with pytest.raises(ValueError, match="lone surrogate"):
+            log.extend([good, bad])
+        assert not path.exists()
+    writes, syncs = [], []
+
+    class Recorded:  # os, noting each write and what each fsync was of
+        def __getattr__(self, name):
+            return getattr(os, name)
+
+        def write(self, fd, data):
+            writes.append(bytes(data))
+            return os.write(fd, data)
+
+        def fsync(self, fd):
+            syncs.append(os.readlink(f"/proc/self/fd/{fd}"))
+            os.fsync(fd)
+
+    monkeypatch.setattr(sessionlog, "os", Recorded())
+    log.extend([good, good])
+    log.extend([good, good, good])
+    log.close()
+    assert len(writes) == 2 and writes[0].count(b"\n") == 3  # the header and two records at once
+    assert syncs == [str(tmp_path), str(path), str(path)]  # the folder once, as the file is made; then each call's write
+    assert len(path.read_text().splitlines()) == 6
+
+
+@pytest.mark.parametrize("content", [
+    b"my notes\nabout the session\n",
+    b"my notes, no newline",
+    b'{"nep": 1, "domain": "other", "session": "s"}\n{"t": 1.0, "action": {"kind": "a"}}\n',
+    b'{"nep": 2, "domain": "x", "session": "s"}\n',
+    b"\xff\xfe binary\n",
+])
+def test_a_file_that_is_no_log_of_the_domain_is_never_written_to(tmp_path, content):
+    """The writer used to append to any file at its path, and to start a file holding no whole line anew (erasing it)."""
+    sessionlog = load("sessionlog")
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(content)
+    log = sessionlog.SessionLog(str(path), {"nep": 1, "domain": "x", "session": "s"})
+    with pytest.raises(sessionlog.ForeignFile, match="is not a session log of domain 'x'") as caught:
+        log.append({"t": 2.0, "action": {"kind": "a"}})
+    assert isinstance(caught.value, ValueError)  # what the apps catch and report
+    assert path.read_bytes() == content
+    path.write_bytes(b'{"nep": 1, "domain": "x", "session": "s"}\n')
+    log.append({"t": 2.0, "action": {"kind": "a"}})  # a log of the domain is appended to
+    log.close()
+    assert path.read_text().splitlines()[1] == '{"t":2.0,"action":{"kind":"a"}}'
+
+
 def test_a_full_disk_loses_only_the_record_being_written_even_in_the_header(tmp_path, monkeypatch):
     """A write that fails part way (ENOSPC) used to leave the file open, and the next record was
     appended to the torn line; a torn header made the whole session unreadable."""

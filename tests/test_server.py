@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -19,6 +21,7 @@ from nep_core.server import create_app
 from nep_core.server.runner import BackgroundServer
 from nep_core.session import Context
 
+REPO = Path(__file__).resolve().parent.parent
 MAX_BODY = 64 * 1024
 MAX_HISTORY = 100
 TOKEN = "s3cret-token"
@@ -152,6 +155,22 @@ BAD_REQUESTS = [
     pytest.param(*_json('{"session": "s", "history": [{"t": 0, "state": {"a": ' + "[" * 40 + "]" * 40 + "}}]}"), 422, "history[0]: nested deeper than 32 levels", id="event-too-deep"),
     pytest.param(*_json('{"session": "s", "history": [{"t": 0, "action": {"kind": "write", "args": {"word": Infinity}}}]}'), 422, "history[0].action.args.word: must be a finite number", id="infinity"),
     pytest.param(*_json('{"session": "s", "history": [], "state": ' + "[" * 5000 + "]" * 5000 + "}"), 422, "body: JSON nested too deeply", id="recursion"),
+    pytest.param(*_json('{"session": "s", "history": [{"t": 0, "action": {"kind": "open", "target": "\\udc00"}}]}'), 422,
+                 "history[0].action.target: must be valid Unicode, without the lone surrogate \\udc00", id="lone-surrogate"),
+    pytest.param(*_json('{"session": "s", "history": [], "state": {"a": [{"b\\ud800": 1}]}}'), 422,
+                 "state.a[0].b\\ud800: field name must be valid Unicode, without the lone surrogate \\ud800", id="lone-surrogate-key"),
+    pytest.param(*_json('{"session": "s", "history": [{"t": 1, "action": {"kind": "write", "arsg": {"word": "x"}}}]}'), 422,
+                 "history[0].action.arsg: unexpected field (an action has kind, target, args, context, edit)", id="misspelt-action-field"),
+    pytest.param(*_json('{"session": "s", "history": [{"t": 1, "action": {"kind": "open", "taget": "a"}}]}'), 422,
+                 "history[0].action.taget: unexpected field", id="misspelt-target"),
+    pytest.param(*_json('{"session": "s", "history": [{"t": 1, "stat": {"depth": 1}, "action": {"kind": "open", "target": "a"}}]}'), 422,
+                 "history[0].stat: unexpected field (an event has t, action, state, feedback)", id="misspelt-event-field"),
+    pytest.param(*_json('{"session": "s", "history": [{"t": 1, "feedback": {"accepted": true, "shown": 0.5}}]}'), 422,
+                 "history[0].feedback.shown: unexpected field", id="misspelt-feedback-field"),
+    pytest.param(b'{"session": "s", "history": [{"t": 1, "action": {"kind": "open", "target": "caf\xe9"}}]}', {"Content-Type": "application/json"}, 422,
+                 "body: not UTF-8 text (byte 0xe9 at position 79)", id="latin-1"),
+    pytest.param(*_json('{"session": "s", "history": [], "state": {"n": ' + "7" * 5000 + "}}"), 422,
+                 "body: holds a number of more than 4300 digits", id="huge-integer"),
     pytest.param('{"session": "s", "history": []}', {"Content-Type": "text/plain"}, 415, "send the body as application/json", id="text-plain"),
     pytest.param('{"session": "s", "history": []}', {}, 415, "got none", id="no-content-type"),
     pytest.param("session=s", {"Content-Type": "application/x-www-form-urlencoded"}, 415, "application/json", id="form"),
@@ -175,6 +194,18 @@ def test_history_length_is_limited(client):
     assert response.json()["detail"] == f"history: at most {MAX_HISTORY} events are accepted (got {MAX_HISTORY + 1})"
 
 
+def test_a_history_s_json_types_are_compared_exactly_with_the_session_s_last_request(client):
+    """The history cache compared records with ==, where 1 == 1.0 == true: `"t": true` was refused in a new
+    session and accepted after a request that had `"t": 1` there, and `1.0` read as the `1` of the request before."""
+    def history(t, at):
+        return [{"t": t, "action": {"kind": "write", "args": {"word": "x", "at": at}}}]
+
+    assert client.post("/v1/suggest", json={"session": "types", "history": history(1, 1)}).status_code == 200
+    response = client.post("/v1/suggest", json={"session": "types", "history": history(True, 1)})
+    assert response.status_code == 422 and response.json()["detail"] == "history[0].t: must be a finite number of seconds"
+    assert client.post("/v1/suggest", json={"session": "types", "history": history(1, 1.0)}).status_code == 200
+
+
 def test_oversized_body_is_refused_with_413_before_parsing(client):
     big = {"session": "s", "history": [], "state": {"blob": "x" * MAX_BODY}}
     response = client.post("/v1/suggest", json=big)
@@ -192,6 +223,36 @@ def test_oversized_chunked_body_is_refused_with_413(client):
     assert response.status_code == 413
     assert "runs over the limit" in response.json()["detail"]
     assert_up(client)
+
+
+def test_a_client_still_sending_an_oversized_body_gets_the_413(server):
+    """A declared Content-Length over the limit was answered and the connection closed without reading
+    the body: clients still sending it (Python's http.client, Node's fetch) met a reset connection instead."""
+    import http.client
+
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    body = b" " * (7 * 1024 * 1024)  # under the 8 MiB that are read and discarded
+    for _ in range(3):
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        connection.request("POST", "/v1/suggest", body, {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        assert response.status == 413
+        assert f"at most {MAX_BODY} bytes" in json.loads(response.read())["detail"]
+        connection.close()
+
+
+def test_the_documented_client_works_across_the_servers_idle_timeout(tags_domain, tmp_path):
+    """docs/serving.md's client in a few lines: uvicorn closes a connection idle for 5 s, and the snippet
+    then failed for good (BrokenPipeError, then CannotSendRequest at every call)."""
+    text = (REPO / "docs" / "serving.md").read_text()
+    snippet = re.search(r"^## A client in a few lines\n.*?^```python\n(.*?)^```", text, re.M | re.S).group(1)
+    app = create_app(tags_domain, InnermostClose(), data_dir=tmp_path)
+    with BackgroundServer(app, keep_alive=0.2) as running:
+        namespace: dict = {}
+        exec(snippet.replace("8765", running.url.rsplit(":", 1)[1]), namespace)
+        for _ in range(3):
+            assert namespace["ask"]("doc-client", HISTORY)["action"] == {"kind": "close", "target": "b"}
+            time.sleep(0.5)  # the server closes the idle connection meanwhile
 
 
 def test_a_body_just_under_the_limit_is_read(client):

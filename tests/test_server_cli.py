@@ -118,6 +118,33 @@ def test_nep_serve_open_to_other_machines_needs_a_token(monkeypatch):
     assert "listening" not in result.stdout
 
 
+@pytest.mark.parametrize("token, problem", [
+    (" s3cret", "starts or ends with white space"),
+    ("s3cret\n", "starts or ends with white space"),
+    ("sécret", "holds 'é'; use printable ASCII only"),
+    ("s3\tcret", "holds '\\t'; use printable ASCII only"),
+])
+def test_a_token_no_client_could_send_is_refused(tags_domain, tmp_path, token, problem):
+    """uvicorn reads headers as Latin-1 and the guard strips the presented token: such a token never matched."""
+    from nep_core.server import create_app
+    from server_helpers import InnermostClose
+
+    with pytest.raises(NepError) as caught:
+        create_app(tags_domain, InnermostClose(), data_dir=tmp_path, token=token)
+    assert str(caught.value).startswith("--token/NEP_SERVER_TOKEN: the token ") and problem in str(caught.value)
+    create_app(tags_domain, InnermostClose(), data_dir=tmp_path, token="s3cret-token_1.2~+/=")
+
+
+def test_nep_serve_refuses_a_token_from_the_environment_that_no_client_could_send(tmp_path):
+    result = subprocess.run(
+        [*nep_command(), "serve", "--domain", "tags", "--model", "ngram", "--port", "0", "--data-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "NEP_SERVER_TOKEN": "s3cret "},
+    )
+    assert result.returncode != 0 and "listening" not in result.stdout
+    lines = result.stderr.strip().splitlines()  # refused before the n-gram is fitted, which says so
+    assert len(lines) == 1 and lines[0].startswith("error: --token/NEP_SERVER_TOKEN: the token starts or ends with white space"), result.stderr
+
+
 @pytest.mark.parametrize(("option", "value", "named"), [("--device", "cuda:99", "cuda:99"), ("--device", "tpu", "tpu"), ("--dtype", "float8", "float8")])
 def test_nep_serve_refuses_a_device_or_dtype_it_cannot_use(option, value, named):
     result = subprocess.run(

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import httpx
 import pytest
 from server_helpers import InnermostClose, action_event
 
+from nep_core.appkit import feedback as appkit_feedback
 from nep_core.server import create_app
+from nep_core.server.feedback import FeedbackStore
 from nep_core.server.runner import BackgroundServer
-from nep_core.sessionlog import read_session
+from nep_core.sessionlog import ReadReport, read_session
 
 
 @pytest.fixture()
@@ -87,12 +90,13 @@ def test_feedback_is_fsynced_before_the_answer(served, monkeypatch):
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", spy)
-    response = http.post(
-        "/v1/feedback",
-        json={"session": "doc-3", "accepted": False, "t": 4.0, "actual": {"kind": "write", "args": {"word": "y"}}},
-    )
-    assert response.status_code == 200
-    assert synced == ["doc-3.jsonl"] * 3  # header, feedback, actual action
+    body = {"session": "doc-3", "accepted": False, "t": 4.0, "actual": {"kind": "write", "args": {"word": "y"}}}
+    assert http.post("/v1/feedback", json=body).status_code == 200
+    assert synced == ["tags", "doc-3.jsonl"]  # the folder, once the new file is in it; then header, feedback and action at once
+    synced.clear()
+    assert http.post("/v1/feedback", json=body).status_code == 200
+    assert synced == ["doc-3.jsonl"]  # one fsync a request
+    assert len((data_dir / "tags" / "doc-3.jsonl").read_text().splitlines()) == 5
 
 
 @pytest.mark.parametrize(
@@ -118,6 +122,20 @@ def test_unsafe_session_ids_are_refused(served, session):
         ({"session": "s", "accepted": True, "request_id": "r" * 65, "t": 1.0}, "request_id: string should have at most 64 characters"),
         ({"session": "s", "accepted": True, "outcome": "refused", "t": 1.0}, "outcome: outcome 'refused' contradicts accepted=true"),
         ({"session": "s", "accepted": False, "outcome": "maybe", "t": 1.0}, "outcome: input should be 'accepted', 'dismissed', 'refused' or 'ignored'"),
+        ({"session": "s", "accepted": True, "t": 1.0, "actual": {"kind": "open", "taget": "a"}},
+         "actual.taget: unexpected field (an action has kind, target, args, context, edit)"),
+        ({"session": "s", "accepted": True, "t": 1.0, "suggestion": {"kind": "close", "target": "a", "arsg": {}}}, "suggestion.arsg: unexpected field"),
+        ({"session": "s", "accepted": True, "history": [action_event(0.0, "open", "a"), {"t": 0.5, "stat": {"depth": 1}, "action": {"kind": "open", "target": "b"}}]},
+         "history[1].stat: unexpected field (an event has t, action, state, feedback)"),
+        ({"session": "s", "accepted": True, "history": [{"t": 0.5, "action": {"kind": "write", "arsg": {"word": "x"}}}]}, "history[0].action.arsg: unexpected field"),
+        ({"session": "s", "accepted": True, "history": [{"t": 0.5, "feedback": {"accepted": True, "sugestion": {"kind": "close"}}}]},
+         "history[0].feedback.sugestion: unexpected field (a feedback record has accepted, suggestion, shown_at, request_id, outcome, reason)"),
+        ({"session": "s", "accepted": True, "history": [{"t": 0.5, "feedback": {"shown_at": 0.2}}]}, "history[0].feedback.accepted: field required"),
+        ({"session": "s", "accepted": True, "history": [{"t": 0.5, "feedback": {"accepted": "no"}}]}, "history[0].feedback.accepted: input should be a valid boolean"),
+        ({"session": "s", "accepted": True, "history": [{"t": 0.5, "feedback": {"accepted": True, "outcome": "dismissed"}}]},
+         "history[0].feedback.outcome: outcome 'dismissed' contradicts accepted=true"),
+        ({"session": "s", "accepted": True, "history": [{"t": 0.5, "feedback": {"accepted": False, "suggestion": {"kind": "fly"}}}]},
+         "history[0].feedback.suggestion.kind: unknown action kind 'fly'"),
     ],
 )
 def test_bad_feedback_is_refused_and_nothing_is_written(served, body, message):
@@ -162,3 +180,175 @@ def test_a_log_that_cannot_be_written_is_a_500_that_says_so(tags_domain, tmp_pat
             assert response.status_code == 500
             assert response.json()["detail"].startswith("could not write the feedback log")
             assert http.get("/v1/health").status_code == 200
+
+
+@pytest.mark.parametrize("body, message", [
+    ('{"session": "s", "accepted": true, "t": 2, "history": [{"t": 0, "action": {"kind": "open", "target": "a"}}, '
+     '{"t": 1, "action": {"kind": "write", "args": {"word": "\\udc00"}}}]}',
+     "history[1].action.args.word: must be valid Unicode, without the lone surrogate \\udc00"),
+    ('{"session": "s", "accepted": true, "t": 2, "history": [{"t": 0, "action": {"kind": "open", "target": "a"}}], '
+     '"actual": {"kind": "write", "args": {"w\\ud800": "x"}}}',
+     "actual.args.w\\ud800: field name must be valid Unicode, without the lone surrogate \\ud800"),
+])
+def test_text_no_log_can_hold_is_a_422_and_nothing_of_the_request_is_written(served, body, message):
+    """A lone surrogate in a free-form field used to be a 500 after the records before it were written
+    and fsynced, so the client's retry wrote them twice."""
+    http, data_dir = served
+    response = http.post("/v1/feedback", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"] == message
+    assert not (data_dir / "tags" / "s.jsonl").exists()
+    fixed = body.replace("\\udc00", "x").replace("\\ud800", "x")
+    assert http.post("/v1/feedback", content=fixed, headers={"Content-Type": "application/json"}).status_code == 200
+    assert len(read_session(data_dir / "tags" / "s.jsonl").events) == 3  # once
+
+
+def test_what_the_real_clients_send_is_accepted_and_logged_whole(served):
+    """Nested fields are checked strictly now: every field the apps' clients send gets through. The actions of
+    Blender's add-on (kind, args, context, edit), Krita's plugin (kind, args) and the Neovim client (kind, target,
+    args), sent with appkit's feedback job; then the log's own records, feedback included, as a history."""
+    http, data_dir = served
+    answer = http.post("/v1/suggest", json={"session": "apps", "history": [action_event(0.0, "open", "a")]}).json()
+    events = [
+        {"t": 0.0, "state": {"depth": 0}},
+        {"t": 0.5, "action": {"kind": "open", "args": {"size": 2.0}, "context": {"mode": "OBJECT", "selected": 1}, "edit": False}},
+        {"t": 1.0, "action": {"kind": "write", "args": {"word": "x"}}},
+        {"t": 1.5, "action": {"kind": "open", "target": {"file": "a.py", "line": 3}, "args": {"delete": 1, "insert": "x\n"}}},
+        {"t": 2.0, "action": {"kind": "close", "target": "a"}},
+    ]
+    suggestion = {"action": answer["suggestions"][0]["action"], "shown_at": 1.8, "request_id": answer["request_id"]}
+    record = appkit_feedback.feedback_record(suggestion, False, "refused", "the app cannot\nrun it", now=2.0)
+    job, _ = appkit_feedback.feedback_job("apps", 5, events, 0, 2.0, record, actual=4)
+    response = http.post("/v1/feedback", json=job["payload"])
+    assert response.status_code == 200, response.text
+    logged = [event.to_json() for event in read_session(data_dir / "tags" / "apps.jsonl").events]
+    assert logged[:4] == events[:4] and logged[-1] == events[4]
+    assert logged[4]["feedback"] == record
+    response = http.post("/v1/suggest", json={"session": "apps-log", "history": logged})
+    assert response.status_code == 200, response.text
+
+
+def test_a_slow_feedback_holds_up_only_its_own_session(served, monkeypatch):
+    """One lock used to cover every session's appends: a long feedback (4096 events, a busy disk) held up all others."""
+    http, data_dir = served
+    entered, release = threading.Event(), threading.Event()
+    real_fsync = os.fsync
+
+    def slow_for_one_session(fd):
+        if os.readlink(f"/proc/self/fd/{fd}").endswith("slow.jsonl"):
+            entered.set()
+            release.wait(10)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", slow_for_one_session)
+    answers = []
+
+    def send_slow():
+        with httpx.Client(base_url=http.base_url, timeout=30) as own:
+            answers.append(own.post("/v1/feedback", json={"session": "slow", "accepted": True, "t": 1.0}))
+
+    slow = threading.Thread(target=send_slow)
+    slow.start()
+    try:
+        assert entered.wait(10)
+        with httpx.Client(base_url=http.base_url, timeout=5) as other:
+            assert other.post("/v1/feedback", json={"session": "quick", "accepted": True, "t": 1.0}).status_code == 200
+    finally:
+        release.set()
+        slow.join(15)
+    assert answers[0].status_code == 200
+
+
+def test_the_store_keeps_locks_only_while_appending_and_few_logs_open(tmp_path):
+    store = FeedbackStore(tmp_path, "tags", max_open=4)
+    for index in range(20):
+        store.append(f"s{index}", [{"t": 1.0, "action": {"kind": "open", "target": "a"}}])
+    assert not store._busy and list(store._writers) == ["s16", "s17", "s18", "s19"]
+    store.close()
+
+
+def test_a_closed_store_refuses_appends_and_never_opens_a_log_again(tmp_path):
+    """The server closes its logs at shutdown; an append after that used to open the log again, and leave it open."""
+    from nep_core.server.feedback import StoreClosed
+
+    store = FeedbackStore(tmp_path, "tags")
+    record = {"t": 1.0, "action": {"kind": "open", "target": "a"}}
+    store.append("s", [record])
+    store.close()
+    with pytest.raises(StoreClosed):
+        store.append("s", [record])
+    assert len(read_session(store.path("s")).events) == 1
+
+
+def test_feedback_being_written_at_shutdown_gets_its_real_answer(tags_domain, tmp_path, monkeypatch):
+    """A shutdown used to cut requests off after 5 s: the client got uvicorn's plain-text 500 for records
+    that were written anyway (and retried them). Now the requests in flight are answered first."""
+    data_dir = tmp_path / "feedback"
+    entered = threading.Event()
+    real_fsync = os.fsync
+
+    def slow_disk(fd):
+        if os.readlink(f"/proc/self/fd/{fd}").endswith("late.jsonl"):
+            entered.set()
+            time.sleep(5.5)  # longer than the 5 s uvicorn was given
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", slow_disk)
+    running = BackgroundServer(create_app(tags_domain, InnermostClose(), data_dir=data_dir)).start()
+    answers = []
+
+    def send():
+        with httpx.Client(base_url=running.url, timeout=30) as http:
+            answers.append(http.post("/v1/feedback", json={"session": "late", "accepted": True, "t": 1.0, "history": [action_event(0.5, "open", "a")]}))
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    try:
+        assert entered.wait(10)
+    finally:
+        running.stop()
+        sender.join(30)
+    assert answers[0].status_code == 200, answers[0].text
+    assert answers[0].json()["records"] == 2
+    assert len(read_session(data_dir / "tags" / "late.jsonl").events) == 2
+
+
+@pytest.mark.parametrize("content", [b"my notes\n", b"my notes, no newline", b'{"nep": 1, "domain": "video", "session": "mine"}\n'])
+def test_feedback_is_never_appended_to_a_file_that_is_no_log_of_the_domain(served, content):
+    http, data_dir = served
+    path = data_dir / "tags" / "mine.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    response = http.post("/v1/feedback", json={"session": "mine", "accepted": True, "t": 1.0})
+    assert response.status_code == 409, response.text
+    assert response.json()["detail"] == (
+        "session: tags/mine.jsonl in the server's data folder is not a session log of domain 'tags': nothing was written; move the file away"
+    )
+    assert path.read_bytes() == content
+
+
+def test_a_full_disk_is_a_500_and_the_session_s_next_feedback_is_written(served, monkeypatch):
+    """A failed write used to deadlock the session's writer (it closed itself, taking the lock its own
+    append held): the request never got an answer, and every later feedback of the server hung."""
+    import errno
+
+    http, data_dir = served
+    assert http.post("/v1/feedback", json={"session": "full", "accepted": True, "t": 1.0}).status_code == 200
+    real_write = os.write
+
+    def full_disk(fd, data):
+        if os.readlink(f"/proc/self/fd/{fd}").endswith("full.jsonl"):
+            real_write(fd, bytes(data[:5]))
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", full_disk)
+    with httpx.Client(base_url=http.base_url, timeout=10) as own:
+        response = own.post("/v1/feedback", json={"session": "full", "accepted": False, "t": 2.0})
+        assert response.status_code == 500
+        assert response.json()["detail"] == "could not write the feedback log (No space left on device)"
+        monkeypatch.setattr(os, "write", real_write)
+        assert own.post("/v1/feedback", json={"session": "full", "accepted": True, "t": 3.0}).status_code == 200
+    report = ReadReport()
+    assert [event.t for event in read_session(data_dir / "tags" / "full.jsonl", report=report).events] == [1.0, 3.0]
+    assert report.skipped_lines == 1 and "torn line" in report.warnings[0]

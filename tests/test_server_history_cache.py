@@ -40,6 +40,25 @@ def test_a_changed_record_is_parsed_again_from_where_it_differs():
     assert second[3] is not first[3]
 
 
+@pytest.mark.parametrize("before, after", [(1, True), (0, False), (1, 1.0), (True, 1)])
+def test_records_are_reused_only_when_they_are_the_same_json(before, after):
+    """The cache compared records with ==, where 1 == 1.0 == true: an event parsed from `1` stood for a `true`."""
+    cache = ParsedHistories()
+    first = parse(cache, "s", [{"t": 0.0, "action": {"kind": "write", "args": {"v": before}}}])
+    second = parse(cache, "s", [{"t": 0.0, "action": {"kind": "write", "args": {"v": after}}}])
+    assert second[0] is not first[0]
+    assert type(second[0].action.args["v"]) is type(after) and second[0].action.args["v"] == after
+    assert parse(cache, "s", [{"t": 0.0, "action": {"kind": "write", "args": {"v": after}}}])[0] is second[0]
+
+
+def test_acceptance_does_not_depend_on_the_request_before():
+    cache = ParsedHistories()
+    parse(cache, "s", [{"t": 1, "action": {"kind": "write"}}])
+    with pytest.raises(ApiError) as caught:
+        parse(cache, "s", [{"t": True, "action": {"kind": "write"}}])
+    assert caught.value.loc == "history[0].t"
+
+
 @pytest.mark.parametrize("bad, path, reason", [
     ({"t": "soon", "action": {"kind": "write"}}, "history[5].t", "number of seconds"),
     ({"t": 5.0, "action": {"kind": "write", "args": {"n": math.inf}}}, "history[5].action.args.n", "finite"),

@@ -1,10 +1,13 @@
 """The crash-safe session log, in the format ``nep_core.sessionlog.SessionLogWriter`` writes.
 
 Shipped in the Blender add-on and the Krita plugin as their ``sessionlog.py`` (standard library
-only). Append-only; every record is one line, flushed and fsynced before ``append`` returns. The file
-is created with its header on the first record, so an app session that records nothing leaves no
-file behind. A file whose last line a crash tore gets a ``{"recovered": true}`` marker first. A
-record holding NaN or infinity is refused (ValueError): the log's readers refuse such a line.
+only). Append-only: ``append`` writes one record, ``extend`` several; a call's records are all
+encoded first (one that cannot be, holding NaN, infinity or a lone surrogate, is a ValueError and
+nothing is written), then written as whole lines in one write, fsynced before the call returns. The
+file is created with its header on the first record, so an app session that records nothing leaves
+no file behind, and its folder is fsynced then, so the new file survives a power cut. A file whose
+last line a crash tore gets a ``{"recovered": true}`` marker first. A file already at the log's path
+whose first line is not a header of the log's domain is never written to (``ForeignFile``).
 """
 
 import datetime
@@ -12,6 +15,11 @@ import json
 import math
 import os
 import uuid
+
+HEADER_START = b'{"nep":'
+"""How a header line starts: a file holding no whole line is a torn header, started anew, only if it begins so."""
+MAX_HEADER_BYTES = 1024 * 1024
+"""A first line longer than this is no header."""
 
 
 def utc_now():
@@ -34,6 +42,16 @@ def finite(value):
     return True
 
 
+class ForeignFile(ValueError):
+    """The log's path holds a file that is not a session log of the log's domain: it is never written to."""
+
+    def __init__(self, path, domain):
+        super().__init__(f"{path} is not a session log of domain '{domain}' (its first line is not a NEP header of "
+                         "that domain); nothing was written to it")
+        self.path = path
+        self.domain = domain
+
+
 class SessionLog:
     """One session log file."""
 
@@ -44,61 +62,110 @@ class SessionLog:
         self._torn = False  # a write failed: the file may end in a torn line, or in the newline after one
 
     def append(self, record):
-        if not finite(record):
-            raise ValueError("a record with a non-finite number is not written")
-        if self._fd < 0:
-            self._open()
+        self.extend([record])
+
+    def extend(self, records):
+        """Append ``records`` in one write and one fsync: all of them, or none when one cannot be encoded."""
+        data = b"".join(_line(record) for record in records)
+        if not data:
+            return
+        lead = self._open() if self._fd < 0 else b""
         try:
-            self._write(record)
-        except OSError:  # a full disk: the next append reopens, ends the torn line and marks the recovery
+            _write_all(self._fd, lead + data)
+        except OSError:  # a full disk: the next call reopens, ends the torn line and marks the recovery
             self._torn = True
-            self.close()
+            self._close_file()
             raise
+        self._torn = False
 
     def _open(self):
-        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        """Open the file for appending; returns what must precede the records: the header of a new (or
+        torn) file, the end of a torn line and the recovery marker, or nothing."""
+        folder = os.path.dirname(self.path) or "."
+        os.makedirs(folder, exist_ok=True)
         try:
-            if not _holds_a_line(self.path):  # empty, or a header torn before its end: write it anew
-                os.ftruncate(self._fd, 0)
-                self._write(self.header)
-            else:
-                ends_a_line = _last_byte(self.path) == b"\n"
-                if self._torn or not ends_a_line:
-                    marker = json.dumps({"recovered": True, "at": utc_now()}, separators=(",", ":")) + "\n"
-                    self._write_raw((b"" if ends_a_line else b"\n") + marker.encode("utf-8"))
-            self._torn = False
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        else:
+            _sync_folder(folder)
+            return _line(self.header)
+        try:
+            first = _first_line(self.path)
+            if first is not None and not first.endswith(b"\n") and HEADER_START.startswith(first[: len(HEADER_START)]):
+                os.ftruncate(self._fd, 0)  # empty, or a header torn before its end: written anew
+                return _line(self.header)
+            if first is None or not self._is_header(first):
+                raise ForeignFile(self.path, self.header.get("domain"))
+            ends_a_line = _last_byte(self.path) == b"\n"
+            if self._torn or not ends_a_line:
+                return (b"" if ends_a_line else b"\n") + _line({"recovered": True, "at": utc_now()})
+            return b""
         except BaseException:
-            self._torn = True
-            self.close()
+            self._close_file()
             raise
 
-    def _write(self, record):
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
-        self._write_raw(line.encode("utf-8"))
-
-    def _write_raw(self, data):
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-        os.fsync(self._fd)
+    def _is_header(self, line):
+        try:
+            header = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            return False
+        return isinstance(header, dict) and header.get("nep") == 1 and header.get("domain") == self.header.get("domain")
 
     def close(self):
+        self._close_file()
+
+    def _close_file(self):  # not ``close``, which a subclass may guard with the lock its ``extend`` holds
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
 
 
-def _holds_a_line(path):
-    """Whether the file holds at least one whole line."""
+def _line(record):
+    """``record`` as one encoded line; ValueError when the log cannot hold it."""
+    if not finite(record):
+        raise ValueError("a record with a non-finite number is not written")
+    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("a record holding a lone surrogate (text that is not Unicode) is not written") from None
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+    os.fsync(fd)
+
+
+def _sync_folder(folder):
+    """fsync a folder, so a file just made in it survives a power cut (where the system allows it)."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:  # Windows cannot open a folder
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:  # some file systems refuse to sync a folder
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def _first_line(path):
+    """The file's first line with its newline, or all it holds when it has no whole line; None when
+    its first line is longer than a header can be."""
+    head = b""
     with open(path, "rb") as handle:
-        while True:
+        while b"\n" not in head and len(head) <= MAX_HEADER_BYTES:
             chunk = handle.read(65536)
             if not chunk:
-                return False
-            if b"\n" in chunk:
-                return True
+                return head
+            head += chunk
+    end = head.find(b"\n")
+    return head[: end + 1] if 0 <= end < MAX_HEADER_BYTES else None
 
 
 def _last_byte(path):

@@ -81,12 +81,13 @@ def command(
     from nep_core.plugins import get_domain
     from nep_core.server.app import create_app
     from nep_core.server.binding import bind_socket, check_bind_host, socket_url
-    from nep_core.server.guard import LOOPBACK_HOSTS
+    from nep_core.server.guard import LOOPBACK_HOSTS, check_token
     from nep_core.server.runner import serve_forever
     from nep_core.server.speculation import SpeculationSettings
 
     if log_level not in LOG_LEVELS:
         raise NepError(f"--log-level {log_level}: choose one of {', '.join(LOG_LEVELS)}")
+    check_token(token)  # before a model is fitted or loaded
     remote_warning = check_bind_host(host, allow_remote)
     if remote_warning and not token:
         raise NepError(

@@ -21,13 +21,14 @@ from fastapi import FastAPI, Response
 from starlette.concurrency import run_in_threadpool
 
 from nep_core import __version__
+from nep_core.appkit.sessionlog import ForeignFile
 from nep_core.domain import Domain
 from nep_core.inference.predictor import Predictor
 from nep_core.server.errors import ApiError, install_error_handlers
 from nep_core.server.events import parse_action, parse_history, parse_state
-from nep_core.server.feedback import FeedbackStore, feedback_records
+from nep_core.server.feedback import FeedbackStore, StoreClosed, feedback_records
 from nep_core.server.gate import Superseded, Ticket
-from nep_core.server.guard import LOOPBACK_HOSTS, PROTECTED_PREFIX, RequestGuard
+from nep_core.server.guard import LOOPBACK_HOSTS, PROTECTED_PREFIX, RequestGuard, check_token
 from nep_core.server.limits import BodyLimits
 from nep_core.server.schemas import (
     ErrorResponse,
@@ -38,6 +39,7 @@ from nep_core.server.schemas import (
     SuggestionOut,
     SuggestRequest,
     SuggestResponse,
+    outcome_problem,
 )
 from nep_core.server.defaults import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HISTORY_EVENTS, DEFAULT_MAX_JSON_DEPTH
 from nep_core.server.history_cache import ParsedHistories
@@ -54,11 +56,13 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     reasons = {
         400: "Bad Host or Content-Length header",
         401: "Missing or wrong bearer token (only when the server has one)",
-        409: "Superseded: a newer /v1/suggest request for the same session arrived while this one waited",
+        409: "Superseded: a newer /v1/suggest request for the same session arrived while this one waited; "
+        "for /v1/feedback, the session's log file is not a NEP log of this domain",
         413: "Body over the size limit",
         415: "Body is not application/json",
         422: "Body is not valid: `detail` says what and where",
         500: "The predictor failed, or the feedback log could not be written",
+        503: "The server is shutting down: the feedback was not written",
     }
     return {status: {"model": ErrorResponse, "description": reasons[status]} for status in statuses}
 
@@ -80,8 +84,9 @@ def create_app(
 
     ``allowed_hosts`` are the Host header values served (None: any, for ``--allow-remote``).
     ``speculation``: how the next suggestion is precomputed on accept (default ``SpeculationSettings()``;
-    ``SpeculationSettings(suggestions=0)`` turns it off).
+    ``SpeculationSettings(suggestions=0)`` turns it off). A token no client could send is a ``NepError``.
     """
+    check_token(token)
     model_name = model_name or getattr(predictor, "name", "") or type(predictor).__name__
     service = SuggestionService(domain, predictor, speculation)
     store = FeedbackStore(data_dir, domain.name)
@@ -91,8 +96,8 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
+        await run_in_threadpool(store.close)  # waits for the appends in progress, off the event loop
         service.close()
-        store.close()
 
     app = FastAPI(
         title="NEP suggestion server",
@@ -179,7 +184,7 @@ def create_app(
         # and encode it in Python (a few strokes' points make that about half a millisecond).
         return Response(response.model_dump_json(), media_type="application/json")
 
-    @app.post(FEEDBACK_PATH, response_model=FeedbackResponse, responses=_errors(400, 401, 413, 415, 422, 500))
+    @app.post(FEEDBACK_PATH, response_model=FeedbackResponse, responses=_errors(400, 401, 409, 413, 415, 422, 500, 503))
     def feedback(request: FeedbackRequest) -> FeedbackResponse:
         """Append optional events, the feedback record and the actual next action to the session's log (fsynced)."""
         events = parse_history(request.history, space, max_events=max_history_events, max_depth=max_json_depth,
@@ -189,8 +194,8 @@ def create_app(
             suggestion = parse_action(request.suggestion, space, "suggestion", max_depth=max_json_depth).to_json()
         if request.actual is not None:
             actual = parse_action(request.actual, space, "actual", max_depth=max_json_depth).to_json()
-        if request.outcome is not None and (request.outcome == "accepted") != request.accepted:
-            raise ApiError(422, f"outcome '{request.outcome}' contradicts accepted={str(request.accepted).lower()}", "outcome")
+        if problem := outcome_problem(request.outcome, request.accepted):
+            raise ApiError(422, problem, "outcome")
         t = request.t if request.t is not None else request.shown_at
         if t is None:
             if not events:
@@ -211,6 +216,13 @@ def create_app(
             service.speculations.discard(request.session)
         try:
             path = store.append(request.session, records)
+        except StoreClosed:
+            raise ApiError(503, "the server is shutting down; nothing was written: send it again once it is back") from None
+        except ForeignFile:
+            where = store.path(request.session).relative_to(store.data_dir).as_posix()
+            log.warning("%s is not a session log of domain %s: feedback for it refused", where, domain.name)
+            raise ApiError(409, f"{where} in the server's data folder is not a session log of domain '{domain.name}': "
+                                "nothing was written; move the file away", "session") from None
         except OSError as error:
             log.exception("writing the feedback log of session %s failed", request.session)
             raise ApiError(500, f"could not write the feedback log ({error.strerror or error})") from None

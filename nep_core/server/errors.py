@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any, Iterable, Sequence
 
 from fastapi import FastAPI, Request
@@ -25,12 +26,18 @@ class ApiError(Exception):
 
 
 def error_body(errors: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    errors = [(_escaped(loc), _escaped(msg)) for loc, msg in errors]
     detail = "; ".join(f"{loc}: {msg}" if loc else msg for loc, msg in errors)
     return {"detail": detail, "errors": [{"loc": loc, "msg": msg} for loc, msg in errors]}
 
 
 def error_response(status: int, msg: str, loc: str = "", headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(error_body([(loc, msg)]), status_code=status, headers=headers)
+
+
+def _escaped(text: str) -> str:
+    """``text`` with what UTF-8 cannot encode (a lone surrogate from the request) as ``\\udc00``."""
+    return text if text.isascii() else text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def json_path(parts: Iterable[Any]) -> str:
@@ -44,7 +51,7 @@ def json_path(parts: Iterable[Any]) -> str:
     return out
 
 
-def _validation_item(error: dict[str, Any]) -> tuple[str, str]:
+def validation_item(error: dict[str, Any]) -> tuple[str, str]:
     loc = list(error.get("loc", ()))
     if loc and loc[0] == "body":
         loc = loc[1:]
@@ -65,7 +72,7 @@ def _validation_item(error: dict[str, Any]) -> tuple[str, str]:
 
 
 async def _on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    items = [_validation_item(error) for error in exc.errors()][:20]
+    items = [validation_item(error) for error in exc.errors()][:20]
     return JSONResponse(error_body(items), status_code=422)
 
 
@@ -78,11 +85,24 @@ async def _on_http_error(request: Request, exc: StarletteHTTPException) -> JSONR
         msg = f"no such endpoint: {request.url.path} (the API is listed at /openapi.json)"
     elif exc.status_code == 405:
         msg = f"method {request.method} is not allowed on {request.url.path}"
-    elif isinstance(exc.__cause__, RecursionError):
-        return error_response(422, "JSON nested too deeply", "body")
+    elif exc.status_code == 400 and (problem := _body_problem(exc.__cause__)):
+        return error_response(422, problem, "body")
     else:
         msg = str(exc.detail)
     return error_response(exc.status_code, msg, headers=getattr(exc, "headers", None))
+
+
+def _body_problem(cause: BaseException | None) -> str | None:
+    """What is wrong with a body FastAPI could not parse (it answers 400 for any error but bad JSON syntax)."""
+    if isinstance(cause, RecursionError):
+        return "JSON nested too deeply"
+    if isinstance(cause, UnicodeDecodeError):
+        return f"not UTF-8 text (byte 0x{cause.object[cause.start]:02x} at position {cause.start})"
+    if isinstance(cause, ValueError) and "integer string conversion" in str(cause):
+        return f"holds a number of more than {sys.get_int_max_str_digits()} digits"
+    if isinstance(cause, ValueError):
+        return f"not valid JSON ({cause})"
+    return None
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:

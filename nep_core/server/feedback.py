@@ -1,7 +1,10 @@
 """Feedback logs: ``<data_dir>/<domain>/<session>.jsonl``, appended with the crash-safe session-log writer.
 
-``append`` returns only after every record is written and fsynced, so an acknowledged record
-survives a crash. A writer stays open per recent session (at most ``max_open`` of them).
+``append`` writes a request's records whole or not at all, in one write, and returns only after
+they are fsynced, so an acknowledged record survives a crash. One session's appends run one at a
+time, different sessions' side by side. A writer stays open per recent session (at most
+``max_open`` of them, beyond the sessions being written). ``close`` (at shutdown) waits for the
+appends in progress and refuses any later one (``StoreClosed``): no log is opened again.
 """
 
 from __future__ import annotations
@@ -19,6 +22,10 @@ from nep_core.sessionlog import LOG_SUFFIX, SessionLogWriter, utc_now
 SOURCE = "nep serve"
 
 
+class StoreClosed(Exception):
+    """The server is shutting down: nothing more is written."""
+
+
 class FeedbackStore:
     """The session logs one server appends to."""
 
@@ -28,7 +35,10 @@ class FeedbackStore:
         self.folder = self.data_dir / domain
         self.max_open = max_open
         self._writers: OrderedDict[str, SessionLogWriter] = OrderedDict()
-        self._lock = threading.Lock()
+        self._busy: dict[str, list] = {}
+        """``[lock, count]`` of each session with an append running or waiting: bounded by the requests in flight."""
+        self._table = threading.Condition()
+        self._closed = False
 
     def path(self, session_id: str) -> Path:
         """The log of ``session_id``; a ``ValueError`` for an id that could leave the folder."""
@@ -37,31 +47,55 @@ class FeedbackStore:
         return self.folder / f"{session_id}{LOG_SUFFIX}"
 
     def append(self, session_id: str, records: Iterable[dict[str, Any]]) -> Path:
-        """Append ``records`` in order, each flushed and fsynced; returns the log's path."""
-        with self._lock:
-            writer = self._writer(session_id)
-            for record in records:
-                writer.append(record)
-            return writer.path
-
-    def _writer(self, session_id: str) -> SessionLogWriter:
-        writer = self._writers.get(session_id)
-        if writer is not None:
-            self._writers.move_to_end(session_id)
-            return writer
-        session = Session(id=session_id, domain=self.domain, created=utc_now(), meta={"source": SOURCE})
-        writer = SessionLogWriter.for_session(self.path(session_id), session)
-        self._writers[session_id] = writer
-        while len(self._writers) > self.max_open:
-            _, oldest = self._writers.popitem(last=False)
-            oldest.close()
-        return writer
+        """Append ``records`` in order, in one write and one fsync (all of them, or none: ``ValueError``
+        when one cannot be encoded, ``ForeignFile`` when the file is no log of this domain); returns the log's path."""
+        lock = self._enter(session_id)
+        try:
+            with lock:
+                writer = self._writer(session_id)
+                writer.extend(records)
+                return writer.path
+        finally:
+            self._leave(session_id)
 
     def close(self) -> None:
-        with self._lock:
+        """Refuse every later append, wait for those in progress, and close the logs."""
+        with self._table:
+            self._closed = True
+            self._table.wait_for(lambda: not self._busy)
             for writer in self._writers.values():
                 writer.close()
             self._writers.clear()
+
+    def _enter(self, session_id: str) -> threading.Lock:
+        with self._table:
+            if self._closed:
+                raise StoreClosed("the server is shutting down")
+            entry = self._busy.setdefault(session_id, [threading.Lock(), 0])
+            entry[1] += 1
+            return entry[0]
+
+    def _leave(self, session_id: str) -> None:
+        with self._table:
+            entry = self._busy[session_id]
+            entry[1] -= 1
+            if not entry[1]:
+                del self._busy[session_id]
+                self._table.notify_all()
+
+    def _writer(self, session_id: str) -> SessionLogWriter:
+        """The session's writer (its lock held), opened on demand; the least recent idle ones beyond ``max_open`` are closed."""
+        with self._table:
+            writer = self._writers.get(session_id)
+            if writer is None:
+                session = Session(id=session_id, domain=self.domain, created=utc_now(), meta={"source": SOURCE})
+                writer = self._writers[session_id] = SessionLogWriter.for_session(self.path(session_id), session)
+            self._writers.move_to_end(session_id)
+            if len(self._writers) > self.max_open:
+                idle = [other for other in self._writers if other not in self._busy]
+                for other in idle[: len(self._writers) - self.max_open]:
+                    self._writers.pop(other).close()
+            return writer
 
 
 def feedback_records(

@@ -18,6 +18,20 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 PROTECTED_PREFIX = "/v1/"
 
 
+def check_token(token: str | None) -> None:
+    """A one-line NepError when a client could never send ``token`` in its Authorization header."""
+    from nep_core.errors import NepError
+
+    if not token:
+        return
+    if token != token.strip():
+        raise NepError("--token/NEP_SERVER_TOKEN: the token starts or ends with white space, which no Authorization header carries; remove it")
+    odd = next((char for char in token if not (char.isascii() and char.isprintable())), None)
+    if odd is not None:
+        raise NepError(f"--token/NEP_SERVER_TOKEN: the token holds {odd!r}; use printable ASCII only (letters, digits, -._~+/), "
+                       "which an Authorization header carries")
+
+
 def host_name(header: str) -> str:
     """The host of a Host header, without port or IPv6 brackets, lower-cased."""
     header = header.strip().lower()

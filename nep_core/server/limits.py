@@ -1,8 +1,10 @@
 """What a request may carry: a JSON body (415 otherwise) of at most ``max_body_bytes`` (413 otherwise).
 
 The size is enforced on the stream, before anything is parsed: a declared Content-Length over the
-limit is refused without reading the body, and a chunked body is refused as soon as it passes the
-limit. An accepted body is buffered (it is at most the limit) and handed on unchanged.
+limit is refused before the body is parsed, and a chunked body as soon as it passes the limit. A
+refused body is read and discarded up to ``DRAIN_LIMIT_BYTES`` before the 413 goes out (a client
+still sending would otherwise meet a reset connection, not the answer), and the connection is closed.
+An accepted body is buffered (it is at most the limit) and handed on unchanged.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from nep_core.server.errors import error_response
 
 BODY_METHODS = ("POST", "PUT", "PATCH")
 DRAIN_LIMIT_BYTES = 8 * 1024 * 1024
-"""How much of an oversized chunked body is read and discarded so the client sees the 413 answer."""
+"""How much of an oversized body is read and discarded so the client sees the 413 answer (a larger
+declared one is refused at once; a client that waits for ``100 Continue`` is refused before it sends)."""
 
 
 def is_json_media_type(content_type: str | None) -> bool:
@@ -54,6 +57,8 @@ class BodyLimits:
                 )
                 return
             if int(declared) > self.max_body_bytes:
+                if int(declared) <= DRAIN_LIMIT_BYTES and headers.get("expect", "").lower() != "100-continue":
+                    await self._drain(receive, True)
                 await self._too_large(scope, receive, send, int(declared))
                 return
         body = bytearray()

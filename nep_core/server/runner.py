@@ -1,4 +1,10 @@
-"""Running the app with uvicorn on a bound socket: in the foreground (`nep serve`) or in a thread."""
+"""Running the app with uvicorn on a bound socket: in the foreground (`nep serve`) or in a thread.
+
+A shutdown (Ctrl-C, SIGTERM, ``BackgroundServer.stop``) stops accepting connections and closes the
+idle ones, then waits for every request in flight to be answered, however long it takes: a request
+cut off part way would leave its client with an error for feedback that was written. A second
+Ctrl-C stops at once.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,11 @@ from fastapi import FastAPI
 from nep_core.server.binding import bind_socket, socket_url
 
 
-def make_server(app: FastAPI, *, log_level: str = "warning") -> uvicorn.Server:
+KEEP_ALIVE_SECONDS = 5
+"""How long an idle keep-alive connection stays open (uvicorn's default); a client reconnects after."""
+
+
+def make_server(app: FastAPI, *, log_level: str = "warning", keep_alive: float = KEEP_ALIVE_SECONDS) -> uvicorn.Server:
     """A uvicorn server for ``app``; per-request access logs only at ``info`` or ``debug``."""
     config = uvicorn.Config(
         app,
@@ -21,7 +31,8 @@ def make_server(app: FastAPI, *, log_level: str = "warning") -> uvicorn.Server:
         access_log=log_level in ("info", "debug"),
         lifespan="on",
         server_header=False,
-        timeout_graceful_shutdown=5,
+        timeout_keep_alive=keep_alive,
+        timeout_graceful_shutdown=None,  # the requests in flight are answered, not cut off
     )
     return uvicorn.Server(config)
 
@@ -47,11 +58,13 @@ def _interrupt(signum: int, frame) -> None:
 class BackgroundServer:
     """``with BackgroundServer(app) as server: httpx.get(server.url + "/v1/health")``: a real HTTP server on loopback."""
 
-    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning"):
+    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning",
+                 keep_alive: float = KEEP_ALIVE_SECONDS):
         self.app = app
         self.host = host
         self.port = port
         self.log_level = log_level
+        self.keep_alive = keep_alive
         self.url = ""
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -60,7 +73,7 @@ class BackgroundServer:
     def start(self, timeout: float = 30.0) -> BackgroundServer:
         self._sock = bind_socket(self.host, self.port)
         self.url = socket_url(self._sock)
-        self._server = make_server(self.app, log_level=self.log_level)
+        self._server = make_server(self.app, log_level=self.log_level, keep_alive=self.keep_alive)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]}, name="nep-server", daemon=True
         )

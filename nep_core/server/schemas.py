@@ -28,6 +28,7 @@ ACTION_SCHEMA: dict[str, Any] = {
         "edit": {"type": "boolean", "default": True, "description": "False for views, selection, navigation."},
     },
     "required": ["kind"],
+    "additionalProperties": False,
 }
 
 EVENT_SCHEMA: dict[str, Any] = {
@@ -38,9 +39,14 @@ EVENT_SCHEMA: dict[str, Any] = {
         "t": {"type": "number", "description": "Seconds since the session started."},
         "action": ACTION_SCHEMA,
         "state": {"type": "object", "description": "A domain state snapshot."},
-        "feedback": {"type": "object", "description": "A feedback record (as /v1/feedback writes it)."},
+        "feedback": {
+            "type": "object",
+            "description": "A feedback record, as /v1/feedback writes it: `accepted`, and optionally `suggestion`, "
+            "`shown_at`, `outcome`, `reason`, `request_id` (see FeedbackRequest).",
+        },
     },
     "required": ["t"],
+    "additionalProperties": False,
 }
 
 
@@ -108,18 +114,12 @@ class SuggestResponse(BaseModel):
     request_id: str = Field(description="Send it back with /v1/feedback to link feedback to this answer.")
 
 
-class FeedbackRequest(_Body):
-    session: SessionId
+class FeedbackRecord(_Body):
+    """What became of a suggestion: the fields of a session log's ``feedback`` record."""
+
     accepted: bool = Field(description="Whether the user accepted the suggestion.")
     suggestion: ActionJson | None = Field(None, description="The suggestion that was shown.")
     shown_at: float | None = Field(None, description="Session time (seconds) when it was shown.")
-    t: float | None = Field(
-        None, description="Session time of the feedback; defaults to `shown_at`, else the last `history` event."
-    )
-    actual: ActionJson | None = Field(None, description="What the user really did next; logged as an action event.")
-    history: list[EventJson] = Field(
-        default_factory=list, description="Events to append to the session log before the feedback record."
-    )
     request_id: str | None = Field(
         None, max_length=64, description="The `request_id` of the /v1/suggest answer that was shown."
     )
@@ -129,6 +129,24 @@ class FeedbackRequest(_Body):
         "(it cannot run it); ignored (the user did something else). `accepted` must agree with it.",
     )
     reason: str | None = Field(None, max_length=500, description="Why the app refused the suggestion, in one line.")
+
+
+def outcome_problem(outcome: str | None, accepted: Any) -> str | None:
+    """Why ``outcome`` and ``accepted`` disagree, or None."""
+    if outcome is not None and (outcome == "accepted") != accepted:
+        return f"outcome '{outcome}' contradicts accepted={str(accepted).lower()}"
+    return None
+
+
+class FeedbackRequest(FeedbackRecord):
+    session: SessionId
+    t: float | None = Field(
+        None, description="Session time of the feedback; defaults to `shown_at`, else the last `history` event."
+    )
+    actual: ActionJson | None = Field(None, description="What the user really did next; logged as an action event.")
+    history: list[EventJson] = Field(
+        default_factory=list, description="Events to append to the session log before the feedback record."
+    )
 
 
 class FeedbackResponse(BaseModel):
