@@ -11,6 +11,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+from nep_core.appkit.sessionlog import sync_folder
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
@@ -32,27 +34,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with open(temporary, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(temporary, path)
-        _sync_folder(path.parent)
+        sync_folder(path.parent)
     except OSError as error:
         if error.filename == str(temporary):  # name the file the user asked for
             error.filename = str(path)
         raise
     finally:
         shutil.rmtree(folder, ignore_errors=True)  # a read-only or vanished folder: the error that got here says why
-
-
-def _sync_folder(folder: Path) -> None:
-    """fsync a folder, so a rename in it survives a power cut (where the system allows it)."""
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:  # some file systems refuse to sync a folder
-        pass
-    finally:
-        os.close(descriptor)
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

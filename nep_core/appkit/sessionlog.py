@@ -88,7 +88,7 @@ class SessionLog:
         except FileExistsError:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         else:
-            _sync_folder(folder)
+            sync_folder(folder)
             return _line(self.header)
         try:
             first = _first_line(self.path)
@@ -140,8 +140,8 @@ def _write_all(fd, data):
     os.fsync(fd)
 
 
-def _sync_folder(folder):
-    """fsync a folder, so a file just made in it survives a power cut (where the system allows it)."""
+def sync_folder(folder):
+    """fsync a folder, so a file just made or renamed in it survives a power cut (where the system allows it)."""
     try:
         descriptor = os.open(folder, os.O_RDONLY)
     except OSError:  # Windows cannot open a folder
