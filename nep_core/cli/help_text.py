@@ -92,6 +92,7 @@ def folding_tables():
             cells = list(renderables)
             if _is_option_row(cells):
                 cells = _negatives_below(cells)
+                cells[-2] = _plain_type(cells[-2])
                 self.type_width = max([self.type_width, *map(len, cells[-2].plain.split())])
             super().add_row(*folded(cells), **kwargs)
 
@@ -127,6 +128,20 @@ def _is_option_row(cells: list) -> bool:
     from rich.text import Text
 
     return len(cells) in OPTION_ROW_CELLS and all(isinstance(cell, Text) for cell in cells[-6:-1])
+
+
+def _plain_type(cell):
+    """An option's type as a user types it: nothing for a flag (Typer shows ``<bool>``, but a flag takes
+    no value), ``<path>...`` for a repeatable option (Typer shows the Python type ``<list[Path]>``)."""
+    import re
+
+    from rich.text import Text
+
+    plain = cell.plain
+    if plain.strip() == "<bool>":
+        return Text("", style=cell.style)
+    repeated = re.sub(r"<list\[(\w+)\]>", lambda match: f"<{match.group(1).lower()}>...", plain)
+    return Text(repeated, style=cell.style) if repeated != plain else cell
 
 
 def _negatives_below(cells: list) -> list:

@@ -85,7 +85,7 @@ def command(
     ablate: bool = typer.Option(
         False, "--ablate", help="Ablation grid instead of one run: the settings as given (the full bundle), and one run per trick "
         "switched off or on (clip-higher, dynamic sampling, TIS, scale_rewards, loss type, KL, overlong shaping, baseline, negative weight), each in "
-        "--out/ARM with the same steps and seed, all evaluated with the SFT model on the same test examples. Writes "
+        "--out/ARM with the same steps and seed, all evaluated with the starting (supervised) model on the same test examples. Writes "
         "ablation.json, ablation.md and ablation.png in --out (default runs/<domain>-rl-ablation); run it again to finish or redraw.",
     ),
     ablate_arms: Optional[str] = typer.Option(
@@ -96,7 +96,7 @@ def command(
 ) -> None:
     """Improve a trained checkpoint by reinforcement with verifiable rewards (group-relative policy optimization).
 
-    For each prompt (a held trigger point of the data), NEP samples a group of actions with the
+    For each prompt (a point in a training session where a suggestion could be asked for, with what the user did next), NEP samples a group of actions with the
     same constrained decoder that serves users, scores each with the domain's verifiers (valid, match
     with what the user really did next, NO_EDIT calibration), and pushes the model towards the
     better-than-average ones. Options keep TRL's names and defaults; docs/rl.md gives every formula.

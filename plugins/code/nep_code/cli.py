@@ -56,9 +56,10 @@ def loading_lines(folder: Path) -> list[str]:
         f'init.lua:   vim.opt.runtimepath:append("{folder}"); require("nep").setup({{}})',
         f'init.vim:   set runtimepath+={folder} | lua require("nep").setup({{}})',
         f'lazy.nvim:  {{ dir = "{folder}", opts = {{}} }}',
-        f"packpath:   cp -r {folder} ~/.local/share/nvim/site/pack/nep/start/ (then require(\"nep\").setup({{}}) in init.lua)",
+        f"packpath:   cp -r {folder} ~/.local/share/nvim/site/pack/nep/start/nep.nvim (then require(\"nep\").setup({{}}) in init.lua)",
         f"help:       :helptags {folder}/doc   then   :help nep",
-        "then start a server: nep serve --domain code --model ngram   (or --model runs/code)",
+        "then start a server with a trained model: nep serve --domain code --model runs/code   (nep train --domain code makes it;"
+        " --model ngram answers but never suggests an edit on code: it only checks the connection)",
     ]
 
 
