@@ -143,6 +143,19 @@ def test_verifiers_are_not_run_when_no_weighted_part_of_the_reward_needs_them(ta
     assert [part.valid for part in judged.score(items)] == [1.0, 1.0, 1.0, 0.0] and Counting.calls == 2
     assert VerifierRewards(_domain(tags_domain, {"judge": Counting()}), RewardWeights(valid=0.0)).score(items[:1])[0].valid == 1.0
     assert Counting.calls == 3  # the verifiers' match needs them
+    calibration_only = VerifierRewards(_domain(tags_domain, {"judge": Counting()}), RewardWeights(valid=0.0, match=0.0, no_edit=1.0))
+    assert [part.total for part in calibration_only.score(items)] == [0.0, 0.0, -1.0, -1.0] and Counting.calls == 5
+
+
+def test_validity_is_logged_only_where_the_verifiers_judged_the_samples(tags_domain):
+    from nep_core.inference.sampling import Completion
+    from nep_core.rl.system import RLSystem
+
+    silent = [Completion(token_ids=[1], logps=[0.0], action=NO_EDIT, truncated=False)] * 2
+    parts = VerifierRewards(_domain(tags_domain, {"judge": _Judge()}), RewardWeights(valid=0.0, match_mode="exact")).score([(None, NO_EDIT, NO_EDIT)] * 2)
+    rewards = torch.tensor([[1.0, 1.0]])
+    assert "reward_valid" not in RLSystem._rollout_stats(parts, silent, rewards, judged=False)  # silence is valid, but nothing was judged
+    assert RLSystem._rollout_stats(parts, silent, rewards, judged=True)["reward_valid"] == 1.0
 
 def test_a_domain_declares_its_rewards_and_each_option_given_replaces_only_its_field():
     from nep_core.cli.rl import domain_rewards

@@ -30,8 +30,8 @@ class RewardWeights:
 
     @property
     def needs_verifiers(self) -> bool:
-        """Whether any weighted part of the reward depends on a verifier's verdict (validity, or the verifiers' match)."""
-        return bool(self.valid) or (bool(self.match) and self.match_mode == "verifier")
+        """Whether the reward depends on a verifier's verdict: validity is weighted, or the match is the verifiers'."""
+        return bool(self.valid) or self.match_mode == "verifier"
 
     def overridden(self, **given: float | str | None) -> RewardWeights:
         """A copy with the given fields replaced; a ``None`` keeps this one's value."""

@@ -327,6 +327,7 @@ class RLSystem(NextEditSystem):
                     [parts[index] for index in own],
                     [completion for _, _, completions, _ in sampled for completion in completions[:group]],
                     rewards[:, :group],
+                    judged=self.rewards.weights.needs_verifiers,
                 ))
                 stats["zero_signal_fraction"] = float(zero.float().mean())
                 if served:
@@ -452,11 +453,11 @@ class RLSystem(NextEditSystem):
         return completion
 
     @staticmethod
-    def _rollout_stats(parts, completions: Sequence[Completion], rewards: torch.Tensor) -> dict[str, float]:
+    def _rollout_stats(parts, completions: Sequence[Completion], rewards: torch.Tensor, judged: bool) -> dict[str, float]:
+        """The logged figures of a step's samples; ``judged``: the verifiers were asked (else validity is not logged)."""
         count = max(len(parts), 1)
         edits = [part for part, completion in zip(parts, completions) if completion.action is not None and not completion.action.is_no_edit]
-        judged = [part.valid for part in parts if part.valid is not None]
-        validity = {"reward_valid": sum(judged) / len(judged)} if judged and len(judged) == len(parts) else {}
+        validity = {"reward_valid": sum(part.valid for part in parts) / count} if judged else {}
         return {
             "reward": float(rewards.mean()),
             "reward_std": float(rewards.std()) if rewards.numel() > 1 else 0.0,
