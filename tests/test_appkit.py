@@ -72,6 +72,22 @@ def test_session_log_refuses_non_finite_numbers_and_writes_nothing_for_them(tmp_
     assert sessionlog.new_session_id("krita").startswith("krita-")
 
 
+def test_two_writers_of_one_new_log_write_one_header_and_erase_nothing(tmp_path):
+    """The writer that did not make the file used to take it, still empty, for a torn header and cut it
+    to nothing, erasing what the other had written and fsynced since (two servers on one data folder)."""
+    sessionlog = load("sessionlog")
+    header = {"nep": 1, "domain": "x", "session": "s"}
+    maker, other = (sessionlog.SessionLog(str(tmp_path / "logs" / "s.jsonl"), header) for _ in range(2))
+    maker._open_file()  # made the file; its header is not written yet
+    other.append({"t": 1.0, "action": {"kind": "a"}})  # found it empty: writes the header
+    maker.append({"t": 2.0, "action": {"kind": "b"}})  # finds the header there now
+    other.append({"t": 3.0, "action": {"kind": "c"}})
+    for log in (maker, other):
+        log.close()
+    records = [json.loads(line) for line in (tmp_path / "logs" / "s.jsonl").read_text().splitlines()]
+    assert records == [header, {"t": 1.0, "action": {"kind": "a"}}, {"t": 2.0, "action": {"kind": "b"}}, {"t": 3.0, "action": {"kind": "c"}}]
+
+
 def test_a_call_s_records_are_written_whole_or_not_at_all_in_one_write(tmp_path, monkeypatch):
     """A record that cannot be encoded (a lone surrogate) used to fail after the records before it were written."""
     import os
@@ -407,3 +423,43 @@ def test_each_request_is_fitted_under_the_size_budget_from_its_oldest_history_ev
     from nep_core.server.app import DEFAULT_MAX_BODY_BYTES
 
     assert budget.MAX_REQUEST_BYTES < DEFAULT_MAX_BODY_BYTES
+
+
+def test_feedback_a_shutting_down_server_refused_is_sent_again(tmp_path):
+    """A 503 (nep serve shutting down: nothing written) counts as not delivered, so the app resends those events; a 422 does not."""
+    import http.server
+    import threading
+    import time
+
+    statuses = [503, 422]
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = b'{"detail": "refused", "errors": []}'
+            self.send_response(statuses.pop(0))
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client = load("client").ServerClient(f"http://127.0.0.1:{server.server_address[1]}")
+    feedback = load("feedback")
+    try:
+        job, sent_upto = feedback.feedback_job("s", 3, [{"t": 1.0, "action": {"kind": "a"}}] * 3, 0, 2.0, {"accepted": False})
+        resent = []
+        for _ in range(2):
+            client.submit(job)
+            deadline = time.monotonic() + 10
+            while not (done := client.results()) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            resent.append(feedback.resend_from(done[0], "s", sent_upto))
+        assert sent_upto == 3 and resent == [0, 3]  # after the 503 from the first event on; after the 422, not again
+    finally:
+        client.close()
+        server.shutdown()

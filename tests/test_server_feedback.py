@@ -92,7 +92,8 @@ def test_feedback_is_fsynced_before_the_answer(served, monkeypatch):
     monkeypatch.setattr(os, "fsync", spy)
     body = {"session": "doc-3", "accepted": False, "t": 4.0, "actual": {"kind": "write", "args": {"word": "y"}}}
     assert http.post("/v1/feedback", json=body).status_code == 200
-    assert synced == ["tags", "doc-3.jsonl"]  # the folder, once the new file is in it; then header, feedback and action at once
+    made = [folder.name for folder in (data_dir, data_dir / "tags")]  # NEP made both: each is fsynced into its parent
+    assert synced == [data_dir.parent.name, *made, "doc-3.jsonl"]  # then the folder once the new file is in it; then header, feedback and action at once
     synced.clear()
     assert http.post("/v1/feedback", json=body).status_code == 200
     assert synced == ["doc-3.jsonl"]  # one fsync a request

@@ -4,7 +4,8 @@ An app runs in its host's own Python (Blender's, Krita's) and can import neither
 torch, so each zip builder copies these modules into its zip under the names the app imports
 (``client.py``, ``sessionlog.py``, ``feedback.py``). Every module here uses the standard library
 only: no ``nep_core``, no third-party package, no relative import (tests/test_appkit.py checks).
-Nothing in ``nep_core`` imports this package; this file is not shipped.
+The rest of NEP may import them (``nep serve``'s feedback logs are written with ``sessionlog``), but
+they import nothing from it; this file is not shipped.
 """
 
 from pathlib import Path

@@ -249,7 +249,9 @@ class ServerClient:
             answer = None
         if response.status != 200:
             detail = answer.get("detail") if isinstance(answer, dict) else None
-            return Result(job, False, body=answer, error=f"HTTP {response.status}: {str(detail or response.reason)[:300]}")
+            # 503: the server is shutting down and took nothing, so the job counts as not delivered (feedback is sent again)
+            return Result(job, False, body=answer, error=f"HTTP {response.status}: {str(detail or response.reason)[:300]}",
+                          reachable=response.status != 503)
         if answer is None:
             return Result(job, False, error="the server's answer is not JSON")
         return Result(job, True, body=answer)

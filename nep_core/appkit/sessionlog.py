@@ -5,16 +5,25 @@ only). Append-only: ``append`` writes one record, ``extend`` several; a call's r
 encoded first (one that cannot be, holding NaN, infinity or a lone surrogate, is a ValueError and
 nothing is written), then written as whole lines in one write, fsynced before the call returns. The
 file is created with its header on the first record, so an app session that records nothing leaves
-no file behind, and its folder is fsynced then, so the new file survives a power cut. A file whose
-last line a crash tore gets a ``{"recovered": true}`` marker first. A file already at the log's path
+no file behind, and its folder (and every folder made for it) is fsynced then, so the new file
+survives a power cut. Writers of one log in different processes take turns under an advisory lock
+(POSIX; on Windows each app keeps to its own logs), and what precedes the first records is decided
+under it from what the file then holds. A file whose last line a crash tore gets a
+``{"recovered": true}`` marker first. A file already at the log's path
 whose first line is not a header of the log's domain is never written to (``ForeignFile``).
 """
 
+import contextlib
 import datetime
 import json
 import math
 import os
 import uuid
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks there; one writer per log, as each app keeps its own
+    fcntl = None
 
 HEADER_START = b'{"nep":'
 """How a header line starts: a file holding no whole line is a torn header, started anew, only if it begins so."""
@@ -60,6 +69,7 @@ class SessionLog:
         self.header = header
         self._fd = -1
         self._torn = False  # a write failed: the file may end in a torn line, or in the newline after one
+        self._unchecked = True  # the file's start and end are looked at, under the lock, before the first write
 
     def append(self, record):
         self.extend([record])
@@ -69,41 +79,50 @@ class SessionLog:
         data = b"".join(_line(record) for record in records)
         if not data:
             return
-        lead = self._open() if self._fd < 0 else b""
-        try:
-            _write_all(self._fd, lead + data)
-        except OSError:  # a full disk: the next call reopens, ends the torn line and marks the recovery
-            self._torn = True
-            self._close_file()
-            raise
-        self._torn = False
+        if self._fd < 0:
+            self._open_file()
+        failure = None
+        with _exclusive(self._fd):  # another process writing the same log waits (POSIX)
+            try:
+                lead = self._lead() if self._unchecked else b""
+            except BaseException as error:  # a foreign file, or one that cannot be read
+                failure = error
+            else:
+                try:
+                    _write_all(self._fd, lead + data)
+                except OSError as error:  # a full disk: the next call reopens, ends the torn line and marks the recovery
+                    failure, self._torn = error, True
+        if failure is not None:
+            self._close_file()  # after the lock is let go: its file descriptor must still be open then
+            raise failure
+        self._torn = self._unchecked = False
 
-    def _open(self):
-        """Open the file for appending; returns what must precede the records: the header of a new (or
-        torn) file, the end of a torn line and the recovery marker, or nothing."""
+    def _open_file(self):
+        """Open the file for appending, creating it and its folders (each fsynced into its parent)."""
         folder = os.path.dirname(self.path) or "."
-        os.makedirs(folder, exist_ok=True)
+        _make_folders(folder)
         try:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         else:
             sync_folder(folder)
+        self._unchecked = True
+
+    def _lead(self):
+        """What must precede the records, from what the file holds now (the lock held, so whichever
+        writer made the file): the header of an empty file or of one whose header a crash tore, the end
+        of a torn line and the recovery marker, or nothing."""
+        first = _first_line(self.path)
+        if first is not None and not first.endswith(b"\n") and HEADER_START.startswith(first[: len(HEADER_START)]):
+            os.ftruncate(self._fd, 0)  # empty, or a header torn before its end: written anew
             return _line(self.header)
-        try:
-            first = _first_line(self.path)
-            if first is not None and not first.endswith(b"\n") and HEADER_START.startswith(first[: len(HEADER_START)]):
-                os.ftruncate(self._fd, 0)  # empty, or a header torn before its end: written anew
-                return _line(self.header)
-            if first is None or not self._is_header(first):
-                raise ForeignFile(self.path, self.header.get("domain"))
-            ends_a_line = _last_byte(self.path) == b"\n"
-            if self._torn or not ends_a_line:
-                return (b"" if ends_a_line else b"\n") + _line({"recovered": True, "at": utc_now()})
-            return b""
-        except BaseException:
-            self._close_file()
-            raise
+        if first is None or not self._is_header(first):
+            raise ForeignFile(self.path, self.header.get("domain"))
+        ends_a_line = _last_byte(self.path) == b"\n"
+        if self._torn or not ends_a_line:
+            return (b"" if ends_a_line else b"\n") + _line({"recovered": True, "at": utc_now()})
+        return b""
 
     def _is_header(self, line):
         try:
@@ -130,6 +149,31 @@ def _line(record):
         return text.encode("utf-8")
     except UnicodeEncodeError:
         raise ValueError("a record holding a lone surrogate (text that is not Unicode) is not written") from None
+
+
+@contextlib.contextmanager
+def _exclusive(fd):
+    """Hold an exclusive advisory lock on the open file ``fd`` (where the system has them)."""
+    if fcntl is None:
+        yield
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _make_folders(folder):
+    """``os.makedirs``, then fsync the parent of each folder it made, so the new folders survive a power cut."""
+    missing = []
+    current = os.path.abspath(folder)
+    while not os.path.isdir(current) and os.path.dirname(current) != current:
+        missing.append(current)
+        current = os.path.dirname(current)
+    os.makedirs(folder, exist_ok=True)
+    for made in reversed(missing):
+        sync_folder(os.path.dirname(made))
 
 
 def _write_all(fd, data):

@@ -369,3 +369,14 @@ def test_a_watch_in_the_background_of_its_terminal_is_not_stopped_and_reads_keys
             os.waitpid(pid, 0)
         os.close(terminal)
     assert os.waitstatus_to_exitcode(status) == 0 and out.exists()
+
+
+def test_a_log_that_cannot_be_written_is_one_line_and_the_watch_goes_on(tmp_path, capsys):
+    from nep_video.cli import Watcher
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the log folder should be")
+    watcher = Watcher(tmp_path / "cut.otio", None, get_domain("video"), None, 3, None, None, blocked)
+    watcher.write_log()  # raised NotADirectoryError, which ended the watch after an accept
+    said = capsys.readouterr().out.strip().splitlines()
+    assert len(said) == 1 and said[0].startswith("log not written: ") and "next save" in said[0]

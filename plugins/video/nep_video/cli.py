@@ -528,11 +528,17 @@ class Watcher:
         self.session.events.append(Event(t=max(t, last), feedback=record))  # events stay in time order
 
     def write_log(self) -> None:
-        """The whole session, written anew (atomically) to its log, with ``--log``."""
-        if self.log_path is not None:
-            from nep_core.sessionlog import write_session
+        """The whole session, written anew (atomically) to its log, with ``--log``. A write that fails
+        (a full disk) is one line and the watch goes on: the session is kept whole for the next write."""
+        if self.log_path is None:
+            return
+        from nep_core.cli.main import os_error_line
+        from nep_core.sessionlog import write_session
 
+        try:
             write_session(self.log_path, self.session)
+        except OSError as error:
+            typer.echo(f"log not written: {os_error_line(error)}; it is written whole at the next save or accept")
 
 
 BACKGROUND_POLL_S = 0.5
