@@ -163,7 +163,7 @@ def test_a_domain_declares_its_rewards_and_each_option_given_replaces_only_its_f
     code = domain_rewards("code")
     assert code == RewardWeights(valid=0.0, match=1.0, no_edit=0.0, match_mode="exact")  # docs/rl.md: exact match alone
     assert code.overridden(no_edit=0.5, valid=None, match_mode=None) == RewardWeights(valid=0.0, match=1.0, no_edit=0.5, match_mode="exact")
-    assert domain_rewards("blender") == RewardWeights(valid=0.25, match=1.0, no_edit=0.0, match_mode="exact")  # docs/rl.md
+    assert domain_rewards("blender") == RewardWeights(valid=0.0, match=1.0, no_edit=0.0, match_mode="exact")  # docs/rl.md
     assert domain_rewards("video") == RewardWeights() == domain_rewards("not-installed")
     with pytest.raises(NepError, match="--match-mode must be one of"):
         code.overridden(match_mode="chrf")

@@ -62,7 +62,7 @@ def command(
     overlong_buffer: int = typer.Option(0, "--overlong-buffer", help="Soft overlong shaping over the last N tokens before the limit; 0 turns it off."),
     overlong_penalty: float = typer.Option(1.0, "--overlong-penalty", help="Reward subtracted at the length limit, with --overlong-buffer."),
     reward_valid: Optional[float] = typer.Option(
-        None, "--reward-valid", help="Weight of validity (the verifiers accept the action). Default: the domain's (0.25; code: 0; `nep domains --json` lists each domain's rl_rewards). 0 with --match-mode exact: the verifiers are not run."
+        None, "--reward-valid", help="Weight of validity (the verifiers accept the action). Default: the domain's (0.25; code and blender: 0; `nep domains --json` lists each domain's rl_rewards). 0 with --match-mode exact: the verifiers are not run."
     ),
     reward_match: Optional[float] = typer.Option(None, "--reward-match", help="Weight of the match with the user's real next action. Default: the domain's (1)."),
     match_mode: Optional[str] = typer.Option(

@@ -24,7 +24,8 @@ their habits (how a function ends, which calls follow which), which the syntheti
 approximate, weigh against the 2,573 synthetic script functions."""
 
 
-RL_REWARDS = RewardWeights(valid=0.25, match=1.0, no_edit=0.0, match_mode="exact")
+RL_REWARDS = RewardWeights(valid=0.0, match=1.0, no_edit=0.0, match_mode="exact")
+"""Exact match alone, the reward of the runs that improved the blender model (docs/rl.md, *Enough prompts*)."""
 """``nep rl --domain blender``'s reward: exact match, and validity in the replayed scene at a quarter. The
 general default (the replay verifier's graded match and NO_EDIT calibration) made the model eager and
 lowered both exact match and the replay reward; these weights raise validity and keep the replay reward
