@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib.util
 import json
 import math
@@ -311,19 +312,17 @@ def test_suggestions_holding_a_number_no_log_can_record_are_dropped():
     assert client.all_finite(deep)
 
 
-def test_an_answer_nested_too_deeply_is_not_json_and_the_client_goes_on_answering():
-    """json.loads raises RecursionError, not ValueError, on deep nesting: it used to end the client's thread."""
+@contextlib.contextmanager
+def canned_server(answers):
+    """A loopback HTTP server answering each POST with the next ``(status, body)`` of ``answers``; yields its URL."""
     import http.server
     import threading
-    import time
-
-    answers = [b"[" * 100000, b'{"suggestions": []}']
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self):
             self.rfile.read(int(self.headers["Content-Length"]))
-            body = answers.pop(0)
-            self.send_response(200)
+            status, body = answers.pop(0)
+            self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -334,20 +333,33 @@ def test_an_answer_nested_too_deeply_is_not_json_and_the_client_goes_on_answerin
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    client = load("client").ServerClient(f"http://127.0.0.1:{server.server_address[1]}")
     try:
-        results = []
-        for _ in range(2):
-            client.submit({"kind": "suggest", "payload": {"history": []}})
-            deadline = time.monotonic() + 10
-            while not (done := client.results()) and time.monotonic() < deadline:
-                time.sleep(0.01)
-            results.extend(done)
-        assert [(result.ok, result.error) for result in results] == [(False, "the server's answer is not JSON"), (True, "")]
-        assert results[1].body == {"suggestions": []}
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
-        client.close()
         server.shutdown()
+
+
+def submitted(client, job):
+    """The result of ``job``, submitted to ``client`` and waited for (10 s at most)."""
+    import time
+
+    client.submit(job)
+    deadline = time.monotonic() + 10
+    while not (done := client.results()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return done[0]
+
+
+def test_an_answer_nested_too_deeply_is_not_json_and_the_client_goes_on_answering():
+    """json.loads raises RecursionError, not ValueError, on deep nesting: it used to end the client's thread."""
+    with canned_server([(200, b"[" * 100000), (200, b'{"suggestions": []}')]) as url:
+        client = load("client").ServerClient(url)
+        try:
+            results = [submitted(client, {"kind": "suggest", "payload": {"history": []}}) for _ in range(2)]
+        finally:
+            client.close()
+    assert [(result.ok, result.error) for result in results] == [(False, "the server's answer is not JSON"), (True, "")]
+    assert results[1].body == {"suggestions": []}
 
 
 def test_an_answer_that_drips_in_past_the_timeout_is_given_up_and_the_next_one_is_answered():
@@ -425,41 +437,15 @@ def test_each_request_is_fitted_under_the_size_budget_from_its_oldest_history_ev
     assert budget.MAX_REQUEST_BYTES < DEFAULT_MAX_BODY_BYTES
 
 
-def test_feedback_a_shutting_down_server_refused_is_sent_again(tmp_path):
+def test_feedback_a_shutting_down_server_refused_is_sent_again():
     """A 503 (nep serve shutting down: nothing written) counts as not delivered, so the app resends those events; a 422 does not."""
-    import http.server
-    import threading
-    import time
-
-    statuses = [503, 422]
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            self.rfile.read(int(self.headers["Content-Length"]))
-            body = b'{"detail": "refused", "errors": []}'
-            self.send_response(statuses.pop(0))
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    client = load("client").ServerClient(f"http://127.0.0.1:{server.server_address[1]}")
     feedback = load("feedback")
-    try:
-        job, sent_upto = feedback.feedback_job("s", 3, [{"t": 1.0, "action": {"kind": "a"}}] * 3, 0, 2.0, {"accepted": False})
-        resent = []
-        for _ in range(2):
-            client.submit(job)
-            deadline = time.monotonic() + 10
-            while not (done := client.results()) and time.monotonic() < deadline:
-                time.sleep(0.01)
-            resent.append(feedback.resend_from(done[0], "s", sent_upto))
-        assert sent_upto == 3 and resent == [0, 3]  # after the 503 from the first event on; after the 422, not again
-    finally:
-        client.close()
-        server.shutdown()
+    refused = b'{"detail": "refused", "errors": []}'
+    job, sent_upto = feedback.feedback_job("s", 3, [{"t": 1.0, "action": {"kind": "a"}}] * 3, 0, 2.0, {"accepted": False})
+    with canned_server([(503, refused), (422, refused)]) as url:
+        client = load("client").ServerClient(url)
+        try:
+            resent = [feedback.resend_from(submitted(client, job), "s", sent_upto) for _ in range(2)]
+        finally:
+            client.close()
+    assert sent_upto == 3 and resent == [0, 3]  # after the 503 from the first event on; after the 422, not again
