@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
@@ -43,11 +44,13 @@ def start_krita(home: Path, phase: str, **env: str) -> dict:
     environment["PATH"] = os.pathsep.join([str(Path(KRITA).parent), environment.get("PATH", "")])
     for name in ("PYTHONHOME", "VIRTUAL_ENV", "PYTHONPATH", "QT_QPA_PLATFORM"):  # Krita's GUI insists on X11 (xcb)
         environment.pop(name, None)
-    # xvfb-run -a picks the first display without a lock file and then starts Xvfb on it, which is not
-    # race-free: when Krita finds no display there, start again once. Xvfb's own errors go to a file.
+    # Choosing a free display and starting Xvfb on it is not race-free (another test may take it
+    # first): when Krita finds no display, start again once on another. Xvfb's own errors go to a file.
     xvfb_errors = home / "xvfb-errors.log"
     for _ in range(2):
-        returncode, output = _run_in_virtual_display([XVFB_RUN, "-a", "-e", str(xvfb_errors), KRITA, "--nosplash"], environment)
+        display = free_display()
+        returncode, output = _run_in_virtual_display(
+            [XVFB_RUN, "-n", str(display), "-e", str(xvfb_errors), KRITA, "--nosplash"], environment)
         if result.exists() or "could not connect to display" not in output:
             break
     if not result.exists():
@@ -59,6 +62,30 @@ def start_krita(home: Path, phase: str, **env: str) -> dict:
     if returncode == KILLED:  # the probe quits Krita as soon as it has reported
         raise ProbeFailed(f"Krita did not quit after the probe's {phase} phase (a dialog left open?): {output[-3000:]!r}")
     return seen
+
+
+def free_display(first: int = 99, last: int = 999) -> int:
+    """A display number no X server holds: neither its lock file nor its abstract socket is taken.
+
+    ``xvfb-run -a`` looks only at lock files, so an X server whose lock file is gone (or one in
+    another mount namespace, such as a chroot with its own /tmp) still answers on the number it picks,
+    and Krita then fails to connect to it. Linux's abstract sockets are shared by every mount namespace.
+    """
+    count = last - first + 1
+    start = os.getpid() % count  # parallel test workers start apart
+    for offset in range(count):
+        number = first + (start + offset) % count
+        if Path(f"/tmp/.X{number}-lock").exists() or Path(f"/tmp/.X11-unix/X{number}").exists():
+            continue
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.bind(f"\0/tmp/.X11-unix/X{number}")  # what Xvfb listens on, besides the file
+        except OSError:
+            continue
+        finally:
+            probe.close()
+        return number
+    raise ProbeFailed(f"no free X display between :{first} and :{last}")
 
 
 def _run_in_virtual_display(command: list[str], environment: dict) -> tuple[int | str, str]:
