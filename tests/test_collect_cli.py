@@ -120,6 +120,19 @@ def test_domains_json_lists_the_test_domain():
     assert set(payload["tags"]["verifier_descriptions"]) == {"nesting"}
 
 
+def test_domains_in_a_narrow_terminal_shows_every_field_whole():
+    """A table cut the default data to `synthetic:6…` in 80 columns."""
+    result = nep("domains", env={**os.environ, "COLUMNS": "60"})
+    assert result.returncode == 0, result.stderr
+    from nep_core.plugins import domains
+
+    for name, domain in domains().items():
+        assert f"{name}: {domain.description}\n" in result.stdout
+        assert f"  collectors    {', '.join(sorted(domain.collectors))}\n" in result.stdout
+        assert f"  default data  {domain.default_source or '-'}\n" in result.stdout
+    assert "…" not in result.stdout
+
+
 def test_a_bad_option_value_or_an_unknown_option_or_command_is_one_line_with_status_2(tmp_path):
     cases = [
         (("collect", "--domain", "tags", "--source", "synthetic:3", "--out", str(tmp_path / "d"), "--limit", "-1"),

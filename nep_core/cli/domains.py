@@ -6,7 +6,6 @@ import dataclasses
 import json
 
 import typer
-from rich.table import Table
 
 from nep_core.cli.common import console
 
@@ -44,16 +43,15 @@ def command(
     if not table_data:
         console.print("No domains installed. Install a domain plugin (see docs/writing-plugins.md).")
         return
-    table = Table(title="NEP domains")
-    for column in ("domain", "plugin", "collectors", "verifiers", "default data", "description"):
-        table.add_column(column)
-    for name, domain in sorted(table_data.items()):
-        table.add_row(
-            name,
-            domain.plugin,
-            ", ".join(sorted(domain.collectors)),
-            ", ".join(sorted(domain.verifiers)),
-            domain.default_source or "-",
-            domain.description,
-        )
-    console.print(table)
+    # one block a domain, as `pip show` does: nothing is cut to fit a narrow terminal
+    for index, (name, domain) in enumerate(sorted(table_data.items())):
+        fields = {
+            "plugin": domain.plugin,
+            "collectors": ", ".join(sorted(domain.collectors)),
+            "verifiers": ", ".join(sorted(domain.verifiers)) or "-",
+            "default data": domain.default_source or "-",
+        }
+        lines = [f"{name}: {domain.description}"] + [f"  {field:<14}{value}" for field, value in fields.items()]
+        if index:
+            console.print()
+        console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
