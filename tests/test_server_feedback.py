@@ -260,6 +260,46 @@ def test_a_slow_feedback_holds_up_only_its_own_session(served, monkeypatch):
     assert answers[0].status_code == 200
 
 
+def test_a_burst_of_slow_feedback_never_holds_up_suggestions(served, monkeypatch):
+    """Feedback took threads from the pool suggestions run in: 40 slow writes at once (a busy disk) left
+    none, and a suggestion waited for the disk."""
+    http, data_dir = served
+    release = threading.Event()
+    waiting = threading.Semaphore(0)
+    real_fsync = os.fsync
+
+    def busy_disk(fd):
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(".jsonl"):
+            waiting.release()
+            release.wait(30)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", busy_disk)
+    answers = []
+
+    def send(number):
+        with httpx.Client(base_url=http.base_url, timeout=60) as own:
+            answers.append(own.post("/v1/feedback", json={"session": f"busy-{number}", "accepted": True, "t": 1.0}))
+
+    senders = [threading.Thread(target=send, args=(number,)) for number in range(48)]
+    for sender in senders:
+        sender.start()
+    try:
+        assert waiting.acquire(timeout=10)  # the writes have started and wait for the disk
+        time.sleep(1.0)  # the rest have arrived
+        with httpx.Client(base_url=http.base_url, timeout=5) as other:
+            started = time.monotonic()
+            answer = other.post("/v1/suggest", json={"session": "doc-9", "history": [action_event(0.0, "open", "a")]})
+            assert answer.status_code == 200, answer.text
+            assert time.monotonic() - started < 5
+    finally:
+        release.set()
+        for sender in senders:
+            sender.join(60)
+    assert [answer.status_code for answer in answers] == [200] * 48
+    assert len(list((data_dir / "tags").glob("busy-*.jsonl"))) == 48
+
+
 def test_the_store_keeps_locks_only_while_appending_and_few_logs_open(tmp_path):
     store = FeedbackStore(tmp_path, "tags", max_open=4)
     for index in range(20):

@@ -2,7 +2,8 @@
 
 ``POST /v1/suggest`` answers checked suggestions for a session's history, ``POST /v1/feedback``
 appends what the user did with them to the session's log, ``GET /v1/health`` says what is served.
-Predictions and fsyncs run in the thread pool, so they never block the event loop; a suggest request
+Predictions and fsyncs run in threads, so they never block the event loop, and feedback has threads
+of its own, so a burst of slow writes never takes the ones suggestions need; a suggest request
 takes its place in its session's order on the loop, as it arrives (``nep_core.server.gate``), and
 the speculation on its answer is queued only once the answer is sent. docs/serving.md describes the
 protocol.
@@ -17,6 +18,9 @@ import uuid
 from pathlib import Path
 from typing import Any, Collection, Mapping
 
+import anyio.to_thread
+from anyio import CapacityLimiter
+from anyio.lowlevel import RunVar
 from fastapi import FastAPI, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -50,6 +54,21 @@ from nep_core.session import Context, latest_state
 SUGGEST_PATH, FEEDBACK_PATH, HEALTH_PATH = "/v1/suggest", "/v1/feedback", "/v1/health"
 
 log = logging.getLogger("nep.server")
+
+FEEDBACK_THREADS = 8
+"""Feedback writes at once; more wait on the event loop, not in the threads suggestions run in."""
+
+_feedback_threads: RunVar[CapacityLimiter] = RunVar("nep_feedback_threads")
+
+
+def feedback_threads() -> CapacityLimiter:
+    """The running event loop's limiter for feedback writes (anyio's own default limiter is kept the same way)."""
+    try:
+        return _feedback_threads.get()
+    except LookupError:
+        limiter = CapacityLimiter(FEEDBACK_THREADS)
+        _feedback_threads.set(limiter)
+        return limiter
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -185,8 +204,11 @@ def create_app(
         return Response(response.model_dump_json(), media_type="application/json")
 
     @app.post(FEEDBACK_PATH, response_model=FeedbackResponse, responses=_errors(400, 401, 409, 413, 415, 422, 500, 503))
-    def feedback(request: FeedbackRequest) -> FeedbackResponse:
+    async def feedback(request: FeedbackRequest) -> FeedbackResponse:
         """Append optional events, the feedback record and the actual next action to the session's log (fsynced)."""
+        return await anyio.to_thread.run_sync(write_feedback, request, limiter=feedback_threads())
+
+    def write_feedback(request: FeedbackRequest) -> FeedbackResponse:
         events = parse_history(request.history, space, max_events=max_history_events, max_depth=max_json_depth,
                                state_problem=domain.encoder.state_problem)
         suggestion = actual = None
