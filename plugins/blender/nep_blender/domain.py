@@ -26,10 +26,6 @@ approximate, weigh against the 2,573 synthetic script functions."""
 
 RL_REWARDS = RewardWeights(valid=0.0, match=1.0, no_edit=0.0, match_mode="exact")
 """Exact match alone, the reward of the runs that improved the blender model (docs/rl.md, *Enough prompts*)."""
-"""``nep rl --domain blender``'s reward: exact match, and validity in the replayed scene at a quarter. The
-general default (the replay verifier's graded match and NO_EDIT calibration) made the model eager and
-lowered both exact match and the replay reward; these weights raise validity and keep the replay reward
-(docs/rl.md, *The default rewards on blender*)."""
 
 ADDON_MIN_CONFIDENCE = 0.1
 """The add-on's default Minimum Confidence: it shows no suggestion below it, so ``nep eval`` scores a
