@@ -127,18 +127,20 @@ def create_app(
         redoc_url=None,
     )
     app.state.service = service
+    app.state.histories = histories
     install_error_handlers(app)
     app.add_middleware(BodyLimits, max_body_bytes=max_body_bytes, json_paths=(SUGGEST_PATH, FEEDBACK_PATH))
     app.add_middleware(RequestGuard, token=token, allowed_hosts=allowed_hosts)
     if token:
         _declare_bearer_auth(app)
 
-    def request_context(request: SuggestRequest) -> tuple[Context, Mapping[str, Any] | None]:
-        """The request's context, and its explicit state (None: the history's)."""
-        events = histories.parse(request.session, request.history, space, max_events=max_history_events, max_depth=max_json_depth,
-                                 state_problem=domain.encoder.state_problem)
+    def request_context(request: SuggestRequest) -> tuple[Context, Mapping[str, Any] | None, int]:
+        """The request's context, its explicit state (None: the history's) and its history's bytes, marshalled."""
+        events, history_bytes = histories.parse_sized(request.session, request.history, space, max_events=max_history_events,
+                                                      max_depth=max_json_depth, state_problem=domain.encoder.state_problem)
         state = parse_state(request.state, max_depth=max_json_depth, state_problem=domain.encoder.state_problem)
-        return Context(history=events, state=state if state is not None else latest_state(events), session_id=request.session), state
+        context = Context(history=events, state=state if state is not None else latest_state(events), session_id=request.session)
+        return context, state, history_bytes
 
     def response_of(answer: Answer, started: float) -> SuggestResponse:
         prediction = answer.prediction
@@ -164,9 +166,9 @@ def create_app(
 
     def answer_suggest(request: SuggestRequest, ticket: Ticket) -> tuple[SuggestResponse, list]:
         started = time.perf_counter()
-        context, state = request_context(request)
+        context, state, history_bytes = request_context(request)
         try:
-            answer = service.answer(context, state, request.top_k, ticket)
+            answer = service.answer(context, state, request.top_k, ticket, history_bytes)
         except Superseded as error:
             raise ApiError(409, str(error), "session") from None
         except Exception as error:  # answered here, so the connection stays open for the next request
@@ -180,9 +182,9 @@ def create_app(
         if not service.speculations.has_finished(request.session):
             return None
         started = time.perf_counter()
-        context, state = request_context(request)
+        context, state, history_bytes = request_context(request)
         try:
-            answer = service.ready_answer(context, state, request.top_k)
+            answer = service.ready_answer(context, state, request.top_k, history_bytes)
         except Exception:  # the worker thread's path answers it, and reports what fails there
             log.exception("answering from a finished speculation failed")
             return None

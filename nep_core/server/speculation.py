@@ -22,8 +22,11 @@ verifier is answered on the server's event loop (``SuggestionService.ready_answe
 hop to a worker thread and back (about half a millisecond).
 
 Bounds: at most ``SpeculationSettings.suggestions`` speculations per session, kept for at most
-``max_sessions`` sessions holding at most ``max_events`` history events in all (least recently used
-sessions go first); a session's speculations are replaced
+``max_sessions`` sessions holding at most ``max_events`` history events and ``max_bytes`` bytes in all
+(least recently used sessions go first; a session over a whole budget is not speculated on). A
+speculation's bytes are its request's history records and explicit state, marshalled (the history
+cache's keys give the history's for free); a session's speculations share them. A session's
+speculations are replaced
 by its next request, whatever it holds, and dropped on negative feedback. Speculations run one at a
 time on one background thread, and only once no request has been open for ``SpeculationSettings.quiet``
 seconds (``PredictorGate.background``);
@@ -52,13 +55,17 @@ log = logging.getLogger("nep.server")
 
 PENDING, RUNNING, DONE, DROPPED = "pending", "running", "done", "dropped"
 
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+"""What the kept speculations may hold, in all: 1024 sessions of up to 64 KB each, fewer larger ones."""
+
 
 @dataclass(frozen=True)
 class SpeculationSettings:
     """``suggestions``: how many of an answer's top suggestions are speculated on (0: none).
     ``accept_delay``: seconds after the newest event at which the accept is assumed to happen.
-    ``max_sessions``: sessions whose speculations are kept; ``max_events``: history events they may hold
-    in all (a speculation keeps its request's history). ``quiet``: seconds without a request (none
+    ``max_sessions``: sessions whose speculations are kept; ``max_events`` and ``max_bytes``: history
+    events and bytes (history and state, marshalled) they may hold in all (a speculation keeps its
+    request's history and state). ``quiet``: seconds without a request (none
     open, none arrived or answered) before a speculation starts: a person takes far longer to accept
     a suggestion, and speculation started between two requests of a burst would hold up the second."""
 
@@ -66,6 +73,7 @@ class SpeculationSettings:
     accept_delay: float = 1.5
     max_sessions: int = 1024
     max_events: int = 200_000
+    max_bytes: int = DEFAULT_MAX_BYTES
     quiet: float = 0.03
 
 
@@ -99,7 +107,8 @@ def _as_suggested(action: Action) -> dict[str, Any]:
 
 @dataclass
 class Speculation:
-    """One suggestion, speculatively accepted: the request it implies and, once run, its answer."""
+    """One suggestion, speculatively accepted: the request it implies and, once run, its answer.
+    ``size``: the bytes of its request's history and explicit state, marshalled (0: not known)."""
 
     session: str
     base: Sequence[Event]
@@ -107,16 +116,18 @@ class Speculation:
     k: int
     accepted: Action
     t: float
+    size: int = 0
     status: str = PENDING
     result: SpeculativeResult | None = None
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def after(cls, context: Context, state: Mapping[str, Any] | None, k: int, accepted: Action, delay: float) -> Speculation:
+    def after(cls, context: Context, state: Mapping[str, Any] | None, k: int, accepted: Action, delay: float,
+              size: int = 0) -> Speculation:
         """The speculation that ``accepted`` is accepted ``delay`` seconds after ``context``'s newest event."""
         last_t = context.history[-1].t if context.history else 0.0
-        return cls(context.session_id, list(context.history), state, k, accepted, last_t + delay)
+        return cls(context.session_id, list(context.history), state, k, accepted, last_t + delay, size)
 
     @property
     def context(self) -> Context:
@@ -182,6 +193,11 @@ class Speculation:
             return self.result if self.status == DONE else None
 
 
+def held_bytes(speculations: Sequence[Speculation]) -> int:
+    """The bytes a session's speculations hold: they share their request's history and state."""
+    return max((speculation.size for speculation in speculations), default=0)
+
+
 class SpeculativeCache:
     """Speculations per session (bounded), and the background thread that runs them.
 
@@ -196,13 +212,16 @@ class SpeculativeCache:
         max_sessions: int = 1024,
         max_events: int = 200_000,
         quiet: float = 0.0,
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ):
         self.gate = gate
         self.run = run
         self.quiet = quiet
         self.max_sessions = max_sessions
         self.max_events = max_events
+        self.max_bytes = max_bytes
         self._events = 0
+        self._bytes = 0
         self._sessions: OrderedDict[str, list[Speculation]] = OrderedDict()
         self._queue: OrderedDict[int, Speculation] = OrderedDict()
         self._condition = threading.Condition()
@@ -218,6 +237,7 @@ class SpeculativeCache:
         with self._condition:
             taken = self._sessions.pop(session, [])
             self._events -= sum(len(speculation.base) for speculation in taken)
+            self._bytes -= held_bytes(taken)
             for speculation in taken:
                 self._queue.pop(id(speculation), None)
             return taken
@@ -239,12 +259,27 @@ class SpeculativeCache:
                 old.drop()
             if not speculations:
                 return
+            events, size = sum(len(speculation.base) for speculation in speculations), held_bytes(speculations)
+            if events > self.max_events or size > self.max_bytes:  # more than a whole budget: not kept,
+                for speculation in speculations:  # rather than evicting every other session first
+                    speculation.drop()
+                return
             self._sessions[session] = list(speculations)
-            self._events += sum(len(speculation.base) for speculation in speculations)
-            while self._sessions and (len(self._sessions) > self.max_sessions or self._events > self.max_events):
+            self._events += events
+            self._bytes += size
+            while self._sessions and (len(self._sessions) > self.max_sessions or self._events > self.max_events
+                                      or self._bytes > self.max_bytes):
                 evicted_session = next(iter(self._sessions))
                 for old in self.take(evicted_session):
                     old.drop()
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    @property
+    def kept_bytes(self) -> int:
+        """The bytes the kept speculations hold (at most ``max_bytes``)."""
+        return self._bytes
 
     def discard(self, session: str) -> None:
         for speculation in self.take(session):

@@ -20,6 +20,7 @@ from nep_core.domain import Domain
 from nep_core.errors import InvalidAction
 from nep_core.inference.predictor import Prediction, Predictor, Suggestion
 from nep_core.server.gate import PredictorGate, Ticket
+from nep_core.server.history_cache import marshalled_size
 from nep_core.server.speculation import SpeculationSettings, Speculation, SpeculativeCache, SpeculativeResult
 from nep_core.session import Context
 
@@ -48,16 +49,20 @@ class SuggestionService:
         self.gate = PredictorGate(exclusive=not getattr(predictor, "thread_safe", False))
         self.checks_read_times = any(verifier.reads_times for verifier in domain.verifiers.values() if verifier.serving)
         """Whether a serving verifier reads events' times: a speculation retimed then needs its checks again."""
-        self.speculations = SpeculativeCache(self.gate, self._speculate, self.settings.max_sessions, self.settings.max_events, self.settings.quiet)
+        self.speculations = SpeculativeCache(self.gate, self._speculate, self.settings.max_sessions, self.settings.max_events,
+                                             self.settings.quiet, self.settings.max_bytes)
 
     def suggest(self, context: Context, k: int, ticket: Ticket | None = None) -> tuple[Prediction, int]:
         """The checked prediction and how many suggestions were dropped (``Superseded`` if ``ticket`` is)."""
         with self.gate.request(ticket):
             return self.checked_prediction(context, self.predictor.predict(context, k), k)
 
-    def answer(self, context: Context, state: Mapping[str, Any] | None, k: int, ticket: Ticket | None = None) -> Answer:
+    def answer(self, context: Context, state: Mapping[str, Any] | None, k: int, ticket: Ticket | None = None,
+               history_bytes: int = 0) -> Answer:
         """The answer to a request whose explicit ``state`` (None: the history's) is given apart from
-        ``context``: from the session's matching speculation when there is one, else predicted."""
+        ``context``: from the session's matching speculation when there is one, else predicted.
+        ``history_bytes``: the history's records marshalled (``ParsedHistories.parse_sized``), for the
+        speculations' byte budget."""
         answer = None
         for speculation in self.speculations.take(context.session_id):
             if answer is None and speculation.matches(context.history, state, k):
@@ -67,9 +72,9 @@ class SuggestionService:
         if answer is None:
             prediction, dropped = self.suggest(context, k, ticket)
             answer = Answer(prediction, dropped)
-        return self._answered(context, state, k, answer)
+        return self._answered(context, state, k, answer, history_bytes)
 
-    def ready_answer(self, context: Context, state: Mapping[str, Any] | None, k: int) -> Answer | None:
+    def ready_answer(self, context: Context, state: Mapping[str, Any] | None, k: int, history_bytes: int = 0) -> Answer | None:
         """``answer``, when a finished speculation of the session gives it without the predictor, the
         gate or a verifier: quick enough for the server's event loop. None: call ``answer`` (nothing
         was changed)."""
@@ -87,13 +92,13 @@ class SuggestionService:
                 return None
             for taken in self.speculations.take(context.session_id):
                 taken.drop()
-            return self._answered(context, state, k, Answer(result.checked, result.dropped, speculative=True))
+            return self._answered(context, state, k, Answer(result.checked, result.dropped, speculative=True), history_bytes)
         return None
 
-    def _answered(self, context: Context, state: Mapping[str, Any] | None, k: int, answer: Answer) -> Answer:
+    def _answered(self, context: Context, state: Mapping[str, Any] | None, k: int, answer: Answer, history_bytes: int) -> Answer:
         """``answer`` counted, with the speculations on it prepared."""
         self.speculations.count(answer.speculative)
-        answer.follow_ups = self._follow_ups(context, state, k, answer.prediction)
+        answer.follow_ups = self._follow_ups(context, state, k, answer.prediction, history_bytes)
         self.speculations.put(context.session_id, answer.follow_ups)
         return answer
 
@@ -106,12 +111,14 @@ class SuggestionService:
 
     # -- speculation on accept -----------------------------------------------------------------
 
-    def _follow_ups(self, context: Context, state: Mapping[str, Any] | None, k: int, prediction: Prediction) -> list[Speculation]:
+    def _follow_ups(self, context: Context, state: Mapping[str, Any] | None, k: int, prediction: Prediction,
+                    history_bytes: int) -> list[Speculation]:
         """Speculations on the suggestions a client shows (none when it shows nothing)."""
         if self.settings.suggestions < 1 or not context.session_id or prediction.best.is_no_edit:
             return []
+        size = history_bytes + (marshalled_size(state) if state is not None else 0)  # in C: about 1 ms a MB
         return [
-            Speculation.after(context, state, k, suggestion.action, self.settings.accept_delay)
+            Speculation.after(context, state, k, suggestion.action, self.settings.accept_delay, size)
             for suggestion in prediction.suggestions[: self.settings.suggestions]
         ]
 
