@@ -54,10 +54,16 @@ def fit(job, budget=MAX_REQUEST_BYTES):
     return fitted
 
 
-class Result:
-    """One finished job: ``ok`` with ``body``, or ``error`` (one line) and whether the server was reachable."""
+NOT_RUNNING, SLOW, BUSY = "not running", "slow", "busy"
+"""Why a server was not reached (``Result.cause``): nothing answered (refused, a bad address), it
+answered past the timeout, or it said it is shutting down (HTTP 503)."""
 
-    def __init__(self, job, ok, body=None, error="", reachable=True):
+
+class Result:
+    """One finished job: ``ok`` with ``body``, or ``error`` (one line), whether the server was reachable,
+    and when it was not, why (``cause``: NOT_RUNNING, SLOW or BUSY)."""
+
+    def __init__(self, job, ok, body=None, error="", reachable=True, cause=None):
         self.kind = job["kind"]
         self.generation = job.get("generation")
         self.job = job
@@ -65,6 +71,7 @@ class Result:
         self.body = body
         self.error = error
         self.reachable = reachable
+        self.cause = None if reachable else cause or NOT_RUNNING
 
 
 def parse_base_url(url):
@@ -76,10 +83,15 @@ def parse_base_url(url):
     return parts.scheme, parts.hostname, port, parts.path.rstrip("/")
 
 
+def is_probability(value):
+    """Whether ``value`` is a number in [0, 1] (NaN is not)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= value <= 1.0
+
+
 def check_suggestions(body):
     """The usable suggestions of a /v1/suggest answer: dicts with an action, a probability, a confidence
     (what the app weighs against its minimum confidence and shows; the probability from a server that
-    sends none) and a label."""
+    sends none), both within [0, 1], and a label."""
     if not isinstance(body, dict) or not isinstance(body.get("suggestions"), list):
         raise ValueError("the server's answer has no suggestions list")
     out = []
@@ -91,10 +103,8 @@ def check_suggestions(body):
             continue
         if not isinstance(action.get("args", {}), dict) or not all_finite(action):
             continue
-        if isinstance(probability, bool) or not isinstance(probability, (int, float)):
-            continue
         confidence = item.get("confidence", probability)
-        if isinstance(confidence, bool) or not isinstance(confidence, (int, float)):
+        if not (is_probability(probability) and is_probability(confidence)):
             continue
         label = item.get("label")
         label = label[:MAX_LABEL] if isinstance(label, str) and label.strip() else action["kind"]
@@ -194,7 +204,9 @@ class ServerClient:
             return bool(self._jobs)
 
     def close(self, wait=1.0):
-        """Stop the worker; jobs not yet sent are dropped."""
+        """Stop the worker, waiting at most ``wait`` seconds for a request on the wire (0: not at all; the
+        worker, a daemon thread, then ends when that request does); jobs not yet sent and the answer to
+        the one on the wire are dropped."""
         with self._condition:
             self._stopping = True
             self._jobs.clear()
@@ -210,7 +222,10 @@ class ServerClient:
                     break
                 job = self._jobs.popleft()
                 url, token = self.url, self.token
-            self._results.put(self._do(job, url, token))
+            result = self._do(job, url, token)
+            if self._stopping:
+                break
+            self._results.put(result)
         self._disconnect()
 
     def _do(self, job, url, token):
@@ -232,14 +247,15 @@ class ServerClient:
                 break
             except AnswerTooSlow as error:  # the whole answer, not only each read, must come within the timeout
                 self._disconnect()
-                return Result(job, False, error=str(error), reachable=False)
+                return Result(job, False, error=str(error), reachable=False, cause=SLOW)
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as error:
                 self._disconnect()
                 if attempt:
                     return Result(job, False, error=f"the server closed the connection ({error})", reachable=False)
             except (OSError, http.client.HTTPException) as error:
                 self._disconnect()
-                return Result(job, False, error=_network_error(error), reachable=False)
+                return Result(job, False, error=_network_error(error), reachable=False,
+                              cause=SLOW if isinstance(error, TimeoutError) else NOT_RUNNING)
         if len(data) > MAX_ANSWER_BYTES:
             self._disconnect()
             return Result(job, False, error=f"the server's answer is over {MAX_ANSWER_BYTES} bytes")
@@ -251,7 +267,7 @@ class ServerClient:
             detail = answer.get("detail") if isinstance(answer, dict) else None
             # 503: the server is shutting down and took nothing, so the job counts as not delivered (feedback is sent again)
             return Result(job, False, body=answer, error=f"HTTP {response.status}: {str(detail or response.reason)[:300]}",
-                          reachable=response.status != 503)
+                          reachable=response.status != 503, cause=BUSY)
         if answer is None:
             return Result(job, False, error="the server's answer is not JSON")
         return Result(job, True, body=answer)

@@ -139,14 +139,16 @@ def scenario_install(zip_path, result, _arg):
     }
     result["drawn"] = draw_states(runtime, bpy_calls)
     result["labels"] = [
-        runtime.honest_label("object.shade_smooth", "Shade Smooth (keep sharp edges)"),
-        runtime.honest_label("object.delete", "Shade Smooth"),  # a server naming one operator as another
-        runtime.honest_label("mesh.no_such_operator", "No Such"),
+        runtime.call_label("object.shade_smooth", {"keep_sharp_edges": False}),
+        runtime.call_label("object.delete", {"confirm": True}),  # the default: left out
+        runtime.call_label("mesh.no_such_operator", {}),
+        runtime.call_label("transform.rotate", {"value": 1.5707963, "orient_axis": "X"}),
+        runtime.call_label("mesh.extrude_region_move", {"TRANSFORM_OT_translate": {"value": [0, 0, 1.5]}}),
     ]
     bpy.ops.mesh.primitive_cube_add()
     result["apply_without_a_modifier"] = runtime.runnable_now("object.modifier_apply", {})
     bpy.ops.object.modifier_add(type="BEVEL")
-    result["apply_label"] = runtime.shown_label("object.modifier_apply", {}, "Apply Modifier")
+    result["apply_label"] = runtime.call_label("object.modifier_apply", {})
     result["apply_with_a_modifier"] = runtime.runnable_now("object.modifier_apply", {})
     result["after_install"] = registered(runtime)
     result["disable"] = sorted(bpy.ops.preferences.addon_disable(module=ADDON))
@@ -244,6 +246,7 @@ def scenario_serve(zip_path, result, arg):
         return False
 
     history = []
+    state._entries = lambda: list(history)  # Accept looks at the history the ticks are given
     prefs.server_url = settings["closed_url"]
     result["unreachable"] = tick_until(lambda: state.status == "unreachable", 20)
     result["unreachable_message"] = state.message
@@ -292,7 +295,9 @@ def scenario_serve(zip_path, result, arg):
         {"kind": "SCRIPT.python_file_run", "args": {}},
     ]
     state.suggestions = [
-        {"action": action, "probability": 0.2, "confidence": 0.2, "label": "Shade Smooth", "request_id": None, "shown_at": shown_at} for action in refused
+        {"action": action, "probability": 0.2, "confidence": 0.2, "label": "Shade Smooth", "request_id": None, "shown_at": shown_at,
+         "generation": state.generation}
+        for action in refused
     ]
     unchanged = bpy_calls.scene_fingerprint(bpy)
     result["refusals"] = []
@@ -305,7 +310,7 @@ def scenario_serve(zip_path, result, arg):
     state.suggestions = suggested_again
     result["dismissed_label"] = state.suggestions[0]["label"] if state.suggestions else None
     result["dismiss"] = sorted(bpy.ops.nep.dismiss("EXEC_DEFAULT", True, index=0))
-    result["feedback_delivered"] = tick_until(lambda: state.feedback_sent >= 7 and not state.client.busy(), 30)
+    result["feedback_delivered"] = tick_until(lambda: state.feedback_sent >= 9 and not state.client.busy(), 30)
     result["feedback_sent"] = state.feedback_sent
     result["session"] = state.session_id
     result["log_file"] = os.path.join(log_folder, f"{state.session_id}.jsonl")
@@ -320,10 +325,276 @@ def scenario_serve(zip_path, result, arg):
     result["max_tick_seconds"] = max(ticks)
     result["ticks"] = len(ticks)
     bpy.ops.preferences.addon_disable(module=ADDON)
+    client._thread.join(5)  # unregister does not wait for it
     result["client_stopped"] = not client._thread.is_alive()
 
 
-SCENARIOS = {"install": scenario_install, "record": scenario_record, "serve": scenario_serve}
+class StubClient:
+    """Stands in for the add-on's ServerClient: keeps the jobs the runtime submits and hands back the
+    answers a test gives it, as a server would."""
+
+    def __init__(self, runtime):
+        self.jobs = []
+        self._answers = []
+        state, prefs = runtime.RUNTIME, preferences()
+        state.client, state._settings = self, (prefs.server_url, prefs.token)
+
+    def answer(self, suggestions):
+        """Answer the newest suggestion request with ``suggestions``."""
+        job = next(job for job in reversed(self.jobs) if job["kind"] == "suggest")
+        result_type = sys.modules[f"{ADDON}.client"].Result
+        self._answers.append(result_type(job, True, body={"suggestions": suggestions, "request_id": "r1"}))
+
+    def feedback(self):
+        return [job["payload"] for job in self.jobs if job["kind"] == "feedback"]
+
+    def submit(self, job):
+        self.jobs.append(job)
+
+    def results(self):
+        answers, self._answers = self._answers, []
+        return answers
+
+    def busy(self):
+        return False
+
+    def configure(self, url, token=""):
+        pass
+
+    def close(self, wait=1.0):
+        pass
+
+
+def user_call(kind, **args):
+    """Run an operator as a click in Blender's UI does: as an undo step, kept in the operator history."""
+    module, name = kind.split(".")
+    return sorted(getattr(getattr(bpy.ops, module), name)("EXEC_DEFAULT", True, **args))
+
+
+def offered(kind, args=None, probability=0.5, label="", **extra):
+    action = {"kind": kind, **({"args": args} if args else {})}
+    return {"action": action, "probability": probability, "label": label or kind, **extra}
+
+
+def show(state, stub, suggestions):
+    """One tick asks, the stub answers ``suggestions``, the next tick shows them."""
+    state.tick()
+    stub.answer(suggestions)
+    state.tick()
+    return [item["label"] for item in state.suggestions]
+
+
+def draw_panel():
+    lines = []
+    bpy.types.NEP_PT_suggestions.draw(types.SimpleNamespace(layout=FakeLayout(lines)), bpy.context)
+    return lines
+
+
+def scenario_hostile(zip_path, result, _arg):
+    """A server's labels and strings: the panel names what Accept would run; a free string never runs."""
+    install(zip_path)
+    _, runtime, _ = modules()
+    prefs = preferences()
+    prefs.min_confidence, prefs.count, prefs.record = 0.0, 10, False
+    state = runtime.RUNTIME
+    stub = StubClient(runtime)
+    bpy.ops.ed.undo_push(message="start")
+    user_call("mesh.primitive_cube_add")
+    cube = bpy.context.active_object
+    cube.modifiers.new("Bevel", "BEVEL")
+    cube.modifiers.new("Array", "ARRAY")
+    data_paths = {"list_path": "object.modifiers", "active_index_path": "preferences.edit.undo_memory_limit", "direction": "DOWN"}
+    result["shown"] = show(state, stub, [
+        offered("mesh.primitive_grid_add", {"x_subdivisions": 990000, "y_subdivisions": 990000}, 0.9, "Add Grid (size 1)"),
+        offered("object.delete", {}, 0.5, "Delete Loose\nreally harmless"),
+        offered("object.modifier_add", {"type": "BOOLEAN"}, 0.4, "Add Modifier (type BEVEL)"),
+        offered("object.shade_smooth", {}, 0.9, "Shade Smooth", confidence=7.0),
+        offered("object.shade_flat", {}, 1.5, "Shade Flat"),
+        offered("uilist.entry_move", data_paths, 0.3, "Move Entry"),
+        offered("object.modifier_apply", {"modifier": "Array"}, 0.2, "Apply Modifier"),
+    ])
+    result["confidences"] = [item["confidence"] for item in state.suggestions]
+    result["panel"] = draw_panel()
+    description = bpy.types.NEP_OT_accept.description
+    result["tooltips"] = [description(bpy.context, types.SimpleNamespace(index=index)) for index in range(len(state.suggestions))]
+    result["accept_enum"] = [sorted(bpy.ops.nep.accept("EXEC_DEFAULT", True, index=2)), state.outcome]
+    result["modifiers"] = [modifier.type for modifier in cube.modifiers]
+
+    limit = bpy.context.preferences.edit.undo_memory_limit
+    result["free_strings"] = []
+    for kind, args in (("uilist.entry_move", data_paths), ("object.modifier_apply", {"modifier": "Array"})):
+        state.suggestions = [dict(offered(kind, args), confidence=0.5, generation=state.generation)]
+        result["free_strings"].append([sorted(bpy.ops.nep.accept("EXEC_DEFAULT", True, index=0)), state.outcome])
+    result["undo_memory_limit_unchanged"] = bpy.context.preferences.edit.undo_memory_limit == limit
+    result["modifiers_after"] = [modifier.type for modifier in cube.modifiers]
+
+
+def scenario_race(zip_path, result, log_folder):
+    """The user runs an operator and accepts within one timer period (no tick between)."""
+    install(zip_path)
+    _, runtime, _ = modules()
+    prefs = preferences()
+    prefs.min_confidence, prefs.log_folder = 0.0, log_folder
+    state = runtime.RUNTIME
+    stub = StubClient(runtime)
+    bpy.ops.ed.undo_push(message="start")
+    user_call("mesh.primitive_cube_add")
+    result["shown"] = show(state, stub, [offered("object.shade_smooth")])
+    asked = len([job for job in stub.jobs if job["kind"] == "suggest"])
+    user_call("transform.translate", value=(1.0, 0.0, 0.0))
+    result["accept"] = sorted(bpy.ops.nep.accept("EXEC_DEFAULT", True, index=0))
+    result["outcome"] = state.outcome
+    result["smooth"] = any(polygon.use_smooth for polygon in bpy.context.active_object.data.polygons)
+    result["events"] = [event["action"]["kind"] for event in state.events]
+    result["feedback"] = [(item["outcome"], item.get("actual", {}).get("kind")) for item in stub.feedback()]
+    result["log"] = state._log.path
+    state.tick()
+    result["asked_again"] = len([job for job in stub.jobs if job["kind"] == "suggest"]) > asked and state.status == "waiting"
+    stub.answer([offered("object.shade_smooth")])
+    state.tick()
+    result["accept_fresh"] = sorted(bpy.ops.nep.accept("EXEC_DEFAULT", True, index=0))
+    result["smooth_after"] = all(polygon.use_smooth for polygon in bpy.context.active_object.data.polygons)
+
+
+def scenario_same_call(zip_path, result, log_folder):
+    """A primitive added in the UI and the same one added by Accept; then File > New."""
+    install(zip_path)
+    _, runtime, _ = modules()
+    prefs = preferences()
+    prefs.min_confidence, prefs.log_folder = 0.0, log_folder
+    state = runtime.RUNTIME
+    stub = StubClient(runtime)
+    bpy.ops.ed.undo_push(message="start")
+    state.tick()
+    user_call("mesh.primitive_cube_add", size=0.5, location=(1.0, 0.0, 0.0))
+    show(state, stub, [offered("mesh.primitive_cube_add", {"size": 0.5, "location": [1.0, 0.0, 0.0]})])  # as the server writes it
+    result["accept"] = sorted(bpy.ops.nep.accept("EXEC_DEFAULT", True, index=0))
+    result["outcome"] = state.outcome
+    result["log"] = state._log.path
+    bpy.ops.wm.read_homefile()  # File > New: a new session
+    result["outcome_after_new_file"] = state.outcome
+
+
+def scenario_record_off(zip_path, result, log_folder):
+    """With Record off nothing of the session goes to the server's feedback log; back on, only what follows."""
+    install(zip_path)
+    _, runtime, _ = modules()
+    prefs = preferences()
+    prefs.min_confidence, prefs.log_folder, prefs.record = 0.0, log_folder, False
+    state = runtime.RUNTIME
+    stub = StubClient(runtime)
+    bpy.ops.ed.undo_push(message="start")
+    user_call("mesh.primitive_cube_add")
+    show(state, stub, [offered("object.shade_smooth"), offered("object.shade_flat")])
+    bpy.ops.nep.dismiss("EXEC_DEFAULT", True, index=1)
+    user_call("transform.translate", value=(1.0, 0.0, 0.0))  # passes the shown suggestion over
+    show(state, stub, [offered("object.shade_smooth")])
+    bpy.ops.nep.accept("EXEC_DEFAULT", True, index=0)
+    result["feedback_while_off"] = stub.feedback()
+    result["events_while_off"] = len(state.events)
+
+    prefs.record = True
+    user_call("object.shade_flat")
+    show(state, stub, [offered("object.shade_smooth")])
+    bpy.ops.nep.dismiss("EXEC_DEFAULT", True, index=0)
+    result["feedback_after"] = stub.feedback()
+    result["logs"] = sorted(os.listdir(log_folder))
+
+
+def scenario_log_folder(zip_path, result, folder):
+    """A log folder that cannot be written: the panel says so."""
+    install(zip_path)
+    _, runtime, _ = modules()
+    prefs = preferences()
+    prefs.enabled, prefs.log_folder = False, folder
+    state = runtime.RUNTIME
+    bpy.ops.ed.undo_push(message="start")
+    state.tick()
+    user_call("mesh.primitive_cube_add")
+    state.tick()
+    result["panel"] = draw_panel()
+    prefs.log_folder = os.path.join(os.path.dirname(os.path.dirname(folder)), "good")
+    result["panel_other_folder"] = draw_panel()
+
+
+def scenario_reload(zip_path, result, _arg):
+    """Which of the add-on's modules Reload Scripts runs again: each gets one of its names replaced first."""
+    install(zip_path)
+    names = {"bpy_calls": "check_call", "recorder": "is_edit", "client": "fit", "feedback": "feedback_record",
+             "sessionlog": "utc_now", "preferences": "get", "runtime": "unsafe_reason", "ui": "_suggestion"}
+    for module, name in names.items():
+        setattr(sys.modules[f"{ADDON}.{module}"], name, "stale")
+    bpy.utils.load_scripts(reload_scripts=True)  # what Reload Scripts runs (script.reload defers it to an event loop)
+    result["run_again"] = {module: getattr(sys.modules[f"{ADDON}.{module}"], name) != "stale" for module, name in names.items()}
+    _, runtime, _ = modules()
+    result["after_reload"] = registered(runtime)
+
+
+def scenario_network(zip_path, result, closed_url):
+    """A server that answers past the timeout, one that is shutting down (503), none; then the add-on is
+    disabled while a request waits on a server that never answers."""
+    import http.server
+    import socket
+    import threading
+
+    class ShuttingDown(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = b'{"detail": "the server is shutting down"}'
+            self.send_response(503)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    busy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ShuttingDown)
+    threading.Thread(target=busy.serve_forever, daemon=True).start()
+    silent = socket.socket()  # takes connections (the kernel's backlog) and never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+
+    install(zip_path)
+    _, runtime, _ = modules()
+    runtime.REQUEST_TIMEOUT = 0.5
+    prefs = preferences()
+    prefs.record = False
+    state = runtime.RUNTIME
+
+    def status_with(url, status):
+        prefs.server_url = url
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            state.tick()
+            if state.status == status:
+                break
+            time.sleep(0.05)
+        return [state.status, draw_panel()]
+
+    result["slow"] = status_with(f"http://127.0.0.1:{silent.getsockname()[1]}", "slow")
+    result["busy"] = status_with(f"http://127.0.0.1:{busy.server_address[1]}", "busy")
+    result["unreachable"] = status_with(closed_url, "unreachable")
+
+    prefs.server_url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+    state.tick()
+    state.client.timeout = 30.0  # the request below waits that long for its answer
+    state.refresh()
+    state.tick()
+    time.sleep(0.3)
+    thread = state.client._thread
+    started = time.perf_counter()
+    bpy.ops.preferences.addon_disable(module=ADDON)
+    result["disable_seconds"] = time.perf_counter() - started
+    result["worker_is_daemon"] = thread.daemon
+
+
+SCENARIOS = {
+    "install": scenario_install, "record": scenario_record, "serve": scenario_serve, "hostile": scenario_hostile,
+    "race": scenario_race, "same_call": scenario_same_call, "record_off": scenario_record_off,
+    "log_folder": scenario_log_folder, "reload": scenario_reload, "network": scenario_network,
+}
 
 
 def main():

@@ -120,7 +120,10 @@ def test_the_addon_installs_registers_and_unregisters_cleanly(addon_build, tmp_p
     assert "Nothing to suggest right now" in drawn["ok"] and "Suggestions are off" in drawn["off"]
     assert "Alt+Enter accept · Alt+Backspace dismiss" in drawn["ok+"]
     assert any(line.startswith("Logs go to ") for line in drawn["preferences"]) and drawn["unchanged"]
-    assert result["labels"] == ["Shade Smooth (keep sharp edges)", "Delete", "mesh.no_such_operator (not in this Blender)"]
+    assert result["labels"] == [
+        "Shade Smooth (keep_sharp_edges False)", "Delete", "mesh.no_such_operator (not in this Blender)",
+        "Rotate (value 90°; orient_axis X)", "Extrude Region and Move (value 0, 0, 1.5)",
+    ]
     # a suggested Apply carries no modifier name: it acts on the active modifier, which the panel names
     assert result["apply_label"] == "Apply Modifier (Bevel)" and result["apply_with_a_modifier"] is True
     assert result["apply_without_a_modifier"] is False
@@ -238,6 +241,9 @@ def test_the_client_keeps_only_well_formed_suggestions():
             {"action": {"kind": "mesh.bevel", "args": "width=1"}, "probability": 0.1, "label": "Bevel"},
             {"action": {"kind": "mesh.bevel"}, "probability": True, "label": "Bevel"},
             {"action": {"kind": "mesh.bevel"}, "probability": 0.3, "confidence": "high", "label": "Bevel"},
+            {"action": {"kind": "mesh.bevel"}, "probability": 0.3, "confidence": 7.0, "label": "Bevel"},  # shown as 700% before
+            {"action": {"kind": "mesh.bevel"}, "probability": -0.1, "label": "Bevel"},
+            {"action": {"kind": "mesh.bevel"}, "probability": float("nan"), "label": "Bevel"},
         ]
     }
     assert client.check_suggestions(body) == [
@@ -250,6 +256,112 @@ def test_the_client_keeps_only_well_formed_suggestions():
     assert client.parse_base_url("http://127.0.0.1:8765/") == ("http", "127.0.0.1", 8765, "")
     with pytest.raises(ValueError):
         client.parse_base_url("127.0.0.1:8765")
+
+
+def test_the_panel_names_the_call_accept_runs_never_the_servers_label(addon_build, tmp_path):
+    """A server's labels are not shown: the add-on names the checked call itself (operator name and the
+    arguments it runs with), on one line; a confidence outside [0, 1] is not shown."""
+    result = run_scenario("hostile", addon_build[0], tmp_path)
+    grid = "Add Grid (x_subdivisions 990000; y_subdivisions 990000)"
+    assert result["shown"] == [grid, "Delete", "Add Modifier (type BOOLEAN)"]
+    assert result["confidences"] == [0.9, 0.5, 0.4]  # 7.0 and a probability of 1.5 were refused
+    assert f"<nep.accept: {grid}>" in result["panel"] and "90%" in result["panel"] and "700%" not in result["panel"]
+    assert not any("\n" in line or "harmless" in line or "BEVEL" in line or "size 1" in line for line in result["panel"])
+    assert result["tooltips"][0] == f"Run {grid} (90%) as one undo step"
+    assert result["tooltips"][1] == "Run Delete (50%) as one undo step"
+
+
+def test_accept_never_runs_a_free_string_and_still_runs_enum_items(addon_build, tmp_path):
+    """NEP's action space writes no string property (and no enum without fixed items), so a suggestion
+    carrying one is neither shown nor run: a data path could set any property, preferences included."""
+    result = run_scenario("hostile", addon_build[0], tmp_path)
+    assert "Move Entry" not in result["shown"] and not any(label.startswith("Apply Modifier") for label in result["shown"])
+    assert result["accept_enum"] == [["FINISHED"], "Accepted: Add Modifier (type BOOLEAN)"]
+    assert result["modifiers"] == ["BEVEL", "ARRAY", "BOOLEAN"]
+    reason = "is a free string (a data path, a name); NEP never sets one from a suggestion"
+    assert result["free_strings"] == [
+        [["CANCELLED"], f"Refused: uilist.entry_move.list_path {reason}"],
+        [["CANCELLED"], f"Refused: object.modifier_apply.modifier {reason}"],
+    ]
+    assert result["undo_memory_limit_unchanged"] and result["modifiers_after"] == result["modifiers"]
+
+
+def test_free_strings_are_found_inside_macros_too():
+    bpy = pytest.importorskip("bpy")
+    from nep_blender import bpy_calls
+
+    rna = bpy.ops.mesh.extrude_region_move.get_rna_type()
+    assert bpy_calls.free_strings(rna, {"TRANSFORM_OT_translate": {"value": [0, 0, 1]}}) == []
+    entry_move = bpy.ops.uilist.entry_move.get_rna_type()
+    assert bpy_calls.free_strings(entry_move, {"direction": "UP", "list_path": "x"}) == ["list_path"]
+
+
+def test_accept_records_the_users_newer_operator_first_and_runs_no_stale_suggestion(addon_build, tmp_path):
+    """The user moved the cube and pressed Accept before the timer's next look: the move is recorded
+    (log, history, feedback that the suggestion was passed over) and the older suggestion is not run."""
+    result = run_scenario("race", addon_build[0], tmp_path, str(tmp_path / "logs"))
+    assert result["shown"] == ["Shade Smooth"]
+    assert result["accept"] == ["CANCELLED"] and not result["smooth"]
+    assert result["outcome"] == "Not run: it was suggested before your latest changes; asking for a new suggestion"
+    assert result["events"] == ["transform.translate"]
+    assert result["feedback"] == [["ignored", "transform.translate"]]
+    assert result["asked_again"]
+    assert result["accept_fresh"] == ["FINISHED"] and result["smooth_after"]  # a suggestion for the history as it is runs
+    logged = [event.action.kind for event in read_session(result["log"]).events if event.action]
+    assert logged == ["transform.translate", "object.shade_smooth"]
+
+
+def test_a_primitive_added_in_the_ui_and_by_accept_log_the_same_call(addon_build, tmp_path):
+    """Blender fills in an object-add operator's scale (stored default 0, 0, 0) with 1, 1, 1 at run
+    time; the recorder leaves it out, so one call has one spelling."""
+    result = run_scenario("same_call", addon_build[0], tmp_path, str(tmp_path / "logs"))
+    assert result["accept"] == ["FINISHED"]
+    calls = [(event.action.kind, dict(event.action.args)) for event in read_session(result["log"]).events if event.action]
+    expected = ("mesh.primitive_cube_add", {"size": 0.5, "location": [1.0, 0.0, 0.0]})
+    assert calls == [expected, expected]
+
+
+def test_a_new_file_clears_the_last_outcome(addon_build, tmp_path):
+    result = run_scenario("same_call", addon_build[0], tmp_path, str(tmp_path / "logs"))
+    assert result["outcome"].startswith("Accepted: Add Cube") and result["outcome_after_new_file"] == ""
+
+
+def test_record_off_sends_no_feedback_and_never_sends_its_events_later(addon_build, tmp_path):
+    """`nep serve` writes what feedback carries to its feedback log: with Record off none is sent, and
+    the events recorded meanwhile are not sent with the feedback that follows once Record is on."""
+    result = run_scenario("record_off", addon_build[0], tmp_path, str(tmp_path / "logs"))
+    assert result["feedback_while_off"] == [] and result["events_while_off"] == 2
+    assert [item["outcome"] for item in result["feedback_after"]] == ["dismissed"]
+    assert [event["action"]["kind"] for event in result["feedback_after"][0]["history"]] == ["object.shade_flat"]
+    assert len(result["logs"]) == 1
+
+
+def test_the_panel_says_when_the_log_folder_cannot_be_written(addon_build, tmp_path):
+    (tmp_path / "a_file").write_text("")
+    folder = str(tmp_path / "a_file" / "logs")
+    result = run_scenario("log_folder", addon_build[0], tmp_path, folder)
+    assert f"Cannot write logs to {folder}: Not a directory".replace(" ", "") in "".join(result["panel"]).replace(" ", "")
+    assert not any(line.startswith("Recording to") for line in result["panel"])
+    assert any(line.startswith("Recording to") for line in result["panel_other_folder"])
+
+
+def test_reload_scripts_runs_every_module_of_the_addon_again(addon_build, tmp_path):
+    result = run_scenario("reload", addon_build[0], tmp_path)
+    assert all(result["run_again"].values()), result["run_again"]
+    assert result["after_reload"]["runtime"] and result["after_reload"]["timer"]
+
+
+def test_the_panel_tells_a_slow_or_closing_server_from_none_and_disabling_never_waits(addon_build, tmp_path):
+    result = run_scenario("network", addon_build[0], tmp_path, f"http://127.0.0.1:{closed_port()}")
+    status, panel = result["slow"]
+    assert status == "slow" and "NEP server too slow" in panel and "Start it in a terminal (ready in seconds):" not in panel
+    status, panel = result["busy"]
+    assert status == "busy" and "NEP server busy or shutting down" in panel
+    assert "HTTP 503: the server is shutting down" in " ".join(panel) and "NEP server unreachable" not in panel
+    status, panel = result["unreachable"]
+    assert status == "unreachable" and "NEP server unreachable" in panel
+    assert "nep serve --domain blender --model ngram" in panel and "    --data scripts:nep-examples" in panel
+    assert result["disable_seconds"] < 0.3 and result["worker_is_daemon"]  # it waited 1 s on the request before
 
 
 def write_training_logs(folder: Path) -> None:

@@ -172,6 +172,25 @@ def path_arguments(function, args) -> list[str]:
             and prop.type == "STRING" and prop.subtype in PATH_SUBTYPES]
 
 
+def free_strings(rna, args) -> list[str]:
+    """The arguments of ``args`` that set a free string, by name (a macro's as ``SUB_OT_x.name``): a
+    string property, or an enum without fixed items, which takes any string Blender's own code accepts.
+    NEP's action space writes neither (``PropertySpec.tokenized``), so no suggestion carries one; a data
+    path such as ``uilist.entry_move``'s ``active_index_path`` could otherwise set any property of
+    Blender, its preferences included."""
+    found = []
+    properties = rna.properties
+    for name, value in (args or {}).items():
+        prop = properties.get(name)
+        if prop is None:
+            continue
+        if prop.type == "POINTER" and "_OT_" in getattr(prop.fixed_type, "identifier", "") and isinstance(value, dict):
+            found += [f"{name}.{inner}" for inner in free_strings(prop.fixed_type, value)]
+        elif prop.type == "STRING" or (prop.type == "ENUM" and not prop.is_enum_flag and not prop.enum_items):
+            found.append(name)
+    return found
+
+
 def check_call(bpy, kind, args):
     """Raise CallRefused unless ``kind(**args)`` is a known operator with well-typed properties."""
     function = operator(bpy, kind)

@@ -72,11 +72,13 @@ def addon_command(
 
     blender --command extension install-file -r user_default -e dist/nep_suggest-0.1.0.zip
 
-    Then start a server (nep serve --domain blender --model ngram, or a trained model) and open the 3D View's sidebar (N), tab NEP.
+    Then start a server (nep serve --domain blender --model ngram --data scripts:nep-examples, which listens within seconds,
+    or a trained model) and open the 3D View's sidebar (N), tab NEP.
     """
     make_output_folder(out, "--out")
     path = build_addon(out)
     typer.echo(f"wrote {path}")
     typer.echo("install in Blender 4.2+: Edit > Preferences > Get Extensions > (menu at the top right) Install from Disk...")
     typer.echo(f"or from a terminal: blender --command extension install-file -r user_default -e {path}")
-    typer.echo("then: nep serve --domain blender --model ngram   (or --model runs/blender), and press N in the 3D View, tab NEP")
+    typer.echo("then: nep serve --domain blender --model ngram --data scripts:nep-examples   (ready in seconds; or --model runs/blender),"
+               " and press N in the 3D View, tab NEP")

@@ -6,12 +6,12 @@ as one undo step. Only the Python standard library and ``bpy``: no NEP, no torch
 Built into an installable zip by ``nep blender addon``.
 """
 
-from . import bpy_calls, client, preferences, recorder, runtime, ui
+from . import bpy_calls, client, feedback, preferences, recorder, runtime, sessionlog, ui
 
 if "_LOADED" in globals():  # Reload Scripts re-runs this file in the same module: reload the others too
     import importlib
 
-    for _module in (bpy_calls, recorder, client, preferences, runtime, ui):
+    for _module in (bpy_calls, recorder, client, feedback, sessionlog, preferences, runtime, ui):  # each after what it imports
         importlib.reload(_module)
 _LOADED = True
 

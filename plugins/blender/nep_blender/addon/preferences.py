@@ -47,7 +47,9 @@ class NEPPreferences(bpy.types.AddonPreferences):
     record: bpy.props.BoolProperty(
         name="Record",
         default=True,
-        description="Write the operators you run to a session log, for training NEP on your own work",
+        description="Write the operators you run to a session log, for training NEP on your own work. Off: no log is "
+        "written and no feedback is sent to the server (which would store it); suggestion requests still carry "
+        "the latest operators, which the server keeps in memory only",
     )
     min_confidence: bpy.props.FloatProperty(
         name="Minimum Confidence",
@@ -83,7 +85,8 @@ class NEPPreferences(bpy.types.AddonPreferences):
         column.prop(self, "count")
         column.prop(self, "log_folder")
         column.label(text=f"Logs go to {log_folder(self)}", icon="FILE_FOLDER")
-        column.label(text="Start the server: nep serve --domain blender --model ngram (or a trained model)")
+        column.label(text="Start the server: nep serve --domain blender --model ngram --data scripts:nep-examples (ready in seconds)")
+        column.label(text="Without --data it first builds the default data set, once (minutes); or serve a trained model")
         column.label(text="Shortcuts in the 3D View: Alt+Enter accepts the first suggestion, Alt+Backspace dismisses it")
 
 

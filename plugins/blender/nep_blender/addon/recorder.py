@@ -78,6 +78,20 @@ def _same_number(a, b):
     return abs(a - b) <= 1e-6 * max(1.0, abs(b))
 
 
+FILLED_IN_AT_RUN_TIME = {"scale": 1.0}
+"""Array properties whose stored default (all zeros) Blender replaces when a call leaves them unset:
+every object-add operator (``mesh.primitive_cube_add``, ``object.light_add``...) runs with ``scale``
+1, 1, 1 and keeps that in its history entry. That value is the call's default, so it is not logged:
+a cube added in the UI and one added by Accept or a script log the same call."""
+
+
+def _filled_in(prop, value):
+    """Whether ``value`` is what Blender fills in at run time for ``prop`` left unset (``FILLED_IN_AT_RUN_TIME``)."""
+    fill = FILLED_IN_AT_RUN_TIME.get(prop.identifier)
+    return (fill is not None and prop.type == "FLOAT" and not any(prop.default_array)
+            and all(_same_number(item, fill) for item in value))
+
+
 def _value(prop, value):
     """(JSON value, whether it is the property's default) for one property value."""
     length = getattr(prop, "array_length", 0) or 0
@@ -90,7 +104,7 @@ def _value(prop, value):
         if length:
             value = [_number(prop.type, item) for item in value]
             default = list(prop.default_array)
-            return value, all(_same_number(item, other) for item, other in zip(value, default))
+            return value, all(_same_number(item, other) for item, other in zip(value, default)) or _filled_in(prop, value)
         value = _number(prop.type, value)
         return value, _same_number(value, prop.default)
     if prop.type == "ENUM":
@@ -108,15 +122,29 @@ def properties_to_args(properties):
     A macro's sub-operators nest (``{"TRANSFORM_OT_translate": {"value": [0, 0, 1]}}``); pointers,
     collections, arrays longer than 4, paths and non-finite numbers are left out.
     """
+    return _logged_args(properties.bl_rna, properties, getattr)
+
+
+def call_args(rna, args):
+    """The arguments of ``args`` (a call to the operator ``rna``) that ``properties_to_args`` would log:
+    in the operator's order, numbers as Blender stores them, defaults left out (what a label shows)."""
+    return _logged_args(rna, args, dict.__getitem__)
+
+
+def _logged_args(rna, values, read):
+    """The logged arguments of ``values``, a property group (``read`` is ``getattr``) or a dict."""
     args = {}
-    for prop in properties.bl_rna.properties:
+    for prop in rna.properties:
         name = prop.identifier
         if name == "rna_type" or prop.type == "COLLECTION":
             continue
+        try:
+            value = read(values, name)
+        except (AttributeError, KeyError, TypeError):  # TypeError: a macro's arguments that are not a dict
+            continue
         if prop.type == "POINTER":
-            if "_OT_" in getattr(prop.fixed_type, "identifier", ""):
-                sub = getattr(properties, name, None)
-                nested = properties_to_args(sub) if sub is not None else {}
+            if "_OT_" in getattr(prop.fixed_type, "identifier", "") and value is not None:
+                nested = _logged_args(prop.fixed_type, value, read)
                 if nested:
                     args[name] = nested
             continue
@@ -125,7 +153,7 @@ def properties_to_args(properties):
         if prop.type == "STRING" and prop.subtype in PRIVATE_SUBTYPES:
             continue
         try:
-            value, is_default = _value(prop, getattr(properties, name))
+            value, is_default = _value(prop, value)
         except (AttributeError, TypeError, ValueError):
             continue
         if not is_default:

@@ -7,6 +7,7 @@ known operator of this Blender with valid properties, as one undo step.
 """
 
 import hashlib
+import math
 import os
 import time
 import tomllib
@@ -15,9 +16,9 @@ import traceback
 import bpy
 
 from . import bpy_calls, preferences
-from .client import ServerClient, check_suggestions
+from .client import BUSY, SLOW, ServerClient, check_suggestions
 from .feedback import FeedbackMixin
-from .recorder import OperatorRecorder, action_record, is_edit, without_names
+from .recorder import OperatorRecorder, action_record, call_args, is_edit, without_names
 from .sessionlog import SessionLog, new_session_id, utc_now
 
 TICK_SECONDS = 0.3
@@ -26,6 +27,9 @@ HISTORY_EVENTS = 32
 """Newest events sent with each suggestion request (the model reads fewer)."""
 REQUEST_TIMEOUT = 5.0
 """Seconds the worker thread waits for the server; the UI never waits."""
+FAILED = ("unreachable", "slow", "busy", "error")
+"""Statuses after a request that failed: asked again after RETRY_SECONDS."""
+MAX_LABEL = 200
 
 
 def addon_version():
@@ -50,7 +54,9 @@ def unsafe_reason(kind, args):
     does not log paths, so a model never learns them): a call that reaches outside the scene (saves,
     exports, imports, the clipboard, text and scripts) or renders or bakes to disk is refused by the
     same rule that keeps the replay verifier from running it and the server from suggesting it
-    (``bpy_calls.outside_reason``); such a suggestion comes from a broken or hostile server.
+    (``bpy_calls.outside_reason``), and so is one that sets a free string (a data path, a name),
+    which the action space never writes (``bpy_calls.free_strings``); such a suggestion comes from a
+    broken or hostile server.
     """
     function = bpy_calls.operator(bpy, kind)
     if function is None:
@@ -63,29 +69,54 @@ def unsafe_reason(kind, args):
     outside = bpy_calls.outside_reason(kind, args)
     if outside:
         return f"{outside}; NEP never runs it from a suggestion"
+    strings = bpy_calls.free_strings(function.get_rna_type(), args)
+    if strings:
+        return f"{kind}.{strings[0]} is a free string (a data path, a name); NEP never sets one from a suggestion"
     if not is_edit(kind, set(function.bl_options)):
         return f"{kind} is not an edit; NEP suggests edits only"
     return ""
 
 
-def honest_label(kind, label):
-    """The server's label when it starts with this Blender's name for the operator; else that name.
+def one_line(text):
+    """``text`` with every run of whitespace, newlines included, as one space."""
+    return " ".join(text.split())
 
-    The panel must not show one operator under another's name, whatever the server says.
-    """
+
+def call_label(kind, args):
+    """What the panel shows for a call, built here from the live operator and never taken from the
+    server: Blender's name for it, then each argument it runs with that is not the default, and the
+    modifier a modifier operator without one acts on: ``Add Modifier (type BOOLEAN)``, ``Apply Modifier (Bevel)``."""
     function = bpy_calls.operator(bpy, kind)
     if function is None:
-        return f"{kind} (not in this Blender)"
-    name = function.get_rna_type().name or kind
-    return label if label.startswith(name) else name
+        return one_line(f"{kind} (not in this Blender)")[:MAX_LABEL]
+    rna = function.get_rna_type()
+    parts = settings_shown(rna, call_args(rna, args or {}))
+    modifier = bpy_calls.implicit_modifier(bpy, function, args)
+    if modifier:
+        parts.append(modifier)
+    label = (rna.name or kind) + (f" ({'; '.join(parts)})" if parts else "")
+    return one_line(label)[:MAX_LABEL]
 
 
-def shown_label(kind, args, label):
-    """``honest_label``, naming the modifier that a modifier operator without one will act on."""
-    label = honest_label(kind, label)
-    function = bpy_calls.operator(bpy, kind)
-    modifier = bpy_calls.implicit_modifier(bpy, function, args) if function is not None else None
-    return f"{label} ({modifier})" if modifier else label
+def settings_shown(rna, args):
+    """``name value`` for each of ``args`` (a macro's inner ones too), angles in degrees."""
+    shown = []
+    for name, value in args.items():
+        prop = rna.properties.get(name)
+        if isinstance(value, dict) and prop is not None and prop.type == "POINTER":
+            shown += settings_shown(prop.fixed_type, value)
+            continue
+        angle = prop is not None and prop.type == "FLOAT" and prop.subtype in ("ANGLE", "EULER")
+        items = value if isinstance(value, list) else [value]
+        shown.append(f"{name} {', '.join(value_shown(item, angle) for item in items)}")
+    return shown
+
+
+def value_shown(value, angle=False):
+    """One value of a call as the label shows it: floats short, angles in degrees, enum items as they are."""
+    if isinstance(value, float):
+        return f"{math.degrees(value):g}°" if angle else f"{value:g}"
+    return str(value)[:40]
 
 
 class Runtime(FeedbackMixin):
@@ -97,7 +128,7 @@ class Runtime(FeedbackMixin):
         self.client = None
         self.status = "starting"
         self.message = ""
-        self.outcome = ""
+        self._log_failure = None  # (folder, why) when the last record could not be written there
         self.p_no_edit = None
         self.feedback_sent = 0
         self.stale_answers = 0
@@ -126,7 +157,9 @@ class Runtime(FeedbackMixin):
         self.sent_upto = 0
         self.asked_generation = None
         self.asked_at = 0.0
+        self.private_upto = 0  # events before it were recorded with Record off: never sent as feedback
         self.suggestions = []
+        self.outcome = ""
         self.pending_undos = self.pending_redos = 0
         self.recorder.reset()
 
@@ -143,6 +176,13 @@ class Runtime(FeedbackMixin):
     def log_path(self, prefs):
         return os.path.join(preferences.log_folder(prefs), f"{self.session_id}.jsonl")
 
+    def log_problem(self, prefs):
+        """One line on why the log folder the preferences name could not be written, or ''."""
+        folder = preferences.log_folder(prefs)
+        if self._log_failure is None or self._log_failure[0] != folder:
+            return ""
+        return f"Cannot write logs to {folder}: {self._log_failure[1]}"
+
     def write(self, record):
         """Append one record to this session's log (when recording is on)."""
         prefs = preferences.get()
@@ -155,15 +195,34 @@ class Runtime(FeedbackMixin):
             self._log = SessionLog(path, self.header())
         try:
             self._log.append(record)
-        except (OSError, ValueError) as error:  # ValueError: a non-finite number, which the log format refuses
+        except OSError as error:
+            self._log_failure = (preferences.log_folder(prefs), one_line(error.strerror or str(error)))
             self._report_once(f"NEP: cannot write the session log {path}: {error}")
+            return
+        except ValueError as error:  # a non-finite number, which the log format refuses
+            self._report_once(f"NEP: cannot write the session log {path}: {error}")
+            return
+        self._log_failure = None
 
     def add_event(self, t, action):
         event = {"t": t, "action": action}
         self.events.append(event)
         self.generation += 1
         self.write(event)
+        if not recording():
+            self.private_upto = self.sent_upto = len(self.events)  # never to go to the server's feedback log
         return len(self.events) - 1
+
+    def send_feedback(self, *args, **kwargs):
+        """FeedbackMixin's, with Record on only: ``nep serve`` writes what feedback carries to its feedback log."""
+        if recording():
+            super().send_feedback(*args, **kwargs)
+
+    def feedback_result(self, result):
+        """FeedbackMixin's; events of a failed request go again, unless Record was off since they were recorded."""
+        failed = super().feedback_result(result)
+        self.sent_upto = max(self.sent_upto, self.private_upto)
+        return failed
 
     # The timer --------------------------------------------------------------------------------
 
@@ -175,26 +234,29 @@ class Runtime(FeedbackMixin):
         if self.session_id is None:
             self.new_session()
         self._configure(prefs)
-        context = bpy_calls.current_context(bpy)
+        changed = self._look(entries)
+        changed |= self._collect()
+        if prefs.enabled:
+            self._ask(prefs)
+        elif self.status != "off":
+            self.status, self.suggestions, self.asked_generation, changed = "off", [], None, True
+        if changed:
+            tag_redraw()
+
+    def _look(self, entries=None):
+        """Record what is new in Blender's operator history (``entries``), undo, redo and mode switches; True when anything was."""
         active = getattr(bpy.context, "active_object", None)
         records = self.recorder.look(
             self._entries() if entries is None else entries,
-            context,
+            bpy_calls.current_context(bpy),
             object_mode=active.mode if active is not None else None,
             undos=self.pending_undos,
             redos=self.pending_redos,
         )
         self.pending_undos = self.pending_redos = 0
-        changed = bool(records)
         if records:
             self._record_user_actions(records)
-        changed |= self._collect()
-        if prefs.enabled:
-            self._ask(prefs, context)
-        elif self.status != "off":
-            self.status, self.suggestions, self.asked_generation, changed = "off", [], None, True
-        if changed:
-            tag_redraw()
+        return bool(records)
 
     def _entries(self):
         window_manager = bpy.context.window_manager
@@ -222,19 +284,19 @@ class Runtime(FeedbackMixin):
         if first_edit is not None:
             self.suggestions = []
 
-    def _ask(self, prefs, context):
-        retry = self.status in ("unreachable", "error") and time.monotonic() - self.asked_at > RETRY_SECONDS
+    def _ask(self, prefs):
+        retry = self.status in FAILED and time.monotonic() - self.asked_at > RETRY_SECONDS
         if self.asked_generation == self.generation and not retry:
             return
         payload = {
             "session": self.session_id,
             "history": self.events[-HISTORY_EVENTS:],
-            "state": without_names(context),
+            "state": without_names(bpy_calls.current_context(bpy)),
             "top_k": max(1, min(20, prefs.count)),
         }
         self.client.submit({"kind": "suggest", "generation": (self.session_id, self.generation), "payload": payload})
         self.asked_generation, self.asked_at = self.generation, time.monotonic()
-        if self.status not in ("unreachable", "error"):
+        if self.status not in FAILED:
             self.status = "waiting"
 
     def _collect(self):
@@ -249,7 +311,7 @@ class Runtime(FeedbackMixin):
                 continue
             changed = True
             if not result.ok:
-                self.status = "error" if result.reachable else "unreachable"
+                self.status = "error" if result.reachable else {SLOW: "slow", BUSY: "busy"}.get(result.cause, "unreachable")
                 self.message = result.error
                 if current:
                     self.suggestions = []
@@ -275,9 +337,10 @@ class Runtime(FeedbackMixin):
             self.suggestions = [
                 dict(
                     item,
-                    label=shown_label(item["action"]["kind"], item["action"].get("args") or {}, item["label"]),
+                    label=call_label(item["action"]["kind"], item["action"].get("args") or {}),
                     request_id=request_id if isinstance(request_id, str) else None,
                     shown_at=shown_at,
+                    generation=self.generation,
                 )
                 for item in runnable
             ][: prefs.count]
@@ -286,10 +349,20 @@ class Runtime(FeedbackMixin):
     # Accept and Dismiss -----------------------------------------------------------------------
 
     def accept(self, index, context=None):
-        """Run suggestion ``index`` as one undo step; ``(True, message)``, or ``(False, why)`` when refused."""
+        """Run suggestion ``index`` as one undo step; ``(True, message)``, or ``(False, why)`` when refused.
+
+        What the user ran since the last tick is recorded first; a suggestion made for an older
+        history is not run, and a new one is asked for."""
         if not 0 <= index < len(self.suggestions):
             return False, "no such suggestion"
         suggestion = self.suggestions[index]
+        self._look()
+        if suggestion.get("generation") != self.generation:
+            self.suggestions = []
+            self.refresh()
+            self.outcome = "Not run: it was suggested before your latest changes; asking for a new suggestion"
+            tag_redraw()
+            return False, self.outcome
         kind, args = suggestion["action"]["kind"], suggestion["action"].get("args") or {}
         before = bpy_calls.current_context(bpy)
         unsafe = unsafe_reason(kind, args)
@@ -327,6 +400,7 @@ class Runtime(FeedbackMixin):
         return True, self.outcome
 
     def _refuse(self, index, reason):
+        reason = one_line(reason)
         suggestion = self.suggestions.pop(index)
         t = self.now()
         self.write_feedback(t, suggestion, accepted=False, outcome="refused", reason=reason)
@@ -350,12 +424,19 @@ class Runtime(FeedbackMixin):
             print(message)
 
     def close(self):
+        """Stop the client without waiting on the network (an answer on its way is dropped), close the log."""
         if self.client is not None:
-            self.client.close()
+            self.client.close(wait=0)
             self.client = None
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+def recording():
+    """Whether Record is on."""
+    prefs = preferences.get()
+    return prefs is not None and prefs.record
 
 
 def runnable_now(kind, args):

@@ -12,6 +12,8 @@ SHORTCUTS = (
     ("nep.dismiss", "BACK_SPACE", {"alt": True}),
 )
 _keymap_items = []
+START_COMMAND = ("nep serve --domain blender --model ngram", "    --data scripts:nep-examples")
+"""The quickest server to start: the n-gram baseline fitted on NEP's example scripts."""
 
 
 def _suggestion(index):
@@ -111,8 +113,17 @@ class NEP_PT_suggestions(bpy.types.Panel):
             box.label(text="NEP server unreachable", icon="ERROR")
             box.label(text=prefs.server_url)
             _wrapped(box, state.message)
-            box.label(text="Start it in a terminal:")
-            box.label(text="nep serve --domain blender --model ngram")
+            box.label(text="Start it in a terminal (ready in seconds):")
+            for line in START_COMMAND:
+                box.label(text=line)
+            _wrapped(box, "Without --data it first builds the default data set, once, which takes minutes before it listens.")
+            box.operator("nep.refresh", icon="FILE_REFRESH")
+        elif state.status in ("slow", "busy"):
+            box = layout.box()
+            heading = "NEP server too slow" if state.status == "slow" else "NEP server busy or shutting down"
+            box.label(text=heading, icon="TIME")
+            box.label(text=prefs.server_url)
+            _wrapped(box, state.message)
             box.operator("nep.refresh", icon="FILE_REFRESH")
         elif state.status == "error":
             box = layout.box()
@@ -136,7 +147,11 @@ class NEP_PT_suggestions(bpy.types.Panel):
         footer.scale_y = 0.8
         footer.label(text="Alt+Enter accept · Alt+Backspace dismiss")
         if prefs.record:
-            _wrapped(footer, f"Recording to {preferences.log_folder(prefs)}", width=44)
+            problem = state.log_problem(prefs)
+            if problem:
+                _wrapped(footer, problem, width=44, icon="ERROR")
+            else:
+                _wrapped(footer, f"Recording to {preferences.log_folder(prefs)}", width=44)
 
 
 CLASSES = (NEP_OT_accept, NEP_OT_dismiss, NEP_OT_refresh, NEP_PT_suggestions)
