@@ -7,6 +7,8 @@ import contextlib
 import json
 import os
 import shutil
+import stat
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -21,8 +23,15 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
     The path is inside a new private folder beside ``path`` (``mkdtemp``: unguessable, made only by
     this process), so no link planted under a guessed name can redirect the write, and writers that
-    refuse an existing file (OTIO's ``.otioz``) still find none."""
+    refuse an existing file (OTIO's ``.otioz``) still find none. A link is followed (the link stays and
+    its file is replaced); a pipe or a device (``/dev/stdout``) has nothing to replace and is written through."""
     path = Path(path)
+    if is_stream(path):
+        with _written_through(path) as temporary:
+            yield temporary
+        return
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
     try:
         folder = Path(tempfile.mkdtemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent))
     except OSError as error:
@@ -41,6 +50,54 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
     finally:
         shutil.rmtree(folder, ignore_errors=True)  # a read-only or vanished folder: the error that got here says why
+
+
+def is_stream(path: Path) -> bool:
+    """A pipe, a device, or an open descriptor of this process (``/dev/stdout``)."""
+    if _descriptor(path) is not None:
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def _descriptor(path: Path) -> int | None:
+    """The descriptor ``path`` names (``/dev/stdout``, ``/dev/fd/3``, ``/proc/self/fd/3``), if open; else None.
+
+    Written to as it is: a file it was redirected to is neither replaced (the process would go on writing to
+    one no longer there) nor reopened from its start (which would cut what was written before)."""
+    text = os.path.abspath(path)
+    named = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+    number = named.get(text)
+    for prefix in ("/dev/fd/", "/proc/self/fd/", f"/proc/{os.getpid()}/fd/"):
+        if text.startswith(prefix) and text[len(prefix):].isdigit():
+            number = int(text[len(prefix):])
+    if number is None:
+        return None
+    try:
+        os.fstat(number)
+    except OSError:
+        return None
+    return number
+
+
+@contextlib.contextmanager
+def _written_through(path: Path) -> Iterator[Path]:
+    """A temporary path whose content goes to ``path`` (a pipe, a device, a descriptor) when the block ends without an error."""
+    folder = Path(tempfile.mkdtemp(prefix=".nep-", suffix=".tmp"))
+    temporary = folder / path.name
+    try:
+        yield temporary
+        descriptor = _descriptor(path)
+        if descriptor is not None:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        with open(temporary, "rb") as source, open(path if descriptor is None else descriptor, "wb", closefd=descriptor is None) as sink:
+            shutil.copyfileobj(source, sink)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import stat
+import threading
 
 import pytest
 
@@ -51,3 +53,34 @@ def test_a_failed_write_leaves_the_older_file_and_no_temporary(tmp_path):
             raise RuntimeError("the writer failed")
     assert target.read_bytes() == b"old"
     assert [path.name for path in tmp_path.iterdir()] == ["plot.png"]
+
+
+def test_a_link_is_followed_and_stays_a_link(tmp_path):
+    """--json pointed at a link replaced the link with a plain file."""
+    target = tmp_path / "kept" / "eval.json"
+    target.parent.mkdir()
+    target.write_text("old")
+    link = tmp_path / "eval.json"
+    link.symlink_to(target)
+    write_text_atomic(link, "new")
+    assert link.is_symlink() and target.read_text() == "new"
+
+
+def test_a_pipe_and_a_process_descriptor_are_written_through(tmp_path):
+    """`--json /dev/stdout` (as root) replaced /dev/stdout, a link, with a plain file."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()), daemon=True)
+    reader.start()
+    write_text_atomic(fifo, "through the pipe")
+    reader.join(10)
+    assert received == ["through the pipe"] and stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+    redirected = tmp_path / "out.txt"  # what `> out.txt` gives the process as its descriptor
+    with open(redirected, "w") as handle:
+        handle.write("before\n")
+        handle.flush()
+        write_text_atomic(f"/proc/self/fd/{handle.fileno()}", "written\n")
+        handle.write("after\n")
+    assert redirected.read_text() == "before\nwritten\nafter\n"

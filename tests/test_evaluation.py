@@ -448,3 +448,46 @@ def test_damaged_fields_of_nep_json_are_one_line_errors_naming_the_file_and_the_
     (folder / META_FILE).mkdir()
     with pytest.raises(NepError, match=re.escape(f"{folder / META_FILE}: not a regular file")):
         read_meta(folder)
+
+
+def test_a_baseline_given_to_compare_is_fitted_on_the_evaluated_data_and_shown_once(random_checkpoint, tmp_path):
+    """`--compare ngram --baselines` stopped with a traceback (two predictors named ngram), and `--compare
+    ngram` alone was fitted on the default data whatever --data said."""
+    data = tmp_path / "data"
+    assert nep("collect", "--domain", "tags", "--source", "synthetic:40", "--seed", "5", "--out", str(data)).returncode == 0
+    out = tmp_path / "eval.json"
+    result = nep("eval", "--domain", "tags", "--model", str(random_checkpoint), "--data", str(data), "--compare", "ngram",
+                 "--compare", "ngram:2", "--baselines", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    results = json.loads(out.read_text())["results"]
+    assert list(results) == ["model", "ngram", "ngram:2", "repeat-last", "most-frequent"]
+    alone = tmp_path / "alone.json"
+    assert nep("eval", "--domain", "tags", "--model", "ngram", "--data", str(data), "--json", str(alone)).returncode == 0
+    def measured(metrics: dict) -> dict:
+        return {name: value for name, value in metrics.items() if not name.startswith("latency")}
+
+    assert measured(json.loads(alone.read_text())["results"]["ngram"]) == measured(results["ngram"])
+
+
+def test_a_quick_evaluation_never_replaces_the_full_one_in_nep_json(random_checkpoint, tmp_path):
+    checkpoint = tmp_path / "model"
+    shutil.copytree(random_checkpoint, checkpoint)
+    full = nep("eval", "--domain", "tags", "--model", str(checkpoint))
+    assert full.returncode == 0, full.stderr
+    kept = json.loads((checkpoint / "nep.json").read_text())["metrics"]["eval_test"]
+    assert kept["limit"] == 0 and kept["data"] is None
+    quick = nep("eval", "--domain", "tags", "--model", str(checkpoint), "--limit", "5")
+    assert quick.returncode == 0, quick.stderr
+    assert "is a full evaluation on the default data, which one with --limit does not replace" in " ".join(quick.stderr.split())
+    assert json.loads((checkpoint / "nep.json").read_text())["metrics"]["eval_test"] == kept
+
+
+def test_json_to_standard_output_keeps_the_table_apart(random_checkpoint, tmp_path):
+    result = nep("eval", "--domain", "tags", "--model", str(random_checkpoint), "--limit", "10", "--json", "-")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["examples"] == 10  # nothing else on standard output
+    assert "exact match top-1" in result.stderr
+    assert not (Path.cwd() / "-").exists()
+    (tmp_path / "file").write_text("")
+    under_a_file = nep("eval", "--domain", "tags", "--model", "ngram", "--limit", "5", "--json", str(tmp_path / "file" / "e.json"))
+    assert under_a_file.returncode == 2 and f"--json {tmp_path / 'file' / 'e.json'}: its folder {tmp_path / 'file'} is a file" in " ".join(under_a_file.stderr.split())

@@ -71,11 +71,16 @@ def make_output_folder(path: Path | None, option: str) -> None:
 
 def make_output_file_folder(path: Path | None, option: str) -> None:
     """``make_output_folder`` for the folder of the file ``option`` names; a user error when the file is a folder."""
-    if path is None:
+    from nep_core.atomic_files import is_stream
+
+    if path is None or is_stream(path):  # /dev/stdout, a pipe: written through, nothing to make
         return
     if path.is_dir():
         raise NepError(f"{option} {path} is a folder; pass a file name")
-    make_output_folder(path.parent, option)
+    try:
+        make_output_folder(path.parent, option)
+    except NepError as error:  # name the file asked for, not only its folder
+        raise NepError(str(error).replace(f"{option} {path.parent} ", f"{option} {path}: its folder {path.parent} ", 1)) from None
 
 
 def info(message: str) -> None:

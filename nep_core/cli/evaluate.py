@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -143,14 +144,17 @@ def command(
         help="Score what an app that also hides unsure suggestions shows: a suggestion whose own probability is below this is not shown either. "
         "For krita, where confidence is the probability that a stroke comes next, this is the probability of the stroke itself (the docker's 'Hide strokes less likely than'; about 0.003 hides most guesses on free doodles). Default 0: off.",
     ),
-    json_file: Optional[Path] = typer.Option(None, "--json", help="Also write every metric to this JSON file."),
+    json_file: Optional[Path] = typer.Option(
+        None, "--json", help="Also write every metric to this JSON file; - writes it to standard output, and the table to standard error."
+    ),
     limit: int = typer.Option(0, "--limit", help="Evaluate on N examples spread evenly over the split (0: all)."),
     render: Optional[Path] = typer.Option(
         None, "--render", help="Also draw the model's evaluated examples as pictures in this folder (domains with a renderer, e.g. krita)."
     ),
     render_limit: int = typer.Option(50, "--render-limit", help="Draw at most this many examples with --render."),
     compare: Optional[list[Path]] = typer.Option(
-        None, "--compare", help="Another checkpoint to evaluate on the same examples in the same run, as its own column (repeatable), e.g. the model before `nep rl`. Each is also compared with the model example by example: "
+        None, "--compare", help="Another checkpoint to evaluate on the same examples in the same run, as its own column (repeatable), e.g. the model before `nep rl`; "
+        "or a baseline (e.g. ngram:4), fitted on the same train split as --baselines' ones. Each is also compared with the model example by example: "
         "the examples only one of the two gets exactly right, and a sign test's p-value (is the difference more than noise?)."
     ),
 ) -> None:
@@ -163,7 +167,8 @@ def command(
     p50/p95, and each verifier's own measures (krita's canvas verifier: Chamfer distance in pixels
     and raster IoU of the top-1 stroke to the real one; "-" where a predictor suggested no stroke,
     as a baseline that only says no edit). For a checkpoint, the metrics are also merged into its
-    nep.json under "eval_<split>".
+    nep.json under "eval_<split>", where an evaluation with --data or --limit never replaces a full one
+    on the default data.
 
     Examples:
 
@@ -176,11 +181,12 @@ def command(
     import json
 
     from nep_core.atomic_files import write_text_atomic
-    from nep_core.checkpoint import update_metrics
+    from nep_core.checkpoint import read_meta, update_metrics
     from nep_core.evaluation import load_eval_data
     from nep_core.evaluation.metrics import kind_right
     from nep_core.evaluation.paired import paired_top1, paired_top1_by_group
     from nep_core.inference import BASELINES, is_baseline, make_baseline
+    from nep_core.inference.baselines import BaselinePredictor
     from nep_core.plugins import get_domain
 
     bundle = get_domain(domain)
@@ -196,6 +202,9 @@ def command(
         raise NepError(f"--min-probability must be between 0 and 1, got {min_probability}")
     if render_limit < 1:
         raise NepError(f"--render-limit must be at least 1, got {render_limit}")
+    json_to_stdout = json_file == Path("-")
+    if json_to_stdout:
+        json_file = None
     checkpoints = [Path(path) for path in (model, location_model, *(compare or ())) if path is not None and Path(path).is_dir()]
     for option, output in (("--json", json_file), ("--render", render)):
         inside = next((folder for folder in checkpoints if output is not None and is_within(output, folder)), None)
@@ -203,26 +212,34 @@ def command(
             raise NepError(f"{option} {output} is inside the checkpoint {inside}, whose files it could replace; write it elsewhere")
     make_output_folder(render, "--render")
     make_output_file_folder(json_file, "--json")
+    table_console = err_console if json_to_stdout else console
     # checkpoint and baseline name are checked before any data is read
     single_baseline = is_baseline(model) and location_model is None
     primary = make_baseline(model, bundle) if single_baseline else load_model(model, bundle, location_model)
+    predictors = [primary]
+    for path in compare or []:  # a baseline here is fitted below, on the evaluated data's train split
+        taken = [predictor.name for predictor in predictors]
+        if is_baseline(str(path)):
+            other = make_baseline(str(path), bundle)
+            other.name = _column_name(str(path), taken)
+        else:  # a folder named like a baseline gets another column name
+            other = load_model(str(path), bundle, option="--compare")
+            other.name = _column_name(path, taken + list(BASELINES))
+        predictors.append(other)
+    if baselines:  # each baseline once, whether it is the model, compared, or only here
+        predictors += [make_baseline(name, bundle) for name in BASELINES if name not in {p.name for p in predictors}]
+    unfitted = [predictor for predictor in predictors if isinstance(predictor, BaselinePredictor)]
     evaluation = load_eval_data(bundle, data, split, limit, progress=info, warnings=warn_each)
-    if (single_baseline or baselines) and not evaluation.train:
+    if unfitted and not evaluation.train:
         where = "the default data" if data is None else data
+        names = ", ".join(predictor.name for predictor in unfitted)
         raise NepError(
-            f"the train split of {where} has no examples to fit {'the baselines' if baselines else model} on "
+            f"the train split of {where} has no examples to fit {names} on "
             f"({evaluation.sessions} sessions in all); pass more sessions with --data"
             + (", or leave out --baselines" if baselines and not single_baseline else "")
         )
-    if single_baseline:
-        primary.fit(evaluation.train)
-    predictors = [primary]
-    for path in compare or []:
-        other = load_model(str(path), bundle, option="--compare")
-        other.name = _column_name(path, [predictor.name for predictor in predictors])
-        predictors.append(other)
-    if baselines:
-        predictors += [make_baseline(name, bundle).fit(evaluation.train) for name in BASELINES if name != primary.name]
+    for predictor in unfitted:
+        predictor.fit(evaluation.train)
 
     outcomes: dict | None = {} if render is not None or compare or baselines else None
     results = _run_with_progress(predictors, bundle, evaluation.examples, top_k, outcomes, floor, min_probability)
@@ -239,14 +256,14 @@ def command(
         title += f" · suggestions below {floor:g} not shown"
     if min_probability > 0:
         title += f" · suggestions less likely than {min_probability:g} not shown"
-    console.print(metrics_table(results, title, top_k))
+    table_console.print(metrics_table(results, title, top_k))
     paired = {}
     for other in predictors[1:]:
         exact = paired_top1(outcomes[primary.name], outcomes[other.name])
         kind = paired_top1(outcomes[primary.name], outcomes[other.name], kind_right)
         sessions = paired_top1_by_group(outcomes[primary.name], outcomes[other.name])
         paired[other.name] = {**exact.as_dict(), "kind_top1": kind.as_dict(), "by_session": sessions.as_dict()}
-        console.print(
+        table_console.print(
             f"paired with {other.name}: exact match top-1 {exact.difference:+.3f} ({primary.name} alone right on "
             f"{exact.only_first} examples, {other.name} alone on {exact.only_second}; sign test p = {exact.p_value:.3g}); "
             f"kind top-1 {kind.difference:+.3f} ({kind.only_first} / {kind.only_second}; p = {kind.p_value:.3g}); "
@@ -270,7 +287,10 @@ def command(
     }
     if paired:
         payload["paired"] = paired
-    if json_file is not None:
+    if json_to_stdout:
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+        sys.stdout.flush()
+    elif json_file is not None:
         write_text_atomic(json_file, json.dumps(payload, indent=2) + "\n")
         info(f"wrote {json_file}")
     if not single_baseline:
@@ -279,13 +299,19 @@ def command(
         checkpoint = primary.loaded.path if location_model is None else primary.locator.loaded.path
         if location_model is not None:
             record["edit_model"] = model  # two-stage figures go to the location model, the edit model's stay its own
-        update_metrics(checkpoint, {f"eval_{split}": record})
-        info(f"metrics merged into {checkpoint / 'nep.json'} under \"eval_{split}\"")
+        key, partial = f"eval_{split}", [option for option, given in (("--data", data is not None), ("--limit", limit > 0)) if given]
+        kept = (read_meta(checkpoint).get("metrics") or {}).get(key)
+        if partial and isinstance(kept, dict) and kept.get("data") is None and kept.get("limit") == 0:
+            info(f"not merged into {checkpoint / 'nep.json'}: its \"{key}\" is a full evaluation on the default data, "
+                 f"which one with {' and '.join(partial)} does not replace")
+        else:
+            update_metrics(checkpoint, {key: record})
+            info(f"metrics merged into {checkpoint / 'nep.json'} under \"{key}\"")
 
 
-def _column_name(path: Path, taken: list[str]) -> str:
-    """A compared checkpoint's column: its folder's name, made unique."""
-    name = path.resolve().name or str(path)
+def _column_name(path: Path | str, taken: list[str]) -> str:
+    """A compared predictor's column: a baseline's name, or a checkpoint's folder name, made unique."""
+    name = path if isinstance(path, str) else path.resolve().name or str(path)
     candidate, number = name, 2
     while candidate in taken:
         candidate, number = f"{name} ({number})", number + 1
