@@ -491,3 +491,17 @@ def test_json_to_standard_output_keeps_the_table_apart(random_checkpoint, tmp_pa
     (tmp_path / "file").write_text("")
     under_a_file = nep("eval", "--domain", "tags", "--model", "ngram", "--limit", "5", "--json", str(tmp_path / "file" / "e.json"))
     assert under_a_file.returncode == 2 and f"--json {tmp_path / 'file' / 'e.json'}: its folder {tmp_path / 'file'} is a file" in " ".join(under_a_file.stderr.split())
+
+
+def test_eval_reads_a_damaged_folder_as_training_does(tmp_path):
+    """`nep train --data` skipped a bad line with a warning, and `nep eval --data` stopped at it."""
+    data = tmp_path / "data"
+    assert nep("collect", "--domain", "tags", "--source", "synthetic:30", "--out", str(data)).returncode == 0
+    victim = sorted(data.iterdir())[0]
+    lines = victim.read_text().splitlines()
+    lines.insert(2, "{broken")
+    victim.write_text("\n".join(lines) + "\n")
+    result = nep("eval", "--domain", "tags", "--model", "ngram", "--data", str(data))
+    assert result.returncode == 0, result.stderr
+    assert f"{victim}:3: not valid JSON" in result.stderr.replace("\n", "")
+    assert "exact match top-1" in result.stdout

@@ -53,7 +53,7 @@ def load_eval_data(
 
     if split not in SPLITS:
         raise NepError(f"unknown split '{split}' (choose from: {', '.join(SPLITS)})")
-    sessions, report = load_sessions(domain, data, progress=progress)
+    sessions, report = load_sessions(domain, data, strict=False, progress=progress)  # as training reads it: bad lines are reported and skipped
     if warnings is not None and report.warnings:
         warnings(report.warnings)
     examples, made = build_examples(split_sessions(sessions, domain.examples), domain)
