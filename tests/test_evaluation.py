@@ -211,6 +211,8 @@ def test_nep_eval_puts_the_baselines_beside_the_model_and_records_metrics(random
     result = nep("eval", "--domain", "tags", "--model", str(random_checkpoint), "--baselines", "--limit", "40", "--top-k", "2", "--json", str(out))
     assert result.returncode == 0, result.stderr
     assert "exact match top-1" in result.stdout and "exact match top-2" in result.stdout and "ngram" in result.stdout
+    header = next(line for line in result.stdout.splitlines() if "metric" in line)  # piped: whole, not cut to 80 columns
+    assert "most-frequent" in header and "…" not in result.stdout
     payload = json.loads(out.read_text())
     assert payload["examples"] == 40 and payload["split"] == "test" and payload["top_k"] == 2
     assert list(payload["results"]) == ["model", "repeat-last", "most-frequent", "ngram"]

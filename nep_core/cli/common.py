@@ -83,6 +83,18 @@ def make_output_file_folder(path: Path | None, option: str) -> None:
         raise NepError(str(error).replace(f"{option} {path.parent} ", f"{option} {path}: its folder {path.parent} ", 1)) from None
 
 
+def print_table(target: Console, table) -> None:
+    """Print a rich table whole: in a terminal it fits the window; into a file or a pipe it is as wide as
+    its cells need (rich would cut it to 80 columns: `most-freque…`)."""
+    if target.is_terminal:
+        target.print(table)
+        return
+    from rich.measure import Measurement
+
+    needed = Measurement.get(target, target.options.update(max_width=10_000), table).maximum
+    Console(file=target.file, width=max(needed, target.width), highlight=False, emoji=False).print(table)
+
+
 def info(message: str) -> None:
     err_console.print(message, markup=False, soft_wrap=True)
 

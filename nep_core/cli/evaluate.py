@@ -18,6 +18,7 @@ from nep_core.cli.common import (
     make_output_file_folder,
     make_output_folder,
     model_option,
+    print_table,
     warn_each,
     warn_if_trained_otherwise,
 )
@@ -256,7 +257,7 @@ def command(
         title += f" · suggestions below {floor:g} not shown"
     if min_probability > 0:
         title += f" · suggestions less likely than {min_probability:g} not shown"
-    table_console.print(metrics_table(results, title, top_k))
+    print_table(table_console, metrics_table(results, title, top_k))
     paired = {}
     for other in predictors[1:]:
         exact = paired_top1(outcomes[primary.name], outcomes[other.name])

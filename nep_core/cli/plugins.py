@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from nep_core.cli.common import console
+from nep_core.cli.common import console, print_table
 
 
 def command(
@@ -32,4 +32,4 @@ def command(
         table.add_column(column)
     for record in records:
         table.add_row(record.name, record.version or "-", ", ".join(record.hooks), record.source)
-    console.print(table)
+    print_table(console, table)

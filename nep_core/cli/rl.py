@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from nep_core.cli.common import console, domain_option
+from nep_core.cli.common import console, domain_option, print_table
 from nep_core.cli.train import run_and_summarize
 from nep_core.rl.reward_weights import RewardWeights
 
@@ -205,5 +205,5 @@ def print_ablation(folder: Path) -> None:
         table.add_column(header, justify="right")
     for cells in rows:
         table.add_row(*cells)
-    console.print(table)
+    print_table(console, table)
     console.print(f"with differences to full-bundle, changes and rollout statistics: {folder / 'ablation.md'}; also {folder / 'ablation.json'}, {folder / 'ablation.png'}", soft_wrap=True)
