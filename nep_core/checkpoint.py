@@ -21,6 +21,7 @@ from nep_core.errors import NepError, first_line
 
 META_FILE = "nep.json"
 MODEL_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
 META_VERSION = 1
 
 
@@ -111,27 +112,73 @@ def check_meta_fields(meta: dict[str, Any], where: str | os.PathLike = META_FILE
             raise NepError(f'{where}: field "{name}" must be a JSON object (got {type(meta[name]).__name__})')
 
 
+def read_model_config(path: str | os.PathLike) -> dict[str, Any]:
+    """The checkpoint's ``config.json``, checked as ``read_meta`` checks ``nep.json``: there, JSON, and
+    right in the fields NEP itself reads (the rest is transformers' to check); a NepError naming the
+    file (and the field) otherwise. Transformers reads it for the tokenizer as well as the model, so
+    a damaged one was blamed on the tokenizer."""
+    config_path = Path(path) / CONFIG_FILE
+    if not config_path.exists():
+        raise NepError(f"{config_path}: missing; train the model again")
+    if not config_path.is_file():
+        raise NepError(f"{config_path}: not a regular file; a checkpoint's {CONFIG_FILE} is a JSON file written by `nep train`")
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError) as error:
+        raise NepError(f"{config_path}: unreadable ({first_line(error)}); train the model again") from None
+    except OSError as error:
+        raise NepError(f"{config_path}: cannot be read ({error.strerror or first_line(error)})") from None
+    if not isinstance(config, dict):
+        raise NepError(f"{config_path}: must hold a JSON object, not a {type(config).__name__}; train the model again")
+    if not isinstance(config.get("model_type"), str) or not config["model_type"]:
+        raise NepError(f'{config_path}: field "model_type" must name the model\'s architecture, such as "llama" '
+                       f'(got {config.get("model_type")!r}); train the model again')
+    for name in ("vocab_size", "max_position_embeddings"):  # the embedding table and the longest prompt
+        value = config.get(name)
+        if (name == "vocab_size" or value is not None) and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise NepError(f'{config_path}: field "{name}" must be a positive whole number (got {value!r}); train the model again')
+    return config
+
+
+def _reason(error: BaseException) -> str:
+    """``Type: message``, the message to its first line that does not end in a colon (transformers'
+    ``Validation error for field 'hidden_size':`` goes on with the reason on the next line)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
+    shown = [lines[0]]
+    for line in lines[1:]:
+        if not shown[-1].endswith(":"):
+            break
+        shown.append(line)
+    return f"{type(error).__name__}: {' '.join(shown)}"
+
+
 def load_checkpoint(path: str | os.PathLike, expected_domain: str | None = None, device: str = "cpu", dtype: Any = None) -> LoadedModel:
     """Load model, tokenizer and meta (the model on ``device``, in ``dtype`` when given: a ``torch.dtype``);
-    a checkpoint of another domain is a clear error."""
+    a checkpoint of another domain is a clear error, and so is a damaged file, named: ``nep.json``,
+    then ``config.json`` (which the tokenizer reads too), then the tokenizer's files and the weights."""
     meta = read_meta(path)
     if expected_domain is not None and meta.get("domain") != expected_domain:
         raise NepError(
             f"{path}: checkpoint is for domain '{meta.get('domain')}', not '{expected_domain}'; "
             f"pass --domain {meta.get('domain')} or a {expected_domain} model"
         )
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    read_model_config(path)
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()  # "Loading weights" of a small local model: noise on a terminal
     try:
+        config = AutoConfig.from_pretrained(path)
+    except Exception as error:  # a field of the wrong type (transformers checks each), an unknown model_type
+        raise NepError(f"{Path(path) / CONFIG_FILE}: cannot be read as the model's configuration ({_reason(error)}); train the model again") from None
+    try:
         tokenizer = AutoTokenizer.from_pretrained(path)
     except Exception as error:  # transformers raises OSError, ValueError, JSONDecodeError... for damaged files
-        raise NepError(f"{path}: cannot load the tokenizer ({type(error).__name__}: {first_line(error)}); train the model again") from None
+        raise NepError(f"{path}: cannot load the tokenizer ({_reason(error)}); train the model again") from None
     try:
-        model = AutoModelForCausalLM.from_pretrained(path, use_safetensors=True)
-    except Exception as error:  # a missing or cut-short model.safetensors, a config.json of another shape
-        raise NepError(f"{path}: cannot load the model ({type(error).__name__}: {first_line(error)}); train the model again") from None
+        model = AutoModelForCausalLM.from_pretrained(path, config=config, use_safetensors=True)
+    except Exception as error:  # a missing or cut-short model.safetensors
+        raise NepError(f"{path}: cannot load the model ({_reason(error)}); train the model again") from None
     model.to(device=device, dtype=dtype)
     model.eval()
     return LoadedModel(model=model, tokenizer=tokenizer, meta=meta, path=Path(path))

@@ -132,6 +132,7 @@ def read_session(path: str | os.PathLike, *, strict: bool = True, report: ReadRe
         if session is None:
             try:
                 session = _parse_header(record)
+                session.__dict__[_READ_FROM] = where  # not a field: never written back, and copies leave it out
             except ValueError as error:
                 if "nep" not in record and "t" in record:  # an event where the header should be
                     raise LogFormatError(
@@ -153,6 +154,21 @@ def read_session(path: str | os.PathLike, *, strict: bool = True, report: ReadRe
         what = f"no header line ({skipped} unreadable lines skipped)" if skipped else "empty log"
         raise LogFormatError(f"{path}:1: {what}; a session log starts with a header line {{\"nep\": 1, ...}}")
     return session
+
+
+_READ_FROM = "_nep_read_from"
+
+
+def read_from(session: Session) -> str | None:
+    """``FILE:LINE`` of the header line ``read_session`` read ``session`` from; None for a session a collector made."""
+    return session.__dict__.get(_READ_FROM)
+
+
+def _origin(session: Session) -> str:
+    where = read_from(session)
+    if where is not None:
+        return f"read from {where}"
+    return "made by a collector" + (f" (source {session.meta['source_id']})" if session.meta.get("source_id") else "")
 
 
 MAX_TORN_RUN = 8
@@ -320,17 +336,17 @@ def log_file_name(session_id: str) -> str:
 def write_sessions(folder: str | os.PathLike, sessions: Iterable[Session]) -> int:
     """Write sessions as ``<folder>/<session id>.jsonl`` (``log_file_name``); returns how many. Two
     sessions with one file name would share a file, the second overwriting the first: that is a
-    ``NepError`` naming the id."""
-    written: set[str] = set()
+    ``NepError`` naming the id and where each came from (``FILE:LINE`` for a session read from a log)."""
+    written: dict[str, str] = {}  # file name: where its session came from
     for session in sessions:
         name = log_file_name(session.id)
         if name in written:
             raise NepError(
-                f"two sessions have the id '{session.id}' (source {session.source}) or ids that make one file name, {name}; "
-                f"a session's id names its file, so it must be unique: join each set of sessions once (a collector run twice "
-                f"with one --seed makes the same ids; `* N` copies get ids of their own), or the collector that made them must "
-                f"tell them apart"
+                f"two sessions have the id '{session.id}' or ids that make one file name, {name}: the first {written[name]}, "
+                f"the second {_origin(session)}; a session's id names its file, so it must be unique: join each set of sessions "
+                f"once (a collector run twice with one --seed makes the same ids; `* N` copies get ids of their own), or the "
+                f"collector that made them must tell them apart"
             )
         write_session(Path(folder) / name, session)
-        written.add(name)
+        written[name] = _origin(session)
     return len(written)

@@ -1,7 +1,13 @@
 """The `nep` console script itself."""
 
+import errno
+import os
+import signal
 import subprocess
 import sys
+import time
+
+import pytest
 
 
 def test_ctrl_c_while_the_command_line_imports_ends_quietly():
@@ -27,3 +33,44 @@ def test_the_command_line_starts_without_the_server_or_model_libraries():
     done = subprocess.run([sys.executable, "-c", loaded], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("command", ["collect", "eval", "predict", "train"])
+def test_ctrl_c_during_a_command_says_interrupted_and_leaves_nothing_half_written(command, tmp_path):
+    """Typer 0.26 and later end a Ctrl-C as a silent exit 130 before `nep` sees it: the terminal stayed blank.
+
+    Each command is stopped while it reads its data (for `nep train`, before training starts and with it the
+    handler that finishes a step): the session log it reads is a named pipe, which the command is reading
+    once this test's end of it opens."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    pipe = logs / "waiting.jsonl"
+    os.mkfifo(pipe)
+    out = tmp_path / "out"
+    args = {
+        "collect": ["collect", "--domain", "tags", "--source", f"logs:{logs}", "--out", str(out)],
+        "eval": ["eval", "--domain", "tags", "--model", "ngram", "--data", str(logs)],
+        "predict": ["predict", "--domain", "tags", "--model", "ngram", "--session", str(pipe)],
+        "train": ["train", "--domain", "tags", "--data", str(logs), "--preset", "tiny", "--max-steps", "2", "--out", str(out)],
+    }[command]
+    process = subprocess.Popen([sys.executable, "-m", "nep_core.cli.main", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    writer = None
+    deadline = time.monotonic() + 120
+    while writer is None and process.poll() is None and time.monotonic() < deadline:
+        try:
+            writer = os.open(pipe, os.O_WRONLY | os.O_NONBLOCK)  # succeeds once the command opened the log to read it
+        except OSError as error:
+            assert error.errno == errno.ENXIO, error
+            time.sleep(0.05)
+    try:
+        assert writer is not None, f"`nep {command}` never read its data: {process.communicate(timeout=60)}"
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        if writer is not None:
+            os.close(writer)
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, stderr
+    assert stderr.strip() == "interrupted", stderr
+    assert not out.exists()  # nor a folder made for the output

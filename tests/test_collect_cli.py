@@ -200,7 +200,7 @@ def test_collecting_into_a_folder_it_reads_is_refused_so_no_skipped_line_is_lost
 
 def test_a_file_system_that_refuses_a_write_or_a_file_as_nep_home_is_one_line(tmp_path):
     result = nep("eval", "--domain", "tags", "--model", "ngram", "--limit", "5", "--json", "/proc/nep-eval.json")
-    assert result.returncode == 2 and result.stderr.strip() == "error: --json /proc cannot be written: No such file or directory"
+    assert result.returncode == 2 and result.stderr.strip() == "error: --json /proc/nep-eval.json: its folder /proc cannot be written: No such file or directory"
     too_long = tmp_path / ("x" * 300 + ".json")  # the folder can be written, the file cannot
     result = nep("eval", "--domain", "tags", "--model", "ngram", "--limit", "5", "--json", str(too_long))
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
@@ -234,3 +234,44 @@ def test_training_on_joined_sources_that_repeat_sessions_says_so(tmp_path):
                                f"(e.g. '{sessions[0].id}'); each copy is used, as `* 2` would"]
     copied, copied_report = load_sessions(get_domain("tags"), f"{tmp_path / 'first'} * 2")
     assert len(copied) == 12 and copied_report.warnings == []  # copies have ids of their own
+
+
+def test_two_sessions_with_one_id_are_named_by_the_files_and_lines_they_came_from(tmp_path):
+    """`error: two sessions have the id 'turtle-7-0000'` named neither file."""
+    from nep_core.session import Session
+    from nep_core.sessionlog import write_session
+
+    first, second = tmp_path / "a" / "mine.jsonl", tmp_path / "b" / "theirs.jsonl"
+    write_session(first, Session(id="same", domain="tags"))
+    write_session(second, Session(id="same", domain="tags"))
+    second.write_text("\n" + second.read_text())  # its header on line 2
+    out = tmp_path / "out"
+    for source in (f"logs:{tmp_path / 'a'} + logs:{tmp_path / 'b'}", f"logs:{tmp_path / 'a'} + logs:{tmp_path / 'b'} + synthetic:1"):
+        result = nep("collect", "--domain", "tags", "--source", source, "--out", str(out))
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert (f"error: two sessions have the id 'same' or ids that make one file name, same.jsonl: the first read from {first}:1, "
+                f"the second read from {second}:2; ") in result.stderr.replace("\n", ""), result.stderr
+        assert not out.exists()
+    made = nep("collect", "--domain", "tags", "--source", "synthetic:1 + synthetic:1", "--out", str(out))
+    assert made.returncode == 2 and "the first made by a collector, the second made by a collector; " in made.stderr.replace("\n", "")
+
+
+def test_a_folder_that_holds_session_logs_is_refused_unless_appending_and_replaced_ones_are_named(tmp_path):
+    """`nep collect --out x2` into a folder of 5 logs printed `wrote 3 sessions` and left 8 there, same ids replaced, silently."""
+    out = tmp_path / "x2"
+    assert nep("collect", "--domain", "tags", "--source", "synthetic:5", "--out", str(out)).returncode == 0
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    refused = nep("collect", "--domain", "tags", "--source", "synthetic:3", "--seed", "9", "--out", str(out))
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    first = sorted(before)[0]
+    assert refused.stderr.strip() == (f"error: --out {out} already holds 5 session log(s) (such as {first}); pass a new or empty "
+                                      "folder, or --append to add these sessions to them")
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before
+    added = nep("collect", "--domain", "tags", "--source", "synthetic:3", "--seed", "9", "--out", str(out), "--append")
+    assert added.returncode == 0 and "warning" not in added.stderr, added.stderr
+    summary = added.stdout.replace(" \n", " ").splitlines()[0]  # the console folds long lines after a space
+    assert summary.startswith(f"wrote 3 sessions to {out} in ") and summary.endswith(f"; {out} now holds 8"), added.stdout
+    again = nep("collect", "--domain", "tags", "--source", "synthetic:2", "--out", str(out), "--append")
+    assert again.returncode == 0 and again.stdout.replace(" \n", " ").splitlines()[0].endswith(f"; {out} now holds 8"), again.stderr
+    assert again.stderr.replace("\n", "").strip() == (f"warning: 2 session log(s) already in {out} replaced by new ones with the same "
+                                                       f"session id: {', '.join(sorted(before)[:2])}")

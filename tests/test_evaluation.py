@@ -285,7 +285,7 @@ def test_a_damaged_checkpoint_or_a_bad_output_path_is_a_one_line_error(random_ch
         (damaged("cut", lambda f: (f / "model.safetensors").write_bytes(weights.read_bytes()[:5])), "cannot load the model"),
         (damaged("gone", lambda f: (f / "model.safetensors").unlink()), "cannot load the model"),
         (damaged("tok", lambda f: (f / "tokenizer.json").write_text("{garbage")), "cannot load the tokenizer"),
-        (damaged("config", lambda f: (f / "config.json").write_text("{}")), "cannot load the model"),
+        (damaged("config", lambda f: (f / "config.json").write_text("{}")), 'config.json: field "model_type" must name the model'),
         (damaged("meta", set_max_tokens), 'nep.json: field "encoder.max_tokens" must be int'),
         (damaged("list", lambda f: (f / "nep.json").write_text("[1, 2]")), "nep.json: must hold a JSON object, not a list"),
         (damaged("context", lambda f: (f / "nep.json").write_text(json.dumps({**json.loads((f / "nep.json").read_text()), "max_context_tokens": "x"}))),

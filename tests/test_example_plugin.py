@@ -105,6 +105,18 @@ def test_collect_and_the_plugin_command(venv, tmp_path):
     assert "Traceback" not in bad.stderr
 
 
+def test_the_collector_names_an_unknown_option_and_the_tools_have_nep_help(venv, tmp_path):
+    """`synthetic:5?foo=1` said `ARGUMENT is a number of sessions, not '5?foo=1'`; `nep turtle --help` showed `--help -h <bool>`."""
+    unknown = venv.nep("collect", "--domain", "turtle", "--source", "synthetic:5?foo=1", "--out", str(tmp_path / "x"), check=False)
+    assert unknown.returncode == 2 and unknown.stderr.strip() == "error: synthetic: unknown option 'foo' (options: breaks)", unknown.stderr
+    calm = venv.nep("collect", "--domain", "turtle", "--source", "synthetic:2?breaks=0", "--out", str(tmp_path / "calm"))
+    assert "wrote 2 sessions" in calm.stdout
+    for arguments in (("turtle", "--help"), ("turtle", "-h"), ("turtle", "draw", "--help")):
+        shown = venv.nep(*arguments).stdout
+        assert "Tools for the turtle domain." in shown or "Print what a session draws" in shown, shown
+        assert "<bool>" not in shown and "-h" in shown, shown
+
+
 def test_the_plugins_own_tests_pass(venv):
     result = venv.run("-m", "pytest", "-q", "-p", "no:cacheprovider", str(venv.project / "tests"), timeout=120)
     assert re.search(r"\b3 passed\b", result.stdout), result.stdout

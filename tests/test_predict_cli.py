@@ -84,3 +84,42 @@ def test_predict_help_explains_options_and_gives_an_example():
     assert result.returncode == 0
     for text in ("--session", "--top-k", "--json", "--data", "Example: nep predict", "default"):
         assert text in result.stdout
+
+
+def test_a_damaged_config_json_is_named_not_blamed_on_the_tokenizer_or_the_model(checkpoint, session_log, tmp_path):
+    """A cut-short config.json said `cannot load the tokenizer (OSError ...)`, a missing one `cannot load the model
+    (ValueError: Unrecognized model ...)`, and `"vocab_size": "lots"` ended its message at a colon."""
+    import shutil
+
+    def damaged(name: str, change) -> tuple:
+        folder = tmp_path / name
+        shutil.copytree(checkpoint, folder)
+        config = folder / "config.json"
+        if change is None:
+            config.unlink()
+        elif isinstance(change, dict):
+            config.write_text(json.dumps({**json.loads(config.read_text()), **change}))
+        else:
+            config.write_text(config.read_text()[:change])
+        return folder, config
+
+    cases = [
+        (damaged("cut", 40), "unreadable (Unterminated string starting at: line 3 column 5 (char 27)); train the model again"),
+        (damaged("gone", None), "missing; train the model again"),
+        (damaged("lots", {"vocab_size": "lots"}), 'field "vocab_size" must be a positive whole number (got \'lots\'); train the model again'),
+        (damaged("typeless", {"model_type": None}), 'field "model_type" must name the model\'s architecture, such as "llama" (got None)'),
+        (damaged("big", {"hidden_size": "big"}), "cannot be read as the model's configuration ("),  # transformers' check, whole
+    ]
+    for (folder, config), message in cases:
+        result = nep("predict", "--domain", "tags", "--model", str(folder), "--session", str(session_log))
+        assert result.returncode == 2 and "Traceback" not in result.stderr, (folder.name, result.stderr)
+        assert result.stderr.strip().startswith(f"error: {config}: {message}"), (folder.name, result.stderr)
+    assert "'big'" in result.stderr and result.stderr.strip().endswith("); train the model again"), result.stderr
+
+
+def test_a_baseline_with_a_location_model_is_refused_without_calling_it_a_model_that_ignores_data(session_log, tmp_path):
+    """`--model ngram --data D --location-model M` first warned `--data is only used to fit a baseline; ignored for the model in ngram`."""
+    result = nep("predict", "--domain", "tags", "--model", "ngram", "--data", str(tmp_path), "--location-model", str(tmp_path / "nothere"),
+                 "--session", str(session_log))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == "error: --location-model needs a checkpoint as --model (the edit model), not the baseline 'ngram'"

@@ -204,3 +204,39 @@ def test_a_run_whose_loss_is_nan_says_it_diverged_and_exports_no_model(tmp_path)
     assert lines[-1].startswith("error: training diverged (") and "lower --lr" in lines[-1], result.stderr
     assert "validation:" not in result.stdout and not (out / "nep.json").exists()
     assert (out / "lightning" / "last.ckpt").exists()  # the run's state stays, as after any other stop
+
+
+def test_quiet_leaves_out_the_progress_but_not_what_the_data_reader_skipped(tmp_path):
+    """`nep train -q` printed no warning about skipped lines and files: they went through the progress printer."""
+    from nep_core.collector import CollectReport
+    from nep_core.plugins import get_domain
+    from nep_core.session import Session
+    from nep_core.sessionlog import write_session, write_sessions
+
+    data, out = tmp_path / "data", tmp_path / "run"
+    write_sessions(data, list(get_domain("tags").collectors["synthetic"].collect("30", CollectReport())))
+    damaged = sorted(data.glob("*.jsonl"))[0]
+    lines = damaged.read_text().splitlines(keepends=True)
+    damaged.write_text(lines[0] + "{not json\n" + "".join(lines[1:]))
+    other = write_session(data / "zz-other.jsonl", Session(id="other", domain="krita"))
+    result = nep("train", "--domain", "tags", "--data", str(data), "--preset", "tiny", "--max-steps", "2", "--val-every", "2",
+                 "--batch-size", "16", "-q", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.replace("\n ", " ").splitlines() if line.strip()]
+    assert len(warnings) == 2, result.stderr
+    assert warnings[0].startswith(f"warning: {damaged}:2: not valid JSON") and warnings[0].endswith("; line skipped"), warnings
+    assert warnings[1] == f"warning: {other}:1: session of domain 'krita', expected 'tags'; file skipped", warnings
+    assert "trained tags" in result.stdout and "step " not in result.stderr
+    assert json.loads((out / "nep.json").read_text())["data"]["warnings"] == 2
+
+
+def test_an_out_under_a_file_is_the_one_line_error_collect_gives(tmp_path):
+    """`nep train --out afile/sub` was `error: afile/sub/lightning: Not a directory`, status 1, after the data was read."""
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    for command in (("train", "--domain", "tags", "--data", "synthetic:20", "--preset", "tiny", "--max-steps", "2"),
+                    ("collect", "--domain", "tags", "--source", "synthetic:2")):
+        result = nep(*command, "--out", str(afile / "sub"))
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip() == f"error: --out {afile / 'sub'} cannot be made: {afile} is a file; pass a folder", result.stderr
+    assert afile.read_text() == ""

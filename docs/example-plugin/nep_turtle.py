@@ -15,11 +15,13 @@ import typer
 import nep_core
 from nep_core.action_space import KindSpec, Slot, SymbolicActionSpace
 from nep_core.actions import Action
+from nep_core.cli.subapp import tools_app
 from nep_core.collector import Collector, CollectReport
 from nep_core.domain import Domain
 from nep_core.encoder import ActionHistoryEncoder
 from nep_core.errors import InvalidAction, NepError
 from nep_core.session import Context, Event, Session
+from nep_core.source_options import parse_argument
 from nep_core.verifier import Verdict, Verifier
 
 SIZE = 13
@@ -127,8 +129,8 @@ def fits(turtle: Turtle, actions: list[Action]) -> bool:
     return True
 
 
-def sketch(rng: random.Random, session_id: str) -> Session:
-    """One person's session: a few shapes, hops between them, the odd zoom and break."""
+def sketch(rng: random.Random, session_id: str, breaks: float = 0.3) -> Session:
+    """One person's session: a few shapes, hops between them, the odd zoom, and a break after a shape with chance ``breaks``."""
     turtle, t, events = Turtle(), 0.0, []
     for _ in range(rng.randint(3, 6)):
         shape = rng.choice([square, stairs])(rng.randint(1, 3), rng.choice(["left", "right"]))
@@ -143,21 +145,24 @@ def sketch(rng: random.Random, session_id: str) -> Session:
             t += rng.uniform(0.2, 1.5)
             turtle = turtle.apply(action)
             events.append(Event(t=round(t, 3), action=action))
-        if rng.random() < 0.3:
+        if rng.random() < breaks:
             t += rng.uniform(25.0, 60.0)  # a break: what comes next is anyone's guess
     return Session(id=session_id, domain="turtle", events=events, meta={"generator": "nep-turtle"})
 
 
 class Sketches(Collector):
     name = "synthetic"
-    description = "people drawing squares and staircases; ARGUMENT is the number of sessions (default 200)"
+    description = "people drawing squares and staircases; ARGUMENT is the number of sessions (default 200); option: breaks (0.3)"
 
     def collect(self, argument: str, report: CollectReport, seed: int = 0):
-        if argument and not argument.isdigit():
-            raise NepError(f"synthetic: ARGUMENT is a number of sessions, not '{argument}'")
-        for index in range(int(argument or 200)):
+        count, options = parse_argument("synthetic", argument, {"breaks": 0.3})
+        if count and not count.isdigit():
+            raise NepError(f"synthetic: ARGUMENT is a number of sessions, not '{count}'")
+        if options["breaks"] > 1:
+            raise NepError(f"synthetic: option 'breaks' is a chance from 0 to 1, not {options['breaks']}")
+        for index in range(int(count or 200)):
             report.count("sessions")
-            yield sketch(random.Random(f"{seed}-{index}"), f"turtle-{seed}-{index:04d}")
+            yield sketch(random.Random(f"{seed}-{index}"), f"turtle-{seed}-{index:04d}", options["breaks"])
 
 
 class CanvasVerifier(Verifier):
@@ -214,7 +219,7 @@ def render(actions) -> str:
 
 @nep_core.hookimpl
 def register_commands(cli):
-    turtle_cli = typer.Typer(help="Tools for the turtle domain.", no_args_is_help=True)
+    turtle_cli = tools_app("turtle", "Tools for the turtle domain.")
 
     @turtle_cli.command()
     def draw(log: Path = typer.Argument(..., help="A turtle session log (.jsonl).")):

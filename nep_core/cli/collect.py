@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from nep_core.cli.common import console, domain_option, err_console, is_within, make_output_folder, warn_each
+from nep_core.cli.common import console, domain_option, err_console, is_within, make_output_folder, warn, warn_each
 
 
 def command(
@@ -18,10 +18,15 @@ def command(
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write session logs (.jsonl) into."),
     seed: int = typer.Option(0, "--seed", help="Seed for collectors that randomize (synthetic)."),
     limit: int = typer.Option(0, "--limit", min=0, help="Stop after this many sessions (0: no limit)."),
+    append: bool = typer.Option(
+        False, "--append", help="Add to an --out folder that already holds session logs; a session with the id of one there replaces it, with a warning naming it."
+    ),
 ) -> None:
     """Collect sessions from a source into a folder of session logs, ready for `nep train --data`.
 
     Each domain lists its collectors in `nep domains`; every domain has `logs` (a folder of session logs).
+    A folder that already holds session logs is refused unless --append is given, so that old and new
+    sessions never mix unnoticed.
 
     Example: nep collect --domain blender --source synthetic:200 --out data/blender
     """
@@ -35,10 +40,12 @@ def command(
     from nep_core.collector import CollectReport
     from nep_core.dataset import collect
     from nep_core.plugins import get_domain
-    from nep_core.sessionlog import write_sessions
+    from nep_core.sessionlog import log_files, write_sessions
 
     bundle = get_domain(domain)
     check_not_read(out, bundle, source)
+    if not append:
+        check_holds_no_logs(out)
     made = not out.exists()
     make_output_folder(out, "--out")
     report = CollectReport()
@@ -48,9 +55,12 @@ def command(
         sessions = itertools.islice(sessions, limit)
     staging = Path(tempfile.mkdtemp(prefix=".nep-collect-", dir=out))  # a failed collection leaves no files behind
     count = 0
+    replaced = []
     try:
         count = write_sessions(staging, sessions)
         for written in sorted(staging.iterdir()):
+            if (out / written.name).exists():
+                replaced.append(written.name)
             os.replace(written, out / written.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -59,14 +69,30 @@ def command(
                 out.rmdir()
     seconds = time.perf_counter() - started
     warn_each(report.warnings)
+    if replaced:
+        shown = ", ".join(replaced[:5]) + (f" and {len(replaced) - 5} more" if len(replaced) > 5 else "")
+        warn(f"{len(replaced)} session log(s) already in {out} replaced by new ones with the same session id: {shown}")
     counts = ", ".join(f"{name}: {value}" for name, value in sorted(report.counts.items()))
     if count == 0:  # the counts say what was passed over; the warnings above, why
         err_console.print(f"[red]error:[/red] {escape(source)}: no sessions to write" + (f" ({escape(counts)})" if counts else ""),
                           markup=True, soft_wrap=True, highlight=False)
         raise typer.Exit(1)
-    console.print(f"wrote {count} session{'' if count == 1 else 's'} to {out} in {seconds:.1f}s ({count / max(seconds, 1e-9):.1f} sessions/s)")
+    held = f"; {out} now holds {len(log_files(out))}" if append else ""
+    console.print(f"wrote {count} session{'' if count == 1 else 's'} to {out} in {seconds:.1f}s ({count / max(seconds, 1e-9):.1f} sessions/s){held}")
     if counts:
         console.print(counts)
+
+
+def check_holds_no_logs(out: Path) -> None:
+    """Refuse an ``--out`` that already holds session logs: the sessions written would mix in with them
+    unnoticed (a train on the folder reads both), replacing those with the same ids; ``--append`` allows it."""
+    from nep_core.errors import NepError
+    from nep_core.sessionlog import log_files
+
+    found = log_files(out) if out.is_dir() else []
+    if found:
+        raise NepError(f"--out {out} already holds {len(found)} session log(s) (such as {found[0].relative_to(out)}); "
+                       "pass a new or empty folder, or --append to add these sessions to them")
 
 
 def check_not_read(out: Path, bundle, source: str) -> None:

@@ -13,8 +13,30 @@ from rich.markup import escape
 from nep_core import __version__
 from nep_core.cli import collect, domains, evaluate, plugins, predict, rl, serve, train
 from nep_core.cli.common import err_console
-from nep_core.cli.help_text import NepTyper
+from nep_core.cli.help_text import NepTyper, ReflowedGroup
 from nep_core.errors import NepError
+
+
+class Interrupted(Exception):
+    """A Ctrl-C during a command that the command did not answer itself (``nep train`` says where it stopped)."""
+
+
+class RootGroup(ReflowedGroup):
+    """``nep`` itself. Typer (0.26 and later) ends a ``KeyboardInterrupt`` as a silent ``Exit(130)`` before
+    ``main`` sees it; here it becomes ``Interrupted``, which ``main`` reports as ``interrupted``."""
+
+    def make_context(self, *args, **kwargs):
+        try:
+            return super().make_context(*args, **kwargs)
+        except KeyboardInterrupt:
+            raise Interrupted() from None
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise Interrupted() from None
+
 
 app = NepTyper(
     name="nep",
@@ -24,6 +46,7 @@ app = NepTyper(
         "domain's embedded default data, `nep eval --domain D --model runs/D --baselines` to compare "
         "against baselines, `nep serve --domain D --model runs/D` for the apps."
     ),
+    cls=RootGroup,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -76,7 +99,7 @@ def main() -> None:
     except NepError as error:
         err_console.print(f"[red]error:[/red] {escape(str(error))}", markup=True, soft_wrap=True, highlight=False)
         sys.exit(error.exit_code)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):  # while plugins load, or during a command
         err_console.print("interrupted")
         sys.exit(130)
     except OSError as error:  # a folder that cannot be written, a full disk: the machine's, not NEP's

@@ -58,7 +58,7 @@ def command(
     if is_baseline(model) and location_model is None:
         predictor = load_predictor(model, bundle, train_examples_for(bundle, data))
     else:
-        if data is not None:
+        if data is not None and not is_baseline(model):  # a baseline with --location-model is refused below instead
             warn(f"--data is only used to fit a baseline; ignored for the model in {model}")
         predictor = load_model(model, bundle, location_model)
     context = context_from_events(recorded.events, recorded.id, recorded.meta)

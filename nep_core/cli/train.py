@@ -58,7 +58,7 @@ def command(
         "--prompt-loss-weight",
         help="Also learn the prompt's own tokens (the history as a sequence of actions), with this weight beside the target's loss. Default: the domain's (see `nep domains --json`); 0 learns the target only.",
     ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output; print only the summary."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output; print only warnings and the summary."),
 ) -> None:
     """Train a next-edit model on a domain's sessions and write a Hugging Face checkpoint.
 

@@ -398,20 +398,31 @@ def waiting_for_nodes(trainer) -> str | None:
 
 
 def train(config: TrainConfig) -> Path:
-    """Train a next-edit model as ``config`` says; returns the run folder, which holds the HF checkpoint."""
+    """Train a next-edit model as ``config`` says; returns the run folder, which holds the HF checkpoint.
+
+    A new run's folder is made (on rank 0) once the settings are checked and before the data is read;
+    a run that stops before writing into it leaves no folder."""
     plan = plan_run(config)
+    with plan.folder.made(plan.rank == 0 and not config.resume):
+        return train_as_planned(plan)
+
+
+def train_as_planned(plan: RunPlan) -> Path:
+    """The data, the tokenizer and the model, then the fit and the export, for a run ``plan_run`` checked."""
+    config = plan.config
     from nep_core.training.quiet import silence_libraries
 
     silence_libraries()
     say = _say(plan.rank == 0 and config.progress)
+    warn = _say(plan.rank == 0)  # --quiet leaves out the progress, not what was skipped
     data = prepare_data(plan.domain, config.data, say)
     for message in data.warnings[:5]:
-        say(f"warning: {message}")
+        warn(f"warning: {message}")
     if len(data.warnings) > 5:
-        say(f"warning: ... and {len(data.warnings) - 5} more (`nep collect --source` lists 20)")
+        warn(f"warning: ... and {len(data.warnings) - 5} more (`nep collect --source` lists 20)")
     setup = build_setup(plan, data)
     for message in setup.warnings:
-        say(f"warning: {message}")
+        warn(f"warning: {message}")
     precision = resolve_precision(config)
     with cpu_threads(config):
         trainer = make_trainer(config, plan.folder, precision, validate=bool(setup.val_set))
@@ -422,7 +433,7 @@ def train(config: TrainConfig) -> Path:
                 f"{trainer.world_size} processes; lower --batch-size or --devices"
             )
         if not setup.val_set:
-            say("warning: the validation split has no examples; no validation metrics will be reported")
+            warn("warning: the validation split has no examples; no validation metrics will be reported")
         parameters = sum(parameter.numel() for parameter in setup.system.model.parameters())
         counts = "/".join(str(len(data.sessions[split])) for split in ("train", "val", "test"))
         say(
@@ -503,6 +514,7 @@ def export(plan: RunPlan, data: PreparedData, setup: TrainingSetup, trainer, pre
         "data": {
             "source": data.source,
             "sessions": {split: len(sessions) for split, sessions in data.sessions.items()},
+            "warnings": len(data.warnings),  # what reading the data skipped or let pass, as training warned
             **data.report.as_dict(),
             "example_config": dataclasses.asdict(domain.examples),
         },

@@ -11,11 +11,12 @@ DIR/loss.png                                                    the loss curves 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from nep_core.atomic_files import write_json_atomic
 from nep_core.checkpoint import META_FILE, MODEL_FILE
@@ -108,9 +109,32 @@ class RunFolder:
                 shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
                 raise NepError(f"{self.root} is not empty ({shown}) and is not a NEP run; pass a new or empty folder as --out")
 
+    @contextlib.contextmanager
+    def made(self, make: bool = True) -> Iterator[None]:
+        """With ``make``, the folder made before any work, as ``nep collect`` makes its ``--out``
+        (``make_output_folder``: a path under a file, or a folder that cannot be written, is a one-line
+        error), and removed again when what runs inside stops before writing into it."""
+        if not make:
+            yield
+            return
+        from nep_core.cli.common import make_output_folder
+
+        made = not self.root.exists()
+        make_output_folder(self.root, "--out")
+        try:
+            yield
+        except BaseException:  # an error, or a Ctrl-C while the data is read
+            if made:
+                with contextlib.suppress(OSError):  # only while it is empty
+                    self.root.rmdir()
+            raise
+
     def start_fresh(self, settings: dict[str, Any]) -> None:
         """Clear what an earlier, unresumable run left (its logs, its nep.json) and record ``settings``."""
-        self.lightning.mkdir(parents=True, exist_ok=True)
+        from nep_core.cli.common import make_output_folder
+
+        make_output_folder(self.root, "--out")
+        self.lightning.mkdir(exist_ok=True)
         if self.logs.is_dir():
             shutil.rmtree(self.logs)
         (self.root / META_FILE).unlink(missing_ok=True)

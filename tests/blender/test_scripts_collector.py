@@ -147,7 +147,7 @@ def test_nep_collect_reads_scripts_and_reports_what_it_skipped(scripts, tmp_path
     assert "Traceback" not in result.stderr
     assert len(list(read_sessions(out, domain="blender"))) == 4
     missing = subprocess.run(
-        [sys.executable, "-m", "nep_core.cli.main", "collect", "--domain", "blender", "--source", f"scripts:{tmp_path / 'nope'}", "--out", str(out)],
+        [sys.executable, "-m", "nep_core.cli.main", "collect", "--domain", "blender", "--source", f"scripts:{tmp_path / 'nope'}", "--out", str(tmp_path / "none")],
         capture_output=True, text=True, timeout=300,
     )
     assert missing.returncode == 2 and "no such file or folder (pass a Python file, a folder of them or a .zip of them)" in missing.stderr
