@@ -662,3 +662,16 @@ def test_seeds_out_of_range_and_infinite_clips_are_refused_before_the_run_starts
         RLConfig(domain="tags", model=model, policy=PolicySettings(epsilon_high=float("inf"))).validate()
     with pytest.raises(NepError, match=re.escape("weight_decay must be a finite number >= 0 (got nan)")):
         RLConfig(domain="tags", model=model, weight_decay=float("nan")).validate()
+
+
+def test_rl_says_what_the_data_reader_skipped_even_when_quiet(trained_tags_model, tmp_path):
+    """`nep rl` read a damaged data folder without a word about the lines it skipped."""
+    data = tmp_path / "data"
+    assert nep("collect", "--domain", "tags", "--source", "synthetic:30", "--out", str(data)).returncode == 0
+    damaged = sorted(data.glob("*.jsonl"))[0]
+    lines = damaged.read_text().splitlines(keepends=True)
+    damaged.write_text(lines[0] + "{not json\n" + "".join(lines[1:]))
+    result = nep("rl", "--domain", "tags", "--model", str(trained_tags_model), "--data", str(data), "--max-steps", "1",
+                 "--batch-size", "2", "--match-mode", "exact", "-q", "--out", str(tmp_path / "run"))
+    assert result.returncode == 0, result.stderr
+    assert f"warning: {damaged}:2: not valid JSON" in result.stderr.replace("\n", "")

@@ -23,7 +23,7 @@ def rl(config: RLConfig) -> Path:
     from nep_core.training.quiet import silence_libraries
     from nep_core.training.run import (
         RunPlan, _say, check_converged, cpu_threads, describe_processes, fit, launched_rank, make_trainer, prepare_data,
-        resolve_precision, resume_or_check_fresh,
+        report_data_warnings, resolve_precision, resume_or_check_fresh,
     )
     from nep_core.training.run_folder import RunFolder
 
@@ -54,6 +54,7 @@ def rl(config: RLConfig) -> Path:
     silence_libraries()
     say = _say(rank == 0 and config.progress)
     data = prepare_data(domain, config.data, say)
+    report_data_warnings(data, _say(rank == 0))  # --quiet leaves out the progress, not what was skipped
     loaded = load_checkpoint(config.model, expected_domain=domain.name)
     if rank == 0 and not config.resume:
         folder.start_fresh(settings)

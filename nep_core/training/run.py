@@ -164,6 +164,14 @@ def prepare_data(domain, data: str | None, say: Callable[[str], None]) -> Prepar
     return PreparedData(by_split, examples, report, source, [*read_report.warnings, *([unwritable] if unwritable else [])])
 
 
+def report_data_warnings(data: PreparedData, warn: Callable[[str], None]) -> None:
+    """What reading the data skipped or let pass: the first five, then how many more."""
+    for message in data.warnings[:5]:
+        warn(f"warning: {message}")
+    if len(data.warnings) > 5:
+        warn(f"warning: ... and {len(data.warnings) - 5} more (`nep collect --source` lists 20)")
+
+
 def prepare_tokenizer(plan: RunPlan, data: PreparedData):
     """A new run builds the tokenizer and saves it in the run folder; a resumed run (or a DDP peer) reloads it."""
     if plan.config.resume or plan.rank != 0:
@@ -416,10 +424,7 @@ def train_as_planned(plan: RunPlan) -> Path:
     say = _say(plan.rank == 0 and config.progress)
     warn = _say(plan.rank == 0)  # --quiet leaves out the progress, not what was skipped
     data = prepare_data(plan.domain, config.data, say)
-    for message in data.warnings[:5]:
-        warn(f"warning: {message}")
-    if len(data.warnings) > 5:
-        warn(f"warning: ... and {len(data.warnings) - 5} more (`nep collect --source` lists 20)")
+    report_data_warnings(data, warn)
     setup = build_setup(plan, data)
     for message in setup.warnings:
         warn(f"warning: {message}")
