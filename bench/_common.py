@@ -10,6 +10,7 @@ import argparse
 import collections
 import http.client
 import json
+import math
 import os
 import platform
 import re
@@ -71,8 +72,11 @@ def ratio(numerator: float | None, denominator: float | None, digits: int = 3) -
     return None if numerator is None or not denominator else round(numerator / denominator, digits)
 
 
-def minus_best_baseline(figures: dict[str, dict], metric: str = "exact_match_top1", model: str = "model") -> float:
-    """The model's ``metric`` minus the best baseline's (every entry of ``figures`` but the model)."""
+def minus_best_baseline(figures: dict[str, dict], metric: str = "exact_match_top1", model: str = "model") -> float | None:
+    """The model's ``metric`` minus the best baseline's (every entry of ``figures`` but the model); None
+    when the model was scored on no example (its ``metric`` is None then, or ``examples`` is 0)."""
+    if figures[model].get(metric) is None or figures[model].get("examples") == 0:
+        return None
     best = max(figures[name][metric] or 0.0 for name in figures if name != model)
     return round((figures[model][metric] or 0.0) - best, 4)
 
@@ -151,6 +155,38 @@ def odd_int(text: str) -> int:
     return value
 
 
+def number(text: str) -> float:
+    """A finite number (argparse's ``float`` takes ``nan`` and ``inf`` too)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return value
+
+
+def probability(text: str) -> float:
+    """An argparse type: a number between 0 and 1 (a probability, a confidence)."""
+    value = number(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value:g}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """An argparse type: a number, 0 or more (seconds)."""
+    value = number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value:g}")
+    return value
+
+
+def shares(total: int, parts: int) -> list[int]:
+    """``total`` shared out over ``parts`` as evenly as whole numbers go: the first ``total % parts`` get one more."""
+    return [total // parts + (index < total % parts) for index in range(parts)]
+
+
 def positive_ints(text: str) -> list[int]:
     """Comma-separated positive whole numbers: ``1,8,32``."""
     return [positive_int(part) for part in text.split(",")]
@@ -176,13 +212,35 @@ def existing_path(text: str) -> str:
     return text
 
 
-def check_models(*specs: str, option: str = "--model") -> None:
-    """Before any expensive work: each spec is a baseline name or an existing folder."""
+def check_models(*specs: str, option: str = "--model", domain: str | None = None, domain_option: bool = False) -> None:
+    """Before any expensive work: each spec is a baseline name or an existing folder; with ``domain``,
+    a folder must be a NEP checkpoint of that domain (``check_checkpoint``)."""
     from nep_core.inference.factory import BASELINES, is_baseline
 
     for spec in specs:
-        if spec is not None and not is_baseline(spec) and not Path(spec).expanduser().exists():
+        if spec is None or is_baseline(spec):
+            continue
+        if not Path(spec).expanduser().exists():
             raise NepError(f"{option} {spec}: no such model folder, and not a baseline ({', '.join(BASELINES)}, ngram:ORDER)")
+        if domain is not None:
+            check_checkpoint(spec, domain, option, domain_option)
+
+
+def check_checkpoint(path: str, domain: str, option: str = "--model", domain_option: bool = False) -> dict:
+    """The ``nep.json`` of checkpoint folder ``path``, read as NEP reads it: not a checkpoint, a damaged
+    one or one of another domain than ``domain`` is a NepError naming ``option``. Scripts that choose
+    their domain with ``--domain`` (``domain_option``) suggest it; the others, which have one domain,
+    ask for a checkpoint of it."""
+    from nep_core.checkpoint import read_meta
+
+    try:
+        meta = read_meta(Path(path).expanduser())
+    except NepError as error:
+        raise NepError(f"{option} {error}") from None
+    if meta["domain"] != domain:
+        hint = f"pass --domain {meta['domain']} or a {domain} model" if domain_option else f"pass a {domain} checkpoint"
+        raise NepError(f"{option} {path}: checkpoint is for domain '{meta['domain']}', not '{domain}'; {hint}")
+    return meta
 
 
 def run_main(main) -> None:

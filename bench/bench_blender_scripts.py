@@ -29,8 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
-    argument_parser, check_models, example_key, existing_path, machine, non_negative_int, positive_int, progress, run_main,
-    scoring_rounds, spread,
+    argument_parser, check_models, example_key, existing_path, machine, non_negative_int, positive_int, probability, progress,
+    run_main, scoring_rounds, spread,
 )
 
 
@@ -52,7 +52,7 @@ def main() -> None:
     )
     parser.add_argument("--fine-tune-lr", type=float, default=None, help="its learning rate (default: nep train's for a base model)")
     parser.add_argument(
-        "--min-confidence", type=float, default=None,
+        "--min-confidence", type=probability, default=None,
         help="score what the add-on shows, as nep eval does: a top-1 below this counts as no edit (default: the domain's, the add-on's 0.1; 0: every suggestion)",
     )
     args = parser.parse_args()
@@ -60,23 +60,29 @@ def main() -> None:
         parser.error(f"--train-share must be between 0 and 1, got {args.train_share}")
     if args.fine_tune_steps and len(args.model) > 1:
         parser.error("--fine-tune-steps takes one --model")
-    check_models(*args.model)
+    check_models(*args.model, domain="blender")
     folder_names = [Path(path).name for path in args.model]
     names = ["model"] if len(args.model) == 1 else [f"model {n if folder_names.count(n) == 1 else p}" for n, p in zip(folder_names, args.model)]
 
     from nep_core.dataset import load_sessions
+    from nep_core.errors import NepError
     from nep_core.inference import load_predictor, make_baseline
     from nep_core.plugins import get_domain
 
     domain = get_domain("blender")
     floor = domain.min_confidence if args.min_confidence is None else args.min_confidence
-    models = {name: load_predictor(path, domain) for name, path in zip(names, args.model)}
     progress(f"reading {args.scripts}")
     sessions, _ = load_sessions(domain, f"scripts:{args.scripts}")
+    if not sessions:
+        raise NepError(f"no scripts NEP could read in {args.scripts} (a function or module with two bpy.ops calls or more); pass another --scripts")
+    models = {name: load_predictor(path, domain) for name, path in zip(names, args.model)}
     rounds: list[dict[str, tuple[int, int]]] = []  # per round, per predictor: (right, right where an edit follows)
     held_out_sizes, edit_sizes, distinct = [], [], set()
     for number, (by_split, splits, held_out) in enumerate(scoring_rounds(sessions, domain, args.rounds, args.train_share)):
         progress(f"round {number + 1} of {args.rounds}: {len(held_out)} held-out examples")
+        if not splits["train"] or not held_out:
+            raise NepError(f"{args.scripts}: round {number + 1} has {len(splits['train'])} training and {len(held_out)} held-out "
+                           f"examples; the {len(sessions)} sessions of these scripts are too few to split, pass more --scripts")
         predictors = dict(models)
         if args.fine_tune_steps:
             predictors["model fine-tuned"] = fine_tuned(args.model[0], domain, by_split["train"], args.fine_tune_steps, args.fine_tune_lr)

@@ -2,9 +2,9 @@
 
     python bench/bench_blender_synthetic.py --sessions 60
 
-Generates the same sessions (same seed) with 1 worker (``serial``) and with ``os.cpu_count()``
-workers (``parallel``) in the same run: each side once untimed (a warm-up: bpy's files in the page
-cache), then ``--runs`` times, the two sides alternating which goes first. Figures per side, of its
+Generates the same sessions (same seed) with 1 worker (``serial``) and with ``--workers`` workers
+(``parallel``; default ``os.cpu_count()``) in the same run: each side once untimed (a warm-up: bpy's
+files in the page cache), then ``--runs`` times, the two sides alternating which goes first. Figures per side, of its
 median run (by wall time): sessions and actions per second of wall time (bpy start-up included),
 and the median and p95 milliseconds one session takes inside a worker; ``speedup`` is the parallel
 median sessions per second over the serial one. Progress goes to stderr.
@@ -59,11 +59,13 @@ def main() -> None:
     parser.add_argument("--sessions", type=positive_int, default=60, help="sessions generated per run")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="the synthetic artist's seed")
     parser.add_argument("--runs", type=odd_int, default=3, help="timed runs per side, odd (the median is one of them)")
+    parser.add_argument("--workers", type=positive_int, default=None,
+                        help="worker processes of the parallel side (default: os.cpu_count(); 1: the serial side alone)")
     options = parser.parse_args()
     from nep_blender.registry import installed_bpy_version, load_registry
 
     load_registry()  # read once, outside the timings
-    parallel = os.cpu_count() or 1
+    parallel = options.workers or os.cpu_count() or 1
     sides = {"serial": 1, "parallel": parallel} if parallel > 1 else {"serial": 1}
     runs: dict[str, list[dict]] = {name: [] for name in sides}
     for number in range(options.runs + 1):  # the first round is a warm-up
@@ -77,7 +79,8 @@ def main() -> None:
     print(json.dumps({
         "bench": "blender synthetic generation",
         "bpy": installed_bpy_version(),
-        "cpus": parallel,
+        "cpus": os.cpu_count(),
+        "workers": parallel,
         "runs": options.runs,
         **figures,
         "speedup": ratio(figures["parallel"]["sessions_per_s"], figures["serial"]["sessions_per_s"], 2) if "parallel" in figures else None,

@@ -8,7 +8,7 @@ the same items in the same run:
 
 - ``from_scratch``: one worker, every request replays its whole history from the empty scene (the baseline);
 - ``prefix_reuse``: one worker, a session's growing history replays only its new calls;
-- ``prefix_reuse_parallel``: the same over ``os.cpu_count()`` workers.
+- ``prefix_reuse_parallel``: the same over ``--workers`` workers (default: ``os.cpu_count()``).
 
 Figures: verifies per second and replayed calls per second of wall time (bpy start-up excluded: the
 workers are warmed first), the share of items judged valid, and speed-ups over the baseline. Each
@@ -77,6 +77,8 @@ def main() -> None:
     parser.add_argument("--sessions", type=positive_int, default=12, help="synthetic sessions whose edits are verified")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="the synthetic artist's seed")
     parser.add_argument("--repeats", type=odd_int, default=3, help="runs per set-up, odd (the median is one of them)")
+    parser.add_argument("--workers", type=positive_int, default=None,
+                        help="worker processes of prefix_reuse_parallel (default: os.cpu_count())")
     options = parser.parse_args()
     from nep_blender.registry import installed_bpy_version
     from nep_core.collector import CollectReport
@@ -90,7 +92,8 @@ def main() -> None:
     if not items:
         raise NepError(f"{options.sessions} synthetic sessions hold no edit to verify; ask for more --sessions")
     cpus = os.cpu_count() or 1
-    setups = {"from_scratch": (1, False), "prefix_reuse": (1, True), "prefix_reuse_parallel": (cpus, True)}
+    workers = options.workers or cpus
+    setups = {"from_scratch": (1, False), "prefix_reuse": (1, True), "prefix_reuse_parallel": (workers, True)}
     runs: dict[str, list[dict]] = {name: [] for name in setups}
     names = list(setups)
     for repeat in range(options.repeats):
@@ -105,6 +108,7 @@ def main() -> None:
         "bench": "blender replay verifier",
         "bpy": installed_bpy_version(),
         "cpus": cpus,
+        "workers": workers,
         "sessions": len(sessions),
         "items": len(items),
         "mean_history_calls": round(statistics.mean(len(context.history) for context, _, _ in items), 1),

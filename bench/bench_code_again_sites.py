@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
-    argument_parser, collect_repositories, existing_path, load_split_examples, machine, positive_int,
+    argument_parser, check_checkpoint, collect_repositories, existing_path, load_split_examples, machine, positive_int,
     progress, run_main, split_examples,
 )
 from bench_code_histories import target_kind  # noqa: E402
@@ -55,7 +55,23 @@ def score(examples, encoder) -> dict:
         counts["examples"] += 1
         counts["first_line"] += first_again_site(edit.file, lines, tuple(changed_by), range(len(lines))) == target
         counts["resembling"] += first_again_site(edit.file, lines, tuple(changed_by), resembling_rows(lines, changed_by)) == target
-    return dict(counts)
+    return {name: counts[name] for name in ("examples", "first_line", "resembling")}  # zeros when no example qualifies
+
+
+def load_tokenizer(folder: str):
+    """The tokenizer of checkpoint ``folder``; a missing or damaged one is a NepError naming ``--tokenizer``."""
+    from transformers import AutoTokenizer
+
+    from nep_core.errors import NepError, first_line
+
+    path = Path(folder).expanduser()
+    if not (path / "tokenizer.json").is_file():  # what `nep train` saves; without it transformers' error is a page long
+        raise NepError(f"--tokenizer {folder}: no tokenizer.json in the checkpoint; pass the folder `nep train --domain code` wrote")
+    try:
+        return AutoTokenizer.from_pretrained(path)
+    except Exception as error:  # noqa: BLE001 - transformers raises OSError, ValueError, JSONDecodeError... for damaged files
+        raise NepError(f"--tokenizer {folder}: cannot load the tokenizer ({type(error).__name__}: {first_line(error).rstrip(': ')}); "
+                       "pass the folder `nep train --domain code` wrote") from None
 
 
 def main() -> None:
@@ -72,13 +88,14 @@ def main() -> None:
     if not args.repos and not args.training_data:
         parser.error("give --repos, --training-data or both")
 
+    if args.tokenizer:
+        check_checkpoint(args.tokenizer, "code", "--tokenizer")
+
     from nep_core.plugins import get_domain
 
     domain = get_domain("code")
     if args.tokenizer:
-        from transformers import AutoTokenizer
-
-        domain.encoder.bind_tokenizer(AutoTokenizer.from_pretrained(args.tokenizer))  # binds its action space too
+        domain.encoder.bind_tokenizer(load_tokenizer(args.tokenizer))  # binds its action space too
     results = {}
     if args.repos:
         progress(f"reading {len(args.repos)} histories")

@@ -131,7 +131,7 @@ def main() -> None:
     parser.add_argument("--outcomes", help="also write the model's outcome on each example here, one JSON line each "
                         "(to pair two runs of the benchmark, e.g. two checkpoints under two versions of NEP)")
     args = parser.parse_args()
-    check_models(args.model)
+    check_models(args.model, domain="code")
 
     from nep_core.evaluation import evaluate_all
     from nep_core.evaluation.paired import paired_top1, paired_top1_by_group

@@ -26,8 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
-    argument_parser, check_models, example_key, existing_path, machine, median, positive_int, progress, run_main,
-    scoring_rounds, spread,
+    argument_parser, check_models, example_key, existing_path, machine, median, positive_int, probability, progress,
+    run_main, scoring_rounds, spread,
 )
 
 PER_ROUND = ("exact_match_top1", "kind_top1", "location_accuracy")
@@ -38,26 +38,32 @@ def main() -> None:
     parser.add_argument("--model", required=True, help="a krita checkpoint folder from nep train (or a baseline: repeat-last, ngram)")
     parser.add_argument("--drawings", required=True, type=existing_path, help="a Quick, Draw! file or folder (.ndjson, .ndjson.gz, .npz)")
     parser.add_argument("--rounds", type=positive_int, default=5, help="60/40 splits scored, each by another seed")
-    parser.add_argument("--min-probability", type=float, default=0.0,
+    parser.add_argument("--min-probability", type=probability, default=0.0,
                         help="hide suggestions less likely than this, as the docker's 'Hide strokes less likely than' (nep eval --min-probability)")
     args = parser.parse_args()
-    check_models(args.model)
+    check_models(args.model, domain="krita")
 
     from nep_core.dataset import load_sessions
+    from nep_core.errors import NepError
     from nep_core.evaluation.evaluate import run_predictor
     from nep_core.evaluation.metrics import compute_metrics
     from nep_core.inference import load_predictor, make_baseline
     from nep_core.plugins import get_domain
 
     domain = get_domain("krita")
-    model = load_predictor(args.model, domain)
     progress(f"reading {args.drawings}")
     sessions, _ = load_sessions(domain, f"quickdraw:{args.drawings}")
+    if not sessions:
+        raise NepError(f"no drawings NEP could read in {args.drawings} (.ndjson, .ndjson.gz or .npz Quick, Draw! files); pass another --drawings")
+    model = load_predictor(args.model, domain)
     outcomes: dict[str, list] = {}
     per_round: dict[str, list[dict]] = {}
     held_out_sizes, distinct = [], set()
     for number, (_, splits, held_out) in enumerate(scoring_rounds(sessions, domain, args.rounds, 0.6)):
         progress(f"round {number + 1} of {args.rounds}: {len(held_out)} held-out examples")
+        if not splits["train"] or not held_out:
+            raise NepError(f"{args.drawings}: round {number + 1} has {len(splits['train'])} training and {len(held_out)} held-out "
+                           f"examples; the {len(sessions)} drawings are too few to split, pass more --drawings")
         held_out_sizes.append(len(held_out))
         distinct.update(map(example_key, held_out))
         predictors = {"model": model, **{name: make_baseline(name, domain).fit(splits["train"]) for name in ("repeat-last", "ngram")}}

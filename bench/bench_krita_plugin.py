@@ -29,13 +29,13 @@ def main() -> None:
     parser = argument_parser(__doc__)
     parser.add_argument("--model", default="ngram", help="a krita checkpoint folder, or a baseline (ngram, repeat-last)")
     args = parser.parse_args()
-    check_models(args.model)
+    check_models(args.model, domain="krita")
 
     sys.path.insert(0, str(REPO / "tests" / "krita"))
-    from krita_window import KRITA, XVFB_RUN, prepare_home, start_krita
+    from krita_window import KRITA, XVFB_RUN, ProbeFailed, prepare_home, start_krita
     from typer.testing import CliRunner
 
-    from nep_core.errors import NepError
+    from nep_core.errors import NepError, first_line
     from nep_core.inference import load_predictor
     from nep_core.plugins import get_domain
     from nep_core.server import create_app
@@ -54,8 +54,11 @@ def main() -> None:
         with BackgroundServer(create_app(domain, predictor, data_dir=folder / "feedback")) as server:
             home = folder / "home"
             prepare_home(home, server.url)
-            start_krita(home, "import", NEP_PROBE_ZIP=str(next((folder / "dist").glob("nep_suggest-krita-*.zip"))))
-            seen = start_krita(home, "hatching")
+            try:
+                start_krita(home, "import", NEP_PROBE_ZIP=str(next((folder / "dist").glob("nep_suggest-krita-*.zip"))))
+                seen = start_krita(home, "hatching")
+            except ProbeFailed as error:  # Krita did not start, the probe failed inside it, or Krita did not quit
+                raise NepError(f"Krita ({KRITA}): {first_line(error)}") from None
     lookups = seen["lookups"]
     print(json.dumps({
         "model": args.model,

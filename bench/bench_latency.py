@@ -29,10 +29,11 @@ KV cache of the previous prompt rarely helps). Phases:
   edit, the client waits likewise, then sends the history
   plus the top suggestion as an action ``--accept-after`` session seconds later (the user accepted it):
   round trips of those requests, and the share answered from the speculation (``hit_rate``).
-- ``throughput``: 1, 8 and 32 concurrent clients, each its own session and connection, back to back
-  (no pauses: speculation then mostly yields to requests): requests per second and latency of the 200
-  answers (any other answer, or a request that fails, is an error). The bodies are encoded and the
-  connections opened before the clock starts, and the clients start together.
+- ``throughput``: 1, 8 and 32 concurrent clients, each its own session and connection, sending
+  ``--throughput-requests`` in all (shared out evenly) back to back (no pauses: speculation then
+  mostly yields to requests): requests per second and latency of the 200 answers (any other answer,
+  or a request that fails, is an error). The bodies are encoded and the connections opened before
+  the clock starts, and the clients start together.
 
 ``ratio_p50``/``ratio_p95`` are server over in-process. ``targets`` puts the project's latency
 targets (2 CPU cores, default models) beside the measured values, each with ``met``: p50 in process
@@ -58,9 +59,9 @@ from nep_core.errors import NepError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
-    Client, argument_parser, check_models, held_out_contexts, machine, positive_int, positive_ints, non_negative_int,
-    progress, request_body, run_clients, run_main, server_health, session_name, start_server, stop_server, summary,
-    use_test_domains,
+    Client, argument_parser, check_models, held_out_contexts, machine, non_negative_float, non_negative_int, positive_int,
+    positive_ints, progress, request_body, run_clients, run_main, server_health, session_name, shares, start_server,
+    stop_server, summary, use_test_domains,
 )
 
 use_test_domains()
@@ -225,12 +226,12 @@ def time_accepts(url: str, contexts, top_k: int, accept_after: float, count: int
 
 
 def time_throughput(url: str, contexts, top_k: int, clients: int, requests: int) -> dict:
-    """``requests`` requests from ``clients`` concurrent clients, each its own session, back to back
+    """``requests`` requests in all (shared out as evenly as whole numbers go) from ``clients`` concurrent
+    clients, each its own session, back to back
     (bodies encoded beforehand, connections open before the clock starts); rate and latency of the 200
     answers, every other answer an error."""
-    per_client = max(1, requests // clients)
     plans = [[("/v1/suggest", request_body(contexts[(worker * 7 + step) % len(contexts)], top_k, f"tp{clients}-{worker}"))
-              for step in range(per_client)] for worker in range(clients)]
+              for step in range(share)] for worker, share in enumerate(shares(requests, clients))]
     load = run_clients(url, plans)
     answered = load["latencies"].get("/v1/suggest", [])
     sent = sum(load["statuses"].values())
@@ -250,15 +251,19 @@ def main() -> None:
     parser.add_argument("--workload", choices=("sessions", "spread"), default="sessions",
                         help="sessions: each held-out session's requests in order, as an app sends them; spread: trigger points spread over the split")
     parser.add_argument("--accepts", type=non_negative_int, default=50, help="accepted suggestions to time (0: no accept phase)")
-    parser.add_argument("--accept-after", type=float, default=1.2, help="session seconds between the last event and the accept")
+    parser.add_argument("--accept-after", type=non_negative_float, default=1.2, help="session seconds between the last event and the accept")
     parser.add_argument("--concurrency", type=positive_ints, default="1,8,32", metavar="N,N,...",
                         help="numbers of concurrent clients for the throughput phase, comma-separated")
-    parser.add_argument("--throughput-requests", type=positive_int, default=200, help="requests per concurrency level")
+    parser.add_argument("--throughput-requests", type=positive_int, default=200,
+                        help="requests per concurrency level, all clients together (at least as many as the most clients)")
     parser.add_argument("--no-speculate", action="store_true", help="serve with --no-speculate (no accept phase)")
     parser.add_argument("--skip-generate", action="store_true", help="leave out the transformers generate baseline")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (as nep serve --device)")
     parser.add_argument("--dtype", default="auto", help="auto (bfloat16 on a GPU, float32 on the CPU), float32, bfloat16 or float16")
     args = parser.parse_args()
+    if args.throughput_requests < max(args.concurrency):
+        parser.error(f"--throughput-requests {args.throughput_requests} is fewer than the {max(args.concurrency)} clients of "
+                     "--concurrency: every client sends one request or more")
 
     from nep_core.inference.factory import is_baseline, load_predictor
     from nep_core.inference.placement import resolve_placement
@@ -266,7 +271,7 @@ def main() -> None:
 
     device, dtype = resolve_placement(args.device, args.dtype)
     domain = get_domain(args.domain)
-    check_models(args.model)
+    check_models(args.model, domain=domain.name, domain_option=True)
     progress("loading the held-out requests")
     contexts, train_examples = held_out_contexts(domain, args.data, args.warmup + args.requests, args.workload)
     accept_contexts = []

@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     argument_parser, check_models, held_out_contexts, machine, non_negative_int, positive_int, progress, request_body,
-    run_clients, run_main, server_health, start_server, stop_server, summary, use_test_domains,
+    run_clients, run_main, server_health, shares, start_server, stop_server, summary, use_test_domains,
 )
 
 use_test_domains()
@@ -44,9 +44,8 @@ def memory_mb(pid: int) -> dict[str, float]:
 
 def plans(contexts, clients: int, requests: int, top_k: int, feedback_every: int) -> list[list[tuple[str, bytes]]]:
     """Each client's requests, ``requests`` in all: its session's suggest bodies, every ``feedback_every``-th a feedback."""
-    shares = [requests // clients + (index < requests % clients) for index in range(clients)]
     made = []
-    for index, share in enumerate(shares):
+    for index, share in enumerate(shares(requests, clients)):
         session, mine = f"load-{index}", []
         for step in range(share):
             if feedback_every and step % feedback_every == feedback_every - 1:
@@ -87,7 +86,7 @@ def main() -> None:
     from nep_core.plugins import get_domain
 
     domain = get_domain(args.domain)
-    check_models(args.model)
+    check_models(args.model, domain=domain.name, domain_option=True)
     contexts, _ = held_out_contexts(domain, args.data, 200)
     with tempfile.TemporaryDirectory(prefix="nep-load-") as feedback_dir:
         progress("starting nep serve")

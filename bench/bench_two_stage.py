@@ -135,8 +135,8 @@ def main() -> None:
     from nep_core.plugins import get_domain
 
     domain = get_domain(args.domain)
-    check_models(args.model)
-    check_models(args.location_model, option="--location-model")
+    check_models(args.model, domain=domain.name, domain_option=True)
+    check_models(args.location_model, option="--location-model", domain=domain.name, domain_option=True)
     progress("loading the examples and the models")
     evaluation = load_eval_data(domain, args.data, args.split, args.warmup + args.examples)
     if len(evaluation.examples) <= args.warmup:

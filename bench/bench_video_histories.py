@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument("--passes", type=positive_int, default=9, help="most editing passes per project (the synthetic collector's option)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="the editor's seed (the synthetic collector's)")
     args = parser.parse_args()
-    check_models(args.model)
+    check_models(args.model, domain="video")
 
     from nep_core.errors import NepError
     from nep_core.evaluation.evaluate import load_eval_data, run_predictor

@@ -24,14 +24,14 @@ def bench(script: str, *args: str, home: Path) -> dict:
 
 def test_the_latency_bench_times_requests_in_process_and_through_the_server(tmp_path):
     figures = bench("bench_latency.py", "--domain", "tags", "--model", "repeat-last", "--requests", "5", "--warmup", "1",
-                    "--concurrency", "1,3", "--throughput-requests", "12", home=tmp_path)
+                    "--concurrency", "1,3", "--throughput-requests", "10", home=tmp_path)
     assert (figures["domain"], figures["requests"]) == ("tags", 5)
     assert 0 < figures["in_process"]["p50_ms"] <= figures["in_process"]["p95_ms"]
     assert 0 < figures["server"]["p50_ms"] <= figures["server"]["p95_ms"]
     assert [phase["clients"] for phase in figures["throughput"]] == [1, 3]
     for phase in figures["throughput"]:
-        assert phase["errors"] == 0 and phase["statuses"] == {"200": 12} and phase["requests_per_s"] > 0
-        assert phase["latency"]["count"] == 12
+        assert phase["errors"] == 0 and phase["statuses"] == {"200": 10} and phase["requests_per_s"] > 0  # 4 + 3 + 3
+        assert phase["latency"]["count"] == 10
     assert figures["machine"]["commit"] is None or figures["machine"]["commit"][:1].isalnum()
 
 
@@ -82,6 +82,29 @@ def test_the_synthetic_drawing_bench_writes_every_stroke(tmp_path):
     assert figures["actions_unwritable"] == 0
 
 
+def test_the_synthetic_drawing_bench_times_odd_runs_after_an_untimed_warm_up(tmp_path):
+    result = subprocess.run([sys.executable, str(REPO / "bench" / "bench_krita_synthetic.py"), "--sessions", "3", "--runs", "3"],
+                            capture_output=True, text=True, timeout=300, env={**os.environ, "NEP_HOME": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == ["warm-up", "run 1 of 3", "run 2 of 3", "run 3 of 3"]
+    figures = json.loads(result.stdout)
+    assert figures["runs"] == 3 and len(figures["seconds_all"]) == 3 and figures["seconds_warmup"] > 0
+    assert figures["seconds_median"] == sorted(figures["seconds_all"])[1]
+
+
+def test_the_latency_bench_shares_the_throughput_requests_out_exactly(monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
+    import bench_latency
+
+    sent = []
+    monkeypatch.setattr(bench_latency, "request_body", lambda context, top_k, session: session.encode())
+    monkeypatch.setattr(bench_latency, "run_clients", lambda url, plans: sent.append([len(plan) for plan in plans]) or
+                        {"seconds": 1.0, "statuses": {"200": sum(map(len, plans))}, "latencies": {}})
+    for clients, requests in ((3, 10), (4, 4), (8, 200), (7, 9)):
+        assert bench_latency.time_throughput("http://127.0.0.1:1", ["context"], 3, clients, requests)["requests"] == requests
+        assert sum(sent[-1]) == requests and len(sent[-1]) == clients and max(sent[-1]) - min(sent[-1]) <= 1
+
+
 @pytest.mark.skipif(shutil.which("krita") is None or shutil.which("xvfb-run") is None,
                     reason="Krita and a virtual X display are not installed (Debian: apt-get install krita xvfb)")
 def test_the_krita_plugin_bench_times_the_plugin_inside_krita(tmp_path):
@@ -108,6 +131,14 @@ BAD_INPUT = [
     ("bench_code_again_sites.py", "--repos", "no-such-repo"),
     ("bench_code_collect.py", "--runs", "0"),
     ("bench_krita_synthetic.py", "--runs", "0"),
+    ("bench_krita_synthetic.py", "--runs", "2"),
+    ("bench_latency.py", "--domain", "tags", "--model", "ngram", "--accept-after", "-1"),
+    ("bench_latency.py", "--domain", "tags", "--model", "ngram", "--accept-after", "nan"),
+    ("bench_latency.py", "--domain", "tags", "--model", "ngram", "--throughput-requests", "5"),  # fewer than 32 clients
+    ("bench_krita_drawings.py", "--model", "ngram", "--drawings", ".", "--min-probability", "1.5"),
+    ("bench_krita_drawings.py", "--model", "ngram", "--drawings", ".", "--min-probability", "-0.1"),
+    ("bench_blender_scripts.py", "--model", "ngram", "--scripts", ".", "--min-confidence", "2"),
+    ("bench_blender_scripts.py", "--model", "ngram", "--scripts", ".", "--min-confidence", "-1"),
     ("bench_krita_drawings.py", "--model", "ngram", "--drawings", "no-such-folder"),
     ("bench_blender_scripts.py", "--model", "no-such-model", "--scripts", "."),
     ("bench_blender_verifier.py", "--repeats", "0"),
@@ -122,6 +153,143 @@ def test_bad_input_is_one_line_and_exit_status_2_before_any_work(tmp_path, argum
                             timeout=120, cwd=tmp_path, env={**os.environ, "NEP_HOME": str(tmp_path)})
     assert result.returncode == 2, result.stderr
     assert result.stdout == "" and len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("error: "), result.stderr
+
+
+def one_line_error(result: subprocess.CompletedProcess) -> str:
+    """The ``error:`` line a script ended with (exit status 2, nothing on stdout); progress lines before it are allowed."""
+    assert result.returncode == 2 and result.stdout == "", result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.splitlines()[-1].startswith("error: "), result.stderr
+    return result.stderr.splitlines()[-1]
+
+
+def run_script(script: str, *args: str, home: Path, cwd: Path | None = None, env: dict | None = None,
+               timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO / "bench" / script), *args], capture_output=True, text=True, timeout=timeout,
+                          cwd=cwd, env={**os.environ, "NEP_HOME": str(home), **(env or {})})
+
+
+ONE_DOMAIN = [  # scripts with a domain of their own (no --domain) and what else each needs
+    ("bench_blender_scripts.py", "--scripts", "."),
+    ("bench_krita_drawings.py", "--drawings", "."),
+    ("bench_krita_plugin.py",),
+    ("bench_video_histories.py", "--timelines", "."),
+    ("bench_code_histories.py", "--repos", "."),
+]
+
+
+@pytest.mark.parametrize("arguments", ONE_DOMAIN, ids=lambda arguments: arguments[0])
+def test_a_checkpoint_of_another_domain_is_refused_without_suggesting_a_domain_option_the_script_lacks(tmp_path, arguments):
+    turtle = tmp_path / "turtle"
+    turtle.mkdir()
+    (turtle / "nep.json").write_text(json.dumps({"nep": 1, "domain": "turtle"}))  # all that is read before any work
+    said = one_line_error(run_script(arguments[0], "--model", str(turtle), *arguments[1:], home=tmp_path, cwd=tmp_path))
+    assert "checkpoint is for domain 'turtle'" in said and "--domain" not in said, said
+    assert said.startswith(f"error: --model {turtle}: ") and said.endswith("checkpoint")
+
+
+def test_a_checkpoint_of_another_domain_in_a_script_with_a_domain_option_suggests_it(tmp_path):
+    turtle = tmp_path / "turtle"
+    turtle.mkdir()
+    (turtle / "nep.json").write_text(json.dumps({"nep": 1, "domain": "turtle"}))
+    said = one_line_error(run_script("bench_latency.py", "--domain", "tags", "--model", str(turtle), home=tmp_path, cwd=tmp_path))
+    assert "pass --domain turtle or a tags model" in said, said
+
+
+@pytest.fixture(scope="module")
+def blender_model(tmp_path_factory):
+    """An untrained `tiny` blender checkpoint: loads in a second, predicts any operator."""
+    from inference_helpers import save_random_checkpoint
+
+    from nep_core.plugins import get_domain
+
+    return save_random_checkpoint(tmp_path_factory.mktemp("blender") / "model", get_domain("blender"), seed=4)
+
+
+def test_scripts_or_drawings_nep_cannot_read_are_named_not_an_option_the_script_lacks(tmp_path, blender_model):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "notes.txt").write_text("not a drawing\n")
+    said = one_line_error(run_script("bench_blender_scripts.py", "--model", str(blender_model), "--scripts", str(tmp_path / "empty"),
+                                     "--rounds", "1", home=tmp_path))
+    assert said == f"error: no scripts NEP could read in {tmp_path / 'empty'} (a function or module with two bpy.ops calls or more); pass another --scripts"
+    said = one_line_error(run_script("bench_krita_drawings.py", "--model", "repeat-last", "--drawings", str(tmp_path / "notes.txt"),
+                                     "--rounds", "1", home=tmp_path))
+    assert said.startswith(f"error: no drawings NEP could read in {tmp_path / 'notes.txt'}") and "--data" not in said, said
+
+
+def test_a_krita_that_fails_to_start_is_one_line_not_a_traceback(tmp_path):
+    fakebin = tmp_path / "bin"
+    fakebin.mkdir()
+    for name in ("krita", "xvfb-run"):  # neither needs to be installed: both fail at once
+        (fakebin / name).write_text(f"#!/bin/sh\necho '{name}: cannot start' >&2\nexit 1\n")
+        (fakebin / name).chmod(0o755)
+    result = run_script("bench_krita_plugin.py", "--model", "repeat-last", home=tmp_path,
+                        env={"PATH": os.pathsep.join([str(fakebin), os.environ.get("PATH", "")])})
+    said = one_line_error(result)
+    assert said.startswith(f"error: Krita ({fakebin / 'krita'}): the probe wrote no result: rc=1") and "cannot start" in said, said
+    assert len(result.stderr.splitlines()) == 1
+
+
+BLENDER_SCRIPT = """
+import bpy
+
+
+def table_{n}(width):
+    bpy.ops.object.select_all(action='DESELECT')
+    bpy.ops.mesh.primitive_cube_add(size=1.0, location=(0, 0, {n}))
+    bpy.ops.transform.resize(value=(width, 1.0, 0.05))
+    bpy.ops.object.modifier_add(type='BEVEL')
+    bpy.ops.object.shade_smooth()
+
+
+def lamp_{n}():
+    bpy.ops.object.select_all(action='DESELECT')
+    bpy.ops.object.light_add(type='POINT', location=(0, {n}, 3))
+    bpy.ops.transform.translate(value=(1.0, 0.0, 0.0))
+"""
+
+
+def test_the_blender_scripts_bench_scores_a_checkpoint_against_the_baselines_on_scripts(tmp_path, blender_model):
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    for number in range(6):  # fewer than ten: one split group per file
+        (scripts / f"script{number}.py").write_text(BLENDER_SCRIPT.format(n=number))
+    figures = bench("bench_blender_scripts.py", "--model", str(blender_model), "--scripts", str(scripts), "--rounds", "2",
+                    "--min-confidence", "0", home=tmp_path)
+    assert figures["sessions"] == 12 and figures["split_groups"] == 6 and figures["rounds"] == 2 and figures["min_confidence"] == 0
+    assert len(figures["held_out_examples_rounds"]) == 2 and all(size > 0 for size in figures["held_out_examples_rounds"])
+    assert figures["examples_pooled"] == sum(figures["held_out_examples_rounds"]) >= figures["distinct_held_out_examples"] > 0
+    assert set(figures["operator_top1_pooled"]) == {"model", "repeat-last", "ngram"}
+    for name, top1 in figures["operator_top1_pooled"].items():
+        assert 0 <= top1 <= 1 and 0 <= figures["operator_top1_when_an_edit_follows_pooled"][name] <= 1
+        rounds = figures["operator_top1_rounds"][name]
+        assert len(rounds["per_round"]) == 2 and rounds["min"] <= rounds["median"] <= rounds["max"]
+    assert figures["operator_top1_model_mean_pooled"] == figures["operator_top1_pooled"]["model"]
+    assert figures["fine_tune_steps"] == 0 and figures["model"] == str(blender_model)
+
+
+def test_the_blender_synthetic_bench_times_serial_and_parallel_generation(tmp_path):
+    figures = bench("bench_blender_synthetic.py", "--sessions", "2", "--runs", "1", "--workers", "2", home=tmp_path)
+    assert figures["runs"] == 1 and figures["workers"] == 2 and figures["bpy"]
+    for side, workers in (("serial", 1), ("parallel", 2)):
+        run = figures[side]
+        assert run["workers"] == workers and run["sessions"] == 2 and run["dropped"] == 0 and run["actions"] > 0
+        assert run["sessions_per_s"] > 0 and 0 < run["session_ms_p50"] <= run["session_ms_p95"]
+        assert run["sessions_per_s_runs"] == [run["sessions_per_s"]]
+    assert figures["serial"]["actions"] == figures["parallel"]["actions"]  # the same sessions: same seed
+    assert figures["speedup"] == round(figures["parallel"]["sessions_per_s"] / figures["serial"]["sessions_per_s"], 2)
+
+
+def test_the_blender_verifier_bench_times_the_three_set_ups_on_the_same_items(tmp_path):
+    figures = bench("bench_blender_verifier.py", "--sessions", "1", "--repeats", "1", "--workers", "2", home=tmp_path)
+    assert figures["sessions"] == 1 and figures["items"] > 0 and figures["workers"] == 2 and figures["repeats"] == 1
+    results = figures["results"]
+    assert set(results) == {"from_scratch", "prefix_reuse", "prefix_reuse_parallel"}
+    assert results["from_scratch"]["speedup_vs_from_scratch"] == 1.0
+    for result in results.values():
+        assert result["failures"] == 0 and result["valid_share"] == 1.0  # the user's real next call replays
+        assert result["verifies_per_s"] > 0 and result["verifies_per_s_runs"] == [result["verifies_per_s"]]
+    # reusing a session's replayed prefix replays fewer calls than starting from the empty scene each time
+    assert results["prefix_reuse"]["replayed_calls"] < results["from_scratch"]["replayed_calls"]
 
 
 @pytest.mark.parametrize("script", sorted(path.name for path in (REPO / "bench").glob("*.py") if not path.name.startswith("_")))

@@ -133,3 +133,35 @@ def test_the_bench_counts_the_lines_each_rule_reaches_in_the_next_file(tmp_path:
     trained = result["training_data"]  # renames carried into importing modules
     assert trained["examples"] > 0 and 0 <= trained["first_line"] <= trained["examples"]
     assert trained["resembling"] == trained["examples"]  # a rename reaches the import line first
+
+
+def test_the_again_sites_bench_counts_zero_when_no_example_carries_a_substitution_elsewhere(tmp_path: Path) -> None:
+    history(tmp_path / "repo", 8)  # one file: no substitution is carried into another
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "bench_code_again_sites.py"), "--repos", str(tmp_path / "repo")],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "NEP_HOME": str(tmp_path / "home")},
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["histories"] == {"examples": 0, "first_line": 0, "resembling": 0}
+
+
+@pytest.mark.parametrize("folder, said", [
+    ("empty", "not a NEP checkpoint (no nep.json)"),
+    ("no-tokenizer", "no tokenizer.json in the checkpoint"),
+    ("bad-tokenizer", "cannot load the tokenizer (JSONDecodeError: "),
+    ("turtle", "checkpoint is for domain 'turtle', not 'code'; pass a code checkpoint"),
+])
+def test_a_tokenizer_folder_that_is_no_code_checkpoint_is_one_line(tmp_path: Path, folder: str, said: str) -> None:
+    checkpoint = tmp_path / folder
+    checkpoint.mkdir()
+    if folder != "empty":
+        (checkpoint / "nep.json").write_text(json.dumps({"nep": 1, "domain": "turtle" if folder == "turtle" else "code"}))
+    if folder == "bad-tokenizer":
+        (checkpoint / "tokenizer.json").write_text("{")
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "bench_code_again_sites.py"), "--repos", str(tmp_path), "--tokenizer", str(checkpoint)],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "NEP_HOME": str(tmp_path / "home")},
+    )
+    assert done.returncode == 2 and done.stdout == "", done.stderr
+    assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith(f"error: --tokenizer {checkpoint}"), done.stderr
+    assert said in done.stderr, done.stderr

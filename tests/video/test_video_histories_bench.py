@@ -43,3 +43,24 @@ def test_the_bench_saves_versions_in_the_timelines_own_format_and_scores_every_p
     assert all(0 <= figures[name]["exact_match_top1"] <= 1 for name in figures)
     best = max(figures[name]["exact_match_top1"] for name in figures if name != "model")
     assert report["model_exact_top1_minus_best_baseline"] == round(figures["model"]["exact_match_top1"] - best, 4)
+
+
+def test_no_project_scored_gives_no_difference_to_the_best_baseline_not_zero(tmp_path: Path) -> None:
+    from inference_helpers import save_random_checkpoint
+
+    from nep_core.plugins import get_domain
+
+    model = save_random_checkpoint(tmp_path / "model", get_domain("video"))  # loads faster than fitting a baseline on the default data
+    folder = tmp_path / "timelines"
+    folder.mkdir()
+    write(interview(1), folder / "one.otio")  # one clip, one pass: too few edits to split a history in time
+    result = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "bench_video_histories.py"), "--model", str(model), "--timelines", str(folder),
+         "--histories", "1", "--passes", "1"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    assert report["projects"] == 0 and report["projects_with_too_few_edits"] == 1
+    assert all(figures["examples"] == 0 for figures in report["figures"].values())
+    assert report["model_exact_top1_minus_best_baseline"] is None
