@@ -69,6 +69,23 @@ def save_checkpoint(path: str | os.PathLike, model, tokenizer, meta: dict[str, A
     return path
 
 
+def read_json_object(file: Path, fix: str = "") -> dict[str, Any]:
+    """A checkpoint's JSON file (``nep.json``, ``config.json``), which must hold an object; a NepError
+    naming it otherwise, ending with ``fix`` (what to do) where the content is bad."""
+    then = f"; {fix}" if fix else ""
+    if not file.is_file():
+        raise NepError(f"{file}: not a regular file; a checkpoint's {file.name} is a JSON file written by `nep train`")
+    try:
+        value = json.loads(file.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError) as error:
+        raise NepError(f"{file}: unreadable ({first_line(error)}){then}") from None
+    except OSError as error:
+        raise NepError(f"{file}: cannot be read ({error.strerror or first_line(error)})") from None
+    if not isinstance(value, dict):
+        raise NepError(f"{file}: must hold a JSON object, not a {type(value).__name__}{then}")
+    return value
+
+
 def read_meta(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     meta_path = path / META_FILE
@@ -78,16 +95,7 @@ def read_meta(path: str | os.PathLike) -> dict[str, Any]:
         raise NepError(f"{path}: no such model folder; train one with `nep train --out {path}`")
     if not meta_path.exists():
         raise NepError(f"{path}: not a NEP checkpoint (no {META_FILE}); train one with `nep train`")
-    if not meta_path.is_file():
-        raise NepError(f"{meta_path}: not a regular file; a checkpoint's {META_FILE} is a JSON file written by `nep train`")
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (ValueError, RecursionError) as error:
-        raise NepError(f"{meta_path}: unreadable ({first_line(error)})") from None
-    except OSError as error:
-        raise NepError(f"{meta_path}: cannot be read ({error.strerror or first_line(error)})") from None
-    if not isinstance(meta, dict):
-        raise NepError(f"{meta_path}: must hold a JSON object, not a {type(meta).__name__}")
+    meta = read_json_object(meta_path)
     if meta.get("nep") != META_VERSION:
         raise NepError(f'{meta_path}: field "nep" must be {META_VERSION}')
     if not isinstance(meta.get("domain"), str) or not meta["domain"]:
@@ -120,16 +128,7 @@ def read_model_config(path: str | os.PathLike) -> dict[str, Any]:
     config_path = Path(path) / CONFIG_FILE
     if not config_path.exists():
         raise NepError(f"{config_path}: missing; train the model again")
-    if not config_path.is_file():
-        raise NepError(f"{config_path}: not a regular file; a checkpoint's {CONFIG_FILE} is a JSON file written by `nep train`")
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (ValueError, RecursionError) as error:
-        raise NepError(f"{config_path}: unreadable ({first_line(error)}); train the model again") from None
-    except OSError as error:
-        raise NepError(f"{config_path}: cannot be read ({error.strerror or first_line(error)})") from None
-    if not isinstance(config, dict):
-        raise NepError(f"{config_path}: must hold a JSON object, not a {type(config).__name__}; train the model again")
+    config = read_json_object(config_path, fix="train the model again")
     if not isinstance(config.get("model_type"), str) or not config["model_type"]:
         raise NepError(f'{config_path}: field "model_type" must name the model\'s architecture, such as "llama" '
                        f'(got {config.get("model_type")!r}); train the model again')
