@@ -229,19 +229,27 @@ def test_what_the_real_clients_send_is_accepted_and_logged_whole(served):
     assert response.status_code == 200, response.text
 
 
+def hold_fsyncs(monkeypatch, ending: str, release: threading.Event, seconds: float) -> threading.Semaphore:
+    """A busy disk: the fsync of each log whose name ends with ``ending`` waits for ``release`` (at most
+    ``seconds``); the semaphore returned is released as each one starts waiting."""
+    started = threading.Semaphore(0)
+    real_fsync = os.fsync
+
+    def held(fd):
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(ending):
+            started.release()
+            release.wait(seconds)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", held)
+    return started
+
+
 def test_a_slow_feedback_holds_up_only_its_own_session(served, monkeypatch):
     """One lock used to cover every session's appends: a long feedback (4096 events, a busy disk) held up all others."""
     http, data_dir = served
-    entered, release = threading.Event(), threading.Event()
-    real_fsync = os.fsync
-
-    def slow_for_one_session(fd):
-        if os.readlink(f"/proc/self/fd/{fd}").endswith("slow.jsonl"):
-            entered.set()
-            release.wait(10)
-        real_fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", slow_for_one_session)
+    release = threading.Event()
+    entered = hold_fsyncs(monkeypatch, "slow.jsonl", release, 10)
     answers = []
 
     def send_slow():
@@ -251,7 +259,7 @@ def test_a_slow_feedback_holds_up_only_its_own_session(served, monkeypatch):
     slow = threading.Thread(target=send_slow)
     slow.start()
     try:
-        assert entered.wait(10)
+        assert entered.acquire(timeout=10)
         with httpx.Client(base_url=http.base_url, timeout=5) as other:
             assert other.post("/v1/feedback", json={"session": "quick", "accepted": True, "t": 1.0}).status_code == 200
     finally:
@@ -265,16 +273,7 @@ def test_a_burst_of_slow_feedback_never_holds_up_suggestions(served, monkeypatch
     none, and a suggestion waited for the disk."""
     http, data_dir = served
     release = threading.Event()
-    waiting = threading.Semaphore(0)
-    real_fsync = os.fsync
-
-    def busy_disk(fd):
-        if os.readlink(f"/proc/self/fd/{fd}").endswith(".jsonl"):
-            waiting.release()
-            release.wait(30)
-        real_fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", busy_disk)
+    waiting = hold_fsyncs(monkeypatch, ".jsonl", release, 30)
     answers = []
 
     def send(number):
@@ -325,16 +324,7 @@ def test_feedback_being_written_at_shutdown_gets_its_real_answer(tags_domain, tm
     """A shutdown used to cut requests off after 5 s: the client got uvicorn's plain-text 500 for records
     that were written anyway (and retried them). Now the requests in flight are answered first."""
     data_dir = tmp_path / "feedback"
-    entered = threading.Event()
-    real_fsync = os.fsync
-
-    def slow_disk(fd):
-        if os.readlink(f"/proc/self/fd/{fd}").endswith("late.jsonl"):
-            entered.set()
-            time.sleep(5.5)  # longer than the 5 s uvicorn was given
-        real_fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", slow_disk)
+    entered = hold_fsyncs(monkeypatch, "late.jsonl", threading.Event(), 5.5)  # longer than the 5 s uvicorn was given
     running = BackgroundServer(create_app(tags_domain, InnermostClose(), data_dir=data_dir)).start()
     answers = []
 
@@ -345,7 +335,7 @@ def test_feedback_being_written_at_shutdown_gets_its_real_answer(tags_domain, tm
     sender = threading.Thread(target=send)
     sender.start()
     try:
-        assert entered.wait(10)
+        assert entered.acquire(timeout=10)
     finally:
         running.stop()
         sender.join(30)
