@@ -429,15 +429,20 @@ def scenario_hostile(zip_path, result, _arg):
     result["modifiers_after"] = [modifier.type for modifier in cube.modifiers]
 
 
-def scenario_race(zip_path, result, log_folder):
-    """The user runs an operator and accepts within one timer period (no tick between)."""
+def logging_runtime(zip_path, log_folder):
+    """The add-on installed, showing every suggestion and logging to ``log_folder``, with a stub client and an undo step to return to."""
     install(zip_path)
     _, runtime, _ = modules()
     prefs = preferences()
     prefs.min_confidence, prefs.log_folder = 0.0, log_folder
-    state = runtime.RUNTIME
     stub = StubClient(runtime)
     bpy.ops.ed.undo_push(message="start")
+    return runtime.RUNTIME, stub
+
+
+def scenario_race(zip_path, result, log_folder):
+    """The user runs an operator and accepts within one timer period (no tick between)."""
+    state, stub = logging_runtime(zip_path, log_folder)
     user_call("mesh.primitive_cube_add")
     result["shown"] = show(state, stub, [offered("object.shade_smooth")])
     asked = len([job for job in stub.jobs if job["kind"] == "suggest"])
@@ -458,13 +463,7 @@ def scenario_race(zip_path, result, log_folder):
 
 def scenario_same_call(zip_path, result, log_folder):
     """A primitive added in the UI and the same one added by Accept; then File > New."""
-    install(zip_path)
-    _, runtime, _ = modules()
-    prefs = preferences()
-    prefs.min_confidence, prefs.log_folder = 0.0, log_folder
-    state = runtime.RUNTIME
-    stub = StubClient(runtime)
-    bpy.ops.ed.undo_push(message="start")
+    state, stub = logging_runtime(zip_path, log_folder)
     state.tick()
     user_call("mesh.primitive_cube_add", size=0.5, location=(1.0, 0.0, 0.0))
     show(state, stub, [offered("mesh.primitive_cube_add", {"size": 0.5, "location": [1.0, 0.0, 0.0]})])  # as the server writes it
