@@ -132,9 +132,11 @@ def read_model_config(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(config.get("model_type"), str) or not config["model_type"]:
         raise NepError(f'{config_path}: field "model_type" must name the model\'s architecture, such as "llama" '
                        f'(got {config.get("model_type")!r}); train the model again')
-    for name in ("vocab_size", "max_position_embeddings"):  # the embedding table and the longest prompt
+    # the embedding table and the longest prompt; a composite model (Gemma 3, Llama 4) keeps them in its
+    # text_config only, where transformers checks them
+    for name in ("vocab_size", "max_position_embeddings"):
         value = config.get(name)
-        if (name == "vocab_size" or value is not None) and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise NepError(f'{config_path}: field "{name}" must be a positive whole number (got {value!r}); train the model again')
     return config
 

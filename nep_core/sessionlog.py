@@ -273,8 +273,13 @@ def log_files(folder: str | os.PathLike) -> list[Path]:
         return [folder]
     if not folder.is_dir():
         raise NepError(f"{folder}: no such folder of session logs")
-    return sorted(path for path in folder.rglob(f"*{LOG_SUFFIX}")
-                  if not any(part.startswith(".") for part in path.relative_to(folder).parts))  # nor staging folders
+    return sorted(found_log_files(folder))
+
+
+def found_log_files(folder: Path) -> Iterator[Path]:
+    """``log_files``, unsorted and as they are found (the first one comes without walking the whole folder)."""
+    return (path for path in folder.rglob(f"*{LOG_SUFFIX}")
+            if not any(part.startswith(".") for part in path.relative_to(folder).parts))  # nor staging folders
 
 
 def read_sessions(

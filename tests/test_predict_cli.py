@@ -104,7 +104,7 @@ def test_a_damaged_config_json_is_named_not_blamed_on_the_tokenizer_or_the_model
         return folder, config
 
     cases = [
-        (damaged("cut", 40), "unreadable (Unterminated string starting at: line 3 column 5 (char 27)); train the model again"),
+        (damaged("cut", 40), "unreadable (Unterminated string starting at: line 3 column 5"),
         (damaged("gone", None), "missing; train the model again"),
         (damaged("lots", {"vocab_size": "lots"}), 'field "vocab_size" must be a positive whole number (got \'lots\'); train the model again'),
         (damaged("typeless", {"model_type": None}), 'field "model_type" must name the model\'s architecture, such as "llama" (got None)'),
@@ -115,6 +115,14 @@ def test_a_damaged_config_json_is_named_not_blamed_on_the_tokenizer_or_the_model
         assert result.returncode == 2 and "Traceback" not in result.stderr, (folder.name, result.stderr)
         assert result.stderr.strip().startswith(f"error: {config}: {message}"), (folder.name, result.stderr)
     assert "'big'" in result.stderr and result.stderr.strip().endswith("); train the model again"), result.stderr
+
+
+def test_a_composite_models_config_keeps_its_vocabulary_in_text_config(tmp_path):
+    """Gemma 3 or Llama 4 (a --base-model) write no top-level vocab_size: NEP refused the checkpoint it trained from one."""
+    from nep_core.checkpoint import read_model_config
+
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "gemma3", "text_config": {"vocab_size": 320}}))
+    assert read_model_config(tmp_path)["text_config"] == {"vocab_size": 320}
 
 
 def test_a_baseline_with_a_location_model_is_refused_without_calling_it_a_model_that_ignores_data(session_log, tmp_path):

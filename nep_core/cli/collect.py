@@ -87,12 +87,12 @@ def check_holds_no_logs(out: Path) -> None:
     """Refuse an ``--out`` that already holds session logs: the sessions written would mix in with them
     unnoticed (a train on the folder reads both), replacing those with the same ids; ``--append`` allows it."""
     from nep_core.errors import NepError
-    from nep_core.sessionlog import log_files
+    from nep_core.sessionlog import found_log_files
 
-    found = log_files(out) if out.is_dir() else []
-    if found:
-        raise NepError(f"--out {out} already holds {len(found)} session log(s) (such as {found[0].relative_to(out)}); "
-                       "pass a new or empty folder, or --append to add these sessions to them")
+    found = next(found_log_files(out), None) if out.is_dir() else None  # the first is enough: --out ~ is not walked whole
+    if found is not None:
+        raise NepError(f"--out {out} already holds session logs (such as {found.relative_to(out)}); "
+                       "pass a new or empty folder, or --append to add these sessions to them (one with the same id is replaced)")
 
 
 def check_not_read(out: Path, bundle, source: str) -> None:

@@ -361,7 +361,7 @@ def test_the_panel_tells_a_slow_or_closing_server_from_none_and_disabling_never_
     status, panel = result["unreachable"]
     assert status == "unreachable" and "NEP server unreachable" in panel
     assert "nep serve --domain blender --model ngram" in panel and "    --data scripts:nep-examples" in panel
-    assert result["disable_seconds"] < 0.3 and result["worker_is_daemon"]  # it waited 1 s on the request before
+    assert result["disable_seconds"] < 0.8 and result["worker_is_daemon"]  # it waited 1 s on the request before
 
 
 def write_training_logs(folder: Path) -> None:

@@ -64,18 +64,19 @@ def start_krita(home: Path, phase: str, **env: str) -> dict:
     return seen
 
 
-def free_display(first: int = 99, last: int = 999) -> int:
+def free_display(first: int = 99, last: int = 999, tmp: Path = Path("/tmp")) -> int:
     """A display number no X server holds: neither its lock file nor its abstract socket is taken.
 
     ``xvfb-run -a`` looks only at lock files, so an X server whose lock file is gone (or one in
     another mount namespace, such as a chroot with its own /tmp) still answers on the number it picks,
     and Krita then fails to connect to it. Linux's abstract sockets are shared by every mount namespace.
+    ``tmp``: where X servers keep their lock files and sockets.
     """
     count = last - first + 1
     start = os.getpid() % count  # parallel test workers start apart
     for offset in range(count):
         number = first + (start + offset) % count
-        if Path(f"/tmp/.X{number}-lock").exists() or Path(f"/tmp/.X11-unix/X{number}").exists():
+        if (tmp / f".X{number}-lock").exists() or (tmp / ".X11-unix" / f"X{number}").exists():
             continue
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:

@@ -24,11 +24,10 @@ def test_a_display_whose_socket_is_held_without_a_lock_file_is_not_chosen():
     assert free_display(first, first) == first
 
 
-def test_a_display_with_a_lock_file_is_not_chosen(tmp_path):
-    first = free_display()
-    lock = Path(f"/tmp/.X{first}-lock")
-    lock.write_text(f"{'1':>10}\n")
-    try:
-        assert free_display(first, first + 5) != first
-    finally:
-        lock.unlink()
+def test_a_display_with_a_lock_file_or_a_socket_file_is_not_chosen(tmp_path):
+    first = free_display(tmp=tmp_path)
+    (tmp_path / f".X{first}-lock").write_text(f"{'1':>10}\n")
+    assert free_display(first, first + 5, tmp=tmp_path) != first
+    (tmp_path / ".X11-unix").mkdir()
+    (tmp_path / ".X11-unix" / f"X{first + 1}").write_text("")
+    assert free_display(first, first + 5, tmp=tmp_path) not in (first, first + 1)
