@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from nep_core.cli.common import console, domain_option, err_console, is_within, make_output_folder, warn, warn_each
+from nep_core.cli.common import console, domain_option, err_console, is_within, warn, warn_each
+from nep_core.output_folders import output_folder
 
 
 def command(
@@ -33,7 +34,6 @@ def command(
     import itertools
     import os
     import shutil
-    import contextlib
     import tempfile
     import time
 
@@ -46,27 +46,23 @@ def command(
     check_not_read(out, bundle, source)
     if not append:
         check_holds_no_logs(out)
-    made = not out.exists()
-    make_output_folder(out, "--out")
     report = CollectReport()
     started = time.perf_counter()
-    sessions = collect(bundle, source, report, seed=seed)
-    if limit > 0:
-        sessions = itertools.islice(sessions, limit)
-    staging = Path(tempfile.mkdtemp(prefix=".nep-collect-", dir=out))  # a failed collection leaves no files behind
     count = 0
     replaced = []
-    try:
-        count = write_sessions(staging, sessions)
-        for written in sorted(staging.iterdir()):
-            if (out / written.name).exists():
-                replaced.append(written.name)
-            os.replace(written, out / written.name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        if made and not count:  # nor a folder this command made for them
-            with contextlib.suppress(OSError):
-                out.rmdir()
+    with output_folder(out, "--out"):  # a failed collection leaves no files behind, nor a folder made for them
+        sessions = collect(bundle, source, report, seed=seed)
+        if limit > 0:
+            sessions = itertools.islice(sessions, limit)
+        staging = Path(tempfile.mkdtemp(prefix=".nep-collect-", dir=out))
+        try:
+            count = write_sessions(staging, sessions)
+            for written in sorted(staging.iterdir()):
+                if (out / written.name).exists():
+                    replaced.append(written.name)
+                os.replace(written, out / written.name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     seconds = time.perf_counter() - started
     warn_each(report.warnings)
     if replaced:

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from nep_core.errors import NepError
+from nep_core.output_folders import make_output_file_folder, make_output_folder  # noqa: F401  (the commands' and plugins' helpers)
 
 console = Console(highlight=False, emoji=False)  # file names and values are printed as they are: no :name: emoji
 err_console = Console(stderr=True, highlight=False, emoji=False)
@@ -44,43 +44,6 @@ def is_within(path: Path, folder: Path) -> bool:
     """Whether ``path`` is ``folder`` or lies inside it (links and ``..`` resolved)."""
     target = path.expanduser().resolve()
     return folder.expanduser().resolve() in (target, *target.parents)
-
-
-def make_output_folder(path: Path | None, option: str) -> None:
-    """Make the folder ``option`` names (and its parents) before any work, or stop with a one-line
-    user error: it, or the nearest part of its path that exists, is a file, or it cannot be made or
-    written (a read-only or full file system)."""
-    if path is None:
-        return
-    existing = next((part for part in (path, *path.parents) if part.exists()), None)
-    if existing is not None and not existing.is_dir():
-        where = "is a file" if existing == path else f"cannot be made: {existing} is a file"
-        raise NepError(f"{option} {path} {where}; pass a folder")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise NepError(f"{option} {path} cannot be made: {error.strerror or error}") from None
-    import tempfile
-
-    try:
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as error:
-        raise NepError(f"{option} {path} cannot be written: {error.strerror or error}") from None
-
-
-def make_output_file_folder(path: Path | None, option: str) -> None:
-    """``make_output_folder`` for the folder of the file ``option`` names; a user error when the file is a folder."""
-    from nep_core.atomic_files import is_stream
-
-    if path is None or is_stream(path):  # /dev/stdout, a pipe: written through, nothing to make
-        return
-    if path.is_dir():
-        raise NepError(f"{option} {path} is a folder; pass a file name")
-    try:
-        make_output_folder(path.parent, option)
-    except NepError as error:  # name the file asked for, not only its folder
-        raise NepError(str(error).replace(f"{option} {path.parent} ", f"{option} {path}: its folder {path.parent} ", 1)) from None
 
 
 def print_table(target: Console, table) -> None:

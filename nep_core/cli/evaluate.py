@@ -15,14 +15,13 @@ from nep_core.cli.common import (
     info,
     is_within,
     location_model_option,
-    make_output_file_folder,
-    make_output_folder,
     model_option,
     print_table,
     warn_each,
     warn_if_trained_otherwise,
 )
 from nep_core.errors import NepError
+from nep_core.output_folders import make_output_file_folder, make_output_folder
 
 if TYPE_CHECKING:
     from nep_core.evaluation import Metrics

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from nep_core.cli.common import domain_option, location_model_option, make_output_folder, model_option
+from nep_core.cli.common import domain_option, location_model_option, model_option
+from nep_core.output_folders import make_output_folder
 from nep_core.server.defaults import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HISTORY_EVENTS
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")

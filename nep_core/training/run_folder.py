@@ -21,6 +21,7 @@ from typing import Any, Iterator
 from nep_core.atomic_files import write_json_atomic
 from nep_core.checkpoint import META_FILE, MODEL_FILE
 from nep_core.errors import NepError, first_line
+from nep_core.output_folders import make_output_folder, output_folder
 
 RESUME_KEYS = ("domain", "preset", "base_model", "data", "batch_size", "seed", "target")
 """Settings a resumed run must share with the run it continues."""
@@ -112,27 +113,13 @@ class RunFolder:
     @contextlib.contextmanager
     def made(self, make: bool = True) -> Iterator[None]:
         """With ``make``, the folder made before any work, as ``nep collect`` makes its ``--out``
-        (``make_output_folder``: a path under a file, or a folder that cannot be written, is a one-line
+        (``output_folder``: a path under a file, or a folder that cannot be written, is a one-line
         error), and removed again when what runs inside stops before writing into it."""
-        if not make:
+        with output_folder(self.root, "--out") if make else contextlib.nullcontext():
             yield
-            return
-        from nep_core.cli.common import make_output_folder
-
-        made = not self.root.exists()
-        make_output_folder(self.root, "--out")
-        try:
-            yield
-        except BaseException:  # an error, or a Ctrl-C while the data is read
-            if made:
-                with contextlib.suppress(OSError):  # only while it is empty
-                    self.root.rmdir()
-            raise
 
     def start_fresh(self, settings: dict[str, Any]) -> None:
         """Clear what an earlier, unresumable run left (its logs, its nep.json) and record ``settings``."""
-        from nep_core.cli.common import make_output_folder
-
         make_output_folder(self.root, "--out")
         self.lightning.mkdir(exist_ok=True)
         if self.logs.is_dir():

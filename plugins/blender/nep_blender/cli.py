@@ -16,7 +16,7 @@ import typer
 
 from nep_core import appkit
 from nep_core.appzip import write_zip
-from nep_core.cli.common import make_output_folder
+from nep_core.output_folders import make_output_folder
 from nep_core.cli.subapp import tools_app
 from nep_core.errors import NepError
 

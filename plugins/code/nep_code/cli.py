@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from nep_core.cli.common import make_output_folder
+from nep_core.output_folders import make_output_folder
 from nep_core.cli.subapp import tools_app
 from nep_core.errors import NepError
 

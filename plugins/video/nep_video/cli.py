@@ -33,7 +33,7 @@ import typer
 
 from nep_core.actions import Action
 from nep_core.appkit.feedback import feedback_record
-from nep_core.cli.common import make_output_file_folder
+from nep_core.output_folders import make_output_file_folder
 from nep_core.cli.subapp import tools_app
 from nep_core.collector import CollectReport
 from nep_core.encoder import context_from_events
