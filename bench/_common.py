@@ -231,15 +231,13 @@ def check_checkpoint(path: str, domain: str, option: str = "--model", domain_opt
     one or one of another domain than ``domain`` is a NepError naming ``option``. Scripts that choose
     their domain with ``--domain`` (``domain_option``) suggest it; the others, which have one domain,
     ask for a checkpoint of it."""
-    from nep_core.checkpoint import read_meta
+    from nep_core.checkpoint import check_domain, read_meta
 
     try:
         meta = read_meta(Path(path).expanduser())
     except NepError as error:
         raise NepError(f"{option} {error}") from None
-    if meta["domain"] != domain:
-        hint = f"pass --domain {meta['domain']} or a {domain} model" if domain_option else f"pass a {domain} checkpoint"
-        raise NepError(f"{option} {path}: checkpoint is for domain '{meta['domain']}', not '{domain}'; {hint}")
+    check_domain(meta, domain, f"{option} {path}", None if domain_option else f"pass a {domain} checkpoint")
     return meta
 
 

@@ -62,7 +62,7 @@ def load_tokenizer(folder: str):
     """The tokenizer of checkpoint ``folder``; a missing or damaged one is a NepError naming ``--tokenizer``."""
     from transformers import AutoTokenizer
 
-    from nep_core.errors import NepError, first_line
+    from nep_core.errors import NepError, error_reason
 
     path = Path(folder).expanduser()
     if not (path / "tokenizer.json").is_file():  # what `nep train` saves; without it transformers' error is a page long
@@ -70,7 +70,7 @@ def load_tokenizer(folder: str):
     try:
         return AutoTokenizer.from_pretrained(path)
     except Exception as error:  # noqa: BLE001 - transformers raises OSError, ValueError, JSONDecodeError... for damaged files
-        raise NepError(f"--tokenizer {folder}: cannot load the tokenizer ({type(error).__name__}: {first_line(error).rstrip(': ')}); "
+        raise NepError(f"--tokenizer {folder}: cannot load the tokenizer ({error_reason(error)}); "
                        "pass the folder `nep train --domain code` wrote") from None
 
 

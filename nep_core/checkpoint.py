@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from nep_core.atomic_files import write_json_atomic
-from nep_core.errors import NepError, first_line
+from nep_core.errors import NepError, error_reason, first_line
 
 META_FILE = "nep.json"
 MODEL_FILE = "model.safetensors"
@@ -141,16 +141,13 @@ def read_model_config(path: str | os.PathLike) -> dict[str, Any]:
     return config
 
 
-def _reason(error: BaseException) -> str:
-    """``Type: message``, the message to its first line that does not end in a colon (transformers'
-    ``Validation error for field 'hidden_size':`` goes on with the reason on the next line)."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
-    shown = [lines[0]]
-    for line in lines[1:]:
-        if not shown[-1].endswith(":"):
-            break
-        shown.append(line)
-    return f"{type(error).__name__}: {' '.join(shown)}"
+def check_domain(meta: dict[str, Any], expected: str, where: object, hint: str | None = None) -> None:
+    """A NepError naming ``where`` when the checkpoint whose ``nep.json`` is ``meta`` is for another domain
+    than ``expected``; ``hint`` says what to pass instead (default: ``--domain`` or a model of ``expected``)."""
+    found = meta.get("domain")
+    if found != expected:
+        hint = hint or f"pass --domain {found} or a {expected} model"
+        raise NepError(f"{where}: checkpoint is for domain '{found}', not '{expected}'; {hint}")
 
 
 def load_checkpoint(path: str | os.PathLike, expected_domain: str | None = None, device: str = "cpu", dtype: Any = None) -> LoadedModel:
@@ -158,11 +155,8 @@ def load_checkpoint(path: str | os.PathLike, expected_domain: str | None = None,
     a checkpoint of another domain is a clear error, and so is a damaged file, named: ``nep.json``,
     then ``config.json`` (which the tokenizer reads too), then the tokenizer's files and the weights."""
     meta = read_meta(path)
-    if expected_domain is not None and meta.get("domain") != expected_domain:
-        raise NepError(
-            f"{path}: checkpoint is for domain '{meta.get('domain')}', not '{expected_domain}'; "
-            f"pass --domain {meta.get('domain')} or a {expected_domain} model"
-        )
+    if expected_domain is not None:
+        check_domain(meta, expected_domain, path)
     read_model_config(path)
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as transformers_logging
@@ -171,15 +165,15 @@ def load_checkpoint(path: str | os.PathLike, expected_domain: str | None = None,
     try:
         config = AutoConfig.from_pretrained(path)
     except Exception as error:  # a field of the wrong type (transformers checks each), an unknown model_type
-        raise NepError(f"{Path(path) / CONFIG_FILE}: cannot be read as the model's configuration ({_reason(error)}); train the model again") from None
+        raise NepError(f"{Path(path) / CONFIG_FILE}: cannot be read as the model's configuration ({error_reason(error)}); train the model again") from None
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
     except Exception as error:  # transformers raises OSError, ValueError, JSONDecodeError... for damaged files
-        raise NepError(f"{path}: cannot load the tokenizer ({_reason(error)}); train the model again") from None
+        raise NepError(f"{path}: cannot load the tokenizer ({error_reason(error)}); train the model again") from None
     try:
         model = AutoModelForCausalLM.from_pretrained(path, config=config, use_safetensors=True)
     except Exception as error:  # a missing or cut-short model.safetensors
-        raise NepError(f"{path}: cannot load the model ({_reason(error)}); train the model again") from None
+        raise NepError(f"{path}: cannot load the model ({error_reason(error)}); train the model again") from None
     model.to(device=device, dtype=dtype)
     model.eval()
     return LoadedModel(model=model, tokenizer=tokenizer, meta=meta, path=Path(path))

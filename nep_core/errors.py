@@ -13,6 +13,18 @@ def first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
+def error_reason(error: BaseException) -> str:
+    """``Type: message``, the message to its first line that does not end in a colon (transformers'
+    ``Validation error for field 'hidden_size':`` goes on with the reason on the next line)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
+    shown = [lines[0]]
+    for line in lines[1:]:
+        if not shown[-1].endswith(":"):
+            break
+        shown.append(line)
+    return f"{type(error).__name__}: {' '.join(shown)}"
+
+
 class LogFormatError(NepError):
     """A session log line that cannot be read; the message starts with ``file:line:``."""
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nep_core.action_space import BOS, EOS, PAD, SEP, SPECIAL_TOKENS, UNK
-from nep_core.errors import NepError, first_line
+from nep_core.errors import NepError, error_reason
 
 if TYPE_CHECKING:
     from nep_core.domain import Domain
@@ -45,7 +45,7 @@ def load_base_tokenizer(path: Path, domain: Domain):
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(path))
     except Exception as error:  # transformers raises OSError, ValueError, KeyError... for broken folders
-        raise NepError(f"--base-model {path}: cannot load its tokenizer ({type(error).__name__}: {first_line(error)})") from None
+        raise NepError(f"--base-model {path}: cannot load its tokenizer ({error_reason(error)})") from None
     vocab = tokenizer.get_vocab()
     specials = [token for token in SPECIAL_TOKENS if token not in vocab]
     tokenizer.add_tokens(specials, special_tokens=True)
@@ -65,7 +65,7 @@ def load_base_model(path: Path, tokenizer):
     try:
         model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32, use_safetensors=True)
     except Exception as error:
-        raise NepError(f"--base-model {path}: cannot load the model ({type(error).__name__}: {first_line(error)})") from None
+        raise NepError(f"--base-model {path}: cannot load the model ({error_reason(error)})") from None
     if model.get_input_embeddings().weight.shape[0] != len(tokenizer):
         model.resize_token_embeddings(len(tokenizer), mean_resizing=True)
     ids = {name: tokenizer.convert_tokens_to_ids(token) for name, token in (("bos", BOS), ("eos", EOS), ("sep", SEP))}
