@@ -25,17 +25,16 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     this process), so no link planted under a guessed name can redirect the write, and writers that
     refuse an existing file (OTIO's ``.otioz``) still find none. A link is followed (the link stays and
     its file is replaced); a pipe or a device (``/dev/stdout``) has nothing to replace and is written through."""
-    path = Path(path)
-    if is_stream(path):
-        with _written_through(path) as temporary:
+    asked = Path(path)
+    if is_stream(asked):
+        with _written_through(asked) as temporary:
             yield temporary
         return
-    if path.is_symlink():
-        path = Path(os.path.realpath(path))
+    path = Path(os.path.realpath(asked)) if asked.is_symlink() else asked
     try:
         folder = Path(tempfile.mkdtemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent))
     except OSError as error:
-        error.filename = str(path)  # name the file the user asked for
+        error.filename = str(asked)  # name the file the user asked for
         raise
     temporary = folder / path.name
     try:
@@ -45,8 +44,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(temporary, path)
         sync_folder(path.parent)
     except OSError as error:
-        if error.filename == str(temporary):  # name the file the user asked for
-            error.filename = str(path)
+        if error.filename in (str(temporary), str(path)):  # name the file the user asked for
+            error.filename = str(asked)
         raise
     finally:
         shutil.rmtree(folder, ignore_errors=True)  # a read-only or vanished folder: the error that got here says why
