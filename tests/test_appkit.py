@@ -73,6 +73,40 @@ def test_session_log_refuses_non_finite_numbers_and_writes_nothing_for_them(tmp_
     assert sessionlog.new_session_id("krita").startswith("krita-")
 
 
+def nested(depth, leaf="x"):
+    """``leaf`` inside ``depth`` lists: ``[[...["x"]...]]``."""
+    value = leaf
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_a_record_nested_too_deeply_is_a_value_error_and_the_log_goes_on(tmp_path):
+    """A suggestion a hostile server nested 900 deep, echoed in a feedback record: the log's finite() recursed and
+    raised RecursionError, which an app catching OSError and ValueError (the Krita plugin) let escape into its
+    recorder, losing the painter's stroke."""
+    sessionlog = load("sessionlog")
+    log = sessionlog.SessionLog(str(tmp_path / "s.jsonl"), {"nep": 1, "domain": "x", "session": "s"})
+    assert sessionlog.finite(nested(5000, 1.5)) and not sessionlog.finite(nested(5000, math.inf))
+    for depth in (sys.getrecursionlimit() + 10, 5000):  # deeper than json.dumps can go
+        with pytest.raises(ValueError, match="nested too deeply"):
+            log.append({"t": 0.0, "feedback": {"suggestion": {"kind": "brush", "args": {"brush": nested(depth)}}}})
+    log.append({"t": 1.0, "action": {"kind": "a"}})
+    log.close()
+    lines = (tmp_path / "s.jsonl").read_text().splitlines()
+    assert [json.loads(line) for line in lines] == [{"nep": 1, "domain": "x", "session": "s"}, {"t": 1.0, "action": {"kind": "a"}}]
+
+
+def test_suggestions_nested_deeper_than_nep_serve_takes_are_dropped():
+    client = load("client")
+    answer = {"suggestions": [{"action": {"kind": "brush", "args": {"brush": nested(depth)}}, "probability": 0.5 + depth / 100}
+                              for depth in (900, client.MAX_ACTION_DEPTH - 1, client.MAX_ACTION_DEPTH - 2)]}
+    # the action is level 1 and its args level 2: 30 lists inside them are 32 deep, the most kept
+    assert [item["probability"] for item in client.check_suggestions(answer)] == [0.5 + (client.MAX_ACTION_DEPTH - 2) / 100]
+    assert client.within_depth(nested(3), 3) and not client.within_depth(nested(4), 3) and client.within_depth("x", 0)
+    assert client.within_depth(nested(100000), 100000)  # iterative
+
+
 def test_two_writers_of_one_new_log_write_one_header_and_erase_nothing(tmp_path):
     """The writer that did not make the file used to take it, still empty, for a torn header and cut it
     to nothing, erasing what the other had written and fsynced since (two servers on one data folder)."""
@@ -362,6 +396,20 @@ def test_an_answer_nested_too_deeply_is_not_json_and_the_client_goes_on_answerin
     assert results[1].body == {"suggestions": []}
 
 
+def test_a_request_too_deep_for_json_fails_alone_and_the_client_goes_on():
+    """A feedback job echoing a suggestion nested deeper than json.dumps can go raised RecursionError on the worker
+    thread, which ended it: no request was sent again until the app restarted."""
+    with canned_server([(200, b'{"suggestions": []}')]) as url:
+        client = load("client").ServerClient(url)
+        try:
+            deep = {"kind": "feedback", "payload": {"suggestion": nested(sys.getrecursionlimit() + 10)}}
+            results = [submitted(client, job) for job in (deep, {"kind": "suggest", "payload": {"history": []}})]
+        finally:
+            client.close()
+    assert not results[0].ok and results[0].error.startswith("the request cannot be written as JSON")
+    assert results[1].ok and results[1].body == {"suggestions": []}
+
+
 def test_an_answer_that_drips_in_past_the_timeout_is_given_up_and_the_next_one_is_answered():
     """Found by a review: the timeout bounded each read, so a byte every 0.3 s held the client, and the
     feedback queued behind it, for as long as the server liked."""
@@ -449,3 +497,12 @@ def test_feedback_a_shutting_down_server_refused_is_sent_again():
         finally:
             client.close()
     assert sent_upto == 3 and resent == [0, 3]  # after the 503 from the first event on; after the 422, not again
+
+
+def test_a_probability_rounded_just_above_one_is_kept_as_one():
+    """Probabilities summed in bfloat16 can reach 1.0000001: the surest suggestion vanished from the apps."""
+    client = load("client")
+    answer = {"suggestions": [{"action": {"kind": "undo", "args": {}}, "probability": 1.0000001, "confidence": 1.0000001},
+                              {"action": {"kind": "undo", "args": {}}, "probability": 1.01}]}
+    kept = client.check_suggestions(answer)
+    assert [(item["probability"], item["confidence"]) for item in kept] == [(1.0, 1.0)]

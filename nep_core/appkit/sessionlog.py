@@ -2,8 +2,8 @@
 
 Shipped in the Blender add-on and the Krita plugin as their ``sessionlog.py`` (standard library
 only). Append-only: ``append`` writes one record, ``extend`` several; a call's records are all
-encoded first (one that cannot be, holding NaN, infinity or a lone surrogate, is a ValueError and
-nothing is written), then written as whole lines in one write, fsynced before the call returns. The
+encoded first (one that cannot be, holding NaN, infinity or a lone surrogate, or nested too deeply
+for JSON, is a ValueError and nothing is written), then written as whole lines in one write, fsynced before the call returns. The
 file is created with its header on the first record, so an app session that records nothing leaves
 no file behind, and its folder (and every folder made for it) is fsynced then, so the new file
 survives a power cut. Writers of one log in different processes take turns under an advisory lock
@@ -41,13 +41,18 @@ def new_session_id(app):
 
 
 def finite(value):
-    """Whether a JSON value holds only finite numbers (the log format refuses NaN and infinity)."""
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, dict):
-        return all(finite(item) for item in value.values())
-    if isinstance(value, (list, tuple)):
-        return all(finite(item) for item in value)
+    """Whether a JSON value holds only finite numbers (the log format refuses NaN and infinity). Iterative:
+    a deeply nested value (a broken or hostile server's) is looked through without Python's recursion limit."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                return False
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
     return True
 
 
@@ -141,10 +146,13 @@ class SessionLog:
 
 
 def _line(record):
-    """``record`` as one encoded line; ValueError when the log cannot hold it."""
+    """``record`` as one encoded line; ValueError when the log cannot hold it (never RecursionError)."""
     if not finite(record):
         raise ValueError("a record with a non-finite number is not written")
-    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
+    try:
+        text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
+    except RecursionError:
+        raise ValueError("a record nested too deeply for JSON is not written") from None
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:

@@ -8,7 +8,6 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from nep_core.output_folders import make_output_file_folder, make_output_folder  # noqa: F401  (the commands' and plugins' helpers)
 
 console = Console(highlight=False, emoji=False)  # file names and values are printed as they are: no :name: emoji
 err_console = Console(stderr=True, highlight=False, emoji=False)

@@ -64,7 +64,8 @@ def scenario_load(home):
     dialog = SettingsDialog(docker.app.settings, docker)
     docker_seen = {"title": docker.windowTitle(), "suggestion": docker.suggestion.text(), "status": docker.status.text(),
                    "accept_enabled": docker.accept_button.isEnabled(), "dismiss_enabled": docker.dismiss_button.isEnabled(),
-                   "enabled_checked": docker.enabled.isChecked(), "settings_dialog_url": dialog.url.text(),
+                   "enabled_checked": docker.enabled.isChecked(), "enabled_text": docker.enabled.text(), "dialog_enabled_text": dialog.enabled.text(),
+                   "settings_dialog_url": dialog.url.text(),
                    "settings_dialog_round_trip": dialog.result_settings() == docker.app.settings, "unsure_floor_text": dialog.unsure.text()}
     docker.app.timer.stop()
     return {
@@ -503,13 +504,12 @@ def scenario_hostile(home):
     server_suggests(runtime, {"kind": "layer.new", "args": {"name": "<img src=/tmp/nep-no-such.png><b>bold</b>"}})
     out["tag_text"] = docker.suggestion.text()
     runtime.dismiss()
-    long_name = server_suggests(runtime, {"kind": "layer.switch", "args": {"index": 0, "name": "n" * 100000}})
-    out["long_name_label"] = len(long_name["label"])
-    out["long_name_accept"] = list(runtime.accept())
-    server_suggests(runtime, {"kind": "layer.switch", "args": {"index": 16}})
-    out["index_16_accept"] = list(runtime.accept())
-    server_suggests(runtime, {"kind": "explode" * 1000, "args": {"x": 1}})
-    out["unknown_accept"] = list(runtime.accept())
+    # refused when they arrive, never shown: [shown, outcome, what Accept then says]
+    for name, action in (("long_name", {"kind": "layer.switch", "args": {"index": 0, "name": "n" * 100000}}),
+                         ("index_16", {"kind": "layer.switch", "args": {"index": 16}}),
+                         ("unknown", {"kind": "explode" * 1000, "args": {"x": 1}})):
+        shown = server_suggests(runtime, action)
+        out[name] = [shown is not None, runtime.outcome, docker.suggestion.text(), list(runtime.accept())]
     with open(runtime.log_path(), encoding="utf-8") as handle:
         text = handle.read()
     out["in_log"] = {word: word in text for word in ('"evil"', '"extra"', '"payload"', '"target"')}
@@ -725,10 +725,251 @@ def scenario_long(home):
     return out
 
 
+def nested(depth, leaf="b) Basic-5 Size"):
+    value = leaf
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def scenario_merge_props(home):
+    """Accept where it merges a layer down (kritarunner: always) into a layer whose own properties merging down resets:
+    refused, the layer untouched."""
+    document = new_document("merge-props", 200, 150)
+    runtime = new_runtime(document, os.path.join(home, "logs-merge-props"))
+    ink = runtime.workspace.active_node()
+    before = layer_bytes(ink, 200, 150)
+    out = {}
+    for name, change, undo in (("opacity_multiply", lambda: (ink.setOpacity(128), ink.setBlendingMode("multiply")),
+                                lambda: (ink.setOpacity(255), ink.setBlendingMode("normal"))),
+                               ("alpha_locked", lambda: ink.setAlphaLocked(True), lambda: ink.setAlphaLocked(False)),
+                               ("inherit_alpha", lambda: ink.setInheritAlpha(True), lambda: ink.setInheritAlpha(False))):
+        change()
+        document.waitForDone()
+        runtime._set_suggestion(suggestion("stroke", **LINE["args"]))
+        out[name] = {"accept": list(runtime.accept()), "layer": [ink.name(), ink.opacity(), ink.blendingMode(), ink.alphaLocked(), ink.inheritAlpha()],
+                     "layers": [node.name() for node in document.topLevelNodes()],
+                     "unchanged": layer_bytes(runtime.workspace.active_node(), 200, 150) == before}
+        undo()
+        document.waitForDone()
+    runtime._set_suggestion(suggestion("stroke", **LINE["args"]))
+    out["normal"] = list(runtime.accept())
+    runtime.close()
+    return out
+
+
+def scenario_deep(home):
+    """Malformed suggestions: nested 900 deep (dropped with the answer), or holding a list where the action space has a
+    string (refused when it arrives); and a record the log cannot hold never stops the recording."""
+    from nep_suggest.docker import NepDocker
+
+    document = new_document("deep", 200, 150)
+    runtime = new_runtime(document, os.path.join(home, "logs-deep"), enabled=True)
+    client = with_fake_client(runtime)
+    docker = NepDocker()
+    docker.app.timer.stop()
+    docker.app.runtime = runtime
+    runtime.listeners.append(docker.refresh)
+    out = {}
+    deep = dict(LINE, args=dict(LINE["args"], brush=nested(900)))
+    out["deep_shown"] = server_suggests(runtime, deep) is not None
+    runtime.record_stroke([[10.0, 10.0, 1.0, 0.0], [50.0, 10.0, 1.0, 8.0]])
+    shallow = dict(LINE, args=dict(LINE["args"], brush=nested(3)))
+    out["shallow_shown"] = server_suggests(runtime, shallow) is not None
+    out["outcome"], out["docker_outcome"] = runtime.outcome, docker.outcome.text()
+    runtime.record_stroke([[10.0, 20.0, 1.0, 0.0], [50.0, 20.0, 1.0, 8.0]])
+    # a suggestion no check saw (set directly), which the log cannot hold: the painter's stroke is still recorded
+    runtime.suggestion = suggestion("brush", brush=nested(5000))
+    runtime.record_stroke([[10.0, 30.0, 1.0, 0.0], [50.0, 30.0, 1.0, 8.0]])
+    out["log_problem_after_bad_record"] = runtime.log_problem()
+    out["docker_log_line"] = docker.log_problem.text() if hasattr(docker, "log_problem") else None
+    out["suggestion_after_stroke"] = runtime.suggestion
+    runtime.record_stroke([[10.0, 40.0, 1.0, 0.0], [50.0, 40.0, 1.0, 8.0]])
+    out["log_problem_after_next"] = runtime.log_problem()
+    out["events"] = [event.get("action", {}).get("kind", "state") for event in runtime.events]
+    out["log"] = kinds_in_log(runtime)
+    out["refused"] = [record["feedback"] for record in log_records(runtime) if "feedback" in record and record["feedback"]["outcome"] == "refused"]
+    out["sent"] = [[payload.get("outcome"), payload.get("suggestion") if payload.get("outcome") == "refused" else None]
+                   for payload in client.feedback()]  # (the ignored one holds the 5000-deep suggestion)
+    runtime.close()
+    return out
+
+
+def scenario_huge(home):
+    """A 120,000-point stroke from the server: refused when it arrives, never shown, and logged as a summary."""
+    from nep_suggest import checks
+
+    document = new_document("huge", 200, 150)
+    runtime = new_runtime(document, os.path.join(home, "logs-huge"), enabled=True)
+    client = with_fake_client(runtime)
+    points = [[20.0 + (index % 160), 30.0 + (index % 7), 1.0, float(index)] for index in range(120000)]
+    started = time.perf_counter()
+    shown = server_suggests(runtime, {"kind": "stroke", "args": dict(LINE["args"], points=points)})
+    out = {"answer_ms": (time.perf_counter() - started) * 1000, "shown": shown is not None, "ghost": runtime.ghost.stroke is not None,
+           "outcome": runtime.outcome, "max_points": checks.MAX_POINTS}
+    started = time.perf_counter()
+    runtime.record_stroke([[10.0, 10.0, 1.0, 0.0], [50.0, 10.0, 1.0, 8.0]])
+    out["stroke_ms"] = (time.perf_counter() - started) * 1000
+    with open(runtime.log_path(), encoding="utf-8") as handle:
+        out["longest_line"] = max(len(line) for line in handle)
+    out["log"] = kinds_in_log(runtime)
+    out["refused"] = [record["feedback"] for record in log_records(runtime) if "feedback" in record]
+    out["sent"] = [[payload.get("outcome"), payload.get("suggestion"), payload.get("reason")] for payload in client.feedback()]
+    # a stroke as NEP writes them at most (29 points) is shown
+    most = [[20.0 + 5 * index, 30.0 + (index % 2) * 4, 1.0, 8.0 * index] for index in range(29)]
+    out["longest_nep_stroke_shown"] = server_suggests(runtime, {"kind": "stroke", "args": dict(LINE["args"], points=most)}) is not None
+    runtime.close()
+    return out
+
+
+def scenario_log_error(home):
+    """A log folder that cannot be written: reported, and the report stays (a server's answer does not hide it) until the
+    Log folder setting changes; the new folder's file starts with a state event. Changing the folder mid-session too."""
+    from nep_suggest.docker import NepDocker
+
+    document = new_document("log-error", 200, 150)
+    blocker = os.path.join(home, "not-a-folder")
+    with open(blocker, "w", encoding="utf-8") as handle:
+        handle.write("a file where the log folder should be\n")
+    runtime = new_runtime(document, os.path.join(blocker, "logs"), enabled=True)
+    with_fake_client(runtime)
+    docker = NepDocker()
+    docker.app.timer.stop()
+    docker.app.runtime = runtime
+    runtime.listeners.append(docker.refresh)
+
+    def texts():
+        docker.refresh()
+        return "\n".join(label.text() for label in (docker.suggestion, docker.outcome, docker.status, getattr(docker, "log_problem", docker.status)))
+
+    runtime.record_stroke([[10.0, 10.0, 1.0, 0.0], [50.0, 10.0, 1.0, 8.0]])
+    out = {"after_stroke": texts()}
+    server_suggests(runtime, LINE)
+    out["after_answer"] = texts()
+    out["status_after_answer"] = runtime.status
+    runtime.dismiss()
+    out["after_dismiss"] = texts()
+    good = os.path.join(home, "logs-log-error")
+    runtime.settings.log_folder = good
+    out["after_folder_change"] = texts()
+    runtime.record_stroke([[10.0, 20.0, 1.0, 0.0], [50.0, 20.0, 1.0, 8.0]])
+    out["new_folder_log"] = kinds_in_log(runtime)
+    out["new_folder_state"] = log_records(runtime)[1].get("state")
+    out["events"] = len(runtime.events)
+    # the Log folder changed mid-session, from a folder that works: the new file starts with a state event too
+    runtime.settings.log_folder = os.path.join(home, "logs-log-error-2")
+    runtime.record_stroke([[10.0, 30.0, 1.0, 0.0], [50.0, 30.0, 1.0, 8.0]])
+    out["second_folder_log"] = kinds_in_log(runtime)
+    out["second_folder_state"] = log_records(runtime)[1].get("state")
+    runtime.close()
+    return out
+
+
+def scenario_closed(home):
+    """The last document closed while a suggestion shows (kritarunner has no window: no active document): the suggestion
+    is passed over, ignored, and Accept has nothing to paint."""
+    from nep_suggest import app as app_module
+
+    document = new_document("closed", 200, 150)
+    app = app_module.get()
+    app.timer.stop()
+    app.runtime = runtime = new_runtime(document, os.path.join(home, "logs-closed"), enabled=True)
+    client = with_fake_client(runtime)
+    out = {"shown": server_suggests(runtime, LINE) is not None}
+    log = runtime.log_path()
+    app.tick()  # the plugin's timer: no window, so no active document
+    out.update(suggestion=runtime.suggestion, ghost=runtime.ghost.stroke is not None, accept=list(app.accept()), app_error=app.error,
+               sent=[payload.get("outcome") for payload in client.feedback()])
+    with open(log, encoding="utf-8") as handle:
+        out["log"] = [json.loads(line).get("feedback", {}).get("outcome") for line in handle][1:]
+    runtime.close()
+    return out
+
+
+def scenario_layer_settle(home):
+    """An accepted layer.new while Krita still shows the layer before as active (Krita 5.1.5 switches about a second
+    later): no layer.switch is logged for it; a layer that is still not active after LAYER_SETTLE_SECONDS is."""
+    from nep_suggest import runtime as runtime_module
+
+    document = new_document("layer-settle", 200, 150)
+    runtime = new_runtime(document, os.path.join(home, "logs-layer-settle"))
+    workspace = runtime.workspace
+    ink = workspace.active_node()
+    workspace.active_node = lambda: ink  # Krita has not made the new layer active yet
+    runtime.suggestion = suggestion("layer.new", name="Fresh")
+    out = {"accept": list(runtime.accept())}
+    runtime.look_at_brush()  # the plugin's ticks, Krita still showing Ink as active
+    runtime.look_at_brush()
+    out["while_settling"] = kinds_in_log(runtime)
+    del workspace.active_node  # Krita now shows Fresh as active
+    runtime.look_at_brush()
+    runtime.record_stroke([[10.0, 10.0, 1.0, 0.0], [50.0, 10.0, 1.0, 8.0]])
+    out["after"] = kinds_in_log(runtime)
+    out["active"] = workspace.active_node().name()
+    # a second one that Krita never makes active: after LAYER_SETTLE_SECONDS the layer shown is what the log says
+    now = time.monotonic
+    layer = workspace.active_node()
+    workspace.active_node = lambda: layer
+    runtime.suggestion = suggestion("layer.new", name="Never")
+    out["second_accept"] = list(runtime.accept())
+    runtime.look_at_brush()
+    runtime.clock = lambda: now() + runtime_module.LAYER_SETTLE_SECONDS + 1
+    runtime.look_at_brush()
+    out["after_deadline"] = [record["action"] for record in log_records(runtime) if "action" in record][-2:]
+    runtime.close()
+    return out
+
+
+def scenario_causes(home):
+    """Why the server was not reached: not running, too slow, or shutting down (HTTP 503), each said so."""
+    from nep_suggest.client import BUSY, NOT_RUNNING, SLOW, Result
+    from nep_suggest.docker import NepDocker
+
+    document = new_document("causes", 200, 150)
+    runtime = new_runtime(document, os.path.join(home, "logs-causes"), enabled=True)
+    client = with_fake_client(runtime)
+    docker = NepDocker()
+    docker.app.timer.stop()
+    docker.app.runtime = runtime
+    out = {}
+    for cause, error in ((NOT_RUNNING, "connection refused"), (SLOW, "the server's answer took longer than 2 s"),
+                         (BUSY, "HTTP 503: Service Unavailable")):
+        runtime.refresh()
+        runtime.tick()
+        client.finished.append(Result(client.submitted[-1], False, error=error, reachable=False, cause=cause))
+        runtime.tick()
+        docker.refresh()
+        out[cause] = {"status": runtime.status, "message": runtime.message, "docker": docker.status.text()}
+    runtime.close()
+    return out
+
+
+def scenario_hidden(home):
+    """What the docker says when a setting hides the answer: which setting."""
+    document = new_document("hidden", 200, 150)
+    runtime = new_runtime(document, os.path.join(home, "logs-hidden"), enabled=True, min_confidence=0.5)
+    with_fake_client(runtime)
+    runtime.client.answers.append({"suggestions": [{"action": LINE, "probability": 0.2, "confidence": 0.3}], "request_id": "r"})
+    runtime.refresh()
+    runtime.tick()
+    runtime.tick()
+    out = {"by_confidence": docker_text(runtime)}
+    runtime.settings.min_confidence, runtime.settings.min_stroke_probability = 0.1, 0.5
+    runtime.client.answers.append({"suggestions": [{"action": LINE, "probability": 0.2, "confidence": 0.3}], "request_id": "r"})
+    runtime.refresh()
+    runtime.tick()
+    runtime.tick()
+    out["by_probability"] = docker_text(runtime)
+    runtime.close()
+    return out
+
+
+REVIEW_SCENARIOS = {"merge_props": scenario_merge_props, "deep": scenario_deep, "huge": scenario_huge, "log_error": scenario_log_error,
+                    "closed": scenario_closed, "layer_settle": scenario_layer_settle, "causes": scenario_causes, "hidden": scenario_hidden}
 SCENARIOS = {"load": scenario_load, "accept": scenario_accept, "record": scenario_record, "server": scenario_server,
              "gestures": scenario_gestures, "hostile": scenario_hostile, "documents": scenario_documents, "record_off": scenario_record_off,
              "listeners": scenario_listeners, "layers": scenario_layers, "colour": scenario_colour, "eraser": scenario_eraser,
-             "errors": scenario_errors, "long": scenario_long}
+             "errors": scenario_errors, "long": scenario_long, **REVIEW_SCENARIOS}
 
 
 def main(*_args):

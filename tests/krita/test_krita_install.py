@@ -188,6 +188,14 @@ def test_each_document_has_its_session_and_going_back_to_one_goes_on_with_it(two
     assert two_documents["tiled"]["ghost_pixels_on_c"] > 50 and two_documents["tiled"]["ghost_pixels_on_a"] == 0
     # Accept paints through the view (Node.paintPath, Krita's fill) only where that paints A's layer: not with A in two views
     assert two_documents["view_paints"] == {"one_view": True, "two_views": False}
+    # there Accept merges a layer down, after which Krita 5.1.5 crashed (SIGSEGV, its own Merge Down too, 2026-12-07):
+    # refused before 5.3, the document untouched
+    two_views = two_documents["two_views_accept"]
+    if two_views["krita_version"] < "5.3":
+        assert two_views["done"][0] is False and "open in 2 views" in two_views["done"][1] and "close the other views" in two_views["done"][1]
+        assert two_views["unchanged"] and "NEP stroke" not in two_views["layers"]
+    else:
+        assert two_views["done"] == [True, "merge"]
     # with the left half of A selected, the plugin paints a line across A as a brush would: inside the selection only,
     # as one undo step, and the painter's selection stays (Krita 5.3 and 6 with Node.paintPath, 5.1 and 5.2 with the fill)
     line = two_documents["selected_line"]
@@ -377,8 +385,11 @@ def test_accept_paints_the_suggestion_into_the_painters_layer_and_ctrl_z_takes_i
     assert history[:-1] == before_accept and len(history) == len(before_accept) + 1  # Krita's Undo History docker
     assert history[-1] == "Flood Fill Layer" or drawn["krita_version"] >= "5.3", history  # Krita's fill, not a layer merge
     # the server heard it all: the ghost shown when the document opened was passed over by the painter's
-    # stroke, the next one accepted, and those shown after it passed over by the two Ctrl+Z
-    assert [record["outcome"] for record in feedback] == ["ignored", "accepted", "ignored", "ignored"]
+    # stroke, the next one accepted, and those shown after it passed over by the two Ctrl+Z; and the last one shown
+    # passed over when the probe closed the window, if the plugin ticked between that and Krita's end (no document
+    # active: until 2026-12-07 a suggestion outlived its document)
+    outcomes = [record["outcome"] for record in feedback]
+    assert outcomes[:4] == ["ignored", "accepted", "ignored", "ignored"] and outcomes[4:] in ([], ["ignored"]), outcomes
 
 
 def distance_to_nearest(point: tuple[float, float], pixels: list) -> float:

@@ -15,7 +15,7 @@ import typer
 
 from nep_core import appkit
 from nep_core.appzip import write_zip
-from nep_core.cli.common import make_output_folder
+from nep_core.output_folders import make_output_folder
 from nep_core.cli.subapp import tools_app
 from nep_core.errors import NepError
 
@@ -89,4 +89,5 @@ def plugin_command(
     typer.echo(f"wrote {path}")
     typer.echo("install in Krita 5.1+: Tools > Scripts > Import Python Plugin from File..., then restart Krita")
     typer.echo("enable it in Settings > Configure Krita > Python Plugin Manager (NEP Suggest), show Settings > Dockers > NEP Suggest")
-    typer.echo("then: nep serve --domain krita --model ngram   (or --model runs/krita)")
+    typer.echo("then: nep serve --domain krita --model repeat-last   (shows a stroke at once, with no training: it suggests your last stroke again)")
+    typer.echo("for real use train a model (about 3 minutes): nep train --domain krita, then: nep serve --domain krita --model runs/krita")

@@ -12,7 +12,7 @@ Ctrl+Z is pressed twice. Reported after each step: the plugin's session id, its 
 ghost shows, and at the end the session logs; the line's pixels, and the selection before it, after
 it and after each Ctrl+Z; and
 whether Accept would paint through the view (Node.paintPath, Krita's fill), with A in one view and
-then in two.
+then in two, and what Accept's painting does with A in two views (refused before Krita 5.3).
 """
 
 from krita import Krita, Selection
@@ -185,6 +185,16 @@ def after_second_undo_in_a(seen, report):
     document.setSelection(None)
     Krita.instance().activeWindow().addView(document)  # Window > New View: A in two views, the new one active
     seen["view_paints"]["two_views"] = view_paints_into(document, layer)
+    # Accept there merges a layer down, after which Krita 5.1.5 crashed (its own Merge Down too): refused before 5.3
+    from nep_suggest.painter import paint_stroke
+    from nep_suggest.strokes import Stroke
+
+    before = painted_pixels(document, layer)
+    line = Stroke(((20.0, 40.0, 1.0, 0.0), (180.0, 40.0, 1.0, 8.0)), "", "#000000", 6.0, 1.0)
+    done, how, _painted = paint_stroke(document, layer, line, (document.width(), document.height()))
+    document.waitForDone()
+    seen["two_views_accept"] = {"done": [done, how], "unchanged": painted_pixels(document, layer) == before,
+                                "layers": [node.name() for node in document.topLevelNodes()], "krita_version": Krita.instance().version()}
     seen.pop("c")
     app = plugin()
     seen.update(logs=app.settings.logs(), session=app.runtime.session_id)

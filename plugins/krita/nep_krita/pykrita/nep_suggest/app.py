@@ -1,7 +1,8 @@
 """The glue to a running Krita: one ``PluginApp`` follows the active view, feeds the runtime and ticks it.
 
 Every ``runtime.TICK_MS`` it looks at Krita's active window and view: a document that becomes
-active starts a session, or goes on with the one it had (``Runtime.start``), new canvas widgets get
+active starts a session, or goes on with the one it had (``Runtime.start``); with no document active
+(the painter closed the last one) a suggestion still shown is passed over (``Runtime.leave``); new canvas widgets get
 the event filter and the ghost's overlay, and the runtime collects answers and asks for the next
 suggestion. Errors are caught and shown in the docker (``swallowed_errors``: those of the Qt
 callbacks, counted); painting is never interrupted, and no exception reaches Krita.
@@ -73,7 +74,9 @@ class PluginApp(QObject):
         window = self.krita.activeWindow()
         view = window.activeView() if window is not None else None
         document = view.document() if view is not None else None
-        if document is None:
+        if document is None:  # the last document closed: its suggestion is passed over, not left to Accept
+            self.document_key = None
+            self.runtime.leave()
             return
         canvases, self.active_canvas = canvas_widgets(window.qwindow())
         self.window_canvases = canvases

@@ -5,18 +5,27 @@ colour and a size above 0 and at most ``strokes.MAX_BRUSH_SIZE`` (``strokes.Stro
 action must be a kind of the krita action space with the arguments that kind takes. Anything else
 is refused with a one-line reason, which the docker shows and sends as feedback.
 
-What the server sends is kept to what the action space defines (``known_part``) before it is shown,
-logged or sent back, and a label is at most ``MAX_LABEL`` characters.
+The runtime checks a suggestion when the server's answer arrives, as Accept does, and drops one that
+fails (``refused``, with a ``summary`` of it, never a hostile stroke's points): so what it shows, logs
+and sends back holds only the plain values the action space allows (``known_part`` then keeps just
+its kind and the arguments that kind takes), and a label is at most ``MAX_LABEL`` characters.
+
+Accept merges a layer down where Krita's own painting cannot be used (``painter.paint_stroke``);
+``merge_problem`` says where that must not be done.
 """
 
 import math
+import re
 from types import SimpleNamespace
 
 from . import strokes
 
-MAX_POINTS = 2000
-"""The most points a suggested stroke may have: NEP writes a stroke in at most 63 tokens, and a hostile
-server's 450,000-point stroke would freeze Krita while its ghost is drawn on every repaint."""
+MAX_POINTS = 64
+"""The most points a suggested stroke may have. ``nep serve`` sends every suggestion as the krita action
+space writes it (``nep_krita/action_space.py``): a stroke is at most ``MAX_STROKE_TOKENS`` (63) tokens,
+six for its start and first pressure, then two (``dx dy``) per further point, so at most 29 points (a moved
+copy has its source's). 64 leaves room; a hostile server's 120,000-point stroke made Krita's ghost and log
+stall (292 ms, and a 3.2 MB log line on the painter's next stroke)."""
 MAX_NAME = 200
 """The longest layer or brush name a suggestion may carry (a label is word-wrapped in the docker)."""
 MAX_LABEL = 120
@@ -68,6 +77,66 @@ def known_part(action):
     if kind not in ARGS or not isinstance(args, dict):
         return {"kind": kind[:MAX_NAME]}  # an unknown kind is refused on Accept
     return {"kind": kind, "args": {key: args[key] for key in ARGS[kind] if key in args}}
+
+
+def summary(action):
+    """What the log and the server are told of a suggestion refused when it arrived: its kind and the arguments
+    of that kind that are plain, short values (a string of at most ``MAX_NAME`` characters, a finite number, a
+    boolean); never a stroke's points, nor anything nested."""
+    kind = action.get("kind") if isinstance(action, dict) else None
+    if not isinstance(kind, str):
+        return {"kind": "?"}
+    args = action.get("args")
+    if kind not in ARGS or not isinstance(args, dict):
+        return {"kind": kind[:MAX_NAME]}
+    plain = {key: args[key] for key in ARGS[kind] if key in args and _plain(args[key])}
+    return {"kind": kind, "args": plain}
+
+
+def _plain(value):
+    return isinstance(value, bool) or _number(value) or (isinstance(value, str) and len(value) <= MAX_NAME)
+
+
+MERGE_SAFE_WITH_VIEWS = (5, 3)
+"""The first Krita whose Merge Down did not crash with the document open in a second view: 5.1.5 crashed
+(SIGSEGV in ``KisBaseNode::setVisible``, when the layer was hidden after the second view was closed and the
+layer painted in; Krita's own *Merge Down* too). Not seen on 5.3 and 6.0, which paint through
+``Node.paintPath`` in one view and merge only in two."""
+
+
+def krita_version(text):
+    """``(major, minor)`` of Krita's version text (``"5.1.5"``, ``"5.3.4.1"``, ``"6.0.0-beta1"``); None if unreadable."""
+    match = re.match(r"\s*(\d+)\.(\d+)", str(text or ""))
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def merge_problem(version, views, layer):
+    """Why Accept must not merge a layer down into a layer (one line), or "" where it may.
+
+    ``version``: Krita's version text; ``views``: how many views show the document; ``layer``: the layer's
+    ``opacity`` (0..255), ``blending`` (Krita's blending mode id), ``alpha_locked``, ``inherit_alpha``. Merging
+    down replaces the layer with a new one at 100 % opacity, Normal, alpha unlocked, not inheriting alpha
+    (Krita 5.1.5: a 50 % Multiply layer came back 100 % Normal), and in two views it crashes Krita before 5.3.
+    """
+    parsed = krita_version(version)
+    if views > 1 and (parsed is None or parsed < MERGE_SAFE_WITH_VIEWS):
+        return (f"the document is open in {views} views, where Accept merges a layer down, and Krita {version} crashes after that "
+                "(its own Merge Down too): close the other views to accept")
+    lost = []
+    opacity = layer.get("opacity", 255)
+    if opacity != 255:
+        lost.append(f"opacity ({round(opacity * 100 / 255)}%)")
+    blending = layer.get("blending", "normal")
+    if blending != "normal":
+        lost.append(f"blending mode ({blending})")
+    if layer.get("alpha_locked"):
+        lost.append("alpha lock")
+    if layer.get("inherit_alpha"):
+        lost.append("inherit alpha")
+    if lost:
+        listed = lost[0] if len(lost) == 1 else ", ".join(lost[:-1]) + " and " + lost[-1]
+        return f"here Accept merges a layer down, which would reset the layer's {listed}"
+    return ""
 
 
 def _discrete_problem(kind, args):

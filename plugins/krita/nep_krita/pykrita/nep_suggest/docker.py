@@ -14,6 +14,10 @@ from .runtime import suggestion_label
 from .settings import Settings
 
 TITLE = "NEP Suggest"
+ASK_TEXT = "Ask for suggestions"
+"""The docker's checkbox and the Settings dialog's: one setting, one name (docs/domains/krita.md's too)."""
+STATUS_TEXT = {"ok": "Connected", "waiting": "Asking...", "off": "Off", "unreachable": "Server unreachable", "slow": "Server too slow",
+               "busy": "Server busy or shutting down", "error": "Error"}
 
 
 class NepDocker(DockWidget):
@@ -23,7 +27,7 @@ class NepDocker(DockWidget):
         self.app = app_module.get()
         body = QWidget(self)
         layout = QVBoxLayout(body)
-        self.enabled = QCheckBox("Suggest next strokes", body)
+        self.enabled = QCheckBox(ASK_TEXT, body)
         self.enabled.setChecked(self.app.settings.enabled)
         self.enabled.toggled.connect(self._toggle)
         self.suggestion = plain_label("No suggestion yet.", body)
@@ -36,6 +40,7 @@ class NepDocker(DockWidget):
         buttons.addWidget(self.accept_button)
         buttons.addWidget(self.dismiss_button)
         self.status = plain_label("", body)
+        self.log_problem = plain_label("", body)  # why the session log is not written: apart from the server's status
         self.outcome = plain_label("", body)
         settings_button = QPushButton("Settings...", body)
         settings_button.clicked.connect(self._settings)
@@ -44,6 +49,7 @@ class NepDocker(DockWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.outcome)
         layout.addWidget(self.status)
+        layout.addWidget(self.log_problem)
         layout.addWidget(settings_button)
         layout.addStretch(1)
         self.setWidget(body)
@@ -64,21 +70,31 @@ class NepDocker(DockWidget):
     def refresh(self):
         runtime = self.app.runtime
         shown = runtime.suggestion
-        hidden = f" ({runtime.hidden} unsure hidden)" if runtime.hidden else ""
-        self.suggestion.setText(f"Next: {suggestion_label(shown)}  ({shown['confidence']:.0%})" if shown else f"No suggestion{hidden}.")
+        self.suggestion.setText(f"Next: {suggestion_label(shown)}  ({shown['confidence']:.0%})" if shown else f"No suggestion{hidden_text(runtime)}.")
         self.accept_button.setEnabled(shown is not None)
         self.dismiss_button.setEnabled(shown is not None)
         self.outcome.setText(runtime.outcome)
-        status = {"ok": "Connected", "waiting": "Asking...", "off": "Off", "unreachable": "Server unreachable", "error": "Error"}.get(runtime.status, runtime.status)
+        status = STATUS_TEXT.get(runtime.status, runtime.status)
         skipped, errors = sum(runtime.skipped.values()), self.app.swallowed_errors()
         extra = (f" · {skipped} strokes not recorded" if skipped else "") + (f" · {errors} plugin errors ignored" if errors else "")
         self.status.setText(f"{status}{extra}" + (f"\n{runtime.message}" if runtime.message else ""))
+        problem = runtime.log_problem()
+        self.log_problem.setText(problem)
+        self.log_problem.setVisible(bool(problem))
 
     def _settings(self):
         dialog = SettingsDialog(self.app.settings, self)
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self.app.save_settings(dialog.result_settings())
             self.enabled.setChecked(self.app.settings.enabled)
+
+
+def hidden_text(runtime):
+    """`` (1 hidden by "Minimum confidence")``: how many suggestions of the last answer each setting hid, or ""."""
+    parts = [f"{runtime.hidden_by[key]} hidden by \"{name}\"" for key, name in (("confidence", "Minimum confidence"),
+                                                                                ("probability", "Hide strokes less likely than"))
+             if runtime.hidden_by.get(key)]
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
 def plain_label(text, parent):
@@ -97,7 +113,7 @@ class SettingsDialog(QDialog):
         self.url = QLineEdit(settings.server_url, self)
         self.token = QLineEdit(settings.token, self)
         self.token.setEchoMode(QLineEdit.EchoMode.Password)
-        self.enabled = QCheckBox("Ask for suggestions", self)
+        self.enabled = QCheckBox(ASK_TEXT, self)
         self.enabled.setChecked(settings.enabled)
         self.record = QCheckBox("Record strokes to the session log", self)
         self.record.setChecked(settings.record)

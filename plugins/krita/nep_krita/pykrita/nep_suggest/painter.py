@@ -13,7 +13,10 @@ Three ways, the first that applies:
   ``setPixelData`` and merged down (``Node.mergeDown``): two undo steps, *Add Layer* and *Merge
   Down*. The temporary layer takes the target's colour space (an 8-bit RGBA layer in an image of
   another depth), and with Krita's eraser on it is merged with the *Erase* blending mode, so it
-  erases as the brush would.
+  erases as the brush would. Merging down replaces the layer with one at 100 % opacity, Normal
+  blending, alpha unlocked and not inheriting alpha, and with the document in a second view Krita
+  before 5.3 crashes soon after (5.1.5: its own *Merge Down* too): where either would happen, Accept
+  is refused with the reason instead (``checks.merge_problem``), and the layer is left as it is.
 
 ``Node.paintPath`` gives a script's path no pressure: it paints at pressure 1 (the brush's full size,
 and full opacity where the preset varies it). So where Krita has it, the other ways paint at pressure
@@ -32,6 +35,7 @@ import math
 import sys
 from dataclasses import replace
 
+from .checks import merge_problem
 from .qt import QColor, QImage, QPainter, QPainterPath, QPen, QPointF, Qt, image_bytes
 
 TEMPORARY_LAYER = "NEP stroke"
@@ -99,12 +103,18 @@ def view_paints_into(document, node):
     window = krita.activeWindow()
     view = window.activeView() if window is not None else None
     shown = view.document() if view is not None else None
-    key = document.rootNode().uniqueId()
-    if shown is None or shown.rootNode().uniqueId() != key:
+    if shown is None or shown.rootNode().uniqueId() != document.rootNode().uniqueId():
         return False
-    views = [other for other in krita.views() if other.document() is not None and other.document().rootNode().uniqueId() == key]
     current = shown.activeNode()
-    return len(views) == 1 and current is not None and current.uniqueId() == node.uniqueId()
+    return views_showing(document) == 1 and current is not None and current.uniqueId() == node.uniqueId()
+
+
+def views_showing(document):
+    """How many of Krita's views show ``document`` (none in kritarunner, which opens no window)."""
+    from krita import Krita  # only inside Krita
+
+    key = document.rootNode().uniqueId()
+    return sum(1 for view in Krita.instance().views() if view.document() is not None and view.document().rootNode().uniqueId() == key)
 
 
 def why_not_paintable(node):
@@ -176,9 +186,16 @@ def fill_stroke(document, node, raster):
 
 def merge_stroke(document, node, raster, erasing=False):
     """The stroke painted into a temporary layer above ``node`` (in its colour space) and merged down, erasing with
-    ``erasing``: two undo steps."""
+    ``erasing``: two undo steps. Refused, the document untouched, where merging down would change the layer's own
+    properties or crash Krita (``checks.merge_problem``)."""
+    from krita import Krita  # only inside Krita
+
     if node.colorModel() != "RGBA" or node.colorDepth() != "U8":
         return False, f"the layer is {node.colorModel()}/{node.colorDepth()}; where Accept merges a layer down, suggestions are painted on 8-bit RGBA layers only", node
+    why = merge_problem(Krita.instance().version(), views_showing(document), {
+        "opacity": node.opacity(), "blending": node.blendingMode(), "alpha_locked": node.alphaLocked(), "inherit_alpha": node.inheritAlpha()})
+    if why:
+        return False, why, node
     (x, y, w, h), data = raster
     parent = node.parentNode()
     temporary = document.createNode(TEMPORARY_LAYER, "paintlayer")

@@ -2,19 +2,26 @@
 
 Everything here runs on Qt's main thread; the network is the client's worker thread, and ``tick``
 (a QTimer, every ``TICK_MS``) collects its answers. An answer is used only if it was asked for the
-history as it is now (``generation``); older ones are dropped. Accept checks the suggestion
-(``checks.check_action``) before it touches the document, paints a stroke with the current brush
-(``painter.paint_stroke``) and runs a discrete action through the workspace; every outcome
-(accepted, dismissed, refused, ignored) goes to the session log and the server. With *Record* off
-nothing is written: no session log, and no feedback request (``nep serve`` stores what feedback
-carries); suggestion requests still carry the newest events, which the server needs to predict and
-does not store. Each request is cut to fit ``client.MAX_REQUEST_BYTES``.
+history as it is now (``generation``); older ones are dropped. A suggestion is checked
+(``checks.check_action``) as soon as it arrives, and one that fails is never shown: it is ``refused``,
+its reason shown and its ``checks.summary`` logged and sent back. Accept checks it again before it
+touches the document, paints a stroke with the current brush (``painter.paint_stroke``) and runs a
+discrete action through the workspace; every outcome (accepted, dismissed, refused, ignored) goes to
+the session log and the server. With *Record* off nothing is written: no session log, and no
+feedback request (``nep serve`` stores what feedback carries); suggestion requests still carry the
+newest events, which the server needs to predict and does not store. Each request is cut to fit
+``client.MAX_REQUEST_BYTES``.
+
+A session log that cannot be written (its folder, a full disk, a record it cannot hold) never stops
+the recording: the events stay in memory and go to the server, and ``log_problem`` says why until a
+record is written or the *Log folder* setting changes; the docker shows it apart from the server's
+status. A new log file (a new session, or another *Log folder*) starts with a ``state`` event.
 """
 
 import os
 
 from . import checks, painter
-from .client import ServerClient, check_suggestions
+from .client import BUSY, SLOW, ServerClient, check_suggestions
 from .feedback import FeedbackMixin
 from .ghost import Ghost
 from .recorder import BrushWatcher, StrokeBuilder, stroke_action
@@ -22,6 +29,14 @@ from .sessionlog import SessionLog, new_session_id, utc_now
 from .strokes import Stroke
 
 VERSION = "0.1.0"
+START_COMMAND = "nep serve --domain krita --model repeat-last"
+"""The server to start when none answers: it shows a stroke from the first one painted, with no training
+(it suggests the last action again). docs/domains/krita.md recommends a trained model for real use."""
+FAILED = ("unreachable", "slow", "busy", "error")
+"""Statuses after a failed request: asked again every ``RETRY_SECONDS``."""
+LAYER_SETTLE_SECONDS = 2.0
+"""How long after an accepted ``layer.new`` or ``layer.switch`` the layer Krita still shows as active may be the
+one before: Krita 5.1.5 makes a layer just added active about a second later, not when asked."""
 TICK_MS = 250
 HISTORY_EVENTS = 64
 """Newest events sent with each suggestion request (fewer where they would not fit ``client.MAX_REQUEST_BYTES``)."""
@@ -51,6 +66,7 @@ class Runtime(FeedbackMixin):
         self.status, self.message, self.outcome = "starting", "", ""
         self.skipped = {}
         self.stale_answers = 0
+        self.refused_on_arrival = 0  # suggestions that failed the checks when they arrived
         self.feedback_sent = 0
         self._log = None
         self.session_id = None  # no session until a document is active (start)
@@ -63,9 +79,12 @@ class Runtime(FeedbackMixin):
         self.asked_generation, self.asked_at = None, -RETRY_SECONDS
         self.suggestion = None
         self.hidden = 0  # suggestions in the last answer below the painter's minimum confidence or probability
+        self.hidden_by = {"confidence": 0, "probability": 0}  # of them, those each setting hid
         self.accepting = False  # Accept runs Krita actions (undo) whose signals must not be logged as the painter's
         self.listener_errors = 0  # exceptions of listeners (the dockers' refresh), caught: never raised to Krita
-        self._log_missed = False  # events went unwritten (Record off): the log gets a state event before the next
+        self._needs_state = True  # the log file has no state event yet, or events went unwritten (Record off)
+        self._log_failure = None  # (log folder, one line) when the last record could not be written there
+        self._settling = None  # (layer before, layer made active, until when): after an accepted layer change
 
     # Sessions ---------------------------------------------------------------------------------
 
@@ -74,15 +93,7 @@ class Runtime(FeedbackMixin):
         (``document_key``) painted in before another became active, the session it had, which goes
         on from its state now (a painter goes back and forth between a painting and a reference). A suggestion
         still shown in the session left behind is passed over: ``ignored``."""
-        if self.suggestion is not None and self.workspace is not None:
-            self.pass_over(self.now())
-        self.close_log()
-        self.ghost.clear()
-        if self.workspace is not None and self._document_key is not None:
-            self._paused[self._document_key] = (self.session_id, self.started, self.events, self.generation, self.sent_upto,
-                                                self.private_upto)
-            while len(self._paused) > PAUSED_SESSIONS:
-                self._paused.pop(next(iter(self._paused)))
+        self._set_aside()
         self.workspace, self._document_key = workspace, document_key
         resumed = self._paused.pop(document_key, None) if document_key is not None else None
         if resumed is not None:
@@ -97,10 +108,34 @@ class Runtime(FeedbackMixin):
         self.asked_generation = None
         self.asked_at = -RETRY_SECONDS
         self.suggestion = None
+        self._settling = None
         self.builder.cancel()
         self.watcher.reset(workspace.look())
         self._add({"t": 0.0 if resumed is None else self.now(), "state": workspace.state()})
         self.notify()
+
+    def leave(self):
+        """No document is active (the painter closed the last one): a suggestion still shown is passed over
+        (``ignored``) and hidden, and the session is kept to go on with if its document becomes active again."""
+        if self.workspace is None:
+            return
+        self._set_aside()
+        self.workspace = self._document_key = None
+        self.builder.cancel()
+        self.notify()
+
+    def _set_aside(self):
+        """Leave the session of the active document: its suggestion ``ignored``, its log closed, and the session kept
+        (``_paused``) to go on with."""
+        if self.suggestion is not None and self.workspace is not None:
+            self.pass_over(self.now())
+        self.close_log()
+        self.ghost.clear()
+        if self.workspace is not None and self._document_key is not None:
+            self._paused[self._document_key] = (self.session_id, self.started, self.events, self.generation, self.sent_upto,
+                                                self.private_upto)
+            while len(self._paused) > PAUSED_SESSIONS:
+                self._paused.pop(next(iter(self._paused)))
 
     def now(self):
         return round(self.clock() - self.started, 3)
@@ -116,27 +151,39 @@ class Runtime(FeedbackMixin):
         return os.path.join(self.settings.logs(), f"{self.session_id}.jsonl")
 
     def write(self, record):
-        """Append ``record`` to the session log, when Record is on; after records that Record off left out, a
-        ``state`` event first (the canvas size and brush), as at the start of a session."""
+        """Append ``record`` to the session log, when Record is on; in a new log file (a new session, another *Log
+        folder*), and after records that Record off left out, a ``state`` event first (the canvas size and brush),
+        as at the start of a session. Never raises: a record that cannot be written is reported (``log_problem``)."""
         if self.session_id is None:
             return
         if not self.settings.record:
-            self._log_missed = True
+            self._needs_state = True
             return
-        if self._log_missed and "state" not in record:
-            self._append({"t": record["t"], "state": self.workspace.state()})
-        self._log_missed = False
-        self._append(record)
-
-    def _append(self, record):
         path = self.log_path()
         if self._log is None or self._log.path != path:
             self.close_log()
             self._log = SessionLog(path, self.header())
+            self._needs_state = True
+        folder = self.settings.logs()
         try:
-            self._log.append(record)
-        except (OSError, ValueError) as error:
-            self.message = f"cannot write the session log {path}: {error}"
+            records = [record]
+            if self._needs_state and "state" not in record and self.workspace is not None:
+                records.insert(0, {"t": record["t"], "state": self.workspace.state()})
+            self._log.extend(records)
+        except OSError as error:
+            self._log_failure = (folder, f"Cannot write the session log in {folder}: {one_line(error.strerror or error)}")
+        except Exception as error:  # a record the log cannot hold (ValueError), or a bug: the recording goes on
+            self._log_failure = (folder, f"A record was not written to the session log {path}: {one_line(error) or type(error).__name__}")
+        else:
+            self._needs_state = False
+            self._log_failure = None
+
+    def log_problem(self):
+        """Why the last record was not written to the session log (one line), or "": it stays until a record is
+        written, or the *Log folder* setting changes, or Record is turned off."""
+        if self._log_failure is None or not self.settings.record or self._log_failure[0] != self.settings.logs():
+            return ""
+        return self._log_failure[1]
 
     def _add(self, event):
         self.events.append(event)
@@ -190,22 +237,33 @@ class Runtime(FeedbackMixin):
         self.record_user_action(action)
 
     def look_at_brush(self):
-        for action in self.watcher.look(self.workspace.look()):
+        for action in self.watcher.look(self._look()):
             self.record_user_action(action)
 
+    def _look(self):
+        """The workspace's look; just after an accepted layer change, while Krita still shows the layer before as
+        active (``LAYER_SETTLE_SECONDS``), the active layer is taken as unknown: not the painter's switch back."""
+        look = self.workspace.look()
+        if self._settling is not None:
+            before, expected, until = self._settling
+            active = self.workspace.active_node()
+            if active is not None and active.uniqueId() == before and self.clock() < until:
+                return dict(look, layer=None)
+            self._settling = None
+        return look
+
     def record_user_action(self, action):
-        """Log what the painter did; a suggestion they passed over gets ``ignored`` feedback."""
+        """Log what the painter did, first; then a suggestion they passed over gets ``ignored`` feedback."""
         if self.accepting:
             return
         t = self.now()
         shown = self.suggestion
-        if shown is not None:
-            self.write_feedback(t, shown, False, "ignored")
         index = self._add({"t": t, "action": action})
         if shown is not None:
-            self.send_feedback(t, shown, False, "ignored", actual=index)
             self.suggestion = None
             self.ghost.clear()
+            self.write_feedback(t, shown, False, "ignored")
+            self.send_feedback(t, shown, False, "ignored", actual=index)
         self.notify()
 
     def pass_over(self, t):
@@ -242,13 +300,13 @@ class Runtime(FeedbackMixin):
             self.asked_generation = None
 
     def _ask(self):
-        retry = self.status in ("unreachable", "error") and self.clock() - self.asked_at > RETRY_SECONDS
+        retry = self.status in FAILED and self.clock() - self.asked_at > RETRY_SECONDS
         if self.asked_generation == self.generation and not retry:
             return
         payload = {"session": self.session_id, "history": self.events[-HISTORY_EVENTS:], "state": self.workspace.state(), "top_k": SUGGESTIONS_ASKED}
         self.client.submit({"kind": "suggest", "generation": (self.session_id, self.generation), "payload": payload})
         self.asked_generation, self.asked_at = self.generation, self.clock()
-        if self.status not in ("unreachable", "error"):
+        if self.status not in FAILED:
             self.status = "waiting"
 
     def _collect(self):
@@ -260,9 +318,7 @@ class Runtime(FeedbackMixin):
             changed = True
             current = result.generation == (self.session_id, self.generation)
             if not result.ok:
-                self.status = "error" if result.reachable else "unreachable"
-                self.message = ("NEP server not reachable at " + self.settings.server_url + f" ({result.error}); start it with: nep serve --domain krita --model ngram"
-                                if not result.reachable else result.error)
+                self.status, self.message = self._failure(result)
                 if current:
                     self._set_suggestion(None)
                 continue
@@ -278,20 +334,53 @@ class Runtime(FeedbackMixin):
             self.status, self.message = "ok", ""
             if result.body.get("best_is_no_edit") is True:
                 suggestions = []
-            confident = [item for item in suggestions if item["confidence"] >= self.settings.min_confidence
-                         and item["probability"] >= self.settings.min_stroke_probability]
-            best = confident[0] if confident else None
+            sure = [item for item in suggestions if item["confidence"] >= self.settings.min_confidence]
+            confident = [item for item in sure if item["probability"] >= self.settings.min_stroke_probability]
+            request_id = result.body.get("request_id")
+            request_id = request_id if isinstance(request_id, str) else None
+            best = None
+            for item in confident:  # best first: one that fails the checks is refused now, never shown
+                _stroke, why = checks.check_action(item["action"], self.workspace.canvas())
+                if not why:
+                    best = item
+                    break
+                self._refuse_on_arrival(item, why, request_id)
             if best is not None:
-                request_id = result.body.get("request_id")
                 action = checks.known_part(best["action"])
                 best = dict(best, action=action, label=checks.label(action, erasing=self.erasing()), shown_at=self.now(),
-                            request_id=request_id if isinstance(request_id, str) else None)
-            self._set_suggestion(best, hidden=len(suggestions) - len(confident))
+                            request_id=request_id)
+            self._set_suggestion(best, hidden={"confidence": len(suggestions) - len(sure), "probability": len(sure) - len(confident)})
         return changed
 
-    def _set_suggestion(self, suggestion, hidden=0):
+    def _failure(self, result):
+        """``(status, message)`` of a failed suggestion request: why the server was not reached (``Result.cause``)."""
+        url = self.settings.server_url
+        if result.reachable:
+            return "error", result.error
+        if result.cause == SLOW:
+            return "slow", (f"The NEP server at {url} did not answer within {REQUEST_TIMEOUT:g} s ({result.error}); it may be busy "
+                            "(the first request loads the model). Asking again every few seconds.")
+        if result.cause == BUSY:
+            return "busy", f"The NEP server at {url} is shutting down or busy ({result.error}). Asking again every few seconds."
+        return "unreachable", f"NEP server not reachable at {url} ({result.error}); start it with: {START_COMMAND}"
+
+    def _refuse_on_arrival(self, item, reason, request_id):
+        """A suggestion that fails the checks as it arrives: ``refused``, with a summary of its action (never a long
+        stroke's points), in the log and to the server, and the reason shown; never previewed."""
+        t = self.now()
+        refused = dict(item, action=checks.summary(item["action"]), shown_at=t, request_id=request_id)
+        self.write_feedback(t, refused, False, "refused", reason)
+        if refused["action"]["kind"] in checks.ARGS:  # nep serve refuses feedback on a kind its action space lacks
+            self.send_feedback(t, refused, False, "refused", reason)
+        self.refused_on_arrival += 1
+        self.outcome = f"Refused: {reason.splitlines()[0][:checks.MAX_LABEL]}"
+
+    def _set_suggestion(self, suggestion, hidden=None):
+        """Show ``suggestion`` (None: none); ``hidden``: how many the *Minimum confidence* (``confidence``) and *Hide
+        strokes less likely than* (``probability``) settings hid."""
         self.suggestion = suggestion
-        self.hidden = hidden
+        self.hidden_by = dict(hidden or {"confidence": 0, "probability": 0})
+        self.hidden = sum(self.hidden_by.values())
         self._show_ghost()
 
     def _show_ghost(self):
@@ -354,12 +443,21 @@ class Runtime(FeedbackMixin):
             self.workspace.document.refreshProjection()
             done = checks.known_part(dict(action, args=dict(action["args"], color=stroke.color, size=stroke.size, opacity=stroke.opacity,
                                                             brush=stroke.brush)))
+            self.watcher.reset(self.workspace.look())  # the change is logged as the accepted action, not again as a user change
         else:
+            before = self.workspace.active_node()
+            self.workspace.made_active = None
             ok, why = self.workspace.apply(action)
             if not ok:
                 return self._refuse(suggestion, why)
             done = checks.known_part(action)
-        self.watcher.reset(self.workspace.look())  # the change is logged as the accepted action, not again as a user change
+            made = self.workspace.made_active  # a layer.new's or layer.switch's layer
+            if made is not None and before is not None and made.uniqueId() != before.uniqueId():
+                # Krita 5.1.5 shows a layer it just added as active only a moment later: until then, the layer before
+                # is not the painter switching back (a false layer.switch after every accepted layer.new)
+                self._settling = (before.uniqueId(), made.uniqueId(), self.clock() + LAYER_SETTLE_SECONDS)
+            # the change is logged as the accepted action, not again as a user change
+            self.watcher.reset(self.workspace.look(active=made))
         t = self.now()
         self.write_feedback(t, suggestion, True, "accepted")
         index = self._add({"t": t, "action": done})
@@ -418,6 +516,12 @@ class Runtime(FeedbackMixin):
             self.client.close()
             self.client = None
         self.close_log()
+
+
+def one_line(text):
+    """``text`` (an exception, say) as its first line, at most 300 characters."""
+    lines = str(text).strip().splitlines()
+    return lines[0][:300] if lines else ""
 
 
 def suggestion_label(suggestion):

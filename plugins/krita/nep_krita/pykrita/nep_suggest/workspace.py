@@ -24,6 +24,7 @@ class Workspace:
         self.view = view
         self.brush = dict(brush or {})
         self._active_id = None  # without a view, Document.activeNode() stays None: remember it here
+        self.made_active = None  # the layer the plugin last made active (Krita 5.1.5 may show it active a moment later)
 
     def canvas(self):
         return self.document.width(), self.document.height()
@@ -46,13 +47,15 @@ class Workspace:
 
     def set_active(self, node):
         self._active_id = node.uniqueId()
+        self.made_active = node
         self.document.setActiveNode(node)
 
-    def look(self):
-        """``{"brush", "color", "size", "opacity", "eraser", "layers", "layer"}`` as they are now."""
+    def look(self, active=None):
+        """``{"brush", "color", "size", "opacity", "eraser", "layers", "layer"}`` as they are now; with ``active``, as
+        they are once that layer is the active one."""
         layers = self.layers()
         names = [node.name() for node in layers]
-        active = self.active_node()
+        active = active if active is not None else self.active_node()
         index = next((i for i, node in enumerate(layers) if active is not None and node.uniqueId() == active.uniqueId()), None)
         look = dict(self.brush)
         if self.view is not None and self.view.document() is None:  # a view Krita closed reports size 0 and no preset
