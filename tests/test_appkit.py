@@ -99,10 +99,10 @@ def test_a_record_nested_too_deeply_is_a_value_error_and_the_log_goes_on(tmp_pat
 
 def test_suggestions_nested_deeper_than_nep_serve_takes_are_dropped():
     client = load("client")
-    answer = {"suggestions": [{"action": {"kind": "brush", "args": {"brush": nested(depth)}}, "probability": 0.5 + depth / 100}
+    answer = {"suggestions": [{"action": {"kind": "brush", "args": {"brush": nested(depth)}}, "probability": 0.1 + depth / 10_000}
                               for depth in (900, client.MAX_ACTION_DEPTH - 1, client.MAX_ACTION_DEPTH - 2)]}
     # the action is level 1 and its args level 2: 30 lists inside them are 32 deep, the most kept
-    assert [item["probability"] for item in client.check_suggestions(answer)] == [0.5 + (client.MAX_ACTION_DEPTH - 2) / 100]
+    assert [item["probability"] for item in client.check_suggestions(answer)] == [0.1 + (client.MAX_ACTION_DEPTH - 2) / 10_000]
     assert client.within_depth(nested(3), 3) and not client.within_depth(nested(4), 3) and client.within_depth("x", 0)
     assert client.within_depth(nested(100000), 100000)  # iterative
 

@@ -12,6 +12,7 @@ import json
 import math
 import queue
 import signal
+import socket
 import threading
 import time
 import urllib.parse
@@ -88,7 +89,7 @@ def parse_base_url(url):
 
 
 PROBABILITY_SLACK = 1e-6
-"""How far above 1 a server's probability may round (probabilities summed in bfloat16 on a GPU); it is shown as 1."""
+"""How far above 1 a server's probability may round (float32 sums); it is kept, shown as 1."""
 
 
 def is_probability(value):
@@ -296,7 +297,7 @@ class ServerClient:
             except (OSError, http.client.HTTPException) as error:
                 self._disconnect()
                 return Result(job, False, error=_network_error(error), reachable=False,
-                              cause=SLOW if isinstance(error, TimeoutError) else NOT_RUNNING)
+                              cause=SLOW if isinstance(error, (TimeoutError, socket.timeout)) else NOT_RUNNING)
         if len(data) > MAX_ANSWER_BYTES:
             self._disconnect()
             return Result(job, False, error=f"the server's answer is over {MAX_ANSWER_BYTES} bytes")
@@ -330,6 +331,6 @@ class ServerClient:
 def _network_error(error):
     if isinstance(error, ConnectionRefusedError):
         return "connection refused"
-    if isinstance(error, TimeoutError):
+    if isinstance(error, (TimeoutError, socket.timeout)):  # one class from Python 3.10; Krita 5.1 may embed an older one
         return "no answer within the timeout"
     return str(error) or type(error).__name__

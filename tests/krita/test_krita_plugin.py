@@ -540,7 +540,7 @@ def test_accept_never_merges_down_into_a_layer_whose_own_properties_merging_woul
                 "inherit_alpha": "the layer's inherit alpha"}
     for name, lost in expected.items():
         case = merge[name]
-        assert case["accept"] == [False, f"Refused: here Accept merges a layer down, which would reset {lost}"], name
+        assert case["accept"] == [False, f"Refused: here Accept merges a layer down, which would lose {lost}"], name
         assert case["unchanged"] and case["layers"] == ["Background", "Ink"], name
     assert merge["opacity_multiply"]["layer"] == ["Ink", 128, "multiply", False, False]
     assert merge["alpha_locked"]["layer"][3] is True and merge["inherit_alpha"]["layer"][4] is True
@@ -559,7 +559,60 @@ def test_merging_down_is_refused_in_two_views_before_krita_5_3_and_where_it_rese
         assert checks.merge_problem(version, 2, plain) == "", version
     assert checks.krita_version("5.3.4.1") == (5, 3) and checks.krita_version("6.0.0-beta1") == (6, 0) and checks.krita_version("") is None
     assert checks.merge_problem("6.0.4", 1, dict(plain, opacity=64, alpha_locked=True)) == (
-        "here Accept merges a layer down, which would reset the layer's opacity (25%) and alpha lock")
+        "here Accept merges a layer down, which would lose the layer's opacity (25%) and alpha lock")
+    # merged from the layer's projection, frame by frame: masks baked in, a style and hidden channels lost, every keyframe painted
+    assert checks.merge_problem("6.0.4", 1, dict(plain, masks=True, layer_style=True, hidden_channels=True, animated=True)) == (
+        "here Accept merges a layer down, which would lose the layer's masks, layer style, hidden channels and animation")
+
+
+def test_what_a_merge_would_lose_is_read_from_the_layer_where_krita_has_it(tmp_path, monkeypatch):
+    pure_plugin_modules(tmp_path, monkeypatch)
+    from nep_suggest import checks
+
+    class Child:
+        def __init__(self, kind):
+            self.kind = kind
+
+        def type(self):
+            return self.kind
+
+    class Channel:
+        def __init__(self, visible):
+            self.shown = visible
+
+        def visible(self):
+            return self.shown
+
+    class Layer:  # a libkis Node as old as Krita 5.1: no layerStyleToAsl
+        def __init__(self, children, channels):
+            self.children, self.channel_list = children, channels
+
+        def opacity(self):
+            return 255
+
+        def blendingMode(self):
+            return "normal"
+
+        def alphaLocked(self):
+            return False
+
+        def inheritAlpha(self):
+            return False
+
+        def childNodes(self):
+            return self.children
+
+        def channels(self):
+            return self.channel_list
+
+        def animated(self):
+            return False
+
+    plain = checks.merge_relevant(Layer([Child("selectionmask")], [Channel(True)] * 4))
+    assert plain == {"opacity": 255, "blending": "normal", "alpha_locked": False, "inherit_alpha": False, "masks": False,
+                     "layer_style": False, "hidden_channels": False, "animated": False}
+    masked = checks.merge_relevant(Layer([Child("transparencymask")], [Channel(True), Channel(False)]))
+    assert masked["masks"] is True and masked["hidden_channels"] is True
 
 
 @needs_krita
@@ -658,7 +711,8 @@ def test_the_first_server_command_the_docs_give_is_the_one_the_plugin_names(tmp_
     assert command == "nep serve --domain krita --model repeat-last"
     output = CliRunner().invoke(app, ["plugin", "--out", str(tmp_path / "dist")], terminal_width=200).output
     assert f"then: {command} " in output and "nep train --domain krita" in output
-    assert "start it with: {START_COMMAND}" in (PLUGIN_SOURCE / "nep_suggest" / "runtime.py").read_text()
+    runtime_source = (PLUGIN_SOURCE / "nep_suggest" / "runtime.py").read_text()  # the plugin's runtime imports Qt: read, not imported
+    assert f'\nSTART_COMMAND = "{command}"\n' in runtime_source and "start it with: {START_COMMAND}" in runtime_source
     assert f"<code>{command}</code>" in (PLUGIN_SOURCE / "nep_suggest" / "manual.html").read_text()
 
 

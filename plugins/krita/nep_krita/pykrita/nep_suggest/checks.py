@@ -110,13 +110,34 @@ def krita_version(text):
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
+def merge_relevant(node):
+    """What of ``node`` a merge down would lose, for ``checks.merge_problem`` (each read only where the Krita has it)."""
+    def read(name, default, convert=lambda value: value):
+        method = getattr(node, name, None)
+        try:
+            return convert(method()) if method is not None else default
+        except Exception:  # an older libkis, or a node going away: take the safe side where it matters
+            return default
+
+    return {
+        "opacity": read("opacity", 255), "blending": read("blendingMode", "normal"),
+        "alpha_locked": read("alphaLocked", False), "inherit_alpha": read("inheritAlpha", False),
+        "masks": read("childNodes", True, lambda children: any(child.type() != "selectionmask" for child in children)),
+        "layer_style": read("layerStyleToAsl", False, bool),
+        "hidden_channels": read("channels", False, lambda channels: any(not channel.visible() for channel in channels)),
+        "animated": read("animated", False, bool),
+    }
+
+
 def merge_problem(version, views, layer):
     """Why Accept must not merge a layer down into a layer (one line), or "" where it may.
 
     ``version``: Krita's version text; ``views``: how many views show the document; ``layer``: the layer's
-    ``opacity`` (0..255), ``blending`` (Krita's blending mode id), ``alpha_locked``, ``inherit_alpha``. Merging
-    down replaces the layer with a new one at 100 % opacity, Normal, alpha unlocked, not inheriting alpha
-    (Krita 5.1.5: a 50 % Multiply layer came back 100 % Normal), and in two views it crashes Krita before 5.3.
+    ``opacity`` (0..255), ``blending`` (Krita's blending mode id), ``alpha_locked``, ``inherit_alpha``, and
+    whether it has ``masks`` (other than selection masks), a ``layer_style``, ``hidden_channels``, or is
+    ``animated``. Merging down replaces the layer with a new one made from its projection at 100 % opacity,
+    Normal, alpha unlocked, not inheriting alpha (Krita 5.1.5: a 50 % Multiply layer came back 100 % Normal),
+    and in two views it crashes Krita before 5.3.
     """
     parsed = krita_version(version)
     if views > 1 and (parsed is None or parsed < MERGE_SAFE_WITH_VIEWS):
@@ -133,9 +154,17 @@ def merge_problem(version, views, layer):
         lost.append("alpha lock")
     if layer.get("inherit_alpha"):
         lost.append("inherit alpha")
+    if layer.get("masks"):  # merged from the layer's projection: an effect mask is baked into the pixels
+        lost.append("masks")
+    if layer.get("layer_style"):
+        lost.append("layer style")
+    if layer.get("hidden_channels") and not layer.get("inherit_alpha"):  # inherit alpha is a hidden alpha channel itself
+        lost.append("hidden channels")
+    if layer.get("animated"):  # merged frame by frame: the stroke would land on every keyframe
+        lost.append("animation")
     if lost:
         listed = lost[0] if len(lost) == 1 else ", ".join(lost[:-1]) + " and " + lost[-1]
-        return f"here Accept merges a layer down, which would reset the layer's {listed}"
+        return f"here Accept merges a layer down, which would lose the layer's {listed}"
     return ""
 
 

@@ -35,7 +35,7 @@ import math
 import sys
 from dataclasses import replace
 
-from .checks import merge_problem
+from .checks import merge_problem, merge_relevant
 from .qt import QColor, QImage, QPainter, QPainterPath, QPen, QPointF, Qt, image_bytes
 
 TEMPORARY_LAYER = "NEP stroke"
@@ -192,8 +192,7 @@ def merge_stroke(document, node, raster, erasing=False):
 
     if node.colorModel() != "RGBA" or node.colorDepth() != "U8":
         return False, f"the layer is {node.colorModel()}/{node.colorDepth()}; where Accept merges a layer down, suggestions are painted on 8-bit RGBA layers only", node
-    why = merge_problem(Krita.instance().version(), views_showing(document), {
-        "opacity": node.opacity(), "blending": node.blendingMode(), "alpha_locked": node.alphaLocked(), "inherit_alpha": node.inheritAlpha()})
+    why = merge_problem(Krita.instance().version(), views_showing(document), merge_relevant(node))
     if why:
         return False, why, node
     (x, y, w, h), data = raster
