@@ -232,7 +232,7 @@ def command(
     evaluation = load_eval_data(bundle, data, split, limit, progress=info, warnings=warn_each)
     if unfitted and not evaluation.train:
         where = "the default data" if data is None else data
-        names = ", ".join(predictor.name for predictor in unfitted)
+        names = "the baselines" if baselines else ", ".join(predictor.name for predictor in unfitted)
         raise NepError(
             f"the train split of {where} has no examples to fit {names} on "
             f"({evaluation.sessions} sessions in all); pass more sessions with --data"

@@ -150,7 +150,7 @@ image.pixels = [0.5] * len(image.pixels)  # painted since: the image is modified
 result = {"dirty": image.is_dirty, "unsafe": {kind: runtime.unsafe_reason(kind, {}) for kind in kinds}, "accept": []}
 for kind in kinds:
     state.suggestions = [{"action": {"kind": kind}, "probability": 0.2, "confidence": 0.2, "label": kind,
-                          "request_id": None, "shown_at": 0.0}]
+                          "request_id": None, "shown_at": 0.0, "generation": state.generation}]  # made for the history as it is
     returned = sorted(bpy.ops.nep.accept("EXEC_DEFAULT", True, index=0))
     result["accept"].append([kind, returned, state.outcome])
 result["file_untouched"] = open(texture, "rb").read() == saved

@@ -779,7 +779,7 @@ def scenario_deep(home):
     out["outcome"], out["docker_outcome"] = runtime.outcome, docker.outcome.text()
     runtime.record_stroke([[10.0, 20.0, 1.0, 0.0], [50.0, 20.0, 1.0, 8.0]])
     # a suggestion no check saw (set directly), which the log cannot hold: the painter's stroke is still recorded
-    runtime.suggestion = suggestion("brush", brush=nested(5000))
+    runtime.suggestion = suggestion("brush", brush="\udc80")  # a lone surrogate: no UTF-8 (nesting too deep for JSON is not, in every Python)
     runtime.record_stroke([[10.0, 30.0, 1.0, 0.0], [50.0, 30.0, 1.0, 8.0]])
     out["log_problem_after_bad_record"] = runtime.log_problem()
     out["docker_log_line"] = docker.log_problem.text() if hasattr(docker, "log_problem") else None
@@ -790,7 +790,7 @@ def scenario_deep(home):
     out["log"] = kinds_in_log(runtime)
     out["refused"] = [record["feedback"] for record in log_records(runtime) if "feedback" in record and record["feedback"]["outcome"] == "refused"]
     out["sent"] = [[payload.get("outcome"), payload.get("suggestion") if payload.get("outcome") == "refused" else None]
-                   for payload in client.feedback()]  # (the ignored one holds the 5000-deep suggestion)
+                   for payload in client.feedback()]  # (the ignored one holds the unwritable suggestion)
     runtime.close()
     return out
 

@@ -399,7 +399,7 @@ def test_a_hostile_servers_huge_stroke_or_name_is_refused_before_it_is_drawn(tmp
     with plugin_checks(tmp_path) as checks:
         zigzag = [[0, 0], [90, 90]] * 5000
         stroke, reason = checks.check_action({"kind": "stroke", "args": {"points": zigzag}}, (100, 100))
-        assert stroke is None and reason == "stroke: 10000 points, more than a suggestion has (2000)"
+        assert stroke is None and reason == f"stroke: 10000 points, more than a suggestion has ({checks.MAX_POINTS})"
         assert checks.check_action({"kind": "stroke", "args": {"points": zigzag[:60]}}, (100, 100))[0] is not None
         assert checks.check_action({"kind": "layer.new", "args": {"name": "x" * 3_000_000}}, (100, 100)) == (
             None, "layer.new: args.name must be a string of at most 200 characters")

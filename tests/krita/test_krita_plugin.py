@@ -625,7 +625,7 @@ def test_a_malformed_suggestion_is_dropped_when_it_arrives_and_never_stops_the_r
     assert refused["reason"] == "stroke: action.args.brush must be a string" and refused["suggestion"]["kind"] == "stroke"
     assert "brush" not in refused["suggestion"]["args"] and "points" not in refused["suggestion"]["args"]  # a summary
     assert [sent[0] for sent in deep["sent"]] == ["refused", "ignored"] and deep["sent"][0][1] == refused["suggestion"]
-    # a record the log cannot hold (a suggestion no check saw, 5000 deep): the painter's stroke is recorded all the same,
+    # a record the log cannot hold (a suggestion no check saw, with text that is not Unicode): the painter's stroke is recorded all the same,
     # the log says why a record was lost, and the next stroke is written
     assert "A record was not written to the session log" in deep["log_problem_after_bad_record"]
     assert deep["docker_log_line"] == deep["log_problem_after_bad_record"] and deep["suggestion_after_stroke"] is None
