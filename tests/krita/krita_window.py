@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
 import subprocess
 from pathlib import Path
+from typing import Collection
 
 PROBE = Path(__file__).parent / "install_probe"
 KRITA = shutil.which("krita")
@@ -45,10 +47,13 @@ def start_krita(home: Path, phase: str, **env: str) -> dict:
     for name in ("PYTHONHOME", "VIRTUAL_ENV", "PYTHONPATH", "QT_QPA_PLATFORM"):  # Krita's GUI insists on X11 (xcb)
         environment.pop(name, None)
     # Choosing a free display and starting Xvfb on it is not race-free (another test may take it
-    # first): when Krita finds no display, start again once on another. Xvfb's own errors go to a file.
+    # first), and a display can be unusable in ways no check sees: when Krita finds no display, start
+    # again on others, never one tried before. Xvfb's own errors go to a file.
     xvfb_errors = home / "xvfb-errors.log"
-    for _ in range(2):
-        display = free_display()
+    tried: set[int] = set()
+    for _ in range(3):
+        display = free_display(avoid=tried)
+        tried.add(display)
         returncode, output = _run_in_virtual_display(
             [XVFB_RUN, "-n", str(display), "-e", str(xvfb_errors), KRITA, "--nosplash"], environment)
         if result.exists() or "could not connect to display" not in output:
@@ -64,19 +69,19 @@ def start_krita(home: Path, phase: str, **env: str) -> dict:
     return seen
 
 
-def free_display(first: int = 99, last: int = 999, tmp: Path = Path("/tmp")) -> int:
+def free_display(first: int = 99, last: int = 999, tmp: Path = Path("/tmp"), avoid: Collection[int] = ()) -> int:
     """A display number no X server holds: neither its lock file nor its abstract socket is taken.
 
     ``xvfb-run -a`` looks only at lock files, so an X server whose lock file is gone (or one in
     another mount namespace, such as a chroot with its own /tmp) still answers on the number it picks,
     and Krita then fails to connect to it. Linux's abstract sockets are shared by every mount namespace.
-    ``tmp``: where X servers keep their lock files and sockets.
+    ``tmp``: where X servers keep their lock files and sockets; ``avoid``: numbers not to choose.
     """
     count = last - first + 1
-    start = os.getpid() % count  # parallel test workers start apart
+    start = random.randrange(count)  # parallel test workers, and the Kritas CI runs side by side, start apart
     for offset in range(count):
         number = first + (start + offset) % count
-        if (tmp / f".X{number}-lock").exists() or (tmp / ".X11-unix" / f"X{number}").exists():
+        if number in avoid or (tmp / f".X{number}-lock").exists() or (tmp / ".X11-unix" / f"X{number}").exists():
             continue
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:

@@ -31,3 +31,8 @@ def test_a_display_with_a_lock_file_or_a_socket_file_is_not_chosen(tmp_path):
     (tmp_path / ".X11-unix").mkdir()
     (tmp_path / ".X11-unix" / f"X{first + 1}").write_text("")
     assert free_display(first, first + 5, tmp=tmp_path) not in (first, first + 1)
+
+
+def test_a_display_tried_before_is_not_chosen_again():
+    first = free_display()
+    assert all(free_display(avoid={first}) != first for _ in range(20))
