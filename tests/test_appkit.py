@@ -396,6 +396,26 @@ def test_an_answer_nested_too_deeply_is_not_json_and_the_client_goes_on_answerin
     assert results[1].body == {"suggestions": []}
 
 
+def test_an_answer_over_the_clients_own_limit_is_an_error_never_decoded_and_the_next_one_is_answered():
+    """An app whose answers are small (Krita's: one stroke) sets its own limit: decoding a long answer holds Python's
+    lock, so the app's UI thread waited on it even though the worker thread decoded it."""
+    long_answer = json.dumps({"suggestions": [], "pad": "x" * 5000}).encode()
+    with canned_server([(200, long_answer), (200, b'{"suggestions": []}'), (200, long_answer)]) as url:
+        module = load("client")
+        client = module.ServerClient(url, max_answer_bytes=4096)
+        default = None
+        try:
+            results = [submitted(client, {"kind": "suggest", "payload": {"history": []}}) for _ in range(2)]
+            default = module.ServerClient(url)
+            results.append(submitted(default, {"kind": "suggest", "payload": {"history": []}}))
+        finally:
+            client.close()
+            if default is not None:
+                default.close()
+    assert [(result.ok, result.error) for result in results[:2]] == [(False, "the server's answer is over 4096 bytes"), (True, "")]
+    assert results[2].ok and results[2].body["pad"] == "x" * 5000  # the default limit (4 MiB) takes it
+
+
 def test_a_request_too_deep_for_json_fails_alone_and_the_client_goes_on():
     """A feedback job echoing a suggestion nested deeper than json.dumps can go raised RecursionError on the worker
     thread, which ended it: no request was sent again until the app restarted."""

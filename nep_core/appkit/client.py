@@ -184,14 +184,14 @@ class AnswerTooSlow(Exception):
     """The answer kept coming past the client's timeout."""
 
 
-def _read_by(response, timeout: float) -> bytes:
-    """Up to ``MAX_ANSWER_BYTES + 1`` bytes of ``response``; ``AnswerTooSlow`` after ``timeout`` seconds
+def _read_by(response, timeout: float, limit: int = MAX_ANSWER_BYTES) -> bytes:
+    """Up to ``limit + 1`` bytes of ``response``; ``AnswerTooSlow`` after ``timeout`` seconds
     (a server sending a byte a second would otherwise hold the client for as long as it likes)."""
     chunks, size, deadline = [], 0, time.monotonic() + timeout
-    while size <= MAX_ANSWER_BYTES:
+    while size <= limit:
         if time.monotonic() > deadline:
             raise AnswerTooSlow(f"the server's answer took longer than {timeout:g} s")
-        chunk = response.read1(min(65536, MAX_ANSWER_BYTES + 1 - size))
+        chunk = response.read1(min(65536, limit + 1 - size))
         if not chunk:
             response.close()  # read() closes a finished response; read1 does not, and the kept-alive connection then refuses the next request
             break
@@ -201,11 +201,13 @@ def _read_by(response, timeout: float) -> bytes:
 
 
 class ServerClient:
-    """A worker thread with one keep-alive connection to the server."""
+    """A worker thread with one keep-alive connection to the server. ``max_answer_bytes``: a longer answer is an
+    error, never decoded (decoding holds Python's lock, so the app's UI thread waits on it: 4 MB, tens of ms)."""
 
-    def __init__(self, url, token="", timeout=5.0, thread_name="nep-suggest-client"):
+    def __init__(self, url, token="", timeout=5.0, thread_name="nep-suggest-client", max_answer_bytes=MAX_ANSWER_BYTES):
         keep_broken_connections_from_ending_the_app()
         self.timeout = timeout
+        self.max_answer_bytes = max_answer_bytes
         self._condition = threading.Condition()
         self._jobs = deque()
         self._results = queue.SimpleQueue()
@@ -285,7 +287,7 @@ class ServerClient:
                 connection = self._connect(scheme, host, port)
                 connection.request("POST", prefix + PATHS[job["kind"]], body=body, headers=headers)
                 response = connection.getresponse()
-                data = _read_by(response, self.timeout)
+                data = _read_by(response, self.timeout, self.max_answer_bytes)
                 break
             except AnswerTooSlow as error:  # the whole answer, not only each read, must come within the timeout
                 self._disconnect()
@@ -298,9 +300,9 @@ class ServerClient:
                 self._disconnect()
                 return Result(job, False, error=_network_error(error), reachable=False,
                               cause=SLOW if isinstance(error, (TimeoutError, socket.timeout)) else NOT_RUNNING)
-        if len(data) > MAX_ANSWER_BYTES:
+        if len(data) > self.max_answer_bytes:
             self._disconnect()
-            return Result(job, False, error=f"the server's answer is over {MAX_ANSWER_BYTES} bytes")
+            return Result(job, False, error=f"the server's answer is over {self.max_answer_bytes} bytes")
         try:
             answer = json.loads(data.decode("utf-8")) if data else None
         except (UnicodeDecodeError, ValueError, RecursionError):

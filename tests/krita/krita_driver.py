@@ -796,17 +796,27 @@ def scenario_deep(home):
 
 
 def scenario_huge(home):
-    """A 120,000-point stroke from the server: refused when it arrives, never shown, and logged as a summary."""
+    """A 120,000-point stroke from the server: refused when it arrives, never shown, and logged as a summary. (Through
+    the plugin's own client, an answer that long is not even decoded: ``runtime.MAX_ANSWER_BYTES``.)"""
     from nep_suggest import checks
+    from nep_suggest import runtime as runtime_module
 
     document = new_document("huge", 200, 150)
     runtime = new_runtime(document, os.path.join(home, "logs-huge"), enabled=True)
+    runtime._configure()
+    largest = [[4095.99999, 4095.99999, 0.99999, 123456.789] for _ in range(checks.MAX_POINTS)]
+    largest_answer = {"suggestions": [{"action": {"kind": "stroke", "args": dict(LINE["args"], points=largest, brush="b" * 200)},
+                                       "probability": 0.123456789, "confidence": 0.123456789, "label": "l" * 200}],
+                      "request_id": "r" * 64, "best_is_no_edit": False}
+    out = {"client_limit": runtime.client.max_answer_bytes, "largest_answer_bytes": len(json.dumps(largest_answer)),
+           "limit": runtime_module.MAX_ANSWER_BYTES}
+    runtime.client.close(wait=0)
     client = with_fake_client(runtime)
     points = [[20.0 + (index % 160), 30.0 + (index % 7), 1.0, float(index)] for index in range(120000)]
     started = time.perf_counter()
     shown = server_suggests(runtime, {"kind": "stroke", "args": dict(LINE["args"], points=points)})
-    out = {"answer_ms": (time.perf_counter() - started) * 1000, "shown": shown is not None, "ghost": runtime.ghost.stroke is not None,
-           "outcome": runtime.outcome, "max_points": checks.MAX_POINTS}
+    out.update(answer_ms=(time.perf_counter() - started) * 1000, shown=shown is not None, ghost=runtime.ghost.stroke is not None,
+               outcome=runtime.outcome, max_points=checks.MAX_POINTS)
     started = time.perf_counter()
     runtime.record_stroke([[10.0, 10.0, 1.0, 0.0], [50.0, 10.0, 1.0, 8.0]])
     out["stroke_ms"] = (time.perf_counter() - started) * 1000
@@ -888,32 +898,38 @@ def scenario_closed(home):
 
 def scenario_layer_settle(home):
     """An accepted layer.new while Krita still shows the layer before as active (Krita 5.1.5 switches about a second
-    later): no layer.switch is logged for it; a layer that is still not active after LAYER_SETTLE_SECONDS is."""
-    from nep_suggest import runtime as runtime_module
+    later): no layer.switch is logged for it, and a stroke accepted meanwhile is painted into the new layer; a layer
+    that is still not active after LAYER_SETTLE_SECONDS is the switch it looks like."""
+    from nep_suggest import workspace as workspace_module
 
     document = new_document("layer-settle", 200, 150)
     runtime = new_runtime(document, os.path.join(home, "logs-layer-settle"))
     workspace = runtime.workspace
-    ink = workspace.active_node()
-    workspace.active_node = lambda: ink  # Krita has not made the new layer active yet
+    ink = workspace.shown_node()
+    workspace.shown_node = lambda: ink  # Krita has not made the new layer active yet
     runtime.suggestion = suggestion("layer.new", name="Fresh")
     out = {"accept": list(runtime.accept())}
     runtime.look_at_brush()  # the plugin's ticks, Krita still showing Ink as active
     runtime.look_at_brush()
+    runtime.suggestion = suggestion("stroke", **LINE["args"])  # a second Accept within the second
+    out["stroke_accept"] = list(runtime.accept())
+    document.waitForDone()
+    runtime.look_at_brush()
     out["while_settling"] = kinds_in_log(runtime)
-    del workspace.active_node  # Krita now shows Fresh as active
+    out["painted"] = {layer.name(): sum(1 for alpha in layer_bytes(layer, 200, 150)[3::4] if alpha) for layer in workspace.layers()}
+    del workspace.shown_node  # Krita now shows the new layer as active
     runtime.look_at_brush()
     runtime.record_stroke([[10.0, 10.0, 1.0, 0.0], [50.0, 10.0, 1.0, 8.0]])
     out["after"] = kinds_in_log(runtime)
     out["active"] = workspace.active_node().name()
     # a second one that Krita never makes active: after LAYER_SETTLE_SECONDS the layer shown is what the log says
     now = time.monotonic
-    layer = workspace.active_node()
-    workspace.active_node = lambda: layer
+    layer = workspace.shown_node()
+    workspace.shown_node = lambda: layer
     runtime.suggestion = suggestion("layer.new", name="Never")
     out["second_accept"] = list(runtime.accept())
     runtime.look_at_brush()
-    runtime.clock = lambda: now() + runtime_module.LAYER_SETTLE_SECONDS + 1
+    workspace.clock = lambda: now() + workspace_module.LAYER_SETTLE_SECONDS + 1
     runtime.look_at_brush()
     out["after_deadline"] = [record["action"] for record in log_records(runtime) if "action" in record][-2:]
     runtime.close()

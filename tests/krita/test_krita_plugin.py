@@ -638,6 +638,8 @@ def test_a_malformed_suggestion_is_dropped_when_it_arrives_and_never_stops_the_r
 def test_a_stroke_longer_than_nep_writes_is_refused_when_it_arrives_and_logged_as_a_summary(krita_review):
     huge = krita_review["huge"]
     assert huge["max_points"] == 64  # nep_krita's action space writes at most 29 points (63 tokens)
+    # the plugin's client decodes no answer over its limit (a 4 MB one stalled painting), which the longest usable one fits
+    assert huge["client_limit"] == huge["limit"] <= 64 * 1024 and huge["largest_answer_bytes"] < huge["limit"], huge
     assert huge["shown"] is False and huge["ghost"] is False
     assert huge["outcome"] == "Refused: stroke: 120000 points, more than a suggestion has (64)"
     (refused,) = huge["refused"]
@@ -677,11 +679,14 @@ def test_closing_the_last_document_passes_its_suggestion_over(krita_review):
 
 
 @needs_krita
-def test_an_accepted_new_layer_that_krita_activates_late_logs_no_layer_switch(krita_review):
+def test_an_accepted_new_layer_that_krita_activates_late_logs_no_layer_switch_and_is_painted_into(krita_review):
     settle = krita_review["layer_settle"]
     assert settle["accept"] == [True, "Accepted: layer.new (name=Fresh)"]
-    assert settle["while_settling"] == ["state", "feedback:accepted", "layer.new"]
-    assert settle["after"] == ["state", "feedback:accepted", "layer.new", "stroke"] and settle["active"] == "Fresh"
+    assert settle["stroke_accept"][0] is True, settle["stroke_accept"]
+    accepted = ["state", "feedback:accepted", "layer.new", "feedback:accepted", "stroke"]
+    assert settle["while_settling"] == accepted
+    assert settle["painted"]["Ink"] == 0 and settle["painted"]["Fresh"] > 100, settle["painted"]  # not into the layer before
+    assert settle["after"] == accepted + ["stroke"] and settle["active"] == "Fresh"
     # a layer Krita never makes active: after LAYER_SETTLE_SECONDS the layer it shows is logged as the switch it is
     assert settle["second_accept"] == [True, "Accepted: layer.new (name=Never)"]
     assert settle["after_deadline"] == [{"kind": "layer.new", "args": {"name": "Never"}},

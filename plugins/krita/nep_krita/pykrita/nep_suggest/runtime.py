@@ -34,15 +34,15 @@ START_COMMAND = "nep serve --domain krita --model repeat-last"
 (it suggests the last action again). docs/domains/krita.md recommends a trained model for real use."""
 FAILED = ("unreachable", "slow", "busy", "error")
 """Statuses after a failed request: asked again every ``RETRY_SECONDS``."""
-LAYER_SETTLE_SECONDS = 2.0
-"""How long after an accepted ``layer.new`` or ``layer.switch`` the layer Krita still shows as active may be the
-one before: Krita 5.1.5 makes a layer just added active about a second later, not when asked."""
 TICK_MS = 250
 HISTORY_EVENTS = 64
 """Newest events sent with each suggestion request (fewer where they would not fit ``client.MAX_REQUEST_BYTES``)."""
 SUGGESTIONS_ASKED = 1
 """The docker previews one ghost stroke, so it asks the server for the best suggestion only (a
 search for three strokes costs the server about four times as much)."""
+MAX_ANSWER_BYTES = 64 * 1024
+"""The longest answer decoded: one stroke of at most ``checks.MAX_POINTS`` points takes under 4 KB, and decoding
+holds Python's lock, so painting waits on it (a 4 MB answer stalled Krita for tens of milliseconds)."""
 REQUEST_TIMEOUT = 2.0
 """Seconds the worker thread waits for the server; painting never waits."""
 RETRY_SECONDS = 5.0
@@ -84,7 +84,6 @@ class Runtime(FeedbackMixin):
         self.listener_errors = 0  # exceptions of listeners (the dockers' refresh), caught: never raised to Krita
         self._needs_state = True  # the log file has no state event yet, or events went unwritten (Record off)
         self._log_failure = None  # (log folder, one line) when the last record could not be written there
-        self._settling = None  # (layer before, layer made active, until when): after an accepted layer change
 
     # Sessions ---------------------------------------------------------------------------------
 
@@ -108,7 +107,6 @@ class Runtime(FeedbackMixin):
         self.asked_generation = None
         self.asked_at = -RETRY_SECONDS
         self.suggestion = None
-        self._settling = None
         self.builder.cancel()
         self.watcher.reset(workspace.look())
         self._add({"t": 0.0 if resumed is None else self.now(), "state": workspace.state()})
@@ -237,20 +235,8 @@ class Runtime(FeedbackMixin):
         self.record_user_action(action)
 
     def look_at_brush(self):
-        for action in self.watcher.look(self._look()):
+        for action in self.watcher.look(self.workspace.look()):
             self.record_user_action(action)
-
-    def _look(self):
-        """The workspace's look; just after an accepted layer change, while Krita still shows the layer before as
-        active (``LAYER_SETTLE_SECONDS``), the active layer is taken as unknown: not the painter's switch back."""
-        look = self.workspace.look()
-        if self._settling is not None:
-            before, expected, until = self._settling
-            active = self.workspace.active_node()
-            if active is not None and active.uniqueId() == before and self.clock() < until:
-                return dict(look, layer=None)
-            self._settling = None
-        return look
 
     def record_user_action(self, action):
         """Log what the painter did, first; then a suggestion they passed over gets ``ignored`` feedback."""
@@ -294,7 +280,8 @@ class Runtime(FeedbackMixin):
 
     def _configure(self):
         if self.client is None:
-            self.client = ServerClient(self.settings.server_url, self.settings.token, timeout=REQUEST_TIMEOUT, thread_name="nep-krita-client")
+            self.client = ServerClient(self.settings.server_url, self.settings.token, timeout=REQUEST_TIMEOUT, thread_name="nep-krita-client",
+                                       max_answer_bytes=MAX_ANSWER_BYTES)
         elif (self.client.url, self.client.token) != (self.settings.server_url, self.settings.token):
             self.client.configure(self.settings.server_url, self.settings.token)
             self.asked_generation = None
@@ -445,19 +432,13 @@ class Runtime(FeedbackMixin):
                                                             brush=stroke.brush)))
             self.watcher.reset(self.workspace.look())  # the change is logged as the accepted action, not again as a user change
         else:
-            before = self.workspace.active_node()
-            self.workspace.made_active = None
             ok, why = self.workspace.apply(action)
             if not ok:
                 return self._refuse(suggestion, why)
             done = checks.known_part(action)
-            made = self.workspace.made_active  # a layer.new's or layer.switch's layer
-            if made is not None and before is not None and made.uniqueId() != before.uniqueId():
-                # Krita 5.1.5 shows a layer it just added as active only a moment later: until then, the layer before
-                # is not the painter switching back (a false layer.switch after every accepted layer.new)
-                self._settling = (before.uniqueId(), made.uniqueId(), self.clock() + LAYER_SETTLE_SECONDS)
-            # the change is logged as the accepted action, not again as a user change
-            self.watcher.reset(self.workspace.look(active=made))
+            # the change is logged as the accepted action, not again as a user change; a layer Krita shows as active
+            # only a moment later is the active one already (Workspace.active_node)
+            self.watcher.reset(self.workspace.look())
         t = self.now()
         self.write_feedback(t, suggestion, True, "accepted")
         index = self._add({"t": t, "action": done})

@@ -6,8 +6,13 @@ same code runs headless. Layers are the top-level layers, counted from the botto
 space counts them; the temporary layer of an Accept that merges a layer down is never one of them.
 """
 
+import time
+
 from .qt import QColor
 
+LAYER_SETTLE_SECONDS = 2.0
+"""How long after the plugin makes a layer active (an accepted ``layer.new`` or ``layer.switch``) Krita may still show
+the layer before as active: Krita 5.1.5 makes a layer just added active about a second later, not when asked."""
 OWN_LAYERS = ("NEP stroke",)  # painter.TEMPORARY_LAYER, while Accept merges a stroke down (the view cannot paint)
 
 
@@ -19,12 +24,13 @@ def color_name(managed_color):
 
 
 class Workspace:
-    def __init__(self, document, view=None, brush=None):
+    def __init__(self, document, view=None, brush=None, clock=time.monotonic):
         self.document = document
         self.view = view
         self.brush = dict(brush or {})
+        self.clock = clock  # seconds, monotonic
         self._active_id = None  # without a view, Document.activeNode() stays None: remember it here
-        self.made_active = None  # the layer the plugin last made active (Krita 5.1.5 may show it active a moment later)
+        self._settling = None  # (id of the layer shown before, id of the layer made active, until when)
 
     def canvas(self):
         return self.document.width(), self.document.height()
@@ -34,7 +40,20 @@ class Workspace:
         return [node for node in self.document.topLevelNodes() if node.name() not in OWN_LAYERS]
 
     def active_node(self):
-        """The layer the painter paints on (never the plugin's own)."""
+        """The layer the painter paints on: the one Krita shows as active (``shown_node``), except while Krita still
+        shows the layer before one the plugin made active (``LAYER_SETTLE_SECONDS``): then the layer it made active."""
+        shown = self.shown_node()
+        if self._settling is not None:
+            before, made, until = self._settling
+            if shown is not None and shown.uniqueId() == before and self.clock() < until:
+                layer = self.find(made)
+                if layer is not None:
+                    return layer
+            self._settling = None
+        return shown
+
+    def shown_node(self):
+        """The layer Krita shows as active (never the plugin's own)."""
         node = self.document.activeNode()
         if node is not None and node.name() not in OWN_LAYERS:
             return node
@@ -46,9 +65,21 @@ class Workspace:
         return paint[-1] if paint else None
 
     def set_active(self, node):
+        before = self.shown_node()
         self._active_id = node.uniqueId()
-        self.made_active = node
         self.document.setActiveNode(node)
+        if before is not None and before.uniqueId() != node.uniqueId():
+            self._settling = (before.uniqueId(), node.uniqueId(), self.clock() + LAYER_SETTLE_SECONDS)
+
+    def find(self, unique_id):
+        """The document's node with ``unique_id`` (at any depth), or None once it is removed."""
+        nodes = list(self.document.rootNode().childNodes())
+        while nodes:
+            node = nodes.pop()
+            if node.uniqueId() == unique_id:
+                return node
+            nodes.extend(node.childNodes())
+        return None
 
     def look(self, active=None):
         """``{"brush", "color", "size", "opacity", "eraser", "layers", "layer"}`` as they are now; with ``active``, as
