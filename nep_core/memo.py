@@ -1,7 +1,8 @@
-"""``BoundedMemo``: values a hot path computes again and again, remembered up to a limit."""
+"""``BoundedMemo`` and ``lru_cache_for_short_text``: values a hot path computes again and again, remembered up to a limit."""
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, Generic, Hashable, TypeVar
 
 V = TypeVar("V")
@@ -30,3 +31,24 @@ class BoundedMemo(Generic[V]):
 
     def __len__(self) -> int:
         return len(self._values)
+
+
+def lru_cache_for_short_text(maxsize: int, max_chars: int) -> Callable[[Callable], Callable]:
+    """``functools.lru_cache(maxsize)`` for calls whose string arguments hold at most ``max_chars`` characters in all;
+    a longer call is computed each time. An entry count alone bounds no memory when the keys are source text (one
+    line of minified code can be megabytes): this keeps the cache under ``maxsize * max_chars`` characters."""
+
+    def decorate(function: Callable) -> Callable:
+        cached = functools.lru_cache(maxsize=maxsize)(function)
+
+        @functools.wraps(function)
+        def call(*args):
+            if sum(len(arg) for arg in args if isinstance(arg, str)) > max_chars:
+                return function(*args)
+            return cached(*args)
+
+        call.cache_info = cached.cache_info  # type: ignore[attr-defined]
+        call.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+        return call
+
+    return decorate

@@ -18,3 +18,19 @@ def test_values_none_included_are_made_once_and_the_table_empties_at_its_limit()
     assert memo.get("c", lambda: make("c")) == "C" and len(memo) == 1  # full: emptied, then "c"
     memo.get("a", lambda: make("a"))
     assert made == ["a", "none", "b", "c", "a"]
+
+
+def test_short_text_calls_are_cached_and_long_ones_computed_each_time():
+    from nep_core.memo import lru_cache_for_short_text
+
+    calls = []
+
+    @lru_cache_for_short_text(maxsize=8, max_chars=10)
+    def shout(text: str, times: int) -> str:
+        calls.append(text)
+        return text.upper() * times
+
+    assert [shout("abc", 2), shout("abc", 2)] == ["ABCABC"] * 2 and calls == ["abc"]
+    long = "x" * 11
+    assert [shout(long, 1), shout(long, 1)] == [long.upper()] * 2 and calls == ["abc", long, long]
+    assert shout.cache_info().currsize == 1  # a long text is never kept: the cache holds at most 8 * 10 characters

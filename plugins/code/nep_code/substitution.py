@@ -10,17 +10,17 @@ rewriting a line token by token.
 from __future__ import annotations
 
 import difflib
-import functools
 import keyword
 import re
 
+from nep_core.memo import lru_cache_for_short_text
 from nep_code.tokenizer import TextCodec
 
 MAX_WIDENING = 8
 """Characters a substitution may take on around the changed piece (after whole words) to read uniquely."""
 
 
-@functools.lru_cache(maxsize=65536)  # the same edits are read again in every later prompt
+@lru_cache_for_short_text(maxsize=65536, max_chars=1024)  # the same edits are read again in every later prompt
 def find_substitution(old_line: str, new_line: str, codec: TextCodec) -> tuple[str, str] | None:
     """``(old, new)`` with ``substitute(old_line, old, new) == new_line``: the changed piece, found on the
     lines' tokens, without the space a word token starts with, and widened to whole words; None when

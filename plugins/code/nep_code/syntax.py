@@ -15,6 +15,8 @@ import threading
 import warnings
 from typing import Sequence
 
+from nep_core.memo import lru_cache_for_short_text
+
 LANGUAGES = {
     ".py": "python", ".pyi": "python", ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript",
     ".jsx": "javascript", ".ts": "typescript", ".tsx": "tsx", ".rs": "rust", ".go": "go", ".c": "c",
@@ -89,7 +91,7 @@ def fragment_parses(lines: Sequence[str], path: str) -> bool | None:
     return _fragment_parses("".join(lines), path)
 
 
-@functools.lru_cache(maxsize=16384)  # a region's windows are checked again at each suggestion
+@lru_cache_for_short_text(maxsize=4096, max_chars=16384)  # a region's windows are checked again at each suggestion
 def _fragment_parses(joined: str, path: str) -> bool | None:
     text = textwrap.dedent(joined)
     if language_of(path) != "python":

@@ -23,7 +23,9 @@ VOCAB_SIZE = 4096
 
 TOKENS_MEMO_SIZE = 100_000
 """Texts whose tokens a codec remembers (lines recur from one prompt to the next; about 15 MB for 50,000
-lines, the token strings interned); cleared when full."""
+lines, the token strings interned); cleared when full. Only texts of at most ``TOKENS_MEMO_CHARS`` characters are kept:
+a line of minified code can be megabytes."""
+TOKENS_MEMO_CHARS = 1024
 
 MAX_TRAINING_CHARS = 8_000_000
 """At most this much text trains the BPE (a few seconds on a CPU core)."""
@@ -90,6 +92,8 @@ class TextCodec:
             return []
         known = self._memo.get(text)
         if known is None:
+            if len(text) > TOKENS_MEMO_CHARS:
+                return self._tokenize(text)
             if len(self._memo) >= TOKENS_MEMO_SIZE:
                 self._memo.clear()
             known = self._memo[text] = tuple(map(sys.intern, self._tokenize(text)))
