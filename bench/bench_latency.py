@@ -243,7 +243,7 @@ def time_throughput(url: str, contexts, top_k: int, clients: int, requests: int)
 def main() -> None:
     parser = argument_parser(__doc__)
     parser.add_argument("--domain", required=True, help="the domain (`nep domains` lists them)")
-    parser.add_argument("--model", required=True, help="checkpoint folder, or ngram / repeat-last / most-frequent")
+    parser.add_argument("--model", required=True, help="checkpoint folder, or a baseline (ngram / repeat-last / most-frequent) fitted on the train split of --data")
     parser.add_argument("--requests", type=positive_int, default=200, help="timed requests per sequential phase")
     parser.add_argument("--warmup", type=non_negative_int, default=20, help="requests sent first in each sequential phase and not timed")
     parser.add_argument("--top-k", type=positive_int, default=3, help="suggestions asked for")

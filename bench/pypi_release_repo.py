@@ -112,6 +112,9 @@ def build(name: str, last: int, out: Path, index: str = INDEX) -> dict:
         raise NepError(f"{name}: no final release with a source distribution on {index.format(name=name)}")
     out.parent.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    building.chmod(0o777 & ~umask)  # a folder as mkdir makes it, not mkdtemp's private 0700
     try:
         summary = commit_releases(name, releases, building)
         if out.exists():

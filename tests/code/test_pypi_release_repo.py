@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import stat
 import subprocess
 import sys
 import tarfile
@@ -76,6 +78,9 @@ def test_releases_become_commits_in_version_order_that_the_git_collector_reads(t
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["releases"] == 3 and summary["last"]["version"] == "1.2"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o777 & ~umask  # not the temporary folder's private 0700
 
     log = subprocess.run(["git", "-C", str(out), "log", "--format=%s|%aI"], capture_output=True, text=True).stdout
     assert log.splitlines() == [
