@@ -276,6 +276,16 @@ def log_files(folder: str | os.PathLike) -> list[Path]:
     return sorted(found_log_files(folder))
 
 
+def session_id_of(path: Path) -> str | None:
+    """The session id in a log's header (its first line), or None where that is no readable header."""
+    try:
+        with open(path, "rb") as handle:
+            first = handle.readline(1 << 20)
+        return _parse_header(loads_finite(first.decode("utf-8"))).id
+    except (OSError, ValueError, RecursionError, AttributeError):  # AttributeError: a first line that is no object
+        return None
+
+
 def found_log_files(folder: Path) -> Iterator[Path]:
     """``log_files``, unsorted and as they are found (the first one comes without walking the whole folder)."""
     return (path for path in folder.rglob(f"*{LOG_SUFFIX}")

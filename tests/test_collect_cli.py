@@ -277,3 +277,19 @@ def test_a_folder_that_holds_session_logs_is_refused_unless_appending_and_replac
     assert again.returncode == 0 and again.stdout.replace(" \n", " ").splitlines()[0].endswith(f"; {out} now holds 8"), again.stderr
     assert again.stderr.replace("\n", "").strip() == (f"warning: 2 session log(s) already in {out} replaced by new ones with the same "
                                                        f"session id: {', '.join(sorted(before)[:2])}")
+
+
+def test_appending_a_session_held_under_another_file_name_replaces_it(tmp_path):
+    """With --append, a same-id log in a subfolder stayed beside the new one: a train on the folder then stopped on the duplicate id."""
+    from nep_core.sessionlog import log_files, session_id_of
+
+    out = tmp_path / "logs"
+    assert nep("collect", "--domain", "tags", "--source", "synthetic:2", "--out", str(out / "old")).returncode == 0
+    old = sorted(path.relative_to(out) for path in log_files(out))
+    again = nep("collect", "--domain", "tags", "--source", "synthetic:2", "--out", str(out), "--append")
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.replace("\n", "").strip() == (f"warning: 2 session log(s) already in {out} replaced by new ones with the same "
+                                                        f"session id: {', '.join(map(str, old))}")
+    now = log_files(out)
+    assert [path.parent for path in now] == [out, out] and len({session_id_of(path) for path in now}) == 2
+    assert nep("eval", "--domain", "tags", "--model", "repeat-last", "--data", str(out), "--split", "train").returncode == 0

@@ -40,7 +40,7 @@ def command(
     from nep_core.collector import CollectReport
     from nep_core.dataset import collect
     from nep_core.plugins import get_domain
-    from nep_core.sessionlog import log_files, write_sessions
+    from nep_core.sessionlog import found_log_files, log_files, session_id_of, write_sessions
 
     bundle = get_domain(domain)
     check_not_read(out, bundle, source)
@@ -50,6 +50,8 @@ def command(
     started = time.perf_counter()
     count = 0
     replaced = []
+    # with --append, a session already there under another file name (in a subfolder, say) is replaced too
+    held_ids = {session_id: path for path in found_log_files(out) if (session_id := session_id_of(path))} if append and out.is_dir() else {}
     with output_folder(out, "--out"):  # a failed collection leaves no files behind, nor a folder made for them
         sessions = collect(bundle, source, report, seed=seed)
         if limit > 0:
@@ -58,9 +60,13 @@ def command(
         try:
             count = write_sessions(staging, sessions)
             for written in sorted(staging.iterdir()):
-                if (out / written.name).exists():
-                    replaced.append(written.name)
-                os.replace(written, out / written.name)
+                target = out / written.name
+                same_id = held_ids.get(session_id_of(written))
+                if target.exists() or same_id is not None:
+                    replaced.append(str(same_id.relative_to(out)) if same_id is not None else written.name)
+                os.replace(written, target)
+                if same_id is not None and same_id != target:
+                    same_id.unlink(missing_ok=True)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     seconds = time.perf_counter() - started
@@ -74,9 +80,11 @@ def command(
                           markup=True, soft_wrap=True, highlight=False)
         raise typer.Exit(1)
     held = f"; {out} now holds {len(log_files(out))}" if append else ""
-    console.print(f"wrote {count} session{'' if count == 1 else 's'} to {out} in {seconds:.1f}s ({count / max(seconds, 1e-9):.1f} sessions/s){held}")
+    # one line each, never folded (rich folds at 80 columns in a pipe: a script reading them got half a line)
+    console.print(f"wrote {count} session{'' if count == 1 else 's'} to {out} in {seconds:.1f}s ({count / max(seconds, 1e-9):.1f} sessions/s){held}",
+                  soft_wrap=True)
     if counts:
-        console.print(counts)
+        console.print(counts, soft_wrap=True)
 
 
 def check_holds_no_logs(out: Path) -> None:
