@@ -7,6 +7,7 @@ its ticks and each pointer event while hatching, what its lookups in Krita's win
 Accept's painting of one more hatch line costs, through the view and by merging a layer down.
 """
 
+import statistics
 import time
 
 from krita import Krita
@@ -47,7 +48,7 @@ class PluginClock:
     def summary(self):
         def stats(values):
             ordered = sorted(values)
-            return {"count": len(ordered), "p50_ms": ordered[len(ordered) // 2], "max_ms": ordered[-1]} if ordered else None
+            return {"count": len(ordered), "p50_ms": statistics.median(ordered), "max_ms": ordered[-1]} if ordered else None
 
         return {name: stats(values) for name, values in self.times.items()}
 
@@ -89,7 +90,7 @@ def lookups(qwindow, repeats=10):
             started = time.perf_counter()
             found = lookup()
             times.append((time.perf_counter() - started) * 1000.0)
-        return {"median_ms": sorted(times)[repeats // 2], "found": found}
+        return {"median_ms": statistics.median(times), "found": found}
 
     canvases = {"now": timed(lambda: len(canvas_widgets(qwindow)[0])), "before": timed(lambda: len(canvases_before()))}
     tool = {"now": timed(lambda: active_tool(qwindow)), "before": timed(tool_before)}
@@ -114,7 +115,7 @@ def accept_costs(document, repeats=7):
                 _, _, layer = painter.merge_stroke(document, layer, painter.rasterize(line.points, line.color, line.size, canvas))
             document.waitForDone()
             times[way].append((time.perf_counter() - started) * 1000.0)
-    median = {way: sorted(values)[repeats // 2] for way, values in times.items()}
+    median = {way: statistics.median(values) for way, values in times.items()}
     return {"view": {"how": how, "p50_ms": median["view"]}, "merge": {"p50_ms": median["merge"]}, "repeats": repeats}
 
 
