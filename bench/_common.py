@@ -100,6 +100,16 @@ def machine(**extra) -> dict:
             "load_average": [round(value, 2) for value in os.getloadavg()], "commit": git_commit(), **extra}
 
 
+def memory_mb(pid: int | str = "self") -> dict[str, float]:
+    """Resident (``VmRSS``) and peak resident (``VmHWM``) memory of process ``pid`` in MiB (Linux /proc)."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            fields[name] = round(int(value.split()[0]) / 1024, 1)
+    return fields
+
+
 def progress(message: str) -> None:
     """A line of progress on stderr (stdout holds only the JSON)."""
     print(message, file=sys.stderr, flush=True)

@@ -23,23 +23,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
-    argument_parser, check_models, held_out_contexts, machine, non_negative_int, positive_int, progress, request_body,
-    run_clients, run_main, server_health, shares, start_server, stop_server, summary, use_test_domains,
+    argument_parser, check_models, held_out_contexts, machine, memory_mb, non_negative_int, positive_int, progress,
+    request_body, run_clients, run_main, server_health, shares, start_server, stop_server, summary, use_test_domains,
 )
 
 use_test_domains()
 
 PATHS = {"suggest": "/v1/suggest", "feedback": "/v1/feedback"}
-
-
-def memory_mb(pid: int) -> dict[str, float]:
-    """Resident and peak resident memory of process ``pid`` in MiB (Linux /proc)."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, value = line.partition(":")
-        if name in ("VmRSS", "VmHWM"):
-            fields[name] = round(int(value.split()[0]) / 1024, 1)
-    return fields
 
 
 def plans(contexts, clients: int, requests: int, top_k: int, feedback_every: int) -> list[list[tuple[str, bytes]]]:

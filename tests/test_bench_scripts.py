@@ -92,6 +92,37 @@ def test_the_synthetic_drawing_bench_times_odd_runs_after_an_untimed_warm_up(tmp
     assert figures["seconds_median"] == sorted(figures["seconds_all"])[1]
 
 
+SERVER_MEMORY_FIGURES = {
+    "bench", "domain", "where", "sessions", "size", "request_bytes", "warmup", "seconds", "accepts", "rss_mb_before", "rss_mb_after",
+    "rss_growth_mb", "rss_peak_mb", "rss_mb_caches_emptied", "rss_mb_after_malloc_trim", "history_cache", "speculation_cache",
+    "speculation", "machine",
+}
+
+
+def test_the_server_memory_bench_keeps_each_cache_within_its_byte_budget(tmp_path):
+    figures = bench("bench_server_memory.py", "--sessions", "4", "--size", "30000", "--budget", "100000", "--warmup", "1", home=tmp_path)
+    assert set(figures) == SERVER_MEMORY_FIGURES
+    assert (figures["where"], figures["sessions"], figures["size"]) == ("history", 4, 30000) and figures["request_bytes"] > 30000
+    assert figures["accepts"] == {"from_speculation": 4, "predicted_afresh": 0} and figures["speculation"]["hits"] == 4
+    assert 0 < figures["rss_mb_before"] <= figures["rss_peak_mb"] and figures["rss_mb_after"] <= figures["rss_peak_mb"]
+    for name in ("history_cache", "speculation_cache"):
+        cache = figures[name]  # three sessions of 30 KB fit in 100 KB, four do not: the first was dropped
+        assert cache["max_bytes"] == 100_000 and 90_000 < cache["kept_bytes"] <= 100_000 and cache["sessions"] == 3, cache
+    assert figures["history_cache"]["held_bytes"]["keys"] >= figures["history_cache"]["kept_bytes"]
+    assert figures["history_cache"]["held_bytes"]["events"] > 90_000  # the file, parsed
+    speculation = figures["speculation_cache"]["held_bytes"]
+    assert speculation["all"] > 90_000 and speculation["not_in_history_cache"] < 30_000  # the events are the history cache's
+
+
+def test_the_server_memory_bench_answers_a_session_over_the_budget_without_keeping_it(tmp_path):
+    figures = bench("bench_server_memory.py", "--sessions", "2", "--size", "150000", "--budget", "100000", "--where", "state",
+                    "--warmup", "0", home=tmp_path)
+    assert figures["accepts"] == {"from_speculation": 0, "predicted_afresh": 2} and figures["warmup"] == 0
+    assert figures["speculation_cache"]["sessions"] == figures["speculation_cache"]["kept_bytes"] == 0
+    assert figures["speculation_cache"]["held_bytes"] == {"all": 0, "not_in_history_cache": 0}
+    assert figures["history_cache"]["sessions"] == 2 and 0 < figures["history_cache"]["kept_bytes"] < 10_000  # the histories alone
+
+
 def test_the_latency_bench_shares_the_throughput_requests_out_exactly(monkeypatch):
     monkeypatch.syspath_prepend(str(REPO / "bench"))
     import bench_latency
@@ -144,6 +175,9 @@ BAD_INPUT = [
     ("bench_blender_verifier.py", "--repeats", "0"),
     ("bench_video_histories.py", "--model", "ngram", "--timelines", "no-such-folder"),
     ("pypi_release_repo.py", "hypothesis", "--last", "0", "--out", "no-such-folder"),
+    ("bench_server_memory.py", "--sessions", "0"),
+    ("bench_server_memory.py", "--where", "disk"),
+    ("bench_server_memory.py", "--budget", "1e6"),
 ]
 
 
