@@ -160,13 +160,19 @@ def default_data_dir(domain: Domain, progress=None) -> Path:
     report = CollectReport()
     if progress:
         progress(f"generating the default {domain.name} dataset ({domain.default_source}), once")
-    count = write_sessions(tmp, collect(domain, domain.default_source, report))
-    seconds = time.perf_counter() - started
-    (tmp / "DONE").write_text(f"sessions={count} seconds={seconds:.2f} source={domain.default_source}\n")
     try:
-        os.replace(tmp, folder)
-    except OSError:  # another process finished first
+        count = write_sessions(tmp, collect(domain, domain.default_source, report))
+        seconds = time.perf_counter() - started
+        (tmp / "DONE").write_text(f"sessions={count} seconds={seconds:.2f} source={domain.default_source}\n")
+        try:
+            os.replace(tmp, folder)
+        except OSError:
+            if not (folder / "DONE").exists():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # another process finished first
+    except BaseException:  # a Ctrl-C or an error part way: a partial copy is never read, nor resumed (collectors are seeded)
         shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return folder
 
 

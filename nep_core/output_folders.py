@@ -48,13 +48,16 @@ def make_output_file_folder(path: Path | None, option: str) -> None:
 @contextlib.contextmanager
 def output_folder(path: Path, option: str) -> Iterator[Path]:
     """``make_output_folder``, and the folder removed again if this made it and it is still empty as
-    the block ends (an error, a Ctrl-C, or nothing to write)."""
-    made = not path.exists()
-    make_output_folder(path, option)
+    the block ends (an error, a Ctrl-C, or nothing to write), with each parent this made for it that
+    is empty then too (``runs/`` of a default ``runs/<domain>``)."""
+    made = [folder for folder in (path, *path.parents) if not folder.exists()]  # the folder first, then outwards
     try:
+        make_output_folder(path, option)
         yield path
     finally:
-        if made:
-            with contextlib.suppress(OSError):  # only while it is empty
-                path.rmdir()
+        for folder in made:
+            try:
+                folder.rmdir()  # only while it is empty
+            except OSError:
+                break  # not empty (or not ours to remove): neither are the folders that hold it
 

@@ -237,3 +237,88 @@ def test_a_strategy_with_its_own_checkpoint_writer_keeps_it():
     for strategy in (SingleDeviceStrategy(device="cpu"), DDPStrategy()):
         use_durable_checkpoints(strategy)
         assert type(strategy.checkpoint_io) is DurableCheckpointIO
+
+
+def _snapshot(folder) -> dict:
+    """Every file under ``folder`` with its bytes and modification time."""
+    return {path.relative_to(folder).as_posix(): (path.read_bytes(), path.stat().st_mtime_ns)
+            for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def test_resume_of_a_finished_run_says_there_is_nothing_to_do_and_rewrites_nothing(tmp_path):
+    """`--resume` on a run that had trained all its steps trained nothing, yet exported the model, nep.json, loss.png and a
+    new logs/version_N again and printed the summary as if it had trained: now one line, status 0, nothing written."""
+    out = tmp_path / "run"
+    args = ["train", "--domain", "tags", "--data", "synthetic:40", "--preset", "tiny", "--max-steps", "4", "--val-every", "4",
+            "--batch-size", "8", "--threads", "1", "--out", str(out)]
+    trained = subprocess.run(nep_command(*args), capture_output=True, text=True, timeout=300)
+    assert trained.returncode == 0, trained.stderr
+    before = _snapshot(out)
+
+    resumed = subprocess.run(nep_command(*args, "--resume"), capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stderr == "" and resumed.stdout.count("\n") == 1, resumed.stdout + resumed.stderr
+    assert resumed.stdout == (f"nothing to do: {out} has already trained all 4 steps (--max-steps 4) and holds their model; "
+                              "pass --max-steps above 4 to train more\n")
+    assert _snapshot(out) == before
+
+    quiet = subprocess.run(nep_command(*args, "--resume", "--quiet"), capture_output=True, text=True, timeout=300)
+    assert quiet.returncode == 0 and quiet.stdout == resumed.stdout and quiet.stderr == "", quiet.stderr
+
+    (out / "nep.json").unlink()  # an export cut short (a crash, a Ctrl-C while it is written): --resume writes it again
+    exported = subprocess.run(nep_command(*args, "--resume", "--quiet"), capture_output=True, text=True, timeout=300)
+    assert exported.returncode == 0, exported.stderr
+    assert "trained tags" in exported.stdout and json.loads((out / "nep.json").read_text())["training"]["steps"] == 4
+
+
+def test_rl_resume_of_a_finished_run_says_there_is_nothing_to_do_and_rewrites_nothing(tmp_path, tags_domain):
+    from inference_helpers import save_random_checkpoint
+
+    from nep_core.errors import NepError
+    from nep_core.rl.config import PolicySettings, RLConfig
+    from nep_core.rl.run import rl
+
+    model = save_random_checkpoint(tmp_path / "sft", tags_domain)
+    out = tmp_path / "rl"
+    config = RLConfig(domain="tags", model=model, out=out, data="synthetic:20", max_steps=2, batch_size=2, val_every=2,
+                      threads=1, progress=False, policy=PolicySettings(num_generations=2, val_examples=4))
+    rl(config)
+    before = _snapshot(out)
+    with pytest.raises(NepError) as raised:
+        rl(dataclasses.replace(config, resume=True))
+    assert raised.value.exit_code == 0
+    assert str(raised.value) == (f"nothing to do: {out} has already trained all 2 steps (--max-steps 2) and holds their model; "
+                                 "pass --max-steps above 2 to train more")
+    assert _snapshot(out) == before
+    assert json.loads((rl(dataclasses.replace(config, resume=True, max_steps=3)) / "nep.json").read_text())["rl"]["steps"] == 3
+
+
+def test_ctrl_c_while_the_default_dataset_is_generated_leaves_neither_a_partial_dataset_nor_a_runs_folder(tmp_path):
+    """`nep train --domain D` with the default --out and data, stopped while it generates the domain's default dataset
+    on first use, left the sessions written so far in a hidden `$NEP_HOME/data/D/.default-KEY.PID.tmp` (never used:
+    the next build starts over) and an empty `runs/` (its `runs/D` was removed, the parent it made for it was not)."""
+    import os
+    import time
+
+    home, cwd = tmp_path / "home", tmp_path / "cwd"
+    cwd.mkdir()
+    env = dict(os.environ, NEP_HOME=str(home))
+    process = subprocess.Popen(nep_command("train", "--domain", "tags", "--preset", "tiny", "--max-steps", "2", "--threads", "1"),
+                               cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def written() -> list:
+        return list((home / "data").rglob("*.jsonl"))  # the last may be in the middle of being written
+
+    deadline = time.monotonic() + 120
+    try:
+        while process.poll() is None and time.monotonic() < deadline and len(written()) < 3:
+            time.sleep(0.01)
+        assert process.poll() is None and len(written()) >= 3, "the default dataset was never being written"
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130 and stderr.strip().endswith("interrupted") and "Traceback" not in stderr, stderr
+    assert list((home / "data" / "tags").iterdir()) == []
+    assert list(cwd.iterdir()) == []

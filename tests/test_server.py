@@ -59,6 +59,36 @@ def test_health_names_domain_model_and_version(client):
     assert body == {"status": "ok", "domain": "tags", "model": "innermost-close", "version": __version__}
 
 
+def _raw_request(url: str, request: str) -> bytes:
+    """Everything the server sends for ``request`` (sent as it is, with Connection: close), read to the end."""
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(url)
+    with socket.create_connection((where.hostname, where.port), timeout=30) as connection:
+        connection.sendall(request.encode("ascii"))
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    return received
+
+
+def test_head_on_health_answers_200_with_the_get_headers_and_no_body(server, client):
+    """`curl -I`, load balancers and container probes ask with HEAD: it answered 405 (FastAPI's @app.get takes GET only)."""
+    received = _raw_request(server.url, "HEAD /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    head, _, body = received.partition(b"\r\n\r\n")
+    status, *lines = head.decode("latin-1").split("\r\n")
+    assert status == "HTTP/1.1 200 OK", received
+    assert body == b""  # read to the close: nothing after the headers
+    headers = dict(line.lower().split(": ", 1) for line in lines)
+    got = client.get("/v1/health")
+    assert headers["content-type"] == got.headers["content-type"] == "application/json"
+    assert int(headers["content-length"]) == len(got.content)  # the length GET's body has, as HEAD promises
+    response = client.head("/v1/health")
+    assert response.status_code == 200 and response.content == b""
+    assert client.head("/v1/suggest").status_code == 405  # HEAD only where GET is
+
+
 def test_suggest_returns_only_checked_suggestions(client, tags_domain):
     response = client.post("/v1/suggest", json={"session": "s-1", "history": HISTORY})
     assert response.status_code == 200, response.text
@@ -393,6 +423,8 @@ def test_the_right_token_is_let_in(token_server):
     with httpx.Client(base_url=token_server.url, headers={"Authorization": f"Bearer {TOKEN}"}) as http:
         assert http.post("/v1/suggest", json={"session": "s", "history": HISTORY}).status_code == 200
         assert http.get("/v1/health").status_code == 200
+        assert http.head("/v1/health").status_code == 200
+    assert httpx.head(f"{token_server.url}/v1/health").status_code == 401  # HEAD needs the token as GET does
     schema = httpx.get(f"{token_server.url}/openapi.json").json()
     validate_openapi_spec(schema)
     assert schema["components"]["securitySchemes"]["bearer"] == {"type": "http", "scheme": "bearer"}

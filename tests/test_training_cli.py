@@ -240,3 +240,25 @@ def test_an_out_under_a_file_is_the_one_line_error_collect_gives(tmp_path):
         assert result.returncode == 2, result.stderr
         assert result.stderr.strip() == f"error: --out {afile / 'sub'} cannot be made: {afile} is a file; pass a folder", result.stderr
     assert afile.read_text() == ""
+
+
+def test_an_output_folder_left_empty_goes_with_the_parents_made_for_it(tmp_path):
+    """A run stopped before writing into its --out removed the folder but not the parents it had made for it:
+    `nep train --domain D` interrupted while it read its data left an empty `runs/` behind."""
+    from nep_core.output_folders import output_folder
+
+    with pytest.raises(KeyboardInterrupt):
+        with output_folder(tmp_path / "runs" / "deeper" / "tags", "--out"):
+            raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+
+    (tmp_path / "runs").mkdir()
+    with output_folder(tmp_path / "runs" / "deeper" / "tags", "--out"):
+        (tmp_path / "runs" / "notes.txt").write_text("mine")  # something else in a parent it made keeps the parent
+        (tmp_path / "runs" / "deeper" / "other").mkdir()
+    assert sorted(path.name for path in (tmp_path / "runs").iterdir()) == ["deeper", "notes.txt"]
+    assert [path.name for path in (tmp_path / "runs" / "deeper").iterdir()] == ["other"]
+
+    with output_folder(tmp_path / "out" / "run", "--out") as made:
+        (made / "written").write_text("")
+    assert (tmp_path / "out" / "run" / "written").exists()

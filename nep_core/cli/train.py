@@ -108,8 +108,9 @@ def command(
 
 
 def run_and_summarize(run: Callable[[Any], Path], config: Any, summary: Callable[[Path], None]) -> None:
-    """``run(config)``; an interruption says how to resume and exits 130; rank 0 prints ``summary``."""
-    from nep_core.training.run import TrainingInterrupted, launched_rank
+    """``run(config)``; an interruption says how to resume and exits 130; a ``--resume`` of a finished run says
+    there is nothing to do in one line and exits 0; rank 0 prints ``summary``."""
+    from nep_core.training.run import AlreadyTrained, TrainingInterrupted, launched_rank
 
     try:
         folder = run(config)
@@ -117,6 +118,10 @@ def run_and_summarize(run: Callable[[Any], Path], config: Any, summary: Callable
         if launched_rank() == 0:
             err_console.print(f"[yellow]interrupted:[/yellow] {stopped}", markup=True, soft_wrap=True, highlight=False)
         raise typer.Exit(stopped.exit_code) from None
+    except AlreadyTrained as finished:
+        if launched_rank() == 0:
+            console.print(str(finished), markup=False, soft_wrap=True, highlight=False)
+        raise typer.Exit(finished.exit_code) from None
     if launched_rank() == 0:
         summary(folder)
 

@@ -1,7 +1,8 @@
 """The local suggestion server: ``create_app(domain, predictor, data_dir=...)`` builds the FastAPI app.
 
 ``POST /v1/suggest`` answers checked suggestions for a session's history, ``POST /v1/feedback``
-appends what the user did with them to the session's log, ``GET /v1/health`` says what is served.
+appends what the user did with them to the session's log, ``GET /v1/health`` says what is served (and
+``HEAD /v1/health`` answers as GET without the body, for health checks).
 Predictions and fsyncs run in threads, so they never block the event loop, and feedback has threads
 of its own, so a burst of slow writes never takes the ones suggestions need; a suggest request
 takes its place in its session's order on the loop, as it arrives (``nep_core.server.gate``), and
@@ -265,6 +266,10 @@ def create_app(
             speculation=SpeculationStats(**service.speculations.snapshot()),
         )
 
+    # HEAD, as `curl -I`, load balancers and probes ask: FastAPI's routes answer only the methods they
+    # name (GET alone is a 405 for HEAD, unlike Starlette's), so the same endpoint answers it, with GET's
+    # headers; the HTTP server sends no body for HEAD. Left out of the schema: HEAD is implied by GET.
+    app.add_api_route(HEALTH_PATH, health, methods=["HEAD"], response_model=HealthResponse, include_in_schema=False)
     return app
 
 

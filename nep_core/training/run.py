@@ -29,6 +29,14 @@ class TrainingInterrupted(NepError):
     exit_code = 130
 
 
+class AlreadyTrained(NepError):
+    """``--resume`` of a run that has trained all its ``--max-steps`` and exported its model: there is
+    nothing to do, and nothing is written. Not a failure (status 0): ``nep train`` and ``nep rl`` print
+    the message as their result."""
+
+    exit_code = 0
+
+
 @dataclass
 class RunPlan:
     """What the settings resolve to: the domain, the model source, the folder, where to resume from."""
@@ -133,11 +141,18 @@ def resume_or_check_fresh(
 ) -> Path | None:
     """The checkpoint to resume from (its run must have the same ``settings`` on ``keys``, and be
     readable and short of ``max_steps``), or None for a new run, after checking that it would
-    overwrite neither a resumable run, nor other files, nor the model ``starts_from``."""
+    overwrite neither a resumable run, nor other files, nor the model ``starts_from``.
+
+    A run that has trained all ``max_steps`` and exported their model raises AlreadyTrained; one whose
+    export is missing (a crash or a Ctrl-C while it was written) resumes, which writes it again."""
     if resume:
         newest = folder.resume_checkpoint()
         folder.check_resumable(settings, *([keys] if keys else []))
-        folder.check_resume_point(newest, max_steps)
+        step = folder.check_resume_point(newest, max_steps)
+        section = "rl" if "model" in settings else "training"  # what an `nep rl` run's nep.json records its steps in
+        if step == max_steps and folder.exported_steps(section) == step:
+            raise AlreadyTrained(f"nothing to do: {folder.root} has already trained all {step} steps (--max-steps {max_steps}) "
+                                 f"and holds their model; pass --max-steps above {step} to train more")
         return newest
     if rank == 0:
         folder.check_fresh(starts_from)

@@ -73,9 +73,9 @@ class RunFolder:
             )
         return max(checkpoints, key=lambda path: (path.stat().st_mtime_ns, path.name == "last.ckpt"))
 
-    def check_resume_point(self, newest: Path, max_steps: int) -> None:
-        """A one-line NepError if the checkpoint ``newest`` cannot be read (cut short by a full disk or a
-        crash; it names a readable older one) or if ``max_steps`` is below the step it was saved at."""
+    def check_resume_point(self, newest: Path, max_steps: int) -> int:
+        """The step the checkpoint ``newest`` was saved at; a one-line NepError if it cannot be read (cut
+        short by a full disk or a crash; it names a readable older one) or if ``max_steps`` is below that step."""
         try:
             step = checkpoint_step(newest)
         except NepError as error:
@@ -88,6 +88,17 @@ class RunFolder:
         if max_steps < step:
             raise NepError(f"{self.root} has already trained {step} steps, so --max-steps {max_steps} leaves nothing to train; "
                            f"pass --max-steps above {step} to train more")
+        return step
+
+    def exported_steps(self, section: str) -> int | None:
+        """The steps of the model exported at the root, as its ``nep.json`` records them in ``section``
+        (``training``; ``rl`` for an ``nep rl`` run); None when there is no whole export: none yet, or one
+        cut short (``save_checkpoint`` writes ``nep.json`` last and removes it first), or an unreadable one."""
+        try:
+            steps = json.loads((self.root / META_FILE).read_text(encoding="utf-8"))[section]["steps"]
+        except (OSError, ValueError, RecursionError, LookupError, TypeError):
+            return None
+        return steps if type(steps) is int else None
 
     def check_fresh(self, starts_from: Path | None = None) -> None:
         """A new run must not overwrite the model it starts from, a run that can be resumed, or files
