@@ -7,8 +7,8 @@ session in both keeps the app's events and gains the server's feedback records, 
 they are read (a copy of ``$NEP_HOME`` as FOLDER holds both); a second app log of one session is
 reported and skipped. A bad log line is
 reported as ``file:line: reason`` and skipped; a log that cannot be read, or that belongs to another
-domain, is counted, reported and skipped. A domain's subclass checks each session's actions in
-:meth:`AppLogCollector.check`, reporting a bad one with the ``file:line`` it is given.
+domain, is counted, reported and skipped. A domain's subclass checks each session's actions, once
+merged, in :meth:`AppLogCollector.check`, reporting a bad one with the ``file:line`` it is given.
 """
 
 from __future__ import annotations
@@ -44,11 +44,13 @@ def located_events(session: Session, path: Path, lines: list[int]) -> list[tuple
     return [(f"{path}:{lines[index] if index < len(lines) else '?'}", event) for index, event in enumerate(session.events)]
 
 
-def merge_feedback(recorded: Session, server: Session) -> Session:
-    """The app's session with the server's feedback records added, in time order."""
-    known = {json.dumps(event.to_json(), sort_keys=True) for event in recorded.events}
-    extra = [event for event in server.events if event.feedback is not None and json.dumps(event.to_json(), sort_keys=True) not in known]
-    return replace(recorded, events=sorted([*recorded.events, *extra], key=lambda event: event.t))
+def merge_feedback(recorded: list[tuple[str, Event]], server: list[tuple[str, Event]]) -> list[tuple[str, Event]]:
+    """The app's located events with the server's feedback records added, in time order (the server's
+    copies of the app's actions are left out: the app's own are the record)."""
+    known = {json.dumps(event.to_json(), sort_keys=True) for _, event in recorded}
+    extra = [(where, event) for where, event in server
+             if event.feedback is not None and json.dumps(event.to_json(), sort_keys=True) not in known]
+    return sorted([*recorded, *extra], key=lambda located: located[1].t)
 
 
 def is_server_log(session: Session | None) -> bool:
@@ -80,24 +82,26 @@ class AppLogCollector(Collector):
         if not folders or not folders[0].exists():
             where = argument or " or ".join(str(folder) for folder in defaults)
             raise NepError(f"{self.name}: no session logs at {where}; record some with {self.recorder}, or pass {self.name}:FOLDER")
-        sessions: dict[str, Session] = {}
+        sessions: dict[str, tuple[Session, list[tuple[str, Event]]]] = {}
         for folder in folders:
             files: dict[str, Path] = {}
-            for path, session in self.read(folder, report):
+            for path, session, located in self.read_located(folder, report):
                 earlier = sessions.get(session.id)
-                if session.id in files and not (is_server_log(session) or is_server_log(earlier)):
+                if session.id in files and not (is_server_log(session) or is_server_log(earlier and earlier[0])):
                     # two app logs of one folder claim one session: a copy, or a client's bug
                     report.count("logs of a session already read (skipped)")
                     report.warn(f"{path}:1: session '{session.id}' was read from {files[session.id]} already; file skipped")
                     continue
                 files[session.id] = path
                 if earlier is None:
-                    sessions[session.id] = session
+                    sessions[session.id] = (session, located)
                 else:
                     report.count("sessions also in the feedback logs (merged)")
-                    app_first = not is_server_log(earlier) or is_server_log(session)
-                    sessions[session.id] = merge_feedback(earlier, session) if app_first else merge_feedback(session, earlier)
-        for session in sessions.values():
+                    app, server = (earlier, (session, located)) if not is_server_log(earlier[0]) or is_server_log(session) else ((session, located), earlier)
+                    sessions[session.id] = (app[0], merge_feedback(app[1], server[1]))
+        for session, located in sessions.values():
+            # checked once merged: the server's copies of the app's actions, never kept, are not reported
+            session = self.check(replace(session, events=[event for _, event in located]), located, report)
             report.count("sessions")
             if self.counted is not None:
                 name, kind = self.counted
@@ -107,6 +111,12 @@ class AppLogCollector(Collector):
     def read(self, folder: Path, report: CollectReport) -> Iterable[tuple[Path, Session]]:
         """``(log file, checked session)`` for each session of this domain in ``folder``; the rest is
         counted and reported."""
+        for path, session, located in self.read_located(folder, report):
+            yield path, self.check(session, located, report)
+
+    def read_located(self, folder: Path, report: CollectReport) -> Iterable[tuple[Path, Session, list[tuple[str, Event]]]]:
+        """``(log file, session, its events with their file:line)`` for each session of this domain in ``folder``,
+        not yet checked; the rest is counted and reported."""
         for path in log_files(folder):
             read_report = ReadReport()
             try:
@@ -122,7 +132,7 @@ class AppLogCollector(Collector):
                 report.count("logs of another domain (skipped)")
                 report.warn(f"{path}:1: session of domain '{session.domain}', not '{self.domain}'; file skipped")
                 continue
-            yield path, self.check(session, located_events(session, path, read_report.event_lines), report)
+            yield path, session, located_events(session, path, read_report.event_lines)
 
     def check(self, session: Session, located: list[tuple[str, Event]], report: CollectReport) -> Session:
         """``session`` less what the domain refuses; ``located`` pairs each event with its ``file:line``

@@ -91,6 +91,21 @@ def test_default_folders_merge_the_servers_feedback_in_time_order(tmp_path: Path
     assert len(by_id["a1"].actions()) == 2  # the feedback log's copy of the app's events is not added twice
 
 
+def test_the_servers_copy_of_an_app_action_is_not_checked_again(tmp_path: Path, monkeypatch) -> None:
+    """The feedback log's copy of the user's action was checked as a session of its own before the merge left it out: the
+    code domain reported each ignored suggestion's edit as one that does not apply (no file before it in that log)."""
+    monkeypatch.setenv("NEP_HOME", str(tmp_path))
+    app = write_app_log(tmp_path / "logs" / "tags")
+    far = {"kind": "move", "args": {"steps": 9}}  # the app's line 5, which the check drops
+    store = FeedbackStore(tmp_path / "feedback", "tags")
+    server = store.append("a1", feedback_records(t=2.0, accepted=False, suggestion=MOVE, shown_at=1.2, request_id="r1", actual=far))
+    store.close()
+    (session,), report = collect("")
+    assert [warning for warning in report.warnings if "too far" in warning] == [f"{app}:5: too far; move dropped"], (server, report.warnings)
+    assert [event.t for event in session.events if event.action is not None] == [1.0, 3.0]
+    assert sum(event.feedback is not None for event in session.events) == 1
+
+
 def test_a_second_log_of_one_session_in_one_folder_is_reported_not_merged_silently(tmp_path: Path) -> None:
     import shutil
 
