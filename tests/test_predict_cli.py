@@ -53,6 +53,14 @@ def test_predict_table_with_a_baseline(session_log, tmp_path):
     assert "close @ " in result.stdout or "write (word=" in result.stdout
 
 
+def test_a_baseline_says_it_generates_the_default_data_on_a_fresh_home(session_log, tmp_path, monkeypatch):
+    """`nep serve --model ngram` (and predict) was silent for minutes while it generated the code domain's default data."""
+    monkeypatch.setenv("NEP_HOME", str(tmp_path / "fresh"))
+    first, again = (nep("predict", "--domain", "tags", "--model", "ngram", "--session", str(session_log)) for _ in range(2))
+    assert first.returncode == again.returncode == 0, first.stderr
+    assert "generating the default tags dataset (" in first.stderr and "generating" not in again.stderr
+
+
 def test_predict_user_errors_are_one_line(checkpoint, session_log, tmp_path, tags_domain):
     other_session = write_session(tmp_path / "other.jsonl", Session(id="o", domain="krita", events=[]))
     other_model = save_random_checkpoint(tmp_path / "other-model", tags_domain, meta_domain="krita")

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from nep_core.cli.common import console, domain_option, location_model_option, model_option, warn
+from nep_core.cli.common import console, domain_option, info, location_model_option, model_option, warn
 from nep_core.cli.evaluate import MAX_TOP_K, check_top_k, load_model
 from nep_core.errors import NepError
 
@@ -56,7 +56,7 @@ def command(
     if problem:
         raise NepError(f"{session}:{problem}")
     if is_baseline(model) and location_model is None:
-        predictor = load_predictor(model, bundle, train_examples_for(bundle, data))
+        predictor = load_predictor(model, bundle, train_examples_for(bundle, data, progress=info))
     else:
         if data is not None and not is_baseline(model):  # a baseline with --location-model is refused below instead
             warn(f"--data is only used to fit a baseline; ignored for the model in {model}")

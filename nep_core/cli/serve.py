@@ -109,7 +109,7 @@ def command(
         train_examples = None
         if single_baseline:
             info(f"fitting the {model} baseline on {data or f'the default {domain} data'}")
-            train_examples = train_examples_for(bundle, data)
+            train_examples = train_examples_for(bundle, data, progress=info)
         else:
             info(f"loading the model in {label} ({placement[0]}, {str(placement[1]).removeprefix('torch.')})")
         predictor = load_predictor(model, bundle, train_examples, location_model=location_model, device=placement[0], dtype=placement[1])

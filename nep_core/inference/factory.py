@@ -41,12 +41,13 @@ def make_baseline(spec: str, domain: Domain) -> BaselinePredictor:
     raise NepError(f"'{spec}' is not a baseline (choose from: {', '.join(BASELINES)}, ngram:ORDER)")
 
 
-def train_examples_for(domain: Domain, data: str | os.PathLike | None = None) -> list[Example]:
-    """The train split's examples of ``data`` (default: the domain's default dataset), as training sees them."""
+def train_examples_for(domain: Domain, data: str | os.PathLike | None = None, progress=None) -> list[Example]:
+    """The train split's examples of ``data`` (default: the domain's default dataset, generated on first use, which
+    ``progress`` hears of), as training sees them."""
     from nep_core.dataset import load_sessions
     from nep_core.examples import build_examples, split_sessions
 
-    sessions, _ = load_sessions(domain, data)
+    sessions, _ = load_sessions(domain, data, progress=progress)
     examples, _ = build_examples(split_sessions(sessions, domain.examples), domain)
     return examples["train"]
 
