@@ -198,6 +198,20 @@ def test_a_dismissal_drops_the_speculation(servers):
     assert ask(speculating, "dismiss", [*HISTORY, accepted(first, 5.0)])["speculative"] is False
 
 
+def test_feedback_on_an_earlier_answers_suggestion_keeps_the_newest_answers_speculation(servers):
+    """An editor sends `ignored` for the suggestion the user typed over a moment after the next answer came: that
+    dropped every speculation of the session, so the next accept was predicted afresh."""
+    speculating, _ = servers
+    first = ask(speculating, "typed-over", HISTORY)
+    settle(speculating)
+    older = {"kind": "write", "args": {"word": "z"}}  # the suggestion of an answer before, not one of this answer's
+    assert older not in [item["action"] for item in first["suggestions"]]
+    feedback = httpx.post(f"{speculating.url}/v1/feedback", json={"session": "typed-over", "suggestion": older, "accepted": False,
+                                                                   "outcome": "ignored", "t": 4.2})
+    assert feedback.status_code == 200, feedback.text
+    assert ask(speculating, "typed-over", [*HISTORY, accepted(first, 5.0)])["speculative"] is True
+
+
 def test_health_counts_speculations_hits_and_misses(servers):
     speculating, _ = servers
     before = httpx.get(f"{speculating.url}/v1/health").json()["speculation"]

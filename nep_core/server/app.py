@@ -214,9 +214,10 @@ def create_app(
     def write_feedback(request: FeedbackRequest) -> FeedbackResponse:
         events = parse_history(request.history, space, max_events=max_history_events, max_depth=max_json_depth,
                                state_problem=domain.encoder.state_problem)
-        suggestion = actual = None
+        suggestion = actual = suggested = None
         if request.suggestion is not None:
-            suggestion = parse_action(request.suggestion, space, "suggestion", max_depth=max_json_depth).to_json()
+            suggested = parse_action(request.suggestion, space, "suggestion", max_depth=max_json_depth)
+            suggestion = suggested.to_json()
         if request.actual is not None:
             actual = parse_action(request.actual, space, "actual", max_depth=max_json_depth).to_json()
         if problem := outcome_problem(request.outcome, request.accepted):
@@ -238,7 +239,7 @@ def create_app(
             reason=request.reason,
         )
         if not request.accepted:
-            service.speculations.discard(request.session)
+            service.speculations.discard(request.session, suggested)
         try:
             path = store.append(request.session, records)
         except StoreClosed:

@@ -27,7 +27,8 @@ Bounds: at most ``SpeculationSettings.suggestions`` speculations per session, ke
 speculation's bytes are its request's history records and explicit state, marshalled (the history
 cache's keys give the history's for free); a session's speculations share them. A session's
 speculations are replaced
-by its next request, whatever it holds, and dropped on negative feedback. Speculations run one at a
+by its next request, whatever it holds; negative feedback drops the one that accepts the suggestion
+turned down (all of them when the feedback names none). Speculations run one at a
 time on one background thread, and only once no request has been open for ``SpeculationSettings.quiet``
 seconds (``PredictorGate.background``);
 a model's speculation stops before its next decoding step as soon as a request waits
@@ -281,8 +282,28 @@ class SpeculativeCache:
         """The bytes the kept speculations hold (at most ``max_bytes``)."""
         return self._bytes
 
-    def discard(self, session: str) -> None:
-        for speculation in self.take(session):
+    def discard(self, session: str, turned_down: Action | None = None) -> None:
+        """Drop the session's speculations; with ``turned_down`` (a suggestion the user did not take), only the one
+        that accepts it: feedback on an earlier answer's suggestion (an editor sends ``ignored`` a moment after the
+        next answer came) keeps the speculations of the newest answer."""
+        with self._condition:
+            if turned_down is None:
+                dropped = self.take(session)
+            else:
+                held = self._sessions.get(session, [])
+                written = as_written(_as_suggested(turned_down))
+                dropped = [speculation for speculation in held if as_written(_as_suggested(speculation.accepted)) == written]
+                if dropped:
+                    kept = [speculation for speculation in held if all(speculation is not other for other in dropped)]
+                    self._events -= sum(len(speculation.base) for speculation in dropped)
+                    self._bytes += held_bytes(kept) - held_bytes(held)
+                    for speculation in dropped:
+                        self._queue.pop(id(speculation), None)
+                    if kept:
+                        self._sessions[session] = kept
+                    else:
+                        del self._sessions[session]
+        for speculation in dropped:
             speculation.drop()
 
     def submit(self, speculations: Sequence[Speculation]) -> None:
