@@ -56,9 +56,10 @@ local function suggested(action, probability)
   return { action = action, probability = probability or 0.9, confidence = probability or 0.9 }
 end
 
--- The text of the suggestion's marks in the current buffer: virtual text, then virtual lines.
+-- The text of the suggestion's marks in the current buffer: virtual text, then virtual lines, and
+-- whether any virtual lines are drawn above their line.
 local function marks()
-  local texts, lines = {}, {}
+  local texts, lines, above = {}, {}, false
   for _, mark in ipairs(vim.api.nvim_buf_get_extmarks(0, require("nep.display").namespace, 0, -1, { details = true })) do
     for _, chunk in ipairs(mark[4].virt_text or {}) do
       texts[#texts + 1] = chunk[1]
@@ -66,8 +67,37 @@ local function marks()
     for _, line in ipairs(mark[4].virt_lines or {}) do
       lines[#lines + 1] = line[1][1]
     end
+    above = above or mark[4].virt_lines_above == true
   end
-  return { text = table.concat(texts, "|"), lines = lines }
+  return { text = table.concat(texts, "|"), lines = lines, above = above }
+end
+
+-- What the screen shows now (headless Neovim keeps its grid): one string a row, trailing blanks cut.
+local function screen()
+  vim.cmd("redraw")
+  local rows = {}
+  for row = 1, vim.o.lines - vim.o.cmdheight - 1 do
+    local chars = {}
+    for column = 1, vim.o.columns do
+      chars[column] = vim.fn.screenstring(row, column)
+    end
+    rows[row] = (table.concat(chars):gsub("%s+$", ""))
+  end
+  return rows
+end
+
+-- Ask the crafted server now, once nothing else is on its way, and wait for the answer to `suggestions`.
+local function ask(suggestions)
+  settle()
+  answer_with(suggestions)
+  require("nep").request()
+  settle()
+end
+
+-- A suggested edit of the file being driven.
+local function change(line, delete, insert)
+  return suggested({ kind = "edit", target = { file = os.getenv("NEP_DRIVER_FILE"), line = line },
+    args = { delete = delete, insert = insert } })
 end
 
 -- End the edit being typed, and wait for the request the change started to be answered or to fail.
@@ -92,6 +122,9 @@ local ok, err = pcall(function()
   nep.setup({ server = os.getenv("NEP_DRIVER_SERVER"), debounce_ms = 30, merge_ms = 600000, timeout_ms = 5000,
     max_history_events = scenario == "record" and 3 or 64, feedback_history = scenario == "insert" or scenario == "budget",
     min_confidence = scenario == "unsure" and 1 or nil, max_file_bytes = scenario == "record" and 1000 or nil })
+  if scenario == "slow" then
+    require("nep.config").options.timeout_ms = 300 -- the crafted server takes a second
+  end
   vim.cmd("edit " .. vim.fn.fnameescape(os.getenv("NEP_DRIVER_FILE")))
   local recorder = require("nep.recorder")
   result.session = recorder.session
@@ -208,11 +241,13 @@ local ok, err = pcall(function()
     type_keys("<Tab>") -- applies it
     step.after = buffer_text()
     step.accepted = nep.counts.accepted
-  elseif scenario == "hostile" then
+  elseif scenario == "hostile" or scenario == "slow" then
     -- a crafted answer (the test's fake server): nothing may be shown, opened, run or sent
+    vim.v.errmsg = ""
     type_keys("1GwcwBaseParser<Esc>")
     step_done()
-    local step = { shown = nep.visible(), answers = nep.counts.answers, errors = nep.counts.errors }
+    local step = { shown = nep.visible(), answers = nep.counts.answers, errors = nep.counts.errors,
+      unsure = nep.counts.unsure, status = nep.status(), errmsg = vim.v.errmsg }
     type_keys("<Tab>")
     type_keys("<Tab>")
     local names = {}
@@ -254,12 +289,6 @@ local ok, err = pcall(function()
     -- long.py has 100 lines and the window shows about 20: an edit is on screen before a key applies it
     vim.o.hidden = true
     vim.cmd("edit other.py | edit long.py")
-    local function ask(suggestions)
-      settle()
-      answer_with(suggestions)
-      nep.request()
-      settle()
-    end
     local function edit(line, insert)
       return suggested({ kind = "edit", target = { file = "long.py", line = line }, args = { delete = 1, insert = insert } })
     end
@@ -307,6 +336,169 @@ local ok, err = pcall(function()
     type_keys("<Tab>")
     look("jump elsewhere", 3)
     settle()
+  elseif scenario == "edges" then
+    -- e.py has 30 lines; a 24-line screen. Each look records what the screen shows.
+    vim.o.lines, vim.o.columns = 24, 80
+    local function look(case)
+      result.steps[#result.steps + 1] = { case = case, text = buffer_text(), shown = nep.visible(), marks = marks(),
+        screen = screen(), top = vim.fn.line("w0"), cursor = vim.api.nvim_win_get_cursor(0)[1] }
+    end
+    local function tab_until_applied(case)
+      look(case)
+      for _ = 1, 2 do
+        if nep.visible() then
+          type_keys("<Tab>")
+          look(case)
+        end
+      end
+    end
+    -- an insertion above line 1, the cursor on line 2 and the window at the top
+    type_keys("2G")
+    ask({ change(1, 0, "import os\n") })
+    tab_until_applied("above line 1")
+    vim.cmd("silent undo")
+    -- the same with line 1 scrolled off: the first <Tab> brings it into view
+    type_keys("30Gzb")
+    ask({ change(1, 0, "import os\n") })
+    tab_until_applied("above line 1, scrolled")
+    vim.cmd("silent undo")
+    -- a pure deletion, and a replacement of the last line
+    type_keys("12G")
+    ask({ change(13, 2, "") })
+    tab_until_applied("deletion")
+    vim.cmd("silent undo")
+    type_keys("29G")
+    ask({ change(30, 1, "v30 = 'last'\n") })
+    tab_until_applied("last line")
+  elseif scenario == "save" then
+    -- :w while a suggestion is shown changes 'changedtick' but not the text
+    type_keys("5G")
+    ask({ change(6, 1, "v6 = 'saved'\n") })
+    local step = { shown = nep.visible() }
+    result.steps[1] = step
+    vim.cmd("write")
+    step.shown_after_write = nep.visible()
+    type_keys("<Tab>")
+    step.text = buffer_text()
+    vim.cmd("silent undo")
+    -- a write while the answer is on its way
+    settle()
+    answer_with({ change(8, 1, "v8 = 'after a write'\n") })
+    type_keys("7G")
+    nep.request()
+    vim.cmd("write")
+    settle()
+    step.answered_after_write = nep.visible() and nep.shown.action or false
+    -- a suggestion that no longer fits its buffer when the key is pressed: the key does what it does without NEP
+    if nep.shown then
+      nep.shown.version, nep.shown.tick = -1, -1
+    end
+    type_keys("A<Tab><Esc>")
+    step.line7 = vim.fn.getline(7)
+  elseif scenario == "reload" then
+    -- the file is made shorter on disk and read again while a suggestion for its line 13 is shown
+    type_keys("12G")
+    ask({ change(13, 1, "v13 = 'x'\n") })
+    local step = { shown = nep.visible(), errors = {} }
+    result.steps[1] = step
+    vim.fn.writefile({ "a = 1", "b = 2" }, os.getenv("NEP_DRIVER_FILE"))
+    vim.v.errmsg = ""
+    vim.cmd("edit!")
+    for _, keys in ipairs({ "j", "k", "G", "gg" }) do
+      local moved, why = pcall(type_keys, keys)
+      local fired, fired_why = pcall(vim.cmd, "doautocmd CursorMoved")
+      step.errors[#step.errors + 1] = not moved and tostring(why) or (not fired and tostring(fired_why)) or nil
+    end
+    vim.wait(50)
+    step.errmsg, step.shown_after, step.marks, step.text = vim.v.errmsg, nep.visible(), marks(), buffer_text()
+    type_keys("1GAz<Esc>")
+    recorder.flush_all()
+  elseif scenario == "pum" then
+    -- the completion menu is open (<C-n> in Insert mode) when a suggestion is shown: <Tab> is the menu's
+    vim.o.completeopt = "menu"
+    answer_with({ change(3, 1, "x = 3\n") })
+    local step, tries = {}, 0
+    result.steps[1] = step
+    local function press()
+      tries = tries + 1
+      if not (nep.visible() and vim.fn.pumvisible() == 1) and tries < 1000 then
+        return vim.defer_fn(press, 10)
+      end
+      step.pum, step.shown = vim.fn.pumvisible() == 1, nep.visible()
+      vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes("<Tab>", true, false, true), "t", false)
+      vim.defer_fn(function()
+        step.text = buffer_text()
+        vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes("<Esc>", true, false, true), "t", false)
+      end, 50)
+    end
+    vim.defer_fn(press, 10)
+    type_keys("4GA + va<C-n>", "xt!") -- returns when the timer presses <Esc>
+  elseif scenario == "insert undo" then
+    -- in Insert mode: type, accept the suggestion next to the cursor, type on, leave Insert mode
+    answer_with({ change(6, 1, "v6 = 'accepted'\n") })
+    local tries = 0
+    local function accept()
+      tries = tries + 1
+      if not nep.visible() and tries < 1000 then
+        return vim.defer_fn(accept, 10)
+      end
+      local before = buffer_text()
+      vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes("<Tab>", true, false, true), "t", false)
+      local polls = 0
+      local function type_on()
+        polls = polls + 1
+        if buffer_text() == before and polls < 1000 then
+          return vim.defer_fn(type_on, 10)
+        end
+        result.accepted = buffer_text()
+        vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes("  # typed<Esc>", true, false, true), "t", false)
+      end
+      vim.defer_fn(type_on, 10)
+    end
+    vim.defer_fn(accept, 10)
+    type_keys("5GA  # first", "xt!") -- returns when the timers press <Esc>
+    result.typed = buffer_text()
+    type_keys("u")
+    result.after_undo = buffer_text()
+    type_keys("u")
+    result.after_two_undos = buffer_text()
+  elseif scenario == "nomodifiable" then
+    type_keys("5G")
+    ask({ change(6, 1, "v6 = 'x'\n") })
+    vim.bo.modifiable = false
+    type_keys("<Tab>")
+    result.steps[1] = { text = buffer_text(), shown = nep.visible() }
+    vim.bo.modifiable = true
+  elseif scenario == "rename" then
+    local buf = vim.api.nvim_get_current_buf()
+    type_keys("1GA  # one<Esc>")
+    recorder.flush_all()
+    vim.cmd("file renamed.py")
+    type_keys("2GA  # two<Esc>")
+    recorder.flush_all()
+    result.request_history = recorder.request_history(buf)
+    result.renamed_text = buffer_text()
+    vim.cmd("saveas saved.py")
+    type_keys("1GA!<Esc>")
+    recorder.flush_all()
+  elseif scenario == "speculate" then
+    -- the n-gram's call-site suggestion, accepted a moment after it is shown
+    type_keys("1G$F)i, depth<Esc>")
+    if not wait_for(function() return nep.visible() end) then
+      return fail("no suggestion shown after the first edit: " .. nep.status())
+    end
+    local first = nep.shown
+    result.first = { shown = first.action, sent = first.sent and vim.json.decode(first.sent.body) }
+    vim.wait(500) -- the user reads it: meanwhile the server speculates on its being accepted
+    type_keys("<Tab>") -- jumps there
+    type_keys("<Tab>") -- applies it
+    result.accepted_text = buffer_text()
+    result.accepted_cursor = vim.api.nvim_win_get_cursor(0)
+    result.next_request = nep.request_body and vim.json.decode((nep.request_body()))
+    if not wait_for(function() return nep.visible() end) then
+      return fail("no suggestion shown after accepting: " .. nep.status())
+    end
+    result.next_shown = nep.shown.action
   elseif scenario == "crlf" then
     -- crlf.py is read as 'fileformat' dos; the crafted server's suggestion ends its line in \r\n
     result.fileformat = vim.bo.fileformat

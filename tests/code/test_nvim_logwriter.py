@@ -233,3 +233,80 @@ def test_a_file_whose_snapshot_or_edit_was_not_written_is_snapshotted_again_so_t
     session = read_session(data["log"])
     workspace = Workspace.from_events(session.events)
     assert workspace.text("m.py") == data["text"]
+
+
+# Edits of m.py (eight lines) through the recorder, each flushed as one logged edit; insertions, so an
+# edit replayed twice shows. Then the request's history, the buffer's text and :NepStatus.
+RECORDED_EDITS = """
+  local recorder = require("nep.recorder")
+  recorder.start()
+  vim.cmd("edit m.py")
+  local buf = vim.api.nvim_get_current_buf()
+  assert(recorder.attach(buf))
+  local function insert(row, text)
+    vim.api.nvim_buf_set_lines(buf, row, row, false, { text })
+    recorder.flush(buf)
+  end
+  insert(1, "inserted 1")
+  insert(4, "inserted 2")
+  insert(6, "inserted 3")
+  vim.wait(50) -- warnings are scheduled
+  result.text = table.concat(vim.api.nvim_buf_get_lines(buf, 0, -1, false), "\\n") .. "\\n"
+  result.history = recorder.request_history(buf)
+  result.status = require("nep").status()
+  recorder.stop()
+"""
+
+
+@needs_nvim
+def test_a_log_folder_that_cannot_be_made_is_one_warning_and_requests_still_describe_the_buffer(tmp_path):
+    """Found by a review: vim.fn.mkdir raised E739 on every edit (a traceback each time, the warning never
+    shown), and the file was marked logged before the failed write, so requests replayed an edit twice."""
+    from nep_code.edits import Workspace
+    from nep_core.sessionlog import parse_event
+
+    (tmp_path / "afile").write_text("a file where the log folder should be\n")
+    (tmp_path / "m.py").write_text("".join(f"line {n}\n" for n in range(1, 9)))
+    data = run_lua(tmp_path, """
+  local messages = {}
+  vim.notify = function(message) messages[#messages + 1] = message end
+  require("nep.config").setup({ log_dir = vim.fn.getcwd() .. "/afile/logs", enabled = false })
+""" + RECORDED_EDITS + """
+  result.messages = messages
+""")
+    [message] = data["messages"]
+    assert message.startswith("nep: cannot write session log ") and "E739" in message and "\n" not in message
+    assert "log: cannot be written: E739" in data["status"] and "(recording off)" in data["status"]
+    history = [parse_event(record) for record in data["history"]]
+    assert Workspace.from_events(history).text("m.py") == data["text"]
+    assert not (tmp_path / "afile" / "logs").exists()
+
+
+@needs_nvim
+def test_requests_describe_the_buffer_when_the_log_refuses_its_snapshot_and_edits(tmp_path):
+    """The window of recent events sent with requests does not depend on the log: a refused snapshot
+    made the next edit take the file as it was after the refused edit as the window's base, and the
+    request replayed that edit twice."""
+    from nep_code.edits import Workspace
+    from nep_core.sessionlog import parse_event
+
+    (tmp_path / "m.py").write_text("".join(f"line {n}\n" for n in range(1, 9)))
+    data = run_lua(tmp_path, """
+  require("nep.config").setup({ log_dir = vim.fn.fnamemodify(path, ":h"), enabled = false })
+  local writer_open = logwriter.open
+  logwriter.open = function(...)
+    local writer = writer_open(...)
+    local append, refuse = writer.append, 2 -- the file's first snapshot and its first edit
+    writer.append = function(self, record)
+      if refuse > 0 then
+        refuse = refuse - 1
+        return false, "ENOSPC: no space left on device"
+      end
+      return append(self, record)
+    end
+    return writer
+  end
+""" + RECORDED_EDITS)
+    history = [parse_event(record) for record in data["history"]]
+    assert Workspace.from_events(history).text("m.py") == data["text"]
+    assert "log: 2 records could not be written" in data["status"]

@@ -50,13 +50,27 @@ def install_plugin(out: Path, source: Path = NVIM_PLUGIN) -> Path:
     return target
 
 
+def in_package_start_folder(folder: Path) -> bool:
+    """Whether ``folder`` is a plugin of a package's ``start`` folder (``.../pack/NAME/start/PLUGIN``):
+    Neovim loads it at startup when the folder above ``pack`` is in 'packpath'."""
+    parts = folder.parts
+    return len(parts) >= 4 and parts[-2] == "start" and parts[-4] == "pack"
+
+
 def loading_lines(folder: Path) -> list[str]:
     """How to load the plugin from ``folder``: init.lua, init.vim, lazy.nvim and packpath."""
+    if in_package_start_folder(folder):
+        site = folder.parent.parent.parent.parent
+        packpath = (f"packpath:   {folder} is in a package start folder: Neovim loads it at startup when {site} is in"
+                    " 'packpath' (~/.local/share/nvim/site is by default); then require(\"nep\").setup({}) in init.lua")
+    else:
+        packpath = (f"packpath:   cp -r {folder} ~/.local/share/nvim/site/pack/nep/start/nep.nvim"
+                    " (then require(\"nep\").setup({}) in init.lua)")
     return [
         f'init.lua:   vim.opt.runtimepath:append("{folder}"); require("nep").setup({{}})',
         f'init.vim:   set runtimepath+={folder} | lua require("nep").setup({{}})',
         f'lazy.nvim:  {{ dir = "{folder}", opts = {{}} }}',
-        f"packpath:   cp -r {folder} ~/.local/share/nvim/site/pack/nep/start/nep.nvim (then require(\"nep\").setup({{}}) in init.lua)",
+        packpath,
         f"help:       :helptags {folder}/doc   then   :help nep",
         "then start a server with a trained model: nep serve --domain code --model runs/code   (nep train --domain code makes it;"
         " --model ngram answers but never suggests an edit on code: it only checks the connection)",

@@ -6,6 +6,14 @@ local M = {}
 
 M.MAX_ANSWER_BYTES = 4 * 1024 * 1024
 M.ANSWER_TOO_LARGE = "the answer is over 4 MiB" -- the error for an answer over MAX_ANSWER_BYTES
+M.MALFORMED = "malformed HTTP response"
+M.WAITING = "waiting for the answer" -- ends the error of a request that timed out once connected
+
+-- Whether `err` says the server took the request and did not answer in time (it runs, slowly),
+-- rather than that nothing could be reached.
+function M.is_slow(err)
+  return type(err) == "string" and err:find("^timed out") ~= nil and err:sub(-#M.WAITING) == M.WAITING
+end
 
 -- "http://host:port" -> host, port; nil and a reason for anything else.
 function M.parse_url(url)
@@ -48,9 +56,10 @@ local function decode_chunked(body)
     if not size_end then
       return nil
     end
-    local size = tonumber(body:sub(position, size_end - 1):match("^%x+"), 16)
+    local digits = body:sub(position, size_end - 1):match("^%x+")
+    local size = digits and tonumber(digits, 16)
     if not size then
-      return nil
+      return nil, "a chunk size that is not hexadecimal"
     end
     if size == 0 then
       return table.concat(out)
@@ -77,11 +86,11 @@ local function parse_response(raw, finished)
     return { status = status, body = body:sub(1, length) }
   end
   if head:lower():find("\r\ntransfer%-encoding:%s*chunked") then
-    local decoded = decode_chunked(body)
+    local decoded, malformed = decode_chunked(body)
     if decoded then
       return { status = status, body = decoded }
     end
-    return nil
+    return nil, malformed
   end
   if finished then
     return { status = status, body = body }
@@ -93,7 +102,7 @@ end
 function M.post(url, path, body, options, callback)
   options = options or {}
   local host, port = M.parse_url(url)
-  local done = false
+  local done, connected = false, false
   local tcp, timer
   local function finish(err, response)
     if done then
@@ -116,7 +125,8 @@ function M.post(url, path, body, options, callback)
   end
   timer = uv.new_timer()
   timer:start(options.timeout_ms or 2000, 0, function()
-    finish("timed out after " .. tostring(options.timeout_ms or 2000) .. " ms")
+    finish(string.format("timed out after %s ms %s", tostring(options.timeout_ms or 2000),
+      connected and M.WAITING or "connecting"))
   end)
   resolve(host, function(err, address)
     if err then
@@ -143,6 +153,7 @@ function M.post(url, path, body, options, callback)
       if connect_err then
         return finish(connect_err)
       end
+      connected = true
       local chunks, received = {}, 0
       tcp:write(request)
       tcp:read_start(function(read_err, data)
@@ -155,13 +166,18 @@ function M.post(url, path, body, options, callback)
           if received > M.MAX_ANSWER_BYTES then -- as the Python client: a larger answer is not a suggestion
             return finish(M.ANSWER_TOO_LARGE)
           end
-          local response = parse_response(table.concat(chunks), false)
-          if response then
-            finish(nil, response)
-          end
-        else
-          local response = parse_response(table.concat(chunks), true)
-          finish(response and nil or "malformed HTTP response", response)
+        end
+        if data == nil and received == 0 then
+          return finish("the connection closed without an answer")
+        end
+        -- an error here would be lost in libuv's callback and leave the request waiting for its timeout
+        local ok, response, malformed = pcall(parse_response, table.concat(chunks), data == nil)
+        if not ok then
+          finish(M.MALFORMED .. " (" .. tostring(response) .. ")")
+        elseif response then
+          finish(nil, response)
+        elseif data == nil or malformed then -- a chunk size that is not one: no more data mends it
+          finish(M.MALFORMED .. (malformed and " (" .. malformed .. ")" or ""))
         end
       end)
     end)

@@ -8,7 +8,7 @@ local http = require("nep.http")
 
 local M = {
   enabled = false,
-  shown = nil, -- {buf, tick, edit, action, request_id, shown_at, jumped, elsewhere}
+  shown = nil, -- {buf, version, edit, action, request_id, shown_at, jumped, elsewhere, sent}
   held = nil, -- an `ignored` outcome waiting for the user's actual next edit
   sequence = 0, -- the newest request; answers to older ones are stale
   server_state = "not asked yet",
@@ -18,6 +18,7 @@ local M = {
   round_trips = {}, -- milliseconds from asking to the answer, the last 200
   last_request_id = nil,
   timer = nil,
+  after_accept = nil, -- what the request right after an accept sends: the one the server speculated on
 }
 
 local group = vim.api.nvim_create_augroup("nep", { clear = true })
@@ -32,6 +33,15 @@ end
 local function headers()
   local token = config.token()
   return token and { Authorization = "Bearer " .. token } or {}
+end
+
+-- `text` on one line (control characters as spaces), at most `most` bytes.
+local function one_line(text, most)
+  text = tostring(text):gsub("%c", " ")
+  if #text > most then
+    return text:sub(1, most) .. "..."
+  end
+  return text
 end
 
 -- POST `payload` (a table, or its JSON) to `path`; callback(err, decoded answer).
@@ -51,6 +61,18 @@ local function post(path, payload, callback)
         notify_once(string.format("nep: %s%s sent an answer over 4 MiB, far larger than a suggestion; "
           .. "is it nep serve --domain code?", config.options.server, path))
         return callback(err)
+      elseif type(err) == "string" and err:sub(1, #http.MALFORMED) == http.MALFORMED then -- it answered, not in HTTP
+        M.counts.errors = M.counts.errors + 1
+        M.server_state = err
+        notify_once(string.format("nep: %s%s answered with a %s; is it nep serve --domain code?", config.options.server,
+          path, err))
+        return callback(err)
+      elseif http.is_slow(err) then -- it took the request: a server that runs, busy or slow
+        M.counts.errors = M.counts.errors + 1
+        M.server_state = "slow: " .. err .. " (timeout_ms)"
+        notify_once(string.format("nep: %s%s did not answer within %d ms (timeout_ms): the server runs but is busy "
+          .. "or slow; raise timeout_ms in setup() if this goes on", config.options.server, path, config.options.timeout_ms))
+        return callback(err)
       elseif err then
         M.counts.errors = M.counts.errors + 1
         M.server_state = "unreachable (" .. tostring(err) .. ")"
@@ -65,15 +87,20 @@ local function post(path, payload, callback)
       end
       local decoded_ok, answer = pcall(vim.json.decode, response.body)
       if response.status ~= 200 then
-        local detail = decoded_ok and type(answer) == "table" and answer.detail or response.body:sub(1, 200)
+        local detail = decoded_ok and type(answer) == "table" and type(answer.detail) == "string" and answer.detail
+          or one_line(response.body, 200)
         M.counts.errors = M.counts.errors + 1
-        M.server_state = string.format("HTTP %s: %s", tostring(response.status), tostring(detail))
+        M.server_state = string.format("HTTP %s: %s", tostring(response.status), detail)
         notify_once(string.format("nep: %s%s answered %s: %s", config.options.server, path,
-          tostring(response.status), tostring(detail)))
+          tostring(response.status), detail))
         return callback(M.server_state)
       end
-      if not decoded_ok or type(answer) ~= "table" then
-        return callback("the server's answer is not JSON")
+      if not decoded_ok or type(answer) ~= "table" or vim.tbl_islist(answer) then
+        M.counts.errors = M.counts.errors + 1
+        M.server_state = "the answer is not a JSON object: " .. one_line(response.body, 80)
+        notify_once(string.format("nep: %s%s answered 200 with something that is not a JSON object (%s); "
+          .. "is it nep serve --domain code?", config.options.server, path, one_line(response.body, 80)))
+        return callback(M.server_state)
       end
       M.warned = false
       M.server_state = "ok"
@@ -158,6 +185,11 @@ local function retire(outcome)
   end
 end
 
+-- Whether `value` is a finite number (not a string, null or NaN).
+local function finite(value)
+  return type(value) == "number" and value == value and value > -math.huge and value < math.huge
+end
+
 -- Whether `value` is a whole number of at least `least` (JSON may carry 1.5, NaN or 1e308).
 local function whole(value, least)
   return type(value) == "number" and value == value and value >= least and value < 2 ^ 31 and math.floor(value) == value
@@ -220,6 +252,10 @@ local function render()
   if not shown or not vim.api.nvim_buf_is_valid(shown.buf) then
     return
   end
+  if recorder.version(shown.buf) ~= shown.version then -- its buffer changed under it (a reload): gone
+    retire("ignored")
+    return
+  end
   local cursor_line = vim.api.nvim_win_get_cursor(0)[1]
   if shown.elsewhere then
     display.show_elsewhere(shown.buf, shown.edit, cursor_line)
@@ -229,15 +265,31 @@ local function render()
 end
 
 -- The lines `edit` is drawn on in `buf`: those it replaces, and the line its added lines are drawn
--- below with the next one (so that they are on screen too).
+-- below with the next one (so that they are on screen too). Lines added above line 1 are drawn below
+-- it (display.show): lines 1 and 2.
 local function drawn_lines(buf, edit)
   local first, last = edit.line, edit.line + math.max(edit.delete, 1) - 1
   if #edit.insert > 0 then
-    local above = edit.line - 1 + edit.delete -- 0: they are drawn above line 1
-    first, last = math.min(first, math.max(above, 1)), math.max(last, above + 1)
+    local above = math.max(edit.line - 1 + edit.delete, 1)
+    first, last = math.min(first, above), math.max(last, above + 1)
   end
   local count = vim.api.nvim_buf_line_count(buf)
   return math.min(first, count), math.min(last, count)
+end
+
+-- Whether the virtual lines of `edit` hang below the last line of `buf`, and if so whether they are
+-- on screen in the current window: moving the cursor to that line scrolls it into view, not them.
+local function below_the_end_in_view(buf, edit)
+  local count = vim.api.nvim_buf_line_count(buf)
+  local rows = display.virtual_lines(edit)
+  if rows == 0 or math.max(edit.line - 1 + edit.delete, 1) < count then
+    return true
+  end
+  local win = vim.api.nvim_get_current_win()
+  local text = vim.api.nvim_buf_get_lines(buf, count - 1, count, false)[1] or ""
+  local position = vim.fn.screenpos(win, count, math.max(#text, 1)) -- the last screen row of that line
+  local window_bottom = vim.fn.win_screenpos(win)[1] + vim.api.nvim_win_get_height(win) - 1
+  return position.row > 0 and position.row + rows <= window_bottom
 end
 
 -- Whether `edit` is all in view in the current window (`buf`), none of it in a closed fold; an edit
@@ -245,7 +297,7 @@ end
 local function in_view(buf, edit)
   local first, last = drawn_lines(buf, edit)
   local top, bottom = vim.fn.line("w0"), vim.fn.line("w$")
-  if first < top or (last > bottom and first ~= top) then
+  if first < top or (last > bottom and first ~= top) or (first ~= top and not below_the_end_in_view(buf, edit)) then
     return false
   end
   for line = first, math.min(last, bottom) do
@@ -262,31 +314,57 @@ local function bring_into_view(buf, edit)
   local first, last = drawn_lines(buf, edit)
   vim.api.nvim_win_set_cursor(0, { math.min(edit.line, vim.api.nvim_buf_line_count(buf)), 0 })
   vim.cmd(string.format("silent! %d,%dfoldopen!", first, last))
+  if not in_view(buf, edit) and not below_the_end_in_view(buf, edit) then
+    -- lines added below the last line: the last line at the bottom of the window, with them under it
+    local cursor = vim.api.nvim_win_get_cursor(0)
+    vim.api.nvim_win_set_cursor(0, { vim.api.nvim_buf_line_count(buf), 0 })
+    vim.cmd("normal! zb")
+    vim.api.nvim_win_set_cursor(0, cursor)
+  end
   if not in_view(buf, edit) then
     vim.fn.winrestview({ topline = first })
   end
 end
 
-local function on_answer(buf, tick, sequence, answer)
+-- The probability a suggestion's confidence is compared with: `confidence`, else `probability`;
+-- nil when neither is a number (null, a string).
+local function confidence_of(suggestion)
+  if finite(suggestion.confidence) then
+    return suggestion.confidence
+  end
+  return finite(suggestion.probability) and suggestion.probability or nil
+end
+
+-- `sent`: what the request sent, {body, remembered}, kept with the suggestion shown for it.
+-- An answer is for the buffer as it was asked about: `version` (recorder.version) changes with its
+-- text, not with a write, so a save while the answer is on its way does not drop it.
+local function on_answer(buf, version, sequence, answer, sent)
   if sequence ~= M.sequence or not vim.api.nvim_buf_is_valid(buf) or vim.api.nvim_get_current_buf() ~= buf
-    or vim.api.nvim_buf_get_changedtick(buf) ~= tick or not M.enabled then
+    or recorder.version(buf) ~= version or not M.enabled then
     M.counts.stale = M.counts.stale + 1
     return
   end
   M.counts.answers = M.counts.answers + 1
-  M.last_latency_ms = answer.latency_ms
-  M.last_request_id = answer.request_id
-  if answer.best_is_no_edit or type(answer.suggestions) ~= "table" then
+  -- each field is checked for its type: a malformed one is left out, and never raises
+  M.last_latency_ms = finite(answer.latency_ms) and answer.latency_ms or nil
+  M.last_request_id = type(answer.request_id) == "string" and answer.request_id or nil
+  if answer.best_is_no_edit == true or type(answer.suggestions) ~= "table" then
     return
   end
   local path = recorder.path_of(buf)
+  local least = tonumber(config.options.min_confidence) or 0
   for _, suggestion in ipairs(answer.suggestions) do
-    local probability = tonumber(suggestion.confidence or suggestion.probability)
-    if probability and probability < (config.options.min_confidence or 0) then
+    local edit -- nil for an entry that is not a suggestion (a number, a string, no action): it is skipped
+    local usable = type(suggestion) == "table" and type(suggestion.action) == "table"
+    local probability = usable and confidence_of(suggestion) or nil
+    if probability and probability < least then
       M.counts.unsure = M.counts.unsure + 1 -- suggestions come best first: none after it is surer
       return
+    elseif usable and not probability and least > 0 then
+      M.counts.unsure = M.counts.unsure + 1 -- no number to compare with min_confidence: not shown
+    elseif usable then
+      edit = edit_of(suggestion.action)
     end
-    local edit = edit_of(suggestion.action)
     local elsewhere = edit and type(edit.file) == "string" and edit.file ~= path
     local there = elsewhere and recorder.buffer_of(edit.file)
     if elsewhere and not there and not recorded_file(edit.file) then
@@ -298,12 +376,13 @@ local function on_answer(buf, tick, sequence, answer)
       retire("ignored")
       M.shown = {
         buf = buf,
-        tick = tick,
+        version = version,
         edit = edit,
         action = suggestion.action,
-        request_id = answer.request_id,
+        request_id = M.last_request_id,
         shown_at = math.max(recorder.now(), recorder.last_t),
         elsewhere = elsewhere,
+        sent = sent,
       }
       M.counts.shown = M.counts.shown + 1
       render()
@@ -312,30 +391,56 @@ local function on_answer(buf, tick, sequence, answer)
   end
 end
 
+-- The body of a suggest request for `buf` (the current buffer) now, and what to keep with the
+-- suggestion shown for it: {body, remembered = the window's events once its pending edit is logged}.
+-- Right after an accept, with nothing else done since, it is the request the server speculated on
+-- (nep_core/server/speculation.py): what the accepted suggestion's request sent, then the accepted
+-- edit as it was applied, as the last event. The edit leaves the cursor at its end, where accept
+-- put it, so no cursor state follows it. Otherwise: the window of recent events and the cursor
+-- (recorder.request_history). nil and why when it cannot be asked about.
+function M.request_body(buf)
+  buf = buf or vim.api.nvim_get_current_buf()
+  local after = M.after_accept
+  if after and after.buf == buf and recorder.version(buf) == after.version and recorder.remembered == after.remembered
+    and vim.deep_equal(vim.api.nvim_win_get_cursor(0), after.cursor) then
+    local body = after.prefix .. "," .. vim.json.encode(after.event) .. "]}"
+    if #body <= config.options.max_request_bytes then
+      return body, { body = body, remembered = recorder.remembered }
+    end
+  end
+  local head = string.format('{"session":%s,"top_k":%s,"history":', vim.json.encode(recorder.session),
+    vim.json.encode(config.options.top_k))
+  local _, json, too_large = recorder.request_history(buf, config.options.max_request_bytes - #head - 1)
+  if not json then
+    return nil, too_large
+  end
+  local body = head .. json .. "}"
+  return body, { body = body, remembered = recorder.remembered + (recorder.has_pending(buf) and 1 or 0) }
+end
+
 -- Ask the server now for a suggestion for `buf` (the current buffer).
 function M.request(buf)
   buf = buf or vim.api.nvim_get_current_buf()
   if not M.enabled or not config.options.suggest or not recorder.path_of(buf) then
     return false
   end
-  local head = string.format('{"session":%s,"top_k":%s,"history":', vim.json.encode(recorder.session),
-    vim.json.encode(config.options.top_k))
-  local _, json, too_large = recorder.request_history(buf, config.options.max_request_bytes - #head - 1)
-  M.not_asked = too_large
-  if not json then
+  local body, sent = M.request_body(buf)
+  M.after_accept = nil -- only the first request after it
+  M.not_asked = not body and sent or nil
+  if not body then
     return false
   end
   M.sequence = M.sequence + 1
-  local sequence, tick = M.sequence, vim.api.nvim_buf_get_changedtick(buf)
+  local sequence, version = M.sequence, recorder.version(buf)
   M.counts.requests = M.counts.requests + 1
   local started = uv.hrtime()
-  post("/v1/suggest", head .. json .. "}", function(err, answer)
+  post("/v1/suggest", body, function(err, answer)
     if not err then
       table.insert(M.round_trips, (uv.hrtime() - started) / 1e6)
       if #M.round_trips > 200 then
         table.remove(M.round_trips, 1)
       end
-      on_answer(buf, tick, sequence, answer)
+      on_answer(buf, version, sequence, answer, sent)
     end
   end)
   return true
@@ -381,9 +486,22 @@ local function before_edit(event)
   end
 end
 
+-- The buffer was read again from its file (:e!, 'autoread'): the suggestion shown for its old text goes.
+local function on_reload(buf)
+  M.sequence = M.sequence + 1
+  if M.shown and M.shown.buf == buf then
+    on_change(buf)
+  end
+end
+
+-- Whether `shown` is for the current buffer as it is now (a write does not change that).
+local function current(shown)
+  return shown.buf == vim.api.nvim_get_current_buf() and recorder.version(shown.buf) == shown.version
+end
+
 -- Whether a suggestion is on screen.
 function M.visible()
-  return M.shown ~= nil and M.shown.buf == vim.api.nvim_get_current_buf()
+  return M.shown ~= nil and current(M.shown)
 end
 
 -- The shown jump `shown` is done (the cursor is there): ask what to change there.
@@ -402,7 +520,7 @@ function M.accept()
     return false
   end
   local buf = shown.buf
-  if buf ~= vim.api.nvim_get_current_buf() or vim.api.nvim_buf_get_changedtick(buf) ~= shown.tick then
+  if not current(shown) then
     retire("ignored")
     return false
   end
@@ -429,24 +547,43 @@ function M.accept()
   end
   clear_shown()
   recorder.flush(buf)
-  feedback(shown, "accepted")
-  if vim.fn.mode() == "i" then
+  local insert_mode = vim.fn.mode() == "i"
+  if insert_mode then
     vim.cmd("let &undolevels = &undolevels") -- close the insert's undo block: the edit is one undo step
   end
   recorder.suppress, M.accepting = true, true
   local ok, err = pcall(vim.api.nvim_buf_set_lines, buf, edit.line - 1, edit.line - 1 + edit.delete, false, edit.insert)
   recorder.suppress = false
-  recorder.flush(buf)
-  M.accepting = false
-  if not ok then
-    vim.notify("nep: could not apply the suggestion: " .. tostring(err), vim.log.levels.WARN)
+  if not ok then -- nothing changed ('nomodifiable', say): not an accept
+    M.accepting = false
+    err = one_line(tostring(err):gsub("^Vim:", ""), 200)
+    feedback(shown, "refused", nil, "could not apply the edit: " .. err)
+    vim.notify("nep: could not apply the suggestion: " .. err, vim.log.levels.WARN)
     return true
   end
+  if insert_mode then -- and what is typed next is another one: the insert goes on as after i_CTRL-G_u
+    vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes("<C-g>u", true, false, true), "ni", false)
+  end
+  feedback(shown, "accepted") -- logged before the edit it led to
+  local event = recorder.flush(buf)
+  M.accepting = false
   local count = vim.api.nvim_buf_line_count(buf)
   local last = #edit.insert > 0 and edit.line + #edit.insert - 1 or edit.line
   last = math.max(1, math.min(last, count))
   local column = #edit.insert > 0 and #edit.insert[#edit.insert] or 0
   pcall(vim.api.nvim_win_set_cursor, 0, { last, column })
+  -- the server speculated on the request it answered followed by this edit: the next request is that
+  -- one when nothing else happened in between (no other event logged, the cursor where it is now)
+  if event and shown.sent and recorder.remembered == shown.sent.remembered + 1 then
+    M.after_accept = {
+      buf = buf,
+      version = recorder.version(buf),
+      remembered = recorder.remembered,
+      cursor = vim.api.nvim_win_get_cursor(0),
+      prefix = shown.sent.body:sub(1, -3), -- without the history's "]" and the body's "}"
+      event = { t = event.t, action = recorder.edit_action(recorder.path_of(buf), edit) },
+    }
+  end
   schedule_request(buf) -- the next edit often follows from this one
   return true
 end
@@ -480,7 +617,7 @@ function M.open_elsewhere(shown)
     jumped(shown, buf)
     return true
   end
-  shown.buf, shown.tick, shown.elsewhere, shown.jumped = buf, vim.api.nvim_buf_get_changedtick(buf), false, true
+  shown.buf, shown.version, shown.elsewhere, shown.jumped = buf, recorder.version(buf), false, true
   render()
   return true
 end
@@ -494,25 +631,26 @@ function M.dismiss()
   return true
 end
 
+-- The mapped key `which` ("accept" or "dismiss") was pressed with a suggestion shown: do it, or when
+-- that turns out not to be possible, what the key does without NEP.
+function M.press(which)
+  if not M[which]() and M.mapped and M.mapped[which] then
+    vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes(M.mapped[which], true, false, true), "in", false)
+  end
+end
+
 local function map_keys()
   local keys = config.options.keys or {}
-  if keys.accept then
-    vim.keymap.set({ "i", "n" }, keys.accept, function()
-      if M.visible() then
-        return "<Cmd>lua require('nep').accept()<CR>"
+  M.mapped = { accept = keys.accept or nil, dismiss = keys.dismiss or nil }
+  for which, key in pairs(M.mapped) do
+    vim.keymap.set({ "i", "n" }, key, function()
+      -- with the completion menu open the key is the menu's, as without NEP
+      if M.visible() and vim.fn.pumvisible() == 0 then
+        return string.format("<Cmd>lua require('nep').press(%q)<CR>", which)
       end
-      return keys.accept
-    end, { expr = true, silent = true, desc = "NEP: accept the suggestion" })
+      return key
+    end, { expr = true, silent = true, desc = "NEP: " .. which .. " the suggestion" })
   end
-  if keys.dismiss then
-    vim.keymap.set({ "i", "n" }, keys.dismiss, function()
-      if M.visible() then
-        return "<Cmd>lua require('nep').dismiss()<CR>"
-      end
-      return keys.dismiss
-    end, { expr = true, silent = true, desc = "NEP: dismiss the suggestion" })
-  end
-  M.mapped = { accept = keys.accept, dismiss = keys.dismiss }
 end
 
 local function unmap_keys()
@@ -531,6 +669,7 @@ function M.enable()
     recorder.start()
   end
   recorder.on_change = on_change
+  recorder.on_reload = on_reload
   recorder.before_edit = before_edit
   M.session_events, M.sent_events = {}, 0
   recorder.on_log = config.options.feedback_history and function(record)
@@ -546,6 +685,17 @@ function M.enable()
     group = group,
     callback = function(args)
       recorder.attach(args.buf)
+    end,
+  })
+  vim.api.nvim_create_autocmd("BufFilePost", { -- :file NAME, :saveas: record it under its new name
+    group = group,
+    callback = function(args)
+      if M.shown and M.shown.buf == args.buf then
+        retire("ignored")
+      end
+      M.sequence = M.sequence + 1 -- answers on their way are for the old name
+      M.after_accept = nil
+      recorder.rename(args.buf)
     end,
   })
   vim.api.nvim_create_autocmd({ "CursorMoved", "CursorMovedI" }, { group = group, callback = render })
@@ -588,6 +738,7 @@ function M.disable()
     return (M.feedback_in_flight or 0) == 0
   end, 5)
   vim.api.nvim_clear_autocmds({ group = group })
+  M.after_accept = nil
   unmap_keys()
   recorder.stop()
   M.enabled = false
@@ -603,7 +754,9 @@ function M.status()
       config.options.record and "" or " (recording off)")
     lines[#lines + 1] = string.format("recorded: %d edits in %d buffers, %d files skipped",
       recorder.counts.edits, vim.tbl_count(recorder.buffers), recorder.counts.skipped_files)
-    if recorder.counts.unwritten > 0 then
+    if not recorder.writer and recorder.log_error then
+      lines[#lines + 1] = "log: cannot be written: " .. tostring(recorder.log_error)
+    elseif recorder.counts.unwritten > 0 then
       lines[#lines + 1] = string.format("log: %d records could not be written (last: %s)", recorder.counts.unwritten,
         tostring(recorder.log_error))
     end
@@ -612,11 +765,12 @@ function M.status()
   lines[#lines + 1] = string.format(
     "suggestions: %d requests, %d answers (%d stale, %d below min_confidence), %d errors, %d shown: %d accepted, %d dismissed, %d ignored, %d refused",
     c.requests, c.answers, c.stale, c.unsure, c.errors, c.shown, c.accepted, c.dismissed, c.ignored, c.refused)
-  if M.last_latency_ms then
+  if #M.round_trips > 0 then
     local sorted = vim.deepcopy(M.round_trips)
     table.sort(sorted)
-    lines[#lines + 1] = string.format("last server latency %.1f ms; round trip p50 %.1f ms over the last %d answers",
-      M.last_latency_ms, sorted[math.max(1, math.ceil(#sorted / 2))] or 0, #sorted)
+    lines[#lines + 1] = string.format("last server latency %s; round trip p50 %.1f ms over the last %d answers",
+      M.last_latency_ms and string.format("%.1f ms", M.last_latency_ms) or "not given",
+      sorted[math.max(1, math.ceil(#sorted / 2))], #sorted)
   end
   if M.not_asked then
     lines[#lines + 1] = "not asked: " .. M.not_asked

@@ -73,7 +73,12 @@ function M.open(path, header)
 end
 
 function Writer:_open()
-  vim.fn.mkdir(vim.fn.fnamemodify(self.path, ":h"), "p")
+  -- a folder that cannot be made (a file in its way, no permission) is an error to report, not to raise
+  local made, why = pcall(vim.fn.mkdir, vim.fn.fnamemodify(self.path, ":h"), "p")
+  if not made then
+    self.error = tostring(why):gsub("^Vim:", "")
+    return false, self.error
+  end
   local fd, err = uv.fs_open(self.path, "a", 420)
   if not fd then
     self.error = err

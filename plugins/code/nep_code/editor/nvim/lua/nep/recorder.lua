@@ -10,9 +10,11 @@ local M = {
   session = nil, -- id of this Neovim's session
   root = nil, -- file names are relative to this folder when inside it
   writer = nil,
-  files = {}, -- path -> {shadow = lines as logged, base = lines before the request window, logged = bool}
-  buffers = {}, -- bufnr -> {path, pending = {s, old, new, t_first, t_last}, timer}
+  files = {}, -- path -> {shadow = lines as recorded, base = lines before the request window (once in it), logged = bool}
+  buffers = {}, -- bufnr -> {path, version, pending = {s, old, new, t_first, t_last}, timer}
   window = {}, -- recent events sent with requests, oldest first
+  remembered = 0, -- events ever added to the window
+  versions = 0, -- the last version given to a buffer's text (every change and reload takes the next)
   base_t = 0,
   last_t = 0,
   started = 0,
@@ -22,6 +24,7 @@ local M = {
   on_change = nil, -- function(bufnr) after every recorded change
   before_edit = nil, -- function(event) before an edit event is logged
   on_log = nil, -- function(record) after a state or edit record is logged
+  on_reload = nil, -- function(bufnr) when a recorded buffer is read again from its file
 }
 
 local function now()
@@ -131,7 +134,8 @@ function M.start()
   M.session = "nvim-" .. os.date("!%Y%m%dT%H%M%S") .. "-" .. random_hex(4)
   M.root = uv.cwd()
   M.writer, M.files, M.buffers, M.window = nil, {}, {}, {}
-  M.base_t, M.last_t = 0, 0
+  M.base_t, M.last_t, M.remembered = 0, 0, 0
+  M.log_error = nil
   M.counts = { edits = 0, skipped_files = 0, feedback = 0, unwritten = 0 }
   M.skipped = {}
 end
@@ -198,6 +202,7 @@ end
 -- The window of recent events: when it is too long, its oldest edits are folded into each file's base.
 local function remember(event)
   M.window[#M.window + 1] = event
+  M.remembered = M.remembered + 1
   local limit = math.max(1, config.options.max_history_events or 64)
   while #M.window > limit do
     local oldest = table.remove(M.window, 1)
@@ -244,6 +249,24 @@ end
 function M.path_of(buf)
   local entry = M.buffers[buf]
   return entry and entry.path or nil
+end
+
+-- The version of `buf`'s text: it changes with every change of its lines and every reload, and not
+-- with a write (which changes 'changedtick'); nil when `buf` is not recorded.
+function M.version(buf)
+  local entry = M.buffers[buf]
+  return entry and entry.version or nil
+end
+
+local function next_version()
+  M.versions = M.versions + 1
+  return M.versions
+end
+
+-- Whether `buf` has a change not yet logged (a request sends it as its last edit).
+function M.has_pending(buf)
+  local entry = M.buffers[buf]
+  return entry ~= nil and entry.pending ~= nil
 end
 
 -- Why `buf` is not recorded, or nil when it can be; the second value is true when `buf` is a file
@@ -363,15 +386,16 @@ function M.flush(buf, offset)
     return nil
   end
   local t = stamp(edit.t)
-  if not file.logged then
-    file.logged = true
+  if not file.base then -- the file's first edit in the window of recent events: its text before them
     file.base = vim.deepcopy(file.shadow)
     if #M.window == 0 then
       M.base_t = t
     end
-    if not M.log({ t = t, state = { files = { [entry.path] = text_of(file.shadow) } } }) then
-      file.logged = false -- snapshot again before the next edit
-    end
+  end
+  -- the log's snapshot of the file: before its first edit, and again after a record of it was not
+  -- written (logged only once written; the window above does not depend on the log)
+  if not file.logged then
+    file.logged = M.log({ t = t, state = { files = { [entry.path] = text_of(file.shadow) } } })
   end
   file.shadow = apply(file.shadow, edit.line, edit.delete, edit.insert)
   local event = { t = t, action = edit_action(entry.path, edit) }
@@ -395,7 +419,7 @@ end
 local record_change
 
 -- Neovim's on_lines callback; returning true detaches. An error stops recording this buffer, once, with a message.
-local function on_lines(_, buf, _, first, last, new_last)
+local function on_lines(buf, first, last, new_last)
   local ok, result = pcall(record_change, buf, first, last, new_last)
   if ok then
     return result
@@ -456,14 +480,17 @@ local function snapshot(buf, entry)
   local file = M.files[entry.path]
   if not file then
     M.files[entry.path] = { shadow = lines, logged = false }
-  elseif file.logged then
-    file.shadow = lines
-    local t = stamp(now())
-    local event = { t = t, state = { files = { [entry.path] = text_of(lines) } } }
-    file.logged = M.log(event) -- not written: the next edit snapshots the file again
-    remember(event)
-  else
-    file.shadow = lines
+    return true
+  end
+  file.shadow = lines
+  if file.logged or file.base then -- known to the log or to the window: the new text is an event
+    local event = { t = stamp(now()), state = { files = { [entry.path] = text_of(lines) } } }
+    if file.logged then
+      file.logged = M.log(event) -- not written: the next edit snapshots the file again
+    end
+    if file.base then
+      remember(event)
+    end
   end
   return true
 end
@@ -476,14 +503,27 @@ function M.attach(buf)
   if refused(buf) then
     return false
   end
-  local entry = { path = M.relative(vim.api.nvim_buf_get_name(buf)) }
+  local entry = { path = M.relative(vim.api.nvim_buf_get_name(buf)), version = next_version() }
   if M.skipped[entry.path] or not snapshot(buf, entry) then
     return false
   end
   M.buffers[buf] = entry
   vim.api.nvim_buf_attach(buf, false, {
-    on_lines = on_lines,
+    on_lines = function(_, _, _, first, last, new_last)
+      if M.buffers[buf] ~= entry then -- detached, or attached again (renamed): that attachment records
+        return true
+      end
+      entry.version = next_version()
+      return on_lines(buf, first, last, new_last)
+    end,
     on_reload = function()
+      if M.buffers[buf] ~= entry then
+        return
+      end
+      entry.version = next_version()
+      if M.on_reload then
+        M.on_reload(buf)
+      end
       vim.schedule(function()
         if M.buffers[buf] == entry then
           entry.pending = nil
@@ -500,6 +540,21 @@ function M.attach(buf)
     end,
   })
   return true
+end
+
+-- `buf` was renamed (:file, :saveas, :write to a new name of a buffer without one): the edit being
+-- typed is logged under the old name, and from now on it is recorded under the new one (a new file
+-- of the session, snapshotted before its first edit), or not at all when that name is refused.
+function M.rename(buf)
+  local entry = M.buffers[buf]
+  if entry then
+    local name = vim.api.nvim_buf_get_name(buf)
+    if name ~= "" and M.relative(name) == entry.path then
+      return true
+    end
+    M.detach(buf)
+  end
+  return M.attach(buf)
 end
 
 function M.detach(buf)
