@@ -6,7 +6,10 @@ Every generated token sequence that the grammar allows decodes to a valid action
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
+import weakref
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Collection, Hashable, Sequence
@@ -17,6 +20,31 @@ from nep_core.errors import InvalidAction
 PAD, UNK, BOS, SEP, EOS = "<pad>", "<unk>", "<bos>", "<sep>", "<eos>"
 NO_EDIT_TOKEN = "<no_edit>"
 SPECIAL_TOKENS = (PAD, UNK, BOS, SEP, EOS, NO_EDIT_TOKEN)
+
+
+_INSTANCE_KEYS: dict[int, tuple[weakref.ref, int]] = {}
+_next_instance_key = itertools.count(1)
+
+
+def instance_key(obj: Any) -> Hashable:
+    """A number for ``obj`` itself, never given to another object: not ``id(obj)``, which a new object
+    gets again once ``obj`` is collected (a cache keyed by it would serve the new one the old one's entries)."""
+    entry = _INSTANCE_KEYS.get(id(obj))
+    if entry is not None and entry[0]() is obj:
+        return entry[1]
+    try:
+        reference = weakref.ref(obj, functools.partial(_forget_instance, id(obj)))
+    except TypeError:  # no weak references to it (``__slots__``): a key of its own each time, never shared
+        return object()
+    number = next(_next_instance_key)
+    _INSTANCE_KEYS[id(obj)] = (reference, number)
+    return number
+
+
+def _forget_instance(address: int, reference: weakref.ref) -> None:
+    entry = _INSTANCE_KEYS.get(address)
+    if entry is not None and entry[0] is reference:
+        del _INSTANCE_KEYS[address]
 
 
 class ActionSpace(ABC):
@@ -55,9 +83,13 @@ class ActionSpace(ABC):
         return self
 
     def grammar_key(self, prefix: Sequence[str]) -> Hashable:
-        """A key such that prefixes with equal keys allow the same next tokens (grammar masks are cached
-        by it). The default is the prefix itself; open-ended text can share one key for many prefixes."""
-        return tuple(prefix)
+        """A key such that prefixes with equal keys allow the same next tokens, in this space and in every
+        other view of it that ``for_context`` returns (grammar masks are cached by it, across requests).
+        The default is this space object itself with the prefix: a view bound to a context gets masks of
+        its own, never another context's (a view made again for the next request computes them again).
+        Override it to share masks between views that allow the same tokens (a key of what the view's
+        grammar depends on), or between many prefixes (open-ended text)."""
+        return (instance_key(self), tuple(prefix))
 
     def bind_tokenizer(self, tokenizer: Any) -> None:
         """Called with the model's tokenizer before featurizing; spaces that write text with it override."""

@@ -77,10 +77,20 @@ class Domain:
 
 
 def _add_named(table: dict, item, what: str, domain: str, plugin: str) -> None:
-    from nep_core.errors import PluginError
+    """Add ``item`` under its name: a class where an instance belongs, anything that is not a ``Collector``
+    (``Verifier``), or one without a name is a ``PluginMistake`` (NEP skips it with a warning while it
+    builds the domain table); a name the domain already has is a ``PluginError``."""
+    from nep_core.errors import PluginError, PluginMistake
 
+    expected = Collector if what == "collector" else Verifier
+    if isinstance(item, type):
+        raise PluginMistake(f"plugin '{plugin}' registered the class {item.__name__} as a {what} for domain '{domain}'; "
+                            f"register an instance ({item.__name__}(...))")
+    if not isinstance(item, expected):
+        raise PluginMistake(f"plugin '{plugin}' registered a {type(item).__name__} as a {what} for domain '{domain}', "
+                            f"not a {expected.__module__}.{expected.__name__}")
     if not item.name:
-        raise PluginError(f"a {what} for domain '{domain}' from plugin '{plugin}' has no name")
+        raise PluginMistake(f"a {what} for domain '{domain}' from plugin '{plugin}' has no name")
     if item.name in table:
         raise PluginError(
             f"{what} '{item.name}' for domain '{domain}' is registered twice (again by plugin '{plugin}'); "

@@ -37,5 +37,17 @@ class PluginError(NepError):
     """A plugin conflict, such as two plugins registering the same domain name."""
 
 
+class PluginMistake(PluginError):
+    """Something a plugin registered is malformed (a class where an instance belongs, a field of the
+    wrong type): while the domain table is built it is skipped with a warning, not an error."""
+
+
+class PluginFault(NepError):
+    """A plugin's code failed while a command ran it (its action space, encoder, collector): the CLI
+    prints the one line, which names the plugin and the method, and exits with status 1."""
+
+    exit_code = 1
+
+
 class UnknownDomain(NepError):
     """A domain name that no installed plugin registers."""

@@ -2,16 +2,24 @@
 
 Plugins are modules registered with pluggy: every entry point of the ``nep`` group (built-in domains
 included, exactly as third-party ones), plus loose ``*.py`` files in ``NEP_PLUGINS_DIR``.
-``NEP_LOAD_PLUGINS=a,b`` loads only the named entry points; a plugin that fails to import is a warning.
+``NEP_LOAD_PLUGINS=a,b`` loads only the named entry points; a plugin that fails to import (or calls
+``sys.exit``), or whose hooks do not match the hookspecs, is a warning and is skipped.
 ``NEP_TRACE_PLUGINS=1`` prints every hook call to stderr.
+
+A plugin's code that fails while a command runs is reported by ``plugin_failure`` (the CLI's root
+handler): one line naming the plugin and the method, from the innermost frame of the plugin's code.
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib.metadata
 import importlib.util
+import inspect
 import os
+import re
 import sys
+import traceback
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,9 +29,21 @@ from typing import Any
 import pluggy
 
 from nep_core import hookspecs
-from nep_core.errors import NepError, PluginError, UnknownDomain
+from nep_core.errors import NepError, PluginError, PluginFault, PluginMistake, UnknownDomain, first_line
 
 ENTRY_POINT_GROUP = "nep"
+
+FAILURES = (Exception, SystemExit)
+"""What a plugin may raise and NEP reports as the plugin's failure: ``sys.exit`` in a plugin must not end
+(or silently pass) a command."""
+
+RUN_TIME = "registered at run time"
+
+HOOKS: dict[str, Any] = {name: function for name, function in vars(hookspecs).items() if hasattr(function, "nep_spec")}
+"""The hookspecs by name."""
+
+DOMAIN_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+"""What a domain name may be: it is what ``--domain`` takes, and it names folders (data, feedback logs)."""
 
 
 class PluginLoadWarning(UserWarning):
@@ -37,6 +57,19 @@ class PluginRecord:
     source: str = ""
     module: ModuleType | None = None
     hooks: list[str] = field(default_factory=list)
+    distribution: str = ""
+    """The installed distribution an entry point comes from (``nep-todo``); empty for a file."""
+    module_names: tuple[str, ...] = ()
+    """Modules whose code is the plugin's: a module and its submodules (an entry point's whole top-level package)."""
+
+    @property
+    def label(self) -> str:
+        """``'todo' (nep-todo)`` for an entry point, ``'coll' (/path/coll.py)`` for a file: the plugin and where it is."""
+        where = self.distribution or ("" if self.source in ("", RUN_TIME) or self.source.startswith("entry point") else self.source)
+        return f"'{self.name}' ({where})" if where else f"'{self.name}'"
+
+    def owns(self, module_name: str) -> bool:
+        return any(module_name == name or module_name.startswith(name + ".") for name in self.module_names)
 
 
 _manager: pluggy.PluginManager | None = None
@@ -79,12 +112,13 @@ def _load_entry_points(manager: pluggy.PluginManager) -> None:
             continue
         try:
             module = entry_point.load()
-        except Exception as error:  # a broken plugin must not take the CLI down
-            warnings.warn(f"plugin '{entry_point.name}' failed to load: {type(error).__name__}: {error}", PluginLoadWarning)
+        except FAILURES as error:  # a broken plugin (or one that calls sys.exit) must not take the CLI down
+            warnings.warn(f"plugin '{entry_point.name}' failed to load: {type(error).__name__}: {first_line(error)}", PluginLoadWarning)
             continue
         distribution = getattr(entry_point, "dist", None)
         version = distribution.version if distribution is not None else ""
-        _register(manager, module, entry_point.name, version, f"entry point {entry_point.value}")
+        distribution_name = (distribution.metadata["Name"] or "") if distribution is not None else ""
+        _register(manager, module, entry_point.name, version, f"entry point {entry_point.value}", distribution_name)
 
 
 def _load_plugins_dir(manager: pluggy.PluginManager) -> None:
@@ -104,24 +138,120 @@ def _load_plugins_dir(manager: pluggy.PluginManager) -> None:
             module = importlib.util.module_from_spec(spec)
             sys.modules[spec.name] = module  # dataclasses and pickle look their module up here
             spec.loader.exec_module(module)
-        except Exception as error:
+        except FAILURES as error:
             sys.modules.pop(f"nep_plugins_dir.{name}", None)
-            warnings.warn(f"plugin '{name}' ({path}) failed to load: {type(error).__name__}: {error}", PluginLoadWarning)
+            warnings.warn(f"plugin '{name}' ({path}) failed to load: {type(error).__name__}: {first_line(error)}", PluginLoadWarning)
             continue
         _register(manager, module, name, "", str(path))
 
 
-def _register(manager: pluggy.PluginManager, module: ModuleType, name: str, version: str, source: str) -> None:
-    manager.register(module, name=name)
-    hooks = sorted(caller.name for caller in manager.get_hookcallers(module) or [])
-    _records[name] = PluginRecord(name=name, version=version, source=source, module=module, hooks=hooks)
+def _register(manager: pluggy.PluginManager, module: Any, name: str, version: str, source: str, distribution: str = "") -> str | None:
+    """Register ``module`` as plugin ``name``; None, or why it was skipped (a hook whose arguments are not
+    the hookspec's), after a one-line warning. What looks like a hook and is none is a warning too."""
+    record = PluginRecord(name=name, version=version, source=source, module=module, distribution=distribution,
+                          module_names=_module_names(module, source))
+    refused, notes = _hook_problems(manager, module)
+    if not refused:
+        try:
+            manager.register(module, name=name)
+        except FAILURES as error:
+            refused = [f"{type(error).__name__}: {first_line(error)}"]
+            if manager.get_plugin(name) is module:  # pluggy leaves what it registered before the failure
+                manager.unregister(name=name)
+    if refused:
+        problem = f"plugin {record.label} skipped: {'; '.join(refused)}"
+        warnings.warn(problem, PluginLoadWarning)
+        return problem
+    for note in notes:
+        warnings.warn(f"plugin {record.label}: {note}", PluginLoadWarning)
+    record.hooks = sorted(caller.name for caller in manager.get_hookcallers(module) or [] if caller.has_spec())
+    _records[name] = record
+    return None
+
+
+def _module_names(module: Any, source: str) -> tuple[str, ...]:
+    """The modules whose code is ``module``'s plugin's: an entry point's top-level package (its helpers
+    live beside it: ``nep_blender`` for ``nep_blender.plugin``), a file's own module, an object's class's module."""
+    name = module.__name__ if isinstance(module, ModuleType) else type(module).__module__
+    if not isinstance(name, str) or not name:
+        return ()
+    top = name.split(".")[0]
+    if source.startswith("entry point") and top not in ("nep_core", "nep_plugins_dir"):
+        return (top,)
+    return (name,)
+
+
+def _required_arguments(function: Any) -> list[str]:
+    """The arguments a hook implementation needs (pluggy passes those by name; ones with defaults are never passed)."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return [parameter.name for parameter in parameters if parameter.kind in kinds and parameter.default is parameter.empty]
+
+
+def _signature(name: str, arguments: Any) -> str:
+    return f"{name}({', '.join(arguments)})"
+
+
+def _hook_problems(manager: pluggy.PluginManager, plugin: Any) -> tuple[list[str], list[str]]:
+    """(why the plugin cannot be registered, what looks like a hook and is not one): a hook implementation
+    taking an argument its hookspec does not pass (pluggy would refuse it with a traceback); a
+    ``@hookimpl`` function that is no hook (``register_domain``); a hook-named function without ``@hookimpl``."""
+    refused: list[str] = []
+    notes: list[str] = []
+    own_module = plugin.__name__ if isinstance(plugin, ModuleType) else type(plugin).__module__
+    for attribute in dir(plugin):
+        try:
+            value = getattr(plugin, attribute)
+        except Exception:
+            continue
+        if not inspect.isroutine(value):
+            continue
+        options = manager.parse_hookimpl_opts(plugin, attribute)
+        if options is not None:
+            hook = options.get("specname") or attribute
+            if hook not in HOOKS:
+                notes.append(f"{attribute} is not a NEP hook{_did_you_mean(hook)}; NEP never calls it")
+                continue
+            wanted = list(inspect.signature(HOOKS[hook]).parameters)
+            extra = [argument for argument in _required_arguments(value) if argument not in wanted]
+            if extra:
+                refused.append(
+                    f"its {_signature(attribute, _all_arguments(value))} takes {', '.join(map(repr, extra))}, which the hook "
+                    f"{_signature(hook, wanted)} does not pass (a hook takes any of its hookspec's arguments, by name)"
+                )
+            continue
+        if getattr(value, "__module__", None) != own_module:
+            continue  # imported from elsewhere: not the plugin's to declare
+        if attribute in HOOKS:
+            notes.append(f"{attribute} has no @nep_core.hookimpl, so NEP never calls it")
+        elif attribute.startswith("register_") and difflib.get_close_matches(attribute, HOOKS, n=1, cutoff=0.8):
+            notes.append(f"{attribute} is not a NEP hook{_did_you_mean(attribute)}; NEP never calls it")
+    return refused, notes
+
+
+def _all_arguments(function: Any) -> list[str]:
+    try:
+        return list(inspect.signature(function).parameters)
+    except (TypeError, ValueError):
+        return ["..."]
+
+
+def _did_you_mean(name: str) -> str:
+    close = difflib.get_close_matches(name, HOOKS, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else f" (the hooks: {', '.join(sorted(HOOKS))})"
 
 
 def register_plugin(module: Any, name: str | None = None) -> str:
-    """Register a plugin object at run time (tests, embedding apps); returns its name."""
+    """Register a plugin object at run time (tests, embedding apps); returns its name. A plugin whose
+    hooks do not match the hookspecs is a ``PluginError``."""
     manager = plugin_manager()
     name = name or getattr(module, "__name__", None) or repr(module)
-    _register(manager, module, name, "", "registered at run time")
+    problem = _register(manager, module, name, "", RUN_TIME)
+    if problem is not None:
+        raise PluginError(problem)
     reset_domains()
     return name
 
@@ -159,13 +289,16 @@ def domains() -> dict[str, Any]:
     table: dict[str, Domain] = {}
 
     for plugin_name, plugin in manager.list_name_plugin():
-        hook = getattr(plugin, "register_domains", None)
-        if hook is None:
+        if not _implements(manager, plugin, "register_domains"):
             continue
 
         def register(domain: Domain, _plugin=plugin_name) -> None:
             if not isinstance(domain, Domain):
                 raise PluginError(f"plugin '{_plugin}' registered {domain!r}, which is not a nep_core.Domain")
+            problem = domain_problem(domain)
+            if problem is not None:  # this domain is skipped; the plugin's others and every other plugin's still work
+                warnings.warn(f"plugin '{_plugin}': {problem}", PluginLoadWarning)
+                return
             if domain.name in table:
                 raise PluginError(
                     f"domain '{domain.name}' is registered by both '{table[domain.name].plugin}' and '{_plugin}'; "
@@ -193,13 +326,16 @@ def domains() -> dict[str, Any]:
 
     for hook_name, adder in (("register_collectors", "add_collector"), ("register_verifiers", "add_verifier")):
         for plugin_name, plugin in manager.list_name_plugin():
-            if getattr(plugin, hook_name, None) is None:
+            if not _implements(manager, plugin, hook_name):
                 continue
 
             def register(domain_name: str, item, _plugin=plugin_name, _adder=adder) -> None:
                 if domain_name not in table:
                     raise PluginError(f"plugin '{_plugin}' adds to domain '{domain_name}', which no plugin registers")
-                getattr(table[domain_name], _adder)(item, _plugin)
+                try:
+                    getattr(table[domain_name], _adder)(item, _plugin)
+                except PluginMistake as mistake:  # a class for an instance, no name: this one is left out
+                    warnings.warn(f"{mistake}; skipped", PluginLoadWarning)
 
             _call_plugin_hook(manager, hook_name, plugin_name, register=register)
 
@@ -207,15 +343,74 @@ def domains() -> dict[str, Any]:
     return table
 
 
+def domain_problem(domain: Any) -> str | None:
+    """Why NEP cannot use ``domain`` (``domain 'x' skipped: its encoder is None, not a ...``), or None: its
+    name is a simple token and its required fields have the right types, so that one malformed domain
+    fails at registration, naming its plugin, rather than every command later."""
+    from nep_core.action_space import ActionSpace
+    from nep_core.collector import Collector
+    from nep_core.encoder import HistoryEncoder
+    from nep_core.verifier import Verifier
+
+    name = domain.name
+    if not isinstance(name, str) or not DOMAIN_NAME.fullmatch(name):
+        return (f"domain name {name!r} skipped: a domain name is lower-case letters, digits, '-' and '_', starting with a "
+                f"letter or a digit (it is what --domain takes, and it names folders)")
+
+    def wrong(what: str, value: Any, expected: type) -> str | None:
+        if isinstance(value, type):
+            return f"domain '{name}' skipped: its {what} is the class {value.__name__}, not an instance"
+        if not isinstance(value, expected):
+            shown = "None" if value is None else f"a {type(value).__name__}"
+            return f"domain '{name}' skipped: its {what} is {shown}, not a {expected.__module__}.{expected.__qualname__}"
+        return None
+
+    problem = wrong("action_space", domain.action_space, ActionSpace) or wrong("encoder", domain.encoder, HistoryEncoder)
+    if problem:
+        return problem
+    for what, named, expected in (("collectors", domain.collectors, Collector), ("verifiers", domain.verifiers, Verifier)):
+        if not isinstance(named, dict):
+            return f"domain '{name}' skipped: its {what} is {'None' if named is None else f'a {type(named).__name__}'}, not a dict by name"
+        for key, item in named.items():
+            problem = wrong(f"{what}[{key!r}]", item, expected)
+            if problem:
+                return problem
+    if not isinstance(domain.description, str):
+        return f"domain '{name}' skipped: its description is a {type(domain.description).__name__}, not a str"
+    if domain.default_source is not None and not isinstance(domain.default_source, str):
+        return f"domain '{name}' skipped: its default_source is a {type(domain.default_source).__name__}, not a str (COLLECTOR:ARGUMENT) or None"
+    return None
+
+
+def _implements(manager: pluggy.PluginManager, plugin: Any, hook_name: str) -> bool:
+    """Whether ``plugin`` registered an implementation of the hook (a function of that name without ``@hookimpl`` is none)."""
+    caller = getattr(manager.hook, hook_name, None)
+    return caller is not None and any(impl.plugin is plugin for impl in caller.get_hookimpls())
+
+
+HOOK_RESULT_HINTS = {
+    "register_domains": "call register(...) with it instead",
+    "register_collectors": "call register(domain_name, collector) instead",
+    "register_verifiers": "call register(domain_name, verifier) instead",
+    "register_commands": "add it with cli.add_typer(...) or @cli.command() instead",
+}
+
+
 def _call_plugin_hook(manager: pluggy.PluginManager, hook_name: str, plugin_name: str, **kwargs: Any) -> None:
-    """Call one plugin's implementation of a hook; a plugin that raises (other than a NepError) is a warning."""
+    """Call one plugin's implementation of a hook; a plugin that raises (other than a NepError) or calls
+    ``sys.exit`` is a warning, and so is a hook that returns something (NEP ignores it)."""
     others = [plugin for name, plugin in manager.list_name_plugin() if name != plugin_name]
     try:
-        manager.subset_hook_caller(hook_name, remove_plugins=others)(**kwargs)
+        results = manager.subset_hook_caller(hook_name, remove_plugins=others)(**kwargs)
     except NepError:
         raise
-    except Exception as error:  # one broken plugin must not take the CLI down
-        warnings.warn(f"plugin '{plugin_name}' failed in {hook_name}: {type(error).__name__}: {error}", PluginLoadWarning)
+    except FAILURES as error:  # one broken plugin must not take the CLI down
+        warnings.warn(f"plugin '{plugin_name}' failed in {hook_name}: {type(error).__name__}: {first_line(error)}", PluginLoadWarning)
+        return
+    for result in results or []:
+        shown = f"a {type(result).__name__}" if not isinstance(result, type) else f"the class {result.__name__}"
+        warnings.warn(f"plugin '{plugin_name}' returned {shown} from {hook_name}, which NEP ignores: "
+                      f"{HOOK_RESULT_HINTS.get(hook_name, 'a hook is called for what it does')}", PluginLoadWarning)
 
 
 def get_domain(name: str):
@@ -229,8 +424,106 @@ def get_domain(name: str):
 
 
 def add_plugin_commands(cli) -> None:
-    """Let plugins add sub-commands to the typer app ``cli``; each plugin on its own, so one failing is a warning."""
+    """Let plugins add sub-commands to the typer app ``cli``; each plugin on its own, so one failing is a
+    warning. A command or group named like one of ``nep``'s own or one an earlier plugin added is left out,
+    with a warning naming both: it would silently replace the other. Once per app."""
+    if getattr(cli, "_nep_plugin_commands", False):
+        return
+    cli._nep_plugin_commands = True
     manager = plugin_manager()
+    owners = {name: None for item in [*cli.registered_commands, *cli.registered_groups] for name in _command_names(item)}
     for plugin_name, plugin in manager.list_name_plugin():
-        if getattr(plugin, "register_commands", None) is not None:
-            _call_plugin_hook(manager, "register_commands", plugin_name, cli=cli)
+        if not _implements(manager, plugin, "register_commands"):
+            continue
+        before = {id(item) for item in [*cli.registered_commands, *cli.registered_groups]}
+        _call_plugin_hook(manager, "register_commands", plugin_name, cli=cli)
+        record = _records.get(plugin_name) or PluginRecord(plugin_name)
+        for registry in (cli.registered_commands, cli.registered_groups):
+            for item in [item for item in registry if id(item) not in before]:
+                names = _command_names(item)
+                clash = next((name for name in names if name in owners), None)
+                if clash is None:
+                    owners.update({name: record for name in names})
+                    continue
+                registry[:] = [kept for kept in registry if kept is not item]
+                first = owners[clash]
+                if first is None:
+                    warnings.warn(f"plugin {record.label} adds a command '{clash}', which is nep's own; the plugin's is skipped",
+                                  PluginLoadWarning)
+                else:
+                    warnings.warn(f"plugin {record.label} adds a command '{clash}', which plugin {first.label} added first; "
+                                  f"the later one is skipped", PluginLoadWarning)
+
+
+def _command_names(item) -> list[str]:
+    """The names a typer ``CommandInfo`` or ``TyperInfo`` (``add_typer``) puts on the command line; a group
+    added without a name puts its commands there."""
+    from typer.main import get_command_name, solve_typer_info_defaults
+
+    if hasattr(item, "typer_instance"):  # a group
+        try:
+            name = solve_typer_info_defaults(item).name
+        except Exception:
+            name = item.name
+        if name:
+            return [name]
+        instance = item.typer_instance
+        return [name for sub in [*instance.registered_commands, *instance.registered_groups] for name in _command_names(sub)]
+    if item.name:
+        return [item.name]
+    callback = getattr(item, "callback", None)
+    return [get_command_name(callback.__name__)] if callback is not None else []
+
+
+# A plugin's code failing while a command runs ------------------------------------------------------
+
+
+def plugin_of(obj: Any) -> PluginRecord | None:
+    """The loaded plugin whose code ``obj`` (an instance, a class or a function) is, or None."""
+    module = getattr(obj, "__module__", None) if isinstance(obj, type) or inspect.isroutine(obj) else type(obj).__module__
+    return _owner(module or "", list(_records.values()))
+
+
+def _owner(module_name: str, records: list[PluginRecord]) -> PluginRecord | None:
+    if _is_core(module_name):
+        return None
+    return next((record for record in records if record.owns(module_name)), None)
+
+
+def _is_core(module_name: str) -> bool:
+    return module_name == "nep_core" or module_name.startswith("nep_core.")
+
+
+def fault(obj: Any, method: str, problem: str) -> PluginFault:
+    """The error for a plugin object's method that broke its contract (``allowed_next`` returning None, a
+    collector yielding a dict): ``plugin 'x' (WHERE) failed in Space.allowed_next: returned None, ...``."""
+    cls = obj if isinstance(obj, type) else type(obj)
+    record = plugin_of(obj)
+    who = f"plugin {record.label}" if record is not None else f"module '{cls.__module__}'"
+    return PluginFault(f"{who} failed in {cls.__qualname__}.{method}: {problem}")
+
+
+def plugin_failure(error: BaseException, records: list[PluginRecord] | None = None) -> str | None:
+    """``plugin 'x' (WHERE) failed in Class.method: Type: message (file.py:LINE)`` when ``error`` was raised
+    by a loaded plugin's code (or by what that code called outside NEP's core, a library), going by the
+    innermost frame of the plugin's in its traceback (or in the traceback of the error it was raised from);
+    None for everything else, such as an error the core raised, even when a plugin's code called it: a
+    core bug keeps its traceback."""
+    records = list(_records.values()) if records is None else records
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        frames = list(traceback.walk_tb(error.__traceback__))
+        for index in range(len(frames) - 1, -1, -1):
+            frame = frames[index][0]
+            record = _owner(frame.f_globals.get("__name__") or "", records)
+            if record is None:
+                continue
+            if any(_is_core(later.f_globals.get("__name__") or "") for later, _ in frames[index + 1 :]):
+                return None  # the plugin called the core, and the core raised
+            method = getattr(frame.f_code, "co_qualname", frame.f_code.co_name).split(".<locals>")[0]
+            last, line = frames[-1]
+            return (f"plugin {record.label} failed in {method}: {type(error).__name__}: {first_line(error)} "
+                    f"({Path(last.f_code.co_filename).name}:{line})")
+        error = error.__cause__
+    return None

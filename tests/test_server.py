@@ -455,3 +455,40 @@ def test_verifiers_too_slow_for_serving_are_not_asked(tags_domain):
     slow.serving = True
     checked, dropped = SuggestionService(domain, InnermostClose()).suggest(context, 3)
     assert checked.suggestions == [] and dropped == 3 and Slow.calls >= 1
+
+
+@pytest.mark.parametrize(
+    ("verdict", "logged"),
+    [
+        ("raise", "verifier 'broken' of domain 'tags' raised KeyError: 'x' (test_server.py:"),
+        ("tuple", "verifier 'broken' of domain 'tags' returned tuple, not a Verdict; the suggestions it judges are dropped"),
+        ("nan", "verifier 'broken' of domain 'tags' gave the reward nan, not a finite number"),
+    ],
+)
+def test_a_broken_verifier_drops_suggestions_and_is_logged_once_per_kind_without_a_traceback(tags_domain, caplog, verdict, logged):
+    """A verifier returning a tuple was a 500; one that raised logged a traceback for every suggestion."""
+    import logging
+    from dataclasses import replace
+
+    from nep_core.server.suggest import SuggestionService
+    from nep_core.sessionlog import parse_event
+    from nep_core.verifier import Verdict, Verifier
+
+    class Broken(Verifier):
+        name = "broken"
+
+        def verify(self, context, predicted, reference=None):
+            if verdict == "raise":
+                raise KeyError("x")
+            return (True, 1.0) if verdict == "tuple" else Verdict(True, float("nan"))
+
+    context = Context(history=[parse_event(event) for event in HISTORY])
+    service = SuggestionService(replace(tags_domain, verifiers={"broken": Broken()}), InnermostClose())
+    with caplog.at_level(logging.INFO, logger="nep.server"):
+        for _ in range(3):
+            checked, dropped = service.suggest(context, 3)
+            assert checked.suggestions == [] and dropped == 3
+    records = [record for record in caplog.records if record.name == "nep.server"]
+    assert len(records) == 1, [record.getMessage() for record in records]
+    assert records[0].exc_info is None and "\n" not in records[0].getMessage()
+    assert logged in records[0].getMessage()

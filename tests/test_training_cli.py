@@ -137,6 +137,28 @@ def test_train_from_a_folder_of_logs_with_the_cli(tmp_path):
         assert noise not in result.stdout + result.stderr, noise
     meta = json.loads((out / "nep.json").read_text())
     assert meta["data"]["source"] == str(data) and meta["training"]["steps"] == 12
+    assert f"next: nep eval --domain tags --model {out} --data {data} --baselines" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("data", "target", "hint"),
+    [
+        (None, "action", "next: nep eval --domain tags --model {run} --baselines"),
+        ("data/tags", "action", "next: nep eval --domain tags --model {run} --data data/tags --baselines"),
+        ("synthetic:40 + data/my tags", "action", "next: nep eval --domain tags --model {run} --data 'synthetic:40 + data/my tags' --baselines"),
+        ("data/tags", "location", "next: nep eval --domain tags --model EDIT_MODEL --location-model {run} --data data/tags"),
+    ],
+)
+def test_the_next_command_evaluates_on_the_data_trained_on(tmp_path, capsys, data, target, hint):
+    """`nep train --data DIR` suggested `nep eval` without --data: on the domain's default data, not DIR's test split."""
+    from nep_core.cli.train import print_summary
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "nep.json").write_text(json.dumps({"nep": 1, "domain": "tags", "preset": {"name": "tiny"}, "parameters": 1000, "target": target,
+                                              "training": {"steps": 12, "tokens": 100, "seconds": 1.0}, "metrics": {}}))
+    print_summary(run, data)
+    assert hint.format(run=run) in capsys.readouterr().out.splitlines()
 
 
 def test_non_finite_floats_and_out_of_range_seeds_or_threads_fail_before_any_training(tmp_path):

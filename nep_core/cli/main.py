@@ -88,6 +88,20 @@ def os_error_line(error: OSError) -> str:
     return f"{error.filename}: {reason}" if error.filename is not None else reason
 
 
+def _exit_if_a_plugin_failed(error: BaseException) -> None:
+    """When a plugin's code raised ``error`` (its action space, encoder, collector, command...), one line
+    that names the plugin and the method, and status 1; the traceback too with NEP_DEBUG or NEP_TRACE_PLUGINS."""
+    from nep_core.plugins import plugin_failure
+
+    message = plugin_failure(error)
+    if message is None:
+        return
+    if os.environ.get("NEP_DEBUG") or os.environ.get("NEP_TRACE_PLUGINS"):
+        traceback.print_exception(error)
+    err_console.print(f"[red]error:[/red] {escape(message)}", markup=True, soft_wrap=True, highlight=False)
+    sys.exit(1)
+
+
 def main() -> None:
     warnings.showwarning = _show_warning
     warnings.filterwarnings("ignore", module="lightning")
@@ -102,6 +116,9 @@ def main() -> None:
     except (KeyboardInterrupt, Interrupted):  # while plugins load, or during a command
         err_console.print("interrupted")
         sys.exit(130)
+    except SystemExit as error:  # sys.exit in a plugin's code must not end a command as if it had succeeded
+        _exit_if_a_plugin_failed(error)
+        raise
     except OSError as error:  # a folder that cannot be written, a full disk: the machine's, not NEP's
         if os.environ.get("NEP_DEBUG"):  # a bug can raise one too: its traceback on request
             traceback.print_exc()
@@ -118,7 +135,8 @@ def main() -> None:
         elif "Abort" in kinds:
             err_console.print("aborted")
         else:
-            raise
+            _exit_if_a_plugin_failed(error)
+            raise  # a bug of NEP's own: its traceback
         sys.exit(getattr(error, "exit_code", 1))
     if isinstance(status, int) and not isinstance(status, bool):  # typer.Exit(code), and Ctrl-C (130)
         sys.exit(status)

@@ -104,7 +104,7 @@ def command(
         target=target,
         prompt_loss_weight=prompt_loss_weight,
     )
-    run_and_summarize(train, config, print_summary)
+    run_and_summarize(train, config, lambda folder: print_summary(folder, data))
 
 
 def run_and_summarize(run: Callable[[Any], Path], config: Any, summary: Callable[[Path], None]) -> None:
@@ -126,8 +126,10 @@ def run_and_summarize(run: Callable[[Any], Path], config: Any, summary: Callable
         summary(folder)
 
 
-def print_summary(folder: Path) -> None:
-    """Where the checkpoint is, how long training took, and the validation metrics."""
+def print_summary(folder: Path, data: str | None = None) -> None:
+    """Where the checkpoint is, how long training took, and the validation metrics; the ``next:`` command
+    evaluates on the same ``data`` (``--data``) as training used (its test split), not the default data."""
+    import shlex
     from nep_core.checkpoint import read_meta
 
     meta = read_meta(folder)
@@ -148,7 +150,8 @@ def print_summary(folder: Path) -> None:
             soft_wrap=True,
         )
     console.print(f"checkpoint: {folder} (loss curve {folder / 'loss.png'}, logs {folder / 'logs'})", soft_wrap=True)
+    same_data = f" --data {shlex.quote(data)}" if data is not None else ""
     if meta.get("target") == "location":
-        console.print(f"next: nep eval --domain {meta['domain']} --model EDIT_MODEL --location-model {folder}", soft_wrap=True)
+        console.print(f"next: nep eval --domain {meta['domain']} --model EDIT_MODEL --location-model {folder}{same_data}", soft_wrap=True)
     else:
-        console.print(f"next: nep eval --domain {meta['domain']} --model {folder} --baselines", soft_wrap=True)
+        console.print(f"next: nep eval --domain {meta['domain']} --model {folder}{same_data} --baselines", soft_wrap=True)

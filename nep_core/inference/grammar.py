@@ -3,7 +3,8 @@
 ``ActionSpace.allowed_next(prefix)`` speaks token strings; decoding needs, for each prefix, the
 allowed token ids and an additive logit bias (0 where allowed, -inf elsewhere). ``GrammarMasks``
 converts once and keeps the result in a bounded LRU table keyed by ``ActionSpace.grammar_key(prefix)``
-(the prefix itself unless the space groups prefixes that allow the same tokens).
+(by default the space object and the prefix, so that a view ``for_context`` bound to one context is never
+served another's masks; spaces whose views share a grammar key it by what that grammar depends on).
 """
 
 from __future__ import annotations
@@ -25,6 +26,17 @@ ROWS_ENTRIES = 256
 SHARED_STEP_TOKENS = 512
 """Steps allowing at most this many tokens are also found by their tokens (``GrammarMasks._by_tokens``):
 other contexts' prefixes often allow the same few hundred, and larger sets are rarely shared."""
+
+
+def _contract_broken(space: ActionSpace, prefix: tuple[str, ...], allowed: object) -> Exception:
+    """The one-line error for an ``allowed_next`` that returned no collection of tokens, naming the plugin's
+    space (inside a core wrapper such as ``LocationSpace``, the space it wraps)."""
+    from nep_core.plugins import fault
+
+    while type(space).__module__.startswith("nep_core.") and isinstance(getattr(space, "space", None), ActionSpace):
+        space = space.space
+    shown = "None" if allowed is None else f"a {type(allowed).__name__}"
+    return fault(space, "allowed_next", f"returned {shown} for the prefix {list(prefix)}, not a collection of tokens")
 
 
 class GrammarStep:
@@ -120,6 +132,8 @@ class GrammarMasks:
             self._table.move_to_end(key)
             return entry
         allowed = space.allowed_next(prefix)
+        if allowed is None or isinstance(allowed, (str, bytes)) or not (hasattr(allowed, "__len__") and hasattr(allowed, "__iter__")):
+            raise _contract_broken(space, prefix, allowed)
         if len(allowed) > SHARED_STEP_TOKENS:
             entry = self._build(prefix, allowed)
         else:

@@ -12,9 +12,11 @@ stays safe. ``answer`` serves a session's request from its speculation on accept
 from __future__ import annotations
 
 import logging
+import traceback
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from nep_core.action_space import instance_key
 from nep_core.actions import Action
 from nep_core.domain import Domain
 from nep_core.errors import InvalidAction
@@ -23,6 +25,7 @@ from nep_core.server.gate import PredictorGate, Ticket
 from nep_core.server.history_cache import marshalled_size
 from nep_core.server.speculation import SpeculationSettings, Speculation, SpeculativeCache, SpeculativeResult
 from nep_core.session import Context
+from nep_core.verifier import PLUGIN_FAILURES, describe_raise, scored_verdict
 
 log = logging.getLogger("nep.server")
 
@@ -182,21 +185,59 @@ def checked_prediction(domain: Domain, context: Context, prediction: Prediction,
 
 def checked_action(domain: Domain, context: Context, action: Action, space, verify: bool = True) -> Action | None:
     """``action`` as ``space`` (bound to ``context``) writes it, or None when it is NO_EDIT,
-    unwritable or (with ``verify``) refused by a serving verifier."""
+    unwritable or (with ``verify``) refused by a serving verifier. A plugin's action space or verifier
+    that fails (raises, or returns what ``nep eval`` would refuse: no ``Verdict``, a reward that is not a
+    finite number) refuses the suggestion rather than failing the request, and is logged in one line, once
+    per kind of failure: not a traceback per suggestion."""
     if action.is_no_edit:
         return None
     try:
         action = space.validate(action)
     except InvalidAction:
         return None
+    except PLUGIN_FAILURES as error:
+        _log_once(domain.action_space, _raise_kind(error),
+                  f"the action space of domain '{domain.name}' {describe_raise(error)} in validate; the suggestions it "
+                  f"cannot check are dropped (logged once)")
+        return None
     for name, verifier in domain.verifiers.items() if verify else ():
         if not verifier.serving:
             continue
         try:
             verdict = verifier.verify(context, action)
-        except Exception:  # a broken verifier refuses the suggestion rather than failing the request
-            log.exception("verifier '%s' of domain '%s' failed", name, domain.name)
+        except PLUGIN_FAILURES as error:  # a broken verifier refuses the suggestion rather than failing the request
+            _log_once(verifier, _raise_kind(error),
+                      f"verifier '{name}' of domain '{domain.name}' {describe_raise(error)}; the suggestions it judges "
+                      f"are dropped (logged once)")
+            return None
+        try:
+            verdict = scored_verdict(verdict)  # what `nep eval` asks of a verdict
+        except ValueError as error:
+            _log_once(verifier, str(error),
+                      f"verifier '{name}' of domain '{domain.name}' {error}; the suggestions it judges are dropped (logged once)")
             return None
         if not verdict.valid:
             return None
     return action
+
+
+_LOGGED: set[tuple] = set()
+"""(the failing object's ``instance_key``, the kind of failure) already logged: one line each, not one a suggestion."""
+
+MAX_LOGGED = 10_000
+
+
+def _raise_kind(error: BaseException) -> tuple:
+    """What makes two raises the same failure: the exception's type and where it was raised."""
+    frames = traceback.extract_tb(error.__traceback__)
+    return (type(error).__name__, *((frames[-1].filename, frames[-1].lineno) if frames else ()))
+
+
+def _log_once(failing: object, kind: object, message: str) -> None:
+    key = (instance_key(failing), kind)
+    if key in _LOGGED:
+        return
+    if len(_LOGGED) >= MAX_LOGGED:
+        _LOGGED.clear()
+    _LOGGED.add(key)
+    log.error("%s", message)

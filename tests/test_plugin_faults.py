@@ -1,0 +1,543 @@
+"""A third-party plugin's mistakes: each is one line that names the plugin, never a traceback.
+
+Registration mistakes (a hook whose arguments are not the hookspec's, a misspelt hook, a malformed
+``Domain``, a class where an instance belongs, a clashing command, ``sys.exit``) are warnings and
+the rest of NEP works; a plugin's code failing while a command runs (its action space, encoder or
+collector) ends the command with ``error: plugin 'NAME' (WHERE) failed in CLASS.METHOD: ...`` and
+status 1. Broken plugins live in ``tmp_path`` and run in ``nep`` subprocesses, never in tests/plugins.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from nep_core import plugins
+from nep_core.action_space import EOS, NO_EDIT_TOKEN, ActionSpace, KindSpec, Slot, SymbolicActionSpace
+from nep_core.errors import PluginError
+from nep_core.inference.grammar import GrammarMasks
+from nep_core.location_space import AfterLocation
+
+
+def nep(*args: str, plugins_dir: Path | None = None, **env: str) -> subprocess.CompletedProcess:
+    """``nep ARGS`` in a fresh interpreter with only the plugin files of ``plugins_dir`` (no entry points)."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("NEP_") or k == "NEP_HOME"}
+    environment["NEP_LOAD_PLUGINS"] = ""
+    if plugins_dir is not None:
+        environment["NEP_PLUGINS_DIR"] = str(plugins_dir)
+    environment.update(env)
+    return subprocess.run([sys.executable, "-m", "nep_core.cli.main", *args], capture_output=True, text=True,
+                          env=environment, timeout=180)
+
+
+def write_plugin(folder: Path, name: str, code: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.py"
+    path.write_text(textwrap.dedent(code))
+    return path
+
+
+def lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def warnings_of(result: subprocess.CompletedProcess) -> list[str]:
+    return [line for line in lines(result.stderr) if line.startswith("warning:")]
+
+
+GOOD = """
+    import nep_core
+    from nep_core.action_space import KindSpec, SymbolicActionSpace
+    from nep_core.domain import Domain
+    from nep_core.encoder import ActionHistoryEncoder
+
+    SPACE = SymbolicActionSpace([KindSpec("poke")])
+
+    @nep_core.hookimpl
+    def register_domains(register):
+        register(Domain(name="good", action_space=SPACE, encoder=ActionHistoryEncoder(SPACE)))
+"""
+
+
+# 1. hooks whose arguments are not the hookspec's --------------------------------------------------
+
+
+def test_a_hook_whose_arguments_are_not_the_hookspecs_is_a_warning_and_the_plugin_is_skipped(tmp_path):
+    write_plugin(tmp_path, "badsig", """
+        import nep_core
+
+        @nep_core.hookimpl
+        def register_domains(reg):
+            pass
+    """)
+    write_plugin(tmp_path, "extra", """
+        import nep_core
+
+        @nep_core.hookimpl
+        def register_verifiers(register, domain):
+            pass
+    """)
+    write_plugin(tmp_path, "good", GOOD)
+    for args in (("--version",), ("--help",), ("domains", "--json")):
+        result = nep(*args, plugins_dir=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr and "PluginValidationError" not in result.stderr
+        shown = warnings_of(result)
+        assert len(shown) == 2, result.stderr
+        assert any(f"plugin 'badsig' ({tmp_path / 'badsig.py'}) skipped" in line and "register_domains(reg)" in line
+                   and "register_domains(register)" in line for line in shown), shown
+        assert any("plugin 'extra'" in line and "register_verifiers(register, domain)" in line and "'domain'" in line
+                   for line in shown), shown
+    assert set(json.loads(result.stdout)) == {"good"}
+    listed = nep("plugins", "--json", plugins_dir=tmp_path)
+    assert [record["name"] for record in json.loads(listed.stdout)] == ["good"]
+
+
+# 2. grammar masks of a space bound to a context ----------------------------------------------------
+
+
+class RoomSpace(ActionSpace):
+    """``@go room=R``, where a space bound to a context allows only the rooms open in it (its grammar_key is the default)."""
+
+    name = "rooms"
+    ROOMS = ("room=a", "room=b", "room=c")
+
+    def __init__(self, rooms=ROOMS):
+        self.rooms = tuple(rooms)
+
+    def vocabulary(self):
+        return ["@go", *self.ROOMS]
+
+    def encode(self, action):
+        return [NO_EDIT_TOKEN] if action.is_no_edit else ["@go", f"room={action.target}"]
+
+    def decode(self, tokens):
+        from nep_core.actions import Action
+
+        return Action("go", target=tokens[1].split("=")[1])
+
+    def allowed_next(self, prefix):
+        if not prefix:
+            return [NO_EDIT_TOKEN, "@go"]
+        if prefix == ("@go",) or list(prefix) == ["@go"]:
+            return list(self.rooms)
+        return [EOS]
+
+    def for_context(self, context):
+        return RoomSpace(context)
+
+
+def masks_for(space: ActionSpace) -> GrammarMasks:
+    tokens = ["<pad>", "<unk>", "<bos>", "<sep>", EOS, NO_EDIT_TOKEN, *space.vocabulary()]
+    return GrammarMasks(space, {token: index for index, token in enumerate(tokens)}, len(tokens))
+
+
+def allowed(masks: GrammarMasks, step) -> set[str]:
+    names = {index: token for token, index in masks.vocab.items()}
+    return {names[index] for index in step.ids}
+
+
+def test_masks_of_a_context_bound_space_are_never_those_of_another_context():
+    space = RoomSpace()
+    masks = masks_for(space)
+    first, second = space.for_context(["room=a", "room=b"]), space.for_context(["room=c"])
+    assert allowed(masks, masks.step(("@go",), first)) == {"room=a", "room=b"}
+    assert allowed(masks, masks.step(("@go",), second)) == {"room=c"}  # was {"room=a", "room=b"}: the first context's
+    assert allowed(masks, masks.step(("@go",), AfterLocation(first, 1))) == {"room=a", "room=b"}
+    assert allowed(masks, masks.step(("@go",), AfterLocation(second, 1))) == {"room=c"}
+    assert allowed(masks, masks.step(("@go",), space)) == {"room=a", "room=b", "room=c"}
+    # A new bound space at the address of a collected one is not served the old one's masks.
+    for index in range(50):
+        rooms = ["room=a"] if index % 2 else ["room=b"]
+        bound = space.for_context(rooms)
+        assert allowed(masks, masks.step(("@go",), bound)) == set(rooms)
+        del bound
+        gc.collect()
+
+
+def test_a_space_that_keys_its_own_grammar_keeps_its_masks_cached():
+    calls = []
+
+    class Keyed(RoomSpace):
+        def allowed_next(self, prefix):
+            calls.append(tuple(prefix))
+            return super().allowed_next(prefix)
+
+        def for_context(self, context):
+            return Keyed(context)
+
+        def grammar_key(self, prefix):
+            return (self.rooms, tuple(prefix))
+
+    space = Keyed()
+    masks = masks_for(space)
+    first = masks.step(("@go",), space.for_context(["room=a"]))
+    assert masks.step(("@go",), space.for_context(["room=a"])) is first  # another request, the same context
+    assert calls == [("@go",)]
+
+
+def test_allowed_next_that_returns_none_is_one_line_naming_the_plugins_method():
+    class Careless(RoomSpace):
+        def allowed_next(self, prefix):
+            return None
+
+    masks = masks_for(Careless())
+    with pytest.raises(plugins.PluginFault) as caught:
+        masks.step(("@go",))
+    message = str(caught.value)
+    assert "\n" not in message and "Careless.allowed_next" in message and "returned None" in message
+    assert caught.value.exit_code == 1
+
+
+# 3. a plugin's code failing while a command runs --------------------------------------------------
+
+
+FAULTY = """
+    import os
+    import sys
+
+    import nep_core
+    from nep_core.action_space import KindSpec, Slot, SymbolicActionSpace
+    from nep_core.actions import Action
+    from nep_core.collector import Collector
+    from nep_core.domain import Domain
+    from nep_core.encoder import ActionHistoryEncoder
+    from nep_core.session import Event, Session
+
+    FAULT = os.environ.get("FAULT", "")
+
+
+    class FaultySpace(SymbolicActionSpace):
+        def encode(self, action):
+            if FAULT == "encode":
+                raise RuntimeError("encode blew up")
+            if FAULT == "exit":
+                sys.exit(0)
+            return super().encode(action)
+
+
+    SPACE = FaultySpace([KindSpec("poke", [Slot.choice("target", ["a", "b"])])], name="faulty")
+
+
+    def session(index):
+        events = [Event(t=float(step), action=Action("poke", target="ab"[step % 2])) for step in range(12)]
+        return Session(id=f"s{index}", domain="faulty", events=events)
+
+
+    class Fine(Collector):
+        name = "fine"
+
+        def collect(self, argument, report, seed=0):
+            for index in range(int(argument or 10)):
+                yield session(index)
+
+
+    class Raising(Collector):
+        name = "raising"
+
+        def collect(self, argument, report, seed=0):
+            yield session(0)
+            raise KeyError("boom in collector")
+
+
+    class NoYield(Collector):
+        name = "noyield"
+
+        def collect(self, argument, report, seed=0):
+            report.count("nothing")
+
+
+    class Dicts(Collector):
+        name = "dicts"
+
+        def collect(self, argument, report, seed=0):
+            yield {"id": "a", "domain": "faulty", "events": []}
+
+
+    @nep_core.hookimpl
+    def register_domains(register):
+        register(Domain(name="faulty", action_space=SPACE, encoder=ActionHistoryEncoder(SPACE),
+                        collectors={c.name: c for c in (Fine(), Raising(), NoYield(), Dicts())}))
+"""
+
+
+@pytest.fixture(scope="module")
+def faulty_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("faulty-plugins")
+    write_plugin(folder, "faulty", FAULTY)
+    return folder
+
+
+def one_error(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 1, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr, result.stderr
+    shown = lines(result.stderr)
+    assert len(shown) == 1 and shown[0].startswith("error: "), result.stderr
+    return shown[0]
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("raising:", "failed in Raising.collect: KeyError: 'boom in collector'"),
+        ("noyield:", "collector 'noyield' returned None, not the sessions"),
+        ("dicts:", "collector 'dicts' yielded a dict, not a nep_core.session.Session"),
+    ],
+)
+def test_a_collector_that_fails_is_one_line_naming_the_plugin(faulty_dir, tmp_path, source, expected):
+    result = nep("collect", "--domain", "faulty", "--source", source, "--out", str(tmp_path / "out"), plugins_dir=faulty_dir)
+    line = one_error(result)
+    assert line.startswith(f"error: plugin 'faulty' ({faulty_dir / 'faulty.py'})"), line
+    assert expected in line, line
+
+
+@pytest.mark.parametrize(("fault", "expected"), [("encode", "RuntimeError: encode blew up"), ("exit", "SystemExit: 0")])
+def test_an_action_space_that_fails_is_one_line_naming_the_plugin_and_method(faulty_dir, fault, expected):
+    result = nep("eval", "--domain", "faulty", "--model", "ngram", "--data", "fine:6", plugins_dir=faulty_dir, FAULT=fault)
+    line = one_error(result)
+    assert line.startswith(f"error: plugin 'faulty' ({faulty_dir / 'faulty.py'}) failed in FaultySpace.encode: {expected}"), line
+    assert "(faulty.py:" in line  # where it was raised
+
+
+def test_nep_debug_shows_a_plugin_failures_traceback(faulty_dir):
+    result = nep("eval", "--domain", "faulty", "--model", "ngram", "--data", "fine:6", plugins_dir=faulty_dir,
+                 FAULT="encode", NEP_DEBUG="1")
+    assert result.returncode == 1 and "Traceback" in result.stderr
+    assert lines(result.stderr)[-1].startswith("error: plugin 'faulty'")
+
+
+def test_a_failure_is_the_plugins_only_when_the_plugins_code_raised_it():
+    record = plugins.PluginRecord(name="faulty", source="/x/faulty.py", module_names=("nep_plugins_dir.faulty",))
+
+    def raise_in(module_name: str, qualname: str) -> BaseException:
+        code = compile(f"def {qualname.split('.')[-1]}():\n    raise ValueError('bad')\n", f"/x/{module_name}.py", "exec")
+        namespace = {"__name__": module_name}
+        exec(code, namespace)
+        try:
+            namespace[qualname.split(".")[-1]]()
+        except ValueError as error:
+            return error
+        raise AssertionError
+
+    assert plugins.plugin_failure(raise_in("nep_plugins_dir.faulty", "helper"), [record]).startswith(
+        "plugin 'faulty' (/x/faulty.py) failed in helper: ValueError: bad")
+    assert plugins.plugin_failure(raise_in("nep_core.something", "helper"), [record]) is None  # a core bug: its traceback
+    assert plugins.plugin_failure(raise_in("nep_plugins_dir.other", "helper"), [record]) is None
+
+
+# 4, 7, 13. malformed domains, classes for instances, bad names -------------------------------------
+
+
+def test_a_malformed_domain_is_skipped_with_a_warning_and_the_others_still_work(tmp_path):
+    write_plugin(tmp_path, "malformed", """
+        import nep_core
+        from nep_core.action_space import KindSpec, SymbolicActionSpace
+        from nep_core.collector import LogCollector
+        from nep_core.domain import Domain
+        from nep_core.encoder import ActionHistoryEncoder
+
+        SPACE = SymbolicActionSpace([KindSpec("poke")])
+
+        @nep_core.hookimpl
+        def register_domains(register):
+            register(Domain(name="no-encoder", action_space=SPACE, encoder=None))
+            register(Domain(name="space-class", action_space=SymbolicActionSpace, encoder=ActionHistoryEncoder(SPACE)))
+            register(Domain(name="collector-class", action_space=SPACE, encoder=ActionHistoryEncoder(SPACE),
+                            collectors={"logs": LogCollector}))
+            for name in ("to/do", "", "To Do"):
+                register(Domain(name=name, action_space=SPACE, encoder=ActionHistoryEncoder(SPACE)))
+            register(Domain(name="fine_2", action_space=SPACE, encoder=ActionHistoryEncoder(SPACE)))
+    """)
+    write_plugin(tmp_path, "good", GOOD)
+    result = nep("domains", "--json", plugins_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert set(json.loads(result.stdout)) == {"good", "fine_2"}
+    assert "Traceback" not in result.stderr
+    shown = warnings_of(result)
+    assert len(shown) == 6 and all(line.startswith("warning: plugin 'malformed'") for line in shown), result.stderr
+    text = "\n".join(shown)
+    assert "domain 'no-encoder' skipped: its encoder is None, not a nep_core.encoder.HistoryEncoder" in text
+    assert "domain 'space-class' skipped: its action_space is the class SymbolicActionSpace, not an instance" in text
+    assert "domain 'collector-class' skipped: its collectors['logs'] is the class LogCollector, not an instance" in text
+    for name in ("'to/do'", "''", "'To Do'"):
+        assert f"domain name {name} skipped" in text
+
+
+def test_registering_a_collector_or_verifier_class_is_one_line_naming_the_plugin(tmp_path):
+    write_plugin(tmp_path, "classes", """
+        import nep_core
+        from nep_core.collector import LogCollector
+        from nep_core.verifier import ActionSpaceVerifier
+
+        class Archive(LogCollector):
+            name = "archive"
+
+        class Strict(ActionSpaceVerifier):
+            name = "strict"
+
+        @nep_core.hookimpl
+        def register_collectors(register):
+            register("good", Archive)
+
+        @nep_core.hookimpl
+        def register_verifiers(register):
+            register("good", Strict)
+    """)
+    write_plugin(tmp_path, "good", GOOD)
+    result = nep("domains", "--json", plugins_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    domain = json.loads(result.stdout)["good"]
+    assert domain["collectors"] == ["logs"] and domain["verifiers"] == ["action-space"]
+    shown = warnings_of(result)
+    assert len(shown) == 2, result.stderr
+    assert ("warning: plugin 'classes' registered the class Archive as a collector for domain 'good'; "
+            "register an instance (Archive(...)); skipped") in shown
+    assert any("the class Strict as a verifier" in line for line in shown)
+
+
+# 5, 6. return values and misspelt hooks ------------------------------------------------------------
+
+
+def test_a_domain_returned_instead_of_registered_is_a_warning(tmp_path):
+    write_plugin(tmp_path, "returns", """
+        import nep_core
+        from nep_core.action_space import KindSpec, SymbolicActionSpace
+        from nep_core.domain import Domain
+        from nep_core.encoder import ActionHistoryEncoder
+
+        SPACE = SymbolicActionSpace([KindSpec("poke")])
+
+        @nep_core.hookimpl
+        def register_domains(register):
+            return Domain(name="returned", action_space=SPACE, encoder=ActionHistoryEncoder(SPACE))
+    """)
+    result = nep("domains", "--json", plugins_dir=tmp_path)
+    assert result.returncode == 0 and json.loads(result.stdout) == {}
+    assert warnings_of(result) == [
+        "warning: plugin 'returns' returned a Domain from register_domains, which NEP ignores: call register(...) with it instead"
+    ], result.stderr
+
+
+def test_a_misspelt_hook_or_a_missing_hookimpl_is_a_warning_and_not_listed_as_a_hook(tmp_path):
+    write_plugin(tmp_path, "typo", """
+        import nep_core
+
+        @nep_core.hookimpl
+        def register_domain(register):
+            pass
+
+        def register_verifier(register):
+            pass
+
+        def register_helper_data():  # neither a hook nor named like one... but named register_*
+            pass
+    """)
+    write_plugin(tmp_path, "nodeco", GOOD.replace("    @nep_core.hookimpl\n", ""))
+    result = nep("plugins", "--json", plugins_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert {record["name"]: record["hooks"] for record in json.loads(result.stdout)} == {"nodeco": [], "typo": []}
+    shown = warnings_of(result)
+    assert any("plugin 'typo'" in line and "register_domain is not a NEP hook" in line and "register_domains" in line
+               for line in shown), shown
+    assert any("plugin 'typo'" in line and "register_verifier is not a NEP hook" in line for line in shown), shown
+    assert any("plugin 'nodeco'" in line and "register_domains has no @nep_core.hookimpl" in line for line in shown), shown
+
+
+# 8. commands that clash ----------------------------------------------------------------------------
+
+
+def test_a_plugin_command_named_like_a_core_command_or_another_plugins_is_skipped_with_a_warning(tmp_path):
+    write_plugin(tmp_path, "a_first", """
+        import typer
+        import nep_core
+
+        @nep_core.hookimpl
+        def register_commands(cli):
+            group = typer.Typer(help="First hello.")
+
+            @group.command()
+            def greet():
+                typer.echo("hello from a_first")
+
+            cli.add_typer(group, name="hello")
+    """)
+    write_plugin(tmp_path, "b_clash", """
+        import typer
+        import nep_core
+
+        @nep_core.hookimpl
+        def register_commands(cli):
+            @cli.command()
+            def train():
+                \"\"\"Shadow the core's train.\"\"\"
+                typer.echo("plugin train ran")
+
+            group = typer.Typer(help="Second hello.")
+
+            @group.command()
+            def greet():
+                typer.echo("hello from b_clash")
+
+            cli.add_typer(group, name="hello")
+
+            @cli.command("own-one")
+            def own():
+                typer.echo("own")
+    """)
+    result = nep("hello", "greet", plugins_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "hello from a_first\n"
+    assert warnings_of(result) == [
+        f"warning: plugin 'b_clash' ({tmp_path / 'b_clash.py'}) adds a command 'train', which is nep's own; the plugin's is skipped",
+        f"warning: plugin 'b_clash' ({tmp_path / 'b_clash.py'}) adds a command 'hello', which plugin 'a_first' "
+        f"({tmp_path / 'a_first.py'}) added first; the later one is skipped",
+    ], result.stderr
+    train = nep("train", "--help", plugins_dir=tmp_path)
+    assert "plugin train ran" not in train.stdout and "--max-steps" in train.stdout
+    assert nep("own-one", plugins_dir=tmp_path).stdout == "own\n"
+
+
+# 11. sys.exit in a plugin --------------------------------------------------------------------------
+
+
+def test_sys_exit_at_import_or_in_a_hook_is_a_warning_like_any_failure(tmp_path):
+    write_plugin(tmp_path, "byebye", "import sys\nsys.exit('plugin says bye')\n")
+    write_plugin(tmp_path, "hookexit", """
+        import sys
+        import nep_core
+
+        @nep_core.hookimpl
+        def register_domains(register):
+            sys.exit(0)
+
+        @nep_core.hookimpl
+        def register_commands(cli):
+            sys.exit(3)
+    """)
+    write_plugin(tmp_path, "good", GOOD)
+    result = nep("domains", "--json", plugins_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert set(json.loads(result.stdout)) == {"good"}
+    shown = warnings_of(result)
+    assert f"warning: plugin 'byebye' ({tmp_path / 'byebye.py'}) failed to load: SystemExit: plugin says bye" in shown, shown
+    assert "warning: plugin 'hookexit' failed in register_domains: SystemExit: 0" in shown, shown
+    assert "warning: plugin 'hookexit' failed in register_commands: SystemExit: 3" in shown, shown
+
+
+def test_the_registry_refuses_bad_items_when_used_in_process():
+    """``Domain.add_collector`` (what register_collectors ends in) refuses a class, in one line."""
+    from nep_core.collector import LogCollector
+    from nep_core.domain import Domain
+    from nep_core.encoder import ActionHistoryEncoder
+
+    space = SymbolicActionSpace([KindSpec("poke", [Slot.choice("target", ["a"])])])
+    domain = Domain(name="d", action_space=space, encoder=ActionHistoryEncoder(space))
+    with pytest.raises(PluginError, match=r"plugin 'p' registered the class LogCollector as a collector for domain 'd'"):
+        domain.add_collector(LogCollector, "p")
