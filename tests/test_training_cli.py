@@ -161,6 +161,19 @@ def test_the_next_command_evaluates_on_the_data_trained_on(tmp_path, capsys, dat
     assert hint.format(run=run) in capsys.readouterr().out.splitlines()
 
 
+@pytest.mark.parametrize("data", [None, "data/my tags"])
+def test_rls_next_command_evaluates_on_the_data_tuned_on(tmp_path, capsys, data):
+    from nep_core.cli.rl import print_summary
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "nep.json").write_text(json.dumps({"nep": 1, "domain": "tags", "rl": {"steps": 3, "seconds": 1.0, "start_model": "runs/tags"},
+                                              "metrics": {}}))
+    print_summary(run, data)
+    same_data = " --data 'data/my tags'" if data else ""
+    assert f"next: nep eval --domain tags --model {run}{same_data} --compare runs/tags --baselines" in capsys.readouterr().out.splitlines()
+
+
 def test_non_finite_floats_and_out_of_range_seeds_or_threads_fail_before_any_training(tmp_path):
     """`--prompt-loss-weight inf` trained a NaN model; `--seed -1` was a ValueError traceback after the run folder was started;
     `--threads 100000` made OpenMP crash."""

@@ -152,7 +152,7 @@ def command(
         for given, option in ((ablate_arms is not None, "--ablate-arms"), (limit != 0, "--limit")):
             if given:
                 raise NepError(f"{option} applies only with --ablate")
-        run_and_summarize(rl, config, print_summary)
+        run_and_summarize(rl, config, lambda folder: print_summary(folder, data))
         return
     from nep_core.rl.ablate import ablate as run_ablation
 
@@ -170,8 +170,11 @@ def domain_rewards(name: str) -> RewardWeights:
     return RewardWeights() if domain is None else domain.rl_rewards
 
 
-def print_summary(folder: Path) -> None:
-    """Where the tuned checkpoint is, the validation metrics, and how many rollouts were invalid."""
+def print_summary(folder: Path, data: str | None = None) -> None:
+    """Where the tuned checkpoint is, the validation metrics, and how many rollouts were invalid; the ``next:``
+    command evaluates on the same ``data`` (``--data``) as the tuning used."""
+    import shlex
+
     from nep_core.checkpoint import read_meta
 
     meta = read_meta(folder)
@@ -186,7 +189,9 @@ def print_summary(folder: Path) -> None:
         errors = sum(run.get("verifier_errors", {}).values())
         console.print(f"rollouts scored as invalid: {run.get('undecodable_rollouts', 0)} undecodable, {errors} verifier errors (see nep.json)", soft_wrap=True)
     console.print(f"checkpoint: {folder} (plots {folder / 'rl.png'}, logs {folder / 'logs'})", soft_wrap=True)
-    console.print(f"next: nep eval --domain {meta['domain']} --model {folder} --compare {run.get('start_model')} --baselines", soft_wrap=True)
+    same_data = f" --data {shlex.quote(data)}" if data is not None else ""
+    console.print(f"next: nep eval --domain {meta['domain']} --model {folder}{same_data} --compare {run.get('start_model')} --baselines",
+                  soft_wrap=True)
 
 
 def print_ablation(folder: Path) -> None:
