@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 import time
@@ -341,13 +342,18 @@ class Broken(Predictor):
         raise ZeroDivisionError("bug")
 
 
-def test_a_failing_predictor_gives_a_500_and_the_server_stays_up(tags_domain, tmp_path):
-    with BackgroundServer(create_app(tags_domain, Broken(), data_dir=tmp_path)) as running:
+def test_a_failing_predictor_gives_a_500_and_the_server_stays_up(tags_domain, tmp_path, caplog):
+    """Its traceback is logged once; each later failure of the same kind is one line (a traceback a request flooded the log)."""
+    with caplog.at_level(logging.ERROR, logger="nep.server"), BackgroundServer(create_app(tags_domain, Broken(), data_dir=tmp_path)) as running:
         with httpx.Client(base_url=running.url) as http:
-            response = http.post("/v1/suggest", json={"session": "s", "history": HISTORY})
-            assert response.status_code == 500
-            assert response.json()["detail"] == "the predictor failed (ZeroDivisionError); see the server log"
+            for _ in range(3):
+                response = http.post("/v1/suggest", json={"session": "s", "history": HISTORY})
+                assert response.status_code == 500
+                assert response.json()["detail"] == "the predictor failed (ZeroDivisionError); see the server log"
             assert http.get("/v1/health").status_code == 200
+    failures = [record for record in caplog.records if "the predictor failed" in record.getMessage()]
+    assert [record.exc_info is not None for record in failures] == [True, False, False], [record.getMessage() for record in failures]
+    assert failures[-1].getMessage() == "the predictor failed again: ZeroDivisionError: bug (its traceback is logged above)"
 
 
 class ConcurrencyProbe(Predictor):

@@ -28,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from nep_core import __version__
 from nep_core.appkit.sessionlog import ForeignFile
 from nep_core.domain import Domain
+from nep_core.errors import first_line
 from nep_core.inference.predictor import Predictor
 from nep_core.server.errors import ApiError, install_error_handlers
 from nep_core.server.events import parse_action, parse_history, parse_state
@@ -49,7 +50,7 @@ from nep_core.server.schemas import (
 from nep_core.server.defaults import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HISTORY_EVENTS, DEFAULT_MAX_JSON_DEPTH
 from nep_core.server.history_cache import ParsedHistories
 from nep_core.server.speculation import SpeculationSettings
-from nep_core.server.suggest import Answer, SuggestionService
+from nep_core.server.suggest import Answer, SuggestionService, first_time, raise_kind
 from nep_core.session import Context, latest_state
 
 SUGGEST_PATH, FEEDBACK_PATH, HEALTH_PATH = "/v1/suggest", "/v1/feedback", "/v1/health"
@@ -173,7 +174,10 @@ def create_app(
         except Superseded as error:
             raise ApiError(409, str(error), "session") from None
         except Exception as error:  # answered here, so the connection stays open for the next request
-            log.exception("the predictor failed")
+            if first_time(predictor, raise_kind(error)):  # its traceback once, then a line a request
+                log.exception("the predictor failed")
+            else:
+                log.error("the predictor failed again: %s: %s (its traceback is logged above)", type(error).__name__, first_line(error))
             raise ApiError(500, f"the predictor failed ({type(error).__name__}); see the server log") from None
         return response_of(answer, started), answer.follow_ups
 

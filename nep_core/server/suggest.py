@@ -196,7 +196,7 @@ def checked_action(domain: Domain, context: Context, action: Action, space, veri
     except InvalidAction:
         return None
     except PLUGIN_FAILURES as error:
-        _log_once(domain.action_space, _raise_kind(error),
+        _log_once(domain.action_space, raise_kind(error),
                   f"the action space of domain '{domain.name}' {describe_raise(error)} in validate; the suggestions it "
                   f"cannot check are dropped (logged once)")
         return None
@@ -206,7 +206,7 @@ def checked_action(domain: Domain, context: Context, action: Action, space, veri
         try:
             verdict = verifier.verify(context, action)
         except PLUGIN_FAILURES as error:  # a broken verifier refuses the suggestion rather than failing the request
-            _log_once(verifier, _raise_kind(error),
+            _log_once(verifier, raise_kind(error),
                       f"verifier '{name}' of domain '{domain.name}' {describe_raise(error)}; the suggestions it judges "
                       f"are dropped (logged once)")
             return None
@@ -227,17 +227,23 @@ _LOGGED: set[tuple] = set()
 MAX_LOGGED = 10_000
 
 
-def _raise_kind(error: BaseException) -> tuple:
+def raise_kind(error: BaseException) -> tuple:
     """What makes two raises the same failure: the exception's type and where it was raised."""
     frames = traceback.extract_tb(error.__traceback__)
     return (type(error).__name__, *((frames[-1].filename, frames[-1].lineno) if frames else ()))
 
 
 def _log_once(failing: object, kind: object, message: str) -> None:
+    if first_time(failing, kind):
+        log.error("%s", message)
+
+
+def first_time(failing: object, kind: object) -> bool:
+    """Whether this failure (of ``failing``, of this ``kind``) is new: logged whole once, then in a line or not at all."""
     key = (instance_key(failing), kind)
     if key in _LOGGED:
-        return
+        return False
     if len(_LOGGED) >= MAX_LOGGED:
         _LOGGED.clear()
     _LOGGED.add(key)
-    log.error("%s", message)
+    return True
