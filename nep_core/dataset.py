@@ -156,7 +156,11 @@ def default_data_dir(domain: Domain, progress=None) -> Path:
     if not domain.default_source:
         raise NepError(f"domain '{domain.name}' ships no default dataset; pass --data DIR (see `nep collect --help`)")
     parts = split_sources(domain.default_source)
-    versions = [getattr(domain.collectors.get(parse_source(domain, part)[0]), "version", "") for part in parts]
+    try:
+        versions = [getattr(domain.collectors.get(parse_source(domain, part)[0]), "version", "") for part in parts]
+    except NepError as error:  # the plugin's mistake, not the user's: say where the source comes from
+        raise NepError(f"domain '{domain.name}' (plugin {domain.plugin}) names a default_source it cannot read: {error}; "
+                       "pass --data, or fix the plugin") from None
     key = f"{domain.plugin}|{domain.action_space.version}|{domain.default_source}|{'|'.join(versions)}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     folder = nep_home() / "data" / domain.name / f"default-{digest}"

@@ -541,3 +541,12 @@ def test_the_registry_refuses_bad_items_when_used_in_process():
     domain = Domain(name="d", action_space=space, encoder=ActionHistoryEncoder(space))
     with pytest.raises(PluginError, match=r"plugin 'p' registered the class LogCollector as a collector for domain 'd'"):
         domain.add_collector(LogCollector, "p")
+
+
+def test_a_default_source_the_domain_cannot_read_is_named_as_the_plugins(tmp_path):
+    """`default_source="synthetc:20"` said `unknown source 'synthetc:20'`, which the user never typed."""
+    write_plugin(tmp_path, "typo_source", GOOD.replace('encoder=ActionHistoryEncoder(SPACE))', 'encoder=ActionHistoryEncoder(SPACE), default_source="synthetc:20")'))
+    result = nep("train", "--domain", "good", "--max-steps", "1", plugins_dir=tmp_path, NEP_HOME=str(tmp_path / "home"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr and len(lines(result.stderr)) == 1, result.stderr
+    assert result.stderr.startswith("error: domain 'good' (plugin typo_source) names a default_source it cannot read: "
+                                    "unknown source 'synthetc:20'"), result.stderr
