@@ -140,7 +140,8 @@ def test_impossible_edits_name_the_field(saved):
 def test_an_edit_past_the_media_is_a_problem_not_an_exception(saved):
     timeline = saved(interview(2))
     edited = apply_edit(timeline, edit("trim_in", 0, frames=-101))
-    assert timeline_problems(edited) == ["tracks[0] ('V1') item 0 ('INT_1'): source_range leaves the media's available_range"]
+    assert timeline_problems(edited) == ["tracks[0] ('V1') item 0 ('INT_1'): source_range leaves the media's available_range (starts 1 frame before it)",
+                                         "tracks[0] ('V1') item 0 ('INT_1'): source_range starts 1 frame before source frame 0 (a source in point is never negative)"]
     emptied = apply_edit(timeline, edit("trim_out", 0, frames=-96))
     assert "duration 0 frames is not positive" in timeline_problems(emptied)[0]
 

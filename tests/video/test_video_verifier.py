@@ -49,5 +49,6 @@ def test_edits_replay_from_the_snapshot_and_old_problems_are_not_blamed():
     # after closing the gap, the 30 fps clip is item 2; trimming its head by 12 timeline frames is fine
     assert VERIFIER.verify(context, trim(2, 12)).valid
     assert VERIFIER.verify(context, NO_EDIT, NO_EDIT).reward == 1.0
-    # a clip without a media range may be extended: nothing says it is out of range
-    assert VERIFIER.verify(context, trim(4, -20)).valid
+    # a clip without a media range may be extended down to source frame 0 (it starts at frame 10), not past it
+    assert VERIFIER.verify(context, trim(4, -10)).valid
+    assert "before source frame 0" in VERIFIER.verify(context, trim(4, -20)).details["error"]

@@ -24,7 +24,8 @@ zoom                  direction (``zoom=``) not an edit: context only
 Frame counts are quantized by ``frames.quantize_frames`` (exact up to 24 frames, log-spaced above).
 Bound to a context, the grammar names only existing tracks and items, the kinds each item allows
 (no trim on a gap, a roll needs an item after the cut) and frame counts that keep the clip within
-its media and longer than zero, so every decoded suggestion applies to the timeline.
+its media (never before source frame 0, also when the media range is unknown) and longer than zero,
+so every decoded suggestion applies to the timeline.
 """
 
 from __future__ import annotations
@@ -42,7 +43,10 @@ from nep_video.timeline import ITEM_CLIP, ITEM_GAP, MAX_BIN, TimelineView
 
 MAX_TRACKS = 16
 MAX_ITEMS = 512
-"""Items a track may have for its actions to be written (positions 0..MAX_ITEMS)."""
+"""The item positions actions can name on a track: 0..MAX_ITEMS (``c=`` reaches MAX_ITEMS either side
+of the anchor). A longer track is read, but its items past MAX_ITEMS get no suggestion and an edit
+there cannot be written (``canonical`` refuses it; the encoder writes ``<unk>``): docs/domains/video.md,
+"The item limit"."""
 
 EDIT_ARGS: dict[str, tuple[str, ...]] = {
     "trim_in": ("frames",), "trim_out": ("frames",), "slip": ("frames",), "roll": ("frames",), "split": ("offset",),
@@ -465,7 +469,7 @@ class BoundVideoSpace(ActionSpace):
         item = items[index]
         if item.type != ITEM_CLIP:
             return 1, 0
-        head = unbounded if item.head is None else item.head
+        head = item.source_in if item.head is None else min(item.head, item.source_in)  # never before source frame 0
         tail = unbounded if item.tail is None else item.tail
         if kind == "trim_in":
             return -head, item.duration - item.shortest
@@ -479,7 +483,8 @@ class BoundVideoSpace(ActionSpace):
         if following is None or following.type not in (ITEM_CLIP, ITEM_GAP):
             return 1, 0
         if kind == "roll":
-            next_head = unbounded if following.type == ITEM_GAP or following.head is None else following.head
+            next_head = (unbounded if following.type == ITEM_GAP else following.source_in if following.head is None
+                         else min(following.head, following.source_in))
             return -min(item.duration - item.shortest, next_head), min(tail, following.duration - following.shortest)
         if kind == "add_transition":
             if following.type != ITEM_CLIP or item.transition_after:

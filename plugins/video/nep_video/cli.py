@@ -33,6 +33,7 @@ import typer
 
 from nep_core.actions import Action
 from nep_core.appkit.feedback import feedback_record
+from nep_core.cli.evaluate import MAX_TOP_K, check_top_k
 from nep_core.output_folders import make_output_file_folder
 from nep_core.cli.subapp import tools_app
 from nep_core.collector import CollectReport
@@ -41,14 +42,17 @@ from nep_core.errors import InvalidAction, NepError
 from nep_core.inference.predictor import Prediction
 from nep_core.server.suggest import checked_prediction
 from nep_core.session import Event, Session
+from nep_video.action_space import MAX_ITEMS
 from nep_video.collectors.history import diff_events, version_events
-from nep_video.edits import apply_edit
+from nep_video.edits import apply_edit, clip_frames, edited_track
 from nep_video.formats import (
     ADAPTERS, SUFFIXES, TIMECODE_RATES, WRITTEN_ADAPTERS, check_writable, exact_rate, read_timeline, write_timeline, written_adapter,
 )
 from nep_video.render import render_timeline
 from nep_video.replay import timeline_at
-from nep_video.timeline import items_of, source_range, timeline_problems, timeline_rate, tracks_of, view_of
+from nep_video.timeline import (
+    drop_frame, items_of, rate_text, source_range, timeline_problems, timeline_rate, to_frames, tracks_of, view_of,
+)
 from nep_video.verifier import added_problem
 
 app = tools_app("video", "Video tools: next-edit suggestions on OTIO, EDL, FCP XML and Kdenlive/Shotcut timelines.")
@@ -82,11 +86,14 @@ def counted(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
-def timecode(frames: float, rate: float) -> str:
-    """SMPTE timecode, or hours:minutes:seconds at a rate SMPTE does not know."""
+def timecode(frames: float, rate: float, dropped: bool | None = None) -> str:
+    """SMPTE timecode, drop-frame or not as ``dropped`` says (None: as OTIO infers from the rate, drop-frame
+    at 29.97 and 59.94), or hours:minutes:seconds at a rate SMPTE does not know."""
     time = otio.opentime.RationalTime(round(frames), rate)
     try:
-        return otio.opentime.to_timecode(time, rate)
+        if dropped is None:
+            return otio.opentime.to_timecode(time, rate)
+        return otio.opentime.to_timecode(time, rate, dropped)
     except ValueError:
         return otio.opentime.to_time_string(time)
 
@@ -97,32 +104,67 @@ def editor_terms(timeline: otio.schema.Timeline, action: Action) -> str:
         return "no edit"
     tracks = tracks_of(timeline)
     rate = timeline_rate(timeline)
+    dropped = drop_frame(timeline)
     track_index, index = action.target["track"], action.target["clip"]
     track = tracks[track_index] if track_index < len(tracks) else None
     if track is None:
         return f"{VERBS.get(action.kind, action.kind)} on track {track_index} (not on this timeline)"
     items = items_of(track)
     where = track_label(tracks, track_index)
-    if index < len(items):
-        where += f" {item_label(items[index], index, rate)} at {timecode(editor_frames(timeline, items[index]), rate)}"
+    item = items[index] if index < len(items) else None
+    if item is not None:
+        where += f" {item_label(item, index, rate)} at {timecode(editor_frames(timeline, item), rate, dropped)}"
     else:
         where += " after its last clip"
     args = action.args
     if action.kind in ("trim_in", "trim_out", "slip", "roll"):
-        return f"{VERBS[action.kind]} {where}: {args['frames']:+d} frames"
+        return f"{VERBS[action.kind]} {where}: {args['frames']:+d} frames{own_frames(timeline, item, args['frames'])}"
     if action.kind == "split":
-        return f"split {where}, {args['offset']} frames in ({timecode(args['offset'], rate)})"
+        return f"split {where}, {args['offset']} frames in ({timecode(args['offset'], rate, dropped)}){own_frames(timeline, item, args['offset'])}"
     if action.kind == "move":
-        return f"move {where} to position {args['to'] + 1}"
+        return f"move {where} to position {args['to'] + 1}{removed_transitions(timeline, action)}"
     if action.kind == "insert":
         from nep_video.timeline import media_bin
 
         entries = media_bin(timeline)
         name = entries[args["media"]].name if args["media"] < len(entries) else f"media {args['media']}"
-        return f"insert '{name}' ({args['frames']} frames from frame {args['in']}) at {where}"
+        return f"insert '{name}' ({args['frames']} frames from frame {args['in']}) at {where}{removed_transitions(timeline, action)}"
     if action.kind == "add_transition":
         return f"add a {args['frames']}-frame dissolve after {where}"
-    return f"{VERBS.get(action.kind, action.kind)} {where}"
+    return f"{VERBS.get(action.kind, action.kind)} {where}{removed_transitions(timeline, action)}"
+
+
+def own_frames(timeline: otio.schema.Timeline, item, frames: int) -> str:
+    """`` (15 frames at the clip's 29.97 fps)`` when ``item``'s rate is not the timeline's: what the edit
+    moves it by, in whole frames of its own (``edits.clip_frames``); else empty."""
+    if not isinstance(item, otio.schema.Clip):
+        return ""
+    own = clip_frames(timeline, item, frames)
+    if own is None:
+        return ""
+    return f" ({own:+g} frames at the clip's {rate_text(source_range(item).duration.rate)} fps)"
+
+
+def removed_transitions(timeline: otio.schema.Timeline, action: Action) -> str:
+    """``, which removes the 12-frame dissolve 'Cross Dissolve'`` when applying ``action`` takes
+    transitions off its track (a lift, ripple delete, move or insert next to a dissolve); else empty."""
+    try:
+        index, edited = edited_track(timeline, action)
+    except InvalidAction:
+        return ""
+    rate = timeline_rate(timeline)
+    left = [(child.name, child.in_offset, child.out_offset) for child in edited if isinstance(child, otio.schema.Transition)]
+    gone = []
+    for child in tracks_of(timeline)[index]:
+        if isinstance(child, otio.schema.Transition):
+            mark = (child.name, child.in_offset, child.out_offset)
+            if mark in left:
+                left.remove(mark)
+            else:
+                gone.append(f"the {round(to_frames(child.in_offset + child.out_offset, rate))}-frame dissolve '{child.name}'")
+    if not gone:
+        return ""
+    return f", which removes {' and '.join(gone)}"
 
 
 def item_label(item, index: int, rate: float) -> str:
@@ -150,20 +192,50 @@ def editor_timeline(read: otio.schema.Timeline, context) -> tuple[otio.schema.Ti
     return (read, True) if same else (replayed, False)
 
 
+def item_limit_note(timeline: otio.schema.Timeline) -> str | None:
+    """One line when a track holds more items than actions can name (``action_space.MAX_ITEMS``), else None."""
+    tracks = tracks_of(timeline)
+    long = [(index, len(items_of(track))) for index, track in enumerate(tracks) if len(items_of(track)) > MAX_ITEMS + 1]
+    if not long:
+        return None
+    named = ", ".join(f"{track_label(tracks, index)} has {count} items" for index, count in long)
+    return (f"{named}; NEP suggests edits on items 1 to {MAX_ITEMS + 1} of a track only, and none while the latest edit lies "
+            f"past item {2 * MAX_ITEMS + 1} (docs/domains/video.md, the item limit)")
+
+
 def track_label(tracks: list, index: int) -> str:
-    """The track's name, else V1, V2... / A1, A2... as editors number them."""
+    """The track's name, else V1, V2... / A1, A2... as editors number them (also for the bare ``V`` the
+    EDL reader names an EDL's video track)."""
     track = tracks[index]
-    if track.name:
+    if track.name and track.name not in ("V", "A"):
         return track.name
     letter = "A" if track.kind == otio.schema.TrackKind.Audio else "V"
     return f"{letter}{sum(other.kind == track.kind for other in tracks[: index + 1])}"
 
 
-def suggestion_lines(timeline, prediction) -> list[str]:
+def suggestion_lines(timeline, prediction, dropped: int = 0, raw: Prediction | None = None) -> list[str]:
+    """The printed suggestions, then how many the checks dropped (``dropped``, as ``checked_prediction``
+    counts them) and the no-edit line; ``<- best`` marks no edit only when the model ranked it above
+    every suggestion, ``raw`` (its prediction before the checks) included."""
     lines = [f"{number}. {editor_terms(timeline, suggestion.action)}  (p={suggestion.probability:.2f})"
              for number, suggestion in enumerate(prediction.suggestions, 1)]
-    lines.append(f"no edit: p={prediction.p_no_edit:.2f}" + ("  <- best" if prediction.best.is_no_edit else ""))
+    if dropped:
+        lines.append(dropped_text(dropped, prediction))
+    best = prediction.best.is_no_edit and (raw is None or raw.best.is_no_edit)
+    lines.append(f"no edit: p={prediction.p_no_edit:.2f}" + ("  <- best" if best else ""))
     return lines
+
+
+DROPPED_WHY = "not applicable to this timeline, or refused by the timeline verifier"
+
+
+def dropped_text(dropped: int, prediction: Prediction) -> str:
+    """What the checks did to the model's suggestions: ``(2 more suggestions dropped: ...)`` under those
+    printed (not a numbered line), ``the model's 3 suggestions were all dropped (...)`` when none is left."""
+    if prediction.suggestions:
+        return f"({counted(dropped, 'more suggestion')} dropped: {DROPPED_WHY})"
+    were = "was" if dropped == 1 else "were all"
+    return f"the model's {counted(dropped, 'suggestion')} {were} dropped ({DROPPED_WHY})"
 
 
 def add_markers(timeline: otio.schema.Timeline, prediction) -> otio.schema.Timeline:
@@ -177,9 +249,14 @@ def add_markers(timeline: otio.schema.Timeline, prediction) -> otio.schema.Timel
         track = tracks[action.target["track"]]
         items = items_of(track)
         holder = items[action.target["clip"]] if action.target["clip"] < len(items) else track
-        used = source_range(holder) if holder is not track else track.trimmed_range()
-        offset = action.args.get("offset", 0) if action.kind == "split" else 0
-        start = used.start_time + otio.opentime.RationalTime(offset, rate).rescaled_to(used.start_time.rate)
+        if holder is track:  # an insert after the last item: on the track's last frame, not its first
+            used = track.trimmed_range()
+            last = otio.opentime.RationalTime(1, rate).rescaled_to(used.duration.rate)
+            start = used.end_time_exclusive() - last if used.duration >= last else used.start_time
+        else:
+            used = source_range(holder)
+            offset = action.args.get("offset", 0) if action.kind == "split" else 0
+            start = used.start_time + otio.opentime.RationalTime(offset, rate).rescaled_to(used.start_time.rate)
         marker = otio.schema.Marker(name=f"NEP {number + 1}: {editor_terms(timeline, action)} (p={suggestion.probability:.2f})",
                                     marked_range=otio.opentime.TimeRange(start, otio.opentime.RationalTime(1, rate).rescaled_to(used.start_time.rate)),
                                     color=otio.schema.MarkerColor.RED if number == 0 else otio.schema.MarkerColor.YELLOW,
@@ -194,12 +271,15 @@ IMPORT_HINTS = {"otio_json": f"{RESOLVE_IMPORT}, or any OTIO tool", "otioz": "an
 """How to bring a timeline NEP wrote into an editor, by the adapter that wrote it."""
 
 
-def accepted_edit(timeline: otio.schema.Timeline, prediction: Prediction, number: int, out: Path, option: str) -> tuple[Action, otio.schema.Timeline]:
+def accepted_edit(timeline: otio.schema.Timeline, prediction: Prediction, number: int, out: Path, option: str,
+                  dropped: int = 0) -> tuple[Action, otio.schema.Timeline]:
     """Printed suggestion ``number`` (from 1) and ``timeline`` (the editor's, as read) with it applied by
-    ``apply_edit``. The suggestion passed the domain's verifiers in ``checked_prediction``; the edited
-    timeline must add no ``timeline_problems`` problem (the verifier's rule) and fit ``out``'s format.
-    Otherwise a one-line NepError, and nothing is written."""
+    ``apply_edit``. The suggestion passed the domain's verifiers in ``checked_prediction`` (which
+    dropped ``dropped``); the edited timeline must add no ``timeline_problems`` problem (the verifier's
+    rule) and fit ``out``'s format. Otherwise a one-line NepError, and nothing is written."""
     suggestions = prediction.suggestions
+    if not suggestions and dropped:
+        raise NepError(f"no suggestion to accept: {dropped_text(dropped, prediction)}; nothing written")
     if not suggestions:
         raise NepError(f"no suggestion to accept: the best is no edit (p={prediction.p_no_edit:.2f}); nothing written")
     if not 1 <= number <= len(suggestions):
@@ -236,7 +316,7 @@ def suggest_command(
     project: Path = typer.Argument(..., help="The timeline: .otio/.otiod/.otioz, .edl, .xml (FCP7), .kdenlive or .mlt."),
     model: str = typer.Option(..., "--model", "-m", help="A trained model folder (runs/video) or a baseline (ngram, repeat-last)."),
     previous: list[Path] = typer.Option([], "--previous", "-p", help="Earlier saved versions, oldest first: their edits are the history."),
-    top_k: int = typer.Option(3, "--top-k", "-k", min=1, help="Suggestions to print."),
+    top_k: int = typer.Option(3, "--top-k", "-k", help=f"Suggestions to print, 1 to {MAX_TOP_K}."),
     rate: Optional[float] = typer.Option(None, "--rate", help="Frame rate of EDL files (EDLs do not record one; default: inferred from their timecodes, 24 when no frame number is over 23)."),
     markers: Optional[Path] = typer.Option(None, "--markers", help="Write the editor's timeline with the suggestions as markers here (.otio, .otioz, .edl or .xml)."),
     png: Optional[Path] = typer.Option(None, "--png", help="Draw the timeline with the best suggestion highlighted (PNG)."),
@@ -252,6 +332,7 @@ def suggest_command(
 
     Example: nep video suggest cut_v3.xml --previous cut_v1.xml --previous cut_v2.xml --model runs/video --accept 1 --out next.otio
     """
+    check_top_k(top_k)
     if (accept is None) != (out is None):
         raise NepError(f"--accept {accept} needs --out FILE: where to write the edited timeline" if out is None
                        else f"--out {out} needs --accept N: the number of the printed suggestion to apply")
@@ -262,7 +343,8 @@ def suggest_command(
     check_outputs(rate, png, inputs=files, timelines=outputs)
     notes: list[str] = []
     timelines = [(path, read_timeline(path, rate, notes)) for path in files]
-    for note in notes:
+    limit = item_limit_note(timelines[-1][1])
+    for note in notes + ([f"{project}: {limit}"] if limit else []):
         typer.echo(f"note: {note}", err=True)
     for option, path in outputs.items():
         check_writable(timelines[-1][1], path, option)
@@ -272,14 +354,15 @@ def suggest_command(
     for option, path in outputs.items():
         check_placed(exact, option, path, project, "the history of --previous versions")
     domain, predictor = _predictor(model, data)
-    prediction, _ = checked_prediction(domain, context, predictor.predict(context, top_k), top_k)  # as nep serve sends it
+    raw = predictor.predict(context, top_k)
+    prediction, dropped = checked_prediction(domain, context, raw, top_k)  # as nep serve sends it
     tracks = tracks_of(timeline)
     typer.echo(f"{project}: {counted(len(tracks), 'track')}, {counted(sum(len(items_of(track)) for track in tracks), 'item')}, "
-               f"{timeline_rate(timeline):g} fps; {counted(len(context.edits()), 'edit')} of history ({prediction.latency_ms:.0f} ms)")
-    for line in suggestion_lines(timeline, prediction):
+               f"{rate_text(timeline_rate(timeline))} fps; {counted(len(context.edits()), 'edit')} of history ({prediction.latency_ms:.0f} ms)")
+    for line in suggestion_lines(timeline, prediction, dropped, raw):
         typer.echo(line)
     if accept is not None:
-        action, edited = accepted_edit(timeline, prediction, accept, out, "--out")  # refused before anything is written
+        action, edited = accepted_edit(timeline, prediction, accept, out, "--out", dropped)  # refused before anything is written
     if markers is not None:
         write_timeline(add_markers(timeline, prediction), markers)
         typer.echo(f"wrote {markers}")
@@ -350,7 +433,7 @@ def _signature(path: Path) -> tuple[float, int] | None:
 def watch_command(
     project: Path = typer.Argument(..., help="The timeline file the editor saves (or exports) again and again."),
     model: str = typer.Option(..., "--model", "-m", help="A trained model folder or a baseline name."),
-    top_k: int = typer.Option(3, "--top-k", "-k", min=1, help="Suggestions to print after each save."),
+    top_k: int = typer.Option(3, "--top-k", "-k", help=f"Suggestions to print after each save, 1 to {MAX_TOP_K}."),
     rate: Optional[float] = typer.Option(None, "--rate", help="Frame rate of EDL files (default: inferred from their timecodes)."),
     interval: float = typer.Option(0.5, "--interval", min=0.05, help="Seconds between looks at the file."),
     max_updates: int = typer.Option(0, "--max-updates", min=0, help="Stop after this many suggestions (0: never)."),
@@ -374,6 +457,7 @@ def watch_command(
     """
     from nep_core.app_logs import app_log_folder
 
+    check_top_k(top_k)
     check_outputs(rate, png, inputs=[project], timelines={"--accept-to": accept_to})
     if project.suffix.lower() not in ADAPTERS:
         raise NepError(f"{project}: unsupported format '{project.suffix}' (supported: {', '.join(SUFFIXES)})")
@@ -402,6 +486,8 @@ class Shown:
     prediction: Prediction
     at: float
     accepted: int | None = None
+    dropped: int = 0
+    """Suggestions of the model's the checks dropped (``checked_prediction``)."""
 
 
 class Watcher:
@@ -422,6 +508,7 @@ class Watcher:
         self.previous: otio.schema.Timeline | None = None
         self.shown: Shown | None = None
         self.saves = 0
+        self.noted: set[str] = set()
 
     def now(self) -> float:
         """Seconds into the session."""
@@ -436,8 +523,9 @@ class Watcher:
             if signature is None or signature == seen:
                 self.pause(interval)
                 continue
+            notes: list[str] = []
             try:
-                timeline = read_timeline(self.project, self.rate)
+                timeline = read_timeline(self.project, self.rate, notes)
             except NepError as error:  # half-written by the editor, or a save NEP cannot read
                 if failing != signature:
                     failing, failing_since = signature, time.monotonic()
@@ -447,6 +535,11 @@ class Watcher:
                 self.pause(interval)
                 continue
             seen = signature
+            limit = item_limit_note(timeline)
+            for note in notes + ([f"{self.project}: {limit}"] if limit else []):
+                if note not in self.noted:  # said once, not at every save
+                    self.noted.add(note)
+                    typer.echo(f"note: {note}", err=True)
             self.saved(timeline)
 
     def pause(self, interval: float) -> None:
@@ -476,14 +569,15 @@ class Watcher:
         self.session.events.extend(events)  # an accepted edit comes in here, once, when the editor saves it
         self.previous = timeline
         context = context_from_events(self.session.events, self.session.id)
-        prediction, _ = checked_prediction(self.domain, context, self.predictor.predict(context, self.top_k), self.top_k)
+        raw = self.predictor.predict(context, self.top_k)
+        prediction, dropped = checked_prediction(self.domain, context, raw, self.top_k)
         self.saves += 1
         typer.echo(f"-- save {self.saves}: {counted(len(context.edits()), 'edit')} so far ({prediction.latency_ms:.0f} ms)")
         shown_on, exact = editor_timeline(timeline, context)
-        for line in suggestion_lines(shown_on, prediction):
+        for line in suggestion_lines(shown_on, prediction, dropped, raw):
             typer.echo(line)
         if events or self.shown is None:  # a save that changes nothing keeps what was shown (and accepted) before
-            self.shown = Shown(self.saves, shown_on, exact, prediction, self.now())
+            self.shown = Shown(self.saves, shown_on, exact, prediction, self.now(), dropped=dropped)
         if self.png is not None:
             save_picture(context, timeline, prediction, self.png)
         self.write_log()
@@ -500,7 +594,7 @@ class Watcher:
             if shown.accepted is not None:
                 raise NepError(f"suggestion {shown.accepted} of save {shown.save} was accepted already; the next save brings new ones")
             check_placed(shown.exact, "--accept-to", self.accept_to, self.project, "the history of the saves")
-            action, edited = accepted_edit(shown.timeline, shown.prediction, number, self.accept_to, "--accept-to")
+            action, edited = accepted_edit(shown.timeline, shown.prediction, number, self.accept_to, "--accept-to", shown.dropped)
             write_timeline(edited, self.accept_to)
         except NepError as error:
             typer.echo(f"not accepted: {error}")

@@ -1,7 +1,8 @@
 """Two versions of a timeline to the actions that turn the first into the second.
 
 Per track (tracks matched by position), items are aligned by their media and overlapping source ranges
-(the longest alignment, by dynamic programming); then, left
+(the longest alignment: the unchanged items at both ends paired first, the rest by dynamic
+programming, so a long track with a few changes is diffed in about linear time); then, left
 to right with the current index of each item:
 
 - an item kept: ``trim_in`` / ``trim_out`` for the moved in and out points, or ``slip`` when both
@@ -157,8 +158,26 @@ def _matches(old: _Piece, new: _Piece) -> bool:
 
 
 def _align(old: list[_Piece], new: list[_Piece]) -> list[tuple[int | None, int | None]]:
-    """The longest alignment of matching items (dynamic programming), as (old index, new index) pairs
-    in order, with None for an item only one version has (an old one before a new one)."""
+    """The longest alignment of matching items, as (old index, new index) pairs in order, with None
+    for an item only one version has (an old one before a new one). The items both versions start
+    and end with unchanged (equal media and range) are paired first, in linear time, and the
+    dynamic programming aligns what lies between: a version that changed a few items of a long
+    track costs little more than its length, not its length squared."""
+    head = 0
+    while head < min(len(old), len(new)) and old[head] == new[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(old), len(new)) - head and old[len(old) - 1 - tail] == new[len(new) - 1 - tail]:
+        tail += 1
+    middle = _align_dp(old[head : len(old) - tail], new[head : len(new) - tail])
+    return ([(index, index) for index in range(head)]
+            + [(None if i is None else i + head, None if j is None else j + head) for i, j in middle]
+            + [(len(old) - tail + index, len(new) - tail + index) for index in range(tail)])
+
+
+def _align_dp(old: list[_Piece], new: list[_Piece]) -> list[tuple[int | None, int | None]]:
+    """``_align`` by dynamic programming (the longest alignment; of equally long ones, matches and
+    then old items first)."""
     rows, cols = len(old), len(new)
     best = [[0] * (cols + 1) for _ in range(rows + 1)]
     for i in range(rows - 1, -1, -1):

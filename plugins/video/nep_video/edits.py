@@ -3,7 +3,8 @@
 ``apply_edit(timeline, action)`` returns an edited copy; ``apply_in_place`` edits the timeline
 itself; ``edited_track`` copies and edits only the track the action targets (every edit stays in
 its track), which is what a check needs. Targets are ``{"track": T, "clip": I}`` (I counts the track's items: clips, gaps, nested
-stacks; not transitions). Frame counts are in the timeline's rate. An edit that cannot be made
+stacks; not transitions). Frame counts are in the timeline's rate; on a clip of another rate an in
+or out point moves to the nearest whole frame of the clip's own rate. An edit that cannot be made
 raises ``EditError`` naming the field; an edit that can be made but leaves the timeline
 inconsistent (a clip past its media) is the verifier's to judge (``timeline_problems``).
 
@@ -26,6 +27,7 @@ add_transition          frames                         a dissolve on the cut aft
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import opentimelineio as otio
@@ -33,7 +35,7 @@ import opentimelineio as otio
 from nep_core.actions import Action
 from nep_core.errors import InvalidAction
 from nep_video.timeline import (
-    RationalTime, TimeRange, bin_reference, items_of, media_bin, source_range, timeline_rate, tracks_of,
+    RationalTime, TimeRange, bin_reference, is_frame_rate, items_of, media_bin, source_range, timeline_rate, tracks_of,
 )
 
 
@@ -136,20 +138,48 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _set_range(item, start: RationalTime, duration: RationalTime) -> None:
-    rate = source_range(item).duration.rate
-    item.source_range = TimeRange(start.rescaled_to(rate), duration.rescaled_to(rate))
+def _set_range(edit: _Edit, item, start: RationalTime, duration: RationalTime) -> None:
+    """Give ``item`` the source range ``start`` + ``duration``, in its own rate; on an item of another
+    frame rate than the timeline's, an in or out point that moved lands on the nearest whole frame of
+    that rate (the same time as near as the item's frames allow: no fraction of a frame). An item
+    timed in a time scale (``timeline.is_frame_rate``: AVFoundation's 600 units a second, or seconds)
+    has no frames to land on and takes the time exactly."""
+    used = source_range(item)
+    rate = used.duration.rate
+    old_in, old_out = used.start_time.value_rescaled_to(rate), used.end_time_exclusive().value_rescaled_to(rate)
+    new_in, new_out = start.value_rescaled_to(rate), (start + duration).value_rescaled_to(rate)
+    if is_frame_rate(rate) and not _same_rate(rate, edit.rate):
+        new_in = old_in if abs(new_in - old_in) < 1e-9 else _whole(new_in)
+        new_out = old_out if abs(new_out - old_out) < 1e-9 else _whole(new_out)
+    item.source_range = TimeRange(RationalTime(new_in, rate), RationalTime(new_out - new_in, rate))
+
+
+def _same_rate(rate: float, other: float) -> bool:
+    return abs(rate - other) < 1e-9 * max(1.0, abs(other))
+
+
+def _whole(frames: float) -> float:
+    return float(math.floor(frames + 0.5))
+
+
+def clip_frames(timeline: otio.schema.Timeline, item, frames: int) -> float | None:
+    """``frames`` of the timeline as whole frames of ``item``'s own rate (what an edit moves it by,
+    ``_set_range``), or None when the item is at the timeline's rate or timed in a time scale."""
+    rate, own = timeline_rate(timeline), source_range(item).duration.rate
+    if _same_rate(own, rate) or not is_frame_rate(own):
+        return None
+    return _whole(RationalTime(frames, rate).value_rescaled_to(own))
 
 
 def _move_in(edit: _Edit, item, frames: int) -> None:
     used = source_range(item)
     delta = edit.time(frames)
-    _set_range(item, used.start_time + delta, used.duration - delta)
+    _set_range(edit, item, used.start_time + delta, used.duration - delta)
 
 
 def _move_out(edit: _Edit, item, frames: int) -> None:
     used = source_range(item)
-    _set_range(item, used.start_time, used.duration + edit.time(frames))
+    _set_range(edit, item, used.start_time, used.duration + edit.time(frames))
 
 
 def trim_in(edit: _Edit) -> None:
@@ -163,7 +193,7 @@ def trim_out(edit: _Edit) -> None:
 def slip(edit: _Edit) -> None:
     item = edit.item(clip_only=True)
     used = source_range(item)
-    _set_range(item, used.start_time + edit.time(edit.number("frames")), used.duration)
+    _set_range(edit, item, used.start_time + edit.time(edit.number("frames")), used.duration)
 
 
 def roll(edit: _Edit) -> None:
@@ -173,7 +203,7 @@ def roll(edit: _Edit) -> None:
     frames = edit.number("frames")
     _move_out(edit, item, frames)
     if isinstance(following, otio.schema.Gap):
-        _set_range(following, source_range(following).start_time, source_range(following).duration - edit.time(frames))
+        _set_range(edit, following, source_range(following).start_time, source_range(following).duration - edit.time(frames))
     else:
         _move_in(edit, following, frames)
 
@@ -186,8 +216,8 @@ def split(edit: _Edit) -> None:
     if offset <= 0 or cut >= used.duration:
         raise EditError(f"split: args.offset {offset} is not inside the clip ({used.duration.value_rescaled_to(edit.rate):g} frames)")
     second = item.deepcopy()
-    _set_range(item, used.start_time, cut)
-    _set_range(second, used.start_time + cut, used.duration - cut)
+    _set_range(edit, item, used.start_time, cut)
+    _set_range(edit, second, used.start_time + cut, used.duration - cut)
     edit.track.insert(edit.child_position(item) + 1, second)  # a transition after the clip now follows the second half
 
 

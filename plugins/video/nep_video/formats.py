@@ -32,7 +32,7 @@ import opentimelineio as otio
 
 from nep_core.atomic_files import atomic_path
 from nep_core.errors import NepError, first_line
-from nep_video.timeline import unusable
+from nep_video.timeline import TIMECODE_METADATA, available_range, drop_frame, rate_note, tracks_of, unusable
 
 ADAPTERS = {".otio": "otio_json", ".otiod": "otiod", ".otioz": "otioz", ".edl": "cmx_3600", ".xml": "fcp_xml",
             ".kdenlive": "mlt", ".mlt": "mlt"}
@@ -47,6 +47,16 @@ NTSC_RATES = tuple(base * 1000 / 1001 for base in (24, 30, 48, 60, 120))
 TIMECODE_RATES = (24000 / 1001, 24.0, 25.0, 30000 / 1001, 30.0, 48000 / 1001, 48.0, 50.0, 60000 / 1001, 60.0)
 """The rates OTIO (and so the EDL reader and writer) reads and writes SMPTE timecode at."""
 TIMECODE = re.compile(r"\b\d{2}:\d{2}:\d{2}([:;.,])(\d{2})\b")
+
+
+def check_edl_rate(rate: float | None, option: str) -> None:
+    """NepError unless ``rate`` (an EDL frame rate given by the user; 0 or None: inferred) is one EDL
+    timecode has (``TIMECODE_RATES``; 23.976, 29.97... as people write them)."""
+    if rate and exact_rate(rate) in TIMECODE_RATES:
+        return
+    if rate:
+        rates = ", ".join(f"{round(known, 3):g}" for known in TIMECODE_RATES)
+        raise NepError(f"{option} must be a frame rate EDL timecode has ({rates}), or 0 to infer it; got {rate:g}")
 
 
 def is_timeline_file(path: Path) -> bool:
@@ -85,6 +95,9 @@ def read_timeline(path: str | Path, rate: float | None = None, notes: list[str] 
 
     An EDL whose record timecodes disagree with its source timecodes (common in real EDLs) is read
     again as the adapter advises, placing events by their source durations; ``notes`` gets a line saying so.
+    So does a timeline whose frame rate NEP had to choose (``timeline.rate_note``: clips of several
+    rates and no declared rate; no frame rate at all, so 24 fps). An EDL's drop-frame or non-drop-frame
+    timecode (its ``FCM`` line, else its timecodes' separators) is kept (``keep_edl_timecode``).
     """
     path = Path(path)
     if not path.exists():
@@ -102,7 +115,12 @@ def read_timeline(path: str | Path, rate: float | None = None, notes: list[str] 
             check_nesting(path, adapter)
             result = _read_with_adapter(path, adapter, options, notes)
         timeline = _as_timeline(result, path, notes)
+        if adapter == "cmx_3600":
+            keep_edl_timecode(timeline, edl_text(path))
         check_timeline(timeline, path)
+        note = rate_note(timeline)
+        if note is not None and notes is not None:
+            notes.append(f"{path}: {note}")
     except NepError:
         raise
     except Exception as error:  # the adapters raise many kinds of errors on bad input
@@ -125,6 +143,53 @@ def _read_with_adapter(path: Path, adapter: str, options: dict, notes: list[str]
             reason = one_line(error).removeprefix("EDLParseError: ")
             notes.append(f"{path}: record timecodes disagree with the source ({reason}); events placed by their source durations")
         return result
+
+
+FCM = re.compile(r"^\s*FCM:\s*(NON[- ]?DROP|DROP)", re.IGNORECASE | re.MULTILINE)
+
+
+def keep_edl_timecode(timeline: otio.schema.Timeline, text: str) -> None:
+    """Record in ``timeline.metadata[TIMECODE_METADATA]`` whether the EDL ``text`` is drop-frame (``DF``)
+    or not (``NDF``): its first ``FCM:`` line, else whether its timecodes use ``;``."""
+    found = FCM.search(text)
+    if found:
+        timeline.metadata[TIMECODE_METADATA] = "NDF" if found.group(1).upper().startswith("NON") else "DF"
+        return
+    separators = [separator for separator, _ in TIMECODE.findall(text)]
+    if separators:
+        timeline.metadata[TIMECODE_METADATA] = "DF" if any(separator in ";," for separator in separators) else "NDF"
+
+
+def edl_with_timecode(text: str, timeline: otio.schema.Timeline) -> str:
+    """The CMX 3600 adapter's ``text`` for ``timeline`` in the timecode the timeline was read in
+    (``timeline.drop_frame``): the adapter writes drop-frame timecode at 29.97 and 59.94 whatever the
+    source was and no ``FCM`` line, so a non-drop-frame one is rewritten (event, ``M2`` and ``* LOC`` lines)
+    and the ``FCM`` line put back after the title. A timeline that does not say is left as written."""
+    dropped = drop_frame(timeline)
+    if dropped is None:
+        return text
+    tracks = tracks_of(timeline)
+    rate = tracks[0].duration().rate if tracks else None  # the rate the adapter writes at
+    ntsc = bool(rate) and any(abs(rate - known) < 1e-6 for known in (30000 / 1001, 60000 / 1001))
+    dropped = dropped and ntsc  # drop-frame timecode exists at 29.97 and 59.94 only
+    if not dropped and ntsc:
+
+        def non_drop(match: re.Match) -> str:
+            return otio.opentime.to_timecode(otio.opentime.from_timecode(match.group(0), rate), rate, False)
+
+        lines = text.split("\n")
+        for number, line in enumerate(lines):
+            if re.match(r"\s*(\d+\s|M2\s|\*\s*LOC:)", line):  # events, speed changes, markers: not clip names
+                lines[number] = EDL_TIMECODE.sub(non_drop, line)
+        text = "\n".join(lines)
+    fcm = f"FCM: {'DROP FRAME' if dropped else 'NON-DROP FRAME'}"
+    if text.startswith("TITLE:"):
+        title, _, rest = text.partition("\n")
+        return f"{title}\n{fcm}\n{rest}"
+    return f"{fcm}\n{text}"
+
+
+EDL_TIMECODE = re.compile(r"\b\d{2}:\d{2}:\d{2}[:;]\d{2}\b")
 
 
 def edl_text(path: Path) -> str:
@@ -211,13 +276,34 @@ def write_timeline(timeline: otio.schema.Timeline, path: str | Path) -> None:
         from opentimelineio.adapters.file_bundle_utils import MediaReferencePolicy
 
         options["media_policy"] = MediaReferencePolicy.MissingIfNotFile
+    problem = write_problem(timeline, adapter)
+    if problem is not None:
+        raise NepError(f"{path}: cannot write as {adapter}: {problem}")
     try:
         with atomic_path(path) as temporary:
-            otio.adapters.write_to_file(timeline, str(temporary), adapter_name=adapter, **options)
+            if adapter == "cmx_3600":
+                text = edl_with_timecode(otio.adapters.write_to_string(timeline, adapter), timeline)
+                Path(temporary).write_text(text, encoding="utf-8")
+            else:
+                otio.adapters.write_to_file(timeline, str(temporary), adapter_name=adapter, **options)
     except OSError:
         raise
     except Exception as error:  # the adapters raise many kinds of errors on what they cannot write
         raise NepError(f"{path}: cannot write as {adapter}: {one_line(error)}") from None
+
+
+def write_problem(timeline: otio.schema.Timeline, adapter: str) -> str | None:
+    """Why ``adapter`` cannot write ``timeline``, found before it fails with an error of its internals,
+    or None: FCP 7 XML gives each clip's file its media length, so a clip without a media range
+    (``available_range``) cannot be written (the adapter fails with an ``AttributeError``)."""
+    if adapter != "fcp_xml":
+        return None
+    for track_number, track in enumerate(tracks_of(timeline)):
+        for clip in track.find_clips():
+            if available_range(clip) is None and not isinstance(clip.media_reference, otio.schema.GeneratorReference):
+                return (f"clip '{clip.name}' (track {track_number} '{track.name}') has no media range (available_range), "
+                        "which FCP 7 XML needs for each clip's file; write .otio or .edl instead")
+    return None
 
 
 def check_writable(timeline: otio.schema.Timeline, path: Path, option: str) -> None:
@@ -226,6 +312,9 @@ def check_writable(timeline: otio.schema.Timeline, path: Path, option: str) -> N
     adapter = written_adapter(path)
     if adapter == "otioz":
         return
+    problem = write_problem(timeline, adapter)
+    if problem is not None:
+        raise NepError(f"{option} {path}: cannot write this timeline as {adapter}: {problem}")
     try:
         otio.adapters.write_to_string(timeline, adapter)
     except Exception as error:

@@ -23,6 +23,7 @@ import opentimelineio as otio
 
 from nep_core.actions import is_finite_number
 from nep_core.errors import NepError
+from nep_video.formats import one_line, readable_types
 from nep_video.timeline import (
     BIN_METADATA, RationalTime, TimeRange, available_range, bin_problems, media_key, source_range, time_problem, timeline_rate,
     tracks_of, unusable,
@@ -112,9 +113,9 @@ def _item(item: Any, rate: float, where: str):
         try:
             stack = otio.adapters.read_from_string(json.dumps(item["stack"]), "otio_json")
         except Exception as error:
-            raise NepError(f"{where}.stack: not an OTIO stack ({type(error).__name__}: {error})") from None
+            raise NepError(f"{where}.stack: not an OTIO stack ({one_line(error)})") from None
         if not isinstance(stack, otio.schema.Stack):
-            raise NepError(f"{where}.stack: not an OTIO stack (a {type(stack).__name__})")
+            raise NepError(f"{where}.stack: not an OTIO stack (a {readable_types(type(stack).__name__)})")
         return stack
     if "clip" in item:
         clip_rate = _number(item.get("rate", rate), f"{where}.rate", positive=True)

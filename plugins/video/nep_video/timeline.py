@@ -1,12 +1,14 @@
 """OTIO timelines as NEP sees them: tracks, their items, frame arithmetic in the timeline's rate, problems.
 
 Locations count a track's *items*: its children other than transitions (clips, gaps, nested stacks),
-from 0. Frame counts are in the timeline's rate (``timeline_rate``): a clip of another rate (mixed
-rates) is trimmed by the same time, rescaled with ``RationalTime``.
+from 0. Frame counts are in the timeline's rate (``timeline_rate``, chosen by ``rate_choice``): a clip
+of another rate (mixed rates) is trimmed by the same time, rescaled with ``RationalTime``, to the
+nearest whole frame of its own rate (``edits._set_range``).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -48,16 +50,107 @@ def is_frame_rate(rate: float) -> bool:
     return FRAME_RATES[0] < rate <= FRAME_RATES[1]
 
 
-def timeline_rate(timeline: otio.schema.Timeline) -> float:
-    """The edit rate: the global start time's rate, else the first clip's, else 24; a rate that is a
-    time scale rather than a frame rate (``is_frame_rate``) is passed over."""
+@dataclass(frozen=True)
+class RateChoice:
+    """The timeline's edit rate and where it came from (``source``): ``"start"``, the global start
+    time's rate; ``"declared"``, the sequence rate an FCP XML file declares; ``"clips"``, the frame
+    rate most of its clips' time is at (``rates``: every frame rate they have); ``"default"``:
+    ``DEFAULT_RATE``, no frame rate found (``passed_over``: the rates seen that are not frame rates)."""
+
+    rate: float
+    source: str
+    rates: tuple[float, ...] = ()
+    passed_over: tuple[float, ...] = ()
+
+
+def rate_choice(timeline: otio.schema.Timeline) -> RateChoice:
+    """The edit rate (``timeline_rate``) and why: the global start time's rate, else the rate the file
+    declares (FCP XML's sequence rate), else the frame rate most of the clips' time is at (their
+    durations summed per rate; the first met wins a tie), else 24. A rate that is a time scale rather
+    than a frame rate (``is_frame_rate``: 8 to 240 fps) is passed over."""
+    passed_over: list[float] = []
     start = timeline.global_start_time
-    if start is not None and is_frame_rate(start.rate):
-        return float(start.rate)
+    if start is not None:
+        if is_frame_rate(start.rate):
+            return RateChoice(float(start.rate), "start")
+        passed_over.append(float(start.rate))
+    declared = _declared_rate(timeline)
+    if declared is not None:
+        return RateChoice(declared, "declared")
+    seconds: dict[float, float] = {}
+    exact: dict[float, float] = {}
     for clip in timeline.find_clips():
-        if clip.source_range is not None and is_frame_rate(clip.source_range.duration.rate):
-            return float(clip.source_range.duration.rate)
-    return DEFAULT_RATE
+        used = clip.source_range
+        if used is None or not is_finite_number(used.duration.rate):
+            continue
+        rate = float(used.duration.rate)
+        if not is_frame_rate(rate):
+            if rate not in passed_over:
+                passed_over.append(rate)
+            continue
+        key = round(rate, 3)
+        exact.setdefault(key, rate)
+        length = used.duration.value / rate
+        seconds[key] = seconds.get(key, 0.0) + (length if is_finite_number(length) and length > 0 else 0.0)
+    if seconds:
+        best = max(seconds, key=lambda key: seconds[key])  # max keeps the first met of equal ones
+        return RateChoice(exact[best], "clips", tuple(exact.values()))
+    return RateChoice(DEFAULT_RATE, "default", passed_over=tuple(passed_over))
+
+
+def _declared_rate(timeline: otio.schema.Timeline) -> float | None:
+    """The sequence rate an FCP XML file declares (``<rate><timebase>``, ``<ntsc>``), kept by its reader."""
+    try:
+        declared = timeline.metadata.get("fcp_xml", {}).get("rate", {})
+        timebase = float(declared.get("timebase"))
+        ntsc = str(declared.get("ntsc", "")).upper() == "TRUE"
+    except (AttributeError, TypeError, ValueError):
+        return None
+    rate = timebase * 1000 / 1001 if ntsc else timebase
+    return rate if is_frame_rate(rate) else None
+
+
+def timeline_rate(timeline: otio.schema.Timeline) -> float:
+    """The edit rate frame counts are in (``rate_choice``)."""
+    return rate_choice(timeline).rate
+
+
+def rate_text(rate: float) -> str:
+    """A rate as editors write it: 23.976, 29.97, 59.94, 25."""
+    return f"{round(rate, 3):g}"
+
+
+def rate_note(timeline: otio.schema.Timeline) -> str | None:
+    """One line saying which rate NEP counts frames at when the file does not settle it (several clip
+    rates and no declared one, or no frame rate at all), else None."""
+    choice = rate_choice(timeline)
+    if choice.source == "clips" and len(choice.rates) > 1:
+        rates = " and ".join(rate_text(rate) for rate in choice.rates)
+        return (f"no start timecode or sequence rate says the timeline's frame rate, and its clips are at {rates} fps; "
+                f"frame counts are at {rate_text(choice.rate)} fps, the rate most of their time is at")
+    if choice.source == "default" and choice.passed_over:
+        rates = ", ".join(f"{rate:g}" for rate in choice.passed_over)
+        return (f"no frame rate NEP takes ({FRAME_RATES[0]:g} to {FRAME_RATES[1]:g} fps): its times are at {rates} units a second; "
+                f"frame counts are at {rate_text(DEFAULT_RATE)} fps")
+    return None
+
+
+TIMECODE_METADATA = "nep_timecode"
+"""``timeline.metadata[TIMECODE_METADATA]``: ``"DF"`` or ``"NDF"``, the timecode an EDL's ``FCM`` line
+(or its timecodes) said it was in, kept so NEP shows and writes the same."""
+
+
+def drop_frame(timeline: otio.schema.Timeline) -> bool | None:
+    """Whether the file's timecode is drop-frame: an EDL's ``FCM`` (``TIMECODE_METADATA``), FCP XML's
+    ``<displayformat>``; None when it does not say (then OTIO infers it from the rate: 29.97 and
+    59.94 are drop-frame)."""
+    try:
+        said = timeline.metadata.get(TIMECODE_METADATA)
+        if said is None:
+            said = timeline.metadata.get("fcp_xml", {}).get("timecode", {}).get("displayformat")
+    except (AttributeError, TypeError):
+        return None
+    return {"DF": True, "NDF": False}.get(str(said).upper()) if said is not None else None
 
 
 def to_frames(time: RationalTime, rate: float) -> float:
@@ -119,6 +212,9 @@ class ItemView:
     """Frames of a transition before the item that lie on it (the transition's out_offset)."""
     trail: int = 0
     """Frames of a transition after the item that lie on it (the transition's in_offset)."""
+    source_in: int = 0
+    """A clip's in point in its media, in whole frames from source frame 0: the furthest a trim or
+    slip may move it earlier (a source in point is never negative)."""
 
     @property
     def transition_after(self) -> bool:
@@ -179,7 +275,9 @@ def _item_view(item, rate: float, lead: int, trail: int) -> ItemView:
     if available is not None:
         head = round(to_frames(used.start_time - available.start_time, rate))
         tail = round(to_frames(available.end_time_exclusive() - used.end_time_exclusive(), rate))
-    return ItemView(item_type(item), item.name or "", duration, head, tail, media_key(item) if isinstance(item, otio.schema.Clip) else "", lead, trail)
+    is_clip = isinstance(item, otio.schema.Clip)
+    source_in = math.floor(to_frames(used.start_time, rate) + 1e-6) if is_clip else 0
+    return ItemView(item_type(item), item.name or "", duration, head, tail, media_key(item) if is_clip else "", lead, trail, source_in)
 
 
 BIN_METADATA = "nep_bin"
@@ -222,11 +320,32 @@ def bin_reference(timeline: otio.schema.Timeline, index: int):
     raise IndexError(index)
 
 
-def timeline_problems(timeline: otio.schema.Timeline, strict: bool = True) -> list[str]:
+class Problem(str):
+    """One ``timeline_problems`` problem: its text (which names the item by its position, as errors
+    do), and what it is whatever the position: ``key`` (the track, the names of the items it lies in,
+    the item's type, name and media, and the kind of problem) and ``excess`` (how far out, in frames:
+    how far a clip lies outside its media or before source frame 0, how much longer a transition is
+    than its clips). Two versions of a timeline have the same problem when key and excess are the
+    same (``verifier.added_problem``), wherever the item moved."""
+
+    key: tuple
+    excess: float
+
+    def __new__(cls, text: str, key: tuple | None = None, excess: float = 0.0):
+        problem = super().__new__(cls, text)
+        problem.key = (text,) if key is None else key
+        problem.excess = excess
+        return problem
+
+    def __reduce__(self):
+        return (Problem, (str(self), self.key, self.excess))
+
+
+def timeline_problems(timeline: otio.schema.Timeline, strict: bool = True) -> list[Problem]:
     """What makes the timeline inconsistent: times that are not finite numbers at a sane rate, zero or
     negative durations, transitions longer than the items around them, the same inside nested stacks,
-    and unless not ``strict`` what real timelines may hold: clips outside their media, transitions
-    at a track's ends (fades) or beside another. Empty when it is consistent."""
+    and unless not ``strict`` what real timelines may hold: clips outside their media or before
+    source frame 0, transitions at a track's ends (fades) or beside another. Empty when it is consistent."""
     rate = timeline_rate(timeline)
     return [problem for index, track in enumerate(tracks_of(timeline)) for problem in track_problems(track, index, rate, strict)]
 
@@ -242,60 +361,98 @@ def unusable(timeline: otio.schema.Timeline) -> list[str]:
     return bin_problems(timeline.metadata.get(BIN_METADATA)) + timeline_problems(timeline, strict=False)
 
 
-def track_problems(track: otio.schema.Track, track_index: int, rate: float, strict: bool = True) -> list[str]:
+def track_problems(track: otio.schema.Track, track_index: int, rate: float, strict: bool = True) -> list[Problem]:
     """``timeline_problems`` of one track (track ``track_index`` of a timeline at ``rate``)."""
-    return _composition_problems(track, f"tracks[{track_index}] ('{_name(track) or ''}')", rate, strict)
+    return _composition_problems(track, f"tracks[{track_index}] ('{_name(track) or ''}')", ("track", track_index), rate, strict)
 
 
-def _composition_problems(composition, label: str, rate: float, strict: bool) -> list[str]:
+def _problem(where: str, key: tuple, kind: str, text: str, excess: float = 0.0) -> Problem:
+    return Problem(f"{where}: {text}", (*key, kind), excess)
+
+
+def _item_key(child) -> tuple:
+    """What names an item whatever its position: its type, name and media."""
+    try:
+        media = media_key(child) if isinstance(child, otio.schema.Clip) else ""
+    except (TypeError, UnicodeDecodeError):  # not UTF-8: ``item_problems`` says so
+        media = ""
+    return (type(child).__name__, _name(child) or "", media)
+
+
+def _composition_problems(composition, label: str, key: tuple, rate: float, strict: bool) -> list[Problem]:
     """A track's problems, or a nested stack's: those of each of its tracks (or items)."""
     own = item_problems(composition)
     if own:
-        return [f"{label}: {problem}" for problem in own]
+        return [_problem(label, key, f"own:{problem}", problem) for problem in own]
     if isinstance(composition, otio.schema.Stack):
-        return [problem for number, layer in enumerate(composition)
-                for problem in (_composition_problems(layer, f"{label} > tracks[{number}] ('{_name(layer) or ''}')", rate, strict)
-                                if isinstance(layer, otio.schema.Track) else _sequence_problems([layer], f"{label} >", rate, strict))]
-    return _sequence_problems(list(composition), label, rate, strict)
+        problems = []
+        for number, layer in enumerate(composition):
+            if isinstance(layer, otio.schema.Track):
+                problems += _composition_problems(layer, f"{label} > tracks[{number}] ('{_name(layer) or ''}')",
+                                                  (*key, ("layer", number, _name(layer) or "")), rate, strict)
+            else:
+                problems += _sequence_problems([layer], f"{label} >", (*key, ("layer", number)), rate, strict)
+        return problems
+    return _sequence_problems(list(composition), label, key, rate, strict)
 
 
-def _sequence_problems(children: list, label: str, rate: float, strict: bool) -> list[str]:
-    problems = []
+def _frames_text(frames: float) -> str:
+    return f"{round(frames, 3):g} frame{'' if round(frames, 3) == 1 else 's'}"
+
+
+def _sequence_problems(children: list, label: str, key: tuple, rate: float, strict: bool) -> list[Problem]:
+    problems: list[Problem] = []
     for position, child in enumerate(children):
         where = f"{label} item {position} ('{_name(child) or ''}')"
+        here = (*key, _item_key(child))
         own = item_problems(child)
         if own:
-            problems += [f"{where}: {problem}" for problem in own]
+            problems += [_problem(where, here, f"own:{problem}", problem) for problem in own]
             continue
         if isinstance(child, otio.schema.Transition):
             before = children[position - 1] if position else None
             after = children[position + 1] if position + 1 < len(children) else None
             if before is None or after is None or isinstance(before, otio.schema.Transition) or isinstance(after, otio.schema.Transition):
                 if strict:  # OTIO's own sample transition_test.otio fades in and out at a track's ends
-                    problems.append(f"{where}: a transition needs an item on each side")
+                    problems.append(_problem(where, here, "alone", "a transition needs an item on each side"))
                 continue
             try:
-                if child.in_offset > source_range(before).duration or child.out_offset > source_range(after).duration:
-                    problems.append(f"{where}: the transition is longer than the clips around it")
+                over = max(to_frames(child.in_offset - source_range(before).duration, rate),
+                           to_frames(child.out_offset - source_range(after).duration, rate))
+                if over > 0:
+                    problems.append(_problem(where, here, "long", "the transition is longer than the clips around it", over))
             except UNKNOWN_LENGTH:
                 pass  # the neighbour's own problem is reported with it
             continue
         if isinstance(child, otio.schema.Stack):
-            inner = _composition_problems(child, where, rate, strict)
+            inner = _composition_problems(child, where, here, rate, strict)
             if inner:
                 problems += inner
                 continue
         try:
             used = source_range(child)
         except UNKNOWN_LENGTH as error:
-            problems.append(f"{where}: {error}")
+            problems.append(_problem(where, here, "length", str(error)))
             continue
-        if not to_frames(used.duration, rate) > 1e-6:
-            problems.append(f"{where}: duration {to_frames(used.duration, rate):g} frames is not positive")
+        length = to_frames(used.duration, rate)
+        if not length > 1e-6:
+            problems.append(_problem(where, here, "duration", f"duration {length:g} frames is not positive", -length))
+        if not strict or not isinstance(child, otio.schema.Clip):
+            continue
         available = available_range(child)
-        if strict and available is not None and (used.start_time < available.start_time - RationalTime(1e-6, rate)
-                                                or used.end_time_exclusive() > available.end_time_exclusive() + RationalTime(1e-6, rate)):
-            problems.append(f"{where}: source_range leaves the media's available_range")
+        if available is not None:
+            early = to_frames(available.start_time - used.start_time, rate)
+            late = to_frames(used.end_time_exclusive() - available.end_time_exclusive(), rate)
+            if early > 1e-6:
+                problems.append(_problem(where, here, "media-start", f"source_range leaves the media's available_range "
+                                                                     f"(starts {_frames_text(early)} before it)", early))
+            if late > 1e-6:
+                problems.append(_problem(where, here, "media-end", f"source_range leaves the media's available_range "
+                                                                   f"(ends {_frames_text(late)} past it)", late))
+        below = -to_frames(used.start_time, rate)
+        if below > 1e-6:
+            problems.append(_problem(where, here, "negative-in", f"source_range starts {_frames_text(below)} before source frame 0 "
+                                                                 "(a source in point is never negative)", below))
     return problems
 
 

@@ -3,8 +3,9 @@
 
 Valid: the action is a well-formed edit, it applies (its track and clip exist, a trim targets a
 clip, a roll has an item after the cut...), and the edited timeline has no problem the timeline
-did not have before (``timeline_problems``: a clip outside its media's available range, a zero or
-negative duration, a transition without clips around it or longer than them).
+did not have before, nor one it had made worse (``timeline_problems``, compared by ``added_problem``:
+a clip outside its media's available range or before source frame 0, a zero or negative duration,
+a transition without clips around it or longer than them).
 
 Reward against the real next edit: 1 for an exact match (after quantizing); ``NEAR_REWARD`` when
 kind and location match and every frame count is within ``TOLERANCE_FRAMES``; ``PLACE_REWARD`` when
@@ -95,10 +96,37 @@ class TimelineVerifier(Verifier):
 
 
 def added_problem(before: Iterable[str], after: Iterable[str]) -> str | None:
-    """The first of ``after`` (the problems of an edited timeline or track) that ``before`` (the
-    timeline's own) does not have, or None: an edit is judged by the problems it adds."""
-    known = set(before)
-    return next((problem for problem in after if problem not in known), None)
+    """The first problem of ``after`` (those of an edited timeline or track) that ``before`` (the
+    timeline's own) does not have, or None: an edit is judged by the problems it adds.
+
+    Problems are compared by what they are (``timeline.Problem``: the track, the item's type, name
+    and media, the kind of problem), not by their text, which names items by position: an edit that
+    moves the items of a timeline holding a clip past its media does not add that problem again. A
+    problem made worse counts as added: of the problems with one key, the largest after the edit is
+    compared with the largest before it, the second with the second..., and one more of them, or one
+    that lies further out (``excess``: frames outside the media, before frame 0...) is added."""
+    known: dict[tuple, list[float]] = {}
+    for problem in before:
+        known.setdefault(_key(problem), []).append(getattr(problem, "excess", 0.0))
+    found: dict[tuple, list[tuple[float, str]]] = {}
+    for problem in after:
+        found.setdefault(_key(problem), []).append((getattr(problem, "excess", 0.0), problem))
+    for key, problems in found.items():
+        was = sorted(known.get(key, ()), reverse=True)
+        for number, (excess, problem) in enumerate(sorted(problems, key=lambda pair: -pair[0])):
+            if number >= len(was):
+                return str(problem)
+            if excess > was[number] + WORSE_FRAMES:
+                return f"{problem}; {round(was[number], 3):g} before the edit"
+    return None
+
+
+WORSE_FRAMES = 1e-3
+"""How much further out (frames) a problem must lie to be worse: less is rounding."""
+
+
+def _key(problem: str) -> tuple:
+    return getattr(problem, "key", (str(problem),))
 
 
 def match_reward(predicted: Action, reference: Action) -> tuple[float, dict]:

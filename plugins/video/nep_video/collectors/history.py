@@ -41,7 +41,7 @@ from nep_core.errors import NepError
 from nep_core.session import Event, Session
 from nep_core.source_options import parse_argument
 from nep_video.diff import diff_timelines
-from nep_video.formats import SUFFIXES, is_timeline_file, one_line, read_timeline
+from nep_video.formats import SUFFIXES, check_edl_rate, is_timeline_file, one_line, read_timeline
 from nep_video.snapshot import timeline_state
 
 DEFAULTS = {"order": "mtime", "rate": 0.0, "spacing": 3.0, "pause": 5.0, "by_time": True}
@@ -123,6 +123,7 @@ class HistoryCollector(Collector):
         head, options = parse_argument("history", argument, DEFAULTS)
         if options["order"] not in ("mtime", "name"):
             raise NepError(f"history: option 'order' is mtime or name, not '{options['order']}'")
+        check_edl_rate(options["rate"], "history: option 'rate'")
         found = projects(head, options["order"])
         if not any(files for _, files in found):
             raise NepError(f"history: no timeline files ({', '.join(SUFFIXES)}) in {head}")

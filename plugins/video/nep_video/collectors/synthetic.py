@@ -52,7 +52,7 @@ from nep_core.errors import InvalidAction, NepError
 from nep_core.session import Event, Session
 from nep_core.source_options import parse_argument
 from nep_video.edits import apply_edit
-from nep_video.formats import is_timeline_file, read_timeline
+from nep_video.formats import check_edl_rate, is_timeline_file, read_timeline
 from nep_video.snapshot import timeline_state
 from nep_video.timeline import (
     BIN_METADATA,
@@ -65,6 +65,7 @@ from nep_video.timeline import (
     tracks_of,
     view_of,
 )
+from nep_video.verifier import added_problem
 
 DEFAULT_SESSIONS = 400
 DEFAULTS = {"clips": 24, "passes": 5, "from": "", "rate": 0.0}
@@ -108,7 +109,7 @@ class Editor:
             edited = apply_edit(self.timeline, action)
         except InvalidAction:
             return False
-        if len(timeline_problems(edited)) > len(timeline_problems(self.timeline)):
+        if added_problem(timeline_problems(self.timeline), timeline_problems(edited)) is not None:  # the verifier's rule
             return False
         self.wait(*gap)
         if look:
@@ -207,21 +208,31 @@ def starting_cuts(argument: str, rate: float, report: CollectReport) -> list[tup
     folder = path.is_dir() and path.suffix != ".otiod"
     files = sorted((child for child in path.rglob("*") if is_timeline_file(child)), key=str) if folder else [path]
     cuts = []
+    reasons: list[str] = []
     for file in files:
         try:
             timeline = read_timeline(file, rate or None, notes=report.warnings)
         except NepError as error:
+            reasons.append(str(error))
             report.warn(str(error))
             report.count("unreadable timelines")
             continue
         if not any(isinstance(item, otio.schema.Clip) for item in items_of(tracks_of(timeline)[0])):
-            report.warn(f"{file}: its first track has no clips to edit; skipped")
+            reasons.append(f"{file}: its first track has no clips to edit")
+            report.warn(f"{reasons[-1]}; skipped")
             report.count("unreadable timelines")
             continue
         cuts.append((str(file.relative_to(path)) if folder else file.name, label_shots(timeline)))
-    if not cuts:
-        raise NepError(f"synthetic: option 'from': no timeline NEP can edit in {path}")
+    if not cuts:  # raised before the report is printed: the reasons go in the error
+        if not reasons:
+            raise NepError(f"synthetic: option 'from': no timeline files in {path}")
+        more = f" (and {len(reasons) - REASONS_SHOWN} more)" if len(reasons) > REASONS_SHOWN else ""
+        raise NepError(f"synthetic: option 'from': no timeline NEP can edit in {path}: {'; '.join(reasons[:REASONS_SHOWN])}{more}")
     return cuts
+
+
+REASONS_SHOWN = 3
+"""Files whose reasons the error of a ``from`` with nothing usable names (on its one line)."""
 
 
 def _group(editor: Editor, rng: random.Random) -> Callable[[str], bool]:
@@ -367,6 +378,7 @@ class SyntheticCutCollector(Collector):
             raise NepError(f"synthetic: ARGUMENT is a number of sessions, not '{head}'")
         if options["clips"] < 8:
             raise NepError("synthetic: option 'clips' must be at least 8")
+        check_edl_rate(options["rate"], "synthetic: option 'rate'")
         cuts = starting_cuts(options["from"], options["rate"], report) if options["from"] else []
         for index in range(int(head) if head else DEFAULT_SESSIONS):
             name, start = cuts[index % len(cuts)] if cuts else ("", None)
