@@ -64,7 +64,7 @@ def run_load(url: str, contexts, clients: int, requests: int, top_k: int, feedba
 def main() -> None:
     parser = argument_parser(__doc__)
     parser.add_argument("--domain", default="tags", help="the domain (`nep domains` lists them)")
-    parser.add_argument("--model", default="ngram", help="checkpoint folder, or a baseline (ngram / repeat-last / most-frequent), which the server fits on --data")
+    parser.add_argument("--model", default="ngram", help="checkpoint folder, or a baseline (ngram / repeat-last / most-frequent), which the server fits on the train split of --data")
     parser.add_argument("--requests", type=positive_int, default=10_000, help="requests of the measured run, all clients together")
     parser.add_argument("--clients", type=positive_int, default=32, help="concurrent clients")
     parser.add_argument("--warmup", type=non_negative_int, default=500, help="requests before the first memory reading (0: none)")

@@ -181,9 +181,11 @@ def default_data_dir(domain: Domain, progress=None) -> Path:
         try:
             os.replace(tmp, folder)
         except OSError:
-            if not (folder / "DONE").exists():
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)  # another process finished first
+            if (folder / "DONE").exists():
+                shutil.rmtree(tmp, ignore_errors=True)  # another process finished first
+            else:  # a folder there without DONE is no finished copy (DONE is written before the rename): replace it
+                shutil.rmtree(folder)
+                os.replace(tmp, folder)
     except BaseException:  # a Ctrl-C or an error part way: a partial copy is never read, nor resumed (collectors are seeded)
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -42,10 +42,10 @@ def lru_cache_for_short_text(maxsize: int, max_chars: int) -> Callable[[Callable
         cached = functools.lru_cache(maxsize=maxsize)(function)
 
         @functools.wraps(function)
-        def call(*args):
-            if sum(len(arg) for arg in args if isinstance(arg, str)) > max_chars:
-                return function(*args)
-            return cached(*args)
+        def call(*args, **kwargs):
+            if sum(len(arg) for arg in (*args, *kwargs.values()) if isinstance(arg, str)) > max_chars:
+                return function(*args, **kwargs)
+            return cached(*args, **kwargs)
 
         call.cache_info = cached.cache_info  # type: ignore[attr-defined]
         call.cache_clear = cached.cache_clear  # type: ignore[attr-defined]

@@ -287,6 +287,7 @@ def domains() -> dict[str, Any]:
 
     manager = plugin_manager()
     table: dict[str, Domain] = {}
+    skipped: set[str] = set()  # domains left out for a malformed field: what plugins add to them is left out too
 
     for plugin_name, plugin in manager.list_name_plugin():
         if not _implements(manager, plugin, "register_domains"):
@@ -298,6 +299,7 @@ def domains() -> dict[str, Any]:
             problem = domain_problem(domain)
             if problem is not None:  # this domain is skipped; the plugin's others and every other plugin's still work
                 warnings.warn(f"plugin '{_plugin}': {problem}", PluginLoadWarning)
+                skipped.add(getattr(domain, "name", None))
                 return
             if domain.name in table:
                 raise PluginError(
@@ -330,6 +332,8 @@ def domains() -> dict[str, Any]:
                 continue
 
             def register(domain_name: str, item, _plugin=plugin_name, _adder=adder) -> None:
+                if domain_name not in table and domain_name in skipped:
+                    return  # the domain's own warning said why it is left out
                 if domain_name not in table:
                     raise PluginError(f"plugin '{_plugin}' adds to domain '{domain_name}', which no plugin registers")
                 try:
@@ -484,10 +488,18 @@ def plugin_of(obj: Any) -> PluginRecord | None:
     return _owner(module or "", list(_records.values()))
 
 
+OWN_DISTRIBUTION = "nep"
+"""NEP's own distribution: its built-in domains are entry points like a third party's, but their code is NEP's, and
+an error raised in it keeps its traceback (a bug to report), as the core's does."""
+
+ROOT_MODULES = ("nep_core.cli.main", "nep_core.cli.entry")
+"""The core modules on the stack of every command: a plugin's code called from them alone is a plugin's command."""
+
+
 def _owner(module_name: str, records: list[PluginRecord]) -> PluginRecord | None:
     if _is_core(module_name):
         return None
-    return next((record for record in records if record.owns(module_name)), None)
+    return next((record for record in records if record.owns(module_name) and record.distribution != OWN_DISTRIBUTION), None)
 
 
 def _is_core(module_name: str) -> bool:
@@ -521,7 +533,13 @@ def plugin_failure(error: BaseException, records: list[PluginRecord] | None = No
                 continue
             if any(_is_core(later.f_globals.get("__name__") or "") for later, _ in frames[index + 1 :]):
                 return None  # the plugin called the core, and the core raised
-            method = getattr(frame.f_code, "co_qualname", frame.f_code.co_name).split(".<locals>")[0]
+            entry = next(position for position, (outer, _) in enumerate(frames) if _owner(outer.f_globals.get("__name__") or "", records))
+            called_by_core = any(_is_core(name) and name not in ROOT_MODULES
+                                 for name in (outer.f_globals.get("__name__") or "" for outer, _ in frames[:entry]))
+            if isinstance(error, SystemExit) and not called_by_core:
+                return None  # a plugin's own command ends with the status it chose
+            qualified = getattr(frame.f_code, "co_qualname", frame.f_code.co_name)
+            method = frame.f_code.co_name if "<locals>" in qualified else qualified  # a command defined in register_commands
             last, line = frames[-1]
             return (f"plugin {record.label} failed in {method}: {type(error).__name__}: {first_line(error)} "
                     f"({Path(last.f_code.co_filename).name}:{line})")

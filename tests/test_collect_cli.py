@@ -293,3 +293,21 @@ def test_appending_a_session_held_under_another_file_name_replaces_it(tmp_path):
     now = log_files(out)
     assert [path.parent for path in now] == [out, out] and len({session_id_of(path) for path in now}) == 2
     assert nep("eval", "--domain", "tags", "--model", "repeat-last", "--data", str(out), "--split", "train").returncode == 0
+
+
+def test_appending_never_deletes_a_session_it_has_just_written(tmp_path):
+    """A file named for one session but holding another's: the second's new file was deleted as its 'old copy'."""
+    from nep_core.sessionlog import log_files, session_id_of
+
+    made = tmp_path / "made"
+    assert nep("collect", "--domain", "tags", "--source", "synthetic:2", "--out", str(made)).returncode == 0
+    first, second = log_files(made)
+    out = tmp_path / "logs"
+    out.mkdir()
+    (out / first.name).write_bytes(second.read_bytes())  # named for the first session, holding the second
+    again = nep("collect", "--domain", "tags", "--source", "synthetic:2", "--out", str(out), "--append")
+    assert again.returncode == 0, again.stderr
+    now = log_files(out)
+    assert [path.name for path in now] == [first.name, second.name]
+    assert [session_id_of(path) for path in now] == [session_id_of(first), session_id_of(second)]
+    assert f"1 session log(s) already in {out} replaced by new ones with the same session id: {first.name}" in " ".join(again.stderr.split())

@@ -147,3 +147,18 @@ def test_a_killed_default_dataset_builds_folder_is_removed_by_the_next_build(tmp
     shutil.rmtree(folder)
     assert default_data_dir(tags_domain) == folder and (folder / "DONE").exists()
     assert not killed.exists() and building.exists()
+
+
+def test_a_default_dataset_folder_without_done_is_replaced_by_a_whole_copy(tmp_path, monkeypatch, tags_domain):
+    """DONE is written before the rename, so a folder without it is no finished copy: it used to be read as one
+    (and, for a moment in this change, was a raw 'Directory not empty' error on every run)."""
+    from nep_core.dataset import default_data_dir
+    from nep_core.sessionlog import log_files
+
+    monkeypatch.setenv("NEP_HOME", str(tmp_path))
+    folder = default_data_dir(tags_domain)
+    whole = len(log_files(folder))
+    (folder / "DONE").unlink()
+    for path in log_files(folder)[1:]:
+        path.unlink()
+    assert default_data_dir(tags_domain) == folder and (folder / "DONE").exists() and len(log_files(folder)) == whole

@@ -34,3 +34,5 @@ def test_short_text_calls_are_cached_and_long_ones_computed_each_time():
     long = "x" * 11
     assert [shout(long, 1), shout(long, 1)] == [long.upper()] * 2 and calls == ["abc", long, long]
     assert shout.cache_info().currsize == 1  # a long text is never kept: the cache holds at most 8 * 10 characters
+    assert shout(long, times=2) == long.upper() * 2 and shout.cache_info().currsize == 1  # keywords count too
+    assert shout("abc", times=1) == "ABC" and shout.cache_info().currsize == 2

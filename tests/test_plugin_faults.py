@@ -330,6 +330,11 @@ def test_a_failure_is_the_plugins_only_when_the_plugins_code_raised_it():
         "plugin 'faulty' (/x/faulty.py) failed in helper: ValueError: bad")
     assert plugins.plugin_failure(raise_in("nep_core.something", "helper"), [record]) is None  # a core bug: its traceback
     assert plugins.plugin_failure(raise_in("nep_plugins_dir.other", "helper"), [record]) is None
+    # NEP's own built-in domains are entry points too, but a failure in their code is NEP's bug: its traceback
+    builtin = plugins.PluginRecord(name="code", source="entry point nep_code.plugin", module_names=("nep_code",), distribution="nep")
+    third = plugins.PluginRecord(name="code", source="entry point nep_code.plugin", module_names=("nep_code",), distribution="nep-code-x")
+    assert plugins.plugin_failure(raise_in("nep_code.substitution", "helper"), [builtin]) is None
+    assert plugins.plugin_failure(raise_in("nep_code.substitution", "helper"), [third]).startswith("plugin 'code' (nep-code-x) failed in helper")
 
 
 # 4, 7, 13. malformed domains, classes for instances, bad names -------------------------------------
@@ -529,6 +534,61 @@ def test_sys_exit_at_import_or_in_a_hook_is_a_warning_like_any_failure(tmp_path)
     assert f"warning: plugin 'byebye' ({tmp_path / 'byebye.py'}) failed to load: SystemExit: plugin says bye" in shown, shown
     assert "warning: plugin 'hookexit' failed in register_domains: SystemExit: 0" in shown, shown
     assert "warning: plugin 'hookexit' failed in register_commands: SystemExit: 3" in shown, shown
+
+
+def test_a_plugin_commands_own_exit_status_stands_and_its_failure_names_the_command(tmp_path):
+    """`sys.exit(3)` in a plugin's command ended with `error: ... failed in register_commands: SystemExit: 3` and status 1."""
+    write_plugin(tmp_path, "commands", """
+        import sys
+        import nep_core
+
+        @nep_core.hookimpl
+        def register_commands(cli):
+            @cli.command("quits")
+            def quits(code: int = 0):
+                print("done")
+                sys.exit(code)
+
+            @cli.command("breaks")
+            def breaks():
+                {}["pen"]
+    """)
+    for code in (0, 3):
+        result = nep("quits", "--code", str(code), plugins_dir=tmp_path)
+        assert (result.returncode, result.stdout, result.stderr) == (code, "done\n", ""), result.stderr
+    assert one_error(nep("breaks", plugins_dir=tmp_path)).startswith(
+        f"error: plugin 'commands' ({tmp_path / 'commands.py'}) failed in breaks: KeyError: 'pen'")
+
+
+def test_a_domain_left_out_for_a_malformed_field_leaves_out_what_plugins_add_to_it(tmp_path):
+    """Its collectors, registered by register_collectors, stopped every command: `adds to domain 'Todo', which no plugin registers`."""
+    write_plugin(tmp_path, "badname", """
+        import nep_core
+        from nep_core.action_space import KindSpec, SymbolicActionSpace
+        from nep_core.collector import Collector
+        from nep_core.domain import Domain
+        from nep_core.encoder import ActionHistoryEncoder
+
+        SPACE = SymbolicActionSpace([KindSpec("poke")])
+
+        class Mine(Collector):
+            name = "mine"
+
+            def collect(self, argument, report, seed=0):
+                return iter(())
+
+        @nep_core.hookimpl
+        def register_domains(register):
+            register(Domain(name="Todo", action_space=SPACE, encoder=ActionHistoryEncoder(SPACE)))
+
+        @nep_core.hookimpl
+        def register_collectors(register):
+            register("Todo", Mine())
+    """)
+    write_plugin(tmp_path, "good", GOOD)
+    result = nep("domains", "--json", plugins_dir=tmp_path)
+    assert result.returncode == 0 and set(json.loads(result.stdout)) == {"good"}, result.stderr
+    assert len(warnings_of(result)) == 1 and "domain name 'Todo' skipped" in result.stderr, result.stderr
 
 
 def test_the_registry_refuses_bad_items_when_used_in_process():

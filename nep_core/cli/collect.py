@@ -51,7 +51,10 @@ def command(
     count = 0
     replaced = []
     # with --append, a session already there under another file name (in a subfolder, say) is replaced too
-    held_ids = {session_id: path for path in found_log_files(out) if (session_id := session_id_of(path))} if append and out.is_dir() else {}
+    held_ids: dict[str, list[Path]] = {}
+    for path in found_log_files(out) if append and out.is_dir() else ():
+        if session_id := session_id_of(path):
+            held_ids.setdefault(session_id, []).append(path)
     with output_folder(out, "--out"):  # a failed collection leaves no files behind, nor a folder made for them
         sessions = collect(bundle, source, report, seed=seed)
         if limit > 0:
@@ -59,14 +62,18 @@ def command(
         staging = Path(tempfile.mkdtemp(prefix=".nep-collect-", dir=out))
         try:
             count = write_sessions(staging, sessions)
+            written_here: set[Path] = set()
             for written in sorted(staging.iterdir()):
                 target = out / written.name
-                same_id = held_ids.get(session_id_of(written))
-                if target.exists() or same_id is not None:
-                    replaced.append(str(same_id.relative_to(out)) if same_id is not None else written.name)
+                # other files holding this session, never one this run wrote (a file named for one id may hold another's)
+                same_id = [path for path in held_ids.get(session_id_of(written), []) if path != target and path not in written_here]
+                if target.exists() and target not in written_here:
+                    replaced.append(written.name)
+                replaced.extend(str(path.relative_to(out)) for path in same_id)
                 os.replace(written, target)
-                if same_id is not None and same_id != target:
-                    same_id.unlink(missing_ok=True)
+                written_here.add(target)
+                for path in same_id:
+                    path.unlink(missing_ok=True)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     seconds = time.perf_counter() - started

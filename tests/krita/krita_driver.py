@@ -932,6 +932,13 @@ def scenario_layer_settle(home):
     workspace.clock = lambda: now() + workspace_module.LAYER_SETTLE_SECONDS + 1
     runtime.look_at_brush()
     out["after_deadline"] = [record["action"] for record in log_records(runtime) if "action" in record][-2:]
+    # an accepted layer.new, then, within the settling time, an accepted switch back to the layer Krita still shows
+    workspace.clock = now
+    runtime.suggestion = suggestion("layer.new", name="Back")
+    runtime.accept()
+    index = [node.uniqueId() for node in workspace.layers()].index(layer.uniqueId())
+    runtime.suggestion = suggestion("layer.switch", index=index)
+    out["switch_back"] = [list(runtime.accept()), workspace.active_node().name(), layer.name()]
     runtime.close()
     return out
 

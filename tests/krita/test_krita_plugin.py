@@ -691,6 +691,9 @@ def test_an_accepted_new_layer_that_krita_activates_late_logs_no_layer_switch_an
     assert settle["second_accept"] == [True, "Accepted: layer.new (name=Never)"]
     assert settle["after_deadline"] == [{"kind": "layer.new", "args": {"name": "Never"}},
                                         {"kind": "layer.switch", "args": {"index": 2, "name": "Fresh"}}]
+    # switching back within the settling time: the layer Krita shows is the active one again, not the one made before
+    accepted, active, shown = settle["switch_back"]
+    assert accepted[0] is True and active == shown == "Fresh", settle["switch_back"]
 
 
 @needs_krita

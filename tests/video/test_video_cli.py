@@ -82,7 +82,7 @@ def test_outputs_and_options_are_checked_before_any_work(tmp_path):
     cases = [
         (("suggest", str(project), "--png", str(tmp_path)), f"--png {tmp_path} is a folder; pass a file name"),
         (("suggest", str(project), "--markers", str(project)), "is a timeline being read; write the markers to another file"),
-        (("suggest", str(project), "--rate", "-5"), "--rate must be a frame rate EDL timecode has (23.976, 24, 25, 29.97, 30, 47.952, 48, 50, 59.94, 60), got -5"),
+        (("suggest", str(project), "--rate", "-5"), "--rate must be a frame rate EDL timecode has (23.976, 24, 25, 29.97, 30, 47.952, 48, 50, 59.94, 60); got -5"),
         (("suggest", str(project), "--rate", "inf"), "--rate must be a frame rate EDL timecode has"),
         (("suggest", str(project), "--rate", "3"), "--rate must be a frame rate EDL timecode has"),
         (("suggest", str(project), "--markers", str(tmp_path / "next.txt")), "NEP writes markers to .otio, .otioz, .edl or .xml files, not '.txt'"),

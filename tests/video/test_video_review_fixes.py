@@ -155,14 +155,19 @@ def test_a_clip_without_a_media_range_is_never_trimmed_or_slipped_before_source_
 # -- 3. frame rates ---------------------------------------------------------------------------------
 
 
-def test_with_no_start_time_the_rate_most_clip_time_is_at_wins_and_a_note_says_so(tmp_path):
+def test_with_no_start_time_the_rate_most_media_are_at_wins_and_a_note_says_so(tmp_path):
     path = tmp_path / "first_clip_2997.otio"
     write(one_track(clip("M0", 500, 30, NTSC), clip("M1", 500, 96), clip("M2", 500, 96), start=None), path)
     notes: list[str] = []
     timeline = read_timeline(path, notes=notes)
     assert timeline_rate(timeline) == 24.0
     assert notes == [f"{path}: no start timecode or sequence rate says the timeline's frame rate, and its clips are at 29.97 and 24 fps; "
-                     "frame counts are at 24 fps, the rate most of their time is at"]
+                     "frame counts are at 24 fps, the rate most of their media are at"]
+    # no trim changes the choice (summing the clips' time, a 2-frame trim of `a` switched 24 fps to 25)
+    from nep_video.edits import apply_edit
+
+    mixed = one_track(clip("a", 100, 100, 25.0), clip("b", 100, 97), start=None)
+    assert timeline_rate(mixed) == timeline_rate(apply_edit(mixed, edit("trim_out", 0, frames=2))) == 25.0
     declared = one_track(clip("M0", 500, 30, NTSC), start=None)
     declared.metadata["fcp_xml"] = {"rate": {"timebase": "25", "ntsc": "FALSE"}}  # as the FCP XML reader keeps a sequence's rate
     assert timeline_rate(declared) == 25.0
@@ -192,6 +197,23 @@ def test_a_trim_on_a_clip_of_another_rate_lands_on_its_own_whole_frames_and_the_
     assert [(half.start_time.value, half.duration.value) for half in halves] == [(500.0, 12.0), (512.0, 84.0)]
     assert editor_terms(timeline, edit("split", 1, offset=10)).endswith("10 frames in (00:00:00:10) (+12 frames at the clip's 29.97 fps)")
     assert "at the clip's" not in editor_terms(timeline, edit("trim_in", 0, frames=12))
+
+
+@pytest.mark.parametrize("frames", [1, 5, 7, -3])
+def test_a_roll_at_a_cut_after_a_clip_of_another_rate_keeps_the_tracks_length(tmp_path, frames):
+    """The out point landed on the clip's own whole frames while the next clip's in point moved by the timeline's
+    frames: a roll changed the track's length and put every later clip off the frame grid."""
+    from nep_video.edits import apply_edit
+
+    timeline = one_track(clip("A25", 100, 100, 25.0), clip("B", 100, 96), clip("C", 100, 96))
+    path = tmp_path / "roll.otio"
+    write(timeline, path)
+    timeline = read_timeline(path)
+    track = tracks_of(apply_edit(timeline, edit("roll", 0, frames=frames)))[0]
+    before = tracks_of(timeline)[0]
+    assert track.duration().to_seconds() == pytest.approx(before.duration().to_seconds(), abs=1e-9)
+    starts = [sum((item.duration().to_seconds() for item in list(each)[:2]), 0.0) for each in (track, before)]
+    assert starts[0] == pytest.approx(starts[1], abs=1e-9)  # where C starts
 
 
 # -- 6. NDF and DF timecode --------------------------------------------------------------------------

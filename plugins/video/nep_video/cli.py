@@ -46,7 +46,7 @@ from nep_video.action_space import MAX_ITEMS
 from nep_video.collectors.history import diff_events, version_events
 from nep_video.edits import apply_edit, clip_frames, edited_track
 from nep_video.formats import (
-    ADAPTERS, SUFFIXES, TIMECODE_RATES, WRITTEN_ADAPTERS, check_writable, exact_rate, read_timeline, write_timeline, written_adapter,
+    ADAPTERS, SUFFIXES, WRITTEN_ADAPTERS, check_edl_rate, check_writable, read_timeline, write_timeline, written_adapter,
 )
 from nep_video.render import render_timeline
 from nep_video.replay import timeline_at
@@ -396,9 +396,7 @@ def check_outputs(rate: float | None, png: Path | None, inputs: list[Path] = (),
     folders that exist."""
     from PIL import Image
 
-    if rate is not None and exact_rate(rate) not in TIMECODE_RATES:
-        rates = ", ".join(f"{round(known, 3):g}" for known in TIMECODE_RATES)
-        raise NepError(f"--rate must be a frame rate EDL timecode has ({rates}), got {rate:g}")
+    check_edl_rate(rate, "--rate", zero_infers=False)
     make_output_file_folder(png, "--png")
     if png is not None and png.suffix.lower() not in Image.registered_extensions():
         raise NepError(f"--png {png}: give a picture file name, such as next.png")

@@ -138,17 +138,18 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _set_range(edit: _Edit, item, start: RationalTime, duration: RationalTime) -> None:
+def _set_range(edit: _Edit, item, start: RationalTime, duration: RationalTime, exact: bool = False) -> None:
     """Give ``item`` the source range ``start`` + ``duration``, in its own rate; on an item of another
     frame rate than the timeline's, an in or out point that moved lands on the nearest whole frame of
     that rate (the same time as near as the item's frames allow: no fraction of a frame). An item
     timed in a time scale (``timeline.is_frame_rate``: AVFoundation's 600 units a second, or seconds)
-    has no frames to land on and takes the time exactly."""
+    has no frames to land on and takes the time exactly; so does one set ``exact`` (the other side of a roll, which
+    must move by the very time the first side moved, or the track's length would change)."""
     used = source_range(item)
     rate = used.duration.rate
     old_in, old_out = used.start_time.value_rescaled_to(rate), used.end_time_exclusive().value_rescaled_to(rate)
     new_in, new_out = start.value_rescaled_to(rate), (start + duration).value_rescaled_to(rate)
-    if is_frame_rate(rate) and not _same_rate(rate, edit.rate):
+    if is_frame_rate(rate) and not _same_rate(rate, edit.rate) and not exact:
         new_in = old_in if abs(new_in - old_in) < 1e-9 else _whole(new_in)
         new_out = old_out if abs(new_out - old_out) < 1e-9 else _whole(new_out)
     item.source_range = TimeRange(RationalTime(new_in, rate), RationalTime(new_out - new_in, rate))
@@ -200,12 +201,12 @@ def roll(edit: _Edit) -> None:
     item, following = edit.item(clip_only=True), edit.item(edit.index + 1)
     if isinstance(following, otio.schema.Stack):
         raise EditError(f"roll: target.clip {edit.index + 1} of track '{edit.track.name}' is a nested stack; roll needs a clip or gap after the cut")
-    frames = edit.number("frames")
-    _move_out(edit, item, frames)
-    if isinstance(following, otio.schema.Gap):
-        _set_range(edit, following, source_range(following).start_time, source_range(following).duration - edit.time(frames))
-    else:
-        _move_in(edit, following, frames)
+    before = source_range(item).duration
+    _move_out(edit, item, edit.number("frames"))
+    moved = source_range(item).duration - before  # what the cut moved by: whole frames of the item's own rate
+    used = source_range(following)
+    start = used.start_time if isinstance(following, otio.schema.Gap) else used.start_time + moved
+    _set_range(edit, following, start, used.duration - moved, exact=True)
 
 
 def split(edit: _Edit) -> None:

@@ -49,14 +49,13 @@ TIMECODE_RATES = (24000 / 1001, 24.0, 25.0, 30000 / 1001, 30.0, 48000 / 1001, 48
 TIMECODE = re.compile(r"\b\d{2}:\d{2}:\d{2}([:;.,])(\d{2})\b")
 
 
-def check_edl_rate(rate: float | None, option: str) -> None:
-    """NepError unless ``rate`` (an EDL frame rate given by the user; 0 or None: inferred) is one EDL
-    timecode has (``TIMECODE_RATES``; 23.976, 29.97... as people write them)."""
-    if rate and exact_rate(rate) in TIMECODE_RATES:
+def check_edl_rate(rate: float | None, option: str, zero_infers: bool = True) -> None:
+    """NepError unless ``rate`` (an EDL frame rate given by the user; None, and 0 with ``zero_infers``: inferred)
+    is one EDL timecode has (``TIMECODE_RATES``; 23.976, 29.97... as people write them)."""
+    if rate is None or (zero_infers and rate == 0) or exact_rate(rate) in TIMECODE_RATES:
         return
-    if rate:
-        rates = ", ".join(f"{round(known, 3):g}" for known in TIMECODE_RATES)
-        raise NepError(f"{option} must be a frame rate EDL timecode has ({rates}), or 0 to infer it; got {rate:g}")
+    rates = ", ".join(f"{round(known, 3):g}" for known in TIMECODE_RATES)
+    raise NepError(f"{option} must be a frame rate EDL timecode has ({rates}){', or 0 to infer it' if zero_infers else ''}; got {rate:g}")
 
 
 def is_timeline_file(path: Path) -> bool:

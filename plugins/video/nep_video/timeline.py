@@ -54,7 +54,7 @@ def is_frame_rate(rate: float) -> bool:
 class RateChoice:
     """The timeline's edit rate and where it came from (``source``): ``"start"``, the global start
     time's rate; ``"declared"``, the sequence rate an FCP XML file declares; ``"clips"``, the frame
-    rate most of its clips' time is at (``rates``: every frame rate they have); ``"default"``:
+    rate most of its clips' media are at (``rates``: every frame rate they have); ``"default"``:
     ``DEFAULT_RATE``, no frame rate found (``passed_over``: the rates seen that are not frame rates)."""
 
     rate: float
@@ -65,9 +65,11 @@ class RateChoice:
 
 def rate_choice(timeline: otio.schema.Timeline) -> RateChoice:
     """The edit rate (``timeline_rate``) and why: the global start time's rate, else the rate the file
-    declares (FCP XML's sequence rate), else the frame rate most of the clips' time is at (their
-    durations summed per rate; the first met wins a tie), else 24. A rate that is a time scale rather
-    than a frame rate (``is_frame_rate``: 8 to 240 fps) is passed over."""
+    declares (FCP XML's sequence rate), else the frame rate most of the clips' media are at (each media
+    counted once, by its address or else the clip's name; the first met wins a tie), else 24: what no
+    trim, slip, roll or split changes, so a session's frames keep one rate (summing the clips' time
+    made a 2-frame trim switch 24 fps to 25). A rate that is a time scale rather than a frame rate
+    (``is_frame_rate``: 8 to 240 fps) is passed over."""
     passed_over: list[float] = []
     start = timeline.global_start_time
     if start is not None:
@@ -77,7 +79,7 @@ def rate_choice(timeline: otio.schema.Timeline) -> RateChoice:
     declared = _declared_rate(timeline)
     if declared is not None:
         return RateChoice(declared, "declared")
-    seconds: dict[float, float] = {}
+    media: dict[float, set[str]] = {}
     exact: dict[float, float] = {}
     for clip in timeline.find_clips():
         used = clip.source_range
@@ -90,10 +92,10 @@ def rate_choice(timeline: otio.schema.Timeline) -> RateChoice:
             continue
         key = round(rate, 3)
         exact.setdefault(key, rate)
-        length = used.duration.value / rate
-        seconds[key] = seconds.get(key, 0.0) + (length if is_finite_number(length) and length > 0 else 0.0)
-    if seconds:
-        best = max(seconds, key=lambda key: seconds[key])  # max keeps the first met of equal ones
+        address = getattr(clip.media_reference, "target_url", None)
+        media.setdefault(key, set()).add(address if isinstance(address, str) and address else f"clip:{clip.name}")
+    if media:
+        best = max(media, key=lambda key: len(media[key]))  # max keeps the first met of equal ones
         return RateChoice(exact[best], "clips", tuple(exact.values()))
     return RateChoice(DEFAULT_RATE, "default", passed_over=tuple(passed_over))
 
@@ -127,7 +129,7 @@ def rate_note(timeline: otio.schema.Timeline) -> str | None:
     if choice.source == "clips" and len(choice.rates) > 1:
         rates = " and ".join(rate_text(rate) for rate in choice.rates)
         return (f"no start timecode or sequence rate says the timeline's frame rate, and its clips are at {rates} fps; "
-                f"frame counts are at {rate_text(choice.rate)} fps, the rate most of their time is at")
+                f"frame counts are at {rate_text(choice.rate)} fps, the rate most of their media are at")
     if choice.source == "default" and choice.passed_over:
         rates = ", ".join(f"{rate:g}" for rate in choice.passed_over)
         return (f"no frame rate NEP takes ({FRAME_RATES[0]:g} to {FRAME_RATES[1]:g} fps): its times are at {rates} units a second; "

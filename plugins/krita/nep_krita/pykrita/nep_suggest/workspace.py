@@ -68,6 +68,7 @@ class Workspace:
         before = self.shown_node()
         self._active_id = node.uniqueId()
         self.document.setActiveNode(node)
+        self._settling = None  # a switch back to the layer Krita shows ends an earlier one's settling
         if before is not None and before.uniqueId() != node.uniqueId():
             self._settling = (before.uniqueId(), node.uniqueId(), self.clock() + LAYER_SETTLE_SECONDS)
 
