@@ -92,6 +92,10 @@ def read_meta(path: str | os.PathLike) -> dict[str, Any]:
     if path.is_file():
         raise NepError(f"{path} is a file; pass the model folder that holds it ({path.parent})")
     if not path.is_dir():
+        from nep_core.inference.factory import is_baseline
+
+        if is_baseline(str(path)):  # `--model ngram` where only a trained checkpoint will do
+            raise NepError(f"{path} is a baseline, not a model folder; this needs a checkpoint folder trained by `nep train`")
         raise NepError(f"{path}: no such model folder; train one with `nep train --out {path}`")
     if not meta_path.exists():
         raise NepError(f"{path}: not a NEP checkpoint (no {META_FILE}); train one with `nep train`")

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 import torch
 
 
@@ -57,6 +58,74 @@ def test_two_process_ddp_rl_on_cpu_trains_in_step_and_writes_one_checkpoint(trai
     assert {int(row["step"]) for row in rows if row.get("rl/reward")} == set(range(6))
     state = torch.load(out / "lightning" / "last.ckpt", map_location="cpu", weights_only=False)
     assert state["global_step"] == 6
+
+    # validation covers every held-out example, not the half each process decodes: the last one (step 6) is
+    # recomputed here, in one process, with the exported model
+    from nep_core.checkpoint import load_checkpoint
+    from nep_core.evaluation.evaluate import sample_evenly
+    from nep_core.inference.baselines import canonical_action
+    from nep_core.inference.decoder import DecodeSettings, ModelPredictor
+    from nep_core.plugins import get_domain
+    from nep_core.rl.rewards import RewardWeights, VerifierRewards
+    from nep_core.training.run import prepare_data
+
+    domain = get_domain("tags")
+    val = sample_evenly(prepare_data(domain, "synthetic:40", lambda message: None).examples["val"], 64)
+    predictor = ModelPredictor(load_checkpoint(out, "tags"), domain, DecodeSettings(reuse_prefix=False))
+    served = [predictor.predict(example.context, k=1).best for example in val]
+    exact = sum(action == canonical_action(example.target, domain.action_space) for action, example in zip(served, val)) / len(val)
+    rewards = VerifierRewards(domain, RewardWeights(**meta["rl"]["policy"]["rewards"]))
+    reward = sum(part.total for part in rewards.score([(e.context, a, e.target) for e, a in zip(val, served)])) / len(val)
+    assert meta["rl"]["validation"]["examples"] == len(val) > 2
+    assert meta["metrics"]["val_exact_match"] == pytest.approx(exact, abs=1e-4)
+    assert meta["metrics"]["val_reward"] == pytest.approx(reward, abs=1e-4)
+    assert f"validation ({len(val)} examples), step 0 -> 6:" in result.stdout
+
+
+def test_two_process_rl_resumed_between_steps_on_the_same_rollouts_goes_on_as_the_run_would_have(trained_tags_model, tmp_path):
+    """With --num-iterations 2 a step reuses the rollouts of the one before, each process its own: a run resumed
+    between the two goes on with every process's rollouts (and sampler state), not rank 0's alone."""
+    import csv
+
+    base = [sys.executable, "-m", "nep_core.cli.main", "rl", "--domain", "tags", "--model", str(trained_tags_model),
+            "--data", "synthetic:40", "--accelerator", "cpu", "--devices", "2", "--val-every", "100", "--val-examples", "4",
+            "--batch-size", "4", "--num-generations", "4", "--num-iterations", "2", "--quiet"]
+    for extra in (["--max-steps", "4", "--out", str(tmp_path / "whole")], ["--max-steps", "3", "--out", str(tmp_path / "parts")],
+                  ["--max-steps", "4", "--out", str(tmp_path / "parts"), "--resume"]):
+        result = subprocess.run(base + extra, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+
+    def by_step(folder):
+        rows = [row for path in sorted((folder / "logs").glob("*/metrics.csv")) for row in csv.DictReader(open(path))]
+        return {int(row["step"]): [float(row[name]) for name in ("rl/reward", "rl/ratio_max", "rl/loss")] for row in rows if row.get("rl/reward")}
+
+    whole, parts = by_step(tmp_path / "whole"), by_step(tmp_path / "parts")
+    assert sorted(whole) == sorted(parts) == [0, 1, 2, 3]
+    for step in whole:
+        assert parts[step] == pytest.approx(whole[step], abs=1e-5), step
+    from nep_core.checkpoint import load_checkpoint
+
+    tuned = load_checkpoint(tmp_path / "parts", "tags").model.state_dict()
+    for name, tensor in load_checkpoint(tmp_path / "whole", "tags").model.state_dict().items():
+        assert torch.allclose(tuned[name], tensor, atol=1e-6), name
+
+
+def test_too_few_batches_for_the_processes_is_said_once_with_its_cause(trained_tags_model, tmp_path):
+    """Each process printed '... make no batch of N prompts; lower --batch-size', though N was fine: the
+    prompts, split across the processes, left one of them without a batch."""
+    from nep_core.plugins import get_domain
+    from nep_core.training.run import prepare_data
+
+    prompts = len(prepare_data(get_domain("tags"), "synthetic:40", lambda message: None).examples["train"])
+    command = [sys.executable, "-m", "nep_core.cli.main", "rl", "--domain", "tags", "--model", str(trained_tags_model),
+               "--data", "synthetic:40", "--accelerator", "cpu", "--devices", "2", "--max-steps", "2", "--batch-size", str(prompts),
+               "--out", str(tmp_path / "rl")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    message = (f"the {prompts} training prompts make 1 batch(es) of {prompts}, fewer than the 2 processes (--devices), each of which "
+               f"needs its own batch; pass --batch-size {prompts // 2} or less")
+    assert result.stderr.count("error:") == 1 and message in result.stderr, result.stderr
+    assert not (tmp_path / "rl").exists()
 
 
 def test_several_machines_say_where_they_wait_for_each_other(tmp_path, monkeypatch):

@@ -86,6 +86,8 @@ def test_installed_plugin_shows_in_domains_and_plugins(venv):
     assert domains["turtle"]["collectors"] == ["logs", "synthetic"]
     assert domains["turtle"]["verifiers"] == ["canvas"]
     assert domains["turtle"]["default_source"] == "synthetic:200"
+    # `nep rl`'s reward is exact match alone: the core's weights made the tour's turtle model stop saying NO_EDIT (docs/rl.md)
+    assert domains["turtle"]["rl_rewards"] == {"valid": 0.0, "match": 1.0, "no_edit": 0.0, "match_mode": "exact"}
     plugins = {record["name"]: record for record in json.loads(venv.nep("plugins", "--json").stdout)}
     assert plugins["turtle"]["version"] == "0.1.0"
     assert plugins["turtle"]["hooks"] == ["register_commands", "register_domains"]

@@ -366,7 +366,7 @@ def nep(*args: str) -> subprocess.CompletedProcess:
     (["--domain", "tags", "--reward-valid", "0", "--reward-match", "0", "--reward-no-edit", "0"], "are all 0, so no rollout would be rewarded"),
     (["--domain", "tags", "--tis-cap", "-1"], "--tis-cap must be at least 1, or 0 for off (got -1.0)"),
     (["--domain", "tags", "--overlong-buffer", "4", "--overlong-penalty", "-1"], "--overlong-penalty must be a finite number >= 0 (got -1.0)"),
-    (["--domain", "tags", "--overlong-buffer", "1000"], "--overlong-buffer 1000 must be shorter than the completion limit"),
+    (["--domain", "tags", "--overlong-buffer", "1000"], "--overlong-buffer 1000 is longer than the longest action the checkpoint was trained on"),
     (["--domain", "tags", "--val-examples", "0"], "--val-examples must be at least 1 (got 0)"),
     (["--domain", "tags", "--rollouts", "greedy"], "--rollouts must be one of sample, beam (got 'greedy')"),
     (["--domain", "tags", "--rollouts", "beam", "--baseline", "served"], "--baseline served applies to sampled rollouts"),
@@ -374,6 +374,11 @@ def nep(*args: str) -> subprocess.CompletedProcess:
     (["--domain", "tags", "--rollouts", "beam", "--risk-sharpness", "inf"], "--risk-sharpness must be a positive finite number (got inf)"),
     (["--domain", "tags", "--temperature", "inf"], "--temperature must be a positive finite number (got inf)"),
     (["--domain", "tags", "--lr", "inf"], "--lr must be a positive finite number (got inf)"),
+    # a KL term has no place in minimum risk training's loss: it was accepted, recorded and never applied
+    (["--domain", "tags", "--rollouts", "beam", "--beta", "0.1"], "--beta applies to sampled rollouts"),
+    (["--domain", "tags", "--epsilon", "0.3", "--epsilon-high", "0.1"], "--epsilon-high 0.1 is below --epsilon 0.3"),
+    # more prompts per batch than there are: it ran with smaller batches while nep.json recorded this size
+    (["--domain", "tags", "--batch-size", "1000000"], "--batch-size 1000000 is more than the"),
 ])
 def test_rl_refuses_bad_input_in_one_line(args, message, trained_tags_model, tmp_path):
     result = nep("rl", "--model", str(trained_tags_model), "--out", str(tmp_path / "run"), *args)
@@ -675,3 +680,134 @@ def test_rl_says_what_the_data_reader_skipped_even_when_quiet(trained_tags_model
                  "--batch-size", "2", "--match-mode", "exact", "-q", "--out", str(tmp_path / "run"))
     assert result.returncode == 0, result.stderr
     assert f"warning: {damaged}:2: not valid JSON" in result.stderr.replace("\n", "")
+
+
+def test_rl_errors_name_settings_that_exist():
+    """The errors named `--max-completion-length`, which `nep rl` does not have."""
+    from nep_core.rl.config import PolicySettings
+    from nep_core.rl.run import completion_limit
+
+    with pytest.raises(NepError) as short:
+        PolicySettings(max_completion_length=1).validate()
+    with pytest.raises(NepError) as longer:
+        completion_limit(PolicySettings(overlong_buffer=9), {"max_target_tokens": 8})
+    with pytest.raises(NepError) as explicit:
+        completion_limit(PolicySettings(overlong_buffer=10, max_completion_length=10), {"max_target_tokens": 8})
+    assert str(short.value) == "max_completion_length must be at least 2 tokens (got 1)"
+    assert str(longer.value).startswith("--overlong-buffer 9 is longer than the longest action the checkpoint was trained on (8 tokens")
+    assert str(explicit.value) == "overlong_buffer 10 must be shorter than max_completion_length 10"
+
+
+def test_a_baseline_as_model_is_refused_as_a_baseline(tmp_path):
+    """`nep rl --model ngram` said 'ngram: no such model folder; train one with nep train --out ngram'."""
+    for name in ("ngram", "ngram:4", "repeat-last"):
+        result = nep("rl", "--domain", "tags", "--model", name, "--out", str(tmp_path / "run"))
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert f"--model {name} is a baseline, which has no weights to tune; nep rl needs a checkpoint folder trained by `nep train`" in result.stderr
+        assert "no such model folder" not in result.stderr
+    from nep_core.checkpoint import read_meta
+
+    with pytest.raises(NepError, match="ngram is a baseline, not a model folder; this needs a checkpoint folder trained by `nep train`"):
+        read_meta("ngram")
+
+
+def test_a_resume_with_other_data_says_the_default_data_not_none(tmp_path):
+    from nep_core.training.run_folder import RunFolder
+
+    folder = RunFolder(tmp_path / "run")
+    folder.start_fresh({"domain": "tags", "data": None})
+    with pytest.raises(NepError, match=re.escape("was started with the default data, not 'synthetic:30'; resume with the same --data")):
+        folder.check_resumable({"domain": "tags", "data": "synthetic:30"}, ("domain", "data"))
+    folder.start_fresh({"domain": "tags", "data": "synthetic:30"})
+    with pytest.raises(NepError, match=re.escape("was started with data='synthetic:30', not the default data; resume with the same --data")):
+        folder.check_resumable({"domain": "tags", "data": None}, ("domain", "data"))
+
+
+def test_nep_json_records_the_data_rl_drew_from_the_validation_at_start_and_end_and_an_earlier_rl_run(trained_tags_model, tmp_path):
+    """nep.json of an rl run recorded only its start model's data (`--data d_one` read as the default data);
+    the summary could not say whether RL helped; a second rl run replaced the first one's rl block."""
+    from nep_core.plugins import get_domain
+    from nep_core.rl.run import rl
+    from nep_core.training.run import prepare_data
+
+    start = json.loads((trained_tags_model / "nep.json").read_text())
+    first = rl(_rl_config(tmp_path / "first", trained_tags_model, data="synthetic:30", max_steps=2, val_every=2))
+    meta = json.loads((first / "nep.json").read_text())
+    assert meta["data"] == start["data"]  # what the model was trained on
+    data = prepare_data(get_domain("tags"), "synthetic:30", lambda message: None)
+    recorded = meta["rl"]["data"]
+    assert recorded["source"] == "synthetic:30" != start["data"]["source"]
+    assert recorded["sessions"] == {split: len(sessions) for split, sessions in data.sessions.items()}
+    assert recorded["examples_kept"] == data.report.as_dict()["examples_kept"] and recorded["prompts"] == len(data.examples["train"])
+    assert recorded["per_split"] == data.report.as_dict()["per_split"]
+    validation = meta["rl"]["validation"]
+    assert validation["examples"] == recorded["val_examples"] == 8
+    assert set(validation["start"]) == set(validation["end"]) == set(meta["metrics"])
+    assert validation["end"] == meta["metrics"]
+    rows = _metrics(first)
+    start_rows = [row for row in rows if row.get("val/exact") and int(row["step"]) == 0]
+    assert len(start_rows) == 1 and float(start_rows[0]["val/exact"]) == pytest.approx(validation["start"]["val_exact_match"], abs=1e-5)
+
+    second = rl(_rl_config(tmp_path / "second", first, max_steps=1, val_every=1))
+    again = json.loads((second / "nep.json").read_text())
+    assert again["rl"]["previous"] == meta["rl"]  # the earlier run's record is kept
+    assert again["rl"]["start_model"] == str(first.resolve()) and again["rl"]["data"]["source"].startswith("default (synthetic:")
+
+
+def test_the_summary_shows_validation_from_start_to_end_and_the_kl(trained_tags_model, tmp_path):
+    result = nep("rl", "--domain", "tags", "--model", str(trained_tags_model), "--out", str(tmp_path / "run"), "--max-steps", "2",
+                 "--val-every", "2", "--val-examples", "8", "-b", "4", "-G", "4", "--beta", "0.05", "--lr", "1e-3")
+    assert result.returncode == 0, result.stderr
+    meta = json.loads((tmp_path / "run" / "nep.json").read_text())
+    start, end = meta["rl"]["validation"]["start"], meta["rl"]["validation"]["end"]
+    line = next(line for line in result.stdout.splitlines() if line.startswith("validation"))
+    assert line.startswith("validation (8 examples), step 0 -> 2: reward ")
+    assert f"exact match {start['val_exact_match']:.3f} -> {end['val_exact_match']:.3f}" in line
+    kl = meta["rl"]["kl"]
+    assert kl["last"] > 0 and kl["mean"] > 0
+    assert f"KL to the start model (beta 0.05): {kl['last']:.3g} at the last step, {kl['mean']:.3g} on average" in result.stdout
+    assert re.search(r"^step 0/2 · val reward [0-9.]+ \(exact [0-9.]+\)", result.stderr, re.M), result.stderr
+    assert re.search(r"^step 2/2 · .* · KL [0-9.]+", result.stderr, re.M), result.stderr
+
+
+def test_an_undefined_no_edit_precision_is_shown_as_a_dash_and_stored_as_null():
+    """With nothing predicted NO_EDIT, precision was printed and stored as 0.000, as if every NO_EDIT were wrong."""
+    from types import SimpleNamespace
+
+    from nep_core.cli.rl import describe_validation
+    from nep_core.rl.system import RLSystem
+
+    system = SimpleNamespace(_trainer=None, val_examples_counted=0)
+    # 4 examples, reward 3, exact 2; NO_EDIT: never predicted, expected once
+    metrics = RLSystem._val_metrics(system, torch.tensor([4.0, 3.0, 2.0, 0.0, 0.0, 1.0], dtype=torch.float64))
+    assert metrics == {"val_reward": 0.75, "val_exact_match": 0.5, "val_no_edit_precision": None, "val_no_edit_recall": 0.0}
+    assert system.val_examples_counted == 4
+    start = {**metrics, "val_no_edit_precision": 0.5, "val_no_edit_recall": 1.0}
+    assert describe_validation({"steps": 10, "validation": {"examples": 4, "start": start, "end": metrics}}, metrics) == (
+        "validation (4 examples), step 0 -> 10: reward 0.750 -> 0.750 · exact match 0.500 -> 0.500 · "
+        "no edit precision 0.500 -> - · no edit recall 1.000 -> 0.000"
+    )
+
+
+def test_a_run_resumed_between_steps_on_the_same_rollouts_goes_on_as_the_run_would_have(trained_tags_model, tmp_path):
+    """With --num-iterations 2, the rollouts of step 2k serve step 2k+1 too; they were not saved, so a run
+    resumed at an odd step sampled new ones where the uninterrupted run reused them."""
+    from nep_core.rl.run import rl
+
+    policy = {"num_iterations": 2, "beta": 0.05, "sft_weight": 0.1}
+    whole = rl(_rl_config(tmp_path / "whole", trained_tags_model, val_every=100, policy=policy))
+    rl(_rl_config(tmp_path / "parts", trained_tags_model, max_steps=3, val_every=100, policy=policy))
+    state = torch.load(tmp_path / "parts" / "lightning" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert state["global_step"] == 3 and state["nep_rl"]["batch"] is not None  # plain data: loads with weights_only
+    parts = rl(_rl_config(tmp_path / "parts", trained_tags_model, resume=True, val_every=100, policy=policy))
+
+    def by_step(folder):
+        return {int(row["step"]): (row["rl/reward"], row["rl/ratio_max"], row["rl/kl"], row["rl/sft_loss"]) for row in _metrics(folder)
+                if row.get("rl/reward")}
+
+    assert len(by_step(whole)) == 4
+    for step in range(4):
+        assert [float(value) for value in by_step(parts)[step]] == pytest.approx([float(value) for value in by_step(whole)[step]], abs=1e-5), step
+    tuned, reference = load_checkpoint(parts, "tags").model.state_dict(), load_checkpoint(whole, "tags").model.state_dict()
+    for name in reference:
+        assert torch.allclose(tuned[name], reference[name], atol=1e-6), name

@@ -199,3 +199,26 @@ def test_risk_sharpness_scales_the_log_probabilities_before_renormalizing():
     assert minimum_risk_loss(logps, rewards, present, sharpness=0.5).expected_reward == pytest.approx(
         math.sqrt(0.2) / (math.sqrt(0.6) + math.sqrt(0.2))
     )
+
+
+def test_an_action_as_long_as_the_longest_target_is_not_penalized_the_buffer_lies_past_it():
+    """`--overlong-buffer` penalized ordinary actions: the rollouts' limit was the checkpoint's longest target,
+    so an action of exactly that length got the full penalty. DAPO's L_max is the generation limit, and the
+    penalty starts at L_max - L_cache, the length expected: here the longest target."""
+    from nep_core.rl.ablate import ablation_arms
+    from nep_core.rl.config import PolicySettings
+    from nep_core.rl.run import completion_limit
+
+    meta = {"max_target_tokens": 8}
+    assert completion_limit(PolicySettings(), meta) == 8  # no shaping: the limit is the longest target, as before
+    limit = completion_limit(PolicySettings(overlong_buffer=4), meta)
+    assert limit == 12
+    assert overlong_penalty(torch.tensor([3, 8, 10, 12]), limit, 4).tolist() == pytest.approx([0.0, 0.0, -0.5, -1.0])
+
+    # the ablation's overlong-on arm: a quarter of the longest target, past it
+    bundle = PolicySettings()
+    arm = next(arm for arm in ablation_arms(bundle, completion_limit(bundle, meta)) if arm.name == "overlong-on")
+    buffer = arm.policy.overlong_buffer
+    arm_limit = completion_limit(arm.policy, meta)
+    assert (buffer, arm_limit) == (2, 10)
+    assert overlong_penalty(torch.tensor([8, 9, 10]), arm_limit, buffer).tolist() == pytest.approx([0.0, -0.5, -1.0])

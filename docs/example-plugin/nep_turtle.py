@@ -20,6 +20,7 @@ from nep_core.collector import Collector, CollectReport
 from nep_core.domain import Domain
 from nep_core.encoder import ActionHistoryEncoder
 from nep_core.errors import InvalidAction, NepError
+from nep_core.rl.reward_weights import RewardWeights
 from nep_core.session import Context, Event, Session
 from nep_core.source_options import parse_argument
 from nep_core.verifier import Verdict, Verifier
@@ -194,6 +195,7 @@ def register_domains(register):
             verifiers={"canvas": CanvasVerifier()},
             default_source="synthetic:200",
             default_preset="tiny",
+            rl_rewards=RewardWeights(match_mode="exact", valid=0.0, no_edit=0.0),
         )
     )
 

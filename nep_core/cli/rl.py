@@ -59,8 +59,11 @@ def command(
     max_resample_rounds: int = typer.Option(4, "--max-resample-rounds", help="Refills per step at most, with dynamic sampling."),
     tis_cap: float = typer.Option(2.0, "--tis-cap", help="Truncated importance sampling cap C between the sampler's and the trainer's probabilities; 0 turns it off."),
     mask_truncated_completions: bool = typer.Option(False, "--mask-truncated-completions", help="Leave completions cut at the length limit out of the loss."),
-    overlong_buffer: int = typer.Option(0, "--overlong-buffer", help="Soft overlong shaping over the last N tokens before the limit; 0 turns it off."),
-    overlong_penalty: float = typer.Option(1.0, "--overlong-penalty", help="Reward subtracted at the length limit, with --overlong-buffer."),
+    overlong_buffer: int = typer.Option(
+        0, "--overlong-buffer", help="Soft overlong shaping (DAPO): rollouts may run N tokens past the checkpoint's longest target, "
+        "and those N tokens are penalized linearly, up to --overlong-penalty at the limit; an action as long as the longest target is not. 0 turns it off.",
+    ),
+    overlong_penalty: float = typer.Option(1.0, "--overlong-penalty", help="Reward subtracted at the length limit (the longest target plus --overlong-buffer)."),
     reward_valid: Optional[float] = typer.Option(
         None, "--reward-valid", help="Weight of validity (the verifiers accept the action). Default: the domain's (0.25; code and blender: 0; `nep domains --json` lists each domain's rl_rewards). 0 with --match-mode exact: the verifiers are not run."
     ),
@@ -152,14 +155,24 @@ def command(
         for given, option in ((ablate_arms is not None, "--ablate-arms"), (limit != 0, "--limit")):
             if given:
                 raise NepError(f"{option} applies only with --ablate")
-        run_and_summarize(rl, config, lambda folder: print_summary(folder, data))
+        quietly_on_other_ranks(lambda: run_and_summarize(rl, config, lambda folder: print_summary(folder, data)))
         return
     from nep_core.rl.ablate import ablate as run_ablation
 
     arms = None if ablate_arms is None else [name.strip() for name in ablate_arms.split(",") if name.strip()]
     if arms == []:
         raise NepError(f"--ablate-arms {ablate_arms!r} names no arm; pass arm names separated by commas, or leave it out for every arm")
-    run_and_summarize(lambda settings: run_ablation(settings, arms, limit), config, print_ablation)
+    quietly_on_other_ranks(lambda: run_and_summarize(lambda settings: run_ablation(settings, arms, limit), config, print_ablation))
+
+
+def quietly_on_other_ranks(run) -> None:
+    """``run()``; an error every process meets alike (``SaidOnRankZero``) is printed by rank 0 alone."""
+    from nep_core.rl.run import SaidOnRankZero
+
+    try:
+        run()
+    except SaidOnRankZero as error:
+        raise typer.Exit(error.exit_code) from None
 
 
 def domain_rewards(name: str) -> RewardWeights:
@@ -170,9 +183,37 @@ def domain_rewards(name: str) -> RewardWeights:
     return RewardWeights() if domain is None else domain.rl_rewards
 
 
+VALIDATION_ORDER = ("val_reward", "val_exact_match", "val_no_edit_precision", "val_no_edit_recall")
+
+
+def describe_validation(run: dict, metrics: dict) -> str | None:
+    """``validation (64 examples), step 0 -> 50: reward 0.950 -> 1.059 · exact match ...`` (``-`` for a
+    metric that is undefined, such as NO_EDIT precision when nothing was predicted NO_EDIT); the end alone
+    when the start was not measured (a run resumed from an earlier NEP's checkpoint)."""
+    validation = run.get("validation") or {}
+    end = validation.get("end") or metrics
+    start = validation.get("start")
+    if not end:
+        return None
+
+    def shown(value) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    keys = [key for key in VALIDATION_ORDER if key in end] + [key for key in end if key not in VALIDATION_ORDER]
+    parts = []
+    for key in keys:
+        name = key.removeprefix("val_").replace("_", " ")
+        parts.append(f"{name} {shown(start.get(key))} -> {shown(end[key])}" if start else f"{name} {shown(end[key])}")
+    examples = validation.get("examples")
+    where = f" ({examples} examples)" if examples else ""
+    steps = f", step 0 -> {run.get('steps')}" if start else ""
+    return f"validation{where}{steps}: " + " · ".join(parts)
+
+
 def print_summary(folder: Path, data: str | None = None) -> None:
-    """Where the tuned checkpoint is, the validation metrics, and how many rollouts were invalid; the ``next:``
-    command evaluates on the same ``data`` (``--data``) as the tuning used."""
+    """Where the tuned checkpoint is, the validation metrics at the start and at the end, the KL to the start
+    model (with ``--beta``), and how many rollouts were invalid; the ``next:`` command evaluates on the same
+    ``data`` (``--data``) as the tuning used."""
     import shlex
 
     from nep_core.checkpoint import read_meta
@@ -180,11 +221,13 @@ def print_summary(folder: Path, data: str | None = None) -> None:
     meta = read_meta(folder)
     run, metrics = meta.get("rl", {}), meta.get("metrics", {})
     console.print(f"rl {meta['domain']}: {run.get('steps')} steps in {run.get('seconds', 0):.0f}s from {run.get('start_model')}", soft_wrap=True)
-    if metrics:
-        console.print(
-            "validation: " + " · ".join(f"{key.removeprefix('val_').replace('_', ' ')} {value:.3f}" for key, value in metrics.items()),
-            soft_wrap=True,
-        )
+    validation = describe_validation(run, {key: value for key, value in metrics.items() if key.startswith("val_")})
+    if validation:
+        console.print(validation, soft_wrap=True)
+    kl = run.get("kl")
+    if kl and kl.get("last") is not None:
+        console.print(f"KL to the start model (beta {run.get('policy', {}).get('beta')}): {kl['last']:.3g} at the last step, "
+                      f"{kl['mean']:.3g} on average", soft_wrap=True)
     if run.get("undecodable_rollouts") or run.get("verifier_errors"):
         errors = sum(run.get("verifier_errors", {}).values())
         console.print(f"rollouts scored as invalid: {run.get('undecodable_rollouts', 0)} undecodable, {errors} verifier errors (see nep.json)", soft_wrap=True)

@@ -22,12 +22,13 @@ from nep_core.rl.config import PolicySettings, RLConfig
 KL_BETA = 0.04
 """beta of the KL arm: TRL's default before it moved to 0."""
 OVERLONG_BUFFER_SHARE = 0.25
-"""The overlong arm's buffer, as a share of the rollout token limit."""
+"""The overlong arm's buffer, as a share of the longest target (the buffer lies past it: ``completion_limit``)."""
 
 
 @dataclass(frozen=True)
 class Trick:
-    """One arm of the grid: the settings it changes, given the bundle and the rollout token limit."""
+    """One arm of the grid: the settings it changes, given the bundle and the rollout token limit (the
+    checkpoint's longest target when the bundle has no overlong buffer)."""
 
     name: str
     description: str
@@ -44,7 +45,7 @@ TRICKS: tuple[Trick, ...] = (
     Trick("kl-off", "no KL term (beta 0)", lambda p, limit: {"beta": 0.0}),
     Trick(
         "overlong-on",
-        f"soft overlong shaping over the last {OVERLONG_BUFFER_SHARE:.0%} of the token limit",
+        f"soft overlong shaping over a buffer of {OVERLONG_BUFFER_SHARE:.0%} of the longest target, past it",
         lambda p, limit: {"overlong_buffer": max(1, int(limit * OVERLONG_BUFFER_SHARE))} if p.overlong_buffer is None else {},
     ),
     Trick("overlong-off", "no soft overlong shaping", lambda p, limit: {"overlong_buffer": None}),

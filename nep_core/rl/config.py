@@ -31,7 +31,7 @@ class PolicySettings:
     rollouts: str = "sample"
     """``sample``: G completions sampled per prompt, GRPO's loss; ``beam``: NO_EDIT and the serving
     beam search's top-G edits, minimum risk training's loss (the clip, loss type, reward scaling, TIS
-    and overlong options do not apply)."""
+    and overlong options do not apply; a KL term, ``beta`` above 0, is refused)."""
     risk_sharpness: float = 1.0
     """With beam rollouts: alpha of the renormalized candidate distribution ``softmax(alpha * log p)``."""
     temperature: float = 1.0
@@ -62,10 +62,13 @@ class PolicySettings:
     """Cap C of truncated importance sampling between the sampler's and the trainer's log-probabilities; None: off."""
     mask_truncated_completions: bool = False
     overlong_buffer: int | None = None
-    """Soft overlong shaping: the last this many tokens before the limit are penalized linearly; None: off."""
+    """Soft overlong shaping (DAPO): the last this many tokens before the rollouts' token limit are penalized
+    linearly; None: off. Without ``max_completion_length`` the limit is then the checkpoint's longest target
+    plus this buffer, so no completion as long as an action the model was trained on is penalized."""
     overlong_penalty: float = 1.0
     max_completion_length: int | None = None
-    """Token limit of a completion; None: the checkpoint's longest target."""
+    """Token limit of a completion (Python API only; ``nep rl`` has no option for it); None: the checkpoint's
+    longest target, plus ``overlong_buffer`` when that is set."""
     rewards: RewardWeights = field(default_factory=RewardWeights)
     val_examples: int = 64
     """Validation examples decoded with the serving predictor at each validation."""
@@ -83,7 +86,11 @@ class PolicySettings:
             (self.baseline in BASELINES, f"--baseline must be one of {', '.join(BASELINES)} (got {self.baseline!r})"),
             (0 <= self.epsilon < 1, f"--epsilon must be in [0, 1) (got {self.epsilon})"),
             (0 <= self.epsilon_high < math.inf, f"--epsilon-high must be a finite number >= 0 (got {self.epsilon_high})"),
+            (self.epsilon_high >= self.epsilon, f"--epsilon-high {self.epsilon_high} is below --epsilon {self.epsilon}: the upper clip "
+             "would be tighter than the lower one; pass --epsilon-high at least --epsilon (equal: PPO's symmetric clip)"),
             (0 <= self.beta < math.inf, f"--beta must be a finite number >= 0 (got {self.beta})"),
+            (self.rollouts == "sample" or self.beta == 0, "--beta applies to sampled rollouts (a KL term on their ratio); with --rollouts beam "
+             "the loss is minimum risk training's, which has none: leave --beta out"),
             (self.num_iterations >= 1, f"--num-iterations must be at least 1 (got {self.num_iterations})"),
             (self.max_resample_rounds >= 0, f"--max-resample-rounds must be >= 0 (got {self.max_resample_rounds})"),
             (0 <= self.negative_weight < math.inf, f"--negative-weight must be a finite number >= 0 (got {self.negative_weight})"),
@@ -94,7 +101,8 @@ class PolicySettings:
             (self.tis_cap is None or 1 <= self.tis_cap < math.inf, f"--tis-cap must be at least 1, or 0 for off (got {self.tis_cap})"),
             (self.overlong_buffer is None or self.overlong_buffer >= 1, f"--overlong-buffer must be at least 1 (got {self.overlong_buffer})"),
             (0 <= self.overlong_penalty < math.inf, f"--overlong-penalty must be a finite number >= 0 (got {self.overlong_penalty})"),
-            (self.max_completion_length is None or self.max_completion_length >= 2, "--max-completion-length must be at least 2"),
+            (self.max_completion_length is None or self.max_completion_length >= 2,
+             f"max_completion_length must be at least 2 tokens (got {self.max_completion_length})"),
             (self.val_examples >= 1, f"--val-examples must be at least 1 (got {self.val_examples})"),
         ]
         for ok, message in checks:

@@ -74,7 +74,9 @@ def zero_signal_groups(rewards: torch.Tensor) -> torch.Tensor:
 
 def overlong_penalty(lengths: torch.Tensor, max_length: int, buffer: int, penalty: float = 1.0) -> torch.Tensor:
     """DAPO's soft overlong punishment, added to the reward: 0 up to ``max_length - buffer`` tokens,
-    then falling linearly to ``-penalty`` at ``max_length``, and ``-penalty`` beyond."""
+    then falling linearly to ``-penalty`` at ``max_length``, and ``-penalty`` beyond. ``max_length`` is
+    the rollouts' token limit (DAPO's ``L_max``), which ``nep rl`` sets to the checkpoint's longest target
+    plus ``buffer`` (``run.completion_limit``), so no completion as long as a trained action is penalized."""
     start = max_length - buffer
     ramp = (start - lengths.float()) / max(buffer, 1) * penalty
     return torch.where(lengths <= start, torch.zeros_like(ramp), torch.clamp(ramp, min=-penalty))

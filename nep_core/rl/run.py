@@ -16,6 +16,15 @@ from nep_core.rl.config import RLConfig
 RESUME_KEYS_RL = ("domain", "model", "data", "batch_size", "seed")
 
 
+class SaidOnRankZero(NepError):
+    """An error every process of a multi-process run meets alike: only rank 0 prints it (``nep rl`` exits
+    quietly with its status on the others)."""
+
+
+def refuse_alike(message: str, rank: int) -> None:
+    raise (NepError if rank == 0 else SaidOnRankZero)(message)
+
+
 def rl(config: RLConfig) -> Path:
     """Fine-tune ``config.model`` by reinforcement with verifier rewards; returns the run folder."""
     from nep_core.checkpoint import load_checkpoint, read_meta
@@ -23,12 +32,13 @@ def rl(config: RLConfig) -> Path:
     from nep_core.training.quiet import silence_libraries
     from nep_core.training.run import (
         RunPlan, _say, check_converged, cpu_threads, describe_processes, fit, launched_rank, make_trainer, prepare_data,
-        report_data_warnings, resolve_precision, resume_or_check_fresh,
+        processes_per_node, report_data_warnings, resolve_precision, resume_or_check_fresh,
     )
     from nep_core.training.run_folder import RunFolder
 
     config.validate()
     domain = get_domain(config.domain)
+    check_not_a_baseline(config.model)
     if not domain.verifiers:
         raise NepError(f"domain '{domain.name}' has no verifiers, so rollouts cannot be rewarded; nep rl needs at least one")
     meta = read_meta(config.model)
@@ -55,6 +65,7 @@ def rl(config: RLConfig) -> Path:
     say = _say(rank == 0 and config.progress)
     data = prepare_data(domain, config.data, say)
     report_data_warnings(data, _say(rank == 0))  # --quiet leaves out the progress, not what was skipped
+    check_batches(len(data.examples["train"]), config.batch_size, processes_per_node(config) * config.num_nodes, rank)
     loaded = load_checkpoint(config.model, expected_domain=domain.name)
     if rank == 0 and not config.resume:
         folder.start_fresh(settings)
@@ -64,6 +75,8 @@ def rl(config: RLConfig) -> Path:
     plan = RunPlan(config, domain, None, None, None, folder, settings, resume_from, rank)
     with cpu_threads(config):
         trainer = make_trainer(config, folder, precision, validate=bool(datamodule.val_examples), log_every_n_steps=1)
+        check_batches(len(datamodule.train_examples), config.batch_size, trainer.world_size, rank)  # --devices auto: known now
+        show_kl_in_progress(trainer)
         policy = config.policy
         if policy.rollouts == "beam":
             objective = f"NO_EDIT and the beam's top {policy.num_generations} edits, minimum risk (sharpness {policy.risk_sharpness})"
@@ -82,8 +95,36 @@ def rl(config: RLConfig) -> Path:
         fit(plan, trainer, _Setup(system, datamodule))
         check_converged(plan, trainer, {"train loss": getattr(system, "train_loss", None)})
         if trainer.is_global_zero:
-            export(config, folder, loaded, system, trainer, precision, time.perf_counter() - started)
+            export(config, folder, loaded, system, trainer, precision, time.perf_counter() - started, data, datamodule, domain)
     return folder.root
+
+
+def check_not_a_baseline(model: Path) -> None:
+    """``--model ngram`` names a baseline, which has no weights for RL to tune."""
+    from nep_core.inference.factory import is_baseline
+
+    if not Path(model).exists() and is_baseline(str(model)):
+        raise NepError(f"--model {model} is a baseline, which has no weights to tune; nep rl needs a checkpoint folder "
+                       "trained by `nep train` (nep eval compares baselines)")
+
+
+def check_batches(prompts: int, batch_size: int, world_size: int, rank: int) -> None:
+    """Every process gets whole batches of ``batch_size`` prompts, or the run is refused, once, naming the cause."""
+    from nep_core.rl.datamodule import batch_problem
+
+    problem = batch_problem(prompts, batch_size, world_size)
+    if problem:
+        refuse_alike(problem, rank)
+
+
+def show_kl_in_progress(trainer) -> None:
+    """The progress lines of ``nep rl`` (``RLStepProgress``) add the KL to the start model when it is measured."""
+    from nep_core.rl.progress import RLStepProgress
+    from nep_core.training.progress import StepProgress
+
+    for index, callback in enumerate(trainer.callbacks):
+        if type(callback) is StepProgress:
+            trainer.callbacks[index] = RLStepProgress.replacing(callback)
 
 
 def run_settings(config: RLConfig, domain_name: str) -> dict:
@@ -133,13 +174,20 @@ def check_same_policy(folder, settings: dict) -> None:
 
 
 def completion_limit(policy, meta: dict) -> int:
-    """The token limit of a rollout: ``max_completion_length``, else the checkpoint's longest target;
-    an overlong buffer as long as that is an error."""
-    limit = policy.max_completion_length or int(meta.get("max_target_tokens", 64))
-    if policy.overlong_buffer is not None and policy.overlong_buffer >= limit:
-        raise NepError(f"--overlong-buffer {policy.overlong_buffer} must be shorter than the completion limit, {limit} tokens "
-                       "(--max-completion-length, else the checkpoint's longest target)")
-    return limit
+    """The token limit of a rollout, ``L_max`` of DAPO's soft overlong punishment: ``max_completion_length``
+    when given, else the checkpoint's longest target (``max_target_tokens``, with its end token) plus the
+    overlong buffer. The buffer thus lies beyond every action the model was trained on: the penalty starts
+    only past the longest target, as DAPO's starts past the expected length ``L_max - L_cache``."""
+    longest = int(meta.get("max_target_tokens", 64))
+    buffer = policy.overlong_buffer
+    if policy.max_completion_length is not None:
+        if buffer is not None and buffer >= policy.max_completion_length:
+            raise NepError(f"overlong_buffer {buffer} must be shorter than max_completion_length {policy.max_completion_length}")
+        return policy.max_completion_length
+    if buffer is not None and buffer > longest:
+        raise NepError(f"--overlong-buffer {buffer} is longer than the longest action the checkpoint was trained on ({longest} tokens, "
+                       f"max_target_tokens in its nep.json), past which the buffer starts; pass at most --overlong-buffer {longest}")
+    return longest + (buffer or 0)
 
 
 class _Setup:
@@ -190,8 +238,10 @@ def build_system(config: RLConfig, domain, loaded, examples: dict[str, list]):
     return system, PromptDataModule(examples["train"], val, config.batch_size, config.seed)
 
 
-def export(config: RLConfig, folder, loaded, system, trainer, precision: str, wall_seconds: float) -> None:
-    """The tuned model as a checkpoint: the SFT checkpoint's ``nep.json`` plus an ``rl`` section."""
+def export(config: RLConfig, folder, loaded, system, trainer, precision: str, wall_seconds: float, data=None, datamodule=None, domain=None) -> None:
+    """The tuned model as a checkpoint: the SFT checkpoint's ``nep.json`` (its ``data`` block is the data the
+    model was trained on) plus an ``rl`` section with the data RL drew its prompts from, the validation at
+    the start and at the end, and the ``rl`` section of the model it started from, if any, as ``previous``."""
     from nep_core import __version__
     from nep_core.checkpoint import save_checkpoint
     from nep_core.rl.plot import plot_rl
@@ -200,6 +250,7 @@ def export(config: RLConfig, folder, loaded, system, trainer, precision: str, wa
     meta = copy.deepcopy(loaded.meta)
     meta.pop("metrics", None)
     meta = {key: value for key, value in meta.items() if not key.startswith("eval_")}
+    previous = meta.pop("rl", None)
     report = system.rewards.report
     meta["rl"] = {
         "start_model": str(Path(config.model).resolve()),
@@ -213,12 +264,54 @@ def export(config: RLConfig, folder, loaded, system, trainer, precision: str, wa
         "world_size": trainer.world_size,
         "seed": config.seed,
         "policy": config.as_dict()["policy"],
+        "data": None if data is None else rl_data_summary(data, datamodule, domain),
+        "validation": {
+            "examples": system.val_examples_counted,
+            "start": rounded_metrics(system.start_metrics),
+            "end": rounded_metrics(system.val_metrics) if system.val_metrics else None,
+        },
         "undecodable_rollouts": report.undecodable,
         "verifier_errors": dict(report.verifier_errors),
         "nep_version": __version__,
         "finished": utc_now(),
     }
-    meta["metrics"] = {key: round(float(value), 5) for key, value in system.val_metrics.items()}
+    if config.policy.beta > 0:
+        meta["rl"]["kl"] = {"last": _significant(system.kl_last), "mean": _significant(system.kl_mean)}
+    if previous is not None:
+        meta["rl"]["previous"] = previous
+    meta["metrics"] = rounded_metrics(system.val_metrics) or {}
     save_checkpoint(folder.root, system.model, loaded.tokenizer, meta)
     objective = "minimum risk over the beam" if config.policy.rollouts == "beam" else config.policy.loss_type
     plot_rl(folder.logs, folder.root / "rl.png", title=f"{meta['domain']} · nep rl · {objective}")
+
+
+def rl_data_summary(data, datamodule=None, domain=None) -> dict:
+    """``nep.json``'s ``rl.data``: the sessions and examples this run drew its prompts from, in the format
+    of the top-level ``data`` block (docs/checkpoint.md), plus the prompts and validation examples it used."""
+    import dataclasses
+
+    summary = {
+        "source": data.source,
+        "sessions": {split: len(sessions) for split, sessions in data.sessions.items()},
+        "warnings": len(data.warnings),
+        **data.report.as_dict(),
+    }
+    if datamodule is not None:
+        summary["prompts"] = len(datamodule.train_examples)
+        summary["val_examples"] = len(datamodule.val_examples)
+    if domain is not None:
+        summary["example_config"] = dataclasses.asdict(domain.examples)
+    return summary
+
+
+def rounded_metrics(metrics: dict | None) -> dict | None:
+    return None if metrics is None else {key: _round(value) for key, value in metrics.items()}
+
+
+def _round(value) -> float | None:
+    return None if value is None else round(float(value), 5)
+
+
+def _significant(value) -> float | None:
+    """Four significant digits: a KL estimate is often below 1e-5 (rounding to 5 decimals would make it 0)."""
+    return None if value is None else float(f"{float(value):.4g}")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator, Sequence
 
 import torch
@@ -113,36 +113,74 @@ class RLSystem(NextEditSystem):
         self._refill = self._cycle(list(refill), seed)
         self._refilled = 0
         self._generator = torch.Generator().manual_seed(seed)
-        self._batch: RolloutBatch | None = None
-        self._val: list[dict[str, float]] = []
+        self._batch: RolloutBatch | CandidateBatch | None = None
+        self._val: list[torch.Tensor] = []
+        self.val_examples_counted = 0
+        """Held-out examples the last validation decoded, over all processes."""
+        self.start_metrics: dict[str, float | None] | None = None
+        """The validation metrics of the model the run started from (step 0); None when not measured."""
+        self.kl_last: float | None = None
+        self._kl_sum, self._kl_steps = 0.0, 0
         self.earlier_wall_seconds = 0.0
         """Wall time of the run's earlier segments (before the last resume)."""
         self._segment_started = time.perf_counter()
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Besides the training progress: the sampler's random state, the prompts drawn to refill
-        batches, the reward report's counts and the wall time, so a resumed run goes on as one run."""
+        batches, the reward report's counts, the wall time, the start's validation and the KL so far, and,
+        when the next step reuses the rollouts of this one (``num_iterations`` above 1, saved mid-batch),
+        those rollouts, so a resumed run goes on as one run."""
         super().on_save_checkpoint(checkpoint)
         report = self.rewards.report
+        own = self._own_state()
         checkpoint["nep_rl"] = {
-            "generator": self._generator.get_state(),
-            "refilled": self._refilled,
+            **own,
+            "ranks": self._every_rank(own),
             "undecodable": report.undecodable,
             "verifier_errors": dict(report.verifier_errors),
             "wall_seconds": self.earlier_wall_seconds + time.perf_counter() - self._segment_started,
+            "start_metrics": self.start_metrics,
+            "val_examples_counted": self.val_examples_counted,
+            "kl": [self.kl_last, self._kl_sum, self._kl_steps],
         }
+
+    def _own_state(self) -> dict[str, Any]:
+        """What this process draws from: its sampler's random state, the prompts it refilled batches with,
+        and the rollouts the next step reuses (saved mid-batch only)."""
+        reused = self._batch is not None and self.global_step % self.policy.num_iterations != 0
+        return {"generator": self._generator.get_state(), "refilled": self._refilled, "batch": pack_batch(self._batch) if reused else None}
+
+    def _every_rank(self, own: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """Each process's ``_own_state``, by rank, when there are several (only rank 0 writes the checkpoint);
+        None with one. Every process saves together (Lightning's ``save_checkpoint`` waits for all of them)."""
+        trainer = getattr(self, "_trainer", None)
+        if trainer is None or trainer.world_size <= 1 or not torch.distributed.is_available() or not torch.distributed.is_initialized():
+            return None
+        states: list[Any] = [None] * torch.distributed.get_world_size()
+        torch.distributed.all_gather_object(states, own)
+        return states
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         super().on_load_checkpoint(checkpoint)
         saved = checkpoint.get("nep_rl")
         if saved is None:  # saved before these were kept: the run goes on from fresh counts
             return
-        self._generator.set_state(saved["generator"])
-        for _ in range(saved["refilled"]):
+        own = saved
+        trainer = getattr(self, "_trainer", None)
+        ranks = saved.get("ranks")
+        if ranks and trainer is not None and len(ranks) == trainer.world_size:  # each process goes on from its own state
+            own = ranks[trainer.global_rank]
+        self._generator.set_state(own["generator"])
+        for _ in range(own["refilled"]):
             self._next_refill()
+        if own.get("batch") is not None:
+            self._batch = unpack_batch(own["batch"])
         self.rewards.report.undecodable = int(saved["undecodable"])
         self.rewards.report.verifier_errors = dict(saved["verifier_errors"])
         self.earlier_wall_seconds = float(saved["wall_seconds"])
+        self.start_metrics = saved.get("start_metrics")
+        self.val_examples_counted = int(saved.get("val_examples_counted", 0))
+        self.kl_last, self._kl_sum, self._kl_steps = saved.get("kl", [None, 0.0, 0])
 
     def on_fit_start(self) -> None:
         """The predictor that samples rollouts and decodes validation examples wraps this model, on its device."""
@@ -169,7 +207,7 @@ class RLSystem(NextEditSystem):
         if self._batch is None or self.global_step % policy.num_iterations == 0:
             self._batch = self._rollouts(batch)
             self._check_some_rollout_was_judged(self._batch.stats)
-        rollouts = self._batch
+        rollouts = self._batch = on_device(self._batch, self.device)
         for name, value in rollouts.stats.items():
             self.log(f"rl/{name}", value, on_step=True, on_epoch=False)
         supervised = self._supervised_loss(rollouts.references) if policy.sft_weight and rollouts.references else None
@@ -208,8 +246,11 @@ class RLSystem(NextEditSystem):
             logged.update(is_weight_mean=float(kept.mean()), is_weight_min=float(kept.min()), is_weight_max=float(kept.max()))
         if result.kl is not None:
             logged["kl"] = result.kl
+            self.kl_last = result.kl
+            self._kl_sum += result.kl
+            self._kl_steps += 1
         for name, value in logged.items():
-            self.log(f"rl/{name}", value, on_step=True, on_epoch=False, prog_bar=name == "loss")
+            self.log(f"rl/{name}", value, on_step=True, on_epoch=False, prog_bar=name in ("loss", "kl"))
         self.train_loss = logged["loss"]
         return result.loss if supervised is None else result.loss + policy.sft_weight * supervised
 
@@ -485,40 +526,128 @@ class RLSystem(NextEditSystem):
 
     # -- validation ----------------------------------------------------------------------------
 
+    @property
+    def kl_mean(self) -> float | None:
+        """The mean over the run's steps of the KL estimate to the start model (this process's rollouts); None without ``beta``."""
+        return self._kl_sum / self._kl_steps if self._kl_steps else None
+
+    def on_train_start(self) -> None:
+        """Step 0: the model the run starts from is validated like every later one, so the summary can say
+        whether RL helped (``start_metrics``; a resumed run keeps the value its start measured)."""
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if self.global_step or self.start_metrics is not None or datamodule is None or not datamodule.val_examples:
+            return
+        counts = torch.zeros(len(VAL_COUNTS), dtype=torch.float64)
+        with torch.no_grad():
+            for batch in datamodule.val_dataloader():
+                counts += self._served_counts(batch)
+        self.start_metrics = self._val_metrics(counts)
+        if self.logger is not None and self.trainer.is_global_zero:
+            self.logger.log_metrics({VAL_LOGGED[name]: value for name, value in self.start_metrics.items() if value is not None}, step=0)
+
     def on_validation_epoch_start(self) -> None:
         self._val = []
 
     def validation_step(self, batch: list[Example], batch_idx: int) -> None:
-        from nep_core.inference.baselines import canonical_action
+        self._val.append(self._served_counts(batch))
 
+    def _served_counts(self, batch: list[Example]) -> torch.Tensor:
+        """The sums ``VAL_COUNTS`` over ``batch``, each example decoded by the serving predictor (beam search)."""
         space = self.domain.action_space
-        predictions = []
-        for example in batch:  # the predictor keeps no prefix between requests (reuse_prefix=False)
-            predictions.append(self.predictor.predict(example.context, k=1).best)
+        predictions = [self.predictor.predict(example.context, k=1).best for example in batch]  # no prefix kept between requests
         parts = self.rewards.score([(example.context, action, example.target) for example, action in zip(batch, predictions)])
+        counts = torch.zeros(len(VAL_COUNTS), dtype=torch.float64)
         for example, action, part in zip(batch, predictions, parts):
             reference = canonical_action(example.target, space)
-            self._val.append({
-                "reward": part.total,
-                "exact": float(action == reference),
-                "predicted_no_edit": float(action.is_no_edit),
-                "reference_no_edit": float(reference.is_no_edit),
-            })
+            predicted, actual = float(action.is_no_edit), float(reference.is_no_edit)
+            counts += torch.tensor([1.0, part.total, float(action == reference), predicted * actual, predicted, actual], dtype=torch.float64)
+        return counts
+
+    def _val_metrics(self, counts: torch.Tensor) -> dict[str, float | None]:
+        """The validation metrics from this process's ``counts``, summed over every process first: each
+        validates its own share of the examples. A NO_EDIT precision (recall) with nothing predicted (expected)
+        NO_EDIT is None, as ``nep eval`` reports it, not 0."""
+        trainer = getattr(self, "_trainer", None)
+        datamodule = getattr(trainer, "datamodule", None)
+        if trainer is not None and trainer.world_size > 1 and not (datamodule is not None and datamodule.val_shared(trainer.world_size)):
+            counts = trainer.strategy.reduce(counts.to(self.device), reduce_op="sum").cpu()
+        examples, reward, exact, both, predicted, actual = counts.tolist()
+        self.val_examples_counted = int(round(examples))
+        return {
+            "val_reward": reward / examples if examples else None,
+            "val_exact_match": exact / examples if examples else None,
+            "val_no_edit_precision": both / predicted if predicted else None,
+            "val_no_edit_recall": both / actual if actual else None,
+        }
 
     def on_validation_epoch_end(self) -> None:
-        rows = self._val
-        if not rows:
-            return
-        both = sum(row["predicted_no_edit"] * row["reference_no_edit"] for row in rows)
-        predicted = sum(row["predicted_no_edit"] for row in rows)
-        actual = sum(row["reference_no_edit"] for row in rows)
-        self.val_metrics = {
-            "val_reward": sum(row["reward"] for row in rows) / len(rows),
-            "val_exact_match": sum(row["exact"] for row in rows) / len(rows),
-            "val_no_edit_precision": both / predicted if predicted else 0.0,
-            "val_no_edit_recall": both / actual if actual else 0.0,
-        }
+        counts = sum(self._val, torch.zeros(len(VAL_COUNTS), dtype=torch.float64))
+        self.val_metrics = self._val_metrics(counts)  # every process reaches this, with or without examples: the sum is collective
         if not self.trainer.sanity_checking:
             for name, value in self.val_metrics.items():
-                logged = "val/exact" if name == "val_exact_match" else name.replace("val_", "val/", 1)
-                self.log(logged, value, prog_bar=name in ("val_reward", "val_exact_match"))
+                if value is not None:
+                    self.log(VAL_LOGGED[name], value, prog_bar=name in ("val_reward", "val_exact_match"))
+
+
+VAL_COUNTS = ("examples", "reward", "exact", "no_edit_both", "no_edit_predicted", "no_edit_actual")
+"""What validation sums per example: an example, its served decision's reward, exact match, and NO_EDIT predicted and expected."""
+VAL_LOGGED = {"val_reward": "val/reward", "val_exact_match": "val/exact", "val_no_edit_precision": "val/no_edit_precision",
+              "val_no_edit_recall": "val/no_edit_recall"}
+
+
+def on_device(batch: RolloutBatch | CandidateBatch, device) -> RolloutBatch | CandidateBatch:
+    """``batch`` with its token tensors on ``device`` (a batch restored from a checkpoint is on the CPU)."""
+    if not isinstance(batch, RolloutBatch) or batch.mask.device == torch.device(device):
+        return batch
+    move = {name: getattr(batch, name) for name in ("advantages", "mask", "rollout_logps", "old_logps", "ref_logps")}
+    return replace(batch, **{name: None if value is None else value.to(device) for name, value in move.items()})
+
+
+def pack_batch(batch: RolloutBatch | CandidateBatch) -> dict[str, Any]:
+    """The rollouts a step reuses, as tensors and plain data (checkpoints are loaded ``weights_only``): each
+    completion's tokens, log-probabilities and grammar biases (each distinct bias tensor once), not its action,
+    which only the reward used."""
+    table: list[torch.Tensor] = []
+    seen: dict[int, int] = {}
+
+    def completion(item: Completion) -> dict[str, Any]:
+        indexes = []
+        for bias in item.biases:
+            if id(bias) not in seen:
+                seen[id(bias)] = len(table)
+                table.append(bias.detach().cpu())
+            indexes.append(seen[id(bias)])
+        return {"token_ids": list(item.token_ids), "logps": list(item.logps), "biases": indexes, "truncated": item.truncated, "error": item.error}
+
+    tensors = ("rewards", "present") if isinstance(batch, CandidateBatch) else ("advantages", "mask", "rollout_logps", "old_logps", "ref_logps")
+    packed = {
+        "kind": "candidates" if isinstance(batch, CandidateBatch) else "rollouts",
+        "prompts": [list(prompt) for prompt in batch.prompts],
+        "completions": [completion(item) for item in batch.completions],
+        "references": [[list(prompt), completion(item)] for prompt, item in batch.references],
+        "stats": dict(batch.stats),
+        "tensors": {name: None if getattr(batch, name) is None else getattr(batch, name).detach().cpu() for name in tensors},
+    }
+    if isinstance(batch, RolloutBatch):
+        packed["active_tokens"] = float(batch.active_tokens)
+    packed["biases"] = torch.stack(table) if table else torch.zeros(0)
+    return packed
+
+
+def unpack_batch(packed: dict[str, Any]) -> RolloutBatch | CandidateBatch:
+    """``pack_batch``'s inverse (on the CPU; the completions carry no action)."""
+    biases = packed["biases"]
+
+    def completion(item: dict[str, Any]) -> Completion:
+        return Completion(list(item["token_ids"]), list(item["logps"]), [biases[index] for index in item["biases"]],
+                          None, bool(item["truncated"]), item["error"])
+
+    common = dict(
+        prompts=[list(prompt) for prompt in packed["prompts"]],
+        completions=[completion(item) for item in packed["completions"]],
+        stats=dict(packed["stats"]),
+        references=[(list(prompt), completion(item)) for prompt, item in packed["references"]],
+    )
+    if packed["kind"] == "candidates":
+        return CandidateBatch(rewards=packed["tensors"]["rewards"], present=packed["tensors"]["present"], **common)
+    return RolloutBatch(active_tokens=packed["active_tokens"], **packed["tensors"], **common)

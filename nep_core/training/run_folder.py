@@ -154,9 +154,16 @@ class RunFolder:
             if started != settings.get(key):
                 option = "--" + key.replace("_", "-")
                 raise NepError(
-                    f"{self.root} was started with {key}={started!r}, not {settings.get(key)!r}; "
+                    f"{self.root} was started with {_setting(key, started)}, not {_setting(key, settings.get(key), bare=True)}; "
                     f"resume with the same {option}, or start a new run with another --out"
                 )
+
+
+def _setting(key: str, value: Any, bare: bool = False) -> str:
+    """``data='d_one'``; no ``--data`` is the domain's default data, not ``None``."""
+    if key == "data" and value is None:
+        return "the default data"
+    return repr(value) if bare else f"{key}={value!r}"
 
 
 def checkpoint_step(path: Path) -> int:
