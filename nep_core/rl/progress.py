@@ -43,26 +43,5 @@ class RLStepProgress(StepProgress):
 
             print(f"step 0/{trainer.max_steps} · {line} · {time.perf_counter() - self._started:.0f}s", file=sys.stderr, flush=True)
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
-        if not trainer.is_global_zero or not self.enabled:
-            return
-        step = trainer.global_step
-        if self._progress is not None:
-            self._progress.update(self._task, completed=step, metrics=describe_rl_metrics(trainer))
-        elif not trainer.enable_validation and (step % self.every == 0 or step == trainer.max_steps):
-            self._print_line(trainer)
-
-    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not trainer.is_global_zero or not self.enabled or trainer.sanity_checking:
-            return
-        if self._progress is not None:
-            self._progress.update(self._task, metrics=describe_rl_metrics(trainer))
-        else:
-            self._print_line(trainer)
-
-    def _print_line(self, trainer: L.Trainer) -> None:
-        import sys
-        import time
-
-        elapsed = time.perf_counter() - self._started
-        print(f"step {trainer.global_step}/{trainer.max_steps} · {describe_rl_metrics(trainer)} · {elapsed:.0f}s", file=sys.stderr, flush=True)
+    def describe(self, trainer: L.Trainer) -> str:
+        return describe_rl_metrics(trainer)

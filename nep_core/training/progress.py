@@ -80,7 +80,7 @@ class StepProgress(Callback):
             return
         step = trainer.global_step
         if self._progress is not None:
-            self._progress.update(self._task, completed=step, metrics=describe_metrics(trainer))
+            self._progress.update(self._task, completed=step, metrics=self.describe(trainer))
         elif not trainer.enable_validation and (step % self.every == 0 or step == trainer.max_steps):
             self._print_line(trainer)
 
@@ -88,13 +88,17 @@ class StepProgress(Callback):
         if not trainer.is_global_zero or not self.enabled or trainer.sanity_checking:
             return
         if self._progress is not None:
-            self._progress.update(self._task, metrics=describe_metrics(trainer))
+            self._progress.update(self._task, metrics=self.describe(trainer))
         else:
             self._print_line(trainer)
 
     def _print_line(self, trainer: L.Trainer) -> None:
         elapsed = time.perf_counter() - self._started
-        print(f"step {trainer.global_step}/{trainer.max_steps} · {describe_metrics(trainer)} · {elapsed:.0f}s", file=sys.stderr, flush=True)
+        print(f"step {trainer.global_step}/{trainer.max_steps} · {self.describe(trainer)} · {elapsed:.0f}s", file=sys.stderr, flush=True)
+
+    def describe(self, trainer: L.Trainer) -> str:
+        """The metrics a progress line shows (``describe_metrics``)."""
+        return describe_metrics(trainer)
 
     def _stop(self) -> None:
         if self._progress is not None:
