@@ -27,7 +27,7 @@ from _common import REPO, argument_parser, check_models, machine, run_main  # no
 
 def main() -> None:
     parser = argument_parser(__doc__)
-    parser.add_argument("--model", default="ngram", help="a krita checkpoint folder, or a baseline (ngram, repeat-last), which the server fits on the train split of the krita default data")
+    parser.add_argument("--model", default="ngram", help="a krita checkpoint folder, or a baseline (ngram, repeat-last), which the server fits on the train split of the data the krita domain ships")
     args = parser.parse_args()
     check_models(args.model, domain="krita")
 

@@ -183,9 +183,19 @@ def default_data_dir(domain: Domain, progress=None) -> Path:
         except OSError:
             if (folder / "DONE").exists():
                 shutil.rmtree(tmp, ignore_errors=True)  # another process finished first
-            else:  # a folder there without DONE is no finished copy (DONE is written before the rename): replace it
-                shutil.rmtree(folder)
-                os.replace(tmp, folder)
+            elif folder.exists():  # a folder there without DONE is no finished copy (DONE is written before the rename)
+                aside = folder.with_name(f".{folder.name}.{os.getpid()}.stale.tmp")
+                os.replace(folder, aside)  # moved, not removed in place: a second builder never sees half a folder
+                try:
+                    os.replace(tmp, folder)
+                except OSError:
+                    if not (folder / "DONE").exists():
+                        raise
+                    shutil.rmtree(tmp, ignore_errors=True)  # another process finished meanwhile
+                finally:
+                    shutil.rmtree(aside, ignore_errors=True)
+            else:
+                raise
     except BaseException:  # a Ctrl-C or an error part way: a partial copy is never read, nor resumed (collectors are seeded)
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -299,7 +299,8 @@ def domains() -> dict[str, Any]:
             problem = domain_problem(domain)
             if problem is not None:  # this domain is skipped; the plugin's others and every other plugin's still work
                 warnings.warn(f"plugin '{_plugin}': {problem}", PluginLoadWarning)
-                skipped.add(getattr(domain, "name", None))
+                if isinstance(getattr(domain, "name", None), str):  # a name of another type is never looked up
+                    skipped.add(domain.name)
                 return
             if domain.name in table:
                 raise PluginError(

@@ -356,7 +356,7 @@ def test_a_malformed_domain_is_skipped_with_a_warning_and_the_others_still_work(
             register(Domain(name="space-class", action_space=SymbolicActionSpace, encoder=ActionHistoryEncoder(SPACE)))
             register(Domain(name="collector-class", action_space=SPACE, encoder=ActionHistoryEncoder(SPACE),
                             collectors={"logs": LogCollector}))
-            for name in ("to/do", "", "To Do"):
+            for name in ("to/do", "", "To Do", ["listed"]):
                 register(Domain(name=name, action_space=SPACE, encoder=ActionHistoryEncoder(SPACE)))
             register(Domain(name="fine_2", action_space=SPACE, encoder=ActionHistoryEncoder(SPACE)))
     """)
@@ -366,7 +366,7 @@ def test_a_malformed_domain_is_skipped_with_a_warning_and_the_others_still_work(
     assert set(json.loads(result.stdout)) == {"good", "fine_2"}
     assert "Traceback" not in result.stderr
     shown = warnings_of(result)
-    assert len(shown) == 6 and all(line.startswith("warning: plugin 'malformed'") for line in shown), result.stderr
+    assert len(shown) == 7 and all(line.startswith("warning: plugin 'malformed'") for line in shown), result.stderr
     text = "\n".join(shown)
     assert "domain 'no-encoder' skipped: its encoder is None, not a nep_core.encoder.HistoryEncoder" in text
     assert "domain 'space-class' skipped: its action_space is the class SymbolicActionSpace, not an instance" in text

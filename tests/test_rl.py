@@ -275,6 +275,22 @@ def _rl_config(out, model, **overrides):
     return RLConfig(**settings)
 
 
+@pytest.mark.parametrize("buffer", [0, 3])
+def test_with_an_overlong_buffer_the_prompts_leave_the_positions_it_needs(trained_tags_model, tmp_path, buffer):
+    """Prompts took every position a target does not; rollouts past the longest target by the buffer ran past the
+    model's positions (an index error with learned positions)."""
+    from nep_core.checkpoint import load_checkpoint
+    from nep_core.plugins import get_domain
+    from nep_core.rl.run import build_system
+
+    loaded = load_checkpoint(trained_tags_model)
+    config = _rl_config(tmp_path / "rl", trained_tags_model, policy={"overlong_buffer": buffer or None})
+    system, _ = build_system(config, get_domain("tags"), loaded, {"train": [], "val": []})
+    predictor = system.predictor_factory(loaded.model)
+    assert predictor.featurizer.max_context_tokens == loaded.max_context_tokens - buffer
+    assert predictor.featurizer.max_context_tokens + 2 + system.max_completion_length <= loaded.max_context_tokens + 2 + loaded.meta["max_target_tokens"]
+
+
 def _metrics(folder) -> list[dict]:
     rows = []
     for path in sorted((folder / "logs").glob("**/metrics.csv")):
@@ -787,6 +803,9 @@ def test_an_undefined_no_edit_precision_is_shown_as_a_dash_and_stored_as_null():
         "validation (4 examples), step 0 -> 10: reward 0.750 -> 0.750 · exact match 0.500 -> 0.500 · "
         "no edit precision 0.500 -> - · no edit recall 1.000 -> 0.000"
     )
+    # resumed with another --val-examples: the start and the end were measured on different sets, and say so
+    resumed = describe_validation({"steps": 10, "validation": {"examples": 4, "start_examples": 8, "start": start, "end": metrics}}, metrics)
+    assert resumed.startswith("validation (8 examples at the start, 4 at the end: not one set), step 0 -> 10: ")
 
 
 def test_a_run_resumed_between_steps_on_the_same_rollouts_goes_on_as_the_run_would_have(trained_tags_model, tmp_path):

@@ -204,8 +204,10 @@ def describe_validation(run: dict, metrics: dict) -> str | None:
     for key in keys:
         name = key.removeprefix("val_").replace("_", " ")
         parts.append(f"{name} {shown(start.get(key))} -> {shown(end[key])}" if start else f"{name} {shown(end[key])}")
-    examples = validation.get("examples")
+    examples, start_examples = validation.get("examples"), validation.get("start_examples")
     where = f" ({examples} examples)" if examples else ""
+    if start and start_examples and examples and start_examples != examples:  # a resume with another --val-examples
+        where = f" ({start_examples} examples at the start, {examples} at the end: not one set)"
     steps = f", step 0 -> {run.get('steps')}" if start else ""
     return f"validation{where}{steps}: " + " · ".join(parts)
 

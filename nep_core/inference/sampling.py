@@ -68,7 +68,10 @@ class ConstrainedSampler:
             for _ in range(max_tokens):
                 bias = torch.stack([step.bias for step in steps])
                 scores = torch.log_softmax(logits / temperature + bias, dim=-1)
-                chosen = torch.multinomial(scores.exp(), 1, generator=generator).squeeze(1)
+                probabilities = scores.exp()
+                if generator is not None and generator.device != probabilities.device:  # a CPU generator, a GPU model:
+                    probabilities = probabilities.cpu()  # drawn on the CPU (CUDA refuses a CPU generator), the same draws
+                chosen = torch.multinomial(probabilities, 1, generator=generator).squeeze(1).to(scores.device)
                 still: list[int] = []
                 next_steps = []
                 for index, row in enumerate(live):

@@ -215,8 +215,16 @@ def build_system(config: RLConfig, domain, loaded, examples: dict[str, list]):
         reference = copy.deepcopy(loaded.model).eval()
         reference.requires_grad_(False)
 
+    # a rollout may run past the longest target by the overlong buffer: its prompts leave the positions for it
+    # (the checkpoint's context fills every position a target does not take)
+    longest = int(loaded.meta.get("max_target_tokens", max_completion_length))
+    spare = max(0, max_completion_length - longest)
+    meta = dict(loaded.meta, max_context_tokens=loaded.max_context_tokens - spare) if spare else loaded.meta
+    if spare and meta["max_context_tokens"] < 1:
+        raise NepError(f"--overlong-buffer {spare} leaves no room for a prompt in the model's {loaded.max_context_tokens} context tokens")
+
     def predictor_factory(model) -> ModelPredictor:
-        return ModelPredictor(LoadedModel(model, loaded.tokenizer, loaded.meta, loaded.path), domain, DecodeSettings(reuse_prefix=False))
+        return ModelPredictor(LoadedModel(model, loaded.tokenizer, meta, loaded.path), domain, DecodeSettings(reuse_prefix=False))
 
     model = loaded.model
     model.train()
@@ -267,6 +275,7 @@ def export(config: RLConfig, folder, loaded, system, trainer, precision: str, wa
         "data": None if data is None else rl_data_summary(data, datamodule, domain),
         "validation": {
             "examples": system.val_examples_counted,
+            "start_examples": system.start_examples if system.start_metrics else None,
             "start": rounded_metrics(system.start_metrics),
             "end": rounded_metrics(system.val_metrics) if system.val_metrics else None,
         },

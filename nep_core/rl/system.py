@@ -118,6 +118,8 @@ class RLSystem(NextEditSystem):
         self.val_examples_counted = 0
         """Held-out examples the last validation decoded, over all processes."""
         self.start_metrics: dict[str, float | None] | None = None
+        self.start_examples = 0
+        """Held-out examples the start's validation decoded (a resume may validate on another number)."""
         """The validation metrics of the model the run started from (step 0); None when not measured."""
         self.kl_last: float | None = None
         self._kl_sum, self._kl_steps = 0.0, 0
@@ -140,6 +142,7 @@ class RLSystem(NextEditSystem):
             "verifier_errors": dict(report.verifier_errors),
             "wall_seconds": self.earlier_wall_seconds + time.perf_counter() - self._segment_started,
             "start_metrics": self.start_metrics,
+            "start_examples": self.start_examples,
             "val_examples_counted": self.val_examples_counted,
             "kl": [self.kl_last, self._kl_sum, self._kl_steps],
         }
@@ -179,6 +182,7 @@ class RLSystem(NextEditSystem):
         self.rewards.report.verifier_errors = dict(saved["verifier_errors"])
         self.earlier_wall_seconds = float(saved["wall_seconds"])
         self.start_metrics = saved.get("start_metrics")
+        self.start_examples = int(saved.get("start_examples", 0))
         self.val_examples_counted = int(saved.get("val_examples_counted", 0))
         self.kl_last, self._kl_sum, self._kl_steps = saved.get("kl", [None, 0.0, 0])
 
@@ -538,10 +542,11 @@ class RLSystem(NextEditSystem):
         if self.global_step or self.start_metrics is not None or datamodule is None or not datamodule.val_examples:
             return
         counts = torch.zeros(len(VAL_COUNTS), dtype=torch.float64)
-        with torch.no_grad():
+        with torch.no_grad(), self.trainer.precision_plugin.val_step_context():  # as Lightning runs every later validation
             for batch in datamodule.val_dataloader():
                 counts += self._served_counts(batch)
         self.start_metrics = self._val_metrics(counts)
+        self.start_examples = self.val_examples_counted
         if self.logger is not None and self.trainer.is_global_zero:
             self.logger.log_metrics({VAL_LOGGED[name]: value for name, value in self.start_metrics.items() if value is not None}, step=0)
 

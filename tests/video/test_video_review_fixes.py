@@ -167,7 +167,11 @@ def test_with_no_start_time_the_rate_most_media_are_at_wins_and_a_note_says_so(t
     from nep_video.edits import apply_edit
 
     mixed = one_track(clip("a", 100, 100, 25.0), clip("b", 100, 97), start=None)
-    assert timeline_rate(mixed) == timeline_rate(apply_edit(mixed, edit("trim_out", 0, frames=2))) == 25.0
+    assert timeline_rate(mixed) == timeline_rate(apply_edit(mixed, edit("trim_out", 0, frames=2))) == 24.0
+    # one long 24 fps take cut into many clips outweighs short b-roll files at 29.97 (their media's lengths)
+    take = [clip(f"T{index}", 1000 * index, 96, media="take", available=(0, 24 * 3600)) for index in range(4)]
+    broll = [clip(f"R{index}", 0, 60, NTSC, available=(0, 300)) for index in range(5)]
+    assert timeline_rate(one_track(*take, *broll, start=None)) == 24.0
     declared = one_track(clip("M0", 500, 30, NTSC), start=None)
     declared.metadata["fcp_xml"] = {"rate": {"timebase": "25", "ntsc": "FALSE"}}  # as the FCP XML reader keeps a sequence's rate
     assert timeline_rate(declared) == 25.0
@@ -200,12 +204,15 @@ def test_a_trim_on_a_clip_of_another_rate_lands_on_its_own_whole_frames_and_the_
 
 
 @pytest.mark.parametrize("frames", [1, 5, 7, -3])
-def test_a_roll_at_a_cut_after_a_clip_of_another_rate_keeps_the_tracks_length(tmp_path, frames):
+@pytest.mark.parametrize("other", [0, 1], ids=["first-clip-other-rate", "next-clip-other-rate"])
+def test_a_roll_at_a_cut_beside_a_clip_of_another_rate_keeps_the_tracks_length(tmp_path, frames, other):
     """The out point landed on the clip's own whole frames while the next clip's in point moved by the timeline's
-    frames: a roll changed the track's length and put every later clip off the frame grid."""
+    frames: a roll changed the track's length and put every later clip off the frame grid. The other-rate clip's
+    point lands on its own whole frames, whichever side of the cut it is."""
     from nep_video.edits import apply_edit
 
-    timeline = one_track(clip("A25", 100, 100, 25.0), clip("B", 100, 96), clip("C", 100, 96))
+    first, second = (clip("A25", 100, 100, 25.0), clip("B", 100, 96)) if other == 0 else (clip("A", 100, 96), clip("B25", 100, 100, 25.0))
+    timeline = one_track(first, second, clip("C", 100, 96))
     path = tmp_path / "roll.otio"
     write(timeline, path)
     timeline = read_timeline(path)
@@ -214,6 +221,9 @@ def test_a_roll_at_a_cut_after_a_clip_of_another_rate_keeps_the_tracks_length(tm
     assert track.duration().to_seconds() == pytest.approx(before.duration().to_seconds(), abs=1e-9)
     starts = [sum((item.duration().to_seconds() for item in list(each)[:2]), 0.0) for each in (track, before)]
     assert starts[0] == pytest.approx(starts[1], abs=1e-9)  # where C starts
+    moved = source_range(items_of(track)[other])
+    point = moved.end_time_exclusive() if other == 0 else moved.start_time
+    assert point.value == int(point.value)  # a whole frame of the clip's own 25 fps
 
 
 # -- 6. NDF and DF timecode --------------------------------------------------------------------------

@@ -201,12 +201,27 @@ def roll(edit: _Edit) -> None:
     item, following = edit.item(clip_only=True), edit.item(edit.index + 1)
     if isinstance(following, otio.schema.Stack):
         raise EditError(f"roll: target.clip {edit.index + 1} of track '{edit.track.name}' is a nested stack; roll needs a clip or gap after the cut")
+    frames = edit.number("frames")
+    if _other_rate(edit, following) and not _other_rate(edit, item):
+        # the cut lands on a whole frame of the following clip's own rate, and the item before takes that very time
+        started = source_range(following).start_time
+        _move_in(edit, following, frames)
+        moved = source_range(following).start_time - started
+        used = source_range(item)
+        _set_range(edit, item, used.start_time, used.duration + moved, exact=True)
+        return
     before = source_range(item).duration
-    _move_out(edit, item, edit.number("frames"))
+    _move_out(edit, item, frames)
     moved = source_range(item).duration - before  # what the cut moved by: whole frames of the item's own rate
     used = source_range(following)
     start = used.start_time if isinstance(following, otio.schema.Gap) else used.start_time + moved
     _set_range(edit, following, start, used.duration - moved, exact=True)
+
+
+def _other_rate(edit: _Edit, item) -> bool:
+    """Whether ``item`` is a clip of another frame rate than the timeline's (its points land on its own whole frames)."""
+    rate = source_range(item).duration.rate
+    return not isinstance(item, otio.schema.Gap) and is_frame_rate(rate) and not _same_rate(rate, edit.rate)
 
 
 def split(edit: _Edit) -> None:

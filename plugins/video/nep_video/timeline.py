@@ -66,7 +66,8 @@ class RateChoice:
 def rate_choice(timeline: otio.schema.Timeline) -> RateChoice:
     """The edit rate (``timeline_rate``) and why: the global start time's rate, else the rate the file
     declares (FCP XML's sequence rate), else the frame rate most of the clips' media are at (each media
-    counted once, by its address or else the clip's name; the first met wins a tie), else 24: what no
+    counted once, by its address or else the clip's name, and weighed by its available length where every
+    media has one; the first met wins a tie), else 24: what no
     trim, slip, roll or split changes, so a session's frames keep one rate (summing the clips' time
     made a 2-frame trim switch 24 fps to 25). A rate that is a time scale rather than a frame rate
     (``is_frame_rate``: 8 to 240 fps) is passed over."""
@@ -79,7 +80,7 @@ def rate_choice(timeline: otio.schema.Timeline) -> RateChoice:
     declared = _declared_rate(timeline)
     if declared is not None:
         return RateChoice(declared, "declared")
-    media: dict[float, set[str]] = {}
+    media: dict[float, dict[str, float | None]] = {}
     exact: dict[float, float] = {}
     for clip in timeline.find_clips():
         used = clip.source_range
@@ -93,9 +94,16 @@ def rate_choice(timeline: otio.schema.Timeline) -> RateChoice:
         key = round(rate, 3)
         exact.setdefault(key, rate)
         address = getattr(clip.media_reference, "target_url", None)
-        media.setdefault(key, set()).add(address if isinstance(address, str) and address else f"clip:{clip.name}")
+        name = address if isinstance(address, str) and address else f"clip:{clip.name}"
+        available = getattr(clip.media_reference, "available_range", None)
+        length = available.duration.to_seconds() if available is not None else None
+        media.setdefault(key, {})[name] = length if length is not None and is_finite_number(length) and length > 0 else None
     if media:
-        best = max(media, key=lambda key: len(media[key]))  # max keeps the first met of equal ones
+        lengths = [length for by_name in media.values() for length in by_name.values()]
+        if all(length is not None for length in lengths):  # each media weighed by its length: one long take outweighs short b-roll
+            best = max(media, key=lambda key: sum(media[key].values()))  # max keeps the first met of equal ones
+        else:
+            best = max(media, key=lambda key: len(media[key]))
         return RateChoice(exact[best], "clips", tuple(exact.values()))
     return RateChoice(DEFAULT_RATE, "default", passed_over=tuple(passed_over))
 
