@@ -151,12 +151,10 @@ def _check_same_run(config: RLConfig) -> None:
 
 def _finished_steps(config: RLConfig) -> int | None:
     """The steps of the arm's exported checkpoint when it has run all ``max_steps``; None otherwise."""
-    from nep_core.checkpoint import META_FILE, read_meta
+    from nep_core.training.run_folder import RunFolder
 
     folder = config.run_dir
-    if not (folder / META_FILE).exists():
-        return None
-    steps = read_meta(folder).get("rl", {}).get("steps")
+    steps = RunFolder(folder).exported_steps("rl")
     if steps is None or steps < config.max_steps:
         return None
     if steps > config.max_steps:

@@ -305,13 +305,21 @@ def tick_until_answered(runtime, seconds):
         time.sleep(0.05)
 
 
-def docker_text(runtime):
-    """What the docker's suggestion line says about ``runtime``'s last answer."""
+def docker_on(runtime, listening=True):
+    """A docker showing ``runtime`` (its own timer stopped); ``listening``: it refreshes on the runtime's changes."""
     from nep_suggest.docker import NepDocker
 
     docker = NepDocker()
     docker.app.timer.stop()
     docker.app.runtime = runtime
+    if listening:
+        runtime.listeners.append(docker.refresh)
+    return docker
+
+
+def docker_text(runtime):
+    """What the docker's suggestion line says about ``runtime``'s last answer."""
+    docker = docker_on(runtime, listening=False)
     docker.refresh()
     return docker.suggestion.text()
 
@@ -484,16 +492,12 @@ def scenario_gestures(home):
 
 def scenario_hostile(home):
     """What a server sends is kept to what the action space defines, bounded, and shown as plain text."""
-    from nep_suggest.docker import NepDocker
     from nep_suggest.qt import Qt
 
     document = new_document("hostile", 200, 150)
     runtime = new_runtime(document, os.path.join(home, "logs-hostile"), enabled=True)
     with_fake_client(runtime)
-    docker = NepDocker()
-    docker.app.timer.stop()
-    docker.app.runtime = runtime
-    runtime.listeners.append(docker.refresh)
+    docker = docker_on(runtime)
     out = {"plain_text": [label.textFormat() == Qt.TextFormat.PlainText for label in (docker.suggestion, docker.status, docker.outcome)]}
     junk = dict(LINE, evil={"x": "y" * 1000}, target="elsewhere", args=dict(LINE["args"], extra=["z"] * 100))
     shown = server_suggests(runtime, junk)
@@ -672,7 +676,6 @@ def scenario_eraser(home):
 
 def scenario_errors(home):
     """An exception in the ghost's painting is counted and shown, never raised into Krita."""
-    from nep_suggest.docker import NepDocker
     from nep_suggest.qt import QWidget
 
     document = new_document("errors", 200, 150)
@@ -686,9 +689,7 @@ def scenario_errors(home):
     overlay = runtime.ghost.attach(canvas, broken_mapping)
     runtime._set_suggestion(suggestion("stroke", **LINE["args"]))
     overlay_image(overlay)
-    docker = NepDocker()
-    docker.app.timer.stop()
-    docker.app.runtime = runtime
+    docker = docker_on(runtime, listening=False)
     docker.refresh()
     out = {"ghost_errors": runtime.ghost.errors, "docker_status": docker.status.text()}
     runtime.close()
@@ -761,15 +762,11 @@ def scenario_merge_props(home):
 def scenario_deep(home):
     """Malformed suggestions: nested 900 deep (dropped with the answer), or holding a list where the action space has a
     string (refused when it arrives); and a record the log cannot hold never stops the recording."""
-    from nep_suggest.docker import NepDocker
 
     document = new_document("deep", 200, 150)
     runtime = new_runtime(document, os.path.join(home, "logs-deep"), enabled=True)
     client = with_fake_client(runtime)
-    docker = NepDocker()
-    docker.app.timer.stop()
-    docker.app.runtime = runtime
-    runtime.listeners.append(docker.refresh)
+    docker = docker_on(runtime)
     out = {}
     deep = dict(LINE, args=dict(LINE["args"], brush=nested(900)))
     out["deep_shown"] = server_suggests(runtime, deep) is not None
@@ -835,7 +832,6 @@ def scenario_huge(home):
 def scenario_log_error(home):
     """A log folder that cannot be written: reported, and the report stays (a server's answer does not hide it) until the
     Log folder setting changes; the new folder's file starts with a state event. Changing the folder mid-session too."""
-    from nep_suggest.docker import NepDocker
 
     document = new_document("log-error", 200, 150)
     blocker = os.path.join(home, "not-a-folder")
@@ -843,10 +839,7 @@ def scenario_log_error(home):
         handle.write("a file where the log folder should be\n")
     runtime = new_runtime(document, os.path.join(blocker, "logs"), enabled=True)
     with_fake_client(runtime)
-    docker = NepDocker()
-    docker.app.timer.stop()
-    docker.app.runtime = runtime
-    runtime.listeners.append(docker.refresh)
+    docker = docker_on(runtime)
 
     def texts():
         docker.refresh()
@@ -946,14 +939,11 @@ def scenario_layer_settle(home):
 def scenario_causes(home):
     """Why the server was not reached: not running, too slow, or shutting down (HTTP 503), each said so."""
     from nep_suggest.client import BUSY, NOT_RUNNING, SLOW, Result
-    from nep_suggest.docker import NepDocker
 
     document = new_document("causes", 200, 150)
     runtime = new_runtime(document, os.path.join(home, "logs-causes"), enabled=True)
     client = with_fake_client(runtime)
-    docker = NepDocker()
-    docker.app.timer.stop()
-    docker.app.runtime = runtime
+    docker = docker_on(runtime, listening=False)
     out = {}
     for cause, error in ((NOT_RUNNING, "connection refused"), (SLOW, "the server's answer took longer than 2 s"),
                          (BUSY, "HTTP 503: Service Unavailable")):

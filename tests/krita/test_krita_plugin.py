@@ -83,11 +83,16 @@ def run_krita(folder: Path, scenarios: str, **env: str) -> dict:
     return data
 
 
-@pytest.fixture(scope="module")
-def krita_run(tmp_path_factory):
+def scenarios_in_krita(tmp_path_factory, name: str, scenarios: str) -> dict:
+    """``run_krita`` of ``scenarios`` in a folder of their own; skipped where Krita is not installed."""
     if KRITARUNNER is None:
         pytest.skip("Krita is not installed (Debian: apt-get install krita)")
-    return run_krita(tmp_path_factory.mktemp("krita"), "load,accept,record")
+    return run_krita(tmp_path_factory.mktemp(name), scenarios)
+
+
+@pytest.fixture(scope="module")
+def krita_run(tmp_path_factory):
+    return scenarios_in_krita(tmp_path_factory, "krita", "load,accept,record")
 
 
 def closed_port() -> int:
@@ -369,9 +374,7 @@ def test_the_docker_hides_a_stroke_less_likely_than_the_painters_floor(tmp_path)
 @pytest.fixture(scope="module")
 def krita_cases(tmp_path_factory):
     """The driver's scenarios of what a painter and a server can do to the plugin, in one run of real Krita."""
-    if KRITARUNNER is None:
-        pytest.skip("Krita is not installed (Debian: apt-get install krita)")
-    return run_krita(tmp_path_factory.mktemp("krita-cases"), "gestures,hostile,documents,record_off,listeners,layers,colour,eraser,errors")
+    return scenarios_in_krita(tmp_path_factory, "krita-cases", "gestures,hostile,documents,record_off,listeners,layers,colour,eraser,errors")
 
 
 @needs_krita
@@ -527,9 +530,7 @@ def test_a_token_from_the_environment_is_used_but_never_stored(tmp_path, monkeyp
 @pytest.fixture(scope="module")
 def krita_review(tmp_path_factory):
     """The driver's scenarios of what a review of the plugin in real Krita 5.1.5 found (2026-12-07), in one run."""
-    if KRITARUNNER is None:
-        pytest.skip("Krita is not installed (Debian: apt-get install krita)")
-    return run_krita(tmp_path_factory.mktemp("krita-review"), "merge_props,deep,huge,log_error,closed,layer_settle,causes,hidden")
+    return scenarios_in_krita(tmp_path_factory, "krita-review", "merge_props,deep,huge,log_error,closed,layer_settle,causes,hidden")
 
 
 @needs_krita
