@@ -830,3 +830,34 @@ def test_a_run_resumed_between_steps_on_the_same_rollouts_goes_on_as_the_run_wou
     tuned, reference = load_checkpoint(parts, "tags").model.state_dict(), load_checkpoint(whole, "tags").model.state_dict()
     for name in reference:
         assert torch.allclose(tuned[name], reference[name], atol=1e-6), name
+
+
+def test_ctrl_c_during_the_step_0_validation_stops_at_once_and_says_nothing_was_saved(trained_tags_model, tmp_path, monkeypatch):
+    """The first Ctrl-C while the start model was validated waited for the whole validation and one step;
+    a second one stopped at once, and the message said state was saved in a last.ckpt that did not exist."""
+    import signal
+
+    from nep_core.rl.run import rl
+    from nep_core.rl.system import RLSystem
+    from nep_core.training.run import TrainingInterrupted
+
+    counted = RLSystem._served_counts
+    batches = []
+
+    def ctrl_c_in_the_first_batch(self, batch):
+        batches.append(self.global_step)
+        if len(batches) == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+        return counted(self, batch)
+
+    monkeypatch.setattr(RLSystem, "_served_counts", ctrl_c_in_the_first_batch)
+    config = _rl_config(tmp_path / "run", trained_tags_model, max_steps=4, val_every=2)
+    config.policy.val_examples = 48  # three batches of 16
+    with pytest.raises(TrainingInterrupted) as stopped:
+        rl(config)
+    assert "before its first step of 4 had finished, so nothing was saved to resume; start again with the same command" in str(stopped.value)
+    assert batches == [0]  # the validation stopped after the batch it was in; no step was trained
+    assert not list((tmp_path / "run" / "lightning").glob("*.ckpt"))
+    monkeypatch.setattr(RLSystem, "_served_counts", counted)
+    finished = rl(_rl_config(tmp_path / "run", trained_tags_model, max_steps=1, val_every=1))  # the same folder, without --resume
+    assert json.loads((finished / "nep.json").read_text())["rl"]["steps"] == 1

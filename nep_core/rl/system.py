@@ -544,11 +544,21 @@ class RLSystem(NextEditSystem):
         counts = torch.zeros(len(VAL_COUNTS), dtype=torch.float64)
         with torch.no_grad(), self.trainer.precision_plugin.val_step_context():  # as Lightning runs every later validation
             for batch in datamodule.val_dataloader():
+                self._stop_on_first_interrupt()
                 counts += self._served_counts(batch)
         self.start_metrics = self._val_metrics(counts)
         self.start_examples = self.val_examples_counted
         if self.logger is not None and self.trainer.is_global_zero:
             self.logger.log_metrics({VAL_LOGGED[name]: value for name, value in self.start_metrics.items() if value is not None}, step=0)
+
+    def _stop_on_first_interrupt(self) -> None:
+        """The first Ctrl-C (SIGTERM to Lightning) stops the step-0 validation at once, before any step is
+        trained, instead of after it and one step more. One process only: with several, each would have to
+        agree first, as Lightning's own check between steps does."""
+        from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+        if self.trainer.world_size == 1 and self.trainer.received_sigterm:
+            raise SIGTERMException
 
     def on_validation_epoch_start(self) -> None:
         self._val = []

@@ -503,12 +503,19 @@ def fit(plan: RunPlan, trainer, setup: TrainingSetup) -> None:
     except (SystemExit, KeyboardInterrupt):
         if not trainer.interrupted:
             raise
-        folder = plan.folder
-        saved = folder.interrupt_checkpoint if folder.interrupt_checkpoint.exists() else folder.last_checkpoint
-        raise TrainingInterrupted(
-            f"training stopped at step {trainer.global_step} of {plan.config.max_steps}; state saved in {saved}; "
-            f"continue with the same command plus --resume"
-        ) from None
+        raise TrainingInterrupted(interruption_message(plan, trainer.global_step)) from None
+
+
+def interruption_message(plan: RunPlan, step: int) -> str:
+    """Where the stopped run's state is and how to continue it; a run stopped before a step had finished
+    saved nothing to resume (``InterruptCheckpoint``), so it is started again without ``--resume``."""
+    folder = plan.folder
+    saved = next((path for path in (folder.interrupt_checkpoint, folder.last_checkpoint) if path.exists()), None)
+    if saved is None:
+        return (f"training stopped before its first step of {plan.config.max_steps} had finished, so nothing was saved "
+                f"to resume; start again with the same command")
+    return (f"training stopped at step {step} of {plan.config.max_steps}; state saved in {saved}; "
+            f"continue with the same command plus --resume")
 
 
 def export(plan: RunPlan, data: PreparedData, setup: TrainingSetup, trainer, precision: str, wall_seconds: float) -> None:
