@@ -147,8 +147,16 @@ def _leave_interrupts_to_the_parent() -> None:
 
 
 def _collect_in_worker(domain_id: int, part: str, seed: int) -> tuple[list[Session], CollectReport]:
+    from nep_core.plugins import as_plugin_fault
+
     report = CollectReport()
-    return list(collect(_DOMAINS_IN_WORKERS[domain_id], part, report, seed)), report
+    try:
+        return list(collect(_DOMAINS_IN_WORKERS[domain_id], part, report, seed)), report
+    except Exception as error:  # named here, where the frames that show the plugin are
+        named = as_plugin_fault(error)
+        if named is error:
+            raise
+        raise named from None
 
 
 def default_data_dir(domain: Domain, progress=None) -> Path:

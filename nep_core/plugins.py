@@ -516,6 +516,18 @@ def fault(obj: Any, method: str, problem: str) -> PluginFault:
     return PluginFault(f"{who} failed in {cls.__qualname__}.{method}: {problem}")
 
 
+def as_plugin_fault(error: Exception) -> Exception:
+    """``error`` as a PluginFault carrying ``plugin_failure``'s line when a plugin's code raised it, else
+    ``error``: for a worker process, whose errors reach the parent without the frames that name the plugin
+    (with NEP_DEBUG or NEP_TRACE_PLUGINS the worker prints the traceback first)."""
+    message = plugin_failure(error)
+    if message is None:
+        return error
+    if os.environ.get("NEP_DEBUG") or os.environ.get("NEP_TRACE_PLUGINS"):
+        traceback.print_exception(error)
+    return PluginFault(message)
+
+
 def plugin_failure(error: BaseException, records: list[PluginRecord] | None = None) -> str | None:
     """``plugin 'x' (WHERE) failed in Class.method: Type: message (file.py:LINE)`` when ``error`` was raised
     by a loaded plugin's code (or by what that code called outside NEP's core, a library), going by the

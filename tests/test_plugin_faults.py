@@ -298,6 +298,15 @@ def test_a_collector_that_fails_is_one_line_naming_the_plugin(faulty_dir, tmp_pa
     assert expected in line, line
 
 
+def test_a_collector_failing_in_a_collection_worker_is_one_line_naming_the_plugin(faulty_dir, tmp_path):
+    """Joined sources are collected in forked workers, whose errors reach the parent without the plugin's
+    frames: the failure was a traceback (through multiprocessing's RemoteTraceback)."""
+    result = nep("collect", "--domain", "faulty", "--source", "fine:3 + raising:", "--out", str(tmp_path / "out"),
+                 plugins_dir=faulty_dir)
+    line = one_error(result)
+    assert line.startswith(f"error: plugin 'faulty' ({faulty_dir / 'faulty.py'}) failed in Raising.collect: KeyError: 'boom in collector'"), line
+
+
 @pytest.mark.parametrize(("fault", "expected"), [("encode", "RuntimeError: encode blew up"), ("exit", "SystemExit: 0")])
 def test_an_action_space_that_fails_is_one_line_naming_the_plugin_and_method(faulty_dir, fault, expected):
     result = nep("eval", "--domain", "faulty", "--model", "ngram", "--data", "fine:6", plugins_dir=faulty_dir, FAULT=fault)
