@@ -8,6 +8,8 @@ the way Blender holds them: ``as_pointer()``, ``bl_idname`` and real operator pr
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import sys
@@ -29,6 +31,9 @@ class HistoryEntry:
 
     def as_pointer(self):
         return self.pointer
+
+    def path_resolve(self, path):
+        return {"bl_idname": self.bl_idname, "properties": self.properties}[path]
 
 
 def properties(kind, **values):
@@ -144,11 +149,13 @@ def scenario_install(zip_path, result, _arg):
         runtime.call_label("mesh.no_such_operator", {}),
         runtime.call_label("transform.rotate", {"value": 1.5707963, "orient_axis": "X"}),
         runtime.call_label("mesh.extrude_region_move", {"TRANSFORM_OT_translate": {"value": [0, 0, 1.5]}}),
+        runtime.call_label("object.mode_set", {}),  # the default, mode OBJECT, which the name does not say
+        runtime.call_label("object.mode_set", {"mode": "EDIT"}),
     ]
     bpy.ops.mesh.primitive_cube_add()
     result["apply_without_a_modifier"] = runtime.runnable_now("object.modifier_apply", {})
     bpy.ops.object.modifier_add(type="BEVEL")
-    result["apply_label"] = runtime.call_label("object.modifier_apply", {})
+    result["apply_label"] = runtime.call_label("object.modifier_apply", {}, runtime.acted_on("object.modifier_apply", {}))
     result["apply_with_a_modifier"] = runtime.runnable_now("object.modifier_apply", {})
     result["after_install"] = registered(runtime)
     result["disable"] = sorted(bpy.ops.preferences.addon_disable(module=ADDON))
@@ -589,10 +596,151 @@ def scenario_network(zip_path, result, closed_url):
     result["worker_is_daemon"] = thread.daemon
 
 
+def logged(state):
+    """``[kind, args, mode]`` of each action the session logged."""
+    return [[event["action"]["kind"], event["action"].get("args", {}), event["action"]["context"]["mode"]]
+            for event in state.events if "action" in event]
+
+
+def scenario_apply_scale(zip_path, result, log_folder):
+    """Ctrl+A > Apply Scale: ``object.transform_apply`` has a property named ``properties`` (Apply
+    Properties), which hides its history entry's settings; then an entry that cannot be read at all."""
+    state, _ = logging_runtime(zip_path, log_folder)
+    state.tick()
+    user_call("mesh.primitive_cube_add")
+    state.tick()
+    user_call("object.transform_apply", location=False, rotation=False, scale=True)
+    state.tick()
+    result["history"] = [entry.bl_idname for entry in bpy.context.window_manager.operators]
+    unreadable = HistoryEntry(9001, "OBJECT_OT_shade_smooth", object())  # settings without an RNA
+    console = io.StringIO()
+    with contextlib.redirect_stdout(console):
+        state.tick(entries=[*state._entries(), unreadable])
+        state.tick(entries=[*state._entries(), unreadable])  # said once
+    result["events"] = logged(state)
+    result["console"] = console.getvalue()
+    result["panel"] = draw_panel()
+
+
+def scenario_quick_tab(zip_path, result, log_folder):
+    """Tab (which leaves no history entry) and another operator within one timer period, both ways round."""
+    state, _ = logging_runtime(zip_path, log_folder)
+    state.tick()
+    user_call("mesh.primitive_cube_add")
+    state.tick()
+    bpy.ops.object.mode_set(mode="EDIT")  # Tab, then A
+    user_call("mesh.select_all", action="DESELECT")
+    state.tick()
+    user_call("mesh.subdivide")  # Subdivide, then Tab
+    bpy.ops.object.mode_set(mode="OBJECT")
+    state.tick()
+    bpy.ops.object.mode_set(mode="EDIT")  # Tab alone
+    state.tick()
+    bpy.ops.object.mode_set(mode="OBJECT")  # Tab, then Ctrl+A > Apply Scale
+    user_call("object.transform_apply", location=False, rotation=False, scale=True)
+    state.tick()
+    user_call("object.editmode_toggle")  # a mode switch that the history holds
+    state.tick()
+    result["events"] = logged(state)
+    result["context_after_tab"] = state.events[2]["action"]["context"]
+
+
+def scenario_modifier_click(zip_path, result, log_folder):
+    """A click on a modifier panel makes it active without an operator, between the suggestion and Accept."""
+    state, stub = logging_runtime(zip_path, log_folder)
+    user_call("mesh.primitive_cube_add")
+    user_call("object.modifier_add", type="BEVEL")
+    user_call("object.modifier_add", type="SUBSURF")
+    cube = bpy.context.active_object
+    cube.modifiers["Bevel"].is_active = True  # a click on the Bevel panel
+    result["shown"] = show(state, stub, [offered("object.modifier_apply")])
+    cube.modifiers["Subdivision"].is_active = True  # then one on the Subdivision panel
+    result["accept"] = [sorted(bpy.ops.nep.accept("EXEC_DEFAULT", True, index=0)), state.outcome]
+    result["modifiers"] = [modifier.name for modifier in cube.modifiers]
+    result["shown_again"] = show(state, stub, [offered("object.modifier_apply")])
+    cube.modifiers.remove(cube.modifiers["Subdivision"])  # a script removes it: no operator either
+    result["gone"] = [sorted(bpy.ops.nep.accept("EXEC_DEFAULT", True, index=0)), state.outcome]
+    result["faces"] = len(cube.data.polygons)
+    result["events"] = logged(state)
+    result["feedback"] = [[item["outcome"], item.get("actual")] for item in stub.feedback()]
+    result["log"] = state._log.path
+
+
+def scenario_by_hand(zip_path, result, log_folder):
+    """The user does by hand exactly what the panel suggests, then something else than the next suggestion."""
+    state, stub = logging_runtime(zip_path, log_folder)
+    state.tick()
+    user_call("mesh.primitive_cube_add")
+    result["shown"] = show(state, stub, [offered("mesh.primitive_cube_add", {"size": 0.5, "location": [1.0, 0.0, 0.0]})])
+    user_call("mesh.primitive_cube_add", size=0.5, location=(1.0, 0.0, 0.0))
+    state.tick()
+    result["suggestions_after_same"] = len(state.suggestions)
+    result["shown_next"] = show(state, stub, [offered("object.shade_smooth")])
+    user_call("object.shade_flat")
+    state.tick()
+    result["feedback"] = [[item["outcome"], item.get("actual", {}).get("kind")] for item in stub.feedback()]
+    result["log"] = state._log.path
+
+
+def scenario_server_url(zip_path, result, port):
+    """The unreachable box for a server URL on another port than 8765, and for one without http://."""
+    install(zip_path)
+    _, runtime, _ = modules()
+    prefs = preferences()
+    prefs.record = False
+    state = runtime.RUNTIME
+    for name, url in (("other_port", f"http://127.0.0.1:{port}"), ("no_scheme", f"127.0.0.1:{port}")):
+        prefs.server_url = url
+        state.refresh()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and state.status != "unreachable":
+            state.tick()
+            time.sleep(0.05)
+        lines = []
+        values = {key: getattr(prefs, key) for key in prefs.bl_rna.properties.keys() if key != "rna_type"}
+        type(prefs).draw(types.SimpleNamespace(layout=FakeLayout(lines), **values), bpy.context)
+        result[name] = {"status": state.status, "panel": draw_panel(), "preferences": lines}
+
+
+def default_keymap_bindings(key, modifiers):
+    """The names of the keymaps of Blender's default keyconfig (blender_default.py) that the 3D View can
+    reach (not modal, not another editor's) and that bind ``key`` with ``modifiers``."""
+    folder = bpy.utils.system_resource("SCRIPTS", path=os.path.join("presets", "keyconfig"))
+    sys.path.insert(0, folder)
+    from keymap_data import blender_default
+
+    found = []
+    for name, space, content in blender_default.generate_keymaps(blender_default.Params()):
+        if space.get("modal") or space.get("space_type") not in ("EMPTY", "VIEW_3D"):
+            continue
+        for _, event, _ in content["items"]:
+            same_modifiers = event.get("any") or all(
+                bool(event.get(modifier)) == bool(modifiers.get(modifier)) for modifier in ("shift", "ctrl", "alt", "oskey", "hyper"))
+            if event.get("type") == key and same_modifiers and not event.get("key_modifier"):
+                found.append(name)
+    return sorted(set(found))
+
+
+def scenario_shortcuts(zip_path, result, _arg):
+    """The add-on's shortcuts against Blender's default keymap, and the panel's footer in text edit mode."""
+    install(zip_path)
+    shortcuts = sys.modules[f"{ADDON}.ui"].SHORTCUTS
+    result["declared"] = {idname: list(modes) for idname, _, _, _, modes in shortcuts}
+    result["bound_by_blender"] = {idname: default_keymap_bindings(key, modifiers) for idname, key, modifiers, _, _ in shortcuts}
+    result["tab_bound_by_blender"] = default_keymap_bindings("TAB", {})  # the search finds a binding it knows
+    result["footer_object_mode"] = draw_panel()
+    bpy.ops.object.text_add()
+    bpy.ops.object.mode_set(mode="EDIT")
+    result["mode"] = bpy.context.mode
+    result["footer_text_edit"] = draw_panel()
+
+
 SCENARIOS = {
     "install": scenario_install, "record": scenario_record, "serve": scenario_serve, "hostile": scenario_hostile,
     "race": scenario_race, "same_call": scenario_same_call, "record_off": scenario_record_off,
     "log_folder": scenario_log_folder, "reload": scenario_reload, "network": scenario_network,
+    "apply_scale": scenario_apply_scale, "quick_tab": scenario_quick_tab, "modifier_click": scenario_modifier_click,
+    "by_hand": scenario_by_hand, "server_url": scenario_server_url, "shortcuts": scenario_shortcuts,
 }
 
 

@@ -123,6 +123,7 @@ def test_the_addon_installs_registers_and_unregisters_cleanly(addon_build, tmp_p
     assert result["labels"] == [
         "Shade Smooth (keep_sharp_edges False)", "Delete", "mesh.no_such_operator (not in this Blender)",
         "Rotate (value 90°; orient_axis X)", "Extrude Region and Move (value 0, 0, 1.5)",
+        "Set Object Mode (mode OBJECT)", "Set Object Mode (mode EDIT)",  # the target mode, the default too
     ]
     # a suggested Apply carries no modifier name: it acts on the active modifier, which the panel names
     assert result["apply_label"] == "Apply Modifier (Bevel)" and result["apply_with_a_modifier"] is True
@@ -181,15 +182,147 @@ def test_calls_after_the_first_of_one_look_are_logged_without_selection_names():
     in a selection the first may have changed, so only the first names it for the replay."""
     from types import SimpleNamespace
 
-    def entry(pointer, bl_idname):
-        return SimpleNamespace(as_pointer=lambda: pointer, bl_idname=bl_idname, properties=SimpleNamespace(bl_rna=SimpleNamespace(properties=[])))
+    class NoSettings:
+        bl_rna = SimpleNamespace(properties=[])
+
+    class Entry:
+        """Shaped like a history entry, which the recorder reads through its class."""
+
+        def __init__(self, pointer, bl_idname):
+            self.fields = {"pointer": pointer, "bl_idname": bl_idname, "properties": NoSettings()}
+
+        def as_pointer(self):
+            return self.fields["pointer"]
+
+        def path_resolve(self, path):
+            return self.fields[path]
 
     named = {**OBJECT, "active_name": "Cube", "selected_names": ["Cube"]}
     recorder = load_addon_module("recorder").OperatorRecorder(lambda kind: True)
     recorder.absorb([], named)
-    records = recorder.look([entry(1, "OBJECT_OT_duplicate_move"), entry(2, "OBJECT_OT_shade_smooth")], named)
+    records = recorder.look([Entry(1, "OBJECT_OT_duplicate_move"), Entry(2, "OBJECT_OT_shade_smooth")], named)
     assert [record["kind"] for record in records] == ["object.duplicate_move", "object.shade_smooth"]
     assert records[0]["context"] == named and records[1]["context"] == OBJECT
+
+
+def test_an_operator_with_a_property_named_properties_is_recorded(addon_build, tmp_path):
+    """Ctrl+A > Apply Scale runs ``object.transform_apply``, whose "Apply Properties" is a property
+    named ``properties``: Blender's Operator then answers ``entry.properties`` with that boolean, and the
+    call was dropped without a word (and a false mode switch logged in its place after a Tab)."""
+    result = run_scenario("apply_scale", addon_build[0], tmp_path, str(tmp_path / "logs"))
+    assert result["history"] == ["MESH_OT_primitive_cube_add", "OBJECT_OT_transform_apply"]
+    assert result["events"] == [
+        ["mesh.primitive_cube_add", {}, "OBJECT"],
+        ["object.transform_apply", {"location": False, "rotation": False}, "OBJECT"],
+    ]
+    # an entry that cannot be read is not recorded, but said: once in the system console, and in the panel
+    assert result["console"].count("NEP: object.shade_smooth in Blender's operator history could not be read") == 1
+    assert "1 operator could not be recorded; see the system console" in " ".join(result["panel"])
+
+
+def test_no_property_name_hides_a_history_entrys_fields():
+    """Blender's Operator answers ``entry.NAME`` with the operator's own property NAME when it has one;
+    the recorder reads the entry's pointer, id and settings through its class, which nothing hides."""
+    bpy = pytest.importorskip("bpy")
+    recorder = load_addon_module("recorder")
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    names = ("properties", "bl_idname", "as_pointer", "path_resolve", "name", "bl_rna")
+    classes = [
+        type(f"TEST_OT_nep_{name}", (bpy.types.Operator,), {
+            "bl_idname": f"test.nep_{name}", "bl_label": name, "bl_options": {"REGISTER", "UNDO"},
+            "__annotations__": {name: bpy.props.IntProperty(default=0)}, "execute": lambda self, context: {"FINISHED"},
+        })
+        for name in names
+    ]
+    try:
+        for cls in classes:
+            bpy.utils.register_class(cls)
+        for name in names:
+            assert getattr(bpy.ops.test, f"nep_{name}")("EXEC_DEFAULT", True, **{name: 7}) == {"FINISHED"}
+        entries = list(bpy.context.window_manager.operators)
+        read = [recorder.entry_fields(entry) for entry in entries]
+        assert [kind for _, kind, _ in read] == [f"test.nep_{name}" for name in names]
+        assert all(isinstance(pointer, int) and pointer for pointer, _, _ in read)
+        assert [recorder.properties_to_args(settings) for _, _, settings in read] == [{name: 7} for name in names]
+        assert entries[0].properties == 7  # what the recorder read before
+    finally:
+        for cls in classes:
+            if cls.is_registered:
+                bpy.utils.unregister_class(cls)
+
+
+def test_a_tab_and_an_operator_in_one_timer_period_log_both_in_order(addon_build, tmp_path):
+    """Tab leaves no history entry: the recorder saw the mode change only when nothing else was new,
+    and stamped the call with the mode before it. The switch goes after the calls that cannot run in
+    the mode now (they came before it) and before the others, which carry the new mode."""
+    result = run_scenario("quick_tab", addon_build[0], tmp_path, str(tmp_path / "logs"))
+    assert result["events"] == [
+        ["mesh.primitive_cube_add", {}, "OBJECT"],
+        ["object.mode_set", {"mode": "EDIT"}, "OBJECT"],  # Tab, then A
+        ["mesh.select_all", {"action": "DESELECT"}, "EDIT_MESH"],
+        ["mesh.subdivide", {}, "EDIT_MESH"],  # subdivide, then Tab: it cannot run in object mode
+        ["object.mode_set", {}, "EDIT_MESH"],
+        ["object.mode_set", {"mode": "EDIT"}, "OBJECT"],  # Tab alone
+        ["object.mode_set", {}, "EDIT_MESH"],  # Tab, then Ctrl+A > Apply Scale
+        ["object.transform_apply", {"location": False, "rotation": False}, "OBJECT"],
+        ["object.editmode_toggle", {}, "OBJECT"],  # a switch the history holds is not logged twice
+    ]
+    assert result["context_after_tab"] == {**EDIT, "active_name": "Cube", "selected_names": ["Cube"]}
+
+
+def test_accept_applies_the_modifier_its_label_names(addon_build, tmp_path):
+    """A click on a modifier panel makes it active without an operator: Accept applied the modifier active
+    then, not the one *Apply Modifier (Bevel)* named. It applies the named one, or refuses when it is gone."""
+    result = run_scenario("modifier_click", addon_build[0], tmp_path, str(tmp_path / "logs"))
+    assert result["shown"] == ["Apply Modifier (Bevel)"]
+    assert result["accept"] == [["FINISHED"], "Accepted: Apply Modifier (Bevel)"]
+    assert result["modifiers"] == ["Subdivision"] and result["shown_again"] == ["Apply Modifier (Subdivision)"]
+    assert result["gone"] == [["CANCELLED"], "Refused: the modifier Subdivision that the suggestion names is no longer on the active object"]
+    assert result["faces"] == 26  # the beveled cube, never subdivided
+    applied = ["object.modifier_apply", {"modifier": "Bevel"}, "OBJECT"]
+    assert result["events"] == [applied]  # the log names the modifier Accept applied, as a hand-run Apply does
+    (accepted, actual), refused = result["feedback"]
+    assert accepted == "accepted" and actual["args"] == {"modifier": "Bevel"} and refused == ["refused", None]
+    assert [event.action.args for event in read_session(result["log"]).events if event.action] == [{"modifier": "Bevel"}]
+
+
+def test_doing_the_suggestion_by_hand_is_not_reported_as_ignored(addon_build, tmp_path):
+    """`ignored` means the user did something else (docs/session-log.md, docs/serving.md), and the server
+    takes any outcome but accepted as a no, dropping its speculation on the suggestion: a suggestion
+    carried out by hand gets no feedback; one passed over still gets `ignored`."""
+    result = run_scenario("by_hand", addon_build[0], tmp_path, str(tmp_path / "logs"))
+    assert result["shown"] == ["Add Cube (size 0.5; location 1, 0, 0)"] and result["shown_next"] == ["Shade Smooth"]
+    assert result["suggestions_after_same"] == 0
+    assert result["feedback"] == [["ignored", "object.shade_flat"]]
+    feedback = [event.feedback for event in read_session(result["log"]).events if event.feedback]
+    assert [(item["suggestion"]["kind"], item["outcome"]) for item in feedback] == [("object.shade_smooth", "ignored")]
+
+
+def test_the_unreachable_box_names_the_configured_port_and_a_malformed_url(addon_build, tmp_path):
+    port = closed_port()
+    result = run_scenario("server_url", addon_build[0], tmp_path, str(port))
+    other = result["other_port"]
+    assert other["status"] == "unreachable" and "NEP server unreachable" in other["panel"]
+    assert f"nep serve --domain blender --model ngram --port {port}" in other["panel"]
+    assert f"Start the server: nep serve --domain blender --model ngram --port {port} --data scripts:nep-examples (ready in seconds)" in other["preferences"]
+    malformed = result["no_scheme"]
+    assert "NEP server URL malformed" in malformed["panel"] and "NEP server unreachable" not in malformed["panel"]
+    assert "server URL must look like http://127.0.0.1:8765, not" in " ".join(malformed["panel"])
+    assert not any("nep serve" in line for line in malformed["panel"] + malformed["preferences"])
+
+
+def test_the_shortcuts_clash_with_blenders_default_keymap_only_where_declared(addon_build, tmp_path):
+    """Blender's default keymap binds Alt+Backspace in text edit mode ("Font": an accent), which Blender
+    evaluates before the 3D View's: the shortcut says so and the footer leaves it out there."""
+    result = run_scenario("shortcuts", addon_build[0], tmp_path)
+    assert "Object Non-modal" in result["tab_bound_by_blender"]
+    keymap_modes = {"Font": "EDIT_TEXT"}
+    for idname, keymaps in result["bound_by_blender"].items():
+        assert all(name in keymap_modes for name in keymaps), f"{idname}: an undeclared clash in {keymaps}"
+        assert sorted(keymap_modes[name] for name in keymaps) == sorted(result["declared"][idname])
+    assert result["bound_by_blender"] == {"nep.accept": [], "nep.dismiss": ["Font"]}
+    assert "Alt+Enter accept · Alt+Backspace dismiss" in result["footer_object_mode"]
+    assert result["mode"] == "EDIT_TEXT" and "Alt+Enter accept" in result["footer_text_edit"]
 
 
 def test_the_edit_rule_matches_the_registry():
@@ -352,7 +485,8 @@ def test_reload_scripts_runs_every_module_of_the_addon_again(addon_build, tmp_pa
 
 
 def test_the_panel_tells_a_slow_or_closing_server_from_none_and_disabling_never_waits(addon_build, tmp_path):
-    result = run_scenario("network", addon_build[0], tmp_path, f"http://127.0.0.1:{closed_port()}")
+    port = closed_port()
+    result = run_scenario("network", addon_build[0], tmp_path, f"http://127.0.0.1:{port}")
     status, panel = result["slow"]
     assert status == "slow" and "NEP server too slow" in panel and "Start it in a terminal (ready in seconds):" not in panel
     status, panel = result["busy"]
@@ -360,7 +494,7 @@ def test_the_panel_tells_a_slow_or_closing_server_from_none_and_disabling_never_
     assert "HTTP 503: the server is shutting down" in " ".join(panel) and "NEP server unreachable" not in panel
     status, panel = result["unreachable"]
     assert status == "unreachable" and "NEP server unreachable" in panel
-    assert "nep serve --domain blender --model ngram" in panel and "    --data scripts:nep-examples" in panel
+    assert f"nep serve --domain blender --model ngram --port {port}" in panel and "    --data scripts:nep-examples" in panel
     assert result["disable_seconds"] < 0.8 and result["worker_is_daemon"]  # it waited 1 s on the request before
 
 

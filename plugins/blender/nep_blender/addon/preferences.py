@@ -4,7 +4,19 @@ import os
 
 import bpy
 
+from .client import parse_base_url
+
 DEFAULT_URL = "http://127.0.0.1:8765"
+DEFAULT_PORT = 8765
+"""``nep serve``'s own default port."""
+
+
+def start_command(url):
+    """The quickest server to start for ``url``, as lines: the n-gram baseline fitted on NEP's example
+    scripts, on the URL's port. ValueError for a URL that is not ``http://host:port`` (no scheme, say)."""
+    port = parse_base_url(url)[2]
+    return (f"nep serve --domain blender --model ngram{'' if port == DEFAULT_PORT else f' --port {port}'}",
+            "    --data scripts:nep-examples")
 
 
 def default_log_folder():
@@ -57,7 +69,7 @@ class NEPPreferences(bpy.types.AddonPreferences):
         min=0.0,
         max=1.0,
         subtype="FACTOR",
-        description="Show only suggestions the model gives at least this probability",
+        description="Show only suggestions whose confidence, the percentage shown beside each, is at least this",
     )
     count: bpy.props.IntProperty(
         name="Suggestions",
@@ -85,9 +97,14 @@ class NEPPreferences(bpy.types.AddonPreferences):
         column.prop(self, "count")
         column.prop(self, "log_folder")
         column.label(text=f"Logs go to {log_folder(self)}", icon="FILE_FOLDER")
-        column.label(text="Start the server: nep serve --domain blender --model ngram --data scripts:nep-examples (ready in seconds)")
-        column.label(text="Without --data it first builds the default data set, once (minutes); or serve a trained model")
-        column.label(text="Shortcuts in the 3D View: Alt+Enter accepts the first suggestion, Alt+Backspace dismisses it")
+        try:
+            command = " ".join(line.strip() for line in start_command(self.server_url))
+            column.label(text=f"Start the server: {command} (ready in seconds)")
+            column.label(text="Without --data it first builds the default data set, once (minutes); or serve a trained model")
+        except ValueError as error:
+            column.label(text=str(error), icon="ERROR")
+        column.label(text="Shortcuts in the 3D View: Alt+Enter accepts the first suggestion, Alt+Backspace dismisses it "
+                          "(in text edit mode Blender's own Alt+Backspace, which types an accent, comes first)")
 
 
 def register():

@@ -18,7 +18,15 @@ looks at that list on a timer and tells entries apart by ``as_pointer()``, never
   them, and each look logs ``ed.undo``/``ed.redo`` (the undos a redo-panel edit causes are folded
   into its ``ed.undo``);
 - mode switches (Tab, the mode menu) run ``object.mode_set``, which Blender keeps out of the
-  history: a mode change with no new history entry is logged as ``object.mode_set(mode=...)``.
+  history: a mode change that no new entry explains (``MODE_SWITCHES``, an undo, a redo) is logged as
+  ``object.mode_set(mode=...)``. When the same look finds new calls, their order with the switch is
+  not in the history: the switch is logged after the last call that cannot run in the mode now
+  (``polls_now``), so before the first call that can, and the calls after it carry the new mode.
+
+An entry is read past the operator's own properties: Blender's ``Operator`` answers ``entry.x`` with
+the operator property ``x`` when there is one (``object.transform_apply`` has a boolean
+``properties``), so ``entry_fields`` asks its class. An entry that cannot be read is not recorded,
+but never in silence: ``unreadable`` says which, for the add-on to tell the user.
 """
 
 import json
@@ -40,6 +48,13 @@ PRIVATE_SUBTYPES = frozenset({"FILE_PATH", "DIR_PATH", "FILE_NAME", "PASSWORD", 
 VIEW_MODULES = frozenset({"view3d", "view2d", "screen", "ui", "wm", "file", "preferences", "console", "info", "buttons", "workspace"})
 EDITS_WITHOUT_UNDO_FLAG = frozenset({"object.mode_set", "object.editmode_toggle", "object.posemode_toggle", "view3d.snap_cursor_to_selected"})
 NOT_EDITS = frozenset({"ed.undo", "ed.redo", "ed.undo_history", "ed.undo_push"})
+MODE_SWITCHES = frozenset({
+    "object.mode_set", "object.mode_set_with_submode", "object.editmode_toggle", "object.posemode_toggle",
+    "object.transfer_mode", "sculpt.sculptmode_toggle", "paint.vertex_paint_toggle", "paint.weight_paint_toggle",
+    "paint.texture_paint_toggle", "curves.sculptmode_toggle", "grease_pencil.paintmode_toggle",
+    "grease_pencil.sculptmode_toggle", "grease_pencil.vertexmode_toggle", "grease_pencil.weightmode_toggle",
+})
+"""Operators that change the object's mode themselves: a mode change in the look that logs one is theirs."""
 MAX_UNDOS_PER_LOOK = 32
 
 
@@ -120,9 +135,10 @@ def properties_to_args(properties):
     """The non-default properties of an operator call as the keyword arguments Python would pass.
 
     A macro's sub-operators nest (``{"TRANSFORM_OT_translate": {"value": [0, 0, 1]}}``); pointers,
-    collections, arrays longer than 4, paths and non-finite numbers are left out.
+    collections, arrays longer than 4, paths and non-finite numbers are left out. The RNA is the class's,
+    which no property of the operator (one named ``bl_rna``) can hide.
     """
-    return _logged_args(properties.bl_rna, properties, getattr)
+    return _logged_args(type(properties).bl_rna, properties, getattr)
 
 
 def call_args(rna, args):
@@ -172,6 +188,19 @@ def without_names(context):
     return {key: value for key, value in context.items() if key not in SELECTION_NAMES}
 
 
+def entry_fields(entry):
+    """``(pointer, kind, settings)`` of a ``window_manager.operators`` entry, read through its class: an
+    instance attribute would give the operator's own property of that name (``properties``,
+    ``bl_idname``, ``as_pointer``) when it has one."""
+    cls = type(entry)
+    return cls.as_pointer(entry), operator_kind(cls.path_resolve(entry, "bl_idname")), cls.path_resolve(entry, "properties")
+
+
+def switches_mode(kind, args):
+    """Whether the call changes the object's mode itself (``MODE_SWITCHES``, an add with ``enter_editmode``)."""
+    return kind in MODE_SWITCHES or args.get("enter_editmode") is True
+
+
 def action_record(kind, args, context, edit):
     """An action in the session-log format."""
     action = {"kind": kind}
@@ -187,16 +216,21 @@ def action_record(kind, args, context, edit):
 class OperatorRecorder:
     """Turns successive looks at ``window_manager.operators`` into new action records.
 
-    ``edit_of(kind)`` says whether an operator is an edit (the add-on asks Blender for its options).
+    ``edit_of(kind)`` says whether an operator is an edit (the add-on asks Blender for its options),
+    ``polls_now(kind)`` whether it can run in the mode as it is now (its ``poll()``; by default, yes).
+    ``unreadable`` lists ``(kind, why)`` for entries that could not be read, each once, until taken.
     """
 
-    def __init__(self, edit_of):
+    def __init__(self, edit_of, polls_now=None):
         self.edit_of = edit_of
+        self.polls_now = polls_now or (lambda kind: True)
+        self.unreadable = []
         self.reset()
 
     def reset(self):
         """Forget every entry and the context (a new session)."""
         self._seen = {}
+        self._unreadable_pointers = set()
         self._last_pointer = None
         self._context = None
 
@@ -240,31 +274,54 @@ class OperatorRecorder:
         else:
             records += [action_record("ed.undo", {}, before, False) for _ in range(min(undos, MAX_UNDOS_PER_LOOK))]
         records += [action_record("ed.redo", {}, before, False) for _ in range(min(redos, MAX_UNDOS_PER_LOOK))]
-        for position, (pointer, kind, args) in enumerate(new):
+        explained = redo is not None or undos or redos or any(switches_mode(kind, args) for _, kind, args in new)
+        switched = not explained and object_mode and self._context and context.get("mode") != self._context.get("mode")
+        switch_at = self._switch_position(new) if switched else None
+        for position, call in enumerate([*new, None]):
             # calls after the first of one look ran in a selection this look did not see: no names
             made_in = before if position == 0 else without_names(before)
+            if position == switch_at:
+                records.append(action_record("object.mode_set", {} if object_mode == "OBJECT" else {"mode": object_mode}, made_in, True))
+            if call is None:
+                break
+            pointer, kind, args = call
+            if switch_at is not None and position >= switch_at:
+                made_in = {**made_in, "mode": context["mode"]}  # after the switch, which changes no selection
             records.append(action_record(kind, args, made_in, self.edit_of(kind)))
             self._seen[pointer] = (kind, _key(args), dict(made_in))
-        explained = new or redo is not None or undos or redos
-        if not explained and object_mode and self._context and context.get("mode") != self._context.get("mode"):
-            args = {} if object_mode == "OBJECT" else {"mode": object_mode}
-            records.append(action_record("object.mode_set", args, before, True))
         self._seen = {pointer: value for pointer, value in self._seen.items() if pointer in present}
         if current:
             self._last_pointer = current[-1][0]
         self._context = dict(context)
         return records
 
-    @staticmethod
-    def _read(entries):
-        """``(pointer, kind, args)`` for each readable entry (an entry freed meanwhile is skipped)."""
+    def _switch_position(self, new):
+        """Where a mode switch goes among the ``new`` calls of one look: after the last one that cannot
+        run in the mode now (it ran before the switch), so before the first that can."""
+        return max((position + 1 for position, (_, kind, _) in enumerate(new) if not self.polls_now(kind)), default=0)
+
+    def _read(self, entries):
+        """``(pointer, kind, args)`` for each readable entry; one freed meanwhile is skipped, and one that
+        cannot be read otherwise is added to ``unreadable`` (once)."""
         out = []
         for entry in list(entries):
             try:
-                out.append((entry.as_pointer(), operator_kind(entry.bl_idname), properties_to_args(entry.properties)))
-            except (AttributeError, ReferenceError, RuntimeError):
+                pointer, kind, settings = entry_fields(entry)
+            except ReferenceError:  # freed since the list was taken
                 continue
+            except (AttributeError, RuntimeError, TypeError) as error:
+                self._unreadable_entry(None, "a history entry", error)
+                continue
+            try:
+                out.append((pointer, kind, properties_to_args(settings)))
+            except (AttributeError, ReferenceError, RuntimeError, TypeError) as error:
+                self._unreadable_entry(pointer, kind, error)
         return out
+
+    def _unreadable_entry(self, pointer, kind, error):
+        if pointer not in self._unreadable_pointers:
+            self._unreadable_pointers.add(pointer)
+            self.unreadable.append((kind, f"{type(error).__name__}: {error}"))
 
 
 def _key(args):

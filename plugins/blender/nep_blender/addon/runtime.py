@@ -82,16 +82,29 @@ def one_line(text):
     return " ".join(text.split())
 
 
-def call_label(kind, args):
+NAMED_AT_DEFAULT = {"object.mode_set": ("mode",)}
+"""Arguments a label names even at their default, which Blender's name for the operator does not say:
+``Set Object Mode (mode OBJECT)``, not ``Set Object Mode``."""
+
+
+def acted_on(kind, args):
+    """The modifier a modifier operator called without one acts on here and now, the active one
+    (``bpy_calls.implicit_modifier``: "" when there is none); None for other calls."""
+    function = bpy_calls.operator(bpy, kind)
+    return bpy_calls.implicit_modifier(bpy, function, args) if function is not None else None
+
+
+def call_label(kind, args, modifier=None):
     """What the panel shows for a call, built here from the live operator and never taken from the
-    server: Blender's name for it, then each argument it runs with that is not the default, and the
-    modifier a modifier operator without one acts on: ``Add Modifier (type BOOLEAN)``, ``Apply Modifier (Bevel)``."""
+    server: Blender's name for it, then each argument it runs with that is not the default (and those
+    of ``NAMED_AT_DEFAULT``), and ``modifier``, the one a modifier operator without one acts on
+    (``acted_on``): ``Add Modifier (type BOOLEAN)``, ``Apply Modifier (Bevel)``."""
     function = bpy_calls.operator(bpy, kind)
     if function is None:
         return one_line(f"{kind} (not in this Blender)")[:MAX_LABEL]
     rna = function.get_rna_type()
-    parts = settings_shown(rna, call_args(rna, args or {}))
-    modifier = bpy_calls.implicit_modifier(bpy, function, args)
+    named = {name: rna.properties[name].default for name in NAMED_AT_DEFAULT.get(kind, ())}
+    parts = settings_shown(rna, {**named, **call_args(rna, args or {})})
     if modifier:
         parts.append(modifier)
     label = (rna.name or kind) + (f" ({'; '.join(parts)})" if parts else "")
@@ -124,7 +137,7 @@ class Runtime(FeedbackMixin):
 
     def __init__(self):
         self.version = addon_version()
-        self.recorder = OperatorRecorder(edit_of)
+        self.recorder = OperatorRecorder(edit_of, polls_now)
         self.client = None
         self.status = "starting"
         self.message = ""
@@ -161,6 +174,7 @@ class Runtime(FeedbackMixin):
         self.suggestions = []
         self.outcome = ""
         self.pending_undos = self.pending_redos = 0
+        self.unrecorded = 0  # history entries that could not be read (the panel says so)
         self.recorder.reset()
 
     def now(self):
@@ -254,9 +268,13 @@ class Runtime(FeedbackMixin):
             redos=self.pending_redos,
         )
         self.pending_undos = self.pending_redos = 0
+        unreadable, self.recorder.unreadable = self.recorder.unreadable, []
+        for kind, why in unreadable:
+            self.unrecorded += 1
+            self._report_once(f"NEP: {kind} in Blender's operator history could not be read ({why}); it is not in the session log")
         if records:
             self._record_user_actions(records)
-        return bool(records)
+        return bool(records or unreadable)
 
     def _entries(self):
         window_manager = bpy.context.window_manager
@@ -272,14 +290,16 @@ class Runtime(FeedbackMixin):
         self._settings = settings
 
     def _record_user_actions(self, records):
-        """Log what the user did; shown suggestions they passed over get feedback with what they did instead."""
+        """Log what the user did; a shown suggestion they passed over gets feedback with what they did
+        instead (``ignored``). One they carried out by hand gets none: it was neither taken nor turned down."""
         t = self.now()
         first_edit = next((record for record in records if record.get("edit", True)), None)
         shown = self.suggestions[0] if self.suggestions else None
-        if shown is not None and first_edit is not None:
+        ignored = shown is not None and first_edit is not None and not done_as_suggested(first_edit, shown)
+        if ignored:
             self.write_feedback(t, shown, accepted=False, outcome="ignored")
         indices = [self.add_event(t, record) for record in records]
-        if shown is not None and first_edit is not None:
+        if ignored:
             self.send_feedback(t, shown, accepted=False, outcome="ignored", actual=indices[records.index(first_edit)])
         if first_edit is not None:
             self.suggestions = []
@@ -330,20 +350,12 @@ class Runtime(FeedbackMixin):
                 suggestions = []
             prefs = preferences.get()
             request_id = result.body.get("request_id")
+            request_id = request_id if isinstance(request_id, str) else None
             shown_at = self.now()
             confident = [item for item in suggestions if item["confidence"] >= prefs.min_confidence]
             runnable = [item for item in confident if runnable_now(item["action"]["kind"], item["action"].get("args") or {})]
             self.hidden_unrunnable += len(confident) - len(runnable)
-            self.suggestions = [
-                dict(
-                    item,
-                    label=call_label(item["action"]["kind"], item["action"].get("args") or {}),
-                    request_id=request_id if isinstance(request_id, str) else None,
-                    shown_at=shown_at,
-                    generation=self.generation,
-                )
-                for item in runnable
-            ][: prefs.count]
+            self.suggestions = [shown_as(item, request_id, shown_at, self.generation) for item in runnable][: prefs.count]
         return changed
 
     # Accept and Dismiss -----------------------------------------------------------------------
@@ -368,6 +380,10 @@ class Runtime(FeedbackMixin):
         unsafe = unsafe_reason(kind, args)
         if unsafe:
             return self._refuse(index, unsafe)
+        modifier = suggestion.get("modifier")
+        if modifier and not has_modifier(modifier):
+            return self._refuse(index, f"the modifier {modifier} that the suggestion names is no longer on the active object")
+        args = run_args(suggestion)
         try:
             with _main_region(context):
                 result = bpy_calls.run_call(bpy, kind, args, undo=True)
@@ -449,10 +465,58 @@ def runnable_now(kind, args):
         function = bpy_calls.check_call(bpy, kind, args)
         if bpy_calls.implicit_modifier(bpy, function, args) == "":
             return False  # a modifier operator, and no modifier to act on
+    except Exception:  # a refused call
+        return False
+    return polls(function)
+
+
+def polls(function):
+    """Whether ``function``'s poll passes in the 3D View now; False where it needs a context it cannot have here."""
+    try:
         with bpy.context.temp_override(**bpy_calls.viewport_override(bpy)):
             return bool(function.poll())
-    except Exception:  # a refused call, or an operator whose poll needs a context it cannot have
+    except Exception:
         return False
+
+
+def polls_now(kind):
+    """Whether ``kind`` can run in the mode as it is now (the recorder orders a mode switch with it)."""
+    function = bpy_calls.operator(bpy, kind)
+    return function is not None and polls(function)
+
+
+def shown_as(item, request_id, shown_at, generation):
+    """A checked suggestion as the panel keeps it: its label, and the modifier that label names (the
+    active one now), which Accept applies even if another becomes active meanwhile (a click on a
+    modifier panel runs no operator)."""
+    kind, args = item["action"]["kind"], item["action"].get("args") or {}
+    modifier = acted_on(kind, args)
+    return dict(item, label=call_label(kind, args, modifier), modifier=modifier, request_id=request_id,
+                shown_at=shown_at, generation=generation)
+
+
+def run_args(suggestion):
+    """The arguments Accept runs a suggestion with: the server's, and the modifier its label names."""
+    args = dict(suggestion["action"].get("args") or {})
+    if suggestion.get("modifier"):
+        args["modifier"] = suggestion["modifier"]
+    return args
+
+
+def has_modifier(name):
+    """Whether the active object has a modifier called ``name``."""
+    obj = getattr(bpy.context, "object", None)
+    return obj is not None and hasattr(obj, "modifiers") and obj.modifiers.get(name) is not None
+
+
+def done_as_suggested(record, suggestion):
+    """Whether the user's logged call ``record`` is the call Accept would have run for ``suggestion``
+    (compared as the recorder logs both: numbers as Blender stores them, defaults left out)."""
+    kind = suggestion["action"]["kind"]
+    function = bpy_calls.operator(bpy, kind)
+    if function is None or record["kind"] != kind:
+        return False
+    return call_args(function.get_rna_type(), run_args(suggestion)) == record.get("args", {})
 
 
 class _main_region:

@@ -7,13 +7,15 @@ import bpy
 from . import preferences, runtime
 
 SHORTCUTS = (
-    # (operator, key, modifiers): 3D View keymap, Blender's default keymap leaves these free
-    ("nep.accept", "RET", {"alt": True}),
-    ("nep.dismiss", "BACK_SPACE", {"alt": True}),
+    # (operator, key, modifiers, what the panel's footer says, modes whose keymap binds the same key)
+    ("nep.accept", "RET", {"alt": True}, "Alt+Enter accept", ()),
+    ("nep.dismiss", "BACK_SPACE", {"alt": True}, "Alt+Backspace dismiss", ("EDIT_TEXT",)),
 )
+"""Bound in the 3D View keymap, which Blender evaluates after the keymap of the object's mode. Blender's
+default keymap (``blender_default.py`` of bpy 5.0.1) binds neither key anywhere the 3D View reaches but
+in text edit mode: its "Font" keymap types an accent with Alt+Backspace (``font.text_insert(accent=True)``),
+which comes first there, so Dismiss is the x button in that mode (the footer leaves the shortcut out)."""
 _keymap_items = []
-START_COMMAND = ("nep serve --domain blender --model ngram", "    --data scripts:nep-examples")
-"""The quickest server to start: the n-gram baseline fitted on NEP's example scripts."""
 
 
 def _suggestion(index):
@@ -110,13 +112,21 @@ class NEP_PT_suggestions(bpy.types.Panel):
             layout.label(text="Suggestions are off", icon="PAUSE")
         elif state.status == "unreachable":
             box = layout.box()
-            box.label(text="NEP server unreachable", icon="ERROR")
-            box.label(text=prefs.server_url)
-            _wrapped(box, state.message)
-            box.label(text="Start it in a terminal (ready in seconds):")
-            for line in START_COMMAND:
-                box.label(text=line)
-            _wrapped(box, "Without --data it first builds the default data set, once, which takes minutes before it listens.")
+            try:
+                command = preferences.start_command(prefs.server_url)
+            except ValueError as error:
+                box.label(text="NEP server URL malformed", icon="ERROR")
+                box.label(text=prefs.server_url)
+                _wrapped(box, str(error))
+                _wrapped(box, "Set it in Edit > Preferences > Add-ons > NEP.")
+            else:
+                box.label(text="NEP server unreachable", icon="ERROR")
+                box.label(text=prefs.server_url)
+                _wrapped(box, state.message)
+                box.label(text="Start it in a terminal (ready in seconds):")
+                for line in command:
+                    box.label(text=line)
+                _wrapped(box, "Without --data it first builds the default data set, once, which takes minutes before it listens.")
             box.operator("nep.refresh", icon="FILE_REFRESH")
         elif state.status in ("slow", "busy"):
             box = layout.box()
@@ -145,7 +155,10 @@ class NEP_PT_suggestions(bpy.types.Panel):
             _wrapped(layout, state.outcome)
         footer = layout.column()
         footer.scale_y = 0.8
-        footer.label(text="Alt+Enter accept · Alt+Backspace dismiss")
+        footer.label(text=" · ".join(shown for _, _, _, shown, taken in SHORTCUTS if context.mode not in taken))
+        if state.unrecorded:
+            count = f"{state.unrecorded} operator{'' if state.unrecorded == 1 else 's'}"
+            _wrapped(footer, f"{count} could not be recorded; see the system console", width=44, icon="ERROR")
         if prefs.record:
             problem = state.log_problem(prefs)
             if problem:
@@ -163,7 +176,7 @@ def register():
     keyconfig = bpy.context.window_manager.keyconfigs.addon
     if keyconfig is not None:  # None when Blender runs without a window manager's keymaps
         keymap = keyconfig.keymaps.new(name="3D View", space_type="VIEW_3D")
-        for idname, key, modifiers in SHORTCUTS:
+        for idname, key, modifiers, _, _ in SHORTCUTS:
             _keymap_items.append((keymap, keymap.keymap_items.new(idname, key, "PRESS", **modifiers)))
 
 
