@@ -224,6 +224,37 @@ def test_a_full_disk_loses_only_the_record_being_written_even_in_the_header(tmp_
     assert report.skipped_lines == 2 and all("torn line" in warning for warning in report.warnings)
 
 
+def test_a_log_moved_deleted_or_torn_by_another_process_while_open_loses_no_record(tmp_path):
+    """The open file was written to whatever became of it: after a move the records went into the moved file,
+    after a delete into the deleted one; and a line another process tore was checked for only on the first
+    write after opening, so the next record was glued to it."""
+    from nep_core.sessionlog import ReadReport, read_session
+
+    sessionlog = load("sessionlog")
+    path, moved = tmp_path / "s.jsonl", tmp_path / "moved.jsonl"
+    header = {"nep": 1, "domain": "x", "session": "s", "created": "2026-12-06T00:00:00Z"}
+    log = sessionlog.SessionLog(str(path), header)
+    record = lambda t: {"t": t, "action": {"kind": "a"}}  # noqa: E731
+    log.append(record(1.0))
+    path.rename(moved)
+    log.append(record(2.0))
+    assert [event.t for event in read_session(moved, strict=False).events] == [1.0]
+    assert [event.t for event in read_session(path, strict=False).events] == [2.0]
+    path.unlink()
+    log.append(record(3.0))
+    assert [event.t for event in read_session(path, strict=False).events] == [3.0]
+    with open(path, "ab") as other:
+        other.write(b'{"t": 3.5, "action": {"ki')  # torn by another process
+    log.append(record(4.0))
+    with open(path, "ab") as other:
+        other.write(b'{"t": 4.5, "action": {"kind": "b"}}\n')  # a whole line of another writer: nothing to recover
+    log.append(record(5.0))
+    log.close()
+    report = ReadReport()
+    assert [event.t for event in read_session(path, report=report).events] == [3.0, 4.0, 4.5, 5.0]
+    assert report.skipped_lines == 1 and path.read_text().count('"recovered":true') == 1
+
+
 def test_feedback_job_sends_unsent_events_and_resends_after_an_outage():
     feedback = load("feedback")
     events = [{"t": float(i), "action": {"kind": f"k{i}"}} for i in range(5)]

@@ -300,6 +300,33 @@ def test_unknown_paths_and_methods(client):
     assert "not allowed" in response.json()["detail"]
 
 
+def test_a_405_allows_every_method_the_path_answers(client):
+    """`Allow` named the first route's methods only: GET, for a path that answers HEAD too."""
+    response = client.post("/v1/health", json={})
+    assert response.status_code == 405 and response.headers["allow"] == "GET, HEAD"
+    assert response.json()["detail"] == "method POST is not allowed on /v1/health"
+
+
+@pytest.mark.parametrize("method, path", [("POST", "/v1/suggest/"), ("POST", "/v1/feedback/"), ("GET", "/v1/health/")])
+def test_a_path_with_a_trailing_slash_is_a_404_that_says_so(client, method, path):
+    """It was FastAPI's 307 redirect to the path without the slash, with an empty body: no error a client could show."""
+    response = client.request(method, path, json={"session": "s", "history": []})
+    assert response.status_code == 404
+    assert response.json() == {"detail": f"no such endpoint: {path} (the API is listed at /openapi.json)",
+                               "errors": [{"loc": "", "msg": f"no such endpoint: {path} (the API is listed at /openapi.json)"}]}
+
+
+def test_an_optional_field_sent_as_null_is_taken_as_left_out_and_a_required_one_is_refused(client):
+    """`"state": null` was taken as left out and `"top_k": null` was a 422."""
+    left_out = client.post("/v1/suggest", json={"session": "nulls", "history": HISTORY}).json()
+    nulls = client.post("/v1/suggest", json={"session": "nulls", "history": HISTORY, "top_k": None, "state": None})
+    assert nulls.status_code == 200, nulls.text
+    assert nulls.json()["suggestions"] == left_out["suggestions"]
+    for field, message in (("session", "session: input should be a valid string"), ("history", "history: input should be a valid list")):
+        response = client.post("/v1/suggest", json={"session": "nulls", "history": HISTORY, field: None})
+        assert response.status_code == 422 and response.json()["detail"] == message
+
+
 def test_a_foreign_host_header_is_refused(client):
     response = client.get("/v1/health", headers={"Host": "attacker.example:8765"})
     assert response.status_code == 400

@@ -186,6 +186,17 @@ def test_nep_serve_refuses_a_feedback_folder_it_cannot_write_before_it_listens(t
         assert result.stderr.strip().count("\n") == 0 and message in result.stderr, result.stderr
 
 
+def test_nep_serve_names_a_missing_model_folder_alone_before_taking_the_port(tmp_path):
+    """It said "loading the model in nothing (cpu, float32)" first, as if there were one."""
+    missing = tmp_path / "nothing"
+    result = subprocess.run([*nep_command(), "serve", "--domain", "tags", "--model", str(missing), "--data-dir", str(tmp_path / "feedback")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and result.stdout == "" and "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert result.stderr.startswith(f"error: --model {missing}: no such model folder"), result.stderr
+    assert not (tmp_path / "feedback").exists()
+
+
 def test_nep_serve_help_explains_options_with_an_example():
     result = subprocess.run(
         [*nep_command(), "serve", "--help"], capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"}

@@ -137,6 +137,10 @@ def test_unsafe_session_ids_are_refused(served, session):
          "history[0].feedback.outcome: outcome 'dismissed' contradicts accepted=true"),
         ({"session": "s", "accepted": True, "history": [{"t": 0.5, "feedback": {"accepted": False, "suggestion": {"kind": "fly"}}}]},
          "history[0].feedback.suggestion.kind: unknown action kind 'fly'"),
+        ({"session": "s", "accepted": False, "outcome": "refused", "reason": "cannot\nrun it", "t": 1.0}, "reason: must be one line, without a line break"),
+        ({"session": "s", "accepted": True, "history": [{"t": 0.5, "feedback": {"accepted": False, "reason": "cannot\r"}}]},
+         "history[0].feedback.reason: must be one line, without a line break"),
+        ({"session": "s", "accepted": None, "t": 1.0}, "accepted: input should be a valid boolean"),  # null for a required field
     ],
 )
 def test_bad_feedback_is_refused_and_nothing_is_written(served, body, message):
@@ -190,6 +194,12 @@ def test_a_log_that_cannot_be_written_is_a_500_that_says_so(tags_domain, tmp_pat
     ('{"session": "s", "accepted": true, "t": 2, "history": [{"t": 0, "action": {"kind": "open", "target": "a"}}], '
      '"actual": {"kind": "write", "args": {"w\\ud800": "x"}}}',
      "actual.args.w\\ud800: field name must be valid Unicode, without the lone surrogate \\ud800"),
+    ('{"session": "s", "accepted": false, "t": 2, "outcome": "refused", "reason": "cannot \\ud800", '
+     '"history": [{"t": 0, "action": {"kind": "open", "target": "a"}}], "actual": {"kind": "close", "target": "a"}}',
+     "reason: must be valid Unicode, without the lone surrogate \\ud800"),
+    ('{"session": "s", "accepted": false, "t": 2, "request_id": "r\\ud800", '
+     '"history": [{"t": 0, "action": {"kind": "open", "target": "a"}}], "actual": {"kind": "close", "target": "a"}}',
+     "request_id: must be valid Unicode, without the lone surrogate \\ud800"),
 ])
 def test_text_no_log_can_hold_is_a_422_and_nothing_of_the_request_is_written(served, body, message):
     """A lone surrogate in a free-form field used to be a 500 after the records before it were written
@@ -344,18 +354,23 @@ def test_feedback_being_written_at_shutdown_gets_its_real_answer(tags_domain, tm
     assert len(read_session(data_dir / "tags" / "late.jsonl").events) == 2
 
 
-@pytest.mark.parametrize("content", [b"my notes\n", b"my notes, no newline", b'{"nep": 1, "domain": "video", "session": "mine"}\n'])
+@pytest.mark.parametrize("content", [b"my notes\n", b"my notes, no newline", b'{"nep": 1, "domain": "video", "session": "mine"}\n', None],
+                         ids=["text", "text-no-newline", "other-domain", "folder"])
 def test_feedback_is_never_appended_to_a_file_that_is_no_log_of_the_domain(served, content):
+    """A folder at the log's path was a 500 ("Is a directory") where any other file that is no log is a 409."""
     http, data_dir = served
     path = data_dir / "tags" / "mine.jsonl"
     path.parent.mkdir(parents=True)
-    path.write_bytes(content)
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
     response = http.post("/v1/feedback", json={"session": "mine", "accepted": True, "t": 1.0})
     assert response.status_code == 409, response.text
     assert response.json()["detail"] == (
-        "session: tags/mine.jsonl in the server's data folder is not a session log of domain 'tags': nothing was written; move the file away"
+        "session: tags/mine.jsonl in the server's data folder is not a session log of domain 'tags': nothing was written; move it away"
     )
-    assert path.read_bytes() == content
+    assert path.is_dir() if content is None else path.read_bytes() == content
 
 
 def test_a_full_disk_is_a_500_and_the_session_s_next_feedback_is_written(served, monkeypatch):
@@ -383,3 +398,59 @@ def test_a_full_disk_is_a_500_and_the_session_s_next_feedback_is_written(served,
     report = ReadReport()
     assert [event.t for event in read_session(data_dir / "tags" / "full.jsonl", report=report).events] == [1.0, 3.0]
     assert report.skipped_lines == 1 and "torn line" in report.warnings[0]
+
+
+def test_a_log_moved_or_deleted_while_the_server_runs_is_made_anew_at_its_path(served):
+    """The server keeps a session's log open: after `mv` the next feedback went into the moved file, after
+    `rm` into the deleted one, and the answer named the log at the path all the same."""
+    http, data_dir = served
+    path, moved = data_dir / "tags" / "moving.jsonl", data_dir / "moved.jsonl"
+
+    def send(t):
+        response = http.post("/v1/feedback", json={"session": "moving", "accepted": True, "t": t})
+        assert response.status_code == 200, response.text
+        assert response.json()["log"] == "tags/moving.jsonl"
+
+    send(1.0)
+    path.rename(moved)
+    send(2.0)
+    assert [event.t for event in read_session(moved).events] == [1.0]
+    assert read_session(path).id == "moving" and [event.t for event in read_session(path).events] == [2.0]
+    path.unlink()
+    send(3.0)
+    assert read_session(path).id == "moving" and [event.t for event in read_session(path).events] == [3.0]
+
+
+def test_a_line_another_process_tore_while_the_server_holds_the_log_is_ended_before_the_next_record(served):
+    """The tail was checked only on the first write after opening: the next record was glued to the torn line."""
+    http, data_dir = served
+    path = data_dir / "tags" / "shared.jsonl"
+    assert http.post("/v1/feedback", json={"session": "shared", "accepted": True, "t": 1.0}).status_code == 200
+    with open(path, "ab") as other:  # another process, killed in the middle of its write
+        other.write(b'{"t": 1.5, "action": {"kind": "op')
+    assert http.post("/v1/feedback", json={"session": "shared", "accepted": False, "t": 2.0}).status_code == 200
+    report = ReadReport()
+    assert [event.t for event in read_session(path, report=report).events] == [1.0, 2.0]
+    assert report.skipped_lines == 1 and "torn line" in report.warnings[0]
+    assert http.post("/v1/feedback", json={"session": "shared", "accepted": True, "t": 3.0}).status_code == 200
+    assert path.read_text().count('"recovered":true') == 1  # one marker: the server's own writes need none
+
+
+def test_an_optional_field_sent_as_null_is_taken_as_left_out(served):
+    """`"suggestion": null` was taken as left out and `"history": null` was a 422."""
+    http, data_dir = served
+    body = {"session": "nulls", "accepted": False, "t": 1.0, "suggestion": None, "shown_at": None, "actual": None,
+            "history": None, "request_id": None, "outcome": None, "reason": None}
+    response = http.post("/v1/feedback", json=body)
+    assert response.status_code == 200, response.text
+    assert response.json()["records"] == 1
+    assert [event.to_json() for event in read_session(data_dir / "tags" / "nulls.jsonl").events] == [{"t": 1.0, "feedback": {"accepted": False}}]
+
+
+def test_events_out_of_time_order_are_logged_in_the_order_sent(served):
+    """Not refused (a clock that jumped back would lose the user's feedback): the position is the order."""
+    http, data_dir = served
+    history = [action_event(9.0, "open", "a"), action_event(8.0, "open", "b"), action_event(-1.0, "write", word="x")]
+    response = http.post("/v1/feedback", json={"session": "clock", "accepted": True, "history": history})
+    assert response.status_code == 200, response.text
+    assert [event.to_json() for event in read_session(data_dir / "tags" / "clock.jsonl").events][:3] == history

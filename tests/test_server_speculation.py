@@ -11,7 +11,7 @@ import threading
 
 import httpx
 import pytest
-from server_helpers import action_event
+from server_helpers import InnermostClose, action_event
 
 from nep_core.actions import Action
 from nep_core.inference.factory import load_predictor
@@ -210,6 +210,49 @@ def test_feedback_on_an_earlier_answers_suggestion_keeps_the_newest_answers_spec
                                                                    "outcome": "ignored", "t": 4.2})
     assert feedback.status_code == 200, feedback.text
     assert ask(speculating, "typed-over", [*HISTORY, accepted(first, 5.0)])["speculative"] is True
+
+
+OPENED = [action_event(0.0, "open", "a")]
+WRITTEN = [*OPENED, action_event(1.0, "write", word="x")]  # InnermostClose suggests closing a after both
+
+
+@pytest.fixture()
+def closing(tags_domain, tmp_path):
+    """A server of ``InnermostClose``, which needs no training: its answers to OPENED and WRITTEN share their top suggestion."""
+    with BackgroundServer(create_app(tags_domain, InnermostClose(), data_dir=tmp_path)) as running:
+        yield running
+
+
+def dismiss(server, session: str, answer: dict, request_id: str | None, t: float) -> httpx.Response:
+    body = {"session": session, "suggestion": answer["suggestions"][0]["action"], "accepted": False, "outcome": "ignored", "t": t}
+    if request_id is not None:
+        body["request_id"] = request_id
+    return httpx.post(f"{server.url}/v1/feedback", json=body, timeout=30)
+
+
+@pytest.mark.parametrize("named", ["earlier", "newest"])
+def test_feedback_naming_its_answer_drops_only_that_answers_speculations(closing, named):
+    """Feedback on an earlier answer's suggestion dropped the newest answer's speculation when both answers
+    showed it: the speculations were matched by action alone, and the request_id sent was not used."""
+    first = ask(closing, named, OPENED)
+    second = ask(closing, named, WRITTEN)
+    assert first["suggestions"][0]["action"] == second["suggestions"][0]["action"] == {"kind": "close", "target": "a"}
+    settle(closing)
+    feedback = dismiss(closing, named, first, (first if named == "earlier" else second)["request_id"], 1.2)
+    assert feedback.status_code == 200, feedback.text
+    answer = ask(closing, named, [*WRITTEN, accepted(second, 1.0 + ASSUMED_DELAY)])
+    assert answer["speculative"] is (named == "earlier")
+
+
+def test_feedback_the_server_refuses_leaves_the_speculations_as_they_were(closing, tmp_path):
+    """A refused request writes nothing and can be sent again, so it must change nothing: a 409 (or 503, 500)
+    used to drop the speculation all the same, before the log was written."""
+    first = ask(closing, "refused", OPENED)
+    settle(closing)
+    (tmp_path / "tags").mkdir()
+    (tmp_path / "tags" / "refused.jsonl").write_text("my notes\n")  # no log: a 409
+    assert dismiss(closing, "refused", first, first["request_id"], 0.5).status_code == 409
+    assert ask(closing, "refused", [*OPENED, accepted(first, ASSUMED_DELAY)])["speculative"] is True
 
 
 def test_health_counts_speculations_hits_and_misses(servers):

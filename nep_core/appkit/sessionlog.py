@@ -8,8 +8,10 @@ file is created with its header on the first record, so an app session that reco
 no file behind, and its folder (and every folder made for it) is fsynced then, so the new file
 survives a power cut. Writers of one log in different processes take turns under an advisory lock
 (POSIX; on Windows each app keeps to its own logs), and what precedes the first records is decided
-under it from what the file then holds. A file whose last line a crash tore gets a
-``{"recovered": true}`` marker first. A file already at the log's path
+under it from what the file then holds, on the first write and whenever the file is not as this writer's
+last write left it (another process wrote since). A file whose last line a crash tore gets a
+``{"recovered": true}`` marker first. A file moved or deleted while the log is open is left alone: the
+next record makes a new log at the path. A file already at the log's path
 whose first line is not a header of the log's domain is never written to (``ForeignFile``).
 """
 
@@ -74,7 +76,7 @@ class SessionLog:
         self.header = header
         self._fd = -1
         self._torn = False  # a write failed: the file may end in a torn line, or in the newline after one
-        self._unchecked = True  # the file's start and end are looked at, under the lock, before the first write
+        self._end = -1  # the file's size after this writer's last write (-1: none yet); another size, and the file is looked at
 
     def append(self, record):
         self.extend([record])
@@ -84,23 +86,35 @@ class SessionLog:
         data = b"".join(_line(record) for record in records)
         if not data:
             return
+        if self._fd >= 0 and not self._still_at_path():
+            self._close_file()  # moved or deleted meanwhile: the records go to a new log at the path
         if self._fd < 0:
             self._open_file()
         failure = None
         with _exclusive(self._fd):  # another process writing the same log waits (POSIX)
-            try:
-                lead = self._lead() if self._unchecked else b""
+            try:  # a line another process tore since this writer's last write is ended first
+                lead = self._lead() if os.fstat(self._fd).st_size != self._end else b""
             except BaseException as error:  # a foreign file, or one that cannot be read
                 failure = error
             else:
                 try:
                     _write_all(self._fd, lead + data)
+                    self._end = os.lseek(self._fd, 0, os.SEEK_CUR)  # appending: the end of this write
                 except OSError as error:  # a full disk: the next call reopens, ends the torn line and marks the recovery
                     failure, self._torn = error, True
         if failure is not None:
             self._close_file()  # after the lock is let go: its file descriptor must still be open then
             raise failure
-        self._torn = self._unchecked = False
+        self._torn = False
+
+    def _still_at_path(self):
+        """Whether the open file is still the one at the path: not moved, deleted or replaced since it was opened."""
+        try:
+            at_path = os.stat(self.path)
+        except OSError:
+            return False
+        held = os.fstat(self._fd)
+        return held.st_nlink > 0 and (held.st_dev, held.st_ino) == (at_path.st_dev, at_path.st_ino)
 
     def _open_file(self):
         """Open the file for appending, creating it and its folders (each fsynced into its parent)."""
@@ -112,7 +126,7 @@ class SessionLog:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         else:
             sync_folder(folder)
-        self._unchecked = True
+        self._end = -1
 
     def _lead(self):
         """What must precede the records, from what the file holds now (the lock held, so whichever

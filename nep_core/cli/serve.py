@@ -77,7 +77,7 @@ def command(
     from nep_core.cli.common import console, info, warn, warn_if_trained_otherwise
     from nep_core.dataset import nep_home
     from nep_core.errors import NepError
-    from nep_core.inference.factory import is_baseline, load_predictor, train_examples_for
+    from nep_core.inference.factory import is_baseline, load_predictor, model_folder, train_examples_for
     from nep_core.inference.placement import resolve_placement
     from nep_core.plugins import get_domain
     from nep_core.server.app import create_app
@@ -99,6 +99,8 @@ def command(
     # a baseline runs no network: torch stays unimported unless a --device or --dtype asks for a check
     placement = ("cpu", None) if single_baseline and (device, dtype) == ("cpu", "auto") else resolve_placement(device, dtype)
     bundle = get_domain(domain)
+    if location_model is None and not single_baseline:
+        model_folder(model, bundle)  # a missing folder's error alone: before the port is taken or a line says it loads
     if data is not None and not single_baseline:
         warn(f"--data is only used to fit a baseline; ignored for the model in {model}")
     label = model if location_model is None else f"{model} after locations from {location_model}"

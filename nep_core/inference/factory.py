@@ -52,6 +52,18 @@ def train_examples_for(domain: Domain, data: str | os.PathLike | None = None, pr
     return examples["train"]
 
 
+def model_folder(spec: str, domain: Domain, option: str = "--model") -> Path:
+    """The folder of the checkpoint ``spec`` (not a baseline); a ``NepError`` naming ``option`` when there is none,
+    before anything loads."""
+    path = Path(spec).expanduser()
+    if not path.exists():
+        raise NepError(
+            f"{option} {spec}: no such model folder, and not a baseline ({', '.join(BASELINES)}, ngram:ORDER); "
+            f"train a model with `nep train --domain {domain.name} --out {spec}`"
+        )
+    return path
+
+
 def load_predictor(
     spec: str,
     domain: Domain,
@@ -76,12 +88,7 @@ def load_predictor(
         if train_examples is None:
             train_examples = train_examples_for(domain)
         return baseline.fit(train_examples)
-    path = Path(spec).expanduser()
-    if not path.exists():
-        raise NepError(
-            f"{option} {spec}: no such model folder, and not a baseline ({', '.join(BASELINES)}, ngram:ORDER); "
-            f"train a model with `nep train --domain {domain.name} --out {spec}`"
-        )
+    path = model_folder(spec, domain, option)
     from nep_core.checkpoint import META_FILE, as_trained, load_checkpoint
     from nep_core.inference.decoder import ModelPredictor
 

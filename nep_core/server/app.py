@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-import uuid
 from pathlib import Path
 from typing import Any, Collection, Mapping
 
@@ -127,6 +126,7 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # Swagger UI and ReDoc would load scripts from a CDN into the server's origin
         redoc_url=None,
+        redirect_slashes=False,  # `/v1/suggest/` is a 404 in NEP's error shape, not a 307 with an empty body
     )
     app.state.service = service
     app.state.histories = histories
@@ -163,7 +163,7 @@ def create_app(
             latency_ms=round((time.perf_counter() - started) * 1000.0, 3),
             model=model_name,
             domain=domain.name,
-            request_id=uuid.uuid4().hex,
+            request_id=answer.request_id,
         )
 
     def answer_suggest(request: SuggestRequest, ticket: Ticket) -> tuple[SuggestResponse, list]:
@@ -242,20 +242,20 @@ def create_app(
             outcome=request.outcome,
             reason=request.reason,
         )
-        if not request.accepted:
-            service.speculations.discard(request.session, suggested)
         try:
             path = store.append(request.session, records)
         except StoreClosed:
             raise ApiError(503, "the server is shutting down; nothing was written: send it again once it is back") from None
-        except ForeignFile:
+        except (ForeignFile, IsADirectoryError):  # a file that is no log of the domain, or a folder
             where = store.path(request.session).relative_to(store.data_dir).as_posix()
             log.warning("%s is not a session log of domain %s: feedback for it refused", where, domain.name)
             raise ApiError(409, f"{where} in the server's data folder is not a session log of domain '{domain.name}': "
-                                "nothing was written; move the file away", "session") from None
+                                "nothing was written; move it away", "session") from None
         except OSError as error:
             log.exception("writing the feedback log of session %s failed", request.session)
             raise ApiError(500, f"could not write the feedback log ({error.strerror or error})") from None
+        if not request.accepted:  # only once it is written: a refused request changes nothing, and is sent again
+            service.speculations.discard(request.session, suggested, request.request_id)
         return FeedbackResponse(
             session=request.session, records=len(records), log=path.relative_to(store.data_dir).as_posix()
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Any, Iterable, Sequence
 
@@ -10,8 +11,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 log = logging.getLogger("nep.server")
+
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class ApiError(Exception):
@@ -38,6 +42,18 @@ def error_response(status: int, msg: str, loc: str = "", headers: dict[str, str]
 def _escaped(text: str) -> str:
     """``text`` with what UTF-8 cannot encode (a lone surrogate from the request) as ``\\udc00``."""
     return text if text.isascii() else text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def lone_surrogate(text: str) -> str | None:
+    """The first lone surrogate in ``text`` (JSON's ``"\\udc00"``: no UTF-8 text, so no log, can hold it), or None."""
+    if text.isascii():
+        return None
+    match = _LONE_SURROGATE.search(text)
+    return match.group() if match else None
+
+
+def not_unicode(surrogate: str) -> str:
+    return f"must be valid Unicode, without the lone surrogate \\u{ord(surrogate):04x}"
 
 
 def json_path(parts: Iterable[Any]) -> str:
@@ -68,6 +84,8 @@ def validation_item(error: dict[str, Any]) -> tuple[str, str]:
     msg = msg.removeprefix("Value error, ")
     if kind == "missing":
         msg = "field required"
+    elif kind == "string_unicode" and isinstance(error.get("input"), str) and (surrogate := lone_surrogate(error["input"])):
+        msg = not_unicode(surrogate)  # as the free-form fields say it (events.check_json_value)
     return json_path(loc), msg[:1].lower() + msg[1:]
 
 
@@ -85,11 +103,22 @@ async def _on_http_error(request: Request, exc: StarletteHTTPException) -> JSONR
         msg = f"no such endpoint: {request.url.path} (the API is listed at /openapi.json)"
     elif exc.status_code == 405:
         msg = f"method {request.method} is not allowed on {request.url.path}"
+        return error_response(405, msg, headers={"Allow": _allowed_methods(request)})
     elif exc.status_code == 400 and (problem := _body_problem(exc.__cause__)):
         return error_response(422, problem, "body")
     else:
         msg = str(exc.detail)
     return error_response(exc.status_code, msg, headers=getattr(exc, "headers", None))
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the request's path answers: Starlette's 405 names only the first route's (GET, not HEAD)."""
+    methods = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
 
 
 def _body_problem(cause: BaseException | None) -> str | None:

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from nep_core.actions import Action
 from nep_core.errors import InvalidAction
-from nep_core.server.errors import ApiError, json_path, validation_item
+from nep_core.server.errors import ApiError, json_path, lone_surrogate, not_unicode, validation_item
 from nep_core.server.schemas import ACTION_SCHEMA, EVENT_SCHEMA, FeedbackRecord, outcome_problem
 from nep_core.session import Event
 from nep_core.sessionlog import parse_event
@@ -28,7 +28,6 @@ StateProblem = Callable[[Mapping[str, Any], str], "str | None"]
 EVENT_FIELDS = EVENT_SCHEMA["properties"].keys()
 ACTION_FIELDS = ACTION_SCHEMA["properties"].keys()
 FEEDBACK_FIELDS = FeedbackRecord.model_fields.keys()
-_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _FIELD_MESSAGE = re.compile(r'^field "(\w+)"(?:: (.*)| (.*))$', re.DOTALL)
 _ACTION_MESSAGE = re.compile(r"^action((?:\.\S+)?) (.*)$", re.DOTALL)
 
@@ -95,18 +94,6 @@ def json_value_is_sound(value: Any, max_depth: int) -> bool:
     return True
 
 
-def lone_surrogate(text: str) -> str | None:
-    """The first lone surrogate in ``text`` (JSON's ``"\\udc00"``: no UTF-8 text, so no log, can hold it), or None."""
-    if text.isascii():
-        return None
-    match = _LONE_SURROGATE.search(text)
-    return match.group() if match else None
-
-
-def _not_unicode(surrogate: str) -> str:
-    return f"must be valid Unicode, without the lone surrogate \\u{ord(surrogate):04x}"
-
-
 def _locate_json_problem(value: Any, where: str, max_depth: int, named_levels: int) -> None:
     stack: list[tuple[Any, tuple[Any, ...]]] = [(value, ())]
     while stack:
@@ -114,14 +101,14 @@ def _locate_json_problem(value: Any, where: str, max_depth: int, named_levels: i
         if isinstance(item, float) and not math.isfinite(item):
             raise ApiError(422, "must be a finite number", _join(where, json_path(path)))
         if isinstance(item, str) and (surrogate := lone_surrogate(item)):
-            raise ApiError(422, _not_unicode(surrogate), _join(where, json_path(path)))
+            raise ApiError(422, not_unicode(surrogate), _join(where, json_path(path)))
         if isinstance(item, (dict, list)):
             if len(path) >= max_depth:
                 limit = max_depth - named_levels
                 raise ApiError(422, f"nested deeper than {limit} levels", _join(where, json_path(path[:named_levels])))
             for key in item if isinstance(item, dict) else ():
                 if surrogate := lone_surrogate(key):
-                    raise ApiError(422, "field name " + _not_unicode(surrogate), _join(where, json_path((*path, key))))
+                    raise ApiError(422, "field name " + not_unicode(surrogate), _join(where, json_path((*path, key))))
             children = item.items() if isinstance(item, dict) else enumerate(item)
             stack.extend((child, (*path, key)) for key, child in children)
 

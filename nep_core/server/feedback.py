@@ -3,7 +3,8 @@
 ``append`` writes a request's records whole or not at all, in one write, and returns only after
 they are fsynced, so an acknowledged record survives a crash. One session's appends run one at a
 time, different sessions' side by side. A writer stays open per recent session (at most
-``max_open`` of them, beyond the sessions being written). ``close`` (at shutdown) waits for the
+``max_open`` of them, beyond the sessions being written); before each write it checks that its file is
+still the one at the path, so a log moved or deleted meanwhile is made anew. ``close`` (at shutdown) waits for the
 appends in progress and refuses any later one (``StoreClosed``): no log is opened again.
 """
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 SESSION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 SESSION_ID_RULE = "must be 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit"
@@ -69,14 +69,30 @@ SessionId = Annotated[
         }
     ),
 ]
+def _check_one_line(value: str) -> str:
+    if "".join(value.splitlines()) != value:  # what the apps cut a reason at (appkit's feedback_record)
+        raise ValueError("must be one line, without a line break")
+    return value
+
+
 ActionJson = Annotated[dict[str, Any], WithJsonSchema(ACTION_SCHEMA)]
 EventJson = Annotated[dict[str, Any], WithJsonSchema(EVENT_SCHEMA)]
 
 
 class _Body(BaseModel):
-    """Request bodies: unknown fields are an error, types are not coerced, numbers must be finite."""
+    """Request bodies: unknown fields are an error, types are not coerced, numbers must be finite, and an
+    optional field sent as null is taken as left out (its default)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_left_out(cls, data: Any) -> Any:
+        if isinstance(data, dict) and None in data.values():  # a required field's null stays, to be refused
+            fields = cls.model_fields
+            return {key: value for key, value in data.items()
+                    if value is not None or key not in fields or fields[key].is_required()}
+        return data
 
 
 class SuggestRequest(_Body):
@@ -128,7 +144,9 @@ class FeedbackRecord(_Body):
         description="What became of the suggestion: accepted; dismissed by the user; refused by the app "
         "(it cannot run it); ignored (the user did something else). `accepted` must agree with it.",
     )
-    reason: str | None = Field(None, max_length=500, description="Why the app refused the suggestion, in one line.")
+    reason: Annotated[str, Field(max_length=500), AfterValidator(_check_one_line)] | None = Field(
+        None, description="Why the app refused the suggestion, in one line."
+    )
 
 
 def outcome_problem(outcome: str | None, accepted: Any) -> str | None:

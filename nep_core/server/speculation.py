@@ -28,7 +28,8 @@ speculation's bytes are its request's history records and explicit state, marsha
 cache's keys give the history's for free); a session's speculations share them. A session's
 speculations are replaced
 by its next request, whatever it holds; negative feedback drops the one that accepts the suggestion
-turned down (all of them when the feedback names none). Speculations run one at a
+turned down (all of them when the feedback names none), and when it names the answer it is on
+(``request_id``), only if that answer is the one speculated on. Speculations run one at a
 time on one background thread, and only once no request has been open for ``SpeculationSettings.quiet``
 seconds (``PredictorGate.background``);
 a model's speculation stops before its next decoding step as soon as a request waits
@@ -109,7 +110,8 @@ def _as_suggested(action: Action) -> dict[str, Any]:
 @dataclass
 class Speculation:
     """One suggestion, speculatively accepted: the request it implies and, once run, its answer.
-    ``size``: the bytes of its request's history and explicit state, marshalled (0: not known)."""
+    ``size``: the bytes of its request's history and explicit state, marshalled (0: not known);
+    ``request_id``: the answer that showed the suggestion."""
 
     session: str
     base: Sequence[Event]
@@ -118,6 +120,7 @@ class Speculation:
     accepted: Action
     t: float
     size: int = 0
+    request_id: str | None = None
     status: str = PENDING
     result: SpeculativeResult | None = None
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -125,10 +128,10 @@ class Speculation:
 
     @classmethod
     def after(cls, context: Context, state: Mapping[str, Any] | None, k: int, accepted: Action, delay: float,
-              size: int = 0) -> Speculation:
+              size: int = 0, request_id: str | None = None) -> Speculation:
         """The speculation that ``accepted`` is accepted ``delay`` seconds after ``context``'s newest event."""
         last_t = context.history[-1].t if context.history else 0.0
-        return cls(context.session_id, list(context.history), state, k, accepted, last_t + delay, size)
+        return cls(context.session_id, list(context.history), state, k, accepted, last_t + delay, size, request_id)
 
     @property
     def context(self) -> Context:
@@ -282,27 +285,26 @@ class SpeculativeCache:
         """The bytes the kept speculations hold (at most ``max_bytes``)."""
         return self._bytes
 
-    def discard(self, session: str, turned_down: Action | None = None) -> None:
-        """Drop the session's speculations; with ``turned_down`` (a suggestion the user did not take), only the one
-        that accepts it: feedback on an earlier answer's suggestion (an editor sends ``ignored`` a moment after the
-        next answer came) keeps the speculations of the newest answer."""
+    def discard(self, session: str, turned_down: Action | None = None, request_id: str | None = None) -> None:
+        """Drop the session's speculations that accept ``turned_down`` (a suggestion the user did not take; None:
+        any), of the answer ``request_id`` (None: any). Only the newest answer's are kept, so feedback naming an
+        earlier answer (an editor sends ``ignored`` a moment after the next answer came) drops none; without
+        ``request_id``, one on the same suggestion goes whichever answer it is on."""
+        written = None if turned_down is None else as_written(_as_suggested(turned_down))
         with self._condition:
-            if turned_down is None:
-                dropped = self.take(session)
-            else:
-                held = self._sessions.get(session, [])
-                written = as_written(_as_suggested(turned_down))
-                dropped = [speculation for speculation in held if as_written(_as_suggested(speculation.accepted)) == written]
-                if dropped:
-                    kept = [speculation for speculation in held if all(speculation is not other for other in dropped)]
-                    self._events -= sum(len(speculation.base) for speculation in dropped)
-                    self._bytes += held_bytes(kept) - held_bytes(held)
-                    for speculation in dropped:
-                        self._queue.pop(id(speculation), None)
-                    if kept:
-                        self._sessions[session] = kept
-                    else:
-                        del self._sessions[session]
+            held = self._sessions.get(session, [])
+            dropped = [speculation for speculation in held if request_id in (None, speculation.request_id)
+                       and (written is None or as_written(_as_suggested(speculation.accepted)) == written)]
+            if dropped:
+                kept = [speculation for speculation in held if all(speculation is not other for other in dropped)]
+                self._events -= sum(len(speculation.base) for speculation in dropped)
+                self._bytes += held_bytes(kept) - held_bytes(held)
+                for speculation in dropped:
+                    self._queue.pop(id(speculation), None)
+                if kept:
+                    self._sessions[session] = kept
+                else:
+                    del self._sessions[session]
         for speculation in dropped:
             speculation.drop()
 

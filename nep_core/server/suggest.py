@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -33,12 +34,14 @@ log = logging.getLogger("nep.server")
 @dataclass
 class Answer:
     """A checked prediction for one request; ``speculative`` when it came from a speculation on accept.
-    ``follow_ups`` are the speculations to submit once the answer is sent."""
+    ``follow_ups`` are the speculations to submit once the answer is sent; ``request_id`` links feedback
+    to the answer and to them."""
 
     prediction: Prediction
     dropped: int
     speculative: bool = False
     follow_ups: list[Speculation] = field(default_factory=list)
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
 class SuggestionService:
@@ -101,7 +104,7 @@ class SuggestionService:
     def _answered(self, context: Context, state: Mapping[str, Any] | None, k: int, answer: Answer, history_bytes: int) -> Answer:
         """``answer`` counted, with the speculations on it prepared."""
         self.speculations.count(answer.speculative)
-        answer.follow_ups = self._follow_ups(context, state, k, answer.prediction, history_bytes)
+        answer.follow_ups = self._follow_ups(context, state, k, answer, history_bytes)
         self.speculations.put(context.session_id, answer.follow_ups)
         return answer
 
@@ -114,14 +117,15 @@ class SuggestionService:
 
     # -- speculation on accept -----------------------------------------------------------------
 
-    def _follow_ups(self, context: Context, state: Mapping[str, Any] | None, k: int, prediction: Prediction,
+    def _follow_ups(self, context: Context, state: Mapping[str, Any] | None, k: int, answer: Answer,
                     history_bytes: int) -> list[Speculation]:
-        """Speculations on the suggestions a client shows (none when it shows nothing)."""
+        """Speculations on the suggestions of ``answer`` a client shows (none when it shows nothing)."""
+        prediction = answer.prediction
         if self.settings.suggestions < 1 or not context.session_id or prediction.best.is_no_edit:
             return []
         size = history_bytes + (marshalled_size(state) if state is not None else 0)  # in C: about 1 ms a MB
         return [
-            Speculation.after(context, state, k, suggestion.action, self.settings.accept_delay, size)
+            Speculation.after(context, state, k, suggestion.action, self.settings.accept_delay, size, answer.request_id)
             for suggestion in prediction.suggestions[: self.settings.suggestions]
         ]
 

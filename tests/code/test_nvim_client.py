@@ -752,3 +752,27 @@ def test_nep_code_nvim_into_a_packpath_start_folder_says_it_loads_from_there(tmp
     assert elsewhere.exit_code == 0, elsewhere.output
     [line] = [line for line in elsewhere.output.splitlines() if line.startswith("packpath:")]
     assert f"cp -r {tmp_path / 'plugins' / 'nep.nvim'} ~/.local/share/nvim/site/pack/nep/start/nep.nvim" in line
+
+
+@needs_nvim
+def test_a_reason_sent_to_the_server_is_one_line_of_whole_characters(tmp_path):
+    """nep serve refuses a reason with a line break (a Vim error such as E325 runs over lines) and text that
+    is not UTF-8: the client cut a reason at a byte count, and passed line breaks other than ASCII's."""
+    texts = ["cannot open a.py: E325: ATTENTION\nFound a swap file", "one\u2028two\u0085three\u2029", "a" + "é" * 600]
+    out = tmp_path / "lines.json"
+    script = tmp_path / "cut.lua"
+    script.write_text(
+        "local nep = require('nep')\n"
+        f"local texts = vim.fn.json_decode(vim.fn.readfile('{tmp_path / 'texts.json'}')[1])\n"
+        "local cut = {}\nfor i, text in ipairs(texts) do cut[i] = nep.one_line(text, 480) end\n"
+        f"vim.fn.writefile({{vim.fn.json_encode(cut)}}, '{out}')\n",
+        encoding="utf-8")
+    (tmp_path / "texts.json").write_text(json.dumps(texts), encoding="utf-8")
+    subprocess.run([NVIM, "--headless", "-u", "NONE", "-i", "NONE", "-n", "--cmd", f"set rtp+={NVIM_PLUGIN}",
+                    "-c", f"luafile {script}", "-c", "qa!"], capture_output=True, timeout=60, check=True)
+    raw = out.read_bytes()
+    lines = json.loads(raw.decode("utf-8"))  # whole characters: a cut inside one would not decode
+    assert lines[0] == "cannot open a.py: E325: ATTENTION Found a swap file"
+    assert lines[1] == "one two three "
+    assert all("".join(line.splitlines()) == line and len(line) <= 500 for line in lines), lines
+    assert lines[2].endswith("é...") and len(lines[2].encode("utf-8")) <= 483

@@ -35,14 +35,21 @@ local function headers()
   return token and { Authorization = "Bearer " .. token } or {}
 end
 
--- `text` on one line (control characters as spaces), at most `most` bytes.
+-- `text` on one line (control characters and Unicode's line breaks U+0085, U+2028, U+2029 as spaces: what
+-- the server takes as a line break), at most `most` bytes, cut between characters (the server refuses
+-- a broken UTF-8 sequence), then "...".
 local function one_line(text, most)
-  text = tostring(text):gsub("%c", " ")
+  text = tostring(text):gsub("%c", " "):gsub("\194\133", " "):gsub("\226\128[\168\169]", " ")
   if #text > most then
-    return text:sub(1, most) .. "..."
+    local cut = most
+    while cut > 0 and (text:byte(cut + 1) or 0) >= 128 and text:byte(cut + 1) < 192 do
+      cut = cut - 1 -- inside a UTF-8 sequence: back to its start
+    end
+    return text:sub(1, cut) .. "..."
   end
   return text
 end
+M.one_line = one_line
 
 -- POST `payload` (a table, or its JSON) to `path`; callback(err, decoded answer).
 local function post(path, payload, callback)
@@ -117,6 +124,7 @@ local function feedback(shown, outcome, actual, reason)
     record.request_id = shown.request_id
   end
   if reason then
+    reason = one_line(reason, 480) -- nep serve refuses a reason over 500 characters or with a line break
     record.reason = reason
   end
   recorder.counts.feedback = recorder.counts.feedback + 1
