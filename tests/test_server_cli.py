@@ -186,11 +186,14 @@ def test_nep_serve_refuses_a_feedback_folder_it_cannot_write_before_it_listens(t
         assert result.stderr.strip().count("\n") == 0 and message in result.stderr, result.stderr
 
 
-def test_nep_serve_names_a_missing_model_folder_alone_before_taking_the_port(tmp_path):
-    """It said "loading the model in nothing (cpu, float32)" first, as if there were one."""
+@pytest.mark.parametrize("two_stage", [False, True])
+def test_nep_serve_names_a_missing_model_folder_alone_before_taking_the_port(tmp_path, two_stage):
+    """It said "loading the model in nothing (cpu, float32)" first, as if there were one (with
+    --location-model too: "loading the model in nothing after locations from ...")."""
     missing = tmp_path / "nothing"
-    result = subprocess.run([*nep_command(), "serve", "--domain", "tags", "--model", str(missing), "--data-dir", str(tmp_path / "feedback")],
-                            capture_output=True, text=True, timeout=120)
+    stages = ["--location-model", str(tmp_path / "locations")] if two_stage else []
+    result = subprocess.run([*nep_command(), "serve", "--domain", "tags", "--model", str(missing), *stages,
+                             "--data-dir", str(tmp_path / "feedback")], capture_output=True, text=True, timeout=120)
     assert result.returncode != 0 and result.stdout == "" and "Traceback" not in result.stderr
     assert result.stderr.strip().count("\n") == 0, result.stderr
     assert result.stderr.startswith(f"error: --model {missing}: no such model folder"), result.stderr

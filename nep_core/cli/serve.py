@@ -79,6 +79,7 @@ def command(
     from nep_core.errors import NepError
     from nep_core.inference.factory import is_baseline, load_predictor, model_folder, train_examples_for
     from nep_core.inference.placement import resolve_placement
+    from nep_core.inference.two_stage import check_two_stage_folders
     from nep_core.plugins import get_domain
     from nep_core.server.app import create_app
     from nep_core.server.binding import bind_socket, check_bind_host, socket_url
@@ -99,8 +100,10 @@ def command(
     # a baseline runs no network: torch stays unimported unless a --device or --dtype asks for a check
     placement = ("cpu", None) if single_baseline and (device, dtype) == ("cpu", "auto") else resolve_placement(device, dtype)
     bundle = get_domain(domain)
-    if location_model is None and not single_baseline:
-        model_folder(model, bundle)  # a missing folder's error alone: before the port is taken or a line says it loads
+    if location_model is not None:  # a missing folder's error alone: before the port is taken or a line says it loads
+        check_two_stage_folders(model, location_model)
+    elif not single_baseline:
+        model_folder(model, bundle)
     if data is not None and not single_baseline:
         warn(f"--data is only used to fit a baseline; ignored for the model in {model}")
     label = model if location_model is None else f"{model} after locations from {location_model}"

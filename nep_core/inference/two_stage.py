@@ -100,13 +100,10 @@ def check_stages(edit_meta: dict, location_meta: dict, model: str, location_mode
         raise NepError(f"--model {model} is a location model: pass an ordinary `nep train` checkpoint as --model")
 
 
-def load_two_stage(
-    model: str, location_model: str, domain: Domain, settings: DecodeSettings | None = None, device: str = "cpu", dtype=None
-) -> TwoStagePredictor:
-    """``TwoStagePredictor`` from two checkpoint folders; a missing folder, a baseline, a model of the wrong
-    target or the two of different domains is a one-line ``NepError`` before any weights load."""
-    from nep_core.checkpoint import META_FILE, as_trained, load_checkpoint, read_meta
-    from nep_core.inference.decoder import ModelPredictor
+def check_two_stage_folders(model: str, location_model: str) -> None:
+    """A one-line ``NepError`` when the two folders cannot make a two-stage predictor: a baseline or a missing
+    folder, a model of the wrong target, the two of different domains. Reads only their ``nep.json``."""
+    from nep_core.checkpoint import read_meta
     from nep_core.inference.factory import is_baseline
 
     if is_baseline(model):
@@ -117,6 +114,17 @@ def load_two_stage(
             raise NepError(f"{option} {path}: no such model folder")
         metas.append(read_meta(Path(path).expanduser()))
     check_stages(*metas, model, location_model)
+
+
+def load_two_stage(
+    model: str, location_model: str, domain: Domain, settings: DecodeSettings | None = None, device: str = "cpu", dtype=None
+) -> TwoStagePredictor:
+    """``TwoStagePredictor`` from two checkpoint folders; a missing folder, a baseline, a model of the wrong
+    target or the two of different domains is a one-line ``NepError`` before any weights load."""
+    from nep_core.checkpoint import META_FILE, as_trained, load_checkpoint
+    from nep_core.inference.decoder import ModelPredictor
+
+    check_two_stage_folders(model, location_model)
     locating = load_checkpoint(Path(location_model).expanduser(), domain.name, device, dtype)
     editing = load_checkpoint(Path(model).expanduser(), domain.name, device, dtype)
     locator = ModelPredictor(locating, as_trained(domain, locating.meta, locating.path / META_FILE), settings, owns_model=True)
