@@ -327,7 +327,7 @@ def test_write_pictures_saves_what_the_domain_draws_up_to_the_limit(tmp_path):
 
     from PIL import Image
 
-    from nep_core.evaluation.pictures import write_pictures
+    from nep_core.evaluation.pictures import MANIFEST, write_pictures
 
     outcomes = [SimpleNamespace(example=SimpleNamespace(session_id=f"s/{index}", trigger=index), keep=index % 2 == 0) for index in range(9)]
     written = write_pictures(outcomes, tmp_path / "pics", 3, lambda outcome: Image.new("RGB", (4, 4)) if outcome.keep else None)
@@ -335,8 +335,47 @@ def test_write_pictures_saves_what_the_domain_draws_up_to_the_limit(tmp_path):
     assert all(Image.open(path).size == (4, 4) for path in written)
     (tmp_path / "pics" / "notes.txt").write_text("mine")
     again = write_pictures(outcomes[2:], tmp_path / "pics", 1, lambda outcome: Image.new("RGB", (4, 4)))
-    assert sorted(path.name for path in (tmp_path / "pics").iterdir()) == ["0000-s_2-2.png", "notes.txt"]  # no picture of the run before
+    assert sorted(path.name for path in (tmp_path / "pics").iterdir()) == [MANIFEST, "0000-s_2-2.png", "notes.txt"]  # no picture of the run before
     assert again == [tmp_path / "pics" / "0000-s_2-2.png"]
+
+
+def test_write_pictures_removes_only_the_pictures_an_earlier_render_wrote(tmp_path):
+    """The user's own files are kept, even when named like pictures; one with a picture's name is not overwritten."""
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    from nep_core.evaluation.pictures import write_pictures
+
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    mine = {"2023-holiday-1.png": b"holiday", "2024-beach-12.png": b"beach", "0001-s_1-1.png": b"my own"}
+    for name, content in mine.items():
+        (folder / name).write_bytes(content)
+    outcomes = [SimpleNamespace(example=SimpleNamespace(session_id=f"s/{index}", trigger=index)) for index in range(3)]
+    first = write_pictures(outcomes, folder, 3, lambda outcome: Image.new("RGB", (4, 4)))
+    assert sorted(path.name for path in folder.glob("20*.png")) == ["2023-holiday-1.png", "2024-beach-12.png"]
+    assert [path.name for path in first] == ["0000-s_0-0.png", "0001-s_1-1.1.png", "0002-s_2-2.png"]
+    second = write_pictures(outcomes[2:], folder, 3, lambda outcome: Image.new("RGB", (4, 4)))
+    assert [path.name for path in second] == ["0000-s_2-2.png"]
+    assert all((folder / name).read_bytes() == content for name, content in mine.items())
+    assert sorted(path.name for path in folder.glob("*.png")) == sorted(["0000-s_2-2.png", *mine])
+
+
+def test_write_pictures_removes_nothing_a_broken_list_names_but_pictures_in_its_folder(tmp_path):
+    from nep_core.evaluation.pictures import MANIFEST, write_pictures
+
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    for name in ("notes.txt", "0000-a-1.png"):
+        (folder / name).write_text("mine")
+    (tmp_path / "0001-b-2.png").write_text("mine")
+    (folder / MANIFEST).write_text('{"pictures": ["notes.txt", "../0001-b-2.png", "0000-a-1.png", 7]}')
+    assert write_pictures([], folder, 5, lambda outcome: None) == []
+    assert sorted(path.name for path in folder.iterdir()) == [MANIFEST, "notes.txt"] and (tmp_path / "0001-b-2.png").exists()
+    (folder / MANIFEST).write_text("not json")
+    write_pictures([], folder, 5, lambda outcome: None)
+    assert (folder / "notes.txt").exists()
 
 
 def test_picture_labels_use_a_font_whose_spaces_can_be_seen():

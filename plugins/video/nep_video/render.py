@@ -1,9 +1,10 @@
 """A PNG of a timeline with an edit highlighted (Pillow): tracks as rows, items as boxes to scale.
 
 Clips are grey boxes with their names, gaps are hatched outlines, transitions a dark band at their
-cut; the edit's item is drawn red, with the edit written in the legend; the playhead (when given) is
-a blue line. ``render_outcomes`` draws ``nep eval --render DIR`` examples: the predicted edit in red,
-the real next edit's item outlined in green.
+cut; the edit's item is outlined red (an insert after a track's last item: a red line at its end),
+with the edit written in the legend. ``render_outcomes`` draws ``nep eval --render DIR`` examples:
+the predicted edit in red, and under the real next edit's item (or end of track) a green bar in the
+space between the rows, so neither hides the other; an exact match shows both and says so.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ CLIP_COLOR = (200, 200, 200)
 GAP_COLOR = (245, 245, 245)
 EDIT_COLOR = (214, 39, 40)
 ACTUAL_COLOR = (44, 160, 44)
+ACTUAL_BAR = 5
+"""Pixels: the height of the green bar under the actual edit's item, in the space below the row's boxes."""
 TEXT_COLOR = (0, 0, 0)
 
 
@@ -44,15 +47,24 @@ def render_timeline(view: TimelineView, edit: Action | None = None, label: str =
             draw.rectangle(box, fill=CLIP_COLOR if item.type != "gap" else GAP_COLOR, outline=(120, 120, 120))
             if width > 40:
                 draw.text((x + 3, top + 3), item.name[: max(1, int(width // 7))], fill=TEXT_COLOR, font=label_font(11))
-            for marked, color in ((actual, ACTUAL_COLOR), (edit, EDIT_COLOR)):
-                if _targets(marked, track_index, item_index):
-                    draw.rectangle(box, outline=color, width=4 if color == EDIT_COLOR else 2)
+            if _targets(edit, track_index, item_index):
+                draw.rectangle(box, outline=EDIT_COLOR, width=4)
+            if _targets(actual, track_index, item_index):
+                _bar_under(draw, x, x + width - 1, top)
             if item.transition_after:
                 draw.rectangle((x + width - 3, top, x + width + 3, top + ROW - 8), fill=(60, 60, 60))
             x += width
-        if edit is not None and edit.kind == "insert" and _on_track(edit, track_index) and edit.target["clip"] >= len(track):
+        if _inserts_after(edit, track_index, len(track)):
             draw.line((x, top, x, top + ROW - 8), fill=EDIT_COLOR, width=4)
+        if _inserts_after(actual, track_index, len(track)):
+            _bar_under(draw, x, x, top)
     return image
+
+
+def _bar_under(draw: ImageDraw.ImageDraw, left: float, right: float, top: int) -> None:
+    """The actual edit's mark: a green bar under ``left..right`` (at least 9 pixels wide) of the row at ``top``."""
+    middle, half = (left + right) / 2, max(4.0, (right - left) / 2)
+    draw.rectangle((middle - half, top + ROW - 7, middle + half, top + ROW - 8 + ACTUAL_BAR), fill=ACTUAL_COLOR)
 
 
 def _on_track(action: Action | None, track: int) -> bool:
@@ -61,6 +73,11 @@ def _on_track(action: Action | None, track: int) -> bool:
 
 def _targets(action: Action | None, track: int, index: int) -> bool:
     return _on_track(action, track) and not action.is_no_edit and action.target.get("clip") == index
+
+
+def _inserts_after(action: Action | None, track: int, items: int) -> bool:
+    """An insert after the last of the track's ``items``: at its end, where there is no item to mark."""
+    return _on_track(action, track) and action.kind == "insert" and isinstance(action.target.get("clip"), int) and action.target["clip"] >= items
 
 
 def render_outcomes(outcomes: Sequence, folder: Path, limit: int) -> list[Path]:
@@ -72,7 +89,9 @@ def render_outcomes(outcomes: Sequence, folder: Path, limit: int) -> list[Path]:
         if outcome.reference.is_no_edit:
             return None
         view = timeline_at(outcome.example.context).view
-        label = f"predicted (red): {_label(outcome.best)}   actual (green): {_label(outcome.reference)}"
+        label = f"predicted (red outline): {_label(outcome.best)}   actual (green bar below): {_label(outcome.reference)}"
+        if outcome.best == outcome.reference:
+            label += "   (exact match)"
         return render_timeline(view, outcome.best, label, outcome.reference)
 
     return write_pictures(outcomes, folder, limit, draw)
