@@ -226,6 +226,27 @@ def test_bound_space_bounds_start_cells_and_shares_grammar_keys():
     assert small.grammar_key(["@stroke", "sx=0"]) != space.grammar_key(["@stroke", "sx=0"])
 
 
+def test_undo_is_offered_only_while_a_stroke_or_new_layer_is_left_to_take_back():
+    """Undo was offered after any edit, a colour change or a stroke already undone included, though Krita's
+    undo takes back strokes and new layers only; undoing a new layer left it switchable."""
+    space = KritaActionSpace()
+    base = canvas_context(256, 256).history
+    line = Action("stroke", args={"points": [[10, 10, 1, 0], [40, 40, 1, 10]]})
+
+    def bound(*actions):
+        return space.for_context(Context(history=[*base, *(Event(float(i + 1), action=a) for i, a in enumerate(actions))]))
+
+    assert "@undo" not in bound(Action("color", args={"color": "#ff0000"})).allowed_next([])
+    assert "@undo" not in bound(line, Action("undo")).allowed_next([])
+    assert "@undo" in bound(line, Action("color", args={"color": "#ff0000"})).allowed_next([])
+    assert "@undo" in bound(line, line, Action("undo")).allowed_next([])
+    undone_layer = bound(Action("layer.new"), Action("undo"))
+    assert undone_layer.allowed_next(["@layer.switch"]) == ["layer=0"] and "@undo" not in undone_layer.allowed_next([])
+    settings = current_settings(Context(history=[*base, Event(1.0, action=line), Event(2.0, action=Action("layer.new")),
+                                                  Event(3.0, action=Action("undo"))]))
+    assert (settings["layer"], settings["layers"]) == (0, 1) and [step.action for step in settings["undo_steps"]] == [line]
+
+
 def test_bound_space_offers_only_layers_that_exist_the_other_eraser_state_and_undo_after_an_edit():
     space = KritaActionSpace()
     fresh = space.for_context(canvas_context(256, 256))

@@ -118,6 +118,10 @@ def test_discrete_actions(verifier):
     assert not verifier.verify(canvas(), Action("undo")).valid
     with_stroke = canvas(400, 300, Event(1.0, action=stroke([(20, 20, 1, 0), (40, 40, 1, 10)])))
     assert verifier.verify(with_stroke, Action("undo")).valid
+    recoloured = canvas(400, 300, Event(1.0, action=Action("color", args={"color": "#ff0000"})))
+    assert not verifier.verify(recoloured, Action("undo")).valid  # Krita's undo takes back no colour change
+    undone = canvas(400, 300, Event(1.0, action=stroke([(20, 20, 1, 0), (40, 40, 1, 10)])), Event(2.0, action=Action("undo")))
+    assert verifier.verify(undone, Action("undo")).details["error"].startswith("nothing to undo")
     assert not verifier.verify(canvas(), Action("smudge")).valid
 
 

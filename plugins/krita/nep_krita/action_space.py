@@ -38,7 +38,8 @@ Discrete actions (args; tokens):
 - ``size`` (``{"size": px}``): ``@size size=12``, on ``SIZES``
 - ``opacity`` (``{"opacity": 0..1}``): ``@opacity opacity=0.8``, steps of 0.1
 - ``eraser`` (``{"on": bool}``): ``@eraser on=1``; strokes painted while it is on erase
-- ``undo``: ``@undo``
+- ``undo``: ``@undo``; it takes back the newest stroke or new layer not yet undone (``UndoStep``), and
+  is offered only while there is one
 
 Every kind is an edit (a suggestion the painter can accept).
 """
@@ -49,7 +50,7 @@ import bisect
 import functools
 import math
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Collection, Hashable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Collection, Hashable, Iterable, Mapping, NamedTuple, Sequence
 from urllib.parse import quote, unquote
 
 from nep_core.action_space import EOS, NO_EDIT_TOKEN, ActionSpace
@@ -310,11 +311,27 @@ BRUSH_KEYS = ("brush", "color", "size", "opacity")
 DEFAULT_SETTINGS = {"brush": "b) Basic-5 Size", "color": "#000000", "size": 10.0, "opacity": 1.0}
 
 
+class UndoStep(NamedTuple):
+    """A step of Krita's undo history: a ``stroke`` (painted on ``layer``, erasing when ``eraser``) or a
+    ``layer.new`` (``layer`` and ``layers`` as they were before it, which undoing it brings back)."""
+
+    action: Action
+    layer: int
+    eraser: bool
+    layers: int
+
+
+UNDO_STEP_KINDS = (STROKE_KIND, "layer.new")
+"""What Krita's undo takes back of what is recorded; brush, colour, size, opacity, eraser and layer switches are not in its history."""
+
+
 def current_settings(context: Any) -> dict[str, Any]:
-    """The brush, colour, size, opacity, eraser, layer index and canvas in effect at the end of the history.
+    """The brush, colour, size, opacity, eraser, layer index and canvas in effect at the end of the history,
+    and ``undo_steps``: the strokes and new layers an ``undo`` could still take back, oldest first.
 
     ``state`` events set any of their keys; ``brush``/``color``/``size``/``opacity``/``eraser``/
-    ``layer.*`` actions and strokes (which carry the brush they were painted with) update them.
+    ``layer.*`` actions and strokes (which carry the brush they were painted with) update them; an
+    ``undo`` takes back the newest undo step (a new layer's undo brings back the layers before it).
     """
     return dict(_settings_of(context))
 
@@ -322,6 +339,7 @@ def current_settings(context: Any) -> dict[str, Any]:
 @per_context
 def _settings_of(context: Any) -> dict[str, Any]:
     settings: dict[str, Any] = {**DEFAULT_SETTINGS, "eraser": False, "layer": 0, "layers": 1, "canvas": None}
+    steps: list[UndoStep] = []
     history = getattr(context, "history", None) or []
     for event in history:
         if event.state is not None:
@@ -330,10 +348,16 @@ def _settings_of(context: Any) -> dict[str, Any]:
         if action is None:
             continue
         args = action.args
+        if action.edit and action.kind in UNDO_STEP_KINDS:
+            steps.append(UndoStep(action, settings["layer"], settings["eraser"], settings["layers"]))
         if action.kind == STROKE_KIND:
             for key in BRUSH_KEYS:
                 if key in args and _valid_setting(key, args[key]):
                     settings[key] = args[key]
+        elif action.kind == "undo" and action.edit:
+            undone = steps.pop() if steps else None
+            if undone is not None and undone.action.kind == "layer.new":
+                settings["layer"], settings["layers"] = undone.layer, undone.layers
         elif action.kind in BRUSH_KEYS and _valid_setting(action.kind, args.get(action.kind)):
             settings[action.kind] = args[action.kind]
         elif action.kind == "eraser" and isinstance(args.get("on"), bool):
@@ -347,6 +371,7 @@ def _settings_of(context: Any) -> dict[str, Any]:
     state = getattr(context, "state", None)
     if state and not history:
         _apply_state(settings, state)
+    settings["undo_steps"] = tuple(steps)
     return settings
 
 
@@ -479,7 +504,7 @@ class KritaActionSpace(ActionSpace):
         bound.brush_tokens = self.brush_tokens
         bound.layers = min(MAX_LAYERS, settings["layers"])
         bound.eraser = settings["eraser"]
-        bound.can_undo = any(action.edit for action in getattr(context, "actions", lambda: [])())
+        bound.can_undo = bool(settings["undo_steps"])
         bound.recent = self._recent_strokes(context)
         return bound
 

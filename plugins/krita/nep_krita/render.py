@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from nep_core.evaluation.pictures import label_font
-from nep_krita.action_space import _is_index, current_settings
+from nep_krita.action_space import current_settings
 from nep_krita.raster import draw_stroke, raster_scale
 from nep_krita.strokes import STROKE_KIND, Stroke
 
@@ -45,33 +45,14 @@ def _stroke_or_none(action) -> Stroke | None:
 
 
 def canvas_strokes(context) -> list[tuple[Stroke, int, bool]]:
-    """The strokes the canvas holds at the end of ``context``, oldest first, as ``(stroke, layer,
-    erases)``: the context's edits replayed, an ``undo`` taking back the newest stroke or new layer."""
-    steps: list[tuple] = []  # Krita's undo steps: ("stroke", stroke, layer, erases) or ("layer.new", layer and count before)
-    eraser, layer, layers = False, 0, 1
-    for event in context.history:
-        if event.state is not None and isinstance(event.state.get("eraser"), bool):
-            eraser = event.state["eraser"]
-        action = event.action
-        if action is None or not action.edit:
-            continue
-        if action.kind == STROKE_KIND:
-            stroke = _stroke_or_none(action)
-            if stroke is not None:
-                steps.append((STROKE_KIND, stroke, layer, eraser))
-        elif action.kind == "undo":
-            undone = steps.pop() if steps else None
-            if undone is not None and undone[0] == "layer.new":
-                layer, layers = undone[1]
-        elif action.kind == "layer.new":
-            steps.append(("layer.new", (layer, layers)))
-            layer, layers = layers, layers + 1
-        elif action.kind == "layer.switch" and _is_index(action.args.get("index")):
-            layer = action.args["index"]
-            layers = max(layers, layer + 1)
-        elif action.kind == "eraser" and isinstance(action.args.get("on"), bool):
-            eraser = action.args["on"]
-    return [step[1:] for step in steps if step[0] == STROKE_KIND]
+    """The strokes the canvas holds at the end of ``context``, oldest first, as ``(stroke, layer, erases)``:
+    the undo steps ``current_settings`` has left (an ``undo`` took back the newest stroke or new layer)."""
+    strokes = []
+    for step in current_settings(context)["undo_steps"]:
+        stroke = _stroke_or_none(step.action) if step.action.kind == STROKE_KIND else None
+        if stroke is not None:
+            strokes.append((stroke, step.layer, step.eraser))
+    return strokes
 
 
 def _context_mask(context, size: tuple[int, int], scale: float) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 Valid (a stroke): well-formed points, at least two distinct points and some length, every point on
 the context's canvas, and the current brush and colour (or ones the session has used). Valid (another
-action): the action space writes it, a switched-to layer exists, an undo has something to undo.
+action): the action space writes it, a switched-to layer exists, an undo has a stroke or new layer left to take back.
 
 Reward (stroke against stroke): ``0.5 * iou + 0.25 * exp(-chamfer / NEAR_PX) + 0.25 * exp(-chamfer / far)``
 from the raster IoU (Pillow, each stroke with its brush size) and the symmetric Chamfer distance in
@@ -82,8 +82,8 @@ class CanvasVerifier(Verifier):
             return Verdict(False, 0.0, {"error": str(error)})
         if predicted.kind == "layer.switch" and canonical.args["index"] >= settings["layers"]:
             return Verdict(False, 0.0, {"error": f"layer {canonical.args['index']} does not exist ({settings['layers']} layers)"})
-        if predicted.kind == "undo" and not context.edits():
-            return Verdict(False, 0.0, {"error": "nothing to undo"})
+        if predicted.kind == "undo" and not settings["undo_steps"]:
+            return Verdict(False, 0.0, {"error": "nothing to undo (no stroke or new layer left to take back)"})
         if reference is None:
             return Verdict(True, 0.0)
         try:
