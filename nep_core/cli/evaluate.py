@@ -149,7 +149,8 @@ def command(
     ),
     limit: int = typer.Option(0, "--limit", help="Evaluate on N examples spread evenly over the split (0: all)."),
     render: Optional[Path] = typer.Option(
-        None, "--render", help="Also draw the model's evaluated examples as pictures in this folder (domains with a renderer, e.g. krita)."
+        None, "--render", help="Also draw the model's evaluated examples as pictures in this folder (domains with a renderer, such as krita and video); "
+        "a later --render into it replaces only the pictures NEP wrote there."
     ),
     render_limit: int = typer.Option(50, "--render-limit", help="Draw at most this many examples with --render."),
     compare: Optional[list[Path]] = typer.Option(
