@@ -170,10 +170,15 @@ def load_checkpoint(path: str | os.PathLike, expected_domain: str | None = None,
         config = AutoConfig.from_pretrained(path)
     except Exception as error:  # a field of the wrong type (transformers checks each), an unknown model_type
         raise NepError(f"{Path(path) / CONFIG_FILE}: cannot be read as the model's configuration ({error_reason(error)}); train the model again") from None
+    from nep_core.model.base import TOKENIZER_FILES
+
+    if not any((Path(path) / name).is_file() for name in TOKENIZER_FILES):
+        raise NepError(f"{path}: no tokenizer there (tokenizer.json); put the checkpoint's own tokenizer files back, or train the model again")
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
     except Exception as error:  # transformers raises OSError, ValueError, JSONDecodeError... for damaged files
         raise NepError(f"{path}: cannot load the tokenizer ({error_reason(error)}); train the model again") from None
+    check_tokenizer_fits(path, tokenizer, config)
     try:
         model = AutoModelForCausalLM.from_pretrained(path, config=config, use_safetensors=True)
     except Exception as error:  # a missing or cut-short model.safetensors
@@ -181,6 +186,17 @@ def load_checkpoint(path: str | os.PathLike, expected_domain: str | None = None,
     model.to(device=device, dtype=dtype)
     model.eval()
     return LoadedModel(model=model, tokenizer=tokenizer, meta=meta, path=Path(path))
+
+
+def check_tokenizer_fits(path: str | os.PathLike, tokenizer: Any, config: Any) -> None:
+    """A checkpoint's tokenizer has a token for every row of the model's embeddings, and no more (``nep train``
+    sizes the embeddings to its tokenizer, and ``nep rl`` keeps both): another tokenizer put beside the model
+    would feed it ids that mean other tokens. A one-line NepError otherwise."""
+    rows = getattr(config.get_text_config(), "vocab_size", None)
+    if isinstance(rows, int) and rows != len(tokenizer):
+        raise NepError(f"{path}: its tokenizer has {len(tokenizer)} tokens but the model's embeddings {rows} rows "
+                       f"(config.json vocab_size), so the two were not trained together; put the checkpoint's own "
+                       f"tokenizer.json and tokenizer_config.json back, or train the model again")
 
 
 RESTORABLE = (bool, int, float, str)

@@ -90,7 +90,7 @@ def test_a_run_folder_with_a_checkpoint_needs_resume_or_another_out(tmp_path):
     _fails(TrainConfig(domain="tags", out=out), "pass --resume to continue it, or another --out")
     (out / "lightning" / "run.json").write_text(json.dumps({"domain": "tags", "preset": "small", "base_model": None,
                                                              "data": None, "batch_size": 32, "seed": 0}))
-    _fails(TrainConfig(domain="tags", out=out, resume=True), "was started with preset='small', not 'tiny'")
+    _fails(TrainConfig(domain="tags", out=out, resume=True), "was started with --preset small, not --preset tiny; resume with --preset small")
 
 
 def test_an_accelerator_this_machine_lacks_is_a_clear_error(tmp_path):

@@ -25,8 +25,8 @@ def command(
     ),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder; the checkpoint is written there. Default: runs/<domain>."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last saved step."),
-    base_model: Optional[Path] = typer.Option(
-        None, "--base-model", help="Fine-tune this local Hugging Face model folder instead of a fresh --preset model."
+    base_model: Optional[str] = typer.Option(  # a str: Typer reads an empty --base-model "" as the current folder
+        None, "--base-model", metavar="PATH", help="Fine-tune this local Hugging Face model folder instead of a fresh --preset model."
     ),
     batch_size: int = typer.Option(32, "--batch-size", "-b", help="Examples per step and per process."),
     lr: Optional[float] = typer.Option(
@@ -108,12 +108,14 @@ def command(
 
 
 def run_and_summarize(run: Callable[[Any], Path], config: Any, summary: Callable[[Path], None]) -> None:
-    """``run(config)``; an interruption says how to resume and exits 130; a ``--resume`` of a finished run says
-    there is nothing to do in one line and exits 0; rank 0 prints ``summary``."""
-    from nep_core.training.run import AlreadyTrained, TrainingInterrupted, launched_rank
+    """``run(config)``; an interruption says how to resume and exits 130 (a SIGTERM before training, too, stops as
+    a Ctrl-C does); a ``--resume`` of a finished run says there is nothing to do in one line and exits 0; rank 0
+    prints ``summary``."""
+    from nep_core.training.run import AlreadyTrained, SigtermAsCtrlC, TrainingInterrupted, launched_rank
 
     try:
-        folder = run(config)
+        with SigtermAsCtrlC.installed():
+            folder = run(config)
     except TrainingInterrupted as stopped:
         if launched_rank() == 0:
             err_console.print(f"[yellow]interrupted:[/yellow] {stopped}", markup=True, soft_wrap=True, highlight=False)

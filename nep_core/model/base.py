@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nep_core.action_space import BOS, EOS, PAD, SEP, SPECIAL_TOKENS, UNK
 from nep_core.errors import NepError, error_reason
@@ -13,9 +13,27 @@ if TYPE_CHECKING:
     from nep_core.domain import Domain
 
 
-def check_base_model(path: Path) -> dict:
-    """The base model's ``config.json``; a clear error when ``path`` is not a local HF model folder."""
+WEIGHTS_FILE = "model.safetensors"
+WEIGHTS_INDEX = "model.safetensors.index.json"
+PICKLED_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "vocab.txt")
+"""Files one of which a folder's tokenizer is read from."""
+
+
+def check_base_model(path: Path, domain: Domain) -> tuple[dict, Any]:
+    """The base model's ``config.json`` and its tokenizer (with the domain's tokens), after every check that loads
+    no weights: a folder with the config of a causal LM transformers knows, safetensors weights whose shapes fit
+    that config, and a tokenizer. A NepError names the path, the problem and the fix."""
+    config = read_base_config(path)
+    check_weights_fit_config(path, weight_shapes(path))
+    return config, load_base_tokenizer(path, domain)
+
+
+def read_base_config(path: Path) -> dict:
+    """The base model's ``config.json``; a clear error when ``path`` is not a local HF causal LM folder."""
     path = Path(path)
+    if path.is_file():
+        raise NepError(f"--base-model {path} is a file; pass the model folder that holds its config.json and weights")
     if not path.is_dir():
         raise NepError(f"--base-model {path}: no such folder; pass a local Hugging Face model folder (with config.json)")
     config_file = path / "config.json"
@@ -24,10 +42,83 @@ def check_base_model(path: Path) -> dict:
     except FileNotFoundError:
         raise NepError(f"--base-model {path}: no config.json there; pass a folder written by save_pretrained") from None
     except (OSError, ValueError, RecursionError) as error:
-        raise NepError(f"--base-model {config_file}: unreadable ({error})") from None
+        raise NepError(f"--base-model {config_file}: unreadable ({error}); pass a folder written by save_pretrained") from None
     if not isinstance(config, dict):
-        raise NepError(f"--base-model {config_file}: not a model config")
+        raise NepError(f"--base-model {config_file}: not a model config; pass a folder written by save_pretrained")
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    model_type = config.get("model_type")
+    if not isinstance(model_type, str) or model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        raise NepError(f"--base-model {config_file}: model_type {model_type!r} is not a causal language model that this "
+                       f"transformers knows; pass a causal LM's folder (such as a Llama, Qwen or GPT-2), or upgrade transformers")
     return config
+
+
+def weight_shapes(path: Path) -> dict[str, tuple[list[int], str]]:
+    """Each tensor's shape and file, read from the safetensors headers (no tensor is loaded); a NepError when the
+    folder holds no safetensors weights (pickled ones are refused: loading them could run code) or unreadable ones."""
+    from safetensors import safe_open
+
+    index = path / WEIGHTS_INDEX
+    if index.is_file():
+        try:
+            files = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+        except (OSError, ValueError, RecursionError, LookupError, TypeError, AttributeError) as error:
+            raise NepError(f"--base-model {index}: unreadable ({error_reason(error)}); save the model again with save_pretrained") from None
+        missing = [name for name in files if not (path / name).is_file()]
+        if missing:
+            raise NepError(f"--base-model {path}: {missing[0]}, listed in {WEIGHTS_INDEX}, is missing; copy the whole model folder")
+    elif (path / WEIGHTS_FILE).is_file():
+        files = [WEIGHTS_FILE]
+    elif any((path / name).is_file() for name in PICKLED_WEIGHTS):
+        raise NepError(f"--base-model {path}: its weights are pickled (pytorch_model.bin), which could run code when loaded, so "
+                       f"only safetensors are read; convert them once: AutoModelForCausalLM.from_pretrained(\"{path}\")"
+                       f".save_pretrained(\"{path}\", safe_serialization=True)")
+    else:
+        raise NepError(f"--base-model {path}: no {WEIGHTS_FILE} there; pass a folder written by save_pretrained")
+    shapes: dict[str, tuple[list[int], str]] = {}
+    for name in files:
+        try:
+            with safe_open(str(path / name), framework="numpy") as weights:
+                shapes.update((key, (list(weights.get_slice(key).get_shape()), name)) for key in weights.keys())
+        except Exception as error:  # a cut-short or damaged file: safetensors raises its own errors
+            raise NepError(f"--base-model {path / name}: cannot be read as safetensors ({error_reason(error)}); "
+                           f"copy or save the model again") from None
+    return shapes
+
+
+def check_weights_fit_config(path: Path, shapes: dict[str, tuple[list[int], str]]) -> None:
+    """Each weight the model ``config.json`` describes has the shape the config gives it, where the files hold it
+    (under its name, with or without the model's prefix); checked on an empty model, before any tensor is loaded."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    try:
+        config = AutoConfig.from_pretrained(str(path))
+    except Exception as error:  # a field of the wrong type (transformers checks each)
+        raise NepError(f"--base-model {path / 'config.json'}: not a valid model configuration ({error_reason(error)}); "
+                       f"pass a folder written by save_pretrained") from None
+    if getattr(config, "quantization_config", None):
+        return  # quantized weights are stored in other shapes
+    try:
+        with torch.device("meta"):
+            empty = AutoModelForCausalLM.from_config(config)
+    except Exception as error:
+        raise NepError(f"--base-model {path / 'config.json'}: cannot build the model it describes ({error_reason(error)}); "
+                       f"pass a folder written by save_pretrained") from None
+    prefix = f"{empty.base_model_prefix}." if empty.base_model_prefix else ""
+    for name, tensor in empty.state_dict().items():
+        found = next((shapes[key] for key in (name, name.removeprefix(prefix), prefix + name) if key in shapes), None)
+        if found is not None and found[0] != list(tensor.shape):
+            text = config.get_text_config()
+            sizes = ", ".join(f"{key} {getattr(text, key)}" for key in ("vocab_size", "hidden_size") if hasattr(text, key))
+            raise NepError(f"--base-model {path}: its weights do not fit its config.json: {name} is {_shape(found[0])} in {found[1]}, "
+                           f"where config.json ({sizes}) makes it {_shape(tensor.shape)}; pass a folder whose config.json and "
+                           f"weights were saved together (save_pretrained)")
+
+
+def _shape(shape) -> str:
+    return "x".join(str(size) for size in shape)
 
 
 def domain_tokens(domain: Domain) -> list[str]:
@@ -42,10 +133,14 @@ def load_base_tokenizer(path: Path, domain: Domain):
     """The base model's tokenizer with every missing domain token added as a whole token."""
     from transformers import AutoTokenizer
 
+    if not any((path / name).is_file() for name in TOKENIZER_FILES):
+        raise NepError(f"--base-model {path}: no tokenizer there (tokenizer.json); a base model needs the tokenizer it was "
+                       f"trained with: save it into the folder with tokenizer.save_pretrained(\"{path}\")")
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(path))
     except Exception as error:  # transformers raises OSError, ValueError, KeyError... for broken folders
-        raise NepError(f"--base-model {path}: cannot load its tokenizer ({error_reason(error)})") from None
+        raise NepError(f"--base-model {path}: cannot load its tokenizer ({error_reason(error)}); save the tokenizer the model was "
+                       f"trained with into the folder with tokenizer.save_pretrained(\"{path}\")") from None
     vocab = tokenizer.get_vocab()
     specials = [token for token in SPECIAL_TOKENS if token not in vocab]
     tokenizer.add_tokens(specials, special_tokens=True)

@@ -79,6 +79,8 @@ class TrainConfig:
         if self.out is not None:
             self.out = Path(self.out)
         if self.base_model is not None:
+            if not str(self.base_model).strip():  # Path("") would be the current folder
+                raise NepError("--base-model is empty; pass a local Hugging Face model folder")
             self.base_model = Path(self.base_model)
         self.devices = str(self.devices)
 

@@ -1,6 +1,6 @@
 """``train(config)``: sessions to examples to a trained checkpoint, the entry point of ``nep train``.
 
-The steps: check the settings (cheap, before torch loads, so mistakes fail fast), load and split the
+The steps: check the settings (cheap, before the data is read, so mistakes fail fast), load and split the
 sessions, build or reload the tokenizer, build the model, fit with Lightning, then on rank 0 export
 the Hugging Face checkpoint with ``nep.json`` and draw the loss curves. Under DDP every process runs
 this function (Lightning starts the others with the same command line); only rank 0 writes the export.
@@ -29,6 +29,41 @@ class TrainingInterrupted(NepError):
     exit_code = 130
 
 
+class SigtermAsCtrlC:
+    """A SIGTERM handler that stops ``nep train`` and ``nep rl`` as a Ctrl-C does (KeyboardInterrupt: ``interrupted``,
+    status 130) while the data is read and the model built. During the fit Lightning puts its own handler first (it
+    finishes the step and saves) and calls this one after it, which then does nothing; a forked process (a worker of
+    the data reader's pool) that inherited it stops as by default."""
+
+    def __init__(self) -> None:
+        self.process = os.getpid()
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        import signal
+
+        if os.getpid() != self.process:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+        elif signal.getsignal(signum) is self:
+            raise KeyboardInterrupt
+
+    @classmethod
+    @contextmanager
+    def installed(cls) -> Iterator[None]:
+        """SIGTERM answered by this handler within the block, by the one before after it (in the main thread only, where handlers are set)."""
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.signal(signal.SIGTERM, cls())
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+
 class AlreadyTrained(NepError):
     """``--resume`` of a run that has trained all its ``--max-steps`` and exported its model: there is
     nothing to do, and nothing is written. Not a failure (status 0): ``nep train`` and ``nep rl`` print
@@ -50,6 +85,7 @@ class RunPlan:
     settings: dict[str, Any]
     resume_from: Path | None
     rank: int
+    base_tokenizer: Any = None  # the base model's tokenizer with the domain's tokens, loaded while it was checked
 
     @property
     def model_label(self) -> str:
@@ -87,7 +123,8 @@ def launched_rank() -> int:
 
 
 def plan_run(config: TrainConfig) -> RunPlan:
-    """Check every setting that can be checked without torch; raises NepError with the fix."""
+    """Check every setting that can be checked before the data is read, without torch but for a ``--base-model``
+    (its config, weight shapes and tokenizer: no weights are loaded); raises NepError with the fix."""
     from nep_core.model.base import check_base_model
     from nep_core.model.config import get_preset
     from nep_core.plugins import get_domain
@@ -101,7 +138,12 @@ def plan_run(config: TrainConfig) -> RunPlan:
     if config.prompt_loss_weight is None:
         config.prompt_loss_weight = domain.prompt_loss_weight
     base_model = config.base_model.resolve() if config.base_model is not None else None
-    base_config = check_base_model(base_model) if base_model is not None else None
+    base_config, base_tokenizer = None, None
+    if base_model is not None:
+        from nep_core.training.quiet import silence_libraries
+
+        silence_libraries()
+        base_config, base_tokenizer = check_base_model(base_model, domain)
     preset = None if base_model is not None else get_preset(config.preset or domain.default_preset)
     if config.data is not None:
         check_data_source(domain, config.data)
@@ -118,7 +160,9 @@ def plan_run(config: TrainConfig) -> RunPlan:
     }
     rank = launched_rank()
     resume_from = resume_or_check_fresh(folder, settings, config.resume, rank, config.max_steps, starts_from=base_model)
-    return RunPlan(config, domain, preset, base_model, base_config, folder, settings, resume_from, rank)
+    plan = RunPlan(config, domain, preset, base_model, base_config, folder, settings, resume_from, rank, base_tokenizer)
+    context_room(plan, least_target_tokens(domain))
+    return plan
 
 
 def check_data_source(domain, data: str) -> None:
@@ -198,10 +242,8 @@ def prepare_tokenizer(plan: RunPlan, data: PreparedData):
             raise NepError(
                 f"{plan.folder.root}: cannot reload the run's tokenizer ({type(error).__name__}); start a new run with another --out"
             ) from None
-    from nep_core.model.base import load_base_tokenizer
-
-    if plan.base_model is not None:
-        tokenizer = load_base_tokenizer(plan.base_model, plan.domain)
+    if plan.base_tokenizer is not None:
+        tokenizer = plan.base_tokenizer
     else:
         tokenizer = plan.domain.build_tokenizer(data.sessions["train"])
     plan.folder.start_fresh(plan.settings)
@@ -211,13 +253,39 @@ def prepare_tokenizer(plan: RunPlan, data: PreparedData):
 
 def max_target_tokens(domain, featurizer, examples: dict[str, list]) -> int:
     """The longest target (action + EOS): the most the grammar allows, or the most the data has."""
+    observed = max((len(featurizer.target_ids(example.target)) for split in examples.values() for example in split), default=2)
+    return max(observed, least_target_tokens(domain))
+
+
+def least_target_tokens(domain) -> int:
+    """What ``max_target_tokens`` comes to at least, known before the data is read: the grammar's longest
+    action for a symbolic action space, else 2 (a token and EOS)."""
     from nep_core.action_space import SymbolicActionSpace
 
-    observed = max((len(featurizer.target_ids(example.target)) for split in examples.values() for example in split), default=2)
     if isinstance(domain.action_space, SymbolicActionSpace):
-        grammar = max((len(spec.slots) + 2 for spec in domain.action_space.kinds), default=2)
-        return max(observed, grammar)
-    return observed
+        return max((len(spec.slots) + 2 for spec in domain.action_space.kinds), default=2)
+    return 2
+
+
+def context_room(plan: RunPlan, target_tokens: int) -> int:
+    """The context tokens a prompt keeps beside BOS, SEP and a target of ``target_tokens`` in the model's
+    positions; a NepError saying what gives more room when none is left."""
+    context_tokens = plan.max_positions - 2 - target_tokens
+    if context_tokens < 1:
+        fix = (f"pass a base model with more positions (--base-model {plan.base_model} takes {plan.max_positions})"
+               if plan.base_model else "use a larger --preset")
+        raise NepError(f"targets of up to {target_tokens} tokens leave no room for context in {plan.max_positions} positions; {fix}")
+    return context_tokens
+
+
+def context_cut_warning(plan: RunPlan, context_tokens: int) -> str | None:
+    """With a base model, the warning that its positions cut the encoder's contexts short, naming both lengths."""
+    encoded = getattr(plan.domain.encoder, "max_tokens", None)
+    if plan.base_model is None or not isinstance(encoded, int) or encoded <= context_tokens:
+        return None
+    return (f"--base-model {plan.base_model} takes {plan.max_positions} positions, so contexts are cut from the encoder's "
+            f"{encoded} tokens to the newest {context_tokens}; a base model with {encoded - context_tokens + plan.max_positions} "
+            f"positions or more keeps them whole")
 
 
 def resolve_precision(config: TrainConfig) -> str:
@@ -336,11 +404,7 @@ def build_setup(plan: RunPlan, data: PreparedData) -> TrainingSetup:
     config = plan.config
     tokenizer = prepare_tokenizer(plan, data)
     target_tokens = max_target_tokens(plan.domain, Featurizer(plan.domain, tokenizer, None, config.target), data.examples)
-    context_tokens = plan.max_positions - 2 - target_tokens
-    if context_tokens < 1:
-        raise NepError(
-            f"targets of up to {target_tokens} tokens leave no room for context in {plan.max_positions} positions; use a larger --preset"
-        )
+    context_tokens = context_room(plan, target_tokens)
     featurizer = Featurizer(plan.domain, tokenizer, context_tokens, config.target, count_unlisted=True)
     train_set = tokenize(data.examples["train"], featurizer)
     val_set = tokenize(spread_sample(data.examples["val"], config.val_examples), featurizer)
@@ -357,8 +421,8 @@ def build_setup(plan: RunPlan, data: PreparedData) -> TrainingSetup:
         prompt_loss_share=config.prompt_loss_share,
     )
     datamodule = NextEditDataModule(train_set, val_set, tokenizer.pad_token_id, config.batch_size, config.seed)
-    unlisted = featurizer.unlisted_warning()
-    return TrainingSetup(tokenizer, train_set, val_set, context_tokens, target_tokens, system, datamodule, [unlisted] if unlisted else [])
+    warnings = [message for message in (context_cut_warning(plan, context_tokens), featurizer.unlisted_warning()) if message]
+    return TrainingSetup(tokenizer, train_set, val_set, context_tokens, target_tokens, system, datamodule, warnings)
 
 
 def spread_sample(items: list, limit: int) -> list:

@@ -125,9 +125,27 @@ class RunFolder:
     def made(self, make: bool = True) -> Iterator[None]:
         """With ``make``, the folder made before any work, as ``nep collect`` makes its ``--out``
         (``output_folder``: a path under a file, or a folder that cannot be written, is a one-line
-        error), and removed again when what runs inside stops before writing into it."""
-        with output_folder(self.root, "--out") if make else contextlib.nullcontext():
+        error), and removed again when what runs inside stops before writing into it. A run that
+        fails before it saved a step it could resume from (a base model that does not load, a Ctrl-C
+        before the first step) also removes what it wrote there: its tokenizer, ``lightning/run.json``, ``logs/``."""
+        if not make:
             yield
+            return
+        found = set(self._entries())
+        with output_folder(self.root, "--out"):
+            try:
+                yield
+            except BaseException:
+                if not self.lightning_checkpoints():
+                    for path in set(self._entries()) - found:
+                        if path.is_dir() and not path.is_symlink():
+                            shutil.rmtree(path, ignore_errors=True)
+                        else:
+                            path.unlink(missing_ok=True)
+                raise
+
+    def _entries(self) -> list[Path]:
+        return list(self.root.iterdir()) if self.root.is_dir() else []
 
     def start_fresh(self, settings: dict[str, Any]) -> None:
         """Clear what an earlier, unresumable run left (its logs, its nep.json) and record ``settings``."""
@@ -147,8 +165,12 @@ class RunFolder:
             raise NepError(f"{self.run_file}: unreadable ({error}); start a new run with another --out") from None
 
     def check_resumable(self, settings: dict[str, Any], keys: tuple[str, ...] = RESUME_KEYS) -> None:
-        """``settings`` must match the run's on every one of ``keys``."""
+        """``settings`` must match the run's on every one of ``keys``; the model it starts from (a ``--preset``
+        or a ``--base-model``) is named as the option that chose it."""
         saved = self.read_settings()
+        if {"preset", "base_model"} <= set(keys) and _model_option(saved) != _model_option(settings):
+            raise NepError(f"{self.root} was started with {_model_option(saved)}, not {_model_option(settings)}; "
+                           f"resume with {_model_option(saved)}, or start a new run with another --out")
         for key in keys:
             started = saved.get(key, RESUME_DEFAULTS.get(key))
             if started != settings.get(key):
@@ -157,6 +179,12 @@ class RunFolder:
                     f"{self.root} was started with {_setting(key, started)}, not {_setting(key, settings.get(key), bare=True)}; "
                     f"resume with the same {option}, or start a new run with another --out"
                 )
+
+
+def _model_option(settings: dict[str, Any]) -> str:
+    """``--base-model PATH`` or ``--preset NAME``: the option that chose a run's model."""
+    base_model = settings.get("base_model")
+    return f"--base-model {base_model}" if base_model else f"--preset {settings.get('preset')}"
 
 
 def _setting(key: str, value: Any, bare: bool = False) -> str:
