@@ -61,42 +61,43 @@ def rl(config: RLConfig) -> Path:
     resume_from = resume_or_check_fresh(folder, settings, config.resume, rank, config.max_steps, RESUME_KEYS_RL, starts_from=Path(config.model))
     if config.resume:
         check_same_policy(folder, settings)
-    silence_libraries()
-    say = _say(rank == 0 and config.progress)
-    data = prepare_data(domain, config.data, say)
-    report_data_warnings(data, _say(rank == 0))  # --quiet leaves out the progress, not what was skipped
-    check_batches(len(data.examples["train"]), config.batch_size, processes_per_node(config) * config.num_nodes, rank)
-    loaded = load_checkpoint(config.model, expected_domain=domain.name)
-    if rank == 0 and not config.resume:
-        folder.start_fresh(settings)
-        loaded.tokenizer.save_pretrained(str(folder.root))
-    system, datamodule = build_system(config, domain, loaded, data.examples)
-    precision = resolve_precision(config)
-    plan = RunPlan(config, domain, None, None, None, folder, settings, resume_from, rank)
-    with cpu_threads(config):
-        trainer = make_trainer(config, folder, precision, validate=bool(datamodule.val_examples), log_every_n_steps=1)
-        check_batches(len(datamodule.train_examples), config.batch_size, trainer.world_size, rank)  # --devices auto: known now
-        show_kl_in_progress(trainer)
-        policy = config.policy
-        if policy.rollouts == "beam":
-            objective = f"NO_EDIT and the beam's top {policy.num_generations} edits, minimum risk (sharpness {policy.risk_sharpness})"
-        else:
-            objective = (
-                f"groups of {policy.num_generations}, loss {policy.loss_type}, epsilon {policy.epsilon}/{policy.epsilon_high}, beta {policy.beta}, "
-                f"scale_rewards {policy.scale_rewards}, baseline {policy.baseline}, TIS cap {policy.tis_cap or 'off'}"
+    with folder.made(rank == 0 and not config.resume):  # a run that fails before its first saved step leaves no folder
+        silence_libraries()
+        say = _say(rank == 0 and config.progress)
+        data = prepare_data(domain, config.data, say)
+        report_data_warnings(data, _say(rank == 0))  # --quiet leaves out the progress, not what was skipped
+        check_batches(len(data.examples["train"]), config.batch_size, processes_per_node(config) * config.num_nodes, rank)
+        loaded = load_checkpoint(config.model, expected_domain=domain.name)
+        if rank == 0 and not config.resume:
+            folder.start_fresh(settings)
+            loaded.tokenizer.save_pretrained(str(folder.root))
+        system, datamodule = build_system(config, domain, loaded, data.examples)
+        precision = resolve_precision(config)
+        plan = RunPlan(config, domain, None, None, None, folder, settings, resume_from, rank)
+        with cpu_threads(config):
+            trainer = make_trainer(config, folder, precision, validate=bool(datamodule.val_examples), log_every_n_steps=1)
+            check_batches(len(datamodule.train_examples), config.batch_size, trainer.world_size, rank)  # --devices auto: known now
+            show_kl_in_progress(trainer)
+            policy = config.policy
+            if policy.rollouts == "beam":
+                objective = f"NO_EDIT and the beam's top {policy.num_generations} edits, minimum risk (sharpness {policy.risk_sharpness})"
+            else:
+                objective = (
+                    f"groups of {policy.num_generations}, loss {policy.loss_type}, epsilon {policy.epsilon}/{policy.epsilon_high}, beta {policy.beta}, "
+                    f"scale_rewards {policy.scale_rewards}, baseline {policy.baseline}, TIS cap {policy.tis_cap or 'off'}"
+                )
+            say(
+                f"rl {domain.name}: from {config.model}, {len(datamodule.train_examples)} prompts, {objective}, "
+                f"dynamic sampling {'on' if policy.dynamic_sampling else 'off'}; reward {policy.rewards.valid} valid + {policy.rewards.match} match "
+                f"({policy.rewards.match_mode}) + {policy.rewards.no_edit} NO_EDIT calibration; {describe_processes(trainer)}"
+                + (f", resuming from {resume_from}" if resume_from else "")
             )
-        say(
-            f"rl {domain.name}: from {config.model}, {len(datamodule.train_examples)} prompts, {objective}, "
-            f"dynamic sampling {'on' if policy.dynamic_sampling else 'off'}; reward {policy.rewards.valid} valid + {policy.rewards.match} match "
-            f"({policy.rewards.match_mode}) + {policy.rewards.no_edit} NO_EDIT calibration; {describe_processes(trainer)}"
-            + (f", resuming from {resume_from}" if resume_from else "")
-        )
-        started = time.perf_counter()
-        fit(plan, trainer, _Setup(system, datamodule))
-        check_converged(plan, trainer, {"train loss": getattr(system, "train_loss", None)})
-        if trainer.is_global_zero:
-            export(config, folder, loaded, system, trainer, precision, time.perf_counter() - started, data, datamodule, domain)
-    return folder.root
+            started = time.perf_counter()
+            fit(plan, trainer, _Setup(system, datamodule))
+            check_converged(plan, trainer, {"train loss": getattr(system, "train_loss", None)})
+            if trainer.is_global_zero:
+                export(config, folder, loaded, system, trainer, precision, time.perf_counter() - started, data, datamodule, domain)
+        return folder.root
 
 
 def check_not_a_baseline(model: Path) -> None:
