@@ -977,12 +977,208 @@ def scenario_hidden(home):
     return out
 
 
+def scenario_refused_layers(home):
+    """Strokes on layers Krita paints nothing on (locked, hidden, filter, vector, group): not recorded, and the suggestion
+    stays; on a paint layer again, a stroke is recorded and passes it over."""
+    document = new_document("refused-layers", 200, 150)
+    runtime = new_runtime(document, os.path.join(home, "logs-refused-layers"), enabled=True)
+    with_fake_client(runtime)
+    workspace = runtime.workspace
+    ink = workspace.active_node()
+    out = {"after": {}}
+    others = {kind: document.createNode(kind, kind) for kind in ("filterlayer", "vectorlayer", "grouplayer")}
+    for node in others.values():
+        document.rootNode().addChildNode(node, None)
+    document.waitForDone()
+    cases = [("locked", lambda on: ink.setLocked(on), ink), ("hidden", lambda on: ink.setVisible(not on), ink)]
+    cases += [(kind, lambda on: None, node) for kind, node in others.items()]
+    for index, (name, change, node) in enumerate(cases):
+        change(True)
+        workspace.set_active(node)
+        runtime.look_at_brush()  # the painter picked that layer
+        shown = server_suggests(runtime, LINE)
+        before = kinds_in_log(runtime)
+        runtime.record_stroke([[10.0, 10.0 + 10 * index, 1.0, 0.0], [50.0, 10.0 + 10 * index, 1.0, 8.0]])
+        out["after"][name] = {"type": node.type(), "logged": kinds_in_log(runtime)[len(before):], "kept": runtime.suggestion is shown,
+                              "ghost": runtime.ghost.stroke is not None}
+        change(False)
+    workspace.set_active(ink)
+    runtime.look_at_brush()
+    shown = server_suggests(runtime, LINE)
+    runtime.record_stroke([[10.0, 90.0, 1.0, 0.0], [50.0, 90.0, 1.0, 8.0]])
+    out.update(skipped=dict(runtime.skipped), log=kinds_in_log(runtime), kept_after_paint=runtime.suggestion is shown)
+    runtime.close()
+    return out
+
+
+def scenario_canvas(home):
+    """The canvas cropped, then enlarged, while a suggestion shows: each logged as a state event with the new canvas; a
+    stroke that no longer fits is withdrawn (refused), one that still fits stays."""
+    document = new_document("canvas", 200, 150)
+    runtime = new_runtime(document, os.path.join(home, "logs-canvas"), enabled=True)
+    with_fake_client(runtime)
+    out = {"shown": server_suggests(runtime, LINE) is not None}  # (20, 30) to (180, 30)
+    document.crop(0, 0, 150, 100)
+    document.waitForDone()
+    runtime.tick()
+    out.update(canvas_after_crop=list(runtime.workspace.canvas()), after_crop=runtime.suggestion is not None,
+               ghost_after_crop=runtime.ghost.stroke is not None, outcome_after_crop=runtime.outcome)
+    small = {"kind": "stroke", "args": dict(LINE["args"], points=[[20, 30, 1.0, 0], [60, 30, 1.0, 8]])}
+    kept = server_suggests(runtime, small)
+    document.resizeImage(0, 0, 300, 200)
+    document.waitForDone()
+    runtime.tick()
+    out.update(after_enlarge=runtime.suggestion is kept and kept is not None, ghost_after_enlarge=runtime.ghost.stroke is not None)
+    runtime.record_stroke([[200.0, 150.0, 1.0, 0.0], [280.0, 190.0, 1.0, 8.0]])  # only on the enlarged canvas
+    out.update(log=kinds_in_log(runtime), log_path=runtime.log_path(),
+               states=[record["state"] for record in log_records(runtime) if "state" in record],
+               refused=[record["feedback"].get("reason") for record in log_records(runtime)
+                        if record.get("feedback", {}).get("outcome") == "refused"])
+    runtime.close()
+    return out
+
+
+class MirroredView:
+    """A Krita 5.1 view (no ``flakeToCanvasTransform``) of ``document`` whose canvas is mirrored."""
+
+    def __init__(self, document, mirrored=True):
+        self.shown, self.mirrored = document, mirrored
+
+    def document(self):
+        return self.shown
+
+    def canvas(self):
+        view = self
+
+        class Canvas:
+            def rotation(self):
+                return 0.0
+
+            def mirror(self):
+                return view.mirrored
+
+        return Canvas()
+
+
+def scenario_unmapped(home):
+    """Krita 5.1 with the canvas mirrored, where the plugin can neither map a stroke nor draw the ghost: a stroke suggestion
+    is not offered for Accept, and the undo of a stroke that could not be recorded is not logged."""
+    from nep_suggest import app as app_module
+    from nep_suggest import canvas_events
+    from nep_suggest.canvas_events import CanvasEventFilter
+    from nep_suggest.qt import QWidget
+
+    document = new_document("unmapped", 200, 150)
+    reason = getattr(canvas_events, "unmapped_reason", None)
+    out = {"reasons": [reason(MirroredView(document)), reason(MirroredView(document, mirrored=False))] if reason else None}
+    app = app_module.get()
+    app.timer.stop()
+    app.runtime = runtime = new_runtime(document, os.path.join(home, "logs-unmapped"), enabled=True)
+    with_fake_client(runtime)
+    docker = docker_on(runtime)
+    mirrored = MirroredView(document)
+    runtime.workspace.unmapped_reason = lambda: reason(mirrored) if reason else ""  # the session's view (kritarunner has none)
+    shown = server_suggests(runtime, LINE)
+    docker.refresh()
+    out.update(docker_text=docker.suggestion.text(), accept_enabled=docker.accept_button.isEnabled(), accept=list(app.accept()),
+               kept=runtime.suggestion is shown)
+    mirrored.mirrored = False  # the painter turns the mirror off: the ghost and Accept are back
+    runtime.tick()
+    out.update(accept_enabled_unmirrored=docker.accept_button.isEnabled(), docker_text_unmirrored=docker.suggestion.text())
+    mirrored.mirrored = True
+    runtime.dismiss()
+    canvas = QWidget()
+    canvas.resize(200, 150)
+    runtime.record_stroke([[10.0, 10.0, 1.0, 0.0], [50.0, 10.0, 1.0, 8.0]])  # recorded before the canvas was mirrored
+    try:
+        event_filter = CanvasEventFilter(lambda point: None, app.on_sample, on_unmapped=app.on_unmapped_press)
+    except (TypeError, AttributeError):  # a plugin that does not follow unmapped presses
+        event_filter = CanvasEventFilter(lambda point: None, app.on_sample)
+    canvas.installEventFilter(event_filter)
+    drag(canvas, [(40 + 10 * step, 100) for step in range(8)])  # Krita paints it; the plugin cannot place it
+    runtime.suggestion = suggestion("undo")
+    out["accept_undo"] = list(app.accept())
+    app.on_undo()  # Ctrl+Z: takes back the unrecorded stroke
+    out["log_after_first_undo"] = kinds_in_log(runtime)
+    app.on_undo()  # Ctrl+Z: takes back the recorded one
+    out.update(log=kinds_in_log(runtime), skipped=dict(runtime.skipped), filter_errors=event_filter.errors, app_error=app.error)
+    runtime.close()
+    return out
+
+
+def scenario_layer_changes(home):
+    """Active layer changes the painter did not make by switching: the active layer deleted, a new layer undone, a layer
+    below deleted. None is a layer.switch; a picked layer is."""
+    from nep_suggest import app as app_module
+
+    document = new_document("layer-changes", 200, 150)
+    app = app_module.get()
+    app.timer.stop()
+    app.runtime = runtime = new_runtime(document, os.path.join(home, "logs-layer-changes"))
+    workspace = runtime.workspace
+    out = {}
+
+    def removed(name):
+        workspace.find(document.nodeByName(name).uniqueId()).remove()
+        document.waitForDone()
+        runtime.look_at_brush()
+
+    runtime.suggestion = suggestion("layer.new", name="Shading")
+    runtime.accept()
+    runtime.look_at_brush()
+    mark = len(kinds_in_log(runtime))
+    removed("Shading")  # the painter deletes the active layer
+    out["deleted_active"] = kinds_in_log(runtime)[mark:]
+    out["state_layer"] = log_records(runtime)[-1].get("state", {}).get("layer")
+    runtime.suggestion = suggestion("layer.new", name="Second")
+    runtime.accept()
+    runtime.look_at_brush()
+    mark = len(kinds_in_log(runtime))
+    app.on_undo()  # Ctrl+Z of the new layer: Krita removes it
+    removed("Second")
+    out["undone_new_layer"] = kinds_in_log(runtime)[mark:]
+    mark = len(kinds_in_log(runtime))
+    removed("Background")  # below the active layer: Ink is active still, one place lower
+    out["deleted_below"] = kinds_in_log(runtime)[mark:]
+    extra = document.createNode("Extra", "paintlayer")
+    document.rootNode().addChildNode(extra, None)
+    document.waitForDone()
+    runtime.look_at_brush()
+    mark = len(kinds_in_log(runtime))
+    workspace.set_active(workspace.find(document.nodeByName("Ink").uniqueId()))  # the painter picks another layer
+    runtime.look_at_brush()
+    out["picked"] = [record["action"] for record in log_records(runtime)[mark + 1:] if "action" in record]
+    runtime.close()
+    return out
+
+
+def scenario_dropped(home):
+    """An answer whose one suggestion the server dropped (it failed the server's checks): the docker says so."""
+    document = new_document("dropped", 200, 150)
+    runtime = new_runtime(document, os.path.join(home, "logs-dropped"), enabled=True)
+    with_fake_client(runtime)
+    runtime.client.answers.append({"suggestions": [], "best_is_no_edit": True, "dropped": 1, "request_id": "r"})
+    runtime.refresh()
+    runtime.tick()
+    runtime.tick()
+    out = {"docker_text": docker_text(runtime)}
+    runtime.client.answers.append({"suggestions": [], "best_is_no_edit": True, "dropped": 0, "request_id": "r"})
+    runtime.refresh()
+    runtime.tick()
+    runtime.tick()
+    out["none_dropped"] = docker_text(runtime)
+    runtime.close()
+    return out
+
+
+PAINTER_SCENARIOS = {"refused_layers": scenario_refused_layers, "canvas": scenario_canvas, "unmapped": scenario_unmapped,
+                     "layer_changes": scenario_layer_changes, "dropped": scenario_dropped}
 REVIEW_SCENARIOS = {"merge_props": scenario_merge_props, "deep": scenario_deep, "huge": scenario_huge, "log_error": scenario_log_error,
                     "closed": scenario_closed, "layer_settle": scenario_layer_settle, "causes": scenario_causes, "hidden": scenario_hidden}
 SCENARIOS = {"load": scenario_load, "accept": scenario_accept, "record": scenario_record, "server": scenario_server,
              "gestures": scenario_gestures, "hostile": scenario_hostile, "documents": scenario_documents, "record_off": scenario_record_off,
              "listeners": scenario_listeners, "layers": scenario_layers, "colour": scenario_colour, "eraser": scenario_eraser,
-             "errors": scenario_errors, "long": scenario_long, **REVIEW_SCENARIOS}
+             "errors": scenario_errors, "long": scenario_long, **REVIEW_SCENARIOS, **PAINTER_SCENARIOS}
 
 
 def main(*_args):

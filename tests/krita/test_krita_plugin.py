@@ -257,7 +257,7 @@ def test_off_canvas_malformed_and_unknown_suggestions_are_refused_and_paint_noth
 @needs_krita
 def test_discrete_suggestions_add_and_switch_layers(krita_run):
     accept = krita_run["accept"]
-    assert accept["layer_new"] == [True, "Accepted: layer.new (name=Shading)"] and accept["active_after_layer_new"] == "Shading"
+    assert accept["layer_new"] == [True, "Accepted: new layer 'Shading'"] and accept["active_after_layer_new"] == "Shading"
     assert accept["layer_switch"][0] is True and accept["active_after_layer_switch"] == "Background"
 
 
@@ -400,10 +400,10 @@ def test_a_click_hides_the_ghost_only_while_the_button_is_down(krita_cases):
 def test_what_a_server_sends_is_kept_to_the_action_space_bounded_and_shown_as_plain_text(krita_cases):
     hostile = krita_cases["hostile"]
     assert hostile["plain_text"] == [True, True, True]  # the docker's labels: a server's tags are shown, never rendered
-    assert hostile["tag_text"].startswith("Next: layer.new (name=<img src=/tmp/nep-no-such.png><b>bold</b>)")
+    assert hostile["tag_text"].startswith("Next: new layer '<img src=/tmp/nep-no-such.png><b>bold</b>'")
     assert hostile["stroke_shown"] == {"keys": ["args", "kind"], "args": ["brush", "color", "opacity", "points", "size"],
                                        "label": "stroke (2 points)"}
-    assert hostile["stroke_accept"][0] is True and hostile["size_accept"] == [True, "Accepted: size (size=5.0)"]
+    assert hostile["stroke_accept"][0] is True and hostile["size_accept"] == [True, "Accepted: size 5 px"]
     # what fails the checks is refused as it arrives, never shown (until 2026-12-07: shown, and refused on Accept)
     nothing = ["No suggestion.", [False, "no suggestion to accept"]]
     assert hostile["long_name"] == [False, "Refused: layer.switch: args.name must be a string of at most 200 characters", *nothing]
@@ -436,7 +436,7 @@ def test_with_record_off_nothing_is_stored_and_turning_it_on_logs_a_state_first(
 def test_a_docker_deleted_with_its_window_stops_listening_and_no_listener_error_reaches_krita(krita_cases):
     listeners = krita_cases["listeners"]
     assert listeners["listening"] == 2 and listeners["listening_after_delete"] == 1
-    assert listeners["accept"] == [True, "Accepted: size (size=7.0)"] and listeners["app_error"] == ""
+    assert listeners["accept"] == [True, "Accepted: size 7 px"] and listeners["app_error"] == ""
     assert listeners["listeners_after_accept"] == 2  # the deleted docker dropped, the broken listener kept
     assert listeners["listener_errors"] == 1  # the broken listener's exception, counted
     assert re.search(r"\d+ plugin errors ignored", listeners["docker_status"])  # the docker shows the count, after the next tick
@@ -445,7 +445,7 @@ def test_a_docker_deleted_with_its_window_stops_listening_and_no_listener_error_
 @needs_krita
 def test_a_new_layer_suggested_inside_a_group_goes_into_the_group_above_the_active_layer(krita_cases):
     layers = krita_cases["layers"]
-    assert layers["accept"] == [True, "Accepted: layer.new (name=Fresh)"]
+    assert layers["accept"] == [True, "Accepted: new layer 'Fresh'"]
     assert layers["tree"] == [["Background", "Ink", "Group"], ["Inner", "Fresh"]]
 
 
@@ -487,7 +487,7 @@ def test_long_strokes_never_make_a_request_too_large_for_nep_serve(tmp_path):
         long = run_krita(tmp_path, "long", NEP_DRIVER_SERVER=running.url)["long"]
     assert long["event_bytes"] > 1024 * 1024
     assert long["status"] == "ok", long["message"]
-    assert long["dismiss"] == [True, "Dismissed: size (size=5.0)"]
+    assert long["dismiss"] == [True, "Dismissed: size 5 px"]
     assert long["feedback_sent"] == 1 and not long["outcome"].startswith("Feedback not sent"), long["outcome"]
     assert max(long["request_bytes"]) <= 512 * 1024
     assert long["logged_strokes"] == 63  # the local log keeps everything
@@ -682,14 +682,14 @@ def test_closing_the_last_document_passes_its_suggestion_over(krita_review):
 @needs_krita
 def test_an_accepted_new_layer_that_krita_activates_late_logs_no_layer_switch_and_is_painted_into(krita_review):
     settle = krita_review["layer_settle"]
-    assert settle["accept"] == [True, "Accepted: layer.new (name=Fresh)"]
+    assert settle["accept"] == [True, "Accepted: new layer 'Fresh'"]
     assert settle["stroke_accept"][0] is True, settle["stroke_accept"]
     accepted = ["state", "feedback:accepted", "layer.new", "feedback:accepted", "stroke"]
     assert settle["while_settling"] == accepted
     assert settle["painted"]["Ink"] == 0 and settle["painted"]["Fresh"] > 100, settle["painted"]  # not into the layer before
     assert settle["after"] == accepted + ["stroke"] and settle["active"] == "Fresh"
     # a layer Krita never makes active: after LAYER_SETTLE_SECONDS the layer it shows is logged as the switch it is
-    assert settle["second_accept"] == [True, "Accepted: layer.new (name=Never)"]
+    assert settle["second_accept"] == [True, "Accepted: new layer 'Never'"]
     assert settle["after_deadline"] == [{"kind": "layer.new", "args": {"name": "Never"}},
                                         {"kind": "layer.switch", "args": {"index": 2, "name": "Fresh"}}]
     # switching back within the settling time: the layer Krita shows is the active one again, not the one made before
@@ -762,3 +762,83 @@ def test_the_longest_stroke_nep_writes_fits_the_plugins_point_limit_with_room(tm
                                                                           "size": 4.0, "opacity": 1.0}))
     assert len(written.args["points"]) == longest == 29
     assert 2 * longest <= checks.MAX_POINTS <= 4 * longest  # room to spare, and far below a stroke that stalls Krita
+
+
+@pytest.fixture(scope="module")
+def krita_painter(tmp_path_factory):
+    """The driver's scenarios of what a painter's review in real Krita found (2026-12-08), in one run."""
+    return scenarios_in_krita(tmp_path_factory, "krita-painter", "refused_layers,canvas,unmapped,layer_changes,dropped")
+
+
+@needs_krita
+def test_a_stroke_on_a_layer_krita_paints_nothing_on_is_not_recorded_and_keeps_the_suggestion(krita_painter):
+    refused = krita_painter["refused_layers"]
+    types = {"locked": "paintlayer", "hidden": "paintlayer", "filterlayer": "filterlayer", "vectorlayer": "vectorlayer", "grouplayer": "grouplayer"}
+    for name, kind in types.items():
+        assert refused["after"][name] == {"type": kind, "logged": [], "kept": True, "ghost": True}, name
+    assert refused["skipped"] == {"the active layer is locked": 1, "the active layer is hidden": 1, "the active layer is not a paint layer": 3}
+    assert refused["log"][-2:] == ["stroke", "feedback:ignored"] and refused["log"].count("stroke") == 1  # on a paint layer: recorded
+    assert refused["kept_after_paint"] is False
+
+
+@needs_krita
+def test_a_canvas_resized_is_logged_as_a_state_and_a_suggestion_off_it_is_withdrawn(krita_painter):
+    canvas = krita_painter["canvas"]
+    assert canvas["shown"] and canvas["canvas_after_crop"] == [150, 100]
+    assert canvas["after_crop"] is False and canvas["ghost_after_crop"] is False  # (20, 30) to (180, 30): off the cropped canvas
+    assert canvas["outcome_after_crop"] == "Refused: stroke: a point lies off the 150x100 canvas"
+    assert canvas["refused"] == ["stroke: a point lies off the 150x100 canvas"]
+    assert canvas["after_enlarge"] is True and canvas["ghost_after_enlarge"] is True  # still fits: stays
+    assert canvas["log"] == ["state", "state", "feedback:refused", "state", "stroke", "feedback:ignored"]
+    assert [state["canvas"] for state in canvas["states"]] == [{"width": 200, "height": 150}, {"width": 150, "height": 100},
+                                                                {"width": 300, "height": 200}]
+    report = CollectReport()  # the collector takes the new canvas: the stroke beyond the first one's is kept whole
+    (collected,) = build_domain().collectors["krita"].collect(str(Path(canvas["log_path"]).parent), report)
+    assert [event.action.kind for event in collected.events if event.action is not None] == ["stroke"]
+    assert not report.counts.get("strokes partly off the canvas (kept)") and not report.counts.get("strokes off the canvas (dropped)")
+
+
+@needs_krita
+def test_on_a_canvas_krita_5_1_cannot_map_a_stroke_is_not_offered_and_an_unrecorded_strokes_undo_is_not_logged(krita_painter):
+    unmapped = krita_painter["unmapped"]
+    why = "Krita 5.1 does not tell where a rotated or mirrored canvas shows the document"
+    assert unmapped["reasons"] == [why, ""]
+    assert unmapped["accept_enabled"] is False and unmapped["docker_text"].endswith(f"Not shown and not accepted here: {why}.")
+    assert unmapped["accept"] == [False, f"Not accepted: {why}"] and unmapped["kept"] is True  # never painted unseen; kept
+    assert unmapped["accept_enabled_unmirrored"] is True and "Not shown" not in unmapped["docker_text_unmirrored"]
+    assert unmapped["skipped"] == {why: 1}
+    assert unmapped["accept_undo"] == [False, "Refused: undo: Krita's last step is a stroke that was not recorded; undo it yourself (Ctrl+Z)"]
+    # the first Ctrl+Z takes back the stroke never recorded: not logged (it read as if the recorded stroke was undone)
+    assert unmapped["log_after_first_undo"] == ["state", "feedback:dismissed", "stroke", "feedback:refused"]
+    assert unmapped["log"] == ["state", "feedback:dismissed", "stroke", "feedback:refused", "undo"]
+    assert unmapped["filter_errors"] == 0 and unmapped["app_error"] == ""
+
+
+@needs_krita
+def test_an_active_layer_removed_or_moved_is_logged_as_a_state_not_a_layer_switch(krita_painter):
+    changes = krita_painter["layer_changes"]
+    assert changes["deleted_active"] == ["state"] and changes["state_layer"] == "Ink"
+    assert changes["undone_new_layer"] == ["undo", "state"]
+    assert changes["deleted_below"] == ["state"]
+    assert changes["picked"] == [{"kind": "layer.switch", "args": {"index": 0, "name": "Ink"}}]  # a switch the painter made
+
+
+@needs_krita
+def test_the_docker_says_when_the_server_dropped_a_suggestion(krita_painter):
+    dropped = krita_painter["dropped"]
+    assert dropped["docker_text"] == "No suggestion (1 dropped by the server: it failed the server's checks)."
+    assert dropped["none_dropped"] == "No suggestion."
+
+
+def test_discrete_suggestions_have_readable_labels(tmp_path, monkeypatch):
+    pure_plugin_modules(tmp_path, monkeypatch)
+    from nep_suggest import checks
+
+    labels = {("layer.new", (("name", "Shading"),)): "new layer 'Shading'", ("layer.new", ()): "new layer",
+              ("layer.switch", (("index", 2), ("name", "ink"))): "switch to layer 2 'ink'", ("layer.switch", (("index", 0),)): "switch to layer 0",
+              ("undo", ()): "undo", ("eraser", (("on", True),)): "eraser on", ("eraser", (("on", False),)): "eraser off",
+              ("brush", (("brush", "b) Basic-5 Size"),)): "brush b) Basic-5 Size", ("color", (("color", "#12ab34"),)): "colour #12ab34",
+              ("size", (("size", 12.0),)): "size 12 px", ("size", (("size", 2.5),)): "size 2.5 px", ("opacity", (("opacity", 0.8),)): "opacity 80%"}
+    for (kind, args), expected in labels.items():
+        assert checks.label({"kind": kind, "args": dict(args)}) == expected
+    assert checks.label({"kind": "stroke", "args": {"points": [[1, 2, 1.0, 0], [3, 4, 1.0, 8]]}}, erasing=True) == "erase along a stroke (2 points)"

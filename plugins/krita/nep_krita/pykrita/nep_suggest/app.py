@@ -10,7 +10,8 @@ callbacks, counted); painting is never interrupted, and no exception reaches Kri
 Only strokes made with a freehand painting tool are recorded (``PAINTING_TOOLS``; the active tool
 is the checked button of the toolbox, whose object name is the tool's id); when no toolbox button
 can be found, every stroke is. Canvas gestures (a drag with Space, Shift, Ctrl... held) never reach
-the runtime (``canvas_events``). Krita's Undo action (Ctrl+Z) is logged as an ``undo`` action. The
+the runtime (``canvas_events``). Krita's Undo action (Ctrl+Z) is logged as an ``undo`` action, unless it
+takes back a stroke that was not recorded (``Runtime.on_undo``). The
 ghost is drawn only over the canvas of the session's view, in the active window.
 """
 
@@ -90,7 +91,7 @@ class PluginApp(QObject):
             key = id(widget)
             if key not in self.filters:
                 event_filter = CanvasEventFilter(view_mapping(self.current_view, widget), self.on_sample, self.on_canvas_focus,
-                                                 parent=widget)
+                                                 parent=widget, on_unmapped=self.on_unmapped_press)
                 self.runtime.ghost.attach(widget, document_mapping(functools.partial(self.view_shown_in, widget), widget))
                 widget.destroyed.connect(lambda *_args, key=key: self.filters.pop(key, None))
                 self.filters[key] = event_filter
@@ -125,18 +126,26 @@ class PluginApp(QObject):
             return None
         return self.current_view() if self.active_canvas is None or widget is self.active_canvas else None
 
+    def painting_tool_active(self):
+        """Whether the active tool is a freehand painting tool (``PAINTING_TOOLS``; True when no toolbox is found)."""
+        window = self.krita.activeWindow()
+        tool = active_tool(window.qwindow()) if window is not None else None
+        return tool is None or tool in PAINTING_TOOLS
+
     def on_sample(self, phase, x, y, pressure, ms):
         if phase == "press":
-            window = self.krita.activeWindow()
-            tool = active_tool(window.qwindow()) if window is not None else None
-            self.recording_stroke = tool is None or tool in PAINTING_TOOLS
+            self.recording_stroke = self.painting_tool_active()
         if self.recording_stroke:
             self.runtime.on_sample(phase, x, y, pressure, ms)
 
+    def on_unmapped_press(self):
+        """A press the canvas filter could not map (Krita 5.1's rotated or mirrored canvas): a stroke Krita paints unrecorded."""
+        if self.painting_tool_active():
+            self.runtime.unmapped_press()
+
     def on_undo(self, *_args):
         try:
-            if self.runtime.workspace is not None:
-                self.runtime.record_user_action({"kind": "undo"})
+            self.runtime.on_undo()
         except Exception:
             self._caught()
 

@@ -9,7 +9,8 @@ and only with no key held: with Space (pan), Shift (brush size), Ctrl (colour pi
 held, Krita's canvas input turns a drag into a gesture that paints nothing, so the filter hands on
 nothing of it (Space is no modifier: the filter follows its key events). When the canvas gets the
 keyboard focus the filter calls ``on_focus()``: Krita's canvas switcher has just put its own filters
-ahead of this one. An exception in the filter is counted (``errors``), never raised to Krita.
+ahead of this one. A press it cannot map to the document calls ``on_unmapped()``: Krita paints a stroke
+that is not recorded. An exception in the filter is counted (``errors``), never raised to Krita.
 
 Mapping (``view_mapping``, and its inverse ``document_mapping`` for the ghost):
 
@@ -41,11 +42,12 @@ def now_ms():
 class CanvasEventFilter(QObject):
     """Install with ``widget.installEventFilter(filter)``."""
 
-    def __init__(self, to_document, on_sample, on_focus=None, parent=None):
+    def __init__(self, to_document, on_sample, on_focus=None, parent=None, on_unmapped=None):
         super().__init__(parent)
         self.to_document = to_document
         self.on_sample = on_sample
         self.on_focus = on_focus
+        self.on_unmapped = on_unmapped
         self.tablet_down = False
         self.mouse_down = False
         self.space_down = False
@@ -105,6 +107,8 @@ class CanvasEventFilter(QObject):
         if point is None:
             if phase == "press":
                 self.tablet_down = self.mouse_down = False
+                if self.on_unmapped is not None:
+                    self.on_unmapped()
             return
         self.on_sample(phase, point[0], point[1], float(pressure), now_ms())
 
@@ -125,7 +129,7 @@ def widget_to_document_transform(view, canvas_widget):
         widget_to_flake, invertible = view.flakeToCanvasTransform().inverted()
         return widget_to_flake * view.flakeToImageTransform() if invertible else None
     canvas = view.canvas()
-    if canvas is None or canvas.rotation() % 360 or canvas.mirror():
+    if canvas is None or unmapped_reason(view):
         return None
     scale = canvas.zoomLevel() * 72.0 / max(1e-6, float(document.resolution()))
     if scale <= 0:
@@ -134,6 +138,18 @@ def widget_to_document_transform(view, canvas_widget):
     dx = area.horizontalScrollBar().value() if area is not None else 0
     dy = area.verticalScrollBar().value() if area is not None else 0
     return QTransform(1.0 / scale, 0.0, 0.0, 1.0 / scale, dx / scale, dy / scale)  # document = (widget + scroll) / scale
+
+
+UNMAPPED = "Krita 5.1 does not tell where a rotated or mirrored canvas shows the document"
+
+
+def unmapped_reason(view):
+    """Why no stroke on ``view``'s canvas can be recorded or previewed (``UNMAPPED``: Krita 5.1 with the canvas rotated
+    or mirrored), or ""."""
+    if view is None or view.document() is None or hasattr(view, "flakeToCanvasTransform"):
+        return ""
+    canvas = view.canvas()
+    return UNMAPPED if canvas is not None and (canvas.rotation() % 360 or canvas.mirror()) else ""
 
 
 def view_mapping(current_view, canvas_widget):

@@ -202,15 +202,29 @@ def _layer_name_problem(args):
 
 
 def label(action, erasing=False):
-    """A short readable description of an action (at most ``MAX_LABEL`` characters); ``erasing``: the eraser is on,
-    so a stroke erases."""
+    """A short readable description of an action (at most ``MAX_LABEL`` characters): "stroke (9 points)", "new layer
+    'Shading'", "switch to layer 2 'ink'", "undo", "eraser on", "brush b) Basic-5", "colour #ff0000", "size 12 px",
+    "opacity 80%"; ``erasing``: the eraser is on, so a stroke erases."""
     kind, args = action.get("kind", "?"), action.get("args") or {}
+    name = f" {args['name']!r}" if isinstance(args.get("name"), str) and args["name"] else ""
     if kind == strokes.STROKE_KIND:
         points = args.get("points")
         text = f"stroke ({len(points)} points)" if isinstance(points, list) else "stroke"
         text = f"erase along a {text}" if erasing else text
+    elif kind == "layer.new":
+        text = f"new layer{name}"
     elif kind == "layer.switch":
-        text = f"switch to layer {args.get('name') or args.get('index')}"
+        text = f"switch to layer {args.get('index')}{name}"
+    elif kind == "eraser" and isinstance(args.get("on"), bool):
+        text = f"eraser {'on' if args['on'] else 'off'}"
+    elif kind == "brush" and "brush" in args:
+        text = f"brush {args['brush']}"
+    elif kind == "color" and "color" in args:
+        text = f"colour {args['color']}"
+    elif kind == "size" and _number(args.get("size")):
+        text = f"size {args['size']:g} px"
+    elif kind == "opacity" and _number(args.get("opacity")):
+        text = f"opacity {args['opacity'] * 100:.0f}%"
     else:
         shown = ", ".join(f"{key}={value}" for key, value in sorted(args.items()))
         text = f"{kind} ({shown})" if shown else str(kind)

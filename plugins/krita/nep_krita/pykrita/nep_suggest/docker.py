@@ -70,8 +70,13 @@ class NepDocker(DockWidget):
     def refresh(self):
         runtime = self.app.runtime
         shown = runtime.suggestion
-        self.suggestion.setText(f"Next: {suggestion_label(shown)}  ({shown['confidence']:.0%})" if shown else f"No suggestion{hidden_text(runtime)}.")
-        self.accept_button.setEnabled(shown is not None)
+        unplaced = runtime.placement_problem()
+        if shown is None:
+            self.suggestion.setText(f"No suggestion{hidden_text(runtime)}.")
+        else:
+            self.suggestion.setText(f"Next: {suggestion_label(shown)}  ({shown['confidence']:.0%})"
+                                    + (f"\nNot shown and not accepted here: {unplaced}." if unplaced else ""))
+        self.accept_button.setEnabled(shown is not None and not unplaced)
         self.dismiss_button.setEnabled(shown is not None)
         self.outcome.setText(runtime.outcome)
         status = STATUS_TEXT.get(runtime.status, runtime.status)
@@ -90,10 +95,13 @@ class NepDocker(DockWidget):
 
 
 def hidden_text(runtime):
-    """`` (1 hidden by "Minimum confidence")``: how many suggestions of the last answer each setting hid, or ""."""
+    """`` (1 hidden by "Minimum confidence")``: how many suggestions of the last answer each setting hid, and how many the
+    server dropped (they failed its checks: ``dropped`` in docs/serving.md), or ""."""
     parts = [f"{runtime.hidden_by[key]} hidden by \"{name}\"" for key, name in (("confidence", "Minimum confidence"),
                                                                                 ("probability", "Hide strokes less likely than"))
              if runtime.hidden_by.get(key)]
+    if runtime.dropped:
+        parts.append(f"{runtime.dropped} dropped by the server: it failed the server's checks")
     return f" ({'; '.join(parts)})" if parts else ""
 
 

@@ -117,6 +117,15 @@ def views_showing(document):
     return sum(1 for view in Krita.instance().views() if view.document() is not None and view.document().rootNode().uniqueId() == key)
 
 
+def why_no_paint(node):
+    """Why Krita's brush paints nothing on ``node``, the active layer: none, not a paint layer (a vector, filter or group
+    layer, a mask), hidden or locked, or in a hidden or locked group; None if it paints there. Accept refuses a stroke
+    there, and the recorder records none."""
+    if node is None or node.type() != "paintlayer":
+        return "the active layer is not a paint layer"
+    return why_not_paintable(node)
+
+
 def why_not_paintable(node):
     """Why Krita's brush would not paint into ``node`` (hidden or locked, or in a hidden or locked group); None if it would."""
     kind = "layer"

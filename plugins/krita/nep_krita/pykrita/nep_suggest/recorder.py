@@ -12,7 +12,9 @@ the runtime passes the brush state it reads from Krita's view. The payloads are 
   points (a click), or wholly off the canvas, is skipped with a reason.
 - ``BrushWatcher`` compares successive looks at the brush state and layer stack and returns the
   ``brush``, ``size``, ``opacity``, ``color``, ``eraser``, ``layer.new`` and ``layer.switch``
-  actions that explain the difference.
+  actions that explain the difference. An active layer that changed because the layer before was
+  removed (deleted, or a new layer undone), or that moved in the stack, is no switch: the watcher
+  says ``restacked``, and the runtime logs a ``state`` event.
 """
 
 import math
@@ -26,6 +28,8 @@ PRESSURE_STEP = 1.0 / 14
 """A point where the pressure has moved this much (half a level of the action space) is always kept."""
 MAX_POINTS = 4096
 """Samples kept per stroke; a longer stroke is thinned by taking every other sample."""
+DAB = "a stroke needs two distinct points (a single dab is not recorded)"
+"""Why a click is not recorded (Krita paints a dab for it all the same)."""
 
 
 def _finite(*values):
@@ -92,7 +96,7 @@ def stroke_action(points, brush, canvas, epsilon=SIMPLIFY_PX):
         if (point[0], point[1]) != (distinct[-1][0], distinct[-1][1]):
             distinct.append(point)
     if len(distinct) < 2:
-        return None, "a stroke needs two distinct points (a single dab is not recorded)"
+        return None, DAB
     kept = simplify_with_pressure(distinct, epsilon)
     args = {
         "points": [[round(x, 2), round(y, 2), round(p, 3), round(t, 1)] for x, y, p, t in kept],
@@ -122,8 +126,9 @@ def simplify_with_pressure(points, epsilon=SIMPLIFY_PX):
 class BrushWatcher:
     """Brush, colour and layer changes between two looks, as actions.
 
-    A look is ``{"brush", "color", "size", "opacity", "eraser", "layers", "layer"}``: ``layers`` the
-    names of the layer stack from the bottom, ``layer`` the index of the active one. A brush value or
+    A look is ``{"brush", "color", "size", "opacity", "eraser", "layers", "layer", "layer_ids"}``: ``layers``
+    the names of the layer stack from the bottom, ``layer`` the index of the active one, ``layer_ids`` the
+    layers' unique ids (the names stand in where a look has none). A brush value or
     layer of None is unknown, not a change: the last known one stands (a view Krita closed has no
     brush; just after a merge Krita may not say yet which layer is active).
     """
@@ -132,9 +137,11 @@ class BrushWatcher:
 
     def __init__(self):
         self.last = None
+        self.restacked = False  # the active layer changed, or moved, in a way no action says (set by look)
 
     def reset(self, look=None):
         self.last = self._known(look) if look is not None else None
+        self.restacked = False
 
     def look(self, look):
         if self.last is None:
@@ -155,11 +162,18 @@ class BrushWatcher:
             else:
                 actions.append({"kind": key, "args": {key: value}})
         layers, old_layers = look.get("layers") or [], before.get("layers") or []
-        index = look.get("layer")
+        ids, old_ids = look.get("layer_ids") or layers, before.get("layer_ids") or old_layers
+        index, old_index = look.get("layer"), before.get("layer")
+        active, old_active = _name(ids, index), _name(old_ids, old_index)
         if len(layers) > len(old_layers) and index is not None and layers[index] not in old_layers:
             actions.append({"kind": "layer.new", "args": {"name": layers[index]}})
-        elif index is not None and index < MAX_LAYERS and (index, layers[index]) != (before.get("layer"), _name(old_layers, before.get("layer"))):
-            actions.append({"kind": "layer.switch", "args": {"index": index, "name": layers[index]}})
+        elif index is None or (active, index) == (old_active, old_index):
+            pass
+        elif old_active is None or (active != old_active and old_active in ids):  # the painter picked another layer
+            if index < MAX_LAYERS:
+                actions.append({"kind": "layer.switch", "args": {"index": index, "name": layers[index]}})
+        else:  # the layer before was removed (deleted, a new layer undone), or the active one moved: not a switch
+            self.restacked = True
         return actions
 
     def _known(self, look):

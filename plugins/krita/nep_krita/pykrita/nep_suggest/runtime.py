@@ -24,7 +24,7 @@ from . import checks, painter
 from .client import BUSY, SLOW, ServerClient, check_suggestions
 from .feedback import FeedbackMixin
 from .ghost import Ghost
-from .recorder import BrushWatcher, StrokeBuilder, stroke_action
+from .recorder import DAB, BrushWatcher, StrokeBuilder, stroke_action
 from .sessionlog import SessionLog, new_session_id, utc_now
 from .strokes import Stroke
 
@@ -48,6 +48,10 @@ REQUEST_TIMEOUT = 2.0
 RETRY_SECONDS = 5.0
 PAUSED_SESSIONS = 16
 """Sessions of documents that are not active now, kept to go on with (the oldest are let go)."""
+UNDO_STEP_KINDS = ("stroke", "layer.new")
+"""Recorded actions that are a step in Krita's undo history (``nep_krita/action_space.py``'s)."""
+MAX_UNDO_STEPS = 1000
+"""Undo steps followed while one of them is a stroke that was not recorded (``Runtime.undo_steps``)."""
 
 
 class Runtime(FeedbackMixin):
@@ -80,6 +84,10 @@ class Runtime(FeedbackMixin):
         self.suggestion = None
         self.hidden = 0  # suggestions in the last answer below the painter's minimum confidence or probability
         self.hidden_by = {"confidence": 0, "probability": 0}  # of them, those each setting hid
+        self.dropped = 0  # suggestions the server dropped from its last answer (they failed its checks)
+        self.not_placeable = ""  # why the stroke shown cannot be previewed or accepted on this view (as the docker last heard)
+        self.undo_steps = []  # Krita's undo steps since a stroke that was not recorded: True for a recorded one
+        self._canvas = None  # (width, height) of the canvas the newest state event gave
         self.accepting = False  # Accept runs Krita actions (undo) whose signals must not be logged as the painter's
         self.listener_errors = 0  # exceptions of listeners (the dockers' refresh), caught: never raised to Krita
         self._needs_state = True  # the log file has no state event yet, or events went unwritten (Record off)
@@ -96,7 +104,8 @@ class Runtime(FeedbackMixin):
         self.workspace, self._document_key = workspace, document_key
         resumed = self._paused.pop(document_key, None) if document_key is not None else None
         if resumed is not None:
-            self.session_id, self.started, self.events, self.generation, self.sent_upto, self.private_upto = resumed
+            (self.session_id, self.started, self.events, self.generation, self.sent_upto, self.private_upto,
+             self.undo_steps) = resumed
             self.generation += 1  # an answer asked for before the switch is stale
         else:
             self.session_id = new_session_id("krita")
@@ -104,6 +113,7 @@ class Runtime(FeedbackMixin):
             self.events = []
             self.generation = 0
             self.sent_upto = self.private_upto = 0
+            self.undo_steps = []
         self.asked_generation = None
         self.asked_at = -RETRY_SECONDS
         self.suggestion = None
@@ -131,7 +141,7 @@ class Runtime(FeedbackMixin):
         self.ghost.clear()
         if self.workspace is not None and self._document_key is not None:
             self._paused[self._document_key] = (self.session_id, self.started, self.events, self.generation, self.sent_upto,
-                                                self.private_upto)
+                                                self.private_upto, self.undo_steps)
             while len(self._paused) > PAUSED_SESSIONS:
                 self._paused.pop(next(iter(self._paused)))
 
@@ -184,6 +194,8 @@ class Runtime(FeedbackMixin):
         return self._log_failure[1]
 
     def _add(self, event):
+        if "state" in event:
+            self._canvas = self.workspace.canvas()
         self.events.append(event)
         self.generation += 1
         self.write(event)
@@ -225,23 +237,83 @@ class Runtime(FeedbackMixin):
                 self.record_stroke(points)
 
     def record_stroke(self, points):
+        """Record a finished stroke, unless Krita painted nothing (``painter.why_no_paint``: a locked, hidden or non-paint
+        layer), or it is a dab or off the canvas (``stroke_action``): then it is counted, and the suggestion stays."""
         self.look_at_brush()
-        action, why = stroke_action(points, self.workspace.look(), self.workspace.canvas())
+        why = painter.why_no_paint(self.workspace.active_node())
+        action, why = (None, why) if why else stroke_action(points, self.workspace.look(), self.workspace.canvas())
         if action is None:
-            self.skipped[why] = self.skipped.get(why, 0) + 1
+            self.skip_stroke(why, painted=why == DAB)
             self._show_ghost()
-            self.notify()
             return
         self.record_user_action(action)
 
+    def skip_stroke(self, why, painted):
+        """A stroke not recorded, counted by ``why``; ``painted``: Krita painted it all the same, so it is an undo step
+        of Krita's that the log has not (an ``undo`` that takes it back is not logged)."""
+        self.skipped[why] = self.skipped.get(why, 0) + 1
+        if painted:
+            self._undo_step(False)
+        self.notify()
+
+    def unmapped_press(self):
+        """A press of a painting tool where the view cannot be mapped (``canvas_events.unmapped_reason``): Krita paints a
+        stroke that is not recorded, unless the active layer takes no paint."""
+        why = self.workspace.unmapped_reason() if self.workspace is not None else ""
+        if why and not painter.why_no_paint(self.workspace.active_node()):
+            self.skip_stroke(why, painted=True)
+
     def look_at_brush(self):
+        """Log the brush and layer changes since the last look, and a ``state`` event where only one can say what changed
+        (the canvas resized, the active layer removed or moved)."""
         for action in self.watcher.look(self.workspace.look()):
             self.record_user_action(action)
+        if self.watcher.restacked or self.workspace.canvas() != self._canvas:
+            self.watcher.restacked = False
+            self.record_state()
+
+    def record_state(self):
+        """A ``state`` event of the document now; the suggestion shown is checked again (a canvas made smaller may leave
+        a stroke off it: refused, as one that arrives so)."""
+        self._add({"t": self.now(), "state": self.workspace.state()})
+        shown = self.suggestion
+        _stroke, why = checks.check_action(shown["action"], self.workspace.canvas()) if shown is not None else (None, "")
+        if why:
+            self._refuse(shown, why)
+        else:
+            self._show_ghost()
+            self.notify()
+
+    def on_undo(self):
+        """Krita's Undo (Ctrl+Z): an ``undo``, unless it takes back a stroke that was not recorded (``undo_steps``)."""
+        if self.workspace is None or self.accepting:
+            return
+        if self._undone_step() is False:
+            return
+        self.record_user_action({"kind": "undo"})
+
+    def _undo_step(self, recorded, count=1):
+        """Krita made ``count`` undo steps, ``recorded`` in the log or not. The steps are followed from the first stroke
+        not recorded on, for as long as one is still there to undo (else the list is empty)."""
+        if recorded and not self.undo_steps:
+            return
+        self.undo_steps = (self.undo_steps + [recorded] * count)[-MAX_UNDO_STEPS:]
+        if all(self.undo_steps):
+            self.undo_steps = []
+
+    def _undone_step(self):
+        """The undo step an undo takes back: True (recorded), False (not recorded), None (not followed)."""
+        step = self.undo_steps.pop() if self.undo_steps else None
+        if all(self.undo_steps):
+            self.undo_steps = []
+        return step
 
     def record_user_action(self, action):
         """Log what the painter did, first; then a suggestion they passed over gets ``ignored`` feedback."""
         if self.accepting:
             return
+        if action["kind"] in UNDO_STEP_KINDS:
+            self._undo_step(True)
         t = self.now()
         shown = self.suggestion
         index = self._add({"t": t, "action": action})
@@ -270,6 +342,9 @@ class Runtime(FeedbackMixin):
         self.look_at_brush()
         self._configure()
         changed = self._collect()
+        problem = self.placement_problem()
+        if problem != self.not_placeable:  # the painter mirrored the canvas, or turned it back: the docker says so
+            self.not_placeable, changed = problem, True
         if self.settings.enabled:
             self._ask()
         elif self.status != "off":
@@ -319,6 +394,7 @@ class Runtime(FeedbackMixin):
                 self._set_suggestion(None)
                 continue
             self.status, self.message = "ok", ""
+            dropped = result.body.get("dropped")
             if result.body.get("best_is_no_edit") is True:
                 suggestions = []
             sure = [item for item in suggestions if item["confidence"] >= self.settings.min_confidence]
@@ -336,7 +412,8 @@ class Runtime(FeedbackMixin):
                 action = checks.known_part(best["action"])
                 best = dict(best, action=action, label=checks.label(action, erasing=self.erasing()), shown_at=self.now(),
                             request_id=request_id)
-            self._set_suggestion(best, hidden={"confidence": len(suggestions) - len(sure), "probability": len(sure) - len(confident)})
+            self._set_suggestion(best, hidden={"confidence": len(suggestions) - len(sure), "probability": len(sure) - len(confident)},
+                                 dropped=dropped if isinstance(dropped, int) and not isinstance(dropped, bool) and dropped > 0 else 0)
         return changed
 
     def _failure(self, result):
@@ -362,10 +439,11 @@ class Runtime(FeedbackMixin):
         self.refused_on_arrival += 1
         self.outcome = f"Refused: {reason.splitlines()[0][:checks.MAX_LABEL]}"
 
-    def _set_suggestion(self, suggestion, hidden=None):
+    def _set_suggestion(self, suggestion, hidden=None, dropped=0):
         """Show ``suggestion`` (None: none); ``hidden``: how many the *Minimum confidence* (``confidence``) and *Hide
-        strokes less likely than* (``probability``) settings hid."""
+        strokes less likely than* (``probability``) settings hid; ``dropped``: how many the server dropped."""
         self.suggestion = suggestion
+        self.dropped = dropped
         self.hidden_by = dict(hidden or {"confidence": 0, "probability": 0})
         self.hidden = sum(self.hidden_by.values())
         self._show_ghost()
@@ -377,6 +455,14 @@ class Runtime(FeedbackMixin):
             self.ghost.clear()
         else:
             self.ghost.show(self._as_painted(stroke), erasing=self.erasing())
+
+    def placement_problem(self):
+        """Why the stroke shown can be neither previewed nor accepted on the painter's view now (Krita 5.1's rotated or
+        mirrored canvas: ``canvas_events.unmapped_reason``), or "" (also when no stroke shows)."""
+        shown = self.suggestion
+        if shown is None or shown["action"].get("kind") != "stroke" or self.workspace is None:
+            return ""
+        return self.workspace.unmapped_reason()
 
     def erasing(self):
         """Whether Krita's eraser mode is on: a stroke then erases."""
@@ -396,9 +482,14 @@ class Runtime(FeedbackMixin):
 
     def accept(self):
         """Run the suggestion shown: ``(True, message)``, or ``(False, why)`` when refused."""
+        if self.workspace is not None and self.workspace.canvas() != self._canvas:
+            self.look_at_brush()  # a canvas resized since the last tick: logged, and the suggestion checked against it
         suggestion = self.suggestion
         if suggestion is None or self.workspace is None:
             return False, "no suggestion to accept"
+        why = self.placement_problem()
+        if why:  # never painted unseen; the suggestion stays for when the view can show it
+            return False, f"Not accepted: {why}"
         return self.accept_action(suggestion)
 
     def accept_action(self, suggestion):
@@ -417,24 +508,29 @@ class Runtime(FeedbackMixin):
         self.ghost.clear()
         if stroke is not None:
             node = self.workspace.active_node()
-            if node is None or node.type() != "paintlayer":
-                return self._refuse(suggestion, "stroke: the active layer is not a paint layer")
-            why = painter.why_not_paintable(node)
+            why = painter.why_no_paint(node)
             if why:
                 return self._refuse(suggestion, f"stroke: {why}")
             stroke = self._as_painted(stroke)
             ok, how, layer = painter.paint_stroke(self.workspace.document, node, stroke, canvas, erasing=self.erasing())
             if not ok:
                 return self._refuse(suggestion, how)
+            self._undo_step(True, count=2 if how == "merge" else 1)  # merging down: Add Layer, Merge Down
             self.workspace.set_active(layer)
             self.workspace.document.refreshProjection()
             done = checks.known_part(dict(action, args=dict(action["args"], color=stroke.color, size=stroke.size, opacity=stroke.opacity,
                                                             brush=stroke.brush)))
             self.watcher.reset(self.workspace.look())  # the change is logged as the accepted action, not again as a user change
         else:
+            if action["kind"] == "undo" and self.undo_steps and not self.undo_steps[-1]:
+                return self._refuse(suggestion, "undo: Krita's last step is a stroke that was not recorded; undo it yourself (Ctrl+Z)")
             ok, why = self.workspace.apply(action)
             if not ok:
                 return self._refuse(suggestion, why)
+            if action["kind"] == "undo":
+                self._undone_step()
+            elif action["kind"] in UNDO_STEP_KINDS:
+                self._undo_step(True)
             done = checks.known_part(action)
             # the change is logged as the accepted action, not again as a user change; a layer Krita shows as active
             # only a moment later is the active one already (Workspace.active_node)

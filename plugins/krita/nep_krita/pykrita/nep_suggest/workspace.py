@@ -8,6 +8,7 @@ space counts them; the temporary layer of an Accept that merges a layer down is 
 
 import time
 
+from .canvas_events import unmapped_reason
 from .qt import QColor
 
 LAYER_SETTLE_SECONDS = 2.0
@@ -34,6 +35,10 @@ class Workspace:
 
     def canvas(self):
         return self.document.width(), self.document.height()
+
+    def unmapped_reason(self):
+        """Why strokes on the view's canvas can be neither recorded nor previewed now (``canvas_events.unmapped_reason``), or ""."""
+        return unmapped_reason(self.view)
 
     def layers(self):
         """The top-level layers from the bottom, the plugin's own left out."""
@@ -83,7 +88,7 @@ class Workspace:
         return None
 
     def look(self, active=None):
-        """``{"brush", "color", "size", "opacity", "eraser", "layers", "layer"}`` as they are now; with ``active``, as
+        """``{"brush", "color", "size", "opacity", "eraser", "layers", "layer", "layer_ids"}`` as they are now; with ``active``, as
         they are once that layer is the active one."""
         layers = self.layers()
         names = [node.name() for node in layers]
@@ -98,7 +103,7 @@ class Workspace:
                         size=float(self.view.brushSize()), opacity=float(self.view.paintingOpacity()))
             eraser = _krita_action("erase_action")
             look["eraser"] = bool(eraser.isChecked()) if eraser is not None else None
-        look.update(layers=names, layer=index)
+        look.update(layers=names, layer=index, layer_ids=[node.uniqueId().toString() for node in layers])
         return look
 
     def state(self):
