@@ -1,13 +1,11 @@
 """The `nep` console script itself."""
 
-import errno
-import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
+from signal_helpers import signal_while_reading, waiting_log
 
 
 def test_ctrl_c_while_the_command_line_imports_ends_quietly():
@@ -40,12 +38,9 @@ def test_ctrl_c_during_a_command_says_interrupted_and_leaves_nothing_half_writte
     """Typer 0.26 and later end a Ctrl-C as a silent exit 130 before `nep` sees it: the terminal stayed blank.
 
     Each command is stopped while it reads its data (for `nep train`, before training starts and with it the
-    handler that finishes a step): the session log it reads is a named pipe, which the command is reading
-    once this test's end of it opens."""
+    handler that finishes a step; signal_helpers)."""
     logs = tmp_path / "logs"
-    logs.mkdir()
-    pipe = logs / "waiting.jsonl"
-    os.mkfifo(pipe)
+    pipe = waiting_log(logs)
     out = tmp_path / "out"
     args = {
         "collect": ["collect", "--domain", "tags", "--source", f"logs:{logs}", "--out", str(out)],
@@ -53,24 +48,7 @@ def test_ctrl_c_during_a_command_says_interrupted_and_leaves_nothing_half_writte
         "predict": ["predict", "--domain", "tags", "--model", "ngram", "--session", str(pipe)],
         "train": ["train", "--domain", "tags", "--data", str(logs), "--preset", "tiny", "--max-steps", "2", "--out", str(out)],
     }[command]
-    process = subprocess.Popen([sys.executable, "-m", "nep_core.cli.main", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    writer = None
-    deadline = time.monotonic() + 120
-    while writer is None and process.poll() is None and time.monotonic() < deadline:
-        try:
-            writer = os.open(pipe, os.O_WRONLY | os.O_NONBLOCK)  # succeeds once the command opened the log to read it
-        except OSError as error:
-            assert error.errno == errno.ENXIO, error
-            time.sleep(0.05)
-    try:
-        assert writer is not None, f"`nep {command}` never read its data: {process.communicate(timeout=60)}"
-        process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=120)
-    finally:
-        if writer is not None:
-            os.close(writer)
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 130, stderr
+    returncode, stderr = signal_while_reading(args, pipe, signal.SIGINT)
+    assert returncode == 130, stderr
     assert stderr.strip() == "interrupted", stderr
     assert not out.exists()  # nor a folder made for the output

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import errno
-import os
 import re
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
+from signal_helpers import signal_while_reading, waiting_log
 
 
 def nep_command(*args: str) -> list[str]:
@@ -21,39 +19,19 @@ def nep_command(*args: str) -> list[str]:
 @pytest.mark.parametrize("command", ["train", "rl"])
 def test_sigterm_while_the_data_is_read_stops_at_once_and_leaves_no_folder(command, tmp_path, tags_domain):
     """SIGTERM while the data was read killed `nep train` raw (status -15, no message) and left an empty --out
-    folder: only Lightning's handler, during the fit, answered it. The session log read is a named pipe, which
-    the command is reading once this test's end of it opens."""
+    folder: only Lightning's handler, during the fit, answered it."""
     from inference_helpers import save_random_checkpoint
 
     logs = tmp_path / "logs"
-    logs.mkdir()
-    pipe = logs / "waiting.jsonl"
-    os.mkfifo(pipe)
+    pipe = waiting_log(logs)
     out = tmp_path / "runs" / "out"
     args = {
         "train": ["train", "--domain", "tags", "--data", str(logs), "--preset", "tiny", "--max-steps", "2", "--out", str(out)],
         "rl": ["rl", "--domain", "tags", "--model", str(save_random_checkpoint(tmp_path / "model", tags_domain)), "--data", str(logs),
                "--max-steps", "2", "--out", str(out)],
     }[command]
-    process = subprocess.Popen(nep_command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    writer = None
-    deadline = time.monotonic() + 120
-    while writer is None and process.poll() is None and time.monotonic() < deadline:
-        try:
-            writer = os.open(pipe, os.O_WRONLY | os.O_NONBLOCK)  # succeeds once the command opened the log to read it
-        except OSError as error:
-            assert error.errno == errno.ENXIO, error
-            time.sleep(0.05)
-    try:
-        assert writer is not None, f"`nep {command}` never read its data: {process.communicate(timeout=60)}"
-        process.send_signal(signal.SIGTERM)
-        stdout, stderr = process.communicate(timeout=120)
-    finally:
-        if writer is not None:
-            os.close(writer)
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 130, (process.returncode, stderr)
+    returncode, stderr = signal_while_reading(args, pipe, signal.SIGTERM)
+    assert returncode == 130, (returncode, stderr)
     assert stderr.strip() == "interrupted", stderr
     assert not (tmp_path / "runs").exists()  # nor the folder made for the output, nor its parent
 
