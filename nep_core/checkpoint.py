@@ -170,9 +170,9 @@ def load_checkpoint(path: str | os.PathLike, expected_domain: str | None = None,
         config = AutoConfig.from_pretrained(path)
     except Exception as error:  # a field of the wrong type (transformers checks each), an unknown model_type
         raise NepError(f"{Path(path) / CONFIG_FILE}: cannot be read as the model's configuration ({error_reason(error)}); train the model again") from None
-    from nep_core.model.base import TOKENIZER_FILES
+    from nep_core.model.base import has_tokenizer
 
-    if not any((Path(path) / name).is_file() for name in TOKENIZER_FILES):
+    if not has_tokenizer(path):
         raise NepError(f"{path}: no tokenizer there (tokenizer.json); put the checkpoint's own tokenizer files back, or train the model again")
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)

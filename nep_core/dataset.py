@@ -141,9 +141,12 @@ def _collect_side_by_side(domain: Domain, parts: list[str], report: CollectRepor
 
 
 def _leave_interrupts_to_the_parent() -> None:
+    """A worker ignores Ctrl-C (the parent stops the pool) and dies at once on the pool's SIGTERM, whatever
+    handler the parent had (``nep train``'s raises KeyboardInterrupt only when Python code runs next)."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _collect_in_worker(domain_id: int, part: str, seed: int) -> tuple[list[Session], CollectReport]:

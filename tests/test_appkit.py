@@ -255,6 +255,34 @@ def test_a_log_moved_deleted_or_torn_by_another_process_while_open_loses_no_reco
     assert report.skipped_lines == 1 and path.read_text().count('"recovered":true') == 1
 
 
+def test_a_passing_failure_to_look_at_the_logs_path_keeps_writing_to_the_open_file(tmp_path, monkeypatch):
+    """Any stat error was taken for a moved log: a network folder's passing EIO closed the good file and
+    reopened the path, and a failing reopen lost the record."""
+    import errno
+
+    sessionlog = load("sessionlog")
+    path = tmp_path / "s.jsonl"
+    log = sessionlog.SessionLog(str(path), {"nep": 1, "domain": "x", "session": "s", "created": "2026-12-06T00:00:00Z"})
+    log.append({"t": 1.0, "action": {"kind": "a"}})
+    real_stat, real_open = sessionlog.os.stat, sessionlog.os.open
+
+    def failing_stat(target, *args, **kwargs):
+        if str(target) == str(path):
+            raise OSError(errno.EIO, "Input/output error", str(target))
+        return real_stat(target, *args, **kwargs)
+
+    def no_reopen(target, *args, **kwargs):
+        assert str(target) != str(path), "the open log was reopened"
+        return real_open(target, *args, **kwargs)
+
+    monkeypatch.setattr(sessionlog.os, "stat", failing_stat)
+    monkeypatch.setattr(sessionlog.os, "open", no_reopen)
+    log.append({"t": 2.0, "action": {"kind": "a"}})
+    monkeypatch.undo()
+    log.close()
+    assert path.read_text().count('"kind":"a"') == 2
+
+
 def test_feedback_job_sends_unsent_events_and_resends_after_an_outage():
     feedback = load("feedback")
     events = [{"t": float(i), "action": {"kind": f"k{i}"}} for i in range(5)]

@@ -362,6 +362,30 @@ def test_write_pictures_removes_only_the_pictures_an_earlier_render_wrote(tmp_pa
     assert sorted(path.name for path in folder.glob("*.png")) == sorted(["0000-s_2-2.png", *mine])
 
 
+def test_a_render_stopped_part_way_leaves_no_picture_a_later_render_takes_for_the_users(tmp_path):
+    """The list of written pictures was saved at the end only: after a render stopped at its third picture,
+    the first two stayed forever and every later render wrote a .1.png beside each."""
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    from nep_core.evaluation.pictures import write_pictures
+
+    folder = tmp_path / "pics"
+    outcomes = [SimpleNamespace(example=SimpleNamespace(session_id="s", trigger=index)) for index in range(3)]
+
+    def stop_at_the_third(outcome):
+        if outcome.example.trigger == 2:
+            raise KeyboardInterrupt
+        return Image.new("RGB", (4, 4))
+
+    with pytest.raises(KeyboardInterrupt):
+        write_pictures(outcomes, folder, 3, stop_at_the_third)
+    again = write_pictures(outcomes, folder, 3, lambda outcome: Image.new("RGB", (4, 4)))
+    assert [path.name for path in again] == ["0000-s-0.png", "0001-s-1.png", "0002-s-2.png"]
+    assert sorted(path.name for path in folder.glob("*.png")) == [path.name for path in again]
+
+
 def test_write_pictures_removes_nothing_a_broken_list_names_but_pictures_in_its_folder(tmp_path):
     from nep_core.evaluation.pictures import MANIFEST, write_pictures
 

@@ -196,7 +196,7 @@ def test_nep_serve_names_a_missing_model_folder_alone_before_taking_the_port(tmp
                              "--data-dir", str(tmp_path / "feedback")], capture_output=True, text=True, timeout=120)
     assert result.returncode != 0 and result.stdout == "" and "Traceback" not in result.stderr
     assert result.stderr.strip().count("\n") == 0, result.stderr
-    assert result.stderr.startswith(f"error: --model {missing}: no such model folder"), result.stderr
+    assert result.stderr.startswith(f"error: --model {missing}: no such model folder, and not a baseline"), result.stderr  # one message, either way
     assert not (tmp_path / "feedback").exists()
 
 

@@ -111,8 +111,10 @@ class SessionLog:
         """Whether the open file is still the one at the path: not moved, deleted or replaced since it was opened."""
         try:
             at_path = os.stat(self.path)
-        except OSError:
+        except FileNotFoundError:
             return False
+        except OSError:  # a passing failure (a network folder's EIO, ESTALE): the open file is kept, not reopened
+            return True
         held = os.fstat(self._fd)
         return held.st_nlink > 0 and (held.st_dev, held.st_ino) == (at_path.st_dev, at_path.st_ino)
 

@@ -101,7 +101,7 @@ def command(
     placement = ("cpu", None) if single_baseline and (device, dtype) == ("cpu", "auto") else resolve_placement(device, dtype)
     bundle = get_domain(domain)
     if location_model is not None:  # a missing folder's error alone: before the port is taken or a line says it loads
-        check_two_stage_folders(model, location_model)
+        check_two_stage_folders(model, location_model, bundle)
     elif not single_baseline:
         model_folder(model, bundle)
     if data is not None and not single_baseline:

@@ -46,6 +46,8 @@ def write_pictures(outcomes: Sequence, folder: Path, limit: int, draw: Callable[
         example = outcome.example
         session = re.sub(r"[^A-Za-z0-9_.-]", "_", str(example.session_id))[-40:]
         path = _free_path(folder, f"{len(written):04d}-{session}-{example.trigger}", earlier)
+        # listed before it is written: a render stopped part way still knows every picture it may have left
+        write_json_atomic(folder / MANIFEST, {"pictures": sorted(earlier | {written_path.name for written_path in [*written, path]})})
         with atomic_path(path) as temporary:
             image.save(temporary)
         written.append(path)

@@ -100,19 +100,15 @@ def check_stages(edit_meta: dict, location_meta: dict, model: str, location_mode
         raise NepError(f"--model {model} is a location model: pass an ordinary `nep train` checkpoint as --model")
 
 
-def check_two_stage_folders(model: str, location_model: str) -> None:
+def check_two_stage_folders(model: str, location_model: str, domain: Domain) -> None:
     """A one-line ``NepError`` when the two folders cannot make a two-stage predictor: a baseline or a missing
     folder, a model of the wrong target, the two of different domains. Reads only their ``nep.json``."""
     from nep_core.checkpoint import read_meta
-    from nep_core.inference.factory import is_baseline
+    from nep_core.inference.factory import is_baseline, model_folder
 
     if is_baseline(model):
         raise NepError(f"--location-model needs a checkpoint as --model (the edit model), not the baseline '{model}'")
-    metas = []
-    for option, path in (("--model", model), ("--location-model", location_model)):
-        if not Path(path).expanduser().is_dir():
-            raise NepError(f"{option} {path}: no such model folder")
-        metas.append(read_meta(Path(path).expanduser()))
+    metas = [read_meta(model_folder(path, domain, option)) for option, path in (("--model", model), ("--location-model", location_model))]
     check_stages(*metas, model, location_model)
 
 
@@ -124,7 +120,7 @@ def load_two_stage(
     from nep_core.checkpoint import META_FILE, as_trained, load_checkpoint
     from nep_core.inference.decoder import ModelPredictor
 
-    check_two_stage_folders(model, location_model)
+    check_two_stage_folders(model, location_model, domain)
     locating = load_checkpoint(Path(location_model).expanduser(), domain.name, device, dtype)
     editing = load_checkpoint(Path(model).expanduser(), domain.name, device, dtype)
     locator = ModelPredictor(locating, as_trained(domain, locating.meta, locating.path / META_FILE), settings, owns_model=True)

@@ -129,11 +129,16 @@ def domain_tokens(domain: Domain) -> list[str]:
     return list(seen)
 
 
+def has_tokenizer(path: Path) -> bool:
+    """Whether the folder ``path`` holds tokenizer files (``TOKENIZER_FILES``)."""
+    return any((Path(path) / name).is_file() for name in TOKENIZER_FILES)
+
+
 def load_base_tokenizer(path: Path, domain: Domain):
     """The base model's tokenizer with every missing domain token added as a whole token."""
     from transformers import AutoTokenizer
 
-    if not any((path / name).is_file() for name in TOKENIZER_FILES):
+    if not has_tokenizer(path):
         raise NepError(f"--base-model {path}: no tokenizer there (tokenizer.json); a base model needs the tokenizer it was "
                        f"trained with: save it into the folder with tokenizer.save_pretrained(\"{path}\")")
     try:

@@ -138,12 +138,6 @@ def plan_run(config: TrainConfig) -> RunPlan:
     if config.prompt_loss_weight is None:
         config.prompt_loss_weight = domain.prompt_loss_weight
     base_model = config.base_model.resolve() if config.base_model is not None else None
-    base_config, base_tokenizer = None, None
-    if base_model is not None:
-        from nep_core.training.quiet import silence_libraries
-
-        silence_libraries()
-        base_config, base_tokenizer = check_base_model(base_model, domain)
     preset = None if base_model is not None else get_preset(config.preset or domain.default_preset)
     if config.data is not None:
         check_data_source(domain, config.data)
@@ -160,6 +154,12 @@ def plan_run(config: TrainConfig) -> RunPlan:
     }
     rank = launched_rank()
     resume_from = resume_or_check_fresh(folder, settings, config.resume, rank, config.max_steps, starts_from=base_model)
+    base_config, base_tokenizer = None, None
+    if base_model is not None:  # after the cheap checks: this one imports torch and loads the tokenizer
+        from nep_core.training.quiet import silence_libraries
+
+        silence_libraries()
+        base_config, base_tokenizer = check_base_model(base_model, domain)
     plan = RunPlan(config, domain, preset, base_model, base_config, folder, settings, resume_from, rank, base_tokenizer)
     context_room(plan, least_target_tokens(domain))
     return plan
