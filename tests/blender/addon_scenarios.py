@@ -346,11 +346,11 @@ class StubClient:
         state, prefs = runtime.RUNTIME, preferences()
         state.client, state._settings = self, (prefs.server_url, prefs.token)
 
-    def answer(self, suggestions):
-        """Answer the newest suggestion request with ``suggestions``."""
+    def answer(self, suggestions, **fields):
+        """Answer the newest suggestion request with ``suggestions`` (and the answer's other ``fields``)."""
         job = next(job for job in reversed(self.jobs) if job["kind"] == "suggest")
         result_type = sys.modules[f"{ADDON}.client"].Result
-        self._answers.append(result_type(job, True, body={"suggestions": suggestions, "request_id": "r1"}))
+        self._answers.append(result_type(job, True, body={"suggestions": suggestions, "request_id": "r1", **fields}))
 
     def feedback(self):
         return [job["payload"] for job in self.jobs if job["kind"] == "feedback"]
@@ -682,6 +682,20 @@ def scenario_by_hand(zip_path, result, log_folder):
     result["log"] = state._log.path
 
 
+def scenario_dropped(zip_path, result, log_folder):
+    """An answer whose suggestions all failed the server's checks, then one with a suggestion."""
+    state, stub = logging_runtime(zip_path, log_folder)
+    state.tick()
+    stub.answer([], dropped=2, best_is_no_edit=True)
+    state.tick()
+    result["panel_dropped"] = draw_panel()
+    result["shown"] = show(state, stub, [offered("object.shade_smooth")])
+    state.refresh()
+    stub.answer([])
+    state.tick()
+    result["panel_empty"] = draw_panel()
+
+
 def scenario_server_url(zip_path, result, port):
     """The unreachable box for a server URL on another port than 8765, and for one without http://."""
     install(zip_path)
@@ -740,7 +754,7 @@ SCENARIOS = {
     "race": scenario_race, "same_call": scenario_same_call, "record_off": scenario_record_off,
     "log_folder": scenario_log_folder, "reload": scenario_reload, "network": scenario_network,
     "apply_scale": scenario_apply_scale, "quick_tab": scenario_quick_tab, "modifier_click": scenario_modifier_click,
-    "by_hand": scenario_by_hand, "server_url": scenario_server_url, "shortcuts": scenario_shortcuts,
+    "by_hand": scenario_by_hand, "dropped": scenario_dropped, "server_url": scenario_server_url, "shortcuts": scenario_shortcuts,
 }
 
 

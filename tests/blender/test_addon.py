@@ -298,6 +298,15 @@ def test_doing_the_suggestion_by_hand_is_not_reported_as_ignored(addon_build, tm
     assert [(item["suggestion"]["kind"], item["outcome"]) for item in feedback] == [("object.shade_smooth", "ignored")]
 
 
+def test_the_panel_says_when_the_server_dropped_its_suggestions(addon_build, tmp_path):
+    """Suggestions that failed the server's checks (`dropped` in docs/serving.md) read as a model with nothing to say."""
+    result = run_scenario("dropped", addon_build[0], tmp_path, str(tmp_path / "logs"))
+    assert "Nothing to suggest right now" in result["panel_dropped"]
+    assert "2 suggestions dropped by the server: they failed its checks" in " ".join(map(str, result["panel_dropped"])), result["panel_dropped"]
+    assert result["shown"] == ["Shade Smooth"]
+    assert "dropped" not in " ".join(map(str, result["panel_empty"])), result["panel_empty"]
+
+
 def test_the_unreachable_box_names_the_configured_port_and_a_malformed_url(addon_build, tmp_path):
     port = closed_port()
     result = run_scenario("server_url", addon_build[0], tmp_path, str(port))

@@ -143,6 +143,7 @@ class Runtime(FeedbackMixin):
         self.message = ""
         self._log_failure = None  # (folder, why) when the last record could not be written there
         self.p_no_edit = None
+        self.dropped = 0  # the last answer's suggestions that failed the server's checks (its `dropped`)
         self.feedback_sent = 0
         self.stale_answers = 0
         self.hidden_unrunnable = 0  # suggestions left out because they cannot run in the live scene
@@ -346,6 +347,8 @@ class Runtime(FeedbackMixin):
                 continue
             self.status, self.message = "ok", ""
             self.p_no_edit = result.body.get("p_no_edit")
+            dropped = result.body.get("dropped")
+            self.dropped = dropped if type(dropped) is int and dropped > 0 else 0
             if result.body.get("best_is_no_edit") is True:
                 suggestions = []
             prefs = preferences.get()

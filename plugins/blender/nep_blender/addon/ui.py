@@ -151,6 +151,9 @@ class NEP_PT_suggestions(bpy.types.Panel):
             layout.label(text="Asking the NEP server…", icon="TIME")
         else:
             layout.label(text="Nothing to suggest right now", icon="INFO")
+            if state.dropped:  # the server's own checks refused them: not the same as a model with nothing to say
+                count = f"{state.dropped} suggestion{'' if state.dropped == 1 else 's'}"
+                _wrapped(layout, f"{count} dropped by the server: {'it' if state.dropped == 1 else 'they'} failed its checks")
         if state.outcome:
             _wrapped(layout, state.outcome)
         footer = layout.column()
