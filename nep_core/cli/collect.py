@@ -57,8 +57,9 @@ def command(
             held_ids.setdefault(session_id, []).append(path)
     with output_folder(out, "--out"):  # a failed collection leaves no files behind, nor a folder made for them
         sessions = collect(bundle, source, report, seed=seed)
+        declared: dict[str, int] = {}  # the splits the sessions kept declare (meta["split"])
         if limit > 0:
-            sessions = itertools.islice(sessions, limit)
+            sessions = counting_splits(itertools.islice(sessions, limit), declared)
         staging = Path(tempfile.mkdtemp(prefix=".nep-collect-", dir=out))
         try:
             count = write_sessions(staging, sessions)
@@ -78,6 +79,10 @@ def command(
             shutil.rmtree(staging, ignore_errors=True)
     seconds = time.perf_counter() - started
     warn_each(report.warnings)
+    if declared and "train" not in declared:
+        warn(f"--limit {limit} kept sessions that declare no train split ({', '.join(f'{name}: {number}' for name, number in sorted(declared.items()))}): "
+             "the source split everything it read, and the newest sessions are its val and test; ask the source itself "
+             "for fewer (for git: git:REPO?max_commits=N) so that its splits are made of what is kept")
     if replaced:
         shown = ", ".join(replaced[:5]) + (f" and {len(replaced) - 5} more" if len(replaced) > 5 else "")
         warn(f"{len(replaced)} session log(s) already in {out} replaced by new ones with the same session id: {shown}")
@@ -92,6 +97,14 @@ def command(
                   soft_wrap=True)
     if counts:
         console.print(counts, soft_wrap=True)
+
+
+def counting_splits(sessions, declared: dict[str, int]):
+    """``sessions``, each counted in ``declared`` by the split its ``meta["split"]`` declares, if any."""
+    for session in sessions:
+        if isinstance(split := session.meta.get("split"), str):
+            declared[split] = declared.get(split, 0) + 1
+        yield session
 
 
 def check_holds_no_logs(out: Path) -> None:

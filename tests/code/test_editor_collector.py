@@ -93,3 +93,15 @@ def test_lines_are_numbered_as_the_editor_numbers_them_past_form_feeds_and_lone_
     workspace = Workspace.from_events(session.events)
     assert workspace.text("app.py") == "import os\n\x0c\ndef f():\n    return 10\n\ndef g():\r\n    return 20\n# a\rc\x0c\n"
     assert LineEdit("app.py", 2, 1, "\x0c\x0c\n").apply(["a\n", "b\n"]) == ["a\n", "\x0c\x0c\n"]
+
+
+def test_an_edit_to_a_file_the_session_never_snapshotted_is_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "s1.jsonl"
+    with SessionLogWriter(path, {"nep": 1, "domain": "code", "session": "s1", "meta": {}}) as log:
+        log.append({"t": 0.0, "state": {"files": {"app.py": TEXT}}})
+        log.append({"t": 1.0, "action": {**edit(1, 0, "x = 1\n"), "target": {"file": "other.py", "line": 1}}})
+        log.append({"t": 2.0, "action": edit(1, 1, "def f(a, b):\n")})
+    (session,), report = collect(str(tmp_path))
+    assert report.counts["edits to files the session never snapshotted (dropped)"] == 1
+    assert any(w.startswith(f"{path}:3: action.target.file") for w in report.warnings)
+    assert [event.action.target["file"] for event in session.events if event.action] == ["app.py"]

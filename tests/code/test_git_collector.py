@@ -11,7 +11,7 @@ import pytest
 from nep_core.collector import CollectReport
 from nep_core.errors import NepError
 from nep_code.collectors.git import GitCollector
-from nep_code.edits import LineEdit, Workspace, split_lines
+from nep_code.edits import LineEdit, Workspace, line_edits, split_lines
 
 ENV = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
 BASE = "".join(f"def f{n}(a):\n    return a + {n}\n\n" for n in range(30))
@@ -98,7 +98,7 @@ def test_windows_line_ends_are_read_as_an_editor_shows_them(repo: Path) -> None:
 
 
 def test_filters_of_the_literature_are_on_by_default_and_configurable(repo: Path) -> None:
-    big = edited(BASE, {1: "    return 1\n"}) + "".join(f"x{n} = {n}\n" for n in range(8))
+    big = edited(BASE, {1: "    return 1\n", 4: "    return 1\n" + "".join(f"x{n} = {n}\n" for n in range(7))})  # lines 2 and 5-12
     commit(repo, {"src/app.py": big}, "a hunk of 8 lines", 1_700_000_100)
     spread = edited(big, {1: "    return 2\n", 85: "    return 3\n"})
     commit(repo, {"src/app.py": spread}, "two hunks 85 lines apart", 1_700_000_200)
@@ -247,3 +247,119 @@ def test_split_lines_round_trip_holds_on_this_repository_history() -> None:
         for path in session.events[0].state["files"]:
             blob = git(root, "show", f"{session.meta['commit']}:{path}") if path in workspace.files and workspace.files[path] else ""
             assert workspace.text(path) == "".join(split_lines(blob))
+
+
+def lockfile(versions: dict[int, str]) -> str:
+    """A package-lock-like text: thousands of lines, most of them repeated ("integrity", braces)."""
+    return "{\n" + "".join(f'  "pkg{n}": {{\n    "version": "{versions.get(n, "1.0.0")}",\n    "integrity": "sha512-abab"\n  }},\n'
+                           for n in range(2500)) + "}\n"
+
+
+def test_minified_lines_are_skipped_before_any_diff_named_and_configurable(repo: Path, monkeypatch) -> None:
+    """One commit to a minified file made the encoder diff a 219,783-character line for minutes in every later prompt."""
+    import nep_code.collectors.git as git_collector
+
+    minified = ";".join(f"var a{n}=function(b){{return b+{n}}}" for n in range(200)) + "\n"
+    commit(repo, {"app.min.js": minified}, "add minified", 1_700_000_100)
+    sha = commit(repo, {"app.min.js": minified.replace("b+7}", "b+8}"), "src/app.py": edited(BASE, {1: "    return 1\n", 4: "    return 2\n"})},
+                 "edit minified", 1_700_000_200)
+    diffed = []
+    monkeypatch.setattr(git_collector, "line_edits", lambda path, *args: diffed.append(path) or line_edits(path, *args))
+    sessions, report = collect(str(repo))
+    assert [sorted(session.events[0].state["files"]) for session in sessions] == [["src/app.py"]]
+    assert report.counts["files with a line over 1000 characters (minified or generated) (skipped)"] == 2
+    assert f"{sha[:12]}:app.min.js: a line over 1000 characters (minified or generated); skipped" in report.warnings
+    assert "app.min.js" not in diffed
+    for argument in ("max_line_chars=0", f"max_line_chars={len(minified)}", "filters=0"):
+        kept, _ = collect(f"{repo}?{argument}")
+        assert "app.min.js" in kept[0].events[0].state["files"], argument
+
+
+def test_a_lockfile_is_diffed_fast_and_faithfully_or_not_at_all(repo: Path, monkeypatch) -> None:
+    """A 10,000-line lockfile took difflib seconds a commit, diffed even when the span filter then dropped it."""
+    import difflib
+
+    import nep_code.edits as edits_module
+    import nep_code.collectors.git as git_collector
+
+    commit(repo, {"package-lock.json": lockfile({})}, "lock", 1_700_000_100)
+    versions = [{}]
+    for step in range(1, 4):
+        versions.append({n: f"1.{step}.{n % 3}" for n in range(0, 2500, 7 * step)})
+        commit(repo, {"package-lock.json": lockfile(versions[step]), "src/app.py": edited(BASE, {1: f"    return {step}\n", 4: f"    return -{step}\n"})},
+               f"bump {step}", 1_700_000_100 + step)
+    diffed, matched = [], []
+    monkeypatch.setattr(git_collector, "line_edits", lambda path, *args: diffed.append(path) or line_edits(path, *args))
+    sessions, report = collect(str(repo))  # the lockfile's changes span its whole text: the span filter drops it undiffed
+    assert len(sessions) == 3 and diffed.count("package-lock.json") == 1  # only its addition: nothing to match
+    assert report.counts["files with hunks spread over 80 lines (skipped)"] == 3
+
+    class Recorded(difflib.SequenceMatcher):
+        def __init__(self, isjunk, a, b, autojunk):
+            matched.append((len(a) * len(b), autojunk))
+            super().__init__(isjunk, a, b, autojunk)
+
+    monkeypatch.setattr(edits_module.difflib, "SequenceMatcher", Recorded)
+    sessions, _ = collect(f"{repo}?filters=0")
+    assert len(sessions) == 4
+    assert matched and all(cells <= edits_module.DIFFLIB_CELLS for cells, autojunk in matched if not autojunk)
+    edit_counts = []
+    for session in sessions:  # every edit replayed on the parent gives the commit's text
+        workspace = Workspace.from_events(session.events)
+        edit_counts.append(len(session.events) - 1)
+        for path in session.events[0].state["files"]:
+            assert workspace.text(path) == "".join(split_lines(git(repo, "show", f"{session.meta['commit']}:{path}")))
+    bumped = [sum(versions[step].get(n) != versions[step - 1].get(n) for n in range(2500)) for step in (3, 2, 1)]
+    assert edit_counts[:3] == [2 + count for count in bumped]  # one edit a changed version, as few as can be
+
+
+def test_a_subject_holding_any_text_keeps_its_commit_and_the_time_blocks(repo: Path) -> None:
+    text = BASE
+    subjects = ["plain", "marker \x01nep-commit\x02 inside", "\x01nep-commit\x02", "last"]
+    for step, subject in enumerate(subjects):
+        text = edited(text, {1 + 3 * step: f"    return {step}\n", 40 + 3 * step: f"    return {step}\n"})
+        commit(repo, {"src/app.py": text}, subject, 1_700_000_100 + 100 * step)
+    sessions, report = collect(f"{repo}?blocks=5")
+    assert "log records that do not parse (skipped)" not in report.counts and report.counts["commits read"] == 5
+    by_time = sorted(sessions, key=lambda session: session.meta["commit_time"])
+    assert [session.meta["subject"] for session in by_time] == subjects
+    assert [session.meta["time_block"] for session in by_time] == [1, 2, 3, 4]
+
+
+def test_a_byte_order_mark_is_dropped_as_an_editor_hides_it(repo: Path) -> None:
+    """Neovim shows a file with a BOM without it (the 'bomb' option): a model must never learn to write one."""
+    commit(repo, {"bom.py": "\ufeffa = 1\nb = 2\nc = 3\n"}, "add", 1_700_000_100)
+    commit(repo, {"bom.py": "\ufeffa = 10\nb = 2\nc = 30\n"}, "edit", 1_700_000_200)
+    (session,) = collect(str(repo))[0]
+    assert session.events[0].state["files"]["bom.py"] == "a = 1\nb = 2\nc = 3\n"
+    assert Workspace.from_events(session.events).text("bom.py") == "a = 10\nb = 2\nc = 30\n"
+
+
+def test_skipped_files_are_named_a_few_per_reason(repo: Path) -> None:
+    binaries = {f"data{n}.bin": b"\x00" + bytes([n]) for n in range(7)}
+    commit(repo, binaries, "binaries", 1_700_000_100)
+    sha = commit(repo, {name: data + b"\x01" for name, data in binaries.items()}, "binaries changed", 1_700_000_200)
+    _, report = collect(str(repo))
+    named = [warning for warning in report.warnings if warning.endswith(": binary; skipped")]
+    assert report.counts["binary files (skipped)"] == 14 and len(named) == 5
+    assert named[0] == f"{sha[:12]}:data0.bin: binary; skipped"
+    assert "git: 9 more binary files skipped (the first 5 named above)" in report.warnings
+
+
+def test_a_limit_that_keeps_no_train_split_says_so_and_points_to_max_commits(repo: Path, tmp_path: Path, monkeypatch) -> None:
+    """--limit keeps the newest sessions, and the git collector had made the newest blocks val and test."""
+    from typer.testing import CliRunner
+
+    from nep_core.cli.main import app
+
+    text = BASE
+    for step in range(10):
+        text = edited(text, {1 + 3 * step: f"    return {step}\n", 40 + 3 * step: f"    return {step}\n"})
+        commit(repo, {"src/app.py": text}, f"step {step}", 1_700_000_100 + 100 * step)
+    monkeypatch.setenv("NEP_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("COLUMNS", "1000")
+    limited = CliRunner().invoke(app, ["collect", "--domain", "code", "--source", f"git:{repo}", "--limit", "2", "--out", str(tmp_path / "a")])
+    assert limited.exit_code == 0, limited.output
+    assert "--limit 2 kept sessions that declare no train split (test: 2)" in limited.output and "max_commits=N" in limited.output
+    asked = CliRunner().invoke(app, ["collect", "--domain", "code", "--source", f"git:{repo}?max_commits=3", "--out", str(tmp_path / "b")])
+    assert asked.exit_code == 0 and "no train split" not in asked.output

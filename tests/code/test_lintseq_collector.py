@@ -89,7 +89,7 @@ def test_sessions_depend_only_on_the_seed() -> None:
 def test_a_folder_corpus_skips_what_does_not_parse_and_counts_it(tmp_path: Path) -> None:
     (tmp_path / "good.py").write_text(GOOD)
     (tmp_path / "broken.py").write_text("def f(:\n    pass\n")
-    (tmp_path / "latin.py").write_bytes("x = 'caf\xe9'\n".encode("latin-1"))
+    (tmp_path / "latin.py").write_bytes("y = 1\nx = 'caf\xe9'\n".encode("latin-1"))
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_x.py").write_text(GOOD)
     sessions, report = collect(f"{tmp_path}?sessions=6&per_file=3&abandon=0")
@@ -97,6 +97,7 @@ def test_a_folder_corpus_skips_what_does_not_parse_and_counts_it(tmp_path: Path)
     assert report.counts["files that do not parse (skipped)"] == 1
     assert report.counts["non-UTF-8 files (skipped)"] == 1
     assert any(warning.startswith(f"{tmp_path / 'broken.py'}:1: does not parse") for warning in report.warnings)
+    assert any(warning.startswith(f"{tmp_path / 'latin.py'}:2: not UTF-8 (byte 14)") for warning in report.warnings)  # was :0
     for session in sessions:
         edits = [LineEdit.from_action(action) for action in session.actions()]
         assert all(edit.delete == 0 for edit in edits)
@@ -131,3 +132,10 @@ def test_bad_arguments_are_one_line_errors(tmp_path: Path) -> None:
             collect(f"?{option}")
     with pytest.raises(NepError, match="no .py files"):
         collect(str(tmp_path))
+
+
+def test_fewer_sessions_than_asked_are_a_warning_with_the_number_and_why(tmp_path: Path) -> None:
+    (tmp_path / "good.py").write_text(GOOD)
+    sessions, report = collect(f"{tmp_path}?sessions=500&per_file=3&abandon=0")
+    assert 0 < len(sessions) < 500
+    assert any(warning.startswith(f"lintseq: made {len(sessions)} of the 500 sessions asked: ") for warning in report.warnings)

@@ -17,6 +17,7 @@ A session's first state event snapshots every file it later edits.
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import json
 from dataclasses import dataclass
@@ -87,26 +88,103 @@ def split_lines(text: str) -> list[str]:
     return lines
 
 
+DIFFLIB_CELLS = 250_000
+"""The largest ``len(old) * len(new)`` in lines that ``line_edits`` hands difflib whole (quadratic on a lockfile's
+thousands of repeated lines, seconds a file); a larger middle is first cut at lines that occur once in each."""
+
+
 def line_edits(file: str, old: str, new: str, context_merge: int = 0) -> list[LineEdit]:
     """Edits that turn ``old`` into ``new``, top to bottom, each numbered for the text it applies to.
 
     Hunks that are at most ``context_merge`` unchanged lines apart become one edit.
     """
     before, after = split_lines(old), split_lines(new)
-    opcodes = [op for op in difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes() if op[0] != "equal"]
+    opcodes, i_done, j_done = [], 0, 0
+    for i, j, size in [*matching_blocks(before, after), (len(before), len(after), 0)]:
+        if i > i_done or j > j_done:
+            opcodes.append((i_done, i, j_done, j))
+        i_done, j_done = i + size, j + size
     groups: list[list[tuple]] = []
     for op in opcodes:
-        if groups and op[1] - groups[-1][-1][2] <= context_merge:
+        if groups and op[0] - groups[-1][-1][1] <= context_merge:
             groups[-1].append(op)
         else:
             groups.append([op])
     edits, shift = [], 0
     for group in groups:
-        i1, i2 = group[0][1], group[-1][2]
-        j1, j2 = group[0][3], group[-1][4]
+        i1, i2 = group[0][0], group[-1][1]
+        j1, j2 = group[0][2], group[-1][3]
         edits.append(LineEdit(file, i1 + 1 + shift, i2 - i1, "".join(after[j1:j2])))
         shift += (j2 - j1) - (i2 - i1)
     return edits
+
+
+def common_ends(before: Sequence[str], after: Sequence[str]) -> tuple[int, int]:
+    """How many lines ``before`` and ``after`` share at their start, and then at their end."""
+    shortest = min(len(before), len(after))
+    head = 0
+    while head < shortest and before[head] == after[head]:
+        head += 1
+    tail = 0
+    while tail < shortest - head and before[-1 - tail] == after[-1 - tail]:
+        tail += 1
+    return head, tail
+
+
+MAX_ANCHOR_DEPTH = 32
+"""Pieces cut at unique lines are cut again at most this deep (a bound on the recursion whatever the text)."""
+
+
+def matching_blocks(before: Sequence[str], after: Sequence[str], depth: int = 0) -> list[tuple[int, int, int]]:
+    """``(i, j, size)``: runs of equal lines, in order. The lines shared at both ends are set aside; a middle of over
+    ``DIFFLIB_CELLS`` is cut at the lines that occur once in each, in order (as ``git diff --patience``), and each
+    piece matched the same way; what is left goes to difflib (with its heuristic for popular lines where still large)."""
+    head, tail = common_ends(before, after)
+    middle_before, middle_after = before[head : len(before) - tail], after[head : len(after) - tail]
+    large = len(middle_before) * len(middle_after) > DIFFLIB_CELLS
+    anchors = unique_anchors(middle_before, middle_after) if large and depth < MAX_ANCHOR_DEPTH else []
+    if anchors:
+        found, i_done, j_done = [], 0, 0
+        for i, j in anchors:
+            found += [(i_done + a, j_done + b, size) for a, b, size in matching_blocks(middle_before[i_done:i], middle_after[j_done:j], depth + 1)]
+            found.append((i, j, 1))
+            i_done, j_done = i + 1, j + 1
+        found += [(i_done + a, j_done + b, size) for a, b, size in matching_blocks(middle_before[i_done:], middle_after[j_done:], depth + 1)]
+    else:
+        found = difflib.SequenceMatcher(None, middle_before, middle_after, autojunk=large).get_matching_blocks()[:-1]
+    blocks = [(0, 0, head)] if head else []
+    blocks += [(head + i, head + j, size) for i, j, size in found if size]
+    return blocks + ([(len(before) - tail, len(after) - tail, tail)] if tail else [])
+
+
+def unique_anchors(before: Sequence[str], after: Sequence[str]) -> list[tuple[int, int]]:
+    """``(i, j)`` of lines that occur exactly once in ``before`` and once in ``after``: the longest run of them in
+    the same order in both (patience sorting)."""
+    counts: dict[str, list[int]] = {}
+    for index, line in enumerate(before):
+        counts.setdefault(line, [0, 0, index])[0] += 1
+    for index, line in enumerate(after):
+        if line in counts:
+            entry = counts[line]
+            entry[1] += 1
+            entry.append(index)
+    pairs = sorted((entry[3], entry[2]) for entry in counts.values() if entry[0] == 1 and entry[1] == 1)  # by j: (j, i)
+    tops: list[int] = []  # the smallest i ending an increasing run of each length
+    ends: list[int] = []  # index into pairs of that run's last pair
+    previous = [-1] * len(pairs)
+    for index, (_, i) in enumerate(pairs):
+        length = bisect.bisect_left(tops, i)
+        previous[index] = ends[length - 1] if length else -1
+        if length == len(tops):
+            tops.append(i)
+            ends.append(index)
+        else:
+            tops[length], ends[length] = i, index
+    chain, index = [], ends[-1] if ends else -1
+    while index >= 0:
+        chain.append((pairs[index][1], pairs[index][0]))
+        index = previous[index]
+    return chain[::-1]
 
 
 def state_problem(state: Mapping[str, Any], where: str = "state") -> str | None:

@@ -14,17 +14,23 @@ import keyword
 import re
 
 from nep_core.memo import lru_cache_for_short_text
-from nep_code.tokenizer import TextCodec
+from nep_code.tokenizer import TOKENS_MEMO_CHARS, TextCodec
+
+MAX_SUBSTITUTION_CHARS = TOKENS_MEMO_CHARS
+"""The longest pair of lines (old and new together) searched for a substitution, and so also the longest kept in the
+memo: the search diffs the lines' tokens, quadratic in their length, and a line of minified code can be megabytes."""
 
 MAX_WIDENING = 8
 """Characters a substitution may take on around the changed piece (after whole words) to read uniquely."""
 
 
-@lru_cache_for_short_text(maxsize=65536, max_chars=1024)  # the same edits are read again in every later prompt
+@lru_cache_for_short_text(maxsize=65536, max_chars=MAX_SUBSTITUTION_CHARS)  # the same edits are read again in every later prompt
 def find_substitution(old_line: str, new_line: str, codec: TextCodec) -> tuple[str, str] | None:
     """``(old, new)`` with ``substitute(old_line, old, new) == new_line``: the changed piece, found on the
     lines' tokens, without the space a word token starts with, and widened to whole words; None when
-    the change is not one piece replaced everywhere (or the lines are equal)."""
+    the change is not one piece replaced everywhere, the lines are equal, or longer than ``MAX_SUBSTITUTION_CHARS``."""
+    if len(old_line) + len(new_line) > MAX_SUBSTITUTION_CHARS:
+        return None
     old_body, new_body = old_line.rstrip("\n"), new_line.rstrip("\n")
     if old_line == new_line or "\n" in old_body or "\n" in new_body or old_line[len(old_body):] != new_line[len(new_body):]:
         return None

@@ -4,7 +4,9 @@ With no FOLDER it reads ``$NEP_HOME/logs/code`` (what the Neovim plugin records)
 ``$NEP_HOME/feedback/code`` (what ``nep serve --domain code`` appends); a session in both keeps the
 editor's events and gains the server's feedback records. A bad log line is reported as
 ``file:line: reason`` and skipped; an ``edit`` action with a malformed payload, or one that does not
-apply to the files the session knows, is counted, reported with its ``file:line`` and dropped.
+apply to the files the session knows (a file no state event snapshotted among them), is counted, reported with
+its ``file:line`` and dropped. The Neovim client records text as the buffer holds it: no byte order mark (the
+``bomb`` option), as the ``git`` collector also drops it.
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ class EditorLogCollector(AppLogCollector):
                 except ValueError as error:
                     report.count("malformed edits (dropped)")
                     report.warn(f"{where}: {error}; edit dropped")
+                    continue
+                if edit.file not in workspace.files:
+                    report.count("edits to files the session never snapshotted (dropped)")
+                    report.warn(f"{where}: action.target.file: no state event of the session holds {edit.file!r}; edit dropped")
                     continue
                 try:
                     workspace.apply_edit(edit)

@@ -12,7 +12,8 @@ min_hunks      2       a commit needs at least this many hunks, over the files k
 max_hunk_lines 5       a hunk may delete or insert at most this many lines (0: no limit)
 max_span       80      at most this many lines from a file's first hunk to its last (0: no limit)
 additive       0       1: keep only files whose hunks insert lines and delete none
-filters        1       0: turn the four filters above off (options given explicitly still apply)
+max_line_chars 1000    files with a longer line are skipped: minified or generated (0: no limit)
+filters        1       0: turn the five filters above off (options given explicitly still apply)
 context_merge  0       hunks at most this many unchanged lines apart become one edit
 max_files      20      commits that change more files are skipped (vendoring, mass renames)
 max_file_bytes 300000  larger files are skipped
@@ -24,7 +25,9 @@ blocks         20      how many time blocks (``group=time``)
 ============== ======= ==========================================================================
 
 Merge commits, root commits, shallow-clone boundaries, renames and copies, submodules, symlinks,
-binary, huge and non-UTF-8 files are skipped and counted; nothing in the history stops collection.
+binary, huge and non-UTF-8 files are skipped and counted (the first ``NAMED_SKIPS`` of each reason named as
+``commit:path`` in the warnings); nothing in the history stops collection. A UTF-8 byte order mark is dropped and
+``\r\n`` read as ``\n``, as an editor shows the text.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from __future__ import annotations
 import bisect
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
@@ -44,13 +47,15 @@ from nep_code.collectors.gitrepo import (
 )
 from nep_code.collectors.options import has_plain_line_breaks, parse_argument
 from nep_code.collectors.timing import edit_gap
-from nep_code.edits import LineEdit, line_edits, split_lines
+from nep_code.edits import LineEdit, common_ends, line_edits, split_lines
 
 DEFAULTS = {
-    "min_hunks": 2, "max_hunk_lines": 5, "max_span": 80, "additive": False, "filters": True, "context_merge": 0,
+    "min_hunks": 2, "max_hunk_lines": 5, "max_span": 80, "additive": False, "max_line_chars": 1000, "filters": True, "context_merge": 0,
     "max_files": 20, "max_file_bytes": 300_000, "ext": (), "rev": "HEAD", "max_commits": 0, "group": "time", "blocks": 20,
 }
-FILTERS_OFF = {"min_hunks": 1, "max_hunk_lines": 0, "max_span": 0, "additive": False}
+FILTERS_OFF = {"min_hunks": 1, "max_hunk_lines": 0, "max_span": 0, "additive": False, "max_line_chars": 0}
+NAMED_SKIPS = 5
+"""Skipped files named in the warnings (``commit:path: why``) for each reason; the others are only counted."""
 SPLIT_SHARES = (0.8, 0.1)
 """The oldest 80% of the time blocks are marked ``meta["split"] = "train"``, the next 10% val, the newest test."""
 
@@ -104,20 +109,24 @@ class GitCollector(Collector):
         boundary = shallow_boundary(repo)
         if boundary:
             report.warn(f"git: {repo} is a shallow clone; history before its {len(boundary)} boundary commit(s) is missing")
-        logged = commit_times(repo, options["rev"], options["max_commits"])  # newest first, as iter_commits walks
+        logged = commit_times(repo, options["rev"], options["max_commits"])  # (sha, time), newest first
         if not logged:
             report.warn(f"git: {repo}: '{options['rev']}' selects no commits")
             return
         count = len(logged)
         # each commit's place in time, oldest 0; commits of the same second keep their history order
-        ranks = {key: rank for rank, key in enumerate(sorted((time, count - index) for index, time in enumerate(logged)))}
+        order = sorted(range(count), key=lambda index: (logged[index][1], count - index))
+        ranks = {logged[index][0]: rank for rank, index in enumerate(order)}
         cuts = [count * index // options["blocks"] for index in range(1, options["blocks"])]
-        blobs = BlobReader(repo)
+        blobs, skips = BlobReader(repo), SkipLog(report)
         try:
-            for index, commit in enumerate(iter_commits(repo, options["rev"], options["max_commits"])):
+            for commit in iter_commits(repo, options["rev"], options["max_commits"]):
                 report.count("commits read")
                 if commit is None:
                     report.count("log records that do not parse (skipped)")
+                    continue
+                if commit.sha not in ranks:
+                    report.count("commits missing from the history's time order (skipped)")
                     continue
                 if len(commit.parents) > 1:
                     report.count("merge commits (skipped)")
@@ -131,68 +140,70 @@ class GitCollector(Collector):
                 if len(commit.changes) > options["max_files"]:
                     report.count(f"commits changing over {options['max_files']} files (skipped)")
                     continue
-                files = [kept for change in commit.changes if (kept := self._file_edits(commit, change, blobs, options, report))]
+                files = [kept for change in commit.changes if (kept := self._file_edits(commit, change, blobs, options, skips))]
                 hunks = sum(len(item.edits) for item in files)
                 if hunks < options["min_hunks"]:
                     report.count(f"commits with under {options['min_hunks']} hunks (skipped)")
                     continue
-                block = bisect.bisect_right(cuts, ranks.get((commit.time, count - index), count - 1 - index))
+                block = bisect.bisect_right(cuts, ranks[commit.sha])
                 report.count("sessions")
                 report.count("edits", hunks)
                 yield self._session(name, repo, commit, files, block, options, seed)
         finally:
             blobs.close()
+            skips.close()
 
-    def _file_edits(self, commit: Commit, change: FileChange, blobs: BlobReader, options: dict, report: CollectReport) -> FileEdits | None:
-        where = f"{commit.sha[:12]}"
+    def _file_edits(self, commit: Commit, change: FileChange, blobs: BlobReader, options: dict, skips: SkipLog) -> FileEdits | None:
+        try:
+            path, utf8_name = change.path.decode("utf-8"), True
+        except UnicodeDecodeError:
+            path, utf8_name = repr(change.path), False
+        where = f"{commit.sha[:12]}:{path}"
         if change.status in "RC":
-            report.count("renamed or copied files (skipped)")
+            skips.skip(where, "renamed or copied files", "renamed or copied")
             return None
         if GITLINK in (change.old_mode, change.new_mode):
-            report.count("submodule changes (skipped)")
+            skips.skip(where, "submodule changes", "a submodule")
             return None
         if SYMLINK in (change.old_mode, change.new_mode) or change.status not in "AMD":
-            report.count("symlinks and type changes (skipped)")
+            skips.skip(where, "symlinks and type changes", "a symlink or a type change")
             return None
-        try:
-            path = change.path.decode("utf-8")
-        except UnicodeDecodeError:
-            report.count("files with non-UTF-8 names (skipped)")
-            report.warn(f"{where}:{change.path!r}: file name is not UTF-8; skipped")
+        if not utf8_name:
+            skips.skip(where, "files with non-UTF-8 names", "file name is not UTF-8")
             return None
         if options["ext"] and Path(path).suffix.lstrip(".") not in options["ext"]:
-            report.count("files of other types (skipped)")
+            skips.report.count("files of other types (skipped)")  # the user's own choice: not named
             return None
         sizes = [blobs.size(change.old_blob), blobs.size(change.new_blob)]
         if None in sizes:
-            report.count("files missing from the repository (skipped)")
-            report.warn(f"{where}:{path}: a blob is missing (a partial or damaged clone); skipped")
+            skips.skip(where, "files missing from the repository", "a blob is missing (a partial or damaged clone)")
             return None
         if max(sizes) > options["max_file_bytes"]:
-            report.count(f"files over {options['max_file_bytes']} bytes (skipped)")
+            skips.skip(where, f"files over {options['max_file_bytes']} bytes", f"{max(sizes)} bytes")
             return None
         texts = []
         for blob in (change.old_blob, change.new_blob):
             data = blobs.read(blob) or b""
             if b"\0" in data[:8000]:
-                report.count("binary files (skipped)")
+                skips.skip(where, "binary files", "binary")
                 return None
-            try:  # CRLF as an editor shows it, one "\n" a line: a model must never suggest a "\r" that a save doubles
-                texts.append(data.decode("utf-8").replace("\r\n", "\n"))
+            try:  # as an editor shows it: no byte order mark, one "\n" a line (a model must never suggest a "\r" that a save doubles)
+                texts.append(data.decode("utf-8").removeprefix("\ufeff").replace("\r\n", "\n"))
             except UnicodeDecodeError as error:
-                report.count("non-UTF-8 files (skipped)")
-                report.warn(f"{where}:{path}: not UTF-8 text (byte {error.start}); skipped")
+                skips.skip(where, "non-UTF-8 files", f"not UTF-8 text (byte {error.start})")
                 return None
         if not all(has_plain_line_breaks(text) for text in texts):
-            report.count("files with form feeds or other unusual line breaks (skipped)")
+            skips.skip(where, "files with form feeds or other unusual line breaks", "form feeds or other unusual line breaks")
             return None
-        edits = trimmed_line_edits(path, texts[0], texts[1], options["context_merge"])
-        if not edits:
-            report.count("files with no line changes (skipped)")
+        before, after = split_lines(texts[0]), split_lines(texts[1])
+        reason = text_filter_reason(before, after, options)  # before the diff, which is the slow part
+        edits = [] if reason else line_edits(path, texts[0], texts[1], options["context_merge"])
+        if not reason and not edits:
+            skips.report.count("files with no line changes (skipped)")
             return None
-        reason = filter_reason(edits, options)
+        reason = reason or filter_reason(edits, options)
         if reason:
-            report.count(f"files with {reason} (skipped)")
+            skips.skip(where, f"files with {reason}", reason)
             return None
         return FileEdits(path, texts[0], edits)
 
@@ -221,26 +232,47 @@ class GitCollector(Collector):
         )
 
 
-def trimmed_line_edits(path: str, old: str, new: str, context_merge: int) -> list[LineEdit]:
-    """``line_edits``, with the unchanged lines at both ends set aside first (difflib is the slow part)."""
-    before, after = split_lines(old), split_lines(new)
-    head = 0
-    while head < min(len(before), len(after)) and before[head] == after[head]:
-        head += 1
-    tail = 0
-    while tail < min(len(before), len(after)) - head and before[-1 - tail] == after[-1 - tail]:
-        tail += 1
-    middle = line_edits(path, "".join(before[head : len(before) - tail]), "".join(after[head : len(after) - tail]), context_merge)
-    return [LineEdit(edit.file, edit.line + head, edit.delete, edit.insert) for edit in middle]
+@dataclass
+class SkipLog:
+    """Skipped files, counted in ``report`` by reason; the first ``NAMED_SKIPS`` of each named in its warnings."""
+
+    report: CollectReport
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def skip(self, where: str, counted: str, why: str) -> None:
+        """Count the file at ``where`` (``commit:path``) under ``counted`` and name it unless ``NAMED_SKIPS`` already are."""
+        self.report.count(f"{counted} (skipped)")
+        self.reasons[counted] = self.reasons.get(counted, 0) + 1
+        if self.reasons[counted] <= NAMED_SKIPS:
+            self.report.warn(f"{where}: {why}; skipped")
+
+    def close(self) -> None:
+        """Say how many of each reason were not named."""
+        for counted, number in self.reasons.items():
+            if number > NAMED_SKIPS:
+                self.report.warn(f"git: {number - NAMED_SKIPS} more {counted} skipped (the first {NAMED_SKIPS} named above)")
+
+
+def text_filter_reason(before: list[str], after: list[str], options: dict) -> str | None:
+    """Why a file fails a filter its texts decide before any diff, or None: a line over ``max_line_chars`` (minified or
+    generated), or changed lines that span over ``max_span`` whatever the diff (its first hunk starts at or above the
+    first line that differs, its last ends at or below the last)."""
+    limit = options["max_line_chars"]
+    if limit and any(len(line) > limit + 1 for line in (*before, *after)):  # + 1: the "\n"
+        return f"a line over {limit} characters (minified or generated)"
+    head, tail = common_ends(before, after)
+    if options["max_span"] and len(before) - head - tail > options["max_span"]:
+        return span_reason(options)
+    return None
+
+
+def span_reason(options: dict) -> str:
+    return f"hunks spread over {options['max_span']} lines"
 
 
 def filter_reason(edits: list[LineEdit], options: dict) -> str | None:
-    """Why a file's edits fail the literature's filters, or None when they pass."""
-    if options["additive"] and any(edit.delete for edit in edits):
-        return "deletions (additive only)"
-    limit = options["max_hunk_lines"]
-    if limit and any(max(edit.delete, len(edit.inserted_lines)) > limit for edit in edits):
-        return f"a hunk over {limit} lines"
+    """Why a file's edits fail the literature's filters, or None when they pass. The span is checked first, as
+    ``text_filter_reason`` checks it before the diff where it can."""
     if options["max_span"]:
         shift, starts, ends = 0, [], []
         for edit in edits:
@@ -249,5 +281,10 @@ def filter_reason(edits: list[LineEdit], options: dict) -> str | None:
             ends.append(start + max(edit.delete, 1) - 1)
             shift += len(edit.inserted_lines) - edit.delete
         if max(ends) - min(starts) + 1 > options["max_span"]:
-            return f"hunks spread over {options['max_span']} lines"
+            return span_reason(options)
+    if options["additive"] and any(edit.delete for edit in edits):
+        return "deletions (additive only)"
+    limit = options["max_hunk_lines"]
+    if limit and any(max(edit.delete, len(edit.inserted_lines)) > limit for edit in edits):
+        return f"a hunk over {limit} lines"
     return None

@@ -68,33 +68,29 @@ def shallow_boundary(repo: Path) -> set[str]:
     return set(shallow.read_text().split()) if shallow.exists() else set()
 
 
-def commit_times(repo: Path, rev: str, max_commits: int) -> list[int]:
-    """Commit times (Unix seconds) of the history ``git log`` walks from ``rev``."""
-    args = ["log", "--format=%ct", *(["-n", str(max_commits)] if max_commits else []), rev, "--"]
-    return [int(line) for line in git(repo, *args).split()]
+def commit_times(repo: Path, rev: str, max_commits: int) -> list[tuple[str, int]]:
+    """``(sha, commit time in Unix seconds)`` of the history ``git log`` walks from ``rev``, newest first."""
+    args = ["log", "--format=%H %ct", *(["-n", str(max_commits)] if max_commits else []), rev, "--"]
+    return [(sha, int(time)) for sha, time in (line.split() for line in git(repo, *args).splitlines() if line)]
 
 
 def has_commits(repo: Path) -> bool:
     return subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "-q", "HEAD"], capture_output=True, env=GIT_ENV).returncode == 0
 
 
-COMMIT_MARK, COMMIT_MARK_FORMAT = b"\x01nep-commit\x02", "%x01nep-commit%x02"
-"""What starts each commit's record in ``git log``'s output: a subject may hold any one control character."""
+LOG_FORMAT = "%H %P%x00%ct%x00%s"
+"""A commit's header in ``git log -z --raw``: NUL-separated fields, as its changed files are; a subject, which may hold any
+other character (a record marker of control characters was one), never holds a NUL."""
+HEADER = re.compile(rb"[0-9a-f]{40,64}( [0-9a-f]{40,64})* ?")  # a root commit has no parents after its space
 
 
 def iter_commits(repo: Path, rev: str, max_commits: int) -> Iterator[Commit | None]:
     """Commits newest first with their changed files (renames detected), streamed from one ``git log``; None for a record that does not parse."""
-    args = ["git", "-C", str(repo), "log", f"--format={COMMIT_MARK_FORMAT}%H %P%x02%ct%x02%s", "--raw", "-z", "--no-abbrev", "-M"]
+    args = ["git", "-C", str(repo), "log", f"--format={LOG_FORMAT}", "--raw", "-z", "--no-abbrev", "-M"]
     args += [*(["-n", str(max_commits)] if max_commits else []), rev, "--"]
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=GIT_ENV)
     try:
-        buffer = b""
-        while chunk := process.stdout.read(1 << 16):
-            buffer += chunk
-            *records, buffer = buffer.split(COMMIT_MARK)
-            yield from (_commit(record) for record in records if record)
-        if buffer:
-            yield _commit(buffer)
+        yield from parse_log(_nul_fields(process.stdout))
         if process.wait() != 0:
             message = process.stderr.read().decode("utf-8", "replace").strip().splitlines()
             raise NepError(f"git: {repo}: {message[-1] if message else 'git log failed'}")
@@ -106,28 +102,44 @@ def iter_commits(repo: Path, rev: str, max_commits: int) -> Iterator[Commit | No
         process.stderr.close()
 
 
-def _commit(record: bytes) -> Commit | None:
-    try:
-        return _parse_commit(record)
-    except (ValueError, IndexError):
-        return None
+def _nul_fields(stream) -> Iterator[bytes]:
+    """The NUL-terminated fields of ``stream``, read in chunks."""
+    buffer = b""
+    while chunk := stream.read(1 << 16):
+        *fields, buffer = (buffer + chunk).split(b"\0")
+        yield from fields
+    if buffer:
+        yield buffer
 
 
-def _parse_commit(record: bytes) -> Commit:
-    header, _, rest = record.partition(b"\0")
-    ids, time, subject = header.decode("utf-8", "replace").split("\x02", 2)
-    sha, *parents = ids.split()
-    fields = rest.lstrip(b"\n").split(b"\0")
-    changes, index = [], 0
-    while index < len(fields) and fields[index].startswith(b":"):
-        old_mode, new_mode, old_blob, new_blob, status = fields[index][1:].decode().split()
-        if status[0] in "RC":
-            changes.append(FileChange(old_mode, new_mode, old_blob, new_blob, status[0], fields[index + 1], fields[index + 2]))
-            index += 3
-        else:
-            changes.append(FileChange(old_mode, new_mode, old_blob, new_blob, status[0], fields[index + 1]))
-            index += 2
-    return Commit(sha, tuple(parents), int(time), subject, tuple(changes))
+def parse_log(fields: Iterator[bytes]) -> Iterator[Commit | None]:
+    """Commits from the fields of ``git log -z --raw --format=LOG_FORMAT``: a header (``sha parents``, time, subject),
+    then each changed file as ``:modes blobs status`` and its path (two for a rename or copy). A record that does not
+    parse is one None, and the fields up to the next header are passed over."""
+    fields = iter(fields)
+    field = next(fields, None)
+    while field is not None:
+        if not HEADER.fullmatch(field):
+            yield None
+            while field is not None and not HEADER.fullmatch(field):
+                field = next(fields, None)
+            continue
+        sha, *parents = field.decode().split()
+        time, subject = next(fields, b""), next(fields, b"")
+        changes, broken = [], not time.isdigit()
+        field = next(fields, None)
+        while field is not None and field.lstrip(b"\n").startswith(b":"):
+            parts = field.lstrip(b"\n")[1:].decode("utf-8", "replace").split()
+            if len(parts) != 5 or not parts[4]:
+                broken, field = True, next(fields, None)
+                continue
+            old_mode, new_mode, old_blob, new_blob, status = parts
+            paths = [next(fields, b"") for _ in range(2 if status[0] in "RC" else 1)]
+            changes.append(FileChange(old_mode, new_mode, old_blob, new_blob, status[0], *paths))
+            field = next(fields, None)
+        if field == b"\n" or field == b"":  # the line break after a commit without changed files
+            field = next(fields, None)
+        yield None if broken else Commit(sha, tuple(parents), int(time), subject.decode("utf-8", "replace"), tuple(changes))
 
 
 class BlobReader:

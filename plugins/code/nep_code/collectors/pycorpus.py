@@ -49,7 +49,8 @@ def read_python(file: Path, report: CollectReport, max_bytes: int) -> Parsed | N
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         report.count("non-UTF-8 files (skipped)")
-        report.warn(f"{file}:0: not UTF-8 (byte {error.start}); skipped")
+        line = data.count(b"\n", 0, error.start) + 1
+        report.warn(f"{file}:{line}: not UTF-8 (byte {error.start}); skipped")
         return None
     except OSError as error:
         report.count("unreadable files (skipped)")
@@ -81,7 +82,7 @@ class PythonCorpus:
         files = corpus_files(root)
         if not files:
             raise NepError(f"{name}: no .py files under {root}")
-        self.root, self.label = root, root.name if path else "stdlib"
+        self.name, self.root, self.label = name, root, root.name if path else "stdlib"
         self.order = list(files)
         random.Random(seed).shuffle(self.order)
         self.seed, self.report, self.max_file_bytes = seed, report, max_file_bytes
@@ -93,7 +94,7 @@ class PythonCorpus:
 
     def visits(self, wanted: int, made: Callable[[], int]) -> Iterator[tuple[Path, str, Parsed, random.Random]]:
         """``(file, relative name, parsed, rng)`` pass after pass until ``made()`` reaches ``wanted``,
-        or a whole pass makes nothing, or ``MAX_PASSES`` passes are done."""
+        or a whole pass makes nothing, or ``MAX_PASSES`` passes are done; then a warning says how many were made and why."""
         seen: set[Path] = set()
         for pass_number in range(MAX_PASSES):
             before = made()
@@ -111,5 +112,14 @@ class PythonCorpus:
                     self.report.count("files read")
                 relative = file.name if self.root.is_file() else file.relative_to(self.root).as_posix()
                 yield file, relative, parsed, random.Random(f"{self.seed}:{pass_number}:{relative}")
-            if made() >= wanted or made() == before:
+            if made() >= wanted:
                 return
+            if made() == before:
+                self.warn_short(made(), wanted, f"a whole pass over the corpus made no new session ({len(seen)} of its "
+                                                f"{len(self.order)} files read; the others skipped, counted above)")
+                return
+        self.warn_short(made(), wanted, f"{MAX_PASSES} passes over the corpus ({len(seen)} files read) are the most made")
+
+    def warn_short(self, made: int, wanted: int, why: str) -> None:
+        self.report.warn(f"{self.name}: made {made} of the {wanted} sessions asked: {why}; pass a larger corpus "
+                         f"({self.name}:PATH) or ask for fewer")
