@@ -755,6 +755,7 @@ def scenario_merge_props(home):
         document.waitForDone()
     runtime._set_suggestion(suggestion("stroke", **LINE["args"]))
     out["normal"] = list(runtime.accept())
+    out["undo_steps_after_normal"] = list(runtime.undo_steps)  # Merge Down's undo brings the stroke's layer back: no undo of it
     runtime.close()
     return out
 
@@ -1000,13 +1001,15 @@ def scenario_refused_layers(home):
         before = kinds_in_log(runtime)
         runtime.record_stroke([[10.0, 10.0 + 10 * index, 1.0, 0.0], [50.0, 10.0 + 10 * index, 1.0, 8.0]])
         out["after"][name] = {"type": node.type(), "logged": kinds_in_log(runtime)[len(before):], "kept": runtime.suggestion is shown,
-                              "ghost": runtime.ghost.stroke is not None}
+                              "ghost": runtime.ghost.stroke is not None, "undo_steps": list(runtime.undo_steps)}
         change(False)
     workspace.set_active(ink)
     runtime.look_at_brush()
     shown = server_suggests(runtime, LINE)
     runtime.record_stroke([[10.0, 90.0, 1.0, 0.0], [50.0, 90.0, 1.0, 8.0]])
-    out.update(skipped=dict(runtime.skipped), log=kinds_in_log(runtime), kept_after_paint=runtime.suggestion is shown)
+    out.update(kept_after_paint=runtime.suggestion is shown, undo_steps_after_paint=list(runtime.undo_steps))
+    runtime.record_stroke([[300.0, 300.0, 1.0, 0.0], [350.0, 300.0, 1.0, 8.0]])  # wholly off the canvas: Krita keeps it
+    out.update(skipped=dict(runtime.skipped), log=kinds_in_log(runtime), undo_steps_end=list(runtime.undo_steps))
     runtime.close()
     return out
 

@@ -546,6 +546,7 @@ def test_accept_never_merges_down_into_a_layer_whose_own_properties_merging_woul
     assert merge["opacity_multiply"]["layer"] == ["Ink", 128, "multiply", False, False]
     assert merge["alpha_locked"]["layer"][3] is True and merge["inherit_alpha"]["layer"][4] is True
     assert merge["normal"] == [True, "Accepted: stroke (2 points)"]
+    assert merge["undo_steps_after_normal"] == [False]  # two undo steps: the first (Merge Down) takes back no stroke, so is not logged
 
 
 def test_merging_down_is_refused_in_two_views_before_krita_5_3_and_where_it_resets_the_layer(tmp_path, monkeypatch):
@@ -772,13 +773,19 @@ def krita_painter(tmp_path_factory):
 
 @needs_krita
 def test_a_stroke_on_a_layer_krita_paints_nothing_on_is_not_recorded_and_keeps_the_suggestion(krita_painter):
+    """A filter layer's stroke is painted into its mask (Krita's KisToolPaint::nodePaintAbility): an undo step the log
+    has not, so its Ctrl+Z is not logged; a stroke off the canvas too (Krita's layers have no edge). Only locked,
+    hidden, vector and group layers take no paint."""
     refused = krita_painter["refused_layers"]
     types = {"locked": "paintlayer", "hidden": "paintlayer", "filterlayer": "filterlayer", "vectorlayer": "vectorlayer", "grouplayer": "grouplayer"}
+    steps = {"locked": [], "hidden": [], "filterlayer": [False], "vectorlayer": [False], "grouplayer": [False]}
     for name, kind in types.items():
-        assert refused["after"][name] == {"type": kind, "logged": [], "kept": True, "ghost": True}, name
-    assert refused["skipped"] == {"the active layer is locked": 1, "the active layer is hidden": 1, "the active layer is not a paint layer": 3}
+        assert refused["after"][name] == {"type": kind, "logged": [], "kept": True, "ghost": True, "undo_steps": steps[name]}, name
+    assert refused["skipped"] == {"the active layer is locked": 1, "the active layer is hidden": 1, "the active layer is not a paint layer": 3,
+                                  "the stroke lies off the canvas": 1}
     assert refused["log"][-2:] == ["stroke", "feedback:ignored"] and refused["log"].count("stroke") == 1  # on a paint layer: recorded
     assert refused["kept_after_paint"] is False
+    assert refused["undo_steps_after_paint"] == [False, True] and refused["undo_steps_end"] == [False, True, False]
 
 
 @needs_krita

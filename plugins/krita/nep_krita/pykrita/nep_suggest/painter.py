@@ -117,6 +117,16 @@ def views_showing(document):
     return sum(1 for view in Krita.instance().views() if view.document() is not None and view.document().rootNode().uniqueId() == key)
 
 
+PAINTED_UNRECORDED = frozenset({"transparencymask", "filtermask", "selectionmask", "colorizemask", "filterlayer", "filllayer"})
+"""Node types Krita's brush paints on (into their mask's or selection's pixels: an undo step of Krita's) that are no paint
+layer the session log can hold a stroke of."""
+
+
+def paints_unrecorded(node):
+    """Whether Krita's brush paints on ``node`` though ``why_no_paint`` refuses to record it (a mask, a filter or fill layer)."""
+    return node is not None and node.type() in PAINTED_UNRECORDED and why_not_paintable(node) is None
+
+
 def why_no_paint(node):
     """Why Krita's brush paints nothing on ``node``, the active layer: none, not a paint layer (a vector, filter or group
     layer, a mask), hidden or locked, or in a hidden or locked group; None if it paints there. Accept refuses a stroke

@@ -24,7 +24,7 @@ from . import checks, painter
 from .client import BUSY, SLOW, ServerClient, check_suggestions
 from .feedback import FeedbackMixin
 from .ghost import Ghost
-from .recorder import DAB, BrushWatcher, StrokeBuilder, stroke_action
+from .recorder import BrushWatcher, StrokeBuilder, stroke_action
 from .sessionlog import SessionLog, new_session_id, utc_now
 from .strokes import Stroke
 
@@ -240,10 +240,11 @@ class Runtime(FeedbackMixin):
         """Record a finished stroke, unless Krita painted nothing (``painter.why_no_paint``: a locked, hidden or non-paint
         layer), or it is a dab or off the canvas (``stroke_action``): then it is counted, and the suggestion stays."""
         self.look_at_brush()
-        why = painter.why_no_paint(self.workspace.active_node())
+        node = self.workspace.active_node()
+        why = painter.why_no_paint(node)
         action, why = (None, why) if why else stroke_action(points, self.workspace.look(), self.workspace.canvas())
-        if action is None:
-            self.skip_stroke(why, painted=why == DAB)
+        if action is None:  # a dab or a stroke off the canvas is painted all the same (Krita's layers have no edge)
+            self.skip_stroke(why, painted=painter.why_no_paint(node) is None or painter.paints_unrecorded(node))
             self._show_ghost()
             return
         self.record_user_action(action)
@@ -260,7 +261,8 @@ class Runtime(FeedbackMixin):
         """A press of a painting tool where the view cannot be mapped (``canvas_events.unmapped_reason``): Krita paints a
         stroke that is not recorded, unless the active layer takes no paint."""
         why = self.workspace.unmapped_reason() if self.workspace is not None else ""
-        if why and not painter.why_no_paint(self.workspace.active_node()):
+        node = self.workspace.active_node() if why else None
+        if why and (painter.why_no_paint(node) is None or painter.paints_unrecorded(node)):
             self.skip_stroke(why, painted=True)
 
     def look_at_brush(self):
@@ -292,12 +294,12 @@ class Runtime(FeedbackMixin):
             return
         self.record_user_action({"kind": "undo"})
 
-    def _undo_step(self, recorded, count=1):
-        """Krita made ``count`` undo steps, ``recorded`` in the log or not. The steps are followed from the first stroke
+    def _undo_step(self, recorded):
+        """Krita made an undo step, ``recorded`` in the log or not. The steps are followed from the first stroke
         not recorded on, for as long as one is still there to undo (else the list is empty)."""
         if recorded and not self.undo_steps:
             return
-        self.undo_steps = (self.undo_steps + [recorded] * count)[-MAX_UNDO_STEPS:]
+        self.undo_steps = (self.undo_steps + [recorded])[-MAX_UNDO_STEPS:]
         if all(self.undo_steps):
             self.undo_steps = []
 
@@ -515,7 +517,9 @@ class Runtime(FeedbackMixin):
             ok, how, layer = painter.paint_stroke(self.workspace.document, node, stroke, canvas, erasing=self.erasing())
             if not ok:
                 return self._refuse(suggestion, how)
-            self._undo_step(True, count=2 if how == "merge" else 1)  # merging down: Add Layer, Merge Down
+            self._undo_step(True)
+            if how == "merge":  # then Merge Down, whose undo brings the stroke's layer back: that undo takes back no stroke
+                self._undo_step(False)
             self.workspace.set_active(layer)
             self.workspace.document.refreshProjection()
             done = checks.known_part(dict(action, args=dict(action["args"], color=stroke.color, size=stroke.size, opacity=stroke.opacity,
