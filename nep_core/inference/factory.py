@@ -61,8 +61,6 @@ def model_folder(spec: str, domain: Domain, option: str = "--model") -> Path:
             f"{option} {spec}: no such model folder, and not a baseline ({', '.join(BASELINES)}, ngram:ORDER); "
             f"train a model with `nep train --domain {domain.name} --out {spec}`"
         )
-    if not path.is_dir():
-        raise NepError(f"{option} {spec} is a file; pass the model's folder (the --out of `nep train --domain {domain.name}`)")
     return path
 
 

@@ -214,8 +214,11 @@ def test_each_document_has_its_session_and_going_back_to_one_goes_on_with_it(two
     assert [event.action.kind for event in b_log.events if event.action is not None] == ["stroke"]
     # A's log: its state, the first L, A's state again each time it becomes active (later), the second L, the L beside C,
     # the two Ctrl+Z after the line painted in the selection (a script's painting is not the painter's stroke)
-    assert [("state" if event.state is not None else event.action.kind) for event in a_log.events if event.feedback is None] == [
-        "state", "stroke", "state", "stroke", "state", "stroke", "undo", "undo"]
+    kinds = [("state" if event.state is not None else event.action.kind) for event in a_log.events if event.feedback is None]
+    # (Krita 5.2 and later: the undo of the selection's inversion is followed by a `state` event, a snapshot of the
+    # document as it is, where the layer watcher saw the active node replaced; its cause inside Krita is not pinned down)
+    assert kinds in (["state", "stroke", "state", "stroke", "state", "stroke", "undo", "undo"],
+                     ["state", "stroke", "state", "stroke", "state", "stroke", "undo", "undo", "state"]), kinds
     first, again, beside = (event for event in a_log.events if event.action is not None and event.action.kind == "stroke")
     back_in_a = [event for event in a_log.events if event.state is not None][1]
     assert first.t < back_in_a.t < again.t < beside.t
