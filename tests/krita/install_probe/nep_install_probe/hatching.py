@@ -122,9 +122,12 @@ def accept_costs(document, repeats=7):
 def finish(seen, report):
     clock = seen.pop("clock")
     clock.stop()
-    seen["accept"] = accept_costs(seen.pop("document"))
     app = plugin()
-    seen.update(krita_version=Krita.instance().version(), plugin_error=app.error, status=app.runtime.status, ghost_shown=app.runtime.ghost.shown, main_thread=clock.summary(),
+    # the plugin's status after the hatching, before accept_costs paints and merges layers (a merge replaces the active
+    # layer, which the plugin logs as a state and asks again for: then it is rightly waiting)
+    seen.update(status=app.runtime.status, ghost_shown=app.runtime.ghost.shown)
+    seen["accept"] = accept_costs(seen.pop("document"))
+    seen.update(krita_version=Krita.instance().version(), plugin_error=app.error, main_thread=clock.summary(),
                 log=app.runtime.log_path(), zoom=Krita.instance().activeWindow().activeView().canvas().zoomLevel(),
                 lookups=lookups(Krita.instance().activeWindow().qwindow()))
     report(seen)
