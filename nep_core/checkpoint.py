@@ -170,7 +170,7 @@ def load_checkpoint(path: str | os.PathLike, expected_domain: str | None = None,
         config = AutoConfig.from_pretrained(path)
     except Exception as error:  # a field of the wrong type (transformers checks each), an unknown model_type
         raise NepError(f"{Path(path) / CONFIG_FILE}: cannot be read as the model's configuration ({error_reason(error)}); train the model again") from None
-    from nep_core.model.base import has_tokenizer
+    from nep_core.model.base import has_only_pickled_weights, has_tokenizer, pickled_weights_error
 
     if not has_tokenizer(path):
         raise NepError(f"{path}: no tokenizer there (tokenizer.json); put the checkpoint's own tokenizer files back, or train the model again")
@@ -179,6 +179,8 @@ def load_checkpoint(path: str | os.PathLike, expected_domain: str | None = None,
     except Exception as error:  # transformers raises OSError, ValueError, JSONDecodeError... for damaged files
         raise NepError(f"{path}: cannot load the tokenizer ({error_reason(error)}); train the model again") from None
     check_tokenizer_fits(path, tokenizer, config)
+    if has_only_pickled_weights(Path(path)):
+        raise pickled_weights_error(str(path), Path(path))
     try:
         model = AutoModelForCausalLM.from_pretrained(path, config=config, use_safetensors=True)
     except Exception as error:  # a missing or cut-short model.safetensors

@@ -268,6 +268,15 @@ def test_nep_eval_user_errors_are_one_line(random_checkpoint, tmp_path, tags_dom
         assert result.stderr.find("error:") >= 0 and message in error.replace("\n", ""), result.stderr
 
 
+def _pickle_weights(folder: Path) -> None:
+    """The weights as pickled ``pytorch_model.bin`` only (said "no file named model.safetensors ...; train again")."""
+    import torch
+    from safetensors.torch import load_file
+
+    torch.save(load_file(folder / "model.safetensors"), folder / "pytorch_model.bin")
+    (folder / "model.safetensors").unlink()
+
+
 def test_a_damaged_checkpoint_or_a_bad_output_path_is_a_one_line_error(random_checkpoint, tmp_path):
     def damaged(name: str, damage) -> Path:
         folder = tmp_path / name
@@ -284,6 +293,8 @@ def test_a_damaged_checkpoint_or_a_bad_output_path_is_a_one_line_error(random_ch
     cases = [
         (damaged("cut", lambda f: (f / "model.safetensors").write_bytes(weights.read_bytes()[:5])), "cannot load the model"),
         (damaged("gone", lambda f: (f / "model.safetensors").unlink()), "cannot load the model"),
+        (damaged("pickled", _pickle_weights), "its weights are pickled (pytorch_model.bin), which could run code when loaded, "
+         "so only safetensors are read; convert them once: AutoModelForCausalLM.from_pretrained("),
         (damaged("tok", lambda f: (f / "tokenizer.json").write_text("{garbage")), "cannot load the tokenizer"),
         (damaged("config", lambda f: (f / "config.json").write_text("{}")), 'config.json: field "model_type" must name the model'),
         (damaged("meta", set_max_tokens), 'nep.json: field "encoder.max_tokens" must be int'),

@@ -54,6 +54,19 @@ def read_base_config(path: Path) -> dict:
     return config
 
 
+def has_only_pickled_weights(path: Path) -> bool:
+    """Whether ``path`` holds pickled weights (``pytorch_model.bin``) and no safetensors ones."""
+    return (not (path / WEIGHTS_FILE).is_file() and not (path / WEIGHTS_INDEX).is_file()
+            and any((path / name).is_file() for name in PICKLED_WEIGHTS))
+
+
+def pickled_weights_error(where: str, path: Path) -> NepError:
+    """The one line for a model folder whose weights are pickled only: NEP reads safetensors alone; how to convert."""
+    return NepError(f"{where}: its weights are pickled (pytorch_model.bin), which could run code when loaded, so "
+                    f"only safetensors are read; convert them once: AutoModelForCausalLM.from_pretrained(\"{path}\")"
+                    f".save_pretrained(\"{path}\", safe_serialization=True)")
+
+
 def weight_shapes(path: Path) -> dict[str, tuple[list[int], str]]:
     """Each tensor's shape and file, read from the safetensors headers (no tensor is loaded); a NepError when the
     folder holds no safetensors weights (pickled ones are refused: loading them could run code) or unreadable ones."""
@@ -70,10 +83,8 @@ def weight_shapes(path: Path) -> dict[str, tuple[list[int], str]]:
             raise NepError(f"--base-model {path}: {missing[0]}, listed in {WEIGHTS_INDEX}, is missing; copy the whole model folder")
     elif (path / WEIGHTS_FILE).is_file():
         files = [WEIGHTS_FILE]
-    elif any((path / name).is_file() for name in PICKLED_WEIGHTS):
-        raise NepError(f"--base-model {path}: its weights are pickled (pytorch_model.bin), which could run code when loaded, so "
-                       f"only safetensors are read; convert them once: AutoModelForCausalLM.from_pretrained(\"{path}\")"
-                       f".save_pretrained(\"{path}\", safe_serialization=True)")
+    elif has_only_pickled_weights(path):
+        raise pickled_weights_error(f"--base-model {path}", path)
     else:
         raise NepError(f"--base-model {path}: no {WEIGHTS_FILE} there; pass a folder written by save_pretrained")
     shapes: dict[str, tuple[list[int], str]] = {}
