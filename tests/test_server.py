@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from jsonschema import ValidationError
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate as validate_openapi_spec
 from server_helpers import InnermostClose, action_event
@@ -358,6 +359,16 @@ def test_answers_match_the_openapi_schema(client):
     check(client.get("/v1/health").json(), "HealthResponse")
     check(client.post("/v1/suggest", content="{", headers={"Content-Type": "application/json"}).json(), "ErrorResponse")
     check({"session": "s", "history": HISTORY, "top_k": 2}, "SuggestRequest")
+    # null is an optional field left out (the server takes it): the schema a client is generated from says so
+    with_nulls = {"SuggestRequest": {"session": "s", "history": HISTORY, "top_k": None, "state": None},
+                  "FeedbackRequest": {"session": "s", "accepted": False, "history": None, "t": 3.0, "shown_at": None, "actual": None,
+                                      "suggestion": None, "outcome": None, "reason": None}}
+    for name, body in with_nulls.items():
+        response = client.post("/v1/" + name[:-len("Request")].lower(), json=body)
+        assert response.status_code == 200, response.text
+        check(body, name)
+    with pytest.raises(ValidationError):  # a required field's null is refused, by the server and the schema alike
+        check({"session": None, "history": HISTORY}, "SuggestRequest")
 
 
 class Broken(Predictor):

@@ -79,11 +79,23 @@ ActionJson = Annotated[dict[str, Any], WithJsonSchema(ACTION_SCHEMA)]
 EventJson = Annotated[dict[str, Any], WithJsonSchema(EVENT_SCHEMA)]
 
 
+def _optional_admits_null(schema: dict[str, Any], model: type) -> None:
+    """The JSON schema says what ``_Body`` accepts: every optional property may also be null (taken as left out)."""
+    required = set(schema.get("required", ()))
+    for name, prop in schema.get("properties", {}).items():
+        if name in required or {"type": "null"} in prop.get("anyOf", ()):
+            continue
+        keep = {key: prop.pop(key) for key in ("default", "description", "title") if key in prop}
+        inner = dict(prop)
+        prop.clear()
+        prop.update(anyOf=[inner, {"type": "null"}], **keep)
+
+
 class _Body(BaseModel):
     """Request bodies: unknown fields are an error, types are not coerced, numbers must be finite, and an
     optional field sent as null is taken as left out (its default)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, json_schema_extra=_optional_admits_null)
 
     @model_validator(mode="before")
     @classmethod
