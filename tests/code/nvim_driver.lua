@@ -151,9 +151,9 @@ local ok, err = pcall(function()
     vim.cmd("edit blob.bin") -- NUL bytes: not recorded, counted
     type_keys("ggOtext<Esc>")
     -- nor are these, each listed: latin1 (Neovim converts it), bytes no encoding but latin1 reads, an
-    -- excluded filetype, and a file over max_file_bytes (1000 here)
+    -- excluded filetype, a file over max_file_bytes (1000 here), and files that may hold secrets
     result.asked_in = {}
-    for _, name in ipairs({ "latin.py", "rand.bin", "notes.msg", "big.py" }) do
+    for _, name in ipairs({ "latin.py", "rand.bin", "notes.msg", "big.py", ".env", "deploy/Server.PEM" }) do
       vim.cmd("edit! " .. name)
       type_keys("ggOtext<Esc>")
       result.asked_in[name] = nep.request()

@@ -363,3 +363,22 @@ def test_a_limit_that_keeps_no_train_split_says_so_and_points_to_max_commits(rep
     assert "--limit 2 kept sessions that declare no train split (test: 2)" in limited.output and "max_commits=N" in limited.output
     asked = CliRunner().invoke(app, ["collect", "--domain", "code", "--source", f"git:{repo}?max_commits=3", "--out", str(tmp_path / "b")])
     assert asked.exit_code == 0 and "no train split" not in asked.output
+
+
+def test_files_that_may_hold_secrets_are_skipped_and_named_unless_private_is_0(repo: Path) -> None:
+    """A programmer's `.env`, keys and certificates went into the sessions (and so into a model that may repeat them)."""
+    secrets = {".env": "TOKEN=abc\nUSER=me\nHOST=x\n", "deploy/Server.PEM": "-----BEGIN KEY-----\nAAAA\nBBBB\n",
+               "config/.env.production": "A=1\nB=2\nC=3\n", "home/id_ed25519": "k1\nk2\nk3\n"}
+    commit(repo, secrets, "secrets", 1_700_000_100)
+    changed = {name: text.replace("\n", "9\n", 1).replace("3\n", "4\n") for name, text in secrets.items()}
+    sha = commit(repo, {**changed, "src/app.py": edited(BASE, {1: "    return a + 100\n", 40: "    return a + 200\n"})},
+                 "rotate", 1_700_000_200)
+    sessions, report = collect(str(repo))
+    files = {edit.file for session in sessions for event in session.events if event.action for edit in [LineEdit.from_action(event.action)]}
+    assert files == {"src/app.py"}
+    assert report.counts["private files (keys, certificates, credentials, .env) (skipped)"] == 8  # added, then changed
+    assert f"{sha[:12]}:.env: may hold secrets (private=0 keeps it); skipped" in report.warnings
+    assert all("TOKEN" not in str(event.state) for session in sessions for event in session.events if event.state)
+    kept, _ = collect(f"{repo}?private=0")
+    assert {edit.file for session in kept for event in session.events if event.action
+            for edit in [LineEdit.from_action(event.action)]} == {"src/app.py", *secrets}

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from nep_code.cli import NVIM_PLUGIN, app
 from nep_code.edits import LineEdit, Workspace
+from nep_code.private_files import PRIVATE_FILE_PATTERNS
 from nep_core.actions import Action
 from nep_core.sessionlog import parse_event, read_session
 from server_helpers import ServeProcess
@@ -71,6 +72,9 @@ def test_typing_is_recorded_as_merged_line_edits_that_replay_to_the_buffer(tmp_p
     (project / "rand.bin").write_bytes(bytes(range(0x80, 0x100)) * 4 + b"\n")  # no NUL, not UTF-8
     (project / "notes.msg").write_text("notes\n")  # the driver makes it a gitcommit buffer
     (project / "big.py").write_text("x = 1\n" * 200)  # over the driver's max_file_bytes of 1000
+    (project / ".env").write_text("TOKEN=s3cret\n")  # files that may hold secrets (private_files)
+    (project / "deploy").mkdir()
+    (project / "deploy" / "Server.PEM").write_text("-----BEGIN PRIVATE KEY-----\n")
     result = run_driver("record", tmp_path, "m.py", f"http://127.0.0.1:{closed_port()}")
 
     log = Path(result["log_path"])
@@ -88,14 +92,18 @@ def test_typing_is_recorded_as_merged_line_edits_that_replay_to_the_buffer(tmp_p
     assert Workspace.from_events(session.events).text("m.py") == result["final_text"]
     assert result["final_text"] == "a = 1\nb = 2  # two\nx = 'é'z\ny = 2\n\ndef g():\n    return 1  # trailing\n    \tt\n"  # autoindent, then a real <Tab>
     assert {event.state and tuple(event.state["files"]) for event in session.events if event.state} == {("m.py",)}
-    assert "skipped blob.bin: binary (NUL bytes)" in result["status"] and "5 files skipped" in result["status"]
+    assert "skipped blob.bin: binary (NUL bytes)" in result["status"] and "7 files skipped" in result["status"]
     # files Neovim converted from another encoding, excluded or too large: not recorded, not sent, listed
     assert "skipped latin.py: not UTF-8 (read as latin1)" in result["status"]
     assert "skipped rand.bin: not UTF-8 (read as latin1)" in result["status"]
     assert "skipped notes.msg: filetype gitcommit is excluded" in result["status"]
     assert "skipped big.py: larger than max_file_bytes" in result["status"]
-    assert result["asked_in"] == {"latin.py": False, "rand.bin": False, "notes.msg": False, "big.py": False}
-    assert {edit.file for edit in edits} == {"m.py"} and "caf" not in log.read_text(encoding="utf-8")
+    assert "skipped .env: may hold secrets (private_files)" in result["status"]
+    assert "skipped deploy/Server.PEM: may hold secrets (private_files)" in result["status"]
+    assert result["asked_in"] == {"latin.py": False, "rand.bin": False, "notes.msg": False, "big.py": False, ".env": False,
+                                  "deploy/Server.PEM": False}
+    assert {edit.file for edit in edits} == {"m.py"}
+    assert "caf" not in log.read_text(encoding="utf-8") and "s3cret" not in log.read_text(encoding="utf-8")
 
     # a request sends the last 3 events on top of a snapshot of the file before them; it replays to the buffer too
     history = [parse_event(record) for record in result["request_history"]]
@@ -776,3 +784,10 @@ def test_a_reason_sent_to_the_server_is_one_line_of_whole_characters(tmp_path):
     assert lines[1] == "one two three "
     assert all("".join(line.splitlines()) == line and len(line) <= 500 for line in lines), lines
     assert lines[2].endswith("é...") and len(lines[2].encode("utf-8")) <= 483
+
+
+def test_the_clients_private_files_are_the_git_collectors():
+    """One list of files that may hold secrets: the Neovim client's default is nep_code.private_files'."""
+    config = (NVIM_PLUGIN / "lua" / "nep" / "config.lua").read_text(encoding="utf-8")
+    listed = re.search(r"private_files = \{ (.*?) \},", config).group(1)
+    assert tuple(re.findall(r'"([^"]*)"', listed)) == PRIVATE_FILE_PATTERNS

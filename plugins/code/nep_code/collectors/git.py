@@ -18,6 +18,8 @@ context_merge  0       hunks at most this many unchanged lines apart become one 
 max_files      20      commits that change more files are skipped (vendoring, mass renames)
 max_file_bytes 300000  larger files are skipped
 ext            (all)   only files with these extensions, e.g. ``ext=py,js``
+private        1       skip files that hold secrets: ``.env``, keys, certificates, credentials
+                       (``nep_code.private_files``; named in the warnings); 0: keep them
 rev            HEAD    the revision (or range, e.g. ``v1.0..main``) whose history is read
 max_commits    0       read at most this many commits, newest first (0: all)
 group          time    ``time``: split groups are blocks of the history in time; ``repo``: the repository
@@ -48,10 +50,11 @@ from nep_code.collectors.gitrepo import (
 from nep_code.collectors.options import has_plain_line_breaks, parse_argument
 from nep_code.collectors.timing import edit_gap
 from nep_code.edits import LineEdit, common_ends, line_edits, split_lines
+from nep_code.private_files import is_private
 
 DEFAULTS = {
     "min_hunks": 2, "max_hunk_lines": 5, "max_span": 80, "additive": False, "max_line_chars": 1000, "filters": True, "context_merge": 0,
-    "max_files": 20, "max_file_bytes": 300_000, "ext": (), "rev": "HEAD", "max_commits": 0, "group": "time", "blocks": 20,
+    "max_files": 20, "max_file_bytes": 300_000, "ext": (), "private": True, "rev": "HEAD", "max_commits": 0, "group": "time", "blocks": 20,
 }
 FILTERS_OFF = {"min_hunks": 1, "max_hunk_lines": 0, "max_span": 0, "additive": False, "max_line_chars": 0}
 NAMED_SKIPS = 5
@@ -92,7 +95,7 @@ def parse_error(key: str, value, expected: str):
 class GitCollector(Collector):
     name = "git"
     description = "a local git repository's history: each commit's hunks as edits (git:PATH?min_hunks=2&max_hunk_lines=5...)"
-    version = "1"
+    version = "2"  # 2: files that may hold secrets are skipped (private)
 
     def __init__(self, action_space=None):
         self.action_space = action_space
@@ -173,6 +176,9 @@ class GitCollector(Collector):
             return None
         if options["ext"] and Path(path).suffix.lstrip(".") not in options["ext"]:
             skips.report.count("files of other types (skipped)")  # the user's own choice: not named
+            return None
+        if options["private"] and is_private(path):
+            skips.skip(where, "private files (keys, certificates, credentials, .env)", "may hold secrets (private=0 keeps it)")
             return None
         sizes = [blobs.size(change.old_blob), blobs.size(change.new_blob)]
         if None in sizes:

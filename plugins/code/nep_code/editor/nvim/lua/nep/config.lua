@@ -17,6 +17,8 @@ M.defaults = {
   max_request_bytes = 1048576, -- the largest request sent: nep serve's --max-body-bytes default (413 above it)
   context_files = 8, -- other open files sent with a request (where a rename is carried next), as max_request_bytes allows
   exclude_filetypes = { "help", "gitcommit", "gitrebase", "qf", "netrw", "TelescopePrompt", "NvimTree" },
+  -- files that may hold secrets, never recorded nor sent: globs of the file name, lower-cased (nep_code/private_files.py)
+  private_files = { ".env", ".env.*", ".envrc", ".dev.vars", "*.pem", "*.key", "*.crt", "*.cert", "*.p12", "*.pfx", "*.jks", "*.keystore", "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", ".netrc", ".pgpass", ".pypirc", ".npmrc", "secrets.yml", "secrets.yaml", "secrets.json", "credentials", "credentials.json", "*.tfvars", "*.tfstate" },
   jump_first = true, -- an edit away from the cursor: the accept key first jumps there, then accepts
   feedback_history = false, -- also send the session's events to the server with each feedback
   keys = { accept = "<Tab>", dismiss = "<C-]>" }, -- false disables a mapping

@@ -269,6 +269,23 @@ function M.has_pending(buf)
   return entry ~= nil and entry.pending ~= nil
 end
 
+-- A glob of `private_files` (`*`, `?`) as an anchored Lua pattern.
+local function glob_pattern(glob)
+  local escaped = glob:gsub("[%^%$%(%)%%%.%[%]%+%-]", "%%%0")
+  return "^" .. escaped:gsub("%*", ".*"):gsub("%?", ".") .. "$"
+end
+
+-- Whether the file at `path` may hold secrets: its name, lower-cased, matches a glob of `private_files`.
+function M.is_private(path)
+  local name = (path:match("[^/\\]+$") or path):lower()
+  for _, glob in ipairs(config.options.private_files or {}) do
+    if name:find(glob_pattern(glob:lower())) then
+      return true
+    end
+  end
+  return false
+end
+
 -- Why `buf` is not recorded, or nil when it can be; the second value is true when `buf` is a file
 -- (listed in :NepStatus).
 function M.refusal(buf)
@@ -279,8 +296,12 @@ function M.refusal(buf)
   if bo.buftype ~= "" then
     return "not a file buffer"
   end
-  if vim.api.nvim_buf_get_name(buf) == "" then
+  local name = vim.api.nvim_buf_get_name(buf)
+  if name == "" then
     return "no file name"
+  end
+  if M.is_private(name) then
+    return "may hold secrets (private_files)", true
   end
   if bo.binary then
     return "binary", true
