@@ -1155,6 +1155,85 @@ def scenario_layer_changes(home):
     return out
 
 
+def scenario_redo(home):
+    """Krita's Redo brings back the step the last undo took: the log gets that step again, so it reads as the canvas is.
+    It was not logged: the log held an undo of a stroke back in the picture."""
+    from nep_suggest import app as app_module
+    from nep_suggest.workspace import Workspace
+
+    document = new_document("redo", 200, 150)
+    app = app_module.get()
+    app.timer.stop()
+    app.runtime = runtime = new_runtime(document, os.path.join(home, "logs-redo"))
+    workspace = runtime.workspace
+    out = {}
+    second = dict(LINE["args"], points=[[20, 80, 1.0, 0], [180, 80, 1.0, 8]])
+
+    def accepted(kind, **args):
+        runtime._set_suggestion(suggestion(kind, **args))
+        return runtime.accept()[0]
+
+    def painted(args):  # a stroke the painter made, as the recorder records it: one undo step (an accepted one may be two)
+        runtime.record_user_action({"kind": "stroke", "args": dict(args, brush="b) Basic-5 Size", color="#ff0000", size=6.0)})
+
+    def actions_since(mark):  # mark: a len(kinds_in_log(runtime))
+        return [record["action"] for record in log_records(runtime)[1 + mark:] if "action" in record]
+
+    painted(LINE["args"])
+    painted(second)
+    strokes = actions_since(0)
+    mark = len(kinds_in_log(runtime))
+    app.on_undo()
+    app.on_redo()  # the second stroke is back
+    out["undo_redo"] = actions_since(mark)
+    out["strokes"] = strokes
+    mark = len(kinds_in_log(runtime))
+    app.on_undo()
+    app.on_undo()
+    workspace.brush["size"] = 40.0  # a brush change between the undo and the Redo: Krita paints with 40 from now on
+    app.on_redo()
+    out["redo_other_brush"] = kinds_in_log(runtime)[mark:]
+    out["state_after_redo"] = log_records(runtime)[-1].get("state", {}).get("size")
+    out["redo_again"] = actions_since(mark)[-1] if kinds_in_log(runtime)[-1] == "state" else None
+    mark = len(kinds_in_log(runtime))
+    app.on_undo()
+    painted(second)  # a new step: Krita has nothing left to redo
+    app.on_redo()
+    out["redo_after_new_step"] = kinds_in_log(runtime)[mark:]
+    mark = len(kinds_in_log(runtime))
+    runtime.skip_stroke("a dab", painted=True)  # a stroke Krita painted and the log has not
+    app.on_undo()
+    app.on_redo()
+    out["unrecorded"] = {"log": kinds_in_log(runtime)[mark:], "undo_steps": list(runtime.undo_steps)}
+    out["new_layer"] = accepted("layer.new", name="Shading")
+    painted(second)
+    runtime.look_at_brush()
+    mark = len(kinds_in_log(runtime))
+    app.on_undo()  # the stroke
+    app.on_undo()  # the new layer: Krita removes it
+    workspace.find(document.nodeByName("Shading").uniqueId()).remove()
+    document.waitForDone()
+    runtime.look_at_brush()
+    app.on_redo()  # the new layer is back, active: the watcher logs it
+    shading = document.createNode("Shading", "paintlayer")
+    document.rootNode().addChildNode(shading, workspace.active_node())
+    document.waitForDone()
+    workspace.set_active(shading)
+    runtime.look_at_brush()
+    app.on_redo()  # and the stroke on it: the layer's Redo left it to bring back
+    out["layer_redo"] = actions_since(mark)
+    runtime.close()
+    runtime.start(Workspace(new_document("redo-fresh", 200, 150), None, {"brush": "b) Basic-5 Size", "color": "#ff0000", "size": 6.0,
+                                                                          "opacity": 1.0}), "fresh")
+    mark = len(kinds_in_log(runtime))
+    app.on_undo()  # a step from before the session: logged as an undo, as before
+    app.on_redo()  # which brings back a step the log never had: not logged
+    out["not_followed"] = kinds_in_log(runtime)[mark:]
+    out["app_error"] = app.error
+    runtime.close()
+    return out
+
+
 def scenario_dropped(home):
     """An answer whose one suggestion the server dropped (it failed the server's checks): the docker says so."""
     document = new_document("dropped", 200, 150)
@@ -1175,7 +1254,7 @@ def scenario_dropped(home):
 
 
 PAINTER_SCENARIOS = {"refused_layers": scenario_refused_layers, "canvas": scenario_canvas, "unmapped": scenario_unmapped,
-                     "layer_changes": scenario_layer_changes, "dropped": scenario_dropped}
+                     "layer_changes": scenario_layer_changes, "dropped": scenario_dropped, "redo": scenario_redo}
 REVIEW_SCENARIOS = {"merge_props": scenario_merge_props, "deep": scenario_deep, "huge": scenario_huge, "log_error": scenario_log_error,
                     "closed": scenario_closed, "layer_settle": scenario_layer_settle, "causes": scenario_causes, "hidden": scenario_hidden}
 SCENARIOS = {"load": scenario_load, "accept": scenario_accept, "record": scenario_record, "server": scenario_server,

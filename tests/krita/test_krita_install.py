@@ -140,8 +140,10 @@ def test_a_stroke_painted_on_kritas_canvas_is_recorded_where_krita_painted_it(dr
     assert session.domain == "krita" and session.meta["source"] == "krita-plugin"
     assert session.events[0].state["canvas"] == {"width": 400, "height": 300}
     actions = [event.action for event in session.events if event.action is not None]
-    # the painter's stroke, the accepted suggestion, two Ctrl+Z; nothing when Krita closed the view (it reports size 0)
-    assert [action.kind for action in actions] == ["stroke", "stroke", "undo", "undo"]
+    # the painter's stroke, the accepted suggestion, two Ctrl+Z, and a Redo (Ctrl+Shift+Z) that brings the painter's
+    # stroke back: logged as that stroke again; nothing when Krita closed the view (it reports size 0)
+    assert [action.kind for action in actions] == ["stroke", "stroke", "undo", "undo", "stroke"]
+    assert actions[-1] == actions[0] and {tuple(pixel) for pixel in drawn["painted_after_redo"]} == set(map(tuple, drawn["painted"]))
     assert actions[0].args["size"] == 4.0  # the brush of the view, as Krita reports it
     assert_recorded_where_painted(actions[0].args["points"], drawn["painted"])
 
@@ -167,8 +169,8 @@ def test_a_drag_with_the_move_tool_is_not_recorded_and_the_brush_again_is(drawn_
     session = read_session(drawn_zoomed_in["log"])
     actions = [event.action for event in session.events if event.action is not None]
     # mouse L, pen L, the line after the move tool's drag (60 widget pixels above the L, as was the
-    # drag), the accepted suggestion, two Ctrl+Z: nothing from the drag
-    assert [action.kind for action in actions] == ["stroke", "stroke", "stroke", "stroke", "undo", "undo"]
+    # drag), the accepted suggestion, two Ctrl+Z and a Redo: nothing from the drag
+    assert [action.kind for action in actions] == ["stroke", "stroke", "stroke", "stroke", "undo", "undo", "stroke"]
     mouse, line = actions[0], actions[2]
     start_x, start_y, *_ = mouse.args["points"][0]
     points = [(x, y) for x, y, *_ in line.args["points"]]
@@ -388,11 +390,12 @@ def test_accept_paints_the_suggestion_into_the_painters_layer_and_ctrl_z_takes_i
     assert history[:-1] == before_accept and len(history) == len(before_accept) + 1  # Krita's Undo History docker
     assert history[-1] == "Flood Fill Layer" or drawn["krita_version"] >= "5.3", history  # Krita's fill, not a layer merge
     # the server heard it all: the ghost shown when the document opened was passed over by the painter's
-    # stroke, the next one accepted, and those shown after it passed over by the two Ctrl+Z; and the last one shown
+    # stroke, the next one accepted, and those shown after it passed over by the two Ctrl+Z (and by the Redo, if one
+    # was shown by then); and the last one shown
     # passed over when the probe closed the window, if the plugin ticked between that and Krita's end (no document
     # active: until 2026-12-07 a suggestion outlived its document)
     outcomes = [record["outcome"] for record in feedback]
-    assert outcomes[:4] == ["ignored", "accepted", "ignored", "ignored"] and outcomes[4:] in ([], ["ignored"]), outcomes
+    assert outcomes[:4] == ["ignored", "accepted", "ignored", "ignored"] and outcomes[4:] in ([], ["ignored"], ["ignored"] * 2), outcomes
 
 
 def distance_to_nearest(point: tuple[float, float], pixels: list) -> float:

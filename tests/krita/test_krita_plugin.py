@@ -768,7 +768,7 @@ def test_the_longest_stroke_nep_writes_fits_the_plugins_point_limit_with_room(tm
 @pytest.fixture(scope="module")
 def krita_painter(tmp_path_factory):
     """The driver's scenarios of what a painter's review in real Krita found (2026-12-08), in one run."""
-    return scenarios_in_krita(tmp_path_factory, "krita-painter", "refused_layers,canvas,unmapped,layer_changes,dropped")
+    return scenarios_in_krita(tmp_path_factory, "krita-painter", "refused_layers,canvas,unmapped,layer_changes,dropped,redo")
 
 
 @needs_krita
@@ -828,6 +828,23 @@ def test_an_active_layer_removed_or_moved_is_logged_as_a_state_not_a_layer_switc
     assert changes["undone_new_layer"] == ["undo", "state"]
     assert changes["deleted_below"] == ["state"]
     assert changes["picked"] == [{"kind": "layer.switch", "args": {"index": 0, "name": "Ink"}}]  # a switch the painter made
+
+
+@needs_krita
+def test_a_redo_logs_the_step_it_brings_back_so_the_log_reads_as_the_canvas_is(krita_painter):
+    """Redo (Ctrl+Shift+Z) was not logged: the log held an undo of a stroke that was back in the picture."""
+    redo = krita_painter["redo"]
+    first, second = redo["strokes"]
+    assert redo["undo_redo"] == [{"kind": "undo"}, second]
+    # two undos, then a Redo brings back the first stroke; Krita paints with size 40 now: a state says so
+    assert redo["redo_other_brush"] == ["undo", "undo", "stroke", "state"] and redo["redo_again"] == first
+    assert redo["state_after_redo"] == 40.0
+    assert redo["redo_after_new_step"] == ["undo", "stroke"]  # a new stroke: Krita has nothing left to redo
+    assert redo["unrecorded"] == {"log": [], "undo_steps": [False]}  # a stroke the log has not: its undo and Redo neither
+    # a new layer's Redo is logged once, by the watcher, and the stroke's Redo after it still comes
+    assert redo["new_layer"] and redo["layer_redo"] == [{"kind": "undo"}, {"kind": "undo"}, {"kind": "layer.new", "args": {"name": "Shading"}},
+                                                        second]
+    assert redo["not_followed"] == ["undo"] and redo["app_error"] == ""  # a step from before the session: its Redo is not logged
 
 
 @needs_krita

@@ -310,6 +310,12 @@ def after_undo(document, layer, seen, times, report):
         Krita.instance().action("edit_undo").trigger()
         later(PAINT_DONE_MS, after_undo, report, document, layer, seen, times + 1)
         return
+    Krita.instance().action("edit_redo").trigger()  # Ctrl+Shift+Z: the painter's stroke is back
+    later(PAINT_DONE_MS, after_redo, report, document, layer, seen)
+
+
+def after_redo(document, layer, seen, report):
+    seen["painted_after_redo"] = painted_pixels(document, document.nodeByName(layer.name()))
     app = plugin()
     seen.update(log=app.runtime.log_path(), session=app.runtime.session_id, hooked_canvases=len(app.filters), plugin_error=app.error,
                 forbidden_modules=sorted(name for name in sys.modules if name.split(".")[0] in ("torch", "nep_core", "nep_krita")))

@@ -11,7 +11,8 @@ Only strokes made with a freehand painting tool are recorded (``PAINTING_TOOLS``
 is the checked button of the toolbox, whose object name is the tool's id); when no toolbox button
 can be found, every stroke is. Canvas gestures (a drag with Space, Shift, Ctrl... held) never reach
 the runtime (``canvas_events``). Krita's Undo action (Ctrl+Z) is logged as an ``undo`` action, unless it
-takes back a stroke that was not recorded (``Runtime.on_undo``). The
+takes back a stroke that was not recorded (``Runtime.on_undo``); its Redo logs the step it brings back again
+(``Runtime.on_redo``). The
 ghost is drawn only over the canvas of the session's view, in the active window.
 """
 
@@ -101,12 +102,13 @@ class PluginApp(QObject):
             widget.removeEventFilter(self.filters[key])
             widget.installEventFilter(self.filters[key])
 
-        undo = self.krita.action("edit_undo")
-        # Krita hands out a new Python wrapper of its Undo action each time: mark the action itself, or every
+        # Krita hands out a new Python wrapper of its Undo and Redo actions each time: mark the action itself, or every
         # tick would connect once more and one Ctrl+Z would be logged many times
-        if undo is not None and not undo.property(UNDO_HOOKED):
-            undo.triggered.connect(self.on_undo)
-            undo.setProperty(UNDO_HOOKED, True)
+        for name, slot in (("edit_undo", self.on_undo), ("edit_redo", self.on_redo)):
+            action = self.krita.action(name)
+            if action is not None and not action.property(UNDO_HOOKED):
+                action.triggered.connect(slot)
+                action.setProperty(UNDO_HOOKED, True)
 
     def on_canvas_focus(self):
         """A click on another view's canvas: Krita's canvas switcher eats that click (it paints nothing) and
@@ -146,6 +148,12 @@ class PluginApp(QObject):
     def on_undo(self, *_args):
         try:
             self.runtime.on_undo()
+        except Exception:
+            self._caught()
+
+    def on_redo(self, *_args):
+        try:
+            self.runtime.on_redo()
         except Exception:
             self._caught()
 

@@ -51,7 +51,9 @@ PAUSED_SESSIONS = 16
 UNDO_STEP_KINDS = ("stroke", "layer.new")
 """Recorded actions that are a step in Krita's undo history (``nep_krita/action_space.py``'s)."""
 MAX_UNDO_STEPS = 1000
-"""Undo steps followed while one of them is a stroke that was not recorded (``Runtime.undo_steps``)."""
+"""Krita's undo steps followed (``Runtime.done``), and steps undone that Redo could bring back (``Runtime.undone``)."""
+NOT_FOLLOWED = "not followed"
+"""An undone step made before the session's first (or more than ``MAX_UNDO_STEPS`` ago): its Redo is not logged."""
 
 
 class Runtime(FeedbackMixin):
@@ -86,7 +88,9 @@ class Runtime(FeedbackMixin):
         self.hidden_by = {"confidence": 0, "probability": 0}  # of them, those each setting hid
         self.dropped = 0  # suggestions the server dropped from its last answer (they failed its checks)
         self.not_placeable = ""  # why the stroke shown cannot be previewed or accepted on this view (as the docker last heard)
-        self.undo_steps = []  # Krita's undo steps since a stroke that was not recorded: True for a recorded one
+        self.done = []  # Krita's undo steps the session made, oldest first: the recorded action, or None (a stroke not recorded)
+        self.undone = []  # the steps undone that Krita's Redo brings back, the next one last (as ``done``'s, or NOT_FOLLOWED)
+        self.redoing_layer = False  # a Redo brings back a new layer: the watcher logs it, as the step it was, not a new one
         self._canvas = None  # (width, height) of the canvas the newest state event gave
         self.accepting = False  # Accept runs Krita actions (undo) whose signals must not be logged as the painter's
         self.listener_errors = 0  # exceptions of listeners (the dockers' refresh), caught: never raised to Krita
@@ -105,7 +109,7 @@ class Runtime(FeedbackMixin):
         resumed = self._paused.pop(document_key, None) if document_key is not None else None
         if resumed is not None:
             (self.session_id, self.started, self.events, self.generation, self.sent_upto, self.private_upto,
-             self.undo_steps) = resumed
+             self.done, self.undone) = resumed
             self.generation += 1  # an answer asked for before the switch is stale
         else:
             self.session_id = new_session_id("krita")
@@ -113,7 +117,8 @@ class Runtime(FeedbackMixin):
             self.events = []
             self.generation = 0
             self.sent_upto = self.private_upto = 0
-            self.undo_steps = []
+            self.done, self.undone = [], []
+        self.redoing_layer = False
         self.asked_generation = None
         self.asked_at = -RETRY_SECONDS
         self.suggestion = None
@@ -141,7 +146,7 @@ class Runtime(FeedbackMixin):
         self.ghost.clear()
         if self.workspace is not None and self._document_key is not None:
             self._paused[self._document_key] = (self.session_id, self.started, self.events, self.generation, self.sent_upto,
-                                                self.private_upto, self.undo_steps)
+                                                self.private_upto, self.done, self.undone)
             while len(self._paused) > PAUSED_SESSIONS:
                 self._paused.pop(next(iter(self._paused)))
 
@@ -254,7 +259,7 @@ class Runtime(FeedbackMixin):
         of Krita's that the log has not (an ``undo`` that takes it back is not logged)."""
         self.skipped[why] = self.skipped.get(why, 0) + 1
         if painted:
-            self._undo_step(False)
+            self._did(None)
         self.notify()
 
     def unmapped_press(self):
@@ -287,35 +292,61 @@ class Runtime(FeedbackMixin):
             self.notify()
 
     def on_undo(self):
-        """Krita's Undo (Ctrl+Z): an ``undo``, unless it takes back a stroke that was not recorded (``undo_steps``)."""
+        """Krita's Undo (Ctrl+Z): an ``undo``, unless it takes back a stroke that was not recorded (``done``)."""
         if self.workspace is None or self.accepting:
             return
-        if self._undone_step() is False:
+        if self._undo() is None:
             return
         self.record_user_action({"kind": "undo"})
 
-    def _undo_step(self, recorded):
-        """Krita made an undo step, ``recorded`` in the log or not. The steps are followed from the first stroke
-        not recorded on, for as long as one is still there to undo (else the list is empty)."""
-        if recorded and not self.undo_steps:
+    def on_redo(self):
+        """Krita's Redo (Ctrl+Shift+Z) brings back the step the last undo took: logged again as that step (the krita
+        action space has no redo; the log then reads as the canvas is). A stroke is logged as it was recorded, and a
+        ``state`` after it when the brush is another now; a new layer is logged by the watcher, which sees it come
+        back; a stroke that was not recorded, or a step before the session's, is not logged."""
+        if self.workspace is None or self.accepting or not self.undone:
             return
-        self.undo_steps = (self.undo_steps + [recorded])[-MAX_UNDO_STEPS:]
-        if all(self.undo_steps):
-            self.undo_steps = []
+        step = self.undone.pop()
+        if step is NOT_FOLLOWED:
+            return
+        self.done = (self.done + [step])[-MAX_UNDO_STEPS:]
+        if step is None:
+            return
+        if step["kind"] == "layer.new":
+            self.redoing_layer = True
+            return
+        self.record_user_action(step, redone=True)
+        state = self.workspace.state()
+        if any(key in state and state[key] != value for key, value in step["args"].items()):
+            self.record_state()
 
-    def _undone_step(self):
-        """The undo step an undo takes back: True (recorded), False (not recorded), None (not followed)."""
-        step = self.undo_steps.pop() if self.undo_steps else None
-        if all(self.undo_steps):
-            self.undo_steps = []
+    @property
+    def undo_steps(self):
+        """Krita's undo steps from the first stroke not recorded on (True: a recorded one), while one is still there to
+        undo; else []. An undo that takes back one not recorded is not logged, nor is a suggested undo accepted."""
+        first = next((index for index, step in enumerate(self.done) if step is None), None)
+        return [] if first is None else [step is not None for step in self.done[first:]]
+
+    def _did(self, step):
+        """Krita made a new undo step: the recorded action, or None (not recorded). Krita's Redo has nothing left."""
+        self.done = (self.done + [step])[-MAX_UNDO_STEPS:]
+        self.undone = []
+
+    def _undo(self):
+        """The step an undo takes back (as ``done``'s, or NOT_FOLLOWED), kept for a Redo to bring back."""
+        step = self.done.pop() if self.done else NOT_FOLLOWED
+        self.undone = (self.undone + [step])[-MAX_UNDO_STEPS:]
         return step
 
-    def record_user_action(self, action):
-        """Log what the painter did, first; then a suggestion they passed over gets ``ignored`` feedback."""
+    def record_user_action(self, action, redone=False):
+        """Log what the painter did, first; then a suggestion they passed over gets ``ignored`` feedback. ``redone``: a
+        step Krita's Redo brought back (``on_redo``), not a new one."""
         if self.accepting:
             return
-        if action["kind"] in UNDO_STEP_KINDS:
-            self._undo_step(True)
+        if action["kind"] == "layer.new" and self.redoing_layer:
+            redone, self.redoing_layer = True, False
+        if action["kind"] in UNDO_STEP_KINDS and not redone:
+            self._did(action)
         t = self.now()
         shown = self.suggestion
         index = self._add({"t": t, "action": action})
@@ -517,13 +548,13 @@ class Runtime(FeedbackMixin):
             ok, how, layer = painter.paint_stroke(self.workspace.document, node, stroke, canvas, erasing=self.erasing())
             if not ok:
                 return self._refuse(suggestion, how)
-            self._undo_step(True)
-            if how == "merge":  # then Merge Down, whose undo brings the stroke's layer back: that undo takes back no stroke
-                self._undo_step(False)
             self.workspace.set_active(layer)
             self.workspace.document.refreshProjection()
             done = checks.known_part(dict(action, args=dict(action["args"], color=stroke.color, size=stroke.size, opacity=stroke.opacity,
                                                             brush=stroke.brush)))
+            self._did(done)
+            if how == "merge":  # then Merge Down, whose undo brings the stroke's layer back: that undo takes back no stroke
+                self._did(None)
             self.watcher.reset(self.workspace.look())  # the change is logged as the accepted action, not again as a user change
         else:
             if action["kind"] == "undo" and self.undo_steps and not self.undo_steps[-1]:
@@ -531,11 +562,11 @@ class Runtime(FeedbackMixin):
             ok, why = self.workspace.apply(action)
             if not ok:
                 return self._refuse(suggestion, why)
-            if action["kind"] == "undo":
-                self._undone_step()
-            elif action["kind"] in UNDO_STEP_KINDS:
-                self._undo_step(True)
             done = checks.known_part(action)
+            if action["kind"] == "undo":
+                self._undo()
+            elif action["kind"] in UNDO_STEP_KINDS:
+                self._did(done)
             # the change is logged as the accepted action, not again as a user change; a layer Krita shows as active
             # only a moment later is the active one already (Workspace.active_node)
             self.watcher.reset(self.workspace.look())
