@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from nep_core.collector import CollectReport
-from nep_core.errors import NepError
+from nep_core.errors import NepError, a_value_of
 from nep_core.plugins import fault as plugin_fault
 from nep_core.session import Session
 from nep_core.sessionlog import ReadReport, log_files, read_sessions, write_sessions
@@ -105,15 +105,16 @@ def collect(domain: Domain, source: str, report: CollectReport, seed: int = 0, w
     collector = domain.collectors[name]
     sessions = collector.collect(argument, report, seed=seed)
     if sessions is None or isinstance(sessions, (str, bytes, dict)) or not hasattr(sessions, "__iter__"):
-        shown = "None" if sessions is None else f"a {type(sessions).__name__}"
+        shown = a_value_of(sessions)
         raise plugin_fault(collector, "collect", f"collector '{name}' returned {shown}, not the sessions "
                                                   "(yield each Session; problems go to the report)")
     for session in sessions:
         if not isinstance(session, Session):
-            raise plugin_fault(collector, "collect", f"collector '{name}' yielded a {type(session).__name__}, "
+            raise plugin_fault(collector, "collect", f"collector '{name}' yielded {a_value_of(session)}, "
                                                       "not a nep_core.session.Session")
         if session.domain != domain.name:
-            raise NepError(f"collector '{name}' yielded a session of domain '{session.domain}', not '{domain.name}'")
+            raise plugin_fault(collector, "collect", f"collector '{name}' yielded a session of domain '{session.domain}', "
+                                                      f"not '{domain.name}'")
         yield from copies_of(session, copies)
 
 

@@ -64,7 +64,14 @@ class Domain:
 
     def build_tokenizer(self, sessions: Sequence[Session] = ()) -> PreTrainedTokenizerFast:
         if self.tokenizer_factory is not None:
-            return self.tokenizer_factory(self, sessions)
+            from nep_core.plugins import fault
+            from nep_core.tokenizer import tokenizer_problem
+
+            tokenizer = self.tokenizer_factory(self, sessions)
+            problem = tokenizer_problem(tokenizer)
+            if problem is not None:
+                raise fault(self.tokenizer_factory, "", problem)
+            return tokenizer
         from nep_core.tokenizer import build_wordlevel_tokenizer
 
         return build_wordlevel_tokenizer([*self.action_space.vocabulary(), *self.encoder.vocabulary()])

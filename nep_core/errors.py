@@ -7,6 +7,14 @@ class NepError(Exception):
     exit_code = 2
 
 
+def a_value_of(value: object) -> str:
+    """How a message names what was given instead of what was asked for: ``None``, ``a dict``, ``an int``."""
+    if value is None:
+        return "None"
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
 def first_line(error: BaseException) -> str:
     """The first line of an exception's message, or its type's name when it has none."""
     text = str(error).strip()

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Sequence
 
 from nep_core.action_space import BOS, EOS, SEP, UNK
 from nep_core.actions import Action
+from nep_core.errors import a_value_of
 from nep_core.location_space import LocationSpace
+from nep_core.plugins import fault
 from nep_core.session import Context
 
 if TYPE_CHECKING:
@@ -58,11 +60,16 @@ class Featurizer:
         if not self.unlisted:
             return None
         common = ", ".join(repr(token) for token, _ in self.unlisted.most_common(3))
-        return (f"{sum(self.unlisted.values())} token(s) written by the domain's encoder or action space are not in its vocabulary() "
-                f"and were read as <unk> (commonest: {common}); list every token they write in vocabulary()")
+        written = f"{sum(self.unlisted.values())} token(s) written by the domain's encoder or action space"
+        if self.domain.tokenizer_factory is not None:  # the factory's tokenizer, not vocabulary(), lacks them
+            return (f"{written} are not in the tokenizer its tokenizer_factory made, and were read as <unk> (commonest: {common}); "
+                    f"the factory's tokenizer must hold every token they write")
+        return f"{written} are not in its vocabulary() and were read as <unk> (commonest: {common}); list every token they write in vocabulary()"
 
     def prompt_ids(self, context: Context) -> list[int]:
         tokens = self.domain.encoder.encode(context)
+        if not isinstance(tokens, (list, tuple)) or not all(isinstance(token, str) for token in tokens):
+            raise fault(self.domain.encoder, "encode", f"returned {_not_tokens(tokens)}, not a list of token strings")
         limit = self.max_context_tokens
         if limit is not None and len(tokens) > limit:
             tokens = tokens[len(tokens) - limit :]
@@ -78,3 +85,11 @@ class Featurizer:
 
     def tokens(self, ids: Sequence[int]) -> list[str]:
         return [self.id_to_token[index] for index in ids]
+
+
+def _not_tokens(tokens: object) -> str:
+    """What an encoder returned instead of a list of token strings, for the one-line error."""
+    if not isinstance(tokens, (list, tuple)):
+        return a_value_of(tokens)
+    wrong = next(token for token in tokens if not isinstance(token, str))
+    return f"a list holding {a_value_of(wrong)} ({wrong!r:.40})"

@@ -16,6 +16,7 @@ import difflib
 import importlib.metadata
 import importlib.util
 import inspect
+import math
 import os
 import re
 import sys
@@ -29,7 +30,7 @@ from typing import Any
 import pluggy
 
 from nep_core import hookspecs
-from nep_core.errors import NepError, PluginError, PluginFault, PluginMistake, UnknownDomain, first_line
+from nep_core.errors import NepError, PluginError, PluginFault, PluginMistake, UnknownDomain, a_value_of, first_line
 
 ENTRY_POINT_GROUP = "nep"
 
@@ -366,7 +367,7 @@ def domain_problem(domain: Any) -> str | None:
         if isinstance(value, type):
             return f"domain '{name}' skipped: its {what} is the class {value.__name__}, not an instance"
         if not isinstance(value, expected):
-            shown = "None" if value is None else f"a {type(value).__name__}"
+            shown = a_value_of(value)
             return f"domain '{name}' skipped: its {what} is {shown}, not a {expected.__module__}.{expected.__qualname__}"
         return None
 
@@ -384,7 +385,51 @@ def domain_problem(domain: Any) -> str | None:
         return f"domain '{name}' skipped: its description is a {type(domain.description).__name__}, not a str"
     if domain.default_source is not None and not isinstance(domain.default_source, str):
         return f"domain '{name}' skipped: its default_source is a {type(domain.default_source).__name__}, not a str (COLLECTOR:ARGUMENT) or None"
+    problem = _setting_problem(domain)
+    return f"domain '{name}' skipped: its {problem}" if problem else None
+
+
+DECISIONS = ("sequence", "kind")
+"""``Domain.decision``'s values (``nep_core.inference.decoder``)."""
+
+
+def _setting_problem(domain: Any) -> str | None:
+    """What is wrong with one of ``domain``'s tuning fields (``default_preset``, ``decision``, ``min_confidence``...):
+    ``FIELD is VALUE, not ...``; or None. A wrong one failed later, in a command's traceback or silently."""
+    from nep_core.examples import ExampleConfig
+    from nep_core.model.config import PRESETS
+    from nep_core.rl.reward_weights import RewardWeights
+
+    def number(value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+    def whole(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    checks = (
+        ("default_preset", domain.default_preset in PRESETS, f"a model preset ({', '.join(PRESETS)})"),
+        ("decision", domain.decision in DECISIONS, " or ".join(repr(value) for value in DECISIONS)),
+        ("min_confidence", number(domain.min_confidence) and 0 <= domain.min_confidence <= 1, "a number from 0 to 1"),
+        ("beam_width", whole(domain.beam_width) and domain.beam_width >= 1, "a whole number, at least 1"),
+        ("default_max_steps", domain.default_max_steps is None or (whole(domain.default_max_steps) and domain.default_max_steps >= 1),
+         "a whole number, at least 1, or None"),
+        ("prompt_loss_weight", number(domain.prompt_loss_weight) and domain.prompt_loss_weight >= 0, "a number, at least 0"),
+        ("examples", isinstance(domain.examples, ExampleConfig), "a nep_core.examples.ExampleConfig"),
+        ("rl_rewards", isinstance(domain.rl_rewards, RewardWeights), "a nep_core.rl.reward_weights.RewardWeights"),
+        ("tokenizer_factory", domain.tokenizer_factory is None or callable(domain.tokenizer_factory), "a function or None"),
+        ("renderer", domain.renderer is None or callable(domain.renderer), "a function or None"),
+    )
+    for field_name, fine, expected in checks:
+        if not fine:
+            return f"{field_name} is {_shown(getattr(domain, field_name))}, not {expected}"
     return None
+
+
+def _shown(value: Any) -> str:
+    """A field's value in a message: short values as they are, others by their type."""
+    if value is None or isinstance(value, (bool, int, float)) or (isinstance(value, str) and len(value) <= 40):
+        return repr(value)
+    return a_value_of(value)
 
 
 def _implements(manager: pluggy.PluginManager, plugin: Any, hook_name: str) -> bool:
@@ -402,18 +447,22 @@ HOOK_RESULT_HINTS = {
 
 
 def _call_plugin_hook(manager: pluggy.PluginManager, hook_name: str, plugin_name: str, **kwargs: Any) -> None:
-    """Call one plugin's implementation of a hook; a plugin that raises (other than a NepError) or calls
-    ``sys.exit`` is a warning, and so is a hook that returns something (NEP ignores it)."""
+    """Call one plugin's implementation of a hook; a plugin that raises (its own NepError too) or calls ``sys.exit``
+    is a warning naming it, and so is a hook that returns something (NEP ignores it). A PluginError, which NEP's
+    registry raises (two plugins registering one domain), stops the command: the domains would be wrong."""
     others = [plugin for name, plugin in manager.list_name_plugin() if name != plugin_name]
     try:
         results = manager.subset_hook_caller(hook_name, remove_plugins=others)(**kwargs)
-    except NepError:
+    except PluginError:
         raise
+    except NepError as error:  # the plugin's own one line (a setting it lacks): said as its failure, not nep's
+        warnings.warn(f"plugin '{plugin_name}' failed in {hook_name}: {first_line(error)}", PluginLoadWarning)
+        return
     except FAILURES as error:  # one broken plugin must not take the CLI down
         warnings.warn(f"plugin '{plugin_name}' failed in {hook_name}: {type(error).__name__}: {first_line(error)}", PluginLoadWarning)
         return
     for result in results or []:
-        shown = f"a {type(result).__name__}" if not isinstance(result, type) else f"the class {result.__name__}"
+        shown = a_value_of(result) if not isinstance(result, type) else f"the class {result.__name__}"
         warnings.warn(f"plugin '{plugin_name}' returned {shown} from {hook_name}, which NEP ignores: "
                       f"{HOOK_RESULT_HINTS.get(hook_name, 'a hook is called for what it does')}", PluginLoadWarning)
 
@@ -509,11 +558,12 @@ def _is_core(module_name: str) -> bool:
 
 def fault(obj: Any, method: str, problem: str) -> PluginFault:
     """The error for a plugin object's method that broke its contract (``allowed_next`` returning None, a
-    collector yielding a dict): ``plugin 'x' (WHERE) failed in Space.allowed_next: returned None, ...``."""
-    cls = obj if isinstance(obj, type) else type(obj)
+    collector yielding a dict): ``plugin 'x' (WHERE) failed in Space.allowed_next: returned None, ...``; ``obj`` may
+    be a function (``method`` then empty)."""
+    cls = obj if isinstance(obj, type) or inspect.isroutine(obj) else type(obj)
     record = plugin_of(obj)
     who = f"plugin {record.label}" if record is not None else f"module '{cls.__module__}'"
-    return PluginFault(f"{who} failed in {cls.__qualname__}.{method}: {problem}")
+    return PluginFault(f"{who} failed in {cls.__qualname__}{'.' + method if method else ''}: {problem}")
 
 
 def as_plugin_fault(error: Exception) -> Exception:

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 from nep_core.action_space import ActionSpace
 from nep_core.actions import Action, is_finite_number
-from nep_core.errors import InvalidAction, first_line
+from nep_core.errors import InvalidAction, PluginFault, first_line
 from nep_core.session import Context
 
 
@@ -48,6 +48,15 @@ def describe_raise(error: BaseException) -> str:
     frames = traceback.extract_tb(error.__traceback__)
     where = f" ({Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
     return f"raised {type(error).__name__}: {first_line(error)}{where}"  # one line, whatever the plugin's message
+
+
+def verifier_fault(name: str, verifier: Any, problem: str) -> PluginFault:
+    """A verifier that raised or broke its contract, as the command's one line (status 1, a plugin's code failing):
+    ``plugin 'x' (WHERE): verifier 'NAME' PROBLEM``, without the plugin where the verifier is NEP's or a test's."""
+    from nep_core.plugins import plugin_of
+
+    record = plugin_of(verifier)
+    return PluginFault(f"{f'plugin {record.label}: ' if record is not None else ''}verifier '{name}' {problem}")
 
 
 class Verifier(ABC):

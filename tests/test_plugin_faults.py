@@ -210,6 +210,7 @@ FAULTY = """
     from nep_core.domain import Domain
     from nep_core.encoder import ActionHistoryEncoder
     from nep_core.session import Event, Session
+    from nep_core.verifier import ActionSpaceVerifier
 
     FAULT = os.environ.get("FAULT", "")
 
@@ -261,10 +262,44 @@ FAULTY = """
             yield {"id": "a", "domain": "faulty", "events": []}
 
 
+    class Stranger(Collector):
+        name = "stranger"
+
+        def collect(self, argument, report, seed=0):
+            yield Session(id="s", domain="turtle", events=session(0).events)
+
+
+    class Judge(ActionSpaceVerifier):
+        name = "judge"
+
+        def verify(self, context, predicted, reference=None):
+            if FAULT == "verify":
+                raise KeyError("x")
+            if FAULT == "verdict":
+                return True
+            return super().verify(context, predicted, reference)
+
+
+    def tokenizer(domain, sessions):
+        from tokenizers import Tokenizer, models
+        from transformers import PreTrainedTokenizerFast
+        from nep_core.tokenizer import build_wordlevel_tokenizer
+
+        tokens = [*domain.action_space.vocabulary(), *domain.encoder.vocabulary()]
+        if FAULT == "tokenizer-none":
+            return None
+        if FAULT == "tokenizer-bare":
+            return PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.WordLevel({"a": 0, "?": 1}, unk_token="?")), unk_token="?")
+        if FAULT == "tokenizer-lacks":
+            tokens.remove('target="b"')
+        return build_wordlevel_tokenizer(tokens)
+
+
     @nep_core.hookimpl
     def register_domains(register):
         register(Domain(name="faulty", action_space=SPACE, encoder=ActionHistoryEncoder(SPACE),
-                        collectors={c.name: c for c in (Fine(), Raising(), NoYield(), Dicts())}))
+                        collectors={c.name: c for c in (Fine(), Raising(), NoYield(), Dicts(), Stranger())},
+                        verifiers={"judge": Judge(SPACE)}, tokenizer_factory=tokenizer))
 """
 
 
@@ -289,6 +324,7 @@ def one_error(result: subprocess.CompletedProcess) -> str:
         ("raising:", "failed in Raising.collect: KeyError: 'boom in collector'"),
         ("noyield:", "collector 'noyield' returned None, not the sessions"),
         ("dicts:", "collector 'dicts' yielded a dict, not a nep_core.session.Session"),
+        ("stranger:", "failed in Stranger.collect: collector 'stranger' yielded a session of domain 'turtle', not 'faulty'"),
     ],
 )
 def test_a_collector_that_fails_is_one_line_naming_the_plugin(faulty_dir, tmp_path, source, expected):
@@ -313,6 +349,39 @@ def test_an_action_space_that_fails_is_one_line_naming_the_plugin_and_method(fau
     line = one_error(result)
     assert line.startswith(f"error: plugin 'faulty' ({faulty_dir / 'faulty.py'}) failed in FaultySpace.encode: {expected}"), line
     assert "(faulty.py:" in line  # where it was raised
+
+
+@pytest.mark.parametrize(("fault", "expected"), [
+    ("verify", "verifier 'judge' raised KeyError: 'x' (faulty.py:"),
+    ("verdict", "verifier 'judge' returned bool, not a Verdict (session "),
+])
+def test_a_verifier_that_fails_in_nep_eval_is_one_line_naming_the_plugin_with_status_1(faulty_dir, fault, expected):
+    """It was status 2, a user's mistake, and named only the verifier."""
+    result = nep("eval", "--domain", "faulty", "--model", "ngram", "--data", "fine:6", plugins_dir=faulty_dir, FAULT=fault)
+    line = one_error(result)
+    assert line.startswith(f"error: plugin 'faulty' ({faulty_dir / 'faulty.py'}): {expected}"), line
+
+
+@pytest.mark.parametrize(("fault", "expected"), [
+    ("tokenizer-none", "returned None, not a transformers.PreTrainedTokenizerFast"),
+    ("tokenizer-bare", "returned a tokenizer without <pad>, <unk>, <bos>, <sep>, <eos>, <no_edit>: NEP's tokenizers hold "),
+])
+def test_a_tokenizer_factory_whose_tokenizer_nep_cannot_use_is_one_line_naming_it(faulty_dir, tmp_path, fault, expected):
+    """`save_pretrained` of None, and `self._vocab['<bos>']`, were tracebacks in NEP's code."""
+    result = nep("train", "--domain", "faulty", "--data", "fine:20", "--preset", "tiny", "--max-steps", "1", "--out",
+                 str(tmp_path / "run"), plugins_dir=faulty_dir, FAULT=fault)
+    line = one_error(result)
+    assert line.startswith(f"error: plugin 'faulty' ({faulty_dir / 'faulty.py'}) failed in tokenizer: {expected}"), line
+
+
+def test_tokens_the_factorys_tokenizer_lacks_are_blamed_on_it_not_on_vocabulary(faulty_dir, tmp_path):
+    """The warning told the author to list in vocabulary() a token that was listed there: the factory left it out."""
+    result = nep("train", "--domain", "faulty", "--data", "fine:20", "--preset", "tiny", "--max-steps", "1", "--out",
+                 str(tmp_path / "run"), plugins_dir=faulty_dir, FAULT="tokenizer-lacks")
+    assert result.returncode == 0, result.stderr
+    warned = [line for line in lines(result.stderr) if "read as <unk>" in line]
+    assert len(warned) == 1 and "are not in the tokenizer its tokenizer_factory made" in warned[0], result.stderr
+    assert "'target=\"b\"'" in warned[0] and "vocabulary()" not in warned[0], warned
 
 
 def test_nep_debug_shows_a_plugin_failures_traceback(faulty_dir):
@@ -382,6 +451,46 @@ def test_a_malformed_domain_is_skipped_with_a_warning_and_the_others_still_work(
     assert "domain 'collector-class' skipped: its collectors['logs'] is the class LogCollector, not an instance" in text
     for name in ("'to/do'", "''", "'To Do'"):
         assert f"domain name {name} skipped" in text
+
+
+def test_a_domain_whose_tuning_field_is_wrong_is_skipped_naming_the_field(tmp_path):
+    """`beam_width = "wide"` and `min_confidence = "high"` were tracebacks in nep predict and nep eval, `decision = "kinds"`
+    decided as "sequence" without a word, and `default_preset = "huge"` blamed a --preset the user never gave."""
+    write_plugin(tmp_path, "tuned", """
+        import nep_core
+        from nep_core.action_space import KindSpec, SymbolicActionSpace
+        from nep_core.domain import Domain
+        from nep_core.encoder import ActionHistoryEncoder
+
+        SPACE = SymbolicActionSpace([KindSpec("poke")])
+        WRONG = {"beam": {"beam_width": "wide"}, "confidence": {"min_confidence": "high"}, "over": {"min_confidence": 1.5},
+                 "decision": {"decision": "kinds"}, "preset": {"default_preset": "huge"}, "steps": {"default_max_steps": 0},
+                 "weight": {"prompt_loss_weight": float("nan")}, "tokenizer": {"tokenizer_factory": "bpe"},
+                 "boolean": {"beam_width": True}}
+
+        @nep_core.hookimpl
+        def register_domains(register):
+            for name, fields in WRONG.items():
+                register(Domain(name=name, action_space=SPACE, encoder=ActionHistoryEncoder(SPACE), **fields))
+            register(Domain(name="tuned", action_space=SPACE, encoder=ActionHistoryEncoder(SPACE), beam_width=4, min_confidence=1,
+                            decision="kind", default_preset="tiny", default_max_steps=30, prompt_loss_weight=0))
+    """)
+    result = nep("domains", "--json", plugins_dir=tmp_path)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert set(json.loads(result.stdout)) == {"tuned"}
+    shown = warnings_of(result)
+    expected = ["domain 'beam' skipped: its beam_width is 'wide', not a whole number, at least 1",
+                "domain 'confidence' skipped: its min_confidence is 'high', not a number from 0 to 1",
+                "domain 'over' skipped: its min_confidence is 1.5, not a number from 0 to 1",
+                "domain 'decision' skipped: its decision is 'kinds', not 'sequence' or 'kind'",
+                "domain 'preset' skipped: its default_preset is 'huge', not a model preset (",
+                "domain 'steps' skipped: its default_max_steps is 0, not a whole number, at least 1, or None",
+                "domain 'weight' skipped: its prompt_loss_weight is nan, not a number, at least 0",
+                "domain 'tokenizer' skipped: its tokenizer_factory is 'bpe', not a function or None",
+                "domain 'boolean' skipped: its beam_width is True, not a whole number, at least 1"]
+    assert len(shown) == len(expected), shown
+    for line, message in zip(shown, expected):
+        assert line.startswith(f"warning: plugin 'tuned': {message}"), (line, message)
 
 
 def test_registering_a_collector_or_verifier_class_is_one_line_naming_the_plugin(tmp_path):
@@ -619,3 +728,29 @@ def test_a_default_source_the_domain_cannot_read_is_named_as_the_plugins(tmp_pat
     assert result.returncode == 2 and "Traceback" not in result.stderr and len(lines(result.stderr)) == 1, result.stderr
     assert result.stderr.startswith("error: domain 'good' (plugin typo_source) names a default_source it cannot read: "
                                     "unknown source 'synthetc:20'"), result.stderr
+
+
+@pytest.mark.parametrize(("returned", "expected"), [
+    (None, "returned None, not a list of token strings"),
+    ("@poke dt>2", "returned a str, not a list of token strings"),
+    (["@poke", 1], "returned a list holding an int (1), not a list of token strings"),
+])
+def test_an_encoder_that_returns_no_token_strings_is_one_line_naming_it(returned, expected):
+    """None was a traceback in NEP's prompt_ids; a string was read character by character without a word."""
+    from nep_core.action_space import KindSpec, SymbolicActionSpace
+    from nep_core.domain import Domain
+    from nep_core.encoder import ActionHistoryEncoder
+    from nep_core.errors import PluginFault
+    from nep_core.features import Featurizer
+    from nep_core.session import Context
+
+    class Wrong(ActionHistoryEncoder):
+        def encode(self, context):
+            return returned
+
+    space = SymbolicActionSpace([KindSpec("poke")])
+    domain = Domain(name="wrong", action_space=space, encoder=Wrong(space))
+    featurizer = Featurizer(domain, domain.build_tokenizer())
+    with pytest.raises(PluginFault) as raised:
+        featurizer.prompt_ids(Context(history=[]))
+    assert str(raised.value).endswith(f"failed in {Wrong.__qualname__}.encode: {expected}"), str(raised.value)

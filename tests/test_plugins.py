@@ -24,7 +24,7 @@ from nep_core.collector import Collector, CollectReport
 from nep_core.dataset import collect
 from nep_core.domain import Domain
 from nep_core.encoder import ActionHistoryEncoder
-from nep_core.errors import PluginError, UnknownDomain
+from nep_core.errors import NepError, PluginError, UnknownDomain
 from nep_core.session import Context, Event, Session
 from nep_core.verifier import Verdict, Verifier
 
@@ -235,6 +235,22 @@ def test_a_plugin_hook_that_raises_is_a_warning_naming_it():
         assert "tags" in table  # the other plugins still load
     finally:
         plugins.unregister_plugin("FlakyPlugin")
+
+
+def test_a_plugins_own_nep_error_in_a_hook_is_a_warning_naming_it_and_the_others_load():
+    """`error: config missing` named no plugin and stopped every command, those of other domains too."""
+    class ConfiguredPlugin:
+        @nep_core.hookimpl
+        def register_domains(self, register):
+            raise NepError("config missing: set SHELL_CONFIG")
+
+    plugins.register_plugin(ConfiguredPlugin(), name="ConfiguredPlugin")
+    try:
+        with pytest.warns(plugins.PluginLoadWarning, match=r"^plugin 'ConfiguredPlugin' failed in register_domains: config missing: set SHELL_CONFIG$"):
+            table = plugins.domains()
+        assert "tags" in table
+    finally:
+        plugins.unregister_plugin("ConfiguredPlugin")
 
 
 def test_unknown_domain_names_the_installed_ones():

@@ -17,7 +17,7 @@ from nep_core.evaluation.metrics import MetricFunction, Metrics, Outcome, comput
 from nep_core.examples import SPLITS
 from nep_core.inference.baselines import canonical_action
 from nep_core.inference.predictor import Predictor
-from nep_core.verifier import PLUGIN_FAILURES, describe_raise, scored_verdict
+from nep_core.verifier import PLUGIN_FAILURES, describe_raise, scored_verdict, verifier_fault
 
 if TYPE_CHECKING:
     from nep_core.domain import Domain
@@ -106,16 +106,16 @@ def run_predictor(
             try:
                 verdicts = list(verifier.verify_many(items)) if items else []
             except PLUGIN_FAILURES as error:  # a plugin's bug: say which verifier and where, in one line
-                raise NepError(f"verifier '{name}' {describe_raise(error)} while judging {len(items)} predictions; "
-                               "its scores cannot be averaged") from None
+                raise verifier_fault(name, verifier, f"{describe_raise(error)} while judging {len(items)} predictions; "
+                                                     "its scores cannot be averaged") from None
             if len(verdicts) != len(items):
-                raise NepError(f"verifier '{name}' returned {len(verdicts)} verdicts for {len(items)} predictions; "
-                               "verify_many must return one Verdict per item")
+                raise verifier_fault(name, verifier, f"returned {len(verdicts)} verdicts for {len(items)} predictions; "
+                                                     "verify_many must return one Verdict per item")
             for outcome, verdict in zip(edits, verdicts):
                 try:
                     outcome.verdicts[name] = scored_verdict(verdict)
                 except ValueError as error:
-                    raise NepError(f"verifier '{name}' {error} (session {outcome.example.session_id}); its scores cannot be averaged") from None
+                    raise verifier_fault(name, verifier, f"{error} (session {outcome.example.session_id}); its scores cannot be averaged") from None
         outcomes.extend(chunk)
         if on_example is not None:
             for _ in chunk:

@@ -17,6 +17,7 @@ from typing import Collection, Sequence
 import torch
 
 from nep_core.action_space import EOS, ActionSpace
+from nep_core.errors import a_value_of
 from nep_core.memo import BoundedMemo
 
 
@@ -35,7 +36,7 @@ def _contract_broken(space: ActionSpace, prefix: tuple[str, ...], allowed: objec
 
     while type(space).__module__.startswith("nep_core.") and isinstance(getattr(space, "space", None), ActionSpace):
         space = space.space
-    shown = "None" if allowed is None else f"a {type(allowed).__name__}"
+    shown = a_value_of(allowed)
     return fault(space, "allowed_next", f"returned {shown} for the prefix {list(prefix)}, not a collection of tokens")
 
 

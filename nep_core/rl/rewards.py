@@ -28,7 +28,7 @@ from nep_core.errors import NepError
 from nep_core.inference.baselines import canonical_action
 from nep_core.rl.reward_weights import RewardWeights
 from nep_core.session import Context
-from nep_core.verifier import PLUGIN_FAILURES, Verdict, describe_raise, scored_verdict
+from nep_core.verifier import PLUGIN_FAILURES, Verdict, describe_raise, scored_verdict, verifier_fault
 
 if TYPE_CHECKING:
     from nep_core.evaluation.metrics import MetricFunction
@@ -81,7 +81,7 @@ class VerifierRewards:
                     try:
                         results.append(verifier.verify(*item))
                     except PLUGIN_FAILURES as error:
-                        self._count_error(errors, index, f"verifier '{name}' {describe_raise(error)}")
+                        self._count_error(errors, index, str(verifier_fault(name, verifier, describe_raise(error))))
                         results.append(None)
             for index, verdict in zip(indexes, results):
                 if index in errors:
@@ -89,7 +89,7 @@ class VerifierRewards:
                 try:
                     verdicts[index].append(scored_verdict(verdict))
                 except ValueError as error:
-                    self._count_error(errors, index, f"verifier '{name}' {error}")
+                    self._count_error(errors, index, str(verifier_fault(name, verifier, str(error))))
         parts = []
         for index, (_, action, reference) in enumerate(items):
             if action is None:

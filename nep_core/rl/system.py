@@ -30,7 +30,7 @@ from torch import nn
 from nep_core.actions import NO_EDIT
 from nep_core.domain import Domain
 from nep_core.examples import Example
-from nep_core.errors import NepError
+from nep_core.errors import NepError, PluginFault
 from nep_core.inference.baselines import canonical_action
 from nep_core.inference.decoder import ModelPredictor
 from nep_core.inference.sampling import Completion, ConstrainedSampler
@@ -269,7 +269,7 @@ class RLSystem(NextEditSystem):
             return
         errors = self.rewards.report.verifier_errors
         message, count = max(errors.items(), key=lambda item: item[1]) if errors else ("no reason given", 0)
-        raise NepError(
+        raise PluginFault(  # a plugin's code failing: status 1
             f"step {self.global_step}: every edit sampled failed in a verifier, so there is no reward to learn from "
             f"(most often, {count} times: {message}); fix the verifier, or leave it out of the domain"
         )
