@@ -217,14 +217,14 @@ FAULTY = """
 
     class FaultySpace(SymbolicActionSpace):
         def encode(self, action):
-            if FAULT == "encode":
+            if FAULT == "encode" or (FAULT == "encode-prod" and action.kind == "prod"):
                 raise RuntimeError("encode blew up")
             if FAULT == "exit":
                 sys.exit(0)
             return super().encode(action)
 
 
-    SPACE = FaultySpace([KindSpec("poke", [Slot.choice("target", ["a", "b"])])], name="faulty")
+    SPACE = FaultySpace([KindSpec("poke", [Slot.choice("target", ["a", "b"])]), KindSpec("prod")], name="faulty")
 
 
     def session(index):
@@ -382,6 +382,25 @@ def test_tokens_the_factorys_tokenizer_lacks_are_blamed_on_it_not_on_vocabulary(
     warned = [line for line in lines(result.stderr) if "read as <unk>" in line]
     assert len(warned) == 1 and "are not in the tokenizer its tokenizer_factory made" in warned[0], result.stderr
     assert "'target=\"b\"'" in warned[0] and "vocabulary()" not in warned[0], warned
+
+
+def test_a_plugin_failing_under_nep_serve_is_named_in_the_answer_and_the_server_log(faulty_dir):
+    """The 500 said `the predictor failed (RuntimeError); see the server log`, whose traceback named no plugin."""
+    import httpx
+    from server_helpers import ServeProcess
+
+    env = {key: value for key, value in os.environ.items() if not key.startswith("NEP_") or key == "NEP_HOME"}
+    server = ServeProcess("--domain", "faulty", "--model", "ngram", "--data", "fine:6", "--port", "0",
+                          env={**env, "NEP_LOAD_PLUGINS": "", "NEP_PLUGINS_DIR": str(faulty_dir), "FAULT": "encode-prod"})
+    try:
+        history = [{"t": 0.0, "action": {"kind": "poke", "target": "a"}}, {"t": 1.0, "action": {"kind": "prod"}}]
+        answers = [httpx.post(f"{server.url}/v1/suggest", json={"session": "s", "history": history}, timeout=60) for _ in range(2)]
+    finally:
+        _, log = server.interrupt()
+    fault = f"plugin 'faulty' ({faulty_dir / 'faulty.py'}) failed in FaultySpace.encode: RuntimeError: encode blew up (faulty.py:"
+    for answer in answers:
+        assert answer.status_code == 500 and answer.json()["detail"].startswith(f"the predictor failed: {fault}"), answer.text
+    assert f"the predictor failed: {fault}" in log and f"the predictor failed again: {fault}" in log, log
 
 
 def test_nep_debug_shows_a_plugin_failures_traceback(faulty_dir):

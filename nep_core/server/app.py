@@ -29,6 +29,7 @@ from nep_core.appkit.sessionlog import ForeignFile
 from nep_core.domain import Domain
 from nep_core.errors import first_line
 from nep_core.inference.predictor import Predictor
+from nep_core.plugins import plugin_failure
 from nep_core.server.errors import ApiError, install_error_handlers
 from nep_core.server.events import parse_action, parse_history, parse_state
 from nep_core.server.feedback import FeedbackStore, StoreClosed, feedback_records
@@ -174,11 +175,12 @@ def create_app(
         except Superseded as error:
             raise ApiError(409, str(error), "session") from None
         except Exception as error:  # answered here, so the connection stays open for the next request
+            fault = plugin_failure(error)  # a plugin's code failed: name it, and where, as the CLI does
             if first_time(predictor, raise_kind(error)):  # its traceback once, then a line a request
-                log.exception("the predictor failed")
+                log.exception("the predictor failed" + (f": {fault}" if fault else ""))
             else:
-                log.error("the predictor failed again: %s: %s (its traceback is logged above)", type(error).__name__, first_line(error))
-            raise ApiError(500, f"the predictor failed ({type(error).__name__}); see the server log") from None
+                log.error("the predictor failed again: %s (its traceback is logged above)", fault or f"{type(error).__name__}: {first_line(error)}")
+            raise ApiError(500, f"the predictor failed: {fault}" if fault else f"the predictor failed ({type(error).__name__}); see the server log") from None
         return response_of(answer, started), answer.follow_ups
 
     def ready_suggest(request: SuggestRequest) -> tuple[SuggestResponse, list] | None:
