@@ -152,6 +152,11 @@ def _register(manager: pluggy.PluginManager, module: Any, name: str, version: st
     record = PluginRecord(name=name, version=version, source=source, module=module, distribution=distribution,
                           module_names=_module_names(module, source))
     refused, notes = _hook_problems(manager, module)
+    same = manager.get_name(module) if not refused else None
+    if same is not None:  # two entry points name one module: pluggy's "already registered under a different name"
+        warnings.warn(f"plugin {record.label} is the module of plugin '{same}' again (two entry points name it); "
+                      f"it is loaded once, as '{same}'", PluginLoadWarning)
+        return None
     if not refused:
         try:
             manager.register(module, name=name)
@@ -166,6 +171,9 @@ def _register(manager: pluggy.PluginManager, module: Any, name: str, version: st
     for note in notes:
         warnings.warn(f"plugin {record.label}: {note}", PluginLoadWarning)
     record.hooks = sorted(caller.name for caller in manager.get_hookcallers(module) or [] if caller.has_spec())
+    if not record.hooks and not notes:  # an entry point naming an object, or a module without @hookimpl functions
+        warnings.warn(f"plugin {record.label} implements no NEP hook ({', '.join(sorted(HOOKS))}), so NEP never calls it; "
+                      f"an entry point names the module that holds the @nep_core.hookimpl functions", PluginLoadWarning)
     _records[name] = record
     return None
 

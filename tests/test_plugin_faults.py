@@ -773,3 +773,14 @@ def test_an_encoder_that_returns_no_token_strings_is_one_line_naming_it(returned
     with pytest.raises(PluginFault) as raised:
         featurizer.prompt_ids(Context(history=[]))
     assert str(raised.value).endswith(f"failed in {Wrong.__qualname__}.encode: {expected}"), str(raised.value)
+
+
+def test_nep_domains_with_nothing_loaded_says_whether_the_allowlist_is_why(tmp_path):
+    """With NEP_LOAD_PLUGINS naming only a plugin that failed, it said `No domains installed. Install a domain plugin`."""
+    write_plugin(tmp_path, "broken", "raise ImportError('needs libfoo')\n")
+    limited = nep("domains", plugins_dir=tmp_path, NEP_LOAD_PLUGINS="broken")
+    assert limited.returncode == 0 and "No domains loaded with NEP_LOAD_PLUGINS='broken'" in " ".join(limited.stdout.split()), limited.stdout
+    everything = {key: value for key, value in os.environ.items() if not key.startswith("NEP_") or key == "NEP_HOME"}
+    bare = subprocess.run([sys.executable, "-m", "nep_core.cli.main", "domains"], capture_output=True, text=True, timeout=180,
+                          env={**everything, "NEP_LOAD_PLUGINS": ""})
+    assert "No domains loaded with NEP_LOAD_PLUGINS=''" in " ".join(bare.stdout.split()), bare.stdout

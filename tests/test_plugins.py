@@ -253,6 +253,29 @@ def test_a_plugins_own_nep_error_in_a_hook_is_a_warning_naming_it_and_the_others
         plugins.unregister_plugin("ConfiguredPlugin")
 
 
+def test_one_module_named_by_two_entry_points_is_loaded_once_and_an_object_without_hooks_is_named():
+    """pluggy's `Plugin already registered under a different name: ...=<module ...>` leaked out, and an entry point
+    naming an object that implements no hook (`nep_shell:SPACE`) loaded without a word."""
+    class Twice:
+        @nep_core.hookimpl
+        def register_domains(self, register):
+            pass
+
+    twice = Twice()
+    plugins.register_plugin(twice, name="first")
+    try:
+        with pytest.warns(plugins.PluginLoadWarning, match=r"^plugin 'second' is the module of plugin 'first' again \(two entry points "
+                                                           r"name it\); it is loaded once, as 'first'$"):
+            plugins.register_plugin(twice, name="second")
+        assert plugins.plugin_manager().get_plugin("second") is None
+        with pytest.warns(plugins.PluginLoadWarning, match=r"^plugin 'hookless' implements no NEP hook \(register_collectors, "
+                                                           r"register_commands, register_domains, register_verifiers\), so NEP never calls it"):
+            plugins.register_plugin(object(), name="hookless")
+    finally:
+        for name in ("first", "second", "hookless"):
+            plugins.unregister_plugin(name)
+
+
 def test_unknown_domain_names_the_installed_ones():
     with pytest.raises(UnknownDomain, match=r"unknown domain 'nope' \(installed: .*tags.*\); see `nep domains`"):
         plugins.get_domain("nope")

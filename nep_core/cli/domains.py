@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 
 import typer
 
@@ -41,7 +42,12 @@ def command(
         console.print_json(json.dumps(payload))
         return
     if not table_data:
-        console.print("No domains installed. Install a domain plugin (see docs/writing-plugins.md).")
+        allowed = os.environ.get("NEP_LOAD_PLUGINS")
+        if allowed is not None:  # the allowlist may be why: say so, as `nep train`'s unknown domain does
+            console.print(f"No domains loaded with NEP_LOAD_PLUGINS={allowed!r} (the plugins it names, and no others; "
+                          "see the warnings above). Unset it to load every installed plugin.")
+        else:
+            console.print("No domains installed. Install a domain plugin (see docs/writing-plugins.md).")
         return
     # one block a domain, as `pip show` does: nothing is cut to fit a narrow terminal
     for index, (name, domain) in enumerate(sorted(table_data.items())):
