@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Generator, Iterable, Iterator
 
 from nep_core.collector import CollectReport
 from nep_core.errors import NepError, a_value_of
@@ -108,13 +108,26 @@ def collect(domain: Domain, source: str, report: CollectReport, seed: int = 0, w
         shown = a_value_of(sessions)
         raise plugin_fault(collector, "collect", f"collector '{name}' returned {shown}, not the sessions "
                                                   "(yield each Session; problems go to the report)")
-    for session in sessions:
+    returned = yield from _checked_sessions(collector, name, domain.name, sessions, copies)
+    if returned is not None:  # `return sessions` in a function that also yields: Python drops what it returns
+        raise plugin_fault(collector, "collect", f"collector '{name}' returned {a_value_of(returned)} from a generator (its "
+                                                  "function also yields), and Python drops what a generator returns; yield each Session")
+
+
+def _checked_sessions(collector: Any, name: str, domain_name: str, sessions: Iterable, copies: int) -> Generator[Session, None, Any]:
+    """``sessions``, each checked to be a Session of the domain, ``copies`` times; what a generator returned."""
+    iterator = iter(sessions)
+    while True:
+        try:
+            session = next(iterator)
+        except StopIteration as stop:
+            return stop.value
         if not isinstance(session, Session):
             raise plugin_fault(collector, "collect", f"collector '{name}' yielded {a_value_of(session)}, "
                                                       "not a nep_core.session.Session")
-        if session.domain != domain.name:
+        if session.domain != domain_name:
             raise plugin_fault(collector, "collect", f"collector '{name}' yielded a session of domain '{session.domain}', "
-                                                      f"not '{domain.name}'")
+                                                      f"not '{domain_name}'")
         yield from copies_of(session, copies)
 
 

@@ -262,6 +262,15 @@ FAULTY = """
             yield {"id": "a", "domain": "faulty", "events": []}
 
 
+    class Returning(Collector):
+        name = "returning"
+
+        def collect(self, argument, report, seed=0):
+            if argument == "never":
+                yield session(0)
+            return [session(1), session(2)]
+
+
     class Stranger(Collector):
         name = "stranger"
 
@@ -298,7 +307,7 @@ FAULTY = """
     @nep_core.hookimpl
     def register_domains(register):
         register(Domain(name="faulty", action_space=SPACE, encoder=ActionHistoryEncoder(SPACE),
-                        collectors={c.name: c for c in (Fine(), Raising(), NoYield(), Dicts(), Stranger())},
+                        collectors={c.name: c for c in (Fine(), Raising(), NoYield(), Dicts(), Stranger(), Returning())},
                         verifiers={"judge": Judge(SPACE)}, tokenizer_factory=tokenizer))
 """
 
@@ -325,6 +334,8 @@ def one_error(result: subprocess.CompletedProcess) -> str:
         ("noyield:", "collector 'noyield' returned None, not the sessions"),
         ("dicts:", "collector 'dicts' yielded a dict, not a nep_core.session.Session"),
         ("stranger:", "failed in Stranger.collect: collector 'stranger' yielded a session of domain 'turtle', not 'faulty'"),
+        ("returning:", "failed in Returning.collect: collector 'returning' returned a list from a generator (its function also "
+                       "yields), and Python drops what a generator returns; yield each Session"),
     ],
 )
 def test_a_collector_that_fails_is_one_line_naming_the_plugin(faulty_dir, tmp_path, source, expected):
