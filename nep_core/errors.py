@@ -7,6 +7,11 @@ class NepError(Exception):
     exit_code = 2
 
 
+class WeightsNotFinite(NepError):
+    """An optimizer step made the model's weights NaN or infinite: the run stops, and its state is not saved
+    (a checkpoint of those weights could only be resumed into the same failure)."""
+
+
 def a_value_of(value: object) -> str:
     """How a message names what was given instead of what was asked for: ``None``, ``a dict``, ``an int``."""
     if value is None:

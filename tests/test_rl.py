@@ -403,6 +403,19 @@ def test_rl_refuses_bad_input_in_one_line(args, message, trained_tags_model, tmp
     assert not (tmp_path / "run").exists()
 
 
+def test_an_update_that_makes_the_weights_nan_stops_the_run_in_one_line_and_saves_nothing(trained_tags_model, tmp_path):
+    """`--lr 10000` kept a finite loss, made the weights NaN, and the next rollout was a traceback from torch.multinomial;
+    the on-exception checkpoint then held those weights, and --resume failed the same way."""
+    out = tmp_path / "run"
+    result = nep("rl", "--domain", "tags", "--model", str(trained_tags_model), "--out", str(out), "--max-steps", "10",
+                 "--val-every", "100", "--val-examples", "4", "--batch-size", "4", "-G", "4", "--lr", "1e6", "-q")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    last = [line for line in result.stderr.splitlines() if line.strip()][-1]
+    assert re.fullmatch(r"error: step \d+: the update made the model's weights NaN or infinite, so the run stopped and saved nothing "
+                        r"of it; start again with a lower --lr \(this run: 1e\+06\)", last), result.stderr
+    assert not (out / "lightning" / "on_exception.ckpt").exists()
+
+
 def test_rl_overwrites_neither_its_start_model_nor_a_folder_that_is_not_a_run(trained_tags_model, tmp_path):
     import shutil
 

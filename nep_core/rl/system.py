@@ -30,7 +30,7 @@ from torch import nn
 from nep_core.actions import NO_EDIT
 from nep_core.domain import Domain
 from nep_core.examples import Example
-from nep_core.errors import NepError, PluginFault
+from nep_core.errors import NepError, PluginFault, WeightsNotFinite
 from nep_core.inference.baselines import canonical_action
 from nep_core.inference.decoder import ModelPredictor
 from nep_core.inference.sampling import Completion, ConstrainedSampler
@@ -80,6 +80,12 @@ class CandidateBatch:
     present: torch.Tensor
     stats: dict[str, float]
     references: list[tuple[list[int], Completion]] = field(default_factory=list)
+
+
+def weights_are_finite(model: nn.Module) -> bool:
+    """Whether every parameter of ``model`` is finite (one device sync)."""
+    checks = [torch.isfinite(parameter).all() for parameter in model.parameters()]
+    return bool(torch.stack(checks).all()) if checks else True
 
 
 class RLSystem(NextEditSystem):
@@ -205,6 +211,19 @@ class RLSystem(NextEditSystem):
                 "stopped before updating them. Lower --lr, or check the verifiers' rewards"
             )
         return loss
+
+    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
+        """The update; then its weights are checked: a finite loss can still take them to NaN or infinity (too high an
+        --lr), and the next rollouts would sample from NaN probabilities. Every rank stops together, saving nothing."""
+        super().optimizer_step(*args, **kwargs)
+        finite = weights_are_finite(self.model)
+        trainer = getattr(self, "_trainer", None)
+        if trainer is not None:
+            finite = trainer.strategy.reduce_boolean_decision(finite, all=True)
+        if not finite:
+            raise WeightsNotFinite(
+                f"step {self.global_step}: the update made the model's weights NaN or infinite, so the run stopped and saved "
+                f"nothing of it; start again with a lower --lr (this run: {self.learning_rate:g})")
 
     def _step_loss(self, batch: list[Example]) -> torch.Tensor:
         policy = self.policy

@@ -11,6 +11,8 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import Callback, Checkpoint
 
+from nep_core.errors import WeightsNotFinite
+
 
 class ValidateAtLastStep(Callback):
     """Ask Lightning to stop at ``max_steps`` so it validates there too (metrics for ``nep.json``)."""
@@ -31,7 +33,8 @@ class SaveLastAtEnd(Callback):
 
 
 class InterruptCheckpoint(Checkpoint):
-    """Save ``path`` when training stops on an exception (Ctrl-C, SIGTERM, a crash); delete it after a clean finish.
+    """Save ``path`` when training stops on an exception (Ctrl-C, SIGTERM, a crash; not weights gone NaN); delete it
+    after a clean finish.
 
     Lightning's own OnExceptionCheckpoint does the same but also makes ``fit(ckpt_path=None)`` resume
     from "last" behind the user's back; NEP resumes only when asked (``--resume``). A run that has not
@@ -42,7 +45,7 @@ class InterruptCheckpoint(Checkpoint):
         self.path = Path(path)
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
-        if trainer.global_step > 0:
+        if trainer.global_step > 0 and not isinstance(exception, WeightsNotFinite):
             trainer.save_checkpoint(self.path)
 
     def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
