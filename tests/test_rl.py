@@ -344,6 +344,30 @@ def test_rl_runs_logs_resumes_and_exports_a_checkpoint(trained_tags_model, tmp_p
         rl(_rl_config(trained_tags_model, trained_tags_model, max_steps=8, resume=True))
 
 
+def test_a_resume_with_more_steps_keeps_the_runs_warmup(trained_tags_model, tmp_path):
+    """The warmup (max_steps // 20) was sized anew from the resume's --max-steps: the learning rate went back into a
+    warmup part way through the run."""
+    from nep_core.rl.run import rl
+
+    rl(_rl_config(tmp_path / "run", trained_tags_model, max_steps=2, val_every=100, warmup_steps=4))
+    folder = rl(_rl_config(tmp_path / "run", trained_tags_model, max_steps=6, resume=True, val_every=100))  # 6 // 20: 1 step
+    rates = {int(row["step"]): float(row["train/lr"]) for row in _metrics(folder) if row.get("train/lr")}
+    assert sorted(rates) == [0, 1, 2, 3, 4, 5]
+    # the run's 4 steps of warmup, then constant (train/lr is logged after the step: the next step's rate)
+    assert rates[0] < rates[1] < rates[2] < rates[3] == rates[4] == rates[5], rates
+
+
+def test_the_logs_of_a_run_resumed_after_a_validation_go_on_at_the_next_step(trained_tags_model, tmp_path):
+    """`nep rl --max-steps 2 --val-every 2`, then `--max-steps 4 --resume`: the resumed steps were logged as 3 and 4."""
+    out = tmp_path / "run"
+    for steps, resume in (("2", ()), ("4", ("--resume",))):
+        result = nep("rl", "--domain", "tags", "--model", str(trained_tags_model), "--out", str(out), "--max-steps", steps,
+                     "--val-every", "2", "--val-examples", "4", "--batch-size", "4", "-G", "4", "-q", *resume)
+        assert result.returncode == 0, result.stderr
+    steps = [int(row["step"]) for row in _metrics(out) if row.get("rl/reward")]
+    assert steps == [0, 1, 2, 3], steps
+
+
 def test_a_resumed_run_goes_on_as_the_run_would_have_and_keeps_its_counts(trained_tags_model, tmp_path):
     from nep_core.rl.run import rl
 

@@ -65,17 +65,17 @@ def command(
     ),
     overlong_penalty: float = typer.Option(1.0, "--overlong-penalty", help="Reward subtracted at the length limit (the longest target plus --overlong-buffer)."),
     reward_valid: Optional[float] = typer.Option(
-        None, "--reward-valid", help="Weight of validity (the verifiers accept the action). Default: the domain's (0.25; code and blender: 0; `nep domains --json` lists each domain's rl_rewards). 0 with --match-mode exact: the verifiers are not run."
+        None, "--reward-valid", help="Weight of validity (the verifiers accept the action). Default: the domain's (krita and video: 0.25; blender, code and turtle: 0; `nep domains --json` lists each domain's rl_rewards). 0 with --match-mode exact: the verifiers are not run."
     ),
     reward_match: Optional[float] = typer.Option(None, "--reward-match", help="Weight of the match with the user's real next action. Default: the domain's (1)."),
     match_mode: Optional[str] = typer.Option(
         None, "--match-mode", help="How the match is scored: verifier (the verifiers' reward, partial credit such as chrF "
         "for code) or exact (1 for exactly the user's next action, else 0: what exact match top-1 counts). Default: the domain's "
-        "(code and blender: exact; others: verifier).",
+        "(blender, code and turtle: exact; krita and video: verifier).",
     ),
     reward_no_edit: Optional[float] = typer.Option(
         None, "--reward-no-edit", help="Weight of NO_EDIT calibration: +1 silent when the user did nothing predictable, -1 silent when they acted, "
-        "-1 for an edit when they did nothing. Default: the domain's (0.25; code and blender: 0).",
+        "-1 for an edit when they did nothing. Default: the domain's (krita and video: 0.25; blender, code and turtle: 0).",
     ),
     val_every: int = typer.Option(25, "--val-every", help="Validate (beam search on held-out examples) every N steps."),
     val_examples: int = typer.Option(64, "--val-examples", help="Held-out examples decoded at each validation."),

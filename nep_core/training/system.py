@@ -111,6 +111,11 @@ class NextEditSystem(L.LightningModule):
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         self._step_started = time.perf_counter()
+        loop = self.trainer.fit_loop.epoch_loop
+        if getattr(loop, "_batches_that_stepped", self.global_step) != self.global_step:
+            # the logs' step is the training step: Lightning counts one more after a resume, taking the checkpoint for
+            # one saved before its count (at a validation's end), where NEP saves after it (at the end of training)
+            loop._batches_that_stepped = self.global_step
 
     def on_train_batch_end(self, outputs: Any, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         seconds = time.perf_counter() - self._step_started
@@ -197,6 +202,12 @@ class NextEditSystem(L.LightningModule):
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """The run's counters; and its warmup, which happened once, at its start: a resume with another --max-steps
+        would size it anew (``max_steps // 20``) and send the learning rate back into a warmup part way through."""
+        warmup = checkpoint.get("hyper_parameters", {}).get("warmup_steps")
+        if isinstance(warmup, int) and not isinstance(warmup, bool):
+            self.warmup_steps = warmup
+            self.hparams["warmup_steps"] = warmup
         progress = checkpoint.get("nep_progress", {})
         self.tokens_seen = int(progress.get("tokens_seen", 0))
         self.train_seconds = float(progress.get("train_seconds", 0.0))
