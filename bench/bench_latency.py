@@ -24,7 +24,10 @@ KV cache of the previous prompt rarely helps). Phases:
 - ``server``: `nep serve` in a subprocess on 127.0.0.1, the same contexts one at a time over one
   keep-alive connection (stdlib ``http.client``, the kind of client an app add-on uses), round trips
   timed (body already encoded; the answer decoded). Between two requests the client waits until the
-  server's speculation queue is empty (``/v1/health``), as a user's pause would let it.
+  server's speculation queue is empty (``/v1/health``), as a user's pause would let it. ``server`` and
+  ``server_handler`` are the answers the server predicted; where the session's previous top suggestion was the
+  user's next action, the answer comes from the speculation instead, and those are ``server_from_speculation``
+  (their share ``server_from_speculation_share``; until 2026-12-08 ``server`` mixed them in).
 - ``accept``: for contexts (spread over the split, each a session of its own) whose answer is an
   edit, the client waits likewise, then sends the history
   plus the top suggestion as an action ``--accept-after`` session seconds later (the user accepted it):
@@ -35,7 +38,7 @@ KV cache of the previous prompt rarely helps). Phases:
   or a request that fails, is an error). The bodies are encoded and the connections opened before
   the clock starts, and the clients start together.
 
-``ratio_p50``/``ratio_p95`` are server over in-process. ``targets`` puts the project's latency
+``ratio_p50``/``ratio_p95`` are server over in-process, on the contexts the server predicted. ``targets`` puts the project's latency
 targets (2 CPU cores, default models) beside the measured values, each with ``met``: p50 in process
 and through the server (blender, krita and video 15 ms, code 60 ms), the accept hit's p50 (2 ms), and
 at least 3× faster than ``generate`` doing the same job (``ratio_generate_constrained_topk_p50``: k
@@ -177,9 +180,11 @@ def generator(predictor, constrained: bool = False, top_k: int = 1):
     return generate
 
 
-def time_server_sequential(url: str, bodies: list[bytes], warmup: int) -> tuple[list[float], list[float]]:
+def time_server_sequential(url: str, bodies: list[bytes], warmup: int) -> tuple[list[float], list[float], list[bool]]:
+    """Round trips and handler times of ``bodies`` after ``warmup``, and whether each was answered from a speculation
+    (the session's previous top suggestion was the user's next action: nothing is predicted)."""
     client = Client(url)
-    round_trips, handler = [], []
+    round_trips, handler, speculative = [], [], []
     for index, body in enumerate(bodies):
         client.settle()
         status, answer, elapsed = client.post("/v1/suggest", body)
@@ -188,8 +193,9 @@ def time_server_sequential(url: str, bodies: list[bytes], warmup: int) -> tuple[
         if index >= warmup:
             round_trips.append(elapsed)
             handler.append(answer["latency_ms"])
+            speculative.append(bool(answer.get("speculative")))
     client.close()
-    return round_trips, handler
+    return round_trips, handler, speculative
 
 
 def time_accepts(url: str, contexts, top_k: int, accept_after: float, count: int) -> dict:
@@ -291,7 +297,7 @@ def main() -> None:
         process, url = start_server(args.domain, args.model, args.data, feedback_dir, not args.no_speculate, (args.device, args.dtype))
         try:
             progress("timing through the server")
-            through_server, server_side = time_server_sequential(url, bodies, args.warmup)
+            through_server, server_side, speculative = time_server_sequential(url, bodies, args.warmup)
             accept = None
             if accept_contexts:
                 progress("timing accepted suggestions")
@@ -304,7 +310,12 @@ def main() -> None:
         finally:
             stop_server(process)
 
-    local, remote = summary(in_process), summary(through_server)
+    # the server's figure is of the answers it predicted, beside the in-process calls on the same contexts; those it
+    # answered from a speculation (the previous top suggestion was the user's next action) are reported apart
+    predicted = [index for index, hit in enumerate(speculative) if not hit]
+    local, remote = summary(in_process), summary([through_server[index] for index in predicted])
+    local_same = summary([in_process[index] for index in predicted]) or local
+    remote = remote or summary(through_server)
     report = {
         "domain": args.domain,
         "model": args.model,
@@ -317,9 +328,11 @@ def main() -> None:
         "in_process": local,
         "in_process_top1": summary(in_process_top1),
         "server": remote,
-        "server_handler": summary(server_side),
-        "ratio_p50": round(remote["p50_ms"] / max(local["p50_ms"], 1e-9), 2),
-        "ratio_p95": round(remote["p95_ms"] / max(local["p95_ms"], 1e-9), 2),
+        "server_handler": summary([server_side[index] for index in predicted]),
+        "server_from_speculation": summary([through_server[index] for index, hit in enumerate(speculative) if hit]),
+        "server_from_speculation_share": round(1 - len(predicted) / len(speculative), 3) if speculative else None,
+        "ratio_p50": round(remote["p50_ms"] / max(local_same["p50_ms"], 1e-9), 2),
+        "ratio_p95": round(remote["p95_ms"] / max(local_same["p95_ms"], 1e-9), 2),
         "accept": accept,
         "throughput": throughput,
         "speculation": speculation,

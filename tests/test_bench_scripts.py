@@ -28,6 +28,10 @@ def test_the_latency_bench_times_requests_in_process_and_through_the_server(tmp_
     assert (figures["domain"], figures["requests"]) == ("tags", 5)
     assert 0 < figures["in_process"]["p50_ms"] <= figures["in_process"]["p95_ms"]
     assert 0 < figures["server"]["p50_ms"] <= figures["server"]["p95_ms"]
+    # the answers the server predicted, apart from those it had computed ahead (a speculation the session then met)
+    hits = (figures["server_from_speculation"] or {"count": 0})["count"]
+    assert figures["server"]["count"] + hits == 5 and figures["server_from_speculation_share"] == round(hits / 5, 3)
+    assert figures["server_handler"]["count"] == figures["server"]["count"]
     assert [phase["clients"] for phase in figures["throughput"]] == [1, 3]
     for phase in figures["throughput"]:
         assert phase["errors"] == 0 and phase["statuses"] == {"200": 10} and phase["requests_per_s"] > 0  # 4 + 3 + 3
