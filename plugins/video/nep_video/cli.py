@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Optional
 
@@ -46,7 +47,8 @@ from nep_video.action_space import MAX_ITEMS
 from nep_video.collectors.history import diff_events, version_events
 from nep_video.edits import apply_edit, clip_frames, edited_track
 from nep_video.formats import (
-    ADAPTERS, SUFFIXES, WRITTEN_ADAPTERS, check_edl_rate, check_writable, read_timeline, write_timeline, written_adapter,
+    ADAPTERS, SUFFIXES, WRITTEN_ADAPTERS, check_edl_rate, check_writable, edl_frame_rate, project_edl_rate, read_timeline,
+    shared_edl_rate, write_timeline, written_adapter,
 )
 from nep_video.render import render_timeline
 from nep_video.replay import timeline_at
@@ -59,6 +61,14 @@ app = tools_app("video", "Video tools: next-edit suggestions on OTIO, EDL, FCP X
 
 VERBS = {"trim_in": "trim in", "trim_out": "trim out", "slip": "slip", "roll": "roll the cut after", "split": "split",
          "delete": "lift", "ripple_delete": "ripple delete", "move": "move", "insert": "insert", "add_transition": "add a dissolve after"}
+
+
+def file_name(option: str, value: str) -> Path:
+    """The file ``option`` names; a name ending in a path separator, which names a folder, is a one-line
+    error (``Path`` drops the separator, and a file would be written under the folder's name)."""
+    if value.endswith(("/", os.sep)):
+        raise NepError(f"{option} {value}: a name ending in '/' is a folder; pass a file name")
+    return Path(value)
 
 
 @app.callback()
@@ -317,11 +327,11 @@ def suggest_command(
     model: str = typer.Option(..., "--model", "-m", help="A trained model folder (runs/video) or a baseline (ngram, repeat-last)."),
     previous: list[Path] = typer.Option([], "--previous", "-p", help="Earlier saved versions, oldest first: their edits are the history."),
     top_k: int = typer.Option(3, "--top-k", "-k", help=f"Suggestions to print, 1 to {MAX_TOP_K}."),
-    rate: Optional[float] = typer.Option(None, "--rate", help="Frame rate of EDL files (EDLs do not record one; default: inferred from their timecodes, 24 when no frame number is over 23)."),
-    markers: Optional[Path] = typer.Option(None, "--markers", help="Write the editor's timeline with the suggestions as markers here (.otio, .otioz, .edl or .xml)."),
-    png: Optional[Path] = typer.Option(None, "--png", help="Draw the timeline with the best suggestion highlighted (PNG)."),
+    rate: Optional[float] = typer.Option(None, "--rate", help="Frame rate of EDL files (EDLs do not record one; default: one inferred from the timecodes of PROJECT and the --previous versions together, 24 when no frame number is over 23)."),
+    markers: Optional[Path] = typer.Option(None, "--markers", parser=partial(file_name, "--markers"), metavar="PATH", help="Write the editor's timeline with the suggestions as markers here (.otio, .otioz, .edl or .xml)."),
+    png: Optional[Path] = typer.Option(None, "--png", parser=partial(file_name, "--png"), metavar="PATH", help="Draw the timeline with the best suggestion highlighted (PNG)."),
     accept: Optional[int] = typer.Option(None, "--accept", min=1, help="Apply printed suggestion N (1: the best) and write the timeline to --out."),
-    out: Optional[Path] = typer.Option(None, "--out", help="With --accept: write the editor's timeline with that edit here (.otio, .otioz, .edl or .xml; never PROJECT)."),
+    out: Optional[Path] = typer.Option(None, "--out", parser=partial(file_name, "--out"), metavar="PATH", help="With --accept: write the editor's timeline with that edit here (.otio, .otioz, .edl or .xml; never PROJECT)."),
     data: Optional[str] = typer.Option(None, "--data", help="Sessions to fit a baseline on (default: the default dataset)."),
 ) -> None:
     """Print the likeliest next edits on PROJECT.
@@ -342,6 +352,7 @@ def suggest_command(
     outputs = {option: path for option, path in (("--markers", markers), ("--out", out)) if path is not None}
     check_outputs(rate, png, inputs=files, timelines=outputs)
     notes: list[str] = []
+    rate = project_edl_rate(files, rate, "--rate", notes)
     timelines = [(path, read_timeline(path, rate, notes)) for path in files]
     limit = item_limit_note(timelines[-1][1])
     for note in notes + ([f"{project}: {limit}"] if limit else []):
@@ -432,12 +443,12 @@ def watch_command(
     project: Path = typer.Argument(..., help="The timeline file the editor saves (or exports) again and again."),
     model: str = typer.Option(..., "--model", "-m", help="A trained model folder or a baseline name."),
     top_k: int = typer.Option(3, "--top-k", "-k", help=f"Suggestions to print after each save, 1 to {MAX_TOP_K}."),
-    rate: Optional[float] = typer.Option(None, "--rate", help="Frame rate of EDL files (default: inferred from their timecodes)."),
+    rate: Optional[float] = typer.Option(None, "--rate", help="Frame rate of EDL files (default: inferred from the timecodes of the saves seen so far)."),
     interval: float = typer.Option(0.5, "--interval", min=0.05, help="Seconds between looks at the file."),
     max_updates: int = typer.Option(0, "--max-updates", min=0, help="Stop after this many suggestions (0: never)."),
     log: bool = typer.Option(False, "--log", help="Record the session, with feedback on the suggestions, in $NEP_HOME/logs/video (the editor collector reads it)."),
-    png: Optional[Path] = typer.Option(None, "--png", help="Redraw this PNG with the best suggestion at each save."),
-    accept_to: Optional[Path] = typer.Option(None, "--accept-to", help="Type a suggestion's number and Enter (Enter alone: 1) to write the latest save with it applied here (.otio, .otioz, .edl or .xml; never PROJECT)."),
+    png: Optional[Path] = typer.Option(None, "--png", parser=partial(file_name, "--png"), metavar="PATH", help="Redraw this PNG with the best suggestion at each save."),
+    accept_to: Optional[Path] = typer.Option(None, "--accept-to", parser=partial(file_name, "--accept-to"), metavar="PATH", help="Type a suggestion's number and Enter (Enter alone: 1) to write the latest save with it applied here (.otio, .otioz, .edl or .xml; never PROJECT)."),
     data: Optional[str] = typer.Option(None, "--data", help="Sessions to fit a baseline on (default: the default dataset)."),
 ) -> None:
     """Re-suggest each time PROJECT is saved; Ctrl-C stops (exit status 0).
@@ -507,6 +518,8 @@ class Watcher:
         self.shown: Shown | None = None
         self.saves = 0
         self.noted: set[str] = set()
+        self.edl_rate: float | None = None
+        """The frame rate the EDL saves so far were read at, without ``--rate``."""
 
     def now(self) -> float:
         """Seconds into the session."""
@@ -522,8 +535,9 @@ class Watcher:
                 self.pause(interval)
                 continue
             notes: list[str] = []
+            rate = self.save_rate()
             try:
-                timeline = read_timeline(self.project, self.rate, notes)
+                timeline = read_timeline(self.project, rate, notes)
             except NepError as error:  # half-written by the editor, or a save NEP cannot read
                 if failing != signature:
                     failing, failing_since = signature, time.monotonic()
@@ -533,12 +547,26 @@ class Watcher:
                 self.pause(interval)
                 continue
             seen = signature
+            if self.edl_rate is not None and rate != self.edl_rate:  # the saves before were read at another rate
+                notes.append(f"{self.project}: this save's timecodes show {rate_text(rate)} fps, not the {rate_text(self.edl_rate)} fps "
+                             "the saves before it were read at; the history goes on from this save "
+                             "(EDLs do not record a frame rate: --rate sets it)")
+                self.previous = None  # a snapshot of this save, not a diff across two rates
+            if self.rate is None:
+                self.edl_rate = rate
             limit = item_limit_note(timeline)
             for note in notes + ([f"{self.project}: {limit}"] if limit else []):
                 if note not in self.noted:  # said once, not at every save
                     self.noted.add(note)
                     typer.echo(f"note: {note}", err=True)
             self.saved(timeline)
+
+    def save_rate(self) -> float | None:
+        """The frame rate to read an EDL save at: ``--rate``, else the one its timecodes and those of the
+        saves before show (``shared_edl_rate``), so that one session's saves are never read at 24 and 25 fps."""
+        if self.rate or self.project.suffix.lower() != ".edl":
+            return self.rate
+        return shared_edl_rate([rate for rate in (self.edl_rate, edl_frame_rate(self.project)) if rate])
 
     def pause(self, interval: float) -> None:
         """Wait ``interval`` seconds, or less when a line is typed (then take it)."""

@@ -145,11 +145,20 @@ def _track_actions(track: int, old: list[_Piece], new: list[_Piece], new_track, 
                 actions.append(Action("insert", {"track": track, "clip": index}, {"media": media, "in": piece.start - origin, "frames": piece.duration}))
                 index += 1
             else:
-                notes.append(f"track {track}: a new {piece.type} '{piece.name}' whose media is not in the bin")
+                notes.append(f"track {track}: {_unwritable_insert(piece)}")
         else:
             actions += _keep_actions(track, index, old_piece, pieces, notes)
             index += len(pieces)
     return _rolls(actions)
+
+
+def _unwritable_insert(piece: _Piece) -> str:
+    """Why a new item cannot be written as an ``insert``: a clip's media is not in the bin; no action inserts a gap or a stack."""
+    if piece.type == ITEM_CLIP:
+        return f"a new clip '{piece.name}' whose media is not in the bin"
+    if piece.type == ITEM_GAP:
+        return f"a new {piece.duration}-frame gap, which no action inserts (a lift leaves one where a clip was)"
+    return f"a new nested stack '{piece.name}', which no action inserts"
 
 
 def _matches(old: _Piece, new: _Piece) -> bool:

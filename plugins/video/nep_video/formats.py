@@ -32,7 +32,9 @@ import opentimelineio as otio
 
 from nep_core.atomic_files import atomic_path
 from nep_core.errors import NepError, first_line
-from nep_video.timeline import TIMECODE_METADATA, available_range, drop_frame, rate_note, tracks_of, unusable
+from nep_video.timeline import (
+    TIMECODE_METADATA, available_range, drop_frame, rate_note, rate_text, timeline_problems, tracks_of, unusable,
+)
 
 ADAPTERS = {".otio": "otio_json", ".otiod": "otiod", ".otioz": "otioz", ".edl": "cmx_3600", ".xml": "fcp_xml",
             ".kdenlive": "mlt", ".mlt": "mlt"}
@@ -88,6 +90,33 @@ def edl_frame_rate(path: Path) -> float:
     return next((rate for rate in EDL_RATES if highest < rate), EDL_RATES[-1])
 
 
+def shared_edl_rate(rates) -> float:
+    """One frame rate for EDLs of one project that alone would read at ``rates`` (``edl_frame_rate``):
+    29.97 when any is drop-frame, else the highest (a frame number at or above 24 in one save shows
+    that all are at 25 fps or more)."""
+    rates = list(rates)
+    return 30000 / 1001 if 30000 / 1001 in rates else max(rates)
+
+
+def project_edl_rate(paths: list[Path], rate: float | None, option: str, notes: list[str] | None = None) -> float | None:
+    """The frame rate to read the EDLs among ``paths`` (versions of one project) at: ``rate`` when given,
+    else ``shared_edl_rate`` over them all, so that one project's saves are not read at 24 and 25 fps
+    as their frame numbers happen to fall; ``notes`` gets one line naming those that alone would read
+    at another rate (``option`` sets the rate); None when there is no EDL and no ``rate``."""
+    if rate:
+        return rate
+    alone = {path: edl_frame_rate(path) for path in paths if path.suffix.lower() == ".edl"}
+    if not alone:
+        return None
+    shared = shared_edl_rate(alone.values())
+    differ = [path for path, own in alone.items() if own != shared]
+    if differ and notes is not None:
+        more = f" and {len(differ) - 1} more" if len(differ) > 1 else ""
+        notes.append(f"{differ[0]}{more}: read at {rate_text(shared)} fps, as the timecodes of the other versions show (alone, "
+                     f"{differ[0].name} would read at {rate_text(alone[differ[0]])} fps; EDLs do not record a frame rate: {option} sets it)")
+    return shared
+
+
 def read_timeline(path: str | Path, rate: float | None = None, notes: list[str] | None = None) -> otio.schema.Timeline:
     """The timeline in ``path`` (format by suffix); ``rate`` is an EDL's frame rate (EDLs do not say;
     without it, ``edl_frame_rate`` infers one from the timecodes).
@@ -117,14 +146,23 @@ def read_timeline(path: str | Path, rate: float | None = None, notes: list[str] 
         if adapter == "cmx_3600":
             keep_edl_timecode(timeline, edl_text(path))
         check_timeline(timeline, path)
-        note = rate_note(timeline)
-        if note is not None and notes is not None:
-            notes.append(f"{path}: {note}")
+        if notes is not None:
+            notes += [f"{path}: {note}" for note in (rate_note(timeline), lone_transitions_note(timeline)) if note is not None]
     except NepError:
         raise
     except Exception as error:  # the adapters raise many kinds of errors on bad input
         raise NepError(f"{path}: cannot read as {adapter}: {one_line(error)}") from None
     return timeline
+
+
+def lone_transitions_note(timeline: otio.schema.Timeline) -> str | None:
+    """One line when a transition lacks an item on one side (at a track's start or end, or beside another
+    transition), which NEP reads and keeps as it is (editors write fades in and out so), else None."""
+    lone = [problem for problem in timeline_problems(timeline) if problem.key[-1] == "alone"]
+    if not lone:
+        return None
+    more = f" (and {len(lone) - 1} more)" if len(lone) > 1 else ""
+    return f"{lone[0]}{more}; read and kept as it is (a fade in or out at a track's end is written so)"
 
 
 def _read_with_adapter(path: Path, adapter: str, options: dict, notes: list[str] | None):
@@ -270,38 +308,70 @@ def write_timeline(timeline: otio.schema.Timeline, path: str | Path) -> None:
     adapter refuses (an EDL of two video tracks, FCP XML of a nested stack...) is a NepError naming the file."""
     path = Path(path)
     adapter = written_adapter(path)
-    options = {}
-    if adapter == "otioz":  # a bundle holds the media found on disk; a clip whose media is elsewhere keeps a missing reference
-        from opentimelineio.adapters.file_bundle_utils import MediaReferencePolicy
-
-        options["media_policy"] = MediaReferencePolicy.MissingIfNotFile
     problem = write_problem(timeline, adapter)
     if problem is not None:
         raise NepError(f"{path}: cannot write as {adapter}: {problem}")
     try:
         with atomic_path(path) as temporary:
-            if adapter == "cmx_3600":
-                text = edl_with_timecode(otio.adapters.write_to_string(timeline, adapter), timeline)
-                Path(temporary).write_text(text, encoding="utf-8")
+            if adapter == "otioz":  # a bundle holds the media found on disk; a clip whose media is elsewhere keeps a missing reference
+                from opentimelineio.adapters.file_bundle_utils import MediaReferencePolicy
+
+                otio.adapters.write_to_file(adapter_copy(timeline, adapter), str(temporary), adapter_name=adapter,
+                                            media_policy=MediaReferencePolicy.MissingIfNotFile)
             else:
-                otio.adapters.write_to_file(timeline, str(temporary), adapter_name=adapter, **options)
+                Path(temporary).write_text(written_text(timeline, adapter), encoding="utf-8")
     except OSError:
         raise
     except Exception as error:  # the adapters raise many kinds of errors on what they cannot write
         raise NepError(f"{path}: cannot write as {adapter}: {one_line(error)}") from None
 
 
+def adapter_copy(timeline: otio.schema.Timeline, adapter: str) -> otio.schema.Timeline:
+    """A copy of ``timeline`` for ``adapter`` to write: the adapters never see the caller's timeline (the
+    CMX 3600 adapter shortens and lengthens the clips beside each transition in place). For an EDL
+    the start timecode (``global_start_time``, which the adapter ignores) becomes the record start of
+    its tracks, as the EDL reader keeps it."""
+    copy = timeline.deepcopy()
+    start = copy.global_start_time
+    if adapter == "cmx_3600" and start is not None and start.value:
+        for track in tracks_of(copy):
+            used = track.trimmed_range()
+            track.source_range = otio.opentime.TimeRange(used.start_time - start.rescaled_to(used.start_time.rate), used.duration)
+        copy.global_start_time = None
+    return copy
+
+
+def written_text(timeline: otio.schema.Timeline, adapter: str) -> str:
+    """What ``adapter`` writes for ``timeline`` (``adapter_copy``); an EDL in the timeline's own timecode
+    (``edl_with_timecode``)."""
+    text = otio.adapters.write_to_string(adapter_copy(timeline, adapter), adapter)
+    return edl_with_timecode(text, timeline) if adapter == "cmx_3600" else text
+
+
+NO_NESTED_STACKS = {"cmx_3600": "an EDL has no nested stacks (the CMX 3600 adapter leaves them out)",
+                    "fcp_xml": "the FCP 7 XML adapter fails on a nested stack, or writes one that reads back empty"}
+
+
 def write_problem(timeline: otio.schema.Timeline, adapter: str) -> str | None:
-    """Why ``adapter`` cannot write ``timeline``, found before it fails with an error of its internals,
-    or None: FCP 7 XML gives each clip's file its media length, so a clip without a media range
-    (``available_range``) cannot be written (the adapter fails with an ``AttributeError``)."""
-    if adapter != "fcp_xml":
+    """Why ``adapter`` cannot write ``timeline``, found before it fails with an error of its internals or
+    leaves out what it cannot write, or None: a nested stack in an EDL or FCP 7 XML (``NO_NESTED_STACKS``);
+    an audio track that is not empty in an EDL (the CMX 3600 adapter writes one video track, and drops
+    the audio tracks with the markers on them); a clip without a media range (``available_range``) in
+    FCP 7 XML, which gives each clip's file its media length (the adapter fails with an ``AttributeError``)."""
+    if adapter not in NO_NESTED_STACKS:
         return None
     for track_number, track in enumerate(tracks_of(timeline)):
-        for clip in track.find_clips():
-            if available_range(clip) is None and not isinstance(clip.media_reference, otio.schema.GeneratorReference):
-                return (f"clip '{clip.name}' (track {track_number} '{track.name}') has no media range (available_range), "
-                        "which FCP 7 XML needs for each clip's file; write .otio or .edl instead")
+        where = f"(track {track_number} '{track.name}')"
+        if adapter == "cmx_3600" and track.kind == otio.schema.TrackKind.Audio and len(track):
+            return f"audio track {track_number} '{track.name}' is not empty, and the CMX 3600 adapter writes no audio track; write .otio or .xml instead"
+        stack = next(iter(track.find_children(descended_from_type=otio.schema.Stack)), None)
+        if stack is not None:
+            return f"nested stack '{stack.name}' {where}: {NO_NESTED_STACKS[adapter]}; write .otio instead"
+        if adapter == "fcp_xml":
+            for clip in track.find_clips():
+                if available_range(clip) is None and not isinstance(clip.media_reference, otio.schema.GeneratorReference):
+                    return (f"clip '{clip.name}' {where} has no media range (available_range), "
+                            "which FCP 7 XML needs for each clip's file; write .otio or .edl instead")
     return None
 
 
@@ -315,7 +385,7 @@ def check_writable(timeline: otio.schema.Timeline, path: Path, option: str) -> N
     if problem is not None:
         raise NepError(f"{option} {path}: cannot write this timeline as {adapter}: {problem}")
     try:
-        otio.adapters.write_to_string(timeline, adapter)
+        written_text(timeline, adapter)
     except Exception as error:
         raise NepError(f"{option} {path}: cannot write this timeline as {adapter}: {one_line(error)}") from None
 

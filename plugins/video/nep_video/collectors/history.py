@@ -15,7 +15,8 @@ option   default meaning
 ======== ======= ==========================================================
 order    mtime   ``mtime`` or ``name``
 rate     0       the frame rate of EDL files (EDLs do not record one);
-                 0 infers it from their timecodes (``edl_frame_rate``)
+                 0 infers one for all of a project's EDLs from their
+                 timecodes (``formats.project_edl_rate``)
 spacing  3.0     seconds between the actions of one version
 pause    5.0     seconds between versions
 by_time  1       split a project in time: its oldest changes train, the next
@@ -41,7 +42,7 @@ from nep_core.errors import NepError
 from nep_core.session import Event, Session
 from nep_core.source_options import parse_argument
 from nep_video.diff import diff_timelines
-from nep_video.formats import SUFFIXES, check_edl_rate, is_timeline_file, one_line, read_timeline
+from nep_video.formats import SUFFIXES, check_edl_rate, is_timeline_file, one_line, project_edl_rate, read_timeline
 from nep_video.snapshot import timeline_state
 
 DEFAULTS = {"order": "mtime", "rate": 0.0, "spacing": 3.0, "pause": 5.0, "by_time": True}
@@ -132,9 +133,10 @@ class HistoryCollector(Collector):
 
     def project_sessions(self, name: str, files: list[Path], options: dict, report: CollectReport) -> list[Session]:
         timelines = []
+        rate = project_edl_rate(files, options["rate"] or None, "history: option 'rate'", report.warnings)
         for path in files:
             try:
-                timelines.append((path, read_timeline(path, rate=options["rate"] or None, notes=report.warnings)))
+                timelines.append((path, read_timeline(path, rate=rate, notes=report.warnings)))
             except NepError as error:
                 report.count("files that cannot be read (skipped)")
                 report.warn(f"{error}; file skipped")
