@@ -50,6 +50,16 @@ def new_runtime(document, log_folder, server="", enabled=False, brush=None, min_
     return runtime
 
 
+def app_runtime(document, log_folder, **settings):
+    """The plugin's PluginApp, its timer stopped (the scenario ticks by hand), with a new runtime on ``document``."""
+    from nep_suggest import app as app_module
+
+    app = app_module.get()
+    app.timer.stop()
+    app.runtime = new_runtime(document, log_folder, **settings)
+    return app, app.runtime
+
+
 def suggestion(kind, **args):
     return {"action": {"kind": kind, "args": args}, "probability": 0.9, "confidence": 0.9, "shown_at": 0.0}
 
@@ -872,12 +882,8 @@ def scenario_log_error(home):
 def scenario_closed(home):
     """The last document closed while a suggestion shows (kritarunner has no window: no active document): the suggestion
     is passed over, ignored, and Accept has nothing to paint."""
-    from nep_suggest import app as app_module
-
     document = new_document("closed", 200, 150)
-    app = app_module.get()
-    app.timer.stop()
-    app.runtime = runtime = new_runtime(document, os.path.join(home, "logs-closed"), enabled=True)
+    app, runtime = app_runtime(document, os.path.join(home, "logs-closed"), enabled=True)
     client = with_fake_client(runtime)
     out = {"shown": server_suggests(runtime, LINE) is not None}
     log = runtime.log_path()
@@ -1066,7 +1072,6 @@ class MirroredView:
 def scenario_unmapped(home):
     """Krita 5.1 with the canvas mirrored, where the plugin can neither map a stroke nor draw the ghost: a stroke suggestion
     is not offered for Accept, and the undo of a stroke that could not be recorded is not logged."""
-    from nep_suggest import app as app_module
     from nep_suggest import canvas_events
     from nep_suggest.canvas_events import CanvasEventFilter
     from nep_suggest.qt import QWidget
@@ -1074,9 +1079,7 @@ def scenario_unmapped(home):
     document = new_document("unmapped", 200, 150)
     reason = getattr(canvas_events, "unmapped_reason", None)
     out = {"reasons": [reason(MirroredView(document)), reason(MirroredView(document, mirrored=False))] if reason else None}
-    app = app_module.get()
-    app.timer.stop()
-    app.runtime = runtime = new_runtime(document, os.path.join(home, "logs-unmapped"), enabled=True)
+    app, runtime = app_runtime(document, os.path.join(home, "logs-unmapped"), enabled=True)
     with_fake_client(runtime)
     docker = docker_on(runtime)
     mirrored = MirroredView(document)
@@ -1112,12 +1115,9 @@ def scenario_unmapped(home):
 def scenario_layer_changes(home):
     """Active layer changes the painter did not make by switching: the active layer deleted, a new layer undone, a layer
     below deleted. None is a layer.switch; a picked layer is."""
-    from nep_suggest import app as app_module
 
     document = new_document("layer-changes", 200, 150)
-    app = app_module.get()
-    app.timer.stop()
-    app.runtime = runtime = new_runtime(document, os.path.join(home, "logs-layer-changes"))
+    app, runtime = app_runtime(document, os.path.join(home, "logs-layer-changes"))
     workspace = runtime.workspace
     out = {}
 
@@ -1158,13 +1158,10 @@ def scenario_layer_changes(home):
 def scenario_redo(home):
     """Krita's Redo brings back the step the last undo took: the log gets that step again, so it reads as the canvas is.
     It was not logged: the log held an undo of a stroke back in the picture."""
-    from nep_suggest import app as app_module
     from nep_suggest.workspace import Workspace
 
     document = new_document("redo", 200, 150)
-    app = app_module.get()
-    app.timer.stop()
-    app.runtime = runtime = new_runtime(document, os.path.join(home, "logs-redo"))
+    app, runtime = app_runtime(document, os.path.join(home, "logs-redo"))
     workspace = runtime.workspace
     out = {}
     second = dict(LINE["args"], points=[[20, 80, 1.0, 0], [180, 80, 1.0, 8]])
