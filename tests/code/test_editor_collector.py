@@ -105,3 +105,21 @@ def test_an_edit_to_a_file_the_session_never_snapshotted_is_dropped(tmp_path: Pa
     assert report.counts["edits to files the session never snapshotted (dropped)"] == 1
     assert any(w.startswith(f"{path}:3: action.target.file") for w in report.warnings)
     assert [event.action.target["file"] for event in session.events if event.action] == ["app.py"]
+
+
+def test_files_that_may_hold_secrets_are_left_out_of_an_editors_log(tmp_path: Path) -> None:
+    """A log recorded before the client's private_files (or by another client) gave a `.env` to train on."""
+    path = tmp_path / "s2.jsonl"
+    secret = {"kind": "edit", "target": {"file": "conf/.env", "line": 1}, "args": {"delete": 1, "insert": "TOKEN=new\n"}}
+    with SessionLogWriter(path, {"nep": 1, "domain": "code", "session": "s2", "meta": {"app": "nvim"}}) as log:
+        log.append({"t": 0.0, "state": {"files": {"app.py": TEXT, "conf/.env": "TOKEN=old\n"},
+                                        "cursor": {"file": "conf/.env", "line": 1, "column": 0}}})
+        log.append({"t": 1.0, "action": secret})
+        log.append({"t": 2.0, "action": edit(1, 1, "def f(a, b):\n")})
+    (session,), report = collect(str(tmp_path))
+    assert "TOKEN" not in json.dumps([event.state for event in session.events]) + json.dumps([event.action.to_json()
+                                                                                              for event in session.events if event.action])
+    assert session.events[0].state == {"files": {"app.py": TEXT}}
+    assert [event.action.target["file"] for event in session.events if event.action] == ["app.py"]
+    assert report.counts["actions on files that may hold secrets (dropped)"] == 1
+    assert report.counts["snapshots of files that may hold secrets (left out)"] == 1

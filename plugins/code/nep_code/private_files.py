@@ -1,8 +1,9 @@
 """Files that hold secrets (keys, certificates, credentials, ``.env``): never collected, never recorded.
 
-The git collector skips them (``private=0`` keeps them) and the Neovim client neither records nor
-sends them (its ``private_files`` setting, whose default is this list), as editors with edit
-prediction keep such files out of their data and requests. A pattern is a glob matched against the
+The git collector skips them (``private=0`` keeps them), the Neovim client neither records nor
+sends them (its ``private_files`` setting, whose default is this list), and the ``editor`` collector
+leaves them out of the logs it reads, as editors with edit prediction keep such files out of their
+data and requests. A pattern is a glob matched against the
 file's name, lower-cased, without its folder.
 """
 
