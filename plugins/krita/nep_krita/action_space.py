@@ -478,7 +478,7 @@ class KritaActionSpace(ActionSpace):
     and whether there is anything to undo."""
 
     name = "krita"
-    version = "2"
+    version = "3"  # 3 (2026-12-07): undo takes back Krita's undo steps only (strokes, new layers; a new layer's undo brings back the layer before)
 
     def __init__(self, width: float = MAX_CANVAS, height: float = MAX_CANVAS, settings: Mapping[str, Any] | None = None,
                  brushes: Sequence[str] = DEFAULT_BRUSHES):
