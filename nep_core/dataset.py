@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from collections.abc import Sized
 from typing import TYPE_CHECKING, Any, Generator, Iterable, Iterator
 
 from nep_core.collector import CollectReport
@@ -109,7 +110,7 @@ def collect(domain: Domain, source: str, report: CollectReport, seed: int = 0, w
         raise plugin_fault(collector, "collect", f"collector '{name}' returned {shown}, not the sessions "
                                                   "(yield each Session; problems go to the report)")
     returned = yield from _checked_sessions(collector, name, domain.name, sessions, copies)
-    if returned is not None:  # `return sessions` in a function that also yields: Python drops what it returns
+    if isinstance(returned, Sized) and not isinstance(returned, (str, bytes)) and len(returned):  # `return sessions` in a generator: dropped
         raise plugin_fault(collector, "collect", f"collector '{name}' returned {a_value_of(returned)} from a generator (its "
                                                   "function also yields), and Python drops what a generator returns; yield each Session")
 

@@ -13,6 +13,7 @@ handler): one line naming the plugin and the method, from the innermost frame of
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib.metadata
 import importlib.util
 import inspect
@@ -568,6 +569,7 @@ def fault(obj: Any, method: str, problem: str) -> PluginFault:
     """The error for a plugin object's method that broke its contract (``allowed_next`` returning None, a
     collector yielding a dict): ``plugin 'x' (WHERE) failed in Space.allowed_next: returned None, ...``; ``obj`` may
     be a function (``method`` then empty)."""
+    obj = obj.func if isinstance(obj, functools.partial) else obj  # a tokenizer_factory may be a partial of the plugin's function
     cls = obj if isinstance(obj, type) or inspect.isroutine(obj) else type(obj)
     record = plugin_of(obj)
     who = f"plugin {record.label}" if record is not None else f"module '{cls.__module__}'"

@@ -200,6 +200,7 @@ def test_allowed_next_that_returns_none_is_one_line_naming_the_plugins_method():
 
 
 FAULTY = """
+    import functools
     import os
     import sys
 
@@ -268,6 +269,9 @@ FAULTY = """
         def collect(self, argument, report, seed=0):
             if argument == "never":
                 yield session(0)
+            if argument == "empty":
+                report.warn("nothing there")
+                return []
             return [session(1), session(2)]
 
 
@@ -308,7 +312,7 @@ FAULTY = """
     def register_domains(register):
         register(Domain(name="faulty", action_space=SPACE, encoder=ActionHistoryEncoder(SPACE),
                         collectors={c.name: c for c in (Fine(), Raising(), NoYield(), Dicts(), Stranger(), Returning())},
-                        verifiers={"judge": Judge(SPACE)}, tokenizer_factory=tokenizer))
+                        verifiers={"judge": Judge(SPACE)}, tokenizer_factory=functools.partial(tokenizer)))  # a partial names its function
 """
 
 
@@ -343,6 +347,12 @@ def test_a_collector_that_fails_is_one_line_naming_the_plugin(faulty_dir, tmp_pa
     line = one_error(result)
     assert line.startswith(f"error: plugin 'faulty' ({faulty_dir / 'faulty.py'})"), line
     assert expected in line, line
+
+
+def test_a_generator_collector_returning_nothing_is_no_fault(faulty_dir, tmp_path):
+    """`return []` in a generator loses nothing: no sessions, said as such, not blamed on the plugin."""
+    result = nep("collect", "--domain", "faulty", "--source", "returning:empty", "--out", str(tmp_path / "out"), plugins_dir=faulty_dir)
+    assert result.returncode == 1 and "returned a list" not in result.stderr and "error: returning:empty: no sessions to write" in result.stderr, result.stderr
 
 
 def test_a_collector_failing_in_a_collection_worker_is_one_line_naming_the_plugin(faulty_dir, tmp_path):

@@ -17,6 +17,7 @@ from openapi_spec_validator import validate as validate_openapi_spec
 from server_helpers import InnermostClose, action_event
 
 from nep_core.actions import Action
+from nep_core.errors import PluginFault
 from nep_core.inference.factory import load_predictor
 from nep_core.inference.predictor import Prediction, Predictor
 from nep_core.server import create_app
@@ -392,6 +393,24 @@ def test_a_failing_predictor_gives_a_500_and_the_server_stays_up(tags_domain, tm
     failures = [record for record in caplog.records if "the predictor failed" in record.getMessage()]
     assert [record.exc_info is not None for record in failures] == [True, False, False], [record.getMessage() for record in failures]
     assert failures[-1].getMessage() == "the predictor failed again: ZeroDivisionError: bug (its traceback is logged above)"
+
+
+class BrokenContract(Predictor):
+    """A predictor whose domain's plugin broke a contract NEP checks (an encoder returning no token strings)."""
+
+    name = "contract"
+
+    def predict(self, context: Context, k: int = 3) -> Prediction:
+        raise PluginFault("plugin 'x' (nep-x) failed in XEncoder.encode: returned a dict, not a list of token strings")
+
+
+def test_a_plugin_breaking_a_contract_in_a_prediction_is_named_in_the_500(tags_domain, tmp_path):
+    """NEP's own check names the plugin; the 500 said only `the predictor failed (PluginFault)`."""
+    with BackgroundServer(create_app(tags_domain, BrokenContract(), data_dir=tmp_path)) as running:
+        response = httpx.post(f"{running.url}/v1/suggest", json={"session": "s", "history": HISTORY})
+    assert response.status_code == 500
+    assert response.json()["detail"] == ("the predictor failed: plugin 'x' (nep-x) failed in XEncoder.encode: returned a dict, "
+                                         "not a list of token strings")
 
 
 class ConcurrencyProbe(Predictor):

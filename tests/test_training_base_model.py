@@ -134,8 +134,8 @@ def _sharded(base_model: Path, folder: Path) -> Path:
 
 BAD_BASE_MODELS = {
     "pickled": (_pickled, "{path}: its weights are pickled (pytorch_model.bin), which could run code when loaded, so only "
-                          "safetensors are read; convert them once: AutoModelForCausalLM.from_pretrained(\"{path}\")"
-                          ".save_pretrained(\"{path}\", safe_serialization=True)"),
+                          "safetensors are read; convert them once: AutoModelForCausalLM.from_pretrained('{path}')"
+                          ".save_pretrained('{path}', safe_serialization=True)"),
     "vocab": (lambda base, folder: _variant(base, folder, {"vocab_size": 1000}),
               "{path}: its weights do not fit its config.json: model.embed_tokens.weight is {rows}x32 in model.safetensors, "
               "where config.json (vocab_size 1000, hidden_size 32) makes it 1000x32"),

@@ -44,8 +44,8 @@ def command(
     if not table_data:
         allowed = os.environ.get("NEP_LOAD_PLUGINS")
         if allowed is not None:  # the allowlist may be why: say so, as `nep train`'s unknown domain does
-            console.print(f"No domains loaded with NEP_LOAD_PLUGINS={allowed!r} (the plugins it names, and no others; "
-                          "see the warnings above). Unset it to load every installed plugin.")
+            console.print(f"No domains loaded with NEP_LOAD_PLUGINS={allowed!r} (it loads the plugins it names, and no others; "
+                          "one that failed to load is named above). Unset it to load every installed plugin.")
         else:
             console.print("No domains installed. Install a domain plugin (see docs/writing-plugins.md).")
         return

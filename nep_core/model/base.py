@@ -63,8 +63,8 @@ def has_only_pickled_weights(path: Path) -> bool:
 def pickled_weights_error(where: str, path: Path) -> NepError:
     """The one line for a model folder whose weights are pickled only: NEP reads safetensors alone; how to convert."""
     return NepError(f"{where}: its weights are pickled (pytorch_model.bin), which could run code when loaded, so "
-                    f"only safetensors are read; convert them once: AutoModelForCausalLM.from_pretrained(\"{path}\")"
-                    f".save_pretrained(\"{path}\", safe_serialization=True)")
+                    f"only safetensors are read; convert them once: AutoModelForCausalLM.from_pretrained({str(path)!r})"
+                    f".save_pretrained({str(path)!r}, safe_serialization=True)")
 
 
 def weight_shapes(path: Path) -> dict[str, tuple[list[int], str]]:

@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from nep_core import __version__
 from nep_core.appkit.sessionlog import ForeignFile
 from nep_core.domain import Domain
-from nep_core.errors import first_line
+from nep_core.errors import PluginFault, first_line
 from nep_core.inference.predictor import Predictor
 from nep_core.plugins import plugin_failure
 from nep_core.server.errors import ApiError, install_error_handlers
@@ -175,7 +175,8 @@ def create_app(
         except Superseded as error:
             raise ApiError(409, str(error), "session") from None
         except Exception as error:  # answered here, so the connection stays open for the next request
-            fault = plugin_failure(error)  # a plugin's code failed: name it, and where, as the CLI does
+            # a plugin's code failed, or broke its contract (NEP's own check says which): name it, and where, as the CLI does
+            fault = plugin_failure(error) or (str(error) if isinstance(error, PluginFault) else None)
             if first_time(predictor, raise_kind(error)):  # its traceback once, then a line a request
                 log.exception("the predictor failed" + (f": {fault}" if fault else ""))
             else:
