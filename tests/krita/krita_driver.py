@@ -1219,6 +1219,14 @@ def scenario_redo(home):
     runtime.look_at_brush()
     app.on_redo()  # and the stroke on it: the layer's Redo left it to bring back
     out["layer_redo"] = actions_since(mark)
+    painted(LINE["args"])  # on Shading
+    mark = len(kinds_in_log(runtime))
+    app.on_undo()
+    workspace.set_active(workspace.find(document.nodeByName("Ink").uniqueId()))  # the painter picks another layer
+    runtime.look_at_brush()
+    app.on_redo()  # Krita paints the stroke back on Shading; the log would place it on Ink
+    app.on_undo()  # and takes it back again: no undo of a stroke the log has not
+    out["other_layer"] = {"log": kinds_in_log(runtime)[mark:], "undo_steps": list(runtime.undo_steps)}
     runtime.close()
     runtime.start(Workspace(new_document("redo-fresh", 200, 150), None, {"brush": "b) Basic-5 Size", "color": "#ff0000", "size": 6.0,
                                                                           "opacity": 1.0}), "fresh")

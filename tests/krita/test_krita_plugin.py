@@ -845,6 +845,10 @@ def test_a_redo_logs_the_step_it_brings_back_so_the_log_reads_as_the_canvas_is(k
     assert redo["new_layer"] and redo["layer_redo"] == [{"kind": "undo"}, {"kind": "undo"}, {"kind": "layer.new", "args": {"name": "Shading"}},
                                                         second]
     assert redo["not_followed"] == ["undo"] and redo["app_error"] == ""  # a step from before the session: its Redo is not logged
+    # a Redo after the painter picked another layer: Krita paints the stroke back on its own layer, the log would place it on
+    # the active one, so it is not logged, and neither is its undo
+    # (the steps followed: the dab above, never recorded, then the new layer and the stroke on it)
+    assert redo["other_layer"] == {"log": ["undo", "layer.switch"], "undo_steps": [False, True, True]}
 
 
 @needs_krita

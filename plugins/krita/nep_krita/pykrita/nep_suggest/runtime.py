@@ -88,7 +88,7 @@ class Runtime(FeedbackMixin):
         self.hidden_by = {"confidence": 0, "probability": 0}  # of them, those each setting hid
         self.dropped = 0  # suggestions the server dropped from its last answer (they failed its checks)
         self.not_placeable = ""  # why the stroke shown cannot be previewed or accepted on this view (as the docker last heard)
-        self.done = []  # Krita's undo steps the session made, oldest first: the recorded action, or None (a stroke not recorded)
+        self.done = []  # Krita's undo steps the session made, oldest first: (recorded action, layer index), or None (not recorded)
         self.undone = []  # the steps undone that Krita's Redo brings back, the next one last (as ``done``'s, or NOT_FOLLOWED)
         self.redoing_layer = False  # a Redo brings back a new layer: the watcher logs it, as the step it was, not a new one
         self._canvas = None  # (width, height) of the canvas the newest state event gave
@@ -295,6 +295,7 @@ class Runtime(FeedbackMixin):
         """Krita's Undo (Ctrl+Z): an ``undo``, unless it takes back a stroke that was not recorded (``done``)."""
         if self.workspace is None or self.accepting:
             return
+        self.redoing_layer = False  # a new layer's Redo the watcher has not seen yet is undone again
         if self._undo() is None:
             return
         self.record_user_action({"kind": "undo"})
@@ -303,21 +304,26 @@ class Runtime(FeedbackMixin):
         """Krita's Redo (Ctrl+Shift+Z) brings back the step the last undo took: logged again as that step (the krita
         action space has no redo; the log then reads as the canvas is). A stroke is logged as it was recorded, and a
         ``state`` after it when the brush is another now; a new layer is logged by the watcher, which sees it come
-        back; a stroke that was not recorded, or a step before the session's, is not logged."""
+        back; a stroke that was not recorded, or a step before the session's, is not logged. Nor is a stroke whose layer is
+        no longer the active one (the painter switched layers after the undo): the log places a stroke on the active layer,
+        Krita's Redo paints it on its own, so it is a step the log has not."""
         if self.workspace is None or self.accepting or not self.undone:
             return
         step = self.undone.pop()
         if step is NOT_FOLLOWED:
             return
+        action, layer = step if step is not None else (None, None)
+        if action is not None and action["kind"] != "layer.new" and layer != self.workspace.look().get("layer"):
+            step = action = None
         self.done = (self.done + [step])[-MAX_UNDO_STEPS:]
-        if step is None:
+        if action is None:
             return
-        if step["kind"] == "layer.new":
+        if action["kind"] == "layer.new":
             self.redoing_layer = True
             return
-        self.record_user_action(step, redone=True)
+        self.record_user_action(action, redone=True)
         state = self.workspace.state()
-        if any(key in state and state[key] != value for key, value in step["args"].items()):
+        if any(key in state and state[key] != value for key, value in action["args"].items()):
             self.record_state()
 
     @property
@@ -327,8 +333,10 @@ class Runtime(FeedbackMixin):
         first = next((index for index, step in enumerate(self.done) if step is None), None)
         return [] if first is None else [step is not None for step in self.done[first:]]
 
-    def _did(self, step):
-        """Krita made a new undo step: the recorded action, or None (not recorded). Krita's Redo has nothing left."""
+    def _did(self, action):
+        """Krita made a new undo step: the recorded ``action`` (kept with the active layer's index), or None (not
+        recorded). Krita's Redo has nothing left."""
+        step = (action, self.workspace.look().get("layer")) if action is not None else None
         self.done = (self.done + [step])[-MAX_UNDO_STEPS:]
         self.undone = []
 
@@ -556,6 +564,7 @@ class Runtime(FeedbackMixin):
             if how == "merge":  # then Merge Down, whose undo brings the stroke's layer back: that undo takes back no stroke
                 self._did(None)
             self.watcher.reset(self.workspace.look())  # the change is logged as the accepted action, not again as a user change
+            self.redoing_layer = False  # a layer a Redo brought back, if the reset took it in, is no longer to come
         else:
             if action["kind"] == "undo" and self.undo_steps and not self.undo_steps[-1]:
                 return self._refuse(suggestion, "undo: Krita's last step is a stroke that was not recorded; undo it yourself (Ctrl+Z)")
@@ -570,6 +579,7 @@ class Runtime(FeedbackMixin):
             # the change is logged as the accepted action, not again as a user change; a layer Krita shows as active
             # only a moment later is the active one already (Workspace.active_node)
             self.watcher.reset(self.workspace.look())
+            self.redoing_layer = False
         t = self.now()
         self.write_feedback(t, suggestion, True, "accepted")
         index = self._add({"t": t, "action": done})
