@@ -133,7 +133,7 @@ def test_an_edit_that_does_not_apply_or_leaves_the_timeline_inconsistent_is_refu
     with pytest.raises(NepError) as refused:
         accepted_edit(timeline, raw, 1, out, "--out")
     assert str(refused.value).startswith("suggestion 1 (trim in V1 clip 1 'INT_1' at 00:00:00:00: +96 frames) would leave the timeline inconsistent: "
-                                         "tracks[0] ('V1') item 0 ('INT_1'): ")
+                                         "V1 clip 1 'INT_1': ")
     with pytest.raises(NepError, match=r"^suggestion 2 \(trim in V1 gap 2 \(24 frames\) .*\) does not apply to the editor's timeline: "
                                        r"trim_in: target.clip 1 of track 'V1' is a gap, not a clip; nothing written$"):
         accepted_edit(timeline, raw, 2, out, "--out")

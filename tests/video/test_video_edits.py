@@ -11,7 +11,7 @@ from nep_core.actions import Action
 from nep_video.edits import EditError, apply_edit, edited_track
 from nep_video.formats import read_timeline
 from nep_video.snapshot import timeline_from_state, timeline_state
-from nep_video.timeline import items_of, source_range, timeline_problems, timeline_rate, track_problems, tracks_of, view_of
+from nep_video.timeline import items_of, source_range, timeline_problems, timeline_rate, track_label, track_problems, tracks_of, view_of
 from video_timelines import awkward, interview, write
 
 RT = otio.opentime.RationalTime
@@ -116,8 +116,9 @@ def test_the_edited_track_alone_is_the_track_of_the_edited_copy(saved):
                 index, alone = edited_track(timeline, action)
                 assert index == track and alone.parent() is None
                 assert otio.adapters.write_to_string(alone) == otio.adapters.write_to_string(tracks_of(copy)[track])
-                problems = track_problems(alone, track, timeline_rate(timeline))
-                assert problems == [found for found in timeline_problems(copy) if found.startswith(f"tracks[{track}] ")]
+                label = track_label(tracks_of(timeline), track)
+                problems = track_problems(alone, track, label, timeline_rate(timeline))
+                assert problems == [found for found in timeline_problems(copy) if found.startswith(f"{label} ")]
                 outcomes.add("problem" if problems else "clean")
     assert otio.adapters.write_to_string(timeline) == before
     assert outcomes == {"error", "problem", "clean"}
@@ -140,8 +141,8 @@ def test_impossible_edits_name_the_field(saved):
 def test_an_edit_past_the_media_is_a_problem_not_an_exception(saved):
     timeline = saved(interview(2))
     edited = apply_edit(timeline, edit("trim_in", 0, frames=-101))
-    assert timeline_problems(edited) == ["tracks[0] ('V1') item 0 ('INT_1'): source_range leaves the media's available_range (starts 1 frame before it)",
-                                         "tracks[0] ('V1') item 0 ('INT_1'): source_range starts 1 frame before source frame 0 (a source in point is never negative)"]
+    assert timeline_problems(edited) == ["V1 clip 1 'INT_1': source_range leaves the media's available_range (starts 1 frame before it)",
+                                         "V1 clip 1 'INT_1': source_range starts 1 frame before source frame 0 (a source in point is never negative)"]
     emptied = apply_edit(timeline, edit("trim_out", 0, frames=-96))
     assert "duration 0 frames is not positive" in timeline_problems(emptied)[0]
 

@@ -103,7 +103,7 @@ def test_a_clip_of_unknown_length_names_the_track_item_and_fields(tmp_path):
     tracks_of(timeline)[0][1].source_range = None
     tracks_of(timeline)[0][1].media_reference = otio.schema.MissingReference()
     write(timeline, tmp_path / "broken.otio")
-    with pytest.raises(NepError, match=r"broken\.otio: tracks\[0\] \('V1'\) item 1 \('INT_2'\): no source_range and no media available_range"):
+    with pytest.raises(NepError, match=r"broken\.otio: V1 clip 2 'INT_2': no source_range and no media available_range"):
         read_timeline(tmp_path / "broken.otio")
     with pytest.raises(NepError, match=r"missing\.otio: no such file"):
         read_timeline(tmp_path / "missing.otio")

@@ -5,11 +5,13 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
+import opentimelineio as otio
 
 from nep_core.actions import Action
 from nep_video import render
 from nep_video.render import ACTUAL_COLOR, EDIT_COLOR, render_timeline
 from nep_video.timeline import ItemView, TimelineView
+from video_timelines import clip
 
 VIEW = TimelineView(24.0, ((ItemView("clip", "A", 96, 0, 0, "a"), ItemView("clip", "B", 48, 0, 0, "b")),), ())
 
@@ -41,7 +43,8 @@ def test_an_actual_insert_at_the_end_of_a_track_is_drawn():
 
 def test_an_exact_match_says_so(monkeypatch, tmp_path):
     labels = []
-    monkeypatch.setattr("nep_video.replay.timeline_at", lambda context: SimpleNamespace(view=VIEW))
+    timeline = otio.schema.Timeline(tracks=[otio.schema.Track(name="V1", children=[clip("A", 0, 96), clip("B", 200, 48)])])
+    monkeypatch.setattr("nep_video.replay.timeline_at", lambda context: SimpleNamespace(view=VIEW, timeline=timeline))
     monkeypatch.setattr(render, "render_timeline", lambda view, best, label, actual: labels.append(label) or render.Image.new("RGB", (4, 4)))
     split, other = edit("split", 1, offset=12), edit("delete", 0)
     outcomes = [SimpleNamespace(example=SimpleNamespace(context=None, session_id="s", trigger=index), best=best, reference=split)

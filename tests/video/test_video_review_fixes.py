@@ -71,11 +71,11 @@ def test_edits_that_move_items_are_not_blamed_for_a_clip_already_past_its_media_
         assert verdict.valid, (fine, verdict.details)
     further = verifier.verify(context, edit("trim_out", 3, frames=20))
     assert not further.valid
-    assert further.details["error"] == ("tracks[0] ('V1') item 3 ('K3'): source_range leaves the media's available_range "
+    assert further.details["error"] == ("V1 clip 4 'K3': source_range leaves the media's available_range "
                                         "(ends 48 frames past it); 28 before the edit")
     assert not verifier.verify(context, edit("slip", 3, frames=5)).valid
     another = verifier.verify(context, edit("trim_out", 1, frames=60))  # a second clip past the same media
-    assert not another.valid and "item 1 ('K1')" in another.details["error"]
+    assert not another.valid and "V1 clip 2 'K1'" in another.details["error"]
     # --accept applies and checks the same way on the editor's timeline
     from nep_video.cli import accepted_edit
 
@@ -199,7 +199,7 @@ def test_a_trim_on_a_clip_of_another_rate_lands_on_its_own_whole_frames_and_the_
     split = apply_edit(timeline, edit("split", 1, offset=10))  # 12.4875 frames at 29.97
     halves = [source_range(item) for item in items_of(tracks_of(split)[0])[1:3]]
     assert [(half.start_time.value, half.duration.value) for half in halves] == [(500.0, 12.0), (512.0, 84.0)]
-    assert editor_terms(timeline, edit("split", 1, offset=10)).endswith("10 frames in (00:00:00:10) (+12 frames at the clip's 29.97 fps)")
+    assert editor_terms(timeline, edit("split", 1, offset=10)) == "split V1 clip 2 'B2997' at 00:00:04:10, 10 frames in (+12 frames at the clip's 29.97 fps)"
     assert "at the clip's" not in editor_terms(timeline, edit("trim_in", 0, frames=12))
 
 

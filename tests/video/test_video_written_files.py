@@ -212,7 +212,7 @@ def test_a_transition_without_an_item_on_each_side_is_read_with_a_note(tmp_path)
     notes: list[str] = []
     read = read_timeline(tmp_path / "fade.otio", notes=notes)
     assert isinstance(read.tracks[0][0], otio.schema.Transition)
-    assert notes == [f"{tmp_path / 'fade.otio'}: tracks[0] ('V1') item 0 ('Fade'): a transition needs an item on each side; "
+    assert notes == [f"{tmp_path / 'fade.otio'}: V1 transition 'Fade' at the start: a transition needs an item on each side; "
                      "read and kept as it is (a fade in or out at a track's end is written so)"]
 
 

@@ -279,22 +279,37 @@ class VideoActionSpace(ActionSpace):
         return f"{target.get('track')}:{target.get('clip')}"
 
     def describe(self, action: Action) -> str:
-        if action.is_no_edit:
-            return "no edit"
+        """The edit in words, its track and item counted from 1 (``track 1 item 5``: item 5 is what ``nep
+        video suggest`` calls ``V1 clip 5`` when the first track is V1; ``target`` counts from 0)."""
         target = action.target if isinstance(action.target, dict) else {}
-        where = f"track {target.get('track')} clip {target.get('clip')}"
-        args = action.args
-        if action.kind in SIGNED_KINDS:
-            return f"{action.kind.replace('_', ' ')} {where} by {args.get('frames', 0):+d} frames"
-        if action.kind == "split":
-            return f"split {where} at frame {args.get('offset')}"
-        if action.kind == "move":
-            return f"move {where} to position {args.get('to')}"
-        if action.kind == "insert":
-            return f"insert media {args.get('media')} ({args.get('frames')} frames from frame {args.get('in')}) at {where}"
-        if action.kind == "add_transition":
-            return f"add a {args.get('frames')}-frame dissolve after {where}"
-        return f"{action.kind.replace('_', ' ')} {where}"
+        track, clip = target.get("track"), target.get("clip")
+        return edit_text(action, f"track {track + 1} item {clip + 1}" if _is_int(track) and _is_int(clip) else "")
+
+
+def _counted_from_1(index: object) -> object:
+    """An index the args count from 0, as a person counts it (anything else as it is)."""
+    return index + 1 if _is_int(index) else index
+
+
+def edit_text(action: Action, place: str) -> str:
+    """``action`` in words, its target named by ``place`` (``track 1 item 5``, ``V1 clip 5 'INT_5'``);
+    move positions and bin media counted from 1 (their args count from 0)."""
+    if action.is_no_edit:
+        return "no edit"
+    args = action.args
+    if action.kind in SIGNED_KINDS:
+        return f"{action.kind.replace('_', ' ')} {place} by {args.get('frames', 0):+d} frames"
+    if action.kind == "split":
+        return f"split {place} at frame {args.get('offset')}"
+    if action.kind == "move":
+        return f"move {place} to position {_counted_from_1(args.get('to'))}"
+    if action.kind == "insert":
+        return f"insert bin media {_counted_from_1(args.get('media'))} ({args.get('frames')} frames from frame {args.get('in')}) at {place}"
+    if action.kind == "add_transition":
+        return f"add a {args.get('frames')}-frame dissolve after {place}"
+    if action.kind == "zoom":
+        return f"zoom {args.get('direction')}"
+    return f"{action.kind.replace('_', ' ')} {place}"
 
 
 @dataclass

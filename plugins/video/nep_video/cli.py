@@ -53,7 +53,8 @@ from nep_video.formats import (
 from nep_video.render import render_timeline
 from nep_video.replay import timeline_at
 from nep_video.timeline import (
-    drop_frame, items_of, rate_text, source_range, timeline_problems, timeline_rate, to_frames, tracks_of, view_of,
+    BIN_METADATA, bin_records, drop_frame, item_name, items_of, rate_text, source_range, timeline_problems, timeline_rate, to_frames,
+    track_label, tracks_of, view_of,
 )
 from nep_video.verifier import added_problem
 
@@ -123,14 +124,15 @@ def editor_terms(timeline: otio.schema.Timeline, action: Action) -> str:
     where = track_label(tracks, track_index)
     item = items[index] if index < len(items) else None
     if item is not None:
-        where += f" {item_label(item, index, rate)} at {timecode(editor_frames(timeline, item), rate, dropped)}"
+        point = editor_frames(timeline, item) + edit_point(item, action, rate)
+        where += f" {item_label(item, index, rate)} at {timecode(point, rate, dropped)}"
     else:
         where += " after its last clip"
     args = action.args
     if action.kind in ("trim_in", "trim_out", "slip", "roll"):
         return f"{VERBS[action.kind]} {where}: {args['frames']:+d} frames{own_frames(timeline, item, args['frames'])}"
     if action.kind == "split":
-        return f"split {where}, {args['offset']} frames in ({timecode(args['offset'], rate, dropped)}){own_frames(timeline, item, args['offset'])}"
+        return f"split {where}, {args['offset']} frames in{own_frames(timeline, item, args['offset'])}"
     if action.kind == "move":
         return f"move {where} to position {args['to'] + 1}{removed_transitions(timeline, action)}"
     if action.kind == "insert":
@@ -178,11 +180,25 @@ def removed_transitions(timeline: otio.schema.Timeline, action: Action) -> str:
 
 
 def item_label(item, index: int, rate: float) -> str:
-    """``clip N 'NAME'``, ``gap N (F frames)`` or ``stack N 'NAME'``: N counts the track's items (clips,
-    gaps, nested stacks) from 1, where ``nep predict``'s ``target.clip`` counts them from 0."""
+    """``item_name`` of the item at ``index`` (``clip N 'NAME'``, N from 1, where the action's
+    ``target.clip`` counts from 0), a gap with its length (``gap N (F frames)``)."""
     if isinstance(item, otio.schema.Gap):
-        return f"gap {index + 1} ({round(source_range(item).duration.value_rescaled_to(rate))} frames)"
-    return f"{'clip' if isinstance(item, otio.schema.Clip) else 'stack'} {index + 1} '{item.name}'"
+        return f"{item_name(item, index + 1)} ({round(source_range(item).duration.value_rescaled_to(rate))} frames)"
+    return item_name(item, index + 1)
+
+
+CUT_AFTER = frozenset({"trim_out", "roll", "add_transition"})
+"""Edits made at the cut after their clip (its end), not at its start."""
+
+
+def edit_point(item, action: Action, rate: float) -> float:
+    """Where on ``item`` the edit happens, in frames from its start: the cut after it (trim out, roll, a
+    dissolve after it), a split's frame, else its start (trim in, slip, lift, move...)."""
+    if action.kind in CUT_AFTER:
+        return source_range(item).duration.value_rescaled_to(rate)
+    if action.kind == "split":
+        return action.args["offset"]
+    return 0
 
 
 def editor_frames(timeline: otio.schema.Timeline, item) -> float:
@@ -196,10 +212,18 @@ def editor_frames(timeline: otio.schema.Timeline, item) -> float:
 
 def editor_timeline(read: otio.schema.Timeline, context) -> tuple[otio.schema.Timeline, bool]:
     """The timeline to show suggestions on: the editor's as read when NEP's (rebuilt from the history's
-    snapshot and edits) has the same items, so indices map one to one (True); else NEP's (False)."""
-    replayed = timeline_at(context).timeline
-    same = view_of(read).tracks == view_of(replayed).tracks
-    return (read, True) if same else (replayed, False)
+    snapshot and edits) has the same items, so indices map one to one (True), with NEP's bin where
+    the history's holds media the editor's timeline no longer uses (an insert's media index names the
+    same media); else NEP's (False)."""
+    replayed = timeline_at(context)
+    read_view = view_of(read)
+    if read_view.tracks != replayed.view.tracks:
+        return replayed.timeline, False
+    if read_view.bin == replayed.view.bin:
+        return read, True
+    shown = read.deepcopy()
+    shown.metadata[BIN_METADATA] = bin_records(replayed.timeline)
+    return shown, True
 
 
 def item_limit_note(timeline: otio.schema.Timeline) -> str | None:
@@ -211,16 +235,6 @@ def item_limit_note(timeline: otio.schema.Timeline) -> str | None:
     named = ", ".join(f"{track_label(tracks, index)} has {count} items" for index, count in long)
     return (f"{named}; NEP suggests edits on items 1 to {MAX_ITEMS + 1} of a track only, and none while the latest edit lies "
             f"past item {2 * MAX_ITEMS + 1} (docs/domains/video.md, the item limit)")
-
-
-def track_label(tracks: list, index: int) -> str:
-    """The track's name, else V1, V2... / A1, A2... as editors number them (also for the bare ``V`` the
-    EDL reader names an EDL's video track)."""
-    track = tracks[index]
-    if track.name and track.name not in ("V", "A"):
-        return track.name
-    letter = "A" if track.kind == otio.schema.TrackKind.Audio else "V"
-    return f"{letter}{sum(other.kind == track.kind for other in tracks[: index + 1])}"
 
 
 def suggestion_lines(timeline, prediction, dropped: int = 0, raw: Prediction | None = None) -> list[str]:
@@ -250,7 +264,7 @@ def dropped_text(dropped: int, prediction: Prediction) -> str:
 
 def add_markers(timeline: otio.schema.Timeline, prediction) -> otio.schema.Timeline:
     """A copy of ``timeline`` (the editor's, as read: everything else is kept) with a marker for each
-    suggestion on its item (red: the best)."""
+    suggestion on its item (red: the best), at its ``edit_point``: a cut after it on its last frame."""
     marked = timeline.deepcopy()
     tracks = tracks_of(marked)
     rate = timeline_rate(marked)
@@ -265,7 +279,8 @@ def add_markers(timeline: otio.schema.Timeline, prediction) -> otio.schema.Timel
             start = used.end_time_exclusive() - last if used.duration >= last else used.start_time
         else:
             used = source_range(holder)
-            offset = action.args.get("offset", 0) if action.kind == "split" else 0
+            last_frame = used.duration.value_rescaled_to(rate) - 1
+            offset = min(edit_point(holder, action, rate), last_frame)
             start = used.start_time + otio.opentime.RationalTime(offset, rate).rescaled_to(used.start_time.rate)
         marker = otio.schema.Marker(name=f"NEP {number + 1}: {editor_terms(timeline, action)} (p={suggestion.probability:.2f})",
                                     marked_range=otio.opentime.TimeRange(start, otio.opentime.RationalTime(1, rate).rescaled_to(used.start_time.rate)),
@@ -515,6 +530,8 @@ class Watcher:
         self.keys = typed_lines() if accept_to is not None else None
         self.started = time.monotonic()
         self.previous: otio.schema.Timeline | None = None
+        self.seen: list[dict] = []
+        """The media of the saves so far, as bin records (``history.with_seen_media``)."""
         self.shown: Shown | None = None
         self.saves = 0
         self.noted: set[str] = set()
@@ -587,9 +604,9 @@ class Watcher:
         """A save: its edits into the history (after the feedback on the suggestions it passed over), then new suggestions."""
         now = self.now()
         if self.previous is None:
-            events = version_events([(self.project, timeline)], 3.0, 5.0, CollectReport(), t=now)
+            events = version_events([(self.project, timeline)], 3.0, 5.0, CollectReport(), t=now, seen=self.seen)
         else:
-            events = diff_events(self.previous, timeline, self.project, now, 0.5, CollectReport())
+            events = diff_events(self.previous, timeline, self.project, now, 0.5, CollectReport(), self.seen)
         if events and self.shown is not None and self.shown.accepted is None:
             self.feedback(None, now)  # the user changed the timeline and took none of them
         self.session.events.extend(events)  # an accepted edit comes in here, once, when the editor saves it

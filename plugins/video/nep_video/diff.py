@@ -10,7 +10,8 @@ to right with the current index of each item:
 - an item kept as several pieces of the same media (a pause cut out): ``split`` at each piece's
   end, then the trims of each piece;
 - an item gone: ``ripple_delete``; a clip replaced by a gap of its length: ``delete``;
-- a new item whose media is in the first version's bin: ``insert``;
+- a new item whose media is in the earlier version's bin (``media_bin``; the history collector gives
+  each version the media of every version so far as its bin): ``insert``;
 - one item taken out and put back elsewhere (the rest unchanged in order): ``move``;
 - a new transition: ``add_transition``.
 
@@ -28,7 +29,7 @@ from nep_core.actions import Action
 from nep_core.errors import InvalidAction
 from nep_video.edits import apply_edit
 from nep_video.timeline import (
-    ITEM_CLIP, ITEM_GAP, available_range, item_type, items_of, media_bin, media_key, source_range, timeline_rate, to_frames, tracks_of,
+    ITEM_CLIP, ITEM_GAP, bin_reference, item_type, items_of, media_bin, media_key, source_range, timeline_rate, to_frames, tracks_of,
 )
 
 
@@ -141,7 +142,7 @@ def _track_actions(track: int, old: list[_Piece], new: list[_Piece], new_track, 
             piece = pieces[0]
             if piece.type == ITEM_CLIP and piece.key in bin_keys:
                 media = bin_keys.index(piece.key)
-                origin = _media_origin(before, piece.key, rate)
+                origin = _media_origin(before, media, rate)
                 actions.append(Action("insert", {"track": track, "clip": index}, {"media": media, "in": piece.start - origin, "frames": piece.duration}))
                 index += 1
             else:
@@ -207,11 +208,10 @@ def _align_dp(old: list[_Piece], new: list[_Piece]) -> list[tuple[int | None, in
     return pairs
 
 
-def _media_origin(timeline, key: str, rate: float) -> int:
-    for clip in timeline.find_clips():
-        if media_key(clip) == key and available_range(clip) is not None:
-            return round(to_frames(available_range(clip).start_time, rate))
-    return 0
+def _media_origin(timeline, media: int, rate: float) -> int:
+    """The first frame of bin media ``media``'s range (0 when unknown): where an insert's ``in`` counts from."""
+    available = bin_reference(timeline, media)[0].available_range
+    return 0 if available is None else round(to_frames(available.start_time, rate))
 
 
 def _keep_actions(track: int, index: int, old: _Piece, pieces: list[_Piece], notes: list[str]) -> list[Action]:

@@ -343,9 +343,27 @@ def adapter_copy(timeline: otio.schema.Timeline, adapter: str) -> otio.schema.Ti
 
 def written_text(timeline: otio.schema.Timeline, adapter: str) -> str:
     """What ``adapter`` writes for ``timeline`` (``adapter_copy``); an EDL in the timeline's own timecode
-    (``edl_with_timecode``)."""
+    (``edl_with_timecode``), each marker once (``edl_without_repeated_markers``)."""
     text = otio.adapters.write_to_string(adapter_copy(timeline, adapter), adapter)
-    return edl_with_timecode(text, timeline) if adapter == "cmx_3600" else text
+    return edl_with_timecode(edl_without_repeated_markers(text), timeline) if adapter == "cmx_3600" else text
+
+
+EDL_EVENT = re.compile(r"^(\d+)\s")
+
+
+def edl_without_repeated_markers(text: str) -> str:
+    """The CMX 3600 adapter's EDL ``text`` without the ``* LOC`` lines it writes again under a dissolve's
+    ``* FROM`` comments: those are the outgoing clip's markers, already written with its own event."""
+    kept, number, dissolve, outgoing = [], None, False, False
+    for line in text.split("\n"):
+        event = EDL_EVENT.match(line)
+        if event:  # a dissolve event is a cut line and a dissolve line of one number
+            dissolve, number, outgoing = event.group(1) == number, event.group(1), False
+        elif line.startswith("* FROM ") or line.startswith("* TO "):
+            outgoing = dissolve and line.startswith("* FROM ")
+        if not (outgoing and line.startswith("* LOC:")):
+            kept.append(line)
+    return "\n".join(kept)
 
 
 NO_NESTED_STACKS = {"cmx_3600": "an EDL has no nested stacks (the CMX 3600 adapter leaves them out)",

@@ -88,8 +88,10 @@ def render_outcomes(outcomes: Sequence, folder: Path, limit: int) -> list[Path]:
     def draw(outcome):
         if outcome.reference.is_no_edit:
             return None
-        view = timeline_at(outcome.example.context).view
-        label = f"predicted (red outline): {_label(outcome.best)}   actual (green bar below): {_label(outcome.reference)}"
+        replayed = timeline_at(outcome.example.context)
+        view = replayed.view
+        label = (f"predicted (red outline): {edit_label(outcome.best, replayed.timeline)}   "
+                 f"actual (green bar below): {edit_label(outcome.reference, replayed.timeline)}")
         if outcome.best == outcome.reference:
             label += "   (exact match)"
         return render_timeline(view, outcome.best, label, outcome.reference)
@@ -97,7 +99,17 @@ def render_outcomes(outcomes: Sequence, folder: Path, limit: int) -> list[Path]:
     return write_pictures(outcomes, folder, limit, draw)
 
 
-def _label(action: Action) -> str:
-    from nep_video.action_space import VideoActionSpace
+def edit_label(action: Action, timeline) -> str:
+    """``action`` in words on ``timeline``, its item named as ``nep video suggest`` names it (``V1 clip 5
+    'INT_5'``); the action space's ``track 1 item 5`` where the timeline has no such track."""
+    from nep_video.action_space import VideoActionSpace, edit_text
+    from nep_video.timeline import item_name, items_of, track_label, tracks_of
 
-    return VideoActionSpace().describe(action)
+    target = action.target if isinstance(action.target, dict) else None
+    tracks = tracks_of(timeline)
+    if action.is_no_edit or target is None or not 0 <= target["track"] < len(tracks):
+        return VideoActionSpace().describe(action)
+    items = items_of(tracks[target["track"]])
+    index = target["clip"]
+    place = item_name(items[index], index + 1) if index < len(items) else "after its last item"
+    return edit_text(action, f"{track_label(tracks, target['track'])} {place}")

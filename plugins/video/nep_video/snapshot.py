@@ -25,7 +25,7 @@ from nep_core.actions import is_finite_number
 from nep_core.errors import NepError
 from nep_video.formats import one_line, readable_types
 from nep_video.timeline import (
-    BIN_METADATA, RationalTime, TimeRange, available_range, bin_problems, media_key, source_range, time_problem, timeline_rate,
+    BIN_METADATA, Problem, RationalTime, TimeRange, available_range, bin_problems, media_key, source_range, time_problem, timeline_rate,
     tracks_of, unusable,
 )
 
@@ -94,8 +94,8 @@ def timeline_from_state(state: Mapping[str, Any], where: str = "state") -> otio.
             track.append(_item(item, rate, f"{track_where}.items[{item_number}]"))
         timeline.tracks.append(track)
     problems = unusable(timeline)
-    if problems:
-        raise NepError(f"{where}.timeline.{problems[0]}")
+    if problems:  # a field (``tracks: none``), or a track's problem naming its item as editors do (``V1 clip 2 'A': ...``)
+        raise NepError(f"{where}.timeline{': ' if isinstance(problems[0], Problem) else '.'}{problems[0]}")
     return timeline
 
 

@@ -292,7 +292,7 @@ def _item_view(item, rate: float, lead: int, trail: int) -> ItemView:
 
 BIN_METADATA = "nep_bin"
 """``timeline.metadata[BIN_METADATA]``: media in the project's bin beyond those on the timeline, each
-``{"name", "url", "start", "duration", "rate"}``."""
+``{"name", "url", "start", "duration", "rate"}`` (``duration`` null: the media's length is unknown, as in an EDL)."""
 MAX_BIN = 64
 
 
@@ -302,7 +302,8 @@ def media_bin(timeline: otio.schema.Timeline) -> list[BinEntry]:
     rate = timeline_rate(timeline)
     entries: dict[str, BinEntry] = {}
     for record in bin_records(timeline):
-        entries.setdefault(record["url"], BinEntry(record["name"], record["url"], round(record["duration"] * rate / record["rate"])))
+        duration = None if record["duration"] is None else round(record["duration"] * rate / record["rate"])
+        entries.setdefault(record["url"], BinEntry(record["name"], record["url"], duration))
     for clip in timeline.find_clips():
         key = media_key(clip)
         if key and key not in entries:
@@ -317,12 +318,28 @@ def bin_records(timeline: otio.schema.Timeline) -> list[dict]:
     return [dict(record) for record in records]
 
 
+def media_records(timeline: otio.schema.Timeline) -> list[dict]:
+    """Bin records of all the media ``timeline`` holds, in ``media_bin``'s order: its bin records', then
+    each clip's media in order of first use."""
+    records = {record["url"]: record for record in bin_records(timeline)}
+    for clip in timeline.find_clips():
+        key = media_key(clip)
+        if key and key not in records:
+            available = available_range(clip)
+            rate = (available or source_range(clip)).duration.rate
+            records[key] = {"name": clip.name or key, "url": key, "rate": rate,
+                            "start": 0 if available is None else available.start_time.value_rescaled_to(rate),
+                            "duration": None if available is None else available.duration.value}
+    return list(records.values())
+
+
 def bin_reference(timeline: otio.schema.Timeline, index: int):
     """A fresh media reference for bin entry ``index`` (and the entry's name)."""
     entry = media_bin(timeline)[index]
     for record in bin_records(timeline):
         if record["url"] == entry.key:
-            available = TimeRange(RationalTime(record["start"], record["rate"]), RationalTime(record["duration"], record["rate"]))
+            available = (None if record["duration"] is None else
+                         TimeRange(RationalTime(record["start"], record["rate"]), RationalTime(record["duration"], record["rate"])))
             return otio.schema.ExternalReference(target_url=record["url"], available_range=available), record["name"]
     for clip in timeline.find_clips():
         if media_key(clip) == entry.key:
@@ -357,7 +374,8 @@ def timeline_problems(timeline: otio.schema.Timeline, strict: bool = True) -> li
     and unless not ``strict`` what real timelines may hold: clips outside their media or before
     source frame 0, transitions at a track's ends (fades) or beside another. Empty when it is consistent."""
     rate = timeline_rate(timeline)
-    return [problem for index, track in enumerate(tracks_of(timeline)) for problem in track_problems(track, index, rate, strict)]
+    tracks = tracks_of(timeline)
+    return [problem for index, track in enumerate(tracks) for problem in track_problems(track, index, track_label(tracks, index), rate, strict)]
 
 
 def unusable(timeline: otio.schema.Timeline) -> list[str]:
@@ -371,9 +389,40 @@ def unusable(timeline: otio.schema.Timeline) -> list[str]:
     return bin_problems(timeline.metadata.get(BIN_METADATA)) + timeline_problems(timeline, strict=False)
 
 
-def track_problems(track: otio.schema.Track, track_index: int, rate: float, strict: bool = True) -> list[Problem]:
-    """``timeline_problems`` of one track (track ``track_index`` of a timeline at ``rate``)."""
-    return _composition_problems(track, f"tracks[{track_index}] ('{_name(track) or ''}')", ("track", track_index), rate, strict)
+def track_problems(track: otio.schema.Track, track_index: int, label: str, rate: float, strict: bool = True) -> list[Problem]:
+    """``timeline_problems`` of one track (track ``track_index`` of a timeline at ``rate``, named ``label``: ``track_label``)."""
+    return _composition_problems(track, label, ("track", track_index), rate, strict)
+
+
+def track_label(tracks: list, index: int) -> str:
+    """The track's name, else V1, V2... / A1, A2... as editors number them (also for the bare ``V`` the
+    EDL reader names an EDL's video track)."""
+    track = tracks[index]
+    name = _name(track)
+    if name and name not in ("V", "A"):
+        return name
+    letter = "A" if track.kind == otio.schema.TrackKind.Audio else "V"
+    return f"{letter}{sum(other.kind == track.kind for other in tracks[: index + 1])}"
+
+
+def item_name(item, number: int) -> str:
+    """``clip N 'NAME'``, ``gap N``, ``stack N 'NAME'``: the item as ``nep video suggest`` names it, N
+    counting its track's items (clips, gaps, nested stacks; not transitions) from 1."""
+    if isinstance(item, otio.schema.Gap):
+        return f"gap {number}"
+    kind = "clip" if isinstance(item, otio.schema.Clip) else "stack" if isinstance(item, otio.schema.Stack) else "item"
+    return f"{kind} {number} '{_name(item) or ''}'"
+
+
+def child_name(children: list, position: int) -> str:
+    """``item_name`` of ``children[position]`` (a track's children, transitions among them), or for a
+    transition ``transition 'NAME' after clip N 'A'`` (``at the start`` when no item is before it)."""
+    items = [child for child in children[: position + 1] if not isinstance(child, otio.schema.Transition)]
+    child = children[position]
+    if not isinstance(child, otio.schema.Transition):
+        return item_name(child, len(items))
+    named = f"transition '{_name(child)}'" if _name(child) else "transition"
+    return f"{named} after {item_name(items[-1], len(items))}" if items else f"{named} at the start"
 
 
 def _problem(where: str, key: tuple, kind: str, text: str, excess: float = 0.0) -> Problem:
@@ -398,7 +447,7 @@ def _composition_problems(composition, label: str, key: tuple, rate: float, stri
         problems = []
         for number, layer in enumerate(composition):
             if isinstance(layer, otio.schema.Track):
-                problems += _composition_problems(layer, f"{label} > tracks[{number}] ('{_name(layer) or ''}')",
+                problems += _composition_problems(layer, f"{label} > {_name(layer) or f'track {number + 1}'}",
                                                   (*key, ("layer", number, _name(layer) or "")), rate, strict)
             else:
                 problems += _sequence_problems([layer], f"{label} >", (*key, ("layer", number)), rate, strict)
@@ -413,7 +462,7 @@ def _frames_text(frames: float) -> str:
 def _sequence_problems(children: list, label: str, key: tuple, rate: float, strict: bool) -> list[Problem]:
     problems: list[Problem] = []
     for position, child in enumerate(children):
-        where = f"{label} item {position} ('{_name(child) or ''}')"
+        where = f"{label} {child_name(children, position)}"
         here = (*key, _item_key(child))
         own = item_problems(child)
         if own:
@@ -532,7 +581,8 @@ def bin_problems(records) -> list[str]:
             problems.append(f"{where}: name and url must be text (url not empty)")
         else:
             problem = (time_problem(record["start"], record["rate"], f"{where}.start", f"{where}.rate")
-                       or time_problem(record["duration"], record["rate"], f"{where}.duration", f"{where}.rate", negative=False))
+                       or record["duration"] is not None
+                       and time_problem(record["duration"], record["rate"], f"{where}.duration", f"{where}.rate", negative=False))
             if problem:
                 problems.append(problem)
     return problems

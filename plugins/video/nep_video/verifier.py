@@ -28,7 +28,7 @@ from nep_core.verifier import Verdict, Verifier
 from nep_video.action_space import canonical
 from nep_video.edits import edited_track
 from nep_video.replay import timeline_at
-from nep_video.timeline import timeline_problems, timeline_rate, track_problems
+from nep_video.timeline import timeline_problems, timeline_rate, track_label, track_problems, tracks_of
 
 TOLERANCE_FRAMES = 2
 NEAR_REWARD = 0.75
@@ -77,7 +77,7 @@ class TimelineVerifier(Verifier):
             except InvalidAction as error:
                 return str(error)
             before = self._remembered(self._problems_before, id(timeline), timeline, lambda: timeline_problems(timeline), 8)
-            return added_problem(before, track_problems(track, index, timeline_rate(timeline)))
+            return added_problem(before, track_problems(track, index, track_label(tracks_of(timeline), index), timeline_rate(timeline)))
 
         return self._remembered(self._checked, (id(timeline), edit.key()), timeline, check, CHECKS_KEPT)
 

@@ -3,9 +3,11 @@
 PATH is a folder of versions of one project (``.otio``, ``.otiod``, ``.otioz``, CMX3600 ``.edl``,
 FCP7 ``.xml``, Kdenlive ``.kdenlive``, Shotcut/MLT ``.mlt``), or several files joined by ``,``; a
 folder whose sub-folders hold versions is one project per sub-folder. Versions are ordered by
-modification time (``order=mtime``) or file name (``order=name``). Each project is one session: a
+modification time (``order=mtime``) or file name (``order=name``). Each project is one session (three with
+``by_time``, below): a
 ``state`` snapshot of the first version, then for each later version the actions ``diff.py`` finds,
-``spacing`` seconds apart, versions ``pause`` seconds apart. Where a change cannot be written as
+``spacing`` seconds apart, versions ``pause`` seconds apart. The bin is the media of every version so
+far (``with_seen_media``): media used again after it left the timeline is an ``insert``. Where a change cannot be written as
 actions (a new track, new media), a snapshot of the new version follows its actions and the change
 is reported. A file that cannot be read or used (``formats.read_timeline``) is reported as ``file:
 reason`` and skipped; a version that cannot be diffed all the same is reported and given as a snapshot.
@@ -44,6 +46,7 @@ from nep_core.source_options import parse_argument
 from nep_video.diff import diff_timelines
 from nep_video.formats import SUFFIXES, check_edl_rate, is_timeline_file, one_line, project_edl_rate, read_timeline
 from nep_video.snapshot import timeline_state
+from nep_video.timeline import BIN_METADATA, media_records
 
 DEFAULTS = {"order": "mtime", "rate": 0.0, "spacing": 3.0, "pause": 5.0, "by_time": True}
 TIME_SPLIT_MIN_CHANGES = 4
@@ -76,26 +79,43 @@ def projects(argument: str, order: str) -> list[tuple[str, list[Path]]]:
 
 
 def version_events(
-    timelines: list, spacing: float, pause: float, report: CollectReport, t: float = 0.0, ends: list[int] | None = None
+    timelines: list, spacing: float, pause: float, report: CollectReport, t: float = 0.0, ends: list[int] | None = None,
+    seen: list[dict] | None = None,
 ) -> list[Event]:
     """Session events for ``(path, timeline)`` versions in order: a snapshot of the first, then the
     actions between each version and the next (and a snapshot where they do not say it all).
-    ``ends``, when given, gets the number of events up to and including each version."""
-    events = [Event(t=t, state=timeline_state(timelines[0][1]))]
+    ``ends``, when given, gets the number of events up to and including each version; ``seen``
+    (``with_seen_media``), the media of the versions before, takes in theirs."""
+    seen = [] if seen is None else seen
+    events = [Event(t=t, state=timeline_state(with_seen_media(timelines[0][1], seen)))]
     if ends is not None:
         ends.append(len(events))
     for (_, before), (after_path, after) in zip(timelines, timelines[1:]):
         t += pause
-        events += diff_events(before, after, after_path, t, spacing, report)
+        events += diff_events(before, after, after_path, t, spacing, report, seen)
         t = events[-1].t + spacing
         if ends is not None:
             ends.append(len(events))
     return events
 
 
-def diff_events(before, after, after_path, t: float, spacing: float, report: CollectReport) -> list[Event]:
+def with_seen_media(timeline, seen: list[dict]):
+    """A copy of ``timeline`` whose bin (``nep_bin``) is the media of the project's versions so far:
+    ``seen``, bin records in the order first seen, which first takes in ``timeline``'s media. Media a
+    version drops stays in the bin, so a later version using it again is an ``insert``, each media
+    keeping its bin index."""
+    known = {record["url"] for record in seen}
+    seen += [record for record in media_records(timeline) if record["url"] not in known]
+    binned = timeline.deepcopy()
+    binned.metadata[BIN_METADATA] = [dict(record) for record in seen]
+    return binned
+
+
+def diff_events(before, after, after_path, t: float, spacing: float, report: CollectReport, seen: list[dict]) -> list[Event]:
     """The actions that turn ``before`` into ``after`` as events from time ``t``, plus a snapshot of
-    ``after`` when they do not reproduce it."""
+    ``after`` when they do not reproduce it; both with the media ``seen`` so far as their bin
+    (``with_seen_media``: ``before``'s is the one the history's replay holds)."""
+    before, after = with_seen_media(before, seen), with_seen_media(after, seen)
     events = []
     try:
         diff = diff_timelines(before, after)
