@@ -380,3 +380,19 @@ def test_a_log_that_cannot_be_written_is_one_line_and_the_watch_goes_on(tmp_path
     watcher.write_log()  # raised NotADirectoryError, which ended the watch after an accept
     said = capsys.readouterr().out.strip().splitlines()
     assert len(said) == 1 and said[0].startswith("log not written: ") and "next save" in said[0]
+
+
+def test_accepting_an_edit_of_an_audio_track_into_an_edl_is_refused_in_one_line(tmp_path):
+    """An EDL written by the CMX 3600 adapter holds the video track only: the accepted edit would be lost from it."""
+    timeline = interview(3)
+    audio = otio.schema.Track(name="A1", kind=otio.schema.TrackKind.Audio)
+    audio.append(otio.schema.Clip(name="INT_1-audio", source_range=otio.opentime.TimeRange(otio.opentime.RationalTime(0, 24),
+                                                                                         otio.opentime.RationalTime(96, 24))))
+    timeline.tracks.append(audio)
+    on_audio = Prediction([Suggestion(Action("trim_in", {"track": 1, "clip": 0}, {"frames": 2}), 0.5)], 0.2)
+    with pytest.raises(NepError) as refused:
+        accepted_edit(timeline, on_audio, 1, tmp_path / "next.edl", "--out")
+    assert str(refused.value) == (f"--out {tmp_path / 'next.edl'}: suggestion 1 (trim in A1 clip 1 'INT_1-audio' at 00:00:00:00: +2 frames) "
+                                  "edits audio track A1, which an EDL leaves out (the CMX 3600 adapter writes the video track only); "
+                                  "write .otio or .xml instead; nothing written")
+    accepted_edit(timeline, on_audio, 1, tmp_path / "next.otio", "--out")  # .otio holds it

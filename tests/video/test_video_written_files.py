@@ -159,13 +159,14 @@ def test_an_edl_written_from_a_timeline_starting_at_one_hour_keeps_its_record_st
 def test_what_an_edl_cannot_hold_is_a_one_line_error_naming_the_reason(tmp_path):
     nested = interview(3)
     nested.tracks[0].append(otio.schema.Stack(name="Nested", children=[otio.schema.Track(name="inner", children=[clip("N1", 0, 48)])]))
-    with_audio = interview(3)
+    marked_audio = interview(3)
     audio = otio.schema.Track(name="A1", kind=otio.schema.TrackKind.Audio)
     audio.append(clip("INT_1-audio", 100, 96, media="INT_ANNA_take1"))
-    with_audio.tracks.append(audio)
+    audio[0].markers.append(otio.schema.Marker(name="NEP 1", marked_range=TR(RT(100, 24), RT(1, 24)), metadata={"nep": {"kind": "trim_in"}}))
+    marked_audio.tracks.append(audio)
     cases = [(nested, "nested stack 'Nested' (track 0 'V1'): an EDL has no nested stacks (the CMX 3600 adapter leaves them out); "
                       "write .otio instead"),
-             (with_audio, "audio track 1 'A1' is not empty, and the CMX 3600 adapter writes no audio track; write .otio or .xml instead")]
+             (marked_audio, "a suggestion is on audio track 'A1', and the CMX 3600 adapter writes the video track only; write .otio or .xml instead")]
     for timeline, reason in cases:
         with pytest.raises(NepError) as checked:
             check_writable(timeline, tmp_path / "next.edl", "--markers")
@@ -173,13 +174,22 @@ def test_what_an_edl_cannot_hold_is_a_one_line_error_naming_the_reason(tmp_path)
         with pytest.raises(NepError, match=re.escape(f"cannot write as cmx_3600: {reason}")):
             write_timeline(timeline, tmp_path / "next.edl")
         assert not (tmp_path / "next.edl").exists()
-    # an EDL's own audio events are read as audio tracks: written back to an EDL they would be lost, so this is refused too
+
+
+def test_an_edl_with_audio_events_is_written_back_with_its_video_events_and_says_the_audio_is_left_out(tmp_path):
+    """Every EDL with `AA/V` or `A` events was refused as an EDL output (2026-12-07, for a few hours); before that its
+    audio was left out without a word."""
     (tmp_path / "av.edl").write_text("TITLE: av\n\n001  INT_A    AA/V  C        01:00:10:00 01:00:14:00 01:00:00:00 01:00:04:00\n"
-                                      "* FROM CLIP NAME: INT_A.mov\n")
+                                      "* FROM CLIP NAME: INT_A.mov\n\n"
+                                      "002  INT_B    V     C        01:00:20:00 01:00:23:00 01:00:04:00 01:00:07:00\n"
+                                      "* FROM CLIP NAME: INT_B.mov\n")
     result = run_nep("video", "suggest", str(tmp_path / "av.edl"), "--model", "repeat-last", "--data", DATA, "--markers",
                      str(tmp_path / "marked.edl"), timeout=120)
-    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
-    assert result.stderr.startswith(f"error: --markers {tmp_path / 'marked.edl'}: cannot write this timeline as cmx_3600: audio track 1 'A1'")
+    assert result.returncode == 0, result.stderr
+    wrote = next(line for line in result.stdout.splitlines() if line.startswith("wrote "))
+    assert wrote == (f"wrote {tmp_path / 'marked.edl'} (the audio tracks (A1, A2: 2 items) are left out, as the CMX 3600 adapter "
+                     "writes the video track only; .otio or .xml keep them)"), wrote
+    assert [record_in for _, _, record_in, _ in event_lines(tmp_path / "marked.edl")] == ["01:00:00:00", "01:00:04:00"]
 
 
 # -- 4. FCP XML of a nested stack: the reason, not the adapter's AttributeError ---------------------------

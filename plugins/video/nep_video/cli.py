@@ -47,8 +47,8 @@ from nep_video.action_space import MAX_ITEMS
 from nep_video.collectors.history import diff_events, version_events
 from nep_video.edits import apply_edit, clip_frames, edited_track
 from nep_video.formats import (
-    ADAPTERS, SUFFIXES, WRITTEN_ADAPTERS, check_edl_rate, check_writable, edl_frame_rate, project_edl_rate, read_timeline,
-    shared_edl_rate, write_timeline, written_adapter,
+    ADAPTERS, NEP_MARKER_KEY, SUFFIXES, WRITTEN_ADAPTERS, check_edl_rate, check_writable, edl_frame_rate, edl_leaves_out,
+    project_edl_rate, read_timeline, shared_edl_rate, write_timeline, written_adapter,
 )
 from nep_video.render import render_timeline
 from nep_video.replay import timeline_at
@@ -285,7 +285,7 @@ def add_markers(timeline: otio.schema.Timeline, prediction) -> otio.schema.Timel
         marker = otio.schema.Marker(name=f"NEP {number + 1}: {editor_terms(timeline, action)} (p={suggestion.probability:.2f})",
                                     marked_range=otio.opentime.TimeRange(start, otio.opentime.RationalTime(1, rate).rescaled_to(used.start_time.rate)),
                                     color=otio.schema.MarkerColor.RED if number == 0 else otio.schema.MarkerColor.YELLOW,
-                                    metadata={"nep": action.to_json()})
+                                    metadata={NEP_MARKER_KEY: action.to_json()})
         holder.markers.append(marker)
     return marked
 
@@ -318,13 +318,24 @@ def accepted_edit(timeline: otio.schema.Timeline, prediction: Prediction, number
     problem = added_problem(timeline_problems(timeline), timeline_problems(edited))
     if problem is not None:
         raise NepError(f"{named} would leave the timeline inconsistent: {problem}; nothing written")
+    tracks = tracks_of(timeline)
+    track = action.target.get("track") if isinstance(action.target, dict) else None
+    if written_adapter(out) == "cmx_3600" and isinstance(track, int) and 0 <= track < len(tracks) and tracks[track].kind == otio.schema.TrackKind.Audio:
+        raise NepError(f"{option} {out}: {named} edits audio track {track_label(tracks, track)}, which an EDL leaves out (the CMX 3600 "
+                       "adapter writes the video track only); write .otio or .xml instead; nothing written")
     check_writable(edited, out, option)
     return action, edited
 
 
+def wrote(path: Path, timeline: otio.schema.Timeline) -> str:
+    """``wrote PATH``, and for an EDL what it left out (``edl_leaves_out``)."""
+    left_out = edl_leaves_out(timeline) if written_adapter(path) == "cmx_3600" else None
+    return f"wrote {path}" + (f" ({left_out})" if left_out else "")
+
+
 def accepted_lines(timeline: otio.schema.Timeline, action: Action, number: int, out: Path, project: Path) -> list[str]:
     """What was applied and written, and how to bring it into the editor."""
-    return [f"applied {number}. {editor_terms(timeline, action)}; wrote {out}",
+    return [f"applied {number}. {editor_terms(timeline, action)}; {wrote(out, timeline)}",
             f"import it as a new timeline ({IMPORT_HINTS[written_adapter(out)]}); {project} is unchanged"]
 
 
@@ -391,7 +402,7 @@ def suggest_command(
         action, edited = accepted_edit(timeline, prediction, accept, out, "--out", dropped)  # refused before anything is written
     if markers is not None:
         write_timeline(add_markers(timeline, prediction), markers)
-        typer.echo(f"wrote {markers}")
+        typer.echo(wrote(markers, timeline))
     if accept is not None:
         write_timeline(edited, out)
         for line in accepted_lines(timeline, action, accept, out, project):

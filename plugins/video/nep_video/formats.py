@@ -373,15 +373,18 @@ NO_NESTED_STACKS = {"cmx_3600": "an EDL has no nested stacks (the CMX 3600 adapt
 def write_problem(timeline: otio.schema.Timeline, adapter: str) -> str | None:
     """Why ``adapter`` cannot write ``timeline``, found before it fails with an error of its internals or
     leaves out what it cannot write, or None: a nested stack in an EDL or FCP 7 XML (``NO_NESTED_STACKS``);
-    an audio track that is not empty in an EDL (the CMX 3600 adapter writes one video track, and drops
-    the audio tracks with the markers on them); a clip without a media range (``available_range``) in
-    FCP 7 XML, which gives each clip's file its media length (the adapter fails with an ``AttributeError``)."""
+    a suggestion's marker on an audio track in an EDL (the CMX 3600 adapter writes the video track only, and
+    leaves the audio tracks out: ``edl_leaves_out`` says so); a clip without a media range (``available_range``)
+    in FCP 7 XML, which gives each clip's file its media length (the adapter fails with an ``AttributeError``)."""
     if adapter not in NO_NESTED_STACKS:
         return None
     for track_number, track in enumerate(tracks_of(timeline)):
         where = f"(track {track_number} '{track.name}')"
-        if adapter == "cmx_3600" and track.kind == otio.schema.TrackKind.Audio and len(track):
-            return f"audio track {track_number} '{track.name}' is not empty, and the CMX 3600 adapter writes no audio track; write .otio or .xml instead"
+        if adapter == "cmx_3600" and track.kind == otio.schema.TrackKind.Audio:
+            if any(NEP_MARKER_KEY in marker.metadata for item in track for marker in getattr(item, "markers", ())):
+                return (f"a suggestion is on audio track '{track.name}', and the CMX 3600 adapter writes the video track only; "
+                        "write .otio or .xml instead")
+            continue
         stack = next(iter(track.find_children(descended_from_type=otio.schema.Stack)), None)
         if stack is not None:
             return f"nested stack '{stack.name}' {where}: {NO_NESTED_STACKS[adapter]}; write .otio instead"
@@ -391,6 +394,21 @@ def write_problem(timeline: otio.schema.Timeline, adapter: str) -> str | None:
                     return (f"clip '{clip.name}' {where} has no media range (available_range), "
                             "which FCP 7 XML needs for each clip's file; write .otio or .edl instead")
     return None
+
+
+NEP_MARKER_KEY = "nep"
+"""The metadata key of the markers ``nep video suggest --markers`` adds (the suggestion's action)."""
+
+
+def edl_leaves_out(timeline: otio.schema.Timeline) -> str | None:
+    """What an EDL of ``timeline`` leaves out, in one line, or None: its audio tracks' items (an EDL's own
+    ``A``/``AA`` events among them), which the CMX 3600 adapter does not write."""
+    audio = [track for track in tracks_of(timeline) if track.kind == otio.schema.TrackKind.Audio and len(track)]
+    if not audio:
+        return None
+    items = sum(len(track) for track in audio)
+    return (f"the audio tracks ({', '.join(track.name or 'A' for track in audio)}: {items} item{'s' if items != 1 else ''}) are left out, as the CMX 3600 "
+            "adapter writes the video track only; .otio or .xml keep them")
 
 
 def check_writable(timeline: otio.schema.Timeline, path: Path, option: str) -> None:
