@@ -224,7 +224,7 @@ def register_commands(cli):
     turtle_cli = tools_app("turtle", "Tools for the turtle domain.")
 
     @turtle_cli.command()
-    def draw(log: Path = typer.Argument(..., help="A turtle session log (.jsonl).")):
+    def draw(log: Path = typer.Argument(..., metavar="LOG", help="A turtle session log (.jsonl).")):
         """Print what a session draws, as ASCII art.
 
         Example: nep turtle draw data/turtle/turtle-0-0000.jsonl

@@ -132,7 +132,8 @@ def _is_option_row(cells: list) -> bool:
 
 def _plain_type(cell):
     """An option's type as a user types it: nothing for a flag (Typer shows ``<bool>``, but a flag takes
-    no value), ``<path>...`` for a repeatable option (Typer shows the Python type ``<list[Path]>``)."""
+    no value), ``<path> (repeat)`` for an option given once for each value (Typer shows the Python type
+    ``<list[Path]>``; ``<path>...`` read as several values after one flag)."""
     import re
 
     from rich.text import Text
@@ -140,7 +141,7 @@ def _plain_type(cell):
     plain = cell.plain
     if plain.strip() == "<bool>":
         return Text("", style=cell.style)
-    repeated = re.sub(r"<list\[(\w+)\]>", lambda match: f"<{match.group(1).lower()}>...", plain)
+    repeated = re.sub(r"<list\[(\w+)\]>", lambda match: f"<{match.group(1).lower()}> (repeat)", plain)
     return Text(repeated, style=cell.style) if repeated != plain else cell
 
 

@@ -43,7 +43,7 @@ def command(
     num_nodes: int = typer.Option(1, "--num-nodes", help="Machines taking part in distributed training."),
     strategy: str = typer.Option("auto", "--strategy", help="Lightning strategy: auto, ddp, fsdp, deepspeed..."),
     precision: Optional[str] = typer.Option(
-        None, "--precision", help="32-true, bf16-mixed, 16-mixed or bf16-true. Default: bf16-mixed on a GPU, 32-true on a CPU."
+        None, "--precision", help="32-true, bf16-mixed, 16-mixed, bf16-true or 64-true. Default: bf16-mixed on a GPU, 32-true on a CPU."
     ),
     threads: Optional[int] = typer.Option(
         None, "--threads", help="CPU threads per process. Default: OMP_NUM_THREADS when it is a positive number, else the CPU cores divided among the processes."

@@ -14,7 +14,7 @@ from typing import Any
 from nep_core.errors import NepError
 from nep_core.rl.objective import BASELINES, LOSS_TYPES, NEGATIVE_CREDITS, ROLLOUTS, SCALE_REWARDS
 from nep_core.rl.rewards import RewardWeights
-from nep_core.training.config import TrainConfig
+from nep_core.training.config import PRECISIONS, TrainConfig
 
 RL_LEARNING_RATE = 5e-5
 """Peak learning rate of ``nep rl``: an RL update should move a trained model a little."""
@@ -110,6 +110,11 @@ class PolicySettings:
                 raise NepError(message)
 
 
+TRUE_PRECISIONS_NOT_IN_RL = ("bf16-true", "64-true")
+RL_PRECISIONS = tuple(precision for precision in PRECISIONS if precision not in TRUE_PRECISIONS_NOT_IN_RL)
+"""The ``--precision`` values ``nep rl`` takes (``nep train`` also takes bf16-true and 64-true)."""
+
+
 @dataclass
 class RLConfig(TrainConfig):
     """``nep rl``: the run settings of ``nep train`` plus the SFT checkpoint to start from and the policy settings."""
@@ -132,6 +137,9 @@ class RLConfig(TrainConfig):
             raise NepError("nep rl needs --model, a checkpoint folder from `nep train`")
         if self.preset is not None or self.base_model is not None:
             raise NepError("nep rl starts from --model; --preset and --base-model do not apply")
+        if self.precision in TRUE_PRECISIONS_NOT_IN_RL:  # Lightning converts a batch's tensors to them; nep rl's batches are prompts
+            raise NepError(f"--precision {self.precision} is not one nep rl runs in (its batches are prompts, which Lightning cannot "
+                           f"convert); use {', '.join(RL_PRECISIONS)}")
         self.policy.validate()
 
     @property

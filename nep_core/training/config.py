@@ -113,7 +113,7 @@ class TrainConfig:
                 f"--precision must be one of {', '.join(PRECISIONS)} (got {self.precision!r})",
             ),
             (self.target in TARGETS, f"--target must be one of {', '.join(TARGETS)} (got {self.target!r})"),
-            (self.accelerator in ("auto", "cpu", "gpu", "cuda", "mps", "tpu"), f"unknown --accelerator '{self.accelerator}' (use auto, cpu, gpu, mps or tpu)"),
+            (self.accelerator in ("auto", "cpu", "gpu", "cuda", "mps"), f"unknown --accelerator '{self.accelerator}' (use auto, cpu, gpu or mps)"),
         ]
         for ok, message in checks:
             if not ok:

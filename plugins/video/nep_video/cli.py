@@ -349,7 +349,7 @@ def check_placed(exact: bool, option: str, path: Path, project: Path, history: s
 
 @app.command("suggest")
 def suggest_command(
-    project: Path = typer.Argument(..., help="The timeline: .otio/.otiod/.otioz, .edl, .xml (FCP7), .kdenlive or .mlt."),
+    project: Path = typer.Argument(..., metavar="PROJECT", help="The timeline: .otio/.otiod/.otioz, .edl, .xml (FCP7), .kdenlive or .mlt."),
     model: str = typer.Option(..., "--model", "-m", help="A trained model folder (runs/video) or a baseline (ngram, repeat-last)."),
     previous: list[Path] = typer.Option([], "--previous", "-p", help="Earlier saved versions, oldest first: their edits are the history."),
     top_k: int = typer.Option(3, "--top-k", "-k", help=f"Suggestions to print, 1 to {MAX_TOP_K}."),
@@ -466,7 +466,7 @@ def _signature(path: Path) -> tuple[float, int] | None:
 
 @app.command("watch")
 def watch_command(
-    project: Path = typer.Argument(..., help="The timeline file the editor saves (or exports) again and again."),
+    project: Path = typer.Argument(..., metavar="PROJECT", help="The timeline file the editor saves (or exports) again and again."),
     model: str = typer.Option(..., "--model", "-m", help="A trained model folder or a baseline name."),
     top_k: int = typer.Option(3, "--top-k", "-k", help=f"Suggestions to print after each save, 1 to {MAX_TOP_K}."),
     rate: Optional[float] = typer.Option(None, "--rate", help="Frame rate of EDL files (default: inferred from the timecodes of the saves seen so far)."),
