@@ -414,6 +414,9 @@ def nep(*args: str) -> subprocess.CompletedProcess:
     (["--domain", "tags", "--rollouts", "beam", "--risk-sharpness", "inf"], "--risk-sharpness must be a positive finite number (got inf)"),
     (["--domain", "tags", "--temperature", "inf"], "--temperature must be a positive finite number (got inf)"),
     (["--domain", "tags", "--lr", "inf"], "--lr must be a positive finite number (got inf)"),
+    # Lightning converts a true-precision batch's tensors, and nep rl's batches are prompts: a traceback
+    (["--domain", "tags", "--precision", "bf16-true"], "--precision bf16-true is not one nep rl runs in (its batches are prompts"),
+    (["--domain", "tags", "--precision", "64-true"], "use 32-true, bf16-mixed, 16-mixed"),
     # a KL term has no place in minimum risk training's loss: it was accepted, recorded and never applied
     (["--domain", "tags", "--rollouts", "beam", "--beta", "0.1"], "--beta applies to sampled rollouts"),
     (["--domain", "tags", "--epsilon", "0.3", "--epsilon-high", "0.1"], "--epsilon-high 0.1 is below --epsilon 0.3"),

@@ -82,7 +82,7 @@ def command(
     seed: int = typer.Option(0, "--seed", help="Seed for prompt order and sampling."),
     accelerator: str = typer.Option("auto", "--accelerator", help="auto, cpu, gpu or mps."),
     devices: str = typer.Option("auto", "--devices", help="Devices (processes) per node."),
-    precision: Optional[str] = typer.Option(None, "--precision", help="32-true, bf16-mixed... Default: bf16-mixed on a GPU, 32-true on a CPU."),
+    precision: Optional[str] = typer.Option(None, "--precision", help="32-true, bf16-mixed or 16-mixed (not nep train's bf16-true or 64-true). Default: bf16-mixed on a GPU, 32-true on a CPU."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads per process. Default: OMP_NUM_THREADS when it is a positive number, else the CPU cores divided among the processes."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output; print only the summary."),
     ablate: bool = typer.Option(
