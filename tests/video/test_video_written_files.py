@@ -247,3 +247,39 @@ def test_an_output_name_ending_in_a_slash_is_refused_in_one_line(tmp_path):
         assert result.returncode == 2 and result.stderr == (
             f"error: {option} {named}: a name ending in '/' is a folder; pass a file name\n"), result.stderr
         assert not (tmp_path / name.rstrip("/")).exists()
+
+
+def test_a_marker_on_a_track_itself_is_kept_in_an_edl_or_refused_on_an_audio_track(tmp_path):
+    """An insert after a track's last item is marked on the track, which the CMX 3600 adapter does not write: the
+    suggestion was lost from the EDL without a word (on an audio track too, past the audio check)."""
+    timeline = interview(3)
+    insert = otio.schema.Marker(name="NEP 1: insert", marked_range=TR(RT(0, 24), RT(1, 24)), metadata={"nep": {"kind": "insert"}})
+    timeline.tracks[0].markers.append(insert)
+    write_timeline(timeline, tmp_path / "marked.edl")
+    assert "NEP 1: INSERT" in (tmp_path / "marked.edl").read_text() and len(timeline.tracks[0].markers) == 1  # on a copy
+    audio = otio.schema.Track(name="A1", kind=otio.schema.TrackKind.Audio)
+    audio.append(clip("INT_1-audio", 100, 96, media="INT_ANNA_take1"))
+    audio.markers.append(otio.schema.Marker(name="NEP 2: insert", marked_range=TR(RT(0, 24), RT(1, 24)), metadata={"nep": {}}))
+    timeline.tracks.append(audio)
+    with pytest.raises(NepError, match="a suggestion is on audio track 'A1'"):
+        check_writable(timeline, tmp_path / "next.edl", "--markers")
+
+
+def test_labels_of_malformed_actions_and_names_with_line_breaks_stay_one_line():
+    """A label is made for any decoded action; a name with a line break made a message of two lines."""
+    from nep_core.actions import Action
+    from nep_video.action_space import VideoActionSpace
+    from nep_video.render import edit_label
+    from nep_video.timeline import timeline_problems
+
+    timeline = interview(2)
+    for target, args in (({"track": 0}, {"frames": 2}), ({"track": "0", "clip": 1}, {"frames": 2}), ({"track": 0, "clip": -1}, {}),
+                         ({"track": 0, "clip": 0}, {"frames": 2.5}), ({"track": 0, "clip": 0}, None)):
+        action = Action("trim_in", target, args or {})
+        label = edit_label(action, timeline)
+        assert "\n" not in label and (label == VideoActionSpace().describe(action) or label.startswith("trim in V1 clip 1")), (target, label)
+    timeline.tracks[0].name = "V\n1"
+    timeline.tracks[0][0].name = "a\nb"
+    timeline.tracks[0][0].source_range = TR(RT(0, 24), RT(-5, 24))
+    problems = [str(problem) for problem in timeline_problems(timeline)]
+    assert problems and all("\n" not in problem for problem in problems) and "V 1 clip 1 'a b'" in problems[0], problems

@@ -296,9 +296,11 @@ def edit_text(action: Action, place: str) -> str:
     move positions and bin media counted from 1 (their args count from 0)."""
     if action.is_no_edit:
         return "no edit"
-    args = action.args
+    args = action.args if isinstance(action.args, dict) else {}
+    place = place or "(no such item)"
     if action.kind in SIGNED_KINDS:
-        return f"{action.kind.replace('_', ' ')} {place} by {args.get('frames', 0):+d} frames"
+        frames = args.get("frames", 0)
+        return f"{action.kind.replace('_', ' ')} {place} by {f'{frames:+d}' if _is_int(frames) else frames} frames"
     if action.kind == "split":
         return f"split {place} at frame {args.get('offset')}"
     if action.kind == "move":

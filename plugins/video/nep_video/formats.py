@@ -332,6 +332,9 @@ def adapter_copy(timeline: otio.schema.Timeline, adapter: str) -> otio.schema.Ti
     the start timecode (``global_start_time``, which the adapter ignores) becomes the record start of
     its tracks, as the EDL reader keeps it."""
     copy = timeline.deepcopy()
+    if adapter == "cmx_3600":
+        for track in tracks_of(copy):
+            markers_on_last_clip(track)
     start = copy.global_start_time
     if adapter == "cmx_3600" and start is not None and start.value:
         for track in tracks_of(copy):
@@ -339,6 +342,20 @@ def adapter_copy(timeline: otio.schema.Timeline, adapter: str) -> otio.schema.Ti
             track.source_range = otio.opentime.TimeRange(used.start_time - start.rescaled_to(used.start_time.rate), used.duration)
         copy.global_start_time = None
     return copy
+
+
+def markers_on_last_clip(track: otio.schema.Track) -> None:
+    """The markers on ``track`` itself (an insert after its last item is marked there) put on its last clip's last
+    frame: an EDL holds a clip's markers only."""
+    clips = [item for item in track if isinstance(item, otio.schema.Clip)]
+    if not track.markers or not clips:
+        return
+    used = clips[-1].trimmed_range()
+    frame = otio.opentime.RationalTime(1, used.duration.rate)
+    for marker in list(track.markers):
+        marker.marked_range = otio.opentime.TimeRange(used.end_time_exclusive() - frame, frame)
+        clips[-1].markers.append(marker)
+    track.markers[:] = []
 
 
 def written_text(timeline: otio.schema.Timeline, adapter: str) -> str:
@@ -381,7 +398,7 @@ def write_problem(timeline: otio.schema.Timeline, adapter: str) -> str | None:
     for track_number, track in enumerate(tracks_of(timeline)):
         where = f"(track {track_number} '{track.name}')"
         if adapter == "cmx_3600" and track.kind == otio.schema.TrackKind.Audio:
-            if any(NEP_MARKER_KEY in marker.metadata for item in track for marker in getattr(item, "markers", ())):
+            if any(NEP_MARKER_KEY in marker.metadata for holder in (track, *track) for marker in getattr(holder, "markers", ())):
                 return (f"a suggestion is on audio track '{track.name}', and the CMX 3600 adapter writes the video track only; "
                         "write .otio or .xml instead")
             continue

@@ -105,11 +105,12 @@ def edit_label(action: Action, timeline) -> str:
     from nep_video.action_space import VideoActionSpace, edit_text
     from nep_video.timeline import item_name, items_of, track_label, tracks_of
 
-    target = action.target if isinstance(action.target, dict) else None
+    target = action.target if isinstance(action.target, dict) else {}
     tracks = tracks_of(timeline)
-    if action.is_no_edit or target is None or not 0 <= target["track"] < len(tracks):
+    track, index = target.get("track"), target.get("clip")
+    whole = all(isinstance(value, int) and not isinstance(value, bool) for value in (track, index))
+    if action.is_no_edit or not whole or not 0 <= track < len(tracks) or index < 0:
         return VideoActionSpace().describe(action)
-    items = items_of(tracks[target["track"]])
-    index = target["clip"]
+    items = items_of(tracks[track])
     place = item_name(items[index], index + 1) if index < len(items) else "after its last item"
-    return edit_text(action, f"{track_label(tracks, target['track'])} {place}")
+    return edit_text(action, f"{track_label(tracks, track)} {place}")

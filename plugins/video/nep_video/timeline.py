@@ -398,7 +398,7 @@ def track_label(tracks: list, index: int) -> str:
     """The track's name, else V1, V2... / A1, A2... as editors number them (also for the bare ``V`` the
     EDL reader names an EDL's video track)."""
     track = tracks[index]
-    name = _name(track)
+    name = shown_name(track)
     if name and name not in ("V", "A"):
         return name
     letter = "A" if track.kind == otio.schema.TrackKind.Audio else "V"
@@ -411,7 +411,7 @@ def item_name(item, number: int) -> str:
     if isinstance(item, otio.schema.Gap):
         return f"gap {number}"
     kind = "clip" if isinstance(item, otio.schema.Clip) else "stack" if isinstance(item, otio.schema.Stack) else "item"
-    return f"{kind} {number} '{_name(item) or ''}'"
+    return f"{kind} {number} '{shown_name(item)}'"
 
 
 def child_name(children: list, position: int) -> str:
@@ -421,7 +421,7 @@ def child_name(children: list, position: int) -> str:
     child = children[position]
     if not isinstance(child, otio.schema.Transition):
         return item_name(child, len(items))
-    named = f"transition '{_name(child)}'" if _name(child) else "transition"
+    named = f"transition '{shown_name(child)}'" if shown_name(child) else "transition"
     return f"{named} after {item_name(items[-1], len(items))}" if items else f"{named} at the start"
 
 
@@ -552,6 +552,11 @@ def item_problems(item) -> list[str]:
                 times += [(f"{field}.start_time", ranged.start_time, True), (f"{field}.duration", ranged.duration, negative)]
     found = (time_problem(time.value, time.rate, f"{field}.value", f"{field}.rate", negative) for field, time, negative in times)
     return [problem for problem in found if problem]
+
+
+def shown_name(item) -> str:
+    """``item``'s name as a one-line message shows it: line breaks and runs of spaces as one space."""
+    return " ".join((_name(item) or "").split())
 
 
 def _name(item, field: str = "name") -> str | None:
