@@ -136,12 +136,12 @@ def command(
     min_confidence: Optional[float] = typer.Option(
         None,
         "--min-confidence",
-        help="Score what the app shows: a suggestion whose confidence (its probability; for krita, its kind's) is below this is not shown, so such a top-1 counts as no edit, for the model and the baselines alike. Default: the setting the domain's app ships with (`nep domains --json`: blender, krita and code 0.1; 0 shows every suggestion).",
+        help="Score what the app shows (0 to 1): a suggestion whose confidence (its probability; for krita, its kind's) is below this is not shown, so such a top-1 counts as no edit, for the model and the baselines alike. Default: the setting the domain's app ships with (`nep domains --json`: blender, krita and code 0.1; 0 shows every suggestion).",
     ),
     min_probability: float = typer.Option(
         0.0,
         "--min-probability",
-        help="Score what an app that also hides unsure suggestions shows: a suggestion whose own probability is below this is not shown either. "
+        help="Score what an app that also hides unsure suggestions shows (0 to 1): a suggestion whose own probability is below this is not shown either. "
         "For krita, where confidence is the probability that a stroke comes next, this is the probability of the stroke itself (the docker's 'Hide strokes less likely than'; about 0.003 hides most guesses on free doodles). Default 0: off.",
     ),
     json_file: Optional[Path] = typer.Option(

@@ -22,7 +22,7 @@ def command(
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last saved step."),
     max_steps: int = typer.Option(100, "--max-steps", help="Optimizer steps (in total, across resumes)."),
     batch_size: int = typer.Option(8, "--batch-size", "-b", help="Prompts (groups) per step."),
-    num_generations: int = typer.Option(8, "--num-generations", "-G", help="Completions sampled per prompt (the group)."),
+    num_generations: int = typer.Option(8, "--num-generations", "-G", help="Completions sampled per prompt (the group), at least 2."),
     temperature: float = typer.Option(1.0, "--temperature", help="Sampling temperature of the rollouts."),
     rollouts: str = typer.Option(
         "sample", "--rollouts", help="sample: -G completions sampled per prompt, GRPO's clipped loss. beam: NO_EDIT and the top -G "
@@ -57,7 +57,7 @@ def command(
     ),
     dynamic_sampling: bool = typer.Option(True, "--dynamic-sampling/--no-dynamic-sampling", help="Drop groups whose rewards are all equal and refill the batch with more prompts."),
     max_resample_rounds: int = typer.Option(4, "--max-resample-rounds", help="Refills per step at most, with dynamic sampling."),
-    tis_cap: float = typer.Option(2.0, "--tis-cap", help="Truncated importance sampling cap C between the sampler's and the trainer's probabilities; 0 turns it off."),
+    tis_cap: float = typer.Option(2.0, "--tis-cap", help="Truncated importance sampling cap C between the sampler's and the trainer's probabilities, at least 1; 0 turns it off."),
     mask_truncated_completions: bool = typer.Option(False, "--mask-truncated-completions", help="Leave completions cut at the length limit out of the loss."),
     overlong_buffer: int = typer.Option(
         0, "--overlong-buffer", help="Soft overlong shaping (DAPO): rollouts may run N tokens past the checkpoint's longest target, "
@@ -79,11 +79,11 @@ def command(
     ),
     val_every: int = typer.Option(25, "--val-every", help="Validate (beam search on held-out examples) every N steps."),
     val_examples: int = typer.Option(64, "--val-examples", help="Held-out examples decoded at each validation."),
-    seed: int = typer.Option(0, "--seed", help="Seed for prompt order and sampling."),
+    seed: int = typer.Option(0, "--seed", help="Seed for prompt order and sampling, 0 to 4294967295."),
     accelerator: str = typer.Option("auto", "--accelerator", help="auto, cpu, gpu or mps."),
     devices: str = typer.Option("auto", "--devices", help="Devices (processes) per node."),
     precision: Optional[str] = typer.Option(None, "--precision", help="32-true, bf16-mixed or 16-mixed (not nep train's bf16-true or 64-true). Default: bf16-mixed on a GPU, 32-true on a CPU."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads per process. Default: OMP_NUM_THREADS when it is a positive number, else the CPU cores divided among the processes."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads per process, 1 to 1024. Default: OMP_NUM_THREADS when it is a positive number, else the CPU cores divided among the processes."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output; print only the summary."),
     ablate: bool = typer.Option(
         False, "--ablate", help="Ablation grid instead of one run: the settings as given (the full bundle), and one run per trick "

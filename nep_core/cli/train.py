@@ -37,7 +37,7 @@ def command(
         1024, "--val-examples", help="Validate on this many examples, spread over the validation split (0: all of it)."
     ),
     save_every: Optional[int] = typer.Option(None, "--save-every", help="Save a resumable checkpoint every N steps. Default: --val-every."),
-    seed: int = typer.Option(0, "--seed", help="Seed for model initialization and batch order."),
+    seed: int = typer.Option(0, "--seed", help="Seed for model initialization and batch order, 0 to 4294967295."),
     accelerator: str = typer.Option("auto", "--accelerator", help="auto, cpu, gpu or mps. auto picks a GPU when there is one."),
     devices: str = typer.Option("auto", "--devices", help="Devices (processes) per node: auto, a count like 2, -1 for all, or a list like 0,1."),
     num_nodes: int = typer.Option(1, "--num-nodes", help="Machines taking part in distributed training."),
@@ -46,7 +46,7 @@ def command(
         None, "--precision", help="32-true, bf16-mixed, 16-mixed, bf16-true or 64-true. Default: bf16-mixed on a GPU, 32-true on a CPU."
     ),
     threads: Optional[int] = typer.Option(
-        None, "--threads", help="CPU threads per process. Default: OMP_NUM_THREADS when it is a positive number, else the CPU cores divided among the processes."
+        None, "--threads", help="CPU threads per process, 1 to 1024. Default: OMP_NUM_THREADS when it is a positive number, else the CPU cores divided among the processes."
     ),
     target: str = typer.Option(
         "action",
