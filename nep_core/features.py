@@ -31,12 +31,16 @@ class Featurizer:
     tokenizer: object
     max_context_tokens: int | None = None
     target: str = "action"
-    count_unlisted: bool = False
-    """Count the tokens written that the tokenizer does not have in ``unlisted`` (training does; the
-    server does not, so a long-running process keeps no growing table)."""
+    count_problems: bool = False
+    """Count the tokens written that the tokenizer does not have in ``unlisted``, and the contexts
+    written longer than the encoder's ``max_tokens`` in ``overlong`` (training does; the server does
+    not, so a long-running process keeps no growing table)."""
     unlisted: Counter = field(default_factory=Counter, init=False, repr=False)
     """Tokens written that the tokenizer does not have (read as ``<unk>``): a ``vocabulary()`` that
     leaves out a token its encoder or action space writes, or a checkpoint older than the plugin."""
+    overlong: Counter = field(default_factory=Counter, init=False, repr=False)
+    """``contexts``, ``overlong`` (written in more than the encoder's ``max_tokens``: a ``state_tokens``
+    longer than that leaves no room for the history), ``longest`` and ``cut`` (to ``max_context_tokens``)."""
 
     def __post_init__(self) -> None:
         self._vocab: dict[str, int] = self.tokenizer.get_vocab()
@@ -51,7 +55,7 @@ class Featurizer:
     def ids(self, tokens: Sequence[str]) -> list[int]:
         vocab, unk = self._vocab, self._unk
         ids = [vocab.get(token, unk) for token in tokens]
-        if self.count_unlisted and unk in ids:
+        if self.count_problems and unk in ids:
             self.unlisted.update(token for token, index in zip(tokens, ids) if index == unk and token != UNK)
         return ids
 
@@ -66,11 +70,33 @@ class Featurizer:
                     f"the factory's tokenizer must hold every token they write")
         return f"{written} are not in its vocabulary() and were read as <unk> (commonest: {common}); list every token they write in vocabulary()"
 
+    def _count_length(self, length: int) -> None:
+        budget = getattr(self.domain.encoder, "max_tokens", None)
+        self.overlong["contexts"] += 1
+        if isinstance(budget, int) and length > budget:
+            self.overlong["overlong"] += 1
+            self.overlong["longest"] = max(self.overlong["longest"], length)
+            self.overlong["cut"] += int(self.max_context_tokens is not None and length > self.max_context_tokens)
+
+    def overlong_warning(self) -> str | None:
+        """One line saying how many contexts the encoder wrote longer than its ``max_tokens``, else None."""
+        counts = self.overlong
+        if not counts["overlong"]:
+            return None
+        encoder = self.domain.encoder
+        cut = (f"; {counts['cut']} of them were cut to the model's newest {self.max_context_tokens} context tokens"
+               if counts["cut"] else "")
+        return (f"the domain's {type(encoder).__name__} wrote {counts['overlong']} of {counts['contexts']} contexts in more than its "
+                f"max_tokens ({encoder.max_tokens}; up to {counts['longest']} tokens){cut}: an ActionHistoryEncoder does when "
+                f"state_tokens alone is longer than max_tokens, and then writes none of the history; write a shorter state or raise max_tokens")
+
     def prompt_ids(self, context: Context) -> list[int]:
         tokens = self.domain.encoder.encode(context)
         if not isinstance(tokens, (list, tuple)) or not all(isinstance(token, str) for token in tokens):
             raise fault(self.domain.encoder, "encode", f"returned {_not_tokens(tokens)}, not a list of token strings")
         limit = self.max_context_tokens
+        if self.count_problems:
+            self._count_length(len(tokens))
         if limit is not None and len(tokens) > limit:
             tokens = tokens[len(tokens) - limit :]
         return [self.bos_id, *self.ids(tokens), self.sep_id]

@@ -41,13 +41,37 @@ def test_tokens_an_encoder_writes_but_its_vocabulary_leaves_out_are_counted_and_
             return ["ctx:unlisted", UNK, *super().encode(context)]  # the <unk> it writes itself is meant
 
     forgetful = replace(tags_domain, encoder=Forgetful(tags_domain.action_space))
-    featurizer = Featurizer(forgetful, forgetful.build_tokenizer(), 120, count_unlisted=True)
+    featurizer = Featurizer(forgetful, forgetful.build_tokenizer(), 120, count_problems=True)
     assert featurizer.unlisted_warning() is None
     for example in tags_examples["train"][:3]:
         featurizer.prompt_ids(example.context)
     assert featurizer.unlisted == Counter({"ctx:unlisted": 3})
     assert featurizer.unlisted_warning() == ("3 token(s) written by the domain's encoder or action space are not in its vocabulary() "
                                              "and were read as <unk> (commonest: 'ctx:unlisted'); list every token they write in vocabulary()")
+
+
+def test_a_state_longer_than_the_encoders_budget_is_counted_and_named(tags_domain, tags_examples):
+    """An ActionHistoryEncoder whose state_tokens alone outgrew max_tokens wrote no history at all, without a word."""
+    from dataclasses import replace
+
+    from nep_core.features import Featurizer
+
+    class Wordy(type(tags_domain.encoder)):
+        def state_tokens(self, state):
+            return [*super().state_tokens(state), *["<unk>"] * 30]
+
+    wordy = replace(tags_domain, encoder=Wordy(tags_domain.action_space, max_tokens=20))
+    featurizer = Featurizer(wordy, wordy.build_tokenizer(), 25, count_problems=True)
+    for example in tags_examples["train"][:4]:
+        featurizer.prompt_ids(example.context)
+    assert featurizer.overlong["overlong"] == 4 and featurizer.overlong["cut"] == 4
+    warning = featurizer.overlong_warning()
+    assert warning.startswith("the domain's Wordy wrote 4 of 4 contexts in more than its max_tokens (20; up to ")
+    assert "4 of them were cut to the model's newest 25 context tokens" in warning
+    fitting = Featurizer(tags_domain, tags_domain.build_tokenizer(), 120, count_problems=True)
+    for example in tags_examples["train"][:4]:
+        fitting.prompt_ids(example.context)
+    assert fitting.overlong["contexts"] == 4 and fitting.overlong_warning() is None
 
 
 def test_collate_pads_right_and_labels_only_the_target():

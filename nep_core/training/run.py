@@ -405,7 +405,7 @@ def build_setup(plan: RunPlan, data: PreparedData) -> TrainingSetup:
     tokenizer = prepare_tokenizer(plan, data)
     target_tokens = max_target_tokens(plan.domain, Featurizer(plan.domain, tokenizer, None, config.target), data.examples)
     context_tokens = context_room(plan, target_tokens)
-    featurizer = Featurizer(plan.domain, tokenizer, context_tokens, config.target, count_unlisted=True)
+    featurizer = Featurizer(plan.domain, tokenizer, context_tokens, config.target, count_problems=True)
     train_set = tokenize(data.examples["train"], featurizer)
     val_set = tokenize(spread_sample(data.examples["val"], config.val_examples), featurizer)
     L.seed_everything(config.seed, verbose=False)
@@ -421,7 +421,8 @@ def build_setup(plan: RunPlan, data: PreparedData) -> TrainingSetup:
         prompt_loss_share=config.prompt_loss_share,
     )
     datamodule = NextEditDataModule(train_set, val_set, tokenizer.pad_token_id, config.batch_size, config.seed)
-    warnings = [message for message in (context_cut_warning(plan, context_tokens), featurizer.unlisted_warning()) if message]
+    warnings = [message for message in (context_cut_warning(plan, context_tokens), featurizer.unlisted_warning(),
+                                          featurizer.overlong_warning()) if message]
     return TrainingSetup(tokenizer, train_set, val_set, context_tokens, target_tokens, system, datamodule, warnings)
 
 
