@@ -581,3 +581,26 @@ def test_eval_reads_a_damaged_folder_as_training_does(tmp_path):
     assert result.returncode == 0, result.stderr
     assert f"{victim}:3: not valid JSON" in result.stderr.replace("\n", "")
     assert "exact match top-1" in result.stdout
+
+
+def test_tokens_allowed_next_offers_but_the_tokenizer_lacks_are_named_once_decoded(random_checkpoint, tags_domain, examples, capsys):
+    """They were dropped from decoding without a word: actions written with them could never be suggested."""
+    from nep_core.action_space import SymbolicActionSpace
+    from nep_core.checkpoint import load_checkpoint
+    from nep_core.cli.common import warn_if_grammar_unreachable
+    from nep_core.inference.decoder import ModelPredictor
+
+    class Offering(SymbolicActionSpace):
+        def allowed_next(self, prefix):
+            return [*super().allowed_next(prefix), *(["@ghost"] if not prefix else [])]
+
+    space = tags_domain.action_space
+    offering = dataclasses.replace(tags_domain, action_space=Offering(name=space.name, version=space.version, kinds=space.kinds))
+    predictor = ModelPredictor(load_checkpoint(random_checkpoint), offering)
+    warn_if_grammar_unreachable(predictor, offering)
+    assert capsys.readouterr().err == ""  # nothing decoded yet
+    predictor.predict(examples[0].context)
+    warn_if_grammar_unreachable(predictor, offering)
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{random_checkpoint}: its tokenizer lacks 1 token(s) the tags action space allowed while decoding ('@ghost')" in err
+    assert "its vocabulary() must list them too" in err

@@ -39,6 +39,23 @@ def warn_if_trained_otherwise(predictor, domain) -> None:
                  f"it still runs, but was not trained for this: retrain it with `nep train --domain {domain.name}` for its best suggestions")
 
 
+def warn_if_grammar_unreachable(predictor, domain) -> None:
+    """One warning per model of ``predictor`` whose decoding met tokens its action space's ``allowed_next``
+    offered but the checkpoint's tokenizer lacks: actions written with them are never suggested."""
+    parts = [predictor, getattr(predictor, "locator", None), getattr(predictor, "editor", None)]
+    for part in parts:
+        unknown = sorted(getattr(getattr(part, "masks", None), "unknown_tokens", ()))
+        if not unknown:
+            continue
+        shown = ", ".join(repr(token) for token in unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+        listed = set(domain.action_space.vocabulary())
+        fix = (f"the checkpoint is older than them: retrain it with `nep train --domain {domain.name}`"
+               if all(token in listed for token in unknown)
+               else "the action space's allowed_next offers them, so its vocabulary() must list them too")
+        warn(f"{part.loaded.path}: its tokenizer lacks {len(unknown)} token(s) the {domain.name} action space allowed while "
+             f"decoding ({shown}), so actions written with them are never suggested; {fix}")
+
+
 def is_within(path: Path, folder: Path) -> bool:
     """Whether ``path`` is ``folder`` or lies inside it (links and ``..`` resolved)."""
     target = path.expanduser().resolve()

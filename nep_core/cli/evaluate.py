@@ -18,6 +18,7 @@ from nep_core.cli.common import (
     model_option,
     print_table,
     warn_each,
+    warn_if_grammar_unreachable,
     warn_if_trained_otherwise,
 )
 from nep_core.errors import NepError
@@ -244,6 +245,8 @@ def command(
 
     outcomes: dict | None = {} if render is not None or compare or baselines else None
     results = _run_with_progress(predictors, bundle, evaluation.examples, top_k, outcomes, floor, min_probability)
+    for predictor in predictors:
+        warn_if_grammar_unreachable(predictor, bundle)
     if render is not None:
         written = bundle.renderer(outcomes[primary.name], render, render_limit)
         info(f"drew {len(written)} examples ({primary.name}) in {render}")
