@@ -666,6 +666,26 @@ def scenario_modifier_click(zip_path, result, log_folder):
     result["log"] = state._log.path
 
 
+def scenario_last_used(zip_path, result, log_folder):
+    """Accept after the user ran the same operators with other settings: Blender fills a call's unset
+    properties with their last-used values, and Accept ran those instead of the defaults it showed."""
+    state, stub = logging_runtime(zip_path, log_folder)
+    user_call("mesh.primitive_cube_add", size=5.0)
+    user_call("object.modifier_add", type="BEVEL")
+    cube = bpy.context.active_object
+    result["shown"] = show(state, stub, [offered("object.modifier_add")])
+    result["accept_modifier"] = [sorted(bpy.ops.nep.accept("EXEC_DEFAULT", True, index=0)), state.outcome]
+    result["modifiers"] = [modifier.type for modifier in cube.modifiers]
+    bpy.context.scene.cursor.location = (0.0, 3.0, 0.0)
+    show(state, stub, [offered("mesh.primitive_cube_add", {"location": [4.0, 0.0, 0.0]})])
+    result["accept_cube"] = sorted(bpy.ops.nep.accept("EXEC_DEFAULT", True, index=0))
+    result["cube"] = [list(bpy.context.active_object.dimensions), list(bpy.context.active_object.location)]
+    show(state, stub, [offered("mesh.primitive_cube_add")])
+    result["accept_at_cursor"] = sorted(bpy.ops.nep.accept("EXEC_DEFAULT", True, index=0))
+    result["cube_at_cursor"] = [list(bpy.context.active_object.dimensions), list(bpy.context.active_object.location)]
+    result["events"] = logged(state)
+
+
 def scenario_by_hand(zip_path, result, log_folder):
     """The user does by hand exactly what the panel suggests, then something else than the next suggestion."""
     state, stub = logging_runtime(zip_path, log_folder)
@@ -754,7 +774,7 @@ SCENARIOS = {
     "race": scenario_race, "same_call": scenario_same_call, "record_off": scenario_record_off,
     "log_folder": scenario_log_folder, "reload": scenario_reload, "network": scenario_network,
     "apply_scale": scenario_apply_scale, "quick_tab": scenario_quick_tab, "modifier_click": scenario_modifier_click,
-    "by_hand": scenario_by_hand, "dropped": scenario_dropped, "server_url": scenario_server_url, "shortcuts": scenario_shortcuts,
+    "by_hand": scenario_by_hand, "last_used": scenario_last_used, "dropped": scenario_dropped, "server_url": scenario_server_url, "shortcuts": scenario_shortcuts,
 }
 
 

@@ -286,6 +286,18 @@ def test_accept_applies_the_modifier_its_label_names(addon_build, tmp_path):
     assert [event.action.args for event in read_session(result["log"]).events if event.action] == [{"modifier": "Bevel"}]
 
 
+def test_accept_runs_the_defaults_it_shows_not_the_users_last_used_settings(addon_build, tmp_path):
+    """An Accept is not a nested call, so Blender filled what the suggestion left at its default from the
+    user's last use: *Add Modifier* after a Bevel added a Bevel, *Add Cube* after a 5 m cube made a 5 m
+    cube, while the log said the default. A new object still goes to the 3D cursor."""
+    result = run_scenario("last_used", addon_build[0], tmp_path, str(tmp_path / "logs"))
+    assert result["shown"] == ["Add Modifier"]
+    assert result["accept_modifier"][0] == ["FINISHED"] and result["modifiers"] == ["BEVEL", "SUBSURF"]
+    assert result["accept_cube"] == ["FINISHED"] and result["cube"] == [[2.0, 2.0, 2.0], [4.0, 0.0, 0.0]]
+    assert result["accept_at_cursor"] == ["FINISHED"] and result["cube_at_cursor"] == [[2.0, 2.0, 2.0], [0.0, 3.0, 0.0]]
+    assert [event[0] for event in result["events"]][-3:] == ["object.modifier_add", "mesh.primitive_cube_add", "mesh.primitive_cube_add"]
+
+
 def test_doing_the_suggestion_by_hand_is_not_reported_as_ignored(addon_build, tmp_path):
     """`ignored` means the user did something else (docs/session-log.md, docs/serving.md), and the server
     takes any outcome but accepted as a no, dropping its speculation on the suggestion: a suggestion

@@ -230,8 +230,35 @@ def run_call(bpy, kind, args, undo=False):
     if modifier:
         kwargs["modifier"] = modifier
     if undo:
-        return function("EXEC_DEFAULT", True, **kwargs)
+        return function("EXEC_DEFAULT", True, **with_defaults_set(function, kwargs))
     return function(**kwargs)
+
+
+def with_defaults_set(function, kwargs):
+    """``kwargs`` and the default of each property they leave out that Blender would otherwise fill
+    from the user's last use of the operator: a call with undo is not nested, so Blender gives its
+    unset properties their last-used values (Add Modifier after a Bevel added a Bevel again), and
+    the call run would not be the one shown and logged. Skip-save properties (a new object's
+    location at the 3D cursor) stay unset, as Blender computes them for each call."""
+    filled = dict(kwargs)
+    for prop in function.get_rna_type().properties:
+        name = prop.identifier
+        if name in filled or name == "rna_type" or prop.is_skip_save or prop.is_readonly or prop.type in ("POINTER", "COLLECTION"):
+            continue
+        length = getattr(prop, "array_length", 0) or 0
+        if prop.type == "ENUM":
+            if prop.is_enum_flag:
+                filled[name] = set(prop.default_flag)
+            else:
+                items = {item.identifier for item in prop.enum_items}  # none for a dynamic enum, whose default Blender finds
+                if items and prop.default in items:
+                    filled[name] = prop.default
+        elif length:
+            if not prop.array_dimensions[1]:  # a matrix is left to Blender
+                filled[name] = tuple(prop.default_array)
+        else:
+            filled[name] = prop.default
+    return filled
 
 
 def viewport_override(bpy):
