@@ -44,6 +44,17 @@ def located_events(session: Session, path: Path, lines: list[int]) -> list[tuple
     return [(f"{path}:{lines[index] if index < len(lines) else '?'}", event) for index, event in enumerate(session.events)]
 
 
+def is_second_log(files: dict[str, Path], path: Path, session_id: str, report: CollectReport) -> bool:
+    """Whether the log at ``path`` is a second one of a session a log of the same folder gave (``files``,
+    by session id): a copy, or a client's bug; then it is counted and reported, else ``files`` records it."""
+    if session_id in files:
+        report.count("logs of a session already read (skipped)")
+        report.warn(f"{path}:1: session '{session_id}' was read from {files[session_id]} already; file skipped")
+        return True
+    files[session_id] = path
+    return False
+
+
 def merge_feedback(recorded: list[tuple[str, Event]], server: list[tuple[str, Event]]) -> list[tuple[str, Event]]:
     """The app's located events with the server's feedback records added, in time order (the server's
     copies of the app's actions are left out: the app's own are the record)."""
@@ -87,10 +98,7 @@ class AppLogCollector(Collector):
             files: dict[str, Path] = {}
             for path, session, located in self.read_located(folder, report):
                 earlier = sessions.get(session.id)
-                if session.id in files and not (is_server_log(session) or is_server_log(earlier and earlier[0])):
-                    # two app logs of one folder claim one session: a copy, or a client's bug
-                    report.count("logs of a session already read (skipped)")
-                    report.warn(f"{path}:1: session '{session.id}' was read from {files[session.id]} already; file skipped")
+                if not (is_server_log(session) or is_server_log(earlier and earlier[0])) and is_second_log(files, path, session.id, report):
                     continue
                 files[session.id] = path
                 if earlier is None:
@@ -107,12 +115,6 @@ class AppLogCollector(Collector):
                 name, kind = self.counted
                 report.count(name, sum(event.action is not None and event.action.kind == kind for event in session.events))
             yield session
-
-    def read(self, folder: Path, report: CollectReport) -> Iterable[tuple[Path, Session]]:
-        """``(log file, checked session)`` for each session of this domain in ``folder``; the rest is
-        counted and reported."""
-        for path, session, located in self.read_located(folder, report):
-            yield path, self.check(session, located, report)
 
     def read_located(self, folder: Path, report: CollectReport) -> Iterable[tuple[Path, Session, list[tuple[str, Event]]]]:
         """``(log file, session, its events with their file:line)`` for each session of this domain in ``folder``,

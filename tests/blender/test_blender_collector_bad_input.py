@@ -161,3 +161,16 @@ def test_a_macro_argument_that_is_not_an_object_says_so(domain, tmp_path):
     assert report.warnings == [
         f"{script}:2: bpy.ops.object.duplicate_move: 'TRANSFORM_OT_translate' must be an object of the macro's properties, got 5; dropped"
     ]
+
+
+def test_a_copied_addon_log_is_reported_and_skipped(domain, tmp_path):
+    """A second log of one session (`artist (copy).jsonl`) stopped `nep collect` whole: a duplicate session id
+    naming neither file, with advice about collectors run twice."""
+    log = tmp_path / "artist.jsonl"
+    write_log(log, [("mesh.primitive_cube_add", {}), ("object.shade_smooth", {})], session_id="blender-1")
+    shutil.copy(log, tmp_path / "artist (copy).jsonl")
+    write_log(tmp_path / "other.jsonl", [("object.shade_flat", {})], session_id="blender-2")
+    sessions, report = collect(domain, "addon", str(tmp_path))
+    assert sorted(session.id for session in sessions) == ["blender-1", "blender-2"]
+    assert report.warnings == [f"{tmp_path / 'artist.jsonl'}:1: session 'blender-1' was read from {tmp_path / 'artist (copy).jsonl'} already; file skipped"]
+    assert report.counts["logs of a session already read (skipped)"] == 1

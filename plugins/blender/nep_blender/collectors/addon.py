@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
 
-from nep_core.app_logs import AppLogCollector, app_log_folder
+from nep_core.app_logs import AppLogCollector, app_log_folder, is_second_log
 from nep_core.collector import CollectReport
 from nep_core.errors import InvalidAction, NepError
 from nep_core.session import Event, Session
@@ -33,9 +33,12 @@ class AddonLogCollector(AppLogCollector):
         folder = Path(argument).expanduser() if argument else app_log_folder("blender")
         if not folder.exists():
             raise NepError(f"addon: no session logs at {folder}; set the add-on's log folder, or pass addon:FOLDER")
-        for _, session in self.read(folder, report):
+        files: dict[str, Path] = {}
+        for path, session, located in self.read_located(folder, report):
+            if is_second_log(files, path, session.id, report):
+                continue
             report.count("sessions")
-            yield session
+            yield self.check(session, located, report)
 
     def check(self, session: Session, located: list[tuple[str, Event]], report: CollectReport) -> Session:
         """``session`` without the calls this Blender cannot run, each reported as ``file:line``."""
