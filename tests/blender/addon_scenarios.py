@@ -521,6 +521,12 @@ def scenario_log_folder(zip_path, result, folder):
     result["panel"] = draw_panel()
     prefs.log_folder = os.path.join(os.path.dirname(os.path.dirname(folder)), "good")
     result["panel_other_folder"] = draw_panel()
+    os.chdir(os.path.dirname(os.path.dirname(folder)))  # where an unsaved file's // folder went
+    prefs.log_folder = "//nep_logs/"  # next to the .blend file: Blender leaves it to the add-on
+    user_call("object.shade_smooth")
+    state.tick()
+    result["panel_relative"] = draw_panel()
+    result["relative_written"] = os.path.exists("nep_logs") or os.path.exists("/nep_logs")
 
 
 def scenario_reload(zip_path, result, _arg):

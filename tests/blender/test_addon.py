@@ -497,6 +497,9 @@ def test_the_panel_says_when_the_log_folder_cannot_be_written(addon_build, tmp_p
     assert f"Cannot write logs to {folder}: Not a directory".replace(" ", "") in "".join(result["panel"]).replace(" ", "")
     assert not any(line.startswith("Recording to") for line in result["panel"])
     assert any(line.startswith("Recording to") for line in result["panel_other_folder"])
+    # a // folder moved with each .blend saved or opened, splitting one session's log (Blender warns it cannot resolve it)
+    relative = "".join(result["panel_relative"]).replace(" ", "")
+    assert "Cannotwritelogsto//nep_logs/:notanabsolutefolder" in relative and not result["relative_written"]
 
 
 def test_reload_scripts_runs_every_module_of_the_addon_again(addon_build, tmp_path):

@@ -26,9 +26,17 @@ def default_log_folder():
 
 
 def log_folder(preferences):
-    """The log folder the preferences name, or the default."""
-    folder = preferences.log_folder.strip()
-    return bpy.path.abspath(folder) if folder else default_log_folder()
+    """The log folder the preferences name (``~`` expanded), or the default."""
+    folder = os.path.expanduser(preferences.log_folder.strip())
+    return folder if folder else default_log_folder()
+
+
+def log_folder_problem(folder):
+    """Why ``folder`` cannot hold the logs, or '': a relative one (``//logs``, next to the .blend file)
+    would move with each file saved or opened, splitting one session's log across folders."""
+    if folder.startswith("//") or not os.path.isabs(folder):
+        return "not an absolute folder (a relative one moves with the .blend file); choose one in the add-on's preferences"
+    return ""
 
 
 def get():
@@ -96,7 +104,10 @@ class NEPPreferences(bpy.types.AddonPreferences):
         column.prop(self, "min_confidence")
         column.prop(self, "count")
         column.prop(self, "log_folder")
-        column.label(text=f"Logs go to {log_folder(self)}", icon="FILE_FOLDER")
+        folder = log_folder(self)
+        problem = log_folder_problem(folder)
+        column.label(text=f"Cannot write logs to {folder}: {problem}" if problem else f"Logs go to {folder}",
+                     icon="ERROR" if problem else "FILE_FOLDER")
         try:
             command = " ".join(line.strip() for line in start_command(self.server_url))
             column.label(text=f"Start the server: {command} (ready in seconds)")

@@ -194,6 +194,9 @@ class Runtime(FeedbackMixin):
     def log_problem(self, prefs):
         """One line on why the log folder the preferences name could not be written, or ''."""
         folder = preferences.log_folder(prefs)
+        problem = preferences.log_folder_problem(folder)
+        if problem:
+            return f"Cannot write logs to {folder}: {problem}"
         if self._log_failure is None or self._log_failure[0] != folder:
             return ""
         return f"Cannot write logs to {folder}: {self._log_failure[1]}"
@@ -204,6 +207,10 @@ class Runtime(FeedbackMixin):
         if prefs is None or not prefs.record:
             return
         path = self.log_path(prefs)
+        problem = preferences.log_folder_problem(preferences.log_folder(prefs))
+        if problem:
+            self._report_once(f"NEP: cannot write the session log {path}: {problem}")
+            return
         if self._log is None or self._log.path != path:
             if self._log is not None:
                 self._log.close()
