@@ -137,6 +137,18 @@ def test_suggest_with_nothing_to_do_says_no_edit(client):
     assert body["dropped"] == 2
 
 
+def test_an_app_of_another_domain_is_told_which_domain_the_server_serves(client):
+    """Every server defaults to port 8765: a Blender add-on sent to a turtle server got a 422 on an
+    operator name of its first action, and before that an empty answer that said its suggestion was dropped."""
+    for path, body in (("/v1/suggest", {"history": HISTORY}), ("/v1/feedback", {"accepted": False, "t": 1.0})):
+        response = client.post(path, json={"session": "s-domain", "domain": "blender", **body})
+        assert response.status_code == 421, response.text  # a 409 means superseded to the clients, which drop it
+        assert response.json()["detail"] == ("domain: this server serves the 'tags' domain, not 'blender': start "
+                                             "`nep serve --domain blender` (with another --port to keep this one)")
+    same = client.post("/v1/suggest", json={"session": "s-domain", "domain": "tags", "history": HISTORY})
+    assert same.status_code == 200 and same.json()["domain"] == "tags"
+
+
 def test_top_k_and_state_are_honoured(client):
     body = client.post(
         "/v1/suggest", json={"session": "s-3", "history": HISTORY, "top_k": 1, "state": {"cursor": 3}}

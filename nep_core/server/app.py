@@ -80,6 +80,7 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         409: "Superseded: a newer /v1/suggest request for the same session arrived while this one waited; "
         "for /v1/feedback, the session's log file is not a NEP log of this domain",
         413: "Body over the size limit",
+        421: "The request names another domain (`domain`) than the one this server serves",
         415: "Body is not application/json",
         422: "Body is not valid: `detail` says what and where",
         500: "The predictor failed, or the feedback log could not be written",
@@ -136,6 +137,12 @@ def create_app(
     app.add_middleware(RequestGuard, token=token, allowed_hosts=allowed_hosts)
     if token:
         _declare_bearer_auth(app)
+
+    def check_domain(asked: str | None) -> None:
+        """Refuse a request from an app of another domain (its port taken by this server), naming both."""
+        if asked is not None and asked != domain.name:
+            raise ApiError(421, f"this server serves the '{domain.name}' domain, not '{asked[:60]}': start `nep serve --domain "
+                                f"{asked[:60]}` (with another --port to keep this one)", "domain")
 
     def request_context(request: SuggestRequest) -> tuple[Context, Mapping[str, Any] | None, int]:
         """The request's context, its explicit state (None: the history's) and its history's bytes, marshalled."""
@@ -198,9 +205,10 @@ def create_app(
             return None
         return None if answer is None else (response_of(answer, started), answer.follow_ups)
 
-    @app.post(SUGGEST_PATH, response_model=SuggestResponse, responses=_errors(400, 401, 409, 413, 415, 422, 500))
+    @app.post(SUGGEST_PATH, response_model=SuggestResponse, responses=_errors(400, 401, 409, 413, 415, 421, 422, 500))
     async def suggest(request: SuggestRequest) -> Response:
         """The top-k checked suggestions for what follows the session's history, and P(no edit)."""
+        check_domain(request.domain)
         ticket = service.gate.arrive(request.session)
         try:
             ready = ready_suggest(request)
@@ -213,12 +221,13 @@ def create_app(
         # and encode it in Python (a few strokes' points make that about half a millisecond).
         return Response(response.model_dump_json(), media_type="application/json")
 
-    @app.post(FEEDBACK_PATH, response_model=FeedbackResponse, responses=_errors(400, 401, 409, 413, 415, 422, 500, 503))
+    @app.post(FEEDBACK_PATH, response_model=FeedbackResponse, responses=_errors(400, 401, 409, 413, 415, 421, 422, 500, 503))
     async def feedback(request: FeedbackRequest) -> FeedbackResponse:
         """Append optional events, the feedback record and the actual next action to the session's log (fsynced)."""
         return await anyio.to_thread.run_sync(write_feedback, request, limiter=feedback_threads())
 
     def write_feedback(request: FeedbackRequest) -> FeedbackResponse:
+        check_domain(request.domain)
         events = parse_history(request.history, space, max_events=max_history_events, max_depth=max_json_depth,
                                state_problem=domain.encoder.state_problem)
         suggestion = actual = suggested = None

@@ -107,6 +107,10 @@ class _Body(BaseModel):
         return data
 
 
+APP_DOMAIN = ("The domain the app records (`blender`); a server of another domain answers 421 (Misdirected Request) naming both, before "
+              "it reads the history. Apps pointed at the wrong server's port otherwise got a 422 on their first action.")
+
+
 class SuggestRequest(_Body):
     session: SessionId
     history: list[EventJson] = Field(description="The session so far, oldest first, in session-log format.")
@@ -114,6 +118,7 @@ class SuggestRequest(_Body):
         None, description="The current state snapshot; defaults to the newest `state` event in `history`."
     )
     top_k: int = Field(3, ge=1, le=MAX_TOP_K, description="How many suggestions to ask the predictor for.")
+    domain: str | None = Field(None, max_length=200, description=APP_DOMAIN)
 
 
 class SuggestionOut(BaseModel):
@@ -170,6 +175,7 @@ def outcome_problem(outcome: str | None, accepted: Any) -> str | None:
 
 class FeedbackRequest(FeedbackRecord):
     session: SessionId
+    domain: str | None = Field(None, max_length=200, description=APP_DOMAIN)
     t: float | None = Field(
         None, description="Session time of the feedback; defaults to `shown_at`, else the last `history` event."
     )

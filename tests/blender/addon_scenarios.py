@@ -689,6 +689,7 @@ def scenario_last_used(zip_path, result, log_folder):
     show(state, stub, [offered("mesh.primitive_cube_add")])
     result["accept_at_cursor"] = sorted(bpy.ops.nep.accept("EXEC_DEFAULT", True, index=0))
     result["cube_at_cursor"] = [list(bpy.context.active_object.dimensions), list(bpy.context.active_object.location)]
+    result["asked_domains"] = sorted({job["payload"].get("domain") for job in stub.jobs if job["kind"] == "suggest"})
     result["events"] = logged(state)
 
 

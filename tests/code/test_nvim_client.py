@@ -734,6 +734,7 @@ def test_the_request_after_an_accept_is_the_one_the_server_speculated_on(tmp_pat
     asked = [parse_event(record) for record in result["first"]["sent"]["history"]]
     after = [parse_event(record) for record in result["next_request"]["history"]]
     assert result["next_request"]["top_k"] == result["first"]["sent"]["top_k"] == 1
+    assert result["next_request"]["domain"] == result["first"]["sent"]["domain"] == "code"  # a server of another domain says so
     assert after[:-1] == asked and after[-1].action == Action.from_json(CALL_SITE) and after[-1].state is None
     workspace = Workspace.from_events(after)
     line, column = result["accepted_cursor"]  # Normal mode: on the last character, not after it

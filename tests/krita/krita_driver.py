@@ -367,7 +367,7 @@ def scenario_server(home):
     latencies = []  # the plugin's own client, one keep-alive connection: suggest round trips in ms
     from nep_suggest.runtime import HISTORY_EVENTS, SUGGESTIONS_ASKED
 
-    payload = {"session": runtime.session_id, "history": runtime.events[-HISTORY_EVENTS:], "state": runtime.workspace.state(), "top_k": SUGGESTIONS_ASKED}
+    payload = {"domain": "krita", "session": runtime.session_id, "history": runtime.events[-HISTORY_EVENTS:], "state": runtime.workspace.state(), "top_k": SUGGESTIONS_ASKED}
     for index in range(int(os.environ.get("NEP_DRIVER_LATENCY_REQUESTS", "0"))):
         started = time.perf_counter()
         runtime.client.submit({"kind": "suggest", "generation": ("latency", index), "payload": payload})
@@ -529,6 +529,7 @@ def scenario_hostile(home):
     out["in_log"] = {word: word in text for word in ('"evil"', '"extra"', '"payload"', '"target"')}
     sent = [json.dumps(job["payload"]) for job in runtime.client.submitted]
     out["in_requests"] = {word: any(word in payload for payload in sent) for word in out["in_log"]}
+    out["asked_domains"] = sorted({json.loads(payload).get("domain") for payload, job in zip(sent, runtime.client.submitted) if job["kind"] == "suggest"})
     out["accepted"] = [record["action"] for record in log_records(runtime) if "action" in record]
     runtime.close()
     return out

@@ -410,6 +410,7 @@ def test_what_a_server_sends_is_kept_to_the_action_space_bounded_and_shown_as_pl
     assert hostile["index_16"] == [False, "Refused: layer.switch: args.index must be a layer position from 0 (the bottom layer) to 15", *nothing]
     assert hostile["unknown"] == [False, f"Refused: unknown action kind {('explode' * 1000)[:60]!r}", *nothing]
     assert not any(hostile["in_log"].values()) and not any(hostile["in_requests"].values()), (hostile["in_log"], hostile["in_requests"])
+    assert hostile["asked_domains"] == ["krita"]  # a server of another domain on the port says so
     stroke, size = hostile["accepted"]
     assert sorted(stroke) == ["args", "kind"] and sorted(stroke["args"]) == ["brush", "color", "opacity", "points", "size"]
     assert size == {"kind": "size", "args": {"size": 5.0}}

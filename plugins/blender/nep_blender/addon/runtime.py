@@ -317,6 +317,7 @@ class Runtime(FeedbackMixin):
         if self.asked_generation == self.generation and not retry:
             return
         payload = {
+            "domain": "blender",  # a server of another domain on this port says so
             "session": self.session_id,
             "history": self.events[-HISTORY_EVENTS:],
             "state": without_names(bpy_calls.current_context(bpy)),

@@ -406,7 +406,7 @@ class Runtime(FeedbackMixin):
         retry = self.status in FAILED and self.clock() - self.asked_at > RETRY_SECONDS
         if self.asked_generation == self.generation and not retry:
             return
-        payload = {"session": self.session_id, "history": self.events[-HISTORY_EVENTS:], "state": self.workspace.state(), "top_k": SUGGESTIONS_ASKED}
+        payload = {"domain": "krita", "session": self.session_id, "history": self.events[-HISTORY_EVENTS:], "state": self.workspace.state(), "top_k": SUGGESTIONS_ASKED}
         self.client.submit({"kind": "suggest", "generation": (self.session_id, self.generation), "payload": payload})
         self.asked_generation, self.asked_at = self.generation, self.clock()
         if self.status not in FAILED:

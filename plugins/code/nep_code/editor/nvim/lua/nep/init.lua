@@ -416,7 +416,7 @@ function M.request_body(buf)
       return body, { body = body, remembered = recorder.remembered }
     end
   end
-  local head = string.format('{"session":%s,"top_k":%s,"history":', vim.json.encode(recorder.session),
+  local head = string.format('{"domain":"code","session":%s,"top_k":%s,"history":', vim.json.encode(recorder.session),
     vim.json.encode(config.options.top_k))
   local _, json, too_large = recorder.request_history(buf, config.options.max_request_bytes - #head - 1)
   if not json then
