@@ -151,6 +151,10 @@ def scenario_install(zip_path, result, _arg):
         runtime.call_label("mesh.extrude_region_move", {"TRANSFORM_OT_translate": {"value": [0, 0, 1.5]}}),
         runtime.call_label("object.mode_set", {}),  # the default, mode OBJECT, which the name does not say
         runtime.call_label("object.mode_set", {"mode": "EDIT"}),
+        runtime.call_label("transform.rotate", {"value": 1.5707983}),  # a quantized angle; the default axis, Z
+        runtime.call_label("object.modifier_add", {}),  # what it adds, the default too
+        runtime.call_label("object.origin_set", {}),  # Geometry to Origin: it moves the mesh
+        runtime.call_label("object.light_add", {"type": "SUN"}),
     ]
     bpy.ops.mesh.primitive_cube_add()
     result["apply_without_a_modifier"] = runtime.runnable_now("object.modifier_apply", {})

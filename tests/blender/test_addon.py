@@ -124,6 +124,7 @@ def test_the_addon_installs_registers_and_unregisters_cleanly(addon_build, tmp_p
         "Shade Smooth (keep_sharp_edges False)", "Delete", "mesh.no_such_operator (not in this Blender)",
         "Rotate (value 90°; orient_axis X)", "Extrude Region and Move (value 0, 0, 1.5)",
         "Set Object Mode (mode OBJECT)", "Set Object Mode (mode EDIT)",  # the target mode, the default too
+        "Rotate (value 90°; orient_axis Z)", "Add Modifier (type SUBSURF)", "Set Origin (type GEOMETRY_ORIGIN)", "Add Light (type SUN)",
     ]
     # a suggested Apply carries no modifier name: it acts on the active modifier, which the panel names
     assert result["apply_label"] == "Apply Modifier (Bevel)" and result["apply_with_a_modifier"] is True
@@ -291,7 +292,7 @@ def test_accept_runs_the_defaults_it_shows_not_the_users_last_used_settings(addo
     user's last use: *Add Modifier* after a Bevel added a Bevel, *Add Cube* after a 5 m cube made a 5 m
     cube, while the log said the default. A new object still goes to the 3D cursor."""
     result = run_scenario("last_used", addon_build[0], tmp_path, str(tmp_path / "logs"))
-    assert result["shown"] == ["Add Modifier"]
+    assert result["shown"] == ["Add Modifier (type SUBSURF)"]
     assert result["accept_modifier"][0] == ["FINISHED"] and result["modifiers"] == ["BEVEL", "SUBSURF"]
     assert result["accept_cube"] == ["FINISHED"] and result["cube"] == [[2.0, 2.0, 2.0], [4.0, 0.0, 0.0]]
     assert result["accept_at_cursor"] == ["FINISHED"] and result["cube_at_cursor"] == [[2.0, 2.0, 2.0], [0.0, 3.0, 0.0]]

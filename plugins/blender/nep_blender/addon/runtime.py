@@ -82,9 +82,24 @@ def one_line(text):
     return " ".join(text.split())
 
 
-NAMED_AT_DEFAULT = {"object.mode_set": ("mode",)}
+NAMED_AT_DEFAULT = {"object.mode_set": ("mode",), "transform.rotate": ("orient_axis",)}
 """Arguments a label names even at their default, which Blender's name for the operator does not say:
-``Set Object Mode (mode OBJECT)``, not ``Set Object Mode``."""
+``Set Object Mode (mode OBJECT)``, not ``Set Object Mode``. An operator's ``type`` (what Add Modifier
+adds, where Set Origin moves to) is always named."""
+
+
+def named_at_default(kind, rna):
+    """The defaults a label names though the call leaves them out: ``NAMED_AT_DEFAULT`` and ``type``."""
+    names = [*NAMED_AT_DEFAULT.get(kind, ()), *(("type",) if "type" in rna.properties else ())]
+    named = {}
+    for name in names:
+        prop = rna.properties.get(name)
+        if prop is None or prop.type != "ENUM" or prop.is_enum_flag:
+            continue
+        items = {item.identifier for item in prop.enum_items}  # none for a dynamic enum, whose default is worked out
+        if items and prop.default in items:
+            named[name] = prop.default
+    return named
 
 
 def acted_on(kind, args):
@@ -103,8 +118,10 @@ def call_label(kind, args, modifier=None):
     if function is None:
         return one_line(f"{kind} (not in this Blender)")[:MAX_LABEL]
     rna = function.get_rna_type()
-    named = {name: rna.properties[name].default for name in NAMED_AT_DEFAULT.get(kind, ())}
-    parts = settings_shown(rna, {**named, **call_args(rna, args or {})})
+    named = named_at_default(kind, rna)
+    given = {**named, **call_args(rna, args or {})}
+    order = {prop.identifier: index for index, prop in enumerate(rna.properties)}
+    parts = settings_shown(rna, dict(sorted(given.items(), key=lambda item: order.get(item[0], len(order)))))
     if modifier:
         parts.append(modifier)
     label = (rna.name or kind) + (f" ({'; '.join(parts)})" if parts else "")
@@ -128,7 +145,7 @@ def settings_shown(rna, args):
 def value_shown(value, angle=False):
     """One value of a call as the label shows it: floats short, angles in degrees, enum items as they are."""
     if isinstance(value, float):
-        return f"{math.degrees(value):g}°" if angle else f"{value:g}"
+        return f"{round(math.degrees(value), 2):g}°" if angle else f"{value:g}"  # 90.0002° from a quantized angle: 90°
     return str(value)[:40]
 
 
