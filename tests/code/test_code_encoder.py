@@ -26,7 +26,15 @@ def context(events, files=None, cursor=None):
 
 
 def text_of(tokens, encoder):
-    return "".join(token if token.startswith("<") else encoder.action_space.codec.text([token]) for token in tokens)
+    """The text of ``tokens``, special tokens as they are (runs of text tokens decoded together: a character may take several)."""
+    out, run = [], []
+    for token in [*tokens, "<end>"]:
+        if token.startswith("<"):
+            out += [encoder.action_space.codec.text(run), token] if run else [token]
+            run = []
+        else:
+            run.append(token)
+    return "".join(out[:-1])
 
 
 @pytest.fixture()
@@ -194,3 +202,45 @@ def test_a_checkpoints_encoder_settings_are_set_back_on_a_copy_that_locates_with
     assert as_trained(domain, {"encoder": domain.encoder.settings()}) is domain
     assert as_trained(domain, {"encoder": {**saved, "class": "AnotherEncoder"}}) is domain
     assert as_trained(domain, {}) is domain
+
+
+def test_the_cursor_column_is_a_byte_column_as_editors_send_it(encoder):
+    """Neovim sends a 0-based byte column: on a line with non-ASCII text the cursor was put that many
+    characters in, at the end of the line here, not before `area`."""
+    line = "print('日本語テキスト', area(4, 5))\n"
+    files = {"geo.py": CALLS + line}
+    before_area = len(line[: line.index("area")].encode("utf-8"))
+    text = text_of(encoder.encode(context([], files, {"file": "geo.py", "line": 10, "column": before_area})), encoder)
+    assert "テキスト', <cursor>area(4, 5))" in text
+    inside = before_area - 4  # a byte inside ト: the character's start
+    text = text_of(encoder.encode(context([], files, {"file": "geo.py", "line": 10, "column": inside})), encoder)
+    assert "テキス<cursor>ト', area" in text
+
+
+def test_an_accepted_edit_leaves_the_cursor_at_its_byte_column():
+    from nep_code.edits import Workspace
+
+    workspace = Workspace()
+    workspace.apply_edit(LineEdit("geo.py", 1, 0, "s = 'é'\n"))
+    assert workspace.cursor == {"file": "geo.py", "line": 1, "column": 8}  # 7 characters, 8 bytes
+
+
+def test_a_minified_line_is_never_tokenized_or_parsed_whole(encoder, monkeypatch):
+    """One 880 KB line took about 2 s an encode (the whole line tokenized before it was cut, its syntax tree
+    walked): every request of the Neovim client timed out. The tokens kept are those of the whole line."""
+    import nep_code.syntax as syntax
+
+    line = "".join(f"function f{i}(a,b){{return a*{i}+b}};var x{i}=f{i}(1,2);" for i in range(3000)) + "\n"
+    files = {"app.js": "// header\n" + line + "console.log(1);\n"}
+    longest, tokenized = [], encoder.action_space.codec.tokens
+    monkeypatch.setattr(encoder.action_space.codec, "tokens", lambda text: longest.append(len(text)) or tokenized(text))
+    parsed = []
+    monkeypatch.setattr(syntax, "_tree_sitter_starts", lambda *args: parsed.append(args) or None)
+    for column in (0, 5000):
+        tokens = encoder.encode(context([], files, {"file": "app.js", "line": 2, "column": column}))
+        assert max(longest) < 2000 and not parsed
+        monkeypatch.setattr("nep_code.encoder.CLIPPED_MARGIN_TOKENS", 10**9)  # never cut: the whole line tokenized
+        encoder._memo = None
+        assert encoder.encode(context([], files, {"file": "app.js", "line": 2, "column": column})) == tokens
+        monkeypatch.setattr("nep_code.encoder.CLIPPED_MARGIN_TOKENS", 8)
+        longest.clear()

@@ -233,7 +233,7 @@ class Workspace:
         self.files[edit.file] = edit.apply(self.files.get(edit.file, []))
         inserted = edit.inserted_lines
         self.cursor = {"file": edit.file, "line": edit.line + max(0, len(inserted) - 1),
-                       "column": len(inserted[-1].rstrip("\n")) if inserted else 0}
+                       "column": byte_length(inserted[-1].rstrip("\n")) if inserted else 0}
 
     def text(self, file: str) -> str:
         return "".join(self.files.get(file, []))
@@ -248,3 +248,16 @@ class Workspace:
             if event.action is not None and event.action.kind == EDIT_KIND:
                 workspace.apply_edit(LineEdit.from_action(event.action))
         return workspace
+
+
+def byte_length(text: str) -> int:
+    """The length of ``text`` in UTF-8 bytes: the unit of a cursor's column, as editors count it."""
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def char_column(line: str, column: int) -> int:
+    """The index in ``line`` of the character at the 0-based UTF-8 byte ``column`` (one inside a
+    character counts as that character's start)."""
+    if column <= 0 or line.isascii():
+        return max(column, 0)
+    return len(line.encode("utf-8", "surrogatepass")[:column].decode("utf-8", "ignore"))

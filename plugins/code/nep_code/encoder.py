@@ -23,7 +23,7 @@ from nep_core.session import Context, Event
 from nep_code.action_space import (
     FILE_TOKENS, LINE_TOKENS, MAX_FILES, MAX_REGION_LINES, SUB_TOKEN, TO_TOKEN, CodeActionSpace, CodeView, repeat_for,
 )
-from nep_code.edits import EDIT_KIND, LineEdit, Workspace, state_problem
+from nep_code.edits import EDIT_KIND, LineEdit, Workspace, char_column, state_problem
 from nep_code.substitution import find_substitution, names_something, substitute
 from nep_code.syntax import REGION_HARD_LIMIT, editable_region, statement_starts
 
@@ -33,6 +33,10 @@ EVENTS, EVENT, CURSOR, REGION, REGION_END, BEFORE, AFTER, EXCERPT, HIT = (
 CHARS_PER_TOKEN = 3.0
 """Characters per BPE token on source code, used to size the region in characters before tokenizing."""
 MAX_LINE_TOKENS = 96
+
+CLIPPED_MARGIN_TOKENS = 8
+"""Text cut to ``limit`` tokens is first cut to this many more tokens' worth of characters (at most the
+longest token's each): the tokens kept are those of the whole text but where a word straddles the cut."""
 
 
 @dataclass
@@ -224,7 +228,11 @@ class CodeEncoder(HistoryEncoder):
         return out[-self.max_tokens :] if len(out) > self.max_tokens else out
 
     def text(self, value: str, limit: int | None = None, keep_end: bool = False) -> list[str]:
-        tokens = self.action_space.codec.tokens(value)
+        """The tokens of ``value``, at most ``limit`` of them from its start (its end with ``keep_end``)."""
+        codec = self.action_space.codec
+        if limit is not None and len(value) > (room := (limit + CLIPPED_MARGIN_TOKENS) * codec.longest_token_text):
+            value = value[-room:] if keep_end else value[:room]  # a minified line is never tokenized whole
+        tokens = codec.tokens(value)
         if limit is not None and len(tokens) > limit:
             tokens = tokens[-limit:] if keep_end else tokens[:limit]
         return tokens
@@ -242,7 +250,7 @@ class CodeEncoder(HistoryEncoder):
             if index in hits:
                 out.append(HIT)
             if row == layout.cursor_row:
-                column = min(layout.cursor_column, len(line.rstrip("\n")))
+                column = min(char_column(line, layout.cursor_column), len(line.rstrip("\n")))
                 out += [*self.text(line[:column], MAX_LINE_TOKENS // 2, keep_end=True), CURSOR,
                         *self.text(line[column:], MAX_LINE_TOKENS // 2)]
             else:
@@ -258,7 +266,7 @@ class CodeEncoder(HistoryEncoder):
         chunks, used = [], 0
         ordered = reversed(lines) if from_end else lines
         for line in ordered:
-            tokens = self.text(line)
+            tokens = self.text(line, budget - used + 1)
             if used + len(tokens) > budget:
                 break
             chunks.append(tokens)

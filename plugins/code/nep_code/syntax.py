@@ -118,6 +118,11 @@ def _fragment_parses(joined: str, path: str) -> bool | None:
     return parses(openers + text + ("" if text.endswith("\n") else "\n") + closer, path)
 
 
+PARSED_LINE_CHARS = 4000
+"""Rows near a line longer than this (a minified file) are found by indentation, not parsed: walking the
+syntax tree of one 880 KB line took most of a second a request."""
+
+
 def statement_starts(lines: Sequence[str], path: str, near: tuple[int, int] | None = None, reparse: bool = False) -> set[int]:
     """0-based rows where a statement or definition begins, plus ``len(lines)``.
 
@@ -127,6 +132,9 @@ def statement_starts(lines: Sequence[str], path: str, near: tuple[int, int] | No
     """
     text = "".join(lines)
     language = language_of(path)
+    first, last = near if near is not None else (0, len(lines))
+    if any(len(line) > PARSED_LINE_CHARS for line in lines[max(first, 0) : max(last + 1, 0)]):
+        language = None  # minified code or data: the indentation rule serves
     rows = _tree_sitter_starts(text, language, near, path if reparse else None) if language else None
     if rows is None and language == "python":
         rows = _ast_starts(text)

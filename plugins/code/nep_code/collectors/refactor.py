@@ -61,7 +61,7 @@ from nep_code.collectors.pycorpus import PythonCorpus
 from nep_code.collectors.pychunks import window
 from nep_code.collectors.refactorings import KINDS, Refactoring, find
 from nep_code.collectors.timing import edit_gap, pause_gap
-from nep_code.edits import LineEdit
+from nep_code.edits import LineEdit, byte_length
 from nep_code.syntax import parse_python, python_parses
 
 DEFAULTS = {
@@ -164,7 +164,7 @@ def make_events(parsed: tuple[ast.Module, list[str]], file: str, rng: random.Ran
     if in_turn is not None:
         first, other_kind = in_turn
     start = first.steps[0][0]
-    column = len(lines[start]) - len(lines[start].lstrip())
+    column = byte_length(lines[start]) - byte_length(lines[start].lstrip())
     events = [Event(t=0.0, state={"files": {file: "".join(lines)}, "cursor": {"file": file, "line": start + 1, "column": column}})]
     kinds, t, current, refactoring = [], 0.0, list(lines), first
     previous = start

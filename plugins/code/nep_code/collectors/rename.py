@@ -41,7 +41,7 @@ from nep_code.collectors.options import parse_argument
 from nep_code.collectors.pycorpus import corpus_files, read_python, stdlib_root
 from nep_code.collectors.refactorings import RESERVED, WORD, new_name
 from nep_code.collectors.timing import edit_gap
-from nep_code.edits import LineEdit
+from nep_code.edits import LineEdit, byte_length
 from nep_code.substitution import still_has, substitute
 from nep_code.syntax import python_parses
 
@@ -242,7 +242,7 @@ def make_session(modules: dict[str, Module], key: tuple[str, str], importers: li
     first_path, first_steps = plans[0]
     start = first_steps[0][0]
     line = modules[files[0]].lines[start]
-    cursor = {"file": first_path, "line": start + 1, "column": len(line) - len(line.lstrip())}
+    cursor = {"file": first_path, "line": start + 1, "column": byte_length(line) - byte_length(line.lstrip())}
     events = [Event(t=0.0, state={"files": {modules[name].path: "".join(modules[name].lines) for name in files}, "cursor": cursor})]
     t, previous = 0.0, (first_path, start)
     for path, steps in plans:
