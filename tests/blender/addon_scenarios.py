@@ -727,6 +727,24 @@ def scenario_dropped(zip_path, result, log_folder):
     result["panel_empty"] = draw_panel()
 
 
+def scenario_hidden(zip_path, result, log_folder):
+    """An answer whose suggestions the panel all hides; an Accept, then Ctrl+Z."""
+    state, stub = logging_runtime(zip_path, log_folder)
+    preferences().min_confidence = 0.3
+    user_call("mesh.primitive_cube_add")
+    state.tick()
+    stub.answer([offered("object.shade_smooth", probability=0.1), offered("mesh.inset", {"thickness": 0.1}, probability=0.5)])
+    state.tick()
+    result["panel_hidden"] = draw_panel()
+    result["shown"] = show(state, stub, [offered("object.shade_smooth", probability=0.5)])
+    result["panel_shown"] = draw_panel()
+    bpy.ops.nep.accept("EXEC_DEFAULT", True, index=0)
+    result["panel_accepted"] = draw_panel()
+    bpy.ops.ed.undo()
+    state.tick()
+    result["panel_undone"] = draw_panel()
+
+
 def scenario_server_url(zip_path, result, port):
     """The unreachable box for a server URL on another port than 8765, and for one without http://."""
     install(zip_path)
@@ -785,7 +803,7 @@ SCENARIOS = {
     "race": scenario_race, "same_call": scenario_same_call, "record_off": scenario_record_off,
     "log_folder": scenario_log_folder, "reload": scenario_reload, "network": scenario_network,
     "apply_scale": scenario_apply_scale, "quick_tab": scenario_quick_tab, "modifier_click": scenario_modifier_click,
-    "by_hand": scenario_by_hand, "last_used": scenario_last_used, "dropped": scenario_dropped, "server_url": scenario_server_url, "shortcuts": scenario_shortcuts,
+    "by_hand": scenario_by_hand, "last_used": scenario_last_used, "hidden": scenario_hidden, "dropped": scenario_dropped, "server_url": scenario_server_url, "shortcuts": scenario_shortcuts,
 }
 
 

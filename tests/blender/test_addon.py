@@ -300,6 +300,18 @@ def test_accept_runs_the_defaults_it_shows_not_the_users_last_used_settings(addo
     assert [event[0] for event in result["events"]][-3:] == ["object.modifier_add", "mesh.primitive_cube_add", "mesh.primitive_cube_add"]
 
 
+def test_the_panel_says_why_it_shows_nothing_and_forgets_an_undone_accept(addon_build, tmp_path):
+    """Suggestions all hidden (below Minimum Confidence, or unable to run in Object Mode) read as a model with
+    nothing to say; after Accept and Ctrl+Z the panel still said *Accepted: Shade Smooth*."""
+    result = run_scenario("hidden", addon_build[0], tmp_path, str(tmp_path / "logs"))
+    hidden = " ".join(result["panel_hidden"])
+    assert "Nothing to suggest right now" in hidden
+    assert "2 hidden: 1 below your Minimum Confidence; 1 cannot run in this mode or selection" in " ".join(hidden.split())
+    assert result["shown"] == ["Shade Smooth"] and not any("hidden:" in line for line in result["panel_shown"])
+    assert any("Accepted: Shade Smooth" in line for line in result["panel_accepted"])
+    assert not any("Accepted:" in line for line in result["panel_undone"]) and not any("hidden:" in line for line in result["panel_undone"])
+
+
 def test_doing_the_suggestion_by_hand_is_not_reported_as_ignored(addon_build, tmp_path):
     """`ignored` means the user did something else (docs/session-log.md, docs/serving.md), and the server
     takes any outcome but accepted as a no, dropping its speculation on the suggestion: a suggestion

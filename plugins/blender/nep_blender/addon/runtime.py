@@ -190,6 +190,7 @@ class Runtime(FeedbackMixin):
         self.asked_at = 0.0
         self.private_upto = 0  # events before it were recorded with Record off: never sent as feedback
         self.suggestions = []
+        self.hidden_now = (0, 0)  # of the latest answer: (below the minimum confidence, cannot run here)
         self.outcome = ""
         self.pending_undos = self.pending_redos = 0
         self.unrecorded = 0  # history entries that could not be read (the panel says so)
@@ -292,6 +293,8 @@ class Runtime(FeedbackMixin):
             undos=self.pending_undos,
             redos=self.pending_redos,
         )
+        if self.pending_undos or self.pending_redos:
+            self.outcome = ""  # "Accepted: ..." no longer says what the scene holds
         self.pending_undos = self.pending_redos = 0
         unreadable, self.recorder.unreadable = self.recorder.unreadable, []
         for kind, why in unreadable:
@@ -383,6 +386,7 @@ class Runtime(FeedbackMixin):
             confident = [item for item in suggestions if item["confidence"] >= prefs.min_confidence]
             runnable = [item for item in confident if runnable_now(item["action"]["kind"], item["action"].get("args") or {})]
             self.hidden_unrunnable += len(confident) - len(runnable)
+            self.hidden_now = (len(suggestions) - len(confident), len(confident) - len(runnable))
             self.suggestions = [shown_as(item, request_id, shown_at, self.generation) for item in runnable][: prefs.count]
         return changed
 
@@ -426,7 +430,7 @@ class Runtime(FeedbackMixin):
         actual = self.add_event(t, action_record(kind, args, before, edit_of(kind)))
         self.send_feedback(t, suggestion, accepted=True, outcome="accepted", actual=actual)
         self.recorder.absorb(self._entries(), bpy_calls.current_context(bpy), called_in=before)
-        self.suggestions = []
+        self.suggestions, self.hidden_now = [], (0, 0)
         self.outcome = f"Accepted: {suggestion['label']}"
         tag_redraw()
         return True, self.outcome

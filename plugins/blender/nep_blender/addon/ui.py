@@ -151,6 +151,10 @@ class NEP_PT_suggestions(bpy.types.Panel):
             layout.label(text="Asking the NEP server…", icon="TIME")
         else:
             layout.label(text="Nothing to suggest right now", icon="INFO")
+            low, cannot_run = state.hidden_now
+            hidden = [f"{low} below your Minimum Confidence" if low else "", f"{cannot_run} cannot run in this mode or selection" if cannot_run else ""]
+            if low or cannot_run:
+                _wrapped(layout, f"{low + cannot_run} hidden: {'; '.join(part for part in hidden if part)}")
             if state.dropped:  # the server's own checks refused them: not the same as a model with nothing to say
                 count = f"{state.dropped} suggestion{'' if state.dropped == 1 else 's'}"
                 _wrapped(layout, f"{count} dropped by the server: {'it' if state.dropped == 1 else 'they'} failed its checks")
