@@ -743,6 +743,13 @@ def scenario_hidden(zip_path, result, log_folder):
     bpy.ops.ed.undo()
     state.tick()
     result["panel_undone"] = draw_panel()
+    bpy.context.active_object.hide_set(True)  # Join's poll passes, and the call is cancelled
+    bpy.ops.mesh.primitive_cube_add(location=(3.0, 0.0, 0.0))
+    bpy.context.active_object.hide_set(True)
+    bpy.ops.object.select_all(action="SELECT")
+    show(state, stub, [offered("object.join", probability=0.5, label="Join")])
+    bpy.ops.nep.accept("EXEC_DEFAULT", True, index=0)
+    result["join_outcome"] = state.outcome
 
 
 def scenario_server_url(zip_path, result, port):

@@ -310,6 +310,8 @@ def test_the_panel_says_why_it_shows_nothing_and_forgets_an_undone_accept(addon_
     assert result["shown"] == ["Shade Smooth"] and not any("hidden:" in line for line in result["panel_shown"])
     assert any("Accepted: Shade Smooth" in line for line in result["panel_accepted"])
     assert not any("Accepted:" in line for line in result["panel_undone"]) and not any("hidden:" in line for line in result["panel_undone"])
+    assert result["join_outcome"] == ("Refused: Join did not run: Blender cancelled it, as the selection or mode does not suit it "
+                                      "(object.join: CANCELLED)")
 
 
 def test_doing_the_suggestion_by_hand_is_not_reported_as_ignored(addon_build, tmp_path):

@@ -424,7 +424,8 @@ class Runtime(FeedbackMixin):
         except (RuntimeError, TypeError, ValueError) as error:
             return self._refuse(index, (str(error).strip().splitlines() or [type(error).__name__])[0])
         if "FINISHED" not in result:
-            return self._refuse(index, f"{kind} did not finish ({', '.join(sorted(result))})")
+            return self._refuse(index, f"{suggestion['label']} did not run: Blender cancelled it, as the selection or mode "
+                                       f"does not suit it ({kind}: {', '.join(sorted(result))})")
         t = self.now()
         self.write_feedback(t, suggestion, accepted=True, outcome="accepted")
         actual = self.add_event(t, action_record(kind, args, before, edit_of(kind)))
