@@ -111,6 +111,17 @@ local function step_done()
   end)
 end
 
+-- What maparg() says of the mappings of NEP's keys (the Lua callback's number aside: whether there is one).
+local function key_mappings()
+  local maps = {}
+  for _, mode_key in ipairs({ { "i", "<Tab>" }, { "n", "<Tab>" }, { "i", "<C-]>" }, { "n", "<C-]>" } }) do
+    local d = vim.fn.maparg(mode_key[2], mode_key[1], false, true)
+    maps[mode_key[1] .. " " .. mode_key[2]] = { lhs = d.lhs, rhs = d.rhs, mode = d.mode, expr = d.expr, noremap = d.noremap,
+      silent = d.silent, desc = d.desc, callback = d.callback ~= nil }
+  end
+  return maps
+end
+
 vim.cmd("runtime plugin/nep.lua") -- -u NONE loads no plugins; this is what a plugin manager does
 local nep = require("nep")
 local scenario = os.getenv("NEP_DRIVER_SCENARIO")
@@ -118,6 +129,17 @@ local scenario = os.getenv("NEP_DRIVER_SCENARIO")
 local ok, err = pcall(function()
   if scenario == "record" then
     vim.cmd("autocmd BufReadPost *.msg setlocal filetype=gitcommit") -- before NEP's: an excluded filetype
+  elseif scenario == "user keys" then
+    -- the user's own mappings of NEP's keys, made before setup(): an expr mapping (as a completion
+    -- plugin's <Tab>), a plain one, a recursive one and a Lua callback
+    vim.cmd([[inoremap <expr> <Tab> pumvisible() ? "\<C-n>" : "[tab]"]])
+    vim.cmd("nnoremap <silent> <Tab> :let g:user_tab = get(g:, 'user_tab', 0) + 1<CR>")
+    vim.cmd("inoremap <Plug>(user-dismiss) [dismiss]")
+    vim.cmd("imap <C-]> <Plug>(user-dismiss)")
+    vim.keymap.set("n", "<C-]>", function()
+      vim.g.user_dismiss = (vim.g.user_dismiss or 0) + 1
+    end, { desc = "the user's" })
+    result.mappings_before = key_mappings()
   end
   nep.setup({ server = os.getenv("NEP_DRIVER_SERVER"), debounce_ms = 30, merge_ms = 600000, timeout_ms = 5000,
     max_history_events = scenario == "record" and 3 or 64, feedback_history = scenario == "insert" or scenario == "budget",
@@ -509,6 +531,90 @@ local ok, err = pcall(function()
     result.marks = marks()
     type_keys("<Tab>")
     vim.cmd("write")
+  elseif scenario == "wipe" then
+    -- every line deleted (Neovim keeps one empty line), then lines put back: after each step the text,
+    -- and how many edits the log holds then
+    local function look(case)
+      recorder.flush_all()
+      result.steps[#result.steps + 1] = { case = case, text = buffer_text(), edits = recorder.counts.edits }
+    end
+    type_keys("ggdG")
+    look("ggdG")
+    type_keys("p")
+    look("p")
+    type_keys("ggdGonew<Esc>") -- one edit (merge_ms)
+    look("ggdG then o")
+    type_keys("ggdGu")
+    look("ggdG then u")
+    type_keys("ggdG")
+    look("ggdG again")
+    type_keys("u")
+    look("u")
+    type_keys("ggdGP")
+    look("ggdG then P")
+    type_keys("ggdG")
+    look("ggdG a third time")
+    type_keys("ihello<Esc>")
+    look("typed into the empty line")
+    vim.api.nvim_buf_set_lines(0, 0, -1, false, {})
+    look("nvim_buf_set_lines to no lines")
+    vim.api.nvim_buf_set_lines(0, 0, -1, false, { "a", "b" })
+    look("nvim_buf_set_lines")
+    type_keys("ggdGAend<Esc>")
+    result.request_history = recorder.request_history(vim.api.nvim_get_current_buf()) -- with the edit being typed
+  elseif scenario == "user keys" then
+    local function counters()
+      return { tab = vim.g.user_tab or 0, dismiss = vim.g.user_dismiss or 0 }
+    end
+    local step = {}
+    result.steps[1] = step
+    -- no suggestion shown: each key does what the user's mapping does
+    type_keys("1GA<Tab><C-]><Esc>")
+    type_keys("<Tab><C-]>")
+    step.line1, step.counters = vim.fn.getline(1), counters()
+    -- press() when the suggestion went before its key was handled: the user's mapping, remapped as it is
+    type_keys("2GA<Cmd>lua require('nep').press('accept', 'i')<CR><Cmd>lua require('nep').press('dismiss', 'i')<CR><Esc>")
+    step.line2 = vim.fn.getline(2)
+    -- a suggestion shown: the keys are NEP's
+    type_keys("4G")
+    ask({ change(5, 1, "v5 = 'accepted'\n") })
+    step.shown = nep.visible()
+    type_keys("<Tab>")
+    step.line5 = vim.fn.getline(5)
+    ask({ change(7, 1, "v7 = 'dismissed'\n") })
+    step.shown_again = nep.visible()
+    type_keys("<C-]>")
+    step.after_dismiss = { shown = nep.visible(), line7 = vim.fn.getline(7), counters = counters() }
+    -- :NepDisable puts the user's mappings back
+    vim.cmd("NepDisable")
+    result.mappings_after = key_mappings()
+    type_keys("3GA<Tab><C-]><Esc>")
+    type_keys("<Tab><C-]>")
+    step.line3, step.counters_after = vim.fn.getline(3), counters()
+  elseif scenario == "windows" then
+    -- web.py in a window below core.py's; the suggestion is an edit of web.py with a long first line
+    vim.cmd("belowright split web.py")
+    local web_window = vim.api.nvim_get_current_win()
+    vim.cmd("wincmd p")
+    local core_window = vim.api.nvim_get_current_win()
+    local function look()
+      local text = marks().text
+      return { shown = nep.visible(), hint = recorder.valid_utf8(text) and text or "not UTF-8",
+        in_web_window = vim.api.nvim_get_current_win() == web_window,
+        core_window_shows = recorder.relative(vim.api.nvim_buf_get_name(vim.api.nvim_win_get_buf(core_window))),
+        web_window_shows = recorder.relative(vim.api.nvim_buf_get_name(vim.api.nvim_win_get_buf(web_window))),
+        windows = #vim.api.nvim_tabpage_list_wins(0), file = recorder.relative(vim.api.nvim_buf_get_name(0)),
+        cursor = vim.api.nvim_win_get_cursor(0)[1], accepted = nep.counts.accepted }
+    end
+    ask({ suggested({ kind = "edit", target = { file = "web.py", line = 2 },
+      args = { delete = 1, insert = "from core import BaseParser  # " .. string.rep("é", 40) .. "\n" } }) })
+    result.steps[1] = look()
+    type_keys("<Tab>")
+    result.steps[2] = look()
+    type_keys("<Tab>")
+    result.steps[3] = look()
+    result.web_text = buffer_text()
+    vim.api.nvim_set_current_win(core_window)
   elseif scenario == "budget" then
     -- big1.py (500 KB) and big2.py (600 KB) edited, then calc.py: together over nep serve's body limit
     for _, name in ipairs({ "big1.py", "big2.py" }) do

@@ -792,3 +792,99 @@ def test_the_clients_private_files_are_the_git_collectors():
     config = (NVIM_PLUGIN / "lua" / "nep" / "config.lua").read_text(encoding="utf-8")
     listed = re.search(r"private_files = \{ (.*?) \},", config).group(1)
     assert tuple(re.findall(r'"([^"]*)"', listed)) == PRIVATE_FILE_PATTERNS
+
+
+@needs_nvim
+def test_deleting_every_line_keeps_the_log_in_step_with_the_buffer(tmp_path):
+    """Found by a review: ggdG leaves Neovim one empty line but is reported as on_lines(0, n, 0): the
+    recorder's copy had no lines, the next edit was logged at line 2 of a 0-line file, and every later
+    edit of the file was dropped by `nep collect` ("lines 2..1 are outside a 0-line file")."""
+    result = drive_crafted(tmp_path, "wipe")
+    events = read_session(Path(result["log_path"])).events
+    looks = result["steps"]
+    assert [look["text"] for look in looks[:2]] == ["\n", "\n" + E_PY]
+    assert looks[2]["text"] == "\nnew\n" and looks[2]["edits"] == looks[1]["edits"] + 1  # one edit
+    assert looks[3]["text"] == "\nnew\n" and looks[4]["text"] == "\n" and looks[5]["text"] == "\nnew\n"
+    assert looks[-1]["text"] == "a\nb\n" and looks[-2]["text"] == "\n"
+    # the log, replayed up to each step's last edit, is the buffer's text then
+    for look in looks:
+        actions = [index for index, event in enumerate(events) if event.action is not None]
+        replayed = events[: actions[look["edits"] - 1] + 1]
+        assert Workspace.from_events(replayed).text("e.py") == look["text"], look["case"]
+    assert Workspace.from_events(events).text("e.py") == result["final_text"] == "end\n"
+    # so does what a request sends, the edit being typed included
+    history = [parse_event(record) for record in result["request_history"]]
+    assert Workspace.from_events(history).text("e.py") == "end\n"
+
+
+@needs_nvim
+def test_the_users_own_mappings_of_tab_and_ctrl_bracket_are_kept_and_put_back(tmp_path):
+    """Found by a review: setup() replaced the user's <Tab> and <C-]> mappings (a completion plugin's
+    <Tab>, say) in Insert and Normal mode, with no suggestion <Tab> was a plain <Tab>, and :NepDisable
+    deleted them."""
+    result = drive_crafted(tmp_path, "user keys")
+    [step] = result["steps"]
+    # no suggestion shown: each key does what the user's mapping does, in both modes
+    assert step["line1"] == "v1 = 1[tab][dismiss]" and step["counters"] == {"tab": 1, "dismiss": 1}
+    assert step["line2"] == "v2 = 2[tab][dismiss]"  # press()'s fallback, remapped as the user's mapping is
+    # a suggestion shown: <Tab> applies it, <C-]> dismisses it; the user's mappings do nothing then
+    assert step["shown"] and step["line5"] == "v5 = 'accepted'"
+    assert step["shown_again"] and step["after_dismiss"] == {"shown": False, "line7": "v7 = 7", "counters": {"tab": 1, "dismiss": 1}}
+    # :NepDisable put them back as they were, and they work
+    assert result["mappings_after"] == result["mappings_before"]
+    assert result["mappings_before"]["n <C-]>"]["callback"] and result["mappings_before"]["i <Tab>"]["expr"] == 1
+    assert step["line3"] == "v3 = 3[tab][dismiss]" and step["counters_after"] == {"tab": 2, "dismiss": 2}
+
+
+@needs_nvim
+def test_a_carriage_return_ending_a_suggested_line_is_kept_in_a_unix_buffer(tmp_path):
+    """Found by a review: the client dropped a suggested line's final \\r in every buffer, while only a
+    'fileformat' dos buffer keeps its lines without it; in a unix buffer of a file with some CRLF lines
+    the \\r is the line's own."""
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "mixed.py").write_bytes(b"a = 1\nb = 2\r\nc = 3\n")
+    action = {"kind": "edit", "target": {"file": "mixed.py", "line": 2}, "args": {"delete": 1, "insert": "b = 20\r\n"}}
+    server = _CraftedServer(_suggesting(action))
+    try:
+        result = run_driver("crlf", tmp_path, "mixed.py", server.url)
+    finally:
+        server.close()
+    assert result["fileformat"] == "unix" and result["counts"]["accepted"] == 1
+    saved = (tmp_path / "project" / "mixed.py").read_bytes()
+    assert saved == b"a = 1  # x\nb = 20\r\nc = 3\n"
+    assert Workspace.from_events(read_session(Path(result["log_path"])).events).text("mixed.py") == saved.decode()
+
+
+@needs_nvim
+def test_an_edit_in_a_file_shown_in_another_window_is_applied_in_that_window(tmp_path):
+    """Found by a review: the first <Tab> for an edit in another file put that file in the current
+    window, even with it shown in another window of the tab page."""
+    make_project(tmp_path, "core.py", "class Parser:\n    pass\n")
+    (tmp_path / "project" / "web.py").write_text("import os\nfrom core import Parser\n")
+    crafted = _CraftedServer(tmp_path / "answer.json")
+    try:
+        result = run_driver("windows", tmp_path, "core.py", crafted.url)
+    finally:
+        crafted.close()
+    pointed, opened, applied = result["steps"]
+    assert pointed["shown"] and pointed["hint"].startswith("  → NEP: edit web.py:2  from core import BaseParser")
+    # the first <Tab> goes to web.py's window; core.py stays in its own
+    assert opened["in_web_window"] and opened["file"] == "web.py" and opened["cursor"] == 2 and opened["shown"]
+    assert opened["core_window_shows"] == "core.py" and opened["web_window_shows"] == "web.py" and opened["windows"] == 2
+    assert applied["in_web_window"] and applied["core_window_shows"] == "core.py" and applied["accepted"] == 1
+    assert result["web_text"] == "import os\nfrom core import BaseParser  # " + "é" * 40 + "\n"
+
+
+@needs_nvim
+def test_the_pointer_to_an_edit_in_another_file_is_cut_between_characters(tmp_path):
+    """Found by a review: the first line of an edit in another file was cut at 60 bytes, inside a
+    character when it is not ASCII."""
+    make_project(tmp_path, "core.py", "class Parser:\n    pass\n")
+    (tmp_path / "project" / "web.py").write_text("import os\nfrom core import Parser\n")
+    crafted = _CraftedServer(tmp_path / "answer.json")
+    try:
+        result = run_driver("windows", tmp_path, "core.py", crafted.url)
+    finally:
+        crafted.close()
+    first = "from core import BaseParser  # " + "é" * 40
+    assert result["steps"][0]["hint"] == "  → NEP: edit web.py:2  " + first[:60]  # 60 characters

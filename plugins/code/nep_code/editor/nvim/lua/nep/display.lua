@@ -95,10 +95,11 @@ function M.show(buf, edit, cursor_line, jump)
   end
 end
 
--- Point from the cursor line of `buf` to `edit` in another file: where it goes and its first line.
+-- Point from the cursor line of `buf` to `edit` in another file: where it goes and its first line, at
+-- most 60 characters of it (whole characters: a cut inside one would draw a broken byte).
 function M.show_elsewhere(buf, edit, cursor_line)
   M.clear(buf)
-  local first = edit.insert[1] and "  " .. vim.trim(edit.insert[1]):sub(1, 60) or ""
+  local first = edit.insert[1] and "  " .. vim.fn.strcharpart(vim.trim(edit.insert[1]), 0, 60) or ""
   local verb = edit.jump_only and "jump to" or (#edit.insert == 0 and "delete" or (edit.delete > 0 and "edit" or "insert"))
   mark(buf, cursor_line - 1, {
     virt_text = { { string.format("  → NEP: %s %s:%d%s", verb, edit.file, edit.line, first), "NepJump" } },

@@ -223,12 +223,22 @@ local function edit_of(action)
   if not whole(delete, 0) or type(insert) ~= "string" or #insert > M.MAX_INSERT_BYTES or insert:find("%z") then
     return nil
   end
-  -- Neovim keeps a CRLF file's lines without their '\r' ('fileformat' dos): a model that learned CRLF
-  -- files may still write one; it would show as ^M and be saved as \r\r\n
-  local lines = vim.tbl_map(function(l)
+  return { line = line, delete = delete, insert = recorder.lines_of(insert), file = action.target.file }
+end
+
+-- `edit` (edit_of's) as it goes into `buf`. Neovim keeps the lines of a CRLF file without their '\r'
+-- ('fileformat' dos): a model that learned CRLF files may still end a line in one, which would show as
+-- ^M and be saved as \r\r\n, so there it goes. In any other buffer a line's '\r' is its text (a
+-- 'fileformat' unix buffer of a file with some CRLF lines keeps it) and stays.
+local function fitted(edit, buf)
+  if edit.jump_only or vim.bo[buf].fileformat ~= "dos" then
+    return edit
+  end
+  local copy = vim.deepcopy(edit)
+  copy.insert = vim.tbl_map(function(l)
     return (l:gsub("\r$", ""))
-  end, recorder.lines_of(insert))
-  return { line = line, delete = delete, insert = lines, file = action.target.file }
+  end, edit.insert)
+  return copy
 end
 
 -- Whether `file` (a server's suggestion's) is one this session recorded, named without control
@@ -377,8 +387,10 @@ local function on_answer(buf, version, sequence, answer, sent)
     local there = elsewhere and recorder.buffer_of(edit.file)
     if elsewhere and not there and not recorded_file(edit.file) then
       edit = nil -- only a file of this session: a server must not open (and then send) any other file
-    elseif elsewhere and there and (not applies(there, edit) or changes_nothing(there, edit)) then
+    elseif elsewhere and there and (not applies(there, edit) or changes_nothing(there, fitted(edit, there))) then
       edit = nil
+    elseif edit and not elsewhere then
+      edit = fitted(edit, buf) -- one elsewhere is fitted to its buffer when it is opened (open_elsewhere)
     end
     if edit and (elsewhere or edit.file == path and applies(buf, edit) and not changes_nothing(buf, edit)) then
       retire("ignored")
@@ -596,14 +608,28 @@ function M.accept()
   return true
 end
 
--- The first accept of an edit in another file: open that file at the edit, and show the edit there
--- (the next accept applies it). A jump to another file is done then.
+-- A window of the current tab page that shows `buf` (not a floating one), or nil.
+local function window_of(buf)
+  for _, window in ipairs(vim.api.nvim_tabpage_list_wins(0)) do
+    if vim.api.nvim_win_get_buf(window) == buf and vim.api.nvim_win_get_config(window).relative == "" then
+      return window
+    end
+  end
+  return nil
+end
+
+-- The first accept of an edit in another file: go to that file at the edit (to a window of this tab
+-- page that shows it, else in this window), and show the edit there (the next accept applies it). A
+-- jump to another file is done then.
 function M.open_elsewhere(shown)
   local edit = shown.edit
   M.switching = true
   local ok, err = pcall(function()
     local there = recorder.buffer_of(edit.file)
-    if there then
+    local window = there and window_of(there)
+    if window then -- shown in a window of this tab page: go there, and leave this window's buffer alone
+      vim.api.nvim_set_current_win(window)
+    elseif there then
       vim.api.nvim_set_current_buf(there)
     elseif recorded_file(edit.file) then -- checked again: the file may have changed since it was shown
       vim.cmd("edit " .. vim.fn.fnameescape(recorder.absolute(edit.file)))
@@ -619,13 +645,14 @@ function M.open_elsewhere(shown)
     feedback(shown, "refused", nil, ok and "the edit's lines are outside " .. edit.file or ("cannot open " .. edit.file .. ": " .. tostring(err)))
     return true
   end
+  edit = fitted(edit, buf)
   M.sequence = M.sequence + 1 -- answers in flight were for the other buffer
   bring_into_view(buf, edit)
   if edit.jump_only then
     jumped(shown, buf)
     return true
   end
-  shown.buf, shown.version, shown.elsewhere, shown.jumped = buf, recorder.version(buf), false, true
+  shown.buf, shown.version, shown.elsewhere, shown.jumped, shown.edit = buf, recorder.version(buf), false, true, edit
   render()
   return true
 end
@@ -639,33 +666,112 @@ function M.dismiss()
   return true
 end
 
--- The mapped key `which` ("accept" or "dismiss") was pressed with a suggestion shown: do it, or when
--- that turns out not to be possible, what the key does without NEP.
-function M.press(which)
-  if not M[which]() and M.mapped and M.mapped[which] then
-    vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes(M.mapped[which], true, false, true), "in", false)
+local MODES = { "i", "n" }
+
+local function termcodes(keys)
+  return vim.api.nvim_replace_termcodes(keys, true, true, true)
+end
+
+local function description(which)
+  return "NEP: " .. which .. " the suggestion"
+end
+
+-- Where the user's own mapping of the key `which` is kept while NEP's takes its place.
+local function fallback_key(which)
+  return "<Plug>(nep-" .. which .. "-fallback)"
+end
+
+-- The global mapping of `key` in `mode`, or nil: nvim_get_keymap's (maparg() gives a buffer's own
+-- mapping first, which NEP's global one does not replace, and in Neovim 0.7 a Lua callback as a number,
+-- which cannot be set again, and has no mapset()), with maparg()'s right-hand side as it was written
+-- (nvim_get_keymap's is it read back: "\<C-N>" for "\<C-n>") unless it names <SID>, which only the
+-- script that made it can.
+local function global_mapping(mode, key)
+  local wanted = termcodes(key)
+  for _, mapping in ipairs(vim.api.nvim_get_keymap(mode)) do
+    if termcodes(mapping.lhs) == wanted then
+      local written = vim.fn.maparg(key, mode, false, true)
+      if written.buffer == 0 and type(written.rhs) == "string" and not written.rhs:lower():find("<sid>", 1, true) then
+        mapping.rhs = written.rhs
+      end
+      return mapping
+    end
+  end
+  return nil
+end
+
+-- Map `lhs` in `mode` as `mapping` (global_mapping's) is: its right-hand side or Lua callback, expr,
+-- noremap, silent, nowait, script and desc.
+local function set_mapping(mode, lhs, mapping)
+  local options = { noremap = mapping.noremap == 1, silent = mapping.silent == 1, expr = mapping.expr == 1,
+    nowait = mapping.nowait == 1, script = mapping.script == 1, desc = mapping.desc,
+    callback = type(mapping.callback) == "function" and mapping.callback or nil }
+  if mapping.replace_keycodes ~= nil then -- Neovim 0.8 and later
+    options.replace_keycodes = mapping.replace_keycodes == 1
+  end
+  vim.api.nvim_set_keymap(mode, lhs, mapping.rhs or "", options)
+end
+
+-- The mapped key `which` ("accept" or "dismiss") was pressed in `mode` with a suggestion shown: do it,
+-- or when that turns out not to be possible, what the key does without NEP (the user's own mapping of
+-- it, remapped as that mapping is, else the key itself).
+function M.press(which, mode)
+  if M[which]() or not M.mapped or not M.mapped[which] then
+    return
+  end
+  if M.saved and M.saved[mode] and M.saved[mode][which] then
+    vim.api.nvim_feedkeys(termcodes(fallback_key(which)), "im", false)
+  else
+    vim.api.nvim_feedkeys(termcodes(M.mapped[which]), "in", false)
   end
 end
 
+-- NEP's keys in Insert and Normal mode. A mapping of the user's (a completion plugin's <Tab>, an expr
+-- mapping or a Lua callback) is kept: with no suggestion shown, or with the completion menu open,
+-- the key does what that mapping did; unmap_keys puts it back.
 local function map_keys()
   local keys = config.options.keys or {}
   M.mapped = { accept = keys.accept or nil, dismiss = keys.dismiss or nil }
-  for which, key in pairs(M.mapped) do
-    vim.keymap.set({ "i", "n" }, key, function()
-      -- with the completion menu open the key is the menu's, as without NEP
-      if M.visible() and vim.fn.pumvisible() == 0 then
-        return string.format("<Cmd>lua require('nep').press(%q)<CR>", which)
+  M.saved = {}
+  for _, mode in ipairs(MODES) do
+    M.saved[mode] = {}
+    for which, key in pairs(M.mapped) do
+      local user = global_mapping(mode, key)
+      if user and user.desc == description(which) then -- NEP's own, left from an earlier setup
+        user = nil
       end
-      return key
-    end, { expr = true, silent = true, desc = "NEP: " .. which .. " the suggestion" })
+      M.saved[mode][which] = user
+      if user then
+        set_mapping(mode, fallback_key(which), user)
+      end
+      local without = user and fallback_key(which) or key
+      vim.keymap.set(mode, key, function()
+        -- with the completion menu open the key is what it is without NEP (the menu's, or the user's mapping's)
+        if M.visible() and vim.fn.pumvisible() == 0 then
+          return string.format("<Cmd>lua require('nep').press(%q, %q)<CR>", which, mode)
+        end
+        return without
+      end, { expr = true, silent = true, remap = user ~= nil, desc = description(which) })
+    end
   end
 end
 
 local function unmap_keys()
-  for _, key in pairs(M.mapped or {}) do
-    pcall(vim.keymap.del, { "i", "n" }, key)
+  for mode, saved in pairs(M.saved or {}) do
+    for which, key in pairs(M.mapped or {}) do
+      local current = global_mapping(mode, key)
+      if current and current.desc == description(which) then -- not replaced since by another plugin's
+        pcall(vim.keymap.del, mode, key)
+        if saved[which] then
+          pcall(set_mapping, mode, saved[which].lhs, saved[which])
+        end
+      end
+      if saved[which] then
+        pcall(vim.keymap.del, mode, fallback_key(which))
+      end
+    end
   end
-  M.mapped = nil
+  M.mapped, M.saved = nil, nil
 end
 
 function M.enable()

@@ -479,6 +479,15 @@ record_change = function(buf, first, last, new_last)
     end
     entry.pending = { s = first, old = last - first, new = new_last - first, t_first = t, t_last = t }
   end
+  -- Neovim never leaves a buffer without lines: deleting them all (ggdG) leaves one empty line, yet is
+  -- reported as on_lines(0, n, 0), and filling that line again may be reported as lines added before
+  -- it. Whenever the lines the change accounts for are not the buffer's, the pending change becomes
+  -- the whole buffer (pending_edit trims it to the lines that changed), so the log stays in step.
+  local file, now_pending = M.files[entry.path], entry.pending
+  local count = vim.api.nvim_buf_line_count(buf)
+  if file and #file.shadow - now_pending.old + now_pending.new ~= count then
+    now_pending.s, now_pending.old, now_pending.new = 0, #file.shadow, count
+  end
   entry.timer = entry.timer or uv.new_timer()
   entry.timer:stop()
   entry.timer:start(config.options.merge_ms, 0, vim.schedule_wrap(function()
