@@ -433,3 +433,14 @@ def test_a_request_holding_what_no_editor_records_is_refused_or_dropped_never_a_
     prediction = Prediction([Suggestion(junk, 0.6, domain.action_space.describe(junk))], 0.1)  # repeat-last's answer here
     checked, dropped = checked_prediction(domain, context, prediction, 3, verify=False)
     assert checked.suggestions == [] and dropped == 1
+
+
+def test_a_label_shows_a_carriage_return_inside_a_line_rather_than_stopping_at_it():
+    """`replace at m.py:5: t = 'a` — the label ended at a \\r inside the line (str.splitlines splits there)."""
+    from nep_core.actions import Action
+
+    space = CodeActionSpace()
+    edit = Action("edit", target={"file": "m.py", "line": 5}, args={"delete": 1, "insert": "t = 'a\rb'  # é\u2028x\n"})
+    assert space.describe(edit) == "replace at m.py:5: t = 'a\\rb'  # é\\u2028x"
+    crlf = Action("edit", target={"file": "m.py", "line": 5}, args={"delete": 0, "insert": "x = 1\r\ny = 2\r\n"})
+    assert space.describe(crlf) == "insert at m.py:5: x = 1 (+1 lines)"

@@ -319,12 +319,17 @@ class CodeActionSpace(ActionSpace):
         delete, insert = action.args.get("delete", 0), action.args.get("insert", "")
         if not isinstance(insert, str):  # a label for anything, even an action the space would refuse
             insert = repr(insert)
-        first = insert.splitlines()[0].strip() if insert else ""
+        first = shown_line(insert.split("\n")[0].removesuffix("\r")) if insert else ""
         if not insert:
             return f"delete {delete} line{'s' if delete != 1 else ''} at {where}"
         verb = "replace" if delete else "insert"
         more = insert.count("\n") - 1
         return f"{verb} at {where}: {first[:60]}" + (f" (+{more} lines)" if more > 0 else "")
+
+
+def shown_line(line: str) -> str:
+    """``line`` stripped, a character that would break it or hide text (``\\r``, U+2028) written as its escape."""
+    return "".join(char if char.isprintable() or char == "\t" else char.encode("unicode_escape").decode("ascii") for char in line).strip()
 
 
 def unknown_kind(kind) -> str:
