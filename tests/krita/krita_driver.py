@@ -85,6 +85,7 @@ def scenario_load(home):
         "forbidden_modules": sorted(name for name in sys.modules if name.split(".")[0] in ("torch", "nep_core", "nep_krita")),
         "module_file": nep_suggest.__file__,
         "krita_version": Krita.instance().version(),
+        "presets": sorted(Krita.instance().resources("preset")),
     }
 
 
@@ -1259,6 +1260,171 @@ def scenario_dropped(home):
     return out
 
 
+def scenario_big_canvas(home):
+    """A canvas wider than the 8192 pixels the action space writes: strokes beyond them are recorded as painted, and a
+    suggested stroke beyond them is refused when it arrives and on Accept (it was shown, and Accept painted it)."""
+    document = new_document("big-canvas", 9000, 600)
+    runtime = new_runtime(document, os.path.join(home, "logs-big-canvas"), enabled=True)
+    with_fake_client(runtime)
+    for index in range(3):
+        runtime.record_stroke([[8500.0, 20.0 + 30 * index, 1.0, 0.0], [8900.0, 200.0 + 30 * index, 1.0, 40.0]])
+    beyond = {"kind": "stroke", "args": dict(LINE["args"], points=[[8500, 80, 1.0, 0], [8900, 260, 1.0, 8]])}
+    out = {"shown_beyond": server_suggests(runtime, beyond) is not None, "outcome": runtime.outcome}
+    runtime.suggestion = suggestion("stroke", **beyond["args"])  # one no check saw: Accept checks it again
+    out["accept_beyond"] = list(runtime.accept())
+    within = {"kind": "stroke", "args": dict(LINE["args"], points=[[8000, 80, 1.0, 0], [8190, 80, 1.0, 8]])}
+    out["shown_within"] = server_suggests(runtime, within) is not None
+    out.update(log=kinds_in_log(runtime), log_path=runtime.log_path())
+    runtime.close()
+    return out
+
+
+def brief(record):
+    """A log record in a few words: "state LAYER", an action's kind (a layer.switch's with its index)."""
+    if "state" in record:
+        return f"state {record['state'].get('layer')}"
+    action = record.get("action") or {}
+    index = f" {action['args'].get('index')}" if action.get("kind") == "layer.switch" else ""
+    return f"{action.get('kind')}{index}"
+
+
+def scenario_many_layers(home):
+    """More top-level layers than a layer.switch names (16): picking one above them is logged as a state event naming it
+    (it logged nothing, and the next stroke was credited to the layer before); picking one below is a switch again."""
+    document = new_document("many-layers", 200, 150)
+    for index in range(18):
+        node = document.createNode(f"L{index}", "paintlayer")
+        document.rootNode().addChildNode(node, None)
+    document.waitForDone()
+    app, runtime = app_runtime(document, os.path.join(home, "logs-many-layers"))
+    workspace = runtime.workspace
+    out = {"layers": len(workspace.layers())}
+    picked = []
+    for index in (18, 3, 17, 19):
+        mark = len(kinds_in_log(runtime))
+        workspace.set_active(workspace.layers()[index])
+        workspace._settling = None
+        runtime.look_at_brush()
+        runtime.record_stroke([[10.0, 20.0 + index, 1.0, 0.0], [60.0, 20.0 + index, 1.0, 8.0]])
+        picked.append([brief(record) for record in log_records(runtime)[1 + mark:]])
+    out["picked"] = picked
+    runtime.close()
+    return out
+
+
+def scenario_same_names(home):
+    """Two new layers of one name (an accepted layer.new is "Paint Layer"): Ctrl+Z of the second, then Ctrl+Shift+Z, is an
+    undo, a state, and the layer.new again (it was a layer.switch to a layer that does not exist, and the next new layer
+    was taken for the redone one)."""
+    document = new_document("same-names", 200, 150)
+    app, runtime = app_runtime(document, os.path.join(home, "logs-same-names"))
+    workspace = runtime.workspace
+
+    def accepted(kind, **args):
+        runtime._set_suggestion(suggestion(kind, **args))
+        return runtime.accept()[0]
+
+    out = {"accepted": [accepted("layer.new"), accepted("layer.new")]}
+    runtime.look_at_brush()
+    out["names"] = [node.name() for node in workspace.layers()]
+    mark = len(kinds_in_log(runtime))
+    app.on_undo()  # Ctrl+Z: Krita removes the second new layer, the one below is active
+    workspace.layers()[-1].remove()
+    document.waitForDone()
+    workspace.set_active(workspace.layers()[-1])
+    workspace._settling = None
+    runtime.look_at_brush()
+    app.on_redo()  # Ctrl+Shift+Z: Krita brings it back, active
+    node = document.createNode("Paint Layer", "paintlayer")
+    document.rootNode().addChildNode(node, workspace.active_node())
+    document.waitForDone()
+    workspace.set_active(node)
+    workspace._settling = None
+    runtime.look_at_brush()
+    out["redoing_layer"] = runtime.redoing_layer
+    out["after"] = [record.get("action") or "state" for record in log_records(runtime)[1 + mark:]]
+    out["steps"] = len(runtime.done)
+    node = document.createNode("Paint Layer", "paintlayer")  # the painter adds one more: a new step, not a redone one
+    document.rootNode().addChildNode(node, workspace.active_node())
+    document.waitForDone()
+    workspace.set_active(node)
+    workspace._settling = None
+    runtime.look_at_brush()
+    out["steps_after_a_new_layer"] = len(runtime.done)
+    out["last"] = log_records(runtime)[-1].get("action")
+    runtime.close()
+    return out
+
+
+def scenario_merge_undo(home):
+    """A suggested undo just after an Accept that merged a layer down (kritarunner: always): refused, saying why (it said
+    the last step was a stroke that was not recorded)."""
+    document = new_document("merge-undo", 200, 150)
+    app, runtime = app_runtime(document, os.path.join(home, "logs-merge-undo"))
+    runtime.record_stroke([[10.0, 10.0, 1.0, 0.0], [100.0, 10.0, 1.0, 8.0]])
+    runtime._set_suggestion(suggestion("stroke", **LINE["args"]))
+    out = {"accept": list(runtime.accept())}
+    runtime._set_suggestion(suggestion("undo"))
+    out["accept_undo"] = list(runtime.accept())
+    app.on_undo()  # Ctrl+Z: Merge Down's undo, which brings the temporary layer back: not logged
+    out["log_after_first_undo"] = kinds_in_log(runtime)
+    app.on_undo()  # Ctrl+Z: the accepted stroke
+    app.on_redo()
+    app.on_redo()
+    out.update(log=kinds_in_log(runtime), app_error=app.error)
+    runtime.close()
+    return out
+
+
+def scenario_brush_change(home):
+    """An accepted brush change logs the size the preset brings (Krita 5.1.5: 40 to 10 with c) Pencil-2), as a painter's
+    does; a brush suggestion naming a preset this Krita lacks is refused when it arrives, never shown."""
+    document = new_document("brush-change", 200, 150)
+    runtime = new_runtime(document, os.path.join(home, "logs-brush-change"), enabled=True,
+                          brush={"brush": "b) Basic-5 Size", "color": "#ff0000", "size": 40.0, "opacity": 1.0})
+    with_fake_client(runtime)
+    workspace = runtime.workspace
+    apply = workspace.apply
+
+    def as_krita_does(action):  # a view's activateResource: the preset brings its own size (kritarunner has no view)
+        ok, why = apply(action)
+        if ok and action["kind"] == "brush":
+            workspace.brush["size"] = 10.0
+        return ok, why
+
+    workspace.apply = as_krita_does
+    out = {"shown": server_suggests(runtime, {"kind": "brush", "args": {"brush": "c) Pencil-2"}}) is not None}
+    mark = len(kinds_in_log(runtime))
+    out["accept"] = list(runtime.accept())
+    runtime.look_at_brush()
+    out["logged"] = [record.get("action") for record in log_records(runtime)[1 + mark:]]
+    out["missing_shown"] = server_suggests(runtime, {"kind": "brush", "args": {"brush": "i) Textured Charcoal"}}) is not None
+    out["missing_outcome"] = runtime.outcome
+    runtime.close()
+    return out
+
+
+def scenario_start_port(home):
+    """A server URL on another port than nep serve's default: the command the docker gives to start it says so."""
+    from nep_suggest.client import NOT_RUNNING, Result
+
+    document = new_document("start-port", 200, 150)
+    out = {}
+    for url in ("http://127.0.0.1:18599", "http://127.0.0.1:8765"):
+        runtime = new_runtime(document, os.path.join(home, "logs-start-port"), server=url, enabled=True)
+        client = with_fake_client(runtime)
+        runtime.tick()
+        client.finished.append(Result(client.submitted[-1], False, error="connection refused", reachable=False, cause=NOT_RUNNING))
+        runtime.tick()
+        out[url] = {"status": runtime.status, "message": runtime.message}
+        runtime.close()
+    return out
+
+
+FIX_SCENARIOS = {"big_canvas": scenario_big_canvas, "many_layers": scenario_many_layers, "same_names": scenario_same_names,
+                 "merge_undo": scenario_merge_undo, "brush_change": scenario_brush_change, "start_port": scenario_start_port}
+
+
 PAINTER_SCENARIOS = {"refused_layers": scenario_refused_layers, "canvas": scenario_canvas, "unmapped": scenario_unmapped,
                      "layer_changes": scenario_layer_changes, "dropped": scenario_dropped, "redo": scenario_redo}
 REVIEW_SCENARIOS = {"merge_props": scenario_merge_props, "deep": scenario_deep, "huge": scenario_huge, "log_error": scenario_log_error,
@@ -1266,7 +1432,7 @@ REVIEW_SCENARIOS = {"merge_props": scenario_merge_props, "deep": scenario_deep, 
 SCENARIOS = {"load": scenario_load, "accept": scenario_accept, "record": scenario_record, "server": scenario_server,
              "gestures": scenario_gestures, "hostile": scenario_hostile, "documents": scenario_documents, "record_off": scenario_record_off,
              "listeners": scenario_listeners, "layers": scenario_layers, "colour": scenario_colour, "eraser": scenario_eraser,
-             "errors": scenario_errors, "long": scenario_long, **REVIEW_SCENARIOS, **PAINTER_SCENARIOS}
+             "errors": scenario_errors, "long": scenario_long, **REVIEW_SCENARIOS, **PAINTER_SCENARIOS, **FIX_SCENARIOS}
 
 
 def main(*_args):

@@ -426,3 +426,60 @@ def test_a_hostile_servers_huge_stroke_or_name_is_refused_before_it_is_drawn(tmp
             None, "layer.new: args.name must be a string of at most 200 characters")
         assert checks.check_action({"kind": "layer.new", "args": {"name": "Shadows"}}, (100, 100)) == (None, "")
         assert len(checks.label({"kind": "brush", "args": {"brush": "b" * 10_000}})) < 300
+
+
+def test_a_stroke_beyond_the_grids_reach_on_a_larger_canvas_is_refused_not_pulled_onto_its_last_line(tmp_path) -> None:
+    """A painter's review (2026-12-08): on a 9000 x 600 canvas, three strokes at x 8500..8900 came back from a repeat-last
+    server as a stroke on the x = 8192 line (MAX_CANVAS), which the docker showed and Accept painted."""
+    from nep_core.inference.baselines import RepeatLast
+    from nep_core.server.suggest import checked_prediction
+    from nep_krita.action_space import MAX_CANVAS
+    from nep_krita.domain import build_domain
+    from nep_krita.encoder import KritaEncoder
+
+    assert MAX_CANVAS == 8192
+    beyond = [stroke_action([(8500, 20 + 30 * index, 1.0, 0), (8900, 200 + 30 * index, 1.0, 40)]) for index in range(3)]
+    history = [Event(t=0.0, state={"canvas": {"width": 9000, "height": 600}})]
+    history += [Event(t=1.0 + index, action=action) for index, action in enumerate(beyond)]
+    context = Context(history=history)
+    space = KritaActionSpace()
+    bound = space.for_context(context)
+    for written in (space, bound):  # without a canvas too: past the grid is past it
+        with pytest.raises(InvalidAction, match=r"the point \(8500, 20\) lies beyond the 8192 pixels a side"):
+            written.validate(beyond[0])
+    with pytest.raises(InvalidAction, match=r"\(the canvas is 9000x600\)"):
+        bound.encode(stroke_action([(8000, 80, 1.0, 0), (8192.5, 80, 1.0, 8)]))  # half a pixel past the last line
+    within = bound.validate(stroke_action([(8000, 80, 1.0, 0), (8190, 80, 1.0, 8)]))  # on the same canvas, within the grid
+    assert Stroke.from_action(within).points[-1][:2] == (8190.0, 80.0)
+    # off a smaller canvas a point is still pulled onto its edge, as the plugin records a stroke that leaves it
+    small = KritaActionSpace().for_context(canvas_context(1000, 800)).validate(stroke_action([(900, 80, 1.0, 0), (9000, 80, 1.0, 8)]))
+    assert Stroke.from_action(small).points[-1][:2] == (1000.0, 80.0)
+    # the server's check drops what repeat-last repeats (1 dropped by the server), where it served the 8192 line
+    domain = build_domain()
+    repeat = RepeatLast(domain)
+    repeat.no_edit_rate, repeat.fitted = 0.1, True
+    prediction, dropped = checked_prediction(domain, context, repeat.predict(context, 1), 1)
+    assert dropped == 1 and prediction.suggestions == []
+    # in the prompt such strokes are <unk>, and the pen's cell is left out: never as if painted on the 8192 line
+    tokens = KritaEncoder(space).encode(context)
+    assert tokens.count("<unk>") == 3 and "pen" not in tokens and "sx=256" not in tokens
+    with plugin_checks(tmp_path) as checks:  # and the Krita plugin's Accept refuses what the server would drop
+        assert checks.MAX_CANVAS == MAX_CANVAS
+        assert checks.check_action({"kind": "stroke", "args": beyond[0].args}, (9000, 600)) == (
+            None, "stroke: a point lies beyond the 8192 pixels a side NEP writes (the canvas is 9000x600)")
+        assert checks.check_action({"kind": "stroke", "args": within.args}, (9000, 600))[1] == ""
+
+
+def test_every_default_brush_is_one_krita_has_and_the_synthetic_painter_uses_only_them() -> None:
+    """Six default brushes were names no Krita from 5.1.5 to 6.0.4 has (the plugin showed them, Accept refused them); the
+    presets of the running Krita are checked in real Krita (tests/krita/test_krita_plugin.py)."""
+    from nep_krita.action_space import DEFAULT_BRUSHES
+    from nep_krita.collectors.drawings import painter
+
+    assert KritaActionSpace.version == "4"
+    for wrong in ("i) Textured Charcoal", "j) Blender Basic", "m) Pixel Art", "r) Fill Circle", "d) Ink-5 Fineliner Rough", "e) Marker Chisel"):
+        assert wrong not in DEFAULT_BRUSHES
+    for right in ("k) Blender Basic", "u) Pixel Art", "e) Marker Chisel Smooth"):
+        assert right in DEFAULT_BRUSHES
+    brushes = {value.preset for value in vars(painter).values() if isinstance(value, painter.Brush)}
+    assert brushes and brushes <= set(DEFAULT_BRUSHES), brushes - set(DEFAULT_BRUSHES)

@@ -28,7 +28,9 @@ from nep_core.errors import NepError
 from nep_core.inference.predictor import Prediction, Predictor, Suggestion
 from nep_core.server import create_app
 from nep_core.server.runner import BackgroundServer
+from nep_core.session import Context
 from nep_core.sessionlog import read_session
+from nep_krita.action_space import DEFAULT_BRUSHES
 from nep_krita.domain import build_domain
 from nep_krita.cli import PLUGIN_SOURCE, app, build_plugin, plugin_files
 from server_helpers import ServeProcess
@@ -183,6 +185,24 @@ def test_pure_modules_record_strokes_and_brush_changes_outside_krita(tmp_path, m
     assert (reloaded.min_confidence, reloaded.min_stroke_probability) == (0.1, 0.0)
 
 
+def test_the_brush_watcher_tells_layers_apart_by_id_and_switches_to_none_above_the_sixteenth(tmp_path, monkeypatch):
+    """A new layer named as another (every accepted layer.new is "Paint Layer") was taken for a switch; a layer picked at
+    position 16 or more (which no layer.switch names) logged nothing."""
+    pure_plugin_modules(tmp_path, monkeypatch)
+    from nep_suggest import recorder
+
+    watcher = recorder.BrushWatcher()
+    watcher.reset({"layers": ["Background", "Ink", "Paint Layer"], "layer": 2, "layer_ids": ["a", "b", "c"]})
+    second = {"layers": ["Background", "Ink", "Paint Layer", "Paint Layer"], "layer": 3, "layer_ids": ["a", "b", "c", "d"]}
+    assert watcher.look(second) == [{"kind": "layer.new", "args": {"name": "Paint Layer"}}] and not watcher.restacked
+    assert watcher.look(dict(second, layer=2)) == [{"kind": "layer.switch", "args": {"index": 2, "name": "Paint Layer"}}]
+    names = [f"L{index}" for index in range(20)]
+    watcher.reset({"layers": names, "layer": 3, "layer_ids": names})
+    assert watcher.look({"layers": names, "layer": 18, "layer_ids": names}) == [] and watcher.restacked  # the runtime logs a state
+    watcher.restacked = False
+    assert watcher.look({"layers": names, "layer": 15, "layer_ids": names}) == [{"kind": "layer.switch", "args": {"index": 15, "name": "L15"}}]
+
+
 @needs_krita
 def test_the_plugin_loads_in_krita_and_imports_neither_torch_nor_nep_core(krita_run):
     load = krita_run["load"]
@@ -198,6 +218,14 @@ def test_the_plugin_loads_in_krita_and_imports_neither_torch_nor_nep_core(krita_
     assert docker["enabled_text"] == docker["dialog_enabled_text"] == "Ask for suggestions"  # one setting, one name
     assert docker["settings_dialog_url"] == "http://127.0.0.1:8765"
     assert docker["settings_dialog_round_trip"] and docker["unsure_floor_text"] == "off"  # OK without edits keeps every setting
+
+
+@needs_krita
+def test_every_brush_the_action_space_offers_by_default_is_a_preset_of_this_krita(krita_run):
+    """Six were names no Krita has (`i) Textured Charcoal`, `j) Blender Basic`...): shown, then refused by Accept."""
+    presets = set(krita_run["load"]["presets"])
+    assert len(presets) > 100
+    assert [brush for brush in DEFAULT_BRUSHES if brush not in presets] == []
 
 
 @needs_krita
@@ -717,14 +745,29 @@ def test_the_docker_says_which_setting_hid_the_answer(krita_review):
     assert hidden["by_probability"] == 'No suggestion (1 hidden by "Hide strokes less likely than").'
 
 
-def test_the_first_server_command_the_docs_give_is_the_one_the_plugin_names(tmp_path):
+def test_the_first_server_command_the_docs_give_is_the_one_the_plugin_names(tmp_path, monkeypatch):
     command = first_serve_command()
     assert command == "nep serve --domain krita --model repeat-last"
     output = CliRunner().invoke(app, ["plugin", "--out", str(tmp_path / "dist")], terminal_width=200).output
     assert f"then: {command} " in output and "nep train --domain krita" in output
+    pure_plugin_modules(tmp_path, monkeypatch)
+    from nep_suggest import settings
+
+    assert settings.START_COMMAND == settings.start_command(settings.DEFAULT_URL) == command
     runtime_source = (PLUGIN_SOURCE / "nep_suggest" / "runtime.py").read_text()  # the plugin's runtime imports Qt: read, not imported
-    assert f'\nSTART_COMMAND = "{command}"\n' in runtime_source and "start it with: {START_COMMAND}" in runtime_source
+    assert "start it with: {start_command(url)}" in runtime_source
     assert f"<code>{command}</code>" in (PLUGIN_SOURCE / "nep_suggest" / "manual.html").read_text()
+
+
+def test_the_command_to_start_the_server_names_the_port_of_the_server_url(tmp_path, monkeypatch):
+    """The hint said `nep serve --domain krita --model repeat-last` (port 8765) whatever the Server URL's port."""
+    pure_plugin_modules(tmp_path, monkeypatch)
+    from nep_suggest import settings
+
+    assert settings.start_command("http://127.0.0.1:18399") == "nep serve --domain krita --model repeat-last --port 18399"
+    assert settings.start_command("http://localhost:8765/") == settings.start_command(" http://127.0.0.1:8765 ") == settings.START_COMMAND
+    assert settings.start_command("http://127.0.0.1") == "nep serve --domain krita --model repeat-last --port 80"
+    assert settings.start_command("localhost:18300") == settings.START_COMMAND  # not a URL: the docker says so before
 
 
 def first_serve_command() -> str:
@@ -871,3 +914,80 @@ def test_discrete_suggestions_have_readable_labels(tmp_path, monkeypatch):
     for (kind, args), expected in labels.items():
         assert checks.label({"kind": kind, "args": dict(args)}) == expected
     assert checks.label({"kind": "stroke", "args": {"points": [[1, 2, 1.0, 0], [3, 4, 1.0, 8]]}}, erasing=True) == "erase along a stroke (2 points)"
+
+
+@pytest.fixture(scope="module")
+def krita_fixes(tmp_path_factory):
+    """The driver's scenarios of what a painter's second review in real Krita found (2026-12-08), in one run."""
+    return scenarios_in_krita(tmp_path_factory, "krita-fixes", "big_canvas,many_layers,same_names,merge_undo,brush_change,start_port")
+
+
+@needs_krita
+def test_on_a_canvas_wider_than_the_action_space_writes_a_stroke_beyond_it_is_refused_not_squashed(krita_fixes):
+    """9000 x 600: a repeat-last server suggested the strokes at x 8500..8900 on the x = 8192 line, and Accept painted them."""
+    from nep_core.inference.baselines import RepeatLast
+    from nep_core.server.suggest import checked_prediction
+
+    big = krita_fixes["big_canvas"]
+    reason = "stroke: a point lies beyond the 8192 pixels a side NEP writes (the canvas is 9000x600)"
+    assert big["shown_beyond"] is False and big["outcome"] == f"Refused: {reason}"
+    assert big["accept_beyond"] == [False, f"Refused: {reason}"]
+    assert big["shown_within"] is True  # the same canvas within the 8192 pixels
+    assert big["log"][:4] == ["state", "stroke", "stroke", "stroke"]  # recorded where they were painted
+    # the server's check drops the last stroke that repeat-last repeats: the docker says "1 dropped by the server"
+    session = read_session(big["log_path"])
+    domain = build_domain()
+    repeat = RepeatLast(domain)
+    repeat.no_edit_rate, repeat.fitted = 0.1, True
+    context = Context(history=session.events[:4])
+    assert [event.action.kind for event in context.history if event.action is not None] == ["stroke"] * 3
+    prediction, dropped = checked_prediction(domain, context, repeat.predict(context, 1), 1)
+    assert dropped == 1 and prediction.suggestions == []
+
+
+@needs_krita
+def test_a_layer_picked_above_the_sixteenth_is_logged_as_a_state_naming_it(krita_fixes):
+    """Picking one of 20 layers at position 16 or more logged nothing, and the next stroke was credited to the layer before."""
+    many = krita_fixes["many_layers"]
+    assert many["layers"] == 20
+    assert many["picked"] == [["state L16", "stroke"], ["layer.switch 3", "stroke"], ["state L15", "stroke"], ["state L17", "stroke"]]
+
+
+@needs_krita
+def test_a_redone_layer_of_the_same_name_as_another_is_logged_as_a_new_layer(krita_fixes):
+    """Two accepted new layers, both "Paint Layer": Ctrl+Z, Ctrl+Shift+Z logged a layer.switch to index 3 (no such layer), and
+    the next new layer was taken for the redone one."""
+    same = krita_fixes["same_names"]
+    assert same["accepted"] == [True, True] and same["names"] == ["Background", "Ink", "Paint Layer", "Paint Layer"]
+    assert same["after"] == [{"kind": "undo"}, "state", {"kind": "layer.new", "args": {"name": "Paint Layer"}}]
+    assert same["redoing_layer"] is False
+    assert same["steps_after_a_new_layer"] == same["steps"] + 1  # the painter's own new layer is a step of its own
+    assert same["last"] == {"kind": "layer.new", "args": {"name": "Paint Layer"}}
+
+
+@needs_krita
+def test_a_suggested_undo_after_an_accept_that_merged_a_layer_down_is_refused_saying_why(krita_fixes):
+    """It was refused as if Krita's last step were a stroke that was not recorded."""
+    merge = krita_fixes["merge_undo"]
+    assert merge["accept"] == [True, "Accepted: stroke (2 points)"]
+    assert merge["accept_undo"] == [False, "Refused: undo: Krita's last step is the Merge Down of the stroke Accept painted, whose "
+                                           "undo only brings back its temporary layer; undo twice yourself (Ctrl+Z) to take the stroke back"]
+    assert merge["log_after_first_undo"] == ["state", "stroke", "feedback:accepted", "stroke", "feedback:refused"]
+    assert merge["log"] == merge["log_after_first_undo"] + ["undo", "stroke"] and merge["app_error"] == ""
+
+
+@needs_krita
+def test_an_accepted_brush_logs_the_size_its_preset_brings_and_a_preset_krita_lacks_is_never_shown(krita_fixes):
+    brush = krita_fixes["brush_change"]
+    assert brush["shown"] is True and brush["accept"] == [True, "Accepted: brush c) Pencil-2"]
+    assert brush["logged"] == [None, {"kind": "brush", "args": {"brush": "c) Pencil-2"}}, {"kind": "size", "args": {"size": 10.0}}]
+    assert brush["missing_shown"] is False and brush["missing_outcome"] == "Refused: brush: no preset named 'i) Textured Charcoal'"
+
+
+@needs_krita
+def test_the_docker_says_to_start_the_server_on_the_port_of_the_server_url(krita_fixes):
+    ports = krita_fixes["start_port"]
+    other, default = ports["http://127.0.0.1:18599"], ports["http://127.0.0.1:8765"]
+    assert other["status"] == default["status"] == "unreachable"
+    assert other["message"].endswith("; start it with: nep serve --domain krita --model repeat-last --port 18599"), other["message"]
+    assert default["message"].endswith("; start it with: nep serve --domain krita --model repeat-last"), default["message"]

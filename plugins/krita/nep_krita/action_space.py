@@ -65,7 +65,8 @@ OFFSET_STEP = 4
 """Pixels per start offset step inside a cell (start-point error at most 2 pixels per axis)."""
 OFFSETS = CELL // OFFSET_STEP
 MAX_CANVAS = 8192
-"""The largest canvas side the grid covers (pixels); a context's canvas bounds it further."""
+"""The largest canvas side the grid covers (pixels); a context's canvas bounds it further. A stroke with a point
+beyond it (on a larger canvas) cannot be written: it is refused, never pulled onto the grid's last line."""
 MAX_CELLS = MAX_CANVAS // CELL
 MOVES = (*range(0, 9), *range(10, 33, 2), *range(36, 65, 4))
 """Magnitudes of one move on each axis (pixels); moves are these with either sign."""
@@ -93,11 +94,14 @@ DEFAULT_BRUSHES = (
     "a) Eraser Circle", "a) Eraser Small", "a) Eraser Soft", "b) Airbrush Soft", "b) Basic-1", "b) Basic-2 Opacity",
     "b) Basic-3 Flow", "b) Basic-4 Flow Opacity", "b) Basic-5 Size", "b) Basic-5 Size Opacity", "b) Basic-6 Details",
     "c) Pencil-1 Hard", "c) Pencil-2", "c) Pencil-3 Large 4B", "c) Pencil-4 Soft", "d) Ink-1 Precision",
-    "d) Ink-2 Fineliner", "d) Ink-3 Gpen", "d) Ink-4 Pen Rough", "d) Ink-5 Fineliner Rough", "e) Marker Chisel",
-    "f) Bristles-1 Details", "g) Dry Bristles", "h) Chalk Grainy", "i) Textured Charcoal", "j) Blender Basic",
-    "k) Blender Blur", "m) Pixel Art", "r) Fill Circle",
+    "d) Ink-2 Fineliner", "d) Ink-3 Gpen", "d) Ink-4 Pen Rough", "d) Ink-7 Brush Rough", "e) Marker Chisel Smooth",
+    "f) Bristles-1 Details", "g) Dry Bristles", "h) Chalk Grainy", "h) Charcoal Pencil Medium", "k) Blender Basic",
+    "k) Blender Blur", "u) Pixel Art", "t) Shapes Fill",
 )
-"""Krita 5's default brush presets: the brush names every grammar offers."""
+"""Default brush presets of Krita, each one a preset of 5.1.5, 5.2.9, 5.3.4 and 6.0.4 alike (they ship the same
+*Krita_4_Default_Resources* bundle): the brush names every grammar offers. Until
+action space version 4 six names here were no preset of any of them (``i) Textured Charcoal``, ``j) Blender
+Basic``, ``m) Pixel Art``, ``r) Fill Circle``, ``d) Ink-5 Fineliner Rough``, ``e) Marker Chisel``)."""
 
 COPY_REFS = 4
 """A stroke may be written as a moved copy of one of the context's newest strokes (``copy=1`` the newest)."""
@@ -194,7 +198,9 @@ def quantize_points(
 ) -> tuple[tuple[int, int], list[tuple[int, int, int]]]:
     """``(start, moves)``: the start on the 4-pixel grid and ``(dx, dy, pressure_level)`` moves that
     follow the RDP-simplified ``points`` within MOVE_TOLERANCE pixels per axis (see the module
-    docstring); points off the ``width`` x ``height`` canvas are pulled onto its edge."""
+    docstring); points off the ``width`` x ``height`` canvas are pulled onto its edge. ``KritaActionSpace``
+    refuses a stroke beyond MAX_CANVAS before it gets here (``_beyond_reach``): only points off the canvas
+    itself are pulled in."""
     exact = _as_grid_moves(points, width, height) if epsilon <= RDP_EPSILON else None
     if exact is not None:
         return exact
@@ -478,12 +484,17 @@ class KritaActionSpace(ActionSpace):
     and whether there is anything to undo."""
 
     name = "krita"
-    version = "3"  # 3 (2026-12-07): undo takes back Krita's undo steps only (strokes, new layers; a new layer's undo brings back the layer before)
+    version = "4"
+    # 3 (2026-12-07): undo takes back Krita's undo steps only (strokes, new layers; a new layer's undo brings back the layer before)
+    # 4 (2026-12-08): a stroke beyond MAX_CANVAS is unwritable (it was pulled onto the 8192 line); DEFAULT_BRUSHES are Krita's own names
 
-    def __init__(self, width: float = MAX_CANVAS, height: float = MAX_CANVAS, settings: Mapping[str, Any] | None = None,
+    def __init__(self, width: float | None = None, height: float | None = None, settings: Mapping[str, Any] | None = None,
                  brushes: Sequence[str] = DEFAULT_BRUSHES):
-        self.width = int(min(MAX_CANVAS, math.floor(width)))
-        self.height = int(min(MAX_CANVAS, math.floor(height)))
+        known = width is not None and height is not None
+        self.canvas: tuple[float, float] | None = (float(width), float(height)) if known else None
+        """The canvas ``(width, height)`` (not capped at MAX_CANVAS), or None when unknown."""
+        self.width = int(min(MAX_CANVAS, math.floor(width if known else MAX_CANVAS)))
+        self.height = int(min(MAX_CANVAS, math.floor(height if known else MAX_CANVAS)))
         self.settings = dict(settings or DEFAULT_SETTINGS)
         self.brush_tokens: dict[str, None] = dict.fromkeys(brush_token(name) for name in brushes)
         self.layers: int = MAX_LAYERS
@@ -498,6 +509,7 @@ class KritaActionSpace(ActionSpace):
         settings = current_settings(context)
         width, height = settings["canvas"] or (MAX_CANVAS, MAX_CANVAS)
         bound = KritaActionSpace.__new__(KritaActionSpace)
+        bound.canvas = settings["canvas"]
         bound.width = int(min(MAX_CANVAS, math.floor(width)))
         bound.height = int(min(MAX_CANVAS, math.floor(height)))
         bound.settings = {key: settings[key] for key in BRUSH_KEYS}
@@ -639,6 +651,9 @@ class KritaActionSpace(ActionSpace):
             raise InvalidAction(f"stroke: {error}") from None
         if stroke.length() < MIN_LENGTH:
             raise InvalidAction(f"stroke: shorter than {MIN_LENGTH:g} pixel, all its points fall on one spot")
+        beyond = self._beyond_reach(stroke)
+        if beyond is not None:
+            raise InvalidAction(beyond)
         copy = self._copy_tokens(stroke)
         if copy is not None:
             return copy
@@ -654,6 +669,19 @@ class KritaActionSpace(ActionSpace):
             if len(tokens) <= MAX_STROKE_TOKENS:
                 return tokens
         raise InvalidAction(f"stroke: {len(tokens)} tokens even simplified, at most {MAX_STROKE_TOKENS} can be written")
+
+    def _beyond_reach(self, stroke: Stroke) -> str | None:
+        """Why ``stroke`` lies beyond what the grid writes, MAX_CANVAS pixels a side from the canvas's top left, or None.
+
+        A point off the canvas is pulled onto the canvas's edge (as the Krita plugin records a stroke that leaves it) where
+        that edge is within MAX_CANVAS; a point of a larger canvas beyond MAX_CANVAS (or beyond it at all, when the canvas
+        is not known) cannot be written: pulled onto the grid's last line it would be a stroke where nobody painted."""
+        width, height = self.canvas or (math.inf, math.inf)
+        for x, y in stroke.xy:
+            if min(x, width) > MAX_CANVAS or min(y, height) > MAX_CANVAS:
+                canvas = f" (the canvas is {width:g}x{height:g})" if self.canvas else ""
+                return f"stroke: the point ({x:g}, {y:g}) lies beyond the {MAX_CANVAS} pixels a side the krita action space writes{canvas}"
+        return None
 
     @staticmethod
     def _stroke_tokens(x: int, y: int, level: int, moves: Sequence[tuple[int, int, int]]) -> list[str]:

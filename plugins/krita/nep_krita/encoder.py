@@ -3,13 +3,14 @@
 History: each recent action as its action-space tokens, a stroke as the model's own suggestions write
 it (``KritaActionSpace.history_tokens``: a moved copy of one of the four strokes before it as
 ``@stroke copy=N jx= jy=``, or of its mirror image as ``flip=N``, four tokens, otherwise in full), a
-pause before it as a ``dt>`` gap token, an action the space cannot write as ``<unk>``.
+pause before it as a ``dt>`` gap token, an action the space cannot write as ``<unk>`` (a stroke beyond
+``MAX_CANVAS`` pixels, on a larger canvas, among them: never as if painted on the grid's last line).
 The window starts at an anchor action (``nep_core.encoder.window_start``, about one action in
 ``stride``), so the prompts of a growing session share their beginning (the server's KV cache is
 reused), even when the client sends only its newest events.
 State (after the history): ``cw= ch=`` canvas size in 32-pixel cells (bucketed), the current
 ``size=``, ``opacity=``, colour ``r= g= b=``, ``on=`` eraser and ``layer=`` index, and
-``pen sx= sy=``: the cell where the newest stroke ended.
+``pen sx= sy=``: the cell where the newest stroke ended (left out when that is beyond ``MAX_CANVAS``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from nep_core.encoder import ActionHistoryEncoder, gap_token
 from nep_core.errors import InvalidAction
 from nep_core.session import Context
 from nep_krita.action_space import (
-    CELL, CHANNEL_TOKENS, ERASER_TOKENS, LAYER_TOKENS, MAX_LAYERS, OPACITY_TOKENS, SX_TOKENS, SY_TOKENS,
+    CELL, CHANNEL_TOKENS, ERASER_TOKENS, LAYER_TOKENS, MAX_CANVAS, MAX_LAYERS, OPACITY_TOKENS, SX_TOKENS, SY_TOKENS,
     KritaActionSpace, current_settings, quantize_color, snap_opacity, snap_size,
 )
 from nep_krita.strokes import STROKE_KIND
@@ -87,8 +88,8 @@ class KritaEncoder(ActionHistoryEncoder):
         tokens.append(ERASER_TOKENS[int(bool(settings["eraser"]))])
         tokens.append(LAYER_TOKENS[min(settings["layer"], MAX_LAYERS - 1)])
         end = _last_stroke_end(context)
-        if end is not None:
-            tokens += ["pen", SX_TOKENS[min(int(end[0]) // CELL, len(SX_TOKENS) - 1)], SY_TOKENS[min(int(end[1]) // CELL, len(SY_TOKENS) - 1)]]
+        if end is not None and max(end) <= MAX_CANVAS:  # beyond the grid (a canvas over MAX_CANVAS): where, the prompt cannot say
+            tokens += ["pen", SX_TOKENS[int(end[0]) // CELL], SY_TOKENS[int(end[1]) // CELL]]
         return tokens
 
     def settings(self) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """What Accept checks before it touches the document: the suggestion must be one NEP can run here.
 
-A ``stroke`` needs at least two finite points inside the canvas, a pressure in 0..1, a ``#rrggbb``
-colour and a size above 0 and at most ``strokes.MAX_BRUSH_SIZE`` (``strokes.Stroke.from_action`` says which field is wrong). A discrete
-action must be a kind of the krita action space with the arguments that kind takes. Anything else
-is refused with a one-line reason, which the docker shows and sends as feedback.
+A ``stroke`` needs at least two finite points inside the canvas (and within ``MAX_CANVAS`` pixels of its top
+left), a pressure in 0..1, a ``#rrggbb`` colour and a size above 0 and at most ``strokes.MAX_BRUSH_SIZE``
+(``strokes.Stroke.from_action`` says which field is wrong). A discrete action must be a kind of the krita
+action space with the arguments that kind takes. Anything else is refused with a one-line reason, which
+the docker shows and sends as feedback.
 
 The runtime checks a suggestion when the server's answer arrives, as Accept does, and drops one that
 fails (``refused``, with a ``summary`` of it, never a hostile stroke's points): so what it shows, logs
@@ -32,6 +33,9 @@ MAX_LABEL = 120
 """The longest label the docker shows for a suggestion."""
 MAX_LAYERS = 16
 """Layer positions the action space can write (``nep_krita/action_space.py``: 0..15)."""
+MAX_CANVAS = 8192
+"""The pixels a side, from the canvas's top left, that the action space writes strokes on (``nep_krita/action_space.py``'s
+``MAX_CANVAS``): on a larger canvas ``nep serve`` drops a stroke beyond them, and Accept refuses one."""
 ARGS = {strokes.STROKE_KIND: ("points", "brush", "color", "size", "opacity"), "layer.new": ("name",), "layer.switch": ("index", "name"),
         "brush": ("brush",), "color": ("color",), "size": ("size",), "opacity": ("opacity",), "eraser": ("on",), "undo": ()}
 """The arguments each kind takes (``nep_krita/strokes.py`` and ``nep_krita/action_space.py``)."""
@@ -63,6 +67,8 @@ def check_action(action, canvas):
             return None, f"stroke: {error}"
         if not stroke.on_canvas(*canvas):
             return None, f"stroke: a point lies off the {canvas[0]}x{canvas[1]} canvas"
+        if not stroke.on_canvas(MAX_CANVAS, MAX_CANVAS):
+            return None, f"stroke: a point lies beyond the {MAX_CANVAS} pixels a side NEP writes (the canvas is {canvas[0]}x{canvas[1]})"
         if len(set(stroke.xy)) < 2:
             return None, "stroke: all its points are the same (nothing to paint)"
         return stroke, ""

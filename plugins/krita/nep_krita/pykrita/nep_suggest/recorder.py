@@ -12,9 +12,11 @@ the runtime passes the brush state it reads from Krita's view. The payloads are 
   points (a click), or wholly off the canvas, is skipped with a reason.
 - ``BrushWatcher`` compares successive looks at the brush state and layer stack and returns the
   ``brush``, ``size``, ``opacity``, ``color``, ``eraser``, ``layer.new`` and ``layer.switch``
-  actions that explain the difference. An active layer that changed because the layer before was
-  removed (deleted, or a new layer undone), or that moved in the stack, is no switch: the watcher
-  says ``restacked``, and the runtime logs a ``state`` event.
+  actions that explain the difference, telling layers apart by their unique ids (two may have one
+  name). An active layer that changed because the layer before was removed (deleted, or a new layer
+  undone), or that moved in the stack, is no switch, and nor is a layer picked above the 16th
+  (``MAX_LAYERS``: a ``layer.switch`` names positions 0..15): the watcher says ``restacked``, and the
+  runtime logs a ``state`` event, which names the active layer.
 """
 
 import math
@@ -165,14 +167,13 @@ class BrushWatcher:
         ids, old_ids = look.get("layer_ids") or layers, before.get("layer_ids") or old_layers
         index, old_index = look.get("layer"), before.get("layer")
         active, old_active = _name(ids, index), _name(old_ids, old_index)
-        if len(layers) > len(old_layers) and index is not None and layers[index] not in old_layers:
+        if len(layers) > len(old_layers) and index is not None and ids[index] not in old_ids:  # by id: names repeat
             actions.append({"kind": "layer.new", "args": {"name": layers[index]}})
         elif index is None or (active, index) == (old_active, old_index):
             pass
-        elif old_active is None or (active != old_active and old_active in ids):  # the painter picked another layer
-            if index < MAX_LAYERS:
-                actions.append({"kind": "layer.switch", "args": {"index": index, "name": layers[index]}})
-        else:  # the layer before was removed (deleted, a new layer undone), or the active one moved: not a switch
+        elif (old_active is None or (active != old_active and old_active in ids)) and index < MAX_LAYERS:  # the painter picked another layer
+            actions.append({"kind": "layer.switch", "args": {"index": index, "name": layers[index]}})
+        else:  # the layer before was removed (deleted, a new layer undone), the active one moved, or one no switch can name
             self.restacked = True
         return actions
 

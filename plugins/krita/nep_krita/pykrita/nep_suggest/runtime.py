@@ -3,8 +3,8 @@
 Everything here runs on Qt's main thread; the network is the client's worker thread, and ``tick``
 (a QTimer, every ``TICK_MS``) collects its answers. An answer is used only if it was asked for the
 history as it is now (``generation``); older ones are dropped. A suggestion is checked
-(``checks.check_action``) as soon as it arrives, and one that fails is never shown: it is ``refused``,
-its reason shown and its ``checks.summary`` logged and sent back. Accept checks it again before it
+(``checks.check_action``, and a brush against Krita's presets) as soon as it arrives, and one that fails is
+never shown: it is ``refused``, its reason shown and its ``checks.summary`` logged and sent back. Accept checks it again before it
 touches the document, paints a stroke with the current brush (``painter.paint_stroke``) and runs a
 discrete action through the workspace; every outcome (accepted, dismissed, refused, ignored) goes to
 the session log and the server. With *Record* off nothing is written: no session log, and no
@@ -26,12 +26,10 @@ from .feedback import FeedbackMixin
 from .ghost import Ghost
 from .recorder import BrushWatcher, StrokeBuilder, stroke_action
 from .sessionlog import SessionLog, new_session_id, utc_now
+from .settings import start_command
 from .strokes import Stroke
 
 VERSION = "0.1.0"
-START_COMMAND = "nep serve --domain krita --model repeat-last"
-"""The server to start when none answers: it shows a stroke from the first one painted, with no training
-(it suggests the last action again). docs/domains/krita.md recommends a trained model for real use."""
 FAILED = ("unreachable", "slow", "busy", "error")
 """Statuses after a failed request: asked again every ``RETRY_SECONDS``."""
 TICK_MS = 250
@@ -54,6 +52,9 @@ MAX_UNDO_STEPS = 1000
 """Krita's undo steps followed (``Runtime.done``), and steps undone that Redo could bring back (``Runtime.undone``)."""
 NOT_FOLLOWED = "not followed"
 """An undone step made before the session's first (or more than ``MAX_UNDO_STEPS`` ago): its Redo is not logged."""
+MERGED_DOWN = "merged down"
+"""The *Merge Down* step of an Accept that painted its stroke onto a temporary layer (``painter.paint_stroke``): its undo only
+brings that layer back, so it takes back no recorded step (not logged), and a suggested ``undo`` is refused there."""
 
 
 class Runtime(FeedbackMixin):
@@ -88,7 +89,8 @@ class Runtime(FeedbackMixin):
         self.hidden_by = {"confidence": 0, "probability": 0}  # of them, those each setting hid
         self.dropped = 0  # suggestions the server dropped from its last answer (they failed its checks)
         self.not_placeable = ""  # why the stroke shown cannot be previewed or accepted on this view (as the docker last heard)
-        self.done = []  # Krita's undo steps the session made, oldest first: (recorded action, layer index), or None (not recorded)
+        self.done = []  # Krita's undo steps the session made, oldest first: (recorded action, layer index), None (a stroke not
+        # recorded) or MERGED_DOWN
         self.undone = []  # the steps undone that Krita's Redo brings back, the next one last (as ``done``'s, or NOT_FOLLOWED)
         self.redoing_layer = False  # a Redo brings back a new layer: the watcher logs it, as the step it was, not a new one
         self._canvas = None  # (width, height) of the canvas the newest state event gave
@@ -296,7 +298,7 @@ class Runtime(FeedbackMixin):
         if self.workspace is None or self.accepting:
             return
         self.redoing_layer = False  # a new layer's Redo the watcher has not seen yet is undone again
-        if self._undo() is None:
+        if self._undo() in (None, MERGED_DOWN):
             return
         self.record_user_action({"kind": "undo"})
 
@@ -312,7 +314,7 @@ class Runtime(FeedbackMixin):
         step = self.undone.pop()
         if step is NOT_FOLLOWED:
             return
-        action, layer = step if step is not None else (None, None)
+        action, layer = step if isinstance(step, tuple) else (None, None)
         if action is not None and action["kind"] != "layer.new" and layer != self.workspace.look().get("layer"):
             step = action = None
         self.done = (self.done + [step])[-MAX_UNDO_STEPS:]
@@ -330,13 +332,13 @@ class Runtime(FeedbackMixin):
     def undo_steps(self):
         """Krita's undo steps from the first stroke not recorded on (True: a recorded one), while one is still there to
         undo; else []. An undo that takes back one not recorded is not logged, nor is a suggested undo accepted."""
-        first = next((index for index, step in enumerate(self.done) if step is None), None)
-        return [] if first is None else [step is not None for step in self.done[first:]]
+        first = next((index for index, step in enumerate(self.done) if not isinstance(step, tuple)), None)
+        return [] if first is None else [isinstance(step, tuple) for step in self.done[first:]]
 
     def _did(self, action):
-        """Krita made a new undo step: the recorded ``action`` (kept with the active layer's index), or None (not
-        recorded). Krita's Redo has nothing left."""
-        step = (action, self.workspace.look().get("layer")) if action is not None else None
+        """Krita made a new undo step: the recorded ``action`` (kept with the active layer's index), None (a stroke not
+        recorded) or MERGED_DOWN. Krita's Redo has nothing left."""
+        step = (action, self.workspace.look().get("layer")) if isinstance(action, dict) else action
         self.done = (self.done + [step])[-MAX_UNDO_STEPS:]
         self.undone = []
 
@@ -445,6 +447,8 @@ class Runtime(FeedbackMixin):
             best = None
             for item in confident:  # best first: one that fails the checks is refused now, never shown
                 _stroke, why = checks.check_action(item["action"], self.workspace.canvas())
+                if not why and item["action"]["kind"] == "brush":  # a preset this Krita lacks (a name a model learnt elsewhere)
+                    why = self.workspace.preset_problem(item["action"]["args"]["brush"])
                 if not why:
                     best = item
                     break
@@ -467,7 +471,7 @@ class Runtime(FeedbackMixin):
                             "(the first request loads the model). Asking again every few seconds.")
         if result.cause == BUSY:
             return "busy", f"The NEP server at {url} is shutting down or busy ({result.error}). Asking again every few seconds."
-        return "unreachable", f"NEP server not reachable at {url} ({result.error}); start it with: {START_COMMAND}"
+        return "unreachable", f"NEP server not reachable at {url} ({result.error}); start it with: {start_command(url)}"
 
     def _refuse_on_arrival(self, item, reason, request_id):
         """A suggestion that fails the checks as it arrives: ``refused``, with a summary of its action (never a long
@@ -547,6 +551,7 @@ class Runtime(FeedbackMixin):
         if why:
             return self._refuse(suggestion, why)
         self.ghost.clear()
+        follows = []  # what else an accepted action changed, logged after it
         if stroke is not None:
             node = self.workspace.active_node()
             why = painter.why_no_paint(node)
@@ -562,12 +567,20 @@ class Runtime(FeedbackMixin):
                                                             brush=stroke.brush)))
             self._did(done)
             if how == "merge":  # then Merge Down, whose undo brings the stroke's layer back: that undo takes back no stroke
-                self._did(None)
+                self._did(MERGED_DOWN)
             self.watcher.reset(self.workspace.look())  # the change is logged as the accepted action, not again as a user change
             self.redoing_layer = False  # a layer a Redo brought back, if the reset took it in, is no longer to come
         else:
+            if action["kind"] == "undo" and self.done and self.done[-1] is MERGED_DOWN:
+                return self._refuse(suggestion, "undo: Krita's last step is the Merge Down of the stroke Accept painted, whose undo only "
+                                                "brings back its temporary layer; undo twice yourself (Ctrl+Z) to take the stroke back")
             if action["kind"] == "undo" and self.undo_steps and not self.undo_steps[-1]:
                 return self._refuse(suggestion, "undo: Krita's last step is a stroke that was not recorded; undo it yourself (Ctrl+Z)")
+            if action["kind"] == "brush":
+                why = self.workspace.preset_problem(action["args"]["brush"])
+                if why:
+                    return self._refuse(suggestion, why)
+            before = self.workspace.look()
             ok, why = self.workspace.apply(action)
             if not ok:
                 return self._refuse(suggestion, why)
@@ -577,12 +590,17 @@ class Runtime(FeedbackMixin):
             elif action["kind"] in UNDO_STEP_KINDS:
                 self._did(done)
             # the change is logged as the accepted action, not again as a user change; a layer Krita shows as active
-            # only a moment later is the active one already (Workspace.active_node)
-            self.watcher.reset(self.workspace.look())
+            # only a moment later is the active one already (Workspace.active_node). What else it changed (the size and
+            # opacity a brush preset brings) is logged after it, as the watcher would log it.
+            after = self.workspace.look()
+            follows = [change for change in side_effects(before, after) if change["kind"] != action["kind"]]
+            self.watcher.reset(after)
             self.redoing_layer = False
         t = self.now()
         self.write_feedback(t, suggestion, True, "accepted")
         index = self._add({"t": t, "action": done})
+        for change in follows:
+            self._add({"t": t, "action": change})
         self.send_feedback(t, suggestion, True, "accepted", actual=index)
         self.suggestion = None
         self.outcome = f"Accepted: {suggestion_label(suggestion)}"
@@ -644,6 +662,14 @@ def one_line(text):
     """``text`` (an exception, say) as its first line, at most 300 characters."""
     lines = str(text).strip().splitlines()
     return lines[0][:300] if lines else ""
+
+
+def side_effects(before, after):
+    """The brush, size, opacity, colour and eraser changes between the looks ``before`` and ``after`` an accepted action, as
+    the watcher logs a painter's (layers aside: an accepted layer action is logged as itself)."""
+    watcher = BrushWatcher()
+    watcher.reset({key: before.get(key) for key in BrushWatcher.BRUSH_KEYS})
+    return watcher.look({key: after.get(key) for key in BrushWatcher.BRUSH_KEYS})
 
 
 def suggestion_label(suggestion):

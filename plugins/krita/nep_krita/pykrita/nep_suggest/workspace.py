@@ -117,6 +117,17 @@ class Workspace:
                 state[key] = look[key]
         return state
 
+    def preset_problem(self, name):
+        """Why Krita cannot take the brush preset ``name`` (one line: it has none of that name), or "" (also where Krita
+        cannot be asked). A model may have learnt preset names Krita lacks (another painter's, another Krita's)."""
+        try:
+            from krita import Krita
+
+            presets = Krita.instance().resources("preset")
+        except Exception:
+            return ""
+        return "" if name in presets else f"brush: no preset named {name[:80]!r}"
+
     def apply(self, action):
         """Run a checked discrete action; ``(True, "")`` or ``(False, why)``."""
         kind, args = action["kind"], action.get("args") or {}
