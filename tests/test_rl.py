@@ -291,6 +291,15 @@ def test_with_an_overlong_buffer_the_prompts_leave_the_positions_it_needs(traine
     assert predictor.featurizer.max_context_tokens + 2 + system.max_completion_length <= loaded.max_context_tokens + 2 + loaded.meta["max_target_tokens"]
 
 
+def test_the_run_header_names_the_overlong_shaping(trained_tags_model, tmp_path):
+    """The header named every setting of the objective but the overlong buffer."""
+    result = nep("rl", "--domain", "tags", "--model", str(trained_tags_model), "--out", str(tmp_path / "run"), "--max-steps", "1",
+                 "--val-examples", "4", "--batch-size", "4", "-G", "4", "--overlong-buffer", "2", "--overlong-penalty", "0.5")
+    assert result.returncode == 0, result.stderr
+    header = " ".join((result.stdout + result.stderr).split())
+    assert ", overlong shaping over the last 2 tokens (penalty 0.5), dynamic sampling" in header, header
+
+
 def _metrics(folder) -> list[dict]:
     rows = []
     for path in sorted((folder / "logs").glob("**/metrics.csv")):

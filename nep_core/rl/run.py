@@ -84,7 +84,9 @@ def rl(config: RLConfig) -> Path:
             else:
                 objective = (
                     f"groups of {policy.num_generations}, loss {policy.loss_type}, epsilon {policy.epsilon}/{policy.epsilon_high}, beta {policy.beta}, "
-                    f"scale_rewards {policy.scale_rewards}, baseline {policy.baseline}, TIS cap {policy.tis_cap or 'off'}"
+                    f"scale_rewards {policy.scale_rewards}, baseline {policy.baseline}, TIS cap {policy.tis_cap or 'off'}, "
+                    + (f"overlong shaping over the last {policy.overlong_buffer} tokens (penalty {policy.overlong_penalty})"
+                       if policy.overlong_buffer else "no overlong shaping")
                 )
             say(
                 f"rl {domain.name}: from {config.model}, {len(datamodule.train_examples)} prompts, {objective}, "
