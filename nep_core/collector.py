@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from nep_core.session import Session
@@ -54,6 +55,7 @@ class LogCollector(Collector):
         if not argument.strip():  # `logs:` would read the current folder, which nobody means
             raise NepError("logs: name the folder of session logs to read (logs:DIR)")
         read_report = ReadReport()
+        argument = str(Path(argument).expanduser())  # the shell leaves `logs:~/x` as it is
         for session in read_sessions(argument, domain=self.domain, strict=False, report=read_report, state_problem=self.state_problem):
             report.count("sessions")
             yield session

@@ -40,7 +40,7 @@ def parse_source(domain: Domain, source: str) -> tuple[str, str]:
         return name, argument
     if not sep and name in domain.collectors:
         return name, ""
-    if Path(source).exists():
+    if Path(source).expanduser().exists():  # "~/logs" in quotes, or after ':' where the shell leaves it
         return "logs", source
     known = ", ".join(sorted(domain.collectors))
     raise NepError(

@@ -40,6 +40,16 @@ def test_collect_from_a_folder_of_logs_reports_bad_lines(tmp_path):
     assert "wrote 3 sessions" in result.stdout
 
 
+def test_a_folder_of_logs_under_the_home_folder_is_read_as_the_docs_write_it(tmp_path):
+    """`--source logs:~/nep-logs` (the shell leaves a ~ after ':' alone) was "no such folder of session logs"."""
+    env = {**os.environ, "HOME": str(tmp_path)}
+    assert nep("collect", "--domain", "tags", "--source", "synthetic:3", "--out", str(tmp_path / "nep-logs"), env=env).returncode == 0
+    for number, source in enumerate(("logs:~/nep-logs", "~/nep-logs")):
+        result = nep("collect", "--domain", "tags", "--source", source, "--out", str(tmp_path / f"copy{number}"), env=env)
+        assert result.returncode == 0, result.stderr
+        assert "wrote 3 sessions" in result.stdout
+
+
 def test_joined_sources_are_collected_together_in_order(tmp_path):
     from nep_core.dataset import load_sessions
     from nep_core.plugins import get_domain
