@@ -18,6 +18,7 @@ from typing import Any
 
 from nep_core.atomic_files import write_json_atomic
 from nep_core.errors import NepError, error_reason, first_line
+from nep_core.model.base import LOCAL_ONLY, remote_code_problem
 
 META_FILE = "nep.json"
 MODEL_FILE = "model.safetensors"
@@ -162,12 +163,14 @@ def load_checkpoint(path: str | os.PathLike, expected_domain: str | None = None,
     if expected_domain is not None:
         check_domain(meta, expected_domain, path)
     read_model_config(path)
+    if problem := remote_code_problem(Path(path), str(path)):
+        raise problem
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()  # "Loading weights" of a small local model: noise on a terminal
     try:
-        config = AutoConfig.from_pretrained(path)
+        config = AutoConfig.from_pretrained(path, **LOCAL_ONLY)
     except Exception as error:  # a field of the wrong type (transformers checks each), an unknown model_type
         raise NepError(f"{Path(path) / CONFIG_FILE}: cannot be read as the model's configuration ({error_reason(error)}); train the model again") from None
     from nep_core.model.base import has_only_pickled_weights, has_tokenizer, pickled_weights_error
@@ -175,14 +178,14 @@ def load_checkpoint(path: str | os.PathLike, expected_domain: str | None = None,
     if not has_tokenizer(path):
         raise NepError(f"{path}: no tokenizer there (tokenizer.json); put the checkpoint's own tokenizer files back, or train the model again")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
+        tokenizer = AutoTokenizer.from_pretrained(path, **LOCAL_ONLY)
     except Exception as error:  # transformers raises OSError, ValueError, JSONDecodeError... for damaged files
         raise NepError(f"{path}: cannot load the tokenizer ({error_reason(error)}); train the model again") from None
     check_tokenizer_fits(path, tokenizer, config)
     if has_only_pickled_weights(Path(path)):
         raise pickled_weights_error(str(path), Path(path))
     try:
-        model = AutoModelForCausalLM.from_pretrained(path, config=config, use_safetensors=True)
+        model = AutoModelForCausalLM.from_pretrained(path, config=config, use_safetensors=True, **LOCAL_ONLY)
     except Exception as error:  # a missing or cut-short model.safetensors
         raise NepError(f"{path}: cannot load the model ({error_reason(error)}); train the model again") from None
     model.to(device=device, dtype=dtype)

@@ -604,3 +604,33 @@ def test_tokens_allowed_next_offers_but_the_tokenizer_lacks_are_named_once_decod
     err = " ".join(capsys.readouterr().err.split())
     assert f"{random_checkpoint}: its tokenizer lacks 1 token(s) the tags action space allowed while decoding ('@ghost')" in err
     assert "its vocabulary() must list them too" in err
+
+
+def test_a_checkpoint_naming_code_of_its_own_never_runs_it(random_checkpoint, tmp_path, monkeypatch):
+    """A config.json with `auto_map` made transformers ask "Do you wish to run the custom code? [y/N]", and a y ran
+    the folder's Python: loading a model must never run code. NEP refuses such a folder, and transformers is told
+    to run none even past that check, whatever is typed."""
+    import builtins
+
+    from nep_core.checkpoint import load_checkpoint
+    from nep_core.errors import NepError
+    from nep_core.model import base
+
+    marker = tmp_path / "ran"
+    folder = tmp_path / "custom"
+    shutil.copytree(random_checkpoint, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config.update(model_type="nepcustom", auto_map={"AutoConfig": "custom_config.CustomConfig"})
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "custom_config.py").write_text(f"import pathlib\npathlib.Path({str(marker)!r}).write_text('ran')\n"
+                                             "from transformers import PretrainedConfig\nclass CustomConfig(PretrainedConfig):\n"
+                                             "    model_type = 'nepcustom'\n")
+    with pytest.raises(NepError, match=r"config.json names Python code of the model folder to run \(auto_map\)"):
+        load_checkpoint(folder)
+    monkeypatch.setattr(base, "remote_code_problem", lambda *args: None)
+    monkeypatch.setattr("nep_core.checkpoint.remote_code_problem", lambda *args: None)
+    monkeypatch.setattr(builtins, "input", lambda *args: "y")  # a user who types y at transformers' prompt
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(NepError, match="cannot be read as the model's configuration"):
+        load_checkpoint(folder)
+    assert not marker.exists()

@@ -147,6 +147,9 @@ BAD_BASE_MODELS = {
     "unknown type": (lambda base, folder: _variant(base, folder, {"model_type": "no-such-model"}),
                      "{path}/config.json: model_type 'no-such-model' is not a causal language model that this transformers knows"),
     "no shard": (_sharded, "{path}: model-00001-of-00002.safetensors, listed in model.safetensors.index.json, is missing"),
+    "code of its own": (lambda base, folder: _variant(base, folder, {"auto_map": {"AutoModelForCausalLM": "mine.Model"}}),
+                        "{path}: config.json names Python code of the model folder to run (auto_map), and NEP runs no code "
+                        "from a model folder"),
     "4 positions": (lambda base, folder: _variant(base, folder, {"max_position_embeddings": 4}),
                     "leave no room for context in 4 positions; pass a base model with more positions (--base-model {path} takes 4)"),
 }

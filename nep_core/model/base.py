@@ -16,6 +16,24 @@ if TYPE_CHECKING:
 WEIGHTS_FILE = "model.safetensors"
 WEIGHTS_INDEX = "model.safetensors.index.json"
 PICKLED_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json")
+LOCAL_ONLY = {"trust_remote_code": False, "local_files_only": True}
+"""Given to every ``from_pretrained``: no code from the model folder (a config's ``auto_map``), nothing downloaded."""
+
+
+def remote_code_problem(path: Path, where: str) -> NepError | None:
+    """The one line for a model folder whose ``config.json`` or ``tokenizer_config.json`` names Python code of its
+    own to run (``auto_map``, which transformers runs once a user types y at its prompt), else None."""
+    for name in ("config.json", "tokenizer_config.json"):
+        try:
+            settings = json.loads((path / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError):
+            continue  # missing or unreadable: the load that reads it says so
+        if isinstance(settings, dict) and "auto_map" in settings:
+            return NepError(f"{where}: {name} names Python code of the model folder to run (auto_map), and NEP runs "
+                            f"no code from a model folder; use a model that transformers itself implements")
+    return None
+
+
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "vocab.txt")
 """Files one of which a folder's tokenizer is read from."""
 
@@ -25,6 +43,8 @@ def check_base_model(path: Path, domain: Domain) -> tuple[dict, Any]:
     no weights: a folder with the config of a causal LM transformers knows, safetensors weights whose shapes fit
     that config, and a tokenizer. A NepError names the path, the problem and the fix."""
     config = read_base_config(path)
+    if problem := remote_code_problem(Path(path), f"--base-model {path}"):
+        raise problem
     check_weights_fit_config(path, weight_shapes(path))
     return config, load_base_tokenizer(path, domain)
 
@@ -105,7 +125,7 @@ def check_weights_fit_config(path: Path, shapes: dict[str, tuple[list[int], str]
     from transformers import AutoConfig, AutoModelForCausalLM
 
     try:
-        config = AutoConfig.from_pretrained(str(path))
+        config = AutoConfig.from_pretrained(str(path), **LOCAL_ONLY)
     except Exception as error:  # a field of the wrong type (transformers checks each)
         raise NepError(f"--base-model {path / 'config.json'}: not a valid model configuration ({error_reason(error)}); "
                        f"pass a folder written by save_pretrained") from None
@@ -153,7 +173,7 @@ def load_base_tokenizer(path: Path, domain: Domain):
         raise NepError(f"--base-model {path}: no tokenizer there (tokenizer.json); a base model needs the tokenizer it was "
                        f"trained with: save it into the folder with tokenizer.save_pretrained(\"{path}\")")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(path))
+        tokenizer = AutoTokenizer.from_pretrained(str(path), **LOCAL_ONLY)
     except Exception as error:  # transformers raises OSError, ValueError, KeyError... for broken folders
         raise NepError(f"--base-model {path}: cannot load its tokenizer ({error_reason(error)}); save the tokenizer the model was "
                        f"trained with into the folder with tokenizer.save_pretrained(\"{path}\")") from None
@@ -174,7 +194,7 @@ def load_base_model(path: Path, tokenizer):
     from transformers import AutoModelForCausalLM
 
     try:
-        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32, use_safetensors=True)
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32, use_safetensors=True, **LOCAL_ONLY)
     except Exception as error:
         raise NepError(f"--base-model {path}: cannot load the model ({error_reason(error)})") from None
     if model.get_input_embeddings().weight.shape[0] != len(tokenizer):

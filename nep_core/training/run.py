@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from nep_core.errors import NepError, first_line
+from nep_core.model.base import LOCAL_ONLY
 from nep_core.model.config import ModelConfig
 from nep_core.training.config import TrainConfig
 from nep_core.training.run_folder import RunFolder
@@ -237,7 +238,7 @@ def prepare_tokenizer(plan: RunPlan, data: PreparedData):
         from transformers import AutoTokenizer
 
         try:
-            return AutoTokenizer.from_pretrained(str(plan.folder.root))
+            return AutoTokenizer.from_pretrained(str(plan.folder.root), **LOCAL_ONLY)
         except Exception as error:
             raise NepError(
                 f"{plan.folder.root}: cannot reload the run's tokenizer ({type(error).__name__}); start a new run with another --out"
