@@ -181,6 +181,85 @@ def test_a_file_that_is_no_log_of_the_domain_is_never_written_to(tmp_path, conte
     assert path.read_text().splitlines()[1] == '{"t":2.0,"action":{"kind":"a"}}'
 
 
+@pytest.mark.parametrize("outside", [b"", b'{"nep":', b'{"nep": 1, "domain": "x", "session": "s"}\n', None],
+                         ids=["empty", "torn-header", "log-of-the-domain", "dangling"])
+def test_a_symbolic_link_at_the_logs_path_is_never_followed(tmp_path, outside):
+    """Found by a review: the writer followed a symlinked log out of its folder, gave an empty file elsewhere
+    (or one holding a torn header, cut first) a NEP header and appended the record."""
+    sessionlog = load("sessionlog")
+    target = tmp_path / "elsewhere" / "notes.txt"
+    target.parent.mkdir()
+    if outside is not None:
+        target.write_bytes(outside)
+    path = tmp_path / "logs" / "s.jsonl"
+    path.parent.mkdir()
+    path.symlink_to(target)
+    log = sessionlog.SessionLog(str(path), {"nep": 1, "domain": "x", "session": "s"})
+    with pytest.raises(sessionlog.ForeignFile, match=r"is not a session log of domain 'x' \(a symbolic link, which is never followed\)"):
+        log.append({"t": 1.0, "action": {"kind": "a"}})
+    log.close()
+    assert path.is_symlink() and (target.read_bytes() == outside if outside is not None else not target.exists())
+
+
+def test_a_torn_header_is_started_anew_only_in_a_file_that_is_the_writers_own(tmp_path):
+    """A crash's torn header is still written anew; a hard link to a file elsewhere, or a file of another user, never cut."""
+    import os
+
+    sessionlog = load("sessionlog")
+    header = {"nep": 1, "domain": "x", "session": "s"}
+    torn = b'{"nep":1,"domain":"x","ses'
+    crashed = tmp_path / "crashed.jsonl"
+    crashed.write_bytes(torn)
+    log = sessionlog.SessionLog(str(crashed), header)
+    log.append({"t": 1.0, "action": {"kind": "a"}})
+    log.close()
+    assert [json.loads(line) for line in crashed.read_text().splitlines()] == [header, {"t": 1.0, "action": {"kind": "a"}}]
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_bytes(torn)
+    linked = tmp_path / "linked.jsonl"
+    os.link(elsewhere, linked)
+    refused = [linked]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:  # only root can give a file to another user
+        foreign = tmp_path / "foreign.jsonl"
+        foreign.write_bytes(torn)
+        os.chown(foreign, 12345, 12345)
+        refused.append(foreign)
+    for path in refused:
+        log = sessionlog.SessionLog(str(path), header)
+        with pytest.raises(sessionlog.ForeignFile, match="a torn header in a file that is not this writer's to start anew"):
+            log.append({"t": 1.0, "action": {"kind": "a"}})
+        log.close()
+        assert path.read_bytes() == torn
+    assert elsewhere.read_bytes() == torn
+
+
+def test_a_fifo_at_the_logs_path_is_refused_without_waiting_for_a_reader(tmp_path):
+    """Opening a FIFO for writing waits for a reader: the writer (an app's main thread, a server's) hung there."""
+    import os
+    import threading
+
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs here")
+    sessionlog = load("sessionlog")
+    path = tmp_path / "s.jsonl"
+    os.mkfifo(path)
+    caught = []
+
+    def write():
+        log = sessionlog.SessionLog(str(path), {"nep": 1, "domain": "x", "session": "s"})
+        try:
+            log.append({"t": 1.0, "action": {"kind": "a"}})
+        except Exception as error:
+            caught.append(error)
+        log.close()
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    writer.join(10)
+    assert not writer.is_alive(), "the writer waits on the FIFO"
+    assert len(caught) == 1 and isinstance(caught[0], sessionlog.ForeignFile) and "(not a regular file)" in str(caught[0])
+
+
 def test_a_full_disk_loses_only_the_record_being_written_even_in_the_header(tmp_path, monkeypatch):
     """A write that fails part way (ENOSPC) used to leave the file open, and the next record was
     appended to the torn line; a torn header made the whole session unreadable."""
@@ -539,6 +618,61 @@ def test_an_answer_that_drips_in_past_the_timeout_is_given_up_and_the_next_one_i
     finally:
         client.close()
         server.shutdown()
+
+
+@pytest.mark.parametrize("drip", ["status line", "headers"])
+def test_a_server_dripping_its_status_line_or_headers_is_given_up_at_the_timeout_and_the_next_one_is_answered(drip):
+    """Found by a review: the timeout bounded each read, and the answer's own deadline started after its
+    headers, so a byte of them just inside each timeout held the worker (suggestions and feedback) forever."""
+    import socketserver
+    import threading
+    import time
+
+    drips = [True, False]
+
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self):
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += self.request.recv(65536)
+            head, _, rest = request.partition(b"\r\n\r\n")
+            length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+            while len(rest) < length:
+                rest += self.request.recv(65536)
+            if not drips.pop(0):
+                body = b'{"suggestions": []}'
+                self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+                return
+            endless = b"HTTP/1.1 200 OK\r\n" * 1000 if drip == "status line" else b"HTTP/1.1 200 OK\r\n" + b"X-Drip: b\r\n" * 1000
+            for index in range(len(endless)):  # a byte every 0.25 s, inside the 1 s timeout of each read
+                try:
+                    self.request.sendall(endless[index : index + 1])
+                except OSError:  # the client gave up
+                    return
+                time.sleep(0.25)
+
+    class Server(socketserver.ThreadingTCPServer):
+        daemon_threads = True
+
+    server = Server(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client = load("client").ServerClient(f"http://127.0.0.1:{server.server_address[1]}", timeout=1.0)
+    try:
+        started = time.monotonic()
+        client.submit({"kind": "suggest", "payload": {"history": []}})
+        while not (done := client.results()) and time.monotonic() < started + 10:
+            time.sleep(0.01)
+        took = time.monotonic() - started
+        assert done, "no result in 10 s: the worker is held by the drip"
+        slow = done[0]
+        assert (slow.ok, slow.error, slow.reachable, slow.cause) == (False, "the server's answer took longer than 1 s", False, "slow")
+        assert took < 2.5, took  # the timeout and some slack, not the 1000 bytes' 250 s
+        answer = submitted(client, {"kind": "feedback", "payload": {"history": []}})
+        assert answer.ok and answer.body == {"suggestions": []} and drips == []
+    finally:
+        client.close()
+        server.shutdown()
+        server.server_close()
 
 
 def test_each_request_is_fitted_under_the_size_budget_from_its_oldest_history_events():

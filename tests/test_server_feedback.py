@@ -354,15 +354,20 @@ def test_feedback_being_written_at_shutdown_gets_its_real_answer(tags_domain, tm
     assert len(read_session(data_dir / "tags" / "late.jsonl").events) == 2
 
 
-@pytest.mark.parametrize("content", [b"my notes\n", b"my notes, no newline", b'{"nep": 1, "domain": "video", "session": "mine"}\n', None],
-                         ids=["text", "text-no-newline", "other-domain", "folder"])
-def test_feedback_is_never_appended_to_a_file_that_is_no_log_of_the_domain(served, content):
-    """A folder at the log's path was a 500 ("Is a directory") where any other file that is no log is a 409."""
+@pytest.mark.parametrize("content", [b"my notes\n", b"my notes, no newline", b'{"nep": 1, "domain": "video", "session": "mine"}\n', None, "link"],
+                         ids=["text", "text-no-newline", "other-domain", "folder", "symlink"])
+def test_feedback_is_never_appended_to_a_file_that_is_no_log_of_the_domain(served, content, tmp_path):
+    """A folder at the log's path was a 500 ("Is a directory") where any other file that is no log is a 409; a
+    symbolic link to an empty file outside the data folder was followed, and the file got a header and the record."""
     http, data_dir = served
     path = data_dir / "tags" / "mine.jsonl"
     path.parent.mkdir(parents=True)
     if content is None:
         path.mkdir()
+    elif content == "link":
+        content = b""
+        (tmp_path / "outside.txt").write_bytes(content)
+        path.symlink_to(tmp_path / "outside.txt")
     else:
         path.write_bytes(content)
     response = http.post("/v1/feedback", json={"session": "mine", "accepted": True, "t": 1.0})

@@ -184,10 +184,12 @@ class AnswerTooSlow(Exception):
     """The answer kept coming past the client's timeout."""
 
 
-def _read_by(response, timeout: float, limit: int = MAX_ANSWER_BYTES) -> bytes:
-    """Up to ``limit + 1`` bytes of ``response``; ``AnswerTooSlow`` after ``timeout`` seconds
-    (a server sending a byte a second would otherwise hold the client for as long as it likes)."""
-    chunks, size, deadline = [], 0, time.monotonic() + timeout
+def _read_by(response, timeout: float, limit: int = MAX_ANSWER_BYTES, deadline=None) -> bytes:
+    """Up to ``limit + 1`` bytes of ``response``; ``AnswerTooSlow`` after ``timeout`` seconds, or past
+    ``deadline`` (a ``time.monotonic()`` time) when one is given (a server sending a byte a second would
+    otherwise hold the client for as long as it likes)."""
+    chunks, size = [], 0
+    deadline = time.monotonic() + timeout if deadline is None else deadline
     while size <= limit:
         if time.monotonic() > deadline:
             raise AnswerTooSlow(f"the server's answer took longer than {timeout:g} s")
@@ -198,6 +200,74 @@ def _read_by(response, timeout: float, limit: int = MAX_ANSWER_BYTES) -> bytes:
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks)
+
+
+class Deadline:
+    """One time limit over a whole exchange with the server: connecting, sending, the answer's headers
+    and its body. A socket's timeout bounds each read alone, so a server sending a header byte just
+    inside it would hold the worker for as long as it liked; here a timer thread shuts the connection's
+    socket down when the time is up, which ends the read or write the worker is blocked in.
+
+    The timer shuts down a duplicate of the socket's descriptor that only this object closes (in ``stop``,
+    under the lock the timer takes), so it never touches a descriptor the worker closed and the
+    process reused."""
+
+    def __init__(self, seconds):
+        self.at = time.monotonic() + seconds
+        self.expired = False
+        self._lock = threading.Lock()
+        self._watched = None
+        self._stopped = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def left(self):
+        """Seconds until the deadline (0 once past)."""
+        return max(self.at - time.monotonic(), 0.0)
+
+    def watch(self, sock):
+        """Shut ``sock`` (a connected socket) down when the deadline passes, or now if it has."""
+        try:
+            duplicate = socket.fromfd(sock.fileno(), sock.family, sock.type)
+        except (OSError, ValueError, AttributeError):  # no descriptor to duplicate: each read's timeout and _read_by still bound it
+            duplicate = None
+        with self._lock:
+            self._release()
+            if self._stopped:
+                if duplicate is not None:
+                    duplicate.close()
+                return
+            self._watched = duplicate
+            if self.expired:
+                self._shut()
+
+    def stop(self):
+        """Disarm the timer; whether the deadline passed first (the socket is then shut down: disconnect)."""
+        self._timer.cancel()
+        with self._lock:
+            self._stopped = True
+            self._release()
+            return self.expired
+
+    def _expire(self):
+        with self._lock:
+            if self._stopped:
+                return
+            self.expired = True
+            self._shut()
+
+    def _shut(self):
+        if self._watched is not None:
+            try:
+                self._watched.shutdown(socket.SHUT_RDWR)
+            except OSError:  # already closed by the server
+                pass
+
+    def _release(self):
+        if self._watched is not None:
+            self._watched.close()
+            self._watched = None
 
 
 class ServerClient:
@@ -282,24 +352,18 @@ class ServerClient:
         headers = {"Accept": "application/json", "Content-Type": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        for attempt in (0, 1):  # a kept-alive connection the server closed: reconnect once
-            try:
-                connection = self._connect(scheme, host, port)
-                connection.request("POST", prefix + PATHS[job["kind"]], body=body, headers=headers)
-                response = connection.getresponse()
-                data = _read_by(response, self.timeout, self.max_answer_bytes)
-                break
-            except AnswerTooSlow as error:  # the whole answer, not only each read, must come within the timeout
-                self._disconnect()
-                return Result(job, False, error=str(error), reachable=False, cause=SLOW)
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as error:
-                self._disconnect()
-                if attempt:
-                    return Result(job, False, error=f"the server closed the connection ({error})", reachable=False)
-            except (OSError, http.client.HTTPException) as error:
-                self._disconnect()
-                return Result(job, False, error=_network_error(error), reachable=False,
-                              cause=SLOW if isinstance(error, (TimeoutError, socket.timeout)) else NOT_RUNNING)
+        timeout = self.timeout
+        deadline = Deadline(timeout)  # the whole exchange, not only each read, must come within the timeout
+        try:
+            outcome = self._exchange(job, body, (scheme, host, port), prefix + PATHS[job["kind"]], headers, deadline)
+        finally:
+            expired = deadline.stop()
+        if expired:  # the timer shut the socket down: what was read (or failed) after that is cut short
+            self._disconnect()
+            return Result(job, False, error=f"the server's answer took longer than {timeout:g} s", reachable=False, cause=SLOW)
+        if isinstance(outcome, Result):
+            return outcome
+        response, data = outcome
         if len(data) > self.max_answer_bytes:
             self._disconnect()
             return Result(job, False, error=f"the server's answer is over {self.max_answer_bytes} bytes")
@@ -315,6 +379,35 @@ class ServerClient:
         if answer is None:
             return Result(job, False, error="the server's answer is not JSON")
         return Result(job, True, body=answer)
+
+    def _exchange(self, job, body, address, path, headers, deadline):
+        """(response, data) of one request, or the failed job's ``Result``; ``deadline`` watches the socket."""
+        for attempt in (0, 1):  # a kept-alive connection the server closed: reconnect once
+            try:
+                connection = self._connect(*address)
+                if connection.sock is None:
+                    connection.timeout = max(deadline.left(), 0.001)  # connecting, too, within what is left
+                    try:
+                        connection.connect()
+                    finally:
+                        connection.timeout = self.timeout
+                    connection.sock.settimeout(self.timeout)
+                deadline.watch(connection.sock)
+                connection.request("POST", path, body=body, headers=headers)
+                response = connection.getresponse()
+                return response, _read_by(response, self.timeout, self.max_answer_bytes, deadline.at)
+            except AnswerTooSlow as error:
+                self._disconnect()
+                return Result(job, False, error=str(error), reachable=False, cause=SLOW)
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as error:
+                self._disconnect()
+                if attempt or deadline.expired:
+                    return Result(job, False, error=f"the server closed the connection ({error})", reachable=False)
+            except (OSError, http.client.HTTPException) as error:
+                self._disconnect()
+                return Result(job, False, error=_network_error(error), reachable=False,
+                              cause=SLOW if isinstance(error, (TimeoutError, socket.timeout)) else NOT_RUNNING)
+        raise AssertionError("unreachable")
 
     def _connect(self, scheme, host, port):
         key = (scheme, host, port)

@@ -12,14 +12,19 @@ under it from what the file then holds, on the first write and whenever the file
 last write left it (another process wrote since). A file whose last line a crash tore gets a
 ``{"recovered": true}`` marker first. A file moved or deleted while the log is open is left alone: the
 next record makes a new log at the path. A file already at the log's path
-whose first line is not a header of the log's domain is never written to (``ForeignFile``).
+whose first line is not a header of the log's domain is never written to (``ForeignFile``), nor is a
+symbolic link (never followed, where the system has ``O_NOFOLLOW``; on Windows it is looked for first)
+or anything but a regular file; and a file holding only a torn header is started anew only when it is
+this writer's to start: a regular file with no other link, owned by the writing user.
 """
 
 import contextlib
 import datetime
 import json
+import errno
 import math
 import os
+import stat
 import uuid
 
 try:
@@ -31,6 +36,10 @@ HEADER_START = b'{"nep":'
 """How a header line starts: a file holding no whole line is a torn header, started anew, only if it begins so."""
 MAX_HEADER_BYTES = 1024 * 1024
 """A first line longer than this is no header."""
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+"""Open fails on a symbolic link (0 where the system has no such flag: Windows)."""
+NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+"""Opening a FIFO or a device at the path never waits (cleared again for the regular file a log is)."""
 
 
 def utc_now():
@@ -61,9 +70,8 @@ def finite(value):
 class ForeignFile(ValueError):
     """The log's path holds a file that is not a session log of the log's domain: it is never written to."""
 
-    def __init__(self, path, domain):
-        super().__init__(f"{path} is not a session log of domain '{domain}' (its first line is not a NEP header of "
-                         "that domain); nothing was written to it")
+    def __init__(self, path, domain, reason="its first line is not a NEP header of that domain"):
+        super().__init__(f"{path} is not a session log of domain '{domain}' ({reason}); nothing was written to it")
         self.path = path
         self.domain = domain
 
@@ -119,31 +127,61 @@ class SessionLog:
         return held.st_nlink > 0 and (held.st_dev, held.st_ino) == (at_path.st_dev, at_path.st_ino)
 
     def _open_file(self):
-        """Open the file for appending, creating it and its folders (each fsynced into its parent)."""
+        """Open the file for appending (and reading what it holds), creating it and its folders (each fsynced
+        into its parent); ``ForeignFile`` when the path is a symbolic link or holds no regular file."""
         folder = os.path.dirname(self.path) or "."
         _make_folders(folder)
-        try:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
+        try:  # O_EXCL: a symbolic link at the path, even a dangling one, is an existing file
+            self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+            self._fd = self._open_existing()
         else:
             sync_folder(folder)
         self._end = -1
+
+    def _open_existing(self):
+        domain = self.header.get("domain")
+        if not NOFOLLOW and os.path.islink(self.path):  # no O_NOFOLLOW (Windows): looked for first
+            raise ForeignFile(self.path, domain, "a symbolic link, which is never followed")
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | NOFOLLOW | NONBLOCK)
+        except OSError as error:
+            if error.errno in (errno.ELOOP, errno.EMLINK) or os.path.islink(self.path):  # EMLINK: FreeBSD's O_NOFOLLOW
+                raise ForeignFile(self.path, domain, "a symbolic link, which is never followed") from None
+            raise
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ForeignFile(self.path, domain, "not a regular file")
+            if NONBLOCK and fcntl is not None:
+                fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~NONBLOCK)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
 
     def _lead(self):
         """What must precede the records, from what the file holds now (the lock held, so whichever
         writer made the file): the header of an empty file or of one whose header a crash tore, the end
         of a torn line and the recovery marker, or nothing."""
-        first = _first_line(self.path)
+        first = _first_line(self._fd)  # the open file's, not whatever the path names now
         if first is not None and not first.endswith(b"\n") and HEADER_START.startswith(first[: len(HEADER_START)]):
+            if not self._may_start_anew():
+                raise ForeignFile(self.path, self.header.get("domain"), "a torn header in a file that is not this writer's to start anew")
             os.ftruncate(self._fd, 0)  # empty, or a header torn before its end: written anew
             return _line(self.header)
         if first is None or not self._is_header(first):
             raise ForeignFile(self.path, self.header.get("domain"))
-        ends_a_line = _last_byte(self.path) == b"\n"
+        ends_a_line = _last_byte(self._fd) == b"\n"
         if self._torn or not ends_a_line:
             return (b"" if ends_a_line else b"\n") + _line({"recovered": True, "at": utc_now()})
         return b""
+
+    def _may_start_anew(self):
+        """Whether the open file is a log's own to cut to nothing: a regular file with no other name (a hard
+        link would cut the file elsewhere too), owned by the writing user (as a file a writer made is)."""
+        status = os.fstat(self._fd)
+        owner = getattr(os, "geteuid", None)  # none on Windows
+        return stat.S_ISREG(status.st_mode) and status.st_nlink == 1 and (owner is None or status.st_uid == owner())
 
     def _is_header(self, line):
         try:
@@ -222,21 +260,20 @@ def sync_folder(folder):
         os.close(descriptor)
 
 
-def _first_line(path):
-    """The file's first line with its newline, or all it holds when it has no whole line; None when
-    its first line is longer than a header can be."""
+def _first_line(fd):
+    """The first line of the open file ``fd`` with its newline, or all it holds when it has no whole
+    line; None when its first line is longer than a header can be. (Appends still go to the end.)"""
     head = b""
-    with open(path, "rb") as handle:
-        while b"\n" not in head and len(head) <= MAX_HEADER_BYTES:
-            chunk = handle.read(65536)
-            if not chunk:
-                return head
-            head += chunk
+    os.lseek(fd, 0, os.SEEK_SET)
+    while b"\n" not in head and len(head) <= MAX_HEADER_BYTES:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return head
+        head += chunk
     end = head.find(b"\n")
     return head[: end + 1] if 0 <= end < MAX_HEADER_BYTES else None
 
 
-def _last_byte(path):
-    with open(path, "rb") as handle:
-        handle.seek(-1, os.SEEK_END)
-        return handle.read(1)
+def _last_byte(fd):
+    os.lseek(fd, -1, os.SEEK_END)
+    return os.read(fd, 1)

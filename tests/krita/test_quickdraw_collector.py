@@ -187,6 +187,45 @@ def test_an_npz_that_asks_to_unpickle_anything_but_arrays_is_refused(tmp_path: P
     assert victim.exists()
 
 
+def padded_npz(path: Path, sizes: dict[str, int]) -> Path:
+    """A sketch-rnn file whose members are padded with zeros (which numpy and the unpickler never read) to
+    ``sizes`` bytes: deflated, a few hundred KB however large they unpack."""
+    with zipfile.ZipFile(sketchrnn_npz(path.with_name("plain.npz"))) as plain:
+        arrays = {name: plain.read(name) for name in plain.namelist()}
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in arrays.items():
+            with archive.open(name, "w") as member:
+                member.write(data)
+                left = max(sizes.get(name, 0) - len(data), 0)
+                while left:
+                    chunk = min(left, 2**20)
+                    member.write(bytes(chunk))
+                    left -= chunk
+    return path
+
+
+def test_an_npz_whose_arrays_unpack_past_the_limit_is_refused_unread_and_skipped(tmp_path: Path) -> None:
+    from nep_krita.collectors.safe_npz import MAX_NPZ_BYTES
+
+    bomb = padded_npz(tmp_path / "bomb.npz", {"train.npy": MAX_NPZ_BYTES + 1})
+    assert bomb.stat().st_size < MAX_NPZ_BYTES // 100
+    sessions, report = collect(str(bomb))
+    assert sessions == [] and report.counts["files that cannot be read (skipped)"] == 1
+    assert report.warnings == [f"{bomb}: train.npy: unpacks to {MAX_NPZ_BYTES + 1} bytes, "
+                               f"over the {MAX_NPZ_BYTES // 2**20} MiB limit for an npz's arrays; file skipped"]
+
+
+def test_the_npz_limit_counts_all_members_and_an_archive_within_it_is_read(tmp_path: Path, monkeypatch) -> None:
+    import nep_krita.collectors.safe_npz as safe_npz
+
+    monkeypatch.setattr(safe_npz, "MAX_NPZ_BYTES", 2 * 2**20)
+    within = padded_npz(tmp_path / "within.npz", {"train.npy": 2**20, "valid.npy": 2**19})
+    assert sorted(safe_npz.load_npz(within)) == ["test", "train", "valid"]
+    over = padded_npz(tmp_path / "over.npz", {"train.npy": 2**20, "valid.npy": 2**20 + 1})
+    with pytest.raises(ValueError, match=r"^valid\.npy: unpacks to 1048577 bytes, over the 2 MiB limit for an npz's arrays \(with the members before it\)$"):
+        safe_npz.load_npz(over)
+
+
 def test_file_coordinates_kept_with_fit_off_drop_strokes_off_the_canvas(tmp_path: Path) -> None:
     path = write_ndjson(tmp_path / "x.ndjson", {"key_id": "9", "drawing": [[[10, 100], [10, 100]], [[500, 700], [10, 10]], [[-5, 50], [20, 20]], [[20, 30], [40, 50]]]})
     (session,), report = collect(f"{path}?fit=0&width=640&height=480")

@@ -69,6 +69,34 @@ print(len(list(HistoryCollector().collect({str(project)!r} + "?order=name", repo
     assert lines[3] == f"1 ['{project / 'v2.otio'}: JSON nested too deeply; file skipped']"
 
 
+def test_an_otioz_whose_document_unpacks_past_the_limit_is_refused_unread_and_skipped(tmp_path):
+    """A zip bomb: a valid timeline padded with spaces to one byte over the limit packs into a few hundred KB
+    (OTIO would read it, whole, into memory); it is refused by its size, naming the file and member."""
+    from nep_video.formats import MAX_OTIOZ_DOCUMENT_BYTES
+
+    text = otio.adapters.write_to_string(interview(3), "otio_json").encode()
+    project = tmp_path / "project"
+    project.mkdir()
+    write(interview(3), project / "v1.otio")
+    write(interview(3), project / "v3.otio")
+    bomb = project / "v2.otioz"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as bundle, bundle.open("content.otio", "w") as member:
+        member.write(text)
+        left = MAX_OTIOZ_DOCUMENT_BYTES + 1 - len(text)
+        while left:
+            chunk = min(left, 2**20)
+            member.write(b" " * chunk)
+            left -= chunk
+    assert bomb.stat().st_size < MAX_OTIOZ_DOCUMENT_BYTES // 100
+    limit = f"over the {MAX_OTIOZ_DOCUMENT_BYTES // 2**20} MiB limit for a bundle's OTIO document"
+    with pytest.raises(NepError) as refused:
+        read_timeline(bomb)
+    assert str(refused.value) == f"{bomb}: content.otio: unpacks to {MAX_OTIOZ_DOCUMENT_BYTES + 1} bytes, {limit}"
+    report = CollectReport()
+    assert len(list(HistoryCollector().collect(f"{project}?order=name", report))) == 1
+    assert f"{bomb}: content.otio: unpacks to {MAX_OTIOZ_DOCUMENT_BYTES + 1} bytes, {limit}; file skipped" in report.warnings
+
+
 def _clip(timeline, index=1):
     return tracks_of(timeline)[0][index]
 

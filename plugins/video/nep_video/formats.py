@@ -16,7 +16,8 @@ A file that cannot be read, or a timeline NEP cannot use (``timeline.unusable``:
 that is not a finite number at a sane rate; a zero or negative length; a clip with neither a
 ``source_range`` nor a media ``available_range``; a misplaced or overlong transition; the same in
 nested stacks), is a ``NepError`` naming the file and the field; OTIO JSON nested too deeply for
-OTIO's reader (which crashes on it) is refused before OTIO reads it.
+OTIO's reader (which crashes on it) is refused before OTIO reads it, and so is an ``.otioz`` whose
+``content.otio`` unpacks to over 64 MiB (``MAX_OTIOZ_DOCUMENT_BYTES``: a zip bomb).
 Mixed frame rates, nested stacks, gaps, transitions and clips without a media range are fine.
 """
 
@@ -48,6 +49,10 @@ NTSC_RATES = tuple(base * 1000 / 1001 for base in (24, 30, 48, 60, 120))
 """23.976, 29.97, 47.952, 59.94 and 119.88 as OTIO needs them: exactly N*1000/1001 (it refuses 29.97 as a timecode rate)."""
 TIMECODE_RATES = (24000 / 1001, 24.0, 25.0, 30000 / 1001, 30.0, 48000 / 1001, 48.0, 50.0, 60000 / 1001, 60.0)
 """The rates OTIO (and so the EDL reader and writer) reads and writes SMPTE timecode at."""
+BUNDLE_DOCUMENT = "content.otio"
+"""The member of an ``.otioz`` bundle that holds its OTIO JSON."""
+MAX_OTIOZ_DOCUMENT_BYTES = 64 * 2**20
+"""An ``.otioz`` whose ``content.otio`` unpacks to more is refused unread (a zip bomb; a long edit's OTIO JSON is a few MB)."""
 TIMECODE = re.compile(r"\b\d{2}:\d{2}:\d{2}([:;.,])(\d{2})\b")
 
 
@@ -290,8 +295,7 @@ def check_nesting(path: Path, adapter: str) -> None:
     elif adapter == "otiod":
         text = (path / "content.otio").read_bytes()
     elif adapter == "otioz" and zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as bundle:
-            text = bundle.read("content.otio") if "content.otio" in bundle.namelist() else b""
+        text = bundle_document(path)
     else:
         return
     try:
@@ -301,6 +305,27 @@ def check_nesting(path: Path, adapter: str) -> None:
     except ValueError:
         if b"\0" in text[:4096]:  # OTIO's reader stops at the first NUL and calls the document empty
             raise NepError(f"{path}: a binary file, not OTIO JSON") from None
+
+
+def bundle_document(path: Path) -> bytes:
+    """The ``content.otio`` of the ``.otioz`` bundle ``path`` (empty when it has none), the member OTIO's own
+    reader reads next; NepError (file and member) when it unpacks to over ``MAX_OTIOZ_DOCUMENT_BYTES``: its
+    declared size is checked before it is read, and the read stops one byte past the limit, so a small
+    bundle cannot inflate in memory (a zip bomb)."""
+    where = f"{path}: {BUNDLE_DOCUMENT}"
+    limit = f"the {MAX_OTIOZ_DOCUMENT_BYTES // 2**20} MiB limit for a bundle's OTIO document"
+    with zipfile.ZipFile(path) as bundle:
+        try:
+            info = bundle.getinfo(BUNDLE_DOCUMENT)  # the last of the name, as OTIO's reader takes it
+        except KeyError:
+            return b""
+        if info.file_size > MAX_OTIOZ_DOCUMENT_BYTES:
+            raise NepError(f"{where}: unpacks to {info.file_size} bytes, over {limit}")
+        with bundle.open(info) as member:
+            text = member.read(MAX_OTIOZ_DOCUMENT_BYTES + 1)
+    if len(text) > MAX_OTIOZ_DOCUMENT_BYTES:
+        raise NepError(f"{where}: unpacks to over {limit}")
+    return text
 
 
 def write_timeline(timeline: otio.schema.Timeline, path: str | Path) -> None:

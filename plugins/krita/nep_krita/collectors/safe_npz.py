@@ -25,6 +25,11 @@ ALLOWED = {
 """The only globals a sketch-rnn pickle needs: rebuilding arrays, their dtypes and scalars."""
 
 
+MAX_NPZ_BYTES = 256 * 2**20
+"""The most an archive's ``.npy`` members may unpack to, all together: more is refused unread (a zip bomb;
+a sketch-rnn file of 75,000 drawings unpacks to some tens of MB)."""
+
+
 class UnsafeArchive(ValueError):
     """The archive asks to unpickle something other than numpy arrays."""
 
@@ -69,13 +74,28 @@ def read_member(data: bytes):
 
 
 def load_npz(path: str | Path) -> dict[str, np.ndarray]:
-    """Every array in the archive by name; ``ValueError`` (or ``UnsafeArchive``) says what is wrong."""
+    """Every array in the archive by name; ``ValueError`` (or ``UnsafeArchive``) says what is wrong.
+
+    The ``.npy`` members may unpack to ``MAX_NPZ_BYTES`` in all: a member's declared size is checked
+    before it is read and each read stops one byte past what is left, so a small archive cannot
+    inflate in memory (a zip bomb); one over is refused, naming the member."""
+    limit = f"the {MAX_NPZ_BYTES // 2**20} MiB limit for an npz's arrays"
     try:
         with zipfile.ZipFile(path) as archive:
             members = {}
-            for name in archive.namelist():
-                if name.endswith(".npy"):
-                    members[name[: -len(".npy")]] = read_member(archive.read(name))
+            left = MAX_NPZ_BYTES
+            for info in archive.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                if info.file_size > left:
+                    raise ValueError(f"{info.filename}: unpacks to {info.file_size} bytes, over {limit}"
+                                     f"{' (with the members before it)' if left < MAX_NPZ_BYTES else ''}")
+                with archive.open(info) as member:
+                    data = member.read(left + 1)
+                if len(data) > left:
+                    raise ValueError(f"{info.filename}: unpacks to over {limit}")
+                left -= len(data)
+                members[info.filename[: -len(".npy")]] = read_member(data)
             return members
     except zipfile.BadZipFile as error:
         raise ValueError(f"not a zip archive ({error})") from None
