@@ -88,6 +88,17 @@ def parse_base_url(url):
     return parts.scheme, parts.hostname, port, parts.path.rstrip("/")
 
 
+SERVE_PORT = 8765
+"""``nep serve``'s default port."""
+
+
+def port_option(url):
+    """`` --port N`` for ``nep serve`` to listen where ``url`` points, or "" at the default port.
+    ValueError for a URL that is not ``http://host:port`` (``parse_base_url``)."""
+    port = parse_base_url(url)[2]
+    return "" if port == SERVE_PORT else f" --port {port}"
+
+
 PROBABILITY_SLACK = 1e-6
 """How far above 1 a server's probability may round (float32 sums); it is kept, shown as 1."""
 

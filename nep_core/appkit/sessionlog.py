@@ -20,8 +20,8 @@ this writer's to start: a regular file with no other link, owned by the writing 
 
 import contextlib
 import datetime
-import json
 import errno
+import json
 import math
 import os
 import stat

@@ -4,18 +4,16 @@ import os
 
 import bpy
 
-from .client import parse_base_url
+from .client import port_option
 
 DEFAULT_URL = "http://127.0.0.1:8765"
-DEFAULT_PORT = 8765
 """``nep serve``'s own default port."""
 
 
 def start_command(url):
     """The quickest server to start for ``url``, as lines: the n-gram baseline fitted on NEP's example
     scripts, on the URL's port. ValueError for a URL that is not ``http://host:port`` (no scheme, say)."""
-    port = parse_base_url(url)[2]
-    return (f"nep serve --domain blender --model ngram{'' if port == DEFAULT_PORT else f' --port {port}'}",
+    return (f"nep serve --domain blender --model ngram{port_option(url)}",
             "    --data scripts:nep-examples")
 
 

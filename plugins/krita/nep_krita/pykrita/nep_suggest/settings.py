@@ -9,13 +9,11 @@ of Krita's configuration file).
 
 import os
 
-from .client import parse_base_url
+from .client import port_option
 
 GROUP = "nep_suggest"
 TOKEN_VARIABLE = "NEP_SERVER_TOKEN"
 DEFAULT_URL = "http://127.0.0.1:8765"
-DEFAULT_PORT = 8765
-"""``nep serve``'s own default port."""
 START_COMMAND = "nep serve --domain krita --model repeat-last"
 """The server to start when none answers: it shows a stroke from the first one painted, with no training
 (it suggests the last action again). docs/domains/krita.md recommends a trained model for real use."""
@@ -25,10 +23,9 @@ def start_command(url):
     """``START_COMMAND`` for a server at ``url``: with ``--port N`` when its port is not ``nep serve``'s default (a
     URL that is not ``http://host:port``, the command as it is)."""
     try:
-        port = parse_base_url(url)[2]
+        return START_COMMAND + port_option(url)
     except ValueError:
         return START_COMMAND
-    return START_COMMAND if port == DEFAULT_PORT else f"{START_COMMAND} --port {port}"
 
 
 def default_log_folder():
