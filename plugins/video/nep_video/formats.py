@@ -33,6 +33,7 @@ import opentimelineio as otio
 
 from nep_core.atomic_files import atomic_path
 from nep_core.errors import NepError, first_line
+from nep_core.zip_members import MemberTooLarge, read_capped
 from nep_video.timeline import (
     TIMECODE_METADATA, available_range, drop_frame, rate_note, rate_text, timeline_problems, tracks_of, unusable,
 )
@@ -319,13 +320,10 @@ def bundle_document(path: Path) -> bytes:
             info = bundle.getinfo(BUNDLE_DOCUMENT)  # the last of the name, as OTIO's reader takes it
         except KeyError:
             return b""
-        if info.file_size > MAX_OTIOZ_DOCUMENT_BYTES:
-            raise NepError(f"{where}: unpacks to {info.file_size} bytes, over {limit}")
-        with bundle.open(info) as member:
-            text = member.read(MAX_OTIOZ_DOCUMENT_BYTES + 1)
-    if len(text) > MAX_OTIOZ_DOCUMENT_BYTES:
-        raise NepError(f"{where}: unpacks to over {limit}")
-    return text
+        try:
+            return read_capped(bundle, info, MAX_OTIOZ_DOCUMENT_BYTES)
+        except MemberTooLarge as error:
+            raise NepError(f"{where}: {error}, over {limit}") from None
 
 
 def write_timeline(timeline: otio.schema.Timeline, path: str | Path) -> None:

@@ -42,6 +42,7 @@ from nep_core.collector import Collector, CollectReport
 from nep_core.errors import InvalidAction, NepError
 from nep_core.session import Event, Session
 from nep_core.source_options import parse_argument
+from nep_core.zip_members import MemberTooLarge, read_capped
 from nep_blender.action_space import BlenderActionSpace, flatten_args, nest_args, shown
 from nep_blender.collectors import capped, with_int_values
 from nep_blender.registry import installed_bpy_version
@@ -111,15 +112,13 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
     """The text of one zip member, checked by its declared size before it is read."""
     if info.flag_bits & 0x1:
         raise UnreadableScript("encrypted (it needs a password)")
-    if info.file_size > MAX_SCRIPT_BYTES:
-        raise UnreadableScript(f"{info.file_size} bytes unpacked, over the {MAX_SCRIPT_BYTES}-byte limit for a script")
     try:
-        with archive.open(info) as member:
-            data = member.read(MAX_SCRIPT_BYTES + 1)
+        data = read_capped(archive, info, MAX_SCRIPT_BYTES)
+    except MemberTooLarge as error:
+        unpacked = f"{error.size} bytes unpacked, over" if error.size is not None else "over"
+        raise UnreadableScript(f"{unpacked} the {MAX_SCRIPT_BYTES}-byte limit for a script") from None
     except (OSError, EOFError, RuntimeError, NotImplementedError, zipfile.BadZipFile, zlib.error) as error:
         raise UnreadableScript(f"a damaged or unsupported zip member: {error}") from None
-    if len(data) > MAX_SCRIPT_BYTES:
-        raise UnreadableScript(f"over the {MAX_SCRIPT_BYTES}-byte limit for a script")
     return data.decode("utf-8", errors="replace")
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nep_core.zip_members import MemberTooLarge, read_capped
+
 ALLOWED = {
     ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
     ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
@@ -87,13 +89,12 @@ def load_npz(path: str | Path) -> dict[str, np.ndarray]:
             for info in archive.infolist():
                 if not info.filename.endswith(".npy"):
                     continue
-                if info.file_size > left:
-                    raise ValueError(f"{info.filename}: unpacks to {info.file_size} bytes, over {limit}"
-                                     f"{' (with the members before it)' if left < MAX_NPZ_BYTES else ''}")
-                with archive.open(info) as member:
-                    data = member.read(left + 1)
-                if len(data) > left:
-                    raise ValueError(f"{info.filename}: unpacks to over {limit}")
+                try:
+                    data = read_capped(archive, info, left)
+                except MemberTooLarge as error:
+                    unpacked = f"unpacks to {error.size} bytes, over" if error.size is not None else "unpacks to over"
+                    raise ValueError(f"{info.filename}: {unpacked} {limit}"
+                                     f"{' (with the members before it)' if error.size is not None and left < MAX_NPZ_BYTES else ''}") from None
                 left -= len(data)
                 members[info.filename[: -len(".npy")]] = read_member(data)
             return members
